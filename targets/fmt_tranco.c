@@ -1,0 +1,129 @@
+/*
+ * Tranco lists: "rank,domain" lines (https://tranco-list.eu). The lists
+ * have no header, but a CSV saved by other tools often starts with
+ * "rank,domain", which is skipped once, at the top. Comment lines ('#')
+ * and blank lines are skipped too.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <strings.h>
+
+#include "targets/internal.h"
+#include "targets/targets.h"
+
+/* The largest rank accepted: ranks are stored as a signed 32-bit value. */
+#define TRANCO_RANK_MAX INT32_MAX
+
+struct tranco_state {
+	bool seen_data; /* a non-blank, non-comment line was read */
+};
+
+static bool is_space(uint8_t c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static const uint8_t *trim(const uint8_t *s, size_t *len)
+{
+	size_t n = *len;
+
+	while (n > 0 && is_space(*s)) {
+		s++;
+		n--;
+	}
+	while (n > 0 && is_space(s[n - 1]))
+		n--;
+	*len = n;
+	return s;
+}
+
+static bool field_is(const uint8_t *s, size_t len, const char *word)
+{
+	return len == strlen(word) &&
+	       strncasecmp((const char *)s, word, len) == 0;
+}
+
+static void tranco_init(void *state, const char *origin)
+{
+	struct tranco_state *st = state;
+
+	(void)origin;
+	st->seen_data = false;
+}
+
+static void tranco_line(struct targets_reader *r, void *state, uint64_t lineno,
+			const uint8_t *line, size_t len)
+{
+	struct tranco_state *st = state;
+	char ex[TARGETS_EXCERPT_SIZE];
+	const uint8_t *t, *rank, *dom, *comma;
+	size_t tlen = len, rlen, dlen, commas = 0;
+	int64_t value = 0;
+	bool first;
+
+	t = trim(line, &tlen);
+	if (tlen == 0 || t[0] == '#') {
+		targets_skip_line(r);
+		return;
+	}
+	first = !st->seen_data;
+	st->seen_data = true;
+	for (size_t i = 0; i < tlen; i++)
+		commas += t[i] == ',';
+	if (commas != 1) {
+		targets_reject_line(r, lineno, line, len, TARGETS_BAD_FIELDS,
+				    "%zu fields, want 2 (rank,domain)",
+				    commas + 1);
+		return;
+	}
+	comma = memchr(t, ',', tlen);
+	rlen = (size_t)(comma - t);
+	rank = trim(t, &rlen);
+	dlen = tlen - (size_t)(comma - t) - 1;
+	dom = trim(comma + 1, &dlen);
+	if (first && field_is(rank, rlen, "rank") &&
+	    field_is(dom, dlen, "domain")) {
+		targets_skip_line(r);
+		return;
+	}
+
+	targets_excerpt(ex, sizeof ex, rank, rlen);
+	if (rlen == 0) {
+		targets_reject_line(r, lineno, line, len, TARGETS_BAD_RANK,
+				    "rank is empty");
+		return;
+	}
+	for (size_t i = 0; i < rlen; i++) {
+		if (rank[i] < '0' || rank[i] > '9') {
+			targets_reject_line(r, lineno, line, len,
+					    TARGETS_BAD_RANK,
+					    "rank '%s' is not a positive "
+					    "integer",
+					    ex);
+			return;
+		}
+		value = value * 10 + (rank[i] - '0');
+		if (value > TRANCO_RANK_MAX) {
+			targets_reject_line(
+			    r, lineno, line, len, TARGETS_BAD_RANK,
+			    "rank '%s' is over %d", ex, TRANCO_RANK_MAX);
+			return;
+		}
+	}
+	if (value == 0) {
+		targets_reject_line(r, lineno, line, len, TARGETS_BAD_RANK,
+				    "rank '%s' is zero; ranks start at 1", ex);
+		return;
+	}
+	targets_emit(r, lineno, line, len, dom, dlen, value);
+}
+
+const struct targets_format targets_format_tranco = {
+	.name = "tranco",
+	.state_size = sizeof(struct tranco_state),
+	.init = tranco_init,
+	.line = tranco_line,
+	.finish = NULL,
+	.free = NULL,
+};
