@@ -1,0 +1,563 @@
+#!/usr/bin/python3
+"""Testbed SMTP + HTTPS server: one asyncio process, behaviour per address.
+
+    python3 tests/testbed/servers/mailserver.py DIR [--name NAME]
+            [--listen ADDR ...] [--reuse-port] [--quiet]
+
+Reads DIR/servers.json (format: tests/testbed/INTERFACE.md), listens on
+0.0.0.0 and :: (ports 25 and 443, plus any other port an entry names) and
+picks each connection's behaviour from its destination address
+(getsockname()).  An address with no entry is closed at once.
+
+Readiness: DIR/pids/NAME.pid (default NAME = mailserver) is written only
+after every listening socket is bound and listening, so a starter waits for
+the pid file and then for a real TCP connect.  Log: DIR/logs/NAME.log, one
+line per connection.  Connections to `record_connections` addresses are
+appended to DIR/logs/connections.log as JSON lines.  SIGTERM / SIGINT: stop
+listening, drop connections, remove the pid file, exit 0.
+
+Must run inside the testbed's network namespace (ports 25/443 need root).
+"""
+
+import argparse
+import asyncio
+import gzip
+import ipaddress
+import json
+import os
+import random
+import resource
+import signal
+import socket
+import ssl
+import struct
+import sys
+import time
+import warnings
+import zlib
+
+warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+LINE_LIMIT = 64 * 1024          # longest command line we accept
+IDLE_TIMEOUT = 120.0            # seconds without a command -> close
+HOLD_TIMEOUT = 600.0            # silent / long_line / garbage: max hold
+HANDSHAKE_TIMEOUT = 30.0
+ENDLESS_CAP = 256 << 20         # endless_ehlo stops after this many bytes
+CIPHERS = "ALL:!aNULL:!eNULL:@SECLEVEL=0"
+TLS_VERSIONS = {
+    "TLSv1": ssl.TLSVersion.TLSv1, "TLSv1.0": ssl.TLSVersion.TLSv1,
+    "TLSv1.1": ssl.TLSVersion.TLSv1_1, "TLSv1.2": ssl.TLSVersion.TLSv1_2,
+    "TLSv1.3": ssl.TLSVersion.TLSv1_3,
+}
+REASONS = {200: "OK", 301: "Moved Permanently", 302: "Found",
+           303: "See Other", 307: "Temporary Redirect",
+           308: "Permanent Redirect", 400: "Bad Request", 403: "Forbidden",
+           404: "Not Found", 405: "Method Not Allowed",
+           500: "Internal Server Error", 503: "Service Unavailable"}
+
+
+def norm_addr(a):
+    try:
+        ip = ipaddress.ip_address(a.split("%", 1)[0])
+    except ValueError:
+        return a
+    if ip.version == 6 and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return str(ip)
+
+
+class Log:
+    def __init__(self, path, quiet=False):
+        self.f = open(path, "a", buffering=1)
+        self.quiet = quiet
+
+    def __call__(self, msg, force=False):
+        if self.quiet and not force:
+            return
+        self.f.write("%s %s\n" % (time.strftime("%Y-%m-%dT%H:%M:%S"), msg))
+
+
+class Config:
+    def __init__(self, directory):
+        with open(os.path.join(directory, "servers.json")) as f:
+            data = json.load(f)
+        self.dir = directory
+        self.smtp, self.https = {}, {}
+        self.ports = {25: "smtp", 443: "https"}
+        for kind, table, port in (("smtp", self.smtp, 25),
+                                  ("https", self.https, 443)):
+            for e in data.get(kind, []):
+                e = dict(e)
+                e.setdefault("port", port)
+                table[(norm_addr(e["addr"]), int(e["port"]))] = e
+                self.ports.setdefault(int(e["port"]), kind)
+        # Top-level list of addresses to record (with or without an entry).
+        self.record = {norm_addr(a) for a in data.get("record_connections", [])}
+        self._ctx = {}
+        self._bodies = {}
+        # Load every certificate once, at start (PEM parsing is slow).
+        for e in list(self.smtp.values()) + list(self.https.values()):
+            if e.get("tls"):
+                self.context(e["tls"])
+        for e in self.https.values():
+            self.body(e)
+
+    def lookup(self, addr, port):
+        e = self.smtp.get((addr, port))
+        if e is not None:
+            return "smtp", e
+        e = self.https.get((addr, port))
+        if e is not None:
+            return "https", e
+        return None, None
+
+    def context(self, tls):
+        k = json.dumps(tls, sort_keys=True)
+        ctx = self._ctx.get(k)
+        if ctx is not None:
+            return ctx
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        # Security level 0 before loading: RSA-1024 and SHA-1 certificates,
+        # TLS 1.0 / 1.1 must all be servable.
+        ctx.set_ciphers(CIPHERS)
+        ctx.minimum_version = TLS_VERSIONS[tls.get("min_version", "TLSv1")]
+        if tls.get("max_version"):
+            ctx.maximum_version = TLS_VERSIONS[tls["max_version"]]
+        else:
+            ctx.maximum_version = ssl.TLSVersion.MAXIMUM_SUPPORTED
+        ctx.options |= ssl.OP_NO_COMPRESSION
+        cert = tls.get("chain_file") or tls["cert_file"]
+        ctx.load_cert_chain(cert, tls["key_file"])
+
+        def sni(sslobj, name, _ctx):
+            try:
+                sslobj.testbed_sni = name
+            except AttributeError:
+                pass
+            return None
+        ctx.sni_callback = sni
+        self._ctx[k] = ctx
+        return ctx
+
+    def body(self, e):
+        k = id(e)
+        if k in self._bodies:
+            return self._bodies[k]
+        if "body_file" in e:
+            with open(e["body_file"], "rb") as f:
+                body = f.read()
+        else:
+            body = e.get("body", "")
+            body = body.encode() if isinstance(body, str) else bytes(body)
+        size = int(e.get("body_size", 0) or 0)
+        if size > len(body):
+            # Pad with extension lines (unknown keys are ignored, RFC 8461
+            # §3.2), then fill to the exact size.
+            pad = bytearray(body)
+            if pad and not pad.endswith(b"\n"):
+                pad += b"\n"
+            line = b"x-pad: " + b"p" * 92 + b"\n"
+            while len(pad) + len(line) <= size:
+                pad += line
+            pad += b"p" * (size - len(pad))
+            body = bytes(pad)
+        enc = e.get("content_encoding")
+        if enc:
+            for coding in [c.strip().lower() for c in enc.split(",")]:
+                if coding in ("gzip", "x-gzip"):
+                    body = gzip.compress(body, mtime=0)
+                elif coding == "deflate":
+                    body = zlib.compress(body)
+                # anything else (identity, br, bogus): sent as is
+        self._bodies[k] = body
+        return body
+
+
+class Server:
+    def __init__(self, args):
+        self.args = args
+        self.dir = os.path.abspath(args.dir)
+        self.name = args.name
+        for sub in ("pids", "logs"):
+            os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
+        self.log = Log(os.path.join(self.dir, "logs", self.name + ".log"),
+                       args.quiet)
+        self.conn_log = open(os.path.join(self.dir, "logs", "connections.log"),
+                             "a", buffering=1)
+        self.cfg = Config(self.dir)
+        self.pid_file = os.path.join(self.dir, "pids", self.name + ".pid")
+        self.servers = []
+        self.tasks = set()
+        self.stats = {"connections": 0, "tls_ok": 0, "tls_fail": 0}
+
+    # ---------------------------------------------------------- plumbing
+
+    def _listen_socket(self, host, port):
+        fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if self.args.reuse_port:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if fam == socket.AF_INET6:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        s.bind((host, port))
+        s.listen(4096)
+        s.setblocking(False)
+        return s
+
+    async def start(self):
+        for port in sorted(self.cfg.ports):
+            for host in self.args.listen:
+                try:
+                    sock = self._listen_socket(host, port)
+                except OSError as e:
+                    if ":" in host and e.errno in (97, 99):  # no IPv6 here
+                        self.log("no IPv6 listener on [%s]:%d: %s" % (host, port, e), True)
+                        continue
+                    raise
+                srv = await asyncio.start_server(
+                    lambda r, w, p=port: self._spawn(r, w, p),
+                    sock=sock, limit=LINE_LIMIT, backlog=4096)
+                self.servers.append(srv)
+        tmp = self.pid_file + ".tmp"
+        with open(tmp, "w") as f:
+            f.write("%d\n" % os.getpid())
+        os.replace(tmp, self.pid_file)
+        self.log("listening on %s ports %s (%d smtp, %d https entries), pid %d"
+                 % (",".join(self.args.listen), sorted(self.cfg.ports),
+                    len(self.cfg.smtp), len(self.cfg.https), os.getpid()), True)
+
+    async def stop(self):
+        for srv in self.servers:
+            srv.close()
+        for t in list(self.tasks):
+            if t is not None:
+                t.cancel()
+        if self.tasks:
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+        try:
+            os.unlink(self.pid_file)
+        except FileNotFoundError:
+            pass
+        self.log("stopped: %s" % json.dumps(self.stats), True)
+
+    async def _spawn(self, reader, writer, port):
+        t = asyncio.current_task()
+        self.tasks.add(t)
+        try:
+            await self._handle(reader, writer, port)
+        finally:
+            self.tasks.discard(t)
+
+    async def _handle(self, reader, writer, port):
+        self.stats["connections"] += 1
+        local = writer.get_extra_info("sockname")
+        peer = writer.get_extra_info("peername")
+        addr = norm_addr(local[0])
+        kind, e = self.cfg.lookup(addr, port)
+        conn = {"addr": addr, "port": port, "peer": "%s:%s" % (peer[0], peer[1]),
+                "scenario": e.get("scenario") if e else None, "stage": "accept"}
+        if addr in self.cfg.record or (e and e.get("record_connections")):
+            self.conn_log.write(json.dumps(dict(conn, time=time.time(),
+                                                kind=kind)) + "\n")
+        try:
+            if e is None:
+                conn["stage"] = "no_entry"
+            elif kind == "smtp":
+                await self._smtp(reader, writer, e, conn)
+            else:
+                await self._https(reader, writer, e, conn)
+        except TlsAborted:
+            pass
+        except asyncio.CancelledError:
+            conn["stage"] += "/cancelled"
+            writer.transport.abort()
+            raise
+        except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError,
+                asyncio.TimeoutError, OSError) as ex:
+            conn["error"] = "%s: %s" % (type(ex).__name__, ex)
+        except Exception as ex:  # a bug here must not kill the server
+            conn["error"] = "BUG %s: %s" % (type(ex).__name__, ex)
+            self.log("BUG %r" % ex, True)
+        finally:
+            if not writer.transport.is_closing():
+                writer.transport.abort() if conn.get("error") else writer.close()
+            self.log(json.dumps(conn))
+
+    # ------------------------------------------------------------- SMTP
+
+    @staticmethod
+    def _lines(lines, host):
+        return "".join(l.replace("<host>", host) + "\r\n" for l in lines).encode()
+
+    async def _readline(self, reader, timeout=IDLE_TIMEOUT):
+        try:
+            line = await asyncio.wait_for(reader.readline(), timeout)
+        except ValueError:       # line longer than LINE_LIMIT
+            return b"\x00TOOLONG"
+        return line or None
+
+    async def _hold(self, reader, timeout=HOLD_TIMEOUT):
+        """Read and discard until the peer closes (or the hold times out)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            try:
+                data = await asyncio.wait_for(reader.read(65536), left)
+            except asyncio.TimeoutError:
+                return
+            if not data:
+                return
+
+    async def _smtp(self, reader, writer, e, conn):
+        mode = e.get("mode", "normal")
+        host = e.get("host") or "mx.testbed.invalid"
+        conn["mode"] = mode
+        if mode == "reset":
+            sock = writer.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                            struct.pack("ii", 1, 0))
+            writer.transport.abort()
+            conn["stage"] = "reset"
+            return
+        if mode == "silent":
+            conn["stage"] = "silent"
+            await self._hold(reader)
+            return
+        if e.get("banner_delay"):
+            await asyncio.sleep(float(e["banner_delay"]))
+        if mode == "garbage":
+            rnd = random.Random(conn["addr"])
+            writer.write(bytes(rnd.getrandbits(8) for _ in range(2048)))
+            await writer.drain()
+            conn["stage"] = "garbage"
+            await self._hold(reader)
+            return
+        banner = self._lines(e.get("banner", ["220 <host> ESMTP testbed"]), host)
+        if mode == "tarpit":
+            delay = float(e.get("tarpit_delay", 1.0))
+            conn["stage"] = "tarpit"
+            for i in range(len(banner)):
+                writer.write(banner[i:i + 1])
+                await writer.drain()
+                await asyncio.sleep(delay)
+        else:
+            writer.write(banner)
+            await writer.drain()
+        conn["stage"] = "banner"
+        if mode == "close_after_banner":
+            writer.close()
+            return
+        ehlo = e.get("ehlo", ["250-<host>", "250-PIPELINING", "250-STARTTLS",
+                              "250 8BITMIME"])
+        helo = e.get("helo", ["250 <host>"])
+        tls_on = False
+        while True:
+            line = await self._readline(reader)
+            if line is None:
+                conn["stage"] += "/eof"
+                return
+            if line == b"\x00TOOLONG":
+                writer.write(b"500 5.5.2 line too long\r\n")
+                await writer.drain()
+                return
+            verb = line.split(None, 1)[0].upper() if line.strip() else b""
+            if verb == b"EHLO":
+                conn["stage"] = "ehlo"
+                if mode == "endless_ehlo":
+                    await self._endless(writer, host)
+                    return
+                if mode == "long_line":
+                    writer.write(b"250-" + b"A" * (1 << 20))
+                    await writer.drain()
+                    await self._hold(reader)
+                    return
+                lines = ehlo
+                if tls_on:
+                    lines = [l for l in lines if "STARTTLS" not in l.upper()]
+                    lines = _fix_last(lines)
+                writer.write(self._lines(lines, host))
+            elif verb == b"HELO":
+                conn["stage"] = "helo"
+                writer.write(self._lines(helo, host))
+            elif verb == b"STARTTLS":
+                if tls_on:
+                    writer.write(b"503 5.5.1 TLS already active\r\n")
+                    await writer.drain()
+                    continue
+                conn["stage"] = "starttls"
+                if e.get("starttls_delay"):
+                    await asyncio.sleep(float(e["starttls_delay"]))
+                reply = e.get("starttls_reply", ["220 2.0.0 Ready to start TLS"])
+                writer.write(self._lines(reply, host))
+                if not reply or not reply[-1].startswith("220"):
+                    await writer.drain()
+                    continue
+                if e.get("inject_after_starttls"):
+                    inj = e["inject_after_starttls"]
+                    writer.write(inj.encode() if isinstance(inj, str) else inj)
+                if not e.get("tls"):
+                    await writer.drain()
+                    conn["stage"] = "starttls/no_cert"
+                    return
+                await self._start_tls(reader, writer, e, conn)
+                tls_on = True
+                conn["stage"] = "tls"
+            elif verb == b"QUIT":
+                writer.write(b"221 2.0.0 Bye\r\n")
+                await writer.drain()
+                conn["stage"] += "/quit"
+                writer.close()
+                return
+            elif verb in (b"NOOP", b"RSET"):
+                writer.write(b"250 2.0.0 OK\r\n")
+            elif verb in (b"MAIL", b"RCPT", b"DATA", b"BDAT"):
+                writer.write(b"554 5.7.1 testbed accepts no mail\r\n")
+            else:
+                writer.write(b"500 5.5.1 command unrecognized\r\n")
+            await writer.drain()
+
+    async def _start_tls(self, reader, writer, e, conn):
+        if e["tls"].get("alert"):
+            # Read the ClientHello record, answer a fatal handshake_failure
+            # alert, close.  (Done by hand: asyncio drops the alert OpenSSL
+            # queues when a handshake callback fails.)
+            hdr = await asyncio.wait_for(reader.readexactly(5), IDLE_TIMEOUT)
+            n = int.from_bytes(hdr[3:5], "big")
+            await asyncio.wait_for(reader.readexactly(n), IDLE_TIMEOUT)
+            writer.write(b"\x15\x03\x01\x00\x02\x02\x28")
+            await writer.drain()
+            conn["stage"] = "tls_alert_sent"
+            self.stats["tls_fail"] += 1
+            writer.close()
+            raise TlsAborted()
+        ctx = self.cfg.context(e["tls"])
+        try:
+            await writer.start_tls(ctx, ssl_handshake_timeout=HANDSHAKE_TIMEOUT)
+        except Exception:
+            self.stats["tls_fail"] += 1
+            raise
+        self.stats["tls_ok"] += 1
+        obj = writer.get_extra_info("ssl_object")
+        if obj is not None:
+            conn["tls"] = obj.version()
+            conn["sni"] = getattr(obj, "testbed_sni", None)
+
+    async def _endless(self, writer, host):
+        chunk = (("250-%s endless reply line padding padding\r\n" % host) * 1000).encode()
+        sent = 0
+        while sent < ENDLESS_CAP:
+            writer.write(chunk)
+            await writer.drain()
+            sent += len(chunk)
+        writer.transport.abort()
+
+    # ------------------------------------------------------------ HTTPS
+
+    async def _https(self, reader, writer, e, conn):
+        if not e.get("tls"):
+            conn["stage"] = "no_cert"
+            return
+        await self._start_tls(reader, writer, e, conn)
+        conn["stage"] = "tls"
+        try:
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"),
+                                          IDLE_TIMEOUT)
+        except (asyncio.LimitOverrunError, ValueError):
+            await self._http_reply(writer, 400, b"bad request\n", {}, 0)
+            return
+        reqline = head.split(b"\r\n", 1)[0].decode("latin-1")
+        parts = reqline.split()
+        conn["request"] = reqline[:200]
+        method, path = (parts[0], parts[1]) if len(parts) >= 2 else ("", "")
+        path = path.split("?", 1)[0]
+        if method not in ("GET", "HEAD"):
+            await self._http_reply(writer, 405, b"method not allowed\n", {}, 0)
+            return
+        if path != e.get("path", "/.well-known/mta-sts.txt"):
+            await self._http_reply(writer, 404, b"not found\n", {}, 0)
+            conn["status"] = 404
+            return
+        status = int(e.get("status", 200))
+        conn["status"] = status
+        headers = {}
+        ct = e.get("content_type", "text/plain")
+        if ct is not None:
+            headers["Content-Type"] = ct
+        if e.get("location"):
+            headers["Location"] = e["location"]
+        if e.get("content_encoding"):
+            headers["Content-Encoding"] = e["content_encoding"]
+        body = self.cfg.body(e)
+        if method == "HEAD":
+            body = b""
+        await self._http_reply(writer, status, body, headers,
+                               float(e.get("slow", 0) or 0))
+
+    async def _http_reply(self, writer, status, body, headers, slow):
+        h = ["HTTP/1.1 %d %s" % (status, REASONS.get(status, "Status")),
+             "Content-Length: %d" % len(body), "Connection: close",
+             "Server: mxcrawl-testbed"]
+        if "Content-Type" not in headers and status != 200:
+            h.append("Content-Type: text/plain")
+        h += ["%s: %s" % kv for kv in headers.items()]
+        writer.write(("\r\n".join(h) + "\r\n\r\n").encode("latin-1"))
+        if slow > 0:
+            for i in range(len(body)):
+                writer.write(body[i:i + 1])
+                await writer.drain()
+                await asyncio.sleep(slow)
+        else:
+            writer.write(body)
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+
+
+class TlsAborted(Exception):
+    """The scenario aborted the TLS handshake on purpose."""
+
+
+def _fix_last(lines):
+    """After removing lines, make the last one a final `250 ` line."""
+    if not lines:
+        return ["250 ok"]
+    out = list(lines)
+    last = out[-1]
+    if len(last) >= 4 and last[3] == "-":
+        out[-1] = last[:3] + " " + last[4:]
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("dir")
+    ap.add_argument("--name", default="mailserver")
+    ap.add_argument("--listen", nargs="+", default=["0.0.0.0", "::"])
+    ap.add_argument("--reuse-port", action="store_true",
+                    help="SO_REUSEPORT, to run several processes on one port")
+    ap.add_argument("--quiet", action="store_true",
+                    help="no per-connection log lines")
+    args = ap.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+    async def run():
+        srv = Server(args)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await srv.start()
+            await stop.wait()
+        finally:
+            await srv.stop()
+    asyncio.run(run())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

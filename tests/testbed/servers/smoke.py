@@ -1,0 +1,636 @@
+#!/usr/bin/python3
+"""Standalone check of pki.py + mailserver.py + (optionally) postfix.py.
+
+    python3 tests/testbed/servers/smoke.py [--keep DIR] [--bench N] [--postfix]
+
+Re-executes itself inside a fresh network namespace (`unshare -n`, lo up,
+127.77.0.0/16 only), generates a PKI in a temporary directory, writes a
+servers.json with one address per behaviour in INTERFACE.md, starts
+mailserver.py, waits for its pid file plus a real connect, and checks every
+behaviour with a small Python client.  Exit status 0 = all checks passed.
+--bench N measures STARTTLS handshakes per second over N sessions.
+--postfix also starts the private Postfix of postfix.py and does STARTTLS.
+"""
+
+import argparse
+import gzip
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+
+warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TESTBED = os.path.dirname(HERE)
+sys.path.insert(0, TESTBED)
+from pki import Pki  # noqa: E402
+
+PY = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+NS_MARK = "MXCRAWL_SMOKE_NETNS"
+
+
+def in_netns():
+    """Re-exec inside a new network namespace unless already there."""
+    if os.environ.get(NS_MARK) == "1":
+        return
+    env = dict(os.environ, **{NS_MARK: "1"})
+    cmd = ["unshare", "-n", "sh", "-c",
+           'ip link set lo up && exec "$@"', "sh", PY] + sys.argv
+    os.execvpe("unshare", cmd, env)
+
+
+# ------------------------------------------------------------------ client
+
+class Conn:
+    def __init__(self, addr, port=25, timeout=5.0):
+        fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+        self.sock = socket.socket(fam, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect((addr, port))
+        self.buf = b""
+
+    def recv_some(self, n=65536):
+        d = self.sock.recv(n)
+        if not d:
+            raise EOFError("peer closed")
+        return d
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            self.buf += self.recv_some()
+        ln, self.buf = self.buf.split(b"\r\n", 1)
+        return ln.decode("latin-1")
+
+    def reply(self):
+        lines = []
+        while True:
+            ln = self.line()
+            lines.append(ln)
+            if len(ln) < 4 or ln[3] != "-":
+                return lines
+
+    def cmd(self, text):
+        self.sock.sendall(text.encode() + b"\r\n")
+        return self.reply()
+
+    def starttls(self, ctx, host):
+        assert self.buf == b"", "unread plaintext before TLS: %r" % self.buf
+        self.sock = ctx.wrap_socket(self.sock, server_hostname=host)
+        return self.sock
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def client_ctx(cafile=None, verify=True, minv=ssl.TLSVersion.TLSv1,
+               maxv=ssl.TLSVersion.MAXIMUM_SUPPORTED):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.set_ciphers("ALL:@SECLEVEL=0")
+    ctx.minimum_version = minv
+    ctx.maximum_version = maxv
+    if verify:
+        ctx.load_verify_locations(cafile)
+    else:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+# ---------------------------------------------------------------- fixture
+
+def build(d):
+    pki = Pki(os.path.join(d, "pki"))
+    smtp, https = [], []
+    n = [0]
+
+    def a():
+        n[0] += 1
+        return "127.77.%d.%d" % (n[0] // 250, n[0] % 250 + 1)
+
+    def tls(name, spec=None, **kw):
+        lf = pki.leaf(name, spec or {})
+        t = {"cert_file": lf.cert_file, "key_file": lf.key_file,
+             "chain_file": lf.chain_file}
+        t.update(kw)
+        return t
+
+    def S(scen, host=None, spec=None, tlskw=None, **kw):
+        host = host or scen + ".mx.test"
+        e = {"addr": a(), "port": 25, "scenario": scen, "host": host,
+             "tls": tls(host, spec, **(tlskw or {}))}
+        e.update(kw)
+        smtp.append(e)
+        return e
+
+    def H(scen, host=None, spec=None, **kw):
+        host = host or "mta-sts." + scen + ".test"
+        e = {"addr": a(), "port": 443, "scenario": scen,
+             "tls": tls(host, spec)}
+        e.update(kw)
+        https.append(e)
+        return e
+
+    S("normal")
+    S("helo_fallback", ehlo=["502 5.5.2 EHLO not supported"])
+    S("silent", mode="silent")
+    S("tarpit", mode="tarpit", tarpit_delay=0.02, banner=["220 tarpit"])
+    S("close_after_banner", mode="close_after_banner")
+    S("garbage", mode="garbage")
+    S("endless_ehlo", mode="endless_ehlo")
+    S("long_line", mode="long_line")
+    S("reset", mode="reset")
+    S("banner_421", banner=["421 4.3.2 busy"])
+    S("banner_554", banner=["554 5.7.1 go away"])
+    S("banner_multi", banner=["220-first line", "220-second", "220 third"])
+    S("banner_masked", banner=["220 ****************************"])
+    S("xxxxxxxa", ehlo=["250-<host>", "250-PIPELINING", "250-XXXXXXXA",
+                        "250 8BITMIME"])
+    S("starttls_first", ehlo=["250-STARTTLS", "250-<host>", "250 8BITMIME"])
+    S("starttls_454", starttls_reply=["454 4.7.0 TLS not available"])
+    S("starttls_500", starttls_reply=["500 5.5.1 unknown command"])
+    S("inject", inject_after_starttls="250 injected\r\n")
+    S("alert", tlskw={"alert": True})
+    S("tls10_only", tlskw={"max_version": "TLSv1"})
+    S("tls13_only", tlskw={"min_version": "TLSv1.3"})
+    S("chain100", spec={"chain_len": 100})
+    S("cert64k", spec={"pad_bytes": 65536})
+    S("expired", spec={"not_before_days": -100, "not_after_days": -1})
+    S("not_yet_valid", spec={"not_before_days": 5, "not_after_days": 100})
+    S("self_signed", spec={"issuer": "self"})
+    S("untrusted", spec={"issuer": "untrusted"})
+    S("no_intermediate", spec={"send_intermediate": False})
+    S("wrong_name", spec={"names": ["other.example.test"]})
+    S("wildcard", host="mx.wild.test", spec={"names": ["*.wild.test"]})
+    S("cn_only", spec={"san": False})
+    S("rsa1024_sha1", spec={"key": "rsa1024", "hash": "sha1"})
+    S("recorded", record_connections=True)
+    S("slow_banner", banner_delay=0.2)
+    v6 = S("ipv6")
+    v6["addr"] = "::1"
+
+    policy = "version: STSv1\nmode: enforce\nmx: *.mx.test\nmax_age: 86400\n"
+    H("sts_ok", body=policy)
+    H("sts_redirect", status=301, location="https://elsewhere.test/x", body="")
+    H("sts_html", content_type="text/html", body=policy)
+    H("sts_big", body=policy, body_size=70000)
+    H("sts_slow", body=policy, slow=0.002)
+    H("sts_gzip", body=policy, content_encoding="gzip")
+    H("sts_500", status=500, body="oops\n")
+
+    refused = a()
+    noentry = a()
+    conf = {"smtp": smtp, "https": https, "record_connections": [refused]}
+    with open(os.path.join(d, "servers.json"), "w") as f:
+        json.dump(conf, f, indent=1)
+    return pki, {e["scenario"]: e for e in smtp + https}, refused, noentry
+
+
+def start_server(d, extra=()):
+    pidf = os.path.join(d, "pids", "mailserver.pid")
+    log = open(os.path.join(d, "mailserver.stderr"), "wb")
+    p = subprocess.Popen([PY, os.path.join(HERE, "mailserver.py"), d] + list(extra),
+                         stdout=log, stderr=subprocess.STDOUT)
+    wait_ready(p, pidf, ("127.77.0.2", 25))
+    return p
+
+
+def wait_ready(p, pidf, addr, deadline=20.0):
+    """Wait for the pid file, then for a real TCP connect (no sleeps)."""
+    end = time.monotonic() + deadline
+    import select
+    while not os.path.exists(pidf):
+        if p.poll() is not None:
+            raise RuntimeError("server exited with %s" % p.returncode)
+        if time.monotonic() > end:
+            raise RuntimeError("no pid file after %.0fs" % deadline)
+        # wait on the process for a short while, not a blind sleep
+        try:
+            p.wait(0.02)
+        except subprocess.TimeoutExpired:
+            pass
+    while True:
+        try:
+            socket.create_connection(addr, 1).close()
+            return
+        except OSError:
+            if time.monotonic() > end:
+                raise
+
+
+# ----------------------------------------------------------------- checks
+
+class Checks:
+    def __init__(self, pki, S, d):
+        self.pki, self.S, self.d = pki, S, d
+        self.ok = self.failed = 0
+
+    def run(self, name, fn):
+        t = time.monotonic()
+        try:
+            fn(self.S.get(name))
+            self.ok += 1
+            print("ok   %-20s %.2fs" % (name, time.monotonic() - t))
+        except Exception as ex:  # report and go on
+            self.failed += 1
+            print("FAIL %-20s %s: %s" % (name, type(ex).__name__, ex))
+
+    def tls_session(self, e, ctx=None, expect_version=None):
+        c = Conn(e["addr"], 25)
+        assert c.reply()[0].startswith("220")
+        r = c.cmd("EHLO client.test")
+        assert any(l[4:].upper() == "STARTTLS" for l in r), r
+        assert c.cmd("STARTTLS")[0].startswith("220")
+        s = c.starttls(ctx or client_ctx(self.pki.ca_file), e["host"])
+        r = c.cmd("EHLO client.test")
+        assert r[0].startswith("250") and not any("STARTTLS" in l for l in r), r
+        v = s.version()
+        if expect_version:
+            assert v == expect_version, v
+        assert c.cmd("QUIT")[0].startswith("221")
+        c.close()
+        return v
+
+    def verify_error(self, e, want):
+        try:
+            self.tls_session(e)
+        except ssl.SSLCertVerificationError as ex:
+            assert want in str(ex.verify_message), ex.verify_message
+            return
+        raise AssertionError("verified, expected %r" % want)
+
+    def s_client_chain(self, e):
+        out = subprocess.run(
+            ["timeout", "10", "openssl", "s_client", "-starttls", "smtp",
+             "-connect", "%s:25" % e["addr"], "-servername", e["host"],
+             "-CAfile", self.pki.ca_file, "-showcerts", "-cipher",
+             "ALL:@SECLEVEL=0"], input=b"", capture_output=True).stdout
+        return out.count(b"-----BEGIN CERTIFICATE-----"), out
+
+
+def all_checks(ck, refused, noentry, d):
+    P = ck.pki
+
+    ck.run("normal", lambda e: ck.tls_session(e))
+    ck.run("ipv6", lambda e: ck.tls_session(e))
+
+    def helo(e):
+        c = Conn(e["addr"])
+        c.reply()
+        assert c.cmd("EHLO x")[0].startswith("502")
+        assert c.cmd("HELO x")[0].startswith("250")
+        c.close()
+    ck.run("helo_fallback", helo)
+
+    def silent(e):
+        c = Conn(e["addr"], timeout=0.3)
+        try:
+            c.recv_some()
+            raise AssertionError("silent server wrote")
+        except socket.timeout:
+            pass
+        c.close()
+    ck.run("silent", silent)
+
+    def tarpit(e):
+        c = Conn(e["addr"])
+        t0 = time.monotonic()
+        first = c.recv_some()
+        assert len(first) == 1, first
+        r = c.reply()
+        dt = time.monotonic() - t0
+        assert (first.decode() + r[0]) == "220 tarpit", r
+        assert dt >= 0.02 * 9, dt
+        c.close()
+    ck.run("tarpit", tarpit)
+
+    def cab(e):
+        c = Conn(e["addr"])
+        assert c.reply()[0].startswith("220")
+        try:
+            c.cmd("EHLO x")
+            raise AssertionError("still open")
+        except (EOFError, ConnectionResetError, BrokenPipeError):
+            pass
+    ck.run("close_after_banner", cab)
+
+    def garbage(e):
+        c = Conn(e["addr"])
+        data = b""
+        while len(data) < 2048:
+            data += c.recv_some()
+        assert not data[:3].isdigit(), data[:10]
+        c.close()
+    ck.run("garbage", garbage)
+
+    def endless(e):
+        c = Conn(e["addr"])
+        c.reply()
+        c.sock.sendall(b"EHLO x\r\n")
+        n = 0
+        while n < 5000:
+            ln = c.line()
+            assert ln.startswith("250-"), ln
+            n += 1
+        c.close()
+    ck.run("endless_ehlo", endless)
+
+    def longline(e):
+        c = Conn(e["addr"])
+        c.reply()
+        c.sock.sendall(b"EHLO x\r\n")
+        got = b""
+        while len(got) < (1 << 20) + 4:
+            got += c.recv_some()
+        assert got.startswith(b"250-AAAA") and b"\r\n" not in got, got[:20]
+        c.close()
+    ck.run("long_line", longline)
+
+    def reset(e):
+        c = Conn(e["addr"])
+        try:
+            c.recv_some()
+            raise AssertionError("no reset")
+        except ConnectionResetError:
+            pass
+    ck.run("reset", reset)
+
+    def banner(want):
+        def f(e):
+            c = Conn(e["addr"])
+            r = c.reply()
+            assert r == want, r
+            c.close()
+        return f
+    ck.run("banner_421", banner(["421 4.3.2 busy"]))
+    ck.run("banner_554", banner(["554 5.7.1 go away"]))
+    ck.run("banner_multi", banner(["220-first line", "220-second", "220 third"]))
+    ck.run("banner_masked", banner(["220 ****************************"]))
+
+    def xxx(e):
+        c = Conn(e["addr"])
+        c.reply()
+        r = c.cmd("EHLO x")
+        assert "250-XXXXXXXA" in r and not any("STARTTLS" in l for l in r), r
+        c.close()
+    ck.run("xxxxxxxa", xxx)
+
+    def first(e):
+        c = Conn(e["addr"])
+        c.reply()
+        r = c.cmd("EHLO x")
+        assert r[0] == "250-STARTTLS", r
+        c.close()
+        ck.tls_session(e)
+    ck.run("starttls_first", first)
+
+    def st(code):
+        def f(e):
+            c = Conn(e["addr"])
+            c.reply()
+            c.cmd("EHLO x")
+            r = c.cmd("STARTTLS")
+            assert r[0].startswith(code), r
+            assert c.cmd("QUIT")[0].startswith("221")
+            c.close()
+        return f
+    ck.run("starttls_454", st("454"))
+    ck.run("starttls_500", st("500"))
+
+    def inject(e):
+        c = Conn(e["addr"])
+        c.reply()
+        c.cmd("EHLO x")
+        assert c.cmd("STARTTLS")[0].startswith("220")
+        assert c.line() == "250 injected"      # the plaintext injection
+        s = c.starttls(client_ctx(P.ca_file), e["host"])
+        assert c.cmd("EHLO x")[0].startswith("250")
+        c.close()
+    ck.run("inject", inject)
+
+    def alert(e):
+        try:
+            ck.tls_session(e)
+        except ssl.SSLError as ex:
+            assert "HANDSHAKE_FAILURE" in str(ex).upper(), ex
+            return
+        raise AssertionError("handshake succeeded")
+    ck.run("alert", alert)
+
+    ck.run("tls10_only", lambda e: ck.tls_session(e, expect_version="TLSv1"))
+
+    def tls13(e):
+        ck.tls_session(e, expect_version="TLSv1.3")
+        try:
+            ck.tls_session(e, client_ctx(P.ca_file, maxv=ssl.TLSVersion.TLSv1_2))
+        except ssl.SSLError:
+            return
+        raise AssertionError("TLS 1.2 accepted")
+    ck.run("tls13_only", tls13)
+
+    def chain100(e):
+        ck.tls_session(e)
+        n, _ = ck.s_client_chain(e)
+        assert n == 100, n
+    ck.run("chain100", chain100)
+
+    def big(e):
+        ck.tls_session(e)
+        n, out = ck.s_client_chain(e)
+        assert n == 2, n
+        import re
+        m = re.search(rb"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", out, re.S)
+        assert len(m.group(0)) > 64 * 1024 * 4 // 3, len(m.group(0))
+    ck.run("cert64k", big)
+
+    ck.run("expired", lambda e: ck.verify_error(e, "expired"))
+    ck.run("not_yet_valid", lambda e: ck.verify_error(e, "not yet valid"))
+    ck.run("self_signed", lambda e: ck.verify_error(e, "self-signed"))
+    ck.run("untrusted", lambda e: ck.verify_error(e, "unable to get local issuer"))
+    ck.run("no_intermediate", lambda e: ck.verify_error(e, "unable to get local issuer"))
+    ck.run("wrong_name", lambda e: ck.verify_error(e, "Hostname mismatch"))
+    ck.run("wildcard", lambda e: ck.tls_session(e))
+    # Python's ssl (OpenSSL X509_check_host) ignores the CN when no SAN... it
+    # does fall back to CN when there is no dNSName SAN: the leaf verifies.
+    ck.run("cn_only", lambda e: ck.tls_session(e))
+
+    def weak(e):
+        ck.tls_session(e)
+        der = None
+        c = Conn(e["addr"])
+        c.reply(); c.cmd("EHLO x"); c.cmd("STARTTLS")
+        s = c.starttls(client_ctx(verify=False), e["host"])
+        der = s.getpeercert(binary_form=True)
+        c.close()
+        from cryptography import x509
+        cert = x509.load_der_x509_certificate(der)
+        assert cert.public_key().key_size == 1024
+        assert cert.signature_hash_algorithm.name == "sha1"
+    ck.run("rsa1024_sha1", weak)
+
+    def recorded(e):
+        ck.tls_session(e)
+        c = socket.create_connection((refused, 25), 2)
+        assert c.recv(10) == b""     # no entry: closed at once
+        c.close()
+        # the server appends before it writes anything; our session above
+        # has completed, so its line must be there now
+        lines = [json.loads(l) for l in open(os.path.join(d, "logs", "connections.log"))]
+        assert any(l["addr"] == e["addr"] for l in lines), lines
+        # `refused` was recorded too; the close we saw comes after the write
+        assert any(l["addr"] == refused for l in lines), lines
+    ck.run("recorded", recorded)
+
+    def no_entry(_):
+        c = socket.create_connection((noentry, 25), 2)
+        assert c.recv(10) == b""
+        c.close()
+    ck.run("no_entry", no_entry)
+
+    def slow_banner(e):
+        t = time.monotonic()
+        ck.tls_session(e)
+        assert time.monotonic() - t >= 0.2
+    ck.run("slow_banner", slow_banner)
+
+    def https_get(e, path="/.well-known/mta-sts.txt", sni=None):
+        import http.client
+        ctx = client_ctx(P.ca_file)
+        host = sni or "mta-sts.%s.test" % e["scenario"]
+
+        class HC(http.client.HTTPSConnection):
+            def connect(self):
+                sock = socket.create_connection((e["addr"], 443), 5)
+                self.sock = ctx.wrap_socket(sock, server_hostname=host)
+        h = HC(host, 443, context=ctx, timeout=5)
+        h.request("GET", path, headers={"Accept-Encoding": "identity"})
+        r = h.getresponse()
+        body = r.read()
+        h.close()
+        return r, body
+
+    def sts_ok(e):
+        r, b = https_get(e)
+        assert r.status == 200 and r.getheader("Content-Type") == "text/plain"
+        assert b.decode() == e["body"], b
+        r, b = https_get(e, "/other")
+        assert r.status == 404, r.status
+    ck.run("sts_ok", sts_ok)
+
+    def sts_redirect(e):
+        r, b = https_get(e)
+        assert r.status == 301 and r.getheader("Location") == e["location"]
+    ck.run("sts_redirect", sts_redirect)
+
+    def sts_html(e):
+        r, b = https_get(e)
+        assert r.getheader("Content-Type") == "text/html"
+    ck.run("sts_html", sts_html)
+
+    def sts_big(e):
+        r, b = https_get(e)
+        assert len(b) == 70000 and b.startswith(e["body"].encode()), len(b)
+        assert int(r.getheader("Content-Length")) == 70000
+    ck.run("sts_big", sts_big)
+
+    def sts_slow(e):
+        t = time.monotonic()
+        r, b = https_get(e)
+        assert b.decode() == e["body"]
+        assert time.monotonic() - t >= 0.002 * len(b)
+    ck.run("sts_slow", sts_slow)
+
+    def sts_gzip(e):
+        r, b = https_get(e)
+        assert r.getheader("Content-Encoding") == "gzip"
+        assert gzip.decompress(b).decode() == e["body"]
+    ck.run("sts_gzip", sts_gzip)
+
+    def sts_500(e):
+        r, b = https_get(e)
+        assert r.status == 500
+    ck.run("sts_500", sts_500)
+
+
+def bench(pki, e, n):
+    """Sequential and concurrent STARTTLS sessions against one address."""
+    import concurrent.futures
+    ctx = client_ctx(pki.ca_file)
+
+    def one(_):
+        c = Conn(e["addr"])
+        c.reply()
+        c.cmd("EHLO b")
+        c.cmd("STARTTLS")
+        c.starttls(ctx, e["host"])
+        c.cmd("QUIT")
+        c.close()
+    t = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(16) as ex:
+        list(ex.map(one, range(n)))
+    dt = time.monotonic() - t
+    print("bench: %d STARTTLS sessions in %.2fs = %.0f/s (client in the same box)"
+          % (n, dt, n / dt))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--keep", help="use this directory and keep it")
+    ap.add_argument("--bench", type=int, default=0)
+    ap.add_argument("--postfix", action="store_true")
+    args = ap.parse_args()
+    in_netns()
+    d = args.keep or tempfile.mkdtemp(prefix="mxcrawl-smoke-")
+    os.makedirs(d, exist_ok=True)
+    t = time.monotonic()
+    pki, S, refused, noentry = build(d)
+    print("fixture: %d scenarios, PKI + leaves in %.2fs" % (len(S), time.monotonic() - t))
+    p = start_server(d)
+    pf = None
+    try:
+        ck = Checks(pki, S, d)
+        all_checks(ck, refused, noentry, d)
+        if args.postfix:
+            import postfix
+            lf = pki.leaf("postfix.mx.test", {})
+            t = time.monotonic()
+            pf = postfix.start(os.path.join(d, "postfix"), "127.77.200.1",
+                               "postfix.mx.test", lf.cert_file, lf.key_file,
+                               lf.chain_file)
+            print("postfix up in %.2fs" % (time.monotonic() - t))
+            ck.S["postfix"] = {"addr": "127.77.200.1", "host": "postfix.mx.test"}
+            ck.run("postfix", lambda e: ck.tls_session(e))
+        if args.bench:
+            bench(pki, S["normal"], args.bench)
+    finally:
+        if pf:
+            postfix.stop(os.path.join(d, "postfix"))
+        p.send_signal(signal.SIGTERM)
+        rc = p.wait(10)
+        clean = rc == 0 and not os.path.exists(os.path.join(d, "pids", "mailserver.pid"))
+        print("%s  mailserver SIGTERM exit %s, pid file removed: %s"
+              % ("ok  " if clean else "FAIL", rc, clean))
+        if not clean:
+            ck.failed += 1
+        bugs = [l for l in open(os.path.join(d, "logs", "mailserver.log")) if "BUG" in l]
+        if bugs:
+            print("FAIL server log has BUG lines:\n" + "".join(bugs[:5]))
+            ck.failed += 1
+        if not args.keep:
+            shutil.rmtree(d, ignore_errors=True)
+    print("smoke: %d ok, %d failed" % (ck.ok, ck.failed))
+    return 1 if ck.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
