@@ -1,0 +1,834 @@
+#!/usr/bin/python3
+"""Turn scenario definitions into the testbed: DNS records, server entries
+(servers.json), certificates (through pki.py) and the ground truth.
+
+The truth is computed from the scenario definition only (its structure plus
+its explicit `expect` overrides); no tool is run against the testbed to make
+it.  Field meanings: tests/testbed/README.md, "Truth file".
+"""
+
+import copy
+import ipaddress
+import json
+import os
+import re
+
+import dnsgen
+from dnsgen import fqdn
+
+MX_CAP = 16                 # hosts a crawler keeps (the rest: truncated)
+SMTP_NET = ipaddress.ip_network("127.20.0.0/16")     # default scenarios, SMTP
+HTTPS_NET = ipaddress.ip_network("127.30.0.0/16")    # default scenarios, HTTPS
+FORBIDDEN_ADDR = "127.200.0.25"   # loopback, outside TESTBED_ALLOW_CIDR
+ALLOW_CIDR = "127.0.0.0/10,::1/128"
+TLDS = ["test.", "example."]      # TLDs of the default set (plus population)
+STS_MAX_BODY = 64 * 1024
+
+REFUSED_NETS = [ipaddress.ip_network(n) for n in (
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+    "172.16.0.0/12", "192.0.0.0/24", "192.0.2.0/24", "192.168.0.0/16",
+    "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4",
+    "240.0.0.0/4", "::/128", "::1/128", "fc00::/7", "fe80::/10", "ff00::/8",
+    "2001:db8::/32", "64:ff9b::/96")]
+ALLOW_NETS = [ipaddress.ip_network(n) for n in ALLOW_CIDR.split(",")]
+
+
+def address_refused(addr):
+    """True if a crawler run with --allow-cidr TESTBED_ALLOW_CIDR must refuse
+    to contact addr (private / reserved space not covered by the allow list)."""
+    ip = ipaddress.ip_address(addr)
+    if any(ip in n for n in ALLOW_NETS if n.version == ip.version):
+        return False
+    return any(ip in n for n in REFUSED_NETS if n.version == ip.version) or \
+        not ip.is_global
+
+
+# ---------------------------------------------------------------- name matching
+
+def name_matches(pattern, host):
+    """RFC 6125 / 9525 dNSName match: case-insensitive, trailing dot ignored,
+    wildcard only as the whole left-most label matching exactly one label."""
+    p = pattern.lower().rstrip(".")
+    h = host.lower().rstrip(".")
+    if p.startswith("*."):
+        rest = p[2:]
+        if "*" in rest or "." not in rest:
+            return False
+        parts = h.split(".", 1)
+        return len(parts) == 2 and parts[1] == rest and parts[0] != ""
+    if "*" in p:
+        return False        # partial wildcards never match
+    return p == h
+
+
+def sts_pattern_matches(pattern, host):
+    """RFC 8461 §4.1: `*.` matches exactly one extra left-most label."""
+    return name_matches(pattern, host)
+
+
+# ---------------------------------------------------------------- world
+
+class World:
+    """Everything generated for one testbed."""
+
+    def __init__(self, directory, pki=None, latency=None):
+        self.dir = directory
+        self.pki = pki
+        self.latency = latency or {}
+        self.zones = {}
+        self.records = []          # (owner, type, rdata, ttl)
+        self.smtp = []
+        self.https = []
+        self.record_connections = [FORBIDDEN_ADDR]
+        self.truth = []
+        self.targets = []
+        self._next_smtp = int(SMTP_NET.network_address) + 1
+        self._next_https = int(HTTPS_NET.network_address) + 1
+        self.extra_zone_text = {}  # apex -> list of file paths appended
+        self.add_zone(".", "secure", ns_addr=dnsgen.ROOT_NS_ADDR)
+        for t in TLDS:
+            self.add_zone(t, "secure", ns_addr=dnsgen.TLD_NS_ADDR)
+
+    # -- DNS
+    def add_zone(self, apex, state="secure", ns_addr=dnsgen.ZONE_NS_ADDR,
+                 break_rrsig=()):
+        apex = fqdn(apex).lower()
+        if apex in self.zones:
+            z = self.zones[apex]
+            if z.state != state:
+                raise ValueError("zone %s defined twice with different states" % apex)
+            z.break_rrsig |= set((fqdn(o).lower(), t.upper()) for o, t in break_rrsig)
+            return z
+        z = dnsgen.Zone(apex, state, ns_addr, break_rrsig)
+        self.zones[apex] = z
+        return z
+
+    def rr(self, owner, rtype, rdata, ttl=dnsgen.DEFAULT_TTL):
+        self.records.append((fqdn(owner).lower(), rtype.upper(), rdata, ttl))
+
+    def zone_of(self, name):
+        name = fqdn(name).lower()
+        labels = name.split(".")
+        for i in range(len(labels)):
+            cand = ".".join(labels[i:]) or "."
+            if cand in self.zones:
+                return self.zones[cand]
+        return self.zones["."]
+
+    def name_status(self, name, rtype=None):
+        """DNSSEC status a validating resolver gives an answer at name."""
+        z = self.zone_of(name)
+        st = z.effective_state()
+        if st == "secure" and rtype and (
+                (fqdn(name).lower(), rtype) in z.break_rrsig or ("*", "*") in z.break_rrsig):
+            return "bogus"
+        return st
+
+    def alloc_smtp(self):
+        a = str(ipaddress.ip_address(self._next_smtp))
+        self._next_smtp += 1
+        return a
+
+    def alloc_https(self):
+        a = str(ipaddress.ip_address(self._next_https))
+        self._next_https += 1
+        return a
+
+    # -- output
+    def distribute(self):
+        """File every record into its zone."""
+        for owner, rtype, rdata, ttl in self.records:
+            z = self.zone_of(owner)
+            z.add(owner, rtype, rdata, ttl)
+
+    def tlds(self):
+        return sorted({a.split(".")[-2] + "." for a in self.zones if a != "."})
+
+
+# ---------------------------------------------------------------- scenarios
+
+def _abs(name, domain):
+    """Scenario names: '@' = the domain, 'x' = x.<domain>, 'x.' absolute."""
+    if name == "@":
+        return domain
+    if name.endswith("."):
+        return name.lower()
+    return (name + "." + domain).lower()
+
+
+def _txt(s):
+    """One TXT RR's rdata from a Python string (split in 255-byte chunks)."""
+    b = s.encode()
+    chunks = [b[i:i + 255] for i in range(0, len(b), 255)] or [b""]
+    out = []
+    for c in chunks:
+        out.append('"' + c.decode().replace("\\", "\\\\").replace('"', '\\"') + '"')
+    return " ".join(out)
+
+
+def _merge(base, over):
+    """Deep merge of expect dicts (lists and scalars replace)."""
+    out = copy.deepcopy(base)
+    for k, v in (over or {}).items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+TLS_RANK = {"TLSv1": 0, "TLSv1.0": 0, "TLSv1.1": 1, "TLSv1.2": 2, "TLSv1.3": 3}
+
+
+def smtp_truth(smtp, tls_spec, cert_ok):
+    """Expected SMTP/STARTTLS facts for a behaviour entry (servers.json keys)."""
+    mode = smtp.get("mode", "normal")
+    t = {"outcome": None, "banner_code": None, "starttls_offered": False,
+         "starttls_code": None, "stripping": None, "tls": None}
+    if mode == "reset":
+        t["outcome"] = "connection_reset"
+        return t
+    if mode == "silent":
+        t["outcome"] = "banner_timeout"
+        return t
+    if mode == "tarpit":
+        t["outcome"] = "deadline"
+        return t
+    if mode == "garbage":
+        t["outcome"] = "protocol_error"
+        return t
+    banner = smtp.get("banner", ["220 <host> ESMTP testbed"])
+    code = int(banner[-1][:3])
+    t["banner_code"] = code
+    if code != 220:
+        t["outcome"] = "banner_rejected"
+        return t
+    if any("****" in l for l in banner):
+        t["stripping"] = "masked_banner"
+    if mode == "close_after_banner":
+        t["outcome"] = "connection_closed"
+        return t
+    if mode == "endless_ehlo":
+        t["outcome"] = "reply_too_large"
+        return t
+    if mode == "long_line":
+        t["outcome"] = "line_too_long"
+        return t
+    ehlo = smtp.get("ehlo", ["250-<host>", "250-PIPELINING", "250-STARTTLS", "250 8BITMIME"])
+    if not ehlo[0].startswith("250"):
+        t["outcome"] = "ehlo_rejected"
+        t["ehlo_code"] = int(ehlo[0][:3])
+        return t
+    kws = [l[4:].strip().split(" ")[0].upper() for l in ehlo]
+    if any(k == "XXXXXXXA" for k in kws):
+        t["stripping"] = "xxxxxxxa"
+    if "STARTTLS" not in kws:
+        t["outcome"] = "no_starttls"
+        return t
+    t["starttls_offered"] = True
+    reply = smtp.get("starttls_reply", ["220 2.0.0 Ready to start TLS"])
+    t["starttls_code"] = int(reply[-1][:3])
+    if t["starttls_code"] != 220:
+        t["outcome"] = "starttls_rejected"
+        if t["starttls_code"] >= 500 and t["stripping"] is None:
+            t["stripping"] = "advertised_refused"
+        return t
+    if smtp.get("inject_after_starttls"):
+        t["injection"] = True
+    if tls_spec.get("alert"):
+        t["outcome"] = "tls_failed"
+        t["tls"] = {"outcome": "alert", "version": None}
+        return t
+    t["outcome"] = "starttls_ok"
+    ver = tls_spec.get("max_version", "TLSv1.3")
+    if ver == "TLSv1.0":
+        ver = "TLSv1"
+    t["tls"] = {"outcome": "ok", "version": ver,
+                "weak_version": TLS_RANK[ver] < 2}
+    return t
+
+
+def cert_truth(spec, host, domain):
+    """Expected certificate verdicts for a pki.py spec presented by host."""
+    spec = spec or {}
+    errors = []
+    issuer = spec.get("issuer", "intermediate")
+    if spec.get("bad_signature"):
+        errors.append("bad_signature")
+    if issuer == "self":
+        errors.append("self_signed")
+    elif issuer == "untrusted":
+        errors.append("self_signed_in_chain" if spec.get("send_root") else "unknown_issuer")
+    elif issuer == "intermediate" and not spec.get("send_intermediate", True):
+        errors.append("unknown_issuer")
+    if spec.get("not_after_days", 90) < 0:
+        errors.append("expired")
+    if spec.get("not_before_days", -1) > 0:
+        errors.append("not_yet_valid")
+    names = spec.get("names") or [host.rstrip(".")]
+    san = spec.get("san", True)
+    cn = spec.get("cn", names[0] if names else None)
+    if san and names:
+        ids, cn_only = names, False
+    else:
+        ids, cn_only = ([cn] if cn else []), True
+    weak = []
+    if spec.get("key") == "rsa1024":
+        weak.append("rsa_lt_2048")
+    if spec.get("hash") == "sha1":
+        weak.append("sha1")
+    return {
+        "trusted": not errors,
+        "errors": errors,
+        "missing_intermediate": issuer == "intermediate" and not spec.get("send_intermediate", True),
+        "name_matches_mx": any(name_matches(n, host) for n in ids),
+        "name_matches_domain": any(name_matches(n, domain) for n in ids),
+        "cn_only": cn_only,
+        "weak": weak,
+        "chain_len": max(int(spec.get("chain_len", 0) or 0),
+                         1 + (1 if issuer in ("intermediate", "untrusted") and spec.get("send_intermediate", True) else 0)
+                         + (1 if spec.get("send_root") else 0)),
+    }
+
+
+TLSA_USABLE = {2, 3}
+
+
+def _tlsa_len_ok(sel, mt, hexdata):
+    n = len(hexdata) // 2
+    return {1: 32, 2: 64}.get(mt, n) == n and mt in (0, 1, 2) and sel in (0, 1)
+
+
+class ScenarioBuilder:
+    """Expands one scenario dict into records, server entries and truth."""
+
+    def __init__(self, world, s):
+        self.w = world
+        self.s = s
+        self.name = s["name"]
+        self.domain = fqdn(s.get("domain", s["name"] + ".test")).lower()
+
+    def host_name(self, h):
+        return _abs(h, self.domain)
+
+    def build(self):
+        s, w, d = self.s, self.w, self.domain
+        if s.get("zone", True):
+            brk = [(_abs(o, d), t) for o, t in s.get("break_rrsig", [])]
+            w.add_zone(d, s.get("dnssec", "secure"), break_rrsig=brk)
+        for apex, state in s.get("zones", {}).items():
+            if isinstance(state, dict):
+                w.add_zone(_abs(apex, d), state["state"],
+                           break_rrsig=[(_abs(o, d), t) for o, t in state.get("break_rrsig", [])])
+            else:
+                w.add_zone(_abs(apex, d), state)
+        # records; an apex CNAME chain moves the MX RRset to its target
+        mxo = d
+        for tgt in s.get("cname_chain", []):
+            tgt = _abs(tgt, d)
+            w.rr(mxo, "CNAME", tgt)
+            mxo = tgt
+        self.mx_owner = mxo
+        if s.get("mx") is not None:
+            for pref, host in s["mx"]:
+                target = "." if host == "." else (host if host.endswith(".") else self.host_name(host))
+                w.rr(mxo, "MX", "%d %s" % (pref, target))
+        for owner, rtype, rdata in s.get("records", []):
+            w.rr(_abs(owner, d), rtype, rdata)
+        apex = s.get("apex") or {}
+        hosts = dict(s.get("hosts", {}))
+        if s.get("mx") is None and apex:
+            hosts.setdefault(self.mx_owner, apex)
+        self.host_info = {}
+        for hname, hs in hosts.items():
+            self.host_info[self.host_name(hname)] = self.build_host(self.host_name(hname), hs)
+        self.sts_info = self.build_sts(s.get("sts"))
+        if s.get("tlsrpt") is not None:
+            for txt in s["tlsrpt"]:
+                w.rr("_smtp._tls." + d, "TXT", _txt(txt))
+        truth = self.truth()
+        if s.get("target", True):
+            w.targets.append(d.rstrip("."))
+            w.truth.append(truth)
+        return truth
+
+    # -- hosts
+    def build_host(self, host, hs):
+        w = self.w
+        info = {"spec": hs, "a": [], "aaaa": [], "cname": [], "leaf": None,
+                "tlsa": [], "servers": []}
+        if hs.get("cname"):
+            chain = [host]
+            cur = host
+            for tgt in ([hs["cname"]] if isinstance(hs["cname"], str) else hs["cname"]):
+                tgt = _abs(tgt, self.domain)
+                w.rr(cur, "CNAME", tgt)
+                chain.append(tgt)
+                cur = tgt
+            info["cname"] = chain[1:]
+            addr_owner = cur
+        else:
+            addr_owner = host
+        info["addr_owner"] = addr_owner
+        for a in hs.get("a", []):
+            a = w.alloc_smtp() if a == "auto" else a
+            info["a"].append(a)
+            w.rr(addr_owner, "A", a)
+        for a in hs.get("aaaa", []):
+            info["aaaa"].append(a)
+            w.rr(addr_owner, "AAAA", a)
+        cert_spec = hs.get("cert", {})
+        tls_extra = hs.get("tls", {})
+        smtp = dict(hs.get("smtp", {}))
+        need_server = hs.get("server", True) and (info["a"] or info["aaaa"])
+        leaf = None
+        if need_server and w.pki is not None and cert_spec is not None:
+            leaf = self.make_leaf(host, cert_spec)
+        info["leaf"] = leaf
+        if need_server:
+            for a in info["a"] + info["aaaa"]:
+                if address_refused(a) and a != FORBIDDEN_ADDR:
+                    continue        # never contacted; no server entry
+                e = {"addr": a, "port": 25, "scenario": self.name,
+                     "host": host.rstrip(".")}
+                e.update(smtp)
+                if leaf is not None:
+                    tls = {"cert_file": leaf["cert_file"], "key_file": leaf["key_file"],
+                           "chain_file": leaf["chain_file"]}
+                    tls.update(tls_extra)
+                    e["tls"] = tls
+                for k, v in w.latency.items():
+                    e.setdefault(k, v)
+                if a == FORBIDDEN_ADDR:
+                    e["record_connections"] = True
+                w.smtp.append(e)
+                info["servers"].append(e)
+        # TLSA
+        tlsa_owner = "_25._tcp." + (hs.get("tlsa_at") and _abs(hs["tlsa_at"], self.domain) or host)
+        for rec in hs.get("tlsa", []):
+            u, sel, mt, what = rec
+            data, label = self.tlsa_data(leaf, sel, mt, what)
+            w.rr(tlsa_owner, "TLSA", "%d %d %d %s" % (u, sel, mt, data))
+            info["tlsa"].append({"usage": u, "selector": sel, "mtype": mt,
+                                 "data": data, "label": label})
+        info["tlsa_owner"] = tlsa_owner
+        return info
+
+    def make_leaf(self, host, spec):
+        pki = self.w.pki
+        spec = dict(spec)
+        extra = {k: spec.pop(k) for k in ("bad_signature", "send_root") if k in spec}
+        spec.setdefault("names", [host.rstrip(".")])
+        if "cn" not in spec and len(spec["names"][0] if spec["names"] else "") > 64:
+            spec["cn"] = ""        # a CN is at most 64 characters
+        leaf = pki.leaf(spec.pop("key_name", host.rstrip(".")), spec)
+        out = {"cert_file": leaf.cert_file, "key_file": leaf.key_file,
+               "chain_file": leaf.chain_file, "der_chain": list(leaf.der_chain)}
+        if extra:
+            ders = list(leaf.der_chain)
+            if extra.get("bad_signature"):
+                raw = bytearray(ders[0])
+                raw[-5] ^= 0x01        # inside the signature value
+                ders[0] = bytes(raw)
+            if extra.get("send_root"):
+                with open(pki.untrusted_ca_file if spec.get("issuer") == "untrusted"
+                          else pki.ca_file, "rb") as f:
+                    import pki as pkimod
+                    ders += pkimod._split_pem(f.read())
+            xdir = os.path.join(pki.dir, "extra")
+            os.makedirs(xdir, exist_ok=True)
+            import pki as pkimod
+            base = os.path.join(xdir, "%s-%s" % (host.rstrip("."), "-".join(sorted(extra))))
+            with open(base + ".chain.pem", "wb") as f:
+                f.write(b"".join(pkimod._der_to_pem(x) for x in ders))
+            with open(base + ".crt", "wb") as f:
+                f.write(pkimod._der_to_pem(ders[0]))
+            out.update(cert_file=base + ".crt", chain_file=base + ".chain.pem", der_chain=ders)
+        return out
+
+    def tlsa_data(self, leaf, sel, mt, what):
+        """TLSA association data.  what: 'leaf' (matches the leaf), 'ta'
+        (matches the issuing CA the server sends), 'ta-untrusted-int' (the
+        untrusted intermediate, sent or not), 'wrong' (matches nothing),
+        'bad-len' (wrong digest length), or literal hex."""
+        pki = self.w.pki
+        if pki is None or leaf is None:
+            return "00" * 32, what
+        if what == "leaf":
+            return pki.tlsa_data(leaf["der_chain"][0], sel, mt), "match"
+        if what == "ta":
+            return pki.tlsa_data(leaf["der_chain"][1], sel, mt), "match"
+        if what == "ta-root":
+            return pki.tlsa_data(pki.root.der, sel, mt), "match"
+        if what == "ta-old":
+            # an intermediate the server no longer sends (rotation)
+            return pki.tlsa_data(pki.untrusted_intermediate.der, sel, mt), "nomatch"
+        if what == "wrong":
+            good = pki.tlsa_data(leaf["der_chain"][0], sel, mt)
+            return ("%02x" % (int(good[:2], 16) ^ 0xFF)) + good[2:], "nomatch"
+        if what == "bad-len":
+            return pki.tlsa_data(leaf["der_chain"][0], sel, 1)[:40], "unusable"
+        return what, "literal"
+
+    # -- MTA-STS
+    def build_sts(self, sts):
+        if not sts:
+            return None
+        w, d = self.w, self.domain
+        info = {"spec": sts}
+        owner = "_mta-sts." + d
+        if sts.get("txt_cname"):
+            tgt = _abs(sts["txt_cname"], d)
+            w.rr(owner, "CNAME", tgt)
+            owner = tgt
+        for txt in sts.get("txt", []):
+            w.rr(owner, "TXT", _txt(txt))
+        host = "mta-sts." + d
+        hspec = sts.get("host", {"a": ["auto"]})
+        if hspec.get("cname"):
+            tgt = _abs(hspec["cname"], d)
+            w.rr(host, "CNAME", tgt)
+            host_owner = tgt
+        else:
+            host_owner = host
+        addrs = []
+        for a in hspec.get("a", []):
+            a = w.alloc_https() if a == "auto" else a
+            addrs.append(a)
+            w.rr(host_owner, "A", a)
+        info["addrs"] = addrs
+        body = self.policy_text(sts)
+        info["body"] = body
+        https = dict(sts.get("https", {}))
+        if w.pki is not None and addrs and hspec.get("server", True):
+            cert = dict(sts.get("cert", {}))
+            leaf = self.make_leaf(host, cert)
+            for a in addrs:
+                if address_refused(a):
+                    continue
+                e = {"addr": a, "port": 443, "scenario": self.name,
+                     "tls": {"cert_file": leaf["cert_file"], "key_file": leaf["key_file"],
+                             "chain_file": leaf["chain_file"]}}
+                if "body" not in https and "body_file" not in https:
+                    e["body"] = body
+                e.update(https)
+                w.https.append(e)
+        return info
+
+    def policy_text(self, sts):
+        if "policy_raw" in sts:
+            return sts["policy_raw"]
+        p = sts.get("policy", {})
+        eol = p.get("eol", "\r\n")
+        lines = ["version: %s" % p.get("version", "STSv1"),
+                 "mode: %s" % p.get("mode", "enforce")]
+        lines += ["mx: %s" % m for m in p.get("mx", self.default_patterns())]
+        lines.append("max_age: %s" % p.get("max_age", 86400))
+        lines += p.get("extra", [])
+        return eol.join(lines) + eol
+
+    def default_patterns(self):
+        mx = self.s.get("mx")
+        if mx is None:
+            return [self.domain.rstrip(".")]
+        return [self.host_name(h).rstrip(".") if not h.endswith(".") else h.rstrip(".")
+                for _, h in mx if h != "."]
+
+    # -- truth
+    def truth(self):
+        s, w, d = self.s, self.w, self.domain
+        exp = s.get("expect", {})
+        t = {"domain": d.rstrip("."), "scenario": self.name, "case": s.get("case", "")}
+        zone_exists = s.get("zone", True) or any(
+            r[0] == d for r in w.records)
+        mxo = self.mx_owner
+        mxst = w.name_status(mxo, "MX")
+        chain = [d] + [_abs(c, d) for c in s.get("cname_chain", [])]
+        for c in chain[:-1]:
+            mxst = worst(mxst, w.name_status(c, "CNAME"))
+        mx = s.get("mx")
+        dns_mx = {"rcode": "NOERROR", "dnssec": mxst, "ede": None}
+        if mxst == "bogus":
+            dns_mx["rcode"] = "SERVFAIL"
+            dns_mx["ede"] = "6-12"
+        elif mxst == "indeterminate":
+            dns_mx["rcode"] = "SERVFAIL"
+        if not zone_exists:
+            dns_mx["rcode"] = "NXDOMAIN"
+        t["dns"] = {"mx": dns_mx}
+        t["apex_cname"] = [c.rstrip(".") for c in chain[1:]]
+        t["implicit_mx"] = False
+        t["null_mx"] = False
+        t["mx_count"] = 0
+        t["mx_truncated"] = False
+        hosts = []
+        if dns_mx["rcode"] == "NXDOMAIN":
+            t["mx_outcome"] = "no_domain"
+        elif dns_mx["rcode"] != "NOERROR":
+            t["mx_outcome"] = "dns_error"
+        elif mx is None:
+            t["mx_outcome"] = "implicit_mx"
+            t["implicit_mx"] = True
+            hosts = [(0, mxo)]
+        else:
+            t["mx_count"] = len(mx)
+            nulls = [p for p, h in mx if h == "."]
+            if nulls and len(mx) == 1 and nulls[0] == 0:
+                t["mx_outcome"] = "null_mx"
+                t["null_mx"] = True
+            elif nulls and len(mx) == 1:
+                t["mx_outcome"] = "null_mx_invalid"
+                t["null_mx"] = True
+            elif nulls:
+                t["mx_outcome"] = "null_mx_mixed"
+                t["null_mx"] = True
+                hosts = [(p, h) for p, h in mx if h != "."]
+            else:
+                t["mx_outcome"] = "mx"
+                hosts = list(mx)
+            t["mx_truncated"] = len(mx) > MX_CAP
+        hl = []
+        for pref, h in sorted(hosts, key=lambda x: (x[0], self.host_name(x[1]) if x[1] != d else d)):
+            hn = d if h == d else (h if h.endswith(".") else self.host_name(h))
+            hl.append(self.host_truth(pref, hn.lower(), mxst))
+        for i, hv in enumerate(hl):
+            hv["kept"] = i < MX_CAP
+        t["mx"] = hl
+        t["mta_sts"] = self.sts_truth(hl)
+        t["tlsrpt"] = self.tlsrpt_truth()
+        t["ladder"] = ladder(t)
+        t = _merge(t, {k: v for k, v in exp.items() if k not in ("hosts",)})
+        for hv in t["mx"]:
+            over = exp.get("hosts", {}).get(hv["host"]) or \
+                exp.get("hosts", {}).get(hv["host"].split(".")[0])
+            if over:
+                hv.update(_merge(hv, over))
+        if "ladder" not in exp:
+            t["ladder"] = ladder(t)
+        return t
+
+    def host_truth(self, pref, host, mxst):
+        w = self.w
+        info = self.host_info.get(host)
+        ht = {"preference": pref, "host": host.rstrip("."), "cname": [],
+              "ip_literal": False, "address_outcome": "ok",
+              "a": {"dnssec": None, "addresses": []},
+              "aaaa": {"dnssec": None, "addresses": []},
+              "mx_cname": False, "tlsa": None, "dane": "dane_none",
+              "dane_result_type": None, "endpoints": []}
+        if re.fullmatch(r"(\d{1,3}\.){3}\d{1,3}\.?", host):
+            ht["ip_literal"] = True
+            ht["address_outcome"] = "mx_ip_literal"
+            ht["dane"] = "dane_not_applicable"
+            return ht
+        if info is None:
+            # host not defined by the scenario: NXDOMAIN or NODATA
+            st = w.name_status(host, "A")
+            ht["a"]["dnssec"] = st
+            ht["aaaa"]["dnssec"] = st
+            ht["address_outcome"] = "mx_no_address"
+            ht["dane"] = "dane_not_applicable"
+            return ht
+        ht["cname"] = [c.rstrip(".") for c in info["cname"]]
+        ht["mx_cname"] = bool(info["cname"])
+        owner = info["addr_owner"]
+        ast = w.name_status(owner, "A")
+        aast = w.name_status(owner, "AAAA")
+        for c in [host] + info["cname"][:-1]:
+            cst = w.name_status(c, "CNAME")
+            ast = worst(ast, cst)
+            aast = worst(aast, cst)
+        ht["a"] = {"dnssec": ast, "addresses": list(info["a"])}
+        ht["aaaa"] = {"dnssec": aast, "addresses": list(info["aaaa"])}
+        addrs = info["a"] + info["aaaa"]
+        if ast == "bogus" or ast == "indeterminate":
+            ht["address_outcome"] = "dns_error"
+        elif not addrs:
+            ht["address_outcome"] = "mx_no_address"
+        elif all(address_refused(a) for a in addrs):
+            ht["address_outcome"] = "refused_address"
+        cert_spec = info["spec"].get("cert", {})
+        for a in addrs:
+            ep = {"ip": a, "port": 25, "refused": address_refused(a)}
+            ep["contact"] = not ep["refused"]
+            if ep["contact"]:
+                smtp = dict(info["spec"].get("smtp", {}))
+                tls_spec = dict(info["spec"].get("tls", {}))
+                ep["smtp"] = smtp_truth(smtp, tls_spec, True)
+                if ep["smtp"]["tls"] and ep["smtp"]["tls"]["outcome"] == "ok":
+                    ep["cert"] = cert_truth(cert_spec, host, self.domain)
+                    ep["cert"]["name_matches_mx"] = ep["cert"]["name_matches_mx"]
+                else:
+                    ep["cert"] = None
+            ht["endpoints"].append(ep)
+        # TLSA / DANE
+        tl = info["tlsa"]
+        tlsa_owner = info["tlsa_owner"]
+        secure_path = mxst == "secure" and ast == "secure"
+        tst = w.name_status(tlsa_owner, "TLSA")
+        ht["tlsa"] = {"name": tlsa_owner.rstrip("."), "dnssec": tst,
+                      "looked_up": secure_path,
+                      "records": ["%d %d %d %s" % (r["usage"], r["selector"], r["mtype"], r["data"])
+                                  for r in tl]}
+        if not secure_path:
+            ht["dane"] = "dane_not_applicable"
+        elif tst == "bogus":
+            ht["dane"] = "dane_tlsa_bogus"
+        elif not tl:
+            ht["dane"] = "dane_none"
+        else:
+            usable = [r for r in tl if r["usage"] in TLSA_USABLE and r["label"] != "unusable"
+                      and _tlsa_len_ok(r["selector"], r["mtype"], r["data"])]
+            contacted = [e for e in ht["endpoints"] if e["contact"]]
+            if not usable:
+                ht["dane"] = "dane_unusable_only"
+            elif not contacted or any(e["smtp"]["outcome"] != "starttls_ok" for e in contacted):
+                ht["dane"] = "dane_no_starttls"
+            else:
+                ok = False
+                for r in usable:
+                    if r["label"] != "match":
+                        continue
+                    if r["usage"] == 3:
+                        ok = True
+                    elif r["usage"] == 2:
+                        c = contacted[0]["cert"]
+                        dates_ok = not ({"expired", "not_yet_valid"} & set(c["errors"]))
+                        if c["name_matches_mx"] and dates_ok:
+                            ok = True
+                ht["dane"] = "dane_ok" if ok else "dane_no_match"
+        ht["dane_result_type"] = {"dane_no_match": "tlsa-invalid",
+                                  "dane_tlsa_bogus": "dnssec-invalid",
+                                  "dane_no_starttls": "dane-required"}.get(ht["dane"])
+        return ht
+
+    def sts_truth(self, hosts):
+        sts = self.s.get("sts")
+        exp = (sts or {}).get("expect", {})
+        t = {"txt": "none", "id": None, "fetch": None, "policy": None, "mode": None,
+             "max_age": None, "mx_patterns": [], "eol": None, "mx_match": {},
+             "enforce_would_work": None, "failures": []}
+        if not sts:
+            return t
+        valid = [x for x in sts.get("txt", []) if re.match(r"v=STSv1(;|\s|$)", x)]
+        if len(valid) == 0:
+            t["txt"] = "none"
+        elif len(valid) > 1:
+            t["txt"] = "multiple"
+        else:
+            m = re.search(r"(?:^|;)\s*id=([^;\s]*)", valid[0])
+            if m and re.fullmatch(r"[A-Za-z0-9]{1,32}", m.group(1)):
+                t["txt"] = "valid"
+                t["id"] = m.group(1)
+            else:
+                t["txt"] = "invalid"
+                t["id"] = m.group(1) if m else None
+        if t["txt"] == "valid":
+            t["fetch"] = "ok"
+            if "policy_raw" not in sts:
+                p = sts.get("policy", {})
+                t["policy"] = "valid"
+                t["mode"] = p.get("mode", "enforce")
+                t["max_age"] = p.get("max_age", 86400)
+                t["mx_patterns"] = p.get("mx", self.default_patterns())
+                t["eol"] = "lf" if p.get("eol", "\r\n") == "\n" else "crlf"
+        t = _merge(t, exp)
+        if t["policy"] == "valid" and t["mode"] in ("enforce", "testing"):
+            for h in hosts:
+                t["mx_match"][h["host"]] = any(sts_pattern_matches(p, h["host"])
+                                               for p in t["mx_patterns"])
+            t["mx_match"] = _merge(t["mx_match"], exp.get("mx_match", {}))
+            fails = []
+            for h in hosts:
+                if not t["mx_match"][h["host"]]:
+                    fails.append("validation-failure")
+                    continue
+                for ep in h["endpoints"]:
+                    if not ep["contact"]:
+                        continue
+                    sm = ep["smtp"]
+                    if sm["outcome"] != "starttls_ok":
+                        fails.append("starttls-not-supported" if sm["outcome"] in
+                                     ("no_starttls", "starttls_rejected", "ehlo_rejected")
+                                     else "validation-failure")
+                        continue
+                    c = ep["cert"]
+                    if "expired" in c["errors"]:
+                        fails.append("certificate-expired")
+                    elif c["errors"]:
+                        fails.append("certificate-not-trusted")
+                    elif not c["name_matches_mx"]:
+                        fails.append("certificate-host-mismatch")
+                if not any(ep["contact"] for ep in h["endpoints"]):
+                    fails.append("validation-failure")
+            t["failures"] = sorted(set(fails))
+            t["enforce_would_work"] = not fails
+        elif t["txt"] == "valid":
+            t["enforce_would_work"] = False
+            if t["fetch"] != "ok":
+                t["failures"] = ["sts-webpki-invalid"] if t["fetch"] == "webpki_invalid" \
+                    else ["sts-policy-fetch-error"]
+            elif t["policy"] != "valid":
+                t["failures"] = ["sts-policy-invalid"]
+        if "failures" in exp:
+            t["failures"] = exp["failures"]
+        if "enforce_would_work" in exp:
+            t["enforce_would_work"] = exp["enforce_would_work"]
+        return t
+
+    def tlsrpt_truth(self):
+        recs = self.s.get("tlsrpt")
+        t = {"status": "none", "rua": []}
+        if recs is None:
+            return t
+        valid = [x for x in recs if re.match(r"v=TLSRPTv1(;|\s|$)", x)]
+        if not valid:
+            t["status"] = "none"
+        elif len(valid) > 1:
+            t["status"] = "multiple"
+        else:
+            m = re.search(r"(?:^|;)\s*rua=([^;]*)", valid[0])
+            if not m:
+                t["status"] = "invalid"
+                t["error"] = "missing_rua"
+            else:
+                uris = [u.strip() for u in m.group(1).split(",")]
+                t["rua"] = uris
+                if all(re.match(r"(mailto:[^@\s]+@[^@\s]+|https://\S+)$", u) for u in uris):
+                    t["status"] = "valid"
+                else:
+                    t["status"] = "invalid"
+                    t["error"] = "bad_rua"
+        return _merge(t, self.s.get("tlsrpt_expect", {}))
+
+
+def worst(a, b):
+    order = ["secure", "insecure", "indeterminate", "bogus"]
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a if order.index(a) >= order.index(b) else b
+
+
+def ladder(t):
+    """Protection ladder rung (METRICS.md): the strongest protection a
+    compliant sender gets, judged over every MX host."""
+    if t["mx_outcome"] in ("null_mx", "no_domain", "dns_error") or not t["mx"]:
+        return "no-mail"
+    eps = [e for h in t["mx"] for e in h["endpoints"] if e.get("contact")]
+    if not eps:
+        return "no-mail"
+    if all(h["dane"] == "dane_ok" for h in t["mx"]):
+        return "dane"
+    sts = t["mta_sts"]
+    if sts.get("enforce_would_work") and sts.get("mode") == "enforce":
+        return "mta-sts-enforce"
+    if sts.get("policy") == "valid" and sts.get("mode") == "testing" and \
+            sts.get("fetch") == "ok":
+        return "mta-sts-testing"
+    if not all(e["smtp"]["outcome"] == "starttls_ok" for e in eps):
+        return "plaintext"
+    if all(e["cert"]["trusted"] and e["cert"]["name_matches_mx"] for e in eps):
+        return "opportunistic-trusted"
+    return "opportunistic-untrusted"

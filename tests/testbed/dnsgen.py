@@ -1,0 +1,390 @@
+#!/usr/bin/python3
+"""DNS side of the testbed: zones, DNSSEC keys and signing, deliberate
+breakage (bogus RRSIG, expired / not-yet-valid signatures, DS mismatch, lame
+and unresponsive delegations), and the NSD / unbound configuration.
+
+Everything is generated below DIR/dns with absolute paths.  The only trust
+anchor unbound knows is the testbed root key written here; the only root hint
+is the testbed root server on loopback.
+
+A Zone is an apex, a DNSSEC state and a list of records.  The World (build.py)
+files every record into the zone with the longest matching apex, so scenarios
+only say which names exist; delegations (NS + glue + DS) are added here.
+"""
+
+import base64
+import concurrent.futures
+import hashlib
+import os
+import struct
+import subprocess
+import time
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+# ------------------------------------------------------------------ address plan
+ROOT_NS_ADDR = "127.53.0.1"     # a.root.  (root zone)
+TLD_NS_ADDR = "127.53.0.2"      # ns.<tld>.  (TLD zones)
+ZONE_NS_ADDR = "127.53.0.3"     # ns.<zone>.  (scenario / provider zones)
+RESOLVER_ADDR = "127.53.0.53"   # unbound, the crawler's resolver
+BLACKHOLE_ADDR = "127.53.0.66"  # reads DNS queries and never answers
+DEAD_ADDR = "127.53.0.67"       # nothing listens here (lame delegation)
+NSD_ADDRS = [ROOT_NS_ADDR, TLD_NS_ADDR, ZONE_NS_ADDR]
+
+# Zone states.  "secure", "insecure" are the healthy ones; the rest are
+# made bogus or unreachable for real.
+STATES = {"secure", "insecure", "bogus-rrsig", "bogus-expired",
+          "bogus-notyet", "bogus-ds", "lame", "timeout"}
+SIGNED_STATES = {"secure", "bogus-rrsig", "bogus-expired", "bogus-notyet",
+                 "bogus-ds"}
+
+DEFAULT_TTL = 3600
+
+
+def fqdn(name):
+    name = name.strip()
+    return name if name.endswith(".") else name + "."
+
+
+def is_sub(name, apex):
+    """True if name is apex or below it (both absolute, lower-case)."""
+    if apex == ".":
+        return True
+    return name == apex or name.endswith("." + apex)
+
+
+def wire_name(name):
+    name = fqdn(name).lower()
+    out = b""
+    if name != ".":
+        for label in name[:-1].split("."):
+            out += bytes([len(label)]) + label.encode()
+    return out + b"\0"
+
+
+# ------------------------------------------------------------------ keys
+
+class Key:
+    """ECDSA P-256 SHA-256 (algorithm 13) key, flags 257, used as a CSK."""
+
+    def __init__(self, apex, priv=None):
+        self.apex = fqdn(apex).lower()
+        self.priv = priv or ec.generate_private_key(ec.SECP256R1())
+        nums = self.priv.public_key().public_numbers()
+        self.pub = nums.x.to_bytes(32, "big") + nums.y.to_bytes(32, "big")
+        self.rdata = struct.pack("!HBB", 257, 3, 13) + self.pub
+        self.tag = keytag(self.rdata)
+        self.base = "K%s+013+%05d" % (self.apex, self.tag)
+
+    def dnskey_text(self):
+        return "257 3 13 " + base64.b64encode(self.pub).decode()
+
+    def ds_text(self, digest_type=2):
+        h = hashlib.sha256(wire_name(self.apex) + self.rdata).hexdigest()
+        return "%d 13 %d %s" % (self.tag, digest_type, h)
+
+    def write(self, keydir):
+        d = self.priv.private_numbers().private_value.to_bytes(32, "big")
+        path = os.path.join(keydir, self.base)
+        with open(path + ".private", "w") as f:
+            f.write("Private-key-format: v1.2\nAlgorithm: 13 (ECDSAP256SHA256)\n"
+                    "PrivateKey: %s\n" % base64.b64encode(d).decode())
+        with open(path + ".key", "w") as f:
+            f.write("%s IN DNSKEY %s\n" % (self.apex, self.dnskey_text()))
+        return path
+
+
+def keytag(rdata):
+    """RFC 4034 Appendix B."""
+    acc = 0
+    for i, b in enumerate(rdata):
+        acc += b if i & 1 else b << 8
+    acc += (acc >> 16) & 0xFFFF
+    return acc & 0xFFFF
+
+
+# ------------------------------------------------------------------ zones
+
+class Zone:
+    def __init__(self, apex, state="secure", ns_addr=ZONE_NS_ADDR,
+                 break_rrsig=(), serve=True):
+        if state not in STATES:
+            raise ValueError("zone %s: unknown DNSSEC state %r" % (apex, state))
+        self.apex = fqdn(apex).lower()
+        self.state = state
+        self.ns_addr = {"lame": DEAD_ADDR, "timeout": BLACKHOLE_ADDR}.get(state, ns_addr)
+        # (owner, type) pairs whose RRSIG is corrupted; "*" = every RRset
+        # except DNSKEY.
+        self.break_rrsig = set((fqdn(o).lower(), t.upper()) for o, t in break_rrsig)
+        self.records = []        # (owner, ttl, type, rdata)
+        self.children = []       # child Zones (for delegations)
+        self.key = None
+        self.parent = None
+        self.file = None
+
+    @property
+    def signed(self):
+        return self.state in SIGNED_STATES
+
+    @property
+    def served(self):
+        return self.state not in ("lame", "timeout")
+
+    @property
+    def ns_name(self):
+        if self.apex == ".":
+            return "a.root."
+        return "ns." + self.apex
+
+    def add(self, owner, rtype, rdata, ttl=DEFAULT_TTL):
+        self.records.append((fqdn(owner).lower(), ttl, rtype.upper(), rdata))
+
+    def effective_state(self):
+        """DNSSEC status a validator gives data in this zone: a zone below
+        an insecure delegation is insecure whatever it does itself."""
+        chain = []
+        z = self
+        while z is not None:
+            chain.append(z)
+            z = z.parent
+        for z in reversed(chain):
+            if z.state == "insecure":
+                return "insecure"
+            if z.state in ("lame", "timeout"):
+                return "indeterminate"
+            if z.state.startswith("bogus"):
+                return "bogus"
+        return "secure"
+
+    def text(self):
+        out = ["$ORIGIN %s" % self.apex, "$TTL %d" % DEFAULT_TTL,
+               "%s 3600 IN SOA %s hostmaster.%s 1 3600 900 604800 300" % (
+                   self.apex, self.ns_name, self.apex if self.apex != "." else "root."),
+               "%s 3600 IN NS %s" % (self.apex, self.ns_name)]
+        if self.apex == ".":
+            out.append("a.root. 3600 IN A %s" % ROOT_NS_ADDR)
+        else:
+            out.append("%s 3600 IN A %s" % (self.ns_name, self.ns_addr))
+        for c in self.children:
+            out.append("%s 3600 IN NS %s" % (c.apex, c.ns_name))
+            out.append("%s 3600 IN A %s" % (c.ns_name, c.ns_addr))
+            if c.key is not None and c.state != "insecure":
+                if c.state == "bogus-ds":
+                    wrong = Key(c.apex)
+                    out.append("%s 3600 IN DS %s" % (c.apex, wrong.ds_text()))
+                else:
+                    out.append("%s 3600 IN DS %s" % (c.apex, c.key.ds_text()))
+        for owner, ttl, rtype, rdata in self.records:
+            out.append("%s %d IN %s %s" % (owner, ttl, rtype, rdata))
+        return "\n".join(out) + "\n"
+
+
+def sign_zone(zone, zdir, now=None):
+    """Sign zone.file into zone.file + '.signed' with ldns-signzone, then
+    corrupt the RRSIGs the zone asks for.  Returns the path NSD loads."""
+    if not zone.signed:
+        return zone.file
+    now = int(now or time.time())
+    day = 86400
+    if zone.state == "bogus-expired":
+        inc, exp = now - 30 * day, now - 2 * day
+    elif zone.state == "bogus-notyet":
+        inc, exp = now + 2 * day, now + 30 * day
+    else:
+        inc, exp = now - day, now + 60 * day
+    keybase = zone.key.write(zdir)
+    out = zone.file + ".signed"
+    subprocess.run(["ldns-signzone", "-i", str(inc), "-e", str(exp),
+                    "-f", out, zone.file, keybase],
+                   check=True, capture_output=True)
+    brk = set(zone.break_rrsig)
+    if zone.state == "bogus-rrsig" and not brk:
+        brk = {("*", "*")}
+    if brk:
+        corrupt_rrsigs(out, brk)
+    return out
+
+
+def corrupt_rrsigs(path, brk):
+    """Flip bits inside the signature of every RRSIG whose (owner, covered
+    type) is in brk.  ("*", "*") means every RRset except DNSKEY (so the
+    zone's key still validates and each answer is bogus by EDE 6)."""
+    everything = ("*", "*") in brk
+    lines = []
+    with open(path) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) > 12 and parts[3] == "RRSIG":
+                owner, covered = parts[0].lower(), parts[4].upper()
+                if (everything and covered != "DNSKEY") or (owner, covered) in brk:
+                    sig = parts[-1]
+                    raw = bytearray(base64.b64decode(sig))
+                    raw[len(raw) // 2] ^= 0x55
+                    raw[-3] ^= 0x55
+                    parts[-1] = base64.b64encode(bytes(raw)).decode()
+                    line = "\t".join(parts) + "\n"
+            lines.append(line)
+    with open(path, "w") as f:
+        f.writelines(lines)
+
+
+def link_zones(zones):
+    """Set parent/children by longest apex suffix."""
+    by_apex = {z.apex: z for z in zones}
+    for z in zones:
+        z.children = []
+    for z in zones:
+        if z.apex == ".":
+            continue
+        labels = z.apex.split(".")[1:]
+        parent = None
+        while labels:
+            cand = ".".join(labels) or "."
+            if cand == "":
+                cand = "."
+            if cand in by_apex and cand != z.apex:
+                parent = by_apex[cand]
+                break
+            labels = labels[1:]
+        if parent is None:
+            parent = by_apex["."]
+        z.parent = parent
+        parent.children.append(z)
+
+
+def write_and_sign(zones, zdir, jobs=None, extra=None):
+    """Write every zone file (plus any pre-rendered record files in
+    extra[apex], used by the population generator) and sign them in
+    parallel.  Order does not matter: a parent's DS only needs the child's
+    key, which exists before any signing starts."""
+    extra = extra or {}
+    os.makedirs(zdir, exist_ok=True)
+    for z in zones:
+        if z.signed and z.key is None:
+            z.key = Key(z.apex)
+    for z in zones:
+        name = "root" if z.apex == "." else z.apex.rstrip(".")
+        z.file = os.path.join(zdir, name + ".zone")
+        with open(z.file, "w") as f:
+            f.write(z.text())
+            for path in extra.get(z.apex, []):
+                with open(path) as src:
+                    while True:
+                        buf = src.read(1 << 20)
+                        if not buf:
+                            break
+                        f.write(buf)
+    now = time.time()
+    jobs = jobs or max(2, os.cpu_count() or 2) * 2
+    with concurrent.futures.ThreadPoolExecutor(jobs) as ex:
+        futs = {z.apex: ex.submit(sign_zone, z, zdir, now) for z in zones if z.served}
+        loaded = {apex: f.result() for apex, f in futs.items()}
+    return loaded
+
+
+# ------------------------------------------------------------------ configs
+
+def nsd_conf(dnsdir, loaded, piddir, logdir):
+    lines = ["server:",
+             "  server-count: 1",
+             "  username: \"\"",
+             "  chroot: \"\"",
+             "  zonesdir: \"%s\"" % dnsdir,
+             "  database: \"\"",
+             "  zonelistfile: \"%s/zone.list\"" % dnsdir,
+             "  xfrdfile: \"%s/xfrd.state\"" % dnsdir,
+             "  xfrdir: \"%s/xfr\"" % dnsdir,
+             "  pidfile: \"%s/nsd.internal.pid\"" % dnsdir,
+             "  logfile: \"%s/nsd.log\"" % logdir,
+             "  port: 53",
+             "  do-ip6: no",
+             "  verbosity: 1",
+             "  hide-version: yes",
+             "  refuse-any: yes",
+             "  tcp-count: 200",
+             "  ipv4-edns-size: 1232"]
+    for a in NSD_ADDRS:
+        lines.append("  ip-address: %s" % a)
+    lines += ["remote-control:", "  control-enable: no"]
+    for apex, path in sorted(loaded.items()):
+        lines += ["zone:", "  name: \"%s\"" % apex, "  zonefile: \"%s\"" % path]
+    return "\n".join(lines) + "\n"
+
+
+def unbound_conf(dnsdir, logdir, tlds, root_key_file, hints_file, cache_mb=64,
+                 threads=1):
+    lines = ["server:",
+             "  interface: %s" % RESOLVER_ADDR,
+             "  port: 53",
+             "  do-daemonize: no",
+             "  username: \"\"",
+             "  chroot: \"\"",
+             "  directory: \"%s\"" % dnsdir,
+             "  pidfile: \"\"",
+             "  use-syslog: no",
+             "  logfile: \"%s/unbound.log\"" % logdir,
+             "  log-time-ascii: yes",
+             "  verbosity: 1",
+             "  val-log-level: 2",
+             "  num-threads: %d" % threads,
+             "  do-ip6: no",
+             "  do-not-query-localhost: no",
+             "  root-hints: \"%s\"" % hints_file,
+             "  trust-anchor-file: \"%s\"" % root_key_file,
+             "  ede: yes",
+             "  module-config: \"validator iterator\"",
+             "  access-control: 127.0.0.0/8 allow",
+             "  access-control: ::1 allow",
+             "  harden-glue: yes",
+             "  harden-dnssec-stripped: yes",
+             "  qname-minimisation: no",
+             "  aggressive-nsec: no",
+             "  prefetch: no",
+             "  serve-expired: no",
+             # the blackhole scenario must not hold clients for long
+             "  infra-host-ttl: 60",
+             "  msg-cache-size: %dm" % cache_mb,
+             "  rrset-cache-size: %dm" % (cache_mb * 2),
+             "  key-cache-size: %dm" % max(4, cache_mb // 4),
+             "  neg-cache-size: %dm" % max(1, cache_mb // 8),
+             "  outgoing-range: 1024",
+             "  num-queries-per-thread: 1024",
+             "  so-reuseport: yes"]
+    for t in sorted(tlds):
+        lines.append("  local-zone: \"%s\" nodefault" % t)
+    # unbound serves some reverse zones itself; harmless, but make sure the
+    # testbed names are never answered locally.
+    lines += ["remote-control:", "  control-enable: no"]
+    return "\n".join(lines) + "\n"
+
+
+def root_hints():
+    return (". 3600000 IN NS a.root.\n"
+            "a.root. 3600000 IN A %s\n" % ROOT_NS_ADDR)
+
+
+# ------------------------------------------------------------------ tiny DNS client
+
+def dns_query(server, name, qtype=1, port=53, timeout=1.0, do=True, cd=False):
+    """One UDP query; returns (rcode, flags) or None on timeout.  Used only
+    for readiness polling (a real query, with a deadline)."""
+    import random
+    import socket
+    qid = random.randint(0, 0xFFFF)
+    flags = 0x0100 | (0x0010 if cd else 0)
+    hdr = struct.pack("!HHHHHH", qid, flags, 1, 0, 0, 1 if do else 0)
+    q = wire_name(name) + struct.pack("!HH", qtype, 1)
+    opt = b"\0" + struct.pack("!HHIH", 41, 1232, 0x8000 if do else 0, 0) if do else b""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.settimeout(timeout)
+        s.sendto(hdr + q + opt, (server, port))
+        while True:
+            data, _ = s.recvfrom(65535)
+            if len(data) >= 12 and struct.unpack("!H", data[:2])[0] == qid:
+                fl = struct.unpack("!H", data[2:4])[0]
+                return fl & 0xF, fl
+    except (socket.timeout, OSError):
+        return None
+    finally:
+        s.close()
