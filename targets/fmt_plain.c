@@ -8,9 +8,11 @@
 
 #include "targets/targets.h"
 
+/* All ASCII white space, so that a line ending converted twice ("\r\r\n")
+ * still leaves a blank line blank. */
 static bool is_space(uint8_t c)
 {
-	return c == ' ' || c == '\t';
+	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
 }
 
 static void plain_line(struct targets_reader *r, void *state, uint64_t lineno,

@@ -19,9 +19,11 @@ struct tranco_state {
 	bool seen_data; /* a non-blank, non-comment line was read */
 };
 
+/* All ASCII white space, so that a line ending converted twice ("\r\r\n")
+ * still leaves a blank line blank. */
 static bool is_space(uint8_t c)
 {
-	return c == ' ' || c == '\t';
+	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
 }
 
 static const uint8_t *trim(const uint8_t *s, size_t *len)

@@ -591,6 +591,14 @@ static void end_record(struct targets_reader *r, struct zone_state *st,
 		return;
 	}
 
+	if (type_is_ns(st->type) && st->rdata != 1) {
+		snprintf(msg, sizeof msg,
+			 "NS record has %llu data fields (want 1, the name "
+			 "server)",
+			 (unsigned long long)st->rdata);
+		zone_syntax(r, st, lineno, line, len, msg);
+		return;
+	}
 	root = st->owner_state == ZONE_OWNER_OK && st->owner_len == 0;
 	if (!root && !normalize_abs(st->owner, st->owner_len, st->owner_full,
 				    st->owner_escdot, norm, &normlen, &err)) {
@@ -611,14 +619,6 @@ static void end_record(struct targets_reader *r, struct zone_state *st,
 		return;
 	}
 
-	if (st->rdata != 1) {
-		snprintf(msg, sizeof msg,
-			 "NS record has %llu data fields (want 1, the name "
-			 "server)",
-			 (unsigned long long)st->rdata);
-		zone_syntax(r, st, lineno, line, len, msg);
-		return;
-	}
 	if (st->apex_state == ZONE_APEX_NONE) {
 		/* No SOA: the zone is the origin's, or the root's if none
 		 * was given (then every owner is a delegation). */
