@@ -710,6 +710,11 @@ class ScenarioBuilder:
              "enforce_would_work": None, "failures": []}
         if not sts:
             return t
+        t["txt_records"] = list(sts.get("txt", []))
+        t["txt_cname"] = _abs(sts["txt_cname"], self.domain).rstrip(".") if sts.get("txt_cname") else None
+        t["host"] = "mta-sts." + self.domain.rstrip(".")
+        t["host_addresses"] = list(self.sts_info["addrs"])
+        t["host_refused"] = any(address_refused(a) for a in self.sts_info["addrs"])
         valid = [x for x in sts.get("txt", []) if re.match(r"v=STSv1(;|\s|$)", x)]
         if len(valid) == 0:
             t["txt"] = "none"
@@ -781,6 +786,7 @@ class ScenarioBuilder:
         t = {"status": "none", "rua": []}
         if recs is None:
             return t
+        t["txt_records"] = list(recs)
         valid = [x for x in recs if re.match(r"v=TLSRPTv1(;|\s|$)", x)]
         if not valid:
             t["status"] = "none"

@@ -28,7 +28,7 @@ TLD_NS_ADDR = "127.53.0.2"      # ns.<tld>.  (TLD zones)
 ZONE_NS_ADDR = "127.53.0.3"     # ns.<zone>.  (scenario / provider zones)
 RESOLVER_ADDR = "127.53.0.53"   # unbound, the crawler's resolver
 BLACKHOLE_ADDR = "127.53.0.66"  # reads DNS queries and never answers
-DEAD_ADDR = "127.53.0.67"       # nothing listens here (lame delegation)
+DEAD_ADDR = "127.53.0.67"       # answers REFUSED to everything (lame delegation)
 NSD_ADDRS = [ROOT_NS_ADDR, TLD_NS_ADDR, ZONE_NS_ADDR]
 
 # Zone states.  "secure", "insecure" are the healthy ones; the rest are
