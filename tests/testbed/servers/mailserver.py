@@ -91,6 +91,18 @@ class Config:
                 e.setdefault("port", port)
                 table[(norm_addr(e["addr"]), int(e["port"]))] = e
                 self.ports.setdefault(int(e["port"]), kind)
+        # The private Postfix (tests/testbed/postfix.py) listens on
+        # ADDR:backend_port, since this process owns *:25; its public
+        # address ADDR:25 is relayed to it byte for byte.
+        pfx = data.get("postfix")
+        if pfx and pfx.get("addr"):
+            k = (norm_addr(pfx["addr"]), 25)
+            if k not in self.smtp:
+                self.smtp[k] = {"addr": pfx["addr"], "port": 25,
+                                "scenario": pfx.get("scenario", "postfix"),
+                                "mode": "proxy",
+                                "proxy_to": "%s:%d" % (pfx["addr"],
+                                                       int(pfx.get("backend_port", 10025)))}
         # Top-level list of addresses to record (with or without an entry).
         self.record = {norm_addr(a) for a in data.get("record_connections", [])}
         self._ctx = {}
@@ -322,6 +334,9 @@ class Server:
             writer.transport.abort()
             conn["stage"] = "reset"
             return
+        if mode == "proxy":
+            await self._proxy(reader, writer, e, conn)
+            return
         if mode == "silent":
             conn["stage"] = "silent"
             await self._hold(reader)
@@ -444,6 +459,38 @@ class Server:
         if obj is not None:
             conn["tls"] = obj.version()
             conn["sni"] = getattr(obj, "testbed_sni", None)
+
+    async def _proxy(self, reader, writer, e, conn):
+        """Relay the connection byte for byte to e["proxy_to"] (HOST:PORT)."""
+        host, _, port = e["proxy_to"].rpartition(":")
+        host = host.strip("[]")
+        try:
+            ur, uw = await asyncio.wait_for(
+                asyncio.open_connection(host, int(port)), HANDSHAKE_TIMEOUT)
+        except (OSError, asyncio.TimeoutError) as ex:
+            conn["stage"] = "proxy_connect_failed"
+            conn["error"] = str(ex)
+            writer.transport.abort()
+            return
+        conn["stage"] = "proxy"
+
+        async def pump(src, dst):
+            try:
+                while True:
+                    data = await asyncio.wait_for(src.read(65536), HOLD_TIMEOUT)
+                    if not data:
+                        break
+                    dst.write(data)
+                    await dst.drain()
+                if dst.can_write_eof():
+                    dst.write_eof()
+            except (OSError, asyncio.TimeoutError):
+                dst.transport.abort()
+        try:
+            await asyncio.gather(pump(reader, uw), pump(ur, writer))
+        finally:
+            uw.close()
+        conn["stage"] = "proxy/done"
 
     async def _endless(self, writer, host):
         chunk = (("250-%s endless reply line padding padding\r\n" % host) * 1000).encode()

@@ -109,7 +109,7 @@ def client_ctx(cafile=None, verify=True, minv=ssl.TLSVersion.TLSv1,
 
 # ---------------------------------------------------------------- fixture
 
-def build(d):
+def build(d, with_postfix=False):
     pki = Pki(os.path.join(d, "pki"))
     smtp, https = [], []
     n = [0]
@@ -191,6 +191,8 @@ def build(d):
     refused = a()
     noentry = a()
     conf = {"smtp": smtp, "https": https, "record_connections": [refused]}
+    if with_postfix:
+        conf["postfix"] = {"addr": "127.77.200.1", "host": "postfix.mx.test"}
     with open(os.path.join(d, "servers.json"), "w") as f:
         json.dump(conf, f, indent=1)
     return pki, {e["scenario"]: e for e in smtp + https}, refused, noentry
@@ -593,7 +595,7 @@ def main():
     d = args.keep or tempfile.mkdtemp(prefix="mxcrawl-smoke-")
     os.makedirs(d, exist_ok=True)
     t = time.monotonic()
-    pki, S, refused, noentry = build(d)
+    pki, S, refused, noentry = build(d, args.postfix)
     print("fixture: %d scenarios, PKI + leaves in %.2fs" % (len(S), time.monotonic() - t))
     p = start_server(d)
     pf = None
@@ -602,11 +604,8 @@ def main():
         all_checks(ck, refused, noentry, d)
         if args.postfix:
             import postfix
-            lf = pki.leaf("postfix.mx.test", {})
             t = time.monotonic()
-            pf = postfix.start(os.path.join(d, "postfix"), "127.77.200.1",
-                               "postfix.mx.test", lf.cert_file, lf.key_file,
-                               lf.chain_file)
+            pf = postfix.up(d, pki)
             print("postfix up in %.2fs" % (time.monotonic() - t))
             ck.S["postfix"] = {"addr": "127.77.200.1", "host": "postfix.mx.test"}
             ck.run("postfix", lambda e: ck.tls_session(e))
@@ -614,7 +613,11 @@ def main():
             bench(pki, S["normal"], args.bench)
     finally:
         if pf:
-            postfix.stop(os.path.join(d, "postfix"))
+            t = time.monotonic()
+            postfix.down(d)
+            gone = postfix.master_pid(os.path.join(d, "postfix")) is None
+            print("%s  postfix down in %.2fs" % ("ok  " if gone else "FAIL",
+                                                time.monotonic() - t))
         p.send_signal(signal.SIGTERM)
         rc = p.wait(10)
         clean = rc == 0 and not os.path.exists(os.path.join(d, "pids", "mailserver.pid"))
