@@ -80,6 +80,7 @@ class World:
         self.smtp = []
         self.https = []
         self.record_connections = [FORBIDDEN_ADDR]
+        self.postfix = None
         self.truth = []
         self.targets = []
         self._next_smtp = int(SMTP_NET.network_address) + 1
@@ -385,6 +386,16 @@ class ScenarioBuilder:
         if need_server and w.pki is not None and cert_spec is not None:
             leaf = self.make_leaf(host, cert_spec)
         info["leaf"] = leaf
+        if hs.get("server") == "postfix":
+            # The private Postfix (postfix.py) serves this host: no entry of
+            # our own; servers.json "postfix" tells mailserver.py to relay
+            # ADDR:25 to it and postfix.py which certificate to use (the
+            # same pki.py spec, so the same cached leaf and TLSA data).
+            spec = dict(cert_spec or {})
+            spec.setdefault("names", [host.rstrip(".")])
+            w.postfix = {"addr": info["a"][0], "host": host.rstrip("."),
+                         "cert": spec, "scenario": self.name}
+            need_server = False
         if need_server:
             for a in info["a"] + info["aaaa"]:
                 if address_refused(a) and a != FORBIDDEN_ADDR:
@@ -648,6 +659,8 @@ class ScenarioBuilder:
         elif all(address_refused(a) for a in addrs):
             ht["address_outcome"] = "refused_address"
         cert_spec = info["spec"].get("cert", {})
+        if ht["address_outcome"] == "dns_error":
+            addrs = []          # the crawler never learns them
         for a in addrs:
             ep = {"ip": a, "port": 25, "refused": address_refused(a)}
             ep["contact"] = not ep["refused"]
@@ -670,7 +683,8 @@ class ScenarioBuilder:
                       "looked_up": secure_path,
                       "records": ["%d %d %d %s" % (r["usage"], r["selector"], r["mtype"], r["data"])
                                   for r in tl]}
-        if not secure_path:
+        if not secure_path or ht["address_outcome"] not in ("ok",) and \
+                not any(e["contact"] for e in ht["endpoints"]):
             ht["dane"] = "dane_not_applicable"
         elif tst == "bogus":
             ht["dane"] = "dane_tlsa_bogus"
@@ -762,7 +776,7 @@ class ScenarioBuilder:
                         fails.append("certificate-expired")
                     elif c["errors"]:
                         fails.append("certificate-not-trusted")
-                    elif not c["name_matches_mx"]:
+                    elif not c["name_matches_mx"] or c["cn_only"]:
                         fails.append("certificate-host-mismatch")
                 if not any(ep["contact"] for ep in h["endpoints"]):
                     fails.append("validation-failure")
@@ -835,6 +849,7 @@ def ladder(t):
         return "mta-sts-testing"
     if not all(e["smtp"]["outcome"] == "starttls_ok" for e in eps):
         return "plaintext"
-    if all(e["cert"]["trusted"] and e["cert"]["name_matches_mx"] for e in eps):
+    if all(e["cert"]["trusted"] and e["cert"]["name_matches_mx"] and not e["cert"]["cn_only"]
+           for e in eps):
         return "opportunistic-trusted"
     return "opportunistic-untrusted"

@@ -363,6 +363,12 @@ SCENARIOS = [
     S("sts-enforce-alert", "MTA-STS enforce would fail: validation-failure (TLS alert)",
       mxhost=H(tls={"alert": True}), sts=sts()),
 
+    # ------------------------------------------------------------ interop
+    S("postfix", "Interop: a real Postfix smtpd (STARTTLS, trusted cert, DANE 3 1 1)",
+      domain="postfix.test", requires="postfix",
+      mxhost=H(a=["127.25.0.25"], server="postfix", tlsa=[(3, 1, 1, "leaf")]),
+      expect={"hosts": {"mx": {"smtp_note": "Postfix's own EHLO (PIPELINING, SIZE, ...)"}}}),
+
     # ------------------------------------------------------------ TLS-RPT
     S("tlsrpt-mailto", "TLS-RPT: one mailto: rua", tlsrpt=["v=TLSRPTv1; rua=mailto:reports@tlsrpt-mailto.test"]),
     S("tlsrpt-https", "TLS-RPT: one https: rua", tlsrpt=["v=TLSRPTv1;rua=https://reports.example/tlsrpt"]),
