@@ -1,0 +1,214 @@
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crawler/campaign.h"
+#include "crawler/cli.h"
+#include "crawler/db.h"
+#include "crawler/json.h"
+
+/* COPY data is sent to the server in chunks of about this size. */
+#define CAMPAIGN_COPY_CHUNK (256 * 1024)
+
+struct campaign_import {
+	PGconn *c;
+	int64_t id;
+	int64_t n; /* targets queued so far */
+	int batch_size;
+	int copying; /* inside COPY ... FROM STDIN */
+	struct jbuf buf;
+};
+
+const char *campaign_name_problem(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0)
+		return "the campaign name is empty";
+	if (len > CAMPAIGN_NAME_MAX)
+		return "the campaign name is longer than 128 bytes";
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return "the campaign name contains a control character";
+	return NULL;
+}
+
+int campaign_find(PGconn *c, const char *name, int64_t *id, int64_t *targets)
+{
+	const char *params[1] = { name };
+	PGresult *r = db_exec(
+	    c, PGRES_TUPLES_OK, "looking up the campaign",
+	    "SELECT id, targets FROM campaign WHERE name = $1", 1, params);
+	int found;
+
+	if (!r)
+		return -1;
+	found = PQntuples(r) > 0;
+	if (found) {
+		*id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+		*targets = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+	}
+	PQclear(r);
+	return found;
+}
+
+static void rollback(PGconn *c)
+{
+	PGresult *r = PQexec(c, "ROLLBACK");
+	PQclear(r);
+}
+
+struct campaign_import *campaign_import_begin(PGconn *c,
+					      const struct campaign_spec *s)
+{
+	struct campaign_import *im = calloc(1, sizeof *im);
+	char batch[16];
+	const char *params[5] = { s->name, s->config_json, MXCRAWL_VERSION,
+				  s->vantage, batch };
+	PGresult *r;
+
+	if (!im) {
+		cli_error("out of memory");
+		return NULL;
+	}
+	im->c = c;
+	im->batch_size = s->batch_size;
+	jbuf_init(&im->buf, 2 * CAMPAIGN_COPY_CHUNK);
+	snprintf(batch, sizeof batch, "%d", s->batch_size);
+
+	r = PQexec(c, "BEGIN");
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		cli_error("begin: %s", PQerrorMessage(c));
+		PQclear(r);
+		free(im);
+		return NULL;
+	}
+	PQclear(r);
+	r = db_exec(
+	    c, PGRES_TUPLES_OK, "creating the campaign",
+	    "SELECT campaign_create($1, $2::jsonb, $3, $4, $5::integer)", 5,
+	    params);
+	if (!r)
+		goto fail;
+	im->id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	r = PQexec(c, "COPY campaign_target (campaign_id, target_id, batch_no, "
+		      "domain, source_line, rank) FROM STDIN");
+	if (PQresultStatus(r) != PGRES_COPY_IN) {
+		cli_error("starting the import: %s", PQerrorMessage(c));
+		PQclear(r);
+		goto fail;
+	}
+	PQclear(r);
+	im->copying = 1;
+	return im;
+fail:
+	rollback(c);
+	jbuf_free(&im->buf);
+	free(im);
+	return NULL;
+}
+
+static int flush(struct campaign_import *im)
+{
+	if (im->buf.failed) {
+		cli_error("importing: out of memory");
+		return -1;
+	}
+	if (im->buf.len == 0)
+		return 0;
+	if (PQputCopyData(im->c, im->buf.data, (int)im->buf.len) != 1) {
+		cli_error("importing: %s", PQerrorMessage(im->c));
+		return -1;
+	}
+	jbuf_reset(&im->buf);
+	return 0;
+}
+
+int campaign_import_add(struct campaign_import *im, const char *domain,
+			size_t len, uint64_t line, int64_t rank)
+{
+	int64_t target = ++im->n;
+
+	/* Names reaching here passed name_normalize(): letters, digits,
+	 * hyphens and dots only, so COPY's text format needs no escaping. */
+	jbuf_printf(&im->buf, "%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t", im->id,
+		    target, (target - 1) / im->batch_size);
+	jbuf_append(&im->buf, domain, len);
+	if (rank > 0)
+		jbuf_printf(&im->buf, "\t%" PRIu64 "\t%" PRId64 "\n", line,
+			    rank);
+	else
+		jbuf_printf(&im->buf, "\t%" PRIu64 "\t\\N\n", line);
+	if (im->buf.len >= CAMPAIGN_COPY_CHUNK || im->buf.failed)
+		return flush(im);
+	return 0;
+}
+
+static void import_free(struct campaign_import *im)
+{
+	jbuf_free(&im->buf);
+	free(im);
+}
+
+void campaign_import_abort(struct campaign_import *im)
+{
+	if (im->copying) {
+		PQputCopyEnd(im->c, "import aborted");
+		PGresult *r;
+		while ((r = PQgetResult(im->c)) != NULL)
+			PQclear(r);
+	}
+	rollback(im->c);
+	import_free(im);
+}
+
+int campaign_import_commit(struct campaign_import *im, int64_t *id,
+			   int64_t *targets)
+{
+	char cid[24];
+	const char *params[1] = { cid };
+	PGresult *r;
+	int ok = 1;
+
+	if (flush(im) != 0) {
+		campaign_import_abort(im);
+		return -1;
+	}
+	im->copying = 0;
+	if (PQputCopyEnd(im->c, NULL) != 1)
+		ok = 0;
+	while ((r = PQgetResult(im->c)) != NULL) {
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			if (ok)
+				cli_error("importing the targets: %s",
+					  PQresultErrorMessage(r));
+			ok = 0;
+		}
+		PQclear(r);
+	}
+	if (!ok)
+		goto fail;
+	snprintf(cid, sizeof cid, "%" PRId64, im->id);
+	r = db_exec(im->c, PGRES_TUPLES_OK, "building the batches",
+		    "SELECT campaign_make_batches($1::bigint)", 1, params);
+	if (!r)
+		goto fail;
+	*targets = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	r = PQexec(im->c, "COMMIT");
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		cli_error("commit: %s", PQerrorMessage(im->c));
+		PQclear(r);
+		goto fail;
+	}
+	PQclear(r);
+	*id = im->id;
+	import_free(im);
+	return 0;
+fail:
+	rollback(im->c);
+	import_free(im);
+	return -1;
+}

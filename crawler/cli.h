@@ -1,0 +1,50 @@
+/*
+ * Shared command-line plumbing: error reporting in one voice, the options
+ * every subcommand that talks to the database understands, and the table of
+ * subcommands main() dispatches on.
+ */
+#ifndef MXCRAWL_CRAWLER_CLI_H
+#define MXCRAWL_CRAWLER_CLI_H
+
+#include <getopt.h>
+#include <sysexits.h>
+
+/* Long option ids shared by subcommands (short options use their letter). */
+enum cli_opt {
+	CLI_OPT_DB = 1000,
+	CLI_OPT_HELP,
+	CLI_OPT_FORMAT,
+	CLI_OPT_ORIGIN,
+	CLI_OPT_TARGETS,
+	CLI_OPT_CAMPAIGN,
+	CLI_OPT_RESUME,
+	CLI_OPT_VANTAGE,
+	CLI_OPT_BATCH_SIZE,
+	CLI_OPT_QUIET,
+};
+
+/* A subcommand: argv[0] is its own name; returns a sysexits code. */
+struct cli_command {
+	const char *name;
+	const char *summary;
+	int (*run)(int argc, char **argv);
+};
+
+extern const struct cli_command cli_commands[];
+
+/* Prints "mxcrawl: <message>" to stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints "mxcrawl: warning: <message>" to stderr. */
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints "mxcrawl <cmd>: <message>" and a hint to use --help; returns EX_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Parses a non-negative integer option in [min, max]; -1 if invalid. */
+long cli_parse_long(const char *cmd, const char *opt, const char *s, long min,
+		    long max);
+
+/* The standard stub for a command that a later milestone builds. */
+int cli_not_built(const char *cmd, const char *what);
+
+#endif

@@ -1,0 +1,29 @@
+/* The subcommands implemented in crawler/cmd_*.c; each returns a sysexits code. */
+#ifndef MXCRAWL_CRAWLER_COMMANDS_H
+#define MXCRAWL_CRAWLER_COMMANDS_H
+
+#include <stdio.h>
+
+#include "targets/targets.h"
+
+int cmd_scan(int argc, char **argv);
+int cmd_db(int argc, char **argv);
+int cmd_targets(int argc, char **argv);
+
+/*
+ * Opens a target file and settles its format: `format` ("plain", "tranco",
+ * "zone", or NULL/"auto" to guess from the first lines). Returns the open
+ * file and sets *fmt, or returns NULL after printing why.
+ */
+FILE *targets_cli_open(const char *path, const char *format,
+		       const struct targets_format **fmt);
+
+/* Prints one rejected line as "FILE:LINE: rejected (code): detail: text". */
+void targets_cli_print_reject(FILE *out, const char *path,
+			      const struct targets_reject *rj);
+
+/* Prints the counts of a finished read, one "key: value" per line. */
+void targets_cli_print_stats(FILE *out, const struct targets_format *fmt,
+			     const struct targets_stats *st);
+
+#endif

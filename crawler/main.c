@@ -1,0 +1,113 @@
+/*
+ * mxcrawl: measures how inbound mail is protected in transit.
+ * main() only dispatches to the subcommands in cli_commands[].
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "crawler/cli.h"
+#include "crawler/commands.h"
+
+/* Commands that a later milestone builds: they answer --help truthfully and
+ * refuse to pretend otherwise. */
+static int stub(int argc, char **argv, const char *usage, const char *what)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0) {
+			fputs(usage, stdout);
+			return EX_OK;
+		}
+	}
+	return cli_not_built(argv[0], what);
+}
+
+static int cmd_report(int argc, char **argv)
+{
+	return stub(
+	    argc, argv,
+	    "usage: mxcrawl report [--campaign ID|NAME] [--compare ID]\n"
+	    "                      [--format text|csv|json|md|html] [--db CONNINFO]\n"
+	    "Prints the statistics of a campaign (not built yet).\n",
+	    "the report");
+}
+
+static int cmd_export(int argc, char **argv)
+{
+	return stub(
+	    argc, argv,
+	    "usage: mxcrawl export [--campaign ID] --format jsonl [--db CONNINFO]\n"
+	    "Writes one JSON object per domain with all facts (not built yet).\n",
+	    "export");
+}
+
+static int cmd_campaign(int argc, char **argv)
+{
+	return stub(
+	    argc, argv,
+	    "usage: mxcrawl campaign list | show ID | cancel ID [--db CONNINFO]\n"
+	    "Lists, shows or cancels campaigns (not built yet).\n",
+	    "campaign management");
+}
+
+static int cmd_reverify(int argc, char **argv)
+{
+	return stub(
+	    argc, argv,
+	    "usage: mxcrawl reverify --campaign ID [--ca-file F] [--at TIME]\n"
+	    "Re-judges stored certificate chains without re-scanning (not built yet).\n",
+	    "reverify");
+}
+
+const struct cli_command cli_commands[] = {
+	{ "scan", "scan a target list into a campaign", cmd_scan },
+	{ "report", "print a campaign's statistics", cmd_report },
+	{ "export", "write a campaign's facts as JSON lines", cmd_export },
+	{ "db", "manage the database: migrate | start | stop | status",
+	  cmd_db },
+	{ "campaign", "list | show | cancel campaigns", cmd_campaign },
+	{ "targets",
+	  "check a target file: what would be scanned, what is rejected",
+	  cmd_targets },
+	{ "reverify", "re-judge stored certificate chains", cmd_reverify },
+	{ NULL, NULL, NULL },
+};
+
+static void usage(FILE *out)
+{
+	fputs(
+	    "usage: mxcrawl COMMAND [OPTIONS]\n\n"
+	    "Measures how inbound email is protected in transit: MX, DNSSEC, DANE,\n"
+	    "MTA-STS, TLS-RPT and SMTP STARTTLS, stored in PostgreSQL.\n\n"
+	    "Commands:\n",
+	    out);
+	for (const struct cli_command *c = cli_commands; c->name; c++)
+		fprintf(out, "  %-10s %s\n", c->name, c->summary);
+	fputs(
+	    "\n'mxcrawl COMMAND --help' describes a command's options.\n"
+	    "Without --db or PG* variables, mxcrawl uses a private PostgreSQL\n"
+	    "cluster under $XDG_DATA_HOME/mxcrawl (or ~/.local/share/mxcrawl).\n",
+	    out);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return EX_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("mxcrawl %s\n", MXCRAWL_VERSION);
+		return EX_OK;
+	}
+	for (const struct cli_command *c = cli_commands; c->name; c++)
+		if (strcmp(argv[1], c->name) == 0)
+			return c->run(argc - 1, argv + 1);
+	cli_error("unknown command '%s' (see 'mxcrawl --help')", argv[1]);
+	return EX_USAGE;
+}

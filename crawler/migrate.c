@@ -1,0 +1,130 @@
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "crawler/cli.h"
+#include "crawler/db.h"
+#include "crawler/migrate.h"
+
+/* pg_advisory_lock key: "mxcr" "migr" as two ASCII words. */
+#define MIGRATE_LOCK_SQL "SELECT pg_advisory_lock(1836612466, 1835624306)"
+#define MIGRATE_UNLOCK_SQL "SELECT pg_advisory_unlock(1836612466, 1835624306)"
+
+int migrate_latest(void)
+{
+	return migrations_count ? migrations[migrations_count - 1].version : 0;
+}
+
+static int exec_ok(PGconn *c, const char *what, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+	ExecStatusType st = PQresultStatus(r);
+	int ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+
+	if (!ok)
+		cli_error("%s: %s", what, PQresultErrorMessage(r));
+	PQclear(r);
+	return ok ? 0 : -1;
+}
+
+int migrate_current(PGconn *c)
+{
+	PGresult *r =
+	    PQexec(c, "SELECT to_regclass('schema_version') IS NOT NULL");
+	int v = -1;
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		goto out;
+	if (PQgetvalue(r, 0, 0)[0] != 't') {
+		v = 0;
+		goto out;
+	}
+	PQclear(r);
+	r = PQexec(c, "SELECT coalesce(max(version), 0) FROM schema_version");
+	if (PQresultStatus(r) == PGRES_TUPLES_OK)
+		v = atoi(PQgetvalue(r, 0, 0));
+out:
+	if (v < 0)
+		cli_error("cannot read the schema version: %s",
+			  PQerrorMessage(c));
+	PQclear(r);
+	return v;
+}
+
+static int apply(PGconn *c, const struct migration *m, int verbose,
+		 int *applied)
+{
+	char version[16];
+	const char *params[2] = { version, m->name };
+	PGresult *r;
+
+	snprintf(version, sizeof version, "%d", m->version);
+	if (exec_ok(c, "begin", "BEGIN") != 0)
+		return -1;
+	r = db_exec(c, PGRES_TUPLES_OK, "reading schema_version",
+		    "SELECT 1 FROM schema_version WHERE version = $1", 1,
+		    params);
+	if (!r)
+		goto fail;
+	int done = PQntuples(r) > 0;
+	PQclear(r);
+	if (done)
+		return exec_ok(c, "commit", "COMMIT");
+	if (verbose)
+		printf("applying migration %03d_%s\n", m->version, m->name);
+	r = PQexec(c, m->sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK &&
+	    PQresultStatus(r) != PGRES_TUPLES_OK) {
+		cli_error("migration %03d_%s failed: %s", m->version, m->name,
+			  PQresultErrorMessage(r));
+		PQclear(r);
+		goto fail;
+	}
+	PQclear(r);
+	r = db_exec(
+	    c, PGRES_COMMAND_OK, "recording the migration",
+	    "INSERT INTO schema_version (version, name) VALUES ($1, $2)", 2,
+	    params);
+	if (!r)
+		goto fail;
+	PQclear(r);
+	if (exec_ok(c, "commit", "COMMIT") != 0)
+		return -1;
+	(*applied)++;
+	return 0;
+fail:
+	exec_ok(c, "rollback", "ROLLBACK");
+	return -1;
+}
+
+int migrate_run(PGconn *c, int verbose, int *applied, int *version)
+{
+	int rc = -1;
+
+	*applied = 0;
+	if (exec_ok(c, "taking the migration lock", MIGRATE_LOCK_SQL) != 0)
+		return -1;
+	if (exec_ok(c, "creating schema_version",
+		    "SET client_min_messages = warning;"
+		    "CREATE TABLE IF NOT EXISTS schema_version ("
+		    " version integer PRIMARY KEY,"
+		    " name text NOT NULL,"
+		    " applied_at timestamptz NOT NULL DEFAULT now())") != 0)
+		goto out;
+	int cur = migrate_current(c);
+	if (cur < 0)
+		goto out;
+	if (cur > migrate_latest()) {
+		cli_error("the database's schema is at version %d, newer than "
+			  "this mxcrawl knows (%d); use a newer mxcrawl",
+			  cur, migrate_latest());
+		goto out;
+	}
+	for (size_t i = 0; i < migrations_count; i++)
+		if (apply(c, &migrations[i], verbose, applied) != 0)
+			goto out;
+	*version = migrate_current(c);
+	rc = *version < 0 ? -1 : 0;
+out:
+	exec_ok(c, "releasing the migration lock", MIGRATE_UNLOCK_SQL);
+	return rc;
+}

@@ -1,0 +1,52 @@
+/*
+ * The embedded default database: a private PostgreSQL cluster under the
+ * user's data directory, listening on a Unix socket only, created and
+ * started on demand with Debian's PostgreSQL programs.
+ *
+ * As root (initdb refuses root) the cluster runs as an unprivileged system
+ * user, "mxcrawl" unless MXCRAWL_DB_OS_USER names another; the data
+ * directory then belongs to that user, and it is given search permission
+ * (an ACL entry, nothing else) on the directories above it.
+ */
+#ifndef MXCRAWL_CRAWLER_PGEMBED_H
+#define MXCRAWL_CRAWLER_PGEMBED_H
+
+#include <sys/types.h>
+
+/* The database and role of the private cluster. */
+#define PGEMBED_DBNAME "mxcrawl"
+#define PGEMBED_ROLE "mxcrawl"
+
+struct pgembed {
+	char *root;    /* $XDG_DATA_HOME/mxcrawl: everything lives below */
+	char *pgdata;  /* root/pg: the cluster */
+	char *sockdir; /* root/run: the Unix socket */
+	char *logfile; /* root/postgres.log */
+	char *bindir;  /* initdb, pg_ctl: MXCRAWL_PG_BINDIR or Debian's */
+	int drop;      /* running as root: run PostgreSQL as uid/gid */
+	uid_t uid;
+	gid_t gid;
+	char os_user[64];
+};
+
+/* Works out the paths and the OS user; prints why and returns -1 if it
+ * cannot (no home directory, unknown user, socket path too long). */
+int pgembed_init(struct pgembed *pg);
+void pgembed_free(struct pgembed *pg);
+
+/* Creates the cluster if needed and starts it; a running cluster is left
+ * alone. `verbose` says what is done. Returns 0 or -1 (reason printed). */
+int pgembed_start(struct pgembed *pg, int verbose);
+
+/* Stops the cluster and waits until its postmaster has exited.
+ * Returns 0 (also when it was not running) or -1. */
+int pgembed_stop(struct pgembed *pg, int verbose);
+
+/* Returns the postmaster's PID if the cluster runs, 0 if not, -1 if the
+ * cluster has not been created. */
+long pgembed_pid(const struct pgembed *pg);
+
+/* The libpq connection string for the cluster (malloc'ed). */
+char *pgembed_conninfo(const struct pgembed *pg);
+
+#endif
