@@ -1,0 +1,61 @@
+# Helpers for integration tests; sourced, not run.
+# Every test gets its own private data directory and stops what it started
+# by PID on exit, also when it fails.
+
+: "${MXCRAWL:?MXCRAWL must name the mxcrawl binary}"
+: "${MXCRAWL_SRC:?MXCRAWL_SRC must name the source tree}"
+
+# Never let a developer's PG* variables steer a test to their server.
+unset PGHOST PGHOSTADDR PGPORT PGDATABASE PGUSER PGSERVICE MXCRAWL_DB
+
+TEST_WORK=$(mktemp -d /tmp/mxcrawl-test.XXXXXX)
+export XDG_DATA_HOME=$TEST_WORK/data
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+# The postmaster PID of this test's private cluster, or nothing.
+cluster_pid() {
+	local f=$XDG_DATA_HOME/mxcrawl/pg/postmaster.pid
+	[ -f "$f" ] && head -n 1 "$f"
+}
+
+# Waits (at most 60 s) until a process that is not our child has exited.
+wait_gone() {
+	timeout 60 tail --pid="$1" -s 0.1 -f /dev/null
+}
+
+test_cleanup() {
+	local pid
+	pid=$(cluster_pid || true)
+	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+		kill -INT "$pid" 2>/dev/null || true   # fast shutdown
+		wait_gone "$pid" || kill -KILL "$pid" 2>/dev/null || true
+	fi
+	rm -rf "$TEST_WORK"
+}
+trap test_cleanup EXIT
+
+# psql against this test's database, unaligned, tuples only.
+sql() {
+	psql "$("$MXCRAWL" db conninfo)" -X -A -t -q -v ON_ERROR_STOP=1 -c "$1"
+}
+
+# expect_eq WHAT GOT WANT
+expect_eq() {
+	[ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"
+	echo "ok: $1 = $3"
+}
+
+# expect_rc WANT CMD...: runs CMD, checks its exit status.
+expect_rc() {
+	local want=$1 rc=0
+	shift
+	"$@" >"$TEST_WORK/out" 2>"$TEST_WORK/err" || rc=$?
+	[ "$rc" = "$want" ] || {
+		cat "$TEST_WORK/out" "$TEST_WORK/err" >&2
+		fail "'$*' exited $rc, want $want"
+	}
+}
