@@ -415,7 +415,9 @@ static void directive(struct targets_reader *r, struct zone_state *st,
 	const char *err = NULL;
 	enum zone_lex_rc rc;
 
-	lex_next(&lx, &name, &namelen, &err);
+	/* The line starts with '$', so there is always a first field. */
+	if (lex_next(&lx, &name, &namelen, &err) != ZONE_LEX_TOKEN)
+		return;
 	while ((rc = lex_next(&lx, &tok, &toklen, &err)) != ZONE_LEX_END) {
 		if (rc == ZONE_LEX_ERROR)
 			break;

@@ -737,7 +737,7 @@ UNIT_TEST(test_targets_many_names)
 
 	for (int i = 0; i < N + DUPS; i++) {
 		int n = snprintf(line, sizeof line, "n%d.example",
-				 i < N ? i : (i * 7919) % N);
+				 i < N ? i : (int)(((long long)i * 7919) % N));
 		targets_feed_line(r, (const uint8_t *)line, (size_t)n);
 	}
 	targets_finish(r);
