@@ -365,6 +365,10 @@ class Server:
         if mode == "close_after_banner":
             writer.close()
             return
+        code = _last_code(e.get("banner"))
+        if code is not None and code != "220":
+            await self._rejecting(reader, writer, code, conn)
+            return
         ehlo = e.get("ehlo", ["250-<host>", "250-PIPELINING", "250-STARTTLS",
                               "250 8BITMIME"])
         helo = e.get("helo", ["250 <host>"])
@@ -405,14 +409,25 @@ class Server:
                 conn["stage"] = "starttls"
                 if e.get("starttls_delay"):
                     await asyncio.sleep(float(e["starttls_delay"]))
-                reply = e.get("starttls_reply", ["220 2.0.0 Ready to start TLS"])
-                writer.write(self._lines(reply, host))
+                if "starttls_reply" in e:
+                    reply = e["starttls_reply"]
+                elif any(l[4:].strip().upper() == "STARTTLS" for l in ehlo):
+                    reply = ["220 2.0.0 Ready to start TLS"]
+                else:
+                    # Not advertised (no TLS, or a stripping middlebox that
+                    # also rewrites the client's command): unknown command.
+                    reply = ["500 5.5.1 command unrecognized"]
+                out = self._lines(reply, host)
                 if not reply or not reply[-1].startswith("220"):
+                    writer.write(out)
                     await writer.drain()
                     continue
                 if e.get("inject_after_starttls"):
+                    # Same write, so the same TCP segment as the 220: what a
+                    # response-injecting man in the middle produces.
                     inj = e["inject_after_starttls"]
-                    writer.write(inj.encode() if isinstance(inj, str) else inj)
+                    out += inj.encode() if isinstance(inj, str) else inj
+                writer.write(out)
                 if not e.get("tls"):
                     await writer.drain()
                     conn["stage"] = "starttls/no_cert"
@@ -432,6 +447,25 @@ class Server:
                 writer.write(b"554 5.7.1 testbed accepts no mail\r\n")
             else:
                 writer.write(b"500 5.5.1 command unrecognized\r\n")
+            await writer.drain()
+
+    async def _rejecting(self, reader, writer, code, conn):
+        """After a non-220 greeting (RFC 5321 §3.1): 421 closes at once;
+        otherwise (554, 4xx) every command but QUIT gets 503."""
+        conn["stage"] = "banner_%s" % code
+        if code == "421":
+            writer.close()
+            return
+        while True:
+            line = await self._readline(reader)
+            if line is None or line == b"\x00TOOLONG":
+                return
+            if line.strip().upper() == b"QUIT":
+                writer.write(b"221 2.0.0 Bye\r\n")
+                await writer.drain()
+                writer.close()
+                return
+            writer.write(b"503 5.5.1 Bad sequence of commands\r\n")
             await writer.drain()
 
     async def _start_tls(self, reader, writer, e, conn):
@@ -561,6 +595,13 @@ class Server:
         await writer.drain()
         writer.close()
         await writer.wait_closed()
+
+
+def _last_code(lines):
+    if not lines:
+        return None
+    last = lines[-1]
+    return last[:3] if len(last) >= 3 and last[:3].isdigit() else None
 
 
 class TlsAborted(Exception):

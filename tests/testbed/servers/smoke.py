@@ -374,8 +374,25 @@ def all_checks(ck, refused, noentry, d):
             assert r == want, r
             c.close()
         return f
-    ck.run("banner_421", banner(["421 4.3.2 busy"]))
-    ck.run("banner_554", banner(["554 5.7.1 go away"]))
+    def b421(e):
+        banner(["421 4.3.2 busy"])(e)
+        c = Conn(e["addr"])
+        c.reply()
+        try:
+            c.recv_some()
+            raise AssertionError("421: connection left open")
+        except (EOFError, ConnectionResetError):
+            pass
+    ck.run("banner_421", b421)
+
+    def b554(e):
+        c = Conn(e["addr"])
+        assert c.reply() == ["554 5.7.1 go away"]
+        assert c.cmd("EHLO x")[0].startswith("503")        # RFC 5321 §3.1
+        assert c.cmd("STARTTLS")[0].startswith("503")
+        assert c.cmd("QUIT")[0].startswith("221")
+        c.close()
+    ck.run("banner_554", b554)
     ck.run("banner_multi", banner(["220-first line", "220-second", "220 third"]))
     ck.run("banner_masked", banner(["220 ****************************"]))
 
