@@ -71,7 +71,7 @@ void targets_cli_print_reject(FILE *out, const char *path,
 {
 	const char *code = rj->rc == TARGETS_BAD_NAME ? name_rc_str(rj->name_rc)
 						      : targets_rc_str(rj->rc);
-	size_t show = rj->len < SHOW_MAX ? rj->len : SHOW_MAX;
+	size_t show = rj->text_len < SHOW_MAX ? rj->text_len : SHOW_MAX;
 
 	fprintf(out, "%s:%" PRIu64 ": rejected (%s): %s: \"", path, rj->line,
 		code, rj->detail ? rj->detail : "");
