@@ -129,6 +129,12 @@ def run(argv, timeout, env=None, cap=OUT_CAP):
             out += chunk[:cap - len(out)]
         if len(out) >= cap:
             break
+    if not timed_out and len(out) < cap:
+        # EOF: the tool is exiting; give it the rest of its deadline.
+        try:
+            p.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            timed_out = True
     if p.poll() is None:
         try:
             os.killpg(p.pid, signal.SIGKILL)
