@@ -81,6 +81,7 @@ class World:
         self.https = []
         self.record_connections = [FORBIDDEN_ADDR]
         self.postfix = None
+        self.hosts = {}            # host name -> info, across scenarios
         self.truth = []
         self.targets = []
         self._next_smtp = int(SMTP_NET.network_address) + 1
@@ -116,10 +117,27 @@ class World:
                 return self.zones[cand]
         return self.zones["."]
 
+    def zone_state(self, z):
+        """DNSSEC status of data in zone z: the worst state on the chain of
+        zones from the root down (below an insecure delegation everything
+        is insecure)."""
+        chain = [z]
+        while z.apex != ".":
+            z = self.zone_of(z.apex.split(".", 1)[1] or ".")
+            chain.append(z)
+        for z in reversed(chain):
+            if z.state == "insecure":
+                return "insecure"
+            if z.state in ("lame", "timeout"):
+                return "indeterminate"
+            if z.state.startswith("bogus"):
+                return "bogus"
+        return "secure"
+
     def name_status(self, name, rtype=None):
         """DNSSEC status a validating resolver gives an answer at name."""
         z = self.zone_of(name)
-        st = z.effective_state()
+        st = self.zone_state(z)
         if st == "secure" and rtype and (
                 (fqdn(name).lower(), rtype) in z.break_rrsig or ("*", "*") in z.break_rrsig):
             return "bogus"
@@ -221,6 +239,8 @@ def smtp_truth(smtp, tls_spec, cert_ok):
         t["ehlo_code"] = int(ehlo[0][:3])
         return t
     kws = [l[4:].strip().split(" ")[0].upper() for l in ehlo]
+    if any(len(l) + 2 > 4096 for l in ehlo):
+        t["overlong_line"] = True
     if any(k == "XXXXXXXA" for k in kws):
         t["stripping"] = "xxxxxxxa"
     if "STARTTLS" not in kws:
@@ -239,6 +259,10 @@ def smtp_truth(smtp, tls_spec, cert_ok):
     if tls_spec.get("alert"):
         t["outcome"] = "tls_failed"
         t["tls"] = {"outcome": "alert", "version": None}
+        return t
+    if tls_spec.get("eof"):
+        t["outcome"] = "tls_failed"
+        t["tls"] = {"outcome": "eof", "version": None}
         return t
     t["outcome"] = "starttls_ok"
     ver = tls_spec.get("max_version", "TLSv1.3")
@@ -342,7 +366,9 @@ class ScenarioBuilder:
             hosts.setdefault(self.mx_owner, apex)
         self.host_info = {}
         for hname, hs in hosts.items():
-            self.host_info[self.host_name(hname)] = self.build_host(self.host_name(hname), hs)
+            info = self.build_host(self.host_name(hname), hs)
+            self.host_info[self.host_name(hname)] = info
+            w.hosts[self.host_name(hname)] = info
         self.sts_info = self.build_sts(s.get("sts"))
         if s.get("tlsrpt") is not None:
             for txt in s["tlsrpt"]:
@@ -620,7 +646,7 @@ class ScenarioBuilder:
 
     def host_truth(self, pref, host, mxst):
         w = self.w
-        info = self.host_info.get(host)
+        info = self.host_info.get(host) or w.hosts.get(host)
         ht = {"preference": pref, "host": host.rstrip("."), "cname": [],
               "ip_literal": False, "address_outcome": "ok",
               "a": {"dnssec": None, "addresses": []},
@@ -667,6 +693,8 @@ class ScenarioBuilder:
             if ep["contact"]:
                 smtp = dict(info["spec"].get("smtp", {}))
                 tls_spec = dict(info["spec"].get("tls", {}))
+                if cert_spec is None:
+                    tls_spec["eof"] = True      # server has no TLS: closes after 220
                 ep["smtp"] = smtp_truth(smtp, tls_spec, True)
                 if ep["smtp"]["tls"] and ep["smtp"]["tls"]["outcome"] == "ok":
                     ep["cert"] = cert_truth(cert_spec, host, self.domain)

@@ -298,6 +298,9 @@ def main():
     ap.add_argument("--jobs", type=int, default=16)
     ap.add_argument("--limit", type=int, default=0,
                     help="check only the first N domains (large populations)")
+    ap.add_argument("--sample", type=int, default=0,
+                    help="check the scenario domains plus a random sample of N "
+                         "population domains (fixed seed)")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
     d = os.path.abspath(args.dir)
@@ -308,6 +311,11 @@ def main():
             truths.append(json.loads(line))
             if args.limit and len(truths) >= args.limit:
                 break
+    if args.sample:
+        import random
+        scen = [t for t in truths if not t["scenario"].startswith("pop-")]
+        pop = [t for t in truths if t["scenario"].startswith("pop-")]
+        truths = scen + random.Random(7).sample(pop, min(args.sample, len(pop)))
     c = Checker(d, args.verbose)
     errs = c.check_canaries(env)
     errs += c.check_addresses(truths)
