@@ -285,6 +285,15 @@ static bool name_put_label(char *out, size_t cap, size_t *o,
 	return true;
 }
 
+/* Fails a name read: the sticky error, and no half-written text left for
+ * a caller that forgets to check. */
+static enum dns_rc name_fail(struct dns_cursor *c, char *out, enum dns_rc rc)
+{
+	if (out)
+		out[0] = '\0';
+	return cursor_fail(c, rc);
+}
+
 /*
  * The walk keeps two offsets besides the read position: `seg`, where the
  * current run of in-place labels began (the name's start, or the target of
@@ -302,6 +311,8 @@ enum dns_rc dns_name_read(struct dns_cursor *c, char *out, size_t cap)
 	unsigned pointers = 0;
 	bool jumped = false;
 
+	if (out && cap > 0)
+		out[0] = '\0';
 	if (c->err)
 		return (enum dns_rc)c->err;
 	if (out && cap < 2)
@@ -314,22 +325,24 @@ enum dns_rc dns_name_read(struct dns_cursor *c, char *out, size_t cap)
 		enum dns_rc overrun =
 		    jumped ? DNS_RC_POINTER_LOOP : DNS_RC_SHORT_READ;
 		if (pos >= bound)
-			return cursor_fail(c, overrun);
+			return name_fail(c, out, overrun);
 		uint8_t b = c->p[pos];
 		if ((b & DNS_LABEL_KIND_MASK) == DNS_LABEL_POINTER) {
 			if (bound - pos < 2)
-				return cursor_fail(c, overrun);
+				return name_fail(c, out, overrun);
 			size_t target = (size_t)(b & DNS_POINTER_HIGH_MASK);
 			target = target << 8 | c->p[pos + 1];
 			if (target > pos)
-				return cursor_fail(c, DNS_RC_FORWARD_POINTER);
+				return name_fail(c, out,
+						 DNS_RC_FORWARD_POINTER);
 			if (target >= seg)
-				return cursor_fail(c, DNS_RC_POINTER_LOOP);
+				return name_fail(c, out, DNS_RC_POINTER_LOOP);
 			if (target < DNS_HEADER_LEN)
-				return cursor_fail(c,
-						   DNS_RC_POINTER_INTO_HEADER);
+				return name_fail(c, out,
+						 DNS_RC_POINTER_INTO_HEADER);
 			if (++pointers > DNS_MAX_POINTERS)
-				return cursor_fail(c, DNS_RC_TOO_MANY_POINTERS);
+				return name_fail(c, out,
+						 DNS_RC_TOO_MANY_POINTERS);
 			if (!jumped)
 				resume = pos + 2;
 			jumped = true;
@@ -338,20 +351,20 @@ enum dns_rc dns_name_read(struct dns_cursor *c, char *out, size_t cap)
 			continue;
 		}
 		if (b & DNS_LABEL_KIND_MASK)
-			return cursor_fail(c, DNS_RC_BAD_LABEL_TYPE);
+			return name_fail(c, out, DNS_RC_BAD_LABEL_TYPE);
 		if (b == 0) {
 			if (!jumped)
 				resume = pos + 1;
 			break;
 		}
 		if (bound - pos - 1 < b)
-			return cursor_fail(c, overrun);
+			return name_fail(c, out, overrun);
 		/* Count the root octet that must still follow. */
 		wire += 1 + (size_t)b;
 		if (wire + 1 > DNS_MAX_NAME_WIRE)
-			return cursor_fail(c, DNS_RC_NAME_TOO_LONG);
+			return name_fail(c, out, DNS_RC_NAME_TOO_LONG);
 		if (out && !name_put_label(out, cap, &o, c->p + pos + 1, b))
-			return cursor_fail(c, DNS_RC_NO_SPACE);
+			return name_fail(c, out, DNS_RC_NO_SPACE);
 		pos += 1 + (size_t)b;
 	}
 	if (out) {

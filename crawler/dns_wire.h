@@ -202,7 +202,8 @@ const uint8_t *dns_cursor_bytes(struct dns_cursor *c, size_t n);
  * is read twice (RFC 9267 §2).
  * Writes the presentation form (NUL-terminated) to out[0..cap) unless out
  * is NULL. On success advances c->off past the name's own bytes and
- * returns DNS_OK; otherwise sets the sticky c->err and returns the code.
+ * returns DNS_OK; otherwise sets the sticky c->err, leaves out as ""
+ * (when cap > 0) and returns the code.
  */
 enum dns_rc dns_name_read(struct dns_cursor *c, char *out, size_t cap);
 

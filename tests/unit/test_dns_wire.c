@@ -1050,3 +1050,24 @@ UNIT_TEST(test_dns_strings)
 	CHECK_STR(dns_ede_str(22), "no_reachable_authority", "ede 22");
 	CHECK_STR(dns_ede_str(65535), "unknown", "ede max");
 }
+
+UNIT_TEST(test_dns_name_failure_clears_output)
+{
+	struct dns_cursor c;
+	char out[DNS_NAME_TEXT_MAX];
+
+	/* "abc" then a forward pointer: the label must not be left behind. */
+	pb_header(&pkt, 0, 0, 0, 0, 0);
+	pb_hex(&pkt, "03 61 62 63 c0 20");
+	dns_cursor_init(&c, pkt.b, pkt.n, QNAME_OFF);
+	memset(out, 'z', sizeof out);
+	CHECK_INT(dns_name_read(&c, out, sizeof out), DNS_RC_FORWARD_POINTER,
+		  "forward");
+	CHECK_STR(out, "", "cleared");
+	/* A cursor already failed reads nothing and clears too. */
+	memset(out, 'z', sizeof out);
+	CHECK_INT(dns_name_read(&c, out, sizeof out), DNS_RC_FORWARD_POINTER,
+		  "sticky");
+	CHECK_STR(out, "", "cleared again");
+	CHECK_INT(c.off, QNAME_OFF, "not advanced");
+}
