@@ -125,8 +125,6 @@ class Population:
                     spec["cert"] = dict(beh["cert"])
                 if beh.get("max_version"):
                     spec["tls"] = {"max_version": beh["max_version"]}
-                    if beh["max_version"] == "TLSv1":
-                        spec.setdefault("cert", {})["key"] = "rsa2048"
                 if beh.get("dane"):
                     spec["tlsa"] = [(3, 1, 1, "leaf")]
                 hosts["mx%d.%s" % (h, apex)] = spec
@@ -225,7 +223,6 @@ class Population:
                 host["smtp"] = {"ehlo": ["250-<host>", "250-PIPELINING", "250 8BITMIME"]}
             elif prof == "tls10":
                 host["tls"] = {"max_version": "TLSv1"}
-                cert["key"] = "rsa2048"
             key = "self-" + prof
             if cat == "selfsec" and rng.random() < 0.25:
                 wrong = rng.random() < 0.1
