@@ -199,6 +199,7 @@ class Server:
         self.cfg = Config(self.dir)
         self.pid_file = os.path.join(self.dir, "pids", self.name + ".pid")
         self.servers = []
+        self.parent_pid = os.getpid()
         self.tasks = set()
         self.stats = {"connections": 0, "tls_ok": 0, "tls_fail": 0}
 
@@ -217,7 +218,10 @@ class Server:
         s.setblocking(False)
         return s
 
-    async def start(self):
+    def bind(self):
+        """Bind and listen on every (address, port), before any event loop
+        exists, so worker processes can be forked to share the sockets."""
+        self.socks = []
         for port in sorted(self.cfg.ports):
             for host in self.args.listen:
                 try:
@@ -227,19 +231,24 @@ class Server:
                         self.log("no IPv6 listener on [%s]:%d: %s" % (host, port, e), True)
                         continue
                     raise
-                srv = await asyncio.start_server(
-                    lambda r, w, p=port: self._spawn(r, w, p),
-                    sock=sock, limit=LINE_LIMIT, backlog=4096)
-                self.servers.append(srv)
-        tmp = self.pid_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("%d\n" % os.getpid())
-        os.replace(tmp, self.pid_file)
+                self.socks.append((port, sock))
+
+    async def start(self, write_pid=True):
+        for port, sock in self.socks:
+            srv = await asyncio.start_server(
+                lambda r, w, p=port: self._spawn(r, w, p),
+                sock=sock, limit=LINE_LIMIT, backlog=4096)
+            self.servers.append(srv)
+        if write_pid:
+            tmp = self.pid_file + ".tmp"
+            with open(tmp, "w") as f:
+                f.write("%d\n" % os.getpid())
+            os.replace(tmp, self.pid_file)
         self.log("listening on %s ports %s (%d smtp, %d https entries), pid %d"
                  % (",".join(self.args.listen), sorted(self.cfg.ports),
                     len(self.cfg.smtp), len(self.cfg.https), os.getpid()), True)
 
-    async def stop(self):
+    async def stop(self, children=()):
         for srv in self.servers:
             srv.close()
         for t in list(self.tasks):
@@ -247,6 +256,19 @@ class Server:
                 t.cancel()
         if self.tasks:
             await asyncio.gather(*self.tasks, return_exceptions=True)
+        for pid in children:            # workers we forked: by their pids
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for pid in children:
+            try:
+                await asyncio.get_running_loop().run_in_executor(None, os.waitpid, pid, 0)
+            except ChildProcessError:
+                pass
+        if not children and os.getpid() != self.parent_pid:
+            self.log("worker stopped: %s" % json.dumps(self.stats), True)
+            return
         try:
             os.unlink(self.pid_file)
         except FileNotFoundError:
@@ -626,24 +648,39 @@ def main():
     ap.add_argument("--listen", nargs="+", default=["0.0.0.0", "::"])
     ap.add_argument("--reuse-port", action="store_true",
                     help="SO_REUSEPORT, to run several processes on one port")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="processes sharing the listening sockets (forked "
+                         "after binding; the pid file names the parent)")
     ap.add_argument("--quiet", action="store_true",
                     help="no per-connection log lines")
     args = ap.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
+    srv = Server(args)          # loads every certificate once
+    srv.bind()
+    children = []
+    for _ in range(max(1, args.workers) - 1):
+        pid = os.fork()
+        if pid == 0:                # worker: same sockets, own event loop
+            children = None
+            break
+        children.append(pid)
+    is_worker = children is None
+
     async def run():
-        srv = Server(args)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         try:
-            await srv.start()
+            await srv.start(write_pid=not is_worker)
             await stop.wait()
         finally:
-            await srv.stop()
+            await srv.stop(() if is_worker else children)
     asyncio.run(run())
+    if is_worker:
+        os._exit(0)
     return 0
 
 
