@@ -1,0 +1,931 @@
+/*
+ * DNS lookups on a libuv loop (see resolver.h).
+ *
+ * Three layers, kept apart:
+ *   - plumbing: c-ares tells us through its socket-state callback which
+ *     sockets to watch; each gets a uv_poll_t, and one uv_timer_t is re-armed
+ *     from ares_timeout() whenever we leave c-ares. Nothing here knows DNS.
+ *   - one small state machine per lookup (struct rq): ask, maybe ask again
+ *     with CD, deliver. Its input is "c-ares finished this query".
+ *   - resolver_judge(): the DNSSEC verdict, a pure function of the answers.
+ *
+ * Things c-ares 1.18.1 does that shape this file:
+ *   - ares_send() keeps the query id we put in the packet (query->qid is read
+ *     from the buffer; only c-ares >= 1.20 assigns its own), so we choose
+ *     random ids and keep the in-flight ones unique per channel.
+ *   - It doubles the per-try timeout after every round over the servers, so
+ *     with its own retries a lookup would take timeout x (2^tries - 1). We
+ *     give it one try and retry ourselves (same id, so a late answer to an
+ *     earlier try still matches), which makes the bound timeout x tries per
+ *     server, as resolver.h promises.
+ *   - It may call a query's callback from inside ares_send() (no socket,
+ *     write failure), and calls every pending callback from ares_destroy().
+ *     The first kind is deferred to an idle handle, and ares_destroy() is
+ *     only ever called outside c-ares (never from one of its callbacks).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include <ares.h>
+#include <uv.h>
+
+#include "crawler/resolver.h"
+
+#define RESOLVER_DEFAULT_TIMEOUT_MS 2000
+#define RESOLVER_DEFAULT_TRIES 3
+/* Sanity bounds on the configuration: beyond these it is a typo. */
+#define RESOLVER_MAX_TIMEOUT_MS 600000
+#define RESOLVER_MAX_TRIES 16
+/*
+ * Lookups pending at once. Each holds at most one of the 65536 query ids;
+ * staying at half the id space keeps the random pick of a free id at two
+ * draws on average.
+ */
+#define RESOLVER_MAX_PENDING 32768
+/* Parsed messages kept for reuse. At most two are in use at a time (an
+ * answer and its CD answer), during the callback only. */
+#define RESOLVER_MSG_POOL 4
+/* Bytes of the first EDE's EXTRA-TEXT handed to callbacks (NUL included);
+ * longer texts are cut. Unbound's are about 150 bytes. */
+#define RESOLVER_EDE_TEXT_MAX 512
+
+/* ---- Names --------------------------------------------------------- */
+
+static const char *const dnssec_names[] = {
+	[DNSSEC_UNKNOWN] = "unknown",
+	[DNSSEC_SECURE] = "secure",
+	[DNSSEC_INSECURE] = "insecure",
+	[DNSSEC_BOGUS] = "bogus",
+	[DNSSEC_INDETERMINATE] = "indeterminate",
+};
+
+const char *dnssec_status_str(enum dnssec_status s)
+{
+	if ((unsigned)s >= DNSSEC_STATUS_LAST)
+		return "unknown";
+	return dnssec_names[s];
+}
+
+static const char *const rc_names[] = {
+	[RESOLVER_OK] = "ok",
+	[RESOLVER_TIMEOUT] = "timeout",
+	[RESOLVER_MALFORMED] = "malformed",
+	[RESOLVER_BAD_NAME] = "bad_name",
+	[RESOLVER_NO_MEMORY] = "no_memory",
+	[RESOLVER_CONN_REFUSED] = "conn_refused",
+	[RESOLVER_ERROR] = "error",
+	[RESOLVER_CANCELLED] = "cancelled",
+};
+
+const char *resolver_rc_str(enum resolver_rc rc)
+{
+	if ((unsigned)rc >= RESOLVER_RC_LAST)
+		return "unknown";
+	return rc_names[rc];
+}
+
+/* ---- The DNSSEC verdict (pure) ------------------------------------- */
+
+bool resolver_ede_is_dnssec(uint16_t code)
+{
+	/* RFC 8914 §4.7-4.13: DNSSEC Bogus, Signature Expired, Signature Not
+	 * Yet Valid, DNSKEY Missing, RRSIGs Missing, No Zone Key Bit Set,
+	 * NSEC Missing. */
+	return code >= 6 && code <= 12;
+}
+
+bool resolver_wants_cd(bool validating, int rcode)
+{
+	return validating && rcode == DNS_RCODE_SERVFAIL;
+}
+
+enum dnssec_status resolver_judge(bool validating, int rcode, bool ad,
+				  const uint16_t *ede, size_t n_ede,
+				  int cd_rcode)
+{
+	if (!validating)
+		return DNSSEC_UNKNOWN;
+	switch (rcode) {
+	case DNS_RCODE_NOERROR:
+	case DNS_RCODE_NXDOMAIN:
+		return ad ? DNSSEC_SECURE : DNSSEC_INSECURE;
+	case DNS_RCODE_SERVFAIL:
+		/* Answering once validation is off means validation was
+		 * what failed. */
+		if (cd_rcode == DNS_RCODE_NOERROR ||
+		    cd_rcode == DNS_RCODE_NXDOMAIN)
+			return DNSSEC_BOGUS;
+		for (size_t i = 0; ede && i < n_ede; i++)
+			if (resolver_ede_is_dnssec(ede[i]))
+				return DNSSEC_BOGUS;
+		return DNSSEC_INDETERMINATE;
+	default:
+		/* No answer, REFUSED, FORMERR, BADVERS...: nothing was
+		 * validated, so nothing can be said. */
+		return DNSSEC_INDETERMINATE;
+	}
+}
+
+/* ---- Structures ---------------------------------------------------- */
+
+/* One lookup's life. */
+enum rq_state {
+	RQ_NEW = 0,   /* allocated, nothing sent yet */
+	RQ_ASKING,    /* the query is with c-ares */
+	RQ_ASKING_CD, /* SERVFAIL kept in `first`; the CD query is out */
+	RQ_DEFERRED,  /* outcome known, callback waits for the idle handle */
+	RQ_DONE,      /* callback ran (or runs now); freed right after */
+	RQ_STATE_LAST
+};
+
+static const char *const rq_state_names[] = {
+	[RQ_NEW] = "new",
+	[RQ_ASKING] = "asking",
+	[RQ_ASKING_CD] = "asking_cd",
+	[RQ_DEFERRED] = "deferred",
+	[RQ_DONE] = "done",
+};
+
+struct rq {
+	struct resolver *r;
+	struct rq *prev, *next; /* r->live: every lookup not yet delivered */
+	struct rq *dnext;	/* r->deferred queue */
+	resolver_cb cb;
+	void *arg;
+	enum rq_state state;
+	uint16_t qtype;
+	uint16_t id;
+	bool has_id;
+	unsigned tries_left; /* re-sends left after a timeout, this phase */
+	/* ares_send() may call back before it returns; then we only note
+	 * the status here and act once it has returned. */
+	bool in_send;
+	bool sync_done;
+	int sync_status;
+	/* RQ_DEFERRED: what to deliver. */
+	bool def_cd; /* deferred in RQ_ASKING_CD: deliver `first` */
+	enum resolver_rc def_rc;
+	enum dns_rc def_dns_rc;
+	uint64_t started_ns;
+	uint8_t *first; /* the SERVFAIL answer while asking with CD */
+	size_t first_len;
+	size_t qlen;
+	uint8_t qbuf[DNS_QUERY_MAX];
+	char name[]; /* as given, to build the CD query */
+};
+
+/* A socket c-ares asked us to watch. */
+struct rsock {
+	uv_poll_t poll;
+	struct resolver *r;
+	ares_socket_t fd;
+	struct rsock *next;
+};
+
+struct resolver {
+	uv_loop_t *loop;
+	ares_channel channel;
+	bool validating;
+	unsigned tries;
+	bool trace; /* state changes to stderr (debug builds) */
+
+	uv_timer_t timer; /* c-ares' next timeout */
+	uv_idle_t idle;	  /* runs deferred callbacks */
+	struct rsock *socks;
+	unsigned open_handles; /* closed in shutdown; freed at zero */
+
+	/* Depth of our frames on the stack that hold c-ares or user code;
+	 * resolver_free() inside them is carried out when it drops to 0. */
+	unsigned depth;
+	bool closing; /* resolver_free() was called */
+	bool shut;    /* c-ares destroyed, handles closing */
+
+	struct rq *live;
+	size_t n_live;
+	struct rq *def_head, *def_tail;
+
+	uint64_t sent;
+	uint64_t rng;
+	size_t ids_used;
+	uint64_t ids[65536 / 64];
+
+	struct dns_msg *pool[RESOLVER_MSG_POOL];
+	size_t n_pool;
+	char ede_text[RESOLVER_EDE_TEXT_MAX];
+};
+
+static void rq_step(struct rq *q, int status, const uint8_t *abuf, size_t alen);
+static void leave(struct resolver *r);
+static void on_idle(uv_idle_t *h);
+
+/* ---- Small helpers ------------------------------------------------- */
+
+static void rq_set_state(struct rq *q, enum rq_state s)
+{
+#ifndef NDEBUG
+	if (q->r->trace)
+		fprintf(stderr, "resolver: %p %s -> %s\n", (void *)q,
+			rq_state_names[q->state], rq_state_names[s]);
+#else
+	(void)rq_state_names;
+#endif
+	q->state = s;
+}
+
+static enum resolver_rc rc_from_ares(int status)
+{
+	switch (status) {
+	case ARES_SUCCESS:
+		return RESOLVER_OK;
+	case ARES_ETIMEOUT:
+		return RESOLVER_TIMEOUT;
+	case ARES_ECONNREFUSED:
+		return RESOLVER_CONN_REFUSED;
+	case ARES_ENOMEM:
+		return RESOLVER_NO_MEMORY;
+	case ARES_EDESTRUCTION:
+	case ARES_ECANCELLED:
+		return RESOLVER_CANCELLED;
+	default:
+		return RESOLVER_ERROR;
+	}
+}
+
+/* xorshift64*: query ids need to be unpredictable off-path, not
+ * cryptographic; the seed comes from getrandom(). */
+static uint16_t rng16(struct resolver *r)
+{
+	r->rng ^= r->rng >> 12;
+	r->rng ^= r->rng << 25;
+	r->rng ^= r->rng >> 27;
+	return (uint16_t)((r->rng * 2685821657736338717ULL) >> 48);
+}
+
+static bool id_alloc(struct resolver *r, uint16_t *out)
+{
+	if (r->ids_used >= RESOLVER_MAX_PENDING)
+		return false;
+	for (;;) {
+		uint16_t id = rng16(r);
+		uint64_t bit = 1ULL << (id % 64);
+		if (r->ids[id / 64] & bit)
+			continue;
+		r->ids[id / 64] |= bit;
+		r->ids_used++;
+		*out = id;
+		return true;
+	}
+}
+
+static void id_release(struct rq *q)
+{
+	if (!q->has_id)
+		return;
+	q->r->ids[q->id / 64] &= ~(1ULL << (q->id % 64));
+	q->r->ids_used--;
+	q->has_id = false;
+}
+
+static struct dns_msg *msg_get(struct resolver *r)
+{
+	if (r->n_pool > 0)
+		return r->pool[--r->n_pool];
+	return malloc(sizeof(struct dns_msg));
+}
+
+static void msg_put(struct resolver *r, struct dns_msg *m)
+{
+	if (!m)
+		return;
+	if (r->n_pool < RESOLVER_MSG_POOL && !r->shut)
+		r->pool[r->n_pool++] = m;
+	else
+		free(m);
+}
+
+static void live_unlink(struct resolver *r, struct rq *q)
+{
+	if (q->prev)
+		q->prev->next = q->next;
+	else
+		r->live = q->next;
+	if (q->next)
+		q->next->prev = q->prev;
+	q->prev = q->next = NULL;
+	r->n_live--;
+}
+
+/* ---- Plumbing: c-ares sockets and timeouts on the loop ------------- */
+
+static void enter(struct resolver *r)
+{
+	r->depth++;
+}
+
+static uint64_t timeval_ms_ceil(const struct timeval *tv)
+{
+	return (uint64_t)tv->tv_sec * 1000 +
+	       ((uint64_t)tv->tv_usec + 999) / 1000;
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	struct resolver *r = t->data;
+
+	enter(r);
+	ares_process_fd(r->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+	leave(r);
+}
+
+static void rearm_timer(struct resolver *r)
+{
+	struct timeval tv, *tvp;
+
+	if (!r->channel)
+		return;
+	tvp = ares_timeout(r->channel, NULL, &tv);
+	if (!tvp) {
+		uv_timer_stop(&r->timer);
+		return;
+	}
+	/* Round up: waking before c-ares' deadline only costs a lap. */
+	uv_timer_start(&r->timer, on_timer, timeval_ms_ceil(tvp), 0);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+	struct rsock *s = h->data;
+	struct resolver *r = s->r;
+	ares_socket_t rfd = ARES_SOCKET_BAD, wfd = ARES_SOCKET_BAD;
+
+	if (status < 0) {
+		/* Let c-ares find the error itself by reading/writing. */
+		rfd = wfd = s->fd;
+	} else {
+		if (events & UV_READABLE)
+			rfd = s->fd;
+		if (events & UV_WRITABLE)
+			wfd = s->fd;
+	}
+	/* c-ares may close this socket in there: s is not used after. */
+	enter(r);
+	ares_process_fd(r->channel, rfd, wfd);
+	leave(r);
+}
+
+static void on_handle_closed(uv_handle_t *h);
+
+static void sock_close(struct resolver *r, struct rsock *s)
+{
+	struct rsock **pp = &r->socks;
+
+	while (*pp && *pp != s)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = s->next;
+	uv_close((uv_handle_t *)&s->poll, on_handle_closed);
+}
+
+/* ARES_OPT_SOCK_STATE_CB: c-ares opens, watches and closes its sockets. */
+static void on_sock_state(void *data, ares_socket_t fd, int readable,
+			  int writable)
+{
+	struct resolver *r = data;
+	struct rsock *s;
+
+	for (s = r->socks; s; s = s->next)
+		if (s->fd == fd)
+			break;
+	if (!readable && !writable) {
+		/* c-ares closes fd right after this returns; uv_close()
+		 * takes it out of epoll now. */
+		if (s)
+			sock_close(r, s);
+		return;
+	}
+	if (!s) {
+		s = calloc(1, sizeof *s);
+		if (!s)
+			return; /* its queries time out */
+		if (uv_poll_init_socket(r->loop, &s->poll, fd) != 0) {
+			free(s);
+			return;
+		}
+		s->r = r;
+		s->fd = fd;
+		s->poll.data = s;
+		s->next = r->socks;
+		r->socks = s;
+		r->open_handles++;
+	}
+	uv_poll_start(&s->poll,
+		      (readable ? UV_READABLE : 0) |
+			  (writable ? UV_WRITABLE : 0),
+		      on_poll);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	struct resolver *r;
+
+	if (h->type == UV_POLL) {
+		struct rsock *s = h->data;
+		r = s->r;
+		free(s);
+	} else {
+		r = h->data;
+	}
+	if (--r->open_handles == 0 && r->shut)
+		free(r);
+}
+
+/* ---- Delivering ---------------------------------------------------- */
+
+static void answer_init(const struct resolver *r, struct resolver_answer *a)
+{
+	memset(a, 0, sizeof *a);
+	a->rcode = -1;
+	a->dnssec = r->validating ? DNSSEC_INDETERMINATE : DNSSEC_UNKNOWN;
+	a->ede_text = "";
+}
+
+/* Runs the callback and frees q. `a` may point into q. */
+static void rq_deliver(struct rq *q, struct resolver_answer *a)
+{
+	struct resolver *r = q->r;
+
+	if (r->closing && a->rc != RESOLVER_CANCELLED) {
+		/* Whatever arrived after resolver_free() is not reported. */
+		answer_init(r, a);
+		a->rc = RESOLVER_CANCELLED;
+	}
+	a->elapsed_ms = (unsigned)((uv_hrtime() - q->started_ns) / 1000000);
+	id_release(q);
+	rq_set_state(q, RQ_DONE);
+	live_unlink(r, q);
+	q->cb(q->arg, a);
+	free(q->first);
+	free(q);
+}
+
+static void rq_deliver_rc(struct rq *q, enum resolver_rc rc, enum dns_rc dns_rc)
+{
+	struct resolver_answer a;
+
+	answer_init(q->r, &a);
+	a.rc = rc;
+	a.dns_rc = dns_rc;
+	a.cd_requeried = q->def_cd || q->state == RQ_ASKING_CD;
+	rq_deliver(q, &a);
+}
+
+static void rq_defer(struct rq *q, enum resolver_rc rc, enum dns_rc dns_rc)
+{
+	struct resolver *r = q->r;
+
+	q->def_cd = q->state == RQ_ASKING_CD;
+	q->def_rc = rc;
+	q->def_dns_rc = dns_rc;
+	rq_set_state(q, RQ_DEFERRED);
+	q->dnext = NULL;
+	if (r->def_tail)
+		r->def_tail->dnext = q;
+	else
+		r->def_head = q;
+	r->def_tail = q;
+	if (!r->shut)
+		uv_idle_start(&r->idle, on_idle);
+}
+
+/* Fills the fields of the first answer: pkt parsed into m with result prc. */
+static void answer_first(struct resolver *r, struct resolver_answer *a,
+			 const uint8_t *pkt, size_t len,
+			 const struct dns_msg *m, enum dns_rc prc)
+{
+	a->pkt = pkt;
+	a->len = len;
+	a->large = len > DNS_EDNS_UDP_SIZE;
+	if (prc != DNS_OK) {
+		a->rc = RESOLVER_MALFORMED;
+		a->dns_rc = prc;
+		a->rcode = m->header_ok ? m->rcode : -1;
+		return;
+	}
+	a->rc = RESOLVER_OK;
+	a->msg = m;
+	a->rcode = m->rcode;
+	a->n_ede = m->opt.n_ede;
+	for (size_t i = 0; i < m->opt.n_ede; i++)
+		a->ede[i] = m->opt.ede[i].info_code;
+	if (m->opt.n_ede > 0) {
+		size_t n = m->opt.ede[0].text_len;
+		if (n > sizeof r->ede_text - 1)
+			n = sizeof r->ede_text - 1;
+		memcpy(r->ede_text, pkt + m->opt.ede[0].text_off, n);
+		r->ede_text[n] = '\0';
+		a->ede_text = r->ede_text;
+	}
+}
+
+/*
+ * Delivers a lookup whose first answer is pkt, already parsed into m (or m
+ * is NULL and it is parsed here); with cd_sent, its CD query was asked and
+ * ended with cd_pkt (NULL if that failed). Takes m back into the pool.
+ */
+static void rq_finish(struct rq *q, const uint8_t *pkt, size_t len,
+		      struct dns_msg *m, enum dns_rc prc, bool cd_sent,
+		      const uint8_t *cd_pkt, size_t cd_len)
+{
+	struct resolver *r = q->r;
+	struct resolver_answer a;
+	struct dns_msg *cm = NULL;
+	int cd_rcode = -1;
+
+	answer_init(r, &a);
+	a.cd_requeried = cd_sent;
+	if (!m) {
+		m = msg_get(r);
+		if (!m) {
+			a.rc = RESOLVER_NO_MEMORY;
+			rq_deliver(q, &a);
+			return;
+		}
+		prc = dns_msg_parse(pkt, len, m);
+	}
+	answer_first(r, &a, pkt, len, m, prc);
+	if (cd_pkt) {
+		cm = msg_get(r);
+		if (cm && dns_msg_parse(cd_pkt, cd_len, cm) == DNS_OK)
+			cd_rcode = cm->rcode;
+	}
+	a.dnssec = resolver_judge(
+	    r->validating, a.rc == RESOLVER_OK ? a.rcode : -1,
+	    a.rc == RESOLVER_OK && m->ad, a.ede, a.n_ede, cd_rcode);
+	if (a.dnssec == DNSSEC_BOGUS &&
+	    (cd_rcode == DNS_RCODE_NOERROR || cd_rcode == DNS_RCODE_NXDOMAIN)) {
+		a.cd_pkt = cd_pkt;
+		a.cd_len = cd_len;
+		a.cd_msg = cm;
+	}
+	rq_deliver(q, &a);
+	msg_put(r, m);
+	msg_put(r, cm);
+}
+
+/* ---- Asking -------------------------------------------------------- */
+
+static void on_ares_done(void *arg, int status, int timeouts,
+			 unsigned char *abuf, int alen)
+{
+	struct rq *q = arg;
+
+	(void)timeouts;
+	if (q->in_send) {
+		q->sync_done = true;
+		q->sync_status = status;
+		return;
+	}
+	rq_step(q, status, abuf, abuf && alen > 0 ? (size_t)alen : 0);
+}
+
+/* Hands q->qbuf to c-ares. A failure inside ares_send() is deferred. */
+static void rq_send(struct rq *q)
+{
+	struct resolver *r = q->r;
+
+	q->in_send = true;
+	q->sync_done = false;
+	r->sent++;
+	ares_send(r->channel, q->qbuf, (int)q->qlen, on_ares_done, q);
+	q->in_send = false;
+	if (q->sync_done) {
+		id_release(q);
+		rq_defer(q, rc_from_ares(q->sync_status), DNS_OK);
+	}
+}
+
+/* Builds the query with a fresh id; flags as for dns_wire_query(). */
+static enum dns_rc rq_build(struct rq *q, unsigned flags)
+{
+	int n;
+
+	id_release(q);
+	if (!id_alloc(q->r, &q->id))
+		return DNS_RC_NO_SPACE; /* cannot happen below the cap */
+	q->has_id = true;
+	n = dns_wire_query(q->qbuf, sizeof q->qbuf, q->id, q->name, q->qtype,
+			   flags);
+	if (n < 0) {
+		id_release(q);
+		return (enum dns_rc)(-n);
+	}
+	q->qlen = (size_t)n;
+	q->tries_left = q->r->tries - 1;
+	return DNS_OK;
+}
+
+/* The first answer was SERVFAIL: keep it and ask again with CD. */
+static void rq_ask_cd(struct rq *q, const uint8_t *abuf, size_t alen)
+{
+	q->first = malloc(alen);
+	if (!q->first) {
+		rq_finish(q, abuf, alen, NULL, DNS_OK, false, NULL, 0);
+		return;
+	}
+	memcpy(q->first, abuf, alen);
+	q->first_len = alen;
+	rq_set_state(q, RQ_ASKING_CD);
+	if (rq_build(q, DNS_QUERY_CD) != DNS_OK) {
+		/* The same name built before; only ids could run out. */
+		rq_defer(q, RESOLVER_NO_MEMORY, DNS_OK);
+		return;
+	}
+	rq_send(q);
+}
+
+/* c-ares is done with the current query of q. */
+static void rq_step(struct rq *q, int status, const uint8_t *abuf, size_t alen)
+{
+	struct resolver *r = q->r;
+	struct dns_msg *m;
+	enum dns_rc prc;
+
+	if (r->closing) {
+		rq_deliver_rc(q, RESOLVER_CANCELLED, DNS_OK);
+		return;
+	}
+	if (status == ARES_ETIMEOUT && q->tries_left > 0) {
+		/* Same packet, same id: an answer to an earlier try that is
+		 * late still counts. */
+		q->tries_left--;
+		rq_send(q);
+		return;
+	}
+	id_release(q);
+	switch (q->state) {
+	case RQ_ASKING:
+		if (status != ARES_SUCCESS || !abuf) {
+			rq_deliver_rc(q, rc_from_ares(status), DNS_OK);
+			return;
+		}
+		m = msg_get(r);
+		if (!m) {
+			rq_deliver_rc(q, RESOLVER_NO_MEMORY, DNS_OK);
+			return;
+		}
+		prc = dns_msg_parse(abuf, alen, m);
+		if (prc == DNS_OK &&
+		    resolver_wants_cd(r->validating, m->rcode)) {
+			msg_put(r, m);
+			rq_ask_cd(q, abuf, alen);
+			return;
+		}
+		rq_finish(q, abuf, alen, m, prc, false, NULL, 0);
+		return;
+	case RQ_ASKING_CD:
+		rq_finish(q, q->first, q->first_len, NULL, DNS_OK, true,
+			  status == ARES_SUCCESS ? abuf : NULL, alen);
+		return;
+	default:
+		/* c-ares called back for a lookup it does not have. */
+		abort();
+	}
+}
+
+/* on the idle handle: callbacks that could not run where they arose. */
+static void on_idle(uv_idle_t *h)
+{
+	struct resolver *r = h->data;
+	struct rq *q = r->def_head;
+
+	r->def_head = r->def_tail = NULL;
+	uv_idle_stop(&r->idle);
+	enter(r);
+	while (q) {
+		struct rq *next = q->dnext;
+		if (q->def_cd && !r->closing)
+			rq_finish(q, q->first, q->first_len, NULL, DNS_OK, true,
+				  NULL, 0);
+		else
+			rq_deliver_rc(
+			    q, r->closing ? RESOLVER_CANCELLED : q->def_rc,
+			    q->def_dns_rc);
+		q = next;
+	}
+	leave(r);
+}
+
+/* ---- Life cycle ---------------------------------------------------- */
+
+static pthread_once_t ares_once = PTHREAD_ONCE_INIT;
+static int ares_init_status = ARES_ENOTINITIALIZED;
+
+static void ares_init_global(void)
+{
+	ares_init_status = ares_library_init(ARES_LIB_INIT_ALL);
+}
+
+static void shutdown_now(struct resolver *r)
+{
+	struct rq *q;
+
+	r->shut = true;
+	r->depth++; /* callbacks below must not come back here */
+	if (r->channel) {
+		/* Calls back every pending query with ARES_EDESTRUCTION and
+		 * closes the sockets through on_sock_state(). */
+		ares_destroy(r->channel);
+		r->channel = NULL;
+	}
+	while ((q = r->def_head)) {
+		r->def_head = q->dnext;
+		if (!r->def_head)
+			r->def_tail = NULL;
+		rq_deliver_rc(q, RESOLVER_CANCELLED, DNS_OK);
+	}
+	/* Nothing should be left; be sure every callback runs once. */
+	while (r->live)
+		rq_deliver_rc(r->live, RESOLVER_CANCELLED, DNS_OK);
+	r->depth--;
+	while (r->socks)
+		sock_close(r, r->socks);
+	for (size_t i = 0; i < r->n_pool; i++)
+		free(r->pool[i]);
+	r->n_pool = 0;
+	uv_close((uv_handle_t *)&r->timer, on_handle_closed);
+	uv_close((uv_handle_t *)&r->idle, on_handle_closed);
+}
+
+static void leave(struct resolver *r)
+{
+	if (--r->depth > 0)
+		return;
+	if (r->closing) {
+		if (!r->shut)
+			shutdown_now(r);
+		return;
+	}
+	rearm_timer(r);
+}
+
+struct resolver *resolver_new(uv_loop_t *loop,
+			      const struct resolver_config *cfg,
+			      const char **err)
+{
+	struct resolver *r;
+	struct ares_options o;
+	struct ares_addr_port_node *servers = NULL;
+	const char *dummy;
+	int st;
+
+	if (!err)
+		err = &dummy;
+	if (!loop || !cfg || !cfg->servers || !*cfg->servers) {
+		*err = "no resolver address given";
+		return NULL;
+	}
+	if (cfg->timeout_ms > RESOLVER_MAX_TIMEOUT_MS) {
+		*err = "resolver timeout over 600000 ms";
+		return NULL;
+	}
+	if (cfg->tries > RESOLVER_MAX_TRIES) {
+		*err = "resolver tries over 16";
+		return NULL;
+	}
+	pthread_once(&ares_once, ares_init_global);
+	if (ares_init_status != ARES_SUCCESS) {
+		*err = "c-ares library initialisation failed";
+		return NULL;
+	}
+	r = calloc(1, sizeof *r);
+	if (!r) {
+		*err = "out of memory";
+		return NULL;
+	}
+	r->loop = loop;
+	r->validating = cfg->validating;
+	r->tries = cfg->tries ? cfg->tries : RESOLVER_DEFAULT_TRIES;
+#ifndef NDEBUG
+	r->trace = getenv("MXCRAWL_TRACE_RESOLVER") != NULL;
+#endif
+	if (getrandom(&r->rng, sizeof r->rng, 0) != sizeof r->rng)
+		r->rng = uv_hrtime() ^ (uint64_t)(uintptr_t)r;
+	r->rng |= 1; /* xorshift must not start at 0 */
+
+	memset(&o, 0, sizeof o);
+	/* NOCHECKRESP: SERVFAIL/REFUSED come to us with their EDE instead of
+	 * being retried elsewhere. EDNS/EDNSPSZ: UDP answers up to our
+	 * advertised size are read, larger ones go to TCP. No servers from
+	 * resolv.conf: only the ones configured. */
+	o.flags = ARES_FLAG_NOCHECKRESP | ARES_FLAG_EDNS | ARES_FLAG_NOSEARCH;
+	o.timeout = (int)(cfg->timeout_ms ? cfg->timeout_ms
+					  : RESOLVER_DEFAULT_TIMEOUT_MS);
+	o.tries = 1; /* we retry ourselves, see the top of this file */
+	o.nservers = 0;
+	o.sock_state_cb = on_sock_state;
+	o.sock_state_cb_data = r;
+	o.ednspsz = DNS_EDNS_UDP_SIZE;
+	st = ares_init_options(&r->channel, &o,
+			       ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS |
+				   ARES_OPT_TRIES | ARES_OPT_SERVERS |
+				   ARES_OPT_SOCK_STATE_CB | ARES_OPT_EDNSPSZ |
+				   ARES_OPT_ROTATE);
+	if (st != ARES_SUCCESS) {
+		*err = st == ARES_ENOMEM
+			   ? "out of memory"
+			   : "c-ares channel initialisation failed";
+		goto fail;
+	}
+	st = ares_set_servers_ports_csv(r->channel, cfg->servers);
+	if (st == ARES_SUCCESS)
+		st = ares_get_servers_ports(r->channel, &servers);
+	if (st != ARES_SUCCESS || !servers) {
+		*err = st == ARES_ENOMEM
+			   ? "out of memory"
+			   : "bad resolver address (want ip:port[,ip:port])";
+		goto fail_channel;
+	}
+	ares_free_data(servers);
+
+	uv_timer_init(loop, &r->timer);
+	r->timer.data = r;
+	uv_idle_init(loop, &r->idle);
+	r->idle.data = r;
+	r->open_handles = 2;
+	return r;
+
+fail_channel:
+	ares_destroy(r->channel);
+fail:
+	free(r);
+	return NULL;
+}
+
+int resolver_query(struct resolver *r, const char *name, uint16_t qtype,
+		   resolver_cb cb, void *arg)
+{
+	struct rq *q;
+	size_t nlen;
+	enum dns_rc brc;
+
+	if (!r || !name || !cb)
+		return -EINVAL;
+	if (r->closing)
+		return -ESHUTDOWN;
+	if (r->n_live >= RESOLVER_MAX_PENDING)
+		return -EAGAIN;
+	nlen = strlen(name);
+	q = calloc(1, sizeof *q + nlen + 1);
+	if (!q)
+		return -ENOMEM;
+	memcpy(q->name, name, nlen + 1);
+	q->r = r;
+	q->cb = cb;
+	q->arg = arg;
+	q->qtype = qtype;
+	q->started_ns = uv_hrtime();
+	q->next = r->live;
+	if (r->live)
+		r->live->prev = q;
+	r->live = q;
+	r->n_live++;
+
+	brc = rq_build(q, 0);
+	if (brc != DNS_OK) {
+		rq_defer(q,
+			 brc == DNS_RC_NO_SPACE ? RESOLVER_NO_MEMORY
+						: RESOLVER_BAD_NAME,
+			 brc);
+		return 0;
+	}
+	rq_set_state(q, RQ_ASKING);
+	enter(r);
+	rq_send(q);
+	leave(r);
+	return 0;
+}
+
+size_t resolver_pending(const struct resolver *r)
+{
+	return r->n_live;
+}
+
+uint64_t resolver_queries_sent(const struct resolver *r)
+{
+	return r->sent;
+}
+
+void resolver_free(struct resolver *r)
+{
+	if (!r || r->closing)
+		return;
+	r->closing = true;
+	if (r->depth == 0) {
+		enter(r);
+		leave(r);
+	}
+}

@@ -1,0 +1,128 @@
+/*
+ * DNS lookups on a libuv loop: our own EDNS0 queries (DO and AD set, see
+ * dns_wire.h) sent with c-ares' ares_send(), which keeps doing what it is
+ * good at (retransmission, TCP fallback on truncation, server rotation),
+ * with its sockets and timeouts driven by the loop. Every answer is parsed
+ * by dns_msg_parse() and judged for DNSSEC:
+ *
+ *   secure         NOERROR/NXDOMAIN with AD
+ *   insecure       NOERROR/NXDOMAIN without AD
+ *   bogus          SERVFAIL that answers when re-asked with CD set, or a
+ *                  SERVFAIL carrying EDE 6..12 (RFC 8914 DNSSEC errors)
+ *   indeterminate  timeout, other errors, SERVFAIL that also fails with CD
+ *   unknown        the resolver does not validate (canaries failed): the
+ *                  status cannot be known, so it is never called insecure
+ *
+ * One resolver per loop; not thread-safe (one per worker thread).
+ */
+#ifndef MXCRAWL_CRAWLER_RESOLVER_H
+#define MXCRAWL_CRAWLER_RESOLVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "crawler/dns_wire.h"
+
+enum dnssec_status {
+	DNSSEC_UNKNOWN = 0,   /* resolver does not validate */
+	DNSSEC_SECURE,	      /* AD set */
+	DNSSEC_INSECURE,      /* answered, no AD */
+	DNSSEC_BOGUS,	      /* validation failed (CD re-query or EDE 6-12) */
+	DNSSEC_INDETERMINATE, /* no usable answer: timeout, errors */
+	DNSSEC_STATUS_LAST
+};
+
+/* How a lookup ended, before looking at the answer's rcode. */
+enum resolver_rc {
+	RESOLVER_OK = 0,	 /* a response was parsed: see rcode */
+	RESOLVER_TIMEOUT,	 /* no response within timeout x tries */
+	RESOLVER_MALFORMED,	 /* the response did not parse (dns_rc says why) */
+	RESOLVER_BAD_NAME,	 /* the name cannot be put in a query */
+	RESOLVER_NO_MEMORY,	 /* out of memory for this lookup */
+	RESOLVER_CONN_REFUSED,	 /* c-ares: ARES_ECONNREFUSED */
+	RESOLVER_ERROR,		 /* another c-ares failure */
+	RESOLVER_CANCELLED,	 /* resolver_free() while pending */
+	RESOLVER_RC_LAST
+};
+
+/* What a lookup found. Valid only during the callback: copy what you keep. */
+struct resolver_answer {
+	enum resolver_rc rc;
+	enum dns_rc dns_rc;	    /* parse result when rc == RESOLVER_MALFORMED */
+	int rcode;		    /* DNS rcode of the (first) answer, -1 if none */
+	enum dnssec_status dnssec;
+	bool cd_requeried;	    /* a CD query was sent to tell bogus apart */
+	bool large;		    /* answer over DNS_EDNS_UDP_SIZE bytes (TCP) */
+	size_t n_ede;		    /* EDE codes of the first answer */
+	uint16_t ede[DNS_MSG_MAX_EDE];
+	const char *ede_text;	    /* first EDE's text, NUL-terminated, or "" */
+	const uint8_t *pkt;	    /* the first answer's bytes (NULL if none) */
+	size_t len;
+	const struct dns_msg *msg;  /* parsed pkt (NULL if none) */
+	/* When bogus was confirmed by a CD re-query: that answer, so the
+	 * records can still be recorded as evidence. NULL otherwise. */
+	const uint8_t *cd_pkt;
+	size_t cd_len;
+	const struct dns_msg *cd_msg;
+	unsigned elapsed_ms;	    /* from send to final answer */
+};
+
+typedef void (*resolver_cb)(void *arg, const struct resolver_answer *ans);
+
+struct resolver_config {
+	const char *servers;  /* "ip:port[,ip:port...]"; IPv6 as [addr]:port */
+	unsigned timeout_ms;  /* per try; default 2000 */
+	unsigned tries;	      /* default 3 */
+	bool validating;      /* false: every status is DNSSEC_UNKNOWN */
+};
+
+struct resolver;
+
+/* Creates a resolver on `loop`. Returns NULL and sets *err (a static
+ * message) on failure. */
+struct resolver *resolver_new(uv_loop_t *loop, const struct resolver_config *cfg,
+			      const char **err);
+
+/*
+ * Looks up (name, qtype), class IN. The callback runs exactly once, on
+ * the loop, never from inside resolver_query(). Returns 0, or a negative
+ * value if the lookup could not be started (then no callback).
+ */
+int resolver_query(struct resolver *r, const char *name, uint16_t qtype,
+		   resolver_cb cb, void *arg);
+
+/* Lookups sent and not yet answered. */
+size_t resolver_pending(const struct resolver *r);
+/* Counters for the benchmark: queries sent (incl. CD re-queries). */
+uint64_t resolver_queries_sent(const struct resolver *r);
+
+/*
+ * Cancels pending lookups (their callbacks run with RESOLVER_CANCELLED),
+ * closes the loop handles and frees the resolver once they are closed;
+ * run the loop afterwards until it has no more handles.
+ */
+void resolver_free(struct resolver *r);
+
+const char *dnssec_status_str(enum dnssec_status s);
+const char *resolver_rc_str(enum resolver_rc rc);
+
+/* ---- The judgement, as pure functions (unit-tested) ---------------- */
+
+/* True for the RFC 8914 DNSSEC failure codes 6..12. */
+bool resolver_ede_is_dnssec(uint16_t code);
+/* Whether an answer with this rcode is re-asked with CD set. */
+bool resolver_wants_cd(bool validating, int rcode);
+/*
+ * The status of an RRset from its answers: rcode of the first answer (-1
+ * when there is no usable one: timeout, malformed...), its AD bit and EDE
+ * codes, and the rcode of the CD re-query (-1 if none was sent or it got
+ * no usable answer). Follows the table at the top of this file.
+ */
+enum dnssec_status resolver_judge(bool validating, int rcode, bool ad,
+				  const uint16_t *ede, size_t n_ede,
+				  int cd_rcode);
+
+#endif
