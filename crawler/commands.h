@@ -2,13 +2,21 @@
 #ifndef MXCRAWL_CRAWLER_COMMANDS_H
 #define MXCRAWL_CRAWLER_COMMANDS_H
 
+#include <stdint.h>
 #include <stdio.h>
+
+#include <libpq-fe.h>
 
 #include "targets/targets.h"
 
 int cmd_scan(int argc, char **argv);
 int cmd_db(int argc, char **argv);
 int cmd_targets(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+
+/* Finds a campaign by id (digits) or name, the newest when spec is NULL;
+ * *name (malloc'ed) when name is not NULL. 1 found, 0 not, -1 error. */
+int campaign_resolve(PGconn *c, const char *spec, int64_t *id, char **name);
 
 /*
  * Opens a target file and settles its format: `format` ("plain", "tranco",

@@ -32,15 +32,6 @@ static int cmd_report(int argc, char **argv)
 	    "the report");
 }
 
-static int cmd_export(int argc, char **argv)
-{
-	return stub(
-	    argc, argv,
-	    "usage: mxcrawl export [--campaign ID] --format jsonl [--db CONNINFO]\n"
-	    "Writes one JSON object per domain with all facts (not built yet).\n",
-	    "export");
-}
-
 static int cmd_campaign(int argc, char **argv)
 {
 	return stub(

@@ -21,7 +21,7 @@ expect_rc 64 "$MXCRAWL" db explode
 expect_rc 64 "$MXCRAWL" scan --batch-size 0 --targets /dev/null
 grep -q -- "--batch-size wants a whole number" "$TEST_WORK/err" || fail "batch-size message"
 expect_rc 64 "$MXCRAWL" db start --db "host=/nonexistent"
-for cmd in report export campaign reverify; do
+for cmd in report campaign reverify; do
 	expect_rc 69 "$MXCRAWL" "$cmd"
 	grep -q "not built yet" "$TEST_WORK/err" || fail "$cmd must say it is not built"
 done

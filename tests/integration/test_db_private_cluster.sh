@@ -45,8 +45,8 @@ awk 'BEGIN {
 	}
 }' >"$list"
 
-expect_rc 69 "$MXCRAWL" scan --targets "$list" --campaign m1-import
-grep -q 'not built yet' "$TEST_WORK/err" || fail "scan must say the scanner is not built"
+expect_rc 0 "$MXCRAWL" scan --import-only --targets "$list" --campaign m1-import
+grep -q "imported only" "$TEST_WORK/err" || fail "scan --import-only must say what it did"
 grep -q "tranco.csv:11: rejected (space)" "$TEST_WORK/err" || fail "line 11 not reported: $(head -5 "$TEST_WORK/err")"
 grep -q "tranco.csv:22: rejected (bad_rank)" "$TEST_WORK/err" || fail "line 22 not reported"
 grep -q "tranco.csv:33: rejected (wildcard)" "$TEST_WORK/err" || fail "line 33 not reported"
@@ -63,7 +63,7 @@ expect_eq "source line kept" "$(sql "SELECT source_line FROM campaign_target WHE
 expect_eq "partitioned by campaign" "$(sql "SELECT count(*) FROM campaign_target_$cid")" 100000
 
 # The same name again is refused, and nothing is imported twice.
-expect_rc 65 "$MXCRAWL" scan --targets "$list" --campaign m1-import
+expect_rc 65 "$MXCRAWL" scan --import-only --targets "$list" --campaign m1-import
 grep -q 'already exists' "$TEST_WORK/err" || fail "duplicate campaign not refused"
 expect_eq "still one campaign" "$(sql "SELECT count(*) FROM campaign")" 1
 
@@ -74,7 +74,7 @@ expect_eq "expired lease is taken again" "$(sql "SELECT batch_no || '/' || attem
 
 # An empty file creates no campaign.
 : >"$TEST_WORK/empty.txt"
-expect_rc 65 "$MXCRAWL" scan --targets "$TEST_WORK/empty.txt" --campaign empty
+expect_rc 65 "$MXCRAWL" scan --import-only --targets "$TEST_WORK/empty.txt" --campaign empty
 expect_eq "no campaign for an empty list" "$(sql "SELECT count(*) FROM campaign WHERE name = 'empty'")" 0
 
 # An unreachable server: one clear message naming the parameters, never

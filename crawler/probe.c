@@ -1,0 +1,863 @@
+/*
+ * The DNS stage of a domain probe. Queries run concurrently where they do
+ * not depend on each other: MX and both TXT records at once; A and AAAA of
+ * every kept MX host once the MX answer is in; TLSA of a host once its
+ * addresses are in and the path to it is secure. `pending` counts the
+ * lookups in flight; when it drops to zero the probe is done.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "crawler/copyfmt.h"
+#include "crawler/probe.h"
+
+/* Bytes a domain's rows may take in a batch buffer before it fails. */
+#define PROBE_ROWS_MAX (4u << 20)
+/* Bytes of one COPY array (CNAME chain, TLSA records) kept per host. */
+#define PROBE_ARRAY_MAX (64u << 10)
+
+const char *const probe_table_name[PROBE_T_LAST] = {
+	"domain_dns",
+	"dns_rrset",
+	"domain_mx",
+	"mx_address",
+};
+
+const char *const probe_table_columns[PROBE_T_LAST] = {
+	"campaign_id, target_id, domain, scanned_at, worker, mx_outcome, "
+	"mx_count, mx_truncated, apex_cname, dns_queries, elapsed_ms",
+	"campaign_id, target_id, qname, qtype, outcome, rcode, dnssec, ede, "
+	"ede_text, large, cname, records, txt, elapsed_ms",
+	"campaign_id, target_id, ordinal, preference, host, kept, ip_literal, "
+	"cname, address_outcome, a_dnssec, aaaa_dnssec, tlsa_looked_up, "
+	"tlsa_name, tlsa_dnssec, tlsa_records",
+	"campaign_id, target_id, ordinal, address, verdict, class",
+};
+
+enum query_kind {
+	Q_MX,
+	Q_TXT, /* _mta-sts and _smtp._tls: recorded, parsed later */
+	Q_A,
+	Q_AAAA,
+	Q_TLSA,
+};
+
+struct host {
+	int preference;
+	char *name;
+	char *canon;	     /* end of the host's CNAME chain */
+	struct jbuf cname;   /* COPY array of the chain */
+	bool kept;
+	bool ip_literal;
+	bool a_done, aaaa_done;
+	enum dnssec_status a_st, aaaa_st;
+	bool a_failed, aaaa_failed; /* no usable answer (bogus, error) */
+	size_t naddr;
+	struct addr addrs[2 * PROBE_ADDR_MAX];
+	bool tlsa_looked_up;
+	bool tlsa_tried_original;
+	char *tlsa_name;
+	enum dnssec_status tlsa_st;
+	struct jbuf tlsa;    /* COPY array elements of "u s m hex" */
+	size_t ntlsa;
+};
+
+struct probe {
+	struct probe_env *env;
+	int64_t target_id;
+	char *domain;
+	struct jbuf *out;
+	struct jbuf rrset; /* this domain's dns_rrset rows */
+	probe_done_cb cb;
+	void *arg;
+	uint64_t start_ms;
+	int pending;
+	unsigned queries;
+	bool failed; /* out of memory somewhere: the domain is dropped */
+
+	const char *mx_outcome;
+	enum dnssec_status mx_st;
+	int mx_count;
+	bool mx_truncated;
+	struct jbuf apex_cname;
+	size_t nhosts;
+	struct host *hosts;
+
+	/* (qtype, qname) of every rrset row written, to write each once. */
+	size_t nkeys;
+	char **keys;
+};
+
+struct query {
+	struct probe *p;
+	enum query_kind kind;
+	size_t host;
+	uint16_t qtype;
+	char qname[];
+};
+
+static void query_send(struct probe *p, enum query_kind kind, size_t host,
+		       const char *qname, uint16_t qtype);
+
+bool probe_is_ip_literal(const char *host)
+{
+	int labels = 0;
+	const char *s = host;
+
+	while (*s) {
+		int n = 0, v = 0;
+		while (*s >= '0' && *s <= '9') {
+			v = v * 10 + (*s - '0');
+			if (++n > 3)
+				return false;
+			s++;
+		}
+		if (n == 0 || v > 255)
+			return false;
+		labels++;
+		if (*s == '.')
+			s++;
+		else if (*s)
+			return false;
+	}
+	return labels == 4;
+}
+
+static void oom(struct probe *p)
+{
+	p->failed = true;
+}
+
+/* --- rows ------------------------------------------------------------ */
+
+static bool seen_key(struct probe *p, const char *qname, uint16_t qtype)
+{
+	char key[DNS_NAME_TEXT_MAX + 8];
+	char **keys;
+
+	snprintf(key, sizeof key, "%u %s", qtype, qname);
+	for (size_t i = 0; i < p->nkeys; i++)
+		if (strcmp(p->keys[i], key) == 0)
+			return true;
+	keys = realloc(p->keys, (p->nkeys + 1) * sizeof *keys);
+	if (!keys || !(keys[p->nkeys] = strdup(key))) {
+		if (keys)
+			p->keys = keys;
+		oom(p);
+		return true;
+	}
+	p->keys = keys;
+	p->nkeys++;
+	return false;
+}
+
+/*
+ * Follows the CNAME chain from qname through the answer section of msg,
+ * appending each target to `chain` (if given); returns the chain's end
+ * (qname itself when there is no CNAME). Targets are read into the two
+ * buffers in turn, so the name being looked for is never overwritten; the
+ * result points into bufs or is qname.
+ */
+static const char *follow(const uint8_t *pkt, size_t len,
+			  const struct dns_msg *msg, const char *qname,
+			  struct copy_array *chain,
+			  char bufs[2][DNS_NAME_TEXT_MAX])
+{
+	const char *cur = qname;
+	int which = 0;
+
+	for (int hop = 0; hop < PROBE_CNAME_MAX; hop++) {
+		const struct dns_rr *link = NULL;
+		for (size_t i = 0; i < msg->nrr && !link; i++) {
+			const struct dns_rr *rr = &msg->rr[i];
+			if (rr->section == DNS_SECTION_ANSWER &&
+			    rr->type == DNS_TYPE_CNAME &&
+			    strcmp(dns_rr_owner(msg, rr), cur) == 0)
+				link = rr;
+		}
+		if (!link || dns_rr_cname(pkt, len, link, bufs[which],
+					  DNS_NAME_TEXT_MAX) != DNS_OK)
+			break;
+		if (chain)
+			copy_array_text(chain, bufs[which], strlen(bufs[which]));
+		cur = bufs[which];
+		which ^= 1;
+	}
+	return cur;
+}
+
+/* Writes the dns_rrset row of an answer. */
+static void write_rrset(struct probe *p, const struct query *q,
+			const struct resolver_answer *a)
+{
+	struct jbuf *b = &p->rrset;
+	struct copy_array arr;
+	char name[2][DNS_NAME_TEXT_MAX];
+	/* Records come from the CD answer when that is what had them. */
+	const struct dns_msg *msg = a->cd_msg ? a->cd_msg : a->msg;
+	const uint8_t *pkt = a->cd_msg ? a->cd_pkt : a->pkt;
+	size_t len = a->cd_msg ? a->cd_len : a->len;
+	const char *end = q->qname;
+
+	if (seen_key(p, q->qname, q->qtype))
+		return;
+	copy_int(b, p->env->campaign_id);
+	copy_field(b);
+	copy_int(b, p->target_id);
+	copy_field(b);
+	copy_str(b, q->qname);
+	copy_field(b);
+	copy_str(b, dns_type_str(q->qtype));
+	copy_field(b);
+	copy_str(b, resolver_rc_str(a->rc));
+	copy_field(b);
+	if (a->rcode >= 0)
+		copy_str(b, dns_rcode_str(a->rcode));
+	else
+		copy_null(b);
+	copy_field(b);
+	copy_str(b, dnssec_status_str(a->dnssec));
+	copy_field(b);
+	copy_array_begin(&arr, b);
+	for (size_t i = 0; i < a->n_ede; i++)
+		copy_array_int(&arr, a->ede[i]);
+	copy_array_end(&arr);
+	copy_field(b);
+	if (a->ede_text && *a->ede_text)
+		copy_str(b, a->ede_text);
+	else
+		copy_null(b);
+	copy_field(b);
+	copy_bool(b, a->large);
+	copy_field(b);
+	copy_array_begin(&arr, b);
+	if (msg)
+		end = follow(pkt, len, msg, q->qname, &arr, name);
+	copy_array_end(&arr);
+	copy_field(b);
+
+	/* records (presentation) */
+	copy_array_begin(&arr, b);
+	for (size_t i = 0; msg && q->qtype != DNS_TYPE_TXT && i < msg->nrr; i++) {
+		const struct dns_rr *rr = &msg->rr[i];
+		char text[DNS_NAME_TEXT_MAX + 16];
+		if (rr->section != DNS_SECTION_ANSWER || rr->type != q->qtype ||
+		    strcmp(dns_rr_owner(msg, rr), end) != 0)
+			continue;
+		if (rr->type == DNS_TYPE_MX) {
+			struct dns_mx mx;
+			if (dns_rr_mx(pkt, len, rr, &mx) != DNS_OK)
+				continue;
+			snprintf(text, sizeof text, "%u %s", mx.preference, mx.exchange);
+			copy_array_text(&arr, text, strlen(text));
+		} else if (rr->type == DNS_TYPE_A) {
+			struct dns_a v4;
+			if (dns_rr_a(pkt, len, rr, &v4) == DNS_OK)
+				copy_array_text(&arr, v4.text, strlen(v4.text));
+		} else if (rr->type == DNS_TYPE_AAAA) {
+			struct dns_aaaa v6;
+			if (dns_rr_aaaa(pkt, len, rr, &v6) == DNS_OK)
+				copy_array_text(&arr, v6.text, strlen(v6.text));
+		} else if (rr->type == DNS_TYPE_TLSA) {
+			struct dns_tlsa t;
+			struct jbuf tb;
+			if (dns_rr_tlsa(pkt, len, rr, &t) != DNS_OK)
+				continue;
+			jbuf_init(&tb, 2 * 65536 + 32);
+			jbuf_printf(&tb, "%u %u %u ", t.usage, t.selector, t.mtype);
+			for (size_t k = 0; k < t.data_len; k++)
+				jbuf_printf(&tb, "%02x", t.data[k]);
+			if (!tb.failed)
+				copy_array_text(&arr, tb.data, tb.len);
+			jbuf_free(&tb);
+		}
+	}
+	copy_array_end(&arr);
+	copy_field(b);
+
+	/* txt (raw bytes) */
+	if (q->qtype == DNS_TYPE_TXT && msg) {
+		copy_array_begin(&arr, b);
+		for (size_t i = 0; i < msg->nrr; i++) {
+			const struct dns_rr *rr = &msg->rr[i];
+			uint8_t buf[65536];
+			struct dns_txt txt;
+			if (rr->section != DNS_SECTION_ANSWER ||
+			    rr->type != DNS_TYPE_TXT ||
+			    strcmp(dns_rr_owner(msg, rr), end) != 0)
+				continue;
+			if (dns_rr_txt(pkt, len, rr, buf, sizeof buf, &txt) == DNS_OK)
+				copy_array_bytea(&arr, txt.data, txt.len);
+		}
+		copy_array_end(&arr);
+	} else {
+		copy_null(b);
+	}
+	copy_field(b);
+	copy_int(b, a->elapsed_ms);
+	copy_row_end(b);
+}
+
+/* --- MX -------------------------------------------------------------- */
+
+static int host_cmp(const void *x, const void *y)
+{
+	const struct host *a = x, *b = y;
+
+	if (a->preference != b->preference)
+		return a->preference < b->preference ? -1 : 1;
+	return strcmp(a->name, b->name);
+}
+
+static struct host *hosts_alloc(struct probe *p, size_t n)
+{
+	p->hosts = calloc(n ? n : 1, sizeof *p->hosts);
+	if (!p->hosts) {
+		oom(p);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		jbuf_init(&p->hosts[i].cname, PROBE_ARRAY_MAX);
+		jbuf_init(&p->hosts[i].tlsa, PROBE_ARRAY_MAX);
+	}
+	return p->hosts;
+}
+
+static bool dnssec_failed(enum dnssec_status s)
+{
+	return s == DNSSEC_BOGUS || s == DNSSEC_INDETERMINATE;
+}
+
+static void on_mx(struct probe *p, const struct query *q,
+		  const struct resolver_answer *a)
+{
+	char buf[2][DNS_NAME_TEXT_MAX];
+	struct copy_array chain;
+	const char *owner;
+	size_t n = 0, nulls = 0, real = 0;
+	int null_pref = -1;
+
+	p->mx_st = a->dnssec;
+	copy_array_begin(&chain, &p->apex_cname);
+	if (a->rc != RESOLVER_OK || !a->msg) {
+		copy_array_end(&chain);
+		p->mx_outcome = "dns_error";
+		return;
+	}
+	owner = follow(a->pkt, a->len, a->msg, q->qname, &chain, buf);
+	copy_array_end(&chain);
+	if (a->rcode == DNS_RCODE_NXDOMAIN) {
+		p->mx_outcome = "no_domain";
+		return;
+	}
+	if (a->rcode != DNS_RCODE_NOERROR || dnssec_failed(a->dnssec)) {
+		p->mx_outcome = "dns_error";
+		return;
+	}
+	for (size_t i = 0; i < a->msg->nrr; i++) {
+		const struct dns_rr *rr = &a->msg->rr[i];
+		if (rr->section == DNS_SECTION_ANSWER && rr->type == DNS_TYPE_MX &&
+		    strcmp(dns_rr_owner(a->msg, rr), owner) == 0)
+			n++;
+	}
+	if (n == 0) {
+		/* NODATA: RFC 5321 §5.1, the domain (after CNAMEs) is the
+		 * mail host, with preference 0. */
+		p->mx_outcome = "implicit_mx";
+		if (!hosts_alloc(p, 1))
+			return;
+		p->nhosts = 1;
+		p->hosts[0].name = strdup(owner);
+		p->hosts[0].kept = true;
+		if (!p->hosts[0].name)
+			oom(p);
+		return;
+	}
+	p->mx_count = (int)n;
+	if (!hosts_alloc(p, n))
+		return;
+	for (size_t i = 0; i < a->msg->nrr; i++) {
+		const struct dns_rr *rr = &a->msg->rr[i];
+		struct dns_mx mx;
+		if (rr->section != DNS_SECTION_ANSWER || rr->type != DNS_TYPE_MX ||
+		    strcmp(dns_rr_owner(a->msg, rr), owner) != 0)
+			continue;
+		if (dns_rr_mx(a->pkt, a->len, rr, &mx) != DNS_OK)
+			continue;
+		if (strcmp(mx.exchange, ".") == 0) {
+			nulls++;
+			null_pref = mx.preference;
+			continue;
+		}
+		struct host *h = &p->hosts[real++];
+		h->preference = mx.preference;
+		h->name = strdup(mx.exchange);
+		if (!h->name)
+			oom(p);
+	}
+	p->nhosts = real;
+	if (p->failed)
+		return;
+	qsort(p->hosts, p->nhosts, sizeof *p->hosts, host_cmp);
+	/* RFC 7505: a null MX is a lone "0 ."; anything else with "." is a
+	 * misconfiguration, recorded as such. */
+	if (nulls && n == 1)
+		p->mx_outcome = null_pref == 0 ? "null_mx" : "null_mx_invalid";
+	else if (nulls)
+		p->mx_outcome = "null_mx_mixed";
+	else
+		p->mx_outcome = "mx";
+	p->mx_truncated = n > PROBE_MX_CAP;
+	for (size_t i = 0; i < p->nhosts; i++) {
+		struct host *h = &p->hosts[i];
+		h->kept = i < PROBE_MX_CAP;
+		h->ip_literal = probe_is_ip_literal(h->name);
+	}
+}
+
+/* --- addresses and TLSA --------------------------------------------- */
+
+static void tlsa_maybe(struct probe *p, size_t hi)
+{
+	struct host *h = &p->hosts[hi];
+	char qname[DNS_NAME_TEXT_MAX + 16];
+
+	if (!h->a_done || !h->aaaa_done)
+		return;
+	/* RFC 7672 §2.2.2: TLSA only via a secure MX RRset (or a secure
+	 * implicit MX) and secure address records. */
+	if (p->mx_st != DNSSEC_SECURE || h->a_st != DNSSEC_SECURE ||
+	    h->aaaa_st != DNSSEC_SECURE || h->naddr == 0)
+		return;
+	h->tlsa_looked_up = true;
+	/* §2.2.3: the CNAME-expanded name first. */
+	snprintf(qname, sizeof qname, "_25._tcp.%s", h->canon ? h->canon : h->name);
+	query_send(p, Q_TLSA, hi, qname, DNS_TYPE_TLSA);
+}
+
+static void add_addresses(struct probe *p, struct host *h, const struct query *q,
+			  const struct resolver_answer *a, const char *end)
+{
+	size_t per_family = 0;
+
+	for (size_t i = 0; i < a->msg->nrr && h->naddr < 2 * PROBE_ADDR_MAX; i++) {
+		const struct dns_rr *rr = &a->msg->rr[i];
+		struct addr ad = {0};
+		if (rr->section != DNS_SECTION_ANSWER || rr->type != q->qtype ||
+		    strcmp(dns_rr_owner(a->msg, rr), end) != 0)
+			continue;
+		if (per_family == PROBE_ADDR_MAX)
+			break;
+		if (rr->type == DNS_TYPE_A) {
+			struct dns_a v4;
+			if (dns_rr_a(a->pkt, a->len, rr, &v4) != DNS_OK)
+				continue;
+			ad.family = AF_INET;
+			memcpy(ad.bytes, v4.addr, 4);
+		} else {
+			struct dns_aaaa v6;
+			if (dns_rr_aaaa(a->pkt, a->len, rr, &v6) != DNS_OK)
+				continue;
+			ad.family = AF_INET6;
+			memcpy(ad.bytes, v6.addr, 16);
+		}
+		h->addrs[h->naddr++] = ad;
+		per_family++;
+	}
+	(void)p;
+}
+
+static void on_address(struct probe *p, const struct query *q,
+		       const struct resolver_answer *a)
+{
+	struct host *h = &p->hosts[q->host];
+	bool v4 = q->kind == Q_A;
+	bool failed = a->rc != RESOLVER_OK || !a->msg ||
+		      dnssec_failed(a->dnssec) ||
+		      (a->rcode != DNS_RCODE_NOERROR &&
+		       a->rcode != DNS_RCODE_NXDOMAIN);
+
+	if (v4) {
+		h->a_done = true;
+		h->a_st = a->dnssec;
+		h->a_failed = failed;
+	} else {
+		h->aaaa_done = true;
+		h->aaaa_st = a->dnssec;
+		h->aaaa_failed = failed;
+	}
+	if (!failed) {
+		char buf[2][DNS_NAME_TEXT_MAX];
+		struct copy_array chain;
+		const char *end;
+		/* The chain is recorded from the A answer (AAAA has the same). */
+		if (v4 || h->cname.len == 0) {
+			jbuf_reset(&h->cname);
+			copy_array_begin(&chain, &h->cname);
+			end = follow(a->pkt, a->len, a->msg, q->qname, &chain, buf);
+			copy_array_end(&chain);
+			if (strcmp(end, h->name) != 0) {
+				free(h->canon);
+				h->canon = strdup(end);
+				if (!h->canon)
+					oom(p);
+			}
+		} else {
+			end = follow(a->pkt, a->len, a->msg, q->qname, NULL, buf);
+		}
+		add_addresses(p, h, q, a, end);
+	}
+	tlsa_maybe(p, q->host);
+}
+
+static void on_tlsa(struct probe *p, const struct query *q,
+		    const struct resolver_answer *a)
+{
+	struct host *h = &p->hosts[q->host];
+	size_t found = 0;
+
+	free(h->tlsa_name);
+	h->tlsa_name = strdup(q->qname);
+	if (!h->tlsa_name)
+		oom(p);
+	h->tlsa_st = a->dnssec;
+	jbuf_reset(&h->tlsa);
+	h->ntlsa = 0;
+	if (a->rc == RESOLVER_OK && a->msg && a->rcode == DNS_RCODE_NOERROR &&
+	    !dnssec_failed(a->dnssec)) {
+		char buf[2][DNS_NAME_TEXT_MAX];
+		const char *end = follow(a->pkt, a->len, a->msg, q->qname, NULL,
+					 buf);
+		for (size_t i = 0; i < a->msg->nrr; i++) {
+			const struct dns_rr *rr = &a->msg->rr[i];
+			struct dns_tlsa t;
+			if (rr->section != DNS_SECTION_ANSWER ||
+			    rr->type != DNS_TYPE_TLSA ||
+			    strcmp(dns_rr_owner(a->msg, rr), end) != 0 ||
+			    dns_rr_tlsa(a->pkt, a->len, rr, &t) != DNS_OK)
+				continue;
+			if (h->ntlsa++)
+				jbuf_append(&h->tlsa, ",", 1);
+			/* An array element in COPY text: "u s m hex". */
+			jbuf_printf(&h->tlsa, "\"%u %u %u ", t.usage, t.selector,
+				    t.mtype);
+			for (size_t k = 0; k < t.data_len; k++)
+				jbuf_printf(&h->tlsa, "%02x", t.data[k]);
+			jbuf_append(&h->tlsa, "\"", 1);
+			found++;
+		}
+	}
+	/* §2.2.3: no TLSA at the expanded name (securely) → the original. */
+	if (!found && !dnssec_failed(a->dnssec) && h->canon &&
+	    !h->tlsa_tried_original) {
+		char qname[DNS_NAME_TEXT_MAX + 16];
+		h->tlsa_tried_original = true;
+		snprintf(qname, sizeof qname, "_25._tcp.%s", h->name);
+		query_send(p, Q_TLSA, q->host, qname, DNS_TYPE_TLSA);
+	}
+}
+
+/* --- finishing -------------------------------------------------------- */
+
+static const char *address_outcome(const struct probe *p, const struct host *h,
+				   size_t *refused)
+{
+	size_t ok = 0;
+
+	*refused = 0;
+	if (!h->kept)
+		return NULL;
+	if (h->ip_literal)
+		return "mx_ip_literal";
+	if (h->a_failed || h->aaaa_failed)
+		return "dns_error";
+	for (size_t i = 0; i < h->naddr; i++) {
+		if (addr_policy_check(p->env->policy, &h->addrs[i]) == ADDR_POLICY_OK &&
+		    !addr_policy_domain_blocked(p->env->policy, h->name))
+			ok++;
+		else
+			(*refused)++;
+	}
+	if (h->naddr == 0)
+		return "mx_no_address";
+	return ok ? "ok" : "refused_address";
+}
+
+static void write_rows(struct probe *p, struct probe_counts *delta)
+{
+	struct jbuf *dd = &p->out[PROBE_T_DOMAIN_DNS];
+	struct jbuf *mx = &p->out[PROBE_T_DOMAIN_MX];
+	struct jbuf *ad = &p->out[PROBE_T_MX_ADDRESS];
+	char now[64];
+	uv_timeval64_t tv;
+	struct tm tm;
+
+	uv_gettimeofday(&tv);
+	time_t secs = (time_t)tv.tv_sec;
+	gmtime_r(&secs, &tm);
+	strftime(now, sizeof now, "%Y-%m-%d %H:%M:%S", &tm);
+	snprintf(now + strlen(now), sizeof now - strlen(now), ".%06d+00",
+		 (int)tv.tv_usec);
+
+	copy_int(dd, p->env->campaign_id);
+	copy_field(dd);
+	copy_int(dd, p->target_id);
+	copy_field(dd);
+	copy_str(dd, p->domain);
+	copy_field(dd);
+	copy_str(dd, now);
+	copy_field(dd);
+	copy_str(dd, p->env->worker);
+	copy_field(dd);
+	copy_str(dd, p->mx_outcome);
+	copy_field(dd);
+	copy_int(dd, p->mx_count);
+	copy_field(dd);
+	copy_bool(dd, p->mx_truncated);
+	copy_field(dd);
+	if (p->apex_cname.len)
+		jbuf_append(dd, p->apex_cname.data, p->apex_cname.len);
+	else
+		jbuf_puts(dd, "{}");
+	copy_field(dd);
+	copy_int(dd, p->queries);
+	copy_field(dd);
+	copy_int(dd, (int64_t)(uv_now(p->env->loop) - p->start_ms));
+	copy_row_end(dd);
+
+	jbuf_append(&p->out[PROBE_T_DNS_RRSET], p->rrset.data ? p->rrset.data : "",
+		    p->rrset.len);
+
+	for (size_t i = 0; i < p->nhosts; i++) {
+		struct host *h = &p->hosts[i];
+		size_t refused;
+		const char *outcome = address_outcome(p, h, &refused);
+		delta->refused_addresses += refused;
+		copy_int(mx, p->env->campaign_id);
+		copy_field(mx);
+		copy_int(mx, p->target_id);
+		copy_field(mx);
+		copy_int(mx, (int64_t)i);
+		copy_field(mx);
+		copy_int(mx, h->preference);
+		copy_field(mx);
+		copy_str(mx, h->name);
+		copy_field(mx);
+		copy_bool(mx, h->kept);
+		copy_field(mx);
+		copy_bool(mx, h->ip_literal);
+		copy_field(mx);
+		if (h->cname.len)
+			jbuf_append(mx, h->cname.data, h->cname.len);
+		else
+			jbuf_puts(mx, "{}");
+		copy_field(mx);
+		copy_str(mx, outcome);
+		copy_field(mx);
+		copy_str(mx, h->a_done ? dnssec_status_str(h->a_st) : NULL);
+		copy_field(mx);
+		copy_str(mx, h->aaaa_done ? dnssec_status_str(h->aaaa_st) : NULL);
+		copy_field(mx);
+		copy_bool(mx, h->tlsa_looked_up);
+		copy_field(mx);
+		copy_str(mx, h->tlsa_name);
+		copy_field(mx);
+		copy_str(mx, h->tlsa_name ? dnssec_status_str(h->tlsa_st) : NULL);
+		copy_field(mx);
+		jbuf_append(mx, "{", 1);
+		if (h->tlsa.len)
+			jbuf_append(mx, h->tlsa.data, h->tlsa.len);
+		jbuf_append(mx, "}", 1);
+		copy_row_end(mx);
+
+		for (size_t k = 0; k < h->naddr; k++) {
+			char text[64];
+			enum addr_verdict v = addr_policy_check(p->env->policy,
+								&h->addrs[k]);
+			if (v == ADDR_POLICY_OK &&
+			    addr_policy_domain_blocked(p->env->policy, h->name))
+				v = ADDR_POLICY_BLOCKLIST;
+			/* The same address twice (A listed twice) is one row. */
+			bool dup = false;
+			for (size_t j = 0; j < k; j++)
+				dup |= memcmp(&h->addrs[j], &h->addrs[k],
+					      sizeof h->addrs[k]) == 0;
+			if (dup)
+				continue;
+			addr_format(&h->addrs[k], text, sizeof text);
+			copy_int(ad, p->env->campaign_id);
+			copy_field(ad);
+			copy_int(ad, p->target_id);
+			copy_field(ad);
+			copy_int(ad, (int64_t)i);
+			copy_field(ad);
+			copy_str(ad, text);
+			copy_field(ad);
+			copy_str(ad, addr_verdict_str(v));
+			copy_field(ad);
+			copy_str(ad, addr_class_str(addr_classify(&h->addrs[k])));
+			copy_row_end(ad);
+		}
+	}
+}
+
+static void probe_free(struct probe *p)
+{
+	for (size_t i = 0; i < p->nhosts; i++) {
+		struct host *h = &p->hosts[i];
+		free(h->name);
+		free(h->canon);
+		free(h->tlsa_name);
+		jbuf_free(&h->cname);
+		jbuf_free(&h->tlsa);
+	}
+	/* Hosts beyond nhosts were allocated but never named. */
+	free(p->hosts);
+	for (size_t i = 0; i < p->nkeys; i++)
+		free(p->keys[i]);
+	free(p->keys);
+	jbuf_free(&p->rrset);
+	jbuf_free(&p->apex_cname);
+	free(p->domain);
+	free(p);
+}
+
+static void finish(struct probe *p)
+{
+	struct probe_counts delta = {0};
+	size_t before[PROBE_T_LAST];
+
+	for (int t = 0; t < PROBE_T_LAST; t++)
+		before[t] = p->out[t].len;
+	if (!p->failed && !p->rrset.failed && !p->apex_cname.failed)
+		write_rows(p, &delta);
+	/* A domain whose rows did not fit is taken out whole; the batch
+	 * keeps everything else. */
+	bool bad = p->failed || p->rrset.failed || p->apex_cname.failed;
+	for (int t = 0; t < PROBE_T_LAST; t++)
+		bad |= p->out[t].failed;
+	if (bad) {
+		for (int t = 0; t < PROBE_T_LAST; t++) {
+			p->out[t].failed = 0;
+			p->out[t].len = before[t];
+		}
+		delta.dns_error++;
+	}
+	delta.domains = 1;
+	delta.queries = p->queries;
+	if (!bad && p->mx_outcome) {
+		const char *o = p->mx_outcome;
+		if (!strcmp(o, "mx"))
+			delta.mx++;
+		else if (!strcmp(o, "implicit_mx"))
+			delta.implicit_mx++;
+		else if (!strncmp(o, "null_mx", 7))
+			delta.null_mx++;
+		else if (!strcmp(o, "no_domain"))
+			delta.no_domain++;
+		else if (!strcmp(o, "blocklisted"))
+			delta.blocklisted++;
+		else
+			delta.dns_error++;
+	}
+	p->cb(p->arg, &delta);
+	probe_free(p);
+}
+
+/* --- queries --------------------------------------------------------- */
+
+static void on_answer(void *arg, const struct resolver_answer *a)
+{
+	struct query *q = arg;
+	struct probe *p = q->p;
+
+	write_rrset(p, q, a);
+	switch (q->kind) {
+	case Q_MX:
+		on_mx(p, q, a);
+		for (size_t i = 0; i < p->nhosts && !p->failed; i++) {
+			struct host *h = &p->hosts[i];
+			if (!h->kept || h->ip_literal)
+				continue;
+			query_send(p, Q_A, i, h->name, DNS_TYPE_A);
+			query_send(p, Q_AAAA, i, h->name, DNS_TYPE_AAAA);
+		}
+		break;
+	case Q_A:
+	case Q_AAAA:
+		on_address(p, q, a);
+		break;
+	case Q_TLSA:
+		on_tlsa(p, q, a);
+		break;
+	case Q_TXT:
+		break;
+	}
+	free(q);
+	if (--p->pending == 0)
+		finish(p);
+}
+
+static void query_send(struct probe *p, enum query_kind kind, size_t host,
+		       const char *qname, uint16_t qtype)
+{
+	size_t n = strlen(qname);
+	struct query *q = malloc(sizeof *q + n + 1);
+
+	if (!q) {
+		oom(p);
+		return;
+	}
+	q->p = p;
+	q->kind = kind;
+	q->host = host;
+	q->qtype = qtype;
+	memcpy(q->qname, qname, n + 1);
+	if (resolver_query(p->env->resolver, qname, qtype, on_answer, q) != 0) {
+		free(q);
+		oom(p);
+		return;
+	}
+	p->pending++;
+	p->queries++;
+}
+
+int probe_start(struct probe_env *env, int64_t target_id, const char *domain,
+		struct jbuf out[PROBE_T_LAST], probe_done_cb cb, void *arg)
+{
+	struct probe *p = calloc(1, sizeof *p);
+	char qname[DNS_NAME_TEXT_MAX + 16];
+
+	if (!p || !(p->domain = strdup(domain))) {
+		free(p);
+		return -1;
+	}
+	p->env = env;
+	p->target_id = target_id;
+	p->out = out;
+	p->cb = cb;
+	p->arg = arg;
+	p->start_ms = uv_now(env->loop);
+	jbuf_init(&p->rrset, PROBE_ROWS_MAX);
+	jbuf_init(&p->apex_cname, PROBE_ARRAY_MAX);
+
+	if (addr_policy_domain_blocked(env->policy, domain)) {
+		/* Honoured before any packet: not even a DNS question. */
+		p->mx_outcome = "blocklisted";
+		finish(p);
+		return 0;
+	}
+	/* pending is held at 1 while the first queries go out, so an early
+	 * answer cannot finish the probe under our feet. */
+	p->pending = 1;
+	query_send(p, Q_MX, 0, domain, DNS_TYPE_MX);
+	snprintf(qname, sizeof qname, "_mta-sts.%s", domain);
+	query_send(p, Q_TXT, 0, qname, DNS_TYPE_TXT);
+	snprintf(qname, sizeof qname, "_smtp._tls.%s", domain);
+	query_send(p, Q_TXT, 0, qname, DNS_TYPE_TXT);
+	if (--p->pending == 0)
+		finish(p);
+	return 0;
+}

@@ -1,0 +1,75 @@
+/*
+ * The per-domain probe: one state machine per target domain that asks DNS
+ * everything CHECKS.md needs (MX with implicit and null MX, CNAMEs, A and
+ * AAAA per MX host, TLSA for hosts on a secure path, the _mta-sts and
+ * _smtp._tls TXT records), judges every address with the address policy,
+ * and, when done, appends the domain's rows to the batch's COPY buffers in
+ * one go, so a domain's facts are stored whole or not at all.
+ */
+#ifndef MXCRAWL_CRAWLER_PROBE_H
+#define MXCRAWL_CRAWLER_PROBE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "crawler/addrpolicy.h"
+#include "crawler/json.h"
+#include "crawler/resolver.h"
+
+/* MX hosts probed per domain; more are recorded as not kept (truncated). */
+#define PROBE_MX_CAP 16
+/* CNAME links followed inside one answer. */
+#define PROBE_CNAME_MAX 16
+/* Addresses kept per MX host and family. */
+#define PROBE_ADDR_MAX 16
+
+/* The tables a probe writes, as COPY text rows (see store.h). */
+enum probe_table {
+	PROBE_T_DOMAIN_DNS = 0,
+	PROBE_T_DNS_RRSET,
+	PROBE_T_DOMAIN_MX,
+	PROBE_T_MX_ADDRESS,
+	PROBE_T_LAST
+};
+
+/* What every probe of a worker shares. */
+struct probe_env {
+	uv_loop_t *loop;
+	struct resolver *resolver;
+	const struct addr_policy *policy;
+	const char *worker; /* recorded with each domain */
+	int64_t campaign_id;
+};
+
+/* Counts of outcomes, for the progress line and the summary. */
+struct probe_counts {
+	uint64_t domains;
+	uint64_t mx, implicit_mx, null_mx, no_domain, dns_error, blocklisted;
+	uint64_t queries;
+	uint64_t refused_addresses;
+};
+
+struct probe;
+
+/* Called once per probe when it is done and its rows are appended; the
+ * probe is freed right after the callback returns. */
+typedef void (*probe_done_cb)(void *arg, const struct probe_counts *delta);
+
+/*
+ * Starts probing `domain` (normalised) for target `target_id`; rows go to
+ * out[PROBE_T_*]. Returns 0, or -1 when out of memory (nothing started).
+ */
+int probe_start(struct probe_env *env, int64_t target_id, const char *domain,
+		struct jbuf out[PROBE_T_LAST], probe_done_cb cb, void *arg);
+
+/* Names of the tables, in enum order, and their COPY column lists. */
+extern const char *const probe_table_name[PROBE_T_LAST];
+extern const char *const probe_table_columns[PROBE_T_LAST];
+
+/* True if the text is an IPv4 literal like "192.0.2.1" (an MX target that
+ * must not be looked up or contacted). */
+bool probe_is_ip_literal(const char *host);
+
+#endif

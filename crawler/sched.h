@@ -1,0 +1,47 @@
+/*
+ * The scan scheduler: worker threads (one libuv loop each) run domain
+ * probes inside a bounded in-flight window and a global rate cap, fed with
+ * batches that the store thread leases from the campaign queue; finished
+ * batches go back to the store thread, which writes their rows and marks
+ * them done in one transaction. When writes back up, no new batch is
+ * leased (backpressure).
+ */
+#ifndef MXCRAWL_CRAWLER_SCHED_H
+#define MXCRAWL_CRAWLER_SCHED_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "crawler/addrpolicy.h"
+#include "crawler/probe.h"
+#include "crawler/resolver.h"
+
+struct sched_config {
+	int64_t campaign_id;
+	const char *conninfo;	  /* the store thread's own connection */
+	const char *worker_id;	  /* host/pid, recorded with leases and rows */
+	unsigned workers;	  /* threads, each with its own loop */
+	unsigned concurrency;	  /* domains in flight, whole process */
+	double rate;		  /* domains started per second; 0: no cap */
+	unsigned lease_seconds;	  /* a lease not renewed expires after this */
+	unsigned progress_seconds; /* 0: no progress output */
+	bool quiet;
+	struct resolver_config resolver;
+	const struct addr_policy *policy;
+};
+
+struct sched_summary {
+	struct probe_counts counts;
+	uint64_t batches_written;
+	uint64_t batches_discarded; /* completed meanwhile by another crawler */
+	uint64_t total_targets;	    /* in the campaign */
+	uint64_t done_before;	    /* already done when this run started */
+	double seconds;
+	bool interrupted;	    /* SIGINT/SIGTERM: stopped leasing, drained */
+};
+
+/* Runs the scan until the campaign's queue is done (or a signal asks to
+ * stop). Returns 0, or -1 with the reason printed. */
+int sched_run(const struct sched_config *cfg, struct sched_summary *out);
+
+#endif

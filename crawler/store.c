@@ -1,0 +1,306 @@
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crawler/cli.h"
+#include "crawler/db.h"
+#include "crawler/store.h"
+
+void batch_free(struct batch *b)
+{
+	if (!b)
+		return;
+	for (int t = 0; t < PROBE_T_LAST; t++)
+		jbuf_free(&b->out[t]);
+	free(b->t);
+	free(b->names);
+	free(b);
+}
+
+int store_open(struct store *s)
+{
+	s->c = PQconnectdb(s->conninfo);
+	if (PQstatus(s->c) != CONNECTION_OK) {
+		char *shown = db_conninfo_display(s->conninfo, s->c);
+		cli_error("store: cannot connect to PostgreSQL (%s): %s",
+			  shown ? shown : "?", PQerrorMessage(s->c));
+		free(shown);
+		PQfinish(s->c);
+		s->c = NULL;
+		return -1;
+	}
+	PGresult *r = PQexec(s->c, "SET application_name = 'mxcrawl-store'; "
+				   "SET synchronous_commit = on");
+	PQclear(r);
+	return 0;
+}
+
+void store_close(struct store *s)
+{
+	PQfinish(s->c);
+	s->c = NULL;
+}
+
+bool store_broken(const struct store *s)
+{
+	return !s->c || PQstatus(s->c) != CONNECTION_OK;
+}
+
+int store_reconnect(struct store *s)
+{
+	if (s->c && PQstatus(s->c) == CONNECTION_OK)
+		return 0;
+	if (s->c) {
+		PQreset(s->c);
+		if (PQstatus(s->c) == CONNECTION_OK)
+			return 0;
+		PQfinish(s->c);
+		s->c = NULL;
+	}
+	s->c = PQconnectdb(s->conninfo);
+	return PQstatus(s->c) == CONNECTION_OK ? 0 : -1;
+}
+
+static void id_text(char *buf, size_t cap, int64_t v)
+{
+	snprintf(buf, cap, "%" PRId64, v);
+}
+
+/* Runs a parameterised statement quietly (the caller reports). */
+static PGresult *q(struct store *s, ExecStatusType want, const char *sql,
+		   int n, const char *const *params)
+{
+	PGresult *r = PQexecParams(s->c, sql, n, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(r) == want)
+		return r;
+	if (!store_broken(s))
+		cli_warn("store: %s", PQresultErrorMessage(r));
+	PQclear(r);
+	return NULL;
+}
+
+int store_lease(struct store *s, struct batch **out)
+{
+	char cid[24], lease[32];
+	const char *p[3] = {cid, s->worker_id, lease};
+	PGresult *r;
+	struct batch *b;
+
+	*out = NULL;
+	id_text(cid, sizeof cid, s->campaign_id);
+	snprintf(lease, sizeof lease, "%u seconds", s->lease_seconds);
+	r = q(s, PGRES_TUPLES_OK,
+	      "SELECT batch_no FROM campaign_lease($1::bigint, $2, $3::interval)",
+	      3, p);
+	if (!r)
+		return -1;
+	if (PQntuples(r) == 0) {
+		PQclear(r);
+		return 0;
+	}
+	b = calloc(1, sizeof *b);
+	if (!b) {
+		PQclear(r);
+		return -1;
+	}
+	b->batch_no = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+
+	char bno[24];
+	const char *p2[2] = {cid, bno};
+	id_text(bno, sizeof bno, b->batch_no);
+	r = q(s, PGRES_TUPLES_OK,
+	      "SELECT target_id, domain FROM campaign_target "
+	      "WHERE campaign_id = $1::bigint AND batch_no = $2::bigint "
+	      "ORDER BY target_id",
+	      2, p2);
+	if (!r) {
+		free(b);
+		return -1;
+	}
+	size_t n = (size_t)PQntuples(r), bytes = 0;
+	for (size_t i = 0; i < n; i++)
+		bytes += (size_t)PQgetlength(r, (int)i, 1) + 1;
+	b->t = calloc(n ? n : 1, sizeof *b->t);
+	b->names = malloc(bytes ? bytes : 1);
+	if (!b->t || !b->names) {
+		PQclear(r);
+		batch_free(b);
+		return -1;
+	}
+	char *w = b->names;
+	for (size_t i = 0; i < n; i++) {
+		size_t len = (size_t)PQgetlength(r, (int)i, 1);
+		b->t[i].id = strtoll(PQgetvalue(r, (int)i, 0), NULL, 10);
+		memcpy(w, PQgetvalue(r, (int)i, 1), len + 1);
+		b->t[i].domain = w;
+		w += len + 1;
+	}
+	b->n = n;
+	PQclear(r);
+	for (int t = 0; t < PROBE_T_LAST; t++)
+		jbuf_init(&b->out[t], STORE_BATCH_ROWS_MAX);
+	*out = b;
+	return 1;
+}
+
+int store_open_batches(struct store *s, int64_t *undone, int64_t *held_by_others)
+{
+	char cid[24];
+	const char *p[2] = {cid, s->worker_id};
+	PGresult *r;
+
+	id_text(cid, sizeof cid, s->campaign_id);
+	r = q(s, PGRES_TUPLES_OK,
+	      "SELECT count(*), count(*) FILTER (WHERE lease_expires > "
+	      "clock_timestamp() AND leased_by <> $2) "
+	      "FROM campaign_batch WHERE campaign_id = $1::bigint "
+	      "AND done_at IS NULL",
+	      2, p);
+	if (!r)
+		return -1;
+	*undone = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	*held_by_others = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+	PQclear(r);
+	return 0;
+}
+
+int store_progress(struct store *s, int64_t *total, int64_t *done)
+{
+	char cid[24];
+	const char *p[1] = {cid};
+	PGresult *r;
+
+	id_text(cid, sizeof cid, s->campaign_id);
+	r = q(s, PGRES_TUPLES_OK,
+	      "SELECT coalesce(sum(targets), 0), coalesce(sum(targets) "
+	      "FILTER (WHERE done_at IS NOT NULL), 0) "
+	      "FROM campaign_batch WHERE campaign_id = $1::bigint",
+	      1, p);
+	if (!r)
+		return -1;
+	*total = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	*done = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+	PQclear(r);
+	return 0;
+}
+
+static int exec_simple(struct store *s, const char *sql)
+{
+	PGresult *r = PQexec(s->c, sql);
+	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (!ok && !store_broken(s))
+		cli_warn("store: %s: %s", sql, PQresultErrorMessage(r));
+	PQclear(r);
+	return ok ? 0 : -1;
+}
+
+static int copy_table(struct store *s, int t, const struct jbuf *rows)
+{
+	char sql[512];
+	PGresult *r;
+	int ok = 1;
+
+	if (rows->len == 0)
+		return 0;
+	snprintf(sql, sizeof sql, "COPY %s (%s) FROM STDIN", probe_table_name[t],
+		 probe_table_columns[t]);
+	r = PQexec(s->c, sql);
+	if (PQresultStatus(r) != PGRES_COPY_IN) {
+		if (!store_broken(s))
+			cli_warn("store: %s", PQresultErrorMessage(r));
+		PQclear(r);
+		return -1;
+	}
+	PQclear(r);
+	/* PQputCopyData takes an int length: send in pieces. */
+	for (size_t off = 0; off < rows->len && ok;) {
+		size_t n = rows->len - off;
+		if (n > (1u << 20))
+			n = 1u << 20;
+		ok = PQputCopyData(s->c, rows->data + off, (int)n) == 1;
+		off += n;
+	}
+	if (PQputCopyEnd(s->c, ok ? NULL : "send failed") != 1)
+		ok = 0;
+	while ((r = PQgetResult(s->c)) != NULL) {
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			if (ok && !store_broken(s))
+				cli_warn("store: COPY %s: %s", probe_table_name[t],
+					 PQresultErrorMessage(r));
+			ok = 0;
+		}
+		PQclear(r);
+	}
+	return ok ? 0 : -1;
+}
+
+int store_write(struct store *s, struct batch *b, bool *discarded)
+{
+	char cid[24], bno[24];
+	const char *p[2] = {cid, bno};
+	PGresult *r;
+
+	*discarded = false;
+	id_text(cid, sizeof cid, s->campaign_id);
+	id_text(bno, sizeof bno, b->batch_no);
+	if (exec_simple(s, "BEGIN") != 0)
+		return -1;
+	/* Completing first locks the batch row: a second crawler writing the
+	 * same batch waits here, then finds it done and drops its rows. */
+	r = q(s, PGRES_TUPLES_OK, "SELECT campaign_complete($1::bigint, $2::bigint)",
+	      2, p);
+	if (!r)
+		goto fail;
+	bool ours = PQgetvalue(r, 0, 0)[0] == 't';
+	PQclear(r);
+	if (!ours) {
+		*discarded = true;
+		exec_simple(s, "ROLLBACK");
+		return 0;
+	}
+	for (int t = 0; t < PROBE_T_LAST; t++)
+		if (copy_table(s, t, &b->out[t]) != 0)
+			goto fail;
+	if (exec_simple(s, "COMMIT") != 0)
+		return -1;
+	return 0;
+fail:
+	if (!store_broken(s))
+		exec_simple(s, "ROLLBACK");
+	return -1;
+}
+
+int store_renew(struct store *s)
+{
+	char cid[24], lease[32];
+	const char *p[3] = {cid, s->worker_id, lease};
+	PGresult *r;
+
+	id_text(cid, sizeof cid, s->campaign_id);
+	snprintf(lease, sizeof lease, "%u seconds", s->lease_seconds);
+	r = q(s, PGRES_TUPLES_OK,
+	      "SELECT campaign_renew($1::bigint, $2, $3::interval)", 3, p);
+	if (!r)
+		return -1;
+	PQclear(r);
+	return 0;
+}
+
+int store_set_state(struct store *s, const char *state)
+{
+	char cid[24];
+	const char *p[2] = {cid, state};
+	PGresult *r;
+
+	id_text(cid, sizeof cid, s->campaign_id);
+	r = q(s, PGRES_COMMAND_OK,
+	      "UPDATE campaign SET state = $2 WHERE id = $1::bigint "
+	      "AND state <> 'cancelled'",
+	      2, p);
+	if (!r)
+		return -1;
+	PQclear(r);
+	return 0;
+}

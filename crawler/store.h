@@ -1,0 +1,82 @@
+/*
+ * The database side of a scan, used only by the store thread: leasing
+ * batches, loading their targets, renewing leases, and writing a finished
+ * batch's rows with COPY together with its completion, in one transaction.
+ * Every function reconnects when the connection was lost, so a PostgreSQL
+ * restart in the middle of a scan costs time, not data.
+ */
+#ifndef MXCRAWL_CRAWLER_STORE_H
+#define MXCRAWL_CRAWLER_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "crawler/json.h"
+#include "crawler/probe.h"
+
+/* Bytes of rows one batch may hold per table before it fails. */
+#define STORE_BATCH_ROWS_MAX (256u << 20)
+
+struct batch_target {
+	int64_t id;
+	const char *domain; /* in batch->names */
+};
+
+/* A leased batch, its targets and, once probed, its rows. */
+struct batch {
+	int64_t batch_no;
+	size_t n;	  /* targets */
+	size_t started;	  /* probes started */
+	size_t done;	  /* probes finished */
+	bool abandoned;	  /* cannot be completed here: dropped, not written */
+	struct batch_target *t;
+	char *names;
+	struct jbuf out[PROBE_T_LAST];
+	struct batch *next; /* queue link */
+};
+
+void batch_free(struct batch *b);
+
+struct store {
+	PGconn *c;
+	const char *conninfo;
+	int64_t campaign_id;
+	const char *worker_id;
+	unsigned lease_seconds;
+};
+
+/* Connects; returns 0 or -1 (printed). */
+int store_open(struct store *s);
+void store_close(struct store *s);
+
+/* Leases the next batch and loads its targets: 1 and *out set, 0 when no
+ * batch can be leased now, -1 on a database error (reconnect and retry). */
+int store_lease(struct store *s, struct batch **out);
+
+/* Batches of the campaign not done yet: all of them, and those leased by
+ * other crawlers whose lease has not expired. -1 on error. */
+int store_open_batches(struct store *s, int64_t *undone, int64_t *held_by_others);
+
+/* Targets of the campaign, and those in completed batches. */
+int store_progress(struct store *s, int64_t *total, int64_t *done);
+
+/* Writes a batch's rows and completes it in one transaction. *discarded
+ * is set when another crawler completed it first (nothing written).
+ * Returns 0, or -1 on a database error (nothing written; retry). */
+int store_write(struct store *s, struct batch *b, bool *discarded);
+
+/* Extends this crawler's leases (heartbeat). 0 or -1. */
+int store_renew(struct store *s);
+
+/* Sets the campaign's state ('running', 'done'). 0 or -1. */
+int store_set_state(struct store *s, const char *state);
+
+/* True if the connection is broken (then store_reconnect()). */
+bool store_broken(const struct store *s);
+/* Tries to connect again; 0 on success. */
+int store_reconnect(struct store *s);
+
+#endif
