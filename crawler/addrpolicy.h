@@ -16,17 +16,17 @@
 /* What an address is; ADDR_PUBLIC is the only class contacted by default. */
 enum addr_class {
 	ADDR_PUBLIC = 0,
-	ADDR_UNSPECIFIED,   /* 0.0.0.0/8, :: */
-	ADDR_LOOPBACK,	    /* 127.0.0.0/8, ::1 */
-	ADDR_PRIVATE,	    /* 10/8, 172.16/12, 192.168/16, fc00::/7 */
-	ADDR_CGNAT,	    /* 100.64.0.0/10 */
-	ADDR_LINK_LOCAL,    /* 169.254/16, fe80::/10 */
-	ADDR_MULTICAST,	    /* 224/4, ff00::/8 */
-	ADDR_BROADCAST,	    /* 255.255.255.255 */
+	ADDR_UNSPECIFIED, /* 0.0.0.0/8, :: */
+	ADDR_LOOPBACK,	  /* 127.0.0.0/8, ::1 */
+	ADDR_PRIVATE,	  /* 10/8, 172.16/12, 192.168/16, fc00::/7 */
+	ADDR_CGNAT,	  /* 100.64.0.0/10 */
+	ADDR_LINK_LOCAL,  /* 169.254/16, fe80::/10 */
+	ADDR_MULTICAST,	  /* 224/4, ff00::/8 */
+	ADDR_BROADCAST,	  /* 255.255.255.255 */
 	ADDR_DOCUMENTATION, /* 192.0.2/24, 198.51.100/24, 203.0.113/24, 2001:db8::/32 */
-	ADDR_BENCHMARK,	    /* 198.18/15 */
-	ADDR_RESERVED,	    /* 240/4, 192.0.0/24, IETF/IANA reserved v6 */
-	ADDR_MAPPED,	    /* ::ffff:0:0/96 etc.: judged by the embedded v4 */
+	ADDR_BENCHMARK, /* 198.18/15 */
+	ADDR_RESERVED,	/* 240/4, 192.0.0/24, IETF/IANA reserved v6 */
+	ADDR_MAPPED,	/* ::ffff:0:0/96 etc.: judged by the embedded v4 */
 	ADDR_CLASS_LAST
 };
 
@@ -62,7 +62,8 @@ void addr_policy_free(struct addr_policy *p);
 
 /* Adds an --allow-cidr entry ("127.0.0.0/8", "::1/128", or a bare
  * address). Returns 0, or -1 with a reason in err (static string). */
-int addr_policy_allow(struct addr_policy *p, const char *cidr, const char **err);
+int addr_policy_allow(struct addr_policy *p, const char *cidr,
+		      const char **err);
 
 /*
  * Loads a --blocklist file: one CIDR, address or domain per line, '#'
@@ -78,6 +79,7 @@ enum addr_verdict addr_policy_check(const struct addr_policy *p,
 
 /* True if the domain (normalised, no trailing dot) is blocklisted, i.e.
  * it or one of its parents is a blocklist entry. */
-bool addr_policy_domain_blocked(const struct addr_policy *p, const char *domain);
+bool addr_policy_domain_blocked(const struct addr_policy *p,
+				const char *domain);
 
 #endif

@@ -11,25 +11,26 @@
 #include "crawler/migrate.h"
 
 static const char usage[] =
-	"usage: mxcrawl export [--campaign ID|NAME] --format jsonl [--db CONNINFO]\n"
-	"\n"
-	"Writes one JSON object per scanned domain of the campaign (default: the\n"
-	"newest) to stdout, in target order, with every fact stored so far.\n"
-	"README.md lists the fields.\n"
-	"\n"
-	"Exit status: 0 ok; 64 usage; 65 no such campaign; 69 database unreachable.\n";
+    "usage: mxcrawl export [--campaign ID|NAME] --format jsonl [--db CONNINFO]\n"
+    "\n"
+    "Writes one JSON object per scanned domain of the campaign (default: the\n"
+    "newest) to stdout, in target order, with every fact stored so far.\n"
+    "README.md lists the fields.\n"
+    "\n"
+    "Exit status: 0 ok; 64 usage; 65 no such campaign; 69 database unreachable.\n";
 
 /* Finds a campaign by id (all digits) or name; the newest when spec is NULL.
  * Returns 1 found, 0 not, -1 error. */
 int campaign_resolve(PGconn *c, const char *spec, int64_t *id, char **name)
 {
-	const char *params[1] = {spec};
+	const char *params[1] = { spec };
 	PGresult *r;
 
 	if (!spec)
-		r = db_exec(c, PGRES_TUPLES_OK, "finding the newest campaign",
-			    "SELECT id, name FROM campaign ORDER BY id DESC LIMIT 1",
-			    0, NULL);
+		r = db_exec(
+		    c, PGRES_TUPLES_OK, "finding the newest campaign",
+		    "SELECT id, name FROM campaign ORDER BY id DESC LIMIT 1", 0,
+		    NULL);
 	else
 		r = db_exec(c, PGRES_TUPLES_OK, "finding the campaign",
 			    "SELECT id, name FROM campaign WHERE name = $1 "
@@ -51,11 +52,11 @@ int campaign_resolve(PGconn *c, const char *spec, int64_t *id, char **name)
 int cmd_export(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"campaign", required_argument, NULL, CLI_OPT_CAMPAIGN},
-		{"format", required_argument, NULL, CLI_OPT_FORMAT},
-		{"db", required_argument, NULL, CLI_OPT_DB},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{ "campaign", required_argument, NULL, CLI_OPT_CAMPAIGN },
+		{ "format", required_argument, NULL, CLI_OPT_FORMAT },
+		{ "db", required_argument, NULL, CLI_OPT_DB },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	const char *spec = NULL, *format = NULL, *opt_db = NULL;
 	int ch, rc = EX_OK;
@@ -83,8 +84,9 @@ int cmd_export(int argc, char **argv)
 		return cli_usage_error("export", "unexpected argument '%s'",
 				       argv[optind]);
 	if (!format || strcmp(format, "jsonl") != 0)
-		return cli_usage_error("export", "--format jsonl is required (the "
-						 "only format so far)");
+		return cli_usage_error("export",
+				       "--format jsonl is required (the "
+				       "only format so far)");
 	if (db_init(&db, opt_db) != 0)
 		return EX_CONFIG;
 	PGconn *c = db_connect(&db);
@@ -101,18 +103,20 @@ int cmd_export(int argc, char **argv)
 	int found = campaign_resolve(c, spec, &id, NULL);
 	if (found <= 0) {
 		if (found == 0)
-			cli_error(spec ? "no campaign '%s'" : "no campaign yet%s",
+			cli_error(spec ? "no campaign '%s'"
+				       : "no campaign yet%s",
 				  spec ? spec : "");
 		rc = found < 0 ? EX_UNAVAILABLE : EX_DATAERR;
 		goto out;
 	}
 	char cid[24];
-	const char *params[1] = {cid};
+	const char *params[1] = { cid };
 	snprintf(cid, sizeof cid, "%" PRId64, id);
-	if (!PQsendQueryParams(c,
-			       "SELECT doc::text FROM export_domain "
-			       "WHERE campaign_id = $1::bigint ORDER BY target_id",
-			       1, NULL, params, NULL, NULL, 0) ||
+	if (!PQsendQueryParams(
+		c,
+		"SELECT doc::text FROM export_domain "
+		"WHERE campaign_id = $1::bigint ORDER BY target_id",
+		1, NULL, params, NULL, NULL, 0) ||
 	    !PQsetSingleRowMode(c)) {
 		cli_error("export: %s", PQerrorMessage(c));
 		rc = EX_UNAVAILABLE;
@@ -122,8 +126,8 @@ int cmd_export(int argc, char **argv)
 	while ((r = PQgetResult(c)) != NULL) {
 		ExecStatusType st = PQresultStatus(r);
 		if (st == PGRES_SINGLE_TUPLE) {
-			fwrite(PQgetvalue(r, 0, 0), 1, (size_t)PQgetlength(r, 0, 0),
-			       stdout);
+			fwrite(PQgetvalue(r, 0, 0), 1,
+			       (size_t)PQgetlength(r, 0, 0), stdout);
 			fputc('\n', stdout);
 		} else if (st != PGRES_TUPLES_OK) {
 			cli_error("export: %s", PQresultErrorMessage(r));

@@ -191,7 +191,7 @@ static int check_canaries(const struct resolver_config *rc, const char *secure,
 {
 	uv_loop_t loop;
 	struct resolver_config cfg = *rc;
-	struct canary cs = {0}, cb = {0};
+	struct canary cs = { 0 }, cb = { 0 };
 	const char *err = NULL;
 	int result;
 
@@ -212,19 +212,23 @@ static int check_canaries(const struct resolver_config *rc, const char *secure,
 		while (!(cs.done && cb.done) && uv_run(&loop, UV_RUN_ONCE))
 			;
 		if (cs.rc == RESOLVER_TIMEOUT && cb.rc == RESOLVER_TIMEOUT) {
-			cli_error("the resolver %s does not answer (canaries %s and "
-				  "%s timed out)",
-				  cfg.servers, secure, bogus);
+			cli_error(
+			    "the resolver %s does not answer (canaries %s and "
+			    "%s timed out)",
+			    cfg.servers, secure, bogus);
 			result = -1;
 		} else {
-			result = cs.st == DNSSEC_SECURE && cb.st == DNSSEC_BOGUS;
+			result =
+			    cs.st == DNSSEC_SECURE && cb.st == DNSSEC_BOGUS;
 			if (!result)
-				cli_warn("THE RESOLVER %s DOES NOT VALIDATE DNSSEC: canary "
-					 "%s is %s (want secure), %s is %s (want "
-					 "bogus). Every DNSSEC and DANE fact of this "
-					 "run is recorded as 'unknown'.",
-					 cfg.servers, secure, dnssec_status_str(cs.st),
-					 bogus, dnssec_status_str(cb.st));
+				cli_warn(
+				    "THE RESOLVER %s DOES NOT VALIDATE DNSSEC: canary "
+				    "%s is %s (want secure), %s is %s (want "
+				    "bogus). Every DNSSEC and DANE fact of this "
+				    "run is recorded as 'unknown'.",
+				    cfg.servers, secure,
+				    dnssec_status_str(cs.st), bogus,
+				    dnssec_status_str(cb.st));
 		}
 	}
 	resolver_free(r);
@@ -264,29 +268,31 @@ static int allow_list(struct addr_policy *pol, const char *list)
 int cmd_scan(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"targets", required_argument, NULL, CLI_OPT_TARGETS},
-		{"format", required_argument, NULL, CLI_OPT_FORMAT},
-		{"origin", required_argument, NULL, CLI_OPT_ORIGIN},
-		{"campaign", required_argument, NULL, CLI_OPT_CAMPAIGN},
-		{"resume", no_argument, NULL, CLI_OPT_RESUME},
-		{"batch-size", required_argument, NULL, CLI_OPT_BATCH_SIZE},
-		{"vantage", required_argument, NULL, CLI_OPT_VANTAGE},
-		{"db", required_argument, NULL, CLI_OPT_DB},
-		{"resolver", required_argument, NULL, CLI_OPT_RESOLVER},
-		{"canary-secure", required_argument, NULL, CLI_OPT_CANARY_SECURE},
-		{"canary-bogus", required_argument, NULL, CLI_OPT_CANARY_BOGUS},
-		{"workers", required_argument, NULL, CLI_OPT_WORKERS},
-		{"concurrency", required_argument, NULL, CLI_OPT_CONCURRENCY},
-		{"rate", required_argument, NULL, CLI_OPT_RATE},
-		{"dns-timeout", required_argument, NULL, CLI_OPT_DNS_TIMEOUT},
-		{"lease", required_argument, NULL, CLI_OPT_LEASE},
-		{"allow-cidr", required_argument, NULL, CLI_OPT_ALLOW_CIDR},
-		{"blocklist", required_argument, NULL, CLI_OPT_BLOCKLIST},
-		{"progress", required_argument, NULL, CLI_OPT_PROGRESS},
-		{"import-only", no_argument, NULL, CLI_OPT_IMPORT_ONLY},
-		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{ "targets", required_argument, NULL, CLI_OPT_TARGETS },
+		{ "format", required_argument, NULL, CLI_OPT_FORMAT },
+		{ "origin", required_argument, NULL, CLI_OPT_ORIGIN },
+		{ "campaign", required_argument, NULL, CLI_OPT_CAMPAIGN },
+		{ "resume", no_argument, NULL, CLI_OPT_RESUME },
+		{ "batch-size", required_argument, NULL, CLI_OPT_BATCH_SIZE },
+		{ "vantage", required_argument, NULL, CLI_OPT_VANTAGE },
+		{ "db", required_argument, NULL, CLI_OPT_DB },
+		{ "resolver", required_argument, NULL, CLI_OPT_RESOLVER },
+		{ "canary-secure", required_argument, NULL,
+		  CLI_OPT_CANARY_SECURE },
+		{ "canary-bogus", required_argument, NULL,
+		  CLI_OPT_CANARY_BOGUS },
+		{ "workers", required_argument, NULL, CLI_OPT_WORKERS },
+		{ "concurrency", required_argument, NULL, CLI_OPT_CONCURRENCY },
+		{ "rate", required_argument, NULL, CLI_OPT_RATE },
+		{ "dns-timeout", required_argument, NULL, CLI_OPT_DNS_TIMEOUT },
+		{ "lease", required_argument, NULL, CLI_OPT_LEASE },
+		{ "allow-cidr", required_argument, NULL, CLI_OPT_ALLOW_CIDR },
+		{ "blocklist", required_argument, NULL, CLI_OPT_BLOCKLIST },
+		{ "progress", required_argument, NULL, CLI_OPT_PROGRESS },
+		{ "import-only", no_argument, NULL, CLI_OPT_IMPORT_ONLY },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	const char *targets = NULL, *format = NULL, *origin = NULL;
 	const char *name = NULL, *vantage = NULL, *opt_db = NULL;
@@ -302,11 +308,12 @@ int cmd_scan(int argc, char **argv)
 		.rate = 0,
 		.lease_seconds = 60,
 		.progress_seconds = 10,
-		.resolver = {.timeout_ms = 2000, .tries = 3},
+		.resolver = { .timeout_ms = 2000, .tries = 3 },
 	};
 	const char *resolver = env_or("MXCRAWL_RESOLVER", "127.0.0.1:53");
 	const char *canary_secure = env_or("MXCRAWL_CANARY_SECURE", "ietf.org");
-	const char *canary_bogus = env_or("MXCRAWL_CANARY_BOGUS", "dnssec-failed.org");
+	const char *canary_bogus =
+	    env_or("MXCRAWL_CANARY_BOGUS", "dnssec-failed.org");
 	struct addr_policy *pol = addr_policy_new();
 	PGconn *c = NULL;
 	struct db db;
@@ -334,8 +341,8 @@ int cmd_scan(int argc, char **argv)
 			resume = 1;
 			break;
 		case CLI_OPT_BATCH_SIZE:
-			batch = cli_parse_long("scan", "--batch-size", optarg, 1,
-					       CAMPAIGN_BATCH_MAX);
+			batch = cli_parse_long("scan", "--batch-size", optarg,
+					       1, CAMPAIGN_BATCH_MAX);
 			if (batch < 0)
 				goto usage;
 			break;
@@ -355,13 +362,14 @@ int cmd_scan(int argc, char **argv)
 			canary_bogus = optarg;
 			break;
 		case CLI_OPT_WORKERS:
-			if ((v = cli_parse_long("scan", "--workers", optarg, 1, 256)) < 0)
+			if ((v = cli_parse_long("scan", "--workers", optarg, 1,
+						256)) < 0)
 				goto usage;
 			sc.workers = (unsigned)v;
 			break;
 		case CLI_OPT_CONCURRENCY:
-			if ((v = cli_parse_long("scan", "--concurrency", optarg, 1,
-						1000000)) < 0)
+			if ((v = cli_parse_long("scan", "--concurrency", optarg,
+						1, 1000000)) < 0)
 				goto usage;
 			sc.concurrency = (unsigned)v;
 			break;
@@ -372,8 +380,8 @@ int cmd_scan(int argc, char **argv)
 			sc.rate = (double)v;
 			break;
 		case CLI_OPT_DNS_TIMEOUT:
-			if ((v = cli_parse_long("scan", "--dns-timeout", optarg, 10,
-						600000)) < 0)
+			if ((v = cli_parse_long("scan", "--dns-timeout", optarg,
+						10, 600000)) < 0)
 				goto usage;
 			sc.resolver.timeout_ms = (unsigned)v;
 			break;
@@ -412,12 +420,14 @@ int cmd_scan(int argc, char **argv)
 		}
 	}
 	if (optind != argc) {
-		cli_usage_error("scan", "unexpected argument '%s'", argv[optind]);
+		cli_usage_error("scan", "unexpected argument '%s'",
+				argv[optind]);
 		goto usage;
 	}
 	if (resume && targets) {
-		cli_usage_error("scan", "--resume continues an existing campaign; "
-					"give --campaign NAME, not --targets");
+		cli_usage_error("scan",
+				"--resume continues an existing campaign; "
+				"give --campaign NAME, not --targets");
 		goto usage;
 	}
 	if (resume && !name) {
@@ -425,18 +435,21 @@ int cmd_scan(int argc, char **argv)
 		goto usage;
 	}
 	if (import_only && (resume || !targets)) {
-		cli_usage_error("scan", "--import-only needs --targets and no --resume");
+		cli_usage_error(
+		    "scan", "--import-only needs --targets and no --resume");
 		goto usage;
 	}
 	if (!resume && !targets) {
-		cli_usage_error("scan", "give --targets FILE (or --campaign NAME "
-					"--resume)");
+		cli_usage_error("scan",
+				"give --targets FILE (or --campaign NAME "
+				"--resume)");
 		goto usage;
 	}
 	if (blocklist) {
 		unsigned long line = 0;
 		const char *err = NULL;
-		if (addr_policy_load_blocklist(pol, blocklist, &line, &err) != 0) {
+		if (addr_policy_load_blocklist(pol, blocklist, &line, &err) !=
+		    0) {
 			cli_error("blocklist %s:%lu: %s", blocklist, line,
 				  err ? err : "invalid");
 			addr_policy_free(pol);
@@ -469,8 +482,8 @@ int cmd_scan(int argc, char **argv)
 
 	/* The resolver is checked before anything is written. */
 	if (!import_only) {
-		int validating = check_canaries(&sc.resolver, canary_secure,
-						canary_bogus);
+		int validating =
+		    check_canaries(&sc.resolver, canary_secure, canary_bogus);
 		if (validating < 0) {
 			rc = EX_UNAVAILABLE;
 			goto out;
@@ -506,7 +519,8 @@ int cmd_scan(int argc, char **argv)
 		goto out;
 	}
 	if (!resume && found) {
-		cli_error("campaign '%s' already exists (id %" PRId64 ", %" PRId64
+		cli_error("campaign '%s' already exists (id %" PRId64
+			  ", %" PRId64
 			  " targets); use --campaign '%s' --resume to continue "
 			  "it, or choose another name",
 			  name, id, queued, name);
@@ -514,7 +528,7 @@ int cmd_scan(int argc, char **argv)
 		goto out;
 	}
 	if (!resume) {
-		struct campaign_spec spec = {name, NULL, vantage, (int)batch};
+		struct campaign_spec spec = { name, NULL, vantage, (int)batch };
 		rc = import(c, targets, format, origin, &spec, quiet);
 		if (rc != EX_OK)
 			goto out;
@@ -527,8 +541,10 @@ int cmd_scan(int argc, char **argv)
 	c = NULL;
 	if (import_only) {
 		if (!quiet)
-			fprintf(stderr, "scan: imported only; scan it with: mxcrawl "
-					"scan --campaign '%s' --resume\n", name);
+			fprintf(stderr,
+				"scan: imported only; scan it with: mxcrawl "
+				"scan --campaign '%s' --resume\n",
+				name);
 		goto out;
 	}
 
@@ -548,17 +564,22 @@ int cmd_scan(int argc, char **argv)
 			" batches stored, %" PRIu64
 			" dropped (done by another crawler); DNSSEC %s\n",
 			name, id, sum.counts.domains, sum.seconds,
-			sum.seconds > 0 ? sum.counts.domains / sum.seconds : 0.0,
+			sum.seconds > 0 ? sum.counts.domains / sum.seconds
+					: 0.0,
 			sum.batches_written, sum.batches_discarded,
-			sc.resolver.validating ? "validated"
-					       : "UNKNOWN (resolver does not validate)");
-		fprintf(stderr, "scan: stages measured: DNS (MX, A/AAAA, TLSA, "
-				"MTA-STS and TLS-RPT TXT). SMTP/TLS and MTA-STS "
-				"fetch are not built yet.\n");
+			sc.resolver.validating
+			    ? "validated"
+			    : "UNKNOWN (resolver does not validate)");
+		fprintf(stderr,
+			"scan: stages measured: DNS (MX, A/AAAA, TLSA, "
+			"MTA-STS and TLS-RPT TXT). SMTP/TLS and MTA-STS "
+			"fetch are not built yet.\n");
 	}
 	if (sum.interrupted) {
-		fprintf(stderr, "scan: interrupted; continue with: mxcrawl scan "
-				"--campaign '%s' --resume\n", name);
+		fprintf(stderr,
+			"scan: interrupted; continue with: mxcrawl scan "
+			"--campaign '%s' --resume\n",
+			name);
 		rc = EX_TEMPFAIL;
 	}
 out:

@@ -47,8 +47,8 @@ enum query_kind {
 struct host {
 	int preference;
 	char *name;
-	char *canon;	     /* end of the host's CNAME chain */
-	struct jbuf cname;   /* COPY array of the chain */
+	char *canon;	   /* end of the host's CNAME chain */
+	struct jbuf cname; /* COPY array of the chain */
 	bool kept;
 	bool ip_literal;
 	bool a_done, aaaa_done;
@@ -60,7 +60,7 @@ struct host {
 	bool tlsa_tried_original;
 	char *tlsa_name;
 	enum dnssec_status tlsa_st;
-	struct jbuf tlsa;    /* COPY array elements of "u s m hex" */
+	struct jbuf tlsa; /* COPY array elements of "u s m hex" */
 	size_t ntlsa;
 };
 
@@ -181,7 +181,8 @@ static const char *follow(const uint8_t *pkt, size_t len,
 					  DNS_NAME_TEXT_MAX) != DNS_OK)
 			break;
 		if (chain)
-			copy_array_text(chain, bufs[which], strlen(bufs[which]));
+			copy_array_text(chain, bufs[which],
+					strlen(bufs[which]));
 		cur = bufs[which];
 		which ^= 1;
 	}
@@ -240,7 +241,8 @@ static void write_rrset(struct probe *p, const struct query *q,
 
 	/* records (presentation) */
 	copy_array_begin(&arr, b);
-	for (size_t i = 0; msg && q->qtype != DNS_TYPE_TXT && i < msg->nrr; i++) {
+	for (size_t i = 0; msg && q->qtype != DNS_TYPE_TXT && i < msg->nrr;
+	     i++) {
 		const struct dns_rr *rr = &msg->rr[i];
 		char text[DNS_NAME_TEXT_MAX + 16];
 		if (rr->section != DNS_SECTION_ANSWER || rr->type != q->qtype ||
@@ -250,7 +252,8 @@ static void write_rrset(struct probe *p, const struct query *q,
 			struct dns_mx mx;
 			if (dns_rr_mx(pkt, len, rr, &mx) != DNS_OK)
 				continue;
-			snprintf(text, sizeof text, "%u %s", mx.preference, mx.exchange);
+			snprintf(text, sizeof text, "%u %s", mx.preference,
+				 mx.exchange);
 			copy_array_text(&arr, text, strlen(text));
 		} else if (rr->type == DNS_TYPE_A) {
 			struct dns_a v4;
@@ -266,7 +269,8 @@ static void write_rrset(struct probe *p, const struct query *q,
 			if (dns_rr_tlsa(pkt, len, rr, &t) != DNS_OK)
 				continue;
 			jbuf_init(&tb, 2 * 65536 + 32);
-			jbuf_printf(&tb, "%u %u %u ", t.usage, t.selector, t.mtype);
+			jbuf_printf(&tb, "%u %u %u ", t.usage, t.selector,
+				    t.mtype);
 			for (size_t k = 0; k < t.data_len; k++)
 				jbuf_printf(&tb, "%02x", t.data[k]);
 			if (!tb.failed)
@@ -288,7 +292,8 @@ static void write_rrset(struct probe *p, const struct query *q,
 			    rr->type != DNS_TYPE_TXT ||
 			    strcmp(dns_rr_owner(msg, rr), end) != 0)
 				continue;
-			if (dns_rr_txt(pkt, len, rr, buf, sizeof buf, &txt) == DNS_OK)
+			if (dns_rr_txt(pkt, len, rr, buf, sizeof buf, &txt) ==
+			    DNS_OK)
 				copy_array_bytea(&arr, txt.data, txt.len);
 		}
 		copy_array_end(&arr);
@@ -358,7 +363,8 @@ static void on_mx(struct probe *p, const struct query *q,
 	}
 	for (size_t i = 0; i < a->msg->nrr; i++) {
 		const struct dns_rr *rr = &a->msg->rr[i];
-		if (rr->section == DNS_SECTION_ANSWER && rr->type == DNS_TYPE_MX &&
+		if (rr->section == DNS_SECTION_ANSWER &&
+		    rr->type == DNS_TYPE_MX &&
 		    strcmp(dns_rr_owner(a->msg, rr), owner) == 0)
 			n++;
 	}
@@ -381,7 +387,8 @@ static void on_mx(struct probe *p, const struct query *q,
 	for (size_t i = 0; i < a->msg->nrr; i++) {
 		const struct dns_rr *rr = &a->msg->rr[i];
 		struct dns_mx mx;
-		if (rr->section != DNS_SECTION_ANSWER || rr->type != DNS_TYPE_MX ||
+		if (rr->section != DNS_SECTION_ANSWER ||
+		    rr->type != DNS_TYPE_MX ||
 		    strcmp(dns_rr_owner(a->msg, rr), owner) != 0)
 			continue;
 		if (dns_rr_mx(a->pkt, a->len, rr, &mx) != DNS_OK)
@@ -433,18 +440,21 @@ static void tlsa_maybe(struct probe *p, size_t hi)
 		return;
 	h->tlsa_looked_up = true;
 	/* §2.2.3: the CNAME-expanded name first. */
-	snprintf(qname, sizeof qname, "_25._tcp.%s", h->canon ? h->canon : h->name);
+	snprintf(qname, sizeof qname, "_25._tcp.%s",
+		 h->canon ? h->canon : h->name);
 	query_send(p, Q_TLSA, hi, qname, DNS_TYPE_TLSA);
 }
 
-static void add_addresses(struct probe *p, struct host *h, const struct query *q,
+static void add_addresses(struct probe *p, struct host *h,
+			  const struct query *q,
 			  const struct resolver_answer *a, const char *end)
 {
 	size_t per_family = 0;
 
-	for (size_t i = 0; i < a->msg->nrr && h->naddr < 2 * PROBE_ADDR_MAX; i++) {
+	for (size_t i = 0; i < a->msg->nrr && h->naddr < 2 * PROBE_ADDR_MAX;
+	     i++) {
 		const struct dns_rr *rr = &a->msg->rr[i];
-		struct addr ad = {0};
+		struct addr ad = { 0 };
 		if (rr->section != DNS_SECTION_ANSWER || rr->type != q->qtype ||
 		    strcmp(dns_rr_owner(a->msg, rr), end) != 0)
 			continue;
@@ -474,10 +484,9 @@ static void on_address(struct probe *p, const struct query *q,
 {
 	struct host *h = &p->hosts[q->host];
 	bool v4 = q->kind == Q_A;
-	bool failed = a->rc != RESOLVER_OK || !a->msg ||
-		      dnssec_failed(a->dnssec) ||
-		      (a->rcode != DNS_RCODE_NOERROR &&
-		       a->rcode != DNS_RCODE_NXDOMAIN);
+	bool failed =
+	    a->rc != RESOLVER_OK || !a->msg || dnssec_failed(a->dnssec) ||
+	    (a->rcode != DNS_RCODE_NOERROR && a->rcode != DNS_RCODE_NXDOMAIN);
 
 	if (v4) {
 		h->a_done = true;
@@ -496,7 +505,8 @@ static void on_address(struct probe *p, const struct query *q,
 		if (v4 || h->cname.len == 0) {
 			jbuf_reset(&h->cname);
 			copy_array_begin(&chain, &h->cname);
-			end = follow(a->pkt, a->len, a->msg, q->qname, &chain, buf);
+			end = follow(a->pkt, a->len, a->msg, q->qname, &chain,
+				     buf);
 			copy_array_end(&chain);
 			if (strcmp(end, h->name) != 0) {
 				free(h->canon);
@@ -505,7 +515,8 @@ static void on_address(struct probe *p, const struct query *q,
 					oom(p);
 			}
 		} else {
-			end = follow(a->pkt, a->len, a->msg, q->qname, NULL, buf);
+			end =
+			    follow(a->pkt, a->len, a->msg, q->qname, NULL, buf);
 		}
 		add_addresses(p, h, q, a, end);
 	}
@@ -528,8 +539,8 @@ static void on_tlsa(struct probe *p, const struct query *q,
 	if (a->rc == RESOLVER_OK && a->msg && a->rcode == DNS_RCODE_NOERROR &&
 	    !dnssec_failed(a->dnssec)) {
 		char buf[2][DNS_NAME_TEXT_MAX];
-		const char *end = follow(a->pkt, a->len, a->msg, q->qname, NULL,
-					 buf);
+		const char *end =
+		    follow(a->pkt, a->len, a->msg, q->qname, NULL, buf);
 		for (size_t i = 0; i < a->msg->nrr; i++) {
 			const struct dns_rr *rr = &a->msg->rr[i];
 			struct dns_tlsa t;
@@ -541,8 +552,8 @@ static void on_tlsa(struct probe *p, const struct query *q,
 			if (h->ntlsa++)
 				jbuf_append(&h->tlsa, ",", 1);
 			/* An array element in COPY text: "u s m hex". */
-			jbuf_printf(&h->tlsa, "\"%u %u %u ", t.usage, t.selector,
-				    t.mtype);
+			jbuf_printf(&h->tlsa, "\"%u %u %u ", t.usage,
+				    t.selector, t.mtype);
 			for (size_t k = 0; k < t.data_len; k++)
 				jbuf_printf(&h->tlsa, "%02x", t.data[k]);
 			jbuf_append(&h->tlsa, "\"", 1);
@@ -574,7 +585,8 @@ static const char *address_outcome(const struct probe *p, const struct host *h,
 	if (h->a_failed || h->aaaa_failed)
 		return "dns_error";
 	for (size_t i = 0; i < h->naddr; i++) {
-		if (addr_policy_check(p->env->policy, &h->addrs[i]) == ADDR_POLICY_OK &&
+		if (addr_policy_check(p->env->policy, &h->addrs[i]) ==
+			ADDR_POLICY_OK &&
 		    !addr_policy_domain_blocked(p->env->policy, h->name))
 			ok++;
 		else
@@ -627,8 +639,8 @@ static void write_rows(struct probe *p, struct probe_counts *delta)
 	copy_int(dd, (int64_t)(uv_now(p->env->loop) - p->start_ms));
 	copy_row_end(dd);
 
-	jbuf_append(&p->out[PROBE_T_DNS_RRSET], p->rrset.data ? p->rrset.data : "",
-		    p->rrset.len);
+	jbuf_append(&p->out[PROBE_T_DNS_RRSET],
+		    p->rrset.data ? p->rrset.data : "", p->rrset.len);
 
 	for (size_t i = 0; i < p->nhosts; i++) {
 		struct host *h = &p->hosts[i];
@@ -658,13 +670,15 @@ static void write_rows(struct probe *p, struct probe_counts *delta)
 		copy_field(mx);
 		copy_str(mx, h->a_done ? dnssec_status_str(h->a_st) : NULL);
 		copy_field(mx);
-		copy_str(mx, h->aaaa_done ? dnssec_status_str(h->aaaa_st) : NULL);
+		copy_str(mx,
+			 h->aaaa_done ? dnssec_status_str(h->aaaa_st) : NULL);
 		copy_field(mx);
 		copy_bool(mx, h->tlsa_looked_up);
 		copy_field(mx);
 		copy_str(mx, h->tlsa_name);
 		copy_field(mx);
-		copy_str(mx, h->tlsa_name ? dnssec_status_str(h->tlsa_st) : NULL);
+		copy_str(mx,
+			 h->tlsa_name ? dnssec_status_str(h->tlsa_st) : NULL);
 		copy_field(mx);
 		jbuf_append(mx, "{", 1);
 		if (h->tlsa.len)
@@ -674,8 +688,8 @@ static void write_rows(struct probe *p, struct probe_counts *delta)
 
 		for (size_t k = 0; k < h->naddr; k++) {
 			char text[64];
-			enum addr_verdict v = addr_policy_check(p->env->policy,
-								&h->addrs[k]);
+			enum addr_verdict v =
+			    addr_policy_check(p->env->policy, &h->addrs[k]);
 			if (v == ADDR_POLICY_OK &&
 			    addr_policy_domain_blocked(p->env->policy, h->name))
 				v = ADDR_POLICY_BLOCKLIST;
@@ -697,7 +711,8 @@ static void write_rows(struct probe *p, struct probe_counts *delta)
 			copy_field(ad);
 			copy_str(ad, addr_verdict_str(v));
 			copy_field(ad);
-			copy_str(ad, addr_class_str(addr_classify(&h->addrs[k])));
+			copy_str(ad,
+				 addr_class_str(addr_classify(&h->addrs[k])));
 			copy_row_end(ad);
 		}
 	}
@@ -726,7 +741,7 @@ static void probe_free(struct probe *p)
 
 static void finish(struct probe *p)
 {
-	struct probe_counts delta = {0};
+	struct probe_counts delta = { 0 };
 	size_t before[PROBE_T_LAST];
 
 	for (int t = 0; t < PROBE_T_LAST; t++)

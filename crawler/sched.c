@@ -44,18 +44,18 @@ struct worker;
 struct shared {
 	const struct sched_config *cfg;
 	pthread_mutex_t mu;
-	pthread_cond_t cond;	   /* store queue changed */
-	struct batch *writes;	   /* finished batches, FIFO */
+	pthread_cond_t cond;  /* store queue changed */
+	struct batch *writes; /* finished batches, FIFO */
 	struct batch **writes_tail;
 	size_t nwrites;
-	unsigned *req;		   /* workers waiting for a batch, FIFO */
+	unsigned *req; /* workers waiting for a batch, FIFO */
 	unsigned nreq;
 	unsigned workers_running;
-	bool failed;		   /* fatal store error: stop */
+	bool failed; /* fatal store error: stop */
 
 	/* Progress counters, updated by workers. */
 	_Atomic uint64_t domains, mx, implicit_mx, null_mx, no_domain,
-		dns_error, blocklisted, queries, refused;
+	    dns_error, blocklisted, queries, refused;
 	_Atomic uint64_t batches_written, batches_discarded;
 	struct worker *w;
 };
@@ -72,13 +72,13 @@ struct worker {
 
 	pthread_mutex_t mu; /* guards inbox, no_more */
 	struct batch *inbox;
-	bool no_more;	    /* the store has nothing left for us */
+	bool no_more; /* the store has nothing left for us */
 
 	struct batch *active; /* batches being probed (started or not) */
 	bool asked;	      /* a request for work is outstanding */
 	unsigned inflight;
 	unsigned window;
-	double tokens;	      /* rate limiter */
+	double tokens; /* rate limiter */
 	double tokens_per_tick;
 	bool finished;
 };
@@ -183,15 +183,17 @@ static void worker_pump(struct worker *w)
 				ctx->w = w;
 				ctx->b = b;
 			}
-			if (!ctx || probe_start(&w->env, t->id, t->domain, b->out,
-						on_probe_done, ctx) != 0) {
+			if (!ctx ||
+			    probe_start(&w->env, t->id, t->domain, b->out,
+					on_probe_done, ctx) != 0) {
 				/* Out of memory: the batch cannot be finished
 				 * here; it stays leased and expires, and a
 				 * resumed scan takes it again. */
 				free(ctx);
-				cli_warn("worker %u: out of memory; batch %" PRId64
-					 " left for a later run",
-					 w->index, b->batch_no);
+				cli_warn(
+				    "worker %u: out of memory; batch %" PRId64
+				    " left for a later run",
+				    w->index, b->batch_no);
 				b->started--;
 				b->abandoned = true;
 				stop_requested = 1;
@@ -290,8 +292,8 @@ static int worker_init(struct worker *w, struct shared *sh, unsigned index)
 	if (w->window == 0)
 		w->window = 1;
 	if (cfg->rate > 0) {
-		w->tokens_per_tick = cfg->rate / cfg->workers *
-				     SCHED_RATE_TICK_MS / 1000.0;
+		w->tokens_per_tick =
+		    cfg->rate / cfg->workers * SCHED_RATE_TICK_MS / 1000.0;
 		w->tokens = 1;
 		uv_timer_start(&w->rate_timer, on_rate_tick, SCHED_RATE_TICK_MS,
 			       SCHED_RATE_TICK_MS);
@@ -300,7 +302,8 @@ static int worker_init(struct worker *w, struct shared *sh, unsigned index)
 	}
 	w->resolver = resolver_new(&w->loop, &cfg->resolver, &err);
 	if (!w->resolver) {
-		cli_error("worker %u: resolver: %s", index, err ? err : "failed");
+		cli_error("worker %u: resolver: %s", index,
+			  err ? err : "failed");
 		return -1;
 	}
 	w->env.loop = &w->loop;
@@ -350,9 +353,10 @@ static void wait_for_database(struct store_thread *s)
 	       store_reconnect(&s->st) != 0) {
 		if (!said)
 			cli_warn("lost the database connection; retrying every "
-				 "%d s (nothing is lost)", SCHED_RETRY_SECONDS);
+				 "%d s (nothing is lost)",
+				 SCHED_RETRY_SECONDS);
 		said = true;
-		struct timespec ts = {SCHED_RETRY_SECONDS, 0};
+		struct timespec ts = { SCHED_RETRY_SECONDS, 0 };
 		nanosleep(&ts, NULL);
 	}
 	if (said)
@@ -384,7 +388,8 @@ static void *store_main(void *arg)
 				/* Stopping without a database: the batch
 				 * stays open and a resumed scan redoes it. */
 			}
-			if (rc != 0 && ++write_failures < SCHED_WRITE_ATTEMPTS) {
+			if (rc != 0 &&
+			    ++write_failures < SCHED_WRITE_ATTEMPTS) {
 				pthread_mutex_lock(&sh->mu);
 				continue;
 			}
@@ -394,7 +399,8 @@ static void *store_main(void *arg)
 				sh->writes_tail = &sh->writes;
 			sh->nwrites--;
 			if (rc != 0) {
-				cli_error("cannot store batch %" PRId64 "; stopping "
+				cli_error("cannot store batch %" PRId64
+					  "; stopping "
 					  "(the batch stays open for --resume)",
 					  b->batch_no);
 				sh->failed = true;
@@ -413,7 +419,8 @@ static void *store_main(void *arg)
 		if (sh->workers_running == 0)
 			break;
 		/* 2. Heartbeat. */
-		if (time(NULL) - last_renew >= (time_t)(cfg->lease_seconds / 3 + 1)) {
+		if (time(NULL) - last_renew >=
+		    (time_t)(cfg->lease_seconds / 3 + 1)) {
 			pthread_mutex_unlock(&sh->mu);
 			if (store_renew(&s->st) != 0 && store_broken(&s->st))
 				wait_for_database(s);
@@ -431,7 +438,8 @@ static void *store_main(void *arg)
 			continue;
 		}
 		if (sh->nreq && time(NULL) >= retry_lease_at &&
-		    sh->nwrites < SCHED_PENDING_WRITES_PER_WORKER * cfg->workers) {
+		    sh->nwrites <
+			SCHED_PENDING_WRITES_PER_WORKER * cfg->workers) {
 			pthread_mutex_unlock(&sh->mu);
 			struct batch *b = NULL;
 			int rc = store_lease(&s->st, &b);
@@ -439,21 +447,25 @@ static void *store_main(void *arg)
 				if (store_broken(&s->st))
 					wait_for_database(s);
 				else
-					retry_lease_at = time(NULL) + SCHED_RETRY_SECONDS;
+					retry_lease_at =
+					    time(NULL) + SCHED_RETRY_SECONDS;
 				pthread_mutex_lock(&sh->mu);
 				continue;
 			}
 			if (rc == 0) {
 				int64_t undone = 0, others = 0;
-				if (store_open_batches(&s->st, &undone, &others) != 0) {
-					retry_lease_at = time(NULL) + SCHED_RETRY_SECONDS;
+				if (store_open_batches(&s->st, &undone,
+						       &others) != 0) {
+					retry_lease_at =
+					    time(NULL) + SCHED_RETRY_SECONDS;
 					pthread_mutex_lock(&sh->mu);
 					continue;
 				}
 				if (others > 0) {
 					/* Another crawler holds the rest; its
 					 * leases may expire. Look again soon. */
-					retry_lease_at = time(NULL) + SCHED_RETRY_SECONDS;
+					retry_lease_at =
+					    time(NULL) + SCHED_RETRY_SECONDS;
 					pthread_mutex_lock(&sh->mu);
 					continue;
 				}
@@ -488,8 +500,9 @@ static void progress(struct shared *sh, uint64_t total, uint64_t before,
 
 	if (tty && !final) {
 		int bar = (int)(pct / 5);
-		fprintf(stderr, "\r[%.*s%*s] %5.1f%% %" PRIu64 "/%" PRIu64
-				" %.0f/s ETA %u:%02u:%02u ",
+		fprintf(stderr,
+			"\r[%.*s%*s] %5.1f%% %" PRIu64 "/%" PRIu64
+			" %.0f/s ETA %u:%02u:%02u ",
 			bar, "####################", 20 - bar, "", pct,
 			before + done, total, rate, eta / 3600, eta / 60 % 60,
 			eta % 60);
@@ -497,7 +510,8 @@ static void progress(struct shared *sh, uint64_t total, uint64_t before,
 		return;
 	}
 	fprintf(stderr,
-		"scan: %" PRIu64 "/%" PRIu64 " domains (%.1f%%), %.0f domains/s, "
+		"scan: %" PRIu64 "/%" PRIu64
+		" domains (%.1f%%), %.0f domains/s, "
 		"ETA %u:%02u:%02u; mx %" PRIu64 ", implicit %" PRIu64
 		", null %" PRIu64 ", nxdomain %" PRIu64 ", dns error %" PRIu64
 		", %" PRIu64 " queries\n",
@@ -560,8 +574,10 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 			for (unsigned k = 0; k <= i; k++) {
 				if (sh.w[k].resolver)
 					resolver_free(sh.w[k].resolver);
-				uv_close((uv_handle_t *)&sh.w[k].inbox_async, NULL);
-				uv_close((uv_handle_t *)&sh.w[k].rate_timer, NULL);
+				uv_close((uv_handle_t *)&sh.w[k].inbox_async,
+					 NULL);
+				uv_close((uv_handle_t *)&sh.w[k].rate_timer,
+					 NULL);
 				uv_run(&sh.w[k].loop, UV_RUN_DEFAULT);
 				uv_loop_close(&sh.w[k].loop);
 			}
@@ -601,8 +617,8 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 		double now = now_seconds();
 		if (cfg->progress_seconds && !cfg->quiet &&
 		    (tty || now - last >= cfg->progress_seconds)) {
-			progress(&sh, (uint64_t)total, (uint64_t)before, now - t0,
-				 tty, false);
+			progress(&sh, (uint64_t)total, (uint64_t)before,
+				 now - t0, tty, false);
 			last = now;
 		}
 	}

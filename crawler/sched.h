@@ -18,12 +18,12 @@
 
 struct sched_config {
 	int64_t campaign_id;
-	const char *conninfo;	  /* the store thread's own connection */
-	const char *worker_id;	  /* host/pid, recorded with leases and rows */
-	unsigned workers;	  /* threads, each with its own loop */
-	unsigned concurrency;	  /* domains in flight, whole process */
-	double rate;		  /* domains started per second; 0: no cap */
-	unsigned lease_seconds;	  /* a lease not renewed expires after this */
+	const char *conninfo;	   /* the store thread's own connection */
+	const char *worker_id;	   /* host/pid, recorded with leases and rows */
+	unsigned workers;	   /* threads, each with its own loop */
+	unsigned concurrency;	   /* domains in flight, whole process */
+	double rate;		   /* domains started per second; 0: no cap */
+	unsigned lease_seconds;	   /* a lease not renewed expires after this */
 	unsigned progress_seconds; /* 0: no progress output */
 	bool quiet;
 	struct resolver_config resolver;
@@ -37,7 +37,7 @@ struct sched_summary {
 	uint64_t total_targets;	    /* in the campaign */
 	uint64_t done_before;	    /* already done when this run started */
 	double seconds;
-	bool interrupted;	    /* SIGINT/SIGTERM: stopped leasing, drained */
+	bool interrupted; /* SIGINT/SIGTERM: stopped leasing, drained */
 };
 
 /* Runs the scan until the campaign's queue is done (or a signal asks to

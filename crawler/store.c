@@ -68,8 +68,8 @@ static void id_text(char *buf, size_t cap, int64_t v)
 }
 
 /* Runs a parameterised statement quietly (the caller reports). */
-static PGresult *q(struct store *s, ExecStatusType want, const char *sql,
-		   int n, const char *const *params)
+static PGresult *q(struct store *s, ExecStatusType want, const char *sql, int n,
+		   const char *const *params)
 {
 	PGresult *r = PQexecParams(s->c, sql, n, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(r) == want)
@@ -83,16 +83,17 @@ static PGresult *q(struct store *s, ExecStatusType want, const char *sql,
 int store_lease(struct store *s, struct batch **out)
 {
 	char cid[24], lease[32];
-	const char *p[3] = {cid, s->worker_id, lease};
+	const char *p[3] = { cid, s->worker_id, lease };
 	PGresult *r;
 	struct batch *b;
 
 	*out = NULL;
 	id_text(cid, sizeof cid, s->campaign_id);
 	snprintf(lease, sizeof lease, "%u seconds", s->lease_seconds);
-	r = q(s, PGRES_TUPLES_OK,
-	      "SELECT batch_no FROM campaign_lease($1::bigint, $2, $3::interval)",
-	      3, p);
+	r = q(
+	    s, PGRES_TUPLES_OK,
+	    "SELECT batch_no FROM campaign_lease($1::bigint, $2, $3::interval)",
+	    3, p);
 	if (!r)
 		return -1;
 	if (PQntuples(r) == 0) {
@@ -108,7 +109,7 @@ int store_lease(struct store *s, struct batch **out)
 	PQclear(r);
 
 	char bno[24];
-	const char *p2[2] = {cid, bno};
+	const char *p2[2] = { cid, bno };
 	id_text(bno, sizeof bno, b->batch_no);
 	r = q(s, PGRES_TUPLES_OK,
 	      "SELECT target_id, domain FROM campaign_target "
@@ -145,10 +146,11 @@ int store_lease(struct store *s, struct batch **out)
 	return 1;
 }
 
-int store_open_batches(struct store *s, int64_t *undone, int64_t *held_by_others)
+int store_open_batches(struct store *s, int64_t *undone,
+		       int64_t *held_by_others)
 {
 	char cid[24];
-	const char *p[2] = {cid, s->worker_id};
+	const char *p[2] = { cid, s->worker_id };
 	PGresult *r;
 
 	id_text(cid, sizeof cid, s->campaign_id);
@@ -169,7 +171,7 @@ int store_open_batches(struct store *s, int64_t *undone, int64_t *held_by_others
 int store_progress(struct store *s, int64_t *total, int64_t *done)
 {
 	char cid[24];
-	const char *p[1] = {cid};
+	const char *p[1] = { cid };
 	PGresult *r;
 
 	id_text(cid, sizeof cid, s->campaign_id);
@@ -204,8 +206,8 @@ static int copy_table(struct store *s, int t, const struct jbuf *rows)
 
 	if (rows->len == 0)
 		return 0;
-	snprintf(sql, sizeof sql, "COPY %s (%s) FROM STDIN", probe_table_name[t],
-		 probe_table_columns[t]);
+	snprintf(sql, sizeof sql, "COPY %s (%s) FROM STDIN",
+		 probe_table_name[t], probe_table_columns[t]);
 	r = PQexec(s->c, sql);
 	if (PQresultStatus(r) != PGRES_COPY_IN) {
 		if (!store_broken(s))
@@ -227,7 +229,8 @@ static int copy_table(struct store *s, int t, const struct jbuf *rows)
 	while ((r = PQgetResult(s->c)) != NULL) {
 		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 			if (ok && !store_broken(s))
-				cli_warn("store: COPY %s: %s", probe_table_name[t],
+				cli_warn("store: COPY %s: %s",
+					 probe_table_name[t],
 					 PQresultErrorMessage(r));
 			ok = 0;
 		}
@@ -239,7 +242,7 @@ static int copy_table(struct store *s, int t, const struct jbuf *rows)
 int store_write(struct store *s, struct batch *b, bool *discarded)
 {
 	char cid[24], bno[24];
-	const char *p[2] = {cid, bno};
+	const char *p[2] = { cid, bno };
 	PGresult *r;
 
 	*discarded = false;
@@ -249,8 +252,8 @@ int store_write(struct store *s, struct batch *b, bool *discarded)
 		return -1;
 	/* Completing first locks the batch row: a second crawler writing the
 	 * same batch waits here, then finds it done and drops its rows. */
-	r = q(s, PGRES_TUPLES_OK, "SELECT campaign_complete($1::bigint, $2::bigint)",
-	      2, p);
+	r = q(s, PGRES_TUPLES_OK,
+	      "SELECT campaign_complete($1::bigint, $2::bigint)", 2, p);
 	if (!r)
 		goto fail;
 	bool ours = PQgetvalue(r, 0, 0)[0] == 't';
@@ -275,7 +278,7 @@ fail:
 int store_renew(struct store *s)
 {
 	char cid[24], lease[32];
-	const char *p[3] = {cid, s->worker_id, lease};
+	const char *p[3] = { cid, s->worker_id, lease };
 	PGresult *r;
 
 	id_text(cid, sizeof cid, s->campaign_id);
@@ -291,7 +294,7 @@ int store_renew(struct store *s)
 int store_set_state(struct store *s, const char *state)
 {
 	char cid[24];
-	const char *p[2] = {cid, state};
+	const char *p[2] = { cid, state };
 	PGresult *r;
 
 	id_text(cid, sizeof cid, s->campaign_id);

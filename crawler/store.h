@@ -28,10 +28,10 @@ struct batch_target {
 /* A leased batch, its targets and, once probed, its rows. */
 struct batch {
 	int64_t batch_no;
-	size_t n;	  /* targets */
-	size_t started;	  /* probes started */
-	size_t done;	  /* probes finished */
-	bool abandoned;	  /* cannot be completed here: dropped, not written */
+	size_t n;	/* targets */
+	size_t started; /* probes started */
+	size_t done;	/* probes finished */
+	bool abandoned; /* cannot be completed here: dropped, not written */
 	struct batch_target *t;
 	char *names;
 	struct jbuf out[PROBE_T_LAST];
@@ -58,7 +58,8 @@ int store_lease(struct store *s, struct batch **out);
 
 /* Batches of the campaign not done yet: all of them, and those leased by
  * other crawlers whose lease has not expired. -1 on error. */
-int store_open_batches(struct store *s, int64_t *undone, int64_t *held_by_others);
+int store_open_batches(struct store *s, int64_t *undone,
+		       int64_t *held_by_others);
 
 /* Targets of the campaign, and those in completed batches. */
 int store_progress(struct store *s, int64_t *total, int64_t *done);
