@@ -434,9 +434,10 @@ static void tlsa_maybe(struct probe *p, size_t hi)
 	if (!h->a_done || !h->aaaa_done)
 		return;
 	/* RFC 7672 §2.2.2: TLSA only via a secure MX RRset (or a secure
-	 * implicit MX) and secure address records. */
+	 * implicit MX) and secure address records. A host with securely no
+	 * address is still asked: TLSA published for it is worth knowing. */
 	if (p->mx_st != DNSSEC_SECURE || h->a_st != DNSSEC_SECURE ||
-	    h->aaaa_st != DNSSEC_SECURE || h->naddr == 0)
+	    h->aaaa_st != DNSSEC_SECURE)
 		return;
 	h->tlsa_looked_up = true;
 	/* §2.2.3: the CNAME-expanded name first. */

@@ -27,6 +27,31 @@ wait_gone() {
 	timeout 60 tail --pid="$1" -s 0.1 -f /dev/null
 }
 
+# Runs the calling test again inside new network and mount namespaces
+# where only loopback exists, unless it already runs in one of its own.
+reexec_in_netns() {
+	if [ "${MXCRAWL_TEST_NETNS:-}" != "$0" ]; then
+		exec unshare --net --mount --propagation private \
+			env MXCRAWL_TEST_NETNS="$0" bash "$0" "$@"
+	fi
+}
+
+# Starts the testbed in $TEST_WORK/tb with the given `up` options and
+# sources its testbed.env; test_cleanup stops it by PID (`down`).
+testbed_up() {
+	ip link set lo up
+	# glibc's getaddrinfo wants a second IPv4 address (TESTBED-NOTES.md).
+	ip addr add 127.53.0.1/32 dev lo 2>/dev/null || true
+	TB=$TEST_WORK/tb
+	TESTBED_STARTED=1
+	"$MXCRAWL_SRC/tests/testbed/up" "$TB" "$@" >"$TEST_WORK/tb-up.log" 2>&1 || {
+		tail -40 "$TEST_WORK/tb-up.log" >&2
+		fail "testbed up"
+	}
+	# shellcheck disable=SC1091
+	source "$TB/testbed.env"
+}
+
 test_cleanup() {
 	local pid
 	pid=$(cluster_pid || true)
@@ -34,7 +59,14 @@ test_cleanup() {
 		kill -INT "$pid" 2>/dev/null || true   # fast shutdown
 		wait_gone "$pid" || kill -KILL "$pid" 2>/dev/null || true
 	fi
-	rm -rf "$TEST_WORK"
+	if [ -n "${TESTBED_STARTED:-}" ]; then
+		"$MXCRAWL_SRC/tests/testbed/down" "$TB" >/dev/null 2>&1 || true
+	fi
+	if [ -n "${KEEP:-}" ]; then
+		echo "kept $TEST_WORK" >&2
+	else
+		rm -rf "$TEST_WORK"
+	fi
 }
 trap test_cleanup EXIT
 

@@ -1,0 +1,167 @@
+#!/usr/bin/python3
+"""Compare the DNS facts of `mxcrawl export --format jsonl` with the
+testbed's truth file. Ground truth comes from the scenario definitions
+(truth.jsonl); this script never derives expectations from the crawler.
+
+usage: compare_dns.py TRUTH.jsonl EXPORT.jsonl [--validating yes|no]
+                      [--delv TESTBED_DIR]
+
+With --delv, the MX RRset's DNSSEC status of every domain is also checked
+against delv's own validation from the testbed's root key (an independent
+validator, not the resolver the crawler used).
+
+Prints every disagreement as DOMAIN: FIELD: crawler=X truth=Y and exits 1
+if there is any; prints the number of domains and facts compared.
+"""
+import json
+import sys
+
+
+def alternatives(v):
+    """A truth string with '|' lists acceptable values."""
+    if isinstance(v, str) and "|" in v:
+        return v.split("|")
+    return [v]
+
+
+class Compare:
+    def __init__(self, validating):
+        self.validating = validating
+        self.errors = []
+        self.facts = 0
+
+    def eq(self, domain, field, got, want):
+        self.facts += 1
+        if got in alternatives(want):
+            return
+        self.errors.append("%s: %s: crawler=%r truth=%r" % (domain, field, got, want))
+
+    def dnssec(self, domain, field, got, want):
+        # A non-validating resolver makes every status 'unknown', never
+        # 'insecure' (CHECKS.md, canaries).
+        if not self.validating and want is not None:
+            want = "unknown"
+        self.eq(domain, field, got, want)
+
+    def ede(self, domain, field, got, want):
+        self.facts += 1
+        if want is None:
+            return  # truth does not pin an EDE
+        lo, hi = (int(x) for x in want.split("-"))
+        if not any(lo <= c <= hi for c in got):
+            self.errors.append("%s: %s: crawler=%r truth=%s" % (domain, field, got, want))
+
+    def domain(self, t, e):
+        d = t["domain"]
+        for f in ("mx_outcome", "implicit_mx", "null_mx", "mx_count", "mx_truncated"):
+            self.eq(d, f, e.get(f), t.get(f))
+        self.eq(d, "apex_cname", e.get("apex_cname"), t.get("apex_cname"))
+        if "large_answer" in t:
+            self.eq(d, "large_answer", e.get("large_answer"), t["large_answer"])
+        tm, em = t["dns"]["mx"], e["dns"]["mx"]
+        rcode = em.get("rcode") or em.get("outcome")
+        self.eq(d, "dns.mx.rcode", rcode, tm["rcode"])
+        self.dnssec(d, "dns.mx.dnssec", em.get("dnssec"), tm["dnssec"])
+        if self.validating and tm["dnssec"] == "bogus":
+            self.ede(d, "dns.mx.ede", em.get("ede") or [], tm.get("ede"))
+
+        th, eh = t.get("mx", []), e.get("mx", [])
+        self.eq(d, "mx hosts", [h["host"] for h in eh], [h["host"] for h in th])
+        for i, (a, b) in enumerate(zip(th, eh)):
+            self.host(d + " mx[%d] %s" % (i, a["host"]), a, b)
+
+        for key in ("mta_sts", "tlsrpt"):
+            if "txt_records" in t.get(key, {}):
+                self.eq(d, key + ".txt_records",
+                        sorted(e.get(key, {}).get("txt_records", [])),
+                        sorted(t[key]["txt_records"]))
+
+    def delv(self, testbed, truth, export):
+        import os
+        sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "testbed"))
+        import selfcheck_dns
+        # The testbed's checker writes delv's trust anchor from root.key.
+        anchor = selfcheck_dns.Checker(testbed).anchor
+        for t in truth:
+            e = export.get(t["domain"])
+            if not e:
+                continue
+            st, _ = selfcheck_dns.delv_status(anchor, t["domain"], "MX")
+            self.eq(t["domain"], "dns.mx.dnssec vs delv", e["dns"]["mx"]["dnssec"],
+                    st)
+
+    def host(self, where, t, e):
+        for f in ("preference", "kept", "ip_literal", "mx_cname", "cname"):
+            self.eq(where, f, e.get(f), t.get(f))
+        if not t.get("kept", True):
+            return
+        self.eq(where, "address_outcome", e.get("address_outcome"), t["address_outcome"])
+        if t["ip_literal"]:
+            return
+        for fam in ("a", "aaaa"):
+            if t[fam]["dnssec"] is not None:
+                self.dnssec(where, fam + ".dnssec", e[fam]["dnssec"], t[fam]["dnssec"])
+            if t["address_outcome"] != "dns_error":
+                self.eq(where, fam + ".addresses", sorted(e[fam]["addresses"]),
+                        sorted(t[fam]["addresses"]))
+        # Refused addresses: every endpoint the truth marks refused must be
+        # refused by the crawler's address policy, and only those.
+        if t.get("endpoints") and t["address_outcome"] != "dns_error":
+            want = sorted(ep["ip"] for ep in t["endpoints"] if ep["refused"])
+            got = sorted(a["ip"] for a in e.get("addresses", []) if a["verdict"] != "ok")
+            self.eq(where, "refused addresses", got, want)
+        tt, et = t.get("tlsa"), e.get("tlsa") or {}
+        if tt is None:
+            return
+        looked_up = tt["looked_up"] and self.validating
+        self.eq(where, "tlsa.looked_up", et.get("looked_up"), looked_up)
+        if looked_up:
+            self.eq(where, "tlsa.name", et.get("name"), tt["name"])
+            self.dnssec(where, "tlsa.dnssec", et.get("dnssec"), tt["dnssec"])
+            if tt["dnssec"] != "bogus":
+                self.eq(where, "tlsa.records", sorted(et.get("records") or []),
+                        sorted(r.lower() for r in tt["records"]))
+
+
+def main():
+    args = sys.argv[1:]
+    validating = True
+    if "--validating" in args:
+        i = args.index("--validating")
+        validating = args[i + 1] == "yes"
+        del args[i:i + 2]
+    delv_dir = None
+    if "--delv" in args:
+        i = args.index("--delv")
+        delv_dir = args[i + 1]
+        del args[i:i + 2]
+    truth_path, export_path = args
+    truth = [json.loads(l) for l in open(truth_path) if l.strip()]
+    export = {}
+    for l in open(export_path):
+        doc = json.loads(l)
+        if doc["domain"] in export:
+            print("duplicate result for %s" % doc["domain"])
+            return 1
+        export[doc["domain"]] = doc
+    c = Compare(validating)
+    missing = [t["domain"] for t in truth if t["domain"] not in export]
+    for t in truth:
+        if t["domain"] in export:
+            c.domain(t, export[t["domain"]])
+    if delv_dir:
+        c.delv(delv_dir, truth, export)
+    extra = sorted(set(export) - {t["domain"] for t in truth})
+    for e in c.errors:
+        print(e)
+    for m in missing:
+        print("%s: no result" % m)
+    for x in extra:
+        print("%s: result for a domain the truth does not have" % x)
+    print("compared %d domains, %d facts: %d disagreements, %d missing, %d extra"
+          % (len(truth), c.facts, len(c.errors), len(missing), len(extra)))
+    return 1 if c.errors or missing or extra else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

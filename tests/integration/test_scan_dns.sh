@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The DNS stage against the testbed: every DNS scenario's facts equal the
+# truth file (never the crawler's own output), the MX RRset's DNSSEC status
+# agrees with delv, each target has exactly one result, nothing touched the
+# recording address outside --allow-cidr, and a resolver that fails the
+# canaries makes every DNSSEC status 'unknown', loudly.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+reexec_in_netns "$@"
+testbed_up --no-postfix
+
+PY=/usr/bin/python3
+IFS=, read -r -a allow <<<"$TESTBED_ALLOW_CIDR"
+allow_args=()
+for c in "${allow[@]}"; do allow_args+=(--allow-cidr "$c"); done
+ntargets=$(grep -c . "$TESTBED_TARGETS")
+
+"$MXCRAWL" scan --targets "$TESTBED_TARGETS" --campaign dns "${allow_args[@]}" \
+	--workers 2 --concurrency 200 --progress 0 2>"$TEST_WORK/scan.err" ||
+	{ cat "$TEST_WORK/scan.err" >&2; fail "scan failed"; }
+grep -q "DNSSEC validated" "$TEST_WORK/scan.err" || fail "canaries: $(cat "$TEST_WORK/scan.err")"
+"$MXCRAWL" export --campaign dns --format jsonl >"$TEST_WORK/dns.jsonl"
+"$PY" "$MXCRAWL_SRC/tests/integration/compare_dns.py" --delv "$TB" \
+	"$TESTBED_TRUTH" "$TEST_WORK/dns.jsonl" || fail "DNS facts differ from the truth"
+
+cid=$(sql "SELECT id FROM campaign WHERE name = 'dns'")
+expect_eq "one result per target" \
+	"$(sql "SELECT count(*) || '/' || count(DISTINCT target_id) FROM domain_dns WHERE campaign_id = $cid")" \
+	"$ntargets/$ntargets"
+expect_eq "campaign state" "$(sql "SELECT state FROM campaign WHERE id = $cid")" done
+conns=0
+[ -f "$TESTBED_CONNECTIONS_LOG" ] && conns=$(wc -l <"$TESTBED_CONNECTIONS_LOG")
+expect_eq "connections to the refused loopback address" "$conns" 0
+expect_eq "refused address recorded" \
+	"$(sql "SELECT count(*) > 0 FROM mx_address WHERE campaign_id = $cid AND address = '$TESTBED_FORBIDDEN_ADDR' AND verdict = 'reserved'")" t
+
+# A resolver that does not validate (here: a "bogus" canary that
+# validates): every DNSSEC fact becomes 'unknown', with a warning.
+"$MXCRAWL" scan --targets "$TESTBED_TARGETS" --campaign novalidate \
+	"${allow_args[@]}" --canary-bogus "$MXCRAWL_CANARY_SECURE" --progress 0 \
+	2>"$TEST_WORK/scan2.err" || { cat "$TEST_WORK/scan2.err" >&2; fail "scan 2 failed"; }
+grep -q "DOES NOT VALIDATE" "$TEST_WORK/scan2.err" || fail "no loud warning"
+"$MXCRAWL" export --campaign novalidate --format jsonl >"$TEST_WORK/nv.jsonl"
+"$PY" "$MXCRAWL_SRC/tests/integration/compare_dns.py" --validating no \
+	"$TESTBED_TRUTH" "$TEST_WORK/nv.jsonl" || fail "non-validating facts differ"
+expect_eq "no DNSSEC status but unknown" \
+	"$(sql "SELECT count(*) FROM dns_rrset r JOIN campaign c ON c.id = r.campaign_id WHERE c.name = 'novalidate' AND dnssec <> 'unknown'")" 0
+echo PASS
