@@ -37,53 +37,54 @@ enum dnssec_status {
 
 /* How a lookup ended, before looking at the answer's rcode. */
 enum resolver_rc {
-	RESOLVER_OK = 0,	 /* a response was parsed: see rcode */
-	RESOLVER_TIMEOUT,	 /* no response within timeout x tries */
-	RESOLVER_MALFORMED,	 /* the response did not parse (dns_rc says why) */
-	RESOLVER_BAD_NAME,	 /* the name cannot be put in a query */
-	RESOLVER_NO_MEMORY,	 /* out of memory for this lookup */
-	RESOLVER_CONN_REFUSED,	 /* c-ares: ARES_ECONNREFUSED */
-	RESOLVER_ERROR,		 /* another c-ares failure */
-	RESOLVER_CANCELLED,	 /* resolver_free() while pending */
+	RESOLVER_OK = 0,    /* a response was parsed: see rcode */
+	RESOLVER_TIMEOUT,   /* no response within timeout x tries */
+	RESOLVER_MALFORMED, /* the response did not parse (dns_rc says why) */
+	RESOLVER_BAD_NAME,  /* the name cannot be put in a query */
+	RESOLVER_NO_MEMORY, /* out of memory for this lookup */
+	RESOLVER_CONN_REFUSED, /* c-ares: ARES_ECONNREFUSED */
+	RESOLVER_ERROR,	       /* another c-ares failure */
+	RESOLVER_CANCELLED,    /* resolver_free() while pending */
 	RESOLVER_RC_LAST
 };
 
 /* What a lookup found. Valid only during the callback: copy what you keep. */
 struct resolver_answer {
 	enum resolver_rc rc;
-	enum dns_rc dns_rc;	    /* parse result when rc == RESOLVER_MALFORMED */
-	int rcode;		    /* DNS rcode of the (first) answer, -1 if none */
+	enum dns_rc dns_rc; /* parse result when rc == RESOLVER_MALFORMED */
+	int rcode;	    /* DNS rcode of the (first) answer, -1 if none */
 	enum dnssec_status dnssec;
-	bool cd_requeried;	    /* a CD query was sent to tell bogus apart */
-	bool large;		    /* answer over DNS_EDNS_UDP_SIZE bytes (TCP) */
-	size_t n_ede;		    /* EDE codes of the first answer */
+	bool cd_requeried; /* a CD query was sent to tell bogus apart */
+	bool large;	   /* answer over DNS_EDNS_UDP_SIZE bytes (TCP) */
+	size_t n_ede;	   /* EDE codes of the first answer */
 	uint16_t ede[DNS_MSG_MAX_EDE];
-	const char *ede_text;	    /* first EDE's text, NUL-terminated, or "" */
-	const uint8_t *pkt;	    /* the first answer's bytes (NULL if none) */
+	const char *ede_text; /* first EDE's text, NUL-terminated, or "" */
+	const uint8_t *pkt;   /* the first answer's bytes (NULL if none) */
 	size_t len;
-	const struct dns_msg *msg;  /* parsed pkt (NULL if none) */
+	const struct dns_msg *msg; /* parsed pkt (NULL if none) */
 	/* When bogus was confirmed by a CD re-query: that answer, so the
 	 * records can still be recorded as evidence. NULL otherwise. */
 	const uint8_t *cd_pkt;
 	size_t cd_len;
 	const struct dns_msg *cd_msg;
-	unsigned elapsed_ms;	    /* from send to final answer */
+	unsigned elapsed_ms; /* from send to final answer */
 };
 
 typedef void (*resolver_cb)(void *arg, const struct resolver_answer *ans);
 
 struct resolver_config {
-	const char *servers;  /* "ip:port[,ip:port...]"; IPv6 as [addr]:port */
-	unsigned timeout_ms;  /* per try; default 2000 */
-	unsigned tries;	      /* default 3 */
-	bool validating;      /* false: every status is DNSSEC_UNKNOWN */
+	const char *servers; /* "ip:port[,ip:port...]"; IPv6 as [addr]:port */
+	unsigned timeout_ms; /* per try; default 2000 */
+	unsigned tries;	     /* default 3 */
+	bool validating;     /* false: every status is DNSSEC_UNKNOWN */
 };
 
 struct resolver;
 
 /* Creates a resolver on `loop`. Returns NULL and sets *err (a static
  * message) on failure. */
-struct resolver *resolver_new(uv_loop_t *loop, const struct resolver_config *cfg,
+struct resolver *resolver_new(uv_loop_t *loop,
+			      const struct resolver_config *cfg,
 			      const char **err);
 
 /*
