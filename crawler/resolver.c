@@ -49,6 +49,14 @@
 /* Parsed messages kept for reuse. At most two are in use at a time (an
  * answer and its CD answer), during the callback only. */
 #define RESOLVER_MSG_POOL 4
+/*
+ * Receive buffer asked for c-ares' sockets. All answers come back on one
+ * UDP socket, and on loopback each small datagram costs 1-2 KiB of buffer
+ * (skb truesize): the default 208 KiB overflows at about 250 lookups in
+ * flight, and every dropped answer costs a whole timeout. The kernel caps
+ * this at net.core.rmem_max.
+ */
+#define RESOLVER_SOCK_RCVBUF (4 * 1024 * 1024)
 /* Bytes of the first EDE's EXTRA-TEXT handed to callbacks (NUL included);
  * longer texts are cut. Unbound's are about 150 bytes. */
 #define RESOLVER_EDE_TEXT_MAX 512
@@ -829,11 +837,12 @@ struct resolver *resolver_new(uv_loop_t *loop,
 	o.sock_state_cb = on_sock_state;
 	o.sock_state_cb_data = r;
 	o.ednspsz = DNS_EDNS_UDP_SIZE;
+	o.socket_receive_buffer_size = RESOLVER_SOCK_RCVBUF;
 	st = ares_init_options(&r->channel, &o,
 			       ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS |
 				   ARES_OPT_TRIES | ARES_OPT_SERVERS |
 				   ARES_OPT_SOCK_STATE_CB | ARES_OPT_EDNSPSZ |
-				   ARES_OPT_ROTATE);
+				   ARES_OPT_SOCK_RCVBUF | ARES_OPT_ROTATE);
 	if (st != ARES_SUCCESS) {
 		*err = st == ARES_ENOMEM
 			   ? "out of memory"
