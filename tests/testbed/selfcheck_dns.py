@@ -306,16 +306,26 @@ def main():
     d = os.path.abspath(args.dir)
     env = load_env(d)
     truths = []
+    import random
+    rng = random.Random(7)
+    reservoir, seen = [], 0
     with open(env["TESTBED_TRUTH"]) as f:
         for line in f:
+            if args.sample and '"scenario": "pop-' in line:
+                # reservoir sampling over raw lines: a 1M truth file is never
+                # parsed whole
+                seen += 1
+                if len(reservoir) < args.sample:
+                    reservoir.append(line)
+                else:
+                    j = rng.randrange(seen)
+                    if j < args.sample:
+                        reservoir[j] = line
+                continue
             truths.append(json.loads(line))
             if args.limit and len(truths) >= args.limit:
                 break
-    if args.sample:
-        import random
-        scen = [t for t in truths if not t["scenario"].startswith("pop-")]
-        pop = [t for t in truths if t["scenario"].startswith("pop-")]
-        truths = scen + random.Random(7).sample(pop, min(args.sample, len(pop)))
+    truths += [json.loads(x) for x in reservoir]
     c = Checker(d, args.verbose)
     errs = c.check_canaries(env)
     errs += c.check_addresses(truths)
