@@ -1,0 +1,157 @@
+/*
+ * Unit tests for the DNSSEC judgement of crawler/resolver.c: the pure
+ * functions resolver_judge(), resolver_wants_cd() and
+ * resolver_ede_is_dnssec(), as tables of answers -> status, plus the
+ * names stored in the database.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "crawler/resolver.h"
+#include "unit.h"
+
+#define NONE (-1) /* no usable answer */
+
+struct judge_case {
+	const char *what;
+	bool validating;
+	int rcode;
+	bool ad;
+	uint16_t ede[3];
+	size_t n_ede;
+	int cd_rcode;
+	enum dnssec_status want;
+};
+
+/* Short names so that one case fits one line. */
+#define V true	 /* resolver validates */
+#define NV false /* it does not */
+#define NOERR DNS_RCODE_NOERROR
+#define NXD DNS_RCODE_NXDOMAIN
+#define SERVF DNS_RCODE_SERVFAIL
+#define REFUSED DNS_RCODE_REFUSED
+
+/* clang-format off */
+static const struct judge_case judge_cases[] = {
+	/* Answers: AD decides. */
+	{ "noerror with AD",             V, NOERR, true,  { 0 }, 0, NONE, DNSSEC_SECURE },
+	{ "noerror without AD",          V, NOERR, false, { 0 }, 0, NONE, DNSSEC_INSECURE },
+	{ "nxdomain with AD",            V, NXD,   true,  { 0 }, 0, NONE, DNSSEC_SECURE },
+	{ "nxdomain without AD",         V, NXD,   false, { 0 }, 0, NONE, DNSSEC_INSECURE },
+	/* An EDE on an answer (e.g. 3 stale) says nothing about DNSSEC. */
+	{ "noerror, AD, EDE 3",          V, NOERR, true,  { 3 }, 1, NONE, DNSSEC_SECURE },
+	{ "noerror, no AD, EDE 6",       V, NOERR, false, { 6 }, 1, NONE, DNSSEC_INSECURE },
+
+	/* SERVFAIL: the CD re-query or a DNSSEC EDE tells bogus apart. */
+	{ "servfail, CD noerror",        V, SERVF, false, { 0 }, 0, NOERR, DNSSEC_BOGUS },
+	{ "servfail, CD nxdomain",       V, SERVF, false, { 0 }, 0, NXD, DNSSEC_BOGUS },
+	{ "servfail, CD servfail",       V, SERVF, false, { 0 }, 0, SERVF, DNSSEC_INDETERMINATE },
+	{ "servfail, CD refused",        V, SERVF, false, { 0 }, 0, REFUSED, DNSSEC_INDETERMINATE },
+	{ "servfail, CD timed out",      V, SERVF, false, { 0 }, 0, NONE, DNSSEC_INDETERMINATE },
+	{ "servfail EDE 6, CD timeout",  V, SERVF, false, { 6 }, 1, NONE, DNSSEC_BOGUS },
+	{ "servfail EDE 7, CD servfail", V, SERVF, false, { 7 }, 1, SERVF, DNSSEC_BOGUS },
+	{ "servfail EDE 12, CD servf.",  V, SERVF, false, { 12 }, 1, SERVF, DNSSEC_BOGUS },
+	{ "servfail EDE 22 then 9",      V, SERVF, false, { 22, 9 }, 2, NONE, DNSSEC_BOGUS },
+	{ "servfail EDE 5",              V, SERVF, false, { 5 }, 1, SERVF, DNSSEC_INDETERMINATE },
+	{ "servfail EDE 13",             V, SERVF, false, { 13 }, 1, NONE, DNSSEC_INDETERMINATE },
+	{ "servfail EDE 22",             V, SERVF, false, { 22 }, 1, SERVF, DNSSEC_INDETERMINATE },
+	/* AD on a SERVFAIL means nothing. */
+	{ "servfail with AD",            V, SERVF, true,  { 0 }, 0, SERVF, DNSSEC_INDETERMINATE },
+
+	/* Other rcodes and no answer at all. */
+	{ "refused",                     V, REFUSED, false, { 0 }, 0, NONE, DNSSEC_INDETERMINATE },
+	{ "refused with EDE 6",          V, REFUSED, false, { 6 }, 1, NONE, DNSSEC_INDETERMINATE },
+	{ "formerr",                     V, DNS_RCODE_FORMERR, false, { 0 }, 0, NONE, DNSSEC_INDETERMINATE },
+	{ "notimp",                      V, DNS_RCODE_NOTIMP, false, { 0 }, 0, NONE, DNSSEC_INDETERMINATE },
+	{ "badvers (extended rcode)",    V, DNS_RCODE_BADVERS, true, { 0 }, 0, NONE, DNSSEC_INDETERMINATE },
+	{ "no answer (timeout)",         V, NONE,  false, { 0 }, 0, NONE, DNSSEC_INDETERMINATE },
+	{ "no answer, stray CD rcode",   V, NONE,  false, { 0 }, 0, NOERR, DNSSEC_INDETERMINATE },
+
+	/* A resolver that does not validate: never a verdict. */
+	{ "not validating, AD",          NV, NOERR, true,  { 0 }, 0, NONE, DNSSEC_UNKNOWN },
+	{ "not validating, no AD",       NV, NOERR, false, { 0 }, 0, NONE, DNSSEC_UNKNOWN },
+	{ "not validating, bogus",       NV, SERVF, false, { 6 }, 1, NOERR, DNSSEC_UNKNOWN },
+	{ "not validating, timeout",     NV, NONE,  false, { 0 }, 0, NONE, DNSSEC_UNKNOWN },
+};
+/* clang-format on */
+
+UNIT_TEST(test_resolver_judge_table)
+{
+	for (size_t i = 0; i < sizeof judge_cases / sizeof judge_cases[0];
+	     i++) {
+		const struct judge_case *c = &judge_cases[i];
+		enum dnssec_status got =
+		    resolver_judge(c->validating, c->rcode, c->ad, c->ede,
+				   c->n_ede, c->cd_rcode);
+		CHECK_STR(dnssec_status_str(got), dnssec_status_str(c->want),
+			  c->what);
+	}
+}
+
+UNIT_TEST(test_resolver_judge_null_ede)
+{
+	CHECK_INT(
+	    resolver_judge(true, DNS_RCODE_SERVFAIL, false, NULL, 3, NONE),
+	    DNSSEC_INDETERMINATE, "NULL ede list with a count");
+}
+
+UNIT_TEST(test_resolver_wants_cd)
+{
+	static const struct {
+		bool validating;
+		int rcode;
+		bool want;
+	} cases[] = {
+		{ true, DNS_RCODE_SERVFAIL, true },
+		{ true, DNS_RCODE_NOERROR, false },
+		{ true, DNS_RCODE_NXDOMAIN, false },
+		{ true, DNS_RCODE_REFUSED, false },
+		{ true, NONE, false },
+		{ false, DNS_RCODE_SERVFAIL, false },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		CHECK_INT(
+		    resolver_wants_cd(cases[i].validating, cases[i].rcode),
+		    cases[i].want, dns_rcode_str(cases[i].rcode));
+}
+
+UNIT_TEST(test_resolver_ede_is_dnssec)
+{
+	for (unsigned code = 0; code < 40; code++)
+		CHECK_INT(resolver_ede_is_dnssec((uint16_t)code),
+			  code >= 6 && code <= 12, dns_ede_str((uint16_t)code));
+	CHECK_INT(resolver_ede_is_dnssec(65535), false, "65535");
+}
+
+UNIT_TEST(test_resolver_names)
+{
+	static const struct {
+		enum dnssec_status s;
+		const char *want;
+	} st[] = {
+		{ DNSSEC_UNKNOWN, "unknown" },
+		{ DNSSEC_SECURE, "secure" },
+		{ DNSSEC_INSECURE, "insecure" },
+		{ DNSSEC_BOGUS, "bogus" },
+		{ DNSSEC_INDETERMINATE, "indeterminate" },
+		{ DNSSEC_STATUS_LAST, "unknown" },
+	};
+	static const struct {
+		enum resolver_rc rc;
+		const char *want;
+	} rc[] = {
+		{ RESOLVER_OK, "ok" },
+		{ RESOLVER_TIMEOUT, "timeout" },
+		{ RESOLVER_MALFORMED, "malformed" },
+		{ RESOLVER_BAD_NAME, "bad_name" },
+		{ RESOLVER_NO_MEMORY, "no_memory" },
+		{ RESOLVER_CONN_REFUSED, "conn_refused" },
+		{ RESOLVER_ERROR, "error" },
+		{ RESOLVER_CANCELLED, "cancelled" },
+		{ RESOLVER_RC_LAST, "unknown" },
+	};
+	for (size_t i = 0; i < sizeof st / sizeof st[0]; i++)
+		CHECK_STR(dnssec_status_str(st[i].s), st[i].want, st[i].want);
+	for (size_t i = 0; i < sizeof rc / sizeof rc[0]; i++)
+		CHECK_STR(resolver_rc_str(rc[i].rc), rc[i].want, rc[i].want);
+}
