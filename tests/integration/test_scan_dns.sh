@@ -45,4 +45,22 @@ grep -q "DOES NOT VALIDATE" "$TEST_WORK/scan2.err" || fail "no loud warning"
 	"$TESTBED_TRUTH" "$TEST_WORK/nv.jsonl" || fail "non-validating facts differ"
 expect_eq "no DNSSEC status but unknown" \
 	"$(sql "SELECT count(*) FROM dns_rrset r JOIN campaign c ON c.id = r.campaign_id WHERE c.name = 'novalidate' AND dnssec <> 'unknown'")" 0
+# The blocklist is honoured before any packet: a blocklisted domain is not
+# even asked about, and a blocklisted MX address is recorded, not used.
+blocked_domain=$(sed -n 1p "$TESTBED_TARGETS")
+other_domain=$(sed -n 2p "$TESTBED_TARGETS")
+other_addr=$("$PY" -c 'import json,sys
+for l in open(sys.argv[1]):
+    t = json.loads(l)
+    if t["domain"] == sys.argv[2]:
+        print(t["mx"][0]["a"]["addresses"][0])' "$TESTBED_TRUTH" "$other_domain")
+printf '%s\n%s\n' "$blocked_domain" "$other_domain" >"$TEST_WORK/two.txt"
+printf '# test blocklist\n%s\n%s/32\n' "$blocked_domain" "$other_addr" >"$TEST_WORK/block.txt"
+"$MXCRAWL" scan --targets "$TEST_WORK/two.txt" --campaign blocked "${allow_args[@]}" \
+	--blocklist "$TEST_WORK/block.txt" --progress 0 2>"$TEST_WORK/scan3.err" ||
+	{ cat "$TEST_WORK/scan3.err" >&2; fail "scan 3 failed"; }
+bid=$(sql "SELECT id FROM campaign WHERE name = 'blocked'")
+expect_eq "blocklisted domain" "$(sql "SELECT mx_outcome || ' ' || dns_queries FROM domain_dns WHERE campaign_id = $bid AND domain = '$blocked_domain'")" "blocklisted 0"
+expect_eq "no question asked for it" "$(sql "SELECT count(*) FROM dns_rrset r JOIN domain_dns d USING (campaign_id, target_id) WHERE r.campaign_id = $bid AND d.domain = '$blocked_domain'")" 0
+expect_eq "blocklisted address" "$(sql "SELECT verdict FROM mx_address WHERE campaign_id = $bid AND address = '$other_addr'")" blocklist
 echo PASS
