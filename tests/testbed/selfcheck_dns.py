@@ -77,7 +77,9 @@ class Answer:
 
 
 def dig(name, qtype, cd=False, extra=()):
-    argv = ["dig", "+dnssec", "+time=3", "+tries=1", "+noall", "+comments", "+answer",
+    # Two tries: on a loaded 2-core box one UDP answer (e.g. the TC answer
+    # of mx-large before dig's TCP retry) can take longer than a try.
+    argv = ["dig", "+dnssec", "+time=4", "+tries=2", "+noall", "+comments", "+answer",
             "@" + RESOLVER, name, qtype]
     if cd:
         argv.append("+cd")
