@@ -3,8 +3,9 @@
 # dnsq driver: every truth domain's MX lookup (rcode, DNSSEC status, EDE,
 # large answer, size of the MX RRset), both canaries, a server that never
 # answers (timeout within timeout x tries), one that refuses, a closed port,
-# bad names, a non-validating run, cancellation by resolver_free(), and a
-# load run. Runs in its own network namespace; needs root.
+# bad names, a scripted server (malformed answer, EDE without a CD answer,
+# an answer arriving after its try timed out), a non-validating run,
+# cancellation by resolver_free(), and a load run. Runs in its own network namespace; needs root.
 set -euo pipefail
 : "${MXCRAWL:?MXCRAWL must name the mxcrawl binary}"
 : "${MXCRAWL_SRC:?MXCRAWL_SRC must name the source tree}"
@@ -26,7 +27,12 @@ ip link set lo up
 # glibc wants a second IPv4 address on lo (TESTBED-NOTES.md).
 ip addr add 127.53.0.1/32 dev lo 2>/dev/null || true
 
+FAKE_PID=
 cleanup() {
+	if [ -n "$FAKE_PID" ]; then
+		kill "$FAKE_PID" 2>/dev/null || true
+		wait "$FAKE_PID" 2>/dev/null || true
+	fi
 	"$MXCRAWL_SRC/tests/testbed/down" "$TB" >/dev/null 2>&1 || true
 	test_cleanup
 }
@@ -160,6 +166,113 @@ run badnames --file "$TEST_WORK/badnames.txt" "$R"
 check "bad names: bad_name, no query sent" "$TEST_WORK/badnames.jsonl" \
 	'a["rc"] == "bad_name" and a["dns_rc"] in ("bad_name", "label_too_long")'
 grep -q '"sent":0,' "$TEST_WORK/badnames.sum" || fail "bad names sent queries"
+
+echo "== a scripted server: malformed, EDE without CD answer, late answer"
+# Answers chosen by query name (and CD bit), each a case the real
+# resolver will not produce on demand.
+cat >"$TEST_WORK/fakedns.py" <<'EOF'
+import heapq, select, socket, struct, sys, time
+
+addr = sys.argv[1]
+TIMEOUT = float(sys.argv[2])  # the client's per-try timeout, seconds
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.bind((addr, 53))
+print("ready", flush=True)
+
+def opt(ede=None, text=b""):
+    rdata = b""
+    if ede is not None:
+        rdata = struct.pack("!HHH", 15, 2 + len(text), ede) + text
+    return b"\0" + struct.pack("!HHIH", 41, 1232, 0, len(rdata)) + rdata
+
+def reply(q, rcode, an=b"", ancount=0, ede=None, text=b""):
+    i = 12
+    while q[i]:
+        i += 1 + q[i]
+    question = q[12:i + 5]
+    flags = 0x8000 | (q[2] & 0x01) << 8 | 0x80 | (q[3] & 0x10) | rcode
+    hdr = q[:2] + struct.pack("!HHHHH", flags, 1, ancount, 0, 1)
+    return hdr + question + an + opt(ede, text)
+
+def qname(q):
+    i, labels = 12, []
+    while q[i]:
+        labels.append(q[i + 1:i + 1 + q[i]].decode().lower())
+        i += 1 + q[i]
+    return ".".join(labels)
+
+A = b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 4) + bytes([127, 0, 0, 9])
+seen = set()
+later = []
+while True:
+    wait = max(0, later[0][0] - time.monotonic()) if later else None
+    r, _, _ = select.select([u], [], [], wait)
+    now = time.monotonic()
+    while later and later[0][0] <= now:
+        _, pkt, peer = heapq.heappop(later)
+        u.sendto(pkt, peer)
+    if not r:
+        continue
+    q, peer = u.recvfrom(4096)
+    name, cd = qname(q), bool(q[3] & 0x10)
+    if name == "malformed.fake":      # ANCOUNT 1, no record
+        p = reply(q, 0)
+        u.sendto(p[:6] + b"\0\1" + p[8:], peer)
+    elif name == "ede7.fake":         # SERVFAIL + EDE 7, with CD too
+        u.sendto(reply(q, 2, ede=7, text=b"signature expired"), peer)
+    elif name == "cd-silent.fake":    # SERVFAIL + EDE 6; CD never answered
+        if not cd:
+            u.sendto(reply(q, 2, ede=6), peer)
+    elif name == "servfail.fake":     # SERVFAIL, no EDE; CD never answered
+        if not cd:
+            u.sendto(reply(q, 2), peer)
+    elif name == "cd-answers.fake":   # SERVFAIL, no EDE; CD gets the data
+        if cd:
+            u.sendto(reply(q, 0, A, 1), peer)
+        else:
+            u.sendto(reply(q, 2), peer)
+    elif name == "late.fake":         # the first try answered late, once
+        if q[:2] not in seen:
+            seen.add(q[:2])
+            heapq.heappush(later, (now + 1.5 * TIMEOUT, reply(q, 0, A, 1), peer))
+EOF
+mkfifo "$TEST_WORK/fake.ready"
+"$PY" "$TEST_WORK/fakedns.py" 127.53.0.70 0.3 >"$TEST_WORK/fake.ready" &
+FAKE_PID=$!
+read -r ready <"$TEST_WORK/fake.ready" || true
+[ "$ready" = ready ] || fail "scripted DNS server did not start"
+F="--timeout 300 --tries 2 127.53.0.70:53"
+# shellcheck disable=SC2086
+run fake_malformed $F malformed.fake A
+check "malformed answer: rc malformed, header rcode kept" \
+	"$TEST_WORK/fake_malformed.jsonl" \
+	'a["rc"] == "malformed" and a["dns_rc"] != "ok" and a["rcode"] == "NOERROR" and a["dnssec"] == "indeterminate"'
+# shellcheck disable=SC2086
+run fake_ede7 $F ede7.fake A
+check "SERVFAIL with EDE 7, CD fails too: bogus, EDE text" \
+	"$TEST_WORK/fake_ede7.jsonl" \
+	'a["dnssec"] == "bogus" and a["ede"] == [7] and a["ede_text"] == "signature expired" and a["cd_requeried"] and "cd_rcode" not in a'
+# shellcheck disable=SC2086
+run fake_cd_silent $F cd-silent.fake A
+check "SERVFAIL with EDE 6, CD unanswered: bogus after the CD tries" \
+	"$TEST_WORK/fake_cd_silent.jsonl" \
+	'a["rc"] == "ok" and a["dnssec"] == "bogus" and a["cd_requeried"] and 600 <= a["elapsed_ms"] < 1000'
+# shellcheck disable=SC2086
+run fake_servfail $F servfail.fake A
+check "SERVFAIL without EDE, CD unanswered: indeterminate" \
+	"$TEST_WORK/fake_servfail.jsonl" \
+	'a["rc"] == "ok" and a["rcode"] == "SERVFAIL" and a["dnssec"] == "indeterminate" and a["cd_requeried"]'
+# shellcheck disable=SC2086
+run fake_cd_answers $F cd-answers.fake A
+check "SERVFAIL without EDE, CD answers: bogus, CD answer kept" \
+	"$TEST_WORK/fake_cd_answers.jsonl" \
+	'a["dnssec"] == "bogus" and a.get("cd_rcode") == "NOERROR" and a["ede"] == []'
+# shellcheck disable=SC2086
+run fake_late $F late.fake A
+check "first try answered after its timeout: taken by the retry (same id)" \
+	"$TEST_WORK/fake_late.jsonl" \
+	'a["rc"] == "ok" and a["rcode"] == "NOERROR" and a["answers"][0]["data"] == "127.0.0.9" and 400 <= a["elapsed_ms"] < 600'
+grep -q '"sent":2,' "$TEST_WORK/fake_late.sum" || fail "late answer: 2 tries sent"
 
 echo "== a resolver taken as not validating"
 run noval_ok --no-validate "$R" "$MXCRAWL_CANARY_SECURE" A MX
