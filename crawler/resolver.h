@@ -74,8 +74,8 @@ typedef void (*resolver_cb)(void *arg, const struct resolver_answer *ans);
 
 struct resolver_config {
 	const char *servers; /* "ip:port[,ip:port...]"; IPv6 as [addr]:port */
-	unsigned timeout_ms; /* per try; default 2000 */
-	unsigned tries;	     /* default 3 */
+	unsigned timeout_ms; /* per try and server; default 2000, max 600000 */
+	unsigned tries;	     /* default 3, max 16 */
 	bool validating;     /* false: every status is DNSSEC_UNKNOWN */
 };
 
@@ -90,7 +90,12 @@ struct resolver *resolver_new(uv_loop_t *loop,
 /*
  * Looks up (name, qtype), class IN. The callback runs exactly once, on
  * the loop, never from inside resolver_query(). Returns 0, or a negative
- * value if the lookup could not be started (then no callback).
+ * value if the lookup could not be started (then no callback): -EINVAL,
+ * -ENOMEM, -ESHUTDOWN after resolver_free(), -EAGAIN with 32768 lookups
+ * pending. A name that cannot be put in a query is reported through the
+ * callback (RESOLVER_BAD_NAME), like every other outcome.
+ * Each query gets timeout_ms per try and server, `tries` times, with no
+ * backoff; a SERVFAIL's CD re-query gets as long again.
  */
 int resolver_query(struct resolver *r, const char *name, uint16_t qtype,
 		   resolver_cb cb, void *arg);
