@@ -11,7 +11,7 @@
  *
  * Things c-ares 1.18.1 does that shape this file:
  *   - ares_send() keeps the query id we put in the packet (query->qid is read
- *     from the buffer; only c-ares >= 1.20 assigns its own), so we choose
+ *     from the buffer; later releases assign their own), so we choose
  *     random ids and keep the in-flight ones unique per channel.
  *   - It doubles the per-try timeout after every round over the servers, so
  *     with its own retries a lookup would take timeout x (2^tries - 1). We
@@ -52,7 +52,7 @@
 /*
  * Receive buffer asked for c-ares' sockets. All answers come back on one
  * UDP socket, and on loopback each small datagram costs 1-2 KiB of buffer
- * (skb truesize): the default 208 KiB overflows at about 250 lookups in
+ * (skb truesize): the default 208 KiB dropped answers at 500 lookups in
  * flight, and every dropped answer costs a whole timeout. The kernel caps
  * this at net.core.rmem_max.
  */
