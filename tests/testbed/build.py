@@ -264,6 +264,10 @@ def smtp_truth(smtp, tls_spec, cert_ok):
         t["outcome"] = "tls_failed"
         t["tls"] = {"outcome": "eof", "version": None}
         return t
+    if tls_spec.get("reset"):
+        t["outcome"] = "tls_failed"
+        t["tls"] = {"outcome": "reset", "version": None}
+        return t
     t["outcome"] = "starttls_ok"
     ver = tls_spec.get("max_version", "TLSv1.3")
     if ver == "TLSv1.0":

@@ -233,6 +233,8 @@ SCENARIOS = [
     S("tls-v13-only", "TLS: server speaks only TLS 1.3", mxhost=H(tls={"min_version": "TLSv1.3"})),
     S("tls-alert", "TLS: handshake aborted with an alert -> typed outcome",
       mxhost=H(tls={"alert": True})),
+    S("tls-reset", "TLS: RST after the ClientHello, mid-handshake -> typed outcome",
+      mxhost=H(tls={"reset": True})),
     S("tls-eof", "TLS: 220 to STARTTLS, then FIN before the handshake -> typed outcome",
       mxhost=H(cert=None)),
     S("cert-expired", "Cert: expired", mxhost=H(cert={"not_before_days": -100, "not_after_days": -2})),

@@ -491,6 +491,19 @@ class Server:
             await writer.drain()
 
     async def _start_tls(self, reader, writer, e, conn):
+        if e["tls"].get("reset"):
+            # Read the ClientHello record, then reset the connection (RST,
+            # not FIN: SO_LINGER with a zero timeout) mid-handshake.
+            hdr = await asyncio.wait_for(reader.readexactly(5), IDLE_TIMEOUT)
+            n = int.from_bytes(hdr[3:5], "big")
+            await asyncio.wait_for(reader.readexactly(n), IDLE_TIMEOUT)
+            sock = writer.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                            struct.pack("ii", 1, 0))
+            writer.transport.abort()
+            conn["stage"] = "tls_reset"
+            self.stats["tls_fail"] += 1
+            raise TlsAborted()
         if e["tls"].get("alert"):
             # Read the ClientHello record, answer a fatal handshake_failure
             # alert, close.  (Done by hand: asyncio drops the alert OpenSSL
