@@ -448,6 +448,9 @@ UNIT_TEST(test_dns_name_limits)
 	dns_cursor_init(&c, pkt.b, pkt.n, QNAME_OFF);
 	CHECK_INT(dns_name_read(&c, out, 250 * 4 + 3), DNS_RC_NO_SPACE,
 		  "short buffer");
+	/* A buffer without room for even "." is refused up front. */
+	dns_cursor_init(&c, pkt.b, pkt.n, QNAME_OFF);
+	CHECK_INT(dns_name_read(&c, out, 1), DNS_RC_NO_SPACE, "cap 1");
 	/* Without a buffer the name is only skipped. */
 	dns_cursor_init(&c, pkt.b, pkt.n, QNAME_OFF);
 	CHECK_INT(dns_name_read(&c, NULL, 0), DNS_OK, "skip");
@@ -1033,11 +1036,33 @@ UNIT_TEST(test_dns_strings)
 	CHECK_STR(dns_rc_str(DNS_RC_RC_LAST), "unknown", "last");
 	CHECK_STR(dns_rc_str((enum dns_rc) - 1), "unknown", "negative");
 
-	CHECK_STR(dns_type_str(DNS_TYPE_MX), "MX", "mx");
-	CHECK_STR(dns_type_str(DNS_TYPE_TLSA), "TLSA", "tlsa");
-	CHECK_STR(dns_type_str(DNS_TYPE_RRSIG), "RRSIG", "rrsig");
-	CHECK_STR(dns_type_str(DNS_TYPE_OPT), "OPT", "opt");
-	CHECK_STR(dns_type_str(999), "unknown", "999");
+	static const struct {
+		uint16_t type;
+		const char *name;
+	} types[] = {
+		{ DNS_TYPE_A, "A" },
+		{ DNS_TYPE_NS, "NS" },
+		{ DNS_TYPE_CNAME, "CNAME" },
+		{ DNS_TYPE_SOA, "SOA" },
+		{ DNS_TYPE_PTR, "PTR" },
+		{ DNS_TYPE_MX, "MX" },
+		{ DNS_TYPE_TXT, "TXT" },
+		{ DNS_TYPE_AAAA, "AAAA" },
+		{ DNS_TYPE_DNAME, "DNAME" },
+		{ DNS_TYPE_OPT, "OPT" },
+		{ DNS_TYPE_DS, "DS" },
+		{ DNS_TYPE_RRSIG, "RRSIG" },
+		{ DNS_TYPE_NSEC, "NSEC" },
+		{ DNS_TYPE_DNSKEY, "DNSKEY" },
+		{ DNS_TYPE_NSEC3, "NSEC3" },
+		{ DNS_TYPE_TLSA, "TLSA" },
+		{ DNS_TYPE_ANY, "ANY" },
+		{ 999, "unknown" },
+		{ 0, "unknown" },
+	};
+	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+		CHECK_STR(dns_type_str(types[i].type), types[i].name,
+			  types[i].name);
 
 	CHECK_STR(dns_rcode_str(DNS_RCODE_NOERROR), "NOERROR", "0");
 	CHECK_STR(dns_rcode_str(DNS_RCODE_SERVFAIL), "SERVFAIL", "2");
