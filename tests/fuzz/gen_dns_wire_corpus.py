@@ -158,6 +158,17 @@ def seeds():
     s["bad_truncated_header"] = header(RESP)[:11]
     s["bad_long_name"] = (header(RESP) + (b"\x3f" + b"a" * 63) * 4
                           + b"\x00\x00\x0f\x00\x01")
+    # Limits: exactly the record cap, and owners that expand ~70x from
+    # wire to text until the owner-name arena is full.
+    s["limit_512_records"] = (
+        header(RESP, an=512) + question("many.example", "A")
+        + b"".join(rr(ptr(12), "A", bytes([10, 0, i // 256, i % 256]))
+                   for i in range(512)))
+    wide = b"".join(bytes([n]) + b"\xfe" * n for n in (63, 63, 63, 58))
+    s["limit_names_full"] = (
+        header(RESP, an=80) + wide + b"\x00" + struct.pack(">HH", 16, IN)
+        + b"".join(rr(bytes([1, 0x61 + i % 26]) + ptr(12), "TXT", b"\x00")
+                   for i in range(80)))
     return s
 
 
