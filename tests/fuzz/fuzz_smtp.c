@@ -1,0 +1,188 @@
+/*
+ * Fuzz target for crawler/smtp.c: the input is a script of events for
+ * one session. Each event is one byte, op = byte % 8:
+ *
+ *   0 data: the next byte is a length n, then n bytes received
+ *   1 end of stream    2 reset           3 stage timer
+ *   4 deadline         5 handshake ok    6 handshake failed
+ *   7 connected
+ *
+ * Whatever the peer does, the client must only ever send EHLO or HELO
+ * with our name, STARTTLS and QUIT, in an order the protocol allows; send
+ * a command only in answer to a reply (or to a finished handshake); start
+ * TLS only after STARTTLS; send nothing but QUIT inside TLS; and, once it
+ * said close, keep saying close with the same outcome. The transcript
+ * stays within its bounds.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crawler/smtp.h"
+
+/* Room for a line over SMTP_REPLY_LINE_HARD_MAX in 255-byte events. */
+#define FUZZ_INPUT_MAX (128 * 1024)
+#define NAME "fuzz.example"
+
+enum cmd {
+	C_NONE = 0,
+	C_EHLO,
+	C_HELO,
+	C_STARTTLS,
+	C_QUIT,
+};
+
+static struct smtp_session session;
+
+static enum cmd classify(const uint8_t *out, size_t len)
+{
+	static const struct {
+		const char *text;
+		enum cmd cmd;
+	} known[] = {
+		{ "EHLO " NAME "\r\n", C_EHLO },
+		{ "HELO " NAME "\r\n", C_HELO },
+		{ "STARTTLS\r\n", C_STARTTLS },
+		{ "QUIT\r\n", C_QUIT },
+	};
+	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+		if (len == strlen(known[i].text) &&
+		    memcmp(out, known[i].text, len) == 0)
+			return known[i].cmd;
+	abort();
+}
+
+/* May `next` follow `last`? */
+static bool allowed(enum cmd last, enum cmd next, bool tls)
+{
+	if (tls)
+		return last == C_STARTTLS && next == C_QUIT;
+	switch (last) {
+	case C_NONE:
+		return next == C_EHLO || next == C_QUIT;
+	case C_EHLO:
+		return next == C_HELO || next == C_STARTTLS || next == C_QUIT;
+	case C_HELO:
+	case C_STARTTLS:
+		return next == C_QUIT;
+	default:
+		return false;
+	}
+}
+
+static void check_transcript(const struct smtp_transcript *t)
+{
+	size_t off = 0;
+
+	if (t->len > SMTP_TRANSCRIPT_MAX || t->nseg > SMTP_TRANSCRIPT_SEGS)
+		abort();
+	for (size_t i = 0; i < t->nseg; i++) {
+		if (t->seg[i].off != off || t->seg[i].len == 0 ||
+		    t->seg[i].dir > SMTP_DIR_DISCARDED)
+			abort();
+		off += t->seg[i].len;
+	}
+	if (off != t->len || (t->dropped && !t->truncated))
+		abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct smtp_session *s = &session;
+	enum cmd last = C_NONE;
+	bool closed = false, tls_started = false, tls_up = false;
+	enum smtp_rc final = SMTP_RC_PENDING;
+	size_t i = 0, ncmds = 0;
+
+	if (size > FUZZ_INPUT_MAX)
+		return 0;
+	if (smtp_session_init(s, NAME, NULL) != 0)
+		abort();
+	while (i < size) {
+		uint8_t op = data[i++] % 8;
+		enum smtp_action a;
+		bool may_send = false;
+
+		switch (op) {
+		case 0: {
+			size_t n = i < size ? data[i++] : 0;
+			if (n > size - i)
+				n = size - i;
+			a = smtp_on_data(s, data + i, n);
+			i += n;
+			may_send = true;
+			break;
+		}
+		case 1:
+			a = smtp_on_eof(s);
+			break;
+		case 2:
+			a = smtp_on_reset(s);
+			break;
+		case 3:
+			a = smtp_on_timeout(s, SMTP_TIMER_STAGE);
+			break;
+		case 4:
+			a = smtp_on_timeout(s, SMTP_TIMER_DEADLINE);
+			break;
+		case 5:
+			a = smtp_on_tls_done(s, true, NULL);
+			may_send = tls_started && !tls_up;
+			break;
+		case 6:
+			a = smtp_on_tls_done(s, false, "fuzz");
+			break;
+		default:
+			a = smtp_on_connected(s);
+			break;
+		}
+		if ((unsigned)a >= SMTP_ACT_LAST)
+			abort();
+		if (closed) {
+			if (a != SMTP_ACT_CLOSE || s->facts.outcome != final)
+				abort();
+			continue;
+		}
+		if (a == SMTP_ACT_SEND) {
+			size_t len;
+			const uint8_t *out = smtp_session_output(s, &len);
+			enum cmd c = classify(out, len);
+			if (!may_send || !allowed(last, c, s->in_tls) ||
+			    ++ncmds > 3)
+				abort();
+			if (op == 5 && c != C_QUIT)
+				abort();
+			if (op == 5)
+				tls_up = true;
+			last = c;
+		} else if (a == SMTP_ACT_START_TLS) {
+			if (op != 0 || last != C_STARTTLS || tls_started ||
+			    s->facts.starttls_code != 220)
+				abort();
+			tls_started = true;
+		} else if (a == SMTP_ACT_CLOSE) {
+			closed = true;
+			final = s->facts.outcome;
+			if (final == SMTP_RC_PENDING ||
+			    (unsigned) final >= SMTP_RC_LAST ||
+			    s->state != SMTP_ST_DONE ||
+			    smtp_session_stage_timeout_ms(s) != 0)
+				abort();
+			if (final == SMTP_RC_STARTTLS_OK && !s->facts.tls_ok)
+				abort();
+		}
+		if (s->facts.tls_ok != tls_up || s->in_tls != tls_up)
+			abort();
+		if (s->facts.injection && !tls_started)
+			abort();
+		if ((s->facts.outcome == SMTP_RC_PENDING) !=
+		    (s->state != SMTP_ST_QUIT && s->state != SMTP_ST_DONE &&
+		     s->state != SMTP_ST_HELO))
+			abort();
+		check_transcript(&s->transcript);
+	}
+	if (strcmp(smtp_rc_str(s->facts.outcome), "unknown") == 0)
+		abort();
+	return 0;
+}
