@@ -80,6 +80,8 @@ static PGresult *q(struct store *s, ExecStatusType want, const char *sql, int n,
 	return NULL;
 }
 
+static int exec_simple(struct store *s, const char *sql);
+
 int store_lease(struct store *s, struct batch **out)
 {
 	char cid[24], lease[32];
@@ -90,20 +92,27 @@ int store_lease(struct store *s, struct batch **out)
 	*out = NULL;
 	id_text(cid, sizeof cid, s->campaign_id);
 	snprintf(lease, sizeof lease, "%u seconds", s->lease_seconds);
+	/* The lease and the reading of its targets are one transaction: if
+	 * the connection breaks (or memory runs out) in between, the lease is
+	 * rolled back. Committed alone, it would stay ours, renewed by the
+	 * heartbeat, with nobody scanning the batch, and the scan would end
+	 * with it open. */
+	if (exec_simple(s, "BEGIN") != 0)
+		return -1;
 	r = q(
 	    s, PGRES_TUPLES_OK,
 	    "SELECT batch_no FROM campaign_lease($1::bigint, $2, $3::interval)",
 	    3, p);
 	if (!r)
-		return -1;
+		goto fail;
 	if (PQntuples(r) == 0) {
 		PQclear(r);
-		return 0;
+		return exec_simple(s, "COMMIT") == 0 ? 0 : -1;
 	}
 	b = calloc(1, sizeof *b);
 	if (!b) {
 		PQclear(r);
-		return -1;
+		goto fail;
 	}
 	b->batch_no = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 	PQclear(r);
@@ -118,7 +127,7 @@ int store_lease(struct store *s, struct batch **out)
 	      2, p2);
 	if (!r) {
 		free(b);
-		return -1;
+		goto fail;
 	}
 	size_t n = (size_t)PQntuples(r), bytes = 0;
 	for (size_t i = 0; i < n; i++)
@@ -128,7 +137,7 @@ int store_lease(struct store *s, struct batch **out)
 	if (!b->t || !b->names) {
 		PQclear(r);
 		batch_free(b);
-		return -1;
+		goto fail;
 	}
 	char *w = b->names;
 	for (size_t i = 0; i < n; i++) {
@@ -142,8 +151,19 @@ int store_lease(struct store *s, struct batch **out)
 	PQclear(r);
 	for (int t = 0; t < PROBE_T_LAST; t++)
 		jbuf_init(&b->out[t], STORE_BATCH_ROWS_MAX);
+	/* A COMMIT whose answer was lost with the connection may or may not
+	 * have taken the lease; scan the batch either way (its write is
+	 * guarded by campaign_complete) rather than leave it held by us. */
+	if (exec_simple(s, "COMMIT") != 0 && !store_broken(s)) {
+		batch_free(b);
+		return -1;
+	}
 	*out = b;
 	return 1;
+fail:
+	if (!store_broken(s))
+		exec_simple(s, "ROLLBACK");
+	return -1;
 }
 
 int store_open_batches(struct store *s, int64_t *undone,
