@@ -297,6 +297,11 @@ def nsd_conf(dnsdir, loaded, piddir, logdir):
              "  pidfile: \"%s/nsd.internal.pid\"" % dnsdir,
              "  logfile: \"%s/nsd.log\"" % logdir,
              "  port: 53",
+             # NSD's response rate limiting (on by default) drops answers
+             # to the one resolver that asks everything: a scan of many
+             # NXDOMAIN names turned into SERVFAILs at random.
+             "  rrl-ratelimit: 0",
+             "  rrl-whitelist-ratelimit: 0",
              "  do-ip6: no",
              "  verbosity: 1",
              "  hide-version: yes",

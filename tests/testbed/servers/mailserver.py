@@ -385,6 +385,15 @@ class Server:
             await writer.drain()
         conn["stage"] = "banner"
         if mode == "close_after_banner":
+            # FIN right after the banner (half-close), then read and
+            # discard whatever the client still sends: closing with unread
+            # bytes would make the kernel answer with an RST instead, and
+            # "closed" would turn into "reset" depending on timing.
+            await writer.drain()
+            if writer.can_write_eof():
+                writer.write_eof()
+            conn["stage"] = "closed_after_banner"
+            await self._hold(reader)
             writer.close()
             return
         code = _last_code(e.get("banner"))
