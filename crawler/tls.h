@@ -1,0 +1,105 @@
+/*
+ * A TCP connection on a libuv loop that can turn into TLS in the middle
+ * (STARTTLS): OpenSSL runs non-blocking over memory BIOs, so the loop
+ * never blocks and the caller sees only plaintext. Event plumbing only:
+ * what the bytes mean is the SMTP session's business (smtp.h).
+ *
+ * The TLS client offers TLS 1.0 to 1.3 at security level 0 (Debian's
+ * default level 2 would refuse exactly the legacy servers we measure),
+ * sends SNI, does not verify (the chain is judged separately, verify.h)
+ * and bounds the certificate list it accepts.
+ */
+#ifndef MXCRAWL_CRAWLER_TLS_H
+#define MXCRAWL_CRAWLER_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+#include <uv.h>
+
+#include "crawler/addrpolicy.h"
+
+/* Bytes of certificate list a server may send (OpenSSL's limit). */
+#define TLS_MAX_CERT_LIST (256 * 1024)
+/* Certificates of a presented chain that are kept. */
+#define TLS_MAX_CHAIN 32
+
+/* How a connection or handshake ended badly. */
+enum conn_rc {
+	CONN_OK = 0,
+	CONN_REFUSED,	   /* ECONNREFUSED */
+	CONN_RESET,	   /* ECONNRESET, EPIPE */
+	CONN_UNREACHABLE,  /* ENETUNREACH, EHOSTUNREACH */
+	CONN_EOF,	   /* the peer closed (FIN) */
+	CONN_TLS_ALERT,	   /* the peer sent a fatal alert */
+	CONN_TLS_PROTOCOL, /* a TLS protocol or size error on our side */
+	CONN_ERROR,	   /* another socket error */
+	CONN_NO_MEMORY,
+	CONN_RC_LAST
+};
+
+const char *conn_rc_str(enum conn_rc rc);
+
+/* What a finished handshake negotiated and what the server presented. */
+struct tls_info {
+	char version[16]; /* "TLSv1.3" */
+	char cipher[64];  /* OpenSSL name */
+	char group[32];	  /* key exchange group, "" if unknown */
+	unsigned handshake_ms;
+	size_t nchain;		       /* certificates kept, leaf first */
+	size_t chain_total;	       /* certificates presented */
+	uint8_t *chain[TLS_MAX_CHAIN]; /* DER, malloc'ed, owned by the conn */
+	size_t chain_len[TLS_MAX_CHAIN];
+	char error[128]; /* OpenSSL's reason when the handshake failed */
+};
+
+struct conn;
+
+/* Callbacks; each gets the conn's user pointer. After on_closed nothing
+ * else is called and the conn is freed. */
+struct conn_callbacks {
+	/* TCP connected (rc CONN_OK) or failed. */
+	void (*on_connect)(void *arg, enum conn_rc rc);
+	/* Plaintext bytes (decrypted once TLS is up). */
+	void (*on_data)(void *arg, const uint8_t *buf, size_t len);
+	/* The peer closed or the connection broke. */
+	void (*on_end)(void *arg, enum conn_rc rc);
+	/* The handshake started by conn_start_tls() ended. */
+	void (*on_tls)(void *arg, enum conn_rc rc, const struct tls_info *info);
+	/* The conn is gone (after conn_close()). */
+	void (*on_closed)(void *arg);
+};
+
+/* A TLS client context shared by all connections of a worker. */
+SSL_CTX *tls_client_ctx_new(void);
+
+/* Connects to addr:port. Returns NULL when out of memory. */
+struct conn *conn_connect(uv_loop_t *loop, const struct addr *addr, int port,
+			  const struct conn_callbacks *cb, void *arg);
+
+/* Sends bytes (encrypted once TLS is up). 0 or -1. */
+int conn_write(struct conn *c, const uint8_t *buf, size_t len);
+
+/* Starts TLS over the connection with SNI `sni` (may be NULL). Bytes
+ * received before this call that were not yet delivered are dropped:
+ * plaintext after the 220 to STARTTLS must never reach the TLS layer. */
+int conn_start_tls(struct conn *c, SSL_CTX *ctx, const char *sni);
+
+/*
+ * True when the peer has already closed its side (FIN received, TCP
+ * CLOSE_WAIT). Checked before sending: writing to such a peer draws an RST
+ * that would hide the FIN, and "closed after the banner" is a different
+ * fact from "reset".
+ */
+bool conn_peer_closed(const struct conn *c);
+
+/* The handshake's results (valid until conn_close()). */
+const struct tls_info *conn_tls_info(const struct conn *c);
+
+/* Closes the connection (sending a TLS close_notify when up); on_closed
+ * follows. Safe to call more than once. `reset`: abort with RST. */
+void conn_close(struct conn *c, bool reset);
+
+#endif
