@@ -33,6 +33,10 @@ enum cli_opt {
 	CLI_OPT_BLOCKLIST,
 	CLI_OPT_PROGRESS,
 	CLI_OPT_IMPORT_ONLY,
+	CLI_OPT_CA_FILE,
+	CLI_OPT_EHLO_NAME,
+	CLI_OPT_SMTP_DEADLINE,
+	CLI_OPT_NO_SMTP,
 };
 
 /* A subcommand: argv[0] is its own name; returns a sysexits code. */

@@ -19,6 +19,7 @@
 #include "crawler/json.h"
 #include "crawler/migrate.h"
 #include "crawler/sched.h"
+#include "crawler/verify.h"
 
 static const char usage[] =
     "usage: mxcrawl scan --targets FILE [--campaign NAME] [options]\n"
@@ -27,22 +28,49 @@ static const char usage[] =
     "Creates a campaign from a target file, queues its names in the database\n"
     "and scans them; --resume continues an existing campaign.\n"
     "\n"
-    "Options:\n"
+    "Campaign:\n"
     "  --targets FILE     the target list (plain, Tranco CSV or zone file)\n"
     "  --format F         auto (default), plain, tranco or zone\n"
     "  --origin NAME      zone files: origin for relative names\n"
     "  --campaign NAME    campaign name (default: FILE's name and the time)\n"
     "  --resume           continue the campaign NAME\n"
+    "  --import-only      create the campaign and its queue, do not scan\n"
+    "                     (then run 'scan --campaign NAME --resume' on any\n"
+    "                     number of machines)\n"
     "  --batch-size N     targets per leased batch (default 500)\n"
     "  --vantage NAME     where the scan runs from (default: host name)\n"
     "  --db CONNINFO      PostgreSQL server (default: the private cluster)\n"
+    "\n"
+    "Scanning:\n"
+    "  --resolver IP:PORT the validating resolver (default $MXCRAWL_RESOLVER,\n"
+    "                     else 127.0.0.1:53)\n"
+    "  --canary-secure N  a name that must validate (default\n"
+    "                     $MXCRAWL_CANARY_SECURE, else ietf.org)\n"
+    "  --canary-bogus N   a name that must be bogus (default\n"
+    "                     $MXCRAWL_CANARY_BOGUS, else dnssec-failed.org)\n"
+    "  --workers N        threads with an event loop each (default: cores)\n"
+    "  --concurrency N    domains in flight (default 1000)\n"
+    "  --rate N           domains started per second, 0 = no cap (default 0)\n"
+    "  --dns-timeout MS   per DNS try (default 2000; 3 tries)\n"
+    "  --lease SECONDS    lease of a batch, renewed while alive (default 60)\n"
+    "  --allow-cidr CIDR  contact these reserved addresses anyway (repeatable,\n"
+    "                     comma lists too; e.g. 127.0.0.0/8 for a testbed)\n"
+    "  --blocklist FILE   CIDRs, addresses and domains never to contact\n"
+    "  --no-smtp          DNS stage only: contact no mail server\n"
+    "  --ehlo-name NAME   EHLO name (default: mxcrawl.<host name>)\n"
+    "  --smtp-deadline MS total time per endpoint (default 30000)\n"
+    "  --ca-file FILE     trust store for certificates (default\n"
+    "                     $MXCRAWL_CA_FILE, else the system's)\n"
+    "  --progress SECONDS a progress line this often when not on a TTY\n"
+    "                     (default 10; 0 = none)\n"
     "  -q, --quiet        no progress or summary, only errors\n"
     "\n"
     "Rejected lines of the target file are printed on stderr with their line\n"
     "number and reason; they are not queued.\n"
     "\n"
     "Exit status: 0 ok; 64 usage; 65 no valid names or campaign exists;\n"
-    "66 unreadable file; 69 database unreachable or scanner not built.\n";
+    "66 unreadable file; 69 database or resolver unreachable; 75 interrupted\n"
+    "(resume with --resume); 78 bad trust store.\n";
 
 struct import_ctx {
 	const char *path;
@@ -290,6 +318,11 @@ int cmd_scan(int argc, char **argv)
 		{ "blocklist", required_argument, NULL, CLI_OPT_BLOCKLIST },
 		{ "progress", required_argument, NULL, CLI_OPT_PROGRESS },
 		{ "import-only", no_argument, NULL, CLI_OPT_IMPORT_ONLY },
+		{ "ca-file", required_argument, NULL, CLI_OPT_CA_FILE },
+		{ "ehlo-name", required_argument, NULL, CLI_OPT_EHLO_NAME },
+		{ "smtp-deadline", required_argument, NULL,
+		  CLI_OPT_SMTP_DEADLINE },
+		{ "no-smtp", no_argument, NULL, CLI_OPT_NO_SMTP },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -298,6 +331,10 @@ int cmd_scan(int argc, char **argv)
 	const char *name = NULL, *vantage = NULL, *opt_db = NULL;
 	const char *blocklist = NULL;
 	bool import_only = false;
+	const char *ca_file = env_or("MXCRAWL_CA_FILE", NULL);
+	const char *ehlo_name = NULL;
+	char ehlo_buf[300];
+	struct verify_ctx *verify = NULL;
 	char host[256], worker_id[320], *owned_name = NULL;
 	int resume = 0, quiet = 0, ch, rc = EX_OK;
 	long batch = CAMPAIGN_BATCH_DEFAULT, v;
@@ -309,6 +346,7 @@ int cmd_scan(int argc, char **argv)
 		.lease_seconds = 60,
 		.progress_seconds = 10,
 		.resolver = { .timeout_ms = 2000, .tries = 3 },
+		.smtp = true,
 	};
 	const char *resolver = env_or("MXCRAWL_RESOLVER", "127.0.0.1:53");
 	const char *canary_secure = env_or("MXCRAWL_CANARY_SECURE", "ietf.org");
@@ -323,6 +361,7 @@ int cmd_scan(int argc, char **argv)
 		cli_error("out of memory");
 		return EX_OSERR;
 	}
+	smtp_limits_default(&sc.smtp_limits);
 	while ((ch = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
 		switch (ch) {
 		case CLI_OPT_TARGETS:
@@ -407,6 +446,21 @@ int cmd_scan(int argc, char **argv)
 		case CLI_OPT_IMPORT_ONLY:
 			import_only = true;
 			break;
+		case CLI_OPT_CA_FILE:
+			ca_file = optarg;
+			break;
+		case CLI_OPT_EHLO_NAME:
+			ehlo_name = optarg;
+			break;
+		case CLI_OPT_SMTP_DEADLINE:
+			if ((v = cli_parse_long("scan", "--smtp-deadline",
+						optarg, 100, 600000)) < 0)
+				goto usage;
+			sc.smtp_limits.deadline_ms = (unsigned)v;
+			break;
+		case CLI_OPT_NO_SMTP:
+			sc.smtp = false;
+			break;
 		case 'q':
 			quiet = 1;
 			break;
@@ -479,6 +533,33 @@ int cmd_scan(int argc, char **argv)
 	sc.worker_id = worker_id;
 	sc.policy = pol;
 	sc.resolver.servers = resolver;
+	if (!ehlo_name) {
+		/* An identifying name (DESIGN.md: ethics of scanning). */
+		snprintf(ehlo_buf, sizeof ehlo_buf, "mxcrawl.%s", host);
+		ehlo_name = ehlo_buf;
+	}
+	sc.ehlo_name = ehlo_name;
+	/* A stage (inactivity) timeout must end well before the endpoint's
+	 * total deadline, or a silent peer would be recorded as hitting the
+	 * deadline instead of timing out in its stage: at most half of it. */
+	unsigned *stage[] = { &sc.smtp_limits.connect_ms,
+			      &sc.smtp_limits.banner_ms,
+			      &sc.smtp_limits.command_ms,
+			      &sc.smtp_limits.tls_ms, &sc.smtp_limits.quit_ms };
+	for (size_t i = 0; i < sizeof stage / sizeof *stage; i++)
+		if (*stage[i] > sc.smtp_limits.deadline_ms / 2)
+			*stage[i] = sc.smtp_limits.deadline_ms / 2;
+	if (sc.smtp && !import_only) {
+		const char *err = NULL;
+		verify = verify_ctx_new(ca_file, NULL, &err);
+		if (!verify) {
+			cli_error("trust store%s%s: %s", ca_file ? " " : "",
+				  ca_file ? ca_file : "", err ? err : "failed");
+			rc = EX_CONFIG;
+			goto out;
+		}
+		sc.verify = verify;
+	}
 
 	/* The resolver is checked before anything is written. */
 	if (!import_only) {
@@ -570,10 +651,18 @@ int cmd_scan(int argc, char **argv)
 			sc.resolver.validating
 			    ? "validated"
 			    : "UNKNOWN (resolver does not validate)");
+		if (sc.smtp)
+			fprintf(stderr,
+				"scan: %" PRIu64 " endpoints probed by this "
+				"process (once each), %" PRIu64
+				" with STARTTLS and TLS\n",
+				sum.endpoints_probed, sum.starttls_ok);
 		fprintf(stderr,
-			"scan: stages measured: DNS (MX, A/AAAA, TLSA, "
-			"MTA-STS and TLS-RPT TXT). SMTP/TLS and MTA-STS "
-			"fetch are not built yet.\n");
+			"scan: stages measured: DNS (MX, A/AAAA, TLSA, MTA-STS "
+			"and TLS-RPT TXT)%s. The MTA-STS policy fetch is not "
+			"built yet.\n",
+			sc.smtp ? ", SMTP STARTTLS, TLS, certificates, DANE"
+				: "; SMTP off (--no-smtp)");
 	}
 	if (sum.interrupted) {
 		fprintf(stderr,
@@ -586,6 +675,7 @@ out:
 	PQfinish(c);
 	if (db_ready)
 		db_free(&db);
+	verify_ctx_free(verify);
 	addr_policy_free(pol);
 	free(owned_name);
 	return rc;

@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
+#include "crawler/cert.h"
 #include "crawler/copyfmt.h"
 #include "crawler/probe.h"
 
@@ -19,10 +21,13 @@
 #define PROBE_ARRAY_MAX (64u << 10)
 
 const char *const probe_table_name[PROBE_T_LAST] = {
-	"domain_dns",
-	"dns_rrset",
-	"domain_mx",
-	"mx_address",
+	"domain_dns", "dns_rrset",   "domain_mx",	"mx_address",
+	"endpoint",   "certificate", "domain_endpoint",
+};
+
+const bool probe_table_staged[PROBE_T_LAST] = {
+	[PROBE_T_ENDPOINT] = true,
+	[PROBE_T_CERTIFICATE] = true,
 };
 
 const char *const probe_table_columns[PROBE_T_LAST] = {
@@ -32,9 +37,22 @@ const char *const probe_table_columns[PROBE_T_LAST] = {
 	"ede_text, large, cname, records, txt, elapsed_ms",
 	"campaign_id, target_id, ordinal, preference, host, kept, ip_literal, "
 	"cname, address_outcome, a_dnssec, aaaa_dnssec, tlsa_looked_up, "
-	"tlsa_name, tlsa_dnssec, tlsa_records",
+	"tlsa_name, tlsa_dnssec, tlsa_records, dane, dane_result_type",
 	"campaign_id, target_id, ordinal, address, verdict, class",
+	"campaign_id, ip, port, sni, worker, probed_at, outcome, end_state, "
+	"conn, banner_code, ehlo_code, helo_code, starttls_offered, "
+	"starttls_code, stripping, injection, overlong_line, bare_lf, keywords, "
+	"banner, tls_version, tls_cipher, tls_group, handshake_ms, tls_reason, "
+	"chain, chain_len, trusted, verify_errors, missing_intermediate, "
+	"name_matches_mx, cn_only, weak, transcript, elapsed_ms",
+	"sha256, der, subject, issuer, san_dns, not_before, not_after, "
+	"key_type, key_bits, sig_alg, self_issued",
+	"campaign_id, target_id, ordinal, ip, port, sni, name_matches_domain, "
+	"dane, dane_result_type",
 };
+
+/* SMTP port: mail exchangers listen on 25 (RFC 5321 §4.5.4.2). */
+#define PROBE_SMTP_PORT 25
 
 enum query_kind {
 	Q_MX,
@@ -62,6 +80,11 @@ struct host {
 	enum dnssec_status tlsa_st;
 	struct jbuf tlsa; /* COPY array elements of "u s m hex" */
 	size_t ntlsa;
+	/* The TLSA records themselves, for DANE (data malloc'ed). */
+	struct verify_tlsa rec[VERIFY_MAX_TLSA];
+	size_t nrec;
+	/* Per address: the endpoint probe's result (registry-owned). */
+	const struct ep_done *done[2 * PROBE_ADDR_MAX];
 };
 
 struct probe {
@@ -88,6 +111,13 @@ struct probe {
 	/* (qtype, qname) of every rrset row written, to write each once. */
 	size_t nkeys;
 	char **keys;
+
+	bool smtp_started;
+	unsigned ep_probed, ep_starttls;
+	/* endpoint and certificate rows of the probes this domain made
+	 * (it asked first), appended to the batch with the other rows */
+	struct jbuf eprows;
+	struct jbuf certrows;
 };
 
 struct query {
@@ -100,6 +130,7 @@ struct query {
 
 static void query_send(struct probe *p, enum query_kind kind, size_t host,
 		       const char *qname, uint16_t qtype);
+static void dns_done(struct probe *p);
 
 bool probe_is_ip_literal(const char *host)
 {
@@ -537,6 +568,9 @@ static void on_tlsa(struct probe *p, const struct query *q,
 	h->tlsa_st = a->dnssec;
 	jbuf_reset(&h->tlsa);
 	h->ntlsa = 0;
+	for (size_t i = 0; i < h->nrec; i++)
+		free((void *)h->rec[i].data);
+	h->nrec = 0;
 	if (a->rc == RESOLVER_OK && a->msg && a->rcode == DNS_RCODE_NOERROR &&
 	    !dnssec_failed(a->dnssec)) {
 		char buf[2][DNS_NAME_TEXT_MAX];
@@ -559,6 +593,19 @@ static void on_tlsa(struct probe *p, const struct query *q,
 				jbuf_printf(&h->tlsa, "%02x", t.data[k]);
 			jbuf_append(&h->tlsa, "\"", 1);
 			found++;
+			if (h->nrec < VERIFY_MAX_TLSA) {
+				uint8_t *data =
+				    malloc(t.data_len ? t.data_len : 1);
+				if (!data) {
+					oom(p);
+					continue;
+				}
+				memcpy(data, t.data, t.data_len);
+				h->rec[h->nrec++] =
+				    (struct verify_tlsa){ t.usage, t.selector,
+							  t.mtype, data,
+							  t.data_len };
+			}
 		}
 	}
 	/* §2.2.3: no TLSA at the expanded name (securely) → the original. */
@@ -573,6 +620,50 @@ static void on_tlsa(struct probe *p, const struct query *q,
 
 /* --- finishing -------------------------------------------------------- */
 
+/* May this address of this host be contacted? */
+static bool address_ok(const struct probe *p, const struct host *h, size_t k)
+{
+	return addr_policy_check(p->env->policy, &h->addrs[k]) ==
+		   ADDR_POLICY_OK &&
+	       !addr_policy_domain_blocked(p->env->policy, h->name);
+}
+
+/* The SMTP/TLS stage's share of the host's DANE outcome (RFC 7672),
+ * from the TLSA records and what its endpoints presented; NULL when the
+ * stage did not run. */
+static const char *host_dane(const struct probe *p, const struct host *h,
+			     const char *outcome, enum verify_dane_outcome *out)
+{
+	struct verify_dane_facts f = { 0 };
+	size_t contacted = 0;
+
+	if (!p->env->ep_env || !h->kept)
+		return NULL;
+	f.starttls_ok = true;
+	f.chain_ok = true;
+	for (size_t k = 0; k < h->naddr; k++) {
+		const struct ep_done *d = h->done[k];
+		if (!d)
+			continue;
+		contacted++;
+		f.starttls_ok &= d->starttls_ok;
+		f.chain_ok &= d->dane == VERIFY_DANE_OK;
+	}
+	f.secure_path =
+	    h->tlsa_looked_up &&
+	    (h->tlsa_st == DNSSEC_SECURE || h->tlsa_st == DNSSEC_BOGUS) &&
+	    (contacted > 0 || (outcome && !strcmp(outcome, "ok")));
+	f.starttls_ok &= contacted > 0;
+	f.chain_ok &= contacted > 0;
+	f.tlsa_bogus = h->tlsa_st == DNSSEC_BOGUS;
+	f.nrecords = (unsigned)h->nrec;
+	for (size_t i = 0; i < h->nrec; i++)
+		f.nusable +=
+		    verify_tlsa_usable(&h->rec[i]) == VERIFY_TLSA_USABLE;
+	*out = verify_dane_decide(&f);
+	return verify_dane_outcome_str(*out);
+}
+
 static const char *address_outcome(const struct probe *p, const struct host *h,
 				   size_t *refused)
 {
@@ -586,9 +677,7 @@ static const char *address_outcome(const struct probe *p, const struct host *h,
 	if (h->a_failed || h->aaaa_failed)
 		return "dns_error";
 	for (size_t i = 0; i < h->naddr; i++) {
-		if (addr_policy_check(p->env->policy, &h->addrs[i]) ==
-			ADDR_POLICY_OK &&
-		    !addr_policy_domain_blocked(p->env->policy, h->name))
+		if (address_ok(p, h, i))
 			ok++;
 		else
 			(*refused)++;
@@ -596,6 +685,63 @@ static const char *address_outcome(const struct probe *p, const struct host *h,
 	if (h->naddr == 0)
 		return "mx_no_address";
 	return ok ? "ok" : "refused_address";
+}
+
+/* One domain_endpoint row per contacted endpoint of host i: the judgements
+ * that depend on the domain (its own name in the certificate) and on the
+ * host's TLSA records. */
+static void write_domain_endpoints(struct probe *p, size_t i,
+				   const struct host *h)
+{
+	struct jbuf *b = &p->out[PROBE_T_DOMAIN_ENDPOINT];
+
+	for (size_t k = 0; k < h->naddr; k++) {
+		const struct ep_done *d = h->done[k];
+		char ip[64];
+		if (!d)
+			continue;
+		addr_format(&h->addrs[k], ip, sizeof ip);
+		copy_int(b, p->env->campaign_id);
+		copy_field(b);
+		copy_int(b, p->target_id);
+		copy_field(b);
+		copy_int(b, (int64_t)i);
+		copy_field(b);
+		copy_str(b, ip);
+		copy_field(b);
+		copy_int(b, PROBE_SMTP_PORT);
+		copy_field(b);
+		copy_str(b, h->name);
+		copy_field(b);
+		if (d->leaf) {
+			struct verify_der der = { d->leaf, d->leaf_len };
+			struct verify_result vr;
+			if (verify_chain(p->env->verify, &der, 1, time(NULL),
+					 NULL, p->domain, &vr) == VERIFY_OK)
+				copy_bool(b, vr.name_matches_domain);
+			else
+				copy_null(b);
+		} else {
+			copy_null(b);
+		}
+		copy_field(b);
+		struct verify_dane_facts f = { 0 };
+		f.secure_path =
+		    h->tlsa_looked_up &&
+		    (h->tlsa_st == DNSSEC_SECURE || h->tlsa_st == DNSSEC_BOGUS);
+		f.tlsa_bogus = h->tlsa_st == DNSSEC_BOGUS;
+		f.nrecords = (unsigned)h->nrec;
+		for (size_t r = 0; r < h->nrec; r++)
+			f.nusable += verify_tlsa_usable(&h->rec[r]) ==
+				     VERIFY_TLSA_USABLE;
+		f.starttls_ok = d->starttls_ok;
+		f.chain_ok = d->dane == VERIFY_DANE_OK;
+		enum verify_dane_outcome o = verify_dane_decide(&f);
+		copy_str(b, verify_dane_outcome_str(o));
+		copy_field(b);
+		copy_str(b, verify_dane_result_type(o));
+		copy_row_end(b);
+	}
 }
 
 static void write_rows(struct probe *p, struct probe_counts *delta)
@@ -685,7 +831,14 @@ static void write_rows(struct probe *p, struct probe_counts *delta)
 		if (h->tlsa.len)
 			jbuf_append(mx, h->tlsa.data, h->tlsa.len);
 		jbuf_append(mx, "}", 1);
+		copy_field(mx);
+		enum verify_dane_outcome dane;
+		const char *dane_str = host_dane(p, h, outcome, &dane);
+		copy_str(mx, dane_str);
+		copy_field(mx);
+		copy_str(mx, dane_str ? verify_dane_result_type(dane) : NULL);
 		copy_row_end(mx);
+		write_domain_endpoints(p, i, h);
 
 		for (size_t k = 0; k < h->naddr; k++) {
 			char text[64];
@@ -717,6 +870,10 @@ static void write_rows(struct probe *p, struct probe_counts *delta)
 			copy_row_end(ad);
 		}
 	}
+	jbuf_append(&p->out[PROBE_T_ENDPOINT],
+		    p->eprows.data ? p->eprows.data : "", p->eprows.len);
+	jbuf_append(&p->out[PROBE_T_CERTIFICATE],
+		    p->certrows.data ? p->certrows.data : "", p->certrows.len);
 }
 
 static void probe_free(struct probe *p)
@@ -728,6 +885,8 @@ static void probe_free(struct probe *p)
 		free(h->tlsa_name);
 		jbuf_free(&h->cname);
 		jbuf_free(&h->tlsa);
+		for (size_t k = 0; k < h->nrec; k++)
+			free((void *)h->rec[k].data);
 	}
 	/* Hosts beyond nhosts were allocated but never named. */
 	free(p->hosts);
@@ -736,6 +895,8 @@ static void probe_free(struct probe *p)
 	free(p->keys);
 	jbuf_free(&p->rrset);
 	jbuf_free(&p->apex_cname);
+	jbuf_free(&p->eprows);
+	jbuf_free(&p->certrows);
 	free(p->domain);
 	free(p);
 }
@@ -763,6 +924,8 @@ static void finish(struct probe *p)
 	}
 	delta.domains = 1;
 	delta.queries = p->queries;
+	delta.endpoints_probed = p->ep_probed;
+	delta.starttls_ok = p->ep_starttls;
 	if (!bad && p->mx_outcome) {
 		const char *o = p->mx_outcome;
 		if (!strcmp(o, "mx"))
@@ -780,6 +943,311 @@ static void finish(struct probe *p)
 	}
 	p->cb(p->arg, &delta);
 	probe_free(p);
+}
+
+/* --- SMTP/TLS stage ---------------------------------------------------- */
+
+/* A domain waiting for (or making) one endpoint probe. */
+struct ep_wait {
+	struct probe *p;
+	size_t host, addr;
+	struct ep_key key;
+};
+
+static void ep_arrived(struct probe *p, size_t hi, size_t k,
+		       const struct ep_done *d)
+{
+	p->hosts[hi].done[k] = d;
+	if (--p->pending == 0)
+		finish(p);
+}
+
+static void on_ep_wait(void *arg, const struct ep_done *d)
+{
+	struct ep_wait *w = arg;
+	struct probe *p = w->p;
+	size_t hi = w->host, k = w->addr;
+
+	free(w);
+	ep_arrived(p, hi, k, d);
+}
+
+static void endpoint_row(struct probe *p, const struct endpoint_result *r,
+			 const struct verify_result *vr, bool judged)
+{
+	const struct smtp_facts *f = &r->session->facts;
+	const struct smtp_transcript *tr = &r->session->transcript;
+	struct jbuf *b = &p->eprows;
+	struct copy_array arr;
+	char ip[64], now[64];
+	time_t t = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(now, sizeof now, "%Y-%m-%d %H:%M:%S+00", &tm);
+	addr_format(&r->addr, ip, sizeof ip);
+	copy_int(b, p->env->campaign_id);
+	copy_field(b);
+	copy_str(b, ip);
+	copy_field(b);
+	copy_int(b, r->port);
+	copy_field(b);
+	copy_str(b, r->sni);
+	copy_field(b);
+	copy_str(b, p->env->worker);
+	copy_field(b);
+	copy_str(b, now);
+	copy_field(b);
+	copy_str(b, smtp_rc_str(f->outcome));
+	copy_field(b);
+	copy_str(b, smtp_state_str(f->end_state));
+	copy_field(b);
+	copy_str(b, conn_rc_str(r->conn_rc));
+	copy_field(b);
+	if (f->banner_code)
+		copy_int(b, f->banner_code);
+	else
+		copy_null(b);
+	copy_field(b);
+	if (f->ehlo_code)
+		copy_int(b, f->ehlo_code);
+	else
+		copy_null(b);
+	copy_field(b);
+	if (f->helo_code)
+		copy_int(b, f->helo_code);
+	else
+		copy_null(b);
+	copy_field(b);
+	copy_bool(b, f->starttls_offered);
+	copy_field(b);
+	if (f->starttls_code)
+		copy_int(b, f->starttls_code);
+	else
+		copy_null(b);
+	copy_field(b);
+	copy_str(b, f->stripping != SMTP_STRIP_NONE
+			? smtp_stripping_str(f->stripping)
+			: NULL);
+	copy_field(b);
+	copy_bool(b, f->injection);
+	copy_field(b);
+	copy_bool(b, f->overlong_line);
+	copy_field(b);
+	copy_bool(b, f->bare_lf);
+	copy_field(b);
+	copy_array_begin(&arr, b);
+	for (size_t i = 0; i < f->nkeywords; i++)
+		copy_array_text(&arr, f->keywords[i], strlen(f->keywords[i]));
+	copy_array_end(&arr);
+	copy_field(b);
+	if (f->banner_code)
+		copy_bytea(b, f->banner, f->banner_len);
+	else
+		copy_null(b);
+	copy_field(b);
+	if (r->tls_done) {
+		copy_str(b, r->tls->version);
+		copy_field(b);
+		copy_str(b, r->tls->cipher);
+		copy_field(b);
+		copy_str(b, r->tls->group[0] ? r->tls->group : NULL);
+		copy_field(b);
+		copy_int(b, r->tls->handshake_ms);
+	} else {
+		jbuf_puts(b, "\\N\t\\N\t\\N\t\\N");
+	}
+	copy_field(b);
+	copy_str(b, f->tls_reason[0] ? f->tls_reason : NULL);
+	copy_field(b);
+	copy_array_begin(&arr, b);
+	for (size_t i = 0; r->tls_done && i < r->tls->nchain; i++) {
+		uint8_t digest[CERT_SHA256_LEN];
+		if (cert_sha256(r->tls->chain[i], r->tls->chain_len[i],
+				digest) == 0)
+			copy_array_bytea(&arr, digest, sizeof digest);
+		cert_copy_row(&p->certrows, r->tls->chain[i],
+			      r->tls->chain_len[i]);
+	}
+	copy_array_end(&arr);
+	copy_field(b);
+	copy_int(b, r->tls_done ? (int64_t)r->tls->chain_total : 0);
+	copy_field(b);
+	if (judged) {
+		copy_bool(b, vr->trusted);
+		copy_field(b);
+		copy_array_begin(&arr, b);
+		for (unsigned i = 0; i < vr->nerrors; i++)
+			copy_array_text(&arr, vr->errors[i].name,
+					strlen(vr->errors[i].name));
+		copy_array_end(&arr);
+		copy_field(b);
+		copy_bool(b, vr->missing_intermediate);
+		copy_field(b);
+		copy_bool(b, vr->name_matches_mx);
+		copy_field(b);
+		copy_bool(b, vr->cn_only);
+		copy_field(b);
+		copy_array_begin(&arr, b);
+		for (unsigned bit = 0; bit < VERIFY_WEAK_BITS; bit++)
+			if (vr->weak & (1u << bit))
+				copy_array_text(
+				    &arr, verify_weak_str(1u << bit),
+				    strlen(verify_weak_str(1u << bit)));
+		copy_array_end(&arr);
+	} else {
+		jbuf_puts(b, "\\N\t\\N\t\\N\t\\N\t\\N\t\\N");
+	}
+	copy_field(b);
+	copy_bytea(b, tr->bytes, tr->len);
+	copy_field(b);
+	copy_int(b, r->elapsed_ms);
+	copy_row_end(b);
+}
+
+/* The owner's probe finished: judge the chain once, publish the result
+ * for every domain that uses this endpoint, and keep the rows. */
+static void on_ep_probed(void *arg, const struct endpoint_result *r)
+{
+	struct ep_wait *w = arg;
+	struct probe *p = w->p;
+	struct host *h = &p->hosts[w->host];
+	struct ep_done *d = calloc(1, sizeof *d);
+	struct verify_result vr;
+	struct verify_der der[TLS_MAX_CHAIN];
+	size_t n = r->tls_done ? r->tls->nchain : 0;
+	bool judged = false;
+
+	for (size_t i = 0; i < n; i++)
+		der[i] = (struct verify_der){ r->tls->chain[i],
+					      r->tls->chain_len[i] };
+	if (n && verify_chain(p->env->verify, der, n, time(NULL), r->sni, NULL,
+			      &vr) == VERIFY_OK)
+		judged = true;
+	endpoint_row(p, r, &vr, judged);
+	p->ep_probed++;
+	if (!d) {
+		oom(p);
+		free(w);
+		if (--p->pending == 0)
+			finish(p);
+		return;
+	}
+	snprintf(d->outcome, sizeof d->outcome, "%s",
+		 smtp_rc_str(r->session->facts.outcome));
+	d->starttls_ok =
+	    r->tls_done && r->session->facts.outcome == SMTP_RC_STARTTLS_OK;
+	p->ep_starttls += d->starttls_ok;
+	d->trusted = judged && vr.trusted;
+	d->name_matches_mx = judged && vr.name_matches_mx;
+	d->dane = VERIFY_DANE_NONE;
+	if (n) {
+		d->leaf = malloc(r->tls->chain_len[0]);
+		if (d->leaf) {
+			memcpy(d->leaf, r->tls->chain[0], r->tls->chain_len[0]);
+			d->leaf_len = r->tls->chain_len[0];
+		}
+	}
+	if (n && h->nrec && h->tlsa_name) {
+		/* Reference names: the TLSA base domain (where the records
+		 * were found, maybe the CNAME expansion), then the MX host. */
+		const char *base = h->tlsa_name + strlen("_25._tcp.");
+		const char *refs[2] = { base, h->name };
+		struct verify_dane_result dr;
+		if (verify_dane(p->env->verify, der, n, time(NULL), refs,
+				strcmp(base, h->name) ? 2 : 1, h->rec, h->nrec,
+				&dr) == VERIFY_OK) {
+			d->dane = dr.outcome;
+			d->dane_nusable = dr.nusable;
+		}
+	}
+	const struct ep_done *pub = epreg_publish(p->env->reg, &w->key, d);
+	size_t hi = w->host, k = w->addr;
+	free(w);
+	if (!pub) {
+		oom(p);
+		if (--p->pending == 0)
+			finish(p);
+		return;
+	}
+	ep_arrived(p, hi, k, pub);
+}
+
+static void endpoint_request(struct probe *p, size_t hi, size_t k)
+{
+	struct host *h = &p->hosts[hi];
+	struct ep_wait *w = calloc(1, sizeof *w);
+	const struct ep_done *d = NULL;
+
+	if (!w) {
+		oom(p);
+		return;
+	}
+	w->p = p;
+	w->host = hi;
+	w->addr = k;
+	w->key.addr = h->addrs[k];
+	w->key.port = PROBE_SMTP_PORT;
+	snprintf(w->key.sni, sizeof w->key.sni, "%s", h->name);
+	switch (epreg_request(p->env->reg, &w->key, p->env->worker_index,
+			      on_ep_wait, w, &d)) {
+	case EPREG_DONE:
+		h->done[k] = d;
+		free(w);
+		return;
+	case EPREG_WAIT:
+		p->pending++;
+		return;
+	case EPREG_PROBE:
+		p->pending++;
+		if (endpoint_probe(p->env->ep_env, &h->addrs[k],
+				   PROBE_SMTP_PORT, h->name, on_ep_probed,
+				   w) != 0) {
+			/* Publish a failure so that waiters are not stuck. */
+			struct ep_done *fail = calloc(1, sizeof *fail);
+			if (fail)
+				snprintf(fail->outcome, sizeof fail->outcome,
+					 "no_memory");
+			const struct ep_done *pub =
+			    fail ? epreg_publish(p->env->reg, &w->key, fail)
+				 : NULL;
+			free(w);
+			oom(p);
+			ep_arrived(p, hi, k, pub);
+		}
+		return;
+	case EPREG_NO_MEMORY:
+		free(w);
+		oom(p);
+		return;
+	}
+}
+
+/* The DNS stage is over: probe every contactable endpoint of every kept
+ * MX host (SNI = the MX host), unless the SMTP stage is off. */
+static void dns_done(struct probe *p)
+{
+	if (!p->env->ep_env || p->smtp_started || p->failed) {
+		finish(p);
+		return;
+	}
+	p->smtp_started = true;
+	p->pending = 1; /* held while requests go out */
+	for (size_t i = 0; i < p->nhosts; i++) {
+		struct host *h = &p->hosts[i];
+		if (!h->kept || h->ip_literal || h->a_failed || h->aaaa_failed)
+			continue;
+		for (size_t k = 0; k < h->naddr; k++) {
+			bool dup = false;
+			for (size_t j = 0; j < k; j++)
+				dup |= memcmp(&h->addrs[j], &h->addrs[k],
+					      sizeof h->addrs[k]) == 0;
+			if (!dup && address_ok(p, h, k))
+				endpoint_request(p, i, k);
+		}
+	}
+	if (--p->pending == 0)
+		finish(p);
 }
 
 /* --- queries --------------------------------------------------------- */
@@ -813,7 +1281,7 @@ static void on_answer(void *arg, const struct resolver_answer *a)
 	}
 	free(q);
 	if (--p->pending == 0)
-		finish(p);
+		dns_done(p);
 }
 
 static void query_send(struct probe *p, enum query_kind kind, size_t host,
@@ -858,6 +1326,8 @@ int probe_start(struct probe_env *env, int64_t target_id, const char *domain,
 	p->start_ms = uv_now(env->loop);
 	jbuf_init(&p->rrset, PROBE_ROWS_MAX);
 	jbuf_init(&p->apex_cname, PROBE_ARRAY_MAX);
+	jbuf_init(&p->eprows, PROBE_ROWS_MAX);
+	jbuf_init(&p->certrows, PROBE_ROWS_MAX);
 
 	if (addr_policy_domain_blocked(env->policy, domain)) {
 		/* Honoured before any packet: not even a DNS question. */
@@ -874,6 +1344,6 @@ int probe_start(struct probe_env *env, int64_t target_id, const char *domain,
 	snprintf(qname, sizeof qname, "_smtp._tls.%s", domain);
 	query_send(p, Q_TXT, 0, qname, DNS_TYPE_TXT);
 	if (--p->pending == 0)
-		finish(p);
+		dns_done(p);
 	return 0;
 }

@@ -15,8 +15,11 @@
 #include <uv.h>
 
 #include "crawler/addrpolicy.h"
+#include "crawler/endpoint.h"
+#include "crawler/epreg.h"
 #include "crawler/json.h"
 #include "crawler/resolver.h"
+#include "crawler/verify.h"
 
 /* MX hosts probed per domain; more are recorded as not kept (truncated). */
 #define PROBE_MX_CAP 16
@@ -31,6 +34,9 @@ enum probe_table {
 	PROBE_T_DNS_RRSET,
 	PROBE_T_DOMAIN_MX,
 	PROBE_T_MX_ADDRESS,
+	PROBE_T_ENDPOINT,    /* staged: another crawler may have it */
+	PROBE_T_CERTIFICATE, /* staged: stored once across campaigns */
+	PROBE_T_DOMAIN_ENDPOINT,
 	PROBE_T_LAST
 };
 
@@ -41,6 +47,11 @@ struct probe_env {
 	const struct addr_policy *policy;
 	const char *worker; /* recorded with each domain */
 	int64_t campaign_id;
+	/* The SMTP/TLS stage; NULL ep_env turns it off. */
+	const struct endpoint_env *ep_env;
+	struct epreg *reg; /* shared by the workers of this process */
+	unsigned worker_index;
+	const struct verify_ctx *verify;
 };
 
 /* Counts of outcomes, for the progress line and the summary. */
@@ -49,6 +60,8 @@ struct probe_counts {
 	uint64_t mx, implicit_mx, null_mx, no_domain, dns_error, blocklisted;
 	uint64_t queries;
 	uint64_t refused_addresses;
+	uint64_t endpoints_probed; /* by this process (once each) */
+	uint64_t starttls_ok;	   /* of those, STARTTLS + TLS completed */
 };
 
 struct probe;
@@ -64,9 +77,12 @@ typedef void (*probe_done_cb)(void *arg, const struct probe_counts *delta);
 int probe_start(struct probe_env *env, int64_t target_id, const char *domain,
 		struct jbuf out[PROBE_T_LAST], probe_done_cb cb, void *arg);
 
-/* Names of the tables, in enum order, and their COPY column lists. */
+/* Names of the tables, in enum order, their COPY column lists, and
+ * whether rows go through a staging table with ON CONFLICT DO NOTHING
+ * (rows another batch or crawler may already have stored). */
 extern const char *const probe_table_name[PROBE_T_LAST];
 extern const char *const probe_table_columns[PROBE_T_LAST];
+extern const bool probe_table_staged[PROBE_T_LAST];
 
 /* True if the text is an IPv4 literal like "192.0.2.1" (an MX target that
  * must not be looked up or contacted). */

@@ -55,9 +55,10 @@ struct shared {
 
 	/* Progress counters, updated by workers. */
 	_Atomic uint64_t domains, mx, implicit_mx, null_mx, no_domain,
-	    dns_error, blocklisted, queries, refused;
+	    dns_error, blocklisted, queries, refused, endpoints, starttls;
 	_Atomic uint64_t batches_written, batches_discarded;
 	struct worker *w;
+	struct epreg *reg; /* endpoints probed by this process */
 };
 
 struct worker {
@@ -66,9 +67,11 @@ struct worker {
 	pthread_t thread;
 	uv_loop_t loop;
 	uv_async_t inbox_async;
+	uv_async_t ep_async; /* endpoint results for waiting domains */
 	uv_timer_t rate_timer;
 	struct resolver *resolver;
 	struct probe_env env;
+	struct endpoint_env ep_env;
 
 	pthread_mutex_t mu; /* guards inbox, no_more */
 	struct batch *inbox;
@@ -81,6 +84,7 @@ struct worker {
 	double tokens; /* rate limiter */
 	double tokens_per_tick;
 	bool finished;
+	bool handles; /* the loop's handles exist (for cleanup) */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -143,6 +147,8 @@ static void on_probe_done(void *arg, const struct probe_counts *d)
 	atomic_fetch_add(&sh->blocklisted, d->blocklisted);
 	atomic_fetch_add(&sh->queries, d->queries);
 	atomic_fetch_add(&sh->refused, d->refused_addresses);
+	atomic_fetch_add(&sh->endpoints, d->endpoints_probed);
+	atomic_fetch_add(&sh->starttls, d->starttls_ok);
 	w->inflight--;
 	b->done++;
 	if (b->done == b->n || (b->abandoned && b->done == b->started)) {
@@ -223,10 +229,24 @@ static void worker_pump(struct worker *w)
 		}
 		w->finished = true;
 		uv_close((uv_handle_t *)&w->inbox_async, NULL);
+		uv_close((uv_handle_t *)&w->ep_async, NULL);
 		uv_close((uv_handle_t *)&w->rate_timer, NULL);
 		resolver_free(w->resolver);
 		w->resolver = NULL;
 	}
+}
+
+static void on_ep_async(uv_async_t *a)
+{
+	struct worker *w = a->data;
+	epreg_drain(w->sh->reg, w->index);
+}
+
+/* The registry's wake-up: called from any worker's thread. */
+static void wake_worker(void *ctx, unsigned index)
+{
+	struct shared *sh = ctx;
+	uv_async_send(&sh->w[index].ep_async);
 }
 
 static void on_inbox(uv_async_t *a)
@@ -286,8 +306,11 @@ static int worker_init(struct worker *w, struct shared *sh, unsigned index)
 		return -1;
 	uv_async_init(&w->loop, &w->inbox_async, on_inbox);
 	w->inbox_async.data = w;
+	uv_async_init(&w->loop, &w->ep_async, on_ep_async);
+	w->ep_async.data = w;
 	uv_timer_init(&w->loop, &w->rate_timer);
 	w->rate_timer.data = w;
+	w->handles = true;
 	w->window = cfg->concurrency / cfg->workers;
 	if (w->window == 0)
 		w->window = 1;
@@ -311,6 +334,21 @@ static int worker_init(struct worker *w, struct shared *sh, unsigned index)
 	w->env.policy = cfg->policy;
 	w->env.worker = cfg->worker_id;
 	w->env.campaign_id = cfg->campaign_id;
+	w->env.worker_index = index;
+	w->env.reg = sh->reg;
+	w->env.verify = cfg->verify;
+	if (cfg->smtp) {
+		w->ep_env.loop = &w->loop;
+		w->ep_env.ehlo_name = cfg->ehlo_name;
+		w->ep_env.limits = cfg->smtp_limits;
+		w->ep_env.tls = tls_client_ctx_new();
+		if (!w->ep_env.tls) {
+			cli_error("worker %u: cannot create a TLS context",
+				  index);
+			return -1;
+		}
+		w->env.ep_env = &w->ep_env;
+	}
 	return 0;
 }
 
@@ -561,9 +599,11 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 
 	sh.w = calloc(cfg->workers, sizeof *sh.w);
 	sh.req = calloc(cfg->workers, sizeof *sh.req);
-	if (!sh.w || !sh.req) {
+	sh.reg = epreg_new(cfg->workers, wake_worker, &sh);
+	if (!sh.w || !sh.req || !sh.reg) {
 		free(sh.w);
 		free(sh.req);
+		epreg_free(sh.reg);
 		store_close(&st.st);
 		return -1;
 	}
@@ -572,17 +612,23 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 			/* Workers made so far have no thread yet: close their
 			 * loops by running them empty. */
 			for (unsigned k = 0; k <= i; k++) {
+				if (!sh.w[k].handles)
+					continue;
 				if (sh.w[k].resolver)
 					resolver_free(sh.w[k].resolver);
 				uv_close((uv_handle_t *)&sh.w[k].inbox_async,
+					 NULL);
+				uv_close((uv_handle_t *)&sh.w[k].ep_async,
 					 NULL);
 				uv_close((uv_handle_t *)&sh.w[k].rate_timer,
 					 NULL);
 				uv_run(&sh.w[k].loop, UV_RUN_DEFAULT);
 				uv_loop_close(&sh.w[k].loop);
+				SSL_CTX_free(sh.w[k].ep_env.tls);
 			}
 			free(sh.w);
 			free(sh.req);
+			epreg_free(sh.reg);
 			store_close(&st.st);
 			return -1;
 		}
@@ -626,6 +672,7 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 		pthread_join(sh.w[i].thread, NULL);
 		uv_loop_close(&sh.w[i].loop);
 		pthread_mutex_destroy(&sh.w[i].mu);
+		SSL_CTX_free(sh.w[i].ep_env.tls);
 	}
 	pthread_mutex_lock(&sh.mu);
 	pthread_cond_signal(&sh.cond);
@@ -650,6 +697,8 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 	out->counts.blocklisted = atomic_load(&sh.blocklisted);
 	out->counts.queries = atomic_load(&sh.queries);
 	out->counts.refused_addresses = atomic_load(&sh.refused);
+	out->endpoints_probed = atomic_load(&sh.endpoints);
+	out->starttls_ok = atomic_load(&sh.starttls);
 	out->batches_written = atomic_load(&sh.batches_written);
 	out->batches_discarded = atomic_load(&sh.batches_discarded);
 	out->interrupted = stop_requested && !sh.failed;
@@ -663,6 +712,7 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 	store_close(&st.st);
 	free(sh.w);
 	free(sh.req);
+	epreg_free(sh.reg);
 	pthread_mutex_destroy(&sh.mu);
 	pthread_cond_destroy(&sh.cond);
 	return rc;

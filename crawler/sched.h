@@ -28,10 +28,17 @@ struct sched_config {
 	bool quiet;
 	struct resolver_config resolver;
 	const struct addr_policy *policy;
+	/* The SMTP/TLS stage: off when smtp is false. */
+	bool smtp;
+	const char *ehlo_name;
+	struct smtp_limits smtp_limits;
+	const struct verify_ctx *verify;
 };
 
 struct sched_summary {
 	struct probe_counts counts;
+	uint64_t endpoints_probed;
+	uint64_t starttls_ok;
 	uint64_t batches_written;
 	uint64_t batches_discarded; /* completed meanwhile by another crawler */
 	uint64_t total_targets;	    /* in the campaign */

@@ -18,6 +18,15 @@ void batch_free(struct batch *b)
 	free(b);
 }
 
+/* Settings of every store session, also after a reconnect. */
+static void session_setup(struct store *s)
+{
+	PGresult *r = PQexec(s->c, "SET application_name = 'mxcrawl-store'; "
+				   "SET synchronous_commit = on; "
+				   "SET client_min_messages = warning");
+	PQclear(r);
+}
+
 int store_open(struct store *s)
 {
 	s->c = PQconnectdb(s->conninfo);
@@ -30,9 +39,7 @@ int store_open(struct store *s)
 		s->c = NULL;
 		return -1;
 	}
-	PGresult *r = PQexec(s->c, "SET application_name = 'mxcrawl-store'; "
-				   "SET synchronous_commit = on");
-	PQclear(r);
+	session_setup(s);
 	return 0;
 }
 
@@ -53,13 +60,18 @@ int store_reconnect(struct store *s)
 		return 0;
 	if (s->c) {
 		PQreset(s->c);
-		if (PQstatus(s->c) == CONNECTION_OK)
+		if (PQstatus(s->c) == CONNECTION_OK) {
+			session_setup(s);
 			return 0;
+		}
 		PQfinish(s->c);
 		s->c = NULL;
 	}
 	s->c = PQconnectdb(s->conninfo);
-	return PQstatus(s->c) == CONNECTION_OK ? 0 : -1;
+	if (PQstatus(s->c) != CONNECTION_OK)
+		return -1;
+	session_setup(s);
+	return 0;
 }
 
 static void id_text(char *buf, size_t cap, int64_t v)
@@ -220,14 +232,29 @@ static int exec_simple(struct store *s, const char *sql)
 
 static int copy_table(struct store *s, int t, const struct jbuf *rows)
 {
-	char sql[512];
+	char sql[2048];
 	PGresult *r;
 	int ok = 1;
 
 	if (rows->len == 0)
 		return 0;
-	snprintf(sql, sizeof sql, "COPY %s (%s) FROM STDIN",
-		 probe_table_name[t], probe_table_columns[t]);
+	if (probe_table_staged[t]) {
+		/* Rows another batch or crawler may have stored already go
+		 * through a session-local staging table and are inserted
+		 * with ON CONFLICT DO NOTHING. */
+		snprintf(
+		    sql, sizeof sql,
+		    "CREATE TEMP TABLE IF NOT EXISTS stage_%s (LIKE %s INCLUDING DEFAULTS) "
+		    "ON COMMIT DELETE ROWS",
+		    probe_table_name[t], probe_table_name[t]);
+		if (exec_simple(s, sql) != 0)
+			return -1;
+		snprintf(sql, sizeof sql, "COPY stage_%s (%s) FROM STDIN",
+			 probe_table_name[t], probe_table_columns[t]);
+	} else {
+		snprintf(sql, sizeof sql, "COPY %s (%s) FROM STDIN",
+			 probe_table_name[t], probe_table_columns[t]);
+	}
 	r = PQexec(s->c, sql);
 	if (PQresultStatus(r) != PGRES_COPY_IN) {
 		if (!store_broken(s))
@@ -255,6 +282,14 @@ static int copy_table(struct store *s, int t, const struct jbuf *rows)
 			ok = 0;
 		}
 		PQclear(r);
+	}
+	if (ok && probe_table_staged[t]) {
+		snprintf(sql, sizeof sql,
+			 "INSERT INTO %s (%s) SELECT %s FROM stage_%s "
+			 "ON CONFLICT DO NOTHING",
+			 probe_table_name[t], probe_table_columns[t],
+			 probe_table_columns[t], probe_table_name[t]);
+		ok = exec_simple(s, sql) == 0;
 	}
 	return ok ? 0 : -1;
 }

@@ -4,7 +4,11 @@ testbed's truth file. Ground truth comes from the scenario definitions
 (truth.jsonl); this script never derives expectations from the crawler.
 
 usage: compare_dns.py TRUTH.jsonl EXPORT.jsonl [--validating yes|no]
-                      [--delv TESTBED_DIR]
+                      [--delv TESTBED_DIR] [--smtp]
+
+With --smtp, the SMTP/TLS stage is compared too: per MX host the DANE
+outcome, and per contacted endpoint the SMTP facts and the certificate
+judgement.
 
 With --delv, the MX RRset's DNSSEC status of every domain is also checked
 against delv's own validation from the testbed's root key (an independent
@@ -25,8 +29,9 @@ def alternatives(v):
 
 
 class Compare:
-    def __init__(self, validating):
+    def __init__(self, validating, smtp=False):
         self.validating = validating
+        self.smtp = smtp
         self.errors = []
         self.facts = 0
 
@@ -76,6 +81,46 @@ class Compare:
                         sorted(e.get(key, {}).get("txt_records", [])),
                         sorted(t[key]["txt_records"]))
 
+    def endpoints(self, where, t, e):
+        if self.validating:
+            self.eq(where, "dane", e.get("dane"), t.get("dane"))
+            self.eq(where, "dane_result_type", e.get("dane_result_type"),
+                    t.get("dane_result_type"))
+        got = {ep["ip"]: ep for ep in e.get("endpoints", [])}
+        want = [ep for ep in t.get("endpoints", []) if ep.get("contact")]
+        self.eq(where, "contacted endpoints", sorted(got), sorted(ep["ip"] for ep in want))
+        for te in want:
+            ee = got.get(te["ip"])
+            if not ee:
+                continue
+            w = where + " " + te["ip"]
+            ts, es = te["smtp"], ee["smtp"]
+            self.eq(w, "smtp.outcome", es["outcome"], ts["outcome"])
+            self.eq(w, "smtp.banner_code", es.get("banner_code"), ts.get("banner_code"))
+            self.eq(w, "smtp.starttls_offered", es.get("starttls_offered"),
+                    ts.get("starttls_offered"))
+            if ts.get("starttls_code") is not None:
+                self.eq(w, "smtp.starttls_code", es.get("starttls_code"), ts["starttls_code"])
+            self.eq(w, "smtp.stripping", es.get("stripping"), ts.get("stripping"))
+            for f in ("injection", "overlong_line", "ehlo_code"):
+                if f in ts:
+                    self.eq(w, "smtp." + f, es.get(f), ts[f])
+            tt = ts.get("tls")
+            if tt and tt.get("outcome") == "ok":
+                self.eq(w, "tls.version", ee["tls"].get("version"), tt["version"])
+            tc, ec = te.get("cert"), ee.get("cert")
+            if tc is None:
+                self.eq(w, "cert", ec, None)
+                continue
+            if ec is None:
+                self.eq(w, "cert", None, "a judged chain")
+                continue
+            for f in ("trusted", "missing_intermediate", "name_matches_mx",
+                      "name_matches_domain", "cn_only", "chain_len"):
+                self.eq(w, "cert." + f, ec.get(f), tc.get(f))
+            self.eq(w, "cert.errors", ec.get("errors") or [], tc.get("errors") or [])
+            self.eq(w, "cert.weak", sorted(ec.get("weak") or []), sorted(tc.get("weak") or []))
+
     def delv(self, testbed, truth, export):
         import os
         sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "testbed"))
@@ -110,6 +155,8 @@ class Compare:
             want = sorted(ep["ip"] for ep in t["endpoints"] if ep["refused"])
             got = sorted(a["ip"] for a in e.get("addresses", []) if a["verdict"] != "ok")
             self.eq(where, "refused addresses", got, want)
+        if self.smtp:
+            self.endpoints(where, t, e)
         tt, et = t.get("tlsa"), e.get("tlsa") or {}
         if tt is None:
             return
@@ -135,6 +182,9 @@ def main():
         i = args.index("--delv")
         delv_dir = args[i + 1]
         del args[i:i + 2]
+    smtp = "--smtp" in args
+    if smtp:
+        args.remove("--smtp")
     truth_path, export_path = args
     truth = [json.loads(l) for l in open(truth_path) if l.strip()]
     export = {}
@@ -144,7 +194,7 @@ def main():
             print("duplicate result for %s" % doc["domain"])
             return 1
         export[doc["domain"]] = doc
-    c = Compare(validating)
+    c = Compare(validating, smtp)
     missing = [t["domain"] for t in truth if t["domain"] not in export]
     for t in truth:
         if t["domain"] in export:

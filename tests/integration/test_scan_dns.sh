@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The DNS stage against the testbed: every DNS scenario's facts equal the
-# truth file (never the crawler's own output), the MX RRset's DNSSEC status
-# agrees with delv, each target has exactly one result, nothing touched the
-# recording address outside --allow-cidr, and a resolver that fails the
-# canaries makes every DNSSEC status 'unknown', loudly.
+# A whole scan against the testbed: every DNS, SMTP, TLS, certificate and
+# DANE fact of every scenario equals the truth file (never the crawler's
+# own output), the MX RRset's DNSSEC status agrees with delv, each target
+# has exactly one result, every endpoint was handshaked once, nothing
+# touched the recording address outside --allow-cidr, and a resolver that
+# fails the canaries makes every DNSSEC status 'unknown', loudly.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 reexec_in_netns "$@"
@@ -16,18 +17,26 @@ for c in "${allow[@]}"; do allow_args+=(--allow-cidr "$c"); done
 ntargets=$(grep -c . "$TESTBED_TARGETS")
 
 "$MXCRAWL" scan --targets "$TESTBED_TARGETS" --campaign dns "${allow_args[@]}" \
-	--workers 2 --concurrency 200 --progress 0 2>"$TEST_WORK/scan.err" ||
+	--workers 2 --concurrency 200 --progress 0 --smtp-deadline 8000 \
+	2>"$TEST_WORK/scan.err" ||
 	{ cat "$TEST_WORK/scan.err" >&2; fail "scan failed"; }
 grep -q "DNSSEC validated" "$TEST_WORK/scan.err" || fail "canaries: $(cat "$TEST_WORK/scan.err")"
 "$MXCRAWL" export --campaign dns --format jsonl >"$TEST_WORK/dns.jsonl"
-"$PY" "$MXCRAWL_SRC/tests/integration/compare_dns.py" --delv "$TB" \
-	"$TESTBED_TRUTH" "$TEST_WORK/dns.jsonl" || fail "DNS facts differ from the truth"
+"$PY" "$MXCRAWL_SRC/tests/integration/compare_dns.py" --delv "$TB" --smtp \
+	"$TESTBED_TRUTH" "$TEST_WORK/dns.jsonl" || fail "facts differ from the truth"
 
 cid=$(sql "SELECT id FROM campaign WHERE name = 'dns'")
 expect_eq "one result per target" \
 	"$(sql "SELECT count(*) || '/' || count(DISTINCT target_id) FROM domain_dns WHERE campaign_id = $cid")" \
 	"$ntargets/$ntargets"
 expect_eq "campaign state" "$(sql "SELECT state FROM campaign WHERE id = $cid")" done
+# Endpoints are shared: each (ip, port, SNI) is handshaked once, however
+# many domains use it (the testbed has MX hosts shared by domains).
+expect_eq "endpoints probed once each" \
+	"$(sql "SELECT count(*) = count(DISTINCT (ip, port, sni)) FROM endpoint WHERE campaign_id = $cid")" t
+nprobed=$(sed -n 's/.* \([0-9]*\) endpoints probed by this process.*/\1/p' "$TEST_WORK/scan.err")
+expect_eq "handshakes per unique endpoint" "$nprobed" \
+	"$(sql "SELECT count(*) FROM endpoint WHERE campaign_id = $cid")"
 conns=0
 [ -f "$TESTBED_CONNECTIONS_LOG" ] && conns=$(wc -l <"$TESTBED_CONNECTIONS_LOG")
 expect_eq "connections to the refused loopback address" "$conns" 0
@@ -37,7 +46,7 @@ expect_eq "refused address recorded" \
 # A resolver that does not validate (here: a "bogus" canary that
 # validates): every DNSSEC fact becomes 'unknown', with a warning.
 "$MXCRAWL" scan --targets "$TESTBED_TARGETS" --campaign novalidate \
-	"${allow_args[@]}" --canary-bogus "$MXCRAWL_CANARY_SECURE" --progress 0 \
+	"${allow_args[@]}" --canary-bogus "$MXCRAWL_CANARY_SECURE" --progress 0 --no-smtp \
 	2>"$TEST_WORK/scan2.err" || { cat "$TEST_WORK/scan2.err" >&2; fail "scan 2 failed"; }
 grep -q "DOES NOT VALIDATE" "$TEST_WORK/scan2.err" || fail "no loud warning"
 "$MXCRAWL" export --campaign novalidate --format jsonl >"$TEST_WORK/nv.jsonl"
@@ -57,7 +66,7 @@ for l in open(sys.argv[1]):
 printf '%s\n%s\n' "$blocked_domain" "$other_domain" >"$TEST_WORK/two.txt"
 printf '# test blocklist\n%s\n%s/32\n' "$blocked_domain" "$other_addr" >"$TEST_WORK/block.txt"
 "$MXCRAWL" scan --targets "$TEST_WORK/two.txt" --campaign blocked "${allow_args[@]}" \
-	--blocklist "$TEST_WORK/block.txt" --progress 0 2>"$TEST_WORK/scan3.err" ||
+	--blocklist "$TEST_WORK/block.txt" --progress 0 --no-smtp 2>"$TEST_WORK/scan3.err" ||
 	{ cat "$TEST_WORK/scan3.err" >&2; fail "scan 3 failed"; }
 bid=$(sql "SELECT id FROM campaign WHERE name = 'blocked'")
 expect_eq "blocklisted domain" "$(sql "SELECT mx_outcome || ' ' || dns_queries FROM domain_dns WHERE campaign_id = $bid AND domain = '$blocked_domain'")" "blocklisted 0"
