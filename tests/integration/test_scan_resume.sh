@@ -110,7 +110,7 @@ expect_rc 0 "$MXCRAWL" "${scan_args[@]}"
 grep -q "DNSSEC validated" "$TEST_WORK/err" || fail "final run: $(cat "$TEST_WORK/err")"
 cat "$TEST_WORK/err"
 
-expect_eq "campaign state" "$(sql "SELECT state FROM campaign WHERE id = $cid")" done
+expect_eq "campaign state" "$(sql "SELECT state FROM campaign WHERE id = $cid")" "done"
 expect_eq "unfinished batches" \
 	"$(sql "SELECT count(*) FROM campaign_batch WHERE campaign_id = $cid AND done_at IS NULL")" 0
 check_batches_whole final

@@ -50,7 +50,7 @@ cat "$TEST_WORK/a.err" "$TEST_WORK/b.err"
 expect_eq "exit status of crawler A" "$ra" 0
 expect_eq "exit status of crawler B" "$rb" 0
 
-expect_eq "campaign state" "$(sql "SELECT state FROM campaign WHERE id = $cid")" done
+expect_eq "campaign state" "$(sql "SELECT state FROM campaign WHERE id = $cid")" "done"
 expect_eq "unfinished batches" \
 	"$(sql "SELECT count(*) FROM campaign_batch WHERE campaign_id = $cid AND done_at IS NULL")" 0
 expect_eq "results / distinct targets / targets" \
