@@ -36,10 +36,9 @@ cid=$(sql "SELECT id FROM campaign WHERE name = 'resume'")
 nbatches=$(sql "SELECT count(*) FROM campaign_batch WHERE campaign_id = $cid")
 echo "campaign $cid: $ntargets targets in $nbatches batches"
 
-# The rate stretches the scan over several seconds (and stays below what
-# the testbed's NSD answers before its response rate limiting drops
-# answers: about 200 NXDOMAIN/s per zone, two per population domain); a
-# short lease lets a killed crawler's batches come back quickly.
+# The rate stretches the scan over several seconds, so that the kills land
+# in its middle; a short lease lets a killed crawler's batches come back
+# quickly.
 scan_args=(scan --campaign resume --resume "${allow_args[@]}"
 	--concurrency 50 --rate 80 --lease 3 --progress 0)
 

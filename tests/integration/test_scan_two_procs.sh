@@ -32,9 +32,8 @@ expect_rc 0 "$MXCRAWL" scan --targets "$TESTBED_TARGETS" --campaign two \
 cid=$(sql "SELECT id FROM campaign WHERE name = 'two'")
 nbatches=$(sql "SELECT count(*) FROM campaign_batch WHERE campaign_id = $cid")
 
-# Each process is rate-limited (together they stay below the testbed NSD's
-# response rate limit, see test_scan_resume.sh), so the scan lasts long
-# enough for both to take part; a short lease makes the heartbeat matter.
+# Each process is rate-limited, so the scan lasts long enough for both to
+# take part; a short lease makes the heartbeat matter.
 scan_args=(scan --campaign two --resume "${allow_args[@]}"
 	--concurrency 50 --rate 40 --lease 3 --progress 0)
 "$MXCRAWL" "${scan_args[@]}" 2>"$TEST_WORK/a.err" &
