@@ -239,11 +239,15 @@ static int check_canaries(const struct resolver_config *rc, const char *secure,
 	} else {
 		while (!(cs.done && cb.done) && uv_run(&loop, UV_RUN_ONCE))
 			;
-		if (cs.rc == RESOLVER_TIMEOUT && cb.rc == RESOLVER_TIMEOUT) {
+		if (cs.rc != RESOLVER_OK && cb.rc != RESOLVER_OK) {
+			/* Neither canary got a usable answer (silence, a
+			 * refused port, garbage): nothing this resolver says
+			 * could be trusted, so nothing is written. */
 			cli_error(
-			    "the resolver %s does not answer (canaries %s and "
-			    "%s timed out)",
-			    cfg.servers, secure, bogus);
+			    "the resolver %s does not answer usably (canary "
+			    "%s: %s, %s: %s)",
+			    cfg.servers, secure, resolver_rc_str(cs.rc), bogus,
+			    resolver_rc_str(cb.rc));
 			result = -1;
 		} else {
 			result =

@@ -2,6 +2,7 @@
  * mxcrawl: measures how inbound mail is protected in transit.
  * main() only dispatches to the subcommands in cli_commands[].
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -83,6 +84,9 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+	/* A peer (an SMTP server, a DNS server over TCP) that closes while we
+	 * write must give EPIPE to the writer, not kill the whole scan. */
+	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2) {
 		usage(stderr);
 		return EX_USAGE;
