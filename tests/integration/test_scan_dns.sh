@@ -8,7 +8,9 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 reexec_in_netns "$@"
-testbed_up --no-postfix
+# With the private Postfix: the `postfix` scenario is the interop case
+# (a real smtpd with STARTTLS, a trusted certificate and DANE 3 1 1).
+testbed_up
 
 PY=/usr/bin/python3
 IFS=, read -r -a allow <<<"$TESTBED_ALLOW_CIDR"
@@ -30,6 +32,7 @@ expect_eq "one result per target" \
 	"$(sql "SELECT count(*) || '/' || count(DISTINCT target_id) FROM domain_dns WHERE campaign_id = $cid")" \
 	"$ntargets/$ntargets"
 expect_eq "campaign state" "$(sql "SELECT state FROM campaign WHERE id = $cid")" done
+expect_eq "interop with Postfix" "$(sql "SELECT e.outcome || ' ' || e.trusted || ' ' || m.dane FROM domain_mx m JOIN domain_dns d USING (campaign_id, target_id) JOIN domain_endpoint de USING (campaign_id, target_id, ordinal) JOIN endpoint e ON e.campaign_id = de.campaign_id AND e.ip = de.ip AND e.port = de.port AND e.sni = de.sni WHERE d.campaign_id = $cid AND d.domain = 'postfix.test'")" "starttls_ok true dane_ok"
 # Endpoints are shared: each (ip, port, SNI) is handshaked once, however
 # many domains use it (the testbed has MX hosts shared by domains).
 expect_eq "endpoints probed once each" \

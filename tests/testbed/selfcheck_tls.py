@@ -526,11 +526,14 @@ def main():
                     help="check only the first N generated population domains "
                          "(scenario domains are always checked)")
     ap.add_argument("--report", help="write every comparison as JSON lines here")
+    ap.add_argument("--truth", help="compare with this file instead of the "
+                    "testbed's truth (e.g. a crawler's verdicts in the truth's "
+                    "format: a differential test)")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
     d = os.path.abspath(args.dir)
     env = load_env(d)
-    with open(env.get("TESTBED_TRUTH") or os.path.join(d, "truth.jsonl")) as f:
+    with open(args.truth or env.get("TESTBED_TRUTH") or os.path.join(d, "truth.jsonl")) as f:
         truth = [json.loads(l) for l in f if l.strip()]
     only = set(args.only.split(",")) if args.only else None
     if args.population is not None:
