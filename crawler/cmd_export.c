@@ -3,12 +3,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdbool.h>
 
 #include "crawler/campaign.h"
 #include "crawler/cli.h"
 #include "crawler/commands.h"
 #include "crawler/db.h"
 #include "crawler/migrate.h"
+#include "crawler/record.h"
 
 static const char usage[] =
     "usage: mxcrawl export [--campaign ID|NAME] --format jsonl [--db CONNINFO]\n"
@@ -47,6 +49,148 @@ int campaign_resolve(PGconn *c, const char *spec, int64_t *id, char **name)
 	}
 	PQclear(r);
 	return found;
+}
+
+/* Largest handshake record decompressed (records are a few KiB). */
+#define EXPORT_RECORD_MAX (1u << 20)
+
+/*
+ * The handshake records of the campaign, read in target order on a second
+ * connection beside the documents and merged into them: each document
+ * gets "handshake_records", the decompressed records of the endpoints its
+ * MX hosts use.
+ */
+struct records {
+	PGconn *c;
+	PGresult *row; /* the next record row, or NULL */
+	bool done;
+	size_t ndicts;
+	int64_t *dict_id;
+	PGresult *dicts; /* id, dict (binary) */
+};
+
+static int64_t be64(const char *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = (v << 8) | (uint8_t)p[i];
+	return (int64_t)v;
+}
+
+static void records_next(struct records *rec)
+{
+	PQclear(rec->row);
+	rec->row = NULL;
+	if (rec->done)
+		return;
+	PGresult *r = PQgetResult(rec->c);
+	if (r && PQresultStatus(r) == PGRES_SINGLE_TUPLE) {
+		rec->row = r;
+		return;
+	}
+	PQclear(r);
+	while ((r = PQgetResult(rec->c)) != NULL)
+		PQclear(r);
+	rec->done = true;
+}
+
+static int records_open(struct records *rec, struct db *db, const char *cid)
+{
+	const char *params[1] = { cid };
+
+	memset(rec, 0, sizeof *rec);
+	rec->c = db_connect(db);
+	if (!rec->c)
+		return -1;
+	rec->dicts = PQexecParams(rec->c,
+				  "SELECT id, dict FROM zstd_dict "
+				  "WHERE campaign_id = $1::bigint ORDER BY id",
+				  1, NULL, params, NULL, NULL, 1);
+	if (PQresultStatus(rec->dicts) != PGRES_TUPLES_OK) {
+		cli_error("export: %s", PQerrorMessage(rec->c));
+		return -1;
+	}
+	if (!PQsendQueryParams(
+		rec->c,
+		"SELECT de.target_id, hr.dict_id, hr.zstd "
+		"FROM domain_endpoint de JOIN handshake_record hr "
+		"ON hr.campaign_id = de.campaign_id AND hr.ip = de.ip "
+		"AND hr.port = de.port AND hr.sni = de.sni "
+		"WHERE de.campaign_id = $1::bigint "
+		"ORDER BY de.target_id, de.ordinal, de.ip",
+		1, NULL, params, NULL, NULL, 1) ||
+	    !PQsetSingleRowMode(rec->c)) {
+		cli_error("export: %s", PQerrorMessage(rec->c));
+		return -1;
+	}
+	records_next(rec);
+	return 0;
+}
+
+static void records_close(struct records *rec)
+{
+	while (rec->row)
+		records_next(rec);
+	PQclear(rec->dicts);
+	PQfinish(rec->c);
+}
+
+/* Prints one document with its handshake records merged in. */
+static int print_doc(struct records *rec, const char *doc, size_t len,
+		     int64_t target)
+{
+	struct jbuf out;
+	int rc = 0, n = 0;
+
+	/* Skip records of targets without a document (none expected). */
+	while (rec->row && be64(PQgetvalue(rec->row, 0, 0)) < target)
+		records_next(rec);
+	if (len < 2 || doc[len - 1] != '}') {
+		fwrite(doc, 1, len, stdout);
+		fputc('\n', stdout);
+		return 0;
+	}
+	jbuf_init(&out, 64u << 20);
+	jbuf_append(&out, doc, len - 1);
+	jbuf_puts(&out, ", \"handshake_records\": [");
+	while (rec->row && be64(PQgetvalue(rec->row, 0, 0)) == target) {
+		const uint8_t *dict = NULL;
+		size_t dict_len = 0;
+		if (!PQgetisnull(rec->row, 0, 1)) {
+			int64_t id = be64(PQgetvalue(rec->row, 0, 1));
+			for (int i = 0; i < PQntuples(rec->dicts); i++) {
+				if (be64(PQgetvalue(rec->dicts, i, 0)) == id) {
+					dict = (const uint8_t *)PQgetvalue(
+					    rec->dicts, i, 1);
+					dict_len = (size_t)PQgetlength(
+					    rec->dicts, i, 1);
+				}
+			}
+			if (!dict)
+				rc = -1;
+		}
+		if (n++)
+			jbuf_puts(&out, ", ");
+		if (rc != 0 || record_decompress(
+				   (const uint8_t *)PQgetvalue(rec->row, 0, 2),
+				   (size_t)PQgetlength(rec->row, 0, 2), dict,
+				   dict_len, &out, EXPORT_RECORD_MAX) != 0) {
+			jbuf_puts(&out, "null");
+			rc = -1;
+		}
+		records_next(rec);
+	}
+	jbuf_puts(&out, "]}\n");
+	if (!out.failed)
+		fwrite(out.data, 1, out.len, stdout);
+	else
+		rc = -1;
+	jbuf_free(&out);
+	if (rc != 0)
+		cli_error("export: a handshake record of target %" PRId64
+			  " could not be decompressed (written as null)",
+			  target);
+	return rc;
 }
 
 int cmd_export(int argc, char **argv)
@@ -112,9 +256,14 @@ int cmd_export(int argc, char **argv)
 	char cid[24];
 	const char *params[1] = { cid };
 	snprintf(cid, sizeof cid, "%" PRId64, id);
+	struct records rec;
+	if (records_open(&rec, &db, cid) != 0) {
+		rc = EX_UNAVAILABLE;
+		goto out;
+	}
 	if (!PQsendQueryParams(
 		c,
-		"SELECT doc::text FROM export_domain "
+		"SELECT doc::text, target_id FROM export_domain "
 		"WHERE campaign_id = $1::bigint ORDER BY target_id",
 		1, NULL, params, NULL, NULL, 0) ||
 	    !PQsetSingleRowMode(c)) {
@@ -126,9 +275,11 @@ int cmd_export(int argc, char **argv)
 	while ((r = PQgetResult(c)) != NULL) {
 		ExecStatusType st = PQresultStatus(r);
 		if (st == PGRES_SINGLE_TUPLE) {
-			fwrite(PQgetvalue(r, 0, 0), 1,
-			       (size_t)PQgetlength(r, 0, 0), stdout);
-			fputc('\n', stdout);
+			if (print_doc(&rec, PQgetvalue(r, 0, 0),
+				      (size_t)PQgetlength(r, 0, 0),
+				      strtoll(PQgetvalue(r, 0, 1), NULL, 10)) !=
+			    0)
+				rc = EX_SOFTWARE;
 		} else if (st != PGRES_TUPLES_OK) {
 			cli_error("export: %s", PQresultErrorMessage(r));
 			rc = EX_UNAVAILABLE;
@@ -139,6 +290,7 @@ int cmd_export(int argc, char **argv)
 		cli_error("export: writing stdout failed");
 		rc = EX_IOERR;
 	}
+	records_close(&rec);
 out:
 	PQfinish(c);
 	db_free(&db);

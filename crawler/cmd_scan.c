@@ -19,6 +19,7 @@
 #include "crawler/json.h"
 #include "crawler/migrate.h"
 #include "crawler/sched.h"
+#include "crawler/record.h"
 #include "crawler/verify.h"
 
 static const char usage[] =
@@ -59,6 +60,8 @@ static const char usage[] =
     "  --no-smtp          DNS stage only: contact no mail server\n"
     "  --ehlo-name NAME   EHLO name (default: mxcrawl.<host name>)\n"
     "  --smtp-deadline MS total time per endpoint (default 30000)\n"
+    "  --record-dict-samples N  handshake records before their zstd\n"
+    "                     dictionary is trained (default 500)\n"
     "  --ca-file FILE     trust store for certificates (default\n"
     "                     $MXCRAWL_CA_FILE, else the system's)\n"
     "  --progress SECONDS a progress line this often when not on a TTY\n"
@@ -327,6 +330,8 @@ int cmd_scan(int argc, char **argv)
 		{ "smtp-deadline", required_argument, NULL,
 		  CLI_OPT_SMTP_DEADLINE },
 		{ "no-smtp", no_argument, NULL, CLI_OPT_NO_SMTP },
+		{ "record-dict-samples", required_argument, NULL,
+		  CLI_OPT_DICT_SAMPLES },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -464,6 +469,13 @@ int cmd_scan(int argc, char **argv)
 			break;
 		case CLI_OPT_NO_SMTP:
 			sc.smtp = false;
+			break;
+		case CLI_OPT_DICT_SAMPLES:
+			if ((v = cli_parse_long("scan", "--record-dict-samples",
+						optarg, RECORD_DICT_MIN_SAMPLES,
+						RECORD_DICT_SAMPLES_MAX)) < 0)
+				goto usage;
+			sc.record_dict_samples = (size_t)v;
 			break;
 		case 'q':
 			quiet = 1;
@@ -656,11 +668,14 @@ int cmd_scan(int argc, char **argv)
 			    ? "validated"
 			    : "UNKNOWN (resolver does not validate)");
 		if (sc.smtp)
-			fprintf(stderr,
-				"scan: %" PRIu64 " endpoints probed by this "
-				"process (once each), %" PRIu64
-				" with STARTTLS and TLS\n",
-				sum.endpoints_probed, sum.starttls_ok);
+			fprintf(
+			    stderr,
+			    "scan: %" PRIu64 " endpoints probed by this "
+			    "process (once each), %" PRIu64
+			    " with STARTTLS and TLS; handshake records %" PRIu64
+			    " bytes, %" PRIu64 " compressed\n",
+			    sum.endpoints_probed, sum.starttls_ok,
+			    sum.records_raw, sum.records_zstd);
 		fprintf(stderr,
 			"scan: stages measured: DNS (MX, A/AAAA, TLSA, MTA-STS "
 			"and TLS-RPT TXT)%s. The MTA-STS policy fetch is not "

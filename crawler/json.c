@@ -51,6 +51,13 @@ static int reserve(struct jbuf *b, size_t extra)
 	return 0;
 }
 
+char *jbuf_room(struct jbuf *b, size_t n)
+{
+	if (reserve(b, n) != 0)
+		return NULL;
+	return b->data + b->len;
+}
+
 void jbuf_append(struct jbuf *b, const char *s, size_t len)
 {
 	if (reserve(b, len) != 0)

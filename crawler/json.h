@@ -20,6 +20,9 @@ void jbuf_init(struct jbuf *b, size_t max);
 void jbuf_free(struct jbuf *b);
 void jbuf_reset(struct jbuf *b);
 void jbuf_append(struct jbuf *b, const char *s, size_t len);
+/* Room for n more bytes at data + len (len unchanged: the caller writes
+ * and then advances len itself); NULL when it does not fit. */
+char *jbuf_room(struct jbuf *b, size_t n);
 void jbuf_puts(struct jbuf *b, const char *s);
 void jbuf_printf(struct jbuf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

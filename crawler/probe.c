@@ -14,6 +14,7 @@
 #include "crawler/cert.h"
 #include "crawler/copyfmt.h"
 #include "crawler/probe.h"
+#include "crawler/record.h"
 
 /* Bytes a domain's rows may take in a batch buffer before it fails. */
 #define PROBE_ROWS_MAX (4u << 20)
@@ -22,12 +23,13 @@
 
 const char *const probe_table_name[PROBE_T_LAST] = {
 	"domain_dns", "dns_rrset",   "domain_mx",	"mx_address",
-	"endpoint",   "certificate", "domain_endpoint",
+	"endpoint",   "certificate", "domain_endpoint", "handshake_record",
 };
 
 const bool probe_table_staged[PROBE_T_LAST] = {
 	[PROBE_T_ENDPOINT] = true,
 	[PROBE_T_CERTIFICATE] = true,
+	[PROBE_T_RECORDS] = true,
 };
 
 const char *const probe_table_columns[PROBE_T_LAST] = {
@@ -49,6 +51,7 @@ const char *const probe_table_columns[PROBE_T_LAST] = {
 	"key_type, key_bits, sig_alg, self_issued",
 	"campaign_id, target_id, ordinal, ip, port, sni, name_matches_domain, "
 	"dane, dane_result_type",
+	"campaign_id, ip, port, sni, dict_id, raw_len, zstd",
 };
 
 /* SMTP port: mail exchangers listen on 25 (RFC 5321 §4.5.4.2). */
@@ -118,6 +121,7 @@ struct probe {
 	 * (it asked first), appended to the batch with the other rows */
 	struct jbuf eprows;
 	struct jbuf certrows;
+	struct jbuf records;
 };
 
 struct query {
@@ -874,6 +878,8 @@ static void write_rows(struct probe *p, struct probe_counts *delta)
 		    p->eprows.data ? p->eprows.data : "", p->eprows.len);
 	jbuf_append(&p->out[PROBE_T_CERTIFICATE],
 		    p->certrows.data ? p->certrows.data : "", p->certrows.len);
+	jbuf_append(&p->out[PROBE_T_RECORDS],
+		    p->records.data ? p->records.data : "", p->records.len);
 }
 
 static void probe_free(struct probe *p)
@@ -897,6 +903,7 @@ static void probe_free(struct probe *p)
 	jbuf_free(&p->apex_cname);
 	jbuf_free(&p->eprows);
 	jbuf_free(&p->certrows);
+	jbuf_free(&p->records);
 	free(p->domain);
 	free(p);
 }
@@ -1105,6 +1112,19 @@ static void endpoint_row(struct probe *p, const struct endpoint_result *r,
 	copy_row_end(b);
 }
 
+/* The handshake record, as a line for the store to compress. */
+static void record_line(struct probe *p, const struct endpoint_result *r)
+{
+	char ip[64];
+
+	addr_format(&r->addr, ip, sizeof ip);
+	jbuf_printf(&p->records, "%s\t%d\t", ip, r->port);
+	copy_str(&p->records, r->sni);
+	jbuf_puts(&p->records, "\t");
+	record_json(&p->records, r);
+	jbuf_puts(&p->records, "\n");
+}
+
 /* The owner's probe finished: judge the chain once, publish the result
  * for every domain that uses this endpoint, and keep the rows. */
 static void on_ep_probed(void *arg, const struct endpoint_result *r)
@@ -1125,6 +1145,7 @@ static void on_ep_probed(void *arg, const struct endpoint_result *r)
 			      &vr) == VERIFY_OK)
 		judged = true;
 	endpoint_row(p, r, &vr, judged);
+	record_line(p, r);
 	p->ep_probed++;
 	if (!d) {
 		oom(p);
@@ -1328,6 +1349,7 @@ int probe_start(struct probe_env *env, int64_t target_id, const char *domain,
 	jbuf_init(&p->apex_cname, PROBE_ARRAY_MAX);
 	jbuf_init(&p->eprows, PROBE_ROWS_MAX);
 	jbuf_init(&p->certrows, PROBE_ROWS_MAX);
+	jbuf_init(&p->records, PROBE_ROWS_MAX);
 
 	if (addr_policy_domain_blocked(env->policy, domain)) {
 		/* Honoured before any packet: not even a DNS question. */

@@ -37,6 +37,9 @@ enum probe_table {
 	PROBE_T_ENDPOINT,    /* staged: another crawler may have it */
 	PROBE_T_CERTIFICATE, /* staged: stored once across campaigns */
 	PROBE_T_DOMAIN_ENDPOINT,
+	/* Handshake records as "ip\tport\tsni\tJSON\n" lines: the store
+	 * compresses them into handshake_record rows (record.h). */
+	PROBE_T_RECORDS,
 	PROBE_T_LAST
 };
 

@@ -586,6 +586,7 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 	st.st.campaign_id = cfg->campaign_id;
 	st.st.worker_id = cfg->worker_id;
 	st.st.lease_seconds = cfg->lease_seconds;
+	st.st.dict_samples = cfg->record_dict_samples;
 	if (store_open(&st.st) != 0)
 		return -1;
 	if (store_progress(&st.st, &total, &before) != 0 ||
@@ -703,10 +704,19 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 	out->batches_discarded = atomic_load(&sh.batches_discarded);
 	out->interrupted = stop_requested && !sh.failed;
 
+	out->records_raw = st.st.records_raw;
+	out->records_zstd = st.st.records_zstd;
 	int64_t undone = 0, others = 0;
 	if (!sh.failed && store_open_batches(&st.st, &undone, &others) == 0) {
 		if (undone == 0)
 			store_set_state(&st.st, "done");
+		else if (!out->interrupted)
+			cli_warn("%" PRId64
+				 " batches of the campaign are still open "
+				 "(%" PRId64
+				 " leased by other crawlers); run 'scan "
+				 "--resume' again to finish them",
+				 undone, others);
 		rc = 0;
 	}
 	store_close(&st.st);

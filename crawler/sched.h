@@ -33,12 +33,14 @@ struct sched_config {
 	const char *ehlo_name;
 	struct smtp_limits smtp_limits;
 	const struct verify_ctx *verify;
+	size_t record_dict_samples; /* 0: RECORD_DICT_SAMPLES */
 };
 
 struct sched_summary {
 	struct probe_counts counts;
 	uint64_t endpoints_probed;
 	uint64_t starttls_ok;
+	uint64_t records_raw, records_zstd; /* handshake record bytes */
 	uint64_t batches_written;
 	uint64_t batches_discarded; /* completed meanwhile by another crawler */
 	uint64_t total_targets;	    /* in the campaign */

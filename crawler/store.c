@@ -4,7 +4,9 @@
 #include <string.h>
 
 #include "crawler/cli.h"
+#include "crawler/copyfmt.h"
 #include "crawler/db.h"
+#include "crawler/record.h"
 #include "crawler/store.h"
 
 void batch_free(struct batch *b)
@@ -29,6 +31,12 @@ static void session_setup(struct store *s)
 
 int store_open(struct store *s)
 {
+	s->codec = record_codec_new(s->dict_samples ? s->dict_samples
+						    : RECORD_DICT_SAMPLES);
+	if (!s->codec) {
+		cli_error("store: out of memory");
+		return -1;
+	}
 	s->c = PQconnectdb(s->conninfo);
 	if (PQstatus(s->c) != CONNECTION_OK) {
 		char *shown = db_conninfo_display(s->conninfo, s->c);
@@ -47,6 +55,109 @@ void store_close(struct store *s)
 {
 	PQfinish(s->c);
 	s->c = NULL;
+	record_codec_free(s->codec);
+	s->codec = NULL;
+}
+
+/* Calls fn for each "ip\tport\tsni\tjson\n" record line of rows. */
+static void each_record(const struct jbuf *rows,
+			void (*fn)(void *arg, const char *head, size_t headlen,
+				   const char *json, size_t len),
+			void *arg)
+{
+	const char *p = rows->data, *end = rows->data + rows->len;
+
+	while (p && p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *line_end = nl ? nl : end;
+		const char *tab = p;
+		for (int k = 0; k < 3 && tab; k++) {
+			tab = memchr(tab, '\t', (size_t)(line_end - tab));
+			if (tab)
+				tab++;
+		}
+		if (tab)
+			fn(arg, p, (size_t)(tab - p), tab,
+			   (size_t)(line_end - tab));
+		p = nl ? nl + 1 : end;
+	}
+}
+
+struct rec_ctx {
+	struct store *s;
+	bool ready;	  /* a dictionary can be trained */
+	struct jbuf rows; /* handshake_record COPY rows */
+	bool failed;
+};
+
+static void sample_one(void *arg, const char *head, size_t headlen,
+		       const char *json, size_t len)
+{
+	struct rec_ctx *x = arg;
+
+	(void)head;
+	(void)headlen;
+	x->ready |= record_codec_sample(x->s->codec, json, len);
+}
+
+static void compress_one(void *arg, const char *head, size_t headlen,
+			 const char *json, size_t len)
+{
+	struct rec_ctx *x = arg;
+	struct jbuf z;
+	int64_t dict = 0;
+
+	jbuf_init(&z, len + 1024);
+	if (record_codec_compress(x->s->codec, json, len, &z, &dict) != 0) {
+		x->failed = true;
+		jbuf_free(&z);
+		return;
+	}
+	x->s->records_raw += len;
+	x->s->records_zstd += z.len;
+	copy_int(&x->rows, x->s->campaign_id);
+	copy_field(&x->rows);
+	jbuf_append(&x->rows, head, headlen); /* ip, port, sni and a tab */
+	if (dict)
+		copy_int(&x->rows, dict);
+	else
+		copy_null(&x->rows);
+	copy_field(&x->rows);
+	copy_int(&x->rows, (int64_t)len);
+	copy_field(&x->rows);
+	copy_bytea(&x->rows, (const uint8_t *)z.data, z.len);
+	copy_row_end(&x->rows);
+	jbuf_free(&z);
+}
+
+/* Trains the records' dictionary once enough samples are in, and stores
+ * it (in its own transaction: it must exist before records name it). */
+static void train_dictionary(struct store *s)
+{
+	uint8_t *dict = NULL;
+	size_t len = 0, samples = 0;
+	char cid[24], n[24];
+
+	if (record_codec_train(s->codec, &dict, &len, &samples) != 0)
+		return;
+	snprintf(cid, sizeof cid, "%" PRId64, s->campaign_id);
+	snprintf(n, sizeof n, "%zu", samples);
+	const char *params[4] = { cid, s->worker_id, n, (const char *)dict };
+	int lengths[4] = { 0, 0, 0, (int)len };
+	int formats[4] = { 0, 0, 0, 1 };
+	PGresult *r = PQexecParams(
+	    s->c,
+	    "INSERT INTO zstd_dict (campaign_id, worker, samples, dict) "
+	    "VALUES ($1::bigint, $2, $3::integer, $4::bytea) RETURNING id",
+	    4, NULL, params, lengths, formats, 0);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK)
+		record_codec_use(s->codec, dict, len,
+				 strtoll(PQgetvalue(r, 0, 0), NULL, 10));
+	else if (!store_broken(s))
+		cli_warn("store: storing the records' dictionary: %s",
+			 PQresultErrorMessage(r));
+	PQclear(r);
+	free(dict);
 }
 
 bool store_broken(const struct store *s)
@@ -303,8 +414,25 @@ int store_write(struct store *s, struct batch *b, bool *discarded)
 	*discarded = false;
 	id_text(cid, sizeof cid, s->campaign_id);
 	id_text(bno, sizeof bno, b->batch_no);
-	if (exec_simple(s, "BEGIN") != 0)
+
+	/* Handshake records: sample for the dictionary, train it when
+	 * enough are in, then compress this batch's records into rows. */
+	struct rec_ctx x = { .s = s };
+	jbuf_init(&x.rows, STORE_BATCH_ROWS_MAX);
+	each_record(&b->out[PROBE_T_RECORDS], sample_one, &x);
+	if (x.ready)
+		train_dictionary(s);
+	each_record(&b->out[PROBE_T_RECORDS], compress_one, &x);
+	if (x.failed || x.rows.failed) {
+		cli_warn("store: batch %" PRId64 ": a handshake record could "
+			 "not be compressed; records of the batch dropped",
+			 b->batch_no);
+		jbuf_reset(&x.rows);
+	}
+	if (exec_simple(s, "BEGIN") != 0) {
+		jbuf_free(&x.rows);
 		return -1;
+	}
 	/* Completing first locks the batch row: a second crawler writing the
 	 * same batch waits here, then finds it done and drops its rows. */
 	r = q(s, PGRES_TUPLES_OK,
@@ -316,15 +444,19 @@ int store_write(struct store *s, struct batch *b, bool *discarded)
 	if (!ours) {
 		*discarded = true;
 		exec_simple(s, "ROLLBACK");
+		jbuf_free(&x.rows);
 		return 0;
 	}
 	for (int t = 0; t < PROBE_T_LAST; t++)
-		if (copy_table(s, t, &b->out[t]) != 0)
+		if (copy_table(
+			s, t, t == PROBE_T_RECORDS ? &x.rows : &b->out[t]) != 0)
 			goto fail;
+	jbuf_free(&x.rows);
 	if (exec_simple(s, "COMMIT") != 0)
 		return -1;
 	return 0;
 fail:
+	jbuf_free(&x.rows);
 	if (!store_broken(s))
 		exec_simple(s, "ROLLBACK");
 	return -1;

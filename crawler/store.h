@@ -40,12 +40,17 @@ struct batch {
 
 void batch_free(struct batch *b);
 
+struct record_codec;
+
 struct store {
 	PGconn *c;
+	struct record_codec *codec;	    /* handshake records (record.h) */
+	uint64_t records_raw, records_zstd; /* bytes, for the summary */
 	const char *conninfo;
 	int64_t campaign_id;
 	const char *worker_id;
 	unsigned lease_seconds;
+	size_t dict_samples; /* records before the dictionary is trained */
 };
 
 /* Connects; returns 0 or -1 (printed). */

@@ -20,6 +20,7 @@ ntargets=$(grep -c . "$TESTBED_TARGETS")
 
 "$MXCRAWL" scan --targets "$TESTBED_TARGETS" --campaign dns "${allow_args[@]}" \
 	--workers 2 --concurrency 200 --progress 0 --smtp-deadline 8000 \
+	--record-dict-samples 100 \
 	2>"$TEST_WORK/scan.err" ||
 	{ cat "$TEST_WORK/scan.err" >&2; fail "scan failed"; }
 grep -q "DNSSEC validated" "$TEST_WORK/scan.err" || fail "canaries: $(cat "$TEST_WORK/scan.err")"
@@ -37,6 +38,28 @@ expect_eq "interop with Postfix" "$(sql "SELECT e.outcome || ' ' || e.trusted ||
 # many domains use it (the testbed has MX hosts shared by domains).
 expect_eq "endpoints probed once each" \
 	"$(sql "SELECT count(*) = count(DISTINCT (ip, port, sni)) FROM endpoint WHERE campaign_id = $cid")" t
+# Handshake records: one per endpoint, zstd with a dictionary trained on
+# the first 100, and export gives them back whole.
+expect_eq "one handshake record per endpoint" \
+	"$(sql "SELECT (SELECT count(*) FROM handshake_record WHERE campaign_id = $cid) = (SELECT count(*) FROM endpoint WHERE campaign_id = $cid)")" t
+expect_eq "dictionaries trained" "$(sql "SELECT count(*) || ' ' || min(samples) FROM zstd_dict WHERE campaign_id = $cid")" "1 100"
+expect_eq "records compressed with the dictionary" \
+	"$(sql "SELECT count(*) > 0 FROM handshake_record WHERE campaign_id = $cid AND dict_id IS NOT NULL")" t
+"$PY" - "$TEST_WORK/dns.jsonl" <<'EOF' || fail "handshake records in export"
+import json, sys
+n = 0
+for line in open(sys.argv[1]):
+    d = json.loads(line)
+    eps = {(ep["ip"], ep["sni"]) for h in d["mx"] for ep in h.get("endpoints", [])}
+    recs = d.get("handshake_records", [])
+    assert None not in recs, d["domain"]
+    got = {(r["ip"], r["sni"]) for r in recs}
+    assert got == eps, (d["domain"], got, eps)
+    for r in recs:
+        assert r["v"] == 1 and "transcript" in r["smtp"], r
+    n += len(recs)
+print("ok: %d handshake records decompressed, one per endpoint use" % n)
+EOF
 nprobed=$(sed -n 's/.* \([0-9]*\) endpoints probed by this process.*/\1/p' "$TEST_WORK/scan.err")
 expect_eq "handshakes per unique endpoint" "$nprobed" \
 	"$(sql "SELECT count(*) FROM endpoint WHERE campaign_id = $cid")"
