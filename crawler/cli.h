@@ -38,6 +38,7 @@ enum cli_opt {
 	CLI_OPT_SMTP_DEADLINE,
 	CLI_OPT_NO_SMTP,
 	CLI_OPT_DICT_SAMPLES,
+	CLI_OPT_PER_IP,
 };
 
 /* A subcommand: argv[0] is its own name; returns a sysexits code. */

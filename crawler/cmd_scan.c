@@ -59,6 +59,9 @@ static const char usage[] =
     "  --blocklist FILE   CIDRs, addresses and domains never to contact\n"
     "  --no-smtp          DNS stage only: contact no mail server\n"
     "  --ehlo-name NAME   EHLO name (default: mxcrawl.<host name>)\n"
+    "  --per-ip N         concurrent SMTP probes per address, whole process\n"
+    "                     (default 4; each worker gets N/workers, at least 1;\n"
+    "                     0 = no cap)\n"
     "  --smtp-deadline MS total time per endpoint (default 30000)\n"
     "  --record-dict-samples N  handshake records before their zstd\n"
     "                     dictionary is trained (default 500)\n"
@@ -332,6 +335,7 @@ int cmd_scan(int argc, char **argv)
 		{ "no-smtp", no_argument, NULL, CLI_OPT_NO_SMTP },
 		{ "record-dict-samples", required_argument, NULL,
 		  CLI_OPT_DICT_SAMPLES },
+		{ "per-ip", required_argument, NULL, CLI_OPT_PER_IP },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -356,6 +360,7 @@ int cmd_scan(int argc, char **argv)
 		.progress_seconds = 10,
 		.resolver = { .timeout_ms = 2000, .tries = 3 },
 		.smtp = true,
+		.per_ip = 4,
 	};
 	const char *resolver = env_or("MXCRAWL_RESOLVER", "127.0.0.1:53");
 	const char *canary_secure = env_or("MXCRAWL_CANARY_SECURE", "ietf.org");
@@ -469,6 +474,12 @@ int cmd_scan(int argc, char **argv)
 			break;
 		case CLI_OPT_NO_SMTP:
 			sc.smtp = false;
+			break;
+		case CLI_OPT_PER_IP:
+			if ((v = cli_parse_long("scan", "--per-ip", optarg, 0,
+						10000)) < 0)
+				goto usage;
+			sc.per_ip = (unsigned)v;
 			break;
 		case CLI_OPT_DICT_SAMPLES:
 			if ((v = cli_parse_long("scan", "--record-dict-samples",

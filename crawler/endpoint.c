@@ -4,6 +4,35 @@
 
 #include "crawler/endpoint.h"
 
+/* Initial buckets of the per-address table; it doubles as it fills. */
+#define IPCAP_BUCKETS 1024
+
+/* A probe waiting for its address's slot. */
+struct ipwait {
+	const struct endpoint_env *env;
+	char sni[256];
+	int port;
+	endpoint_cb cb;
+	void *arg;
+	struct ipwait *next;
+};
+
+struct ipslot {
+	struct addr addr;
+	unsigned active;
+	struct ipwait *head, *tail;
+	struct ipslot *next;
+};
+
+struct ipcap {
+	unsigned max;
+	size_t nbuckets, count, queued;
+	struct ipslot **buckets;
+};
+
+static int start_probe(const struct endpoint_env *env, const struct addr *addr,
+		       int port, const char *sni, endpoint_cb cb, void *arg);
+
 struct endpoint {
 	const struct endpoint_env *env;
 	struct conn *conn;
@@ -193,13 +222,182 @@ static const struct conn_callbacks callbacks = {
 	.on_closed = on_conn_closed,
 };
 
+struct ipcap *ipcap_new(unsigned max)
+{
+	struct ipcap *c = calloc(1, sizeof *c);
+
+	if (!c)
+		return NULL;
+	c->max = max ? max : 1;
+	c->nbuckets = IPCAP_BUCKETS;
+	c->buckets = calloc(c->nbuckets, sizeof *c->buckets);
+	if (!c->buckets) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void ipcap_free(struct ipcap *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->nbuckets; i++) {
+		struct ipslot *s = c->buckets[i];
+		while (s) {
+			struct ipslot *next = s->next;
+			while (s->head) {
+				struct ipwait *w = s->head;
+				s->head = w->next;
+				free(w);
+			}
+			free(s);
+			s = next;
+		}
+	}
+	free(c->buckets);
+	free(c);
+}
+
+size_t ipcap_queued(const struct ipcap *c)
+{
+	return c ? c->queued : 0;
+}
+
+static size_t addr_hash(const struct addr *a, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t i = 0; i < sizeof a->bytes; i++)
+		h = (h ^ a->bytes[i]) * 1099511628211ULL;
+	return (size_t)(h & (n - 1));
+}
+
+static struct ipslot *slot(struct ipcap *c, const struct addr *a, bool make)
+{
+	size_t h = addr_hash(a, c->nbuckets);
+	for (struct ipslot *s = c->buckets[h]; s; s = s->next)
+		if (s->addr.family == a->family &&
+		    memcmp(s->addr.bytes, a->bytes, sizeof a->bytes) == 0)
+			return s;
+	if (!make)
+		return NULL;
+	struct ipslot *s = calloc(1, sizeof *s);
+	if (!s)
+		return NULL;
+	s->addr = *a;
+	s->next = c->buckets[h];
+	c->buckets[h] = s;
+	c->count++;
+	return s;
+}
+
+/* A capped probe's own callback: frees the slot, then starts the next
+ * probe waiting for this address. */
+struct capped {
+	const struct endpoint_env *env;
+	endpoint_cb cb;
+	void *arg;
+};
+
+static void on_capped_done(void *arg, const struct endpoint_result *r)
+{
+	struct capped *cp = arg;
+	const struct endpoint_env *env = cp->env;
+	struct ipcap *c = env->cap;
+	struct ipslot *s = slot(c, &r->addr, false);
+
+	cp->cb(cp->arg, r);
+	free(cp);
+	if (!s)
+		return;
+	s->active--;
+	while (s->head && s->active < c->max) {
+		struct ipwait *w = s->head;
+		s->head = w->next;
+		if (!s->head)
+			s->tail = NULL;
+		c->queued--;
+		s->active++;
+		struct addr a = s->addr;
+		if (start_probe(w->env, &a, w->port, w->sni, w->cb, w->arg) !=
+		    0) {
+			/* Out of memory: report it as a failed connect so
+			 * that the waiting domain is not stuck. */
+			s->active--;
+			struct smtp_session ss;
+			struct tls_info none = { 0 };
+			smtp_session_init(&ss, "invalid", &w->env->limits);
+			smtp_on_connect_failed(&ss);
+			struct endpoint_result res = {
+				.addr = a,
+				.port = w->port,
+				.sni = w->sni,
+				.session = &ss,
+				.tls = &none,
+				.conn_rc = CONN_NO_MEMORY,
+			};
+			w->cb(w->arg, &res);
+		}
+		free(w);
+	}
+}
+
 int endpoint_probe(const struct endpoint_env *env, const struct addr *addr,
 		   int port, const char *sni, endpoint_cb cb, void *arg)
 {
+	struct ipcap *c = env->cap;
+
+	if (!c)
+		return start_probe(env, addr, port, sni, cb, arg);
+	struct ipslot *s = slot(c, addr, true);
+	if (!s)
+		return -1;
+	if (s->active < c->max) {
+		s->active++;
+		if (start_probe(env, addr, port, sni, cb, arg) != 0) {
+			s->active--;
+			return -1;
+		}
+		return 0;
+	}
+	struct ipwait *w = calloc(1, sizeof *w);
+	if (!w)
+		return -1;
+	w->env = env;
+	snprintf(w->sni, sizeof w->sni, "%s", sni ? sni : "");
+	w->port = port;
+	w->cb = cb;
+	w->arg = arg;
+	if (s->tail)
+		s->tail->next = w;
+	else
+		s->head = w;
+	s->tail = w;
+	c->queued++;
+	return 0;
+}
+
+static int start_probe(const struct endpoint_env *env, const struct addr *addr,
+		       int port, const char *sni, endpoint_cb cb, void *arg)
+{
+	struct capped *cp = NULL;
+
+	if (env->cap) {
+		cp = malloc(sizeof *cp);
+		if (!cp)
+			return -1;
+		cp->env = env;
+		cp->cb = cb;
+		cp->arg = arg;
+		cb = on_capped_done;
+		arg = cp;
+	}
 	struct endpoint *ep = calloc(1, sizeof *ep);
 
-	if (!ep)
+	if (!ep) {
+		free(cp);
 		return -1;
+	}
 	ep->env = env;
 	ep->addr = *addr;
 	ep->port = port;
@@ -209,6 +407,7 @@ int endpoint_probe(const struct endpoint_env *env, const struct addr *addr,
 	ep->start = uv_now(env->loop);
 	if (smtp_session_init(&ep->s, env->ehlo_name, &env->limits) != 0) {
 		free(ep);
+		free(cp);
 		return -1;
 	}
 	uv_timer_init(env->loop, &ep->stage);

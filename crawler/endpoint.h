@@ -30,12 +30,23 @@ struct endpoint_result {
 
 typedef void (*endpoint_cb)(void *arg, const struct endpoint_result *res);
 
+struct ipcap;
+
 struct endpoint_env {
 	uv_loop_t *loop;
 	SSL_CTX *tls;
 	const char *ehlo_name;
 	struct smtp_limits limits;
+	/* Per-IP concurrency cap of this loop (NULL: none); probes beyond
+	 * it wait in a queue per address. */
+	struct ipcap *cap;
 };
+
+/* A cap of `max` concurrent probes per address. */
+struct ipcap *ipcap_new(unsigned max);
+void ipcap_free(struct ipcap *c);
+/* Probes waiting for a free slot right now. */
+size_t ipcap_queued(const struct ipcap *c);
 
 /*
  * Probes addr:port with SNI `sni`. The callback runs exactly once, on the

@@ -341,6 +341,13 @@ static int worker_init(struct worker *w, struct shared *sh, unsigned index)
 		w->ep_env.loop = &w->loop;
 		w->ep_env.ehlo_name = cfg->ehlo_name;
 		w->ep_env.limits = cfg->smtp_limits;
+		if (cfg->per_ip) {
+			/* The cap is per process; each loop gets its share. */
+			unsigned share = cfg->per_ip / cfg->workers;
+			w->ep_env.cap = ipcap_new(share ? share : 1);
+			if (!w->ep_env.cap)
+				return -1;
+		}
 		w->ep_env.tls = tls_client_ctx_new();
 		if (!w->ep_env.tls) {
 			cli_error("worker %u: cannot create a TLS context",
@@ -626,6 +633,7 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 				uv_run(&sh.w[k].loop, UV_RUN_DEFAULT);
 				uv_loop_close(&sh.w[k].loop);
 				SSL_CTX_free(sh.w[k].ep_env.tls);
+				ipcap_free(sh.w[k].ep_env.cap);
 			}
 			free(sh.w);
 			free(sh.req);
@@ -674,6 +682,7 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 		uv_loop_close(&sh.w[i].loop);
 		pthread_mutex_destroy(&sh.w[i].mu);
 		SSL_CTX_free(sh.w[i].ep_env.tls);
+		ipcap_free(sh.w[i].ep_env.cap);
 	}
 	pthread_mutex_lock(&sh.mu);
 	pthread_cond_signal(&sh.cond);

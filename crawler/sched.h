@@ -34,6 +34,7 @@ struct sched_config {
 	struct smtp_limits smtp_limits;
 	const struct verify_ctx *verify;
 	size_t record_dict_samples; /* 0: RECORD_DICT_SAMPLES */
+	unsigned per_ip;	    /* concurrent probes per address, 0: none */
 };
 
 struct sched_summary {

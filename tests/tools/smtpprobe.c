@@ -3,8 +3,8 @@
  * STARTTLS handshake) against one or more endpoints and prints one JSON
  * object per endpoint with the session's facts, for integration tests.
  *
- * usage: smtpprobe [--ehlo NAME] [--deadline MS] [--stage MS]
- *                  ADDR SNI [ADDR SNI ...]      (port 25)
+ * usage: smtpprobe [--ehlo NAME] [--deadline MS] [--stage MS] [--per-ip N]
+ *                  [--port P] ADDR SNI [ADDR SNI ...]      (port 25)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,7 +64,7 @@ int main(int argc, char **argv)
 {
 	struct endpoint_env env = { 0 };
 	uv_loop_t loop;
-	int i = 1;
+	int i = 1, port = 25;
 
 	smtp_limits_default(&env.limits);
 	env.ehlo_name = "smtpprobe.mxcrawl.invalid";
@@ -73,6 +73,10 @@ int main(int argc, char **argv)
 			env.ehlo_name = argv[i + 1];
 		else if (strcmp(argv[i], "--deadline") == 0)
 			env.limits.deadline_ms = (unsigned)atoi(argv[i + 1]);
+		else if (strcmp(argv[i], "--per-ip") == 0)
+			env.cap = ipcap_new((unsigned)atoi(argv[i + 1]));
+		else if (strcmp(argv[i], "--port") == 0)
+			port = atoi(argv[i + 1]);
 		else if (strcmp(argv[i], "--stage") == 0)
 			env.limits.banner_ms = env.limits.command_ms =
 			    env.limits.tls_ms = (unsigned)atoi(argv[i + 1]);
@@ -98,12 +102,13 @@ int main(int argc, char **argv)
 			fprintf(stderr, "smtpprobe: bad address %s\n", argv[i]);
 			return 64;
 		}
-		if (endpoint_probe(&env, &a, 25, argv[i + 1], print_result,
+		if (endpoint_probe(&env, &a, port, argv[i + 1], print_result,
 				   NULL) != 0)
 			return 70;
 	}
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
 	SSL_CTX_free(env.tls);
+	ipcap_free(env.cap);
 	return 0;
 }
