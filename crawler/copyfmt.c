@@ -21,34 +21,11 @@ void copy_null(struct jbuf *b)
 	jbuf_puts(b, "\\N");
 }
 
-/* Length of the valid UTF-8 sequence at s, or 0 (same rules as JSON's). */
+/* Length of the valid UTF-8 sequence at s, or 0: PostgreSQL text takes
+ * neither invalid UTF-8 nor NUL. */
 static size_t utf8_len(const unsigned char *s, size_t left)
 {
-	unsigned char c = s[0];
-	size_t n;
-	uint32_t cp;
-
-	if (c < 0x80)
-		return c ? 1 : 0; /* NUL is not allowed in text */
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2, cp = c & 0x1f;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3, cp = c & 0x0f;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4, cp = c & 0x07;
-	else
-		return 0;
-	if (n > left)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return n;
+	return s[0] ? utf8_seq(s, left) : 0;
 }
 
 /*

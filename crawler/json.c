@@ -97,8 +97,7 @@ void jbuf_printf(struct jbuf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
-/* Length of the valid UTF-8 sequence at s (1-4), or 0 if invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t left)
+size_t utf8_seq(const unsigned char *s, size_t left)
 {
 	unsigned char c = s[0];
 	size_t n;

@@ -26,6 +26,11 @@ char *jbuf_room(struct jbuf *b, size_t n);
 void jbuf_puts(struct jbuf *b, const char *s);
 void jbuf_printf(struct jbuf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Length (1-4) of the valid UTF-8 sequence at s, which has `left` bytes,
+ * or 0 if it is not valid UTF-8 (overlong, surrogate, beyond U+10FFFF).
+ * A NUL byte is a valid sequence of length 1. */
+size_t utf8_seq(const unsigned char *s, size_t left);
+
 /* Appends s (len bytes, any content) as a quoted JSON string; bytes that
  * are not valid UTF-8 become U+FFFD. */
 void jbuf_json_string(struct jbuf *b, const char *s, size_t len);
