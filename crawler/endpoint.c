@@ -210,7 +210,16 @@ static void on_tls(void *arg, enum conn_rc rc, const struct tls_info *info)
 		return;
 	}
 	ep->conn_rc = rc;
-	snprintf(reason, sizeof reason, "%s", conn_rc_str(rc));
+	/* The kind, then OpenSSL's reason text ("error:0A000410:SSL
+	 * routines::sslv3 alert handshake failure" → the part after the
+	 * last colon), e.g. "tls_alert: sslv3 alert handshake failure". */
+	const char *why = strrchr(info->error, ':');
+	why = why && why[1] ? why + 1 : info->error;
+	if (*why)
+		snprintf(reason, sizeof reason, "%.16s: %.44s", conn_rc_str(rc),
+			 why);
+	else
+		snprintf(reason, sizeof reason, "%s", conn_rc_str(rc));
 	handle(ep, smtp_on_tls_done(&ep->s, false, reason));
 }
 

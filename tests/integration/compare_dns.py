@@ -21,6 +21,11 @@ import json
 import sys
 
 
+# The truth's tls.outcome for a failed handshake, and the kind the
+# crawler records first in its reason.
+TLS_FAILURE = {"alert": "tls_alert", "eof": "eof", "reset": "reset"}
+
+
 def alternatives(v):
     """A truth string with '|' lists acceptable values."""
     if isinstance(v, str) and "|" in v:
@@ -108,6 +113,11 @@ class Compare:
             tt = ts.get("tls")
             if tt and tt.get("outcome") == "ok":
                 self.eq(w, "tls.version", ee["tls"].get("version"), tt["version"])
+            elif tt and tt.get("outcome") in TLS_FAILURE:
+                # Alert, FIN or RST mid-handshake: the recorded reason
+                # starts with its kind ("tls_alert: <OpenSSL's reason>").
+                got = (ee["tls"].get("reason") or "").split(":")[0]
+                self.eq(w, "tls.failure", got, TLS_FAILURE[tt["outcome"]])
             tc, ec = te.get("cert"), ee.get("cert")
             if tc is None:
                 self.eq(w, "cert", ec, None)

@@ -460,8 +460,14 @@ class Server:
                     out += inj.encode() if isinstance(inj, str) else inj
                 writer.write(out)
                 if not e.get("tls"):
+                    # FIN after the 220 (half-close), then drain: closing
+                    # with the client's ClientHello unread would send an
+                    # RST instead, and "eof" would become "reset" by timing.
                     await writer.drain()
+                    if writer.can_write_eof():
+                        writer.write_eof()
                     conn["stage"] = "starttls/no_cert"
+                    await self._hold(reader)
                     return
                 await self._start_tls(reader, writer, e, conn)
                 tls_on = True
