@@ -244,9 +244,15 @@ int store_lease(struct store *s, struct batch **out)
 	const char *p2[2] = { cid, bno };
 	id_text(bno, sizeof bno, b->batch_no);
 	r = q(s, PGRES_TUPLES_OK,
-	      "SELECT target_id, domain FROM campaign_target "
-	      "WHERE campaign_id = $1::bigint AND batch_no = $2::bigint "
-	      "ORDER BY target_id",
+	      /* Targets are numbered from 1 in batches of batch_size: the
+	       * range lets the primary key find them (batch_no has no index;
+	       * a full scan per lease cost 75 ms at 1M targets). */
+	      "SELECT t.target_id, t.domain FROM campaign c "
+	      "JOIN campaign_target t ON t.campaign_id = c.id "
+	      "WHERE c.id = $1::bigint "
+	      "AND t.target_id BETWEEN $2::bigint * c.batch_size + 1 "
+	      "AND ($2::bigint + 1) * c.batch_size "
+	      "AND t.batch_no = $2::bigint ORDER BY t.target_id",
 	      2, p2);
 	if (!r) {
 		free(b);
