@@ -26,7 +26,6 @@ struct conn {
 	bool ended; /* on_end or a failed on_tls delivered */
 	uint64_t tls_start;
 	struct tls_info info;
-	uint8_t rbuf[CONN_READ_CHUNK];
 };
 
 struct write_req {
@@ -235,10 +234,14 @@ static void handshake(struct conn *c)
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
-	struct conn *c = h->data;
-
+	(void)h;
 	(void)hint;
-	*buf = uv_buf_init((char *)c->rbuf, sizeof c->rbuf);
+	/* One read buffer per thread, not per connection: on_read consumes
+	 * the bytes before the loop reads again, and every connection of a
+	 * loop lives on that loop's thread. Saves 16 KiB per connection. */
+	static _Thread_local uint8_t rbuf[CONN_READ_CHUNK];
+
+	*buf = uv_buf_init((char *)rbuf, sizeof rbuf);
 }
 
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
