@@ -29,16 +29,6 @@ allow_args=()
 for c in "${allow[@]}"; do allow_args+=(--allow-cidr "$c"); done
 ntargets=$(grep -c . "$TESTBED_TARGETS")
 
-# poll_until SECONDS WHAT CMD...: runs CMD until it succeeds, at most
-# SECONDS long.
-poll_until() {
-	local deadline=$((SECONDS + $1)) what=$2
-	shift 2
-	until "$@"; do
-		[ "$SECONDS" -lt "$deadline" ] || fail "timed out waiting for: $what"
-		sleep 0.05 # poll interval
-	done
-}
 
 echo "== (a) PostgreSQL restarts during a scan"
 expect_rc 0 "$MXCRAWL" db start

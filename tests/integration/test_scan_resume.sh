@@ -71,29 +71,27 @@ for round in 1 2 3 4 5; do
 	wid="$host/$pid"
 	# The kill point: enough batches done, and this crawler holds an
 	# unexpired lease on an unfinished batch (so there is work to lose).
-	deadline=$((SECONDS + 60))
-	until [ "$(sql "SELECT count(*) FILTER (WHERE done_at IS NOT NULL) >= $want
-			       AND count(*) FILTER (WHERE done_at IS NULL AND leased_by = '$wid'
-						    AND lease_expires > clock_timestamp()) > 0
-			  FROM campaign_batch WHERE campaign_id = $cid")" = t ]; do
+	kill_point() {
 		if ! kill -0 "$pid" 2>/dev/null; then
 			cat "$TEST_WORK/round$round.err" >&2
 			fail "round $round: the crawler exited before the kill point"
 		fi
-		[ "$SECONDS" -lt "$deadline" ] || fail "round $round: no kill point within 60 s"
-		sleep 0.05 # poll interval
-	done
+		[ "$(sql "SELECT count(*) FILTER (WHERE done_at IS NOT NULL) >= $want
+			       AND count(*) FILTER (WHERE done_at IS NULL AND leased_by = '$wid'
+						    AND lease_expires > clock_timestamp()) > 0
+			  FROM campaign_batch WHERE campaign_id = $cid")" = t ]
+	}
+	poll_until 60 "round $round: the kill point" kill_point
 	kill -KILL "$pid"
 	rc=0
 	wait "$pid" || rc=$?
 	expect_eq "round $round: crawler killed by SIGKILL" "$rc" 137
 	# Its database session ends when the server sees the socket closed;
 	# until then a COMMIT it sent may still land. Wait for that.
-	deadline=$((SECONDS + 30))
-	until [ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'mxcrawl-store'")" = 0 ]; do
-		[ "$SECONDS" -lt "$deadline" ] || fail "round $round: the killed crawler's session stays"
-		sleep 0.05 # poll interval
-	done
+	session_gone() {
+		[ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'mxcrawl-store'")" = 0 ]
+	}
+	poll_until 30 "round $round: the killed crawler's session to end" session_gone
 	check_batches_whole "round $round"
 	sql "SELECT batch_no, done_at, attempts, leased_by FROM campaign_batch
 	      WHERE campaign_id = $cid AND done_at IS NOT NULL" >>"$TEST_WORK/done_before"
