@@ -23,16 +23,6 @@ static int stub(int argc, char **argv, const char *usage, const char *what)
 	return cli_not_built(argv[0], what);
 }
 
-static int cmd_report(int argc, char **argv)
-{
-	return stub(
-	    argc, argv,
-	    "usage: mxcrawl report [--campaign ID|NAME] [--compare ID]\n"
-	    "                      [--format text|csv|json|md|html] [--db CONNINFO]\n"
-	    "Prints the statistics of a campaign (not built yet).\n",
-	    "the report");
-}
-
 static int cmd_campaign(int argc, char **argv)
 {
 	return stub(

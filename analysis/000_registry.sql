@@ -1,0 +1,130 @@
+-- The figure registry and the report query. Every other file in analysis/
+-- creates one view per figure and registers it here, so renderers list
+-- whatever is registered instead of a hard-coded set: a new figure (the
+-- MTA-STS figures, the protection ladder) is one more file.
+--
+-- Every figure view has the same columns:
+--   campaign_id  the campaign (a figure for one campaign: WHERE campaign_id = $1)
+--   scope        the unit counted: 'domain', 'mx_host' (a distinct MX host
+--                name), 'domain_mx' (a domain's MX host, i.e. a pair),
+--                'endpoint' (a distinct probed ip, port, SNI) or 'address'
+--   label        the row within the figure
+--   ord          display order of the row (0: order by numerator)
+--   numerator, denominator   counts of units of the scope
+-- The views read only stored facts, so editing a definition here and
+-- re-running `mxcrawl report --analysis-dir analysis` needs no re-scan.
+
+DROP SCHEMA IF EXISTS analysis CASCADE;
+CREATE SCHEMA analysis;
+COMMENT ON SCHEMA analysis IS
+    'Report figures: one view per figure over stored facts (mxcrawl report).';
+
+CREATE TABLE analysis.section (
+    name     text PRIMARY KEY,
+    position integer NOT NULL UNIQUE,
+    title    text NOT NULL
+);
+INSERT INTO analysis.section VALUES
+    ('ladder', 0, 'Protection against an active attacker'),
+    ('funnel', 10, 'Funnel'),
+    ('transport', 20, 'Transport'),
+    ('certificates', 30, 'Certificates'),
+    ('composite', 40, 'Minimally sufficient and STS-ready'),
+    ('dnssec_dane', 50, 'DNSSEC and DANE'),
+    ('mta_sts', 60, 'MTA-STS and TLS-RPT'),
+    ('concentration', 70, 'Concentration');
+
+-- kind: 'share' (each row is its own yes/no share of the denominator),
+-- 'distribution' (rows of a scope partition the denominator), 'causes'
+-- (a unit may count under several rows; rows need not add up).
+CREATE TABLE analysis.figure (
+    name        text PRIMARY KEY,
+    position    integer NOT NULL UNIQUE,  -- the file's number decides the order
+    section     text NOT NULL REFERENCES analysis.section (name),
+    kind        text NOT NULL CHECK (kind IN ('share', 'distribution', 'causes')),
+    title       text NOT NULL,
+    denominator text NOT NULL             -- the denominator, in words
+);
+
+-- Registers a figure view created just before; its definition is the
+-- view's COMMENT, so it is written once.
+CREATE FUNCTION analysis.register(p_position integer, p_name text,
+                                  p_section text, p_kind text, p_title text,
+                                  p_denominator text)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF to_regclass('analysis.' || quote_ident(p_name)) IS NULL THEN
+        RAISE EXCEPTION 'figure % has no view analysis.%', p_name, p_name;
+    END IF;
+    INSERT INTO analysis.figure (name, position, section, kind, title, denominator)
+    VALUES (p_name, p_position, p_section, p_kind, p_title, p_denominator);
+END $$;
+
+-- Percent with one decimal; NULL for an empty denominator.
+CREATE FUNCTION analysis.pct(n bigint, d bigint) RETURNS numeric
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT round(100.0 * n / nullif(d, 0), 1)
+$$;
+
+-- Display order of scopes.
+CREATE FUNCTION analysis.scope_order(s text) RETURNS integer
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT coalesce(array_position(
+        ARRAY['domain', 'mx_host', 'domain_mx', 'endpoint', 'address'], s), 99)
+$$;
+
+-- The registered figures in report order, with their definitions.
+CREATE VIEW analysis.figure_list AS
+SELECT f.name, f.section, s.title AS section_title, f.kind, f.title,
+       obj_description(('analysis.' || quote_ident(f.name))::regclass, 'pg_class')
+           AS definition,
+       f.denominator AS denominator_text,
+       row_number() OVER (ORDER BY s.position, f.position) AS position
+  FROM analysis.figure f JOIN analysis.section s ON s.name = f.section;
+
+-- The rows of every registered figure for one campaign, optionally beside
+-- another (p_compare): the other campaign's numerator, denominator and
+-- percent, and the delta in percentage points. A row present in only one
+-- campaign counts 0 there, out of that campaign's denominator for the
+-- scope. A figure without rows (nothing to count) returns none; the
+-- renderers still list it from figure_list.
+CREATE FUNCTION analysis.report(p_campaign bigint, p_compare bigint DEFAULT NULL)
+RETURNS TABLE (figure text, scope text, label text, numerator bigint,
+               denominator bigint, percent numeric, cmp_numerator bigint,
+               cmp_denominator bigint, cmp_percent numeric, delta numeric)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    f record;
+BEGIN
+    FOR f IN SELECT name FROM analysis.figure_list ORDER BY position LOOP
+        RETURN QUERY EXECUTE format($q$
+            WITH a AS (SELECT v.scope, v.label, v.ord, v.numerator::bigint AS n,
+                              v.denominator::bigint AS d
+                         FROM analysis.%1$I v WHERE v.campaign_id = $1),
+                 b AS (SELECT v.scope, v.label, v.ord, v.numerator::bigint AS n,
+                              v.denominator::bigint AS d
+                         FROM analysis.%1$I v WHERE v.campaign_id = $2),
+                 ad AS (SELECT a.scope, max(a.d) AS d FROM a GROUP BY a.scope),
+                 bd AS (SELECT b.scope, max(b.d) AS d FROM b GROUP BY b.scope),
+                 j AS (SELECT coalesce(a.scope, b.scope) AS scope,
+                              coalesce(a.label, b.label) AS label,
+                              coalesce(a.ord, b.ord) AS ord,
+                              CASE WHEN a.scope IS NOT NULL THEN a.n ELSE 0 END AS n,
+                              coalesce(a.d, ad.d, 0) AS d,
+                              CASE WHEN $2 IS NULL THEN NULL
+                                   WHEN b.scope IS NOT NULL THEN b.n ELSE 0 END AS bn,
+                              CASE WHEN $2 IS NULL THEN NULL
+                                   ELSE coalesce(b.d, bd.d, 0) END AS bdd
+                         FROM a FULL JOIN b ON a.scope = b.scope AND a.label = b.label
+                         LEFT JOIN ad ON ad.scope = coalesce(a.scope, b.scope)
+                         LEFT JOIN bd ON bd.scope = coalesce(a.scope, b.scope))
+            SELECT $3, j.scope, j.label, j.n, j.d, analysis.pct(j.n, j.d),
+                   j.bn, j.bdd, analysis.pct(j.bn, j.bdd),
+                   analysis.pct(j.n, j.d) - analysis.pct(j.bn, j.bdd)
+              FROM j
+             ORDER BY analysis.scope_order(j.scope), j.scope, j.ord,
+                      j.n DESC, coalesce(j.bn, 0) DESC, j.label
+        $q$, f.name)
+        USING p_campaign, p_compare, f.name;
+    END LOOP;
+END $$;

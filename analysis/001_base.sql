@@ -1,0 +1,88 @@
+-- Building blocks shared by the figure views (not figures themselves).
+--
+-- "Contactable endpoint" (a use): an address with the policy verdict ok of
+-- a kept MX host that is not an IP literal, for one domain. Every figure
+-- that judges a domain or an MX host "on every MX" looks at all of its
+-- contactable endpoints: a sender may be sent to any of them, so one that
+-- cannot be reached or does not do STARTTLS counts against the domain.
+-- MX hosts with no contactable endpoint (no address, only refused
+-- addresses, an IP literal) are not judged; a domain with none at all
+-- leaves the denominators of the transport figures (the funnel counts it).
+
+-- Per scanned domain: the DNS stage's outcome and the MX question.
+CREATE VIEW analysis.b_domain AS
+SELECT d.campaign_id, d.target_id, d.domain, d.mx_outcome,
+       d.mx_outcome IN ('mx', 'implicit_mx') AS mail_route,
+       q.outcome AS mx_query_outcome, q.rcode AS mx_rcode,
+       q.dnssec AS mx_dnssec, q.ede AS mx_ede
+  FROM domain_dns d
+  LEFT JOIN dns_rrset q
+         ON q.campaign_id = d.campaign_id AND q.target_id = d.target_id
+        AND q.qname = d.domain AND q.qtype = 'MX';
+
+-- Per contactable endpoint of a domain's MX host, with the probe's facts
+-- (NULL columns when the endpoint was never probed, e.g. --no-smtp).
+CREATE VIEW analysis.b_use AS
+SELECT m.campaign_id, m.target_id, m.ordinal, lower(m.host) AS host,
+       a.address AS ip, de.port, de.sni, de.name_matches_domain,
+       e.outcome, e.end_state, e.stripping, e.tls_version, e.tls_cipher,
+       e.tls_group, e.tls_reason, e.trusted, e.verify_errors,
+       e.name_matches_mx, e.cn_only, e.weak, e.chain, e.probed_at,
+       e.ip IS NOT NULL AS probed,
+       coalesce(e.end_state <> 'connecting', false) AS reached,
+       coalesce(e.banner_code = 220, false) AS banner_220,
+       coalesce(e.starttls_offered, false) AS starttls_offered,
+       e.tls_version IS NOT NULL AS tls_ok,
+       coalesce(e.tls_version IN ('TLSv1.2', 'TLSv1.3'), false) AS tls_ge_1_2,
+       e.trusted IS NOT NULL AS has_chain,
+       -- "Valid certificate": trusted and the MX host name is among the
+       -- leaf's DNS SANs. A name found only in the CN does not count
+       -- (RFC 9525 §6.3 drops CN matching; CHECKS.md records it as cn_only).
+       coalesce(e.trusted AND e.name_matches_mx AND NOT e.cn_only, false) AS cert_valid
+  FROM domain_mx m
+  JOIN mx_address a
+    ON a.campaign_id = m.campaign_id AND a.target_id = m.target_id
+   AND a.ordinal = m.ordinal AND a.verdict = 'ok'
+  LEFT JOIN domain_endpoint de
+         ON de.campaign_id = a.campaign_id AND de.target_id = a.target_id
+        AND de.ordinal = a.ordinal AND de.ip = a.address
+  LEFT JOIN endpoint e
+         ON e.campaign_id = de.campaign_id AND e.ip = de.ip
+        AND e.port = de.port AND e.sni = de.sni
+ WHERE m.kept AND NOT m.ip_literal;
+
+-- Per domain with at least one contactable endpoint: "every" and "any"
+-- over all of them.
+CREATE VIEW analysis.b_domain_use AS
+SELECT campaign_id, target_id,
+       bool_or(reached) AS any_reached,
+       bool_or(banner_220) AS any_banner_220,
+       bool_and(starttls_offered) AS all_starttls,
+       bool_or(starttls_offered) AS any_starttls,
+       bool_and(reached AND starttls_offered AND tls_ok) AS all_tls,
+       bool_and(tls_ok AND tls_ge_1_2) AS all_tls_ge_1_2,
+       bool_and(cert_valid) AS all_cert_valid,
+       bool_or(has_chain) AS any_chain
+  FROM analysis.b_use
+ GROUP BY campaign_id, target_id;
+
+-- Per distinct MX host name with at least one contactable endpoint. Its
+-- endpoints are probed with SNI = the host, so they are the same for every
+-- domain that names the host.
+CREATE VIEW analysis.b_host_use AS
+SELECT campaign_id, host,
+       bool_and(starttls_offered) AS all_starttls,
+       bool_or(starttls_offered) AS any_starttls,
+       bool_and(cert_valid) AS all_cert_valid,
+       bool_or(has_chain) AS any_chain
+  FROM analysis.b_use
+ GROUP BY campaign_id, host;
+
+-- Per probed endpoint (ip, port, SNI), with its leaf certificate.
+CREATE VIEW analysis.b_endpoint AS
+SELECT e.*, e.trusted IS NOT NULL AS has_chain,
+       coalesce(e.trusted AND e.name_matches_mx AND NOT e.cn_only, false) AS cert_valid,
+       c.issuer AS leaf_issuer, c.not_before AS leaf_not_before,
+       c.not_after AS leaf_not_after
+  FROM endpoint e
+  LEFT JOIN certificate c ON c.sha256 = e.chain[1];

@@ -1,0 +1,14 @@
+-- Negotiated TLS version per endpoint that completed a handshake.
+CREATE VIEW analysis.tls_version AS
+SELECT campaign_id, 'endpoint'::text AS scope, coalesce(tls_version, 'none') AS label,
+       0 AS ord, count(*) AS numerator,
+       sum(count(*)) OVER (PARTITION BY campaign_id) AS denominator
+  FROM endpoint
+ WHERE tls_version IS NOT NULL
+ GROUP BY campaign_id, 3;
+
+COMMENT ON VIEW analysis.tls_version IS
+    'Endpoints by negotiated TLS version. Denominator: endpoints that completed '
+    'a TLS handshake.';
+SELECT analysis.register(22, 'tls_version', 'transport', 'distribution',
+    'Negotiated TLS version', 'endpoints with a completed TLS handshake');

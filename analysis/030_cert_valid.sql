@@ -1,0 +1,26 @@
+-- "A strict sender would deliver": the chain is trusted (system store or
+-- --ca-file, at the scan's time) and the MX host name is among the leaf's
+-- DNS SANs (CN-only does not count). Per domain and MX host over every
+-- contactable endpoint, so an endpoint without STARTTLS or a handshake
+-- counts against it; per endpoint over all probed endpoints.
+CREATE VIEW analysis.cert_valid AS
+WITH r AS (
+    SELECT campaign_id, 'domain'::text AS scope, all_cert_valid AS ok
+      FROM analysis.b_domain_use
+    UNION ALL
+    SELECT campaign_id, 'mx_host', all_cert_valid FROM analysis.b_host_use
+    UNION ALL
+    SELECT campaign_id, 'endpoint', cert_valid FROM analysis.b_endpoint
+)
+SELECT campaign_id, scope, 'trusted and names the MX host'::text AS label, 0 AS ord,
+       count(*) FILTER (WHERE ok) AS numerator, count(*) AS denominator
+  FROM r GROUP BY campaign_id, scope;
+
+COMMENT ON VIEW analysis.cert_valid IS
+    'Domains (MX hosts) whose every contactable endpoint presents over '
+    'STARTTLS a chain that is trusted and whose leaf names the MX host in a '
+    'DNS SAN; endpoints that do. Denominator: domains / MX hosts with at '
+    'least one contactable endpoint; probed endpoints.';
+SELECT analysis.register(30, 'cert_valid', 'certificates', 'share',
+    'Every MX presents a trusted chain for its name',
+    'domains / MX hosts with a contactable endpoint; probed endpoints');

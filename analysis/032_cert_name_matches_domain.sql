@@ -1,0 +1,28 @@
+-- The leaf names the recipient domain itself (of interest to the "verify
+-- against the domain" debate). Judged over the endpoints of the domain
+-- that presented a chain: "every" is what a sender verifying against the
+-- domain would need, "any" shows how common the name is at all.
+CREATE VIEW analysis.cert_name_matches_domain AS
+WITH d AS (
+    SELECT campaign_id, target_id,
+           bool_and(coalesce(name_matches_domain, false)) AS every_,
+           bool_or(coalesce(name_matches_domain, false)) AS any_
+      FROM analysis.b_use WHERE has_chain
+     GROUP BY campaign_id, target_id
+)
+SELECT campaign_id, 'domain'::text AS scope, s.label, s.ord,
+       s.n AS numerator, t.n AS denominator
+  FROM (SELECT campaign_id, count(*) AS n,
+               count(*) FILTER (WHERE every_) AS n_every,
+               count(*) FILTER (WHERE any_) AS n_any
+          FROM d GROUP BY campaign_id) t
+  CROSS JOIN LATERAL (VALUES ('every endpoint', 1, t.n_every),
+                             ('any endpoint', 2, t.n_any)) AS s(label, ord, n);
+
+COMMENT ON VIEW analysis.cert_name_matches_domain IS
+    'Domains whose presented leaf certificates name the domain itself: on '
+    'every endpoint that presented a chain, and on at least one. '
+    'Denominator: domains with at least one endpoint that presented a chain.';
+SELECT analysis.register(32, 'cert_name_matches_domain', 'certificates', 'share',
+    'Certificate names the recipient domain',
+    'domains with an endpoint that presented a chain');

@@ -1,0 +1,46 @@
+-- DANE outcome (RFC 7672) per domain's MX host (scope domain_mx: the
+-- outcome depends on the domain, since DANE applies only under a secure
+-- MX RRset) and per domain. A domain's outcome: its worst failure if any
+-- host fails (dane_tlsa_bogus, then dane_no_match, then dane_no_starttls);
+-- else dane_ok when every host is dane_ok; else dane_partial when some
+-- host is dane_ok (a sender authenticates only some of its MX hosts); else
+-- dane_unusable_only, dane_not_applicable, dane_none in that order.
+CREATE VIEW analysis.dane_outcome AS
+WITH h AS (
+    SELECT m.campaign_id, m.target_id, m.dane
+      FROM domain_mx m JOIN domain_dns dd USING (campaign_id, target_id)
+     WHERE m.kept AND m.dane IS NOT NULL AND dd.mx_outcome IN ('mx', 'implicit_mx')
+), d AS (
+    SELECT campaign_id, target_id,
+           CASE WHEN bool_or(dane = 'dane_tlsa_bogus') THEN 'dane_tlsa_bogus'
+                WHEN bool_or(dane = 'dane_no_match') THEN 'dane_no_match'
+                WHEN bool_or(dane = 'dane_no_starttls') THEN 'dane_no_starttls'
+                WHEN bool_and(dane = 'dane_ok') THEN 'dane_ok'
+                WHEN bool_or(dane = 'dane_ok') THEN 'dane_partial'
+                WHEN bool_or(dane = 'dane_unusable_only') THEN 'dane_unusable_only'
+                WHEN bool_or(dane = 'dane_not_applicable') THEN 'dane_not_applicable'
+                ELSE 'dane_none' END AS label
+      FROM h GROUP BY campaign_id, target_id
+), r AS (
+    SELECT campaign_id, 'domain'::text AS scope, label FROM d
+    UNION ALL
+    SELECT campaign_id, 'domain_mx', dane FROM h
+)
+SELECT campaign_id, scope, label,
+       coalesce(array_position(ARRAY['dane_ok', 'dane_partial', 'dane_no_match',
+                                     'dane_tlsa_bogus', 'dane_no_starttls',
+                                     'dane_unusable_only', 'dane_not_applicable',
+                                     'dane_none'], label), 99) AS ord,
+       count(*) AS numerator,
+       sum(count(*)) OVER (PARTITION BY campaign_id, scope) AS denominator
+  FROM r GROUP BY campaign_id, scope, label;
+
+COMMENT ON VIEW analysis.dane_outcome IS
+    'DANE outcome per MX host of a domain (dane_ok, dane_no_match, '
+    'dane_tlsa_bogus, dane_no_starttls, dane_unusable_only, '
+    'dane_not_applicable: MX RRset or host insecure, dane_none: no TLSA) and '
+    'per domain (worst failure; dane_ok if every host is; dane_partial if '
+    'only some are). Denominator: kept MX hosts of domains with an MX RRset '
+    'or implicit MX; those domains.';
+SELECT analysis.register(52, 'dane_outcome', 'dnssec_dane', 'distribution',
+    'DANE outcome', 'domains with a kept MX host; their kept MX hosts');

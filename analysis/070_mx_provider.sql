@@ -1,0 +1,29 @@
+-- Concentration: the MX host suffixes (last two labels, e.g. a provider's
+-- "example.net"; without the Public Suffix List, so "co.uk" would show as
+-- a provider) that the most domains use. A domain counts under each
+-- suffix any of its kept MX hosts is under. Top 10.
+CREATE VIEW analysis.mx_provider AS
+WITH h AS (
+    SELECT DISTINCT m.campaign_id, m.target_id,
+           substring(lower(m.host) FROM '([^.]+\.[^.]+)$') AS suffix
+      FROM domain_mx m JOIN domain_dns dd USING (campaign_id, target_id)
+     WHERE m.kept AND NOT m.ip_literal AND dd.mx_outcome IN ('mx', 'implicit_mx')
+), t AS (
+    SELECT campaign_id, count(DISTINCT target_id) AS n FROM h GROUP BY campaign_id
+), c AS (
+    SELECT campaign_id, coalesce(suffix, '(none)') AS suffix, count(*) AS n,
+           row_number() OVER (PARTITION BY campaign_id
+                              ORDER BY count(*) DESC, coalesce(suffix, '(none)')) AS rk
+      FROM h GROUP BY campaign_id, 2
+)
+SELECT c.campaign_id, 'domain'::text AS scope, c.suffix AS label, c.rk::integer AS ord,
+       c.n AS numerator, t.n AS denominator
+  FROM c JOIN t USING (campaign_id)
+ WHERE c.rk <= 10;
+
+COMMENT ON VIEW analysis.mx_provider IS
+    'The ten MX host suffixes (last two labels) used by the most domains; a '
+    'domain counts under every suffix of its kept MX hosts. Denominator: '
+    'domains with an MX RRset or implicit MX and a kept MX host.';
+SELECT analysis.register(70, 'mx_provider', 'concentration', 'share',
+    'Top MX providers by host suffix', 'domains with a kept MX host');

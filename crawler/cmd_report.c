@@ -1,0 +1,164 @@
+/* mxcrawl report: a campaign's figures from the analysis views. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "crawler/cli.h"
+#include "crawler/commands.h"
+#include "crawler/db.h"
+#include "crawler/migrate.h"
+#include "crawler/report.h"
+
+static const char usage[] =
+    "usage: mxcrawl report [--campaign ID|NAME] [--compare ID|NAME]\n"
+    "                      [--format text|csv|json|md|html] [--db CONNINFO]\n"
+    "                      [--analysis-dir DIR] [-o FILE]\n"
+    "\n"
+    "Prints every figure of a campaign (default: the newest) with its\n"
+    "definition, numerator, denominator and percent; with --compare, beside\n"
+    "another campaign's, with the delta in percentage points.\n"
+    "\n"
+    "The figures are SQL views in the schema 'analysis', (re)created in one\n"
+    "transaction on every run from the SQL compiled into mxcrawl, or from\n"
+    "--analysis-dir DIR (its NNN_name.sql files, in name order): edit a\n"
+    "definition there and run the report again, no re-scan needed.\n"
+    "\n"
+    "  --format F      text (default), csv, json, md or html\n"
+    "  -o, --output F  write to F instead of stdout\n"
+    "\n"
+    "Exit status: 0 ok; 64 usage; 65 no such campaign; 69 database\n"
+    "unreachable; 70 an analysis view failed; 73 cannot create the output.\n";
+
+/* Long options of this command only (beyond cli.h's shared ids). */
+enum { OPT_COMPARE = 2000, OPT_ANALYSIS_DIR };
+
+static int resolve(PGconn *c, const char *spec, int64_t *id)
+{
+	int found = campaign_resolve(c, spec, id, NULL);
+	if (found == 0)
+		cli_error(spec ? "no campaign '%s'" : "no campaign yet%s",
+			  spec ? spec : "");
+	return found;
+}
+
+int cmd_report(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "campaign", required_argument, NULL, CLI_OPT_CAMPAIGN },
+		{ "compare", required_argument, NULL, OPT_COMPARE },
+		{ "format", required_argument, NULL, CLI_OPT_FORMAT },
+		{ "db", required_argument, NULL, CLI_OPT_DB },
+		{ "analysis-dir", required_argument, NULL, OPT_ANALYSIS_DIR },
+		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *spec = NULL, *cmp_spec = NULL, *format = "text";
+	const char *opt_db = NULL, *dir = NULL, *output = NULL;
+	int ch, rc = EX_OK;
+
+	while ((ch = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
+		switch (ch) {
+		case CLI_OPT_CAMPAIGN:
+			spec = optarg;
+			break;
+		case OPT_COMPARE:
+			cmp_spec = optarg;
+			break;
+		case CLI_OPT_FORMAT:
+			format = optarg;
+			break;
+		case CLI_OPT_DB:
+			opt_db = optarg;
+			break;
+		case OPT_ANALYSIS_DIR:
+			dir = optarg;
+			break;
+		case 'o':
+			output = optarg;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return EX_OK;
+		default:
+			return cli_usage_error("report", "unknown option");
+		}
+	}
+	if (optind != argc)
+		return cli_usage_error("report", "unexpected argument '%s'",
+				       argv[optind]);
+	const struct report_renderer *rr = report_renderer_find(format);
+	if (!rr)
+		return cli_usage_error("report", "--format must be %s",
+				       report_renderer_names());
+
+	struct db db;
+	if (db_init(&db, opt_db) != 0)
+		return EX_CONFIG;
+	PGconn *c = db_connect(&db);
+	if (!c) {
+		db_free(&db);
+		return EX_UNAVAILABLE;
+	}
+	int applied, version;
+	if (migrate_run(c, 0, &applied, &version) != 0) {
+		rc = EX_SOFTWARE;
+		goto out;
+	}
+	int64_t id, cmp_id;
+	int found = resolve(c, spec, &id);
+	if (found > 0 && cmp_spec)
+		found = resolve(c, cmp_spec, &cmp_id);
+	if (found <= 0) {
+		rc = found < 0 ? EX_UNAVAILABLE : EX_DATAERR;
+		goto out;
+	}
+	if (report_install(c, dir) != 0) {
+		rc = EX_SOFTWARE;
+		goto out;
+	}
+	struct report r;
+	if (report_load(c, id, cmp_spec ? &cmp_id : NULL, &r) != 0) {
+		rc = EX_SOFTWARE;
+		goto out;
+	}
+	/* Written beside the target and renamed, so that a failed run never
+	 * leaves half a report where a complete one was. */
+	char *tmp = NULL;
+	FILE *f = stdout;
+	if (output) {
+		if (asprintf(&tmp, "%s.tmp%ld", output, (long)getpid()) < 0 ||
+		    !(f = fopen(tmp, "w"))) {
+			cli_error("report: cannot create %s", output);
+			free(tmp);
+			report_free(&r);
+			rc = EX_CANTCREAT;
+			goto out;
+		}
+	}
+	if (report_render(&r, rr, f) != 0) {
+		cli_error("report: writing %s failed",
+			  output ? output : "stdout");
+		rc = EX_IOERR;
+	}
+	if (output) {
+		if (fclose(f) != 0 && rc == EX_OK) {
+			cli_error("report: writing %s failed", output);
+			rc = EX_IOERR;
+		}
+		if (rc == EX_OK && rename(tmp, output) != 0) {
+			cli_error("report: cannot create %s", output);
+			rc = EX_CANTCREAT;
+		}
+		if (rc != EX_OK)
+			remove(tmp);
+		free(tmp);
+	}
+	report_free(&r);
+out:
+	PQfinish(c);
+	db_free(&db);
+	return rc;
+}

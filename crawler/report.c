@@ -1,0 +1,328 @@
+/* The report: analysis views in, figures out (see report.h). */
+#include "crawler/report.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crawler/cli.h"
+#include "crawler/db.h"
+#include "crawler/json.h"
+
+static const struct report_renderer *const renderers[] = {
+	&report_render_text, &report_render_csv,  &report_render_json,
+	&report_render_md,   &report_render_html, NULL,
+};
+
+const struct report_renderer *report_renderer_find(const char *name)
+{
+	for (size_t i = 0; renderers[i]; i++)
+		if (strcmp(renderers[i]->name, name) == 0)
+			return renderers[i];
+	return NULL;
+}
+
+const char *report_renderer_names(void)
+{
+	return "text|csv|json|md|html";
+}
+
+/* Runs one SQL text (several statements) inside the open transaction. */
+static int exec_file(PGconn *c, const char *name, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+	int ok = PQresultStatus(r) == PGRES_COMMAND_OK ||
+		 PQresultStatus(r) == PGRES_TUPLES_OK;
+	if (!ok)
+		cli_error("report: analysis/%s: %s", name,
+			  PQresultErrorMessage(r));
+	PQclear(r);
+	return ok ? 0 : -1;
+}
+
+/* Only NNN_name.sql files are analysis files; anything else in the
+ * directory (README.md, embed.cmake, an editor's backup) is not. */
+static int sql_file_filter(const struct dirent *d)
+{
+	const char *n = d->d_name;
+	size_t len = strlen(n);
+	return n[0] >= '0' && n[0] <= '9' && len > 4 &&
+	       strcmp(n + len - 4, ".sql") == 0;
+}
+
+/* Reads a whole file of at most REPORT_SQL_FILE_MAX bytes; malloc'ed,
+ * NUL-terminated, or NULL after printing why. */
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		cli_error("report: %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	char *buf = malloc(REPORT_SQL_FILE_MAX + 1);
+	size_t n = buf ? fread(buf, 1, REPORT_SQL_FILE_MAX + 1, f) : 0;
+	int err = ferror(f);
+	fclose(f);
+	if (!buf || err || n > REPORT_SQL_FILE_MAX) {
+		cli_error("report: %s: %s", path,
+			  !buf	? "out of memory"
+			  : err ? "read error"
+				: "larger than 1 MiB");
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	if (strlen(buf) != n) {
+		cli_error("report: %s: contains a NUL byte", path);
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+static int install_dir(PGconn *c, const char *dir)
+{
+	struct dirent **list = NULL;
+	int n = scandir(dir, &list, sql_file_filter, alphasort);
+	int rc = 0;
+
+	if (n < 0) {
+		cli_error("report: %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (n == 0 || n > REPORT_SQL_FILES_MAX) {
+		cli_error("report: %s: %s", dir,
+			  n == 0 ? "no NNN_name.sql files"
+				 : "too many SQL files");
+		rc = -1;
+	}
+	for (int i = 0; rc == 0 && i < n; i++) {
+		char *path = NULL;
+		if (asprintf(&path, "%s/%s", dir, list[i]->d_name) < 0) {
+			rc = -1;
+			break;
+		}
+		char *sql = read_file(path);
+		free(path);
+		if (!sql || exec_file(c, list[i]->d_name, sql) != 0)
+			rc = -1;
+		free(sql);
+	}
+	for (int i = 0; i < n; i++)
+		free(list[i]);
+	free(list);
+	return rc;
+}
+
+int report_install(PGconn *c, const char *dir)
+{
+	/* DROP SCHEMA ... CASCADE tells about every view it drops. */
+	if (exec_file(c, "(begin)",
+		      "BEGIN; SET LOCAL client_min_messages = warning") != 0)
+		return -1;
+	int rc = 0;
+	if (dir)
+		rc = install_dir(c, dir);
+	else
+		for (size_t i = 0; rc == 0 && i < report_sql_count; i++)
+			rc = exec_file(c, report_sql_files[i].name,
+				       report_sql_files[i].sql);
+	if (rc == 0)
+		rc = exec_file(c, "(commit)", "COMMIT");
+	if (rc != 0) {
+		PGresult *r = PQexec(c, "ROLLBACK");
+		PQclear(r);
+	}
+	return rc;
+}
+
+/* A column's value, or NULL when SQL NULL. */
+static const char *val(const PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
+}
+
+static void campaign_from(struct report_campaign *c, const PGresult *r, int row)
+{
+	c->id = strtoll(PQgetvalue(r, row, 0), NULL, 10);
+	c->name = val(r, row, 1);
+	c->created = val(r, row, 2);
+	c->state = val(r, row, 3);
+	c->vantage = val(r, row, 4);
+	c->tool_version = val(r, row, 5);
+	c->targets = val(r, row, 6);
+}
+
+int report_load(PGconn *c, int64_t id, const int64_t *compare, struct report *r)
+{
+	char a[24], b[24];
+	const char *params[2] = { a, compare ? b : NULL };
+
+	memset(r, 0, sizeof *r);
+	snprintf(a, sizeof a, "%" PRId64, id);
+	if (compare)
+		snprintf(b, sizeof b, "%" PRId64, *compare);
+
+	r->res_meta = db_exec(
+	    c, PGRES_TUPLES_OK, "report: reading the campaigns",
+	    "SELECT id, name, to_char(created AT TIME ZONE 'UTC', "
+	    "'YYYY-MM-DD HH24:MI:SS \"UTC\"'), state, vantage, tool_version, "
+	    "targets FROM campaign WHERE id = $1::bigint OR id = $2::bigint "
+	    "ORDER BY id = $1::bigint DESC",
+	    2, params);
+	r->res_list = db_exec(c, PGRES_TUPLES_OK, "report: listing the figures",
+			      "SELECT name, section, section_title, kind, "
+			      "title, definition, denominator_text "
+			      "FROM analysis.figure_list ORDER BY position",
+			      0, NULL);
+	r->res_rows = db_exec(
+	    c, PGRES_TUPLES_OK, "report: computing the figures",
+	    "SELECT figure, scope, label, numerator, denominator, percent, "
+	    "cmp_numerator, cmp_denominator, cmp_percent, delta "
+	    "FROM analysis.report($1::bigint, $2::bigint)",
+	    2, params);
+	if (!r->res_meta || !r->res_list || !r->res_rows)
+		goto fail;
+	if (PQntuples(r->res_meta) != (compare && *compare != id ? 2 : 1)) {
+		cli_error("report: campaign vanished while reading");
+		goto fail;
+	}
+	campaign_from(&r->campaign, r->res_meta, 0);
+	if (compare) {
+		r->has_compare = true;
+		campaign_from(&r->compare, r->res_meta,
+			      PQntuples(r->res_meta) - 1);
+	}
+
+	int nf = PQntuples(r->res_list), nr = PQntuples(r->res_rows);
+	r->figures = calloc((size_t)nf + 1, sizeof *r->figures);
+	struct report_row *rows = calloc((size_t)nr + 1, sizeof *rows);
+	r->row_store = rows;
+	if (!r->figures || !rows) {
+		cli_error("report: out of memory");
+		goto fail;
+	}
+	/* Rows come in figure order; each figure takes its run of rows. */
+	int j = 0;
+	for (int i = 0; i < nf; i++) {
+		struct report_figure *f = &r->figures[i];
+		const PGresult *l = r->res_list;
+		f->name = PQgetvalue(l, i, 0);
+		f->section = PQgetvalue(l, i, 1);
+		f->section_title = PQgetvalue(l, i, 2);
+		f->kind = PQgetvalue(l, i, 3);
+		f->title = PQgetvalue(l, i, 4);
+		f->definition = val(l, i, 5) ? val(l, i, 5) : "";
+		f->denominator_text = PQgetvalue(l, i, 6);
+		f->rows = rows + j;
+		while (j < nr &&
+		       strcmp(PQgetvalue(r->res_rows, j, 0), f->name) == 0) {
+			struct report_row *w = &rows[j];
+			const PGresult *x = r->res_rows;
+			w->scope = val(x, j, 1);
+			w->label = val(x, j, 2);
+			w->numerator = val(x, j, 3);
+			w->denominator = val(x, j, 4);
+			w->percent = val(x, j, 5);
+			w->cmp_numerator = val(x, j, 6);
+			w->cmp_denominator = val(x, j, 7);
+			w->cmp_percent = val(x, j, 8);
+			w->delta = val(x, j, 9);
+			if (!w->scope || !w->label || !w->numerator ||
+			    !w->denominator) {
+				cli_error("report: figure %s: a row without "
+					  "scope, label or counts",
+					  f->name);
+				goto fail;
+			}
+			f->nrows++;
+			j++;
+		}
+	}
+	r->nfigures = (size_t)nf;
+	if (j != nr) {
+		cli_error("report: rows of an unregistered figure");
+		goto fail;
+	}
+	return 0;
+fail:
+	report_free(r);
+	return -1;
+}
+
+void report_free(struct report *r)
+{
+	free(r->row_store);
+	free(r->figures);
+	PQclear(r->res_meta);
+	PQclear(r->res_list);
+	PQclear(r->res_rows);
+	memset(r, 0, sizeof *r);
+}
+
+int report_render(const struct report *r, const struct report_renderer *rr,
+		  FILE *out)
+{
+	struct report_render_state st = { .out = out };
+	int rc = rr->begin(&st, r);
+
+	for (size_t i = 0; rc == 0 && i < r->nfigures; i++) {
+		const struct report_figure *f = &r->figures[i];
+		if (i == 0 || strcmp(f->section, r->figures[i - 1].section)) {
+			rc = rr->section(&st, r, f);
+			st.nsections_done++;
+		}
+		if (rc == 0)
+			rc = rr->figure(&st, r, f);
+		st.nfigures_done++;
+	}
+	if (rc == 0)
+		rc = rr->end(&st, r);
+	if (fflush(out) != 0 || ferror(out))
+		rc = -1;
+	return rc;
+}
+
+void report_put_json_string(FILE *out, const char *s)
+{
+	struct jbuf b;
+	jbuf_init(&b, 4u * REPORT_SQL_FILE_MAX);
+	jbuf_json_string(&b, s, strlen(s));
+	if (!b.failed)
+		fwrite(b.data, 1, b.len, out);
+	else
+		fputs("null", out);
+	jbuf_free(&b);
+}
+
+void report_put_json_number(FILE *out, const char *s)
+{
+	fputs(s ? s : "null", out);
+}
+
+void report_put_html(FILE *out, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '&':
+			fputs("&amp;", out);
+			break;
+		case '<':
+			fputs("&lt;", out);
+			break;
+		case '>':
+			fputs("&gt;", out);
+			break;
+		case '"':
+			fputs("&quot;", out);
+			break;
+		case '\'':
+			fputs("&#39;", out);
+			break;
+		default:
+			fputc(*s, out);
+		}
+	}
+}

@@ -1,0 +1,146 @@
+/*
+ * The report: installs the analysis views (analysis/NNN_name.sql, one view per
+ * figure, compiled into the binary or read from a directory), loads every
+ * registered figure of a campaign (and optionally a second one to compare
+ * with), and hands the figures to a renderer.
+ *
+ * Figures are not listed here: the views register themselves in
+ * analysis.figure, so a new figure is one more SQL file and every renderer
+ * shows it. All numbers reach the renderers as the text PostgreSQL
+ * printed (counts, numeric percents with one decimal), so every format
+ * shows the same digits.
+ */
+#ifndef MXCRAWL_CRAWLER_REPORT_H
+#define MXCRAWL_CRAWLER_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <libpq-fe.h>
+
+/* Largest analysis SQL file read from --analysis-dir. */
+#define REPORT_SQL_FILE_MAX (1u << 20)
+/* Most analysis SQL files read from a directory. */
+#define REPORT_SQL_FILES_MAX 1000
+
+/* One analysis SQL file compiled into the binary (analysis/embed.cmake). */
+struct report_sql {
+	const char *name; /* "010_funnel.sql" */
+	const char *sql;
+};
+extern const struct report_sql report_sql_files[];
+extern const size_t report_sql_count;
+
+/* One row of a figure. Numbers are decimal text; NULL where there is none
+ * (percent of an empty denominator; the cmp_ fields without --compare). */
+struct report_row {
+	const char *scope; /* domain, mx_host, domain_mx, endpoint, address */
+	const char *label;
+	const char *numerator, *denominator, *percent;
+	const char *cmp_numerator, *cmp_denominator, *cmp_percent;
+	const char *delta; /* percent - cmp_percent, in percentage points */
+};
+
+/* One registered figure, in report order. */
+struct report_figure {
+	const char *name;	   /* the view's name */
+	const char *section;	   /* section id, e.g. "transport" */
+	const char *section_title; /* "Transport" */
+	const char *kind;	   /* share | distribution | causes */
+	const char *title;	   /* one line */
+	const char
+	    *definition; /* the view's COMMENT: definition and denominator */
+	const char *denominator_text; /* the denominator in a few words */
+	size_t nrows;
+	struct report_row *rows; /* into struct report's results */
+};
+
+/* What a campaign is, for the report's header. */
+struct report_campaign {
+	int64_t id;
+	const char *name, *created, *state, *vantage, *tool_version, *targets;
+};
+
+/* A loaded report; owns everything its pointers point into. */
+struct report {
+	struct report_campaign campaign;
+	bool has_compare;
+	struct report_campaign compare;
+	size_t nfigures;
+	struct report_figure *figures;
+	struct report_row *row_store; /* owned; figures point into it */
+	PGresult *res_meta, *res_list, *res_rows; /* owned */
+};
+
+/*
+ * A renderer: one output format. The report calls begin once, then for
+ * each figure section() when a new section starts and figure() with all of
+ * the figure's rows (so a renderer can size columns or draw a chart), then
+ * end once. Each returns 0, or -1 to stop. `out` is the output stream;
+ * `st` is per-run scratch the renderer may use (zeroed before begin).
+ */
+struct report_render_state {
+	FILE *out;
+	size_t nfigures_done; /* figures rendered so far */
+	size_t nsections_done;
+};
+
+struct report_renderer {
+	const char *name; /* the --format value */
+	/* Header: the campaign(s) the report is about. */
+	int (*begin)(struct report_render_state *st, const struct report *r);
+	/* A new section starts; `f` is its first figure (section, section_title). */
+	int (*section)(struct report_render_state *st, const struct report *r,
+		       const struct report_figure *f);
+	/* One figure, definition and rows. */
+	int (*figure)(struct report_render_state *st, const struct report *r,
+		      const struct report_figure *f);
+	/* Footer; flushes whatever the renderer kept. */
+	int (*end)(struct report_render_state *st, const struct report *r);
+};
+
+extern const struct report_renderer report_render_text;
+extern const struct report_renderer report_render_csv;
+extern const struct report_renderer report_render_json;
+extern const struct report_renderer report_render_md;
+extern const struct report_renderer report_render_html;
+
+/* The renderer for a --format value, or NULL. */
+const struct report_renderer *report_renderer_find(const char *name);
+/* "text|csv|json|md|html", for usage messages. */
+const char *report_renderer_names(void);
+
+/*
+ * (Re)creates the analysis schema in one transaction from the SQL files
+ * in `dir` (NNN_name.sql, applied in name order), or from the copies
+ * compiled into the binary when dir is NULL. On failure the transaction
+ * is rolled back, the file and PostgreSQL's message are printed, and -1
+ * is returned; else 0.
+ */
+int report_install(PGconn *c, const char *dir);
+
+/*
+ * Loads every registered figure of campaign `id` and, when compare is
+ * not NULL, of campaign *compare beside it. Returns 0, or -1 after
+ * printing why (r is then empty). Free with report_free().
+ */
+int report_load(PGconn *c, int64_t id, const int64_t *compare,
+		struct report *r);
+void report_free(struct report *r);
+
+/* Renders a loaded report; 0, or -1 when a write failed. */
+int report_render(const struct report *r, const struct report_renderer *rr,
+		  FILE *out);
+
+/* Helpers the renderers share. */
+
+/* Writes s as a JSON string (quoted, escaped; invalid UTF-8 replaced). */
+void report_put_json_string(FILE *out, const char *s);
+/* Writes s with &, <, >, " and ' escaped for HTML text and attributes. */
+void report_put_html(FILE *out, const char *s);
+/* A JSON number, or null when s is NULL. */
+void report_put_json_number(FILE *out, const char *s);
+
+#endif

@@ -1,0 +1,96 @@
+/*
+ * The CSV renderer (RFC 4180): one line per row of every figure, and one
+ * line with empty scope and label for a figure without rows, so that every
+ * figure is listed.
+ */
+#include "crawler/report.h"
+
+/* A text field, always quoted, quotes doubled; NULL is an empty field. */
+static void field(FILE *out, const char *s)
+{
+	if (!s)
+		return;
+	fputc('"', out);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', out);
+		fputc(*s, out);
+	}
+	fputc('"', out);
+}
+
+static void number(FILE *out, const char *s)
+{
+	if (s)
+		fputs(s, out);
+}
+
+static int csv_begin(struct report_render_state *st, const struct report *r)
+{
+	(void)r;
+	fputs("campaign_id,compare_id,section,figure,kind,scope,label,"
+	      "numerator,denominator,percent,cmp_numerator,cmp_denominator,"
+	      "cmp_percent,delta\r\n",
+	      st->out);
+	return 0;
+}
+
+static int csv_section(struct report_render_state *st, const struct report *r,
+		       const struct report_figure *f)
+{
+	(void)st, (void)r, (void)f;
+	return 0;
+}
+
+static void line(FILE *out, const struct report *r,
+		 const struct report_figure *f, const struct report_row *w)
+{
+	fprintf(out, "%lld,", (long long)r->campaign.id);
+	if (r->has_compare)
+		fprintf(out, "%lld", (long long)r->compare.id);
+	fputc(',', out);
+	field(out, f->section);
+	fputc(',', out);
+	field(out, f->name);
+	fputc(',', out);
+	field(out, f->kind);
+	fputc(',', out);
+	field(out, w ? w->scope : NULL);
+	fputc(',', out);
+	field(out, w ? w->label : NULL);
+	const char *nums[] = {
+		w ? w->numerator : NULL,       w ? w->denominator : NULL,
+		w ? w->percent : NULL,	       w ? w->cmp_numerator : NULL,
+		w ? w->cmp_denominator : NULL, w ? w->cmp_percent : NULL,
+		w ? w->delta : NULL,
+	};
+	for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+		fputc(',', out);
+		number(out, nums[i]);
+	}
+	fputs("\r\n", out);
+}
+
+static int csv_figure(struct report_render_state *st, const struct report *r,
+		      const struct report_figure *f)
+{
+	if (f->nrows == 0)
+		line(st->out, r, f, NULL);
+	for (size_t i = 0; i < f->nrows; i++)
+		line(st->out, r, f, &f->rows[i]);
+	return 0;
+}
+
+static int csv_end(struct report_render_state *st, const struct report *r)
+{
+	(void)st, (void)r;
+	return 0;
+}
+
+const struct report_renderer report_render_csv = {
+	.name = "csv",
+	.begin = csv_begin,
+	.section = csv_section,
+	.figure = csv_figure,
+	.end = csv_end,
+};

@@ -1,0 +1,104 @@
+/* The Markdown renderer: a heading per section and figure, a table each. */
+#include "crawler/report.h"
+
+static const char *or_dash(const char *s)
+{
+	return s ? s : "-";
+}
+
+/* Table cell text: '|' escaped, line breaks as spaces. */
+static void cell(FILE *out, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '|')
+			fputs("\\|", out);
+		else if (*s == '\n' || *s == '\r')
+			fputc(' ', out);
+		else
+			fputc(*s, out);
+	}
+}
+
+static void campaign(FILE *out, const char *what,
+		     const struct report_campaign *c)
+{
+	fprintf(out, "- %s: **", what);
+	cell(out, or_dash(c->name));
+	fprintf(out, "** (id %lld), created %s, %s targets, %s, vantage ",
+		(long long)c->id, or_dash(c->created), or_dash(c->targets),
+		or_dash(c->state));
+	cell(out, or_dash(c->vantage));
+	fputs(", mxcrawl ", out);
+	cell(out, or_dash(c->tool_version));
+	fputc('\n', out);
+}
+
+static int md_begin(struct report_render_state *st, const struct report *r)
+{
+	fputs("# mxcrawl report\n\n", st->out);
+	campaign(st->out, "campaign", &r->campaign);
+	if (r->has_compare)
+		campaign(st->out, "compared with", &r->compare);
+	return 0;
+}
+
+static int md_section(struct report_render_state *st, const struct report *r,
+		      const struct report_figure *f)
+{
+	(void)r;
+	fprintf(st->out, "\n## %s\n", f->section_title);
+	return 0;
+}
+
+static int md_figure(struct report_render_state *st, const struct report *r,
+		     const struct report_figure *f)
+{
+	FILE *out = st->out;
+
+	fprintf(out, "\n### %s (`%s`)\n\n", f->title, f->name);
+	cell(out, f->definition);
+	fputs("\n\n", out);
+	if (f->nrows == 0) {
+		fputs("_Nothing to count._\n", out);
+		return 0;
+	}
+	fputs("| scope | label | count | of | % |", out);
+	if (r->has_compare)
+		fputs(" other | of | % | delta |", out);
+	fputs("\n|---|---|--:|--:|--:|", out);
+	if (r->has_compare)
+		fputs("--:|--:|--:|--:|", out);
+	fputc('\n', out);
+	for (size_t i = 0; i < f->nrows; i++) {
+		const struct report_row *w = &f->rows[i];
+		fputs("| ", out);
+		cell(out, w->scope);
+		fputs(" | ", out);
+		cell(out, w->label);
+		fprintf(out, " | %s | %s | %s |", w->numerator, w->denominator,
+			or_dash(w->percent));
+		if (r->has_compare)
+			fprintf(out, " %s | %s | %s | %s |",
+				or_dash(w->cmp_numerator),
+				or_dash(w->cmp_denominator),
+				or_dash(w->cmp_percent), or_dash(w->delta));
+		fputc('\n', out);
+	}
+	return 0;
+}
+
+static int md_end(struct report_render_state *st, const struct report *r)
+{
+	fprintf(st->out, "\n%zu figures. %% = count / of, one decimal%s.\n",
+		r->nfigures,
+		r->has_compare ? "; delta in percentage points" : "");
+	return 0;
+}
+
+const struct report_renderer report_render_md = {
+	.name = "md",
+	.begin = md_begin,
+	.section = md_section,
+	.figure = md_figure,
+	.end = md_end,
+};

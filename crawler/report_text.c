@@ -1,0 +1,130 @@
+/* The text renderer: tables for a terminal, definitions wrapped. */
+#include <string.h>
+
+#include "crawler/report.h"
+
+/* Width the definitions are wrapped to. */
+#define TEXT_WRAP 78
+
+static const char *or_dash(const char *s)
+{
+	return s ? s : "-";
+}
+
+/* Writes s wrapped at TEXT_WRAP columns, each line after `indent` spaces. */
+static void wrap(FILE *out, const char *s, int indent)
+{
+	while (*s) {
+		while (*s == ' ')
+			s++;
+		size_t n = strlen(s), room = (size_t)(TEXT_WRAP - indent);
+		if (n > room) {
+			size_t cut = room;
+			while (cut > 0 && s[cut] != ' ')
+				cut--;
+			n = cut ? cut : room;
+		}
+		fprintf(out, "%*s%.*s\n", indent, "", (int)n, s);
+		s += n;
+	}
+}
+
+static void campaign_line(FILE *out, const char *what,
+			  const struct report_campaign *c)
+{
+	fprintf(out, "%s: '%s' (id %lld), created %s, %s targets, %s,\n", what,
+		or_dash(c->name), (long long)c->id, or_dash(c->created),
+		or_dash(c->targets), or_dash(c->state));
+	fprintf(out, "  vantage %s, mxcrawl %s\n", or_dash(c->vantage),
+		or_dash(c->tool_version));
+}
+
+static int text_begin(struct report_render_state *st, const struct report *r)
+{
+	fputs("mxcrawl report\n", st->out);
+	campaign_line(st->out, "campaign", &r->campaign);
+	if (r->has_compare)
+		campaign_line(st->out, "compared with", &r->compare);
+	return 0;
+}
+
+static int text_section(struct report_render_state *st, const struct report *r,
+			const struct report_figure *f)
+{
+	(void)r;
+	size_t n = strlen(f->section_title);
+	fprintf(st->out, "\n%s\n", f->section_title);
+	for (size_t i = 0; i < n; i++)
+		fputc('=', st->out);
+	fputc('\n', st->out);
+	return 0;
+}
+
+static int width(int w, const char *s)
+{
+	int n = s ? (int)strlen(s) : 1;
+	return n > w ? n : w;
+}
+
+static int text_figure(struct report_render_state *st, const struct report *r,
+		       const struct report_figure *f)
+{
+	FILE *out = st->out;
+	int ws = 5, wl = 5, wn = 5, wd = 2, wp = 5, wcn = 5, wcd = 2, wcp = 5,
+	    wdl = 5;
+
+	fprintf(out, "\n%s  [%s, %s]\n", f->title, f->name, f->kind);
+	wrap(out, f->definition, 2);
+	if (f->nrows == 0) {
+		fputs("  (nothing to count)\n", out);
+		return 0;
+	}
+	for (size_t i = 0; i < f->nrows; i++) {
+		const struct report_row *w = &f->rows[i];
+		ws = width(ws, w->scope);
+		wl = width(wl, w->label);
+		wn = width(wn, w->numerator);
+		wd = width(wd, w->denominator);
+		wp = width(wp, w->percent);
+		wcn = width(wcn, w->cmp_numerator);
+		wcd = width(wcd, w->cmp_denominator);
+		wcp = width(wcp, w->cmp_percent);
+		wdl = width(wdl, w->delta);
+	}
+	fprintf(out, "\n  %-*s  %-*s  %*s %*s %*s", ws, "scope", wl, "label",
+		wn, "count", wd, "of", wp, "%");
+	if (r->has_compare)
+		fprintf(out, "  | %*s %*s %*s %*s", wcn, "other", wcd, "of",
+			wcp, "%", wdl, "delta");
+	fputc('\n', out);
+	for (size_t i = 0; i < f->nrows; i++) {
+		const struct report_row *w = &f->rows[i];
+		fprintf(out, "  %-*s  %-*s  %*s %*s %*s", ws, w->scope, wl,
+			w->label, wn, w->numerator, wd, w->denominator, wp,
+			or_dash(w->percent));
+		if (r->has_compare)
+			fprintf(out, "  | %*s %*s %*s %*s", wcn,
+				or_dash(w->cmp_numerator), wcd,
+				or_dash(w->cmp_denominator), wcp,
+				or_dash(w->cmp_percent), wdl,
+				or_dash(w->delta));
+		fputc('\n', out);
+	}
+	return 0;
+}
+
+static int text_end(struct report_render_state *st, const struct report *r)
+{
+	fprintf(st->out, "\n%zu figures. %% = count / of, one decimal%s.\n",
+		r->nfigures,
+		r->has_compare ? "; delta in percentage points" : "");
+	return 0;
+}
+
+const struct report_renderer report_render_text = {
+	.name = "text",
+	.begin = text_begin,
+	.section = text_section,
+	.figure = text_figure,
+	.end = text_end,
+};
