@@ -423,6 +423,8 @@ static size_t on_header(char *buf, size_t size, size_t n, void *arg)
 			xfer_refuse(x, STSFETCH_PROTOCOL_ERROR);
 			return 0;
 		}
+		if (x->head.status >= 200)
+			r->http_status = x->head.status;
 		return len;
 	}
 	if ((len == 2 && buf[0] == '\r' && buf[1] == '\n') ||

@@ -29,6 +29,7 @@
 
 struct job {
 	char *host;
+	char *addrs_arg; /* as given, echoed in the result */
 	char *addrs_buf;
 	const char *addrs[MAX_ADDRS];
 	size_t naddrs;
@@ -49,12 +50,13 @@ static void put_str(struct jbuf *b, const char *key, const char *s)
 
 static void on_done(const struct stsfetch_result *r, void *arg)
 {
+	const struct job *j = arg;
 	struct jbuf b;
 
-	(void)arg;
 	jbuf_init(&b, 1 << 20);
 	jbuf_puts(&b, "{\"host\": ");
 	jbuf_json_string(&b, r->host, strlen(r->host));
+	put_str(&b, "addrs", j->addrs_arg);
 	jbuf_printf(&b, ", \"outcome\": \"%s\"", stsfetch_rc_str(r->rc));
 	if (r->http_status)
 		jbuf_printf(&b, ", \"status\": %d", r->http_status);
@@ -87,6 +89,13 @@ static void on_done(const struct stsfetch_result *r, void *arg)
 		stsfetch_close(fetcher, NULL, NULL);
 }
 
+static void job_free(struct job *j)
+{
+	free(j->host);
+	free(j->addrs_arg);
+	free(j->addrs_buf);
+}
+
 static int add_job(struct job **jobs, size_t *n, size_t *cap, const char *host,
 		   const char *addrs)
 {
@@ -104,17 +113,16 @@ static int add_job(struct job **jobs, size_t *n, size_t *cap, const char *host,
 	j = &(*jobs)[*n];
 	memset(j, 0, sizeof *j);
 	j->host = strdup(host);
+	j->addrs_arg = strdup(addrs);
 	j->addrs_buf = strdup(addrs);
-	if (!j->host || !j->addrs_buf) {
-		free(j->host);
-		free(j->addrs_buf);
+	if (!j->host || !j->addrs_arg || !j->addrs_buf) {
+		job_free(j);
 		return -ENOMEM;
 	}
 	for (p = strtok_r(j->addrs_buf, ",", &save); p;
 	     p = strtok_r(NULL, ",", &save)) {
 		if (j->naddrs == MAX_ADDRS) {
-			free(j->host);
-			free(j->addrs_buf);
+			job_free(j);
 			return -EINVAL;
 		}
 		j->addrs[j->naddrs++] = p;
@@ -236,6 +244,15 @@ static int self_test(void)
 	return failures ? 1 : 0;
 }
 
+static void free_jobs(struct job *jobs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		job_free(&jobs[i]);
+	free(jobs);
+}
+
 int main(int argc, char **argv)
 {
 	struct stsfetch_config cfg = { 0 };
@@ -281,8 +298,12 @@ int main(int argc, char **argv)
 		}
 		for (; a < argc; a += 2)
 			if (add_job(&jobs, &njobs, &cap, argv[a],
-				    argv[a + 1]) != 0)
-				return 70;
+				    argv[a + 1]) != 0) {
+				fprintf(stderr, "stsfetch: bad job %s %s\n",
+					argv[a], argv[a + 1]);
+				free_jobs(jobs, njobs);
+				return 64;
+			}
 	} else {
 		char line[LINE_MAX_LEN], host[LINE_MAX_LEN],
 		    addrs[LINE_MAX_LEN];
@@ -291,6 +312,7 @@ int main(int argc, char **argv)
 				continue;
 			if (add_job(&jobs, &njobs, &cap, host, addrs) != 0) {
 				fprintf(stderr, "stsfetch: bad line: %s", line);
+				free_jobs(jobs, njobs);
 				return 64;
 			}
 		}
@@ -300,12 +322,14 @@ int main(int argc, char **argv)
 	rc = stsfetch_init(&fetcher, &loop, &cfg);
 	if (rc != 0) {
 		fprintf(stderr, "stsfetch: init: %s\n", strerror(-rc));
+		uv_loop_close(&loop);
+		free_jobs(jobs, njobs);
 		return 70;
 	}
 	t0 = uv_hrtime();
 	for (i = 0; i < njobs; i++) {
 		rc = stsfetch_start(fetcher, jobs[i].host, jobs[i].addrs,
-				    jobs[i].naddrs, on_done, NULL);
+				    jobs[i].naddrs, on_done, &jobs[i]);
 		if (rc != 0) {
 			fprintf(stderr, "stsfetch: start %s: %s\n",
 				jobs[i].host, strerror(-rc));
@@ -329,11 +353,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "stsfetch: handles left open\n");
 		exit_code = 70;
 	}
-	for (i = 0; i < njobs; i++) {
-		free(jobs[i].host);
-		free(jobs[i].addrs_buf);
-	}
-	free(jobs);
+	free_jobs(jobs, njobs);
 	if (results != njobs) {
 		fprintf(stderr, "stsfetch: %zu results for %zu fetches\n",
 			results, njobs);
