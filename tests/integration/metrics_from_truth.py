@@ -1,0 +1,386 @@
+#!/usr/bin/python3
+"""Compute every figure of `mxcrawl report` from the testbed's truth file
+alone (no crawler code, no SQL) and compare numerators and denominators
+with `report --format json`.
+
+usage: metrics_from_truth.py TRUTH.jsonl REPORT.json
+
+The definitions follow METRICS.md and the comments in analysis/*.sql, but
+are written again here over the truth's fields. Where the truth allows
+alternatives ("SERVFAIL|timeout", EDE "6-12") a unit may count under any
+of them: a row's numerator must then lie between the units that can only
+be that label and the units that may be it. Figures the truth has no fact
+for are listed in UNCHECKED with the reason; a figure in the report that
+is neither computed nor listed, or computed and missing from the report,
+fails.
+"""
+import collections
+import ipaddress
+import json
+import sys
+
+# Figures the truth file cannot give: it has no cipher, group, issuer or
+# validity dates of the certificates the servers present.
+UNCHECKED = {
+    "tls_cipher": "the truth has no negotiated cipher",
+    "tls_group": "the truth has no negotiated key exchange group",
+    "cert_issuer": "the truth has no certificate issuer",
+    "cert_validity_days": "the truth has no certificate validity dates",
+    "cert_days_to_expiry": "the truth has no certificate validity dates",
+}
+
+# Address classes of the crawler's address policy, from the IANA
+# special-purpose registries (RFC 6890 and successors); first match wins.
+ADDRESS_CLASSES = [
+    ("unspecified", ["0.0.0.0/8", "::/128"]),
+    ("loopback", ["127.0.0.0/8", "::1/128"]),
+    ("private", ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]),
+    ("cgnat", ["100.64.0.0/10"]),
+    ("link_local", ["169.254.0.0/16", "fe80::/10"]),
+    ("multicast", ["224.0.0.0/4", "ff00::/8"]),
+    ("broadcast", ["255.255.255.255/32"]),
+    ("documentation", ["192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24",
+                       "2001:db8::/32"]),
+    ("benchmark", ["198.18.0.0/15"]),
+    ("reserved", ["240.0.0.0/4", "192.0.0.0/24"]),
+]
+
+
+def address_class(ip):
+    a = ipaddress.ip_address(ip)
+    for name, nets in ADDRESS_CLASSES:
+        if any(a.version == ipaddress.ip_network(n).version and
+               a in ipaddress.ip_network(n) for n in nets):
+            return name
+    return "public"
+
+
+def alternatives(v):
+    return set(v.split("|")) if isinstance(v, str) else {v}
+
+
+class Figures:
+    """Expected rows: (figure, scope, label) -> [min, max], and
+    (figure, scope) -> denominator."""
+
+    def __init__(self):
+        self.rows = collections.defaultdict(lambda: [0, 0])
+        self.den = {}
+        self.figures = set()
+
+    def share(self, fig, scope, label, num, den):
+        self.figures.add(fig)
+        self.rows[(fig, scope, label)] = [num, num]
+        self.den[(fig, scope)] = den
+
+    def units(self, fig, scope, options, den=None):
+        """options: one set of acceptable labels per unit (a unit counts
+        under exactly one of them, or under each when 'each' is set)."""
+        self.figures.add(fig)
+        self.den[(fig, scope)] = len(options) if den is None else den
+        for opts in options:
+            for label in opts:
+                r = self.rows[(fig, scope, label)]
+                r[1] += 1
+                if len(opts) == 1:
+                    r[0] += 1
+
+    def causes(self, fig, scope, unit_causes, den):
+        """unit_causes: one set of causes per unit; a unit counts under
+        every cause it has."""
+        self.figures.add(fig)
+        self.den[(fig, scope)] = den
+        for cs in unit_causes:
+            for c in cs:
+                r = self.rows[(fig, scope, c)]
+                r[0] += 1
+                r[1] += 1
+
+
+def endpoint_facts(host, ep):
+    s = ep.get("smtp") or {}
+    tls = s.get("tls") or {}
+    cert = ep.get("cert")
+    version = tls.get("version") if tls.get("outcome") == "ok" else None
+    return {
+        "key": (ep["ip"], ep.get("port", 25), host),
+        "host": host,
+        "reached": bool(s) and s.get("outcome") != "connect_failed",
+        "banner_220": s.get("banner_code") == 220,
+        "starttls": bool(s.get("starttls_offered")),
+        "starttls_220": s.get("starttls_code") == 220,
+        "tls_outcome": tls.get("outcome"),
+        "tls_ok": version is not None,
+        "version": version,
+        "ge12": version in ("TLSv1.2", "TLSv1.3"),
+        "stripping": s.get("stripping"),
+        "cert": cert,
+        "has_chain": cert is not None,
+        "cert_valid": bool(cert and cert["trusted"] and cert["name_matches_mx"]
+                           and not cert["cn_only"]),
+        "name_matches_domain": bool(cert and cert.get("name_matches_domain")),
+    }
+
+
+def cert_causes(e):
+    c = e["cert"]
+    causes = set(c.get("errors") or [])
+    if not c["name_matches_mx"]:
+        causes.add("name_mismatch")
+    if c["cn_only"]:
+        causes.add("cn_only")
+    causes |= set(c.get("weak") or [])
+    return causes
+
+
+TLS_FAILURE = {"alert": "tls_alert", "eof": "eof", "reset": "reset"}
+DANE_ORDER = ["dane_ok", "dane_partial", "dane_no_match", "dane_tlsa_bogus",
+              "dane_no_starttls", "dane_unusable_only", "dane_not_applicable",
+              "dane_none"]
+
+
+def domain_dane(outcomes):
+    for bad in ("dane_tlsa_bogus", "dane_no_match", "dane_no_starttls"):
+        if bad in outcomes:
+            return bad
+    if all(o == "dane_ok" for o in outcomes):
+        return "dane_ok"
+    if "dane_ok" in outcomes:
+        return "dane_partial"
+    for o in ("dane_unusable_only", "dane_not_applicable"):
+        if o in outcomes:
+            return o
+    return "dane_none"
+
+
+def compute(truth):
+    F = Figures()
+    n = len(truth)
+    mail = [t for t in truth if t["mx_outcome"] in ("mx", "implicit_mx")]
+    exists = [t for t in truth if t["mx_outcome"] not in ("no_domain", "dns_error")]
+
+    # Contactable endpoints per domain, and every distinct endpoint.
+    uses, endpoints, hosts = {}, {}, collections.defaultdict(list)
+    for t in truth:
+        u = []
+        for h in t["mx"]:
+            if not h["kept"] or h["ip_literal"]:
+                continue
+            for ep in h.get("endpoints", []):
+                if ep["refused"]:
+                    continue
+                e = endpoint_facts(h["host"].lower(), ep)
+                u.append(e)
+                endpoints[e["key"]] = e
+        if u:
+            uses[t["domain"]] = u
+    for e in endpoints.values():
+        hosts[e["host"]].append(e)
+
+    # Funnel.
+    F.share("funnel", "domain", "targets", n, n)
+    F.share("funnel", "domain", "scanned", n, n)
+    F.share("funnel", "domain", "domain exists", len(exists), n)
+    F.share("funnel", "domain", "has a mail route (MX or implicit MX)", len(mail), n)
+    F.share("funnel", "domain", "at least one contactable endpoint", len(uses), n)
+    F.share("funnel", "domain", "reached over TCP",
+            sum(any(e["reached"] for e in u) for u in uses.values()), n)
+    F.share("funnel", "domain", "banner 220",
+            sum(any(e["banner_220"] for e in u) for u in uses.values()), n)
+
+    routes = []
+    for t in exists:
+        label = t["mx_outcome"]
+        if label in ("mx", "implicit_mx") and not any(
+                h["kept"] and h["address_outcome"] in ("ok", "refused_address")
+                for h in t["mx"]):
+            label = "no_mail_host"
+        routes.append({label})
+    F.units("mail_route", "domain", routes)
+
+    addrs = {}
+    for t in truth:
+        for h in t["mx"]:
+            if h["kept"]:
+                for ep in h.get("endpoints", []):
+                    addrs[ep["ip"]] = ep["refused"]
+    F.units("refused_address", "address",
+            [{"reserved: " + address_class(ip)} for ip, r in addrs.items() if r],
+            den=len(addrs))
+
+    errs = [t for t in truth if t["mx_outcome"] == "dns_error"]
+    F.units("dns_error", "domain", [alternatives(t["dns"]["mx"]["rcode"]) for t in errs],
+            den=n)
+    ede = []
+    for t in errs:
+        e = t["dns"]["mx"].get("ede")
+        if e is None:
+            ede.append({"no EDE"})
+        else:
+            lo, hi = (int(x) for x in e.split("-"))
+            ede.append({"EDE %d" % c for c in range(lo, hi + 1)})
+    F.units("dns_error_ede", "domain", ede)
+
+    # Transport.
+    def every_some_none(es, key):
+        if all(e[key] for e in es):
+            return "every"
+        return "some" if any(e[key] for e in es) else "none"
+
+    F.units("starttls", "domain", [{every_some_none(u, "starttls")} for u in uses.values()])
+    F.units("starttls", "mx_host", [{every_some_none(es, "starttls")} for es in hosts.values()])
+    F.units("starttls", "endpoint",
+            [{"offered" if e["starttls"] else "not offered"} for e in endpoints.values()])
+
+    F.units("tls_handshake", "endpoint",
+            [{"ok" if e["tls_ok"] else TLS_FAILURE.get(e["tls_outcome"], str(e["tls_outcome"]))}
+             for e in endpoints.values() if e["starttls_220"]])
+    tls = [e for e in endpoints.values() if e["tls_ok"]]
+    F.units("tls_version", "endpoint", [{e["version"]} for e in tls])
+    F.share("tls_below_1_2", "endpoint", "below TLS 1.2",
+            sum(not e["ge12"] for e in tls), len(tls))
+    dtls = [[e for e in u if e["tls_ok"]] for u in uses.values()]
+    dtls = [u for u in dtls if u]
+    F.share("tls_below_1_2", "domain", "below TLS 1.2",
+            sum(any(not e["ge12"] for e in u) for u in dtls), len(dtls))
+    reached = [e for e in endpoints.values() if e["reached"]]
+    F.units("stripping", "endpoint", [{e["stripping"]} for e in reached if e["stripping"]],
+            den=len(reached))
+
+    # Certificates.
+    label = "trusted and names the MX host"
+    F.share("cert_valid", "domain", label,
+            sum(all(e["cert_valid"] for e in u) for u in uses.values()), len(uses))
+    F.share("cert_valid", "mx_host", label,
+            sum(all(e["cert_valid"] for e in es) for es in hosts.values()), len(hosts))
+    F.share("cert_valid", "endpoint", label,
+            sum(e["cert_valid"] for e in endpoints.values()), len(endpoints))
+
+    chained = [e for e in endpoints.values() if e["has_chain"]]
+    F.causes("cert_failure_cause", "endpoint", [cert_causes(e) for e in chained], len(chained))
+    dchain = [[e for e in u if e["has_chain"]] for u in uses.values()]
+    dchain = [u for u in dchain if u]
+    F.causes("cert_failure_cause", "domain",
+             [set().union(*(cert_causes(e) for e in u)) for u in dchain], len(dchain))
+    hchain = [[e for e in es if e["has_chain"]] for es in hosts.values()]
+    hchain = [es for es in hchain if es]
+    F.causes("cert_failure_cause", "mx_host",
+             [set().union(*(cert_causes(e) for e in es)) for es in hchain], len(hchain))
+    F.share("cert_name_matches_domain", "domain", "every endpoint",
+            sum(all(e["name_matches_domain"] for e in u) for u in dchain), len(dchain))
+    F.share("cert_name_matches_domain", "domain", "any endpoint",
+            sum(any(e["name_matches_domain"] for e in u) for u in dchain), len(dchain))
+
+    # Minimally sufficient and STS-ready.
+    def sufficient(u):
+        return all(e["reached"] and e["starttls"] and e["tls_ok"] for e in u)
+
+    F.share("minimally_sufficient", "domain", "minimally sufficient",
+            sum(sufficient(u) for u in uses.values()), len(uses))
+    F.share("sts_ready", "domain", "STS-ready",
+            sum(sufficient(u) and all(e["ge12"] and e["cert_valid"] for e in u)
+                for u in uses.values()), len(uses))
+
+    # DNSSEC and DANE.
+    F.units("dnssec_mx", "domain", [alternatives(t["dns"]["mx"]["dnssec"]) for t in truth])
+    dane_domains = []
+    for t in mail:
+        kept = [h for h in t["mx"] if h["kept"] and h.get("dane")]
+        if kept:
+            dane_domains.append((t, kept))
+    F.share("dane_protected", "domain", "DANE-protected",
+            sum(all(h["dane"] in ("dane_ok", "dane_no_match", "dane_no_starttls")
+                    for h in kept) for _, kept in dane_domains), len(dane_domains))
+    F.share("dane_protected", "domain", "DANE-protected and valid",
+            sum(all(h["dane"] == "dane_ok" for h in kept) for _, kept in dane_domains),
+            len(dane_domains))
+    F.units("dane_outcome", "domain",
+            [{domain_dane([h["dane"] for h in kept])} for _, kept in dane_domains])
+    pairs = [h for _, kept in dane_domains for h in kept]
+    F.units("dane_outcome", "domain_mx", [{h["dane"]} for h in pairs])
+    with_tlsa = [h for h in pairs if h["dane"] not in ("dane_none", "dane_not_applicable")]
+    F.units("dane_failure_cause", "domain_mx",
+            [{h["dane"] + (" (%s)" % h["dane_result_type"] if h.get("dane_result_type") else "")}
+             for h in with_tlsa if h["dane"] != "dane_ok"], den=len(with_tlsa))
+    records = set()
+    for t in truth:
+        for h in t["mx"]:
+            tl = h.get("tlsa") or {}
+            # Only RRsets a DANE sender asks for (RFC 7672 §2.2.2: MX
+            # RRset and host addresses secure) are counted.
+            if h["kept"] and tl.get("looked_up") and tl.get("dnssec") == "secure":
+                for r in tl.get("records") or []:
+                    records.add((h["host"].lower(), r.lower()))
+    F.units("tlsa_parameters", "mx_host", [{" ".join(r.split()[:3])} for _, r in records])
+
+    # Concentration: top 10 MX host suffixes by domains.
+    suffixes = collections.Counter()
+    ndom = 0
+    for t in mail:
+        s = {".".join(h["host"].lower().split(".")[-2:])
+             for h in t["mx"] if h["kept"] and not h["ip_literal"]}
+        if s:
+            ndom += 1
+            suffixes.update(s)
+    top = sorted(suffixes.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+    F.figures.add("mx_provider")
+    for label, c in top:
+        F.share("mx_provider", "domain", label, c, ndom)
+    return F
+
+
+def main():
+    truth = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+    report = json.load(open(sys.argv[2]))
+    F = compute(truth)
+    errors = []
+    got_figures = {f["name"]: f for f in report["figures"]}
+    for name in sorted(set(got_figures) - F.figures - set(UNCHECKED)):
+        errors.append("%s: in the report, not computed from the truth" % name)
+    for name in sorted(F.figures - set(got_figures)):
+        errors.append("%s: computed from the truth, missing from the report" % name)
+    for name in sorted(set(UNCHECKED) - set(got_figures)):
+        errors.append("%s: listed as unchecked, missing from the report" % name)
+
+    checked = 0
+    for name in sorted(F.figures & set(got_figures)):
+        rows = {(r["scope"], r["label"]): r for r in got_figures[name]["rows"]}
+        want = {(s, l): mm for (f, s, l), mm in F.rows.items() if f == name}
+        bad = []
+        for (scope, label), r in rows.items():
+            mm = want.get((scope, label))
+            if mm is None:
+                bad.append("row %s/%s = %d/%d not expected" %
+                           (scope, label, r["numerator"], r["denominator"]))
+                continue
+            lo, hi = mm
+            if not lo <= r["numerator"] <= hi:
+                bad.append("%s/%s numerator %d, truth %s" %
+                           (scope, label, r["numerator"],
+                            lo if lo == hi else "%d..%d" % (lo, hi)))
+            if r["denominator"] != F.den[(name, scope)]:
+                bad.append("%s/%s denominator %d, truth %d" %
+                           (scope, label, r["denominator"], F.den[(name, scope)]))
+            if r["denominator"] and r["percent"] != round(
+                    100.0 * r["numerator"] / r["denominator"] + 1e-9, 1):
+                bad.append("%s/%s percent %s" % (scope, label, r["percent"]))
+        for (scope, label), (lo, hi) in want.items():
+            if (scope, label) not in rows and lo > 0:
+                bad.append("row %s/%s missing, truth %d/%d" %
+                           (scope, label, lo, F.den[(name, scope)]))
+        if bad:
+            errors.extend("%s: %s" % (name, b) for b in bad)
+        else:
+            checked += 1
+            print("ok: %s (%d rows)" % (name, len(rows)))
+    for name, why in sorted(UNCHECKED.items()):
+        print("unchecked: %s: %s" % (name, why))
+    for e in errors:
+        print("FAIL: " + e)
+    print("%d figures equal the truth, %d unchecked, %d disagreements" %
+          (checked, len(UNCHECKED), len(errors)))
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# mxcrawl report against the testbed: every figure computed independently
+# from the truth file (metrics_from_truth.py) equals the JSON report's
+# numerator and denominator; every format lists the same figures with the
+# same numbers; --compare beside itself gives zero deltas; --analysis-dir
+# changes a definition without a re-scan, and a broken definition rolls
+# back to the views that were there.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+reexec_in_netns "$@"
+testbed_up
+
+PY=/usr/bin/python3
+IFS=, read -r -a allow <<<"$TESTBED_ALLOW_CIDR"
+allow_args=()
+for c in "${allow[@]}"; do allow_args+=(--allow-cidr "$c"); done
+
+"$MXCRAWL" scan --targets "$TESTBED_TARGETS" --campaign rep "${allow_args[@]}" \
+	--workers 2 --concurrency 200 --progress 0 --smtp-deadline 8000 \
+	2>"$TEST_WORK/scan.err" ||
+	{ cat "$TEST_WORK/scan.err" >&2; fail "scan failed"; }
+grep -q "DNSSEC validated" "$TEST_WORK/scan.err" || fail "canaries: $(cat "$TEST_WORK/scan.err")"
+
+R=$TEST_WORK/report
+mkdir -p "$R"
+"$MXCRAWL" report --campaign rep --format json -o "$R/report.json" ||
+	fail "report --format json"
+"$PY" "$MXCRAWL_SRC/tests/integration/metrics_from_truth.py" \
+	"$TESTBED_TRUTH" "$R/report.json" || fail "figures differ from the truth"
+
+for f in text csv md html; do
+	"$MXCRAWL" report --campaign rep --format $f >"$R/report.$f" ||
+		fail "report --format $f"
+done
+# The same figures, and the same numbers, in every format.
+"$PY" - "$R" <<'PYEOF' || fail "formats disagree"
+import csv, html.parser, json, re, sys
+d = sys.argv[1]
+j = json.load(open(d + "/report.json"))
+names = [f["name"] for f in j["figures"]]
+rows_json = {(f["name"], r["scope"], r["label"], str(r["numerator"]),
+              str(r["denominator"]), "" if r["percent"] is None else str(r["percent"]))
+             for f in j["figures"] for r in f["rows"]}
+assert len(names) == len(set(names)) and len(names) >= 20, names
+
+# text: "Title  [name, kind]"
+text = re.findall(r"\[([a-z0-9_]+), (?:share|distribution|causes)\]$",
+                  open(d + "/report.text").read(), re.M)
+assert text == names, ("text", text, names)
+
+rows_csv, csv_names = set(), []
+for r in csv.DictReader(open(d + "/report.csv", newline="")):
+    if r["figure"] not in csv_names:
+        csv_names.append(r["figure"])
+    if r["scope"]:
+        rows_csv.add((r["figure"], r["scope"], r["label"], r["numerator"],
+                      r["denominator"], r["percent"]))
+assert csv_names == names, ("csv", csv_names, names)
+assert rows_csv == rows_json, ("csv rows", rows_csv ^ rows_json)
+
+md = open(d + "/report.md").read()
+md_names = re.findall(r"^### .* \(`([a-z0-9_]+)`\)$", md, re.M)
+assert md_names == names, ("md", md_names, names)
+rows_md, fig = set(), None
+for line in md.splitlines():
+    m = re.match(r"^### .* \(`([a-z0-9_]+)`\)$", line)
+    if m:
+        fig = m.group(1)
+    elif line.startswith("| ") and not line.startswith("| scope"):
+        cells = [c.strip().replace("\\|", "|")
+                 for c in re.split(r"(?<!\\)\|", line)[1:-1]]
+        rows_md.add((fig, cells[0], cells[1], cells[2], cells[3],
+                     "" if cells[4] == "-" else cells[4]))
+assert rows_md == rows_json, ("md rows", rows_md ^ rows_json)
+
+class H(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.sections, self.rows, self.cur, self.cls = [], set(), None, None
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "section":
+            self.sections.append(a["id"])
+        if tag == "tr" and "data-figure" in a:
+            self.cur = [a["data-figure"], a["data-scope"], a["data-label"], "", "", ""]
+        if tag == "td":
+            self.cls = a.get("class", "")
+    def handle_data(self, data):
+        if self.cur and self.cls:
+            for i, k in ((3, "num"), (4, "den"), (5, "pct")):
+                if self.cls.endswith(" " + k):
+                    self.cur[i] += data
+    def handle_endtag(self, tag):
+        if tag == "td":
+            self.cls = None
+        if tag == "tr" and self.cur:
+            if self.cur[5] == "-":
+                self.cur[5] = ""
+            self.rows.add(tuple(self.cur))
+            self.cur = None
+h = H()
+h.feed(open(d + "/report.html").read())
+assert h.sections == names, ("html", h.sections, names)
+assert h.rows == rows_json, ("html rows", h.rows ^ rows_json)
+print("ok: %d figures, %d rows, the same in json, text, csv, md and html"
+      % (len(names), len(rows_json)))
+PYEOF
+grep -q "http" <(grep -v 'xmlns="http://www.w3.org/2000/svg"' "$R/report.html") &&
+	fail "the HTML report refers to something outside itself"
+echo "ok: the HTML report is standalone"
+
+# --compare with itself: the other campaign's numbers are its own, deltas 0.
+"$MXCRAWL" report --campaign rep --compare rep --format json -o "$R/self.json" ||
+	fail "report --compare"
+"$PY" - "$R/self.json" <<'PYEOF' || fail "--compare with itself"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["compare"]["name"] == "rep", j["compare"]
+n = 0
+for f in j["figures"]:
+    for r in f["rows"]:
+        c = r["compare"]
+        assert (c["numerator"], c["denominator"], c["percent"]) == \
+            (r["numerator"], r["denominator"], r["percent"]), (f["name"], r)
+        assert c["delta"] in (0, None), (f["name"], r)
+        n += 1
+print("ok: --compare with itself: %d rows, every delta 0" % n)
+PYEOF
+
+# A definition edited in a copy of analysis/ shows without a re-scan.
+cp -r "$MXCRAWL_SRC/analysis" "$TEST_WORK/analysis"
+sed -i "s/('banner 220', 7,/('greeted with 220', 7,/" "$TEST_WORK/analysis/010_funnel.sql"
+"$MXCRAWL" report --campaign rep --analysis-dir "$TEST_WORK/analysis" --format csv >"$R/edited.csv" ||
+	fail "report --analysis-dir"
+grep -q '"funnel","share","domain","greeted with 220"' "$R/edited.csv" ||
+	fail "the edited definition is not used"
+echo "ok: --analysis-dir uses the edited definition"
+# A broken file: exit 70, and the views from before are still there.
+echo "CREATE VIEW analysis.broken AS SELECT no_such_column FROM endpoint;" \
+	>"$TEST_WORK/analysis/099_broken.sql"
+expect_rc 70 "$MXCRAWL" report --campaign rep --analysis-dir "$TEST_WORK/analysis"
+grep -q "099_broken.sql" "$TEST_WORK/err" || fail "the failing file is not named: $(cat "$TEST_WORK/err")"
+expect_eq "views after a failed install" \
+	"$(sql "SELECT count(*) FROM analysis.funnel WHERE label = 'greeted with 220'")" 1
+expect_rc 64 "$MXCRAWL" report --format xml
+expect_rc 65 "$MXCRAWL" report --campaign no-such-campaign
+echo PASS
