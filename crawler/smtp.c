@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "crawler/smtp.h"
@@ -16,8 +17,8 @@
 enum smtp_input {
 	IN_ENTER = 0,	   /* the state was just entered */
 	IN_CONNECTED,	   /* TCP is up */
-	IN_REPLY,	   /* s->parser.reply holds a complete reply */
-	IN_BAD_REPLY,	   /* the parser failed: s->parser.rc */
+	IN_REPLY,	   /* s->parser->reply holds a complete reply */
+	IN_BAD_REPLY,	   /* the parser failed: s->parser->rc */
 	IN_EOF,		   /* the peer closed */
 	IN_RESET,	   /* the connection broke */
 	IN_CONNECT_FAILED, /* it never came up */
@@ -99,7 +100,27 @@ void smtp_limits_default(struct smtp_limits *l)
 
 /* ---- Small helpers ------------------------------------------------- */
 
-/* The only writer of s->state. */
+/* A fresh reply parser, unless one is there. -ENOMEM when out of
+ * memory. */
+static int parser_get(struct smtp_session *s)
+{
+	if (s->parser)
+		return 0;
+	s->parser = malloc(sizeof *s->parser);
+	if (!s->parser)
+		return -ENOMEM;
+	smtp_reply_init(s->parser);
+	return 0;
+}
+
+static void parser_drop(struct smtp_session *s)
+{
+	free(s->parser);
+	s->parser = NULL;
+}
+
+/* The only writer of s->state. States in which no reply can come drop
+ * the parser (see struct smtp_session). */
 static void set_state(struct smtp_session *s, enum smtp_state st)
 {
 #ifndef NDEBUG
@@ -108,6 +129,44 @@ static void set_state(struct smtp_session *s, enum smtp_state st)
 			state_names[s->state], state_names[st]);
 #endif
 	s->state = st;
+	if (st == SMTP_ST_TLS_HANDSHAKE || st == SMTP_ST_DONE)
+		parser_drop(s);
+}
+
+/*
+ * Makes room for `want` more bytes and one more segment in the
+ * transcript, doubling each array up to its maximum. What is left is at
+ * least 0; out of memory leaves the arrays as they were (the caller
+ * counts the bytes as dropped: a transcript cut short is flagged, not a
+ * failed probe).
+ */
+static void transcript_reserve(struct smtp_transcript *t, size_t want,
+			       bool new_seg)
+{
+	if (t->len + want > t->cap && t->cap < SMTP_TRANSCRIPT_MAX) {
+		size_t cap = t->cap ? t->cap : SMTP_TRANSCRIPT_INITIAL;
+		while (cap < t->len + want && cap < SMTP_TRANSCRIPT_MAX)
+			cap *= 2;
+		if (cap > SMTP_TRANSCRIPT_MAX)
+			cap = SMTP_TRANSCRIPT_MAX;
+		uint8_t *b = realloc(t->bytes, cap);
+		if (b) {
+			t->bytes = b;
+			t->cap = cap;
+		}
+	}
+	if (new_seg && t->nseg == t->segcap &&
+	    t->segcap < SMTP_TRANSCRIPT_SEGS) {
+		size_t n =
+		    t->segcap ? 2 * t->segcap : SMTP_TRANSCRIPT_SEGS_INITIAL;
+		if (n > SMTP_TRANSCRIPT_SEGS)
+			n = SMTP_TRANSCRIPT_SEGS;
+		struct smtp_segment *g = realloc(t->seg, n * sizeof *g);
+		if (g) {
+			t->seg = g;
+			t->segcap = n;
+		}
+	}
 }
 
 /* Appends bytes to the transcript, merging runs in one direction. */
@@ -116,18 +175,21 @@ static void transcript_add(struct smtp_session *s, enum smtp_dir dir,
 {
 	struct smtp_transcript *t = &s->transcript;
 	struct smtp_segment *g = t->nseg ? &t->seg[t->nseg - 1] : NULL;
-	size_t room = SMTP_TRANSCRIPT_MAX - t->len;
-	size_t n = len < room ? len : room;
+	bool new_seg = !g || g->dir != dir || g->tls != s->in_tls;
 
 	if (len == 0)
 		return;
+	transcript_reserve(t, len, new_seg);
+	size_t room = t->cap - t->len;
+	size_t n = len < room ? len : room;
+
 	if (n == 0) {
 		t->truncated = true;
 		t->dropped += len;
 		return;
 	}
-	if (!g || g->dir != dir || g->tls != s->in_tls) {
-		if (t->nseg == SMTP_TRANSCRIPT_SEGS) {
+	if (new_seg) {
+		if (t->nseg == t->segcap) {
 			t->truncated = true;
 			t->dropped += len;
 			return;
@@ -222,8 +284,8 @@ static void end_on(struct smtp_session *s, enum smtp_input in)
 		break;
 	case IN_BAD_REPLY:
 		if (s->facts.outcome == SMTP_RC_PENDING)
-			s->facts.reply_rc = s->parser.rc;
-		finish(s, rc_from_parser(s->parser.rc));
+			s->facts.reply_rc = s->parser->rc;
+		finish(s, rc_from_parser(s->parser->rc));
 		break;
 	default:
 		/* Inputs a state does not expect (a TLS result outside the
@@ -242,6 +304,37 @@ static void note_reply(struct smtp_session *s, const struct smtp_reply *r)
 		s->facts.overlong_line = true;
 	if (r->bare_lf)
 		s->facts.bare_lf = true;
+}
+
+/* The banner is kept at its own length (most are under 100 bytes; the
+ * parser's text holds up to SMTP_REPLY_TEXT_MAX). Out of memory keeps
+ * none: banner_len stays 0. */
+static void keep_banner(struct smtp_session *s, const struct smtp_reply *r)
+{
+	uint8_t *b;
+
+	if (r->text_len == 0 || s->facts.banner_len != 0)
+		return;
+	b = malloc(r->text_len);
+	if (!b)
+		return;
+	memcpy(b, r->text, r->text_len);
+	s->facts.banner = b;
+	s->facts.banner_len = r->text_len;
+}
+
+/* The EHLO keywords, at their number (eight or so of 32 possible). Out
+ * of memory keeps none. */
+static void keep_keywords(struct smtp_session *s, const struct smtp_reply *r)
+{
+	if (r->nkeywords == 0 || s->facts.keywords)
+		return;
+	s->facts.keywords = malloc(r->nkeywords * sizeof r->keywords[0]);
+	if (!s->facts.keywords)
+		return;
+	memcpy(s->facts.keywords, r->keywords,
+	       r->nkeywords * sizeof r->keywords[0]);
+	s->facts.nkeywords = r->nkeywords;
 }
 
 static int code_class(int code)
@@ -268,7 +361,7 @@ static enum smtp_action st_connecting(struct smtp_session *s,
 
 static enum smtp_action st_banner(struct smtp_session *s, enum smtp_input in)
 {
-	const struct smtp_reply *r = &s->parser.reply;
+	const struct smtp_reply *r = &s->parser->reply;
 
 	switch (in) {
 	case IN_ENTER:
@@ -277,8 +370,7 @@ static enum smtp_action st_banner(struct smtp_session *s, enum smtp_input in)
 	case IN_REPLY:
 		note_reply(s, r);
 		s->facts.banner_code = r->code;
-		s->facts.banner_len = r->text_len;
-		memcpy(s->facts.banner, r->text, r->text_len);
+		keep_banner(s, r);
 		if (r->masked)
 			s->facts.stripping = SMTP_STRIP_MASKED_BANNER;
 		if (r->code != 220) {
@@ -302,7 +394,7 @@ static enum smtp_action st_banner(struct smtp_session *s, enum smtp_input in)
 
 static enum smtp_action st_ehlo(struct smtp_session *s, enum smtp_input in)
 {
-	const struct smtp_reply *r = &s->parser.reply;
+	const struct smtp_reply *r = &s->parser->reply;
 
 	switch (in) {
 	case IN_ENTER:
@@ -323,9 +415,7 @@ static enum smtp_action st_ehlo(struct smtp_session *s, enum smtp_input in)
 			set_state(s, SMTP_ST_QUIT);
 			return SMTP_ACT_WAIT;
 		}
-		s->facts.nkeywords = r->nkeywords;
-		memcpy(s->facts.keywords, r->keywords,
-		       r->nkeywords * sizeof r->keywords[0]);
+		keep_keywords(s, r);
 		if (r->xxxxxxxa)
 			s->facts.stripping = SMTP_STRIP_XXXXXXXA;
 		if (r->starttls) {
@@ -348,8 +438,8 @@ static enum smtp_action st_helo(struct smtp_session *s, enum smtp_input in)
 	case IN_ENTER:
 		return send_cmd(s, "HELO", s->ehlo_name);
 	case IN_REPLY:
-		note_reply(s, &s->parser.reply);
-		s->facts.helo_code = s->parser.reply.code;
+		note_reply(s, &s->parser->reply);
+		s->facts.helo_code = s->parser->reply.code;
 		set_state(s, SMTP_ST_QUIT);
 		return SMTP_ACT_WAIT;
 	default:
@@ -360,7 +450,7 @@ static enum smtp_action st_helo(struct smtp_session *s, enum smtp_input in)
 
 static enum smtp_action st_starttls(struct smtp_session *s, enum smtp_input in)
 {
-	const struct smtp_reply *r = &s->parser.reply;
+	const struct smtp_reply *r = &s->parser->reply;
 
 	switch (in) {
 	case IN_ENTER:
@@ -412,7 +502,9 @@ static enum smtp_action st_tls_handshake(struct smtp_session *s,
 		s->facts.tls_ok = true;
 		s->in_tls = true;
 		finish(s, SMTP_RC_STARTTLS_OK);
-		set_state(s, SMTP_ST_QUIT);
+		/* The 221 needs a parser again; without memory for one the
+		 * courtesy QUIT is skipped (the outcome is known). */
+		set_state(s, parser_get(s) == 0 ? SMTP_ST_QUIT : SMTP_ST_DONE);
 		return SMTP_ACT_WAIT;
 	case IN_TLS_FAILED:
 	case IN_EOF:
@@ -435,7 +527,7 @@ static enum smtp_action st_quit(struct smtp_session *s, enum smtp_input in)
 	case IN_ENTER:
 		return send_cmd(s, "QUIT", NULL);
 	case IN_REPLY:
-		s->facts.quit_code = s->parser.reply.code;
+		s->facts.quit_code = s->parser->reply.code;
 		set_state(s, SMTP_ST_DONE);
 		return SMTP_ACT_WAIT;
 	default:
@@ -517,22 +609,46 @@ static bool ehlo_name_ok(const char *name)
 	return true;
 }
 
+/* What facts.banner points to while no banner was kept. */
+static const uint8_t no_banner[1];
+
 int smtp_session_init(struct smtp_session *s, const char *ehlo_name,
 		      const struct smtp_limits *limits)
 {
+	memset(s, 0, sizeof *s);
+	s->facts.banner = no_banner;
 	if (!ehlo_name || !ehlo_name_ok(ehlo_name))
 		return -EINVAL;
-	memset(s, 0, sizeof *s);
 	if (limits)
 		s->limits = *limits;
 	else
 		smtp_limits_default(&s->limits);
+	if (parser_get(s) != 0)
+		return -ENOMEM;
 	memcpy(s->ehlo_name, ehlo_name, strlen(ehlo_name) + 1);
-	smtp_reply_init(&s->parser);
 	s->facts.outcome = SMTP_RC_PENDING;
 	s->facts.end_state = SMTP_ST_CONNECTING;
 	s->state = SMTP_ST_CONNECTING;
 	return 0;
+}
+
+void smtp_session_free(struct smtp_session *s)
+{
+	struct smtp_transcript *t = &s->transcript;
+
+	parser_drop(s);
+	free(s->facts.keywords);
+	s->facts.keywords = NULL;
+	s->facts.nkeywords = 0;
+	if (s->facts.banner != no_banner)
+		free((void *)s->facts.banner);
+	s->facts.banner = no_banner;
+	s->facts.banner_len = 0;
+	free(t->bytes);
+	free(t->seg);
+	t->bytes = NULL;
+	t->seg = NULL;
+	t->len = t->cap = t->nseg = t->segcap = 0;
 }
 
 enum smtp_action smtp_on_connected(struct smtp_session *s)
@@ -577,11 +693,11 @@ enum smtp_action smtp_on_data(struct smtp_session *s, const uint8_t *buf,
 		/* Never pipeline, in either direction: bytes after a reply
 		 * that answered our last command, before the next command
 		 * went out, answer nothing we sent. */
-		if (act != SMTP_ACT_WAIT || s->state == SMTP_ST_TLS_HANDSHAKE) {
+		if (act != SMTP_ACT_WAIT || !s->parser) {
 			discard(s, buf, len);
 			break;
 		}
-		rc = smtp_reply_feed(&s->parser, buf, len, &used);
+		rc = smtp_reply_feed(s->parser, buf, len, &used);
 		transcript_add(s, SMTP_DIR_RECEIVED, buf, used);
 		buf += used;
 		len -= used;

@@ -42,9 +42,16 @@
 /* Raw bytes of the conversation kept as evidence, both directions. The
  * beginning is kept; what does not fit is counted and flagged. */
 #define SMTP_TRANSCRIPT_MAX (16 * 1024)
+/* The transcript's buffer is allocated at the first byte with this size
+ * and doubles up to SMTP_TRANSCRIPT_MAX: a whole ordinary conversation
+ * (banner, EHLO reply, STARTTLS, QUIT) is 300-700 bytes, and memory per
+ * connection in flight is a budget (issue M4: 48 KiB with TLS). */
+#define SMTP_TRANSCRIPT_INITIAL 1024
 /* Segments (runs of bytes in one direction) kept in the transcript. A
  * whole conversation has about ten. */
 #define SMTP_TRANSCRIPT_SEGS 64
+/* Segments allocated at first; doubles up to SMTP_TRANSCRIPT_SEGS. */
+#define SMTP_TRANSCRIPT_SEGS_INITIAL 16
 /* Bytes of the TLS layer's reason kept (NUL included). */
 #define SMTP_TLS_REASON_MAX 64
 
@@ -159,14 +166,21 @@ struct smtp_segment {
 	uint32_t off, len; /* in smtp_transcript.bytes */
 };
 
-/* The raw conversation, kept as bytes (stored as bytea, never text). */
+/*
+ * The raw conversation, kept as bytes (stored as bytea, never text).
+ * Both arrays are allocated when the first byte arrives and grow by
+ * doubling up to their maximum (SMTP_TRANSCRIPT_MAX bytes,
+ * SMTP_TRANSCRIPT_SEGS segments); NULL while nothing was kept. Owned by
+ * the session: smtp_session_free().
+ */
 struct smtp_transcript {
 	size_t len;
 	size_t nseg;
-	bool truncated; /* bytes or segments did not fit */
-	size_t dropped; /* bytes that did not fit */
-	struct smtp_segment seg[SMTP_TRANSCRIPT_SEGS];
-	uint8_t bytes[SMTP_TRANSCRIPT_MAX];
+	bool truncated;	    /* bytes or segments did not fit (or no memory) */
+	size_t dropped;	    /* bytes that did not fit */
+	size_t cap, segcap; /* allocated bytes and segments */
+	struct smtp_segment *seg; /* nseg used */
+	uint8_t *bytes;		  /* len used */
 };
 
 /* What was learnt; complete once the outcome is not SMTP_RC_PENDING. */
@@ -188,22 +202,32 @@ struct smtp_facts {
 	bool bare_lf;		  /* a reply line ended in LF alone */
 	bool tls_ok;		  /* the handshake was reported done */
 	char tls_reason[SMTP_TLS_REASON_MAX]; /* the caller's, on failure */
-	/* First banner line after the code, raw (not NUL-terminated). */
+	/* First banner line after the code, raw (not NUL-terminated),
+	 * at most SMTP_REPLY_TEXT_MAX bytes; allocated to fit, owned by the
+	 * session. Never NULL once the session is initialised (an empty
+	 * static array until a banner is read). */
 	size_t banner_len;
-	uint8_t banner[SMTP_REPLY_TEXT_MAX];
-	/* EHLO keywords as the parser read them (upper case). */
+	const uint8_t *banner;
+	/* EHLO keywords as the parser read them (upper case): nkeywords
+	 * rows (at most SMTP_REPLY_KEYWORDS_MAX), allocated to fit and owned
+	 * by the session; NULL when none. */
 	size_t nkeywords;
-	char keywords[SMTP_REPLY_KEYWORDS_MAX][SMTP_REPLY_KEYWORD_MAX + 1];
+	char (*keywords)[SMTP_REPLY_KEYWORD_MAX + 1];
 };
 
-/* One endpoint's session. Plain memory (about 28 KiB): no _free; put it
- * in the probe's allocation, not on a small stack. */
+/* One endpoint's session: about 1.8 KiB in place, plus the reply parser,
+ * transcript and banner it allocates as the conversation goes;
+ * smtp_session_free() releases those. */
 struct smtp_session {
 	enum smtp_state state; /* written only by set_state() */
 	struct smtp_limits limits;
 	char ehlo_name[SMTP_EHLO_NAME_MAX + 1];
 	bool in_tls;
-	struct smtp_reply_parser parser;
+	/* The reply parser (about 5 KiB, most of it the first line's
+	 * text): allocated while replies are read, NULL during the TLS
+	 * handshake (when the peer must send no reply, and memory per
+	 * connection peaks in OpenSSL) and once the session is DONE. */
+	struct smtp_reply_parser *parser;
 	size_t out_len;
 	uint8_t out[SMTP_OUT_MAX];
 	struct smtp_facts facts;
@@ -215,10 +239,17 @@ struct smtp_session {
  * ehlo_name is copied; it must be 1..SMTP_EHLO_NAME_MAX printable ASCII
  * bytes without spaces (a domain or an address literal), so that it can
  * never smuggle a second command. limits may be NULL for the defaults.
- * Returns 0, or -EINVAL for a bad name.
+ * Returns 0, -EINVAL for a bad name or -ENOMEM; after a failure nothing
+ * is allocated (smtp_session_free() is harmless).
  */
 int smtp_session_init(struct smtp_session *s, const char *ehlo_name,
 		      const struct smtp_limits *limits);
+
+/* Frees what the session allocated (parser, transcript, banner, EHLO
+ * keywords); the facts stay readable except those three, which become
+ * empty. Call it once the results were read; safe twice, and after a
+ * failed init. */
+void smtp_session_free(struct smtp_session *s);
 
 /* The TCP connection is up: the greeting is awaited. */
 enum smtp_action smtp_on_connected(struct smtp_session *s);

@@ -25,7 +25,11 @@ struct conn {
 	bool closing;
 	bool ended; /* on_end or a failed on_tls delivered */
 	uint64_t tls_start;
-	struct tls_info info;
+	struct tls_preamble pre; /* plaintext before the first TLS record */
+	/* What the handshake found: allocated at conn_start_tls(), freed
+	 * once on_tls has returned (an established connection that waits
+	 * keeps nothing of it). */
+	struct tls_info *info;
 };
 
 struct write_req {
@@ -67,6 +71,37 @@ SSL_CTX *tls_client_ctx_new(void)
 				     SSL_OP_IGNORE_UNEXPECTED_EOF |
 				     SSL_OP_NO_TICKET);
 	return ctx;
+}
+
+/* The first byte of a line that cannot start a TLS record: printable
+ * ASCII, tab, CR, LF (TLS content types are 0x14-0x17, SSLv2 has the
+ * high bit set). */
+static bool plaintext_start(uint8_t b)
+{
+	return (b >= 0x20 && b < 0x7f) || b == '\t' || b == '\r' || b == '\n';
+}
+
+size_t tls_preamble_scan(struct tls_preamble *p, const uint8_t *buf, size_t len)
+{
+	size_t i = 0;
+
+	while (!p->done && i < len) {
+		if (p->seen >= TLS_PREAMBLE_MAX ||
+		    (!p->in_line && !plaintext_start(buf[i]))) {
+			p->done = true;
+			break;
+		}
+		/* Through the line's LF, at most up to the cap. */
+		size_t room = TLS_PREAMBLE_MAX - p->seen;
+		size_t n = len - i < room ? len - i : room;
+		const uint8_t *lf = memchr(buf + i, '\n', n);
+		if (lf)
+			n = (size_t)(lf - (buf + i)) + 1;
+		p->in_line = lf == NULL;
+		p->seen += n;
+		i += n;
+	}
+	return i;
 }
 
 static enum conn_rc map_uv(int status)
@@ -130,6 +165,18 @@ static int flush_tls(struct conn *c)
 	return 0;
 }
 
+/* Frees the handshake's results, the chain's DER copies included (on_tls
+ * has copied what it keeps). */
+static void free_info(struct conn *c)
+{
+	if (!c->info)
+		return;
+	for (size_t i = 0; i < c->info->nchain; i++)
+		OPENSSL_free(c->info->chain[i]);
+	free(c->info);
+	c->info = NULL;
+}
+
 static void end(struct conn *c, enum conn_rc rc)
 {
 	if (c->ended || c->closing)
@@ -137,7 +184,8 @@ static void end(struct conn *c, enum conn_rc rc)
 	c->ended = true;
 	if (c->handshaking) {
 		c->handshaking = false;
-		c->cb.on_tls(c->arg, rc, &c->info);
+		c->cb.on_tls(c->arg, rc, c->info);
+		free_info(c);
 	} else {
 		c->cb.on_end(c->arg, rc);
 	}
@@ -154,14 +202,14 @@ static enum conn_rc tls_failure(struct conn *c)
 			rc = CONN_TLS_ALERT;
 		last = last ? last : e;
 	}
-	if (last)
-		ERR_error_string_n(last, c->info.error, sizeof c->info.error);
+	if (last && c->info)
+		ERR_error_string_n(last, c->info->error, sizeof c->info->error);
 	return rc;
 }
 
 static void collect_info(struct conn *c)
 {
-	struct tls_info *in = &c->info;
+	struct tls_info *in = c->info;
 	const SSL_CIPHER *ciph = SSL_get_current_cipher(c->ssl);
 	STACK_OF(X509) *chain = SSL_get_peer_cert_chain(c->ssl);
 	int nid = SSL_get_negotiated_group(c->ssl);
@@ -211,6 +259,31 @@ static void read_plain(struct conn *c)
 	}
 }
 
+/*
+ * A memory BIO keeps the largest buffer it ever held (the server's
+ * certificate flight, several KiB); once the handshake is done and both
+ * are empty, fresh ones take their place. OpenSSL's own record buffers
+ * are released by SSL_MODE_RELEASE_BUFFERS. Out of memory keeps the old
+ * ones.
+ */
+static void renew_bios(struct conn *c)
+{
+	BIO *r, *w;
+
+	if (BIO_ctrl_pending(c->rbio) != 0 || BIO_ctrl_pending(c->wbio) != 0)
+		return;
+	r = BIO_new(BIO_s_mem());
+	w = BIO_new(BIO_s_mem());
+	if (!r || !w) {
+		BIO_free(r);
+		BIO_free(w);
+		return;
+	}
+	SSL_set_bio(c->ssl, r, w); /* frees the old pair */
+	c->rbio = r;
+	c->wbio = w;
+}
+
 static void handshake(struct conn *c)
 {
 	int r = SSL_do_handshake(c->ssl);
@@ -220,10 +293,14 @@ static void handshake(struct conn *c)
 		c->handshaking = false;
 		c->tls_up = true;
 		collect_info(c);
-		c->cb.on_tls(c->arg, CONN_OK, &c->info);
+		c->cb.on_tls(c->arg, CONN_OK, c->info);
+		free_info(c);
+		if (c->closing)
+			return;
 		/* Application data may have come with the last flight. */
-		if (!c->closing)
-			read_plain(c);
+		read_plain(c);
+		if (!c->closing && !c->ended)
+			renew_bios(c);
 		return;
 	}
 	int err = SSL_get_error(c->ssl, r);
@@ -261,7 +338,21 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 		c->cb.on_data(c->arg, (const uint8_t *)buf->base, (size_t)n);
 		return;
 	}
-	BIO_write(c->rbio, buf->base, (int)n);
+	const uint8_t *p = (const uint8_t *)buf->base;
+	size_t len = (size_t)n;
+	if (c->handshaking && !c->pre.done) {
+		size_t plain = tls_preamble_scan(&c->pre, p, len);
+		if (plain > 0) {
+			c->cb.on_data(c->arg, p, plain);
+			if (c->closing || c->ended)
+				return;
+			p += plain;
+			len -= plain;
+		}
+		if (len == 0)
+			return;
+	}
+	BIO_write(c->rbio, p, (int)len);
 	if (c->handshaking)
 		handshake(c);
 	else
@@ -352,17 +443,21 @@ int conn_start_tls(struct conn *c, SSL_CTX *ctx, const char *sni)
 	c->ssl = SSL_new(ctx);
 	c->rbio = BIO_new(BIO_s_mem());
 	c->wbio = BIO_new(BIO_s_mem());
-	if (!c->ssl || !c->rbio || !c->wbio) {
+	c->info = calloc(1, sizeof *c->info);
+	if (!c->ssl || !c->rbio || !c->wbio || !c->info) {
 		BIO_free(c->rbio);
 		BIO_free(c->wbio);
 		SSL_free(c->ssl);
+		free(c->info);
 		c->ssl = NULL;
+		c->info = NULL;
 		return -1;
 	}
 	SSL_set_bio(c->ssl, c->rbio, c->wbio);
 	SSL_set_connect_state(c->ssl);
 	if (sni && *sni)
 		SSL_set_tlsext_host_name(c->ssl, sni);
+	memset(&c->pre, 0, sizeof c->pre);
 	c->handshaking = true;
 	c->tls_start = uv_now(c->tcp.loop);
 	handshake(c);
@@ -382,19 +477,13 @@ bool conn_peer_closed(const struct conn *c)
 	return ti.tcpi_state == TCP_CLOSE_WAIT;
 }
 
-const struct tls_info *conn_tls_info(const struct conn *c)
-{
-	return &c->info;
-}
-
 static void on_close(uv_handle_t *h)
 {
 	struct conn *c = h->data;
 	void (*closed)(void *) = c->cb.on_closed;
 	void *arg = c->arg;
 
-	for (size_t i = 0; i < c->info.nchain; i++)
-		OPENSSL_free(c->info.chain[i]);
+	free_info(c);
 	SSL_free(c->ssl); /* frees the BIOs too */
 	free(c);
 	if (closed)

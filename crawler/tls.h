@@ -26,6 +26,34 @@
 /* Certificates of a presented chain that are kept. */
 #define TLS_MAX_CHAIN 32
 
+/*
+ * Plaintext after the 220 to STARTTLS that arrives in a later read than
+ * the 220 (RFC 3207 §5; the CVE-2011-0411 class, here from the server's
+ * side). The server may send nothing before its first TLS record, and a
+ * TLS record starts with a content type byte (0x14-0x17; a server's
+ * first is a handshake 0x16 or an alert 0x15), never with printable
+ * ASCII. So received lines that start with a printable byte, a tab, CR
+ * or LF, before the first TLS record, are the injection: they are handed
+ * to on_data (the session discards and flags them) instead of OpenSSL,
+ * which would fail the handshake on them. Up to TLS_PREAMBLE_MAX bytes;
+ * beyond that, or at any other first byte, the rest goes to OpenSSL,
+ * which judges it.
+ */
+#define TLS_PREAMBLE_MAX 4096
+
+/* Where the scan of bytes received during the handshake is. Zeroed at
+ * conn_start_tls(). */
+struct tls_preamble {
+	size_t seen;  /* plaintext bytes so far */
+	bool in_line; /* inside a plaintext line (no LF yet) */
+	bool done;    /* TLS started: nothing more is plaintext */
+};
+
+/* Of len bytes received during the handshake, how many at the front are
+ * injected plaintext (0..len). Pure; p carries the state across reads. */
+size_t tls_preamble_scan(struct tls_preamble *p, const uint8_t *buf,
+			 size_t len);
+
 /* How a connection or handshake ended badly. */
 enum conn_rc {
 	CONN_OK = 0,
@@ -50,7 +78,7 @@ struct tls_info {
 	unsigned handshake_ms;
 	size_t nchain;		       /* certificates kept, leaf first */
 	size_t chain_total;	       /* certificates presented */
-	uint8_t *chain[TLS_MAX_CHAIN]; /* DER, malloc'ed, owned by the conn */
+	uint8_t *chain[TLS_MAX_CHAIN]; /* DER, owned by the conn */
 	size_t chain_len[TLS_MAX_CHAIN];
 	char error[128]; /* OpenSSL's reason when the handshake failed */
 };
@@ -62,11 +90,14 @@ struct conn;
 struct conn_callbacks {
 	/* TCP connected (rc CONN_OK) or failed. */
 	void (*on_connect)(void *arg, enum conn_rc rc);
-	/* Plaintext bytes (decrypted once TLS is up). */
+	/* Plaintext bytes (decrypted once TLS is up). During the handshake:
+	 * plaintext injected before the first TLS record (TLS_PREAMBLE_MAX);
+	 * the session discards and flags it. */
 	void (*on_data)(void *arg, const uint8_t *buf, size_t len);
 	/* The peer closed or the connection broke. */
 	void (*on_end)(void *arg, enum conn_rc rc);
-	/* The handshake started by conn_start_tls() ended. */
+	/* The handshake started by conn_start_tls() ended. info (chain
+	 * included) is valid during the call only: copy what is kept. */
 	void (*on_tls)(void *arg, enum conn_rc rc, const struct tls_info *info);
 	/* The conn is gone (after conn_close()). */
 	void (*on_closed)(void *arg);
@@ -83,8 +114,13 @@ struct conn *conn_connect(uv_loop_t *loop, const struct addr *addr, int port,
 int conn_write(struct conn *c, const uint8_t *buf, size_t len);
 
 /* Starts TLS over the connection with SNI `sni` (may be NULL). Bytes
- * received before this call that were not yet delivered are dropped:
- * plaintext after the 220 to STARTTLS must never reach the TLS layer. */
+ * received before this call were delivered to on_data (the session
+ * discards what followed the 220); plaintext received during the
+ * handshake goes to on_data too (struct tls_preamble): plaintext after
+ * the 220 to STARTTLS must never reach the TLS layer. Once the handshake
+ * is done, the connection's OpenSSL buffers are released (memory BIOs
+ * renewed, SSL_MODE_RELEASE_BUFFERS), so an established connection that
+ * waits holds no read or write buffer. */
 int conn_start_tls(struct conn *c, SSL_CTX *ctx, const char *sni);
 
 /*
@@ -94,9 +130,6 @@ int conn_start_tls(struct conn *c, SSL_CTX *ctx, const char *sni);
  * fact from "reset".
  */
 bool conn_peer_closed(const struct conn *c);
-
-/* The handshake's results (valid until conn_close()). */
-const struct tls_info *conn_tls_info(const struct conn *c);
 
 /* Closes the connection (sending a TLS close_notify when up); on_closed
  * follows. Safe to call more than once. `reset`: abort with RST. */

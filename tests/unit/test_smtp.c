@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "crawler/smtp.h"
+#include "crawler/tls.h"
 #include "unit.h"
 
 #define EHLO_NAME "probe.example"
@@ -507,6 +508,15 @@ static const struct scenario scenarios[] = {
 	  "EHLO STARTTLS" },
 };
 
+/* Sessions are reused from test to test: what the last run allocated
+ * is freed before the next init (and at the end of each test). */
+static int reinit(struct smtp_session *s, const char *name,
+		  const struct smtp_limits *lim)
+{
+	smtp_session_free(s);
+	return smtp_session_init(s, name, lim);
+}
+
 /* ---- The scripted peer and the virtual clock ----------------------- */
 
 #define NEVER UINT64_MAX
@@ -826,7 +836,7 @@ static void sim_run(const struct scenario *sc, size_t chunk,
 	m.s = s;
 	m.chunk = chunk;
 	m.next_byte = 0;
-	if (smtp_session_init(s, EHLO_NAME, &lim) != 0) {
+	if (reinit(s, EHLO_NAME, &lim) != 0) {
 		unit_fail(__FILE__, __LINE__, "%s: init", sc->name);
 		return;
 	}
@@ -955,6 +965,7 @@ UNIT_TEST(smtp_session_scenarios)
 			sim_run(&scenarios[i], chunks[c], &s);
 			check_facts(&scenarios[i], &s, chunks[c]);
 		}
+	smtp_session_free(&s);
 }
 
 /* ---- Single behaviours --------------------------------------------- */
@@ -975,7 +986,7 @@ static bool output_is(const struct smtp_session *s, const char *want)
 /* A session brought to the reply to EHLO. */
 static void to_ehlo(struct smtp_session *s)
 {
-	CHECK_INT(smtp_session_init(s, EHLO_NAME, NULL), 0, "init");
+	CHECK_INT(reinit(s, EHLO_NAME, NULL), 0, "init");
 	CHECK_INT(smtp_on_connected(s), SMTP_ACT_WAIT, "connected");
 	CHECK_INT(feed(s, "220 " HOST " ESMTP\r\n"), SMTP_ACT_SEND, "banner");
 	CHECK(output_is(s, "EHLO " EHLO_NAME "\r\n"));
@@ -986,27 +997,27 @@ UNIT_TEST(smtp_session_ehlo_name)
 	static struct smtp_session s;
 	char longname[SMTP_EHLO_NAME_MAX + 2];
 
-	CHECK_INT(smtp_session_init(&s, "", NULL), -EINVAL, "empty");
-	CHECK_INT(smtp_session_init(&s, NULL, NULL), -EINVAL, "NULL");
-	CHECK_INT(smtp_session_init(&s, "a b", NULL), -EINVAL, "space");
-	CHECK_INT(smtp_session_init(&s, "x\r\nMAIL FROM:<a@b>", NULL), -EINVAL,
-		  "CRLF");
-	CHECK_INT(smtp_session_init(&s, "caf\xc3\xa9", NULL), -EINVAL, "8-bit");
+	CHECK_INT(reinit(&s, "", NULL), -EINVAL, "empty");
+	CHECK_INT(reinit(&s, NULL, NULL), -EINVAL, "NULL");
+	CHECK_INT(reinit(&s, "a b", NULL), -EINVAL, "space");
+	CHECK_INT(reinit(&s, "x\r\nMAIL FROM:<a@b>", NULL), -EINVAL, "CRLF");
+	CHECK_INT(reinit(&s, "caf\xc3\xa9", NULL), -EINVAL, "8-bit");
 	memset(longname, 'a', sizeof longname - 1);
 	longname[sizeof longname - 1] = '\0';
-	CHECK_INT(smtp_session_init(&s, longname, NULL), -EINVAL, "256");
+	CHECK_INT(reinit(&s, longname, NULL), -EINVAL, "256");
 	longname[SMTP_EHLO_NAME_MAX] = '\0';
-	CHECK_INT(smtp_session_init(&s, longname, NULL), 0, "255");
+	CHECK_INT(reinit(&s, longname, NULL), 0, "255");
 	CHECK_INT(smtp_on_connected(&s), SMTP_ACT_WAIT, "255");
 	CHECK_INT(feed(&s, "220 x\r\n"), SMTP_ACT_SEND, "255");
 	size_t len;
 	smtp_session_output(&s, &len);
 	CHECK_INT(len, SMTP_OUT_MAX, "255");
 
-	CHECK_INT(smtp_session_init(&s, "[192.0.2.1]", NULL), 0, "literal");
+	CHECK_INT(reinit(&s, "[192.0.2.1]", NULL), 0, "literal");
 	smtp_on_connected(&s);
 	CHECK_INT(feed(&s, "220 x\r\n"), SMTP_ACT_SEND, "literal");
 	CHECK(output_is(&s, "EHLO [192.0.2.1]\r\n"));
+	smtp_session_free(&s);
 }
 
 UNIT_TEST(smtp_session_unsolicited)
@@ -1015,7 +1026,7 @@ UNIT_TEST(smtp_session_unsolicited)
 
 	/* Bytes after the greeting, before EHLO went out, answer nothing:
 	 * they are kept as discarded and the real reply is read later. */
-	CHECK_INT(smtp_session_init(&s, EHLO_NAME, NULL), 0, "init");
+	CHECK_INT(reinit(&s, EHLO_NAME, NULL), 0, "init");
 	smtp_on_connected(&s);
 	CHECK_INT(feed(&s, "220 mx\r\n250 early\r\n"), SMTP_ACT_SEND, "banner");
 	CHECK_INT(s.facts.unsolicited_bytes, 11, "unsolicited");
@@ -1027,6 +1038,7 @@ UNIT_TEST(smtp_session_unsolicited)
 	CHECK_INT(s.transcript.seg[1].dir, SMTP_DIR_DISCARDED, "segment");
 	CHECK_INT(s.transcript.seg[1].len, 11, "segment");
 	CHECK_INT(s.transcript.seg[2].dir, SMTP_DIR_SENT, "segment");
+	smtp_session_free(&s);
 }
 
 UNIT_TEST(smtp_session_injection_split)
@@ -1051,6 +1063,7 @@ UNIT_TEST(smtp_session_injection_split)
 	CHECK_STR(smtp_rc_str(s.facts.outcome), "starttls_ok", "outcome");
 	const struct smtp_segment *g = &s.transcript.seg[s.transcript.nseg - 1];
 	CHECK(g->tls && g->dir == SMTP_DIR_RECEIVED);
+	smtp_session_free(&s);
 }
 
 UNIT_TEST(smtp_session_timeouts)
@@ -1059,7 +1072,7 @@ UNIT_TEST(smtp_session_timeouts)
 	struct smtp_limits lim;
 
 	smtp_limits_default(&lim);
-	CHECK_INT(smtp_session_init(&s, EHLO_NAME, &lim), 0, "init");
+	CHECK_INT(reinit(&s, EHLO_NAME, &lim), 0, "init");
 	CHECK_INT(smtp_session_stage_timeout_ms(&s), lim.connect_ms,
 		  "connecting");
 	smtp_on_connected(&s);
@@ -1074,7 +1087,7 @@ UNIT_TEST(smtp_session_timeouts)
 	CHECK_INT(smtp_session_stage_timeout_ms(&s), 0, "done");
 
 	/* Connect timeout. */
-	smtp_session_init(&s, EHLO_NAME, &lim);
+	reinit(&s, EHLO_NAME, &lim);
 	CHECK_INT(smtp_on_timeout(&s, SMTP_TIMER_STAGE), SMTP_ACT_CLOSE, "c");
 	CHECK_STR(smtp_rc_str(s.facts.outcome), "timeout", "connect");
 	CHECK_STR(smtp_state_str(s.facts.end_state), "connecting", "connect");
@@ -1115,6 +1128,7 @@ UNIT_TEST(smtp_session_timeouts)
 	CHECK_INT(smtp_on_timeout(&s, SMTP_TIMER_STAGE), SMTP_ACT_CLOSE,
 		  "quit");
 	CHECK_STR(smtp_rc_str(s.facts.outcome), "no_starttls", "quit");
+	smtp_session_free(&s);
 }
 
 UNIT_TEST(smtp_session_ehlo_replies)
@@ -1156,13 +1170,14 @@ UNIT_TEST(smtp_session_ehlo_replies)
 	to_ehlo(&s);
 	CHECK_INT(feed(&s, "250-mx\n250 STARTTLS\n"), SMTP_ACT_SEND, "lf");
 	CHECK(s.facts.bare_lf);
+	smtp_session_free(&s);
 }
 
 UNIT_TEST(smtp_session_events_after_done)
 {
 	static struct smtp_session s;
 
-	CHECK_INT(smtp_session_init(&s, EHLO_NAME, NULL), 0, "init");
+	CHECK_INT(reinit(&s, EHLO_NAME, NULL), 0, "init");
 	/* Bytes before the connect event: the connection is evidently up. */
 	CHECK_INT(feed(&s, "554 go away\r\n"), SMTP_ACT_SEND, "banner");
 	CHECK(output_is(&s, "QUIT\r\n"));
@@ -1183,9 +1198,10 @@ UNIT_TEST(smtp_session_events_after_done)
 	CHECK_INT(s.facts.tls_ok, 0, "early");
 
 	/* The connection never came up. */
-	smtp_session_init(&s, EHLO_NAME, NULL);
+	reinit(&s, EHLO_NAME, NULL);
 	CHECK_INT(smtp_on_connect_failed(&s), SMTP_ACT_CLOSE, "refused");
 	CHECK_STR(smtp_rc_str(s.facts.outcome), "connect_failed", "refused");
+	smtp_session_free(&s);
 }
 
 UNIT_TEST(smtp_session_transcript_bound)
@@ -1212,6 +1228,207 @@ UNIT_TEST(smtp_session_transcript_bound)
 		      strlen(EHLO_NAME) + 2 + 40 * sizeof big + 14 +
 		      strlen("STARTTLS\r\n") - SMTP_TRANSCRIPT_MAX,
 		  "dropped");
+	smtp_session_free(&s);
+}
+
+UNIT_TEST(smtp_session_memory_on_demand)
+{
+	static struct smtp_session s;
+	static const char banner[] = "220 " HOST " ESMTP\r\n";
+
+	/* Nothing is allocated before the first byte; an ordinary whole
+	 * conversation fits the first transcript allocation. */
+	CHECK_INT(reinit(&s, EHLO_NAME, NULL), 0, "init");
+	CHECK(s.transcript.bytes == NULL && s.transcript.seg == NULL);
+	CHECK_INT(s.transcript.cap, 0, "cap");
+	CHECK_INT(s.facts.banner_len, 0, "no banner");
+	smtp_on_connected(&s);
+	CHECK_INT(feed(&s, banner), SMTP_ACT_SEND, "banner");
+	CHECK_INT(s.facts.banner_len, strlen(HOST " ESMTP"), "banner");
+	CHECK(memcmp(s.facts.banner, HOST " ESMTP", s.facts.banner_len) == 0);
+	CHECK_INT(feed(&s, "250-" HOST "\r\n250-PIPELINING\r\n"
+			   "250 STARTTLS\r\n"),
+		  SMTP_ACT_SEND, "ehlo");
+	CHECK_INT(feed(&s, "220 go ahead\r\n"), SMTP_ACT_START_TLS, "220");
+	CHECK_INT(smtp_on_tls_done(&s, true, NULL), SMTP_ACT_SEND, "tls");
+	CHECK_INT(feed(&s, "221 bye\r\n"), SMTP_ACT_CLOSE, "221");
+	CHECK_INT(s.transcript.cap, SMTP_TRANSCRIPT_INITIAL, "cap");
+	CHECK_INT(s.transcript.segcap, SMTP_TRANSCRIPT_SEGS_INITIAL, "segs");
+	CHECK(!s.transcript.truncated);
+	smtp_session_free(&s);
+	CHECK(s.transcript.bytes == NULL && s.transcript.len == 0);
+	CHECK_INT(s.facts.banner_len, 0, "freed");
+	CHECK(s.facts.banner != NULL);
+	smtp_session_free(&s); /* twice is harmless */
+}
+
+/* ---- Plaintext during the handshake (tls.c's preamble scan) --------- */
+
+/*
+ * RFC 3207 §5: after the 220 to STARTTLS the server's next bytes must be
+ * TLS; a TLS record starts with its content type (RFC 8446 §5.1:
+ * handshake 22 = 0x16, alert 21 = 0x15) and the legacy version 0x03 0xXX.
+ * Each case is the reads the connection gets after STARTTLS's 220 and,
+ * per read, how many leading bytes are plaintext (to the session, which
+ * discards and flags them) rather than TLS (to OpenSSL).
+ */
+#define HELLO "\x16\x03\x03\x01\x31\x02" /* a ServerHello record, its start */
+#define ALERT "\x15\x03\x03\x00\x02\x02\x28" /* fatal handshake_failure */
+
+struct preamble_case {
+	const char *name;
+	size_t nreads;
+	struct {
+		const char *bytes;
+		size_t len;
+		size_t plain;
+	} read[4];
+};
+
+#define R(str, plain)                      \
+	{                                  \
+		str, sizeof str - 1, plain \
+	}
+
+static const struct preamble_case preamble_cases[] = {
+	{ "hello at once", 1, { R(HELLO, 0) } },
+	{ "alert at once", 1, { R(ALERT, 0) } },
+	{ "one line, then the hello",
+	  2,
+	  { R("250 injected\r\n", 14), R(HELLO, 0) } },
+	{ "one line and the hello in one read",
+	  1,
+	  { R("250 injected\r\n" HELLO, 14) } },
+	{ "two lines split mid-line",
+	  3,
+	  { R("250-INJ", 7), R("ECTED\r\n250 AUTH PLAIN\r\n", 23),
+	    R(HELLO, 0) } },
+	{ "bare LF and empty lines",
+	  2,
+	  { R("\r\n\n250 x\n", 9), R(HELLO, 0) } },
+	/* Once TLS started, printable bytes are record payload. */
+	{ "text after the hello", 2, { R(HELLO, 0), R("250 x\r\n", 0) } },
+	{ "text inside the hello's read", 1, { R(HELLO "250 x\r\n", 0) } },
+	/* Neither text nor TLS: OpenSSL judges it (as before). */
+	{ "binary garbage", 1, { R("\x00\x01\x02", 0) } },
+	{ "an unfinished line goes on",
+	  3,
+	  { R("220 still", 9), R(" talking", 8), R("\x01\x16\r\n" HELLO, 4) } },
+};
+
+UNIT_TEST(tls_preamble_scan_table)
+{
+	for (size_t i = 0; i < sizeof preamble_cases / sizeof preamble_cases[0];
+	     i++) {
+		const struct preamble_case *c = &preamble_cases[i];
+		struct tls_preamble p = { 0 };
+
+		for (size_t r = 0; r < c->nreads; r++)
+			CHECK_INT(tls_preamble_scan(
+				      &p, (const uint8_t *)c->read[r].bytes,
+				      c->read[r].len),
+				  c->read[r].plain, c->name);
+	}
+}
+
+UNIT_TEST(tls_preamble_scan_cap)
+{
+	static uint8_t big[TLS_PREAMBLE_MAX + 100];
+	struct tls_preamble p = { 0 };
+
+	/* A line that never ends is plaintext up to the cap; the rest goes
+	 * to OpenSSL, which fails on it, so a peer cannot keep the
+	 * handshake waiting on text forever (the deadline still holds). */
+	memset(big, 'A', sizeof big);
+	CHECK_INT(tls_preamble_scan(&p, big, 1000), 1000, "first read");
+	CHECK_INT(tls_preamble_scan(&p, big, sizeof big - 1000),
+		  TLS_PREAMBLE_MAX - 1000, "up to the cap");
+	CHECK(p.done);
+	CHECK_INT(tls_preamble_scan(&p, big, 10), 0, "after the cap");
+}
+
+/*
+ * The scripted peer of the split-segment injection: a server that answers
+ * STARTTLS with 220 in one segment and writes plaintext in later
+ * segments, before (or with) its ServerHello. The client side is what
+ * tls.c's on_read does with each read once conn_start_tls() ran: the
+ * preamble scan's plaintext to the session (smtp_on_data), the rest to
+ * OpenSSL (here: collected, to compare with the TLS bytes the peer
+ * sent).
+ */
+struct split_case {
+	const char *name;
+	const char *after_220[3]; /* reads after the 220, NULL-terminated */
+	const char *injected;	  /* the plaintext among them */
+};
+
+static const struct split_case split_cases[] = {
+	{ "injection in its own read",
+	  { "250-INJECTED\r\n250 AUTH PLAIN\r\n", HELLO, NULL },
+	  "250-INJECTED\r\n250 AUTH PLAIN\r\n" },
+	{ "injection and hello in one later read",
+	  { "250 AUTH PLAIN\r\n" HELLO, NULL },
+	  "250 AUTH PLAIN\r\n" },
+	{ "injection split over reads",
+	  { "250-INJ", "ECTED\r\n", HELLO },
+	  "250-INJECTED\r\n" },
+	{ "no injection", { HELLO, NULL }, "" },
+};
+
+UNIT_TEST(smtp_injection_later_read)
+{
+	static struct smtp_session s;
+
+	for (size_t i = 0; i < sizeof split_cases / sizeof split_cases[0];
+	     i++) {
+		const struct split_case *c = &split_cases[i];
+		struct tls_preamble p = { 0 };
+		uint8_t to_tls[64];
+		size_t ntls = 0;
+
+		to_ehlo(&s);
+		CHECK_INT(feed(&s, "250-" HOST "\r\n250 STARTTLS\r\n"),
+			  SMTP_ACT_SEND, c->name);
+		CHECK_INT(feed(&s, "220 2.0.0 Ready to start TLS\r\n"),
+			  SMTP_ACT_START_TLS, c->name);
+		for (size_t r = 0; r < 3 && c->after_220[r]; r++) {
+			const uint8_t *b = (const uint8_t *)c->after_220[r];
+			size_t len = strlen(c->after_220[r]);
+			size_t plain = tls_preamble_scan(&p, b, len);
+			if (plain > 0)
+				CHECK_INT(smtp_on_data(&s, b, plain),
+					  SMTP_ACT_WAIT, c->name);
+			if (len - plain > sizeof to_tls - ntls) {
+				unit_fail(__FILE__, __LINE__, "%s: overflow",
+					  c->name);
+				break;
+			}
+			memcpy(to_tls + ntls, b + plain, len - plain);
+			ntls += len - plain;
+		}
+		/* OpenSSL got exactly the TLS bytes. */
+		CHECK_INT(ntls, sizeof HELLO - 1, c->name);
+		CHECK(memcmp(to_tls, HELLO, sizeof HELLO - 1) == 0);
+		CHECK_INT(s.facts.injection, c->injected[0] != '\0', c->name);
+		CHECK_INT(s.facts.injected_bytes, strlen(c->injected), c->name);
+		/* Kept as discarded plaintext, in the order of the wire. */
+		if (c->injected[0]) {
+			const struct smtp_segment *g =
+			    &s.transcript.seg[s.transcript.nseg - 1];
+			CHECK_INT(g->dir, SMTP_DIR_DISCARDED, c->name);
+			CHECK(!g->tls);
+			CHECK_INT(g->len, strlen(c->injected), c->name);
+			CHECK(memcmp(s.transcript.bytes + g->off, c->injected,
+				     g->len) == 0);
+		}
+		/* The handshake then succeeds and QUIT goes inside TLS. */
+		CHECK_INT(smtp_on_tls_done(&s, true, NULL), SMTP_ACT_SEND,
+			  c->name);
+		CHECK(output_is(&s, "QUIT\r\n"));
+		CHECK_INT(feed(&s, "221 bye\r\n"), SMTP_ACT_CLOSE, c->name);
+		CHECK_STR(smtp_rc_str(s.facts.outcome), "starttls_ok", c->name);
+	}
+	smtp_session_free(&s);
 }
 
 UNIT_TEST(smtp_session_names)
