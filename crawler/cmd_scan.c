@@ -683,9 +683,13 @@ int cmd_scan(int argc, char **argv)
 			    stderr,
 			    "scan: %" PRIu64 " endpoints probed by this "
 			    "process (once each), %" PRIu64
-			    " with STARTTLS and TLS; handshake records %" PRIu64
-			    " bytes, %" PRIu64 " compressed\n",
+			    " with STARTTLS and TLS; %" PRIu64
+			    " results taken from other crawlers, %" PRIu64
+			    " claims of stopped crawlers taken over; handshake "
+			    "records %" PRIu64 " bytes, %" PRIu64
+			    " compressed\n",
 			    sum.endpoints_probed, sum.starttls_ok,
+			    sum.endpoints_remote, sum.endpoints_taken_over,
 			    sum.records_raw, sum.records_zstd);
 		fprintf(stderr,
 			"scan: stages measured: DNS (MX, A/AAAA, TLSA, MTA-STS "

@@ -28,6 +28,7 @@ struct epreg {
 	size_t nbuckets;
 	size_t count;
 	unsigned workers;
+	bool claims;	       /* new endpoints are claimed across processes */
 	struct waiter **ready; /* per worker: callbacks to run */
 	void (*wake)(void *ctx, unsigned worker);
 	void *ctx;
@@ -99,6 +100,11 @@ void epreg_free(struct epreg *r)
 	free(r);
 }
 
+void epreg_use_claims(struct epreg *r)
+{
+	r->claims = true;
+}
+
 static void grow(struct epreg *r)
 {
 	size_t n = r->nbuckets * 2;
@@ -155,7 +161,10 @@ enum epreg_answer epreg_request(struct epreg *r, const struct ep_key *k,
 		}
 	} else {
 		e = calloc(1, sizeof *e);
-		if (!e) {
+		struct waiter *w = r->claims ? calloc(1, sizeof *w) : NULL;
+		if (!e || (r->claims && !w)) {
+			free(e);
+			free(w);
 			ans = EPREG_NO_MEMORY;
 		} else {
 			e->key = *k;
@@ -165,6 +174,13 @@ enum epreg_answer epreg_request(struct epreg *r, const struct ep_key *k,
 			if (++r->count > 2 * r->nbuckets)
 				grow(r);
 			ans = EPREG_PROBE;
+			if (w) {
+				w->worker = worker;
+				w->cb = cb;
+				w->arg = arg;
+				e->waiters = w;
+				ans = EPREG_CLAIM;
+			}
 		}
 	}
 	pthread_mutex_unlock(&r->mu);
@@ -203,6 +219,24 @@ const struct ep_done *epreg_publish(struct epreg *r, const struct ep_key *k,
 		if (woken[i])
 			r->wake(r->ctx, i);
 	return d;
+}
+
+void epreg_claimed(struct epreg *r, const struct ep_key *k)
+{
+	struct waiter *w = NULL;
+
+	pthread_mutex_lock(&r->mu);
+	struct entry *e = find(r, k);
+	if (e && !e->res && e->waiters) {
+		w = e->waiters;
+		e->waiters = w->next;
+		w->res = NULL;
+		w->next = r->ready[w->worker];
+		r->ready[w->worker] = w;
+	}
+	pthread_mutex_unlock(&r->mu);
+	if (w)
+		r->wake(r->ctx, w->worker);
 }
 
 void epreg_drain(struct epreg *r, unsigned worker)

@@ -38,6 +38,8 @@ struct ep_done {
 	unsigned dane_nusable;
 };
 
+/* Called on the waiter's loop with the result, or with d == NULL when the
+ * waiter is the one to probe the endpoint (its claim was won). */
 typedef void (*ep_wait_cb)(void *arg, const struct ep_done *d);
 
 struct epreg;
@@ -48,10 +50,18 @@ struct epreg *epreg_new(unsigned workers,
 			void (*wake)(void *ctx, unsigned worker), void *ctx);
 void epreg_free(struct epreg *r);
 
+/* From now on, a new endpoint is claimed across processes (epclaim.h)
+ * before anyone probes it: epreg_request() answers EPREG_CLAIM instead of
+ * EPREG_PROBE. */
+void epreg_use_claims(struct epreg *r);
+
 enum epreg_answer {
 	EPREG_PROBE = 0, /* nobody has it: the caller probes, then publishes */
 	EPREG_DONE,	 /* *out is the result, valid until epreg_free() */
 	EPREG_WAIT,	 /* cb(arg, result) runs later on `worker`'s loop */
+	EPREG_CLAIM,	 /* new here: the caller files the claim (epclaim.h)
+			    and waits like EPREG_WAIT; if the claim is won,
+			    one waiter is called with NULL and probes */
 	EPREG_NO_MEMORY,
 };
 
@@ -64,6 +74,10 @@ enum epreg_answer epreg_request(struct epreg *r, const struct ep_key *k,
  * the published result (for the caller's own use). */
 const struct ep_done *epreg_publish(struct epreg *r, const struct ep_key *k,
 				    struct ep_done *d);
+
+/* The claim on k was won: one of its waiters (called with NULL on its
+ * loop) probes the endpoint and publishes. Any thread. */
+void epreg_claimed(struct epreg *r, const struct ep_key *k);
 
 /* Runs the callbacks queued for `worker`; call on its loop. */
 void epreg_drain(struct epreg *r, unsigned worker);

@@ -13,6 +13,7 @@
 
 #include "crawler/cert.h"
 #include "crawler/copyfmt.h"
+#include "crawler/epclaim.h"
 #include "crawler/probe.h"
 #include "crawler/record.h"
 
@@ -969,22 +970,52 @@ static void ep_arrived(struct probe *p, size_t hi, size_t k,
 		finish(p);
 }
 
+static void on_ep_probed(void *arg, const struct endpoint_result *r);
+static void publish_failure(struct ep_wait *w);
+
 static void on_ep_wait(void *arg, const struct ep_done *d)
 {
 	struct ep_wait *w = arg;
 	struct probe *p = w->p;
 	size_t hi = w->host, k = w->addr;
 
+	if (!d) {
+		/* Our claim was won: probe it, then publish. */
+		struct host *h = &p->hosts[hi];
+		if (endpoint_probe(p->env->ep_env, &h->addrs[k],
+				   PROBE_SMTP_PORT, h->name, on_ep_probed,
+				   w) != 0)
+			publish_failure(w);
+		return;
+	}
 	free(w);
 	ep_arrived(p, hi, k, d);
 }
 
+/* The probe could not be made (out of memory): publish a failure so that
+ * waiters are not stuck; the domain is failed. Frees w. */
+static void publish_failure(struct ep_wait *w)
+{
+	struct probe *p = w->p;
+	size_t hi = w->host, k = w->addr;
+	struct ep_done *fail = calloc(1, sizeof *fail);
+
+	if (fail)
+		snprintf(fail->outcome, sizeof fail->outcome, "no_memory");
+	const struct ep_done *pub =
+	    fail ? epreg_publish(p->env->reg, &w->key, fail) : NULL;
+	free(w);
+	oom(p);
+	ep_arrived(p, hi, k, pub);
+}
+
+/* The endpoint row (to b) and the rows of its certificates (to certs). */
 static void endpoint_row(struct probe *p, const struct endpoint_result *r,
-			 const struct verify_result *vr, bool judged)
+			 const struct verify_result *vr, bool judged,
+			 struct jbuf *b, struct jbuf *certs)
 {
 	const struct smtp_facts *f = &r->session->facts;
 	const struct smtp_transcript *tr = &r->session->transcript;
-	struct jbuf *b = &p->eprows;
 	struct copy_array arr;
 	char ip[64], now[64];
 	time_t t = time(NULL);
@@ -1073,8 +1104,7 @@ static void endpoint_row(struct probe *p, const struct endpoint_result *r,
 		if (cert_sha256(r->tls->chain[i], r->tls->chain_len[i],
 				digest) == 0)
 			copy_array_bytea(&arr, digest, sizeof digest);
-		cert_copy_row(&p->certrows, r->tls->chain[i],
-			      r->tls->chain_len[i]);
+		cert_copy_row(certs, r->tls->chain[i], r->tls->chain_len[i]);
 	}
 	copy_array_end(&arr);
 	copy_field(b);
@@ -1133,6 +1163,7 @@ static void on_ep_probed(void *arg, const struct endpoint_result *r)
 	struct probe *p = w->p;
 	struct host *h = &p->hosts[w->host];
 	struct ep_done *d = calloc(1, sizeof *d);
+	struct epclaim_result *x = NULL;
 	struct verify_result vr;
 	struct verify_der der[TLS_MAX_CHAIN];
 	size_t n = r->tls_done ? r->tls->nchain : 0;
@@ -1144,14 +1175,29 @@ static void on_ep_probed(void *arg, const struct endpoint_result *r)
 	if (n && verify_chain(p->env->verify, der, n, time(NULL), r->sni, NULL,
 			      &vr) == VERIFY_OK)
 		judged = true;
-	endpoint_row(p, r, &vr, judged);
+	if (p->env->claims) {
+		/* Rows go to the claim thread, which stores them before it
+		 * publishes the result (epclaim.h). */
+		x = calloc(1, sizeof *x);
+		if (x) {
+			jbuf_init(&x->endpoint_rows, PROBE_ROWS_MAX);
+			jbuf_init(&x->cert_rows, PROBE_ROWS_MAX);
+			endpoint_row(p, r, &vr, judged, &x->endpoint_rows,
+				     &x->cert_rows);
+		}
+	} else {
+		endpoint_row(p, r, &vr, judged, &p->eprows, &p->certrows);
+	}
 	record_line(p, r);
 	p->ep_probed++;
-	if (!d) {
-		oom(p);
-		free(w);
-		if (--p->pending == 0)
-			finish(p);
+	if (!d || (p->env->claims && !x)) {
+		free(d);
+		if (x) {
+			jbuf_free(&x->endpoint_rows);
+			jbuf_free(&x->cert_rows);
+			free(x);
+		}
+		publish_failure(w);
 		return;
 	}
 	snprintf(d->outcome, sizeof d->outcome, "%s",
@@ -1181,6 +1227,25 @@ static void on_ep_probed(void *arg, const struct endpoint_result *r)
 			d->dane = dr.outcome;
 			d->dane_nusable = dr.nusable;
 		}
+	}
+	if (x) {
+		/* Wait for our own result like everyone else: it arrives once
+		 * its rows are stored. */
+		const struct ep_done *none = NULL;
+		enum epreg_answer a =
+		    epreg_request(p->env->reg, &w->key, p->env->worker_index,
+				  on_ep_wait, w, &none);
+		x->key = w->key;
+		x->done = d;
+		epclaim_finish(p->env->claims, x);
+		if (a != EPREG_WAIT) {
+			/* Out of memory: the others still get the result. */
+			size_t hi = w->host, k = w->addr;
+			free(w);
+			oom(p);
+			ep_arrived(p, hi, k, NULL);
+		}
+		return;
 	}
 	const struct ep_done *pub = epreg_publish(p->env->reg, &w->key, d);
 	size_t hi = w->host, k = w->addr;
@@ -1223,20 +1288,21 @@ static void endpoint_request(struct probe *p, size_t hi, size_t k)
 		p->pending++;
 		if (endpoint_probe(p->env->ep_env, &h->addrs[k],
 				   PROBE_SMTP_PORT, h->name, on_ep_probed,
-				   w) != 0) {
-			/* Publish a failure so that waiters are not stuck. */
-			struct ep_done *fail = calloc(1, sizeof *fail);
-			if (fail)
-				snprintf(fail->outcome, sizeof fail->outcome,
-					 "no_memory");
-			const struct ep_done *pub =
-			    fail ? epreg_publish(p->env->reg, &w->key, fail)
-				 : NULL;
-			free(w);
-			oom(p);
-			ep_arrived(p, hi, k, pub);
-		}
+				   w) != 0)
+			publish_failure(w);
 		return;
+	case EPREG_CLAIM: {
+		/* Other crawlers' results are judged for DANE with this
+		 * host's TLSA records, as the first asker's are here. */
+		struct epclaim_dane dane = {
+			h->rec, h->nrec,
+			h->tlsa_name ? h->tlsa_name + strlen("_25._tcp.") : NULL
+		};
+		p->pending++;
+		if (epclaim_request(p->env->claims, &w->key, &dane) != 0)
+			publish_failure(w);
+		return;
+	}
 	case EPREG_NO_MEMORY:
 		free(w);
 		oom(p);

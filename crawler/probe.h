@@ -53,6 +53,8 @@ struct probe_env {
 	/* The SMTP/TLS stage; NULL ep_env turns it off. */
 	const struct endpoint_env *ep_env;
 	struct epreg *reg; /* shared by the workers of this process */
+	/* Claims across processes (epclaim.h); NULL: this process alone. */
+	struct epclaim *claims;
 	unsigned worker_index;
 	const struct verify_ctx *verify;
 };
@@ -68,6 +70,7 @@ struct probe_counts {
 };
 
 struct probe;
+struct epclaim;
 
 /* Called once per probe when it is done and its rows are appended; the
  * probe is freed right after the callback returns. */

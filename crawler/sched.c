@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "crawler/cli.h"
+#include "crawler/epclaim.h"
 #include "crawler/sched.h"
 #include "crawler/store.h"
 
@@ -58,7 +59,8 @@ struct shared {
 	    dns_error, blocklisted, queries, refused, endpoints, starttls;
 	_Atomic uint64_t batches_written, batches_discarded;
 	struct worker *w;
-	struct epreg *reg; /* endpoints probed by this process */
+	struct epreg *reg;	/* endpoints probed by this process */
+	struct epclaim *claims; /* ... and across processes */
 };
 
 struct worker {
@@ -336,6 +338,7 @@ static int worker_init(struct worker *w, struct shared *sh, unsigned index)
 	w->env.campaign_id = cfg->campaign_id;
 	w->env.worker_index = index;
 	w->env.reg = sh->reg;
+	w->env.claims = sh->claims;
 	w->env.verify = cfg->verify;
 	if (cfg->smtp) {
 		w->ep_env.loop = &w->loop;
@@ -615,6 +618,25 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 		store_close(&st.st);
 		return -1;
 	}
+	if (cfg->smtp) {
+		struct epclaim_config cc = {
+			.conninfo = cfg->conninfo,
+			.campaign_id = cfg->campaign_id,
+			.worker_id = cfg->worker_id,
+			.lease_seconds = cfg->lease_seconds,
+			.reg = sh.reg,
+			.verify = cfg->verify,
+		};
+		sh.claims = epclaim_start(&cc);
+		if (!sh.claims) {
+			free(sh.w);
+			free(sh.req);
+			epreg_free(sh.reg);
+			store_close(&st.st);
+			return -1;
+		}
+		epreg_use_claims(sh.reg);
+	}
 	for (unsigned i = 0; i < cfg->workers; i++) {
 		if (worker_init(&sh.w[i], &sh, i) != 0) {
 			/* Workers made so far have no thread yet: close their
@@ -637,6 +659,7 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 			}
 			free(sh.w);
 			free(sh.req);
+			epclaim_stop(sh.claims, NULL);
 			epreg_free(sh.reg);
 			store_close(&st.st);
 			return -1;
@@ -684,6 +707,10 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 		SSL_CTX_free(sh.w[i].ep_env.tls);
 		ipcap_free(sh.w[i].ep_env.cap);
 	}
+	/* Every domain is done, so no claim is pending. */
+	struct epclaim_stats cs = { 0 };
+	epclaim_stop(sh.claims, &cs);
+	sh.claims = NULL;
 	pthread_mutex_lock(&sh.mu);
 	pthread_cond_signal(&sh.cond);
 	pthread_mutex_unlock(&sh.mu);
@@ -708,6 +735,8 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 	out->counts.queries = atomic_load(&sh.queries);
 	out->counts.refused_addresses = atomic_load(&sh.refused);
 	out->endpoints_probed = atomic_load(&sh.endpoints);
+	out->endpoints_remote = cs.remote;
+	out->endpoints_taken_over = cs.taken_over;
 	out->starttls_ok = atomic_load(&sh.starttls);
 	out->batches_written = atomic_load(&sh.batches_written);
 	out->batches_discarded = atomic_load(&sh.batches_discarded);

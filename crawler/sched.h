@@ -40,6 +40,8 @@ struct sched_config {
 struct sched_summary {
 	struct probe_counts counts;
 	uint64_t endpoints_probed;
+	uint64_t endpoints_remote;     /* results taken from other crawlers */
+	uint64_t endpoints_taken_over; /* claims of dead crawlers taken */
 	uint64_t starttls_ok;
 	uint64_t records_raw, records_zstd; /* handshake record bytes */
 	uint64_t batches_written;

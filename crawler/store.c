@@ -337,17 +337,23 @@ int store_progress(struct store *s, int64_t *total, int64_t *done)
 	return 0;
 }
 
-static int exec_simple(struct store *s, const char *sql)
+static int conn_exec(PGconn *c, const char *sql)
 {
-	PGresult *r = PQexec(s->c, sql);
+	PGresult *r = PQexec(c, sql);
 	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-	if (!ok && !store_broken(s))
+	if (!ok && PQstatus(c) == CONNECTION_OK)
 		cli_warn("store: %s: %s", sql, PQresultErrorMessage(r));
 	PQclear(r);
 	return ok ? 0 : -1;
 }
 
-static int copy_table(struct store *s, int t, const struct jbuf *rows)
+static int exec_simple(struct store *s, const char *sql)
+{
+	return s->c ? conn_exec(s->c, sql) : -1;
+}
+
+int store_copy_rows(PGconn *c, const char *table, const char *columns,
+		    const struct jbuf *rows, bool staged)
 {
 	char sql[2048];
 	PGresult *r;
@@ -355,7 +361,7 @@ static int copy_table(struct store *s, int t, const struct jbuf *rows)
 
 	if (rows->len == 0)
 		return 0;
-	if (probe_table_staged[t]) {
+	if (staged) {
 		/* Rows another batch or crawler may have stored already go
 		 * through a session-local staging table and are inserted
 		 * with ON CONFLICT DO NOTHING. */
@@ -363,18 +369,18 @@ static int copy_table(struct store *s, int t, const struct jbuf *rows)
 		    sql, sizeof sql,
 		    "CREATE TEMP TABLE IF NOT EXISTS stage_%s (LIKE %s INCLUDING DEFAULTS) "
 		    "ON COMMIT DELETE ROWS",
-		    probe_table_name[t], probe_table_name[t]);
-		if (exec_simple(s, sql) != 0)
+		    table, table);
+		if (conn_exec(c, sql) != 0)
 			return -1;
 		snprintf(sql, sizeof sql, "COPY stage_%s (%s) FROM STDIN",
-			 probe_table_name[t], probe_table_columns[t]);
+			 table, columns);
 	} else {
-		snprintf(sql, sizeof sql, "COPY %s (%s) FROM STDIN",
-			 probe_table_name[t], probe_table_columns[t]);
+		snprintf(sql, sizeof sql, "COPY %s (%s) FROM STDIN", table,
+			 columns);
 	}
-	r = PQexec(s->c, sql);
+	r = PQexec(c, sql);
 	if (PQresultStatus(r) != PGRES_COPY_IN) {
-		if (!store_broken(s))
+		if (PQstatus(c) == CONNECTION_OK)
 			cli_warn("store: %s", PQresultErrorMessage(r));
 		PQclear(r);
 		return -1;
@@ -385,30 +391,35 @@ static int copy_table(struct store *s, int t, const struct jbuf *rows)
 		size_t n = rows->len - off;
 		if (n > (1u << 20))
 			n = 1u << 20;
-		ok = PQputCopyData(s->c, rows->data + off, (int)n) == 1;
+		ok = PQputCopyData(c, rows->data + off, (int)n) == 1;
 		off += n;
 	}
-	if (PQputCopyEnd(s->c, ok ? NULL : "send failed") != 1)
+	if (PQputCopyEnd(c, ok ? NULL : "send failed") != 1)
 		ok = 0;
-	while ((r = PQgetResult(s->c)) != NULL) {
+	while ((r = PQgetResult(c)) != NULL) {
 		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-			if (ok && !store_broken(s))
-				cli_warn("store: COPY %s: %s",
-					 probe_table_name[t],
+			if (ok && PQstatus(c) == CONNECTION_OK)
+				cli_warn("store: COPY %s: %s", table,
 					 PQresultErrorMessage(r));
 			ok = 0;
 		}
 		PQclear(r);
 	}
-	if (ok && probe_table_staged[t]) {
+	if (ok && staged) {
 		snprintf(sql, sizeof sql,
 			 "INSERT INTO %s (%s) SELECT %s FROM stage_%s "
 			 "ON CONFLICT DO NOTHING",
-			 probe_table_name[t], probe_table_columns[t],
-			 probe_table_columns[t], probe_table_name[t]);
-		ok = exec_simple(s, sql) == 0;
+			 table, columns, columns, table);
+		ok = conn_exec(c, sql) == 0;
 	}
 	return ok ? 0 : -1;
+}
+
+static int copy_table(struct store *s, int t, const struct jbuf *rows)
+{
+	return store_copy_rows(s->c, probe_table_name[t],
+			       probe_table_columns[t], rows,
+			       probe_table_staged[t]);
 }
 
 int store_write(struct store *s, struct batch *b, bool *discarded)

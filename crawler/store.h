@@ -80,6 +80,13 @@ int store_renew(struct store *s);
 /* Sets the campaign's state ('running', 'done'). 0 or -1. */
 int store_set_state(struct store *s, const char *state);
 
+/* COPYs rows (COPY text) into table's columns; staged: through a
+ * session-local staging table and INSERT ... ON CONFLICT DO NOTHING, for
+ * rows another crawler may have stored. Call inside a transaction.
+ * Returns 0, or -1 (warned unless the connection broke). */
+int store_copy_rows(PGconn *c, const char *table, const char *columns,
+		    const struct jbuf *rows, bool staged);
+
 /* True if the connection is broken (then store_reconnect()). */
 bool store_broken(const struct store *s);
 /* Tries to connect again; 0 on success. */
