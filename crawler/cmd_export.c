@@ -263,7 +263,7 @@ int cmd_export(int argc, char **argv)
 	}
 	if (!PQsendQueryParams(
 		c,
-		"SELECT doc::text, target_id FROM export_domain "
+		"SELECT doc::text, target_id FROM export_document "
 		"WHERE campaign_id = $1::bigint ORDER BY target_id",
 		1, NULL, params, NULL, NULL, 0) ||
 	    !PQsetSingleRowMode(c)) {

@@ -586,6 +586,7 @@ int cmd_scan(int argc, char **argv)
 			goto out;
 		}
 		sc.verify = verify;
+		sc.ca_file = ca_file;
 	}
 
 	/* The resolver is checked before anything is written. */

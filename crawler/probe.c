@@ -16,6 +16,7 @@
 #include "crawler/epclaim.h"
 #include "crawler/probe.h"
 #include "crawler/record.h"
+#include "crawler/stsfacts.h"
 
 /* Bytes a domain's rows may take in a batch buffer before it fails. */
 #define PROBE_ROWS_MAX (4u << 20)
@@ -23,8 +24,10 @@
 #define PROBE_ARRAY_MAX (64u << 10)
 
 const char *const probe_table_name[PROBE_T_LAST] = {
-	"domain_dns", "dns_rrset",   "domain_mx",	"mx_address",
-	"endpoint",   "certificate", "domain_endpoint", "handshake_record",
+	"domain_dns",	   "dns_rrset",	       "domain_mx",
+	"mx_address",	   "endpoint",	       "certificate",
+	"domain_endpoint", "handshake_record", "domain_mta_sts",
+	"domain_tlsrpt",
 };
 
 const bool probe_table_staged[PROBE_T_LAST] = {
@@ -40,7 +43,8 @@ const char *const probe_table_columns[PROBE_T_LAST] = {
 	"ede_text, large, cname, records, txt, elapsed_ms",
 	"campaign_id, target_id, ordinal, preference, host, kept, ip_literal, "
 	"cname, address_outcome, a_dnssec, aaaa_dnssec, tlsa_looked_up, "
-	"tlsa_name, tlsa_dnssec, tlsa_records, dane, dane_result_type",
+	"tlsa_name, tlsa_dnssec, tlsa_records, dane, dane_result_type, "
+	"sts_match",
 	"campaign_id, target_id, ordinal, address, verdict, class",
 	"campaign_id, ip, port, sni, worker, probed_at, outcome, end_state, "
 	"conn, banner_code, ehlo_code, helo_code, starttls_offered, "
@@ -53,6 +57,8 @@ const char *const probe_table_columns[PROBE_T_LAST] = {
 	"campaign_id, target_id, ordinal, ip, port, sni, name_matches_domain, "
 	"dane, dane_result_type",
 	"campaign_id, ip, port, sni, dict_id, raw_len, zstd",
+	sts_facts_columns,
+	rpt_facts_columns,
 };
 
 /* SMTP port: mail exchangers listen on 25 (RFC 5321 §4.5.4.2). */
@@ -60,11 +66,17 @@ const char *const probe_table_columns[PROBE_T_LAST] = {
 
 enum query_kind {
 	Q_MX,
-	Q_TXT, /* _mta-sts and _smtp._tls: recorded, parsed later */
+	Q_STS_TXT, /* _mta-sts.<domain> */
+	Q_RPT_TXT, /* _smtp._tls.<domain> */
 	Q_A,
 	Q_AAAA,
 	Q_TLSA,
+	Q_STS_A, /* mta-sts.<domain>, when its TXT record is valid */
+	Q_STS_AAAA,
 };
+
+/* TXT records of one RRset read (more are ignored). */
+#define PROBE_TXT_MAX 32
 
 struct host {
 	int preference;
@@ -123,6 +135,9 @@ struct probe {
 	struct jbuf eprows;
 	struct jbuf certrows;
 	struct jbuf records;
+
+	struct sts_facts sts;
+	struct rpt_facts rpt;
 };
 
 struct query {
@@ -136,6 +151,7 @@ struct query {
 static void query_send(struct probe *p, enum query_kind kind, size_t host,
 		       const char *qname, uint16_t qtype);
 static void dns_done(struct probe *p);
+static void sts_fetch_start(struct probe *p);
 
 bool probe_is_ip_literal(const char *host)
 {
@@ -842,6 +858,12 @@ static void write_rows(struct probe *p, struct probe_counts *delta)
 		copy_str(mx, dane_str);
 		copy_field(mx);
 		copy_str(mx, dane_str ? verify_dane_result_type(dane) : NULL);
+		copy_field(mx);
+		int match = sts_facts_mx_match(&p->sts, h->name);
+		if (match < 0)
+			copy_null(mx);
+		else
+			copy_bool(mx, match);
 		copy_row_end(mx);
 		write_domain_endpoints(p, i, h);
 
@@ -881,6 +903,12 @@ static void write_rows(struct probe *p, struct probe_counts *delta)
 		    p->certrows.data ? p->certrows.data : "", p->certrows.len);
 	jbuf_append(&p->out[PROBE_T_RECORDS],
 		    p->records.data ? p->records.data : "", p->records.len);
+	if (p->sts.looked_up)
+		sts_facts_row(&p->sts, &p->out[PROBE_T_MTA_STS],
+			      p->env->campaign_id, p->target_id);
+	if (p->rpt.looked_up)
+		rpt_facts_row(&p->rpt, &p->out[PROBE_T_TLSRPT],
+			      p->env->campaign_id, p->target_id);
 }
 
 static void probe_free(struct probe *p)
@@ -905,6 +933,8 @@ static void probe_free(struct probe *p)
 	jbuf_free(&p->eprows);
 	jbuf_free(&p->certrows);
 	jbuf_free(&p->records);
+	sts_facts_free(&p->sts);
+	rpt_facts_free(&p->rpt);
 	free(p->domain);
 	free(p);
 }
@@ -1314,13 +1344,15 @@ static void endpoint_request(struct probe *p, size_t hi, size_t k)
  * MX host (SNI = the MX host), unless the SMTP stage is off. */
 static void dns_done(struct probe *p)
 {
-	if (!p->env->ep_env || p->smtp_started || p->failed) {
+	if (p->smtp_started || p->failed ||
+	    (!p->env->ep_env && !p->sts.fetch_due)) {
 		finish(p);
 		return;
 	}
 	p->smtp_started = true;
 	p->pending = 1; /* held while requests go out */
-	for (size_t i = 0; i < p->nhosts; i++) {
+	sts_fetch_start(p);
+	for (size_t i = 0; p->env->ep_env && i < p->nhosts; i++) {
 		struct host *h = &p->hosts[i];
 		if (!h->kept || h->ip_literal || h->a_failed || h->aaaa_failed)
 			continue;
@@ -1335,6 +1367,192 @@ static void dns_done(struct probe *p)
 	}
 	if (--p->pending == 0)
 		finish(p);
+}
+
+/* --- MTA-STS and TLS-RPT ---------------------------------------------- */
+
+static void on_sts_fetched(const struct stsfetch_result *r, void *arg)
+{
+	struct probe *p = arg;
+
+	if (sts_facts_fetched(&p->sts, r, &p->certrows) != 0)
+		oom(p);
+	if (--p->pending == 0)
+		finish(p);
+}
+
+/* The policy fetch, when the TXT record is valid: to the addresses of
+ * mta-sts.<domain> the address policy allows. */
+static void sts_fetch_start(struct probe *p)
+{
+	struct sts_facts *s = &p->sts;
+	char text[STSFETCH_MAX_ADDRS][64];
+	const char *addrs[STSFETCH_MAX_ADDRS];
+	size_t n = 0;
+
+	if (!s->fetch_due || !p->env->sts)
+		return;
+	bool blocked = addr_policy_domain_blocked(p->env->policy, s->host);
+	for (size_t i = 0; i < s->naddr; i++) {
+		if (blocked ||
+		    addr_policy_check(p->env->policy, &s->addrs[i]) !=
+			ADDR_POLICY_OK)
+			continue;
+		addr_format(&s->addrs[i], text[n], sizeof text[n]);
+		addrs[n] = text[n];
+		n++;
+	}
+	if (s->host_failed || s->naddr == 0) {
+		s->fetch = stsfetch_rc_str(STSFETCH_DNS_ERROR);
+		return;
+	}
+	if (n == 0) {
+		s->fetch = stsfetch_rc_str(STSFETCH_REFUSED_ADDRESS);
+		return;
+	}
+	p->pending++;
+	if (stsfetch_start(p->env->sts, s->host, addrs, n, on_sts_fetched, p) !=
+	    0) {
+		p->pending--;
+		s->fetch = stsfetch_rc_str(STSFETCH_OUT_OF_MEMORY);
+		oom(p);
+	}
+}
+
+/* No usable answer for a lookup whose result is not about existence. */
+static bool answer_failed(const struct resolver_answer *a)
+{
+	return a->rc != RESOLVER_OK || !a->msg || dnssec_failed(a->dnssec) ||
+	       (a->rcode != DNS_RCODE_NOERROR &&
+		a->rcode != DNS_RCODE_NXDOMAIN);
+}
+
+/* The TXT records at the end of the answer's CNAME chain, each one's
+ * strings joined, packed into buf (a->len bytes always suffice). */
+static size_t txt_records(const struct query *q,
+			  const struct resolver_answer *a, uint8_t *buf,
+			  struct mtasts_bytes *recs, struct copy_array *chain)
+{
+	char names[2][DNS_NAME_TEXT_MAX];
+	const char *end =
+	    follow(a->pkt, a->len, a->msg, q->qname, chain, names);
+	size_t n = 0, used = 0;
+
+	for (size_t i = 0; i < a->msg->nrr && n < PROBE_TXT_MAX; i++) {
+		const struct dns_rr *rr = &a->msg->rr[i];
+		struct dns_txt t;
+		if (rr->section != DNS_SECTION_ANSWER ||
+		    rr->type != DNS_TYPE_TXT ||
+		    strcmp(dns_rr_owner(a->msg, rr), end) != 0 ||
+		    dns_rr_txt(a->pkt, a->len, rr, buf + used, a->len - used,
+			       &t) != DNS_OK)
+			continue;
+		recs[n++] = (struct mtasts_bytes){ t.data, t.len };
+		used += t.len;
+	}
+	return n;
+}
+
+static void on_sts_txt(struct probe *p, const struct query *q,
+		       const struct resolver_answer *a)
+{
+	struct mtasts_bytes recs[PROBE_TXT_MAX];
+	struct jbuf cname;
+	struct copy_array chain;
+	uint8_t *buf = NULL;
+	size_t n = 0;
+	bool failed = answer_failed(a);
+
+	jbuf_init(&cname, PROBE_ARRAY_MAX);
+	copy_array_begin(&chain, &cname);
+	if (!failed && a->rcode == DNS_RCODE_NOERROR) {
+		buf = malloc(a->len ? a->len : 1);
+		if (!buf) {
+			oom(p);
+			jbuf_free(&cname);
+			return;
+		}
+		n = txt_records(q, a, buf, recs, &chain);
+	}
+	copy_array_end(&chain);
+	if (sts_facts_txt(&p->sts, recs, n, cname.data, cname.len, failed) != 0)
+		oom(p);
+	free(buf);
+	jbuf_free(&cname);
+	if (!p->env->sts)
+		p->sts.fetch_due = false; /* DNS only: no policy host */
+	if (!p->sts.fetch_due)
+		return;
+	snprintf(p->sts.host, sizeof p->sts.host, "mta-sts.%s", p->domain);
+	query_send(p, Q_STS_A, 0, p->sts.host, DNS_TYPE_A);
+	query_send(p, Q_STS_AAAA, 0, p->sts.host, DNS_TYPE_AAAA);
+}
+
+static void on_rpt_txt(struct probe *p, const struct query *q,
+		       const struct resolver_answer *a)
+{
+	struct mtasts_bytes recs[PROBE_TXT_MAX];
+	struct tlsrpt_bytes rrecs[PROBE_TXT_MAX];
+	uint8_t *buf = NULL;
+	size_t n = 0;
+	bool failed = answer_failed(a);
+
+	if (!failed && a->rcode == DNS_RCODE_NOERROR) {
+		buf = malloc(a->len ? a->len : 1);
+		if (!buf) {
+			oom(p);
+			return;
+		}
+		n = txt_records(q, a, buf, recs, NULL);
+	}
+	for (size_t i = 0; i < n; i++)
+		rrecs[i] = (struct tlsrpt_bytes){ recs[i].p, recs[i].len };
+	rpt_facts_txt(&p->rpt, rrecs, n, failed);
+	if (p->rpt.rua.failed)
+		oom(p);
+	free(buf);
+}
+
+static void on_sts_address(struct probe *p, const struct query *q,
+			   const struct resolver_answer *a)
+{
+	struct sts_facts *s = &p->sts;
+	bool failed = answer_failed(a);
+
+	if (q->kind == Q_STS_A) {
+		s->a_done = true;
+		s->a_st = a->dnssec;
+	} else {
+		s->aaaa_done = true;
+		s->aaaa_st = a->dnssec;
+	}
+	s->host_failed |= failed;
+	if (failed || a->rcode != DNS_RCODE_NOERROR)
+		return;
+	char names[2][DNS_NAME_TEXT_MAX];
+	const char *end = follow(a->pkt, a->len, a->msg, q->qname, NULL, names);
+	for (size_t i = 0; i < a->msg->nrr && s->naddr < STSFETCH_MAX_ADDRS;
+	     i++) {
+		const struct dns_rr *rr = &a->msg->rr[i];
+		struct addr ad = { 0 };
+		if (rr->section != DNS_SECTION_ANSWER || rr->type != q->qtype ||
+		    strcmp(dns_rr_owner(a->msg, rr), end) != 0)
+			continue;
+		if (rr->type == DNS_TYPE_A) {
+			struct dns_a v4;
+			if (dns_rr_a(a->pkt, a->len, rr, &v4) != DNS_OK)
+				continue;
+			ad.family = AF_INET;
+			memcpy(ad.bytes, v4.addr, 4);
+		} else {
+			struct dns_aaaa v6;
+			if (dns_rr_aaaa(a->pkt, a->len, rr, &v6) != DNS_OK)
+				continue;
+			ad.family = AF_INET6;
+			memcpy(ad.bytes, v6.addr, 16);
+		}
+		s->addrs[s->naddr++] = ad;
+	}
 }
 
 /* --- queries --------------------------------------------------------- */
@@ -1363,7 +1581,15 @@ static void on_answer(void *arg, const struct resolver_answer *a)
 	case Q_TLSA:
 		on_tlsa(p, q, a);
 		break;
-	case Q_TXT:
+	case Q_STS_TXT:
+		on_sts_txt(p, q, a);
+		break;
+	case Q_RPT_TXT:
+		on_rpt_txt(p, q, a);
+		break;
+	case Q_STS_A:
+	case Q_STS_AAAA:
+		on_sts_address(p, q, a);
 		break;
 	}
 	free(q);
@@ -1416,6 +1642,8 @@ int probe_start(struct probe_env *env, int64_t target_id, const char *domain,
 	jbuf_init(&p->eprows, PROBE_ROWS_MAX);
 	jbuf_init(&p->certrows, PROBE_ROWS_MAX);
 	jbuf_init(&p->records, PROBE_ROWS_MAX);
+	sts_facts_init(&p->sts);
+	rpt_facts_init(&p->rpt);
 
 	if (addr_policy_domain_blocked(env->policy, domain)) {
 		/* Honoured before any packet: not even a DNS question. */
@@ -1428,9 +1656,9 @@ int probe_start(struct probe_env *env, int64_t target_id, const char *domain,
 	p->pending = 1;
 	query_send(p, Q_MX, 0, domain, DNS_TYPE_MX);
 	snprintf(qname, sizeof qname, "_mta-sts.%s", domain);
-	query_send(p, Q_TXT, 0, qname, DNS_TYPE_TXT);
+	query_send(p, Q_STS_TXT, 0, qname, DNS_TYPE_TXT);
 	snprintf(qname, sizeof qname, "_smtp._tls.%s", domain);
-	query_send(p, Q_TXT, 0, qname, DNS_TYPE_TXT);
+	query_send(p, Q_RPT_TXT, 0, qname, DNS_TYPE_TXT);
 	if (--p->pending == 0)
 		dns_done(p);
 	return 0;

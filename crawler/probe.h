@@ -40,6 +40,8 @@ enum probe_table {
 	/* Handshake records as "ip\tport\tsni\tJSON\n" lines: the store
 	 * compresses them into handshake_record rows (record.h). */
 	PROBE_T_RECORDS,
+	PROBE_T_MTA_STS, /* stsfacts.h */
+	PROBE_T_TLSRPT,
 	PROBE_T_LAST
 };
 
@@ -55,6 +57,8 @@ struct probe_env {
 	struct epreg *reg; /* shared by the workers of this process */
 	/* Claims across processes (epclaim.h); NULL: this process alone. */
 	struct epclaim *claims;
+	/* The MTA-STS policy fetch (stsfetch.h); NULL: no fetch. */
+	struct stsfetch *sts;
 	unsigned worker_index;
 	const struct verify_ctx *verify;
 };
@@ -71,6 +75,7 @@ struct probe_counts {
 
 struct probe;
 struct epclaim;
+struct stsfetch;
 
 /* Called once per probe when it is done and its rows are appended; the
  * probe is freed right after the callback returns. */

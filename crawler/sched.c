@@ -27,6 +27,7 @@
 #include "crawler/epclaim.h"
 #include "crawler/sched.h"
 #include "crawler/store.h"
+#include "crawler/stsfetch.h"
 
 /* Finished batches waiting for the writer, per worker, before the store
  * stops leasing (backpressure). */
@@ -74,6 +75,7 @@ struct worker {
 	struct resolver *resolver;
 	struct probe_env env;
 	struct endpoint_env ep_env;
+	struct stsfetch *sts; /* MTA-STS policy fetches */
 
 	pthread_mutex_t mu; /* guards inbox, no_more */
 	struct batch *inbox;
@@ -235,6 +237,9 @@ static void worker_pump(struct worker *w)
 		uv_close((uv_handle_t *)&w->rate_timer, NULL);
 		resolver_free(w->resolver);
 		w->resolver = NULL;
+		if (w->sts)
+			stsfetch_close(w->sts, NULL, NULL);
+		w->sts = NULL;
 	}
 }
 
@@ -358,6 +363,14 @@ static int worker_init(struct worker *w, struct shared *sh, unsigned index)
 			return -1;
 		}
 		w->env.ep_env = &w->ep_env;
+		struct stsfetch_config fc = { .ca_file = cfg->ca_file };
+		int rc = stsfetch_init(&w->sts, &w->loop, &fc);
+		if (rc != 0) {
+			cli_error("worker %u: MTA-STS fetch: %s", index,
+				  strerror(-rc));
+			return -1;
+		}
+		w->env.sts = w->sts;
 	}
 	return 0;
 }
@@ -646,6 +659,8 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 					continue;
 				if (sh.w[k].resolver)
 					resolver_free(sh.w[k].resolver);
+				if (sh.w[k].sts)
+					stsfetch_close(sh.w[k].sts, NULL, NULL);
 				uv_close((uv_handle_t *)&sh.w[k].inbox_async,
 					 NULL);
 				uv_close((uv_handle_t *)&sh.w[k].ep_async,

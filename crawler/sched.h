@@ -33,6 +33,7 @@ struct sched_config {
 	const char *ehlo_name;
 	struct smtp_limits smtp_limits;
 	const struct verify_ctx *verify;
+	const char *ca_file; /* the MTA-STS fetch's trust store; NULL: system */
 	size_t record_dict_samples; /* 0: RECORD_DICT_SAMPLES */
 	unsigned per_ip;	    /* concurrent probes per address, 0: none */
 };

@@ -10,6 +10,11 @@ With --smtp, the SMTP/TLS stage is compared too: per MX host the DANE
 outcome, and per contacted endpoint the SMTP facts and the certificate
 judgement.
 
+With --smtp, MTA-STS and TLS-RPT are compared as well (the policy fetch
+runs with the SMTP stage): the TXT verdicts, the fetch outcome, the parsed
+policy, the per-MX pattern match and whether an enforcing sender would
+deliver, with its RFC 8460 failure types.
+
 With --delv, the MX RRset's DNSSEC status of every domain is also checked
 against delv's own validation from the testbed's root key (an independent
 validator, not the resolver the crawler used).
@@ -85,6 +90,45 @@ class Compare:
                 self.eq(d, key + ".txt_records",
                         sorted(e.get(key, {}).get("txt_records", [])),
                         sorted(t[key]["txt_records"]))
+        if self.smtp:
+            self.sts(d, t["mta_sts"], e.get("mta_sts", {}))
+            self.tlsrpt(d, t["tlsrpt"], e.get("tlsrpt", {}))
+
+    def sts(self, d, t, e):
+        self.eq(d, "mta_sts.txt", e.get("txt"), t["txt"])
+        if t["txt"] in ("valid", "invalid") and t.get("id") is not None:
+            self.eq(d, "mta_sts.id", e.get("id"), t["id"])
+        if t.get("txt_cname"):
+            self.eq(d, "mta_sts.txt_cname", (e.get("txt_cname_chain") or [None])[0],
+                    t["txt_cname"])
+        self.eq(d, "mta_sts.fetch", e.get("fetch"), t["fetch"])
+        if t["fetch"] is None:
+            return
+        if t.get("host_addresses"):
+            self.eq(d, "mta_sts.host_addresses", sorted(e.get("host_addresses") or []),
+                    sorted(t["host_addresses"]))
+        self.eq(d, "mta_sts.policy", e.get("policy"), t["policy"])
+        if "policy_error" in t:
+            self.eq(d, "mta_sts.policy_error", e.get("policy_error"), t["policy_error"])
+        if t["fetch"] != "ok":
+            return
+        for f in ("mode", "max_age", "mx_patterns"):
+            self.eq(d, "mta_sts." + f, e.get(f), t[f])
+        if t.get("eol") is not None:
+            self.eq(d, "mta_sts.eol", e.get("eol"), t["eol"])
+        if "unknown_keys" in t:
+            self.eq(d, "mta_sts.unknown_keys", e.get("unknown_keys"), t["unknown_keys"])
+        self.eq(d, "mta_sts.mx_match", e.get("mx_match") or {}, t["mx_match"])
+        self.eq(d, "mta_sts.enforce_would_work", e.get("enforce_would_work"),
+                t["enforce_would_work"])
+        self.eq(d, "mta_sts.failures", e.get("failures") or [], t["failures"])
+
+    def tlsrpt(self, d, t, e):
+        self.eq(d, "tlsrpt.status", e.get("status"), t["status"])
+        if "error" in t:
+            self.eq(d, "tlsrpt.error", e.get("error"), t["error"])
+        if t["status"] in ("valid", "invalid") and t.get("rua"):
+            self.eq(d, "tlsrpt.rua", e.get("rua"), t["rua"])
 
     def endpoints(self, where, t, e):
         if self.validating:

@@ -754,6 +754,9 @@ class ScenarioBuilder:
         t = {"txt": "none", "id": None, "fetch": None, "policy": None, "mode": None,
              "max_age": None, "mx_patterns": [], "eol": None, "mx_match": {},
              "enforce_would_work": None, "failures": []}
+        if self.txt_failed("_mta-sts." + self.domain):
+            t["txt"] = "dns_error"   # no usable answer: nothing is known
+            return t
         if not sts:
             return t
         t["txt_records"] = list(sts.get("txt", []))
@@ -815,6 +818,8 @@ class ScenarioBuilder:
             t["failures"] = sorted(set(fails))
             t["enforce_would_work"] = not fails
         elif t["txt"] == "valid":
+            # No policy an enforcing sender could apply (fetch or policy
+            # failed, or mode none).
             t["enforce_would_work"] = False
             if t["fetch"] != "ok":
                 t["failures"] = ["sts-webpki-invalid"] if t["fetch"] == "webpki_invalid" \
@@ -827,9 +832,17 @@ class ScenarioBuilder:
             t["enforce_would_work"] = exp["enforce_would_work"]
         return t
 
+    def txt_failed(self, name):
+        """A TXT lookup at name gets no usable answer (bogus, SERVFAIL or
+        timeout): the crawler records dns_error, not "no record"."""
+        return self.w.name_status(name, "TXT") in ("bogus", "indeterminate")
+
     def tlsrpt_truth(self):
         recs = self.s.get("tlsrpt")
         t = {"status": "none", "rua": []}
+        if self.txt_failed("_smtp._tls." + self.domain):
+            t["status"] = "dns_error"
+            return t
         if recs is None:
             return t
         t["txt_records"] = list(recs)
