@@ -120,7 +120,7 @@ static void parser_drop(struct smtp_session *s)
 }
 
 /* The only writer of s->state. States in which no reply can come drop
- * the parser (see struct smtp_session). */
+ * a parser left from a reply cut short (see struct smtp_session). */
 static void set_state(struct smtp_session *s, enum smtp_state st)
 {
 #ifndef NDEBUG
@@ -502,9 +502,7 @@ static enum smtp_action st_tls_handshake(struct smtp_session *s,
 		s->facts.tls_ok = true;
 		s->in_tls = true;
 		finish(s, SMTP_RC_STARTTLS_OK);
-		/* The 221 needs a parser again; without memory for one the
-		 * courtesy QUIT is skipped (the outcome is known). */
-		set_state(s, parser_get(s) == 0 ? SMTP_ST_QUIT : SMTP_ST_DONE);
+		set_state(s, SMTP_ST_QUIT);
 		return SMTP_ACT_WAIT;
 	case IN_TLS_FAILED:
 	case IN_EOF:
@@ -623,8 +621,6 @@ int smtp_session_init(struct smtp_session *s, const char *ehlo_name,
 		s->limits = *limits;
 	else
 		smtp_limits_default(&s->limits);
-	if (parser_get(s) != 0)
-		return -ENOMEM;
 	memcpy(s->ehlo_name, ehlo_name, strlen(ehlo_name) + 1);
 	s->facts.outcome = SMTP_RC_PENDING;
 	s->facts.end_state = SMTP_ST_CONNECTING;
@@ -693,8 +689,14 @@ enum smtp_action smtp_on_data(struct smtp_session *s, const uint8_t *buf,
 		/* Never pipeline, in either direction: bytes after a reply
 		 * that answered our last command, before the next command
 		 * went out, answer nothing we sent. */
-		if (act != SMTP_ACT_WAIT || !s->parser) {
+		if (act != SMTP_ACT_WAIT || s->state == SMTP_ST_TLS_HANDSHAKE) {
 			discard(s, buf, len);
+			break;
+		}
+		if (parser_get(s) != 0) {
+			/* Out of memory: the domain fails, the scan goes on. */
+			finish(s, SMTP_RC_INTERNAL_ERROR);
+			set_state(s, SMTP_ST_DONE);
 			break;
 		}
 		rc = smtp_reply_feed(s->parser, buf, len, &used);
@@ -704,6 +706,8 @@ enum smtp_action smtp_on_data(struct smtp_session *s, const uint8_t *buf,
 		if (rc == SMTP_REPLY_RC_INCOMPLETE)
 			break;
 		act = step(s, rc == SMTP_REPLY_OK ? IN_REPLY : IN_BAD_REPLY);
+		/* The reply is read: nothing to keep until the next starts. */
+		parser_drop(s);
 	}
 	return emit(s, s->state == SMTP_ST_DONE ? SMTP_ACT_CLOSE : act);
 }

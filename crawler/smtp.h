@@ -98,7 +98,8 @@ enum smtp_rc {
 	SMTP_RC_DEADLINE,	   /* the endpoint's total deadline */
 	SMTP_RC_TIMEOUT,	   /* another stage went quiet: end_state */
 	SMTP_RC_CONNECT_FAILED,	   /* smtp_on_connect_failed() */
-	SMTP_RC_INTERNAL_ERROR,	   /* the caller broke the contract */
+	SMTP_RC_INTERNAL_ERROR,	   /* the caller broke the contract, or no
+				    * memory for the reply parser */
 	SMTP_RC_PENDING,	   /* not over yet */
 	SMTP_RC_LAST
 };
@@ -215,7 +216,7 @@ struct smtp_facts {
 	char (*keywords)[SMTP_REPLY_KEYWORD_MAX + 1];
 };
 
-/* One endpoint's session: about 1.8 KiB in place, plus the reply parser,
+/* One endpoint's session: under 1 KiB in place, plus the reply parser,
  * transcript and banner it allocates as the conversation goes;
  * smtp_session_free() releases those. */
 struct smtp_session {
@@ -224,9 +225,9 @@ struct smtp_session {
 	char ehlo_name[SMTP_EHLO_NAME_MAX + 1];
 	bool in_tls;
 	/* The reply parser (about 5 KiB, most of it the first line's
-	 * text): allocated while replies are read, NULL during the TLS
-	 * handshake (when the peer must send no reply, and memory per
-	 * connection peaks in OpenSSL) and once the session is DONE. */
+	 * text): allocated from the first byte of a reply to its end only,
+	 * so a session that waits (for a reply, or through the TLS
+	 * handshake, where OpenSSL's memory peaks) holds none. */
 	struct smtp_reply_parser *parser;
 	size_t out_len;
 	uint8_t out[SMTP_OUT_MAX];
@@ -239,8 +240,8 @@ struct smtp_session {
  * ehlo_name is copied; it must be 1..SMTP_EHLO_NAME_MAX printable ASCII
  * bytes without spaces (a domain or an address literal), so that it can
  * never smuggle a second command. limits may be NULL for the defaults.
- * Returns 0, -EINVAL for a bad name or -ENOMEM; after a failure nothing
- * is allocated (smtp_session_free() is harmless).
+ * Returns 0, or -EINVAL for a bad name. Allocates nothing (the session
+ * does as the conversation goes; smtp_session_free() releases it).
  */
 int smtp_session_init(struct smtp_session *s, const char *ehlo_name,
 		      const struct smtp_limits *limits);
