@@ -80,6 +80,13 @@ struct tls_info {
 	size_t chain_total;	       /* certificates presented */
 	uint8_t *chain[TLS_MAX_CHAIN]; /* DER, owned by the conn */
 	size_t chain_len[TLS_MAX_CHAIN];
+	/* The presented chain as OpenSSL parsed it in the handshake, leaf
+	 * first (NULL if none). Decoding DER into X509 again costs OpenSSL
+	 * 3.0 a decoder lookup per certificate (most of the crawler's CPU per
+	 * endpoint, see BENCHMARKS.md): a consumer that needs X509 objects
+	 * takes these with X509_up_ref(). Owned by the SSL object: valid
+	 * during on_tls only, also in a copy of this struct. */
+	STACK_OF(X509) * peer_chain;
 	char error[128]; /* OpenSSL's reason when the handshake failed */
 };
 
