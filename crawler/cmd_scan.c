@@ -57,7 +57,7 @@ static const char usage[] =
     "  --allow-cidr CIDR  contact these reserved addresses anyway (repeatable,\n"
     "                     comma lists too; e.g. 127.0.0.0/8 for a testbed)\n"
     "  --blocklist FILE   CIDRs, addresses and domains never to contact\n"
-    "  --no-smtp          DNS stage only: contact no mail server\n"
+    "  --no-smtp          DNS stage only: no SMTP, no MTA-STS policy fetch\n"
     "  --ehlo-name NAME   EHLO name (default: mxcrawl.<host name>)\n"
     "  --per-ip N         concurrent SMTP probes per address, whole process\n"
     "                     (default 4; each worker gets N/workers, at least 1;\n"
@@ -694,10 +694,11 @@ int cmd_scan(int argc, char **argv)
 			    sum.records_raw, sum.records_zstd);
 		fprintf(stderr,
 			"scan: stages measured: DNS (MX, A/AAAA, TLSA, MTA-STS "
-			"and TLS-RPT TXT)%s. The MTA-STS policy fetch is not "
-			"built yet.\n",
-			sc.smtp ? ", SMTP STARTTLS, TLS, certificates, DANE"
-				: "; SMTP off (--no-smtp)");
+			"and TLS-RPT TXT)%s.\n",
+			sc.smtp ? ", SMTP STARTTLS, TLS, certificates, DANE, "
+				  "MTA-STS policy fetch"
+				: "; SMTP and the MTA-STS policy fetch off "
+				  "(--no-smtp)");
 	}
 	if (sum.interrupted) {
 		fprintf(stderr,

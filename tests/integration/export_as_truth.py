@@ -38,6 +38,22 @@ def endpoint(ep):
     return out
 
 
+def sts(m):
+    """The crawler's MTA-STS verdicts in the truth's shape: what
+    selfcheck_tls.py holds against mta-sts-query."""
+    return {
+        "txt": m.get("txt") or "none",
+        "txt_records": m.get("txt_records") or [],
+        "id": m.get("id"),
+        "fetch": m.get("fetch"),
+        "host_refused": m.get("fetch") == "refused_address",
+        "policy": m.get("policy"),
+        "mode": m.get("mode"),
+        "max_age": m.get("max_age"),
+        "mx_patterns": m.get("mx_patterns") or [],
+    }
+
+
 def main():
     scenario = {}
     for l in open(sys.argv[1]):
@@ -52,8 +68,7 @@ def main():
             "dns": {"mx": {"dnssec": e["dns"]["mx"]["dnssec"]}},
             "implicit_mx": e["implicit_mx"],
             "mx": [],
-            # MTA-STS is not the crawler's yet: no policy checks.
-            "mta_sts": {"txt": "none"},
+            "mta_sts": sts(e.get("mta_sts") or {}),
         }
         for h in e["mx"]:
             t["mx"].append({

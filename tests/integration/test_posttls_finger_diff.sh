@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Differential test of the SMTP/TLS stage: Postfix's posttls-finger (and
-# openssl s_client) are run on every MX endpoint the crawler contacted and
-# their STARTTLS, handshake, version, trust/name and DANE verdicts are
-# compared with the crawler's own (exported) verdicts, not with the truth.
+# Differential test of the SMTP/TLS stage and MTA-STS: Postfix's
+# posttls-finger (and openssl s_client) are run on every MX endpoint the
+# crawler contacted and their STARTTLS, handshake, version, trust/name and
+# DANE verdicts are compared with the crawler's own (exported) verdicts,
+# not with the truth; mta-sts-query (postfix-mta-sts-resolver) is run on
+# every domain with an _mta-sts record and its fetch/parse verdict, mode,
+# max_age, mx patterns and id are compared with the crawler's.
 # Every disagreement fails unless it is a documented oracle exception
 # (tests/testbed/README.md, "Oracle exceptions").
 set -euo pipefail
@@ -27,5 +30,5 @@ for c in "${allow[@]}"; do allow_args+=(--allow-cidr "$c"); done
 mount --bind "$TB/dns/resolv.conf" /etc/resolv.conf
 grep -q '^nameserver 127\.53\.0\.53$' /etc/resolv.conf || fail "resolv.conf bind mount"
 "$PY" "$MXCRAWL_SRC/tests/testbed/selfcheck_tls.py" "$TB" \
-	--truth "$TEST_WORK/crawler-truth.jsonl" || fail "posttls-finger / s_client disagree with the crawler"
+	--truth "$TEST_WORK/crawler-truth.jsonl" || fail "posttls-finger / s_client / mta-sts-query disagree with the crawler"
 echo PASS
