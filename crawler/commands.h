@@ -14,6 +14,8 @@ int cmd_db(int argc, char **argv);
 int cmd_targets(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_campaign(int argc, char **argv);
+int cmd_reverify(int argc, char **argv);
 
 /* Finds a campaign by id (digits) or name, the newest when spec is NULL;
  * *name (malloc'ed) when name is not NULL. 1 found, 0 not, -1 error. */

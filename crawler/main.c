@@ -9,38 +9,6 @@
 #include "crawler/cli.h"
 #include "crawler/commands.h"
 
-/* Commands that a later milestone builds: they answer --help truthfully and
- * refuse to pretend otherwise. */
-static int stub(int argc, char **argv, const char *usage, const char *what)
-{
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--help") == 0 ||
-		    strcmp(argv[i], "-h") == 0) {
-			fputs(usage, stdout);
-			return EX_OK;
-		}
-	}
-	return cli_not_built(argv[0], what);
-}
-
-static int cmd_campaign(int argc, char **argv)
-{
-	return stub(
-	    argc, argv,
-	    "usage: mxcrawl campaign list | show ID | cancel ID [--db CONNINFO]\n"
-	    "Lists, shows or cancels campaigns (not built yet).\n",
-	    "campaign management");
-}
-
-static int cmd_reverify(int argc, char **argv)
-{
-	return stub(
-	    argc, argv,
-	    "usage: mxcrawl reverify --campaign ID [--ca-file F] [--at TIME]\n"
-	    "Re-judges stored certificate chains without re-scanning (not built yet).\n",
-	    "reverify");
-}
-
 const struct cli_command cli_commands[] = {
 	{ "scan", "scan a target list into a campaign", cmd_scan },
 	{ "report", "print a campaign's statistics", cmd_report },

@@ -1,0 +1,643 @@
+/*
+ * mxcrawl campaign list | show | cancel | lock: what the campaigns of a
+ * database are and how far they got; cancelling one; and the advisory
+ * lock that keeps two runs of a recurring campaign (scripts/cron-campaign)
+ * from overlapping, on one machine or many.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "crawler/cli.h"
+#include "crawler/commands.h"
+#include "crawler/db.h"
+#include "crawler/json.h"
+#include "crawler/migrate.h"
+
+static const char usage[] =
+    "usage: mxcrawl campaign list [--prefix P] [--state S,...]\n"
+    "                             [--format text|json|tsv] [--db CONNINFO]\n"
+    "       mxcrawl campaign show ID|NAME [--format text|json] [--db CONNINFO]\n"
+    "       mxcrawl campaign cancel ID|NAME [--db CONNINFO]\n"
+    "       mxcrawl campaign lock NAME [--db CONNINFO] -- COMMAND [ARG...]\n"
+    "\n"
+    "Actions:\n"
+    "  list    every campaign: id, name, state, created, targets, targets\n"
+    "          done, tool version, vantage\n"
+    "  show    one campaign: configuration, progress (batches done, leased,\n"
+    "          open; targets done), timings, rows per fact table, and its\n"
+    "          judgement sets (0 is the scan's own; see 'mxcrawl reverify')\n"
+    "  cancel  mark a queued or running campaign cancelled: crawlers lease\n"
+    "          no more of its batches, those in flight are finished and kept\n"
+    "  lock    run COMMAND while holding the PostgreSQL advisory lock named\n"
+    "          NAME; if another session (on any machine) holds it, run\n"
+    "          nothing and exit 75 (scripts/cron-campaign uses it)\n"
+    "\n"
+    "Options:\n"
+    "  --format F      text (default), json, or tsv (list: tab-separated,\n"
+    "                  no header, for scripts)\n"
+    "  --prefix P      list only campaigns whose name starts with P\n"
+    "  --state S,...   list only campaigns in these states (queued, running,\n"
+    "                  done, cancelled)\n"
+    "  --db CONNINFO   PostgreSQL server (default: the private cluster)\n"
+    "\n"
+    "Exit status: 0 ok; 64 usage; 65 no such campaign, or cancelling a\n"
+    "finished one; 69 database unreachable; 75 lock held elsewhere; lock:\n"
+    "otherwise COMMAND's status (126/127 when it cannot be run).\n";
+
+enum { OPT_PREFIX = 2000, OPT_STATE };
+
+/* Timestamps are shown in UTC, ISO 8601. */
+#define ISO(col) \
+	"to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+/* ---- small output helpers --------------------------------------------- */
+
+static void json_key(struct jbuf *b, bool *first, const char *key)
+{
+	jbuf_puts(b, *first ? "" : ", ");
+	*first = false;
+	jbuf_json_string(b, key, strlen(key));
+	jbuf_puts(b, ": ");
+}
+
+/* A text value of row i, column col, as a JSON string or null. */
+static void json_str(struct jbuf *b, bool *first, const char *key, PGresult *r,
+		     int i, int col)
+{
+	json_key(b, first, key);
+	if (PQgetisnull(r, i, col))
+		jbuf_puts(b, "null");
+	else
+		jbuf_json_string(b, PQgetvalue(r, i, col),
+				 (size_t)PQgetlength(r, i, col));
+}
+
+/* A numeric (or jsonb) value of row i, column col, as is, or null. */
+static void json_raw(struct jbuf *b, bool *first, const char *key, PGresult *r,
+		     int i, int col)
+{
+	json_key(b, first, key);
+	jbuf_puts(b, PQgetisnull(r, i, col) ? "null" : PQgetvalue(r, i, col));
+}
+
+static int print_jbuf(struct jbuf *b)
+{
+	if (b->failed) {
+		cli_error("out of memory");
+		jbuf_free(b);
+		return EX_OSERR;
+	}
+	fwrite(b->data, 1, b->len, stdout);
+	jbuf_free(b);
+	return EX_OK;
+}
+
+static const char *val(PGresult *r, int i, int col)
+{
+	return PQgetisnull(r, i, col) ? "-" : PQgetvalue(r, i, col);
+}
+
+/* ---- list ---------------------------------------------------------------- */
+
+static const char *const list_heads[] = { "ID",	     "NAME",	"STATE",
+					  "CREATED", "TARGETS", "DONE",
+					  "VERSION", "VANTAGE" };
+#define LIST_COLS 8
+
+static int do_list(PGconn *c, const char *format, const char *prefix,
+		   const char *states)
+{
+	const char *p[2] = { prefix, states };
+	PGresult *r = db_exec(
+	    c, PGRES_TUPLES_OK, "listing campaigns",
+	    "SELECT c.id, c.name, c.state, " ISO(
+		"c.created") ", c.targets, "
+			     "(SELECT coalesce(sum(b.targets), 0) FROM campaign_batch b "
+			     "WHERE b.campaign_id = c.id AND b.done_at IS NOT NULL), "
+			     "c.tool_version, c.vantage FROM campaign c "
+			     "WHERE ($1::text IS NULL OR starts_with(c.name, $1)) "
+			     "AND ($2::text IS NULL OR "
+			     "c.state = ANY (string_to_array($2, ','))) "
+			     "ORDER BY c.id",
+	    2, p);
+	if (!r)
+		return EX_UNAVAILABLE;
+	int n = PQntuples(r), rc = EX_OK;
+	if (!strcmp(format, "json")) {
+		struct jbuf b;
+		jbuf_init(&b, 256u << 20);
+		jbuf_puts(&b, "[");
+		for (int i = 0; i < n; i++) {
+			bool first = true;
+			jbuf_puts(&b, i ? ",\n {" : "{");
+			json_raw(&b, &first, "id", r, i, 0);
+			json_str(&b, &first, "name", r, i, 1);
+			json_str(&b, &first, "state", r, i, 2);
+			json_str(&b, &first, "created", r, i, 3);
+			json_raw(&b, &first, "targets", r, i, 4);
+			json_raw(&b, &first, "targets_done", r, i, 5);
+			json_str(&b, &first, "tool_version", r, i, 6);
+			json_str(&b, &first, "vantage", r, i, 7);
+			jbuf_puts(&b, "}");
+		}
+		jbuf_puts(&b, "]\n");
+		rc = print_jbuf(&b);
+	} else if (!strcmp(format, "tsv")) {
+		/* Names hold no control characters (campaign_name_problem),
+		 * so no tab or newline needs escaping. */
+		for (int i = 0; i < n; i++)
+			for (int k = 0; k < LIST_COLS; k++)
+				printf("%s%c", PQgetvalue(r, i, k),
+				       k + 1 < LIST_COLS ? '\t' : '\n');
+	} else {
+		int w[LIST_COLS];
+		for (int k = 0; k < LIST_COLS; k++) {
+			w[k] = (int)strlen(list_heads[k]);
+			for (int i = 0; i < n; i++)
+				if (PQgetlength(r, i, k) > w[k])
+					w[k] = PQgetlength(r, i, k);
+		}
+		for (int i = n ? -1 : 0; i < n; i++)
+			for (int k = 0; k < LIST_COLS; k++) {
+				const char *s =
+				    i < 0 ? list_heads[k] : PQgetvalue(r, i, k);
+				if (k + 1 < LIST_COLS)
+					printf("%-*s  ", w[k], s);
+				else
+					printf("%s\n", s);
+			}
+		if (n == 0)
+			printf("(no campaigns)\n");
+	}
+	PQclear(r);
+	return rc;
+}
+
+/* ---- show ---------------------------------------------------------------- */
+
+/* The queries of `show`, each one result. */
+struct show {
+	PGresult *c;	 /* the campaign row */
+	PGresult *prog;	 /* progress and timings */
+	PGresult *facts; /* table_name, rows */
+	PGresult *sets;	 /* judgement sets */
+};
+
+static int show_query(PGconn *c, const char *cid, struct show *s)
+{
+	const char *p[1] = { cid };
+
+	s->c = db_exec(
+	    c, PGRES_TUPLES_OK, "reading the campaign",
+	    "SELECT id, name, state, " ISO(
+		"created") ", "
+			   "jsonb_pretty(config), config::text, tool_version, "
+			   "vantage, batch_size, targets "
+			   "FROM campaign WHERE id = $1::bigint",
+	    1, p);
+	if (!s->c)
+		return -1;
+	s->prog = db_exec(
+	    c, PGRES_TUPLES_OK, "reading the campaign's progress",
+	    "SELECT count(*), count(*) FILTER (WHERE done_at IS NOT NULL), "
+	    "count(*) FILTER (WHERE done_at IS NULL "
+	    "AND lease_expires > clock_timestamp()), "
+	    "count(*) FILTER (WHERE done_at IS NULL AND (lease_expires IS NULL "
+	    "OR lease_expires <= clock_timestamp())), "
+	    "coalesce(sum(targets) FILTER (WHERE done_at IS NOT NULL), 0), "
+	    "count(*) FILTER (WHERE attempts > 1), "
+	    "count(DISTINCT leased_by), " ISO("min(done_at)") ", " ISO(
+		"max(done_at)") ", "
+				"round(extract(epoch FROM max(done_at) - "
+				"(SELECT created FROM campaign WHERE id = "
+				"$1::bigint))::numeric, 1), "
+				"round((coalesce(sum(targets) FILTER (WHERE "
+				"done_at IS NOT NULL), 0) / nullif(extract("
+				"epoch FROM max(done_at) - (SELECT created "
+				"FROM campaign WHERE id = $1::bigint)), 0))::"
+				"numeric, 1) "
+				"FROM campaign_batch WHERE campaign_id = "
+				"$1::bigint",
+	    1, p);
+	if (!s->prog)
+		return -1;
+	s->facts = db_exec(c, PGRES_TUPLES_OK, "counting the campaign's facts",
+			   "SELECT table_name, rows "
+			   "FROM campaign_fact_counts($1::bigint)",
+			   1, p);
+	if (!s->facts)
+		return -1;
+	s->sets = db_exec(
+	    c, PGRES_TUPLES_OK, "reading the judgement sets",
+	    "SELECT s.id, " ISO(
+		"s.created_at") ", s.ca_file, "
+				"encode(s.ca_sha256, 'hex'), " ISO(
+				    "s.at_time") ", s.tool_version, "
+						 "s.note, count(j.*), count(*) FILTER (WHERE j.trusted) "
+						 "FROM judgement_set_all s "
+						 "LEFT JOIN endpoint_judgement_all j "
+						 "ON j.campaign_id = s.campaign_id AND j.judgement_set_id = s.id "
+						 "WHERE s.campaign_id = $1::bigint "
+						 "GROUP BY s.id, s.created_at, s.ca_file, s.ca_sha256, s.at_time, "
+						 "s.tool_version, s.note ORDER BY s.id",
+	    1, p);
+	return s->sets ? 0 : -1;
+}
+
+static void show_text(const struct show *s)
+{
+	PGresult *c = s->c, *p = s->prog;
+
+	printf("campaign %s: %s\n", val(c, 0, 0), val(c, 0, 1));
+	printf("state: %s\n", val(c, 0, 2));
+	printf("created: %s\n", val(c, 0, 3));
+	printf("tool version: %s\n", val(c, 0, 6));
+	printf("vantage: %s\n", val(c, 0, 7));
+	printf("batch size: %s\n", val(c, 0, 8));
+	printf("config: %s\n", val(c, 0, 4));
+	printf("\nprogress:\n");
+	printf("  targets: %s done of %s\n", val(p, 0, 4), val(c, 0, 9));
+	printf("  batches: %s done, %s leased, %s open, of %s\n", val(p, 0, 1),
+	       val(p, 0, 2), val(p, 0, 3), val(p, 0, 0));
+	printf("  batches leased more than once: %s\n", val(p, 0, 5));
+	printf("  crawlers that leased: %s\n", val(p, 0, 6));
+	printf("\ntimings:\n");
+	printf("  first batch done: %s\n", val(p, 0, 7));
+	printf("  last batch done: %s\n", val(p, 0, 8));
+	printf("  seconds from creation to last batch: %s\n", val(p, 0, 9));
+	printf("  targets per second: %s\n", val(p, 0, 10));
+	printf("\nfacts (rows per table):\n");
+	for (int i = 0; i < PQntuples(s->facts); i++)
+		printf("  %-26s %s\n", val(s->facts, i, 0),
+		       val(s->facts, i, 1));
+	printf("\njudgement sets:\n");
+	for (int i = 0; i < PQntuples(s->sets); i++) {
+		PGresult *j = s->sets;
+		if (!strcmp(val(j, i, 0), "0"))
+			printf("  0 scan: the scan's own verdicts, at probe "
+			       "time; trust store %s",
+			       PQgetisnull(j, i, 2) ? "as given to the scan"
+						    : val(j, i, 2));
+		else
+			printf(
+			    "  %s %s: trust store %s%s%s%s, at %s, by %s%s%s",
+			    val(j, i, 0), val(j, i, 1),
+			    PQgetisnull(j, i, 2) ? "(system)" : val(j, i, 2),
+			    PQgetisnull(j, i, 3) ? "" : " (sha256 ",
+			    PQgetisnull(j, i, 3) ? "" : val(j, i, 3),
+			    PQgetisnull(j, i, 3) ? "" : ")", val(j, i, 4),
+			    val(j, i, 5), PQgetisnull(j, i, 6) ? "" : ", ",
+			    PQgetisnull(j, i, 6) ? "" : val(j, i, 6));
+		printf("; %s of %s endpoints trusted\n", val(j, i, 8),
+		       val(j, i, 7));
+	}
+}
+
+static int show_json(const struct show *s)
+{
+	PGresult *c = s->c, *p = s->prog;
+	struct jbuf b;
+	bool first = true, f2;
+
+	jbuf_init(&b, 64u << 20);
+	jbuf_puts(&b, "{");
+	json_raw(&b, &first, "id", c, 0, 0);
+	json_str(&b, &first, "name", c, 0, 1);
+	json_str(&b, &first, "state", c, 0, 2);
+	json_str(&b, &first, "created", c, 0, 3);
+	json_str(&b, &first, "tool_version", c, 0, 6);
+	json_str(&b, &first, "vantage", c, 0, 7);
+	json_raw(&b, &first, "batch_size", c, 0, 8);
+	json_raw(&b, &first, "config", c, 0, 5);
+	json_key(&b, &first, "progress");
+	f2 = true;
+	jbuf_puts(&b, "{");
+	json_raw(&b, &f2, "targets", c, 0, 9);
+	json_raw(&b, &f2, "targets_done", p, 0, 4);
+	json_raw(&b, &f2, "batches", p, 0, 0);
+	json_raw(&b, &f2, "batches_done", p, 0, 1);
+	json_raw(&b, &f2, "batches_leased", p, 0, 2);
+	json_raw(&b, &f2, "batches_open", p, 0, 3);
+	json_raw(&b, &f2, "batches_retried", p, 0, 5);
+	json_raw(&b, &f2, "crawlers", p, 0, 6);
+	jbuf_puts(&b, "}");
+	json_key(&b, &first, "timings");
+	f2 = true;
+	jbuf_puts(&b, "{");
+	json_str(&b, &f2, "first_batch_done", p, 0, 7);
+	json_str(&b, &f2, "last_batch_done", p, 0, 8);
+	json_raw(&b, &f2, "seconds", p, 0, 9);
+	json_raw(&b, &f2, "targets_per_second", p, 0, 10);
+	jbuf_puts(&b, "}");
+	json_key(&b, &first, "facts");
+	f2 = true;
+	jbuf_puts(&b, "{");
+	for (int i = 0; i < PQntuples(s->facts); i++)
+		json_raw(&b, &f2, PQgetvalue(s->facts, i, 0), s->facts, i, 1);
+	jbuf_puts(&b, "}");
+	json_key(&b, &first, "judgement_sets");
+	jbuf_puts(&b, "[");
+	for (int i = 0; i < PQntuples(s->sets); i++) {
+		f2 = true;
+		jbuf_puts(&b, i ? ", {" : "{");
+		json_raw(&b, &f2, "id", s->sets, i, 0);
+		json_str(&b, &f2, "created_at", s->sets, i, 1);
+		json_str(&b, &f2, "ca_file", s->sets, i, 2);
+		json_str(&b, &f2, "ca_sha256", s->sets, i, 3);
+		json_str(&b, &f2, "at_time", s->sets, i, 4);
+		json_str(&b, &f2, "tool_version", s->sets, i, 5);
+		json_str(&b, &f2, "note", s->sets, i, 6);
+		json_raw(&b, &f2, "endpoints", s->sets, i, 7);
+		json_raw(&b, &f2, "trusted", s->sets, i, 8);
+		jbuf_puts(&b, "}");
+	}
+	jbuf_puts(&b, "]}\n");
+	return print_jbuf(&b);
+}
+
+static int do_show(PGconn *c, const char *cid, const char *format)
+{
+	struct show s = { 0 };
+	int rc = EX_UNAVAILABLE;
+
+	if (show_query(c, cid, &s) == 0) {
+		if (!strcmp(format, "json")) {
+			rc = show_json(&s);
+		} else {
+			show_text(&s);
+			rc = EX_OK;
+		}
+	}
+	PQclear(s.c);
+	PQclear(s.prog);
+	PQclear(s.facts);
+	PQclear(s.sets);
+	return rc;
+}
+
+/* ---- cancel -------------------------------------------------------------- */
+
+static int do_cancel(PGconn *c, const char *cid, const char *name)
+{
+	const char *p[1] = { cid };
+	PGresult *r = db_exec(
+	    c, PGRES_TUPLES_OK, "cancelling the campaign",
+	    "WITH o AS (SELECT id, state FROM campaign WHERE id = $1::bigint "
+	    "FOR UPDATE), "
+	    "u AS (UPDATE campaign c SET state = 'cancelled' FROM o "
+	    "WHERE c.id = o.id AND o.state IN ('queued', 'running') "
+	    "RETURNING c.id) "
+	    "SELECT o.state, (SELECT count(*) FROM u), "
+	    "(SELECT count(*) FROM campaign_batch b WHERE b.campaign_id = o.id "
+	    "AND b.done_at IS NULL AND b.lease_expires > clock_timestamp()) "
+	    "FROM o",
+	    1, p);
+	if (!r)
+		return EX_UNAVAILABLE;
+	int rc = EX_OK;
+	const char *was = PQgetvalue(r, 0, 0);
+	if (!strcmp(was, "done")) {
+		cli_error("campaign '%s' is done: there is nothing to cancel",
+			  name);
+		rc = EX_DATAERR;
+	} else if (!strcmp(was, "cancelled")) {
+		printf("campaign '%s' (id %s) was already cancelled\n", name,
+		       cid);
+	} else {
+		printf("cancelled campaign '%s' (id %s; was %s): crawlers "
+		       "lease no more of its batches; the %s batches in flight "
+		       "are finished and kept\n",
+		       name, cid, was, PQgetvalue(r, 0, 2));
+	}
+	PQclear(r);
+	return rc;
+}
+
+/* ---- lock ---------------------------------------------------------------- */
+
+/* The advisory lock's key: one bigint per NAME, in a namespace of its own
+ * so that it cannot meet another application's locks by accident. */
+#define LOCK_KEY "hashtextextended('mxcrawl campaign lock: ' || $1, 0)"
+
+static volatile sig_atomic_t child_pid;
+
+static void forward(int sig)
+{
+	if (child_pid > 0)
+		kill((pid_t)child_pid, sig);
+}
+
+static int do_lock(PGconn *c, const char *name, char **cmd)
+{
+	char app[128];
+	const char *p[2] = { name, app };
+	PGresult *r;
+
+	/* Who holds the lock shows in pg_stat_activity under this name. */
+	snprintf(app, sizeof app, "mxcrawl campaign lock (pid %ld)",
+		 (long)getpid());
+	r = db_exec(c, PGRES_TUPLES_OK, "taking the lock",
+		    "SELECT set_config('application_name', $2, false), "
+		    "pg_try_advisory_lock(" LOCK_KEY ")",
+		    2, p);
+	if (!r)
+		return EX_UNAVAILABLE;
+	bool got = PQgetvalue(r, 0, 1)[0] == 't';
+	PQclear(r);
+	if (!got) {
+		/* Name the holder: its backend, client and start. */
+		r = db_exec(
+		    c, PGRES_TUPLES_OK, "finding the lock's holder",
+		    "SELECT a.pid, coalesce(host(a.client_addr), 'local'), "
+		    "a.application_name, " ISO(
+			"a.backend_start") " "
+					   "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+					   "WHERE l.locktype = 'advisory' AND l.granted "
+					   "AND l.objsubid = 1 AND ((l.classid::bigint << 32) | "
+					   "l.objid::bigint) = " LOCK_KEY,
+		    1, p);
+		if (r && PQntuples(r) > 0)
+			cli_error("'%s' is locked by another run (PostgreSQL "
+				  "backend %s, client %s, '%s', since %s); "
+				  "not starting",
+				  name, PQgetvalue(r, 0, 0),
+				  PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2),
+				  PQgetvalue(r, 0, 3));
+		else
+			cli_error("'%s' is locked by another run; not starting",
+				  name);
+		PQclear(r);
+		return EX_TEMPFAIL;
+	}
+
+	/* The lock lives as long as this connection: the child runs while
+	 * this process waits, then the lock goes with PQfinish (or with the
+	 * process, however it ends). */
+	struct sigaction sa = { 0 }, old_int, old_term, old_hup;
+	sa.sa_handler = forward;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	sigaction(SIGHUP, &sa, &old_hup);
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		cli_error("cannot fork: %s", strerror(errno));
+		return EX_OSERR;
+	}
+	if (pid == 0) {
+		sigaction(SIGINT, &old_int, NULL);
+		sigaction(SIGTERM, &old_term, NULL);
+		sigaction(SIGHUP, &old_hup, NULL);
+		execvp(cmd[0], cmd);
+		int e = errno;
+		cli_error("cannot run '%s': %s", cmd[0], strerror(e));
+		_exit(e == ENOENT ? 127 : 126);
+	}
+	child_pid = pid;
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			cli_error("waiting for '%s': %s", cmd[0],
+				  strerror(errno));
+			return EX_OSERR;
+		}
+	}
+	child_pid = 0;
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + WTERMSIG(status);
+}
+
+/* ---- the command ----------------------------------------------------------- */
+
+int cmd_campaign(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "db", required_argument, NULL, CLI_OPT_DB },
+		{ "format", required_argument, NULL, CLI_OPT_FORMAT },
+		{ "prefix", required_argument, NULL, OPT_PREFIX },
+		{ "state", required_argument, NULL, OPT_STATE },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *opt_db = NULL, *format = "text", *prefix = NULL;
+	const char *states = NULL;
+	char **cmd = NULL;
+	int ch, nopt = argc;
+
+	/* Options end at "--": what follows is lock's COMMAND, untouched. */
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--")) {
+			nopt = i;
+			cmd = argv + i + 1;
+			break;
+		}
+	}
+	while ((ch = getopt_long(nopt, argv, "h", opts, NULL)) != -1) {
+		switch (ch) {
+		case CLI_OPT_DB:
+			opt_db = optarg;
+			break;
+		case CLI_OPT_FORMAT:
+			format = optarg;
+			break;
+		case OPT_PREFIX:
+			prefix = optarg;
+			break;
+		case OPT_STATE:
+			states = optarg;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return EX_OK;
+		default:
+			return cli_usage_error("campaign", "unknown option");
+		}
+	}
+	if (optind >= nopt)
+		return cli_usage_error("campaign",
+				       "say list, show, cancel or lock");
+	const char *action = argv[optind];
+	const char *spec = optind + 1 < nopt ? argv[optind + 1] : NULL;
+	int npos = nopt - optind;
+	bool list = !strcmp(action, "list"), show = !strcmp(action, "show");
+	bool cancel = !strcmp(action, "cancel"), lock = !strcmp(action, "lock");
+
+	if (!list && !show && !cancel && !lock)
+		return cli_usage_error("campaign",
+				       "unknown action '%s' (list, show, "
+				       "cancel or lock)",
+				       action);
+	if (list && npos != 1)
+		return cli_usage_error("campaign", "list takes no argument");
+	if (lock && npos != 2)
+		return cli_usage_error("campaign", "lock takes one NAME, then "
+						   "'-- COMMAND [ARG...]'");
+	if (!list && !lock && npos != 2)
+		return cli_usage_error(
+		    "campaign", "%s takes one campaign (ID or NAME)", action);
+	if ((cmd != NULL) != lock || (lock && !cmd[0]))
+		return cli_usage_error("campaign",
+				       lock ? "lock needs '-- COMMAND [ARG...]'"
+					    : "unexpected '--'");
+	if (strcmp(format, "text") && strcmp(format, "json") &&
+	    (!list || strcmp(format, "tsv")))
+		return cli_usage_error("campaign", "unknown format '%s'",
+				       format);
+	if ((prefix || states) && !list)
+		return cli_usage_error("campaign",
+				       "--prefix and --state go with list");
+
+	struct db db;
+	if (db_init(&db, opt_db) != 0)
+		return EX_CONFIG;
+	PGconn *c = db_connect(&db);
+	if (!c) {
+		db_free(&db);
+		return EX_UNAVAILABLE;
+	}
+	int rc = EX_OK, applied, version;
+	if (lock) {
+		/* The lock needs no schema; the child migrates if it must. */
+		rc = do_lock(c, spec, cmd);
+		goto out;
+	}
+	if (migrate_run(c, 0, &applied, &version) != 0) {
+		rc = EX_SOFTWARE;
+		goto out;
+	}
+	if (list) {
+		rc = do_list(c, format, prefix, states);
+		goto out;
+	}
+	int64_t id;
+	char *name = NULL;
+	int found = campaign_resolve(c, spec, &id, &name);
+	if (found <= 0) {
+		if (found == 0)
+			cli_error("no campaign '%s'", spec);
+		rc = found < 0 ? EX_UNAVAILABLE : EX_DATAERR;
+		goto out;
+	}
+	char cid[24];
+	snprintf(cid, sizeof cid, "%" PRId64, id);
+	rc = show ? do_show(c, cid, format)
+		  : do_cancel(c, cid, name ? name : spec);
+	free(name);
+out:
+	if (fflush(stdout) != 0 && rc == EX_OK) {
+		cli_error("writing stdout failed");
+		rc = EX_IOERR;
+	}
+	PQfinish(c);
+	db_free(&db);
+	return rc;
+}
