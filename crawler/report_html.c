@@ -1,22 +1,148 @@
 /*
  * The HTML renderer: one standalone page (inline CSS, inline SVG, no
- * scripts, no external assets). Every figure is a table and a horizontal
- * bar chart of its percents; table rows carry data-figure, data-scope and
- * data-label attributes so a test can read the rendered numbers back.
+ * scripts, no external assets, no URL of any kind), so that it can be
+ * mailed, archived or opened offline and shows the same thing everywhere.
+ *
+ * Every figure is a <section id="NAME"> with its definition, a horizontal
+ * bar chart of its percents (rows grouped by scope) and a table with every
+ * number as text, so nothing is only in a picture. With --compare, each
+ * bar has the other campaign's as a thinner bar below it, the table has
+ * the other campaign's numbers and the delta, and every headline figure
+ * (below) gets a trend chart: one line per row of its first scope, one
+ * point per campaign in order of creation.
+ *
+ * The drawn values are machine-readable, so a test can check what a
+ * browser rendered against the JSON report: table rows carry
+ * data-figure, data-scope and data-label (cells: class num, den, pct,
+ * cnum, cden, cpct, delta); every bar and trend point carries
+ * data-figure, data-scope, data-label, data-campaign and data-percent,
+ * and its geometry is exactly the percent scaled (HTML_BAR_W for 100 %
+ * in a bar, HTML_TREND_PLOT_H in a trend).
  */
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "crawler/report.h"
 
-/* Bar chart geometry, in SVG user units. */
-#define HTML_BAR_LABEL_W 320
-#define HTML_BAR_W 360
-#define HTML_BAR_H 16
+/* Bar chart geometry, in SVG user units (= CSS pixels). */
+#define HTML_BAR_LABEL_W 300 /* room for a row's label, left of its bar */
+#define HTML_BAR_W 400	     /* the length of a 100 % bar */
+#define HTML_BAR_VALUE_W 150 /* room right of a full bar for its value */
+#define HTML_BAR_H 14
+#define HTML_BAR_CMP_H 6 /* the other campaign's bar, below this one's */
 #define HTML_BAR_GAP 6
+#define HTML_SCOPE_H 22 /* a scope's heading line inside a chart */
+#define HTML_AXIS_H 20	/* the percent axis under the bars */
+/* Characters of a label drawn in a chart; the table and the bar's
+ * tooltip have it whole. */
+#define HTML_LABEL_MAX 44
+
+/* Trend chart geometry. */
+#define HTML_TREND_PLOT_W 360 /* from the first campaign to the last */
+#define HTML_TREND_PLOT_H 200 /* from 0 % to 100 % */
+#define HTML_TREND_LEFT 40    /* the percent axis */
+#define HTML_TREND_TOP 12
+#define HTML_TREND_RIGHT 260 /* the line labels */
+#define HTML_TREND_BOTTOM 40 /* campaign names */
+#define HTML_TREND_LABEL_GAP 12
+/* Lines drawn in one trend chart: the first rows of the figure's first
+ * scope (rows come ordered, largest first, or in their defined order). */
+#define HTML_TREND_LINES_MAX 10
+/* Campaigns a trend can show (the report holds two today). */
+#define HTML_TREND_POINTS_MAX 2
+
+/* Colours of the trend lines; each line is also labelled with its name
+ * at its end, so colour is never the only way to tell them apart. */
+static const char *const trend_colours[] = {
+	"#1f5fbf", "#d9480f", "#2b8a3e", "#862e9c", "#c2255c",
+	"#0b7285", "#5c940d", "#e67700", "#495057", "#364fc7",
+};
+
+/*
+ * Headline figures: the ones whose change over time a reader looks for
+ * first, and which get a trend chart. Every figure of the section
+ * "ladder" (the protection ladder, METRICS.md's first table) is one too.
+ * Names that are not registered are skipped.
+ */
+static const char *const headline_figures[] = {
+	"starttls",	  "cert_valid",	   "minimally_sufficient",
+	"sts_ready",	  "tls_below_1_2", "dnssec_mx",
+	"dane_protected", "dane_outcome",  NULL,
+};
+
+static bool is_headline(const struct report_figure *f)
+{
+	if (strcmp(f->section, "ladder") == 0)
+		return true;
+	for (size_t i = 0; headline_figures[i]; i++)
+		if (strcmp(headline_figures[i], f->name) == 0)
+			return true;
+	return false;
+}
 
 static const char *or_dash(const char *s)
 {
 	return s ? s : "-";
+}
+
+static const char *scope_words(const char *scope)
+{
+	static const struct {
+		const char *scope, *words;
+	} w[] = {
+		{ "domain", "per domain" },
+		{ "mx_host", "per MX host" },
+		{ "domain_mx", "per MX host of a domain" },
+		{ "endpoint", "per endpoint (address, port, SNI)" },
+		{ "address", "per address" },
+	};
+	for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
+		if (strcmp(w[i].scope, scope) == 0)
+			return w[i].words;
+	return scope;
+}
+
+/* A percent as a number for drawing; 0 for none (empty denominator). */
+static double pct(const char *s)
+{
+	double p = s ? strtod(s, NULL) : 0;
+	return p < 0 ? 0 : p > 100 ? 100 : p;
+}
+
+/* Writes at most HTML_LABEL_MAX characters of s (UTF-8 aware), then an
+ * ellipsis if it was longer. */
+static void put_cut(FILE *out, const char *s)
+{
+	size_t chars = 0, i = 0;
+	for (; s[i]; i++) {
+		if (((unsigned char)s[i] & 0xC0) != 0x80 &&
+		    ++chars > HTML_LABEL_MAX)
+			break;
+	}
+	if (!s[i]) {
+		report_put_html(out, s);
+		return;
+	}
+	char *cut = strndup(s, i);
+	report_put_html(out, cut ? cut : "");
+	free(cut);
+	fputs("\xE2\x80\xA6", out); /* U+2026 */
+}
+
+/* The data attributes that name one drawn value. */
+static void data_attrs(FILE *out, const struct report_figure *f,
+		       const struct report_row *x, long long campaign,
+		       const char *percent)
+{
+	fputs(" data-figure=\"", out);
+	report_put_html(out, f->name);
+	fputs("\" data-scope=\"", out);
+	report_put_html(out, x->scope);
+	fputs("\" data-label=\"", out);
+	report_put_html(out, x->label);
+	fprintf(out, "\" data-campaign=\"%lld\" data-percent=\"%s\"", campaign,
+		percent ? percent : "");
 }
 
 static void campaign(FILE *out, const char *what,
@@ -35,25 +161,64 @@ static void campaign(FILE *out, const char *what,
 	fputs("</p>\n", out);
 }
 
+static const char html_style[] =
+    "body{font-family:sans-serif;max-width:66em;margin:2em auto;"
+    "padding:0 1em;color:#222;background:#fff}\n"
+    "h2{border-bottom:2px solid #1f5fbf;padding-bottom:.2em;margin-top:2em}\n"
+    "section.figure{margin:1.5em 0 2.5em}\n"
+    "table{border-collapse:collapse;margin:.5em 0}\n"
+    "caption{text-align:left;color:#555;font-size:.85em}\n"
+    "td,th{padding:.15em .6em;border-bottom:1px solid #ddd;"
+    "text-align:left}\n"
+    "td.n{text-align:right;font-variant-numeric:tabular-nums}\n"
+    "p.def{color:#444;font-size:.9em}\n"
+    "figure{margin:.5em 0}\n"
+    "figcaption{color:#555;font-size:.85em}\n"
+    "svg{display:block;max-width:100%;height:auto}\n"
+    "svg text{font-size:11px;font-family:sans-serif;fill:#222}\n"
+    "svg text.scope{font-weight:bold}\n"
+    "svg text.axis{fill:#666;font-size:10px}\n"
+    "svg line.grid{stroke:#e3e3e3}\n"
+    "svg rect.bar{fill:#1f5fbf}\n"
+    "svg rect.cmp{fill:#9a9a9a}\n"
+    "svg polyline{fill:none;stroke-width:2}\n"
+    ".key{display:inline-block;width:1em;height:.7em;margin:0 .3em}\n";
+
 static int html_begin(struct report_render_state *st, const struct report *r)
 {
 	FILE *out = st->out;
-	fputs(
-	    "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-	    "<title>mxcrawl report</title>\n<style>\n"
-	    "body{font-family:sans-serif;max-width:60em;margin:2em auto;"
-	    "color:#222}\n"
-	    "table{border-collapse:collapse;margin:.5em 0}\n"
-	    "td,th{padding:.15em .6em;border-bottom:1px solid #ddd;"
-	    "text-align:left}\n"
-	    "td.n{text-align:right;font-variant-numeric:tabular-nums}\n"
-	    "p.def{color:#555;font-size:.9em}\n"
-	    "svg text{font-size:11px;font-family:sans-serif}\n"
-	    "</style></head><body>\n<h1>mxcrawl report</h1>\n",
-	    out);
+
+	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta "
+	      "charset=\"utf-8\">\n<meta name=\"viewport\" "
+	      "content=\"width=device-width\">\n<title>mxcrawl report: ",
+	      out);
+	report_put_html(out, or_dash(r->campaign.name));
+	fprintf(out, "</title>\n<style>\n%s</style></head><body><main>\n",
+		html_style);
+	fputs("<h1>mxcrawl report</h1>\n", out);
 	campaign(out, "campaign", &r->campaign);
-	if (r->has_compare)
+	if (r->has_compare) {
 		campaign(out, "compared with", &r->compare);
+		fputs("<p>In the charts, <span class=\"key\" "
+		      "style=\"background:#1f5fbf\"></span>this campaign, "
+		      "<span class=\"key\" style=\"background:#9a9a9a\"></span>"
+		      "the one compared with. Headline figures have a trend "
+		      "chart.</p>\n",
+		      out);
+	}
+	/* Contents: one link per section, to the section's first figure. */
+	fputs("<nav><h2>Contents</h2><ul>\n", out);
+	for (size_t i = 0; i < r->nfigures; i++) {
+		const struct report_figure *f = &r->figures[i];
+		if (i > 0 && strcmp(f->section, r->figures[i - 1].section) == 0)
+			continue;
+		fputs("<li><a href=\"#section-", out);
+		report_put_html(out, f->section);
+		fputs("\">", out);
+		report_put_html(out, f->section_title);
+		fputs("</a></li>\n", out);
+	}
+	fputs("</ul></nav>\n", out);
 	return 0;
 }
 
@@ -61,78 +226,305 @@ static int html_section(struct report_render_state *st, const struct report *r,
 			const struct report_figure *f)
 {
 	(void)r;
-	fputs("<h2>", st->out);
+	/* Not a <section>: those are the figures, one each. */
+	fputs("<h2 id=\"section-", st->out);
+	report_put_html(st->out, f->section);
+	fputs("\">", st->out);
 	report_put_html(st->out, f->section_title);
 	fputs("</h2>\n", st->out);
 	return 0;
 }
 
-/* A bar per row: the percent of this campaign, and of the other one as a
- * thinner bar below it. */
-static void chart(FILE *out, const struct report *r,
-		  const struct report_figure *f)
+/* The percent axis of a bar chart: grid lines every 25 %. */
+static void bar_axis(FILE *out, int top, int bottom)
 {
-	int row_h = HTML_BAR_H + HTML_BAR_GAP + (r->has_compare ? 6 : 0);
-	int h = (int)f->nrows * row_h + HTML_BAR_GAP;
-	int w = HTML_BAR_LABEL_W + HTML_BAR_W + 60;
-
-	fprintf(out,
-		"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
-		"height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\">\n",
-		w, h, w, h);
-	for (size_t i = 0; i < f->nrows; i++) {
-		const struct report_row *x = &f->rows[i];
-		int y = (int)i * row_h + HTML_BAR_GAP;
-		double p = x->percent ? strtod(x->percent, NULL) : 0;
-		fprintf(out, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">",
-			HTML_BAR_LABEL_W - 6, y + HTML_BAR_H - 4);
-		report_put_html(out, x->scope);
-		fputs(": ", out);
-		report_put_html(out, x->label);
+	for (int p = 0; p <= 100; p += 25) {
+		int x = HTML_BAR_LABEL_W + p * HTML_BAR_W / 100;
 		fprintf(out,
-			"</text><rect x=\"%d\" y=\"%d\" width=\"%.1f\" "
-			"height=\"%d\" fill=\"#3b7dd8\"/>",
-			HTML_BAR_LABEL_W, y, p * HTML_BAR_W / 100.0,
-			HTML_BAR_H);
-		if (r->has_compare && x->cmp_percent) {
-			double q = strtod(x->cmp_percent, NULL);
-			fprintf(out,
-				"<rect x=\"%d\" y=\"%d\" width=\"%.1f\" "
-				"height=\"5\" fill=\"#999\"/>",
-				HTML_BAR_LABEL_W, y + HTML_BAR_H + 1,
-				q * HTML_BAR_W / 100.0);
-		}
-		fprintf(out, "<text x=\"%.1f\" y=\"%d\">%s%%</text>\n",
-			HTML_BAR_LABEL_W + p * HTML_BAR_W / 100.0 + 4,
-			y + HTML_BAR_H - 4, or_dash(x->percent));
+			"<line class=\"grid\" x1=\"%d\" y1=\"%d\" x2=\"%d\" "
+			"y2=\"%d\"/><text class=\"axis\" x=\"%d\" y=\"%d\" "
+			"text-anchor=\"middle\">%d %%</text>\n",
+			x, top, x, bottom, x, bottom + 14, p);
 	}
-	fputs("</svg>\n", out);
 }
 
-static int html_figure(struct report_render_state *st, const struct report *r,
-		       const struct report_figure *f)
+/* A bar per row, grouped by scope under a heading line; the other
+ * campaign's percent as a thinner grey bar below. */
+static void bar_chart(FILE *out, const struct report *r,
+		      const struct report_figure *f)
 {
-	FILE *out = st->out;
+	int row_h =
+	    HTML_BAR_H + HTML_BAR_GAP + (r->has_compare ? HTML_BAR_CMP_H : 0);
+	int nscopes = 0;
+	for (size_t i = 0; i < f->nrows; i++)
+		if (i == 0 || strcmp(f->rows[i].scope, f->rows[i - 1].scope))
+			nscopes++;
+	int body = nscopes * HTML_SCOPE_H + (int)f->nrows * row_h;
+	int h = body + HTML_AXIS_H;
+	int w = HTML_BAR_LABEL_W + HTML_BAR_W + HTML_BAR_VALUE_W;
 
-	fputs("<section class=\"figure\" id=\"", out);
+	fprintf(out,
+		"<figure><svg class=\"bars\" width=\"%d\" height=\"%d\" "
+		"viewBox=\"0 0 %d %d\" role=\"img\" aria-labelledby=\"",
+		w, h, w, h);
 	report_put_html(out, f->name);
-	fputs("\"><h3>", out);
+	fputs("-bars\"><title id=\"", out);
+	report_put_html(out, f->name);
+	fputs("-bars\">", out);
 	report_put_html(out, f->title);
-	fputs(" <code>", out);
-	report_put_html(out, f->name);
-	fputs("</code></h3>\n<p class=\"def\">", out);
-	report_put_html(out, f->definition);
-	fputs("</p>\n", out);
-	if (f->nrows == 0) {
-		fputs("<p><i>Nothing to count.</i></p></section>\n", out);
-		return 0;
+	fputs(": percent per row (the table below has every number)</title>\n",
+	      out);
+	bar_axis(out, 0, body);
+	int y = 0;
+	for (size_t i = 0; i < f->nrows; i++) {
+		const struct report_row *x = &f->rows[i];
+		if (i == 0 || strcmp(x->scope, f->rows[i - 1].scope)) {
+			fprintf(out,
+				"<text class=\"scope\" x=\"0\" y=\"%d\">"
+				"%s, of %s</text>\n",
+				y + HTML_SCOPE_H - 7, scope_words(x->scope),
+				x->denominator);
+			y += HTML_SCOPE_H;
+		}
+		fputs("<g><title>", out);
+		report_put_html(out, x->label);
+		fprintf(out, ": %s of %s (%s %%)", x->numerator, x->denominator,
+			or_dash(x->percent));
+		if (r->has_compare)
+			fprintf(out, "; before %s of %s (%s %%)",
+				or_dash(x->cmp_numerator),
+				or_dash(x->cmp_denominator),
+				or_dash(x->cmp_percent));
+		fprintf(out,
+			"</title><text x=\"%d\" y=\"%d\" "
+			"text-anchor=\"end\">",
+			HTML_BAR_LABEL_W - 6, y + HTML_BAR_H - 3);
+		put_cut(out, x->label);
+		fputs("</text>\n<rect class=\"bar\"", out);
+		data_attrs(out, f, x, (long long)r->campaign.id, x->percent);
+		fprintf(out,
+			" x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\"/>",
+			HTML_BAR_LABEL_W, y,
+			pct(x->percent) * HTML_BAR_W / 100.0, HTML_BAR_H);
+		if (r->has_compare) {
+			fputs("<rect class=\"bar cmp\"", out);
+			data_attrs(out, f, x, (long long)r->compare.id,
+				   x->cmp_percent);
+			fprintf(out,
+				" x=\"%d\" y=\"%d\" width=\"%.1f\" "
+				"height=\"%d\"/>",
+				HTML_BAR_LABEL_W, y + HTML_BAR_H,
+				pct(x->cmp_percent) * HTML_BAR_W / 100.0,
+				HTML_BAR_CMP_H - 1);
+		}
+		fprintf(out,
+			"<text class=\"value\" x=\"%.1f\" y=\"%d\">%s %% "
+			"(%s)</text></g>\n",
+			HTML_BAR_LABEL_W +
+			    pct(x->percent) * HTML_BAR_W / 100.0 + 4,
+			y + HTML_BAR_H - 3, or_dash(x->percent), x->numerator);
+		y += row_h;
 	}
-	chart(out, r, f);
-	fputs("<table><tr><th>scope</th><th>label</th><th>count</th>"
-	      "<th>of</th><th>%</th>",
+	fputs("</svg></figure>\n", out);
+}
+
+/* One campaign of a trend: which one, and whether a row's value is the
+ * report's own (false) or the compared campaign's (true). */
+struct trend_point {
+	const struct report_campaign *c;
+	bool cmp;
+};
+
+/* The campaigns of the report, oldest first (by creation, then id); 0 if
+ * there are fewer than two distinct ones, so there is no trend. */
+static size_t trend_points(const struct report *r,
+			   struct trend_point p[HTML_TREND_POINTS_MAX])
+{
+	if (!r->has_compare || r->compare.id == r->campaign.id)
+		return 0;
+	const char *a = r->compare.created ? r->compare.created : "";
+	const char *b = r->campaign.created ? r->campaign.created : "";
+	int c = strcmp(a, b);
+	bool cmp_first = c < 0 || (c == 0 && r->compare.id < r->campaign.id);
+	p[0] = (struct trend_point){ cmp_first ? &r->compare : &r->campaign,
+				     cmp_first };
+	p[1] = (struct trend_point){ cmp_first ? &r->campaign : &r->compare,
+				     !cmp_first };
+	return 2;
+}
+
+static const char *point_percent(const struct report_row *x,
+				 const struct trend_point *p)
+{
+	return p->cmp ? x->cmp_percent : x->percent;
+}
+
+static double trend_x(size_t i, size_t n)
+{
+	return HTML_TREND_LEFT +
+	       (n > 1 ? (double)i * HTML_TREND_PLOT_W / (double)(n - 1) : 0);
+}
+
+static double trend_y(double percent)
+{
+	return HTML_TREND_TOP + HTML_TREND_PLOT_H -
+	       percent * HTML_TREND_PLOT_H / 100.0;
+}
+
+/* Where each line's label goes: at its last point, pushed down (in
+ * order of height) so that no two labels overlap, then the lowest ones
+ * pushed up again so that none falls below `bottom`. */
+static void label_places(const double *want, size_t n, double bottom,
+			 double *got)
+{
+	size_t order[HTML_TREND_LINES_MAX];
+	for (size_t i = 0; i < n; i++) {
+		size_t j = i;
+		for (; j > 0 && want[order[j - 1]] > want[i]; j--)
+			order[j] = order[j - 1];
+		order[j] = i;
+	}
+	double next = 0;
+	for (size_t k = 0; k < n; k++) {
+		double y = want[order[k]];
+		got[order[k]] = y < next ? next : y;
+		next = got[order[k]] + HTML_TREND_LABEL_GAP;
+	}
+	double limit = bottom;
+	for (size_t k = n; k-- > 0;) {
+		if (got[order[k]] > limit)
+			got[order[k]] = limit;
+		limit = got[order[k]] - HTML_TREND_LABEL_GAP;
+	}
+}
+
+/* A line per row of the figure's first scope (rows without a percent in
+ * a campaign have no point there), one point per campaign. */
+static void trend_chart(FILE *out, const struct report *r,
+			const struct report_figure *f)
+{
+	struct trend_point p[HTML_TREND_POINTS_MAX];
+	size_t np = trend_points(r, p);
+	if (np < 2 || f->nrows == 0)
+		return;
+	const char *scope = f->rows[0].scope;
+	size_t nl = 0;
+	while (nl < f->nrows && nl < HTML_TREND_LINES_MAX &&
+	       strcmp(f->rows[nl].scope, scope) == 0)
+		nl++;
+
+	int w = HTML_TREND_LEFT + HTML_TREND_PLOT_W + HTML_TREND_RIGHT;
+	int h = HTML_TREND_TOP + HTML_TREND_PLOT_H + HTML_TREND_BOTTOM;
+	fprintf(out,
+		"<figure><svg class=\"trend\" width=\"%d\" height=\"%d\" "
+		"viewBox=\"0 0 %d %d\" role=\"img\" aria-labelledby=\"",
+		w, h, w, h);
+	report_put_html(out, f->name);
+	fputs("-trend\"><title id=\"", out);
+	report_put_html(out, f->name);
+	fputs("-trend\">Trend of ", out);
+	report_put_html(out, f->title);
+	fprintf(out, ", %s, percent per campaign</title>\n",
+		scope_words(scope));
+	for (int q = 0; q <= 100; q += 25) {
+		double y = trend_y(q);
+		fprintf(out,
+			"<line class=\"grid\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" "
+			"y2=\"%.1f\"/><text class=\"axis\" x=\"%d\" "
+			"y=\"%.1f\" text-anchor=\"end\">%d %%</text>\n",
+			HTML_TREND_LEFT, y, HTML_TREND_LEFT + HTML_TREND_PLOT_W,
+			y, HTML_TREND_LEFT - 4, y + 3, q);
+	}
+	for (size_t i = 0; i < np; i++) {
+		double x = trend_x(i, np);
+		int base = HTML_TREND_TOP + HTML_TREND_PLOT_H;
+		/* The first and last campaigns' names run inwards, so that
+		 * they stay inside the chart. */
+		const char *anchor = i == 0	   ? "start"
+				     : i + 1 == np ? "end"
+						   : "middle";
+		double tx = i == 0 ? x - 6 : i + 1 == np ? x + 6 : x;
+		fprintf(
+		    out,
+		    "<line class=\"grid\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" "
+		    "y2=\"%d\"/><text class=\"axis\" x=\"%.1f\" y=\"%d\" "
+		    "text-anchor=\"%s\">",
+		    x, HTML_TREND_TOP, x, base, tx, base + 14, anchor);
+		put_cut(out, or_dash(p[i].c->name));
+		fprintf(out,
+			"</text><text class=\"axis\" x=\"%.1f\" y=\"%d\" "
+			"text-anchor=\"%s\">",
+			tx, base + 27, anchor);
+		report_put_html(out, or_dash(p[i].c->created));
+		fputs("</text>\n", out);
+	}
+
+	double want[HTML_TREND_LINES_MAX], got[HTML_TREND_LINES_MAX];
+	for (size_t l = 0; l < nl; l++) {
+		const char *last = point_percent(&f->rows[l], &p[np - 1]);
+		want[l] = trend_y(pct(last)) + 4;
+	}
+	label_places(want, nl, HTML_TREND_TOP + HTML_TREND_PLOT_H + 4, got);
+	for (size_t l = 0; l < nl; l++) {
+		const struct report_row *x = &f->rows[l];
+		const char *colour =
+		    trend_colours[l % (sizeof trend_colours /
+				       sizeof trend_colours[0])];
+		fprintf(out, "<g><polyline stroke=\"%s\" points=\"", colour);
+		for (size_t i = 0; i < np; i++)
+			if (point_percent(x, &p[i]))
+				fprintf(out, "%.1f,%.1f ", trend_x(i, np),
+					trend_y(pct(point_percent(x, &p[i]))));
+		fputs("\"/>\n", out);
+		for (size_t i = 0; i < np; i++) {
+			const char *v = point_percent(x, &p[i]);
+			if (!v)
+				continue;
+			fputs("<circle class=\"point\"", out);
+			data_attrs(out, f, x, (long long)p[i].c->id, v);
+			fprintf(out,
+				" cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" "
+				"fill=\"%s\"><title>",
+				trend_x(i, np), trend_y(pct(v)), colour);
+			report_put_html(out, x->label);
+			fputs(", ", out);
+			report_put_html(out, or_dash(p[i].c->name));
+			fprintf(out, ": %s %%</title></circle>\n", v);
+		}
+		fprintf(out, "<text x=\"%d\" y=\"%.1f\" fill=\"%s\">",
+			HTML_TREND_LEFT + HTML_TREND_PLOT_W + 8, got[l],
+			colour);
+		put_cut(out, x->label);
+		fprintf(out, " %s %%</text></g>\n",
+			or_dash(point_percent(x, &p[np - 1])));
+	}
+	fputs("</svg><figcaption>Trend ", out);
+	fputs(scope_words(scope), out);
+	fputs(", from ", out);
+	report_put_html(out, or_dash(p[0].c->name));
+	fputs(" to ", out);
+	report_put_html(out, or_dash(p[np - 1].c->name));
+	fputs("; the numbers are in the table below.</figcaption>"
+	      "</figure>\n",
+	      out);
+}
+
+static void table(FILE *out, const struct report *r,
+		  const struct report_figure *f)
+{
+	fputs("<table><caption>", out);
+	report_put_html(out, f->title);
+	fputs(": count of ", out);
+	report_put_html(out, f->denominator_text);
+	fputs("</caption>\n<tr><th scope=\"col\">scope</th><th "
+	      "scope=\"col\">label</th><th scope=\"col\">count</th><th "
+	      "scope=\"col\">of</th><th scope=\"col\">%</th>",
 	      out);
 	if (r->has_compare)
-		fputs("<th>other</th><th>of</th><th>%</th><th>delta</th>", out);
+		fputs("<th scope=\"col\">before</th><th scope=\"col\">of</th>"
+		      "<th scope=\"col\">%</th><th scope=\"col\">delta "
+		      "(points)</th>",
+		      out);
 	fputs("</tr>\n", out);
 	for (size_t i = 0; i < f->nrows; i++) {
 		const struct report_row *x = &f->rows[i];
@@ -151,16 +543,43 @@ static int html_figure(struct report_render_state *st, const struct report *r,
 			"</td><td class=\"n pct\">%s</td>",
 			x->numerator, x->denominator, or_dash(x->percent));
 		if (r->has_compare)
-			fprintf(
-			    out,
-			    "<td class=\"n\">%s</td><td class=\"n\">%s</td>"
-			    "<td class=\"n\">%s</td><td class=\"n\">%s</td>",
-			    or_dash(x->cmp_numerator),
-			    or_dash(x->cmp_denominator),
-			    or_dash(x->cmp_percent), or_dash(x->delta));
+			fprintf(out,
+				"<td class=\"n cnum\">%s</td><td class=\"n "
+				"cden\">%s</td><td class=\"n cpct\">%s</td>"
+				"<td class=\"n delta\">%s</td>",
+				or_dash(x->cmp_numerator),
+				or_dash(x->cmp_denominator),
+				or_dash(x->cmp_percent), or_dash(x->delta));
 		fputs("</tr>\n", out);
 	}
-	fputs("</table></section>\n", out);
+	fputs("</table>\n", out);
+}
+
+static int html_figure(struct report_render_state *st, const struct report *r,
+		       const struct report_figure *f)
+{
+	FILE *out = st->out;
+
+	fputs("<section class=\"figure\" id=\"", out);
+	report_put_html(out, f->name);
+	fputs("\" data-kind=\"", out);
+	report_put_html(out, f->kind);
+	fputs("\"><h3>", out);
+	report_put_html(out, f->title);
+	fputs(" <code>", out);
+	report_put_html(out, f->name);
+	fputs("</code></h3>\n<p class=\"def\">", out);
+	report_put_html(out, f->definition);
+	fputs("</p>\n", out);
+	if (f->nrows == 0) {
+		fputs("<p><i>Nothing to count.</i></p></section>\n", out);
+		return 0;
+	}
+	bar_chart(out, r, f);
+	if (is_headline(f))
+		trend_chart(out, r, f);
+	table(out, r, f);
+	fputs("</section>\n", out);
 	return 0;
 }
 
@@ -168,7 +587,7 @@ static int html_end(struct report_render_state *st, const struct report *r)
 {
 	fprintf(st->out,
 		"<p>%zu figures. %% = count / of, one decimal%s.</p>\n"
-		"</body></html>\n",
+		"</main></body></html>\n",
 		r->nfigures,
 		r->has_compare ? "; delta in percentage points" : "");
 	return 0;

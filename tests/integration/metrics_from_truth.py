@@ -4,6 +4,13 @@ alone (no crawler code, no SQL) and compare numerators and denominators
 with `report --format json`.
 
 usage: metrics_from_truth.py TRUTH.jsonl REPORT.json
+       metrics_from_truth.py --compare OLD.jsonl NEW.jsonl REPORT.json
+
+With --compare, REPORT.json is `report --campaign NEW --compare OLD
+--format json` of two scans of the same targets (tests/testbed `up
+--epoch 1` and `--epoch 2`): every row's own numbers are checked against
+NEW's truth, its "compare" numbers against OLD's, and its delta against
+the two percents the truths give.
 
 The definitions follow METRICS.md and the comments in analysis/*.sql, but
 are written again here over the truth's fields. Where the truth allows
@@ -329,7 +336,108 @@ def compute(truth):
     return F
 
 
+def pct(n, d):
+    """The report's percent: one decimal, half away from zero (PostgreSQL
+    numeric rounding); None for an empty denominator."""
+    return round(100.0 * n / d + 1e-9, 1) if d else None
+
+
+def expect_side(F, name, scope, label):
+    """What one campaign's side of a compared row must hold: numerator
+    range, and the denominators allowed. A row the view gives for one
+    campaign only counts 0 in the other, out of that campaign's
+    denominator for the scope (analysis.report); when no unit of the
+    scope counts under any label there, the view may have given no row
+    at all and the denominator is then 0."""
+    lo, hi = F.rows.get((name, scope, label), (0, 0))
+    den = F.den.get((name, scope))
+    if den is None:
+        return lo, hi, {0}
+    if not any(h > 0 for (f, s, _), (_, h) in F.rows.items()
+               if f == name and s == scope):
+        return lo, hi, {0, den}
+    return lo, hi, {den}
+
+
+def check_side(where, got_n, got_d, got_p, want):
+    lo, hi, dens = want
+    bad = []
+    if got_n is None or not lo <= got_n <= hi:
+        bad.append("%s numerator %s, truth %s" %
+                   (where, got_n, lo if lo == hi else "%d..%d" % (lo, hi)))
+    if got_d not in dens:
+        bad.append("%s denominator %s, truth %s" %
+                   (where, got_d, "|".join(str(d) for d in sorted(dens))))
+    if got_n is not None and got_d is not None and got_p != pct(got_n, got_d):
+        bad.append("%s percent %s, want %s" % (where, got_p, pct(got_n, got_d)))
+    return bad
+
+
+def main_compare(old_path, new_path, report_path):
+    old = compute([json.loads(l) for l in open(old_path) if l.strip()])
+    new = compute([json.loads(l) for l in open(new_path) if l.strip()])
+    report = json.load(open(report_path))
+    errors = []
+    if report.get("compare") is None:
+        errors.append("the report compares with nothing")
+    got_figures = {f["name"]: f for f in report["figures"]}
+    computed = old.figures | new.figures
+    for name in sorted(set(got_figures) - computed - set(UNCHECKED)):
+        errors.append("%s: in the report, not computed from the truth" % name)
+    for name in sorted(computed - set(got_figures)):
+        errors.append("%s: computed from the truth, missing from the report" % name)
+
+    checked = changed = 0
+    for name in sorted(computed & set(got_figures)):
+        bad = []
+        rows = {}
+        for r in got_figures[name]["rows"]:
+            key = (r["scope"], r["label"])
+            rows[key] = r
+            c = r.get("compare")
+            if c is None:
+                bad.append("%s/%s has no compare object" % key)
+                continue
+            bad += check_side("%s/%s" % key, r["numerator"], r["denominator"],
+                              r["percent"], expect_side(new, name, *key))
+            bad += check_side("%s/%s before" % key, c["numerator"],
+                              c["denominator"], c["percent"],
+                              expect_side(old, name, *key))
+            if r["percent"] is None or c["percent"] is None:
+                if c["delta"] is not None:
+                    bad.append("%s/%s delta %s without two percents" %
+                               (key + (c["delta"],)))
+            elif c["delta"] is None or \
+                    abs(c["delta"] - round(r["percent"] - c["percent"], 1)) > 1e-6:
+                bad.append("%s/%s delta %s, want %.1f" %
+                           (key + (c["delta"], r["percent"] - c["percent"])))
+            elif c["delta"] != 0:
+                changed += 1
+        for F, side in ((new, "now"), (old, "before")):
+            for (f, scope, label), (lo, _) in F.rows.items():
+                if f == name and lo > 0 and (scope, label) not in rows:
+                    bad.append("row %s/%s missing, truth %s: %d" %
+                               (scope, label, side, lo))
+        if bad:
+            errors.extend("%s: %s" % (name, b) for b in bad)
+        else:
+            checked += 1
+            print("ok: %s (%d rows, both campaigns and deltas)" % (name, len(rows)))
+    for name, why in sorted(UNCHECKED.items()):
+        print("unchecked: %s: %s" % (name, why))
+    for e in errors:
+        print("FAIL: " + e)
+    print("%d figures equal both truths, %d rows changed, %d unchecked, "
+          "%d disagreements" % (checked, changed, len(UNCHECKED), len(errors)))
+    return 1 if errors else 0
+
+
 def main():
+    if len(sys.argv) == 5 and sys.argv[1] == "--compare":
+        return main_compare(*sys.argv[2:])
+    if len(sys.argv) != 3:
+        sys.stderr.write(__doc__.split("\n\n")[1] + "\n")
+        return 64
     truth = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
     report = json.load(open(sys.argv[2]))
     F = compute(truth)

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# The HTML report as a browser shows it: Debian's headless Chromium, inside
+# this test's network namespace (loopback only), renders the report of one
+# campaign and of two compared; html_check.py reads the figures back from
+# the rendered DOM (tables, bars, trend points) and compares them with
+# `report --format json`, and checks in the HTML and in Chromium's net log
+# that the page loads nothing from anywhere. Two broken copies (a changed
+# number, an external image) must fail that check. A screenshot of the
+# compared report is written for people to look at.
+# Exit 77 (skipped) only when chromium is not installed (scripts/setup
+# installs it).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+CHROMIUM=$(command -v chromium || true)
+if [ -z "$CHROMIUM" ]; then
+	echo "SKIP: chromium is not installed (scripts/setup installs it)"
+	exit 77
+fi
+reexec_in_netns "$@"
+testbed_up
+
+PY=/usr/bin/python3
+CHECK=$MXCRAWL_SRC/tests/integration/html_check.py
+R=$TEST_WORK/report
+mkdir -p "$R"
+# Where people find the screenshot after the test (TEST_WORK is removed).
+ART=$(dirname "$MXCRAWL")/artifacts/report-html
+mkdir -p "$ART"
+
+scan() { # scan CAMPAIGN TARGETS
+	local allow_args=() c
+	IFS=, read -r -a allow <<<"$TESTBED_ALLOW_CIDR"
+	for c in "${allow[@]}"; do allow_args+=(--allow-cidr "$c"); done
+	"$MXCRAWL" scan --targets "$2" --campaign "$1" "${allow_args[@]}" \
+		--workers 2 --concurrency 200 --progress 0 --smtp-deadline 8000 \
+		2>"$TEST_WORK/scan-$1.err" ||
+		{ cat "$TEST_WORK/scan-$1.err" >&2; fail "scan $1 failed"; }
+}
+# Two campaigns with different numbers: a part of the targets first,
+# then all of them.
+head -n 60 "$TESTBED_TARGETS" >"$TEST_WORK/part.txt"
+scan part "$TEST_WORK/part.txt"
+scan all "$TESTBED_TARGETS"
+
+# chrome FILE.html OUT-PREFIX [extra flags]: the DOM after load and the
+# net log of that run. No background networking, no first-run work, a
+# profile of its own; --no-sandbox because the test runs as root.
+chrome() {
+	local in=$1 out=$2
+	shift 2
+	timeout 120 "$CHROMIUM" --headless --no-sandbox --disable-gpu \
+		--user-data-dir="$TEST_WORK/chromium-profile" --no-first-run \
+		--disable-background-networking --disable-component-update \
+		--disable-sync --disable-extensions --disable-default-apps \
+		--log-net-log="$out.netlog.json" "$@" "file://$in" \
+		2>"$out.chromium.err"
+}
+
+for r in single compare; do
+	args=(--campaign all)
+	[ $r = compare ] && args+=(--compare part)
+	"$MXCRAWL" report "${args[@]}" --format html -o "$R/$r.html" || fail "report --format html ($r)"
+	"$MXCRAWL" report "${args[@]}" --format json -o "$R/$r.json" || fail "report --format json ($r)"
+	chrome "$R/$r.html" "$R/$r" --dump-dom >"$R/$r.dom.html" ||
+		{ tail "$R/$r.chromium.err" >&2; fail "chromium --dump-dom ($r)"; }
+	grep -q '<section class="figure"' "$R/$r.dom.html" || fail "chromium rendered no figure ($r)"
+	"$PY" "$CHECK" "$R/$r.html" "$R/$r.dom.html" "$R/$r.json" "$R/$r.netlog.json" ||
+		fail "the rendered $r report differs from the JSON"
+done
+grep -q 'class="trend"' "$R/compare.dom.html" || fail "no trend chart"
+
+# The check is not blind: a number changed in a table, and an image from
+# the network, are each caught.
+sed '0,/<td class="n num">[0-9]*</s//<td class="n num">999999</' "$R/compare.html" >"$R/bad-number.html"
+sed 's|<h1>mxcrawl report</h1>|&<img src="http://127.9.9.9/logo.png" alt="">|' \
+	"$R/compare.html" >"$R/bad-image.html"
+for b in bad-number bad-image; do
+	cmp -s "$R/$b.html" "$R/compare.html" && fail "$b: the copy was not changed"
+	chrome "$R/$b.html" "$R/$b" --dump-dom >"$R/$b.dom.html" || fail "chromium ($b)"
+	if "$PY" "$CHECK" "$R/$b.html" "$R/$b.dom.html" "$R/compare.json" \
+		"$R/$b.netlog.json" >"$R/$b.out"; then
+		fail "$b passed the check"
+	fi
+done
+grep -q "table" "$R/bad-number.out" || fail "bad-number: $(cat "$R/bad-number.out")"
+grep -q "the page requested http://127.9.9.9/logo.png" "$R/bad-image.out" ||
+	fail "bad-image: the net log shows no request: $(cat "$R/bad-image.out")"
+echo "ok: a changed number and an external image are caught"
+
+# The screenshot: the whole page at 1280 px wide (a viewport as tall as
+# the page, from the figures' count; the rest is white).
+figures=$(grep -c '<section class="figure"' "$R/compare.html")
+height=$((1200 + figures * 700))
+chrome "$R/compare.html" "$R/shot" --hide-scrollbars \
+	--window-size=1280,"$height" --screenshot="$R/report.png" >/dev/null ||
+	fail "chromium --screenshot"
+"$PY" - "$R/report.png" <<'PYEOF' || fail "the screenshot is no PNG"
+import struct, sys
+d = open(sys.argv[1], "rb").read()
+assert d[:8] == b"\x89PNG\r\n\x1a\n" and len(d) > 10000, len(d)
+w, h = struct.unpack(">II", d[16:24])
+assert w >= 1000 and h >= 1000, (w, h)
+print("ok: screenshot %dx%d, %d bytes" % (w, h, len(d)))
+PYEOF
+cp "$R/report.png" "$R/compare.html" "$ART/"
+echo "screenshot: $ART/report.png (report: $ART/compare.html)"
+echo PASS
