@@ -14,6 +14,7 @@
 #include "crawler/cli.h"
 #include "crawler/epclaim.h"
 #include "crawler/probe.h"
+#include "crawler/record.h"
 #include "crawler/store.h"
 #include "crawler/tls.h"
 
@@ -47,6 +48,7 @@ struct epclaim {
 
 	/* Thread-only: claims lost to another crawler, awaiting its row. */
 	struct req *remote;
+	struct store_records rec; /* handshake records */
 	struct epclaim_stats stats;
 };
 
@@ -70,6 +72,7 @@ static void result_free(struct epclaim_result *r)
 {
 	jbuf_free(&r->endpoint_rows);
 	jbuf_free(&r->cert_rows);
+	jbuf_free(&r->record);
 	free(r);
 }
 
@@ -419,7 +422,7 @@ static int look(struct epclaim *c)
  * done and notifies; 0 or -1 (rolled back). */
 static int store_results(struct epclaim *c, struct epclaim_result *list)
 {
-	struct jbuf eps, certs;
+	struct jbuf eps, certs, lines, recs;
 	size_t n = 0;
 
 	for (struct epclaim_result *x = list; x; x = x->next)
@@ -429,6 +432,8 @@ static int store_results(struct epclaim *c, struct epclaim_result *list)
 		return -1;
 	jbuf_init(&eps, STORE_BATCH_ROWS_MAX);
 	jbuf_init(&certs, STORE_BATCH_ROWS_MAX);
+	jbuf_init(&lines, STORE_BATCH_ROWS_MAX);
+	jbuf_init(&recs, STORE_BATCH_ROWS_MAX);
 	n = 0;
 	for (struct epclaim_result *x = list; x; x = x->next) {
 		keys[n++] = &x->key;
@@ -437,16 +442,29 @@ static int store_results(struct epclaim *c, struct epclaim_result *list)
 			    x->endpoint_rows.len);
 		jbuf_append(&certs, x->cert_rows.data ? x->cert_rows.data : "",
 			    x->cert_rows.len);
+		jbuf_append(&lines, x->record.data ? x->record.data : "",
+			    x->record.len);
 	}
 	int rc = -1;
-	if (eps.failed || certs.failed || exec_cmd(c, "BEGIN") != 0)
+	if (eps.failed || certs.failed || lines.failed)
+		goto out;
+	/* The dictionary, once trained, is stored before the records that
+	 * name it (its own statement). */
+	if (store_records_compress(c->c, &c->rec, &lines, &recs) != 0)
+		cli_warn("claims: a handshake record could not be compressed; "
+			 "%zu records dropped",
+			 n);
+	if (exec_cmd(c, "BEGIN") != 0)
 		goto out;
 	if (store_copy_rows(c->c, probe_table_name[PROBE_T_CERTIFICATE],
 			    probe_table_columns[PROBE_T_CERTIFICATE], &certs,
 			    true) != 0 ||
 	    store_copy_rows(c->c, probe_table_name[PROBE_T_ENDPOINT],
 			    probe_table_columns[PROBE_T_ENDPOINT], &eps,
-			    true) != 0)
+			    true) != 0 ||
+	    store_copy_rows(c->c, probe_table_name[PROBE_T_RECORDS],
+			    probe_table_columns[PROBE_T_RECORDS], &recs,
+			    probe_table_staged[PROBE_T_RECORDS]) != 0)
 		goto rollback;
 	PGresult *r = call(c,
 			   "SELECT endpoint_claim_finish($1::bigint, "
@@ -466,6 +484,8 @@ rollback:
 out:
 	jbuf_free(&eps);
 	jbuf_free(&certs);
+	jbuf_free(&lines);
+	jbuf_free(&recs);
 	free(keys);
 	return rc;
 }
@@ -670,11 +690,21 @@ struct epclaim *epclaim_start(const struct epclaim_config *cfg)
 		return NULL;
 	}
 	c->cfg = *cfg;
+	c->rec.campaign_id = cfg->campaign_id;
+	c->rec.worker_id = cfg->worker_id;
+	c->rec.codec = record_codec_new(
+	    cfg->dict_samples ? cfg->dict_samples : RECORD_DICT_SAMPLES);
+	if (!c->rec.codec) {
+		cli_error("claims: out of memory");
+		free(c);
+		return NULL;
+	}
 	c->reqs_tail = &c->reqs;
 	c->results_tail = &c->results;
 	c->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (c->efd < 0) {
 		cli_error("claims: eventfd: %s", strerror(errno));
+		record_codec_free(c->rec.codec);
 		free(c);
 		return NULL;
 	}
@@ -683,6 +713,7 @@ struct epclaim *epclaim_start(const struct epclaim_config *cfg)
 			  c->c ? PQerrorMessage(c->c) : "out of memory");
 		PQfinish(c->c);
 		close(c->efd);
+		record_codec_free(c->rec.codec);
 		free(c);
 		return NULL;
 	}
@@ -692,6 +723,7 @@ struct epclaim *epclaim_start(const struct epclaim_config *cfg)
 		pthread_mutex_destroy(&c->mu);
 		PQfinish(c->c);
 		close(c->efd);
+		record_codec_free(c->rec.codec);
 		free(c);
 		return NULL;
 	}
@@ -707,6 +739,8 @@ void epclaim_stop(struct epclaim *c, struct epclaim_stats *stats)
 	pthread_mutex_unlock(&c->mu);
 	kick(c);
 	pthread_join(c->thread, NULL);
+	c->stats.records_raw = c->rec.raw;
+	c->stats.records_zstd = c->rec.zstd;
 	if (stats)
 		*stats = c->stats;
 	while (c->remote) {
@@ -716,6 +750,7 @@ void epclaim_stop(struct epclaim *c, struct epclaim_stats *stats)
 	}
 	PQfinish(c->c);
 	close(c->efd);
+	record_codec_free(c->rec.codec);
 	pthread_mutex_destroy(&c->mu);
 	free(c);
 }

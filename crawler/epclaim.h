@@ -8,7 +8,8 @@
  * endpoint and certificate rows are stored by this thread, in their own
  * transaction, before the result is published to the waiting domains, so
  * a domain's batch never waits for another batch and a stored domain never
- * refers to an endpoint that is not stored. Claims expire like leases
+ * refers to an endpoint that is not stored; the handshake record is
+ * stored in the same transaction. Claims expire like leases
  * (renewed by this thread's heartbeat), so a dead crawler's endpoints are
  * taken over.
  *
@@ -39,6 +40,7 @@ struct epclaim_config {
 	unsigned lease_seconds; /* claims expire like batch leases */
 	struct epreg *reg;
 	const struct verify_ctx *verify;
+	size_t dict_samples; /* handshake records before the dictionary */
 };
 
 /* What other crawlers' results are judged with here: the TLSA records of
@@ -50,14 +52,16 @@ struct epclaim_dane {
 	const char *base; /* TLSA base domain (may differ from the SNI) */
 };
 
-/* A finished probe this process won: the result to publish and its rows
- * (COPY text of endpoint and certificate), all owned by epclaim once
+/* A finished probe this process won: the result to publish, its rows
+ * (COPY text of endpoint and certificate) and its handshake record line
+ * ("ip\tport\tsni\tJSON\n", compressed here), all owned by epclaim once
  * handed in. */
 struct epclaim_result {
 	struct ep_key key;
 	struct ep_done *done;
 	struct jbuf endpoint_rows;
 	struct jbuf cert_rows;
+	struct jbuf record;
 	struct epclaim_result *next;
 };
 
@@ -65,6 +69,7 @@ struct epclaim_stats {
 	uint64_t won;	     /* claims this process took (incl. takeovers) */
 	uint64_t taken_over; /* of them, expired claims of others */
 	uint64_t remote;     /* results taken from other crawlers */
+	uint64_t records_raw, records_zstd; /* handshake record bytes */
 };
 
 struct epclaim;

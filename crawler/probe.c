@@ -1173,16 +1173,16 @@ static void endpoint_row(struct probe *p, const struct endpoint_result *r,
 }
 
 /* The handshake record, as a line for the store to compress. */
-static void record_line(struct probe *p, const struct endpoint_result *r)
+static void record_line(struct jbuf *b, const struct endpoint_result *r)
 {
 	char ip[64];
 
 	addr_format(&r->addr, ip, sizeof ip);
-	jbuf_printf(&p->records, "%s\t%d\t", ip, r->port);
-	copy_str(&p->records, r->sni);
-	jbuf_puts(&p->records, "\t");
-	record_json(&p->records, r);
-	jbuf_puts(&p->records, "\n");
+	jbuf_printf(b, "%s\t%d\t", ip, r->port);
+	copy_str(b, r->sni);
+	jbuf_puts(b, "\t");
+	record_json(b, r);
+	jbuf_puts(b, "\n");
 }
 
 /* The owner's probe finished: judge the chain once, publish the result
@@ -1212,19 +1212,22 @@ static void on_ep_probed(void *arg, const struct endpoint_result *r)
 		if (x) {
 			jbuf_init(&x->endpoint_rows, PROBE_ROWS_MAX);
 			jbuf_init(&x->cert_rows, PROBE_ROWS_MAX);
+			jbuf_init(&x->record, PROBE_ROWS_MAX);
 			endpoint_row(p, r, &vr, judged, &x->endpoint_rows,
 				     &x->cert_rows);
+			record_line(&x->record, r);
 		}
 	} else {
 		endpoint_row(p, r, &vr, judged, &p->eprows, &p->certrows);
+		record_line(&p->records, r);
 	}
-	record_line(p, r);
 	p->ep_probed++;
 	if (!d || (p->env->claims && !x)) {
 		free(d);
 		if (x) {
 			jbuf_free(&x->endpoint_rows);
 			jbuf_free(&x->cert_rows);
+			jbuf_free(&x->record);
 			free(x);
 		}
 		publish_failure(w);

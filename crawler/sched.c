@@ -639,6 +639,7 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 			.lease_seconds = cfg->lease_seconds,
 			.reg = sh.reg,
 			.verify = cfg->verify,
+			.dict_samples = cfg->record_dict_samples,
 		};
 		sh.claims = epclaim_start(&cc);
 		if (!sh.claims) {
@@ -757,8 +758,8 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 	out->batches_discarded = atomic_load(&sh.batches_discarded);
 	out->interrupted = stop_requested && !sh.failed;
 
-	out->records_raw = st.st.records_raw;
-	out->records_zstd = st.st.records_zstd;
+	out->records_raw = st.st.rec.raw + cs.records_raw;
+	out->records_zstd = st.st.rec.zstd + cs.records_zstd;
 	int64_t undone = 0, others = 0;
 	if (!sh.failed && store_open_batches(&st.st, &undone, &others) == 0) {
 		if (undone == 0)

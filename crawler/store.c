@@ -31,9 +31,11 @@ static void session_setup(struct store *s)
 
 int store_open(struct store *s)
 {
-	s->codec = record_codec_new(s->dict_samples ? s->dict_samples
-						    : RECORD_DICT_SAMPLES);
-	if (!s->codec) {
+	s->rec.codec = record_codec_new(s->dict_samples ? s->dict_samples
+							: RECORD_DICT_SAMPLES);
+	s->rec.campaign_id = s->campaign_id;
+	s->rec.worker_id = s->worker_id;
+	if (!s->rec.codec) {
 		cli_error("store: out of memory");
 		return -1;
 	}
@@ -55,8 +57,8 @@ void store_close(struct store *s)
 {
 	PQfinish(s->c);
 	s->c = NULL;
-	record_codec_free(s->codec);
-	s->codec = NULL;
+	record_codec_free(s->rec.codec);
+	s->rec.codec = NULL;
 }
 
 /* Calls fn for each "ip\tport\tsni\tjson\n" record line of rows. */
@@ -84,9 +86,9 @@ static void each_record(const struct jbuf *rows,
 }
 
 struct rec_ctx {
-	struct store *s;
-	bool ready;	  /* a dictionary can be trained */
-	struct jbuf rows; /* handshake_record COPY rows */
+	struct store_records *sr;
+	bool ready;	   /* a dictionary can be trained */
+	struct jbuf *rows; /* handshake_record COPY rows */
 	bool failed;
 };
 
@@ -97,7 +99,7 @@ static void sample_one(void *arg, const char *head, size_t headlen,
 
 	(void)head;
 	(void)headlen;
-	x->ready |= record_codec_sample(x->s->codec, json, len);
+	x->ready |= record_codec_sample(x->sr->codec, json, len);
 }
 
 static void compress_one(void *arg, const char *head, size_t headlen,
@@ -108,56 +110,76 @@ static void compress_one(void *arg, const char *head, size_t headlen,
 	int64_t dict = 0;
 
 	jbuf_init(&z, len + 1024);
-	if (record_codec_compress(x->s->codec, json, len, &z, &dict) != 0) {
+	if (record_codec_compress(x->sr->codec, json, len, &z, &dict) != 0) {
 		x->failed = true;
 		jbuf_free(&z);
 		return;
 	}
-	x->s->records_raw += len;
-	x->s->records_zstd += z.len;
-	copy_int(&x->rows, x->s->campaign_id);
-	copy_field(&x->rows);
-	jbuf_append(&x->rows, head, headlen); /* ip, port, sni and a tab */
+	x->sr->raw += len;
+	x->sr->zstd += z.len;
+	copy_int(x->rows, x->sr->campaign_id);
+	copy_field(x->rows);
+	jbuf_append(x->rows, head, headlen); /* ip, port, sni and a tab */
 	if (dict)
-		copy_int(&x->rows, dict);
+		copy_int(x->rows, dict);
 	else
-		copy_null(&x->rows);
-	copy_field(&x->rows);
-	copy_int(&x->rows, (int64_t)len);
-	copy_field(&x->rows);
-	copy_bytea(&x->rows, (const uint8_t *)z.data, z.len);
-	copy_row_end(&x->rows);
+		copy_null(x->rows);
+	copy_field(x->rows);
+	copy_int(x->rows, (int64_t)len);
+	copy_field(x->rows);
+	copy_bytea(x->rows, (const uint8_t *)z.data, z.len);
+	copy_row_end(x->rows);
 	jbuf_free(&z);
 }
 
 /* Trains the records' dictionary once enough samples are in, and stores
- * it (in its own transaction: it must exist before records name it). */
-static void train_dictionary(struct store *s)
+ * it (in its own statement: it must exist before records name it). */
+static void train_dictionary(PGconn *c, struct store_records *sr)
 {
 	uint8_t *dict = NULL;
 	size_t len = 0, samples = 0;
 	char cid[24], n[24];
 
-	if (record_codec_train(s->codec, &dict, &len, &samples) != 0)
+	if (record_codec_train(sr->codec, &dict, &len, &samples) != 0)
 		return;
-	snprintf(cid, sizeof cid, "%" PRId64, s->campaign_id);
+	snprintf(cid, sizeof cid, "%" PRId64, sr->campaign_id);
 	snprintf(n, sizeof n, "%zu", samples);
-	const char *params[4] = { cid, s->worker_id, n, (const char *)dict };
+	const char *params[4] = { cid, sr->worker_id, n, (const char *)dict };
 	int lengths[4] = { 0, 0, 0, (int)len };
 	int formats[4] = { 0, 0, 0, 1 };
 	PGresult *r = PQexecParams(
-	    s->c,
+	    c,
 	    "INSERT INTO zstd_dict (campaign_id, worker, samples, dict) "
 	    "VALUES ($1::bigint, $2, $3::integer, $4::bytea) RETURNING id",
 	    4, NULL, params, lengths, formats, 0);
 	if (PQresultStatus(r) == PGRES_TUPLES_OK)
-		record_codec_use(s->codec, dict, len,
+		record_codec_use(sr->codec, dict, len,
 				 strtoll(PQgetvalue(r, 0, 0), NULL, 10));
-	else if (!store_broken(s))
+	else if (PQstatus(c) == CONNECTION_OK)
 		cli_warn("store: storing the records' dictionary: %s",
 			 PQresultErrorMessage(r));
 	PQclear(r);
 	free(dict);
+}
+
+int store_records_compress(PGconn *c, struct store_records *sr,
+			   const struct jbuf *lines, struct jbuf *rows)
+{
+	struct rec_ctx x = { .sr = sr, .rows = rows };
+	size_t before = rows->len;
+
+	if (lines->len == 0)
+		return 0;
+	each_record(lines, sample_one, &x);
+	if (x.ready)
+		train_dictionary(c, sr);
+	each_record(lines, compress_one, &x);
+	if (x.failed || rows->failed) {
+		rows->failed = 0;
+		rows->len = before;
+		return -1;
+	}
+	return 0;
 }
 
 bool store_broken(const struct store *s)
@@ -432,22 +454,17 @@ int store_write(struct store *s, struct batch *b, bool *discarded)
 	id_text(cid, sizeof cid, s->campaign_id);
 	id_text(bno, sizeof bno, b->batch_no);
 
-	/* Handshake records: sample for the dictionary, train it when
-	 * enough are in, then compress this batch's records into rows. */
-	struct rec_ctx x = { .s = s };
-	jbuf_init(&x.rows, STORE_BATCH_ROWS_MAX);
-	each_record(&b->out[PROBE_T_RECORDS], sample_one, &x);
-	if (x.ready)
-		train_dictionary(s);
-	each_record(&b->out[PROBE_T_RECORDS], compress_one, &x);
-	if (x.failed || x.rows.failed) {
+	/* Handshake records (none when endpoints are claimed: the claim
+	 * thread stores them with their endpoint rows). */
+	struct jbuf recs;
+	jbuf_init(&recs, STORE_BATCH_ROWS_MAX);
+	if (store_records_compress(s->c, &s->rec, &b->out[PROBE_T_RECORDS],
+				   &recs) != 0)
 		cli_warn("store: batch %" PRId64 ": a handshake record could "
 			 "not be compressed; records of the batch dropped",
 			 b->batch_no);
-		jbuf_reset(&x.rows);
-	}
 	if (exec_simple(s, "BEGIN") != 0) {
-		jbuf_free(&x.rows);
+		jbuf_free(&recs);
 		return -1;
 	}
 	/* Completing first locks the batch row: a second crawler writing the
@@ -461,19 +478,19 @@ int store_write(struct store *s, struct batch *b, bool *discarded)
 	if (!ours) {
 		*discarded = true;
 		exec_simple(s, "ROLLBACK");
-		jbuf_free(&x.rows);
+		jbuf_free(&recs);
 		return 0;
 	}
 	for (int t = 0; t < PROBE_T_LAST; t++)
-		if (copy_table(
-			s, t, t == PROBE_T_RECORDS ? &x.rows : &b->out[t]) != 0)
+		if (copy_table(s, t,
+			       t == PROBE_T_RECORDS ? &recs : &b->out[t]) != 0)
 			goto fail;
-	jbuf_free(&x.rows);
+	jbuf_free(&recs);
 	if (exec_simple(s, "COMMIT") != 0)
 		return -1;
 	return 0;
 fail:
-	jbuf_free(&x.rows);
+	jbuf_free(&recs);
 	if (!store_broken(s))
 		exec_simple(s, "ROLLBACK");
 	return -1;

@@ -42,10 +42,26 @@ void batch_free(struct batch *b);
 
 struct record_codec;
 
+/* Handshake records on their way to handshake_record: the codec with its
+ * dictionary (trained on the first records, stored in zstd_dict) and the
+ * bytes before and after compression, for the summary. */
+struct store_records {
+	struct record_codec *codec;
+	int64_t campaign_id;
+	const char *worker_id;
+	uint64_t raw, zstd;
+};
+
+/* Turns record lines ("ip\tport\tsni\tJSON\n") into handshake_record
+ * COPY rows appended to rows: samples them for the dictionary, trains and
+ * stores it on c once enough are in, compresses. Returns 0, or -1 when a
+ * record could not be compressed (nothing appended). */
+int store_records_compress(PGconn *c, struct store_records *sr,
+			   const struct jbuf *lines, struct jbuf *rows);
+
 struct store {
 	PGconn *c;
-	struct record_codec *codec;	    /* handshake records (record.h) */
-	uint64_t records_raw, records_zstd; /* bytes, for the summary */
+	struct store_records rec; /* handshake records of batches */
 	const char *conninfo;
 	int64_t campaign_id;
 	const char *worker_id;

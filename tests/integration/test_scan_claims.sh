@@ -63,6 +63,8 @@ unique=$(sql "SELECT count(DISTINCT (ip, port, sni)) FROM domain_endpoint WHERE 
 [ "$unique" -gt 0 ] || fail "no endpoints used"
 expect_eq "endpoint rows = unique endpoints the domains use" \
 	"$(sql "SELECT count(*) FROM endpoint WHERE campaign_id = $cid")" "$unique"
+expect_eq "handshake records = unique endpoints" \
+	"$(sql "SELECT count(*) FROM handshake_record WHERE campaign_id = $cid")" "$unique"
 expect_eq "claims: one per endpoint, all done, none taken over" \
 	"$(sql "SELECT count(*) || ' ' || count(*) FILTER (WHERE done) || ' ' || max(attempts)
 		FROM endpoint_claim WHERE campaign_id = $cid")" "$unique $unique 1"
@@ -125,6 +127,10 @@ expect_eq "campaign state" "$(sql "SELECT state FROM campaign WHERE id = $cid")"
 unique=$(sql "SELECT count(DISTINCT (ip, port, sni)) FROM domain_endpoint WHERE campaign_id = $cid")
 expect_eq "endpoint rows = unique endpoints the domains use" \
 	"$(sql "SELECT count(*) FROM endpoint WHERE campaign_id = $cid")" "$unique"
+# Records are stored with their endpoint rows, so a crawler killed after
+# storing an endpoint but before its domain's batch loses nothing.
+expect_eq "handshake records = unique endpoints" \
+	"$(sql "SELECT count(*) FROM handshake_record WHERE campaign_id = $cid")" "$unique"
 expect_eq "claims left unfinished" \
 	"$(sql "SELECT count(*) FROM endpoint_claim WHERE campaign_id = $cid AND NOT done")" 0
 taken_over=$(sql "SELECT count(*) FROM endpoint_claim WHERE campaign_id = $cid AND attempts > 1")
