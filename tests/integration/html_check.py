@@ -17,7 +17,8 @@ Checks, each against the JSON (never against the renderer's own idea):
 - every table row's numbers (own, other campaign's, delta) as text;
 - every bar: one per row and campaign, its data-percent the JSON's and its
   drawn width that percent of BAR_W;
-- with two campaigns, a trend chart for every headline figure: a point per
+- with two campaigns, a trend chart for every headline figure (HEADLINE and
+  every figure of the section "ladder"): a point per
   campaign for each row of its first scope, at the height of its percent.
 The renderer's geometry (BAR_W, TREND_*) and headline list are its
 documented contract (crawler/report_html.c).
@@ -211,7 +212,7 @@ def check_report(dom, rep):
                     errs.append("%s/%s/%s: bar %s wide for %s %%" %
                                 (key + (b["width"], p)))
         # Trend charts: headline figures, when two campaigns are compared.
-        trend = two and name in HEADLINE and f["rows"]
+        trend = two and (name in HEADLINE or f["section"] == "ladder") and f["rows"]
         if s[4] != (1 if trend else 0):
             errs.append("%s: %d trend charts, want %d" % (name, s[4], 1 if trend else 0))
         if not trend:
