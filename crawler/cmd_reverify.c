@@ -18,7 +18,7 @@
 static const char usage[] =
     "usage: mxcrawl reverify --campaign ID|NAME [--ca-file FILE] [--at TIME]\n"
     "                        [--note TEXT] [--db CONNINFO] [--progress SECONDS]\n"
-    "                        [--quiet]\n"
+    "                        [--fetch N] [--quiet]\n"
     "\n"
     "Judges every stored certificate chain of the campaign again, against a\n"
     "trust store at a time, without contacting anything: trust and its\n"
@@ -38,6 +38,8 @@ static const char usage[] =
     "  --note TEXT        stored with the judgement set\n"
     "  --progress SECONDS a progress line on stderr this often (default 10;\n"
     "                     0 = none)\n"
+    "  --fetch N          stored rows read per round trip (default 2000;\n"
+    "                     fewer use less memory)\n"
     "  -q, --quiet        no progress, no summary\n"
     "  --db CONNINFO      PostgreSQL server (default: the private cluster)\n"
     "\n"
@@ -45,7 +47,7 @@ static const char usage[] =
     "file unreadable; 69 database unreachable; 70 storing failed; 78 bad\n"
     "trust store.\n";
 
-enum { OPT_AT = 2000, OPT_NOTE };
+enum { OPT_AT = 2000, OPT_NOTE, OPT_FETCH };
 
 /* Largest CA file hashed for the record (a system bundle is ~200 KiB). */
 #define CA_FILE_MAX (64u << 20)
@@ -108,13 +110,14 @@ int cmd_reverify(int argc, char **argv)
 		{ "note", required_argument, NULL, OPT_NOTE },
 		{ "db", required_argument, NULL, CLI_OPT_DB },
 		{ "progress", required_argument, NULL, CLI_OPT_PROGRESS },
+		{ "fetch", required_argument, NULL, OPT_FETCH },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *spec = NULL, *ca_file = getenv("MXCRAWL_CA_FILE");
 	const char *at_s = NULL, *note = NULL, *opt_db = NULL;
-	long progress_s = 10;
+	long progress_s = 10, fetch = REVERIFY_FETCH_DEFAULT;
 	int ch, quiet = 0, rc = EX_OK;
 
 	if (ca_file && !*ca_file)
@@ -140,6 +143,12 @@ int cmd_reverify(int argc, char **argv)
 			progress_s = cli_parse_long("reverify", "--progress",
 						    optarg, 0, 86400);
 			if (progress_s < 0)
+				return EX_USAGE;
+			break;
+		case OPT_FETCH:
+			fetch = cli_parse_long("reverify", "--fetch", optarg, 1,
+					       REVERIFY_FETCH_MAX);
+			if (fetch < 0)
 				return EX_USAGE;
 			break;
 		case 'q':
@@ -240,6 +249,7 @@ int cmd_reverify(int argc, char **argv)
 		.note = note,
 		.progress = quiet || progress_s == 0 ? NULL : stderr,
 		.progress_seconds = (unsigned)progress_s,
+		.fetch_rows = (unsigned)fetch,
 	};
 	struct reverify_summary sum;
 	FILE *out = quiet ? fopen("/dev/null", "w") : stdout;

@@ -21,10 +21,6 @@
 #include "crawler/db.h"
 #include "crawler/json.h"
 
-/* Rows per FETCH. */
-#define REVERIFY_FETCH 2000
-#define STR_(x) #x
-#define STR(x) STR_(x)
 /* Largest COPY buffer of one FETCH's verdicts (a row is under 1 KiB). */
 #define REVERIFY_ROWS_MAX (64u << 20)
 /* The owner prefix of a TLSA RRset of an SMTP server (RFC 7672 §2.2.3). */
@@ -142,6 +138,8 @@ struct rv {
 	struct reverify_summary *sum;
 	int64_t total_ep, total_mx, done_ep, done_mx;
 	time_t next_progress;
+	unsigned fetch_rows;
+	char fetch_ep[64], fetch_mx[64]; /* the FETCH statements */
 	struct ep ep;
 	struct host host;
 };
@@ -345,7 +343,7 @@ static int endpoints_pass(struct rv *rv)
 		return -1;
 	PQclear(r);
 	for (;;) {
-		r = fetch(rv, "FETCH " STR(REVERIFY_FETCH) " FROM rv_ep");
+		r = fetch(rv, rv->fetch_ep);
 		if (!r)
 			return -1;
 		int n = PQntuples(r);
@@ -369,7 +367,7 @@ static int endpoints_pass(struct rv *rv)
 			cli_error("reverify: out of memory");
 			return -1;
 		}
-		if (n < REVERIFY_FETCH)
+		if ((unsigned)n < rv->fetch_rows)
 			endpoint_done(rv);
 		if (copy_rows(
 			rv, "COPY endpoint_judgement (campaign_id, "
@@ -378,7 +376,7 @@ static int endpoints_pass(struct rv *rv)
 			    "name_matches_mx, cn_only, weak) FROM STDIN") != 0)
 			return -1;
 		progress(rv, false);
-		if (n < REVERIFY_FETCH)
+		if ((unsigned)n < rv->fetch_rows)
 			break;
 	}
 	r = db_exec(rv->c, PGRES_COMMAND_OK, "reverify", "CLOSE rv_ep", 0,
@@ -607,7 +605,7 @@ static int domains_pass(struct rv *rv)
 	PQclear(r);
 	jbuf_init(&mx, REVERIFY_ROWS_MAX);
 	for (;;) {
-		r = fetch(rv, "FETCH " STR(REVERIFY_FETCH) " FROM rv_mx");
+		r = fetch(rv, rv->fetch_mx);
 		if (!r) {
 			jbuf_free(&mx);
 			return -1;
@@ -647,7 +645,7 @@ static int domains_pass(struct rv *rv)
 			cli_error("reverify: out of memory");
 			break;
 		}
-		if (n < REVERIFY_FETCH)
+		if ((unsigned)n < rv->fetch_rows)
 			host_done(rv, &mx);
 		if (copy_rows(rv,
 			      "COPY domain_endpoint_judgement (campaign_id, "
@@ -671,7 +669,7 @@ static int domains_pass(struct rv *rv)
 		if (rc != 0)
 			break;
 		progress(rv, false);
-		if (n < REVERIFY_FETCH)
+		if ((unsigned)n < rv->fetch_rows)
 			break;
 	}
 	jbuf_free(&mx);
@@ -807,6 +805,14 @@ int reverify_run(PGconn *c, const struct reverify_opts *o,
 	rv.sum = sum;
 	snprintf(rv.cid, sizeof rv.cid, "%" PRId64, o->campaign_id);
 	snprintf(at, sizeof at, "%" PRId64, (int64_t)o->at);
+	rv.fetch_rows = o->fetch_rows ? o->fetch_rows : REVERIFY_FETCH_DEFAULT;
+	if (rv.fetch_rows > REVERIFY_FETCH_MAX)
+		rv.fetch_rows = REVERIFY_FETCH_MAX;
+	/* A number of our own: FETCH takes no parameter. */
+	snprintf(rv.fetch_ep, sizeof rv.fetch_ep, "FETCH %u FROM rv_ep",
+		 rv.fetch_rows);
+	snprintf(rv.fetch_mx, sizeof rv.fetch_mx, "FETCH %u FROM rv_mx",
+		 rv.fetch_rows);
 	jbuf_init(&rv.rows, REVERIFY_ROWS_MAX);
 
 	if (exec_ok(c, "BEGIN") != 0)

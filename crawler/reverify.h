@@ -25,6 +25,10 @@
  * them usage, selector and matching type. */
 #define REVERIFY_TLSA_DATA_MAX 65532
 
+/* Rows read per FETCH: more is fewer round trips, less is less memory. */
+#define REVERIFY_FETCH_DEFAULT 2000
+#define REVERIFY_FETCH_MAX 100000
+
 enum reverify_rc {
 	REVERIFY_OK = 0,
 	REVERIFY_TLSA_SYNTAX,	 /* not "u s m hex" */
@@ -56,6 +60,7 @@ struct reverify_opts {
 	const char *note;	   /* stored with the set, or NULL */
 	FILE *progress;		   /* progress lines, or NULL */
 	unsigned progress_seconds; /* between lines */
+	unsigned fetch_rows; /* rows per FETCH; 0: REVERIFY_FETCH_DEFAULT */
 };
 
 /* What changed against the scan's own judgement (set 0). */

@@ -33,6 +33,7 @@ expect_rc 65 "$MXCRAWL" reverify --campaign no-such-campaign
 grep -q "no-such-campaign" "$TEST_WORK/err" || fail "unknown campaign not named"
 expect_rc 64 "$MXCRAWL" reverify --campaign rv --at "not a time"
 expect_rc 64 "$MXCRAWL" reverify --at now
+expect_rc 64 "$MXCRAWL" reverify --campaign rv --fetch 0
 expect_rc 66 "$MXCRAWL" reverify --campaign rv --ca-file "$TEST_WORK/missing.pem"
 echo "not a certificate" >"$TEST_WORK/junk.pem"
 expect_rc 78 "$MXCRAWL" reverify --campaign rv --ca-file "$TEST_WORK/junk.pem"
@@ -57,8 +58,9 @@ future=$(date -u -d '+200 days' +%Y-%m-%dT%H:%M:%SZ)
 cat "$TEST_WORK/future.out"
 set_future=$(sql "SELECT max(id) FROM judgement_set WHERE campaign_id = $cid")
 
-# The testbed root, now ($MXCRAWL_CA_FILE from testbed.env, as the scan).
-"$MXCRAWL" reverify --campaign "$cid" --progress 0 >"$TEST_WORK/now.out" \
+# The testbed root, now ($MXCRAWL_CA_FILE from testbed.env, as the scan),
+# three rows per FETCH: endpoints and MX hosts straddle every boundary.
+"$MXCRAWL" reverify --campaign "$cid" --progress 0 --fetch 3 >"$TEST_WORK/now.out" \
 	2>"$TEST_WORK/now.err" || { cat "$TEST_WORK/now.err" >&2; fail "reverify (now) failed"; }
 cat "$TEST_WORK/now.out"
 set_now=$(sql "SELECT max(id) FROM judgement_set WHERE campaign_id = $cid")
