@@ -26,6 +26,8 @@ import ipaddress
 import json
 import sys
 
+import metrics_sts  # the ladder, MTA-STS and TLS-RPT figures
+
 # Figures the truth file cannot give: it has no cipher, group, issuer or
 # validity dates of the certificates the servers present.
 UNCHECKED = {
@@ -333,6 +335,7 @@ def compute(truth):
     F.figures.add("mx_provider")
     for label, c in top:
         F.share("mx_provider", "domain", label, c, ndom)
+    metrics_sts.add(truth, F)
     return F
 
 
