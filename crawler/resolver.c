@@ -46,6 +46,19 @@
  * draws on average.
  */
 #define RESOLVER_MAX_PENDING 32768
+/*
+ * Lookups with a query at the resolver at once, per resolver (one per
+ * worker); the others wait in a queue, first come first served. Unbound
+ * answers from cache at once but keeps each query that needs recursion
+ * in a request list of num-queries-per-thread slots (1024 by default, one
+ * list per thread) and drops queries beyond it: each drop then costs the
+ * crawler a whole timeout (2 s) before its retry. At --concurrency 1000 a
+ * worker had up to ~2,000 queries out (MX, A, AAAA, TLSA, TXT of its
+ * domains at once). 512 per worker keeps two workers at half the slots of
+ * a two-thread unbound, with room for the CD re-queries and for the
+ * recursion of other clients.
+ */
+#define RESOLVER_MAX_INFLIGHT 512
 /* Parsed messages kept for reuse. At most two are in use at a time (an
  * answer and its CD answer), during the callback only. */
 #define RESOLVER_MSG_POOL 4
@@ -143,6 +156,7 @@ enum dnssec_status resolver_judge(bool validating, int rcode, bool ad,
 /* One lookup's life. */
 enum rq_state {
 	RQ_NEW = 0,   /* allocated, nothing sent yet */
+	RQ_QUEUED,    /* built, waiting for one of RESOLVER_MAX_INFLIGHT */
 	RQ_ASKING,    /* the query is with c-ares */
 	RQ_ASKING_CD, /* SERVFAIL kept in `first`; the CD query is out */
 	RQ_DEFERRED,  /* outcome known, callback waits for the idle handle */
@@ -151,17 +165,16 @@ enum rq_state {
 };
 
 static const char *const rq_state_names[] = {
-	[RQ_NEW] = "new",
-	[RQ_ASKING] = "asking",
-	[RQ_ASKING_CD] = "asking_cd",
-	[RQ_DEFERRED] = "deferred",
-	[RQ_DONE] = "done",
+	[RQ_NEW] = "new",	    [RQ_QUEUED] = "queued",
+	[RQ_ASKING] = "asking",	    [RQ_ASKING_CD] = "asking_cd",
+	[RQ_DEFERRED] = "deferred", [RQ_DONE] = "done",
 };
 
 struct rq {
 	struct resolver *r;
 	struct rq *prev, *next; /* r->live: every lookup not yet delivered */
-	struct rq *dnext;	/* r->deferred queue */
+	struct rq *dnext;	/* r->deferred queue, or r->wait queue */
+	bool inflight;		/* counted in r->n_inflight */
 	resolver_cb cb;
 	void *arg;
 	enum rq_state state;
@@ -216,6 +229,10 @@ struct resolver {
 	struct rq *live;
 	size_t n_live;
 	struct rq *def_head, *def_tail;
+	/* RQ_QUEUED lookups, oldest first; n_inflight: sent and not yet
+	 * delivered, at most RESOLVER_MAX_INFLIGHT. */
+	struct rq *wait_head, *wait_tail;
+	size_t n_inflight;
 
 	uint64_t sent;
 	uint64_t rng;
@@ -228,6 +245,8 @@ struct resolver {
 };
 
 static void rq_step(struct rq *q, int status, const uint8_t *abuf, size_t alen);
+static void rq_send(struct rq *q);
+static void pump(struct resolver *r);
 static void leave(struct resolver *r);
 static void on_idle(uv_idle_t *h);
 
@@ -485,9 +504,12 @@ static void rq_deliver(struct rq *q, struct resolver_answer *a)
 	id_release(q);
 	rq_set_state(q, RQ_DONE);
 	live_unlink(r, q);
+	if (q->inflight)
+		r->n_inflight--;
 	q->cb(q->arg, a);
 	free(q->first);
 	free(q);
+	pump(r);
 }
 
 static void rq_deliver_rc(struct rq *q, enum resolver_rc rc, enum dns_rc dns_rc)
@@ -615,6 +637,11 @@ static void rq_send(struct rq *q)
 {
 	struct resolver *r = q->r;
 
+	if (!q->inflight) {
+		q->inflight = true;
+		r->n_inflight++;
+	}
+
 	q->in_send = true;
 	q->sync_done = false;
 	r->sent++;
@@ -737,6 +764,55 @@ static void on_idle(uv_idle_t *h)
 	leave(r);
 }
 
+/* ---- The queue ----------------------------------------------------- */
+
+/* A built lookup goes out now, or waits for a free slot (FIFO: once
+ * lookups wait, new ones wait behind them). */
+static void rq_start(struct rq *q)
+{
+	struct resolver *r = q->r;
+
+	if (r->n_inflight < RESOLVER_MAX_INFLIGHT && !r->wait_head) {
+		rq_set_state(q, RQ_ASKING);
+		q->started_ns = uv_hrtime();
+		rq_send(q);
+		return;
+	}
+	rq_set_state(q, RQ_QUEUED);
+	q->dnext = NULL;
+	if (r->wait_tail)
+		r->wait_tail->dnext = q;
+	else
+		r->wait_head = q;
+	r->wait_tail = q;
+}
+
+static struct rq *wait_pop(struct resolver *r)
+{
+	struct rq *q = r->wait_head;
+
+	if (q) {
+		r->wait_head = q->dnext;
+		if (!r->wait_head)
+			r->wait_tail = NULL;
+		q->dnext = NULL;
+	}
+	return q;
+}
+
+/* Sends waiting lookups while slots are free. Runs after every delivery,
+ * inside c-ares' callbacks too (as the CD re-query does). */
+static void pump(struct resolver *r)
+{
+	while (!r->closing && r->n_inflight < RESOLVER_MAX_INFLIGHT &&
+	       r->wait_head) {
+		struct rq *q = wait_pop(r);
+		rq_set_state(q, RQ_ASKING);
+		q->started_ns = uv_hrtime();
+		rq_send(q);
+	}
+}
+
 /* ---- Life cycle ---------------------------------------------------- */
 
 static pthread_once_t ares_once = PTHREAD_ONCE_INIT;
@@ -765,6 +841,8 @@ static void shutdown_now(struct resolver *r)
 			r->def_tail = NULL;
 		rq_deliver_rc(q, RESOLVER_CANCELLED, DNS_OK);
 	}
+	while ((q = wait_pop(r)))
+		rq_deliver_rc(q, RESOLVER_CANCELLED, DNS_OK);
 	/* Nothing should be left; be sure every callback runs once. */
 	while (r->live)
 		rq_deliver_rc(r->live, RESOLVER_CANCELLED, DNS_OK);
@@ -921,9 +999,8 @@ int resolver_query(struct resolver *r, const char *name, uint16_t qtype,
 			 brc);
 		return 0;
 	}
-	rq_set_state(q, RQ_ASKING);
 	enter(r);
-	rq_send(q);
+	rq_start(q);
 	leave(r);
 	return 0;
 }

@@ -96,11 +96,15 @@ struct resolver *resolver_new(uv_loop_t *loop,
  * callback (RESOLVER_BAD_NAME), like every other outcome.
  * Each query gets timeout_ms per try and server, `tries` times, with no
  * backoff; a SERVFAIL's CD re-query gets as long again.
+ * At most 512 lookups of a resolver have a query out at once; the others
+ * wait in a queue, first come first served, and their time starts when
+ * they are sent (the resolver would drop what exceeds its request list,
+ * and every drop costs a timeout). Callers need not pace themselves.
  */
 int resolver_query(struct resolver *r, const char *name, uint16_t qtype,
 		   resolver_cb cb, void *arg);
 
-/* Lookups sent and not yet answered. */
+/* Lookups asked for and not yet answered, queued ones included. */
 size_t resolver_pending(const struct resolver *r);
 /* Counters for the benchmark: queries sent (incl. CD re-queries). */
 uint64_t resolver_queries_sent(const struct resolver *r);
