@@ -74,7 +74,10 @@ class Dom(html.parser.HTMLParser):
         for k, v in attrs:
             if k in URL_ATTRS and v is not None and not v.startswith("#"):
                 self.urls.append((tag, k, v))
-            if v and re.search(r"(?i)\b(?:https?|ftp|data|javascript):|url\(", v):
+            # A URL anywhere in a value ("http://..."), or a value that is
+            # one (data:, javascript:); a label such as "HTTP: status
+            # other than 200" is text.
+            if v and re.search(r"(?i)\b(?:https?|ftp)://|^\s*(?:data|javascript):|url\(", v):
                 self.urls.append((tag, k, v))
             if k == "style" and v:
                 self.css.append(v)
