@@ -146,3 +146,27 @@ def add(truth, F):
                 len(with_sts))
         F.share("tlsrpt_with_mta_sts", "domain", "valid TLS-RPT record",
                 sum(r["status"] == "valid" for r in with_sts), len(with_sts))
+
+
+def ladder_changes(old, new):
+    """analysis.ladder_change from two truths of the same targets:
+    {domain: (rung before, rung after)} for every domain whose rung
+    differs. Not a figure; for a --compare test to hold the view against."""
+    before = {t["domain"].rstrip(".").lower(): t["ladder"] for t in old}
+    return {d: (before[d], t["ladder"])
+            for d, t in ((t["domain"].rstrip(".").lower(), t) for t in new)
+            if d in before and before[d] != t["ladder"]}
+
+
+def sts_id_changes(old, new):
+    """The (id before, id after) of analysis.mta_sts_id_change's domains
+    whose TXT record is valid at both and whose id differs. The truth
+    has no policy text, so "policy changed, id the same" is not derived."""
+    before = {t["domain"].rstrip(".").lower(): t["mta_sts"] for t in old}
+    out = {}
+    for t in new:
+        d, a = t["domain"].rstrip(".").lower(), t["mta_sts"]
+        b = before.get(d)
+        if b and b["txt"] == a["txt"] == "valid" and b["id"] != a["id"]:
+            out[d] = (b["id"], a["id"])
+    return out
