@@ -115,8 +115,26 @@ static char *default_name(const char *path)
 	return name;
 }
 
+/* True if the campaign was cancelled (mxcrawl campaign cancel). */
+static bool campaign_cancelled(PGconn *c, int64_t id)
+{
+	char cid[24];
+	const char *p[1] = { cid };
+
+	snprintf(cid, sizeof cid, "%" PRId64, id);
+	PGresult *r = PQexecParams(c,
+				   "SELECT state = 'cancelled' FROM campaign "
+				   "WHERE id = $1::bigint",
+				   1, NULL, p, NULL, NULL, 0);
+	bool yes = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+		   PQgetvalue(r, 0, 0)[0] == 't';
+	PQclear(r);
+	return yes;
+}
+
 static char *config_json(const char *path, const struct targets_format *fmt,
-			 const char *origin, int batch_size)
+			 const char *origin, int batch_size,
+			 const char *ca_file)
 {
 	char abs[PATH_MAX];
 	struct jbuf b;
@@ -132,6 +150,15 @@ static char *config_json(const char *path, const struct targets_format *fmt,
 		jbuf_puts(&b, ", \"origin\": ");
 		jbuf_json_string(&b, origin, strlen(origin));
 	}
+	if (ca_file) {
+		/* The trust store the scan judges chains with (reverify
+		 * shows it as judgement set 0's). */
+		char ca[PATH_MAX];
+		if (!realpath(ca_file, ca))
+			snprintf(ca, sizeof ca, "%s", ca_file);
+		jbuf_puts(&b, ", \"ca_file\": ");
+		jbuf_json_string(&b, ca, strlen(ca));
+	}
 	jbuf_printf(&b, ", \"batch_size\": %d}", batch_size);
 	if (b.failed) {
 		jbuf_free(&b);
@@ -142,7 +169,8 @@ static char *config_json(const char *path, const struct targets_format *fmt,
 
 /* Reads the target file into a new campaign. Returns a sysexits code. */
 static int import(PGconn *c, const char *path, const char *format,
-		  const char *origin, struct campaign_spec *spec, int quiet)
+		  const char *origin, struct campaign_spec *spec,
+		  const char *ca_file, int quiet)
 {
 	const struct targets_format *fmt;
 	struct import_ctx ctx = { path, quiet, NULL };
@@ -152,7 +180,8 @@ static int import(PGconn *c, const char *path, const char *format,
 	FILE *f = targets_cli_open(path, format, &fmt);
 	if (!f)
 		return EX_NOINPUT;
-	char *config = config_json(path, fmt, origin, spec->batch_size);
+	char *config =
+	    config_json(path, fmt, origin, spec->batch_size, ca_file);
 	struct targets_reader *r =
 	    targets_reader_new(fmt, origin, on_name, on_reject, &ctx);
 	if (!config || !r) {
@@ -589,17 +618,6 @@ int cmd_scan(int argc, char **argv)
 		sc.ca_file = ca_file;
 	}
 
-	/* The resolver is checked before anything is written. */
-	if (!import_only) {
-		int validating =
-		    check_canaries(&sc.resolver, canary_secure, canary_bogus);
-		if (validating < 0) {
-			rc = EX_UNAVAILABLE;
-			goto out;
-		}
-		sc.resolver.validating = validating == 1;
-	}
-
 	if (db_init(&db, opt_db) != 0) {
 		rc = EX_CONFIG;
 		goto out;
@@ -627,6 +645,13 @@ int cmd_scan(int argc, char **argv)
 		rc = EX_DATAERR;
 		goto out;
 	}
+	if (resume && campaign_cancelled(c, id)) {
+		cli_error("campaign '%s' is cancelled ('mxcrawl campaign "
+			  "cancel'); nothing to resume",
+			  name);
+		rc = EX_DATAERR;
+		goto out;
+	}
 	if (!resume && found) {
 		cli_error("campaign '%s' already exists (id %" PRId64
 			  ", %" PRId64
@@ -636,9 +661,21 @@ int cmd_scan(int argc, char **argv)
 		rc = EX_DATAERR;
 		goto out;
 	}
+	/* The campaign checks above send nothing; the resolver is checked
+	 * next, before anything is written. */
+	if (!import_only) {
+		int validating =
+		    check_canaries(&sc.resolver, canary_secure, canary_bogus);
+		if (validating < 0) {
+			rc = EX_UNAVAILABLE;
+			goto out;
+		}
+		sc.resolver.validating = validating == 1;
+	}
+
 	if (!resume) {
 		struct campaign_spec spec = { name, NULL, vantage, (int)batch };
-		rc = import(c, targets, format, origin, &spec, quiet);
+		rc = import(c, targets, format, origin, &spec, ca_file, quiet);
 		if (rc != EX_OK)
 			goto out;
 		if (campaign_find(c, name, &id, &queued) != 1) {

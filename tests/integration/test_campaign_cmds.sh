@@ -120,6 +120,9 @@ expect_eq "in-flight batch completes" \
 	"$(sql "SELECT campaign_complete(1, (SELECT batch_no FROM campaign_batch WHERE campaign_id = 1 AND leased_by = 'test-worker'))")" t
 expect_rc 0 "$MXCRAWL" campaign cancel 1
 grep -q "already cancelled" "$TEST_WORK/out" || fail "cancel twice"
+# Resuming a cancelled campaign is refused before any packet is sent.
+expect_rc 65 "$MXCRAWL" scan --campaign alpha --resume --no-smtp
+grep -q "campaign 'alpha' is cancelled" "$TEST_WORK/err" || fail "resume cancelled: $(cat "$TEST_WORK/err")"
 # A scan marking its campaign running or done never undoes a cancel
 # (store_set_state), and a finished campaign cannot be cancelled.
 sql "UPDATE campaign SET state = 'done' WHERE id = 2"
