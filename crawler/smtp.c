@@ -361,7 +361,8 @@ static enum smtp_action st_connecting(struct smtp_session *s,
 
 static enum smtp_action st_banner(struct smtp_session *s, enum smtp_input in)
 {
-	const struct smtp_reply *r = &s->parser->reply;
+	/* Only IN_REPLY reads it, and a reply has a parser. */
+	const struct smtp_reply *r = s->parser ? &s->parser->reply : NULL;
 
 	switch (in) {
 	case IN_ENTER:
@@ -394,7 +395,8 @@ static enum smtp_action st_banner(struct smtp_session *s, enum smtp_input in)
 
 static enum smtp_action st_ehlo(struct smtp_session *s, enum smtp_input in)
 {
-	const struct smtp_reply *r = &s->parser->reply;
+	/* Only IN_REPLY reads it, and a reply has a parser. */
+	const struct smtp_reply *r = s->parser ? &s->parser->reply : NULL;
 
 	switch (in) {
 	case IN_ENTER:
@@ -450,7 +452,8 @@ static enum smtp_action st_helo(struct smtp_session *s, enum smtp_input in)
 
 static enum smtp_action st_starttls(struct smtp_session *s, enum smtp_input in)
 {
-	const struct smtp_reply *r = &s->parser->reply;
+	/* Only IN_REPLY reads it, and a reply has a parser. */
+	const struct smtp_reply *r = s->parser ? &s->parser->reply : NULL;
 
 	switch (in) {
 	case IN_ENTER:
