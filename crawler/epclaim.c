@@ -223,6 +223,24 @@ static PGresult *call(struct epclaim *c, const char *sql, bool with_worker,
 	return r;
 }
 
+/* A list after a statement over its first part: the part not looked at
+ * (after) first, then what is left of the part (rest, whose last link is
+ * *tail), so that a long remote list is looked at in turn, not only its
+ * first EPCLAIM_BATCH_MAX entries. */
+static struct req *rotate(struct req *rest, struct req **tail,
+			  struct req *after)
+{
+	struct req *head = after;
+
+	*tail = NULL;
+	if (!head)
+		return rest;
+	while (after->next)
+		after = after->next;
+	after->next = rest;
+	return head;
+}
+
 /* --- claiming ---------------------------------------------------------- */
 
 /* Tries to claim the n requests of list (new ones, or lost ones whose
@@ -285,8 +303,7 @@ static int take(struct epclaim *c, struct req **list, size_t n)
 			tail = &q->next;
 		}
 	}
-	*tail = after;
-	*list = rest;
+	*list = rotate(rest, tail, after);
 	free(won);
 	free(keys);
 	free(byi);
@@ -408,8 +425,7 @@ static int look(struct epclaim *c)
 			tail = &byi[i]->next;
 		}
 	}
-	*tail = after;
-	c->remote = rest;
+	c->remote = rotate(rest, tail, after);
 	free(keys);
 	free(byi);
 	free(found);
