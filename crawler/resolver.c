@@ -774,7 +774,6 @@ static void rq_start(struct rq *q)
 
 	if (r->n_inflight < RESOLVER_MAX_INFLIGHT && !r->wait_head) {
 		rq_set_state(q, RQ_ASKING);
-		q->started_ns = uv_hrtime();
 		rq_send(q);
 		return;
 	}
@@ -808,7 +807,7 @@ static void pump(struct resolver *r)
 	       r->wait_head) {
 		struct rq *q = wait_pop(r);
 		rq_set_state(q, RQ_ASKING);
-		q->started_ns = uv_hrtime();
+		q->started_ns = uv_hrtime(); /* the wait is not the DNS's */
 		rq_send(q);
 	}
 }
