@@ -69,6 +69,7 @@ static void release(struct endpoint *ep)
 		.elapsed_ms = (unsigned)(uv_now(ep->env->loop) - ep->start),
 	};
 	ep->cb(ep->arg, &res);
+	smtp_session_free(&ep->s);
 	for (size_t i = 0; i < ep->tls.nchain; i++)
 		free(ep->tls.chain[i]);
 	free(ep);
@@ -194,6 +195,8 @@ static void on_tls(void *arg, enum conn_rc rc, const struct tls_info *info)
 
 	ep->tls = *info;
 	ep->tls.nchain = 0;
+	/* OpenSSL's parsed chain lives only during this call. */
+	ep->tls.peer_chain = NULL;
 	if (rc == CONN_OK) {
 		ep->tls_done = true;
 		/* Keep the chain beyond the connection's life. */
@@ -346,6 +349,7 @@ static void on_capped_done(void *arg, const struct endpoint_result *r)
 				.conn_rc = CONN_NO_MEMORY,
 			};
 			w->cb(w->arg, &res);
+			smtp_session_free(&ss);
 		}
 		free(w);
 	}

@@ -184,5 +184,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (strcmp(smtp_rc_str(s->facts.outcome), "unknown") == 0)
 		abort();
+	smtp_session_free(s);
 	return 0;
 }
