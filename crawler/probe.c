@@ -734,17 +734,14 @@ static void write_domain_endpoints(struct probe *p, size_t i,
 		copy_field(b);
 		copy_str(b, h->name);
 		copy_field(b);
-		if (d->leaf) {
-			struct verify_der der = { d->leaf, d->leaf_len };
-			struct verify_result vr;
-			if (verify_chain(p->env->verify, &der, 1, time(NULL),
-					 NULL, p->domain, &vr) == VERIFY_OK)
-				copy_bool(b, vr.name_matches_domain);
-			else
-				copy_null(b);
-		} else {
+		int named = d->leaf && p->env->names
+				? verify_leaf_names(p->env->names, d, d->leaf,
+						    d->leaf_len, p->domain)
+				: -1;
+		if (named >= 0)
+			copy_bool(b, named);
+		else
 			copy_null(b);
-		}
 		copy_field(b);
 		struct verify_dane_facts f = { 0 };
 		f.secure_path =

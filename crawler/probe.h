@@ -61,6 +61,8 @@ struct probe_env {
 	struct stsfetch *sts;
 	unsigned worker_index;
 	const struct verify_ctx *verify;
+	/* This worker's decoded leaves, for the name checks per domain. */
+	struct verify_leaf_cache *names;
 };
 
 /* Counts of outcomes, for the progress line and the summary. */

@@ -40,6 +40,10 @@
 /* Consecutive failed writes of one batch (with a working connection)
  * before the scan gives up: a data error that retrying cannot fix. */
 #define SCHED_WRITE_ATTEMPTS 3
+/* Decoded leaves kept per worker for the per-domain name check (a few
+ * KiB each); the MX hosts of neighbouring domains are mostly the same
+ * providers'. */
+#define SCHED_LEAF_CACHE 512
 
 struct worker;
 
@@ -363,6 +367,9 @@ static int worker_init(struct worker *w, struct shared *sh, unsigned index)
 			return -1;
 		}
 		w->env.ep_env = &w->ep_env;
+		w->env.names = verify_leaf_cache_new(SCHED_LEAF_CACHE);
+		if (!w->env.names)
+			return -1;
 		struct stsfetch_config fc = { .ca_file = cfg->ca_file };
 		int rc = stsfetch_init(&w->sts, &w->loop, &fc);
 		if (rc != 0) {
@@ -672,6 +679,7 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 				uv_loop_close(&sh.w[k].loop);
 				SSL_CTX_free(sh.w[k].ep_env.tls);
 				ipcap_free(sh.w[k].ep_env.cap);
+				verify_leaf_cache_free(sh.w[k].env.names);
 			}
 			free(sh.w);
 			free(sh.req);
@@ -722,6 +730,7 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 		pthread_mutex_destroy(&sh.w[i].mu);
 		SSL_CTX_free(sh.w[i].ep_env.tls);
 		ipcap_free(sh.w[i].ep_env.cap);
+		verify_leaf_cache_free(sh.w[i].env.names);
 	}
 	/* Every domain is done, so no claim is pending. */
 	struct epclaim_stats cs = { 0 };

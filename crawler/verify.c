@@ -702,6 +702,73 @@ done:
 	return rc;
 }
 
+/* ---- one leaf, many domains ----------------------------------------- */
+
+struct verify_leaf_cache {
+	size_t n;
+	const void **key;
+	X509 **leaf;
+};
+
+struct verify_leaf_cache *verify_leaf_cache_new(size_t n)
+{
+	struct verify_leaf_cache *c = calloc(1, sizeof(*c));
+
+	if (c == NULL || n == 0)
+		goto fail;
+	c->n = n;
+	c->key = calloc(n, sizeof(*c->key));
+	c->leaf = calloc(n, sizeof(*c->leaf));
+	if (c->key == NULL || c->leaf == NULL)
+		goto fail;
+	return c;
+fail:
+	if (c != NULL) {
+		free(c->key);
+		free(c->leaf);
+	}
+	free(c);
+	return NULL;
+}
+
+void verify_leaf_cache_free(struct verify_leaf_cache *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->n; i++)
+		X509_free(c->leaf[i]);
+	free(c->key);
+	free(c->leaf);
+	free(c);
+}
+
+int verify_leaf_names(struct verify_leaf_cache *c, const void *key,
+		      const uint8_t *der, size_t len, const char *name)
+{
+	/* Direct-mapped by the key's address (a multiplicative hash: the
+	 * keys are heap pointers, alike in their low bits). */
+	size_t i =
+	    (size_t)(((uint64_t)(uintptr_t)key * 0x9E3779B97F4A7C15ULL) >> 32) %
+	    c->n;
+	int match;
+
+	if (c->key[i] != key || c->leaf[i] == NULL) {
+		struct verify_der d = { der, len };
+		bool too_large;
+		X509_free(c->leaf[i]);
+		c->key[i] = NULL;
+		c->leaf[i] = der_decode(&d, &too_large);
+		if (c->leaf[i] == NULL) {
+			ERR_clear_error();
+			return -1;
+		}
+		c->key[i] = key;
+	}
+	match = host_matches(c->leaf[i], name);
+	ERR_clear_error();
+	return match;
+}
+
 /* ---- DANE ------------------------------------------------------------ */
 
 /* Which of the caller's records OpenSSL reports as the match. */

@@ -181,6 +181,22 @@ enum verify_dane_outcome {
 	VERIFY_DANE_OUTCOME_LAST
 };
 
+/*
+ * The name check of many domains against one leaf (name matches the
+ * domain: one check per domain and endpoint it uses) without decoding the
+ * leaf each time: decoded leaves are kept in a small direct-mapped cache
+ * keyed by an address the caller chooses (the endpoint's result). One
+ * cache per thread; it holds at most n decoded leaves.
+ */
+struct verify_leaf_cache;
+struct verify_leaf_cache *verify_leaf_cache_new(size_t n);
+void verify_leaf_cache_free(struct verify_leaf_cache *c);
+/* 1 when the leaf der[0..len) (the one cached under key, which must
+ * always name the same bytes) names `name` by the rules of verify_chain(),
+ * 0 when not, -1 when the leaf cannot be decoded. */
+int verify_leaf_names(struct verify_leaf_cache *c, const void *key,
+		      const uint8_t *der, size_t len, const char *name);
+
 /* What verify_dane() finds from one chain and the TLSA records. */
 struct verify_dane_result {
 	/* Only VERIFY_DANE_OK, _NO_MATCH, _UNUSABLE_ONLY or _NONE (no

@@ -351,6 +351,7 @@ static const struct name_case name_cases[] = {
 UNIT_TEST(verify_names_table)
 {
 	struct verify_ctx *ctx = system_ctx();
+	struct verify_leaf_cache *cache = verify_leaf_cache_new(2);
 	EVP_PKEY *key = ec_key();
 	time_t now = time(NULL);
 
@@ -371,8 +372,19 @@ UNIT_TEST(verify_names_table)
 		CHECK_INT(r.name_matches_mx, c->match, ctx_s);
 		CHECK_INT(r.name_matches_domain, c->match, ctx_s);
 		CHECK_INT(r.cn_only, c->cn_only, ctx_s);
+		/* The cached check gives the same answer, decoded or kept (a
+		 * cache of two slots: rows evict each other). */
+		CHECK_INT(verify_leaf_names(cache, c, m.der, m.len, c->host),
+			  c->match, ctx_s);
+		CHECK_INT(verify_leaf_names(cache, c, m.der, m.len, c->host),
+			  c->match, ctx_s);
 		free(m.der);
 	}
+	static const uint8_t junk[] = { 0x30, 0x03, 0x02, 0x01, 0x00 };
+	CHECK_INT(verify_leaf_names(cache, junk, junk, sizeof junk,
+				    "mx.example.test"),
+		  -1, "undecodable leaf");
+	verify_leaf_cache_free(cache);
 	EVP_PKEY_free(key);
 	verify_ctx_free(ctx);
 }
