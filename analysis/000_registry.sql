@@ -19,20 +19,26 @@ CREATE SCHEMA analysis;
 COMMENT ON SCHEMA analysis IS
     'Report figures: one view per figure over stored facts (mxcrawl report).';
 
+-- across: the section's figures follow units from one campaign into
+-- another (the compared one), so they exist only for a pair of campaigns
+-- (`report --compare`); their views have a compare_id column beside
+-- campaign_id, and the report lists them only when comparing.
 CREATE TABLE analysis.section (
     name     text PRIMARY KEY,
     position integer NOT NULL UNIQUE,
-    title    text NOT NULL
+    title    text NOT NULL,
+    across   boolean NOT NULL DEFAULT false
 );
-INSERT INTO analysis.section VALUES
-    ('ladder', 0, 'Protection against an active attacker'),
-    ('funnel', 10, 'Funnel'),
-    ('transport', 20, 'Transport'),
-    ('certificates', 30, 'Certificates'),
-    ('composite', 40, 'Minimally sufficient and STS-ready'),
-    ('dnssec_dane', 50, 'DNSSEC and DANE'),
-    ('mta_sts', 60, 'MTA-STS and TLS-RPT'),
-    ('concentration', 70, 'Concentration');
+INSERT INTO analysis.section (name, position, title, across) VALUES
+    ('ladder', 0, 'Protection against an active attacker', false),
+    ('funnel', 10, 'Funnel', false),
+    ('transport', 20, 'Transport', false),
+    ('certificates', 30, 'Certificates', false),
+    ('composite', 40, 'Minimally sufficient and STS-ready', false),
+    ('dnssec_dane', 50, 'DNSSEC and DANE', false),
+    ('mta_sts', 60, 'MTA-STS and TLS-RPT', false),
+    ('concentration', 70, 'Concentration', false),
+    ('change', 80, 'Change since the compared campaign', true);
 
 -- kind: 'share' (each row is its own yes/no share of the denominator),
 -- 'distribution' (rows of a scope partition the denominator), 'causes'
@@ -43,21 +49,41 @@ CREATE TABLE analysis.figure (
     section     text NOT NULL REFERENCES analysis.section (name),
     kind        text NOT NULL CHECK (kind IN ('share', 'distribution', 'causes')),
     title       text NOT NULL,
-    denominator text NOT NULL             -- the denominator, in words
+    denominator text NOT NULL,            -- the denominator, in words
+    -- A headline figure: one whose change over time a reader looks for
+    -- first. `report --history` gives its percent in every campaign of
+    -- the history, and the HTML report draws its trend chart.
+    headline    boolean NOT NULL DEFAULT false
 );
 
 -- Registers a figure view created just before; its definition is the
--- view's COMMENT, so it is written once.
+-- view's COMMENT, so it is written once. A figure of an `across` section
+-- must have a compare_id column, any other must not.
 CREATE FUNCTION analysis.register(p_position integer, p_name text,
                                   p_section text, p_kind text, p_title text,
-                                  p_denominator text)
+                                  p_denominator text,
+                                  p_headline boolean DEFAULT false)
 RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    v regclass := to_regclass('analysis.' || quote_ident(p_name));
+    v_has_compare boolean;
+    v_across boolean;
 BEGIN
-    IF to_regclass('analysis.' || quote_ident(p_name)) IS NULL THEN
+    IF v IS NULL THEN
         RAISE EXCEPTION 'figure % has no view analysis.%', p_name, p_name;
     END IF;
-    INSERT INTO analysis.figure (name, position, section, kind, title, denominator)
-    VALUES (p_name, p_position, p_section, p_kind, p_title, p_denominator);
+    SELECT s.across INTO v_across FROM analysis.section s WHERE s.name = p_section;
+    SELECT EXISTS (SELECT 1 FROM pg_attribute
+                    WHERE attrelid = v AND attname = 'compare_id'
+                      AND NOT attisdropped) INTO v_has_compare;
+    IF v_across IS NOT NULL AND v_across <> v_has_compare THEN
+        RAISE EXCEPTION 'figure %: a view of section % must % a compare_id column',
+            p_name, p_section, CASE WHEN v_across THEN 'have' ELSE 'not have' END;
+    END IF;
+    INSERT INTO analysis.figure (name, position, section, kind, title,
+                                 denominator, headline)
+    VALUES (p_name, p_position, p_section, p_kind, p_title, p_denominator,
+            p_headline);
 END $$;
 
 -- Percent with one decimal; NULL for an empty denominator.
@@ -79,7 +105,8 @@ SELECT f.name, f.section, s.title AS section_title, f.kind, f.title,
        obj_description(('analysis.' || quote_ident(f.name))::regclass, 'pg_class')
            AS definition,
        f.denominator AS denominator_text,
-       row_number() OVER (ORDER BY s.position, f.position) AS position
+       row_number() OVER (ORDER BY s.position, f.position) AS position,
+       s.across, f.headline
   FROM analysis.figure f JOIN analysis.section s ON s.name = f.section;
 
 -- The rows of every registered figure for one campaign, optionally beside
@@ -88,6 +115,9 @@ SELECT f.name, f.section, s.title AS section_title, f.kind, f.title,
 -- campaign counts 0 there, out of that campaign's denominator for the
 -- scope. A figure without rows (nothing to count) returns none; the
 -- renderers still list it from figure_list.
+-- Figures of an `across` section are rows of the pair itself
+-- (campaign_id = p_campaign, compare_id = p_compare): they have no other
+-- campaign's numbers and no delta, and without p_compare no rows.
 CREATE FUNCTION analysis.report(p_campaign bigint, p_compare bigint DEFAULT NULL)
 RETURNS TABLE (figure text, scope text, label text, numerator bigint,
                denominator bigint, percent numeric, cmp_numerator bigint,
@@ -96,7 +126,22 @@ LANGUAGE plpgsql STABLE AS $$
 DECLARE
     f record;
 BEGIN
-    FOR f IN SELECT name FROM analysis.figure_list ORDER BY position LOOP
+    FOR f IN SELECT name, across FROM analysis.figure_list ORDER BY position LOOP
+        IF f.across THEN
+            CONTINUE WHEN p_compare IS NULL;
+            RETURN QUERY EXECUTE format($q$
+                SELECT $3, v.scope, v.label, v.numerator::bigint,
+                       v.denominator::bigint,
+                       analysis.pct(v.numerator::bigint, v.denominator::bigint),
+                       NULL::bigint, NULL::bigint, NULL::numeric, NULL::numeric
+                  FROM analysis.%1$I v
+                 WHERE v.campaign_id = $1 AND v.compare_id = $2
+                 ORDER BY analysis.scope_order(v.scope), v.scope, v.ord,
+                          v.numerator DESC, v.label
+            $q$, f.name)
+            USING p_campaign, p_compare, f.name;
+            CONTINUE;
+        END IF;
         RETURN QUERY EXECUTE format($q$
             WITH a AS (SELECT v.scope, v.label, v.ord, v.numerator::bigint AS n,
                               v.denominator::bigint AS d
@@ -126,5 +171,43 @@ BEGIN
                       j.n DESC, coalesce(j.bn, 0) DESC, j.label
         $q$, f.name)
         USING p_campaign, p_compare, f.name;
+    END LOOP;
+END $$;
+
+-- The history of the headline figures (`report --history`): for each
+-- campaign of p_campaigns (in that order) every row of every headline
+-- figure, as analysis.report gives it for that campaign alone. A row
+-- that another campaign of the list has and this one lacks counts 0
+-- here, out of this campaign's denominator for the scope (as in
+-- analysis.report with p_compare), so every line of a trend has a point
+-- in every campaign that counted its scope at all.
+CREATE FUNCTION analysis.history(p_campaigns bigint[])
+RETURNS TABLE (figure text, campaign_id bigint, scope text, label text,
+               numerator bigint, denominator bigint, percent numeric)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    f record;
+BEGIN
+    FOR f IN SELECT name FROM analysis.figure_list
+              WHERE headline AND NOT across ORDER BY position LOOP
+        RETURN QUERY EXECUTE format($q$
+            WITH v AS (SELECT v.campaign_id, v.scope, v.label, v.ord,
+                              v.numerator::bigint AS n, v.denominator::bigint AS d
+                         FROM analysis.%1$I v WHERE v.campaign_id = ANY ($1)),
+                 sd AS (SELECT v.campaign_id, v.scope, max(v.d) AS d
+                          FROM v GROUP BY v.campaign_id, v.scope),
+                 l AS (SELECT v.scope, v.label, min(v.ord) AS ord
+                         FROM v GROUP BY v.scope, v.label)
+            SELECT $2, sd.campaign_id, l.scope, l.label, coalesce(v.n, 0),
+                   sd.d, analysis.pct(coalesce(v.n, 0), sd.d)
+              FROM sd
+              JOIN l ON l.scope = sd.scope
+              LEFT JOIN v ON v.campaign_id = sd.campaign_id
+                         AND v.scope = l.scope AND v.label = l.label
+             ORDER BY array_position($1, sd.campaign_id),
+                      analysis.scope_order(l.scope), l.scope, l.ord,
+                      coalesce(v.n, 0) DESC, l.label
+        $q$, f.name)
+        USING p_campaigns, f.name;
     END LOOP;
 END $$;

@@ -106,4 +106,5 @@ COMMENT ON VIEW analysis.protection_ladder IS
     'the denominator. Denominator: scanned domains of the campaign.';
 SELECT analysis.register(2, 'protection_ladder', 'ladder', 'distribution',
     'Protection ladder: strongest protection a sender gets',
-    'scanned domains');
+    'scanned domains',
+    p_headline => true);

@@ -32,4 +32,5 @@ COMMENT ON VIEW analysis.starttls IS
     'Denominator: domains / MX hosts with at least one contactable endpoint; '
     'probed endpoints.';
 SELECT analysis.register(20, 'starttls', 'transport', 'distribution',
-    'STARTTLS offered', 'domains / MX hosts with a contactable endpoint; probed endpoints');
+    'STARTTLS offered', 'domains / MX hosts with a contactable endpoint; probed endpoints',
+    p_headline => true);

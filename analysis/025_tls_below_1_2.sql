@@ -21,4 +21,5 @@ COMMENT ON VIEW analysis.tls_below_1_2 IS
     'domains with at least one such endpoint. Denominator: endpoints with a '
     'completed handshake; domains with at least one.';
 SELECT analysis.register(25, 'tls_below_1_2', 'transport', 'share',
-    'TLS below 1.2', 'endpoints / domains with a completed TLS handshake');
+    'TLS below 1.2', 'endpoints / domains with a completed TLS handshake',
+    p_headline => true);

@@ -23,4 +23,5 @@ COMMENT ON VIEW analysis.cert_valid IS
     'least one contactable endpoint; probed endpoints.';
 SELECT analysis.register(30, 'cert_valid', 'certificates', 'share',
     'Every MX presents a trusted chain for its name',
-    'domains / MX hosts with a contactable endpoint; probed endpoints');
+    'domains / MX hosts with a contactable endpoint; probed endpoints',
+    p_headline => true);

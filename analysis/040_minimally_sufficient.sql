@@ -13,4 +13,5 @@ COMMENT ON VIEW analysis.minimally_sufficient IS
     'completes a TLS handshake (TLS 1.0 or later, any negotiated cipher). '
     'Denominator: domains with at least one contactable endpoint.';
 SELECT analysis.register(40, 'minimally_sufficient', 'composite', 'share',
-    'Minimally sufficient SMTP TLS', 'domains with a contactable endpoint');
+    'Minimally sufficient SMTP TLS', 'domains with a contactable endpoint',
+    p_headline => true);

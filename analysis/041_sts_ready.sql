@@ -14,4 +14,5 @@ COMMENT ON VIEW analysis.sts_ready IS
     'leaf names the MX host (DNS SAN). Denominator: domains with at least one '
     'contactable endpoint.';
 SELECT analysis.register(41, 'sts_ready', 'composite', 'share',
-    'STS-ready', 'domains with a contactable endpoint');
+    'STS-ready', 'domains with a contactable endpoint',
+    p_headline => true);

@@ -15,4 +15,5 @@ COMMENT ON VIEW analysis.dnssec_mx IS
     'bogus, indeterminate (unknown when the resolver does not validate). '
     'Denominator: domains whose MX question was asked.';
 SELECT analysis.register(50, 'dnssec_mx', 'dnssec_dane', 'distribution',
-    'DNSSEC status of the MX RRset', 'domains whose MX question was asked');
+    'DNSSEC status of the MX RRset', 'domains whose MX question was asked',
+    p_headline => true);

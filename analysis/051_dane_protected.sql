@@ -31,4 +31,5 @@ COMMENT ON VIEW analysis.dane_protected IS
     '(dane_ok). Denominator: domains with an MX RRset or implicit MX and at '
     'least one kept MX host with a DANE outcome.';
 SELECT analysis.register(51, 'dane_protected', 'dnssec_dane', 'share',
-    'DANE-protected domains', 'domains with a kept MX host');
+    'DANE-protected domains', 'domains with a kept MX host',
+    p_headline => true);

@@ -43,4 +43,5 @@ COMMENT ON VIEW analysis.dane_outcome IS
     'only some are). Denominator: kept MX hosts of domains with an MX RRset '
     'or implicit MX; those domains.';
 SELECT analysis.register(52, 'dane_outcome', 'dnssec_dane', 'distribution',
-    'DANE outcome', 'domains with a kept MX host; their kept MX hosts');
+    'DANE outcome', 'domains with a kept MX host; their kept MX hosts',
+    p_headline => true);

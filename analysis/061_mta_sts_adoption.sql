@@ -35,4 +35,5 @@ COMMENT ON VIEW analysis.mta_sts_adoption IS
     'trusted chain naming it over STARTTLS). Each row its own share. '
     'Denominator: domains with a mail route (MX RRset or implicit MX).';
 SELECT analysis.register(61, 'mta_sts_adoption', 'mta_sts', 'share',
-    'MTA-STS: record, policy, enforcement', 'domains with a mail route');
+    'MTA-STS: record, policy, enforcement', 'domains with a mail route',
+    p_headline => true);

@@ -13,12 +13,22 @@
 
 static const char usage[] =
     "usage: mxcrawl report [--campaign ID|NAME] [--compare ID|NAME]\n"
+    "                      [--history PATTERN [--history-max N]]\n"
     "                      [--format text|csv|json|md|html] [--db CONNINFO]\n"
     "                      [--analysis-dir DIR] [-o FILE]\n"
     "\n"
     "Prints every figure of a campaign (default: the newest) with its\n"
     "definition, numerator, denominator and percent; with --compare, beside\n"
-    "another campaign's, with the delta in percentage points.\n"
+    "another campaign's, with the delta in percentage points, and the\n"
+    "figures of the section 'change' that follow each domain from the\n"
+    "compared campaign into this one (ladder moves, MTA-STS id changes,\n"
+    "stale TLSA records, domains gone or new).\n"
+    "\n"
+    "--history PATTERN adds, for every headline figure, its numbers in each\n"
+    "of the newest N (--history-max, default 12, at most 100) done\n"
+    "campaigns whose name matches the SQL LIKE PATTERN ('weekly-%' for\n"
+    "scripts/cron-campaign weekly) and that were created no later than the\n"
+    "report's campaign, oldest first; the HTML report draws them as trends.\n"
     "\n"
     "The figures are SQL views in the schema 'analysis', (re)created in one\n"
     "transaction on every run from the SQL compiled into mxcrawl, or from\n"
@@ -32,7 +42,7 @@ static const char usage[] =
     "unreachable; 70 an analysis view failed; 73 cannot create the output.\n";
 
 /* Long options of this command only (beyond cli.h's shared ids). */
-enum { OPT_COMPARE = 2000, OPT_ANALYSIS_DIR };
+enum { OPT_COMPARE = 2000, OPT_ANALYSIS_DIR, OPT_HISTORY, OPT_HISTORY_MAX };
 
 static int resolve(PGconn *c, const char *spec, int64_t *id)
 {
@@ -51,13 +61,16 @@ int cmd_report(int argc, char **argv)
 		{ "format", required_argument, NULL, CLI_OPT_FORMAT },
 		{ "db", required_argument, NULL, CLI_OPT_DB },
 		{ "analysis-dir", required_argument, NULL, OPT_ANALYSIS_DIR },
+		{ "history", required_argument, NULL, OPT_HISTORY },
+		{ "history-max", required_argument, NULL, OPT_HISTORY_MAX },
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *spec = NULL, *cmp_spec = NULL, *format = "text";
 	const char *opt_db = NULL, *dir = NULL, *output = NULL;
-	int ch, rc = EX_OK;
+	const char *history = NULL, *history_max_arg = NULL;
+	int ch, rc = EX_OK, history_max = REPORT_HISTORY_DEFAULT;
 
 	while ((ch = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
 		switch (ch) {
@@ -79,6 +92,12 @@ int cmd_report(int argc, char **argv)
 		case 'o':
 			output = optarg;
 			break;
+		case OPT_HISTORY:
+			history = optarg;
+			break;
+		case OPT_HISTORY_MAX:
+			history_max_arg = optarg;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return EX_OK;
@@ -89,6 +108,21 @@ int cmd_report(int argc, char **argv)
 	if (optind != argc)
 		return cli_usage_error("report", "unexpected argument '%s'",
 				       argv[optind]);
+	if (history_max_arg) {
+		char *end;
+		long v = strtol(history_max_arg, &end, 10);
+		if (!history)
+			return cli_usage_error("report", "--history-max needs "
+							 "--history");
+		if (*history_max_arg == '\0' || *end != '\0' || v < 1 ||
+		    v > REPORT_HISTORY_MAX)
+			return cli_usage_error("report",
+					       "--history-max must be 1 to %d",
+					       REPORT_HISTORY_MAX);
+		history_max = (int)v;
+	}
+	if (history && !*history)
+		return cli_usage_error("report", "--history needs a pattern");
 	const struct report_renderer *rr = report_renderer_find(format);
 	if (!rr)
 		return cli_usage_error("report", "--format must be %s",
@@ -120,7 +154,9 @@ int cmd_report(int argc, char **argv)
 		goto out;
 	}
 	struct report r;
-	if (report_load(c, id, cmp_spec ? &cmp_id : NULL, &r) != 0) {
+	if (report_load(c, id, cmp_spec ? &cmp_id : NULL, &r) != 0 ||
+	    (history &&
+	     report_load_history(c, history, history_max, &r) != 0)) {
 		rc = EX_SOFTWARE;
 		goto out;
 	}

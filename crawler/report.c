@@ -172,11 +172,16 @@ int report_load(PGconn *c, int64_t id, const int64_t *compare, struct report *r)
 	    "targets FROM campaign WHERE id = $1::bigint OR id = $2::bigint "
 	    "ORDER BY id = $1::bigint DESC",
 	    2, params);
+	/* Figures that follow units across two campaigns exist only for a
+	 * pair: without --compare they are not listed at all, so that a
+	 * one-campaign report is what it was before they existed. */
 	r->res_list = db_exec(c, PGRES_TUPLES_OK, "report: listing the figures",
 			      "SELECT name, section, section_title, kind, "
-			      "title, definition, denominator_text "
-			      "FROM analysis.figure_list ORDER BY position",
-			      0, NULL);
+			      "title, definition, denominator_text, across, "
+			      "headline FROM analysis.figure_list "
+			      "WHERE NOT across OR $1::bigint IS NOT NULL "
+			      "ORDER BY position",
+			      1, params + 1);
 	r->res_rows = db_exec(
 	    c, PGRES_TUPLES_OK, "report: computing the figures",
 	    "SELECT figure, scope, label, numerator, denominator, percent, "
@@ -216,6 +221,8 @@ int report_load(PGconn *c, int64_t id, const int64_t *compare, struct report *r)
 		f->title = PQgetvalue(l, i, 4);
 		f->definition = val(l, i, 5) ? val(l, i, 5) : "";
 		f->denominator_text = PQgetvalue(l, i, 6);
+		f->across = strcmp(PQgetvalue(l, i, 7), "t") == 0;
+		f->headline = strcmp(PQgetvalue(l, i, 8), "t") == 0;
 		f->rows = rows + j;
 		while (j < nr &&
 		       strcmp(PQgetvalue(r->res_rows, j, 0), f->name) == 0) {
@@ -252,13 +259,147 @@ fail:
 	return -1;
 }
 
+int report_load_history(PGconn *c, const char *pattern, int max,
+			struct report *r)
+{
+	char id[24], n[24], *ids = NULL;
+	const char *params[3] = { id, pattern, n };
+
+	snprintf(id, sizeof id, "%" PRId64, r->campaign.id);
+	snprintf(n, sizeof n, "%d", max);
+	r->has_history = true;
+	r->history_pattern = pattern;
+	r->history_max = max;
+	/* "No later than": by creation time, and by id among campaigns
+	 * created in the same instant (ids are handed out in order). */
+	r->res_hist_meta = db_exec(
+	    c, PGRES_TUPLES_OK, "report: choosing the history's campaigns",
+	    "SELECT id, name, to_char(created AT TIME ZONE 'UTC', "
+	    "'YYYY-MM-DD HH24:MI:SS \"UTC\"'), state, vantage, "
+	    "tool_version, targets FROM ("
+	    "SELECT h.* FROM campaign h, campaign me "
+	    "WHERE me.id = $1::bigint AND h.state = 'done' "
+	    "AND h.name LIKE $2 AND (h.created, h.id) <= (me.created, me.id) "
+	    "ORDER BY h.created DESC, h.id DESC LIMIT $3::integer) s "
+	    "ORDER BY created, id",
+	    3, params);
+	if (!r->res_hist_meta)
+		goto fail;
+	int nc = PQntuples(r->res_hist_meta);
+	r->history = calloc((size_t)nc + 1, sizeof *r->history);
+	/* The ids as a PostgreSQL array literal, "{3,5,8}". */
+	ids = malloc((size_t)nc * 21 + 3);
+	if (!r->history || !ids) {
+		cli_error("report: out of memory");
+		goto fail;
+	}
+	size_t len = 0;
+	ids[len++] = '{';
+	for (int i = 0; i < nc; i++) {
+		campaign_from(&r->history[i], r->res_hist_meta, i);
+		len += (size_t)sprintf(ids + len, "%s%" PRId64, i ? "," : "",
+				       r->history[i].id);
+	}
+	ids[len++] = '}';
+	ids[len] = '\0';
+	r->nhistory = (size_t)nc;
+
+	const char *hp[1] = { ids };
+	r->res_hist_rows =
+	    db_exec(c, PGRES_TUPLES_OK, "report: computing the history",
+		    "SELECT figure, campaign_id, scope, label, numerator, "
+		    "denominator, percent FROM analysis.history($1::bigint[])",
+		    1, hp);
+	if (!r->res_hist_rows)
+		goto fail;
+	const PGresult *x = r->res_hist_rows;
+	int nr = PQntuples(x);
+	r->hist_store = calloc((size_t)nr + 1, sizeof *r->hist_store);
+	if (!r->hist_store) {
+		cli_error("report: out of memory");
+		goto fail;
+	}
+	/* Rows come in figure order (of the headline figures), each
+	 * figure's campaign by campaign in the order of ids[]. */
+	int j = 0;
+	for (size_t i = 0; i < r->nfigures && j < nr; i++) {
+		struct report_figure *f = &r->figures[i];
+		f->hist = r->hist_store + j;
+		while (j < nr && strcmp(PQgetvalue(x, j, 0), f->name) == 0) {
+			struct report_hist_row *w = &r->hist_store[j];
+			int64_t cid = strtoll(PQgetvalue(x, j, 1), NULL, 10);
+			size_t k = 0;
+			while (k < r->nhistory && r->history[k].id != cid)
+				k++;
+			w->campaign = k;
+			w->scope = val(x, j, 2);
+			w->label = val(x, j, 3);
+			w->numerator = val(x, j, 4);
+			w->denominator = val(x, j, 5);
+			w->percent = val(x, j, 6);
+			if (k == r->nhistory || !w->scope || !w->label ||
+			    !w->numerator || !w->denominator) {
+				cli_error("report: history of %s: a row "
+					  "without campaign, scope, label or "
+					  "counts",
+					  f->name);
+				goto fail;
+			}
+			f->nhist++;
+			j++;
+		}
+	}
+	if (j != nr) {
+		cli_error("report: history rows of a figure not in the "
+			  "report");
+		goto fail;
+	}
+	free(ids);
+	return 0;
+fail:
+	free(ids);
+	report_free(r);
+	return -1;
+}
+
+const char *report_hist_percent(const struct report_figure *f, size_t i,
+				const char *scope, const char *label)
+{
+	for (size_t k = 0; k < f->nhist; k++) {
+		const struct report_hist_row *w = &f->hist[k];
+		if (w->campaign == i && strcmp(w->scope, scope) == 0 &&
+		    strcmp(w->label, label) == 0)
+			return w->percent;
+	}
+	return NULL;
+}
+
+bool report_hist_first(const struct report_figure *f, size_t k)
+{
+	for (size_t j = 0; j < k; j++)
+		if (strcmp(f->hist[j].scope, f->hist[k].scope) == 0 &&
+		    strcmp(f->hist[j].label, f->hist[k].label) == 0)
+			return false;
+	return true;
+}
+
+bool report_figure_compared(const struct report *r,
+			    const struct report_figure *f)
+{
+	return r->has_compare && !f->across;
+}
+
 void report_free(struct report *r)
 {
 	free(r->row_store);
 	free(r->figures);
+	free(r->history);
+	free(r->hist_store);
 	PQclear(r->res_meta);
 	PQclear(r->res_list);
 	PQclear(r->res_rows);
+	PQclear(r->res_hist_meta);
+	PQclear(r->res_hist_rows);
 	memset(r, 0, sizeof *r);
 }
 

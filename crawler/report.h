@@ -24,6 +24,10 @@
 #define REPORT_SQL_FILE_MAX (1u << 20)
 /* Most analysis SQL files read from a directory. */
 #define REPORT_SQL_FILES_MAX 1000
+/* Most campaigns `report --history` reads (--history-max), and its
+ * default: a quarter of weekly campaigns. */
+#define REPORT_HISTORY_MAX 100
+#define REPORT_HISTORY_DEFAULT 12
 
 /* One analysis SQL file compiled into the binary (analysis/embed.cmake). */
 struct report_sql {
@@ -43,6 +47,13 @@ struct report_row {
 	const char *delta; /* percent - cmp_percent, in percentage points */
 };
 
+/* One row of a headline figure in one campaign of the history. */
+struct report_hist_row {
+	size_t campaign; /* index into struct report's history[] */
+	const char *scope, *label;
+	const char *numerator, *denominator, *percent; /* percent may be NULL */
+};
+
 /* One registered figure, in report order. */
 struct report_figure {
 	const char *name;	   /* the view's name */
@@ -53,8 +64,18 @@ struct report_figure {
 	const char
 	    *definition; /* the view's COMMENT: definition and denominator */
 	const char *denominator_text; /* the denominator in a few words */
+	/* Follows units from the compared campaign into this one (section
+	 * 'change'): listed only with --compare; its rows have no cmp_
+	 * numbers and no delta, since the rows are the pair's own. */
+	bool across;
+	bool headline; /* has a history (--history) and a trend chart */
 	size_t nrows;
 	struct report_row *rows; /* into struct report's results */
+	/* With --history, a headline figure's rows in every campaign of the
+	 * history, campaign by campaign (oldest first), each in report
+	 * order; none for other figures. */
+	size_t nhist;
+	struct report_hist_row *hist;
 };
 
 /* What a campaign is, for the report's header. */
@@ -72,6 +93,14 @@ struct report {
 	struct report_figure *figures;
 	struct report_row *row_store; /* owned; figures point into it */
 	PGresult *res_meta, *res_list, *res_rows; /* owned */
+	/* --history: the campaigns (oldest first) and what chose them. */
+	bool has_history;
+	const char *history_pattern; /* as given; not owned */
+	int history_max;
+	size_t nhistory;
+	struct report_campaign *history;	 /* owned */
+	struct report_hist_row *hist_store;	 /* owned; figures point in */
+	PGresult *res_hist_meta, *res_hist_rows; /* owned */
 };
 
 /*
@@ -128,7 +157,31 @@ int report_install(PGconn *c, const char *dir);
  */
 int report_load(PGconn *c, int64_t id, const int64_t *compare,
 		struct report *r);
+
+/*
+ * Adds a history to a loaded report (`report --history`): the newest
+ * `max` (1..REPORT_HISTORY_MAX) campaigns in state done whose name
+ * matches the SQL LIKE `pattern` and that were created no later than the
+ * report's campaign, oldest first, and every headline figure's rows in
+ * each of them (analysis.history). `pattern` must outlive r. Returns 0,
+ * or -1 after printing why (r is then freed and empty).
+ */
+int report_load_history(PGconn *c, const char *pattern, int max,
+			struct report *r);
 void report_free(struct report *r);
+
+/* With --history, the percent of row (scope, label) of figure f in
+ * history campaign i, or NULL (no such row there, or no percent). */
+const char *report_hist_percent(const struct report_figure *f, size_t i,
+				const char *scope, const char *label);
+/* Whether history row k of figure f is the first with its scope and
+ * label: walking f->hist and keeping these lists every line of the
+ * history once, in the order the oldest campaign that has it gives. */
+bool report_hist_first(const struct report_figure *f, size_t k);
+/* Whether the figure has cmp_ numbers to show: --compare was given and
+ * the figure is not an across one. */
+bool report_figure_compared(const struct report *r,
+			    const struct report_figure *f);
 
 /* Renders a loaded report; 0, or -1 when a write failed. */
 int report_render(const struct report *r, const struct report_renderer *rr,

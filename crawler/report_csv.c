@@ -1,7 +1,14 @@
 /*
  * The CSV renderer (RFC 4180): one line per row of every figure, and one
  * line with empty scope and label for a figure without rows, so that every
- * figure is listed.
+ * figure is listed. Rows of an across figure (section 'change') have no
+ * cmp_ numbers and no delta: they are the pair's own.
+ *
+ * With --history the header has one more column, `part`: "report" for
+ * the lines above, "history" for a headline figure's rows in each
+ * campaign of the history (campaign_id that campaign, compare_id and the
+ * cmp_ columns empty), after the figure's own lines. Without --history
+ * the columns are what they always were.
  */
 #include "crawler/report.h"
 
@@ -27,11 +34,11 @@ static void number(FILE *out, const char *s)
 
 static int csv_begin(struct report_render_state *st, const struct report *r)
 {
-	(void)r;
 	fputs("campaign_id,compare_id,section,figure,kind,scope,label,"
 	      "numerator,denominator,percent,cmp_numerator,cmp_denominator,"
-	      "cmp_percent,delta\r\n",
+	      "cmp_percent,delta",
 	      st->out);
+	fputs(r->has_history ? ",part\r\n" : "\r\n", st->out);
 	return 0;
 }
 
@@ -68,7 +75,26 @@ static void line(FILE *out, const struct report *r,
 		fputc(',', out);
 		number(out, nums[i]);
 	}
-	fputs("\r\n", out);
+	fputs(r->has_history ? ",\"report\"\r\n" : "\r\n", out);
+}
+
+static void history_line(FILE *out, const struct report *r,
+			 const struct report_figure *f,
+			 const struct report_hist_row *w)
+{
+	fprintf(out, "%lld,,", (long long)r->history[w->campaign].id);
+	field(out, f->section);
+	fputc(',', out);
+	field(out, f->name);
+	fputc(',', out);
+	field(out, f->kind);
+	fputc(',', out);
+	field(out, w->scope);
+	fputc(',', out);
+	field(out, w->label);
+	fprintf(out, ",%s,%s,", w->numerator, w->denominator);
+	number(out, w->percent);
+	fputs(",,,,,\"history\"\r\n", out);
 }
 
 static int csv_figure(struct report_render_state *st, const struct report *r,
@@ -78,6 +104,8 @@ static int csv_figure(struct report_render_state *st, const struct report *r,
 		line(st->out, r, f, NULL);
 	for (size_t i = 0; i < f->nrows; i++)
 		line(st->out, r, f, &f->rows[i]);
+	for (size_t i = 0; r->has_history && i < f->nhist; i++)
+		history_line(st->out, r, f, &f->hist[i]);
 	return 0;
 }
 

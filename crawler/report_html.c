@@ -6,10 +6,13 @@
  * Every figure is a <section id="NAME"> with its definition, a horizontal
  * bar chart of its percents (rows grouped by scope) and a table with every
  * number as text, so nothing is only in a picture. With --compare, each
- * bar has the other campaign's as a thinner bar below it, the table has
- * the other campaign's numbers and the delta, and every headline figure
- * (below) gets a trend chart: one line per row of its first scope, one
- * point per campaign in order of creation.
+ * bar has the other campaign's as a thinner bar below it and the table
+ * has the other campaign's numbers and the delta (not in the figures of
+ * the section 'change', whose rows are the pair's own). Every headline
+ * figure (the registry's headline column) gets a trend chart: one line
+ * per row of its first scope, one point per campaign in order of
+ * creation: the campaigns of --history when it is given (at least two),
+ * else the two compared ones.
  *
  * The drawn values are machine-readable, so a test can check what a
  * browser rendered against the JSON report: table rows carry
@@ -49,8 +52,12 @@
 /* Lines drawn in one trend chart: the first rows of the figure's first
  * scope (rows come ordered, largest first, or in their defined order). */
 #define HTML_TREND_LINES_MAX 10
-/* Campaigns a trend can show (the report holds two today). */
-#define HTML_TREND_POINTS_MAX 2
+/* Campaigns a trend can show: the most --history reads (or two). */
+#define HTML_TREND_POINTS_MAX REPORT_HISTORY_MAX
+/* Beyond this many campaigns only the first and the last are named
+ * under the axis (the others would overlap); every point's tooltip
+ * names its campaign, and the table of the other formats has them. */
+#define HTML_TREND_NAMED_MAX 4
 
 /* Colours of the trend lines; each line is also labelled with its name
  * at its end, so colour is never the only way to tell them apart. */
@@ -58,28 +65,6 @@ static const char *const trend_colours[] = {
 	"#1f5fbf", "#d9480f", "#2b8a3e", "#862e9c", "#c2255c",
 	"#0b7285", "#5c940d", "#e67700", "#495057", "#364fc7",
 };
-
-/*
- * Headline figures: the ones whose change over time a reader looks for
- * first, and which get a trend chart. Every figure of the section
- * "ladder" (the protection ladder, METRICS.md's first table) is one too.
- * Names that are not registered are skipped.
- */
-static const char *const headline_figures[] = {
-	"starttls",	  "cert_valid",	   "minimally_sufficient",
-	"sts_ready",	  "tls_below_1_2", "dnssec_mx",
-	"dane_protected", "dane_outcome",  NULL,
-};
-
-static bool is_headline(const struct report_figure *f)
-{
-	if (strcmp(f->section, "ladder") == 0)
-		return true;
-	for (size_t i = 0; headline_figures[i]; i++)
-		if (strcmp(headline_figures[i], f->name) == 0)
-			return true;
-	return false;
-}
 
 static const char *or_dash(const char *s)
 {
@@ -206,6 +191,27 @@ static int html_begin(struct report_render_state *st, const struct report *r)
 		      "chart.</p>\n",
 		      out);
 	}
+	if (r->has_history) {
+		fprintf(out,
+			"<p class=\"history\">History: %zu done campaign(s) "
+			"named like <code>",
+			r->nhistory);
+		report_put_html(out, r->history_pattern);
+		fprintf(out,
+			"</code> (the newest %d at most), oldest first; "
+			"headline figures have a trend chart over them.</p>"
+			"\n<ol class=\"history\">\n",
+			r->history_max);
+		for (size_t i = 0; i < r->nhistory; i++) {
+			fputs("<li><b>", out);
+			report_put_html(out, or_dash(r->history[i].name));
+			fprintf(out, "</b> (id %lld), created ",
+				(long long)r->history[i].id);
+			report_put_html(out, or_dash(r->history[i].created));
+			fputs("</li>\n", out);
+		}
+		fputs("</ol>\n", out);
+	}
 	/* Contents: one link per section, to the section's first figure. */
 	fputs("<nav><h2>Contents</h2><ul>\n", out);
 	for (size_t i = 0; i < r->nfigures; i++) {
@@ -253,8 +259,8 @@ static void bar_axis(FILE *out, int top, int bottom)
 static void bar_chart(FILE *out, const struct report *r,
 		      const struct report_figure *f)
 {
-	int row_h =
-	    HTML_BAR_H + HTML_BAR_GAP + (r->has_compare ? HTML_BAR_CMP_H : 0);
+	bool cmp = report_figure_compared(r, f);
+	int row_h = HTML_BAR_H + HTML_BAR_GAP + (cmp ? HTML_BAR_CMP_H : 0);
 	int nscopes = 0;
 	for (size_t i = 0; i < f->nrows; i++)
 		if (i == 0 || strcmp(f->rows[i].scope, f->rows[i - 1].scope))
@@ -290,7 +296,7 @@ static void bar_chart(FILE *out, const struct report *r,
 		report_put_html(out, x->label);
 		fprintf(out, ": %s of %s (%s %%)", x->numerator, x->denominator,
 			or_dash(x->percent));
-		if (r->has_compare)
+		if (cmp)
 			fprintf(out, "; before %s of %s (%s %%)",
 				or_dash(x->cmp_numerator),
 				or_dash(x->cmp_denominator),
@@ -306,7 +312,7 @@ static void bar_chart(FILE *out, const struct report *r,
 			" x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\"/>",
 			HTML_BAR_LABEL_W, y,
 			pct(x->percent) * HTML_BAR_W / 100.0, HTML_BAR_H);
-		if (r->has_compare) {
+		if (cmp) {
 			fputs("<rect class=\"bar cmp\"", out);
 			data_attrs(out, f, x, (long long)r->compare.id,
 				   x->cmp_percent);
@@ -328,34 +334,53 @@ static void bar_chart(FILE *out, const struct report *r,
 	fputs("</svg></figure>\n", out);
 }
 
-/* One campaign of a trend: which one, and whether a row's value is the
- * report's own (false) or the compared campaign's (true). */
+/* One campaign of a trend: which one, and where a row's value is: the
+ * history's campaign `hist` (from_history), else the report's own
+ * (cmp false) or the compared campaign's (cmp true). */
 struct trend_point {
 	const struct report_campaign *c;
+	bool from_history;
+	size_t hist;
 	bool cmp;
 };
 
-/* The campaigns of the report, oldest first (by creation, then id); 0 if
- * there are fewer than two distinct ones, so there is no trend. */
+/* The campaigns of the trend, oldest first (by creation, then id): the
+ * history's when there is one, else the two compared; 0 if there are
+ * fewer than two distinct ones, so there is no trend. */
 static size_t trend_points(const struct report *r,
 			   struct trend_point p[HTML_TREND_POINTS_MAX])
 {
+	if (r->has_history) {
+		size_t n = r->nhistory < HTML_TREND_POINTS_MAX
+			       ? r->nhistory
+			       : HTML_TREND_POINTS_MAX;
+		for (size_t i = 0; i < n; i++)
+			p[i] = (struct trend_point){ .c = &r->history[i],
+						     .from_history = true,
+						     .hist = i };
+		return n < 2 ? 0 : n;
+	}
 	if (!r->has_compare || r->compare.id == r->campaign.id)
 		return 0;
 	const char *a = r->compare.created ? r->compare.created : "";
 	const char *b = r->campaign.created ? r->campaign.created : "";
 	int c = strcmp(a, b);
 	bool cmp_first = c < 0 || (c == 0 && r->compare.id < r->campaign.id);
-	p[0] = (struct trend_point){ cmp_first ? &r->compare : &r->campaign,
-				     cmp_first };
-	p[1] = (struct trend_point){ cmp_first ? &r->campaign : &r->compare,
-				     !cmp_first };
+	p[0] =
+	    (struct trend_point){ .c = cmp_first ? &r->compare : &r->campaign,
+				  .cmp = cmp_first };
+	p[1] =
+	    (struct trend_point){ .c = cmp_first ? &r->campaign : &r->compare,
+				  .cmp = !cmp_first };
 	return 2;
 }
 
-static const char *point_percent(const struct report_row *x,
+static const char *point_percent(const struct report_figure *f,
+				 const struct report_row *x,
 				 const struct trend_point *p)
 {
+	if (p->from_history)
+		return report_hist_percent(f, p->hist, x->scope, x->label);
 	return p->cmp ? x->cmp_percent : x->percent;
 }
 
@@ -405,7 +430,7 @@ static void trend_chart(FILE *out, const struct report *r,
 {
 	struct trend_point p[HTML_TREND_POINTS_MAX];
 	size_t np = trend_points(r, p);
-	if (np < 2 || f->nrows == 0)
+	if (np < 2 || f->nrows == 0 || f->across)
 		return;
 	const char *scope = f->rows[0].scope;
 	size_t nl = 0;
@@ -444,15 +469,24 @@ static void trend_chart(FILE *out, const struct report *r,
 				     : i + 1 == np ? "end"
 						   : "middle";
 		double tx = i == 0 ? x - 6 : i + 1 == np ? x + 6 : x;
-		fprintf(
-		    out,
-		    "<line class=\"grid\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" "
-		    "y2=\"%d\"/><text class=\"axis\" x=\"%.1f\" y=\"%d\" "
-		    "text-anchor=\"%s\">",
-		    x, HTML_TREND_TOP, x, base, tx, base + 14, anchor);
-		put_cut(out, or_dash(p[i].c->name));
 		fprintf(out,
-			"</text><text class=\"axis\" x=\"%.1f\" y=\"%d\" "
+			"<line class=\"grid\" x1=\"%.1f\" y1=\"%d\" "
+			"x2=\"%.1f\" y2=\"%d\"/>\n",
+			x, HTML_TREND_TOP, x, base);
+		if (np > HTML_TREND_NAMED_MAX && i > 0 && i + 1 < np)
+			continue;
+		fprintf(out,
+			"<text class=\"axis\" x=\"%.1f\" y=\"%d\" "
+			"text-anchor=\"%s\">",
+			tx, base + 14, anchor);
+		put_cut(out, or_dash(p[i].c->name));
+		fputs("</text>\n", out);
+		/* A creation time is wider than the room between two points:
+		 * only the first and the last have theirs. */
+		if (i > 0 && i + 1 < np)
+			continue;
+		fprintf(out,
+			"<text class=\"axis\" x=\"%.1f\" y=\"%d\" "
 			"text-anchor=\"%s\">",
 			tx, base + 27, anchor);
 		report_put_html(out, or_dash(p[i].c->created));
@@ -461,7 +495,7 @@ static void trend_chart(FILE *out, const struct report *r,
 
 	double want[HTML_TREND_LINES_MAX], got[HTML_TREND_LINES_MAX];
 	for (size_t l = 0; l < nl; l++) {
-		const char *last = point_percent(&f->rows[l], &p[np - 1]);
+		const char *last = point_percent(f, &f->rows[l], &p[np - 1]);
 		want[l] = trend_y(pct(last)) + 4;
 	}
 	label_places(want, nl, HTML_TREND_TOP + HTML_TREND_PLOT_H + 4, got);
@@ -472,12 +506,13 @@ static void trend_chart(FILE *out, const struct report *r,
 				       sizeof trend_colours[0])];
 		fprintf(out, "<g><polyline stroke=\"%s\" points=\"", colour);
 		for (size_t i = 0; i < np; i++)
-			if (point_percent(x, &p[i]))
-				fprintf(out, "%.1f,%.1f ", trend_x(i, np),
-					trend_y(pct(point_percent(x, &p[i]))));
+			if (point_percent(f, x, &p[i]))
+				fprintf(
+				    out, "%.1f,%.1f ", trend_x(i, np),
+				    trend_y(pct(point_percent(f, x, &p[i]))));
 		fputs("\"/>\n", out);
 		for (size_t i = 0; i < np; i++) {
-			const char *v = point_percent(x, &p[i]);
+			const char *v = point_percent(f, x, &p[i]);
 			if (!v)
 				continue;
 			fputs("<circle class=\"point\"", out);
@@ -496,7 +531,7 @@ static void trend_chart(FILE *out, const struct report *r,
 			colour);
 		put_cut(out, x->label);
 		fprintf(out, " %s %%</text></g>\n",
-			or_dash(point_percent(x, &p[np - 1])));
+			or_dash(point_percent(f, x, &p[np - 1])));
 	}
 	fputs("</svg><figcaption>Trend ", out);
 	fputs(scope_words(scope), out);
@@ -520,7 +555,8 @@ static void table(FILE *out, const struct report *r,
 	      "scope=\"col\">label</th><th scope=\"col\">count</th><th "
 	      "scope=\"col\">of</th><th scope=\"col\">%</th>",
 	      out);
-	if (r->has_compare)
+	bool cmp = report_figure_compared(r, f);
+	if (cmp)
 		fputs("<th scope=\"col\">before</th><th scope=\"col\">of</th>"
 		      "<th scope=\"col\">%</th><th scope=\"col\">delta "
 		      "(points)</th>",
@@ -542,7 +578,7 @@ static void table(FILE *out, const struct report *r,
 			"</td><td class=\"n num\">%s</td><td class=\"n den\">%s"
 			"</td><td class=\"n pct\">%s</td>",
 			x->numerator, x->denominator, or_dash(x->percent));
-		if (r->has_compare)
+		if (cmp)
 			fprintf(out,
 				"<td class=\"n cnum\">%s</td><td class=\"n "
 				"cden\">%s</td><td class=\"n cpct\">%s</td>"
@@ -576,7 +612,7 @@ static int html_figure(struct report_render_state *st, const struct report *r,
 		return 0;
 	}
 	bar_chart(out, r, f);
-	if (is_headline(f))
+	if (f->headline)
 		trend_chart(out, r, f);
 	table(out, r, f);
 	fputs("</section>\n", out);

@@ -1,8 +1,17 @@
 /*
- * The JSON renderer: one document, {"campaign", "compare", "figures": [one
- * object per figure with its definition and rows]}; each row has
- * numerator, denominator and percent (numbers, percent null for an empty
- * denominator) and, with --compare, the other campaign's and the delta.
+ * The JSON renderer: one document, {"campaign", "compare", "history",
+ * "figures": [one object per figure with its definition and rows]}; each
+ * row has numerator, denominator and percent (numbers, percent null for
+ * an empty denominator) and, with --compare, "compare": the other
+ * campaign's and the delta. A figure has "headline" and "across" (true:
+ * it follows units from the compared campaign into this one, section
+ * 'change'; its rows are the pair's own and have no "compare").
+ *
+ * With --history, the top-level "history" is {"pattern", "max",
+ * "campaigns": [campaign objects, oldest first]} (else null), and every
+ * headline figure has "history": [{"campaign": id, "rows": [{scope,
+ * label, numerator, denominator, percent}]}] with one entry per campaign
+ * of the history, in that order.
  */
 #include "crawler/report.h"
 
@@ -32,6 +41,20 @@ static int json_begin(struct report_render_state *st, const struct report *r)
 		campaign(st->out, &r->compare);
 	else
 		fputs("null", st->out);
+	fputs(",\n \"history\": ", st->out);
+	if (r->has_history) {
+		fputs("{\"pattern\": ", st->out);
+		report_put_json_string(st->out, r->history_pattern);
+		fprintf(st->out, ", \"max\": %d, \"campaigns\": [",
+			r->history_max);
+		for (size_t i = 0; i < r->nhistory; i++) {
+			fputs(i ? ",\n   " : "\n   ", st->out);
+			campaign(st->out, &r->history[i]);
+		}
+		fputs("]}", st->out);
+	} else {
+		fputs("null", st->out);
+	}
 	fputs(",\n \"figures\": [", st->out);
 	return 0;
 }
@@ -47,6 +70,35 @@ static void key_string(FILE *out, const char *key, const char *value)
 {
 	fprintf(out, "\"%s\": ", key);
 	report_put_json_string(out, value);
+}
+
+/* "history": one entry per campaign of the history, its rows of f. */
+static void history(FILE *out, const struct report *r,
+		    const struct report_figure *f)
+{
+	size_t k = 0;
+	fputs(",\n   \"history\": [", out);
+	for (size_t i = 0; i < r->nhistory; i++) {
+		fprintf(out, "%s{\"campaign\": %lld, \"rows\": [",
+			i ? ",\n    " : "\n    ", (long long)r->history[i].id);
+		/* Rows come campaign by campaign, in history order. */
+		for (size_t n = 0; k < f->nhist && f->hist[k].campaign == i;
+		     k++, n++) {
+			const struct report_hist_row *w = &f->hist[k];
+			fputs(n ? ", {" : "{", out);
+			key_string(out, "scope", w->scope);
+			fputs(", ", out);
+			key_string(out, "label", w->label);
+			fprintf(out,
+				", \"numerator\": %s, \"denominator\": %s, "
+				"\"percent\": ",
+				w->numerator, w->denominator);
+			report_put_json_number(out, w->percent);
+			fputc('}', out);
+		}
+		fputs("]}", out);
+	}
+	fputc(']', out);
 }
 
 static int json_figure(struct report_render_state *st, const struct report *r,
@@ -66,6 +118,8 @@ static int json_figure(struct report_render_state *st, const struct report *r,
 	key_string(out, "definition", f->definition);
 	fputs(",\n   ", out);
 	key_string(out, "denominator", f->denominator_text);
+	fprintf(out, ",\n   \"headline\": %s, \"across\": %s",
+		f->headline ? "true" : "false", f->across ? "true" : "false");
 	fputs(",\n   \"rows\": [", out);
 	for (size_t i = 0; i < f->nrows; i++) {
 		const struct report_row *w = &f->rows[i];
@@ -78,7 +132,7 @@ static int json_figure(struct report_render_state *st, const struct report *r,
 			"\"percent\": ",
 			w->numerator, w->denominator);
 		report_put_json_number(out, w->percent);
-		if (r->has_compare) {
+		if (report_figure_compared(r, f)) {
 			fputs(", \"compare\": {\"numerator\": ", out);
 			report_put_json_number(out, w->cmp_numerator);
 			fputs(", \"denominator\": ", out);
@@ -91,7 +145,10 @@ static int json_figure(struct report_render_state *st, const struct report *r,
 		}
 		fputc('}', out);
 	}
-	fputs("]}", out);
+	fputc(']', out);
+	if (r->has_history && f->headline)
+		history(out, r, f);
+	fputc('}', out);
 	return 0;
 }
 

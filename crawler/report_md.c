@@ -1,4 +1,6 @@
 /* The Markdown renderer: a heading per section and figure, a table each. */
+#include <stdbool.h>
+
 #include "crawler/report.h"
 
 static const char *or_dash(const char *s)
@@ -39,6 +41,20 @@ static int md_begin(struct report_render_state *st, const struct report *r)
 	campaign(st->out, "campaign", &r->campaign);
 	if (r->has_compare)
 		campaign(st->out, "compared with", &r->compare);
+	if (r->has_history) {
+		fprintf(st->out, "- history: %zu done campaign(s) named like `",
+			r->nhistory);
+		cell(st->out, r->history_pattern);
+		fprintf(st->out, "` (the newest %d at most), oldest first:\n",
+			r->history_max);
+		for (size_t i = 0; i < r->nhistory; i++) {
+			fprintf(st->out, "  %zu. **", i + 1);
+			cell(st->out, or_dash(r->history[i].name));
+			fprintf(st->out, "** (id %lld), created %s\n",
+				(long long)r->history[i].id,
+				or_dash(r->history[i].created));
+		}
+	}
 	return 0;
 }
 
@@ -50,23 +66,56 @@ static int md_section(struct report_render_state *st, const struct report *r,
 	return 0;
 }
 
+/* A headline figure's history: a row per line, a column per campaign
+ * (numbered as in the header), percents. */
+static void history_table(FILE *out, const struct report *r,
+			  const struct report_figure *f)
+{
+	fputs("\nHistory, % per campaign (oldest first):\n\n| scope | label |",
+	      out);
+	for (size_t i = 0; i < r->nhistory; i++)
+		fprintf(out, " [%zu] |", i + 1);
+	fputs("\n|---|---|", out);
+	for (size_t i = 0; i < r->nhistory; i++)
+		fputs("--:|", out);
+	fputc('\n', out);
+	for (size_t k = 0; k < f->nhist; k++) {
+		const struct report_hist_row *w = &f->hist[k];
+		if (!report_hist_first(f, k))
+			continue;
+		fputs("| ", out);
+		cell(out, w->scope);
+		fputs(" | ", out);
+		cell(out, w->label);
+		fputs(" |", out);
+		for (size_t i = 0; i < r->nhistory; i++)
+			fprintf(out, " %s |",
+				or_dash(report_hist_percent(f, i, w->scope,
+							    w->label)));
+		fputc('\n', out);
+	}
+}
+
 static int md_figure(struct report_render_state *st, const struct report *r,
 		     const struct report_figure *f)
 {
 	FILE *out = st->out;
+	bool cmp = report_figure_compared(r, f);
 
 	fprintf(out, "\n### %s (`%s`)\n\n", f->title, f->name);
 	cell(out, f->definition);
 	fputs("\n\n", out);
 	if (f->nrows == 0) {
 		fputs("_Nothing to count._\n", out);
+		if (r->has_history && f->headline && f->nhist)
+			history_table(out, r, f);
 		return 0;
 	}
 	fputs("| scope | label | count | of | % |", out);
-	if (r->has_compare)
+	if (cmp)
 		fputs(" other | of | % | delta |", out);
 	fputs("\n|---|---|--:|--:|--:|", out);
-	if (r->has_compare)
+	if (cmp)
 		fputs("--:|--:|--:|--:|", out);
 	fputc('\n', out);
 	for (size_t i = 0; i < f->nrows; i++) {
@@ -77,13 +126,15 @@ static int md_figure(struct report_render_state *st, const struct report *r,
 		cell(out, w->label);
 		fprintf(out, " | %s | %s | %s |", w->numerator, w->denominator,
 			or_dash(w->percent));
-		if (r->has_compare)
+		if (cmp)
 			fprintf(out, " %s | %s | %s | %s |",
 				or_dash(w->cmp_numerator),
 				or_dash(w->cmp_denominator),
 				or_dash(w->cmp_percent), or_dash(w->delta));
 		fputc('\n', out);
 	}
+	if (r->has_history && f->headline)
+		history_table(out, r, f);
 	return 0;
 }
 

@@ -1,4 +1,5 @@
 /* The text renderer: tables for a terminal, definitions wrapped. */
+#include <stdbool.h>
 #include <string.h>
 
 #include "crawler/report.h"
@@ -45,6 +46,17 @@ static int text_begin(struct report_render_state *st, const struct report *r)
 	campaign_line(st->out, "campaign", &r->campaign);
 	if (r->has_compare)
 		campaign_line(st->out, "compared with", &r->compare);
+	if (r->has_history) {
+		fprintf(st->out,
+			"history: %zu done campaign(s) named like '%s' (the "
+			"newest %d at most), oldest first:\n",
+			r->nhistory, r->history_pattern, r->history_max);
+		for (size_t i = 0; i < r->nhistory; i++)
+			fprintf(st->out, "  [%zu] '%s' (id %lld), created %s\n",
+				i + 1, or_dash(r->history[i].name),
+				(long long)r->history[i].id,
+				or_dash(r->history[i].created));
+	}
 	return 0;
 }
 
@@ -66,10 +78,42 @@ static int width(int w, const char *s)
 	return n > w ? n : w;
 }
 
+/* A headline figure's history: a line per row, a column per campaign
+ * (numbered as in the header), percents. */
+static void history_table(FILE *out, const struct report *r,
+			  const struct report_figure *f)
+{
+	int ws = 5, wl = 5;
+	for (size_t k = 0; k < f->nhist; k++) {
+		ws = width(ws, f->hist[k].scope);
+		wl = width(wl, f->hist[k].label);
+	}
+	fprintf(out, "\n  history, %% per campaign (oldest first):\n");
+	fprintf(out, "  %-*s  %-*s ", ws, "scope", wl, "label");
+	for (size_t i = 0; i < r->nhistory; i++) {
+		char h[24];
+		snprintf(h, sizeof h, "[%zu]", i + 1);
+		fprintf(out, " %6s", h);
+	}
+	fputc('\n', out);
+	for (size_t k = 0; k < f->nhist; k++) {
+		const struct report_hist_row *w = &f->hist[k];
+		if (!report_hist_first(f, k))
+			continue;
+		fprintf(out, "  %-*s  %-*s ", ws, w->scope, wl, w->label);
+		for (size_t i = 0; i < r->nhistory; i++)
+			fprintf(out, " %6s",
+				or_dash(report_hist_percent(f, i, w->scope,
+							    w->label)));
+		fputc('\n', out);
+	}
+}
+
 static int text_figure(struct report_render_state *st, const struct report *r,
 		       const struct report_figure *f)
 {
 	FILE *out = st->out;
+	bool cmp = report_figure_compared(r, f);
 	int ws = 5, wl = 5, wn = 5, wd = 2, wp = 5, wcn = 5, wcd = 2, wcp = 5,
 	    wdl = 5;
 
@@ -77,6 +121,8 @@ static int text_figure(struct report_render_state *st, const struct report *r,
 	wrap(out, f->definition, 2);
 	if (f->nrows == 0) {
 		fputs("  (nothing to count)\n", out);
+		if (r->has_history && f->headline && f->nhist)
+			history_table(out, r, f);
 		return 0;
 	}
 	for (size_t i = 0; i < f->nrows; i++) {
@@ -93,7 +139,7 @@ static int text_figure(struct report_render_state *st, const struct report *r,
 	}
 	fprintf(out, "\n  %-*s  %-*s  %*s %*s %*s", ws, "scope", wl, "label",
 		wn, "count", wd, "of", wp, "%");
-	if (r->has_compare)
+	if (cmp)
 		fprintf(out, "  | %*s %*s %*s %*s", wcn, "other", wcd, "of",
 			wcp, "%", wdl, "delta");
 	fputc('\n', out);
@@ -102,7 +148,7 @@ static int text_figure(struct report_render_state *st, const struct report *r,
 		fprintf(out, "  %-*s  %-*s  %*s %*s %*s", ws, w->scope, wl,
 			w->label, wn, w->numerator, wd, w->denominator, wp,
 			or_dash(w->percent));
-		if (r->has_compare)
+		if (cmp)
 			fprintf(out, "  | %*s %*s %*s %*s", wcn,
 				or_dash(w->cmp_numerator), wcd,
 				or_dash(w->cmp_denominator), wcp,
@@ -110,6 +156,8 @@ static int text_figure(struct report_render_state *st, const struct report *r,
 				or_dash(w->delta));
 		fputc('\n', out);
 	}
+	if (r->has_history && f->headline)
+		history_table(out, r, f);
 	return 0;
 }
 

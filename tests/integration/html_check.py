@@ -17,11 +17,16 @@ Checks, each against the JSON (never against the renderer's own idea):
 - every table row's numbers (own, other campaign's, delta) as text;
 - every bar: one per row and campaign, its data-percent the JSON's and its
   drawn width that percent of BAR_W;
-- with two campaigns, a trend chart for every headline figure (HEADLINE and
-  every figure of the section "ladder"): a point per
-  campaign for each row of its first scope, at the height of its percent.
-The renderer's geometry (BAR_W, TREND_*) and headline list are its
-documented contract (crawler/report_html.c).
+- a trend chart for every headline figure (the JSON's "headline", from the
+  figure registry) when there are campaigns to draw: with --history (the
+  JSON's "history" is not null) one point per campaign of the history,
+  at least two, each the percent of that campaign's "history" entry; else
+  with two campaigns compared, a point for each. Points are drawn for each
+  row of the figure's first scope, at the height of its percent.
+- figures of the section 'change' ("across": rows without "compare")
+  have no other campaign's bar or numbers.
+The renderer's geometry (BAR_W, TREND_*) is its documented contract
+(crawler/report_html.c).
 """
 import html.parser
 import json
@@ -31,8 +36,6 @@ import sys
 BAR_W = 400
 TREND_TOP, TREND_PLOT_H = 12, 200
 TREND_LINES_MAX = 10
-HEADLINE = {"starttls", "cert_valid", "minimally_sufficient", "sts_ready",
-            "tls_below_1_2", "dnssec_mx", "dane_protected", "dane_outcome"}
 # Elements that make a browser fetch or run something.
 LOADERS = {"script", "link", "img", "iframe", "frame", "object", "embed",
            "audio", "video", "source", "track", "image", "use", "base",
@@ -156,6 +159,8 @@ def check_report(dom, rep):
     cmp = rep["compare"]
     cid = rep["campaign"]["id"]
     two = cmp is not None and cmp["id"] != cid
+    hist = rep.get("history")
+    hist_ids = [str(c["id"]) for c in hist["campaigns"]] if hist else []
     names = [f["name"] for f in figs]
     got = [s[0] for s in dom.sections]
     if got != names:
@@ -194,7 +199,7 @@ def check_report(dom, rep):
             want = {"num": str(r["numerator"]), "den": str(r["denominator"]),
                     "pct": text_pct(r["percent"])}
             sides = [(str(cid), r["percent"], False)]
-            if cmp is not None:
+            if cmp is not None and "compare" in r:
                 c = r["compare"]
                 want.update(cnum=text_pct(c["numerator"]), cden=text_pct(c["denominator"]),
                             cpct=text_pct(c["percent"]), delta=text_pct(c["delta"]))
@@ -214,16 +219,31 @@ def check_report(dom, rep):
                 elif abs(float(b["width"]) - (p or 0) * BAR_W / 100.0) > 0.051:
                     errs.append("%s/%s/%s: bar %s wide for %s %%" %
                                 (key + (b["width"], p)))
-        # Trend charts: headline figures, when two campaigns are compared.
-        trend = two and (name in HEADLINE or f["section"] == "ladder") and f["rows"]
+        # Trend charts: headline figures, over the history's campaigns
+        # when there is one, else over the two compared.
+        if hist:
+            trend = len(hist_ids) >= 2 and f["headline"] and f["rows"]
+        else:
+            trend = two and f["headline"] and f["rows"] and not f.get("across")
         if s[4] != (1 if trend else 0):
             errs.append("%s: %d trend charts, want %d" % (name, s[4], 1 if trend else 0))
         if not trend:
             continue
+        if hist and [str(e["campaign"]) for e in f.get("history", [])] != hist_ids:
+            errs.append("%s: history entries for campaigns %s, want %s" %
+                        (name, [e["campaign"] for e in f.get("history", [])], hist_ids))
+            continue
         first = [r for r in f["rows"] if r["scope"] == f["rows"][0]["scope"]]
         for r in first[:TREND_LINES_MAX]:
-            for camp, p in ((str(cid), r["percent"]),
-                            (str(cmp["id"]), r["compare"]["percent"])):
+            if hist:
+                camps = [(c, next((x["percent"] for x in e["rows"]
+                                   if (x["scope"], x["label"]) == (r["scope"], r["label"])),
+                                  None))
+                         for c, e in zip(hist_ids, f["history"])]
+            else:
+                camps = [(str(cid), r["percent"]),
+                         (str(cmp["id"]), r["compare"]["percent"])]
+            for camp, p in camps:
                 pt = points.get((name, r["scope"], r["label"], camp))
                 if p is None:
                     if pt is not None:

@@ -10,7 +10,9 @@ With --compare, REPORT.json is `report --campaign NEW --compare OLD
 --format json` of two scans of the same targets (tests/testbed `up
 --epoch 1` and `--epoch 2`): every row's own numbers are checked against
 NEW's truth, its "compare" numbers against OLD's, and its delta against
-the two percents the truths give.
+the two percents the truths give. The figures that follow domains from
+OLD into NEW (section 'change', "across": true) are computed from both
+truths together (metrics_sts.change_figures) and must match row for row.
 
 The definitions follow METRICS.md and the comments in analysis/*.sql, but
 are written again here over the truth's fields. Where the truth allows
@@ -376,14 +378,57 @@ def check_side(where, got_n, got_d, got_p, want):
     return bad
 
 
+# The figures of the section 'change' (metrics_sts.change_figures).
+CHANGE_FIGURES = ["ladder_change", "ladder_transition", "mta_sts_id_change",
+                  "tlsa_stale", "domain_presence"]
+
+
+def check_change(report, old_truth, new_truth):
+    """The across figures of a --compare report against both truths:
+    (errors, figures checked, rows that are not 0)."""
+    want_all = metrics_sts.change_figures(old_truth, new_truth)
+    errors, checked, nonzero = [], 0, 0
+    got = {f["name"]: f for f in report["figures"] if f.get("across")}
+    for name in sorted(set(got) - set(CHANGE_FIGURES)):
+        errors.append("%s: an across figure not computed from the truths" % name)
+    for name in CHANGE_FIGURES:
+        f = got.get(name)
+        if f is None:
+            errors.append("%s: missing from the --compare report" % name)
+            continue
+        want = want_all.get(name, {})
+        rows = {}
+        bad = []
+        for r in f["rows"]:
+            key = (r["scope"], r["label"])
+            rows[key] = (r["numerator"], r["denominator"])
+            if "compare" in r:
+                bad.append("%s/%s has a compare object" % key)
+            if r["percent"] != pct(r["numerator"], r["denominator"]):
+                bad.append("%s/%s percent %s" % (key + (r["percent"],)))
+        if rows != want:
+            for k in sorted(set(rows) | set(want)):
+                if rows.get(k) != want.get(k):
+                    bad.append("%s/%s: report %s, truths %s" %
+                               (k + (rows.get(k), want.get(k))))
+        if bad:
+            errors.extend("%s: %s" % (name, b) for b in bad)
+        else:
+            checked += 1
+            nonzero += sum(1 for n, _ in rows.values() if n)
+            print("ok: %s (%d rows, across both truths)" % (name, len(rows)))
+    return errors, checked, nonzero
+
+
 def main_compare(old_path, new_path, report_path):
-    old = compute([json.loads(l) for l in open(old_path) if l.strip()])
-    new = compute([json.loads(l) for l in open(new_path) if l.strip()])
+    old_truth = [json.loads(l) for l in open(old_path) if l.strip()]
+    new_truth = [json.loads(l) for l in open(new_path) if l.strip()]
+    old, new = compute(old_truth), compute(new_truth)
     report = json.load(open(report_path))
     errors = []
     if report.get("compare") is None:
         errors.append("the report compares with nothing")
-    got_figures = {f["name"]: f for f in report["figures"]}
+    got_figures = {f["name"]: f for f in report["figures"] if not f.get("across")}
     computed = old.figures | new.figures
     for name in sorted(set(got_figures) - computed - set(UNCHECKED)):
         errors.append("%s: in the report, not computed from the truth" % name)
@@ -426,10 +471,14 @@ def main_compare(old_path, new_path, report_path):
         else:
             checked += 1
             print("ok: %s (%d rows, both campaigns and deltas)" % (name, len(rows)))
+    cerr, cchecked, cnonzero = check_change(report, old_truth, new_truth)
+    errors += cerr
     for name, why in sorted(UNCHECKED.items()):
         print("unchecked: %s: %s" % (name, why))
     for e in errors:
         print("FAIL: " + e)
+    print("%d change figures equal the truths, %d of their rows not 0" %
+          (cchecked, cnonzero))
     print("%d figures equal both truths, %d rows changed, %d unchecked, "
           "%d disagreements" % (checked, changed, len(UNCHECKED), len(errors)))
     return 1 if errors else 0

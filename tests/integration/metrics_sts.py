@@ -170,3 +170,131 @@ def sts_id_changes(old, new):
         if b and b["txt"] == a["txt"] == "valid" and b["id"] != a["id"]:
             out[d] = (b["id"], a["id"])
     return out
+
+
+def _by_domain(truth):
+    return {t["domain"].rstrip(".").lower(): t for t in truth}
+
+
+def _policy(s):
+    """What a fetched policy says, from the truth's fields (the truth has
+    no policy text; the testbed writes the text from these)."""
+    return (s.get("policy"), s.get("policy_error"), s.get("mode"),
+            s.get("max_age"), tuple(s.get("mx_patterns") or ()), s.get("eol"),
+            tuple(sorted(s.get("unknown_keys") or ())))
+
+
+MTA_STS_CHANGES = ["id and policy changed", "id changed, policy the same",
+                   "policy changed, id the same",
+                   "id changed, policy not fetched in both", "record appeared",
+                   "record went away", "unchanged",
+                   "id the same, policy not fetched in both"]
+TLSA_STALE = ["no match now: certificate changed, TLSA records kept",
+              "no match now: TLSA records changed",
+              "no match now: same certificate and TLSA records",
+              "another DANE outcome now", "MX host no longer named (or not kept)",
+              "still dane_ok"]
+
+
+def tlsa_stale(old, new):
+    """{(domain, MX host): label of TLSA_STALE} for every kept MX host
+    that was dane_ok in `old`, of a domain in both truths. The truth has
+    no certificate fingerprints, so "certificate changed" is derived from
+    DANE's own logic: the TLSA records are the same and their match
+    against the presented certificate went from dane_ok to dane_no_match,
+    so the certificate is another one."""
+    o, n = _by_domain(old), _by_domain(new)
+    out = {}
+    for d in sorted(set(o) & set(n)):
+        now = {h["host"].lower(): h for h in n[d]["mx"] if h["kept"]}
+        for h in o[d]["mx"]:
+            if not h["kept"] or h.get("dane") != "dane_ok":
+                continue
+            host = h["host"].lower()
+            a = now.get(host)
+            before = sorted(r.lower() for r in (h.get("tlsa") or {}).get("records") or [])
+            if a is None:
+                label = "MX host no longer named (or not kept)"
+            elif a.get("dane") == "dane_ok":
+                label = "still dane_ok"
+            elif a.get("dane") == "dane_no_match":
+                after = sorted(r.lower() for r in (a.get("tlsa") or {}).get("records") or [])
+                label = ("no match now: certificate changed, TLSA records kept"
+                         if after == before else "no match now: TLSA records changed")
+            else:
+                label = "another DANE outcome now"
+            out[(d, host)] = label
+    return out
+
+
+def change_figures(old, new):
+    """The figures of the section 'change' (analysis/08*_*.sql) for
+    `report --campaign NEW --compare OLD`, from the two truths alone:
+    {figure: {(scope, label): (numerator, denominator)}}. The ladder moves
+    and MTA-STS id changes go through ladder_changes() and
+    sts_id_changes()."""
+    o, n = _by_domain(old), _by_domain(new)
+    both = sorted(set(o) & set(n))
+    out = {}
+
+    moves = ladder_changes(old, new)
+    up = sum(LADDER.index(a) < LADDER.index(b) for b, a in moves.values())
+    out["ladder_change"] = {
+        ("domain", "changed rung"): (len(moves), len(both)),
+        ("domain", "moved up (stronger protection now)"): (up, len(both)),
+        ("domain", "moved down (weaker protection now)"): (len(moves) - up, len(both)),
+    }
+    trans = {}
+    for d in both:
+        key = ("domain", "%s → %s" % (o[d]["ladder"], n[d]["ladder"]))
+        trans[key] = trans.get(key, 0) + 1
+    off = {(b, a) for b, a in moves.values()}
+    assert sum(v for (_, l), v in trans.items()
+               if tuple(l.split(" → ")) in off) == len(moves)
+    out["ladder_transition"] = {k: (v, len(both)) for k, v in trans.items()}
+
+    ids = sts_id_changes(old, new)
+    sts = {}
+    for d in both:
+        a, b = n[d].get("mta_sts") or {}, o[d].get("mta_sts") or {}
+        if "valid" not in (a.get("txt"), b.get("txt")):
+            continue
+        if b.get("txt") != "valid":
+            label = "record appeared"
+        elif a.get("txt") != "valid":
+            label = "record went away"
+        elif not (a.get("fetch") == b.get("fetch") == "ok"):
+            label = ("id changed, policy not fetched in both" if d in ids
+                     else "id the same, policy not fetched in both")
+        elif d in ids:
+            label = ("id changed, policy the same" if _policy(a) == _policy(b)
+                     else "id and policy changed")
+        else:
+            label = ("unchanged" if _policy(a) == _policy(b)
+                     else "policy changed, id the same")
+        sts[label] = sts.get(label, 0) + 1
+    den = sum(sts.values())
+    if den:
+        out["mta_sts_id_change"] = {("domain", l): (sts.get(l, 0), den)
+                                    for l in MTA_STS_CHANGES}
+
+    stale = list(tlsa_stale(old, new).values())
+    if stale:
+        out["tlsa_stale"] = {("domain_mx", l): (stale.count(l), len(stale))
+                             for l in TLSA_STALE}
+
+    def exists(t):
+        return t["mx_outcome"] not in ("no_domain", "dns_error")
+    union = len(set(o) | set(n))
+    out["domain_presence"] = {
+        ("domain", "scanned in both campaigns"): (len(both), union),
+        ("domain", "gone: NXDOMAIN now, existed before"):
+            (sum(exists(o[d]) and n[d]["mx_outcome"] == "no_domain" for d in both), union),
+        ("domain", "appeared: exists now, NXDOMAIN before"):
+            (sum(o[d]["mx_outcome"] == "no_domain" and exists(n[d]) for d in both), union),
+        ("domain", "target only before (dropped from the targets)"):
+            (len(set(o) - set(n)), union),
+        ("domain", "target only now (added to the targets)"):
+            (len(set(n) - set(o)), union),
+    }
+    return out

@@ -42,6 +42,8 @@ rows_json = {(f["name"], r["scope"], r["label"], str(r["numerator"]),
               str(r["denominator"]), "" if r["percent"] is None else str(r["percent"]))
              for f in j["figures"] for r in f["rows"]}
 assert len(names) == len(set(names)) and len(names) >= 20, names
+# A one-campaign report has no figure of the section 'change'.
+assert not any(f["across"] for f in j["figures"]), names
 
 # text: "Title  [name, kind]"
 text = re.findall(r"\[([a-z0-9_]+), (?:share|distribution|causes)\]$",
@@ -121,14 +123,33 @@ import json, sys
 j = json.load(open(sys.argv[1]))
 assert j["compare"]["name"] == "rep", j["compare"]
 n = 0
+# The figures of the section 'change' follow each domain into the same
+# campaign: nothing moved, nothing went away.
+across = {f["name"]: {(r["scope"], r["label"]): (r["numerator"], r["denominator"])
+                      for r in f["rows"]} for f in j["figures"] if f["across"]}
+assert set(across) == {"ladder_change", "ladder_transition", "mta_sts_id_change",
+                       "tlsa_stale", "domain_presence"}, sorted(across)
+for name, rows in across.items():
+    same = {k: v for k, v in rows.items()
+            if k[1] in ("unchanged", "still dane_ok", "scanned in both campaigns",
+                        "id the same, policy not fetched in both")
+            or (name == "ladder_transition" and len(set(k[1].split(" → "))) == 1)}
+    assert all(n == 0 for k, (n, _) in rows.items() if k not in same), (name, rows)
+    if name != "ladder_change":
+        assert sum(n for n, _ in same.values()) == next(iter(same.values()))[1], \
+            (name, rows)
 for f in j["figures"]:
+    if f["across"]:
+        assert all("compare" not in r for r in f["rows"]), f["name"]
+        continue
     for r in f["rows"]:
         c = r["compare"]
         assert (c["numerator"], c["denominator"], c["percent"]) == \
             (r["numerator"], r["denominator"], r["percent"]), (f["name"], r)
         assert c["delta"] in (0, None), (f["name"], r)
         n += 1
-print("ok: --compare with itself: %d rows, every delta 0" % n)
+print("ok: --compare with itself: %d rows, every delta 0; the change figures "
+      "show nothing changed" % n)
 PYEOF
 
 # A definition edited in a copy of analysis/ shows without a re-scan.

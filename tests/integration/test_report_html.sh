@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The HTML report as a browser shows it: Debian's headless Chromium, inside
 # this test's network namespace (loopback only), renders the report of one
-# campaign and of two compared; html_check.py reads the figures back from
-# the rendered DOM (tables, bars, trend points) and compares them with
-# `report --format json`, and checks in the HTML and in Chromium's net log
+# campaign, of two compared, and of three as a history (`--history`, with
+# --compare too); html_check.py reads the figures back from the rendered
+# DOM (tables, bars, trend points: over the history, one per campaign)
+# and compares them with `report --format json`, and checks in the HTML and in Chromium's net log
 # that the page loads nothing from anywhere. Two broken copies (a changed
 # number, an external image) must fail that check. A screenshot of the
-# compared report is written for people to look at.
+# compared report, and one of the history report, are written for people
+# to look at.
 # Exit 77 (skipped) only when chromium is not installed (scripts/setup
 # installs it).
 set -euo pipefail
@@ -41,6 +43,7 @@ scan() { # scan CAMPAIGN TARGETS
 head -n 60 "$TESTBED_TARGETS" >"$TEST_WORK/part.txt"
 scan part "$TEST_WORK/part.txt"
 scan all "$TESTBED_TARGETS"
+scan all-again "$TESTBED_TARGETS"
 
 # chrome FILE.html OUT-PREFIX [extra flags]: the DOM after load and the
 # net log of that run. No background networking, no first-run work, a
@@ -56,9 +59,10 @@ chrome() {
 		2>"$out.chromium.err"
 }
 
-for r in single compare; do
+for r in single compare history; do
 	args=(--campaign all)
 	[ $r = compare ] && args+=(--compare part)
+	[ $r = history ] && args=(--campaign all-again --compare part --history '%')
 	"$MXCRAWL" report "${args[@]}" --format html -o "$R/$r.html" || fail "report --format html ($r)"
 	"$MXCRAWL" report "${args[@]}" --format json -o "$R/$r.json" || fail "report --format json ($r)"
 	chrome "$R/$r.html" "$R/$r" --dump-dom >"$R/$r.dom.html" ||
@@ -68,6 +72,11 @@ for r in single compare; do
 		fail "the rendered $r report differs from the JSON"
 done
 grep -q 'class="trend"' "$R/compare.dom.html" || fail "no trend chart"
+points=$(grep -c '<circle class="point"' "$R/history.dom.html" || true)
+cpoints=$(grep -c '<circle class="point"' "$R/compare.dom.html" || true)
+[ "$points" -gt "$cpoints" ] ||
+	fail "the history report has $points trend points, the compared one $cpoints"
+echo "ok: $points trend points over three campaigns, $cpoints over two"
 
 # The check is not blind: a number changed in a table, and an image from
 # the network, are each caught.
@@ -102,6 +111,9 @@ w, h = struct.unpack(">II", d[16:24])
 assert w >= 1000 and h >= 1000, (w, h)
 print("ok: screenshot %dx%d, %d bytes" % (w, h, len(d)))
 PYEOF
-cp "$R/report.png" "$R/compare.html" "$ART/"
-echo "screenshot: $ART/report.png (report: $ART/compare.html)"
+chrome "$R/history.html" "$R/hshot" --hide-scrollbars \
+	--window-size=1280,"$height" --screenshot="$R/history.png" >/dev/null ||
+	fail "chromium --screenshot (history)"
+cp "$R/report.png" "$R/compare.html" "$R/history.png" "$R/history.html" "$ART/"
+echo "screenshot: $ART/report.png (report: $ART/compare.html), $ART/history.png"
 echo PASS

@@ -1,0 +1,61 @@
+-- Change between two campaigns (METRICS.md "Concentration and change"):
+-- domains that moved on the protection ladder. Like every figure of the
+-- section 'change' this follows each domain from one campaign into
+-- another, so the view is over ordered pairs of campaigns: campaign_id is
+-- the campaign reported on ("now", after), compare_id the one it is
+-- compared with ("before"), as in `report --campaign 2 --compare 1`.
+-- Domains are matched by name (target ids are per campaign); a domain
+-- that is a target of only one of the two is in domain_presence, not
+-- here. A campaign paired with itself has every domain unchanged.
+
+-- Per domain scanned in both campaigns: its rung before and after, and
+-- the direction of a move (up = stronger protection now). For psql:
+--   SELECT * FROM analysis.b_ladder_pair
+--    WHERE campaign_id = 2 AND compare_id = 1 AND direction <> 'same';
+CREATE VIEW analysis.b_ladder_pair AS
+WITH r(rung, ord) AS (
+    VALUES ('dane', 1), ('mta-sts-enforce', 2), ('mta-sts-testing', 3),
+           ('opportunistic-trusted', 4), ('opportunistic-untrusted', 5),
+           ('plaintext', 6), ('no-mail', 7)
+)
+SELECT a.campaign_id, b.campaign_id AS compare_id, a.domain,
+       b.rung AS rung_before, a.rung AS rung_after,
+       rb.ord AS ord_before, ra.ord AS ord_after,
+       CASE WHEN ra.ord < rb.ord THEN 'up'
+            WHEN ra.ord > rb.ord THEN 'down' ELSE 'same' END AS direction
+  FROM analysis.b_ladder a
+  JOIN analysis.b_ladder b ON b.domain = a.domain
+  JOIN r ra ON ra.rung = a.rung
+  JOIN r rb ON rb.rung = b.rung;
+
+COMMENT ON VIEW analysis.b_ladder_pair IS
+    'Per domain scanned in a campaign (campaign_id, after) and another '
+    '(compare_id, before): rung on the protection ladder before and after, '
+    'and the direction (up = stronger protection now, down, same).';
+
+-- How many domains moved, and which way. "Up" is towards dane, the
+-- ladder's order (002_protection_ladder.sql); no-mail is its bottom, so
+-- a domain that went away moved down.
+CREATE VIEW analysis.ladder_change AS
+WITH t AS (
+    SELECT campaign_id, compare_id, count(*) AS n,
+           count(*) FILTER (WHERE direction <> 'same') AS changed,
+           count(*) FILTER (WHERE direction = 'up') AS up,
+           count(*) FILTER (WHERE direction = 'down') AS down
+      FROM analysis.b_ladder_pair GROUP BY campaign_id, compare_id
+)
+SELECT t.campaign_id, t.compare_id, 'domain'::text AS scope, s.label, s.ord,
+       s.n AS numerator, t.n AS denominator
+  FROM t CROSS JOIN LATERAL (VALUES
+      ('changed rung', 1, t.changed),
+      ('moved up (stronger protection now)', 2, t.up),
+      ('moved down (weaker protection now)', 3, t.down)) AS s(label, ord, n);
+
+COMMENT ON VIEW analysis.ladder_change IS
+    'Domains whose rung on the protection ladder differs from the one in '
+    'the compared campaign; of those, moved up (stronger protection now) and '
+    'moved down. Each row its own share. Denominator: domains scanned in '
+    'both campaigns.';
+SELECT analysis.register(80, 'ladder_change', 'change', 'share',
+    'Domains that changed rung on the protection ladder',
+    'domains scanned in both campaigns');
