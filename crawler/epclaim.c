@@ -438,7 +438,7 @@ static int look(struct epclaim *c)
  * done and notifies; 0 or -1 (rolled back). */
 static int store_results(struct epclaim *c, struct epclaim_result *list)
 {
-	struct jbuf eps, certs, lines, recs;
+	struct jbuf eps, certs, lines, samples, recs;
 	size_t n = 0;
 
 	for (struct epclaim_result *x = list; x; x = x->next)
@@ -449,6 +449,7 @@ static int store_results(struct epclaim *c, struct epclaim_result *list)
 	jbuf_init(&eps, STORE_BATCH_ROWS_MAX);
 	jbuf_init(&certs, STORE_BATCH_ROWS_MAX);
 	jbuf_init(&lines, STORE_BATCH_ROWS_MAX);
+	jbuf_init(&samples, STORE_BATCH_ROWS_MAX);
 	jbuf_init(&recs, STORE_BATCH_ROWS_MAX);
 	n = 0;
 	for (struct epclaim_result *x = list; x; x = x->next) {
@@ -460,13 +461,21 @@ static int store_results(struct epclaim *c, struct epclaim_result *list)
 			    x->cert_rows.len);
 		jbuf_append(&lines, x->record.data ? x->record.data : "",
 			    x->record.len);
+		/* The dictionary learns from completed handshakes: the bulk
+		 * of the records. Results come in as probes end, fast
+		 * failures first; sampling those would train it on the
+		 * few short records of refusals and timeouts. */
+		if (x->done && x->done->starttls_ok)
+			jbuf_append(&samples,
+				    x->record.data ? x->record.data : "",
+				    x->record.len);
 	}
 	int rc = -1;
-	if (eps.failed || certs.failed || lines.failed)
+	if (eps.failed || certs.failed || lines.failed || samples.failed)
 		goto out;
 	/* The dictionary, once trained, is stored before the records that
 	 * name it (its own statement). */
-	if (store_records_compress(c->c, &c->rec, &lines, &recs) != 0)
+	if (store_records_compress(c->c, &c->rec, &lines, &samples, &recs) != 0)
 		cli_warn("claims: a handshake record could not be compressed; "
 			 "%zu records dropped",
 			 n);
@@ -501,6 +510,7 @@ out:
 	jbuf_free(&eps);
 	jbuf_free(&certs);
 	jbuf_free(&lines);
+	jbuf_free(&samples);
 	jbuf_free(&recs);
 	free(keys);
 	return rc;

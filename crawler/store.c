@@ -163,14 +163,15 @@ static void train_dictionary(PGconn *c, struct store_records *sr)
 }
 
 int store_records_compress(PGconn *c, struct store_records *sr,
-			   const struct jbuf *lines, struct jbuf *rows)
+			   const struct jbuf *lines, const struct jbuf *samples,
+			   struct jbuf *rows)
 {
 	struct rec_ctx x = { .sr = sr, .rows = rows };
 	size_t before = rows->len;
 
 	if (lines->len == 0)
 		return 0;
-	each_record(lines, sample_one, &x);
+	each_record(samples ? samples : lines, sample_one, &x);
 	if (x.ready)
 		train_dictionary(c, sr);
 	each_record(lines, compress_one, &x);
@@ -459,7 +460,7 @@ int store_write(struct store *s, struct batch *b, bool *discarded)
 	struct jbuf recs;
 	jbuf_init(&recs, STORE_BATCH_ROWS_MAX);
 	if (store_records_compress(s->c, &s->rec, &b->out[PROBE_T_RECORDS],
-				   &recs) != 0)
+				   NULL, &recs) != 0)
 		cli_warn("store: batch %" PRId64 ": a handshake record could "
 			 "not be compressed; records of the batch dropped",
 			 b->batch_no);

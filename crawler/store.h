@@ -53,11 +53,13 @@ struct store_records {
 };
 
 /* Turns record lines ("ip\tport\tsni\tJSON\n") into handshake_record
- * COPY rows appended to rows: samples them for the dictionary, trains and
- * stores it on c once enough are in, compresses. Returns 0, or -1 when a
- * record could not be compressed (nothing appended). */
+ * COPY rows appended to rows: samples the lines of `samples` (NULL: all
+ * of `lines`) for the dictionary, trains and stores it on c once enough
+ * are in, compresses. Returns 0, or -1 when a record could not be
+ * compressed (nothing appended). */
 int store_records_compress(PGconn *c, struct store_records *sr,
-			   const struct jbuf *lines, struct jbuf *rows);
+			   const struct jbuf *lines, const struct jbuf *samples,
+			   struct jbuf *rows);
 
 struct store {
 	PGconn *c;
