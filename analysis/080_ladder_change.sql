@@ -13,7 +13,7 @@
 --   SELECT * FROM analysis.b_ladder_pair
 --    WHERE campaign_id = 2 AND compare_id = 1 AND direction <> 'same';
 CREATE VIEW analysis.b_ladder_pair AS
-WITH r(rung, ord) AS (
+WITH r(rung, ord) AS NOT MATERIALIZED (
     VALUES ('dane', 1), ('mta-sts-enforce', 2), ('mta-sts-testing', 3),
            ('opportunistic-trusted', 4), ('opportunistic-untrusted', 5),
            ('plaintext', 6), ('no-mail', 7)
@@ -37,7 +37,7 @@ COMMENT ON VIEW analysis.b_ladder_pair IS
 -- ladder's order (002_protection_ladder.sql); no-mail is its bottom, so
 -- a domain that went away moved down.
 CREATE VIEW analysis.ladder_change AS
-WITH t AS (
+WITH t AS NOT MATERIALIZED (
     SELECT campaign_id, compare_id, count(*) AS n,
            count(*) FILTER (WHERE direction <> 'same') AS changed,
            count(*) FILTER (WHERE direction = 'up') AS up,

@@ -13,25 +13,32 @@
 -- presented; "TLSA records" the host's TLSA RRset as stored (order
 -- ignored).
 
--- Per kept MX host of a domain: DANE outcome, TLSA records, leaves.
+-- Per kept MX host of a domain: DANE outcome, TLSA records, leaves. The
+-- leaves are looked up per host (by primary key, as b_use joins them)
+-- rather than joined from an aggregate over every host, which the
+-- planner may otherwise recompute for every row.
 CREATE VIEW analysis.b_dane_host AS
-WITH l AS (
-    SELECT campaign_id, target_id, ordinal,
-           array_agg(DISTINCT chain[1] ORDER BY chain[1])
-               FILTER (WHERE chain[1] IS NOT NULL) AS leaves
-      FROM analysis.b_use GROUP BY campaign_id, target_id, ordinal
-)
 SELECT m.campaign_id, d.domain, lower(m.host) AS host, m.dane,
        ARRAY(SELECT lower(x) FROM unnest(m.tlsa_records) x ORDER BY 1) AS tlsa,
-       l.leaves
+       (SELECT array_agg(DISTINCT e.chain[1] ORDER BY e.chain[1])
+          FROM mx_address a
+          JOIN domain_endpoint de
+            ON de.campaign_id = a.campaign_id AND de.target_id = a.target_id
+           AND de.ordinal = a.ordinal AND de.ip = a.address
+          JOIN endpoint e
+            ON e.campaign_id = de.campaign_id AND e.ip = de.ip
+           AND e.port = de.port AND e.sni = de.sni
+         WHERE a.campaign_id = m.campaign_id AND a.target_id = m.target_id
+           AND a.ordinal = m.ordinal AND a.verdict = 'ok'
+           AND e.chain[1] IS NOT NULL) AS leaves
   FROM domain_mx m
   JOIN domain_dns d USING (campaign_id, target_id)
-  LEFT JOIN l USING (campaign_id, target_id, ordinal)
  WHERE m.kept;
 
 COMMENT ON VIEW analysis.b_dane_host IS
     'Per kept MX host of a domain: its DANE outcome, TLSA records (sorted) '
-    'and the distinct leaf certificates (SHA-256) its endpoints presented.';
+    'and the distinct leaf certificates (SHA-256) its contactable endpoints '
+    'presented (NULL: none).';
 
 -- Per MX host of a domain that was dane_ok before: what it is now.
 -- For psql:
@@ -65,26 +72,28 @@ COMMENT ON VIEW analysis.b_dane_pair IS
     'its DANE outcome after, whether its leaf certificates and TLSA records '
     'changed, and the change in words.';
 
+-- One grouped pass with a count per change (no CTE read twice), so that
+-- a report's campaign_id and compare_id reach the tables underneath.
 CREATE VIEW analysis.tlsa_stale AS
-WITH r(label, ord) AS (
-    VALUES ('no match now: certificate changed, TLSA records kept', 1),
-           ('no match now: TLSA records changed', 2),
-           ('no match now: same certificate and TLSA records', 3),
-           ('another DANE outcome now', 4),
-           ('MX host no longer named (or not kept)', 5),
-           ('still dane_ok', 6)
-), c AS (
-    SELECT campaign_id, compare_id, change, count(*) AS n
-      FROM analysis.b_dane_pair GROUP BY campaign_id, compare_id, change
-), t AS (
-    SELECT campaign_id, compare_id, sum(n) AS n
-      FROM c GROUP BY campaign_id, compare_id
+WITH t AS NOT MATERIALIZED (
+    SELECT campaign_id, compare_id, count(*) AS n,
+           count(*) FILTER (WHERE change = 'no match now: certificate changed, TLSA records kept') AS n1,
+           count(*) FILTER (WHERE change = 'no match now: TLSA records changed') AS n2,
+           count(*) FILTER (WHERE change = 'no match now: same certificate and TLSA records') AS n3,
+           count(*) FILTER (WHERE change = 'another DANE outcome now') AS n4,
+           count(*) FILTER (WHERE change = 'MX host no longer named (or not kept)') AS n5,
+           count(*) FILTER (WHERE change = 'still dane_ok') AS n6
+      FROM analysis.b_dane_pair GROUP BY campaign_id, compare_id
 )
 SELECT t.campaign_id, t.compare_id, 'domain_mx'::text AS scope, r.label,
-       r.ord, coalesce(c.n, 0) AS numerator, t.n AS denominator
-  FROM t CROSS JOIN r
-  LEFT JOIN c ON c.campaign_id = t.campaign_id AND c.compare_id = t.compare_id
-             AND c.change = r.label;
+       r.ord, r.n AS numerator, t.n AS denominator
+  FROM t CROSS JOIN LATERAL (VALUES
+      ('no match now: certificate changed, TLSA records kept', 1, t.n1),
+      ('no match now: TLSA records changed', 2, t.n2),
+      ('no match now: same certificate and TLSA records', 3, t.n3),
+      ('another DANE outcome now', 4, t.n4),
+      ('MX host no longer named (or not kept)', 5, t.n5),
+      ('still dane_ok', 6, t.n6)) AS r(label, ord, n);
 
 COMMENT ON VIEW analysis.tlsa_stale IS
     'MX hosts of a domain that were DANE-valid (dane_ok) in the compared '

@@ -9,7 +9,7 @@
 -- Per ordered pair of campaigns, every domain scanned in either, with
 -- its DNS outcome in each (NULL where it was not scanned).
 CREATE VIEW analysis.b_domain_pair AS
-WITH pair AS (
+WITH pair AS NOT MATERIALIZED (
     SELECT a.id AS campaign_id, b.id AS compare_id
       FROM campaign a CROSS JOIN campaign b
 )
@@ -23,15 +23,16 @@ UNION ALL
 SELECT p.campaign_id, p.compare_id, y.domain, y.mx_outcome, NULL, true, false
   FROM pair p
   JOIN domain_dns y ON y.campaign_id = p.compare_id
- WHERE NOT EXISTS (SELECT 1 FROM domain_dns x
-                    WHERE x.campaign_id = p.campaign_id AND x.domain = y.domain);
+  -- Not NOT EXISTS: the outer join lets the pair's campaign_id reach x.
+  LEFT JOIN domain_dns x ON x.campaign_id = p.campaign_id AND x.domain = y.domain
+ WHERE x.domain IS NULL;
 
 COMMENT ON VIEW analysis.b_domain_pair IS
     'Per pair of campaigns (campaign_id after, compare_id before), every '
     'domain scanned in either, with its MX question''s outcome in each.';
 
 CREATE VIEW analysis.domain_presence AS
-WITH t AS (
+WITH t AS NOT MATERIALIZED (
     SELECT campaign_id, compare_id, count(*) AS n,
            count(*) FILTER (WHERE in_before AND in_after) AS both_,
            count(*) FILTER (WHERE NOT in_after) AS dropped,

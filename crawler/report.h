@@ -6,7 +6,11 @@
  *
  * Figures are not listed here: the views register themselves in
  * analysis.figure, so a new figure is one more SQL file and every renderer
- * shows it. All numbers reach the renderers as the text PostgreSQL
+ * shows it. Figures of an across section (section 'change') follow units
+ * from the compared campaign into this one and are loaded only with a
+ * campaign to compare with; headline figures (the registry's headline
+ * column) also carry their rows in every campaign of a history
+ * (report_load_history). All numbers reach the renderers as the text PostgreSQL
  * printed (counts, numeric percents with one decimal), so every format
  * shows the same digits.
  */
