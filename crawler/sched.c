@@ -771,9 +771,12 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 	out->records_zstd = st.st.rec.zstd + cs.records_zstd;
 	int64_t undone = 0, others = 0;
 	if (!sh.failed && store_open_batches(&st.st, &undone, &others) == 0) {
-		if (undone == 0)
+		if (undone == 0) {
+			/* Statistics for the reports that follow (autovacuum
+			 * would come later). */
+			store_analyze(&st.st);
 			store_set_state(&st.st, "done");
-		else if (!out->interrupted)
+		} else if (!out->interrupted)
 			cli_warn("%" PRId64
 				 " batches of the campaign are still open "
 				 "(%" PRId64

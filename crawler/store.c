@@ -513,6 +513,20 @@ int store_renew(struct store *s)
 	return 0;
 }
 
+int store_analyze(struct store *s)
+{
+	char cid[24];
+	const char *p[1] = { cid };
+	PGresult *r;
+
+	id_text(cid, sizeof cid, s->campaign_id);
+	r = q(s, PGRES_TUPLES_OK, "SELECT campaign_analyze($1::bigint)", 1, p);
+	if (!r)
+		return -1;
+	PQclear(r);
+	return 0;
+}
+
 int store_set_state(struct store *s, const char *state)
 {
 	char cid[24];

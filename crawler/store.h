@@ -95,6 +95,9 @@ int store_write(struct store *s, struct batch *b, bool *discarded);
 /* Extends this crawler's leases (heartbeat). 0 or -1. */
 int store_renew(struct store *s);
 
+/* Gathers planner statistics of the campaign's partitions. 0 or -1. */
+int store_analyze(struct store *s);
+
 /* Sets the campaign's state ('running', 'done'). 0 or -1. */
 int store_set_state(struct store *s, const char *state);
 
