@@ -67,9 +67,11 @@ static void each_record(const struct jbuf *rows,
 				   const char *json, size_t len),
 			void *arg)
 {
+	if (!rows->data)
+		return; /* never appended to */
 	const char *p = rows->data, *end = rows->data + rows->len;
 
-	while (p && p < end) {
+	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *line_end = nl ? nl : end;
 		const char *tab = p;
