@@ -223,20 +223,25 @@ const struct ep_done *epreg_publish(struct epreg *r, const struct ep_key *k,
 
 void epreg_claimed(struct epreg *r, const struct ep_key *k)
 {
-	struct waiter *w = NULL;
+	bool wake = false;
+	unsigned worker = 0;
 
 	pthread_mutex_lock(&r->mu);
 	struct entry *e = find(r, k);
 	if (e && !e->res && e->waiters) {
-		w = e->waiters;
+		struct waiter *w = e->waiters;
 		e->waiters = w->next;
 		w->res = NULL;
 		w->next = r->ready[w->worker];
 		r->ready[w->worker] = w;
+		/* Read while locked: once unlocked, the worker may run and
+		 * free w. */
+		worker = w->worker;
+		wake = true;
 	}
 	pthread_mutex_unlock(&r->mu);
-	if (w)
-		r->wake(r->ctx, w->worker);
+	if (wake)
+		r->wake(r->ctx, worker);
 }
 
 void epreg_drain(struct epreg *r, unsigned worker)
