@@ -498,21 +498,20 @@ static void tlsa_maybe(struct probe *p, size_t hi)
 	query_send(p, Q_TLSA, hi, qname, DNS_TYPE_TLSA);
 }
 
-static void add_addresses(struct probe *p, struct host *h,
-			  const struct query *q,
-			  const struct resolver_answer *a, const char *end)
+/* Appends to out[*n] (up to max) the qtype (A or AAAA) addresses owned by
+ * `end`, the end of the answer's CNAME chain; returns how many it added. */
+static size_t answer_addresses(const struct resolver_answer *a, uint16_t qtype,
+			       const char *end, struct addr *out, size_t *n,
+			       size_t max)
 {
-	size_t per_family = 0;
+	size_t added = 0;
 
-	for (size_t i = 0; i < a->msg->nrr && h->naddr < 2 * PROBE_ADDR_MAX;
-	     i++) {
+	for (size_t i = 0; i < a->msg->nrr && *n < max; i++) {
 		const struct dns_rr *rr = &a->msg->rr[i];
 		struct addr ad = { 0 };
-		if (rr->section != DNS_SECTION_ANSWER || rr->type != q->qtype ||
+		if (rr->section != DNS_SECTION_ANSWER || rr->type != qtype ||
 		    strcmp(dns_rr_owner(a->msg, rr), end) != 0)
 			continue;
-		if (per_family == PROBE_ADDR_MAX)
-			break;
 		if (rr->type == DNS_TYPE_A) {
 			struct dns_a v4;
 			if (dns_rr_a(a->pkt, a->len, rr, &v4) != DNS_OK)
@@ -526,10 +525,21 @@ static void add_addresses(struct probe *p, struct host *h,
 			ad.family = AF_INET6;
 			memcpy(ad.bytes, v6.addr, 16);
 		}
-		h->addrs[h->naddr++] = ad;
-		per_family++;
+		out[(*n)++] = ad;
+		added++;
 	}
-	(void)p;
+	return added;
+}
+
+/* An MX host keeps at most PROBE_ADDR_MAX addresses of each family. */
+static void add_addresses(struct host *h, const struct query *q,
+			  const struct resolver_answer *a, const char *end)
+{
+	size_t cap = h->naddr + PROBE_ADDR_MAX;
+
+	if (cap > 2 * PROBE_ADDR_MAX)
+		cap = 2 * PROBE_ADDR_MAX;
+	answer_addresses(a, q->qtype, end, h->addrs, &h->naddr, cap);
 }
 
 static void on_address(struct probe *p, const struct query *q,
@@ -571,7 +581,7 @@ static void on_address(struct probe *p, const struct query *q,
 			end =
 			    follow(a->pkt, a->len, a->msg, q->qname, NULL, buf);
 		}
-		add_addresses(p, h, q, a, end);
+		add_addresses(h, q, a, end);
 	}
 	tlsa_maybe(p, q->host);
 }
@@ -1531,28 +1541,8 @@ static void on_sts_address(struct probe *p, const struct query *q,
 		return;
 	char names[2][DNS_NAME_TEXT_MAX];
 	const char *end = follow(a->pkt, a->len, a->msg, q->qname, NULL, names);
-	for (size_t i = 0; i < a->msg->nrr && s->naddr < STSFETCH_MAX_ADDRS;
-	     i++) {
-		const struct dns_rr *rr = &a->msg->rr[i];
-		struct addr ad = { 0 };
-		if (rr->section != DNS_SECTION_ANSWER || rr->type != q->qtype ||
-		    strcmp(dns_rr_owner(a->msg, rr), end) != 0)
-			continue;
-		if (rr->type == DNS_TYPE_A) {
-			struct dns_a v4;
-			if (dns_rr_a(a->pkt, a->len, rr, &v4) != DNS_OK)
-				continue;
-			ad.family = AF_INET;
-			memcpy(ad.bytes, v4.addr, 4);
-		} else {
-			struct dns_aaaa v6;
-			if (dns_rr_aaaa(a->pkt, a->len, rr, &v6) != DNS_OK)
-				continue;
-			ad.family = AF_INET6;
-			memcpy(ad.bytes, v6.addr, 16);
-		}
-		s->addrs[s->naddr++] = ad;
-	}
+	answer_addresses(a, q->qtype, end, s->addrs, &s->naddr,
+			 STSFETCH_MAX_ADDRS);
 }
 
 /* --- queries --------------------------------------------------------- */
