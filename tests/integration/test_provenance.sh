@@ -202,4 +202,31 @@ print("ok: export --metadata: 2 runs with resolver, canaries, trust store, "
       "options, versions; %d records name their campaign; 5 formats say "
       "how it was measured" % len(recs))
 PYEOF
+# Beside the unvalidated campaign, the validated one keeps its own numbers
+# and the other side of every DNSSEC figure is "not measured", not 0.
+"$MXCRAWL" report --campaign prov --compare nv --format json -o "$R/cmp.json" ||
+	fail "report --compare nv"
+"$MXCRAWL" report --campaign prov --compare nv --format text -o "$R/cmp.text" ||
+	fail "report --compare nv --format text"
+"$PY" - "$R/cmp.json" <<'PYEOF' || fail "--compare with an unvalidated campaign"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["compare"]["dnssec_validated"] is False and j["banner"] is None
+n = 0
+for f in j["figures"]:
+    if f["across"]:
+        # Following domains into a campaign without DNSSEC: not measured.
+        assert f["measured"] is (not f["needs_dnssec"]), f["name"]
+        continue
+    assert f["measured"] and f["compare_measured"] is (not f["needs_dnssec"]), f["name"]
+    for r in f["rows"]:
+        if f["needs_dnssec"]:
+            c = r["compare"]
+            assert c["numerator"] is None and c["percent"] is None and \
+                c["delta"] is None, (f["name"], r)
+            n += 1
+assert n > 0
+print("ok: --compare an unvalidated campaign: %d rows without its numbers" % n)
+PYEOF
+grep -q "the compared campaign: not measured" "$R/cmp.text" || fail "text: no note on the compared campaign"
 echo PASS
