@@ -1106,7 +1106,8 @@ int cmd_scan(int argc, char **argv)
 			sum.batches_written, sum.batches_discarded,
 			sc.resolver.validating
 			    ? "validated"
-			    : "UNKNOWN (resolver does not validate)");
+			    : "NOT VALIDATED (--allow-unvalidated: DNSSEC "
+			      "and DANE not measured)");
 		if (sc.smtp)
 			fprintf(
 			    stderr,
