@@ -40,6 +40,21 @@ INSERT INTO analysis.section (name, position, title, across) VALUES
     ('concentration', 70, 'Concentration', false),
     ('change', 80, 'Change since the compared campaign', true);
 
+-- Figures whose every number depends on DNSSEC validation (the section
+-- dnssec_dane as a whole, and these): a campaign scanned through a
+-- resolver that did not validate (`scan --allow-unvalidated`, every
+-- DNSSEC status 'unknown') cannot count them, and the report prints "not
+-- measured" for them instead of numbers, never 0 %. The ladder's top rung
+-- is DANE, and a domain is counted on its highest rung only, so without
+-- DANE every rung of it (and every change across it) would move.
+-- A new figure built on DNSSEC or DANE facts belongs here.
+CREATE TABLE analysis.dnssec_dependent (
+    name text PRIMARY KEY
+);
+INSERT INTO analysis.dnssec_dependent (name) VALUES
+    ('protection_ladder'), ('ladder_change'), ('ladder_transition'),
+    ('tlsa_stale');
+
 -- kind: 'share' (each row is its own yes/no share of the denominator),
 -- 'distribution' (rows of a scope partition the denominator), 'causes'
 -- (a unit may count under several rows; rows need not add up).
@@ -106,7 +121,10 @@ SELECT f.name, f.section, s.title AS section_title, f.kind, f.title,
            AS definition,
        f.denominator AS denominator_text,
        row_number() OVER (ORDER BY s.position, f.position) AS position,
-       s.across, f.headline
+       s.across, f.headline,
+       f.section = 'dnssec_dane'
+           OR f.name IN (SELECT d.name FROM analysis.dnssec_dependent d)
+           AS needs_dnssec
   FROM analysis.figure f JOIN analysis.section s ON s.name = f.section;
 
 -- The rows of every registered figure for one campaign, optionally beside

@@ -14,7 +14,8 @@
 struct campaign_import {
 	PGconn *c;
 	int64_t id;
-	int64_t n; /* targets queued so far */
+	int64_t run_id; /* the creating run, 0: none */
+	int64_t n;	/* targets queued so far */
 	int batch_size;
 	int copying; /* inside COPY ... FROM STDIN */
 	struct jbuf buf;
@@ -93,6 +94,8 @@ struct campaign_import *campaign_import_begin(PGconn *c,
 		goto fail;
 	im->id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 	PQclear(r);
+	if (s->run && campaign_run_begin(c, im->id, s->run, &im->run_id) != 0)
+		goto fail;
 	r = PQexec(c, "COPY campaign_target (campaign_id, target_id, batch_no, "
 		      "domain, source_line, rank) FROM STDIN");
 	if (PQresultStatus(r) != PGRES_COPY_IN) {
@@ -211,4 +214,54 @@ fail:
 	rollback(im->c);
 	import_free(im);
 	return -1;
+}
+
+int64_t campaign_import_run_id(const struct campaign_import *im)
+{
+	return im->run_id;
+}
+
+int campaign_run_begin(PGconn *c, int64_t id,
+		       const struct campaign_run_spec *rs, int64_t *run_id)
+{
+	char cid[24];
+	const char *validated = rs->dnssec_validated < 0    ? NULL
+				: rs->dnssec_validated == 0 ? "false"
+							    : "true";
+	const char *p[8] = { cid,	  rs->kind,	      rs->host,
+			     rs->vantage, MXCRAWL_VERSION,    rs->resolver,
+			     validated,	  rs->provenance_json };
+
+	snprintf(cid, sizeof cid, "%" PRId64, id);
+	PGresult *r = db_exec(
+	    c, PGRES_TUPLES_OK, "recording the run",
+	    "INSERT INTO campaign_run (campaign_id, kind, host, vantage, "
+	    "tool_version, resolver, dnssec_validated, provenance) "
+	    "VALUES ($1::bigint, $2, $3, $4, $5, $6, $7::boolean, $8::jsonb) "
+	    "RETURNING id",
+	    8, p);
+	if (!r)
+		return -1;
+	*run_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return 0;
+}
+
+int campaign_run_end(PGconn *c, int64_t run_id, const char *end_state,
+		     int64_t domains)
+{
+	char rid[24], n[24];
+	const char *p[3] = { rid, end_state, n };
+
+	snprintf(rid, sizeof rid, "%" PRId64, run_id);
+	snprintf(n, sizeof n, "%" PRId64, domains);
+	PGresult *r = db_exec(c, PGRES_COMMAND_OK, "recording the run's end",
+			      "UPDATE campaign_run SET ended = "
+			      "clock_timestamp(), end_state = $2, "
+			      "domains = $3::bigint WHERE id = $1::bigint",
+			      3, p);
+	if (!r)
+		return -1;
+	PQclear(r);
+	return 0;
 }

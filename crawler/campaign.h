@@ -16,11 +16,23 @@
 #define CAMPAIGN_BATCH_MAX 100000
 #define CAMPAIGN_NAME_MAX 128
 
+/* One run of a campaign (schema/016 campaign_run): a scan process. */
+struct campaign_run_spec {
+	const char *kind; /* create, import or resume */
+	const char *host, *vantage;
+	const char *resolver;	     /* NULL: no resolver asked (import only) */
+	int dnssec_validated;	     /* 1, 0, or -1: not asked */
+	const char *provenance_json; /* a JSON object */
+};
+
 struct campaign_spec {
 	const char *name;
 	const char *config_json; /* the scan's options, a JSON object */
 	const char *vantage;
 	int batch_size;
+	/* The run that creates the campaign, stored in the same transaction
+	 * (NULL: none); its id is campaign_import_run_id()'s. */
+	const struct campaign_run_spec *run;
 };
 
 struct campaign_import;
@@ -47,7 +59,21 @@ int campaign_import_add(struct campaign_import *im, const char *domain,
 int campaign_import_commit(struct campaign_import *im, int64_t *id,
 			   int64_t *targets);
 
+/* The id of the run stored with the campaign (0: none). Call it before
+ * campaign_import_commit(). */
+int64_t campaign_import_run_id(const struct campaign_import *im);
+
 /* Rolls everything back and frees im. */
 void campaign_import_abort(struct campaign_import *im);
+
+/* Stores the start of a run of campaign `id`; *run_id is its id. 0, or -1
+ * (printed). Works inside an open transaction too. */
+int campaign_run_begin(PGconn *c, int64_t id,
+		       const struct campaign_run_spec *rs, int64_t *run_id);
+
+/* Stores the end of a run: its end time, how it ended (done,
+ * interrupted, failed, imported) and the domains it scanned. 0 or -1. */
+int campaign_run_end(PGconn *c, int64_t run_id, const char *end_state,
+		     int64_t domains);
 
 #endif

@@ -188,6 +188,8 @@ struct show {
 	PGresult *prog;	 /* progress and timings */
 	PGresult *facts; /* table_name, rows */
 	PGresult *sets;	 /* judgement sets */
+	PGresult *prov;	 /* dnssec_validated, runs as JSON */
+	PGresult *lines; /* run, key, value: the provenance as lines */
 };
 
 static int show_query(PGconn *c, const char *cid, struct show *s)
@@ -248,7 +250,30 @@ static int show_query(PGconn *c, const char *cid, struct show *s)
 						 "GROUP BY s.id, s.created_at, s.ca_file, s.ca_sha256, s.at_time, "
 						 "s.tool_version, s.note ORDER BY s.id",
 	    1, p);
-	return s->sets ? 0 : -1;
+	if (!s->sets)
+		return -1;
+	s->prov = db_exec(c, PGRES_TUPLES_OK, "reading the campaign's runs",
+			  "SELECT campaign_dnssec_validated($1::bigint), "
+			  "campaign_provenance($1::bigint) -> 'runs'",
+			  1, p);
+	if (!s->prov)
+		return -1;
+	s->lines = db_exec(c, PGRES_TUPLES_OK, "reading the campaign's runs",
+			   "SELECT run, key, value "
+			   "FROM campaign_provenance_lines($1::bigint)",
+			   1, p);
+	return s->lines ? 0 : -1;
+}
+
+/* Whether DNSSEC was validated, in words. */
+static const char *validated_words(PGresult *r)
+{
+	if (PQgetisnull(r, 0, 0))
+		return "not known yet (nothing scanned)";
+	return PQgetvalue(r, 0, 0)[0] == 't'
+		   ? "validated"
+		   : "NOT VALIDATED: the resolver of a run did not validate "
+		     "(--allow-unvalidated); DNSSEC and DANE were not measured";
 }
 
 static void show_text(const struct show *s)
@@ -262,6 +287,7 @@ static void show_text(const struct show *s)
 	printf("vantage: %s\n", val(c, 0, 7));
 	printf("batch size: %s\n", val(c, 0, 8));
 	printf("config: %s\n", val(c, 0, 4));
+	printf("DNSSEC: %s\n", validated_words(s->prov));
 	printf("\nprogress:\n");
 	printf("  targets: %s done of %s\n", val(p, 0, 4), val(c, 0, 9));
 	printf("  batches: %s done, %s leased, %s open, of %s\n", val(p, 0, 1),
@@ -298,6 +324,17 @@ static void show_text(const struct show *s)
 		printf("; %s of %s endpoints trusted\n", val(j, i, 8),
 		       val(j, i, 7));
 	}
+	/* How it was measured: every run's provenance, a line a fact. */
+	printf("\nruns (how this was measured):\n");
+	if (PQntuples(s->lines) == 0)
+		printf("  none recorded\n");
+	for (int i = 0; i < PQntuples(s->lines); i++) {
+		if (i == 0 || strcmp(PQgetvalue(s->lines, i, 0),
+				     PQgetvalue(s->lines, i - 1, 0)) != 0)
+			printf("  run %s:\n", val(s->lines, i, 0));
+		printf("    %s: %s\n", val(s->lines, i, 1),
+		       val(s->lines, i, 2));
+	}
 }
 
 static int show_json(const struct show *s)
@@ -316,6 +353,10 @@ static int show_json(const struct show *s)
 	json_str(&b, &first, "vantage", c, 0, 7);
 	json_raw(&b, &first, "batch_size", c, 0, 8);
 	json_raw(&b, &first, "config", c, 0, 5);
+	json_key(&b, &first, "dnssec_validated");
+	jbuf_puts(&b, PQgetisnull(s->prov, 0, 0)	    ? "null"
+		      : PQgetvalue(s->prov, 0, 0)[0] == 't' ? "true"
+							    : "false");
 	json_key(&b, &first, "progress");
 	f2 = true;
 	jbuf_puts(&b, "{");
@@ -358,7 +399,9 @@ static int show_json(const struct show *s)
 		json_raw(&b, &f2, "trusted", s->sets, i, 8);
 		jbuf_puts(&b, "}");
 	}
-	jbuf_puts(&b, "]}\n");
+	jbuf_puts(&b, "]");
+	json_raw(&b, &first, "runs", s->prov, 0, 1);
+	jbuf_puts(&b, "}\n");
 	return print_jbuf(&b);
 }
 
@@ -379,6 +422,8 @@ static int do_show(PGconn *c, const char *cid, const char *format)
 	PQclear(s.prog);
 	PQclear(s.facts);
 	PQclear(s.sets);
+	PQclear(s.prov);
+	PQclear(s.lines);
 	return rc;
 }
 

@@ -14,10 +14,17 @@
 
 static const char usage[] =
     "usage: mxcrawl export [--campaign ID|NAME] --format jsonl [--db CONNINFO]\n"
+    "       mxcrawl export [--campaign ID|NAME] --metadata [--db CONNINFO]\n"
     "\n"
     "Writes one JSON object per scanned domain of the campaign (default: the\n"
-    "newest) to stdout, in target order, with every fact stored so far.\n"
+    "newest) to stdout, in target order, with every fact stored so far; each\n"
+    "carries campaign_id, campaign_name and dnssec_validated (false: the\n"
+    "resolver did not validate, every DNSSEC and DANE fact is unknown).\n"
     "README.md lists the fields.\n"
+    "\n"
+    "--metadata writes the campaign's provenance instead, as one JSON\n"
+    "document: the campaign and every run (resolver, canaries, trust store,\n"
+    "options, versions, host, start and end).\n"
     "\n"
     "Exit status: 0 ok; 64 usage; 65 no such campaign; 69 database unreachable.\n";
 
@@ -135,9 +142,10 @@ static void records_close(struct records *rec)
 	PQfinish(rec->c);
 }
 
-/* Prints one document with its handshake records merged in. */
+/* Prints one document with the campaign's fields (`extra`, starting with
+ * ", ") and its handshake records merged in. */
 static int print_doc(struct records *rec, const char *doc, size_t len,
-		     int64_t target)
+		     int64_t target, const char *extra)
 {
 	struct jbuf out;
 	int rc = 0, n = 0;
@@ -152,6 +160,7 @@ static int print_doc(struct records *rec, const char *doc, size_t len,
 	}
 	jbuf_init(&out, 64u << 20);
 	jbuf_append(&out, doc, len - 1);
+	jbuf_puts(&out, extra);
 	jbuf_puts(&out, ", \"handshake_records\": [");
 	while (rec->row && be64(PQgetvalue(rec->row, 0, 0)) == target) {
 		const uint8_t *dict = NULL;
@@ -193,18 +202,45 @@ static int print_doc(struct records *rec, const char *doc, size_t len,
 	return rc;
 }
 
+/* The campaign's provenance as one JSON document (schema/016). */
+static int print_metadata(PGconn *c, const char *cid)
+{
+	const char *p[1] = { cid };
+	PGresult *r = db_exec(c, PGRES_TUPLES_OK, "reading the provenance",
+			      "SELECT jsonb_pretty(campaign_provenance("
+			      "$1::bigint))",
+			      1, p);
+	if (!r)
+		return EX_UNAVAILABLE;
+	fputs(PQgetvalue(r, 0, 0), stdout);
+	fputc('\n', stdout);
+	PQclear(r);
+	if (fflush(stdout) != 0) {
+		cli_error("export: writing stdout failed");
+		return EX_IOERR;
+	}
+	return EX_OK;
+}
+
+/* Options of this command only. */
+enum { OPT_METADATA = 3000 };
+
 int cmd_export(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "campaign", required_argument, NULL, CLI_OPT_CAMPAIGN },
 		{ "format", required_argument, NULL, CLI_OPT_FORMAT },
 		{ "db", required_argument, NULL, CLI_OPT_DB },
+		{ "metadata", no_argument, NULL, OPT_METADATA },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *spec = NULL, *format = NULL, *opt_db = NULL;
 	int ch, rc = EX_OK;
+	bool metadata = false;
 	struct db db;
+	struct jbuf extra;
+	char *name = NULL;
 
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (ch) {
@@ -217,6 +253,9 @@ int cmd_export(int argc, char **argv)
 		case CLI_OPT_DB:
 			opt_db = optarg;
 			break;
+		case OPT_METADATA:
+			metadata = true;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return EX_OK;
@@ -227,15 +266,20 @@ int cmd_export(int argc, char **argv)
 	if (optind != argc)
 		return cli_usage_error("export", "unexpected argument '%s'",
 				       argv[optind]);
-	if (!format || strcmp(format, "jsonl") != 0)
+	if (metadata && format)
+		return cli_usage_error("export", "--metadata writes one JSON "
+						 "document; no --format");
+	if (!metadata && (!format || strcmp(format, "jsonl") != 0))
 		return cli_usage_error("export",
 				       "--format jsonl is required (the "
 				       "only format so far)");
 	if (db_init(&db, opt_db) != 0)
 		return EX_CONFIG;
+	jbuf_init(&extra, 1u << 16);
 	PGconn *c = db_connect(&db);
 	if (!c) {
 		db_free(&db);
+		jbuf_free(&extra);
 		return EX_UNAVAILABLE;
 	}
 	int applied, version;
@@ -244,7 +288,7 @@ int cmd_export(int argc, char **argv)
 		goto out;
 	}
 	int64_t id;
-	int found = campaign_resolve(c, spec, &id, NULL);
+	int found = campaign_resolve(c, spec, &id, &name);
 	if (found <= 0) {
 		if (found == 0)
 			cli_error(spec ? "no campaign '%s'"
@@ -256,6 +300,31 @@ int cmd_export(int argc, char **argv)
 	char cid[24];
 	const char *params[1] = { cid };
 	snprintf(cid, sizeof cid, "%" PRId64, id);
+	if (metadata) {
+		rc = print_metadata(c, cid);
+		goto out;
+	}
+	/* Every record says which campaign it is of and whether its DNSSEC
+	 * facts were validated at all. */
+	PGresult *v =
+	    db_exec(c, PGRES_TUPLES_OK, "reading the campaign",
+		    "SELECT campaign_dnssec_validated($1::bigint)", 1, params);
+	if (!v || !name) {
+		PQclear(v);
+		rc = EX_UNAVAILABLE;
+		goto out;
+	}
+	jbuf_printf(&extra, ", \"campaign_id\": %s, \"campaign_name\": ", cid);
+	jbuf_json_string(&extra, name, strlen(name));
+	jbuf_printf(&extra, ", \"dnssec_validated\": %s",
+		    PQgetisnull(v, 0, 0)	    ? "null"
+		    : PQgetvalue(v, 0, 0)[0] == 't' ? "true"
+						    : "false");
+	PQclear(v);
+	if (extra.failed) {
+		rc = EX_OSERR;
+		goto out;
+	}
 	struct records rec;
 	if (records_open(&rec, &db, cid) != 0) {
 		rc = EX_UNAVAILABLE;
@@ -277,8 +346,8 @@ int cmd_export(int argc, char **argv)
 		if (st == PGRES_SINGLE_TUPLE) {
 			if (print_doc(&rec, PQgetvalue(r, 0, 0),
 				      (size_t)PQgetlength(r, 0, 0),
-				      strtoll(PQgetvalue(r, 0, 1), NULL, 10)) !=
-			    0)
+				      strtoll(PQgetvalue(r, 0, 1), NULL, 10),
+				      extra.data) != 0)
 				rc = EX_SOFTWARE;
 		} else if (st != PGRES_TUPLES_OK) {
 			cli_error("export: %s", PQresultErrorMessage(r));
@@ -292,6 +361,8 @@ int cmd_export(int argc, char **argv)
 	}
 	records_close(&rec);
 out:
+	free(name);
+	jbuf_free(&extra);
 	PQfinish(c);
 	db_free(&db);
 	return rc;

@@ -12,12 +12,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/x509.h>
+
 #include "crawler/campaign.h"
 #include "crawler/cli.h"
 #include "crawler/commands.h"
 #include "crawler/db.h"
 #include "crawler/json.h"
 #include "crawler/migrate.h"
+#include "crawler/probe.h"
+#include "crawler/provenance.h"
 #include "crawler/sched.h"
 #include "crawler/record.h"
 #include "crawler/verify.h"
@@ -49,6 +53,10 @@ static const char usage[] =
     "                     $MXCRAWL_CANARY_SECURE, else ietf.org)\n"
     "  --canary-bogus N   a name that must be bogus (default\n"
     "                     $MXCRAWL_CANARY_BOGUS, else dnssec-failed.org)\n"
+    "  --allow-unvalidated  scan even if the resolver does not validate\n"
+    "                     DNSSEC: every DNSSEC and DANE fact is 'unknown',\n"
+    "                     the campaign is marked not validated and its\n"
+    "                     reports say \"not measured\" for those figures\n"
     "  --workers N        threads with an event loop each (default: cores)\n"
     "  --concurrency N    domains in flight (default 1000)\n"
     "  --rate N           domains started per second, 0 = no cap (default 0)\n"
@@ -76,7 +84,13 @@ static const char usage[] =
     "\n"
     "Exit status: 0 ok; 64 usage; 65 no valid names or campaign exists;\n"
     "66 unreadable file; 69 database or resolver unreachable; 75 interrupted\n"
-    "(resume with --resume); 78 bad trust store.\n";
+    "(resume with --resume); 78 bad trust store, a canary that cannot tell\n"
+    "(a bogus canary that validates or does not exist), or a resolver that\n"
+    "does not validate DNSSEC (without --allow-unvalidated); nothing is\n"
+    "written then.\n";
+
+/* Options of this command only. */
+enum { OPT_ALLOW_UNVALIDATED = 3000 };
 
 struct import_ctx {
 	const char *path;
@@ -170,7 +184,7 @@ static char *config_json(const char *path, const struct targets_format *fmt,
 /* Reads the target file into a new campaign. Returns a sysexits code. */
 static int import(PGconn *c, const char *path, const char *format,
 		  const char *origin, struct campaign_spec *spec,
-		  const char *ca_file, int quiet)
+		  const char *ca_file, int quiet, int64_t *run_id)
 {
 	const struct targets_format *fmt;
 	struct import_ctx ctx = { path, quiet, NULL };
@@ -210,6 +224,7 @@ static int import(PGconn *c, const char *path, const char *format,
 				   : EX_DATAERR;
 		goto out;
 	}
+	*run_id = campaign_import_run_id(ctx.im);
 	if (campaign_import_commit(ctx.im, &id, &targets) != 0) {
 		rc = EX_UNAVAILABLE;
 		goto out;
@@ -230,34 +245,97 @@ out:
 	return rc;
 }
 
-/* Asks the canaries through a short-lived loop: the secure one must come
- * back secure and the bogus one bogus, or the resolver does not validate
- * and every DNSSEC status of this run is `unknown`. Returns 1 validating,
- * 0 not, -1 resolver unusable (printed). */
-struct canary {
-	enum dnssec_status st;
-	enum resolver_rc rc;
-	bool done;
+/* What the resolver said when asked before the scan: the two canaries
+ * (an A lookup each, judged as if the resolver validated) and, for the
+ * record, what it says of itself in class CH (absent when unanswered). */
+struct resolver_probe {
+	struct prov_canary secure, bogus;
+	bool secure_done, bogus_done;
+	bool version_done, id_done;
+	char version_bind[256], id_server[256];
 };
 
-static void on_canary(void *arg, const struct resolver_answer *a)
+static void canary_copy(struct prov_canary *c, const struct resolver_answer *a)
 {
-	struct canary *c = arg;
-
-	c->st = a->dnssec;
 	c->rc = a->rc;
-	c->done = true;
+	c->rcode = a->rcode;
+	c->dnssec = a->dnssec;
+	c->cd_requeried = a->cd_requeried;
+	c->n_ede = a->n_ede < DNS_MSG_MAX_EDE ? a->n_ede : DNS_MSG_MAX_EDE;
+	memcpy(c->ede, a->ede, c->n_ede * sizeof *c->ede);
 }
 
-static int check_canaries(const struct resolver_config *rc, const char *secure,
-			  const char *bogus)
+static void on_secure(void *arg, const struct resolver_answer *a)
+{
+	struct resolver_probe *p = arg;
+	canary_copy(&p->secure, a);
+	p->secure_done = true;
+}
+
+static void on_bogus(void *arg, const struct resolver_answer *a)
+{
+	struct resolver_probe *p = arg;
+	canary_copy(&p->bogus, a);
+	p->bogus_done = true;
+}
+
+/* The first TXT record of the answer section, its strings joined, with
+ * anything but printable ASCII as '?' (the server's words are untrusted
+ * and end up in reports). Empty when there is none. */
+static void chaos_txt(const struct resolver_answer *a, char *out, size_t cap)
+{
+	uint8_t buf[1024];
+	struct dns_txt txt;
+
+	out[0] = '\0';
+	if (a->rc != RESOLVER_OK || !a->msg || a->rcode != DNS_RCODE_NOERROR)
+		return;
+	for (size_t i = 0; i < a->msg->nrr; i++) {
+		const struct dns_rr *rr = &a->msg->rr[i];
+		if (rr->section != DNS_SECTION_ANSWER ||
+		    rr->type != DNS_TYPE_TXT ||
+		    dns_rr_txt(a->pkt, a->len, rr, buf, sizeof buf, &txt) !=
+			DNS_OK)
+			continue;
+		size_t n = txt.len < cap - 1 ? txt.len : cap - 1;
+		for (size_t k = 0; k < n; k++)
+			out[k] = txt.data[k] >= 0x20 && txt.data[k] < 0x7f
+				     ? (char)txt.data[k]
+				     : '?';
+		out[n] = '\0';
+		return;
+	}
+}
+
+static void on_version(void *arg, const struct resolver_answer *a)
+{
+	struct resolver_probe *p = arg;
+	chaos_txt(a, p->version_bind, sizeof p->version_bind);
+	p->version_done = true;
+}
+
+static void on_id(void *arg, const struct resolver_answer *a)
+{
+	struct resolver_probe *p = arg;
+	chaos_txt(a, p->id_server, sizeof p->id_server);
+	p->id_done = true;
+}
+
+/* Asks the canaries and the CHAOS names through a short-lived loop, the
+ * resolver taken as validating. Returns 0, or -1 when the resolver could
+ * not be set up or asked (printed). */
+static int probe_resolver(const struct resolver_config *rc, const char *secure,
+			  const char *bogus, struct resolver_probe *p)
 {
 	uv_loop_t loop;
 	struct resolver_config cfg = *rc;
-	struct canary cs = { 0 }, cb = { 0 };
 	const char *err = NULL;
-	int result;
+	int result = 0;
 
+	memset(p, 0, sizeof *p);
+	p->secure.name = secure;
+	p->bogus.name = bogus;
+	p->secure.rcode = p->bogus.rcode = -1;
 	cfg.validating = true;
 	if (uv_loop_init(&loop) != 0)
 		return -1;
@@ -267,36 +345,19 @@ static int check_canaries(const struct resolver_config *rc, const char *secure,
 		uv_loop_close(&loop);
 		return -1;
 	}
-	if (resolver_query(r, secure, DNS_TYPE_A, on_canary, &cs) != 0 ||
-	    resolver_query(r, bogus, DNS_TYPE_A, on_canary, &cb) != 0) {
+	if (resolver_query(r, secure, DNS_TYPE_A, on_secure, p) != 0 ||
+	    resolver_query(r, bogus, DNS_TYPE_A, on_bogus, p) != 0 ||
+	    resolver_query_flags(r, "version.bind", DNS_TYPE_TXT,
+				 DNS_QUERY_CHAOS, on_version, p) != 0 ||
+	    resolver_query_flags(r, "id.server", DNS_TYPE_TXT, DNS_QUERY_CHAOS,
+				 on_id, p) != 0) {
 		cli_error("cannot query the canaries");
 		result = -1;
 	} else {
-		while (!(cs.done && cb.done) && uv_run(&loop, UV_RUN_ONCE))
+		while (!(p->secure_done && p->bogus_done && p->version_done &&
+			 p->id_done) &&
+		       uv_run(&loop, UV_RUN_ONCE))
 			;
-		if (cs.rc != RESOLVER_OK && cb.rc != RESOLVER_OK) {
-			/* Neither canary got a usable answer (silence, a
-			 * refused port, garbage): nothing this resolver says
-			 * could be trusted, so nothing is written. */
-			cli_error(
-			    "the resolver %s does not answer usably (canary "
-			    "%s: %s, %s: %s)",
-			    cfg.servers, secure, resolver_rc_str(cs.rc), bogus,
-			    resolver_rc_str(cb.rc));
-			result = -1;
-		} else {
-			result =
-			    cs.st == DNSSEC_SECURE && cb.st == DNSSEC_BOGUS;
-			if (!result)
-				cli_warn(
-				    "THE RESOLVER %s DOES NOT VALIDATE DNSSEC: canary "
-				    "%s is %s (want secure), %s is %s (want "
-				    "bogus). Every DNSSEC and DANE fact of this "
-				    "run is recorded as 'unknown'.",
-				    cfg.servers, secure,
-				    dnssec_status_str(cs.st), bogus,
-				    dnssec_status_str(cb.st));
-		}
 	}
 	resolver_free(r);
 	uv_run(&loop, UV_RUN_DEFAULT);
@@ -304,10 +365,260 @@ static int check_canaries(const struct resolver_config *rc, const char *secure,
 	return result;
 }
 
+/* Judges the canaries' answers and says why a scan cannot go on. Returns
+ * EX_OK with *validating set, or the exit status (EX_CONFIG: a canary
+ * that cannot tell, or a resolver that does not validate without
+ * --allow-unvalidated; EX_UNAVAILABLE: no usable answer at all). */
+static int judge_resolver(const struct resolver_probe *p, const char *servers,
+			  bool allow_unvalidated, bool *validating)
+{
+	char sw[256], bw[256];
+	enum canary_verdict v = canary_judge(&p->secure, &p->bogus);
+
+	prov_canary_describe(&p->secure, sw, sizeof sw);
+	prov_canary_describe(&p->bogus, bw, sizeof bw);
+	*validating = v == CANARY_VALIDATING;
+	switch (v) {
+	case CANARY_VALIDATING:
+		return EX_OK;
+	case CANARY_UNUSABLE:
+		/* Nothing this resolver says could be trusted, so nothing is
+		 * written. */
+		cli_error("the resolver %s does not answer usably (canary "
+			  "%s: %s, %s: %s)",
+			  servers, p->secure.name, sw, p->bogus.name, bw);
+		return EX_UNAVAILABLE;
+	case CANARY_BOGUS_VALIDATES:
+	case CANARY_BOGUS_NXDOMAIN:
+		cli_error("the bogus canary %s answered %s through %s: %s, so "
+			  "it cannot show that the resolver rejects broken "
+			  "signatures. Choose a name whose signatures are "
+			  "broken on purpose with --canary-bogus NAME (or "
+			  "$MXCRAWL_CANARY_BOGUS; default dnssec-failed.org); "
+			  "no campaign created",
+			  p->bogus.name, bw, servers,
+			  v == CANARY_BOGUS_NXDOMAIN
+			      ? "a validated NXDOMAIN, the name does not "
+				"exist where the resolver looks"
+			      : "it validates");
+		return EX_CONFIG;
+	case CANARY_BOGUS_NOT_BOGUS:
+		cli_error(
+		    "the bogus canary %s answered %s through %s, which "
+		    "validates (the secure canary %s: %s): the name is "
+		    "not signed, or not broken. Choose a name whose "
+		    "signatures are broken on purpose with --canary-bogus "
+		    "NAME (or $MXCRAWL_CANARY_BOGUS; default "
+		    "dnssec-failed.org); no campaign created",
+		    p->bogus.name, bw, servers, p->secure.name, sw);
+		return EX_CONFIG;
+	case CANARY_SECURE_NOT_SECURE:
+		cli_error("the secure canary %s answered %s through %s, which "
+			  "validates (the bogus canary %s: %s): the name is "
+			  "not signed. Choose a name in a signed zone with "
+			  "--canary-secure NAME (or $MXCRAWL_CANARY_SECURE; "
+			  "default ietf.org); no campaign created",
+			  p->secure.name, sw, servers, p->bogus.name, bw);
+		return EX_CONFIG;
+	case CANARY_NOT_VALIDATING:
+	default:
+		if (!allow_unvalidated) {
+			cli_error("THE RESOLVER %s DOES NOT VALIDATE DNSSEC: "
+				  "canary %s answered %s (want secure), %s "
+				  "answered %s (want bogus). No DNSSEC or DANE "
+				  "figure could be measured. Use a validating "
+				  "resolver (--resolver IP:PORT), or give "
+				  "--allow-unvalidated to scan anyway with "
+				  "every DNSSEC and DANE fact 'unknown'; no "
+				  "campaign created",
+				  servers, p->secure.name, sw, p->bogus.name,
+				  bw);
+			return EX_CONFIG;
+		}
+		cli_warn("THE RESOLVER %s DOES NOT VALIDATE DNSSEC: canary %s "
+			 "answered %s (want secure), %s answered %s (want "
+			 "bogus). --allow-unvalidated: every DNSSEC and DANE "
+			 "fact of this run is recorded as 'unknown', and the "
+			 "campaign as not validated.",
+			 servers, p->secure.name, sw, p->bogus.name, bw);
+		return EX_OK;
+	}
+}
+
 static const char *env_or(const char *name, const char *fallback)
 {
 	const char *v = getenv(name);
 	return v && *v ? v : fallback;
+}
+
+/* What a run stores of how it measures (campaign_run.provenance). */
+struct run_facts {
+	const char *host, *vantage, *worker;
+	const char *resolver;		    /* NULL: not asked (import only) */
+	const struct resolver_probe *probe; /* NULL: not asked */
+	bool validated, allow_unvalidated;
+	const char *ca_file; /* as given; NULL: the system's */
+	const struct sched_config *sc;
+	long batch;
+	const char *allow_cidr; /* the --allow-cidr values, comma-joined */
+	const char *blocklist;
+	const char *canary_secure, *canary_bogus;
+};
+
+static void jkey(struct jbuf *b, const char *k)
+{
+	jbuf_printf(b, "%s\"%s\": ",
+		    b->len && b->data[b->len - 1] != '{' ? ", " : "", k);
+}
+
+static void jstr(struct jbuf *b, const char *k, const char *v)
+{
+	jkey(b, k);
+	if (v)
+		jbuf_json_string(b, v, strlen(v));
+	else
+		jbuf_puts(b, "null");
+}
+
+/* A file's path (absolute) and SHA-256, or why there is none. */
+static void jfile(struct jbuf *b, const char *k, const char *path,
+		  size_t *certs)
+{
+	char abs[PATH_MAX], sha[65];
+
+	jkey(b, k);
+	jbuf_puts(b, "{");
+	if (!realpath(path, abs))
+		snprintf(abs, sizeof abs, "%s", path);
+	jstr(b, "path", abs);
+	if (prov_file_digest(abs, sha, certs) == 0) {
+		jstr(b, "sha256", sha);
+	} else {
+		jstr(b, "sha256", NULL);
+		jstr(b, "error", strerror(errno));
+		if (certs)
+			*certs = 0;
+	}
+}
+
+static char *provenance_json(const struct run_facts *f)
+{
+	const struct sched_config *sc = f->sc;
+	struct jbuf b;
+	char sha[65];
+	size_t roots = 0;
+
+	jbuf_init(&b, 1u << 20);
+	jbuf_puts(&b, "{");
+	jstr(&b, "worker", f->worker);
+	jkey(&b, "resolver");
+	jbuf_puts(&b, "{");
+	jstr(&b, "address", f->resolver);
+	if (f->probe) {
+		jstr(&b, "version_bind",
+		     f->probe->version_bind[0] ? f->probe->version_bind : NULL);
+		jstr(&b, "id_server",
+		     f->probe->id_server[0] ? f->probe->id_server : NULL);
+	}
+	jbuf_puts(&b, "}");
+	jkey(&b, "dnssec");
+	jbuf_puts(&b, "{");
+	jstr(&b, "validation",
+	     !f->probe	    ? "not asked (import only)"
+	     : f->validated ? "validated"
+			    : "NOT VALIDATED (--allow-unvalidated): every "
+			      "DNSSEC and DANE fact is unknown");
+	jkey(&b, "allow_unvalidated");
+	jbuf_puts(&b, f->allow_unvalidated ? "true" : "false");
+	jbuf_puts(&b, "}");
+	jkey(&b, "canaries");
+	if (f->probe) {
+		jbuf_puts(&b, "{");
+		jkey(&b, "secure");
+		prov_canary_json(&b, &f->probe->secure);
+		jkey(&b, "bogus");
+		prov_canary_json(&b, &f->probe->bogus);
+		jstr(&b, "verdict",
+		     canary_verdict_str(
+			 canary_judge(&f->probe->secure, &f->probe->bogus)));
+		jbuf_puts(&b, "}");
+	} else {
+		jbuf_puts(&b, "null");
+	}
+	/* The trust store certificates are judged with: the file given, or
+	 * OpenSSL's default file (a system bundle; its hashed directory is
+	 * consulted too, and named). */
+	if (sc->smtp && f->probe) {
+		const char *path =
+		    f->ca_file ? f->ca_file : X509_get_default_cert_file();
+		jfile(&b, "trust_store", path, &roots);
+		jkey(&b, "roots");
+		jbuf_printf(&b, "%zu", roots);
+		jstr(&b, "source", f->ca_file ? "--ca-file" : "system default");
+		if (!f->ca_file)
+			jstr(&b, "dir", X509_get_default_cert_dir());
+		jbuf_puts(&b, "}");
+	} else {
+		jkey(&b, "trust_store");
+		jbuf_puts(&b, "null");
+	}
+	jkey(&b, "options");
+	jbuf_puts(&b, "{");
+	jkey(&b, "workers");
+	jbuf_printf(&b, "%u", sc->workers);
+	jkey(&b, "concurrency");
+	jbuf_printf(&b, "%u", sc->concurrency);
+	jkey(&b, "rate");
+	jbuf_printf(&b, "%.0f", sc->rate);
+	jkey(&b, "per_ip");
+	jbuf_printf(&b, "%u", sc->per_ip);
+	jkey(&b, "dns_timeout_ms");
+	jbuf_printf(&b, "%u", sc->resolver.timeout_ms);
+	jkey(&b, "dns_tries");
+	jbuf_printf(&b, "%u", sc->resolver.tries);
+	jkey(&b, "lease_seconds");
+	jbuf_printf(&b, "%u", sc->lease_seconds);
+	jkey(&b, "batch_size");
+	jbuf_printf(&b, "%ld", f->batch);
+	jkey(&b, "smtp");
+	jbuf_puts(&b, sc->smtp ? "true" : "false");
+	jkey(&b, "smtp_deadline_ms");
+	jbuf_printf(&b, "%u", sc->smtp_limits.deadline_ms);
+	jkey(&b, "smtp_timeouts_ms");
+	jbuf_printf(&b,
+		    "{\"connect\": %u, \"banner\": %u, \"command\": %u, "
+		    "\"tls\": %u, \"quit\": %u}",
+		    sc->smtp_limits.connect_ms, sc->smtp_limits.banner_ms,
+		    sc->smtp_limits.command_ms, sc->smtp_limits.tls_ms,
+		    sc->smtp_limits.quit_ms);
+	jstr(&b, "ehlo_name", sc->ehlo_name);
+	jkey(&b, "mx_cap");
+	jbuf_printf(&b, "%d", PROBE_MX_CAP);
+	jkey(&b, "record_dict_samples");
+	jbuf_printf(&b, "%zu",
+		    sc->record_dict_samples ? sc->record_dict_samples
+					    : (size_t)RECORD_DICT_SAMPLES);
+	jstr(&b, "canary_secure", f->canary_secure);
+	jstr(&b, "canary_bogus", f->canary_bogus);
+	jstr(&b, "allow_cidr", f->allow_cidr);
+	prov_sha256_hex(f->allow_cidr, strlen(f->allow_cidr), sha);
+	jstr(&b, "allow_cidr_sha256", sha);
+	if (f->blocklist) {
+		jfile(&b, "blocklist", f->blocklist, NULL);
+		jbuf_puts(&b, "}");
+	} else {
+		jkey(&b, "blocklist");
+		jbuf_puts(&b, "null");
+	}
+	jbuf_puts(&b, "}");
+	jkey(&b, "versions");
+	prov_versions_json(&b);
+	jbuf_puts(&b, "}");
+	if (b.failed) {
+		jbuf_free(&b);
+		return NULL;
+	}
+	return b.data;
 }
 
 /* --allow-cidr takes one CIDR or a comma-separated list. */
@@ -348,6 +659,8 @@ int cmd_scan(int argc, char **argv)
 		  CLI_OPT_CANARY_SECURE },
 		{ "canary-bogus", required_argument, NULL,
 		  CLI_OPT_CANARY_BOGUS },
+		{ "allow-unvalidated", no_argument, NULL,
+		  OPT_ALLOW_UNVALIDATED },
 		{ "workers", required_argument, NULL, CLI_OPT_WORKERS },
 		{ "concurrency", required_argument, NULL, CLI_OPT_CONCURRENCY },
 		{ "rate", required_argument, NULL, CLI_OPT_RATE },
@@ -372,7 +685,11 @@ int cmd_scan(int argc, char **argv)
 	const char *targets = NULL, *format = NULL, *origin = NULL;
 	const char *name = NULL, *vantage = NULL, *opt_db = NULL;
 	const char *blocklist = NULL;
-	bool import_only = false;
+	bool import_only = false, allow_unvalidated = false;
+	struct jbuf allow_text;
+	struct resolver_probe probe;
+	char *prov = NULL;
+	int64_t run_id = 0;
 	const char *ca_file = env_or("MXCRAWL_CA_FILE", NULL);
 	const char *ehlo_name = NULL;
 	char ehlo_buf[300];
@@ -404,6 +721,7 @@ int cmd_scan(int argc, char **argv)
 		cli_error("out of memory");
 		return EX_OSERR;
 	}
+	jbuf_init(&allow_text, 1u << 20);
 	smtp_limits_default(&sc.smtp_limits);
 	while ((ch = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
 		switch (ch) {
@@ -443,6 +761,9 @@ int cmd_scan(int argc, char **argv)
 		case CLI_OPT_CANARY_BOGUS:
 			canary_bogus = optarg;
 			break;
+		case OPT_ALLOW_UNVALIDATED:
+			allow_unvalidated = true;
+			break;
 		case CLI_OPT_WORKERS:
 			if ((v = cli_parse_long("scan", "--workers", optarg, 1,
 						256)) < 0)
@@ -476,6 +797,9 @@ int cmd_scan(int argc, char **argv)
 		case CLI_OPT_ALLOW_CIDR:
 			if (allow_list(pol, optarg) != 0)
 				goto usage;
+			if (allow_text.len)
+				jbuf_puts(&allow_text, ",");
+			jbuf_puts(&allow_text, optarg);
 			break;
 		case CLI_OPT_BLOCKLIST:
 			blocklist = optarg;
@@ -523,6 +847,7 @@ int cmd_scan(int argc, char **argv)
 		case 'h':
 			fputs(usage, stdout);
 			addr_policy_free(pol);
+			jbuf_free(&allow_text);
 			return EX_OK;
 		default:
 			cli_usage_error("scan", "unknown option");
@@ -563,6 +888,7 @@ int cmd_scan(int argc, char **argv)
 			cli_error("blocklist %s:%lu: %s", blocklist, line,
 				  err ? err : "invalid");
 			addr_policy_free(pol);
+			jbuf_free(&allow_text);
 			return EX_DATAERR;
 		}
 	}
@@ -571,6 +897,7 @@ int cmd_scan(int argc, char **argv)
 		if (!name) {
 			cli_error("out of memory");
 			addr_policy_free(pol);
+			jbuf_free(&allow_text);
 			return EX_OSERR;
 		}
 	}
@@ -664,24 +991,77 @@ int cmd_scan(int argc, char **argv)
 	/* The campaign checks above send nothing; the resolver is checked
 	 * next, before anything is written. */
 	if (!import_only) {
-		int validating =
-		    check_canaries(&sc.resolver, canary_secure, canary_bogus);
-		if (validating < 0) {
+		bool validating = false;
+		if (probe_resolver(&sc.resolver, canary_secure, canary_bogus,
+				   &probe) != 0) {
 			rc = EX_UNAVAILABLE;
 			goto out;
 		}
-		sc.resolver.validating = validating == 1;
+		rc = judge_resolver(&probe, sc.resolver.servers,
+				    allow_unvalidated, &validating);
+		if (rc != EX_OK)
+			goto out;
+		sc.resolver.validating = validating;
 	}
 
+	/* How this run measures, stored with the run (and the campaign,
+	 * when this run creates it) before anything is scanned. */
+	if (allow_text.failed) {
+		cli_error("out of memory");
+		rc = EX_OSERR;
+		goto out;
+	}
+	struct run_facts facts = {
+		.host = host,
+		.vantage = vantage,
+		.worker = worker_id,
+		.resolver = import_only ? NULL : sc.resolver.servers,
+		.probe = import_only ? NULL : &probe,
+		.validated = sc.resolver.validating,
+		.allow_unvalidated = allow_unvalidated,
+		.ca_file = ca_file,
+		.sc = &sc,
+		.batch = batch,
+		.allow_cidr = allow_text.data ? allow_text.data : "",
+		.blocklist = blocklist,
+		.canary_secure = canary_secure,
+		.canary_bogus = canary_bogus,
+	};
+	prov = provenance_json(&facts);
+	if (!prov) {
+		cli_error("out of memory");
+		rc = EX_OSERR;
+		goto out;
+	}
+	struct campaign_run_spec run = {
+		.kind = import_only ? "import"
+			: resume    ? "resume"
+				    : "create",
+		.host = host,
+		.vantage = vantage,
+		.resolver = facts.resolver,
+		.dnssec_validated =
+		    import_only ? -1 : (sc.resolver.validating ? 1 : 0),
+		.provenance_json = prov,
+	};
 	if (!resume) {
-		struct campaign_spec spec = { name, NULL, vantage, (int)batch };
-		rc = import(c, targets, format, origin, &spec, ca_file, quiet);
+		struct campaign_spec spec = { name, NULL, vantage, (int)batch,
+					      &run };
+		rc = import(c, targets, format, origin, &spec, ca_file, quiet,
+			    &run_id);
 		if (rc != EX_OK)
 			goto out;
 		if (campaign_find(c, name, &id, &queued) != 1) {
 			rc = EX_SOFTWARE;
 			goto out;
 		}
+	} else if (campaign_run_begin(c, id, &run, &run_id) != 0) {
+		rc = EX_UNAVAILABLE;
+		goto out;
+	}
+	if (import_only && campaign_run_end(c, run_id, "imported", 0) != 0) {
+		rc = EX_UNAVAILABLE;
+		goto out;
 	}
 	PQfinish(c);
 	c = NULL;
@@ -699,7 +1079,18 @@ int cmd_scan(int argc, char **argv)
 	sc.conninfo = db.conninfo;
 	if (sc.concurrency < sc.workers)
 		sc.workers = sc.concurrency;
-	if (sched_run(&sc, &sum) != 0) {
+	int sched_rc = sched_run(&sc, &sum);
+	/* The run's end, on a connection of its own (the scan's are
+	 * closed); a failure to record it is said, not fatal. */
+	c = db_connect(&db);
+	if (!c || campaign_run_end(
+		      c, run_id,
+		      sched_rc != 0	? "failed"
+		      : sum.interrupted ? "interrupted"
+					: "done",
+		      sched_rc != 0 ? 0 : (int64_t)sum.counts.domains) != 0)
+		cli_warn("the end of this run was not recorded");
+	if (sched_rc != 0) {
 		rc = EX_UNAVAILABLE;
 		goto out;
 	}
@@ -715,7 +1106,8 @@ int cmd_scan(int argc, char **argv)
 			sum.batches_written, sum.batches_discarded,
 			sc.resolver.validating
 			    ? "validated"
-			    : "UNKNOWN (resolver does not validate)");
+			    : "NOT VALIDATED (--allow-unvalidated: DNSSEC "
+			      "and DANE not measured)");
 		if (sc.smtp)
 			fprintf(
 			    stderr,
@@ -751,9 +1143,12 @@ out:
 	verify_ctx_free(verify);
 	addr_policy_free(pol);
 	free(owned_name);
+	free(prov);
+	jbuf_free(&allow_text);
 	return rc;
 usage:
 	addr_policy_free(pol);
 	free(owned_name);
+	jbuf_free(&allow_text);
 	return EX_USAGE;
 }

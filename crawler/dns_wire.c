@@ -428,8 +428,10 @@ int dns_wire_query(uint8_t *buf, size_t cap, uint16_t id, const char *name,
 {
 	uint8_t wire[DNS_MAX_NAME_WIRE];
 	unsigned hflags = DNS_FLAG_RD | DNS_FLAG_AD;
+	bool chaos = (flags & DNS_QUERY_CHAOS) != 0;
 
-	if (!name || (flags & ~DNS_QUERY_CD) || (!buf && cap))
+	if (!name || (flags & ~(DNS_QUERY_CD | DNS_QUERY_CHAOS)) ||
+	    (!buf && cap))
 		return -DNS_RC_BAD_ARGUMENT;
 	int wlen = name_to_wire(name, wire);
 	if (wlen < 0)
@@ -441,6 +443,8 @@ int dns_wire_query(uint8_t *buf, size_t cap, uint16_t id, const char *name,
 		return -DNS_RC_NO_SPACE;
 	if (flags & DNS_QUERY_CD)
 		hflags |= DNS_FLAG_CD;
+	if (chaos)
+		hflags &= ~(DNS_FLAG_RD | DNS_FLAG_AD);
 
 	uint8_t *p = buf;
 	put_u16(p, id);
@@ -453,13 +457,13 @@ int dns_wire_query(uint8_t *buf, size_t cap, uint16_t id, const char *name,
 	memcpy(p, wire, (size_t)wlen);
 	p += wlen;
 	put_u16(p, qtype);
-	put_u16(p + 2, DNS_CLASS_IN);
+	put_u16(p + 2, chaos ? DNS_CLASS_CH : DNS_CLASS_IN);
 	p += 4;
 	*p++ = 0; /* OPT owner: the root */
 	put_u16(p, DNS_TYPE_OPT);
 	put_u16(p + 2, DNS_EDNS_UDP_SIZE);
 	put_u16(p + 4, 0); /* extended rcode 0, version 0 */
-	put_u16(p + 6, DNS_EDNS_DO);
+	put_u16(p + 6, chaos ? 0 : DNS_EDNS_DO);
 	put_u16(p + 8, 0); /* no options */
 	p += 10;
 	return (int)(p - buf);

@@ -82,6 +82,8 @@ enum {
 };
 
 #define DNS_CLASS_IN 1
+/* CHAOS (RFC 1035 §3.2.4): where servers answer version.bind, id.server. */
+#define DNS_CLASS_CH 3
 /* RFC 6891 §6.1.3: EDNS option code of Extended DNS Errors (RFC 8914). */
 #define DNS_OPT_EDE 15
 
@@ -146,6 +148,10 @@ const char *dns_ede_str(uint16_t info_code);
 
 /* Query flags for dns_wire_query(). */
 #define DNS_QUERY_CD 0x1u /* checking disabled: re-ask a bogus answer */
+/* Class CH instead of IN, and neither AD nor DO nor RD: a question to the
+ * server itself (version.bind, id.server TXT), which has no DNSSEC and
+ * nothing to recurse for. */
+#define DNS_QUERY_CHAOS 0x2u
 
 /* Bytes a query for any name needs at most: header, longest name, qtype
  * and qclass, and the 11-byte OPT record. */
@@ -156,7 +162,8 @@ const char *dns_ede_str(uint16_t info_code);
  * trailing dot; "." is the root; no escapes) and `qtype`, class IN, into
  * buf[0..cap). The query asks for recursion (RD), for the AD bit
  * (RFC 6840 §5.7) and carries an EDNS0 OPT record with UDP size
- * DNS_EDNS_UDP_SIZE and the DO bit; `flags` may add DNS_QUERY_CD.
+ * DNS_EDNS_UDP_SIZE and the DO bit; `flags` may add DNS_QUERY_CD, or
+ * DNS_QUERY_CHAOS for a class CH query without RD, AD and DO.
  * The name's case is kept. Returns the length written, or the negated
  * enum dns_rc: -DNS_RC_NO_SPACE, -DNS_RC_BAD_NAME, -DNS_RC_LABEL_TOO_LONG,
  * -DNS_RC_NAME_TOO_LONG, -DNS_RC_BAD_ARGUMENT.

@@ -138,6 +138,17 @@ int report_install(PGconn *c, const char *dir)
 	return rc;
 }
 
+const char report_unvalidated_banner[] =
+    "DNSSEC WAS NOT VALIDATED in this campaign: its resolver did not "
+    "validate (scan --allow-unvalidated), so every DNSSEC status is "
+    "unknown. Every DNSSEC- and DANE-dependent figure is \"not "
+    "measured\", not 0 %.";
+
+bool report_unvalidated(const struct report *r)
+{
+	return r->campaign.dnssec_validated == 0;
+}
+
 /* A column's value, or NULL when SQL NULL. */
 static const char *val(const PGresult *r, int row, int col)
 {
@@ -153,6 +164,42 @@ static void campaign_from(struct report_campaign *c, const PGresult *r, int row)
 	c->vantage = val(r, row, 4);
 	c->tool_version = val(r, row, 5);
 	c->targets = val(r, row, 6);
+	c->dnssec_validated = !val(r, row, 7)			? -1
+			      : PQgetvalue(r, row, 7)[0] == 't' ? 1
+								: 0;
+}
+
+/* Every run's provenance, as lines and as one document. 0 or -1. */
+static int load_provenance(PGconn *c, const char *cid, struct report *r)
+{
+	const char *p[1] = { cid };
+
+	r->res_prov = db_exec(c, PGRES_TUPLES_OK,
+			      "report: reading how the campaign was measured",
+			      "SELECT run, key, value "
+			      "FROM campaign_provenance_lines($1::bigint)",
+			      1, p);
+	r->res_prov_doc = db_exec(
+	    c, PGRES_TUPLES_OK, "report: reading how the campaign was measured",
+	    "SELECT campaign_provenance($1::bigint)::text", 1, p);
+	if (!r->res_prov || !r->res_prov_doc || PQntuples(r->res_prov_doc) != 1)
+		return -1;
+	r->provenance_json = PQgetvalue(r->res_prov_doc, 0, 0);
+	int n = PQntuples(r->res_prov);
+	r->prov = calloc((size_t)n + 1, sizeof *r->prov);
+	if (!r->prov) {
+		cli_error("report: out of memory");
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		r->prov[i].run = PQgetvalue(r->res_prov, i, 0);
+		r->prov[i].key = PQgetvalue(r->res_prov, i, 1);
+		r->prov[i].value = val(r->res_prov, i, 2)
+				       ? PQgetvalue(r->res_prov, i, 2)
+				       : "null";
+	}
+	r->nprov = (size_t)n;
+	return 0;
 }
 
 int report_load(PGconn *c, int64_t id, const int64_t *compare, struct report *r)
@@ -169,19 +216,21 @@ int report_load(PGconn *c, int64_t id, const int64_t *compare, struct report *r)
 	    c, PGRES_TUPLES_OK, "report: reading the campaigns",
 	    "SELECT id, name, to_char(created AT TIME ZONE 'UTC', "
 	    "'YYYY-MM-DD HH24:MI:SS \"UTC\"'), state, vantage, tool_version, "
-	    "targets FROM campaign WHERE id = $1::bigint OR id = $2::bigint "
+	    "targets, campaign_dnssec_validated(id) "
+	    "FROM campaign WHERE id = $1::bigint OR id = $2::bigint "
 	    "ORDER BY id = $1::bigint DESC",
 	    2, params);
 	/* Figures that follow units across two campaigns exist only for a
 	 * pair: without --compare they are not listed at all, so that a
 	 * one-campaign report is what it was before they existed. */
-	r->res_list = db_exec(c, PGRES_TUPLES_OK, "report: listing the figures",
-			      "SELECT name, section, section_title, kind, "
-			      "title, definition, denominator_text, across, "
-			      "headline FROM analysis.figure_list "
-			      "WHERE NOT across OR $1::bigint IS NOT NULL "
-			      "ORDER BY position",
-			      1, params + 1);
+	r->res_list =
+	    db_exec(c, PGRES_TUPLES_OK, "report: listing the figures",
+		    "SELECT name, section, section_title, kind, "
+		    "title, definition, denominator_text, across, "
+		    "headline, needs_dnssec FROM analysis.figure_list "
+		    "WHERE NOT across OR $1::bigint IS NOT NULL "
+		    "ORDER BY position",
+		    1, params + 1);
 	r->res_rows = db_exec(
 	    c, PGRES_TUPLES_OK, "report: computing the figures",
 	    "SELECT figure, scope, label, numerator, denominator, percent, "
@@ -223,6 +272,17 @@ int report_load(PGconn *c, int64_t id, const int64_t *compare, struct report *r)
 		f->denominator_text = PQgetvalue(l, i, 6);
 		f->across = strcmp(PQgetvalue(l, i, 7), "t") == 0;
 		f->headline = strcmp(PQgetvalue(l, i, 8), "t") == 0;
+		f->needs_dnssec = strcmp(PQgetvalue(l, i, 9), "t") == 0;
+		/* A figure on DNSSEC of a campaign that did not validate has
+		 * nothing to show but that (its rows would be counts of
+		 * 'unknown', or zeros). An across figure needs both. */
+		f->not_measured =
+		    f->needs_dnssec && (r->campaign.dnssec_validated == 0 ||
+					(f->across && compare &&
+					 r->compare.dnssec_validated == 0));
+		f->cmp_not_measured = f->needs_dnssec && compare &&
+				      !f->across &&
+				      r->compare.dnssec_validated == 0;
 		f->rows = rows + j;
 		while (j < nr &&
 		       strcmp(PQgetvalue(r->res_rows, j, 0), f->name) == 0) {
@@ -237,6 +297,9 @@ int report_load(PGconn *c, int64_t id, const int64_t *compare, struct report *r)
 			w->cmp_denominator = val(x, j, 7);
 			w->cmp_percent = val(x, j, 8);
 			w->delta = val(x, j, 9);
+			if (f->cmp_not_measured)
+				w->cmp_numerator = w->cmp_denominator =
+				    w->cmp_percent = w->delta = NULL;
 			if (!w->scope || !w->label || !w->numerator ||
 			    !w->denominator) {
 				cli_error("report: figure %s: a row without "
@@ -244,7 +307,8 @@ int report_load(PGconn *c, int64_t id, const int64_t *compare, struct report *r)
 					  f->name);
 				goto fail;
 			}
-			f->nrows++;
+			if (!f->not_measured)
+				f->nrows++;
 			j++;
 		}
 	}
@@ -253,6 +317,8 @@ int report_load(PGconn *c, int64_t id, const int64_t *compare, struct report *r)
 		cli_error("report: rows of an unregistered figure");
 		goto fail;
 	}
+	if (load_provenance(c, a, r) != 0)
+		goto fail;
 	return 0;
 fail:
 	report_free(r);
@@ -276,7 +342,7 @@ int report_load_history(PGconn *c, const char *pattern, int max,
 	    c, PGRES_TUPLES_OK, "report: choosing the history's campaigns",
 	    "SELECT id, name, to_char(created AT TIME ZONE 'UTC', "
 	    "'YYYY-MM-DD HH24:MI:SS \"UTC\"'), state, vantage, "
-	    "tool_version, targets FROM ("
+	    "tool_version, targets, campaign_dnssec_validated(id) FROM ("
 	    "SELECT h.* FROM campaign h, campaign me "
 	    "WHERE me.id = $1::bigint AND h.state = 'done' "
 	    "AND h.name LIKE $2 AND (h.created, h.id) <= (me.created, me.id) "
@@ -337,6 +403,11 @@ int report_load_history(PGconn *c, const char *pattern, int max,
 			w->numerator = val(x, j, 4);
 			w->denominator = val(x, j, 5);
 			w->percent = val(x, j, 6);
+			/* A campaign of the history that did not validate
+			 * has no percent for a figure on DNSSEC. */
+			if (f->needs_dnssec && k < r->nhistory &&
+			    r->history[k].dnssec_validated == 0)
+				w->percent = NULL;
 			if (k == r->nhistory || !w->scope || !w->label ||
 			    !w->numerator || !w->denominator) {
 				cli_error("report: history of %s: a row "
@@ -395,6 +466,9 @@ void report_free(struct report *r)
 	free(r->figures);
 	free(r->history);
 	free(r->hist_store);
+	free(r->prov);
+	PQclear(r->res_prov);
+	PQclear(r->res_prov_doc);
 	PQclear(r->res_meta);
 	PQclear(r->res_list);
 	PQclear(r->res_rows);

@@ -73,6 +73,12 @@ struct report_figure {
 	 * numbers and no delta, since the rows are the pair's own. */
 	bool across;
 	bool headline; /* has a history (--history) and a trend chart */
+	/* Every number depends on DNSSEC validation (analysis.figure_list's
+	 * needs_dnssec). not_measured: it does and the campaign's resolver
+	 * did not validate, so the figure has no rows and renderers print
+	 * REPORT_NOT_MEASURED instead; cmp_not_measured: the same of the
+	 * compared campaign (its cmp_ numbers and deltas are NULL). */
+	bool needs_dnssec, not_measured, cmp_not_measured;
 	size_t nrows;
 	struct report_row *rows; /* into struct report's results */
 	/* With --history, a headline figure's rows in every campaign of the
@@ -86,6 +92,20 @@ struct report_figure {
 struct report_campaign {
 	int64_t id;
 	const char *name, *created, *state, *vantage, *tool_version, *targets;
+	/* campaign_dnssec_validated(): 1 validated, 0 not (a run scanned
+	 * through a resolver that does not validate), -1 nothing scanned. */
+	int dnssec_validated;
+};
+
+/* What a figure that cannot be counted shows instead of its numbers. */
+#define REPORT_NOT_MEASURED "not measured"
+/* The banner of a report on a campaign whose DNSSEC was not validated. */
+extern const char report_unvalidated_banner[];
+
+/* One fact of how a campaign was measured: run number (from 1), key
+ * (a dotted path, "resolver.address") and value, as text. */
+struct report_prov_line {
+	const char *run, *key, *value;
 };
 
 /* A loaded report; owns everything its pointers point into. */
@@ -105,7 +125,16 @@ struct report {
 	struct report_campaign *history;	 /* owned */
 	struct report_hist_row *hist_store;	 /* owned; figures point in */
 	PGresult *res_hist_meta, *res_hist_rows; /* owned */
+	/* How the campaign was measured (campaign_run, schema/016): its
+	 * runs' facts as lines, and the whole as one JSON document. */
+	size_t nprov;
+	struct report_prov_line *prov; /* owned */
+	const char *provenance_json;
+	PGresult *res_prov, *res_prov_doc; /* owned */
 };
+
+/* Whether the report's campaign was scanned without DNSSEC validation. */
+bool report_unvalidated(const struct report *r);
 
 /*
  * A renderer: one output format. The report calls begin once, then for

@@ -100,6 +100,13 @@ static void history_line(FILE *out, const struct report *r,
 static int csv_figure(struct report_render_state *st, const struct report *r,
 		      const struct report_figure *f)
 {
+	if (f->not_measured) {
+		/* No numbers at all, not zeros: the label says why. */
+		struct report_row w = { .scope = "",
+					.label = REPORT_NOT_MEASURED };
+		line(st->out, r, f, &w);
+		return 0;
+	}
 	if (f->nrows == 0)
 		line(st->out, r, f, NULL);
 	for (size_t i = 0; i < f->nrows; i++)
@@ -109,9 +116,36 @@ static int csv_figure(struct report_render_state *st, const struct report *r,
 	return 0;
 }
 
+/* "How this was measured", in the same columns: section how_measured,
+ * figure "run N", kind provenance, scope the fact, label its value; the
+ * first line says whether DNSSEC was validated. */
+static void prov_line(FILE *out, const struct report *r, const char *fig,
+		      const char *key, const char *value)
+{
+	fprintf(out, "%lld,", (long long)r->campaign.id);
+	if (r->has_compare)
+		fprintf(out, "%lld", (long long)r->compare.id);
+	fputs(",\"how_measured\",", out);
+	field(out, fig);
+	fputs(",\"provenance\",", out);
+	field(out, key);
+	fputc(',', out);
+	field(out, value);
+	fputs(r->has_history ? ",,,,,,,,\"report\"\r\n" : ",,,,,,,\r\n", out);
+}
+
 static int csv_end(struct report_render_state *st, const struct report *r)
 {
-	(void)st, (void)r;
+	char run[32];
+
+	prov_line(st->out, r, "campaign", "dnssec_validated",
+		  r->campaign.dnssec_validated > 0    ? "true"
+		  : r->campaign.dnssec_validated == 0 ? "false"
+						      : "");
+	for (size_t i = 0; i < r->nprov; i++) {
+		snprintf(run, sizeof run, "run %s", r->prov[i].run);
+		prov_line(st->out, r, run, r->prov[i].key, r->prov[i].value);
+	}
 	return 0;
 }
 

@@ -167,7 +167,9 @@ static const char html_style[] =
     "svg rect.bar{fill:#1f5fbf}\n"
     "svg rect.cmp{fill:#9a9a9a}\n"
     "svg polyline{fill:none;stroke-width:2}\n"
-    ".key{display:inline-block;width:1em;height:.7em;margin:0 .3em}\n";
+    ".key{display:inline-block;width:1em;height:.7em;margin:0 .3em}\n"
+    "p.banner{border:3px solid #b00;background:#fee;padding:.6em}\n"
+    "p.not-measured{color:#b00}\n";
 
 static int html_begin(struct report_render_state *st, const struct report *r)
 {
@@ -181,9 +183,20 @@ static int html_begin(struct report_render_state *st, const struct report *r)
 	fprintf(out, "</title>\n<style>\n%s</style></head><body><main>\n",
 		html_style);
 	fputs("<h1>mxcrawl report</h1>\n", out);
+	if (report_unvalidated(r)) {
+		fputs("<p class=\"banner\" id=\"unvalidated\"><b>", out);
+		report_put_html(out, report_unvalidated_banner);
+		fputs("</b></p>\n", out);
+	}
 	campaign(out, "campaign", &r->campaign);
 	if (r->has_compare) {
 		campaign(out, "compared with", &r->compare);
+		if (r->compare.dnssec_validated == 0)
+			fputs("<p class=\"banner\">The compared campaign did "
+			      "not validate DNSSEC: its numbers of DNSSEC- and "
+			      "DANE-dependent figures are " REPORT_NOT_MEASURED
+			      ".</p>\n",
+			      out);
 		fputs("<p>In the charts, <span class=\"key\" "
 		      "style=\"background:#1f5fbf\"></span>this campaign, "
 		      "<span class=\"key\" style=\"background:#9a9a9a\"></span>"
@@ -224,7 +237,9 @@ static int html_begin(struct report_render_state *st, const struct report *r)
 		report_put_html(out, f->section_title);
 		fputs("</a></li>\n", out);
 	}
-	fputs("</ul></nav>\n", out);
+	fputs("<li><a href=\"#how-measured\">How this was measured</a></li>\n"
+	      "</ul></nav>\n",
+	      out);
 	return 0;
 }
 
@@ -607,6 +622,19 @@ static int html_figure(struct report_render_state *st, const struct report *r,
 	fputs("</code></h3>\n<p class=\"def\">", out);
 	report_put_html(out, f->definition);
 	fputs("</p>\n", out);
+	if (f->not_measured) {
+		fputs("<p class=\"not-measured\"><b>" REPORT_NOT_MEASURED
+		      "</b>: DNSSEC was not validated in this campaign (see "
+		      "<a href=\"#how-measured\">How this was measured</a>)."
+		      "</p></section>\n",
+		      out);
+		return 0;
+	}
+	if (f->cmp_not_measured)
+		fputs(
+		    "<p class=\"not-measured\">The compared campaign: <b>" REPORT_NOT_MEASURED
+		    "</b> (DNSSEC not validated).</p>\n",
+		    out);
 	if (f->nrows == 0) {
 		fputs("<p><i>Nothing to count.</i></p></section>\n", out);
 		return 0;
@@ -619,8 +647,46 @@ static int html_figure(struct report_render_state *st, const struct report *r,
 	return 0;
 }
 
+/* "How this was measured": every run's provenance, a table each. Not a
+ * <section> (those are the figures) and no data-figure rows. */
+static void how_measured(FILE *out, const struct report *r)
+{
+	fputs("<h2 id=\"how-measured\">How this was measured</h2>\n"
+	      "<div class=\"provenance\">\n<p>DNSSEC: <b>",
+	      out);
+	fputs(r->campaign.dnssec_validated > 0	  ? "validated"
+	      : r->campaign.dnssec_validated == 0 ? "NOT VALIDATED"
+						  : "nothing scanned yet",
+	      out);
+	fputs("</b></p>\n", out);
+	if (r->nprov == 0)
+		fputs("<p><i>No run recorded: the campaign is older than "
+		      "provenance records.</i></p>\n",
+		      out);
+	for (size_t i = 0; i < r->nprov; i++) {
+		const struct report_prov_line *p = &r->prov[i];
+		bool first = i == 0 || strcmp(p->run, r->prov[i - 1].run) != 0;
+		if (first) {
+			if (i)
+				fputs("</table>\n", out);
+			fputs("<table class=\"run\"><caption>Run ", out);
+			report_put_html(out, p->run);
+			fputs("</caption>\n", out);
+		}
+		fputs("<tr><th>", out);
+		report_put_html(out, p->key);
+		fputs("</th><td>", out);
+		report_put_html(out, p->value);
+		fputs("</td></tr>\n", out);
+	}
+	if (r->nprov)
+		fputs("</table>\n", out);
+	fputs("</div>\n", out);
+}
+
 static int html_end(struct report_render_state *st, const struct report *r)
 {
+	how_measured(st->out, r);
 	fprintf(st->out,
 		"<p>%zu figures. %% = count / of, one decimal%s.</p>\n"
 		"</main></body></html>\n",

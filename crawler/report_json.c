@@ -29,6 +29,10 @@ static void campaign(FILE *out, const struct report_campaign *c)
 	report_put_json_string(out, c->vantage ? c->vantage : "");
 	fputs(", \"tool_version\": ", out);
 	report_put_json_string(out, c->tool_version ? c->tool_version : "");
+	fprintf(out, ", \"dnssec_validated\": %s",
+		c->dnssec_validated > 0	   ? "true"
+		: c->dnssec_validated == 0 ? "false"
+					   : "null");
 	fputc('}', out);
 }
 
@@ -55,6 +59,12 @@ static int json_begin(struct report_render_state *st, const struct report *r)
 	} else {
 		fputs("null", st->out);
 	}
+	/* Say it where a reader of the document looks first. */
+	fputs(",\n \"banner\": ", st->out);
+	if (report_unvalidated(r))
+		report_put_json_string(st->out, report_unvalidated_banner);
+	else
+		fputs("null", st->out);
 	fputs(",\n \"figures\": [", st->out);
 	return 0;
 }
@@ -120,6 +130,18 @@ static int json_figure(struct report_render_state *st, const struct report *r,
 	key_string(out, "denominator", f->denominator_text);
 	fprintf(out, ",\n   \"headline\": %s, \"across\": %s",
 		f->headline ? "true" : "false", f->across ? "true" : "false");
+	/* measured: false for a figure on DNSSEC of a campaign that did not
+	 * validate; it has no rows then, and "status" says so in words. */
+	fprintf(out, ",\n   \"needs_dnssec\": %s, \"measured\": %s",
+		f->needs_dnssec ? "true" : "false",
+		f->not_measured ? "false" : "true");
+	if (f->not_measured)
+		fputs(", \"status\": \"" REPORT_NOT_MEASURED
+		      ": DNSSEC was not validated\"",
+		      out);
+	if (report_figure_compared(r, f))
+		fprintf(out, ", \"compare_measured\": %s",
+			f->cmp_not_measured ? "false" : "true");
 	fputs(",\n   \"rows\": [", out);
 	for (size_t i = 0; i < f->nrows; i++) {
 		const struct report_row *w = &f->rows[i];
@@ -154,8 +176,11 @@ static int json_figure(struct report_render_state *st, const struct report *r,
 
 static int json_end(struct report_render_state *st, const struct report *r)
 {
-	(void)r;
-	fputs("\n ]}\n", st->out);
+	/* How this was measured: the campaign's provenance document, as
+	 * `export --metadata` prints it. */
+	fputs("\n ],\n \"how_measured\": ", st->out);
+	fputs(r->provenance_json ? r->provenance_json : "null", st->out);
+	fputs("}\n", st->out);
 	return 0;
 }
 

@@ -1,5 +1,6 @@
 /* The Markdown renderer: a heading per section and figure, a table each. */
 #include <stdbool.h>
+#include <string.h>
 
 #include "crawler/report.h"
 
@@ -38,9 +39,21 @@ static void campaign(FILE *out, const char *what,
 static int md_begin(struct report_render_state *st, const struct report *r)
 {
 	fputs("# mxcrawl report\n\n", st->out);
+	if (report_unvalidated(r)) {
+		fputs("> **", st->out);
+		cell(st->out, report_unvalidated_banner);
+		fputs("**\n\n", st->out);
+	}
 	campaign(st->out, "campaign", &r->campaign);
-	if (r->has_compare)
+	if (r->has_compare) {
 		campaign(st->out, "compared with", &r->compare);
+		if (r->compare.dnssec_validated == 0)
+			fputs(
+			    "  - the compared campaign did not validate "
+			    "DNSSEC: its DNSSEC and DANE numbers are " REPORT_NOT_MEASURED
+			    ".\n",
+			    st->out);
+	}
 	if (r->has_history) {
 		fprintf(st->out, "- history: %zu done campaign(s) named like `",
 			r->nhistory);
@@ -105,6 +118,16 @@ static int md_figure(struct report_render_state *st, const struct report *r,
 	fprintf(out, "\n### %s (`%s`)\n\n", f->title, f->name);
 	cell(out, f->definition);
 	fputs("\n\n", out);
+	if (f->not_measured) {
+		fputs("**" REPORT_NOT_MEASURED "**: DNSSEC was not validated "
+		      "in this campaign (see _How this was measured_).\n",
+		      out);
+		return 0;
+	}
+	if (f->cmp_not_measured)
+		fputs("The compared campaign: **" REPORT_NOT_MEASURED
+		      "** (DNSSEC not validated).\n\n",
+		      out);
 	if (f->nrows == 0) {
 		fputs("_Nothing to count._\n", out);
 		if (r->has_history && f->headline && f->nhist)
@@ -138,8 +161,36 @@ static int md_figure(struct report_render_state *st, const struct report *r,
 	return 0;
 }
 
+/* "How this was measured": every run's provenance, a list each (not a
+ * table: tables are figures' rows). */
+static void how_measured(FILE *out, const struct report *r)
+{
+	fputs("\n## How this was measured\n\n", out);
+	fprintf(out, "DNSSEC: **%s**\n",
+		r->campaign.dnssec_validated > 0    ? "validated"
+		: r->campaign.dnssec_validated == 0 ? "NOT VALIDATED"
+						    : "nothing scanned yet");
+	if (r->nprov == 0)
+		fputs("\n_No run recorded: the campaign is older than "
+		      "provenance records._\n",
+		      out);
+	for (size_t i = 0; i < r->nprov; i++) {
+		const struct report_prov_line *p = &r->prov[i];
+		if (i == 0 || strcmp(p->run, r->prov[i - 1].run) != 0)
+			fprintf(out, "\nRun %s:\n\n", p->run);
+		fputs("- `", out);
+		for (const char *k = p->key; *k; k++)
+			if (*k != '`')
+				fputc(*k, out);
+		fputs("`: ", out);
+		cell(out, p->value);
+		fputc('\n', out);
+	}
+}
+
 static int md_end(struct report_render_state *st, const struct report *r)
 {
+	how_measured(st->out, r);
 	fprintf(st->out, "\n%zu figures. %% = count / of, one decimal%s.\n",
 		r->nfigures,
 		r->has_compare ? "; delta in percentage points" : "");

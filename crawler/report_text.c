@@ -40,12 +40,35 @@ static void campaign_line(FILE *out, const char *what,
 		or_dash(c->tool_version));
 }
 
+/* A box of '!' around the banner, so no reader misses it. */
+static void banner(FILE *out, const char *s)
+{
+	fputs("\n", out);
+	for (int i = 0; i < TEXT_WRAP; i++)
+		fputc('!', out);
+	fputc('\n', out);
+	wrap(out, s, 2);
+	for (int i = 0; i < TEXT_WRAP; i++)
+		fputc('!', out);
+	fputc('\n', out);
+}
+
 static int text_begin(struct report_render_state *st, const struct report *r)
 {
 	fputs("mxcrawl report\n", st->out);
+	if (report_unvalidated(r))
+		banner(st->out, report_unvalidated_banner);
 	campaign_line(st->out, "campaign", &r->campaign);
-	if (r->has_compare)
+	if (r->has_compare) {
 		campaign_line(st->out, "compared with", &r->compare);
+		if (r->compare.dnssec_validated == 0)
+			wrap(
+			    st->out,
+			    "The compared campaign did not validate DNSSEC: its "
+			    "numbers of DNSSEC- and DANE-dependent figures are "
+			    "not measured.",
+			    2);
+	}
 	if (r->has_history) {
 		fprintf(st->out,
 			"history: %zu done campaign(s) named like '%s' (the "
@@ -119,6 +142,16 @@ static int text_figure(struct report_render_state *st, const struct report *r,
 
 	fprintf(out, "\n%s  [%s, %s]\n", f->title, f->name, f->kind);
 	wrap(out, f->definition, 2);
+	if (f->not_measured) {
+		fputs("  " REPORT_NOT_MEASURED ": DNSSEC was not validated in "
+		      "this campaign (see \"How this was measured\").\n",
+		      out);
+		return 0;
+	}
+	if (f->cmp_not_measured)
+		fputs("  the compared campaign: " REPORT_NOT_MEASURED
+		      " (DNSSEC not validated).\n",
+		      out);
 	if (f->nrows == 0) {
 		fputs("  (nothing to count)\n", out);
 		if (r->has_history && f->headline && f->nhist)
@@ -161,8 +194,34 @@ static int text_figure(struct report_render_state *st, const struct report *r,
 	return 0;
 }
 
+/* "How this was measured": every run's provenance, a line a fact. */
+static void how_measured(FILE *out, const struct report *r)
+{
+	static const char title[] = "How this was measured";
+
+	fprintf(out, "\n%s\n", title);
+	for (size_t i = 0; i < sizeof title - 1; i++)
+		fputc('=', out);
+	fputc('\n', out);
+	fprintf(out, "DNSSEC: %s\n",
+		r->campaign.dnssec_validated > 0    ? "validated"
+		: r->campaign.dnssec_validated == 0 ? "NOT VALIDATED"
+						    : "nothing scanned yet");
+	if (r->nprov == 0)
+		fputs("(no run recorded: the campaign is older than "
+		      "provenance records)\n",
+		      out);
+	for (size_t i = 0; i < r->nprov; i++) {
+		const struct report_prov_line *p = &r->prov[i];
+		if (i == 0 || strcmp(p->run, r->prov[i - 1].run) != 0)
+			fprintf(out, "run %s:\n", p->run);
+		fprintf(out, "  %s: %s\n", p->key, p->value);
+	}
+}
+
 static int text_end(struct report_render_state *st, const struct report *r)
 {
+	how_measured(st->out, r);
 	fprintf(st->out, "\n%zu figures. %% = count / of, one decimal%s.\n",
 		r->nfigures,
 		r->has_compare ? "; delta in percentage points" : "");

@@ -179,6 +179,7 @@ struct rq {
 	void *arg;
 	enum rq_state state;
 	uint16_t qtype;
+	unsigned qflags; /* DNS_QUERY_CHAOS or 0, for every query built */
 	uint16_t id;
 	bool has_id;
 	unsigned tries_left; /* re-sends left after a timeout, this phase */
@@ -663,7 +664,7 @@ static enum dns_rc rq_build(struct rq *q, unsigned flags)
 		return DNS_RC_NO_SPACE; /* cannot happen below the cap */
 	q->has_id = true;
 	n = dns_wire_query(q->qbuf, sizeof q->qbuf, q->id, q->name, q->qtype,
-			   flags);
+			   flags | q->qflags);
 	if (n < 0) {
 		id_release(q);
 		return (enum dns_rc)(-n);
@@ -723,7 +724,9 @@ static void rq_step(struct rq *q, int status, const uint8_t *abuf, size_t alen)
 			return;
 		}
 		prc = dns_msg_parse(abuf, alen, m);
-		if (prc == DNS_OK &&
+		/* A CHAOS question is about the server, not signed data:
+		 * a SERVFAIL there says nothing of validation. */
+		if (prc == DNS_OK && !(q->qflags & DNS_QUERY_CHAOS) &&
 		    resolver_wants_cd(r->validating, m->rcode)) {
 			msg_put(r, m);
 			rq_ask_cd(q, abuf, alen);
@@ -964,11 +967,17 @@ fail:
 int resolver_query(struct resolver *r, const char *name, uint16_t qtype,
 		   resolver_cb cb, void *arg)
 {
+	return resolver_query_flags(r, name, qtype, 0, cb, arg);
+}
+
+int resolver_query_flags(struct resolver *r, const char *name, uint16_t qtype,
+			 unsigned flags, resolver_cb cb, void *arg)
+{
 	struct rq *q;
 	size_t nlen;
 	enum dns_rc brc;
 
-	if (!r || !name || !cb)
+	if (!r || !name || !cb || (flags & ~DNS_QUERY_CHAOS))
 		return -EINVAL;
 	if (r->closing)
 		return -ESHUTDOWN;
@@ -983,6 +992,7 @@ int resolver_query(struct resolver *r, const char *name, uint16_t qtype,
 	q->cb = cb;
 	q->arg = arg;
 	q->qtype = qtype;
+	q->qflags = flags;
 	q->started_ns = uv_hrtime();
 	q->next = r->live;
 	if (r->live)

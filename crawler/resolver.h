@@ -104,6 +104,12 @@ struct resolver *resolver_new(uv_loop_t *loop,
 int resolver_query(struct resolver *r, const char *name, uint16_t qtype,
 		   resolver_cb cb, void *arg);
 
+/* resolver_query() with query flags: 0 or DNS_QUERY_CHAOS (class CH, for
+ * what the server says of itself: version.bind, id.server TXT; never
+ * re-asked with CD). -EINVAL for any other flag. */
+int resolver_query_flags(struct resolver *r, const char *name, uint16_t qtype,
+			 unsigned flags, resolver_cb cb, void *arg);
+
 /* Lookups asked for and not yet answered, queued ones included. */
 size_t resolver_pending(const struct resolver *r);
 /* Counters for the benchmark: queries sent (incl. CD re-queries). */

@@ -66,8 +66,39 @@ testbed_up() {
 	source "$TB/testbed.env"
 }
 
+# start_unvalidating_resolver: a second unbound beside the testbed's, with
+# the same root hints and the iterator only: it resolves every testbed
+# name but validates nothing (no AD, bogus data answered as is), as a
+# misconfigured resolver would. Sets UNVALIDATING_RESOLVER (IP:PORT);
+# test_cleanup stops it by PID. Needs testbed_up first.
+start_unvalidating_resolver() {
+	local conf=$TEST_WORK/unbound-noval.conf port=5354
+	sed -e 's/^  port: 53$/  port: '"$port"'/' \
+		-e 's/^  module-config: .*/  module-config: "iterator"/' \
+		-e '/^  trust-anchor-file:/d' \
+		-e 's|^  logfile: .*|  logfile: "'"$TEST_WORK"'/unbound-noval.log"|' \
+		"$TB/dns/unbound.conf" >"$conf"
+	grep -q "port: $port" "$conf" && grep -q '"iterator"' "$conf" ||
+		fail "could not derive a non-validating unbound.conf"
+	unbound -d -c "$conf" >"$TEST_WORK/unbound-noval.out" 2>&1 &
+	NOVAL_PID=$!
+	UNVALIDATING_RESOLVER=127.53.0.53:$port
+	# Ready when it answers a real query (the secure canary, rcode 0).
+	poll_until 30 "the non-validating unbound" /usr/bin/python3 -c '
+import sys
+sys.path.insert(0, sys.argv[1])
+import dnsgen
+r = dnsgen.dns_query("127.53.0.53", sys.argv[2], 1, port=int(sys.argv[3]), timeout=0.5)
+sys.exit(0 if r and r[0] == 0 else 1)' "$MXCRAWL_SRC/tests/testbed" \
+		"$MXCRAWL_CANARY_SECURE" "$port"
+}
+
 test_cleanup() {
 	local pid
+	if [ -n "${NOVAL_PID:-}" ]; then
+		kill "$NOVAL_PID" 2>/dev/null || true
+		wait "$NOVAL_PID" 2>/dev/null || true
+	fi
 	pid=$(cluster_pid || true)
 	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
 		kill -INT "$pid" 2>/dev/null || true   # fast shutdown

@@ -51,7 +51,11 @@ text = re.findall(r"\[([a-z0-9_]+), (?:share|distribution|causes)\]$",
 assert text == names, ("text", text, names)
 
 rows_csv, csv_names = set(), []
+prov_csv = 0
 for r in csv.DictReader(open(d + "/report.csv", newline="")):
+    if r["section"] == "how_measured":
+        prov_csv += 1
+        continue
     if r["figure"] not in csv_names:
         csv_names.append(r["figure"])
     if r["scope"]:

@@ -227,6 +227,27 @@ UNIT_TEST(test_dns_query_bytes)
 		  -DNS_RC_NO_SPACE, "short cap");
 }
 
+/* version.bind TXT CH: no RD, AD, CD or DO; class 3. */
+UNIT_TEST(test_dns_query_chaos)
+{
+	static const uint8_t want[] = {
+		0x12, 0x34, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
+		0x00, 0x00, 0x01, 0x07, 'v',  'e',  'r',  's',	'i',
+		'o',  'n',  0x04, 'b',	'i',  'n',  'd',  0x00, 0x00,
+		0x10, 0x00, 0x03, 0x00, 0x00, 0x29, 0x04, 0xd0, 0x00,
+		0x00, 0x00, 0x00, 0x00, 0x00,
+	};
+	uint8_t buf[DNS_QUERY_MAX];
+
+	int n = dns_wire_query(buf, sizeof buf, 0x1234, "version.bind",
+			       DNS_TYPE_TXT, DNS_QUERY_CHAOS);
+	CHECK_INT(n, sizeof want, "length");
+	CHECK(n == (int)sizeof want && memcmp(buf, want, sizeof want) == 0);
+	CHECK_INT(dns_wire_query(buf, sizeof buf, 1, "version.bind",
+				 DNS_TYPE_TXT, 0x4u),
+		  -DNS_RC_BAD_ARGUMENT, "unknown flag");
+}
+
 UNIT_TEST(test_dns_query_errors)
 {
 	static char n255[300], n256[300], label63[80], label64[80];
