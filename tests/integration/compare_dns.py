@@ -114,6 +114,9 @@ class Compare:
             return
         for f in ("mode", "max_age", "mx_patterns"):
             self.eq(d, "mta_sts." + f, e.get(f), t[f])
+        for f in ("max_age_text", "max_age_valid"):
+            if f in t:
+                self.eq(d, "mta_sts." + f, e.get(f), t[f])
         if t.get("eol") is not None:
             self.eq(d, "mta_sts.eol", e.get("eol"), t["eol"])
         if "unknown_keys" in t:

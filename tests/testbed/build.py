@@ -199,6 +199,18 @@ def _merge(base, over):
 TLS_RANK = {"TLSv1": 0, "TLSv1.0": 0, "TLSv1.1": 1, "TLSv1.2": 2, "TLSv1.3": 3}
 
 
+def max_age_truth(value):
+    """What a served max_age value is, RFC 8461 §3.2: (the value as a number
+    when it is digits only and fits in 63 bits, else None; the text as
+    served; valid: 1*10DIGIT and at most 31557600)."""
+    text = str(value)
+    number = int(text) if re.fullmatch(r"[0-9]+", text) else None
+    if number is not None and number > 2 ** 63 - 1:
+        number = None
+    valid = bool(re.fullmatch(r"[0-9]{1,10}", text)) and int(text) <= 31557600
+    return number, text, valid
+
+
 def smtp_truth(smtp, tls_spec, cert_ok):
     """Expected SMTP/STARTTLS facts for a behaviour entry (servers.json keys)."""
     mode = smtp.get("mode", "normal")
@@ -783,7 +795,8 @@ class ScenarioBuilder:
                 p = sts.get("policy", {})
                 t["policy"] = "valid"
                 t["mode"] = p.get("mode", "enforce")
-                t["max_age"] = p.get("max_age", 86400)
+                (t["max_age"], t["max_age_text"],
+                 t["max_age_valid"]) = max_age_truth(p.get("max_age", 86400))
                 t["mx_patterns"] = p.get("mx", self.default_patterns())
                 t["eol"] = "lf" if p.get("eol", "\r\n") == "\n" else "crlf"
         t = _merge(t, exp)
