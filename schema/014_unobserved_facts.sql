@@ -71,3 +71,73 @@ SELECT d.campaign_id, d.target_id,
          ON v.campaign_id = d.campaign_id AND v.target_id = d.target_id
   LEFT JOIN domain_tlsrpt r
          ON r.campaign_id = d.campaign_id AND r.target_id = d.target_id;
+
+-- Facts that were never observed are NULL ("not reached"), never false.
+--
+-- An SMTP session that ends before an EHLO answer (silence, tarpit, a
+-- 4xx/5xx banner, garbage, a closed or reset connection) has not shown
+-- whether STARTTLS is offered; one that never got a 220 to STARTTLS has
+-- not shown whether plaintext is injected after it; one that never read
+-- a reply whole has not shown how its lines end. These columns were
+-- NOT NULL and the crawler wrote false; from now on it writes NULL.
+--
+-- Tri-state (NULL = not reached) after this migration, by table:
+--   dns_rrset.large (needs an answer: NULL on timeout, refused, error);
+--   endpoint: starttls_offered (needs a 2xx or 5xx EHLO answer; a 4xx
+--     shows no extensions), injection (needs the 220 to STARTTLS),
+--     overlong_line and bare_lf (need a reply read whole, or for
+--     overlong_line a line past the 64 KiB hard cap), keywords (an
+--     array: needs a 2xx EHLO answer; '{}' is an answer without any),
+--     trusted, missing_intermediate, name_matches_mx, cn_only (need a
+--     chain; already so);
+--   domain_endpoint.name_matches_domain (needs a chain; already so);
+--   domain_mx.sts_match (needs a valid policy in enforce or testing;
+--     already so);
+--   domain_mta_sts.mx_truncated (needs a fetched policy; already so),
+--     max_age_valid (new, needs a max_age line);
+--   endpoint_judgement, domain_endpoint_judgement: as endpoint and
+--     domain_endpoint.
+-- Two-state, because they record what the crawler did or a property of
+-- something it holds, not an observation that can be missing:
+--   domain_dns.mx_truncated (the crawler cut the MX list),
+--   domain_mx.kept, ip_literal, tlsa_looked_up,
+--   certificate.self_issued, endpoint_claim.done.
+ALTER TABLE endpoint
+    ALTER COLUMN starttls_offered DROP NOT NULL,
+    ALTER COLUMN injection DROP NOT NULL,
+    ALTER COLUMN overlong_line DROP NOT NULL,
+    ALTER COLUMN bare_lf DROP NOT NULL,
+    ALTER COLUMN keywords DROP NOT NULL;
+
+-- Rows stored before this migration get the same reading, derived from
+-- the codes stored beside them (exactly what the crawler now does).
+UPDATE endpoint
+   SET starttls_offered = CASE WHEN ehlo_code / 100 IN (2, 5)
+                               THEN starttls_offered END,
+       injection = CASE WHEN starttls_code = 220 THEN injection END,
+       overlong_line = CASE WHEN outcome = 'line_too_long' THEN true
+                            WHEN banner_code IS NOT NULL THEN overlong_line END,
+       bare_lf = CASE WHEN banner_code IS NOT NULL THEN bare_lf END,
+       keywords = CASE WHEN ehlo_code / 100 = 2 THEN keywords END
+ WHERE NOT (ehlo_code / 100 IN (2, 5)) OR ehlo_code IS NULL
+    OR starttls_code IS DISTINCT FROM 220 OR banner_code IS NULL
+    OR outcome = 'line_too_long';
+
+ALTER TABLE dns_rrset ALTER COLUMN large DROP NOT NULL;
+-- An answer was read (ok or malformed) exactly when its size is known.
+UPDATE dns_rrset SET large = NULL WHERE outcome NOT IN ('ok', 'malformed');
+COMMENT ON COLUMN dns_rrset.large IS
+    'The answer was over 1232 bytes (came over TCP); NULL: no answer was read.';
+
+COMMENT ON COLUMN endpoint.starttls_offered IS
+    'STARTTLS in a 2xx EHLO answer (false also for EHLO refused with 5xx); '
+    'NULL: not reached, no EHLO answer showed it.';
+COMMENT ON COLUMN endpoint.injection IS
+    'Plaintext after the 220 to STARTTLS; NULL: no 220 to STARTTLS.';
+COMMENT ON COLUMN endpoint.overlong_line IS
+    'A reply line over 4 KiB; NULL: no reply was read whole.';
+COMMENT ON COLUMN endpoint.bare_lf IS
+    'A reply line ended in LF alone; NULL: no reply was read whole.';
+COMMENT ON COLUMN endpoint.keywords IS
+    'EHLO keywords of a 2xx EHLO answer; NULL: none was read.';
+

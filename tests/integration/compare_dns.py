@@ -154,7 +154,7 @@ class Compare:
             if ts.get("starttls_code") is not None:
                 self.eq(w, "smtp.starttls_code", es.get("starttls_code"), ts["starttls_code"])
             self.eq(w, "smtp.stripping", es.get("stripping"), ts.get("stripping"))
-            for f in ("injection", "overlong_line", "ehlo_code"):
+            for f in ("injection", "overlong_line", "bare_lf", "ehlo_code"):
                 if f in ts:
                     self.eq(w, "smtp." + f, es.get(f), ts[f])
             tt = ts.get("tls")

@@ -212,10 +212,17 @@ def max_age_truth(value):
 
 
 def smtp_truth(smtp, tls_spec, cert_ok):
-    """Expected SMTP/STARTTLS facts for a behaviour entry (servers.json keys)."""
+    """Expected SMTP/STARTTLS facts for a behaviour entry (servers.json keys).
+
+    A yes/no fact is None ("not reached") until the session got far enough
+    to observe it, never False: starttls_offered needs a complete EHLO
+    answer (a 2xx, or a 5xx that rules ESMTP out; a 4xx shows nothing),
+    injection needs the 220 to STARTTLS, overlong_line and bare_lf need a
+    reply read whole (or a line past the hard cap, which is overlong)."""
     mode = smtp.get("mode", "normal")
-    t = {"outcome": None, "banner_code": None, "starttls_offered": False,
-         "starttls_code": None, "stripping": None, "tls": None}
+    t = {"outcome": None, "banner_code": None, "starttls_offered": None,
+         "starttls_code": None, "stripping": None, "tls": None,
+         "injection": None, "overlong_line": None, "bare_lf": None}
     if mode == "reset":
         t["outcome"] = "connection_reset"
         return t
@@ -231,6 +238,9 @@ def smtp_truth(smtp, tls_spec, cert_ok):
     banner = smtp.get("banner", ["220 <host> ESMTP testbed"])
     code = int(banner[-1][:3])
     t["banner_code"] = code
+    # The banner was read whole: every line ends in CRLF and is short.
+    t["overlong_line"] = False
+    t["bare_lf"] = False
     if code != 220:
         t["outcome"] = "banner_rejected"
         return t
@@ -244,11 +254,14 @@ def smtp_truth(smtp, tls_spec, cert_ok):
         return t
     if mode == "long_line":
         t["outcome"] = "line_too_long"
+        t["overlong_line"] = True     # 1 MiB without a line end
         return t
     ehlo = smtp.get("ehlo", ["250-<host>", "250-PIPELINING", "250-STARTTLS", "250 8BITMIME"])
     if not ehlo[0].startswith("250"):
         t["outcome"] = "ehlo_rejected"
         t["ehlo_code"] = int(ehlo[0][:3])
+        if t["ehlo_code"] >= 500:
+            t["starttls_offered"] = False   # no ESMTP, so no STARTTLS
         return t
     kws = [l[4:].strip().split(" ")[0].upper() for l in ehlo]
     if any(len(l) + 2 > 4096 for l in ehlo):
@@ -257,6 +270,7 @@ def smtp_truth(smtp, tls_spec, cert_ok):
         t["stripping"] = "xxxxxxxa"
     if "STARTTLS" not in kws:
         t["outcome"] = "no_starttls"
+        t["starttls_offered"] = False
         return t
     t["starttls_offered"] = True
     reply = smtp.get("starttls_reply", ["220 2.0.0 Ready to start TLS"])
@@ -266,6 +280,7 @@ def smtp_truth(smtp, tls_spec, cert_ok):
         if t["starttls_code"] >= 500 and t["stripping"] is None:
             t["stripping"] = "advertised_refused"
         return t
+    t["injection"] = False
     if smtp.get("inject_after_starttls"):
         t["injection"] = True
     if tls_spec.get("alert"):
