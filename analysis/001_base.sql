@@ -31,7 +31,13 @@ SELECT m.campaign_id, m.target_id, m.ordinal, lower(m.host) AS host,
        e.ip IS NOT NULL AS probed,
        coalesce(e.end_state <> 'connecting', false) AS reached,
        coalesce(e.banner_code = 220, false) AS banner_220,
+       -- STARTTLS offered in an EHLO answer; NULL in the table when no
+       -- EHLO answer showed it (not reached: silent, tarpit, banner
+       -- 4xx/5xx, garbage, closed, or not probed), which counts as "not
+       -- offered" here so that "every endpoint" stays strict, while
+       -- starttls_seen tells the two apart.
        coalesce(e.starttls_offered, false) AS starttls_offered,
+       e.starttls_offered IS NOT NULL AS starttls_seen,
        e.tls_version IS NOT NULL AS tls_ok,
        coalesce(e.tls_version IN ('TLSv1.2', 'TLSv1.3'), false) AS tls_ge_1_2,
        e.trusted IS NOT NULL AS has_chain,
@@ -59,6 +65,7 @@ SELECT campaign_id, target_id,
        bool_or(banner_220) AS any_banner_220,
        bool_and(starttls_offered) AS all_starttls,
        bool_or(starttls_offered) AS any_starttls,
+       bool_or(starttls_seen) AS any_starttls_seen,
        bool_and(reached AND starttls_offered AND tls_ok) AS all_tls,
        bool_and(tls_ok AND tls_ge_1_2) AS all_tls_ge_1_2,
        bool_and(cert_valid) AS all_cert_valid,
@@ -73,6 +80,7 @@ CREATE VIEW analysis.b_host_use AS
 SELECT campaign_id, host,
        bool_and(starttls_offered) AS all_starttls,
        bool_or(starttls_offered) AS any_starttls,
+       bool_or(starttls_seen) AS any_starttls_seen,
        bool_and(cert_valid) AS all_cert_valid,
        bool_or(has_chain) AS any_chain
   FROM analysis.b_use

@@ -451,6 +451,33 @@ static bool max_age_parse(const uint8_t *v, size_t n, uint32_t *out)
 }
 
 /*
+ * Keeps the first max_age value as served, whether or not it is valid:
+ * its bytes (capped) and, when it is all digits and fits in 63 bits (the
+ * database's bigint), its number. Longer digit strings stay text only, so
+ * an overflow is visible as such and never becomes a wrong number.
+ */
+static void max_age_keep(struct mtasts_policy *out, const uint8_t *v, size_t n)
+{
+	uint64_t x = 0;
+	bool number = n > 0;
+
+	out->max_age_seen = true;
+	out->max_age_text_len =
+	    n < MTASTS_MAX_AGE_TEXT_MAX ? n : MTASTS_MAX_AGE_TEXT_MAX;
+	out->max_age_text_cut = n > MTASTS_MAX_AGE_TEXT_MAX;
+	memcpy(out->max_age_text, v, out->max_age_text_len);
+	for (size_t i = 0; number && i < n; i++) {
+		uint64_t d = (uint64_t)(v[i] - '0');
+		if (!is_digit(v[i]) || x > (INT64_MAX - d) / 10)
+			number = false;
+		else
+			x = x * 10 + d;
+	}
+	out->max_age_number = number;
+	out->max_age_served = number ? x : 0;
+}
+
+/*
  * mx: ["*."] Domain, Domain = sub-domain *("." sub-domain), sub-domain =
  * Let-dig [Ldh-str] (RFC 5321 §4.1.2), labels up to 63, the whole up to
  * MTASTS_PATTERN_MAX, plus one tolerated trailing dot (*trailing_dot).
@@ -610,6 +637,7 @@ static void policy_line(struct policy_state *st, struct mtasts_policy *out,
 			return;
 		}
 		st->seen_max_age = true;
+		max_age_keep(out, v, vlen);
 		if (max_age_parse(v, vlen, &out->max_age))
 			out->has_max_age = true;
 		else

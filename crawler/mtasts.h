@@ -68,6 +68,10 @@
 #define MTASTS_MAX_AGE_MAX 31557600u
 /* Digits of max_age (§3.2: 1*10DIGIT). */
 #define MTASTS_MAX_AGE_DIGITS 10
+/* Bytes of the max_age value kept as served, valid or not: a value out of
+ * range ("31557601", "99999999999999999999", "1d") is itself a finding,
+ * and no meaningful number is longer (2^64 has 20 digits). */
+#define MTASTS_MAX_AGE_TEXT_MAX 64
 /*
  * mx patterns kept. The RFC sets no limit and real policies list a
  * handful; more valid patterns than this do not make the policy invalid,
@@ -219,8 +223,22 @@ struct mtasts_policy {
 	size_t ncrlf, nlf; /* line ends of each kind */
 	bool has_version;  /* the first version line said STSv1 */
 	enum mtasts_mode mode;
-	bool has_max_age;     /* the first max_age line was valid */
-	uint32_t max_age;     /* seconds, when has_max_age */
+	bool has_max_age; /* the first max_age line was valid */
+	uint32_t max_age; /* seconds, when has_max_age */
+	/* The first max_age line as served, valid or not (§3.2 allows
+	 * 1*10DIGIT up to MTASTS_MAX_AGE_MAX; beyond that the policy is
+	 * invalid, bad_max_age, but what a site serves is still reported).
+	 * The text is the value without the white space around it, cut at
+	 * MTASTS_MAX_AGE_TEXT_MAX bytes (max_age_text_cut), any bytes. A
+	 * value of digits only that fits in 63 bits is also given as a
+	 * number, so a digits-only text without max_age_number is a value
+	 * over 2^63 - 1 (kept as text, never wrapped or clamped). */
+	bool max_age_seen;	 /* a max_age line was read */
+	bool max_age_number;	 /* max_age_served holds the value */
+	uint64_t max_age_served; /* at most INT64_MAX, when max_age_number */
+	bool max_age_text_cut;	 /* the value was longer than kept */
+	size_t max_age_text_len;
+	uint8_t max_age_text[MTASTS_MAX_AGE_TEXT_MAX];
 	size_t dup_fields;    /* repeated version/mode/max_age lines */
 	size_t nmx;	      /* patterns in mx[] */
 	size_t mx_total;      /* valid mx lines, beyond MTASTS_MAX_MX too */

@@ -283,7 +283,11 @@ static void write_rrset(struct probe *p, const struct query *q,
 	else
 		copy_null(b);
 	copy_field(b);
-	copy_bool(b, a->large);
+	/* The size of an answer is only known when one came. */
+	if (a->pkt)
+		copy_bool(b, a->large);
+	else
+		copy_null(b);
 	copy_field(b);
 	copy_array_begin(&arr, b);
 	if (msg)
@@ -1046,6 +1050,15 @@ static void publish_failure(struct ep_wait *w)
 	ep_arrived(p, hi, k, pub);
 }
 
+/* A session fact as a COPY boolean: NULL when it was never observed. */
+static void copy_fact(struct jbuf *b, enum smtp_fact f)
+{
+	if (f == SMTP_FACT_YES || f == SMTP_FACT_NO)
+		copy_bool(b, f == SMTP_FACT_YES);
+	else
+		copy_null(b);
+}
+
 /* The endpoint row (to b) and the rows of its certificates (to certs). */
 static void endpoint_row(struct probe *p, const struct endpoint_result *r,
 			 const struct verify_result *vr, bool judged,
@@ -1094,7 +1107,7 @@ static void endpoint_row(struct probe *p, const struct endpoint_result *r,
 	else
 		copy_null(b);
 	copy_field(b);
-	copy_bool(b, f->starttls_offered);
+	copy_fact(b, f->starttls_offered);
 	copy_field(b);
 	if (f->starttls_code)
 		copy_int(b, f->starttls_code);
@@ -1105,16 +1118,23 @@ static void endpoint_row(struct probe *p, const struct endpoint_result *r,
 			? smtp_stripping_str(f->stripping)
 			: NULL);
 	copy_field(b);
-	copy_bool(b, f->injection);
+	copy_fact(b, f->injection);
 	copy_field(b);
-	copy_bool(b, f->overlong_line);
+	copy_fact(b, f->overlong_line);
 	copy_field(b);
-	copy_bool(b, f->bare_lf);
+	copy_fact(b, f->bare_lf);
 	copy_field(b);
-	copy_array_begin(&arr, b);
-	for (size_t i = 0; i < f->nkeywords; i++)
-		copy_array_text(&arr, f->keywords[i], strlen(f->keywords[i]));
-	copy_array_end(&arr);
+	/* Keywords exist only in a 2xx EHLO answer: without one they were
+	 * not reached (NULL), which an empty list would hide. */
+	if (f->ehlo_code / 100 == 2) {
+		copy_array_begin(&arr, b);
+		for (size_t i = 0; i < f->nkeywords; i++)
+			copy_array_text(&arr, f->keywords[i],
+					strlen(f->keywords[i]));
+		copy_array_end(&arr);
+	} else {
+		copy_null(b);
+	}
 	copy_field(b);
 	if (f->banner_code)
 		copy_bytea(b, f->banner, f->banner_len);

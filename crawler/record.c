@@ -56,7 +56,7 @@ int record_json(struct jbuf *b, const struct endpoint_result *r)
 	    r->elapsed_ms, smtp_rc_str(f->outcome),
 	    smtp_state_str(f->end_state), conn_rc_str(r->conn_rc),
 	    f->banner_code, f->ehlo_code, f->helo_code, f->starttls_code,
-	    f->quit_code, f->starttls_offered ? "true" : "false",
+	    f->quit_code, smtp_fact_json(f->starttls_offered),
 	    f->injected_bytes, f->unsolicited_bytes,
 	    tr->truncated ? "true" : "false");
 	for (size_t i = 0; i < tr->nseg; i++) {

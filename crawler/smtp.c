@@ -80,6 +80,18 @@ const char *smtp_rc_str(enum smtp_rc rc)
 	return rc_names[rc];
 }
 
+const char *smtp_fact_json(enum smtp_fact f)
+{
+	switch (f) {
+	case SMTP_FACT_YES:
+		return "true";
+	case SMTP_FACT_NO:
+		return "false";
+	default:
+		return "null";
+	}
+}
+
 const char *smtp_stripping_str(enum smtp_stripping st)
 {
 	if ((unsigned)st >= SMTP_STRIP_LAST)
@@ -285,6 +297,10 @@ static void end_on(struct smtp_session *s, enum smtp_input in)
 	case IN_BAD_REPLY:
 		if (s->facts.outcome == SMTP_RC_PENDING)
 			s->facts.reply_rc = s->parser->rc;
+		/* A line past the hard cap is a line over 4 KiB that was
+		 * seen, even though its reply never ended. */
+		if (s->parser->rc == SMTP_REPLY_RC_LINE_TOO_LONG)
+			s->facts.overlong_line = SMTP_FACT_YES;
 		finish(s, rc_from_parser(s->parser->rc));
 		break;
 	default:
@@ -297,13 +313,20 @@ static void end_on(struct smtp_session *s, enum smtp_input in)
 	set_state(s, SMTP_ST_DONE);
 }
 
-/* Facts every reply contributes. */
+/* Raises a fact to YES, or from UNSEEN to NO: once seen, a YES stays. */
+static void observe(enum smtp_fact *f, bool yes)
+{
+	if (yes)
+		*f = SMTP_FACT_YES;
+	else if (*f == SMTP_FACT_UNSEEN)
+		*f = SMTP_FACT_NO;
+}
+
+/* Facts every reply read whole contributes. */
 static void note_reply(struct smtp_session *s, const struct smtp_reply *r)
 {
-	if (r->overlong)
-		s->facts.overlong_line = true;
-	if (r->bare_lf)
-		s->facts.bare_lf = true;
+	observe(&s->facts.overlong_line, r->overlong);
+	observe(&s->facts.bare_lf, r->bare_lf);
 }
 
 /* The banner is kept at its own length (most are under 100 bytes; the
@@ -408,11 +431,15 @@ static enum smtp_action st_ehlo(struct smtp_session *s, enum smtp_input in)
 			/* RFC 5321 §4.1.4: fall back to HELO. Without EHLO
 			 * there is no STARTTLS (RFC 3207 §4), which is the
 			 * outcome whatever HELO gets. */
+			s->facts.starttls_offered = SMTP_FACT_NO;
 			finish(s, SMTP_RC_EHLO_REJECTED);
 			set_state(s, SMTP_ST_HELO);
 			return SMTP_ACT_WAIT;
 		}
 		if (code_class(r->code) != 2) {
+			/* A 4xx refuses service for now and lists no
+			 * extensions: whether STARTTLS would be offered
+			 * stays unseen. */
 			finish(s, SMTP_RC_EHLO_REJECTED);
 			set_state(s, SMTP_ST_QUIT);
 			return SMTP_ACT_WAIT;
@@ -420,8 +447,8 @@ static enum smtp_action st_ehlo(struct smtp_session *s, enum smtp_input in)
 		keep_keywords(s, r);
 		if (r->xxxxxxxa)
 			s->facts.stripping = SMTP_STRIP_XXXXXXXA;
+		observe(&s->facts.starttls_offered, r->starttls);
 		if (r->starttls) {
-			s->facts.starttls_offered = true;
 			set_state(s, SMTP_ST_STARTTLS);
 		} else {
 			finish(s, SMTP_RC_NO_STARTTLS);
@@ -462,6 +489,8 @@ static enum smtp_action st_starttls(struct smtp_session *s, enum smtp_input in)
 		note_reply(s, r);
 		s->facts.starttls_code = r->code;
 		if (r->code == 220) {
+			/* From here plaintext would be an injection. */
+			observe(&s->facts.injection, false);
 			set_state(s, SMTP_ST_TLS_HANDSHAKE);
 			return SMTP_ACT_WAIT;
 		}
@@ -667,7 +696,7 @@ static void discard(struct smtp_session *s, const uint8_t *buf, size_t len)
 	if (s->state == SMTP_ST_TLS_HANDSHAKE) {
 		/* RFC 3207 §5: after the 220 the next bytes must be TLS;
 		 * plaintext here was injected before the handshake. */
-		s->facts.injection = true;
+		s->facts.injection = SMTP_FACT_YES;
 		s->facts.injected_bytes += len;
 	} else {
 		s->facts.unsolicited_bytes += len;

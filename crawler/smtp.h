@@ -122,6 +122,24 @@ enum smtp_stripping {
  * truth's null) or out of range. */
 const char *smtp_stripping_str(enum smtp_stripping st);
 
+/*
+ * A yes/no fact that the session may end too early to observe: whether
+ * STARTTLS is offered is only known from an EHLO answer, an injection only
+ * after a 220 to STARTTLS. A fact never observed is "not reached" (SQL
+ * NULL, JSON null), never "no": a server that was silent did not say it
+ * lacks STARTTLS.
+ */
+enum smtp_fact {
+	SMTP_FACT_UNSEEN = 0, /* the session ended before it could show */
+	SMTP_FACT_NO,
+	SMTP_FACT_YES,
+	SMTP_FACT_LAST
+};
+
+/* "true", "false", or "null" for SMTP_FACT_UNSEEN and out of range: the
+ * fact as a JSON literal. The string is static. */
+const char *smtp_fact_json(enum smtp_fact f);
+
 /* What the caller does next. */
 enum smtp_action {
 	SMTP_ACT_WAIT = 0,  /* nothing: wait for bytes or a timer */
@@ -194,14 +212,23 @@ struct smtp_facts {
 	int helo_code;
 	int starttls_code;
 	int quit_code;
-	bool starttls_offered;
+	/* Known from a complete EHLO reply: YES when a 2xx lists STARTTLS,
+	 * NO for a 2xx without it or a 5xx (no ESMTP, so no STARTTLS: RFC
+	 * 3207 §4); UNSEEN when no EHLO reply was read (the session ended
+	 * before, or the reply was cut by a cap) or it was a 4xx, which
+	 * refuses service for now and shows no extensions. */
+	enum smtp_fact starttls_offered;
 	enum smtp_stripping stripping;
-	bool injection; /* plaintext after the 220 to STARTTLS */
+	/* Plaintext after the 220 to STARTTLS; UNSEEN when no 220 came. */
+	enum smtp_fact injection;
 	size_t injected_bytes;
 	size_t unsolicited_bytes; /* other bytes after a reply, discarded */
-	bool overlong_line;	  /* a reply line over SMTP_REPLY_LINE_MAX */
-	bool bare_lf;		  /* a reply line ended in LF alone */
-	bool tls_ok;		  /* the handshake was reported done */
+	/* A reply line over SMTP_REPLY_LINE_MAX, and a reply line ended in
+	 * LF alone, among the replies read whole (a line past
+	 * SMTP_REPLY_LINE_HARD_MAX is overlong too); UNSEEN while none was. */
+	enum smtp_fact overlong_line;
+	enum smtp_fact bare_lf;
+	bool tls_ok; /* the handshake was reported done */
 	char tls_reason[SMTP_TLS_REASON_MAX]; /* the caller's, on failure */
 	/* First banner line after the code, raw (not NUL-terminated),
 	 * at most SMTP_REPLY_TEXT_MAX bytes; allocated to fit, owned by the
@@ -211,7 +238,8 @@ struct smtp_facts {
 	const uint8_t *banner;
 	/* EHLO keywords as the parser read them (upper case): nkeywords
 	 * rows (at most SMTP_REPLY_KEYWORDS_MAX), allocated to fit and owned
-	 * by the session; NULL when none. */
+	 * by the session; NULL when none. They are a fact only when a 2xx
+	 * EHLO reply was read (ehlo_code 2xx); otherwise "not reached". */
 	size_t nkeywords;
 	char (*keywords)[SMTP_REPLY_KEYWORD_MAX + 1];
 };

@@ -12,7 +12,7 @@ const char sts_facts_columns[] =
     "http_status, location, content_type, content_encoding, tls_version, "
     "verify_error, fetch_detail, fetch_ms, chain, body, policy, "
     "policy_error, mode, max_age, mx_patterns, mx_truncated, eol, "
-    "unknown_keys";
+    "unknown_keys, max_age_text, max_age_valid";
 
 const char rpt_facts_columns[] =
     "campaign_id, target_id, status, error, txt_records, rpt_records, rua, "
@@ -225,14 +225,15 @@ void sts_facts_row(const struct sts_facts *s, struct jbuf *b,
 	copy_str(b, s->policy_error);
 	copy_field(b);
 	if (!p) {
-		jbuf_puts(b, "\\N\t\\N\t\\N\t\\N\t\\N\t\\N");
+		jbuf_puts(b, "\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N");
 		copy_row_end(b);
 		return;
 	}
 	copy_str(b, mtasts_mode_str(p->mode));
 	copy_field(b);
-	if (p->has_max_age)
-		copy_int(b, p->max_age);
+	/* The value served, valid or not (max_age_valid says which). */
+	if (p->max_age_number)
+		copy_int(b, (int64_t)p->max_age_served);
 	else
 		copy_null(b);
 	copy_field(b);
@@ -249,6 +250,14 @@ void sts_facts_row(const struct sts_facts *s, struct jbuf *b,
 	for (size_t i = 0; i < p->nunknown; i++)
 		copy_array_text(&arr, p->unknown[i], strlen(p->unknown[i]));
 	copy_array_end(&arr);
+	copy_field(b);
+	if (p->max_age_seen) {
+		copy_bytea(b, p->max_age_text, p->max_age_text_len);
+		copy_field(b);
+		copy_bool(b, p->has_max_age);
+	} else {
+		jbuf_puts(b, "\\N\t\\N");
+	}
 	copy_row_end(b);
 }
 

@@ -237,18 +237,48 @@ static bool is_ip_literal(const uint8_t *s, size_t len)
 	return false;
 }
 
-/* Refuses empty labels: a leading dot or "..". */
+/*
+ * Refuses empty labels: a leading dot, "..", or a dot still at the end
+ * once the root dot is gone. `how` is appended to the detail: " after IDN
+ * mapping" when the dots came from TR46, whose offsets are in the mapped
+ * form and not in the input.
+ */
 static enum name_rc check_empty_labels(const uint8_t *s, size_t len,
-				       struct name_err *err)
+				       const char *how, struct name_err *err)
 {
 	if (len > 0 && s[0] == '.')
 		return fail(err, NAME_LABEL_EMPTY,
-			    "name starts with a dot (empty first label)");
+			    "name starts with a dot (empty first label)%s",
+			    how);
 	for (size_t i = 1; i < len; i++)
 		if (s[i] == '.' && s[i - 1] == '.')
 			return fail(err, NAME_LABEL_EMPTY,
-				    "empty label (\"..\") at offset %zu",
-				    i - 1);
+				    "empty label (\"..\") at offset %zu%s",
+				    i - 1, how);
+	if (len > 0 && s[len - 1] == '.')
+		return fail(err, NAME_LABEL_EMPTY,
+			    "name ends with two dots (empty last label)%s",
+			    how);
+	return NAME_OK;
+}
+
+/* Refuses what is a pattern or an address rather than a domain. Run on
+ * the input and again on the IDN-mapped form, where full-width digits and
+ * dots may have become an address. */
+static enum name_rc check_not_name(const uint8_t *s, size_t len,
+				   struct name_err *err)
+{
+	char ex[TARGETS_EXCERPT_SIZE];
+
+	if (is_ip_literal(s, len)) {
+		targets_excerpt(ex, sizeof ex, s, len);
+		return fail(err, NAME_IP_ADDRESS,
+			    "'%s' is an IP address, not a domain", ex);
+	}
+	if (s[0] == '*' && (len == 1 || s[1] == '.'))
+		return fail(err, NAME_WILDCARD,
+			    "first label '*' is a wildcard pattern, not a "
+			    "domain");
 	return NAME_OK;
 }
 
@@ -343,7 +373,8 @@ static enum name_rc check_ascii(const char *s, size_t len, bool idn,
 	char ex[TARGETS_EXCERPT_SIZE];
 	size_t start = 0;
 
-	enum name_rc rc = check_empty_labels((const uint8_t *)s, len, err);
+	enum name_rc rc = check_empty_labels(
+	    (const uint8_t *)s, len, idn ? " after IDN mapping" : "", err);
 
 	if (rc != NAME_OK)
 		return rc;
@@ -433,10 +464,9 @@ enum name_rc name_normalize(const uint8_t *in, size_t len,
 			    char out[NAME_MAX_TEXT + 1], size_t *outlen,
 			    struct name_err *err)
 {
-	char ex[TARGETS_EXCERPT_SIZE];
 	char ascii[NAME_MAX_INPUT + 1];
 	size_t lead = 0, alen;
-	bool nonascii, idn = false;
+	bool nonascii, idn = false, rooted = false;
 	enum name_rc rc;
 
 	out[0] = '\0';
@@ -464,6 +494,7 @@ enum name_rc name_normalize(const uint8_t *in, size_t len,
 
 	if (in[len - 1] == '.') {
 		len--;
+		rooted = true;
 		if (len == 0)
 			return fail(err, NAME_EMPTY,
 				    "name is only the root '.'");
@@ -472,16 +503,10 @@ enum name_rc name_normalize(const uint8_t *in, size_t len,
 				    "name ends with \"..\" (empty last label)");
 	}
 
-	if (is_ip_literal(in, len)) {
-		targets_excerpt(ex, sizeof ex, in, len);
-		return fail(err, NAME_IP_ADDRESS,
-			    "'%s' is an IP address, not a domain", ex);
-	}
-	if (in[0] == '*' && (len == 1 || in[1] == '.'))
-		return fail(err, NAME_WILDCARD,
-			    "first label '*' is a wildcard pattern, not a "
-			    "domain");
-	rc = check_empty_labels(in, len, err);
+	rc = check_not_name(in, len, err);
+	if (rc != NAME_OK)
+		return rc;
+	rc = check_empty_labels(in, len, "", err);
 	if (rc != NAME_OK)
 		return rc;
 
@@ -499,9 +524,13 @@ enum name_rc name_normalize(const uint8_t *in, size_t len,
 			return idn_refusal(in, len, irc, err);
 		}
 		alen = strlen((const char *)conv);
-		/* TR46 maps full stops like U+3002 to '.'; one mapped at the
-		 * end is a trailing dot like any other. */
-		if (alen > 0 && conv[alen - 1] == '.')
+		/* TR46 maps the full stops U+3002, U+FF0E and U+FF61 to '.',
+		 * so only now are all the dots known. One at the end is the
+		 * root dot, exactly as an ASCII one, unless an ASCII root dot
+		 * was already dropped ("x。."): then it is a second dot, left
+		 * for check_ascii() to refuse as an empty last label like
+		 * "x..", never kept as a name "x." of its own. */
+		if (!rooted && alen > 0 && conv[alen - 1] == '.')
 			alen--;
 		if (alen >= sizeof ascii) {
 			idn2_free(conv);
@@ -521,6 +550,11 @@ enum name_rc name_normalize(const uint8_t *in, size_t len,
 	ascii[alen] = '\0';
 	if (alen == 0)
 		return fail(err, NAME_EMPTY, "name is empty after IDN mapping");
+	if (idn) {
+		rc = check_not_name((const uint8_t *)ascii, alen, err);
+		if (rc != NAME_OK)
+			return rc;
+	}
 
 	rc = check_ascii(ascii, alen, idn, err);
 	if (rc != NAME_OK)

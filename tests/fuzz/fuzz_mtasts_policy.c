@@ -53,6 +53,20 @@ static void check(const struct mtasts_policy *p, enum mtasts_policy_rc rc)
 		abort();
 	if (p->has_max_age && p->max_age > MTASTS_MAX_AGE_MAX)
 		abort();
+	/* The served value: a valid one is also the number served, a
+	 * number fits in 63 bits, and nothing is kept without a line. */
+	if (p->has_max_age &&
+	    (!p->max_age_number || p->max_age_served != p->max_age))
+		abort();
+	if (p->max_age_served > INT64_MAX ||
+	    (!p->max_age_number && p->max_age_served != 0) ||
+	    p->max_age_text_len > MTASTS_MAX_AGE_TEXT_MAX ||
+	    (p->max_age_text_cut &&
+	     p->max_age_text_len != MTASTS_MAX_AGE_TEXT_MAX))
+		abort();
+	if (!p->max_age_seen &&
+	    (p->has_max_age || p->max_age_number || p->max_age_text_len))
+		abort();
 	if (rc == MTASTS_POLICY_OK &&
 	    (!p->has_version || p->mode == MTASTS_MODE_UNSET ||
 	     !p->has_max_age || p->error_line != 0 ||
@@ -112,6 +126,11 @@ static bool same_fields(const struct mtasts_policy *x,
 	if (x->nlines != y->nlines || x->error_line != y->error_line ||
 	    x->has_version != y->has_version || x->mode != y->mode ||
 	    x->has_max_age != y->has_max_age || x->max_age != y->max_age ||
+	    x->max_age_seen != y->max_age_seen ||
+	    x->max_age_number != y->max_age_number ||
+	    x->max_age_served != y->max_age_served ||
+	    x->max_age_text_len != y->max_age_text_len ||
+	    memcmp(x->max_age_text, y->max_age_text, x->max_age_text_len) ||
 	    x->dup_fields != y->dup_fields || x->nmx != y->nmx ||
 	    x->mx_total != y->mx_total || x->mx_bad != y->mx_bad ||
 	    x->nunknown != y->nunknown || x->unknown_total != y->unknown_total)

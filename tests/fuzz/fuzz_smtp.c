@@ -174,7 +174,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if (s->facts.tls_ok != tls_up || s->in_tls != tls_up)
 			abort();
-		if (s->facts.injection && !tls_started)
+		/* Facts are never raised beyond what the session saw:
+		 * an injection needs the 220 to STARTTLS, and STARTTLS is
+		 * only offered (or not) in a 2xx or 5xx EHLO answer. */
+		if (s->facts.injection != SMTP_FACT_UNSEEN && !tls_started)
+			abort();
+		if ((unsigned)s->facts.starttls_offered >= SMTP_FACT_LAST ||
+		    (s->facts.starttls_offered != SMTP_FACT_UNSEEN &&
+		     s->facts.ehlo_code / 100 != 2 &&
+		     s->facts.ehlo_code / 100 != 5))
 			abort();
 		if ((s->facts.outcome == SMTP_RC_PENDING) !=
 		    (s->state != SMTP_ST_QUIT && s->state != SMTP_ST_DONE &&

@@ -114,6 +114,9 @@ class Compare:
             return
         for f in ("mode", "max_age", "mx_patterns"):
             self.eq(d, "mta_sts." + f, e.get(f), t[f])
+        for f in ("max_age_text", "max_age_valid"):
+            if f in t:
+                self.eq(d, "mta_sts." + f, e.get(f), t[f])
         if t.get("eol") is not None:
             self.eq(d, "mta_sts.eol", e.get("eol"), t["eol"])
         if "unknown_keys" in t:
@@ -151,7 +154,7 @@ class Compare:
             if ts.get("starttls_code") is not None:
                 self.eq(w, "smtp.starttls_code", es.get("starttls_code"), ts["starttls_code"])
             self.eq(w, "smtp.stripping", es.get("stripping"), ts.get("stripping"))
-            for f in ("injection", "overlong_line", "ehlo_code"):
+            for f in ("injection", "overlong_line", "bare_lf", "ehlo_code"):
                 if f in ts:
                     self.eq(w, "smtp." + f, es.get(f), ts[f])
             tt = ts.get("tls")

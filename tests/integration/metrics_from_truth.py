@@ -118,7 +118,9 @@ def endpoint_facts(host, ep):
         "host": host,
         "reached": bool(s) and s.get("outcome") != "connect_failed",
         "banner_220": s.get("banner_code") == 220,
-        "starttls": bool(s.get("starttls_offered")),
+        # None: no EHLO answer showed it ("not reached", analysis 020).
+        "starttls": s.get("starttls_offered") is True,
+        "starttls_seen": s.get("starttls_offered") is not None,
         "starttls_220": s.get("starttls_code") == 220,
         "tls_outcome": tls.get("outcome"),
         "tls_ok": version is not None,
@@ -236,12 +238,16 @@ def compute(truth):
     def every_some_none(es, key):
         if all(e[key] for e in es):
             return "every"
-        return "some" if any(e[key] for e in es) else "none"
+        if any(e[key] for e in es):
+            return "some"
+        return "none" if any(e[key + "_seen"] for e in es) else "not reached"
 
     F.units("starttls", "domain", [{every_some_none(u, "starttls")} for u in uses.values()])
     F.units("starttls", "mx_host", [{every_some_none(es, "starttls")} for es in hosts.values()])
     F.units("starttls", "endpoint",
-            [{"offered" if e["starttls"] else "not offered"} for e in endpoints.values()])
+            [{"offered" if e["starttls"] else
+              "not offered" if e["starttls_seen"] else "not reached"}
+             for e in endpoints.values()])
 
     F.units("tls_handshake", "endpoint",
             [{"ok" if e["tls_ok"] else TLS_FAILURE.get(e["tls_outcome"], str(e["tls_outcome"]))}

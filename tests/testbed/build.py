@@ -199,11 +199,30 @@ def _merge(base, over):
 TLS_RANK = {"TLSv1": 0, "TLSv1.0": 0, "TLSv1.1": 1, "TLSv1.2": 2, "TLSv1.3": 3}
 
 
+def max_age_truth(value):
+    """What a served max_age value is, RFC 8461 §3.2: (the value as a number
+    when it is digits only and fits in 63 bits, else None; the text as
+    served; valid: 1*10DIGIT and at most 31557600)."""
+    text = str(value)
+    number = int(text) if re.fullmatch(r"[0-9]+", text) else None
+    if number is not None and number > 2 ** 63 - 1:
+        number = None
+    valid = bool(re.fullmatch(r"[0-9]{1,10}", text)) and int(text) <= 31557600
+    return number, text, valid
+
+
 def smtp_truth(smtp, tls_spec, cert_ok):
-    """Expected SMTP/STARTTLS facts for a behaviour entry (servers.json keys)."""
+    """Expected SMTP/STARTTLS facts for a behaviour entry (servers.json keys).
+
+    A yes/no fact is None ("not reached") until the session got far enough
+    to observe it, never False: starttls_offered needs a complete EHLO
+    answer (a 2xx, or a 5xx that rules ESMTP out; a 4xx shows nothing),
+    injection needs the 220 to STARTTLS, overlong_line and bare_lf need a
+    reply read whole (or a line past the hard cap, which is overlong)."""
     mode = smtp.get("mode", "normal")
-    t = {"outcome": None, "banner_code": None, "starttls_offered": False,
-         "starttls_code": None, "stripping": None, "tls": None}
+    t = {"outcome": None, "banner_code": None, "starttls_offered": None,
+         "starttls_code": None, "stripping": None, "tls": None,
+         "injection": None, "overlong_line": None, "bare_lf": None}
     if mode == "reset":
         t["outcome"] = "connection_reset"
         return t
@@ -219,6 +238,9 @@ def smtp_truth(smtp, tls_spec, cert_ok):
     banner = smtp.get("banner", ["220 <host> ESMTP testbed"])
     code = int(banner[-1][:3])
     t["banner_code"] = code
+    # The banner was read whole: every line ends in CRLF and is short.
+    t["overlong_line"] = False
+    t["bare_lf"] = False
     if code != 220:
         t["outcome"] = "banner_rejected"
         return t
@@ -232,11 +254,14 @@ def smtp_truth(smtp, tls_spec, cert_ok):
         return t
     if mode == "long_line":
         t["outcome"] = "line_too_long"
+        t["overlong_line"] = True     # 1 MiB without a line end
         return t
     ehlo = smtp.get("ehlo", ["250-<host>", "250-PIPELINING", "250-STARTTLS", "250 8BITMIME"])
     if not ehlo[0].startswith("250"):
         t["outcome"] = "ehlo_rejected"
         t["ehlo_code"] = int(ehlo[0][:3])
+        if t["ehlo_code"] >= 500:
+            t["starttls_offered"] = False   # no ESMTP, so no STARTTLS
         return t
     kws = [l[4:].strip().split(" ")[0].upper() for l in ehlo]
     if any(len(l) + 2 > 4096 for l in ehlo):
@@ -245,6 +270,7 @@ def smtp_truth(smtp, tls_spec, cert_ok):
         t["stripping"] = "xxxxxxxa"
     if "STARTTLS" not in kws:
         t["outcome"] = "no_starttls"
+        t["starttls_offered"] = False
         return t
     t["starttls_offered"] = True
     reply = smtp.get("starttls_reply", ["220 2.0.0 Ready to start TLS"])
@@ -254,6 +280,7 @@ def smtp_truth(smtp, tls_spec, cert_ok):
         if t["starttls_code"] >= 500 and t["stripping"] is None:
             t["stripping"] = "advertised_refused"
         return t
+    t["injection"] = False
     if smtp.get("inject_after_starttls"):
         t["injection"] = True
     if tls_spec.get("alert"):
@@ -783,7 +810,8 @@ class ScenarioBuilder:
                 p = sts.get("policy", {})
                 t["policy"] = "valid"
                 t["mode"] = p.get("mode", "enforce")
-                t["max_age"] = p.get("max_age", 86400)
+                (t["max_age"], t["max_age_text"],
+                 t["max_age_valid"]) = max_age_truth(p.get("max_age", 86400))
                 t["mx_patterns"] = p.get("mx", self.default_patterns())
                 t["eol"] = "lf" if p.get("eol", "\r\n") == "\n" else "crlf"
         t = _merge(t, exp)

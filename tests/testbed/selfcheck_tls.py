@@ -396,7 +396,8 @@ def compare_endpoint(rep, t, h, ep, sc, pf):
         if o is None:
             continue
         raw = o["raw"]
-        if sm["outcome"] in EHLO_SEEN and sm.get("banner_code") == 220:
+        if sm["outcome"] in EHLO_SEEN and sm.get("banner_code") == 220 \
+                and sm["starttls_offered"] is not None:
             rep.cmp(ctx, name, "starttls_offered", where,
                     sm["starttls_offered"], o["starttls_offered"], raw)
         rep.cmp(ctx, name, "handshake", where, hs_truth, o["handshake"], raw)

@@ -32,15 +32,18 @@ static void print_result(void *arg, const struct endpoint_result *r)
 	jbuf_printf(&b, ", \"banner_code\": %d, \"ehlo_code\": %d",
 		    f->banner_code, f->ehlo_code);
 	jbuf_printf(&b, ", \"starttls_offered\": %s, \"starttls_code\": %d",
-		    f->starttls_offered ? "true" : "false", f->starttls_code);
+		    smtp_fact_json(f->starttls_offered), f->starttls_code);
 	if (f->stripping != SMTP_STRIP_NONE)
 		jbuf_printf(&b, ", \"stripping\": \"%s\"",
 			    smtp_stripping_str(f->stripping));
 	else
 		jbuf_puts(&b, ", \"stripping\": null");
-	jbuf_printf(&b, ", \"injection\": %s, \"overlong_line\": %s",
-		    f->injection ? "true" : "false",
-		    f->overlong_line ? "true" : "false");
+	jbuf_printf(&b,
+		    ", \"injection\": %s, \"overlong_line\": %s, "
+		    "\"bare_lf\": %s",
+		    smtp_fact_json(f->injection),
+		    smtp_fact_json(f->overlong_line),
+		    smtp_fact_json(f->bare_lf));
 	jbuf_printf(&b, ", \"conn\": \"%s\"", conn_rc_str(r->conn_rc));
 	if (r->tls_done)
 		jbuf_printf(

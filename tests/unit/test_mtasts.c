@@ -913,6 +913,85 @@ UNIT_TEST(mtasts_policy_table)
 	}
 }
 
+/*
+ * The max_age value as served, valid or not (issue M7 item 8): a policy
+ * whose max_age is out of range is invalid, and the value it served is
+ * still reported, as text always and as a number when it fits in 63 bits.
+ */
+struct max_age_case {
+	const char *name;
+	const char *line; /* the max_age line, P_HEAD and an mx line before */
+	const char *rc;
+	bool valid;	  /* has_max_age */
+	long long number; /* -1: not a number (or over 63 bits) */
+	const char *text; /* as kept */
+	bool cut;
+};
+
+static const struct max_age_case max_age_cases[] = {
+	{ "in range", "max_age: 86400\r\n", "ok", true, 86400, "86400", false },
+	{ "largest", "max_age: 31557600\r\n", "ok", true, 31557600, "31557600",
+	  false },
+	{ "one over", "max_age: 31557601\r\n", "bad_max_age", false, 31557601,
+	  "31557601", false },
+	{ "ten digits over", "max_age: 9999999999\r\n", "bad_max_age", false,
+	  9999999999LL, "9999999999", false },
+	{ "eleven digits", "max_age: 00000086400\r\n", "bad_max_age", false,
+	  86400, "00000086400", false },
+	{ "int64 max", "max_age: 9223372036854775807\r\n", "bad_max_age", false,
+	  9223372036854775807LL, "9223372036854775807", false },
+	{ "int64 max + 1", "max_age: 9223372036854775808\r\n", "bad_max_age",
+	  false, -1, "9223372036854775808", false },
+	{ "over 64 bits", "max_age: 184467440737095516160\r\n", "bad_max_age",
+	  false, -1, "184467440737095516160", false },
+	{ "negative", "max_age: -1\r\n", "bad_max_age", false, -1, "-1",
+	  false },
+	{ "unit", "max_age:  1d \t\r\n", "bad_max_age", false, -1, "1d",
+	  false },
+	{ "empty", "max_age:\r\n", "bad_max_age", false, -1, "", false },
+	{ "long",
+	  "max_age: "
+	  "1111111111222222222233333333334444444444555555555566666666667777777777"
+	  "\r\n",
+	  "bad_max_age", false, -1,
+	  "1111111111222222222233333333334444444444555555555566666666667777",
+	  true },
+	{ "second line ignored", "max_age: 99999999\r\nmax_age: 5\r\n",
+	  "bad_max_age", false, 99999999, "99999999", false },
+};
+
+UNIT_TEST(mtasts_policy_max_age_served)
+{
+	static struct mtasts_policy out;
+	char body[512], text[MTASTS_MAX_AGE_TEXT_MAX + 1];
+
+	for (size_t i = 0; i < sizeof max_age_cases / sizeof max_age_cases[0];
+	     i++) {
+		const struct max_age_case *t = &max_age_cases[i];
+		int n = snprintf(body, sizeof body, "%smx: a.example\r\n%s",
+				 P_HEAD, t->line);
+		enum mtasts_policy_rc rc =
+		    mtasts_policy_parse((const uint8_t *)body, (size_t)n, &out);
+
+		CHECK_STR(mtasts_policy_rc_str(rc), t->rc, t->name);
+		CHECK_INT(out.has_max_age, t->valid, t->name);
+		CHECK_INT(out.max_age_seen, 1, t->name);
+		CHECK_INT(out.max_age_number, t->number >= 0, t->name);
+		if (t->number >= 0)
+			CHECK_INT(out.max_age_served, t->number, t->name);
+		memcpy(text, out.max_age_text, out.max_age_text_len);
+		text[out.max_age_text_len] = '\0';
+		CHECK_STR(text, t->text, t->name);
+		CHECK_INT(out.max_age_text_cut, t->cut, t->name);
+	}
+	/* No max_age line: nothing served. */
+	mtasts_policy_parse((const uint8_t *)"version: STSv1\nmode: none\n", 26,
+			    &out);
+	CHECK_INT(out.max_age_seen, 0, "missing");
+	CHECK_INT(out.max_age_number, 0, "missing");
+	CHECK_INT(out.max_age_text_len, 0, "missing");
+}
+
 UNIT_TEST(mtasts_policy_counts)
 {
 	static struct mtasts_policy out;

@@ -33,6 +33,22 @@ static const struct name_case name_cases[] = {
 	{ "ß.de", 0, NAME_OK, "xn--zca.de", NULL }, /* non-transitional */
 	{ "例え.jp", 0, NAME_OK, "xn--r8jz45g.jp", NULL },
 	{ "ａｂｃ。com", 0, NAME_OK, "abc.com", NULL }, /* TR46 mapping */
+	/* Full stops that TR46 maps to '.' (U+3002, U+FF0E, U+FF61): one
+	 * at the end is the root dot, two are an empty last label, exactly
+	 * as with ASCII dots. */
+	{ "x\xe3\x80\x82", 0, NAME_OK, "x", NULL },
+	{ "x\xef\xbc\x8e", 0, NAME_OK, "x", NULL },
+	{ "x\xef\xbd\xa1", 0, NAME_OK, "x", NULL },
+	{ "b\xc3\xbc\xe3\x80\x82", 0, NAME_OK, "xn--b-eha", NULL },
+	{ "x.\xe3\x80\x82", 0, NAME_LABEL_EMPTY, NULL, "last label" },
+	{ "x\xef\xbc\x8e\xe3\x80\x82", 0, NAME_LABEL_EMPTY, NULL, NULL },
+	{ "x\xe3\x80\x82.", 0, NAME_LABEL_EMPTY, NULL, NULL },
+	{ "b.\xe3\x80\x82", 0, NAME_LABEL_EMPTY, NULL, NULL },
+	{ "x\xe3\x80\x82.y", 0, NAME_LABEL_EMPTY, NULL, "IDN mapping" },
+	{ "\xe3\x80\x82x", 0, NAME_LABEL_EMPTY, NULL, "starts with a dot" },
+	{ "\xe3\x80\x82", 0, NAME_EMPTY, NULL, NULL },
+	{ "\xe3\x80\x82\xe3\x80\x82", 0, NAME_LABEL_EMPTY, NULL, NULL },
+	{ "192.0.2.1\xe3\x80\x82", 0, NAME_IP_ADDRESS, NULL, NULL },
 	/* Empty and root. */
 	{ "", 0, NAME_EMPTY, NULL, "empty" },
 	{ " \t ", 0, NAME_EMPTY, NULL, "empty" },

@@ -64,9 +64,9 @@ struct scenario {
 	 * EHLO was rejected; the session records every EHLO code. */
 	const char *outcome;
 	int banner_code, ehlo_code, starttls_code;
-	bool starttls_offered;
+	enum smtp_fact starttls_offered; /* FACT_U: not reached */
 	const char *stripping;
-	bool injection, overlong;
+	enum smtp_fact injection, overlong;
 	const char *tls_reason;
 	/* Commands the client sent; "+" marks one sent inside TLS. */
 	const char *cmds;
@@ -77,6 +77,9 @@ static const char *const default_ehlo[] = { "250-" HOST, "250-PIPELINING",
 					    NULL };
 
 #define OK_CMDS "EHLO STARTTLS QUIT+"
+#define FACT_Y SMTP_FACT_YES
+#define FACT_N SMTP_FACT_NO
+#define FACT_U SMTP_FACT_UNSEEN
 
 static const struct scenario scenarios[] = {
 	{ "smtp-banner-multiline",
@@ -91,10 +94,10 @@ static const struct scenario scenarios[] = {
 	  220,
 	  250,
 	  220,
-	  true,
+	  FACT_Y,
 	  NULL,
-	  false,
-	  false,
+	  FACT_N,
+	  FACT_N,
 	  NULL,
 	  OK_CMDS },
 	{ "smtp-banner-421",
@@ -108,10 +111,10 @@ static const struct scenario scenarios[] = {
 	  421,
 	  0,
 	  0,
-	  false,
+	  FACT_U,
 	  NULL,
-	  false,
-	  false,
+	  FACT_U,
+	  FACT_N,
 	  NULL,
 	  "QUIT" },
 	{ "smtp-banner-554",
@@ -125,10 +128,10 @@ static const struct scenario scenarios[] = {
 	  554,
 	  0,
 	  0,
-	  false,
+	  FACT_U,
 	  NULL,
-	  false,
-	  false,
+	  FACT_U,
+	  FACT_N,
 	  NULL,
 	  "QUIT" },
 	{ "smtp-greylist",
@@ -142,10 +145,10 @@ static const struct scenario scenarios[] = {
 	  450,
 	  0,
 	  0,
-	  false,
+	  FACT_U,
 	  NULL,
-	  false,
-	  false,
+	  FACT_U,
+	  FACT_N,
 	  NULL,
 	  "QUIT" },
 	{ "smtp-silent",
@@ -159,10 +162,10 @@ static const struct scenario scenarios[] = {
 	  0,
 	  0,
 	  0,
-	  false,
+	  FACT_U,
 	  NULL,
-	  false,
-	  false,
+	  FACT_U,
+	  FACT_U,
 	  NULL,
 	  "" },
 	{ "smtp-ehlo-lowercase",
@@ -177,10 +180,10 @@ static const struct scenario scenarios[] = {
 	  220,
 	  250,
 	  220,
-	  true,
+	  FACT_Y,
 	  NULL,
-	  false,
-	  false,
+	  FACT_N,
+	  FACT_N,
 	  NULL,
 	  OK_CMDS },
 	{ "smtp-ehlo-starttls-first",
@@ -194,10 +197,10 @@ static const struct scenario scenarios[] = {
 	  220,
 	  250,
 	  220,
-	  true,
+	  FACT_Y,
 	  NULL,
-	  false,
-	  false,
+	  FACT_N,
+	  FACT_N,
 	  NULL,
 	  OK_CMDS },
 	{ "smtp-ehlo-5xx",
@@ -211,10 +214,10 @@ static const struct scenario scenarios[] = {
 	  220,
 	  502,
 	  0,
-	  false,
+	  FACT_N,
 	  NULL,
-	  false,
-	  false,
+	  FACT_U,
+	  FACT_N,
 	  NULL,
 	  "EHLO HELO QUIT" },
 	{ "smtp-no-starttls",
@@ -228,10 +231,10 @@ static const struct scenario scenarios[] = {
 	  220,
 	  250,
 	  0,
-	  false,
+	  FACT_N,
 	  NULL,
-	  false,
-	  false,
+	  FACT_U,
+	  FACT_N,
 	  NULL,
 	  "EHLO QUIT" },
 	{ "smtp-starttls-454",
@@ -245,10 +248,10 @@ static const struct scenario scenarios[] = {
 	  220,
 	  250,
 	  454,
-	  true,
+	  FACT_Y,
 	  NULL,
-	  false,
-	  false,
+	  FACT_U,
+	  FACT_N,
 	  NULL,
 	  "EHLO STARTTLS QUIT" },
 	{ "smtp-starttls-502",
@@ -262,10 +265,10 @@ static const struct scenario scenarios[] = {
 	  220,
 	  250,
 	  502,
-	  true,
+	  FACT_Y,
 	  "advertised_refused",
-	  false,
-	  false,
+	  FACT_U,
+	  FACT_N,
 	  NULL,
 	  "EHLO STARTTLS QUIT" },
 	{ "smtp-strip-xxxxxxxa",
@@ -279,10 +282,10 @@ static const struct scenario scenarios[] = {
 	  220,
 	  250,
 	  0,
-	  false,
+	  FACT_N,
 	  "xxxxxxxa",
-	  false,
-	  false,
+	  FACT_U,
+	  FACT_N,
 	  NULL,
 	  "EHLO QUIT" },
 	{ "smtp-strip-masked-banner",
@@ -296,10 +299,10 @@ static const struct scenario scenarios[] = {
 	  220,
 	  250,
 	  220,
-	  true,
+	  FACT_Y,
 	  "masked_banner",
-	  false,
-	  false,
+	  FACT_N,
+	  FACT_N,
 	  NULL,
 	  OK_CMDS },
 	{ "smtp-inject",
@@ -313,10 +316,10 @@ static const struct scenario scenarios[] = {
 	  220,
 	  250,
 	  220,
-	  true,
+	  FACT_Y,
 	  NULL,
-	  true,
-	  false,
+	  FACT_Y,
+	  FACT_N,
 	  NULL,
 	  OK_CMDS },
 	{ "smtp-ehlo-5k-line",
@@ -330,10 +333,10 @@ static const struct scenario scenarios[] = {
 	  220,
 	  250,
 	  220,
-	  true,
+	  FACT_Y,
 	  NULL,
-	  false,
-	  true,
+	  FACT_N,
+	  FACT_Y,
 	  NULL,
 	  OK_CMDS },
 	{ "smtp-long-line",
@@ -347,10 +350,10 @@ static const struct scenario scenarios[] = {
 	  220,
 	  0,
 	  0,
-	  false,
+	  FACT_U,
 	  NULL,
-	  false,
-	  false,
+	  FACT_U,
+	  FACT_Y,
 	  NULL,
 	  "EHLO" },
 	{ "smtp-endless-ehlo",
@@ -364,10 +367,10 @@ static const struct scenario scenarios[] = {
 	  220,
 	  0,
 	  0,
-	  false,
+	  FACT_U,
 	  NULL,
-	  false,
-	  false,
+	  FACT_U,
+	  FACT_N,
 	  NULL,
 	  "EHLO" },
 	{ "smtp-tarpit",
@@ -381,10 +384,10 @@ static const struct scenario scenarios[] = {
 	  0,
 	  0,
 	  0,
-	  false,
+	  FACT_U,
 	  NULL,
-	  false,
-	  false,
+	  FACT_U,
+	  FACT_U,
 	  NULL,
 	  "" },
 	{ "smtp-close-after-banner",
@@ -398,10 +401,10 @@ static const struct scenario scenarios[] = {
 	  220,
 	  0,
 	  0,
-	  false,
+	  FACT_U,
 	  NULL,
-	  false,
-	  false,
+	  FACT_U,
+	  FACT_N,
 	  NULL,
 	  "EHLO" },
 	{ "smtp-garbage",
@@ -415,10 +418,10 @@ static const struct scenario scenarios[] = {
 	  0,
 	  0,
 	  0,
-	  false,
+	  FACT_U,
 	  NULL,
-	  false,
-	  false,
+	  FACT_U,
+	  FACT_U,
 	  NULL,
 	  "" },
 	{ "smtp-reset",
@@ -432,10 +435,10 @@ static const struct scenario scenarios[] = {
 	  0,
 	  0,
 	  0,
-	  false,
+	  FACT_U,
 	  NULL,
-	  false,
-	  false,
+	  FACT_U,
+	  FACT_U,
 	  NULL,
 	  "" },
 	{ "tls-alert",
@@ -449,10 +452,10 @@ static const struct scenario scenarios[] = {
 	  220,
 	  250,
 	  220,
-	  true,
+	  FACT_Y,
 	  NULL,
-	  false,
-	  false,
+	  FACT_N,
+	  FACT_N,
 	  "alert",
 	  "EHLO STARTTLS" },
 	{ "tls-eof",
@@ -466,10 +469,10 @@ static const struct scenario scenarios[] = {
 	  220,
 	  250,
 	  220,
-	  true,
+	  FACT_Y,
 	  NULL,
-	  false,
-	  false,
+	  FACT_N,
+	  FACT_N,
 	  "eof",
 	  "EHLO STARTTLS" },
 	{ "tls-eof reported by TLS",
@@ -483,10 +486,10 @@ static const struct scenario scenarios[] = {
 	  220,
 	  250,
 	  220,
-	  true,
+	  FACT_Y,
 	  NULL,
-	  false,
-	  false,
+	  FACT_N,
+	  FACT_N,
 	  "eof",
 	  "EHLO STARTTLS" },
 	{ "tls-reset",
@@ -500,10 +503,10 @@ static const struct scenario scenarios[] = {
 	  220,
 	  250,
 	  220,
-	  true,
+	  FACT_Y,
 	  NULL,
-	  false,
-	  false,
+	  FACT_N,
+	  FACT_N,
 	  "reset",
 	  "EHLO STARTTLS" },
 };
@@ -937,15 +940,18 @@ static void check_facts(const struct scenario *sc, const struct smtp_session *s,
 	CHECK_INT(f->banner_code, sc->banner_code, ctx);
 	CHECK_INT(f->ehlo_code, sc->ehlo_code, ctx);
 	CHECK_INT(f->starttls_code, sc->starttls_code, ctx);
-	CHECK_INT(f->starttls_offered, sc->starttls_offered, ctx);
+	CHECK_STR(smtp_fact_json(f->starttls_offered),
+		  smtp_fact_json(sc->starttls_offered), ctx);
 	CHECK_STR(smtp_stripping_str(f->stripping), sc->stripping, ctx);
-	CHECK_INT(f->injection, sc->injection, ctx);
-	CHECK_INT(f->overlong_line, sc->overlong, ctx);
+	CHECK_STR(smtp_fact_json(f->injection), smtp_fact_json(sc->injection),
+		  ctx);
+	CHECK_STR(smtp_fact_json(f->overlong_line),
+		  smtp_fact_json(sc->overlong), ctx);
 	CHECK_INT(f->tls_ok, strcmp(sc->outcome, "starttls_ok") == 0, ctx);
 	CHECK_INT(f->unsolicited_bytes, 0, ctx);
 	if (sc->tls_reason)
 		CHECK_STR(f->tls_reason, sc->tls_reason, ctx);
-	if (sc->injection)
+	if (sc->injection == SMTP_FACT_YES)
 		CHECK_INT(f->injected_bytes, strlen(sc->inject), ctx);
 	/* A QUIT the peer answered got its 221, not the injected 250. */
 	if (strcmp(sc->outcome, "starttls_ok") == 0 ||
@@ -992,6 +998,60 @@ static void to_ehlo(struct smtp_session *s)
 	CHECK(output_is(s, "EHLO " EHLO_NAME "\r\n"));
 }
 
+/*
+ * Facts the session did not get far enough to see stay unseen ("not
+ * reached", stored as NULL), never "no" (issue M7 item 5).
+ */
+UNIT_TEST(smtp_session_unseen_facts)
+{
+	static struct smtp_session s;
+
+	/* Nothing read at all. */
+	CHECK_INT(reinit(&s, EHLO_NAME, NULL), 0, "init");
+	smtp_on_connected(&s);
+	smtp_on_timeout(&s, SMTP_TIMER_STAGE);
+	CHECK_STR(smtp_rc_str(s.facts.outcome), "banner_timeout", "silent");
+	CHECK_STR(smtp_fact_json(s.facts.starttls_offered), "null", "silent");
+	CHECK_STR(smtp_fact_json(s.facts.injection), "null", "silent");
+	CHECK_STR(smtp_fact_json(s.facts.overlong_line), "null", "silent");
+	CHECK_STR(smtp_fact_json(s.facts.bare_lf), "null", "silent");
+
+	/* A 421 banner is a reply read whole, but no EHLO answer. */
+	CHECK_INT(reinit(&s, EHLO_NAME, NULL), 0, "init");
+	smtp_on_connected(&s);
+	feed(&s, "421 busy\n");
+	CHECK_STR(smtp_fact_json(s.facts.starttls_offered), "null", "421");
+	CHECK_STR(smtp_fact_json(s.facts.overlong_line), "false", "421");
+	CHECK_STR(smtp_fact_json(s.facts.bare_lf), "true", "421");
+
+	/* EHLO answered 4xx: service refused for now, no extensions shown. */
+	to_ehlo(&s);
+	feed(&s, "421 4.3.2 shutting down\r\n");
+	CHECK_STR(smtp_rc_str(s.facts.outcome), "ehlo_rejected", "ehlo 4xx");
+	CHECK_STR(smtp_fact_json(s.facts.starttls_offered), "null", "ehlo 4xx");
+
+	/* EHLO answered 5xx: no ESMTP, so STARTTLS is not offered. */
+	to_ehlo(&s);
+	feed(&s, "502 no\r\n");
+	CHECK_STR(smtp_fact_json(s.facts.starttls_offered), "false",
+		  "ehlo 5xx");
+	CHECK_STR(smtp_fact_json(s.facts.injection), "null", "ehlo 5xx");
+
+	/* An EHLO reply cut by a cap: whether STARTTLS came is unseen. */
+	to_ehlo(&s);
+	for (int i = 0; i < 2000 && s.state != SMTP_ST_DONE; i++)
+		feed(&s, "250-X-PADDING-PADDING-PADDING-PADDING\r\n");
+	CHECK_STR(smtp_rc_str(s.facts.outcome), "reply_too_large", "endless");
+	CHECK_STR(smtp_fact_json(s.facts.starttls_offered), "null", "endless");
+
+	/* STARTTLS answered 454: offered, but no 220, so no injection seen. */
+	to_ehlo(&s);
+	feed(&s, "250 STARTTLS\r\n");
+	feed(&s, "454 not now\r\n");
+	CHECK_STR(smtp_fact_json(s.facts.starttls_offered), "true", "454");
+	CHECK_STR(smtp_fact_json(s.facts.injection), "null", "454");
+}
+
 UNIT_TEST(smtp_session_ehlo_name)
 {
 	static struct smtp_session s;
@@ -1030,7 +1090,7 @@ UNIT_TEST(smtp_session_unsolicited)
 	smtp_on_connected(&s);
 	CHECK_INT(feed(&s, "220 mx\r\n250 early\r\n"), SMTP_ACT_SEND, "banner");
 	CHECK_INT(s.facts.unsolicited_bytes, 11, "unsolicited");
-	CHECK_INT(s.facts.injection, 0, "not an injection");
+	CHECK_INT(s.facts.injection, SMTP_FACT_UNSEEN, "not an injection");
 	CHECK_INT(feed(&s, "250-mx\r\n250 STARTTLS\r\n"), SMTP_ACT_SEND,
 		  "ehlo");
 	CHECK(output_is(&s, "STARTTLS\r\n"));
@@ -1051,9 +1111,9 @@ UNIT_TEST(smtp_session_injection_split)
 	CHECK_INT(feed(&s, "250 STARTTLS\r\n"), SMTP_ACT_SEND, "ehlo");
 	CHECK_INT(feed(&s, "220 go"), SMTP_ACT_WAIT, "partial");
 	CHECK_INT(feed(&s, " ahead\r\n"), SMTP_ACT_START_TLS, "220");
-	CHECK_INT(s.facts.injection, 0, "none yet");
+	CHECK_INT(s.facts.injection, SMTP_FACT_NO, "none yet");
 	CHECK_INT(feed(&s, "250 AUTH PLAIN\r\n"), SMTP_ACT_WAIT, "injected");
-	CHECK_INT(s.facts.injection, 1, "injection");
+	CHECK_INT(s.facts.injection, SMTP_FACT_YES, "injection");
 	CHECK_INT(s.facts.injected_bytes, 16, "injection");
 	CHECK_INT(smtp_on_tls_done(&s, true, NULL), SMTP_ACT_SEND, "tls");
 	CHECK(output_is(&s, "QUIT\r\n"));
@@ -1169,7 +1229,7 @@ UNIT_TEST(smtp_session_ehlo_replies)
 	/* A reply with bare LF ends is read and flagged. */
 	to_ehlo(&s);
 	CHECK_INT(feed(&s, "250-mx\n250 STARTTLS\n"), SMTP_ACT_SEND, "lf");
-	CHECK(s.facts.bare_lf);
+	CHECK_INT(s.facts.bare_lf, SMTP_FACT_YES, "bare lf");
 	smtp_session_free(&s);
 }
 
@@ -1409,7 +1469,9 @@ UNIT_TEST(smtp_injection_later_read)
 		/* OpenSSL got exactly the TLS bytes. */
 		CHECK_INT(ntls, sizeof HELLO - 1, c->name);
 		CHECK(memcmp(to_tls, HELLO, sizeof HELLO - 1) == 0);
-		CHECK_INT(s.facts.injection, c->injected[0] != '\0', c->name);
+		CHECK_INT(s.facts.injection,
+			  c->injected[0] ? SMTP_FACT_YES : SMTP_FACT_NO,
+			  c->name);
 		CHECK_INT(s.facts.injected_bytes, strlen(c->injected), c->name);
 		/* Kept as discarded plaintext, in the order of the wire. */
 		if (c->injected[0]) {

@@ -194,6 +194,17 @@ static const struct reader_case plain_cases[] = {
 	  "",
 	  { 7, 3, 0, 0, 4 },
 	  NULL },
+	/* A full stop mapped by IDNA at the end is the root dot, not a
+	 * second target "x."; two of them are an empty last label. */
+	{ "plain",
+	  NULL,
+	  "x.example\nx.example\xe3\x80\x82\nx.example.\xe3\x80\x82\n"
+	  "x.example\xef\xbc\x8e\xe3\x80\x82\ny.example\n",
+	  0,
+	  "1:x.example, 5:y.example",
+	  "3:bad_name/label_empty, 4:bad_name/label_empty",
+	  { 5, 2, 1, 2, 0 },
+	  "last label" },
 	/* '#' inside a name is not a comment. */
 	{ "plain",
 	  NULL,
