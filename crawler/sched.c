@@ -645,7 +645,6 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 			.worker_id = cfg->worker_id,
 			.lease_seconds = cfg->lease_seconds,
 			.reg = sh.reg,
-			.verify = cfg->verify,
 			.dict_samples = cfg->record_dict_samples,
 		};
 		sh.claims = epclaim_start(&cc);
