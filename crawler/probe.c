@@ -13,6 +13,7 @@
 
 #include "crawler/cert.h"
 #include "crawler/copyfmt.h"
+#include "crawler/danecache.h"
 #include "crawler/epclaim.h"
 #include "crawler/probe.h"
 #include "crawler/record.h"
@@ -686,14 +687,10 @@ static void host_chains(struct probe *p, struct host *h)
 	size_t nref = strcmp(base, h->name) ? 2 : 1;
 	for (size_t k = 0; k < h->naddr; k++) {
 		const struct ep_done *d = h->done[k];
-		struct verify_dane_result dr;
-		if (!d || !d->nchain)
-			continue;
-		h->chain_ok[k] =
-		    verify_dane(p->env->verify, d->chain, d->nchain, time(NULL),
-				refs, nref, h->rec, h->nrec,
-				&dr) == VERIFY_OK &&
-		    dr.outcome == VERIFY_DANE_OK;
+		if (d && d->nchain)
+			h->chain_ok[k] = dane_cache_chain_ok(
+			    p->env->dane, d, p->env->verify, d->chain,
+			    d->nchain, time(NULL), refs, nref, h->rec, h->nrec);
 	}
 }
 
