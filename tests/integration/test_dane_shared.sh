@@ -163,7 +163,7 @@ for order in unsigned-first signed-first; do
 	"$MXCRAWL" scan --campaign "$camp" --resume "${scan_args[@]}" \
 		2>"$TEST_WORK/$camp.b.err" ||
 		{ cat "$TEST_WORK/$camp.b.err" >&2; fail "crawler B ($camp) failed"; }
-	expect_eq "$camp: campaign state" "$(sql "SELECT state FROM campaign WHERE id = $cid")" done
+	expect_eq "$camp: campaign state" "$(sql "SELECT state FROM campaign WHERE id = $cid")" "done"
 	expect_eq "$camp: results B took from A" "$(remote "$TEST_WORK/$camp.b.err")" 1
 	expect_eq "$camp: endpoints B probed" "$(probed "$TEST_WORK/$camp.b.err")" 0
 	expect_eq "$camp: endpoint rows" \
