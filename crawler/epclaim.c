@@ -16,7 +16,6 @@
 #include "crawler/probe.h"
 #include "crawler/record.h"
 #include "crawler/store.h"
-#include "crawler/tls.h"
 
 /* Seconds between reconnection attempts. */
 #define EPCLAIM_RETRY_SECONDS 1
@@ -29,9 +28,6 @@
 /* A claim filed by a domain, kept while its result is awaited. */
 struct req {
 	struct ep_key key;
-	struct verify_tlsa *rec;
-	size_t nrec;
-	char *base;
 	struct req *next;
 };
 
@@ -61,10 +57,6 @@ static uint64_t now_ms(void)
 
 static void req_free(struct req *q)
 {
-	for (size_t i = 0; i < q->nrec; i++)
-		free((void *)q->rec[i].data);
-	free(q->rec);
-	free(q->base);
 	free(q);
 }
 
@@ -312,53 +304,42 @@ static int take(struct epclaim *c, struct req **list, size_t n)
 
 /* --- others' results --------------------------------------------------- */
 
-/* Builds and publishes the result of q from rows [from, to) of r; false
- * when out of memory (nothing published). */
+/* Builds and publishes the result of q from rows [from, to) of r, one
+ * per certificate of the stored chain; false when out of memory (nothing
+ * published). The domains waiting for it judge the chain for DANE each
+ * with their own TLSA records (epreg.h). */
 static bool publish_remote(struct epclaim *c, struct req *q, PGresult *r,
 			   int from, int to)
 {
+	size_t rows = (size_t)(to - from), n = 0;
 	struct ep_done *d = calloc(1, sizeof *d);
-	struct verify_der der[TLS_MAX_CHAIN];
-	unsigned char *bytes[TLS_MAX_CHAIN];
-	size_t n = 0;
+	struct verify_der *der = calloc(rows ? rows : 1, sizeof *der);
+	bool ok = d && der;
 
-	if (!d)
+	for (int row = from; ok && row < to; row++) {
+		size_t len = 0;
+		if (PQgetisnull(r, row, 6))
+			continue;
+		unsigned char *bytes = PQunescapeBytea(
+		    (const unsigned char *)PQgetvalue(r, row, 6), &len);
+		if (!bytes) {
+			ok = false;
+			break;
+		}
+		der[n++] = (struct verify_der){ bytes, len };
+	}
+	ok = ok && ep_done_set_chain(d, der, n) == 0;
+	for (size_t i = 0; i < n; i++)
+		PQfreemem((void *)der[i].data);
+	free(der);
+	if (!ok) {
+		ep_done_free(d);
 		return false;
+	}
 	snprintf(d->outcome, sizeof d->outcome, "%s", PQgetvalue(r, from, 1));
 	d->starttls_ok = PQgetvalue(r, from, 2)[0] == 't';
 	d->trusted = PQgetvalue(r, from, 3)[0] == 't';
 	d->name_matches_mx = PQgetvalue(r, from, 4)[0] == 't';
-	d->dane = VERIFY_DANE_NONE;
-	for (int row = from; row < to && n < TLS_MAX_CHAIN; row++) {
-		size_t len = 0;
-		if (PQgetisnull(r, row, 6))
-			continue;
-		bytes[n] = PQunescapeBytea(
-		    (const unsigned char *)PQgetvalue(r, row, 6), &len);
-		if (!bytes[n])
-			break;
-		der[n] = (struct verify_der){ bytes[n], len };
-		n++;
-	}
-	if (n) {
-		d->leaf = malloc(der[0].len);
-		if (d->leaf) {
-			memcpy(d->leaf, der[0].data, der[0].len);
-			d->leaf_len = der[0].len;
-		}
-	}
-	if (n && q->nrec && q->base) {
-		const char *refs[2] = { q->base, q->key.sni };
-		struct verify_dane_result dr;
-		if (verify_dane(c->cfg.verify, der, n, time(NULL), refs,
-				strcmp(q->base, q->key.sni) ? 2 : 1, q->rec,
-				q->nrec, &dr) == VERIFY_OK) {
-			d->dane = dr.outcome;
-			d->dane_nusable = dr.nusable;
-		}
-	}
-	for (size_t i = 0; i < n; i++)
-		PQfreemem(bytes[i]);
 	c->stats.remote++;
 	epreg_publish(c->cfg.reg, &q->key, d);
 	return true;
@@ -781,34 +762,13 @@ void epclaim_stop(struct epclaim *c, struct epclaim_stats *stats)
 	free(c);
 }
 
-int epclaim_request(struct epclaim *c, const struct ep_key *k,
-		    const struct epclaim_dane *dane)
+int epclaim_request(struct epclaim *c, const struct ep_key *k)
 {
 	struct req *q = calloc(1, sizeof *q);
 
 	if (!q)
 		return -1;
 	q->key = *k;
-	if (dane && dane->nrec) {
-		q->rec = calloc(dane->nrec, sizeof *q->rec);
-		q->base = strdup(dane->base ? dane->base : k->sni);
-		if (!q->rec || !q->base) {
-			req_free(q);
-			return -1;
-		}
-		for (size_t i = 0; i < dane->nrec; i++) {
-			const struct verify_tlsa *t = &dane->rec[i];
-			uint8_t *data = malloc(t->len ? t->len : 1);
-			if (!data) {
-				req_free(q);
-				return -1;
-			}
-			memcpy(data, t->data, t->len);
-			q->rec[q->nrec++] =
-			    (struct verify_tlsa){ t->usage, t->selector,
-						  t->mtype, data, t->len };
-		}
-	}
 	pthread_mutex_lock(&c->mu);
 	*c->reqs_tail = q;
 	c->reqs_tail = &q->next;

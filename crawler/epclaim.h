@@ -24,7 +24,6 @@
 
 #include "crawler/epreg.h"
 #include "crawler/json.h"
-#include "crawler/verify.h"
 
 /* Endpoints claimed in one statement, at most. */
 #define EPCLAIM_BATCH_MAX 512
@@ -39,17 +38,7 @@ struct epclaim_config {
 	const char *worker_id;
 	unsigned lease_seconds; /* claims expire like batch leases */
 	struct epreg *reg;
-	const struct verify_ctx *verify;
 	size_t dict_samples; /* handshake records before the dictionary */
-};
-
-/* What other crawlers' results are judged with here: the TLSA records of
- * the SNI host (they belong to the host name, so the first asker's serve
- * every asker, as in epreg.h) and the name they were found at. */
-struct epclaim_dane {
-	const struct verify_tlsa *rec; /* copied */
-	size_t nrec;
-	const char *base; /* TLSA base domain (may differ from the SNI) */
 };
 
 /* A finished probe this process won: the result to publish, its rows
@@ -82,9 +71,10 @@ struct epclaim *epclaim_start(const struct epclaim_config *cfg);
 void epclaim_stop(struct epclaim *c, struct epclaim_stats *stats);
 
 /* Files the claim for an endpoint epreg_request() answered EPREG_CLAIM
- * for. Returns 0, or -1 when out of memory (nothing filed). */
-int epclaim_request(struct epclaim *c, const struct ep_key *k,
-		    const struct epclaim_dane *dane);
+ * for. Another crawler's result is published with its stored chain, which
+ * each domain judges for DANE itself (epreg.h). Returns 0, or -1 when out
+ * of memory (nothing filed). */
+int epclaim_request(struct epclaim *c, const struct ep_key *k);
 
 /* Hands in the result of a probe whose claim was won: stored, then
  * published with epreg_publish(). Takes ownership of r. */

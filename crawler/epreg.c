@@ -56,6 +56,44 @@ static bool key_eq(const struct ep_key *a, const struct ep_key *b)
 	       strcmp(a->sni, b->sni) == 0;
 }
 
+int ep_done_set_chain(struct ep_done *d, const struct verify_der *chain,
+		      size_t n)
+{
+	size_t bytes = 0;
+
+	d->chain = NULL;
+	d->nchain = 0;
+	if (n == 0)
+		return 0;
+	if (n > SIZE_MAX / sizeof *chain)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (chain[i].len > SIZE_MAX - bytes - n * sizeof *chain)
+			return -1;
+		bytes += chain[i].len;
+	}
+	struct verify_der *v = malloc(n * sizeof *v + bytes);
+	if (!v)
+		return -1;
+	uint8_t *at = (uint8_t *)(v + n);
+	for (size_t i = 0; i < n; i++) {
+		if (chain[i].len)
+			memcpy(at, chain[i].data, chain[i].len);
+		v[i] = (struct verify_der){ at, chain[i].len };
+		at += chain[i].len;
+	}
+	d->chain = v;
+	d->nchain = n;
+	return 0;
+}
+
+void ep_done_free(struct ep_done *d)
+{
+	if (d)
+		free(d->chain);
+	free(d);
+}
+
 struct epreg *epreg_new(unsigned workers,
 			void (*wake)(void *ctx, unsigned worker), void *ctx)
 {
@@ -87,9 +125,7 @@ void epreg_free(struct epreg *r)
 		struct entry *e = r->buckets[i];
 		while (e) {
 			struct entry *next = e->next;
-			if (e->res)
-				free(e->res->leaf);
-			free(e->res);
+			ep_done_free(e->res);
 			free(e);
 			e = next;
 		}
@@ -198,8 +234,7 @@ const struct ep_done *epreg_publish(struct epreg *r, const struct ep_key *k,
 	if (!e) {
 		/* Cannot happen: the caller was told to probe it. */
 		pthread_mutex_unlock(&r->mu);
-		free(d->leaf);
-		free(d);
+		ep_done_free(d);
 		return NULL;
 	}
 	e->res = d;

@@ -25,18 +25,26 @@ struct ep_key {
 /* What domains need from a finished endpoint probe. Immutable once
  * published; owned by the registry. */
 struct ep_done {
-	char outcome[32]; /* smtp_rc_str() */
-	bool starttls_ok; /* the handshake completed */
-	uint8_t *leaf;	  /* DER of the presented leaf, or NULL */
-	size_t leaf_len;
+	char outcome[32];     /* smtp_rc_str() */
+	bool starttls_ok;     /* the handshake completed */
 	bool trusted;	      /* chain trusted (PKIX) */
 	bool name_matches_mx; /* leaf names the SNI */
-	/* DANE for the SNI host's TLSA set given by the first asker (the
-	 * set belongs to the host name, so it is the same for every asker):
-	 * verify_dane()'s outcome and how many records were usable. */
-	enum verify_dane_outcome dane;
-	unsigned dane_nusable;
+	/* The chain presented, leaf first (NULL, 0: none). There is no DANE
+	 * verdict here: whether DANE applies depends on the asking domain's
+	 * own DNSSEC facts (RFC 7672 §2.2.1), so each domain judges the
+	 * chain with its own TLSA lookup. One allocation: the array, then
+	 * the bytes its entries point to (ep_done_set_chain). */
+	struct verify_der *chain;
+	size_t nchain;
 };
+
+/* Copies chain[0..n) into d->chain; 0, or -1 when out of memory (d->chain
+ * stays NULL). */
+int ep_done_set_chain(struct ep_done *d, const struct verify_der *chain,
+		      size_t n);
+
+/* Frees d and its chain. */
+void ep_done_free(struct ep_done *d);
 
 /* Called on the waiter's loop with the result, or with d == NULL when the
  * waiter is the one to probe the endpoint (its claim was won). */
@@ -70,7 +78,7 @@ enum epreg_answer epreg_request(struct epreg *r, const struct ep_key *k,
 				const struct ep_done **out);
 
 /* Publishes the result of a probe the caller was told to make (the
- * registry takes ownership of d and d->leaf) and wakes its waiters. Returns
+ * registry takes ownership of d and its chain) and wakes its waiters. Returns
  * the published result (for the caller's own use). */
 const struct ep_done *epreg_publish(struct epreg *r, const struct ep_key *k,
 				    struct ep_done *d);

@@ -13,6 +13,7 @@
 
 #include "crawler/cert.h"
 #include "crawler/copyfmt.h"
+#include "crawler/danecache.h"
 #include "crawler/epclaim.h"
 #include "crawler/probe.h"
 #include "crawler/record.h"
@@ -99,8 +100,10 @@ struct host {
 	/* The TLSA records themselves, for DANE (data malloc'ed). */
 	struct verify_tlsa rec[VERIFY_MAX_TLSA];
 	size_t nrec;
-	/* Per address: the endpoint probe's result (registry-owned). */
+	/* Per address: the endpoint probe's result (registry-owned), and
+	 * whether this domain's TLSA records authenticate its chain. */
 	const struct ep_done *done[2 * PROBE_ADDR_MAX];
+	bool chain_ok[2 * PROBE_ADDR_MAX];
 };
 
 struct probe {
@@ -663,6 +666,38 @@ static bool address_ok(const struct probe *p, const struct host *h, size_t k)
 	       !addr_policy_domain_blocked(p->env->policy, h->name);
 }
 
+/*
+ * Whether this domain's TLSA records for host h authenticate each contacted
+ * endpoint's chain (verify_dane), into h->chain_ok. The chain is whoever
+ * probed the endpoint's (epreg.h); the records, their DNSSEC status and the
+ * reference names are this domain's own, so two domains sharing an
+ * endpoint are judged apart (RFC 7672 §2.2.1). Only where the records
+ * count: a secure TLSA answer reached by a secure path with a usable
+ * record; elsewhere verify_dane_decide() never looks at the chain.
+ */
+static void host_chains(struct probe *p, struct host *h)
+{
+	unsigned usable = 0;
+
+	for (size_t i = 0; i < h->nrec; i++)
+		usable += verify_tlsa_usable(&h->rec[i]) == VERIFY_TLSA_USABLE;
+	if (!h->kept || !h->tlsa_looked_up || h->tlsa_st != DNSSEC_SECURE ||
+	    !usable || !h->tlsa_name)
+		return;
+	/* Reference names: the TLSA base domain (where the records were
+	 * found, maybe the CNAME expansion), then the MX host. */
+	const char *base = h->tlsa_name + strlen("_25._tcp.");
+	const char *refs[2] = { base, h->name };
+	size_t nref = strcmp(base, h->name) ? 2 : 1;
+	for (size_t k = 0; k < h->naddr; k++) {
+		const struct ep_done *d = h->done[k];
+		if (d && d->nchain)
+			h->chain_ok[k] = dane_cache_chain_ok(
+			    p->env->dane, d, p->env->verify, d->chain,
+			    d->nchain, time(NULL), refs, nref, h->rec, h->nrec);
+	}
+}
+
 /* The SMTP/TLS stage's share of the host's DANE outcome (RFC 7672),
  * from the TLSA records and what its endpoints presented; NULL when the
  * stage did not run. */
@@ -682,7 +717,7 @@ static const char *host_dane(const struct probe *p, const struct host *h,
 			continue;
 		contacted++;
 		f.starttls_ok &= d->starttls_ok;
-		f.chain_ok &= d->dane == VERIFY_DANE_OK;
+		f.chain_ok &= h->chain_ok[k];
 	}
 	f.secure_path =
 	    h->tlsa_looked_up &&
@@ -748,10 +783,11 @@ static void write_domain_endpoints(struct probe *p, size_t i,
 		copy_field(b);
 		copy_str(b, h->name);
 		copy_field(b);
-		int named = d->leaf && p->env->names
-				? verify_leaf_names(p->env->names, d, d->leaf,
-						    d->leaf_len, p->domain)
-				: -1;
+		int named =
+		    d->nchain && p->env->names
+			? verify_leaf_names(p->env->names, d, d->chain[0].data,
+					    d->chain[0].len, p->domain)
+			: -1;
 		if (named >= 0)
 			copy_bool(b, named);
 		else
@@ -767,7 +803,7 @@ static void write_domain_endpoints(struct probe *p, size_t i,
 			f.nusable += verify_tlsa_usable(&h->rec[r]) ==
 				     VERIFY_TLSA_USABLE;
 		f.starttls_ok = d->starttls_ok;
-		f.chain_ok = d->dane == VERIFY_DANE_OK;
+		f.chain_ok = h->chain_ok[k];
 		enum verify_dane_outcome o = verify_dane_decide(&f);
 		copy_str(b, verify_dane_outcome_str(o));
 		copy_field(b);
@@ -865,6 +901,7 @@ static void write_rows(struct probe *p, struct probe_counts *delta)
 		jbuf_append(mx, "}", 1);
 		copy_field(mx);
 		enum verify_dane_outcome dane;
+		host_chains(p, h);
 		const char *dane_str = host_dane(p, h, outcome, &dane);
 		copy_str(mx, dane_str);
 		copy_field(mx);
@@ -1212,20 +1249,26 @@ static void record_line(struct jbuf *b, const struct endpoint_result *r)
 	jbuf_puts(b, "\n");
 }
 
-/* The owner's probe finished: judge the chain once, publish the result
- * for every domain that uses this endpoint, and keep the rows. */
+/* The owner's probe finished: judge the chain once (PKIX: the same for
+ * every domain), publish the result and the chain for every domain that
+ * uses this endpoint (each judges DANE itself), and keep the rows. */
 static void on_ep_probed(void *arg, const struct endpoint_result *r)
 {
 	struct ep_wait *w = arg;
 	struct probe *p = w->p;
-	struct host *h = &p->hosts[w->host];
 	struct ep_done *d = calloc(1, sizeof *d);
 	struct epclaim_result *x = NULL;
 	struct verify_result vr;
-	struct verify_der der[TLS_MAX_CHAIN];
 	size_t n = r->tls_done ? r->tls->nchain : 0;
+	struct verify_der *der = n ? calloc(n, sizeof *der) : NULL;
 	bool judged = false;
 
+	if (n && !der) {
+		/* Out of memory: published as a failure below. */
+		free(d);
+		d = NULL;
+		n = 0;
+	}
 	for (size_t i = 0; i < n; i++)
 		der[i] = (struct verify_der){ r->tls->chain[i],
 					      r->tls->chain_len[i] };
@@ -1249,8 +1292,13 @@ static void on_ep_probed(void *arg, const struct endpoint_result *r)
 		record_line(&p->records, r);
 	}
 	p->ep_probed++;
-	if (!d || (p->env->claims && !x)) {
+	if (d && ep_done_set_chain(d, der, n) != 0) {
 		free(d);
+		d = NULL;
+	}
+	free(der);
+	if (!d || (p->env->claims && !x)) {
+		ep_done_free(d);
 		if (x) {
 			jbuf_free(&x->endpoint_rows);
 			jbuf_free(&x->cert_rows);
@@ -1267,27 +1315,6 @@ static void on_ep_probed(void *arg, const struct endpoint_result *r)
 	p->ep_starttls += d->starttls_ok;
 	d->trusted = judged && vr.trusted;
 	d->name_matches_mx = judged && vr.name_matches_mx;
-	d->dane = VERIFY_DANE_NONE;
-	if (n) {
-		d->leaf = malloc(r->tls->chain_len[0]);
-		if (d->leaf) {
-			memcpy(d->leaf, r->tls->chain[0], r->tls->chain_len[0]);
-			d->leaf_len = r->tls->chain_len[0];
-		}
-	}
-	if (n && h->nrec && h->tlsa_name) {
-		/* Reference names: the TLSA base domain (where the records
-		 * were found, maybe the CNAME expansion), then the MX host. */
-		const char *base = h->tlsa_name + strlen("_25._tcp.");
-		const char *refs[2] = { base, h->name };
-		struct verify_dane_result dr;
-		if (verify_dane(p->env->verify, der, n, time(NULL), refs,
-				strcmp(base, h->name) ? 2 : 1, h->rec, h->nrec,
-				&dr) == VERIFY_OK) {
-			d->dane = dr.outcome;
-			d->dane_nusable = dr.nusable;
-		}
-	}
 	if (x) {
 		/* Wait for our own result like everyone else: it arrives once
 		 * its rows are stored. */
@@ -1351,18 +1378,11 @@ static void endpoint_request(struct probe *p, size_t hi, size_t k)
 				   w) != 0)
 			publish_failure(w);
 		return;
-	case EPREG_CLAIM: {
-		/* Other crawlers' results are judged for DANE with this
-		 * host's TLSA records, as the first asker's are here. */
-		struct epclaim_dane dane = {
-			h->rec, h->nrec,
-			h->tlsa_name ? h->tlsa_name + strlen("_25._tcp.") : NULL
-		};
+	case EPREG_CLAIM:
 		p->pending++;
-		if (epclaim_request(p->env->claims, &w->key, &dane) != 0)
+		if (epclaim_request(p->env->claims, &w->key) != 0)
 			publish_failure(w);
 		return;
-	}
 	case EPREG_NO_MEMORY:
 		free(w);
 		oom(p);

@@ -45,6 +45,8 @@ enum probe_table {
 	PROBE_T_LAST
 };
 
+struct dane_cache;
+
 /* What every probe of a worker shares. */
 struct probe_env {
 	uv_loop_t *loop;
@@ -63,6 +65,8 @@ struct probe_env {
 	const struct verify_ctx *verify;
 	/* This worker's decoded leaves, for the name checks per domain. */
 	struct verify_leaf_cache *names;
+	/* This worker's DANE judgements of shared chains (NULL: none). */
+	struct dane_cache *dane;
 };
 
 /* Counts of outcomes, for the progress line and the summary. */

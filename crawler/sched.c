@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "crawler/cli.h"
+#include "crawler/danecache.h"
 #include "crawler/epclaim.h"
 #include "crawler/sched.h"
 #include "crawler/store.h"
@@ -44,6 +45,9 @@
  * KiB each); the MX hosts of neighbouring domains are mostly the same
  * providers'. */
 #define SCHED_LEAF_CACHE 512
+/* DANE judgements kept per worker (48 bytes each): one per chain, TLSA
+ * set and names, so one per shared DANE endpoint of a provider. */
+#define SCHED_DANE_CACHE 4096
 
 struct worker;
 
@@ -368,7 +372,8 @@ static int worker_init(struct worker *w, struct shared *sh, unsigned index)
 		}
 		w->env.ep_env = &w->ep_env;
 		w->env.names = verify_leaf_cache_new(SCHED_LEAF_CACHE);
-		if (!w->env.names)
+		w->env.dane = dane_cache_new(SCHED_DANE_CACHE);
+		if (!w->env.names || !w->env.dane)
 			return -1;
 		struct stsfetch_config fc = { .ca_file = cfg->ca_file };
 		int rc = stsfetch_init(&w->sts, &w->loop, &fc);
@@ -645,7 +650,6 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 			.worker_id = cfg->worker_id,
 			.lease_seconds = cfg->lease_seconds,
 			.reg = sh.reg,
-			.verify = cfg->verify,
 			.dict_samples = cfg->record_dict_samples,
 		};
 		sh.claims = epclaim_start(&cc);
@@ -680,6 +684,7 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 				SSL_CTX_free(sh.w[k].ep_env.tls);
 				ipcap_free(sh.w[k].ep_env.cap);
 				verify_leaf_cache_free(sh.w[k].env.names);
+				dane_cache_free(sh.w[k].env.dane);
 			}
 			free(sh.w);
 			free(sh.req);
@@ -731,6 +736,7 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 		SSL_CTX_free(sh.w[i].ep_env.tls);
 		ipcap_free(sh.w[i].ep_env.cap);
 		verify_leaf_cache_free(sh.w[i].env.names);
+		dane_cache_free(sh.w[i].env.dane);
 	}
 	/* Every domain is done, so no claim is pending. */
 	struct epclaim_stats cs = { 0 };

@@ -179,6 +179,28 @@ SCENARIOS = [
               "ladder": "dane"}),
     S("dane-cname-original", "DANE: CNAME'd MX host, TLSA only at the original name -> dane_ok",
       mxhost=H(cname="real", a=["auto"], tlsa=[(3, 1, 1, "leaf")])),
+    # One MX host (signed zone, TLSA at the host) shared by signed and
+    # unsigned domains: DANE applies per domain (RFC 7672 §2.2.1), whoever
+    # probed the endpoint. A pair per scan order (the first scenario of a
+    # pair defines the host) and a third domain on each host: the one a
+    # first crawler probes the endpoint for when test_dane_shared.sh scans
+    # the pair in a second crawler.
+    S("dane-shared-ta-insecure", "DANE: shared MX host (DANE-TA), this domain's MX insecure, asked first -> dane_not_applicable",
+      dnssec="insecure", zones={"dane-shared-ta.test.": "secure"},
+      mx=[(10, "mx.dane-shared-ta.test.")],
+      hosts={"mx.dane-shared-ta.test.": H(a=["auto"], tlsa=[(2, 1, 1, "ta")])}),
+    S("dane-shared-ta-secure", "DANE: shared MX host (DANE-TA), signed domain asks after an unsigned one -> dane_ok",
+      mx=[(10, "mx.dane-shared-ta.test.")]),
+    S("dane-shared-ee-secure", "DANE: shared MX host (DANE-EE), signed domain asked first -> dane_ok",
+      zones={"dane-shared-ee.test.": "secure"},
+      mx=[(10, "mx.dane-shared-ee.test.")],
+      hosts={"mx.dane-shared-ee.test.": H(a=["auto"], tlsa=[(3, 1, 1, "leaf")])}),
+    S("dane-shared-ee-insecure", "DANE: shared MX host (DANE-EE), unsigned domain asks after a signed one -> dane_not_applicable",
+      dnssec="insecure", mx=[(10, "mx.dane-shared-ee.test.")]),
+    S("dane-shared-ta-other", "DANE: shared MX host (DANE-TA), a third domain, unsigned -> dane_not_applicable",
+      dnssec="insecure", mx=[(10, "mx.dane-shared-ta.test.")]),
+    S("dane-shared-ee-other", "DANE: shared MX host (DANE-EE), a third domain, unsigned -> dane_not_applicable",
+      dnssec="insecure", mx=[(10, "mx.dane-shared-ee.test.")]),
 
     # ------------------------------------------------------------ SMTP
     S("smtp-banner-multiline", "SMTP: multi-line 220- banner",
