@@ -174,7 +174,8 @@ class Compare:
             for f in ("trusted", "valid_ignoring_strength",
                       "missing_intermediate", "name_matches_mx",
                       "name_matches_domain", "cn_only", "chain_len",
-                      "long_chain", "out_of_order", "leaf_san_count"):
+                      "long_chain", "chain_truncated", "out_of_order",
+                      "leaf_san_count"):
                 self.eq(w, "cert." + f, ec.get(f), tc.get(f))
             self.eq(w, "cert.errors", ec.get("errors") or [], tc.get("errors") or [])
             self.eq(w, "cert.weak", sorted(ec.get("weak") or []), sorted(tc.get("weak") or []))

@@ -14,7 +14,7 @@ Checked per endpoint (`endpoints[].cert`): trusted (strict sender,
 security level 2), valid_ignoring_strength (lax sender), errors (same
 names in the same order), missing_intermediate, name_matches_mx,
 name_matches_domain (DNS SANs only, never the CN), cn_only, weak (as a
-set), chain_len, out_of_order, leaf_san_count.
+set), chain_len, chain_truncated, out_of_order, leaf_san_count.
 
 Checked per MX host with TLSA records (`mx[].dane`): verify_dane() on each
 contacted endpoint's chain (an empty chain where STARTTLS did not happen),
@@ -43,7 +43,7 @@ EXCEPTIONS = {}
 CERT_FIELDS = ("trusted", "valid_ignoring_strength", "errors",
                "missing_intermediate", "name_matches_mx",
                "name_matches_domain", "cn_only", "weak", "chain_len",
-               "out_of_order", "leaf_san_count")
+               "chain_truncated", "out_of_order", "leaf_san_count")
 
 
 def run(tool, args):

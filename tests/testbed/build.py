@@ -277,6 +277,9 @@ def smtp_truth(smtp, tls_spec, cert_ok):
     return t
 
 
+CHAIN_KEPT = 128
+
+
 def cert_truth(spec, host, domain):
     """Expected certificate verdicts for a pki.py spec presented by host."""
     spec = spec or {}
@@ -335,6 +338,9 @@ def cert_truth(spec, host, domain):
         "weak": weak,
         "chain_len": chain_len,
         "long_chain": chain_len > 10,
+        # The crawler's documented bound (issue M7: at least 100, bounded):
+        # it keeps and judges the first 128 certificates presented.
+        "chain_truncated": chain_len > CHAIN_KEPT,
         "out_of_order": out_of_order,
         "leaf_san_count": len(ids),
     }

@@ -270,6 +270,8 @@ SCENARIOS = [
       "strength, not trusted at security level 2", mxhost=H(cert={"hash": "sha1"})),
     S("cert-chain-100", "Cert: 100-certificate chain handled with bounded memory",
       mxhost=H(cert={"chain_len": 100})),
+    S("cert-chain-130", "Cert: 130 certificates sent (padding) -> the first 128 kept and "
+      "judged, truncated, trusted", mxhost=H(cert={"chain_len": 130})),
     S("cert-chain-100-valid", "Cert: 100-certificate PKIX-valid chain (99 issuing CAs under "
       "the root) -> judged whole, trusted, long", mxhost=H(cert={"ca_depth": 99})),
     S("cert-chain-out-of-order", "Cert: 3 issuing CAs sent root side first -> trusted, "
