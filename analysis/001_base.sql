@@ -49,7 +49,10 @@ SELECT m.campaign_id, m.target_id, m.ordinal, lower(m.host) AS host,
        -- at security level 2 and the MX host name is among the leaf's DNS
        -- SANs. A name found only in the CN does not count (RFC 9525 §6.3;
        -- name_matches_mx never reads the CN, cn_only flags such leaves).
-       coalesce(e.trusted AND e.name_matches_mx AND NOT e.cn_only, false) AS cert_valid
+       coalesce(e.trusted AND e.name_matches_mx AND NOT e.cn_only, false) AS cert_valid,
+       -- The same for the lax sender: key and digest strength ignored.
+       coalesce(e.valid_ignoring_strength AND e.name_matches_mx
+                AND NOT e.cn_only, false) AS cert_valid_lax
   FROM domain_mx m
   JOIN mx_address a
     ON a.campaign_id = m.campaign_id AND a.target_id = m.target_id
@@ -73,6 +76,7 @@ SELECT campaign_id, target_id,
        bool_and(reached AND starttls_offered AND tls_ok) AS all_tls,
        bool_and(tls_ok AND tls_ge_1_2) AS all_tls_ge_1_2,
        bool_and(cert_valid) AS all_cert_valid,
+       bool_and(cert_valid_lax) AS all_cert_valid_lax,
        bool_or(has_chain) AS any_chain
   FROM analysis.b_use
  GROUP BY campaign_id, target_id;
@@ -85,6 +89,7 @@ SELECT campaign_id, host,
        bool_and(starttls_offered) AS all_starttls,
        bool_or(starttls_offered) AS any_starttls,
        bool_and(cert_valid) AS all_cert_valid,
+       bool_and(cert_valid_lax) AS all_cert_valid_lax,
        bool_or(has_chain) AS any_chain
   FROM analysis.b_use
  GROUP BY campaign_id, host;
@@ -93,6 +98,8 @@ SELECT campaign_id, host,
 CREATE VIEW analysis.b_endpoint AS
 SELECT e.*, e.trusted IS NOT NULL AS has_chain,
        coalesce(e.trusted AND e.name_matches_mx AND NOT e.cn_only, false) AS cert_valid,
+       coalesce(e.valid_ignoring_strength AND e.name_matches_mx
+                AND NOT e.cn_only, false) AS cert_valid_lax,
        c.issuer AS leaf_issuer, c.not_before AS leaf_not_before,
        c.not_after AS leaf_not_after
   FROM endpoint e

@@ -135,6 +135,9 @@ def endpoint_facts(host, ep):
         # names come from DNS SANs only (never the CN, RFC 9525 §6.3).
         "cert_valid": bool(cert and cert["trusted"] and not cert.get("weak")
                            and cert["name_matches_mx"] and not cert["cn_only"]),
+        # The lax sender's (security level 0): strength ignored.
+        "cert_valid_lax": bool(cert and cert["valid_ignoring_strength"]
+                               and cert["name_matches_mx"] and not cert["cn_only"]),
         "name_matches_domain": bool(cert and cert.get("name_matches_domain")),
     }
 
@@ -272,6 +275,13 @@ def compute(truth):
             sum(all(e["cert_valid"] for e in es) for es in hosts.values()), len(hosts))
     F.share("cert_valid", "endpoint", label,
             sum(e["cert_valid"] for e in endpoints.values()), len(endpoints))
+    label = "valid ignoring key and digest strength, names the MX host (lax sender)"
+    F.share("cert_valid", "domain", label,
+            sum(all(e["cert_valid_lax"] for e in u) for u in uses.values()), len(uses))
+    F.share("cert_valid", "mx_host", label,
+            sum(all(e["cert_valid_lax"] for e in es) for es in hosts.values()), len(hosts))
+    F.share("cert_valid", "endpoint", label,
+            sum(e["cert_valid_lax"] for e in endpoints.values()), len(endpoints))
 
     chained = [e for e in endpoints.values() if e["has_chain"]]
     F.causes("cert_failure_cause", "endpoint", [cert_causes(e) for e in chained], len(chained))
