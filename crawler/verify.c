@@ -662,13 +662,14 @@ static unsigned dns_san_count(X509 *leaf)
 /*
  * The strict sender's verification of a chain valid at level 0: the same
  * inputs at authentication level 2, stopping at the first error. 1 when
- * it passes, 0 when not, -1 out of memory or on an internal error.
+ * it passes, 0 when not, -1 out of memory, -2 when OpenSSL could not
+ * set up the verification.
  */
 static int verify_strict(const struct verify_ctx *ctx,
 			 const struct loaded_chain *lc, time_t at)
 {
 	X509_STORE_CTX *sctx = X509_STORE_CTX_new();
-	int ret = -1;
+	int ret = -2;
 
 	if (sctx == NULL)
 		return -1;
@@ -759,7 +760,7 @@ enum verify_rc verify_chain(const struct verify_ctx *ctx,
 	if (out->valid_ignoring_strength && out->weak == 0) {
 		int strict = verify_strict(ctx, &lc, at);
 		if (strict < 0) {
-			rc = VERIFY_NO_MEMORY;
+			rc = strict == -1 ? VERIFY_NO_MEMORY : VERIFY_INTERNAL;
 			goto done;
 		}
 		out->trusted = strict == 1;
