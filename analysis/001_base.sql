@@ -8,6 +8,15 @@
 -- MX hosts with no contactable endpoint (no address, only refused
 -- addresses, an IP literal) are not judged; a domain with none at all
 -- leaves the denominators of the transport figures (the funnel counts it).
+--
+-- Two senders are modelled, and every figure's definition says which:
+-- * the strict sender: a modern MTA with Debian's OpenSSL defaults (TLS
+--   1.2 or later, security level 2: no RSA key under 2048 bits, no SHA-1
+--   or MD5 signature). endpoint.trusted is its chain verdict; a handshake
+--   that only works at TLS 1.0/1.1 (endpoint.tls_legacy) fails for it.
+-- * the lax sender: any TLS version, security level 0, as the crawler's
+--   own client (TLS 1.0-1.3): what is measured. Its chain verdict is
+--   endpoint.valid_ignoring_strength.
 
 -- Per scanned domain: the DNS stage's outcome and the MX question.
 CREATE VIEW analysis.b_domain AS
@@ -28,6 +37,7 @@ SELECT m.campaign_id, m.target_id, m.ordinal, lower(m.host) AS host,
        e.outcome, e.end_state, e.stripping, e.tls_version, e.tls_cipher,
        e.tls_group, e.tls_reason, e.trusted, e.verify_errors,
        e.name_matches_mx, e.cn_only, e.weak, e.chain, e.probed_at,
+       e.valid_ignoring_strength, e.tls_legacy,
        e.ip IS NOT NULL AS probed,
        coalesce(e.end_state <> 'connecting', false) AS reached,
        coalesce(e.banner_code = 220, false) AS banner_220,
@@ -41,10 +51,14 @@ SELECT m.campaign_id, m.target_id, m.ordinal, lower(m.host) AS host,
        e.tls_version IS NOT NULL AS tls_ok,
        coalesce(e.tls_version IN ('TLSv1.2', 'TLSv1.3'), false) AS tls_ge_1_2,
        e.trusted IS NOT NULL AS has_chain,
-       -- "Valid certificate": trusted and the MX host name is among the
-       -- leaf's DNS SANs. A name found only in the CN does not count
-       -- (RFC 9525 §6.3 drops CN matching; CHECKS.md records it as cn_only).
-       coalesce(e.trusted AND e.name_matches_mx AND NOT e.cn_only, false) AS cert_valid
+       -- "Valid certificate" (strict sender's certificate checks): trusted
+       -- at security level 2 and the MX host name is among the leaf's DNS
+       -- SANs. A name found only in the CN does not count (RFC 9525 §6.3;
+       -- name_matches_mx never reads the CN, cn_only flags such leaves).
+       coalesce(e.trusted AND e.name_matches_mx AND NOT e.cn_only, false) AS cert_valid,
+       -- The same for the lax sender: key and digest strength ignored.
+       coalesce(e.valid_ignoring_strength AND e.name_matches_mx
+                AND NOT e.cn_only, false) AS cert_valid_lax
   FROM domain_mx m
   JOIN mx_address a
     ON a.campaign_id = m.campaign_id AND a.target_id = m.target_id
@@ -69,6 +83,7 @@ SELECT campaign_id, target_id,
        bool_and(reached AND starttls_offered AND tls_ok) AS all_tls,
        bool_and(tls_ok AND tls_ge_1_2) AS all_tls_ge_1_2,
        bool_and(cert_valid) AS all_cert_valid,
+       bool_and(cert_valid_lax) AS all_cert_valid_lax,
        bool_or(has_chain) AS any_chain
   FROM analysis.b_use
  GROUP BY campaign_id, target_id;
@@ -82,6 +97,7 @@ SELECT campaign_id, host,
        bool_or(starttls_offered) AS any_starttls,
        bool_or(starttls_seen) AS any_starttls_seen,
        bool_and(cert_valid) AS all_cert_valid,
+       bool_and(cert_valid_lax) AS all_cert_valid_lax,
        bool_or(has_chain) AS any_chain
   FROM analysis.b_use
  GROUP BY campaign_id, host;
@@ -90,6 +106,8 @@ SELECT campaign_id, host,
 CREATE VIEW analysis.b_endpoint AS
 SELECT e.*, e.trusted IS NOT NULL AS has_chain,
        coalesce(e.trusted AND e.name_matches_mx AND NOT e.cn_only, false) AS cert_valid,
+       coalesce(e.valid_ignoring_strength AND e.name_matches_mx
+                AND NOT e.cn_only, false) AS cert_valid_lax,
        c.issuer AS leaf_issuer, c.not_before AS leaf_not_before,
        c.not_after AS leaf_not_after
   FROM endpoint e

@@ -1,6 +1,9 @@
 -- The protection ladder (METRICS.md "Protection against an active
 -- attacker"): per domain, the strongest protection a sender that follows
--- the standards gets, as the first rung that holds, top down:
+-- the standards gets, as the first rung that holds, top down. The sender
+-- modelled is the strict one (001_base.sql): TLS 1.2 or later, OpenSSL
+-- security level 2, so a handshake that only works at TLS 1.0/1.1 does
+-- not complete STARTTLS for it, and "trusted" is its chain verdict:
 --
 --   no-mail                  no contactable endpoint at all: NXDOMAIN, a
 --                            DNS error, null MX, no MX host with an
@@ -18,7 +21,8 @@
 --                            or not it would work if enforced
 --   plaintext                some contactable endpoint does not complete
 --                            STARTTLS (no STARTTLS, refused, handshake
---                            failed, unreachable, not probed)
+--                            failed, only TLS 1.0/1.1, unreachable, not
+--                            probed)
 --   opportunistic-trusted    every contactable endpoint completes STARTTLS
 --                            with a trusted chain naming its MX host in a
 --                            DNS SAN (CN-only does not count), but nothing
@@ -45,7 +49,8 @@
 CREATE VIEW analysis.b_ladder AS
 WITH u AS (
     SELECT campaign_id, target_id,
-           bool_and(coalesce(outcome = 'starttls_ok', false) AND tls_ok) AS all_starttls,
+           bool_and(coalesce(outcome = 'starttls_ok', false) AND tls_ok
+                    AND tls_ge_1_2) AS all_starttls,
            bool_and(cert_valid) AS all_cert_valid
       FROM analysis.b_use
      GROUP BY campaign_id, target_id
@@ -96,13 +101,15 @@ SELECT t.campaign_id, 'domain'::text AS scope, r.rung AS label, r.ord,
 
 COMMENT ON VIEW analysis.protection_ladder IS
     'Per domain, the strongest protection against an active attacker that a '
-    'standards-following sender gets, the first that holds of: no-mail (no '
+    'strict sender (TLS 1.2 or later, OpenSSL security level 2) gets, the '
+    'first that holds of: no-mail (no '
     'contactable endpoint: NXDOMAIN, DNS error, null MX, no allowed address); '
     'dane (every kept MX host DANE-valid); mta-sts-enforce (valid enforce '
     'policy and enforce would work); mta-sts-testing (valid testing policy); '
-    'plaintext (some contactable endpoint does not complete STARTTLS); '
-    'opportunistic-trusted (every endpoint presents a trusted chain naming '
-    'its MX host by DNS SAN); else opportunistic-untrusted. Rows partition '
+    'plaintext (some contactable endpoint does not complete STARTTLS at TLS '
+    '1.2 or later); opportunistic-trusted (every endpoint presents a chain '
+    'trusted at security level 2 naming its MX host by DNS SAN); else '
+    'opportunistic-untrusted. Rows partition '
     'the denominator. Denominator: scanned domains of the campaign.';
 SELECT analysis.register(2, 'protection_ladder', 'ladder', 'distribution',
     'Protection ladder: strongest protection a sender gets',

@@ -14,7 +14,9 @@ SELECT campaign_id, 'endpoint'::text AS scope,
  GROUP BY campaign_id, 3;
 
 COMMENT ON VIEW analysis.tls_handshake IS
-    'TLS handshakes that completed (ok) or failed, by cause (tls_alert: the '
+    'TLS handshakes that completed (ok) or failed, by cause, as the lax '
+    'client measures them (TLS 1.0-1.3, security level 0: ok includes '
+    'legacy TLS 1.0/1.1 handshakes, see tls_below_1_2) (tls_alert: the '
     'server sent a fatal alert; eof: it closed; reset: RST; tls_protocol: a '
     'protocol error; else the probe outcome such as timeout or deadline). '
     'Denominator: endpoints that answered 220 to STARTTLS.';

@@ -8,7 +8,9 @@ SELECT campaign_id, 'endpoint'::text AS scope, coalesce(tls_version, 'none') AS 
  GROUP BY campaign_id, 3;
 
 COMMENT ON VIEW analysis.tls_version IS
-    'Endpoints by negotiated TLS version. Denominator: endpoints that completed '
+    'Endpoints by negotiated TLS version (the server''s best: the lax client '
+    'offers TLS 1.0-1.3; TLSv1 and TLSv1.1 are legacy, a strict sender '
+    'requiring TLS 1.2 fails there). Denominator: endpoints that completed '
     'a TLS handshake.';
 SELECT analysis.register(22, 'tls_version', 'transport', 'distribution',
     'Negotiated TLS version', 'endpoints with a completed TLS handshake');

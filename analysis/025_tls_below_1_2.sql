@@ -17,7 +17,8 @@ SELECT campaign_id, scope, 'below TLS 1.2'::text AS label, 0 AS ord,
   FROM r GROUP BY campaign_id, scope;
 
 COMMENT ON VIEW analysis.tls_below_1_2 IS
-    'Endpoints whose handshake negotiated a version below TLS 1.2, and '
+    'Endpoints whose handshake negotiated a version below TLS 1.2 (legacy: '
+    'the lax client succeeds, a strict sender requiring TLS 1.2 fails), and '
     'domains with at least one such endpoint. Denominator: endpoints with a '
     'completed handshake; domains with at least one.';
 SELECT analysis.register(25, 'tls_below_1_2', 'transport', 'share',

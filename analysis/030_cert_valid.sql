@@ -1,25 +1,42 @@
 -- "A strict sender would deliver": the chain is trusted (system store or
--- --ca-file, at the scan's time) and the MX host name is among the leaf's
--- DNS SANs (CN-only does not count). Per domain and MX host over every
+-- --ca-file, at the scan's time) at OpenSSL security level 2, Debian's
+-- default (no RSA key under 2048 bits, no SHA-1/MD5 signature), and the
+-- MX host name is among the leaf's DNS SANs (the CN is never used). The
+-- chain is judged as presented in whatever handshake completed (also TLS
+-- 1.0/1.1: sts_ready adds the version). Per domain and MX host over every
 -- contactable endpoint, so an endpoint without STARTTLS or a handshake
--- counts against it; per endpoint over all probed endpoints.
+-- counts against it; per endpoint over all probed endpoints. A second
+-- row answers "would a lax sender accept it": the same with the chain
+-- valid ignoring key and digest strength (security level 0).
 CREATE VIEW analysis.cert_valid AS
 WITH r AS (
-    SELECT campaign_id, 'domain'::text AS scope, all_cert_valid AS ok
+    SELECT campaign_id, 'domain'::text AS scope, all_cert_valid AS ok,
+           all_cert_valid_lax AS ok_lax
       FROM analysis.b_domain_use
     UNION ALL
-    SELECT campaign_id, 'mx_host', all_cert_valid FROM analysis.b_host_use
+    SELECT campaign_id, 'mx_host', all_cert_valid, all_cert_valid_lax
+      FROM analysis.b_host_use
     UNION ALL
-    SELECT campaign_id, 'endpoint', cert_valid FROM analysis.b_endpoint
+    SELECT campaign_id, 'endpoint', cert_valid, cert_valid_lax
+      FROM analysis.b_endpoint
 )
 SELECT campaign_id, scope, 'trusted and names the MX host'::text AS label, 0 AS ord,
        count(*) FILTER (WHERE ok) AS numerator, count(*) AS denominator
+  FROM r GROUP BY campaign_id, scope
+UNION ALL
+SELECT campaign_id, scope,
+       'valid ignoring key and digest strength, names the MX host (lax sender)',
+       1, count(*) FILTER (WHERE ok_lax), count(*)
   FROM r GROUP BY campaign_id, scope;
 
 COMMENT ON VIEW analysis.cert_valid IS
     'Domains (MX hosts) whose every contactable endpoint presents over '
-    'STARTTLS a chain that is trusted and whose leaf names the MX host in a '
-    'DNS SAN; endpoints that do. Denominator: domains / MX hosts with at '
+    'STARTTLS a chain that a strict sender trusts (OpenSSL security level 2: '
+    'no RSA key under 2048 bits, no SHA-1/MD5 signature) and whose leaf '
+    'names the MX host in a DNS SAN (never the CN); endpoints that do. A '
+    'second row counts the same for a lax sender (security level 0: the '
+    'chain valid ignoring key and digest strength). '
+    'Denominator: domains / MX hosts with at '
     'least one contactable endpoint; probed endpoints.';
 SELECT analysis.register(30, 'cert_valid', 'certificates', 'share',
     'Every MX presents a trusted chain for its name',

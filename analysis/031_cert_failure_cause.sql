@@ -1,8 +1,11 @@
 -- Why chains fail, one row per cause: every verify error recorded
 -- (expired, not_yet_valid, self_signed, self_signed_in_chain,
 -- unknown_issuer, bad_signature, ...), name_mismatch (the leaf does not
--- name the MX host), cn_only (the name is only in the CN), and weak
--- (rsa_lt_2048, dsa_lt_2048, sha1, md5). A unit with several causes
+-- name the MX host in a DNS SAN), cn_only (no DNS SAN at all), and weak
+-- (rsa_lt_2048, dsa_lt_2048, ec_lt_224, sha1, md5: why a chain a lax
+-- sender accepts is not trusted by the strict sender of cert_valid). The
+-- verify errors are the lax sender's (security level 0). A unit with
+-- several causes
 -- counts under each, so rows do not add up to the denominator. A domain
 -- or MX host has a cause when any of its endpoints has it.
 CREATE VIEW analysis.cert_failure_cause AS
@@ -47,8 +50,9 @@ SELECT r.campaign_id, r.scope, r.cause AS label, 0 AS ord,
 COMMENT ON VIEW analysis.cert_failure_cause IS
     'Certificate failure causes, one row per cause: verify errors of the '
     'chain (expired, not_yet_valid, self_signed, self_signed_in_chain, '
-    'unknown_issuer, bad_signature ...), name_mismatch, cn_only, and weak '
-    'keys or signatures (rsa_lt_2048, sha1 ...). A unit counts under every '
+    'unknown_issuer, bad_signature ...), name_mismatch, cn_only (no DNS '
+    'SAN), and weak keys or signatures that a strict sender (security level '
+    '2) refuses (rsa_lt_2048, sha1 ...). A unit counts under every '
     'cause it has (any endpoint of a domain or MX host), so rows do not add '
     'up. Denominator: domains / MX hosts / endpoints with at least one '
     'presented chain.';

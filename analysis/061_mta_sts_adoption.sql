@@ -31,8 +31,9 @@ COMMENT ON VIEW analysis.mta_sts_adoption IS
     'Domains with: a _mta-sts TXT record starting with v=STSv1 (valid, '
     'invalid or several); a valid TXT record; the policy fetched over HTTPS; '
     'a valid policy; a valid policy in mode enforce; a valid enforce policy '
-    'whose enforcement would work (every MX host matches and presents a '
-    'trusted chain naming it over STARTTLS). Each row its own share. '
+    'whose enforcement would work for a strict sender (every MX host matches '
+    'and presents over STARTTLS at TLS 1.2 or later a chain trusted at '
+    'OpenSSL security level 2 naming it). Each row its own share. '
     'Denominator: domains with a mail route (MX RRset or implicit MX).';
 SELECT analysis.register(61, 'mta_sts_adoption', 'mta_sts', 'share',
     'MTA-STS: record, policy, enforcement', 'domains with a mail route',

@@ -1,5 +1,6 @@
--- "Enforce would work" (schema mta_sts_verdict): would a sender that
--- enforces the domain's policy deliver? Every MX host matches a pattern of
+-- "Enforce would work" (schema mta_sts_verdict): would a strict sender
+-- (TLS 1.2 or later, OpenSSL security level 2) that enforces the domain's
+-- policy deliver? Every MX host matches a pattern of
 -- the policy and every contacted endpoint of it completes STARTTLS with a
 -- chain trusted for the MX host name (RFC 8461 §4). The denominator is
 -- the domains that ask for enforcement (a valid policy in mode enforce):
@@ -17,9 +18,10 @@ SELECT campaign_id, 'domain'::text AS scope, 'enforce would work'::text AS label
 
 COMMENT ON VIEW analysis.mta_sts_enforce_works IS
     'Domains whose MTA-STS policy in mode enforce would let an enforcing '
-    'sender deliver: every MX host matches a policy pattern and every '
-    'contacted endpoint completes STARTTLS with a trusted chain naming its '
-    'MX host (DNS SAN). Denominator: domains with a mail route and a valid '
+    'strict sender (TLS 1.2 or later, OpenSSL security level 2) deliver: '
+    'every MX host matches a policy pattern and every contacted endpoint '
+    'completes STARTTLS at TLS 1.2 or later with a chain trusted at level 2 '
+    'naming its MX host (DNS SAN). Denominator: domains with a mail route and a valid '
     'policy in mode enforce (testing-mode policies: mta_sts_policy_outcome).';
 SELECT analysis.register(64, 'mta_sts_enforce_works', 'mta_sts', 'share',
     'MTA-STS: enforce would work', 'domains with a valid enforce-mode policy');

@@ -29,8 +29,9 @@ SELECT t.campaign_id, 'domain'::text AS scope, l.label,
 
 COMMENT ON VIEW analysis.mta_sts_policy_outcome IS
     'Valid MTA-STS policies by mode and whether enforcing them would work '
-    '(every MX host matches and presents a trusted chain naming it over '
-    'STARTTLS): enforce, would work / would fail; testing, would work / '
+    'for a strict sender (every MX host matches and presents over STARTTLS '
+    'at TLS 1.2 or later a chain trusted at OpenSSL security level 2 naming '
+    'it): enforce, would work / would fail; testing, would work / '
     'would fail if enforced; none. Rows partition the denominator. '
     'Denominator: domains with a mail route and a valid policy (any mode).';
 SELECT analysis.register(65, 'mta_sts_policy_outcome', 'mta_sts', 'distribution',

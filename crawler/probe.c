@@ -52,7 +52,8 @@ const char *const probe_table_columns[PROBE_T_LAST] = {
 	"starttls_code, stripping, injection, overlong_line, bare_lf, keywords, "
 	"banner, tls_version, tls_cipher, tls_group, handshake_ms, tls_reason, "
 	"chain, chain_len, trusted, verify_errors, missing_intermediate, "
-	"name_matches_mx, cn_only, weak, transcript, elapsed_ms",
+	"name_matches_mx, cn_only, weak, valid_ignoring_strength, "
+	"chain_out_of_order, leaf_san_count, transcript, elapsed_ms",
 	"sha256, der, subject, issuer, san_dns, not_before, not_after, "
 	"key_type, key_bits, sig_alg, self_issued",
 	"campaign_id, target_id, ordinal, ip, port, sni, name_matches_domain, "
@@ -1226,8 +1227,14 @@ static void endpoint_row(struct probe *p, const struct endpoint_result *r,
 				    &arr, verify_weak_str(1u << bit),
 				    strlen(verify_weak_str(1u << bit)));
 		copy_array_end(&arr);
+		copy_field(b);
+		copy_bool(b, vr->valid_ignoring_strength);
+		copy_field(b);
+		copy_bool(b, vr->out_of_order);
+		copy_field(b);
+		copy_int(b, vr->leaf_san_count);
 	} else {
-		jbuf_puts(b, "\\N\t\\N\t\\N\t\\N\t\\N\t\\N");
+		jbuf_puts(b, "\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N");
 	}
 	copy_field(b);
 	copy_bytea(b, tr->bytes, tr->len);

@@ -288,6 +288,8 @@ static void copy_verdict(struct jbuf *b, const struct verify_result *vr)
 			copy_array_text(&arr, verify_weak_str(1u << bit),
 					strlen(verify_weak_str(1u << bit)));
 	copy_array_end(&arr);
+	copy_field(b);
+	copy_bool(b, vr->valid_ignoring_strength);
 }
 
 static void endpoint_done(struct rv *rv)
@@ -314,7 +316,7 @@ static void endpoint_done(struct rv *rv)
 		copy_verdict(b, &vr);
 		rv->sum->chains++;
 	} else {
-		jbuf_puts(b, "\\N\t\\N\t\\N\t\\N\t\\N\t\\N");
+		jbuf_puts(b, "\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N");
 	}
 	copy_row_end(b);
 	rv->done_ep++;
@@ -369,11 +371,11 @@ static int endpoints_pass(struct rv *rv)
 		}
 		if ((unsigned)n < rv->fetch_rows)
 			endpoint_done(rv);
-		if (copy_rows(
-			rv, "COPY endpoint_judgement (campaign_id, "
-			    "judgement_set_id, ip, port, sni, trusted, "
-			    "verify_errors, missing_intermediate, "
-			    "name_matches_mx, cn_only, weak) FROM STDIN") != 0)
+		if (copy_rows(rv, "COPY endpoint_judgement (campaign_id, "
+				  "judgement_set_id, ip, port, sni, trusted, "
+				  "verify_errors, missing_intermediate, "
+				  "name_matches_mx, cn_only, weak, "
+				  "valid_ignoring_strength) FROM STDIN") != 0)
 			return -1;
 		progress(rv, false);
 		if ((unsigned)n < rv->fetch_rows)
@@ -707,7 +709,9 @@ static int summarise(struct rv *rv, FILE *out)
 	    "e.missing_intermediate IS DISTINCT FROM j.missing_intermediate "
 	    "OR e.name_matches_mx IS DISTINCT FROM j.name_matches_mx "
 	    "OR e.cn_only IS DISTINCT FROM j.cn_only "
-	    "OR e.weak IS DISTINCT FROM j.weak) "
+	    "OR e.weak IS DISTINCT FROM j.weak "
+	    "OR e.valid_ignoring_strength IS DISTINCT FROM "
+	    "j.valid_ignoring_strength) "
 	    "FROM endpoint e JOIN endpoint_judgement j "
 	    "ON j.campaign_id = e.campaign_id AND j.judgement_set_id = $2 "
 	    "AND j.ip = e.ip AND j.port = e.port AND j.sni = e.sni "

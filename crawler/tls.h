@@ -21,10 +21,14 @@
 
 #include "crawler/addrpolicy.h"
 
-/* Bytes of certificate list a server may send (OpenSSL's limit). */
+/* Bytes of certificate list a server may send (OpenSSL's limit): the
+ * byte cap on a presented chain; a larger list fails the handshake. */
 #define TLS_MAX_CERT_LIST (256 * 1024)
-/* Certificates of a presented chain that are kept. */
-#define TLS_MAX_CHAIN 32
+/* Certificates of a presented chain that are kept: the chain is judged
+ * whole up to this many (OpenSSL's default verify depth is 100 CAs, so a
+ * 100-certificate chain must fit); chain_total > nchain says truncated.
+ * Memory per chain stays under TLS_MAX_CERT_LIST bytes of DER. */
+#define TLS_MAX_CHAIN 128
 
 /*
  * Plaintext after the 220 to STARTTLS that arrives in a later read than

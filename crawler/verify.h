@@ -3,11 +3,17 @@
  * presented (leaf first), judged as independent facts (CHECKS.md "TLS and
  * certificates", "DANE for SMTP"):
  *
- *   - trusted: the chain verifies against the trust store at a given time;
- *     if not, every error seen (the first one first), under stable names;
+ *   - trusted: what a strict modern sender accepts: the chain verifies
+ *     against the trust store at a given time, and at OpenSSL's default
+ *     security level on Debian (2) with no weak key or signature;
+ *   - valid_ignoring_strength: the same, whatever the key sizes and
+ *     digests (what a lax sender, at security level 0, accepts); if not,
+ *     every error seen (the first one first), under stable names;
  *   - missing_intermediate: the leaf's issuer is nowhere to be found;
- *   - names: the leaf against the MX host and, separately, the domain;
- *   - cn_only: the leaf has no DNS SAN, so names come from the subject CN;
+ *   - names: the leaf's DNS SANs against the MX host and, separately, the
+ *     domain; the subject CN is never used (RFC 9525 §6.3);
+ *   - cn_only: the leaf has no DNS SAN (so it names no host at all);
+ *   - the presented chain's shape: length, order, the leaf's SAN count;
  *   - weak: small RSA/DSA keys, SHA-1/MD5 signatures in the chain;
  *   - DANE (RFC 7672) from the chain and the TLSA records.
  *
@@ -29,8 +35,14 @@
 #include <time.h>
 
 /* Certificates used from a presented chain; the rest are ignored and the
- * result says so (chain_truncated). A real path is rarely over 5 long. */
-#define VERIFY_MAX_CHAIN 32
+ * result says so (chain_truncated). A real path is rarely over 5 long, but
+ * a chain as sent is judged whole up to OpenSSL's own default depth (100
+ * CAs under the leaf) and a little beyond; memory stays bounded by this
+ * and VERIFY_MAX_CERT_DER (the TLS client bounds the bytes, tls.h). */
+#define VERIFY_MAX_CHAIN 128
+/* A presented chain longer than this is "long" (a fact worth counting:
+ * real servers that send over 10 certificates are misconfigured). */
+#define VERIFY_LONG_CHAIN 10
 /* Bytes of one certificate. Larger ones are not decoded (a 64 KiB
  * certificate is a test case; TLS itself allows 16 MiB). */
 #define VERIFY_MAX_CERT_DER (128 * 1024)
@@ -68,8 +80,9 @@ enum verify_weak {
 	VERIFY_WEAK_DSA_LT_2048 = 1u << 1, /* DSA key under 2048 bits */
 	VERIFY_WEAK_SHA1 = 1u << 2,	   /* SHA-1 signature */
 	VERIFY_WEAK_MD5 = 1u << 3,	   /* MD5 (or MD2/MD4) signature */
+	VERIFY_WEAK_EC_LT_224 = 1u << 4,   /* EC key under 224 bits */
 };
-#define VERIFY_WEAK_BITS 4
+#define VERIFY_WEAK_BITS 5
 
 /* An error seen while verifying: OpenSSL's code under a stable name. */
 struct verify_error {
@@ -80,9 +93,15 @@ struct verify_error {
 
 /* The facts verify_chain() finds. */
 struct verify_result {
-	/* The chain verifies against the store at the given time, with no
-	 * error of any kind. Names are not part of it (separate facts). */
+	/* What a strict modern sender accepts (OpenSSL's default security
+	 * level on Debian, 2): valid_ignoring_strength, no weak bit, and a
+	 * second verification at authentication level 2 passed. Names are
+	 * not part of it (separate facts). */
 	bool trusted;
+	/* The chain verifies against the store at the given time, with no
+	 * error of any kind, at security level 0: key sizes and digests
+	 * ignored (what a lax sender accepts; the errors below are its). */
+	bool valid_ignoring_strength;
 	/* Every error, once per name, in the order OpenSSL met them; so
 	 * errors[0] is the first error. errors_truncated: more distinct
 	 * names than VERIFY_MAX_ERRORS. */
@@ -94,20 +113,27 @@ struct verify_result {
 	 * in the store, as when a server forgets its intermediate. (A leaf
 	 * issued directly by a root outside the store looks the same.) */
 	bool missing_intermediate;
-	/* The leaf names the MX host / the domain (RFC 9525 §6.3: wildcard
-	 * only as the whole left-most label; compared as A-labels, case
-	 * insensitive, trailing dot ignored). False when no name was given. */
+	/* The leaf names the MX host / the domain (RFC 9525 §6.3: DNS SANs
+	 * only, never the subject CN; wildcard only as the whole left-most
+	 * label; compared as A-labels, case insensitive, trailing dot
+	 * ignored). False when no name was given. */
 	bool name_matches_mx;
 	bool name_matches_domain;
-	/* The leaf has no DNS SAN: the name facts come from the subject CN
-	 * (if there is one) as RFC 6125 §6.4.4 allows; not a match by SAN. */
+	/* The leaf has no DNS SAN: it names no host (RFC 9525 §6.3 never
+	 * falls back to the CN, which RFC 6125 §6.4.4 allowed). */
 	bool cn_only;
+	unsigned leaf_san_count; /* dNSName entries in the leaf's SAN */
+	/* Some presented certificate is not followed by its issuer (RFC 8446
+	 * §4.4.2 asks each one to certify the one before it), judged by
+	 * names and key identifiers over the certificates used; an
+	 * undecodable one counts as out of place. */
+	bool out_of_order;
 	/* VERIFY_WEAK_* bits over the path OpenSSL built (trust anchor
 	 * included): keys of every certificate, signatures except
 	 * self-signatures, which nobody relies on. */
 	unsigned weak;
 	unsigned chain_len;   /* certificates presented */
-	unsigned chain_used;  /* of them decoded and used (at most 32) */
+	unsigned chain_used;  /* of them decoded and used (at most 128) */
 	bool chain_truncated; /* more than VERIFY_MAX_CHAIN presented */
 	unsigned skipped;  /* non-leaf certificates not decodable/too large */
 	unsigned path_len; /* certificates in the built path, anchor incl. */
@@ -129,7 +155,8 @@ void verify_ctx_free(struct verify_ctx *ctx);
  * against ctx's store, and names the leaf against mx_host and domain (each
  * may be NULL: no match). Only the first VERIFY_MAX_CHAIN certificates are
  * used. Verification runs at security level 0 with the TLS server
- * purpose, so old chains verify and are flagged weak instead of failing.
+ * purpose, so old chains verify (valid_ignoring_strength) and are flagged
+ * weak; `trusted` adds the strict sender's level 2.
  * Fills *out (zeroed first; chain_len is set whatever the rc).
  */
 enum verify_rc verify_chain(const struct verify_ctx *ctx,
@@ -267,7 +294,7 @@ const char *verify_rc_str(enum verify_rc rc);
  * to this build. */
 const char *verify_x509_error_name(int code);
 /* The name of one VERIFY_WEAK_* bit: "rsa_lt_2048", "dsa_lt_2048",
- * "sha1", "md5"; NULL for anything else. */
+ * "sha1", "md5", "ec_lt_224"; NULL for anything else. */
 const char *verify_weak_str(unsigned bit);
 /* "usable", "pkix_usage", "unknown_usage", ... */
 const char *verify_tlsa_use_str(enum verify_tlsa_use u);

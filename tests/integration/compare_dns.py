@@ -160,6 +160,8 @@ class Compare:
             tt = ts.get("tls")
             if tt and tt.get("outcome") == "ok":
                 self.eq(w, "tls.version", ee["tls"].get("version"), tt["version"])
+                self.eq(w, "tls.legacy", ee["tls"].get("legacy"),
+                        bool(tt.get("weak_version")))
             elif tt and tt.get("outcome") in TLS_FAILURE:
                 # Alert, FIN or RST mid-handshake: the recorded reason
                 # starts with its kind ("tls_alert: <OpenSSL's reason>").
@@ -172,8 +174,11 @@ class Compare:
             if ec is None:
                 self.eq(w, "cert", None, "a judged chain")
                 continue
-            for f in ("trusted", "missing_intermediate", "name_matches_mx",
-                      "name_matches_domain", "cn_only", "chain_len"):
+            for f in ("trusted", "valid_ignoring_strength",
+                      "missing_intermediate", "name_matches_mx",
+                      "name_matches_domain", "cn_only", "chain_len",
+                      "long_chain", "chain_truncated", "out_of_order",
+                      "leaf_san_count"):
                 self.eq(w, "cert." + f, ec.get(f), tc.get(f))
             self.eq(w, "cert.errors", ec.get("errors") or [], tc.get("errors") or [])
             self.eq(w, "cert.weak", sorted(ec.get("weak") or []), sorted(tc.get("weak") or []))

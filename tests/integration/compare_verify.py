@@ -10,9 +10,11 @@ chains come from servers.json (the files the servers would present; the
 private Postfix's from pki.py's cache, same spec, same files) and the
 expected verdicts from truth.jsonl. Nothing is contacted.
 
-Checked per endpoint (`endpoints[].cert`): trusted, errors (same names in
-the same order), missing_intermediate, name_matches_mx,
-name_matches_domain, cn_only, weak (as a set), chain_len.
+Checked per endpoint (`endpoints[].cert`): trusted (strict sender,
+security level 2), valid_ignoring_strength (lax sender), errors (same
+names in the same order), missing_intermediate, name_matches_mx,
+name_matches_domain (DNS SANs only, never the CN), cn_only, weak (as a
+set), chain_len, chain_truncated, out_of_order, leaf_san_count.
 
 Checked per MX host with TLSA records (`mx[].dane`): verify_dane() on each
 contacted endpoint's chain (an empty chain where STARTTLS did not happen),
@@ -38,8 +40,10 @@ from pki import Pki  # noqa: E402
 # (scenario, field) -> reason. Empty: verify.c agrees with the truth.
 EXCEPTIONS = {}
 
-CERT_FIELDS = ("trusted", "errors", "missing_intermediate", "name_matches_mx",
-               "name_matches_domain", "cn_only", "weak", "chain_len")
+CERT_FIELDS = ("trusted", "valid_ignoring_strength", "errors",
+               "missing_intermediate", "name_matches_mx",
+               "name_matches_domain", "cn_only", "weak", "chain_len",
+               "chain_truncated", "out_of_order", "leaf_san_count")
 
 
 def run(tool, args):

@@ -125,12 +125,21 @@ def endpoint_facts(host, ep):
         "tls_outcome": tls.get("outcome"),
         "tls_ok": version is not None,
         "version": version,
+        # What a strict sender (TLS 1.2 or later) can complete; a legacy
+        # TLS 1.0/1.1 handshake only works for the lax one.
         "ge12": version in ("TLSv1.2", "TLSv1.3"),
         "stripping": s.get("stripping"),
         "cert": cert,
         "has_chain": cert is not None,
-        "cert_valid": bool(cert and cert["trusted"] and cert["name_matches_mx"]
-                           and not cert["cn_only"]),
+        # The strict sender's certificate checks: the truth's "trusted"
+        # is the verdict at OpenSSL security level 2 (weak keys and
+        # digests refused; "valid_ignoring_strength" is the lax one), and
+        # names come from DNS SANs only (never the CN, RFC 9525 §6.3).
+        "cert_valid": bool(cert and cert["trusted"] and not cert.get("weak")
+                           and cert["name_matches_mx"] and not cert["cn_only"]),
+        # The lax sender's (security level 0): strength ignored.
+        "cert_valid_lax": bool(cert and cert["valid_ignoring_strength"]
+                               and cert["name_matches_mx"] and not cert["cn_only"]),
         "name_matches_domain": bool(cert and cert.get("name_matches_domain")),
     }
 
@@ -272,6 +281,13 @@ def compute(truth):
             sum(all(e["cert_valid"] for e in es) for es in hosts.values()), len(hosts))
     F.share("cert_valid", "endpoint", label,
             sum(e["cert_valid"] for e in endpoints.values()), len(endpoints))
+    label = "valid ignoring key and digest strength, names the MX host (lax sender)"
+    F.share("cert_valid", "domain", label,
+            sum(all(e["cert_valid_lax"] for e in u) for u in uses.values()), len(uses))
+    F.share("cert_valid", "mx_host", label,
+            sum(all(e["cert_valid_lax"] for e in es) for es in hosts.values()), len(hosts))
+    F.share("cert_valid", "endpoint", label,
+            sum(e["cert_valid_lax"] for e in endpoints.values()), len(endpoints))
 
     chained = [e for e in endpoints.values() if e["has_chain"]]
     F.causes("cert_failure_cause", "endpoint", [cert_causes(e) for e in chained], len(chained))
@@ -288,7 +304,8 @@ def compute(truth):
     F.share("cert_name_matches_domain", "domain", "any endpoint",
             sum(any(e["name_matches_domain"] for e in u) for u in dchain), len(dchain))
 
-    # Minimally sufficient and STS-ready.
+    # Minimally sufficient (the lax sender: any TLS version) and STS-ready
+    # (the strict sender: TLS 1.2 or later, chain trusted at level 2).
     def sufficient(u):
         return all(e["reached"] and e["starttls"] and e["tls_ok"] for e in u)
 

@@ -87,7 +87,7 @@ expect_eq "latest view is the newest set" \
 # Judged now with the scan's trust store, every verdict is the scan's.
 for t in endpoint domain_endpoint domain_mx; do
 	case $t in
-	endpoint) cols="ip, port, sni, trusted, verify_errors, missing_intermediate, name_matches_mx, cn_only, weak" ;;
+	endpoint) cols="ip, port, sni, trusted, verify_errors, missing_intermediate, name_matches_mx, cn_only, weak, valid_ignoring_strength" ;;
 	domain_endpoint) cols="target_id, ordinal, ip, port, sni, name_matches_domain, dane, dane_result_type" ;;
 	domain_mx) cols="target_id, ordinal, dane, dane_result_type" ;;
 	esac
@@ -109,7 +109,7 @@ dump() {
 	        'trusted', ej.trusted, 'errors', ej.verify_errors,
 	        'missing_intermediate', ej.missing_intermediate,
 	        'name_matches_mx', ej.name_matches_mx, 'cn_only', ej.cn_only,
-	        'weak', ej.weak))
+	        'weak', ej.weak, 'valid_ignoring_strength', ej.valid_ignoring_strength))
 	      FROM domain_endpoint_judgement_all dj
 	      JOIN endpoint_judgement_all ej ON ej.campaign_id = dj.campaign_id
 	       AND ej.judgement_set_id = dj.judgement_set_id AND ej.ip = dj.ip
@@ -197,13 +197,17 @@ def judge(mode, got):
                 errs = e["errors"] or []
                 if mode == "now":
                     check(mode, w, "trusted", e["trusted"], tc["trusted"])
+                    check(mode, w, "valid_ignoring_strength",
+                          e["valid_ignoring_strength"], tc["valid_ignoring_strength"])
                     check(mode, w, "errors", errs, tc.get("errors") or [])
                     check(mode, w, "missing_intermediate", e["missing_intermediate"],
                           tc.get("missing_intermediate"))
                     check(mode, w, "weak", sorted(e["weak"] or []), sorted(tc.get("weak") or []))
-                elif tc["trusted"]:
+                elif tc["valid_ignoring_strength"]:
                     cause = "unknown_issuer" if mode == "untrusted" else "expired"
                     check(mode, w, "trusted", e["trusted"], False)
+                    check(mode, w, "valid_ignoring_strength",
+                          e["valid_ignoring_strength"], False)
                     check(mode, w, cause + " among errors", cause in errs, True)
                     flipped += 1
     return flipped

@@ -304,6 +304,9 @@ def smtp_truth(smtp, tls_spec, cert_ok):
     return t
 
 
+CHAIN_KEPT = 128
+
+
 def cert_truth(spec, host, domain):
     """Expected certificate verdicts for a pki.py spec presented by host."""
     spec = spec or {}
@@ -323,27 +326,50 @@ def cert_truth(spec, host, domain):
         errors.append("not_yet_valid")
     names = spec.get("names") or [host.rstrip(".")]
     san = spec.get("san", True)
-    cn = spec.get("cn", names[0] if names else None)
+    # RFC 9525 §6.3: only DNS SANs name a host, never the subject CN; a
+    # leaf without a DNS SAN (cn_only) names nothing.
     if san and names:
         ids, cn_only = names, False
     else:
-        ids, cn_only = ([cn] if cn else []), True
+        ids, cn_only = [], True
     weak = []
     if spec.get("key") == "rsa1024":
         weak.append("rsa_lt_2048")
     if spec.get("hash") == "sha1":
         weak.append("sha1")
+    # The chain as sent (pki.py): the leaf, the issuing CAs (a deep path,
+    # the intermediate, the untrusted one), the root if sent, padding.
+    depth = int(spec.get("ca_depth", 0) or 0)
+    sends_ca = spec.get("send_intermediate", True)
+    if depth:
+        natural = 1 + (depth if sends_ca else 0)
+    else:
+        natural = (1 + (1 if issuer in ("intermediate", "untrusted") and sends_ca else 0)
+                   + (1 if spec.get("send_root") else 0))
+    chain_len = max(int(spec.get("chain_len", 0) or 0), natural)
+    # Out of order: some certificate not followed by its issuer. Padding
+    # CAs (issued by the untrusted root) never issued what precedes them;
+    # reversed deep CAs put CA 1 right after the leaf.
+    out_of_order = chain_len > natural or (
+        depth > 1 and sends_ca and spec.get("ca_order") == "reversed")
     return {
-        "trusted": not errors,
+        # Strict sender (OpenSSL security level 2, Debian's default).
+        "trusted": not errors and not weak,
+        # Lax sender (level 0): key and digest strength ignored.
+        "valid_ignoring_strength": not errors,
         "errors": errors,
         "missing_intermediate": issuer == "intermediate" and not spec.get("send_intermediate", True),
         "name_matches_mx": any(name_matches(n, host) for n in ids),
         "name_matches_domain": any(name_matches(n, domain) for n in ids),
         "cn_only": cn_only,
         "weak": weak,
-        "chain_len": max(int(spec.get("chain_len", 0) or 0),
-                         1 + (1 if issuer in ("intermediate", "untrusted") and spec.get("send_intermediate", True) else 0)
-                         + (1 if spec.get("send_root") else 0)),
+        "chain_len": chain_len,
+        "long_chain": chain_len > 10,
+        # The crawler's documented bound (issue M7: at least 100, bounded):
+        # it keeps and judges the first 128 certificates presented.
+        "chain_truncated": chain_len > CHAIN_KEPT,
+        "out_of_order": out_of_order,
+        "leaf_san_count": len(ids),
     }
 
 
@@ -835,9 +861,12 @@ class ScenarioBuilder:
                                      else "validation-failure")
                         continue
                     c = ep["cert"]
-                    if "expired" in c["errors"]:
+                    if sm["tls"].get("weak_version"):
+                        # A strict sender offers TLS 1.2 or later only.
+                        fails.append("validation-failure")
+                    elif "expired" in c["errors"]:
                         fails.append("certificate-expired")
-                    elif c["errors"]:
+                    elif c["errors"] or not c["trusted"]:
                         fails.append("certificate-not-trusted")
                     elif not c["name_matches_mx"] or c["cn_only"]:
                         fails.append("certificate-host-mismatch")
@@ -920,7 +949,11 @@ def ladder(t):
     if sts.get("policy") == "valid" and sts.get("mode") == "testing" and \
             sts.get("fetch") == "ok":
         return "mta-sts-testing"
-    if not all(e["smtp"]["outcome"] == "starttls_ok" for e in eps):
+    # The sender modelled is a strict modern one (TLS 1.2 or later,
+    # OpenSSL security level 2): a handshake that only works at TLS 1.0/1.1
+    # fails for it, and it falls back to plaintext.
+    if not all(e["smtp"]["outcome"] == "starttls_ok" and
+               not (e["smtp"].get("tls") or {}).get("weak_version") for e in eps):
         return "plaintext"
     if all(e["cert"]["trusted"] and e["cert"]["name_matches_mx"] and not e["cert"]["cn_only"]
            for e in eps):

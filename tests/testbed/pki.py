@@ -119,7 +119,7 @@ class Leaf:
 class Pki:
     SPEC_KEYS = {"names", "cn", "san", "issuer", "send_intermediate",
                  "not_before_days", "not_after_days", "key", "hash",
-                 "chain_len", "pad_bytes"}
+                 "chain_len", "pad_bytes", "ca_depth", "ca_order"}
 
     def __init__(self, directory):
         self.dir = os.path.abspath(directory)
@@ -136,6 +136,7 @@ class Pki:
         self.untrusted_intermediate = self._ca("untrusted-intermediate",
                                                "Untrusted Intermediate CA",
                                                self.untrusted_root)
+        self._deep = []
         self.ca_file = self.root.cert_file
         self.untrusted_ca_file = self.untrusted_root.cert_file
         self.ca_dir = os.path.join(self.dir, "cadir")
@@ -250,6 +251,19 @@ class Pki:
             ca, sent = None, []
         else:
             raise ValueError("unknown issuer %r" % issuer)
+        depth = int(spec.get("ca_depth", 0) or 0)
+        if depth:
+            # A real path of `depth` issuing CAs under the trusted root,
+            # sent leaf first in issuing order (or reversed: every CA
+            # followed by the one it issued).
+            if issuer != "intermediate":
+                raise ValueError("ca_depth needs the default issuer")
+            deep = self._deep_cas(depth)
+            ca, sent = deep[-1], list(reversed(deep))
+            if spec.get("ca_order", "issuing") == "reversed":
+                sent = list(deep)
+            elif spec.get("ca_order", "issuing") != "issuing":
+                raise ValueError("ca_order %r" % spec["ca_order"])
         if not spec.get("send_intermediate", True):
             sent = []
         issuer_name = ca.cert.subject if ca else subject
@@ -349,6 +363,17 @@ class Pki:
             subprocess.run(cmd, cwd=tmp, check=True, capture_output=True)
             with open(os.path.join(tmp, "out.pem"), "rb") as f:
                 return x509.load_pem_x509_certificate(f.read())
+
+    def _deep_cas(self, n):
+        """CAs 1..n: CA 1 issued by the trusted root, CA i+1 by CA i
+        (created once, kept on disk like every CA)."""
+        while len(self._deep) < n:
+            i = len(self._deep) + 1
+            parent = self._deep[-1] if self._deep else self.root
+            self._deep.append(self._ca("deep-%03d" % i,
+                                       "mxcrawl testbed Deep CA %03d" % i,
+                                       parent))
+        return self._deep[:n]
 
     def _padding(self, n):
         """n distinct CA certificates issued by the untrusted root, used to

@@ -247,7 +247,7 @@ SCENARIOS = [
     S("smtp-reset", "SMTP: RST on accept (hostile)", mxhost=H(smtp={"mode": "reset"})),
 
     # ------------------------------------------------------------ TLS / certificates
-    S("tls-v10", "TLS: server speaks only TLS 1.0 (weak) -> recorded at SECLEVEL 0",
+    S("tls-v10", "TLS: server speaks only TLS 1.0 (weak) -> recorded at SECLEVEL 0, legacy",
       mxhost=H(tls={"max_version": "TLSv1"}, cert={"key": "rsa2048"})),
     S("tls-v11", "TLS: server speaks at most TLS 1.1 (weak)",
       mxhost=H(tls={"max_version": "TLSv1.1"}, cert={"key": "rsa2048"})),
@@ -277,7 +277,7 @@ SCENARIOS = [
       mx=[(10, "a.b")], hosts={"a.b": H(a=["auto"], cert={"names": ["*.cert-wildcard-deep.test"]})}),
     S("cert-wildcard-partial", "Cert: partial wildcard m*.<domain> never matches",
       mxhost=H(cert={"names": ["m*.cert-wildcard-partial.test"]})),
-    S("cert-cn-only", "Cert: no SAN, CN = MX host -> cn_only",
+    S("cert-cn-only", "Cert: no SAN, CN = MX host -> cn_only, names no host (RFC 9525 §6.3)",
       mxhost=H(cert={"san": False, "cn": "mx.cert-cn-only.test"})),
     S("cert-cn-ignored", "Cert: CN = MX host but SAN names another host -> mismatch (CN ignored)",
       mxhost=H(cert={"names": ["other.example"], "cn": "mx.cert-cn-ignored.test"})),
@@ -285,11 +285,19 @@ SCENARIOS = [
       mx=[(10, "xn--mnchen-3ya")], hosts={"xn--mnchen-3ya": H(a=["auto"])}),
     S("cert-domain-name", "Cert: names the recipient domain, not the MX host",
       mxhost=H(cert={"names": ["cert-domain-name.test"]})),
-    S("cert-rsa1024", "Cert: RSA-1024 key (weak)", mxhost=H(cert={"key": "rsa1024"})),
+    S("cert-rsa1024", "Cert: RSA-1024 leaf from the trusted CA (weak) -> valid ignoring "
+      "strength, not trusted at security level 2", mxhost=H(cert={"key": "rsa1024"})),
     S("cert-rsa2048", "Cert: RSA-2048 key (not weak)", mxhost=H(cert={"key": "rsa2048"})),
-    S("cert-sha1", "Cert: SHA-1 signature (weak)", mxhost=H(cert={"hash": "sha1"})),
+    S("cert-sha1", "Cert: SHA-1 signed leaf from the trusted CA (weak) -> valid ignoring "
+      "strength, not trusted at security level 2", mxhost=H(cert={"hash": "sha1"})),
     S("cert-chain-100", "Cert: 100-certificate chain handled with bounded memory",
       mxhost=H(cert={"chain_len": 100})),
+    S("cert-chain-130", "Cert: 130 certificates sent (padding) -> the first 128 kept and "
+      "judged, truncated, trusted", mxhost=H(cert={"chain_len": 130})),
+    S("cert-chain-100-valid", "Cert: 100-certificate PKIX-valid chain (99 issuing CAs under "
+      "the root) -> judged whole, trusted, long", mxhost=H(cert={"ca_depth": 99})),
+    S("cert-chain-out-of-order", "Cert: 3 issuing CAs sent root side first -> trusted, "
+      "out of order", mxhost=H(cert={"ca_depth": 3, "ca_order": "reversed"})),
     S("cert-64k", "Cert: 64 KiB leaf certificate handled with bounded memory",
       mxhost=H(cert={"pad_bytes": 65536})),
 

@@ -60,6 +60,17 @@ def _ep_sha1(c):
     return "sha1" in ((c.get("ep") or {}).get("cert") or {}).get("weak", [])
 
 
+def _ep_cn_only(c):
+    return bool(((c.get("ep") or {}).get("cert") or {}).get("cn_only"))
+
+
+def _ep_long_path(c):
+    # Over Postfix's verify depth: a leaf and more than 9 CAs sent (the
+    # padding of cert-chain-100 is no part of the path and does not count).
+    cert = (c.get("ep") or {}).get("cert") or {}
+    return cert.get("chain_len", 0) > 10 and c["t"]["scenario"] != "cert-chain-100"
+
+
 def _scen(*names):
     return lambda c: c["t"]["scenario"] in names
 
@@ -82,6 +93,13 @@ EXCEPTIONS = [
      {"posttls-finger"}, {"handshake", "version", "starttls_code"}, _scen("smtp-ehlo-5k-line")),
     ("E7", "Postfix (security level 1) rejects SHA-1 signed certificates as untrusted",
      {"posttls-finger"}, {"verdict"}, _ep_sha1),
+    ("E8", "OpenSSL's X509_check_host and Postfix match the subject CN of a leaf "
+     "without a DNS SAN; RFC 9525 §6.3 never uses the CN",
+     {"s_client", "posttls-finger"}, {"name", "verdict"}, _ep_cn_only),
+    ("E9", "posttls-finger verifies at most 9 CAs under the leaf (Postfix's "
+     "smtp_tls_scert_verifydepth, which it does not read from main.cf); OpenSSL's "
+     "default depth is 100",
+     {"posttls-finger"}, {"verdict"}, _ep_long_path),
 ]
 
 

@@ -21,10 +21,12 @@
  * --threads/--repeat: T threads share the one verify_ctx and judge the
  * chain R times each; every result must equal the first ("threads_agree").
  *
- * The object: rc, trusted, first_error, errors[] (names), error_details[]
+ * The object: rc, trusted, valid_ignoring_strength, first_error, errors[]
+ * (names), error_details[]
  * {name, code, depth}, errors_truncated, missing_intermediate,
  * name_matches_mx, name_matches_domain, cn_only, weak[], chain_len,
- * chain_used, chain_truncated, skipped, path_len, dane (null, or {rc,
+ * chain_used, chain_truncated, skipped, path_len, out_of_order,
+ * leaf_san_count, dane (null, or {rc,
  * outcome, records, usable, use[], records_truncated, match_index,
  * match_depth, error}), and with --dane-facts dane_decided. Exit status 0 when both judgements ran (whatever
  * they found), 1 when one failed (rc not "ok"), 64 on bad usage.
@@ -203,8 +205,9 @@ static void print_error(const struct verify_error *e)
 
 static void print_result(enum verify_rc rc, const struct verify_result *r)
 {
-	printf("{\"rc\":\"%s\",\"trusted\":%s,", verify_rc_str(rc),
-	       jbool(r->trusted));
+	printf("{\"rc\":\"%s\",\"trusted\":%s,\"valid_ignoring_strength\":%s,",
+	       verify_rc_str(rc), jbool(r->trusted),
+	       jbool(r->valid_ignoring_strength));
 	if (r->nerrors > 0)
 		printf("\"first_error\":\"%s\",", r->errors[0].name);
 	else
@@ -232,9 +235,11 @@ static void print_result(enum verify_rc rc, const struct verify_result *r)
 		}
 	}
 	printf("],\"chain_len\":%u,\"chain_used\":%u,\"chain_truncated\":%s,"
-	       "\"skipped\":%u,\"path_len\":%u",
+	       "\"skipped\":%u,\"path_len\":%u,\"out_of_order\":%s,"
+	       "\"leaf_san_count\":%u",
 	       r->chain_len, r->chain_used, jbool(r->chain_truncated),
-	       r->skipped, r->path_len);
+	       r->skipped, r->path_len, jbool(r->out_of_order),
+	       r->leaf_san_count);
 }
 
 /* "secure_path,starttls_ok" into *f; "none" sets nothing. 0 or -1. */

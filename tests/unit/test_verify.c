@@ -1,9 +1,11 @@
 /*
  * The certificate judgement's pure parts as tables (TLSA usability, the
  * DANE decision, stable names), and verify_chain() on certificates made
- * here in memory: name matching rows (wildcards, CN fallback, trailing
- * dot, case), bounds (no chain, garbage, oversized, truncated chains),
- * weak keys and digests, and the judgement's time. The testbed's real
+ * here in memory: name matching rows (wildcards, the CN never used,
+ * trailing dot, case), bounds (no chain, garbage, oversized, truncated
+ * chains), long and out-of-order chains under a root of our own, weak
+ * keys and digests (strict trust at security level 2 against validity
+ * ignoring strength), and the judgement's time. The testbed's real
  * scenario chains are compared with the truth in
  * tests/integration/test_verify.sh.
  */
@@ -13,7 +15,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <unistd.h>
+
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -326,8 +331,11 @@ static const struct name_case name_cases[] = {
 	  "m\xc3\xbcnchen.example.test",
 	  false,
 	  false },
-	/* CN only when there is no DNS SAN (RFC 6125 §6.4.4). */
-	{ "mx.example.test", { NULL }, "mx.example.test", true, true },
+	/* The CN is never used (RFC 9525 §6.3), not even without a DNS
+	 * SAN, as RFC 6125 §6.4.4 allowed: such a leaf names no host. */
+	{ "mx.example.test", { NULL }, "mx.example.test", false, true },
+	{ "MX.example.test", { NULL }, "mx.example.test", false, true },
+	{ "*.example.test", { NULL }, "mx.example.test", false, true },
 	{ "mx.example.test", { NULL }, "other.example.test", false, true },
 	{ "mx.example.test",
 	  { "other.example.test" },
@@ -440,6 +448,8 @@ UNIT_TEST(verify_bounds)
 	CHECK_INT(r.chain_used, 1, "long chain");
 	CHECK_INT(r.skipped, VERIFY_MAX_CHAIN - 1, "long chain");
 	CHECK(r.chain_truncated);
+	CHECK(r.out_of_order); /* garbage follows the leaf */
+	CHECK_INT(r.leaf_san_count, 1, "long chain");
 	CHECK(r.name_matches_mx);
 	CHECK_STR(r.nerrors ? r.errors[0].name : NULL, "self_signed",
 		  "long chain");
@@ -449,6 +459,200 @@ UNIT_TEST(verify_bounds)
 	free(m.der);
 	EVP_PKEY_free(key);
 	verify_ctx_free(ctx);
+}
+
+/* ---- chains under a root of our own ----------------------------------- */
+
+/* A root CA trusted by a context of its own (a PEM file in /tmp that this
+ * test creates and removes). */
+struct unit_pki {
+	EVP_PKEY *root_key;
+	X509 *root;
+	struct verify_ctx *ctx;
+};
+
+static X509 *made_x509(const struct made *m)
+{
+	const unsigned char *p = m->der;
+	return d2i_X509(NULL, &p, (long)m->len);
+}
+
+static void unit_pki_init(struct unit_pki *k)
+{
+	char path[] = "/tmp/mxcrawl-unit-root-XXXXXX";
+	const char *err = NULL;
+	struct made m;
+	int fd;
+	FILE *f;
+
+	k->root_key = ec_key();
+	m = make_cert(k->root_key, "Unit Root CA", NULL, NULL, NULL,
+		      EVP_sha256());
+	k->root = made_x509(&m);
+	free(m.der);
+	fd = mkstemp(path);
+	f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (f == NULL || k->root == NULL || !PEM_write_X509(f, k->root)) {
+		fprintf(stderr, "cannot write the unit root\n");
+		abort();
+	}
+	fclose(f);
+	k->ctx = verify_ctx_new(path, NULL, &err);
+	unlink(path);
+	if (k->ctx == NULL) {
+		fprintf(stderr, "verify_ctx_new: %s\n", err);
+		abort();
+	}
+}
+
+static void unit_pki_free(struct unit_pki *k)
+{
+	verify_ctx_free(k->ctx);
+	X509_free(k->root);
+	EVP_PKEY_free(k->root_key);
+}
+
+/* Presented chains of a leaf and ncas issuing CAs (CA 1 under the root,
+ * CA i+1 under CA i, the leaf under the last): 100 certificates in all is
+ * OpenSSL's default depth (100 CAs may sit under the leaf) and must be
+ * judged whole; today's 32-certificate cap called it unknown_issuer. */
+#define UNIT_DEEP_CAS 99
+
+UNIT_TEST(verify_long_chain)
+{
+	struct unit_pki k;
+	static const char *const sans[] = { "mx.example.test", NULL };
+	struct made m[UNIT_DEEP_CAS + 1];
+	struct verify_der d[UNIT_DEEP_CAS + 1], rev[UNIT_DEEP_CAS + 1];
+	EVP_PKEY *keys[UNIT_DEEP_CAS + 1];
+	X509 *issuer;
+	EVP_PKEY *issuer_key;
+	struct verify_result r;
+	time_t now = time(NULL);
+
+	unit_pki_init(&k);
+	issuer = k.root;
+	X509_up_ref(issuer);
+	issuer_key = k.root_key;
+	/* d[0] is the leaf, d[i] CA number UNIT_DEEP_CAS + 1 - i. */
+	for (int i = UNIT_DEEP_CAS; i >= 0; i--) {
+		char cn[32];
+		keys[i] = ec_key();
+		snprintf(cn, sizeof cn, "Level %d CA", UNIT_DEEP_CAS + 1 - i);
+		m[i] = make_cert(keys[i], i ? cn : NULL, i ? NULL : sans,
+				 issuer, issuer_key, EVP_sha256());
+		d[i] = (struct verify_der){ m[i].der, m[i].len };
+		X509_free(issuer);
+		issuer = made_x509(&m[i]);
+		issuer_key = keys[i];
+	}
+	X509_free(issuer);
+
+	CHECK_INT(verify_chain(k.ctx, d, UNIT_DEEP_CAS + 1, now,
+			       "mx.example.test", NULL, &r),
+		  VERIFY_OK, "100 certificates");
+	CHECK_STR(r.nerrors ? r.errors[0].name : NULL, NULL,
+		  "100 certificates");
+	CHECK(r.trusted);
+	CHECK(r.valid_ignoring_strength);
+	CHECK_INT(r.chain_len, UNIT_DEEP_CAS + 1, "100 certificates");
+	CHECK_INT(r.chain_used, UNIT_DEEP_CAS + 1, "100 certificates");
+	CHECK(!r.chain_truncated);
+	CHECK_INT(r.path_len, UNIT_DEEP_CAS + 2, "100 certificates");
+	CHECK(!r.out_of_order);
+	CHECK(r.name_matches_mx);
+
+	/* The same certificates, the CAs in reverse: each is followed by
+	 * the one it issued. OpenSSL finds the path all the same. */
+	rev[0] = d[0];
+	for (int i = 1; i <= UNIT_DEEP_CAS; i++)
+		rev[i] = d[UNIT_DEEP_CAS + 1 - i];
+	CHECK_INT(verify_chain(k.ctx, rev, UNIT_DEEP_CAS + 1, now,
+			       "mx.example.test", NULL, &r),
+		  VERIFY_OK, "reversed");
+	CHECK(r.trusted);
+	CHECK(r.out_of_order);
+
+	/* A short chain in order: the last two CAs, under the root. */
+	CHECK_INT(
+	    verify_chain(k.ctx, &d[UNIT_DEEP_CAS - 1], 2, now, NULL, NULL, &r),
+	    VERIFY_OK, "two CAs");
+	CHECK(r.trusted);
+	CHECK(!r.out_of_order);
+	CHECK_INT(r.leaf_san_count, 0, "two CAs");
+
+	for (int i = 0; i <= UNIT_DEEP_CAS; i++) {
+		free(m[i].der);
+		EVP_PKEY_free(keys[i]);
+	}
+	unit_pki_free(&k);
+}
+
+/* What a strict modern sender accepts (security level 2, Debian's
+ * default) against what a lax one does (level 0): leaves under a trusted
+ * root that differ only in key or digest. Before, "trusted" was the lax
+ * sender's verdict: RSA-1024 and SHA-1 leaves counted as trusted. */
+struct strength_case {
+	const char *what;
+	const char *key; /* "rsa1024", "rsa2048", "p192", "p256" */
+	const char *md;	 /* "sha1", "sha256" */
+	bool trusted;
+	unsigned weak;
+};
+
+static const struct strength_case strength_cases[] = {
+	{ "EC P-256, SHA-256", "p256", "sha256", true, 0 },
+	{ "RSA-2048, SHA-256", "rsa2048", "sha256", true, 0 },
+	{ "RSA-1024 leaf", "rsa1024", "sha256", false,
+	  VERIFY_WEAK_RSA_LT_2048 },
+	{ "SHA-1 signed leaf", "p256", "sha1", false, VERIFY_WEAK_SHA1 },
+	{ "EC P-192 leaf", "p192", "sha256", false, VERIFY_WEAK_EC_LT_224 },
+};
+
+static EVP_PKEY *strength_key(const char *kind)
+{
+	if (strcmp(kind, "rsa1024") == 0)
+		return EVP_RSA_gen(1024);
+	if (strcmp(kind, "rsa2048") == 0)
+		return EVP_RSA_gen(2048);
+	if (strcmp(kind, "p192") == 0)
+		return EVP_EC_gen("P-192");
+	return ec_key();
+}
+
+UNIT_TEST(verify_strict_strength)
+{
+	struct unit_pki k;
+	static const char *const sans[] = { "mx.example.test", NULL };
+	time_t now = time(NULL);
+
+	unit_pki_init(&k);
+	for (size_t i = 0; i < ARRAY_LEN(strength_cases); i++) {
+		const struct strength_case *c = &strength_cases[i];
+		EVP_PKEY *key = strength_key(c->key);
+		const EVP_MD *md =
+		    strcmp(c->md, "sha1") == 0 ? EVP_sha1() : EVP_sha256();
+		struct verify_result r;
+		struct made m;
+		struct verify_der d;
+
+		CHECK(key != NULL);
+		if (key == NULL)
+			continue;
+		m = make_cert(key, NULL, sans, k.root, k.root_key, md);
+		d = (struct verify_der){ m.der, m.len };
+		CHECK_INT(verify_chain(k.ctx, &d, 1, now, "mx.example.test",
+				       NULL, &r),
+			  VERIFY_OK, c->what);
+		CHECK_INT(r.trusted, c->trusted, c->what);
+		CHECK_INT(r.valid_ignoring_strength, true, c->what);
+		CHECK_INT(r.nerrors, 0, c->what);
+		CHECK_INT(r.weak, c->weak, c->what);
+		CHECK_INT(r.name_matches_mx, true, c->what);
+		free(m.der);
+		EVP_PKEY_free(key);
+	}
+	unit_pki_free(&k);
 }
 
 /* Weak keys and digests; the issuer and the judgement's time. */
