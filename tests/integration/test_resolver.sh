@@ -143,6 +143,40 @@ sys.exit(1 if bad else 0)
 EOF
 echo "ok: MX rcode/dnssec/EDE/large of every truth domain"
 
+echo "== every truth domain's MX through a validating resolver without EDE"
+# unbound with `ede: no`: a validation failure is a bare SERVFAIL, so the
+# only proof left is the repeated SERVFAIL (SERVFAIL, CD answers, SERVFAIL
+# again without CD); the statuses must not change.
+run mx_noede --parallel 64 --file "$TEST_WORK/mx.txt" "$TESTBED_RESOLVER_NOEDE"
+"$PY" - "$TESTBED_TRUTH" "$TEST_WORK/mx_noede.jsonl" <<'EOF' || fail "MX answers without EDE disagree with the truth"
+import json, sys
+truth = [json.loads(l) for l in open(sys.argv[1])]
+got = {}
+for l in open(sys.argv[2]):
+    a = json.loads(l)
+    got[a["name"]] = a
+bad, nbogus = [], 0
+for t in truth:
+    d, want = t["domain"], t["dns"]["mx"]
+    a = got.get(d)
+    if a is None:
+        bad.append("%s: no answer" % d)
+        continue
+    if a["dnssec"] not in want["dnssec"].split("|"):
+        bad.append("%s: dnssec %s (%s), truth %s" % (d, a["dnssec"], a["why"], want["dnssec"]))
+    if a["ede"]:
+        bad.append("%s: EDE %s from a resolver without EDE" % (d, a["ede"]))
+    if want["dnssec"] == "bogus":
+        nbogus += 1
+        if a["why"] != "servfail_repeated" or not a["requeried"]:
+            bad.append("%s: bogus by %s, requeried %s" % (d, a["why"], a["requeried"]))
+for b in bad:
+    print(b, file=sys.stderr)
+print("%d domains, %d bogus by a repeated SERVFAIL, %d disagreements" % (len(truth), nbogus, len(bad)))
+sys.exit(1 if bad or not nbogus else 0)
+EOF
+echo "ok: without EDE, every bogus MX is bogus by a repeated SERVFAIL"
+
 echo "== a server that never answers: timeout x tries"
 start=$(date +%s%N)
 run blackhole --timeout 250 --tries 2 127.53.0.66:53 "$MXCRAWL_CANARY_SECURE" A MX

@@ -104,6 +104,19 @@ grep -q "DOES NOT VALIDATE" "$TEST_WORK/scan2.err" || fail "no loud warning"
 	"$TESTBED_TRUTH" "$TEST_WORK/nv.jsonl" || fail "non-validating facts differ"
 expect_eq "no DNSSEC status but unknown" \
 	"$(sql "SELECT count(*) FROM dns_rrset r JOIN campaign c ON c.id = r.campaign_id WHERE c.name = 'novalidate' AND dnssec <> 'unknown'")" 0
+# A validating resolver that sends no Extended DNS Errors: a validation
+# failure is a bare SERVFAIL, bogus only by the repeated SERVFAIL (M7
+# item 6); every DNS fact must still equal the truth.
+"$MXCRAWL" scan --targets "$TESTBED_TARGETS" --campaign noede \
+	--resolver "$TESTBED_RESOLVER_NOEDE" "${allow_args[@]}" --progress 0 --no-smtp \
+	2>"$TEST_WORK/scan-noede.err" || { cat "$TEST_WORK/scan-noede.err" >&2; fail "scan without EDE failed"; }
+grep -q "DNSSEC validated" "$TEST_WORK/scan-noede.err" || fail "canaries without EDE: $(cat "$TEST_WORK/scan-noede.err")"
+"$MXCRAWL" export --campaign noede --format jsonl >"$TEST_WORK/noede.jsonl"
+"$PY" "$MXCRAWL_SRC/tests/integration/compare_dns.py" --no-ede \
+	"$TESTBED_TRUTH" "$TEST_WORK/noede.jsonl" || fail "facts without EDE differ from the truth"
+expect_eq "bogus RRsets without EDE rest on a repeated SERVFAIL" \
+	"$(sql "SELECT string_agg(DISTINCT r.dnssec_reason, ',') FROM dns_rrset r JOIN campaign c ON c.id = r.campaign_id WHERE c.name = 'noede' AND r.dnssec = 'bogus'")" \
+	servfail_repeated
 # The blocklist is honoured before any packet: a blocklisted domain is not
 # even asked about, and a blocklisted MX address is recorded, not used.
 blocked_domain=$(sed -n 1p "$TESTBED_TARGETS")

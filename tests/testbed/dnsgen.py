@@ -27,6 +27,9 @@ ROOT_NS_ADDR = "127.53.0.1"     # a.root.  (root zone)
 TLD_NS_ADDR = "127.53.0.2"      # ns.<tld>.  (TLD zones)
 ZONE_NS_ADDR = "127.53.0.3"     # ns.<zone>.  (scenario / provider zones)
 RESOLVER_ADDR = "127.53.0.53"   # unbound, the crawler's resolver
+# A second validating unbound that sends no Extended DNS Errors (ede: no),
+# like many resolvers: a validation failure is then a bare SERVFAIL.
+RESOLVER_NOEDE_ADDR = "127.53.0.54"
 BLACKHOLE_ADDR = "127.53.0.66"  # reads DNS queries and never answers
 DEAD_ADDR = "127.53.0.67"       # answers REFUSED to everything (lame delegation)
 DROP_AAAA_ADDR = "127.53.0.68"  # relays to DROP_NSD_ADDR, never answers AAAA
@@ -326,9 +329,9 @@ def nsd_conf(dnsdir, loaded, piddir, logdir, addrs=None, name="nsd"):
 
 
 def unbound_conf(dnsdir, logdir, tlds, root_key_file, hints_file, cache_mb=64,
-                 threads=1):
+                 threads=1, interface=RESOLVER_ADDR, ede=True, name="unbound"):
     lines = ["server:",
-             "  interface: %s" % RESOLVER_ADDR,
+             "  interface: %s" % interface,
              "  port: 53",
              "  do-daemonize: no",
              "  username: \"\"",
@@ -336,7 +339,7 @@ def unbound_conf(dnsdir, logdir, tlds, root_key_file, hints_file, cache_mb=64,
              "  directory: \"%s\"" % dnsdir,
              "  pidfile: \"\"",
              "  use-syslog: no",
-             "  logfile: \"%s/unbound.log\"" % logdir,
+             "  logfile: \"%s/%s.log\"" % (logdir, name),
              "  log-time-ascii: yes",
              "  verbosity: 1",
              "  val-log-level: 2",
@@ -345,7 +348,7 @@ def unbound_conf(dnsdir, logdir, tlds, root_key_file, hints_file, cache_mb=64,
              "  do-not-query-localhost: no",
              "  root-hints: \"%s\"" % hints_file,
              "  trust-anchor-file: \"%s\"" % root_key_file,
-             "  ede: yes",
+             "  ede: %s" % ("yes" if ede else "no"),
              "  module-config: \"validator iterator\"",
              "  access-control: 127.0.0.0/8 allow",
              "  access-control: ::1 allow",
