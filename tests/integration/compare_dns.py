@@ -201,6 +201,9 @@ class Compare:
         if not t.get("kept", True):
             return
         self.eq(where, "address_outcome", e.get("address_outcome"), t["address_outcome"])
+        if "addresses_partial" in t:
+            self.eq(where, "addresses_partial", e.get("addresses_partial"),
+                    t["addresses_partial"])
         # An MX target that looks like an IP address is a name like any
         # other (RFC 5321 §5.1): its lookups are compared too.
         for fam in ("a", "aaaa"):
