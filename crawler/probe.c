@@ -140,6 +140,8 @@ struct probe {
 	struct jbuf records;
 
 	struct sts_facts sts;
+	/* Which address lookup of the policy host got no usable answer. */
+	bool sts_a_failed, sts_aaaa_failed;
 	struct rpt_facts rpt;
 };
 
@@ -1443,6 +1445,13 @@ static void sts_fetch_start(struct probe *p)
 
 	if (!s->fetch_due || !p->env->sts)
 		return;
+	/* The policy host is used with the addresses it got when only one
+	 * of its lookups failed without being bogus, like an MX host (see
+	 * host_partial()). */
+	bool one = p->sts_a_failed != p->sts_aaaa_failed;
+	enum dnssec_status bad_st = p->sts_a_failed ? s->a_st : s->aaaa_st;
+	s->host_failed = (p->sts_a_failed || p->sts_aaaa_failed) &&
+			 !(one && bad_st != DNSSEC_BOGUS && s->naddr > 0);
 	bool blocked = addr_policy_domain_blocked(p->env->policy, s->host);
 	for (size_t i = 0; i < s->naddr; i++) {
 		if (blocked ||
@@ -1573,11 +1582,12 @@ static void on_sts_address(struct probe *p, const struct query *q,
 	if (q->kind == Q_STS_A) {
 		s->a_done = true;
 		s->a_st = a->dnssec;
+		p->sts_a_failed = failed;
 	} else {
 		s->aaaa_done = true;
 		s->aaaa_st = a->dnssec;
+		p->sts_aaaa_failed = failed;
 	}
-	s->host_failed |= failed;
 	if (failed || a->rcode != DNS_RCODE_NOERROR)
 		return;
 	char names[2][DNS_NAME_TEXT_MAX];

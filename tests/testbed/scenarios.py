@@ -329,6 +329,8 @@ SCENARIOS = [
       sts=sts(cert={"names": ["other.example"]},
               expect={"fetch": "webpki_invalid", "policy": None, "mode": None, "max_age": None,
                       "mx_patterns": [], "eol": None})),
+    S("sts-host-aaaa-timeout", "MTA-STS fetch: mta-sts.<d> A answers, AAAA times out -> fetched from the A address",
+      dnssec="drop-aaaa", sts=sts()),
     S("sts-fetch-no-host", "MTA-STS fetch: mta-sts.<d> does not resolve -> DNS fetch error",
       sts=sts(host={"a": []},
               expect={"fetch": "dns_error", "policy": None, "mode": None, "max_age": None,
