@@ -1,12 +1,13 @@
 -- Building blocks shared by the figure views (not figures themselves).
 --
 -- "Contactable endpoint" (a use): an address with the policy verdict ok of
--- a kept MX host that is not an IP literal, for one domain. Every figure
+-- a kept MX host, for one domain. An MX target that looks like an IP
+-- address is a name (RFC 5321 §5.1): its own addresses count, if any. Every figure
 -- that judges a domain or an MX host "on every MX" looks at all of its
 -- contactable endpoints: a sender may be sent to any of them, so one that
 -- cannot be reached or does not do STARTTLS counts against the domain.
 -- MX hosts with no contactable endpoint (no address, only refused
--- addresses, an IP literal) are not judged; a domain with none at all
+-- addresses) are not judged; a domain with none at all
 -- leaves the denominators of the transport figures (the funnel counts it).
 --
 -- Two senders are modelled, and every figure's definition says which:
@@ -69,7 +70,7 @@ SELECT m.campaign_id, m.target_id, m.ordinal, lower(m.host) AS host,
   LEFT JOIN endpoint e
          ON e.campaign_id = de.campaign_id AND e.ip = de.ip
         AND e.port = de.port AND e.sni = de.sni
- WHERE m.kept AND NOT m.ip_literal;
+ WHERE m.kept;
 
 -- Per domain with at least one contactable endpoint: "every" and "any"
 -- over all of them.

@@ -1,6 +1,7 @@
 -- How existing domains receive mail. "no mail host": an MX RRset or an
--- implicit MX, but no kept MX host has an address (none published, only an
--- IP literal, or the address lookup failed); hosts whose addresses are all
+-- implicit MX, but no kept MX host has an address (none published: an MX
+-- target that looks like an IP address usually resolves to none; or the
+-- address lookup failed); hosts whose addresses are all
 -- refused by the address policy still count as having one (they exist, we
 -- only refuse to contact them). Null MX variants are kept apart because
 -- null_mx_mixed and null_mx_invalid are misconfigurations, not a policy.

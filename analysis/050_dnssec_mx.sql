@@ -1,6 +1,9 @@
 -- DNSSEC status of the MX answer (secure: AD; insecure: no AD; bogus:
--- validation failed; indeterminate: no usable answer; unknown: the
--- resolver failed its canaries). An NXDOMAIN answer has a status too.
+-- validation failed, by an EDE 6-12 or a repeated SERVFAIL; indeterminate:
+-- no usable answer, including a SERVFAIL without EDE whose CD query
+-- answered but whose repeat did not; unknown: the resolver failed its
+-- canaries). An NXDOMAIN answer has a status too. What each status rests
+-- on is dns_rrset.dnssec_reason.
 CREATE VIEW analysis.dnssec_mx AS
 SELECT campaign_id, 'domain'::text AS scope, mx_dnssec AS label,
        coalesce(array_position(ARRAY['secure', 'insecure', 'bogus',
@@ -11,8 +14,12 @@ SELECT campaign_id, 'domain'::text AS scope, mx_dnssec AS label,
  GROUP BY campaign_id, mx_dnssec;
 
 COMMENT ON VIEW analysis.dnssec_mx IS
-    'Domains by DNSSEC status of the MX RRset answer: secure, insecure, '
-    'bogus, indeterminate (unknown when the resolver does not validate). '
+    'Domains by DNSSEC status of the MX RRset answer: secure (AD), insecure '
+    '(answer without AD), bogus (validation failed: SERVFAIL with an '
+    'Extended DNS Error 6-12, or SERVFAIL, an answer with CD set and '
+    'SERVFAIL again without), indeterminate (no usable answer: timeout, '
+    'errors, or a SERVFAIL without such proof) (unknown when the resolver '
+    'does not validate). '
     'Denominator: domains whose MX question was asked.';
 SELECT analysis.register(50, 'dnssec_mx', 'dnssec_dane', 'distribution',
     'DNSSEC status of the MX RRset', 'domains whose MX question was asked',

@@ -41,11 +41,11 @@ const char *const probe_table_columns[PROBE_T_LAST] = {
 	"campaign_id, target_id, domain, scanned_at, worker, mx_outcome, "
 	"mx_count, mx_truncated, apex_cname, dns_queries, elapsed_ms",
 	"campaign_id, target_id, qname, qtype, outcome, rcode, dnssec, ede, "
-	"ede_text, large, cname, records, txt, elapsed_ms",
+	"ede_text, large, cname, records, txt, elapsed_ms, dnssec_reason",
 	"campaign_id, target_id, ordinal, preference, host, kept, ip_literal, "
 	"cname, address_outcome, a_dnssec, aaaa_dnssec, tlsa_looked_up, "
 	"tlsa_name, tlsa_dnssec, tlsa_records, dane, dane_result_type, "
-	"sts_match",
+	"sts_match, addresses_partial",
 	"campaign_id, target_id, ordinal, address, verdict, class",
 	"campaign_id, ip, port, sni, worker, probed_at, outcome, end_state, "
 	"conn, banner_code, ehlo_code, helo_code, starttls_offered, "
@@ -86,6 +86,9 @@ struct host {
 	char *canon;	   /* end of the host's CNAME chain */
 	struct jbuf cname; /* COPY array of the chain */
 	bool kept;
+	/* The name looks like an IPv4 address ("10 127.53.1.99."): it is
+	 * still a domain name (RFC 5321 §5.1), resolved like any other and
+	 * never read as an address; the flag only records the oddity. */
 	bool ip_literal;
 	bool a_done, aaaa_done;
 	enum dnssec_status a_st, aaaa_st;
@@ -141,6 +144,8 @@ struct probe {
 	struct jbuf records;
 
 	struct sts_facts sts;
+	/* Which address lookup of the policy host got no usable answer. */
+	bool sts_a_failed, sts_aaaa_failed;
 	struct rpt_facts rpt;
 };
 
@@ -362,6 +367,8 @@ static void write_rrset(struct probe *p, const struct query *q,
 	}
 	copy_field(b);
 	copy_int(b, a->elapsed_ms);
+	copy_field(b);
+	copy_str(b, dnssec_why_str(a->why));
 	copy_row_end(b);
 }
 
@@ -486,6 +493,31 @@ static void on_mx(struct probe *p, const struct query *q,
 
 /* --- addresses and TLSA --------------------------------------------- */
 
+/*
+ * A partial host: one of its A/AAAA lookups got no answer that says
+ * anything (indeterminate: timeout, SERVFAIL without proof of a validation
+ * failure, other errors) while the other answered securely or insecurely
+ * with at least one address. It is probed on those addresses, like a
+ * sender that uses what it got, and flagged so that nobody reads its
+ * address set as complete. A bogus answer is not "no answer": it may be an
+ * attack, so a host with one is a DNS error as before, and so is a host
+ * whose only answer holds no address (whether it has any is unknown).
+ */
+static bool host_partial(const struct host *h)
+{
+	if (h->a_failed == h->aaaa_failed)
+		return false;
+	if ((h->a_failed ? h->a_st : h->aaaa_st) == DNSSEC_BOGUS)
+		return false;
+	return h->naddr > 0;
+}
+
+/* The host's address lookups failed beyond use. */
+static bool host_dns_failed(const struct host *h)
+{
+	return (h->a_failed || h->aaaa_failed) && !host_partial(h);
+}
+
 static void tlsa_maybe(struct probe *p, size_t hi)
 {
 	struct host *h = &p->hosts[hi];
@@ -495,9 +527,17 @@ static void tlsa_maybe(struct probe *p, size_t hi)
 		return;
 	/* RFC 7672 §2.2.2: TLSA only via a secure MX RRset (or a secure
 	 * implicit MX) and secure address records. A host with securely no
-	 * address is still asked: TLSA published for it is worth knowing. */
-	if (p->mx_st != DNSSEC_SECURE || h->a_st != DNSSEC_SECURE ||
-	    h->aaaa_st != DNSSEC_SECURE)
+	 * address is still asked: TLSA published for it is worth knowing.
+	 * A partial host (one family without an answer) is asked when the
+	 * family that answered, whose addresses are the ones used, is
+	 * secure. */
+	bool secure;
+	if (host_partial(h))
+		secure = (h->a_failed ? h->aaaa_st : h->a_st) == DNSSEC_SECURE;
+	else
+		secure =
+		    h->a_st == DNSSEC_SECURE && h->aaaa_st == DNSSEC_SECURE;
+	if (p->mx_st != DNSSEC_SECURE || !secure)
 		return;
 	h->tlsa_looked_up = true;
 	/* §2.2.3: the CNAME-expanded name first. */
@@ -743,9 +783,7 @@ static const char *address_outcome(const struct probe *p, const struct host *h,
 	*refused = 0;
 	if (!h->kept)
 		return NULL;
-	if (h->ip_literal)
-		return "mx_ip_literal";
-	if (h->a_failed || h->aaaa_failed)
+	if (host_dns_failed(h))
 		return "dns_error";
 	for (size_t i = 0; i < h->naddr; i++) {
 		if (address_ok(p, h, i))
@@ -913,6 +951,11 @@ static void write_rows(struct probe *p, struct probe_counts *delta)
 			copy_null(mx);
 		else
 			copy_bool(mx, match);
+		copy_field(mx);
+		if (h->kept)
+			copy_bool(mx, host_partial(h));
+		else
+			copy_null(mx);
 		copy_row_end(mx);
 		write_domain_endpoints(p, i, h);
 
@@ -1411,7 +1454,7 @@ static void dns_done(struct probe *p)
 	sts_fetch_start(p);
 	for (size_t i = 0; p->env->ep_env && i < p->nhosts; i++) {
 		struct host *h = &p->hosts[i];
-		if (!h->kept || h->ip_literal || h->a_failed || h->aaaa_failed)
+		if (!h->kept || host_dns_failed(h))
 			continue;
 		for (size_t k = 0; k < h->naddr; k++) {
 			bool dup = false;
@@ -1449,6 +1492,13 @@ static void sts_fetch_start(struct probe *p)
 
 	if (!s->fetch_due || !p->env->sts)
 		return;
+	/* The policy host is used with the addresses it got when only one
+	 * of its lookups failed without being bogus, like an MX host (see
+	 * host_partial()). */
+	bool one = p->sts_a_failed != p->sts_aaaa_failed;
+	enum dnssec_status bad_st = p->sts_a_failed ? s->a_st : s->aaaa_st;
+	s->host_failed = (p->sts_a_failed || p->sts_aaaa_failed) &&
+			 !(one && bad_st != DNSSEC_BOGUS && s->naddr > 0);
 	bool blocked = addr_policy_domain_blocked(p->env->policy, s->host);
 	for (size_t i = 0; i < s->naddr; i++) {
 		if (blocked ||
@@ -1579,11 +1629,12 @@ static void on_sts_address(struct probe *p, const struct query *q,
 	if (q->kind == Q_STS_A) {
 		s->a_done = true;
 		s->a_st = a->dnssec;
+		p->sts_a_failed = failed;
 	} else {
 		s->aaaa_done = true;
 		s->aaaa_st = a->dnssec;
+		p->sts_aaaa_failed = failed;
 	}
-	s->host_failed |= failed;
 	if (failed || a->rcode != DNS_RCODE_NOERROR)
 		return;
 	char names[2][DNS_NAME_TEXT_MAX];
@@ -1605,7 +1656,7 @@ static void on_answer(void *arg, const struct resolver_answer *a)
 		on_mx(p, q, a);
 		for (size_t i = 0; i < p->nhosts && !p->failed; i++) {
 			struct host *h = &p->hosts[i];
-			if (!h->kept || h->ip_literal)
+			if (!h->kept)
 				continue;
 			query_send(p, Q_A, i, h->name, DNS_TYPE_A);
 			query_send(p, Q_AAAA, i, h->name, DNS_TYPE_AAAA);

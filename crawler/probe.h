@@ -101,8 +101,9 @@ extern const char *const probe_table_name[PROBE_T_LAST];
 extern const char *const probe_table_columns[PROBE_T_LAST];
 extern const bool probe_table_staged[PROBE_T_LAST];
 
-/* True if the text is an IPv4 literal like "192.0.2.1" (an MX target that
- * must not be looked up or contacted). */
+/* True if the text looks like an IPv4 literal like "192.0.2.1". An MX
+ * target like that is flagged, and still resolved as the domain name it
+ * is (RFC 5321 §5.1): it is never read as an address. */
 bool probe_is_ip_literal(const char *host);
 
 #endif

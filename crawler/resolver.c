@@ -6,7 +6,8 @@
  *     sockets to watch; each gets a uv_poll_t, and one uv_timer_t is re-armed
  *     from ares_timeout() whenever we leave c-ares. Nothing here knows DNS.
  *   - one small state machine per lookup (struct rq): ask, maybe ask again
- *     with CD, deliver. Its input is "c-ares finished this query".
+ *     with CD and then once more without, deliver. Its input is "c-ares
+ *     finished this query".
  *   - resolver_judge(): the DNSSEC verdict, a pure function of the answers.
  *
  * Things c-ares 1.18.1 does that shape this file:
@@ -91,6 +92,26 @@ const char *dnssec_status_str(enum dnssec_status s)
 	return dnssec_names[s];
 }
 
+static const char *const why_names[] = {
+	[DNSSEC_WHY_NOT_VALIDATING] = "not_validating",
+	[DNSSEC_WHY_AD] = "ad",
+	[DNSSEC_WHY_NO_AD] = "no_ad",
+	[DNSSEC_WHY_AFTER_SERVFAIL] = "servfail_then_answer",
+	[DNSSEC_WHY_EDE] = "ede",
+	[DNSSEC_WHY_SERVFAIL_REPEATED] = "servfail_repeated",
+	[DNSSEC_WHY_SERVFAIL_UNCONFIRMED] = "servfail_unconfirmed",
+	[DNSSEC_WHY_SERVFAIL] = "servfail",
+	[DNSSEC_WHY_NO_ANSWER] = "no_answer",
+	[DNSSEC_WHY_RCODE] = "rcode",
+};
+
+const char *dnssec_why_str(enum dnssec_why w)
+{
+	if ((unsigned)w >= DNSSEC_WHY_LAST)
+		return "unknown";
+	return why_names[w];
+}
+
 static const char *const rc_names[] = {
 	[RESOLVER_OK] = "ok",
 	[RESOLVER_TIMEOUT] = "timeout",
@@ -124,29 +145,73 @@ bool resolver_wants_cd(bool validating, int rcode)
 	return validating && rcode == DNS_RCODE_SERVFAIL;
 }
 
-enum dnssec_status resolver_judge(bool validating, int rcode, bool ad,
-				  const uint16_t *ede, size_t n_ede,
-				  int cd_rcode)
+static bool answered(int rcode)
 {
-	if (!validating)
+	return rcode == DNS_RCODE_NOERROR || rcode == DNS_RCODE_NXDOMAIN;
+}
+
+static bool any_dnssec_ede(const uint16_t *ede, size_t n_ede)
+{
+	for (size_t i = 0; ede && i < n_ede; i++)
+		if (resolver_ede_is_dnssec(ede[i]))
+			return true;
+	return false;
+}
+
+bool resolver_wants_again(bool validating, int rcode, bool dnssec_ede,
+			  int cd_rcode)
+{
+	return validating && rcode == DNS_RCODE_SERVFAIL && !dnssec_ede &&
+	       answered(cd_rcode);
+}
+
+enum dnssec_status resolver_judge(bool validating,
+				  const struct resolver_evidence *ev,
+				  enum dnssec_why *why)
+{
+	enum dnssec_why dummy;
+
+	if (!why)
+		why = &dummy;
+	if (!validating) {
+		*why = DNSSEC_WHY_NOT_VALIDATING;
 		return DNSSEC_UNKNOWN;
-	switch (rcode) {
+	}
+	switch (ev->rcode) {
 	case DNS_RCODE_NOERROR:
 	case DNS_RCODE_NXDOMAIN:
-		return ad ? DNSSEC_SECURE : DNSSEC_INSECURE;
+		*why = ev->ad ? DNSSEC_WHY_AD : DNSSEC_WHY_NO_AD;
+		return ev->ad ? DNSSEC_SECURE : DNSSEC_INSECURE;
 	case DNS_RCODE_SERVFAIL:
-		/* Answering once validation is off means validation was
-		 * what failed. */
-		if (cd_rcode == DNS_RCODE_NOERROR ||
-		    cd_rcode == DNS_RCODE_NXDOMAIN)
+		/* The resolver says which validation step failed. */
+		if (any_dnssec_ede(ev->ede, ev->n_ede)) {
+			*why = DNSSEC_WHY_EDE;
 			return DNSSEC_BOGUS;
-		for (size_t i = 0; ede && i < n_ede; i++)
-			if (resolver_ede_is_dnssec(ede[i]))
-				return DNSSEC_BOGUS;
+		}
+		if (!answered(ev->cd_rcode)) {
+			/* Without validation it fails as well: whatever
+			 * failed, it was not (only) validation. */
+			*why = DNSSEC_WHY_SERVFAIL;
+			return DNSSEC_INDETERMINATE;
+		}
+		/* It answers with validation off. An upstream timeout looks
+		 * the same, so only a repeat without CD decides: a
+		 * validation failure fails again, a transient failure
+		 * answers. */
+		if (ev->again_rcode == DNS_RCODE_SERVFAIL) {
+			*why = DNSSEC_WHY_SERVFAIL_REPEATED;
+			return DNSSEC_BOGUS;
+		}
+		if (answered(ev->again_rcode)) {
+			*why = DNSSEC_WHY_AFTER_SERVFAIL;
+			return ev->again_ad ? DNSSEC_SECURE : DNSSEC_INSECURE;
+		}
+		*why = DNSSEC_WHY_SERVFAIL_UNCONFIRMED;
 		return DNSSEC_INDETERMINATE;
 	default:
 		/* No answer, REFUSED, FORMERR, BADVERS...: nothing was
 		 * validated, so nothing can be said. */
+		*why = ev->rcode < 0 ? DNSSEC_WHY_NO_ANSWER : DNSSEC_WHY_RCODE;
 		return DNSSEC_INDETERMINATE;
 	}
 }
@@ -159,15 +224,22 @@ enum rq_state {
 	RQ_QUEUED,    /* built, waiting for one of RESOLVER_MAX_INFLIGHT */
 	RQ_ASKING,    /* the query is with c-ares */
 	RQ_ASKING_CD, /* SERVFAIL kept in `first`; the CD query is out */
-	RQ_DEFERRED,  /* outcome known, callback waits for the idle handle */
-	RQ_DONE,      /* callback ran (or runs now); freed right after */
+	/* SERVFAIL without a DNSSEC EDE in `first`, the CD query answered
+	 * (kept in `cd`): the repeat without CD is out (resolver.h) */
+	RQ_ASKING_AGAIN,
+	RQ_DEFERRED, /* outcome known, callback waits for the idle handle */
+	RQ_DONE,     /* callback ran (or runs now); freed right after */
 	RQ_STATE_LAST
 };
 
 static const char *const rq_state_names[] = {
-	[RQ_NEW] = "new",	    [RQ_QUEUED] = "queued",
-	[RQ_ASKING] = "asking",	    [RQ_ASKING_CD] = "asking_cd",
-	[RQ_DEFERRED] = "deferred", [RQ_DONE] = "done",
+	[RQ_NEW] = "new",
+	[RQ_QUEUED] = "queued",
+	[RQ_ASKING] = "asking",
+	[RQ_ASKING_CD] = "asking_cd",
+	[RQ_ASKING_AGAIN] = "asking_again",
+	[RQ_DEFERRED] = "deferred",
+	[RQ_DONE] = "done",
 };
 
 struct rq {
@@ -189,12 +261,16 @@ struct rq {
 	bool sync_done;
 	int sync_status;
 	/* RQ_DEFERRED: what to deliver. */
-	bool def_cd; /* deferred in RQ_ASKING_CD: deliver `first` */
+	/* deferred in RQ_ASKING_CD or RQ_ASKING_AGAIN: deliver `first` */
+	bool def_cd;
 	enum resolver_rc def_rc;
 	enum dns_rc def_dns_rc;
 	uint64_t started_ns;
 	uint8_t *first; /* the SERVFAIL answer while asking with CD */
 	size_t first_len;
+	bool first_dnssec_ede; /* it carries an EDE 6..12 */
+	uint8_t *cd;	       /* the CD answer while asking again */
+	size_t cd_len;
 	size_t qlen;
 	uint8_t qbuf[DNS_QUERY_MAX];
 	char name[]; /* as given, to build the CD query */
@@ -487,7 +563,11 @@ static void answer_init(const struct resolver *r, struct resolver_answer *a)
 {
 	memset(a, 0, sizeof *a);
 	a->rcode = -1;
+	a->cd_rcode = -1;
+	a->again_rcode = -1;
 	a->dnssec = r->validating ? DNSSEC_INDETERMINATE : DNSSEC_UNKNOWN;
+	a->why =
+	    r->validating ? DNSSEC_WHY_NO_ANSWER : DNSSEC_WHY_NOT_VALIDATING;
 	a->ede_text = "";
 }
 
@@ -509,6 +589,7 @@ static void rq_deliver(struct rq *q, struct resolver_answer *a)
 		r->n_inflight--;
 	q->cb(q->arg, a);
 	free(q->first);
+	free(q->cd);
 	free(q);
 	pump(r);
 }
@@ -520,7 +601,8 @@ static void rq_deliver_rc(struct rq *q, enum resolver_rc rc, enum dns_rc dns_rc)
 	answer_init(q->r, &a);
 	a.rc = rc;
 	a.dns_rc = dns_rc;
-	a.cd_requeried = q->def_cd || q->state == RQ_ASKING_CD;
+	a.cd_requeried = q->def_cd || q->state == RQ_ASKING_CD ||
+			 q->state == RQ_ASKING_AGAIN;
 	rq_deliver(q, &a);
 }
 
@@ -528,7 +610,7 @@ static void rq_defer(struct rq *q, enum resolver_rc rc, enum dns_rc dns_rc)
 {
 	struct resolver *r = q->r;
 
-	q->def_cd = q->state == RQ_ASKING_CD;
+	q->def_cd = q->state == RQ_ASKING_CD || q->state == RQ_ASKING_AGAIN;
 	q->def_rc = rc;
 	q->def_dns_rc = dns_rc;
 	rq_set_state(q, RQ_DEFERRED);
@@ -572,22 +654,41 @@ static void answer_first(struct resolver *r, struct resolver_answer *a,
 	}
 }
 
+/* Parses an optional later answer (CD query, repeat) into a pooled
+ * message; returns its rcode, or -1 when there is none or it does not
+ * parse (then *out is NULL or unusable and still goes back to the pool). */
+static int parse_later(struct resolver *r, const uint8_t *pkt, size_t len,
+		       struct dns_msg **out)
+{
+	*out = NULL;
+	if (!pkt)
+		return -1;
+	*out = msg_get(r);
+	if (!*out || dns_msg_parse(pkt, len, *out) != DNS_OK)
+		return -1;
+	return (*out)->rcode;
+}
+
 /*
  * Delivers a lookup whose first answer is pkt, already parsed into m (or m
  * is NULL and it is parsed here); with cd_sent, its CD query was asked and
- * ended with cd_pkt (NULL if that failed). Takes m back into the pool.
+ * ended with cd_pkt (NULL if that failed); with again_sent, the repeat
+ * without CD was asked and ended with ag_pkt (NULL if that failed). Takes
+ * m back into the pool.
  */
 static void rq_finish(struct rq *q, const uint8_t *pkt, size_t len,
 		      struct dns_msg *m, enum dns_rc prc, bool cd_sent,
-		      const uint8_t *cd_pkt, size_t cd_len)
+		      const uint8_t *cd_pkt, size_t cd_len, bool again_sent,
+		      const uint8_t *ag_pkt, size_t ag_len)
 {
 	struct resolver *r = q->r;
 	struct resolver_answer a;
-	struct dns_msg *cm = NULL;
-	int cd_rcode = -1;
+	struct resolver_evidence ev;
+	struct dns_msg *cm, *am;
 
 	answer_init(r, &a);
 	a.cd_requeried = cd_sent;
+	a.requeried = again_sent;
 	if (!m) {
 		m = msg_get(r);
 		if (!m) {
@@ -598,16 +699,27 @@ static void rq_finish(struct rq *q, const uint8_t *pkt, size_t len,
 		prc = dns_msg_parse(pkt, len, m);
 	}
 	answer_first(r, &a, pkt, len, m, prc);
-	if (cd_pkt) {
-		cm = msg_get(r);
-		if (cm && dns_msg_parse(cd_pkt, cd_len, cm) == DNS_OK)
-			cd_rcode = cm->rcode;
-	}
-	a.dnssec = resolver_judge(
-	    r->validating, a.rc == RESOLVER_OK ? a.rcode : -1,
-	    a.rc == RESOLVER_OK && m->ad, a.ede, a.n_ede, cd_rcode);
-	if (a.dnssec == DNSSEC_BOGUS &&
-	    (cd_rcode == DNS_RCODE_NOERROR || cd_rcode == DNS_RCODE_NXDOMAIN)) {
+	a.cd_rcode = parse_later(r, cd_pkt, cd_len, &cm);
+	a.again_rcode = parse_later(r, ag_pkt, ag_len, &am);
+	ev = (struct resolver_evidence){
+		.rcode = a.rc == RESOLVER_OK ? a.rcode : -1,
+		.ad = a.rc == RESOLVER_OK && m->ad,
+		.ede = a.ede,
+		.n_ede = a.n_ede,
+		.cd_rcode = a.cd_rcode,
+		.again_rcode = a.again_rcode,
+		.again_ad = a.again_rcode >= 0 && am->ad,
+	};
+	a.dnssec = resolver_judge(r->validating, &ev, &a.why);
+	if (a.why == DNSSEC_WHY_AFTER_SERVFAIL) {
+		/* The SERVFAIL was transient: the repeat is the answer. */
+		int cd_rcode = a.cd_rcode, again_rcode = a.again_rcode;
+		answer_first(r, &a, ag_pkt, ag_len, am, DNS_OK);
+		a.cd_rcode = cd_rcode;
+		a.again_rcode = again_rcode;
+	} else if (a.dnssec == DNSSEC_BOGUS && a.cd_rcode >= 0 &&
+		   (a.cd_rcode == DNS_RCODE_NOERROR ||
+		    a.cd_rcode == DNS_RCODE_NXDOMAIN)) {
 		a.cd_pkt = cd_pkt;
 		a.cd_len = cd_len;
 		a.cd_msg = cm;
@@ -615,6 +727,7 @@ static void rq_finish(struct rq *q, const uint8_t *pkt, size_t len,
 	rq_deliver(q, &a);
 	msg_put(r, m);
 	msg_put(r, cm);
+	msg_put(r, am);
 }
 
 /* ---- Asking -------------------------------------------------------- */
@@ -674,12 +787,19 @@ static enum dns_rc rq_build(struct rq *q, unsigned flags)
 	return DNS_OK;
 }
 
-/* The first answer was SERVFAIL: keep it and ask again with CD. */
-static void rq_ask_cd(struct rq *q, const uint8_t *abuf, size_t alen)
+/* The first answer was SERVFAIL (parsed in m): keep it and ask again
+ * with CD. */
+static void rq_ask_cd(struct rq *q, const uint8_t *abuf, size_t alen,
+		      const struct dns_msg *m)
 {
+	q->first_dnssec_ede = false;
+	for (size_t i = 0; i < m->opt.n_ede; i++)
+		q->first_dnssec_ede |=
+		    resolver_ede_is_dnssec(m->opt.ede[i].info_code);
 	q->first = malloc(alen);
 	if (!q->first) {
-		rq_finish(q, abuf, alen, NULL, DNS_OK, false, NULL, 0);
+		rq_finish(q, abuf, alen, NULL, DNS_OK, false, NULL, 0, false,
+			  NULL, 0);
 		return;
 	}
 	memcpy(q->first, abuf, alen);
@@ -687,6 +807,40 @@ static void rq_ask_cd(struct rq *q, const uint8_t *abuf, size_t alen)
 	rq_set_state(q, RQ_ASKING_CD);
 	if (rq_build(q, DNS_QUERY_CD) != DNS_OK) {
 		/* The same name built before; only ids could run out. */
+		rq_defer(q, RESOLVER_NO_MEMORY, DNS_OK);
+		return;
+	}
+	rq_send(q);
+}
+
+/*
+ * The CD query answered (abuf, or NULL when it failed). A SERVFAIL without
+ * a DNSSEC EDE whose CD query answered is asked once more without CD (see
+ * resolver.h for why); anything else is decided now.
+ */
+static void rq_after_cd(struct rq *q, const uint8_t *abuf, size_t alen)
+{
+	struct resolver *r = q->r;
+	struct dns_msg *cm = NULL;
+	int cd_rcode = parse_later(r, abuf, alen, &cm);
+
+	msg_put(r, cm);
+	if (!resolver_wants_again(r->validating, DNS_RCODE_SERVFAIL,
+				  q->first_dnssec_ede, cd_rcode)) {
+		rq_finish(q, q->first, q->first_len, NULL, DNS_OK, true, abuf,
+			  alen, false, NULL, 0);
+		return;
+	}
+	q->cd = malloc(alen);
+	if (!q->cd) {
+		rq_finish(q, q->first, q->first_len, NULL, DNS_OK, true, abuf,
+			  alen, false, NULL, 0);
+		return;
+	}
+	memcpy(q->cd, abuf, alen);
+	q->cd_len = alen;
+	rq_set_state(q, RQ_ASKING_AGAIN);
+	if (rq_build(q, 0) != DNS_OK) {
 		rq_defer(q, RESOLVER_NO_MEMORY, DNS_OK);
 		return;
 	}
@@ -728,15 +882,20 @@ static void rq_step(struct rq *q, int status, const uint8_t *abuf, size_t alen)
 		 * a SERVFAIL there says nothing of validation. */
 		if (prc == DNS_OK && !(q->qflags & DNS_QUERY_CHAOS) &&
 		    resolver_wants_cd(r->validating, m->rcode)) {
+			rq_ask_cd(q, abuf, alen, m);
 			msg_put(r, m);
-			rq_ask_cd(q, abuf, alen);
 			return;
 		}
-		rq_finish(q, abuf, alen, m, prc, false, NULL, 0);
+		rq_finish(q, abuf, alen, m, prc, false, NULL, 0, false, NULL,
+			  0);
 		return;
 	case RQ_ASKING_CD:
-		rq_finish(q, q->first, q->first_len, NULL, DNS_OK, true,
-			  status == ARES_SUCCESS ? abuf : NULL, alen);
+		rq_after_cd(q, status == ARES_SUCCESS ? abuf : NULL, alen);
+		return;
+	case RQ_ASKING_AGAIN:
+		rq_finish(q, q->first, q->first_len, NULL, DNS_OK, true, q->cd,
+			  q->cd_len, true, status == ARES_SUCCESS ? abuf : NULL,
+			  alen);
 		return;
 	default:
 		/* c-ares called back for a lookup it does not have. */
@@ -757,7 +916,7 @@ static void on_idle(uv_idle_t *h)
 		struct rq *next = q->dnext;
 		if (q->def_cd && !r->closing)
 			rq_finish(q, q->first, q->first_len, NULL, DNS_OK, true,
-				  NULL, 0);
+				  q->cd, q->cd_len, q->cd != NULL, NULL, 0);
 		else
 			rq_deliver_rc(
 			    q, r->closing ? RESOLVER_CANCELLED : q->def_rc,

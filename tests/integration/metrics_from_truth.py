@@ -186,7 +186,7 @@ def compute(truth):
     for t in truth:
         u = []
         for h in t["mx"]:
-            if not h["kept"] or h["ip_literal"]:
+            if not h["kept"]:
                 continue
             for ep in h.get("endpoints", []):
                 if ep["refused"]:

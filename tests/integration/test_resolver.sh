@@ -4,7 +4,8 @@
 # large answer, size of the MX RRset), both canaries, a server that never
 # answers (timeout within timeout x tries), one that refuses, a closed port,
 # bad names, a scripted server (malformed answer, EDE without a CD answer,
-# an answer arriving after its try timed out), a non-validating run,
+# an answer arriving after its try timed out, a SERVFAIL whose CD query
+# answers: bogus only when it fails again without CD), a non-validating run,
 # cancellation by resolver_free(), and a load run. Runs in its own network namespace; needs root.
 set -euo pipefail
 : "${MXCRAWL:?MXCRAWL must name the mxcrawl binary}"
@@ -142,6 +143,40 @@ sys.exit(1 if bad else 0)
 EOF
 echo "ok: MX rcode/dnssec/EDE/large of every truth domain"
 
+echo "== every truth domain's MX through a validating resolver without EDE"
+# unbound with `ede: no`: a validation failure is a bare SERVFAIL, so the
+# only proof left is the repeated SERVFAIL (SERVFAIL, CD answers, SERVFAIL
+# again without CD); the statuses must not change.
+run mx_noede --parallel 64 --file "$TEST_WORK/mx.txt" "$TESTBED_RESOLVER_NOEDE"
+"$PY" - "$TESTBED_TRUTH" "$TEST_WORK/mx_noede.jsonl" <<'EOF' || fail "MX answers without EDE disagree with the truth"
+import json, sys
+truth = [json.loads(l) for l in open(sys.argv[1])]
+got = {}
+for l in open(sys.argv[2]):
+    a = json.loads(l)
+    got[a["name"]] = a
+bad, nbogus = [], 0
+for t in truth:
+    d, want = t["domain"], t["dns"]["mx"]
+    a = got.get(d)
+    if a is None:
+        bad.append("%s: no answer" % d)
+        continue
+    if a["dnssec"] not in want["dnssec"].split("|"):
+        bad.append("%s: dnssec %s (%s), truth %s" % (d, a["dnssec"], a["why"], want["dnssec"]))
+    if a["ede"]:
+        bad.append("%s: EDE %s from a resolver without EDE" % (d, a["ede"]))
+    if want["dnssec"] == "bogus":
+        nbogus += 1
+        if a["why"] != "servfail_repeated" or not a["requeried"]:
+            bad.append("%s: bogus by %s, requeried %s" % (d, a["why"], a["requeried"]))
+for b in bad:
+    print(b, file=sys.stderr)
+print("%d domains, %d bogus by a repeated SERVFAIL, %d disagreements" % (len(truth), nbogus, len(bad)))
+sys.exit(1 if bad or not nbogus else 0)
+EOF
+echo "ok: without EDE, every bogus MX is bogus by a repeated SERVFAIL"
+
 echo "== a server that never answers: timeout x tries"
 start=$(date +%s%N)
 run blackhole --timeout 250 --tries 2 127.53.0.66:53 "$MXCRAWL_CANARY_SECURE" A MX
@@ -204,6 +239,7 @@ def qname(q):
 
 A = b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 4) + bytes([127, 0, 0, 9])
 seen = set()
+first_id = {}   # name -> id of its first query without CD
 later = []
 while True:
     wait = max(0, later[0][0] - time.monotonic()) if later else None
@@ -227,11 +263,22 @@ while True:
     elif name == "servfail.fake":     # SERVFAIL, no EDE; CD never answered
         if not cd:
             u.sendto(reply(q, 2), peer)
-    elif name == "cd-answers.fake":   # SERVFAIL, no EDE; CD gets the data
-        if cd:
+    elif name == "cd-answers.fake":   # SERVFAIL, no EDE; CD gets the data;
+        if cd:                        # SERVFAIL again without CD (bogus)
             u.sendto(reply(q, 0, A, 1), peer)
         else:
             u.sendto(reply(q, 2), peer)
+    elif name in ("servfail-once.fake", "servfail-unconfirmed.fake"):
+        # The upstream-timeout look-alike: the first query without CD
+        # gets SERVFAIL without EDE, CD gets the data; later queries
+        # without CD get the data (once) or nothing (unconfirmed).
+        first = first_id.setdefault(name, q[:2]) == q[:2]
+        if cd:
+            u.sendto(reply(q, 0, A, 1), peer)
+        elif first:
+            u.sendto(reply(q, 2), peer)
+        elif name == "servfail-once.fake":
+            u.sendto(reply(q, 0, A, 1), peer)
     elif name == "late.fake":         # the first try answered late, once
         if q[:2] not in seen:
             seen.add(q[:2])
@@ -252,22 +299,35 @@ check "malformed answer: rc malformed, header rcode kept" \
 run fake_ede7 $F ede7.fake A
 check "SERVFAIL with EDE 7, CD fails too: bogus, EDE text" \
 	"$TEST_WORK/fake_ede7.jsonl" \
-	'a["dnssec"] == "bogus" and a["ede"] == [7] and a["ede_text"] == "signature expired" and a["cd_requeried"] and "cd_rcode" not in a'
+	'a["dnssec"] == "bogus" and a["why"] == "ede" and a["ede"] == [7] and a["ede_text"] == "signature expired" and a["cd_requeried"] and a.get("cd_rcode") == "SERVFAIL" and not a["cd_records"] and not a["requeried"]'
 # shellcheck disable=SC2086
 run fake_cd_silent $F cd-silent.fake A
 check "SERVFAIL with EDE 6, CD unanswered: bogus after the CD tries" \
 	"$TEST_WORK/fake_cd_silent.jsonl" \
-	'a["rc"] == "ok" and a["dnssec"] == "bogus" and a["cd_requeried"] and 600 <= a["elapsed_ms"]'
+	'a["rc"] == "ok" and a["dnssec"] == "bogus" and a["why"] == "ede" and a["cd_requeried"] and not a["requeried"] and 600 <= a["elapsed_ms"]'
 # shellcheck disable=SC2086
 run fake_servfail $F servfail.fake A
 check "SERVFAIL without EDE, CD unanswered: indeterminate" \
 	"$TEST_WORK/fake_servfail.jsonl" \
-	'a["rc"] == "ok" and a["rcode"] == "SERVFAIL" and a["dnssec"] == "indeterminate" and a["cd_requeried"]'
+	'a["rc"] == "ok" and a["rcode"] == "SERVFAIL" and a["dnssec"] == "indeterminate" and a["why"] == "servfail" and a["cd_requeried"] and not a["requeried"]'
 # shellcheck disable=SC2086
 run fake_cd_answers $F cd-answers.fake A
-check "SERVFAIL without EDE, CD answers: bogus, CD answer kept" \
+check "SERVFAIL without EDE, CD answers, SERVFAIL again: bogus, CD answer kept" \
 	"$TEST_WORK/fake_cd_answers.jsonl" \
-	'a["dnssec"] == "bogus" and a.get("cd_rcode") == "NOERROR" and a["ede"] == []'
+	'a["dnssec"] == "bogus" and a["why"] == "servfail_repeated" and a.get("cd_rcode") == "NOERROR" and a["cd_records"] and a["requeried"] and a.get("again_rcode") == "SERVFAIL" and a["rcode"] == "SERVFAIL" and a["ede"] == []'
+# M7 item 6: a SERVFAIL without EDE whose CD query answers is no proof of
+# a validation failure (an upstream timeout looks the same).
+# shellcheck disable=SC2086
+run fake_servfail_once $F servfail-once.fake A
+check "SERVFAIL once, CD answers, the repeat answers: that answer, not bogus" \
+	"$TEST_WORK/fake_servfail_once.jsonl" \
+	'a["rc"] == "ok" and a["rcode"] == "NOERROR" and a["dnssec"] == "insecure" and a["why"] == "servfail_then_answer" and a["requeried"] and a.get("again_rcode") == "NOERROR" and not a["cd_records"] and a["answers"][0]["data"] == "127.0.0.9"'
+grep -q '"sent":3,' "$TEST_WORK/fake_servfail_once.sum" || fail "servfail once: 3 queries sent"
+# shellcheck disable=SC2086
+run fake_unconfirmed $F servfail-unconfirmed.fake A
+check "SERVFAIL once, CD answers, the repeat unanswered: indeterminate" \
+	"$TEST_WORK/fake_unconfirmed.jsonl" \
+	'a["rc"] == "ok" and a["rcode"] == "SERVFAIL" and a["dnssec"] == "indeterminate" and a["why"] == "servfail_unconfirmed" and a["cd_requeried"] and a["requeried"] and "again_rcode" not in a and not a["cd_records"] and 600 <= a["elapsed_ms"]'
 # shellcheck disable=SC2086
 run fake_late $F late.fake A
 check "first try answered after its timeout: taken by the retry (same id)" \

@@ -63,9 +63,33 @@ EOF
 nprobed=$(sed -n 's/.* \([0-9]*\) endpoints probed by this process.*/\1/p' "$TEST_WORK/scan.err")
 expect_eq "handshakes per unique endpoint" "$nprobed" \
 	"$(sql "SELECT count(*) FROM endpoint WHERE campaign_id = $cid")"
+# M7 item 6: a host whose AAAA lookup timed out while its A answered is
+# probed on its A addresses and flagged partial, exactly where the truth
+# says so (dns-aaaa-timeout); every other kept host is not.
+want_partial=$("$PY" -c 'import json, sys
+for l in open(sys.argv[1]):
+    t = json.loads(l)
+    for h in t["mx"]:
+        if h.get("kept") and h.get("addresses_partial"):
+            print(t["domain"], h["host"])' "$TESTBED_TRUTH" | sort)
+[ -n "$want_partial" ] || fail "the truth has no partial host"
+expect_eq "hosts with a partial address outcome" \
+	"$(sql "SELECT d.domain || ' ' || m.host FROM domain_mx m JOIN domain_dns d USING (campaign_id, target_id) WHERE m.campaign_id = $cid AND m.addresses_partial ORDER BY 1" | sort)" \
+	"$want_partial"
+expect_eq "kept hosts without addresses_partial" \
+	"$(sql "SELECT count(*) FROM domain_mx WHERE campaign_id = $cid AND kept AND addresses_partial IS NULL")" 0
+expect_eq "every RRset says what its DNSSEC status rests on" \
+	"$(sql "SELECT count(*) FROM dns_rrset WHERE campaign_id = $cid AND dnssec_reason IS NULL")" 0
+# M7 item 7: an MX target that looks like an address is looked up as a
+# name (NXDOMAIN in the testbed) and never contacted (the listener on
+# 127.53.1.99 records any connection, counted below).
+expect_eq "IP-literal MX targets looked up as names" \
+	"$(sql "SELECT string_agg(r.qname || ' ' || r.qtype || ' ' || r.rcode, ', ' ORDER BY r.qname, r.qtype) FROM dns_rrset r JOIN domain_mx m ON m.campaign_id = r.campaign_id AND m.target_id = r.target_id AND r.qname = m.host AND r.qtype IN ('A', 'AAAA') WHERE m.campaign_id = $cid AND m.ip_literal")" \
+	"127.53.1.99 A NXDOMAIN, 127.53.1.99 AAAA NXDOMAIN, 192.0.2.1 A NXDOMAIN, 192.0.2.1 AAAA NXDOMAIN"
+grep -q '127.53.1.99' "$TB/servers.json" || fail "127.53.1.99 is not a recording address"
 conns=0
 [ -f "$TESTBED_CONNECTIONS_LOG" ] && conns=$(wc -l <"$TESTBED_CONNECTIONS_LOG")
-expect_eq "connections to the refused loopback address" "$conns" 0
+expect_eq "connections to the recording addresses (refused loopback, IP-literal MX targets)" "$conns" 0
 expect_eq "refused address recorded" \
 	"$(sql "SELECT count(*) > 0 FROM mx_address WHERE campaign_id = $cid AND address = '$TESTBED_FORBIDDEN_ADDR' AND verdict = 'reserved'")" t
 
@@ -100,6 +124,19 @@ EOF
 	"$TEST_WORK/truth-nv.jsonl" "$TEST_WORK/export-nv.jsonl" || fail "non-validating facts differ"
 expect_eq "no DNSSEC status but unknown" \
 	"$(sql "SELECT count(*) FROM dns_rrset r JOIN campaign c ON c.id = r.campaign_id WHERE c.name = 'novalidate' AND dnssec <> 'unknown'")" 0
+# A validating resolver that sends no Extended DNS Errors: a validation
+# failure is a bare SERVFAIL, bogus only by the repeated SERVFAIL (M7
+# item 6); every DNS fact must still equal the truth.
+"$MXCRAWL" scan --targets "$TESTBED_TARGETS" --campaign noede \
+	--resolver "$TESTBED_RESOLVER_NOEDE" "${allow_args[@]}" --progress 0 --no-smtp \
+	2>"$TEST_WORK/scan-noede.err" || { cat "$TEST_WORK/scan-noede.err" >&2; fail "scan without EDE failed"; }
+grep -q "DNSSEC validated" "$TEST_WORK/scan-noede.err" || fail "canaries without EDE: $(cat "$TEST_WORK/scan-noede.err")"
+"$MXCRAWL" export --campaign noede --format jsonl >"$TEST_WORK/noede.jsonl"
+"$PY" "$MXCRAWL_SRC/tests/integration/compare_dns.py" --no-ede \
+	"$TESTBED_TRUTH" "$TEST_WORK/noede.jsonl" || fail "facts without EDE differ from the truth"
+expect_eq "bogus RRsets without EDE rest on a repeated SERVFAIL" \
+	"$(sql "SELECT string_agg(DISTINCT r.dnssec_reason, ',') FROM dns_rrset r JOIN campaign c ON c.id = r.campaign_id WHERE c.name = 'noede' AND r.dnssec = 'bogus'")" \
+	servfail_repeated
 # The blocklist is honoured before any packet: a blocklisted domain is not
 # even asked about, and a blocklisted MX address is recorded, not used.
 blocked_domain=$(sed -n 1p "$TESTBED_TARGETS")

@@ -138,6 +138,8 @@ class World:
         """DNSSEC status a validating resolver gives an answer at name."""
         z = self.zone_of(name)
         st = self.zone_state(z)
+        if st == "secure" and rtype == "AAAA" and z.state == "drop-aaaa":
+            return "indeterminate"      # its server never answers AAAA
         if st == "secure" and rtype and (
                 (fqdn(name).lower(), rtype) in z.break_rrsig or ("*", "*") in z.break_rrsig):
             return "bogus"
@@ -415,6 +417,14 @@ class ScenarioBuilder:
             for pref, host in s["mx"]:
                 target = "." if host == "." else (host if host.endswith(".") else self.host_name(host))
                 w.rr(mxo, "MX", "%d %s" % (pref, target))
+                lit = target.rstrip(".")
+                if re.fullmatch(r"(\d{1,3}\.){3}\d{1,3}", lit) and \
+                        ipaddress.ip_address(lit).is_loopback and \
+                        lit not in w.record_connections:
+                    # An MX target that looks like a loopback address: the
+                    # listener records any connection to it (there must be
+                    # none: the name is not an address).
+                    w.record_connections.append(lit)
         for owner, rtype, rdata in s.get("records", []):
             w.rr(_abs(owner, d), rtype, rdata)
         apex = s.get("apex") or {}
@@ -706,15 +716,15 @@ class ScenarioBuilder:
         info = self.host_info.get(host) or w.hosts.get(host)
         ht = {"preference": pref, "host": host.rstrip("."), "cname": [],
               "ip_literal": False, "address_outcome": "ok",
+              "addresses_partial": False,
               "a": {"dnssec": None, "addresses": []},
               "aaaa": {"dnssec": None, "addresses": []},
               "mx_cname": False, "tlsa": None, "dane": "dane_none",
               "dane_result_type": None, "endpoints": []}
         if re.fullmatch(r"(\d{1,3}\.){3}\d{1,3}\.?", host):
+            # Looks like an address, is a domain name (RFC 5321 §5.1):
+            # flagged, resolved like any name, never used as an address.
             ht["ip_literal"] = True
-            ht["address_outcome"] = "mx_ip_literal"
-            ht["dane"] = "dane_not_applicable"
-            return ht
         if info is None:
             # host not defined by the scenario: NXDOMAIN or NODATA
             st = w.name_status(host, "A")
@@ -735,7 +745,18 @@ class ScenarioBuilder:
         ht["a"] = {"dnssec": ast, "addresses": list(info["a"])}
         ht["aaaa"] = {"dnssec": aast, "addresses": list(info["aaaa"])}
         addrs = info["a"] + info["aaaa"]
-        if ast == "bogus" or ast == "indeterminate":
+        failed = {k: st for k, st in (("a", ast), ("aaaa", aast))
+                  if st in ("bogus", "indeterminate")}
+        if len(failed) == 1 and "bogus" not in failed.values():
+            # One family timed out (or the like): the host is used with
+            # the other family's addresses, if it has any.
+            got = info["aaaa" if "a" in failed else "a"]
+            if got:
+                ht["addresses_partial"] = True
+                addrs = list(got)
+                for k in failed:
+                    ht[k]["addresses"] = []     # never learnt
+        if failed and not ht["addresses_partial"]:
             ht["address_outcome"] = "dns_error"
         elif not addrs:
             ht["address_outcome"] = "mx_no_address"
@@ -759,10 +780,13 @@ class ScenarioBuilder:
                 else:
                     ep["cert"] = None
             ht["endpoints"].append(ep)
-        # TLSA / DANE
+        # TLSA / DANE: via a secure MX RRset and secure address records
+        # (for a partial host: the family that answered).
         tl = info["tlsa"]
         tlsa_owner = info["tlsa_owner"]
-        secure_path = mxst == "secure" and ast == "secure"
+        used = [st for k, st in (("a", ast), ("aaaa", aast)) if k not in failed]
+        secure_path = mxst == "secure" and (
+            all(st == "secure" for st in used) if ht["addresses_partial"] else ast == "secure")
         tst = w.name_status(tlsa_owner, "TLSA")
         ht["tlsa"] = {"name": tlsa_owner.rstrip("."), "dnssec": tst,
                       "looked_up": secure_path,

@@ -27,16 +27,25 @@ ROOT_NS_ADDR = "127.53.0.1"     # a.root.  (root zone)
 TLD_NS_ADDR = "127.53.0.2"      # ns.<tld>.  (TLD zones)
 ZONE_NS_ADDR = "127.53.0.3"     # ns.<zone>.  (scenario / provider zones)
 RESOLVER_ADDR = "127.53.0.53"   # unbound, the crawler's resolver
+# A second validating unbound that sends no Extended DNS Errors (ede: no),
+# like many resolvers: a validation failure is then a bare SERVFAIL.
+RESOLVER_NOEDE_ADDR = "127.53.0.54"
 BLACKHOLE_ADDR = "127.53.0.66"  # reads DNS queries and never answers
 DEAD_ADDR = "127.53.0.67"       # answers REFUSED to everything (lame delegation)
+DROP_AAAA_ADDR = "127.53.0.68"  # relays to DROP_NSD_ADDR, never answers AAAA
+# A second NSD serving only the drop-aaaa zones, reached only through the
+# relay: the main NSD must not serve them, or a resolver falling back to
+# the parent's servers would get the AAAA answer there.
+DROP_NSD_ADDR = "127.53.0.69"
 NSD_ADDRS = [ROOT_NS_ADDR, TLD_NS_ADDR, ZONE_NS_ADDR]
 
 # Zone states.  "secure", "insecure" are the healthy ones; the rest are
-# made bogus or unreachable for real.
+# made bogus or unreachable for real.  "drop-aaaa" is a secure zone whose
+# server answers every question but AAAA (those time out).
 STATES = {"secure", "insecure", "bogus-rrsig", "bogus-expired",
-          "bogus-notyet", "bogus-ds", "lame", "timeout"}
+          "bogus-notyet", "bogus-ds", "lame", "timeout", "drop-aaaa"}
 SIGNED_STATES = {"secure", "bogus-rrsig", "bogus-expired", "bogus-notyet",
-                 "bogus-ds"}
+                 "bogus-ds", "drop-aaaa"}
 
 DEFAULT_TTL = 3600
 
@@ -112,7 +121,8 @@ class Zone:
             raise ValueError("zone %s: unknown DNSSEC state %r" % (apex, state))
         self.apex = fqdn(apex).lower()
         self.state = state
-        self.ns_addr = {"lame": DEAD_ADDR, "timeout": BLACKHOLE_ADDR}.get(state, ns_addr)
+        self.ns_addr = {"lame": DEAD_ADDR, "timeout": BLACKHOLE_ADDR,
+                        "drop-aaaa": DROP_AAAA_ADDR}.get(state, ns_addr)
         # (owner, type) pairs whose RRSIG is corrupted; "*" = every RRset
         # except DNSKEY.
         self.break_rrsig = set((fqdn(o).lower(), t.upper()) for o, t in break_rrsig)
@@ -284,18 +294,20 @@ def write_and_sign(zones, zdir, jobs=None, extra=None):
 
 # ------------------------------------------------------------------ configs
 
-def nsd_conf(dnsdir, loaded, piddir, logdir):
+def nsd_conf(dnsdir, loaded, piddir, logdir, addrs=None, name="nsd"):
+    """NSD configuration serving the zones in loaded on addrs (default:
+    NSD_ADDRS); name keeps a second instance's files apart."""
     lines = ["server:",
              "  server-count: 1",
              "  username: \"\"",
              "  chroot: \"\"",
              "  zonesdir: \"%s\"" % dnsdir,
              "  database: \"\"",
-             "  zonelistfile: \"%s/zone.list\"" % dnsdir,
-             "  xfrdfile: \"%s/xfrd.state\"" % dnsdir,
-             "  xfrdir: \"%s/xfr\"" % dnsdir,
-             "  pidfile: \"%s/nsd.internal.pid\"" % dnsdir,
-             "  logfile: \"%s/nsd.log\"" % logdir,
+             "  zonelistfile: \"%s/%s.zone.list\"" % (dnsdir, name),
+             "  xfrdfile: \"%s/%s.xfrd.state\"" % (dnsdir, name),
+             "  xfrdir: \"%s/%s.xfr\"" % (dnsdir, name),
+             "  pidfile: \"%s/%s.internal.pid\"" % (dnsdir, name),
+             "  logfile: \"%s/%s.log\"" % (logdir, name),
              "  port: 53",
              # NSD's response rate limiting (on by default) drops answers
              # to the one resolver that asks everything: a scan of many
@@ -308,7 +320,7 @@ def nsd_conf(dnsdir, loaded, piddir, logdir):
              "  refuse-any: yes",
              "  tcp-count: 200",
              "  ipv4-edns-size: 1232"]
-    for a in NSD_ADDRS:
+    for a in (addrs or NSD_ADDRS):
         lines.append("  ip-address: %s" % a)
     lines += ["remote-control:", "  control-enable: no"]
     for apex, path in sorted(loaded.items()):
@@ -317,9 +329,9 @@ def nsd_conf(dnsdir, loaded, piddir, logdir):
 
 
 def unbound_conf(dnsdir, logdir, tlds, root_key_file, hints_file, cache_mb=64,
-                 threads=1):
+                 threads=1, interface=RESOLVER_ADDR, ede=True, name="unbound"):
     lines = ["server:",
-             "  interface: %s" % RESOLVER_ADDR,
+             "  interface: %s" % interface,
              "  port: 53",
              "  do-daemonize: no",
              "  username: \"\"",
@@ -327,7 +339,7 @@ def unbound_conf(dnsdir, logdir, tlds, root_key_file, hints_file, cache_mb=64,
              "  directory: \"%s\"" % dnsdir,
              "  pidfile: \"\"",
              "  use-syslog: no",
-             "  logfile: \"%s/unbound.log\"" % logdir,
+             "  logfile: \"%s/%s.log\"" % (logdir, name),
              "  log-time-ascii: yes",
              "  verbosity: 1",
              "  val-log-level: 2",
@@ -336,7 +348,7 @@ def unbound_conf(dnsdir, logdir, tlds, root_key_file, hints_file, cache_mb=64,
              "  do-not-query-localhost: no",
              "  root-hints: \"%s\"" % hints_file,
              "  trust-anchor-file: \"%s\"" % root_key_file,
-             "  ede: yes",
+             "  ede: %s" % ("yes" if ede else "no"),
              "  module-config: \"validator iterator\"",
              "  access-control: 127.0.0.0/8 allow",
              "  access-control: ::1 allow",

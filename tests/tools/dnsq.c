@@ -7,7 +7,10 @@
  *   dnsq [options] --file FILE|- SERVER     (lines "NAME TYPE")
  *
  * The JSON line: name, type, rc, dns_rc, rcode, dnssec, ede[], ede_text,
- * large, len, cd_requeried, cd_rcode, elapsed_ms, answers[] {owner, type,
+ * large, len, cd_requeried, cd_rcode (when the CD query answered),
+ * cd_records (the CD answer is handed over as evidence), requeried (asked
+ * again without CD), again_rcode, why (dnssec_why_str), elapsed_ms,
+ * answers[] {owner, type,
  * ttl, data}. A summary object goes to stderr at the end. Exit status 0
  * when every lookup that was started got exactly one callback, the loop
  * closed cleanly and (without --cancel-after) all were started; 1
@@ -246,9 +249,16 @@ static void print_answer(struct dnsq *d, const struct job *j,
 		    a->large ? "true" : "false", a->len,
 		    a->cd_requeried ? "true" : "false",
 		    a->msg && a->msg->ad ? "true" : "false");
-	if (a->cd_msg)
+	if (a->cd_rcode >= 0)
 		jbuf_printf(b, ",\"cd_rcode\":\"%s\"",
-			    dns_rcode_str(a->cd_msg->rcode));
+			    dns_rcode_str(a->cd_rcode));
+	jbuf_printf(b, ",\"cd_records\":%s,\"requeried\":%s",
+		    a->cd_msg ? "true" : "false",
+		    a->requeried ? "true" : "false");
+	if (a->again_rcode >= 0)
+		jbuf_printf(b, ",\"again_rcode\":\"%s\"",
+			    dns_rcode_str(a->again_rcode));
+	jbuf_printf(b, ",\"why\":\"%s\"", dnssec_why_str(a->why));
 	jbuf_printf(b, ",\"elapsed_ms\":%u,\"answers\":[", a->elapsed_ms);
 	if (a->msg) {
 		bool first = true;

@@ -1,7 +1,7 @@
 /*
  * Unit tests for the DNSSEC judgement of crawler/resolver.c: the pure
- * functions resolver_judge(), resolver_wants_cd() and
- * resolver_ede_is_dnssec(), as tables of answers -> status, plus the
+ * functions resolver_judge(), resolver_wants_cd(), resolver_wants_again()
+ * and resolver_ede_is_dnssec(), as tables of answers -> status, plus the
  * names stored in the database.
  */
 #include <stdbool.h>
@@ -20,7 +20,10 @@ struct judge_case {
 	uint16_t ede[3];
 	size_t n_ede;
 	int cd_rcode;
+	int again_rcode; /* the repeat without CD */
+	bool again_ad;
 	enum dnssec_status want;
+	const char *why;
 };
 
 /* Short names so that one case fits one line. */
@@ -30,48 +33,69 @@ struct judge_case {
 #define NXD DNS_RCODE_NXDOMAIN
 #define SERVF DNS_RCODE_SERVFAIL
 #define REFUSED DNS_RCODE_REFUSED
+#define SEC DNSSEC_SECURE
+#define INSEC DNSSEC_INSECURE
+#define BOGUS DNSSEC_BOGUS
+#define INDET DNSSEC_INDETERMINATE
+#define UNK DNSSEC_UNKNOWN
 
 /* clang-format off */
 static const struct judge_case judge_cases[] = {
 	/* Answers: AD decides. */
-	{ "noerror with AD",             V, NOERR, true,  { 0 }, 0, NONE, DNSSEC_SECURE },
-	{ "noerror without AD",          V, NOERR, false, { 0 }, 0, NONE, DNSSEC_INSECURE },
-	{ "nxdomain with AD",            V, NXD,   true,  { 0 }, 0, NONE, DNSSEC_SECURE },
-	{ "nxdomain without AD",         V, NXD,   false, { 0 }, 0, NONE, DNSSEC_INSECURE },
+	{ "noerror with AD",             V, NOERR, true,  { 0 }, 0, NONE, NONE, false, SEC, "ad" },
+	{ "noerror without AD",          V, NOERR, false, { 0 }, 0, NONE, NONE, false, INSEC, "no_ad" },
+	{ "nxdomain with AD",            V, NXD,   true,  { 0 }, 0, NONE, NONE, false, SEC, "ad" },
+	{ "nxdomain without AD",         V, NXD,   false, { 0 }, 0, NONE, NONE, false, INSEC, "no_ad" },
 	/* An EDE on an answer (e.g. 3 stale) says nothing about DNSSEC. */
-	{ "noerror, AD, EDE 3",          V, NOERR, true,  { 3 }, 1, NONE, DNSSEC_SECURE },
-	{ "noerror, no AD, EDE 6",       V, NOERR, false, { 6 }, 1, NONE, DNSSEC_INSECURE },
+	{ "noerror, AD, EDE 3",          V, NOERR, true,  { 3 }, 1, NONE, NONE, false, SEC, "ad" },
+	{ "noerror, no AD, EDE 6",       V, NOERR, false, { 6 }, 1, NONE, NONE, false, INSEC, "no_ad" },
 
-	/* SERVFAIL: the CD re-query or a DNSSEC EDE tells bogus apart. */
-	{ "servfail, CD noerror",        V, SERVF, false, { 0 }, 0, NOERR, DNSSEC_BOGUS },
-	{ "servfail, CD nxdomain",       V, SERVF, false, { 0 }, 0, NXD, DNSSEC_BOGUS },
-	{ "servfail, CD servfail",       V, SERVF, false, { 0 }, 0, SERVF, DNSSEC_INDETERMINATE },
-	{ "servfail, CD refused",        V, SERVF, false, { 0 }, 0, REFUSED, DNSSEC_INDETERMINATE },
-	{ "servfail, CD timed out",      V, SERVF, false, { 0 }, 0, NONE, DNSSEC_INDETERMINATE },
-	{ "servfail EDE 6, CD timeout",  V, SERVF, false, { 6 }, 1, NONE, DNSSEC_BOGUS },
-	{ "servfail EDE 7, CD servfail", V, SERVF, false, { 7 }, 1, SERVF, DNSSEC_BOGUS },
-	{ "servfail EDE 12, CD servf.",  V, SERVF, false, { 12 }, 1, SERVF, DNSSEC_BOGUS },
-	{ "servfail EDE 22 then 9",      V, SERVF, false, { 22, 9 }, 2, NONE, DNSSEC_BOGUS },
-	{ "servfail EDE 5",              V, SERVF, false, { 5 }, 1, SERVF, DNSSEC_INDETERMINATE },
-	{ "servfail EDE 13",             V, SERVF, false, { 13 }, 1, NONE, DNSSEC_INDETERMINATE },
-	{ "servfail EDE 22",             V, SERVF, false, { 22 }, 1, SERVF, DNSSEC_INDETERMINATE },
+	/* SERVFAIL with a DNSSEC EDE: the resolver says validation failed,
+	 * whatever the CD query did. */
+	{ "servfail EDE 6, CD timeout",  V, SERVF, false, { 6 }, 1, NONE, NONE, false, BOGUS, "ede" },
+	{ "servfail EDE 7, CD servfail", V, SERVF, false, { 7 }, 1, SERVF, NONE, false, BOGUS, "ede" },
+	{ "servfail EDE 12, CD servf.",  V, SERVF, false, { 12 }, 1, SERVF, NONE, false, BOGUS, "ede" },
+	{ "servfail EDE 6, CD noerror",  V, SERVF, false, { 6 }, 1, NOERR, NONE, false, BOGUS, "ede" },
+	{ "servfail EDE 22 then 9",      V, SERVF, false, { 22, 9 }, 2, NONE, NONE, false, BOGUS, "ede" },
+
+	/* SERVFAIL without one, CD answers: not proof by itself (an
+	 * upstream timeout looks the same); the repeat without CD decides. */
+	{ "servfail, CD noerror, again servfail", V, SERVF, false, { 0 }, 0, NOERR, SERVF, false, BOGUS, "servfail_repeated" },
+	{ "servfail, CD nxdomain, again servfail", V, SERVF, false, { 0 }, 0, NXD, SERVF, false, BOGUS, "servfail_repeated" },
+	{ "servfail EDE 22, CD noerror, again servf.", V, SERVF, false, { 22 }, 1, NOERR, SERVF, false, BOGUS, "servfail_repeated" },
+	{ "servfail, CD noerror, again timeout", V, SERVF, false, { 0 }, 0, NOERR, NONE, false, INDET, "servfail_unconfirmed" },
+	{ "servfail, CD nxdomain, no again",  V, SERVF, false, { 0 }, 0, NXD, NONE, false, INDET, "servfail_unconfirmed" },
+	{ "servfail, CD noerror, again refused", V, SERVF, false, { 0 }, 0, NOERR, REFUSED, false, INDET, "servfail_unconfirmed" },
+	{ "servfail EDE 5, CD noerror, again timeout", V, SERVF, false, { 5 }, 1, NOERR, NONE, false, INDET, "servfail_unconfirmed" },
+	{ "servfail, CD noerror, again AD",   V, SERVF, false, { 0 }, 0, NOERR, NOERR, true, SEC, "servfail_then_answer" },
+	{ "servfail, CD noerror, again no AD", V, SERVF, false, { 0 }, 0, NOERR, NOERR, false, INSEC, "servfail_then_answer" },
+	{ "servfail, CD nxdomain, again nxd AD", V, SERVF, false, { 0 }, 0, NXD, NXD, true, SEC, "servfail_then_answer" },
+
+	/* SERVFAIL that fails with CD too: not a validation matter. */
+	{ "servfail, CD servfail",       V, SERVF, false, { 0 }, 0, SERVF, NONE, false, INDET, "servfail" },
+	{ "servfail, CD refused",        V, SERVF, false, { 0 }, 0, REFUSED, NONE, false, INDET, "servfail" },
+	{ "servfail, CD timed out",      V, SERVF, false, { 0 }, 0, NONE, NONE, false, INDET, "servfail" },
+	{ "servfail EDE 5",              V, SERVF, false, { 5 }, 1, SERVF, NONE, false, INDET, "servfail" },
+	{ "servfail EDE 13",             V, SERVF, false, { 13 }, 1, NONE, NONE, false, INDET, "servfail" },
+	{ "servfail EDE 22",             V, SERVF, false, { 22 }, 1, SERVF, NONE, false, INDET, "servfail" },
+	{ "servfail, stray again servf.", V, SERVF, false, { 0 }, 0, SERVF, SERVF, false, INDET, "servfail" },
 	/* AD on a SERVFAIL means nothing. */
-	{ "servfail with AD",            V, SERVF, true,  { 0 }, 0, SERVF, DNSSEC_INDETERMINATE },
+	{ "servfail with AD",            V, SERVF, true,  { 0 }, 0, SERVF, NONE, false, INDET, "servfail" },
 
 	/* Other rcodes and no answer at all. */
-	{ "refused",                     V, REFUSED, false, { 0 }, 0, NONE, DNSSEC_INDETERMINATE },
-	{ "refused with EDE 6",          V, REFUSED, false, { 6 }, 1, NONE, DNSSEC_INDETERMINATE },
-	{ "formerr",                     V, DNS_RCODE_FORMERR, false, { 0 }, 0, NONE, DNSSEC_INDETERMINATE },
-	{ "notimp",                      V, DNS_RCODE_NOTIMP, false, { 0 }, 0, NONE, DNSSEC_INDETERMINATE },
-	{ "badvers (extended rcode)",    V, DNS_RCODE_BADVERS, true, { 0 }, 0, NONE, DNSSEC_INDETERMINATE },
-	{ "no answer (timeout)",         V, NONE,  false, { 0 }, 0, NONE, DNSSEC_INDETERMINATE },
-	{ "no answer, stray CD rcode",   V, NONE,  false, { 0 }, 0, NOERR, DNSSEC_INDETERMINATE },
+	{ "refused",                     V, REFUSED, false, { 0 }, 0, NONE, NONE, false, INDET, "rcode" },
+	{ "refused with EDE 6",          V, REFUSED, false, { 6 }, 1, NONE, NONE, false, INDET, "rcode" },
+	{ "formerr",                     V, DNS_RCODE_FORMERR, false, { 0 }, 0, NONE, NONE, false, INDET, "rcode" },
+	{ "notimp",                      V, DNS_RCODE_NOTIMP, false, { 0 }, 0, NONE, NONE, false, INDET, "rcode" },
+	{ "badvers (extended rcode)",    V, DNS_RCODE_BADVERS, true, { 0 }, 0, NONE, NONE, false, INDET, "rcode" },
+	{ "no answer (timeout)",         V, NONE,  false, { 0 }, 0, NONE, NONE, false, INDET, "no_answer" },
+	{ "no answer, stray CD rcode",   V, NONE,  false, { 0 }, 0, NOERR, SERVF, false, INDET, "no_answer" },
 
 	/* A resolver that does not validate: never a verdict. */
-	{ "not validating, AD",          NV, NOERR, true,  { 0 }, 0, NONE, DNSSEC_UNKNOWN },
-	{ "not validating, no AD",       NV, NOERR, false, { 0 }, 0, NONE, DNSSEC_UNKNOWN },
-	{ "not validating, bogus",       NV, SERVF, false, { 6 }, 1, NOERR, DNSSEC_UNKNOWN },
-	{ "not validating, timeout",     NV, NONE,  false, { 0 }, 0, NONE, DNSSEC_UNKNOWN },
+	{ "not validating, AD",          NV, NOERR, true,  { 0 }, 0, NONE, NONE, false, UNK, "not_validating" },
+	{ "not validating, no AD",       NV, NOERR, false, { 0 }, 0, NONE, NONE, false, UNK, "not_validating" },
+	{ "not validating, bogus",       NV, SERVF, false, { 6 }, 1, NOERR, SERVF, false, UNK, "not_validating" },
+	{ "not validating, timeout",     NV, NONE,  false, { 0 }, 0, NONE, NONE, false, UNK, "not_validating" },
 };
 /* clang-format on */
 
@@ -80,19 +104,61 @@ UNIT_TEST(test_resolver_judge_table)
 	for (size_t i = 0; i < sizeof judge_cases / sizeof judge_cases[0];
 	     i++) {
 		const struct judge_case *c = &judge_cases[i];
+		struct resolver_evidence ev = {
+			.rcode = c->rcode,
+			.ad = c->ad,
+			.ede = c->ede,
+			.n_ede = c->n_ede,
+			.cd_rcode = c->cd_rcode,
+			.again_rcode = c->again_rcode,
+			.again_ad = c->again_ad,
+		};
+		enum dnssec_why why = DNSSEC_WHY_LAST;
 		enum dnssec_status got =
-		    resolver_judge(c->validating, c->rcode, c->ad, c->ede,
-				   c->n_ede, c->cd_rcode);
+		    resolver_judge(c->validating, &ev, &why);
 		CHECK_STR(dnssec_status_str(got), dnssec_status_str(c->want),
 			  c->what);
+		CHECK_STR(dnssec_why_str(why), c->why, c->what);
 	}
 }
 
 UNIT_TEST(test_resolver_judge_null_ede)
 {
-	CHECK_INT(
-	    resolver_judge(true, DNS_RCODE_SERVFAIL, false, NULL, 3, NONE),
-	    DNSSEC_INDETERMINATE, "NULL ede list with a count");
+	struct resolver_evidence ev = { .rcode = DNS_RCODE_SERVFAIL,
+					.ede = NULL,
+					.n_ede = 3,
+					.cd_rcode = NONE,
+					.again_rcode = NONE };
+	CHECK_INT(resolver_judge(true, &ev, NULL), DNSSEC_INDETERMINATE,
+		  "NULL ede list with a count");
+}
+
+/* A repeat without CD is sent exactly for a SERVFAIL without a DNSSEC
+ * EDE whose CD query answered. */
+UNIT_TEST(test_resolver_wants_again)
+{
+	static const struct {
+		bool validating;
+		int rcode;
+		bool dnssec_ede;
+		int cd_rcode;
+		bool want;
+	} cases[] = {
+		{ true, DNS_RCODE_SERVFAIL, false, DNS_RCODE_NOERROR, true },
+		{ true, DNS_RCODE_SERVFAIL, false, DNS_RCODE_NXDOMAIN, true },
+		{ true, DNS_RCODE_SERVFAIL, true, DNS_RCODE_NOERROR, false },
+		{ true, DNS_RCODE_SERVFAIL, false, DNS_RCODE_SERVFAIL, false },
+		{ true, DNS_RCODE_SERVFAIL, false, DNS_RCODE_REFUSED, false },
+		{ true, DNS_RCODE_SERVFAIL, false, NONE, false },
+		{ true, DNS_RCODE_NOERROR, false, DNS_RCODE_NOERROR, false },
+		{ true, NONE, false, DNS_RCODE_NOERROR, false },
+		{ false, DNS_RCODE_SERVFAIL, false, DNS_RCODE_NOERROR, false },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		CHECK_INT(resolver_wants_again(
+			      cases[i].validating, cases[i].rcode,
+			      cases[i].dnssec_ede, cases[i].cd_rcode),
+			  cases[i].want, dns_rcode_str(cases[i].cd_rcode));
 }
 
 UNIT_TEST(test_resolver_wants_cd)
@@ -152,6 +218,9 @@ UNIT_TEST(test_resolver_names)
 	};
 	for (size_t i = 0; i < sizeof st / sizeof st[0]; i++)
 		CHECK_STR(dnssec_status_str(st[i].s), st[i].want, st[i].want);
+	CHECK_STR(dnssec_why_str(DNSSEC_WHY_LAST), "unknown", "why LAST");
+	CHECK_STR(dnssec_why_str(DNSSEC_WHY_SERVFAIL_REPEATED),
+		  "servfail_repeated", "why name");
 	for (size_t i = 0; i < sizeof rc / sizeof rc[0]; i++)
 		CHECK_STR(resolver_rc_str(rc[i].rc), rc[i].want, rc[i].want);
 }
