@@ -159,3 +159,59 @@ BEGIN
       INTO certificates, bytes FROM gone;
     RETURN NEXT;
 END $$;
+
+-- ---- Timestamps: ISO 8601 in UTC, to the second, everywhere ---------------
+-- (issue M8 item 8). `campaign list` said 2026-12-06T12:48:19Z while JSON
+-- built in SQL said 2026-12-06T12:53:07.123456+00:00 (jsonb's own form of
+-- a timestamptz, in the session's time zone) and reports "2026-12-06
+-- 12:53:07 UTC". Every timestamp mxcrawl prints is now iso_utc's.
+CREATE FUNCTION iso_utc(t timestamptz)
+RETURNS text LANGUAGE sql STABLE AS $$
+    SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+$$;
+
+-- As 016's, with created, started and ended through iso_utc.
+CREATE OR REPLACE FUNCTION campaign_provenance(p_campaign bigint)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'campaign', jsonb_build_object(
+            'id', c.id, 'name', c.name, 'created', iso_utc(c.created),
+            'state', c.state, 'vantage', c.vantage,
+            'tool_version', c.tool_version, 'targets', c.targets,
+            'batch_size', c.batch_size, 'config', c.config),
+        'dnssec_validated', campaign_dnssec_validated(c.id),
+        'runs', coalesce((
+            SELECT jsonb_agg(r.provenance || jsonb_build_object(
+                       'run', r.n, 'kind', r.kind,
+                       'started', iso_utc(r.started),
+                       'ended', iso_utc(r.ended), 'end_state', r.end_state,
+                       'host', r.host, 'vantage', r.vantage,
+                       'tool_version', r.tool_version,
+                       'dnssec_validated', r.dnssec_validated,
+                       'domains', r.domains)
+                   ORDER BY r.id)
+              FROM (SELECT row_number() OVER (ORDER BY id) AS n, *
+                      FROM campaign_run WHERE campaign_id = c.id) r),
+            '[]'::jsonb))
+      FROM campaign c WHERE c.id = p_campaign
+$$;
+
+-- As 009's, with the document's scanned_at through iso_utc (export_domain
+-- itself is left as it is; no field added or removed).
+CREATE OR REPLACE VIEW export_document AS
+SELECT e.campaign_id, e.target_id,
+       e.doc || jsonb_build_object(
+           'scanned_at', iso_utc((e.doc ->> 'scanned_at')::timestamptz),
+           'mta_sts', (e.doc -> 'mta_sts') || coalesce(s.mta_sts, '{}'::jsonb),
+           'tlsrpt', (e.doc -> 'tlsrpt') || coalesce(s.tlsrpt, '{}'::jsonb)) AS doc
+  FROM export_domain e
+  LEFT JOIN export_sts s USING (campaign_id, target_id);
+
+-- ---- The MX question's outcome next to its rcode --------------------------
+-- An answer with an error rcode (SERVFAIL, REFUSED, ...) was stored with
+-- outcome 'ok' (a response was parsed); it is 'rcode_error' now
+-- (resolver_outcome_str), so no record says ok next to SERVFAIL. Rows
+-- stored before are brought in line.
+UPDATE dns_rrset SET outcome = 'rcode_error'
+ WHERE outcome = 'ok' AND rcode IS NOT NULL
+   AND rcode NOT IN ('NOERROR', 'NXDOMAIN');
