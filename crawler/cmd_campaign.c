@@ -579,7 +579,9 @@ static PGresult *run_locked(PGconn *c, const char *what, const char *sql,
 	}
 	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 	const char *detail = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL);
-	if (state && !strcmp(state, "55P03")) {
+	/* No lock in time, or a deadlock with another session's writes
+	 * (a crawler's batch retries its write): nothing was done. */
+	if (state && (!strcmp(state, "55P03") || !strcmp(state, "40P01"))) {
 		cli_error("%s: other sessions are using the tables (an export, "
 			  "a report, a crawler's write); no lock within "
 			  "%s, nothing deleted: try again",

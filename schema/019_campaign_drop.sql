@@ -215,3 +215,8 @@ SELECT e.campaign_id, e.target_id,
 UPDATE dns_rrset SET outcome = 'rcode_error'
  WHERE outcome = 'ok' AND rcode IS NOT NULL
    AND rcode NOT IN ('NOERROR', 'NXDOMAIN');
+COMMENT ON COLUMN dns_rrset.outcome IS
+    'How the question ended: ok (an answer with NOERROR or NXDOMAIN), '
+    'rcode_error (an answer with another rcode: SERVFAIL, REFUSED, ...; see '
+    'rcode), timeout, malformed, bad_name, no_memory, conn_refused, error, '
+    'cancelled.';
