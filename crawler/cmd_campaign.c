@@ -587,6 +587,10 @@ static PGresult *run_locked(PGconn *c, const char *what, const char *sql,
 			  "%s, nothing deleted: try again",
 			  what, DROP_LOCK_TIMEOUT);
 		*rc = EX_TEMPFAIL;
+	} else if (state && !strcmp(state, "P0002")) {
+		cli_error("%s: no campaign '%s' any more", what,
+			  name ? name : "?");
+		*rc = EX_DATAERR;
 	} else if (state && !strcmp(state, "55006")) {
 		cli_error("%s: refused: a crawler holds a lease on campaign "
 			  "'%s' (%s); cancel it ('mxcrawl campaign cancel') "
@@ -619,8 +623,8 @@ static int do_drop(PGconn *c, const char *cid, const char *name, bool yes)
 		cli_error(
 		    "dropping campaign '%s' (id %s) deletes all its facts "
 		    "(%s) for good; to keep them, export it first "
-		    "('mxcrawl export --campaign %s -o FILE'); say --yes "
-		    "to drop it",
+		    "('mxcrawl export --campaign %s >FILE', and "
+		    "--metadata); say --yes to drop it",
 		    name, cid, r ? PQgetvalue(r, 0, 0) : "?", cid);
 		PQclear(r);
 		return EX_USAGE;
