@@ -133,6 +133,11 @@ SELECT f.name, f.section, s.title AS section_title, f.kind, f.title,
 -- campaign counts 0 there, out of that campaign's denominator for the
 -- scope. A figure without rows (nothing to count) returns none; the
 -- renderers still list it from figure_list.
+-- Zero rows, one rule for every figure (README.md, "Rows that count 0"):
+-- a share figure shows every row its view gives, 0 included (each row is
+-- its own question: "0 of 120" is an answer); a distribution or causes
+-- figure hides a row that counts 0 in every campaign shown (the report's,
+-- the compared one), since an absent category reads as none.
 -- Figures of an `across` section are rows of the pair itself
 -- (campaign_id = p_campaign, compare_id = p_compare): they have no other
 -- campaign's numbers and no delta, and without p_compare no rows.
@@ -144,7 +149,8 @@ LANGUAGE plpgsql STABLE AS $$
 DECLARE
     f record;
 BEGIN
-    FOR f IN SELECT name, across FROM analysis.figure_list ORDER BY position LOOP
+    FOR f IN SELECT name, across, kind FROM analysis.figure_list
+              ORDER BY position LOOP
         IF f.across THEN
             CONTINUE WHEN p_compare IS NULL;
             RETURN QUERY EXECUTE format($q$
@@ -154,10 +160,11 @@ BEGIN
                        NULL::bigint, NULL::bigint, NULL::numeric, NULL::numeric
                   FROM analysis.%1$I v
                  WHERE v.campaign_id = $1 AND v.compare_id = $2
+                   AND ($4 = 'share' OR v.numerator > 0)
                  ORDER BY analysis.scope_order(v.scope), v.scope, v.ord,
                           v.numerator DESC, v.label
             $q$, f.name)
-            USING p_campaign, p_compare, f.name;
+            USING p_campaign, p_compare, f.name, f.kind;
             CONTINUE;
         END IF;
         RETURN QUERY EXECUTE format($q$
@@ -185,10 +192,11 @@ BEGIN
                    j.bn, j.bdd, analysis.pct(j.bn, j.bdd),
                    analysis.pct(j.n, j.d) - analysis.pct(j.bn, j.bdd)
               FROM j
+             WHERE $4 = 'share' OR j.n > 0 OR coalesce(j.bn, 0) > 0
              ORDER BY analysis.scope_order(j.scope), j.scope, j.ord,
                       j.n DESC, coalesce(j.bn, 0) DESC, j.label
         $q$, f.name)
-        USING p_campaign, p_compare, f.name;
+        USING p_campaign, p_compare, f.name, f.kind;
     END LOOP;
 END $$;
 
@@ -198,7 +206,9 @@ END $$;
 -- that another campaign of the list has and this one lacks counts 0
 -- here, out of this campaign's denominator for the scope (as in
 -- analysis.report with p_compare), so every line of a trend has a point
--- in every campaign that counted its scope at all.
+-- in every campaign that counted its scope at all. Zero rows as in
+-- analysis.report: a row of a distribution or causes figure that counts 0
+-- in every campaign of the history is left out; a share's row never.
 CREATE FUNCTION analysis.history(p_campaigns bigint[])
 RETURNS TABLE (figure text, campaign_id bigint, scope text, label text,
                numerator bigint, denominator bigint, percent numeric)
@@ -206,7 +216,7 @@ LANGUAGE plpgsql STABLE AS $$
 DECLARE
     f record;
 BEGIN
-    FOR f IN SELECT name FROM analysis.figure_list
+    FOR f IN SELECT name, kind FROM analysis.figure_list
               WHERE headline AND NOT across ORDER BY position LOOP
         RETURN QUERY EXECUTE format($q$
             WITH v AS (SELECT v.campaign_id, v.scope, v.label, v.ord,
@@ -215,7 +225,8 @@ BEGIN
                  sd AS (SELECT v.campaign_id, v.scope, max(v.d) AS d
                           FROM v GROUP BY v.campaign_id, v.scope),
                  l AS (SELECT v.scope, v.label, min(v.ord) AS ord
-                         FROM v GROUP BY v.scope, v.label)
+                         FROM v GROUP BY v.scope, v.label
+                        HAVING $3 = 'share' OR max(v.n) > 0)
             SELECT $2, sd.campaign_id, l.scope, l.label, coalesce(v.n, 0),
                    sd.d, analysis.pct(coalesce(v.n, 0), sd.d)
               FROM sd
@@ -226,6 +237,6 @@ BEGIN
                       analysis.scope_order(l.scope), l.scope, l.ord,
                       coalesce(v.n, 0) DESC, l.label
         $q$, f.name)
-        USING p_campaigns, f.name;
+        USING p_campaigns, f.name, f.kind;
     END LOOP;
 END $$;

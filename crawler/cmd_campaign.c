@@ -1,8 +1,10 @@
 /*
- * mxcrawl campaign list | show | cancel | lock: what the campaigns of a
- * database are and how far they got; cancelling one; and the advisory
- * lock that keeps two runs of a recurring campaign (scripts/cron-campaign)
- * from overlapping, on one machine or many.
+ * mxcrawl campaign list | show | size | cancel | drop | gc-certificates |
+ * lock: what the campaigns of a database are, how far they got and how
+ * much disk they take; cancelling one; dropping one (its partitions, in
+ * one short transaction) and the certificates no campaign uses any more;
+ * and the advisory lock that keeps two runs of a recurring campaign
+ * (scripts/cron-campaign) from overlapping, on one machine or many.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -24,17 +26,30 @@ static const char usage[] =
     "usage: mxcrawl campaign list [--prefix P] [--state S,...]\n"
     "                             [--format text|json|tsv] [--db CONNINFO]\n"
     "       mxcrawl campaign show ID|NAME [--format text|json] [--db CONNINFO]\n"
+    "       mxcrawl campaign size ID|NAME [--format text|json] [--db CONNINFO]\n"
     "       mxcrawl campaign cancel ID|NAME [--db CONNINFO]\n"
+    "       mxcrawl campaign drop ID|NAME --yes [--db CONNINFO]\n"
+    "       mxcrawl campaign gc-certificates --yes [--db CONNINFO]\n"
     "       mxcrawl campaign lock NAME [--db CONNINFO] -- COMMAND [ARG...]\n"
     "\n"
     "Actions:\n"
     "  list    every campaign: id, name, state, created, targets, targets\n"
-    "          done, tool version, vantage\n"
+    "          done, tool version, vantage, bytes on disk\n"
     "  show    one campaign: configuration, progress (batches done, leased,\n"
-    "          open; targets done), timings, rows per fact table, and its\n"
-    "          judgement sets (0 is the scan's own; see 'mxcrawl reverify')\n"
+    "          open; targets done), timings, rows per fact table, bytes, and\n"
+    "          its judgement sets (0 is the scan's own; see 'mxcrawl\n"
+    "          reverify')\n"
+    "  size    bytes one campaign takes, per table: its partitions whole\n"
+    "          (with indexes), its rows of the tables not partitioned;\n"
+    "          certificates, shared by all campaigns, are not counted\n"
     "  cancel  mark a queued or running campaign cancelled: crawlers lease\n"
     "          no more of its batches, those in flight are finished and kept\n"
+    "  drop    delete a campaign and all its facts for good (drops its\n"
+    "          partitions; seconds at any size); needs --yes; refused while\n"
+    "          a crawler holds a lease on it. Export it first to keep it.\n"
+    "          Certificates are kept (other campaigns share them)\n"
+    "  gc-certificates  delete the certificates no campaign refers to any\n"
+    "          more; needs --yes; crawlers wait to store while it runs\n"
     "  lock    run COMMAND while holding the PostgreSQL advisory lock named\n"
     "          NAME; if another session (on any machine) holds it, run\n"
     "          nothing and exit 75 (scripts/cron-campaign uses it)\n"
@@ -45,13 +60,20 @@ static const char usage[] =
     "  --prefix P      list only campaigns whose name starts with P\n"
     "  --state S,...   list only campaigns in these states (queued, running,\n"
     "                  done, cancelled)\n"
+    "  --yes           drop, gc-certificates: really delete\n"
     "  --db CONNINFO   PostgreSQL server (default: the private cluster)\n"
     "\n"
-    "Exit status: 0 ok; 64 usage; 65 no such campaign, or cancelling a\n"
-    "finished one; 69 database unreachable; 75 lock held elsewhere; lock:\n"
-    "otherwise COMMAND's status (126/127 when it cannot be run).\n";
+    "Exit status: 0 ok; 64 usage (drop without --yes); 65 no such\n"
+    "campaign, or cancelling a finished one; 69 database unreachable; 75\n"
+    "lock held elsewhere, or drop refused while a crawler holds a lease or\n"
+    "while other sessions hold its tables (nothing dropped: try again);\n"
+    "lock: otherwise COMMAND's status (126/127 when it cannot be run).\n";
 
-enum { OPT_PREFIX = 2000, OPT_STATE };
+enum { OPT_PREFIX = 2000, OPT_STATE, OPT_YES };
+
+/* How long drop and gc-certificates wait for a table lock. While they wait,
+ * other sessions queue behind the request; longer would stall crawlers. */
+#define DROP_LOCK_TIMEOUT "2s"
 
 /* Timestamps are shown in UTC, ISO 8601. */
 #define ISO(col) \
@@ -108,8 +130,8 @@ static const char *val(PGresult *r, int i, int col)
 
 static const char *const list_heads[] = { "ID",	     "NAME",	"STATE",
 					  "CREATED", "TARGETS", "DONE",
-					  "VERSION", "VANTAGE" };
-#define LIST_COLS 8
+					  "VERSION", "VANTAGE", "BYTES" };
+#define LIST_COLS 9
 
 static int do_list(PGconn *c, const char *format, const char *prefix,
 		   const char *states)
@@ -121,7 +143,9 @@ static int do_list(PGconn *c, const char *format, const char *prefix,
 		"c.created") ", c.targets, "
 			     "(SELECT coalesce(sum(b.targets), 0) FROM campaign_batch b "
 			     "WHERE b.campaign_id = c.id AND b.done_at IS NOT NULL), "
-			     "c.tool_version, c.vantage FROM campaign c "
+			     "c.tool_version, c.vantage, "
+			     "(SELECT sum(s.bytes) FROM campaign_size(c.id) s) "
+			     "FROM campaign c "
 			     "WHERE ($1::text IS NULL OR starts_with(c.name, $1)) "
 			     "AND ($2::text IS NULL OR "
 			     "c.state = ANY (string_to_array($2, ','))) "
@@ -145,6 +169,7 @@ static int do_list(PGconn *c, const char *format, const char *prefix,
 			json_raw(&b, &first, "targets_done", r, i, 5);
 			json_str(&b, &first, "tool_version", r, i, 6);
 			json_str(&b, &first, "vantage", r, i, 7);
+			json_raw(&b, &first, "bytes", r, i, 8);
 			jbuf_puts(&b, "}");
 		}
 		jbuf_puts(&b, "]\n");
@@ -190,6 +215,7 @@ struct show {
 	PGresult *sets;	 /* judgement sets */
 	PGresult *prov;	 /* dnssec_validated, runs as JSON */
 	PGresult *lines; /* run, key, value: the provenance as lines */
+	PGresult *size;	 /* bytes, pretty */
 };
 
 static int show_query(PGconn *c, const char *cid, struct show *s)
@@ -262,7 +288,13 @@ static int show_query(PGconn *c, const char *cid, struct show *s)
 			   "SELECT run, key, value "
 			   "FROM campaign_provenance_lines($1::bigint)",
 			   1, p);
-	return s->lines ? 0 : -1;
+	if (!s->lines)
+		return -1;
+	s->size = db_exec(c, PGRES_TUPLES_OK, "measuring the campaign",
+			  "SELECT sum(bytes), pg_size_pretty(sum(bytes)) "
+			  "FROM campaign_size($1::bigint)",
+			  1, p);
+	return s->size ? 0 : -1;
 }
 
 /* Whether DNSSEC was validated, in words. */
@@ -288,6 +320,8 @@ static void show_text(const struct show *s)
 	printf("batch size: %s\n", val(c, 0, 8));
 	printf("config: %s\n", val(c, 0, 4));
 	printf("DNSSEC: %s\n", validated_words(s->prov));
+	printf("size: %s bytes (%s; 'mxcrawl campaign size' per table)\n",
+	       val(s->size, 0, 0), val(s->size, 0, 1));
 	printf("\nprogress:\n");
 	printf("  targets: %s done of %s\n", val(p, 0, 4), val(c, 0, 9));
 	printf("  batches: %s done, %s leased, %s open, of %s\n", val(p, 0, 1),
@@ -352,6 +386,7 @@ static int show_json(const struct show *s)
 	json_str(&b, &first, "tool_version", c, 0, 6);
 	json_str(&b, &first, "vantage", c, 0, 7);
 	json_raw(&b, &first, "batch_size", c, 0, 8);
+	json_raw(&b, &first, "bytes", s->size, 0, 0);
 	json_raw(&b, &first, "config", c, 0, 5);
 	json_key(&b, &first, "dnssec_validated");
 	jbuf_puts(&b, PQgetisnull(s->prov, 0, 0)	    ? "null"
@@ -424,6 +459,7 @@ static int do_show(PGconn *c, const char *cid, const char *format)
 	PQclear(s.sets);
 	PQclear(s.prov);
 	PQclear(s.lines);
+	PQclear(s.size);
 	return rc;
 }
 
@@ -463,6 +499,173 @@ static int do_cancel(PGconn *c, const char *cid, const char *name)
 	}
 	PQclear(r);
 	return rc;
+}
+
+/* ---- size ---------------------------------------------------------------- */
+
+static int do_size(PGconn *c, const char *cid, const char *name,
+		   const char *format)
+{
+	const char *p[1] = { cid };
+	PGresult *r =
+	    db_exec(c, PGRES_TUPLES_OK, "measuring the campaign",
+		    "SELECT table_name, bytes, how, pg_size_pretty(bytes), "
+		    "sum(bytes) OVER (), pg_size_pretty(sum(bytes) OVER ()) "
+		    "FROM campaign_size($1::bigint) ORDER BY table_name",
+		    1, p);
+	if (!r)
+		return EX_UNAVAILABLE;
+	int n = PQntuples(r);
+	if (!strcmp(format, "json")) {
+		struct jbuf b;
+		bool first = true;
+		jbuf_init(&b, 16u << 20);
+		jbuf_puts(&b, "{\"id\": ");
+		jbuf_puts(&b, cid);
+		jbuf_puts(&b, ", \"name\": ");
+		jbuf_json_string(&b, name, strlen(name));
+		jbuf_puts(&b, ", \"bytes\": ");
+		jbuf_puts(&b, n ? PQgetvalue(r, 0, 4) : "0");
+		jbuf_puts(&b, ", \"tables\": {");
+		for (int i = 0; i < n; i++)
+			json_raw(&b, &first, PQgetvalue(r, i, 0), r, i, 1);
+		jbuf_puts(&b, "}}\n");
+		PQclear(r);
+		return print_jbuf(&b);
+	}
+	printf("campaign %s: %s\n", cid, name);
+	printf("bytes: %s (%s)\n", n ? PQgetvalue(r, 0, 4) : "0",
+	       n ? PQgetvalue(r, 0, 5) : "0 bytes");
+	for (int i = 0; i < n; i++)
+		printf("  %-26s %12s  %-10s  %s\n", PQgetvalue(r, i, 0),
+		       PQgetvalue(r, i, 1), PQgetvalue(r, i, 3),
+		       strcmp(PQgetvalue(r, i, 2), "partition")
+			   ? "its rows"
+			   : "its partition, with indexes");
+	printf("(certificates are shared by all campaigns and not counted)\n");
+	PQclear(r);
+	return EX_OK;
+}
+
+/* ---- drop, gc-certificates ------------------------------------------------- */
+
+/* Runs `sql` (one row expected) in a transaction of its own with a short
+ * lock_timeout. Returns the result, or NULL with *rc set and the reason
+ * printed; `what` names the operation for messages. */
+static PGresult *run_locked(PGconn *c, const char *what, const char *sql,
+			    const char *cid, const char *name, int *rc)
+{
+	const char *p[1] = { cid };
+	PGresult *r = PQexec(c, "BEGIN; SET LOCAL lock_timeout = "
+				"'" DROP_LOCK_TIMEOUT "'");
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		cli_error("%s: %s", what, PQerrorMessage(c));
+		PQclear(r);
+		*rc = EX_UNAVAILABLE;
+		return NULL;
+	}
+	PQclear(r);
+	r = PQexecParams(c, sql, cid ? 1 : 0, NULL, p, NULL, NULL, 0);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+		PGresult *k =
+		    db_exec(c, PGRES_COMMAND_OK, what, "COMMIT", 0, NULL);
+		if (k) {
+			PQclear(k);
+			return r;
+		}
+		PQclear(r);
+		*rc = EX_UNAVAILABLE;
+		return NULL;
+	}
+	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	const char *detail = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL);
+	/* No lock in time, or a deadlock with another session's writes
+	 * (a crawler's batch retries its write): nothing was done. */
+	if (state && (!strcmp(state, "55P03") || !strcmp(state, "40P01"))) {
+		cli_error("%s: other sessions are using the tables (an export, "
+			  "a report, a crawler's write); no lock within "
+			  "%s, nothing deleted: try again",
+			  what, DROP_LOCK_TIMEOUT);
+		*rc = EX_TEMPFAIL;
+	} else if (state && !strcmp(state, "P0002")) {
+		cli_error("%s: no campaign '%s' any more", what,
+			  name ? name : "?");
+		*rc = EX_DATAERR;
+	} else if (state && !strcmp(state, "55006")) {
+		cli_error("%s: refused: a crawler holds a lease on campaign "
+			  "'%s' (%s); cancel it ('mxcrawl campaign cancel') "
+			  "and let its crawlers finish, or wait until their "
+			  "leases expire; nothing deleted",
+			  what, name ? name : "?", detail ? detail : "");
+		*rc = EX_TEMPFAIL;
+	} else {
+		char *err = strdup(PQresultErrorMessage(r));
+		if (err)
+			err[strcspn(err, "\n")] = '\0';
+		cli_error("%s: %s", what, err ? err : "out of memory");
+		free(err);
+		*rc = EX_UNAVAILABLE;
+	}
+	PQclear(r);
+	PQclear(PQexec(c, "ROLLBACK"));
+	return NULL;
+}
+
+static int do_drop(PGconn *c, const char *cid, const char *name, bool yes)
+{
+	if (!yes) {
+		const char *p[1] = { cid };
+		PGresult *r =
+		    db_exec(c, PGRES_TUPLES_OK, "measuring the campaign",
+			    "SELECT pg_size_pretty(sum(bytes)) "
+			    "FROM campaign_size($1::bigint)",
+			    1, p);
+		cli_error(
+		    "dropping campaign '%s' (id %s) deletes all its facts "
+		    "(%s) for good; to keep them, export it first "
+		    "('mxcrawl export --campaign %s >FILE', and "
+		    "--metadata); say --yes to drop it",
+		    name, cid, r ? PQgetvalue(r, 0, 0) : "?", cid);
+		PQclear(r);
+		return EX_USAGE;
+	}
+	int rc = EX_OK;
+	PGresult *r = run_locked(c, "dropping the campaign",
+				 "SELECT partitions, bytes, "
+				 "pg_size_pretty(bytes) "
+				 "FROM campaign_drop($1::bigint)",
+				 cid, name, &rc);
+	if (!r)
+		return rc;
+	printf("dropped campaign '%s' (id %s): %s partitions, %s bytes (%s); "
+	       "certificates kept ('mxcrawl campaign gc-certificates' "
+	       "collects those no campaign uses)\n",
+	       name, cid, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1),
+	       PQgetvalue(r, 0, 2));
+	PQclear(r);
+	return EX_OK;
+}
+
+static int do_gc_certificates(PGconn *c, bool yes)
+{
+	if (!yes) {
+		cli_error(
+		    "gc-certificates deletes every certificate no campaign "
+		    "refers to; say --yes to do it");
+		return EX_USAGE;
+	}
+	int rc = EX_OK;
+	PGresult *r = run_locked(c, "collecting certificates",
+				 "SELECT certificates, bytes, "
+				 "pg_size_pretty(bytes) FROM certificate_gc()",
+				 NULL, NULL, &rc);
+	if (!r)
+		return rc;
+	printf("deleted %s certificates no campaign refers to: %s bytes "
+	       "(%s)\n",
+	       PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2));
+	PQclear(r);
+	return EX_OK;
 }
 
 /* ---- lock ---------------------------------------------------------------- */
@@ -570,12 +773,14 @@ int cmd_campaign(int argc, char **argv)
 		{ "format", required_argument, NULL, CLI_OPT_FORMAT },
 		{ "prefix", required_argument, NULL, OPT_PREFIX },
 		{ "state", required_argument, NULL, OPT_STATE },
+		{ "yes", no_argument, NULL, OPT_YES },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *opt_db = NULL, *format = "text", *prefix = NULL;
 	const char *states = NULL;
 	char **cmd = NULL;
+	bool yes = false;
 	int ch, nopt = argc;
 
 	/* Options end at "--": what follows is lock's COMMAND, untouched. */
@@ -600,6 +805,9 @@ int cmd_campaign(int argc, char **argv)
 		case OPT_STATE:
 			states = optarg;
 			break;
+		case OPT_YES:
+			yes = true;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return EX_OK;
@@ -609,24 +817,31 @@ int cmd_campaign(int argc, char **argv)
 	}
 	if (optind >= nopt)
 		return cli_usage_error("campaign",
-				       "say list, show, cancel or lock");
+				       "say list, show, size, cancel, drop, "
+				       "gc-certificates or lock");
 	const char *action = argv[optind];
 	const char *spec = optind + 1 < nopt ? argv[optind + 1] : NULL;
 	int npos = nopt - optind;
 	bool list = !strcmp(action, "list"), show = !strcmp(action, "show");
 	bool cancel = !strcmp(action, "cancel"), lock = !strcmp(action, "lock");
+	bool size = !strcmp(action, "size"), drop = !strcmp(action, "drop");
+	bool gc = !strcmp(action, "gc-certificates");
 
-	if (!list && !show && !cancel && !lock)
+	if (!list && !show && !cancel && !lock && !size && !drop && !gc)
 		return cli_usage_error("campaign",
-				       "unknown action '%s' (list, show, "
-				       "cancel or lock)",
+				       "unknown action '%s' (list, show, size, "
+				       "cancel, drop, gc-certificates or lock)",
 				       action);
-	if (list && npos != 1)
-		return cli_usage_error("campaign", "list takes no argument");
+	if ((list || gc) && npos != 1)
+		return cli_usage_error("campaign", "%s takes no argument",
+				       action);
+	if (yes && !drop && !gc)
+		return cli_usage_error("campaign", "--yes goes with drop and "
+						   "gc-certificates");
 	if (lock && npos != 2)
 		return cli_usage_error("campaign", "lock takes one NAME, then "
 						   "'-- COMMAND [ARG...]'");
-	if (!list && !lock && npos != 2)
+	if (!list && !gc && !lock && npos != 2)
 		return cli_usage_error(
 		    "campaign", "%s takes one campaign (ID or NAME)", action);
 	if ((cmd != NULL) != lock || (lock && !cmd[0]))
@@ -663,6 +878,10 @@ int cmd_campaign(int argc, char **argv)
 		rc = do_list(c, format, prefix, states);
 		goto out;
 	}
+	if (gc) {
+		rc = do_gc_certificates(c, yes);
+		goto out;
+	}
 	int64_t id;
 	char *name = NULL;
 	int found = campaign_resolve(c, spec, &id, &name);
@@ -674,8 +893,15 @@ int cmd_campaign(int argc, char **argv)
 	}
 	char cid[24];
 	snprintf(cid, sizeof cid, "%" PRId64, id);
-	rc = show ? do_show(c, cid, format)
-		  : do_cancel(c, cid, name ? name : spec);
+	const char *cname = name ? name : spec;
+	if (show)
+		rc = do_show(c, cid, format);
+	else if (size)
+		rc = do_size(c, cid, cname, format);
+	else if (drop)
+		rc = do_drop(c, cid, cname, yes);
+	else
+		rc = do_cancel(c, cid, cname);
 	free(name);
 out:
 	if (fflush(stdout) != 0 && rc == EX_OK) {

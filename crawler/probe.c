@@ -273,7 +273,7 @@ static void write_rrset(struct probe *p, const struct query *q,
 	copy_field(b);
 	copy_str(b, dns_type_str(q->qtype));
 	copy_field(b);
-	copy_str(b, resolver_rc_str(a->rc));
+	copy_str(b, resolver_outcome_str(a->rc, a->rcode));
 	copy_field(b);
 	if (a->rcode >= 0)
 		copy_str(b, dns_rcode_str(a->rcode));

@@ -214,8 +214,7 @@ int report_load(PGconn *c, int64_t id, const int64_t *compare, struct report *r)
 
 	r->res_meta = db_exec(
 	    c, PGRES_TUPLES_OK, "report: reading the campaigns",
-	    "SELECT id, name, to_char(created AT TIME ZONE 'UTC', "
-	    "'YYYY-MM-DD HH24:MI:SS \"UTC\"'), state, vantage, tool_version, "
+	    "SELECT id, name, iso_utc(created), state, vantage, tool_version, "
 	    "targets, campaign_dnssec_validated(id) "
 	    "FROM campaign WHERE id = $1::bigint OR id = $2::bigint "
 	    "ORDER BY id = $1::bigint DESC",
@@ -340,8 +339,7 @@ int report_load_history(PGconn *c, const char *pattern, int max,
 	 * created in the same instant (ids are handed out in order). */
 	r->res_hist_meta = db_exec(
 	    c, PGRES_TUPLES_OK, "report: choosing the history's campaigns",
-	    "SELECT id, name, to_char(created AT TIME ZONE 'UTC', "
-	    "'YYYY-MM-DD HH24:MI:SS \"UTC\"'), state, vantage, "
+	    "SELECT id, name, iso_utc(created), state, vantage, "
 	    "tool_version, targets, campaign_dnssec_validated(id) FROM ("
 	    "SELECT h.* FROM campaign h, campaign me "
 	    "WHERE me.id = $1::bigint AND h.state = 'done' "

@@ -12,7 +12,10 @@
  * figure (the registry's headline column) gets a trend chart: one line
  * per row of its first scope, one point per campaign in order of
  * creation: the campaigns of --history when it is given (at least two),
- * else the two compared ones.
+ * else the two compared ones. Up to HTML_TREND_OVERLAY_MAX lines share
+ * one plot, each labelled at its end; more (the ladder's seven rungs)
+ * are drawn as small multiples, a small plot per line on one scale, since
+ * seven crossing lines with labels pushed apart cannot be told apart.
  *
  * The drawn values are machine-readable, so a test can check what a
  * browser rendered against the JSON report: table rows carry
@@ -20,7 +23,8 @@
  * cnum, cden, cpct, delta); every bar and trend point carries
  * data-figure, data-scope, data-label, data-campaign and data-percent,
  * and its geometry is exactly the percent scaled (HTML_BAR_W for 100 %
- * in a bar, HTML_TREND_PLOT_H in a trend).
+ * in a bar, HTML_TREND_PLOT_H in a trend, in the coordinates of its
+ * plot: a small multiple scales the whole plot, not the points).
  */
 #include <stdbool.h>
 #include <stdlib.h>
@@ -54,6 +58,25 @@
 #define HTML_TREND_LINES_MAX 10
 /* Campaigns a trend can show: the most --history reads (or two). */
 #define HTML_TREND_POINTS_MAX REPORT_HISTORY_MAX
+/* More lines than this are drawn as small multiples. */
+#define HTML_TREND_OVERLAY_MAX 3
+/* Small multiples: HTML_TREND_COLS plots a row, each the one-plot
+ * geometry scaled by HTML_PANEL_SCALE, under a title line. */
+#define HTML_TREND_COLS 3
+#define HTML_PANEL_SCALE 0.5
+#define HTML_PANEL_INNER_W (HTML_TREND_LEFT + HTML_TREND_PLOT_W + 24)
+#define HTML_PANEL_INNER_H (HTML_TREND_TOP + HTML_TREND_PLOT_H + 30)
+#define HTML_PANEL_TITLE_H 18
+#define HTML_PANEL_GAP 14
+/* Room left of the first column for its percent axis labels, which
+ * stick out of the scaled plot's margin. */
+#define HTML_PANEL_LEFT 16
+/* Characters of a line's label at its end (one plot) or over its small
+ * plot: what fits the room beside the value. */
+#define HTML_TREND_LABEL_MAX 30
+#define HTML_PANEL_LABEL_MAX 24
+/* Characters of a campaign's name under a small plot. */
+#define HTML_PANEL_NAME_MAX 14
 /* Beyond this many campaigns only the first and the last are named
  * under the axis (the others would overlap); every point's tooltip
  * names its campaign, and the table of the other formats has them. */
@@ -97,12 +120,11 @@ static double pct(const char *s)
 
 /* Writes at most HTML_LABEL_MAX characters of s (UTF-8 aware), then an
  * ellipsis if it was longer. */
-static void put_cut(FILE *out, const char *s)
+static void put_cut_n(FILE *out, const char *s, size_t max)
 {
 	size_t chars = 0, i = 0;
 	for (; s[i]; i++) {
-		if (((unsigned char)s[i] & 0xC0) != 0x80 &&
-		    ++chars > HTML_LABEL_MAX)
+		if (((unsigned char)s[i] & 0xC0) != 0x80 && ++chars > max)
 			break;
 	}
 	if (!s[i]) {
@@ -113,6 +135,11 @@ static void put_cut(FILE *out, const char *s)
 	report_put_html(out, cut ? cut : "");
 	free(cut);
 	fputs("\xE2\x80\xA6", out); /* U+2026 */
+}
+
+static void put_cut(FILE *out, const char *s)
+{
+	put_cut_n(out, s, HTML_LABEL_MAX);
 }
 
 /* The data attributes that name one drawn value. */
@@ -167,6 +194,9 @@ static const char html_style[] =
     "svg rect.bar{fill:#1f5fbf}\n"
     "svg rect.cmp{fill:#9a9a9a}\n"
     "svg polyline{fill:none;stroke-width:2}\n"
+    "svg g.panel text{font-size:20px}\n"
+    "svg g.panel polyline{stroke-width:4}\n"
+    "svg g.panel line.grid{stroke-width:2}\n"
     ".key{display:inline-block;width:1em;height:.7em;margin:0 .3em}\n"
     "p.banner{border:3px solid #b00;background:#fee;padding:.6em}\n"
     "p.not-measured{color:#b00}\n";
@@ -438,8 +468,148 @@ static void label_places(const double *want, size_t n, double bottom,
 	}
 }
 
+/* One line of a trend: the polyline through its points and a point per
+ * campaign that has a percent for the row, in plot coordinates. */
+static void trend_line(FILE *out, const struct report_figure *f,
+		       const struct report_row *x, const struct trend_point *p,
+		       size_t np, const char *colour, double radius)
+{
+	fprintf(out, "<polyline stroke=\"%s\" points=\"", colour);
+	for (size_t i = 0; i < np; i++)
+		if (point_percent(f, x, &p[i]))
+			fprintf(out, "%.1f,%.1f ", trend_x(i, np),
+				trend_y(pct(point_percent(f, x, &p[i]))));
+	fputs("\"/>\n", out);
+	for (size_t i = 0; i < np; i++) {
+		const char *v = point_percent(f, x, &p[i]);
+		if (!v)
+			continue;
+		fputs("<circle class=\"point\"", out);
+		data_attrs(out, f, x, (long long)p[i].c->id, v);
+		fprintf(out,
+			" cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\" "
+			"fill=\"%s\"><title>",
+			trend_x(i, np), trend_y(pct(v)), radius, colour);
+		report_put_html(out, x->label);
+		fputs(", ", out);
+		report_put_html(out, or_dash(p[i].c->name));
+		fprintf(out, ": %s %%</title></circle>\n", v);
+	}
+}
+
+/* The percent axis of a trend plot: grid lines every `step` %. */
+static void trend_axis(FILE *out, int step)
+{
+	for (int q = 0; q <= 100; q += step) {
+		double y = trend_y(q);
+		fprintf(out,
+			"<line class=\"grid\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" "
+			"y2=\"%.1f\"/><text class=\"axis\" x=\"%d\" "
+			"y=\"%.1f\" text-anchor=\"end\">%d %%</text>\n",
+			HTML_TREND_LEFT, y, HTML_TREND_LEFT + HTML_TREND_PLOT_W,
+			y, HTML_TREND_LEFT - 4, y + 3, q);
+	}
+}
+
+/* The svg element of a trend and its title. */
+static void trend_open(FILE *out, const struct report_figure *f,
+		       const char *scope, int w, int h)
+{
+	fprintf(out,
+		"<figure><svg class=\"trend\" width=\"%d\" height=\"%d\" "
+		"viewBox=\"0 0 %d %d\" role=\"img\" aria-labelledby=\"",
+		w, h, w, h);
+	report_put_html(out, f->name);
+	fputs("-trend\"><title id=\"", out);
+	report_put_html(out, f->name);
+	fputs("-trend\">Trend of ", out);
+	report_put_html(out, f->title);
+	fprintf(out, ", %s, percent per campaign</title>\n",
+		scope_words(scope));
+}
+
+static void trend_close(FILE *out, const char *scope,
+			const struct trend_point *p, size_t np, bool panels)
+{
+	fputs("</svg><figcaption>Trend ", out);
+	fputs(scope_words(scope), out);
+	fputs(", from ", out);
+	report_put_html(out, or_dash(p[0].c->name));
+	fputs(" to ", out);
+	report_put_html(out, or_dash(p[np - 1].c->name));
+	if (panels)
+		fprintf(out,
+			" (%zu campaigns, oldest left); a plot per row, "
+			"all on one scale",
+			np);
+	fputs("; the numbers are in the table below.</figcaption>"
+	      "</figure>\n",
+	      out);
+}
+
+/* Small multiples: a plot per line, HTML_TREND_COLS a row, each the
+ * one-plot geometry scaled by HTML_PANEL_SCALE (so every point's cy is
+ * the percent scaled as in one plot), titled with the row's label and its
+ * last percent; the first and the last campaign are named under each. */
+static void trend_panels(FILE *out, const struct report_figure *f,
+			 const char *scope, const struct trend_point *p,
+			 size_t np, size_t nl)
+{
+	const double pw = HTML_PANEL_INNER_W * HTML_PANEL_SCALE;
+	const double ph =
+	    HTML_PANEL_TITLE_H + HTML_PANEL_INNER_H * HTML_PANEL_SCALE;
+	size_t rows = (nl + HTML_TREND_COLS - 1) / HTML_TREND_COLS;
+	int w =
+	    (int)(HTML_PANEL_LEFT + HTML_TREND_COLS * (pw + HTML_PANEL_GAP));
+	int h = (int)((double)rows * (ph + HTML_PANEL_GAP));
+
+	trend_open(out, f, scope, w, h);
+	for (size_t l = 0; l < nl; l++) {
+		const struct report_row *x = &f->rows[l];
+		const char *colour =
+		    trend_colours[l % (sizeof trend_colours /
+				       sizeof trend_colours[0])];
+		double ox = HTML_PANEL_LEFT + (double)(l % HTML_TREND_COLS) *
+						  (pw + HTML_PANEL_GAP);
+		double oy =
+		    (double)(l / HTML_TREND_COLS) * (ph + HTML_PANEL_GAP);
+		fprintf(out, "<g><text x=\"%.1f\" y=\"%.1f\" fill=\"%s\">",
+			ox + 4, oy + 13, colour);
+		put_cut_n(out, x->label, HTML_PANEL_LABEL_MAX);
+		fprintf(out, " %s %%</text>\n",
+			or_dash(point_percent(f, x, &p[np - 1])));
+		fprintf(out,
+			"<g class=\"panel\" transform=\"translate(%.1f %.1f) "
+			"scale(%.2f)\">\n",
+			ox, oy + HTML_PANEL_TITLE_H, HTML_PANEL_SCALE);
+		trend_axis(out, 50);
+		int base = HTML_TREND_TOP + HTML_TREND_PLOT_H;
+		for (size_t i = 0; i < np; i++) {
+			double cx = trend_x(i, np);
+			fprintf(out,
+				"<line class=\"grid\" x1=\"%.1f\" y1=\"%d\" "
+				"x2=\"%.1f\" y2=\"%d\"/>\n",
+				cx, HTML_TREND_TOP, cx, base);
+		}
+		for (size_t i = 0; i < np; i += np - 1) {
+			fprintf(out,
+				"<text class=\"axis\" x=\"%.1f\" y=\"%d\" "
+				"text-anchor=\"%s\">",
+				trend_x(i, np), base + 24,
+				i == 0 ? "start" : "end");
+			put_cut_n(out, or_dash(p[i].c->name),
+				  HTML_PANEL_NAME_MAX);
+			fputs("</text>\n", out);
+		}
+		trend_line(out, f, x, p, np, colour, 6);
+		fputs("</g></g>\n", out);
+	}
+	trend_close(out, scope, p, np, true);
+}
+
 /* A line per row of the figure's first scope (rows without a percent in
- * a campaign have no point there), one point per campaign. */
+ * a campaign have no point there), one point per campaign: in one plot
+ * when there are few lines, else as small multiples. */
 static void trend_chart(FILE *out, const struct report *r,
 			const struct report_figure *f)
 {
@@ -452,29 +622,15 @@ static void trend_chart(FILE *out, const struct report *r,
 	while (nl < f->nrows && nl < HTML_TREND_LINES_MAX &&
 	       strcmp(f->rows[nl].scope, scope) == 0)
 		nl++;
+	if (nl > HTML_TREND_OVERLAY_MAX) {
+		trend_panels(out, f, scope, p, np, nl);
+		return;
+	}
 
 	int w = HTML_TREND_LEFT + HTML_TREND_PLOT_W + HTML_TREND_RIGHT;
 	int h = HTML_TREND_TOP + HTML_TREND_PLOT_H + HTML_TREND_BOTTOM;
-	fprintf(out,
-		"<figure><svg class=\"trend\" width=\"%d\" height=\"%d\" "
-		"viewBox=\"0 0 %d %d\" role=\"img\" aria-labelledby=\"",
-		w, h, w, h);
-	report_put_html(out, f->name);
-	fputs("-trend\"><title id=\"", out);
-	report_put_html(out, f->name);
-	fputs("-trend\">Trend of ", out);
-	report_put_html(out, f->title);
-	fprintf(out, ", %s, percent per campaign</title>\n",
-		scope_words(scope));
-	for (int q = 0; q <= 100; q += 25) {
-		double y = trend_y(q);
-		fprintf(out,
-			"<line class=\"grid\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" "
-			"y2=\"%.1f\"/><text class=\"axis\" x=\"%d\" "
-			"y=\"%.1f\" text-anchor=\"end\">%d %%</text>\n",
-			HTML_TREND_LEFT, y, HTML_TREND_LEFT + HTML_TREND_PLOT_W,
-			y, HTML_TREND_LEFT - 4, y + 3, q);
-	}
+	trend_open(out, f, scope, w, h);
+	trend_axis(out, 25);
 	for (size_t i = 0; i < np; i++) {
 		double x = trend_x(i, np);
 		int base = HTML_TREND_TOP + HTML_TREND_PLOT_H;
@@ -519,44 +675,16 @@ static void trend_chart(FILE *out, const struct report *r,
 		const char *colour =
 		    trend_colours[l % (sizeof trend_colours /
 				       sizeof trend_colours[0])];
-		fprintf(out, "<g><polyline stroke=\"%s\" points=\"", colour);
-		for (size_t i = 0; i < np; i++)
-			if (point_percent(f, x, &p[i]))
-				fprintf(
-				    out, "%.1f,%.1f ", trend_x(i, np),
-				    trend_y(pct(point_percent(f, x, &p[i]))));
-		fputs("\"/>\n", out);
-		for (size_t i = 0; i < np; i++) {
-			const char *v = point_percent(f, x, &p[i]);
-			if (!v)
-				continue;
-			fputs("<circle class=\"point\"", out);
-			data_attrs(out, f, x, (long long)p[i].c->id, v);
-			fprintf(out,
-				" cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" "
-				"fill=\"%s\"><title>",
-				trend_x(i, np), trend_y(pct(v)), colour);
-			report_put_html(out, x->label);
-			fputs(", ", out);
-			report_put_html(out, or_dash(p[i].c->name));
-			fprintf(out, ": %s %%</title></circle>\n", v);
-		}
+		fputs("<g>", out);
+		trend_line(out, f, x, p, np, colour, 3.5);
 		fprintf(out, "<text x=\"%d\" y=\"%.1f\" fill=\"%s\">",
 			HTML_TREND_LEFT + HTML_TREND_PLOT_W + 8, got[l],
 			colour);
-		put_cut(out, x->label);
+		put_cut_n(out, x->label, HTML_TREND_LABEL_MAX);
 		fprintf(out, " %s %%</text></g>\n",
 			or_dash(point_percent(f, x, &p[np - 1])));
 	}
-	fputs("</svg><figcaption>Trend ", out);
-	fputs(scope_words(scope), out);
-	fputs(", from ", out);
-	report_put_html(out, or_dash(p[0].c->name));
-	fputs(" to ", out);
-	report_put_html(out, or_dash(p[np - 1].c->name));
-	fputs("; the numbers are in the table below.</figcaption>"
-	      "</figure>\n",
-	      out);
+	trend_close(out, scope, p, np, false);
 }
 
 static void table(FILE *out, const struct report *r,

@@ -130,6 +130,14 @@ const char *resolver_rc_str(enum resolver_rc rc)
 	return rc_names[rc];
 }
 
+const char *resolver_outcome_str(enum resolver_rc rc, int rcode)
+{
+	if (rc == RESOLVER_OK && rcode != DNS_RCODE_NOERROR &&
+	    rcode != DNS_RCODE_NXDOMAIN)
+		return "rcode_error";
+	return resolver_rc_str(rc);
+}
+
 /* ---- The DNSSEC verdict (pure) ------------------------------------- */
 
 bool resolver_ede_is_dnssec(uint16_t code)

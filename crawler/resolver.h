@@ -166,6 +166,15 @@ void resolver_free(struct resolver *r);
 const char *dnssec_status_str(enum dnssec_status s);
 const char *resolver_rc_str(enum resolver_rc rc);
 
+/*
+ * The outcome of a question as stored (dns_rrset.outcome, the export's
+ * dns.mx.outcome and queries[].outcome): resolver_rc_str(rc), except that
+ * a response whose rcode is an error (anything but NOERROR and NXDOMAIN:
+ * SERVFAIL, REFUSED, FORMERR, ...) is "rcode_error", never "ok", so that
+ * no record reads "ok" next to SERVFAIL. NXDOMAIN is an answer ("ok").
+ */
+const char *resolver_outcome_str(enum resolver_rc rc, int rcode);
+
 /* ---- The judgement, as pure functions (unit-tested) ---------------- */
 
 /* True for the RFC 8914 DNSSEC failure codes 6..12. */

@@ -72,9 +72,9 @@ version=$("$MXCRAWL" --version | cut -d' ' -f2)
 
 expect_rc 0 "$MXCRAWL" campaign list
 expect_eq "list rows" "$(grep -c . "$TEST_WORK/out")" 4
-grep -q "^ID *NAME *STATE *CREATED *TARGETS *DONE *VERSION *VANTAGE$" "$TEST_WORK/out" ||
+grep -q "^ID *NAME *STATE *CREATED *TARGETS *DONE *VERSION *VANTAGE *BYTES$" "$TEST_WORK/out" ||
 	fail "list header: $(head -1 "$TEST_WORK/out")"
-grep -q "^1 *alpha *queued *20[0-9-]*T[0-9:]*Z *5 *0 *$version *lab-1$" "$TEST_WORK/out" ||
+grep -q "^1 *alpha *queued *20[0-9-]*T[0-9:]*Z *5 *0 *$version *lab-1 *[0-9][0-9]*$" "$TEST_WORK/out" ||
 	fail "list row: $(cat "$TEST_WORK/out")"
 expect_rc 0 "$MXCRAWL" campaign list --format tsv --prefix "gamma w"
 expect_eq "tsv row" "$(cut -f1-3,5,6 "$TEST_WORK/out")" "$(printf '3\tgamma with spaces\tqueued\t5\t0')"

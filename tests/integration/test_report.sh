@@ -111,6 +111,65 @@ assert h.rows == rows_json, ("html rows", h.rows ^ rows_json)
 print("ok: %d figures, %d rows, the same in json, text, csv, md and html"
       % (len(names), len(rows_json)))
 PYEOF
+# Details a reader trips over (issue M8 item 8): timestamps in ISO 8601
+# UTC (as `campaign list` prints them) in the report, the export and its
+# metadata; TLS versions in version order; zero rows by one rule; no MX
+# question that says ok next to an error rcode.
+"$MXCRAWL" export --campaign rep --format jsonl >"$R/export.jsonl" || fail "export"
+"$MXCRAWL" export --campaign rep --metadata >"$R/meta.json" || fail "export --metadata"
+"$MXCRAWL" campaign list --format json >"$R/list.json" || fail "campaign list"
+"$PY" - "$R" <<'PYEOF' || fail "details"
+import json, re, sys
+d = sys.argv[1]
+bad = []
+ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+def iso(where, v):
+    if not (isinstance(v, str) and ISO.match(v)):
+        bad.append("timestamp not ISO 8601 UTC: %s: %r" % (where, v))
+j = json.load(open(d + "/report.json"))
+iso("report campaign.created", j["campaign"]["created"])
+for c in json.load(open(d + "/list.json")):
+    iso("campaign list created", c["created"])
+m = json.load(open(d + "/meta.json"))
+iso("metadata campaign.created", m["campaign"]["created"])
+assert m["runs"], m
+for r in m["runs"]:
+    iso("metadata run started", r["started"])
+    iso("metadata run ended", r["ended"])
+n = servfail = 0
+for line in open(d + "/export.jsonl"):
+    e = json.loads(line)
+    if n == 0:
+        iso("export scanned_at", e["scanned_at"])
+    for q in [e["dns"]["mx"]] + e.get("queries", []):
+        if q.get("rcode") not in (None, "NOERROR", "NXDOMAIN"):
+            servfail += q["rcode"] == "SERVFAIL"
+            if q["outcome"] == "ok":
+                bad.append("%s: outcome ok next to rcode %s" % (e["domain"], q["rcode"]))
+    n += 1
+assert n > 100 and servfail > 0, (n, servfail)
+order = ["TLSv1.3", "TLSv1.2", "TLSv1.1", "TLSv1", "SSLv3"]
+tls = [r["label"] for f in j["figures"] if f["name"] == "tls_version"
+       for r in f["rows"]]
+assert len(tls) >= 2, tls
+if tls != sorted(tls, key=lambda l: (order.index(l) if l in order else len(order), l)):
+    bad.append("TLS versions not in version order: %s" % tls)
+for f in j["figures"]:
+    if f["kind"] != "share":
+        zero = [r["label"] for r in f["rows"] if r["numerator"] == 0]
+        if zero:
+            bad.append("the %s figure %s shows rows that count 0: %s"
+                       % (f["kind"], f["name"], zero))
+for b in bad:
+    print("FAIL: " + b)
+if bad:
+    sys.exit(1)
+print("ok: timestamps ISO 8601 UTC in report, list, metadata and export; "
+      "%d SERVFAIL answers in %d records, none with outcome ok; TLS versions "
+      "in version order %s; no distribution or causes row counts 0"
+      % (servfail, n, tls))
+PYEOF
+
 # Standalone: no element that loads anything and no URL in an attribute
 # or in CSS (html_check.py reads the page itself here, no browser; labels
 # such as http_status are text, not references).

@@ -96,6 +96,59 @@ grep -q "the page requested http://127.9.9.9/logo.png" "$R/bad-image.out" ||
 	fail "bad-image: the net log shows no request: $(cat "$R/bad-image.out")"
 echo "ok: a changed number and an external image are caught"
 
+# Legible trend charts (issue M8 item 8): in the history report, whose
+# ladder trend has seven lines, Chromium lays out every text of every trend
+# chart (line labels, axes, campaign names) and none overlaps another or
+# sticks out of its chart. A copy of the page with a script that writes
+# the laid-out boxes into the DOM (the report itself has no script).
+for r in compare history; do
+	sed 's|</body>|<script>\
+const out = [];\
+for (const svg of document.querySelectorAll("svg.trend")) {\
+  const box = e => { const b = e.getBoundingClientRect();\
+    return [b.left, b.top, b.right, b.bottom]; };\
+  out.push({fig: svg.closest("section").id, svg: box(svg),\
+    texts: [...svg.querySelectorAll("text")].map(\
+      e => [e.textContent, ...box(e)])});\
+}\
+const pre = document.createElement("pre");\
+pre.id = "boxes"; pre.textContent = JSON.stringify(out);\
+document.body.appendChild(pre);\
+</script></body>|' "$R/$r.html" >"$R/$r-boxes.html"
+	chrome "$R/$r-boxes.html" "$R/$r-boxes" --window-size=1280,1000 \
+		--dump-dom >"$R/$r-boxes.dom.html" ||
+		fail "chromium --dump-dom ($r, boxes)"
+	"$PY" - "$R/$r-boxes.dom.html" "$r" <<'PYEOF' || fail "trend chart texts overlap ($r)"
+import html, json, re, sys
+dom = open(sys.argv[1]).read()
+m = re.search(r'<pre id="boxes">(.*?)</pre>', dom, re.S)
+assert m, "no boxes in the DOM"
+charts = json.loads(html.unescape(m.group(1)))
+assert charts, "no trend chart"
+E = 0.5  # px: boxes that touch do not overlap
+bad, texts = [], 0
+for c in charts:
+    sl, st, sr, sb = c["svg"]
+    t = c["texts"]
+    texts += len(t)
+    for s, l, tp, r, b in t:
+        if l < sl - E or r > sr + E or tp < st - E or b > sb + E:
+            bad.append("%s: %r sticks out of its chart" % (c["fig"], s))
+    for i in range(len(t)):
+        for j in range(i + 1, len(t)):
+            a, o = t[i], t[j]
+            if min(a[3], o[3]) - max(a[1], o[1]) > E and \
+                    min(a[4], o[4]) - max(a[2], o[2]) > E:
+                bad.append("%s: %r overlaps %r" % (c["fig"], a[0], o[0]))
+for x in bad:
+    print("FAIL: " + x)
+if bad:
+    sys.exit(1)
+print("ok: %s: %d trend charts, %d texts, none overlapping or outside"
+      % (sys.argv[2], len(charts), texts))
+PYEOF
+done
+
 # The screenshot: the whole page at 1280 px wide (a viewport as tall as
 # the page, from the figures' count; the rest is white).
 figures=$(grep -c '<section class="figure"' "$R/compare.html")

@@ -223,4 +223,23 @@ UNIT_TEST(test_resolver_names)
 		  "servfail_repeated", "why name");
 	for (size_t i = 0; i < sizeof rc / sizeof rc[0]; i++)
 		CHECK_STR(resolver_rc_str(rc[i].rc), rc[i].want, rc[i].want);
+	/* An answer with an error rcode is no "ok" (issue M8 item 8). */
+	static const struct {
+		enum resolver_rc rc;
+		int rcode;
+		const char *want;
+	} out[] = {
+		{ RESOLVER_OK, DNS_RCODE_NOERROR, "ok" },
+		{ RESOLVER_OK, DNS_RCODE_NXDOMAIN, "ok" },
+		{ RESOLVER_OK, DNS_RCODE_SERVFAIL, "rcode_error" },
+		{ RESOLVER_OK, DNS_RCODE_REFUSED, "rcode_error" },
+		{ RESOLVER_OK, DNS_RCODE_FORMERR, "rcode_error" },
+		{ RESOLVER_OK, DNS_RCODE_NOTIMP, "rcode_error" },
+		{ RESOLVER_OK, DNS_RCODE_BADVERS, "rcode_error" },
+		{ RESOLVER_TIMEOUT, -1, "timeout" },
+		{ RESOLVER_MALFORMED, -1, "malformed" },
+	};
+	for (size_t i = 0; i < sizeof out / sizeof out[0]; i++)
+		CHECK_STR(resolver_outcome_str(out[i].rc, out[i].rcode),
+			  out[i].want, out[i].want);
 }
