@@ -136,9 +136,9 @@ int cmd_report(int argc, char **argv)
 		db_free(&db);
 		return EX_UNAVAILABLE;
 	}
-	int applied, version;
-	if (migrate_run(c, 0, &applied, &version) != 0) {
-		rc = EX_SOFTWARE;
+	int ensured = migrate_ensure(c);
+	if (ensured != 0) {
+		rc = ensured == MIGRATE_BEHIND ? EX_CONFIG : EX_SOFTWARE;
 		goto out;
 	}
 	int64_t id, cmp_id;
