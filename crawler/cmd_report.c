@@ -46,8 +46,10 @@ static const char usage[] =
     "\n"
     "Exit status: 0 ok; 64 usage; 65 no such campaign; 69 database\n"
     "unreachable; 70 an analysis view failed; 73 cannot create the output;\n"
-    "77 --analysis-dir with a role that may write; 78 a migration is\n"
-    "pending that this role may not apply (the owner runs `db migrate`).\n";
+    "77 a role that may not create the views (not a member of\n"
+    "mxcrawl_analyst), or --analysis-dir with one that may write; 78 a\n"
+    "migration is pending that this role may not apply (the owner runs\n"
+    "`db migrate`).\n";
 
 /* Long options of this command only (beyond cli.h's shared ids). */
 enum { OPT_COMPARE = 2000, OPT_ANALYSIS_DIR, OPT_HISTORY, OPT_HISTORY_MAX };
@@ -183,6 +185,11 @@ int cmd_report(int argc, char **argv)
 		found = resolve(c, cmp_spec, &cmp_id);
 	if (found <= 0) {
 		rc = found < 0 ? EX_UNAVAILABLE : EX_DATAERR;
+		goto out;
+	}
+	int may = report_may_install(c);
+	if (may <= 0) {
+		rc = may < 0 ? EX_UNAVAILABLE : EX_NOPERM;
 		goto out;
 	}
 	if (report_install(c, dir) != 0) {

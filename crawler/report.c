@@ -198,6 +198,26 @@ void report_end(PGconn *c)
 	PQclear(r);
 }
 
+int report_may_install(PGconn *c)
+{
+	PGresult *r = db_exec(
+	    c, PGRES_TUPLES_OK, "report: reading the role's privileges",
+	    "SELECT has_database_privilege(current_database(), 'CREATE'), "
+	    "current_user",
+	    0, NULL);
+	if (!r)
+		return -1;
+	int may = PQgetvalue(r, 0, 0)[0] == 't';
+	if (!may)
+		cli_error("report: role %s may not create the report's views "
+			  "(the schema analysis, in a transaction that is "
+			  "rolled back: CREATE on the database); make it a "
+			  "member of mxcrawl_analyst (schema/roles.sql)",
+			  PQgetvalue(r, 0, 1));
+	PQclear(r);
+	return may;
+}
+
 int report_sandboxed(PGconn *c)
 {
 	PGresult *r = db_exec(

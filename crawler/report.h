@@ -191,6 +191,13 @@ int report_install(PGconn *c, const char *dir);
 void report_end(PGconn *c);
 
 /*
+ * Whether the connected role may create the analysis schema (CREATE on
+ * the database; pg_read_all_data alone is not enough). Returns 1 if it
+ * may; 0 after printing what to grant; -1 on a database error (printed).
+ */
+int report_may_install(PGconn *c);
+
+/*
  * Whether the connected role is fit to run --analysis-dir SQL: it must not
  * be a superuser, create roles, run programs or use server files
  * (pg_execute_server_program, pg_*_server_files) or write any of

@@ -89,6 +89,15 @@ expect_eq "campaigns after the analyst" "$(sql "SELECT string_agg(name || ' ' ||
 	"roles done"
 echo "ok: the analyst cannot cancel, import, update or create"
 
+# pg_read_all_data alone lists and exports; the report says what to grant.
+sql "CREATE ROLE rita LOGIN IN ROLE pg_read_all_data"
+expect_rc 0 "$MXCRAWL" campaign list --db "$SU user=rita"
+expect_rc 0 "$MXCRAWL" export --db "$SU user=rita" --campaign roles --format jsonl
+expect_rc 77 "$MXCRAWL" report --db "$SU user=rita" --campaign roles
+grep -q "role rita may not create the report's views.*member of mxcrawl_analyst" "$TEST_WORK/err" ||
+	fail "pg_read_all_data report: $(cat "$TEST_WORK/err")"
+echo "ok: pg_read_all_data lists and exports; its report names mxcrawl_analyst"
+
 # --analysis-dir SQL that would run a program, write, or COMMIT out of the
 # report's transaction: refused (exit 70, the file named), nothing done.
 # The program's marker goes where the cluster's OS user could write it.
