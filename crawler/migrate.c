@@ -141,6 +141,24 @@ fail:
 
 int migrate_roles(PGconn *c, const char *login)
 {
+	/* Done once: re-granting on every table on each use would touch the
+	 * catalog rows of tables that crawlers may be altering (partitions);
+	 * migrate_run grants on what later migrations add. */
+	if (login) {
+		const char *p[1] = { login };
+		PGresult *r = db_exec(
+		    c, PGRES_TUPLES_OK, "looking for the analyst's login role",
+		    "SELECT CASE WHEN to_regrole($1) IS NULL OR "
+		    "to_regrole('mxcrawl_analyst') IS NULL THEN false "
+		    "ELSE pg_has_role($1, 'mxcrawl_analyst', 'MEMBER') END",
+		    1, p);
+		if (!r)
+			return -1;
+		int done = PQgetvalue(r, 0, 0)[0] == 't';
+		PQclear(r);
+		if (done)
+			return 0;
+	}
 	if (exec_ok(c, "taking the migration lock", MIGRATE_LOCK_SQL) != 0)
 		return -1;
 	int rc = install_roles(c, login);

@@ -50,7 +50,8 @@ extern const char migrate_roles_sql[];
 /*
  * Runs schema/roles.sql (idempotent; needs a superuser or the owner with
  * CREATEROLE), and makes `login` (when not NULL) a login role that is a
- * member of mxcrawl_analyst. Returns 0, or -1 with the reason printed.
+ * member of mxcrawl_analyst; with a login that already is one, does
+ * nothing. Returns 0, or -1 with the reason printed.
  */
 int migrate_roles(PGconn *c, const char *login);
 
