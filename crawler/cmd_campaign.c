@@ -67,7 +67,8 @@ static const char usage[] =
     "campaign, or cancelling a finished one; 69 database unreachable; 75\n"
     "lock held elsewhere, or drop refused while a crawler holds a lease or\n"
     "while other sessions hold its tables (nothing dropped: try again);\n"
-    "lock: otherwise COMMAND's status (126/127 when it cannot be run).\n";
+    "lock: otherwise COMMAND's status (126/127 when it cannot be run); 78 a\n"
+    "migration is pending that this role may not apply.\n";
 
 enum { OPT_PREFIX = 2000, OPT_STATE, OPT_YES };
 
@@ -864,14 +865,15 @@ int cmd_campaign(int argc, char **argv)
 		db_free(&db);
 		return EX_UNAVAILABLE;
 	}
-	int rc = EX_OK, applied, version;
+	int rc = EX_OK;
 	if (lock) {
 		/* The lock needs no schema; the child migrates if it must. */
 		rc = do_lock(c, spec, cmd);
 		goto out;
 	}
-	if (migrate_run(c, 0, &applied, &version) != 0) {
-		rc = EX_SOFTWARE;
+	int ensured = migrate_ensure(c);
+	if (ensured != 0) {
+		rc = ensured == MIGRATE_BEHIND ? EX_CONFIG : EX_SOFTWARE;
 		goto out;
 	}
 	if (list) {

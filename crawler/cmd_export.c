@@ -26,7 +26,8 @@ static const char usage[] =
     "document: the campaign and every run (resolver, canaries, trust store,\n"
     "options, versions, host, start and end).\n"
     "\n"
-    "Exit status: 0 ok; 64 usage; 65 no such campaign; 69 database unreachable.\n";
+    "Exit status: 0 ok; 64 usage; 65 no such campaign; 69 database unreachable;\n"
+    "78 a migration is pending that this role may not apply.\n";
 
 /* Finds a campaign by id (all digits) or name; the newest when spec is NULL.
  * Returns 1 found, 0 not, -1 error. */
@@ -282,9 +283,9 @@ int cmd_export(int argc, char **argv)
 		jbuf_free(&extra);
 		return EX_UNAVAILABLE;
 	}
-	int applied, version;
-	if (migrate_run(c, 0, &applied, &version) != 0) {
-		rc = EX_SOFTWARE;
+	int ensured = migrate_ensure(c);
+	if (ensured != 0) {
+		rc = ensured == MIGRATE_BEHIND ? EX_CONFIG : EX_SOFTWARE;
 		goto out;
 	}
 	int64_t id;

@@ -30,16 +30,26 @@ static const char usage[] =
     "scripts/cron-campaign weekly) and that were created no later than the\n"
     "report's campaign, oldest first; the HTML report draws them as trends.\n"
     "\n"
-    "The figures are SQL views in the schema 'analysis', (re)created in one\n"
+    "The figures are SQL views in the schema 'analysis', created in one\n"
     "transaction on every run from the SQL compiled into mxcrawl, or from\n"
     "--analysis-dir DIR (its NNN_name.sql files, in name order): edit a\n"
-    "definition there and run the report again, no re-scan needed.\n"
+    "definition there and run the report again, no re-scan needed. The\n"
+    "transaction is rolled back once the figures are read: a report writes\n"
+    "nothing, and a read-only role (mxcrawl_analyst) can run it.\n"
+    "--analysis-dir SQL runs as a role that may only read (in the private\n"
+    "cluster, its role mxcrawl_report; on a server, the role connected as,\n"
+    "which must not be a superuser nor able to write mxcrawl's tables), and\n"
+    "cannot end the report's transaction (no COMMIT).\n"
     "\n"
     "  --format F      text (default), csv, json, md or html\n"
     "  -o, --output F  write to F instead of stdout\n"
     "\n"
     "Exit status: 0 ok; 64 usage; 65 no such campaign; 69 database\n"
-    "unreachable; 70 an analysis view failed; 73 cannot create the output.\n";
+    "unreachable; 70 an analysis view failed; 73 cannot create the output;\n"
+    "77 a role that may not create the views (not a member of\n"
+    "mxcrawl_analyst), or --analysis-dir with one that may write; 78 a\n"
+    "migration is pending that this role may not apply (the owner runs\n"
+    "`db migrate`).\n";
 
 /* Long options of this command only (beyond cli.h's shared ids). */
 enum { OPT_COMPARE = 2000, OPT_ANALYSIS_DIR, OPT_HISTORY, OPT_HISTORY_MAX };
@@ -136,10 +146,38 @@ int cmd_report(int argc, char **argv)
 		db_free(&db);
 		return EX_UNAVAILABLE;
 	}
-	int applied, version;
-	if (migrate_run(c, 0, &applied, &version) != 0) {
-		rc = EX_SOFTWARE;
+	int ensured = migrate_ensure(c);
+	if (ensured != 0) {
+		rc = ensured == MIGRATE_BEHIND ? EX_CONFIG : EX_SOFTWARE;
 		goto out;
+	}
+	if (dir) {
+		/* The directory's SQL is the user's: it runs as a role that
+		 * may only read. The private cluster has one of its own (its
+		 * default role is the superuser); on a server, the role the
+		 * user connects as must be such a role. */
+		if (db.embedded) {
+			char *ci =
+			    pgembed_conninfo_role(&db.pg, PGEMBED_ANALYST_ROLE);
+			if (!ci ||
+			    migrate_roles(c, PGEMBED_ANALYST_ROLE) != 0) {
+				free(ci);
+				rc = EX_SOFTWARE;
+				goto out;
+			}
+			PQfinish(c);
+			free(db.conninfo);
+			db.conninfo = ci;
+			if (!(c = db_connect(&db))) {
+				rc = EX_UNAVAILABLE;
+				goto out;
+			}
+		}
+		int fit = report_sandboxed(c);
+		if (fit <= 0) {
+			rc = fit < 0 ? EX_UNAVAILABLE : EX_NOPERM;
+			goto out;
+		}
 	}
 	int64_t id, cmp_id;
 	int found = resolve(c, spec, &id);
@@ -149,14 +187,22 @@ int cmd_report(int argc, char **argv)
 		rc = found < 0 ? EX_UNAVAILABLE : EX_DATAERR;
 		goto out;
 	}
+	int may = report_may_install(c);
+	if (may <= 0) {
+		rc = may < 0 ? EX_UNAVAILABLE : EX_NOPERM;
+		goto out;
+	}
 	if (report_install(c, dir) != 0) {
 		rc = EX_SOFTWARE;
 		goto out;
 	}
 	struct report r;
-	if (report_load(c, id, cmp_spec ? &cmp_id : NULL, &r) != 0 ||
-	    (history &&
-	     report_load_history(c, history, history_max, &r) != 0)) {
+	int loaded =
+	    report_load(c, id, cmp_spec ? &cmp_id : NULL, &r) == 0 &&
+	    (!history || report_load_history(c, history, history_max, &r) == 0);
+	/* The figures are read; the views go (report_install). */
+	report_end(c);
+	if (!loaded) {
 		rc = EX_SOFTWARE;
 		goto out;
 	}

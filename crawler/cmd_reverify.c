@@ -46,7 +46,7 @@ static const char usage[] =
     "\n"
     "Exit status: 0 ok; 64 usage or bad --at; 65 no such campaign; 66 CA\n"
     "file unreadable; 69 database unreachable; 70 storing failed; 78 bad\n"
-    "trust store.\n";
+    "trust store, or a migration pending that this role may not apply.\n";
 
 enum { OPT_AT = 2000, OPT_NOTE, OPT_FETCH };
 
@@ -198,9 +198,9 @@ int cmd_reverify(int argc, char **argv)
 		rc = EX_UNAVAILABLE;
 		goto out_db;
 	}
-	int applied, version;
-	if (migrate_run(c, 0, &applied, &version) != 0) {
-		rc = EX_SOFTWARE;
+	int ensured = migrate_ensure(c);
+	if (ensured != 0) {
+		rc = ensured == MIGRATE_BEHIND ? EX_CONFIG : EX_SOFTWARE;
 		goto out;
 	}
 	time_t at = time(NULL);

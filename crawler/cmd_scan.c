@@ -86,8 +86,8 @@ static const char usage[] =
     "66 unreadable file; 69 database or resolver unreachable; 75 interrupted\n"
     "(resume with --resume); 78 bad trust store, a canary that cannot tell\n"
     "(a bogus canary that validates or does not exist), or a resolver that\n"
-    "does not validate DNSSEC (without --allow-unvalidated); nothing is\n"
-    "written then.\n";
+    "does not validate DNSSEC (without --allow-unvalidated), or a pending\n"
+    "migration that this role may not apply; nothing is written then.\n";
 
 /* Options of this command only. */
 enum { OPT_ALLOW_UNVALIDATED = 3000 };
@@ -955,9 +955,9 @@ int cmd_scan(int argc, char **argv)
 		rc = EX_UNAVAILABLE;
 		goto out;
 	}
-	int applied, version;
-	if (migrate_run(c, 0, &applied, &version) != 0) {
-		rc = EX_SOFTWARE;
+	int ensured = migrate_ensure(c);
+	if (ensured != 0) {
+		rc = ensured == MIGRATE_BEHIND ? EX_CONFIG : EX_SOFTWARE;
 		goto out;
 	}
 

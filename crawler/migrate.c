@@ -1,5 +1,6 @@
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "crawler/cli.h"
 #include "crawler/db.h"
@@ -96,6 +97,87 @@ fail:
 	return -1;
 }
 
+/* schema/roles.sql, and the private cluster's login role of the analyst;
+ * the caller holds the migration lock. */
+static int install_roles(PGconn *c, const char *login)
+{
+	if (exec_ok(c, "begin",
+		    "BEGIN; SET LOCAL client_min_messages = warning") != 0)
+		return -1;
+	if (exec_ok(c, "granting the roles (schema/roles.sql)",
+		    migrate_roles_sql) != 0)
+		goto fail;
+	if (login) {
+		const char *p[1] = { login };
+		PGresult *r = db_exec(
+		    c, PGRES_TUPLES_OK, "creating the analyst's login role",
+		    "SELECT NOT EXISTS (SELECT 1 FROM pg_roles "
+		    "WHERE rolname = $1)",
+		    1, p);
+		if (!r)
+			goto fail;
+		int missing = PQgetvalue(r, 0, 0)[0] == 't';
+		PQclear(r);
+		char *q = PQescapeIdentifier(c, login, strlen(login));
+		char sql[256];
+		if (!q)
+			goto fail;
+		if (missing)
+			snprintf(sql, sizeof sql,
+				 "CREATE ROLE %s LOGIN IN ROLE mxcrawl_analyst",
+				 q);
+		else
+			snprintf(sql, sizeof sql, "GRANT mxcrawl_analyst TO %s",
+				 q);
+		PQfreemem(q);
+		if (exec_ok(c, "creating the analyst's login role", sql) != 0)
+			goto fail;
+	}
+	return exec_ok(c, "commit", "COMMIT");
+fail:
+	exec_ok(c, "rollback", "ROLLBACK");
+	return -1;
+}
+
+int migrate_roles(PGconn *c, const char *login)
+{
+	/* Done once: re-granting on every table on each use would touch the
+	 * catalog rows of tables that crawlers may be altering (partitions);
+	 * migrate_run grants on what later migrations add. */
+	if (login) {
+		const char *p[1] = { login };
+		PGresult *r = db_exec(
+		    c, PGRES_TUPLES_OK, "looking for the analyst's login role",
+		    "SELECT CASE WHEN to_regrole($1) IS NULL OR "
+		    "to_regrole('mxcrawl_analyst') IS NULL THEN false "
+		    "ELSE pg_has_role($1, 'mxcrawl_analyst', 'MEMBER') END",
+		    1, p);
+		if (!r)
+			return -1;
+		int done = PQgetvalue(r, 0, 0)[0] == 't';
+		PQclear(r);
+		if (done)
+			return 0;
+	}
+	if (exec_ok(c, "taking the migration lock", MIGRATE_LOCK_SQL) != 0)
+		return -1;
+	int rc = install_roles(c, login);
+	exec_ok(c, "releasing the migration lock", MIGRATE_UNLOCK_SQL);
+	return rc;
+}
+
+/* Whether the roles of schema/roles.sql exist: 1, 0, or -1. */
+static int roles_exist(PGconn *c)
+{
+	PGresult *r = PQexec(c, "SELECT to_regrole('mxcrawl_analyst') "
+				"IS NOT NULL");
+	int v = PQresultStatus(r) == PGRES_TUPLES_OK
+		    ? PQgetvalue(r, 0, 0)[0] == 't'
+		    : -1;
+	PQclear(r);
+	return v;
+}
+
 int migrate_run(PGconn *c, int verbose, int *applied, int *version)
 {
 	int rc = -1;
@@ -124,7 +206,69 @@ int migrate_run(PGconn *c, int verbose, int *applied, int *version)
 			goto out;
 	*version = migrate_current(c);
 	rc = *version < 0 ? -1 : 0;
+	/* Tables a migration added need the roles' grants too; the roles
+	 * are there only where someone ran schema/roles.sql. The migration
+	 * itself stays applied if this fails: it is the grants that lag. */
+	if (rc == 0 && *applied > 0 && roles_exist(c) == 1 &&
+	    install_roles(c, NULL) != 0)
+		cli_error("warning: the migrations are applied, but granting "
+			  "the roles failed: run schema/roles.sql again as a "
+			  "superuser");
 out:
 	exec_ok(c, "releasing the migration lock", MIGRATE_UNLOCK_SQL);
 	return rc;
+}
+
+int migrate_ensure(PGconn *c)
+{
+	int cur = migrate_current(c), latest = migrate_latest();
+
+	if (cur < 0)
+		return -1;
+	if (cur > latest) {
+		cli_error("the database's schema is at version %d, newer than "
+			  "this mxcrawl knows (%d); use a newer mxcrawl",
+			  cur, latest);
+		return -1;
+	}
+	if (cur == latest)
+		return 0;
+	/* Behind. Whoever may migrate (owns schema_version, or may create it
+	 * where there is none) does it on the spot, as every command always
+	 * did; a crawler or an analyst may not, and is told who must. */
+	PGresult *r = PQexec(
+	    c,
+	    "SELECT CASE WHEN to_regclass('schema_version') IS NULL "
+	    "THEN coalesce(has_schema_privilege(current_schema(), 'CREATE'), "
+	    "false) "
+	    "ELSE pg_has_role((SELECT relowner FROM pg_class WHERE oid = "
+	    "to_regclass('schema_version')), 'USAGE') END, current_user");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		cli_error("cannot tell whether this role may migrate: %s",
+			  PQresultErrorMessage(r));
+		PQclear(r);
+		return -1;
+	}
+	int may = PQgetvalue(r, 0, 0)[0] == 't';
+	if (!may) {
+		if (cur == 0)
+			cli_error("the database has no mxcrawl schema yet, and "
+				  "role %s may not create it: the database's "
+				  "owner (a member of mxcrawl_owner) must run "
+				  "`mxcrawl db migrate` first",
+				  PQgetvalue(r, 0, 1));
+		else
+			cli_error(
+			    "the database's schema is at version %d, and "
+			    "this mxcrawl needs %d: a migration is "
+			    "pending, and role %s may not apply it; the "
+			    "database's owner (a member of mxcrawl_owner) "
+			    "must run `mxcrawl db migrate`",
+			    cur, latest, PQgetvalue(r, 0, 1));
+		PQclear(r);
+		return MIGRATE_BEHIND;
+	}
+	PQclear(r);
+	int applied, version;
+	return migrate_run(c, 0, &applied, &version);
 }

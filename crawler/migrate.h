@@ -33,6 +33,28 @@ int migrate_latest(void);
  */
 int migrate_run(PGconn *c, int verbose, int *applied, int *version);
 
+/*
+ * For every command but `db migrate`: the schema must be at this mxcrawl's
+ * version. Up to date: 0, and nothing is written. Behind: a role that may
+ * migrate (the owner, a superuser) migrates now (0, or -1); any other role
+ * gets a message naming who must run `mxcrawl db migrate` and
+ * MIGRATE_BEHIND (commands exit EX_CONFIG, 78). -1 on any other error
+ * (printed), e.g. a schema newer than this mxcrawl.
+ */
+#define MIGRATE_BEHIND (-2)
+int migrate_ensure(PGconn *c);
+
+/* The GRANT script, schema/roles.sql (generated from it). */
+extern const char migrate_roles_sql[];
+
+/*
+ * Runs schema/roles.sql (idempotent; needs a superuser or the owner with
+ * CREATEROLE), and makes `login` (when not NULL) a login role that is a
+ * member of mxcrawl_analyst; with a login that already is one, does
+ * nothing. Returns 0, or -1 with the reason printed.
+ */
+int migrate_roles(PGconn *c, const char *login);
+
 /* The database's schema version: 0 when none applied, -1 on error. */
 int migrate_current(PGconn *c);
 

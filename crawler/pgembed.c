@@ -387,6 +387,11 @@ long pgembed_pid(const struct pgembed *pg)
 
 char *pgembed_conninfo(const struct pgembed *pg)
 {
+	return pgembed_conninfo_role(pg, PGEMBED_ROLE);
+}
+
+char *pgembed_conninfo_role(const struct pgembed *pg, const char *role)
+{
 	/* Quote the socket directory for libpq: '...' with \ and ' escaped. */
 	size_t n = strlen(pg->sockdir);
 	char *q = malloc(2 * n + 3), *p = q;
@@ -402,8 +407,8 @@ char *pgembed_conninfo(const struct pgembed *pg)
 	*p++ = '\'';
 	*p = '\0';
 	char *ci = xasprintf("host=%s port=" PGEMBED_PORT
-			     " dbname=" PGEMBED_DBNAME " user=" PGEMBED_ROLE,
-			     q);
+			     " dbname=" PGEMBED_DBNAME " user=%s",
+			     q, role);
 	free(q);
 	return ci;
 }

@@ -16,6 +16,10 @@
 /* The database and role of the private cluster. */
 #define PGEMBED_DBNAME "mxcrawl"
 #define PGEMBED_ROLE "mxcrawl"
+/* The login role (a member of mxcrawl_analyst, schema/roles.sql) that
+ * `report --analysis-dir` runs the directory's SQL as: PGEMBED_ROLE is
+ * the cluster's superuser. */
+#define PGEMBED_ANALYST_ROLE "mxcrawl_report"
 
 struct pgembed {
 	char *root;    /* $XDG_DATA_HOME/mxcrawl: everything lives below */
@@ -48,5 +52,8 @@ long pgembed_pid(const struct pgembed *pg);
 
 /* The libpq connection string for the cluster (malloc'ed). */
 char *pgembed_conninfo(const struct pgembed *pg);
+/* The same for another role of the cluster (a name of plain characters:
+ * it is not quoted). */
+char *pgembed_conninfo_role(const struct pgembed *pg, const char *role);
 
 #endif

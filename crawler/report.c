@@ -42,6 +42,56 @@ static int exec_file(PGconn *c, const char *name, const char *sql)
 	return ok ? 0 : -1;
 }
 
+/* The line of `sql` that the character position `pos` (1-based, as
+ * PostgreSQL counts: characters, not bytes) falls on. */
+static int line_of(const char *sql, long pos)
+{
+	int line = 1;
+	for (const char *p = sql; *p && pos > 1; p++) {
+		if (((unsigned char)*p & 0xc0) == 0x80)
+			continue; /* a UTF-8 continuation byte */
+		if (*p == '\n')
+			line++;
+		pos--;
+	}
+	return line;
+}
+
+/*
+ * Runs one file of --analysis-dir. The user's SQL goes to the server as a
+ * parameter of a PL/pgSQL function that EXECUTEs it, never as a query
+ * string of its own: a function cannot end the transaction it runs in
+ * (COMMIT, ROLLBACK, SAVEPOINT are refused), so the file cannot leave the
+ * report's transaction, which is always rolled back. What it may do beyond
+ * that is what the connected role may do (report_sandboxed).
+ */
+static int exec_user_file(PGconn *c, const char *name, const char *sql)
+{
+	const char *p[1] = { sql };
+	PGresult *r =
+	    PQexecParams(c, "SELECT pg_temp.mxcrawl_analysis_file($1)", 1, NULL,
+			 p, NULL, NULL, 0);
+	int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+	if (!ok) {
+		/* The error's context would quote the whole file. */
+		const char *msg =
+		    PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+		const char *pos =
+		    PQresultErrorField(r, PG_DIAG_INTERNAL_POSITION);
+		const char *detail =
+		    PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL);
+		char where[32] = "";
+		if (pos)
+			snprintf(where, sizeof where, ":%d",
+				 line_of(sql, strtol(pos, NULL, 10)));
+		cli_error("report: %s%s: %s%s%s%s", name, where,
+			  msg ? msg : PQerrorMessage(c), detail ? " (" : "",
+			  detail ? detail : "", detail ? ")" : "");
+	}
+	PQclear(r);
+	return ok ? 0 : -1;
+}
+
 /* Only NNN_name.sql files are analysis files; anything else in the
  * directory (README.md, embed.cmake, an editor's backup) is not. */
 static int sql_file_filter(const struct dirent *d)
@@ -98,6 +148,14 @@ static int install_dir(PGconn *c, const char *dir)
 				 : "too many SQL files");
 		rc = -1;
 	}
+	/* A function of this transaction runs each file (see
+	 * exec_user_file); it goes with the rollback. */
+	if (rc == 0 &&
+	    exec_file(c, "(sandbox)",
+		      "CREATE FUNCTION pg_temp.mxcrawl_analysis_file(sql text) "
+		      "RETURNS void LANGUAGE plpgsql AS "
+		      "$f$ BEGIN EXECUTE sql; END $f$") != 0)
+		rc = -1;
 	for (int i = 0; rc == 0 && i < n; i++) {
 		char *path = NULL;
 		if (asprintf(&path, "%s/%s", dir, list[i]->d_name) < 0) {
@@ -106,7 +164,7 @@ static int install_dir(PGconn *c, const char *dir)
 		}
 		char *sql = read_file(path);
 		free(path);
-		if (!sql || exec_file(c, list[i]->d_name, sql) != 0)
+		if (!sql || exec_user_file(c, list[i]->d_name, sql) != 0)
 			rc = -1;
 		free(sql);
 	}
@@ -129,13 +187,74 @@ int report_install(PGconn *c, const char *dir)
 		for (size_t i = 0; rc == 0 && i < report_sql_count; i++)
 			rc = exec_file(c, report_sql_files[i].name,
 				       report_sql_files[i].sql);
-	if (rc == 0)
-		rc = exec_file(c, "(commit)", "COMMIT");
-	if (rc != 0) {
-		PGresult *r = PQexec(c, "ROLLBACK");
-		PQclear(r);
-	}
+	if (rc != 0)
+		report_end(c);
 	return rc;
+}
+
+void report_end(PGconn *c)
+{
+	PGresult *r = PQexec(c, "ROLLBACK");
+	PQclear(r);
+}
+
+int report_may_install(PGconn *c)
+{
+	PGresult *r = db_exec(
+	    c, PGRES_TUPLES_OK, "report: reading the role's privileges",
+	    "SELECT has_database_privilege(current_database(), 'CREATE'), "
+	    "current_user",
+	    0, NULL);
+	if (!r)
+		return -1;
+	int may = PQgetvalue(r, 0, 0)[0] == 't';
+	if (!may)
+		cli_error("report: role %s may not create the report's views "
+			  "(the schema analysis, in a transaction that is "
+			  "rolled back: CREATE on the database); make it a "
+			  "member of mxcrawl_analyst (schema/roles.sql)",
+			  PQgetvalue(r, 0, 1));
+	PQclear(r);
+	return may;
+}
+
+int report_sandboxed(PGconn *c)
+{
+	PGresult *r = db_exec(
+	    c, PGRES_TUPLES_OK, "report: reading the role's privileges",
+	    "SELECT current_user, r.rolsuper, r.rolcreaterole, "
+	    "pg_has_role('pg_execute_server_program', 'USAGE') "
+	    "OR pg_has_role('pg_write_server_files', 'USAGE') "
+	    "OR pg_has_role('pg_read_server_files', 'USAGE'), "
+	    "EXISTS (SELECT 1 FROM pg_class t "
+	    "WHERE t.relnamespace = current_schema()::regnamespace "
+	    "AND t.relkind IN ('r', 'p') AND has_table_privilege(t.oid, "
+	    "'INSERT, UPDATE, DELETE, TRUNCATE')) "
+	    "FROM pg_roles r WHERE r.rolname = current_user",
+	    0, NULL);
+	if (!r)
+		return -1;
+	const char *why = NULL;
+	if (PQntuples(r) != 1)
+		why = "is not in pg_roles";
+	else if (PQgetvalue(r, 0, 1)[0] == 't')
+		why = "is a superuser";
+	else if (PQgetvalue(r, 0, 2)[0] == 't')
+		why = "may create roles";
+	else if (PQgetvalue(r, 0, 3)[0] == 't')
+		why = "may run programs or use files on the server";
+	else if (PQgetvalue(r, 0, 4)[0] == 't')
+		why = "may write mxcrawl's tables";
+	if (why)
+		cli_error(
+		    "report: --analysis-dir runs the directory's SQL with "
+		    "the privileges of the connected role, and role %s "
+		    "%s; connect as a login role that is a member of "
+		    "mxcrawl_analyst only (schema/roles.sql), e.g. "
+		    "--db 'dbname=mxcrawl user=alice'",
+		    PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "?", why);
+	PQclear(r);
+	return why ? 0 : 1;
 }
 
 const char report_unvalidated_banner[] =

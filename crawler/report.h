@@ -175,13 +175,36 @@ const struct report_renderer *report_renderer_find(const char *name);
 const char *report_renderer_names(void);
 
 /*
- * (Re)creates the analysis schema in one transaction from the SQL files
- * in `dir` (NNN_name.sql, applied in name order), or from the copies
- * compiled into the binary when dir is NULL. On failure the transaction
- * is rolled back, the file and PostgreSQL's message are printed, and -1
- * is returned; else 0.
+ * Opens the report's transaction and creates the analysis schema in it
+ * from the SQL files in `dir` (NNN_name.sql, applied in name order), or
+ * from the copies compiled into the binary when dir is NULL. The views
+ * live only in this transaction: read the figures (report_load...), then
+ * end it with report_end, which rolls it back, so the report writes
+ * nothing and a role that may only read can run it. The files of `dir`
+ * cannot end the transaction themselves (each runs inside a function).
+ * On failure the transaction is rolled back, the file and PostgreSQL's
+ * message are printed, and -1 is returned; else 0.
  */
 int report_install(PGconn *c, const char *dir);
+
+/* Ends the report's transaction: rolls it back. */
+void report_end(PGconn *c);
+
+/*
+ * Whether the connected role may create the analysis schema (CREATE on
+ * the database; pg_read_all_data alone is not enough). Returns 1 if it
+ * may; 0 after printing what to grant; -1 on a database error (printed).
+ */
+int report_may_install(PGconn *c);
+
+/*
+ * Whether the connected role is fit to run --analysis-dir SQL: it must not
+ * be a superuser, create roles, run programs or use server files
+ * (pg_execute_server_program, pg_*_server_files) or write any of
+ * mxcrawl's tables. Returns 1 if fit; 0 after printing why not; -1 on a
+ * database error (printed).
+ */
+int report_sandboxed(PGconn *c);
 
 /*
  * Loads every registered figure of campaign `id` and, when compare is

@@ -120,6 +120,19 @@ sql() {
 	psql "$("$MXCRAWL" db conninfo)" -X -A -t -q -v ON_ERROR_STOP=1 -c "$1"
 }
 
+# sql_analysis QUERY: QUERY over the report's views, which live only in
+# the report's transaction (it is rolled back): created here from
+# analysis/ in a transaction of their own, rolled back after QUERY.
+sql_analysis() {
+	{
+		echo '\o /dev/null'
+		echo 'BEGIN; SET LOCAL client_min_messages = warning;'
+		cat "$MXCRAWL_SRC"/analysis/[0-9]*.sql
+		echo '\o'
+		printf '%s;\nROLLBACK;\n' "$1"
+	} | psql "$("$MXCRAWL" db conninfo)" -X -A -t -q -v ON_ERROR_STOP=1
+}
+
 # expect_eq WHAT GOT WANT
 expect_eq() {
 	[ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"

@@ -3,8 +3,8 @@
 # from the truth file (metrics_from_truth.py) equals the JSON report's
 # numerator and denominator; every format lists the same figures with the
 # same numbers; --compare beside itself gives zero deltas; --analysis-dir
-# changes a definition without a re-scan, and a broken definition rolls
-# back to the views that were there.
+# changes a definition without a re-scan, and a broken definition is
+# named; a report leaves nothing behind (its views are rolled back).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 reexec_in_netns "$@"
@@ -223,13 +223,17 @@ sed -i "s/('banner 220', 7,/('greeted with 220', 7,/" "$TEST_WORK/analysis/010_f
 grep -q '"funnel","share","domain","greeted with 220"' "$R/edited.csv" ||
 	fail "the edited definition is not used"
 echo "ok: --analysis-dir uses the edited definition"
-# A broken file: exit 70, and the views from before are still there.
-echo "CREATE VIEW analysis.broken AS SELECT no_such_column FROM endpoint;" \
+# The report writes nothing: its views lived in its transaction only.
+expect_eq "schema analysis after the reports" \
+	"$(sql "SELECT to_regnamespace('analysis') IS NULL")" t
+# A broken file: exit 70, the file and its line named, nothing stays.
+printf -- '-- broken\nCREATE VIEW analysis.broken AS SELECT no_such_column FROM endpoint;\n' \
 	>"$TEST_WORK/analysis/099_broken.sql"
 expect_rc 70 "$MXCRAWL" report --campaign rep --analysis-dir "$TEST_WORK/analysis"
-grep -q "099_broken.sql" "$TEST_WORK/err" || fail "the failing file is not named: $(cat "$TEST_WORK/err")"
-expect_eq "views after a failed install" \
-	"$(sql "SELECT count(*) FROM analysis.funnel WHERE label = 'greeted with 220'")" 1
+grep -q "099_broken.sql:2: column \"no_such_column\" does not exist" "$TEST_WORK/err" ||
+	fail "the failing file and line are not named: $(cat "$TEST_WORK/err")"
+expect_eq "schema analysis after a failed report" \
+	"$(sql "SELECT to_regnamespace('analysis') IS NULL")" t
 expect_rc 64 "$MXCRAWL" report --format xml
 expect_rc 65 "$MXCRAWL" report --campaign no-such-campaign
 echo PASS

@@ -83,7 +83,7 @@ echo "ok: a wrong numerator, compare numerator, delta or change row fails the ch
 # tlsa_stale), not only the counts.
 c1=$(sql "SELECT id FROM campaign WHERE name = 'epoch1'")
 c2=$(sql "SELECT id FROM campaign WHERE name = 'epoch2'")
-sql "SELECT json_build_object(
+sql_analysis "SELECT json_build_object(
   'ladder', (SELECT json_agg(json_build_array(domain, rung_before, rung_after))
                FROM analysis.b_ladder_pair
               WHERE campaign_id = $c2 AND compare_id = $c1 AND direction <> 'same'),
