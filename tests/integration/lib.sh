@@ -45,6 +45,9 @@ poll_until() {
 # where only loopback exists, unless it already runs in one of its own.
 reexec_in_netns() {
 	if [ "${MXCRAWL_TEST_NETNS:-}" != "$0" ]; then
+		# The test starts again in the namespace with a work directory
+		# of its own: this one is still empty and would be left behind.
+		rmdir "$TEST_WORK"
 		exec unshare --net --mount --propagation private \
 			env MXCRAWL_TEST_NETNS="$0" bash "$0" "$@"
 	fi
