@@ -917,7 +917,7 @@ int cmd_scan(int argc, char **argv)
 	sc.policy = pol;
 	sc.resolver.servers = resolver;
 	if (!ehlo_name) {
-		/* An identifying name (DESIGN.md: ethics of scanning). */
+		/* An identifying name, so that operators can tell who scans them. */
 		snprintf(ehlo_buf, sizeof ehlo_buf, "mxcrawl.%s", host);
 		ehlo_name = ehlo_buf;
 	}

@@ -89,7 +89,7 @@
 /* Longest key (§3.2 sts-policy-ext-name: 1 + 31 characters). */
 #define MTASTS_KEY_MAX 32
 /* Largest policy body read (the fetch refuses bodies over 64 KiB, §3.3
- * leaves the size open; CHECKS.md fixes it). */
+ * leaves the size open; we fix it). */
 #define MTASTS_POLICY_BODY_MAX (64 * 1024)
 
 /* One TXT record: its character-strings concatenated (RFC 8461 §3.1),

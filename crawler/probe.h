@@ -1,6 +1,6 @@
 /*
  * The per-domain probe: one state machine per target domain that asks DNS
- * everything CHECKS.md needs (MX with implicit and null MX, CNAMEs, A and
+ * everything the report needs (MX with implicit and null MX, CNAMEs, A and
  * AAAA per MX host, TLSA for hosts on a secure path, the _mta-sts and
  * _smtp._tls TXT records), judges every address with the address policy,
  * and, when done, appends the domain's rows to the batch's COPY buffers in

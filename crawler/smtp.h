@@ -5,8 +5,7 @@
  * stream, reset, timer expired, TLS handshake done); each call answers with
  * the one thing to do next (send these bytes, start TLS, close).
  *
- * What the client does, and only that (DESIGN.md "SMTP and TLS", CHECKS.md
- * "SMTP and STARTTLS"):
+ * What the client does, and only that (RFC 5321, RFC 3207):
  *
  *   banner 220  -> EHLO <name>
  *   EHLO 2xx    -> STARTTLS if offered, else QUIT (no_starttls)
@@ -107,7 +106,7 @@ enum smtp_rc {
 /* Stable snake_case name ("starttls_ok"); "unknown" when out of range. */
 const char *smtp_rc_str(enum smtp_rc rc);
 
-/* STARTTLS-stripping signatures (CHECKS.md). One per session, in the
+/* STARTTLS-stripping signatures. One per session, in the
  * truth's order: XXXXXXXA beats a masked banner; advertised-but-refused
  * counts only when neither was seen. */
 enum smtp_stripping {

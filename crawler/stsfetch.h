@@ -3,7 +3,7 @@
  * https://mta-sts.<domain>/.well-known/mta-sts.txt with libcurl's
  * multi-socket API driven by a libuv loop.
  *
- * What a fetch does and refuses, as CHECKS.md "MTA-STS" says:
+ * What a fetch does and refuses (RFC 8461 §3.3, and our own limits):
  *   - https only, HTTP/1.1, no proxy (the environment is ignored), no
  *     redirects followed (a 3xx is the outcome http_redirect, with its
  *     Location), status 200 only;
@@ -35,7 +35,8 @@
 
 #include <uv.h>
 
-/* Default and largest policy body accepted (CHECKS.md: 64 KiB). */
+/* Default and largest policy body accepted (64 KiB: RFC 8461 leaves the
+ * size open). */
 #define STSFETCH_MAX_BODY_DEFAULT (64 * 1024)
 #define STSFETCH_MAX_BODY_LIMIT (1024 * 1024)
 /* Default total and connect timeouts. */

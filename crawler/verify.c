@@ -93,8 +93,8 @@ const char *verify_rc_str(enum verify_rc rc)
 }
 
 /*
- * One name per X509_V_ERR_* code of OpenSSL 3.0. The first few follow
- * CHECKS.md; the rest are OpenSSL's macro names in lower case. Several
+ * One name per X509_V_ERR_* code of OpenSSL 3.0. The first few are the
+ * causes the report counts; the rest are OpenSSL's macro names in lower case. Several
  * codes share a name where they mean the same to a mail sender: 2, 20
  * and 21 are all "the issuer is not known", 4 and 7 "the signature does
  * not verify".

@@ -1,7 +1,7 @@
 /*
  * The certificate judgement: a server's chain, as the DER certificates it
- * presented (leaf first), judged as independent facts (CHECKS.md "TLS and
- * certificates", "DANE for SMTP"):
+ * presented (leaf first), judged as independent facts (RFC 5280, RFC 9525,
+ * RFC 7672):
  *
  *   - trusted: what a strict modern sender accepts: the chain verifies
  *     against the trust store at a given time, and at OpenSSL's default
@@ -196,7 +196,7 @@ enum verify_tlsa_use {
  * VERIFY_TLSA_BAD_DATA, which only OpenSSL's parse can tell). */
 enum verify_tlsa_use verify_tlsa_usable(const struct verify_tlsa *r);
 
-/* The per-MX-host DANE outcomes of CHECKS.md. */
+/* The per-MX-host DANE outcomes (RFC 7672), as stored. */
 enum verify_dane_outcome {
 	VERIFY_DANE_OK = 0,	   /* a usable record authenticated the chain */
 	VERIFY_DANE_NO_MATCH,	   /* usable records, none authenticated it */
@@ -298,7 +298,7 @@ const char *verify_x509_error_name(int code);
 const char *verify_weak_str(unsigned bit);
 /* "usable", "pkix_usage", "unknown_usage", ... */
 const char *verify_tlsa_use_str(enum verify_tlsa_use u);
-/* "dane_ok", "dane_no_match", ... as in CHECKS.md. */
+/* "dane_ok", "dane_no_match", ... as stored. */
 const char *verify_dane_outcome_str(enum verify_dane_outcome o);
 /* The RFC 8460 §4.3 result type a sender would report for the outcome:
  * "tlsa-invalid", "dnssec-invalid", "dane-required", or NULL. */

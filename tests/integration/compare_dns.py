@@ -57,7 +57,7 @@ class Compare:
 
     def dnssec(self, domain, field, got, want):
         # A non-validating resolver makes every status 'unknown', never
-        # 'insecure' (CHECKS.md, canaries).
+        # 'insecure' (canaries).
         if not self.validating and want is not None:
             want = "unknown"
         self.eq(domain, field, got, want)

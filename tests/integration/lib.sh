@@ -57,7 +57,8 @@ reexec_in_netns() {
 # sources its testbed.env; test_cleanup stops it by PID (`down`).
 testbed_up() {
 	ip link set lo up
-	# glibc's getaddrinfo wants a second IPv4 address (TESTBED-NOTES.md).
+	# glibc's getaddrinfo wants a second IPv4 address: with only 127.0.0.1/8
+	# on lo, AI_ADDRCONFIG returns no IPv4 addresses.
 	ip addr add 127.53.0.1/32 dev lo 2>/dev/null || true
 	TB=$TEST_WORK/tb
 	TESTBED_STARTED=1

@@ -14,7 +14,7 @@ the two percents the truths give. The figures that follow domains from
 OLD into NEW (section 'change', "across": true) are computed from both
 truths together (metrics_sts.change_figures) and must match row for row.
 
-The definitions follow METRICS.md and the comments in analysis/*.sql, but
+The definitions follow analysis/README.md and the comments in analysis/*.sql, but
 are written again here over the truth's fields. Where the truth allows
 alternatives ("SERVFAIL|timeout", EDE "6-12") a unit may count under any
 of them: a row's numerator must then lie between the units that can only

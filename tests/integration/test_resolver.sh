@@ -25,7 +25,7 @@ PY=/usr/bin/python3
 TB=$TEST_WORK/tb
 
 ip link set lo up
-# glibc wants a second IPv4 address on lo (TESTBED-NOTES.md).
+# glibc wants a second IPv4 address on lo (AI_ADDRCONFIG).
 ip addr add 127.53.0.1/32 dev lo 2>/dev/null || true
 
 FAKE_PID=

@@ -62,7 +62,7 @@ echo "== transport cases the testbed has no server for (canned responses)"
 # always sends Content-Length, so these run in a nested network namespace
 # where nothing listens but a small HTTPS server that answers, per
 # address, one canned response with the good host's certificate (from
-# servers.json). Expected outcomes come from RFC 9110/9112 and CHECKS.md
+# servers.json). Expected outcomes come from RFC 9110/9112 and RFC 8461
 # (the table below), fetched all at once.
 cat >"$TEST_WORK/canned.py" <<'PYEOF'
 import json, socket, ssl, sys, threading

@@ -958,7 +958,7 @@ def worst(a, b):
 
 
 def ladder(t):
-    """Protection ladder rung (METRICS.md): the strongest protection a
+    """Protection ladder rung (analysis/002_protection_ladder.sql): the strongest protection a
     compliant sender gets, judged over every MX host."""
     if t["mx_outcome"] in ("null_mx", "no_domain", "dns_error") or not t["mx"]:
         return "no-mail"

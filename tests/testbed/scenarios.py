@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The default scenario set: one entry per case of CHECKS.md, plus hostile
+"""The default scenario set: one entry per protocol case (tests/testbed/README.md), plus hostile
 peers.  Format: tests/testbed/README.md ("Scenario format").
 
 Each entry is a dict.  Short form: a scenario that only says `name` and

@@ -1105,7 +1105,7 @@ struct match_case {
 };
 
 static const struct match_case match_cases[] = {
-	/* RFC 8461 §4.1 and CHECKS.md */
+	/* RFC 8461 §4.1 */
 	{ "exact", "mail.example.com", "mail.example.com", true },
 	{ "case", "Mail.Example.COM", "mail.EXAMPLE.com", true },
 	{ "trailing dot on host", "mail.example.com", "mail.example.com.",
