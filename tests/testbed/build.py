@@ -660,6 +660,10 @@ class ScenarioBuilder:
             t["mx_outcome"] = "no_domain"
         elif dns_mx["rcode"] != "NOERROR":
             t["mx_outcome"] = "dns_error"
+            # No usable answer: whether the MX is implicit or null is
+            # unknown (the export says null, not false).
+            t["implicit_mx"] = None
+            t["null_mx"] = None
         elif mx is None:
             t["mx_outcome"] = "implicit_mx"
             t["implicit_mx"] = True
