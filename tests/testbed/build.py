@@ -696,6 +696,9 @@ class ScenarioBuilder:
         t["tlsrpt"] = self.tlsrpt_truth()
         t["ladder"] = ladder(t)
         t = _merge(t, {k: v for k, v in exp.items() if k not in ("hosts",)})
+        if t["mx_outcome"] in ("dns_error", "blocklisted"):
+            # also when a scenario's expect says dns_error
+            t["implicit_mx"] = t["null_mx"] = None
         for hv in t["mx"]:
             over = exp.get("hosts", {}).get(hv["host"]) or \
                 exp.get("hosts", {}).get(hv["host"].split(".")[0])
