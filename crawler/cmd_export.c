@@ -1414,6 +1414,11 @@ static int export_run(struct export *x, struct db *db, const char *snapshot)
 		int r = put_domain(x);
 		if (r != EX_OK)
 			rc = r;
+		/* A stream that failed mid-way would leave the rest of the
+		 * documents without its rows: stop. */
+		for (int i = 0; i < S_N; i++)
+			if (x->s[i].failed)
+				rc = EX_UNAVAILABLE;
 	}
 	for (int i = 0; i < S_N; i++)
 		if (x->s[i].failed && rc == EX_OK)

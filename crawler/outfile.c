@@ -184,6 +184,21 @@ struct outfile *outfile_open(const char *who, const char *path)
 		o->codec = out_codec_of(path);
 		if (!o->path)
 			goto fail_errno;
+		if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+			/* A link: what it points to is written, the link
+			 * stays a link (a regular file is replaced beside
+			 * it); a dangling link is refused. */
+			if (stat(path, &st) != 0)
+				goto fail_errno;
+			char *real =
+			    S_ISREG(st.st_mode) ? realpath(path, NULL) : NULL;
+			if (S_ISREG(st.st_mode) && !real)
+				goto fail_errno;
+			if (real) {
+				free(o->path);
+				o->path = real;
+			}
+		}
 		if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
 			/* A device, FIFO or socket: written in place. */
 			if (S_ISDIR(st.st_mode)) {

@@ -85,6 +85,14 @@ echo old >replace.jsonl
 cmp replace.jsonl few.jsonl || fail "replaced file differs"
 expect_eq "no temporary file left" "$(find . -maxdepth 1 -name '.*.jsonl.*' | wc -l)" 0
 
+# A link to a regular file: the file is replaced, the link stays a link.
+echo old >target.jsonl
+ln -s target.jsonl link.jsonl
+"$MXCRAWL" export --campaign few --format jsonl -o link.jsonl || fail "-o a link"
+[ -L link.jsonl ] || fail "the link was replaced"
+cmp target.jsonl few.jsonl || fail "the link's target differs"
+echo "ok: a link's target written, the link kept"
+
 # A missing directory: exit 73, nothing created.
 expect_rc 73 "$MXCRAWL" export --campaign few --format jsonl -o "$TEST_WORK/nodir/x.jsonl"
 
