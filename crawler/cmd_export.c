@@ -649,6 +649,13 @@ static void put_value(struct jbuf *b, enum kind kind, const char *v)
 	}
 }
 
+/* Appends what src holds (src->data is NULL before the first append). */
+static void put_jbuf(struct jbuf *b, const struct jbuf *src)
+{
+	if (src->len)
+		jbuf_append(b, src->data, src->len);
+}
+
 /* The group's columns of the stream's current row as "key": value pairs. */
 static void put_group(struct jbuf *b, const struct stream *s,
 		      const struct group *g, bool *first)
@@ -1093,17 +1100,17 @@ static void put_mx(struct export *x, int64_t t)
 		jbuf_puts(b, "{\"dnssec\": ");
 		put_value(b, K_STR, sv(m, C.m_a_dnssec));
 		jbuf_puts(b, ", \"addresses\": [");
-		jbuf_append(b, x->a4.data, x->a4.len);
+		put_jbuf(b, &x->a4);
 		jbuf_puts(b, "]}");
 		put_key(b, "aaaa", &first);
 		jbuf_puts(b, "{\"dnssec\": ");
 		put_value(b, K_STR, sv(m, C.m_aaaa_dnssec));
 		jbuf_puts(b, ", \"addresses\": [");
-		jbuf_append(b, x->a6.data, x->a6.len);
+		put_jbuf(b, &x->a6);
 		jbuf_puts(b, "]}");
 		put_key(b, "addresses", &first);
 		jbuf_append(b, "[", 1);
-		jbuf_append(b, x->aall.data, x->aall.len);
+		put_jbuf(b, &x->aall);
 		jbuf_append(b, "]", 1);
 		put_key(b, "tlsa", &first);
 		in = true;
@@ -1113,7 +1120,7 @@ static void put_mx(struct export *x, int64_t t)
 		put_group(b, m, &x->mx[MG_TAIL], &first);
 		put_key(b, "endpoints", &first);
 		jbuf_append(b, "[", 1);
-		jbuf_append(b, x->eps.data, x->eps.len);
+		put_jbuf(b, &x->eps);
 		jbuf_puts(b, "]}");
 	}
 	if (!x->csv)
@@ -1339,14 +1346,14 @@ static int put_domain(struct export *x)
 	in = true;
 	put_group(b, d, &x->dom[DG_STS], &in);
 	jbuf_puts(b, ", \"mx_match\": {");
-	jbuf_append(b, x->f.mx_match.data, x->f.mx_match.len);
+	put_jbuf(b, &x->f.mx_match);
 	jbuf_puts(b, "}, \"enforce_would_work\": ");
 	struct jbuf failures;
 	jbuf_init(&failures, 1u << 12);
 	const char *enforce = sts_verdict(x, &failures);
 	jbuf_puts(b, enforce ? enforce : "null");
 	jbuf_puts(b, ", \"failures\": ");
-	jbuf_append(b, failures.data, failures.len);
+	put_jbuf(b, &failures);
 	jbuf_free(&failures);
 	jbuf_puts(b, "}, \"tlsrpt\": {");
 	in = true;
