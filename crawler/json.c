@@ -133,6 +133,18 @@ void jbuf_json_string(struct jbuf *b, const char *s, size_t len)
 	jbuf_append(b, "\"", 1);
 	for (size_t i = 0; i < len;) {
 		unsigned char c = p[i];
+		/* A run of printable ASCII needs no escape: one append (the
+		 * export writes millions of short strings). */
+		size_t run = 0;
+		while (i + run < len && p[i + run] >= 0x20 &&
+		       p[i + run] < 0x7f && p[i + run] != '"' &&
+		       p[i + run] != '\\')
+			run++;
+		if (run) {
+			jbuf_append(b, s + i, run);
+			i += run;
+			continue;
+		}
 		if (c == '"' || c == '\\') {
 			char esc[2] = { '\\', (char)c };
 			jbuf_append(b, esc, 2);

@@ -1,8 +1,10 @@
--- Migrations 013 (DNS failure semantics) and 017 (certificate chain facts)
--- were written side by side and each redefined export_domain from 006, so
--- 017, applied last, dropped 013's fields. This is the union of both:
--- 017's view plus dns.mx.dnssec_reason, mx[].addresses_partial and
--- queries[].dnssec_reason.
+-- Migrations 013 (DNS failure semantics), 017 (certificate chain facts)
+-- and 020 (export at scan speed) were written side by side and each
+-- redefined export_domain from an older definition, so each dropped what
+-- the others added. This is the union: 020's view (itself 017's with
+-- large_answer, implicit_mx and null_mx null when unknown) plus 013's
+-- dns.mx.dnssec_reason, mx[].addresses_partial and queries[].dnssec_reason.
+-- crawler/cmd_export.c streams the same fields.
 
 CREATE OR REPLACE VIEW export_domain AS
 SELECT d.campaign_id, d.target_id,
@@ -12,12 +14,15 @@ SELECT d.campaign_id, d.target_id,
            'scanned_at', d.scanned_at,
            'worker', d.worker,
            'mx_outcome', d.mx_outcome,
-           'implicit_mx', d.mx_outcome = 'implicit_mx',
-           'null_mx', d.mx_outcome LIKE 'null\_mx%',
+           -- Unknown (null) when the MX question had no usable answer.
+           'implicit_mx', CASE WHEN d.mx_outcome NOT IN ('dns_error', 'blocklisted')
+                               THEN d.mx_outcome = 'implicit_mx' END,
+           'null_mx', CASE WHEN d.mx_outcome NOT IN ('dns_error', 'blocklisted')
+                           THEN d.mx_outcome LIKE 'null\_mx%' END,
            'mx_count', d.mx_count,
            'mx_truncated', d.mx_truncated,
            'apex_cname', to_jsonb(d.apex_cname),
-           'large_answer', coalesce(q_mx.large, false),
+           'large_answer', q_mx.large,
            'dns_queries', d.dns_queries,
            'elapsed_ms', d.elapsed_ms,
            'dns', jsonb_build_object(

@@ -670,6 +670,10 @@ class ScenarioBuilder:
             t["mx_outcome"] = "no_domain"
         elif dns_mx["rcode"] != "NOERROR":
             t["mx_outcome"] = "dns_error"
+            # No usable answer: whether the MX is implicit or null is
+            # unknown (the export says null, not false).
+            t["implicit_mx"] = None
+            t["null_mx"] = None
         elif mx is None:
             t["mx_outcome"] = "implicit_mx"
             t["implicit_mx"] = True
@@ -702,6 +706,9 @@ class ScenarioBuilder:
         t["tlsrpt"] = self.tlsrpt_truth()
         t["ladder"] = ladder(t)
         t = _merge(t, {k: v for k, v in exp.items() if k not in ("hosts",)})
+        if t["mx_outcome"] in ("dns_error", "blocklisted"):
+            # also when a scenario's expect says dns_error
+            t["implicit_mx"] = t["null_mx"] = None
         for hv in t["mx"]:
             over = exp.get("hosts", {}).get(hv["host"]) or \
                 exp.get("hosts", {}).get(hv["host"].split(".")[0])

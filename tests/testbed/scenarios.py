@@ -108,7 +108,7 @@ SCENARIOS = [
       mx=None, no_mx=True,
       records=[("a.cname-loop.test.", "CNAME", "b.cname-loop.test."),
                ("b.cname-loop.test.", "CNAME", "a.cname-loop.test.")],
-      expect={"mx_outcome": "dns_error", "implicit_mx": False, "mx": [],
+      expect={"mx_outcome": "dns_error", "mx": [],
               "dns": {"mx": {"rcode": "SERVFAIL", "dnssec": "indeterminate"}},
               "apex_cname": []}),
 
