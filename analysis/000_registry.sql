@@ -131,10 +131,13 @@ SELECT f.name, f.section, s.title AS section_title, f.kind, f.title,
 -- computed with only that campaign's partitions in scope
 -- (000_scope.sql): whatever else the database holds, it costs what the
 -- campaign costs. The scope before is restored.
+-- JIT is off: the planner costs a figure's query over every campaign's
+-- partitions (it prunes them only when the query runs), so JIT would
+-- compile each of them for seconds, more than most figures take.
 CREATE FUNCTION analysis.figure_rows(p_figure text, p_campaign bigint)
 RETURNS TABLE (campaign_id bigint, scope text, label text, ord bigint,
                numerator bigint, denominator bigint)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET jit = off AS $$
 DECLARE
     before text := current_setting('mxcrawl.campaigns', true);
 BEGIN
@@ -163,7 +166,7 @@ CREATE FUNCTION analysis.report(p_campaign bigint, p_compare bigint DEFAULT NULL
 RETURNS TABLE (figure text, scope text, label text, numerator bigint,
                denominator bigint, percent numeric, cmp_numerator bigint,
                cmp_denominator bigint, cmp_percent numeric, delta numeric)
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET jit = off AS $$
 DECLARE
     f record;
     before text := current_setting('mxcrawl.campaigns', true);
@@ -230,7 +233,7 @@ END $$;
 CREATE FUNCTION analysis.history(p_campaigns bigint[])
 RETURNS TABLE (figure text, campaign_id bigint, scope text, label text,
                numerator bigint, denominator bigint, percent numeric)
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET jit = off AS $$
 DECLARE
     f record;
 BEGIN

@@ -68,6 +68,10 @@ $$;
 -- its output would reach its tables).
 DO $$
 DECLARE
+    -- The schema of the fact tables (public, unless the database was
+    -- migrated with another search_path).
+    facts text := (SELECT c.relnamespace::regnamespace::text FROM pg_class c
+                    WHERE c.oid = 'campaign_partitioned'::regclass);
     t text;
     defs text[] := '{}';
     names text[] := '{}';
@@ -77,26 +81,28 @@ BEGIN
     -- public tables unqualified.
     FOR t IN SELECT unnest(ARRAY['mta_sts_verdict']) LOOP
         names := names || t;
-        defs := defs || pg_get_viewdef(format('public.%I', t)::regclass);
+        defs := defs || pg_get_viewdef(format('%s.%I', facts, t)::regclass);
     END LOOP;
-    FOR t IN SELECT table_name FROM public.campaign_partitioned ORDER BY 1 LOOP
+    FOR t IN SELECT table_name FROM campaign_partitioned ORDER BY 1 LOOP
         EXECUTE format($v$
             CREATE VIEW analysis.%1$I AS
-            SELECT * FROM public.%1$I
+            SELECT * FROM %2$s.%1$I
              WHERE campaign_id = (SELECT analysis.scope_id(1))
                 OR campaign_id = (SELECT analysis.scope_id(2))
                 OR campaign_id BETWEEN (SELECT analysis.unscoped_lo())
-                                   AND (SELECT analysis.unscoped_hi())$v$, t);
+                                   AND (SELECT analysis.unscoped_hi())$v$,
+                       t, facts);
         EXECUTE format('COMMENT ON VIEW analysis.%I IS %L', t,
-                       format('public.%s of the campaigns in scope '
-                              '(mxcrawl.campaigns, 000_scope.sql).', t));
+                       format('%s.%s of the campaigns in scope '
+                              '(mxcrawl.campaigns, 000_scope.sql).', facts, t));
     END LOOP;
     -- From here to the end of the transaction that creates the schema.
-    PERFORM set_config('search_path', 'analysis, public', true);
+    PERFORM set_config('search_path',
+                       'analysis, ' || current_setting('search_path'), true);
     FOR i IN 1 .. cardinality(names) LOOP
         EXECUTE format('CREATE VIEW analysis.%I AS %s', names[i],
                        rtrim(defs[i], ';'));
         EXECUTE format('COMMENT ON VIEW analysis.%I IS %L', names[i],
-                       format('public.%s over the scoped tables.', names[i]));
+                       format('%s.%s over the scoped tables.', facts, names[i]));
     END LOOP;
 END $$;
