@@ -105,7 +105,15 @@ static int64_t create_campaign(PGconn *c, const char *const params[5])
 		}
 		const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 		bool lock_timeout = state && strcmp(state, "55P03") == 0;
-		if (!lock_timeout) {
+		if (state && strcmp(state, "23505") == 0) {
+			/* campaign_find() does not see a campaign that is
+			 * still being imported. */
+			cli_error("campaign '%s' exists and is being imported "
+				  "(or its import was interrupted: see "
+				  "'mxcrawl campaign list'); choose another "
+				  "name",
+				  params[0]);
+		} else if (!lock_timeout) {
 			char *err = strdup(PQresultErrorMessage(r));
 			if (err)
 				err[strcspn(err, "\n")] = '\0';

@@ -142,4 +142,12 @@ rc=0
 wait "$crawler" || rc=$?
 [ "$rc" = 0 ] || { cat "$TEST_WORK/crawl-C.err" >&2; fail "the crawler of C exited $rc"; }
 expect_eq "state of C" "$(sql "SELECT state FROM campaign WHERE id = $cid")" "done"
+# A campaign still being imported (here: one whose import was cut short)
+# is not there for a crawler, and its name is taken.
+sql "UPDATE campaign SET state = 'importing' WHERE name = 'B'"
+expect_rc 65 "$MXCRAWL" scan --campaign B --resume "${allow_args[@]}" --no-smtp
+grep -q "no campaign named 'B' to resume" "$TEST_WORK/err" || fail "resume of B: $(cat "$TEST_WORK/err")"
+expect_rc 69 "$MXCRAWL" scan --targets "$TESTBED_TARGETS" --campaign B --import-only
+grep -q "campaign 'B' exists and is being imported" "$TEST_WORK/err" ||
+	fail "import of B again: $(cat "$TEST_WORK/err")"
 echo "ok: test_campaign_concurrency"
