@@ -127,6 +127,32 @@ SELECT f.name, f.section, s.title AS section_title, f.kind, f.title,
            AS needs_dnssec
   FROM analysis.figure f JOIN analysis.section s ON s.name = f.section;
 
+-- The rows of one figure (not of a `change` figure) for one campaign,
+-- computed with only that campaign's partitions in scope
+-- (000_scope.sql): whatever else the database holds, it costs what the
+-- campaign costs. The scope before is restored.
+-- JIT is off: the planner costs a figure's query over every campaign's
+-- partitions (it prunes them only when the query runs), so JIT would
+-- compile each of them for seconds, more than most figures take.
+CREATE FUNCTION analysis.figure_rows(p_figure text, p_campaign bigint)
+RETURNS TABLE (campaign_id bigint, scope text, label text, ord bigint,
+               numerator bigint, denominator bigint)
+LANGUAGE plpgsql SET jit = off AS $$
+DECLARE
+    before text := current_setting('mxcrawl.campaigns', true);
+BEGIN
+    IF p_campaign IS NULL THEN
+        RETURN;
+    END IF;
+    PERFORM set_config('mxcrawl.campaigns', ARRAY[p_campaign]::text, true);
+    RETURN QUERY EXECUTE format($q$
+        SELECT v.campaign_id, v.scope, v.label, v.ord::bigint,
+               v.numerator::bigint, v.denominator::bigint
+          FROM analysis.%1$I v WHERE v.campaign_id = $1
+    $q$, p_figure) USING p_campaign;
+    PERFORM set_config('mxcrawl.campaigns', coalesce(before, ''), true);
+END $$;
+
 -- The rows of every registered figure for one campaign, optionally beside
 -- another (p_compare): the other campaign's numerator, denominator and
 -- percent, and the delta in percentage points. A row present in only one
@@ -145,14 +171,18 @@ CREATE FUNCTION analysis.report(p_campaign bigint, p_compare bigint DEFAULT NULL
 RETURNS TABLE (figure text, scope text, label text, numerator bigint,
                denominator bigint, percent numeric, cmp_numerator bigint,
                cmp_denominator bigint, cmp_percent numeric, delta numeric)
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET jit = off AS $$
 DECLARE
     f record;
+    before text := current_setting('mxcrawl.campaigns', true);
 BEGIN
     FOR f IN SELECT name, across, kind FROM analysis.figure_list
               ORDER BY position LOOP
         IF f.across THEN
             CONTINUE WHEN p_compare IS NULL;
+            -- The pair's partitions only (000_scope.sql).
+            PERFORM set_config('mxcrawl.campaigns',
+                               ARRAY[p_campaign, p_compare]::text, true);
             RETURN QUERY EXECUTE format($q$
                 SELECT $3, v.scope, v.label, v.numerator::bigint,
                        v.denominator::bigint,
@@ -165,15 +195,16 @@ BEGIN
                           v.numerator DESC, v.label
             $q$, f.name)
             USING p_campaign, p_compare, f.name, f.kind;
+            PERFORM set_config('mxcrawl.campaigns', coalesce(before, ''), true);
             CONTINUE;
         END IF;
         RETURN QUERY EXECUTE format($q$
-            WITH a AS (SELECT v.scope, v.label, v.ord, v.numerator::bigint AS n,
-                              v.denominator::bigint AS d
-                         FROM analysis.%1$I v WHERE v.campaign_id = $1),
-                 b AS (SELECT v.scope, v.label, v.ord, v.numerator::bigint AS n,
-                              v.denominator::bigint AS d
-                         FROM analysis.%1$I v WHERE v.campaign_id = $2),
+            WITH a AS (SELECT v.scope, v.label, v.ord, v.numerator AS n,
+                              v.denominator AS d
+                         FROM analysis.figure_rows($3, $1) v),
+                 b AS (SELECT v.scope, v.label, v.ord, v.numerator AS n,
+                              v.denominator AS d
+                         FROM analysis.figure_rows($3, $2) v),
                  ad AS (SELECT a.scope, max(a.d) AS d FROM a GROUP BY a.scope),
                  bd AS (SELECT b.scope, max(b.d) AS d FROM b GROUP BY b.scope),
                  j AS (SELECT coalesce(a.scope, b.scope) AS scope,
@@ -212,7 +243,7 @@ END $$;
 CREATE FUNCTION analysis.history(p_campaigns bigint[])
 RETURNS TABLE (figure text, campaign_id bigint, scope text, label text,
                numerator bigint, denominator bigint, percent numeric)
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET jit = off AS $$
 DECLARE
     f record;
 BEGIN
@@ -220,8 +251,9 @@ BEGIN
               WHERE headline AND NOT across ORDER BY position LOOP
         RETURN QUERY EXECUTE format($q$
             WITH v AS (SELECT v.campaign_id, v.scope, v.label, v.ord,
-                              v.numerator::bigint AS n, v.denominator::bigint AS d
-                         FROM analysis.%1$I v WHERE v.campaign_id = ANY ($1)),
+                              v.numerator AS n, v.denominator AS d
+                         FROM unnest($1) c(id),
+                              LATERAL analysis.figure_rows($2, c.id) v),
                  sd AS (SELECT v.campaign_id, v.scope, max(v.d) AS d
                           FROM v GROUP BY v.campaign_id, v.scope),
                  l AS (SELECT v.scope, v.label, min(v.ord) AS ord

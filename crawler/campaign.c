@@ -1,4 +1,5 @@
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,9 +39,12 @@ const char *campaign_name_problem(const char *name)
 int campaign_find(PGconn *c, const char *name, int64_t *id, int64_t *targets)
 {
 	const char *params[1] = { name };
-	PGresult *r = db_exec(
-	    c, PGRES_TUPLES_OK, "looking up the campaign",
-	    "SELECT id, targets FROM campaign WHERE name = $1", 1, params);
+	PGresult *r =
+	    db_exec(c, PGRES_TUPLES_OK, "looking up the campaign",
+		    "SELECT id, targets FROM campaign WHERE name = $1 "
+		    /* Not yet imported: as if it did not exist (schema/022). */
+		    "AND state <> 'importing'",
+		    1, params);
 	int found;
 
 	if (!r)
@@ -57,6 +61,96 @@ int campaign_find(PGconn *c, const char *name, int64_t *id, int64_t *targets)
 static void rollback(PGconn *c)
 {
 	PGresult *r = PQexec(c, "ROLLBACK");
+	PQclear(r);
+}
+
+/* How long one attempt to create a campaign's partitions waits for a lock
+ * before it gives way and tries again, and how long it tries. */
+#define CAMPAIGN_LOCK_TIMEOUT "1s"
+#define CAMPAIGN_CREATE_ATTEMPTS 600
+
+/* Creates the campaign (state 'importing') and its partitions in a short
+ * transaction of its own. Attaching a partition waits for transactions
+ * that write the tables its foreign keys name (a crawler's batch, another
+ * import's last moments); while it waits, those tables' writers queue
+ * behind it. So each attempt waits at most CAMPAIGN_LOCK_TIMEOUT, then
+ * lets the queue drain and tries again. Returns the id, or -1 (said). */
+static int64_t create_campaign(PGconn *c, const char *const params[5])
+{
+	bool said = false;
+
+	for (int attempt = 1; attempt <= CAMPAIGN_CREATE_ATTEMPTS; attempt++) {
+		PGresult *r = PQexec(
+		    c, "BEGIN; SET LOCAL lock_timeout = '" CAMPAIGN_LOCK_TIMEOUT
+		       "'");
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			cli_error("begin: %s", PQerrorMessage(c));
+			PQclear(r);
+			rollback(c);
+			return -1;
+		}
+		PQclear(r);
+		r = PQexecParams(c,
+				 "SELECT campaign_create($1, $2::jsonb, $3, "
+				 "$4, $5::integer)",
+				 5, NULL, params, NULL, NULL, 0);
+		if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+			int64_t id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+			PQclear(r);
+			r = PQexec(c, "COMMIT");
+			if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+				PQclear(r);
+				return id;
+			}
+		}
+		const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+		bool lock_timeout = state && strcmp(state, "55P03") == 0;
+		if (state && strcmp(state, "23505") == 0) {
+			/* campaign_find() does not see a campaign that is
+			 * still being imported. */
+			cli_error("campaign '%s' exists and is being imported "
+				  "(or its import was interrupted: see "
+				  "'mxcrawl campaign list'); choose another "
+				  "name",
+				  params[0]);
+		} else if (!lock_timeout) {
+			char *err = strdup(PQresultErrorMessage(r));
+			if (err)
+				err[strcspn(err, "\n")] = '\0';
+			cli_error("creating the campaign: %s",
+				  err && *err ? err : PQerrorMessage(c));
+			free(err);
+		}
+		PQclear(r);
+		rollback(c);
+		if (!lock_timeout)
+			return -1;
+		if (!said) {
+			fprintf(stderr, "mxcrawl: creating the campaign's "
+					"partitions waits for a lock; trying "
+					"again\n");
+			said = true;
+		}
+	}
+	cli_error("creating the campaign: no lock on the partitioned tables "
+		  "after %d attempts",
+		  CAMPAIGN_CREATE_ATTEMPTS);
+	return -1;
+}
+
+/* Deletes a campaign whose import failed (still 'importing'); its empty
+ * partitions stay (dropping them would lock the parents). */
+static void forget_campaign(PGconn *c, int64_t id)
+{
+	char cid[24];
+	const char *p[1] = { cid };
+
+	snprintf(cid, sizeof cid, "%" PRId64, id);
+	PGresult *r =
+	    db_exec(c, PGRES_COMMAND_OK, "deleting the failed campaign",
+		    "DELETE FROM campaign WHERE id = $1::bigint "
+		    "AND state = 'importing'",
+		    1, p);
 	PQclear(r);
 }
 
@@ -78,21 +172,20 @@ struct campaign_import *campaign_import_begin(PGconn *c,
 	jbuf_init(&im->buf, 2 * CAMPAIGN_COPY_CHUNK);
 	snprintf(batch, sizeof batch, "%d", s->batch_size);
 
+	im->id = create_campaign(c, params);
+	if (im->id < 0) {
+		jbuf_free(&im->buf);
+		free(im);
+		return NULL;
+	}
+	/* The targets: a long transaction that locks nothing others wait
+	 * for (rows of its own partitions, the campaign row at the end). */
 	r = PQexec(c, "BEGIN");
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 		cli_error("begin: %s", PQerrorMessage(c));
 		PQclear(r);
-		free(im);
-		return NULL;
-	}
-	PQclear(r);
-	r = db_exec(
-	    c, PGRES_TUPLES_OK, "creating the campaign",
-	    "SELECT campaign_create($1, $2::jsonb, $3, $4, $5::integer)", 5,
-	    params);
-	if (!r)
 		goto fail;
-	im->id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	}
 	PQclear(r);
 	if (s->run && campaign_run_begin(c, im->id, s->run, &im->run_id) != 0)
 		goto fail;
@@ -108,6 +201,7 @@ struct campaign_import *campaign_import_begin(PGconn *c,
 	return im;
 fail:
 	rollback(c);
+	forget_campaign(c, im->id);
 	jbuf_free(&im->buf);
 	free(im);
 	return NULL;
@@ -164,6 +258,7 @@ void campaign_import_abort(struct campaign_import *im)
 			PQclear(r);
 	}
 	rollback(im->c);
+	forget_campaign(im->c, im->id);
 	import_free(im);
 }
 
@@ -200,6 +295,14 @@ int campaign_import_commit(struct campaign_import *im, int64_t *id,
 		goto fail;
 	*targets = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 	PQclear(r);
+	r = db_exec(
+	    im->c, PGRES_COMMAND_OK, "queueing the campaign",
+	    "UPDATE campaign SET state = 'queued' WHERE id = $1::bigint "
+	    "AND state = 'importing'",
+	    1, params);
+	if (!r)
+		goto fail;
+	PQclear(r);
 	r = PQexec(im->c, "COMMIT");
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 		cli_error("commit: %s", PQerrorMessage(im->c));
@@ -212,6 +315,7 @@ int campaign_import_commit(struct campaign_import *im, int64_t *id,
 	return 0;
 fail:
 	rollback(im->c);
+	forget_campaign(im->c, im->id);
 	import_free(im);
 	return -1;
 }

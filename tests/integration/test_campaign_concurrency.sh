@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Campaigns never block each other (issue M8 item 3). While a long reader
+# holds its transaction open on every campaign-partitioned table (a psql
+# session the test drives through a FIFO, and an export of campaign A
+# whose output nobody reads yet), the import of a new campaign B must
+# complete, a crawler of campaign C must make progress, a report of A
+# must be made and campaign D cancelled, each within a bounded time.
+# Creating B's partitions with `CREATE TABLE ... PARTITION OF` would wait
+# for the readers' locks to go (ACCESS EXCLUSIVE on the parents), and C's
+# crawler would queue behind it.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+reexec_in_netns "$@"
+
+BG=()
+conc_cleanup() {
+	local p
+	for p in "${BG[@]}"; do
+		kill -KILL "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
+	test_cleanup
+}
+trap conc_cleanup EXIT
+
+testbed_up --no-postfix --no-servers --domains 1500
+
+IFS=, read -r -a allow <<<"$TESTBED_ALLOW_CIDR"
+allow_args=()
+for c in "${allow[@]}"; do allow_args+=(--allow-cidr "$c"); done
+ntargets=$(grep -c . "$TESTBED_TARGETS")
+
+# A: scanned, to be exported and reported. C and D: imported only.
+expect_rc 0 "$MXCRAWL" scan --targets "$TESTBED_TARGETS" --campaign A \
+	"${allow_args[@]}" --no-smtp --workers 2 --concurrency 200 --progress 0
+for c in C D; do
+	expect_rc 0 "$MXCRAWL" scan --targets "$TESTBED_TARGETS" --campaign "$c" \
+		--import-only --batch-size 10
+done
+cid=$(sql "SELECT id FROM campaign WHERE name = 'C'")
+tables=$(sql "SELECT string_agg(format('SELECT count(*) FROM %I', table_name), '; ')
+	FROM campaign_partitioned")
+
+# The long reader: a psql session that reads every partitioned table in
+# one transaction and keeps it open until the test writes COMMIT.
+mkfifo "$TEST_WORK/reader.in" "$TEST_WORK/reader.out"
+psql "$("$MXCRAWL" db conninfo)" -X -A -t -q -v ON_ERROR_STOP=1 \
+	<"$TEST_WORK/reader.in" >"$TEST_WORK/reader.out" 2>&1 &
+BG+=("$!")
+reader=$!
+exec 7>"$TEST_WORK/reader.in" 8<"$TEST_WORK/reader.out"
+printf 'BEGIN;\n%s;\n\\echo reader-ready\n' "$tables" >&7
+while read -r -t 60 line <&8; do
+	[ "$line" = reader-ready ] && break
+done
+[ "${line:-}" = reader-ready ] || fail "the reader did not start: ${line:-}"
+echo "ok: a reader holds every partitioned table"
+
+# The long export: its output goes to a FIFO the test holds open without
+# reading, so the export stops once the pipe is full, mid-transaction.
+mkfifo "$TEST_WORK/export.fifo"
+exec 9<>"$TEST_WORK/export.fifo"
+# (Children get none of the test's FIFO ends: a writer left in one would
+# keep its reader from seeing the end.)
+"$MXCRAWL" export --campaign A --format jsonl >"$TEST_WORK/export.fifo" \
+	2>"$TEST_WORK/export.err" 7>&- 8<&- 9<&- &
+exporter=$!
+BG+=("$exporter")
+# Blocked: its backend waits to write, or (a client-side cursor) idles in
+# its transaction beside the reader's.
+export_stuck() {
+	[ "$(sql "SELECT count(*) FROM pg_stat_activity
+		WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
+		  AND (wait_event = 'ClientWrite' OR state = 'idle in transaction')")" -ge 2 ]
+}
+poll_until 60 "the export to block on its output" export_stuck
+echo "ok: the export of A is stuck writing"
+
+done_batches() {
+	sql "SELECT count(*) FROM campaign_batch WHERE campaign_id = $cid
+		AND done_at IS NOT NULL"
+}
+test_done_batches() { # test_done_batches OP N
+	test "$(done_batches)" "$1" "$2"
+}
+
+# The crawler of C, slow enough to be still running at the end.
+"$MXCRAWL" scan --campaign C --resume "${allow_args[@]}" --no-smtp \
+	--concurrency 20 --rate 30 --progress 0 2>"$TEST_WORK/crawl-C.err" \
+	7>&- 8<&- 9<&- &
+crawler=$!
+BG+=("$crawler")
+poll_until 60 "the crawler of C to finish a batch" test_done_batches -ge 1
+
+# The import of B (a new campaign: new partitions) must complete.
+rc=0
+timeout 60 "$MXCRAWL" scan --targets "$TESTBED_TARGETS" --campaign B \
+	--import-only --batch-size 10 2>"$TEST_WORK/import-B.err" || rc=$?
+[ "$rc" = 0 ] || {
+	cat "$TEST_WORK/import-B.err" >&2
+	fail "the import of B exited $rc while the readers were open (124: timed out)"
+}
+expect_eq "state and targets of B" \
+	"$(sql "SELECT state || '/' || targets FROM campaign WHERE name = 'B'")" \
+	"queued/$ntargets"
+
+# The crawler keeps going after B's partitions exist.
+before=$(done_batches)
+poll_until 60 "the crawler of C to progress after the import" \
+	test_done_batches -gt "$before"
+echo "ok: the crawler of C progressed ($before, then $(done_batches) batches)"
+
+# A report of A and the cancellation of D, meanwhile.
+rc=0
+timeout 120 "$MXCRAWL" report --campaign A --format json -o "$TEST_WORK/A.json" \
+	2>"$TEST_WORK/report.err" || rc=$?
+[ "$rc" = 0 ] || { cat "$TEST_WORK/report.err" >&2; fail "report of A exited $rc"; }
+rc=0
+timeout 60 "$MXCRAWL" campaign cancel D >/dev/null 2>"$TEST_WORK/cancel.err" || rc=$?
+[ "$rc" = 0 ] || { cat "$TEST_WORK/cancel.err" >&2; fail "cancel of D exited $rc"; }
+expect_eq "state of D" "$(sql "SELECT state FROM campaign WHERE name = 'D'")" cancelled
+
+# The readers were open all along.
+kill -0 "$reader" || fail "the reader ended early"
+kill -0 "$exporter" || fail "the export ended early"
+
+# Let them go: the reader commits, the export's output is read.
+printf 'COMMIT;\n\\q\n' >&7
+exec 7>&-
+wait "$reader" || fail "the reader failed: $(cat "$TEST_WORK/reader.out")"
+cat "$TEST_WORK/export.fifo" >"$TEST_WORK/export.jsonl" 7>&- 8<&- 9<&- &
+drain=$!
+rc=0
+wait "$exporter" || rc=$?
+# The last writer is gone once the test closes its end: cat sees the end.
+exec 9<&- 8<&-
+wait "$drain" || fail "reading the export"
+[ "$rc" = 0 ] || { cat "$TEST_WORK/export.err" >&2; fail "export exited $rc"; }
+expect_eq "records exported of A" "$(grep -c . "$TEST_WORK/export.jsonl")" "$ntargets"
+
+rc=0
+wait "$crawler" || rc=$?
+[ "$rc" = 0 ] || { cat "$TEST_WORK/crawl-C.err" >&2; fail "the crawler of C exited $rc"; }
+expect_eq "state of C" "$(sql "SELECT state FROM campaign WHERE id = $cid")" "done"
+# A campaign still being imported (here: one whose import was cut short)
+# is not there for a crawler, and its name is taken.
+sql "UPDATE campaign SET state = 'importing' WHERE name = 'B'"
+expect_rc 65 "$MXCRAWL" scan --campaign B --resume "${allow_args[@]}" --no-smtp
+grep -q "no campaign named 'B' to resume" "$TEST_WORK/err" || fail "resume of B: $(cat "$TEST_WORK/err")"
+expect_rc 69 "$MXCRAWL" scan --targets "$TESTBED_TARGETS" --campaign B --import-only
+grep -q "campaign 'B' exists and is being imported" "$TEST_WORK/err" ||
+	fail "import of B again: $(cat "$TEST_WORK/err")"
+echo "ok: test_campaign_concurrency"

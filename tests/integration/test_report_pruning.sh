@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# A report costs what its campaign costs (issue M8 item 2): every query
+# the report runs for a campaign (and, with --compare or --history, the
+# other campaigns asked for) reads only those campaigns' partitions.
+# Three campaigns are in the database; for every figure the plan of the
+# exact statement analysis.report() and analysis.history() execute is
+# printed by auto_explain (nested statements, at NOTICE level, with what
+# each node did), and no plan may scan a partition of a campaign that was
+# not asked for: such a partition is either pruned before the query runs
+# (not in the plan) or when it runs ("never executed"). Partitions are
+# named <table>_<campaign id> (campaign_add_partitions, schema/003).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+reexec_in_netns "$@"
+testbed_up --no-postfix --no-servers
+
+IFS=, read -r -a allow <<<"$TESTBED_ALLOW_CIDR"
+allow_args=()
+for c in "${allow[@]}"; do allow_args+=(--allow-cidr "$c"); done
+
+# Plans show partitions whether or not they hold rows, so one scanned
+# campaign and two imported ones are enough.
+for c in one two three; do
+	expect_rc 0 "$MXCRAWL" scan --targets "$TESTBED_TARGETS" --campaign "$c" \
+		"${allow_args[@]}" --no-smtp --workers 1 --concurrency 100 --progress 0
+done
+one=$(sql "SELECT id FROM campaign WHERE name = 'one'")
+two=$(sql "SELECT id FROM campaign WHERE name = 'two'")
+three=$(sql "SELECT id FROM campaign WHERE name = 'three'")
+# The report works at all; it leaves nothing behind (its transaction is
+# rolled back), so the views are installed for good here, as the owner
+# may, to look at their plans.
+expect_rc 0 "$MXCRAWL" report --campaign one --format json
+{
+	echo 'BEGIN; SET LOCAL client_min_messages = warning;'
+	cat "$MXCRAWL_SRC"/analysis/[0-9]*.sql
+	echo 'COMMIT;'
+} | psql "$("$MXCRAWL" db conninfo)" -X -q -v ON_ERROR_STOP=1 >/dev/null ||
+	fail "installing the analysis views"
+
+# Figures of one campaign, of a pair (across ones too), of a history.
+nfig=$(sql "SELECT count(*) FROM analysis.figure_list WHERE NOT across")
+nall=$(sql "SELECT count(*) FROM analysis.figure_list")
+nhead=$(sql "SELECT count(*) FROM analysis.figure_list WHERE headline AND NOT across")
+if [ "$nfig" -lt 20 ] || [ "$nall" -le "$nfig" ] || [ "$nhead" -lt 5 ]; then
+	fail "figures registered: $nfig, $nall, $nhead"
+fi
+
+# plans_of NAME SQL: the plans of every statement SQL runs, nested ones
+# included, into $TEST_WORK/NAME.plans.
+plans_of() {
+	psql "$("$MXCRAWL" db conninfo)" -X -q -v ON_ERROR_STOP=1 \
+		-c "LOAD 'auto_explain'" \
+		-c "SET auto_explain.log_min_duration = 0" \
+		-c "SET auto_explain.log_nested_statements = on" \
+		-c "SET auto_explain.log_analyze = on" \
+		-c "SET auto_explain.log_timing = off" \
+		-c "SET auto_explain.log_level = notice" \
+		-c "SET client_min_messages = notice" \
+		-c "$2" >/dev/null 2>"$TEST_WORK/$1.plans" ||
+		{ cat "$TEST_WORK/$1.plans" >&2; fail "$1: $2"; }
+}
+
+# check_plans NAME FIGURES ASKED...: fails if a plan of NAME scans a
+# partition of a campaign not in ASKED, or if not every one of FIGURES
+# figures had its query planned.
+check_plans() {
+	local name=$1 want=$2 others bad n
+	shift 2
+	others=$(sql "SELECT string_agg(p.table_name || '_' || c.id, '|')
+		FROM campaign_partitioned p CROSS JOIN campaign c
+		WHERE c.id <> ALL ('{$(
+		IFS=,
+		echo "$*"
+	)}'::bigint[])")
+	bad=$(grep -v '(never executed)$' "$TEST_WORK/$name.plans" |
+		grep -oE " on ($others)\\b" | sort | uniq -c || true)
+	n=$(grep -oE 'FROM analysis\.[a-z0-9_]+ v( WHERE|$)' "$TEST_WORK/$name.plans" |
+		sort -u | wc -l)
+	[ "$n" -eq "$want" ] || {
+		head -50 "$TEST_WORK/$name.plans" >&2
+		fail "$name: plans of $n figures' queries, want $want"
+	}
+	if [ -n "$bad" ]; then
+		# Name the figures whose plans read another campaign's partitions.
+		awk -v re=" on ($others)([^a-z0-9_]|\$)" '
+			/Query Text:/ { q = "" }
+			q == "" && /FROM analysis\.[a-z0-9_]+ v( WHERE|$)/ {
+				q = $0; sub(/.*FROM analysis\./, "", q); sub(/ .*/, "", q) }
+			$0 ~ re && !/\(never executed\)$/ && !seen[q]++ { print "  " q }' "$TEST_WORK/$name.plans" >&2
+		echo "$bad" >&2
+		fail "$name: plans read partitions of campaigns not asked for"
+	fi
+	echo "ok: $name: $n plans read only campaigns $*"
+}
+
+plans_of report "SELECT count(*) FROM analysis.report($one)"
+check_plans report "$nfig" "$one"
+plans_of compare "SELECT count(*) FROM analysis.report($one, $two)"
+check_plans compare "$nall" "$one" "$two"
+plans_of history "SELECT count(*) FROM analysis.history(ARRAY[$two, $one]::bigint[])"
+check_plans history "$nhead" "$two" "$one"
+
+# The scope changes what is read, not the figures: every figure's rows
+# for a campaign (or a pair) are the same as its view gives with every
+# campaign in scope (mxcrawl.campaigns unset).
+rows_md5() { # rows_md5 QUERY [SETTING]
+	sql "${2:-} SELECT md5(coalesce(string_agg(concat_ws(',', scope, label, ord, numerator,
+		denominator), ';' ORDER BY scope, label), '')) FROM ($1) x"
+}
+checked=0
+for f in $(sql "SELECT name FROM analysis.figure_list WHERE NOT across"); do
+	for c in "$one" "$two"; do
+		expect_eq "$f of campaign $c" \
+			"$(rows_md5 "SELECT * FROM analysis.figure_rows('$f', $c)")" \
+			"$(rows_md5 "SELECT * FROM analysis.$f WHERE campaign_id = $c")" >/dev/null
+		checked=$((checked + 1))
+	done
+done
+for f in $(sql "SELECT name FROM analysis.figure_list WHERE across"); do
+	q="SELECT * FROM analysis.$f WHERE campaign_id = $one AND compare_id = $two"
+	expect_eq "$f of the pair" \
+		"$(rows_md5 "$q" "SET mxcrawl.campaigns = '{$one,$two}';")" \
+		"$(rows_md5 "$q")" >/dev/null
+	checked=$((checked + 1))
+done
+expect_eq "figures checked against unscoped views" "$checked" $((2 * nfig + nall - nfig))
+echo "ok: test_report_pruning (campaigns $one, $two, $three)"
