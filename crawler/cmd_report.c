@@ -9,6 +9,7 @@
 #include "crawler/commands.h"
 #include "crawler/db.h"
 #include "crawler/migrate.h"
+#include "crawler/outfile.h"
 #include "crawler/report.h"
 
 static const char usage[] =
@@ -42,7 +43,9 @@ static const char usage[] =
     "cannot end the report's transaction (no COMMIT).\n"
     "\n"
     "  --format F      text (default), csv, json, md or html\n"
-    "  -o, --output F  write to F instead of stdout\n"
+    "  -o, --output F  write to F instead of stdout; compressed if F ends in\n"
+    "                  .zst or .gz; a regular file is replaced only by a\n"
+    "                  complete report, a device or FIFO is written in place\n"
     "\n"
     "Exit status: 0 ok; 64 usage; 65 no such campaign; 69 database\n"
     "unreachable; 70 an analysis view failed; 73 cannot create the output;\n"
@@ -206,38 +209,38 @@ int cmd_report(int argc, char **argv)
 		rc = EX_SOFTWARE;
 		goto out;
 	}
-	/* Written beside the target and renamed, so that a failed run never
-	 * leaves half a report where a complete one was. */
-	char *tmp = NULL;
-	FILE *f = stdout;
-	if (output) {
-		if (asprintf(&tmp, "%s.tmp%ld", output, (long)getpid()) < 0 ||
-		    !(f = fopen(tmp, "w"))) {
-			cli_error("report: cannot create %s", output);
-			free(tmp);
-			report_free(&r);
-			rc = EX_CANTCREAT;
-			goto out;
-		}
+	/* Rendered in memory first, then written through outfile: a regular
+	 * file is replaced only by a complete report, and anything else (a
+	 * device such as /dev/null, a FIFO) is written in place, never
+	 * replaced. A name ending in .zst or .gz is compressed. */
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	if (!m) {
+		cli_error("report: out of memory");
+		report_free(&r);
+		rc = EX_SOFTWARE;
+		goto out;
 	}
-	if (report_render(&r, rr, f) != 0) {
-		cli_error("report: writing %s failed",
-			  output ? output : "stdout");
+	int rendered = report_render(&r, rr, m);
+	if (fclose(m) != 0 || rendered != 0) {
+		cli_error("report: rendering failed");
+		free(buf);
+		report_free(&r);
+		rc = EX_SOFTWARE;
+		goto out;
+	}
+	struct outfile *o = outfile_open("report", output);
+	if (!o) {
+		free(buf);
+		report_free(&r);
+		rc = EX_CANTCREAT;
+		goto out;
+	}
+	int wrote = outfile_write(o, buf, len);
+	if (outfile_close(o, wrote == 0) != 0 || wrote != 0)
 		rc = EX_IOERR;
-	}
-	if (output) {
-		if (fclose(f) != 0 && rc == EX_OK) {
-			cli_error("report: writing %s failed", output);
-			rc = EX_IOERR;
-		}
-		if (rc == EX_OK && rename(tmp, output) != 0) {
-			cli_error("report: cannot create %s", output);
-			rc = EX_CANTCREAT;
-		}
-		if (rc != EX_OK)
-			remove(tmp);
-		free(tmp);
-	}
+	free(buf);
 	report_free(&r);
 out:
 	PQfinish(c);

@@ -236,4 +236,25 @@ expect_eq "schema analysis after a failed report" \
 	"$(sql "SELECT to_regnamespace('analysis') IS NULL")" t
 expect_rc 64 "$MXCRAWL" report --format xml
 expect_rc 65 "$MXCRAWL" report --campaign no-such-campaign
+
+# -o never replaces what is not a regular file (mxcrawl runs as root: a
+# report to /dev/null once replaced the device with a file). A FIFO stands
+# in for the device here: it is written in place, and stays a FIFO.
+mkfifo "$TEST_WORK/fifo"
+cat "$TEST_WORK/fifo" >"$R/from-fifo.json" &
+reader=$!
+"$MXCRAWL" report --campaign rep --format json -o "$TEST_WORK/fifo" ||
+	fail "report -o FIFO"
+if [ ! -p "$TEST_WORK/fifo" ]; then
+	kill "$reader" # it still waits for a writer that never came
+	fail "report -o replaced a FIFO"
+fi
+wait "$reader" || fail "the FIFO's reader"
+cmp -s "$R/from-fifo.json" "$R/report.json" || fail "the report through a FIFO differs"
+# A .zst name is compressed, and decompresses to the same report.
+"$MXCRAWL" report --campaign rep --format json -o "$R/report.json.zst" ||
+	fail "report -o .zst"
+zstd -q -d -c "$R/report.json.zst" | cmp -s - "$R/report.json" ||
+	fail "report -o .zst does not decompress to the report"
+echo "ok: -o writes a FIFO in place and compresses .zst"
 echo PASS
