@@ -1,5 +1,5 @@
--- The protection ladder (METRICS.md "Protection against an active
--- attacker"): per domain, the strongest protection a sender that follows
+-- The protection ladder (protection against an active attacker): per
+-- domain, the strongest protection a sender that follows
 -- the standards gets, as the first rung that holds, top down. The sender
 -- modelled is the strict one (001_base.sql): TLS 1.2 or later, OpenSSL
 -- security level 2, so a handshake that only works at TLS 1.0/1.1 does

@@ -1,6 +1,6 @@
 -- Why the policy could not be fetched (RFC 8461 §3.3), one outcome per
 -- domain as the fetcher recorded it (stsfetch.h), labelled in words and
--- grouped under METRICS.md's causes: DNS (no address for mta-sts.<domain>,
+-- grouped under the report's causes: DNS (no address for mta-sts.<domain>,
 -- or only refused ones), TCP, TLS (handshake; WebPKI: chain not trusted
 -- or not naming the host), HTTP (status not 200, a redirect, which is not
 -- followed, media type, content coding, a malformed response), size,

@@ -1,4 +1,4 @@
--- Change between two campaigns (METRICS.md "Concentration and change"):
+-- Change between two campaigns:
 -- domains that moved on the protection ladder. Like every figure of the
 -- section 'change' this follows each domain from one campaign into
 -- another, so the view is over ordered pairs of campaigns: campaign_id is
