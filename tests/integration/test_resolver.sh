@@ -183,9 +183,12 @@ run blackhole --timeout 250 --tries 2 127.53.0.66:53 "$MXCRAWL_CANARY_SECURE" A 
 elapsed=$((($(date +%s%N) - start) / 1000000))
 check "blackhole: timeout, indeterminate, after 2 x 250 ms" \
 	"$TEST_WORK/blackhole.jsonl" \
-	'a["rc"] == "timeout" and a["rcode"] is None and a["dnssec"] == "indeterminate" and 500 <= a["elapsed_ms"]'
+	'a["rc"] == "timeout" and a["rcode"] is None and a["dnssec"] == "indeterminate" and 490 <= a["elapsed_ms"]'
 grep -q '"sent":4,' "$TEST_WORK/blackhole.sum" || fail "2 tries x 2 lookups sent"
-# Both tries were waited for (the lower bound above); how long the run
+# Both tries were waited for (the lower bound above: 2 x 250 ms, less
+# 10 ms because the lookup's clock and c-ares' timers are read at
+# different moments of a loop iteration — a run of 499 ms was seen on a
+# loaded machine); how long the run
 # took on a loaded machine is not a property to assert.
 echo "blackhole run took $elapsed ms"
 
