@@ -250,6 +250,7 @@ static const struct col mx_head[] = {
 	{ "mx_cname", K_BOOL, "cardinality(m.cname) > 0" },
 	{ "address_outcome", K_STR, "m.address_outcome" },
 	{ "addresses_partial", K_BOOL, "m.addresses_partial" },
+	{ "registrable", K_STR, "m.registrable" },
 };
 /* then "a", "aaaa" and "addresses" from the address stream */
 static const struct col mx_tlsa[] = {

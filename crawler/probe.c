@@ -17,6 +17,7 @@
 #include "crawler/epclaim.h"
 #include "crawler/probe.h"
 #include "crawler/record.h"
+#include "crawler/regdomain.h"
 #include "crawler/stsfacts.h"
 
 /* Bytes a domain's rows may take in a batch buffer before it fails. */
@@ -45,7 +46,7 @@ const char *const probe_table_columns[PROBE_T_LAST] = {
 	"campaign_id, target_id, ordinal, preference, host, kept, ip_literal, "
 	"cname, address_outcome, a_dnssec, aaaa_dnssec, tlsa_looked_up, "
 	"tlsa_name, tlsa_dnssec, tlsa_records, dane, dane_result_type, "
-	"sts_match, addresses_partial",
+	"sts_match, addresses_partial, registrable",
 	"campaign_id, target_id, ordinal, address, verdict, class",
 	"campaign_id, ip, port, sni, worker, probed_at, outcome, end_state, "
 	"conn, banner_code, ehlo_code, helo_code, starttls_offered, "
@@ -956,6 +957,8 @@ static void write_rows(struct probe *p, struct probe_counts *delta)
 			copy_bool(mx, host_partial(h));
 		else
 			copy_null(mx);
+		copy_field(mx);
+		copy_str(mx, h->kept ? regdomain_of(h->name) : NULL);
 		copy_row_end(mx);
 		write_domain_endpoints(p, i, h);
 

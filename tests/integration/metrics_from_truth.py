@@ -347,11 +347,13 @@ def compute(truth):
                     records.add((h["host"].lower(), r.lower()))
     F.units("tlsa_parameters", "mx_host", [{" ".join(r.split()[:3])} for _, r in records])
 
-    # Concentration: top 10 MX host suffixes by domains.
+    # Concentration: top 10 MX providers (registrable domains of the
+    # hosts by the Public Suffix List) by domains.
+    psl = PublicSuffixList(PSL_FILE)
     suffixes = collections.Counter()
     ndom = 0
     for t in mail:
-        s = {".".join(h["host"].lower().split(".")[-2:])
+        s = {psl.registrable(h["host"]) or ".".join(h["host"].lower().split(".")[-2:])
              for h in t["mx"] if h["kept"] and not h["ip_literal"]}
         if s:
             ndom += 1
@@ -362,6 +364,54 @@ def compute(truth):
         F.share("mx_provider", "domain", label, c, ndom)
     metrics_sts.add(truth, F)
     return F
+
+
+PSL_FILE = "/usr/share/publicsuffix/public_suffix_list.dat"
+
+
+class PublicSuffixList:
+    """The Public Suffix List algorithm (publicsuffix.org/list/), written
+    here independently of libpsl: the prevailing rule is an exception rule
+    if one matches, else the matching rule with the most labels, else the
+    default rule "*"; an exception rule's public suffix is the rule
+    without its leftmost label. ICANN and private sections alike, as
+    libpsl's psl_registrable_domain() uses both."""
+
+    def __init__(self, path):
+        self.rules, self.wild, self.exc = set(), set(), set()
+        for line in open(path, encoding="utf-8"):
+            line = line.strip()
+            if not line or line.startswith("//"):
+                continue
+            r = line.split()[0].lower()
+            r = ".".join(lab if lab.isascii() else "xn--" + lab.encode("punycode").decode()
+                         for lab in r.split("."))
+            if r.startswith("!"):
+                self.exc.add(r[1:])
+            elif r.startswith("*."):
+                self.wild.add(r[2:])
+            else:
+                self.rules.add(r)
+
+    def suffix_len(self, labels):
+        n = len(labels)
+        for i in range(n):
+            if ".".join(labels[i:]) in self.exc:
+                return n - i - 1
+        best = 1
+        for i in range(n):
+            name = ".".join(labels[i:])
+            if name in self.rules:
+                best = max(best, n - i)
+            if i + 1 < n and ".".join(labels[i + 1:]) in self.wild:
+                best = max(best, n - i)
+        return best
+
+    def registrable(self, host):
+        """The public suffix plus one label; None for a public suffix."""
+        labels = host.lower().rstrip(".").split(".")
+        k = self.suffix_len(labels)
+        return ".".join(labels[-k - 1:]) if len(labels) > k else None
 
 
 def pct(n, d):

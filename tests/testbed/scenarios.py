@@ -99,6 +99,16 @@ SCENARIOS = [
       mxhost=H(cname="inner", a=["10.0.0.1"])),
     S("refused-partial", "Address: one allowed and one refused address on one host",
       mxhost=H(a=["auto", "10.0.0.1"])),
+    # Provider concentration: 16 domains, each with its own provider
+    # under the multi-label public suffix co.uk. By registrable domain
+    # (Public Suffix List) they are 16 providers of one domain each; by
+    # the last two labels they would be one provider "co.uk" with 16
+    # domains, enough to enter the top 10 of mx_provider. The hosts do not
+    # exist (NXDOMAIN from the testbed root): the figure only needs names.
+    *[S("mx-psl-%02d" % i, "MX: host under a multi-label public suffix -> provider is "
+        "its registrable domain (shop%02d.co.uk), not the last two labels (co.uk)" % i,
+        zone=False, mx=[(10, "mx.shop%02d.co.uk." % i)])
+      for i in range(1, 17)],
     S("apex-cname", "MX: domain apex CNAME chain followed (2 hops) and recorded",
       domain="alias.apex-cname.test", zone=False,
       zones={"apex-cname.test.": "secure"},
