@@ -7,7 +7,7 @@
 -- (libpsl, Debian's publicsuffix list); rows stored before stay NULL and
 -- the view falls back to the last two labels for them.
 
-ALTER TABLE domain_mx ADD COLUMN registrable text;
+ALTER TABLE domain_mx ADD COLUMN IF NOT EXISTS registrable text;
 
 COMMENT ON COLUMN domain_mx.registrable IS
     'Registrable domain of the MX host by the Public Suffix List (public '
