@@ -91,7 +91,7 @@ static int64_t be64(const char *p)
  * streams, so memory stays bounded by a chunk per stream and one domain.
  *
  * The reference definition of a document stays the view export_document
- * (schema/020 and 014); tests/integration/test_export.sh holds the two
+ * (schema/023 and 014); tests/integration/test_export.sh holds the two
  * equal for every testbed domain. Adding a field: add it to the view, and
  * here one line { key, kind, SQL expression } to the column table of the
  * object it belongs in (dom_top, dom_dnsmx, dom_sts, dom_rpt, mx_head,

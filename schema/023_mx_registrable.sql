@@ -16,8 +16,18 @@ COMMENT ON COLUMN domain_mx.registrable IS
     'for hosts not kept, names that look like an IPv4 literal, names that '
     'are themselves a public suffix, and rows stored before migration 023.';
 
--- The export carries it too: export_domain from its latest definition
--- (021) plus mx[].registrable; crawler/cmd_export.c streams the same field.
+-- export_domain, the reference definition of an export document (since
+-- M8 `mxcrawl export` streams the tables and builds documents in
+-- crawler/cmd_export.c; test_export checks that both agree for every
+-- testbed domain, so a field added here is added there too). Redefined
+-- once for every fact added since 006:
+--   013  dns.mx.dnssec_reason, queries[].dnssec_reason,
+--        mx[].addresses_partial
+--   012  tls.legacy, cert.valid_ignoring_strength, cert.long_chain,
+--        cert.chain_truncated, cert.out_of_order, cert.leaf_san_count
+--   014  large_answer null when no MX answer was read
+--   this implicit_mx and null_mx null when mx_outcome is dns_error or
+--        blocklisted (no usable MX answer); mx[].registrable
 
 CREATE OR REPLACE VIEW export_domain AS
 SELECT d.campaign_id, d.target_id,
