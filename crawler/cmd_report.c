@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "crawler/campaign.h"
 #include "crawler/cli.h"
 #include "crawler/commands.h"
 #include "crawler/db.h"
@@ -140,6 +141,9 @@ int cmd_report(int argc, char **argv)
 	if (!rr)
 		return cli_usage_error("report", "--format must be %s",
 				       report_renderer_names());
+	if (campaign_spec_check("report", "--campaign", spec) != EX_OK ||
+	    campaign_spec_check("report", "--compare", cmp_spec) != EX_OK)
+		return EX_USAGE;
 
 	struct db db;
 	if (db_init(&db, opt_db) != 0)
@@ -187,7 +191,9 @@ int cmd_report(int argc, char **argv)
 	if (found > 0 && cmp_spec)
 		found = resolve(c, cmp_spec, &cmp_id);
 	if (found <= 0) {
-		rc = found < 0 ? EX_UNAVAILABLE : EX_DATAERR;
+		rc = found == CAMPAIGN_AMBIGUOUS ? EX_USAGE
+		     : found < 0		 ? EX_UNAVAILABLE
+						 : EX_DATAERR;
 		goto out;
 	}
 	int may = report_may_install(c);

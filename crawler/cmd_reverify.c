@@ -9,6 +9,7 @@
 
 #include <openssl/evp.h>
 
+#include "crawler/campaign.h"
 #include "crawler/cli.h"
 #include "crawler/commands.h"
 #include "crawler/db.h"
@@ -168,6 +169,8 @@ int cmd_reverify(int argc, char **argv)
 	if (!spec)
 		return cli_usage_error("reverify",
 				       "--campaign ID|NAME is required");
+	if (campaign_spec_check("reverify", "--campaign", spec) != EX_OK)
+		return EX_USAGE;
 
 	/* The trust store first: a typo there should not cost a
 	 * connection. */
@@ -217,7 +220,9 @@ int cmd_reverify(int argc, char **argv)
 	if (found <= 0) {
 		if (found == 0)
 			cli_error("no campaign '%s'", spec);
-		rc = found < 0 ? EX_UNAVAILABLE : EX_DATAERR;
+		rc = found == CAMPAIGN_AMBIGUOUS ? EX_USAGE
+		     : found < 0		 ? EX_UNAVAILABLE
+						 : EX_DATAERR;
 		goto out;
 	}
 	char cid[24];
