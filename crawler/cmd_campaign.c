@@ -866,14 +866,15 @@ int cmd_campaign(int argc, char **argv)
 		return EX_USAGE;
 
 	struct db db;
-	if (db_init(&db, opt_db) != 0)
-		return EX_CONFIG;
+	int rc = db_init(&db, opt_db);
+	if (rc != EX_OK)
+		return rc;
 	PGconn *c = db_connect(&db);
 	if (!c) {
+		rc = db.fail_status;
 		db_free(&db);
-		return EX_UNAVAILABLE;
+		return rc;
 	}
-	int rc = EX_OK;
 	if (lock) {
 		/* The lock needs no schema; the child migrates if it must. */
 		rc = do_lock(c, spec, cmd);

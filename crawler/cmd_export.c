@@ -1492,14 +1492,16 @@ int cmd_export(int argc, char **argv)
 	}
 	if (campaign_spec_check("export", "--campaign", spec) != EX_OK)
 		return EX_USAGE;
-	if (db_init(&db, opt_db) != 0)
-		return EX_CONFIG;
+	rc = db_init(&db, opt_db);
+	if (rc != EX_OK)
+		return rc;
 	jbuf_init(&extra, 1u << 16);
 	PGconn *c = db_connect(&db);
 	if (!c) {
+		rc = db.fail_status;
 		db_free(&db);
 		jbuf_free(&extra);
-		return EX_UNAVAILABLE;
+		return rc;
 	}
 	int ensured = migrate_ensure(c);
 	if (ensured != 0) {

@@ -146,12 +146,14 @@ int cmd_report(int argc, char **argv)
 		return EX_USAGE;
 
 	struct db db;
-	if (db_init(&db, opt_db) != 0)
-		return EX_CONFIG;
+	rc = db_init(&db, opt_db);
+	if (rc != EX_OK)
+		return rc;
 	PGconn *c = db_connect(&db);
 	if (!c) {
+		rc = db.fail_status;
 		db_free(&db);
-		return EX_UNAVAILABLE;
+		return rc;
 	}
 	int ensured = migrate_ensure(c);
 	if (ensured != 0) {

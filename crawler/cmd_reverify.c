@@ -192,13 +192,14 @@ int cmd_reverify(int argc, char **argv)
 	}
 
 	struct db db;
-	if (db_init(&db, opt_db) != 0) {
+	rc = db_init(&db, opt_db);
+	if (rc != EX_OK) {
 		verify_ctx_free(verify);
-		return EX_CONFIG;
+		return rc;
 	}
 	PGconn *c = db_connect(&db);
 	if (!c) {
-		rc = EX_UNAVAILABLE;
+		rc = db.fail_status;
 		goto out_db;
 	}
 	int ensured = migrate_ensure(c);

@@ -958,14 +958,13 @@ int cmd_scan(int argc, char **argv)
 		sc.ca_file = ca_file;
 	}
 
-	if (db_init(&db, opt_db) != 0) {
-		rc = EX_CONFIG;
+	rc = db_init(&db, opt_db);
+	if (rc != EX_OK)
 		goto out;
-	}
 	db_ready = true;
 	c = db_connect(&db);
 	if (!c) {
-		rc = EX_UNAVAILABLE;
+		rc = db.fail_status;
 		goto out;
 	}
 	int ensured = migrate_ensure(c);
