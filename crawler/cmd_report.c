@@ -142,7 +142,8 @@ int cmd_report(int argc, char **argv)
 		return cli_usage_error("report", "--format must be %s",
 				       report_renderer_names());
 	if (campaign_spec_check("report", "--campaign", spec) != EX_OK ||
-	    campaign_spec_check("report", "--compare", cmp_spec) != EX_OK)
+	    campaign_spec_check("report", "--compare", cmp_spec) != EX_OK ||
+	    campaign_spec_check("report", "--history", history) != EX_OK)
 		return EX_USAGE;
 
 	struct db db;

@@ -61,6 +61,8 @@ for cmd in "campaign show" "campaign cancel" "campaign size" "campaign drop" \
 	grep -qi "server\|ERROR:" "$TEST_WORK/err" && fail "$cmd: a server error: $(cat "$TEST_WORK/err")"
 done
 expect_rc 64 "$MXCRAWL" campaign list --prefix "$bad_utf8"
+expect_rc 64 "$MXCRAWL" report --history "$bad_utf8"
+grep -q -- "--history: the campaign name is not valid UTF-8" "$TEST_WORK/err" || fail "history: $(cat "$TEST_WORK/err")"
 expect_rc 64 "$MXCRAWL" campaign lock "$bad_utf8" -- true
 expect_rc 64 "$MXCRAWL" campaign show "$(printf 'al\npha')"
 grep -q "control character" "$TEST_WORK/err" || fail "control character in ID|NAME"
