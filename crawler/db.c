@@ -32,8 +32,16 @@ static int check_conninfo(const char *conninfo, const char *source, int bad)
 		PQconninfoFree(opts);
 		return EX_OK;
 	}
-	if (err)
+	if (err) {
 		first_line(err);
+		/* libpq quotes a bad URI whole, password and all: cut it. */
+		char *at = *conninfo ? strstr(err, conninfo) : NULL;
+		if (at) {
+			while (at > err && strchr(" :\"", at[-1]))
+				at--;
+			*at = '\0';
+		}
+	}
 	cli_error("%s is not a valid PostgreSQL connection string or URI: %s",
 		  source, err && *err ? err : "out of memory");
 	PQfreemem(err);

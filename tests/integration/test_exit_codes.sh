@@ -36,6 +36,11 @@ for bad in "nonsense" "host='unterminated" "postgresql://[::1/db"; do
 			fail "MXCRAWL_DB='$bad' $cmd: $(cat "$TEST_WORK/err")"
 	done
 done
+# libpq quotes a bad URI whole; the message must not show its password.
+expect_rc 64 "$MXCRAWL" campaign list --db "postgresql://u:s3cret@[::1/db"
+grep -q "not a valid PostgreSQL connection string or URI: .*URI" "$TEST_WORK/err" ||
+	fail "URI message: $(cat "$TEST_WORK/err")"
+grep -q s3cret "$TEST_WORK/err" && fail "the password is shown: $(cat "$TEST_WORK/err")"
 echo "ok: an unparsable --db exits 64, an unparsable \$MXCRAWL_DB 78"
 # A string that parses but reaches no server stays 69.
 expect_rc 69 "$MXCRAWL" campaign list --db "host=$TEST_WORK/no-such-dir"
