@@ -22,9 +22,49 @@ struct campaign_import {
 	struct jbuf buf;
 };
 
+/* True if s is well-formed UTF-8 (RFC 3629: shortest form, no surrogates,
+ * nothing above U+10FFFF): the database is UTF8 and refuses anything else,
+ * with an error that reads like a server fault. *c1 is set if a C1 control
+ * character (U+0080..U+009F) occurs. */
+static bool utf8_valid(const unsigned char *p, bool *c1)
+{
+	*c1 = false;
+	while (*p) {
+		unsigned cp;
+		int n;
+
+		if (p[0] < 0x80) {
+			p++;
+			continue;
+		}
+		if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+			n = 1, cp = p[0] & 0x1fu;
+		} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+			n = 2, cp = p[0] & 0x0fu;
+		} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+			n = 3, cp = p[0] & 0x07u;
+		} else {
+			return false; /* continuation, C0/C1 overlong, > F4 */
+		}
+		for (int i = 1; i <= n; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return false; /* also stops at the NUL */
+			cp = cp << 6 | (p[i] & 0x3fu);
+		}
+		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+			return false;
+		if (cp >= 0x80 && cp <= 0x9f)
+			*c1 = true;
+		p += n + 1;
+	}
+	return true;
+}
+
 const char *campaign_name_problem(const char *name)
 {
 	size_t len = strlen(name);
+	bool c1;
 
 	if (len == 0)
 		return "the campaign name is empty";
@@ -33,7 +73,83 @@ const char *campaign_name_problem(const char *name)
 	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
 		if (*p < 0x20 || *p == 0x7f)
 			return "the campaign name contains a control character";
+	if (!utf8_valid((const unsigned char *)name, &c1))
+		return "the campaign name is not valid UTF-8";
+	if (c1)
+		return "the campaign name contains a control character";
 	return NULL;
+}
+
+const char *campaign_new_name_problem(const char *name)
+{
+	const char *problem = campaign_name_problem(name);
+
+	if (problem)
+		return problem;
+	if (strspn(name, "0123456789") == strlen(name))
+		return "the campaign name is all digits: commands that take "
+		       "ID|NAME would read it as a campaign id; add a letter "
+		       "or another character";
+	return NULL;
+}
+
+int campaign_resolve(PGconn *c, const char *spec, int64_t *id, char **name)
+{
+	/* The id is asked for only when spec is all digits (and fits). */
+	bool digits = spec && *spec && strlen(spec) <= 18 &&
+		      strspn(spec, "0123456789") == strlen(spec);
+	const char *params[2] = { spec, digits ? spec : NULL };
+	PGresult *r;
+
+	if (!spec)
+		r = db_exec(
+		    c, PGRES_TUPLES_OK, "finding the newest campaign",
+		    "SELECT id, name FROM campaign ORDER BY id DESC LIMIT 1", 0,
+		    NULL);
+	else
+		/* At most two rows: the campaign with this id, the one with
+		 * this name (made by a version that allowed all-digit
+		 * names). */
+		r = db_exec(c, PGRES_TUPLES_OK, "finding the campaign",
+			    "SELECT id, name, name = $1 FROM campaign "
+			    "WHERE name = $1 OR id = $2::bigint "
+			    "ORDER BY name = $1",
+			    2, params);
+	if (!r)
+		return -1;
+	int found = PQntuples(r) > 0;
+	if (PQntuples(r) > 1) {
+		/* Row 0 is the campaign with id spec, row 1 the one named
+		 * spec: refuse to guess which one a cancel or drop means. */
+		cli_error("'%s' is ambiguous: it is the id of campaign '%s' "
+			  "and the name of campaign id %s (all-digit names "
+			  "are no longer allowed); give '%s' or %s instead",
+			  spec, PQgetvalue(r, 0, 1), PQgetvalue(r, 1, 0),
+			  PQgetvalue(r, 0, 1), PQgetvalue(r, 1, 0));
+		PQclear(r);
+		return CAMPAIGN_AMBIGUOUS;
+	}
+	if (found) {
+		*id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+		if (name) {
+			*name = strdup(PQgetvalue(r, 0, 1));
+			if (!*name) {
+				cli_error("out of memory");
+				found = -1;
+			}
+		}
+	}
+	PQclear(r);
+	return found;
+}
+
+int campaign_spec_check(const char *cmd, const char *what, const char *spec)
+{
+	const char *problem = spec ? campaign_name_problem(spec) : NULL;
+
+	if (problem)
+		return cli_usage_error(cmd, "%s: %s", what, problem);
+	return EX_OK;
 }
 
 int campaign_find(PGconn *c, const char *name, int64_t *id, int64_t *targets)

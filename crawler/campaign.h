@@ -37,9 +37,33 @@ struct campaign_spec {
 
 struct campaign_import;
 
-/* Checks a campaign name: 1..CAMPAIGN_NAME_MAX bytes, no control
- * characters. Returns NULL or the reason. */
+/* Checks a campaign name (or an ID|NAME argument) before it reaches the
+ * database: 1..CAMPAIGN_NAME_MAX bytes of well-formed UTF-8 without
+ * control characters (C0, DEL, C1). Returns NULL or the reason. */
 const char *campaign_name_problem(const char *name);
+
+/* The same for the name of a campaign about to be created, which must
+ * also not be all digits: ID|NAME arguments take digits for an id.
+ * (Campaigns so named by older versions keep working: see
+ * campaign_resolve.) */
+const char *campaign_new_name_problem(const char *name);
+
+/* campaign_spec_check for an ID|NAME argument of command cmd (option or
+ * argument `what`, NULL spec allowed): EX_OK, or EX_USAGE after printing
+ * why. */
+int campaign_spec_check(const char *cmd, const char *what, const char *spec);
+
+/* campaign_resolve's answer when an all-digit spec is both one campaign's
+ * id and another's name. */
+#define CAMPAIGN_AMBIGUOUS (-2)
+
+/* Finds a campaign by ID|NAME (the newest when spec is NULL; spec passed
+ * campaign_name_problem): the campaign with that id (spec all digits) or
+ * that name. If they are two different campaigns (a name from a version
+ * that allowed all-digit names) nothing is guessed: prints both and
+ * returns CAMPAIGN_AMBIGUOUS. Otherwise 1 found (*id, and *name
+ * malloc'ed when name is not NULL), 0 not, -1 error (printed). */
+int campaign_resolve(PGconn *c, const char *spec, int64_t *id, char **name);
 
 /* Looks a campaign up by name: 1 found (id and targets set), 0 not found,
  * -1 error (printed). */

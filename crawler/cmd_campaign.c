@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "crawler/campaign.h"
 #include "crawler/cli.h"
 #include "crawler/commands.h"
 #include "crawler/db.h"
@@ -856,16 +857,24 @@ int cmd_campaign(int argc, char **argv)
 	if ((prefix || states) && !list)
 		return cli_usage_error("campaign",
 				       "--prefix and --state go with list");
+	/* Names reach the database only well-formed (campaign_name_problem):
+	 * a bad one is a usage error here, not a server error later. */
+	if (campaign_spec_check("campaign", lock ? "lock NAME" : action,
+				spec) != EX_OK ||
+	    (prefix && *prefix &&
+	     campaign_spec_check("campaign", "--prefix", prefix) != EX_OK))
+		return EX_USAGE;
 
 	struct db db;
-	if (db_init(&db, opt_db) != 0)
-		return EX_CONFIG;
+	int rc = db_init(&db, opt_db);
+	if (rc != EX_OK)
+		return rc;
 	PGconn *c = db_connect(&db);
 	if (!c) {
+		rc = db.fail_status;
 		db_free(&db);
-		return EX_UNAVAILABLE;
+		return rc;
 	}
-	int rc = EX_OK;
 	if (lock) {
 		/* The lock needs no schema; the child migrates if it must. */
 		rc = do_lock(c, spec, cmd);
@@ -890,7 +899,9 @@ int cmd_campaign(int argc, char **argv)
 	if (found <= 0) {
 		if (found == 0)
 			cli_error("no campaign '%s'", spec);
-		rc = found < 0 ? EX_UNAVAILABLE : EX_DATAERR;
+		rc = found == CAMPAIGN_AMBIGUOUS ? EX_USAGE
+		     : found < 0		 ? EX_UNAVAILABLE
+						 : EX_DATAERR;
 		goto out;
 	}
 	char cid[24];

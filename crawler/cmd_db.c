@@ -37,7 +37,7 @@ static int do_migrate(struct db *db, int quiet)
 	PGconn *c = db_connect(db);
 
 	if (!c)
-		return EX_UNAVAILABLE;
+		return db->fail_status;
 	rc = migrate_run(c, !quiet, &applied, &version);
 	PQfinish(c);
 	if (rc != 0)
@@ -81,7 +81,7 @@ static int do_status(struct db *db)
 	}
 	PGconn *c = db_connect(db);
 	if (!c)
-		return EX_UNAVAILABLE;
+		return db->fail_status;
 	int v = migrate_current(c);
 	if (v < 0)
 		rc = EX_UNAVAILABLE;
@@ -128,8 +128,9 @@ int cmd_db(int argc, char **argv)
 	    strcmp(action, "stop") && strcmp(action, "status") &&
 	    strcmp(action, "conninfo"))
 		return cli_usage_error("db", "unknown action '%s'", action);
-	if (db_init(&db, opt_db) != 0)
-		return EX_CONFIG;
+	rc = db_init(&db, opt_db);
+	if (rc != EX_OK)
+		return rc;
 
 	if ((!strcmp(action, "start") || !strcmp(action, "stop")) &&
 	    !db.embedded) {
@@ -139,8 +140,10 @@ int cmd_db(int argc, char **argv)
 				     "to %s",
 				     action, db.source, action);
 	} else if (!strcmp(action, "start")) {
-		rc =
-		    pgembed_start(&db.pg, !quiet) == 0 ? EX_OK : EX_UNAVAILABLE;
+		int started = pgembed_start(&db.pg, !quiet);
+		rc = started == 0		     ? EX_OK
+		     : started == PGEMBED_CANTCREATE ? EX_CANTCREAT
+						     : EX_UNAVAILABLE;
 	} else if (!strcmp(action, "stop")) {
 		rc = pgembed_stop(&db.pg, !quiet) == 0 ? EX_OK : EX_UNAVAILABLE;
 	} else if (!strcmp(action, "status")) {

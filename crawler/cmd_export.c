@@ -40,36 +40,6 @@ static const char usage[] =
     "73 cannot create FILE; 74 write error; 78 a migration is pending that\n"
     "this role may not apply.\n";
 
-/* Finds a campaign by id (all digits) or name; the newest when spec is NULL.
- * Returns 1 found, 0 not, -1 error. */
-int campaign_resolve(PGconn *c, const char *spec, int64_t *id, char **name)
-{
-	const char *params[1] = { spec };
-	PGresult *r;
-
-	if (!spec)
-		r = db_exec(
-		    c, PGRES_TUPLES_OK, "finding the newest campaign",
-		    "SELECT id, name FROM campaign ORDER BY id DESC LIMIT 1", 0,
-		    NULL);
-	else
-		r = db_exec(c, PGRES_TUPLES_OK, "finding the campaign",
-			    "SELECT id, name FROM campaign WHERE name = $1 "
-			    "OR ($1 ~ '^[0-9]{1,18}$' AND id = $1::bigint) "
-			    "ORDER BY name = $1 DESC LIMIT 1",
-			    1, params);
-	if (!r)
-		return -1;
-	int found = PQntuples(r) > 0;
-	if (found) {
-		*id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-		if (name)
-			*name = strdup(PQgetvalue(r, 0, 1));
-	}
-	PQclear(r);
-	return found;
-}
-
 /* Largest handshake record decompressed (records are a few KiB). */
 #define EXPORT_RECORD_MAX (1u << 20)
 
@@ -1520,14 +1490,18 @@ int cmd_export(int argc, char **argv)
 					       "--format jsonl or csv is "
 					       "required");
 	}
-	if (db_init(&db, opt_db) != 0)
-		return EX_CONFIG;
+	if (campaign_spec_check("export", "--campaign", spec) != EX_OK)
+		return EX_USAGE;
+	rc = db_init(&db, opt_db);
+	if (rc != EX_OK)
+		return rc;
 	jbuf_init(&extra, 1u << 16);
 	PGconn *c = db_connect(&db);
 	if (!c) {
+		rc = db.fail_status;
 		db_free(&db);
 		jbuf_free(&extra);
-		return EX_UNAVAILABLE;
+		return rc;
 	}
 	int ensured = migrate_ensure(c);
 	if (ensured != 0) {
@@ -1541,7 +1515,9 @@ int cmd_export(int argc, char **argv)
 			cli_error(spec ? "no campaign '%s'"
 				       : "no campaign yet%s",
 				  spec ? spec : "");
-		rc = found < 0 ? EX_UNAVAILABLE : EX_DATAERR;
+		rc = found == CAMPAIGN_AMBIGUOUS ? EX_USAGE
+		     : found < 0		 ? EX_UNAVAILABLE
+						 : EX_DATAERR;
 		goto out;
 	}
 	char cid[24];

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "crawler/campaign.h"
 #include "crawler/cli.h"
 #include "crawler/commands.h"
 #include "crawler/db.h"
@@ -140,14 +141,20 @@ int cmd_report(int argc, char **argv)
 	if (!rr)
 		return cli_usage_error("report", "--format must be %s",
 				       report_renderer_names());
+	if (campaign_spec_check("report", "--campaign", spec) != EX_OK ||
+	    campaign_spec_check("report", "--compare", cmp_spec) != EX_OK ||
+	    campaign_spec_check("report", "--history", history) != EX_OK)
+		return EX_USAGE;
 
 	struct db db;
-	if (db_init(&db, opt_db) != 0)
-		return EX_CONFIG;
+	rc = db_init(&db, opt_db);
+	if (rc != EX_OK)
+		return rc;
 	PGconn *c = db_connect(&db);
 	if (!c) {
+		rc = db.fail_status;
 		db_free(&db);
-		return EX_UNAVAILABLE;
+		return rc;
 	}
 	int ensured = migrate_ensure(c);
 	if (ensured != 0) {
@@ -187,7 +194,9 @@ int cmd_report(int argc, char **argv)
 	if (found > 0 && cmp_spec)
 		found = resolve(c, cmp_spec, &cmp_id);
 	if (found <= 0) {
-		rc = found < 0 ? EX_UNAVAILABLE : EX_DATAERR;
+		rc = found == CAMPAIGN_AMBIGUOUS ? EX_USAGE
+		     : found < 0		 ? EX_UNAVAILABLE
+						 : EX_DATAERR;
 		goto out;
 	}
 	int may = report_may_install(c);

@@ -9,6 +9,7 @@
 
 #include <openssl/evp.h>
 
+#include "crawler/campaign.h"
 #include "crawler/cli.h"
 #include "crawler/commands.h"
 #include "crawler/db.h"
@@ -168,6 +169,8 @@ int cmd_reverify(int argc, char **argv)
 	if (!spec)
 		return cli_usage_error("reverify",
 				       "--campaign ID|NAME is required");
+	if (campaign_spec_check("reverify", "--campaign", spec) != EX_OK)
+		return EX_USAGE;
 
 	/* The trust store first: a typo there should not cost a
 	 * connection. */
@@ -189,13 +192,14 @@ int cmd_reverify(int argc, char **argv)
 	}
 
 	struct db db;
-	if (db_init(&db, opt_db) != 0) {
+	rc = db_init(&db, opt_db);
+	if (rc != EX_OK) {
 		verify_ctx_free(verify);
-		return EX_CONFIG;
+		return rc;
 	}
 	PGconn *c = db_connect(&db);
 	if (!c) {
-		rc = EX_UNAVAILABLE;
+		rc = db.fail_status;
 		goto out_db;
 	}
 	int ensured = migrate_ensure(c);
@@ -217,7 +221,9 @@ int cmd_reverify(int argc, char **argv)
 	if (found <= 0) {
 		if (found == 0)
 			cli_error("no campaign '%s'", spec);
-		rc = found < 0 ? EX_UNAVAILABLE : EX_DATAERR;
+		rc = found == CAMPAIGN_AMBIGUOUS ? EX_USAGE
+		     : found < 0		 ? EX_UNAVAILABLE
+						 : EX_DATAERR;
 		goto out;
 	}
 	char cid[24];

@@ -122,9 +122,15 @@ static char *default_name(const char *path)
 	struct tm tm;
 
 	base = base ? base + 1 : path;
+	/* At most 100 bytes of it, cut between UTF-8 characters, not
+	 * inside one (continuation bytes are 10xxxxxx). */
+	int keep = (int)strnlen(base, 100);
+	if (keep == 100)
+		while (keep > 0 && ((unsigned char)base[keep] & 0xc0) == 0x80)
+			keep--;
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
-	if (asprintf(&name, "%.100s-%s", base, stamp) < 0)
+	if (asprintf(&name, "%.*s-%s", keep, base, stamp) < 0)
 		return NULL;
 	return name;
 }
@@ -901,9 +907,16 @@ int cmd_scan(int argc, char **argv)
 			return EX_OSERR;
 		}
 	}
-	const char *problem = campaign_name_problem(name);
+	/* Resuming takes any name an older version created; a new campaign
+	 * gets no all-digit name. */
+	const char *problem = resume ? campaign_name_problem(name)
+				     : campaign_new_name_problem(name);
 	if (problem) {
-		cli_usage_error("scan", "%s", problem);
+		cli_usage_error("scan", "%s%s", problem,
+				owned_name ? " (the default name is the target "
+					     "file's name and the time: give "
+					     "--campaign NAME)"
+					   : "");
 		goto usage;
 	}
 	if (gethostname(host, sizeof host) != 0)
@@ -945,14 +958,13 @@ int cmd_scan(int argc, char **argv)
 		sc.ca_file = ca_file;
 	}
 
-	if (db_init(&db, opt_db) != 0) {
-		rc = EX_CONFIG;
+	rc = db_init(&db, opt_db);
+	if (rc != EX_OK)
 		goto out;
-	}
 	db_ready = true;
 	c = db_connect(&db);
 	if (!c) {
-		rc = EX_UNAVAILABLE;
+		rc = db.fail_status;
 		goto out;
 	}
 	int ensured = migrate_ensure(c);

@@ -17,10 +17,6 @@ int cmd_report(int argc, char **argv);
 int cmd_campaign(int argc, char **argv);
 int cmd_reverify(int argc, char **argv);
 
-/* Finds a campaign by id (digits) or name, the newest when spec is NULL;
- * *name (malloc'ed) when name is not NULL. 1 found, 0 not, -1 error. */
-int campaign_resolve(PGconn *c, const char *spec, int64_t *id, char **name);
-
 /*
  * Opens a target file and settles its format: `format` ("plain", "tranco",
  * "zone", or NULL/"auto" to guess from the first lines). Returns the open

@@ -11,11 +11,55 @@ static const char *const pg_env[] = {
 	"PGUSER", "PGSERVICE",	NULL,
 };
 
+/* libpq's messages end with a newline and may span lines; keep the first. */
+static void first_line(char *msg)
+{
+	char *nl = strchr(msg, '\n');
+	if (nl)
+		*nl = '\0';
+}
+
+/* A conninfo the user gave must parse before it is used: libpq's
+ * connection error for it would read like an unreachable server (69).
+ * Returns EX_OK or `bad` (the reason printed, without the string itself,
+ * which may hold a password). */
+static int check_conninfo(const char *conninfo, const char *source, int bad)
+{
+	char *err = NULL;
+	PQconninfoOption *opts = PQconninfoParse(conninfo, &err);
+
+	if (opts) {
+		PQconninfoFree(opts);
+		return EX_OK;
+	}
+	if (err) {
+		first_line(err);
+		/* libpq quotes a bad URI whole, password and all: cut it. */
+		char *at = *conninfo ? strstr(err, conninfo) : NULL;
+		if (at) {
+			while (at > err && strchr(" :\"", at[-1]))
+				at--;
+			*at = '\0';
+		}
+	}
+	cli_error("%s is not a valid PostgreSQL connection string or URI: %s",
+		  source, err && *err ? err : "out of memory");
+	PQfreemem(err);
+	return bad;
+}
+
 int db_init(struct db *db, const char *opt_db)
 {
 	const char *env = getenv("MXCRAWL_DB");
+	int rc;
 
 	memset(db, 0, sizeof *db);
+	db->fail_status = EX_UNAVAILABLE;
+	if (opt_db && (rc = check_conninfo(opt_db, "--db", EX_USAGE)) != EX_OK)
+		return rc;
+	if (!opt_db && env && *env &&
+	    (rc = check_conninfo(env, "$MXCRAWL_DB", EX_CONFIG)) != EX_OK)
+		return rc;
 	if (opt_db) {
 		db->conninfo = strdup(opt_db);
 		db->source = "--db";
@@ -32,17 +76,17 @@ int db_init(struct db *db, const char *opt_db)
 		}
 	}
 	if (db->conninfo)
-		return 0;
+		return EX_OK;
 	if (pgembed_init(&db->pg) != 0)
-		return -1;
+		return EX_CONFIG;
 	db->embedded = 1;
 	db->source = "the private cluster";
 	db->conninfo = pgembed_conninfo(&db->pg);
 	if (!db->conninfo) {
 		cli_error("out of memory");
-		return -1;
+		return EX_OSERR;
 	}
-	return 0;
+	return EX_OK;
 }
 
 void db_free(struct db *db)
@@ -140,20 +184,19 @@ char *db_conninfo_display(const char *conninfo, PGconn *conn)
 	return s;
 }
 
-/* libpq's messages end with a newline and may span lines; keep the first. */
-static void first_line(char *msg)
-{
-	char *nl = strchr(msg, '\n');
-	if (nl)
-		*nl = '\0';
-}
-
 PGconn *db_connect(struct db *db)
 {
 	PGconn *c;
 
-	if (db->embedded && pgembed_start(&db->pg, 0) != 0)
-		return NULL;
+	db->fail_status = EX_UNAVAILABLE;
+	if (db->embedded) {
+		int started = pgembed_start(&db->pg, 0);
+		if (started != 0) {
+			if (started == PGEMBED_CANTCREATE)
+				db->fail_status = EX_CANTCREAT;
+			return NULL;
+		}
+	}
 	c = PQconnectdb(db->conninfo);
 	if (c && PQstatus(c) == CONNECTION_OK) {
 		PGresult *r = PQexec(c, "SET application_name = 'mxcrawl'");

@@ -14,18 +14,24 @@ struct db {
 	char *conninfo;	    /* what libpq gets (may hold a password) */
 	const char *source; /* where it came from, for messages */
 	int embedded;	    /* the private cluster */
+	/* The exit status for db_connect's last failure: EX_CANTCREAT when
+	 * the private cluster's directory cannot be created or written,
+	 * else EX_UNAVAILABLE. */
+	int fail_status;
 	struct pgembed pg;
 };
 
-/* Chooses the database; opt_db is the --db value or NULL. Returns 0 or -1
- * (reason printed). */
+/* Chooses the database; opt_db is the --db value or NULL. Returns EX_OK,
+ * or (reason printed) EX_USAGE for a --db that libpq cannot parse,
+ * EX_CONFIG for such a $MXCRAWL_DB or a private cluster that cannot be
+ * used (no home directory, no system user). */
 int db_init(struct db *db, const char *opt_db);
 void db_free(struct db *db);
 
 /*
  * Connects (starting the private cluster first if that is the choice).
  * On failure prints one message naming the connection parameters used,
- * never the password, and returns NULL.
+ * never the password, sets db->fail_status and returns NULL.
  */
 PGconn *db_connect(struct db *db);
 

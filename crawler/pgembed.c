@@ -326,8 +326,11 @@ static int prepare_dirs(struct pgembed *pg, int verbose)
 	if (rc == 0 && mkdir(pg->sockdir, 0700) != 0 && errno != EEXIST)
 		rc = -errno;
 	if (rc != 0) {
-		cli_error("cannot create '%s': %s", pg->root, strerror(-rc));
-		return -1;
+		cli_error("cannot create the private database's directory "
+			  "'%s': %s; set XDG_DATA_HOME to a writable "
+			  "directory, or use --db",
+			  pg->root, strerror(-rc));
+		return PGEMBED_CANTCREATE;
 	}
 	if (!pg->drop)
 		return 0;
@@ -335,7 +338,7 @@ static int prepare_dirs(struct pgembed *pg, int verbose)
 	    chown(pg->sockdir, pg->uid, pg->gid) != 0) {
 		cli_error("cannot give '%s' to user %s: %s", pg->root,
 			  pg->os_user, strerror(errno));
-		return -1;
+		return PGEMBED_CANTCREATE;
 	}
 	for (int i = 0; i < PGEMBED_MAX_DEPTH; i++) {
 		char dir[4096];
@@ -535,7 +538,7 @@ static int lock_root(const struct pgembed *pg)
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		cli_error("cannot open %s: %s", path, strerror(errno));
-		return -1;
+		return PGEMBED_CANTCREATE;
 	}
 	while (flock(fd, LOCK_EX) != 0) {
 		if (errno != EINTR) {
@@ -552,11 +555,13 @@ int pgembed_start(struct pgembed *pg, int verbose)
 	char pg_ctl[4096];
 	int lock, rc = -1;
 
-	if (prepare_dirs(pg, verbose) != 0)
-		return -1;
+	rc = prepare_dirs(pg, verbose);
+	if (rc != 0)
+		return rc;
+	rc = -1;
 	lock = lock_root(pg);
 	if (lock < 0)
-		return -1;
+		return lock;
 	long pid = pgembed_pid(pg);
 	if (pid < 0 && create_cluster(pg, verbose) != 0)
 		goto out;

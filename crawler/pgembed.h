@@ -38,8 +38,13 @@ struct pgembed {
 int pgembed_init(struct pgembed *pg);
 void pgembed_free(struct pgembed *pg);
 
+/* pgembed_start's failure when its directory (root, the socket directory,
+ * the lock file) cannot be created or written: exit 73, not 69. */
+#define PGEMBED_CANTCREATE (-2)
+
 /* Creates the cluster if needed and starts it; a running cluster is left
- * alone. `verbose` says what is done. Returns 0 or -1 (reason printed). */
+ * alone. `verbose` says what is done. Returns 0, PGEMBED_CANTCREATE or -1
+ * (reason printed). */
 int pgembed_start(struct pgembed *pg, int verbose);
 
 /* Stops the cluster and waits until its postmaster has exited.

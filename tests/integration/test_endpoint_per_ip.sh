@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
-# The per-IP cap, seen from the server's side: six endpoints (one address,
-# six SNI names) probed with --per-ip 2 against a listener that never
-# sends a banner and counts the connections it holds at once. It must see
-# all six, never more than two at a time.
+# The per-IP cap, seen from the server's side, at a listener that never
+# sends a banner and counts the connections it holds at once:
+# 1. the crawler's cap (`scan --per-ip 2 --workers 2`): eight domains, each
+#    with its own MX host, all at one address (eight endpoints, one IP),
+#    scanned by two worker loops at once; the cap is per process, shared
+#    by its workers, so the listener must see all eight, never more than
+#    two at a time, and two at a time at some point (both loops probed);
+# 2. the probe driver (tests/tools/smtpprobe) with six SNI names.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 reexec_in_netns "$@"
-ip link set lo up
 
 PY=/usr/bin/python3
 probe=$(dirname "$MXCRAWL")/tests/smtpprobe
 addr=127.66.0.25
 port=2525
 mkfifo "$TEST_WORK/ready" "$TEST_WORK/result"
-cat >"$TEST_WORK/listener.py" <<'EOF'
+cat >"$TEST_WORK/listener.py" <<'PYEOF'
 import select, socket, sys
 addr, port, ready, result = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+want = int(sys.argv[5])
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((addr, port))
@@ -49,22 +53,63 @@ while True:
             # Never greeted: the client gave up and closed.
             live.remove(c)
             c.close()
-    if total == 6 and not live:
+    if total == want and not live:
         with open(result, "w") as f:
             f.write("%d %d\n" % (total, most))
         break
-EOF
-"$PY" "$TEST_WORK/listener.py" "$addr" "$port" "$TEST_WORK/ready" "$TEST_WORK/result" &
-listener=$!
-trap 'kill "$listener" 2>/dev/null || true; test_cleanup' EXIT
-# Opening the fifo blocks until the listener has bound its socket.
-read -r -t 30 line <"$TEST_WORK/ready" || fail "listener did not start"
+PYEOF
 
+# listen ADDR PORT TOTAL: starts the listener; it writes "TOTAL MOST" to
+# $TEST_WORK/result once it has seen TOTAL connections, all closed.
+listener=
+trap 'if [ -n "$listener" ]; then kill "$listener" 2>/dev/null || true; fi; test_cleanup' EXIT
+listen() {
+	"$PY" "$TEST_WORK/listener.py" "$1" "$2" "$TEST_WORK/ready" "$TEST_WORK/result" "$3" &
+	listener=$!
+	# Opening the fifo blocks until the listener has bound its socket.
+	read -r -t 30 line <"$TEST_WORK/ready" || fail "listener did not start"
+}
+
+# ---- 1. the crawler ------------------------------------------------------------
+# DNS only (the testbed's SMTP servers would own port 25 on every address):
+# the listener is the only SMTP server.
+crawler_addr=127.60.0.25
+{
+	printf '['
+	for n in 1 2 3 4 5 6 7 8; do
+		[ "$n" = 1 ] || printf ','
+		printf '{"name": "per-ip-%s", "case": "per-IP cap: eight domains whose MX hosts share one address", "mx": [[10, "mx"]], "hosts": {"mx": {"a": ["%s"], "server": false}}}\n' \
+			"$n" "$crawler_addr"
+	done
+	printf ']\n'
+} >"$TEST_WORK/scenarios.json"
+testbed_up --no-servers --no-postfix --scenarios "$TEST_WORK/scenarios.json"
+expect_eq "targets" "$(sort "$TESTBED_TARGETS" | tr '\n' ' ')" \
+	"per-ip-1.test per-ip-2.test per-ip-3.test per-ip-4.test per-ip-5.test per-ip-6.test per-ip-7.test per-ip-8.test "
+IFS=, read -r -a allow <<<"$TESTBED_ALLOW_CIDR"
+allow_args=()
+for c in "${allow[@]}"; do allow_args+=(--allow-cidr "$c"); done
+listen "$crawler_addr" 25 8
+# A banner timeout of 1.5 s (half the deadline) keeps each probe open long
+# enough for the two loops' probes to overlap.
+"$MXCRAWL" scan --targets "$TESTBED_TARGETS" --campaign per-ip "${allow_args[@]}" \
+	--workers 2 --batch-size 1 --per-ip 2 --smtp-deadline 3000 --progress 0 \
+	2>"$TEST_WORK/scan.err" || { cat "$TEST_WORK/scan.err" >&2; fail "scan failed"; }
+read -r -t 60 seen <"$TEST_WORK/result" || fail "listener gave no result"
+wait "$listener" || true
+listener=
+expect_eq "crawler: connections seen / most at once (--per-ip 2, 2 workers)" "$seen" "8 2"
+expect_eq "endpoints stored / banner_timeout / SNI names" \
+	"$(sql "SELECT count(*) || ' ' || count(*) FILTER (WHERE outcome = 'banner_timeout') || ' ' || count(DISTINCT sni) FROM endpoint e JOIN campaign c ON c.id = e.campaign_id WHERE c.name = 'per-ip' AND host(e.ip) = '$crawler_addr'")" \
+	"8 8 8"
+
+# ---- 2. the probe driver -----------------------------------------------------------
+listen "$addr" "$port" 6
 args=()
 for n in 1 2 3 4 5 6; do args+=("$addr" "mx$n.per-ip.test"); done
 "$probe" --per-ip 2 --port "$port" --stage 300 --deadline 5000 "${args[@]}" \
 	>"$TEST_WORK/probes.jsonl"
 expect_eq "probes reported" "$(grep -c '"outcome": "banner_timeout"' "$TEST_WORK/probes.jsonl")" 6
 read -r -t 30 seen <"$TEST_WORK/result" || fail "listener gave no result"
-expect_eq "connections seen / most at once" "$seen" "6 2"
+expect_eq "driver: connections seen / most at once" "$seen" "6 2"
 echo PASS
