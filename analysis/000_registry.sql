@@ -272,3 +272,190 @@ BEGIN
         USING p_campaigns, f.name, f.kind;
     END LOOP;
 END $$;
+
+-- Rank buckets (`report --rank-buckets`, default top 1,000, 10,000,
+-- 100,000 and 1,000,000): when the target list has ranks (Tranco), the
+-- headline figures again for the targets whose rank is at most each
+-- bound. Buckets are cumulative (the top 1,000 are among the top
+-- 10,000), and only the figures' domain rows are given: papers break
+-- figures down by the rank of a domain, and a domain has a rank where
+-- an MX host or an endpoint (shared by domains of every rank) has none.
+-- Targets without a rank (a list mixing ranked and unranked lines) are
+-- in no bucket; they count in the campaign's own figures only.
+
+-- A campaign's targets: all of them, those with a rank, the largest rank.
+CREATE FUNCTION analysis.rank_info(p_campaign bigint)
+RETURNS TABLE (targets bigint, ranked bigint, max_rank integer)
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN QUERY EXECUTE format(
+        'SELECT count(*), count(rank), max(rank) FROM %s.campaign_target '
+        'WHERE campaign_id = $1', analysis.facts_schema())
+    USING p_campaign;
+END $$;
+
+-- Each bound's bucket: how many targets it holds (an index-only scan of
+-- campaign_target (campaign_id, rank), schema/024), and whether that is
+-- every target of the campaign (whole: the bucket's figures are the
+-- campaign's own, and are not computed again). A bound of 1,000,000 on
+-- a list of 300 ranked domains is the whole list.
+CREATE FUNCTION analysis.rank_buckets(p_campaign bigint, p_bounds integer[])
+RETURNS TABLE (bound integer, targets bigint, whole boolean)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    facts text := analysis.facts_schema();
+    total bigint;
+    b integer;
+BEGIN
+    IF p_campaign IS NULL THEN
+        RETURN;
+    END IF;
+    EXECUTE format('SELECT count(*) FROM %s.campaign_target '
+                   'WHERE campaign_id = $1', facts)
+       INTO total USING p_campaign;
+    FOR b IN SELECT DISTINCT x FROM unnest(p_bounds) x ORDER BY 1 LOOP
+        bound := b;
+        EXECUTE format('SELECT count(*) FROM %s.campaign_target '
+                       'WHERE campaign_id = $1 AND rank <= $2', facts)
+           INTO targets USING p_campaign, b;
+        whole := targets = total;
+        RETURN NEXT;
+    END LOOP;
+END $$;
+
+CREATE TYPE analysis.report_line AS (
+    pos bigint, figure text, scope text, label text, numerator bigint,
+    denominator bigint, percent numeric, cmp_numerator bigint,
+    cmp_denominator bigint, cmp_percent numeric, delta numeric);
+CREATE TYPE analysis.bucket_line AS (
+    figure text, label text, n bigint, d bigint);
+
+-- The domain rows of every headline figure for the targets of campaign
+-- p_campaign with rank <= p_bound: the domain-keyed scoped views are
+-- narrowed to the bucket (analysis.rank_scope) while the figures' views
+-- are read, then put back. Only the rows of scope 'domain' are asked
+-- for, and PostgreSQL drops the other scopes' branches of a figure
+-- (its MX hosts, its endpoints) before running it, so a bucket reads its
+-- targets' facts and the endpoints they lead to, nothing else.
+CREATE FUNCTION analysis.bucket_lines(p_campaign bigint, p_bound integer)
+RETURNS SETOF analysis.bucket_line
+LANGUAGE plpgsql SET jit = off AS $$
+DECLARE
+    f record;
+    before text := current_setting('mxcrawl.campaigns', true);
+BEGIN
+    PERFORM analysis.rank_scope(p_campaign, p_bound);
+    PERFORM set_config('mxcrawl.campaigns', ARRAY[p_campaign]::text, true);
+    FOR f IN SELECT name FROM analysis.figure_list
+              WHERE headline AND NOT across ORDER BY position LOOP
+        RETURN QUERY EXECUTE format($q$
+            SELECT $2, v.label, v.numerator::bigint, v.denominator::bigint
+              FROM analysis.%1$I v WHERE v.campaign_id = $1 AND v.scope = 'domain'
+        $q$, f.name)
+        USING p_campaign, f.name;
+    END LOOP;
+    PERFORM analysis.rank_scope(NULL, NULL);
+    PERFORM set_config('mxcrawl.campaigns', coalesce(before, ''), true);
+END $$;
+
+-- analysis.report's rows (bucket NULL), then, if campaign p_campaign
+-- has ranks, each bound's bucket (bucket = the bound, ascending): the
+-- domain rows of every headline figure for the bucket's targets, in the
+-- order of the campaign's rows, beside the same bucket of p_compare
+-- (by its own ranks; NULL when it has none). Zero rows as in
+-- analysis.report: a share's row always, a distribution's or causes'
+-- only if it counts in the bucket or the compared one. A row's
+-- denominator when the bucket has no unit of it is the bucket's for the
+-- scope, or 0 (as in analysis.report). Cost: a bucket that holds every
+-- target of its campaign takes the campaign's own rows (no second
+-- pass); a bucket that holds as many targets as the one before it (the
+-- same set: buckets are cumulative) takes that one's; any other costs
+-- what its targets cost.
+CREATE FUNCTION analysis.report_ranked(p_campaign bigint, p_compare bigint,
+                                       p_bounds integer[])
+RETURNS TABLE (bucket integer, figure text, scope text, label text,
+               numerator bigint, denominator bigint, percent numeric,
+               cmp_numerator bigint, cmp_denominator bigint,
+               cmp_percent numeric, delta numeric)
+LANGUAGE plpgsql SET jit = off AS $$
+DECLARE
+    main analysis.report_line[];
+    head analysis.report_line[];
+    a analysis.bucket_line[];
+    b analysis.bucket_line[];
+    a_prev bigint := -1;
+    b_prev bigint := -1;
+    b_ranked boolean;
+    bk record;
+BEGIN
+    main := ARRAY(
+        SELECT ROW(r.pos, r.figure, r.scope, r.label, r.numerator,
+                   r.denominator, r.percent, r.cmp_numerator,
+                   r.cmp_denominator, r.cmp_percent, r.delta)::analysis.report_line
+          FROM analysis.report(p_campaign, p_compare)
+               WITH ORDINALITY AS r(figure, scope, label, numerator,
+                                    denominator, percent, cmp_numerator,
+                                    cmp_denominator, cmp_percent, delta, pos));
+    RETURN QUERY
+        SELECT NULL::integer, m.figure, m.scope, m.label, m.numerator,
+               m.denominator, m.percent, m.cmp_numerator, m.cmp_denominator,
+               m.cmp_percent, m.delta
+          FROM unnest(main) m ORDER BY m.pos;
+    IF coalesce(cardinality(p_bounds), 0) = 0
+       OR coalesce((SELECT i.ranked FROM analysis.rank_info(p_campaign) i), 0) = 0 THEN
+        RETURN;
+    END IF;
+    b_ranked := p_compare IS NOT NULL
+        AND coalesce((SELECT i.ranked FROM analysis.rank_info(p_compare) i), 0) > 0;
+    -- The campaign's domain rows of the headline figures, in report order.
+    head := ARRAY(SELECT m FROM unnest(main) m
+                   WHERE m.scope = 'domain'
+                     AND m.figure IN (SELECT f.name FROM analysis.figure f
+                                       WHERE f.headline)
+                   ORDER BY m.pos);
+    FOR bk IN SELECT x.bound, x.targets AS a_targets, x.whole AS a_whole,
+                     y.targets AS b_targets, y.whole AS b_whole
+                FROM analysis.rank_buckets(p_campaign, p_bounds) x
+                LEFT JOIN analysis.rank_buckets(CASE WHEN b_ranked THEN p_compare END,
+                                                p_bounds) y USING (bound)
+               ORDER BY x.bound LOOP
+        IF bk.a_whole THEN
+            a := ARRAY(SELECT ROW(h.figure, h.label, h.numerator,
+                                  h.denominator)::analysis.bucket_line
+                         FROM unnest(head) h);
+        ELSIF bk.a_targets <> a_prev THEN
+            a := ARRAY(SELECT l FROM analysis.bucket_lines(p_campaign, bk.bound) l);
+        END IF;
+        a_prev := bk.a_targets;
+        IF NOT b_ranked THEN
+            b := NULL;
+        ELSIF bk.b_whole THEN
+            b := ARRAY(SELECT ROW(h.figure, h.label, h.cmp_numerator,
+                                  h.cmp_denominator)::analysis.bucket_line
+                         FROM unnest(head) h);
+        ELSIF bk.b_targets <> b_prev THEN
+            b := ARRAY(SELECT l FROM analysis.bucket_lines(p_compare, bk.bound) l);
+        END IF;
+        b_prev := bk.b_targets;
+        RETURN QUERY
+            WITH av AS (SELECT * FROM unnest(a)),
+                 bv AS (SELECT * FROM unnest(b)),
+                 ad AS (SELECT av.figure, max(av.d) AS d FROM av GROUP BY av.figure),
+                 bd AS (SELECT bv.figure, max(bv.d) AS d FROM bv GROUP BY bv.figure),
+                 j AS (SELECT h.pos, h.figure, h.scope, h.label,
+                              coalesce(av.n, 0) AS n, coalesce(av.d, ad.d, 0) AS d,
+                              CASE WHEN b_ranked THEN coalesce(bv.n, 0) END AS bn,
+                              CASE WHEN b_ranked THEN coalesce(bv.d, bd.d, 0) END AS bdd
+                         FROM unnest(head) h
+                         LEFT JOIN av ON av.figure = h.figure AND av.label = h.label
+                         LEFT JOIN ad ON ad.figure = h.figure
+                         LEFT JOIN bv ON bv.figure = h.figure AND bv.label = h.label
+                         LEFT JOIN bd ON bd.figure = h.figure)
+            SELECT bk.bound, j.figure, j.scope, j.label, j.n, j.d,
+                   analysis.pct(j.n, j.d), j.bn, j.bdd, analysis.pct(j.bn, j.bdd),
+                   analysis.pct(j.n, j.d) - analysis.pct(j.bn, j.bdd)
+              FROM j JOIN analysis.figure f ON f.name = j.figure
+             WHERE f.kind = 'share' OR j.n > 0 OR coalesce(j.bn, 0) > 0
+             ORDER BY j.pos;
+    END LOOP;
+END $$;

@@ -61,6 +61,79 @@ LANGUAGE sql STABLE AS $$
                 THEN '9223372036854775807'::bigint ELSE 0 END
 $$;
 
+-- The definition of the scoped view of the campaign-partitioned table t
+-- (in schema facts). With p_campaign and p_rank_max it is a rank
+-- bucket's view instead: only campaign p_campaign's rows of the targets
+-- whose rank is at most p_rank_max, if the table has a row per target
+-- (a target_id column: the domain-keyed tables); tables without one
+-- (endpoint, certificate facts, ...) keep the campaign scope and are
+-- reached through the domain-keyed ones. Both numbers are literals in a
+-- bucket's view: the planner then prunes the other campaigns when it
+-- plans, and estimates the bucket's size from the statistics of rank,
+-- so that the top 1,000 of a million targets are read through the index
+-- on (campaign_id, rank) (schema/024) and the fact tables' primary keys,
+-- and a bucket of most of the campaign with hash joins.
+CREATE FUNCTION analysis.scoped_view_def(facts text, t text,
+                                         p_campaign bigint DEFAULT NULL,
+                                         p_rank_max integer DEFAULT NULL)
+RETURNS text LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    keyed boolean := EXISTS (
+        SELECT 1 FROM pg_attribute a
+         WHERE a.attrelid = format('%s.%I', facts, t)::regclass
+           AND a.attname = 'target_id' AND NOT a.attisdropped);
+BEGIN
+    IF p_rank_max IS NULL OR NOT keyed THEN
+        RETURN format($v$
+            SELECT * FROM %2$s.%1$I
+             WHERE campaign_id = (SELECT analysis.scope_id(1))
+                OR campaign_id = (SELECT analysis.scope_id(2))
+                OR campaign_id BETWEEN (SELECT analysis.unscoped_lo())
+                                   AND (SELECT analysis.unscoped_hi())$v$,
+                      t, facts);
+    ELSIF t = 'campaign_target' THEN
+        RETURN format($v$
+            SELECT * FROM %2$s.%1$I
+             WHERE campaign_id = %3$s AND rank <= %4$s$v$,
+                      t, facts, p_campaign, p_rank_max);
+    END IF;
+    RETURN format($v$
+        SELECT f.* FROM %2$s.%1$I f
+         WHERE f.campaign_id = %3$s
+           AND f.target_id IN (SELECT r.target_id FROM %2$s.campaign_target r
+                                WHERE r.campaign_id = %3$s AND r.rank <= %4$s)$v$,
+                  t, facts, p_campaign, p_rank_max);
+END $$;
+
+-- The schema of the fact tables (public, unless the database was
+-- migrated with another search_path).
+CREATE FUNCTION analysis.facts_schema() RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT c.relnamespace::regnamespace::text FROM pg_class c
+     WHERE c.oid = 'campaign_partitioned'::regclass
+$$;
+
+-- Narrows every scoped view of a domain-keyed table to the targets of
+-- campaign p_campaign with rank <= p_rank_max (a rank bucket of the
+-- report, analysis.report_ranked), or with NULLs puts back the campaign
+-- scope. CREATE OR REPLACE VIEW keeps each view's identity, so every
+-- building block and figure view over it reads the bucket from then on,
+-- without being created again; like the views, this lasts only as long
+-- as the report's transaction.
+CREATE FUNCTION analysis.rank_scope(p_campaign bigint, p_rank_max integer)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    facts text := analysis.facts_schema();
+    t text;
+BEGIN
+    FOR t IN EXECUTE format('SELECT table_name FROM %s.campaign_partitioned '
+                            'ORDER BY 1', facts) LOOP
+        EXECUTE format('CREATE OR REPLACE VIEW analysis.%I AS %s', t,
+                       analysis.scoped_view_def(facts, t, p_campaign,
+                                                p_rank_max));
+    END LOOP;
+END $$;
+
 -- The scoped views: one per campaign-partitioned table (every table
 -- campaign_create() makes partitions of), and the public views the
 -- figures read, re-created over the scoped tables so that their inside
@@ -84,14 +157,8 @@ BEGIN
         defs := defs || pg_get_viewdef(format('%s.%I', facts, t)::regclass);
     END LOOP;
     FOR t IN SELECT table_name FROM campaign_partitioned ORDER BY 1 LOOP
-        EXECUTE format($v$
-            CREATE VIEW analysis.%1$I AS
-            SELECT * FROM %2$s.%1$I
-             WHERE campaign_id = (SELECT analysis.scope_id(1))
-                OR campaign_id = (SELECT analysis.scope_id(2))
-                OR campaign_id BETWEEN (SELECT analysis.unscoped_lo())
-                                   AND (SELECT analysis.unscoped_hi())$v$,
-                       t, facts);
+        EXECUTE format('CREATE VIEW analysis.%I AS %s', t,
+                       analysis.scoped_view_def(facts, t));
         EXECUTE format('COMMENT ON VIEW analysis.%I IS %L', t,
                        format('%s.%s of the campaigns in scope '
                               '(mxcrawl.campaigns, 000_scope.sql).', facts, t));

@@ -17,7 +17,8 @@ static const char usage[] =
     "usage: mxcrawl report [--campaign ID|NAME] [--compare ID|NAME]\n"
     "                      [--history PATTERN [--history-max N]]\n"
     "                      [--format text|csv|json|md|html] [--db CONNINFO]\n"
-    "                      [--analysis-dir DIR] [-o FILE]\n"
+    "                      [--analysis-dir DIR] [--rank-buckets N,N,...]\n"
+    "                      [-o FILE]\n"
     "\n"
     "Prints every figure of a campaign (default: the newest) with its\n"
     "definition, numerator, denominator and percent; with --compare, beside\n"
@@ -31,6 +32,12 @@ static const char usage[] =
     "campaigns whose name matches the SQL LIKE PATTERN ('weekly-%' for\n"
     "scripts/cron-campaign weekly) and that were created no later than the\n"
     "report's campaign, oldest first; the HTML report draws them as trends.\n"
+    "\n"
+    "When the target list has ranks (Tranco), every headline figure's\n"
+    "domain rows are also given per rank bucket: the targets whose rank is\n"
+    "at most each bound of --rank-buckets (default 1000,10000,100000,\n"
+    "1000000; ascending, cumulative; 'none' for no bucket). Targets without\n"
+    "a rank are in no bucket; a list without ranks has no bucket section.\n"
     "\n"
     "The figures are SQL views in the schema 'analysis', created in one\n"
     "transaction on every run from the SQL compiled into mxcrawl, or from\n"
@@ -56,7 +63,13 @@ static const char usage[] =
     "`db migrate`).\n";
 
 /* Long options of this command only (beyond cli.h's shared ids). */
-enum { OPT_COMPARE = 2000, OPT_ANALYSIS_DIR, OPT_HISTORY, OPT_HISTORY_MAX };
+enum {
+	OPT_COMPARE = 2000,
+	OPT_ANALYSIS_DIR,
+	OPT_HISTORY,
+	OPT_HISTORY_MAX,
+	OPT_RANK_BUCKETS,
+};
 
 static int resolve(PGconn *c, const char *spec, int64_t *id)
 {
@@ -77,6 +90,7 @@ int cmd_report(int argc, char **argv)
 		{ "analysis-dir", required_argument, NULL, OPT_ANALYSIS_DIR },
 		{ "history", required_argument, NULL, OPT_HISTORY },
 		{ "history-max", required_argument, NULL, OPT_HISTORY_MAX },
+		{ "rank-buckets", required_argument, NULL, OPT_RANK_BUCKETS },
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -84,6 +98,10 @@ int cmd_report(int argc, char **argv)
 	const char *spec = NULL, *cmp_spec = NULL, *format = "text";
 	const char *opt_db = NULL, *dir = NULL, *output = NULL;
 	const char *history = NULL, *history_max_arg = NULL;
+	const char *buckets_arg = REPORT_BUCKETS_DEFAULT;
+	long bounds[REPORT_BUCKETS_MAX];
+	size_t nbounds = 0;
+	char why[160];
 	int ch, rc = EX_OK, history_max = REPORT_HISTORY_DEFAULT;
 
 	while ((ch = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
@@ -112,6 +130,9 @@ int cmd_report(int argc, char **argv)
 		case OPT_HISTORY_MAX:
 			history_max_arg = optarg;
 			break;
+		case OPT_RANK_BUCKETS:
+			buckets_arg = optarg;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return EX_OK;
@@ -135,6 +156,9 @@ int cmd_report(int argc, char **argv)
 					       REPORT_HISTORY_MAX);
 		history_max = (int)v;
 	}
+	if (report_parse_buckets(buckets_arg, bounds, &nbounds, why,
+				 sizeof why) != 0)
+		return cli_usage_error("report", "%s", why);
 	if (history && !*history)
 		return cli_usage_error("report", "--history needs a pattern");
 	const struct report_renderer *rr = report_renderer_find(format);
@@ -210,7 +234,8 @@ int cmd_report(int argc, char **argv)
 	}
 	struct report r;
 	int loaded =
-	    report_load(c, id, cmp_spec ? &cmp_id : NULL, &r) == 0 &&
+	    report_load(c, id, cmp_spec ? &cmp_id : NULL, bounds, nbounds,
+			&r) == 0 &&
 	    (!history || report_load_history(c, history, history_max, &r) == 0);
 	/* The figures are read; the views go (report_install). */
 	report_end(c);

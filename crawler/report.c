@@ -321,15 +321,214 @@ static int load_provenance(PGconn *c, const char *cid, struct report *r)
 	return 0;
 }
 
-int report_load(PGconn *c, int64_t id, const int64_t *compare, struct report *r)
+const char report_no_ranks[] = "no ranks in the target list";
+const char report_buckets_title[] = "By rank";
+
+void report_buckets_intro(const struct report *r, char *buf, size_t len)
+{
+	int n = snprintf(
+	    buf, len,
+	    "Every headline figure's domain rows again for the targets whose "
+	    "rank is at most each bound (cumulative: the top 1k are among the "
+	    "top 10k). %lld of the campaign's targets have a rank",
+	    r->ranked);
+	if (n < 0 || (size_t)n >= len)
+		return;
+	if (r->unranked > 0)
+		snprintf(buf + n, len - (size_t)n,
+			 "; %lld have none and are in no bucket.", r->unranked);
+	else
+		snprintf(buf + n, len - (size_t)n, ".");
+}
+
+void report_bucket_heading(const struct report *r,
+			   const struct report_bucket *b, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s: %s ranked target%s%s", b->label,
+			 b->targets, strcmp(b->targets, "1") ? "s" : "",
+			 b->whole ? " (the whole campaign)" : "");
+	if (n >= 0 && (size_t)n < len && r->has_compare)
+		snprintf(buf + n, len - (size_t)n, "; compared: %s",
+			 b->cmp_targets ? b->cmp_targets : report_no_ranks);
+}
+
+int report_parse_buckets(const char *s, long *bounds, size_t *n, char *why,
+			 size_t whylen)
+{
+	*n = 0;
+	if (strcmp(s, "none") == 0)
+		return 0;
+	for (const char *p = s;; p++) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		char tok[32];
+		long v = 0;
+		bool ok = len > 0 && len < 11;
+		for (size_t i = 0; ok && i < len; i++)
+			if (p[i] < '0' || p[i] > '9')
+				ok = false;
+			else
+				v = v * 10 + (p[i] - '0');
+		snprintf(tok, sizeof tok, "%.*s", (int)(len < 24 ? len : 24),
+			 p);
+		if (!ok || v < 1 || v > 2147483647L) {
+			snprintf(why, whylen,
+				 "--rank-buckets: '%s' is not a rank from 1 to "
+				 "2147483647",
+				 tok);
+			return -1;
+		}
+		if (*n > 0 && v <= bounds[*n - 1]) {
+			snprintf(why, whylen,
+				 "--rank-buckets: '%s' is not larger than the "
+				 "bound before it (%ld); give them ascending",
+				 tok, bounds[*n - 1]);
+			return -1;
+		}
+		if (*n == REPORT_BUCKETS_MAX) {
+			snprintf(why, whylen,
+				 "--rank-buckets: more than %d bounds ('%s' is "
+				 "one too many)",
+				 REPORT_BUCKETS_MAX, tok);
+			return -1;
+		}
+		bounds[(*n)++] = v;
+		if (!end)
+			return 0;
+		p = end;
+	}
+}
+
+/* "top 1k", "top 10k", "top 1M", "top 50". */
+static void bucket_label(char *buf, size_t len, long bound)
+{
+	if (bound % 1000000 == 0)
+		snprintf(buf, len, "top %ldM", bound / 1000000);
+	else if (bound % 1000 == 0)
+		snprintf(buf, len, "top %ldk", bound / 1000);
+	else
+		snprintf(buf, len, "top %ld", bound);
+}
+
+static const struct report_figure *figure_named(const struct report *r,
+						const char *name)
+{
+	for (size_t i = 0; i < r->nfigures; i++)
+		if (strcmp(r->figures[i].name, name) == 0)
+			return &r->figures[i];
+	return NULL;
+}
+
+/*
+ * The rank buckets: what each holds (analysis.rank_buckets) and the rows
+ * of res_rows from `first` on, which analysis.report_ranked gives after
+ * the figures' own, bucket by bucket in ascending order. 0 or -1.
+ */
+static int load_buckets(PGconn *c, const char *params[3], int first,
+			struct report *r)
+{
+	const PGresult *x = r->res_rows;
+	int nr = PQntuples(x);
+
+	r->res_rank =
+	    db_exec(c, PGRES_TUPLES_OK, "report: reading the targets' ranks",
+		    "SELECT ranked, targets - ranked "
+		    "FROM analysis.rank_info($1::bigint)",
+		    1, params);
+	if (!r->res_rank || PQntuples(r->res_rank) != 1)
+		return -1;
+	r->ranked = strtoll(PQgetvalue(r->res_rank, 0, 0), NULL, 10);
+	r->unranked = strtoll(PQgetvalue(r->res_rank, 0, 1), NULL, 10);
+	if (r->ranked == 0) {
+		if (first != nr) {
+			cli_error("report: bucket rows without ranks");
+			return -1;
+		}
+		return 0;
+	}
+	r->res_bucket_meta =
+	    db_exec(c, PGRES_TUPLES_OK, "report: sizing the rank buckets",
+		    "SELECT x.bound, x.targets, x.whole, y.targets "
+		    "FROM analysis.rank_buckets($1::bigint, $3::integer[]) x "
+		    "LEFT JOIN analysis.rank_buckets("
+		    "(SELECT $2::bigint FROM analysis.rank_info($2::bigint) i "
+		    "WHERE i.ranked > 0), $3::integer[]) y USING (bound) "
+		    "ORDER BY x.bound",
+		    3, params);
+	if (!r->res_bucket_meta)
+		return -1;
+	const PGresult *m = r->res_bucket_meta;
+	int nb = PQntuples(m);
+	r->buckets = calloc((size_t)nb + 1, sizeof *r->buckets);
+	r->bucket_store =
+	    calloc((size_t)(nr - first) + 1, sizeof *r->bucket_store);
+	if (!r->buckets || !r->bucket_store) {
+		cli_error("report: out of memory");
+		return -1;
+	}
+	int j = first;
+	for (int i = 0; i < nb; i++) {
+		struct report_bucket *b = &r->buckets[i];
+		b->bound = strtol(PQgetvalue(m, i, 0), NULL, 10);
+		bucket_label(b->label, sizeof b->label, b->bound);
+		b->targets = PQgetvalue(m, i, 1);
+		b->whole = PQgetvalue(m, i, 2)[0] == 't';
+		b->cmp_targets = val(m, i, 3);
+		b->rows = r->bucket_store + (j - first);
+		while (j < nr && val(x, j, 10) &&
+		       strtol(PQgetvalue(x, j, 10), NULL, 10) == b->bound) {
+			struct report_bucket_row *w = &b->rows[b->nrows];
+			w->figure = figure_named(r, PQgetvalue(x, j, 0));
+			w->row.scope = val(x, j, 1);
+			w->row.label = val(x, j, 2);
+			w->row.numerator = val(x, j, 3);
+			w->row.denominator = val(x, j, 4);
+			w->row.percent = val(x, j, 5);
+			w->row.cmp_numerator = val(x, j, 6);
+			w->row.cmp_denominator = val(x, j, 7);
+			w->row.cmp_percent = val(x, j, 8);
+			w->row.delta = val(x, j, 9);
+			if (!w->figure || !w->row.scope || !w->row.label ||
+			    !w->row.numerator || !w->row.denominator) {
+				cli_error("report: a rank bucket's row without "
+					  "figure, scope, label or counts");
+				return -1;
+			}
+			/* Not measured stays not measured in a bucket. */
+			if (w->figure->cmp_not_measured)
+				w->row.cmp_numerator = w->row.cmp_denominator =
+				    w->row.cmp_percent = w->row.delta = NULL;
+			if (!w->figure->not_measured)
+				b->nrows++;
+			j++;
+		}
+	}
+	r->nbuckets = (size_t)nb;
+	if (j != nr) {
+		cli_error("report: rows of a rank bucket not asked for");
+		return -1;
+	}
+	return 0;
+}
+
+int report_load(PGconn *c, int64_t id, const int64_t *compare,
+		const long *bounds, size_t nbounds, struct report *r)
 {
 	char a[24], b[24];
-	const char *params[2] = { a, compare ? b : NULL };
+	/* The bounds as a PostgreSQL array literal, "{1000,10000}". */
+	char arr[REPORT_BUCKETS_MAX * 12 + 3];
+	const char *params[3] = { a, compare ? b : NULL, arr };
+	size_t alen = 0;
 
 	memset(r, 0, sizeof *r);
 	snprintf(a, sizeof a, "%" PRId64, id);
 	if (compare)
 		snprintf(b, sizeof b, "%" PRId64, *compare);
+	arr[alen++] = '{';
+	for (size_t i = 0; i < nbounds && i < REPORT_BUCKETS_MAX; i++)
+		alen += (size_t)snprintf(arr + alen, sizeof arr - alen, "%s%ld",
+					 i ? "," : "", bounds[i]);
+	snprintf(arr + alen, sizeof arr - alen, "}");
 
 	r->res_meta = db_exec(
 	    c, PGRES_TUPLES_OK, "report: reading the campaigns",
@@ -352,9 +551,10 @@ int report_load(PGconn *c, int64_t id, const int64_t *compare, struct report *r)
 	r->res_rows = db_exec(
 	    c, PGRES_TUPLES_OK, "report: computing the figures",
 	    "SELECT figure, scope, label, numerator, denominator, percent, "
-	    "cmp_numerator, cmp_denominator, cmp_percent, delta "
-	    "FROM analysis.report($1::bigint, $2::bigint)",
-	    2, params);
+	    "cmp_numerator, cmp_denominator, cmp_percent, delta, bucket "
+	    "FROM analysis.report_ranked($1::bigint, $2::bigint, "
+	    "$3::integer[])",
+	    3, params);
 	if (!r->res_meta || !r->res_list || !r->res_rows)
 		goto fail;
 	if (PQntuples(r->res_meta) != (compare && *compare != id ? 2 : 1)) {
@@ -402,7 +602,7 @@ int report_load(PGconn *c, int64_t id, const int64_t *compare, struct report *r)
 				      !f->across &&
 				      r->compare.dnssec_validated == 0;
 		f->rows = rows + j;
-		while (j < nr &&
+		while (j < nr && !val(r->res_rows, j, 10) &&
 		       strcmp(PQgetvalue(r->res_rows, j, 0), f->name) == 0) {
 			struct report_row *w = &rows[j];
 			const PGresult *x = r->res_rows;
@@ -431,10 +631,12 @@ int report_load(PGconn *c, int64_t id, const int64_t *compare, struct report *r)
 		}
 	}
 	r->nfigures = (size_t)nf;
-	if (j != nr) {
+	if (j != nr && !val(r->res_rows, j, 10)) {
 		cli_error("report: rows of an unregistered figure");
 		goto fail;
 	}
+	if (load_buckets(c, params, j, r) != 0)
+		goto fail;
 	if (load_provenance(c, a, r) != 0)
 		goto fail;
 	return 0;
@@ -584,6 +786,10 @@ void report_free(struct report *r)
 	free(r->history);
 	free(r->hist_store);
 	free(r->prov);
+	free(r->buckets);
+	free(r->bucket_store);
+	PQclear(r->res_rank);
+	PQclear(r->res_bucket_meta);
 	PQclear(r->res_prov);
 	PQclear(r->res_prov_doc);
 	PQclear(r->res_meta);

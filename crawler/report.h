@@ -88,6 +88,27 @@ struct report_figure {
 	struct report_hist_row *hist;
 };
 
+/* Rank buckets (`report --rank-buckets`): most bounds, the default's. */
+#define REPORT_BUCKETS_MAX 16
+#define REPORT_BUCKETS_DEFAULT "1000,10000,100000,1000000"
+
+/* One row of a headline figure in a rank bucket: its domain rows only. */
+struct report_bucket_row {
+	const struct report_figure *figure;
+	struct report_row row; /* scope is always "domain" */
+};
+
+/* One rank bucket: the targets with rank <= bound (cumulative). */
+struct report_bucket {
+	long bound;
+	char label[32];		 /* "top 1k", "top 10k", "top 50" */
+	const char *targets;	 /* ranked targets in it */
+	bool whole;		 /* every target of the campaign */
+	const char *cmp_targets; /* the compared campaign's, or NULL */
+	size_t nrows;
+	struct report_bucket_row *rows; /* figure by figure, report order */
+};
+
 /* What a campaign is, for the report's header. */
 struct report_campaign {
 	int64_t id;
@@ -131,7 +152,36 @@ struct report {
 	struct report_prov_line *prov; /* owned */
 	const char *provenance_json;
 	PGresult *res_prov, *res_prov_doc; /* owned */
+	/* Rank buckets. ranked: targets of the campaign with a rank (0: the
+	 * target list had no ranks, and there are no buckets); unranked:
+	 * targets without one, which are in no bucket. */
+	long long ranked, unranked;
+	size_t nbuckets;
+	struct report_bucket *buckets;		/* owned */
+	struct report_bucket_row *bucket_store; /* owned */
+	PGresult *res_rank, *res_bucket_meta;	/* owned */
 };
+
+/* The text that replaces the buckets of a campaign without ranks. */
+extern const char report_no_ranks[];
+/* The title of the rank buckets' section. */
+extern const char report_buckets_title[];
+/* What the rank buckets are, in a sentence or two for r (into buf). */
+void report_buckets_intro(const struct report *r, char *buf, size_t len);
+/* A bucket's heading: "top 1k: 1000 ranked targets (the whole list)". */
+void report_bucket_heading(const struct report *r,
+			   const struct report_bucket *b, char *buf,
+			   size_t len);
+
+/*
+ * Parses --rank-buckets: comma-separated bounds, each an integer from 1
+ * to 2^31-1, strictly ascending, at most REPORT_BUCKETS_MAX; or "none"
+ * (no bucket). Fills
+ * bounds[] and *n and returns 0, or returns -1 after writing into `why`
+ * what is wrong, naming the bad value.
+ */
+int report_parse_buckets(const char *s, long *bounds, size_t *n, char *why,
+			 size_t whylen);
 
 /* Whether the report's campaign was scanned without DNSSEC validation. */
 bool report_unvalidated(const struct report *r);
@@ -208,11 +258,12 @@ int report_sandboxed(PGconn *c);
 
 /*
  * Loads every registered figure of campaign `id` and, when compare is
- * not NULL, of campaign *compare beside it. Returns 0, or -1 after
+ * not NULL, of campaign *compare beside it; if the campaign has ranks,
+ * also the rank buckets of `bounds` (analysis.report_ranked). Returns 0, or -1 after
  * printing why (r is then empty). Free with report_free().
  */
 int report_load(PGconn *c, int64_t id, const int64_t *compare,
-		struct report *r);
+		const long *bounds, size_t nbounds, struct report *r);
 
 /*
  * Adds a history to a loaded report (`report --history`): the newest

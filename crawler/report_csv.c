@@ -9,6 +9,14 @@
  * campaign of the history (campaign_id that campaign, compare_id and the
  * cmp_ columns empty), after the figure's own lines. Without --history
  * the columns are what they always were.
+ *
+ * When the campaign has ranks, the header has `part` and two more
+ * columns, `rank_bucket` (the bound N of "rank <= N") and
+ * `bucket_targets` (the ranked targets in that bucket), empty on every
+ * line but the rank buckets' own: part "rank_bucket", one line per domain
+ * row of a headline figure in each bucket, bucket by bucket, after the
+ * figures and before how_measured. Without ranks the columns are what
+ * they were (there is no bucket to show).
  */
 #include "crawler/report.h"
 
@@ -38,8 +46,24 @@ static int csv_begin(struct report_render_state *st, const struct report *r)
 	      "numerator,denominator,percent,cmp_numerator,cmp_denominator,"
 	      "cmp_percent,delta",
 	      st->out);
-	fputs(r->has_history ? ",part\r\n" : "\r\n", st->out);
+	if (r->nbuckets > 0)
+		fputs(",part,rank_bucket,bucket_targets\r\n", st->out);
+	else
+		fputs(r->has_history ? ",part\r\n" : "\r\n", st->out);
 	return 0;
+}
+
+/* The columns after delta: part, and the bucket's, if there are any. */
+static void tail(FILE *out, const struct report *r, const char *part,
+		 const struct report_bucket *b)
+{
+	if (r->nbuckets > 0 || r->has_history)
+		fprintf(out, ",\"%s\"", part);
+	if (r->nbuckets > 0 && b)
+		fprintf(out, ",%ld,%s", b->bound, b->targets);
+	else if (r->nbuckets > 0)
+		fputs(",,", out);
+	fputs("\r\n", out);
 }
 
 static int csv_section(struct report_render_state *st, const struct report *r,
@@ -50,7 +74,8 @@ static int csv_section(struct report_render_state *st, const struct report *r,
 }
 
 static void line(FILE *out, const struct report *r,
-		 const struct report_figure *f, const struct report_row *w)
+		 const struct report_figure *f, const struct report_row *w,
+		 const struct report_bucket *b)
 {
 	fprintf(out, "%lld,", (long long)r->campaign.id);
 	if (r->has_compare)
@@ -75,7 +100,7 @@ static void line(FILE *out, const struct report *r,
 		fputc(',', out);
 		number(out, nums[i]);
 	}
-	fputs(r->has_history ? ",\"report\"\r\n" : "\r\n", out);
+	tail(out, r, b ? "rank_bucket" : "report", b);
 }
 
 static void history_line(FILE *out, const struct report *r,
@@ -94,7 +119,8 @@ static void history_line(FILE *out, const struct report *r,
 	field(out, w->label);
 	fprintf(out, ",%s,%s,", w->numerator, w->denominator);
 	number(out, w->percent);
-	fputs(",,,,,\"history\"\r\n", out);
+	fputs(",,,,", out);
+	tail(out, r, "history", NULL);
 }
 
 static int csv_figure(struct report_render_state *st, const struct report *r,
@@ -104,13 +130,13 @@ static int csv_figure(struct report_render_state *st, const struct report *r,
 		/* No numbers at all, not zeros: the label says why. */
 		struct report_row w = { .scope = "",
 					.label = REPORT_NOT_MEASURED };
-		line(st->out, r, f, &w);
+		line(st->out, r, f, &w, NULL);
 		return 0;
 	}
 	if (f->nrows == 0)
-		line(st->out, r, f, NULL);
+		line(st->out, r, f, NULL, NULL);
 	for (size_t i = 0; i < f->nrows; i++)
-		line(st->out, r, f, &f->rows[i]);
+		line(st->out, r, f, &f->rows[i], NULL);
 	for (size_t i = 0; r->has_history && i < f->nhist; i++)
 		history_line(st->out, r, f, &f->hist[i]);
 	return 0;
@@ -131,12 +157,18 @@ static void prov_line(FILE *out, const struct report *r, const char *fig,
 	field(out, key);
 	fputc(',', out);
 	field(out, value);
-	fputs(r->has_history ? ",,,,,,,,\"report\"\r\n" : ",,,,,,,\r\n", out);
+	fputs(",,,,,,,", out);
+	tail(out, r, "report", NULL);
 }
 
 static int csv_end(struct report_render_state *st, const struct report *r)
 {
 	char run[32];
+
+	for (size_t i = 0; i < r->nbuckets; i++)
+		for (size_t k = 0; k < r->buckets[i].nrows; k++)
+			line(st->out, r, r->buckets[i].rows[k].figure,
+			     &r->buckets[i].rows[k].row, &r->buckets[i]);
 
 	prov_line(st->out, r, "campaign", "dnssec_validated",
 		  r->campaign.dnssec_validated > 0    ? "true"

@@ -812,8 +812,85 @@ static void how_measured(FILE *out, const struct report *r)
 	fputs("</div>\n", out);
 }
 
+/* The rank buckets: a table per bucket. Not a <section> (those are the
+ * figures) and no data-figure rows (those are the figures' rows): a
+ * bucket's rows carry data-bucket (the bound), data-bucket-figure,
+ * data-scope and data-label. */
+static void buckets(FILE *out, const struct report *r)
+{
+	char buf[512];
+	bool cmp = r->has_compare;
+
+	fprintf(out,
+		"<h2 id=\"rank-buckets\">%s</h2>\n<div class=\"buckets\">\n",
+		report_buckets_title);
+	if (r->ranked == 0) {
+		fprintf(out, "<p><i>%s.</i></p>\n</div>\n", report_no_ranks);
+		return;
+	}
+	report_buckets_intro(r, buf, sizeof buf);
+	fputs("<p>", out);
+	report_put_html(out, buf);
+	fputs("</p>\n", out);
+	for (size_t i = 0; i < r->nbuckets; i++) {
+		const struct report_bucket *b = &r->buckets[i];
+		report_bucket_heading(r, b, buf, sizeof buf);
+		fprintf(out,
+			"<table class=\"bucket\" data-bucket=\"%ld\"><caption>",
+			b->bound);
+		report_put_html(out, buf);
+		fputs("</caption>\n<tr><th scope=\"col\">figure</th><th "
+		      "scope=\"col\">label</th><th scope=\"col\">count</th><th "
+		      "scope=\"col\">of</th><th scope=\"col\">%</th>",
+		      out);
+		if (cmp)
+			fputs("<th scope=\"col\">before</th><th "
+			      "scope=\"col\">of</th><th scope=\"col\">%</th>"
+			      "<th scope=\"col\">delta (points)</th>",
+			      out);
+		fputs("</tr>\n", out);
+		for (size_t k = 0; k < b->nrows; k++) {
+			const struct report_row *x = &b->rows[k].row;
+			const char *fig = b->rows[k].figure->name;
+			fprintf(out,
+				"<tr data-bucket=\"%ld\" data-bucket-figure=\"",
+				b->bound);
+			report_put_html(out, fig);
+			fputs("\" data-scope=\"", out);
+			report_put_html(out, x->scope);
+			fputs("\" data-label=\"", out);
+			report_put_html(out, x->label);
+			fputs("\"><td><a href=\"#", out);
+			report_put_html(out, fig);
+			fputs("\">", out);
+			report_put_html(out, fig);
+			fputs("</a></td><td>", out);
+			report_put_html(out, x->label);
+			fprintf(out,
+				"</td><td class=\"n num\">%s</td><td class=\"n "
+				"den\">%s</td><td class=\"n pct\">%s</td>",
+				x->numerator, x->denominator,
+				or_dash(x->percent));
+			if (cmp)
+				fprintf(out,
+					"<td class=\"n cnum\">%s</td><td "
+					"class=\"n cden\">%s</td><td class=\"n "
+					"cpct\">%s</td><td class=\"n "
+					"delta\">%s</td>",
+					or_dash(x->cmp_numerator),
+					or_dash(x->cmp_denominator),
+					or_dash(x->cmp_percent),
+					or_dash(x->delta));
+			fputs("</tr>\n", out);
+		}
+		fputs("</table>\n", out);
+	}
+	fputs("</div>\n", out);
+}
+
 static int html_end(struct report_render_state *st, const struct report *r)
 {
+	buckets(st->out, r);
 	how_measured(st->out, r);
 	fprintf(st->out,
 		"<p>%zu figures. %% = count / of, one decimal%s.</p>\n"

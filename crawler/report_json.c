@@ -12,6 +12,16 @@
  * headline figure has "history": [{"campaign": id, "rows": [{scope,
  * label, numerator, denominator, percent}]}] with one entry per campaign
  * of the history, in that order.
+ *
+ * "rank_buckets" (after the figures): {"ranked": targets with a rank,
+ * "unranked": targets without one (in no bucket), "status": null, or
+ * "no ranks in the target list" (then "buckets" is empty), "buckets":
+ * [{"bound": N (rank <= N), "label": "top 1k", "targets": ranked targets
+ * in it, "whole": it holds every target of the campaign, and with
+ * --compare "compare_targets" (null: the compared campaign has no
+ * ranks), "rows": [{"figure", "scope", "label", "numerator",
+ * "denominator", "percent"[, "compare": {...} as a figure's row]}]}]}:
+ * the domain rows of every headline figure in each bucket.
  */
 #include "crawler/report.h"
 
@@ -83,6 +93,63 @@ static void key_string(FILE *out, const char *key, const char *value)
 }
 
 /* "history": one entry per campaign of the history, its rows of f. */
+static void row_numbers(FILE *out, const struct report_row *w, bool cmp)
+{
+	fprintf(out, ", \"numerator\": %s, \"denominator\": %s, \"percent\": ",
+		w->numerator, w->denominator);
+	report_put_json_number(out, w->percent);
+	if (cmp) {
+		fputs(", \"compare\": {\"numerator\": ", out);
+		report_put_json_number(out, w->cmp_numerator);
+		fputs(", \"denominator\": ", out);
+		report_put_json_number(out, w->cmp_denominator);
+		fputs(", \"percent\": ", out);
+		report_put_json_number(out, w->cmp_percent);
+		fputs(", \"delta\": ", out);
+		report_put_json_number(out, w->delta);
+		fputc('}', out);
+	}
+}
+
+static void buckets(FILE *out, const struct report *r)
+{
+	fprintf(out,
+		",\n \"rank_buckets\": {\"ranked\": %lld, \"unranked\": "
+		"%lld, \"status\": ",
+		r->ranked, r->unranked);
+	if (r->ranked == 0)
+		report_put_json_string(out, report_no_ranks);
+	else
+		fputs("null", out);
+	fputs(", \"buckets\": [", out);
+	for (size_t i = 0; i < r->nbuckets; i++) {
+		const struct report_bucket *b = &r->buckets[i];
+		fprintf(out, "%s{\"bound\": %ld, ", i ? ",\n   " : "\n   ",
+			b->bound);
+		key_string(out, "label", b->label);
+		fprintf(out, ", \"targets\": %s, \"whole\": %s", b->targets,
+			b->whole ? "true" : "false");
+		if (r->has_compare) {
+			fputs(", \"compare_targets\": ", out);
+			report_put_json_number(out, b->cmp_targets);
+		}
+		fputs(", \"rows\": [", out);
+		for (size_t k = 0; k < b->nrows; k++) {
+			const struct report_row *w = &b->rows[k].row;
+			fputs(k ? ",\n    {" : "\n    {", out);
+			key_string(out, "figure", b->rows[k].figure->name);
+			fputs(", ", out);
+			key_string(out, "scope", w->scope);
+			fputs(", ", out);
+			key_string(out, "label", w->label);
+			row_numbers(out, w, r->has_compare);
+			fputc('}', out);
+		}
+		fputs("]}", out);
+	}
+	fputs("]}", out);
+}
+
 static void history(FILE *out, const struct report *r,
 		    const struct report_figure *f)
 {
@@ -178,7 +245,9 @@ static int json_end(struct report_render_state *st, const struct report *r)
 {
 	/* How this was measured: the campaign's provenance document, as
 	 * `export --metadata` prints it. */
-	fputs("\n ],\n \"how_measured\": ", st->out);
+	fputs("\n ]", st->out);
+	buckets(st->out, r);
+	fputs(",\n \"how_measured\": ", st->out);
 	fputs(r->provenance_json ? r->provenance_json : "null", st->out);
 	fputs("}\n", st->out);
 	return 0;

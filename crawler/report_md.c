@@ -188,8 +188,53 @@ static void how_measured(FILE *out, const struct report *r)
 	}
 }
 
+/* The rank buckets: a table per bucket, headed "#### top 1k: ...", its
+ * rows the domain rows of every headline figure. */
+static void buckets(FILE *out, const struct report *r)
+{
+	char buf[512];
+	bool cmp = r->has_compare;
+
+	fprintf(out, "\n## %s\n\n", report_buckets_title);
+	if (r->ranked == 0) {
+		fprintf(out, "_%s._\n", report_no_ranks);
+		return;
+	}
+	report_buckets_intro(r, buf, sizeof buf);
+	cell(out, buf);
+	fputc('\n', out);
+	for (size_t i = 0; i < r->nbuckets; i++) {
+		const struct report_bucket *b = &r->buckets[i];
+		report_bucket_heading(r, b, buf, sizeof buf);
+		fputs("\n#### ", out);
+		cell(out, buf);
+		fputs("\n\n| figure | label | count | of | % |", out);
+		if (cmp)
+			fputs(" other | of | % | delta |", out);
+		fputs("\n|---|---|--:|--:|--:|", out);
+		if (cmp)
+			fputs("--:|--:|--:|--:|", out);
+		fputc('\n', out);
+		for (size_t k = 0; k < b->nrows; k++) {
+			const struct report_row *w = &b->rows[k].row;
+			fprintf(out, "| `%s` | ", b->rows[k].figure->name);
+			cell(out, w->label);
+			fprintf(out, " | %s | %s | %s |", w->numerator,
+				w->denominator, or_dash(w->percent));
+			if (cmp)
+				fprintf(out, " %s | %s | %s | %s |",
+					or_dash(w->cmp_numerator),
+					or_dash(w->cmp_denominator),
+					or_dash(w->cmp_percent),
+					or_dash(w->delta));
+			fputc('\n', out);
+		}
+	}
+}
+
 static int md_end(struct report_render_state *st, const struct report *r)
 {
+	buckets(st->out, r);
 	how_measured(st->out, r);
 	fprintf(st->out, "\n%zu figures. %% = count / of, one decimal%s.\n",
 		r->nfigures,

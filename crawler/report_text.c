@@ -219,8 +219,61 @@ static void how_measured(FILE *out, const struct report *r)
 	}
 }
 
+/* The rank buckets: a table per bucket, a line per row of a headline
+ * figure's domain rows, named by the figure. */
+static void buckets(FILE *out, const struct report *r)
+{
+	char buf[512];
+	bool cmp = r->has_compare;
+
+	fprintf(out, "\n%s\n", report_buckets_title);
+	for (size_t i = 0; i < strlen(report_buckets_title); i++)
+		fputc('=', out);
+	fputc('\n', out);
+	if (r->ranked == 0) {
+		fprintf(out, "(%s)\n", report_no_ranks);
+		return;
+	}
+	report_buckets_intro(r, buf, sizeof buf);
+	wrap(out, buf, 0);
+	for (size_t i = 0; i < r->nbuckets; i++) {
+		const struct report_bucket *b = &r->buckets[i];
+		int wf = 6, wl = 5, wn = 5, wd = 2, wp = 5;
+		for (size_t k = 0; k < b->nrows; k++) {
+			const struct report_row *w = &b->rows[k].row;
+			wf = width(wf, b->rows[k].figure->name);
+			wl = width(wl, w->label);
+			wn = width(wn, w->numerator);
+			wd = width(wd, w->denominator);
+			wp = width(wp, w->percent);
+		}
+		report_bucket_heading(r, b, buf, sizeof buf);
+		fprintf(out, "\n%s\n", buf);
+		fprintf(out, "  %-*s  %-*s  %*s %*s %*s", wf, "figure", wl,
+			"label", wn, "count", wd, "of", wp, "%");
+		if (cmp)
+			fputs("  |  other     of      %  delta", out);
+		fputc('\n', out);
+		for (size_t k = 0; k < b->nrows; k++) {
+			const struct report_row *w = &b->rows[k].row;
+			fprintf(out, "  %-*s  %-*s  %*s %*s %*s", wf,
+				b->rows[k].figure->name, wl, w->label, wn,
+				w->numerator, wd, w->denominator, wp,
+				or_dash(w->percent));
+			if (cmp)
+				fprintf(out, "  | %6s %6s %6s %6s",
+					or_dash(w->cmp_numerator),
+					or_dash(w->cmp_denominator),
+					or_dash(w->cmp_percent),
+					or_dash(w->delta));
+			fputc('\n', out);
+		}
+	}
+}
+
 static int text_end(struct report_render_state *st, const struct report *r)
 {
+	buckets(st->out, r);
 	how_measured(st->out, r);
 	fprintf(st->out, "\n%zu figures. %% = count / of, one decimal%s.\n",
 		r->nfigures,

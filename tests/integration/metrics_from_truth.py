@@ -5,6 +5,13 @@ with `report --format json`.
 
 usage: metrics_from_truth.py TRUTH.jsonl REPORT.json
        metrics_from_truth.py --compare OLD.jsonl NEW.jsonl REPORT.json
+       metrics_from_truth.py --buckets RANKS.csv BOUNDS TRUTH.jsonl REPORT.json
+
+With --buckets, REPORT.json is the report of a scan of the Tranco-format
+list RANKS.csv ("rank,domain" lines) with `--rank-buckets BOUNDS`: each
+bucket's rows must be the headline figures' domain rows computed from
+the truth of the domains with rank <= its bound only (and every bound
+must have its bucket, holding that many domains).
 
 With --compare, REPORT.json is `report --campaign NEW --compare OLD
 --format json` of two scans of the same targets (tests/testbed `up
@@ -561,9 +568,82 @@ def main_compare(old_path, new_path, report_path):
     return 1 if errors else 0
 
 
+def main_buckets(ranks_path, bounds_arg, truth_path, report_path):
+    ranks = {}
+    for line in open(ranks_path):
+        if line.strip() and not line.startswith("#"):
+            r, d = line.strip().split(",", 1)
+            ranks[d.lower().rstrip(".")] = int(r)
+    truth = [json.loads(l) for l in open(truth_path) if l.strip()]
+    report = json.load(open(report_path))
+    head = {f["name"]: f["kind"] for f in report["figures"] if f["headline"]}
+    rb = report.get("rank_buckets") or {}
+    errors = []
+    if (rb.get("ranked"), rb.get("unranked"), rb.get("status")) != \
+            (len(ranks), 0, None):
+        errors.append("ranked/unranked/status %s, want %d, 0, null" %
+                      ((rb.get("ranked"), rb.get("unranked"),
+                        rb.get("status")),) + (len(ranks),))
+    bounds = [int(b) for b in bounds_arg.split(",")]
+    got = {b["bound"]: b for b in rb.get("buckets", [])}
+    if sorted(got) != bounds:
+        errors.append("buckets %s, want %s" % (sorted(got), bounds))
+    checked = 0
+    for bound in bounds:
+        b = got.get(bound)
+        if b is None:
+            continue
+        sub = [t for t in truth
+               if ranks.get(t["domain"].lower().rstrip("."), 1 << 40) <= bound]
+        where = "top %d" % bound
+        if b["targets"] != len(sub) or b["whole"] != (len(sub) == len(truth)):
+            errors.append("%s: targets %s whole %s, truth %d of %d" %
+                          (where, b["targets"], b["whole"], len(sub), len(truth)))
+        F = compute(sub)
+        rows = collections.defaultdict(dict)
+        for r in b["rows"]:
+            if r["scope"] != "domain":
+                errors.append("%s: %s row of scope %s" % (where, r["figure"], r["scope"]))
+            rows[r["figure"]][r["label"]] = r
+        for name in sorted(set(rows) - set(head)):
+            errors.append("%s: %s is not a headline figure" % (where, name))
+        for name, kind in sorted(head.items()):
+            want = {l: mm for (f, sc, l), mm in F.rows.items()
+                    if f == name and sc == "domain"}
+            den = F.den.get((name, "domain"), 0)
+            bad = []
+            for label, r in rows[name].items():
+                lo, hi = want.get(label, (0, 0))
+                if not lo <= r["numerator"] <= hi:
+                    bad.append("%s numerator %d, truth %s" % (
+                        label, r["numerator"], lo if lo == hi else "%d..%d" % (lo, hi)))
+                if r["denominator"] != den:
+                    bad.append("%s denominator %d, truth %d" %
+                               (label, r["denominator"], den))
+                if r["percent"] != pct(r["numerator"], r["denominator"]):
+                    bad.append("%s percent %s" % (label, r["percent"]))
+                if kind != "share" and r["numerator"] == 0:
+                    bad.append("%s counts 0 in a %s figure" % (label, kind))
+            for label, (lo, hi) in want.items():
+                if label not in rows[name] and (lo > 0 or kind == "share"):
+                    bad.append("row %s missing, truth %d/%d" % (label, lo, den))
+            if bad:
+                errors.extend("%s: %s: %s" % (where, name, x) for x in bad)
+            else:
+                checked += 1
+        print("ok: %s: %d domains, %d rows" % (where, len(sub), len(b["rows"])))
+    for e in errors:
+        print("FAIL: " + e)
+    print("%d bucket figures equal the truth of their domains, %d disagreements"
+          % (checked, len(errors)))
+    return 1 if errors or not checked else 0
+
+
 def main():
     if len(sys.argv) == 5 and sys.argv[1] == "--compare":
         return main_compare(*sys.argv[2:])
+    if len(sys.argv) == 6 and sys.argv[1] == "--buckets":
+        return main_buckets(*sys.argv[2:])
     if len(sys.argv) != 3:
         sys.stderr.write(__doc__.split("\n\n")[1] + "\n")
         return 64

@@ -19,9 +19,12 @@ allow_args=()
 for c in "${allow[@]}"; do allow_args+=(--allow-cidr "$c"); done
 
 # Plans show partitions whether or not they hold rows, so one scanned
-# campaign and two imported ones are enough.
+# campaign and two imported ones are enough. The targets have ranks (a
+# Tranco list, ranked in the order of the testbed's list), so that the
+# report's rank buckets have plans too.
+grep -v '^#' "$TESTBED_TARGETS" | awk 'NF { print ++n "," $1 }' >"$TEST_WORK/ranked.csv"
 for c in one two three; do
-	expect_rc 0 "$MXCRAWL" scan --targets "$TESTBED_TARGETS" --campaign "$c" \
+	expect_rc 0 "$MXCRAWL" scan --targets "$TEST_WORK/ranked.csv" --campaign "$c" \
 		"${allow_args[@]}" --no-smtp --workers 1 --concurrency 100 --progress 0
 done
 one=$(sql "SELECT id FROM campaign WHERE name = 'one'")
@@ -100,6 +103,37 @@ plans_of compare "SELECT count(*) FROM analysis.report($one, $two)"
 check_plans compare "$nall" "$one" "$two"
 plans_of history "SELECT count(*) FROM analysis.history(ARRAY[$two, $one]::bigint[])"
 check_plans history "$nhead" "$two" "$one"
+# Rank buckets: each headline figure's query over the bucket's views
+# (analysis.bucket_lines), of each campaign; and the whole report with
+# buckets beside the compared campaign's.
+plans_of bucket_one "SELECT count(*) FROM analysis.bucket_lines($one, 5)"
+check_plans bucket_one "$nhead" "$one"
+plans_of bucket_two "SELECT count(*) FROM analysis.bucket_lines($two, 20)"
+check_plans bucket_two "$nhead" "$two"
+plans_of ranked "SELECT count(*) FROM analysis.report_ranked($one, $two, '{5,20,1000000}')"
+check_plans ranked "$nall" "$one" "$two"
+grep -q "rank <= 5)" "$TEST_WORK/ranked.plans" && grep -q "rank <= 20)" "$TEST_WORK/ranked.plans" ||
+	fail "ranked: no plan of the buckets 5 and 20"
+# A bucket of every target reads the same rows as the campaign: the
+# bucket's views narrow what is read, not the definitions.
+bucket_md5() { # bucket_md5 CAMPAIGN BOUND
+	sql "SELECT md5(string_agg(concat_ws(',', figure, label, n, d), ';'
+		ORDER BY figure, label)) FROM analysis.bucket_lines($1, $2)"
+}
+whole_md5() { # whole_md5 CAMPAIGN
+	sql "SELECT md5(string_agg(concat_ws(',', f.name, v.label, v.numerator,
+		v.denominator), ';' ORDER BY f.name, v.label))
+		FROM analysis.figure_list f, analysis.figure_rows(f.name, $1) v
+		WHERE f.headline AND NOT f.across AND v.scope = 'domain'"
+}
+expect_eq "a bucket of every target of campaign $one" \
+	"$(bucket_md5 "$one" 2147483647)" "$(whole_md5 "$one")"
+expect_eq "campaign $one after a bucket" "$(whole_md5 "$one")" \
+	"$(sql "SELECT analysis.rank_scope($one, 5); SELECT analysis.rank_scope(NULL, NULL);
+		SELECT md5(string_agg(concat_ws(',', f.name, v.label, v.numerator,
+		v.denominator), ';' ORDER BY f.name, v.label))
+		FROM analysis.figure_list f, analysis.figure_rows(f.name, $one) v
+		WHERE f.headline AND NOT f.across AND v.scope = 'domain'" | tail -n 1)"
 
 # The scope changes what is read, not the figures: every figure's rows
 # for a campaign (or a pair) are the same as its view gives with every
