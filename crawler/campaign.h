@@ -45,6 +45,12 @@ const char *campaign_name_problem(const char *name);
  * -1 error (printed). */
 int campaign_find(PGconn *c, const char *name, int64_t *id, int64_t *targets);
 
+/* The state of the campaign named `name`, copied into buf, or NULL (none,
+ * or an error). campaign_find() does not see one 'importing' or
+ * 'dropping'; this says which. */
+const char *campaign_state_of(PGconn *c, const char *name, char *buf,
+			      size_t len);
+
 /* Starts the transaction, creates the campaign and opens the COPY into its
  * queue. Returns NULL on error (printed; nothing is left behind). */
 struct campaign_import *campaign_import_begin(PGconn *c,

@@ -40,24 +40,28 @@ static const char usage[] =
     "73 cannot create FILE; 74 write error; 78 a migration is pending that\n"
     "this role may not apply.\n";
 
-/* Finds a campaign by id (all digits) or name; the newest when spec is NULL.
+/* Finds a campaign by id (all digits) or name; the newest when spec is NULL;
+ * a campaign being dropped only if `dropping` (its facts are going).
  * Returns 1 found, 0 not, -1 error. */
-int campaign_resolve(PGconn *c, const char *spec, int64_t *id, char **name)
+static int resolve_campaign(PGconn *c, const char *spec, bool dropping,
+			    int64_t *id, char **name)
 {
-	const char *params[1] = { spec };
+	const char *params[2] = { spec, dropping ? "t" : "f" };
 	PGresult *r;
 
 	if (!spec)
-		r = db_exec(
-		    c, PGRES_TUPLES_OK, "finding the newest campaign",
-		    "SELECT id, name FROM campaign ORDER BY id DESC LIMIT 1", 0,
-		    NULL);
+		r = db_exec(c, PGRES_TUPLES_OK, "finding the newest campaign",
+			    "SELECT id, name FROM campaign "
+			    "WHERE $2::boolean OR state <> 'dropping' "
+			    "ORDER BY id DESC LIMIT 1",
+			    2, params);
 	else
 		r = db_exec(c, PGRES_TUPLES_OK, "finding the campaign",
-			    "SELECT id, name FROM campaign WHERE name = $1 "
-			    "OR ($1 ~ '^[0-9]{1,18}$' AND id = $1::bigint) "
+			    "SELECT id, name FROM campaign WHERE (name = $1 "
+			    "OR ($1 ~ '^[0-9]{1,18}$' AND id = $1::bigint)) "
+			    "AND ($2::boolean OR state <> 'dropping') "
 			    "ORDER BY name = $1 DESC LIMIT 1",
-			    1, params);
+			    2, params);
 	if (!r)
 		return -1;
 	int found = PQntuples(r) > 0;
@@ -68,6 +72,16 @@ int campaign_resolve(PGconn *c, const char *spec, int64_t *id, char **name)
 	}
 	PQclear(r);
 	return found;
+}
+
+int campaign_resolve(PGconn *c, const char *spec, int64_t *id, char **name)
+{
+	return resolve_campaign(c, spec, false, id, name);
+}
+
+int campaign_resolve_all(PGconn *c, const char *spec, int64_t *id, char **name)
+{
+	return resolve_campaign(c, spec, true, id, name);
 }
 
 /* Largest handshake record decompressed (records are a few KiB). */

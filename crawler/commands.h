@@ -18,8 +18,11 @@ int cmd_campaign(int argc, char **argv);
 int cmd_reverify(int argc, char **argv);
 
 /* Finds a campaign by id (digits) or name, the newest when spec is NULL;
- * *name (malloc'ed) when name is not NULL. 1 found, 0 not, -1 error. */
+ * *name (malloc'ed) when name is not NULL. 1 found, 0 not, -1 error.
+ * A campaign being dropped (state 'dropping') is not found; by
+ * campaign_resolve_all() it is (`campaign show|size|drop`). */
 int campaign_resolve(PGconn *c, const char *spec, int64_t *id, char **name);
+int campaign_resolve_all(PGconn *c, const char *spec, int64_t *id, char **name);
 
 /*
  * Opens a target file and settles its format: `format` ("plain", "tranco",
