@@ -54,6 +54,15 @@ rows_of() {
 	          AND c.relnamespace = 'public'::regnamespace) x"
 }
 
+# A partition with a foreign key could not be dropped without ACCESS
+# EXCLUSIVE on the table it references (campaign, read by everyone):
+# campaign-scoped tables have none (schema/025), and later ones must not.
+expect_eq "foreign keys of partitioned tables" "$(sql "
+    SELECT coalesce(string_agg(k.conrelid::regclass || ' -> ' || k.confrelid::regclass, ', '), 'none')
+      FROM pg_constraint k
+      JOIN pg_class c ON c.oid = k.conrelid
+     WHERE k.contype = 'f' AND (c.relkind = 'p' OR c.relispartition)")" none
+
 # ---- size -------------------------------------------------------------------------
 expect_rc 0 "$MXCRAWL" campaign size beta --format json
 size_beta=$("$PY" -c 'import json,sys; print(json.load(sys.stdin)["bytes"])' <"$TEST_WORK/out")
