@@ -10,10 +10,12 @@
 -- Now `mxcrawl campaign drop` (crawler/cmd_campaign.c) works in steps,
 -- each in a transaction of its own, and can be interrupted anywhere:
 --   1. campaign_drop_begin(): refuses while a crawler holds a lease (as
---      019's did), else sets the campaign's state to 'dropping' and
---      writes down its partitions (campaign_drop_table). A 'dropping'
---      campaign is leased by no crawler, scanned, reported and exported
---      by nobody, and stays 'dropping' until it is gone.
+--      019's did) or its import is running, else sets the campaign's
+--      state to 'dropping' and writes down its partitions
+--      (campaign_drop_table). A 'dropping' campaign is leased by no
+--      crawler, scanned, reported and exported by nobody, and stays
+--      'dropping' until it is gone. A campaign left 'importing' by an
+--      import that was killed is dropped like any other.
 --   2. For each partition, `ALTER TABLE parent DETACH PARTITION p
 --      CONCURRENTLY` (it cannot run in a function: two transactions of
 --      its own). It takes SHARE UPDATE EXCLUSIVE on the parent, which
