@@ -19,6 +19,7 @@ struct campaign_import {
 	int64_t n;	/* targets queued so far */
 	int batch_size;
 	int copying; /* inside COPY ... FROM STDIN */
+	char name[CAMPAIGN_NAME_MAX + 1];
 	struct jbuf buf;
 };
 
@@ -93,28 +94,35 @@ const char *campaign_new_name_problem(const char *name)
 	return NULL;
 }
 
-int campaign_resolve(PGconn *c, const char *spec, int64_t *id, char **name)
+/* campaign_resolve(), with campaigns being dropped (schema/025) found
+ * only if `dropping`: their facts are going, so only `campaign
+ * show|size|drop` may name them. */
+static int resolve(PGconn *c, const char *spec, bool dropping, int64_t *id,
+		   char **name)
 {
 	/* The id is asked for only when spec is all digits (and fits). */
 	bool digits = spec && *spec && strlen(spec) <= 18 &&
 		      strspn(spec, "0123456789") == strlen(spec);
-	const char *params[2] = { spec, digits ? spec : NULL };
+	const char *params[3] = { spec, digits ? spec : NULL,
+				  dropping ? "t" : "f" };
 	PGresult *r;
 
 	if (!spec)
-		r = db_exec(
-		    c, PGRES_TUPLES_OK, "finding the newest campaign",
-		    "SELECT id, name FROM campaign ORDER BY id DESC LIMIT 1", 0,
-		    NULL);
+		r = db_exec(c, PGRES_TUPLES_OK, "finding the newest campaign",
+			    "SELECT id, name FROM campaign "
+			    "WHERE $1::boolean OR state <> 'dropping' "
+			    "ORDER BY id DESC LIMIT 1",
+			    1, params + 2);
 	else
 		/* At most two rows: the campaign with this id, the one with
 		 * this name (made by a version that allowed all-digit
 		 * names). */
 		r = db_exec(c, PGRES_TUPLES_OK, "finding the campaign",
 			    "SELECT id, name, name = $1 FROM campaign "
-			    "WHERE name = $1 OR id = $2::bigint "
+			    "WHERE (name = $1 OR id = $2::bigint) "
+			    "AND ($3::boolean OR state <> 'dropping') "
 			    "ORDER BY name = $1",
-			    2, params);
+			    3, params);
 	if (!r)
 		return -1;
 	int found = PQntuples(r) > 0;
@@ -143,6 +151,16 @@ int campaign_resolve(PGconn *c, const char *spec, int64_t *id, char **name)
 	return found;
 }
 
+int campaign_resolve(PGconn *c, const char *spec, int64_t *id, char **name)
+{
+	return resolve(c, spec, false, id, name);
+}
+
+int campaign_resolve_all(PGconn *c, const char *spec, int64_t *id, char **name)
+{
+	return resolve(c, spec, true, id, name);
+}
+
 int campaign_spec_check(const char *cmd, const char *what, const char *spec)
 {
 	const char *problem = spec ? campaign_name_problem(spec) : NULL;
@@ -158,8 +176,9 @@ int campaign_find(PGconn *c, const char *name, int64_t *id, int64_t *targets)
 	PGresult *r =
 	    db_exec(c, PGRES_TUPLES_OK, "looking up the campaign",
 		    "SELECT id, targets FROM campaign WHERE name = $1 "
-		    /* Not yet imported: as if it did not exist (schema/022). */
-		    "AND state <> 'importing'",
+		    /* Not yet imported (schema/022), or being dropped
+		     * (schema/025): as if it did not exist. */
+		    "AND state NOT IN ('importing', 'dropping')",
 		    1, params);
 	int found;
 
@@ -174,10 +193,118 @@ int campaign_find(PGconn *c, const char *name, int64_t *id, int64_t *targets)
 	return found;
 }
 
+const char *campaign_state_of(PGconn *c, const char *name, char *buf,
+			      size_t len)
+{
+	const char *params[1] = { name };
+	PGresult *r = PQexecParams(c,
+				   "SELECT state FROM campaign "
+				   "WHERE name = $1",
+				   1, NULL, params, NULL, NULL, 0);
+	const char *state = NULL;
+
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+		snprintf(buf, len, "%s", PQgetvalue(r, 0, 0));
+		state = buf;
+	}
+	PQclear(r);
+	return state;
+}
+
 static void rollback(PGconn *c)
 {
 	PGresult *r = PQexec(c, "ROLLBACK");
 	PQclear(r);
+}
+
+/* The import's lock (schema/025): held, at session level, from the
+ * transaction that creates the campaign until the import commits or gives
+ * up, so that a campaign left 'importing' by a crashed import can be told
+ * from one being imported: nobody holds its lock. */
+static void import_unlock(PGconn *c, int64_t id)
+{
+	char cid[24];
+	const char *p[1] = { cid };
+
+	snprintf(cid, sizeof cid, "%" PRId64, id);
+	PQclear(PQexecParams(c,
+			     "SELECT pg_advisory_unlock("
+			     "campaign_import_lock_key($1::bigint))",
+			     1, NULL, p, NULL, NULL, 0));
+}
+
+/* The campaign named params[0] exists: if it is 'importing', holds no
+ * target and its import's lock is free, that import was cut short (its
+ * importer crashed or was killed) and this one takes it over, with this
+ * run's configuration: nothing of the earlier one was committed but the
+ * campaign row and its empty partitions. Returns its id (lock held), or -1
+ * (said). Outside a transaction. */
+static int64_t take_over(PGconn *c, const char *const params[5])
+{
+	const char *p1[1] = { params[0] };
+	PGresult *r =
+	    db_exec(c, PGRES_TUPLES_OK, "looking up the campaign",
+		    /* CASE: the lock is tried for an 'importing' one only. */
+		    "SELECT id, state, CASE WHEN state = 'importing' THEN "
+		    "pg_try_advisory_lock(campaign_import_lock_key(id)) "
+		    "ELSE false END FROM campaign WHERE name = $1",
+		    1, p1);
+	if (!r)
+		return -1;
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		cli_error("creating the campaign '%s': its name was taken, "
+			  "then freed; try again",
+			  params[0]);
+		return -1;
+	}
+	int64_t id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	char state[16];
+	snprintf(state, sizeof state, "%s", PQgetvalue(r, 0, 1));
+	bool locked = PQgetvalue(r, 0, 2)[0] == 't';
+	PQclear(r);
+	if (strcmp(state, "importing") != 0) {
+		cli_error("campaign '%s' already exists (%s); choose another "
+			  "name",
+			  params[0],
+			  strcmp(state, "dropping") ? state
+						    : "it is being dropped");
+		return -1;
+	}
+	if (!locked) {
+		cli_error("campaign '%s' exists and is being imported by "
+			  "another session right now; choose another name",
+			  params[0]);
+		return -1;
+	}
+	char cid[24];
+	snprintf(cid, sizeof cid, "%" PRId64, id);
+	const char *p[5] = { cid, params[1], params[2], params[3], params[4] };
+	r = db_exec(
+	    c, PGRES_TUPLES_OK, "taking over the campaign",
+	    "UPDATE campaign SET config = $2::jsonb, tool_version = $3, "
+	    "vantage = $4, batch_size = $5::integer, "
+	    "created = clock_timestamp() "
+	    "WHERE id = $1::bigint AND state = 'importing' "
+	    "AND NOT EXISTS (SELECT 1 FROM campaign_target t "
+	    "WHERE t.campaign_id = $1::bigint) RETURNING id",
+	    5, p);
+	int n = r ? PQntuples(r) : -1;
+	PQclear(r);
+	if (n != 1) {
+		if (n == 0)
+			cli_error("campaign '%s' is left 'importing' but holds "
+				  "targets; drop it ('mxcrawl campaign drop') "
+				  "or choose another name",
+				  params[0]);
+		import_unlock(c, id);
+		return -1;
+	}
+	fprintf(stderr,
+		"mxcrawl: campaign '%s' (id %" PRId64 "): its earlier import "
+		"was interrupted; importing into it again\n",
+		params[0], id);
+	return id;
 }
 
 /* How long one attempt to create a campaign's partitions waits for a lock
@@ -186,11 +313,11 @@ static void rollback(PGconn *c)
 #define CAMPAIGN_CREATE_ATTEMPTS 600
 
 /* Creates the campaign (state 'importing') and its partitions in a short
- * transaction of its own. Attaching a partition waits for transactions
- * that write the tables its foreign keys name (a crawler's batch, another
- * import's last moments); while it waits, those tables' writers queue
- * behind it. So each attempt waits at most CAMPAIGN_LOCK_TIMEOUT, then
- * lets the queue drain and tries again. Returns the id, or -1 (said). */
+ * transaction of its own. Attaching a partition waits for other DDL on the
+ * parent (another import's attach, a drop's detach; before schema/025 also
+ * for the writers of the tables its foreign keys named). So each attempt
+ * waits at most CAMPAIGN_LOCK_TIMEOUT, then lets the queue drain and tries
+ * again. Returns the id, or -1 (said). */
 static int64_t create_campaign(PGconn *c, const char *const params[5])
 {
 	bool said = false;
@@ -212,8 +339,19 @@ static int64_t create_campaign(PGconn *c, const char *const params[5])
 				 5, NULL, params, NULL, NULL, 0);
 		if (PQresultStatus(r) == PGRES_TUPLES_OK) {
 			int64_t id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+			const char *p[1] = { PQgetvalue(r, 0, 0) };
+			/* Taken before the campaign is visible: nobody sees
+			 * it 'importing' with its lock free while this runs. */
+			PGresult *l = PQexecParams(
+			    c,
+			    "SELECT pg_advisory_lock("
+			    "campaign_import_lock_key($1::bigint))",
+			    1, NULL, p, NULL, NULL, 0);
+			bool ok = PQresultStatus(l) == PGRES_TUPLES_OK;
 			PQclear(r);
-			r = PQexec(c, "COMMIT");
+			r = ok ? PQexec(c, "COMMIT") : l;
+			if (ok)
+				PQclear(l);
 			if (PQresultStatus(r) == PGRES_COMMAND_OK) {
 				PQclear(r);
 				return id;
@@ -221,14 +359,11 @@ static int64_t create_campaign(PGconn *c, const char *const params[5])
 		}
 		const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 		bool lock_timeout = state && strcmp(state, "55P03") == 0;
-		if (state && strcmp(state, "23505") == 0) {
+		bool taken = state && strcmp(state, "23505") == 0;
+		if (taken) {
 			/* campaign_find() does not see a campaign that is
-			 * still being imported. */
-			cli_error("campaign '%s' exists and is being imported "
-				  "(or its import was interrupted: see "
-				  "'mxcrawl campaign list'); choose another "
-				  "name",
-				  params[0]);
+			 * still being imported, or whose import was cut
+			 * short: that one is taken over. */
 		} else if (!lock_timeout) {
 			char *err = strdup(PQresultErrorMessage(r));
 			if (err)
@@ -239,6 +374,8 @@ static int64_t create_campaign(PGconn *c, const char *const params[5])
 		}
 		PQclear(r);
 		rollback(c);
+		if (taken)
+			return take_over(c, params);
 		if (!lock_timeout)
 			return -1;
 		if (!said) {
@@ -254,20 +391,19 @@ static int64_t create_campaign(PGconn *c, const char *const params[5])
 	return -1;
 }
 
-/* Deletes a campaign whose import failed (still 'importing'); its empty
- * partitions stay (dropping them would lock the parents). */
-static void forget_campaign(PGconn *c, int64_t id)
+/* A failed import leaves its campaign 'importing', with no targets and
+ * empty partitions: removing them would be a drop (schema/025), and the
+ * crawler's role may not. Running the same import again takes it over;
+ * `campaign drop` removes it. Frees the import's lock. */
+static void forget_campaign(PGconn *c, int64_t id, const char *name)
 {
-	char cid[24];
-	const char *p[1] = { cid };
-
-	snprintf(cid, sizeof cid, "%" PRId64, id);
-	PGresult *r =
-	    db_exec(c, PGRES_COMMAND_OK, "deleting the failed campaign",
-		    "DELETE FROM campaign WHERE id = $1::bigint "
-		    "AND state = 'importing'",
-		    1, p);
-	PQclear(r);
+	import_unlock(c, id);
+	fprintf(stderr,
+		"mxcrawl: campaign '%s' (id %" PRId64 ") stays 'importing', "
+		"with no targets: run the same import again to use it, or "
+		"'mxcrawl campaign drop %" PRId64 " --yes' (as the tables' "
+		"owner) to remove it\n",
+		name, id, id);
 }
 
 struct campaign_import *campaign_import_begin(PGconn *c,
@@ -285,6 +421,7 @@ struct campaign_import *campaign_import_begin(PGconn *c,
 	}
 	im->c = c;
 	im->batch_size = s->batch_size;
+	snprintf(im->name, sizeof im->name, "%s", s->name);
 	jbuf_init(&im->buf, 2 * CAMPAIGN_COPY_CHUNK);
 	snprintf(batch, sizeof batch, "%d", s->batch_size);
 
@@ -317,7 +454,7 @@ struct campaign_import *campaign_import_begin(PGconn *c,
 	return im;
 fail:
 	rollback(c);
-	forget_campaign(c, im->id);
+	forget_campaign(c, im->id, im->name);
 	jbuf_free(&im->buf);
 	free(im);
 	return NULL;
@@ -374,7 +511,7 @@ void campaign_import_abort(struct campaign_import *im)
 			PQclear(r);
 	}
 	rollback(im->c);
-	forget_campaign(im->c, im->id);
+	forget_campaign(im->c, im->id, im->name);
 	import_free(im);
 }
 
@@ -418,6 +555,12 @@ int campaign_import_commit(struct campaign_import *im, int64_t *id,
 	    1, params);
 	if (!r)
 		goto fail;
+	if (strcmp(PQcmdTuples(r), "1") != 0) {
+		cli_error("queueing the campaign: it is no longer being "
+			  "imported (dropped meanwhile?)");
+		PQclear(r);
+		goto fail;
+	}
 	PQclear(r);
 	r = PQexec(im->c, "COMMIT");
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
@@ -426,12 +569,13 @@ int campaign_import_commit(struct campaign_import *im, int64_t *id,
 		goto fail;
 	}
 	PQclear(r);
+	import_unlock(im->c, im->id);
 	*id = im->id;
 	import_free(im);
 	return 0;
 fail:
 	rollback(im->c);
-	forget_campaign(im->c, im->id);
+	forget_campaign(im->c, im->id, im->name);
 	import_free(im);
 	return -1;
 }

@@ -65,9 +65,19 @@ int campaign_spec_check(const char *cmd, const char *what, const char *spec);
  * malloc'ed when name is not NULL), 0 not, -1 error (printed). */
 int campaign_resolve(PGconn *c, const char *spec, int64_t *id, char **name);
 
+/* The same, finding also a campaign being dropped (state 'dropping',
+ * which campaign_resolve skips): for `campaign show|size|drop`. */
+int campaign_resolve_all(PGconn *c, const char *spec, int64_t *id, char **name);
+
 /* Looks a campaign up by name: 1 found (id and targets set), 0 not found,
  * -1 error (printed). */
 int campaign_find(PGconn *c, const char *name, int64_t *id, int64_t *targets);
+
+/* The state of the campaign named `name`, copied into buf, or NULL (none,
+ * or an error). campaign_find() does not see one 'importing' or
+ * 'dropping'; this says which. */
+const char *campaign_state_of(PGconn *c, const char *name, char *buf,
+			      size_t len);
 
 /* Starts the transaction, creates the campaign and opens the COPY into its
  * queue. Returns NULL on error (printed; nothing is left behind). */

@@ -29,7 +29,7 @@ static const char usage[] =
     "       mxcrawl campaign show ID|NAME [--format text|json] [--db CONNINFO]\n"
     "       mxcrawl campaign size ID|NAME [--format text|json] [--db CONNINFO]\n"
     "       mxcrawl campaign cancel ID|NAME [--db CONNINFO]\n"
-    "       mxcrawl campaign drop ID|NAME --yes [--db CONNINFO]\n"
+    "       mxcrawl campaign drop ID|NAME --yes [--wait SECONDS] [--db CONNINFO]\n"
     "       mxcrawl campaign gc-certificates --yes [--db CONNINFO]\n"
     "       mxcrawl campaign lock NAME [--db CONNINFO] -- COMMAND [ARG...]\n"
     "\n"
@@ -45,10 +45,12 @@ static const char usage[] =
     "          certificates, shared by all campaigns, are not counted\n"
     "  cancel  mark a queued or running campaign cancelled: crawlers lease\n"
     "          no more of its batches, those in flight are finished and kept\n"
-    "  drop    delete a campaign and all its facts for good (drops its\n"
-    "          partitions; seconds at any size); needs --yes; refused while\n"
-    "          a crawler holds a lease on it. Export it first to keep it.\n"
-    "          Certificates are kept (other campaigns share them)\n"
+    "  drop    delete a campaign and all its facts for good (detaches and\n"
+    "          drops its partitions; seconds at any size; other campaigns\n"
+    "          go on meanwhile); needs --yes; refused while a crawler holds\n"
+    "          a lease on it or its import runs. An interrupted drop leaves\n"
+    "          it 'dropping': drop it again to finish. Export it first to\n"
+    "          keep it. Certificates are kept (other campaigns share them)\n"
     "  gc-certificates  delete the certificates no campaign refers to any\n"
     "          more; needs --yes; crawlers wait to store while it runs\n"
     "  lock    run COMMAND while holding the PostgreSQL advisory lock named\n"
@@ -62,20 +64,30 @@ static const char usage[] =
     "  --state S,...   list only campaigns in these states (queued, running,\n"
     "                  done, cancelled)\n"
     "  --yes           drop, gc-certificates: really delete\n"
+    "  --wait SECONDS  drop: wait at most this long (default 60) for the\n"
+    "                  transactions that use a table to end, then stop\n"
+    "                  (exit 75; drop again later to go on)\n"
     "  --db CONNINFO   PostgreSQL server (default: the private cluster)\n"
     "\n"
     "Exit status: 0 ok; 64 usage (drop without --yes); 65 no such\n"
     "campaign, or cancelling a finished one; 69 database unreachable; 75\n"
     "lock held elsewhere, or drop refused while a crawler holds a lease or\n"
-    "while other sessions hold its tables (nothing dropped: try again);\n"
+    "its import runs (nothing dropped), or stopped after --wait (drop again\n"
+    "later); 77 drop by a role that does not own the tables;\n"
     "lock: otherwise COMMAND's status (126/127 when it cannot be run); 78 a\n"
     "migration is pending that this role may not apply.\n";
 
-enum { OPT_PREFIX = 2000, OPT_STATE, OPT_YES };
+enum { OPT_PREFIX = 2000, OPT_STATE, OPT_YES, OPT_WAIT };
 
 /* How long drop and gc-certificates wait for a table lock. While they wait,
  * other sessions queue behind the request; longer would stall crawlers. */
 #define DROP_LOCK_TIMEOUT "2s"
+
+/* How long a drop waits, by default, for the transactions that use a
+ * parent table to end before it detaches one of its partitions. Nobody
+ * queues behind that wait but other DDL on the parent: the creation of
+ * a new campaign, which retries each second for ten minutes. */
+#define DROP_WAIT_DEFAULT 60
 
 /* Timestamps are shown in UTC, ISO 8601. */
 #define ISO(col) \
@@ -490,6 +502,11 @@ static int do_cancel(PGconn *c, const char *cid, const char *name)
 		cli_error("campaign '%s' is done: there is nothing to cancel",
 			  name);
 		rc = EX_DATAERR;
+	} else if (!strcmp(was, "dropping") || !strcmp(was, "importing")) {
+		cli_error("campaign '%s' is %s: there is nothing to cancel",
+			  name,
+			  was[0] == 'd' ? "being dropped" : "not imported yet");
+		rc = EX_DATAERR;
 	} else if (!strcmp(was, "cancelled")) {
 		printf("campaign '%s' (id %s) was already cancelled\n", name,
 		       cid);
@@ -551,6 +568,15 @@ static int do_size(PGconn *c, const char *cid, const char *name,
 
 /* ---- drop, gc-certificates ------------------------------------------------- */
 
+/* The reason of a failed statement, its first line (malloc'd or NULL). */
+static char *first_line(PGresult *r)
+{
+	char *err = strdup(PQresultErrorMessage(r));
+	if (err)
+		err[strcspn(err, "\n")] = '\0';
+	return err;
+}
+
 /* Runs `sql` (one row expected) in a transaction of its own with a short
  * lock_timeout. Returns the result, or NULL with *rc set and the reason
  * printed; `what` names the operation for messages. */
@@ -581,6 +607,8 @@ static PGresult *run_locked(PGconn *c, const char *what, const char *sql,
 	}
 	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 	const char *detail = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL);
+	const char *hint = PQresultErrorField(r, PG_DIAG_MESSAGE_HINT);
+	const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
 	/* No lock in time, or a deadlock with another session's writes
 	 * (a crawler's batch retries its write): nothing was done. */
 	if (state && (!strcmp(state, "55P03") || !strcmp(state, "40P01"))) {
@@ -593,17 +621,17 @@ static PGresult *run_locked(PGconn *c, const char *what, const char *sql,
 		cli_error("%s: no campaign '%s' any more", what,
 			  name ? name : "?");
 		*rc = EX_DATAERR;
-	} else if (state && !strcmp(state, "55006")) {
-		cli_error("%s: refused: a crawler holds a lease on campaign "
-			  "'%s' (%s); cancel it ('mxcrawl campaign cancel') "
-			  "and let its crawlers finish, or wait until their "
-			  "leases expire; nothing deleted",
-			  what, name ? name : "?", detail ? detail : "");
-		*rc = EX_TEMPFAIL;
+	} else if (state &&
+		   (!strcmp(state, "55006") || !strcmp(state, "42501"))) {
+		/* A crawler's lease, an import at work (55006), a role that
+		 * may not (42501): said by the database. */
+		cli_error("%s: refused: %s%s%s%s%s%s; nothing deleted", what,
+			  msg ? msg : "?", detail ? " (" : "",
+			  detail ? detail : "", detail ? ")" : "",
+			  hint ? ". " : "", hint ? hint : "");
+		*rc = strcmp(state, "42501") ? EX_TEMPFAIL : EX_NOPERM;
 	} else {
-		char *err = strdup(PQresultErrorMessage(r));
-		if (err)
-			err[strcspn(err, "\n")] = '\0';
+		char *err = first_line(r);
 		cli_error("%s: %s", what, err ? err : "out of memory");
 		free(err);
 		*rc = EX_UNAVAILABLE;
@@ -613,7 +641,156 @@ static PGresult *run_locked(PGconn *c, const char *what, const char *sql,
 	return NULL;
 }
 
-static int do_drop(PGconn *c, const char *cid, const char *name, bool yes)
+/* Runs one statement of a drop in autocommit (DETACH ... CONCURRENTLY
+ * cannot run in a transaction block) with lock_timeout `timeout`. Returns
+ * the result, or NULL with the SQLSTATE copied to `state` (empty: none)
+ * and the reason printed unless it is a lock timeout (55P03). */
+static PGresult *drop_step(PGconn *c, const char *what, const char *timeout,
+			   const char *sql, int nparams,
+			   const char *const *params, char state[6])
+{
+	const char *p[1] = { timeout };
+	state[0] = '\0';
+	PGresult *r =
+	    PQexecParams(c, "SELECT set_config('lock_timeout', $1, false)", 1,
+			 NULL, p, NULL, NULL, 0);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+		PQclear(r);
+		r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
+		if (PQresultStatus(r) == PGRES_TUPLES_OK ||
+		    PQresultStatus(r) == PGRES_COMMAND_OK)
+			return r;
+	}
+	const char *s = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	if (s)
+		snprintf(state, 6, "%s", s);
+	if (strcmp(state, "55P03") != 0) {
+		char *err = first_line(r);
+		cli_error("%s: %s", what, err ? err : "out of memory");
+		free(err);
+	}
+	PQclear(r);
+	return NULL;
+}
+
+/* Says which other transactions hold a lock on `parent` now: a detach
+ * waits for them to end (a long export or report of another campaign). */
+static void say_waiting(PGconn *c, const char *parent, int wait_s)
+{
+	const char *p[1] = { parent };
+	PGresult *r = PQexecParams(
+	    c,
+	    "SELECT string_agg(DISTINCT format('pid %s (%s%s)', a.pid, "
+	    "coalesce(nullif(a.application_name, ''), 'no name'), "
+	    "', in a transaction since ' || iso_utc(a.xact_start)), ', ') "
+	    "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+	    "WHERE l.locktype = 'relation' AND l.granted "
+	    "AND l.relation = to_regclass($1) AND a.pid <> pg_backend_pid()",
+	    1, NULL, p, NULL, NULL, 0);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+	    !PQgetisnull(r, 0, 0))
+		fprintf(stderr,
+			"mxcrawl: detaching from %s waits (at most %d s) for "
+			"the transactions that use it to end: %s\n",
+			parent, wait_s, PQgetvalue(r, 0, 0));
+	PQclear(r);
+}
+
+/* The lock that lets one drop run at a time: a pending detach found by
+ * a drop is then always one an interrupted drop left. */
+#define DROP_ONE_AT_A_TIME "hashtextextended('mxcrawl campaign drop', 0)"
+
+/* Detaches (DETACH PARTITION CONCURRENTLY, or FINALIZE one cut short) and
+ * drops every table of a campaign in state 'dropping', one transaction
+ * each, waiting at most wait_s for the transactions that use a parent.
+ * Returns EX_OK, or the exit status (said). *ntables counts the tables
+ * dropped. */
+static int drop_tables(PGconn *c, const char *cid, const char *name, int wait_s,
+		       int *ntables)
+{
+	const char *p[1] = { cid };
+	char wait[24], state[6];
+	snprintf(wait, sizeof wait, "%ds", wait_s);
+
+	PGresult *t = db_exec(c, PGRES_TUPLES_OK, "listing the tables",
+			      "SELECT parent, part, status, other_pending "
+			      "FROM campaign_drop_tables($1::bigint)",
+			      1, p);
+	if (!t)
+		return EX_UNAVAILABLE;
+	int rc = EX_OK;
+	for (int i = 0; i < PQntuples(t) && rc == EX_OK; i++) {
+		const char *parent = PQgetvalue(t, i, 0);
+		const char *part = PQgetvalue(t, i, 1);
+		const char *status = PQgetvalue(t, i, 2);
+		const char *on = parent, *waited = wait;
+		char sql[1024];
+		PGresult *r;
+
+		/* DDL takes no parameters: the names are the catalog's
+		 * (regclass output, quoted as needed), not the user's. */
+		if (!strcmp(status, "attached") || !strcmp(status, "pending")) {
+			/* A partition of the same parent left pending by an
+			 * interrupted drop: only one may be pending. */
+			if (!PQgetisnull(t, i, 3)) {
+				snprintf(sql, sizeof sql,
+					 "ALTER TABLE %s DETACH PARTITION %s "
+					 "FINALIZE",
+					 parent, PQgetvalue(t, i, 3));
+				say_waiting(c, parent, wait_s);
+				r = drop_step(c, "finishing an earlier detach",
+					      wait, sql, 0, NULL, state);
+				if (!r)
+					goto failed;
+				PQclear(r);
+			}
+			snprintf(sql, sizeof sql,
+				 "ALTER TABLE %s DETACH PARTITION %s %s",
+				 parent, part,
+				 strcmp(status, "pending") ? "CONCURRENTLY"
+							   : "FINALIZE");
+			say_waiting(c, parent, wait_s);
+			r = drop_step(c, "detaching a partition", wait, sql, 0,
+				      NULL, state);
+			if (!r)
+				goto failed;
+			PQclear(r);
+		}
+		const char *pp[2] = { cid, part };
+		on = part;
+		waited = DROP_LOCK_TIMEOUT;
+		r = drop_step(c, "dropping a detached table", DROP_LOCK_TIMEOUT,
+			      "SELECT campaign_drop_detached($1::bigint, $2)",
+			      2, pp, state);
+		if (!r)
+			goto failed;
+		PQclear(r);
+		if (strcmp(status, "gone") != 0)
+			++*ntables;
+		continue;
+	failed:
+		if (!strcmp(state, "55P03"))
+			cli_error(
+			    "dropping campaign '%s': transactions older than "
+			    "the drop still use %s (waited %s; see "
+			    "pg_stat_activity); %d tables dropped so far, the "
+			    "campaign stays 'dropping': run the drop again "
+			    "later, it goes on where it stopped",
+			    name, on, waited, *ntables);
+		else
+			cli_error("dropping campaign '%s': stopped at %s; "
+				  "%d tables dropped so far, the campaign "
+				  "stays 'dropping': run the drop again, it "
+				  "goes on where it stopped",
+				  name, part, *ntables);
+		rc = EX_TEMPFAIL;
+	}
+	PQclear(t);
+	return rc;
+}
+
+static int do_drop(PGconn *c, const char *cid, const char *name, bool yes,
+		   int wait_s)
 {
 	if (!yes) {
 		const char *p[1] = { cid };
@@ -631,21 +808,55 @@ static int do_drop(PGconn *c, const char *cid, const char *name, bool yes)
 		PQclear(r);
 		return EX_USAGE;
 	}
+	PGresult *r = db_exec(
+	    c, PGRES_TUPLES_OK, "dropping the campaign",
+	    "SELECT pg_try_advisory_lock(" DROP_ONE_AT_A_TIME ")", 0, NULL);
+	if (!r)
+		return EX_UNAVAILABLE;
+	bool mine = PQgetvalue(r, 0, 0)[0] == 't';
+	PQclear(r);
+	if (!mine) {
+		cli_error("dropping the campaign: another campaign drop is "
+			  "running; nothing deleted: try again when it ends");
+		return EX_TEMPFAIL;
+	}
 	int rc = EX_OK;
-	PGresult *r = run_locked(c, "dropping the campaign",
-				 "SELECT partitions, bytes, "
-				 "pg_size_pretty(bytes) "
-				 "FROM campaign_drop($1::bigint)",
-				 cid, name, &rc);
+	r = run_locked(c, "dropping the campaign",
+		       "SELECT was, bytes, pg_size_pretty(bytes) "
+		       "FROM campaign_drop_begin($1::bigint)",
+		       cid, name, &rc);
 	if (!r)
 		return rc;
-	printf("dropped campaign '%s' (id %s): %s partitions, %s bytes (%s); "
-	       "certificates kept ('mxcrawl campaign gc-certificates' "
-	       "collects those no campaign uses)\n",
-	       name, cid, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1),
-	       PQgetvalue(r, 0, 2));
+	const char *was = PQgetvalue(r, 0, 0);
+	if (!strcmp(was, "importing"))
+		fprintf(stderr,
+			"mxcrawl: campaign '%s' (id %s) was never imported "
+			"completely (its import was interrupted); dropping "
+			"its empty tables\n",
+			name, cid);
+	else if (!strcmp(was, "dropping"))
+		fprintf(stderr,
+			"mxcrawl: campaign '%s' (id %s): finishing a drop "
+			"that was interrupted\n",
+			name, cid);
+	int ntables = 0;
+	rc = drop_tables(c, cid, name, wait_s, &ntables);
+	if (rc == EX_OK) {
+		PGresult *k = run_locked(
+		    c, "dropping the campaign",
+		    "SELECT campaign_drop_finish($1::bigint)", cid, name, &rc);
+		if (k) {
+			printf("dropped campaign '%s' (id %s): %d partitions, "
+			       "%s bytes (%s); certificates kept ('mxcrawl "
+			       "campaign gc-certificates' collects those no "
+			       "campaign uses)\n",
+			       name, cid, ntables, PQgetvalue(r, 0, 1),
+			       PQgetvalue(r, 0, 2));
+			PQclear(k);
+		}
+	}
 	PQclear(r);
-	return EX_OK;
+	return rc;
 }
 
 static int do_gc_certificates(PGconn *c, bool yes)
@@ -776,6 +987,7 @@ int cmd_campaign(int argc, char **argv)
 		{ "prefix", required_argument, NULL, OPT_PREFIX },
 		{ "state", required_argument, NULL, OPT_STATE },
 		{ "yes", no_argument, NULL, OPT_YES },
+		{ "wait", required_argument, NULL, OPT_WAIT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -783,7 +995,8 @@ int cmd_campaign(int argc, char **argv)
 	const char *states = NULL;
 	char **cmd = NULL;
 	bool yes = false;
-	int ch, nopt = argc;
+	const char *wait_arg = NULL;
+	int ch, nopt = argc, wait_s = DROP_WAIT_DEFAULT;
 
 	/* Options end at "--": what follows is lock's COMMAND, untouched. */
 	for (int i = 1; i < argc; i++) {
@@ -809,6 +1022,9 @@ int cmd_campaign(int argc, char **argv)
 			break;
 		case OPT_YES:
 			yes = true;
+			break;
+		case OPT_WAIT:
+			wait_arg = optarg;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -840,6 +1056,17 @@ int cmd_campaign(int argc, char **argv)
 	if (yes && !drop && !gc)
 		return cli_usage_error("campaign", "--yes goes with drop and "
 						   "gc-certificates");
+	if (wait_arg) {
+		char *end;
+		long w = strtol(wait_arg, &end, 10);
+		if (!drop)
+			return cli_usage_error("campaign",
+					       "--wait goes with drop");
+		if (end == wait_arg || *end || w < 1 || w > 86400)
+			return cli_usage_error(
+			    "campaign", "--wait takes 1 to 86400 seconds");
+		wait_s = (int)w;
+	}
 	if (lock && npos != 2)
 		return cli_usage_error("campaign", "lock takes one NAME, then "
 						   "'-- COMMAND [ARG...]'");
@@ -895,7 +1122,7 @@ int cmd_campaign(int argc, char **argv)
 	}
 	int64_t id;
 	char *name = NULL;
-	int found = campaign_resolve(c, spec, &id, &name);
+	int found = campaign_resolve_all(c, spec, &id, &name);
 	if (found <= 0) {
 		if (found == 0)
 			cli_error("no campaign '%s'", spec);
@@ -912,7 +1139,7 @@ int cmd_campaign(int argc, char **argv)
 	else if (size)
 		rc = do_size(c, cid, cname, format);
 	else if (drop)
-		rc = do_drop(c, cid, cname, yes);
+		rc = do_drop(c, cid, cname, yes, wait_s);
 	else
 		rc = do_cancel(c, cid, cname);
 	free(name);

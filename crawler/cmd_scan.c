@@ -222,7 +222,7 @@ static int import(PGconn *c, const char *path, const char *format,
 			cli_error("reading '%s': %s", path, strerror(-read_rc));
 		else if (read_rc == 0)
 			cli_error(
-			    "'%s' holds no valid names; no campaign created",
+			    "'%s' holds no valid names; no targets queued",
 			    path);
 		campaign_import_abort(ctx.im);
 		rc = read_rc < 0   ? EX_IOERR
@@ -979,8 +979,24 @@ int cmd_scan(int argc, char **argv)
 		rc = EX_UNAVAILABLE;
 		goto out;
 	}
+	char state_buf[16];
+	const char *busy =
+	    found ? NULL
+		  : campaign_state_of(c, name, state_buf, sizeof state_buf);
+	if (busy && !strcmp(busy, "dropping")) {
+		cli_error("campaign '%s' is being dropped (an interrupted "
+			  "'mxcrawl campaign drop': run it again to finish); "
+			  "%s",
+			  name,
+			  resume ? "nothing to resume" : "choose another name");
+		rc = EX_DATAERR;
+		goto out;
+	}
 	if (resume && !found) {
-		cli_error("no campaign named '%s' to resume", name);
+		cli_error("no campaign named '%s' to resume%s", name,
+			  busy ? " (its import has not finished: run the "
+				 "same import again)"
+			       : "");
 		rc = EX_DATAERR;
 		goto out;
 	}

@@ -2,9 +2,10 @@
 # Campaigns never block each other (issue M8 item 3). While a long reader
 # holds its transaction open on every campaign-partitioned table (a psql
 # session the test drives through a FIFO, and an export of campaign A
-# whose output nobody reads yet), the import of a new campaign B must
-# complete, a crawler of campaign C must make progress, a report of A
-# must be made and campaign D cancelled, each within a bounded time.
+# whose output nobody reads yet), and a drop of campaign E waits for them,
+# the import of a new campaign B must complete, a crawler of campaign C
+# must make progress, a report of A must be made and campaign D cancelled,
+# each within a bounded time; E is gone once the readers end.
 # Creating B's partitions with `CREATE TABLE ... PARTITION OF` would wait
 # for the readers' locks to go (ACCESS EXCLUSIVE on the parents), and C's
 # crawler would queue behind it.
@@ -30,10 +31,10 @@ allow_args=()
 for c in "${allow[@]}"; do allow_args+=(--allow-cidr "$c"); done
 ntargets=$(grep -c . "$TESTBED_TARGETS")
 
-# A: scanned, to be exported and reported. C and D: imported only.
+# A: scanned, to be exported and reported. C, D and E: imported only.
 expect_rc 0 "$MXCRAWL" scan --targets "$TESTBED_TARGETS" --campaign A \
 	"${allow_args[@]}" --no-smtp --workers 2 --concurrency 200 --progress 0
-for c in C D; do
+for c in C D E; do
 	expect_rc 0 "$MXCRAWL" scan --targets "$TESTBED_TARGETS" --campaign "$c" \
 		--import-only --batch-size 10
 done
@@ -92,6 +93,21 @@ crawler=$!
 BG+=("$crawler")
 poll_until 60 "the crawler of C to finish a batch" test_done_batches -ge 1
 
+# The drop of E: it detaches E's partitions without a lock that readers or
+# writers wait for, and waits (holding none) for the reader and the export
+# to end before it lets go of each.
+eid=$(sql "SELECT id FROM campaign WHERE name = 'E'")
+"$MXCRAWL" campaign drop E --yes --wait 600 >"$TEST_WORK/drop-E.out" \
+	2>"$TEST_WORK/drop-E.err" 7>&- 8<&- 9<&- &
+dropper=$!
+BG+=("$dropper")
+drop_waits() {
+	[ "$(sql "SELECT count(*) FROM pg_stat_activity
+		WHERE wait_event = 'virtualxid' AND query ~ '^ALTER TABLE'")" -ge 1 ]
+}
+poll_until 60 "the drop of E to wait for the readers" drop_waits
+echo "ok: the drop of E waits for the readers"
+
 # The import of B (a new campaign: new partitions) must complete.
 rc=0
 timeout 60 "$MXCRAWL" scan --targets "$TESTBED_TARGETS" --campaign B \
@@ -139,15 +155,22 @@ wait "$drain" || fail "reading the export"
 expect_eq "records exported of A" "$(grep -c . "$TEST_WORK/export.jsonl")" "$ntargets"
 
 rc=0
+wait "$dropper" || rc=$?
+[ "$rc" = 0 ] || { cat "$TEST_WORK/drop-E.err" >&2; fail "the drop of E exited $rc"; }
+expect_eq "E's tables" "$(sql "SELECT count(*) FROM pg_class WHERE relname ~ '_$eid\$' AND relkind IN ('r', 'p')")" 0
+expect_eq "campaign E" "$(sql "SELECT count(*) FROM campaign WHERE name = 'E'")" 0
+
+rc=0
 wait "$crawler" || rc=$?
 [ "$rc" = 0 ] || { cat "$TEST_WORK/crawl-C.err" >&2; fail "the crawler of C exited $rc"; }
 expect_eq "state of C" "$(sql "SELECT state FROM campaign WHERE id = $cid")" "done"
-# A campaign still being imported (here: one whose import was cut short)
-# is not there for a crawler, and its name is taken.
+# A campaign still being imported is not there for a crawler, and its name
+# is taken (here one 'importing' that holds targets, which no import
+# leaves: test_campaign_drop cuts imports short).
 sql "UPDATE campaign SET state = 'importing' WHERE name = 'B'"
 expect_rc 65 "$MXCRAWL" scan --campaign B --resume "${allow_args[@]}" --no-smtp
 grep -q "no campaign named 'B' to resume" "$TEST_WORK/err" || fail "resume of B: $(cat "$TEST_WORK/err")"
 expect_rc 69 "$MXCRAWL" scan --targets "$TESTBED_TARGETS" --campaign B --import-only
-grep -q "campaign 'B' exists and is being imported" "$TEST_WORK/err" ||
+grep -q "campaign 'B' is left 'importing' but holds targets" "$TEST_WORK/err" ||
 	fail "import of B again: $(cat "$TEST_WORK/err")"
 echo "ok: test_campaign_concurrency"

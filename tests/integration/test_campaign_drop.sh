@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # mxcrawl campaign size | drop | gc-certificates (issue M8 item 7): size
 # counts a campaign's partitions and rows; drop refuses without --yes, while
-# a crawler holds a live lease (on the database's clock) and while another
-# session holds a table it must lock; a drop removes every partition of the
-# campaign (pg_class) and every row that names it, and leaves the other
-# campaigns' rows as they were; certificates are kept by drop and collected
-# by gc-certificates only when no campaign refers to them.
+# a crawler holds a live lease (on the database's clock) and while its import
+# runs; a drop removes every partition of the campaign (pg_class) and every
+# row that names it, and leaves the other campaigns' rows as they were; it
+# takes no lock that other campaigns' readers and writers wait for, waits
+# (bounded) for long readers, and an interrupted drop is finished by the
+# next (schema/025); an import cut short is taken over by the same import
+# run again, or dropped; certificates are kept by drop and collected by
+# gc-certificates only when no campaign refers to them.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -50,6 +53,15 @@ rows_of() {
 	          AND NOT c.relispartition
 	          AND c.relnamespace = 'public'::regnamespace) x"
 }
+
+# A partition with a foreign key could not be dropped without ACCESS
+# EXCLUSIVE on the table it references (campaign, read by everyone):
+# campaign-scoped tables have none (schema/025), and later ones must not.
+expect_eq "foreign keys of partitioned tables" "$(sql "
+    SELECT coalesce(string_agg(k.conrelid::regclass || ' -> ' || k.confrelid::regclass, ', '), 'none')
+      FROM pg_constraint k
+      JOIN pg_class c ON c.oid = k.conrelid
+     WHERE k.contype = 'f' AND (c.relkind = 'p' OR c.relispartition)")" none
 
 # ---- size -------------------------------------------------------------------------
 expect_rc 0 "$MXCRAWL" campaign size beta --format json
@@ -106,37 +118,82 @@ expect_rc 75 "$MXCRAWL" campaign drop beta --yes
 sql "UPDATE endpoint_claim SET done = true WHERE campaign_id = $beta"
 beta_before=$(rows_of "$beta")
 
-# Another session reading a table the drop must lock: no lock within the
-# timeout, nothing dropped, exit 75. The reader holds its transaction open
-# on a pipe until the test closes it.
-mkfifo "$TEST_WORK/reader.in"
-psql "$("$MXCRAWL" db conninfo)" -X -q -v ON_ERROR_STOP=1 \
-	<"$TEST_WORK/reader.in" >/dev/null 2>&1 &
-READER=$!
-exec 7>"$TEST_WORK/reader.in"
-echo "SET application_name = 'drop-test-reader'; BEGIN; LOCK TABLE domain_dns IN ACCESS SHARE MODE;" >&7
-reader_holds() {
-	[ "$(sql "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
-	           WHERE a.application_name = 'drop-test-reader' AND l.granted
-	             AND l.relation = 'domain_dns'::regclass")" = 1 ]
+# ---- drop, while a long transaction reads another campaign -----------------
+# A reader holds a transaction open that read alpha's DNS facts (the parent
+# domain_dns locked until it ends), as an export of alpha would. Dropping
+# beta detaches beta's partitions (DETACH PARTITION CONCURRENTLY: no lock
+# that readers or writers of the parents wait for) and waits for the reader
+# to end before it lets go of domain_dns_<beta>; meanwhile other sessions'
+# plain SELECTs and writes on the same parent go on. (A drop that took
+# ACCESS EXCLUSIVE on the parents queued every one of them behind it.)
+# psql sessions the test drives through a FIFO: session_open NAME FD.
+session_open() {
+	mkfifo "$TEST_WORK/$1.in"
+	psql "$("$MXCRAWL" db conninfo)" -X -q -v ON_ERROR_STOP=1 \
+		<"$TEST_WORK/$1.in" >"$TEST_WORK/$1.out" 2>&1 &
+	eval "exec $2>\"\$TEST_WORK/$1.in\""
+	echo "SET application_name = '$1';" >&"$2"
 }
-poll_until 30 "the reader's lock" reader_holds
-expect_rc 75 "$MXCRAWL" campaign drop beta --yes
-grep -q "try again" "$TEST_WORK/err" || fail "lock timeout message: $(cat "$TEST_WORK/err")"
-expect_eq "beta after the drop that found no lock" "$(rows_of "$beta")" "$beta_before"
-echo "COMMIT;" >&7
-exec 7>&-
-wait "$READER"
-
-# ---- drop -------------------------------------------------------------------------
+# holds NAME REL: the session NAME holds a granted lock on REL.
+holds() {
+	[ "$(sql "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+	           WHERE a.application_name = '$1' AND l.granted
+	             AND l.relation = to_regclass('$2')")" -ge 1 ]
+}
+# someone_waits NAME: a session other than NAME waits for a lock.
+someone_waits() {
+	[ "$(sql "SELECT count(*) FROM pg_stat_activity
+	           WHERE wait_event_type = 'Lock' AND application_name <> '$1'
+	             AND pid <> pg_backend_pid()")" -ge 1 ]
+}
+# no_shared_access_exclusive ID WHEN: no ACCESS EXCLUSIVE lock, held or
+# asked for, on a table that is not one of campaign ID's own (its
+# partitions and their indexes are named ..._ID or ..._ID_...).
+no_shared_access_exclusive() {
+	expect_eq "ACCESS EXCLUSIVE locks on shared tables ($2)" "$(sql "
+	    SELECT coalesce(string_agg(DISTINCT relation::regclass::text, ','), 'none')
+	      FROM pg_locks WHERE locktype = 'relation'
+	       AND mode = 'AccessExclusiveLock'
+	       AND relation::regclass::text !~ '_$1(_|\$)'")" none
+}
+session_open drop-test-reader 7
+echo "BEGIN; SELECT count(*) FROM domain_dns WHERE campaign_id = 1;" >&7
+poll_until 30 "the reader's lock" holds drop-test-reader domain_dns
 # (Beta has grown since: a lease, a claim.)
 "$MXCRAWL" campaign size beta --format json >"$TEST_WORK/size.json"
 size_beta=$("$PY" -c 'import json,sys; print(json.load(sys.stdin)["bytes"])' <"$TEST_WORK/size.json")
-expect_rc 0 "$MXCRAWL" campaign drop beta --yes
-grep -q "dropped campaign 'beta' (id $beta): $parts partitions, $size_beta bytes" "$TEST_WORK/out" ||
-	fail "drop's message: $(cat "$TEST_WORK/out")"
-expect_eq "beta's partitions in pg_class" \
-	"$(sql "SELECT count(*) FROM pg_class WHERE relname ~ '_$beta\$' AND relispartition")" 0
+"$MXCRAWL" campaign drop beta --yes >"$TEST_WORK/drop.out" 2>"$TEST_WORK/drop.err" 7>&- &
+dropper=$!
+poll_until 30 "the drop to wait for the reader" someone_waits drop-test-reader
+# Other sessions meanwhile: a SELECT of the whole parent, an insert into it
+# and a delete, each allowed to wait 1 s for a lock at most.
+sql "SET lock_timeout = '1s'; SELECT count(*) FROM domain_dns" >/dev/null ||
+	fail "a SELECT of domain_dns waited behind the drop"
+sql "SET lock_timeout = '1s';
+     INSERT INTO domain_dns (campaign_id, target_id, domain, scanned_at, worker,
+                             mx_outcome, mx_count, mx_truncated, apex_cname,
+                             dns_queries, elapsed_ms)
+     VALUES (3, 1, 'a.example', now(), 'test', 'mx', 0, false, '{}', 1, 1)" ||
+	fail "an insert into domain_dns waited behind the drop"
+sql "SET lock_timeout = '1s'; DELETE FROM domain_dns WHERE campaign_id = 3" ||
+	fail "a delete from domain_dns waited behind the drop"
+sql "SET lock_timeout = '1s'; SELECT count(*) FROM campaign" >/dev/null ||
+	fail "a SELECT of campaign waited behind the drop"
+echo "ok: reads and writes of other campaigns go on while the drop waits"
+no_shared_access_exclusive "$beta" "while the drop waits"
+kill -0 "$dropper" 2>/dev/null || fail "the drop did not wait for the reader: $(cat "$TEST_WORK/drop.err")"
+grep -q "waits (at most 60 s) for the transactions that use it to end: pid [0-9]* (drop-test-reader" \
+	"$TEST_WORK/drop.err" || fail "the drop does not say what it waits for: $(cat "$TEST_WORK/drop.err")"
+expect_eq "beta's state while it is dropped" "$(sql "SELECT state FROM campaign WHERE id = $beta")" dropping
+# The reader ends: the drop finishes.
+echo "COMMIT;" >&7
+rc=0
+wait "$dropper" || rc=$?
+[ "$rc" = 0 ] || fail "the drop exited $rc: $(cat "$TEST_WORK/drop.err")"
+grep -q "dropped campaign 'beta' (id $beta): $parts partitions, $size_beta bytes" "$TEST_WORK/drop.out" ||
+	fail "drop's message: $(cat "$TEST_WORK/drop.out")"
+expect_eq "beta's tables in pg_class" \
+	"$(sql "SELECT count(*) FROM pg_class WHERE relname ~ '_$beta\$' AND relkind IN ('r', 'p')")" 0
 expect_eq "beta's partitions" "$(sql "SELECT count(*) FROM campaign_partitions($beta)")" 0
 case "$(rows_of "$beta")" in *=[1-9]*) fail "beta's rows left: $(rows_of "$beta")" ;; esac
 echo "ok: no row names beta"
@@ -151,6 +208,137 @@ expect_eq "gamma leases" "$(sql "SELECT batch_no FROM campaign_lease(3, 'w', '1 
 "$MXCRAWL" scan --targets "$TEST_WORK/five.txt" --campaign beta \
 	--import-only 2>/dev/null
 expect_eq "new beta's targets" "$(sql "SELECT count(*) FROM campaign_target t JOIN campaign c ON c.id = t.campaign_id WHERE c.name = 'beta'")" 5
+
+# ---- a drop that may not wait that long ------------------------------------------
+# With the reader's transaction open, a drop told to wait 1 s at most stops
+# after detaching what it could (exit 75), and the campaign stays
+# 'dropping': no crawler leases it, no export or report finds it, no import
+# or resume may use its name. The next drop goes on from there.
+"$MXCRAWL" scan --targets "$TEST_WORK/five.txt" --campaign delta \
+	--batch-size 2 --import-only 2>/dev/null
+delta=$(sql "SELECT id FROM campaign WHERE name = 'delta'")
+echo "BEGIN; SELECT count(*) FROM domain_dns WHERE campaign_id = 1;" >&7
+poll_until 30 "the reader's lock" holds drop-test-reader domain_dns
+expect_rc 75 "$MXCRAWL" campaign drop delta --yes --wait 1
+grep -q "transactions older than the drop still use domain_dns (waited 1s" "$TEST_WORK/err" ||
+	fail "the drop that stopped: $(cat "$TEST_WORK/err")"
+grep -q "run the drop again later" "$TEST_WORK/err" || fail "no advice: $(cat "$TEST_WORK/err")"
+expect_eq "delta's state" "$(sql "SELECT state FROM campaign WHERE id = $delta")" dropping
+left=$(sql "SELECT count(*) FROM campaign_partitions($delta)")
+[ "$left" -gt 0 ] && [ "$left" -lt "$parts" ] ||
+	fail "delta's partitions after a drop that stopped: $left of $parts"
+echo "ok: the drop that stopped had detached $((parts - left)) of $parts tables"
+expect_eq "batches of delta leased" "$(sql "SELECT count(*) FROM campaign_lease($delta, 'w', '1 minute')")" 0
+expect_rc 0 "$MXCRAWL" campaign list --format tsv --prefix delta
+expect_eq "delta listed as" "$(cut -f3 "$TEST_WORK/out")" dropping
+expect_rc 65 "$MXCRAWL" export --campaign delta --format jsonl
+expect_rc 65 "$MXCRAWL" report --campaign delta
+expect_rc 65 "$MXCRAWL" scan --campaign delta --resume
+grep -q "campaign 'delta' is being dropped" "$TEST_WORK/err" || fail "resume of delta: $(cat "$TEST_WORK/err")"
+expect_rc 65 "$MXCRAWL" scan --targets "$TEST_WORK/five.txt" --campaign delta --import-only
+grep -q "campaign 'delta' is being dropped" "$TEST_WORK/err" || fail "import as delta: $(cat "$TEST_WORK/err")"
+expect_rc 65 "$MXCRAWL" campaign cancel delta
+# A crawler that ends (state done) does not bring it back.
+sql "UPDATE campaign SET state = 'done' WHERE id = $delta"
+expect_eq "delta's state after an update" "$(sql "SELECT state FROM campaign WHERE id = $delta")" dropping
+# Its row cannot go before its partitions.
+if sql "DELETE FROM campaign WHERE id = $delta" 2>/dev/null; then
+	fail "a campaign with partitions was deleted"
+fi
+echo "COMMIT;" >&7
+expect_rc 0 "$MXCRAWL" campaign drop delta --yes
+grep -q "finishing a drop that was interrupted" "$TEST_WORK/err" || fail "resumed drop: $(cat "$TEST_WORK/err")"
+grep -q "dropped campaign 'delta' (id $delta): $left partitions" "$TEST_WORK/out" ||
+	fail "resumed drop's message: $(cat "$TEST_WORK/out")"
+expect_eq "delta's tables" "$(sql "SELECT count(*) FROM pg_class WHERE relname ~ '_$delta\$' AND relkind IN ('r', 'p')")" 0
+case "$(rows_of "$delta")" in *=[1-9]*) fail "delta's rows left: $(rows_of "$delta")" ;; esac
+expect_eq "partitions pending detach" "$(sql "SELECT count(*) FROM pg_inherits WHERE inhdetachpending")" 0
+
+# ---- a drop killed halfway ----------------------------------------------------------
+# The test holds a lock on one of epsilon's own partitions (dns_rrset_<id>):
+# the drop reaches it after the tables before it (campaign_batch,
+# campaign_target), waits there, and is killed (SIGKILL). Running the drop
+# again finishes it.
+"$MXCRAWL" scan --targets "$TEST_WORK/five.txt" --campaign epsilon \
+	--batch-size 2 --import-only 2>/dev/null
+eps=$(sql "SELECT id FROM campaign WHERE name = 'epsilon'")
+echo "BEGIN; LOCK TABLE dns_rrset_$eps IN ACCESS SHARE MODE;" >&7
+poll_until 30 "the test's lock on dns_rrset_$eps" holds drop-test-reader "dns_rrset_$eps"
+"$MXCRAWL" campaign drop epsilon --yes >"$TEST_WORK/drop.out" 2>"$TEST_WORK/drop.err" 7>&- &
+dropper=$!
+drop_waits_on_rrset() {
+	[ "$(sql "SELECT count(*) FROM pg_locks WHERE NOT granted
+	           AND relation = to_regclass('dns_rrset_$eps')")" = 1 ]
+}
+poll_until 30 "the drop to reach dns_rrset_$eps" drop_waits_on_rrset
+kill -KILL "$dropper"
+wait "$dropper" 2>/dev/null || true
+# Its backend ends once it has the lock and finds its client gone.
+echo "COMMIT;" >&7
+drop_backend_gone() {
+	[ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid()
+	           AND backend_type = 'client backend'
+	           AND application_name <> 'drop-test-reader'")" = 0 ]
+}
+poll_until 30 "the killed drop's backend to end" drop_backend_gone
+expect_eq "epsilon's state after the kill" "$(sql "SELECT state FROM campaign WHERE id = $eps")" dropping
+left=$(sql "SELECT count(*) FROM campaign_partitions($eps)")
+[ "$left" -gt 0 ] && [ "$left" -lt "$parts" ] ||
+	fail "epsilon's partitions after the kill: $left of $parts"
+echo "ok: the killed drop had detached $((parts - left)) of $parts tables"
+expect_rc 0 "$MXCRAWL" campaign drop epsilon --yes
+grep -q "finishing a drop that was interrupted" "$TEST_WORK/err" || fail "resumed drop: $(cat "$TEST_WORK/err")"
+expect_eq "epsilon's tables" "$(sql "SELECT count(*) FROM pg_class WHERE relname ~ '_$eps\$' AND relkind IN ('r', 'p')")" 0
+case "$(rows_of "$eps")" in *=[1-9]*) fail "epsilon's rows left: $(rows_of "$eps")" ;; esac
+expect_eq "campaigns left" "$(sql "SELECT string_agg(name, ',' ORDER BY id) FROM campaign")" "alpha,gamma,beta"
+
+# ---- imports cut short -------------------------------------------------------------
+# An import reads its targets from a FIFO the test writes; while it copies,
+# its campaign is 'importing' and a drop is refused. Killed (SIGKILL), it
+# leaves the campaign 'importing' with nothing in it: the same import run
+# again takes it over; `campaign drop` removes it.
+copying() {
+	[ "$(sql "SELECT count(*) FROM pg_stat_progress_copy
+	           WHERE relid = 'campaign_target'::regclass")" = 1 ]
+}
+import_gone() {
+	[ "$(sql "SELECT count(*) FROM pg_stat_progress_copy")" = 0 ] &&
+		[ "$(sql "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")" = 0 ]
+}
+# import_cut NAME: an import of NAME, killed while it copies.
+import_cut() {
+	mkfifo "$TEST_WORK/$1.fifo"
+	"$MXCRAWL" scan --targets "$TEST_WORK/$1.fifo" --format plain --campaign "$1" \
+		--import-only >/dev/null 2>"$TEST_WORK/$1.err" 7>&- 9>&- &
+	local importer=$!
+	exec 9>"$TEST_WORK/$1.fifo"
+	printf 'a.example\nb.example\n' >&9
+	poll_until 30 "the import of $1 to copy" copying
+	expect_eq "$1's state while it copies" "$(sql "SELECT state FROM campaign WHERE name = '$1'")" importing
+	expect_rc 75 "$MXCRAWL" campaign drop "$1" --yes
+	grep -q "is being imported right now" "$TEST_WORK/err" || fail "drop of a live import: $(cat "$TEST_WORK/err")"
+	kill -KILL "$importer"
+	wait "$importer" 2>/dev/null || true
+	exec 9>&-
+	poll_until 30 "the killed import's backend to end" import_gone
+	expect_eq "$1's state after the kill" "$(sql "SELECT state FROM campaign WHERE name = '$1'")" importing
+}
+import_cut zeta
+zeta=$(sql "SELECT id FROM campaign WHERE name = 'zeta'")
+expect_rc 0 "$MXCRAWL" scan --targets "$TEST_WORK/five.txt" --campaign zeta --import-only
+grep -q "campaign 'zeta' (id $zeta): its earlier import was interrupted; importing into it again" \
+	"$TEST_WORK/err" || fail "import again: $(cat "$TEST_WORK/err")"
+expect_eq "zeta after the import again" \
+	"$(sql "SELECT id || '/' || state || '/' || targets FROM campaign WHERE name = 'zeta'")" "$zeta/queued/5"
+import_cut eta
+eta=$(sql "SELECT id FROM campaign WHERE name = 'eta'")
+expect_rc 0 "$MXCRAWL" campaign drop eta --yes
+grep -q "was never imported completely (its import was interrupted)" "$TEST_WORK/err" ||
+	fail "drop of a cut import: $(cat "$TEST_WORK/err")"
+expect_eq "eta's tables" "$(sql "SELECT count(*) FROM pg_class WHERE relname ~ '_$eta\$' AND relkind IN ('r', 'p')")" 0
+expect_eq "campaigns left" "$(sql "SELECT string_agg(name, ',' ORDER BY id) FROM campaign")" "alpha,gamma,beta,zeta"
+exec 7>&-
+wait
 
 # ---- certificates -------------------------------------------------------------
 expect_eq "certificates kept by drop" "$(sql "SELECT count(*) FROM certificate")" 5

@@ -53,6 +53,30 @@ expect_rc 0 "$MXCRAWL" reverify --db "$CRAWLER" --campaign roles --quiet
 expect_eq "judgement sets" "$(sql "SELECT count(*) FROM judgement_set WHERE campaign_id = $cid")" 1
 echo "ok: a crawler role imports, scans and reverifies"
 
+# A crawler's import that fails (here: no valid name) leaves its campaign
+# 'importing' with nothing in it; the crawler cannot drop it (only the
+# tables' owner may detach partitions) but runs the same import again,
+# which takes it over. Dropping is the owner's.
+printf '# nothing\n' >"$TEST_WORK/none.txt"
+printf 'a.example\nb.example\n' >"$TEST_WORK/two.txt"
+expect_rc 65 "$MXCRAWL" scan --db "$CRAWLER" --import-only \
+	--targets "$TEST_WORK/none.txt" --campaign carls
+grep -q "campaign 'carls' (id [0-9]*) stays 'importing'" "$TEST_WORK/err" ||
+	fail "failed import: $(cat "$TEST_WORK/err")"
+expect_eq "the failed import's campaign" "$(sql "SELECT state || '/' || targets FROM campaign WHERE name = 'carls'")" "importing/0"
+expect_rc 0 "$MXCRAWL" scan --db "$CRAWLER" --import-only \
+	--targets "$TEST_WORK/two.txt" --campaign carls
+grep -q "its earlier import was interrupted; importing into it again" "$TEST_WORK/err" ||
+	fail "import again: $(cat "$TEST_WORK/err")"
+expect_eq "the campaign imported again" "$(sql "SELECT state || '/' || targets FROM campaign WHERE name = 'carls'")" "queued/2"
+expect_rc 77 "$MXCRAWL" campaign drop --db "$CRAWLER" carls --yes
+grep -q "only the owner of mxcrawl's tables may drop a campaign" "$TEST_WORK/err" ||
+	fail "drop by the crawler: $(cat "$TEST_WORK/err")"
+expect_eq "the campaign after the crawler's drop" "$(sql "SELECT state FROM campaign WHERE name = 'carls'")" queued
+expect_rc 0 "$MXCRAWL" campaign drop carls --yes
+expect_eq "campaigns named carls" "$(sql "SELECT count(*) FROM campaign WHERE name = 'carls'")" 0
+echo "ok: a crawler recovers its failed import; the owner drops"
+
 # The analyst reads everything the commands show ...
 R=$TEST_WORK/r
 mkdir -p "$R"
