@@ -1076,6 +1076,8 @@ int cmd_scan(int argc, char **argv)
 
 	struct sched_summary sum;
 	sc.campaign_id = id;
+	sc.campaign_name = name;
+	sc.run_id = run_id;
 	sc.conninfo = db.conninfo;
 	if (sc.concurrency < sc.workers)
 		sc.workers = sc.concurrency;
@@ -1108,6 +1110,26 @@ int cmd_scan(int argc, char **argv)
 			    ? "validated"
 			    : "NOT VALIDATED (--allow-unvalidated: DNSSEC "
 			      "and DANE not measured)");
+		/* What became of the domains: stored (whole batches and the
+		 * parts of batches a stop cut short), given back unscanned
+		 * (their leases released: a --resume takes them at once). */
+		fprintf(stderr,
+			"scan: %" PRIu64 " domains stored this run (%" PRIu64
+			" batches in part), %" PRIu64
+			" given back to the queue unscanned",
+			sum.domains_stored, sum.batches_split,
+			sum.domains_given_back);
+		if (sum.domains_dropped)
+			fprintf(stderr,
+				", %" PRIu64 " scanned but dropped (stored by "
+				"another crawler)",
+				sum.domains_dropped);
+		if (sc.smtp && sum.claims_released)
+			fprintf(stderr,
+				", %" PRIu64 " endpoint claims released "
+				"unprobed",
+				sum.claims_released);
+		fputs("\n", stderr);
 		if (sc.smtp)
 			fprintf(
 			    stderr,

@@ -686,6 +686,28 @@ static void *claim_main(void *arg)
 	return NULL;
 }
 
+/* Ends the claims this process holds and has not finished. */
+static void release(struct epclaim *c)
+{
+	char cid[24];
+	const char *p[2] = { cid, c->cfg.worker_id };
+
+	if (broken(c))
+		return;
+	snprintf(cid, sizeof cid, "%" PRId64, c->cfg.campaign_id);
+	PGresult *r = PQexecParams(c->c,
+				   "UPDATE endpoint_claim SET expires = "
+				   "clock_timestamp() WHERE campaign_id = "
+				   "$1::bigint AND worker = $2 AND NOT done "
+				   "AND expires > clock_timestamp()",
+				   2, NULL, p, NULL, NULL, 0);
+	if (PQresultStatus(r) == PGRES_COMMAND_OK)
+		c->stats.released = strtoull(PQcmdTuples(r), NULL, 10);
+	else if (!broken(c))
+		cli_warn("claims: %s", PQresultErrorMessage(r));
+	PQclear(r);
+}
+
 /* --- the interface ----------------------------------------------------- */
 
 struct epclaim *epclaim_start(const struct epclaim_config *cfg)
@@ -746,6 +768,7 @@ void epclaim_stop(struct epclaim *c, struct epclaim_stats *stats)
 	pthread_mutex_unlock(&c->mu);
 	kick(c);
 	pthread_join(c->thread, NULL);
+	release(c);
 	c->stats.records_raw = c->rec.raw;
 	c->stats.records_zstd = c->rec.zstd;
 	if (stats)
