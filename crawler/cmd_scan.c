@@ -1120,10 +1120,10 @@ int cmd_scan(int argc, char **argv)
 		 * parts of batches a stop cut short), given back unscanned
 		 * (their leases released: a --resume takes them at once). */
 		fprintf(stderr,
-			"scan: %" PRIu64 " domains stored this run (%" PRIu64
-			" batches in part), %" PRIu64
+			"scan: %" PRIu64 " domains stored this run (of them in "
+			"batches cut short: %" PRIu64 "), %" PRIu64
 			" given back to the queue unscanned",
-			sum.domains_stored, sum.batches_split,
+			sum.domains_stored, sum.domains_split,
 			sum.domains_given_back);
 		if (sum.domains_dropped)
 			fprintf(stderr,

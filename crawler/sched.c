@@ -69,7 +69,7 @@ struct shared {
 	_Atomic uint64_t batches_written, batches_discarded;
 	/* What the store thread did with the domains handed in. */
 	_Atomic uint64_t domains_stored, domains_given_back, domains_dropped,
-	    batches_split;
+	    batches_split, domains_split;
 	_Atomic uint64_t inflight; /* domains in flight, all workers */
 	struct worker *w;
 	struct epreg *reg;	/* endpoints probed by this process */
@@ -525,6 +525,8 @@ static void *store_main(void *arg)
 					    b->n - b->done);
 					atomic_fetch_add(&sh->batches_split,
 							 b->done > 0);
+					atomic_fetch_add(&sh->domains_split,
+							 b->done);
 				}
 			}
 			write_failures = 0;
@@ -936,6 +938,7 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 	out->domains_given_back = atomic_load(&sh.domains_given_back);
 	out->domains_dropped = atomic_load(&sh.domains_dropped);
 	out->batches_split = atomic_load(&sh.batches_split);
+	out->domains_split = atomic_load(&sh.domains_split);
 	out->claims_released = cs.released;
 	out->interrupted = stop_requested && !sh.failed;
 

@@ -54,6 +54,7 @@ struct sched_summary {
 				      * leases released for --resume */
 	uint64_t domains_dropped; /* scanned, but another crawler stored them */
 	uint64_t batches_split;	  /* cut short and stored in part */
+	uint64_t domains_split;	  /* domains stored of those batches */
 	uint64_t claims_released; /* endpoint claims released unfinished */
 	uint64_t total_targets;	  /* in the campaign */
 	uint64_t done_before;	  /* already done when this run started */
