@@ -74,6 +74,13 @@ struct epclaim *epclaim_start(const struct epclaim_config *cfg);
  * everything. */
 void epclaim_stop(struct epclaim *c, struct epclaim_stats *stats);
 
+/* For a process about to end without epclaim_stop (a hard stop): waits
+ * for the database statement the thread has under way (a claim being
+ * taken, rows being stored) to end, at most a few seconds, and keeps it
+ * from starting another, so that the claims it holds, as the caller then
+ * finds them in the database, are all it will ever hold. */
+void epclaim_freeze(struct epclaim *c);
+
 /* Files the claim for an endpoint epreg_request() answered EPREG_CLAIM
  * for. Another crawler's result is published with its stored chain, which
  * each domain judges for DANE itself (epreg.h). Returns 0, or -1 when out

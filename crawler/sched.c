@@ -669,6 +669,8 @@ static void hard_stop(const struct sched_config *cfg, struct shared *sh)
 	const char *p[4] = { cid, cfg->worker_id, rid, n };
 	bool ok = false;
 
+	/* No claim may be taken after the release below. */
+	epclaim_freeze(sh->claims);
 	snprintf(cid, sizeof cid, "%" PRId64, cfg->campaign_id);
 	snprintf(rid, sizeof rid, "%" PRId64, cfg->run_id);
 	snprintf(n, sizeof n, "%" PRIu64, stored);
