@@ -1127,8 +1127,8 @@ int cmd_scan(int argc, char **argv)
 			sum.domains_given_back);
 		if (sum.domains_dropped)
 			fprintf(stderr,
-				", %" PRIu64 " scanned but dropped (stored by "
-				"another crawler)",
+				", %" PRIu64 " scanned but dropped (another "
+				"crawler leased or stored them since)",
 				sum.domains_dropped);
 		if (sc.smtp && sum.claims_released)
 			fprintf(stderr,

@@ -8,7 +8,9 @@
 # endpoint handshaked once (counted at the test servers). A second signal
 # stops at once: leases and claims are released, the domains in flight
 # are lost to that run and a --resume scans them (and reprobes the
-# endpoints whose rows were not stored) to the same truth.
+# endpoints whose rows were not stored) to the same truth. A batch another
+# crawler leased meanwhile (ours expired) is not stored in part: that
+# crawler scans the same targets.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 reexec_in_netns "$@"
@@ -42,12 +44,13 @@ log_before=$(wc -l <"$log")
 scan_args=(--resume "${allow_args[@]}" --workers 1 --concurrency 40
 	--rate 40 --lease 300 --progress 1 --smtp-deadline 8000)
 
-for name in intr hard; do
+for name in intr hard steal; do
 	expect_rc 0 "$MXCRAWL" scan --targets "$TESTBED_TARGETS" --campaign "$name" \
 		--import-only --batch-size 50
 done
 cid=$(sql "SELECT id FROM campaign WHERE name = 'intr'")
 hid=$(sql "SELECT id FROM campaign WHERE name = 'hard'")
+sid=$(sql "SELECT id FROM campaign WHERE name = 'steal'")
 
 # start NAME LABEL: starts a crawler on campaign NAME; sets pid and wid.
 start() {
@@ -60,15 +63,17 @@ start() {
 stored_by() {
 	sql "SELECT count(*) FROM domain_dns WHERE campaign_id = $1 AND worker = '$2'"
 }
-# The signal point: the crawler stored at least a whole batch and more,
-# holds a lease and has domains in flight (SMTP claims open).
+# The signal point: the crawler stored a whole batch, holds two (its one
+# worker asks for the next batch once every domain of the current one has
+# started: the next is held, and is being started), and has domains in
+# flight (SMTP claims open).
 signal_point() {
 	kill -0 "$pid" 2>/dev/null || { cat "$TEST_WORK/$label.err" >&2; fail "$label: exited early"; }
 	[ "$(sql "SELECT (SELECT count(*) FROM domain_dns WHERE campaign_id = $scid
-			   AND worker = '$wid') >= 60
-		   AND EXISTS (SELECT 1 FROM campaign_batch WHERE campaign_id = $scid
+			   AND worker = '$wid') >= 50
+		   AND (SELECT count(*) FROM campaign_batch WHERE campaign_id = $scid
 			   AND leased_by = '$wid' AND done_at IS NULL
-			   AND lease_expires > clock_timestamp())
+			   AND lease_expires > clock_timestamp()) >= 2
 		   AND EXISTS (SELECT 1 FROM endpoint_claim WHERE campaign_id = $scid
 			   AND worker = '$wid' AND NOT done)")" = t ]
 }
@@ -124,7 +129,8 @@ graceful() {
 		      AND done_at IS NULL AND leased_by = '$wid' AND EXISTS
 		      (SELECT 1 FROM domain_dns d JOIN campaign_target t USING (campaign_id, target_id)
 			WHERE d.campaign_id = $cid AND t.batch_no = b.batch_no)")
-	[ "$split" -gt 0 ] || fail "$label: no batch stored in part"
+	echo "$label: batches stored in part: $split"
+	splits=$((splits + split))
 	expect_eq "$label: domains given back (summary) = unstored targets of its batches" \
 		"$(number "given back to the queue")" \
 		"$(sql "SELECT count(*) FROM campaign_target t WHERE campaign_id = $cid
@@ -135,6 +141,7 @@ graceful() {
 }
 
 echo "== SIGTERM, then SIGINT on the resumed crawler, then a resume to the end"
+splits=0
 graceful TERM term
 held_term=$held
 # The resumed crawler takes the batches the first left first: their
@@ -145,6 +152,10 @@ for b in $held_term; do
 		"$(sql "SELECT leased_by FROM campaign_batch WHERE campaign_id = $cid AND batch_no = $b")" \
 		"$wid"
 done
+# The batch being started at a stop is stored in part, unless none of its
+# domains had started yet (a moment after the previous one's last start):
+# not both times.
+[ "$splits" -gt 0 ] || fail "no batch stored in part at either stop"
 label=final
 expect_rc 0 "$MXCRAWL" scan --campaign intr "${scan_args[@]}"
 cat "$TEST_WORK/err"
@@ -198,9 +209,39 @@ unique_hard=$(sql "SELECT count(*) FROM endpoint WHERE campaign_id = $hid")
 # again (taken over at once: their claims were released).
 reprobed=$(sql "SELECT coalesce(sum(attempts - 1), 0) FROM endpoint_claim WHERE campaign_id = $hid")
 
+echo "== a batch leased by another crawler meanwhile is not stored in part"
+label=steal scid=$sid
+start steal steal
+poll_until 120 "steal: the signal point" signal_point
+# As if this crawler's leases had expired and another had taken them.
+stolen=$(sql "WITH u AS (UPDATE campaign_batch SET leased_by = 'test/other',
+		lease_expires = clock_timestamp() + interval '1 hour'
+		WHERE campaign_id = $sid AND leased_by = '$wid' AND done_at IS NULL
+		RETURNING batch_no) SELECT string_agg(batch_no::text, ' ') FROM u")
+[ -n "$stolen" ] || fail "steal: no batch to take"
+kill -TERM "$pid"
+rc=0
+wait "$pid" || rc=$?
+cat "$TEST_WORK/steal.err"
+expect_eq "steal: exit status" "$rc" 75
+for b in $stolen; do
+	expect_eq "steal: batch $b stored whole (first to finish) or not at all" \
+		"$(sql "SELECT b.done_at IS NOT NULL OR NOT EXISTS (SELECT 1 FROM domain_dns d
+			 JOIN campaign_target t USING (campaign_id, target_id)
+			 WHERE d.campaign_id = $sid AND t.batch_no = b.batch_no)
+			 FROM campaign_batch b WHERE campaign_id = $sid AND batch_no = $b")" t
+	expect_eq "steal: batch $b still held by the other crawler unless done" \
+		"$(sql "SELECT done_at IS NOT NULL OR (leased_by = 'test/other'
+			 AND lease_expires > clock_timestamp())
+			 FROM campaign_batch WHERE campaign_id = $sid AND batch_no = $b")" t
+done
+unique_steal=$(sql "SELECT count(*) FROM endpoint WHERE campaign_id = $sid")
+expect_eq "steal: endpoint claims all done (the stop finished its probes)" \
+	"$(sql "SELECT count(*) FROM endpoint_claim WHERE campaign_id = $sid AND NOT done")" 0
+
 # The servers' own count: stopping them flushes their connection log.
-# Campaign 'intr' handshaked each endpoint once; 'hard' once, plus at
-# most once more for each endpoint taken over after the hard stop.
+# Campaigns 'intr' and 'steal' handshaked each endpoint once; 'hard'
+# once, plus at most once more for each takeover after the hard stop.
 "$MXCRAWL_SRC/tests/testbed/down" "$TB" >/dev/null
 conns=$(tail -n +"$((log_before + 1))" "$log" | "$PY" -c '
 import json, sys
@@ -212,8 +253,8 @@ for line in sys.stdin:
         continue
     n += c.get("port") == 25
 print(n)')
-echo "SMTP connections: $conns; endpoints: intr $unique_intr, hard $unique_hard (+ up to $reprobed reprobed)"
-[ "$conns" -ge $((unique_intr + unique_hard)) ] &&
-	[ "$conns" -le $((unique_intr + unique_hard + reprobed)) ] ||
-	fail "SMTP connections $conns, want $((unique_intr + unique_hard)) + at most $reprobed"
+echo "SMTP connections: $conns; endpoints: intr $unique_intr, hard $unique_hard (+ up to $reprobed reprobed), steal $unique_steal"
+want=$((unique_intr + unique_hard + unique_steal))
+[ "$conns" -ge "$want" ] && [ "$conns" -le $((want + reprobed)) ] ||
+	fail "SMTP connections $conns, want $want + at most $reprobed"
 echo PASS
