@@ -36,6 +36,8 @@
 /* Seconds between attempts to reconnect or to lease again while other
  * crawlers hold the remaining batches. */
 #define SCHED_RETRY_SECONDS 1
+/* Seconds a hard stop waits for a batch being written, at most. */
+#define SCHED_HARD_STOP_WAIT_SECONDS 5
 /* Tick of the rate limiter. */
 #define SCHED_RATE_TICK_MS 10
 /* Consecutive failed writes of one batch (with a working connection)
@@ -54,7 +56,10 @@ struct worker;
 struct shared {
 	const struct sched_config *cfg;
 	pthread_mutex_t mu;
-	pthread_cond_t cond;  /* store queue changed */
+	pthread_cond_t cond; /* store queue changed */
+	/* Held by the store thread while it writes a batch and counts it;
+	 * taken for good by a hard stop. Never taken while holding mu. */
+	pthread_mutex_t writing;
 	struct batch *writes; /* finished batches, FIFO */
 	struct batch **writes_tail;
 	size_t nwrites;
@@ -483,11 +488,15 @@ static void *store_main(void *arg)
 		if (sh->writes) {
 			struct batch *b = sh->writes;
 			pthread_mutex_unlock(&sh->mu);
+			/* A write and its counting are one step for a hard
+			 * stop (hard_stop). */
+			pthread_mutex_lock(&sh->writing);
 			bool discarded = false;
 			int rc = store_write(&s->st, b, &discarded);
 			if (rc != 0 && store_broken(&s->st)) {
 				wait_for_database(s);
 				if (!store_broken(&s->st)) {
+					pthread_mutex_unlock(&sh->writing);
 					pthread_mutex_lock(&sh->mu);
 					continue;
 				}
@@ -496,6 +505,7 @@ static void *store_main(void *arg)
 			}
 			if (rc != 0 &&
 			    ++write_failures < SCHED_WRITE_ATTEMPTS) {
+				pthread_mutex_unlock(&sh->writing);
 				pthread_mutex_lock(&sh->mu);
 				continue;
 			}
@@ -531,6 +541,7 @@ static void *store_main(void *arg)
 			}
 			write_failures = 0;
 			pthread_mutex_unlock(&sh->mu);
+			pthread_mutex_unlock(&sh->writing);
 			batch_free(b);
 			pthread_mutex_lock(&sh->mu);
 			continue;
@@ -665,12 +676,19 @@ static void progress(struct shared *sh, uint64_t total, uint64_t before,
 static void hard_stop(const struct sched_config *cfg, struct shared *sh)
 {
 	char cid[24], rid[24], n[24];
-	uint64_t stored = atomic_load(&sh->domains_stored);
 	const char *p[4] = { cid, cfg->worker_id, rid, n };
 	bool ok = false;
+	struct timespec until;
 
-	/* No claim may be taken after the release below. */
+	/* No claim may be taken after the release below, and no batch
+	 * written after the count of stored domains is read: wait for the
+	 * statements under way (a few seconds at most; past that, e.g. with
+	 * the database gone, go on: the count may then fall short). */
 	epclaim_freeze(sh->claims);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += SCHED_HARD_STOP_WAIT_SECONDS;
+	pthread_mutex_timedlock(&sh->writing, &until);
+	uint64_t stored = atomic_load(&sh->domains_stored);
 	snprintf(cid, sizeof cid, "%" PRId64, cfg->campaign_id);
 	snprintf(rid, sizeof rid, "%" PRId64, cfg->run_id);
 	snprintf(n, sizeof n, "%" PRIu64, stored);
@@ -743,6 +761,7 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 	sh.cfg = cfg;
 	sh.writes_tail = &sh.writes;
 	pthread_mutex_init(&sh.mu, NULL);
+	pthread_mutex_init(&sh.writing, NULL);
 	pthread_cond_init(&sh.cond, NULL);
 	st.sh = &sh;
 	st.st.conninfo = cfg->conninfo;
@@ -967,6 +986,7 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 	free(sh.req);
 	epreg_free(sh.reg);
 	pthread_mutex_destroy(&sh.mu);
+	pthread_mutex_destroy(&sh.writing);
 	pthread_cond_destroy(&sh.cond);
 	return rc;
 }
