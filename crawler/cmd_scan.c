@@ -82,6 +82,12 @@ static const char usage[] =
     "Rejected lines of the target file are printed on stderr with their line\n"
     "number and reason; they are not queued.\n"
     "\n"
+    "SIGINT (Ctrl-C) or SIGTERM: no new domains; those in flight are\n"
+    "finished and stored, a batch cut short is stored as far as it got and\n"
+    "the rest given back, leases and claims are released, exit 75; a\n"
+    "--resume starts at once. A second signal stops at once: what is in\n"
+    "flight or not yet stored is left for --resume.\n"
+    "\n"
     "Exit status: 0 ok; 64 usage; 65 no valid names or campaign exists;\n"
     "66 unreadable file; 69 database or resolver unreachable; 75 interrupted\n"
     "(resume with --resume); 78 bad trust store, a canary that cannot tell\n"
@@ -1104,6 +1110,8 @@ int cmd_scan(int argc, char **argv)
 
 	struct sched_summary sum;
 	sc.campaign_id = id;
+	sc.campaign_name = name;
+	sc.run_id = run_id;
 	sc.conninfo = db.conninfo;
 	if (sc.concurrency < sc.workers)
 		sc.workers = sc.concurrency;
@@ -1136,6 +1144,26 @@ int cmd_scan(int argc, char **argv)
 			    ? "validated"
 			    : "NOT VALIDATED (--allow-unvalidated: DNSSEC "
 			      "and DANE not measured)");
+		/* What became of the domains: stored (whole batches and the
+		 * parts of batches a stop cut short), given back unscanned
+		 * (their leases released: a --resume takes them at once). */
+		fprintf(stderr,
+			"scan: %" PRIu64 " domains stored this run (of them in "
+			"batches cut short: %" PRIu64 "), %" PRIu64
+			" given back to the queue unscanned",
+			sum.domains_stored, sum.domains_split,
+			sum.domains_given_back);
+		if (sum.domains_dropped)
+			fprintf(stderr,
+				", %" PRIu64 " scanned but dropped (another "
+				"crawler leased or stored them since)",
+				sum.domains_dropped);
+		if (sc.smtp && sum.claims_released)
+			fprintf(stderr,
+				", %" PRIu64 " endpoint claims released "
+				"unprobed",
+				sum.claims_released);
+		fputs("\n", stderr);
 		if (sc.smtp)
 			fprintf(
 			    stderr,

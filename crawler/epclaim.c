@@ -22,6 +22,8 @@
 /* Failed attempts (with a working connection) before a write or claim is
  * given up: a data error that retrying cannot fix. */
 #define EPCLAIM_ATTEMPTS 3
+/* Seconds epclaim_freeze waits for a statement under way, at most. */
+#define EPCLAIM_FREEZE_SECONDS 2
 /* Bytes of one statement's array parameters, at most. */
 #define EPCLAIM_ARRAY_MAX (8u << 20)
 
@@ -37,6 +39,9 @@ struct epclaim {
 	pthread_t thread;
 	int efd; /* eventfd: work was handed in */
 
+	/* Held by the thread while it uses the database; taken for good by
+	 * epclaim_freeze. */
+	pthread_mutex_t db;
 	pthread_mutex_t mu; /* guards the lists below and stopping */
 	struct req *reqs, **reqs_tail;
 	struct epclaim_result *results, **results_tail;
@@ -636,6 +641,7 @@ static void *claim_main(void *arg)
 
 		if (stopping && !reqs && !results && !c->remote)
 			break;
+		pthread_mutex_lock(&c->db);
 		handle_results(c, results);
 		handle_claims(c, reqs);
 		uint64_t now = now_ms();
@@ -658,6 +664,7 @@ static void *claim_main(void *arg)
 			renew(c);
 			last_renew = now_ms();
 		}
+		pthread_mutex_unlock(&c->db);
 
 		/* Wait for work, a notification or the next deadline. */
 		news |= notified(c);
@@ -684,6 +691,28 @@ static void *claim_main(void *arg)
 		}
 	}
 	return NULL;
+}
+
+/* Ends the claims this process holds and has not finished. */
+static void release(struct epclaim *c)
+{
+	char cid[24];
+	const char *p[2] = { cid, c->cfg.worker_id };
+
+	if (broken(c))
+		return;
+	snprintf(cid, sizeof cid, "%" PRId64, c->cfg.campaign_id);
+	PGresult *r = PQexecParams(c->c,
+				   "UPDATE endpoint_claim SET expires = "
+				   "clock_timestamp() WHERE campaign_id = "
+				   "$1::bigint AND worker = $2 AND NOT done "
+				   "AND expires > clock_timestamp()",
+				   2, NULL, p, NULL, NULL, 0);
+	if (PQresultStatus(r) == PGRES_COMMAND_OK)
+		c->stats.released = strtoull(PQcmdTuples(r), NULL, 10);
+	else if (!broken(c))
+		cli_warn("claims: %s", PQresultErrorMessage(r));
+	PQclear(r);
 }
 
 /* --- the interface ----------------------------------------------------- */
@@ -725,8 +754,10 @@ struct epclaim *epclaim_start(const struct epclaim_config *cfg)
 		return NULL;
 	}
 	pthread_mutex_init(&c->mu, NULL);
+	pthread_mutex_init(&c->db, NULL);
 	if (pthread_create(&c->thread, NULL, claim_main, c) != 0) {
 		cli_error("claims: cannot start a thread");
+		pthread_mutex_destroy(&c->db);
 		pthread_mutex_destroy(&c->mu);
 		PQfinish(c->c);
 		close(c->efd);
@@ -746,6 +777,7 @@ void epclaim_stop(struct epclaim *c, struct epclaim_stats *stats)
 	pthread_mutex_unlock(&c->mu);
 	kick(c);
 	pthread_join(c->thread, NULL);
+	release(c);
 	c->stats.records_raw = c->rec.raw;
 	c->stats.records_zstd = c->rec.zstd;
 	if (stats)
@@ -758,8 +790,22 @@ void epclaim_stop(struct epclaim *c, struct epclaim_stats *stats)
 	PQfinish(c->c);
 	close(c->efd);
 	record_codec_free(c->rec.codec);
+	pthread_mutex_destroy(&c->db);
 	pthread_mutex_destroy(&c->mu);
 	free(c);
+}
+
+void epclaim_freeze(struct epclaim *c)
+{
+	struct timespec until;
+
+	if (!c)
+		return;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += EPCLAIM_FREEZE_SECONDS;
+	/* Not released: the process ends. Past the deadline (a statement
+	 * that hangs, a database that is gone) the caller goes on anyway. */
+	pthread_mutex_timedlock(&c->db, &until);
 }
 
 int epclaim_request(struct epclaim *c, const struct ep_key *k)

@@ -58,6 +58,7 @@ struct epclaim_stats {
 	uint64_t won;	     /* claims this process took (incl. takeovers) */
 	uint64_t taken_over; /* of them, expired claims of others */
 	uint64_t remote;     /* results taken from other crawlers */
+	uint64_t released;   /* claims released unfinished at the stop */
 	uint64_t records_raw, records_zstd; /* handshake record bytes */
 };
 
@@ -67,8 +68,18 @@ struct epclaim;
 struct epclaim *epclaim_start(const struct epclaim_config *cfg);
 
 /* Stops the thread once nothing is pending (call after the workers have
- * finished), closes the connection and frees everything. */
+ * finished), releases the claims this process holds unfinished (none
+ * after a scan that drained; they expire now, so that another crawler or
+ * a --resume probes them at once), closes the connection and frees
+ * everything. */
 void epclaim_stop(struct epclaim *c, struct epclaim_stats *stats);
+
+/* For a process about to end without epclaim_stop (a hard stop): waits
+ * for the database statement the thread has under way (a claim being
+ * taken, rows being stored) to end, at most a few seconds, and keeps it
+ * from starting another, so that the claims it holds, as the caller then
+ * finds them in the database, are all it will ever hold. */
+void epclaim_freeze(struct epclaim *c);
 
 /* Files the claim for an endpoint epreg_request() answered EPREG_CLAIM
  * for. Another crawler's result is published with its stored chain, which

@@ -36,6 +36,8 @@
 /* Seconds between attempts to reconnect or to lease again while other
  * crawlers hold the remaining batches. */
 #define SCHED_RETRY_SECONDS 1
+/* Seconds a hard stop waits for a batch being written, at most. */
+#define SCHED_HARD_STOP_WAIT_SECONDS 5
 /* Tick of the rate limiter. */
 #define SCHED_RATE_TICK_MS 10
 /* Consecutive failed writes of one batch (with a working connection)
@@ -54,7 +56,10 @@ struct worker;
 struct shared {
 	const struct sched_config *cfg;
 	pthread_mutex_t mu;
-	pthread_cond_t cond;  /* store queue changed */
+	pthread_cond_t cond; /* store queue changed */
+	/* Held by the store thread while it writes a batch and counts it;
+	 * taken for good by a hard stop. Never taken while holding mu. */
+	pthread_mutex_t writing;
 	struct batch *writes; /* finished batches, FIFO */
 	struct batch **writes_tail;
 	size_t nwrites;
@@ -67,6 +72,10 @@ struct shared {
 	_Atomic uint64_t domains, mx, implicit_mx, null_mx, no_domain,
 	    dns_error, blocklisted, queries, refused, endpoints, starttls;
 	_Atomic uint64_t batches_written, batches_discarded;
+	/* What the store thread did with the domains handed in. */
+	_Atomic uint64_t domains_stored, domains_given_back, domains_dropped,
+	    batches_split, domains_split;
+	_Atomic uint64_t inflight; /* domains in flight, all workers */
 	struct worker *w;
 	struct epreg *reg;	/* endpoints probed by this process */
 	struct epclaim *claims; /* ... and across processes */
@@ -99,12 +108,41 @@ struct worker {
 	bool handles; /* the loop's handles exist (for cleanup) */
 };
 
+/* 0: scanning; 1: stop (a signal, or a fatal error): no new domains, the
+ * ones in flight are finished and stored, the rest given back; 2: a
+ * second signal, stop at once (sched_run: hard_stop). */
 static volatile sig_atomic_t stop_requested;
+/* A progress bar is on the terminal: the signal's line starts a new one. */
+static volatile sig_atomic_t progress_bar;
 
+/* Says at once what the signal does (write(2) is async-signal-safe; the
+ * lines are fixed). A third signal ends the process the default way, in
+ * case the hard stop itself hangs. */
 static void on_signal(int sig)
 {
-	(void)sig;
-	stop_requested = 1;
+	static const char first[] =
+	    "scan: stopping: no new domains; finishing those in flight, "
+	    "storing them and giving the rest back to the queue (signal "
+	    "again to stop at once)\n";
+	static const char second[] =
+	    "scan: stopping at once: releasing leases and claims; domains "
+	    "in flight or not yet stored are left for --resume\n";
+	int saved = errno;
+
+	if (stop_requested >= 2) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+		return;
+	}
+	stop_requested = stop_requested + 1;
+	if (progress_bar) {
+		ssize_t n = write(2, "\n", 1);
+		(void)n;
+	}
+	ssize_t n = stop_requested >= 2 ? write(2, second, sizeof second - 1)
+					: write(2, first, sizeof first - 1);
+	(void)n;
+	errno = saved;
 }
 
 /* --- worker ---------------------------------------------------------- */
@@ -161,21 +199,19 @@ static void on_probe_done(void *arg, const struct probe_counts *d)
 	atomic_fetch_add(&sh->refused, d->refused_addresses);
 	atomic_fetch_add(&sh->endpoints, d->endpoints_probed);
 	atomic_fetch_add(&sh->starttls, d->starttls_ok);
+	atomic_fetch_sub(&sh->inflight, 1);
 	w->inflight--;
 	b->done++;
 	if (b->done == b->n || (b->abandoned && b->done == b->started)) {
-		/* Unlink from the active list; a complete batch goes to the
-		 * writer, an abandoned one is dropped (it stays leased,
-		 * expires, and a resumed scan redoes it whole). */
+		/* Unlink from the active list and hand to the writer: a
+		 * complete batch whole, an abandoned one in part (what was
+		 * probed is stored, the rest given back; store_write). */
 		struct batch **pp = &w->active;
 		while (*pp && *pp != b)
 			pp = &(*pp)->next;
 		if (*pp)
 			*pp = b->next;
-		if (b->abandoned)
-			batch_free(b);
-		else
-			hand_in(w, b);
+		hand_in(w, b);
 	}
 	worker_pump(w);
 }
@@ -218,6 +254,7 @@ static void worker_pump(struct worker *w)
 				break;
 			}
 			w->inflight++;
+			atomic_fetch_add(&w->sh->inflight, 1);
 			if (w->sh->cfg->rate > 0)
 				w->tokens -= 1;
 		}
@@ -232,12 +269,13 @@ static void worker_pump(struct worker *w)
 	 * store may still deliver to the inbox), and nothing is left. */
 	if (w->inflight == 0 && !w->asked && (w->no_more || stop_requested) &&
 	    !w->finished) {
-		/* Batches never started (stop requested) stay leased; they
-		 * expire and a resumed scan redoes them. */
+		/* Batches cut short by the stop, started in part or not at
+		 * all, go to the writer too: it stores what was probed and
+		 * gives the rest back (releases their leases). */
 		while (w->active) {
 			struct batch *b = w->active;
 			w->active = b->next;
-			batch_free(b);
+			hand_in(w, b);
 		}
 		w->finished = true;
 		uv_close((uv_handle_t *)&w->inbox_async, NULL);
@@ -450,11 +488,15 @@ static void *store_main(void *arg)
 		if (sh->writes) {
 			struct batch *b = sh->writes;
 			pthread_mutex_unlock(&sh->mu);
+			/* A write and its counting are one step for a hard
+			 * stop (hard_stop). */
+			pthread_mutex_lock(&sh->writing);
 			bool discarded = false;
 			int rc = store_write(&s->st, b, &discarded);
 			if (rc != 0 && store_broken(&s->st)) {
 				wait_for_database(s);
 				if (!store_broken(&s->st)) {
+					pthread_mutex_unlock(&sh->writing);
 					pthread_mutex_lock(&sh->mu);
 					continue;
 				}
@@ -463,6 +505,7 @@ static void *store_main(void *arg)
 			}
 			if (rc != 0 &&
 			    ++write_failures < SCHED_WRITE_ATTEMPTS) {
+				pthread_mutex_unlock(&sh->writing);
 				pthread_mutex_lock(&sh->mu);
 				continue;
 			}
@@ -480,11 +523,25 @@ static void *store_main(void *arg)
 				stop_requested = 1;
 			} else if (discarded) {
 				atomic_fetch_add(&sh->batches_discarded, 1);
+				atomic_fetch_add(&sh->domains_dropped, b->done);
 			} else {
-				atomic_fetch_add(&sh->batches_written, 1);
+				atomic_fetch_add(&sh->domains_stored, b->done);
+				if (b->done == b->n) {
+					atomic_fetch_add(&sh->batches_written,
+							 1);
+				} else {
+					atomic_fetch_add(
+					    &sh->domains_given_back,
+					    b->n - b->done);
+					atomic_fetch_add(&sh->batches_split,
+							 b->done > 0);
+					atomic_fetch_add(&sh->domains_split,
+							 b->done);
+				}
 			}
 			write_failures = 0;
 			pthread_mutex_unlock(&sh->mu);
+			pthread_mutex_unlock(&sh->writing);
 			batch_free(b);
 			pthread_mutex_lock(&sh->mu);
 			continue;
@@ -571,6 +628,19 @@ static void progress(struct shared *sh, uint64_t total, uint64_t before,
 	double pct = total ? 100.0 * (before + done) / total : 100;
 	unsigned eta = rate > 0 ? (unsigned)(left / rate) : 0;
 
+	if (stop_requested && !final) {
+		/* No ETA once stopping: the rest is given back, not scanned;
+		 * what is left is the tail in flight. */
+		fprintf(stderr,
+			"%sscan: stopping: %" PRIu64 "/%" PRIu64
+			" domains, %" PRIu64 " in flight, %" PRIu64
+			" stored this run%s",
+			tty ? "\r" : "", before + done, total,
+			atomic_load(&sh->inflight),
+			atomic_load(&sh->domains_stored), tty ? " " : "\n");
+		fflush(stderr);
+		return;
+	}
 	if (tty && !final) {
 		int bar = (int)(pct / 5);
 		fprintf(stderr,
@@ -594,6 +664,82 @@ static void progress(struct shared *sh, uint64_t total, uint64_t before,
 		atomic_load(&sh->dns_error), atomic_load(&sh->queries));
 }
 
+/* The second signal: the workers' probes are not cancelled, so rather
+ * than wait for them, end the process now, the way a kill would, but
+ * first release in one transaction, on a connection of its own, the
+ * batch leases and the endpoint claims this crawler holds, and record the
+ * run's end: a --resume (or another crawler) starts at once and scans
+ * again what was not stored, and reprobes the endpoints whose rows were
+ * not stored. A write under way on the store or claims connection commits
+ * whole or not at all (the server rolls back when the process ends);
+ * nothing stored is lost. */
+static void hard_stop(const struct sched_config *cfg, struct shared *sh)
+{
+	char cid[24], rid[24], n[24];
+	const char *p[4] = { cid, cfg->worker_id, rid, n };
+	bool ok = false;
+	struct timespec until;
+
+	/* No claim may be taken after the release below, and no batch
+	 * written after the count of stored domains is read: wait for the
+	 * statements under way (a few seconds at most; past that, e.g. with
+	 * the database gone, go on: the count may then fall short). */
+	epclaim_freeze(sh->claims);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += SCHED_HARD_STOP_WAIT_SECONDS;
+	pthread_mutex_timedlock(&sh->writing, &until);
+	uint64_t stored = atomic_load(&sh->domains_stored);
+	snprintf(cid, sizeof cid, "%" PRId64, cfg->campaign_id);
+	snprintf(rid, sizeof rid, "%" PRId64, cfg->run_id);
+	snprintf(n, sizeof n, "%" PRIu64, stored);
+	PGconn *c = PQconnectdb(cfg->conninfo);
+	if (PQstatus(c) == CONNECTION_OK) {
+		PGresult *r = PQexecParams(
+		    c,
+		    "WITH b AS (UPDATE campaign_batch SET lease_expires = "
+		    "clock_timestamp() WHERE campaign_id = $1::bigint "
+		    "AND leased_by = $2 AND done_at IS NULL "
+		    "AND lease_expires > clock_timestamp() RETURNING 1), "
+		    "e AS (UPDATE endpoint_claim SET expires = "
+		    "clock_timestamp() WHERE campaign_id = $1::bigint "
+		    "AND worker = $2 AND NOT done "
+		    "AND expires > clock_timestamp() RETURNING 1), "
+		    "r AS (UPDATE campaign_run SET ended = clock_timestamp(), "
+		    "end_state = 'interrupted', domains = $4::bigint "
+		    "WHERE id = $3::bigint RETURNING 1) "
+		    "SELECT (SELECT count(*) FROM b), (SELECT count(*) FROM e)",
+		    4, NULL, p, NULL, NULL, 0);
+		if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+			ok = true;
+			fprintf(stderr,
+				"scan: stopped at once: %" PRIu64
+				" domains stored this run; %s batch leases "
+				"and %s endpoint claims released; %" PRIu64
+				" domains in flight and those not yet stored "
+				"are scanned again by --resume\n",
+				stored, PQgetvalue(r, 0, 0),
+				PQgetvalue(r, 0, 1),
+				atomic_load(&sh->inflight));
+		} else {
+			cli_error("releasing leases and claims: %s",
+				  PQresultErrorMessage(r));
+		}
+		PQclear(r);
+	} else {
+		cli_error("releasing leases and claims: %s", PQerrorMessage(c));
+	}
+	PQfinish(c);
+	if (!ok)
+		fprintf(stderr, "scan: stopped at once; leases and claims "
+				"expire after --lease seconds, then --resume "
+				"scans again what was not stored\n");
+	fprintf(stderr,
+		"scan: interrupted; continue with: mxcrawl scan --campaign "
+		"'%s' --resume\n",
+		cfg->campaign_name ? cfg->campaign_name : "NAME");
+	_exit(EX_TEMPFAIL);
+}
+
 static double now_seconds(void)
 {
 	struct timespec ts;
@@ -615,6 +761,7 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 	sh.cfg = cfg;
 	sh.writes_tail = &sh.writes;
 	pthread_mutex_init(&sh.mu, NULL);
+	pthread_mutex_init(&sh.writing, NULL);
 	pthread_cond_init(&sh.cond, NULL);
 	st.sh = &sh;
 	st.st.conninfo = cfg->conninfo;
@@ -698,6 +845,10 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 	stop_requested = 0;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;
+	/* One handler at a time: the count of signals is not atomic. */
+	sigemptyset(&sa.sa_mask);
+	sigaddset(&sa.sa_mask, SIGINT);
+	sigaddset(&sa.sa_mask, SIGTERM);
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
 
@@ -708,20 +859,42 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 	pthread_create(&st.thread, NULL, store_main, &st);
 
 	bool tty = isatty(2);
+	progress_bar = tty && cfg->progress_seconds && !cfg->quiet;
 	double last = t0;
+	bool said_stop = false;
 	for (;;) {
 		pthread_mutex_lock(&sh.mu);
 		bool running = sh.workers_running > 0 || sh.nwrites > 0;
 		if (running) {
+			/* A tenth of a second while stopping, so that a second
+			 * signal acts promptly. */
 			struct timespec until;
 			clock_gettime(CLOCK_REALTIME, &until);
-			until.tv_sec += 1;
+			if (stop_requested) {
+				until.tv_nsec += 100000000;
+				if (until.tv_nsec >= 1000000000) {
+					until.tv_sec++;
+					until.tv_nsec -= 1000000000;
+				}
+			} else {
+				until.tv_sec += 1;
+			}
 			pthread_cond_timedwait(&sh.cond, &sh.mu, &until);
 		}
 		pthread_mutex_unlock(&sh.mu);
+		if (stop_requested >= 2)
+			hard_stop(cfg, &sh);
 		if (!running)
 			break;
 		double now = now_seconds();
+		if (stop_requested && !said_stop && !cfg->quiet) {
+			/* Right after the signal's own line: what the stop
+			 * waits for. */
+			said_stop = true;
+			progress(&sh, (uint64_t)total, (uint64_t)before,
+				 now - t0, tty, false);
+			last = now;
+		}
 		if (cfg->progress_seconds && !cfg->quiet &&
 		    (tty || now - last >= cfg->progress_seconds)) {
 			progress(&sh, (uint64_t)total, (uint64_t)before,
@@ -746,8 +919,19 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 	pthread_cond_signal(&sh.cond);
 	pthread_mutex_unlock(&sh.mu);
 	pthread_join(st.thread, NULL);
+	/* Leases still held (batches whose write failed, or handed in after
+	 * the database went away) end now rather than at their expiry, so
+	 * that a --resume starts at once. */
+	int64_t released = 0;
+	if (!store_broken(&st.st) && store_release(&st.st, &released) == 0 &&
+	    released > 0 && !cfg->quiet)
+		cli_warn("%" PRId64 " batch leases released for --resume",
+			 released);
+	if (stop_requested >= 2)
+		hard_stop(cfg, &sh);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
+	progress_bar = 0;
 
 	out->seconds = now_seconds() - t0;
 	if (!cfg->quiet) {
@@ -771,6 +955,12 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 	out->starttls_ok = atomic_load(&sh.starttls);
 	out->batches_written = atomic_load(&sh.batches_written);
 	out->batches_discarded = atomic_load(&sh.batches_discarded);
+	out->domains_stored = atomic_load(&sh.domains_stored);
+	out->domains_given_back = atomic_load(&sh.domains_given_back);
+	out->domains_dropped = atomic_load(&sh.domains_dropped);
+	out->batches_split = atomic_load(&sh.batches_split);
+	out->domains_split = atomic_load(&sh.domains_split);
+	out->claims_released = cs.released;
 	out->interrupted = stop_requested && !sh.failed;
 
 	out->records_raw = st.st.rec.raw + cs.records_raw;
@@ -796,6 +986,7 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 	free(sh.req);
 	epreg_free(sh.reg);
 	pthread_mutex_destroy(&sh.mu);
+	pthread_mutex_destroy(&sh.writing);
 	pthread_cond_destroy(&sh.cond);
 	return rc;
 }

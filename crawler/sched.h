@@ -18,6 +18,8 @@
 
 struct sched_config {
 	int64_t campaign_id;
+	const char *campaign_name; /* for messages */
+	int64_t run_id;		   /* campaign_run: ended by a hard stop */
 	const char *conninfo;	   /* the store thread's own connection */
 	const char *worker_id;	   /* host/pid, recorded with leases and rows */
 	unsigned workers;	   /* threads, each with its own loop */
@@ -47,14 +49,31 @@ struct sched_summary {
 	uint64_t records_raw, records_zstd; /* handshake record bytes */
 	uint64_t batches_written;
 	uint64_t batches_discarded; /* completed meanwhile by another crawler */
-	uint64_t total_targets;	    /* in the campaign */
-	uint64_t done_before;	    /* already done when this run started */
+	uint64_t domains_stored;    /* by this run, whole batches and parts */
+	uint64_t domains_given_back; /* of batches cut short: not started,
+				      * leases released for --resume */
+	uint64_t domains_dropped; /* scanned, but another crawler stored them */
+	uint64_t batches_split;	  /* cut short and stored in part */
+	uint64_t domains_split;	  /* domains stored of those batches */
+	uint64_t claims_released; /* endpoint claims released unfinished */
+	uint64_t total_targets;	  /* in the campaign */
+	uint64_t done_before;	  /* already done when this run started */
 	double seconds;
 	bool interrupted; /* SIGINT/SIGTERM: stopped leasing, drained */
 };
 
 /* Runs the scan until the campaign's queue is done (or a signal asks to
- * stop). Returns 0, or -1 with the reason printed. */
+ * stop). Returns 0, or -1 with the reason printed.
+ *
+ * SIGINT or SIGTERM: no new domain is started; those in flight finish
+ * and are stored, with every batch cut short stored in part (its leases
+ * released in the same transaction, store_write), so that a --resume
+ * starts at once with what is left. A second signal stops at once:
+ * leases and unfinished endpoint claims are released and the process
+ * exits EX_TEMPFAIL without returning; the domains in flight and those
+ * of batches not stored yet are lost to this run and scanned again by a
+ * --resume (endpoints stored meanwhile are not probed again). A third
+ * signal ends the process the default way. */
 int sched_run(const struct sched_config *cfg, struct sched_summary *out);
 
 #endif

@@ -277,7 +277,12 @@ int store_lease(struct store *s, struct batch **out)
 	      "WHERE c.id = $1::bigint "
 	      "AND t.target_id BETWEEN $2::bigint * c.batch_size + 1 "
 	      "AND ($2::bigint + 1) * c.batch_size "
-	      "AND t.batch_no = $2::bigint ORDER BY t.target_id",
+	      "AND t.batch_no = $2::bigint "
+	      /* A batch a stopped crawler stored in part (store_write)
+	       * gives back only the targets it did not store. */
+	      "AND NOT EXISTS (SELECT 1 FROM domain_dns d "
+	      "WHERE d.campaign_id = t.campaign_id "
+	      "AND d.target_id = t.target_id) ORDER BY t.target_id",
 	      2, p2);
 	if (!r) {
 		free(b);
@@ -303,6 +308,20 @@ int store_lease(struct store *s, struct batch **out)
 	}
 	b->n = n;
 	PQclear(r);
+	if (n == 0) {
+		/* Every target was stored in part by stopped crawlers and
+		 * the batch never completed: complete it and lease on. */
+		batch_free(b);
+		r = q(s, PGRES_TUPLES_OK,
+		      "SELECT campaign_complete($1::bigint, $2::bigint)", 2,
+		      p2);
+		if (!r)
+			goto fail;
+		PQclear(r);
+		if (exec_simple(s, "COMMIT") != 0)
+			return -1;
+		return store_lease(s, out);
+	}
 	for (int t = 0; t < PROBE_T_LAST; t++)
 		jbuf_init(&b->out[t], STORE_BATCH_ROWS_MAX);
 	/* A COMMIT whose answer was lost with the connection may or may not
@@ -350,9 +369,11 @@ int store_progress(struct store *s, int64_t *total, int64_t *done)
 
 	id_text(cid, sizeof cid, s->campaign_id);
 	r = q(s, PGRES_TUPLES_OK,
-	      "SELECT coalesce(sum(targets), 0), coalesce(sum(targets) "
-	      "FILTER (WHERE done_at IS NOT NULL), 0) "
-	      "FROM campaign_batch WHERE campaign_id = $1::bigint",
+	      /* Stored targets, not those of done batches: a stopped
+	       * crawler stores batches in part (store_write). */
+	      "SELECT (SELECT coalesce(sum(targets), 0) FROM campaign_batch "
+	      "WHERE campaign_id = $1::bigint), (SELECT count(*) "
+	      "FROM domain_dns WHERE campaign_id = $1::bigint)",
 	      1, p);
 	if (!r)
 		return -1;
@@ -447,11 +468,34 @@ static int copy_table(struct store *s, int t, const struct jbuf *rows)
 			       probe_table_staged[t]);
 }
 
+/* The ids of the first n targets of b as a PostgreSQL array literal. */
+static char *target_ids(const struct batch *b, size_t n)
+{
+	struct jbuf a;
+
+	jbuf_init(&a, STORE_BATCH_ROWS_MAX);
+	jbuf_puts(&a, "{");
+	for (size_t i = 0; i < n; i++)
+		jbuf_printf(&a, "%s%" PRId64, i ? "," : "", b->t[i].id);
+	jbuf_puts(&a, "}");
+	if (a.failed) {
+		jbuf_free(&a);
+		return NULL;
+	}
+	return a.data;
+}
+
 int store_write(struct store *s, struct batch *b, bool *discarded)
 {
 	char cid[24], bno[24];
-	const char *p[2] = { cid, bno };
+	const char *p[3] = { cid, bno, s->worker_id };
 	PGresult *r;
+	/* Whole: every target probed; the batch completes. In part (a stop):
+	 * the first b->done targets were probed (targets start in order and
+	 * none is in flight any more); they are stored and the batch's
+	 * lease released, so that the others are leased again at once,
+	 * alone (store_lease skips stored targets). */
+	bool whole = b->done == b->n;
 
 	*discarded = false;
 	id_text(cid, sizeof cid, s->campaign_id);
@@ -466,37 +510,94 @@ int store_write(struct store *s, struct batch *b, bool *discarded)
 		cli_warn("store: batch %" PRId64 ": a handshake record could "
 			 "not be compressed; records of the batch dropped",
 			 b->batch_no);
-	if (exec_simple(s, "BEGIN") != 0) {
+	char *ids = b->done ? target_ids(b, b->done) : NULL;
+	if ((b->done && !ids) || exec_simple(s, "BEGIN") != 0) {
+		free(ids);
 		jbuf_free(&recs);
 		return -1;
 	}
-	/* Completing first locks the batch row: a second crawler writing the
-	 * same batch waits here, then finds it done and drops its rows. */
+	/* Locking the batch row first: a second crawler writing the same
+	 * batch waits here, then finds it done (or stored in part) and
+	 * drops its rows. */
 	r = q(s, PGRES_TUPLES_OK,
-	      "SELECT campaign_complete($1::bigint, $2::bigint)", 2, p);
+	      "SELECT done_at IS NULL, leased_by IS NOT DISTINCT FROM $3 "
+	      "FROM campaign_batch WHERE campaign_id = $1::bigint "
+	      "AND batch_no = $2::bigint FOR UPDATE",
+	      3, p);
 	if (!r)
 		goto fail;
-	bool ours = PQgetvalue(r, 0, 0)[0] == 't';
+	bool open = PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
+	bool leased = PQntuples(r) == 1 && PQgetvalue(r, 0, 1)[0] == 't';
 	PQclear(r);
+	/* A part is stored only under our own lease: another crawler that
+	 * leased the batch since (ours expired) is scanning these targets
+	 * too and will store them. A whole batch is stored by whoever
+	 * finishes first, as long as none of its targets is stored yet. */
+	bool ours = open && (whole || leased);
+	if (ours && b->done) {
+		const char *p2[2] = { cid, ids };
+		r = q(s, PGRES_TUPLES_OK,
+		      "SELECT count(*) FROM domain_dns "
+		      "WHERE campaign_id = $1::bigint "
+		      "AND target_id = ANY ($2::bigint[])",
+		      2, p2);
+		if (!r)
+			goto fail;
+		ours = strcmp(PQgetvalue(r, 0, 0), "0") == 0;
+		PQclear(r);
+	}
 	if (!ours) {
 		*discarded = true;
 		exec_simple(s, "ROLLBACK");
+		free(ids);
 		jbuf_free(&recs);
 		return 0;
 	}
-	for (int t = 0; t < PROBE_T_LAST; t++)
+	for (int t = 0; b->done && t < PROBE_T_LAST; t++)
 		if (copy_table(s, t,
 			       t == PROBE_T_RECORDS ? &recs : &b->out[t]) != 0)
 			goto fail;
+	r = q(s, PGRES_COMMAND_OK,
+	      whole ? "UPDATE campaign_batch SET done_at = clock_timestamp() "
+		      "WHERE campaign_id = $1::bigint AND batch_no = $2::bigint"
+		    : "UPDATE campaign_batch SET lease_expires = "
+		      "clock_timestamp() WHERE campaign_id = $1::bigint "
+		      "AND batch_no = $2::bigint",
+	      2, p);
+	if (!r)
+		goto fail;
+	PQclear(r);
+	free(ids);
 	jbuf_free(&recs);
 	if (exec_simple(s, "COMMIT") != 0)
 		return -1;
 	return 0;
 fail:
+	free(ids);
 	jbuf_free(&recs);
 	if (!store_broken(s))
 		exec_simple(s, "ROLLBACK");
 	return -1;
+}
+
+int store_release(struct store *s, int64_t *released)
+{
+	char cid[24];
+	const char *p[2] = { cid, s->worker_id };
+	PGresult *r;
+
+	*released = 0;
+	id_text(cid, sizeof cid, s->campaign_id);
+	r = q(s, PGRES_COMMAND_OK,
+	      "UPDATE campaign_batch SET lease_expires = clock_timestamp() "
+	      "WHERE campaign_id = $1::bigint AND leased_by = $2 "
+	      "AND done_at IS NULL AND lease_expires > clock_timestamp()",
+	      2, p);
+	if (!r)
+		return -1;
+	*released = strtoll(PQcmdTuples(r), NULL, 10);
+	PQclear(r);
+	return 0;
 }
 
 int store_renew(struct store *s)

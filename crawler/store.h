@@ -84,13 +84,23 @@ int store_lease(struct store *s, struct batch **out);
 int store_open_batches(struct store *s, int64_t *undone,
 		       int64_t *held_by_others);
 
-/* Targets of the campaign, and those in completed batches. */
+/* Targets of the campaign, and those stored. */
 int store_progress(struct store *s, int64_t *total, int64_t *done);
 
-/* Writes a batch's rows and completes it in one transaction. *discarded
- * is set when another crawler completed it first (nothing written).
- * Returns 0, or -1 on a database error (nothing written; retry). */
+/* Writes a batch's rows and completes it in one transaction. A batch cut
+ * short by a stop (done < n; its first `done` targets probed, none in
+ * flight) is stored in part: the rows of those targets, and its lease
+ * released in the same transaction, so that the rest is leased again at
+ * once and alone. *discarded is set when another crawler completed the
+ * batch first, or stored any of these targets, or (for a part) leased the
+ * batch since: nothing written. Returns 0, or -1 on a database error
+ * (nothing written; retry). */
 int store_write(struct store *s, struct batch *b, bool *discarded);
+
+/* Ends the leases this crawler still holds on open batches (they expire
+ * now), so that another crawler or a --resume takes them at once.
+ * *released: how many. 0 or -1. */
+int store_release(struct store *s, int64_t *released);
 
 /* Extends this crawler's leases (heartbeat). 0 or -1. */
 int store_renew(struct store *s);

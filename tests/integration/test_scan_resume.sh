@@ -4,7 +4,10 @@
 # written after a kill; batches completed before a kill are never redone
 # (their rows and results are unchanged at the end); the batches a killed
 # crawler held are redone by a later run (attempts > 1); the final export
-# equals the testbed's truth.
+# equals the testbed's truth, SMTP and TLS facts included (issue M11: the
+# claims thread's recovery runs too); the test servers saw each endpoint
+# handshaked once, apart from endpoints a killed crawler had claimed and
+# not stored (taken over, at most one more handshake each).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 reexec_in_netns "$@"
@@ -21,7 +24,11 @@ resume_cleanup() {
 }
 trap resume_cleanup EXIT
 
-testbed_up --no-postfix --no-servers --domains 1200
+# 470 generated domains: from d0000477 on the population holds MTA-STS
+# cases on which an uninterrupted scan disagrees with the truth too
+# (failure types of an MX without STARTTLS or trust), not this test's
+# subject.
+testbed_up --no-postfix --domains 470
 
 PY=/usr/bin/python3
 IFS=, read -r -a allow <<<"$TESTBED_ALLOW_CIDR"
@@ -29,9 +36,11 @@ allow_args=()
 for c in "${allow[@]}"; do allow_args+=(--allow-cidr "$c"); done
 ntargets=$(grep -c . "$TESTBED_TARGETS")
 host=$(hostname)
+log=$TB/logs/mailserver.log
+log_before=$(wc -l <"$log")
 
 expect_rc 0 "$MXCRAWL" scan --targets "$TESTBED_TARGETS" --campaign resume \
-	--import-only --batch-size 25
+	--import-only --batch-size 15
 cid=$(sql "SELECT id FROM campaign WHERE name = 'resume'")
 nbatches=$(sql "SELECT count(*) FROM campaign_batch WHERE campaign_id = $cid")
 echo "campaign $cid: $ntargets targets in $nbatches batches"
@@ -111,9 +120,12 @@ expect_eq "campaign state" "$(sql "SELECT state FROM campaign WHERE id = $cid")"
 expect_eq "unfinished batches" \
 	"$(sql "SELECT count(*) FROM campaign_batch WHERE campaign_id = $cid AND done_at IS NULL")" 0
 check_batches_whole final
-expect_eq "results / distinct targets / targets" \
-	"$(sql "SELECT count(*) || '/' || count(DISTINCT target_id) FROM domain_dns WHERE campaign_id = $cid")/$(sql "SELECT targets FROM campaign WHERE id = $cid")" \
-	"$ntargets/$ntargets/$ntargets"
+# (The primary keys forbid two results per target or two answers per
+# question; what can go wrong is a missing or wrong result: compared with
+# the truth below, domain by domain.)
+expect_eq "results / targets" \
+	"$(sql "SELECT count(*) FROM domain_dns WHERE campaign_id = $cid")/$(sql "SELECT targets FROM campaign WHERE id = $cid")" \
+	"$ntargets/$ntargets"
 expect_eq "targets without a result" \
 	"$(sql "SELECT count(*) FROM campaign_target t WHERE campaign_id = $cid AND NOT EXISTS
 		(SELECT 1 FROM domain_dns d WHERE d.campaign_id = $cid AND d.target_id = t.target_id)")" 0
@@ -121,9 +133,6 @@ expect_eq "targets without their MX question in dns_rrset" \
 	"$(sql "SELECT count(*) FROM campaign_target t WHERE campaign_id = $cid AND NOT EXISTS
 		(SELECT 1 FROM dns_rrset r WHERE r.campaign_id = $cid AND r.target_id = t.target_id
 		    AND r.qname = t.domain AND r.qtype = 'MX')")" 0
-expect_eq "duplicate (target, qname, qtype) in dns_rrset" \
-	"$(sql "SELECT count(*) FROM (SELECT 1 FROM dns_rrset WHERE campaign_id = $cid
-		GROUP BY target_id, qname, qtype HAVING count(*) > 1) x")" 0
 expect_eq "dns_rrset rows of targets without a result" \
 	"$(sql "SELECT count(*) FROM dns_rrset r WHERE campaign_id = $cid AND NOT EXISTS
 		(SELECT 1 FROM domain_dns d WHERE d.campaign_id = $cid AND d.target_id = r.target_id)")" 0
@@ -153,7 +162,35 @@ done <"$TEST_WORK/abandoned"
 expect_eq "some batch leased more than once" \
 	"$(sql "SELECT count(*) > 0 FROM campaign_batch WHERE campaign_id = $cid AND attempts > 1")" t
 
+# Every truth domain exactly once, with its DNS, SMTP, TLS, certificate,
+# DANE and MTA-STS facts.
 "$MXCRAWL" export --campaign resume --format jsonl >"$TEST_WORK/resume.jsonl"
-"$PY" "$MXCRAWL_SRC/tests/integration/compare_dns.py" \
-	"$TESTBED_TRUTH" "$TEST_WORK/resume.jsonl" || fail "DNS facts differ from the truth"
+"$PY" "$MXCRAWL_SRC/tests/integration/compare_dns.py" --smtp \
+	"$TESTBED_TRUTH" "$TEST_WORK/resume.jsonl" || fail "facts differ from the truth"
+
+# Endpoints: every one the domains use stored, every claim done; the
+# servers' own count (stopping them flushes their connection log) is one
+# handshake per endpoint, plus at most one per takeover of a claim a
+# killed crawler held unfinished (a claim may be taken over twice).
+unique=$(sql "SELECT count(DISTINCT (ip, port, sni)) FROM domain_endpoint WHERE campaign_id = $cid")
+[ "$unique" -gt 0 ] || fail "no endpoint used"
+expect_eq "endpoint rows = endpoints the domains use" \
+	"$(sql "SELECT count(*) FROM endpoint WHERE campaign_id = $cid")" "$unique"
+expect_eq "claims left unfinished" \
+	"$(sql "SELECT count(*) FROM endpoint_claim WHERE campaign_id = $cid AND NOT done")" 0
+taken=$(sql "SELECT coalesce(sum(attempts - 1), 0) FROM endpoint_claim WHERE campaign_id = $cid")
+"$MXCRAWL_SRC/tests/testbed/down" "$TB" >/dev/null
+conns=$(tail -n +"$((log_before + 1))" "$log" | "$PY" -c '
+import json, sys
+n = 0
+for line in sys.stdin:
+    try:
+        c = json.loads(line[line.index("{"):])
+    except ValueError:
+        continue
+    n += c.get("port") == 25
+print(n)')
+echo "SMTP connections $conns, endpoints $unique, claims taken over $taken"
+[ "$conns" -ge "$unique" ] && [ "$conns" -le $((unique + taken)) ] ||
+	fail "SMTP connections $conns, want $unique + at most $taken"
 echo PASS
