@@ -325,6 +325,18 @@ size_t ipcap_queued(struct ipcap *c)
 	return n;
 }
 
+size_t ipcap_addresses(struct ipcap *c)
+{
+	size_t n = 0;
+
+	if (!c)
+		return 0;
+	pthread_mutex_lock(&c->mu);
+	n = c->count;
+	pthread_mutex_unlock(&c->mu);
+	return n;
+}
+
 static void start_granted(struct ipcap_loop *l, struct ipwait *w);
 
 static void on_door_async(uv_async_t *a)

@@ -55,6 +55,8 @@ struct ipcap *ipcap_new(unsigned max);
 void ipcap_free(struct ipcap *c);
 /* Probes waiting for a free slot right now, all loops. */
 size_t ipcap_queued(struct ipcap *c);
+/* Addresses with a probe running or waiting (entries of the table). */
+size_t ipcap_addresses(struct ipcap *c);
 /* Opens the door of `loop` (on the loop's thread). NULL: out of memory. */
 struct ipcap_loop *ipcap_attach(struct ipcap *c, uv_loop_t *loop);
 /* Closes a door (on its loop's thread) once no probe of its loop runs or
