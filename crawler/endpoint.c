@@ -1,15 +1,47 @@
+/*
+ * The per-IP cap (ipcap_*), shared by the worker loops of a process.
+ *
+ * Why a mutex: the cap is one count per address for the whole process,
+ * and the loops run on threads of their own, so the table of address ->
+ * (probes running, FIFO of probes waiting) is shared state. One mutex
+ * guards all of it; it is held only to look up, count and link (a hash
+ * probe, maybe one allocation), never across I/O or a callback. The
+ * common case, an address with a free slot, takes it once to count the
+ * slot and once more when the probe ends.
+ *
+ * Who owns what:
+ * - struct ipcap (shared, under mu): the table; each address's entry with
+ *   its running count and its waiters, across loops, oldest first; each
+ *   door's `ready` list. An entry goes as soon as nothing runs or waits.
+ * - struct ipcap_loop (one per loop, the loop's "door"): its uv_async_t
+ *   and `waiting` (the probes of this loop queued or granted but not yet
+ *   started; touched only on the loop's thread, the async handle is
+ *   referenced while it is > 0 so that the loop lives on for them).
+ * - a probe: runs, and ends, on the loop that asked for it.
+ *
+ * A slot passes from an ending probe straight to the oldest waiter of its
+ * address (the count does not drop), so a newcomer cannot overtake a
+ * waiter (FIFO per address). A waiter of the ending probe's loop starts
+ * at once; one of another loop goes to that loop's `ready` list and the
+ * loop is woken (uv_async_send, under mu: the door cannot close while it
+ * has a waiter, and the waiter leaves only when that loop takes mu to
+ * drain `ready`, after the send).
+ */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "crawler/endpoint.h"
 
-/* Initial buckets of the per-address table; it doubles as it fills. */
+/* Buckets of the per-address table: it holds only the addresses being
+ * probed or waited for, at most the domains in flight. */
 #define IPCAP_BUCKETS 1024
 
 /* A probe waiting for its address's slot. */
 struct ipwait {
-	const struct endpoint_env *env;
+	const struct endpoint_env *env; /* its loop's */
+	struct addr addr;
 	char sni[256];
 	int port;
 	endpoint_cb cb;
@@ -19,15 +51,23 @@ struct ipwait {
 
 struct ipslot {
 	struct addr addr;
-	unsigned active;
+	unsigned active; /* running, or granted and about to start */
 	struct ipwait *head, *tail;
 	struct ipslot *next;
 };
 
 struct ipcap {
+	pthread_mutex_t mu; /* guards all below and every door's ready list */
 	unsigned max;
 	size_t nbuckets, count, queued;
 	struct ipslot **buckets;
+};
+
+struct ipcap_loop {
+	struct ipcap *cap;
+	uv_async_t async;
+	struct ipwait *ready, *ready_tail; /* granted: start here (cap->mu) */
+	size_t waiting;			   /* this loop's thread only */
 };
 
 static int start_probe(const struct endpoint_env *env, const struct addr *addr,
@@ -243,7 +283,8 @@ struct ipcap *ipcap_new(unsigned max)
 	c->max = max ? max : 1;
 	c->nbuckets = IPCAP_BUCKETS;
 	c->buckets = calloc(c->nbuckets, sizeof *c->buckets);
-	if (!c->buckets) {
+	if (!c->buckets || pthread_mutex_init(&c->mu, NULL) != 0) {
+		free(c->buckets);
 		free(c);
 		return NULL;
 	}
@@ -267,13 +308,75 @@ void ipcap_free(struct ipcap *c)
 			s = next;
 		}
 	}
+	pthread_mutex_destroy(&c->mu);
 	free(c->buckets);
 	free(c);
 }
 
-size_t ipcap_queued(const struct ipcap *c)
+size_t ipcap_queued(struct ipcap *c)
 {
-	return c ? c->queued : 0;
+	size_t n = 0;
+
+	if (!c)
+		return 0;
+	pthread_mutex_lock(&c->mu);
+	n = c->queued;
+	pthread_mutex_unlock(&c->mu);
+	return n;
+}
+
+size_t ipcap_addresses(struct ipcap *c)
+{
+	size_t n = 0;
+
+	if (!c)
+		return 0;
+	pthread_mutex_lock(&c->mu);
+	n = c->count;
+	pthread_mutex_unlock(&c->mu);
+	return n;
+}
+
+static void start_granted(struct ipcap_loop *l, struct ipwait *w);
+
+static void on_door_async(uv_async_t *a)
+{
+	struct ipcap_loop *l = a->data;
+	struct ipwait *got;
+
+	pthread_mutex_lock(&l->cap->mu);
+	got = l->ready;
+	l->ready = l->ready_tail = NULL;
+	pthread_mutex_unlock(&l->cap->mu);
+	start_granted(l, got);
+}
+
+struct ipcap_loop *ipcap_attach(struct ipcap *c, uv_loop_t *loop)
+{
+	struct ipcap_loop *l = calloc(1, sizeof *l);
+
+	if (!l)
+		return NULL;
+	l->cap = c;
+	if (uv_async_init(loop, &l->async, on_door_async) != 0) {
+		free(l);
+		return NULL;
+	}
+	l->async.data = l;
+	/* Referenced only while probes of this loop wait. */
+	uv_unref((uv_handle_t *)&l->async);
+	return l;
+}
+
+static void on_door_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+void ipcap_detach(struct ipcap_loop *l)
+{
+	if (l)
+		uv_close((uv_handle_t *)&l->async, on_door_closed);
 }
 
 static size_t addr_hash(const struct addr *a, size_t n)
@@ -284,64 +387,91 @@ static size_t addr_hash(const struct addr *a, size_t n)
 	return (size_t)(h & (n - 1));
 }
 
-static struct ipslot *slot(struct ipcap *c, const struct addr *a, bool make)
+/* The link to the entry of `a`, or to the NULL ending its chain (mu). */
+static struct ipslot **slot_link(struct ipcap *c, const struct addr *a)
 {
-	size_t h = addr_hash(a, c->nbuckets);
-	for (struct ipslot *s = c->buckets[h]; s; s = s->next)
-		if (s->addr.family == a->family &&
-		    memcmp(s->addr.bytes, a->bytes, sizeof a->bytes) == 0)
-			return s;
-	if (!make)
-		return NULL;
-	struct ipslot *s = calloc(1, sizeof *s);
-	if (!s)
-		return NULL;
-	s->addr = *a;
-	s->next = c->buckets[h];
-	c->buckets[h] = s;
-	c->count++;
-	return s;
+	struct ipslot **sp = &c->buckets[addr_hash(a, c->nbuckets)];
+	for (; *sp; sp = &(*sp)->next)
+		if ((*sp)->addr.family == a->family &&
+		    memcmp((*sp)->addr.bytes, a->bytes, sizeof a->bytes) == 0)
+			break;
+	return sp;
 }
 
-/* A capped probe's own callback: frees the slot, then starts the next
- * probe waiting for this address. */
-struct capped {
-	const struct endpoint_env *env;
-	endpoint_cb cb;
-	void *arg;
-};
-
-static void on_capped_done(void *arg, const struct endpoint_result *r)
+static void waiting_less(struct ipcap_loop *l)
 {
-	struct capped *cp = arg;
-	const struct endpoint_env *env = cp->env;
-	struct ipcap *c = env->cap;
-	struct ipslot *s = slot(c, &r->addr, false);
+	if (--l->waiting == 0)
+		uv_unref((uv_handle_t *)&l->async);
+}
 
-	cp->cb(cp->arg, r);
-	free(cp);
-	if (!s)
-		return;
-	s->active--;
-	while (s->head && s->active < c->max) {
-		struct ipwait *w = s->head;
-		s->head = w->next;
-		if (!s->head)
-			s->tail = NULL;
-		c->queued--;
-		s->active++;
-		struct addr a = s->addr;
-		if (start_probe(w->env, &a, w->port, w->sni, w->cb, w->arg) !=
-		    0) {
+/*
+ * Frees one slot of `a` (a probe of loop `l` ended, or never started) and
+ * hands it on to the oldest waiter: one of another loop goes to its
+ * loop's ready list, that loop is woken; one of `l` is returned (at most
+ * one: one slot was freed) for the caller to start on this loop.
+ */
+static struct ipwait *release_slot(struct ipcap_loop *l, const struct addr *a)
+{
+	struct ipcap *c = l->cap;
+	struct ipwait *mine = NULL;
+
+	pthread_mutex_lock(&c->mu);
+	struct ipslot **sp = slot_link(c, a);
+	struct ipslot *s = *sp;
+	if (s) {
+		s->active--;
+		while (s->head && s->active < c->max) {
+			struct ipwait *w = s->head;
+			s->head = w->next;
+			if (!s->head)
+				s->tail = NULL;
+			w->next = NULL;
+			c->queued--;
+			s->active++;
+			struct ipcap_loop *to = w->env->cap;
+			if (to == l && !mine) {
+				mine = w;
+				continue;
+			}
+			if (to->ready_tail)
+				to->ready_tail->next = w;
+			else
+				to->ready = w;
+			to->ready_tail = w;
+			uv_async_send(&to->async);
+		}
+		if (s->active == 0 && !s->head) {
+			*sp = s->next;
+			c->count--;
+			free(s);
+		}
+	}
+	pthread_mutex_unlock(&c->mu);
+	return mine;
+}
+
+/* Starts waiters granted a slot, on their own loop `l`, in order. */
+static void start_granted(struct ipcap_loop *l, struct ipwait *w)
+{
+	while (w) {
+		struct ipwait *next = w->next;
+		waiting_less(l);
+		if (start_probe(w->env, &w->addr, w->port, w->sni, w->cb,
+				w->arg) != 0) {
 			/* Out of memory: report it as a failed connect so
-			 * that the waiting domain is not stuck. */
-			s->active--;
+			 * that the waiting domain is not stuck, and pass the
+			 * slot on. */
+			struct ipwait *again = release_slot(l, &w->addr);
+			if (again) {
+				again->next = next;
+				next = again;
+			}
 			struct smtp_session ss;
 			struct tls_info none = { 0 };
 			smtp_session_init(&ss, "invalid", &w->env->limits);
 			smtp_on_connect_failed(&ss);
 			struct endpoint_result res = {
-				.addr = a,
+				.addr = w->addr,
 				.port = w->port,
 				.sni = w->sni,
 				.session = &ss,
@@ -352,31 +482,70 @@ static void on_capped_done(void *arg, const struct endpoint_result *r)
 			smtp_session_free(&ss);
 		}
 		free(w);
+		w = next;
 	}
+}
+
+/* A capped probe's own callback: frees the slot, then starts the next
+ * probe of this loop waiting for this address, if the slot is its. */
+struct capped {
+	const struct endpoint_env *env;
+	endpoint_cb cb;
+	void *arg;
+};
+
+static void on_capped_done(void *arg, const struct endpoint_result *r)
+{
+	struct capped *cp = arg;
+	struct ipcap_loop *l = cp->env->cap;
+	/* Before the callback: it may end the loop's work and close the
+	 * door, after which no other loop may be handed a slot through it;
+	 * a waiter of this loop keeps the door open. */
+	struct ipwait *next = release_slot(l, &r->addr);
+
+	cp->cb(cp->arg, r);
+	free(cp);
+	start_granted(l, next);
 }
 
 int endpoint_probe(const struct endpoint_env *env, const struct addr *addr,
 		   int port, const char *sni, endpoint_cb cb, void *arg)
 {
-	struct ipcap *c = env->cap;
+	struct ipcap_loop *l = env->cap;
 
-	if (!c)
+	if (!l)
 		return start_probe(env, addr, port, sni, cb, arg);
-	struct ipslot *s = slot(c, addr, true);
-	if (!s)
-		return -1;
-	if (s->active < c->max) {
+	struct ipcap *c = l->cap;
+	pthread_mutex_lock(&c->mu);
+	struct ipslot **sp = slot_link(c, addr);
+	struct ipslot *s = *sp;
+	if (!s) {
+		s = calloc(1, sizeof *s);
+		if (!s) {
+			pthread_mutex_unlock(&c->mu);
+			return -1;
+		}
+		s->addr = *addr;
+		*sp = s;
+		c->count++;
+	}
+	if (s->active < c->max && !s->head) {
 		s->active++;
+		pthread_mutex_unlock(&c->mu);
 		if (start_probe(env, addr, port, sni, cb, arg) != 0) {
-			s->active--;
+			struct ipwait *next = release_slot(l, addr);
+			start_granted(l, next);
 			return -1;
 		}
 		return 0;
 	}
 	struct ipwait *w = calloc(1, sizeof *w);
-	if (!w)
+	if (!w) {
+		pthread_mutex_unlock(&c->mu);
 		return -1;
+	}
 	w->env = env;
+	w->addr = *addr;
 	snprintf(w->sni, sizeof w->sni, "%s", sni ? sni : "");
 	w->port = port;
 	w->cb = cb;
@@ -387,6 +556,9 @@ int endpoint_probe(const struct endpoint_env *env, const struct addr *addr,
 		s->head = w;
 	s->tail = w;
 	c->queued++;
+	pthread_mutex_unlock(&c->mu);
+	if (l->waiting++ == 0)
+		uv_ref((uv_handle_t *)&l->async);
 	return 0;
 }
 

@@ -30,23 +30,38 @@ struct endpoint_result {
 
 typedef void (*endpoint_cb)(void *arg, const struct endpoint_result *res);
 
+/*
+ * The per-IP cap: at most `max` probes at once to one address in the
+ * whole process, however many loops probe. One `struct ipcap` is shared by
+ * all loops; each loop reaches it through a `struct ipcap_loop` of its own
+ * (its wake-up handle). Probes beyond the cap wait in one FIFO per address,
+ * across loops, and start on their own loop when a slot is theirs.
+ */
 struct ipcap;
+struct ipcap_loop;
 
 struct endpoint_env {
 	uv_loop_t *loop;
 	SSL_CTX *tls;
 	const char *ehlo_name;
 	struct smtp_limits limits;
-	/* Per-IP concurrency cap of this loop (NULL: none); probes beyond
-	 * it wait in a queue per address. */
-	struct ipcap *cap;
+	/* This loop's door to the per-IP cap (NULL: no cap). */
+	struct ipcap_loop *cap;
 };
 
-/* A cap of `max` concurrent probes per address. */
+/* A cap of `max` concurrent probes per address (0 counts as 1). */
 struct ipcap *ipcap_new(unsigned max);
+/* Call once every loop's door is closed and its loop has run the close. */
 void ipcap_free(struct ipcap *c);
-/* Probes waiting for a free slot right now. */
-size_t ipcap_queued(const struct ipcap *c);
+/* Probes waiting for a free slot right now, all loops. */
+size_t ipcap_queued(struct ipcap *c);
+/* Addresses with a probe running or waiting (entries of the table). */
+size_t ipcap_addresses(struct ipcap *c);
+/* Opens the door of `loop` (on the loop's thread). NULL: out of memory. */
+struct ipcap_loop *ipcap_attach(struct ipcap *c, uv_loop_t *loop);
+/* Closes a door (on its loop's thread) once no probe of its loop runs or
+ * waits; the memory goes when the loop runs the handle's close. */
+void ipcap_detach(struct ipcap_loop *l);
 
 /*
  * Probes addr:port with SNI `sni`. The callback runs exactly once, on the

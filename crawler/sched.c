@@ -77,6 +77,7 @@ struct shared {
 	    batches_split, domains_split;
 	_Atomic uint64_t inflight; /* domains in flight, all workers */
 	struct worker *w;
+	struct ipcap *cap;	/* --per-ip, shared by the workers' loops */
 	struct epreg *reg;	/* endpoints probed by this process */
 	struct epclaim *claims; /* ... and across processes */
 };
@@ -281,6 +282,9 @@ static void worker_pump(struct worker *w)
 		uv_close((uv_handle_t *)&w->inbox_async, NULL);
 		uv_close((uv_handle_t *)&w->ep_async, NULL);
 		uv_close((uv_handle_t *)&w->rate_timer, NULL);
+		/* Nothing in flight: no probe of this loop waits. */
+		ipcap_detach(w->ep_env.cap);
+		w->ep_env.cap = NULL;
 		resolver_free(w->resolver);
 		w->resolver = NULL;
 		if (w->sts)
@@ -395,10 +399,9 @@ static int worker_init(struct worker *w, struct shared *sh, unsigned index)
 		w->ep_env.loop = &w->loop;
 		w->ep_env.ehlo_name = cfg->ehlo_name;
 		w->ep_env.limits = cfg->smtp_limits;
-		if (cfg->per_ip) {
-			/* The cap is per process; each loop gets its share. */
-			unsigned share = cfg->per_ip / cfg->workers;
-			w->ep_env.cap = ipcap_new(share ? share : 1);
+		if (sh->cap) {
+			/* One cap for the process; this loop's door to it. */
+			w->ep_env.cap = ipcap_attach(sh->cap, &w->loop);
 			if (!w->ep_env.cap)
 				return -1;
 		}
@@ -808,6 +811,17 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 			return -1;
 		}
 		epreg_use_claims(sh.reg);
+		if (cfg->per_ip) {
+			sh.cap = ipcap_new(cfg->per_ip);
+			if (!sh.cap) {
+				free(sh.w);
+				free(sh.req);
+				epclaim_stop(sh.claims, NULL);
+				epreg_free(sh.reg);
+				store_close(&st.st);
+				return -1;
+			}
+		}
 	}
 	for (unsigned i = 0; i < cfg->workers; i++) {
 		if (worker_init(&sh.w[i], &sh, i) != 0) {
@@ -826,15 +840,16 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 					 NULL);
 				uv_close((uv_handle_t *)&sh.w[k].rate_timer,
 					 NULL);
+				ipcap_detach(sh.w[k].ep_env.cap);
 				uv_run(&sh.w[k].loop, UV_RUN_DEFAULT);
 				uv_loop_close(&sh.w[k].loop);
 				SSL_CTX_free(sh.w[k].ep_env.tls);
-				ipcap_free(sh.w[k].ep_env.cap);
 				verify_leaf_cache_free(sh.w[k].env.names);
 				dane_cache_free(sh.w[k].env.dane);
 			}
 			free(sh.w);
 			free(sh.req);
+			ipcap_free(sh.cap);
 			epclaim_stop(sh.claims, NULL);
 			epreg_free(sh.reg);
 			store_close(&st.st);
@@ -907,7 +922,6 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 		uv_loop_close(&sh.w[i].loop);
 		pthread_mutex_destroy(&sh.w[i].mu);
 		SSL_CTX_free(sh.w[i].ep_env.tls);
-		ipcap_free(sh.w[i].ep_env.cap);
 		verify_leaf_cache_free(sh.w[i].env.names);
 		dane_cache_free(sh.w[i].env.dane);
 	}
@@ -984,6 +998,7 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 	store_close(&st.st);
 	free(sh.w);
 	free(sh.req);
+	ipcap_free(sh.cap);
 	epreg_free(sh.reg);
 	pthread_mutex_destroy(&sh.mu);
 	pthread_mutex_destroy(&sh.writing);

@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
 # The per-IP cap, seen from the server's side, at a listener that never
 # sends a banner and counts the connections it holds at once:
-# 1. the crawler's cap (`scan --per-ip 2 --workers 2`): eight domains, each
-#    with its own MX host, all at one address (eight endpoints, one IP),
-#    scanned by two worker loops at once; the cap is per process, shared
-#    by its workers, so the listener must see all eight, never more than
-#    two at a time, and two at a time at some point (both loops probed);
+# 1. the crawler's cap: eight domains, each with its own MX host, all at
+#    one address (eight endpoints, one IP), scanned by several worker loops
+#    at once; the cap is per process, shared by its workers, so the
+#    listener must see all eight and never more than the cap at a time:
+#    a. `--workers 2 --per-ip 2`: two at a time at some point;
+#    b. `--workers 4 --per-ip 2`: more loops than slots, still two at most
+#       (a share per loop, at least one each, let four through);
+#    c. `--workers 2 --per-ip 3`: a cap the loops cannot split evenly is
+#       used whole: the listener holds every connection unanswered until it
+#       holds three at once, then closes them; each probe holds its slot
+#       until closed (or its banner timeout, 8 s), so three at once must
+#       happen while eight domains wait (a share per loop never got past
+#       two, and every probe ran into its timeout);
 # 2. the probe driver (tests/tools/smtpprobe) with six SNI names.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -20,6 +28,9 @@ cat >"$TEST_WORK/listener.py" <<'PYEOF'
 import select, socket, sys
 addr, port, ready, result = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 want = int(sys.argv[5])
+# Close every connection held once this many are held at once (0: never;
+# the client's timeouts end them).
+close_at = int(sys.argv[6])
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((addr, port))
@@ -47,24 +58,29 @@ while True:
         live.append(c)
         total += 1
         most = max(most, len(live))
-        continue
-    for c in r:
-        if c.recv(4096) == b"":
-            # Never greeted: the client gave up and closed.
-            live.remove(c)
-            c.close()
+        if close_at and len(live) >= close_at:
+            for x in live:
+                x.close()
+            live = []
+    else:
+        for c in r:
+            if c.recv(4096) == b"":
+                # Never greeted: the client gave up and closed.
+                live.remove(c)
+                c.close()
     if total == want and not live:
         with open(result, "w") as f:
             f.write("%d %d\n" % (total, most))
         break
 PYEOF
 
-# listen ADDR PORT TOTAL: starts the listener; it writes "TOTAL MOST" to
-# $TEST_WORK/result once it has seen TOTAL connections, all closed.
+# listen ADDR PORT TOTAL [CLOSE_AT]: starts the listener; it writes "TOTAL
+# MOST" to $TEST_WORK/result once it has seen TOTAL connections, all
+# closed; with CLOSE_AT it closes those it holds when it holds CLOSE_AT.
 listener=
 trap 'if [ -n "$listener" ]; then kill "$listener" 2>/dev/null || true; fi; test_cleanup' EXIT
 listen() {
-	"$PY" "$TEST_WORK/listener.py" "$1" "$2" "$TEST_WORK/ready" "$TEST_WORK/result" "$3" &
+	"$PY" "$TEST_WORK/listener.py" "$1" "$2" "$TEST_WORK/ready" "$TEST_WORK/result" "$3" "${4:-0}" &
 	listener=$!
 	# Opening the fifo blocks until the listener has bound its socket.
 	read -r -t 30 line <"$TEST_WORK/ready" || fail "listener did not start"
@@ -89,19 +105,38 @@ expect_eq "targets" "$(sort "$TESTBED_TARGETS" | tr '\n' ' ')" \
 IFS=, read -r -a allow <<<"$TESTBED_ALLOW_CIDR"
 allow_args=()
 for c in "${allow[@]}"; do allow_args+=(--allow-cidr "$c"); done
-listen "$crawler_addr" 25 8
-# A banner timeout of 1.5 s (half the deadline) keeps each probe open long
-# enough for the two loops' probes to overlap.
-"$MXCRAWL" scan --targets "$TESTBED_TARGETS" --campaign per-ip "${allow_args[@]}" \
-	--workers 2 --batch-size 1 --per-ip 2 --smtp-deadline 3000 --progress 0 \
-	2>"$TEST_WORK/scan.err" || { cat "$TEST_WORK/scan.err" >&2; fail "scan failed"; }
-read -r -t 60 seen <"$TEST_WORK/result" || fail "listener gave no result"
-wait "$listener" || true
-listener=
-expect_eq "crawler: connections seen / most at once (--per-ip 2, 2 workers)" "$seen" "8 2"
-expect_eq "endpoints stored / banner_timeout / SNI names" \
-	"$(sql "SELECT count(*) || ' ' || count(*) FILTER (WHERE outcome = 'banner_timeout') || ' ' || count(DISTINCT sni) FROM endpoint e JOIN campaign c ON c.id = e.campaign_id WHERE c.name = 'per-ip' AND host(e.ip) = '$crawler_addr'")" \
-	"8 8 8"
+# crawl CAMPAIGN WORKERS PER_IP DEADLINE_MS CLOSE_AT: scans the eight
+# domains at the listener; prints "TOTAL MOST" as the listener saw them.
+crawl() {
+	listen "$crawler_addr" 25 8 "$5"
+	"$MXCRAWL" scan --targets "$TESTBED_TARGETS" --campaign "$1" "${allow_args[@]}" \
+		--workers "$2" --batch-size 1 --per-ip "$3" --smtp-deadline "$4" --progress 0 \
+		2>"$TEST_WORK/scan.err" || { cat "$TEST_WORK/scan.err" >&2; fail "scan $1 failed"; }
+	read -r -t 60 seen <"$TEST_WORK/result" || fail "listener gave no result"
+	wait "$listener" || true
+	listener=
+	echo "$seen"
+}
+# endpoints CAMPAIGN [OUTCOME]: "stored, with OUTCOME, distinct SNI names".
+endpoints() {
+	sql "SELECT count(*) || ' ' || count(*) FILTER (WHERE outcome = '${2:-banner_timeout}') || ' ' || count(DISTINCT sni) FROM endpoint e JOIN campaign c ON c.id = e.campaign_id WHERE c.name = '$1' AND host(e.ip) = '$crawler_addr'"
+}
+
+# a. and b.: a banner timeout of 1.5 s (half the deadline) keeps each probe
+# open long enough for the loops' probes to overlap.
+expect_eq "crawler: connections seen / most at once (--per-ip 2, 2 workers)" \
+	"$(crawl per-ip 2 2 3000 0)" "8 2"
+expect_eq "endpoints stored / banner_timeout / SNI names" "$(endpoints per-ip)" "8 8 8"
+expect_eq "crawler: connections seen / most at once (--per-ip 2, 4 workers)" \
+	"$(crawl per-ip-w4 4 2 3000 0)" "8 2"
+expect_eq "endpoints stored / banner_timeout / SNI names (4 workers)" \
+	"$(endpoints per-ip-w4)" "8 8 8"
+# c.: the listener closes each three it holds (6 probes: connection_closed);
+# the last two time out.
+expect_eq "crawler: connections seen / most at once (--per-ip 3, 2 workers)" \
+	"$(crawl per-ip-3 2 3 16000 3)" "8 3"
+expect_eq "endpoints stored / connection_closed / SNI names (--per-ip 3)" \
+	"$(endpoints per-ip-3 connection_closed)" "8 6 8"
 
 # ---- 2. the probe driver -----------------------------------------------------------
 listen "$addr" "$port" 6

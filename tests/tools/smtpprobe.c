@@ -66,6 +66,7 @@ static void print_result(void *arg, const struct endpoint_result *r)
 int main(int argc, char **argv)
 {
 	struct endpoint_env env = { 0 };
+	struct ipcap *cap = NULL;
 	uv_loop_t loop;
 	int i = 1, port = 25;
 
@@ -77,7 +78,7 @@ int main(int argc, char **argv)
 		else if (strcmp(argv[i], "--deadline") == 0)
 			env.limits.deadline_ms = (unsigned)atoi(argv[i + 1]);
 		else if (strcmp(argv[i], "--per-ip") == 0)
-			env.cap = ipcap_new((unsigned)atoi(argv[i + 1]));
+			cap = ipcap_new((unsigned)atoi(argv[i + 1]));
 		else if (strcmp(argv[i], "--port") == 0)
 			port = atoi(argv[i + 1]);
 		else if (strcmp(argv[i], "--stage") == 0)
@@ -96,6 +97,8 @@ int main(int argc, char **argv)
 	}
 	uv_loop_init(&loop);
 	env.loop = &loop;
+	if (cap && !(env.cap = ipcap_attach(cap, &loop)))
+		return 70;
 	env.tls = tls_client_ctx_new();
 	if (!env.tls)
 		return 70;
@@ -110,8 +113,10 @@ int main(int argc, char **argv)
 			return 70;
 	}
 	uv_run(&loop, UV_RUN_DEFAULT);
+	ipcap_detach(env.cap);
+	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
 	SSL_CTX_free(env.tls);
-	ipcap_free(env.cap);
+	ipcap_free(cap);
 	return 0;
 }
