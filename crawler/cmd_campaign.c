@@ -75,7 +75,7 @@ static const char usage[] =
     "its import runs (nothing dropped), or stopped after --wait (drop again\n"
     "later); 77 drop by a role that does not own the tables;\n"
     "lock: otherwise COMMAND's status (126/127 when it cannot be run); 78 a\n"
-    "migration is pending that this role may not apply.\n";
+    "migration is pending that this role may not apply.\n" USAGE_EXIT_COMMON;
 
 enum { OPT_PREFIX = 2000, OPT_STATE, OPT_YES, OPT_WAIT };
 

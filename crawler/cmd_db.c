@@ -29,7 +29,7 @@ static const char usage[] =
     "'mxcrawl' (or $MXCRAWL_DB_OS_USER).\n"
     "\n"
     "Exit status: 0 ok; 64 usage; 69 database not running or unreachable;\n"
-    "70 migration failed.\n";
+    "70 migration failed.\n" USAGE_EXIT_COMMON;
 
 static int do_migrate(struct db *db, int quiet)
 {

@@ -38,7 +38,7 @@ static const char usage[] =
     "Exit status: 0 ok; 64 usage; 65 no such campaign; 69 database\n"
     "unreachable; 70 a handshake record unreadable (written as null);\n"
     "73 cannot create FILE; 74 write error; 78 a migration is pending that\n"
-    "this role may not apply.\n";
+    "this role may not apply.\n" USAGE_EXIT_COMMON;
 
 /* Largest handshake record decompressed (records are a few KiB). */
 #define EXPORT_RECORD_MAX (1u << 20)

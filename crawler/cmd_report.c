@@ -60,7 +60,7 @@ static const char usage[] =
     "77 a role that may not create the views (not a member of\n"
     "mxcrawl_analyst), or --analysis-dir with one that may write; 78 a\n"
     "migration is pending that this role may not apply (the owner runs\n"
-    "`db migrate`).\n";
+    "`db migrate`).\n" USAGE_EXIT_COMMON;
 
 /* Long options of this command only (beyond cli.h's shared ids). */
 enum {

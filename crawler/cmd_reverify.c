@@ -47,7 +47,7 @@ static const char usage[] =
     "\n"
     "Exit status: 0 ok; 64 usage or bad --at; 65 no such campaign; 66 CA\n"
     "file unreadable; 69 database unreachable; 70 storing failed; 78 bad\n"
-    "trust store, or a migration pending that this role may not apply.\n";
+    "trust store, or a migration pending that this role may not apply.\n" USAGE_EXIT_COMMON;
 
 enum { OPT_AT = 2000, OPT_NOTE, OPT_FETCH };
 

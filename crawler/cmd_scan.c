@@ -93,7 +93,7 @@ static const char usage[] =
     "(resume with --resume); 78 bad trust store, a canary that cannot tell\n"
     "(a bogus canary that validates or does not exist), or a resolver that\n"
     "does not validate DNSSEC (without --allow-unvalidated), or a pending\n"
-    "migration that this role may not apply; nothing is written then.\n";
+    "migration that this role may not apply; nothing is written then.\n" USAGE_EXIT_COMMON;
 
 /* Options of this command only. */
 enum { OPT_ALLOW_UNVALIDATED = 3000 };

@@ -9,6 +9,13 @@
 
 #include "targets/targets.h"
 
+/* The exit statuses every command that opens the database shares, for
+ * the end of its --help (sysexits.h). */
+#define USAGE_EXIT_COMMON                                                       \
+	"Any command: 64 also a --db that is not a connection string or URI,\n" \
+	"or a bad or ambiguous campaign name; 73 the private cluster's\n"       \
+	"directory cannot be created; 78 also an unparsable $MXCRAWL_DB.\n"
+
 int cmd_scan(int argc, char **argv);
 int cmd_db(int argc, char **argv);
 int cmd_targets(int argc, char **argv);
