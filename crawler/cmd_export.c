@@ -1059,7 +1059,12 @@ static void put_mx(struct export *x, int64_t t)
 		const char *match = sv(m, C.m_sts_match);
 		if (match) {
 			add_mx_match(x, sv(m, C.m_host), match[0] == 't');
-			if (match[0] != 't' || f->neps == 0)
+			/* A host outside the policy is never contacted by an
+			 * MTA-STS sender (RFC 8461 §5): validation-failure
+			 * alone, whatever its endpoints would have shown. */
+			if (match[0] != 't')
+				host_fail = 1u << STS_VALIDATION_FAILURE;
+			else if (f->neps == 0)
 				host_fail |= 1u << STS_VALIDATION_FAILURE;
 			f->sts_failures |= host_fail;
 		}
