@@ -430,6 +430,12 @@ SCENARIOS = [
       mxhost=H(cert={"issuer": "self"}), sts=sts()),
     S("sts-enforce-alert", "MTA-STS enforce would fail: validation-failure (TLS alert)",
       mxhost=H(tls={"alert": True}), sts=sts()),
+    S("sts-enforce-tls10", "MTA-STS enforce would fail: validation-failure (TLS 1.0 only; "
+      "a strict sender offers 1.2 or later)",
+      mxhost=H(tls={"max_version": "TLSv1"}, cert={"key": "rsa2048"}), sts=sts()),
+    S("sts-enforce-weak-key", "MTA-STS enforce would fail: certificate-not-trusted (RSA-1024 "
+      "leaf, valid only ignoring strength)",
+      mxhost=H(cert={"key": "rsa1024"}), sts=sts()),
     # RFC 8461 §5: a sender checks the MX host against the policy before it
     # connects; a host outside the policy is a validation-failure (RFC 8460
     # §4.3.2.1) and its STARTTLS or certificate is never seen.
