@@ -311,15 +311,18 @@ static const struct col ep_cert[] = {
 static const struct col ep_hidden[] = {
 	{ "ordinal", K_NUM, "de.ordinal" },
 	{ "reason", K_STR, "e.tls_reason" },
-	/* RFC 8460 result type an enforcing MTA-STS sender would report
-	 * (schema/009 mta_sts_verdict, ep). */
+	/* RFC 8460 result type a strict enforcing MTA-STS sender would
+	 * report (schema/012 mta_sts_verdict, ep: the same CASE, so that the
+	 * export says what the report counts). */
 	{ "sts_failure", K_STR,
 	  "CASE WHEN e.outcome <> 'starttls_ok' OR e.tls_version IS NULL THEN"
 	  " CASE WHEN e.outcome IN ('no_starttls', 'starttls_rejected',"
 	  " 'ehlo_rejected') THEN 'starttls-not-supported'"
 	  " ELSE 'validation-failure' END"
+	  " WHEN e.tls_legacy THEN 'validation-failure'"
 	  " WHEN 'expired' = ANY (e.verify_errors) THEN 'certificate-expired'"
-	  " WHEN cardinality(e.verify_errors) > 0 THEN 'certificate-not-trusted'"
+	  " WHEN cardinality(e.verify_errors) > 0 OR e.trusted IS FALSE"
+	  " THEN 'certificate-not-trusted'"
 	  " WHEN NOT coalesce(e.name_matches_mx, false)"
 	  " OR coalesce(e.cn_only, false) THEN 'certificate-host-mismatch' END" },
 	/* The strict sender's view (analysis/001_base.sql b_use). */
@@ -1059,7 +1062,12 @@ static void put_mx(struct export *x, int64_t t)
 		const char *match = sv(m, C.m_sts_match);
 		if (match) {
 			add_mx_match(x, sv(m, C.m_host), match[0] == 't');
-			if (match[0] != 't' || f->neps == 0)
+			/* A host outside the policy is never contacted by an
+			 * MTA-STS sender (RFC 8461 §5): validation-failure
+			 * alone, whatever its endpoints would have shown. */
+			if (match[0] != 't')
+				host_fail = 1u << STS_VALIDATION_FAILURE;
+			else if (f->neps == 0)
 				host_fail |= 1u << STS_VALIDATION_FAILURE;
 			f->sts_failures |= host_fail;
 		}

@@ -430,6 +430,26 @@ SCENARIOS = [
       mxhost=H(cert={"issuer": "self"}), sts=sts()),
     S("sts-enforce-alert", "MTA-STS enforce would fail: validation-failure (TLS alert)",
       mxhost=H(tls={"alert": True}), sts=sts()),
+    S("sts-enforce-tls10", "MTA-STS enforce would fail: validation-failure (TLS 1.0 only; "
+      "a strict sender offers 1.2 or later)",
+      mxhost=H(tls={"max_version": "TLSv1"}, cert={"key": "rsa2048"}), sts=sts()),
+    S("sts-enforce-weak-key", "MTA-STS enforce would fail: certificate-not-trusted (RSA-1024 "
+      "leaf, valid only ignoring strength)",
+      mxhost=H(cert={"key": "rsa1024"}), sts=sts()),
+    # RFC 8461 §5: a sender checks the MX host against the policy before it
+    # connects; a host outside the policy is a validation-failure (RFC 8460
+    # §4.3.2.1) and its STARTTLS or certificate is never seen.
+    S("sts-mx-mismatch-no-starttls", "MTA-STS: MX outside the policy, without STARTTLS -> "
+      "validation-failure only",
+      mxhost=H(smtp={"ehlo": NO_STARTTLS_EHLO}), sts=sts({"mx": ["mail.other.example"]})),
+    S("sts-mx-mismatch-untrusted", "MTA-STS: MX outside the policy, self-signed -> "
+      "validation-failure only",
+      mxhost=H(cert={"issuer": "self"}), sts=sts({"mx": ["mail.other.example"]})),
+    S("sts-mx-mismatch-mixed", "MTA-STS: one MX in the policy (self-signed), one outside it "
+      "(no STARTTLS) -> certificate-not-trusted, validation-failure",
+      mx=[(10, "mx1"), (20, "mx2")],
+      hosts={"mx1": H(cert={"issuer": "self"}), "mx2": H(smtp={"ehlo": NO_STARTTLS_EHLO})},
+      sts=sts({"mx": ["mx1.sts-mx-mismatch-mixed.test"]})),
 
     # ------------------------------------------------------------ interop
     S("postfix", "Interop: a real Postfix smtpd (STARTTLS, trusted cert, DANE 3 1 1)",
