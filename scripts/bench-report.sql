@@ -23,10 +23,14 @@
 --    tlsa_name, registrable) renamed to the new domain. Variant 'b' takes
 --    the facts of every tenth domain (j % 10 = 0) from the next source
 --    domain instead, so that --compare has changes to count.
---  * Endpoints. A self-hosted MX host (mx.d1.pop.test) is renamed with its
---    domain, so each copy has endpoints of its own (same address, new
---    SNI); a provider's host keeps its name and its endpoint is one row
---    per campaign, shared by every domain that uses it, as real providers
+--  * Endpoints. A domain's own MX host is renamed with the domain, so
+--    each copy has endpoints of its own (same address, new SNI): a host
+--    under the domain (mx.d1.pop.test -> mx.d1-c3.pop.test) and a host
+--    that no other domain of the source names (the testbed's self-hosted
+--    mx-d1.h.pop0 -> mx-d1-c3.h.pop0; names under it, such as the TLSA
+--    name _25._tcp.mx-d1.h.pop0, with it). A provider's host (named by
+--    two domains or more) keeps its name and its endpoint is one row per
+--    campaign, shared by every domain that uses it, as real providers
 --    are. Per-endpoint tables (endpoint, handshake_record,
 --    endpoint_claim, endpoint_judgement) are copied once per distinct
 --    (address, port, SNI) the new domain_endpoint rows name; endpoints no
@@ -47,13 +51,22 @@
 
 CREATE SCHEMA IF NOT EXISTS bench;
 
--- NAME with the source domain SRC (or its suffix) replaced by DST.
-CREATE OR REPLACE FUNCTION bench.rename(name text, src text, dst text)
+-- NAME with the source domain SRC (or its suffix) replaced by DST, or,
+-- when NAME is one of the domain's own hosts OWN or under one, that host
+-- with SFX appended to its first label.
+CREATE OR REPLACE FUNCTION bench.rename(name text, src text, dst text,
+                                        own text[], sfx text)
 RETURNS text LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE WHEN name = src THEN dst
                 WHEN right(name, length(src) + 1) = '.' || src
                 THEN left(name, length(name) - length(src)) || dst
-                ELSE name END
+                WHEN own IS NULL THEN name
+                ELSE coalesce((
+                    SELECT left(name, length(name) - length(o))
+                           || regexp_replace(o, '^([^.]+)', '\1' || sfx)
+                      FROM unnest(own) o
+                     WHERE name = o OR right(name, length(o) + 1) = '.' || o
+                     LIMIT 1), name) END
 $$;
 
 -- The generated target lists: line, new name, the source domain whose
@@ -64,6 +77,7 @@ CREATE TABLE IF NOT EXISTS bench.gen (
     domain     text   NOT NULL,
     src_tid    bigint NOT NULL,
     src_domain text   NOT NULL,
+    copy       bigint NOT NULL,
     PRIMARY KEY (campaign, line)
 );
 
@@ -90,10 +104,10 @@ BEGIN
     END IF;
     CREATE INDEX ON src (idx);
     ANALYZE src;
-    INSERT INTO bench.gen (campaign, line, domain, src_tid, src_domain)
+    INSERT INTO bench.gen (campaign, line, domain, src_tid, src_domain, copy)
     SELECT p_name, g.j - shift,
            regexp_replace(nm.domain, '^([^.]+)', '\1-c' || ((g.j - 1) / n)),
-           f.target_id, f.domain
+           f.target_id, f.domain, (g.j - 1) / n
       FROM generate_series(1 + shift, p_n + shift) AS g (j)
       JOIN src nm ON nm.idx = (g.j - 1) % n
       JOIN src f ON f.idx = CASE WHEN p_variant = 'b' AND g.j % 10 = 0
@@ -120,11 +134,19 @@ BEGIN
     IF cid IS NULL THEN
         RAISE EXCEPTION 'no campaign %', p_name;
     END IF;
+    -- Each source domain's own hosts: named by no other domain.
+    CREATE TEMP TABLE own ON COMMIT DROP AS
+    SELECT x.target_id AS src_tid, array_agg(x.host) AS hosts
+      FROM (SELECT host, min(target_id) AS target_id
+              FROM domain_mx WHERE campaign_id = p_src
+             GROUP BY host HAVING count(DISTINCT target_id) = 1) x
+     GROUP BY x.target_id;
     CREATE TEMP TABLE m ON COMMIT DROP AS
     SELECT ct.target_id AS new_tid, g.src_tid, g.src_domain,
-           ct.domain AS new_domain
+           ct.domain AS new_domain, o.hosts AS own, '-c' || g.copy AS sfx
       FROM bench.gen g
       JOIN campaign_target ct ON ct.campaign_id = cid AND ct.domain = g.domain
+      LEFT JOIN own o ON o.src_tid = g.src_tid
      WHERE g.campaign = p_name;
     CREATE INDEX ON m (src_tid);
     ANALYZE m;
@@ -134,7 +156,7 @@ BEGIN
     -- The endpoints the new domains name, and those no source domain names.
     CREATE TEMP TABLE epm ON COMMIT DROP AS
     SELECT DISTINCT de.ip, de.port, de.sni,
-           bench.rename(de.sni, m.src_domain, m.new_domain) AS new_sni
+           bench.rename(de.sni, m.src_domain, m.new_domain, m.own, m.sfx) AS new_sni
       FROM domain_endpoint de JOIN m ON m.src_tid = de.target_id
      WHERE de.campaign_id = p_src
     UNION
@@ -162,7 +184,7 @@ BEGIN
                    WHEN a.attname = 'target_id' THEN 'm.new_tid'
                    WHEN a.attname = 'sni' AND kind = 'endpoint' THEN 'epm.new_sni'
                    WHEN a.attname = ANY (renamed)
-                   THEN format('bench.rename(s.%I, m.src_domain, m.new_domain)', a.attname)
+                   THEN format('bench.rename(s.%I, m.src_domain, m.new_domain, m.own, m.sfx)', a.attname)
                    ELSE format('s.%I', a.attname) END, ', ' ORDER BY a.attnum)
           INTO cols, exprs
           FROM pg_attribute a
