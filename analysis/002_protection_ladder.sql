@@ -71,7 +71,7 @@ SELECT b.campaign_id, b.target_id, b.domain,
             WHEN NOT u.all_starttls THEN 'plaintext'
             WHEN u.all_cert_valid THEN 'opportunistic-trusted'
             ELSE 'opportunistic-untrusted' END AS rung
-  FROM analysis.b_domain b
+  FROM analysis.b_domain_dns b
   LEFT JOIN u USING (campaign_id, target_id)
   LEFT JOIN dane USING (campaign_id, target_id)
   LEFT JOIN domain_mta_sts s USING (campaign_id, target_id)

@@ -20,7 +20,7 @@ SELECT b.campaign_id, b.target_id, b.domain,
        v.enforce_would_work, coalesce(v.failures, '{}'::text[]) AS failures,
        coalesce(r.status, 'not looked up') AS tlsrpt, r.error AS tlsrpt_error,
        coalesce(r.rua_schemes, '{}'::text[]) AS rua_schemes
-  FROM analysis.b_domain b
+  FROM analysis.b_domain_dns b
   LEFT JOIN domain_mta_sts s USING (campaign_id, target_id)
   LEFT JOIN mta_sts_verdict v USING (campaign_id, target_id)
   LEFT JOIN domain_tlsrpt r USING (campaign_id, target_id)
