@@ -44,7 +44,7 @@
 --  * Row order. INSERT ... SELECT writes the rows in the order of its
 --    join, not of the targets, while a crawler writes them batch by batch
 --    in target order; an index scan of such a heap jumps around it (seen:
---    three times slower). So each of the campaign's partitions is then
+--    6-8 times slower). So each of the campaign's partitions is then
 --    rewritten in primary-key order (bench.cluster: CLUSTER ... USING its
 --    primary key), which is target order for the per-domain tables.
 --  * The campaign gets the source's config and a copy of its scan runs
