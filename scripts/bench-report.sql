@@ -35,9 +35,9 @@
 --    endpoint_claim, endpoint_judgement) are copied once per distinct
 --    (address, port, SNI) the new domain_endpoint rows name; endpoints no
 --    domain of the source names are copied as they are. Certificates
---    (not partitioned) are shared as they are, and so are zstd
---    dictionaries (handshake_record.dict_id keeps pointing at the
---    source's).
+--    (not partitioned) are shared as they are. zstd dictionaries belong
+--    to a campaign (export reads its own): the source's are copied and
+--    the copied handshake records point at the copies (bench.copy_dicts).
 --  * Not renamed: names inside arrays (domain_dns.apex_cname, dns_rrset
 --    .cname and .records, domain_mx.cname) and inside bytea (transcripts,
 --    handshake records, policy bodies).
@@ -135,6 +135,29 @@ BEGIN
               ORDER BY p.part::text LOOP
         EXECUTE format('CLUSTER %s USING %s', r.part, r.pkey);
         n := n + 1;
+    END LOOP;
+    RETURN n;
+END $$;
+
+-- Gives campaign P_CAMPAIGN copies of the zstd dictionaries of campaign
+-- P_SRC and points its handshake records at them; returns the records
+-- updated.
+CREATE OR REPLACE FUNCTION bench.copy_dicts(p_src bigint, p_campaign bigint)
+RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    d record;
+    new_id bigint;
+    n bigint := 0;
+    k bigint;
+BEGIN
+    FOR d IN SELECT * FROM zstd_dict WHERE campaign_id = p_src ORDER BY id LOOP
+        INSERT INTO zstd_dict (campaign_id, created, worker, samples, dict)
+        VALUES (p_campaign, d.created, d.worker, d.samples, d.dict)
+        RETURNING id INTO new_id;
+        UPDATE handshake_record SET dict_id = new_id
+         WHERE campaign_id = p_campaign AND dict_id = d.id;
+        GET DIAGNOSTICS k = ROW_COUNT;
+        n := n + k;
     END LOOP;
     RETURN n;
 END $$;
@@ -239,6 +262,7 @@ BEGIN
             round(extract(epoch FROM clock_timestamp() - t0)::numeric, 1);
     END LOOP;
 
+    PERFORM bench.copy_dicts(p_src, cid);
     UPDATE campaign c SET config = s.config
       FROM campaign s WHERE c.id = cid AND s.id = p_src;
     INSERT INTO campaign_run (campaign_id, kind, started, ended, end_state,
