@@ -71,11 +71,18 @@ SELECT b.campaign_id, b.target_id, b.domain,
             WHEN NOT u.all_starttls THEN 'plaintext'
             WHEN u.all_cert_valid THEN 'opportunistic-trusted'
             ELSE 'opportunistic-untrusted' END AS rung
-  FROM analysis.b_domain b
+  FROM analysis.b_domain_dns b
   LEFT JOIN u USING (campaign_id, target_id)
   LEFT JOIN dane USING (campaign_id, target_id)
   LEFT JOIN domain_mta_sts s USING (campaign_id, target_id)
-  LEFT JOIN mta_sts_verdict v USING (campaign_id, target_id);
+  -- enforce_would_work is NULL unless the TXT record is valid: the
+  -- verdict is computed only for those domains (a few percent), one by
+  -- one, rather than for every domain and then joined.
+  LEFT JOIN LATERAL (
+      SELECT v.enforce_would_work FROM mta_sts_verdict v
+       WHERE v.campaign_id = s.campaign_id AND v.target_id = s.target_id
+         AND s.txt = 'valid'
+      OFFSET 0) v ON true;  -- (OFFSET 0: not flattened, so s.txt gates it)
 
 COMMENT ON VIEW analysis.b_ladder IS
     'Per scanned domain: its rung on the protection ladder (see '

@@ -14,7 +14,7 @@ WITH t AS (
            count(u.target_id) AS contactable,
            count(*) FILTER (WHERE u.any_reached) AS reached,
            count(*) FILTER (WHERE u.any_banner_220) AS banner_220
-      FROM analysis.b_domain b
+      FROM analysis.b_domain_dns b
       LEFT JOIN analysis.b_domain_use u USING (campaign_id, target_id)
      GROUP BY b.campaign_id
 )

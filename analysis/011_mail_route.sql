@@ -15,7 +15,7 @@ WITH d AS (
                        AND m.address_outcome IN ('ok', 'refused_address'))
                 THEN 'no_mail_host'
                 ELSE b.mx_outcome END AS label
-      FROM analysis.b_domain b
+      FROM analysis.b_domain_dns b
      WHERE b.mx_outcome NOT IN ('no_domain', 'dns_error', 'blocklisted')
 )
 SELECT campaign_id, 'domain'::text AS scope, label,
