@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "crawler/campaign.h"
-#include "crawler/cli.h"
+#include "crawler/cli/cli.h"
 #include "crawler/db.h"
 #include "crawler/json.h"
 

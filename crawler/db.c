@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crawler/cli.h"
+#include "crawler/cli/cli.h"
 #include "crawler/db.h"
 
 /* libpq reads these; if any is set, the user chose a server. */

@@ -11,7 +11,7 @@
 
 #include <libpq-fe.h>
 
-#include "crawler/cli.h"
+#include "crawler/cli/cli.h"
 #include "crawler/epclaim.h"
 #include "crawler/probe.h"
 #include "crawler/record.h"

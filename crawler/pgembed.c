@@ -17,7 +17,7 @@
 
 #include <libpq-fe.h>
 
-#include "crawler/cli.h"
+#include "crawler/cli/cli.h"
 #include "crawler/pgembed.h"
 
 #define PGEMBED_DEFAULT_BINDIR "/usr/lib/postgresql/15/bin"

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crawler/cli.h"
+#include "crawler/cli/cli.h"
 #include "crawler/copyfmt.h"
 #include "crawler/db.h"
 #include "crawler/json.h"

@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "crawler/cli.h"
+#include "crawler/cli/cli.h"
 #include "crawler/danecache.h"
 #include "crawler/epclaim.h"
 #include "crawler/sched.h"

@@ -17,8 +17,8 @@
 #include <unistd.h>
 
 #include "crawler/campaign.h"
-#include "crawler/cli.h"
-#include "crawler/commands.h"
+#include "crawler/cli/cli.h"
+#include "crawler/cli/commands.h"
 #include "crawler/db.h"
 #include "crawler/json.h"
 #include "crawler/migrate.h"

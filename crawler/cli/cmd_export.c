@@ -7,11 +7,11 @@
 #include <stdbool.h>
 
 #include "crawler/campaign.h"
-#include "crawler/cli.h"
-#include "crawler/commands.h"
+#include "crawler/cli/cli.h"
+#include "crawler/cli/commands.h"
 #include "crawler/db.h"
 #include "crawler/migrate.h"
-#include "crawler/outfile.h"
+#include "crawler/cli/outfile.h"
 #include "crawler/record.h"
 
 static const char usage[] =

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "crawler/cli.h"
+#include "crawler/cli/cli.h"
 
 void cli_error(const char *fmt, ...)
 {

@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "crawler/cli.h"
-#include "crawler/commands.h"
+#include "crawler/cli/cli.h"
+#include "crawler/cli/commands.h"
 
 /* Bytes of a rejected line shown in messages. */
 #define SHOW_MAX 80

@@ -15,8 +15,8 @@
 #include <openssl/x509.h>
 
 #include "crawler/campaign.h"
-#include "crawler/cli.h"
-#include "crawler/commands.h"
+#include "crawler/cli/cli.h"
+#include "crawler/cli/commands.h"
 #include "crawler/db.h"
 #include "crawler/json.h"
 #include "crawler/migrate.h"

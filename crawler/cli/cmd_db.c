@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crawler/cli.h"
-#include "crawler/commands.h"
+#include "crawler/cli/cli.h"
+#include "crawler/cli/commands.h"
 #include "crawler/db.h"
 #include "crawler/migrate.h"
 

@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "crawler/cli.h"
-#include "crawler/commands.h"
+#include "crawler/cli/cli.h"
+#include "crawler/cli/commands.h"
 
 const struct cli_command cli_commands[] = {
 	{ "scan", "scan a target list into a campaign", cmd_scan },

@@ -1,5 +1,5 @@
 /* Output to stdout or a user-named file, compressed by suffix (outfile.h). */
-#include "crawler/outfile.h"
+#include "crawler/cli/outfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,7 +12,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#include "crawler/cli.h"
+#include "crawler/cli/cli.h"
 
 /* Plain bytes gathered before one compression or write call. */
 #define OUT_BUF (256u << 10)

@@ -10,8 +10,8 @@
 #include <openssl/evp.h>
 
 #include "crawler/campaign.h"
-#include "crawler/cli.h"
-#include "crawler/commands.h"
+#include "crawler/cli/cli.h"
+#include "crawler/cli/commands.h"
 #include "crawler/db.h"
 #include "crawler/migrate.h"
 #include "crawler/reverify.h"
