@@ -7,7 +7,7 @@
 #include "crawler/campaign.h"
 #include "crawler/cli/cli.h"
 #include "crawler/db.h"
-#include "crawler/json.h"
+#include "crawler/util/json.h"
 
 /* COPY data is sent to the server in chunks of about this size. */
 #define CAMPAIGN_COPY_CHUNK (256 * 1024)

@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 #include "crawler/epreg.h"
-#include "crawler/json.h"
+#include "crawler/util/json.h"
 
 /* Endpoints claimed in one statement, at most. */
 #define EPCLAIM_BATCH_MAX 512

@@ -17,7 +17,7 @@
 #include "crawler/addrpolicy.h"
 #include "crawler/endpoint.h"
 #include "crawler/epreg.h"
-#include "crawler/json.h"
+#include "crawler/util/json.h"
 #include "crawler/resolver.h"
 #include "crawler/verify.h"
 

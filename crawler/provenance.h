@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "crawler/json.h"
+#include "crawler/util/json.h"
 #include "crawler/resolver.h"
 
 /* Largest file digested for the record (a system bundle is ~200 KiB). */

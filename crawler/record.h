@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "crawler/endpoint.h"
-#include "crawler/json.h"
+#include "crawler/util/json.h"
 
 /* Records collected before a dictionary is trained (per crawler), by
  * default and at most; --record-dict-samples sets it per scan. */

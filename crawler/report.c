@@ -9,7 +9,7 @@
 
 #include "crawler/cli/cli.h"
 #include "crawler/db.h"
-#include "crawler/json.h"
+#include "crawler/util/json.h"
 
 static const struct report_renderer *const renderers[] = {
 	&report_render_text, &report_render_csv,  &report_render_json,

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "crawler/addrpolicy.h"
-#include "crawler/json.h"
+#include "crawler/util/json.h"
 #include "crawler/mtasts.h"
 #include "crawler/resolver.h"
 #include "crawler/stsfetch.h"

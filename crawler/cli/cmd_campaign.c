@@ -20,7 +20,7 @@
 #include "crawler/cli/cli.h"
 #include "crawler/cli/commands.h"
 #include "crawler/db.h"
-#include "crawler/json.h"
+#include "crawler/util/json.h"
 #include "crawler/migrate.h"
 
 static const char usage[] =

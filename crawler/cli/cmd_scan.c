@@ -18,7 +18,7 @@
 #include "crawler/cli/cli.h"
 #include "crawler/cli/commands.h"
 #include "crawler/db.h"
-#include "crawler/json.h"
+#include "crawler/util/json.h"
 #include "crawler/migrate.h"
 #include "crawler/probe.h"
 #include "crawler/provenance.h"

@@ -27,7 +27,7 @@
 #include <uv.h>
 
 #include "crawler/dns_wire.h"
-#include "crawler/json.h"
+#include "crawler/util/json.h"
 #include "crawler/resolver.h"
 
 /* One output line is at most this long (a large answer with TXT data). */

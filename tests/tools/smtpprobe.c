@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "crawler/endpoint.h"
-#include "crawler/json.h"
+#include "crawler/util/json.h"
 
 static void print_result(void *arg, const struct endpoint_result *r)
 {

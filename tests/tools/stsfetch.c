@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crawler/json.h"
+#include "crawler/util/json.h"
 #include "crawler/stsfetch.h"
 
 #define LINE_MAX_LEN 4096

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crawler/json.h"
+#include "crawler/util/json.h"
 
 void jbuf_init(struct jbuf *b, size_t max)
 {
