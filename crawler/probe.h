@@ -18,7 +18,7 @@
 #include "crawler/endpoint.h"
 #include "crawler/epreg.h"
 #include "crawler/util/json.h"
-#include "crawler/resolver.h"
+#include "crawler/dns/resolver.h"
 #include "crawler/verify.h"
 
 /* MX hosts probed per domain; more are recorded as not kept (truncated). */

@@ -11,7 +11,7 @@
 #include <stddef.h>
 
 #include "crawler/util/json.h"
-#include "crawler/resolver.h"
+#include "crawler/dns/resolver.h"
 
 /* Largest file digested for the record (a system bundle is ~200 KiB). */
 #define PROV_FILE_MAX (64u << 20)

@@ -14,7 +14,7 @@
 
 #include "crawler/addrpolicy.h"
 #include "crawler/probe.h"
-#include "crawler/resolver.h"
+#include "crawler/dns/resolver.h"
 
 struct sched_config {
 	int64_t campaign_id;

@@ -15,7 +15,7 @@
 #include "crawler/addrpolicy.h"
 #include "crawler/util/json.h"
 #include "crawler/mtasts.h"
-#include "crawler/resolver.h"
+#include "crawler/dns/resolver.h"
 #include "crawler/stsfetch.h"
 #include "crawler/tlsrpt.h"
 

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crawler/dns_wire.h"
+#include "crawler/dns/dns_wire.h"
 
 /* A DNS message cannot be longer; beyond it only the length check runs. */
 #define FUZZ_INPUT_MAX (DNS_MAX_MESSAGE + 1)

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crawler/dns_wire.h"
+#include "crawler/dns/dns_wire.h"
 #include "unit.h"
 
 /* ---- A small packet builder ------------------------------------------ */

@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "crawler/resolver.h"
+#include "crawler/dns/resolver.h"
 #include "unit.h"
 
 #define NONE (-1) /* no usable answer */

@@ -34,7 +34,7 @@
 #include <ares.h>
 #include <uv.h>
 
-#include "crawler/resolver.h"
+#include "crawler/dns/resolver.h"
 
 #define RESOLVER_DEFAULT_TIMEOUT_MS 2000
 #define RESOLVER_DEFAULT_TRIES 3

@@ -3,7 +3,7 @@
  * decompression, the record walker and typed RDATA decoders. See
  * dns_wire.h for the contracts; the comments here say why.
  */
-#include "crawler/dns_wire.h"
+#include "crawler/dns/dns_wire.h"
 
 #include <arpa/inet.h>
 #include <stddef.h>

@@ -37,7 +37,7 @@
 
 #include <uv.h>
 
-#include "crawler/dns_wire.h"
+#include "crawler/dns/dns_wire.h"
 
 enum dnssec_status {
 	DNSSEC_UNKNOWN = 0,   /* resolver does not validate */
