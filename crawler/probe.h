@@ -15,7 +15,7 @@
 #include <uv.h>
 
 #include "crawler/addrpolicy.h"
-#include "crawler/endpoint.h"
+#include "crawler/smtp/endpoint.h"
 #include "crawler/epreg.h"
 #include "crawler/util/json.h"
 #include "crawler/dns/resolver.h"

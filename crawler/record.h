@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "crawler/endpoint.h"
+#include "crawler/smtp/endpoint.h"
 #include "crawler/util/json.h"
 
 /* Records collected before a dictionary is trained (per crawler), by

@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crawler/smtp.h"
+#include "crawler/smtp/smtp.h"
 
 /* Room for a line over SMTP_REPLY_LINE_HARD_MAX in 255-byte events. */
 #define FUZZ_INPUT_MAX (128 * 1024)

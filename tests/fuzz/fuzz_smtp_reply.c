@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crawler/smtp_reply.h"
+#include "crawler/smtp/smtp_reply.h"
 
 /* Large enough to reach every cap (SMTP_REPLY_BYTES_MAX and some). */
 #define FUZZ_INPUT_MAX (SMTP_REPLY_BYTES_MAX + 4096)

@@ -11,7 +11,7 @@
 
 #include <uv.h>
 
-#include "crawler/endpoint.h"
+#include "crawler/smtp/endpoint.h"
 #include "unit.h"
 
 struct ipcap_run {

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <strings.h>
 
-#include "crawler/smtp.h"
-#include "crawler/tls.h"
+#include "crawler/smtp/smtp.h"
+#include "crawler/smtp/tls.h"
 #include "unit.h"
 
 #define EHLO_NAME "probe.example"

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "crawler/smtp_reply.h"
+#include "crawler/smtp/smtp_reply.h"
 #include "unit.h"
 
 /* Flags of a row's expected reply. */

@@ -32,7 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crawler/endpoint.h"
+#include "crawler/smtp/endpoint.h"
 
 /* Buckets of the per-address table: it holds only the addresses being
  * probed or waited for, at most the domains in flight. */

@@ -32,7 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "crawler/smtp_reply.h"
+#include "crawler/smtp/smtp_reply.h"
 
 /* RFC 5321 §4.5.3.1.2: a domain name is at most 255 octets. */
 #define SMTP_EHLO_NAME_MAX 255

@@ -13,8 +13,8 @@
 #include <uv.h>
 
 #include "crawler/addrpolicy.h"
-#include "crawler/smtp.h"
-#include "crawler/tls.h"
+#include "crawler/smtp/smtp.h"
+#include "crawler/smtp/tls.h"
 
 /* What a finished probe found. Valid during the callback only. */
 struct endpoint_result {

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crawler/smtp.h"
+#include "crawler/smtp/smtp.h"
 
 /* What step() is told. */
 enum smtp_input {

@@ -5,7 +5,7 @@
  */
 #include <string.h>
 
-#include "crawler/smtp_reply.h"
+#include "crawler/smtp/smtp_reply.h"
 
 /* Where the first-token reader of a line is. */
 enum kw_state {
