@@ -14,7 +14,7 @@
 
 #include "crawler/addrpolicy.h"
 #include "crawler/smtp/smtp.h"
-#include "crawler/smtp/tls.h"
+#include "crawler/smtp/conn.h"
 
 /* What a finished probe found. Valid during the callback only. */
 struct endpoint_result {

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crawler/smtp/tls.h"
+#include "crawler/smtp/conn.h"
 
 /* Past the scanner's own 4 KiB cap, with room to spare. */
 #define FUZZ_INPUT_MAX (16 * 1024)

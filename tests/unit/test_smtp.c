@@ -15,7 +15,7 @@
 #include <strings.h>
 
 #include "crawler/smtp/smtp.h"
-#include "crawler/smtp/tls.h"
+#include "crawler/smtp/conn.h"
 #include "unit.h"
 
 #define EHLO_NAME "probe.example"

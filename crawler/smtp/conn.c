@@ -7,7 +7,7 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
-#include "crawler/smtp/tls.h"
+#include "crawler/smtp/conn.h"
 
 /* Bytes read from the socket at a time. */
 #define CONN_READ_CHUNK 16384
