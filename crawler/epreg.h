@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "crawler/addrpolicy.h"
-#include "crawler/verify.h"
+#include "crawler/verify/verify.h"
 
 struct ep_key {
 	struct addr addr;

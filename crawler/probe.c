@@ -11,9 +11,9 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "crawler/cert.h"
+#include "crawler/verify/cert.h"
 #include "crawler/copyfmt.h"
-#include "crawler/danecache.h"
+#include "crawler/verify/danecache.h"
 #include "crawler/epclaim.h"
 #include "crawler/probe.h"
 #include "crawler/record.h"

@@ -19,7 +19,7 @@
 #include "crawler/epreg.h"
 #include "crawler/util/json.h"
 #include "crawler/dns/resolver.h"
-#include "crawler/verify.h"
+#include "crawler/verify/verify.h"
 
 /* MX hosts probed per domain; more are recorded as not kept (truncated). */
 #define PROBE_MX_CAP 16

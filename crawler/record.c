@@ -5,7 +5,7 @@
 #include <zdict.h>
 #include <zstd.h>
 
-#include "crawler/cert.h"
+#include "crawler/verify/cert.h"
 #include "crawler/record.h"
 
 struct record_codec {

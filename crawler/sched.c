@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "crawler/cli/cli.h"
-#include "crawler/danecache.h"
+#include "crawler/verify/danecache.h"
 #include "crawler/epclaim.h"
 #include "crawler/sched.h"
 #include "crawler/store.h"

@@ -1,7 +1,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crawler/cert.h"
+#include "crawler/verify/cert.h"
 #include "crawler/copyfmt.h"
 #include "crawler/stsfacts.h"
 

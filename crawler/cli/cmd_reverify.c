@@ -14,7 +14,7 @@
 #include "crawler/cli/commands.h"
 #include "crawler/db.h"
 #include "crawler/migrate.h"
-#include "crawler/reverify.h"
+#include "crawler/verify/reverify.h"
 
 static const char usage[] =
     "usage: mxcrawl reverify --campaign ID|NAME [--ca-file FILE] [--at TIME]\n"

@@ -24,7 +24,7 @@
 #include "crawler/provenance.h"
 #include "crawler/sched.h"
 #include "crawler/record.h"
-#include "crawler/verify.h"
+#include "crawler/verify/verify.h"
 
 static const char usage[] =
     "usage: mxcrawl scan --targets FILE [--campaign NAME] [options]\n"

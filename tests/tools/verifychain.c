@@ -42,7 +42,7 @@
 #include <openssl/bio.h>
 #include <openssl/pem.h>
 
-#include "crawler/verify.h"
+#include "crawler/verify/verify.h"
 
 /* Certificates read from the chain file: more than the judgement uses,
  * so that its truncation can be tested. */

@@ -11,7 +11,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "crawler/danecache.h"
+#include "crawler/verify/danecache.h"
 #include "unit.h"
 
 /* A self-signed certificate (DER, malloc'ed) for a new P-256 key. */

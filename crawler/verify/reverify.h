@@ -19,7 +19,7 @@
 
 #include <libpq-fe.h>
 
-#include "crawler/verify.h"
+#include "crawler/verify/verify.h"
 
 /* Bytes of one TLSA record's data: RDATA is at most 65535 bytes, three of
  * them usage, selector and matching type. */

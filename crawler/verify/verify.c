@@ -30,7 +30,7 @@
  * handshake. With only DANE usages present OpenSSL never consults the
  * PKIX store (x509_vfy.c build_chain), so trust comes from TLSA alone.
  */
-#include "crawler/verify.h"
+#include "crawler/verify/verify.h"
 
 #include <stdlib.h>
 #include <string.h>

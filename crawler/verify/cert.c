@@ -6,7 +6,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "crawler/cert.h"
+#include "crawler/verify/cert.h"
 #include "crawler/copyfmt.h"
 
 /* Bytes of a subject or issuer name kept. */

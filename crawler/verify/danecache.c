@@ -4,7 +4,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
-#include "crawler/danecache.h"
+#include "crawler/verify/danecache.h"
 
 #define DIGEST_LEN 32
 

@@ -10,7 +10,7 @@
  * each FETCH go back with one COPY before the next, so memory stays
  * bounded whatever the campaign's size.
  */
-#include "crawler/reverify.h"
+#include "crawler/verify/reverify.h"
 
 #include <inttypes.h>
 #include <stdlib.h>

@@ -19,7 +19,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "crawler/verify.h"
+#include "crawler/verify/verify.h"
 
 struct dane_cache;
 
