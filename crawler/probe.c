@@ -18,7 +18,7 @@
 #include "crawler/probe.h"
 #include "crawler/record.h"
 #include "crawler/regdomain.h"
-#include "crawler/stsfacts.h"
+#include "crawler/sts/stsfacts.h"
 
 /* Bytes a domain's rows may take in a batch buffer before it fails. */
 #define PROBE_ROWS_MAX (4u << 20)

@@ -28,7 +28,7 @@
 #include "crawler/epclaim.h"
 #include "crawler/sched.h"
 #include "crawler/store.h"
-#include "crawler/stsfetch.h"
+#include "crawler/sts/stsfetch.h"
 
 /* Finished batches waiting for the writer, per worker, before the store
  * stops leasing (backpressure). */

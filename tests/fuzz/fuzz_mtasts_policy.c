@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crawler/mtasts.h"
+#include "crawler/sts/mtasts.h"
 
 /* Over the parser's body cap, so that too_large is reached. */
 #define FUZZ_INPUT_MAX (MTASTS_POLICY_BODY_MAX + 16)

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crawler/mtasts.h"
+#include "crawler/sts/mtasts.h"
 
 /* TXT RRsets are bounded by a DNS message (64 KiB); a little over. */
 #define FUZZ_INPUT_MAX (64 * 1024 + 1024)

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crawler/stsfetch.h"
+#include "crawler/sts/stsfetch.h"
 
 /* Header values over this are refused before they are judged
  * (STSFETCH_HEADER_BYTES_MAX); a little beyond it is enough. */

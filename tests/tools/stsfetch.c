@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "crawler/util/json.h"
-#include "crawler/stsfetch.h"
+#include "crawler/sts/stsfetch.h"
 
 #define LINE_MAX_LEN 4096
 #define MAX_ADDRS STSFETCH_MAX_ADDRS

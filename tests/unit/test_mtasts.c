@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "crawler/mtasts.h"
+#include "crawler/sts/mtasts.h"
 #include "unit.h"
 
 /* ---- TXT --------------------------------------------------------- */

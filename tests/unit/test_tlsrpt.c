@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "crawler/tlsrpt.h"
+#include "crawler/sts/tlsrpt.h"
 #include "unit.h"
 
 #define RECS_MAX 4

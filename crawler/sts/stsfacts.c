@@ -3,7 +3,7 @@
 
 #include "crawler/verify/cert.h"
 #include "crawler/copyfmt.h"
-#include "crawler/stsfacts.h"
+#include "crawler/sts/stsfacts.h"
 
 const char sts_facts_columns[] =
     "campaign_id, target_id, txt, txt_error, txt_records, sts_records, "

@@ -6,7 +6,7 @@
  */
 #include <string.h>
 
-#include "crawler/mtasts.h"
+#include "crawler/sts/mtasts.h"
 
 /* "v=STSv1": the record version (§3.1). */
 #define STS_VERSION "v=STSv1"

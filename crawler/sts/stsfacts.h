@@ -14,10 +14,10 @@
 
 #include "crawler/addrpolicy.h"
 #include "crawler/util/json.h"
-#include "crawler/mtasts.h"
+#include "crawler/sts/mtasts.h"
 #include "crawler/dns/resolver.h"
-#include "crawler/stsfetch.h"
-#include "crawler/tlsrpt.h"
+#include "crawler/sts/stsfetch.h"
+#include "crawler/sts/tlsrpt.h"
 
 /* Bytes of one COPY array (CNAME chain, patterns, URIs) kept. */
 #define STS_FACTS_ARRAY_MAX (64u << 10)

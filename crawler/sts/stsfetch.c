@@ -51,7 +51,7 @@
 #include <openssl/x509v3.h>
 #include <uv.h>
 
-#include "crawler/stsfetch.h"
+#include "crawler/sts/stsfetch.h"
 
 #define STSFETCH_PATH "/.well-known/mta-sts.txt"
 #define STSFETCH_PORT 443

@@ -5,7 +5,7 @@
  */
 #include <string.h>
 
-#include "crawler/tlsrpt.h"
+#include "crawler/sts/tlsrpt.h"
 
 /* "v=TLSRPTv1": the record version (§3). */
 #define RPT_VERSION "v=TLSRPTv1"
