@@ -14,8 +14,8 @@
 #include "crawler/cli/cli.h"
 #include "crawler/epclaim.h"
 #include "crawler/probe.h"
-#include "crawler/record.h"
-#include "crawler/store.h"
+#include "crawler/store/record.h"
+#include "crawler/store/store.h"
 
 /* Seconds between reconnection attempts. */
 #define EPCLAIM_RETRY_SECONDS 1

@@ -12,11 +12,11 @@
 #include <time.h>
 
 #include "crawler/verify/cert.h"
-#include "crawler/copyfmt.h"
+#include "crawler/store/copyfmt.h"
 #include "crawler/verify/danecache.h"
 #include "crawler/epclaim.h"
 #include "crawler/probe.h"
-#include "crawler/record.h"
+#include "crawler/store/record.h"
 #include "crawler/regdomain.h"
 #include "crawler/sts/stsfacts.h"
 

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "crawler/cli/cli.h"
-#include "crawler/db.h"
+#include "crawler/store/db.h"
 #include "crawler/util/json.h"
 
 static const struct report_renderer *const renderers[] = {

@@ -27,7 +27,7 @@
 #include "crawler/verify/danecache.h"
 #include "crawler/epclaim.h"
 #include "crawler/sched.h"
-#include "crawler/store.h"
+#include "crawler/store/store.h"
 #include "crawler/sts/stsfetch.h"
 
 /* Finished batches waiting for the writer, per worker, before the store

@@ -16,12 +16,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "crawler/campaign.h"
+#include "crawler/store/campaign.h"
 #include "crawler/cli/cli.h"
 #include "crawler/cli/commands.h"
-#include "crawler/db.h"
+#include "crawler/store/db.h"
 #include "crawler/util/json.h"
-#include "crawler/migrate.h"
+#include "crawler/store/migrate.h"
 
 static const char usage[] =
     "usage: mxcrawl campaign list [--prefix P] [--state S,...]\n"

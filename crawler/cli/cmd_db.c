@@ -5,8 +5,8 @@
 
 #include "crawler/cli/cli.h"
 #include "crawler/cli/commands.h"
-#include "crawler/db.h"
-#include "crawler/migrate.h"
+#include "crawler/store/db.h"
+#include "crawler/store/migrate.h"
 
 static const char usage[] =
     "usage: mxcrawl db ACTION [--db CONNINFO] [--quiet]\n"

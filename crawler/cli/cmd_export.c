@@ -6,13 +6,13 @@
 #include <string.h>
 #include <stdbool.h>
 
-#include "crawler/campaign.h"
+#include "crawler/store/campaign.h"
 #include "crawler/cli/cli.h"
 #include "crawler/cli/commands.h"
-#include "crawler/db.h"
-#include "crawler/migrate.h"
+#include "crawler/store/db.h"
+#include "crawler/store/migrate.h"
 #include "crawler/cli/outfile.h"
-#include "crawler/record.h"
+#include "crawler/store/record.h"
 
 static const char usage[] =
     "usage: mxcrawl export [--campaign ID|NAME] --format jsonl|csv\n"

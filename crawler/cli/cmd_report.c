@@ -5,11 +5,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "crawler/campaign.h"
+#include "crawler/store/campaign.h"
 #include "crawler/cli/cli.h"
 #include "crawler/cli/commands.h"
-#include "crawler/db.h"
-#include "crawler/migrate.h"
+#include "crawler/store/db.h"
+#include "crawler/store/migrate.h"
 #include "crawler/cli/outfile.h"
 #include "crawler/report.h"
 

@@ -9,11 +9,11 @@
 
 #include <openssl/evp.h>
 
-#include "crawler/campaign.h"
+#include "crawler/store/campaign.h"
 #include "crawler/cli/cli.h"
 #include "crawler/cli/commands.h"
-#include "crawler/db.h"
-#include "crawler/migrate.h"
+#include "crawler/store/db.h"
+#include "crawler/store/migrate.h"
 #include "crawler/verify/reverify.h"
 
 static const char usage[] =

@@ -14,16 +14,16 @@
 
 #include <openssl/x509.h>
 
-#include "crawler/campaign.h"
+#include "crawler/store/campaign.h"
 #include "crawler/cli/cli.h"
 #include "crawler/cli/commands.h"
-#include "crawler/db.h"
+#include "crawler/store/db.h"
 #include "crawler/util/json.h"
-#include "crawler/migrate.h"
+#include "crawler/store/migrate.h"
 #include "crawler/probe.h"
 #include "crawler/provenance.h"
 #include "crawler/sched.h"
-#include "crawler/record.h"
+#include "crawler/store/record.h"
 #include "crawler/verify/verify.h"
 
 static const char usage[] =

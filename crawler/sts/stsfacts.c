@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "crawler/verify/cert.h"
-#include "crawler/copyfmt.h"
+#include "crawler/store/copyfmt.h"
 #include "crawler/sts/stsfacts.h"
 
 const char sts_facts_columns[] =

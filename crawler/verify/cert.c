@@ -7,7 +7,7 @@
 #include <openssl/x509v3.h>
 
 #include "crawler/verify/cert.h"
-#include "crawler/copyfmt.h"
+#include "crawler/store/copyfmt.h"
 
 /* Bytes of a subject or issuer name kept. */
 #define CERT_NAME_MAX 2048

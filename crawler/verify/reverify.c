@@ -17,8 +17,8 @@
 #include <string.h>
 
 #include "crawler/cli/cli.h"
-#include "crawler/copyfmt.h"
-#include "crawler/db.h"
+#include "crawler/store/copyfmt.h"
+#include "crawler/store/db.h"
 #include "crawler/util/json.h"
 
 /* Largest COPY buffer of one FETCH's verdicts (a row is under 1 KiB). */

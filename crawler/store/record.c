@@ -6,7 +6,7 @@
 #include <zstd.h>
 
 #include "crawler/verify/cert.h"
-#include "crawler/record.h"
+#include "crawler/store/record.h"
 
 struct record_codec {
 	ZSTD_CCtx *cctx;

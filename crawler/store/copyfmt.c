@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "crawler/copyfmt.h"
+#include "crawler/store/copyfmt.h"
 
 static const char hexdig[] = "0123456789abcdef";
 

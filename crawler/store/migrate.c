@@ -3,8 +3,8 @@
 #include <string.h>
 
 #include "crawler/cli/cli.h"
-#include "crawler/db.h"
-#include "crawler/migrate.h"
+#include "crawler/store/db.h"
+#include "crawler/store/migrate.h"
 
 /* pg_advisory_lock key: "mxcr" "migr" as two ASCII words. */
 #define MIGRATE_LOCK_SQL "SELECT pg_advisory_lock(1836612466, 1835624306)"

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "crawler/cli/cli.h"
-#include "crawler/db.h"
+#include "crawler/store/db.h"
 
 /* libpq reads these; if any is set, the user chose a server. */
 static const char *const pg_env[] = {

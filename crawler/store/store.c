@@ -4,10 +4,10 @@
 #include <string.h>
 
 #include "crawler/cli/cli.h"
-#include "crawler/copyfmt.h"
-#include "crawler/db.h"
-#include "crawler/record.h"
-#include "crawler/store.h"
+#include "crawler/store/copyfmt.h"
+#include "crawler/store/db.h"
+#include "crawler/store/record.h"
+#include "crawler/store/store.h"
 
 void batch_free(struct batch *b)
 {

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crawler/campaign.h"
+#include "crawler/store/campaign.h"
 #include "crawler/cli/cli.h"
-#include "crawler/db.h"
+#include "crawler/store/db.h"
 #include "crawler/util/json.h"
 
 /* COPY data is sent to the server in chunks of about this size. */

@@ -18,7 +18,7 @@
 #include <libpq-fe.h>
 
 #include "crawler/cli/cli.h"
-#include "crawler/pgembed.h"
+#include "crawler/store/pgembed.h"
 
 #define PGEMBED_DEFAULT_BINDIR "/usr/lib/postgresql/15/bin"
 #define PGEMBED_DEFAULT_OS_USER "mxcrawl"

@@ -8,7 +8,7 @@
 
 #include <libpq-fe.h>
 
-#include "crawler/pgembed.h"
+#include "crawler/store/pgembed.h"
 
 struct db {
 	char *conninfo;	    /* what libpq gets (may hold a password) */
