@@ -11,7 +11,7 @@
 #include "crawler/store/db.h"
 #include "crawler/store/migrate.h"
 #include "crawler/cli/outfile.h"
-#include "crawler/report.h"
+#include "crawler/report/report.h"
 
 static const char usage[] =
     "usage: mxcrawl report [--campaign ID|NAME] [--compare ID|NAME]\n"

@@ -18,7 +18,7 @@
  * figures and before how_measured. Without ranks the columns are what
  * they were (there is no bucket to show).
  */
-#include "crawler/report.h"
+#include "crawler/report/report.h"
 
 /* A text field, always quoted, quotes doubled; NULL is an empty field. */
 static void field(FILE *out, const char *s)

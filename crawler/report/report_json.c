@@ -23,7 +23,7 @@
  * "denominator", "percent"[, "compare": {...} as a figure's row]}]}]}:
  * the domain rows of every headline figure in each bucket.
  */
-#include "crawler/report.h"
+#include "crawler/report/report.h"
 
 static void campaign(FILE *out, const struct report_campaign *c)
 {

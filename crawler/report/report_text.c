@@ -2,7 +2,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "crawler/report.h"
+#include "crawler/report/report.h"
 
 /* Width the definitions are wrapped to. */
 #define TEXT_WRAP 78

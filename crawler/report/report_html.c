@@ -30,7 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crawler/report.h"
+#include "crawler/report/report.h"
 
 /* Bar chart geometry, in SVG user units (= CSS pixels). */
 #define HTML_BAR_LABEL_W 300 /* room for a row's label, left of its bar */

@@ -1,5 +1,5 @@
 /* The report: analysis views in, figures out (see report.h). */
-#include "crawler/report.h"
+#include "crawler/report/report.h"
 
 #include <dirent.h>
 #include <errno.h>

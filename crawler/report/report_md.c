@@ -2,7 +2,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "crawler/report.h"
+#include "crawler/report/report.h"
 
 static const char *or_dash(const char *s)
 {
