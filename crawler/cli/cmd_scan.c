@@ -20,9 +20,9 @@
 #include "crawler/store/db.h"
 #include "crawler/util/json.h"
 #include "crawler/store/migrate.h"
-#include "crawler/probe.h"
-#include "crawler/provenance.h"
-#include "crawler/sched.h"
+#include "crawler/scan/probe.h"
+#include "crawler/scan/provenance.h"
+#include "crawler/scan/sched.h"
 #include "crawler/store/record.h"
 #include "crawler/verify/verify.h"
 

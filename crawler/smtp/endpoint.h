@@ -12,7 +12,7 @@
 
 #include <uv.h>
 
-#include "crawler/addrpolicy.h"
+#include "crawler/scan/addrpolicy.h"
 #include "crawler/smtp/smtp.h"
 #include "crawler/smtp/conn.h"
 

@@ -15,7 +15,7 @@
 #include <libpq-fe.h>
 
 #include "crawler/util/json.h"
-#include "crawler/probe.h"
+#include "crawler/scan/probe.h"
 
 /* Bytes of rows one batch may hold per table before it fails. */
 #define STORE_BATCH_ROWS_MAX (256u << 20)

@@ -3,7 +3,7 @@
  * and which a canary that cannot tell. */
 #include <string.h>
 
-#include "crawler/provenance.h"
+#include "crawler/scan/provenance.h"
 #include "unit.h"
 
 static struct prov_canary answer(enum resolver_rc rc, int rcode,

@@ -14,9 +14,9 @@
 
 #include <uv.h>
 
-#include "crawler/addrpolicy.h"
+#include "crawler/scan/addrpolicy.h"
 #include "crawler/smtp/endpoint.h"
-#include "crawler/epreg.h"
+#include "crawler/scan/epreg.h"
 #include "crawler/util/json.h"
 #include "crawler/dns/resolver.h"
 #include "crawler/verify/verify.h"

@@ -1,5 +1,5 @@
 /* Provenance of a scan run (see provenance.h). */
-#include "crawler/provenance.h"
+#include "crawler/scan/provenance.h"
 
 #include <errno.h>
 #include <stdio.h>

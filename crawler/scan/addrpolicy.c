@@ -31,7 +31,7 @@
  * prefix of at least 96 is stored as the IPv4 range it denotes, so one
  * entry covers both spellings of the same endpoint.
  */
-#include "crawler/addrpolicy.h"
+#include "crawler/scan/addrpolicy.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

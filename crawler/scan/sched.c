@@ -25,8 +25,8 @@
 
 #include "crawler/cli/cli.h"
 #include "crawler/verify/danecache.h"
-#include "crawler/epclaim.h"
-#include "crawler/sched.h"
+#include "crawler/scan/epclaim.h"
+#include "crawler/scan/sched.h"
 #include "crawler/store/store.h"
 #include "crawler/sts/stsfetch.h"
 

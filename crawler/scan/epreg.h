@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "crawler/addrpolicy.h"
+#include "crawler/scan/addrpolicy.h"
 #include "crawler/verify/verify.h"
 
 struct ep_key {

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "crawler/epreg.h"
+#include "crawler/scan/epreg.h"
 #include "crawler/util/json.h"
 
 /* Endpoints claimed in one statement, at most. */

@@ -12,8 +12,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "crawler/addrpolicy.h"
-#include "crawler/probe.h"
+#include "crawler/scan/addrpolicy.h"
+#include "crawler/scan/probe.h"
 #include "crawler/dns/resolver.h"
 
 struct sched_config {

@@ -5,8 +5,8 @@
 #include <libpsl.h>
 #include <pthread.h>
 
-#include "crawler/probe.h"
-#include "crawler/regdomain.h"
+#include "crawler/scan/probe.h"
+#include "crawler/scan/regdomain.h"
 
 static const psl_ctx_t *regdomain_psl;
 static pthread_once_t regdomain_once = PTHREAD_ONCE_INIT;

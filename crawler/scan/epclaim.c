@@ -12,8 +12,8 @@
 #include <libpq-fe.h>
 
 #include "crawler/cli/cli.h"
-#include "crawler/epclaim.h"
-#include "crawler/probe.h"
+#include "crawler/scan/epclaim.h"
+#include "crawler/scan/probe.h"
 #include "crawler/store/record.h"
 #include "crawler/store/store.h"
 

@@ -14,10 +14,10 @@
 #include "crawler/verify/cert.h"
 #include "crawler/store/copyfmt.h"
 #include "crawler/verify/danecache.h"
-#include "crawler/epclaim.h"
-#include "crawler/probe.h"
+#include "crawler/scan/epclaim.h"
+#include "crawler/scan/probe.h"
 #include "crawler/store/record.h"
-#include "crawler/regdomain.h"
+#include "crawler/scan/regdomain.h"
 #include "crawler/sts/stsfacts.h"
 
 /* Bytes a domain's rows may take in a batch buffer before it fails. */

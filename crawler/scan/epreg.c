@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crawler/epreg.h"
+#include "crawler/scan/epreg.h"
 
 /* Initial buckets; the table doubles when it holds twice as many entries. */
 #define EPREG_BUCKETS_INITIAL 4096
