@@ -1,7 +1,7 @@
 /*
  * mxcrawl reverify: the stored chains of a campaign judged again into a
  * new judgement set (contract in reverify.h). The judging mirrors
- * crawler/probe.c (endpoint_row, write_domain_endpoints, host_dane) call
+ * crawler/scan/probe.c (endpoint_row, write_domain_endpoints, host_dane) call
  * for call, so that a set judged with the scan's trust store at the scan's
  * time equals the scan's own verdicts.
  *

@@ -4,7 +4,7 @@
  * verify_chain() against another trust store or at another time, and every
  * DANE outcome again with verify_dane() and verify_dane_decide() from the
  * TLSA records the domain's scan stored (domain_mx.tlsa_records), exactly
- * as the scan judged them (crawler/probe.c), without contacting anything.
+ * as the scan judged them (crawler/scan/probe.c), without contacting anything.
  * The verdicts go into a new judgement set (schema/010_judgement_sets.sql),
  * written with COPY in one transaction: whole or not at all.
  */

@@ -1,5 +1,5 @@
 /*
- * Fuzz target for crawler/dns_wire.c.
+ * Fuzz target for crawler/dns/dns_wire.c.
  *
  * The input is a DNS message. It is parsed, every record goes through its
  * typed decoder, names are read at the first offsets directly, and the

@@ -1,6 +1,6 @@
 /*
  * Fuzz target for the MTA-STS policy parser and MX matching
- * (crawler/mtasts.c).
+ * (crawler/sts/mtasts.c).
  *
  * The input is a policy body. Every result must keep the output's bounds
  * and be consistent (a valid policy has every required field, every kept

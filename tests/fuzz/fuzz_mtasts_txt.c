@@ -1,5 +1,5 @@
 /*
- * Fuzz target for the MTA-STS TXT record reader (crawler/mtasts.c).
+ * Fuzz target for the MTA-STS TXT record reader (crawler/sts/mtasts.c).
  *
  * The input is a TXT RRset: records separated by the byte 0xff (which no
  * UTF-8 text holds, so seeds stay readable). Every result must keep the

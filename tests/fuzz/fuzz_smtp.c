@@ -1,5 +1,5 @@
 /*
- * Fuzz target for crawler/smtp.c: the input is a script of events for
+ * Fuzz target for crawler/smtp/smtp.c: the input is a script of events for
  * one session. Each event is one byte, op = byte % 8:
  *
  *   0 data: the next byte is a length n, then n bytes received

@@ -1,5 +1,5 @@
 /*
- * Fuzz target for crawler/smtp_reply.c.
+ * Fuzz target for crawler/smtp/smtp_reply.c.
  *
  * The first byte picks a piece size; the rest is a byte stream read as
  * consecutive replies until an error or its end. Every reply must keep

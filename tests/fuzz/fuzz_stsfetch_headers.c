@@ -1,6 +1,6 @@
 /*
  * Fuzz target for the pure judgement of a policy response's headers in
- * crawler/stsfetch.c: the Content-Type and Content-Encoding values come
+ * crawler/sts/stsfetch.c: the Content-Type and Content-Encoding values come
  * from the network.
  *
  * The input is a header value; both readers must accept any bytes, and

@@ -1,5 +1,5 @@
 /*
- * Fuzz target for tls_preamble_scan() (crawler/tls.c): the bytes a server
+ * Fuzz target for tls_preamble_scan() (crawler/smtp/conn.c): the bytes a server
  * sends between the 220 to STARTTLS and its first TLS record come from the
  * network. The first byte picks a piece size; the rest is the stream.
  * Feeding it in pieces must find exactly as much plaintext as feeding it

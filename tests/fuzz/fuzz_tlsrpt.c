@@ -1,5 +1,5 @@
 /*
- * Fuzz target for the TLS-RPT record reader (crawler/tlsrpt.c).
+ * Fuzz target for the TLS-RPT record reader (crawler/sts/tlsrpt.c).
  *
  * The input is a TXT RRset: records separated by the byte 0xff. Every
  * result must keep the output's bounds, agree with the selection rule, be

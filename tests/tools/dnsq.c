@@ -1,5 +1,5 @@
 /*
- * dnsq: asks DNS questions through crawler/resolver.c on a libuv loop and
+ * dnsq: asks DNS questions through crawler/dns/resolver.c on a libuv loop and
  * prints one JSON line per answer, for the integration tests and the
  * benchmark. Not part of mxcrawl itself.
  *

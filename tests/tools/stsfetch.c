@@ -1,5 +1,5 @@
 /*
- * stsfetch: runs mxcrawl's MTA-STS policy fetch (crawler/stsfetch.h) for
+ * stsfetch: runs mxcrawl's MTA-STS policy fetch (crawler/sts/stsfetch.h) for
  * many hosts at once on one uv loop and prints one JSON object per
  * result, for integration tests and the benchmark.
  *

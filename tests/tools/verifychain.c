@@ -1,5 +1,5 @@
 /*
- * verifychain: judges a stored certificate chain with crawler/verify.c and
+ * verifychain: judges a stored certificate chain with crawler/verify/verify.c and
  * prints one JSON object with every verdict, for the integration tests.
  * Not part of mxcrawl itself.
  *

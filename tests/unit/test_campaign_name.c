@@ -1,4 +1,4 @@
-/* Campaign names (crawler/campaign.c): what a name may be, checked before
+/* Campaign names (crawler/store/campaign.c): what a name may be, checked before
  * any query; a new name may not be all digits. */
 #include "crawler/store/campaign.h"
 #include "unit.h"

@@ -1,4 +1,4 @@
-/* The canaries' verdict (crawler/provenance.c): which pairs of answers
+/* The canaries' verdict (crawler/scan/provenance.c): which pairs of answers
  * show a validating resolver, which a resolver that does not validate,
  * and which a canary that cannot tell. */
 #include <string.h>

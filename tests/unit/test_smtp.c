@@ -1,5 +1,5 @@
 /*
- * Scripted-peer tests for crawler/smtp.c: every SMTP scenario of the
+ * Scripted-peer tests for crawler/smtp/smtp.c: every SMTP scenario of the
  * testbed (tests/testbed/scenarios.py, smtp-* and the tls-* ones that end
  * in the handshake) is played by a small peer that behaves like
  * tests/testbed/servers/mailserver.py, on a virtual clock, with the
