@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 #include "crawler/scan/epreg.h"
-#include "crawler/util/json.h"
+#include "crawler/util/jbuf.h"
 
 /* Endpoints claimed in one statement, at most. */
 #define EPCLAIM_BATCH_MAX 512

@@ -17,7 +17,7 @@
 #include "crawler/scan/addrpolicy.h"
 #include "crawler/smtp/endpoint.h"
 #include "crawler/scan/epreg.h"
-#include "crawler/util/json.h"
+#include "crawler/util/jbuf.h"
 #include "crawler/dns/resolver.h"
 #include "crawler/verify/verify.h"
 

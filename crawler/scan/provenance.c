@@ -14,6 +14,8 @@
 #include <uv.h>
 #include <zstd.h>
 
+#include "crawler/util/json.h"
+
 static const char *const verdict_names[CANARY_VERDICT_LAST] = {
 	[CANARY_VALIDATING] = "validating",
 	[CANARY_NOT_VALIDATING] = "not_validating",

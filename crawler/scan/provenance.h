@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "crawler/util/json.h"
+#include "crawler/util/jbuf.h"
 #include "crawler/dns/resolver.h"
 
 /* Largest file digested for the record (a system bundle is ~200 KiB). */

@@ -7,7 +7,7 @@
 #include "crawler/store/campaign.h"
 #include "crawler/cli/cli.h"
 #include "crawler/store/db.h"
-#include "crawler/util/json.h"
+#include "crawler/util/jbuf.h"
 
 /* COPY data is sent to the server in chunks of about this size. */
 #define CAMPAIGN_COPY_CHUNK (256 * 1024)

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "crawler/store/copyfmt.h"
+#include "crawler/util/json.h"
 
 static const char hexdig[] = "0123456789abcdef";
 

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "crawler/util/json.h"
+#include "crawler/util/jbuf.h"
 
 /* Separates fields: call before every field but the first of a row. */
 void copy_field(struct jbuf *b);

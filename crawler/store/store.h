@@ -14,7 +14,7 @@
 
 #include <libpq-fe.h>
 
-#include "crawler/util/json.h"
+#include "crawler/util/jbuf.h"
 #include "crawler/scan/probe.h"
 
 /* Bytes of rows one batch may hold per table before it fails. */

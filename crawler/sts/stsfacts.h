@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "crawler/scan/addrpolicy.h"
-#include "crawler/util/json.h"
+#include "crawler/util/jbuf.h"
 #include "crawler/sts/mtasts.h"
 #include "crawler/dns/resolver.h"
 #include "crawler/sts/stsfetch.h"

@@ -1,31 +1,14 @@
 /*
- * A growable text buffer with a hard maximum, and JSON string escaping.
- * Once an append fails (out of memory or over the maximum) the buffer is
- * marked failed and every later append is a no-op, so callers check once.
+ * JSON string escaping into a text buffer (jbuf.h), and the UTF-8 check
+ * it rests on.
  */
 #ifndef MXCRAWL_CRAWLER_JSON_H
 #define MXCRAWL_CRAWLER_JSON_H
 
 #include <stddef.h>
 
-struct jbuf {
-	char *data; /* NUL-terminated while !failed */
-	size_t len;
-	size_t cap;
-	size_t max; /* bytes the buffer may hold */
-	int failed;
-};
+#include "crawler/util/jbuf.h"
 
-void jbuf_init(struct jbuf *b, size_t max);
-void jbuf_free(struct jbuf *b);
-void jbuf_reset(struct jbuf *b);
-void jbuf_append(struct jbuf *b, const char *s, size_t len);
-/* Room for n more bytes at data + len (len unchanged: the caller writes
- * and then advances len itself); NULL when it does not fit. */
-char *jbuf_room(struct jbuf *b, size_t n);
-void jbuf_puts(struct jbuf *b, const char *s);
-void jbuf_printf(struct jbuf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 /* Length (1-4) of the valid UTF-8 sequence at s, which has `left` bytes,
  * or 0 if it is not valid UTF-8 (overlong, surrogate, beyond U+10FFFF).
  * A NUL byte is a valid sequence of length 1. */

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "crawler/util/json.h"
+#include "crawler/util/jbuf.h"
 
 #define CERT_SHA256_LEN 32
 

@@ -19,7 +19,7 @@
 #include "crawler/cli/cli.h"
 #include "crawler/store/copyfmt.h"
 #include "crawler/store/db.h"
-#include "crawler/util/json.h"
+#include "crawler/util/jbuf.h"
 
 /* Largest COPY buffer of one FETCH's verdicts (a row is under 1 KiB). */
 #define REVERIFY_ROWS_MAX (64u << 20)
