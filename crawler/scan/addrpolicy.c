@@ -293,38 +293,6 @@ enum addr_class addr_classify(const struct addr *a)
 	return ADDR_RESERVED;
 }
 
-/* ---- Text forms -------------------------------------------------------- */
-
-int addr_parse(const char *text, struct addr *a)
-{
-	if (!text || !a)
-		return -1;
-	memset(a, 0, sizeof(*a));
-	if (strchr(text, ':')) {
-		if (inet_pton(AF_INET6, text, a->bytes) != 1)
-			return -1;
-		a->family = AF_INET6;
-	} else {
-		if (inet_pton(AF_INET, text, a->bytes) != 1)
-			return -1;
-		a->family = AF_INET;
-	}
-	return 0;
-}
-
-void addr_format(const struct addr *a, char *out, size_t cap)
-{
-	if (!out || cap == 0)
-		return;
-	out[0] = '\0';
-	if (!a || (a->family != AF_INET && a->family != AF_INET6))
-		return;
-	if (cap > (size_t)INT32_MAX)
-		cap = (size_t)INT32_MAX;
-	if (!inet_ntop(a->family, a->bytes, out, (socklen_t)cap))
-		out[0] = '\0';
-}
-
 /* ---- Ranges ------------------------------------------------------------ */
 
 /* A 128-bit IPv6 address as two host-order halves, for ordering. */

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crawler/util/addr.h"
+
 /* What an address is; ADDR_PUBLIC is the only class contacted by default. */
 enum addr_class {
 	ADDR_PUBLIC = 0,
@@ -30,12 +32,6 @@ enum addr_class {
 	ADDR_CLASS_LAST
 };
 
-/* An IPv4 or IPv6 address in network byte order. */
-struct addr {
-	int family; /* AF_INET or AF_INET6 */
-	uint8_t bytes[16];
-};
-
 /* Why the policy refused an address (or ADDR_POLICY_OK). */
 enum addr_verdict {
 	ADDR_POLICY_OK = 0,
@@ -43,11 +39,6 @@ enum addr_verdict {
 	ADDR_POLICY_BLOCKLIST, /* in a --blocklist CIDR */
 	ADDR_POLICY_LAST
 };
-
-/* Parses text ("192.0.2.1", "2001:db8::1") into *a; 0 or -1. */
-int addr_parse(const char *text, struct addr *a);
-/* Writes the text form to out (at least 46 bytes). */
-void addr_format(const struct addr *a, char *out, size_t cap);
 
 /* Classifies an address (pure). IPv4-mapped/compatible IPv6 addresses are
  * classified by their IPv4 part, so ::ffff:10.0.0.1 is ADDR_PRIVATE. */

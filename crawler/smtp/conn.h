@@ -19,7 +19,7 @@
 #include <openssl/ssl.h>
 #include <uv.h>
 
-#include "crawler/scan/addrpolicy.h"
+#include "crawler/util/addr.h"
 
 /* Bytes of certificate list a server may send (OpenSSL's limit): the
  * byte cap on a presented chain; a larger list fails the handshake. */

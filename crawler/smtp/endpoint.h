@@ -12,7 +12,7 @@
 
 #include <uv.h>
 
-#include "crawler/scan/addrpolicy.h"
+#include "crawler/util/addr.h"
 #include "crawler/smtp/smtp.h"
 #include "crawler/smtp/conn.h"
 

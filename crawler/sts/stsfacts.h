@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "crawler/scan/addrpolicy.h"
+#include "crawler/util/addr.h"
 #include "crawler/util/jbuf.h"
 #include "crawler/sts/mtasts.h"
 #include "crawler/dns/resolver.h"
