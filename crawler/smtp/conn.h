@@ -9,8 +9,8 @@
  * sends SNI, does not verify (the chain is judged separately, verify.h)
  * and bounds the certificate list it accepts.
  */
-#ifndef MXCRAWL_CRAWLER_TLS_H
-#define MXCRAWL_CRAWLER_TLS_H
+#ifndef MXCRAWL_CRAWLER_CONN_H
+#define MXCRAWL_CRAWLER_CONN_H
 
 #include <stdbool.h>
 #include <stddef.h>

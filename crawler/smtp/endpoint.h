@@ -1,7 +1,7 @@
 /*
  * One endpoint probe: TCP to (address, port), SMTP up to the end of the
  * STARTTLS handshake with SNI, QUIT inside TLS. This file is the event
- * plumbing between the loop (tls.h: TCP, TLS over memory BIOs, timers) and
+ * plumbing between the loop (conn.h: TCP, TLS over memory BIOs, timers) and
  * the SMTP session (smtp.h), which decides everything; it never sends a
  * byte the session did not ask for.
  */

@@ -38,7 +38,7 @@
  * result says so (chain_truncated). A real path is rarely over 5 long, but
  * a chain as sent is judged whole up to OpenSSL's own default depth (100
  * CAs under the leaf) and a little beyond; memory stays bounded by this
- * and VERIFY_MAX_CERT_DER (the TLS client bounds the bytes, tls.h). */
+ * and VERIFY_MAX_CERT_DER (the TLS client bounds the bytes, conn.h). */
 #define VERIFY_MAX_CHAIN 128
 /* A presented chain longer than this is "long" (a fact worth counting:
  * real servers that send over 10 certificates are misconfigured). */
