@@ -4,7 +4,7 @@
 file(GLOB FILES ${ANALYSIS_DIR}/[0-9]*.sql)
 list(SORT FILES)
 set(body "/* Generated from analysis/NNN_name.sql by analysis/embed.cmake. */\n")
-string(APPEND body "#include \"crawler/report.h\"\n\n")
+string(APPEND body "#include \"crawler/report/report.h\"\n\n")
 set(table "")
 set(n 0)
 foreach(f ${FILES})

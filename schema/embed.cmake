@@ -3,7 +3,7 @@
 file(GLOB FILES ${SCHEMA_DIR}/[0-9]*.sql)
 list(SORT FILES)
 set(body "/* Generated from the migrations in schema/ by schema/embed.cmake. */\n")
-string(APPEND body "#include \"crawler/migrate.h\"\n\n")
+string(APPEND body "#include \"crawler/store/migrate.h\"\n\n")
 set(table "")
 set(n 0)
 foreach(f ${FILES})

@@ -1,5 +1,5 @@
 /*
- * Fuzz target for crawler/dns_wire.c.
+ * Fuzz target for crawler/dns/dns_wire.c.
  *
  * The input is a DNS message. It is parsed, every record goes through its
  * typed decoder, names are read at the first offsets directly, and the
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crawler/dns_wire.h"
+#include "crawler/dns/dns_wire.h"
 
 /* A DNS message cannot be longer; beyond it only the length check runs. */
 #define FUZZ_INPUT_MAX (DNS_MAX_MESSAGE + 1)

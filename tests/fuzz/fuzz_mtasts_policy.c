@@ -1,6 +1,6 @@
 /*
  * Fuzz target for the MTA-STS policy parser and MX matching
- * (crawler/mtasts.c).
+ * (crawler/sts/mtasts.c).
  *
  * The input is a policy body. Every result must keep the output's bounds
  * and be consistent (a valid policy has every required field, every kept
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crawler/mtasts.h"
+#include "crawler/sts/mtasts.h"
 
 /* Over the parser's body cap, so that too_large is reached. */
 #define FUZZ_INPUT_MAX (MTASTS_POLICY_BODY_MAX + 16)

@@ -1,5 +1,5 @@
 /*
- * Fuzz target for the MTA-STS TXT record reader (crawler/mtasts.c).
+ * Fuzz target for the MTA-STS TXT record reader (crawler/sts/mtasts.c).
  *
  * The input is a TXT RRset: records separated by the byte 0xff (which no
  * UTF-8 text holds, so seeds stay readable). Every result must keep the
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crawler/mtasts.h"
+#include "crawler/sts/mtasts.h"
 
 /* TXT RRsets are bounded by a DNS message (64 KiB); a little over. */
 #define FUZZ_INPUT_MAX (64 * 1024 + 1024)

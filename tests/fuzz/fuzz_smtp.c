@@ -1,5 +1,5 @@
 /*
- * Fuzz target for crawler/smtp.c: the input is a script of events for
+ * Fuzz target for crawler/smtp/smtp.c: the input is a script of events for
  * one session. Each event is one byte, op = byte % 8:
  *
  *   0 data: the next byte is a length n, then n bytes received
@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crawler/smtp.h"
+#include "crawler/smtp/smtp.h"
 
 /* Room for a line over SMTP_REPLY_LINE_HARD_MAX in 255-byte events. */
 #define FUZZ_INPUT_MAX (128 * 1024)

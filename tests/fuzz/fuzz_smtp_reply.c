@@ -1,5 +1,5 @@
 /*
- * Fuzz target for crawler/smtp_reply.c.
+ * Fuzz target for crawler/smtp/smtp_reply.c.
  *
  * The first byte picks a piece size; the rest is a byte stream read as
  * consecutive replies until an error or its end. Every reply must keep
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crawler/smtp_reply.h"
+#include "crawler/smtp/smtp_reply.h"
 
 /* Large enough to reach every cap (SMTP_REPLY_BYTES_MAX and some). */
 #define FUZZ_INPUT_MAX (SMTP_REPLY_BYTES_MAX + 4096)

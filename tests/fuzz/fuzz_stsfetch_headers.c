@@ -1,6 +1,6 @@
 /*
  * Fuzz target for the pure judgement of a policy response's headers in
- * crawler/stsfetch.c: the Content-Type and Content-Encoding values come
+ * crawler/sts/stsfetch.c: the Content-Type and Content-Encoding values come
  * from the network.
  *
  * The input is a header value; both readers must accept any bytes, and
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crawler/stsfetch.h"
+#include "crawler/sts/stsfetch.h"
 
 /* Header values over this are refused before they are judged
  * (STSFETCH_HEADER_BYTES_MAX); a little beyond it is enough. */

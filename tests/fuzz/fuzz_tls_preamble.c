@@ -1,5 +1,5 @@
 /*
- * Fuzz target for tls_preamble_scan() (crawler/tls.c): the bytes a server
+ * Fuzz target for tls_preamble_scan() (crawler/smtp/conn.c): the bytes a server
  * sends between the 220 to STARTTLS and its first TLS record come from the
  * network. The first byte picks a piece size; the rest is the stream.
  * Feeding it in pieces must find exactly as much plaintext as feeding it
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crawler/tls.h"
+#include "crawler/smtp/conn.h"
 
 /* Past the scanner's own 4 KiB cap, with room to spare. */
 #define FUZZ_INPUT_MAX (16 * 1024)

@@ -1,5 +1,5 @@
 /*
- * Fuzz target for the TLS-RPT record reader (crawler/tlsrpt.c).
+ * Fuzz target for the TLS-RPT record reader (crawler/sts/tlsrpt.c).
  *
  * The input is a TXT RRset: records separated by the byte 0xff. Every
  * result must keep the output's bounds, agree with the selection rule, be
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crawler/tlsrpt.h"
+#include "crawler/sts/tlsrpt.h"
 
 /* TXT RRsets are bounded by a DNS message (64 KiB); a little over. */
 #define FUZZ_INPUT_MAX (64 * 1024 + 1024)

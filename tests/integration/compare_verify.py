@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Compares crawler/verify.c (through the verifychain driver) with the
+"""Compares crawler/verify/verify.c (through the verifychain driver) with the
 testbed's truth, for every endpoint the truth gives a certificate verdict
 and every MX host with TLSA records.
 

@@ -26,7 +26,7 @@ Checks, each against the JSON (never against the renderer's own idea):
 - figures of the section 'change' ("across": rows without "compare")
   have no other campaign's bar or numbers.
 The renderer's geometry (BAR_W, TREND_*) is its documented contract
-(crawler/report_html.c).
+(crawler/report/report_html.c).
 """
 import html.parser
 import json

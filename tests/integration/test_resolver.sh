@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# crawler/resolver.c against the testbed's validating unbound, through the
+# crawler/dns/resolver.c against the testbed's validating unbound, through the
 # dnsq driver: every truth domain's MX lookup (rcode, DNSSEC status, EDE,
 # large answer, size of the MX RRset), both canaries, a server that never
 # answers (timeout within timeout x tries), one that refuses, a closed port,

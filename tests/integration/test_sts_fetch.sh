@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The MTA-STS policy fetch (crawler/stsfetch.c, libcurl's multi-socket API
+# The MTA-STS policy fetch (crawler/sts/stsfetch.c, libcurl's multi-socket API
 # on a uv loop) against every MTA-STS host of the testbed, all fetched at
 # once on one loop: each ends in the fetch outcome the truth file gives
 # (redirect not followed, 404, text/html, 70 kB body, trickled body,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# crawler/verify.c, through the verifychain driver, against the testbed's
+# crawler/verify/verify.c, through the verifychain driver, against the testbed's
 # ground truth: the testbed is only generated (`up --generate-only`: its
 # certificates, chains, TLSA records and truth file; nothing is started or
 # contacted), then every endpoint's certificate verdict and every MX

@@ -89,7 +89,7 @@ def dig(name, qtype, cd=False, extra=()):
 
 def status_of(name, qtype):
     """(status, Answer) as the crawler is meant to classify it (README.md,
-    crawler/resolver.h): a SERVFAIL is bogus with an EDE 6-12, or when the
+    crawler/dns/resolver.h): a SERVFAIL is bogus with an EDE 6-12, or when the
     CD query answers and a repeat without CD fails again; a repeat that
     answers is the answer."""
     a = dig(name, qtype)

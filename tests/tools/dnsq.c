@@ -1,5 +1,5 @@
 /*
- * dnsq: asks DNS questions through crawler/resolver.c on a libuv loop and
+ * dnsq: asks DNS questions through crawler/dns/resolver.c on a libuv loop and
  * prints one JSON line per answer, for the integration tests and the
  * benchmark. Not part of mxcrawl itself.
  *
@@ -26,9 +26,9 @@
 
 #include <uv.h>
 
-#include "crawler/dns_wire.h"
-#include "crawler/json.h"
-#include "crawler/resolver.h"
+#include "crawler/dns/dns_wire.h"
+#include "crawler/util/json.h"
+#include "crawler/dns/resolver.h"
 
 /* One output line is at most this long (a large answer with TXT data). */
 #define DNSQ_LINE_MAX (1024 * 1024)

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crawler/endpoint.h"
-#include "crawler/json.h"
+#include "crawler/smtp/endpoint.h"
+#include "crawler/util/json.h"
 
 static void print_result(void *arg, const struct endpoint_result *r)
 {

@@ -1,5 +1,5 @@
 /*
- * stsfetch: runs mxcrawl's MTA-STS policy fetch (crawler/stsfetch.h) for
+ * stsfetch: runs mxcrawl's MTA-STS policy fetch (crawler/sts/stsfetch.h) for
  * many hosts at once on one uv loop and prints one JSON object per
  * result, for integration tests and the benchmark.
  *
@@ -21,8 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crawler/json.h"
-#include "crawler/stsfetch.h"
+#include "crawler/util/json.h"
+#include "crawler/sts/stsfetch.h"
 
 #define LINE_MAX_LEN 4096
 #define MAX_ADDRS STSFETCH_MAX_ADDRS

@@ -1,5 +1,5 @@
 /*
- * verifychain: judges a stored certificate chain with crawler/verify.c and
+ * verifychain: judges a stored certificate chain with crawler/verify/verify.c and
  * prints one JSON object with every verdict, for the integration tests.
  * Not part of mxcrawl itself.
  *
@@ -42,7 +42,7 @@
 #include <openssl/bio.h>
 #include <openssl/pem.h>
 
-#include "crawler/verify.h"
+#include "crawler/verify/verify.h"
 
 /* Certificates read from the chain file: more than the judgement uses,
  * so that its truncation can be tested. */

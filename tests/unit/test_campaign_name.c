@@ -1,6 +1,6 @@
-/* Campaign names (crawler/campaign.c): what a name may be, checked before
+/* Campaign names (crawler/store/campaign.c): what a name may be, checked before
  * any query; a new name may not be all digits. */
-#include "crawler/campaign.h"
+#include "crawler/store/campaign.h"
 #include "unit.h"
 
 UNIT_TEST(test_campaign_name_problem)

@@ -1,7 +1,7 @@
 /* COPY text encoding: escapes, invalid UTF-8, arrays and bytea. */
 #include <string.h>
 
-#include "crawler/copyfmt.h"
+#include "crawler/store/copyfmt.h"
 #include "unit.h"
 
 struct text_case {

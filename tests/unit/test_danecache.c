@@ -1,5 +1,5 @@
 /*
- * crawler/danecache.c: a judgement answered from the cache equals the one
+ * crawler/verify/danecache.c: a judgement answered from the cache equals the one
  * verify_dane() makes, and is never given for other records, other names
  * or another chain's key. Certificates are made here in memory; DANE-EE
  * full-certificate records (3 0 0) match them without any trust store.
@@ -11,7 +11,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "crawler/danecache.h"
+#include "crawler/verify/danecache.h"
 #include "unit.h"
 
 /* A self-signed certificate (DER, malloc'ed) for a new P-256 key. */

@@ -1,5 +1,5 @@
 /*
- * Unit tests for crawler/dns_wire.c: queries built and parsed back, every
+ * Unit tests for crawler/dns/dns_wire.c: queries built and parsed back, every
  * malformation with its own result code, and each typed RDATA decoder on
  * hand-built packets.
  */
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crawler/dns_wire.h"
+#include "crawler/dns/dns_wire.h"
 #include "unit.h"
 
 /* ---- A small packet builder ------------------------------------------ */

@@ -1,5 +1,5 @@
 /*
- * The per-IP cap shared by several loops (crawler/endpoint.c, ipcap_*):
+ * The per-IP cap shared by several loops (crawler/smtp/endpoint.c, ipcap_*):
  * two loops, one cap of one slot per address. Every probe goes to a port
  * nobody listens on (127.0.0.1:1, refused at once), so each ends on its
  * own; the order in which they end is the order in which they got the
@@ -11,7 +11,7 @@
 
 #include <uv.h>
 
-#include "crawler/endpoint.h"
+#include "crawler/smtp/endpoint.h"
 #include "unit.h"
 
 struct ipcap_run {

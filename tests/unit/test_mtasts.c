@@ -1,5 +1,5 @@
 /*
- * Table tests for crawler/mtasts.c. Rows come from RFC 8461 (§3.1 TXT
+ * Table tests for crawler/sts/mtasts.c. Rows come from RFC 8461 (§3.1 TXT
  * grammar, §3.2 policy grammar and duplicate rule, §4.1 matching, errata
  * 6253) and from every sts-* scenario of tests/testbed/scenarios.py: the
  * texts are the ones build.py serves, the expectations are those of
@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "crawler/mtasts.h"
+#include "crawler/sts/mtasts.h"
 #include "unit.h"
 
 /* ---- TXT --------------------------------------------------------- */

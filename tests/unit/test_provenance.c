@@ -1,9 +1,9 @@
-/* The canaries' verdict (crawler/provenance.c): which pairs of answers
+/* The canaries' verdict (crawler/scan/provenance.c): which pairs of answers
  * show a validating resolver, which a resolver that does not validate,
  * and which a canary that cannot tell. */
 #include <string.h>
 
-#include "crawler/provenance.h"
+#include "crawler/scan/provenance.h"
 #include "unit.h"
 
 static struct prov_canary answer(enum resolver_rc rc, int rcode,

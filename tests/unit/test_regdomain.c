@@ -1,7 +1,7 @@
 /* regdomain_of(): the registrable domain by the Public Suffix List. */
 #include <string.h>
 
-#include "crawler/regdomain.h"
+#include "crawler/scan/regdomain.h"
 #include "unit.h"
 
 struct regdomain_case {

@@ -1,5 +1,5 @@
 /*
- * Unit tests for the DNSSEC judgement of crawler/resolver.c: the pure
+ * Unit tests for the DNSSEC judgement of crawler/dns/resolver.c: the pure
  * functions resolver_judge(), resolver_wants_cd(), resolver_wants_again()
  * and resolver_ede_is_dnssec(), as tables of answers -> status, plus the
  * names stored in the database.
@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "crawler/resolver.h"
+#include "crawler/dns/resolver.h"
 #include "unit.h"
 
 #define NONE (-1) /* no usable answer */

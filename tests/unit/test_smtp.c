@@ -1,5 +1,5 @@
 /*
- * Scripted-peer tests for crawler/smtp.c: every SMTP scenario of the
+ * Scripted-peer tests for crawler/smtp/smtp.c: every SMTP scenario of the
  * testbed (tests/testbed/scenarios.py, smtp-* and the tls-* ones that end
  * in the handshake) is played by a small peer that behaves like
  * tests/testbed/servers/mailserver.py, on a virtual clock, with the
@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <strings.h>
 
-#include "crawler/smtp.h"
-#include "crawler/tls.h"
+#include "crawler/smtp/smtp.h"
+#include "crawler/smtp/conn.h"
 #include "unit.h"
 
 #define EHLO_NAME "probe.example"
@@ -1322,7 +1322,7 @@ UNIT_TEST(smtp_session_memory_on_demand)
 	smtp_session_free(&s); /* twice is harmless */
 }
 
-/* ---- Plaintext during the handshake (tls.c's preamble scan) --------- */
+/* ---- Plaintext during the handshake (conn.c's preamble scan) -------- */
 
 /*
  * RFC 3207 §5: after the 220 to STARTTLS the server's next bytes must be
@@ -1411,7 +1411,7 @@ UNIT_TEST(tls_preamble_scan_cap)
  * The scripted peer of the split-segment injection: a server that answers
  * STARTTLS with 220 in one segment and writes plaintext in later
  * segments, before (or with) its ServerHello. The client side is what
- * tls.c's on_read does with each read once conn_start_tls() ran: the
+ * conn.c's on_read does with each read once conn_start_tls() ran: the
  * preamble scan's plaintext to the session (smtp_on_data), the rest to
  * OpenSSL (here: collected, to compare with the TLS bytes the peer
  * sent).

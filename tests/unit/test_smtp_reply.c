@@ -1,12 +1,12 @@
 /*
- * Table tests for crawler/smtp_reply.c: every row is parsed in one piece,
+ * Table tests for crawler/smtp/smtp_reply.c: every row is parsed in one piece,
  * then again split at every offset and byte by byte, and all three must
  * give the same result (the parser sees a stream, not packets).
  */
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "crawler/smtp_reply.h"
+#include "crawler/smtp/smtp_reply.h"
 #include "unit.h"
 
 /* Flags of a row's expected reply. */

@@ -1,5 +1,5 @@
 /*
- * Table tests for crawler/tlsrpt.c. Rows come from RFC 8460 §3 (grammar,
+ * Table tests for crawler/sts/tlsrpt.c. Rows come from RFC 8460 §3 (grammar,
  * examples, the encoding rule for "," "!" ";") and from every tlsrpt-*
  * scenario of tests/testbed/scenarios.py (and sts-enforce-ok, which also
  * publishes one), with the expectations of build.py's tlsrpt_truth.
@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "crawler/tlsrpt.h"
+#include "crawler/sts/tlsrpt.h"
 #include "unit.h"
 
 #define RECS_MAX 4

@@ -1,0 +1,66 @@
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "crawler/cli/cli.h"
+
+void cli_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("mxcrawl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void cli_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("mxcrawl: warning: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "mxcrawl %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n(see 'mxcrawl %s --help')\n", cmd);
+	return EX_USAGE;
+}
+
+long cli_parse_long(const char *cmd, const char *opt, const char *s, long min,
+		    long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end != '\0' || v < min || v > max) {
+		cli_usage_error(
+		    cmd, "%s wants a whole number from %ld to %ld, not '%s'",
+		    opt, min, max, s);
+		return -1;
+	}
+	return v;
+}
+
+int cli_not_built(const char *cmd, const char *what)
+{
+	fprintf(stderr,
+		"mxcrawl %s: %s is not built yet in this version (%s); "
+		"nothing was done\n",
+		cmd, what, MXCRAWL_VERSION);
+	return EX_UNAVAILABLE;
+}

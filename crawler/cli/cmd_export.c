@@ -1,0 +1,1606 @@
+/* mxcrawl export: every stored fact of a campaign, one JSON object per
+ * domain (or one CSV row of headline facts), streamed in target order. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdbool.h>
+
+#include "crawler/store/campaign.h"
+#include "crawler/cli/cli.h"
+#include "crawler/cli/commands.h"
+#include "crawler/store/db.h"
+#include "crawler/store/migrate.h"
+#include "crawler/cli/outfile.h"
+#include "crawler/store/record.h"
+
+static const char usage[] =
+    "usage: mxcrawl export [--campaign ID|NAME] --format jsonl|csv\n"
+    "                      [-o FILE] [--db CONNINFO]\n"
+    "       mxcrawl export [--campaign ID|NAME] --metadata [-o FILE]\n"
+    "                      [--db CONNINFO]\n"
+    "\n"
+    "jsonl writes one JSON object per scanned domain of the campaign\n"
+    "(default: the newest), in target order, with every fact stored so far:\n"
+    "domain first, then campaign_id, campaign_name and dnssec_validated\n"
+    "(false: the resolver did not validate, every DNSSEC and DANE fact is\n"
+    "unknown). csv writes one row per domain with the headline facts\n"
+    "(header row; RFC 4180). README.md lists the fields and columns.\n"
+    "\n"
+    "-o FILE writes FILE instead of stdout, zstd-compressed if it ends in\n"
+    ".zst, gzip-compressed if in .gz; a regular file is replaced only when\n"
+    "the export is complete, a device or FIFO is written as it is.\n"
+    "\n"
+    "--metadata writes the campaign's provenance instead, as one JSON\n"
+    "document: the campaign and every run (resolver, canaries, trust store,\n"
+    "options, versions, host, start and end).\n"
+    "\n"
+    "Exit status: 0 ok; 64 usage; 65 no such campaign; 69 database\n"
+    "unreachable; 70 a handshake record unreadable (written as null);\n"
+    "73 cannot create FILE; 74 write error; 78 a migration is pending that\n"
+    "this role may not apply.\n" USAGE_EXIT_COMMON;
+
+/* Largest handshake record decompressed (records are a few KiB). */
+#define EXPORT_RECORD_MAX (1u << 20)
+
+static int64_t be64(const char *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = (v << 8) | (uint8_t)p[i];
+	return (int64_t)v;
+}
+
+/*
+ * The export at scan speed (issue M8). Each document is built here from
+ * streams of the campaign's tables, all in target order, read through
+ * cursors on connections of their own that share one snapshot (so the
+ * documents are consistent even while a crawler writes), FETCHed in chunks
+ * with the next chunk always in flight (PostgreSQL reads ahead while this
+ * process formats), and merged by target_id: a merge join of sorted
+ * streams, so memory stays bounded by a chunk per stream and one domain.
+ *
+ * The reference definition of a document stays the view export_document
+ * (schema/023 and 014); tests/integration/test_export.sh holds the two
+ * equal for every testbed domain. Adding a field: add it to the view, and
+ * here one line { key, kind, SQL expression } to the column table of the
+ * object it belongs in (dom_top, dom_dnsmx, dom_sts, dom_rpt, mx_head,
+ * mx_tlsa, mx_tail, ep_top, ep_smtp, ep_tls, ep_cert, q_cols); the SELECT
+ * lists are built from these tables.
+ */
+
+/* How a column's text becomes JSON. */
+enum kind {
+	K_STR,	/* text: a JSON string */
+	K_NUM,	/* an integer as PostgreSQL prints it */
+	K_BOOL, /* 't' / 'f' */
+	K_JSON, /* already JSON (to_json, json_agg) */
+};
+
+struct col {
+	const char *key;
+	enum kind kind;
+	const char *expr;
+};
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* --- the domain stream: domain_dns and its one-row neighbours ---------- */
+
+static const struct col dom_top[] = {
+	{ "target_id", K_NUM, "d.target_id" },
+	{ "scanned_at", K_STR, "iso_utc(d.scanned_at)" },
+	{ "worker", K_STR, "d.worker" },
+	{ "mx_outcome", K_STR, "d.mx_outcome" },
+	/* Unknown when the MX question had no usable answer. */
+	{ "implicit_mx", K_BOOL,
+	  "CASE WHEN d.mx_outcome NOT IN ('dns_error', 'blocklisted') "
+	  "THEN d.mx_outcome = 'implicit_mx' END" },
+	{ "null_mx", K_BOOL,
+	  "CASE WHEN d.mx_outcome NOT IN ('dns_error', 'blocklisted') "
+	  "THEN d.mx_outcome LIKE 'null\\_mx%' END" },
+	{ "mx_count", K_NUM, "d.mx_count" },
+	{ "mx_truncated", K_BOOL, "d.mx_truncated" },
+	{ "apex_cname", K_JSON, "to_json(d.apex_cname)" },
+	{ "large_answer", K_BOOL, "q_mx.large" },
+	{ "dns_queries", K_NUM, "d.dns_queries" },
+	{ "elapsed_ms", K_NUM, "d.elapsed_ms" },
+};
+
+/* "dns": {"mx": {...}} */
+static const struct col dom_dnsmx[] = {
+	{ "outcome", K_STR, "q_mx.outcome" },
+	{ "rcode", K_STR, "q_mx.rcode" },
+	{ "dnssec", K_STR, "q_mx.dnssec" },
+	{ "dnssec_reason", K_STR, "q_mx.dnssec_reason" },
+	{ "ede", K_JSON, "to_json(q_mx.ede)" },
+	{ "ede_text", K_STR, "q_mx.ede_text" },
+	{ "records", K_JSON, "to_json(q_mx.records)" },
+};
+
+/* "mta_sts": the TXT answer, then domain_mta_sts (schema/014 export_sts).
+ * TXT strings and served bytes use PostgreSQL's escape encoding. */
+static const struct col dom_sts[] = {
+	{ "txt_dnssec", K_STR, "q_sts.dnssec" },
+	{ "txt_rcode", K_STR, "q_sts.rcode" },
+	{ "txt_cname", K_JSON, "to_json(q_sts.cname)" },
+	{ "txt_records", K_JSON,
+	  "coalesce((SELECT json_agg(encode(t, 'escape')) "
+	  "FROM unnest(q_sts.txt) t), '[]'::json)" },
+	{ "txt", K_STR, "s.txt" },
+	{ "txt_error", K_STR, "s.txt_error" },
+	{ "txt_records_count", K_NUM, "s.txt_records" },
+	{ "sts_records", K_NUM, "s.sts_records" },
+	{ "txt_cname_chain", K_JSON, "to_json(s.txt_cname)" },
+	{ "id", K_STR, "encode(s.id, 'escape')" },
+	{ "host", K_STR, "s.host" },
+	{ "host_dnssec", K_STR, "s.host_dnssec" },
+	{ "host_addresses", K_JSON,
+	  "(SELECT json_agg(host(a)) FROM unnest(s.host_addresses) a)" },
+	{ "fetch", K_STR, "s.fetch_outcome" },
+	{ "fetch_addr", K_STR, "host(s.fetch_addr)" },
+	{ "http_status", K_NUM, "s.http_status" },
+	{ "location", K_STR, "encode(s.location, 'escape')" },
+	{ "content_type", K_STR, "encode(s.content_type, 'escape')" },
+	{ "content_encoding", K_STR, "encode(s.content_encoding, 'escape')" },
+	{ "tls_version", K_STR, "s.tls_version" },
+	{ "verify_error", K_STR, "s.verify_error" },
+	{ "fetch_detail", K_STR, "s.fetch_detail" },
+	{ "fetch_ms", K_NUM, "s.fetch_ms" },
+	{ "chain", K_JSON,
+	  "(SELECT json_agg(encode(h, 'hex')) FROM unnest(s.chain) h)" },
+	{ "body", K_STR, "encode(s.body, 'escape')" },
+	{ "policy", K_STR, "s.policy" },
+	{ "policy_error", K_STR, "s.policy_error" },
+	{ "mode", K_STR, "s.mode" },
+	{ "max_age", K_NUM, "s.max_age" },
+	{ "max_age_text", K_STR, "encode(s.max_age_text, 'escape')" },
+	{ "max_age_valid", K_BOOL, "s.max_age_valid" },
+	{ "mx_patterns", K_JSON,
+	  "coalesce(to_json(s.mx_patterns), '[]'::json)" },
+	{ "mx_truncated", K_BOOL, "s.mx_truncated" },
+	{ "eol", K_STR, "s.eol" },
+	{ "unknown_keys", K_JSON,
+	  "coalesce(to_json(s.unknown_keys), '[]'::json)" },
+	/* mx_match, enforce_would_work and failures are computed below from
+	 * the MX and endpoint streams (as schema/009 mta_sts_verdict). */
+};
+
+/* "tlsrpt": the TXT answer, then domain_tlsrpt. */
+static const struct col dom_rpt[] = {
+	{ "txt_dnssec", K_STR, "q_rpt.dnssec" },
+	{ "txt_rcode", K_STR, "q_rpt.rcode" },
+	{ "txt_records", K_JSON,
+	  "coalesce((SELECT json_agg(encode(t, 'escape')) "
+	  "FROM unnest(q_rpt.txt) t), '[]'::json)" },
+	{ "status", K_STR, "r.status" },
+	{ "error", K_STR, "r.error" },
+	{ "txt_records_count", K_NUM, "r.txt_records" },
+	{ "rpt_records", K_NUM, "r.rpt_records" },
+	{ "rua", K_JSON,
+	  "coalesce((SELECT json_agg(encode(u, 'escape')) "
+	  "FROM unnest(r.rua) u), '[]'::json)" },
+	{ "rua_schemes", K_JSON,
+	  "coalesce(to_json(r.rua_schemes), '[]'::json)" },
+};
+
+/* Columns the documents do not show as such (the CSV and the merge). */
+static const struct col dom_hidden[] = {
+	{ "domain", K_STR, "d.domain" },
+	{ "rank", K_NUM, "ct.rank" },
+};
+
+static const char dom_from[] =
+    " FROM domain_dns d"
+    " LEFT JOIN campaign_target ct ON ct.campaign_id = $1::bigint"
+    " AND ct.target_id = d.target_id"
+    " LEFT JOIN dns_rrset q_mx ON q_mx.campaign_id = $1::bigint"
+    " AND q_mx.target_id = d.target_id AND q_mx.qname = d.domain"
+    " AND q_mx.qtype = 'MX'"
+    " LEFT JOIN dns_rrset q_sts ON q_sts.campaign_id = $1::bigint"
+    " AND q_sts.target_id = d.target_id"
+    " AND q_sts.qname = '_mta-sts.' || d.domain AND q_sts.qtype = 'TXT'"
+    " LEFT JOIN dns_rrset q_rpt ON q_rpt.campaign_id = $1::bigint"
+    " AND q_rpt.target_id = d.target_id"
+    " AND q_rpt.qname = '_smtp._tls.' || d.domain AND q_rpt.qtype = 'TXT'"
+    " LEFT JOIN domain_mta_sts s ON s.campaign_id = $1::bigint"
+    " AND s.target_id = d.target_id"
+    " LEFT JOIN domain_tlsrpt r ON r.campaign_id = $1::bigint"
+    " AND r.target_id = d.target_id"
+    " WHERE d.campaign_id = $1::bigint ORDER BY d.target_id";
+
+/* --- the MX stream: domain_mx ----------------------------------------- */
+
+static const struct col mx_head[] = {
+	{ "preference", K_NUM, "m.preference" },
+	{ "host", K_STR, "m.host" },
+	{ "kept", K_BOOL, "m.kept" },
+	{ "ip_literal", K_BOOL, "m.ip_literal" },
+	{ "cname", K_JSON, "to_json(m.cname)" },
+	{ "mx_cname", K_BOOL, "cardinality(m.cname) > 0" },
+	{ "address_outcome", K_STR, "m.address_outcome" },
+	{ "addresses_partial", K_BOOL, "m.addresses_partial" },
+	{ "registrable", K_STR, "m.registrable" },
+};
+/* then "a", "aaaa" and "addresses" from the address stream */
+static const struct col mx_tlsa[] = {
+	{ "looked_up", K_BOOL, "m.tlsa_looked_up" },
+	{ "name", K_STR, "m.tlsa_name" },
+	{ "dnssec", K_STR, "m.tlsa_dnssec" },
+	{ "records", K_JSON, "to_json(m.tlsa_records)" },
+};
+static const struct col mx_tail[] = {
+	{ "dane", K_STR, "m.dane" },
+	{ "dane_result_type", K_STR, "m.dane_result_type" },
+};
+/* then "endpoints" from the endpoint stream */
+static const struct col mx_hidden[] = {
+	{ "ordinal", K_NUM, "m.ordinal" },
+	{ "a_dnssec", K_STR, "m.a_dnssec" },
+	{ "aaaa_dnssec", K_STR, "m.aaaa_dnssec" },
+	{ "sts_match", K_BOOL, "m.sts_match" },
+};
+static const char mx_from[] = " FROM domain_mx m WHERE m.campaign_id = "
+			      "$1::bigint ORDER BY m.target_id, m.ordinal";
+
+/* --- the address stream: mx_address ----------------------------------- */
+
+static const struct col addr_cols[] = {
+	{ "ordinal", K_NUM, "a.ordinal" },
+	{ "v4", K_BOOL, "family(a.address) = 4" },
+	{ "ip", K_STR, "host(a.address)" },
+	{ "verdict", K_STR, "a.verdict" },
+	{ "class", K_STR, "a.class" },
+};
+static const char addr_from[] =
+    " FROM mx_address a WHERE a.campaign_id = $1::bigint"
+    " ORDER BY a.target_id, a.ordinal, a.address";
+
+/* --- the endpoint stream: domain_endpoint with its endpoint ------------ */
+
+static const struct col ep_top[] = {
+	{ "ip", K_STR, "host(de.ip)" },
+	{ "port", K_NUM, "de.port" },
+	{ "sni", K_STR, "de.sni" },
+	{ "name_matches_domain", K_BOOL, "de.name_matches_domain" },
+	{ "dane", K_STR, "de.dane" },
+};
+static const struct col ep_smtp[] = {
+	{ "outcome", K_STR, "e.outcome" },
+	{ "end_state", K_STR, "e.end_state" },
+	{ "conn", K_STR, "e.conn" },
+	{ "banner_code", K_NUM, "e.banner_code" },
+	{ "ehlo_code", K_NUM, "e.ehlo_code" },
+	{ "helo_code", K_NUM, "e.helo_code" },
+	{ "starttls_offered", K_BOOL, "e.starttls_offered" },
+	{ "starttls_code", K_NUM, "e.starttls_code" },
+	{ "stripping", K_STR, "e.stripping" },
+	{ "injection", K_BOOL, "e.injection" },
+	{ "overlong_line", K_BOOL, "e.overlong_line" },
+	{ "bare_lf", K_BOOL, "e.bare_lf" },
+	{ "keywords", K_JSON, "to_json(e.keywords)" },
+	{ "elapsed_ms", K_NUM, "e.elapsed_ms" },
+};
+/* "tls": {"outcome": "ok", ...} after a handshake, else {"outcome": null,
+ * "reason": ...} */
+static const struct col ep_tls[] = {
+	{ "version", K_STR, "e.tls_version" },
+	{ "cipher", K_STR, "e.tls_cipher" },
+	{ "group", K_STR, "e.tls_group" },
+	{ "handshake_ms", K_NUM, "e.handshake_ms" },
+	{ "legacy", K_BOOL, "e.tls_legacy" },
+};
+/* "cert": null without a chain (trusted NULL) */
+static const struct col ep_cert[] = {
+	{ "trusted", K_BOOL, "e.trusted" },
+	{ "valid_ignoring_strength", K_BOOL, "e.valid_ignoring_strength" },
+	{ "errors", K_JSON, "to_json(e.verify_errors)" },
+	{ "missing_intermediate", K_BOOL, "e.missing_intermediate" },
+	{ "name_matches_mx", K_BOOL, "e.name_matches_mx" },
+	{ "name_matches_domain", K_BOOL, "de.name_matches_domain" },
+	{ "cn_only", K_BOOL, "e.cn_only" },
+	{ "weak", K_JSON, "to_json(e.weak)" },
+	{ "chain_len", K_NUM, "e.chain_len" },
+	{ "long_chain", K_BOOL, "e.long_chain" },
+	{ "chain_truncated", K_BOOL, "e.chain_truncated" },
+	{ "out_of_order", K_BOOL, "e.chain_out_of_order" },
+	{ "leaf_san_count", K_NUM, "e.leaf_san_count" },
+	{ "chain", K_JSON,
+	  "(SELECT json_agg(encode(h, 'hex')) FROM unnest(e.chain) h)" },
+};
+static const struct col ep_hidden[] = {
+	{ "ordinal", K_NUM, "de.ordinal" },
+	{ "reason", K_STR, "e.tls_reason" },
+	/* RFC 8460 result type a strict enforcing MTA-STS sender would
+	 * report (schema/012 mta_sts_verdict, ep: the same CASE, so that the
+	 * export says what the report counts). */
+	{ "sts_failure", K_STR,
+	  "CASE WHEN e.outcome <> 'starttls_ok' OR e.tls_version IS NULL THEN"
+	  " CASE WHEN e.outcome IN ('no_starttls', 'starttls_rejected',"
+	  " 'ehlo_rejected') THEN 'starttls-not-supported'"
+	  " ELSE 'validation-failure' END"
+	  " WHEN e.tls_legacy THEN 'validation-failure'"
+	  " WHEN 'expired' = ANY (e.verify_errors) THEN 'certificate-expired'"
+	  " WHEN cardinality(e.verify_errors) > 0 OR e.trusted IS FALSE"
+	  " THEN 'certificate-not-trusted'"
+	  " WHEN NOT coalesce(e.name_matches_mx, false)"
+	  " OR coalesce(e.cn_only, false) THEN 'certificate-host-mismatch' END" },
+	/* The strict sender's view (analysis/001_base.sql b_use). */
+	{ "starttls_ok", K_BOOL,
+	  "coalesce(e.outcome = 'starttls_ok', false)"
+	  " AND e.tls_version IS NOT NULL"
+	  " AND coalesce(e.tls_version IN ('TLSv1.2', 'TLSv1.3'), false)" },
+	{ "cert_valid", K_BOOL,
+	  "coalesce(e.trusted AND e.name_matches_mx AND NOT e.cn_only, false)" },
+};
+static const char ep_from[] =
+    " FROM domain_endpoint de JOIN endpoint e"
+    " ON e.campaign_id = $1::bigint AND e.ip = de.ip AND e.port = de.port"
+    " AND e.sni = de.sni WHERE de.campaign_id = $1::bigint"
+    " ORDER BY de.target_id, de.ordinal, de.ip, de.port";
+
+/* --- the query stream: dns_rrset -------------------------------------- */
+
+static const struct col q_cols[] = {
+	{ "qname", K_STR, "r.qname" },
+	{ "qtype", K_STR, "r.qtype" },
+	{ "outcome", K_STR, "r.outcome" },
+	{ "rcode", K_STR, "r.rcode" },
+	{ "dnssec", K_STR, "r.dnssec" },
+	{ "dnssec_reason", K_STR, "r.dnssec_reason" },
+	{ "ede", K_JSON, "to_json(r.ede)" },
+	{ "large", K_BOOL, "r.large" },
+	{ "cname", K_JSON, "to_json(r.cname)" },
+	{ "records", K_JSON, "to_json(r.records)" },
+	{ "elapsed_ms", K_NUM, "r.elapsed_ms" },
+};
+static const char q_from[] =
+    " FROM dns_rrset r WHERE r.campaign_id = "
+    "$1::bigint ORDER BY r.target_id, r.qtype, r.qname";
+
+/* --- the handshake record stream (binary) ------------------------------ */
+
+static const char hr_sql[] =
+    "SELECT de.target_id, hr.dict_id, hr.zstd "
+    "FROM domain_endpoint de JOIN handshake_record hr "
+    "ON hr.campaign_id = $1::bigint AND hr.ip = de.ip "
+    "AND hr.port = de.port AND hr.sni = de.sni "
+    "WHERE de.campaign_id = $1::bigint "
+    "ORDER BY de.target_id, de.ordinal, de.ip, de.port";
+
+/* A SELECT list: target_id first, then the groups in order. */
+struct group {
+	const struct col *cols;
+	size_t n;
+	int off; /* column number of the first */
+};
+
+static int build_sql(struct jbuf *sql, const char *target, struct group *g,
+		     size_t ng, const char *from)
+{
+	int col = 1;
+	jbuf_reset(sql);
+	jbuf_printf(sql, "SELECT %s", target);
+	for (size_t i = 0; i < ng; i++) {
+		g[i].off = col;
+		for (size_t k = 0; k < g[i].n; k++, col++)
+			jbuf_printf(sql, ", %s", g[i].cols[k].expr);
+	}
+	jbuf_puts(sql, from);
+	return sql->failed ? -1 : 0;
+}
+
+/* Column of `key` in group g (a programming error if absent). */
+static int col_of(const struct group *g, const char *key)
+{
+	for (size_t k = 0; k < g->n; k++)
+		if (strcmp(g->cols[k].key, key) == 0)
+			return g->off + (int)k;
+	abort();
+}
+
+/* Rows FETCHed per round trip; the next chunk is asked for as soon as one
+ * arrives. */
+#define EXPORT_CHUNK 2000
+
+/* One cursor on a connection of its own, read a chunk at a time. */
+struct stream {
+	const char *name; /* also the cursor's name */
+	PGconn *c;
+	PGresult *res;
+	int row, nrows;
+	bool eof;     /* no chunk after this one */
+	bool pending; /* a FETCH is in flight */
+	bool binary;
+	bool failed;
+	int64_t target; /* of the current row; INT64_MAX at the end */
+};
+
+static void stream_send(struct stream *s)
+{
+	char q[64];
+	snprintf(q, sizeof q, "FETCH %d FROM %s", EXPORT_CHUNK, s->name);
+	if (!PQsendQueryParams(s->c, q, 0, NULL, NULL, NULL, NULL,
+			       s->binary ? 1 : 0)) {
+		cli_error("export: %s: %s", s->name, PQerrorMessage(s->c));
+		s->failed = true;
+		s->eof = true;
+		return;
+	}
+	s->pending = true;
+}
+
+static void stream_set_target(struct stream *s)
+{
+	if (!s->res || s->row >= s->nrows) {
+		s->target = INT64_MAX;
+		return;
+	}
+	const char *v = PQgetvalue(s->res, s->row, 0);
+	s->target = s->binary ? be64(v) : strtoll(v, NULL, 10);
+}
+
+/* Takes the chunk in flight and sends for the next. */
+static void stream_receive(struct stream *s)
+{
+	PGresult *r;
+	PQclear(s->res);
+	s->res = NULL;
+	s->row = s->nrows = 0;
+	if (!s->pending) {
+		stream_set_target(s);
+		return;
+	}
+	while ((r = PQgetResult(s->c)) != NULL) {
+		if (PQresultStatus(r) == PGRES_TUPLES_OK && !s->res) {
+			s->res = r;
+			continue;
+		}
+		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+			cli_error("export: %s: %s", s->name,
+				  PQresultErrorMessage(r));
+			s->failed = true;
+		}
+		PQclear(r);
+	}
+	s->pending = false;
+	if (s->failed) {
+		PQclear(s->res);
+		s->res = NULL;
+		s->eof = true;
+	} else {
+		s->nrows = PQntuples(s->res);
+		if (s->nrows < EXPORT_CHUNK)
+			s->eof = true;
+		else
+			stream_send(s);
+	}
+	stream_set_target(s);
+}
+
+static void stream_next(struct stream *s)
+{
+	if (++s->row < s->nrows) {
+		stream_set_target(s);
+		return;
+	}
+	if (s->eof) {
+		PQclear(s->res);
+		s->res = NULL;
+		s->nrows = 0;
+		s->target = INT64_MAX;
+		return;
+	}
+	stream_receive(s);
+}
+
+/* Skips rows of targets before t (rows without a domain: none expected). */
+static void stream_skip(struct stream *s, int64_t t)
+{
+	while (s->target < t)
+		stream_next(s);
+}
+
+static const char *sv(const struct stream *s, int col)
+{
+	return PQgetisnull(s->res, s->row, col)
+		   ? NULL
+		   : PQgetvalue(s->res, s->row, col);
+}
+
+static bool sbool(const struct stream *s, int col)
+{
+	const char *v = sv(s, col);
+	return v && v[0] == 't';
+}
+
+static int sint(const struct stream *s, int col)
+{
+	const char *v = sv(s, col);
+	return v ? atoi(v) : -1;
+}
+
+/* Opens the stream's cursor in a transaction on the exported snapshot. */
+static int stream_open(struct stream *s, const char *name, struct db *db,
+		       const char *snapshot, const char *sql, const char *cid,
+		       bool binary)
+{
+	const char *p[1] = { cid };
+	char q[128];
+	PGresult *r;
+
+	memset(s, 0, sizeof *s);
+	s->name = name;
+	s->binary = binary;
+	s->target = INT64_MAX;
+	s->c = db_connect(db);
+	if (!s->c)
+		return -1;
+	r = db_exec(s->c, PGRES_COMMAND_OK, "starting a read",
+		    "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", 0,
+		    NULL);
+	if (!r)
+		return -1;
+	PQclear(r);
+	/* The whole result is read: plan for all of it, not the first rows
+	 * (cursor_tuple_fraction), and never JIT-compile (compiling the
+	 * wide SELECT lists costs more than running them; with estimates
+	 * from unanalysed partitions JIT can take minutes). */
+	static const char *const settings[] = {
+		"SET LOCAL jit = off",
+		"SET LOCAL cursor_tuple_fraction = 1",
+		"SET LOCAL work_mem = '32MB'",
+	};
+	for (size_t i = 0; i < NELEM(settings); i++) {
+		if (!(r = db_exec(s->c, PGRES_COMMAND_OK, "setting up a read",
+				  settings[i], 0, NULL)))
+			return -1;
+		PQclear(r);
+	}
+	snprintf(q, sizeof q, "SET TRANSACTION SNAPSHOT '%s'", snapshot);
+	if (!(r = db_exec(s->c, PGRES_COMMAND_OK, "sharing the snapshot", q, 0,
+			  NULL)))
+		return -1;
+	PQclear(r);
+	struct jbuf d;
+	jbuf_init(&d, 1u << 20);
+	jbuf_printf(&d, "DECLARE %s %sNO SCROLL CURSOR FOR %s", name,
+		    binary ? "BINARY " : "", sql);
+	r = d.failed ? NULL
+		     : db_exec(s->c, PGRES_COMMAND_OK, "opening a cursor",
+			       d.data, 1, p);
+	jbuf_free(&d);
+	if (!r)
+		return -1;
+	PQclear(r);
+	stream_send(s);
+	stream_receive(s);
+	return s->failed ? -1 : 0;
+}
+
+static void stream_close(struct stream *s)
+{
+	if (!s->c)
+		return;
+	PQclear(s->res);
+	s->res = NULL;
+	if (s->pending) {
+		PGresult *r;
+		while ((r = PQgetResult(s->c)) != NULL)
+			PQclear(r);
+	}
+	PQfinish(s->c);
+	s->c = NULL;
+}
+
+/* --- writing JSON ----------------------------------------------------- */
+
+static void put_key(struct jbuf *b, const char *key, bool *first)
+{
+	if (!*first)
+		jbuf_append(b, ", ", 2);
+	*first = false;
+	jbuf_json_string(b, key, strlen(key));
+	jbuf_append(b, ": ", 2);
+}
+
+static void put_value(struct jbuf *b, enum kind kind, const char *v)
+{
+	if (!v) {
+		jbuf_append(b, "null", 4);
+		return;
+	}
+	switch (kind) {
+	case K_STR:
+		jbuf_json_string(b, v, strlen(v));
+		break;
+	case K_BOOL:
+		if (v[0] == 't')
+			jbuf_append(b, "true", 4);
+		else
+			jbuf_append(b, "false", 5);
+		break;
+	case K_NUM:
+	case K_JSON:
+		jbuf_puts(b, v);
+		break;
+	}
+}
+
+/* Appends what src holds (src->data is NULL before the first append). */
+static void put_jbuf(struct jbuf *b, const struct jbuf *src)
+{
+	if (src->len)
+		jbuf_append(b, src->data, src->len);
+}
+
+/* The group's columns of the stream's current row as "key": value pairs. */
+static void put_group(struct jbuf *b, const struct stream *s,
+		      const struct group *g, bool *first)
+{
+	for (size_t k = 0; k < g->n; k++) {
+		put_key(b, g->cols[k].key, first);
+		put_value(b, g->cols[k].kind, sv(s, g->off + (int)k));
+	}
+}
+
+/* --- per domain: what the headline columns need ----------------------- */
+
+/* RFC 8460 result types (schema/009 mta_sts_verdict), sorted as the view
+ * sorts them. */
+static const char *const sts_failures[] = {
+	"certificate-expired",	   "certificate-host-mismatch",
+	"certificate-not-trusted", "starttls-not-supported",
+	"validation-failure",
+};
+enum { STS_VALIDATION_FAILURE = 4 };
+
+static int sts_failure_bit(const char *v)
+{
+	for (size_t i = 0; i < NELEM(sts_failures); i++)
+		if (strcmp(v, sts_failures[i]) == 0)
+			return (int)i;
+	return STS_VALIDATION_FAILURE;
+}
+
+/* An endpoint of one MX host, as its contactable uses need it. */
+struct ep_fact {
+	char ip[64];
+	bool starttls_offered, starttls_ok, cert_valid;
+};
+
+/* DANE outcome of a domain (analysis/052_dane_outcome.sql), as flags over
+ * its kept MX hosts with a DANE verdict. */
+enum {
+	DANE_ANY = 1,
+	DANE_BOGUS = 2,
+	DANE_NO_MATCH = 4,
+	DANE_NO_STARTTLS = 8,
+	DANE_OK_SOME = 16,
+	DANE_NOT_OK_SOME = 32,
+	DANE_UNUSABLE = 64,
+	DANE_NOT_APPLICABLE = 128,
+};
+
+struct facts {
+	/* over contactable uses (analysis/001_base.sql b_use) */
+	int uses;
+	bool all_starttls, any_starttls, all_cert_valid, all_starttls_ok;
+	/* over kept MX hosts */
+	bool kept_any, all_dane_ok;
+	unsigned dane;
+	/* MTA-STS hosts (sts_match not null) */
+	unsigned sts_failures; /* bits of sts_failures[] */
+	/* per MX host, reused */
+	struct ep_fact *eps;
+	size_t neps, cap_eps;
+	char (*ok_ips)[64];
+	size_t nok, cap_ok;
+	/* mx_match: "host": bool pairs, hosts seen (dedup) */
+	struct jbuf mx_match;
+	bool mx_match_first;
+};
+
+static void facts_reset(struct facts *f)
+{
+	f->uses = 0;
+	f->all_starttls = f->all_cert_valid = f->all_starttls_ok = true;
+	f->any_starttls = false;
+	f->kept_any = false;
+	f->all_dane_ok = true;
+	f->dane = 0;
+	f->sts_failures = 0;
+	jbuf_reset(&f->mx_match);
+	f->mx_match_first = true;
+}
+
+static void *grow(void *p, size_t *cap, size_t need, size_t size)
+{
+	if (need <= *cap)
+		return p;
+	size_t n = *cap ? *cap * 2 : 16;
+	while (n < need)
+		n *= 2;
+	void *q = realloc(p, n * size);
+	if (!q)
+		return NULL;
+	*cap = n;
+	return q;
+}
+
+static void copy_ip(char dst[64], const char *v)
+{
+	snprintf(dst, 64, "%s", v ? v : "");
+}
+
+/* --- the export --------------------------------------------------------- */
+
+enum { S_DOM, S_MX, S_ADDR, S_EP, S_Q, S_HR, S_N };
+
+struct export
+{
+	struct stream s[S_N];
+	struct group dom[5], mx[4], addr[1], ep[5], q[1];
+	PGresult *dicts;   /* id, dict (binary) of the campaign */
+	const char *extra; /* campaign fields, JSON pairs starting ", " */
+	const char *cid, *name;
+	bool csv;
+	struct facts f;
+	struct jbuf doc, a4, a6, aall, eps;
+	struct outfile *out;
+	int64_t domains;
+	bool record_failed;
+};
+
+enum { DG_TOP, DG_DNSMX, DG_STS, DG_RPT, DG_HIDDEN };
+enum { MG_HEAD, MG_TLSA, MG_TAIL, MG_HIDDEN };
+enum { EG_TOP, EG_SMTP, EG_TLS, EG_CERT, EG_HIDDEN };
+
+static int export_open(struct export *x, struct db *db, const char *snapshot)
+{
+	struct jbuf sql;
+	int rc = 0;
+
+	jbuf_init(&sql, 1u << 20);
+	x->dom[DG_TOP] = (struct group){ dom_top, NELEM(dom_top), 0 };
+	x->dom[DG_DNSMX] = (struct group){ dom_dnsmx, NELEM(dom_dnsmx), 0 };
+	x->dom[DG_STS] = (struct group){ dom_sts, NELEM(dom_sts), 0 };
+	x->dom[DG_RPT] = (struct group){ dom_rpt, NELEM(dom_rpt), 0 };
+	x->dom[DG_HIDDEN] = (struct group){ dom_hidden, NELEM(dom_hidden), 0 };
+	x->mx[MG_HEAD] = (struct group){ mx_head, NELEM(mx_head), 0 };
+	x->mx[MG_TLSA] = (struct group){ mx_tlsa, NELEM(mx_tlsa), 0 };
+	x->mx[MG_TAIL] = (struct group){ mx_tail, NELEM(mx_tail), 0 };
+	x->mx[MG_HIDDEN] = (struct group){ mx_hidden, NELEM(mx_hidden), 0 };
+	x->addr[0] = (struct group){ addr_cols, NELEM(addr_cols), 0 };
+	x->ep[EG_TOP] = (struct group){ ep_top, NELEM(ep_top), 0 };
+	x->ep[EG_SMTP] = (struct group){ ep_smtp, NELEM(ep_smtp), 0 };
+	x->ep[EG_TLS] = (struct group){ ep_tls, NELEM(ep_tls), 0 };
+	x->ep[EG_CERT] = (struct group){ ep_cert, NELEM(ep_cert), 0 };
+	x->ep[EG_HIDDEN] = (struct group){ ep_hidden, NELEM(ep_hidden), 0 };
+	x->q[0] = (struct group){ q_cols, NELEM(q_cols), 0 };
+
+	struct {
+		const char *name, *target, *from;
+		struct group *g;
+		size_t ng;
+	} def[] = {
+		[S_DOM] = { "x_dom", "d.target_id", dom_from, x->dom, 5 },
+		[S_MX] = { "x_mx", "m.target_id", mx_from, x->mx, 4 },
+		[S_ADDR] = { "x_addr", "a.target_id", addr_from, x->addr, 1 },
+		[S_EP] = { "x_ep", "de.target_id", ep_from, x->ep, 5 },
+		[S_Q] = { "x_q", "r.target_id", q_from, x->q, 1 },
+	};
+	for (int i = 0; i < S_HR && rc == 0; i++) {
+		/* The CSV needs no DNS query list. */
+		if (i == S_Q && x->csv)
+			continue;
+		if (build_sql(&sql, def[i].target, def[i].g, def[i].ng,
+			      def[i].from) != 0 ||
+		    stream_open(&x->s[i], def[i].name, db, snapshot, sql.data,
+				x->cid, false) != 0)
+			rc = -1;
+	}
+	if (rc == 0 && !x->csv) {
+		if (stream_open(&x->s[S_HR], "x_hr", db, snapshot, hr_sql,
+				x->cid, true) != 0)
+			rc = -1;
+	}
+	jbuf_free(&sql);
+	return rc;
+}
+
+/* Column numbers used by the merge and the headline facts, found once. */
+static struct {
+	int d_domain, d_rank, d_mx_outcome, d_mx_dnssec, d_txt, d_fetch,
+	    d_policy, d_mode, d_rpt_status;
+	int m_ordinal, m_host, m_kept, m_lit, m_dane, m_a_dnssec, m_aaaa_dnssec,
+	    m_sts_match;
+	int a_ordinal, a_v4, a_ip, a_verdict, a_class;
+	int e_ordinal, e_ip, e_offered, e_tls_version, e_reason, e_trusted,
+	    e_sts_failure, e_starttls_ok, e_cert_valid;
+} C;
+
+static void find_columns(const struct export *x)
+{
+	C.d_domain = col_of(&x->dom[DG_HIDDEN], "domain");
+	C.d_rank = col_of(&x->dom[DG_HIDDEN], "rank");
+	C.d_mx_outcome = col_of(&x->dom[DG_TOP], "mx_outcome");
+	C.d_mx_dnssec = col_of(&x->dom[DG_DNSMX], "dnssec");
+	C.d_txt = col_of(&x->dom[DG_STS], "txt");
+	C.d_fetch = col_of(&x->dom[DG_STS], "fetch");
+	C.d_policy = col_of(&x->dom[DG_STS], "policy");
+	C.d_mode = col_of(&x->dom[DG_STS], "mode");
+	C.d_rpt_status = col_of(&x->dom[DG_RPT], "status");
+	C.m_ordinal = col_of(&x->mx[MG_HIDDEN], "ordinal");
+	C.m_host = col_of(&x->mx[MG_HEAD], "host");
+	C.m_kept = col_of(&x->mx[MG_HEAD], "kept");
+	C.m_lit = col_of(&x->mx[MG_HEAD], "ip_literal");
+	C.m_dane = col_of(&x->mx[MG_TAIL], "dane");
+	C.m_a_dnssec = col_of(&x->mx[MG_HIDDEN], "a_dnssec");
+	C.m_aaaa_dnssec = col_of(&x->mx[MG_HIDDEN], "aaaa_dnssec");
+	C.m_sts_match = col_of(&x->mx[MG_HIDDEN], "sts_match");
+	C.a_ordinal = col_of(&x->addr[0], "ordinal");
+	C.a_v4 = col_of(&x->addr[0], "v4");
+	C.a_ip = col_of(&x->addr[0], "ip");
+	C.a_verdict = col_of(&x->addr[0], "verdict");
+	C.a_class = col_of(&x->addr[0], "class");
+	C.e_ordinal = col_of(&x->ep[EG_HIDDEN], "ordinal");
+	C.e_ip = col_of(&x->ep[EG_TOP], "ip");
+	C.e_offered = col_of(&x->ep[EG_SMTP], "starttls_offered");
+	C.e_tls_version = col_of(&x->ep[EG_TLS], "version");
+	C.e_reason = col_of(&x->ep[EG_HIDDEN], "reason");
+	C.e_trusted = col_of(&x->ep[EG_CERT], "trusted");
+	C.e_sts_failure = col_of(&x->ep[EG_HIDDEN], "sts_failure");
+	C.e_starttls_ok = col_of(&x->ep[EG_HIDDEN], "starttls_ok");
+	C.e_cert_valid = col_of(&x->ep[EG_HIDDEN], "cert_valid");
+}
+
+static bool str_is(const char *v, const char *want)
+{
+	return v && strcmp(v, want) == 0;
+}
+
+/* One endpoint object into x->eps (JSON only) and its facts. */
+static void take_endpoint(struct export *x, unsigned *host_fail)
+{
+	struct stream *e = &x->s[S_EP];
+	struct facts *f = &x->f;
+
+	if (!x->csv) {
+		struct jbuf *b = &x->eps;
+		bool first = true;
+		if (b->len)
+			jbuf_append(b, ", ", 2);
+		jbuf_append(b, "{", 1);
+		put_group(b, e, &x->ep[EG_TOP], &first);
+		put_key(b, "smtp", &first);
+		bool in = true;
+		jbuf_append(b, "{", 1);
+		put_group(b, e, &x->ep[EG_SMTP], &in);
+		jbuf_append(b, "}", 1);
+		put_key(b, "tls", &first);
+		in = true;
+		jbuf_append(b, "{", 1);
+		if (!sv(e, C.e_tls_version)) {
+			put_key(b, "outcome", &in);
+			jbuf_puts(b, "null");
+			put_key(b, "reason", &in);
+			put_value(b, K_STR, sv(e, C.e_reason));
+		} else {
+			put_key(b, "outcome", &in);
+			jbuf_puts(b, "\"ok\"");
+			put_group(b, e, &x->ep[EG_TLS], &in);
+		}
+		jbuf_append(b, "}", 1);
+		put_key(b, "cert", &first);
+		if (!sv(e, C.e_trusted)) {
+			jbuf_puts(b, "null");
+		} else {
+			in = true;
+			jbuf_append(b, "{", 1);
+			put_group(b, e, &x->ep[EG_CERT], &in);
+			jbuf_append(b, "}", 1);
+		}
+		jbuf_append(b, "}", 1);
+	}
+	struct ep_fact *p =
+	    grow(f->eps, &f->cap_eps, f->neps + 1, sizeof *f->eps);
+	if (p) {
+		f->eps = p;
+		p = &f->eps[f->neps++];
+		copy_ip(p->ip, sv(e, C.e_ip));
+		p->starttls_offered = sbool(e, C.e_offered);
+		p->starttls_ok = sbool(e, C.e_starttls_ok);
+		p->cert_valid = sbool(e, C.e_cert_valid);
+	} else {
+		x->doc.failed = 1;
+	}
+	const char *fail = sv(e, C.e_sts_failure);
+	if (fail)
+		*host_fail |= 1u << sts_failure_bit(fail);
+}
+
+/* One address of the MX host into the three lists (JSON only). */
+static void take_address(struct export *x)
+{
+	struct stream *a = &x->s[S_ADDR];
+	struct facts *f = &x->f;
+	const char *ip = sv(a, C.a_ip);
+
+	if (!x->csv) {
+		struct jbuf *fam = sbool(a, C.a_v4) ? &x->a4 : &x->a6;
+		if (fam->len)
+			jbuf_append(fam, ", ", 2);
+		put_value(fam, K_STR, ip);
+		struct jbuf *b = &x->aall;
+		bool first = true;
+		if (b->len)
+			jbuf_append(b, ", ", 2);
+		jbuf_append(b, "{", 1);
+		put_key(b, "ip", &first);
+		put_value(b, K_STR, ip);
+		put_key(b, "verdict", &first);
+		put_value(b, K_STR, sv(a, C.a_verdict));
+		put_key(b, "class", &first);
+		put_value(b, K_STR, sv(a, C.a_class));
+		jbuf_append(b, "}", 1);
+	}
+	if (str_is(sv(a, C.a_verdict), "ok")) {
+		void *p =
+		    grow(f->ok_ips, &f->cap_ok, f->nok + 1, sizeof *f->ok_ips);
+		if (p) {
+			f->ok_ips = p;
+			copy_ip(f->ok_ips[f->nok++], ip);
+		} else {
+			x->doc.failed = 1;
+		}
+	}
+}
+
+/* The uses of one kept MX host that is not an IP literal: each allowed
+ * address with each of its endpoints, or alone when it was not probed. */
+static void judge_uses(struct facts *f)
+{
+	for (size_t i = 0; i < f->nok; i++) {
+		bool matched = false;
+		for (size_t k = 0; k < f->neps; k++) {
+			const struct ep_fact *e = &f->eps[k];
+			if (strcmp(e->ip, f->ok_ips[i]) != 0)
+				continue;
+			matched = true;
+			f->uses++;
+			f->all_starttls &= e->starttls_offered;
+			f->any_starttls |= e->starttls_offered;
+			f->all_starttls_ok &= e->starttls_ok;
+			f->all_cert_valid &= e->cert_valid;
+		}
+		if (!matched) {
+			f->uses++;
+			f->all_starttls = f->all_starttls_ok = false;
+			f->all_cert_valid = false;
+		}
+	}
+}
+
+static void judge_dane(struct facts *f, const char *dane)
+{
+	f->kept_any = true;
+	f->all_dane_ok &= str_is(dane, "dane_ok");
+	if (!dane)
+		return;
+	f->dane |= DANE_ANY;
+	if (strcmp(dane, "dane_tlsa_bogus") == 0)
+		f->dane |= DANE_BOGUS;
+	else if (strcmp(dane, "dane_no_match") == 0)
+		f->dane |= DANE_NO_MATCH;
+	else if (strcmp(dane, "dane_no_starttls") == 0)
+		f->dane |= DANE_NO_STARTTLS;
+	else if (strcmp(dane, "dane_unusable_only") == 0)
+		f->dane |= DANE_UNUSABLE;
+	else if (strcmp(dane, "dane_not_applicable") == 0)
+		f->dane |= DANE_NOT_APPLICABLE;
+	f->dane |=
+	    strcmp(dane, "dane_ok") == 0 ? DANE_OK_SOME : DANE_NOT_OK_SOME;
+}
+
+static void add_mx_match(struct export *x, const char *host, bool match)
+{
+	struct facts *f = &x->f;
+	struct jbuf key;
+	jbuf_init(&key, 1u << 16);
+	jbuf_json_string(&key, host, strlen(host));
+	jbuf_append(&key, ": ", 2);
+	/* a host named twice: the same verdict, once */
+	if (!key.failed &&
+	    (f->mx_match.len == 0 || !strstr(f->mx_match.data, key.data))) {
+		if (f->mx_match.len)
+			jbuf_append(&f->mx_match, ", ", 2);
+		jbuf_append(&f->mx_match, key.data, key.len);
+		jbuf_puts(&f->mx_match, match ? "true" : "false");
+	}
+	jbuf_free(&key);
+}
+
+/* The domain's MX hosts, their addresses and endpoints ("mx": [...]). */
+static void put_mx(struct export *x, int64_t t)
+{
+	struct stream *m = &x->s[S_MX], *a = &x->s[S_ADDR], *e = &x->s[S_EP];
+	struct jbuf *b = &x->doc;
+	struct facts *f = &x->f;
+	int n = 0;
+
+	stream_skip(m, t);
+	stream_skip(a, t);
+	stream_skip(e, t);
+	if (!x->csv)
+		jbuf_puts(b, ", \"mx\": [");
+	for (; m->target == t; stream_next(m)) {
+		int ord = sint(m, C.m_ordinal);
+		unsigned host_fail = 0;
+
+		jbuf_reset(&x->a4);
+		jbuf_reset(&x->a6);
+		jbuf_reset(&x->aall);
+		jbuf_reset(&x->eps);
+		f->nok = f->neps = 0;
+		while (a->target == t && sint(a, C.a_ordinal) < ord)
+			stream_next(a);
+		for (; a->target == t && sint(a, C.a_ordinal) == ord;
+		     stream_next(a))
+			take_address(x);
+		while (e->target == t && sint(e, C.e_ordinal) < ord)
+			stream_next(e);
+		for (; e->target == t && sint(e, C.e_ordinal) == ord;
+		     stream_next(e))
+			take_endpoint(x, &host_fail);
+
+		if (sbool(m, C.m_kept)) {
+			judge_dane(f, sv(m, C.m_dane));
+			if (!sbool(m, C.m_lit))
+				judge_uses(f);
+		}
+		const char *match = sv(m, C.m_sts_match);
+		if (match) {
+			add_mx_match(x, sv(m, C.m_host), match[0] == 't');
+			/* A host outside the policy is never contacted by an
+			 * MTA-STS sender (RFC 8461 §5): validation-failure
+			 * alone, whatever its endpoints would have shown. */
+			if (match[0] != 't')
+				host_fail = 1u << STS_VALIDATION_FAILURE;
+			else if (f->neps == 0)
+				host_fail |= 1u << STS_VALIDATION_FAILURE;
+			f->sts_failures |= host_fail;
+		}
+		if (x->csv)
+			continue;
+
+		bool first = true, in;
+		if (n++)
+			jbuf_append(b, ", ", 2);
+		jbuf_append(b, "{", 1);
+		put_group(b, m, &x->mx[MG_HEAD], &first);
+		put_key(b, "a", &first);
+		jbuf_puts(b, "{\"dnssec\": ");
+		put_value(b, K_STR, sv(m, C.m_a_dnssec));
+		jbuf_puts(b, ", \"addresses\": [");
+		put_jbuf(b, &x->a4);
+		jbuf_puts(b, "]}");
+		put_key(b, "aaaa", &first);
+		jbuf_puts(b, "{\"dnssec\": ");
+		put_value(b, K_STR, sv(m, C.m_aaaa_dnssec));
+		jbuf_puts(b, ", \"addresses\": [");
+		put_jbuf(b, &x->a6);
+		jbuf_puts(b, "]}");
+		put_key(b, "addresses", &first);
+		jbuf_append(b, "[", 1);
+		put_jbuf(b, &x->aall);
+		jbuf_append(b, "]", 1);
+		put_key(b, "tlsa", &first);
+		in = true;
+		jbuf_append(b, "{", 1);
+		put_group(b, m, &x->mx[MG_TLSA], &in);
+		jbuf_append(b, "}", 1);
+		put_group(b, m, &x->mx[MG_TAIL], &first);
+		put_key(b, "endpoints", &first);
+		jbuf_append(b, "[", 1);
+		put_jbuf(b, &x->eps);
+		jbuf_puts(b, "]}");
+	}
+	if (!x->csv)
+		jbuf_append(b, "]", 1);
+}
+
+/* Would an enforcing sender deliver (schema/009 mta_sts_verdict)?
+ * Returns "true", "false" or NULL, and the failures as JSON. */
+static const char *sts_verdict(struct export *x, struct jbuf *failures)
+{
+	const struct stream *d = &x->s[S_DOM];
+	const char *txt = sv(d, C.d_txt), *fetch = sv(d, C.d_fetch),
+		   *policy = sv(d, C.d_policy), *mode = sv(d, C.d_mode);
+	const char *verdict;
+
+	jbuf_reset(failures);
+	if (!str_is(txt, "valid")) {
+		jbuf_puts(failures, "[]");
+		return NULL;
+	}
+	if (str_is(fetch, "webpki_invalid"))
+		jbuf_puts(failures, "[\"sts-webpki-invalid\"]");
+	else if (!str_is(fetch, "ok"))
+		jbuf_puts(failures, "[\"sts-policy-fetch-error\"]");
+	else if (!str_is(policy, "valid"))
+		jbuf_puts(failures, "[\"sts-policy-invalid\"]");
+	else {
+		int n = 0;
+		jbuf_append(failures, "[", 1);
+		for (size_t i = 0; i < NELEM(sts_failures); i++)
+			if (x->f.sts_failures & (1u << i))
+				jbuf_printf(failures, "%s\"%s\"",
+					    n++ ? ", " : "", sts_failures[i]);
+		jbuf_append(failures, "]", 1);
+	}
+	if (!str_is(fetch, "ok") || !str_is(policy, "valid"))
+		verdict = "false";
+	else if (mode && strcmp(mode, "enforce") != 0 &&
+		 strcmp(mode, "testing") != 0)
+		verdict = "false";
+	else
+		verdict = x->f.sts_failures == 0 ? "true" : "false";
+	return verdict;
+}
+
+/* The protection ladder's rung (analysis/002_protection_ladder.sql). */
+static const char *ladder_rung(const struct export *x, const char *enforce)
+{
+	const struct stream *d = &x->s[S_DOM];
+	const struct facts *f = &x->f;
+	const char *mode = sv(d, C.d_mode);
+
+	if (f->uses == 0)
+		return "no-mail";
+	if (f->kept_any && f->all_dane_ok)
+		return "dane";
+	if (str_is(enforce, "true") && str_is(mode, "enforce"))
+		return "mta-sts-enforce";
+	if (str_is(sv(d, C.d_txt), "valid") && str_is(sv(d, C.d_fetch), "ok") &&
+	    str_is(sv(d, C.d_policy), "valid") && str_is(mode, "testing"))
+		return "mta-sts-testing";
+	if (!f->all_starttls_ok)
+		return "plaintext";
+	return f->all_cert_valid ? "opportunistic-trusted"
+				 : "opportunistic-untrusted";
+}
+
+/* The domain's DANE outcome (analysis/052_dane_outcome.sql); NULL when
+ * not judged. */
+static const char *dane_outcome(const struct export *x)
+{
+	const char *o = sv(&x->s[S_DOM], C.d_mx_outcome);
+	unsigned v = x->f.dane;
+	if (!(v & DANE_ANY) || !(str_is(o, "mx") || str_is(o, "implicit_mx")))
+		return NULL;
+	if (v & DANE_BOGUS)
+		return "dane_tlsa_bogus";
+	if (v & DANE_NO_MATCH)
+		return "dane_no_match";
+	if (v & DANE_NO_STARTTLS)
+		return "dane_no_starttls";
+	if (!(v & DANE_NOT_OK_SOME))
+		return "dane_ok";
+	if (v & DANE_OK_SOME)
+		return "dane_partial";
+	if (v & DANE_UNUSABLE)
+		return "dane_unusable_only";
+	if (v & DANE_NOT_APPLICABLE)
+		return "dane_not_applicable";
+	return "dane_none";
+}
+
+/* The CSV's columns; README (the lead's) documents them. */
+static const char csv_header[] =
+    "domain,campaign_id,campaign_name,target_id,rank,mx_outcome,mx_dnssec,"
+    "starttls,cert_valid_every_mx,dane,mta_sts_mode,"
+    "mta_sts_enforce_would_work,tlsrpt,ladder\r\n";
+
+/* An RFC 4180 field: quoted when it holds a comma, quote, CR or LF; NULL
+ * is the empty field. */
+static void csv_field(struct jbuf *b, const char *v, bool last)
+{
+	if (v) {
+		if (strpbrk(v, ",\"\r\n")) {
+			jbuf_append(b, "\"", 1);
+			for (const char *p = v; *p; p++) {
+				if (*p == '"')
+					jbuf_append(b, "\"", 1);
+				jbuf_append(b, p, 1);
+			}
+			jbuf_append(b, "\"", 1);
+		} else {
+			jbuf_puts(b, v);
+		}
+	}
+	jbuf_puts(b, last ? "\r\n" : ",");
+}
+
+static void put_csv_row(struct export *x, int64_t t)
+{
+	const struct stream *d = &x->s[S_DOM];
+	const struct facts *f = &x->f;
+	struct jbuf *b = &x->doc;
+	struct jbuf failures;
+	char tid[24];
+
+	jbuf_init(&failures, 1u << 12);
+	const char *enforce = sts_verdict(x, &failures);
+	jbuf_free(&failures);
+	snprintf(tid, sizeof tid, "%" PRId64, t);
+	const char *starttls = f->uses == 0	 ? NULL
+			       : f->all_starttls ? "every"
+			       : f->any_starttls ? "some"
+						 : "none";
+	const char *cert = f->uses == 0	       ? NULL
+			   : f->all_cert_valid ? "true"
+					       : "false";
+	csv_field(b, sv(d, C.d_domain), false);
+	csv_field(b, x->cid, false);
+	csv_field(b, x->name, false);
+	csv_field(b, tid, false);
+	csv_field(b, sv(d, C.d_rank), false);
+	csv_field(b, sv(d, C.d_mx_outcome), false);
+	csv_field(b, sv(d, C.d_mx_dnssec), false);
+	csv_field(b, starttls, false);
+	csv_field(b, cert, false);
+	csv_field(b, dane_outcome(x), false);
+	csv_field(b, sv(d, C.d_mode), false);
+	csv_field(b, enforce, false);
+	csv_field(b, sv(d, C.d_rpt_status), false);
+	csv_field(b, ladder_rung(x, enforce), true);
+}
+
+/* The handshake records of target t, decompressed (schema/007). */
+static void put_records(struct export *x, int64_t t)
+{
+	struct stream *s = &x->s[S_HR];
+	struct jbuf *b = &x->doc;
+	int n = 0;
+
+	stream_skip(s, t);
+	jbuf_puts(b, ", \"handshake_records\": [");
+	for (; s->target == t; stream_next(s)) {
+		const uint8_t *dict = NULL;
+		size_t dict_len = 0;
+		bool bad = false;
+		if (!PQgetisnull(s->res, s->row, 1)) {
+			int64_t id = be64(PQgetvalue(s->res, s->row, 1));
+			for (int i = 0; i < PQntuples(x->dicts); i++) {
+				if (be64(PQgetvalue(x->dicts, i, 0)) == id) {
+					dict = (const uint8_t *)PQgetvalue(
+					    x->dicts, i, 1);
+					dict_len =
+					    (size_t)PQgetlength(x->dicts, i, 1);
+				}
+			}
+			bad = !dict;
+		}
+		if (n++)
+			jbuf_append(b, ", ", 2);
+		if (bad || record_decompress(
+			       (const uint8_t *)PQgetvalue(s->res, s->row, 2),
+			       (size_t)PQgetlength(s->res, s->row, 2), dict,
+			       dict_len, b, EXPORT_RECORD_MAX) != 0) {
+			jbuf_puts(b, "null");
+			if (!x->record_failed)
+				cli_error("export: a handshake record of "
+					  "target %" PRId64
+					  " could not be decompressed "
+					  "(written as null)",
+					  t);
+			x->record_failed = true;
+		}
+	}
+	jbuf_append(b, "]", 1);
+}
+
+/* One document (or CSV row) for the domain stream's current row. */
+static int put_domain(struct export *x)
+{
+	struct stream *d = &x->s[S_DOM];
+	struct jbuf *b = &x->doc;
+	int64_t t = d->target;
+	bool first = false, in;
+
+	jbuf_reset(b);
+	facts_reset(&x->f);
+	if (x->csv) {
+		put_mx(x, t);
+		put_csv_row(x, t);
+		goto write;
+	}
+	jbuf_puts(b, "{\"domain\": ");
+	put_value(b, K_STR, sv(d, C.d_domain));
+	jbuf_puts(b, x->extra);
+	put_group(b, d, &x->dom[DG_TOP], &first);
+	jbuf_puts(b, ", \"dns\": {\"mx\": {");
+	in = true;
+	put_group(b, d, &x->dom[DG_DNSMX], &in);
+	jbuf_puts(b, "}}");
+	put_mx(x, t);
+	jbuf_puts(b, ", \"mta_sts\": {");
+	in = true;
+	put_group(b, d, &x->dom[DG_STS], &in);
+	jbuf_puts(b, ", \"mx_match\": {");
+	put_jbuf(b, &x->f.mx_match);
+	jbuf_puts(b, "}, \"enforce_would_work\": ");
+	struct jbuf failures;
+	jbuf_init(&failures, 1u << 12);
+	const char *enforce = sts_verdict(x, &failures);
+	jbuf_puts(b, enforce ? enforce : "null");
+	jbuf_puts(b, ", \"failures\": ");
+	put_jbuf(b, &failures);
+	jbuf_free(&failures);
+	jbuf_puts(b, "}, \"tlsrpt\": {");
+	in = true;
+	put_group(b, d, &x->dom[DG_RPT], &in);
+	jbuf_puts(b, "}, \"queries\": [");
+	struct stream *q = &x->s[S_Q];
+	stream_skip(q, t);
+	for (int n = 0; q->target == t; stream_next(q)) {
+		if (n++)
+			jbuf_append(b, ", ", 2);
+		in = true;
+		jbuf_append(b, "{", 1);
+		put_group(b, q, &x->q[0], &in);
+		jbuf_append(b, "}", 1);
+	}
+	jbuf_append(b, "]", 1);
+	put_records(x, t);
+	jbuf_puts(b, "}\n");
+write:
+	if (b->failed) {
+		cli_error("export: the document of target %" PRId64
+			  " is too large or memory ran out",
+			  t);
+		return EX_SOFTWARE;
+	}
+	x->domains++;
+	return outfile_write(x->out, b->data, b->len) == 0 ? EX_OK : EX_IOERR;
+}
+
+static void export_close(struct export *x)
+{
+	for (int i = 0; i < S_N; i++)
+		stream_close(&x->s[i]);
+	free(x->f.eps);
+	free(x->f.ok_ips);
+	jbuf_free(&x->f.mx_match);
+	jbuf_free(&x->doc);
+	jbuf_free(&x->a4);
+	jbuf_free(&x->a6);
+	jbuf_free(&x->aall);
+	jbuf_free(&x->eps);
+}
+
+/* Streams every domain of the campaign to x->out. */
+static int export_run(struct export *x, struct db *db, const char *snapshot)
+{
+	int rc = EX_OK;
+
+	jbuf_init(&x->doc, 64u << 20);
+	jbuf_init(&x->a4, 16u << 20);
+	jbuf_init(&x->a6, 16u << 20);
+	jbuf_init(&x->aall, 16u << 20);
+	jbuf_init(&x->eps, 32u << 20);
+	jbuf_init(&x->f.mx_match, 1u << 20);
+	if (export_open(x, db, snapshot) != 0) {
+		export_close(x);
+		return EX_UNAVAILABLE;
+	}
+	find_columns(x);
+	if (x->csv &&
+	    outfile_write(x->out, csv_header, sizeof csv_header - 1) != 0)
+		rc = EX_IOERR;
+	struct stream *d = &x->s[S_DOM];
+	for (; rc == EX_OK && d->target != INT64_MAX; stream_next(d)) {
+		int r = put_domain(x);
+		if (r != EX_OK)
+			rc = r;
+		/* A stream that failed mid-way would leave the rest of the
+		 * documents without its rows: stop. */
+		for (int i = 0; i < S_N; i++)
+			if (x->s[i].failed)
+				rc = EX_UNAVAILABLE;
+	}
+	for (int i = 0; i < S_N; i++)
+		if (x->s[i].failed && rc == EX_OK)
+			rc = EX_UNAVAILABLE;
+	if (rc == EX_OK && x->record_failed)
+		rc = EX_SOFTWARE; /* the file is kept: nulls say where */
+	export_close(x);
+	return rc;
+}
+
+/* The campaign's provenance as one JSON document (schema/016). */
+static int print_metadata(PGconn *c, const char *cid, struct outfile *out)
+{
+	const char *p[1] = { cid };
+	PGresult *r = db_exec(c, PGRES_TUPLES_OK, "reading the provenance",
+			      "SELECT jsonb_pretty(campaign_provenance("
+			      "$1::bigint))",
+			      1, p);
+	if (!r)
+		return EX_UNAVAILABLE;
+	int w = outfile_write(out, PQgetvalue(r, 0, 0),
+			      (size_t)PQgetlength(r, 0, 0));
+	if (w == 0)
+		w = outfile_write(out, "\n", 1);
+	PQclear(r);
+	return w == 0 ? EX_OK : EX_IOERR;
+}
+
+/* Options of this command only. */
+enum { OPT_METADATA = 3000 };
+
+int cmd_export(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "campaign", required_argument, NULL, CLI_OPT_CAMPAIGN },
+		{ "format", required_argument, NULL, CLI_OPT_FORMAT },
+		{ "output", required_argument, NULL, 'o' },
+		{ "db", required_argument, NULL, CLI_OPT_DB },
+		{ "metadata", no_argument, NULL, OPT_METADATA },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *spec = NULL, *format = NULL, *opt_db = NULL, *output = NULL;
+	int ch, rc = EX_OK;
+	bool metadata = false, csv = false;
+	struct db db;
+	struct jbuf extra;
+	char *name = NULL;
+	struct outfile *out = NULL;
+	PGresult *dicts = NULL;
+
+	while ((ch = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
+		switch (ch) {
+		case CLI_OPT_CAMPAIGN:
+			spec = optarg;
+			break;
+		case CLI_OPT_FORMAT:
+			format = optarg;
+			break;
+		case 'o':
+			output = optarg;
+			break;
+		case CLI_OPT_DB:
+			opt_db = optarg;
+			break;
+		case OPT_METADATA:
+			metadata = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return EX_OK;
+		default:
+			return cli_usage_error("export", "unknown option");
+		}
+	}
+	if (optind != argc)
+		return cli_usage_error("export", "unexpected argument '%s'",
+				       argv[optind]);
+	if (metadata && format)
+		return cli_usage_error("export", "--metadata writes one JSON "
+						 "document; no --format");
+	if (!metadata) {
+		if (format && strcmp(format, "csv") == 0)
+			csv = true;
+		else if (!format || strcmp(format, "jsonl") != 0)
+			return cli_usage_error("export",
+					       "--format jsonl or csv is "
+					       "required");
+	}
+	if (campaign_spec_check("export", "--campaign", spec) != EX_OK)
+		return EX_USAGE;
+	rc = db_init(&db, opt_db);
+	if (rc != EX_OK)
+		return rc;
+	jbuf_init(&extra, 1u << 16);
+	PGconn *c = db_connect(&db);
+	if (!c) {
+		rc = db.fail_status;
+		db_free(&db);
+		jbuf_free(&extra);
+		return rc;
+	}
+	int ensured = migrate_ensure(c);
+	if (ensured != 0) {
+		rc = ensured == MIGRATE_BEHIND ? EX_CONFIG : EX_SOFTWARE;
+		goto out;
+	}
+	int64_t id;
+	int found = campaign_resolve(c, spec, &id, &name);
+	if (found <= 0) {
+		if (found == 0)
+			cli_error(spec ? "no campaign '%s'"
+				       : "no campaign yet%s",
+				  spec ? spec : "");
+		rc = found == CAMPAIGN_AMBIGUOUS ? EX_USAGE
+		     : found < 0		 ? EX_UNAVAILABLE
+						 : EX_DATAERR;
+		goto out;
+	}
+	char cid[24];
+	const char *params[1] = { cid };
+	snprintf(cid, sizeof cid, "%" PRId64, id);
+	/* One snapshot for every stream: the export is consistent even while
+	 * a crawler of the campaign commits. */
+	PGresult *v = db_exec(
+	    c, PGRES_COMMAND_OK, "starting a read",
+	    "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", 0, NULL);
+	PQclear(v);
+	v = v ? db_exec(c, PGRES_TUPLES_OK, "reading the campaign",
+			"SELECT campaign_dnssec_validated($1::bigint), "
+			"pg_export_snapshot()",
+			1, params)
+	      : NULL;
+	if (!v || !name) {
+		PQclear(v);
+		rc = EX_UNAVAILABLE;
+		goto out;
+	}
+	/* Every record says which campaign it is of and whether its DNSSEC
+	 * facts were validated at all. */
+	jbuf_printf(&extra, ", \"campaign_id\": %s, \"campaign_name\": ", cid);
+	jbuf_json_string(&extra, name, strlen(name));
+	jbuf_printf(&extra, ", \"dnssec_validated\": %s",
+		    PQgetisnull(v, 0, 0)	    ? "null"
+		    : PQgetvalue(v, 0, 0)[0] == 't' ? "true"
+						    : "false");
+	char snapshot[128];
+	snprintf(snapshot, sizeof snapshot, "%s", PQgetvalue(v, 0, 1));
+	PQclear(v);
+	if (extra.failed) {
+		rc = EX_OSERR;
+		goto out;
+	}
+	if (!metadata && !csv) {
+		dicts =
+		    PQexecParams(c,
+				 "SELECT id, dict FROM zstd_dict "
+				 "WHERE campaign_id = $1::bigint ORDER BY id",
+				 1, NULL, params, NULL, NULL, 1);
+		if (PQresultStatus(dicts) != PGRES_TUPLES_OK) {
+			cli_error("export: %s", PQerrorMessage(c));
+			rc = EX_UNAVAILABLE;
+			goto out;
+		}
+	}
+	out = outfile_open("export", output);
+	if (!out) {
+		rc = EX_CANTCREAT;
+		goto out;
+	}
+	bool keep = false; /* written whole, though not every record */
+	if (metadata) {
+		rc = print_metadata(c, cid, out);
+	} else {
+		struct export x;
+		memset(&x, 0, sizeof x);
+		x.extra = extra.data;
+		x.cid = cid;
+		x.name = name;
+		x.csv = csv;
+		x.dicts = dicts;
+		x.out = out;
+		rc = export_run(&x, &db, snapshot);
+		keep = rc == EX_SOFTWARE && x.record_failed;
+	}
+	if (outfile_close(out, rc == EX_OK || keep) != 0 && rc == EX_OK)
+		rc = EX_IOERR;
+out:
+	PQclear(dicts);
+	free(name);
+	jbuf_free(&extra);
+	PQfinish(c);
+	db_free(&db);
+	return rc;
+}

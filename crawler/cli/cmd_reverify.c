@@ -1,0 +1,279 @@
+/* mxcrawl reverify: a campaign's stored chains judged again (reverify.h). */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "crawler/store/campaign.h"
+#include "crawler/cli/cli.h"
+#include "crawler/cli/commands.h"
+#include "crawler/store/db.h"
+#include "crawler/store/migrate.h"
+#include "crawler/verify/reverify.h"
+
+static const char usage[] =
+    "usage: mxcrawl reverify --campaign ID|NAME [--ca-file FILE] [--at TIME]\n"
+    "                        [--note TEXT] [--db CONNINFO] [--progress SECONDS]\n"
+    "                        [--fetch N] [--quiet]\n"
+    "\n"
+    "Judges every stored certificate chain of the campaign again, against a\n"
+    "trust store at a time, without contacting anything: trust for a strict\n"
+    "sender (security level 2), validity ignoring key and digest strength and\n"
+    "its errors, missing intermediate, names (DNS SANs only), CN-only, weak\n"
+    "parameters, and DANE from the TLSA records the scan stored. The\n"
+    "verdicts go into a new judgement set (the scan's own are set 0); the\n"
+    "views endpoint_judgement_latest, domain_endpoint_judgement_latest and\n"
+    "domain_mx_judgement_latest give each campaign's newest. Prints how many\n"
+    "verdicts changed against the scan's.\n"
+    "\n"
+    "  --campaign C       the campaign, by id or name (required)\n"
+    "  --ca-file FILE     trust store, PEM (default $MXCRAWL_CA_FILE, else the\n"
+    "                     system's)\n"
+    "  --at TIME          judge at this time, ISO 8601 (2030-01-31,\n"
+    "                     2030-01-31T12:00:00Z; UTC unless a zone is given;\n"
+    "                     default: now)\n"
+    "  --note TEXT        stored with the judgement set\n"
+    "  --progress SECONDS a progress line on stderr this often (default 10;\n"
+    "                     0 = none)\n"
+    "  --fetch N          stored rows read per round trip (default 2000;\n"
+    "                     fewer use less memory)\n"
+    "  -q, --quiet        no progress, no summary\n"
+    "  --db CONNINFO      PostgreSQL server (default: the private cluster)\n"
+    "\n"
+    "Exit status: 0 ok; 64 usage or bad --at; 65 no such campaign; 66 CA\n"
+    "file unreadable; 69 database unreachable; 70 storing failed; 78 bad\n"
+    "trust store, or a migration pending that this role may not apply.\n" USAGE_EXIT_COMMON;
+
+enum { OPT_AT = 2000, OPT_NOTE, OPT_FETCH };
+
+/* Largest CA file hashed for the record (a system bundle is ~200 KiB). */
+#define CA_FILE_MAX (64u << 20)
+
+/* SHA-256 of the file as hex into out (65 bytes). 0, or -1 (errno). */
+static int file_sha256(const char *path, char out[65])
+{
+	FILE *f = fopen(path, "rb");
+	unsigned char buf[65536], md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	size_t n, total = 0;
+	int rc = -1;
+
+	if (!f)
+		return -1;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	if (ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1) {
+		while ((n = fread(buf, 1, sizeof buf, f)) > 0 &&
+		       total < CA_FILE_MAX) {
+			total += n;
+			EVP_DigestUpdate(ctx, buf, n);
+		}
+		if (!ferror(f) && total < CA_FILE_MAX &&
+		    EVP_DigestFinal_ex(ctx, md, &mdlen) == 1) {
+			for (unsigned i = 0; i < mdlen; i++)
+				snprintf(out + 2 * i, 3, "%02x", md[i]);
+			rc = 0;
+		} else if (!ferror(f)) {
+			errno = EFBIG;
+		}
+	}
+	EVP_MD_CTX_free(ctx);
+	fclose(f);
+	return rc;
+}
+
+/* --at through PostgreSQL's own timestamp input, in UTC. 0 or -1. */
+static int parse_at(PGconn *c, const char *s, time_t *at)
+{
+	const char *p[1] = { s };
+	PGresult *r = PQexec(c, "SET TIME ZONE 'UTC'");
+	PQclear(r);
+	r = PQexecParams(c,
+			 "SELECT extract(epoch FROM $1::timestamptz)::bigint",
+			 1, NULL, p, NULL, NULL, 0);
+	int ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+		 !PQgetisnull(r, 0, 0);
+	if (ok)
+		*at = (time_t)strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return ok ? 0 : -1;
+}
+
+int cmd_reverify(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "campaign", required_argument, NULL, CLI_OPT_CAMPAIGN },
+		{ "ca-file", required_argument, NULL, CLI_OPT_CA_FILE },
+		{ "at", required_argument, NULL, OPT_AT },
+		{ "note", required_argument, NULL, OPT_NOTE },
+		{ "db", required_argument, NULL, CLI_OPT_DB },
+		{ "progress", required_argument, NULL, CLI_OPT_PROGRESS },
+		{ "fetch", required_argument, NULL, OPT_FETCH },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *spec = NULL, *ca_file = getenv("MXCRAWL_CA_FILE");
+	const char *at_s = NULL, *note = NULL, *opt_db = NULL;
+	long progress_s = 10, fetch = REVERIFY_FETCH_DEFAULT;
+	int ch, quiet = 0, rc = EX_OK;
+
+	if (ca_file && !*ca_file)
+		ca_file = NULL;
+	while ((ch = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
+		switch (ch) {
+		case CLI_OPT_CAMPAIGN:
+			spec = optarg;
+			break;
+		case CLI_OPT_CA_FILE:
+			ca_file = optarg;
+			break;
+		case OPT_AT:
+			at_s = optarg;
+			break;
+		case OPT_NOTE:
+			note = optarg;
+			break;
+		case CLI_OPT_DB:
+			opt_db = optarg;
+			break;
+		case CLI_OPT_PROGRESS:
+			progress_s = cli_parse_long("reverify", "--progress",
+						    optarg, 0, 86400);
+			if (progress_s < 0)
+				return EX_USAGE;
+			break;
+		case OPT_FETCH:
+			fetch = cli_parse_long("reverify", "--fetch", optarg, 1,
+					       REVERIFY_FETCH_MAX);
+			if (fetch < 0)
+				return EX_USAGE;
+			break;
+		case 'q':
+			quiet = 1;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return EX_OK;
+		default:
+			return cli_usage_error("reverify", "unknown option");
+		}
+	}
+	if (optind != argc)
+		return cli_usage_error("reverify", "unexpected argument '%s'",
+				       argv[optind]);
+	if (!spec)
+		return cli_usage_error("reverify",
+				       "--campaign ID|NAME is required");
+	if (campaign_spec_check("reverify", "--campaign", spec) != EX_OK)
+		return EX_USAGE;
+
+	/* The trust store first: a typo there should not cost a
+	 * connection. */
+	char abs[PATH_MAX], sha[65];
+	if (ca_file) {
+		if (!realpath(ca_file, abs) || file_sha256(abs, sha) != 0) {
+			cli_error("cannot read the CA file '%s': %s", ca_file,
+				  strerror(errno));
+			return EX_NOINPUT;
+		}
+	}
+	const char *err = NULL;
+	struct verify_ctx *verify =
+	    verify_ctx_new(ca_file ? abs : NULL, NULL, &err);
+	if (!verify) {
+		cli_error("trust store%s%s: %s", ca_file ? " " : "",
+			  ca_file ? ca_file : "", err ? err : "failed");
+		return EX_CONFIG;
+	}
+
+	struct db db;
+	rc = db_init(&db, opt_db);
+	if (rc != EX_OK) {
+		verify_ctx_free(verify);
+		return rc;
+	}
+	PGconn *c = db_connect(&db);
+	if (!c) {
+		rc = db.fail_status;
+		goto out_db;
+	}
+	int ensured = migrate_ensure(c);
+	if (ensured != 0) {
+		rc = ensured == MIGRATE_BEHIND ? EX_CONFIG : EX_SOFTWARE;
+		goto out;
+	}
+	time_t at = time(NULL);
+	if (at_s && parse_at(c, at_s, &at) != 0) {
+		rc = cli_usage_error("reverify",
+				     "--at wants an ISO 8601 time such as "
+				     "2030-01-31T12:00:00Z, not '%s'",
+				     at_s);
+		goto out;
+	}
+	int64_t id;
+	char *name = NULL;
+	int found = campaign_resolve(c, spec, &id, &name);
+	if (found <= 0) {
+		if (found == 0)
+			cli_error("no campaign '%s'", spec);
+		rc = found == CAMPAIGN_AMBIGUOUS ? EX_USAGE
+		     : found < 0		 ? EX_UNAVAILABLE
+						 : EX_DATAERR;
+		goto out;
+	}
+	char cid[24];
+	const char *p[1] = { cid };
+	snprintf(cid, sizeof cid, "%" PRId64, id);
+	PGresult *r =
+	    db_exec(c, PGRES_TUPLES_OK, "reading the campaign",
+		    "SELECT state FROM campaign WHERE id = $1::bigint", 1, p);
+	if (r && strcmp(PQgetvalue(r, 0, 0), "done") != 0)
+		cli_warn("campaign '%s' is %s: the judgement set covers what "
+			 "is stored so far",
+			 name, PQgetvalue(r, 0, 0));
+	PQclear(r);
+
+	struct tm tm;
+	char when[32];
+	gmtime_r(&at, &tm);
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (!quiet)
+		fprintf(stderr,
+			"reverify: campaign '%s' (id %s), trust store %s, at "
+			"%s\n",
+			name, cid, ca_file ? abs : "(system)", when);
+	struct reverify_opts o = {
+		.campaign_id = id,
+		.verify = verify,
+		.ca_file = ca_file ? abs : NULL,
+		.ca_sha256_hex = ca_file ? sha : NULL,
+		.at = at,
+		.note = note,
+		.progress = quiet || progress_s == 0 ? NULL : stderr,
+		.progress_seconds = (unsigned)progress_s,
+		.fetch_rows = (unsigned)fetch,
+	};
+	struct reverify_summary sum;
+	FILE *out = quiet ? fopen("/dev/null", "w") : stdout;
+	if (!out || reverify_run(c, &o, &sum, out) != 0)
+		rc =
+		    PQstatus(c) == CONNECTION_OK ? EX_SOFTWARE : EX_UNAVAILABLE;
+	if (out && out != stdout)
+		fclose(out);
+	free(name);
+	if (fflush(stdout) != 0 && rc == EX_OK) {
+		cli_error("writing stdout failed");
+		rc = EX_IOERR;
+	}
+out:
+	PQfinish(c);
+out_db:
+	db_free(&db);
+	verify_ctx_free(verify);
+	return rc;
+}

@@ -1,0 +1,834 @@
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "crawler/cli/cli.h"
+#include "crawler/scan/epclaim.h"
+#include "crawler/scan/probe.h"
+#include "crawler/store/record.h"
+#include "crawler/store/store.h"
+
+/* Seconds between reconnection attempts. */
+#define EPCLAIM_RETRY_SECONDS 1
+/* Failed attempts (with a working connection) before a write or claim is
+ * given up: a data error that retrying cannot fix. */
+#define EPCLAIM_ATTEMPTS 3
+/* Seconds epclaim_freeze waits for a statement under way, at most. */
+#define EPCLAIM_FREEZE_SECONDS 2
+/* Bytes of one statement's array parameters, at most. */
+#define EPCLAIM_ARRAY_MAX (8u << 20)
+
+/* A claim filed by a domain, kept while its result is awaited. */
+struct req {
+	struct ep_key key;
+	struct req *next;
+};
+
+struct epclaim {
+	struct epclaim_config cfg;
+	PGconn *c;
+	pthread_t thread;
+	int efd; /* eventfd: work was handed in */
+
+	/* Held by the thread while it uses the database; taken for good by
+	 * epclaim_freeze. */
+	pthread_mutex_t db;
+	pthread_mutex_t mu; /* guards the lists below and stopping */
+	struct req *reqs, **reqs_tail;
+	struct epclaim_result *results, **results_tail;
+	bool stopping;
+
+	/* Thread-only: claims lost to another crawler, awaiting its row. */
+	struct req *remote;
+	struct store_records rec; /* handshake records */
+	struct epclaim_stats stats;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void req_free(struct req *q)
+{
+	free(q);
+}
+
+static void result_free(struct epclaim_result *r)
+{
+	jbuf_free(&r->endpoint_rows);
+	jbuf_free(&r->cert_rows);
+	jbuf_free(&r->record);
+	free(r);
+}
+
+static void kick(struct epclaim *c)
+{
+	uint64_t one = 1;
+	ssize_t n = write(c->efd, &one, sizeof one);
+	(void)n; /* a full counter already wakes the thread */
+}
+
+/* --- the connection ---------------------------------------------------- */
+
+static bool broken(const struct epclaim *c)
+{
+	return !c->c || PQstatus(c->c) != CONNECTION_OK;
+}
+
+static int session_setup(struct epclaim *c)
+{
+	PGresult *r = PQexec(c->c, "SET application_name = 'mxcrawl-claims'; "
+				   "SET client_min_messages = warning; "
+				   "LISTEN mxcrawl_endpoint");
+	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	PQclear(r);
+	if (ok)
+		PQsetnonblocking(c->c, 0);
+	return ok ? 0 : -1;
+}
+
+static int connect_db(struct epclaim *c)
+{
+	if (c->c)
+		PQfinish(c->c);
+	c->c = PQconnectdb(c->cfg.conninfo);
+	if (broken(c) || session_setup(c) != 0)
+		return -1;
+	return 0;
+}
+
+/* Waits for the database to come back; false if stopping first. */
+static bool reconnect(struct epclaim *c)
+{
+	bool said = false;
+
+	while (connect_db(c) != 0) {
+		pthread_mutex_lock(&c->mu);
+		bool stopping =
+		    c->stopping && !c->reqs && !c->results && !c->remote;
+		pthread_mutex_unlock(&c->mu);
+		if (stopping)
+			return false;
+		if (!said)
+			cli_warn("claims: lost the database connection; "
+				 "retrying every %d s",
+				 EPCLAIM_RETRY_SECONDS);
+		said = true;
+		struct timespec ts = { EPCLAIM_RETRY_SECONDS, 0 };
+		nanosleep(&ts, NULL);
+	}
+	if (said)
+		cli_warn("claims: database connection back");
+	return true;
+}
+
+static int exec_cmd(struct epclaim *c, const char *sql)
+{
+	PGresult *r = PQexec(c->c, sql);
+	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (!ok && !broken(c))
+		cli_warn("claims: %s: %s", sql, PQresultErrorMessage(r));
+	PQclear(r);
+	return ok ? 0 : -1;
+}
+
+/* Array parameters for a list of endpoints: {ip,...} {port,...} {"sni",...}
+ * as PostgreSQL array input. Returns the number of endpoints put in. */
+struct arrays {
+	struct jbuf ip, port, sni;
+};
+
+static void arrays_init(struct arrays *a)
+{
+	jbuf_init(&a->ip, EPCLAIM_ARRAY_MAX);
+	jbuf_init(&a->port, EPCLAIM_ARRAY_MAX);
+	jbuf_init(&a->sni, EPCLAIM_ARRAY_MAX);
+}
+
+static void arrays_free(struct arrays *a)
+{
+	jbuf_free(&a->ip);
+	jbuf_free(&a->port);
+	jbuf_free(&a->sni);
+}
+
+static void arrays_add(struct arrays *a, const struct ep_key *k, bool first)
+{
+	char ip[64];
+
+	addr_format(&k->addr, ip, sizeof ip);
+	jbuf_puts(&a->ip, first ? "{" : ",");
+	jbuf_puts(&a->ip, ip);
+	jbuf_printf(&a->port, "%s%u", first ? "{" : ",", k->port);
+	jbuf_puts(&a->sni, first ? "{\"" : ",\"");
+	for (const char *s = k->sni; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			jbuf_append(&a->sni, "\\", 1);
+		jbuf_append(&a->sni, s, 1);
+	}
+	jbuf_puts(&a->sni, "\"");
+}
+
+static bool arrays_end(struct arrays *a)
+{
+	jbuf_puts(&a->ip, "}");
+	jbuf_puts(&a->port, "}");
+	jbuf_puts(&a->sni, "}");
+	return !a->ip.failed && !a->port.failed && !a->sni.failed;
+}
+
+/* Runs one of the endpoint_claim_* functions over n endpoints of a list
+ * linked by `next` at offset; the caller checks the status. */
+static PGresult *call(struct epclaim *c, const char *sql, bool with_worker,
+		      struct ep_key *const *keys, size_t n)
+{
+	char cid[24], lease[32];
+	struct arrays a;
+	const char *p[6];
+	int np = 0;
+	PGresult *r = NULL;
+
+	snprintf(cid, sizeof cid, "%" PRId64, c->cfg.campaign_id);
+	snprintf(lease, sizeof lease, "%u seconds", c->cfg.lease_seconds);
+	arrays_init(&a);
+	for (size_t i = 0; i < n; i++)
+		arrays_add(&a, keys[i], i == 0);
+	if (arrays_end(&a)) {
+		p[np++] = cid;
+		if (with_worker) {
+			p[np++] = c->cfg.worker_id;
+			p[np++] = lease;
+		}
+		p[np++] = a.ip.data;
+		p[np++] = a.port.data;
+		p[np++] = a.sni.data;
+		r = PQexecParams(c->c, sql, np, NULL, p, NULL, NULL, 0);
+	}
+	arrays_free(&a);
+	return r;
+}
+
+/* A list after a statement over its first part: the part not looked at
+ * (after) first, then what is left of the part (rest, whose last link is
+ * *tail), so that a long remote list is looked at in turn, not only its
+ * first EPCLAIM_BATCH_MAX entries. */
+static struct req *rotate(struct req *rest, struct req **tail,
+			  struct req *after)
+{
+	struct req *head = after;
+
+	*tail = NULL;
+	if (!head)
+		return rest;
+	while (after->next)
+		after = after->next;
+	after->next = rest;
+	return head;
+}
+
+/* --- claiming ---------------------------------------------------------- */
+
+/* Tries to claim the n requests of list (new ones, or lost ones whose
+ * claim may have expired). Won claims are handed to a waiting domain to
+ * probe; the rest are returned (in order) for the remote list. -1 on a
+ * database error (the list is left as it was). */
+static int take(struct epclaim *c, struct req **list, size_t n)
+{
+	struct ep_key **keys = calloc(n ? n : 1, sizeof *keys);
+	struct req **byi = calloc(n ? n : 1, sizeof *byi);
+	size_t i = 0;
+
+	if (!keys || !byi) {
+		free(keys);
+		free(byi);
+		return -1;
+	}
+	for (struct req *q = *list; q && i < n; q = q->next, i++) {
+		keys[i] = &q->key;
+		byi[i] = q;
+	}
+	PGresult *r = call(c,
+			   "SELECT * FROM endpoint_claim_take($1::bigint, $2, "
+			   "$3::interval, $4::inet[], $5::integer[], "
+			   "$6::text[])",
+			   true, keys, n);
+	if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
+		if (r && !broken(c))
+			cli_warn("claims: %s", PQresultErrorMessage(r));
+		PQclear(r);
+		free(keys);
+		free(byi);
+		return -1;
+	}
+	/* 0: lost; 1: won; 2: won from a stopped crawler. */
+	uint8_t *won = calloc(n, sizeof *won);
+	for (int row = 0; won && row < PQntuples(r); row++) {
+		long pos = strtol(PQgetvalue(r, row, 0), NULL, 10);
+		long attempts = strtol(PQgetvalue(r, row, 1), NULL, 10);
+		if (pos >= 1 && (size_t)pos <= n)
+			won[pos - 1] = attempts > 1 ? 2 : 1;
+	}
+	PQclear(r);
+	if (!won) {
+		free(keys);
+		free(byi);
+		return -1;
+	}
+	/* Rebuild the list: won requests leave it. */
+	struct req *rest = NULL, **tail = &rest, *after = byi[n - 1]->next;
+	for (i = 0; i < n; i++) {
+		struct req *q = byi[i];
+		if (won[i]) {
+			c->stats.won++;
+			c->stats.taken_over += won[i] == 2;
+			epreg_claimed(c->cfg.reg, &q->key);
+			req_free(q);
+		} else {
+			*tail = q;
+			tail = &q->next;
+		}
+	}
+	*list = rotate(rest, tail, after);
+	free(won);
+	free(keys);
+	free(byi);
+	return 0;
+}
+
+/* --- others' results --------------------------------------------------- */
+
+/* Builds and publishes the result of q from rows [from, to) of r, one
+ * per certificate of the stored chain; false when out of memory (nothing
+ * published). The domains waiting for it judge the chain for DANE each
+ * with their own TLSA records (epreg.h). */
+static bool publish_remote(struct epclaim *c, struct req *q, PGresult *r,
+			   int from, int to)
+{
+	size_t rows = (size_t)(to - from), n = 0;
+	struct ep_done *d = calloc(1, sizeof *d);
+	struct verify_der *der = calloc(rows ? rows : 1, sizeof *der);
+	bool ok = d && der;
+
+	for (int row = from; ok && row < to; row++) {
+		size_t len = 0;
+		if (PQgetisnull(r, row, 6))
+			continue;
+		unsigned char *bytes = PQunescapeBytea(
+		    (const unsigned char *)PQgetvalue(r, row, 6), &len);
+		if (!bytes) {
+			ok = false;
+			break;
+		}
+		der[n++] = (struct verify_der){ bytes, len };
+	}
+	ok = ok && ep_done_set_chain(d, der, n) == 0;
+	for (size_t i = 0; i < n; i++)
+		PQfreemem((void *)der[i].data);
+	free(der);
+	if (!ok) {
+		ep_done_free(d);
+		return false;
+	}
+	snprintf(d->outcome, sizeof d->outcome, "%s", PQgetvalue(r, from, 1));
+	d->starttls_ok = PQgetvalue(r, from, 2)[0] == 't';
+	d->trusted = PQgetvalue(r, from, 3)[0] == 't';
+	d->name_matches_mx = PQgetvalue(r, from, 4)[0] == 't';
+	c->stats.remote++;
+	epreg_publish(c->cfg.reg, &q->key, d);
+	return true;
+}
+
+/* Looks for stored results of the remote list; publishes and drops those
+ * found. -1 on a database error. */
+static int look(struct epclaim *c)
+{
+	size_t n = 0;
+
+	for (struct req *q = c->remote; q && n < EPCLAIM_BATCH_MAX; q = q->next)
+		n++;
+	if (!n)
+		return 0;
+	struct ep_key **keys = calloc(n, sizeof *keys);
+	struct req **byi = calloc(n, sizeof *byi);
+	bool *found = calloc(n, sizeof *found);
+	if (!keys || !byi || !found) {
+		free(keys);
+		free(byi);
+		free(found);
+		return -1;
+	}
+	size_t i = 0;
+	for (struct req *q = c->remote; i < n; q = q->next, i++) {
+		keys[i] = &q->key;
+		byi[i] = q;
+	}
+	PGresult *r = call(c,
+			   "SELECT * FROM endpoint_claim_results($1::bigint, "
+			   "$2::inet[], $3::integer[], $4::text[])",
+			   false, keys, n);
+	if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
+		if (r && !broken(c))
+			cli_warn("claims: %s", PQresultErrorMessage(r));
+		PQclear(r);
+		free(keys);
+		free(byi);
+		free(found);
+		return -1;
+	}
+	int rows = PQntuples(r);
+	for (int row = 0; row < rows;) {
+		long pos = strtol(PQgetvalue(r, row, 0), NULL, 10);
+		int end = row + 1;
+		while (end < rows &&
+		       !strcmp(PQgetvalue(r, end, 0), PQgetvalue(r, row, 0)))
+			end++;
+		/* Not found (out of memory): the waiters stay until a
+		 * later look. */
+		if (pos >= 1 && (size_t)pos <= n && !found[pos - 1])
+			found[pos - 1] =
+			    publish_remote(c, byi[pos - 1], r, row, end);
+		row = end;
+	}
+	PQclear(r);
+	struct req *rest = NULL, **tail = &rest, *after = byi[n - 1]->next;
+	for (i = 0; i < n; i++) {
+		if (found[i]) {
+			req_free(byi[i]);
+		} else {
+			*tail = byi[i];
+			tail = &byi[i]->next;
+		}
+	}
+	c->remote = rotate(rest, tail, after);
+	free(keys);
+	free(byi);
+	free(found);
+	return 0;
+}
+
+/* --- our results ------------------------------------------------------- */
+
+/* Stores the rows of the results in one transaction, marks their claims
+ * done and notifies; 0 or -1 (rolled back). */
+static int store_results(struct epclaim *c, struct epclaim_result *list)
+{
+	struct jbuf eps, certs, lines, samples, recs;
+	size_t n = 0;
+
+	for (struct epclaim_result *x = list; x; x = x->next)
+		n++;
+	struct ep_key **keys = calloc(n ? n : 1, sizeof *keys);
+	if (!keys)
+		return -1;
+	jbuf_init(&eps, STORE_BATCH_ROWS_MAX);
+	jbuf_init(&certs, STORE_BATCH_ROWS_MAX);
+	jbuf_init(&lines, STORE_BATCH_ROWS_MAX);
+	jbuf_init(&samples, STORE_BATCH_ROWS_MAX);
+	jbuf_init(&recs, STORE_BATCH_ROWS_MAX);
+	n = 0;
+	for (struct epclaim_result *x = list; x; x = x->next) {
+		keys[n++] = &x->key;
+		jbuf_append(&eps,
+			    x->endpoint_rows.data ? x->endpoint_rows.data : "",
+			    x->endpoint_rows.len);
+		jbuf_append(&certs, x->cert_rows.data ? x->cert_rows.data : "",
+			    x->cert_rows.len);
+		jbuf_append(&lines, x->record.data ? x->record.data : "",
+			    x->record.len);
+		/* The dictionary learns from completed handshakes: the bulk
+		 * of the records. Results come in as probes end, fast
+		 * failures first; sampling those would train it on the
+		 * few short records of refusals and timeouts. */
+		if (x->done && x->done->starttls_ok)
+			jbuf_append(&samples,
+				    x->record.data ? x->record.data : "",
+				    x->record.len);
+	}
+	int rc = -1;
+	if (eps.failed || certs.failed || lines.failed || samples.failed)
+		goto out;
+	/* The dictionary, once trained, is stored before the records that
+	 * name it (its own statement). */
+	if (store_records_compress(c->c, &c->rec, &lines, &samples, &recs) != 0)
+		cli_warn("claims: a handshake record could not be compressed; "
+			 "%zu records dropped",
+			 n);
+	if (exec_cmd(c, "BEGIN") != 0)
+		goto out;
+	if (store_copy_rows(c->c, probe_table_name[PROBE_T_CERTIFICATE],
+			    probe_table_columns[PROBE_T_CERTIFICATE], &certs,
+			    true) != 0 ||
+	    store_copy_rows(c->c, probe_table_name[PROBE_T_ENDPOINT],
+			    probe_table_columns[PROBE_T_ENDPOINT], &eps,
+			    true) != 0 ||
+	    store_copy_rows(c->c, probe_table_name[PROBE_T_RECORDS],
+			    probe_table_columns[PROBE_T_RECORDS], &recs,
+			    probe_table_staged[PROBE_T_RECORDS]) != 0)
+		goto rollback;
+	PGresult *r = call(c,
+			   "SELECT endpoint_claim_finish($1::bigint, "
+			   "$2::inet[], $3::integer[], $4::text[])",
+			   false, keys, n);
+	bool ok = r && PQresultStatus(r) == PGRES_TUPLES_OK;
+	if (!ok && r && !broken(c))
+		cli_warn("claims: %s", PQresultErrorMessage(r));
+	PQclear(r);
+	if (!ok)
+		goto rollback;
+	rc = exec_cmd(c, "COMMIT");
+	goto out;
+rollback:
+	if (!broken(c))
+		exec_cmd(c, "ROLLBACK");
+out:
+	jbuf_free(&eps);
+	jbuf_free(&certs);
+	jbuf_free(&lines);
+	jbuf_free(&samples);
+	jbuf_free(&recs);
+	free(keys);
+	return rc;
+}
+
+static void publish_results(struct epclaim *c, struct epclaim_result *list)
+{
+	while (list) {
+		struct epclaim_result *x = list;
+		list = x->next;
+		epreg_publish(c->cfg.reg, &x->key, x->done);
+		x->done = NULL;
+		result_free(x);
+	}
+}
+
+/* --- the thread -------------------------------------------------------- */
+
+/* After a failed attempt: true if it is worth another (the connection
+ * broke and is back, or fewer than EPCLAIM_ATTEMPTS failures so far). */
+static bool again(struct epclaim *c, unsigned *failures)
+{
+	if (broken(c))
+		return reconnect(c);
+	return ++*failures < EPCLAIM_ATTEMPTS;
+}
+
+static void handle_results(struct epclaim *c, struct epclaim_result *list)
+{
+	if (!list)
+		return;
+	unsigned failures = 0;
+	int rc;
+
+	while ((rc = store_results(c, list)) != 0 && again(c, &failures))
+		;
+	if (rc != 0)
+		cli_error("claims: cannot store endpoint rows; the endpoints' "
+			  "results are used but not stored");
+	publish_results(c, list);
+}
+
+/* New claims: take them in statements of up to EPCLAIM_BATCH_MAX; what is
+ * lost joins the remote list. */
+static void handle_claims(struct epclaim *c, struct req *list)
+{
+	while (list) {
+		size_t n = 0;
+		struct req *q = list, *last = NULL;
+		for (; q && n < EPCLAIM_BATCH_MAX; q = q->next, n++)
+			last = q;
+		struct req *after = last->next;
+		last->next = NULL;
+		unsigned failures = 0;
+		int rc;
+		while ((rc = take(c, &list, n)) != 0 && again(c, &failures))
+			;
+		if (rc != 0) {
+			/* Cannot claim: probe here rather than never. */
+			cli_warn("claims: cannot claim %zu endpoints; probing "
+				 "them without a claim",
+				 n);
+			while (list) {
+				struct req *x = list;
+				list = x->next;
+				epreg_claimed(c->cfg.reg, &x->key);
+				req_free(x);
+			}
+		}
+		/* What is left was claimed by others. */
+		while (list) {
+			struct req *x = list;
+			list = x->next;
+			x->next = c->remote;
+			c->remote = x;
+		}
+		list = after;
+	}
+}
+
+/* Expired claims of others among the remote list become ours. */
+static void handle_takeover(struct epclaim *c)
+{
+	size_t n = 0;
+
+	for (struct req *q = c->remote; q && n < EPCLAIM_BATCH_MAX; q = q->next)
+		n++;
+	unsigned failures = 0;
+	while (n && take(c, &c->remote, n) != 0 && again(c, &failures))
+		;
+}
+
+static void renew(struct epclaim *c)
+{
+	char cid[24], lease[32];
+	const char *p[3] = { cid, c->cfg.worker_id, lease };
+
+	snprintf(cid, sizeof cid, "%" PRId64, c->cfg.campaign_id);
+	snprintf(lease, sizeof lease, "%u seconds", c->cfg.lease_seconds);
+	PGresult *r = PQexecParams(c->c,
+				   "SELECT endpoint_claim_renew($1::bigint, "
+				   "$2, $3::interval)",
+				   3, NULL, p, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK && !broken(c))
+		cli_warn("claims: %s", PQresultErrorMessage(r));
+	PQclear(r);
+}
+
+/* Reads notifications; true if another crawler stored endpoints. */
+static bool notified(struct epclaim *c)
+{
+	bool any = false;
+	PGnotify *n;
+
+	if (broken(c) || !PQconsumeInput(c->c))
+		return false;
+	while ((n = PQnotifies(c->c)) != NULL) {
+		/* Our own notifications say nothing new. */
+		any |= n->be_pid != PQbackendPID(c->c);
+		PQfreemem(n);
+	}
+	return any;
+}
+
+static void *claim_main(void *arg)
+{
+	struct epclaim *c = arg;
+	uint64_t renew_every = (uint64_t)(c->cfg.lease_seconds / 3 + 1) * 1000;
+	uint64_t last_renew = now_ms(), last_look = 0, last_takeover = now_ms();
+	bool news = false;
+
+	for (;;) {
+		pthread_mutex_lock(&c->mu);
+		struct req *reqs = c->reqs;
+		struct epclaim_result *results = c->results;
+		c->reqs = NULL;
+		c->reqs_tail = &c->reqs;
+		c->results = NULL;
+		c->results_tail = &c->results;
+		bool stopping = c->stopping;
+		pthread_mutex_unlock(&c->mu);
+
+		if (stopping && !reqs && !results && !c->remote)
+			break;
+		pthread_mutex_lock(&c->db);
+		handle_results(c, results);
+		handle_claims(c, reqs);
+		uint64_t now = now_ms();
+		if (c->remote &&
+		    (news || now - last_look >= EPCLAIM_LOOK_MAX_MS) &&
+		    now - last_look >= EPCLAIM_LOOK_MIN_MS) {
+			unsigned failures = 0;
+			while (look(c) != 0 && again(c, &failures))
+				;
+			last_look = now_ms();
+			news = false;
+		}
+		if (c->remote && now - last_takeover >= EPCLAIM_LOOK_MAX_MS) {
+			handle_takeover(c);
+			last_takeover = now_ms();
+		}
+		if (now - last_renew >= renew_every) {
+			if (broken(c))
+				reconnect(c);
+			renew(c);
+			last_renew = now_ms();
+		}
+		pthread_mutex_unlock(&c->db);
+
+		/* Wait for work, a notification or the next deadline. */
+		news |= notified(c);
+		now = now_ms();
+		uint64_t until = last_renew + renew_every;
+		if (c->remote) {
+			uint64_t t = last_look + (news ? EPCLAIM_LOOK_MIN_MS
+						       : EPCLAIM_LOOK_MAX_MS);
+			if (t < until)
+				until = t;
+		}
+		struct pollfd pf[2] = { { c->efd, POLLIN, 0 },
+					{ broken(c) ? -1 : PQsocket(c->c),
+					  POLLIN, 0 } };
+		int timeout = until > now ? (int)(until - now) : 0;
+		if (poll(pf, 2, timeout) > 0) {
+			if (pf[0].revents & POLLIN) {
+				uint64_t v;
+				ssize_t got = read(c->efd, &v, sizeof v);
+				(void)got;
+			}
+			if (pf[1].revents)
+				news |= notified(c);
+		}
+	}
+	return NULL;
+}
+
+/* Ends the claims this process holds and has not finished. */
+static void release(struct epclaim *c)
+{
+	char cid[24];
+	const char *p[2] = { cid, c->cfg.worker_id };
+
+	if (broken(c))
+		return;
+	snprintf(cid, sizeof cid, "%" PRId64, c->cfg.campaign_id);
+	PGresult *r = PQexecParams(c->c,
+				   "UPDATE endpoint_claim SET expires = "
+				   "clock_timestamp() WHERE campaign_id = "
+				   "$1::bigint AND worker = $2 AND NOT done "
+				   "AND expires > clock_timestamp()",
+				   2, NULL, p, NULL, NULL, 0);
+	if (PQresultStatus(r) == PGRES_COMMAND_OK)
+		c->stats.released = strtoull(PQcmdTuples(r), NULL, 10);
+	else if (!broken(c))
+		cli_warn("claims: %s", PQresultErrorMessage(r));
+	PQclear(r);
+}
+
+/* --- the interface ----------------------------------------------------- */
+
+struct epclaim *epclaim_start(const struct epclaim_config *cfg)
+{
+	struct epclaim *c = calloc(1, sizeof *c);
+
+	if (!c) {
+		cli_error("claims: out of memory");
+		return NULL;
+	}
+	c->cfg = *cfg;
+	c->rec.campaign_id = cfg->campaign_id;
+	c->rec.worker_id = cfg->worker_id;
+	c->rec.codec = record_codec_new(
+	    cfg->dict_samples ? cfg->dict_samples : RECORD_DICT_SAMPLES);
+	if (!c->rec.codec) {
+		cli_error("claims: out of memory");
+		free(c);
+		return NULL;
+	}
+	c->reqs_tail = &c->reqs;
+	c->results_tail = &c->results;
+	c->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (c->efd < 0) {
+		cli_error("claims: eventfd: %s", strerror(errno));
+		record_codec_free(c->rec.codec);
+		free(c);
+		return NULL;
+	}
+	if (connect_db(c) != 0) {
+		cli_error("claims: cannot connect to PostgreSQL: %s",
+			  c->c ? PQerrorMessage(c->c) : "out of memory");
+		PQfinish(c->c);
+		close(c->efd);
+		record_codec_free(c->rec.codec);
+		free(c);
+		return NULL;
+	}
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_mutex_init(&c->db, NULL);
+	if (pthread_create(&c->thread, NULL, claim_main, c) != 0) {
+		cli_error("claims: cannot start a thread");
+		pthread_mutex_destroy(&c->db);
+		pthread_mutex_destroy(&c->mu);
+		PQfinish(c->c);
+		close(c->efd);
+		record_codec_free(c->rec.codec);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void epclaim_stop(struct epclaim *c, struct epclaim_stats *stats)
+{
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->mu);
+	c->stopping = true;
+	pthread_mutex_unlock(&c->mu);
+	kick(c);
+	pthread_join(c->thread, NULL);
+	release(c);
+	c->stats.records_raw = c->rec.raw;
+	c->stats.records_zstd = c->rec.zstd;
+	if (stats)
+		*stats = c->stats;
+	while (c->remote) {
+		struct req *q = c->remote;
+		c->remote = q->next;
+		req_free(q);
+	}
+	PQfinish(c->c);
+	close(c->efd);
+	record_codec_free(c->rec.codec);
+	pthread_mutex_destroy(&c->db);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+}
+
+void epclaim_freeze(struct epclaim *c)
+{
+	struct timespec until;
+
+	if (!c)
+		return;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += EPCLAIM_FREEZE_SECONDS;
+	/* Not released: the process ends. Past the deadline (a statement
+	 * that hangs, a database that is gone) the caller goes on anyway. */
+	pthread_mutex_timedlock(&c->db, &until);
+}
+
+int epclaim_request(struct epclaim *c, const struct ep_key *k)
+{
+	struct req *q = calloc(1, sizeof *q);
+
+	if (!q)
+		return -1;
+	q->key = *k;
+	pthread_mutex_lock(&c->mu);
+	*c->reqs_tail = q;
+	c->reqs_tail = &q->next;
+	pthread_mutex_unlock(&c->mu);
+	kick(c);
+	return 0;
+}
+
+void epclaim_finish(struct epclaim *c, struct epclaim_result *r)
+{
+	r->next = NULL;
+	pthread_mutex_lock(&c->mu);
+	*c->results_tail = r;
+	c->results_tail = &r->next;
+	pthread_mutex_unlock(&c->mu);
+	kick(c);
+}

@@ -1,0 +1,96 @@
+/*
+ * The process-wide endpoint registry: every endpoint (address, port, SNI)
+ * is probed once by this process, whatever worker and whatever domain
+ * asks first; later askers wait for that probe or take its result. Results
+ * cross worker threads only through this registry: a waiter on another
+ * worker is queued for that worker and woken with wake(), and the worker
+ * runs the callbacks on its own loop with epreg_drain().
+ */
+#ifndef MXCRAWL_CRAWLER_EPREG_H
+#define MXCRAWL_CRAWLER_EPREG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crawler/scan/addrpolicy.h"
+#include "crawler/verify/verify.h"
+
+struct ep_key {
+	struct addr addr;
+	uint16_t port;
+	char sni[256];
+};
+
+/* What domains need from a finished endpoint probe. Immutable once
+ * published; owned by the registry. */
+struct ep_done {
+	char outcome[32];     /* smtp_rc_str() */
+	bool starttls_ok;     /* the handshake completed */
+	bool trusted;	      /* chain trusted (PKIX) */
+	bool name_matches_mx; /* leaf names the SNI */
+	/* The chain presented, leaf first (NULL, 0: none). There is no DANE
+	 * verdict here: whether DANE applies depends on the asking domain's
+	 * own DNSSEC facts (RFC 7672 §2.2.1), so each domain judges the
+	 * chain with its own TLSA lookup. One allocation: the array, then
+	 * the bytes its entries point to (ep_done_set_chain). */
+	struct verify_der *chain;
+	size_t nchain;
+};
+
+/* Copies chain[0..n) into d->chain; 0, or -1 when out of memory (d->chain
+ * stays NULL). */
+int ep_done_set_chain(struct ep_done *d, const struct verify_der *chain,
+		      size_t n);
+
+/* Frees d and its chain. */
+void ep_done_free(struct ep_done *d);
+
+/* Called on the waiter's loop with the result, or with d == NULL when the
+ * waiter is the one to probe the endpoint (its claim was won). */
+typedef void (*ep_wait_cb)(void *arg, const struct ep_done *d);
+
+struct epreg;
+
+/* wake(ctx, worker) is called (from any thread) when the worker has
+ * queued callbacks to run with epreg_drain(). */
+struct epreg *epreg_new(unsigned workers,
+			void (*wake)(void *ctx, unsigned worker), void *ctx);
+void epreg_free(struct epreg *r);
+
+/* From now on, a new endpoint is claimed across processes (epclaim.h)
+ * before anyone probes it: epreg_request() answers EPREG_CLAIM instead of
+ * EPREG_PROBE. */
+void epreg_use_claims(struct epreg *r);
+
+enum epreg_answer {
+	EPREG_PROBE = 0, /* nobody has it: the caller probes, then publishes */
+	EPREG_DONE,	 /* *out is the result, valid until epreg_free() */
+	EPREG_WAIT,	 /* cb(arg, result) runs later on `worker`'s loop */
+	EPREG_CLAIM,	 /* new here: the caller files the claim (epclaim.h)
+			    and waits like EPREG_WAIT; if the claim is won,
+			    one waiter is called with NULL and probes */
+	EPREG_NO_MEMORY,
+};
+
+enum epreg_answer epreg_request(struct epreg *r, const struct ep_key *k,
+				unsigned worker, ep_wait_cb cb, void *arg,
+				const struct ep_done **out);
+
+/* Publishes the result of a probe the caller was told to make (the
+ * registry takes ownership of d and its chain) and wakes its waiters. Returns
+ * the published result (for the caller's own use). */
+const struct ep_done *epreg_publish(struct epreg *r, const struct ep_key *k,
+				    struct ep_done *d);
+
+/* The claim on k was won: one of its waiters (called with NULL on its
+ * loop) probes the endpoint and publishes. Any thread. */
+void epreg_claimed(struct epreg *r, const struct ep_key *k);
+
+/* Runs the callbacks queued for `worker`; call on its loop. */
+void epreg_drain(struct epreg *r, unsigned worker);
+
+/* Endpoints probed so far. */
+size_t epreg_count(const struct epreg *r);
+
+#endif

@@ -1,0 +1,1756 @@
+/*
+ * The DNS stage of a domain probe. Queries run concurrently where they do
+ * not depend on each other: MX and both TXT records at once; A and AAAA of
+ * every kept MX host once the MX answer is in; TLSA of a host once its
+ * addresses are in and the path to it is secure. `pending` counts the
+ * lookups in flight; when it drops to zero the probe is done.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "crawler/verify/cert.h"
+#include "crawler/store/copyfmt.h"
+#include "crawler/verify/danecache.h"
+#include "crawler/scan/epclaim.h"
+#include "crawler/scan/probe.h"
+#include "crawler/store/record.h"
+#include "crawler/scan/regdomain.h"
+#include "crawler/sts/stsfacts.h"
+
+/* Bytes a domain's rows may take in a batch buffer before it fails. */
+#define PROBE_ROWS_MAX (4u << 20)
+/* Bytes of one COPY array (CNAME chain, TLSA records) kept per host. */
+#define PROBE_ARRAY_MAX (64u << 10)
+
+const char *const probe_table_name[PROBE_T_LAST] = {
+	"domain_dns",	   "dns_rrset",	       "domain_mx",
+	"mx_address",	   "endpoint",	       "certificate",
+	"domain_endpoint", "handshake_record", "domain_mta_sts",
+	"domain_tlsrpt",
+};
+
+const bool probe_table_staged[PROBE_T_LAST] = {
+	[PROBE_T_ENDPOINT] = true,
+	[PROBE_T_CERTIFICATE] = true,
+	[PROBE_T_RECORDS] = true,
+};
+
+const char *const probe_table_columns[PROBE_T_LAST] = {
+	"campaign_id, target_id, domain, scanned_at, worker, mx_outcome, "
+	"mx_count, mx_truncated, apex_cname, dns_queries, elapsed_ms",
+	"campaign_id, target_id, qname, qtype, outcome, rcode, dnssec, ede, "
+	"ede_text, large, cname, records, txt, elapsed_ms, dnssec_reason",
+	"campaign_id, target_id, ordinal, preference, host, kept, ip_literal, "
+	"cname, address_outcome, a_dnssec, aaaa_dnssec, tlsa_looked_up, "
+	"tlsa_name, tlsa_dnssec, tlsa_records, dane, dane_result_type, "
+	"sts_match, addresses_partial, registrable",
+	"campaign_id, target_id, ordinal, address, verdict, class",
+	"campaign_id, ip, port, sni, worker, probed_at, outcome, end_state, "
+	"conn, banner_code, ehlo_code, helo_code, starttls_offered, "
+	"starttls_code, stripping, injection, overlong_line, bare_lf, keywords, "
+	"banner, tls_version, tls_cipher, tls_group, handshake_ms, tls_reason, "
+	"chain, chain_len, trusted, verify_errors, missing_intermediate, "
+	"name_matches_mx, cn_only, weak, valid_ignoring_strength, "
+	"chain_out_of_order, leaf_san_count, transcript, elapsed_ms",
+	"sha256, der, subject, issuer, san_dns, not_before, not_after, "
+	"key_type, key_bits, sig_alg, self_issued",
+	"campaign_id, target_id, ordinal, ip, port, sni, name_matches_domain, "
+	"dane, dane_result_type",
+	"campaign_id, ip, port, sni, dict_id, raw_len, zstd",
+	sts_facts_columns,
+	rpt_facts_columns,
+};
+
+/* SMTP port: mail exchangers listen on 25 (RFC 5321 §4.5.4.2). */
+#define PROBE_SMTP_PORT 25
+
+enum query_kind {
+	Q_MX,
+	Q_STS_TXT, /* _mta-sts.<domain> */
+	Q_RPT_TXT, /* _smtp._tls.<domain> */
+	Q_A,
+	Q_AAAA,
+	Q_TLSA,
+	Q_STS_A, /* mta-sts.<domain>, when its TXT record is valid */
+	Q_STS_AAAA,
+};
+
+/* TXT records of one RRset read (more are ignored). */
+#define PROBE_TXT_MAX 32
+
+struct host {
+	int preference;
+	char *name;
+	char *canon;	   /* end of the host's CNAME chain */
+	struct jbuf cname; /* COPY array of the chain */
+	bool kept;
+	/* The name looks like an IPv4 address ("10 127.53.1.99."): it is
+	 * still a domain name (RFC 5321 §5.1), resolved like any other and
+	 * never read as an address; the flag only records the oddity. */
+	bool ip_literal;
+	bool a_done, aaaa_done;
+	enum dnssec_status a_st, aaaa_st;
+	bool a_failed, aaaa_failed; /* no usable answer (bogus, error) */
+	size_t naddr;
+	struct addr addrs[2 * PROBE_ADDR_MAX];
+	bool tlsa_looked_up;
+	bool tlsa_tried_original;
+	char *tlsa_name;
+	enum dnssec_status tlsa_st;
+	struct jbuf tlsa; /* COPY array elements of "u s m hex" */
+	size_t ntlsa;
+	/* The TLSA records themselves, for DANE (data malloc'ed). */
+	struct verify_tlsa rec[VERIFY_MAX_TLSA];
+	size_t nrec;
+	/* Per address: the endpoint probe's result (registry-owned), and
+	 * whether this domain's TLSA records authenticate its chain. */
+	const struct ep_done *done[2 * PROBE_ADDR_MAX];
+	bool chain_ok[2 * PROBE_ADDR_MAX];
+};
+
+struct probe {
+	struct probe_env *env;
+	int64_t target_id;
+	char *domain;
+	struct jbuf *out;
+	struct jbuf rrset; /* this domain's dns_rrset rows */
+	probe_done_cb cb;
+	void *arg;
+	uint64_t start_ms;
+	int pending;
+	unsigned queries;
+	bool failed; /* out of memory somewhere: the domain is dropped */
+
+	const char *mx_outcome;
+	enum dnssec_status mx_st;
+	int mx_count;
+	bool mx_truncated;
+	struct jbuf apex_cname;
+	size_t nhosts;
+	struct host *hosts;
+
+	/* (qtype, qname) of every rrset row written, to write each once. */
+	size_t nkeys;
+	char **keys;
+
+	bool smtp_started;
+	unsigned ep_probed, ep_starttls;
+	/* endpoint and certificate rows of the probes this domain made
+	 * (it asked first), appended to the batch with the other rows */
+	struct jbuf eprows;
+	struct jbuf certrows;
+	struct jbuf records;
+
+	struct sts_facts sts;
+	/* Which address lookup of the policy host got no usable answer. */
+	bool sts_a_failed, sts_aaaa_failed;
+	struct rpt_facts rpt;
+};
+
+struct query {
+	struct probe *p;
+	enum query_kind kind;
+	size_t host;
+	uint16_t qtype;
+	char qname[];
+};
+
+static void query_send(struct probe *p, enum query_kind kind, size_t host,
+		       const char *qname, uint16_t qtype);
+static void dns_done(struct probe *p);
+static void sts_fetch_start(struct probe *p);
+
+bool probe_is_ip_literal(const char *host)
+{
+	int labels = 0;
+	const char *s = host;
+
+	while (*s) {
+		int n = 0, v = 0;
+		while (*s >= '0' && *s <= '9') {
+			v = v * 10 + (*s - '0');
+			if (++n > 3)
+				return false;
+			s++;
+		}
+		if (n == 0 || v > 255)
+			return false;
+		labels++;
+		if (*s == '.')
+			s++;
+		else if (*s)
+			return false;
+	}
+	return labels == 4;
+}
+
+static void oom(struct probe *p)
+{
+	p->failed = true;
+}
+
+/* --- rows ------------------------------------------------------------ */
+
+static bool seen_key(struct probe *p, const char *qname, uint16_t qtype)
+{
+	char key[DNS_NAME_TEXT_MAX + 8];
+	char **keys;
+
+	snprintf(key, sizeof key, "%u %s", qtype, qname);
+	for (size_t i = 0; i < p->nkeys; i++)
+		if (strcmp(p->keys[i], key) == 0)
+			return true;
+	keys = realloc(p->keys, (p->nkeys + 1) * sizeof *keys);
+	if (!keys || !(keys[p->nkeys] = strdup(key))) {
+		if (keys)
+			p->keys = keys;
+		oom(p);
+		return true;
+	}
+	p->keys = keys;
+	p->nkeys++;
+	return false;
+}
+
+/*
+ * Follows the CNAME chain from qname through the answer section of msg,
+ * appending each target to `chain` (if given); returns the chain's end
+ * (qname itself when there is no CNAME). Targets are read into the two
+ * buffers in turn, so the name being looked for is never overwritten; the
+ * result points into bufs or is qname.
+ */
+static const char *follow(const uint8_t *pkt, size_t len,
+			  const struct dns_msg *msg, const char *qname,
+			  struct copy_array *chain,
+			  char bufs[2][DNS_NAME_TEXT_MAX])
+{
+	const char *cur = qname;
+	int which = 0;
+
+	for (int hop = 0; hop < PROBE_CNAME_MAX; hop++) {
+		const struct dns_rr *link = NULL;
+		for (size_t i = 0; i < msg->nrr && !link; i++) {
+			const struct dns_rr *rr = &msg->rr[i];
+			if (rr->section == DNS_SECTION_ANSWER &&
+			    rr->type == DNS_TYPE_CNAME &&
+			    strcmp(dns_rr_owner(msg, rr), cur) == 0)
+				link = rr;
+		}
+		if (!link || dns_rr_cname(pkt, len, link, bufs[which],
+					  DNS_NAME_TEXT_MAX) != DNS_OK)
+			break;
+		if (chain)
+			copy_array_text(chain, bufs[which],
+					strlen(bufs[which]));
+		cur = bufs[which];
+		which ^= 1;
+	}
+	return cur;
+}
+
+/* Writes the dns_rrset row of an answer. */
+static void write_rrset(struct probe *p, const struct query *q,
+			const struct resolver_answer *a)
+{
+	struct jbuf *b = &p->rrset;
+	struct copy_array arr;
+	char name[2][DNS_NAME_TEXT_MAX];
+	/* Records come from the CD answer when that is what had them. */
+	const struct dns_msg *msg = a->cd_msg ? a->cd_msg : a->msg;
+	const uint8_t *pkt = a->cd_msg ? a->cd_pkt : a->pkt;
+	size_t len = a->cd_msg ? a->cd_len : a->len;
+	const char *end = q->qname;
+
+	if (seen_key(p, q->qname, q->qtype))
+		return;
+	copy_int(b, p->env->campaign_id);
+	copy_field(b);
+	copy_int(b, p->target_id);
+	copy_field(b);
+	copy_str(b, q->qname);
+	copy_field(b);
+	copy_str(b, dns_type_str(q->qtype));
+	copy_field(b);
+	copy_str(b, resolver_outcome_str(a->rc, a->rcode));
+	copy_field(b);
+	if (a->rcode >= 0)
+		copy_str(b, dns_rcode_str(a->rcode));
+	else
+		copy_null(b);
+	copy_field(b);
+	copy_str(b, dnssec_status_str(a->dnssec));
+	copy_field(b);
+	copy_array_begin(&arr, b);
+	for (size_t i = 0; i < a->n_ede; i++)
+		copy_array_int(&arr, a->ede[i]);
+	copy_array_end(&arr);
+	copy_field(b);
+	if (a->ede_text && *a->ede_text)
+		copy_str(b, a->ede_text);
+	else
+		copy_null(b);
+	copy_field(b);
+	/* The size of an answer is only known when one came. */
+	if (a->pkt)
+		copy_bool(b, a->large);
+	else
+		copy_null(b);
+	copy_field(b);
+	copy_array_begin(&arr, b);
+	if (msg)
+		end = follow(pkt, len, msg, q->qname, &arr, name);
+	copy_array_end(&arr);
+	copy_field(b);
+
+	/* records (presentation) */
+	copy_array_begin(&arr, b);
+	for (size_t i = 0; msg && q->qtype != DNS_TYPE_TXT && i < msg->nrr;
+	     i++) {
+		const struct dns_rr *rr = &msg->rr[i];
+		char text[DNS_NAME_TEXT_MAX + 16];
+		if (rr->section != DNS_SECTION_ANSWER || rr->type != q->qtype ||
+		    strcmp(dns_rr_owner(msg, rr), end) != 0)
+			continue;
+		if (rr->type == DNS_TYPE_MX) {
+			struct dns_mx mx;
+			if (dns_rr_mx(pkt, len, rr, &mx) != DNS_OK)
+				continue;
+			snprintf(text, sizeof text, "%u %s", mx.preference,
+				 mx.exchange);
+			copy_array_text(&arr, text, strlen(text));
+		} else if (rr->type == DNS_TYPE_A) {
+			struct dns_a v4;
+			if (dns_rr_a(pkt, len, rr, &v4) == DNS_OK)
+				copy_array_text(&arr, v4.text, strlen(v4.text));
+		} else if (rr->type == DNS_TYPE_AAAA) {
+			struct dns_aaaa v6;
+			if (dns_rr_aaaa(pkt, len, rr, &v6) == DNS_OK)
+				copy_array_text(&arr, v6.text, strlen(v6.text));
+		} else if (rr->type == DNS_TYPE_TLSA) {
+			struct dns_tlsa t;
+			struct jbuf tb;
+			if (dns_rr_tlsa(pkt, len, rr, &t) != DNS_OK)
+				continue;
+			jbuf_init(&tb, 2 * 65536 + 32);
+			jbuf_printf(&tb, "%u %u %u ", t.usage, t.selector,
+				    t.mtype);
+			for (size_t k = 0; k < t.data_len; k++)
+				jbuf_printf(&tb, "%02x", t.data[k]);
+			if (!tb.failed)
+				copy_array_text(&arr, tb.data, tb.len);
+			jbuf_free(&tb);
+		}
+	}
+	copy_array_end(&arr);
+	copy_field(b);
+
+	/* txt (raw bytes) */
+	if (q->qtype == DNS_TYPE_TXT && msg) {
+		copy_array_begin(&arr, b);
+		for (size_t i = 0; i < msg->nrr; i++) {
+			const struct dns_rr *rr = &msg->rr[i];
+			uint8_t buf[65536];
+			struct dns_txt txt;
+			if (rr->section != DNS_SECTION_ANSWER ||
+			    rr->type != DNS_TYPE_TXT ||
+			    strcmp(dns_rr_owner(msg, rr), end) != 0)
+				continue;
+			if (dns_rr_txt(pkt, len, rr, buf, sizeof buf, &txt) ==
+			    DNS_OK)
+				copy_array_bytea(&arr, txt.data, txt.len);
+		}
+		copy_array_end(&arr);
+	} else {
+		copy_null(b);
+	}
+	copy_field(b);
+	copy_int(b, a->elapsed_ms);
+	copy_field(b);
+	copy_str(b, dnssec_why_str(a->why));
+	copy_row_end(b);
+}
+
+/* --- MX -------------------------------------------------------------- */
+
+static int host_cmp(const void *x, const void *y)
+{
+	const struct host *a = x, *b = y;
+
+	if (a->preference != b->preference)
+		return a->preference < b->preference ? -1 : 1;
+	return strcmp(a->name, b->name);
+}
+
+static struct host *hosts_alloc(struct probe *p, size_t n)
+{
+	p->hosts = calloc(n ? n : 1, sizeof *p->hosts);
+	if (!p->hosts) {
+		oom(p);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		jbuf_init(&p->hosts[i].cname, PROBE_ARRAY_MAX);
+		jbuf_init(&p->hosts[i].tlsa, PROBE_ARRAY_MAX);
+	}
+	return p->hosts;
+}
+
+static bool dnssec_failed(enum dnssec_status s)
+{
+	return s == DNSSEC_BOGUS || s == DNSSEC_INDETERMINATE;
+}
+
+static void on_mx(struct probe *p, const struct query *q,
+		  const struct resolver_answer *a)
+{
+	char buf[2][DNS_NAME_TEXT_MAX];
+	struct copy_array chain;
+	const char *owner;
+	size_t n = 0, nulls = 0, real = 0;
+	int null_pref = -1;
+
+	p->mx_st = a->dnssec;
+	copy_array_begin(&chain, &p->apex_cname);
+	if (a->rc != RESOLVER_OK || !a->msg) {
+		copy_array_end(&chain);
+		p->mx_outcome = "dns_error";
+		return;
+	}
+	owner = follow(a->pkt, a->len, a->msg, q->qname, &chain, buf);
+	copy_array_end(&chain);
+	if (a->rcode == DNS_RCODE_NXDOMAIN) {
+		p->mx_outcome = "no_domain";
+		return;
+	}
+	if (a->rcode != DNS_RCODE_NOERROR || dnssec_failed(a->dnssec)) {
+		p->mx_outcome = "dns_error";
+		return;
+	}
+	for (size_t i = 0; i < a->msg->nrr; i++) {
+		const struct dns_rr *rr = &a->msg->rr[i];
+		if (rr->section == DNS_SECTION_ANSWER &&
+		    rr->type == DNS_TYPE_MX &&
+		    strcmp(dns_rr_owner(a->msg, rr), owner) == 0)
+			n++;
+	}
+	if (n == 0) {
+		/* NODATA: RFC 5321 §5.1, the domain (after CNAMEs) is the
+		 * mail host, with preference 0. */
+		p->mx_outcome = "implicit_mx";
+		if (!hosts_alloc(p, 1))
+			return;
+		p->nhosts = 1;
+		p->hosts[0].name = strdup(owner);
+		p->hosts[0].kept = true;
+		if (!p->hosts[0].name)
+			oom(p);
+		return;
+	}
+	p->mx_count = (int)n;
+	if (!hosts_alloc(p, n))
+		return;
+	for (size_t i = 0; i < a->msg->nrr; i++) {
+		const struct dns_rr *rr = &a->msg->rr[i];
+		struct dns_mx mx;
+		if (rr->section != DNS_SECTION_ANSWER ||
+		    rr->type != DNS_TYPE_MX ||
+		    strcmp(dns_rr_owner(a->msg, rr), owner) != 0)
+			continue;
+		if (dns_rr_mx(a->pkt, a->len, rr, &mx) != DNS_OK)
+			continue;
+		if (strcmp(mx.exchange, ".") == 0) {
+			nulls++;
+			null_pref = mx.preference;
+			continue;
+		}
+		struct host *h = &p->hosts[real++];
+		h->preference = mx.preference;
+		h->name = strdup(mx.exchange);
+		if (!h->name)
+			oom(p);
+	}
+	p->nhosts = real;
+	if (p->failed)
+		return;
+	qsort(p->hosts, p->nhosts, sizeof *p->hosts, host_cmp);
+	/* RFC 7505: a null MX is a lone "0 ."; anything else with "." is a
+	 * misconfiguration, recorded as such. */
+	if (nulls && n == 1)
+		p->mx_outcome = null_pref == 0 ? "null_mx" : "null_mx_invalid";
+	else if (nulls)
+		p->mx_outcome = "null_mx_mixed";
+	else
+		p->mx_outcome = "mx";
+	p->mx_truncated = n > PROBE_MX_CAP;
+	for (size_t i = 0; i < p->nhosts; i++) {
+		struct host *h = &p->hosts[i];
+		h->kept = i < PROBE_MX_CAP;
+		h->ip_literal = probe_is_ip_literal(h->name);
+	}
+}
+
+/* --- addresses and TLSA --------------------------------------------- */
+
+/*
+ * A partial host: one of its A/AAAA lookups got no answer that says
+ * anything (indeterminate: timeout, SERVFAIL without proof of a validation
+ * failure, other errors) while the other answered securely or insecurely
+ * with at least one address. It is probed on those addresses, like a
+ * sender that uses what it got, and flagged so that nobody reads its
+ * address set as complete. A bogus answer is not "no answer": it may be an
+ * attack, so a host with one is a DNS error as before, and so is a host
+ * whose only answer holds no address (whether it has any is unknown).
+ */
+static bool host_partial(const struct host *h)
+{
+	if (h->a_failed == h->aaaa_failed)
+		return false;
+	if ((h->a_failed ? h->a_st : h->aaaa_st) == DNSSEC_BOGUS)
+		return false;
+	return h->naddr > 0;
+}
+
+/* The host's address lookups failed beyond use. */
+static bool host_dns_failed(const struct host *h)
+{
+	return (h->a_failed || h->aaaa_failed) && !host_partial(h);
+}
+
+static void tlsa_maybe(struct probe *p, size_t hi)
+{
+	struct host *h = &p->hosts[hi];
+	char qname[DNS_NAME_TEXT_MAX + 16];
+
+	if (!h->a_done || !h->aaaa_done)
+		return;
+	/* RFC 7672 §2.2.2: TLSA only via a secure MX RRset (or a secure
+	 * implicit MX) and secure address records. A host with securely no
+	 * address is still asked: TLSA published for it is worth knowing.
+	 * A partial host (one family without an answer) is asked when the
+	 * family that answered, whose addresses are the ones used, is
+	 * secure. */
+	bool secure;
+	if (host_partial(h))
+		secure = (h->a_failed ? h->aaaa_st : h->a_st) == DNSSEC_SECURE;
+	else
+		secure =
+		    h->a_st == DNSSEC_SECURE && h->aaaa_st == DNSSEC_SECURE;
+	if (p->mx_st != DNSSEC_SECURE || !secure)
+		return;
+	h->tlsa_looked_up = true;
+	/* §2.2.3: the CNAME-expanded name first. */
+	snprintf(qname, sizeof qname, "_25._tcp.%s",
+		 h->canon ? h->canon : h->name);
+	query_send(p, Q_TLSA, hi, qname, DNS_TYPE_TLSA);
+}
+
+/* Appends to out[*n] (up to max) the qtype (A or AAAA) addresses owned by
+ * `end`, the end of the answer's CNAME chain; returns how many it added. */
+static size_t answer_addresses(const struct resolver_answer *a, uint16_t qtype,
+			       const char *end, struct addr *out, size_t *n,
+			       size_t max)
+{
+	size_t added = 0;
+
+	for (size_t i = 0; i < a->msg->nrr && *n < max; i++) {
+		const struct dns_rr *rr = &a->msg->rr[i];
+		struct addr ad = { 0 };
+		if (rr->section != DNS_SECTION_ANSWER || rr->type != qtype ||
+		    strcmp(dns_rr_owner(a->msg, rr), end) != 0)
+			continue;
+		if (rr->type == DNS_TYPE_A) {
+			struct dns_a v4;
+			if (dns_rr_a(a->pkt, a->len, rr, &v4) != DNS_OK)
+				continue;
+			ad.family = AF_INET;
+			memcpy(ad.bytes, v4.addr, 4);
+		} else {
+			struct dns_aaaa v6;
+			if (dns_rr_aaaa(a->pkt, a->len, rr, &v6) != DNS_OK)
+				continue;
+			ad.family = AF_INET6;
+			memcpy(ad.bytes, v6.addr, 16);
+		}
+		out[(*n)++] = ad;
+		added++;
+	}
+	return added;
+}
+
+/* An MX host keeps at most PROBE_ADDR_MAX addresses of each family. */
+static void add_addresses(struct host *h, const struct query *q,
+			  const struct resolver_answer *a, const char *end)
+{
+	size_t cap = h->naddr + PROBE_ADDR_MAX;
+
+	if (cap > 2 * PROBE_ADDR_MAX)
+		cap = 2 * PROBE_ADDR_MAX;
+	answer_addresses(a, q->qtype, end, h->addrs, &h->naddr, cap);
+}
+
+static void on_address(struct probe *p, const struct query *q,
+		       const struct resolver_answer *a)
+{
+	struct host *h = &p->hosts[q->host];
+	bool v4 = q->kind == Q_A;
+	bool failed =
+	    a->rc != RESOLVER_OK || !a->msg || dnssec_failed(a->dnssec) ||
+	    (a->rcode != DNS_RCODE_NOERROR && a->rcode != DNS_RCODE_NXDOMAIN);
+
+	if (v4) {
+		h->a_done = true;
+		h->a_st = a->dnssec;
+		h->a_failed = failed;
+	} else {
+		h->aaaa_done = true;
+		h->aaaa_st = a->dnssec;
+		h->aaaa_failed = failed;
+	}
+	if (!failed) {
+		char buf[2][DNS_NAME_TEXT_MAX];
+		struct copy_array chain;
+		const char *end;
+		/* The chain is recorded from the A answer (AAAA has the same). */
+		if (v4 || h->cname.len == 0) {
+			jbuf_reset(&h->cname);
+			copy_array_begin(&chain, &h->cname);
+			end = follow(a->pkt, a->len, a->msg, q->qname, &chain,
+				     buf);
+			copy_array_end(&chain);
+			if (strcmp(end, h->name) != 0) {
+				free(h->canon);
+				h->canon = strdup(end);
+				if (!h->canon)
+					oom(p);
+			}
+		} else {
+			end =
+			    follow(a->pkt, a->len, a->msg, q->qname, NULL, buf);
+		}
+		add_addresses(h, q, a, end);
+	}
+	tlsa_maybe(p, q->host);
+}
+
+static void on_tlsa(struct probe *p, const struct query *q,
+		    const struct resolver_answer *a)
+{
+	struct host *h = &p->hosts[q->host];
+	size_t found = 0;
+
+	free(h->tlsa_name);
+	h->tlsa_name = strdup(q->qname);
+	if (!h->tlsa_name)
+		oom(p);
+	h->tlsa_st = a->dnssec;
+	jbuf_reset(&h->tlsa);
+	h->ntlsa = 0;
+	for (size_t i = 0; i < h->nrec; i++)
+		free((void *)h->rec[i].data);
+	h->nrec = 0;
+	if (a->rc == RESOLVER_OK && a->msg && a->rcode == DNS_RCODE_NOERROR &&
+	    !dnssec_failed(a->dnssec)) {
+		char buf[2][DNS_NAME_TEXT_MAX];
+		const char *end =
+		    follow(a->pkt, a->len, a->msg, q->qname, NULL, buf);
+		for (size_t i = 0; i < a->msg->nrr; i++) {
+			const struct dns_rr *rr = &a->msg->rr[i];
+			struct dns_tlsa t;
+			if (rr->section != DNS_SECTION_ANSWER ||
+			    rr->type != DNS_TYPE_TLSA ||
+			    strcmp(dns_rr_owner(a->msg, rr), end) != 0 ||
+			    dns_rr_tlsa(a->pkt, a->len, rr, &t) != DNS_OK)
+				continue;
+			if (h->ntlsa++)
+				jbuf_append(&h->tlsa, ",", 1);
+			/* An array element in COPY text: "u s m hex". */
+			jbuf_printf(&h->tlsa, "\"%u %u %u ", t.usage,
+				    t.selector, t.mtype);
+			for (size_t k = 0; k < t.data_len; k++)
+				jbuf_printf(&h->tlsa, "%02x", t.data[k]);
+			jbuf_append(&h->tlsa, "\"", 1);
+			found++;
+			if (h->nrec < VERIFY_MAX_TLSA) {
+				uint8_t *data =
+				    malloc(t.data_len ? t.data_len : 1);
+				if (!data) {
+					oom(p);
+					continue;
+				}
+				memcpy(data, t.data, t.data_len);
+				h->rec[h->nrec++] =
+				    (struct verify_tlsa){ t.usage, t.selector,
+							  t.mtype, data,
+							  t.data_len };
+			}
+		}
+	}
+	/* §2.2.3: no TLSA at the expanded name (securely) → the original. */
+	if (!found && !dnssec_failed(a->dnssec) && h->canon &&
+	    !h->tlsa_tried_original) {
+		char qname[DNS_NAME_TEXT_MAX + 16];
+		h->tlsa_tried_original = true;
+		snprintf(qname, sizeof qname, "_25._tcp.%s", h->name);
+		query_send(p, Q_TLSA, q->host, qname, DNS_TYPE_TLSA);
+	}
+}
+
+/* --- finishing -------------------------------------------------------- */
+
+/* May this address of this host be contacted? */
+static bool address_ok(const struct probe *p, const struct host *h, size_t k)
+{
+	return addr_policy_check(p->env->policy, &h->addrs[k]) ==
+		   ADDR_POLICY_OK &&
+	       !addr_policy_domain_blocked(p->env->policy, h->name);
+}
+
+/*
+ * Whether this domain's TLSA records for host h authenticate each contacted
+ * endpoint's chain (verify_dane), into h->chain_ok. The chain is whoever
+ * probed the endpoint's (epreg.h); the records, their DNSSEC status and the
+ * reference names are this domain's own, so two domains sharing an
+ * endpoint are judged apart (RFC 7672 §2.2.1). Only where the records
+ * count: a secure TLSA answer reached by a secure path with a usable
+ * record; elsewhere verify_dane_decide() never looks at the chain.
+ */
+static void host_chains(struct probe *p, struct host *h)
+{
+	unsigned usable = 0;
+
+	for (size_t i = 0; i < h->nrec; i++)
+		usable += verify_tlsa_usable(&h->rec[i]) == VERIFY_TLSA_USABLE;
+	if (!h->kept || !h->tlsa_looked_up || h->tlsa_st != DNSSEC_SECURE ||
+	    !usable || !h->tlsa_name)
+		return;
+	/* Reference names: the TLSA base domain (where the records were
+	 * found, maybe the CNAME expansion), then the MX host. */
+	const char *base = h->tlsa_name + strlen("_25._tcp.");
+	const char *refs[2] = { base, h->name };
+	size_t nref = strcmp(base, h->name) ? 2 : 1;
+	for (size_t k = 0; k < h->naddr; k++) {
+		const struct ep_done *d = h->done[k];
+		if (d && d->nchain)
+			h->chain_ok[k] = dane_cache_chain_ok(
+			    p->env->dane, d, p->env->verify, d->chain,
+			    d->nchain, time(NULL), refs, nref, h->rec, h->nrec);
+	}
+}
+
+/* The SMTP/TLS stage's share of the host's DANE outcome (RFC 7672),
+ * from the TLSA records and what its endpoints presented; NULL when the
+ * stage did not run. */
+static const char *host_dane(const struct probe *p, const struct host *h,
+			     const char *outcome, enum verify_dane_outcome *out)
+{
+	struct verify_dane_facts f = { 0 };
+	size_t contacted = 0;
+
+	if (!p->env->ep_env || !h->kept)
+		return NULL;
+	f.starttls_ok = true;
+	f.chain_ok = true;
+	for (size_t k = 0; k < h->naddr; k++) {
+		const struct ep_done *d = h->done[k];
+		if (!d)
+			continue;
+		contacted++;
+		f.starttls_ok &= d->starttls_ok;
+		f.chain_ok &= h->chain_ok[k];
+	}
+	f.secure_path =
+	    h->tlsa_looked_up &&
+	    (h->tlsa_st == DNSSEC_SECURE || h->tlsa_st == DNSSEC_BOGUS) &&
+	    (contacted > 0 || (outcome && !strcmp(outcome, "ok")));
+	f.starttls_ok &= contacted > 0;
+	f.chain_ok &= contacted > 0;
+	f.tlsa_bogus = h->tlsa_st == DNSSEC_BOGUS;
+	f.nrecords = (unsigned)h->nrec;
+	for (size_t i = 0; i < h->nrec; i++)
+		f.nusable +=
+		    verify_tlsa_usable(&h->rec[i]) == VERIFY_TLSA_USABLE;
+	*out = verify_dane_decide(&f);
+	return verify_dane_outcome_str(*out);
+}
+
+static const char *address_outcome(const struct probe *p, const struct host *h,
+				   size_t *refused)
+{
+	size_t ok = 0;
+
+	*refused = 0;
+	if (!h->kept)
+		return NULL;
+	if (host_dns_failed(h))
+		return "dns_error";
+	for (size_t i = 0; i < h->naddr; i++) {
+		if (address_ok(p, h, i))
+			ok++;
+		else
+			(*refused)++;
+	}
+	if (h->naddr == 0)
+		return "mx_no_address";
+	return ok ? "ok" : "refused_address";
+}
+
+/* One domain_endpoint row per contacted endpoint of host i: the judgements
+ * that depend on the domain (its own name in the certificate) and on the
+ * host's TLSA records. */
+static void write_domain_endpoints(struct probe *p, size_t i,
+				   const struct host *h)
+{
+	struct jbuf *b = &p->out[PROBE_T_DOMAIN_ENDPOINT];
+
+	for (size_t k = 0; k < h->naddr; k++) {
+		const struct ep_done *d = h->done[k];
+		char ip[64];
+		if (!d)
+			continue;
+		addr_format(&h->addrs[k], ip, sizeof ip);
+		copy_int(b, p->env->campaign_id);
+		copy_field(b);
+		copy_int(b, p->target_id);
+		copy_field(b);
+		copy_int(b, (int64_t)i);
+		copy_field(b);
+		copy_str(b, ip);
+		copy_field(b);
+		copy_int(b, PROBE_SMTP_PORT);
+		copy_field(b);
+		copy_str(b, h->name);
+		copy_field(b);
+		int named =
+		    d->nchain && p->env->names
+			? verify_leaf_names(p->env->names, d, d->chain[0].data,
+					    d->chain[0].len, p->domain)
+			: -1;
+		if (named >= 0)
+			copy_bool(b, named);
+		else
+			copy_null(b);
+		copy_field(b);
+		struct verify_dane_facts f = { 0 };
+		f.secure_path =
+		    h->tlsa_looked_up &&
+		    (h->tlsa_st == DNSSEC_SECURE || h->tlsa_st == DNSSEC_BOGUS);
+		f.tlsa_bogus = h->tlsa_st == DNSSEC_BOGUS;
+		f.nrecords = (unsigned)h->nrec;
+		for (size_t r = 0; r < h->nrec; r++)
+			f.nusable += verify_tlsa_usable(&h->rec[r]) ==
+				     VERIFY_TLSA_USABLE;
+		f.starttls_ok = d->starttls_ok;
+		f.chain_ok = h->chain_ok[k];
+		enum verify_dane_outcome o = verify_dane_decide(&f);
+		copy_str(b, verify_dane_outcome_str(o));
+		copy_field(b);
+		copy_str(b, verify_dane_result_type(o));
+		copy_row_end(b);
+	}
+}
+
+static void write_rows(struct probe *p, struct probe_counts *delta)
+{
+	struct jbuf *dd = &p->out[PROBE_T_DOMAIN_DNS];
+	struct jbuf *mx = &p->out[PROBE_T_DOMAIN_MX];
+	struct jbuf *ad = &p->out[PROBE_T_MX_ADDRESS];
+	char now[64];
+	uv_timeval64_t tv;
+	struct tm tm;
+
+	uv_gettimeofday(&tv);
+	time_t secs = (time_t)tv.tv_sec;
+	gmtime_r(&secs, &tm);
+	strftime(now, sizeof now, "%Y-%m-%d %H:%M:%S", &tm);
+	snprintf(now + strlen(now), sizeof now - strlen(now), ".%06d+00",
+		 (int)tv.tv_usec);
+
+	copy_int(dd, p->env->campaign_id);
+	copy_field(dd);
+	copy_int(dd, p->target_id);
+	copy_field(dd);
+	copy_str(dd, p->domain);
+	copy_field(dd);
+	copy_str(dd, now);
+	copy_field(dd);
+	copy_str(dd, p->env->worker);
+	copy_field(dd);
+	copy_str(dd, p->mx_outcome);
+	copy_field(dd);
+	copy_int(dd, p->mx_count);
+	copy_field(dd);
+	copy_bool(dd, p->mx_truncated);
+	copy_field(dd);
+	if (p->apex_cname.len)
+		jbuf_append(dd, p->apex_cname.data, p->apex_cname.len);
+	else
+		jbuf_puts(dd, "{}");
+	copy_field(dd);
+	copy_int(dd, p->queries);
+	copy_field(dd);
+	copy_int(dd, (int64_t)(uv_now(p->env->loop) - p->start_ms));
+	copy_row_end(dd);
+
+	jbuf_append(&p->out[PROBE_T_DNS_RRSET],
+		    p->rrset.data ? p->rrset.data : "", p->rrset.len);
+
+	for (size_t i = 0; i < p->nhosts; i++) {
+		struct host *h = &p->hosts[i];
+		size_t refused;
+		const char *outcome = address_outcome(p, h, &refused);
+		delta->refused_addresses += refused;
+		copy_int(mx, p->env->campaign_id);
+		copy_field(mx);
+		copy_int(mx, p->target_id);
+		copy_field(mx);
+		copy_int(mx, (int64_t)i);
+		copy_field(mx);
+		copy_int(mx, h->preference);
+		copy_field(mx);
+		copy_str(mx, h->name);
+		copy_field(mx);
+		copy_bool(mx, h->kept);
+		copy_field(mx);
+		copy_bool(mx, h->ip_literal);
+		copy_field(mx);
+		if (h->cname.len)
+			jbuf_append(mx, h->cname.data, h->cname.len);
+		else
+			jbuf_puts(mx, "{}");
+		copy_field(mx);
+		copy_str(mx, outcome);
+		copy_field(mx);
+		copy_str(mx, h->a_done ? dnssec_status_str(h->a_st) : NULL);
+		copy_field(mx);
+		copy_str(mx,
+			 h->aaaa_done ? dnssec_status_str(h->aaaa_st) : NULL);
+		copy_field(mx);
+		copy_bool(mx, h->tlsa_looked_up);
+		copy_field(mx);
+		copy_str(mx, h->tlsa_name);
+		copy_field(mx);
+		copy_str(mx,
+			 h->tlsa_name ? dnssec_status_str(h->tlsa_st) : NULL);
+		copy_field(mx);
+		jbuf_append(mx, "{", 1);
+		if (h->tlsa.len)
+			jbuf_append(mx, h->tlsa.data, h->tlsa.len);
+		jbuf_append(mx, "}", 1);
+		copy_field(mx);
+		enum verify_dane_outcome dane;
+		host_chains(p, h);
+		const char *dane_str = host_dane(p, h, outcome, &dane);
+		copy_str(mx, dane_str);
+		copy_field(mx);
+		copy_str(mx, dane_str ? verify_dane_result_type(dane) : NULL);
+		copy_field(mx);
+		int match = sts_facts_mx_match(&p->sts, h->name);
+		if (match < 0)
+			copy_null(mx);
+		else
+			copy_bool(mx, match);
+		copy_field(mx);
+		if (h->kept)
+			copy_bool(mx, host_partial(h));
+		else
+			copy_null(mx);
+		copy_field(mx);
+		copy_str(mx, h->kept ? regdomain_of(h->name) : NULL);
+		copy_row_end(mx);
+		write_domain_endpoints(p, i, h);
+
+		for (size_t k = 0; k < h->naddr; k++) {
+			char text[64];
+			enum addr_verdict v =
+			    addr_policy_check(p->env->policy, &h->addrs[k]);
+			if (v == ADDR_POLICY_OK &&
+			    addr_policy_domain_blocked(p->env->policy, h->name))
+				v = ADDR_POLICY_BLOCKLIST;
+			/* The same address twice (A listed twice) is one row. */
+			bool dup = false;
+			for (size_t j = 0; j < k; j++)
+				dup |= memcmp(&h->addrs[j], &h->addrs[k],
+					      sizeof h->addrs[k]) == 0;
+			if (dup)
+				continue;
+			addr_format(&h->addrs[k], text, sizeof text);
+			copy_int(ad, p->env->campaign_id);
+			copy_field(ad);
+			copy_int(ad, p->target_id);
+			copy_field(ad);
+			copy_int(ad, (int64_t)i);
+			copy_field(ad);
+			copy_str(ad, text);
+			copy_field(ad);
+			copy_str(ad, addr_verdict_str(v));
+			copy_field(ad);
+			copy_str(ad,
+				 addr_class_str(addr_classify(&h->addrs[k])));
+			copy_row_end(ad);
+		}
+	}
+	jbuf_append(&p->out[PROBE_T_ENDPOINT],
+		    p->eprows.data ? p->eprows.data : "", p->eprows.len);
+	jbuf_append(&p->out[PROBE_T_CERTIFICATE],
+		    p->certrows.data ? p->certrows.data : "", p->certrows.len);
+	jbuf_append(&p->out[PROBE_T_RECORDS],
+		    p->records.data ? p->records.data : "", p->records.len);
+	if (p->sts.looked_up)
+		sts_facts_row(&p->sts, &p->out[PROBE_T_MTA_STS],
+			      p->env->campaign_id, p->target_id);
+	if (p->rpt.looked_up)
+		rpt_facts_row(&p->rpt, &p->out[PROBE_T_TLSRPT],
+			      p->env->campaign_id, p->target_id);
+}
+
+static void probe_free(struct probe *p)
+{
+	for (size_t i = 0; i < p->nhosts; i++) {
+		struct host *h = &p->hosts[i];
+		free(h->name);
+		free(h->canon);
+		free(h->tlsa_name);
+		jbuf_free(&h->cname);
+		jbuf_free(&h->tlsa);
+		for (size_t k = 0; k < h->nrec; k++)
+			free((void *)h->rec[k].data);
+	}
+	/* Hosts beyond nhosts were allocated but never named. */
+	free(p->hosts);
+	for (size_t i = 0; i < p->nkeys; i++)
+		free(p->keys[i]);
+	free(p->keys);
+	jbuf_free(&p->rrset);
+	jbuf_free(&p->apex_cname);
+	jbuf_free(&p->eprows);
+	jbuf_free(&p->certrows);
+	jbuf_free(&p->records);
+	sts_facts_free(&p->sts);
+	rpt_facts_free(&p->rpt);
+	free(p->domain);
+	free(p);
+}
+
+static void finish(struct probe *p)
+{
+	struct probe_counts delta = { 0 };
+	size_t before[PROBE_T_LAST];
+
+	for (int t = 0; t < PROBE_T_LAST; t++)
+		before[t] = p->out[t].len;
+	if (!p->failed && !p->rrset.failed && !p->apex_cname.failed)
+		write_rows(p, &delta);
+	/* A domain whose rows did not fit is taken out whole; the batch
+	 * keeps everything else. */
+	bool bad = p->failed || p->rrset.failed || p->apex_cname.failed;
+	for (int t = 0; t < PROBE_T_LAST; t++)
+		bad |= p->out[t].failed;
+	if (bad) {
+		for (int t = 0; t < PROBE_T_LAST; t++) {
+			p->out[t].failed = 0;
+			p->out[t].len = before[t];
+		}
+		delta.dns_error++;
+	}
+	delta.domains = 1;
+	delta.queries = p->queries;
+	delta.endpoints_probed = p->ep_probed;
+	delta.starttls_ok = p->ep_starttls;
+	if (!bad && p->mx_outcome) {
+		const char *o = p->mx_outcome;
+		if (!strcmp(o, "mx"))
+			delta.mx++;
+		else if (!strcmp(o, "implicit_mx"))
+			delta.implicit_mx++;
+		else if (!strncmp(o, "null_mx", 7))
+			delta.null_mx++;
+		else if (!strcmp(o, "no_domain"))
+			delta.no_domain++;
+		else if (!strcmp(o, "blocklisted"))
+			delta.blocklisted++;
+		else
+			delta.dns_error++;
+	}
+	p->cb(p->arg, &delta);
+	probe_free(p);
+}
+
+/* --- SMTP/TLS stage ---------------------------------------------------- */
+
+/* A domain waiting for (or making) one endpoint probe. */
+struct ep_wait {
+	struct probe *p;
+	size_t host, addr;
+	struct ep_key key;
+};
+
+static void ep_arrived(struct probe *p, size_t hi, size_t k,
+		       const struct ep_done *d)
+{
+	p->hosts[hi].done[k] = d;
+	if (--p->pending == 0)
+		finish(p);
+}
+
+static void on_ep_probed(void *arg, const struct endpoint_result *r);
+static void publish_failure(struct ep_wait *w);
+
+static void on_ep_wait(void *arg, const struct ep_done *d)
+{
+	struct ep_wait *w = arg;
+	struct probe *p = w->p;
+	size_t hi = w->host, k = w->addr;
+
+	if (!d) {
+		/* Our claim was won: probe it, then publish. */
+		struct host *h = &p->hosts[hi];
+		if (endpoint_probe(p->env->ep_env, &h->addrs[k],
+				   PROBE_SMTP_PORT, h->name, on_ep_probed,
+				   w) != 0)
+			publish_failure(w);
+		return;
+	}
+	free(w);
+	ep_arrived(p, hi, k, d);
+}
+
+/* The probe could not be made (out of memory): publish a failure so that
+ * waiters are not stuck; the domain is failed. Frees w. */
+static void publish_failure(struct ep_wait *w)
+{
+	struct probe *p = w->p;
+	size_t hi = w->host, k = w->addr;
+	struct ep_done *fail = calloc(1, sizeof *fail);
+
+	if (fail)
+		snprintf(fail->outcome, sizeof fail->outcome, "no_memory");
+	const struct ep_done *pub =
+	    fail ? epreg_publish(p->env->reg, &w->key, fail) : NULL;
+	free(w);
+	oom(p);
+	ep_arrived(p, hi, k, pub);
+}
+
+/* A session fact as a COPY boolean: NULL when it was never observed. */
+static void copy_fact(struct jbuf *b, enum smtp_fact f)
+{
+	if (f == SMTP_FACT_YES || f == SMTP_FACT_NO)
+		copy_bool(b, f == SMTP_FACT_YES);
+	else
+		copy_null(b);
+}
+
+/* The endpoint row (to b) and the rows of its certificates (to certs). */
+static void endpoint_row(struct probe *p, const struct endpoint_result *r,
+			 const struct verify_result *vr, bool judged,
+			 struct jbuf *b, struct jbuf *certs)
+{
+	const struct smtp_facts *f = &r->session->facts;
+	const struct smtp_transcript *tr = &r->session->transcript;
+	struct copy_array arr;
+	char ip[64], now[64];
+	time_t t = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(now, sizeof now, "%Y-%m-%d %H:%M:%S+00", &tm);
+	addr_format(&r->addr, ip, sizeof ip);
+	copy_int(b, p->env->campaign_id);
+	copy_field(b);
+	copy_str(b, ip);
+	copy_field(b);
+	copy_int(b, r->port);
+	copy_field(b);
+	copy_str(b, r->sni);
+	copy_field(b);
+	copy_str(b, p->env->worker);
+	copy_field(b);
+	copy_str(b, now);
+	copy_field(b);
+	copy_str(b, smtp_rc_str(f->outcome));
+	copy_field(b);
+	copy_str(b, smtp_state_str(f->end_state));
+	copy_field(b);
+	copy_str(b, conn_rc_str(r->conn_rc));
+	copy_field(b);
+	if (f->banner_code)
+		copy_int(b, f->banner_code);
+	else
+		copy_null(b);
+	copy_field(b);
+	if (f->ehlo_code)
+		copy_int(b, f->ehlo_code);
+	else
+		copy_null(b);
+	copy_field(b);
+	if (f->helo_code)
+		copy_int(b, f->helo_code);
+	else
+		copy_null(b);
+	copy_field(b);
+	copy_fact(b, f->starttls_offered);
+	copy_field(b);
+	if (f->starttls_code)
+		copy_int(b, f->starttls_code);
+	else
+		copy_null(b);
+	copy_field(b);
+	copy_str(b, f->stripping != SMTP_STRIP_NONE
+			? smtp_stripping_str(f->stripping)
+			: NULL);
+	copy_field(b);
+	copy_fact(b, f->injection);
+	copy_field(b);
+	copy_fact(b, f->overlong_line);
+	copy_field(b);
+	copy_fact(b, f->bare_lf);
+	copy_field(b);
+	/* Keywords exist only in a 2xx EHLO answer: without one they were
+	 * not reached (NULL), which an empty list would hide. */
+	if (f->ehlo_code / 100 == 2) {
+		copy_array_begin(&arr, b);
+		for (size_t i = 0; i < f->nkeywords; i++)
+			copy_array_text(&arr, f->keywords[i],
+					strlen(f->keywords[i]));
+		copy_array_end(&arr);
+	} else {
+		copy_null(b);
+	}
+	copy_field(b);
+	if (f->banner_code)
+		copy_bytea(b, f->banner, f->banner_len);
+	else
+		copy_null(b);
+	copy_field(b);
+	if (r->tls_done) {
+		copy_str(b, r->tls->version);
+		copy_field(b);
+		copy_str(b, r->tls->cipher);
+		copy_field(b);
+		copy_str(b, r->tls->group[0] ? r->tls->group : NULL);
+		copy_field(b);
+		copy_int(b, r->tls->handshake_ms);
+	} else {
+		jbuf_puts(b, "\\N\t\\N\t\\N\t\\N");
+	}
+	copy_field(b);
+	copy_str(b, f->tls_reason[0] ? f->tls_reason : NULL);
+	copy_field(b);
+	copy_array_begin(&arr, b);
+	for (size_t i = 0; r->tls_done && i < r->tls->nchain; i++) {
+		uint8_t digest[CERT_SHA256_LEN];
+		if (cert_sha256(r->tls->chain[i], r->tls->chain_len[i],
+				digest) == 0)
+			copy_array_bytea(&arr, digest, sizeof digest);
+		cert_copy_row(certs, r->tls->chain[i], r->tls->chain_len[i]);
+	}
+	copy_array_end(&arr);
+	copy_field(b);
+	copy_int(b, r->tls_done ? (int64_t)r->tls->chain_total : 0);
+	copy_field(b);
+	if (judged) {
+		copy_bool(b, vr->trusted);
+		copy_field(b);
+		copy_array_begin(&arr, b);
+		for (unsigned i = 0; i < vr->nerrors; i++)
+			copy_array_text(&arr, vr->errors[i].name,
+					strlen(vr->errors[i].name));
+		copy_array_end(&arr);
+		copy_field(b);
+		copy_bool(b, vr->missing_intermediate);
+		copy_field(b);
+		copy_bool(b, vr->name_matches_mx);
+		copy_field(b);
+		copy_bool(b, vr->cn_only);
+		copy_field(b);
+		copy_array_begin(&arr, b);
+		for (unsigned bit = 0; bit < VERIFY_WEAK_BITS; bit++)
+			if (vr->weak & (1u << bit))
+				copy_array_text(
+				    &arr, verify_weak_str(1u << bit),
+				    strlen(verify_weak_str(1u << bit)));
+		copy_array_end(&arr);
+		copy_field(b);
+		copy_bool(b, vr->valid_ignoring_strength);
+		copy_field(b);
+		copy_bool(b, vr->out_of_order);
+		copy_field(b);
+		copy_int(b, vr->leaf_san_count);
+	} else {
+		jbuf_puts(b, "\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N");
+	}
+	copy_field(b);
+	copy_bytea(b, tr->bytes, tr->len);
+	copy_field(b);
+	copy_int(b, r->elapsed_ms);
+	copy_row_end(b);
+}
+
+/* The handshake record, as a line for the store to compress. */
+static void record_line(struct jbuf *b, const struct endpoint_result *r)
+{
+	char ip[64];
+
+	addr_format(&r->addr, ip, sizeof ip);
+	jbuf_printf(b, "%s\t%d\t", ip, r->port);
+	copy_str(b, r->sni);
+	jbuf_puts(b, "\t");
+	record_json(b, r);
+	jbuf_puts(b, "\n");
+}
+
+/* The owner's probe finished: judge the chain once (PKIX: the same for
+ * every domain), publish the result and the chain for every domain that
+ * uses this endpoint (each judges DANE itself), and keep the rows. */
+static void on_ep_probed(void *arg, const struct endpoint_result *r)
+{
+	struct ep_wait *w = arg;
+	struct probe *p = w->p;
+	struct ep_done *d = calloc(1, sizeof *d);
+	struct epclaim_result *x = NULL;
+	struct verify_result vr;
+	size_t n = r->tls_done ? r->tls->nchain : 0;
+	struct verify_der *der = n ? calloc(n, sizeof *der) : NULL;
+	bool judged = false;
+
+	if (n && !der) {
+		/* Out of memory: published as a failure below. */
+		free(d);
+		d = NULL;
+		n = 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		der[i] = (struct verify_der){ r->tls->chain[i],
+					      r->tls->chain_len[i] };
+	if (n && verify_chain(p->env->verify, der, n, time(NULL), r->sni, NULL,
+			      &vr) == VERIFY_OK)
+		judged = true;
+	if (p->env->claims) {
+		/* Rows go to the claim thread, which stores them before it
+		 * publishes the result (epclaim.h). */
+		x = calloc(1, sizeof *x);
+		if (x) {
+			jbuf_init(&x->endpoint_rows, PROBE_ROWS_MAX);
+			jbuf_init(&x->cert_rows, PROBE_ROWS_MAX);
+			jbuf_init(&x->record, PROBE_ROWS_MAX);
+			endpoint_row(p, r, &vr, judged, &x->endpoint_rows,
+				     &x->cert_rows);
+			record_line(&x->record, r);
+		}
+	} else {
+		endpoint_row(p, r, &vr, judged, &p->eprows, &p->certrows);
+		record_line(&p->records, r);
+	}
+	p->ep_probed++;
+	if (d && ep_done_set_chain(d, der, n) != 0) {
+		free(d);
+		d = NULL;
+	}
+	free(der);
+	if (!d || (p->env->claims && !x)) {
+		ep_done_free(d);
+		if (x) {
+			jbuf_free(&x->endpoint_rows);
+			jbuf_free(&x->cert_rows);
+			jbuf_free(&x->record);
+			free(x);
+		}
+		publish_failure(w);
+		return;
+	}
+	snprintf(d->outcome, sizeof d->outcome, "%s",
+		 smtp_rc_str(r->session->facts.outcome));
+	d->starttls_ok =
+	    r->tls_done && r->session->facts.outcome == SMTP_RC_STARTTLS_OK;
+	p->ep_starttls += d->starttls_ok;
+	d->trusted = judged && vr.trusted;
+	d->name_matches_mx = judged && vr.name_matches_mx;
+	if (x) {
+		/* Wait for our own result like everyone else: it arrives once
+		 * its rows are stored. */
+		const struct ep_done *none = NULL;
+		enum epreg_answer a =
+		    epreg_request(p->env->reg, &w->key, p->env->worker_index,
+				  on_ep_wait, w, &none);
+		x->key = w->key;
+		x->done = d;
+		epclaim_finish(p->env->claims, x);
+		if (a != EPREG_WAIT) {
+			/* Out of memory: the others still get the result. */
+			size_t hi = w->host, k = w->addr;
+			free(w);
+			oom(p);
+			ep_arrived(p, hi, k, NULL);
+		}
+		return;
+	}
+	const struct ep_done *pub = epreg_publish(p->env->reg, &w->key, d);
+	size_t hi = w->host, k = w->addr;
+	free(w);
+	if (!pub) {
+		oom(p);
+		if (--p->pending == 0)
+			finish(p);
+		return;
+	}
+	ep_arrived(p, hi, k, pub);
+}
+
+static void endpoint_request(struct probe *p, size_t hi, size_t k)
+{
+	struct host *h = &p->hosts[hi];
+	struct ep_wait *w = calloc(1, sizeof *w);
+	const struct ep_done *d = NULL;
+
+	if (!w) {
+		oom(p);
+		return;
+	}
+	w->p = p;
+	w->host = hi;
+	w->addr = k;
+	w->key.addr = h->addrs[k];
+	w->key.port = PROBE_SMTP_PORT;
+	snprintf(w->key.sni, sizeof w->key.sni, "%s", h->name);
+	switch (epreg_request(p->env->reg, &w->key, p->env->worker_index,
+			      on_ep_wait, w, &d)) {
+	case EPREG_DONE:
+		h->done[k] = d;
+		free(w);
+		return;
+	case EPREG_WAIT:
+		p->pending++;
+		return;
+	case EPREG_PROBE:
+		p->pending++;
+		if (endpoint_probe(p->env->ep_env, &h->addrs[k],
+				   PROBE_SMTP_PORT, h->name, on_ep_probed,
+				   w) != 0)
+			publish_failure(w);
+		return;
+	case EPREG_CLAIM:
+		p->pending++;
+		if (epclaim_request(p->env->claims, &w->key) != 0)
+			publish_failure(w);
+		return;
+	case EPREG_NO_MEMORY:
+		free(w);
+		oom(p);
+		return;
+	}
+}
+
+/* The DNS stage is over: probe every contactable endpoint of every kept
+ * MX host (SNI = the MX host), unless the SMTP stage is off. */
+static void dns_done(struct probe *p)
+{
+	if (p->smtp_started || p->failed ||
+	    (!p->env->ep_env && !p->sts.fetch_due)) {
+		finish(p);
+		return;
+	}
+	p->smtp_started = true;
+	p->pending = 1; /* held while requests go out */
+	sts_fetch_start(p);
+	for (size_t i = 0; p->env->ep_env && i < p->nhosts; i++) {
+		struct host *h = &p->hosts[i];
+		if (!h->kept || host_dns_failed(h))
+			continue;
+		for (size_t k = 0; k < h->naddr; k++) {
+			bool dup = false;
+			for (size_t j = 0; j < k; j++)
+				dup |= memcmp(&h->addrs[j], &h->addrs[k],
+					      sizeof h->addrs[k]) == 0;
+			if (!dup && address_ok(p, h, k))
+				endpoint_request(p, i, k);
+		}
+	}
+	if (--p->pending == 0)
+		finish(p);
+}
+
+/* --- MTA-STS and TLS-RPT ---------------------------------------------- */
+
+static void on_sts_fetched(const struct stsfetch_result *r, void *arg)
+{
+	struct probe *p = arg;
+
+	if (sts_facts_fetched(&p->sts, r, &p->certrows) != 0)
+		oom(p);
+	if (--p->pending == 0)
+		finish(p);
+}
+
+/* The policy fetch, when the TXT record is valid: to the addresses of
+ * mta-sts.<domain> the address policy allows. */
+static void sts_fetch_start(struct probe *p)
+{
+	struct sts_facts *s = &p->sts;
+	char text[STSFETCH_MAX_ADDRS][64];
+	const char *addrs[STSFETCH_MAX_ADDRS];
+	size_t n = 0;
+
+	if (!s->fetch_due || !p->env->sts)
+		return;
+	/* The policy host is used with the addresses it got when only one
+	 * of its lookups failed without being bogus, like an MX host (see
+	 * host_partial()). */
+	bool one = p->sts_a_failed != p->sts_aaaa_failed;
+	enum dnssec_status bad_st = p->sts_a_failed ? s->a_st : s->aaaa_st;
+	s->host_failed = (p->sts_a_failed || p->sts_aaaa_failed) &&
+			 !(one && bad_st != DNSSEC_BOGUS && s->naddr > 0);
+	bool blocked = addr_policy_domain_blocked(p->env->policy, s->host);
+	for (size_t i = 0; i < s->naddr; i++) {
+		if (blocked ||
+		    addr_policy_check(p->env->policy, &s->addrs[i]) !=
+			ADDR_POLICY_OK)
+			continue;
+		addr_format(&s->addrs[i], text[n], sizeof text[n]);
+		addrs[n] = text[n];
+		n++;
+	}
+	if (s->host_failed || s->naddr == 0) {
+		s->fetch = stsfetch_rc_str(STSFETCH_DNS_ERROR);
+		return;
+	}
+	if (n == 0) {
+		s->fetch = stsfetch_rc_str(STSFETCH_REFUSED_ADDRESS);
+		return;
+	}
+	p->pending++;
+	if (stsfetch_start(p->env->sts, s->host, addrs, n, on_sts_fetched, p) !=
+	    0) {
+		p->pending--;
+		s->fetch = stsfetch_rc_str(STSFETCH_OUT_OF_MEMORY);
+		oom(p);
+	}
+}
+
+/* No usable answer for a lookup whose result is not about existence. */
+static bool answer_failed(const struct resolver_answer *a)
+{
+	return a->rc != RESOLVER_OK || !a->msg || dnssec_failed(a->dnssec) ||
+	       (a->rcode != DNS_RCODE_NOERROR &&
+		a->rcode != DNS_RCODE_NXDOMAIN);
+}
+
+/* The TXT records at the end of the answer's CNAME chain, each one's
+ * strings joined, packed into buf (a->len bytes always suffice). */
+static size_t txt_records(const struct query *q,
+			  const struct resolver_answer *a, uint8_t *buf,
+			  struct mtasts_bytes *recs, struct copy_array *chain)
+{
+	char names[2][DNS_NAME_TEXT_MAX];
+	const char *end =
+	    follow(a->pkt, a->len, a->msg, q->qname, chain, names);
+	size_t n = 0, used = 0;
+
+	for (size_t i = 0; i < a->msg->nrr && n < PROBE_TXT_MAX; i++) {
+		const struct dns_rr *rr = &a->msg->rr[i];
+		struct dns_txt t;
+		if (rr->section != DNS_SECTION_ANSWER ||
+		    rr->type != DNS_TYPE_TXT ||
+		    strcmp(dns_rr_owner(a->msg, rr), end) != 0 ||
+		    dns_rr_txt(a->pkt, a->len, rr, buf + used, a->len - used,
+			       &t) != DNS_OK)
+			continue;
+		recs[n++] = (struct mtasts_bytes){ t.data, t.len };
+		used += t.len;
+	}
+	return n;
+}
+
+static void on_sts_txt(struct probe *p, const struct query *q,
+		       const struct resolver_answer *a)
+{
+	struct mtasts_bytes recs[PROBE_TXT_MAX];
+	struct jbuf cname;
+	struct copy_array chain;
+	uint8_t *buf = NULL;
+	size_t n = 0;
+	bool failed = answer_failed(a);
+
+	jbuf_init(&cname, PROBE_ARRAY_MAX);
+	copy_array_begin(&chain, &cname);
+	if (!failed && a->rcode == DNS_RCODE_NOERROR) {
+		buf = malloc(a->len ? a->len : 1);
+		if (!buf) {
+			oom(p);
+			jbuf_free(&cname);
+			return;
+		}
+		n = txt_records(q, a, buf, recs, &chain);
+	}
+	copy_array_end(&chain);
+	if (sts_facts_txt(&p->sts, recs, n, cname.data, cname.len, failed) != 0)
+		oom(p);
+	free(buf);
+	jbuf_free(&cname);
+	if (!p->env->sts)
+		p->sts.fetch_due = false; /* DNS only: no policy host */
+	if (!p->sts.fetch_due)
+		return;
+	snprintf(p->sts.host, sizeof p->sts.host, "mta-sts.%s", p->domain);
+	query_send(p, Q_STS_A, 0, p->sts.host, DNS_TYPE_A);
+	query_send(p, Q_STS_AAAA, 0, p->sts.host, DNS_TYPE_AAAA);
+}
+
+static void on_rpt_txt(struct probe *p, const struct query *q,
+		       const struct resolver_answer *a)
+{
+	struct mtasts_bytes recs[PROBE_TXT_MAX];
+	struct tlsrpt_bytes rrecs[PROBE_TXT_MAX];
+	uint8_t *buf = NULL;
+	size_t n = 0;
+	bool failed = answer_failed(a);
+
+	if (!failed && a->rcode == DNS_RCODE_NOERROR) {
+		buf = malloc(a->len ? a->len : 1);
+		if (!buf) {
+			oom(p);
+			return;
+		}
+		n = txt_records(q, a, buf, recs, NULL);
+	}
+	for (size_t i = 0; i < n; i++)
+		rrecs[i] = (struct tlsrpt_bytes){ recs[i].p, recs[i].len };
+	rpt_facts_txt(&p->rpt, rrecs, n, failed);
+	if (p->rpt.rua.failed)
+		oom(p);
+	free(buf);
+}
+
+static void on_sts_address(struct probe *p, const struct query *q,
+			   const struct resolver_answer *a)
+{
+	struct sts_facts *s = &p->sts;
+	bool failed = answer_failed(a);
+
+	if (q->kind == Q_STS_A) {
+		s->a_done = true;
+		s->a_st = a->dnssec;
+		p->sts_a_failed = failed;
+	} else {
+		s->aaaa_done = true;
+		s->aaaa_st = a->dnssec;
+		p->sts_aaaa_failed = failed;
+	}
+	if (failed || a->rcode != DNS_RCODE_NOERROR)
+		return;
+	char names[2][DNS_NAME_TEXT_MAX];
+	const char *end = follow(a->pkt, a->len, a->msg, q->qname, NULL, names);
+	answer_addresses(a, q->qtype, end, s->addrs, &s->naddr,
+			 STSFETCH_MAX_ADDRS);
+}
+
+/* --- queries --------------------------------------------------------- */
+
+static void on_answer(void *arg, const struct resolver_answer *a)
+{
+	struct query *q = arg;
+	struct probe *p = q->p;
+
+	write_rrset(p, q, a);
+	switch (q->kind) {
+	case Q_MX:
+		on_mx(p, q, a);
+		for (size_t i = 0; i < p->nhosts && !p->failed; i++) {
+			struct host *h = &p->hosts[i];
+			if (!h->kept)
+				continue;
+			query_send(p, Q_A, i, h->name, DNS_TYPE_A);
+			query_send(p, Q_AAAA, i, h->name, DNS_TYPE_AAAA);
+		}
+		break;
+	case Q_A:
+	case Q_AAAA:
+		on_address(p, q, a);
+		break;
+	case Q_TLSA:
+		on_tlsa(p, q, a);
+		break;
+	case Q_STS_TXT:
+		on_sts_txt(p, q, a);
+		break;
+	case Q_RPT_TXT:
+		on_rpt_txt(p, q, a);
+		break;
+	case Q_STS_A:
+	case Q_STS_AAAA:
+		on_sts_address(p, q, a);
+		break;
+	}
+	free(q);
+	if (--p->pending == 0)
+		dns_done(p);
+}
+
+static void query_send(struct probe *p, enum query_kind kind, size_t host,
+		       const char *qname, uint16_t qtype)
+{
+	size_t n = strlen(qname);
+	struct query *q = malloc(sizeof *q + n + 1);
+
+	if (!q) {
+		oom(p);
+		return;
+	}
+	q->p = p;
+	q->kind = kind;
+	q->host = host;
+	q->qtype = qtype;
+	memcpy(q->qname, qname, n + 1);
+	if (resolver_query(p->env->resolver, qname, qtype, on_answer, q) != 0) {
+		free(q);
+		oom(p);
+		return;
+	}
+	p->pending++;
+	p->queries++;
+}
+
+int probe_start(struct probe_env *env, int64_t target_id, const char *domain,
+		struct jbuf out[PROBE_T_LAST], probe_done_cb cb, void *arg)
+{
+	struct probe *p = calloc(1, sizeof *p);
+	char qname[DNS_NAME_TEXT_MAX + 16];
+
+	if (!p || !(p->domain = strdup(domain))) {
+		free(p);
+		return -1;
+	}
+	p->env = env;
+	p->target_id = target_id;
+	p->out = out;
+	p->cb = cb;
+	p->arg = arg;
+	p->start_ms = uv_now(env->loop);
+	jbuf_init(&p->rrset, PROBE_ROWS_MAX);
+	jbuf_init(&p->apex_cname, PROBE_ARRAY_MAX);
+	jbuf_init(&p->eprows, PROBE_ROWS_MAX);
+	jbuf_init(&p->certrows, PROBE_ROWS_MAX);
+	jbuf_init(&p->records, PROBE_ROWS_MAX);
+	sts_facts_init(&p->sts);
+	rpt_facts_init(&p->rpt);
+
+	if (addr_policy_domain_blocked(env->policy, domain)) {
+		/* Honoured before any packet: not even a DNS question. */
+		p->mx_outcome = "blocklisted";
+		finish(p);
+		return 0;
+	}
+	/* pending is held at 1 while the first queries go out, so an early
+	 * answer cannot finish the probe under our feet. */
+	p->pending = 1;
+	query_send(p, Q_MX, 0, domain, DNS_TYPE_MX);
+	snprintf(qname, sizeof qname, "_mta-sts.%s", domain);
+	query_send(p, Q_STS_TXT, 0, qname, DNS_TYPE_TXT);
+	snprintf(qname, sizeof qname, "_smtp._tls.%s", domain);
+	query_send(p, Q_RPT_TXT, 0, qname, DNS_TYPE_TXT);
+	if (--p->pending == 0)
+		dns_done(p);
+	return 0;
+}

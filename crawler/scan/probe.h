@@ -1,0 +1,109 @@
+/*
+ * The per-domain probe: one state machine per target domain that asks DNS
+ * everything the report needs (MX with implicit and null MX, CNAMEs, A and
+ * AAAA per MX host, TLSA for hosts on a secure path, the _mta-sts and
+ * _smtp._tls TXT records), judges every address with the address policy,
+ * and, when done, appends the domain's rows to the batch's COPY buffers in
+ * one go, so a domain's facts are stored whole or not at all.
+ */
+#ifndef MXCRAWL_CRAWLER_PROBE_H
+#define MXCRAWL_CRAWLER_PROBE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "crawler/scan/addrpolicy.h"
+#include "crawler/smtp/endpoint.h"
+#include "crawler/scan/epreg.h"
+#include "crawler/util/jbuf.h"
+#include "crawler/dns/resolver.h"
+#include "crawler/verify/verify.h"
+
+/* MX hosts probed per domain; more are recorded as not kept (truncated). */
+#define PROBE_MX_CAP 16
+/* CNAME links followed inside one answer. */
+#define PROBE_CNAME_MAX 16
+/* Addresses kept per MX host and family. */
+#define PROBE_ADDR_MAX 16
+
+/* The tables a probe writes, as COPY text rows (see store.h). */
+enum probe_table {
+	PROBE_T_DOMAIN_DNS = 0,
+	PROBE_T_DNS_RRSET,
+	PROBE_T_DOMAIN_MX,
+	PROBE_T_MX_ADDRESS,
+	PROBE_T_ENDPOINT,    /* staged: another crawler may have it */
+	PROBE_T_CERTIFICATE, /* staged: stored once across campaigns */
+	PROBE_T_DOMAIN_ENDPOINT,
+	/* Handshake records as "ip\tport\tsni\tJSON\n" lines: the store
+	 * compresses them into handshake_record rows (record.h). */
+	PROBE_T_RECORDS,
+	PROBE_T_MTA_STS, /* stsfacts.h */
+	PROBE_T_TLSRPT,
+	PROBE_T_LAST
+};
+
+struct dane_cache;
+
+/* What every probe of a worker shares. */
+struct probe_env {
+	uv_loop_t *loop;
+	struct resolver *resolver;
+	const struct addr_policy *policy;
+	const char *worker; /* recorded with each domain */
+	int64_t campaign_id;
+	/* The SMTP/TLS stage; NULL ep_env turns it off. */
+	const struct endpoint_env *ep_env;
+	struct epreg *reg; /* shared by the workers of this process */
+	/* Claims across processes (epclaim.h); NULL: this process alone. */
+	struct epclaim *claims;
+	/* The MTA-STS policy fetch (stsfetch.h); NULL: no fetch. */
+	struct stsfetch *sts;
+	unsigned worker_index;
+	const struct verify_ctx *verify;
+	/* This worker's decoded leaves, for the name checks per domain. */
+	struct verify_leaf_cache *names;
+	/* This worker's DANE judgements of shared chains (NULL: none). */
+	struct dane_cache *dane;
+};
+
+/* Counts of outcomes, for the progress line and the summary. */
+struct probe_counts {
+	uint64_t domains;
+	uint64_t mx, implicit_mx, null_mx, no_domain, dns_error, blocklisted;
+	uint64_t queries;
+	uint64_t refused_addresses;
+	uint64_t endpoints_probed; /* by this process (once each) */
+	uint64_t starttls_ok;	   /* of those, STARTTLS + TLS completed */
+};
+
+struct probe;
+struct epclaim;
+struct stsfetch;
+
+/* Called once per probe when it is done and its rows are appended; the
+ * probe is freed right after the callback returns. */
+typedef void (*probe_done_cb)(void *arg, const struct probe_counts *delta);
+
+/*
+ * Starts probing `domain` (normalised) for target `target_id`; rows go to
+ * out[PROBE_T_*]. Returns 0, or -1 when out of memory (nothing started).
+ */
+int probe_start(struct probe_env *env, int64_t target_id, const char *domain,
+		struct jbuf out[PROBE_T_LAST], probe_done_cb cb, void *arg);
+
+/* Names of the tables, in enum order, their COPY column lists, and
+ * whether rows go through a staging table with ON CONFLICT DO NOTHING
+ * (rows another batch or crawler may already have stored). */
+extern const char *const probe_table_name[PROBE_T_LAST];
+extern const char *const probe_table_columns[PROBE_T_LAST];
+extern const bool probe_table_staged[PROBE_T_LAST];
+
+/* True if the text looks like an IPv4 literal like "192.0.2.1". An MX
+ * target like that is flagged, and still resolved as the domain name it
+ * is (RFC 5321 §5.1): it is never read as an address. */
+bool probe_is_ip_literal(const char *host);
+
+#endif

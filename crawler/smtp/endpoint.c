@@ -1,0 +1,613 @@
+/*
+ * The per-IP cap (ipcap_*), shared by the worker loops of a process.
+ *
+ * Why a mutex: the cap is one count per address for the whole process,
+ * and the loops run on threads of their own, so the table of address ->
+ * (probes running, FIFO of probes waiting) is shared state. One mutex
+ * guards all of it; it is held only to look up, count and link (a hash
+ * probe, maybe one allocation), never across I/O or a callback. The
+ * common case, an address with a free slot, takes it once to count the
+ * slot and once more when the probe ends.
+ *
+ * Who owns what:
+ * - struct ipcap (shared, under mu): the table; each address's entry with
+ *   its running count and its waiters, across loops, oldest first; each
+ *   door's `ready` list. An entry goes as soon as nothing runs or waits.
+ * - struct ipcap_loop (one per loop, the loop's "door"): its uv_async_t
+ *   and `waiting` (the probes of this loop queued or granted but not yet
+ *   started; touched only on the loop's thread, the async handle is
+ *   referenced while it is > 0 so that the loop lives on for them).
+ * - a probe: runs, and ends, on the loop that asked for it.
+ *
+ * A slot passes from an ending probe straight to the oldest waiter of its
+ * address (the count does not drop), so a newcomer cannot overtake a
+ * waiter (FIFO per address). A waiter of the ending probe's loop starts
+ * at once; one of another loop goes to that loop's `ready` list and the
+ * loop is woken (uv_async_send, under mu: the door cannot close while it
+ * has a waiter, and the waiter leaves only when that loop takes mu to
+ * drain `ready`, after the send).
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crawler/smtp/endpoint.h"
+
+/* Buckets of the per-address table: it holds only the addresses being
+ * probed or waited for, at most the domains in flight. */
+#define IPCAP_BUCKETS 1024
+
+/* A probe waiting for its address's slot. */
+struct ipwait {
+	const struct endpoint_env *env; /* its loop's */
+	struct addr addr;
+	char sni[256];
+	int port;
+	endpoint_cb cb;
+	void *arg;
+	struct ipwait *next;
+};
+
+struct ipslot {
+	struct addr addr;
+	unsigned active; /* running, or granted and about to start */
+	struct ipwait *head, *tail;
+	struct ipslot *next;
+};
+
+struct ipcap {
+	pthread_mutex_t mu; /* guards all below and every door's ready list */
+	unsigned max;
+	size_t nbuckets, count, queued;
+	struct ipslot **buckets;
+};
+
+struct ipcap_loop {
+	struct ipcap *cap;
+	uv_async_t async;
+	struct ipwait *ready, *ready_tail; /* granted: start here (cap->mu) */
+	size_t waiting;			   /* this loop's thread only */
+};
+
+static int start_probe(const struct endpoint_env *env, const struct addr *addr,
+		       int port, const char *sni, endpoint_cb cb, void *arg);
+
+struct endpoint {
+	const struct endpoint_env *env;
+	struct conn *conn;
+	uv_timer_t stage;
+	uv_timer_t deadline;
+	int open_handles; /* timers and conn still to be closed */
+	bool finishing;
+	struct addr addr;
+	int port;
+	char sni[256];
+	endpoint_cb cb;
+	void *arg;
+	uint64_t start;
+	enum conn_rc conn_rc;
+	bool tls_done;
+	struct tls_info tls; /* a copy; chain DER owned here */
+	struct smtp_session s;
+};
+
+static void handle(struct endpoint *ep, enum smtp_action act);
+
+static void release(struct endpoint *ep)
+{
+	if (--ep->open_handles > 0)
+		return;
+	struct endpoint_result res = {
+		.addr = ep->addr,
+		.port = ep->port,
+		.sni = ep->sni,
+		.session = &ep->s,
+		.tls_done = ep->tls_done,
+		.tls = &ep->tls,
+		.conn_rc = ep->conn_rc,
+		.elapsed_ms = (unsigned)(uv_now(ep->env->loop) - ep->start),
+	};
+	ep->cb(ep->arg, &res);
+	smtp_session_free(&ep->s);
+	for (size_t i = 0; i < ep->tls.nchain; i++)
+		free(ep->tls.chain[i]);
+	free(ep);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+	release(h->data);
+}
+
+static void on_conn_closed(void *arg)
+{
+	release(arg);
+}
+
+static void finish(struct endpoint *ep)
+{
+	if (ep->finishing)
+		return;
+	ep->finishing = true;
+	uv_close((uv_handle_t *)&ep->stage, on_timer_closed);
+	uv_close((uv_handle_t *)&ep->deadline, on_timer_closed);
+	if (ep->conn)
+		conn_close(ep->conn, false);
+	else
+		release(ep); /* the conn's share: it never existed */
+}
+
+static void on_stage_timeout(uv_timer_t *t)
+{
+	struct endpoint *ep = t->data;
+	handle(ep, smtp_on_timeout(&ep->s, SMTP_TIMER_STAGE));
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+	struct endpoint *ep = t->data;
+	handle(ep, smtp_on_timeout(&ep->s, SMTP_TIMER_DEADLINE));
+}
+
+/* Carries out what the session asked for, then re-arms its stage timer. */
+static void handle(struct endpoint *ep, enum smtp_action act)
+{
+	if (ep->finishing)
+		return;
+	switch (act) {
+	case SMTP_ACT_SEND: {
+		size_t len;
+		const uint8_t *out = smtp_session_output(&ep->s, &len);
+		if (conn_peer_closed(ep->conn)) {
+			handle(ep, smtp_on_eof(&ep->s));
+			return;
+		}
+		if (conn_write(ep->conn, out, len) != 0) {
+			handle(ep, smtp_on_reset(&ep->s));
+			return;
+		}
+		break;
+	}
+	case SMTP_ACT_START_TLS:
+		if (conn_start_tls(ep->conn, ep->env->tls, ep->sni) != 0) {
+			handle(ep,
+			       smtp_on_tls_done(&ep->s, false, "tls_setup"));
+			return;
+		}
+		break;
+	case SMTP_ACT_CLOSE:
+		finish(ep);
+		return;
+	case SMTP_ACT_WAIT:
+	case SMTP_ACT_LAST:
+		break;
+	}
+	if (ep->finishing)
+		return;
+	unsigned ms = smtp_session_stage_timeout_ms(&ep->s);
+	if (ms)
+		uv_timer_start(&ep->stage, on_stage_timeout, ms, 0);
+	else
+		uv_timer_stop(&ep->stage);
+}
+
+static void on_connect(void *arg, enum conn_rc rc)
+{
+	struct endpoint *ep = arg;
+
+	ep->conn_rc = rc;
+	if (rc == CONN_RESET) {
+		/* A reset (not a refusal) means the handshake completed and
+		 * the peer aborted at once: "RST on accept". */
+		enum smtp_action act = smtp_on_connected(&ep->s);
+		if (act != SMTP_ACT_CLOSE)
+			act = smtp_on_reset(&ep->s);
+		handle(ep, act);
+	} else if (rc != CONN_OK) {
+		handle(ep, smtp_on_connect_failed(&ep->s));
+	} else {
+		handle(ep, smtp_on_connected(&ep->s));
+	}
+}
+
+static void on_data(void *arg, const uint8_t *buf, size_t len)
+{
+	struct endpoint *ep = arg;
+	handle(ep, smtp_on_data(&ep->s, buf, len));
+}
+
+static void on_end(void *arg, enum conn_rc rc)
+{
+	struct endpoint *ep = arg;
+
+	ep->conn_rc = rc;
+	if (rc == CONN_EOF)
+		handle(ep, smtp_on_eof(&ep->s));
+	else
+		handle(ep, smtp_on_reset(&ep->s));
+}
+
+static void on_tls(void *arg, enum conn_rc rc, const struct tls_info *info)
+{
+	struct endpoint *ep = arg;
+	char reason[SMTP_TLS_REASON_MAX];
+
+	ep->tls = *info;
+	ep->tls.nchain = 0;
+	/* OpenSSL's parsed chain lives only during this call. */
+	ep->tls.peer_chain = NULL;
+	if (rc == CONN_OK) {
+		ep->tls_done = true;
+		/* Keep the chain beyond the connection's life. */
+		for (size_t i = 0; i < info->nchain; i++) {
+			uint8_t *der = malloc(info->chain_len[i]);
+			if (!der)
+				break;
+			memcpy(der, info->chain[i], info->chain_len[i]);
+			ep->tls.chain[ep->tls.nchain] = der;
+			ep->tls.chain_len[ep->tls.nchain] = info->chain_len[i];
+			ep->tls.nchain++;
+		}
+		handle(ep, smtp_on_tls_done(&ep->s, true, NULL));
+		return;
+	}
+	ep->conn_rc = rc;
+	/* The kind, then OpenSSL's reason text ("error:0A000410:SSL
+	 * routines::sslv3 alert handshake failure" → the part after the
+	 * last colon), e.g. "tls_alert: sslv3 alert handshake failure". */
+	const char *why = strrchr(info->error, ':');
+	why = why && why[1] ? why + 1 : info->error;
+	if (*why)
+		snprintf(reason, sizeof reason, "%.16s: %.44s", conn_rc_str(rc),
+			 why);
+	else
+		snprintf(reason, sizeof reason, "%s", conn_rc_str(rc));
+	handle(ep, smtp_on_tls_done(&ep->s, false, reason));
+}
+
+static const struct conn_callbacks callbacks = {
+	.on_connect = on_connect,
+	.on_data = on_data,
+	.on_end = on_end,
+	.on_tls = on_tls,
+	.on_closed = on_conn_closed,
+};
+
+struct ipcap *ipcap_new(unsigned max)
+{
+	struct ipcap *c = calloc(1, sizeof *c);
+
+	if (!c)
+		return NULL;
+	c->max = max ? max : 1;
+	c->nbuckets = IPCAP_BUCKETS;
+	c->buckets = calloc(c->nbuckets, sizeof *c->buckets);
+	if (!c->buckets || pthread_mutex_init(&c->mu, NULL) != 0) {
+		free(c->buckets);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void ipcap_free(struct ipcap *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->nbuckets; i++) {
+		struct ipslot *s = c->buckets[i];
+		while (s) {
+			struct ipslot *next = s->next;
+			while (s->head) {
+				struct ipwait *w = s->head;
+				s->head = w->next;
+				free(w);
+			}
+			free(s);
+			s = next;
+		}
+	}
+	pthread_mutex_destroy(&c->mu);
+	free(c->buckets);
+	free(c);
+}
+
+size_t ipcap_queued(struct ipcap *c)
+{
+	size_t n = 0;
+
+	if (!c)
+		return 0;
+	pthread_mutex_lock(&c->mu);
+	n = c->queued;
+	pthread_mutex_unlock(&c->mu);
+	return n;
+}
+
+size_t ipcap_addresses(struct ipcap *c)
+{
+	size_t n = 0;
+
+	if (!c)
+		return 0;
+	pthread_mutex_lock(&c->mu);
+	n = c->count;
+	pthread_mutex_unlock(&c->mu);
+	return n;
+}
+
+static void start_granted(struct ipcap_loop *l, struct ipwait *w);
+
+static void on_door_async(uv_async_t *a)
+{
+	struct ipcap_loop *l = a->data;
+	struct ipwait *got;
+
+	pthread_mutex_lock(&l->cap->mu);
+	got = l->ready;
+	l->ready = l->ready_tail = NULL;
+	pthread_mutex_unlock(&l->cap->mu);
+	start_granted(l, got);
+}
+
+struct ipcap_loop *ipcap_attach(struct ipcap *c, uv_loop_t *loop)
+{
+	struct ipcap_loop *l = calloc(1, sizeof *l);
+
+	if (!l)
+		return NULL;
+	l->cap = c;
+	if (uv_async_init(loop, &l->async, on_door_async) != 0) {
+		free(l);
+		return NULL;
+	}
+	l->async.data = l;
+	/* Referenced only while probes of this loop wait. */
+	uv_unref((uv_handle_t *)&l->async);
+	return l;
+}
+
+static void on_door_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+void ipcap_detach(struct ipcap_loop *l)
+{
+	if (l)
+		uv_close((uv_handle_t *)&l->async, on_door_closed);
+}
+
+static size_t addr_hash(const struct addr *a, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t i = 0; i < sizeof a->bytes; i++)
+		h = (h ^ a->bytes[i]) * 1099511628211ULL;
+	return (size_t)(h & (n - 1));
+}
+
+/* The link to the entry of `a`, or to the NULL ending its chain (mu). */
+static struct ipslot **slot_link(struct ipcap *c, const struct addr *a)
+{
+	struct ipslot **sp = &c->buckets[addr_hash(a, c->nbuckets)];
+	for (; *sp; sp = &(*sp)->next)
+		if ((*sp)->addr.family == a->family &&
+		    memcmp((*sp)->addr.bytes, a->bytes, sizeof a->bytes) == 0)
+			break;
+	return sp;
+}
+
+static void waiting_less(struct ipcap_loop *l)
+{
+	if (--l->waiting == 0)
+		uv_unref((uv_handle_t *)&l->async);
+}
+
+/*
+ * Frees one slot of `a` (a probe of loop `l` ended, or never started) and
+ * hands it on to the oldest waiter: one of another loop goes to its
+ * loop's ready list, that loop is woken; one of `l` is returned (at most
+ * one: one slot was freed) for the caller to start on this loop.
+ */
+static struct ipwait *release_slot(struct ipcap_loop *l, const struct addr *a)
+{
+	struct ipcap *c = l->cap;
+	struct ipwait *mine = NULL;
+
+	pthread_mutex_lock(&c->mu);
+	struct ipslot **sp = slot_link(c, a);
+	struct ipslot *s = *sp;
+	if (s) {
+		s->active--;
+		while (s->head && s->active < c->max) {
+			struct ipwait *w = s->head;
+			s->head = w->next;
+			if (!s->head)
+				s->tail = NULL;
+			w->next = NULL;
+			c->queued--;
+			s->active++;
+			struct ipcap_loop *to = w->env->cap;
+			if (to == l && !mine) {
+				mine = w;
+				continue;
+			}
+			if (to->ready_tail)
+				to->ready_tail->next = w;
+			else
+				to->ready = w;
+			to->ready_tail = w;
+			uv_async_send(&to->async);
+		}
+		if (s->active == 0 && !s->head) {
+			*sp = s->next;
+			c->count--;
+			free(s);
+		}
+	}
+	pthread_mutex_unlock(&c->mu);
+	return mine;
+}
+
+/* Starts waiters granted a slot, on their own loop `l`, in order. */
+static void start_granted(struct ipcap_loop *l, struct ipwait *w)
+{
+	while (w) {
+		struct ipwait *next = w->next;
+		waiting_less(l);
+		if (start_probe(w->env, &w->addr, w->port, w->sni, w->cb,
+				w->arg) != 0) {
+			/* Out of memory: report it as a failed connect so
+			 * that the waiting domain is not stuck, and pass the
+			 * slot on. */
+			struct ipwait *again = release_slot(l, &w->addr);
+			if (again) {
+				again->next = next;
+				next = again;
+			}
+			struct smtp_session ss;
+			struct tls_info none = { 0 };
+			smtp_session_init(&ss, "invalid", &w->env->limits);
+			smtp_on_connect_failed(&ss);
+			struct endpoint_result res = {
+				.addr = w->addr,
+				.port = w->port,
+				.sni = w->sni,
+				.session = &ss,
+				.tls = &none,
+				.conn_rc = CONN_NO_MEMORY,
+			};
+			w->cb(w->arg, &res);
+			smtp_session_free(&ss);
+		}
+		free(w);
+		w = next;
+	}
+}
+
+/* A capped probe's own callback: frees the slot, then starts the next
+ * probe of this loop waiting for this address, if the slot is its. */
+struct capped {
+	const struct endpoint_env *env;
+	endpoint_cb cb;
+	void *arg;
+};
+
+static void on_capped_done(void *arg, const struct endpoint_result *r)
+{
+	struct capped *cp = arg;
+	struct ipcap_loop *l = cp->env->cap;
+	/* Before the callback: it may end the loop's work and close the
+	 * door, after which no other loop may be handed a slot through it;
+	 * a waiter of this loop keeps the door open. */
+	struct ipwait *next = release_slot(l, &r->addr);
+
+	cp->cb(cp->arg, r);
+	free(cp);
+	start_granted(l, next);
+}
+
+int endpoint_probe(const struct endpoint_env *env, const struct addr *addr,
+		   int port, const char *sni, endpoint_cb cb, void *arg)
+{
+	struct ipcap_loop *l = env->cap;
+
+	if (!l)
+		return start_probe(env, addr, port, sni, cb, arg);
+	struct ipcap *c = l->cap;
+	pthread_mutex_lock(&c->mu);
+	struct ipslot **sp = slot_link(c, addr);
+	struct ipslot *s = *sp;
+	if (!s) {
+		s = calloc(1, sizeof *s);
+		if (!s) {
+			pthread_mutex_unlock(&c->mu);
+			return -1;
+		}
+		s->addr = *addr;
+		*sp = s;
+		c->count++;
+	}
+	if (s->active < c->max && !s->head) {
+		s->active++;
+		pthread_mutex_unlock(&c->mu);
+		if (start_probe(env, addr, port, sni, cb, arg) != 0) {
+			struct ipwait *next = release_slot(l, addr);
+			start_granted(l, next);
+			return -1;
+		}
+		return 0;
+	}
+	struct ipwait *w = calloc(1, sizeof *w);
+	if (!w) {
+		pthread_mutex_unlock(&c->mu);
+		return -1;
+	}
+	w->env = env;
+	w->addr = *addr;
+	snprintf(w->sni, sizeof w->sni, "%s", sni ? sni : "");
+	w->port = port;
+	w->cb = cb;
+	w->arg = arg;
+	if (s->tail)
+		s->tail->next = w;
+	else
+		s->head = w;
+	s->tail = w;
+	c->queued++;
+	pthread_mutex_unlock(&c->mu);
+	if (l->waiting++ == 0)
+		uv_ref((uv_handle_t *)&l->async);
+	return 0;
+}
+
+static int start_probe(const struct endpoint_env *env, const struct addr *addr,
+		       int port, const char *sni, endpoint_cb cb, void *arg)
+{
+	struct capped *cp = NULL;
+
+	if (env->cap) {
+		cp = malloc(sizeof *cp);
+		if (!cp)
+			return -1;
+		cp->env = env;
+		cp->cb = cb;
+		cp->arg = arg;
+		cb = on_capped_done;
+		arg = cp;
+	}
+	struct endpoint *ep = calloc(1, sizeof *ep);
+
+	if (!ep) {
+		free(cp);
+		return -1;
+	}
+	ep->env = env;
+	ep->addr = *addr;
+	ep->port = port;
+	snprintf(ep->sni, sizeof ep->sni, "%s", sni ? sni : "");
+	ep->cb = cb;
+	ep->arg = arg;
+	ep->start = uv_now(env->loop);
+	if (smtp_session_init(&ep->s, env->ehlo_name, &env->limits) != 0) {
+		free(ep);
+		free(cp);
+		return -1;
+	}
+	uv_timer_init(env->loop, &ep->stage);
+	uv_timer_init(env->loop, &ep->deadline);
+	ep->stage.data = ep;
+	ep->deadline.data = ep;
+	ep->open_handles = 3; /* two timers and the connection */
+	uv_timer_start(&ep->deadline, on_deadline, env->limits.deadline_ms, 0);
+	ep->conn = conn_connect(env->loop, addr, port, &callbacks, ep);
+	if (!ep->conn) {
+		ep->conn_rc = CONN_ERROR;
+		handle(ep, smtp_on_connect_failed(&ep->s));
+		return 0;
+	}
+	/* The connect stage's timer. */
+	handle(ep, SMTP_ACT_WAIT);
+	return 0;
+}

@@ -1,0 +1,166 @@
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "crawler/store/copyfmt.h"
+#include "crawler/util/json.h"
+
+static const char hexdig[] = "0123456789abcdef";
+
+void copy_field(struct jbuf *b)
+{
+	jbuf_puts(b, "\t");
+}
+
+void copy_row_end(struct jbuf *b)
+{
+	jbuf_puts(b, "\n");
+}
+
+void copy_null(struct jbuf *b)
+{
+	jbuf_puts(b, "\\N");
+}
+
+/* Length of the valid UTF-8 sequence at s, or 0: PostgreSQL text takes
+ * neither invalid UTF-8 nor NUL. */
+static size_t utf8_len(const unsigned char *s, size_t left)
+{
+	return s[0] ? utf8_seq(s, left) : 0;
+}
+
+/*
+ * Appends s with COPY text escapes; `array` adds the array element
+ * escapes first (backslash and double quote), so a backslash in an
+ * element becomes four backslashes on the wire.
+ */
+static void escape(struct jbuf *b, const char *s, size_t len, bool array)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	for (size_t i = 0; i < len;) {
+		unsigned char c = p[i];
+		size_t n;
+		switch (c) {
+		case '\\':
+			jbuf_puts(b, array ? "\\\\\\\\" : "\\\\");
+			i++;
+			continue;
+		case '"':
+			if (array)
+				jbuf_puts(b, "\\\\\"");
+			else
+				jbuf_puts(b, "\"");
+			i++;
+			continue;
+		case '\t':
+			jbuf_puts(b, "\\t");
+			i++;
+			continue;
+		case '\n':
+			jbuf_puts(b, "\\n");
+			i++;
+			continue;
+		case '\r':
+			jbuf_puts(b, "\\r");
+			i++;
+			continue;
+		}
+		n = utf8_len(p + i, len - i);
+		if (n == 0) {
+			jbuf_puts(b, "\xef\xbf\xbd"); /* U+FFFD */
+			i++;
+		} else {
+			jbuf_append(b, s + i, n);
+			i += n;
+		}
+	}
+}
+
+void copy_text(struct jbuf *b, const char *s, size_t len)
+{
+	escape(b, s, len, false);
+}
+
+void copy_str(struct jbuf *b, const char *s)
+{
+	if (s)
+		escape(b, s, strlen(s), false);
+	else
+		copy_null(b);
+}
+
+void copy_int(struct jbuf *b, int64_t v)
+{
+	jbuf_printf(b, "%" PRId64, v);
+}
+
+void copy_bool(struct jbuf *b, bool v)
+{
+	jbuf_append(b, v ? "t" : "f", 1);
+}
+
+static void hex(struct jbuf *b, const uint8_t *p, size_t len)
+{
+	char chunk[128];
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		chunk[n++] = hexdig[p[i] >> 4];
+		chunk[n++] = hexdig[p[i] & 15];
+		if (n == sizeof chunk) {
+			jbuf_append(b, chunk, n);
+			n = 0;
+		}
+	}
+	jbuf_append(b, chunk, n);
+}
+
+void copy_bytea(struct jbuf *b, const uint8_t *p, size_t len)
+{
+	/* bytea hex input is \x..., and COPY needs the backslash doubled. */
+	jbuf_puts(b, "\\\\x");
+	hex(b, p, len);
+}
+
+void copy_array_begin(struct copy_array *a, struct jbuf *b)
+{
+	a->b = b;
+	a->n = 0;
+	jbuf_puts(b, "{");
+}
+
+static void element_start(struct copy_array *a)
+{
+	if (a->n++)
+		jbuf_puts(a->b, ",");
+}
+
+void copy_array_text(struct copy_array *a, const char *s, size_t len)
+{
+	element_start(a);
+	jbuf_puts(a->b, "\"");
+	escape(a->b, s, len, true);
+	jbuf_puts(a->b, "\"");
+}
+
+void copy_array_int(struct copy_array *a, int64_t v)
+{
+	element_start(a);
+	jbuf_printf(a->b, "%" PRId64, v);
+}
+
+void copy_array_bytea(struct copy_array *a, const uint8_t *p, size_t len)
+{
+	/* Element "\\x..": the array parser unescapes to \x.., bytea reads
+	 * hex; COPY doubles each backslash again. */
+	element_start(a);
+	jbuf_puts(a->b, "\"\\\\\\\\x");
+	hex(a->b, p, len);
+	jbuf_puts(a->b, "\"");
+}
+
+void copy_array_end(struct copy_array *a)
+{
+	jbuf_puts(a->b, "}");
+}

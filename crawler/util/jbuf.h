@@ -1,0 +1,30 @@
+/*
+ * A growable text buffer with a hard maximum. Once an append fails (out of
+ * memory or over the maximum) the buffer is marked failed and every later
+ * append is a no-op, so callers check once.
+ */
+#ifndef MXCRAWL_CRAWLER_JBUF_H
+#define MXCRAWL_CRAWLER_JBUF_H
+
+#include <stddef.h>
+
+struct jbuf {
+	char *data; /* NUL-terminated while !failed */
+	size_t len;
+	size_t cap;
+	size_t max; /* bytes the buffer may hold */
+	int failed;
+};
+
+void jbuf_init(struct jbuf *b, size_t max);
+void jbuf_free(struct jbuf *b);
+void jbuf_reset(struct jbuf *b);
+void jbuf_append(struct jbuf *b, const char *s, size_t len);
+/* Room for n more bytes at data + len (len unchanged: the caller writes
+ * and then advances len itself); NULL when it does not fit. */
+char *jbuf_room(struct jbuf *b, size_t n);
+void jbuf_puts(struct jbuf *b, const char *s);
+void jbuf_printf(struct jbuf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif
