@@ -72,10 +72,21 @@ expect_eq "first lease" "$(sql "SELECT batch_no FROM campaign_lease($cid, 'w1', 
 expect_eq "second lease skips the held batch" "$(sql "SELECT batch_no FROM campaign_lease($cid, 'w2', '0 seconds')")" 1
 expect_eq "expired lease is taken again" "$(sql "SELECT batch_no || '/' || attempts FROM campaign_lease($cid, 'w3', '10 minutes')")" "1/2"
 
-# An empty file creates no campaign.
+# An empty file queues nothing: its campaign stays 'importing' without
+# targets, and says so; the same import with a good list takes it over.
 : >"$TEST_WORK/empty.txt"
 expect_rc 65 "$MXCRAWL" scan --import-only --targets "$TEST_WORK/empty.txt" --campaign empty
-expect_eq "no campaign for an empty list" "$(sql "SELECT count(*) FROM campaign WHERE name = 'empty'")" 0
+grep -q "stays 'importing'" "$TEST_WORK/err" || fail "an empty list does not say its campaign stays 'importing'"
+expect_eq "empty list: campaign state, targets, batches" \
+	"$(sql "SELECT c.state || ' ' || c.targets || ' ' || (SELECT count(*) FROM campaign_batch b WHERE b.campaign_id = c.id) FROM campaign c WHERE name = 'empty'")" \
+	"importing 0 0"
+empty_id=$(sql "SELECT id FROM campaign WHERE name = 'empty'")
+printf 'a.example\nb.example\n' >"$TEST_WORK/two.txt"
+"$MXCRAWL" scan --import-only --targets "$TEST_WORK/two.txt" --campaign empty >/dev/null 2>"$TEST_WORK/err" ||
+	fail "re-running the import of 'empty' failed: $(cat "$TEST_WORK/err")"
+expect_eq "re-run takes the campaign over: id, state, targets" \
+	"$(sql "SELECT id || ' ' || state || ' ' || targets FROM campaign WHERE name = 'empty'")" \
+	"$empty_id queued 2"
 
 # An unreachable server: one clear message naming the parameters, never
 # the password.
