@@ -217,7 +217,11 @@ END $$;
 -- filled already.
 CREATE TABLE analysis.cache_block (
     name     text PRIMARY KEY,
-    position serial NOT NULL UNIQUE
+    position serial NOT NULL UNIQUE,
+    -- A row per target (domain): a rank bucket reads it. The others (per
+    -- MX host, per endpoint) feed figure rows of other scopes, which a
+    -- bucket never asks for: a bucket does not fill them.
+    per_target boolean NOT NULL
 );
 CREATE UNLOGGED TABLE analysis.cache_key (
     block       text NOT NULL REFERENCES analysis.cache_block (name),
@@ -281,7 +285,9 @@ $$;
 -- columns and the key, and a new view of the old name reads one or the
 -- other (see above). Call it right after the block's CREATE VIEW, so
 -- that every view over the block reads the cached one.
-CREATE FUNCTION analysis.cache_block(p_block text) RETURNS void
+CREATE FUNCTION analysis.cache_block(p_block text,
+                                     p_per_target boolean DEFAULT true)
+RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     src text := p_block || '_src';
@@ -314,13 +320,14 @@ BEGIN
                    coalesce(note || ' ', '') || format(
                        '(Cached: analysis.cache_%s when filled, else '
                        'analysis.%s; 000_scope.sql.)', p_block, src));
-    INSERT INTO analysis.cache_block (name) VALUES (p_block);
+    INSERT INTO analysis.cache_block (name, per_target)
+    VALUES (p_block, p_per_target);
 END $$;
 
 -- Fills every cached block for every campaign in scope at the current
--- bound, unless filled already in this transaction; each campaign's
--- rows are computed with the scope set to it alone, so that the fill
--- reads its partitions only. Then ANALYZE: without statistics a table
+-- bound (in a rank bucket: the blocks per target only), unless filled
+-- already in this transaction; each campaign's rows are computed with
+-- the scope set to it alone, so that the fill reads its partitions only. Then ANALYZE: without statistics a table
 -- made in this transaction is guessed at a few thousand rows. No scope
 -- set: nothing (the views compute the blocks).
 CREATE FUNCTION analysis.cache_fill() RETURNS void
@@ -341,7 +348,8 @@ BEGIN
     x := pg_current_xact_id();
     FOREACH c IN ARRAY ids LOOP
         PERFORM set_config('mxcrawl.campaigns', ARRAY[c]::text, true);
-        FOR b IN SELECT name FROM analysis.cache_block ORDER BY position LOOP
+        FOR b IN SELECT k.name FROM analysis.cache_block k
+                  WHERE r.bound = 0 OR k.per_target ORDER BY k.position LOOP
             SELECT EXISTS (SELECT 1 FROM analysis.cache_key k
                             WHERE k.block = b AND k.campaign_id = c
                               AND k.bound = r.bound AND k.xid = x)

@@ -25,6 +25,9 @@ SELECT d.campaign_id, d.target_id, d.domain, d.mx_outcome,
        d.mx_outcome IN ('mx', 'implicit_mx') AS mail_route
   FROM domain_dns d;
 
+-- Not cached (000_scope.sql): it is one table's columns, which a copy
+-- would not make cheaper to read.
+
 -- The same with the MX question's answer. Figures that need no mx_*
 -- column read b_domain_dns: PostgreSQL does not drop this LEFT JOIN
 -- when its columns are unused (the scoped dns_rrset is a partitioned
@@ -119,7 +122,7 @@ SELECT campaign_id, host,
   FROM analysis.b_use
  GROUP BY campaign_id, host;
 
-SELECT analysis.cache_block('b_host_use');
+SELECT analysis.cache_block('b_host_use', p_per_target => false);
 
 -- Per probed endpoint (ip, port, SNI), with its leaf certificate.
 CREATE VIEW analysis.b_endpoint AS
@@ -131,4 +134,4 @@ SELECT e.*, e.trusted IS NOT NULL AS has_chain,
        c.not_after AS leaf_not_after
   FROM endpoint e
   LEFT JOIN certificate c ON c.sha256 = e.chain[1];
-SELECT analysis.cache_block('b_endpoint');
+SELECT analysis.cache_block('b_endpoint', p_per_target => false);

@@ -121,7 +121,7 @@ check_plans history "$nhead" "$two" "$one"
 # buckets beside the compared campaign's.
 plans_of bucket_one "SELECT count(*) FROM analysis.bucket_lines($one, 5)"
 check_plans bucket_one "$nhead" "$one"
-check_fills bucket_one "$nblock"
+check_fills bucket_one "$(sql "SELECT count(*) FROM analysis.cache_block WHERE per_target")"
 plans_of bucket_two "SELECT count(*) FROM analysis.bucket_lines($two, 20)"
 check_plans bucket_two "$nhead" "$two"
 plans_of ranked "SELECT count(*) FROM analysis.report_ranked($one, $two, '{5,20,1000000}')"
