@@ -145,6 +145,8 @@ BEGIN
         RETURN;
     END IF;
     PERFORM set_config('mxcrawl.campaigns', ARRAY[p_campaign]::text, true);
+    -- The building blocks, once per campaign (000_scope.sql).
+    PERFORM analysis.cache_fill();
     RETURN QUERY EXECUTE format($q$
         SELECT v.campaign_id, v.scope, v.label, v.ord::bigint,
                v.numerator::bigint, v.denominator::bigint
@@ -171,7 +173,9 @@ CREATE FUNCTION analysis.report(p_campaign bigint, p_compare bigint DEFAULT NULL
 RETURNS TABLE (figure text, scope text, label text, numerator bigint,
                denominator bigint, percent numeric, cmp_numerator bigint,
                cmp_denominator bigint, cmp_percent numeric, delta numeric)
-LANGUAGE plpgsql STABLE SET jit = off AS $$
+-- Not STABLE: it fills the blocks' cache (000_scope.sql), and a STABLE
+-- function would not see the rows it wrote.
+LANGUAGE plpgsql SET jit = off AS $$
 DECLARE
     f record;
     before text := current_setting('mxcrawl.campaigns', true);
@@ -183,6 +187,7 @@ BEGIN
             -- The pair's partitions only (000_scope.sql).
             PERFORM set_config('mxcrawl.campaigns',
                                ARRAY[p_campaign, p_compare]::text, true);
+            PERFORM analysis.cache_fill();
             RETURN QUERY EXECUTE format($q$
                 SELECT $3, v.scope, v.label, v.numerator::bigint,
                        v.denominator::bigint,
@@ -243,7 +248,9 @@ END $$;
 CREATE FUNCTION analysis.history(p_campaigns bigint[])
 RETURNS TABLE (figure text, campaign_id bigint, scope text, label text,
                numerator bigint, denominator bigint, percent numeric)
-LANGUAGE plpgsql STABLE SET jit = off AS $$
+-- Not STABLE: it fills the blocks' cache (000_scope.sql), and a STABLE
+-- function would not see the rows it wrote.
+LANGUAGE plpgsql SET jit = off AS $$
 DECLARE
     f record;
 BEGIN
@@ -346,6 +353,8 @@ DECLARE
 BEGIN
     PERFORM analysis.rank_scope(p_campaign, p_bound);
     PERFORM set_config('mxcrawl.campaigns', ARRAY[p_campaign]::text, true);
+    -- The bucket's blocks (keyed by the bound: 000_scope.sql).
+    PERFORM analysis.cache_fill();
     FOR f IN SELECT name FROM analysis.figure_list
               WHERE headline AND NOT across ORDER BY position LOOP
         RETURN QUERY EXECUTE format($q$

@@ -132,6 +132,10 @@ BEGIN
                        analysis.scoped_view_def(facts, t, p_campaign,
                                                 p_rank_max));
     END LOOP;
+    -- The key of the blocks' cache (below).
+    UPDATE analysis.rank_state
+       SET campaign_id = CASE WHEN p_rank_max IS NOT NULL THEN p_campaign END,
+           bound = coalesce(p_rank_max, 0);
 END $$;
 
 -- The scoped views: one per campaign-partitioned table (every table
@@ -172,4 +176,196 @@ BEGIN
         EXECUTE format('COMMENT ON VIEW analysis.%I IS %L', names[i],
                        format('%s.%s over the scoped tables.', facts, names[i]));
     END LOOP;
+END $$;
+
+-- The cache of the building blocks (issue M8 item 2). A building block
+-- (analysis.b_use: every contactable endpoint of every domain, b_domain,
+-- b_ladder, ...) is read by many figures, and each figure's query would
+-- compute it again: at a million domains b_use alone takes seconds each
+-- time. So each block is stored once per campaign and rank bound
+-- (analysis.cache_fill) in a table of this schema, cache_<block>, with
+-- its statistics (ANALYZE, so that joins over it, such as the pair join
+-- of the change figures, are planned on real numbers of rows and
+-- distinct values), and the block's view reads that table when it is
+-- filled, its definition (<block>_src) when not:
+--
+--   SELECT <columns> FROM analysis.cache_b_use c
+--    WHERE c.campaign_id in scope AND c.cache_bound = the current bound
+--      AND c.cache_xid = this transaction AND (SELECT cache_filled('b_use'))
+--   UNION ALL
+--   SELECT <columns> FROM analysis.b_use_src WHERE NOT (SELECT cache_filled('b_use'))
+--
+-- Each sub-select is evaluated once per query (a one-time filter), so
+-- only one branch runs ("never executed" under the other). A view read
+-- without a fill (psql, a file of --analysis-dir, every campaign in
+-- scope) is therefore never empty: it computes the block as before.
+--
+-- Tables, not TEMP tables: a view of this schema cannot read a temporary
+-- table. They are UNLOGGED and live in the report's transaction, which is
+-- rolled back. Whoever installs the schema for good (psql) keeps rows of
+-- earlier transactions in them: a fill counts only in the transaction
+-- that made it (cache_key.xid, cache_xid on every row), so a later
+-- transaction, which may see other facts (a reverify, a new scan), never
+-- reads them and fills again.
+--
+-- The key: block, campaign, rank bound (0: the whole campaign;
+-- analysis.rank_scope's bucket otherwise), so that a bucket never reads
+-- the whole campaign's rows, nor the campaign a bucket's.
+
+-- The blocks, in the order they are filled: a block may read blocks
+-- registered before it (b_domain_use reads b_use), whose cache is then
+-- filled already.
+CREATE TABLE analysis.cache_block (
+    name     text PRIMARY KEY,
+    position serial NOT NULL UNIQUE,
+    -- A row per target (domain): a rank bucket reads it. The others (per
+    -- MX host, per endpoint) feed figure rows of other scopes, which a
+    -- bucket never asks for: a bucket does not fill them.
+    per_target boolean NOT NULL
+);
+CREATE UNLOGGED TABLE analysis.cache_key (
+    block       text NOT NULL REFERENCES analysis.cache_block (name),
+    campaign_id bigint NOT NULL,
+    bound       integer NOT NULL,
+    xid         xid8 NOT NULL,
+    PRIMARY KEY (block, campaign_id, bound)
+);
+-- The rank bucket analysis.rank_scope has narrowed the scoped views to
+-- (bound 0: none). A table, not a setting: it changes with the views, in
+-- the same transaction, whatever function SET clauses restore.
+CREATE TABLE analysis.rank_state (
+    campaign_id bigint,
+    bound       integer NOT NULL
+);
+INSERT INTO analysis.rank_state VALUES (NULL, 0);
+
+CREATE FUNCTION analysis.cache_bound() RETURNS integer
+LANGUAGE sql STABLE AS $$
+    SELECT bound FROM analysis.rank_state
+$$;
+
+-- This transaction's id, NULL before it wrote anything (then nothing of
+-- it is filled either).
+CREATE FUNCTION analysis.cache_xid() RETURNS xid8
+LANGUAGE sql STABLE AS $$
+    SELECT pg_current_xact_id_if_assigned()
+$$;
+
+-- The campaigns in scope (one or two), NULL with none set.
+CREATE FUNCTION analysis.scope_ids() RETURNS bigint[]
+LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN analysis.scope_id(1) IS NULL THEN NULL
+                WHEN analysis.scope_id(2) = analysis.scope_id(1)
+                     THEN ARRAY[analysis.scope_id(1)]
+                ELSE ARRAY[analysis.scope_id(1), analysis.scope_id(2)] END
+$$;
+
+-- Whether block p_block is filled, in this transaction, for every
+-- campaign in scope at the current bound. Never with no scope set, nor
+-- with a bucket and a campaign in scope that is not the bucket's (its
+-- scoped views are the campaign's, not the bucket's).
+CREATE FUNCTION analysis.cache_filled(p_block text) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT s.ids IS NOT NULL AND x.id IS NOT NULL
+       AND (r.bound = 0 OR s.ids = ARRAY[r.campaign_id])
+       AND NOT EXISTS (
+           SELECT 1 FROM unnest(s.ids) c(id)
+            WHERE NOT EXISTS (
+                SELECT 1 FROM analysis.cache_key k
+                 WHERE k.block = p_block AND k.campaign_id = c.id
+                   AND k.bound = r.bound AND k.xid = x.id))
+      FROM (SELECT analysis.scope_ids() AS ids) s,
+           (SELECT analysis.cache_xid() AS id) x,
+           analysis.rank_state r
+$$;
+
+-- Makes the view analysis.<p_block>, created just before, a cached
+-- block: it becomes <p_block>_src (views created before this over it
+-- keep reading the definition), the table cache_<p_block> gets its
+-- columns and the key, and a new view of the old name reads one or the
+-- other (see above). Call it right after the block's CREATE VIEW, so
+-- that every view over the block reads the cached one.
+CREATE FUNCTION analysis.cache_block(p_block text,
+                                     p_per_target boolean DEFAULT true)
+RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    src text := p_block || '_src';
+    cols text;
+    note text := obj_description(format('analysis.%I', p_block)::regclass,
+                                 'pg_class');
+BEGIN
+    EXECUTE format('ALTER VIEW analysis.%I RENAME TO %I', p_block, src);
+    SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum)
+      INTO cols
+      FROM pg_attribute a
+     WHERE a.attrelid = format('analysis.%I', src)::regclass
+       AND a.attnum > 0 AND NOT a.attisdropped;
+    EXECUTE format('CREATE UNLOGGED TABLE analysis.%I AS '
+                   'SELECT 0::integer AS cache_bound, NULL::xid8 AS cache_xid, s.* '
+                   'FROM analysis.%I s WITH NO DATA', 'cache_' || p_block, src);
+    EXECUTE format($v$
+        CREATE VIEW analysis.%1$I AS
+        SELECT %2$s FROM analysis.%3$I c
+         WHERE (c.campaign_id = (SELECT analysis.scope_id(1))
+                OR c.campaign_id = (SELECT analysis.scope_id(2)))
+           AND c.cache_bound = (SELECT analysis.cache_bound())
+           AND c.cache_xid = (SELECT analysis.cache_xid())
+           AND (SELECT analysis.cache_filled(%4$L))
+        UNION ALL
+        SELECT %2$s FROM analysis.%5$I
+         WHERE NOT (SELECT analysis.cache_filled(%4$L))$v$,
+                   p_block, cols, 'cache_' || p_block, p_block, src);
+    EXECUTE format('COMMENT ON VIEW analysis.%I IS %L', p_block,
+                   coalesce(note || ' ', '') || format(
+                       '(Cached: analysis.cache_%s when filled, else '
+                       'analysis.%s; 000_scope.sql.)', p_block, src));
+    INSERT INTO analysis.cache_block (name, per_target)
+    VALUES (p_block, p_per_target);
+END $$;
+
+-- Fills every cached block for every campaign in scope at the current
+-- bound (in a rank bucket: the blocks per target only), unless filled
+-- already in this transaction; each campaign's rows are computed with
+-- the scope set to it alone, so that the fill reads its partitions only. Then ANALYZE: without statistics a table
+-- made in this transaction is guessed at a few thousand rows. No scope
+-- set: nothing (the views compute the blocks).
+CREATE FUNCTION analysis.cache_fill() RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    before text := current_setting('mxcrawl.campaigns', true);
+    ids bigint[] := analysis.scope_ids();
+    r analysis.rank_state;
+    x xid8;
+    c bigint;
+    b text;
+    filled boolean;
+BEGIN
+    SELECT * INTO r FROM analysis.rank_state;
+    IF ids IS NULL OR (r.bound <> 0 AND ids <> ARRAY[r.campaign_id]) THEN
+        RETURN;
+    END IF;
+    x := pg_current_xact_id();
+    FOREACH c IN ARRAY ids LOOP
+        PERFORM set_config('mxcrawl.campaigns', ARRAY[c]::text, true);
+        FOR b IN SELECT k.name FROM analysis.cache_block k
+                  WHERE r.bound = 0 OR k.per_target ORDER BY k.position LOOP
+            SELECT EXISTS (SELECT 1 FROM analysis.cache_key k
+                            WHERE k.block = b AND k.campaign_id = c
+                              AND k.bound = r.bound AND k.xid = x)
+              INTO filled;
+            CONTINUE WHEN filled;
+            EXECUTE format('DELETE FROM analysis.%I '
+                           'WHERE campaign_id = $1 AND cache_bound = $2',
+                           'cache_' || b) USING c, r.bound;
+            EXECUTE format('INSERT INTO analysis.%I SELECT $1, $2, s.* '
+                           'FROM analysis.%I s', 'cache_' || b, b || '_src')
+                USING r.bound, x;
+            EXECUTE format('ANALYZE analysis.%I', 'cache_' || b);
+            INSERT INTO analysis.cache_key (block, campaign_id, bound, xid)
+            VALUES (b, c, r.bound, x)
+            ON CONFLICT (block, campaign_id, bound) DO UPDATE SET xid = x;
+        END LOOP;
+    END LOOP;
+    PERFORM set_config('mxcrawl.campaigns', coalesce(before, ''), true);
 END $$;

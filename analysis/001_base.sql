@@ -25,6 +25,9 @@ SELECT d.campaign_id, d.target_id, d.domain, d.mx_outcome,
        d.mx_outcome IN ('mx', 'implicit_mx') AS mail_route
   FROM domain_dns d;
 
+-- Not cached (000_scope.sql): it is one table's columns, which a copy
+-- would not make cheaper to read.
+
 -- The same with the MX question's answer. Figures that need no mx_*
 -- column read b_domain_dns: PostgreSQL does not drop this LEFT JOIN
 -- when its columns are unused (the scoped dns_rrset is a partitioned
@@ -39,6 +42,8 @@ SELECT d.campaign_id, d.target_id, d.domain, d.mx_outcome,
   LEFT JOIN dns_rrset q
          ON q.campaign_id = d.campaign_id AND q.target_id = d.target_id
         AND q.qname = d.domain AND q.qtype = 'MX';
+
+SELECT analysis.cache_block('b_domain');
 
 -- Per contactable endpoint of a domain's MX host, with the probe's facts
 -- (NULL columns when the endpoint was never probed, e.g. --no-smtp).
@@ -82,6 +87,8 @@ SELECT m.campaign_id, m.target_id, m.ordinal, lower(m.host) AS host,
         AND e.port = de.port AND e.sni = de.sni
  WHERE m.kept;
 
+SELECT analysis.cache_block('b_use');
+
 -- Per domain with at least one contactable endpoint: "every" and "any"
 -- over all of them.
 CREATE VIEW analysis.b_domain_use AS
@@ -99,6 +106,8 @@ SELECT campaign_id, target_id,
   FROM analysis.b_use
  GROUP BY campaign_id, target_id;
 
+SELECT analysis.cache_block('b_domain_use');
+
 -- Per distinct MX host name with at least one contactable endpoint. Its
 -- endpoints are probed with SNI = the host, so they are the same for every
 -- domain that names the host.
@@ -113,6 +122,8 @@ SELECT campaign_id, host,
   FROM analysis.b_use
  GROUP BY campaign_id, host;
 
+SELECT analysis.cache_block('b_host_use', p_per_target => false);
+
 -- Per probed endpoint (ip, port, SNI), with its leaf certificate.
 CREATE VIEW analysis.b_endpoint AS
 SELECT e.*, e.trusted IS NOT NULL AS has_chain,
@@ -123,3 +134,4 @@ SELECT e.*, e.trusted IS NOT NULL AS has_chain,
        c.not_after AS leaf_not_after
   FROM endpoint e
   LEFT JOIN certificate c ON c.sha256 = e.chain[1];
+SELECT analysis.cache_block('b_endpoint', p_per_target => false);

@@ -87,6 +87,7 @@ SELECT b.campaign_id, b.target_id, b.domain,
 COMMENT ON VIEW analysis.b_ladder IS
     'Per scanned domain: its rung on the protection ladder (see '
     'analysis.protection_ladder).';
+SELECT analysis.cache_block('b_ladder');
 
 CREATE VIEW analysis.protection_ladder AS
 WITH r(rung, ord) AS (

@@ -36,6 +36,7 @@ SELECT b.campaign_id, b.target_id, b.domain,
 COMMENT ON VIEW analysis.b_sts IS
     'Per domain with a mail route: MTA-STS TXT record, policy fetch, policy, '
     'enforce-would-work verdict and TLS-RPT record.';
+SELECT analysis.cache_block('b_sts');
 
 -- The _mta-sts TXT record (RFC 8461 §3.1): exactly one record starting
 -- with v=STSv1 and a valid id makes it valid; several such records are

@@ -97,10 +97,23 @@ check_plans() {
 	echo "ok: $name: $n plans read only campaigns $*"
 }
 
+# The building blocks' cache (000_scope.sql) is filled by queries of
+# their own, whose plans are checked with the figures': each block once
+# per campaign of the report, not once per figure.
+nblock=$(sql "SELECT count(*) FROM analysis.cache_block")
+[ "$nblock" -ge 5 ] || fail "cached building blocks: $nblock"
+check_fills() { # check_fills NAME WANT
+	local n
+	n=$(grep -c 'Query Text: INSERT INTO analysis\.cache_[a-z0-9_]* SELECT' "$TEST_WORK/$1.plans" || true)
+	[ "$n" = "$2" ] || grep -A3 'Query Text: INSERT INTO analysis\.cache_[a-z0-9_]* SELECT' "$TEST_WORK/$1.plans" | head -40 >&2
+	expect_eq "$1: fills of the blocks' cache" "$n" "$2"
+}
 plans_of report "SELECT count(*) FROM analysis.report($one)"
 check_plans report "$nfig" "$one"
+check_fills report "$nblock"
 plans_of compare "SELECT count(*) FROM analysis.report($one, $two)"
 check_plans compare "$nall" "$one" "$two"
+check_fills compare $((2 * nblock))
 plans_of history "SELECT count(*) FROM analysis.history(ARRAY[$two, $one]::bigint[])"
 check_plans history "$nhead" "$two" "$one"
 # Rank buckets: each headline figure's query over the bucket's views
@@ -108,6 +121,7 @@ check_plans history "$nhead" "$two" "$one"
 # buckets beside the compared campaign's.
 plans_of bucket_one "SELECT count(*) FROM analysis.bucket_lines($one, 5)"
 check_plans bucket_one "$nhead" "$one"
+check_fills bucket_one "$(sql "SELECT count(*) FROM analysis.cache_block WHERE per_target")"
 plans_of bucket_two "SELECT count(*) FROM analysis.bucket_lines($two, 20)"
 check_plans bucket_two "$nhead" "$two"
 plans_of ranked "SELECT count(*) FROM analysis.report_ranked($one, $two, '{5,20,1000000}')"
