@@ -1122,15 +1122,9 @@ int cmd_campaign(int argc, char **argv)
 	}
 	int64_t id;
 	char *name = NULL;
-	int found = campaign_resolve_all(c, spec, &id, &name);
-	if (found <= 0) {
-		if (found == 0)
-			cli_error("no campaign '%s'", spec);
-		rc = found == CAMPAIGN_AMBIGUOUS ? EX_USAGE
-		     : found < 0		 ? EX_UNAVAILABLE
-						 : EX_DATAERR;
+	rc = campaign_lookup(c, spec, true, &id, &name);
+	if (rc != EX_OK)
 		goto out;
-	}
 	char cid[24];
 	snprintf(cid, sizeof cid, "%" PRId64, id);
 	const char *cname = name ? name : spec;

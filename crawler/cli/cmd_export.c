@@ -1517,17 +1517,9 @@ int cmd_export(int argc, char **argv)
 		goto out;
 	}
 	int64_t id;
-	int found = campaign_resolve(c, spec, &id, &name);
-	if (found <= 0) {
-		if (found == 0)
-			cli_error(spec ? "no campaign '%s'"
-				       : "no campaign yet%s",
-				  spec ? spec : "");
-		rc = found == CAMPAIGN_AMBIGUOUS ? EX_USAGE
-		     : found < 0		 ? EX_UNAVAILABLE
-						 : EX_DATAERR;
+	rc = campaign_lookup(c, spec, false, &id, &name);
+	if (rc != EX_OK)
 		goto out;
-	}
 	char cid[24];
 	const char *params[1] = { cid };
 	snprintf(cid, sizeof cid, "%" PRId64, id);

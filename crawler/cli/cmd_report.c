@@ -71,15 +71,6 @@ enum {
 	OPT_RANK_BUCKETS,
 };
 
-static int resolve(PGconn *c, const char *spec, int64_t *id)
-{
-	int found = campaign_resolve(c, spec, id, NULL);
-	if (found == 0)
-		cli_error(spec ? "no campaign '%s'" : "no campaign yet%s",
-			  spec ? spec : "");
-	return found;
-}
-
 int cmd_report(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -214,15 +205,11 @@ int cmd_report(int argc, char **argv)
 		}
 	}
 	int64_t id, cmp_id;
-	int found = resolve(c, spec, &id);
-	if (found > 0 && cmp_spec)
-		found = resolve(c, cmp_spec, &cmp_id);
-	if (found <= 0) {
-		rc = found == CAMPAIGN_AMBIGUOUS ? EX_USAGE
-		     : found < 0		 ? EX_UNAVAILABLE
-						 : EX_DATAERR;
+	rc = campaign_lookup(c, spec, false, &id, NULL);
+	if (rc == EX_OK && cmp_spec)
+		rc = campaign_lookup(c, cmp_spec, false, &cmp_id, NULL);
+	if (rc != EX_OK)
 		goto out;
-	}
 	int may = report_may_install(c);
 	if (may <= 0) {
 		rc = may < 0 ? EX_UNAVAILABLE : EX_NOPERM;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 
 #include "crawler/store/campaign.h"
 #include "crawler/cli/cli.h"
@@ -159,6 +160,20 @@ int campaign_resolve(PGconn *c, const char *spec, int64_t *id, char **name)
 int campaign_resolve_all(PGconn *c, const char *spec, int64_t *id, char **name)
 {
 	return resolve(c, spec, true, id, name);
+}
+
+int campaign_lookup(PGconn *c, const char *spec, bool dropping, int64_t *id,
+		    char **name)
+{
+	int found = resolve(c, spec, dropping, id, name);
+
+	if (found == 0)
+		cli_error(spec ? "no campaign '%s'" : "no campaign yet%s",
+			  spec ? spec : "");
+	return found == CAMPAIGN_AMBIGUOUS ? EX_USAGE
+	       : found < 0		   ? EX_UNAVAILABLE
+	       : found == 0		   ? EX_DATAERR
+					   : EX_OK;
 }
 
 int campaign_spec_check(const char *cmd, const char *what, const char *spec)

@@ -6,6 +6,7 @@
 #ifndef MXCRAWL_CRAWLER_CAMPAIGN_H
 #define MXCRAWL_CRAWLER_CAMPAIGN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -68,6 +69,14 @@ int campaign_resolve(PGconn *c, const char *spec, int64_t *id, char **name);
 /* The same, finding also a campaign being dropped (state 'dropping',
  * which campaign_resolve skips): for `campaign show|size|drop`. */
 int campaign_resolve_all(PGconn *c, const char *spec, int64_t *id, char **name);
+
+/* campaign_resolve() (campaign_resolve_all() if `dropping`) for a
+ * command: says "no campaign 'X'" ("no campaign yet" for a NULL spec)
+ * when there is none. Returns EX_OK, or the exit status, already
+ * explained: EX_USAGE ambiguous, EX_DATAERR none, EX_UNAVAILABLE the
+ * database failed. */
+int campaign_lookup(PGconn *c, const char *spec, bool dropping, int64_t *id,
+		    char **name);
 
 /* Looks a campaign up by name: 1 found (id and targets set), 0 not found,
  * -1 error (printed). */
