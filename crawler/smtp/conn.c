@@ -189,6 +189,8 @@ static void free_info(struct conn *c)
 		return;
 	for (size_t i = 0; i < c->info->nchain; i++)
 		OPENSSL_free(c->info->chain[i]);
+	free(c->info->chain);
+	free(c->info->chain_len);
 	free(c->info);
 	c->info = NULL;
 }
@@ -239,8 +241,15 @@ static void collect_info(struct conn *c)
 	in->handshake_ms = (unsigned)(uv_now(c->tcp.loop) - c->tls_start);
 	in->peer_chain = chain;
 	in->chain_total = chain ? (size_t)sk_X509_num(chain) : 0;
-	for (size_t i = 0; i < in->chain_total && in->nchain < TLS_MAX_CHAIN;
-	     i++) {
+	size_t keep =
+	    in->chain_total < TLS_MAX_CHAIN ? in->chain_total : TLS_MAX_CHAIN;
+	if (keep) {
+		in->chain = calloc(keep, sizeof *in->chain);
+		in->chain_len = calloc(keep, sizeof *in->chain_len);
+		if (!in->chain || !in->chain_len)
+			keep = 0; /* out of memory: no chain kept */
+	}
+	for (size_t i = 0; i < in->chain_total && in->nchain < keep; i++) {
 		X509 *x = sk_X509_value(chain, (int)i);
 		uint8_t *der = NULL;
 		int len = i2d_X509(x, &der);

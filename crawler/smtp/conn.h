@@ -80,10 +80,13 @@ struct tls_info {
 	char cipher[64];  /* OpenSSL name */
 	char group[32];	  /* key exchange group, "" if unknown */
 	unsigned handshake_ms;
-	size_t nchain;		       /* certificates kept, leaf first */
-	size_t chain_total;	       /* certificates presented */
-	uint8_t *chain[TLS_MAX_CHAIN]; /* DER, owned by the conn */
-	size_t chain_len[TLS_MAX_CHAIN];
+	size_t nchain;	    /* certificates kept, leaf first */
+	size_t chain_total; /* certificates presented */
+	/* nchain DER certificates and their lengths, owned by the conn;
+	 * allocated for the chain presented, not for TLS_MAX_CHAIN: an
+	 * endpoint holds a copy of this struct for its whole life. */
+	uint8_t **chain;
+	size_t *chain_len;
 	/* The presented chain as OpenSSL parsed it in the handshake, leaf
 	 * first (NULL if none). Decoding DER into X509 again costs OpenSSL
 	 * 3.0 a decoder lookup per certificate (most of the crawler's CPU per

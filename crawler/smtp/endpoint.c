@@ -112,6 +112,8 @@ static void release(struct endpoint *ep)
 	smtp_session_free(&ep->s);
 	for (size_t i = 0; i < ep->tls.nchain; i++)
 		free(ep->tls.chain[i]);
+	free(ep->tls.chain);
+	free(ep->tls.chain_len);
 	free(ep);
 }
 
@@ -235,12 +237,22 @@ static void on_tls(void *arg, enum conn_rc rc, const struct tls_info *info)
 
 	ep->tls = *info;
 	ep->tls.nchain = 0;
+	ep->tls.chain = NULL; /* the conn's arrays: copied below */
+	ep->tls.chain_len = NULL;
 	/* OpenSSL's parsed chain lives only during this call. */
 	ep->tls.peer_chain = NULL;
 	if (rc == CONN_OK) {
 		ep->tls_done = true;
 		/* Keep the chain beyond the connection's life. */
-		for (size_t i = 0; i < info->nchain; i++) {
+		if (info->nchain) {
+			ep->tls.chain =
+			    calloc(info->nchain, sizeof *ep->tls.chain);
+			ep->tls.chain_len =
+			    calloc(info->nchain, sizeof *ep->tls.chain_len);
+		}
+		for (size_t i = 0;
+		     i < info->nchain && ep->tls.chain && ep->tls.chain_len;
+		     i++) {
 			uint8_t *der = malloc(info->chain_len[i]);
 			if (!der)
 				break;
