@@ -20,7 +20,7 @@
 --   endpoint.valid_ignoring_strength.
 
 -- Per scanned domain: the DNS stage's outcome.
-CREATE VIEW analysis.b_domain_dns AS
+CREATE VIEW b_domain_dns AS
 SELECT d.campaign_id, d.target_id, d.domain, d.mx_outcome,
        d.mx_outcome IN ('mx', 'implicit_mx') AS mail_route
   FROM domain_dns d;
@@ -33,7 +33,7 @@ SELECT d.campaign_id, d.target_id, d.domain, d.mx_outcome,
 -- when its columns are unused (the scoped dns_rrset is a partitioned
 -- table behind a view), and finding the MX rows among all of a
 -- campaign's RRsets costs more than the rest of such a figure.
-CREATE VIEW analysis.b_domain AS
+CREATE VIEW b_domain AS
 SELECT d.campaign_id, d.target_id, d.domain, d.mx_outcome,
        d.mx_outcome IN ('mx', 'implicit_mx') AS mail_route,
        q.outcome AS mx_query_outcome, q.rcode AS mx_rcode,
@@ -43,11 +43,11 @@ SELECT d.campaign_id, d.target_id, d.domain, d.mx_outcome,
          ON q.campaign_id = d.campaign_id AND q.target_id = d.target_id
         AND q.qname = d.domain AND q.qtype = 'MX';
 
-SELECT analysis.cache_block('b_domain');
+SELECT cache_block('b_domain');
 
 -- Per contactable endpoint of a domain's MX host, with the probe's facts
 -- (NULL columns when the endpoint was never probed, e.g. --no-smtp).
-CREATE VIEW analysis.b_use AS
+CREATE VIEW b_use AS
 SELECT m.campaign_id, m.target_id, m.ordinal, lower(m.host) AS host,
        a.address AS ip, de.port, de.sni, de.name_matches_domain,
        e.outcome, e.end_state, e.stripping, e.tls_version, e.tls_cipher,
@@ -87,11 +87,11 @@ SELECT m.campaign_id, m.target_id, m.ordinal, lower(m.host) AS host,
         AND e.port = de.port AND e.sni = de.sni
  WHERE m.kept;
 
-SELECT analysis.cache_block('b_use');
+SELECT cache_block('b_use');
 
 -- Per domain with at least one contactable endpoint: "every" and "any"
 -- over all of them.
-CREATE VIEW analysis.b_domain_use AS
+CREATE VIEW b_domain_use AS
 SELECT campaign_id, target_id,
        bool_or(reached) AS any_reached,
        bool_or(banner_220) AS any_banner_220,
@@ -103,15 +103,15 @@ SELECT campaign_id, target_id,
        bool_and(cert_valid) AS all_cert_valid,
        bool_and(cert_valid_lax) AS all_cert_valid_lax,
        bool_or(has_chain) AS any_chain
-  FROM analysis.b_use
+  FROM b_use
  GROUP BY campaign_id, target_id;
 
-SELECT analysis.cache_block('b_domain_use');
+SELECT cache_block('b_domain_use');
 
 -- Per distinct MX host name with at least one contactable endpoint. Its
 -- endpoints are probed with SNI = the host, so they are the same for every
 -- domain that names the host.
-CREATE VIEW analysis.b_host_use AS
+CREATE VIEW b_host_use AS
 SELECT campaign_id, host,
        bool_and(starttls_offered) AS all_starttls,
        bool_or(starttls_offered) AS any_starttls,
@@ -119,13 +119,13 @@ SELECT campaign_id, host,
        bool_and(cert_valid) AS all_cert_valid,
        bool_and(cert_valid_lax) AS all_cert_valid_lax,
        bool_or(has_chain) AS any_chain
-  FROM analysis.b_use
+  FROM b_use
  GROUP BY campaign_id, host;
 
-SELECT analysis.cache_block('b_host_use', p_per_target => false);
+SELECT cache_block('b_host_use', p_per_target => false);
 
 -- Per probed endpoint (ip, port, SNI), with its leaf certificate.
-CREATE VIEW analysis.b_endpoint AS
+CREATE VIEW b_endpoint AS
 SELECT e.*, e.trusted IS NOT NULL AS has_chain,
        coalesce(e.trusted AND e.name_matches_mx AND NOT e.cn_only, false) AS cert_valid,
        coalesce(e.valid_ignoring_strength AND e.name_matches_mx
@@ -134,4 +134,4 @@ SELECT e.*, e.trusted IS NOT NULL AS has_chain,
        c.not_after AS leaf_not_after
   FROM endpoint e
   LEFT JOIN certificate c ON c.sha256 = e.chain[1];
-SELECT analysis.cache_block('b_endpoint', p_per_target => false);
+SELECT cache_block('b_endpoint', p_per_target => false);

@@ -45,14 +45,14 @@
 --   (scan --no-smtp) counts as not completing STARTTLS, so the ladder of
 --   such a campaign says plaintext for every domain with mail.
 --
--- Building block per domain (analysis.b_ladder) and the figure.
-CREATE VIEW analysis.b_ladder AS
+-- Building block per domain (b_ladder) and the figure.
+CREATE VIEW b_ladder AS
 WITH u AS (
     SELECT campaign_id, target_id,
            bool_and(coalesce(outcome = 'starttls_ok', false) AND tls_ok
                     AND tls_ge_1_2) AS all_starttls,
            bool_and(cert_valid) AS all_cert_valid
-      FROM analysis.b_use
+      FROM b_use
      GROUP BY campaign_id, target_id
 ), dane AS (
     SELECT campaign_id, target_id,
@@ -71,7 +71,7 @@ SELECT b.campaign_id, b.target_id, b.domain,
             WHEN NOT u.all_starttls THEN 'plaintext'
             WHEN u.all_cert_valid THEN 'opportunistic-trusted'
             ELSE 'opportunistic-untrusted' END AS rung
-  FROM analysis.b_domain_dns b
+  FROM b_domain_dns b
   LEFT JOIN u USING (campaign_id, target_id)
   LEFT JOIN dane USING (campaign_id, target_id)
   LEFT JOIN domain_mta_sts s USING (campaign_id, target_id)
@@ -84,19 +84,19 @@ SELECT b.campaign_id, b.target_id, b.domain,
          AND s.txt = 'valid'
       OFFSET 0) v ON true;  -- (OFFSET 0: not flattened, so s.txt gates it)
 
-COMMENT ON VIEW analysis.b_ladder IS
+COMMENT ON VIEW b_ladder IS
     'Per scanned domain: its rung on the protection ladder (see '
-    'analysis.protection_ladder).';
-SELECT analysis.cache_block('b_ladder');
+    'protection_ladder).';
+SELECT cache_block('b_ladder');
 
-CREATE VIEW analysis.protection_ladder AS
+CREATE VIEW protection_ladder AS
 WITH r(rung, ord) AS (
     VALUES ('dane', 1), ('mta-sts-enforce', 2), ('mta-sts-testing', 3),
            ('opportunistic-trusted', 4), ('opportunistic-untrusted', 5),
            ('plaintext', 6), ('no-mail', 7)
 ), c AS (
     SELECT campaign_id, rung, count(*) AS n
-      FROM analysis.b_ladder GROUP BY campaign_id, rung
+      FROM b_ladder GROUP BY campaign_id, rung
 ), t AS (
     SELECT campaign_id, sum(n) AS n FROM c GROUP BY campaign_id
 )
@@ -107,7 +107,7 @@ SELECT t.campaign_id, 'domain'::text AS scope, r.rung AS label, r.ord,
   FROM t CROSS JOIN r
   LEFT JOIN c ON c.campaign_id = t.campaign_id AND c.rung = r.rung;
 
-COMMENT ON VIEW analysis.protection_ladder IS
+COMMENT ON VIEW protection_ladder IS
     'Per domain, the strongest protection against an active attacker that a '
     'strict sender (TLS 1.2 or later, OpenSSL security level 2) gets, the '
     'first that holds of: no-mail (no '
@@ -119,7 +119,7 @@ COMMENT ON VIEW analysis.protection_ladder IS
     'trusted at security level 2 naming its MX host by DNS SAN); else '
     'opportunistic-untrusted. Rows partition '
     'the denominator. Denominator: scanned domains of the campaign.';
-SELECT analysis.register(2, 'protection_ladder', 'ladder', 'distribution',
+SELECT register(2, 'protection_ladder', 'ladder', 'distribution',
     'Protection ladder: strongest protection a sender gets',
     'scanned domains',
     p_headline => true);

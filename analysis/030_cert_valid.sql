@@ -8,17 +8,17 @@
 -- counts against it; per endpoint over all probed endpoints. A second
 -- row answers "would a lax sender accept it": the same with the chain
 -- valid ignoring key and digest strength (security level 0).
-CREATE VIEW analysis.cert_valid AS
+CREATE VIEW cert_valid AS
 WITH r AS (
     SELECT campaign_id, 'domain'::text AS scope, all_cert_valid AS ok,
            all_cert_valid_lax AS ok_lax
-      FROM analysis.b_domain_use
+      FROM b_domain_use
     UNION ALL
     SELECT campaign_id, 'mx_host', all_cert_valid, all_cert_valid_lax
-      FROM analysis.b_host_use
+      FROM b_host_use
     UNION ALL
     SELECT campaign_id, 'endpoint', cert_valid, cert_valid_lax
-      FROM analysis.b_endpoint
+      FROM b_endpoint
 )
 SELECT campaign_id, scope, 'trusted and names the MX host'::text AS label, 0 AS ord,
        count(*) FILTER (WHERE ok) AS numerator, count(*) AS denominator
@@ -29,7 +29,7 @@ SELECT campaign_id, scope,
        1, count(*) FILTER (WHERE ok_lax), count(*)
   FROM r GROUP BY campaign_id, scope;
 
-COMMENT ON VIEW analysis.cert_valid IS
+COMMENT ON VIEW cert_valid IS
     'Domains (MX hosts) whose every contactable endpoint presents over '
     'STARTTLS a chain that a strict sender trusts (OpenSSL security level 2: '
     'no RSA key under 2048 bits, no SHA-1/MD5 signature) and whose leaf '
@@ -38,7 +38,7 @@ COMMENT ON VIEW analysis.cert_valid IS
     'chain valid ignoring key and digest strength). '
     'Denominator: domains / MX hosts with at '
     'least one contactable endpoint; probed endpoints.';
-SELECT analysis.register(30, 'cert_valid', 'certificates', 'share',
+SELECT register(30, 'cert_valid', 'certificates', 'share',
     'Every MX presents a trusted chain for its name',
     'domains / MX hosts with a contactable endpoint; probed endpoints',
     p_headline => true);

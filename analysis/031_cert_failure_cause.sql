@@ -8,7 +8,7 @@
 -- several causes
 -- counts under each, so rows do not add up to the denominator. A domain
 -- or MX host has a cause when any of its endpoints has it.
-CREATE VIEW analysis.cert_failure_cause AS
+CREATE VIEW cert_failure_cause AS
 -- The causes of each endpoint that presented a chain, from its own row
 -- (a LATERAL per endpoint, not a UNION of four scans: the join below
 -- then reads one set the planner can size, and hashes it).
@@ -23,7 +23,7 @@ WITH c AS (
      WHERE e.trusted IS NOT NULL
 ), u AS (
     SELECT DISTINCT campaign_id, target_id, host, ip, port, sni
-      FROM analysis.b_use WHERE has_chain
+      FROM b_use WHERE has_chain
 ), uc AS (
     -- Joined once, inside a CTE of its own: the outer campaign filter
     -- would otherwise be pushed into both CTE scans, whose row counts
@@ -52,7 +52,7 @@ SELECT r.campaign_id, r.scope, r.cause AS label, 0 AS ord,
        r.n AS numerator, t.n AS denominator
   FROM r JOIN t USING (campaign_id, scope);
 
-COMMENT ON VIEW analysis.cert_failure_cause IS
+COMMENT ON VIEW cert_failure_cause IS
     'Certificate failure causes, one row per cause: verify errors of the '
     'chain (expired, not_yet_valid, self_signed, self_signed_in_chain, '
     'unknown_issuer, bad_signature ...), name_mismatch, cn_only (no DNS '
@@ -61,6 +61,6 @@ COMMENT ON VIEW analysis.cert_failure_cause IS
     'cause it has (any endpoint of a domain or MX host), so rows do not add '
     'up. Denominator: domains / MX hosts / endpoints with at least one '
     'presented chain.';
-SELECT analysis.register(31, 'cert_failure_cause', 'certificates', 'causes',
+SELECT register(31, 'cert_failure_cause', 'certificates', 'causes',
     'Certificate failure causes',
     'domains / MX hosts / endpoints that presented a chain');

@@ -5,7 +5,7 @@
 -- else dane_ok when every host is dane_ok; else dane_partial when some
 -- host is dane_ok (a sender authenticates only some of its MX hosts); else
 -- dane_unusable_only, dane_not_applicable, dane_none in that order.
-CREATE VIEW analysis.dane_outcome AS
+CREATE VIEW dane_outcome AS
 WITH h AS (
     SELECT m.campaign_id, m.target_id, m.dane
       FROM domain_mx m JOIN domain_dns dd USING (campaign_id, target_id)
@@ -35,13 +35,13 @@ SELECT campaign_id, scope, label,
        sum(count(*)) OVER (PARTITION BY campaign_id, scope) AS denominator
   FROM r GROUP BY campaign_id, scope, label;
 
-COMMENT ON VIEW analysis.dane_outcome IS
+COMMENT ON VIEW dane_outcome IS
     'DANE outcome per MX host of a domain (dane_ok, dane_no_match, '
     'dane_tlsa_bogus, dane_no_starttls, dane_unusable_only, '
     'dane_not_applicable: MX RRset or host insecure, dane_none: no TLSA) and '
     'per domain (worst failure; dane_ok if every host is; dane_partial if '
     'only some are). Denominator: kept MX hosts of domains with an MX RRset '
     'or implicit MX; those domains.';
-SELECT analysis.register(52, 'dane_outcome', 'dnssec_dane', 'distribution',
+SELECT register(52, 'dane_outcome', 'dnssec_dane', 'distribution',
     'DANE outcome', 'domains with a kept MX host; their kept MX hosts',
     p_headline => true);

@@ -8,7 +8,7 @@
 -- facts and the "enforce would work" verdict (schema mta_sts_verdict).
 -- The crawler looks the TXT records up for every scanned domain; a domain
 -- without a row (the stage did not run) shows as 'not looked up'.
-CREATE VIEW analysis.b_sts AS
+CREATE VIEW b_sts AS
 SELECT b.campaign_id, b.target_id, b.domain,
        coalesce(s.txt, 'not looked up') AS txt, s.txt_error, s.id,
        s.fetch_outcome, s.policy, s.policy_error, s.mode, s.max_age, s.eol,
@@ -20,7 +20,7 @@ SELECT b.campaign_id, b.target_id, b.domain,
        v.enforce_would_work, coalesce(v.failures, '{}'::text[]) AS failures,
        coalesce(r.status, 'not looked up') AS tlsrpt, r.error AS tlsrpt_error,
        coalesce(r.rua_schemes, '{}'::text[]) AS rua_schemes
-  FROM analysis.b_domain_dns b
+  FROM b_domain_dns b
   LEFT JOIN domain_mta_sts s USING (campaign_id, target_id)
   -- The verdict is NULL (no failures) unless the TXT record is valid: it
   -- is computed only for those domains (a few percent), one by one,
@@ -33,20 +33,20 @@ SELECT b.campaign_id, b.target_id, b.domain,
   LEFT JOIN domain_tlsrpt r USING (campaign_id, target_id)
  WHERE b.mail_route;
 
-COMMENT ON VIEW analysis.b_sts IS
+COMMENT ON VIEW b_sts IS
     'Per domain with a mail route: MTA-STS TXT record, policy fetch, policy, '
     'enforce-would-work verdict and TLS-RPT record.';
-SELECT analysis.cache_block('b_sts');
+SELECT cache_block('b_sts');
 
 -- The _mta-sts TXT record (RFC 8461 §3.1): exactly one record starting
 -- with v=STSv1 and a valid id makes it valid; several such records are
 -- 'multiple' (a sender must treat that as no policy); dns_error is a
 -- lookup without a usable answer (SERVFAIL, bogus, timeout), which is not
 -- the same as having no record.
-CREATE VIEW analysis.mta_sts_record AS
+CREATE VIEW mta_sts_record AS
 WITH c AS (
     SELECT campaign_id, txt AS label, count(*) AS n
-      FROM analysis.b_sts GROUP BY campaign_id, txt
+      FROM b_sts GROUP BY campaign_id, txt
 ), t AS (
     SELECT campaign_id, sum(n) AS n FROM c GROUP BY campaign_id
 ), o(labels) AS (
@@ -61,11 +61,11 @@ SELECT t.campaign_id, 'domain'::text AS scope, l.label,
                              WHERE c2.campaign_id = t.campaign_id) AS l(label)
   LEFT JOIN c ON c.campaign_id = t.campaign_id AND c.label = l.label;
 
-COMMENT ON VIEW analysis.mta_sts_record IS
+COMMENT ON VIEW mta_sts_record IS
     'The _mta-sts TXT record per domain: valid (one v=STSv1 record with a '
     'valid id), invalid (one v=STSv1 record, malformed), multiple (several '
     'v=STSv1 records), none, dns_error (the lookup got no usable answer). '
     'Rows partition the denominator. Denominator: domains with a mail route '
     '(MX RRset or implicit MX).';
-SELECT analysis.register(60, 'mta_sts_record', 'mta_sts', 'distribution',
+SELECT register(60, 'mta_sts_record', 'mta_sts', 'distribution',
     'MTA-STS TXT record', 'domains with a mail route');

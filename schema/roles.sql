@@ -56,6 +56,10 @@ BEGIN
               WHERE c.relnamespace = s::regnamespace
                 AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
                 AND c.relowner <> 'mxcrawl_owner'::regrole
+                -- a partition being detached (campaign drop) is going:
+                -- ALTER of it is refused until its detach is done
+                AND NOT EXISTS (SELECT 1 FROM pg_inherits i
+                                 WHERE i.inhrelid = c.oid AND i.inhdetachpending)
                 -- a sequence owned by a column follows its table
                 AND NOT (c.relkind = 'S' AND EXISTS (
                          SELECT 1 FROM pg_depend d

@@ -174,12 +174,31 @@ static int install_dir(PGconn *c, const char *dir)
 	return rc;
 }
 
+/*
+ * The views go into a schema of this session's own, analysis_<backend
+ * pid>, created in the report's transaction (rolled back by report_end)
+ * and put first on its search_path: the analysis files name their objects
+ * unqualified. A schema name is a row of the catalogue with a unique key,
+ * so two sessions creating the same name in open transactions would wait
+ * for each other: two reports on one database would run one after the
+ * other. The fact tables stay reachable through the rest of the path;
+ * the scoped views of the same names (000_scope.sql) come first.
+ */
+static const char install_begin[] =
+    "BEGIN; SET LOCAL client_min_messages = warning; "
+    "DO $$ BEGIN "
+    "EXECUTE format('CREATE SCHEMA %I', 'analysis_' || pg_backend_pid()); "
+    "PERFORM set_config('search_path', "
+    "quote_ident('analysis_' || pg_backend_pid()) || ', ' || "
+    "current_setting('search_path'), true); "
+    "END $$";
+
 int report_install(PGconn *c, const char *dir)
 {
-	/* DROP SCHEMA ... CASCADE tells about every view it drops. */
-	if (exec_file(c, "(begin)",
-		      "BEGIN; SET LOCAL client_min_messages = warning") != 0)
+	if (exec_file(c, "(begin)", install_begin) != 0) {
+		report_end(c);
 		return -1;
+	}
 	int rc = 0;
 	if (dir)
 		rc = install_dir(c, dir);
@@ -210,7 +229,7 @@ int report_may_install(PGconn *c)
 	int may = PQgetvalue(r, 0, 0)[0] == 't';
 	if (!may)
 		cli_error("report: role %s may not create the report's views "
-			  "(the schema analysis, in a transaction that is "
+			  "(a schema of its own, in a transaction that is "
 			  "rolled back: CREATE on the database); make it a "
 			  "member of mxcrawl_analyst (schema/roles.sql)",
 			  PQgetvalue(r, 0, 1));
@@ -420,8 +439,8 @@ static const struct report_figure *figure_named(const struct report *r,
 }
 
 /*
- * The rank buckets: what each holds (analysis.rank_buckets) and the rows
- * of res_rows from `first` on, which analysis.report_ranked gives after
+ * The rank buckets: what each holds (rank_buckets, 000_registry.sql) and the rows
+ * of res_rows from `first` on, which report_ranked gives after
  * the figures' own, bucket by bucket in ascending order. 0 or -1.
  */
 static int load_buckets(PGconn *c, const char *params[3], int first,
@@ -433,7 +452,7 @@ static int load_buckets(PGconn *c, const char *params[3], int first,
 	r->res_rank =
 	    db_exec(c, PGRES_TUPLES_OK, "report: reading the targets' ranks",
 		    "SELECT ranked, targets - ranked "
-		    "FROM analysis.rank_info($1::bigint)",
+		    "FROM rank_info($1::bigint)",
 		    1, params);
 	if (!r->res_rank || PQntuples(r->res_rank) != 1)
 		return -1;
@@ -449,9 +468,9 @@ static int load_buckets(PGconn *c, const char *params[3], int first,
 	r->res_bucket_meta =
 	    db_exec(c, PGRES_TUPLES_OK, "report: sizing the rank buckets",
 		    "SELECT x.bound, x.targets, x.whole, y.targets "
-		    "FROM analysis.rank_buckets($1::bigint, $3::integer[]) x "
-		    "LEFT JOIN analysis.rank_buckets("
-		    "(SELECT $2::bigint FROM analysis.rank_info($2::bigint) i "
+		    "FROM rank_buckets($1::bigint, $3::integer[]) x "
+		    "LEFT JOIN rank_buckets("
+		    "(SELECT $2::bigint FROM rank_info($2::bigint) i "
 		    "WHERE i.ranked > 0), $3::integer[]) y USING (bound) "
 		    "ORDER BY x.bound",
 		    3, params);
@@ -540,19 +559,18 @@ int report_load(PGconn *c, int64_t id, const int64_t *compare,
 	/* Figures that follow units across two campaigns exist only for a
 	 * pair: without --compare they are not listed at all, so that a
 	 * one-campaign report is what it was before they existed. */
-	r->res_list =
-	    db_exec(c, PGRES_TUPLES_OK, "report: listing the figures",
-		    "SELECT name, section, section_title, kind, "
-		    "title, definition, denominator_text, across, "
-		    "headline, needs_dnssec FROM analysis.figure_list "
-		    "WHERE NOT across OR $1::bigint IS NOT NULL "
-		    "ORDER BY position",
-		    1, params + 1);
+	r->res_list = db_exec(c, PGRES_TUPLES_OK, "report: listing the figures",
+			      "SELECT name, section, section_title, kind, "
+			      "title, definition, denominator_text, across, "
+			      "headline, needs_dnssec FROM figure_list "
+			      "WHERE NOT across OR $1::bigint IS NOT NULL "
+			      "ORDER BY position",
+			      1, params + 1);
 	r->res_rows = db_exec(
 	    c, PGRES_TUPLES_OK, "report: computing the figures",
 	    "SELECT figure, scope, label, numerator, denominator, percent, "
 	    "cmp_numerator, cmp_denominator, cmp_percent, delta, bucket "
-	    "FROM analysis.report_ranked($1::bigint, $2::bigint, "
+	    "FROM report_ranked($1::bigint, $2::bigint, "
 	    "$3::integer[])",
 	    3, params);
 	if (!r->res_meta || !r->res_list || !r->res_rows)
@@ -693,7 +711,7 @@ int report_load_history(PGconn *c, const char *pattern, int max,
 	r->res_hist_rows =
 	    db_exec(c, PGRES_TUPLES_OK, "report: computing the history",
 		    "SELECT figure, campaign_id, scope, label, numerator, "
-		    "denominator, percent FROM analysis.history($1::bigint[])",
+		    "denominator, percent FROM history($1::bigint[])",
 		    1, hp);
 	if (!r->res_hist_rows)
 		goto fail;

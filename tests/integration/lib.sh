@@ -141,7 +141,7 @@ sql() {
 sql_analysis() {
 	{
 		echo '\o /dev/null'
-		echo 'BEGIN; SET LOCAL client_min_messages = warning;'
+		echo 'BEGIN; SET LOCAL client_min_messages = warning; CREATE SCHEMA analysis; SET LOCAL search_path = analysis, public;'
 		cat "$MXCRAWL_SRC"/analysis/[0-9]*.sql
 		echo '\o'
 		printf '%s;\nROLLBACK;\n' "$1"

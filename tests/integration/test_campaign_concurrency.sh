@@ -4,11 +4,13 @@
 # session the test drives through a FIFO, and an export of campaign A
 # whose output nobody reads yet), and a drop of campaign E waits for them,
 # the import of a new campaign B must complete, a crawler of campaign C
-# must make progress, a report of A must be made and campaign D cancelled,
-# each within a bounded time; E is gone once the readers end.
+# must make progress, a report of A must be made (while another report
+# of A is held mid-way) and campaign D cancelled, each within a bounded
+# time; E is gone once the readers end.
 # Creating B's partitions with `CREATE TABLE ... PARTITION OF` would wait
 # for the readers' locks to go (ACCESS EXCLUSIVE on the parents), and C's
-# crawler would queue behind it.
+# crawler would queue behind it. Two reports that each created the schema
+# `analysis` in their transaction would run one after the other.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 reexec_in_netns "$@"
@@ -34,6 +36,11 @@ ntargets=$(grep -c . "$TESTBED_TARGETS")
 # A: scanned, to be exported and reported. C, D and E: imported only.
 expect_rc 0 "$MXCRAWL" scan --targets "$TESTBED_TARGETS" --campaign A \
 	"${allow_args[@]}" --no-smtp --workers 2 --concurrency 200 --progress 0
+# The first report with --analysis-dir sets up the private cluster's
+# analyst role (schema/roles.sql: it hands every table to the owner
+# group, which waits for readers): done here, before the readers.
+expect_rc 0 "$MXCRAWL" report --campaign A --format json -o /dev/null \
+	--analysis-dir "$MXCRAWL_SRC/analysis"
 for c in C D E; do
 	expect_rc 0 "$MXCRAWL" scan --targets "$TESTBED_TARGETS" --campaign "$c" \
 		--import-only --batch-size 10
@@ -50,7 +57,9 @@ psql "$("$MXCRAWL" db conninfo)" -X -A -t -q -v ON_ERROR_STOP=1 \
 BG+=("$!")
 reader=$!
 exec 7>"$TEST_WORK/reader.in" 8<"$TEST_WORK/reader.out"
-printf 'BEGIN;\n%s;\n\\echo reader-ready\n' "$tables" >&7
+# It also holds an advisory lock (until it quits) that a report waits
+# for below.
+printf 'SELECT pg_advisory_lock(4242);\nBEGIN;\n%s;\n\\echo reader-ready\n' "$tables" >&7
 while read -r -t 60 line <&8; do
 	[ "$line" = reader-ready ] && break
 done
@@ -126,7 +135,23 @@ poll_until 60 "the crawler of C to progress after the import" \
 	test_done_batches -gt "$before"
 echo "ok: the crawler of C progressed ($before, then $(done_batches) batches)"
 
-# A report of A and the cancellation of D, meanwhile.
+# A report of A held mid-way: its views made, its last analysis file
+# waits for the reader's advisory lock.
+cp -r "$MXCRAWL_SRC/analysis" "$TEST_WORK/analysis-held"
+echo 'SELECT pg_advisory_xact_lock_shared(4242);' >"$TEST_WORK/analysis-held/999_hold.sql"
+"$MXCRAWL" report --campaign A --format json -o "$TEST_WORK/A-held.json" \
+	--analysis-dir "$TEST_WORK/analysis-held" 2>"$TEST_WORK/report-held.err" \
+	7>&- 8<&- 9<&- &
+held=$!
+BG+=("$held")
+report_held() {
+	[ "$(sql "SELECT count(*) FROM pg_locks
+		WHERE locktype = 'advisory' AND objid = 4242 AND NOT granted")" -ge 1 ]
+}
+poll_until 60 "the first report of A to wait in its last file" report_held
+echo "ok: a report of A is held in its transaction"
+
+# Another report of A and the cancellation of D, meanwhile.
 rc=0
 timeout 120 "$MXCRAWL" report --campaign A --format json -o "$TEST_WORK/A.json" \
 	2>"$TEST_WORK/report.err" || rc=$?
@@ -139,11 +164,17 @@ expect_eq "state of D" "$(sql "SELECT state FROM campaign WHERE name = 'D'")" ca
 # The readers were open all along.
 kill -0 "$reader" || fail "the reader ended early"
 kill -0 "$exporter" || fail "the export ended early"
+kill -0 "$held" || fail "the held report ended early"
 
 # Let them go: the reader commits, the export's output is read.
 printf 'COMMIT;\n\\q\n' >&7
 exec 7>&-
 wait "$reader" || fail "the reader failed: $(cat "$TEST_WORK/reader.out")"
+rc=0
+wait "$held" || rc=$?
+[ "$rc" = 0 ] || { cat "$TEST_WORK/report-held.err" >&2; fail "the held report of A exited $rc"; }
+cmp -s "$TEST_WORK/A.json" "$TEST_WORK/A-held.json" ||
+	fail "the two reports of A differ"
 cat "$TEST_WORK/export.fifo" >"$TEST_WORK/export.jsonl" 7>&- 8<&- 9<&- &
 drain=$!
 rc=0

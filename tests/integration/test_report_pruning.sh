@@ -35,7 +35,7 @@ three=$(sql "SELECT id FROM campaign WHERE name = 'three'")
 # may, to look at their plans.
 expect_rc 0 "$MXCRAWL" report --campaign one --format json
 {
-	echo 'BEGIN; SET LOCAL client_min_messages = warning;'
+	echo 'BEGIN; SET LOCAL client_min_messages = warning; CREATE SCHEMA analysis; SET LOCAL search_path = analysis, public;'
 	cat "$MXCRAWL_SRC"/analysis/[0-9]*.sql
 	echo 'COMMIT;'
 } | psql "$("$MXCRAWL" db conninfo)" -X -q -v ON_ERROR_STOP=1 >/dev/null ||
@@ -104,8 +104,8 @@ nblock=$(sql "SELECT count(*) FROM analysis.cache_block")
 [ "$nblock" -ge 5 ] || fail "cached building blocks: $nblock"
 check_fills() { # check_fills NAME WANT
 	local n
-	n=$(grep -c 'Query Text: INSERT INTO analysis\.cache_[a-z0-9_]* SELECT' "$TEST_WORK/$1.plans" || true)
-	[ "$n" = "$2" ] || grep -A3 'Query Text: INSERT INTO analysis\.cache_[a-z0-9_]* SELECT' "$TEST_WORK/$1.plans" | head -40 >&2
+	n=$(grep -c 'Query Text: INSERT INTO cache_[a-z0-9_]* SELECT' "$TEST_WORK/$1.plans" || true)
+	[ "$n" = "$2" ] || grep -A3 'Query Text: INSERT INTO cache_[a-z0-9_]* SELECT' "$TEST_WORK/$1.plans" | head -40 >&2
 	expect_eq "$1: fills of the blocks' cache" "$n" "$2"
 }
 plans_of report "SELECT count(*) FROM analysis.report($one)"
