@@ -1164,6 +1164,14 @@ int cmd_scan(int argc, char **argv)
 				"unprobed",
 				sum.claims_released);
 		fputs("\n", stderr);
+		if (sum.done_at_end >= 0)
+			fprintf(stderr,
+				"scan: campaign '%s': %" PRId64 " of %" PRIu64
+				" domains done (%.1f%%, every crawler)\n",
+				name, sum.done_at_end, sum.total_targets,
+				sum.total_targets ? 100.0 * sum.done_at_end /
+							sum.total_targets
+						  : 100.0);
 		if (sc.smtp)
 			fprintf(
 			    stderr,

@@ -77,6 +77,7 @@ struct shared {
 	    batches_split, domains_split;
 	_Atomic uint64_t inflight; /* domains in flight, all workers */
 	struct worker *w;
+	unsigned nworkers;
 	struct ipcap *cap;	/* --per-ip, shared by the workers' loops */
 	struct epreg *reg;	/* endpoints probed by this process */
 	struct epclaim *claims; /* ... and across processes */
@@ -93,7 +94,8 @@ struct worker {
 	struct resolver *resolver;
 	struct probe_env env;
 	struct endpoint_env ep_env;
-	struct stsfetch *sts; /* MTA-STS policy fetches */
+	struct endpoint_tally tally; /* ep_env's probes, for progress */
+	struct stsfetch *sts;	     /* MTA-STS policy fetches */
 
 	pthread_mutex_t mu; /* guards inbox, no_more */
 	struct batch *inbox;
@@ -399,6 +401,7 @@ static int worker_init(struct worker *w, struct shared *sh, unsigned index)
 		w->ep_env.loop = &w->loop;
 		w->ep_env.ehlo_name = cfg->ehlo_name;
 		w->ep_env.limits = cfg->smtp_limits;
+		w->ep_env.tally = &w->tally;
 		if (sh->cap) {
 			/* One cap for the process; this loop's door to it. */
 			w->ep_env.cap = ipcap_attach(sh->cap, &w->loop);
@@ -622,6 +625,36 @@ static void *store_main(void *arg)
 
 /* --- progress -------------------------------------------------------- */
 
+/*
+ * What the domains in flight wait for, as a clause for the progress
+ * line: "12 in flight: 15 endpoints probing, longest deadline in 18 s,
+ * 3 waiting for a per-address slot". Once few domains are left, the ETA
+ * says nothing and this says why the scan has not ended yet.
+ */
+static void tail_text(struct shared *sh, char *buf, size_t size)
+{
+	uint64_t endpoints = 0, last = 0;
+	for (unsigned i = 0; i < sh->nworkers; i++) {
+		uint64_t d = atomic_load(&sh->w[i].tally.last_deadline_ms);
+		endpoints += atomic_load(&sh->w[i].tally.running);
+		if (d > last)
+			last = d;
+	}
+	uint64_t now = uv_hrtime() / 1000000;
+	size_t queued = sh->cap ? ipcap_queued(sh->cap) : 0;
+	int n = snprintf(buf, size, "%" PRIu64 " in flight",
+			 atomic_load(&sh->inflight));
+	if (n > 0 && (size_t)n < size && (endpoints || queued))
+		n += snprintf(buf + n, size - n,
+			      ": %" PRIu64 " endpoints probing, longest "
+			      "deadline in %" PRIu64 " s",
+			      endpoints,
+			      last > now ? (last - now + 999) / 1000 : 0);
+	if (n > 0 && (size_t)n < size && queued)
+		snprintf(buf + n, size - n,
+			 ", %zu waiting for a per-address slot", queued);
+}
+
 static void progress(struct shared *sh, uint64_t total, uint64_t before,
 		     double secs, bool tty, bool final)
 {
@@ -630,28 +663,38 @@ static void progress(struct shared *sh, uint64_t total, uint64_t before,
 	double rate = secs > 0 ? done / secs : 0;
 	double pct = total ? 100.0 * (before + done) / total : 100;
 	unsigned eta = rate > 0 ? (unsigned)(left / rate) : 0;
+	uint64_t inflight = atomic_load(&sh->inflight);
+	char tail[160];
 
+	tail_text(sh, tail, sizeof tail);
 	if (stop_requested && !final) {
 		/* No ETA once stopping: the rest is given back, not scanned;
 		 * what is left is the tail in flight. */
 		fprintf(stderr,
 			"%sscan: stopping: %" PRIu64 "/%" PRIu64
-			" domains, %" PRIu64 " in flight, %" PRIu64
-			" stored this run%s",
-			tty ? "\r" : "", before + done, total,
-			atomic_load(&sh->inflight),
+			" domains, %s; %" PRIu64 " stored this run%s",
+			tty ? "\r" : "", before + done, total, tail,
 			atomic_load(&sh->domains_stored), tty ? " " : "\n");
 		fflush(stderr);
 		return;
 	}
+	/* The tail: every domain left is in flight. */
+	bool in_tail = inflight > 0 && left <= inflight;
 	if (tty && !final) {
 		int bar = (int)(pct / 5);
+		char eta_text[32];
+		snprintf(eta_text, sizeof eta_text, "ETA %u:%02u:%02u",
+			 eta / 3600, eta / 60 % 60, eta % 60);
+		/* The errors the log line counts, then the ETA or, in the
+		 * tail, what it waits for; \033[K clears the rest of a
+		 * longer line before. */
 		fprintf(stderr,
 			"\r[%.*s%*s] %5.1f%% %" PRIu64 "/%" PRIu64
-			" %.0f/s ETA %u:%02u:%02u ",
+			" %.0f/s nxdomain %" PRIu64 " dns error %" PRIu64
+			" %s\033[K",
 			bar, "####################", 20 - bar, "", pct,
-			before + done, total, rate, eta / 3600, eta / 60 % 60,
-			eta % 60);
+			before + done, total, rate, atomic_load(&sh->no_domain),
+			atomic_load(&sh->dns_error), in_tail ? tail : eta_text);
 		fflush(stderr);
 		return;
 	}
@@ -660,11 +703,12 @@ static void progress(struct shared *sh, uint64_t total, uint64_t before,
 		" domains (%.1f%%), %.0f domains/s, "
 		"ETA %u:%02u:%02u; mx %" PRIu64 ", implicit %" PRIu64
 		", null %" PRIu64 ", nxdomain %" PRIu64 ", dns error %" PRIu64
-		", %" PRIu64 " queries\n",
+		", %" PRIu64 " queries%s%s\n",
 		before + done, total, pct, rate, eta / 3600, eta / 60 % 60,
 		eta % 60, atomic_load(&sh->mx), atomic_load(&sh->implicit_mx),
 		atomic_load(&sh->null_mx), atomic_load(&sh->no_domain),
-		atomic_load(&sh->dns_error), atomic_load(&sh->queries));
+		atomic_load(&sh->dns_error), atomic_load(&sh->queries),
+		in_tail && !final ? "; " : "", in_tail && !final ? tail : "");
 }
 
 /* The second signal: the workers' probes are not cancelled, so rather
@@ -759,6 +803,7 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 	int rc = -1;
 
 	memset(out, 0, sizeof *out);
+	out->done_at_end = -1;
 	memset(&sh, 0, sizeof sh);
 	memset(&st, 0, sizeof st);
 	sh.cfg = cfg;
@@ -784,6 +829,7 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 	out->done_before = (uint64_t)before;
 
 	sh.w = calloc(cfg->workers, sizeof *sh.w);
+	sh.nworkers = cfg->workers;
 	sh.req = calloc(cfg->workers, sizeof *sh.req);
 	sh.reg = epreg_new(cfg->workers, wake_worker, &sh);
 	if (!sh.w || !sh.req || !sh.reg) {
@@ -979,6 +1025,10 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 
 	out->records_raw = st.st.rec.raw + cs.records_raw;
 	out->records_zstd = st.st.rec.zstd + cs.records_zstd;
+	int64_t total_end = 0;
+	if (!store_broken(&st.st) &&
+	    store_progress(&st.st, &total_end, &out->done_at_end) != 0)
+		out->done_at_end = -1;
 	int64_t undone = 0, others = 0;
 	if (!sh.failed && store_open_batches(&st.st, &undone, &others) == 0) {
 		if (undone == 0) {

@@ -58,6 +58,10 @@ struct sched_summary {
 	uint64_t claims_released; /* endpoint claims released unfinished */
 	uint64_t total_targets;	  /* in the campaign */
 	uint64_t done_before;	  /* already done when this run started */
+	/* Domains of the campaign stored by every crawler, read once this
+	 * run's are stored (-1: could not be read): a crawler sharing the
+	 * campaign tells its real completion, not its own share. */
+	int64_t done_at_end;
 	double seconds;
 	bool interrupted; /* SIGINT/SIGTERM: stopped leasing, drained */
 };

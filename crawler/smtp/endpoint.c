@@ -86,6 +86,8 @@ struct endpoint {
 	endpoint_cb cb;
 	void *arg;
 	uint64_t start;
+	uint64_t deadline_at;		  /* uv_hrtime() ms */
+	struct endpoint *older, *younger; /* env->tally's list */
 	enum conn_rc conn_rc;
 	bool tls_done;
 	struct tls_info tls; /* a copy; chain DER owned here */
@@ -94,10 +96,50 @@ struct endpoint {
 
 static void handle(struct endpoint *ep, enum smtp_action act);
 
+static void tally_publish(struct endpoint_tally *t)
+{
+	atomic_store(&t->last_deadline_ms,
+		     t->youngest ? t->youngest->deadline_at : 0);
+}
+
+static void tally_add(struct endpoint *ep)
+{
+	struct endpoint_tally *t = ep->env->tally;
+	if (!t)
+		return;
+	ep->deadline_at = uv_hrtime() / 1000000 + ep->env->limits.deadline_ms;
+	ep->older = t->youngest;
+	if (t->youngest)
+		t->youngest->younger = ep;
+	else
+		t->oldest = ep;
+	t->youngest = ep;
+	atomic_fetch_add(&t->running, 1);
+	tally_publish(t);
+}
+
+static void tally_remove(struct endpoint *ep)
+{
+	struct endpoint_tally *t = ep->env->tally;
+	if (!t)
+		return;
+	if (ep->older)
+		ep->older->younger = ep->younger;
+	else
+		t->oldest = ep->younger;
+	if (ep->younger)
+		ep->younger->older = ep->older;
+	else
+		t->youngest = ep->older;
+	atomic_fetch_sub(&t->running, 1);
+	tally_publish(t);
+}
+
 static void release(struct endpoint *ep)
 {
 	if (--ep->open_handles > 0)
 		return;
+	tally_remove(ep);
 	struct endpoint_result res = {
 		.addr = ep->addr,
 		.port = ep->port,
@@ -613,6 +655,7 @@ static int start_probe(const struct endpoint_env *env, const struct addr *addr,
 	ep->deadline.data = ep;
 	ep->open_handles = 3; /* two timers and the connection */
 	uv_timer_start(&ep->deadline, on_deadline, env->limits.deadline_ms, 0);
+	tally_add(ep);
 	ep->conn = conn_connect(env->loop, addr, port, &callbacks, ep);
 	if (!ep->conn) {
 		ep->conn_rc = CONN_ERROR;

@@ -8,6 +8,7 @@
 #ifndef MXCRAWL_CRAWLER_ENDPOINT_H
 #define MXCRAWL_CRAWLER_ENDPOINT_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include <uv.h>
@@ -40,6 +41,21 @@ typedef void (*endpoint_cb)(void *arg, const struct endpoint_result *res);
 struct ipcap;
 struct ipcap_loop;
 
+/*
+ * What one loop's probes are doing, for a progress line printed by
+ * another thread: what the tail of a scan waits for. The list is the
+ * loop's own; the two counters are published for any thread to read.
+ * Every probe of a loop has the same total deadline and they start in
+ * order, so the youngest probe still running has the latest deadline.
+ */
+struct endpoint_tally {
+	struct endpoint *oldest, *youngest; /* probes running, by start */
+	_Atomic unsigned running;
+	/* The youngest running probe's deadline, in uv_hrtime() ms; 0 when
+	 * none runs. */
+	_Atomic uint64_t last_deadline_ms;
+};
+
 struct endpoint_env {
 	uv_loop_t *loop;
 	SSL_CTX *tls;
@@ -47,6 +63,8 @@ struct endpoint_env {
 	struct smtp_limits limits;
 	/* This loop's door to the per-IP cap (NULL: no cap). */
 	struct ipcap_loop *cap;
+	/* This loop's running probes (NULL: not counted). */
+	struct endpoint_tally *tally;
 };
 
 /* A cap of `max` concurrent probes per address (0 counts as 1). */

@@ -38,6 +38,32 @@ host=$(hostname)
 log=$TB/logs/mailserver.log
 log_before=$(wc -l <"$log")
 
+# What the tail waits for (issue M11 item 5). The scenario smtp-tarpit
+# trickles its banner a byte a second until the endpoint's total deadline
+# (scenarios.py), here 4 s: once its one domain is the last in flight,
+# every progress line says so and counts the deadline down, and the
+# summary gives the campaign's completion.
+grep -qx smtp-tarpit.test "$TESTBED_TARGETS" || fail "smtp-tarpit.test is not a target"
+echo smtp-tarpit.test >"$TEST_WORK/tarpit.txt"
+expect_rc 0 "$MXCRAWL" scan --targets "$TEST_WORK/tarpit.txt" --campaign tail \
+	"${allow_args[@]}" --progress 1 --smtp-deadline 4000
+sed -n 's/.*; 1 in flight: \([0-9]*\) endpoints probing, longest deadline in \([0-9]*\) s$/\1 \2/p' \
+	"$TEST_WORK/err" >"$TEST_WORK/tail.lines"
+[ -s "$TEST_WORK/tail.lines" ] || { cat "$TEST_WORK/err" >&2; fail "tail: no line names the endpoint waited for"; }
+prev=4
+while read -r eps secs; do
+	[ "$eps" -ge 1 ] && [ "$secs" -ge 1 ] && [ "$secs" -le "$prev" ] || {
+		cat "$TEST_WORK/err" >&2
+		fail "tail: $eps endpoints, deadline in $secs s (want >= 1, 1..$prev s)"
+	}
+	prev=$secs
+done <"$TEST_WORK/tail.lines"
+echo "ok: tail: $(wc -l <"$TEST_WORK/tail.lines") lines name the endpoint and its deadline, counting down"
+grep -q "scan: campaign 'tail': 1 of 1 domains done (100.0%, every crawler)" "$TEST_WORK/err" ||
+	fail "tail: no campaign completion: $(cat "$TEST_WORK/err")"
+unique_tail=$(sql "SELECT count(*) FROM endpoint e JOIN campaign c ON c.id = e.campaign_id
+	WHERE c.name = 'tail'")
+
 # One worker, a small window and a rate cap: a batch of 200 takes over ten
 # seconds to start, so a signal lands while one is started in part (the
 # worker asks for the next batch only once the current one has started
@@ -246,7 +272,7 @@ expect_eq "steal: endpoint claims all done (the stop finished its probes)" \
 	"$(sql "SELECT count(*) FROM endpoint_claim WHERE campaign_id = $sid AND NOT done")" 0
 
 # The servers' own count: stopping them flushes their connection log.
-# Campaigns 'intr' and 'steal' handshaked each endpoint once; 'hard'
+# Campaigns 'tail', 'intr' and 'steal' handshaked each endpoint once; 'hard'
 # once, plus at most once more for each takeover after the hard stop.
 "$MXCRAWL_SRC/tests/testbed/down" "$TB" >/dev/null
 conns=$(tail -n +"$((log_before + 1))" "$log" | "$PY" -c '
@@ -259,8 +285,8 @@ for line in sys.stdin:
         continue
     n += c.get("port") == 25
 print(n)')
-echo "SMTP connections: $conns; endpoints: intr $unique_intr, hard $unique_hard (+ up to $reprobed reprobed), steal $unique_steal"
-want=$((unique_intr + unique_hard + unique_steal))
+echo "SMTP connections: $conns; endpoints: tail $unique_tail, intr $unique_intr, hard $unique_hard (+ up to $reprobed reprobed), steal $unique_steal"
+want=$((unique_tail + unique_intr + unique_hard + unique_steal))
 [ "$conns" -ge "$want" ] && [ "$conns" -le $((want + reprobed)) ] ||
 	fail "SMTP connections $conns, want $want + at most $reprobed"
 echo PASS

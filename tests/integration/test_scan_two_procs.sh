@@ -74,6 +74,15 @@ expect_eq "workers that leased batches" \
 	"$(printf '%s\n' "$host/$pa" "$host/$pb" | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//')"
 expect_eq "workers in the results" \
 	"$(sql "SELECT count(DISTINCT worker) FROM domain_dns WHERE campaign_id = $cid")" 2
+# Each tells the campaign's completion, not its own share: the one that
+# read it last saw every target done (each reads once its own batches are
+# stored), and neither counts more than the campaign holds.
+done_of() { sed -n "s/^scan: campaign 'two': \([0-9]*\) of \([0-9]*\) domains done (.*every crawler)$/\1 \2/p" "$1"; }
+read -r da ta <<<"$(done_of "$TEST_WORK/a.err")"
+read -r db tb <<<"$(done_of "$TEST_WORK/b.err")"
+expect_eq "campaign size told by A and B" "${ta:-?} ${tb:-?}" "$ntargets $ntargets"
+expect_eq "campaign done told by the later of A and B" \
+	"$(( ${da:-0} > ${db:-0} ? ${da:-0} : ${db:-0} ))" "$ntargets"
 # "N batches stored, M dropped": every batch stored exactly once.
 stored() { sed -n 's/.* \([0-9]*\) batches stored, .*/\1/p' "$1"; }
 sa=$(stored "$TEST_WORK/a.err")
