@@ -14,6 +14,7 @@
 #include "crawler/verify/cert.h"
 #include "crawler/store/copyfmt.h"
 #include "crawler/verify/danecache.h"
+#include "crawler/verify/verdict.h"
 #include "crawler/scan/epclaim.h"
 #include "crawler/scan/probe.h"
 #include "crawler/store/record.h"
@@ -728,9 +729,8 @@ static void host_chains(struct probe *p, struct host *h)
 		return;
 	/* Reference names: the TLSA base domain (where the records were
 	 * found, maybe the CNAME expansion), then the MX host. */
-	const char *base = h->tlsa_name + strlen("_25._tcp.");
-	const char *refs[2] = { base, h->name };
-	size_t nref = strcmp(base, h->name) ? 2 : 1;
+	const char *refs[2];
+	size_t nref = verify_dane_refs(h->tlsa_name, h->name, refs);
 	for (size_t k = 0; k < h->naddr; k++) {
 		const struct ep_done *d = h->done[k];
 		if (d && d->nchain)
@@ -743,36 +743,26 @@ static void host_chains(struct probe *p, struct host *h)
 /* The SMTP/TLS stage's share of the host's DANE outcome (RFC 7672),
  * from the TLSA records and what its endpoints presented; NULL when the
  * stage did not run. */
+static void host_dane_init(const struct host *h, struct verify_dane_host *dh)
+{
+	verify_dane_host_init(dh, h->tlsa_looked_up,
+			      h->tlsa_st == DNSSEC_SECURE,
+			      h->tlsa_st == DNSSEC_BOGUS, h->rec, h->nrec);
+}
+
 static const char *host_dane(const struct probe *p, const struct host *h,
 			     const char *outcome, enum verify_dane_outcome *out)
 {
-	struct verify_dane_facts f = { 0 };
-	size_t contacted = 0;
+	struct verify_dane_host dh;
 
 	if (!p->env->ep_env || !h->kept)
 		return NULL;
-	f.starttls_ok = true;
-	f.chain_ok = true;
-	for (size_t k = 0; k < h->naddr; k++) {
-		const struct ep_done *d = h->done[k];
-		if (!d)
-			continue;
-		contacted++;
-		f.starttls_ok &= d->starttls_ok;
-		f.chain_ok &= h->chain_ok[k];
-	}
-	f.secure_path =
-	    h->tlsa_looked_up &&
-	    (h->tlsa_st == DNSSEC_SECURE || h->tlsa_st == DNSSEC_BOGUS) &&
-	    (contacted > 0 || (outcome && !strcmp(outcome, "ok")));
-	f.starttls_ok &= contacted > 0;
-	f.chain_ok &= contacted > 0;
-	f.tlsa_bogus = h->tlsa_st == DNSSEC_BOGUS;
-	f.nrecords = (unsigned)h->nrec;
-	for (size_t i = 0; i < h->nrec; i++)
-		f.nusable +=
-		    verify_tlsa_usable(&h->rec[i]) == VERIFY_TLSA_USABLE;
-	*out = verify_dane_decide(&f);
+	host_dane_init(h, &dh);
+	for (size_t k = 0; k < h->naddr; k++)
+		if (h->done[k])
+			verify_dane_host_endpoint(&dh, h->done[k]->starttls_ok,
+						  h->chain_ok[k]);
+	*out = verify_dane_host_outcome(&dh, outcome && !strcmp(outcome, "ok"));
 	return verify_dane_outcome_str(*out);
 }
 
@@ -804,7 +794,9 @@ static void write_domain_endpoints(struct probe *p, size_t i,
 				   const struct host *h)
 {
 	struct jbuf *b = &p->out[PROBE_T_DOMAIN_ENDPOINT];
+	struct verify_dane_host dh;
 
+	host_dane_init(h, &dh);
 	for (size_t k = 0; k < h->naddr; k++) {
 		const struct ep_done *d = h->done[k];
 		char ip[64];
@@ -833,18 +825,8 @@ static void write_domain_endpoints(struct probe *p, size_t i,
 		else
 			copy_null(b);
 		copy_field(b);
-		struct verify_dane_facts f = { 0 };
-		f.secure_path =
-		    h->tlsa_looked_up &&
-		    (h->tlsa_st == DNSSEC_SECURE || h->tlsa_st == DNSSEC_BOGUS);
-		f.tlsa_bogus = h->tlsa_st == DNSSEC_BOGUS;
-		f.nrecords = (unsigned)h->nrec;
-		for (size_t r = 0; r < h->nrec; r++)
-			f.nusable += verify_tlsa_usable(&h->rec[r]) ==
-				     VERIFY_TLSA_USABLE;
-		f.starttls_ok = d->starttls_ok;
-		f.chain_ok = h->chain_ok[k];
-		enum verify_dane_outcome o = verify_dane_decide(&f);
+		enum verify_dane_outcome o = verify_dane_host_endpoint(
+		    &dh, d->starttls_ok, h->chain_ok[k]);
 		copy_str(b, verify_dane_outcome_str(o));
 		copy_field(b);
 		copy_str(b, verify_dane_result_type(o));
@@ -1251,36 +1233,16 @@ static void endpoint_row(struct probe *p, const struct endpoint_result *r,
 	copy_field(b);
 	copy_int(b, r->tls_done ? (int64_t)r->tls->chain_total : 0);
 	copy_field(b);
+	/* The verdict's columns, as reverify stores them too, then the
+	 * two the scan alone keeps. */
+	verdict_copy(b, judged ? vr : NULL);
+	copy_field(b);
 	if (judged) {
-		copy_bool(b, vr->trusted);
-		copy_field(b);
-		copy_array_begin(&arr, b);
-		for (unsigned i = 0; i < vr->nerrors; i++)
-			copy_array_text(&arr, vr->errors[i].name,
-					strlen(vr->errors[i].name));
-		copy_array_end(&arr);
-		copy_field(b);
-		copy_bool(b, vr->missing_intermediate);
-		copy_field(b);
-		copy_bool(b, vr->name_matches_mx);
-		copy_field(b);
-		copy_bool(b, vr->cn_only);
-		copy_field(b);
-		copy_array_begin(&arr, b);
-		for (unsigned bit = 0; bit < VERIFY_WEAK_BITS; bit++)
-			if (vr->weak & (1u << bit))
-				copy_array_text(
-				    &arr, verify_weak_str(1u << bit),
-				    strlen(verify_weak_str(1u << bit)));
-		copy_array_end(&arr);
-		copy_field(b);
-		copy_bool(b, vr->valid_ignoring_strength);
-		copy_field(b);
 		copy_bool(b, vr->out_of_order);
 		copy_field(b);
 		copy_int(b, vr->leaf_san_count);
 	} else {
-		jbuf_puts(b, "\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N");
+		jbuf_puts(b, "\\N\t\\N");
 	}
 	copy_field(b);
 	copy_bytea(b, tr->bytes, tr->len);

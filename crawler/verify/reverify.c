@@ -20,11 +20,11 @@
 #include "crawler/store/copyfmt.h"
 #include "crawler/store/db.h"
 #include "crawler/util/jbuf.h"
+#include "crawler/verify/verdict.h"
 
 /* Largest COPY buffer of one FETCH's verdicts (a row is under 1 KiB). */
 #define REVERIFY_ROWS_MAX (64u << 20)
 /* The owner prefix of a TLSA RRset of an SMTP server (RFC 7672 §2.2.3). */
-static const char TLSA_PREFIX[] = "_25._tcp.";
 
 /* ---- the stored TLSA text form --------------------------------------- */
 
@@ -125,9 +125,9 @@ struct host {
 	bool tlsa_secure, tlsa_bogus;
 	struct verify_tlsa rec[VERIFY_MAX_TLSA];
 	size_t nrec;
-	/* Over the endpoints seen so far, as host_dane() sums them. */
-	size_t contacted;
-	bool starttls_all, chain_all;
+	/* The DANE judgement over the endpoints seen so far, built as the
+	 * scan builds it (verify_dane_host_*). */
+	struct verify_dane_host dane;
 };
 
 struct rv {
@@ -264,34 +264,6 @@ static PGresult *fetch(struct rv *rv, const char *sql)
 
 /* ---- endpoints (probe.c endpoint_row) --------------------------------- */
 
-static void copy_verdict(struct jbuf *b, const struct verify_result *vr)
-{
-	struct copy_array arr;
-
-	copy_bool(b, vr->trusted);
-	copy_field(b);
-	copy_array_begin(&arr, b);
-	for (unsigned i = 0; i < vr->nerrors; i++)
-		copy_array_text(&arr, vr->errors[i].name,
-				strlen(vr->errors[i].name));
-	copy_array_end(&arr);
-	copy_field(b);
-	copy_bool(b, vr->missing_intermediate);
-	copy_field(b);
-	copy_bool(b, vr->name_matches_mx);
-	copy_field(b);
-	copy_bool(b, vr->cn_only);
-	copy_field(b);
-	copy_array_begin(&arr, b);
-	for (unsigned bit = 0; bit < VERIFY_WEAK_BITS; bit++)
-		if (vr->weak & (1u << bit))
-			copy_array_text(&arr, verify_weak_str(1u << bit),
-					strlen(verify_weak_str(1u << bit)));
-	copy_array_end(&arr);
-	copy_field(b);
-	copy_bool(b, vr->valid_ignoring_strength);
-}
-
 static void endpoint_done(struct rv *rv)
 {
 	struct ep *e = &rv->ep;
@@ -313,10 +285,10 @@ static void endpoint_done(struct rv *rv)
 	if (e->chain.n &&
 	    verify_chain(rv->o->verify, e->chain.der, e->chain.n, rv->o->at,
 			 e->sni, NULL, &vr) == VERIFY_OK) {
-		copy_verdict(b, &vr);
+		verdict_copy(b, &vr);
 		rv->sum->chains++;
 	} else {
-		jbuf_puts(b, "\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N");
+		verdict_copy(b, NULL);
 	}
 	copy_row_end(b);
 	rv->done_ep++;
@@ -428,7 +400,6 @@ static int host_open(struct rv *rv, PGresult *r, int i)
 	h->looked_up = bool_value(r, i, D_LOOKED_UP);
 	h->tlsa_secure = strcmp(dnssec, "secure") == 0;
 	h->tlsa_bogus = strcmp(dnssec, "bogus") == 0;
-	h->starttls_all = h->chain_all = true;
 
 	/* "u s m hex,u s m hex,...": array_to_string of the stored records,
 	 * whose elements never hold a comma. */
@@ -449,20 +420,9 @@ static int host_open(struct rv *rv, PGresult *r, int i)
 		}
 		s = end ? end + 1 : s + len;
 	}
+	verify_dane_host_init(&h->dane, h->looked_up, h->tlsa_secure,
+			      h->tlsa_bogus, h->rec, h->nrec);
 	return 0;
-}
-
-/* The reference names of verify_dane(): the TLSA base domain, then the MX
- * host if different (as on_ep_probed() gives them). */
-static size_t dane_refs(const struct host *h, const char *refs[2])
-{
-	const char *base = h->tlsa_name;
-
-	if (strncmp(base, TLSA_PREFIX, strlen(TLSA_PREFIX)) == 0)
-		base += strlen(TLSA_PREFIX);
-	refs[0] = base;
-	refs[1] = h->name;
-	return strcmp(base, h->name) ? 2 : 1;
 }
 
 static void copy_dane(struct jbuf *b, enum verify_dane_outcome o)
@@ -484,7 +444,7 @@ static void domain_endpoint_done(struct rv *rv)
 		return;
 	if (e->chain.n && h->nrec && h->tlsa_name) {
 		const char *refs[2];
-		size_t nref = dane_refs(h, refs);
+		size_t nref = verify_dane_refs(h->tlsa_name, h->name, refs);
 		struct verify_dane_result dr;
 		if (verify_dane(rv->o->verify, e->chain.der, e->chain.n,
 				rv->o->at, refs, nref, h->rec, h->nrec,
@@ -513,22 +473,10 @@ static void domain_endpoint_done(struct rv *rv)
 	else
 		copy_null(b);
 	copy_field(b);
-	struct verify_dane_facts f = { 0 };
-	f.secure_path = h->looked_up && (h->tlsa_secure || h->tlsa_bogus);
-	f.tlsa_bogus = h->tlsa_bogus;
-	f.nrecords = (unsigned)h->nrec;
-	for (size_t k = 0; k < h->nrec; k++)
-		f.nusable +=
-		    verify_tlsa_usable(&h->rec[k]) == VERIFY_TLSA_USABLE;
-	f.starttls_ok = e->starttls_ok;
-	f.chain_ok = ep_dane == VERIFY_DANE_OK;
-	copy_dane(b, verify_dane_decide(&f));
+	copy_dane(b, verify_dane_host_endpoint(&h->dane, e->starttls_ok,
+					       ep_dane == VERIFY_DANE_OK));
 	copy_row_end(b);
 	rv->sum->domain_endpoints++;
-
-	h->contacted++;
-	h->starttls_all &= e->starttls_ok;
-	h->chain_all &= ep_dane == VERIFY_DANE_OK;
 	ep_clear(e);
 }
 
@@ -548,18 +496,8 @@ static void host_done(struct rv *rv, struct jbuf *mx)
 	copy_str(mx, h->ordinal);
 	copy_field(mx);
 	if (h->judged) {
-		struct verify_dane_facts f = { 0 };
-		f.secure_path = h->looked_up &&
-				(h->tlsa_secure || h->tlsa_bogus) &&
-				(h->contacted > 0 || h->address_ok);
-		f.starttls_ok = h->starttls_all && h->contacted > 0;
-		f.chain_ok = h->chain_all && h->contacted > 0;
-		f.tlsa_bogus = h->tlsa_bogus;
-		f.nrecords = (unsigned)h->nrec;
-		for (size_t k = 0; k < h->nrec; k++)
-			f.nusable += verify_tlsa_usable(&h->rec[k]) ==
-				     VERIFY_TLSA_USABLE;
-		copy_dane(mx, verify_dane_decide(&f));
+		copy_dane(mx,
+			  verify_dane_host_outcome(&h->dane, h->address_ok));
 	} else {
 		copy_null(mx);
 		copy_field(mx);

@@ -341,6 +341,59 @@ enum verify_dane_outcome verify_dane_decide(const struct verify_dane_facts *f)
 	return f->chain_ok ? VERIFY_DANE_OK : VERIFY_DANE_NO_MATCH;
 }
 
+void verify_dane_host_init(struct verify_dane_host *h, bool looked_up,
+			   bool secure, bool bogus,
+			   const struct verify_tlsa *rec, size_t nrec)
+{
+	memset(h, 0, sizeof *h);
+	h->tlsa.secure_path = looked_up && (secure || bogus);
+	h->tlsa.tlsa_bogus = bogus;
+	h->tlsa.nrecords = (unsigned)nrec;
+	for (size_t i = 0; i < nrec; i++)
+		h->tlsa.nusable +=
+		    verify_tlsa_usable(&rec[i]) == VERIFY_TLSA_USABLE;
+	h->starttls_all = true;
+	h->chain_all = true;
+}
+
+enum verify_dane_outcome verify_dane_host_endpoint(struct verify_dane_host *h,
+						   bool starttls_ok,
+						   bool chain_ok)
+{
+	struct verify_dane_facts f = h->tlsa;
+
+	h->contacted++;
+	h->starttls_all &= starttls_ok;
+	h->chain_all &= chain_ok;
+	f.starttls_ok = starttls_ok;
+	f.chain_ok = chain_ok;
+	return verify_dane_decide(&f);
+}
+
+enum verify_dane_outcome verify_dane_host_outcome(
+    const struct verify_dane_host *h, bool address_ok)
+{
+	struct verify_dane_facts f = h->tlsa;
+
+	f.secure_path &= h->contacted > 0 || address_ok;
+	f.starttls_ok = h->starttls_all && h->contacted > 0;
+	f.chain_ok = h->chain_all && h->contacted > 0;
+	return verify_dane_decide(&f);
+}
+
+size_t verify_dane_refs(const char *tlsa_name, const char *host,
+			const char *refs[2])
+{
+	static const char prefix[] = "_25._tcp.";
+	const char *base = tlsa_name;
+
+	if (strncmp(base, prefix, sizeof prefix - 1) == 0)
+		base += sizeof prefix - 1;
+	refs[0] = base;
+	refs[1] = host;
+	return strcmp(base, host) ? 2 : 1;
+}
+
 /*
  * Copies a reference name into buf without its trailing dot. Returns the
  * length, or 0 when the name cannot be one: empty, too long, or bytes

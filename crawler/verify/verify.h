@@ -285,6 +285,42 @@ struct verify_dane_facts {
  * none, unusable_only, no_starttls, then ok or no_match. */
 enum verify_dane_outcome verify_dane_decide(const struct verify_dane_facts *f);
 
+/*
+ * One MX host's DANE as one domain sees it, built the same way by the scan
+ * and by reverify (so that a judgement set made with the scan's trust
+ * store equals the scan's verdicts): start from the host's TLSA answer,
+ * judge each contacted endpoint (domain_endpoint.dane), then the host
+ * (domain_mx.dane).
+ */
+struct verify_dane_host {
+	struct verify_dane_facts tlsa; /* the answer's facts */
+	size_t contacted;
+	bool starttls_all, chain_all;
+};
+
+/* looked_up: the TLSA question was asked (a secure path to it);
+ * secure/bogus: its answer's DNSSEC status; rec: the records that
+ * parsed. */
+void verify_dane_host_init(struct verify_dane_host *h, bool looked_up,
+			   bool secure, bool bogus,
+			   const struct verify_tlsa *rec, size_t nrec);
+/* A contacted endpoint: STARTTLS and TLS done, and verify_dane() said
+ * VERIFY_DANE_OK for its chain. Returns the endpoint's own outcome. */
+enum verify_dane_outcome verify_dane_host_endpoint(struct verify_dane_host *h,
+						   bool starttls_ok,
+						   bool chain_ok);
+/* The host's outcome once every contacted endpoint is in; address_ok:
+ * the host has an address we may contact (with none contacted, DANE
+ * still applies: the probes failed). */
+enum verify_dane_outcome verify_dane_host_outcome(
+    const struct verify_dane_host *h, bool address_ok);
+
+/* The reference names of verify_dane() for a host whose TLSA records were
+ * found at tlsa_name (maybe a CNAME's target): the TLSA base domain, then
+ * the MX host if different (RFC 7672 §3.2.2). Returns their number. */
+size_t verify_dane_refs(const char *tlsa_name, const char *host,
+			const char *refs[2]);
+
 /* ---- Names for storage (stable; they end up in the database) -------- */
 
 const char *verify_rc_str(enum verify_rc rc);

@@ -144,6 +144,76 @@ UNIT_TEST(verify_dane_decision)
 		  "result type");
 }
 
+/* The builder the scan and reverify share: a host's TLSA answer, its
+ * contacted endpoints, its own outcome (RFC 7672 §2.2). */
+UNIT_TEST(verify_dane_host_builder)
+{
+	static const uint8_t d32[32] = { 1 };
+	const struct verify_tlsa usable = { 3, 1, 1, d32, sizeof d32 };
+	const struct verify_tlsa pkix = { 1, 1, 1, d32, sizeof d32 };
+	struct verify_dane_host h;
+
+	/* Two endpoints, one whose chain does not match: that endpoint is
+	 * dane_no_match, the other dane_ok, the host dane_no_match. */
+	verify_dane_host_init(&h, true, true, false, &usable, 1);
+	CHECK_STR(
+	    verify_dane_outcome_str(verify_dane_host_endpoint(&h, true, true)),
+	    verify_dane_outcome_str(VERIFY_DANE_OK), "endpoint matched");
+	CHECK_STR(
+	    verify_dane_outcome_str(verify_dane_host_endpoint(&h, true, false)),
+	    verify_dane_outcome_str(VERIFY_DANE_NO_MATCH),
+	    "endpoint not matched");
+	CHECK_STR(verify_dane_outcome_str(verify_dane_host_outcome(&h, true)),
+		  verify_dane_outcome_str(VERIFY_DANE_NO_MATCH),
+		  "host: one endpoint not matched");
+	/* No endpoint contacted although an address was there: the probes
+	 * failed, DANE applies and STARTTLS was not done. */
+	verify_dane_host_init(&h, true, true, false, &usable, 1);
+	CHECK_STR(verify_dane_outcome_str(verify_dane_host_outcome(&h, true)),
+		  verify_dane_outcome_str(VERIFY_DANE_NO_STARTTLS),
+		  "host: address, nothing contacted");
+	/* ... and without an address we may contact: not applicable. */
+	CHECK_STR(verify_dane_outcome_str(verify_dane_host_outcome(&h, false)),
+		  verify_dane_outcome_str(VERIFY_DANE_NOT_APPLICABLE),
+		  "host: no address");
+	/* Only PKIX usages: unusable_only, whatever the endpoints did. */
+	verify_dane_host_init(&h, true, true, false, &pkix, 1);
+	verify_dane_host_endpoint(&h, true, true);
+	CHECK_STR(verify_dane_outcome_str(verify_dane_host_outcome(&h, true)),
+		  verify_dane_outcome_str(VERIFY_DANE_UNUSABLE_ONLY),
+		  "host: PKIX usage only");
+	/* A bogus answer fails the host even with an endpoint that did
+	 * everything; an insecure one (neither secure nor bogus) does not
+	 * apply. */
+	verify_dane_host_init(&h, true, false, true, NULL, 0);
+	verify_dane_host_endpoint(&h, true, true);
+	CHECK_STR(verify_dane_outcome_str(verify_dane_host_outcome(&h, true)),
+		  verify_dane_outcome_str(VERIFY_DANE_TLSA_BOGUS),
+		  "host: bogus TLSA");
+	verify_dane_host_init(&h, true, false, false, &usable, 1);
+	CHECK_STR(
+	    verify_dane_outcome_str(verify_dane_host_endpoint(&h, true, true)),
+	    verify_dane_outcome_str(VERIFY_DANE_NOT_APPLICABLE),
+	    "endpoint: insecure TLSA");
+	/* Not looked up (an insecure path to it): not applicable. */
+	verify_dane_host_init(&h, false, true, false, &usable, 1);
+	CHECK_STR(verify_dane_outcome_str(verify_dane_host_outcome(&h, true)),
+		  verify_dane_outcome_str(VERIFY_DANE_NOT_APPLICABLE),
+		  "host: not looked up");
+}
+
+UNIT_TEST(verify_dane_reference_names)
+{
+	const char *refs[2];
+
+	CHECK(verify_dane_refs("_25._tcp.mx.example", "mx.example", refs) == 1);
+	CHECK_STR(refs[0], "mx.example", "base");
+	CHECK(verify_dane_refs("_25._tcp.mx.provider.example", "mx.example",
+			       refs) == 2);
+	CHECK_STR(refs[0], "mx.provider.example", "base first");
+	CHECK_STR(refs[1], "mx.example", "host second");
+}
+
 /* ---- stable names ------------------------------------------------------ */
 
 struct errname_case {
