@@ -7,12 +7,11 @@
 #include <string.h>
 
 #include "crawler/sts/mtasts.h"
+#include "crawler/sts/txtrec.h"
 
 /* "v=STSv1": the record version (§3.1). */
 #define STS_VERSION "v=STSv1"
 #define STS_VERSION_LEN (sizeof STS_VERSION - 1)
-/* Longest extension name: (ALPHA / DIGIT) *31(...). */
-#define EXT_NAME_MAX 32
 
 static const char *const txt_rc_names[] = {
 	[MTASTS_TXT_OK] = "ok",
@@ -110,93 +109,11 @@ const char *mtasts_eol_str(enum mtasts_eol e)
 	return eol_names[e];
 }
 
-/* ---- character classes (ASCII only: bytes >= 0x80 are never letters) */
-
-static bool is_alpha(int c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static bool is_digit(int c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static bool is_alnum(int c)
-{
-	return is_alpha(c) || is_digit(c);
-}
-
-static bool is_wsp(int c)
-{
-	return c == ' ' || c == '\t';
-}
-
-/* sts-ext-name after its first character. */
-static bool is_name_char(int c)
-{
-	return is_alnum(c) || c == '_' || c == '-' || c == '.';
-}
-
-static int lower(int c)
-{
-	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
-}
-
-/* ---- a read position over untrusted bytes ------------------------ */
-
-/* Every read goes through peek(), which checks the bound; the cursor
- * borrows p. */
-struct cur {
-	const uint8_t *p;
-	size_t len;
-	size_t off;
-};
-
-/* The next byte, or -1 at the end. */
-static int peek(const struct cur *c)
-{
-	return c->off < c->len ? c->p[c->off] : -1;
-}
-
-static void skip_wsp(struct cur *c)
-{
-	while (is_wsp(peek(c)))
-		c->off++;
-}
-
-/* Skips to the next ";" (left unread) or the end: how a field that
- * failed is stepped over. */
-static void skip_to_semicolon(struct cur *c)
-{
-	int ch;
-	while ((ch = peek(c)) >= 0 && ch != ';')
-		c->off++;
-}
-
 /* ---- TXT record (§3.1) ------------------------------------------- */
 
 bool mtasts_txt_is_sts(const uint8_t *buf, size_t len)
 {
-	if (buf == NULL || len < STS_VERSION_LEN ||
-	    memcmp(buf, STS_VERSION, STS_VERSION_LEN) != 0)
-		return false;
-	if (len == STS_VERSION_LEN)
-		return true;
-	/* Python's \s, as the truth's regex: any of these ends the
-	 * version; the parser then reports what is not WSP. */
-	switch (buf[STS_VERSION_LEN]) {
-	case ';':
-	case ' ':
-	case '\t':
-	case '\r':
-	case '\n':
-	case '\f':
-	case '\v':
-		return true;
-	default:
-		return false;
-	}
+	return txt_has_version(buf, len, STS_VERSION);
 }
 
 static void txt_clear(struct mtasts_txt *out)
@@ -214,50 +131,38 @@ static void txt_fail(enum mtasts_txt_rc *rc, struct mtasts_txt *out,
 	out->error_off = off;
 }
 
-/* sts-ext-value = 1*(%x21-3A / %x3C / %x3E-7E) */
-static bool ext_value_ok(const uint8_t *v, size_t n)
-{
-	if (n == 0)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (v[i] < 0x21 || v[i] > 0x7e || v[i] == ';' || v[i] == '=')
-			return false;
-	return true;
-}
-
 static bool id_ok(const uint8_t *v, size_t n)
 {
 	if (n == 0 || n > MTASTS_ID_MAX)
 		return false;
 	for (size_t i = 0; i < n; i++)
-		if (!is_alnum(v[i]))
+		if (!txt_is_alnum(v[i]))
 			return false;
 	return true;
 }
 
-/* Reads one field at c (after a separator); the first error goes to
- * *rc. */
-static void txt_field(struct cur *c, struct mtasts_txt *out,
-		      enum mtasts_txt_rc *rc)
-{
-	size_t name = c->off;
+/* The parser's state, for the frame reader's callbacks. */
+struct txt_state {
+	struct mtasts_txt *out;
+	enum mtasts_txt_rc rc;
+};
 
-	while (is_name_char(peek(c)))
-		c->off++;
-	size_t name_len = c->off - name;
-	if (name_len == 0 || !is_alnum(c->p[name]) || name_len > EXT_NAME_MAX ||
-	    peek(c) != '=') {
-		txt_fail(rc, out, MTASTS_TXT_RC_BAD_FIELD, name);
-		skip_to_semicolon(c);
+/* Reads one field at c (after a separator); the first error is kept. */
+static void txt_field(void *ctx, struct txt_cur *c)
+{
+	struct txt_state *st = ctx;
+	struct mtasts_txt *out = st->out;
+	size_t name, name_len;
+
+	if (!txt_field_name(c, &name, &name_len)) {
+		txt_fail(&st->rc, out, MTASTS_TXT_RC_BAD_FIELD, name);
 		return;
 	}
-	c->off++; /* '=' */
-
 	/* The value runs to the next separator or white space; what it may
 	 * hold is checked after. */
 	size_t val = c->off;
 	int ch;
-	while ((ch = peek(c)) >= 0 && ch != ';' && !is_wsp(ch))
+	while ((ch = txt_peek(c)) >= 0 && ch != ';' && !txt_is_wsp(ch))
 		c->off++;
 	const uint8_t *v = c->p + val;
 	size_t vlen = c->off - val;
@@ -265,7 +170,8 @@ static void txt_field(struct cur *c, struct mtasts_txt *out,
 	out->nfields++;
 	if (name_len == 2 && memcmp(c->p + name, "id", 2) == 0) {
 		if (out->has_id) {
-			txt_fail(rc, out, MTASTS_TXT_RC_DUPLICATE_ID, name);
+			txt_fail(&st->rc, out, MTASTS_TXT_RC_DUPLICATE_ID,
+				 name);
 			return;
 		}
 		out->has_id = true;
@@ -278,50 +184,39 @@ static void txt_field(struct cur *c, struct mtasts_txt *out,
 		out->id[keep] = '\0';
 		out->id_len = keep;
 		if (!id_ok(v, vlen))
-			txt_fail(rc, out, MTASTS_TXT_RC_BAD_ID, val);
+			txt_fail(&st->rc, out, MTASTS_TXT_RC_BAD_ID, val);
 		return;
 	}
 	out->next++;
-	if (!ext_value_ok(v, vlen))
-		txt_fail(rc, out, MTASTS_TXT_RC_BAD_VALUE, val);
+	if (!txt_ext_value_ok(v, vlen))
+		txt_fail(&st->rc, out, MTASTS_TXT_RC_BAD_VALUE, val);
+}
+
+static void txt_frame_error(void *ctx, enum txt_frame_error e, size_t off)
+{
+	struct txt_state *st = ctx;
+
+	txt_fail(&st->rc, st->out,
+		 e == TXT_TRAILING_SPACE ? MTASTS_TXT_RC_TRAILING_SPACE
+					 : MTASTS_TXT_RC_BAD_SEPARATOR,
+		 off);
 }
 
 enum mtasts_txt_rc mtasts_txt_parse(const uint8_t *buf, size_t len,
 				    struct mtasts_txt *out)
 {
-	enum mtasts_txt_rc rc = MTASTS_TXT_OK;
-	struct cur c = { buf, len, STS_VERSION_LEN };
+	struct txt_state st = { out, MTASTS_TXT_OK };
+	const struct txt_reader r = { txt_field, txt_frame_error, &st };
 
 	txt_clear(out);
 	out->nrecords = 1;
 	if (!mtasts_txt_is_sts(buf, len))
 		return MTASTS_TXT_RC_NONE;
 	out->nsts = 1;
-
-	for (;;) {
-		size_t before = c.off;
-		skip_wsp(&c);
-		if (peek(&c) < 0) {
-			if (c.off != before)
-				txt_fail(&rc, out, MTASTS_TXT_RC_TRAILING_SPACE,
-					 before);
-			break;
-		}
-		if (peek(&c) != ';') {
-			txt_fail(&rc, out, MTASTS_TXT_RC_BAD_SEPARATOR, c.off);
-			skip_to_semicolon(&c);
-			if (peek(&c) < 0)
-				break;
-		}
-		c.off++; /* ';' */
-		skip_wsp(&c);
-		if (peek(&c) < 0)
-			break; /* [sts-field-delim] at the end */
-		txt_field(&c, out, &rc);
-	}
+	txt_read_fields(buf, len, STS_VERSION_LEN, &r);
 	if (!out->has_id)
-		txt_fail(&rc, out, MTASTS_TXT_RC_MISSING_ID, len);
-	return rc;
+		txt_fail(&st.rc, out, MTASTS_TXT_RC_MISSING_ID, len);
+	return st.rc;
 }
 
 enum mtasts_txt_rc mtasts_txt_select(const struct mtasts_bytes *recs, size_t n,
@@ -440,7 +335,7 @@ static bool max_age_parse(const uint8_t *v, size_t n, uint32_t *out)
 	if (n == 0 || n > MTASTS_MAX_AGE_DIGITS)
 		return false;
 	for (size_t i = 0; i < n; i++) {
-		if (!is_digit(v[i]))
+		if (!txt_is_digit(v[i]))
 			return false;
 		x = x * 10 + (uint64_t)(v[i] - '0');
 	}
@@ -468,7 +363,7 @@ static void max_age_keep(struct mtasts_policy *out, const uint8_t *v, size_t n)
 	memcpy(out->max_age_text, v, out->max_age_text_len);
 	for (size_t i = 0; number && i < n; i++) {
 		uint64_t d = (uint64_t)(v[i] - '0');
-		if (!is_digit(v[i]) || x > (INT64_MAX - d) / 10)
+		if (!txt_is_digit(v[i]) || x > (INT64_MAX - d) / 10)
 			number = false;
 		else
 			x = x * 10 + d;
@@ -499,13 +394,13 @@ static bool pattern_ok(const uint8_t *v, size_t n, bool *trailing_dot)
 	while (i < n) {
 		size_t start = i;
 		while (i < n && v[i] != '.') {
-			if (!is_alnum(v[i]) && v[i] != '-')
+			if (!txt_is_alnum(v[i]) && v[i] != '-')
 				return false;
 			i++;
 		}
 		size_t llen = i - start;
 		if (llen == 0 || llen > MTASTS_LABEL_MAX ||
-		    !is_alnum(v[start]) || !is_alnum(v[i - 1]))
+		    !txt_is_alnum(v[start]) || !txt_is_alnum(v[i - 1]))
 			return false;
 		if (i < n) {
 			i++; /* '.' */
@@ -519,10 +414,10 @@ static bool pattern_ok(const uint8_t *v, size_t n, bool *trailing_dot)
 /* sts-policy-ext-name */
 static bool key_ok(const uint8_t *k, size_t n)
 {
-	if (n == 0 || n > MTASTS_KEY_MAX || !is_alnum(k[0]))
+	if (n == 0 || n > MTASTS_KEY_MAX || !txt_is_alnum(k[0]))
 		return false;
 	for (size_t i = 1; i < n; i++)
-		if (!is_name_char(k[i]))
+		if (!txt_is_name_char(k[i]))
 			return false;
 	return true;
 }
@@ -581,7 +476,7 @@ static void policy_line(struct policy_state *st, struct mtasts_policy *out,
 {
 	size_t i = 0;
 
-	while (i < n && is_wsp(l[i]))
+	while (i < n && txt_is_wsp(l[i]))
 		i++;
 	if (i == n) {
 		policy_fail(st, out, MTASTS_POLICY_RC_BLANK_LINE, line);
@@ -599,9 +494,9 @@ static void policy_line(struct policy_state *st, struct mtasts_policy *out,
 	}
 	/* sts-policy-field-delim = ":" *WSP, and *WSP after the field. */
 	size_t vs = klen + 1, ve = n;
-	while (vs < ve && is_wsp(l[vs]))
+	while (vs < ve && txt_is_wsp(l[vs]))
 		vs++;
-	while (ve > vs && is_wsp(l[ve - 1]))
+	while (ve > vs && txt_is_wsp(l[ve - 1]))
 		ve--;
 	const uint8_t *v = l + vs;
 	size_t vlen = ve - vs;
@@ -724,7 +619,8 @@ static size_t name_len(const char *s)
 static bool ieq(const char *a, const char *b, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
+		if (txt_lower((unsigned char)a[i]) !=
+		    txt_lower((unsigned char)b[i]))
 			return false;
 	return true;
 }

@@ -6,12 +6,11 @@
 #include <string.h>
 
 #include "crawler/sts/tlsrpt.h"
+#include "crawler/sts/txtrec.h"
 
 /* "v=TLSRPTv1": the record version (§3). */
 #define RPT_VERSION "v=TLSRPTv1"
 #define RPT_VERSION_LEN (sizeof RPT_VERSION - 1)
-/* Longest extension name: (ALPHA / DIGIT) *31(...). */
-#define EXT_NAME_MAX 32
 
 static const char *const rc_names[] = {
 	[TLSRPT_OK] = "ok",
@@ -70,43 +69,6 @@ const char *tlsrpt_scheme_str(enum tlsrpt_scheme s)
 	return scheme_names[s];
 }
 
-/* ---- character classes (ASCII only) ------------------------------ */
-
-static bool is_alpha(int c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static bool is_digit(int c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static bool is_alnum(int c)
-{
-	return is_alpha(c) || is_digit(c);
-}
-
-static bool is_hex(int c)
-{
-	return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-static bool is_wsp(int c)
-{
-	return c == ' ' || c == '\t';
-}
-
-static bool is_name_char(int c)
-{
-	return is_alnum(c) || c == '_' || c == '-' || c == '.';
-}
-
-static int lower(int c)
-{
-	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
-}
-
 /*
  * RFC 3986 characters a tlsrpt-uri may hold literally: unreserved,
  * gen-delims and sub-delims, without the ",", "!" and ";" that RFC 8460
@@ -114,7 +76,7 @@ static int lower(int c)
  */
 static bool is_uri_char(int c)
 {
-	if (is_alnum(c))
+	if (txt_is_alnum(c))
 		return true;
 	switch (c) {
 	case '-':
@@ -142,58 +104,11 @@ static bool is_uri_char(int c)
 	}
 }
 
-/* ---- a read position over untrusted bytes ------------------------ */
-
-/* Every read goes through peek(), which checks the bound; the cursor
- * borrows p. */
-struct cur {
-	const uint8_t *p;
-	size_t len;
-	size_t off;
-};
-
-/* The next byte, or -1 at the end. */
-static int peek(const struct cur *c)
-{
-	return c->off < c->len ? c->p[c->off] : -1;
-}
-
-static void skip_wsp(struct cur *c)
-{
-	while (is_wsp(peek(c)))
-		c->off++;
-}
-
-/* Skips to the next ";" (left unread) or the end. */
-static void skip_to_semicolon(struct cur *c)
-{
-	int ch;
-	while ((ch = peek(c)) >= 0 && ch != ';')
-		c->off++;
-}
-
 /* ---- the record -------------------------------------------------- */
 
 bool tlsrpt_is_rpt(const uint8_t *buf, size_t len)
 {
-	if (buf == NULL || len < RPT_VERSION_LEN ||
-	    memcmp(buf, RPT_VERSION, RPT_VERSION_LEN) != 0)
-		return false;
-	if (len == RPT_VERSION_LEN)
-		return true;
-	/* Python's \s, as the truth's regex. */
-	switch (buf[RPT_VERSION_LEN]) {
-	case ';':
-	case ' ':
-	case '\t':
-	case '\r':
-	case '\n':
-	case '\f':
-	case '\v':
-		return true;
-	default:
-		return false;
-	}
+	return txt_has_version(buf, len, RPT_VERSION);
 }
 
 static void fail(enum tlsrpt_rc *rc, struct tlsrpt *out, enum tlsrpt_rc e,
@@ -205,23 +120,13 @@ static void fail(enum tlsrpt_rc *rc, struct tlsrpt *out, enum tlsrpt_rc e,
 	out->error_off = off;
 }
 
-/* tlsrpt-ext-value = 1*(%x21-3A / %x3C / %x3E-7E) */
-static bool ext_value_ok(const uint8_t *v, size_t n)
-{
-	if (n == 0)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (v[i] < 0x21 || v[i] > 0x7e || v[i] == ';' || v[i] == '=')
-			return false;
-	return true;
-}
-
 /* Every byte of u[0..n) a URI character or a "%" HEXDIG HEXDIG. */
 static bool uri_chars_ok(const uint8_t *u, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (u[i] == '%') {
-			if (n - i < 3 || !is_hex(u[i + 1]) || !is_hex(u[i + 2]))
+			if (n - i < 3 || !txt_is_hex(u[i + 1]) ||
+			    !txt_is_hex(u[i + 2]))
 				return false;
 			i += 2;
 		} else if (!is_uri_char(u[i])) {
@@ -270,10 +175,10 @@ static void uri_read(const uint8_t *u, size_t n, struct tlsrpt_uri *r)
 
 	/* scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":" */
 	size_t i = 0;
-	if (n > 0 && is_alpha(u[0])) {
+	if (n > 0 && txt_is_alpha(u[0])) {
 		i = 1;
-		while (i < n && (is_alnum(u[i]) || u[i] == '+' || u[i] == '-' ||
-				 u[i] == '.'))
+		while (i < n && (txt_is_alnum(u[i]) || u[i] == '+' ||
+				 u[i] == '-' || u[i] == '.'))
 			i++;
 	}
 	if (i == 0 || i == n || u[i] != ':') {
@@ -281,7 +186,7 @@ static void uri_read(const uint8_t *u, size_t n, struct tlsrpt_uri *r)
 		return;
 	}
 	for (size_t k = 0; k < i && k < TLSRPT_SCHEME_MAX; k++)
-		r->scheme_name[k] = (char)lower(u[k]);
+		r->scheme_name[k] = (char)txt_lower(u[k]);
 	const uint8_t *rest = u + i + 1;
 	size_t rlen = n - i - 1;
 	if (i == 6 && memcmp(r->scheme_name, "mailto", 6) == 0) {
@@ -296,13 +201,13 @@ static void uri_read(const uint8_t *u, size_t n, struct tlsrpt_uri *r)
 }
 
 /* The value of the first rua field: URIs separated by *WSP "," *WSP. */
-static void rua_read(struct cur *c, struct tlsrpt *out, enum tlsrpt_rc *rc)
+static void rua_read(struct txt_cur *c, struct tlsrpt *out, enum tlsrpt_rc *rc)
 {
 	for (;;) {
 		size_t start = c->off;
 		int ch;
-		while ((ch = peek(c)) >= 0 && ch != ',' && ch != ';' &&
-		       !is_wsp(ch))
+		while ((ch = txt_peek(c)) >= 0 && ch != ',' && ch != ';' &&
+		       !txt_is_wsp(ch))
 			c->off++;
 
 		struct tlsrpt_uri scratch;
@@ -319,87 +224,78 @@ static void rua_read(struct cur *c, struct tlsrpt *out, enum tlsrpt_rc *rc)
 		/* Another URI only after a ","; white space that is not
 		 * followed by one belongs to the field delimiter. */
 		size_t save = c->off;
-		skip_wsp(c);
-		if (peek(c) != ',') {
+		txt_skip_wsp(c);
+		if (txt_peek(c) != ',') {
 			c->off = save;
 			return;
 		}
 		c->off++;
-		skip_wsp(c);
+		txt_skip_wsp(c);
 	}
 }
 
-/* Reads one field at c (after a separator). */
-static void field_read(struct cur *c, struct tlsrpt *out, enum tlsrpt_rc *rc)
-{
-	size_t name = c->off;
+/* The parser's state, for the frame reader's callbacks. */
+struct rpt_state {
+	struct tlsrpt *out;
+	enum tlsrpt_rc rc;
+};
 
-	while (is_name_char(peek(c)))
-		c->off++;
-	size_t name_len = c->off - name;
-	if (name_len == 0 || !is_alnum(c->p[name]) || name_len > EXT_NAME_MAX ||
-	    peek(c) != '=') {
-		fail(rc, out, TLSRPT_RC_BAD_FIELD, name);
-		skip_to_semicolon(c);
+/* Reads one field at c (after a separator). */
+static void field_read(void *ctx, struct txt_cur *c)
+{
+	struct rpt_state *st = ctx;
+	struct tlsrpt *out = st->out;
+	size_t name, name_len;
+
+	if (!txt_field_name(c, &name, &name_len)) {
+		fail(&st->rc, out, TLSRPT_RC_BAD_FIELD, name);
 		return;
 	}
-	c->off++; /* '=' */
 	out->nfields++;
 
 	if (name_len == 3 && memcmp(c->p + name, "rua", 3) == 0) {
 		if (out->has_rua) {
-			fail(rc, out, TLSRPT_RC_DUPLICATE_RUA, name);
-			skip_to_semicolon(c);
+			fail(&st->rc, out, TLSRPT_RC_DUPLICATE_RUA, name);
+			txt_skip_to_semicolon(c);
 			return;
 		}
 		out->has_rua = true;
-		rua_read(c, out, rc);
+		rua_read(c, out, &st->rc);
 		return;
 	}
 	out->next++;
 	size_t val = c->off;
 	int ch;
-	while ((ch = peek(c)) >= 0 && ch != ';' && !is_wsp(ch))
+	while ((ch = txt_peek(c)) >= 0 && ch != ';' && !txt_is_wsp(ch))
 		c->off++;
-	if (!ext_value_ok(c->p + val, c->off - val))
-		fail(rc, out, TLSRPT_RC_BAD_VALUE, val);
+	if (!txt_ext_value_ok(c->p + val, c->off - val))
+		fail(&st->rc, out, TLSRPT_RC_BAD_VALUE, val);
+}
+
+static void frame_error(void *ctx, enum txt_frame_error e, size_t off)
+{
+	struct rpt_state *st = ctx;
+
+	fail(&st->rc, st->out,
+	     e == TXT_TRAILING_SPACE ? TLSRPT_RC_TRAILING_SPACE
+				     : TLSRPT_RC_BAD_SEPARATOR,
+	     off);
 }
 
 enum tlsrpt_rc tlsrpt_parse(const uint8_t *buf, size_t len, struct tlsrpt *out)
 {
-	enum tlsrpt_rc rc = TLSRPT_OK;
-	struct cur c = { buf, len, RPT_VERSION_LEN };
+	struct rpt_state st = { out, TLSRPT_OK };
+	const struct txt_reader r = { field_read, frame_error, &st };
 
 	memset(out, 0, sizeof *out);
 	out->nrecords = 1;
 	if (!tlsrpt_is_rpt(buf, len))
 		return TLSRPT_RC_NONE;
 	out->nrpt = 1;
-
-	for (;;) {
-		size_t before = c.off;
-		skip_wsp(&c);
-		if (peek(&c) < 0) {
-			if (c.off != before)
-				fail(&rc, out, TLSRPT_RC_TRAILING_SPACE,
-				     before);
-			break;
-		}
-		if (peek(&c) != ';') {
-			fail(&rc, out, TLSRPT_RC_BAD_SEPARATOR, c.off);
-			skip_to_semicolon(&c);
-			if (peek(&c) < 0)
-				break;
-		}
-		c.off++; /* ';' */
-		skip_wsp(&c);
-		if (peek(&c) < 0)
-			break; /* [field-delim] at the end */
-		field_read(&c, out, &rc);
-	}
+	txt_read_fields(buf, len, RPT_VERSION_LEN, &r);
 	if (!out->has_rua)
-		fail(&rc, out, TLSRPT_RC_MISSING_RUA, len);
-	return rc;
+		fail(&st.rc, out, TLSRPT_RC_MISSING_RUA, len);
+	return st.rc;
 }
 
 enum tlsrpt_rc tlsrpt_select(const struct tlsrpt_bytes *recs, size_t n,
