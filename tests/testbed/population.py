@@ -64,6 +64,23 @@ CATEGORIES = [("provider", 680), ("self", 220), ("implicit", 25), ("null", 10),
 SELF_PROFILES = [("good", 450), ("selfsigned", 170), ("expired", 90),
                  ("untrusted", 80), ("mismatch", 90), ("nostarttls", 90),
                  ("tls10", 30)]
+# The hostile mix (`up --mix hostile`, issue M11: hostile peers at
+# volume): every domain self-hosted on an address of its own, whose mail
+# server misbehaves in one of the testbed's ways, in equal shares. Each is
+# the host spec of the default scenario of the same behaviour (scenarios.py:
+# smtp-silent, smtp-tarpit, ...), so the truth is computed the same way.
+HOSTILE_PROFILES = [
+    ("silent", {"smtp": {"mode": "silent"}}),
+    ("tarpit", {"smtp": {"mode": "tarpit"}}),
+    ("reset", {"smtp": {"mode": "reset"}}),
+    ("garbage", {"smtp": {"mode": "garbage"}}),
+    ("close", {"smtp": {"mode": "close_after_banner"}}),
+    ("flood", {"smtp": {"mode": "endless_ehlo"}}),
+    ("longline", {"smtp": {"mode": "long_line"}}),
+    ("inject", {"smtp": {"inject_after_starttls": "250-INJECTED\r\n250 AUTH PLAIN\r\n"}}),
+    ("alert", {"tls": {"alert": True}}),
+    ("tlsreset", {"tls": {"reset": True}}),
+]
 STS_PROFILES = [("enforce", 55), ("testing", 20), ("fetch404", 10), ("mismatch", 10),
                 ("badtxt", 5)]            # per mille of provider domains
 
@@ -79,9 +96,12 @@ def _pick(rng, table, total=1000):
 
 
 class Population:
-    def __init__(self, world, n, seed=1):
+    def __init__(self, world, n, seed=1, mix="realistic"):
+        if mix not in ("realistic", "hostile"):
+            raise ValueError("unknown population mix %r" % mix)
         self.w = world
         self.n = n
+        self.mix = mix
         self.rng = random.Random(seed)
         self.dir = os.path.join(world.dir, "dns", "pop")
         os.makedirs(self.dir, exist_ok=True)
@@ -206,6 +226,15 @@ class Population:
                 key += "-rpt"
                 s["tlsrpt"] = ["v=TLSRPTv1; rua=mailto:tlsrpt@%s.%s" % (TMPL, tld.rstrip("."))]
             return key, s
+        if cat == "hostile":
+            prof, spec = HOSTILE_PROFILES[rng.randrange(len(HOSTILE_PROFILES))]
+            hz = "h." + tld.rstrip(".")
+            host = {"a": ["auto"],
+                    "cert": {"names": ["*." + hz], "key_name": "pop-%s-good" % tld.rstrip(".")}}
+            host.update({k: dict(v) for k, v in spec.items()})
+            hn = "mx-%s.%s." % (TMPL, hz)
+            return "hostile-" + prof, {"case": "population: hostile self-hosted (%s)" % prof,
+                                       "zone": False, "mx": [(10, hn)], "hosts": {hn: host}}
         if cat in ("self", "selfsec"):
             prof = _pick(rng, SELF_PROFILES)
             hz = "h." + tld.rstrip(".")
@@ -271,7 +300,7 @@ class Population:
         cats = CATEGORIES
         first_server = True
         for i in range(self.n):
-            cat = _pick(rng, cats)
+            cat = "hostile" if self.mix == "hostile" else _pick(rng, cats)
             if cat in ("selfsec",):
                 tld = self.signed_tld
             elif cat == "provider" and rng.random() < 0.06:
