@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crawler/cli/cli.h"
+#include "crawler/util/log.h"
 #include "crawler/store/copyfmt.h"
 #include "crawler/store/db.h"
 #include "crawler/store/record.h"
@@ -36,13 +36,13 @@ int store_open(struct store *s)
 	s->rec.campaign_id = s->campaign_id;
 	s->rec.worker_id = s->worker_id;
 	if (!s->rec.codec) {
-		cli_error("store: out of memory");
+		log_error("store: out of memory");
 		return -1;
 	}
 	s->c = PQconnectdb(s->conninfo);
 	if (PQstatus(s->c) != CONNECTION_OK) {
 		char *shown = db_conninfo_display(s->conninfo, s->c);
-		cli_error("store: cannot connect to PostgreSQL (%s): %s",
+		log_error("store: cannot connect to PostgreSQL (%s): %s",
 			  shown ? shown : "?", PQerrorMessage(s->c));
 		free(shown);
 		PQfinish(s->c);
@@ -158,7 +158,7 @@ static void train_dictionary(PGconn *c, struct store_records *sr)
 		record_codec_use(sr->codec, dict, len,
 				 strtoll(PQgetvalue(r, 0, 0), NULL, 10));
 	else if (PQstatus(c) == CONNECTION_OK)
-		cli_warn("store: storing the records' dictionary: %s",
+		log_warn("store: storing the records' dictionary: %s",
 			 PQresultErrorMessage(r));
 	PQclear(r);
 	free(dict);
@@ -223,7 +223,7 @@ static PGresult *q(struct store *s, ExecStatusType want, const char *sql, int n,
 	if (PQresultStatus(r) == want)
 		return r;
 	if (!store_broken(s))
-		cli_warn("store: %s", PQresultErrorMessage(r));
+		log_warn("store: %s", PQresultErrorMessage(r));
 	PQclear(r);
 	return NULL;
 }
@@ -388,7 +388,7 @@ static int conn_exec(PGconn *c, const char *sql)
 	PGresult *r = PQexec(c, sql);
 	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	if (!ok && PQstatus(c) == CONNECTION_OK)
-		cli_warn("store: %s: %s", sql, PQresultErrorMessage(r));
+		log_warn("store: %s: %s", sql, PQresultErrorMessage(r));
 	PQclear(r);
 	return ok ? 0 : -1;
 }
@@ -427,7 +427,7 @@ int store_copy_rows(PGconn *c, const char *table, const char *columns,
 	r = PQexec(c, sql);
 	if (PQresultStatus(r) != PGRES_COPY_IN) {
 		if (PQstatus(c) == CONNECTION_OK)
-			cli_warn("store: %s", PQresultErrorMessage(r));
+			log_warn("store: %s", PQresultErrorMessage(r));
 		PQclear(r);
 		return -1;
 	}
@@ -445,7 +445,7 @@ int store_copy_rows(PGconn *c, const char *table, const char *columns,
 	while ((r = PQgetResult(c)) != NULL) {
 		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 			if (ok && PQstatus(c) == CONNECTION_OK)
-				cli_warn("store: COPY %s: %s", table,
+				log_warn("store: COPY %s: %s", table,
 					 PQresultErrorMessage(r));
 			ok = 0;
 		}
@@ -507,7 +507,7 @@ int store_write(struct store *s, struct batch *b, bool *discarded)
 	jbuf_init(&recs, STORE_BATCH_ROWS_MAX);
 	if (store_records_compress(s->c, &s->rec, &b->out[PROBE_T_RECORDS],
 				   NULL, &recs) != 0)
-		cli_warn("store: batch %" PRId64 ": a handshake record could "
+		log_warn("store: batch %" PRId64 ": a handshake record could "
 			 "not be compressed; records of the batch dropped",
 			 b->batch_no);
 	char *ids = b->done ? target_ids(b, b->done) : NULL;
