@@ -13,7 +13,6 @@
 
 #include "crawler/util/log.h"
 #include "crawler/scan/epclaim.h"
-#include "crawler/scan/probe.h"
 #include "crawler/store/record.h"
 #include "crawler/store/store.h"
 
@@ -467,15 +466,14 @@ static int store_results(struct epclaim *c, struct epclaim_result *list)
 			 n);
 	if (exec_cmd(c, "BEGIN") != 0)
 		goto out;
-	if (store_copy_rows(c->c, probe_table_name[PROBE_T_CERTIFICATE],
-			    probe_table_columns[PROBE_T_CERTIFICATE], &certs,
+	if (store_copy_rows(c->c, table_name[TABLE_CERTIFICATE],
+			    table_columns[TABLE_CERTIFICATE], &certs,
 			    true) != 0 ||
-	    store_copy_rows(c->c, probe_table_name[PROBE_T_ENDPOINT],
-			    probe_table_columns[PROBE_T_ENDPOINT], &eps,
-			    true) != 0 ||
-	    store_copy_rows(c->c, probe_table_name[PROBE_T_RECORDS],
-			    probe_table_columns[PROBE_T_RECORDS], &recs,
-			    probe_table_staged[PROBE_T_RECORDS]) != 0)
+	    store_copy_rows(c->c, table_name[TABLE_ENDPOINT],
+			    table_columns[TABLE_ENDPOINT], &eps, true) != 0 ||
+	    store_copy_rows(c->c, table_name[TABLE_RECORDS],
+			    table_columns[TABLE_RECORDS], &recs,
+			    table_staged[TABLE_RECORDS]) != 0)
 		goto rollback;
 	PGresult *r = call(c,
 			   "SELECT endpoint_claim_finish($1::bigint, "

@@ -13,7 +13,7 @@ void batch_free(struct batch *b)
 {
 	if (!b)
 		return;
-	for (int t = 0; t < PROBE_T_LAST; t++)
+	for (int t = 0; t < TABLE_LAST; t++)
 		jbuf_free(&b->out[t]);
 	free(b->t);
 	free(b->names);
@@ -322,7 +322,7 @@ int store_lease(struct store *s, struct batch **out)
 			return -1;
 		return store_lease(s, out);
 	}
-	for (int t = 0; t < PROBE_T_LAST; t++)
+	for (int t = 0; t < TABLE_LAST; t++)
 		jbuf_init(&b->out[t], STORE_BATCH_ROWS_MAX);
 	/* A COMMIT whose answer was lost with the connection may or may not
 	 * have taken the lease; scan the batch either way (its write is
@@ -463,9 +463,8 @@ int store_copy_rows(PGconn *c, const char *table, const char *columns,
 
 static int copy_table(struct store *s, int t, const struct jbuf *rows)
 {
-	return store_copy_rows(s->c, probe_table_name[t],
-			       probe_table_columns[t], rows,
-			       probe_table_staged[t]);
+	return store_copy_rows(s->c, table_name[t], table_columns[t], rows,
+			       table_staged[t]);
 }
 
 /* The ids of the first n targets of b as a PostgreSQL array literal. */
@@ -505,8 +504,8 @@ int store_write(struct store *s, struct batch *b, bool *discarded)
 	 * thread stores them with their endpoint rows). */
 	struct jbuf recs;
 	jbuf_init(&recs, STORE_BATCH_ROWS_MAX);
-	if (store_records_compress(s->c, &s->rec, &b->out[PROBE_T_RECORDS],
-				   NULL, &recs) != 0)
+	if (store_records_compress(s->c, &s->rec, &b->out[TABLE_RECORDS], NULL,
+				   &recs) != 0)
 		log_warn("store: batch %" PRId64 ": a handshake record could "
 			 "not be compressed; records of the batch dropped",
 			 b->batch_no);
@@ -553,9 +552,9 @@ int store_write(struct store *s, struct batch *b, bool *discarded)
 		jbuf_free(&recs);
 		return 0;
 	}
-	for (int t = 0; b->done && t < PROBE_T_LAST; t++)
-		if (copy_table(s, t,
-			       t == PROBE_T_RECORDS ? &recs : &b->out[t]) != 0)
+	for (int t = 0; b->done && t < TABLE_LAST; t++)
+		if (copy_table(s, t, t == TABLE_RECORDS ? &recs : &b->out[t]) !=
+		    0)
 			goto fail;
 	r = q(s, PGRES_COMMAND_OK,
 	      whole ? "UPDATE campaign_batch SET done_at = clock_timestamp() "
