@@ -16,7 +16,7 @@
 #include "crawler/verify/danecache.h"
 #include "crawler/scan/epclaim.h"
 #include "crawler/scan/probe.h"
-#include "crawler/store/record.h"
+#include "crawler/smtp/eprecord.h"
 #include "crawler/scan/regdomain.h"
 #include "crawler/sts/stsfacts.h"
 
@@ -1259,7 +1259,7 @@ static void record_line(struct jbuf *b, const struct endpoint_result *r)
 	jbuf_printf(b, "%s\t%d\t", ip, r->port);
 	copy_str(b, r->sni);
 	jbuf_puts(b, "\t");
-	record_json(b, r);
+	eprecord_json(b, r);
 	jbuf_puts(b, "\n");
 }
 
