@@ -18,7 +18,7 @@
 #include "crawler/scan/probe.h"
 #include "crawler/smtp/eprecord.h"
 #include "crawler/scan/regdomain.h"
-#include "crawler/sts/stsfacts.h"
+#include "crawler/scan/stsfacts.h"
 
 /* Bytes a domain's rows may take in a batch buffer before it fails. */
 #define PROBE_ROWS_MAX (4u << 20)

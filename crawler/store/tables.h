@@ -22,8 +22,8 @@ enum table_id {
 	/* Handshake records as "ip\tport\tsni\tJSON\n" lines: the store
 	 * compresses them into handshake_record rows (record.h). */
 	TABLE_RECORDS,
-	TABLE_MTA_STS, /* stsfacts.h: sts_facts_row() */
-	TABLE_TLSRPT,  /* stsfacts.h: rpt_facts_row() */
+	TABLE_MTA_STS, /* scan/stsfacts.h: sts_facts_row() */
+	TABLE_TLSRPT,  /* scan/stsfacts.h: rpt_facts_row() */
 	TABLE_LAST
 };
 

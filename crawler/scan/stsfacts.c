@@ -3,7 +3,7 @@
 
 #include "crawler/verify/cert.h"
 #include "crawler/store/copyfmt.h"
-#include "crawler/sts/stsfacts.h"
+#include "crawler/scan/stsfacts.h"
 
 void sts_facts_init(struct sts_facts *s)
 {

@@ -3,10 +3,14 @@
  * records (parsed with mtasts.h / tlsrpt.h), the policy host's addresses,
  * the fetch's result (stsfetch.h) and the parsed policy, turned into the
  * domain_mta_sts and domain_tlsrpt rows (schema/009_mta_sts.sql). The
- * probe does the DNS and the fetch; this file only keeps and writes.
+ * probe does the DNS and the fetch; this file only keeps and writes. It
+ * lives beside the probe because it joins what three stages found (dns/:
+ * the policy host's DNSSEC status, sts/: the parsers and the fetch,
+ * verify/: the chain's certificate rows), and those stages may not include
+ * one another.
  */
-#ifndef MXCRAWL_STS_STSFACTS_H
-#define MXCRAWL_STS_STSFACTS_H
+#ifndef MXCRAWL_SCAN_STSFACTS_H
+#define MXCRAWL_SCAN_STSFACTS_H
 
 #include <stdbool.h>
 #include <stddef.h>
