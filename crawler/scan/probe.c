@@ -124,30 +124,6 @@ static void query_send(struct probe *p, enum query_kind kind, size_t host,
 static void dns_done(struct probe *p);
 static void sts_fetch_start(struct probe *p);
 
-bool probe_is_ip_literal(const char *host)
-{
-	int labels = 0;
-	const char *s = host;
-
-	while (*s) {
-		int n = 0, v = 0;
-		while (*s >= '0' && *s <= '9') {
-			v = v * 10 + (*s - '0');
-			if (++n > 3)
-				return false;
-			s++;
-		}
-		if (n == 0 || v > 255)
-			return false;
-		labels++;
-		if (*s == '.')
-			s++;
-		else if (*s)
-			return false;
-	}
-	return labels == 4;
-}
-
 static void oom(struct probe *p)
 {
 	p->failed = true;
@@ -449,7 +425,7 @@ static void on_mx(struct probe *p, const struct query *q,
 	for (size_t i = 0; i < p->nhosts; i++) {
 		struct host *h = &p->hosts[i];
 		h->kept = i < PROBE_MX_CAP;
-		h->ip_literal = probe_is_ip_literal(h->name);
+		h->ip_literal = addr_is_ipv4_literal(h->name);
 	}
 }
 

@@ -79,9 +79,4 @@ typedef void (*probe_done_cb)(void *arg, const struct probe_counts *delta);
 int probe_start(struct probe_env *env, int64_t target_id, const char *domain,
 		struct jbuf out[TABLE_LAST], probe_done_cb cb, void *arg);
 
-/* True if the text looks like an IPv4 literal like "192.0.2.1". An MX
- * target like that is flagged, and still resolved as the domain name it
- * is (RFC 5321 §5.1): it is never read as an address. */
-bool probe_is_ip_literal(const char *host);
-
 #endif
