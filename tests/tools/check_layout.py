@@ -13,7 +13,9 @@ sibling it has no arrow to (dns, smtp and sts are siblings). This script
 reads every #include "..." of crawler/ and targets/, maps each file to its
 folder and fails, naming the include line, on
 
-  (a) an include cycle between folders, and
+  (a) an include cycle between folders, or between the files of one
+      folder (x.c and x.h counting as one: probe.c including regdomain.h
+      while regdomain.c includes probe.h is such a loop), and
   (b) an include against the arrows above.
 
 The arrows have no cycle, so every include cycle also has an include
@@ -70,6 +72,11 @@ def folder_of(rel):
     return None
 
 
+def module(rel):
+    """A .c file and its .h are one module: the path without extension."""
+    return rel.rsplit(".", 1)[0]
+
+
 def sources(root):
     for top in ("crawler", "targets"):
         for dirpath, dirnames, filenames in os.walk(os.path.join(root, top)):
@@ -123,13 +130,17 @@ def strong_components(nodes, edges):
 
 def check(root):
     problems = []
+    other = 0
     # (from folder, to folder) -> ["file:line: #include ...", ...]
     lines = {}
     folders = set()
+    # (from module, to module) -> the same; a module is x.c with x.h.
+    mod_lines = {}
 
     for rel in sources(root):
         src = folder_of(rel)
         if src is None or src not in USES:
+            other += 1
             problems.append(
                 f"{rel}: folder '{src or os.path.dirname(rel)}' is not in "
                 "the rule; add it to docs/ARCHITECTURE.md and to USES in "
@@ -144,16 +155,21 @@ def check(root):
                 where = f'{rel}:{n}: #include "{m.group(1)}"'
                 dst_rel = resolve(root, rel, m.group(1))
                 if dst_rel is None:
+                    other += 1
                     problems.append(f"{where}: no such file in the tree")
                     continue
                 dst = folder_of(dst_rel)
                 if dst is None or dst not in USES:
+                    other += 1
                     problems.append(
                         f"{where}: includes {dst_rel}, outside the "
                         "crawler's folders")
                     continue
                 if dst != src:
                     lines.setdefault((src, dst), []).append(where)
+                elif module(dst_rel) != module(rel):
+                    mod_lines.setdefault((module(rel), module(dst_rel)),
+                                         []).append(where)
 
     edges = {}
     for src, dst in lines:
@@ -172,6 +188,22 @@ def check(root):
                         ", ".join(sorted(comp)) + "; against the arrows: " +
                         ", ".join(back))
 
+    # Inside a folder files may include one another, but not in a loop:
+    # two files that need each other are one concern, or share a third.
+    mod_edges = {}
+    for src, dst in mod_lines:
+        mod_edges.setdefault(src, set()).add(dst)
+    for comp in strong_components(set(mod_edges), mod_edges):
+        if len(comp) < 2:
+            continue
+        cycles += 1
+        problems.append("include cycle between files of " +
+                        folder_of(next(iter(comp))) + "/ (x.c and x.h "
+                        "count as one): " + ", ".join(sorted(comp)))
+        for (src, dst), where in sorted(mod_lines.items()):
+            if src in comp and dst in comp:
+                problems.extend(f"  {w}" for w in where)
+
     against = 0
     for (src, dst), where in sorted(lines.items()):
         if dst in reachable(src):
@@ -179,7 +211,7 @@ def check(root):
         for w in where:
             against += 1
             problems.append(f"{w}: {src}/ may not include {dst}/")
-    return problems, cycles, against
+    return problems, cycles, against, other
 
 
 def main(argv):
@@ -195,13 +227,13 @@ def main(argv):
             print("check_layout: USES has a cycle: " + ", ".join(sorted(comp)),
                   file=sys.stderr)
             return 2
-    problems, cycles, against = check(root)
+    problems, cycles, against, other = check(root)
     for p in problems:
         print(p)
     if problems:
-        print(f"check_layout: {cycles} include cycle(s) between folders, "
+        print(f"check_layout: {cycles} include cycle(s), "
               f"{against} include(s) against the arrows, "
-              f"{len(problems) - cycles - against} other problem(s); "
+              f"{other} other problem(s); "
               f"the arrows: {RULE} (docs/ARCHITECTURE.md)")
         return 1
     print("check_layout: the folders include one another one way only")
