@@ -38,6 +38,14 @@ static void plain_line(struct targets_reader *r, void *state, uint64_t lineno,
 	targets_emit(r, lineno, line, len, line + start, end - start, 0);
 }
 
+/* Any file can be read as one name per line: plain is the last guess. */
+static bool plain_sniff(const uint8_t *head, size_t len)
+{
+	(void)head;
+	(void)len;
+	return true;
+}
+
 const struct targets_format targets_format_plain = {
 	.name = "plain",
 	.state_size = 0,
@@ -45,4 +53,5 @@ const struct targets_format targets_format_plain = {
 	.line = plain_line,
 	.finish = NULL,
 	.free = NULL,
+	.sniff = plain_sniff,
 };

@@ -121,6 +121,93 @@ static void tranco_line(struct targets_reader *r, void *state, uint64_t lineno,
 	targets_emit(r, lineno, line, len, dom, dlen, value);
 }
 
+/* Data lines (not blank, comment or header) of a file's head that must
+ * all look like "rank,domain" for the Tranco format to be chosen. */
+#define TRANCO_SNIFF_LINES 3
+
+static bool is_blank(uint8_t c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* Trims spaces and tabs at both ends of s[0..*len), returns the start:
+ * the sniffer's trim, narrower than trim() above. */
+static const uint8_t *trim_blanks(const uint8_t *s, size_t *len)
+{
+	size_t n = *len;
+
+	while (n > 0 && is_blank(*s)) {
+		s++;
+		n--;
+	}
+	while (n > 0 && is_blank(s[n - 1]))
+		n--;
+	*len = n;
+	return s;
+}
+
+/* True for "digits,something" (a Tranco data line), spaces allowed around
+ * the fields. */
+static bool sniff_looks_like_tranco(const uint8_t *s, size_t len)
+{
+	const uint8_t *comma = memchr(s, ',', len);
+	size_t rlen, dlen;
+	const uint8_t *rank, *dom;
+
+	if (!comma)
+		return false;
+	rlen = (size_t)(comma - s);
+	rank = trim_blanks(s, &rlen);
+	dlen = len - (size_t)(comma - s) - 1;
+	dom = trim_blanks(comma + 1, &dlen);
+	if (rlen == 0 || dlen == 0 || memchr(dom, ',', dlen))
+		return false;
+	for (size_t i = 0; i < rlen; i++)
+		if (rank[i] < '0' || rank[i] > '9')
+			return false;
+	return true;
+}
+
+static bool sniff_is_header(const uint8_t *s, size_t len)
+{
+	const uint8_t *comma = memchr(s, ',', len);
+	size_t rlen, dlen;
+	const uint8_t *rank, *dom;
+
+	if (!comma)
+		return false;
+	rlen = (size_t)(comma - s);
+	rank = trim_blanks(s, &rlen);
+	dlen = len - (size_t)(comma - s) - 1;
+	dom = trim_blanks(comma + 1, &dlen);
+	return rlen == 4 && strncasecmp((const char *)rank, "rank", 4) == 0 &&
+	       dlen == 6 && strncasecmp((const char *)dom, "domain", 6) == 0;
+}
+
+static bool tranco_sniff(const uint8_t *head, size_t len)
+{
+	size_t pos = 0, data = 0, tranco = 0, n, tn;
+	unsigned count = 0;
+	bool header = false;
+	const uint8_t *l, *t;
+
+	while (data < TRANCO_SNIFF_LINES &&
+	       targets_sniff_next(head, len, &pos, &count, &l, &n)) {
+		tn = n;
+		t = trim_blanks(l, &tn);
+		if (tn == 0 || t[0] == '#' || t[0] == ';')
+			continue;
+		if (data == 0 && !header && sniff_is_header(t, tn)) {
+			header = true;
+			continue;
+		}
+		data++;
+		if (sniff_looks_like_tranco(t, tn))
+			tranco++;
+	}
+	return data > 0 && tranco == data;
+}
+
 const struct targets_format targets_format_tranco = {
 	.name = "tranco",
 	.state_size = sizeof(struct tranco_state),
@@ -128,4 +215,5 @@ const struct targets_format targets_format_tranco = {
 	.line = tranco_line,
 	.finish = NULL,
 	.free = NULL,
+	.sniff = tranco_sniff,
 };

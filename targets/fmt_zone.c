@@ -716,7 +716,9 @@ static void zone_finish(struct targets_reader *r, void *state)
 	st->depth = 0;
 }
 
-bool targets_zone_sniff_line(const uint8_t *line, size_t len)
+/* True if a zone file line is a $ORIGIN or $TTL directive or a record of
+ * type SOA or NS: the signs of a zone file. */
+static bool zone_sniff_line(const uint8_t *line, size_t len)
 {
 	uint64_t depth = 0;
 	struct zone_lex lx = { line, len, 0, &depth };
@@ -747,6 +749,18 @@ bool targets_zone_sniff_line(const uint8_t *line, size_t len)
 	return false;
 }
 
+static bool zone_sniff(const uint8_t *head, size_t len)
+{
+	size_t pos = 0, n;
+	unsigned count = 0;
+	const uint8_t *l;
+
+	while (targets_sniff_next(head, len, &pos, &count, &l, &n))
+		if (zone_sniff_line(l, n))
+			return true;
+	return false;
+}
+
 const struct targets_format targets_format_zone = {
 	.name = "zone",
 	.state_size = sizeof(struct zone_state),
@@ -754,4 +768,5 @@ const struct targets_format targets_format_zone = {
 	.line = zone_line,
 	.finish = zone_finish,
 	.free = NULL,
+	.sniff = zone_sniff,
 };

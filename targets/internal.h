@@ -34,8 +34,16 @@ void targets_reject_name(struct targets_reader *r, uint64_t lineno,
 void targets_emit_name(struct targets_reader *r, uint64_t lineno,
 		       const char *name, size_t len, int64_t rank);
 
-/* True if a zone file line is a $ORIGIN or $TTL directive or a record of
- * type SOA or NS: the signs targets_format_sniff() looks for. */
-bool targets_zone_sniff_line(const uint8_t *line, size_t len);
+/* Lines of a file's head that a format's sniff() looks at. */
+#define TARGETS_SNIFF_LINES 200
+
+/*
+ * The next line of a file's head for a format's sniff(): sets *line and
+ * *linelen (without its "\n" and a final "\r") and advances *pos (start
+ * at 0). Returns false at the end of head or after TARGETS_SNIFF_LINES
+ * lines (*count, start at 0).
+ */
+bool targets_sniff_next(const uint8_t *head, size_t len, size_t *pos,
+			unsigned *count, const uint8_t **line, size_t *linelen);
 
 #endif

@@ -14,7 +14,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "targets/internal.h"
 
@@ -29,11 +28,6 @@
 #define NAME_ARENA_BLOCK (1024 * 1024)
 /* Room for a formatted detail sentence. */
 #define TARGETS_DETAIL_MAX 256
-/* Lines of a file's head looked at by the sniffer. */
-#define SNIFF_MAX_LINES 200
-/* Data lines (not blank, comment or header) that must all look like
- * "rank,domain" for the Tranco format to be chosen. */
-#define SNIFF_TRANCO_LINES 3
 
 static const char *const targets_rc_names[TARGETS_RC_LAST] = {
 	[TARGETS_OK] = "ok",
@@ -197,10 +191,13 @@ struct targets_reader {
 	char detail[TARGETS_DETAIL_MAX];
 };
 
+/* In the order targets_format_sniff() asks them: a zone file's $ORIGIN or
+ * SOA decides even among lines that look like "rank,domain"; plain reads
+ * anything and comes last. */
 static const struct targets_format *const formats[] = {
-	&targets_format_plain,
-	&targets_format_tranco,
 	&targets_format_zone,
+	&targets_format_tranco,
+	&targets_format_plain,
 };
 
 const struct targets_format *targets_format_find(const char *name)
@@ -213,102 +210,36 @@ const struct targets_format *targets_format_find(const char *name)
 	return NULL;
 }
 
-static bool is_blank(uint8_t c)
+bool targets_sniff_next(const uint8_t *head, size_t len, size_t *pos,
+			unsigned *count, const uint8_t **line, size_t *linelen)
 {
-	return c == ' ' || c == '\t';
-}
+	const uint8_t *l, *nl;
+	size_t n;
 
-/* Trims spaces and tabs at both ends of s[0..*len), returns the start. */
-static const uint8_t *trim(const uint8_t *s, size_t *len)
-{
-	size_t n = *len;
-
-	while (n > 0 && is_blank(*s)) {
-		s++;
-		n--;
-	}
-	while (n > 0 && is_blank(s[n - 1]))
-		n--;
-	*len = n;
-	return s;
-}
-
-/* True for "digits,something" (a Tranco data line), spaces allowed around
- * the fields. */
-static bool looks_like_tranco(const uint8_t *s, size_t len)
-{
-	const uint8_t *comma = memchr(s, ',', len);
-	size_t rlen, dlen;
-	const uint8_t *rank, *dom;
-
-	if (!comma)
+	if (*pos >= len || *count >= TARGETS_SNIFF_LINES)
 		return false;
-	rlen = (size_t)(comma - s);
-	rank = trim(s, &rlen);
-	dlen = len - (size_t)(comma - s) - 1;
-	dom = trim(comma + 1, &dlen);
-	if (rlen == 0 || dlen == 0 || memchr(dom, ',', dlen))
-		return false;
-	for (size_t i = 0; i < rlen; i++)
-		if (rank[i] < '0' || rank[i] > '9')
-			return false;
+	l = head + *pos;
+	nl = memchr(l, '\n', len - *pos);
+	n = nl ? (size_t)(nl - l) : len - *pos;
+	*pos += n + 1;
+	(*count)++;
+	if (n > 0 && l[n - 1] == '\r')
+		n--;
+	*line = l;
+	*linelen = n;
 	return true;
-}
-
-static bool is_tranco_header(const uint8_t *s, size_t len)
-{
-	const uint8_t *comma = memchr(s, ',', len);
-	size_t rlen, dlen;
-	const uint8_t *rank, *dom;
-
-	if (!comma)
-		return false;
-	rlen = (size_t)(comma - s);
-	rank = trim(s, &rlen);
-	dlen = len - (size_t)(comma - s) - 1;
-	dom = trim(comma + 1, &dlen);
-	return rlen == 4 && strncasecmp((const char *)rank, "rank", 4) == 0 &&
-	       dlen == 6 && strncasecmp((const char *)dom, "domain", 6) == 0;
 }
 
 const struct targets_format *targets_format_sniff(const uint8_t *head,
 						  size_t len)
 {
-	size_t pos = 0, data = 0, tranco = 0;
-	unsigned lines = 0;
-	bool header = false;
-
-	if (len >= 3 && memcmp(head, "\xef\xbb\xbf", 3) == 0)
-		pos = 3;
-	while (pos < len && lines < SNIFF_MAX_LINES) {
-		const uint8_t *l = head + pos;
-		const uint8_t *nl = memchr(l, '\n', len - pos);
-		size_t n = nl ? (size_t)(nl - l) : len - pos;
-		size_t tn;
-		const uint8_t *t;
-
-		pos += n + 1;
-		lines++;
-		if (n > 0 && l[n - 1] == '\r')
-			n--;
-		if (targets_zone_sniff_line(l, n))
-			return &targets_format_zone;
-		tn = n;
-		t = trim(l, &tn);
-		if (tn == 0 || t[0] == '#' || t[0] == ';')
-			continue;
-		if (data == 0 && !header && is_tranco_header(t, tn)) {
-			header = true;
-			continue;
-		}
-		if (data < SNIFF_TRANCO_LINES) {
-			data++;
-			if (looks_like_tranco(t, tn))
-				tranco++;
-		}
+	if (len >= 3 && memcmp(head, "\xef\xbb\xbf", 3) == 0) {
+		head += 3;
+		len -= 3;
 	}
-	if (data > 0 && tranco == data)
-		return &targets_format_tranco;
+	for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++)
+		if (formats[i]->sniff(head, len))
+			return formats[i];
 	return &targets_format_plain;
 }
 

@@ -9,6 +9,8 @@
 #ifndef MXCRAWL_TARGETS_TARGETS_H
 #define MXCRAWL_TARGETS_TARGETS_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -81,6 +83,10 @@ struct targets_format {
 	void (*finish)(struct targets_reader *r, void *state);
 	/* Frees what init allocated (may be NULL). */
 	void (*free)(void *state);
+	/* Whether a file whose first bytes are head[0..len) (after any UTF-8
+	 * BOM) looks like this format: each format recognises itself, and
+	 * targets_format_sniff() asks them in turn. */
+	bool (*sniff)(const uint8_t *head, size_t len);
 };
 
 extern const struct targets_format targets_format_plain;
@@ -91,9 +97,9 @@ extern const struct targets_format targets_format_zone;
 const struct targets_format *targets_format_find(const char *name);
 
 /*
- * Guesses the format from a file's first lines: zone if it has $ORIGIN,
- * $TTL or SOA/NS records, tranco if lines look like "rank,domain", else
- * plain. `head` is the start of the file.
+ * Guesses the format from a file's first lines, asking each format's
+ * sniff(): zone if it has $ORIGIN, $TTL or SOA/NS records, tranco if lines
+ * look like "rank,domain", else plain. `head` is the start of the file.
  */
 const struct targets_format *targets_format_sniff(const uint8_t *head,
 						  size_t len);

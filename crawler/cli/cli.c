@@ -4,28 +4,7 @@
 #include <stdlib.h>
 
 #include "crawler/cli/cli.h"
-
-void cli_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("mxcrawl: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-void cli_warn(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("mxcrawl: warning: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
+#include "crawler/store/campaign.h"
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
@@ -54,6 +33,15 @@ long cli_parse_long(const char *cmd, const char *opt, const char *s, long min,
 		return -1;
 	}
 	return v;
+}
+
+int cli_campaign_spec_check(const char *cmd, const char *what, const char *spec)
+{
+	const char *problem = spec ? campaign_name_problem(spec) : NULL;
+
+	if (problem)
+		return cli_usage_error(cmd, "%s: %s", what, problem);
+	return EX_OK;
 }
 
 int cli_not_built(const char *cmd, const char *what)

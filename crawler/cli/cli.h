@@ -1,10 +1,11 @@
 /*
- * Shared command-line plumbing: error reporting in one voice, the options
+ * Shared command-line plumbing: usage errors in one voice, the options
  * every subcommand that talks to the database understands, and the table of
- * subcommands main() dispatches on.
+ * subcommands main() dispatches on. Other messages go through
+ * crawler/util/log.h, which the stages below use as well.
  */
-#ifndef MXCRAWL_CRAWLER_CLI_H
-#define MXCRAWL_CRAWLER_CLI_H
+#ifndef MXCRAWL_CLI_CLI_H
+#define MXCRAWL_CLI_CLI_H
 
 #include <getopt.h>
 #include <sysexits.h>
@@ -50,10 +51,6 @@ struct cli_command {
 
 extern const struct cli_command cli_commands[];
 
-/* Prints "mxcrawl: <message>" to stderr. */
-void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Prints "mxcrawl: warning: <message>" to stderr. */
-void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints "mxcrawl <cmd>: <message>" and a hint to use --help; returns EX_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -61,6 +58,12 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 /* Parses a non-negative integer option in [min, max]; -1 if invalid. */
 long cli_parse_long(const char *cmd, const char *opt, const char *s, long min,
 		    long max);
+
+/* Checks an ID|NAME argument of command cmd (option or argument `what`;
+ * NULL spec allowed) with campaign_name_problem(): EX_OK, or EX_USAGE
+ * after printing why. */
+int cli_campaign_spec_check(const char *cmd, const char *what,
+			    const char *spec);
 
 /* The standard stub for a command that a later milestone builds. */
 int cli_not_built(const char *cmd, const char *what);

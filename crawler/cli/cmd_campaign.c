@@ -18,6 +18,7 @@
 
 #include "crawler/store/campaign.h"
 #include "crawler/cli/cli.h"
+#include "crawler/util/log.h"
 #include "crawler/cli/commands.h"
 #include "crawler/store/db.h"
 #include "crawler/util/json.h"
@@ -126,7 +127,7 @@ static void json_raw(struct jbuf *b, bool *first, const char *key, PGresult *r,
 static int print_jbuf(struct jbuf *b)
 {
 	if (b->failed) {
-		cli_error("out of memory");
+		log_error("out of memory");
 		jbuf_free(b);
 		return EX_OSERR;
 	}
@@ -499,11 +500,11 @@ static int do_cancel(PGconn *c, const char *cid, const char *name)
 	int rc = EX_OK;
 	const char *was = PQgetvalue(r, 0, 0);
 	if (!strcmp(was, "done")) {
-		cli_error("campaign '%s' is done: there is nothing to cancel",
+		log_error("campaign '%s' is done: there is nothing to cancel",
 			  name);
 		rc = EX_DATAERR;
 	} else if (!strcmp(was, "dropping") || !strcmp(was, "importing")) {
-		cli_error("campaign '%s' is %s: there is nothing to cancel",
+		log_error("campaign '%s' is %s: there is nothing to cancel",
 			  name,
 			  was[0] == 'd' ? "being dropped" : "not imported yet");
 		rc = EX_DATAERR;
@@ -587,7 +588,7 @@ static PGresult *run_locked(PGconn *c, const char *what, const char *sql,
 	PGresult *r = PQexec(c, "BEGIN; SET LOCAL lock_timeout = "
 				"'" DROP_LOCK_TIMEOUT "'");
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-		cli_error("%s: %s", what, PQerrorMessage(c));
+		log_error("%s: %s", what, PQerrorMessage(c));
 		PQclear(r);
 		*rc = EX_UNAVAILABLE;
 		return NULL;
@@ -612,27 +613,27 @@ static PGresult *run_locked(PGconn *c, const char *what, const char *sql,
 	/* No lock in time, or a deadlock with another session's writes
 	 * (a crawler's batch retries its write): nothing was done. */
 	if (state && (!strcmp(state, "55P03") || !strcmp(state, "40P01"))) {
-		cli_error("%s: other sessions are using the tables (an export, "
+		log_error("%s: other sessions are using the tables (an export, "
 			  "a report, a crawler's write); no lock within "
 			  "%s, nothing deleted: try again",
 			  what, DROP_LOCK_TIMEOUT);
 		*rc = EX_TEMPFAIL;
 	} else if (state && !strcmp(state, "P0002")) {
-		cli_error("%s: no campaign '%s' any more", what,
+		log_error("%s: no campaign '%s' any more", what,
 			  name ? name : "?");
 		*rc = EX_DATAERR;
 	} else if (state &&
 		   (!strcmp(state, "55006") || !strcmp(state, "42501"))) {
 		/* A crawler's lease, an import at work (55006), a role that
 		 * may not (42501): said by the database. */
-		cli_error("%s: refused: %s%s%s%s%s%s; nothing deleted", what,
+		log_error("%s: refused: %s%s%s%s%s%s; nothing deleted", what,
 			  msg ? msg : "?", detail ? " (" : "",
 			  detail ? detail : "", detail ? ")" : "",
 			  hint ? ". " : "", hint ? hint : "");
 		*rc = strcmp(state, "42501") ? EX_TEMPFAIL : EX_NOPERM;
 	} else {
 		char *err = first_line(r);
-		cli_error("%s: %s", what, err ? err : "out of memory");
+		log_error("%s: %s", what, err ? err : "out of memory");
 		free(err);
 		*rc = EX_UNAVAILABLE;
 	}
@@ -666,7 +667,7 @@ static PGresult *drop_step(PGconn *c, const char *what, const char *timeout,
 		snprintf(state, 6, "%s", s);
 	if (strcmp(state, "55P03") != 0) {
 		char *err = first_line(r);
-		cli_error("%s: %s", what, err ? err : "out of memory");
+		log_error("%s: %s", what, err ? err : "out of memory");
 		free(err);
 	}
 	PQclear(r);
@@ -770,7 +771,7 @@ static int drop_tables(PGconn *c, const char *cid, const char *name, int wait_s,
 		continue;
 	failed:
 		if (!strcmp(state, "55P03"))
-			cli_error(
+			log_error(
 			    "dropping campaign '%s': transactions older than "
 			    "the drop still use %s (waited %s; see "
 			    "pg_stat_activity); %d tables dropped so far, the "
@@ -778,7 +779,7 @@ static int drop_tables(PGconn *c, const char *cid, const char *name, int wait_s,
 			    "later, it goes on where it stopped",
 			    name, on, waited, *ntables);
 		else
-			cli_error("dropping campaign '%s': stopped at %s; "
+			log_error("dropping campaign '%s': stopped at %s; "
 				  "%d tables dropped so far, the campaign "
 				  "stays 'dropping': run the drop again, it "
 				  "goes on where it stopped",
@@ -799,7 +800,7 @@ static int do_drop(PGconn *c, const char *cid, const char *name, bool yes,
 			    "SELECT pg_size_pretty(sum(bytes)) "
 			    "FROM campaign_size($1::bigint)",
 			    1, p);
-		cli_error(
+		log_error(
 		    "dropping campaign '%s' (id %s) deletes all its facts "
 		    "(%s) for good; to keep them, export it first "
 		    "('mxcrawl export --campaign %s >FILE', and "
@@ -816,7 +817,7 @@ static int do_drop(PGconn *c, const char *cid, const char *name, bool yes,
 	bool mine = PQgetvalue(r, 0, 0)[0] == 't';
 	PQclear(r);
 	if (!mine) {
-		cli_error("dropping the campaign: another campaign drop is "
+		log_error("dropping the campaign: another campaign drop is "
 			  "running; nothing deleted: try again when it ends");
 		return EX_TEMPFAIL;
 	}
@@ -862,7 +863,7 @@ static int do_drop(PGconn *c, const char *cid, const char *name, bool yes,
 static int do_gc_certificates(PGconn *c, bool yes)
 {
 	if (!yes) {
-		cli_error(
+		log_error(
 		    "gc-certificates deletes every certificate no campaign "
 		    "refers to; say --yes to do it");
 		return EX_USAGE;
@@ -925,14 +926,14 @@ static int do_lock(PGconn *c, const char *name, char **cmd)
 					   "l.objid::bigint) = " LOCK_KEY,
 		    1, p);
 		if (r && PQntuples(r) > 0)
-			cli_error("'%s' is locked by another run (PostgreSQL "
+			log_error("'%s' is locked by another run (PostgreSQL "
 				  "backend %s, client %s, '%s', since %s); "
 				  "not starting",
 				  name, PQgetvalue(r, 0, 0),
 				  PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2),
 				  PQgetvalue(r, 0, 3));
 		else
-			cli_error("'%s' is locked by another run; not starting",
+			log_error("'%s' is locked by another run; not starting",
 				  name);
 		PQclear(r);
 		return EX_TEMPFAIL;
@@ -950,7 +951,7 @@ static int do_lock(PGconn *c, const char *name, char **cmd)
 	fflush(NULL);
 	pid_t pid = fork();
 	if (pid < 0) {
-		cli_error("cannot fork: %s", strerror(errno));
+		log_error("cannot fork: %s", strerror(errno));
 		return EX_OSERR;
 	}
 	if (pid == 0) {
@@ -959,14 +960,14 @@ static int do_lock(PGconn *c, const char *name, char **cmd)
 		sigaction(SIGHUP, &old_hup, NULL);
 		execvp(cmd[0], cmd);
 		int e = errno;
-		cli_error("cannot run '%s': %s", cmd[0], strerror(e));
+		log_error("cannot run '%s': %s", cmd[0], strerror(e));
 		_exit(e == ENOENT ? 127 : 126);
 	}
 	child_pid = pid;
 	int status = 0;
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR) {
-			cli_error("waiting for '%s': %s", cmd[0],
+			log_error("waiting for '%s': %s", cmd[0],
 				  strerror(errno));
 			return EX_OSERR;
 		}
@@ -1086,10 +1087,10 @@ int cmd_campaign(int argc, char **argv)
 				       "--prefix and --state go with list");
 	/* Names reach the database only well-formed (campaign_name_problem):
 	 * a bad one is a usage error here, not a server error later. */
-	if (campaign_spec_check("campaign", lock ? "lock NAME" : action,
-				spec) != EX_OK ||
+	if (cli_campaign_spec_check("campaign", lock ? "lock NAME" : action,
+				    spec) != EX_OK ||
 	    (prefix && *prefix &&
-	     campaign_spec_check("campaign", "--prefix", prefix) != EX_OK))
+	     cli_campaign_spec_check("campaign", "--prefix", prefix) != EX_OK))
 		return EX_USAGE;
 
 	struct db db;
@@ -1139,7 +1140,7 @@ int cmd_campaign(int argc, char **argv)
 	free(name);
 out:
 	if (fflush(stdout) != 0 && rc == EX_OK) {
-		cli_error("writing stdout failed");
+		log_error("writing stdout failed");
 		rc = EX_IOERR;
 	}
 	PQfinish(c);

@@ -8,6 +8,7 @@
 
 #include "crawler/store/campaign.h"
 #include "crawler/cli/cli.h"
+#include "crawler/util/log.h"
 #include "crawler/cli/commands.h"
 #include "crawler/store/db.h"
 #include "crawler/store/migrate.h"
@@ -422,7 +423,7 @@ static void stream_send(struct stream *s)
 	snprintf(q, sizeof q, "FETCH %d FROM %s", EXPORT_CHUNK, s->name);
 	if (!PQsendQueryParams(s->c, q, 0, NULL, NULL, NULL, NULL,
 			       s->binary ? 1 : 0)) {
-		cli_error("export: %s: %s", s->name, PQerrorMessage(s->c));
+		log_error("export: %s: %s", s->name, PQerrorMessage(s->c));
 		s->failed = true;
 		s->eof = true;
 		return;
@@ -457,7 +458,7 @@ static void stream_receive(struct stream *s)
 			continue;
 		}
 		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-			cli_error("export: %s: %s", s->name,
+			log_error("export: %s: %s", s->name,
 				  PQresultErrorMessage(r));
 			s->failed = true;
 		}
@@ -1290,7 +1291,7 @@ static void put_records(struct export *x, int64_t t)
 			       dict_len, b, EXPORT_RECORD_MAX) != 0) {
 			jbuf_puts(b, "null");
 			if (!x->record_failed)
-				cli_error("export: a handshake record of "
+				log_error("export: a handshake record of "
 					  "target %" PRId64
 					  " could not be decompressed "
 					  "(written as null)",
@@ -1357,7 +1358,7 @@ static int put_domain(struct export *x)
 	jbuf_puts(b, "}\n");
 write:
 	if (b->failed) {
-		cli_error("export: the document of target %" PRId64
+		log_error("export: the document of target %" PRId64
 			  " is too large or memory ran out",
 			  t);
 		return EX_SOFTWARE;
@@ -1498,7 +1499,7 @@ int cmd_export(int argc, char **argv)
 					       "--format jsonl or csv is "
 					       "required");
 	}
-	if (campaign_spec_check("export", "--campaign", spec) != EX_OK)
+	if (cli_campaign_spec_check("export", "--campaign", spec) != EX_OK)
 		return EX_USAGE;
 	rc = db_init(&db, opt_db);
 	if (rc != EX_OK)
@@ -1561,7 +1562,7 @@ int cmd_export(int argc, char **argv)
 				 "WHERE campaign_id = $1::bigint ORDER BY id",
 				 1, NULL, params, NULL, NULL, 1);
 		if (PQresultStatus(dicts) != PGRES_TUPLES_OK) {
-			cli_error("export: %s", PQerrorMessage(c));
+			log_error("export: %s", PQerrorMessage(c));
 			rc = EX_UNAVAILABLE;
 			goto out;
 		}

@@ -7,6 +7,7 @@
 
 #include "crawler/store/campaign.h"
 #include "crawler/cli/cli.h"
+#include "crawler/util/log.h"
 #include "crawler/cli/commands.h"
 #include "crawler/store/db.h"
 #include "crawler/store/migrate.h"
@@ -156,9 +157,9 @@ int cmd_report(int argc, char **argv)
 	if (!rr)
 		return cli_usage_error("report", "--format must be %s",
 				       report_renderer_names());
-	if (campaign_spec_check("report", "--campaign", spec) != EX_OK ||
-	    campaign_spec_check("report", "--compare", cmp_spec) != EX_OK ||
-	    campaign_spec_check("report", "--history", history) != EX_OK)
+	if (cli_campaign_spec_check("report", "--campaign", spec) != EX_OK ||
+	    cli_campaign_spec_check("report", "--compare", cmp_spec) != EX_OK ||
+	    cli_campaign_spec_check("report", "--history", history) != EX_OK)
 		return EX_USAGE;
 
 	struct db db;
@@ -238,14 +239,14 @@ int cmd_report(int argc, char **argv)
 	size_t len = 0;
 	FILE *m = open_memstream(&buf, &len);
 	if (!m) {
-		cli_error("report: out of memory");
+		log_error("report: out of memory");
 		report_free(&r);
 		rc = EX_SOFTWARE;
 		goto out;
 	}
 	int rendered = report_render(&r, rr, m);
 	if (fclose(m) != 0 || rendered != 0) {
-		cli_error("report: rendering failed");
+		log_error("report: rendering failed");
 		free(buf);
 		report_free(&r);
 		rc = EX_SOFTWARE;

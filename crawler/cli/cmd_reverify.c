@@ -11,6 +11,7 @@
 
 #include "crawler/store/campaign.h"
 #include "crawler/cli/cli.h"
+#include "crawler/util/log.h"
 #include "crawler/cli/commands.h"
 #include "crawler/store/db.h"
 #include "crawler/store/migrate.h"
@@ -169,7 +170,7 @@ int cmd_reverify(int argc, char **argv)
 	if (!spec)
 		return cli_usage_error("reverify",
 				       "--campaign ID|NAME is required");
-	if (campaign_spec_check("reverify", "--campaign", spec) != EX_OK)
+	if (cli_campaign_spec_check("reverify", "--campaign", spec) != EX_OK)
 		return EX_USAGE;
 
 	/* The trust store first: a typo there should not cost a
@@ -177,7 +178,7 @@ int cmd_reverify(int argc, char **argv)
 	char abs[PATH_MAX], sha[65];
 	if (ca_file) {
 		if (!realpath(ca_file, abs) || file_sha256(abs, sha) != 0) {
-			cli_error("cannot read the CA file '%s': %s", ca_file,
+			log_error("cannot read the CA file '%s': %s", ca_file,
 				  strerror(errno));
 			return EX_NOINPUT;
 		}
@@ -186,7 +187,7 @@ int cmd_reverify(int argc, char **argv)
 	struct verify_ctx *verify =
 	    verify_ctx_new(ca_file ? abs : NULL, NULL, &err);
 	if (!verify) {
-		cli_error("trust store%s%s: %s", ca_file ? " " : "",
+		log_error("trust store%s%s: %s", ca_file ? " " : "",
 			  ca_file ? ca_file : "", err ? err : "failed");
 		return EX_CONFIG;
 	}
@@ -227,7 +228,7 @@ int cmd_reverify(int argc, char **argv)
 	    db_exec(c, PGRES_TUPLES_OK, "reading the campaign",
 		    "SELECT state FROM campaign WHERE id = $1::bigint", 1, p);
 	if (r && strcmp(PQgetvalue(r, 0, 0), "done") != 0)
-		cli_warn("campaign '%s' is %s: the judgement set covers what "
+		log_warn("campaign '%s' is %s: the judgement set covers what "
 			 "is stored so far",
 			 name, PQgetvalue(r, 0, 0));
 	PQclear(r);
@@ -261,7 +262,7 @@ int cmd_reverify(int argc, char **argv)
 		fclose(out);
 	free(name);
 	if (fflush(stdout) != 0 && rc == EX_OK) {
-		cli_error("writing stdout failed");
+		log_error("writing stdout failed");
 		rc = EX_IOERR;
 	}
 out:

@@ -16,6 +16,7 @@
 
 #include "crawler/store/campaign.h"
 #include "crawler/cli/cli.h"
+#include "crawler/util/log.h"
 #include "crawler/cli/commands.h"
 #include "crawler/store/db.h"
 #include "crawler/util/json.h"
@@ -211,7 +212,7 @@ static int import(PGconn *c, const char *path, const char *format,
 	struct targets_reader *r =
 	    targets_reader_new(fmt, origin, on_name, on_reject, &ctx);
 	if (!config || !r) {
-		cli_error("out of memory");
+		log_error("out of memory");
 		rc = EX_OSERR;
 		goto out;
 	}
@@ -225,9 +226,9 @@ static int import(PGconn *c, const char *path, const char *format,
 	const struct targets_stats *st = targets_stats(r);
 	if (read_rc != 0 || st->names == 0) {
 		if (read_rc < 0)
-			cli_error("reading '%s': %s", path, strerror(-read_rc));
+			log_error("reading '%s': %s", path, strerror(-read_rc));
 		else if (read_rc == 0)
-			cli_error(
+			log_error(
 			    "'%s' holds no valid names; no targets queued",
 			    path);
 		campaign_import_abort(ctx.im);
@@ -353,7 +354,7 @@ static int probe_resolver(const struct resolver_config *rc, const char *secure,
 		return -1;
 	struct resolver *r = resolver_new(&loop, &cfg, &err);
 	if (!r) {
-		cli_error("resolver %s: %s", cfg.servers, err ? err : "failed");
+		log_error("resolver %s: %s", cfg.servers, err ? err : "failed");
 		uv_loop_close(&loop);
 		return -1;
 	}
@@ -363,7 +364,7 @@ static int probe_resolver(const struct resolver_config *rc, const char *secure,
 				 DNS_QUERY_CHAOS, on_version, p) != 0 ||
 	    resolver_query_flags(r, "id.server", DNS_TYPE_TXT, DNS_QUERY_CHAOS,
 				 on_id, p) != 0) {
-		cli_error("cannot query the canaries");
+		log_error("cannot query the canaries");
 		result = -1;
 	} else {
 		while (!(p->secure_done && p->bogus_done && p->version_done &&
@@ -396,13 +397,13 @@ static int judge_resolver(const struct resolver_probe *p, const char *servers,
 	case CANARY_UNUSABLE:
 		/* Nothing this resolver says could be trusted, so nothing is
 		 * written. */
-		cli_error("the resolver %s does not answer usably (canary "
+		log_error("the resolver %s does not answer usably (canary "
 			  "%s: %s, %s: %s)",
 			  servers, p->secure.name, sw, p->bogus.name, bw);
 		return EX_UNAVAILABLE;
 	case CANARY_BOGUS_VALIDATES:
 	case CANARY_BOGUS_NXDOMAIN:
-		cli_error("the bogus canary %s answered %s through %s: %s, so "
+		log_error("the bogus canary %s answered %s through %s: %s, so "
 			  "it cannot show that the resolver rejects broken "
 			  "signatures. Choose a name whose signatures are "
 			  "broken on purpose with --canary-bogus NAME (or "
@@ -415,7 +416,7 @@ static int judge_resolver(const struct resolver_probe *p, const char *servers,
 			      : "it validates");
 		return EX_CONFIG;
 	case CANARY_BOGUS_NOT_BOGUS:
-		cli_error(
+		log_error(
 		    "the bogus canary %s answered %s through %s, which "
 		    "validates (the secure canary %s: %s): the name is "
 		    "not signed, or not broken. Choose a name whose "
@@ -425,7 +426,7 @@ static int judge_resolver(const struct resolver_probe *p, const char *servers,
 		    p->bogus.name, bw, servers, p->secure.name, sw);
 		return EX_CONFIG;
 	case CANARY_SECURE_NOT_SECURE:
-		cli_error("the secure canary %s answered %s through %s, which "
+		log_error("the secure canary %s answered %s through %s, which "
 			  "validates (the bogus canary %s: %s): the name is "
 			  "not signed. Choose a name in a signed zone with "
 			  "--canary-secure NAME (or $MXCRAWL_CANARY_SECURE; "
@@ -435,7 +436,7 @@ static int judge_resolver(const struct resolver_probe *p, const char *servers,
 	case CANARY_NOT_VALIDATING:
 	default:
 		if (!allow_unvalidated) {
-			cli_error("THE RESOLVER %s DOES NOT VALIDATE DNSSEC: "
+			log_error("THE RESOLVER %s DOES NOT VALIDATE DNSSEC: "
 				  "canary %s answered %s (want secure), %s "
 				  "answered %s (want bogus). No DNSSEC or DANE "
 				  "figure could be measured. Use a validating "
@@ -447,7 +448,7 @@ static int judge_resolver(const struct resolver_probe *p, const char *servers,
 				  bw);
 			return EX_CONFIG;
 		}
-		cli_warn("THE RESOLVER %s DOES NOT VALIDATE DNSSEC: canary %s "
+		log_warn("THE RESOLVER %s DOES NOT VALIDATE DNSSEC: canary %s "
 			 "answered %s (want secure), %s answered %s (want "
 			 "bogus). --allow-unvalidated: every DNSSEC and DANE "
 			 "fact of this run is recorded as 'unknown', and the "
@@ -730,7 +731,7 @@ int cmd_scan(int argc, char **argv)
 	bool db_ready = false;
 
 	if (!pol) {
-		cli_error("out of memory");
+		log_error("out of memory");
 		return EX_OSERR;
 	}
 	jbuf_init(&allow_text, 1u << 20);
@@ -897,7 +898,7 @@ int cmd_scan(int argc, char **argv)
 		const char *err = NULL;
 		if (addr_policy_load_blocklist(pol, blocklist, &line, &err) !=
 		    0) {
-			cli_error("blocklist %s:%lu: %s", blocklist, line,
+			log_error("blocklist %s:%lu: %s", blocklist, line,
 				  err ? err : "invalid");
 			addr_policy_free(pol);
 			jbuf_free(&allow_text);
@@ -907,7 +908,7 @@ int cmd_scan(int argc, char **argv)
 	if (!name) {
 		name = owned_name = default_name(targets);
 		if (!name) {
-			cli_error("out of memory");
+			log_error("out of memory");
 			addr_policy_free(pol);
 			jbuf_free(&allow_text);
 			return EX_OSERR;
@@ -955,7 +956,7 @@ int cmd_scan(int argc, char **argv)
 		const char *err = NULL;
 		verify = verify_ctx_new(ca_file, NULL, &err);
 		if (!verify) {
-			cli_error("trust store%s%s: %s", ca_file ? " " : "",
+			log_error("trust store%s%s: %s", ca_file ? " " : "",
 				  ca_file ? ca_file : "", err ? err : "failed");
 			rc = EX_CONFIG;
 			goto out;
@@ -990,7 +991,7 @@ int cmd_scan(int argc, char **argv)
 	    found ? NULL
 		  : campaign_state_of(c, name, state_buf, sizeof state_buf);
 	if (busy && !strcmp(busy, "dropping")) {
-		cli_error("campaign '%s' is being dropped (an interrupted "
+		log_error("campaign '%s' is being dropped (an interrupted "
 			  "'mxcrawl campaign drop': run it again to finish); "
 			  "%s",
 			  name,
@@ -999,7 +1000,7 @@ int cmd_scan(int argc, char **argv)
 		goto out;
 	}
 	if (resume && !found) {
-		cli_error("no campaign named '%s' to resume%s", name,
+		log_error("no campaign named '%s' to resume%s", name,
 			  busy ? " (its import has not finished: run the "
 				 "same import again)"
 			       : "");
@@ -1007,14 +1008,14 @@ int cmd_scan(int argc, char **argv)
 		goto out;
 	}
 	if (resume && campaign_cancelled(c, id)) {
-		cli_error("campaign '%s' is cancelled ('mxcrawl campaign "
+		log_error("campaign '%s' is cancelled ('mxcrawl campaign "
 			  "cancel'); nothing to resume",
 			  name);
 		rc = EX_DATAERR;
 		goto out;
 	}
 	if (!resume && found) {
-		cli_error("campaign '%s' already exists (id %" PRId64
+		log_error("campaign '%s' already exists (id %" PRId64
 			  ", %" PRId64
 			  " targets); use --campaign '%s' --resume to continue "
 			  "it, or choose another name",
@@ -1041,7 +1042,7 @@ int cmd_scan(int argc, char **argv)
 	/* How this run measures, stored with the run (and the campaign,
 	 * when this run creates it) before anything is scanned. */
 	if (allow_text.failed) {
-		cli_error("out of memory");
+		log_error("out of memory");
 		rc = EX_OSERR;
 		goto out;
 	}
@@ -1063,7 +1064,7 @@ int cmd_scan(int argc, char **argv)
 	};
 	prov = provenance_json(&facts);
 	if (!prov) {
-		cli_error("out of memory");
+		log_error("out of memory");
 		rc = EX_OSERR;
 		goto out;
 	}
@@ -1125,7 +1126,7 @@ int cmd_scan(int argc, char **argv)
 		      : sum.interrupted ? "interrupted"
 					: "done",
 		      sched_rc != 0 ? 0 : (int64_t)sum.counts.domains) != 0)
-		cli_warn("the end of this run was not recorded");
+		log_warn("the end of this run was not recorded");
 	if (sched_rc != 0) {
 		rc = EX_UNAVAILABLE;
 		goto out;

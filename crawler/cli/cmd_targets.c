@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "crawler/cli/cli.h"
+#include "crawler/util/log.h"
 #include "crawler/cli/commands.h"
 
 /* Bytes of a rejected line shown in messages. */
@@ -38,14 +39,14 @@ FILE *targets_cli_open(const char *path, const char *format,
 	FILE *f = fopen(path, "rb");
 
 	if (!f) {
-		cli_error("cannot open target file '%s': %s", path,
+		log_error("cannot open target file '%s': %s", path,
 			  strerror(errno));
 		return NULL;
 	}
 	if (format && strcmp(format, "auto") != 0) {
 		*fmt = targets_format_find(format);
 		if (!*fmt) {
-			cli_error("unknown target format '%s' (plain, tranco, "
+			log_error("unknown target format '%s' (plain, tranco, "
 				  "zone or auto)",
 				  format);
 			fclose(f);
@@ -56,7 +57,7 @@ FILE *targets_cli_open(const char *path, const char *format,
 	uint8_t head[SNIFF_BYTES];
 	size_t n = fread(head, 1, sizeof head, f);
 	if (ferror(f) || fseek(f, 0, SEEK_SET) != 0) {
-		cli_error("cannot read target file '%s': %s (give --format for "
+		log_error("cannot read target file '%s': %s (give --format for "
 			  "a pipe)",
 			  path, strerror(errno));
 		fclose(f);
@@ -174,13 +175,13 @@ int cmd_targets(int argc, char **argv)
 	    targets_reader_new(fmt, origin, on_name, on_reject, &ck);
 	if (!r) {
 		fclose(f);
-		cli_error("out of memory");
+		log_error("out of memory");
 		return EX_OSERR;
 	}
 	int rc = targets_read_file(r, f);
 	fclose(f);
 	if (rc < 0) {
-		cli_error("reading '%s': %s", ck.path, strerror(-rc));
+		log_error("reading '%s': %s", ck.path, strerror(-rc));
 		targets_reader_free(r);
 		return EX_IOERR;
 	}
@@ -189,7 +190,7 @@ int cmd_targets(int argc, char **argv)
 	int empty = st->names == 0;
 	targets_reader_free(r);
 	if (empty) {
-		cli_error("'%s' holds no valid names", ck.path);
+		log_error("'%s' holds no valid names", ck.path);
 		return EX_DATAERR;
 	}
 	return EX_OK;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "crawler/cli/cli.h"
+#include "crawler/util/log.h"
 #include "crawler/cli/commands.h"
 
 const struct cli_command cli_commands[] = {
@@ -62,6 +63,6 @@ int main(int argc, char **argv)
 	for (const struct cli_command *c = cli_commands; c->name; c++)
 		if (strcmp(argv[1], c->name) == 0)
 			return c->run(argc - 1, argv + 1);
-	cli_error("unknown command '%s' (see 'mxcrawl --help')", argv[1]);
+	log_error("unknown command '%s' (see 'mxcrawl --help')", argv[1]);
 	return EX_USAGE;
 }

@@ -12,7 +12,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#include "crawler/cli/cli.h"
+#include "crawler/util/log.h"
 
 /* Plain bytes gathered before one compression or write call. */
 #define OUT_BUF (256u << 10)
@@ -72,7 +72,7 @@ static int write_all(struct outfile *o, const unsigned char *p, size_t n)
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
-			cli_error("%s: writing %s: %s", o->who,
+			log_error("%s: writing %s: %s", o->who,
 				  o->path ? o->path : "stdout",
 				  w < 0 ? strerror(errno) : "short write");
 			o->failed = true;
@@ -102,7 +102,7 @@ static int flush_buf(struct outfile *o, bool end)
 			    o->zc, &out, &in,
 			    end ? ZSTD_e_end : ZSTD_e_continue);
 			if (ZSTD_isError(left)) {
-				cli_error("%s: zstd: %s", o->who,
+				log_error("%s: zstd: %s", o->who,
 					  ZSTD_getErrorName(left));
 				o->failed = true;
 				return -1;
@@ -120,7 +120,7 @@ static int flush_buf(struct outfile *o, bool end)
 			o->gz.avail_out = (uInt)o->ccap;
 			int zr = deflate(&o->gz, end ? Z_FINISH : Z_NO_FLUSH);
 			if (zr == Z_STREAM_ERROR) {
-				cli_error("%s: gzip: deflate failed", o->who);
+				log_error("%s: gzip: deflate failed", o->who);
 				o->failed = true;
 				return -1;
 			}
@@ -173,7 +173,7 @@ struct outfile *outfile_open(const char *who, const char *path)
 {
 	struct outfile *o = calloc(1, sizeof *o);
 	if (!o) {
-		cli_error("%s: out of memory", who);
+		log_error("%s: out of memory", who);
 		return NULL;
 	}
 	o->who = who;
@@ -236,11 +236,11 @@ struct outfile *outfile_open(const char *who, const char *path)
 		goto fail_nomem;
 	return o;
 fail_errno:
-	cli_error("%s: cannot create %s: %s", who, path, strerror(errno));
+	log_error("%s: cannot create %s: %s", who, path, strerror(errno));
 	outfile_close(o, false);
 	return NULL;
 fail_nomem:
-	cli_error("%s: out of memory", who);
+	log_error("%s: out of memory", who);
 	outfile_close(o, false);
 	return NULL;
 }
@@ -271,12 +271,12 @@ int outfile_close(struct outfile *o, bool ok)
 		rc = -1;
 	if (o->tmp) {
 		if (o->fd >= 0 && close(o->fd) != 0 && rc == 0) {
-			cli_error("%s: writing %s: %s", o->who, o->path,
+			log_error("%s: writing %s: %s", o->who, o->path,
 				  strerror(errno));
 			rc = -1;
 		}
 		if (ok && rc == 0 && rename(o->tmp, o->path) != 0) {
-			cli_error("%s: cannot create %s: %s", o->who, o->path,
+			log_error("%s: cannot create %s: %s", o->who, o->path,
 				  strerror(errno));
 			rc = -1;
 		}

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crawler/cli/cli.h"
+#include "crawler/util/log.h"
 #include "crawler/store/db.h"
 #include "crawler/util/json.h"
 
@@ -36,7 +36,7 @@ static int exec_file(PGconn *c, const char *name, const char *sql)
 	int ok = PQresultStatus(r) == PGRES_COMMAND_OK ||
 		 PQresultStatus(r) == PGRES_TUPLES_OK;
 	if (!ok)
-		cli_error("report: analysis/%s: %s", name,
+		log_error("report: analysis/%s: %s", name,
 			  PQresultErrorMessage(r));
 	PQclear(r);
 	return ok ? 0 : -1;
@@ -84,7 +84,7 @@ static int exec_user_file(PGconn *c, const char *name, const char *sql)
 		if (pos)
 			snprintf(where, sizeof where, ":%d",
 				 line_of(sql, strtol(pos, NULL, 10)));
-		cli_error("report: %s%s: %s%s%s%s", name, where,
+		log_error("report: %s%s: %s%s%s%s", name, where,
 			  msg ? msg : PQerrorMessage(c), detail ? " (" : "",
 			  detail ? detail : "", detail ? ")" : "");
 	}
@@ -108,7 +108,7 @@ static char *read_file(const char *path)
 {
 	FILE *f = fopen(path, "rb");
 	if (!f) {
-		cli_error("report: %s: %s", path, strerror(errno));
+		log_error("report: %s: %s", path, strerror(errno));
 		return NULL;
 	}
 	char *buf = malloc(REPORT_SQL_FILE_MAX + 1);
@@ -116,7 +116,7 @@ static char *read_file(const char *path)
 	int err = ferror(f);
 	fclose(f);
 	if (!buf || err || n > REPORT_SQL_FILE_MAX) {
-		cli_error("report: %s: %s", path,
+		log_error("report: %s: %s", path,
 			  !buf	? "out of memory"
 			  : err ? "read error"
 				: "larger than 1 MiB");
@@ -125,7 +125,7 @@ static char *read_file(const char *path)
 	}
 	buf[n] = '\0';
 	if (strlen(buf) != n) {
-		cli_error("report: %s: contains a NUL byte", path);
+		log_error("report: %s: contains a NUL byte", path);
 		free(buf);
 		return NULL;
 	}
@@ -139,11 +139,11 @@ static int install_dir(PGconn *c, const char *dir)
 	int rc = 0;
 
 	if (n < 0) {
-		cli_error("report: %s: %s", dir, strerror(errno));
+		log_error("report: %s: %s", dir, strerror(errno));
 		return -1;
 	}
 	if (n == 0 || n > REPORT_SQL_FILES_MAX) {
-		cli_error("report: %s: %s", dir,
+		log_error("report: %s: %s", dir,
 			  n == 0 ? "no NNN_name.sql files"
 				 : "too many SQL files");
 		rc = -1;
@@ -228,7 +228,7 @@ int report_may_install(PGconn *c)
 		return -1;
 	int may = PQgetvalue(r, 0, 0)[0] == 't';
 	if (!may)
-		cli_error("report: role %s may not create the report's views "
+		log_error("report: role %s may not create the report's views "
 			  "(a schema of its own, in a transaction that is "
 			  "rolled back: CREATE on the database); make it a "
 			  "member of mxcrawl_analyst (schema/roles.sql)",
@@ -265,7 +265,7 @@ int report_sandboxed(PGconn *c)
 	else if (PQgetvalue(r, 0, 4)[0] == 't')
 		why = "may write mxcrawl's tables";
 	if (why)
-		cli_error(
+		log_error(
 		    "report: --analysis-dir runs the directory's SQL with "
 		    "the privileges of the connected role, and role %s "
 		    "%s; connect as a login role that is a member of "
@@ -326,7 +326,7 @@ static int load_provenance(PGconn *c, const char *cid, struct report *r)
 	int n = PQntuples(r->res_prov);
 	r->prov = calloc((size_t)n + 1, sizeof *r->prov);
 	if (!r->prov) {
-		cli_error("report: out of memory");
+		log_error("report: out of memory");
 		return -1;
 	}
 	for (int i = 0; i < n; i++) {
@@ -460,7 +460,7 @@ static int load_buckets(PGconn *c, const char *params[3], int first,
 	r->unranked = strtoll(PQgetvalue(r->res_rank, 0, 1), NULL, 10);
 	if (r->ranked == 0) {
 		if (first != nr) {
-			cli_error("report: bucket rows without ranks");
+			log_error("report: bucket rows without ranks");
 			return -1;
 		}
 		return 0;
@@ -482,7 +482,7 @@ static int load_buckets(PGconn *c, const char *params[3], int first,
 	r->bucket_store =
 	    calloc((size_t)(nr - first) + 1, sizeof *r->bucket_store);
 	if (!r->buckets || !r->bucket_store) {
-		cli_error("report: out of memory");
+		log_error("report: out of memory");
 		return -1;
 	}
 	int j = first;
@@ -509,7 +509,7 @@ static int load_buckets(PGconn *c, const char *params[3], int first,
 			w->row.delta = val(x, j, 9);
 			if (!w->figure || !w->row.scope || !w->row.label ||
 			    !w->row.numerator || !w->row.denominator) {
-				cli_error("report: a rank bucket's row without "
+				log_error("report: a rank bucket's row without "
 					  "figure, scope, label or counts");
 				return -1;
 			}
@@ -524,7 +524,7 @@ static int load_buckets(PGconn *c, const char *params[3], int first,
 	}
 	r->nbuckets = (size_t)nb;
 	if (j != nr) {
-		cli_error("report: rows of a rank bucket not asked for");
+		log_error("report: rows of a rank bucket not asked for");
 		return -1;
 	}
 	return 0;
@@ -576,7 +576,7 @@ int report_load(PGconn *c, int64_t id, const int64_t *compare,
 	if (!r->res_meta || !r->res_list || !r->res_rows)
 		goto fail;
 	if (PQntuples(r->res_meta) != (compare && *compare != id ? 2 : 1)) {
-		cli_error("report: campaign vanished while reading");
+		log_error("report: campaign vanished while reading");
 		goto fail;
 	}
 	campaign_from(&r->campaign, r->res_meta, 0);
@@ -591,7 +591,7 @@ int report_load(PGconn *c, int64_t id, const int64_t *compare,
 	struct report_row *rows = calloc((size_t)nr + 1, sizeof *rows);
 	r->row_store = rows;
 	if (!r->figures || !rows) {
-		cli_error("report: out of memory");
+		log_error("report: out of memory");
 		goto fail;
 	}
 	/* Rows come in figure order; each figure takes its run of rows. */
@@ -638,7 +638,7 @@ int report_load(PGconn *c, int64_t id, const int64_t *compare,
 				    w->cmp_percent = w->delta = NULL;
 			if (!w->scope || !w->label || !w->numerator ||
 			    !w->denominator) {
-				cli_error("report: figure %s: a row without "
+				log_error("report: figure %s: a row without "
 					  "scope, label or counts",
 					  f->name);
 				goto fail;
@@ -650,7 +650,7 @@ int report_load(PGconn *c, int64_t id, const int64_t *compare,
 	}
 	r->nfigures = (size_t)nf;
 	if (j != nr && !val(r->res_rows, j, 10)) {
-		cli_error("report: rows of an unregistered figure");
+		log_error("report: rows of an unregistered figure");
 		goto fail;
 	}
 	if (load_buckets(c, params, j, r) != 0)
@@ -693,7 +693,7 @@ int report_load_history(PGconn *c, const char *pattern, int max,
 	/* The ids as a PostgreSQL array literal, "{3,5,8}". */
 	ids = malloc((size_t)nc * 21 + 3);
 	if (!r->history || !ids) {
-		cli_error("report: out of memory");
+		log_error("report: out of memory");
 		goto fail;
 	}
 	size_t len = 0;
@@ -719,7 +719,7 @@ int report_load_history(PGconn *c, const char *pattern, int max,
 	int nr = PQntuples(x);
 	r->hist_store = calloc((size_t)nr + 1, sizeof *r->hist_store);
 	if (!r->hist_store) {
-		cli_error("report: out of memory");
+		log_error("report: out of memory");
 		goto fail;
 	}
 	/* Rows come in figure order (of the headline figures), each
@@ -747,7 +747,7 @@ int report_load_history(PGconn *c, const char *pattern, int max,
 				w->percent = NULL;
 			if (k == r->nhistory || !w->scope || !w->label ||
 			    !w->numerator || !w->denominator) {
-				cli_error("report: history of %s: a row "
+				log_error("report: history of %s: a row "
 					  "without campaign, scope, label or "
 					  "counts",
 					  f->name);
@@ -758,7 +758,7 @@ int report_load_history(PGconn *c, const char *pattern, int max,
 		}
 	}
 	if (j != nr) {
-		cli_error("report: history rows of a figure not in the "
+		log_error("report: history rows of a figure not in the "
 			  "report");
 		goto fail;
 	}

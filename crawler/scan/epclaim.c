@@ -11,9 +11,8 @@
 
 #include <libpq-fe.h>
 
-#include "crawler/cli/cli.h"
+#include "crawler/util/log.h"
 #include "crawler/scan/epclaim.h"
-#include "crawler/scan/probe.h"
 #include "crawler/store/record.h"
 #include "crawler/store/store.h"
 
@@ -122,7 +121,7 @@ static bool reconnect(struct epclaim *c)
 		if (stopping)
 			return false;
 		if (!said)
-			cli_warn("claims: lost the database connection; "
+			log_warn("claims: lost the database connection; "
 				 "retrying every %d s",
 				 EPCLAIM_RETRY_SECONDS);
 		said = true;
@@ -130,7 +129,7 @@ static bool reconnect(struct epclaim *c)
 		nanosleep(&ts, NULL);
 	}
 	if (said)
-		cli_warn("claims: database connection back");
+		log_warn("claims: database connection back");
 	return true;
 }
 
@@ -139,7 +138,7 @@ static int exec_cmd(struct epclaim *c, const char *sql)
 	PGresult *r = PQexec(c->c, sql);
 	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	if (!ok && !broken(c))
-		cli_warn("claims: %s: %s", sql, PQresultErrorMessage(r));
+		log_warn("claims: %s: %s", sql, PQresultErrorMessage(r));
 	PQclear(r);
 	return ok ? 0 : -1;
 }
@@ -266,7 +265,7 @@ static int take(struct epclaim *c, struct req **list, size_t n)
 			   true, keys, n);
 	if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
 		if (r && !broken(c))
-			cli_warn("claims: %s", PQresultErrorMessage(r));
+			log_warn("claims: %s", PQresultErrorMessage(r));
 		PQclear(r);
 		free(keys);
 		free(byi);
@@ -380,7 +379,7 @@ static int look(struct epclaim *c)
 			   false, keys, n);
 	if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
 		if (r && !broken(c))
-			cli_warn("claims: %s", PQresultErrorMessage(r));
+			log_warn("claims: %s", PQresultErrorMessage(r));
 		PQclear(r);
 		free(keys);
 		free(byi);
@@ -462,20 +461,19 @@ static int store_results(struct epclaim *c, struct epclaim_result *list)
 	/* The dictionary, once trained, is stored before the records that
 	 * name it (its own statement). */
 	if (store_records_compress(c->c, &c->rec, &lines, &samples, &recs) != 0)
-		cli_warn("claims: a handshake record could not be compressed; "
+		log_warn("claims: a handshake record could not be compressed; "
 			 "%zu records dropped",
 			 n);
 	if (exec_cmd(c, "BEGIN") != 0)
 		goto out;
-	if (store_copy_rows(c->c, probe_table_name[PROBE_T_CERTIFICATE],
-			    probe_table_columns[PROBE_T_CERTIFICATE], &certs,
+	if (store_copy_rows(c->c, table_name[TABLE_CERTIFICATE],
+			    table_columns[TABLE_CERTIFICATE], &certs,
 			    true) != 0 ||
-	    store_copy_rows(c->c, probe_table_name[PROBE_T_ENDPOINT],
-			    probe_table_columns[PROBE_T_ENDPOINT], &eps,
-			    true) != 0 ||
-	    store_copy_rows(c->c, probe_table_name[PROBE_T_RECORDS],
-			    probe_table_columns[PROBE_T_RECORDS], &recs,
-			    probe_table_staged[PROBE_T_RECORDS]) != 0)
+	    store_copy_rows(c->c, table_name[TABLE_ENDPOINT],
+			    table_columns[TABLE_ENDPOINT], &eps, true) != 0 ||
+	    store_copy_rows(c->c, table_name[TABLE_RECORDS],
+			    table_columns[TABLE_RECORDS], &recs,
+			    table_staged[TABLE_RECORDS]) != 0)
 		goto rollback;
 	PGresult *r = call(c,
 			   "SELECT endpoint_claim_finish($1::bigint, "
@@ -483,7 +481,7 @@ static int store_results(struct epclaim *c, struct epclaim_result *list)
 			   false, keys, n);
 	bool ok = r && PQresultStatus(r) == PGRES_TUPLES_OK;
 	if (!ok && r && !broken(c))
-		cli_warn("claims: %s", PQresultErrorMessage(r));
+		log_warn("claims: %s", PQresultErrorMessage(r));
 	PQclear(r);
 	if (!ok)
 		goto rollback;
@@ -534,7 +532,7 @@ static void handle_results(struct epclaim *c, struct epclaim_result *list)
 	while ((rc = store_results(c, list)) != 0 && again(c, &failures))
 		;
 	if (rc != 0)
-		cli_error("claims: cannot store endpoint rows; the endpoints' "
+		log_error("claims: cannot store endpoint rows; the endpoints' "
 			  "results are used but not stored");
 	publish_results(c, list);
 }
@@ -556,7 +554,7 @@ static void handle_claims(struct epclaim *c, struct req *list)
 			;
 		if (rc != 0) {
 			/* Cannot claim: probe here rather than never. */
-			cli_warn("claims: cannot claim %zu endpoints; probing "
+			log_warn("claims: cannot claim %zu endpoints; probing "
 				 "them without a claim",
 				 n);
 			while (list) {
@@ -601,7 +599,7 @@ static void renew(struct epclaim *c)
 				   "$2, $3::interval)",
 				   3, NULL, p, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK && !broken(c))
-		cli_warn("claims: %s", PQresultErrorMessage(r));
+		log_warn("claims: %s", PQresultErrorMessage(r));
 	PQclear(r);
 }
 
@@ -711,7 +709,7 @@ static void release(struct epclaim *c)
 	if (PQresultStatus(r) == PGRES_COMMAND_OK)
 		c->stats.released = strtoull(PQcmdTuples(r), NULL, 10);
 	else if (!broken(c))
-		cli_warn("claims: %s", PQresultErrorMessage(r));
+		log_warn("claims: %s", PQresultErrorMessage(r));
 	PQclear(r);
 }
 
@@ -722,7 +720,7 @@ struct epclaim *epclaim_start(const struct epclaim_config *cfg)
 	struct epclaim *c = calloc(1, sizeof *c);
 
 	if (!c) {
-		cli_error("claims: out of memory");
+		log_error("claims: out of memory");
 		return NULL;
 	}
 	c->cfg = *cfg;
@@ -731,7 +729,7 @@ struct epclaim *epclaim_start(const struct epclaim_config *cfg)
 	c->rec.codec = record_codec_new(
 	    cfg->dict_samples ? cfg->dict_samples : RECORD_DICT_SAMPLES);
 	if (!c->rec.codec) {
-		cli_error("claims: out of memory");
+		log_error("claims: out of memory");
 		free(c);
 		return NULL;
 	}
@@ -739,13 +737,13 @@ struct epclaim *epclaim_start(const struct epclaim_config *cfg)
 	c->results_tail = &c->results;
 	c->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (c->efd < 0) {
-		cli_error("claims: eventfd: %s", strerror(errno));
+		log_error("claims: eventfd: %s", strerror(errno));
 		record_codec_free(c->rec.codec);
 		free(c);
 		return NULL;
 	}
 	if (connect_db(c) != 0) {
-		cli_error("claims: cannot connect to PostgreSQL: %s",
+		log_error("claims: cannot connect to PostgreSQL: %s",
 			  c->c ? PQerrorMessage(c->c) : "out of memory");
 		PQfinish(c->c);
 		close(c->efd);
@@ -756,7 +754,7 @@ struct epclaim *epclaim_start(const struct epclaim_config *cfg)
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_mutex_init(&c->db, NULL);
 	if (pthread_create(&c->thread, NULL, claim_main, c) != 0) {
-		cli_error("claims: cannot start a thread");
+		log_error("claims: cannot start a thread");
 		pthread_mutex_destroy(&c->db);
 		pthread_mutex_destroy(&c->mu);
 		PQfinish(c->c);

@@ -17,53 +17,14 @@
 #include "crawler/verify/verdict.h"
 #include "crawler/scan/epclaim.h"
 #include "crawler/scan/probe.h"
-#include "crawler/store/record.h"
+#include "crawler/smtp/eprecord.h"
 #include "crawler/scan/regdomain.h"
-#include "crawler/sts/stsfacts.h"
+#include "crawler/scan/stsfacts.h"
 
 /* Bytes a domain's rows may take in a batch buffer before it fails. */
 #define PROBE_ROWS_MAX (4u << 20)
 /* Bytes of one COPY array (CNAME chain, TLSA records) kept per host. */
 #define PROBE_ARRAY_MAX (64u << 10)
-
-const char *const probe_table_name[PROBE_T_LAST] = {
-	"domain_dns",	   "dns_rrset",	       "domain_mx",
-	"mx_address",	   "endpoint",	       "certificate",
-	"domain_endpoint", "handshake_record", "domain_mta_sts",
-	"domain_tlsrpt",
-};
-
-const bool probe_table_staged[PROBE_T_LAST] = {
-	[PROBE_T_ENDPOINT] = true,
-	[PROBE_T_CERTIFICATE] = true,
-	[PROBE_T_RECORDS] = true,
-};
-
-const char *const probe_table_columns[PROBE_T_LAST] = {
-	"campaign_id, target_id, domain, scanned_at, worker, mx_outcome, "
-	"mx_count, mx_truncated, apex_cname, dns_queries, elapsed_ms",
-	"campaign_id, target_id, qname, qtype, outcome, rcode, dnssec, ede, "
-	"ede_text, large, cname, records, txt, elapsed_ms, dnssec_reason",
-	"campaign_id, target_id, ordinal, preference, host, kept, ip_literal, "
-	"cname, address_outcome, a_dnssec, aaaa_dnssec, tlsa_looked_up, "
-	"tlsa_name, tlsa_dnssec, tlsa_records, dane, dane_result_type, "
-	"sts_match, addresses_partial, registrable",
-	"campaign_id, target_id, ordinal, address, verdict, class",
-	"campaign_id, ip, port, sni, worker, probed_at, outcome, end_state, "
-	"conn, banner_code, ehlo_code, helo_code, starttls_offered, "
-	"starttls_code, stripping, injection, overlong_line, bare_lf, keywords, "
-	"banner, tls_version, tls_cipher, tls_group, handshake_ms, tls_reason, "
-	"chain, chain_len, trusted, verify_errors, missing_intermediate, "
-	"name_matches_mx, cn_only, weak, valid_ignoring_strength, "
-	"chain_out_of_order, leaf_san_count, transcript, elapsed_ms",
-	"sha256, der, subject, issuer, san_dns, not_before, not_after, "
-	"key_type, key_bits, sig_alg, self_issued",
-	"campaign_id, target_id, ordinal, ip, port, sni, name_matches_domain, "
-	"dane, dane_result_type",
-	"campaign_id, ip, port, sni, dict_id, raw_len, zstd",
-	sts_facts_columns,
-	rpt_facts_columns,
-};
 
 /* SMTP port: mail exchangers listen on 25 (RFC 5321 §4.5.4.2). */
 #define PROBE_SMTP_PORT 25
@@ -163,30 +124,6 @@ static void query_send(struct probe *p, enum query_kind kind, size_t host,
 		       const char *qname, uint16_t qtype);
 static void dns_done(struct probe *p);
 static void sts_fetch_start(struct probe *p);
-
-bool probe_is_ip_literal(const char *host)
-{
-	int labels = 0;
-	const char *s = host;
-
-	while (*s) {
-		int n = 0, v = 0;
-		while (*s >= '0' && *s <= '9') {
-			v = v * 10 + (*s - '0');
-			if (++n > 3)
-				return false;
-			s++;
-		}
-		if (n == 0 || v > 255)
-			return false;
-		labels++;
-		if (*s == '.')
-			s++;
-		else if (*s)
-			return false;
-	}
-	return labels == 4;
-}
 
 static void oom(struct probe *p)
 {
@@ -489,7 +426,7 @@ static void on_mx(struct probe *p, const struct query *q,
 	for (size_t i = 0; i < p->nhosts; i++) {
 		struct host *h = &p->hosts[i];
 		h->kept = i < PROBE_MX_CAP;
-		h->ip_literal = probe_is_ip_literal(h->name);
+		h->ip_literal = addr_is_ipv4_literal(h->name);
 	}
 }
 
@@ -793,7 +730,7 @@ static const char *address_outcome(const struct probe *p, const struct host *h,
 static void write_domain_endpoints(struct probe *p, size_t i,
 				   const struct host *h)
 {
-	struct jbuf *b = &p->out[PROBE_T_DOMAIN_ENDPOINT];
+	struct jbuf *b = &p->out[TABLE_DOMAIN_ENDPOINT];
 	struct verify_dane_host dh;
 
 	host_dane_init(h, &dh);
@@ -836,9 +773,9 @@ static void write_domain_endpoints(struct probe *p, size_t i,
 
 static void write_rows(struct probe *p, struct probe_counts *delta)
 {
-	struct jbuf *dd = &p->out[PROBE_T_DOMAIN_DNS];
-	struct jbuf *mx = &p->out[PROBE_T_DOMAIN_MX];
-	struct jbuf *ad = &p->out[PROBE_T_MX_ADDRESS];
+	struct jbuf *dd = &p->out[TABLE_DOMAIN_DNS];
+	struct jbuf *mx = &p->out[TABLE_DOMAIN_MX];
+	struct jbuf *ad = &p->out[TABLE_MX_ADDRESS];
 	char now[64];
 	uv_timeval64_t tv;
 	struct tm tm;
@@ -876,7 +813,7 @@ static void write_rows(struct probe *p, struct probe_counts *delta)
 	copy_int(dd, (int64_t)(uv_now(p->env->loop) - p->start_ms));
 	copy_row_end(dd);
 
-	jbuf_append(&p->out[PROBE_T_DNS_RRSET],
+	jbuf_append(&p->out[TABLE_DNS_RRSET],
 		    p->rrset.data ? p->rrset.data : "", p->rrset.len);
 
 	for (size_t i = 0; i < p->nhosts; i++) {
@@ -974,17 +911,17 @@ static void write_rows(struct probe *p, struct probe_counts *delta)
 			copy_row_end(ad);
 		}
 	}
-	jbuf_append(&p->out[PROBE_T_ENDPOINT],
+	jbuf_append(&p->out[TABLE_ENDPOINT],
 		    p->eprows.data ? p->eprows.data : "", p->eprows.len);
-	jbuf_append(&p->out[PROBE_T_CERTIFICATE],
+	jbuf_append(&p->out[TABLE_CERTIFICATE],
 		    p->certrows.data ? p->certrows.data : "", p->certrows.len);
-	jbuf_append(&p->out[PROBE_T_RECORDS],
+	jbuf_append(&p->out[TABLE_RECORDS],
 		    p->records.data ? p->records.data : "", p->records.len);
 	if (p->sts.looked_up)
-		sts_facts_row(&p->sts, &p->out[PROBE_T_MTA_STS],
+		sts_facts_row(&p->sts, &p->out[TABLE_MTA_STS],
 			      p->env->campaign_id, p->target_id);
 	if (p->rpt.looked_up)
-		rpt_facts_row(&p->rpt, &p->out[PROBE_T_TLSRPT],
+		rpt_facts_row(&p->rpt, &p->out[TABLE_TLSRPT],
 			      p->env->campaign_id, p->target_id);
 }
 
@@ -1019,19 +956,19 @@ static void probe_free(struct probe *p)
 static void finish(struct probe *p)
 {
 	struct probe_counts delta = { 0 };
-	size_t before[PROBE_T_LAST];
+	size_t before[TABLE_LAST];
 
-	for (int t = 0; t < PROBE_T_LAST; t++)
+	for (int t = 0; t < TABLE_LAST; t++)
 		before[t] = p->out[t].len;
 	if (!p->failed && !p->rrset.failed && !p->apex_cname.failed)
 		write_rows(p, &delta);
 	/* A domain whose rows did not fit is taken out whole; the batch
 	 * keeps everything else. */
 	bool bad = p->failed || p->rrset.failed || p->apex_cname.failed;
-	for (int t = 0; t < PROBE_T_LAST; t++)
+	for (int t = 0; t < TABLE_LAST; t++)
 		bad |= p->out[t].failed;
 	if (bad) {
-		for (int t = 0; t < PROBE_T_LAST; t++) {
+		for (int t = 0; t < TABLE_LAST; t++) {
 			p->out[t].failed = 0;
 			p->out[t].len = before[t];
 		}
@@ -1260,7 +1197,7 @@ static void record_line(struct jbuf *b, const struct endpoint_result *r)
 	jbuf_printf(b, "%s\t%d\t", ip, r->port);
 	copy_str(b, r->sni);
 	jbuf_puts(b, "\t");
-	record_json(b, r);
+	eprecord_json(b, r);
 	jbuf_puts(b, "\n");
 }
 
@@ -1675,7 +1612,7 @@ static void query_send(struct probe *p, enum query_kind kind, size_t host,
 }
 
 int probe_start(struct probe_env *env, int64_t target_id, const char *domain,
-		struct jbuf out[PROBE_T_LAST], probe_done_cb cb, void *arg)
+		struct jbuf out[TABLE_LAST], probe_done_cb cb, void *arg)
 {
 	struct probe *p = calloc(1, sizeof *p);
 	char qname[DNS_NAME_TEXT_MAX + 16];

@@ -6,8 +6,8 @@
  * and, when done, appends the domain's rows to the batch's COPY buffers in
  * one go, so a domain's facts are stored whole or not at all.
  */
-#ifndef MXCRAWL_CRAWLER_PROBE_H
-#define MXCRAWL_CRAWLER_PROBE_H
+#ifndef MXCRAWL_SCAN_PROBE_H
+#define MXCRAWL_SCAN_PROBE_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -19,6 +19,7 @@
 #include "crawler/scan/epreg.h"
 #include "crawler/util/jbuf.h"
 #include "crawler/dns/resolver.h"
+#include "crawler/store/tables.h"
 #include "crawler/verify/verify.h"
 
 /* MX hosts probed per domain; more are recorded as not kept (truncated). */
@@ -27,23 +28,6 @@
 #define PROBE_CNAME_MAX 16
 /* Addresses kept per MX host and family. */
 #define PROBE_ADDR_MAX 16
-
-/* The tables a probe writes, as COPY text rows (see store.h). */
-enum probe_table {
-	PROBE_T_DOMAIN_DNS = 0,
-	PROBE_T_DNS_RRSET,
-	PROBE_T_DOMAIN_MX,
-	PROBE_T_MX_ADDRESS,
-	PROBE_T_ENDPOINT,    /* staged: another crawler may have it */
-	PROBE_T_CERTIFICATE, /* staged: stored once across campaigns */
-	PROBE_T_DOMAIN_ENDPOINT,
-	/* Handshake records as "ip\tport\tsni\tJSON\n" lines: the store
-	 * compresses them into handshake_record rows (record.h). */
-	PROBE_T_RECORDS,
-	PROBE_T_MTA_STS, /* stsfacts.h */
-	PROBE_T_TLSRPT,
-	PROBE_T_LAST
-};
 
 struct dane_cache;
 
@@ -89,21 +73,10 @@ typedef void (*probe_done_cb)(void *arg, const struct probe_counts *delta);
 
 /*
  * Starts probing `domain` (normalised) for target `target_id`; rows go to
- * out[PROBE_T_*]. Returns 0, or -1 when out of memory (nothing started).
+ * out[TABLE_*] (store/tables.h). Returns 0, or -1 when out of memory
+ * (nothing started).
  */
 int probe_start(struct probe_env *env, int64_t target_id, const char *domain,
-		struct jbuf out[PROBE_T_LAST], probe_done_cb cb, void *arg);
-
-/* Names of the tables, in enum order, their COPY column lists, and
- * whether rows go through a staging table with ON CONFLICT DO NOTHING
- * (rows another batch or crawler may already have stored). */
-extern const char *const probe_table_name[PROBE_T_LAST];
-extern const char *const probe_table_columns[PROBE_T_LAST];
-extern const bool probe_table_staged[PROBE_T_LAST];
-
-/* True if the text looks like an IPv4 literal like "192.0.2.1". An MX
- * target like that is flagged, and still resolved as the domain name it
- * is (RFC 5321 §5.1): it is never read as an address. */
-bool probe_is_ip_literal(const char *host);
+		struct jbuf out[TABLE_LAST], probe_done_cb cb, void *arg);
 
 #endif

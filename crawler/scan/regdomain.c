@@ -5,8 +5,8 @@
 #include <libpsl.h>
 #include <pthread.h>
 
-#include "crawler/scan/probe.h"
 #include "crawler/scan/regdomain.h"
+#include "crawler/util/addr.h"
 
 static const psl_ctx_t *regdomain_psl;
 static pthread_once_t regdomain_once = PTHREAD_ONCE_INIT;
@@ -25,7 +25,7 @@ const char *regdomain_of(const char *host)
 	pthread_once(&regdomain_once, regdomain_load);
 	/* A name like "192.0.2.1" is a name, but its "registrable domain"
 	 * ("2.1") would name no provider. */
-	if (!regdomain_psl || !host || !*host || probe_is_ip_literal(host))
+	if (!regdomain_psl || !host || !*host || addr_is_ipv4_literal(host))
 		return NULL;
 	return psl_registrable_domain(regdomain_psl, host);
 }

@@ -20,10 +20,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "crawler/cli/cli.h"
+#include "crawler/util/log.h"
 #include "crawler/verify/danecache.h"
 #include "crawler/scan/epclaim.h"
 #include "crawler/scan/sched.h"
@@ -247,7 +248,7 @@ static void worker_pump(struct worker *w)
 				 * here; it stays leased and expires, and a
 				 * resumed scan takes it again. */
 				free(ctx);
-				cli_warn(
+				log_warn(
 				    "worker %u: out of memory; batch %" PRId64
 				    " left for a later run",
 				    w->index, b->batch_no);
@@ -384,7 +385,7 @@ static int worker_init(struct worker *w, struct shared *sh, unsigned index)
 	}
 	w->resolver = resolver_new(&w->loop, &cfg->resolver, &err);
 	if (!w->resolver) {
-		cli_error("worker %u: resolver: %s", index,
+		log_error("worker %u: resolver: %s", index,
 			  err ? err : "failed");
 		return -1;
 	}
@@ -410,7 +411,7 @@ static int worker_init(struct worker *w, struct shared *sh, unsigned index)
 		}
 		w->ep_env.tls = tls_client_ctx_new();
 		if (!w->ep_env.tls) {
-			cli_error("worker %u: cannot create a TLS context",
+			log_error("worker %u: cannot create a TLS context",
 				  index);
 			return -1;
 		}
@@ -422,7 +423,7 @@ static int worker_init(struct worker *w, struct shared *sh, unsigned index)
 		struct stsfetch_config fc = { .ca_file = cfg->ca_file };
 		int rc = stsfetch_init(&w->sts, &w->loop, &fc);
 		if (rc != 0) {
-			cli_error("worker %u: MTA-STS fetch: %s", index,
+			log_error("worker %u: MTA-STS fetch: %s", index,
 				  strerror(-rc));
 			return -1;
 		}
@@ -469,7 +470,7 @@ static void wait_for_database(struct store_thread *s)
 	while (!stop_requested && store_broken(&s->st) &&
 	       store_reconnect(&s->st) != 0) {
 		if (!said)
-			cli_warn("lost the database connection; retrying every "
+			log_warn("lost the database connection; retrying every "
 				 "%d s (nothing is lost)",
 				 SCHED_RETRY_SECONDS);
 		said = true;
@@ -477,7 +478,7 @@ static void wait_for_database(struct store_thread *s)
 		nanosleep(&ts, NULL);
 	}
 	if (said)
-		cli_warn("database connection back");
+		log_warn("database connection back");
 }
 
 static void *store_main(void *arg)
@@ -521,7 +522,7 @@ static void *store_main(void *arg)
 				sh->writes_tail = &sh->writes;
 			sh->nwrites--;
 			if (rc != 0) {
-				cli_error("cannot store batch %" PRId64
+				log_error("cannot store batch %" PRId64
 					  "; stopping "
 					  "(the batch stays open for --resume)",
 					  b->batch_no);
@@ -768,12 +769,12 @@ static void hard_stop(const struct sched_config *cfg, struct shared *sh)
 				PQgetvalue(r, 0, 1),
 				atomic_load(&sh->inflight));
 		} else {
-			cli_error("releasing leases and claims: %s",
+			log_error("releasing leases and claims: %s",
 				  PQresultErrorMessage(r));
 		}
 		PQclear(r);
 	} else {
-		cli_error("releasing leases and claims: %s", PQerrorMessage(c));
+		log_error("releasing leases and claims: %s", PQerrorMessage(c));
 	}
 	PQfinish(c);
 	if (!ok)
@@ -821,7 +822,7 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 		return -1;
 	if (store_progress(&st.st, &total, &before) != 0 ||
 	    store_set_state(&st.st, "running") != 0) {
-		cli_error("cannot read the campaign's progress");
+		log_error("cannot read the campaign's progress");
 		store_close(&st.st);
 		return -1;
 	}
@@ -985,7 +986,7 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 	int64_t released = 0;
 	if (!store_broken(&st.st) && store_release(&st.st, &released) == 0 &&
 	    released > 0 && !cfg->quiet)
-		cli_warn("%" PRId64 " batch leases released for --resume",
+		log_warn("%" PRId64 " batch leases released for --resume",
 			 released);
 	if (stop_requested >= 2)
 		hard_stop(cfg, &sh);
@@ -1037,7 +1038,7 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 			store_analyze(&st.st);
 			store_set_state(&st.st, "done");
 		} else if (!out->interrupted)
-			cli_warn("%" PRId64
+			log_warn("%" PRId64
 				 " batches of the campaign are still open "
 				 "(%" PRId64
 				 " leased by other crawlers); run 'scan "

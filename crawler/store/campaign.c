@@ -6,9 +6,9 @@
 #include <sysexits.h>
 
 #include "crawler/store/campaign.h"
-#include "crawler/cli/cli.h"
 #include "crawler/store/db.h"
 #include "crawler/util/jbuf.h"
+#include "crawler/util/log.h"
 
 /* COPY data is sent to the server in chunks of about this size. */
 #define CAMPAIGN_COPY_CHUNK (256 * 1024)
@@ -130,7 +130,7 @@ static int resolve(PGconn *c, const char *spec, bool dropping, int64_t *id,
 	if (PQntuples(r) > 1) {
 		/* Row 0 is the campaign with id spec, row 1 the one named
 		 * spec: refuse to guess which one a cancel or drop means. */
-		cli_error("'%s' is ambiguous: it is the id of campaign '%s' "
+		log_error("'%s' is ambiguous: it is the id of campaign '%s' "
 			  "and the name of campaign id %s (all-digit names "
 			  "are no longer allowed); give '%s' or %s instead",
 			  spec, PQgetvalue(r, 0, 1), PQgetvalue(r, 1, 0),
@@ -143,7 +143,7 @@ static int resolve(PGconn *c, const char *spec, bool dropping, int64_t *id,
 		if (name) {
 			*name = strdup(PQgetvalue(r, 0, 1));
 			if (!*name) {
-				cli_error("out of memory");
+				log_error("out of memory");
 				found = -1;
 			}
 		}
@@ -168,21 +168,12 @@ int campaign_lookup(PGconn *c, const char *spec, bool dropping, int64_t *id,
 	int found = resolve(c, spec, dropping, id, name);
 
 	if (found == 0)
-		cli_error(spec ? "no campaign '%s'" : "no campaign yet%s",
+		log_error(spec ? "no campaign '%s'" : "no campaign yet%s",
 			  spec ? spec : "");
 	return found == CAMPAIGN_AMBIGUOUS ? EX_USAGE
 	       : found < 0		   ? EX_UNAVAILABLE
 	       : found == 0		   ? EX_DATAERR
 					   : EX_OK;
-}
-
-int campaign_spec_check(const char *cmd, const char *what, const char *spec)
-{
-	const char *problem = spec ? campaign_name_problem(spec) : NULL;
-
-	if (problem)
-		return cli_usage_error(cmd, "%s: %s", what, problem);
-	return EX_OK;
 }
 
 int campaign_find(PGconn *c, const char *name, int64_t *id, int64_t *targets)
@@ -268,7 +259,7 @@ static int64_t take_over(PGconn *c, const char *const params[5])
 		return -1;
 	if (PQntuples(r) != 1) {
 		PQclear(r);
-		cli_error("creating the campaign '%s': its name was taken, "
+		log_error("creating the campaign '%s': its name was taken, "
 			  "then freed; try again",
 			  params[0]);
 		return -1;
@@ -279,7 +270,7 @@ static int64_t take_over(PGconn *c, const char *const params[5])
 	bool locked = PQgetvalue(r, 0, 2)[0] == 't';
 	PQclear(r);
 	if (strcmp(state, "importing") != 0) {
-		cli_error("campaign '%s' already exists (%s); choose another "
+		log_error("campaign '%s' already exists (%s); choose another "
 			  "name",
 			  params[0],
 			  strcmp(state, "dropping") ? state
@@ -287,7 +278,7 @@ static int64_t take_over(PGconn *c, const char *const params[5])
 		return -1;
 	}
 	if (!locked) {
-		cli_error("campaign '%s' exists and is being imported by "
+		log_error("campaign '%s' exists and is being imported by "
 			  "another session right now; choose another name",
 			  params[0]);
 		return -1;
@@ -308,7 +299,7 @@ static int64_t take_over(PGconn *c, const char *const params[5])
 	PQclear(r);
 	if (n != 1) {
 		if (n == 0)
-			cli_error("campaign '%s' is left 'importing' but holds "
+			log_error("campaign '%s' is left 'importing' but holds "
 				  "targets; drop it ('mxcrawl campaign drop') "
 				  "or choose another name",
 				  params[0]);
@@ -342,7 +333,7 @@ static int64_t create_campaign(PGconn *c, const char *const params[5])
 		    c, "BEGIN; SET LOCAL lock_timeout = '" CAMPAIGN_LOCK_TIMEOUT
 		       "'");
 		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-			cli_error("begin: %s", PQerrorMessage(c));
+			log_error("begin: %s", PQerrorMessage(c));
 			PQclear(r);
 			rollback(c);
 			return -1;
@@ -383,7 +374,7 @@ static int64_t create_campaign(PGconn *c, const char *const params[5])
 			char *err = strdup(PQresultErrorMessage(r));
 			if (err)
 				err[strcspn(err, "\n")] = '\0';
-			cli_error("creating the campaign: %s",
+			log_error("creating the campaign: %s",
 				  err && *err ? err : PQerrorMessage(c));
 			free(err);
 		}
@@ -400,7 +391,7 @@ static int64_t create_campaign(PGconn *c, const char *const params[5])
 			said = true;
 		}
 	}
-	cli_error("creating the campaign: no lock on the partitioned tables "
+	log_error("creating the campaign: no lock on the partitioned tables "
 		  "after %d attempts",
 		  CAMPAIGN_CREATE_ATTEMPTS);
 	return -1;
@@ -431,7 +422,7 @@ struct campaign_import *campaign_import_begin(PGconn *c,
 	PGresult *r;
 
 	if (!im) {
-		cli_error("out of memory");
+		log_error("out of memory");
 		return NULL;
 	}
 	im->c = c;
@@ -450,7 +441,7 @@ struct campaign_import *campaign_import_begin(PGconn *c,
 	 * for (rows of its own partitions, the campaign row at the end). */
 	r = PQexec(c, "BEGIN");
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-		cli_error("begin: %s", PQerrorMessage(c));
+		log_error("begin: %s", PQerrorMessage(c));
 		PQclear(r);
 		goto fail;
 	}
@@ -460,7 +451,7 @@ struct campaign_import *campaign_import_begin(PGconn *c,
 	r = PQexec(c, "COPY campaign_target (campaign_id, target_id, batch_no, "
 		      "domain, source_line, rank) FROM STDIN");
 	if (PQresultStatus(r) != PGRES_COPY_IN) {
-		cli_error("starting the import: %s", PQerrorMessage(c));
+		log_error("starting the import: %s", PQerrorMessage(c));
 		PQclear(r);
 		goto fail;
 	}
@@ -478,13 +469,13 @@ fail:
 static int flush(struct campaign_import *im)
 {
 	if (im->buf.failed) {
-		cli_error("importing: out of memory");
+		log_error("importing: out of memory");
 		return -1;
 	}
 	if (im->buf.len == 0)
 		return 0;
 	if (PQputCopyData(im->c, im->buf.data, (int)im->buf.len) != 1) {
-		cli_error("importing: %s", PQerrorMessage(im->c));
+		log_error("importing: %s", PQerrorMessage(im->c));
 		return -1;
 	}
 	jbuf_reset(&im->buf);
@@ -548,7 +539,7 @@ int campaign_import_commit(struct campaign_import *im, int64_t *id,
 	while ((r = PQgetResult(im->c)) != NULL) {
 		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 			if (ok)
-				cli_error("importing the targets: %s",
+				log_error("importing the targets: %s",
 					  PQresultErrorMessage(r));
 			ok = 0;
 		}
@@ -571,7 +562,7 @@ int campaign_import_commit(struct campaign_import *im, int64_t *id,
 	if (!r)
 		goto fail;
 	if (strcmp(PQcmdTuples(r), "1") != 0) {
-		cli_error("queueing the campaign: it is no longer being "
+		log_error("queueing the campaign: it is no longer being "
 			  "imported (dropped meanwhile?)");
 		PQclear(r);
 		goto fail;
@@ -579,7 +570,7 @@ int campaign_import_commit(struct campaign_import *im, int64_t *id,
 	PQclear(r);
 	r = PQexec(im->c, "COMMIT");
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-		cli_error("commit: %s", PQerrorMessage(im->c));
+		log_error("commit: %s", PQerrorMessage(im->c));
 		PQclear(r);
 		goto fail;
 	}

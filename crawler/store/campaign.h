@@ -3,8 +3,8 @@
  * targets with COPY, all in one transaction, so a campaign either exists
  * with its whole queue or not at all.
  */
-#ifndef MXCRAWL_CRAWLER_CAMPAIGN_H
-#define MXCRAWL_CRAWLER_CAMPAIGN_H
+#ifndef MXCRAWL_STORE_CAMPAIGN_H
+#define MXCRAWL_STORE_CAMPAIGN_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -48,11 +48,6 @@ const char *campaign_name_problem(const char *name);
  * (Campaigns so named by older versions keep working: see
  * campaign_resolve.) */
 const char *campaign_new_name_problem(const char *name);
-
-/* campaign_spec_check for an ID|NAME argument of command cmd (option or
- * argument `what`, NULL spec allowed): EX_OK, or EX_USAGE after printing
- * why. */
-int campaign_spec_check(const char *cmd, const char *what, const char *spec);
 
 /* campaign_resolve's answer when an all-digit spec is both one campaign's
  * id and another's name. */

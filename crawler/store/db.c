@@ -1,8 +1,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 
-#include "crawler/cli/cli.h"
+#include "crawler/util/log.h"
 #include "crawler/store/db.h"
 
 /* libpq reads these; if any is set, the user chose a server. */
@@ -42,7 +43,7 @@ static int check_conninfo(const char *conninfo, const char *source, int bad)
 			*at = '\0';
 		}
 	}
-	cli_error("%s is not a valid PostgreSQL connection string or URI: %s",
+	log_error("%s is not a valid PostgreSQL connection string or URI: %s",
 		  source, err && *err ? err : "out of memory");
 	PQfreemem(err);
 	return bad;
@@ -83,7 +84,7 @@ int db_init(struct db *db, const char *opt_db)
 	db->source = "the private cluster";
 	db->conninfo = pgembed_conninfo(&db->pg);
 	if (!db->conninfo) {
-		cli_error("out of memory");
+		log_error("out of memory");
 		return EX_OSERR;
 	}
 	return EX_OK;
@@ -207,7 +208,7 @@ PGconn *db_connect(struct db *db)
 	char *err = strdup(c ? PQerrorMessage(c) : "out of memory");
 	if (err)
 		first_line(err);
-	cli_error("cannot connect to PostgreSQL (%s, from %s): %s",
+	log_error("cannot connect to PostgreSQL (%s, from %s): %s",
 		  shown ? shown : "?", db->source, err ? err : "?");
 	free(err);
 	free(shown);
@@ -226,7 +227,7 @@ PGresult *db_exec(PGconn *c, ExecStatusType want, const char *what,
 	char *err = strdup(PQresultErrorMessage(r));
 	if (err)
 		first_line(err);
-	cli_error("%s: %s", what, err && *err ? err : PQerrorMessage(c));
+	log_error("%s: %s", what, err && *err ? err : PQerrorMessage(c));
 	free(err);
 	PQclear(r);
 	return NULL;

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crawler/cli/cli.h"
+#include "crawler/util/log.h"
 #include "crawler/store/db.h"
 #include "crawler/store/migrate.h"
 
@@ -22,7 +22,7 @@ static int exec_ok(PGconn *c, const char *what, const char *sql)
 	int ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
 
 	if (!ok)
-		cli_error("%s: %s", what, PQresultErrorMessage(r));
+		log_error("%s: %s", what, PQresultErrorMessage(r));
 	PQclear(r);
 	return ok ? 0 : -1;
 }
@@ -45,7 +45,7 @@ int migrate_current(PGconn *c)
 		v = atoi(PQgetvalue(r, 0, 0));
 out:
 	if (v < 0)
-		cli_error("cannot read the schema version: %s",
+		log_error("cannot read the schema version: %s",
 			  PQerrorMessage(c));
 	PQclear(r);
 	return v;
@@ -75,7 +75,7 @@ static int apply(PGconn *c, const struct migration *m, int verbose,
 	r = PQexec(c, m->sql);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK &&
 	    PQresultStatus(r) != PGRES_TUPLES_OK) {
-		cli_error("migration %03d_%s failed: %s", m->version, m->name,
+		log_error("migration %03d_%s failed: %s", m->version, m->name,
 			  PQresultErrorMessage(r));
 		PQclear(r);
 		goto fail;
@@ -196,7 +196,7 @@ int migrate_run(PGconn *c, int verbose, int *applied, int *version)
 	if (cur < 0)
 		goto out;
 	if (cur > migrate_latest()) {
-		cli_error("the database's schema is at version %d, newer than "
+		log_error("the database's schema is at version %d, newer than "
 			  "this mxcrawl knows (%d); use a newer mxcrawl",
 			  cur, migrate_latest());
 		goto out;
@@ -211,7 +211,7 @@ int migrate_run(PGconn *c, int verbose, int *applied, int *version)
 	 * itself stays applied if this fails: it is the grants that lag. */
 	if (rc == 0 && *applied > 0 && roles_exist(c) == 1 &&
 	    install_roles(c, NULL) != 0)
-		cli_error("warning: the migrations are applied, but granting "
+		log_error("warning: the migrations are applied, but granting "
 			  "the roles failed: run schema/roles.sql again as a "
 			  "superuser");
 out:
@@ -226,7 +226,7 @@ int migrate_ensure(PGconn *c)
 	if (cur < 0)
 		return -1;
 	if (cur > latest) {
-		cli_error("the database's schema is at version %d, newer than "
+		log_error("the database's schema is at version %d, newer than "
 			  "this mxcrawl knows (%d); use a newer mxcrawl",
 			  cur, latest);
 		return -1;
@@ -244,7 +244,7 @@ int migrate_ensure(PGconn *c)
 	    "ELSE pg_has_role((SELECT relowner FROM pg_class WHERE oid = "
 	    "to_regclass('schema_version')), 'USAGE') END, current_user");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		cli_error("cannot tell whether this role may migrate: %s",
+		log_error("cannot tell whether this role may migrate: %s",
 			  PQresultErrorMessage(r));
 		PQclear(r);
 		return -1;
@@ -252,13 +252,13 @@ int migrate_ensure(PGconn *c)
 	int may = PQgetvalue(r, 0, 0)[0] == 't';
 	if (!may) {
 		if (cur == 0)
-			cli_error("the database has no mxcrawl schema yet, and "
+			log_error("the database has no mxcrawl schema yet, and "
 				  "role %s may not create it: the database's "
 				  "owner (a member of mxcrawl_owner) must run "
 				  "`mxcrawl db migrate` first",
 				  PQgetvalue(r, 0, 1));
 		else
-			cli_error(
+			log_error(
 			    "the database's schema is at version %d, and "
 			    "this mxcrawl needs %d: a migration is "
 			    "pending, and role %s may not apply it; the "

@@ -17,7 +17,7 @@
 
 #include <libpq-fe.h>
 
-#include "crawler/cli/cli.h"
+#include "crawler/util/log.h"
 #include "crawler/store/pgembed.h"
 
 #define PGEMBED_DEFAULT_BINDIR "/usr/lib/postgresql/15/bin"
@@ -69,7 +69,7 @@ int pgembed_init(struct pgembed *pg)
 	memset(pg, 0, sizeof *pg);
 	base = data_home();
 	if (!base) {
-		cli_error("cannot find the data directory for the private "
+		log_error("cannot find the data directory for the private "
 			  "database: set XDG_DATA_HOME or HOME, or use --db");
 		return -1;
 	}
@@ -82,7 +82,7 @@ int pgembed_init(struct pgembed *pg)
 	    strdup(bindir && *bindir ? bindir : PGEMBED_DEFAULT_BINDIR);
 	if (!pg->root || !pg->pgdata || !pg->sockdir || !pg->logfile ||
 	    !pg->bindir) {
-		cli_error("out of memory");
+		log_error("out of memory");
 		pgembed_free(pg);
 		return -1;
 	}
@@ -90,7 +90,7 @@ int pgembed_init(struct pgembed *pg)
 	/* The socket file name is sockdir + "/.s.PGSQL.5432"; sun_path is short. */
 	if (strlen(pg->sockdir) + sizeof("/.s.PGSQL." PGEMBED_PORT) >
 	    sizeof(((struct sockaddr_un *)0)->sun_path)) {
-		cli_error(
+		log_error(
 		    "the private database's socket path under '%s' would "
 		    "exceed %zu bytes; set XDG_DATA_HOME to a shorter path "
 		    "or use --db",
@@ -106,7 +106,7 @@ int pgembed_init(struct pgembed *pg)
 		    user && *user ? user : PGEMBED_DEFAULT_OS_USER;
 		struct passwd *pw = getpwnam(name);
 		if (!pw) {
-			cli_error(
+			log_error(
 			    "as root, the private PostgreSQL cluster runs as "
 			    "the system user '%s', which does not exist: run "
 			    "scripts/setup (it creates it), set "
@@ -116,7 +116,7 @@ int pgembed_init(struct pgembed *pg)
 			return -1;
 		}
 		if (pw->pw_uid == 0) {
-			cli_error("MXCRAWL_DB_OS_USER '%s' is root; PostgreSQL "
+			log_error("MXCRAWL_DB_OS_USER '%s' is root; PostgreSQL "
 				  "refuses to run as root",
 				  name);
 			pgembed_free(pg);
@@ -168,7 +168,7 @@ static int run(const struct pgembed *pg, const char *log, char *const argv[])
 	int status;
 
 	if (pid < 0) {
-		cli_error("fork: %s", strerror(errno));
+		log_error("fork: %s", strerror(errno));
 		return -1;
 	}
 	if (pid == 0) {
@@ -194,7 +194,7 @@ static int run(const struct pgembed *pg, const char *log, char *const argv[])
 	}
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR) {
-			cli_error("waitpid: %s", strerror(errno));
+			log_error("waitpid: %s", strerror(errno));
 			return -1;
 		}
 	}
@@ -326,7 +326,7 @@ static int prepare_dirs(struct pgembed *pg, int verbose)
 	if (rc == 0 && mkdir(pg->sockdir, 0700) != 0 && errno != EEXIST)
 		rc = -errno;
 	if (rc != 0) {
-		cli_error("cannot create the private database's directory "
+		log_error("cannot create the private database's directory "
 			  "'%s': %s; set XDG_DATA_HOME to a writable "
 			  "directory, or use --db",
 			  pg->root, strerror(-rc));
@@ -336,7 +336,7 @@ static int prepare_dirs(struct pgembed *pg, int verbose)
 		return 0;
 	if (chown(pg->root, pg->uid, pg->gid) != 0 ||
 	    chown(pg->sockdir, pg->uid, pg->gid) != 0) {
-		cli_error("cannot give '%s' to user %s: %s", pg->root,
+		log_error("cannot give '%s' to user %s: %s", pg->root,
 			  pg->os_user, strerror(errno));
 		return PGEMBED_CANTCREATE;
 	}
@@ -354,7 +354,7 @@ static int prepare_dirs(struct pgembed *pg, int verbose)
 			    "the cluster can reach its data directory\n",
 			    pg->os_user, dir);
 		if (grant_search(dir, pg->uid) != 0) {
-			cli_error(
+			log_error(
 			    "user %s cannot reach '%s' and an ACL entry "
 			    "could not be added to '%s': %s; set "
 			    "XDG_DATA_HOME to a directory it can reach, or "
@@ -363,7 +363,7 @@ static int prepare_dirs(struct pgembed *pg, int verbose)
 			return -1;
 		}
 	}
-	cli_error("user %s cannot reach '%s'", pg->os_user, pg->root);
+	log_error("user %s cannot reach '%s'", pg->os_user, pg->root);
 	return -1;
 }
 
@@ -447,7 +447,7 @@ static int create_cluster(struct pgembed *pg, int verbose)
 	struct stat st;
 
 	if (stat(pg->pgdata, &st) == 0) {
-		cli_error(
+		log_error(
 		    "'%s' exists but is not a PostgreSQL cluster (a failed "
 		    "initdb?); remove it and try again",
 		    pg->pgdata);
@@ -456,7 +456,7 @@ static int create_cluster(struct pgembed *pg, int verbose)
 	snprintf(initdb, sizeof initdb, "%s/initdb", pg->bindir);
 	snprintf(log, sizeof log, "%s/initdb.log", pg->root);
 	if (access(initdb, X_OK) != 0) {
-		cli_error("PostgreSQL's initdb is not at '%s' (install "
+		log_error("PostgreSQL's initdb is not at '%s' (install "
 			  "postgresql-15 with scripts/setup, or set "
 			  "MXCRAWL_PG_BINDIR)",
 			  initdb);
@@ -478,11 +478,11 @@ static int create_cluster(struct pgembed *pg, int verbose)
 			 "--no-instructions",
 			 NULL };
 	if (run(pg, log, argv) != 0) {
-		cli_error("initdb failed; its output is in %s", log);
+		log_error("initdb failed; its output is in %s", log);
 		return -1;
 	}
 	if (write_config(pg) != 0) {
-		cli_error("cannot write %s/postgresql.conf: %s", pg->pgdata,
+		log_error("cannot write %s/postgresql.conf: %s", pg->pgdata,
 			  strerror(errno));
 		return -1;
 	}
@@ -499,7 +499,7 @@ static int ensure_database(const struct pgembed *pg)
 	int rc = -1;
 
 	if (!c || PQstatus(c) != CONNECTION_OK) {
-		cli_error("cannot connect to the private cluster at %s: %s",
+		log_error("cannot connect to the private cluster at %s: %s",
 			  pg->sockdir, c ? PQerrorMessage(c) : "out of memory");
 		goto out;
 	}
@@ -507,14 +507,14 @@ static int ensure_database(const struct pgembed *pg)
 		   "SELECT 1 FROM pg_database WHERE datname = '" PGEMBED_DBNAME
 		   "'");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		cli_error("private cluster: %s", PQerrorMessage(c));
+		log_error("private cluster: %s", PQerrorMessage(c));
 		goto out;
 	}
 	if (PQntuples(r) == 0) {
 		PQclear(r);
 		r = PQexec(c, "CREATE DATABASE " PGEMBED_DBNAME);
 		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-			cli_error("private cluster: cannot create database: %s",
+			log_error("private cluster: cannot create database: %s",
 				  PQerrorMessage(c));
 			goto out;
 		}
@@ -537,12 +537,12 @@ static int lock_root(const struct pgembed *pg)
 	snprintf(path, sizeof path, "%s/lock", pg->root);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		cli_error("cannot open %s: %s", path, strerror(errno));
+		log_error("cannot open %s: %s", path, strerror(errno));
 		return PGEMBED_CANTCREATE;
 	}
 	while (flock(fd, LOCK_EX) != 0) {
 		if (errno != EINTR) {
-			cli_error("cannot lock %s: %s", path, strerror(errno));
+			log_error("cannot lock %s: %s", path, strerror(errno));
 			close(fd);
 			return -1;
 		}
@@ -584,7 +584,7 @@ int pgembed_start(struct pgembed *pg, int verbose)
 			 pg->logfile, "-w",    "-t", PGEMBED_WAIT_SECONDS, "-s",
 			 NULL };
 	if (run(pg, NULL, argv) != 0) {
-		cli_error(
+		log_error(
 		    "the private PostgreSQL cluster did not start; its log "
 		    "is %s",
 		    pg->logfile);
@@ -619,7 +619,7 @@ int pgembed_stop(struct pgembed *pg, int verbose)
 			 "fast", "-w",	 "-t", PGEMBED_WAIT_SECONDS, "-s",
 			 NULL };
 	if (run(pg, NULL, argv) != 0) {
-		cli_error("pg_ctl stop failed; the log is %s", pg->logfile);
+		log_error("pg_ctl stop failed; the log is %s", pg->logfile);
 		goto out;
 	}
 	/* pg_ctl -w returns once postmaster.pid is gone; the process itself

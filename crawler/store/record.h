@@ -1,19 +1,19 @@
 /*
  * Handshake records: one self-describing JSON document per endpoint probe
  * (the SMTP transcript, the TLS parameters, the chain as certificate
- * hashes, timings), stored compressed with zstd. Records are small and
- * alike, so a dictionary trained on a campaign's first records shrinks
- * them several times more than plain zstd; the dictionary is stored with
- * its id and every record names the dictionary it needs (or none).
+ * hashes, timings; smtp/eprecord.h writes it), stored compressed with
+ * zstd. Records are small and alike, so a dictionary trained on a
+ * campaign's first records shrinks them several times more than plain
+ * zstd; the dictionary is stored with its id and every record names the
+ * dictionary it needs (or none).
  */
-#ifndef MXCRAWL_CRAWLER_RECORD_H
-#define MXCRAWL_CRAWLER_RECORD_H
+#ifndef MXCRAWL_STORE_RECORD_H
+#define MXCRAWL_STORE_RECORD_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "crawler/smtp/endpoint.h"
 #include "crawler/util/json.h"
 
 /* Records collected before a dictionary is trained (per crawler), by
@@ -26,10 +26,6 @@
 #define RECORD_DICT_SIZE (32 * 1024)
 /* zstd level: records are written once and read rarely. */
 #define RECORD_ZSTD_LEVEL 9
-
-/* Appends the record of a finished endpoint probe to b as one line of
- * JSON (no raw newline inside). 0 or -1 (b failed). */
-int record_json(struct jbuf *b, const struct endpoint_result *r);
 
 struct record_codec;
 

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crawler/cli/cli.h"
+#include "crawler/util/log.h"
 #include "crawler/store/copyfmt.h"
 #include "crawler/store/db.h"
 #include "crawler/store/record.h"
@@ -13,7 +13,7 @@ void batch_free(struct batch *b)
 {
 	if (!b)
 		return;
-	for (int t = 0; t < PROBE_T_LAST; t++)
+	for (int t = 0; t < TABLE_LAST; t++)
 		jbuf_free(&b->out[t]);
 	free(b->t);
 	free(b->names);
@@ -36,13 +36,13 @@ int store_open(struct store *s)
 	s->rec.campaign_id = s->campaign_id;
 	s->rec.worker_id = s->worker_id;
 	if (!s->rec.codec) {
-		cli_error("store: out of memory");
+		log_error("store: out of memory");
 		return -1;
 	}
 	s->c = PQconnectdb(s->conninfo);
 	if (PQstatus(s->c) != CONNECTION_OK) {
 		char *shown = db_conninfo_display(s->conninfo, s->c);
-		cli_error("store: cannot connect to PostgreSQL (%s): %s",
+		log_error("store: cannot connect to PostgreSQL (%s): %s",
 			  shown ? shown : "?", PQerrorMessage(s->c));
 		free(shown);
 		PQfinish(s->c);
@@ -158,7 +158,7 @@ static void train_dictionary(PGconn *c, struct store_records *sr)
 		record_codec_use(sr->codec, dict, len,
 				 strtoll(PQgetvalue(r, 0, 0), NULL, 10));
 	else if (PQstatus(c) == CONNECTION_OK)
-		cli_warn("store: storing the records' dictionary: %s",
+		log_warn("store: storing the records' dictionary: %s",
 			 PQresultErrorMessage(r));
 	PQclear(r);
 	free(dict);
@@ -223,7 +223,7 @@ static PGresult *q(struct store *s, ExecStatusType want, const char *sql, int n,
 	if (PQresultStatus(r) == want)
 		return r;
 	if (!store_broken(s))
-		cli_warn("store: %s", PQresultErrorMessage(r));
+		log_warn("store: %s", PQresultErrorMessage(r));
 	PQclear(r);
 	return NULL;
 }
@@ -322,7 +322,7 @@ int store_lease(struct store *s, struct batch **out)
 			return -1;
 		return store_lease(s, out);
 	}
-	for (int t = 0; t < PROBE_T_LAST; t++)
+	for (int t = 0; t < TABLE_LAST; t++)
 		jbuf_init(&b->out[t], STORE_BATCH_ROWS_MAX);
 	/* A COMMIT whose answer was lost with the connection may or may not
 	 * have taken the lease; scan the batch either way (its write is
@@ -388,7 +388,7 @@ static int conn_exec(PGconn *c, const char *sql)
 	PGresult *r = PQexec(c, sql);
 	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	if (!ok && PQstatus(c) == CONNECTION_OK)
-		cli_warn("store: %s: %s", sql, PQresultErrorMessage(r));
+		log_warn("store: %s: %s", sql, PQresultErrorMessage(r));
 	PQclear(r);
 	return ok ? 0 : -1;
 }
@@ -427,7 +427,7 @@ int store_copy_rows(PGconn *c, const char *table, const char *columns,
 	r = PQexec(c, sql);
 	if (PQresultStatus(r) != PGRES_COPY_IN) {
 		if (PQstatus(c) == CONNECTION_OK)
-			cli_warn("store: %s", PQresultErrorMessage(r));
+			log_warn("store: %s", PQresultErrorMessage(r));
 		PQclear(r);
 		return -1;
 	}
@@ -445,7 +445,7 @@ int store_copy_rows(PGconn *c, const char *table, const char *columns,
 	while ((r = PQgetResult(c)) != NULL) {
 		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 			if (ok && PQstatus(c) == CONNECTION_OK)
-				cli_warn("store: COPY %s: %s", table,
+				log_warn("store: COPY %s: %s", table,
 					 PQresultErrorMessage(r));
 			ok = 0;
 		}
@@ -463,9 +463,8 @@ int store_copy_rows(PGconn *c, const char *table, const char *columns,
 
 static int copy_table(struct store *s, int t, const struct jbuf *rows)
 {
-	return store_copy_rows(s->c, probe_table_name[t],
-			       probe_table_columns[t], rows,
-			       probe_table_staged[t]);
+	return store_copy_rows(s->c, table_name[t], table_columns[t], rows,
+			       table_staged[t]);
 }
 
 /* The ids of the first n targets of b as a PostgreSQL array literal. */
@@ -505,9 +504,9 @@ int store_write(struct store *s, struct batch *b, bool *discarded)
 	 * thread stores them with their endpoint rows). */
 	struct jbuf recs;
 	jbuf_init(&recs, STORE_BATCH_ROWS_MAX);
-	if (store_records_compress(s->c, &s->rec, &b->out[PROBE_T_RECORDS],
-				   NULL, &recs) != 0)
-		cli_warn("store: batch %" PRId64 ": a handshake record could "
+	if (store_records_compress(s->c, &s->rec, &b->out[TABLE_RECORDS], NULL,
+				   &recs) != 0)
+		log_warn("store: batch %" PRId64 ": a handshake record could "
 			 "not be compressed; records of the batch dropped",
 			 b->batch_no);
 	char *ids = b->done ? target_ids(b, b->done) : NULL;
@@ -553,9 +552,9 @@ int store_write(struct store *s, struct batch *b, bool *discarded)
 		jbuf_free(&recs);
 		return 0;
 	}
-	for (int t = 0; b->done && t < PROBE_T_LAST; t++)
-		if (copy_table(s, t,
-			       t == PROBE_T_RECORDS ? &recs : &b->out[t]) != 0)
+	for (int t = 0; b->done && t < TABLE_LAST; t++)
+		if (copy_table(s, t, t == TABLE_RECORDS ? &recs : &b->out[t]) !=
+		    0)
 			goto fail;
 	r = q(s, PGRES_COMMAND_OK,
 	      whole ? "UPDATE campaign_batch SET done_at = clock_timestamp() "

@@ -5,8 +5,8 @@
  * Every function reconnects when the connection was lost, so a PostgreSQL
  * restart in the middle of a scan costs time, not data.
  */
-#ifndef MXCRAWL_CRAWLER_STORE_H
-#define MXCRAWL_CRAWLER_STORE_H
+#ifndef MXCRAWL_STORE_STORE_H
+#define MXCRAWL_STORE_STORE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -15,7 +15,7 @@
 #include <libpq-fe.h>
 
 #include "crawler/util/jbuf.h"
-#include "crawler/scan/probe.h"
+#include "crawler/store/tables.h"
 
 /* Bytes of rows one batch may hold per table before it fails. */
 #define STORE_BATCH_ROWS_MAX (256u << 20)
@@ -34,7 +34,7 @@ struct batch {
 	bool abandoned; /* cannot be completed here: dropped, not written */
 	struct batch_target *t;
 	char *names;
-	struct jbuf out[PROBE_T_LAST];
+	struct jbuf out[TABLE_LAST];
 	struct batch *next; /* queue link */
 };
 

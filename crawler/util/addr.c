@@ -34,3 +34,27 @@ void addr_format(const struct addr *a, char *out, size_t cap)
 	if (!inet_ntop(a->family, a->bytes, out, (socklen_t)cap))
 		out[0] = '\0';
 }
+
+bool addr_is_ipv4_literal(const char *text)
+{
+	int labels = 0;
+	const char *s = text;
+
+	while (*s) {
+		int n = 0, v = 0;
+		while (*s >= '0' && *s <= '9') {
+			v = v * 10 + (*s - '0');
+			if (++n > 3)
+				return false;
+			s++;
+		}
+		if (n == 0 || v > 255)
+			return false;
+		labels++;
+		if (*s == '.')
+			s++;
+		else if (*s)
+			return false;
+	}
+	return labels == 4;
+}

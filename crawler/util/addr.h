@@ -3,9 +3,10 @@
  * text forms. What may be contacted is the address policy's business
  * (scan/addrpolicy.h).
  */
-#ifndef MXCRAWL_CRAWLER_ADDR_H
-#define MXCRAWL_CRAWLER_ADDR_H
+#ifndef MXCRAWL_UTIL_ADDR_H
+#define MXCRAWL_UTIL_ADDR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,5 +20,11 @@ struct addr {
 int addr_parse(const char *text, struct addr *a);
 /* Writes the text form to out (at least 46 bytes). */
 void addr_format(const struct addr *a, char *out, size_t cap);
+
+/* True if the text looks like an IPv4 literal like "192.0.2.1": four
+ * dot-separated decimal labels of 1-3 digits, each at most 255. An MX
+ * target like that is flagged, and still resolved as the domain name it
+ * is (RFC 5321 §5.1): it is never read as an address. */
+bool addr_is_ipv4_literal(const char *text);
 
 #endif

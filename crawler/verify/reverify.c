@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crawler/cli/cli.h"
+#include "crawler/util/log.h"
 #include "crawler/store/copyfmt.h"
 #include "crawler/store/db.h"
 #include "crawler/util/jbuf.h"
@@ -213,14 +213,14 @@ static int copy_rows(struct rv *rv, const char *sql)
 	int rc = 0;
 
 	if (rv->rows.failed) {
-		cli_error("reverify: out of memory for rows");
+		log_error("reverify: out of memory for rows");
 		return -1;
 	}
 	if (rv->rows.len == 0)
 		return 0;
 	r = PQexec(rv->c, sql);
 	if (PQresultStatus(r) != PGRES_COPY_IN) {
-		cli_error("reverify: %s", PQresultErrorMessage(r));
+		log_error("reverify: %s", PQresultErrorMessage(r));
 		PQclear(r);
 		return -1;
 	}
@@ -230,7 +230,7 @@ static int copy_rows(struct rv *rv, const char *sql)
 		rc = -1;
 	while ((r = PQgetResult(rv->c)) != NULL) {
 		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-			cli_error("reverify: storing verdicts: %s",
+			log_error("reverify: storing verdicts: %s",
 				  PQresultErrorMessage(r));
 			rc = -1;
 		}
@@ -338,7 +338,7 @@ static int endpoints_pass(struct rv *rv)
 		}
 		PQclear(r);
 		if (rc != 0) {
-			cli_error("reverify: out of memory");
+			log_error("reverify: out of memory");
 			return -1;
 		}
 		if ((unsigned)n < rv->fetch_rows)
@@ -582,7 +582,7 @@ static int domains_pass(struct rv *rv)
 		}
 		PQclear(r);
 		if (rc != 0) {
-			cli_error("reverify: out of memory");
+			log_error("reverify: out of memory");
 			break;
 		}
 		if ((unsigned)n < rv->fetch_rows)

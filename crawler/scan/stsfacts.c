@@ -3,20 +3,7 @@
 
 #include "crawler/verify/cert.h"
 #include "crawler/store/copyfmt.h"
-#include "crawler/sts/stsfacts.h"
-
-const char sts_facts_columns[] =
-    "campaign_id, target_id, txt, txt_error, txt_records, sts_records, "
-    "txt_cname, id, host, host_dnssec, host_addresses, fetch_outcome, "
-    "fetch_addr, "
-    "http_status, location, content_type, content_encoding, tls_version, "
-    "verify_error, fetch_detail, fetch_ms, chain, body, policy, "
-    "policy_error, mode, max_age, mx_patterns, mx_truncated, eol, "
-    "unknown_keys, max_age_text, max_age_valid";
-
-const char rpt_facts_columns[] =
-    "campaign_id, target_id, status, error, txt_records, rpt_records, rua, "
-    "rua_schemes";
+#include "crawler/scan/stsfacts.h"
 
 void sts_facts_init(struct sts_facts *s)
 {

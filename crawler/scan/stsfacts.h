@@ -3,10 +3,14 @@
  * records (parsed with mtasts.h / tlsrpt.h), the policy host's addresses,
  * the fetch's result (stsfetch.h) and the parsed policy, turned into the
  * domain_mta_sts and domain_tlsrpt rows (schema/009_mta_sts.sql). The
- * probe does the DNS and the fetch; this file only keeps and writes.
+ * probe does the DNS and the fetch; this file only keeps and writes. It
+ * lives beside the probe because it joins what three stages found (dns/:
+ * the policy host's DNSSEC status, sts/: the parsers and the fetch,
+ * verify/: the chain's certificate rows), and those stages may not include
+ * one another.
  */
-#ifndef MXCRAWL_CRAWLER_STSFACTS_H
-#define MXCRAWL_CRAWLER_STSFACTS_H
+#ifndef MXCRAWL_SCAN_STSFACTS_H
+#define MXCRAWL_SCAN_STSFACTS_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -87,19 +91,19 @@ int sts_facts_fetched(struct sts_facts *s, const struct stsfetch_result *r,
  * policy; -1 when there is no such policy. */
 int sts_facts_mx_match(const struct sts_facts *s, const char *host);
 
-/* Appends the domain_mta_sts row (columns: sts_facts_columns). */
+/* Appends the domain_mta_sts row (columns: table_columns[TABLE_MTA_STS]
+ * of store/tables.h). */
 void sts_facts_row(const struct sts_facts *s, struct jbuf *b,
 		   int64_t campaign_id, int64_t target_id);
-extern const char sts_facts_columns[];
 
 void rpt_facts_init(struct rpt_facts *r);
 void rpt_facts_free(struct rpt_facts *r);
 /* The _smtp._tls TXT answer, as for sts_facts_txt(). */
 void rpt_facts_txt(struct rpt_facts *r, const struct tlsrpt_bytes *recs,
 		   size_t n, bool failed);
-/* Appends the domain_tlsrpt row (columns: rpt_facts_columns). */
+/* Appends the domain_tlsrpt row (columns: table_columns[TABLE_TLSRPT]
+ * of store/tables.h). */
 void rpt_facts_row(const struct rpt_facts *r, struct jbuf *b,
 		   int64_t campaign_id, int64_t target_id);
-extern const char rpt_facts_columns[];
 
 #endif

@@ -1,0 +1,37 @@
+/*
+ * The tables a scan writes, with the column list of each as its COPY
+ * statement names them. The probe builds its rows in this order, the
+ * claim thread writes the endpoint rows it won, and the store thread COPYs
+ * a batch: all three read these definitions, so they live with the store
+ * rather than with any one of them. The columns are those of schema/.
+ */
+#ifndef MXCRAWL_STORE_TABLES_H
+#define MXCRAWL_STORE_TABLES_H
+
+#include <stdbool.h>
+
+/* The tables of a scan, as COPY text rows (see store.h). */
+enum table_id {
+	TABLE_DOMAIN_DNS = 0,
+	TABLE_DNS_RRSET,
+	TABLE_DOMAIN_MX,
+	TABLE_MX_ADDRESS,
+	TABLE_ENDPOINT,	   /* staged: another crawler may have it */
+	TABLE_CERTIFICATE, /* staged: stored once across campaigns */
+	TABLE_DOMAIN_ENDPOINT,
+	/* Handshake records as "ip\tport\tsni\tJSON\n" lines: the store
+	 * compresses them into handshake_record rows (record.h). */
+	TABLE_RECORDS,
+	TABLE_MTA_STS, /* scan/stsfacts.h: sts_facts_row() */
+	TABLE_TLSRPT,  /* scan/stsfacts.h: rpt_facts_row() */
+	TABLE_LAST
+};
+
+/* Names of the tables, in enum order, their COPY column lists, and
+ * whether rows go through a staging table with ON CONFLICT DO NOTHING
+ * (rows another batch or crawler may already have stored). */
+extern const char *const table_name[TABLE_LAST];
+extern const char *const table_columns[TABLE_LAST];
+extern const bool table_staged[TABLE_LAST];
+
+#endif
