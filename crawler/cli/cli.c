@@ -5,6 +5,8 @@
 
 #include "crawler/cli/cli.h"
 #include "crawler/store/campaign.h"
+#include "crawler/store/db.h"
+#include "crawler/store/migrate.h"
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
@@ -51,4 +53,26 @@ int cli_not_built(const char *cmd, const char *what)
 		"nothing was done\n",
 		cmd, what, MXCRAWL_VERSION);
 	return EX_UNAVAILABLE;
+}
+
+int cli_db_open(const char *opt_db, bool migrate, struct db *db, PGconn **c)
+{
+	*c = NULL;
+	int rc = db_init(db, opt_db);
+	if (rc != EX_OK)
+		return rc;
+	PGconn *conn = db_connect(db);
+	if (!conn) {
+		rc = db->fail_status;
+		db_free(db);
+		return rc;
+	}
+	int ensured = migrate ? migrate_ensure(conn) : 0;
+	if (ensured != 0) {
+		PQfinish(conn);
+		db_free(db);
+		return ensured == MIGRATE_BEHIND ? EX_CONFIG : EX_SOFTWARE;
+	}
+	*c = conn;
+	return EX_OK;
 }

@@ -8,7 +8,10 @@
 #define MXCRAWL_CLI_CLI_H
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <sysexits.h>
+
+#include <libpq-fe.h>
 
 /* Long option ids shared by subcommands (short options use their letter). */
 enum cli_opt {
@@ -67,5 +70,15 @@ int cli_campaign_spec_check(const char *cmd, const char *what,
 
 /* The standard stub for a command that a later milestone builds. */
 int cli_not_built(const char *cmd, const char *what);
+
+struct db;
+/*
+ * Every command's way to its database: --db (or $MXCRAWL_DB, or the
+ * private cluster) read into db, connected into *c, and, with migrate,
+ * the schema brought up to date or the reason it cannot be (a role that
+ * may not migrate: EX_CONFIG). Returns EX_OK, or the command's exit status
+ * with the message printed and nothing left to free (*c NULL).
+ */
+int cli_db_open(const char *opt_db, bool migrate, struct db *db, PGconn **c);
 
 #endif

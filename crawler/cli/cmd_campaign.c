@@ -22,7 +22,6 @@
 #include "crawler/cli/commands.h"
 #include "crawler/store/db.h"
 #include "crawler/util/json.h"
-#include "crawler/store/migrate.h"
 
 static const char usage[] =
     "usage: mxcrawl campaign list [--prefix P] [--state S,...]\n"
@@ -1094,23 +1093,13 @@ int cmd_campaign(int argc, char **argv)
 		return EX_USAGE;
 
 	struct db db;
-	int rc = db_init(&db, opt_db);
+	PGconn *c;
+	/* The lock needs no schema; the child migrates if it must. */
+	int rc = cli_db_open(opt_db, !lock, &db, &c);
 	if (rc != EX_OK)
 		return rc;
-	PGconn *c = db_connect(&db);
-	if (!c) {
-		rc = db.fail_status;
-		db_free(&db);
-		return rc;
-	}
 	if (lock) {
-		/* The lock needs no schema; the child migrates if it must. */
 		rc = do_lock(c, spec, cmd);
-		goto out;
-	}
-	int ensured = migrate_ensure(c);
-	if (ensured != 0) {
-		rc = ensured == MIGRATE_BEHIND ? EX_CONFIG : EX_SOFTWARE;
 		goto out;
 	}
 	if (list) {

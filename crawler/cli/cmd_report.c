@@ -163,20 +163,10 @@ int cmd_report(int argc, char **argv)
 		return EX_USAGE;
 
 	struct db db;
-	rc = db_init(&db, opt_db);
+	PGconn *c;
+	rc = cli_db_open(opt_db, true, &db, &c);
 	if (rc != EX_OK)
 		return rc;
-	PGconn *c = db_connect(&db);
-	if (!c) {
-		rc = db.fail_status;
-		db_free(&db);
-		return rc;
-	}
-	int ensured = migrate_ensure(c);
-	if (ensured != 0) {
-		rc = ensured == MIGRATE_BEHIND ? EX_CONFIG : EX_SOFTWARE;
-		goto out;
-	}
 	if (dir) {
 		/* The directory's SQL is the user's: it runs as a role that
 		 * may only read. The private cluster has one of its own (its

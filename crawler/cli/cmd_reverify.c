@@ -14,7 +14,6 @@
 #include "crawler/util/log.h"
 #include "crawler/cli/commands.h"
 #include "crawler/store/db.h"
-#include "crawler/store/migrate.h"
 #include "crawler/verify/reverify.h"
 
 static const char usage[] =
@@ -193,20 +192,11 @@ int cmd_reverify(int argc, char **argv)
 	}
 
 	struct db db;
-	rc = db_init(&db, opt_db);
+	PGconn *c;
+	rc = cli_db_open(opt_db, true, &db, &c);
 	if (rc != EX_OK) {
 		verify_ctx_free(verify);
 		return rc;
-	}
-	PGconn *c = db_connect(&db);
-	if (!c) {
-		rc = db.fail_status;
-		goto out_db;
-	}
-	int ensured = migrate_ensure(c);
-	if (ensured != 0) {
-		rc = ensured == MIGRATE_BEHIND ? EX_CONFIG : EX_SOFTWARE;
-		goto out;
 	}
 	time_t at = time(NULL);
 	if (at_s && parse_at(c, at_s, &at) != 0) {
@@ -267,7 +257,6 @@ int cmd_reverify(int argc, char **argv)
 	}
 out:
 	PQfinish(c);
-out_db:
 	db_free(&db);
 	verify_ctx_free(verify);
 	return rc;

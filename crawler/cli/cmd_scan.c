@@ -20,7 +20,6 @@
 #include "crawler/cli/commands.h"
 #include "crawler/store/db.h"
 #include "crawler/util/json.h"
-#include "crawler/store/migrate.h"
 #include "crawler/scan/probe.h"
 #include "crawler/scan/provenance.h"
 #include "crawler/scan/sched.h"
@@ -965,20 +964,10 @@ int cmd_scan(int argc, char **argv)
 		sc.ca_file = ca_file;
 	}
 
-	rc = db_init(&db, opt_db);
+	rc = cli_db_open(opt_db, true, &db, &c);
 	if (rc != EX_OK)
 		goto out;
 	db_ready = true;
-	c = db_connect(&db);
-	if (!c) {
-		rc = db.fail_status;
-		goto out;
-	}
-	int ensured = migrate_ensure(c);
-	if (ensured != 0) {
-		rc = ensured == MIGRATE_BEHIND ? EX_CONFIG : EX_SOFTWARE;
-		goto out;
-	}
 
 	int64_t id, queued;
 	int found = campaign_find(c, name, &id, &queued);
