@@ -655,7 +655,37 @@ static int allow_list(struct addr_policy *pol, const char *list)
 	return rc;
 }
 
-int cmd_scan(int argc, char **argv)
+/* What the command line asked for (parse_options). */
+struct scan_opts {
+	const char *targets, *format, *origin, *name, *vantage, *opt_db;
+	const char *blocklist, *ca_file, *ehlo_name;
+	const char *resolver, *canary_secure, *canary_bogus;
+	bool import_only, allow_unvalidated;
+	int resume, quiet;
+	long batch;
+	char *owned_name;	/* the default name, when none was given */
+	struct jbuf allow_text; /* the --allow-cidr lists, comma-joined */
+	struct addr_policy *pol;
+	struct sched_config sc; /* what the options set of it */
+};
+
+static void scan_opts_free(struct scan_opts *o)
+{
+	addr_policy_free(o->pol);
+	free(o->owned_name);
+	jbuf_free(&o->allow_text);
+}
+
+/* parse_options' result for --help (printed): exit 0. */
+#define SCAN_HELP (-1)
+
+/*
+ * Reads the options and checks them against each other, the blocklist
+ * and the campaign name: EX_OK, SCAN_HELP, or the exit status after
+ * printing why (o freed then). Long only because it is one case per
+ * option, each a few lines.
+ */
+static int parse_options(int argc, char **argv, struct scan_opts *o)
 {
 	static const struct option opts[] = {
 		{ "targets", required_argument, NULL, CLI_OPT_TARGETS },
@@ -694,173 +724,162 @@ int cmd_scan(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *targets = NULL, *format = NULL, *origin = NULL;
-	const char *name = NULL, *vantage = NULL, *opt_db = NULL;
-	const char *blocklist = NULL;
-	bool import_only = false, allow_unvalidated = false;
-	struct jbuf allow_text;
-	struct resolver_probe probe;
-	char *prov = NULL;
-	int64_t run_id = 0;
-	const char *ca_file = env_or("MXCRAWL_CA_FILE", NULL);
-	const char *ehlo_name = NULL;
-	char ehlo_buf[300];
-	struct verify_ctx *verify = NULL;
-	char host[256], worker_id[320], *owned_name = NULL;
-	int resume = 0, quiet = 0, ch, rc = EX_OK;
-	long batch = CAMPAIGN_BATCH_DEFAULT, v;
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	struct sched_config sc = {
-		.workers = cores > 0 ? (unsigned)cores : 1,
-		.concurrency = 1000,
-		.rate = 0,
-		.lease_seconds = 60,
-		.progress_seconds = 10,
-		.resolver = { .timeout_ms = 2000, .tries = 3 },
-		.smtp = true,
-		.per_ip = 4,
-	};
-	const char *resolver = env_or("MXCRAWL_RESOLVER", "127.0.0.1:53");
-	const char *canary_secure = env_or("MXCRAWL_CANARY_SECURE", "ietf.org");
-	const char *canary_bogus =
-	    env_or("MXCRAWL_CANARY_BOGUS", "dnssec-failed.org");
-	struct addr_policy *pol = addr_policy_new();
-	PGconn *c = NULL;
-	struct db db;
-	bool db_ready = false;
+	long v;
+	int ch;
 
-	if (!pol) {
+	*o = (struct scan_opts){
+		.batch = CAMPAIGN_BATCH_DEFAULT,
+		.ca_file = env_or("MXCRAWL_CA_FILE", NULL),
+		.resolver = env_or("MXCRAWL_RESOLVER", "127.0.0.1:53"),
+		.canary_secure = env_or("MXCRAWL_CANARY_SECURE", "ietf.org"),
+		.canary_bogus =
+		    env_or("MXCRAWL_CANARY_BOGUS", "dnssec-failed.org"),
+		.pol = addr_policy_new(),
+		.sc = {
+			.workers = cores > 0 ? (unsigned)cores : 1,
+			.concurrency = 1000,
+			.rate = 0,
+			.lease_seconds = 60,
+			.progress_seconds = 10,
+			.resolver = { .timeout_ms = 2000, .tries = 3 },
+			.smtp = true,
+			.per_ip = 4,
+		},
+	};
+	jbuf_init(&o->allow_text, 1u << 20);
+	if (!o->pol) {
 		log_error("out of memory");
+		jbuf_free(&o->allow_text);
 		return EX_OSERR;
 	}
-	jbuf_init(&allow_text, 1u << 20);
-	smtp_limits_default(&sc.smtp_limits);
+	smtp_limits_default(&o->sc.smtp_limits);
 	while ((ch = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
 		switch (ch) {
 		case CLI_OPT_TARGETS:
-			targets = optarg;
+			o->targets = optarg;
 			break;
 		case CLI_OPT_FORMAT:
-			format = optarg;
+			o->format = optarg;
 			break;
 		case CLI_OPT_ORIGIN:
-			origin = optarg;
+			o->origin = optarg;
 			break;
 		case CLI_OPT_CAMPAIGN:
-			name = optarg;
+			o->name = optarg;
 			break;
 		case CLI_OPT_RESUME:
-			resume = 1;
+			o->resume = 1;
 			break;
 		case CLI_OPT_BATCH_SIZE:
-			batch = cli_parse_long("scan", "--batch-size", optarg,
-					       1, CAMPAIGN_BATCH_MAX);
-			if (batch < 0)
+			o->batch =
+			    cli_parse_long("scan", "--batch-size", optarg, 1,
+					   CAMPAIGN_BATCH_MAX);
+			if (o->batch < 0)
 				goto usage;
 			break;
 		case CLI_OPT_VANTAGE:
-			vantage = optarg;
+			o->vantage = optarg;
 			break;
 		case CLI_OPT_DB:
-			opt_db = optarg;
+			o->opt_db = optarg;
 			break;
 		case CLI_OPT_RESOLVER:
-			resolver = optarg;
+			o->resolver = optarg;
 			break;
 		case CLI_OPT_CANARY_SECURE:
-			canary_secure = optarg;
+			o->canary_secure = optarg;
 			break;
 		case CLI_OPT_CANARY_BOGUS:
-			canary_bogus = optarg;
+			o->canary_bogus = optarg;
 			break;
 		case OPT_ALLOW_UNVALIDATED:
-			allow_unvalidated = true;
+			o->allow_unvalidated = true;
 			break;
 		case CLI_OPT_WORKERS:
 			if ((v = cli_parse_long("scan", "--workers", optarg, 1,
 						256)) < 0)
 				goto usage;
-			sc.workers = (unsigned)v;
+			o->sc.workers = (unsigned)v;
 			break;
 		case CLI_OPT_CONCURRENCY:
 			if ((v = cli_parse_long("scan", "--concurrency", optarg,
 						1, 1000000)) < 0)
 				goto usage;
-			sc.concurrency = (unsigned)v;
+			o->sc.concurrency = (unsigned)v;
 			break;
 		case CLI_OPT_RATE:
 			if ((v = cli_parse_long("scan", "--rate", optarg, 0,
 						10000000)) < 0)
 				goto usage;
-			sc.rate = (double)v;
+			o->sc.rate = (double)v;
 			break;
 		case CLI_OPT_DNS_TIMEOUT:
 			if ((v = cli_parse_long("scan", "--dns-timeout", optarg,
 						10, 600000)) < 0)
 				goto usage;
-			sc.resolver.timeout_ms = (unsigned)v;
+			o->sc.resolver.timeout_ms = (unsigned)v;
 			break;
 		case CLI_OPT_LEASE:
 			if ((v = cli_parse_long("scan", "--lease", optarg, 1,
 						86400)) < 0)
 				goto usage;
-			sc.lease_seconds = (unsigned)v;
+			o->sc.lease_seconds = (unsigned)v;
 			break;
 		case CLI_OPT_ALLOW_CIDR:
-			if (allow_list(pol, optarg) != 0)
+			if (allow_list(o->pol, optarg) != 0)
 				goto usage;
-			if (allow_text.len)
-				jbuf_puts(&allow_text, ",");
-			jbuf_puts(&allow_text, optarg);
+			if (o->allow_text.len)
+				jbuf_puts(&o->allow_text, ",");
+			jbuf_puts(&o->allow_text, optarg);
 			break;
 		case CLI_OPT_BLOCKLIST:
-			blocklist = optarg;
+			o->blocklist = optarg;
 			break;
 		case CLI_OPT_PROGRESS:
 			if ((v = cli_parse_long("scan", "--progress", optarg, 0,
 						86400)) < 0)
 				goto usage;
-			sc.progress_seconds = (unsigned)v;
+			o->sc.progress_seconds = (unsigned)v;
 			break;
 		case CLI_OPT_IMPORT_ONLY:
-			import_only = true;
+			o->import_only = true;
 			break;
 		case CLI_OPT_CA_FILE:
-			ca_file = optarg;
+			o->ca_file = optarg;
 			break;
 		case CLI_OPT_EHLO_NAME:
-			ehlo_name = optarg;
+			o->ehlo_name = optarg;
 			break;
 		case CLI_OPT_SMTP_DEADLINE:
 			if ((v = cli_parse_long("scan", "--smtp-deadline",
 						optarg, 100, 600000)) < 0)
 				goto usage;
-			sc.smtp_limits.deadline_ms = (unsigned)v;
+			o->sc.smtp_limits.deadline_ms = (unsigned)v;
 			break;
 		case CLI_OPT_NO_SMTP:
-			sc.smtp = false;
+			o->sc.smtp = false;
 			break;
 		case CLI_OPT_PER_IP:
 			if ((v = cli_parse_long("scan", "--per-ip", optarg, 0,
 						10000)) < 0)
 				goto usage;
-			sc.per_ip = (unsigned)v;
+			o->sc.per_ip = (unsigned)v;
 			break;
 		case CLI_OPT_DICT_SAMPLES:
 			if ((v = cli_parse_long("scan", "--record-dict-samples",
 						optarg, RECORD_DICT_MIN_SAMPLES,
 						RECORD_DICT_SAMPLES_MAX)) < 0)
 				goto usage;
-			sc.record_dict_samples = (size_t)v;
+			o->sc.record_dict_samples = (size_t)v;
 			break;
 		case 'q':
-			quiet = 1;
+			o->quiet = 1;
 			break;
 		case 'h':
 			fputs(usage, stdout);
-			addr_policy_free(pol);
-			jbuf_free(&allow_text);
-			return EX_OK;
+			scan_opts_free(o);
+			return SCAN_HELP;
 		default:
 			cli_usage_error("scan", "unknown option");
 			goto usage;
@@ -871,109 +890,76 @@ int cmd_scan(int argc, char **argv)
 				argv[optind]);
 		goto usage;
 	}
-	if (resume && targets) {
+	if (o->resume && o->targets) {
 		cli_usage_error("scan",
 				"--resume continues an existing campaign; "
 				"give --campaign NAME, not --targets");
 		goto usage;
 	}
-	if (resume && !name) {
+	if (o->resume && !o->name) {
 		cli_usage_error("scan", "--resume needs --campaign NAME");
 		goto usage;
 	}
-	if (import_only && (resume || !targets)) {
+	if (o->import_only && (o->resume || !o->targets)) {
 		cli_usage_error(
 		    "scan", "--import-only needs --targets and no --resume");
 		goto usage;
 	}
-	if (!resume && !targets) {
+	if (!o->resume && !o->targets) {
 		cli_usage_error("scan",
 				"give --targets FILE (or --campaign NAME "
 				"--resume)");
 		goto usage;
 	}
-	if (blocklist) {
+	if (o->blocklist) {
 		unsigned long line = 0;
 		const char *err = NULL;
-		if (addr_policy_load_blocklist(pol, blocklist, &line, &err) !=
-		    0) {
-			log_error("blocklist %s:%lu: %s", blocklist, line,
+		if (addr_policy_load_blocklist(o->pol, o->blocklist, &line,
+					       &err) != 0) {
+			log_error("blocklist %s:%lu: %s", o->blocklist, line,
 				  err ? err : "invalid");
-			addr_policy_free(pol);
-			jbuf_free(&allow_text);
+			scan_opts_free(o);
 			return EX_DATAERR;
 		}
 	}
-	if (!name) {
-		name = owned_name = default_name(targets);
-		if (!name) {
+	if (!o->name) {
+		o->name = o->owned_name = default_name(o->targets);
+		if (!o->name) {
 			log_error("out of memory");
-			addr_policy_free(pol);
-			jbuf_free(&allow_text);
+			scan_opts_free(o);
 			return EX_OSERR;
 		}
 	}
 	/* Resuming takes any name an older version created; a new campaign
 	 * gets no all-digit name. */
-	const char *problem = resume ? campaign_name_problem(name)
-				     : campaign_new_name_problem(name);
+	const char *problem = o->resume ? campaign_name_problem(o->name)
+					: campaign_new_name_problem(o->name);
 	if (problem) {
 		cli_usage_error("scan", "%s%s", problem,
-				owned_name ? " (the default name is the target "
-					     "file's name and the time: give "
-					     "--campaign NAME)"
-					   : "");
+				o->owned_name
+				    ? " (the default name is the target "
+				      "file's name and the time: give "
+				      "--campaign NAME)"
+				    : "");
 		goto usage;
 	}
-	if (gethostname(host, sizeof host) != 0)
-		snprintf(host, sizeof host, "unknown");
-	host[sizeof host - 1] = '\0';
-	if (!vantage)
-		vantage = host;
-	snprintf(worker_id, sizeof worker_id, "%s/%ld", host, (long)getpid());
-	sc.quiet = quiet;
-	sc.worker_id = worker_id;
-	sc.policy = pol;
-	sc.resolver.servers = resolver;
-	if (!ehlo_name) {
-		/* An identifying name, so that operators can tell who scans them. */
-		snprintf(ehlo_buf, sizeof ehlo_buf, "mxcrawl.%s", host);
-		ehlo_name = ehlo_buf;
-	}
-	sc.ehlo_name = ehlo_name;
-	/* A stage (inactivity) timeout must end well before the endpoint's
-	 * total deadline, or a silent peer would be recorded as hitting the
-	 * deadline instead of timing out in its stage: at most half of it. */
-	unsigned *stage[] = { &sc.smtp_limits.connect_ms,
-			      &sc.smtp_limits.banner_ms,
-			      &sc.smtp_limits.command_ms,
-			      &sc.smtp_limits.tls_ms, &sc.smtp_limits.quit_ms };
-	for (size_t i = 0; i < sizeof stage / sizeof *stage; i++)
-		if (*stage[i] > sc.smtp_limits.deadline_ms / 2)
-			*stage[i] = sc.smtp_limits.deadline_ms / 2;
-	if (sc.smtp && !import_only) {
-		const char *err = NULL;
-		verify = verify_ctx_new(ca_file, NULL, &err);
-		if (!verify) {
-			log_error("trust store%s%s: %s", ca_file ? " " : "",
-				  ca_file ? ca_file : "", err ? err : "failed");
-			rc = EX_CONFIG;
-			goto out;
-		}
-		sc.verify = verify;
-		sc.ca_file = ca_file;
-	}
+	return EX_OK;
+usage:
+	scan_opts_free(o);
+	return EX_USAGE;
+}
 
-	rc = cli_db_open(opt_db, true, &db, &c);
-	if (rc != EX_OK)
-		goto out;
-	db_ready = true;
-
-	int64_t id, queued;
-	int found = campaign_find(c, name, &id, &queued);
+/*
+ * Whether campaign `name` may be created (resume false) or resumed: not
+ * being dropped, not cancelled, there or not as asked. Sets *id when it
+ * exists. EX_OK, or the exit status after printing why; sends nothing.
+ */
+static int check_campaign(PGconn *c, const char *name, bool resume, int64_t *id)
+{
+	int64_t queued;
+	int found = campaign_find(c, name, id, &queued);
 	if (found < 0) {
-		rc = EX_UNAVAILABLE;
-		goto out;
+		return EX_UNAVAILABLE;
 	}
 	char state_buf[16];
 	const char *busy =
@@ -985,71 +971,201 @@ int cmd_scan(int argc, char **argv)
 			  "%s",
 			  name,
 			  resume ? "nothing to resume" : "choose another name");
-		rc = EX_DATAERR;
-		goto out;
+		return EX_DATAERR;
 	}
 	if (resume && !found) {
 		log_error("no campaign named '%s' to resume%s", name,
 			  busy ? " (its import has not finished: run the "
 				 "same import again)"
 			       : "");
-		rc = EX_DATAERR;
-		goto out;
+		return EX_DATAERR;
 	}
-	if (resume && campaign_cancelled(c, id)) {
+	if (resume && campaign_cancelled(c, *id)) {
 		log_error("campaign '%s' is cancelled ('mxcrawl campaign "
 			  "cancel'); nothing to resume",
 			  name);
-		rc = EX_DATAERR;
-		goto out;
+		return EX_DATAERR;
 	}
 	if (!resume && found) {
 		log_error("campaign '%s' already exists (id %" PRId64
 			  ", %" PRId64
 			  " targets); use --campaign '%s' --resume to continue "
 			  "it, or choose another name",
-			  name, id, queued, name);
-		rc = EX_DATAERR;
-		goto out;
+			  name, *id, queued, name);
+		return EX_DATAERR;
 	}
+	return EX_OK;
+}
+
+/* The run's summary on stderr: what was scanned, stored, given back,
+ * the campaign's completion, the endpoints, what was measured. */
+static void print_summary(const char *name, int64_t id,
+			  const struct sched_config *sc,
+			  const struct sched_summary *s)
+{
+	fprintf(stderr,
+		"scan: campaign '%s' (id %" PRId64 "): %" PRIu64
+		" domains scanned this run in %.1f s (%.0f/s), %" PRIu64
+		" batches stored, %" PRIu64
+		" dropped (done by another crawler); DNSSEC %s\n",
+		name, id, s->counts.domains, s->seconds,
+		s->seconds > 0 ? s->counts.domains / s->seconds : 0.0,
+		s->batches_written, s->batches_discarded,
+		sc->resolver.validating
+		    ? "validated"
+		    : "NOT VALIDATED (--allow-unvalidated: DNSSEC "
+		      "and DANE not measured)");
+	/* What became of the domains: stored (whole batches and the
+	 * parts of batches a stop cut short), given back unscanned
+	 * (their leases released: a --resume takes them at once). */
+	fprintf(stderr,
+		"scan: %" PRIu64 " domains stored this run (of them in "
+		"batches cut short: %" PRIu64 "), %" PRIu64
+		" given back to the queue unscanned",
+		s->domains_stored, s->domains_split, s->domains_given_back);
+	if (s->domains_dropped)
+		fprintf(stderr,
+			", %" PRIu64 " scanned but dropped (another "
+			"crawler leased or stored them since)",
+			s->domains_dropped);
+	if (sc->smtp && s->claims_released)
+		fprintf(stderr,
+			", %" PRIu64 " endpoint claims released "
+			"unprobed",
+			s->claims_released);
+	fputs("\n", stderr);
+	if (s->done_at_end >= 0)
+		fprintf(stderr,
+			"scan: campaign '%s': %" PRId64 " of %" PRIu64
+			" domains done (%.1f%%, every crawler)\n",
+			name, s->done_at_end, s->total_targets,
+			s->total_targets
+			    ? 100.0 * s->done_at_end / s->total_targets
+			    : 100.0);
+	if (sc->smtp)
+		fprintf(stderr,
+			"scan: %" PRIu64 " endpoints probed by this "
+			"process (once each), %" PRIu64
+			" with STARTTLS and TLS; %" PRIu64
+			" results taken from other crawlers, %" PRIu64
+			" claims of stopped crawlers taken over; handshake "
+			"records %" PRIu64 " bytes, %" PRIu64 " compressed\n",
+			s->endpoints_probed, s->starttls_ok,
+			s->endpoints_remote, s->endpoints_taken_over,
+			s->records_raw, s->records_zstd);
+	fprintf(stderr,
+		"scan: stages measured: DNS (MX, A/AAAA, TLSA, MTA-STS "
+		"and TLS-RPT TXT)%s.\n",
+		sc->smtp ? ", SMTP STARTTLS, TLS, certificates, DANE, "
+			   "MTA-STS policy fetch"
+			 : "; SMTP and the MTA-STS policy fetch off "
+			   "(--no-smtp)");
+}
+
+int cmd_scan(int argc, char **argv)
+{
+	struct scan_opts o;
+	struct resolver_probe probe;
+	char *prov = NULL;
+	int64_t run_id = 0;
+	char ehlo_buf[300];
+	struct verify_ctx *verify = NULL;
+	char host[256], worker_id[320];
+	PGconn *c = NULL;
+	struct db db;
+	bool db_ready = false;
+	int rc = parse_options(argc, argv, &o);
+
+	if (rc != EX_OK)
+		return rc == SCAN_HELP ? EX_OK : rc;
+	if (gethostname(host, sizeof host) != 0)
+		snprintf(host, sizeof host, "unknown");
+	host[sizeof host - 1] = '\0';
+	if (!o.vantage)
+		o.vantage = host;
+	snprintf(worker_id, sizeof worker_id, "%s/%ld", host, (long)getpid());
+	o.sc.quiet = o.quiet;
+	o.sc.worker_id = worker_id;
+	o.sc.policy = o.pol;
+	o.sc.resolver.servers = o.resolver;
+	if (!o.ehlo_name) {
+		/* An identifying name, so that operators can tell who scans them. */
+		snprintf(ehlo_buf, sizeof ehlo_buf, "mxcrawl.%s", host);
+		o.ehlo_name = ehlo_buf;
+	}
+	o.sc.ehlo_name = o.ehlo_name;
+	/* A stage (inactivity) timeout must end well before the endpoint's
+	 * total deadline, or a silent peer would be recorded as hitting the
+	 * deadline instead of timing out in its stage: at most half of it. */
+	unsigned *stage[] = { &o.sc.smtp_limits.connect_ms,
+			      &o.sc.smtp_limits.banner_ms,
+			      &o.sc.smtp_limits.command_ms,
+			      &o.sc.smtp_limits.tls_ms,
+			      &o.sc.smtp_limits.quit_ms };
+	for (size_t i = 0; i < sizeof stage / sizeof *stage; i++)
+		if (*stage[i] > o.sc.smtp_limits.deadline_ms / 2)
+			*stage[i] = o.sc.smtp_limits.deadline_ms / 2;
+	if (o.sc.smtp && !o.import_only) {
+		const char *err = NULL;
+		verify = verify_ctx_new(o.ca_file, NULL, &err);
+		if (!verify) {
+			log_error("trust store%s%s: %s", o.ca_file ? " " : "",
+				  o.ca_file ? o.ca_file : "",
+				  err ? err : "failed");
+			rc = EX_CONFIG;
+			goto out;
+		}
+		o.sc.verify = verify;
+		o.sc.ca_file = o.ca_file;
+	}
+
+	rc = cli_db_open(o.opt_db, true, &db, &c);
+	if (rc != EX_OK)
+		goto out;
+	db_ready = true;
+
+	int64_t id = 0;
+	rc = check_campaign(c, o.name, o.resume, &id);
+	if (rc != EX_OK)
+		goto out;
 	/* The campaign checks above send nothing; the resolver is checked
 	 * next, before anything is written. */
-	if (!import_only) {
+	if (!o.import_only) {
 		bool validating = false;
-		if (probe_resolver(&sc.resolver, canary_secure, canary_bogus,
-				   &probe) != 0) {
+		if (probe_resolver(&o.sc.resolver, o.canary_secure,
+				   o.canary_bogus, &probe) != 0) {
 			rc = EX_UNAVAILABLE;
 			goto out;
 		}
-		rc = judge_resolver(&probe, sc.resolver.servers,
-				    allow_unvalidated, &validating);
+		rc = judge_resolver(&probe, o.sc.resolver.servers,
+				    o.allow_unvalidated, &validating);
 		if (rc != EX_OK)
 			goto out;
-		sc.resolver.validating = validating;
+		o.sc.resolver.validating = validating;
 	}
 
 	/* How this run measures, stored with the run (and the campaign,
 	 * when this run creates it) before anything is scanned. */
-	if (allow_text.failed) {
+	if (o.allow_text.failed) {
 		log_error("out of memory");
 		rc = EX_OSERR;
 		goto out;
 	}
 	struct run_facts facts = {
 		.host = host,
-		.vantage = vantage,
+		.vantage = o.vantage,
 		.worker = worker_id,
-		.resolver = import_only ? NULL : sc.resolver.servers,
-		.probe = import_only ? NULL : &probe,
-		.validated = sc.resolver.validating,
-		.allow_unvalidated = allow_unvalidated,
-		.ca_file = ca_file,
-		.sc = &sc,
-		.batch = batch,
-		.allow_cidr = allow_text.data ? allow_text.data : "",
-		.blocklist = blocklist,
-		.canary_secure = canary_secure,
-		.canary_bogus = canary_bogus,
+		.resolver = o.import_only ? NULL : o.sc.resolver.servers,
+		.probe = o.import_only ? NULL : &probe,
+		.validated = o.sc.resolver.validating,
+		.allow_unvalidated = o.allow_unvalidated,
+		.ca_file = o.ca_file,
+		.sc = &o.sc,
+		.batch = o.batch,
+		.allow_cidr = o.allow_text.data ? o.allow_text.data : "",
+		.blocklist = o.blocklist,
+		.canary_secure = o.canary_secure,
+		.canary_bogus = o.canary_bogus,
 	};
 	prov = provenance_json(&facts);
 	if (!prov) {
@@ -1058,24 +1174,25 @@ int cmd_scan(int argc, char **argv)
 		goto out;
 	}
 	struct campaign_run_spec run = {
-		.kind = import_only ? "import"
-			: resume    ? "resume"
-				    : "create",
+		.kind = o.import_only ? "import"
+			: o.resume    ? "resume"
+				      : "create",
 		.host = host,
-		.vantage = vantage,
+		.vantage = o.vantage,
 		.resolver = facts.resolver,
 		.dnssec_validated =
-		    import_only ? -1 : (sc.resolver.validating ? 1 : 0),
+		    o.import_only ? -1 : (o.sc.resolver.validating ? 1 : 0),
 		.provenance_json = prov,
 	};
-	if (!resume) {
-		struct campaign_spec spec = { name, NULL, vantage, (int)batch,
-					      &run };
-		rc = import(c, targets, format, origin, &spec, ca_file, quiet,
-			    &run_id);
+	if (!o.resume) {
+		struct campaign_spec spec = { o.name, NULL, o.vantage,
+					      (int)o.batch, &run };
+		rc = import(c, o.targets, o.format, o.origin, &spec, o.ca_file,
+			    o.quiet, &run_id);
 		if (rc != EX_OK)
 			goto out;
-		if (campaign_find(c, name, &id, &queued) != 1) {
+		int64_t queued;
+		if (campaign_find(c, o.name, &id, &queued) != 1) {
 			rc = EX_SOFTWARE;
 			goto out;
 		}
@@ -1083,29 +1200,29 @@ int cmd_scan(int argc, char **argv)
 		rc = EX_UNAVAILABLE;
 		goto out;
 	}
-	if (import_only && campaign_run_end(c, run_id, "imported", 0) != 0) {
+	if (o.import_only && campaign_run_end(c, run_id, "imported", 0) != 0) {
 		rc = EX_UNAVAILABLE;
 		goto out;
 	}
 	PQfinish(c);
 	c = NULL;
-	if (import_only) {
-		if (!quiet)
+	if (o.import_only) {
+		if (!o.quiet)
 			fprintf(stderr,
 				"scan: imported only; scan it with: mxcrawl "
 				"scan --campaign '%s' --resume\n",
-				name);
+				o.name);
 		goto out;
 	}
 
 	struct sched_summary sum;
-	sc.campaign_id = id;
-	sc.campaign_name = name;
-	sc.run_id = run_id;
-	sc.conninfo = db.conninfo;
-	if (sc.concurrency < sc.workers)
-		sc.workers = sc.concurrency;
-	int sched_rc = sched_run(&sc, &sum);
+	o.sc.campaign_id = id;
+	o.sc.campaign_name = o.name;
+	o.sc.run_id = run_id;
+	o.sc.conninfo = db.conninfo;
+	if (o.sc.concurrency < o.sc.workers)
+		o.sc.workers = o.sc.concurrency;
+	int sched_rc = sched_run(&o.sc, &sum);
 	/* The run's end, on a connection of its own (the scan's are
 	 * closed); a failure to record it is said, not fatal. */
 	c = db_connect(&db);
@@ -1120,74 +1237,13 @@ int cmd_scan(int argc, char **argv)
 		rc = EX_UNAVAILABLE;
 		goto out;
 	}
-	if (!quiet) {
-		fprintf(stderr,
-			"scan: campaign '%s' (id %" PRId64 "): %" PRIu64
-			" domains scanned this run in %.1f s (%.0f/s), %" PRIu64
-			" batches stored, %" PRIu64
-			" dropped (done by another crawler); DNSSEC %s\n",
-			name, id, sum.counts.domains, sum.seconds,
-			sum.seconds > 0 ? sum.counts.domains / sum.seconds
-					: 0.0,
-			sum.batches_written, sum.batches_discarded,
-			sc.resolver.validating
-			    ? "validated"
-			    : "NOT VALIDATED (--allow-unvalidated: DNSSEC "
-			      "and DANE not measured)");
-		/* What became of the domains: stored (whole batches and the
-		 * parts of batches a stop cut short), given back unscanned
-		 * (their leases released: a --resume takes them at once). */
-		fprintf(stderr,
-			"scan: %" PRIu64 " domains stored this run (of them in "
-			"batches cut short: %" PRIu64 "), %" PRIu64
-			" given back to the queue unscanned",
-			sum.domains_stored, sum.domains_split,
-			sum.domains_given_back);
-		if (sum.domains_dropped)
-			fprintf(stderr,
-				", %" PRIu64 " scanned but dropped (another "
-				"crawler leased or stored them since)",
-				sum.domains_dropped);
-		if (sc.smtp && sum.claims_released)
-			fprintf(stderr,
-				", %" PRIu64 " endpoint claims released "
-				"unprobed",
-				sum.claims_released);
-		fputs("\n", stderr);
-		if (sum.done_at_end >= 0)
-			fprintf(stderr,
-				"scan: campaign '%s': %" PRId64 " of %" PRIu64
-				" domains done (%.1f%%, every crawler)\n",
-				name, sum.done_at_end, sum.total_targets,
-				sum.total_targets ? 100.0 * sum.done_at_end /
-							sum.total_targets
-						  : 100.0);
-		if (sc.smtp)
-			fprintf(
-			    stderr,
-			    "scan: %" PRIu64 " endpoints probed by this "
-			    "process (once each), %" PRIu64
-			    " with STARTTLS and TLS; %" PRIu64
-			    " results taken from other crawlers, %" PRIu64
-			    " claims of stopped crawlers taken over; handshake "
-			    "records %" PRIu64 " bytes, %" PRIu64
-			    " compressed\n",
-			    sum.endpoints_probed, sum.starttls_ok,
-			    sum.endpoints_remote, sum.endpoints_taken_over,
-			    sum.records_raw, sum.records_zstd);
-		fprintf(stderr,
-			"scan: stages measured: DNS (MX, A/AAAA, TLSA, MTA-STS "
-			"and TLS-RPT TXT)%s.\n",
-			sc.smtp ? ", SMTP STARTTLS, TLS, certificates, DANE, "
-				  "MTA-STS policy fetch"
-				: "; SMTP and the MTA-STS policy fetch off "
-				  "(--no-smtp)");
-	}
+	if (!o.quiet)
+		print_summary(o.name, id, &o.sc, &sum);
 	if (sum.interrupted) {
 		fprintf(stderr,
 			"scan: interrupted; continue with: mxcrawl scan "
 			"--campaign '%s' --resume\n",
-			name);
+			o.name);
 		rc = EX_TEMPFAIL;
 	}
 out:
@@ -1195,14 +1251,7 @@ out:
 	if (db_ready)
 		db_free(&db);
 	verify_ctx_free(verify);
-	addr_policy_free(pol);
-	free(owned_name);
 	free(prov);
-	jbuf_free(&allow_text);
+	scan_opts_free(&o);
 	return rc;
-usage:
-	addr_policy_free(pol);
-	free(owned_name);
-	jbuf_free(&allow_text);
-	return EX_USAGE;
 }
