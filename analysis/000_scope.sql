@@ -333,6 +333,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     before text := current_setting('mxcrawl.campaigns', true);
     ids bigint[] := scope_ids();
+    pair boolean := scope_is_pair();  -- (pair blocks, below)
     r rank_state;
     x xid8;
     c bigint;
@@ -347,7 +348,8 @@ BEGIN
     FOREACH c IN ARRAY ids LOOP
         PERFORM set_config('mxcrawl.campaigns', ARRAY[c]::text, true);
         FOR b IN SELECT k.name FROM cache_block k
-                  WHERE r.bound = 0 OR k.per_target ORDER BY k.position LOOP
+                  WHERE (r.bound = 0 OR k.per_target)
+                    AND (pair OR NOT k.pair_only) ORDER BY k.position LOOP
             SELECT EXISTS (SELECT 1 FROM cache_key k
                             WHERE k.block = b AND k.campaign_id = c
                               AND k.bound = r.bound AND k.xid = x)
@@ -366,4 +368,37 @@ BEGIN
         END LOOP;
     END LOOP;
     PERFORM set_config('mxcrawl.campaigns', coalesce(before, ''), true);
+END $$;
+
+-- ===== Pair blocks (the section 'change', 080-084) =====================
+-- The change figures follow each domain from one campaign into another,
+-- joined by domain name. Over the fact tables that join is planned
+-- blind: a partitioned table has no statistics of its own (ANALYZE of a
+-- partition does not make them), so domain is guessed to have 200
+-- distinct values and a join of two million-domain campaigns on it at
+-- 5 * 10^9 rows and more (nested loops of 10^15 rows were chosen). So
+-- each campaign's per-domain rows of these figures are a cached block
+-- too, and the pair views join the cache tables themselves, with their
+-- statistics, the campaign in every join key (080_ladder_change.sql).
+-- A pair block is read by the change figures only: cache_fill() fills
+-- it only when the scope names two campaigns, as report() sets
+-- it for those figures ('{2,1}', or '{1,1}' for a campaign compared with
+-- itself), never for a one-campaign report, a history or a rank bucket.
+ALTER TABLE cache_block
+    ADD COLUMN pair_only boolean NOT NULL DEFAULT false;
+
+-- Whether mxcrawl.campaigns names a pair of campaigns (two ids, perhaps
+-- the same one twice).
+CREATE FUNCTION scope_is_pair() RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(cardinality(nullif(current_setting('mxcrawl.campaigns', true),
+                                       '')::bigint[]) = 2, false)
+$$;
+
+-- cache_block() for a block only the change figures read.
+CREATE FUNCTION cache_pair_block(p_block text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM cache_block(p_block, p_per_target => false);
+    UPDATE cache_block SET pair_only = true WHERE name = p_block;
 END $$;

@@ -8,6 +8,26 @@
 -- that is a target of only one of the two is in domain_presence, not
 -- here. A campaign paired with itself has every domain unchanged.
 
+-- Per scanned domain, what the other change figures follow into another
+-- campaign: the MX question's outcome (domain_presence), the MTA-STS TXT
+-- record's state, id and mode and the policy as fetched
+-- (mta_sts_id_change); and that the domain was scanned at all
+-- (tlsa_stale). A pair block (000_scope.sql): cached per campaign when a
+-- pair is reported, so that the pair views join two analysed tables by
+-- domain rather than two campaigns' fact tables, for which the planner
+-- has no statistics of domain.
+CREATE VIEW b_change_domain AS
+SELECT d.campaign_id, d.target_id, d.domain, d.mx_outcome, m.txt, m.id, m.mode,
+       CASE WHEN m.fetch_outcome = 'ok' THEN m.body END AS body
+  FROM domain_dns d
+  LEFT JOIN domain_mta_sts m USING (campaign_id, target_id);
+
+COMMENT ON VIEW b_change_domain IS
+    'Per scanned domain: the MX question''s outcome, the MTA-STS TXT '
+    'record''s state (NULL: not looked up), id and mode, and the policy''s '
+    'bytes if it was fetched.';
+SELECT cache_pair_block('b_change_domain');
+
 -- Per domain scanned in both campaigns: its rung before and after, and
 -- the direction of a move (up = stronger protection now). For psql:
 --   SELECT * FROM b_ladder_pair

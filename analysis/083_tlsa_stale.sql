@@ -18,7 +18,7 @@
 -- rather than joined from an aggregate over every host, which the
 -- planner may otherwise recompute for every row.
 CREATE VIEW b_dane_host AS
-SELECT m.campaign_id, d.domain, lower(m.host) AS host, m.dane,
+SELECT m.campaign_id, m.target_id, d.domain, lower(m.host) AS host, m.dane,
        ARRAY(SELECT lower(x) FROM unnest(m.tlsa_records) x ORDER BY 1) AS tlsa,
        (SELECT array_agg(DISTINCT e.chain[1] ORDER BY e.chain[1])
           FROM mx_address a
@@ -40,31 +40,79 @@ COMMENT ON VIEW b_dane_host IS
     'and the distinct leaf certificates (SHA-256) its contactable endpoints '
     'presented (NULL: none).';
 
+-- The hosts that can be "before": those that were dane_ok (about 1 % of
+-- a million domains' MX hosts). A pair block (000_scope.sql): cached per
+-- campaign when a pair is reported. Only these: the leaves of every host
+-- of a million domains took a minute per campaign, and the pair needs
+-- the "after" side only for these hosts' domains (looked up by key).
+CREATE VIEW b_dane_ok_host AS
+SELECT * FROM b_dane_host WHERE dane = 'dane_ok';
+
+COMMENT ON VIEW b_dane_ok_host IS
+    'b_dane_host of the MX hosts that are dane_ok.';
+SELECT cache_pair_block('b_dane_ok_host');
+
 -- Per MX host of a domain that was dane_ok before: what it is now.
 -- For psql:
 --   SELECT * FROM b_dane_pair
 --    WHERE campaign_id = 2 AND compare_id = 1 AND change <> 'still dane_ok';
+-- Over the blocks' cache when b_dane_ok_host and b_change_domain
+-- (080_ladder_change.sql: the domains scanned after) are filled, joined
+-- by domain as b_ladder_pair, on the cache tables' statistics; the host
+-- after is then looked up by its key (campaign, target, host) for these
+-- hosts only. The fact tables' join was planned as a sort of 4.5 * 10^11
+-- rows at a million domains.
 CREATE VIEW b_dane_pair AS
-SELECT dd.campaign_id, b.campaign_id AS compare_id, b.domain, b.host,
-       b.dane AS dane_before, a.dane AS dane_after,
-       a.leaves IS DISTINCT FROM b.leaves AS leaf_changed,
-       a.tlsa IS DISTINCT FROM b.tlsa AS tlsa_changed,
-       CASE WHEN a.host IS NULL THEN 'MX host no longer named (or not kept)'
-            WHEN a.dane = 'dane_ok' THEN 'still dane_ok'
-            WHEN a.dane = 'dane_no_match' AND a.tlsa = b.tlsa
-                 AND a.leaves IS DISTINCT FROM b.leaves
+WITH p AS NOT MATERIALIZED (
+    SELECT dd.campaign_id, b.campaign_id AS compare_id, b.domain, b.host,
+           b.dane AS dane_before, b.tlsa AS tlsa_before,
+           b.leaves AS leaves_before, a.host AS host_after,
+           a.dane AS dane_after, a.tlsa AS tlsa_after,
+           a.leaves AS leaves_after
+      FROM cache_b_dane_ok_host b
+      JOIN cache_b_change_domain dd ON dd.domain = b.domain
+      -- (OFFSET 0: a lookup per host, never b_dane_host of every host)
+      LEFT JOIN LATERAL (
+          SELECT h.host, h.dane, h.tlsa, h.leaves FROM b_dane_host h
+           WHERE h.campaign_id = dd.campaign_id AND h.target_id = dd.target_id
+             AND h.host = b.host
+          OFFSET 0) a ON true
+     WHERE (b.campaign_id = (SELECT scope_id(1))
+            OR b.campaign_id = (SELECT scope_id(2)))
+       AND (dd.campaign_id = (SELECT scope_id(1))
+            OR dd.campaign_id = (SELECT scope_id(2)))
+       AND b.cache_bound = (SELECT cache_bound())
+       AND dd.cache_bound = (SELECT cache_bound())
+       AND b.cache_xid = (SELECT cache_xid())
+       AND dd.cache_xid = (SELECT cache_xid())
+       AND (SELECT cache_filled('b_dane_ok_host'))
+       AND (SELECT cache_filled('b_change_domain'))
+    UNION ALL
+    SELECT dd.campaign_id, b.campaign_id, b.domain, b.host, b.dane, b.tlsa,
+           b.leaves, a.host, a.dane, a.tlsa, a.leaves
+      FROM b_dane_host b
+      JOIN domain_dns dd ON dd.domain = b.domain
+      LEFT JOIN b_dane_host a
+             ON a.campaign_id = dd.campaign_id AND a.domain = b.domain
+            AND a.host = b.host
+     WHERE NOT ((SELECT cache_filled('b_dane_ok_host'))
+                AND (SELECT cache_filled('b_change_domain')))
+       AND b.dane = 'dane_ok'
+)
+SELECT campaign_id, compare_id, domain, host, dane_before, dane_after,
+       leaves_after IS DISTINCT FROM leaves_before AS leaf_changed,
+       tlsa_after IS DISTINCT FROM tlsa_before AS tlsa_changed,
+       CASE WHEN host_after IS NULL THEN 'MX host no longer named (or not kept)'
+            WHEN dane_after = 'dane_ok' THEN 'still dane_ok'
+            WHEN dane_after = 'dane_no_match' AND tlsa_after = tlsa_before
+                 AND leaves_after IS DISTINCT FROM leaves_before
                  THEN 'no match now: certificate changed, TLSA records kept'
-            WHEN a.dane = 'dane_no_match' AND a.tlsa <> b.tlsa
+            WHEN dane_after = 'dane_no_match' AND tlsa_after <> tlsa_before
                  THEN 'no match now: TLSA records changed'
-            WHEN a.dane = 'dane_no_match'
+            WHEN dane_after = 'dane_no_match'
                  THEN 'no match now: same certificate and TLSA records'
             ELSE 'another DANE outcome now' END AS change
-  FROM b_dane_host b
-  JOIN domain_dns dd ON dd.domain = b.domain
-  LEFT JOIN b_dane_host a
-         ON a.campaign_id = dd.campaign_id AND a.domain = b.domain
-        AND a.host = b.host
- WHERE b.dane = 'dane_ok';
+  FROM p;
 
 COMMENT ON VIEW b_dane_pair IS
     'Per MX host of a domain that was dane_ok in a campaign (compare_id, '

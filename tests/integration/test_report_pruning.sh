@@ -99,9 +99,12 @@ check_plans() {
 
 # The building blocks' cache (000_scope.sql) is filled by queries of
 # their own, whose plans are checked with the figures': each block once
-# per campaign of the report, not once per figure.
+# per campaign of the report, not once per figure; the pair blocks (read
+# by the change figures only) only for a pair.
 nblock=$(sql "SELECT count(*) FROM analysis.cache_block")
 [ "$nblock" -ge 5 ] || fail "cached building blocks: $nblock"
+nsingle=$(sql "SELECT count(*) FROM analysis.cache_block WHERE NOT pair_only")
+[ "$nsingle" -lt "$nblock" ] || fail "no pair blocks: $nsingle of $nblock blocks"
 check_fills() { # check_fills NAME WANT
 	local n
 	n=$(grep -c 'Query Text: INSERT INTO cache_[a-z0-9_]* SELECT' "$TEST_WORK/$1.plans" || true)
@@ -110,7 +113,7 @@ check_fills() { # check_fills NAME WANT
 }
 plans_of report "SELECT count(*) FROM analysis.report($one)"
 check_plans report "$nfig" "$one"
-check_fills report "$nblock"
+check_fills report "$nsingle"
 plans_of compare "SELECT count(*) FROM analysis.report($one, $two)"
 check_plans compare "$nall" "$one" "$two"
 check_fills compare $((2 * nblock))
