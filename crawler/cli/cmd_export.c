@@ -6,6 +6,8 @@
 #include <string.h>
 #include <stdbool.h>
 
+#include <zstd.h>
+
 #include "crawler/store/campaign.h"
 #include "crawler/cli/cli.h"
 #include "crawler/cli/commands.h"
@@ -368,11 +370,17 @@ static const char hr_sql[] =
     "WHERE de.campaign_id = $1::bigint "
     "ORDER BY de.target_id, de.ordinal, de.ip, de.port";
 
+struct key {
+	char *s;
+	size_t n;
+};
+
 /* A SELECT list: target_id first, then the groups in order. */
 struct group {
 	const struct col *cols;
 	size_t n;
-	int off; /* column number of the first */
+	int off;	  /* column number of the first */
+	struct key *keys; /* per column ", \"key\": " (first: from +2) */
 };
 
 static int build_sql(struct jbuf *sql, const char *target, struct group *g,
@@ -595,43 +603,85 @@ static void stream_close(struct stream *s)
 
 /* --- writing JSON ----------------------------------------------------- */
 
+/* jbuf_append with the common case inline: a 1M-domain export appends
+ * some 10^9 pieces, nearly all of them into a buffer that has room. */
+static inline void put(struct jbuf *b, const char *s, size_t n)
+{
+	if (!b->failed && b->len + n < b->cap) {
+		memcpy(b->data + b->len, s, n);
+		b->len += n;
+		b->data[b->len] = '\0';
+	} else {
+		jbuf_append(b, s, n);
+	}
+}
+#define PUT_LIT(b, lit) put((b), (lit), sizeof(lit) - 1)
+
+/* A JSON string as jbuf_json_string writes it, without its per-run
+ * appends when every byte is printable ASCII (the common case). */
+static void put_str(struct jbuf *b, const char *v, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)v;
+	size_t i = 0;
+	while (i < n && p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' &&
+	       p[i] != '\\')
+		i++;
+	if (i < n || b->failed || b->len + n + 2 >= b->cap) {
+		jbuf_json_string(b, v, n);
+		return;
+	}
+	char *d = b->data + b->len;
+	d[0] = '"';
+	memcpy(d + 1, v, n);
+	d[n + 1] = '"';
+	b->len += n + 2;
+	b->data[b->len] = '\0';
+}
+
+/* A key written in this file (plain ASCII, no escapes needed). */
 static void put_key(struct jbuf *b, const char *key, bool *first)
 {
 	if (!*first)
-		jbuf_append(b, ", ", 2);
+		PUT_LIT(b, ", ");
 	*first = false;
-	jbuf_json_string(b, key, strlen(key));
-	jbuf_append(b, ": ", 2);
+	PUT_LIT(b, "\"");
+	put(b, key, strlen(key));
+	PUT_LIT(b, "\": ");
 }
 
-static void put_value(struct jbuf *b, enum kind kind, const char *v)
+static void put_value_n(struct jbuf *b, enum kind kind, const char *v, size_t n)
 {
 	if (!v) {
-		jbuf_append(b, "null", 4);
+		PUT_LIT(b, "null");
 		return;
 	}
 	switch (kind) {
 	case K_STR:
-		jbuf_json_string(b, v, strlen(v));
+		put_str(b, v, n);
 		break;
 	case K_BOOL:
 		if (v[0] == 't')
-			jbuf_append(b, "true", 4);
+			PUT_LIT(b, "true");
 		else
-			jbuf_append(b, "false", 5);
+			PUT_LIT(b, "false");
 		break;
 	case K_NUM:
 	case K_JSON:
-		jbuf_puts(b, v);
+		put(b, v, n);
 		break;
 	}
+}
+
+static void put_value(struct jbuf *b, enum kind kind, const char *v)
+{
+	put_value_n(b, kind, v, v ? strlen(v) : 0);
 }
 
 /* Appends what src holds (src->data is NULL before the first append). */
 static void put_jbuf(struct jbuf *b, const struct jbuf *src)
 {
 	if (src->len)
-		jbuf_append(b, src->data, src->len);
+		put(b, src->data, src->len);
 }
 
 /* The group's columns of the stream's current row as "key": value pairs. */
@@ -639,9 +689,52 @@ static void put_group(struct jbuf *b, const struct stream *s,
 		      const struct group *g, bool *first)
 {
 	for (size_t k = 0; k < g->n; k++) {
-		put_key(b, g->cols[k].key, first);
-		put_value(b, g->cols[k].kind, sv(s, g->off + (int)k));
+		const struct key *key = &g->keys[k];
+		int col = g->off + (int)k;
+		if (*first)
+			put(b, key->s + 2, key->n - 2);
+		else
+			put(b, key->s, key->n);
+		*first = false;
+		if (PQgetisnull(s->res, s->row, col))
+			PUT_LIT(b, "null");
+		else
+			put_value_n(b, g->cols[k].kind,
+				    PQgetvalue(s->res, s->row, col),
+				    (size_t)PQgetlength(s->res, s->row, col));
 	}
+}
+
+/* Fills g->keys: ", \"key\": " for each column, JSON-escaped once. */
+static int group_keys(struct group *g)
+{
+	g->keys = calloc(g->n, sizeof *g->keys);
+	if (!g->keys)
+		return -1;
+	for (size_t k = 0; k < g->n; k++) {
+		struct jbuf j;
+		jbuf_init(&j, 1u << 12);
+		jbuf_append(&j, ", ", 2);
+		jbuf_json_string(&j, g->cols[k].key, strlen(g->cols[k].key));
+		jbuf_append(&j, ": ", 2);
+		if (j.failed) {
+			jbuf_free(&j);
+			return -1;
+		}
+		g->keys[k].s = j.data;
+		g->keys[k].n = j.len;
+	}
+	return 0;
+}
+
+static void group_free(struct group *g)
+{
+	if (!g->keys)
+		return;
+	for (size_t k = 0; k < g->n; k++)
+		free(g->keys[k].s);
+	free(g->keys);
+	g->keys = NULL;
 }
 
 /* --- per domain: what the headline columns need ----------------------- */
@@ -741,8 +834,12 @@ struct export
 {
 	struct stream s[S_N];
 	struct group dom[5], mx[4], addr[1], ep[5], q[1];
-	PGresult *dicts;   /* id, dict (binary) of the campaign */
-	const char *extra; /* campaign fields, JSON pairs starting ", " */
+	PGresult *dicts; /* id, dict (binary) of the campaign */
+	/* Each dictionary digested once, one context for every record:
+	 * per-record setup cost more than the decompression itself. */
+	ZSTD_DCtx *dctx;
+	ZSTD_DDict **ddicts; /* [i]: of row i of dicts */
+	const char *extra;   /* campaign fields, JSON pairs starting ", " */
 	const char *cid, *name;
 	bool csv;
 	struct facts f;
@@ -756,28 +853,59 @@ enum { DG_TOP, DG_DNSMX, DG_STS, DG_RPT, DG_HIDDEN };
 enum { MG_HEAD, MG_TLSA, MG_TAIL, MG_HIDDEN };
 enum { EG_TOP, EG_SMTP, EG_TLS, EG_CERT, EG_HIDDEN };
 
+/* The decompression context and each dictionary of the campaign. */
+static int dicts_open(struct export *x)
+{
+	int n = PQntuples(x->dicts);
+	x->dctx = ZSTD_createDCtx();
+	x->ddicts = calloc((size_t)n + 1, sizeof *x->ddicts);
+	if (!x->dctx || !x->ddicts)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		/* A dictionary zstd cannot load is as missing: its records
+		 * are written as null (as record_decompress would fail). */
+		x->ddicts[i] =
+		    ZSTD_createDDict(PQgetvalue(x->dicts, i, 1),
+				     (size_t)PQgetlength(x->dicts, i, 1));
+	}
+	return 0;
+}
+
 static int export_open(struct export *x, struct db *db, const char *snapshot)
 {
 	struct jbuf sql;
 	int rc = 0;
 
 	jbuf_init(&sql, 1u << 20);
-	x->dom[DG_TOP] = (struct group){ dom_top, NELEM(dom_top), 0 };
-	x->dom[DG_DNSMX] = (struct group){ dom_dnsmx, NELEM(dom_dnsmx), 0 };
-	x->dom[DG_STS] = (struct group){ dom_sts, NELEM(dom_sts), 0 };
-	x->dom[DG_RPT] = (struct group){ dom_rpt, NELEM(dom_rpt), 0 };
-	x->dom[DG_HIDDEN] = (struct group){ dom_hidden, NELEM(dom_hidden), 0 };
-	x->mx[MG_HEAD] = (struct group){ mx_head, NELEM(mx_head), 0 };
-	x->mx[MG_TLSA] = (struct group){ mx_tlsa, NELEM(mx_tlsa), 0 };
-	x->mx[MG_TAIL] = (struct group){ mx_tail, NELEM(mx_tail), 0 };
-	x->mx[MG_HIDDEN] = (struct group){ mx_hidden, NELEM(mx_hidden), 0 };
-	x->addr[0] = (struct group){ addr_cols, NELEM(addr_cols), 0 };
-	x->ep[EG_TOP] = (struct group){ ep_top, NELEM(ep_top), 0 };
-	x->ep[EG_SMTP] = (struct group){ ep_smtp, NELEM(ep_smtp), 0 };
-	x->ep[EG_TLS] = (struct group){ ep_tls, NELEM(ep_tls), 0 };
-	x->ep[EG_CERT] = (struct group){ ep_cert, NELEM(ep_cert), 0 };
-	x->ep[EG_HIDDEN] = (struct group){ ep_hidden, NELEM(ep_hidden), 0 };
-	x->q[0] = (struct group){ q_cols, NELEM(q_cols), 0 };
+	x->dom[DG_TOP] = (struct group){ dom_top, NELEM(dom_top), 0, NULL };
+	x->dom[DG_DNSMX] =
+	    (struct group){ dom_dnsmx, NELEM(dom_dnsmx), 0, NULL };
+	x->dom[DG_STS] = (struct group){ dom_sts, NELEM(dom_sts), 0, NULL };
+	x->dom[DG_RPT] = (struct group){ dom_rpt, NELEM(dom_rpt), 0, NULL };
+	x->dom[DG_HIDDEN] =
+	    (struct group){ dom_hidden, NELEM(dom_hidden), 0, NULL };
+	x->mx[MG_HEAD] = (struct group){ mx_head, NELEM(mx_head), 0, NULL };
+	x->mx[MG_TLSA] = (struct group){ mx_tlsa, NELEM(mx_tlsa), 0, NULL };
+	x->mx[MG_TAIL] = (struct group){ mx_tail, NELEM(mx_tail), 0, NULL };
+	x->mx[MG_HIDDEN] =
+	    (struct group){ mx_hidden, NELEM(mx_hidden), 0, NULL };
+	x->addr[0] = (struct group){ addr_cols, NELEM(addr_cols), 0, NULL };
+	x->ep[EG_TOP] = (struct group){ ep_top, NELEM(ep_top), 0, NULL };
+	x->ep[EG_SMTP] = (struct group){ ep_smtp, NELEM(ep_smtp), 0, NULL };
+	x->ep[EG_TLS] = (struct group){ ep_tls, NELEM(ep_tls), 0, NULL };
+	x->ep[EG_CERT] = (struct group){ ep_cert, NELEM(ep_cert), 0, NULL };
+	x->ep[EG_HIDDEN] =
+	    (struct group){ ep_hidden, NELEM(ep_hidden), 0, NULL };
+	x->q[0] = (struct group){ q_cols, NELEM(q_cols), 0, NULL };
+	struct group *all[] = { x->dom, x->mx, x->addr, x->ep, x->q };
+	size_t nall[] = { NELEM(x->dom), NELEM(x->mx), NELEM(x->addr),
+			  NELEM(x->ep), NELEM(x->q) };
+	for (size_t i = 0; i < NELEM(all); i++)
+		for (size_t k = 0; k < nall[i]; k++)
+			if (group_keys(&all[i][k]) != 0)
+				rc = -1;
+	if (rc == 0 && !x->csv && dicts_open(x) != 0)
+		rc = -1;
 
 	struct {
 		const char *name, *target, *from;
@@ -870,38 +998,38 @@ static void take_endpoint(struct export *x, unsigned *host_fail)
 		struct jbuf *b = &x->eps;
 		bool first = true;
 		if (b->len)
-			jbuf_append(b, ", ", 2);
-		jbuf_append(b, "{", 1);
+			PUT_LIT(b, ", ");
+		PUT_LIT(b, "{");
 		put_group(b, e, &x->ep[EG_TOP], &first);
 		put_key(b, "smtp", &first);
 		bool in = true;
-		jbuf_append(b, "{", 1);
+		PUT_LIT(b, "{");
 		put_group(b, e, &x->ep[EG_SMTP], &in);
-		jbuf_append(b, "}", 1);
+		PUT_LIT(b, "}");
 		put_key(b, "tls", &first);
 		in = true;
-		jbuf_append(b, "{", 1);
+		PUT_LIT(b, "{");
 		if (!sv(e, C.e_tls_version)) {
 			put_key(b, "outcome", &in);
-			jbuf_puts(b, "null");
+			PUT_LIT(b, "null");
 			put_key(b, "reason", &in);
 			put_value(b, K_STR, sv(e, C.e_reason));
 		} else {
 			put_key(b, "outcome", &in);
-			jbuf_puts(b, "\"ok\"");
+			PUT_LIT(b, "\"ok\"");
 			put_group(b, e, &x->ep[EG_TLS], &in);
 		}
-		jbuf_append(b, "}", 1);
+		PUT_LIT(b, "}");
 		put_key(b, "cert", &first);
 		if (!sv(e, C.e_trusted)) {
-			jbuf_puts(b, "null");
+			PUT_LIT(b, "null");
 		} else {
 			in = true;
-			jbuf_append(b, "{", 1);
+			PUT_LIT(b, "{");
 			put_group(b, e, &x->ep[EG_CERT], &in);
-			jbuf_append(b, "}", 1);
+			PUT_LIT(b, "}");
 		}
-		jbuf_append(b, "}", 1);
+		PUT_LIT(b, "}");
 	}
 	struct ep_fact *p =
 	    grow(f->eps, &f->cap_eps, f->neps + 1, sizeof *f->eps);
@@ -930,20 +1058,20 @@ static void take_address(struct export *x)
 	if (!x->csv) {
 		struct jbuf *fam = sbool(a, C.a_v4) ? &x->a4 : &x->a6;
 		if (fam->len)
-			jbuf_append(fam, ", ", 2);
+			PUT_LIT(fam, ", ");
 		put_value(fam, K_STR, ip);
 		struct jbuf *b = &x->aall;
 		bool first = true;
 		if (b->len)
-			jbuf_append(b, ", ", 2);
-		jbuf_append(b, "{", 1);
+			PUT_LIT(b, ", ");
+		PUT_LIT(b, "{");
 		put_key(b, "ip", &first);
 		put_value(b, K_STR, ip);
 		put_key(b, "verdict", &first);
 		put_value(b, K_STR, sv(a, C.a_verdict));
 		put_key(b, "class", &first);
 		put_value(b, K_STR, sv(a, C.a_class));
-		jbuf_append(b, "}", 1);
+		PUT_LIT(b, "}");
 	}
 	if (str_is(sv(a, C.a_verdict), "ok")) {
 		void *p =
@@ -1009,12 +1137,12 @@ static void add_mx_match(struct export *x, const char *host, bool match)
 	struct jbuf key;
 	jbuf_init(&key, 1u << 16);
 	jbuf_json_string(&key, host, strlen(host));
-	jbuf_append(&key, ": ", 2);
+	PUT_LIT(&key, ": ");
 	/* a host named twice: the same verdict, once */
 	if (!key.failed &&
 	    (f->mx_match.len == 0 || !strstr(f->mx_match.data, key.data))) {
 		if (f->mx_match.len)
-			jbuf_append(&f->mx_match, ", ", 2);
+			PUT_LIT(&f->mx_match, ", ");
 		jbuf_append(&f->mx_match, key.data, key.len);
 		jbuf_puts(&f->mx_match, match ? "true" : "false");
 	}
@@ -1033,7 +1161,7 @@ static void put_mx(struct export *x, int64_t t)
 	stream_skip(a, t);
 	stream_skip(e, t);
 	if (!x->csv)
-		jbuf_puts(b, ", \"mx\": [");
+		PUT_LIT(b, ", \"mx\": [");
 	for (; m->target == t; stream_next(m)) {
 		int ord = sint(m, C.m_ordinal);
 		unsigned host_fail = 0;
@@ -1076,38 +1204,38 @@ static void put_mx(struct export *x, int64_t t)
 
 		bool first = true, in;
 		if (n++)
-			jbuf_append(b, ", ", 2);
-		jbuf_append(b, "{", 1);
+			PUT_LIT(b, ", ");
+		PUT_LIT(b, "{");
 		put_group(b, m, &x->mx[MG_HEAD], &first);
 		put_key(b, "a", &first);
-		jbuf_puts(b, "{\"dnssec\": ");
+		PUT_LIT(b, "{\"dnssec\": ");
 		put_value(b, K_STR, sv(m, C.m_a_dnssec));
-		jbuf_puts(b, ", \"addresses\": [");
+		PUT_LIT(b, ", \"addresses\": [");
 		put_jbuf(b, &x->a4);
-		jbuf_puts(b, "]}");
+		PUT_LIT(b, "]}");
 		put_key(b, "aaaa", &first);
-		jbuf_puts(b, "{\"dnssec\": ");
+		PUT_LIT(b, "{\"dnssec\": ");
 		put_value(b, K_STR, sv(m, C.m_aaaa_dnssec));
-		jbuf_puts(b, ", \"addresses\": [");
+		PUT_LIT(b, ", \"addresses\": [");
 		put_jbuf(b, &x->a6);
-		jbuf_puts(b, "]}");
+		PUT_LIT(b, "]}");
 		put_key(b, "addresses", &first);
-		jbuf_append(b, "[", 1);
+		PUT_LIT(b, "[");
 		put_jbuf(b, &x->aall);
-		jbuf_append(b, "]", 1);
+		PUT_LIT(b, "]");
 		put_key(b, "tlsa", &first);
 		in = true;
-		jbuf_append(b, "{", 1);
+		PUT_LIT(b, "{");
 		put_group(b, m, &x->mx[MG_TLSA], &in);
-		jbuf_append(b, "}", 1);
+		PUT_LIT(b, "}");
 		put_group(b, m, &x->mx[MG_TAIL], &first);
 		put_key(b, "endpoints", &first);
-		jbuf_append(b, "[", 1);
+		PUT_LIT(b, "[");
 		put_jbuf(b, &x->eps);
-		jbuf_puts(b, "]}");
+		PUT_LIT(b, "]}");
 	}
 	if (!x->csv)
-		jbuf_append(b, "]", 1);
+		PUT_LIT(b, "]");
 }
 
 /* Would an enforcing sender deliver (schema/009 mta_sts_verdict)?
@@ -1121,23 +1249,23 @@ static const char *sts_verdict(struct export *x, struct jbuf *failures)
 
 	jbuf_reset(failures);
 	if (!str_is(txt, "valid")) {
-		jbuf_puts(failures, "[]");
+		PUT_LIT(failures, "[]");
 		return NULL;
 	}
 	if (str_is(fetch, "webpki_invalid"))
-		jbuf_puts(failures, "[\"sts-webpki-invalid\"]");
+		PUT_LIT(failures, "[\"sts-webpki-invalid\"]");
 	else if (!str_is(fetch, "ok"))
-		jbuf_puts(failures, "[\"sts-policy-fetch-error\"]");
+		PUT_LIT(failures, "[\"sts-policy-fetch-error\"]");
 	else if (!str_is(policy, "valid"))
-		jbuf_puts(failures, "[\"sts-policy-invalid\"]");
+		PUT_LIT(failures, "[\"sts-policy-invalid\"]");
 	else {
 		int n = 0;
-		jbuf_append(failures, "[", 1);
+		PUT_LIT(failures, "[");
 		for (size_t i = 0; i < NELEM(sts_failures); i++)
 			if (x->f.sts_failures & (1u << i))
 				jbuf_printf(failures, "%s\"%s\"",
 					    n++ ? ", " : "", sts_failures[i]);
-		jbuf_append(failures, "]", 1);
+		PUT_LIT(failures, "]");
 	}
 	if (!str_is(fetch, "ok") || !str_is(policy, "valid"))
 		verdict = "false";
@@ -1208,13 +1336,13 @@ static void csv_field(struct jbuf *b, const char *v, bool last)
 {
 	if (v) {
 		if (strpbrk(v, ",\"\r\n")) {
-			jbuf_append(b, "\"", 1);
+			PUT_LIT(b, "\"");
 			for (const char *p = v; *p; p++) {
 				if (*p == '"')
-					jbuf_append(b, "\"", 1);
+					PUT_LIT(b, "\"");
 				jbuf_append(b, p, 1);
 			}
-			jbuf_append(b, "\"", 1);
+			PUT_LIT(b, "\"");
 		} else {
 			jbuf_puts(b, v);
 		}
@@ -1257,6 +1385,29 @@ static void put_csv_row(struct export *x, int64_t t)
 	csv_field(b, ladder_rung(x, enforce), true);
 }
 
+/* Decompresses one record into out, as record_decompress does, with the
+ * export's context and digested dictionary (NULL: none). 0 or -1. */
+static int put_record(struct export *x, const uint8_t *src, size_t len,
+		      const ZSTD_DDict *dd, struct jbuf *out)
+{
+	unsigned long long size = ZSTD_getFrameContentSize(src, len);
+	if (size == ZSTD_CONTENTSIZE_ERROR ||
+	    size == ZSTD_CONTENTSIZE_UNKNOWN || size > EXPORT_RECORD_MAX)
+		return -1;
+	char *dst = jbuf_room(out, (size_t)size);
+	if (!dst)
+		return -1;
+	size_t n =
+	    dd ? ZSTD_decompress_usingDDict(x->dctx, dst, (size_t)size, src,
+					    len, dd)
+	       : ZSTD_decompressDCtx(x->dctx, dst, (size_t)size, src, len);
+	if (ZSTD_isError(n) || n != size)
+		return -1;
+	out->len += n;
+	out->data[out->len] = '\0';
+	return 0;
+}
+
 /* The handshake records of target t, decompressed (schema/007). */
 static void put_records(struct export *x, int64_t t)
 {
@@ -1265,30 +1416,24 @@ static void put_records(struct export *x, int64_t t)
 	int n = 0;
 
 	stream_skip(s, t);
-	jbuf_puts(b, ", \"handshake_records\": [");
+	PUT_LIT(b, ", \"handshake_records\": [");
 	for (; s->target == t; stream_next(s)) {
-		const uint8_t *dict = NULL;
-		size_t dict_len = 0;
+		const ZSTD_DDict *dd = NULL;
 		bool bad = false;
 		if (!PQgetisnull(s->res, s->row, 1)) {
 			int64_t id = be64(PQgetvalue(s->res, s->row, 1));
-			for (int i = 0; i < PQntuples(x->dicts); i++) {
-				if (be64(PQgetvalue(x->dicts, i, 0)) == id) {
-					dict = (const uint8_t *)PQgetvalue(
-					    x->dicts, i, 1);
-					dict_len =
-					    (size_t)PQgetlength(x->dicts, i, 1);
-				}
-			}
-			bad = !dict;
+			for (int i = 0; i < PQntuples(x->dicts); i++)
+				if (be64(PQgetvalue(x->dicts, i, 0)) == id)
+					dd = x->ddicts[i];
+			bad = !dd;
 		}
 		if (n++)
-			jbuf_append(b, ", ", 2);
-		if (bad || record_decompress(
-			       (const uint8_t *)PQgetvalue(s->res, s->row, 2),
-			       (size_t)PQgetlength(s->res, s->row, 2), dict,
-			       dict_len, b, EXPORT_RECORD_MAX) != 0) {
-			jbuf_puts(b, "null");
+			PUT_LIT(b, ", ");
+		if (bad ||
+		    put_record(
+			x, (const uint8_t *)PQgetvalue(s->res, s->row, 2),
+			(size_t)PQgetlength(s->res, s->row, 2), dd, b) != 0) {
+			PUT_LIT(b, "null");
 			if (!x->record_failed)
 				cli_error("export: a handshake record of "
 					  "target %" PRId64
@@ -1298,7 +1443,7 @@ static void put_records(struct export *x, int64_t t)
 			x->record_failed = true;
 		}
 	}
-	jbuf_append(b, "]", 1);
+	PUT_LIT(b, "]");
 }
 
 /* One document (or CSV row) for the domain stream's current row. */
@@ -1316,45 +1461,45 @@ static int put_domain(struct export *x)
 		put_csv_row(x, t);
 		goto write;
 	}
-	jbuf_puts(b, "{\"domain\": ");
+	PUT_LIT(b, "{\"domain\": ");
 	put_value(b, K_STR, sv(d, C.d_domain));
 	jbuf_puts(b, x->extra);
 	put_group(b, d, &x->dom[DG_TOP], &first);
-	jbuf_puts(b, ", \"dns\": {\"mx\": {");
+	PUT_LIT(b, ", \"dns\": {\"mx\": {");
 	in = true;
 	put_group(b, d, &x->dom[DG_DNSMX], &in);
-	jbuf_puts(b, "}}");
+	PUT_LIT(b, "}}");
 	put_mx(x, t);
-	jbuf_puts(b, ", \"mta_sts\": {");
+	PUT_LIT(b, ", \"mta_sts\": {");
 	in = true;
 	put_group(b, d, &x->dom[DG_STS], &in);
-	jbuf_puts(b, ", \"mx_match\": {");
+	PUT_LIT(b, ", \"mx_match\": {");
 	put_jbuf(b, &x->f.mx_match);
-	jbuf_puts(b, "}, \"enforce_would_work\": ");
+	PUT_LIT(b, "}, \"enforce_would_work\": ");
 	struct jbuf failures;
 	jbuf_init(&failures, 1u << 12);
 	const char *enforce = sts_verdict(x, &failures);
 	jbuf_puts(b, enforce ? enforce : "null");
-	jbuf_puts(b, ", \"failures\": ");
+	PUT_LIT(b, ", \"failures\": ");
 	put_jbuf(b, &failures);
 	jbuf_free(&failures);
-	jbuf_puts(b, "}, \"tlsrpt\": {");
+	PUT_LIT(b, "}, \"tlsrpt\": {");
 	in = true;
 	put_group(b, d, &x->dom[DG_RPT], &in);
-	jbuf_puts(b, "}, \"queries\": [");
+	PUT_LIT(b, "}, \"queries\": [");
 	struct stream *q = &x->s[S_Q];
 	stream_skip(q, t);
 	for (int n = 0; q->target == t; stream_next(q)) {
 		if (n++)
-			jbuf_append(b, ", ", 2);
+			PUT_LIT(b, ", ");
 		in = true;
-		jbuf_append(b, "{", 1);
+		PUT_LIT(b, "{");
 		put_group(b, q, &x->q[0], &in);
-		jbuf_append(b, "}", 1);
+		PUT_LIT(b, "}");
 	}
-	jbuf_append(b, "]", 1);
+	PUT_LIT(b, "]");
 	put_records(x, t);
-	jbuf_puts(b, "}\n");
+	PUT_LIT(b, "}\n");
 write:
 	if (b->failed) {
 		cli_error("export: the document of target %" PRId64
@@ -1370,6 +1515,17 @@ static void export_close(struct export *x)
 {
 	for (int i = 0; i < S_N; i++)
 		stream_close(&x->s[i]);
+	struct group *all[] = { x->dom, x->mx, x->addr, x->ep, x->q };
+	size_t nall[] = { NELEM(x->dom), NELEM(x->mx), NELEM(x->addr),
+			  NELEM(x->ep), NELEM(x->q) };
+	for (size_t i = 0; i < NELEM(all); i++)
+		for (size_t k = 0; k < nall[i]; k++)
+			group_free(&all[i][k]);
+	if (x->ddicts)
+		for (int i = 0; i < PQntuples(x->dicts); i++)
+			ZSTD_freeDDict(x->ddicts[i]);
+	free(x->ddicts);
+	ZSTD_freeDCtx(x->dctx);
 	free(x->f.eps);
 	free(x->f.ok_ips);
 	jbuf_free(&x->f.mx_match);
