@@ -104,31 +104,46 @@ static const struct col dom_top[] = {
 	{ "mx_count", K_NUM, "d.mx_count" },
 	{ "mx_truncated", K_BOOL, "d.mx_truncated" },
 	{ "apex_cname", K_JSON, "to_json(d.apex_cname)" },
-	{ "large_answer", K_BOOL, "q_mx.large" },
+};
+/* then "large_answer": the MX answer's "large" (q_mx below) */
+static const struct col dom_top2[] = {
 	{ "dns_queries", K_NUM, "d.dns_queries" },
 	{ "elapsed_ms", K_NUM, "d.elapsed_ms" },
 };
 
-/* "dns": {"mx": {...}} */
-static const struct col dom_dnsmx[] = {
-	{ "outcome", K_STR, "q_mx.outcome" },
-	{ "rcode", K_STR, "q_mx.rcode" },
-	{ "dnssec", K_STR, "q_mx.dnssec" },
-	{ "dnssec_reason", K_STR, "q_mx.dnssec_reason" },
-	{ "ede", K_JSON, "to_json(q_mx.ede)" },
-	{ "ede_text", K_STR, "q_mx.ede_text" },
-	{ "records", K_JSON, "to_json(q_mx.records)" },
+/* The domain's own answers come from the query stream (its rows of
+ * dns_rrset, which the document lists in "queries" anyway) instead of
+ * three more joins per domain: each pair is { key in the document, key
+ * of the column in q_cols or q_hidden }. A missing answer gives nulls
+ * ("[]" for txt_records, as the view's coalesce). */
+struct qpair {
+	const char *key, *qkey;
+};
+/* "dns": {"mx": {...}}: the answer to domain/MX (q_mx) */
+static const struct qpair q_mx_pairs[] = {
+	{ "outcome", "outcome" }, { "rcode", "rcode" },
+	{ "dnssec", "dnssec" },	  { "dnssec_reason", "dnssec_reason" },
+	{ "ede", "ede" },	  { "ede_text", "ede_text" },
+	{ "records", "records" },
+};
+/* the first keys of "mta_sts": the answer to _mta-sts.domain/TXT (q_sts)
+ * and of "tlsrpt": _smtp._tls.domain/TXT (q_rpt) */
+static const struct qpair q_sts_pairs[] = {
+	{ "txt_dnssec", "dnssec" },
+	{ "txt_rcode", "rcode" },
+	{ "txt_cname", "cname" },
+	{ "txt_records", "txt" },
+};
+static const struct qpair q_rpt_pairs[] = {
+	{ "txt_dnssec", "dnssec" },
+	{ "txt_rcode", "rcode" },
+	{ "txt_records", "txt" },
 };
 
-/* "mta_sts": the TXT answer, then domain_mta_sts (schema/014 export_sts).
- * TXT strings and served bytes use PostgreSQL's escape encoding. */
+/* "mta_sts": the TXT answer (above), then domain_mta_sts (schema/014
+ * export_sts). TXT strings and served bytes use PostgreSQL's escape
+ * encoding. */
 static const struct col dom_sts[] = {
-	{ "txt_dnssec", K_STR, "q_sts.dnssec" },
-	{ "txt_rcode", K_STR, "q_sts.rcode" },
-	{ "txt_cname", K_JSON, "to_json(q_sts.cname)" },
-	{ "txt_records", K_JSON,
-	  "coalesce((SELECT json_agg(encode(t, 'escape')) "
-	  "FROM unnest(q_sts.txt) t), '[]'::json)" },
 	{ "txt", K_STR, "s.txt" },
 	{ "txt_error", K_STR, "s.txt_error" },
 	{ "txt_records_count", K_NUM, "s.txt_records" },
@@ -170,11 +185,6 @@ static const struct col dom_sts[] = {
 
 /* "tlsrpt": the TXT answer, then domain_tlsrpt. */
 static const struct col dom_rpt[] = {
-	{ "txt_dnssec", K_STR, "q_rpt.dnssec" },
-	{ "txt_rcode", K_STR, "q_rpt.rcode" },
-	{ "txt_records", K_JSON,
-	  "coalesce((SELECT json_agg(encode(t, 'escape')) "
-	  "FROM unnest(q_rpt.txt) t), '[]'::json)" },
 	{ "status", K_STR, "r.status" },
 	{ "error", K_STR, "r.error" },
 	{ "txt_records_count", K_NUM, "r.txt_records" },
@@ -192,24 +202,25 @@ static const struct col dom_hidden[] = {
 	{ "rank", K_NUM, "ct.rank" },
 };
 
-static const char dom_from[] =
-    " FROM domain_dns d"
-    " LEFT JOIN campaign_target ct ON ct.campaign_id = $1::bigint"
-    " AND ct.target_id = d.target_id"
-    " LEFT JOIN dns_rrset q_mx ON q_mx.campaign_id = $1::bigint"
-    " AND q_mx.target_id = d.target_id AND q_mx.qname = d.domain"
-    " AND q_mx.qtype = 'MX'"
-    " LEFT JOIN dns_rrset q_sts ON q_sts.campaign_id = $1::bigint"
-    " AND q_sts.target_id = d.target_id"
-    " AND q_sts.qname = '_mta-sts.' || d.domain AND q_sts.qtype = 'TXT'"
-    " LEFT JOIN dns_rrset q_rpt ON q_rpt.campaign_id = $1::bigint"
-    " AND q_rpt.target_id = d.target_id"
-    " AND q_rpt.qname = '_smtp._tls.' || d.domain AND q_rpt.qtype = 'TXT'"
-    " LEFT JOIN domain_mta_sts s ON s.campaign_id = $1::bigint"
-    " AND s.target_id = d.target_id"
-    " LEFT JOIN domain_tlsrpt r ON r.campaign_id = $1::bigint"
-    " AND r.target_id = d.target_id"
-    " WHERE d.campaign_id = $1::bigint ORDER BY d.target_id";
+/* The CSV reads no query stream: the MX answer's DNSSEC status by a join. */
+static const struct col dom_csv[] = {
+	{ "mx_dnssec", K_STR, "q_mx.dnssec" },
+};
+
+#define DOM_FROM                                                       \
+	" FROM domain_dns d"                                           \
+	" LEFT JOIN campaign_target ct ON ct.campaign_id = $1::bigint" \
+	" AND ct.target_id = d.target_id"                              \
+	" LEFT JOIN domain_mta_sts s ON s.campaign_id = $1::bigint"    \
+	" AND s.target_id = d.target_id"                               \
+	" LEFT JOIN domain_tlsrpt r ON r.campaign_id = $1::bigint"     \
+	" AND r.target_id = d.target_id"
+#define DOM_WHERE " WHERE d.campaign_id = $1::bigint ORDER BY d.target_id"
+static const char dom_from[] = DOM_FROM DOM_WHERE;
+static const char dom_from_csv[] =
+    DOM_FROM " LEFT JOIN dns_rrset q_mx ON q_mx.campaign_id = $1::bigint"
+	     " AND q_mx.target_id = d.target_id AND q_mx.qname = d.domain"
+	     " AND q_mx.qtype = 'MX'" DOM_WHERE;
 
 /* --- the MX stream: domain_mx ----------------------------------------- */
 
@@ -355,6 +366,13 @@ static const struct col q_cols[] = {
 	{ "cname", K_JSON, "to_json(r.cname)" },
 	{ "records", K_JSON, "to_json(r.records)" },
 	{ "elapsed_ms", K_NUM, "r.elapsed_ms" },
+};
+/* For the domain's own answers (q_mx_pairs ...). */
+static const struct col q_hidden[] = {
+	{ "ede_text", K_STR, "r.ede_text" },
+	{ "txt", K_JSON,
+	  "CASE WHEN cardinality(r.txt) > 0 THEN (SELECT json_agg(encode(t, "
+	  "'escape')) FROM unnest(r.txt) t) END" },
 };
 static const char q_from[] =
     " FROM dns_rrset r WHERE r.campaign_id = "
@@ -833,7 +851,7 @@ enum { S_DOM, S_MX, S_ADDR, S_EP, S_Q, S_HR, S_N };
 struct export
 {
 	struct stream s[S_N];
-	struct group dom[5], mx[4], addr[1], ep[5], q[1];
+	struct group dom[6], mx[4], addr[1], ep[5], q[2];
 	PGresult *dicts; /* id, dict (binary) of the campaign */
 	/* Each dictionary digested once, one context for every record:
 	 * per-record setup cost more than the decompression itself. */
@@ -844,12 +862,16 @@ struct export
 	bool csv;
 	struct facts f;
 	struct jbuf doc, a4, a6, aall, eps;
+	/* the domain's "queries" and its own answers' pairs (take_queries) */
+	struct jbuf qs, qmx, qsts, qrpt;
+	char large; /* q_mx.large: 't', 'f', 0 for null */
 	struct outfile *out;
 	int64_t domains;
 	bool record_failed;
 };
 
-enum { DG_TOP, DG_DNSMX, DG_STS, DG_RPT, DG_HIDDEN };
+enum { DG_TOP, DG_TOP2, DG_STS, DG_RPT, DG_HIDDEN, DG_CSV, DG_N };
+enum { QG_COLS, QG_HIDDEN, QG_N };
 enum { MG_HEAD, MG_TLSA, MG_TAIL, MG_HIDDEN };
 enum { EG_TOP, EG_SMTP, EG_TLS, EG_CERT, EG_HIDDEN };
 
@@ -878,8 +900,8 @@ static int export_open(struct export *x, struct db *db, const char *snapshot)
 
 	jbuf_init(&sql, 1u << 20);
 	x->dom[DG_TOP] = (struct group){ dom_top, NELEM(dom_top), 0, NULL };
-	x->dom[DG_DNSMX] =
-	    (struct group){ dom_dnsmx, NELEM(dom_dnsmx), 0, NULL };
+	x->dom[DG_TOP2] = (struct group){ dom_top2, NELEM(dom_top2), 0, NULL };
+	x->dom[DG_CSV] = (struct group){ dom_csv, NELEM(dom_csv), 0, NULL };
 	x->dom[DG_STS] = (struct group){ dom_sts, NELEM(dom_sts), 0, NULL };
 	x->dom[DG_RPT] = (struct group){ dom_rpt, NELEM(dom_rpt), 0, NULL };
 	x->dom[DG_HIDDEN] =
@@ -896,7 +918,8 @@ static int export_open(struct export *x, struct db *db, const char *snapshot)
 	x->ep[EG_CERT] = (struct group){ ep_cert, NELEM(ep_cert), 0, NULL };
 	x->ep[EG_HIDDEN] =
 	    (struct group){ ep_hidden, NELEM(ep_hidden), 0, NULL };
-	x->q[0] = (struct group){ q_cols, NELEM(q_cols), 0, NULL };
+	x->q[QG_COLS] = (struct group){ q_cols, NELEM(q_cols), 0, NULL };
+	x->q[QG_HIDDEN] = (struct group){ q_hidden, NELEM(q_hidden), 0, NULL };
 	struct group *all[] = { x->dom, x->mx, x->addr, x->ep, x->q };
 	size_t nall[] = { NELEM(x->dom), NELEM(x->mx), NELEM(x->addr),
 			  NELEM(x->ep), NELEM(x->q) };
@@ -912,11 +935,14 @@ static int export_open(struct export *x, struct db *db, const char *snapshot)
 		struct group *g;
 		size_t ng;
 	} def[] = {
-		[S_DOM] = { "x_dom", "d.target_id", dom_from, x->dom, 5 },
+		/* DG_CSV last: selected for the CSV only */
+		[S_DOM] = { "x_dom", "d.target_id",
+			    x->csv ? dom_from_csv : dom_from, x->dom,
+			    x->csv ? DG_N : DG_CSV },
 		[S_MX] = { "x_mx", "m.target_id", mx_from, x->mx, 4 },
 		[S_ADDR] = { "x_addr", "a.target_id", addr_from, x->addr, 1 },
 		[S_EP] = { "x_ep", "de.target_id", ep_from, x->ep, 5 },
-		[S_Q] = { "x_q", "r.target_id", q_from, x->q, 1 },
+		[S_Q] = { "x_q", "r.target_id", q_from, x->q, QG_N },
 	};
 	for (int i = 0; i < S_HR && rc == 0; i++) {
 		/* The CSV needs no DNS query list. */
@@ -941,6 +967,10 @@ static int export_open(struct export *x, struct db *db, const char *snapshot)
 static struct {
 	int d_domain, d_rank, d_mx_outcome, d_mx_dnssec, d_txt, d_fetch,
 	    d_policy, d_mode, d_rpt_status;
+	int q_qname, q_qtype, q_large;
+	int q_mx[NELEM(q_mx_pairs)], q_sts[NELEM(q_sts_pairs)],
+	    q_rpt[NELEM(q_rpt_pairs)];
+	enum kind q_kind[64]; /* by column number of the query stream */
 	int m_ordinal, m_host, m_kept, m_lit, m_dane, m_a_dnssec, m_aaaa_dnssec,
 	    m_sts_match;
 	int a_ordinal, a_v4, a_ip, a_verdict, a_class;
@@ -948,12 +978,36 @@ static struct {
 	    e_sts_failure, e_starttls_ok, e_cert_valid;
 } C;
 
+/* Column of `key` in the query stream, its kind noted. */
+static int q_col(const struct export *x, const char *key)
+{
+	for (int g = 0; g < QG_N; g++)
+		for (size_t k = 0; k < x->q[g].n; k++)
+			if (strcmp(x->q[g].cols[k].key, key) == 0) {
+				int col = x->q[g].off + (int)k;
+				if (col >= (int)NELEM(C.q_kind))
+					abort();
+				C.q_kind[col] = x->q[g].cols[k].kind;
+				return col;
+			}
+	abort();
+}
+
 static void find_columns(const struct export *x)
 {
 	C.d_domain = col_of(&x->dom[DG_HIDDEN], "domain");
 	C.d_rank = col_of(&x->dom[DG_HIDDEN], "rank");
 	C.d_mx_outcome = col_of(&x->dom[DG_TOP], "mx_outcome");
-	C.d_mx_dnssec = col_of(&x->dom[DG_DNSMX], "dnssec");
+	C.d_mx_dnssec = col_of(&x->dom[DG_CSV], "mx_dnssec");
+	C.q_qname = col_of(&x->q[QG_COLS], "qname");
+	C.q_qtype = col_of(&x->q[QG_COLS], "qtype");
+	C.q_large = col_of(&x->q[QG_COLS], "large");
+	for (size_t i = 0; i < NELEM(q_mx_pairs); i++)
+		C.q_mx[i] = q_col(x, q_mx_pairs[i].qkey);
+	for (size_t i = 0; i < NELEM(q_sts_pairs); i++)
+		C.q_sts[i] = q_col(x, q_sts_pairs[i].qkey);
+	for (size_t i = 0; i < NELEM(q_rpt_pairs); i++)
+		C.q_rpt[i] = q_col(x, q_rpt_pairs[i].qkey);
 	C.d_txt = col_of(&x->dom[DG_STS], "txt");
 	C.d_fetch = col_of(&x->dom[DG_STS], "fetch");
 	C.d_policy = col_of(&x->dom[DG_STS], "policy");
@@ -1446,6 +1500,87 @@ static void put_records(struct export *x, int64_t t)
 	PUT_LIT(b, "]");
 }
 
+/* The pairs of one of the domain's own answers: from the query stream's
+ * current row, or with q NULL (no such answer) their defaults. */
+static void put_qpairs(struct jbuf *b, const struct stream *q,
+		       const struct qpair *pairs, const int *cols, size_t n)
+{
+	bool first = true;
+	jbuf_reset(b);
+	for (size_t i = 0; i < n; i++) {
+		const char *v = q ? sv(q, cols[i]) : NULL;
+		put_key(b, pairs[i].key, &first);
+		if (v)
+			put_value(b, C.q_kind[cols[i]], v);
+		else if (strcmp(pairs[i].key, "txt_records") == 0)
+			PUT_LIT(b, "[]");
+		else
+			PUT_LIT(b, "null");
+	}
+}
+
+/* Does qname equal prefix followed by domain? */
+static bool is_name(const char *qname, const char *prefix, size_t plen,
+		    const char *domain, size_t dlen)
+{
+	return strncmp(qname, prefix, plen) == 0 &&
+	       strlen(qname + plen) == dlen &&
+	       memcmp(qname + plen, domain, dlen) == 0;
+}
+
+/* Target t's rows of the query stream: its "queries" elements into x->qs,
+ * and the pairs of the domain's own MX, _mta-sts and _smtp._tls answers
+ * into x->qmx, x->qsts and x->qrpt (as the view's joins q_mx, q_sts,
+ * q_rpt: qname and qtype equal). */
+static void take_queries(struct export *x, int64_t t)
+{
+	struct stream *q = &x->s[S_Q];
+	const char *domain = sv(&x->s[S_DOM], C.d_domain);
+	size_t dlen = domain ? strlen(domain) : 0;
+	bool mx = false, sts = false, rpt = false;
+
+	jbuf_reset(&x->qs);
+	x->large = 0;
+	stream_skip(q, t);
+	for (int n = 0; q->target == t; stream_next(q)) {
+		bool in = true;
+		if (n++)
+			PUT_LIT(&x->qs, ", ");
+		PUT_LIT(&x->qs, "{");
+		put_group(&x->qs, q, &x->q[QG_COLS], &in);
+		PUT_LIT(&x->qs, "}");
+		const char *qname = sv(q, C.q_qname), *qtype = sv(q, C.q_qtype);
+		if (!domain || !qname || !qtype)
+			continue;
+		if (strcmp(qtype, "MX") == 0 &&
+		    is_name(qname, "", 0, domain, dlen)) {
+			const char *large = sv(q, C.q_large);
+			x->large = large ? large[0] : 0;
+			put_qpairs(&x->qmx, q, q_mx_pairs, C.q_mx,
+				   NELEM(C.q_mx));
+			mx = true;
+		} else if (strcmp(qtype, "TXT") != 0) {
+			continue;
+		} else if (is_name(qname, "_mta-sts.", 9, domain, dlen)) {
+			put_qpairs(&x->qsts, q, q_sts_pairs, C.q_sts,
+				   NELEM(C.q_sts));
+			sts = true;
+		} else if (is_name(qname, "_smtp._tls.", 11, domain, dlen)) {
+			put_qpairs(&x->qrpt, q, q_rpt_pairs, C.q_rpt,
+				   NELEM(C.q_rpt));
+			rpt = true;
+		}
+	}
+	if (!mx)
+		put_qpairs(&x->qmx, NULL, q_mx_pairs, C.q_mx, NELEM(C.q_mx));
+	if (!sts)
+		put_qpairs(&x->qsts, NULL, q_sts_pairs, C.q_sts,
+			   NELEM(C.q_sts));
+	if (!rpt)
+		put_qpairs(&x->qrpt, NULL, q_rpt_pairs, C.q_rpt,
+			   NELEM(C.q_rpt));
+}
+
 /* One document (or CSV row) for the domain stream's current row. */
 static int put_domain(struct export *x)
 {
@@ -1464,14 +1599,18 @@ static int put_domain(struct export *x)
 	PUT_LIT(b, "{\"domain\": ");
 	put_value(b, K_STR, sv(d, C.d_domain));
 	jbuf_puts(b, x->extra);
+	take_queries(x, t);
 	put_group(b, d, &x->dom[DG_TOP], &first);
+	PUT_LIT(b, ", \"large_answer\": ");
+	put_value(b, K_BOOL, x->large ? (x->large == 't' ? "t" : "f") : NULL);
+	put_group(b, d, &x->dom[DG_TOP2], &first);
 	PUT_LIT(b, ", \"dns\": {\"mx\": {");
-	in = true;
-	put_group(b, d, &x->dom[DG_DNSMX], &in);
+	put_jbuf(b, &x->qmx);
 	PUT_LIT(b, "}}");
 	put_mx(x, t);
 	PUT_LIT(b, ", \"mta_sts\": {");
-	in = true;
+	put_jbuf(b, &x->qsts);
+	in = false;
 	put_group(b, d, &x->dom[DG_STS], &in);
 	PUT_LIT(b, ", \"mx_match\": {");
 	put_jbuf(b, &x->f.mx_match);
@@ -1484,19 +1623,11 @@ static int put_domain(struct export *x)
 	put_jbuf(b, &failures);
 	jbuf_free(&failures);
 	PUT_LIT(b, "}, \"tlsrpt\": {");
-	in = true;
+	put_jbuf(b, &x->qrpt);
+	in = false;
 	put_group(b, d, &x->dom[DG_RPT], &in);
 	PUT_LIT(b, "}, \"queries\": [");
-	struct stream *q = &x->s[S_Q];
-	stream_skip(q, t);
-	for (int n = 0; q->target == t; stream_next(q)) {
-		if (n++)
-			PUT_LIT(b, ", ");
-		in = true;
-		PUT_LIT(b, "{");
-		put_group(b, q, &x->q[0], &in);
-		PUT_LIT(b, "}");
-	}
+	put_jbuf(b, &x->qs);
 	PUT_LIT(b, "]");
 	put_records(x, t);
 	PUT_LIT(b, "}\n");
@@ -1534,6 +1665,10 @@ static void export_close(struct export *x)
 	jbuf_free(&x->a6);
 	jbuf_free(&x->aall);
 	jbuf_free(&x->eps);
+	jbuf_free(&x->qs);
+	jbuf_free(&x->qmx);
+	jbuf_free(&x->qsts);
+	jbuf_free(&x->qrpt);
 }
 
 /* Streams every domain of the campaign to x->out. */
@@ -1546,6 +1681,10 @@ static int export_run(struct export *x, struct db *db, const char *snapshot)
 	jbuf_init(&x->a6, 16u << 20);
 	jbuf_init(&x->aall, 16u << 20);
 	jbuf_init(&x->eps, 32u << 20);
+	jbuf_init(&x->qs, 32u << 20);
+	jbuf_init(&x->qmx, 16u << 20);
+	jbuf_init(&x->qsts, 16u << 20);
+	jbuf_init(&x->qrpt, 16u << 20);
 	jbuf_init(&x->f.mx_match, 1u << 20);
 	if (export_open(x, db, snapshot) != 0) {
 		export_close(x);
