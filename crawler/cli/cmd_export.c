@@ -599,8 +599,10 @@ static int stream_open(struct stream *s, const char *name, struct db *db,
 	if (!r)
 		return -1;
 	PQclear(r);
+	/* The first chunk is received by export_open once every stream has
+	 * asked for its own: a stream's first FETCH runs its whole sort, and
+	 * the sorts should run side by side, not one after another. */
 	stream_send(s);
-	stream_receive(s);
 	return s->failed ? -1 : 0;
 }
 
@@ -957,6 +959,13 @@ static int export_open(struct export *x, struct db *db, const char *snapshot)
 	if (rc == 0 && !x->csv) {
 		if (stream_open(&x->s[S_HR], "x_hr", db, snapshot, hr_sql,
 				x->cid, true) != 0)
+			rc = -1;
+	}
+	for (int i = 0; i < S_N && rc == 0; i++) {
+		if (!x->s[i].c)
+			continue;
+		stream_receive(&x->s[i]);
+		if (x->s[i].failed)
 			rc = -1;
 	}
 	jbuf_free(&sql);
