@@ -66,10 +66,29 @@ static int64_t be64(const char *p)
  * (schema/023 and 014); tests/integration/test_export.sh holds the two
  * equal for every testbed domain. Adding a field: add it to the view, and
  * here one line { key, kind, SQL expression } to the column table of the
- * object it belongs in (dom_top, dom_dnsmx, dom_sts, dom_rpt, mx_head,
+ * object it belongs in (dom_top, dom_top2, dom_sts, dom_rpt, mx_head,
  * mx_tlsa, mx_tail, ep_top, ep_smtp, ep_tls, ep_cert, q_cols); the SELECT
- * lists are built from these tables.
+ * lists are built from these tables. A field of the domain's own MX,
+ * _mta-sts or _smtp._tls answer (the view's q_mx, q_sts, q_rpt) is a
+ * column of the query stream (q_cols or q_hidden) named in q_mx_pairs,
+ * q_sts_pairs or q_rpt_pairs.
+ *
+ * What a 1M-domain export costs (perf, EXPLAIN ANALYZE; notes of branch
+ * s5-export): PostgreSQL's per-row work (index probes, output functions,
+ * sorts of the streams not in primary-key order) more than this process,
+ * so the streams keep SQL expressions few and cheap.
  */
+
+/* to_json of an array column: most are empty, and to_json looks its
+ * argument's type up on every call (a tenth of a stream's CPU): '[]'
+ * without it. The bytes are to_json's ('{}' gives "[]", NULL null). */
+#define JSON_ARRAY(c)                                                      \
+	"CASE WHEN cardinality(" c ") = 0 THEN '[]'::json ELSE to_json(" c \
+	") END"
+/* coalesce(to_json(c), '[]') */
+#define JSON_ARRAY_OR_EMPTY(c)                             \
+	"CASE WHEN cardinality(" c ") > 0 THEN to_json(" c \
+	") ELSE '[]'::json END"
 
 /* How a column's text becomes JSON. */
 enum kind {
@@ -103,7 +122,7 @@ static const struct col dom_top[] = {
 	  "THEN d.mx_outcome LIKE 'null\\_mx%' END" },
 	{ "mx_count", K_NUM, "d.mx_count" },
 	{ "mx_truncated", K_BOOL, "d.mx_truncated" },
-	{ "apex_cname", K_JSON, "to_json(d.apex_cname)" },
+	{ "apex_cname", K_JSON, JSON_ARRAY("d.apex_cname") },
 };
 /* then "large_answer": the MX answer's "large" (q_mx below) */
 static const struct col dom_top2[] = {
@@ -148,7 +167,7 @@ static const struct col dom_sts[] = {
 	{ "txt_error", K_STR, "s.txt_error" },
 	{ "txt_records_count", K_NUM, "s.txt_records" },
 	{ "sts_records", K_NUM, "s.sts_records" },
-	{ "txt_cname_chain", K_JSON, "to_json(s.txt_cname)" },
+	{ "txt_cname_chain", K_JSON, JSON_ARRAY("s.txt_cname") },
 	{ "id", K_STR, "encode(s.id, 'escape')" },
 	{ "host", K_STR, "s.host" },
 	{ "host_dnssec", K_STR, "s.host_dnssec" },
@@ -173,12 +192,10 @@ static const struct col dom_sts[] = {
 	{ "max_age", K_NUM, "s.max_age" },
 	{ "max_age_text", K_STR, "encode(s.max_age_text, 'escape')" },
 	{ "max_age_valid", K_BOOL, "s.max_age_valid" },
-	{ "mx_patterns", K_JSON,
-	  "coalesce(to_json(s.mx_patterns), '[]'::json)" },
+	{ "mx_patterns", K_JSON, JSON_ARRAY_OR_EMPTY("s.mx_patterns") },
 	{ "mx_truncated", K_BOOL, "s.mx_truncated" },
 	{ "eol", K_STR, "s.eol" },
-	{ "unknown_keys", K_JSON,
-	  "coalesce(to_json(s.unknown_keys), '[]'::json)" },
+	{ "unknown_keys", K_JSON, JSON_ARRAY_OR_EMPTY("s.unknown_keys") },
 	/* mx_match, enforce_would_work and failures are computed below from
 	 * the MX and endpoint streams (as schema/009 mta_sts_verdict). */
 };
@@ -192,8 +209,7 @@ static const struct col dom_rpt[] = {
 	{ "rua", K_JSON,
 	  "coalesce((SELECT json_agg(encode(u, 'escape')) "
 	  "FROM unnest(r.rua) u), '[]'::json)" },
-	{ "rua_schemes", K_JSON,
-	  "coalesce(to_json(r.rua_schemes), '[]'::json)" },
+	{ "rua_schemes", K_JSON, JSON_ARRAY_OR_EMPTY("r.rua_schemes") },
 };
 
 /* Columns the documents do not show as such (the CSV and the merge). */
@@ -229,7 +245,7 @@ static const struct col mx_head[] = {
 	{ "host", K_STR, "m.host" },
 	{ "kept", K_BOOL, "m.kept" },
 	{ "ip_literal", K_BOOL, "m.ip_literal" },
-	{ "cname", K_JSON, "to_json(m.cname)" },
+	{ "cname", K_JSON, JSON_ARRAY("m.cname") },
 	{ "mx_cname", K_BOOL, "cardinality(m.cname) > 0" },
 	{ "address_outcome", K_STR, "m.address_outcome" },
 	{ "addresses_partial", K_BOOL, "m.addresses_partial" },
@@ -240,7 +256,7 @@ static const struct col mx_tlsa[] = {
 	{ "looked_up", K_BOOL, "m.tlsa_looked_up" },
 	{ "name", K_STR, "m.tlsa_name" },
 	{ "dnssec", K_STR, "m.tlsa_dnssec" },
-	{ "records", K_JSON, "to_json(m.tlsa_records)" },
+	{ "records", K_JSON, JSON_ARRAY("m.tlsa_records") },
 };
 static const struct col mx_tail[] = {
 	{ "dane", K_STR, "m.dane" },
@@ -291,7 +307,7 @@ static const struct col ep_smtp[] = {
 	{ "injection", K_BOOL, "e.injection" },
 	{ "overlong_line", K_BOOL, "e.overlong_line" },
 	{ "bare_lf", K_BOOL, "e.bare_lf" },
-	{ "keywords", K_JSON, "to_json(e.keywords)" },
+	{ "keywords", K_JSON, JSON_ARRAY("e.keywords") },
 	{ "elapsed_ms", K_NUM, "e.elapsed_ms" },
 };
 /* "tls": {"outcome": "ok", ...} after a handshake, else {"outcome": null,
@@ -307,12 +323,12 @@ static const struct col ep_tls[] = {
 static const struct col ep_cert[] = {
 	{ "trusted", K_BOOL, "e.trusted" },
 	{ "valid_ignoring_strength", K_BOOL, "e.valid_ignoring_strength" },
-	{ "errors", K_JSON, "to_json(e.verify_errors)" },
+	{ "errors", K_JSON, JSON_ARRAY("e.verify_errors") },
 	{ "missing_intermediate", K_BOOL, "e.missing_intermediate" },
 	{ "name_matches_mx", K_BOOL, "e.name_matches_mx" },
 	{ "name_matches_domain", K_BOOL, "de.name_matches_domain" },
 	{ "cn_only", K_BOOL, "e.cn_only" },
-	{ "weak", K_JSON, "to_json(e.weak)" },
+	{ "weak", K_JSON, JSON_ARRAY("e.weak") },
 	{ "chain_len", K_NUM, "e.chain_len" },
 	{ "long_chain", K_BOOL, "e.long_chain" },
 	{ "chain_truncated", K_BOOL, "e.chain_truncated" },
@@ -361,10 +377,10 @@ static const struct col q_cols[] = {
 	{ "rcode", K_STR, "r.rcode" },
 	{ "dnssec", K_STR, "r.dnssec" },
 	{ "dnssec_reason", K_STR, "r.dnssec_reason" },
-	{ "ede", K_JSON, "to_json(r.ede)" },
+	{ "ede", K_JSON, JSON_ARRAY("r.ede") },
 	{ "large", K_BOOL, "r.large" },
-	{ "cname", K_JSON, "to_json(r.cname)" },
-	{ "records", K_JSON, "to_json(r.records)" },
+	{ "cname", K_JSON, JSON_ARRAY("r.cname") },
+	{ "records", K_JSON, JSON_ARRAY("r.records") },
 	{ "elapsed_ms", K_NUM, "r.elapsed_ms" },
 };
 /* For the domain's own answers (q_mx_pairs ...). */
