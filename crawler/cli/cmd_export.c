@@ -424,8 +424,44 @@ struct group {
 	struct key *keys; /* per column ", \"key\": " (first: from +2) */
 };
 
+/* The columns the CSV reads (find_columns, put_mx, take_address,
+ * take_endpoint and put_csv_row with x->csv), by key: the CSV selects NULL
+ * for every other column, which it never writes. A key here that another
+ * group shares is merely selected for nothing. */
+static const char *const csv_keys[] = {
+	"domain",
+	"rank",
+	"mx_outcome",
+	"mx_dnssec",
+	"txt",
+	"fetch",
+	"policy",
+	"mode",
+	"status",
+	"ordinal",
+	"host",
+	"kept",
+	"ip_literal",
+	"dane",
+	"sts_match",
+	"ip",
+	"verdict",
+	"sts_failure",
+	"starttls_offered",
+	"starttls_ok",
+	"cert_valid",
+};
+
+static bool csv_reads(const char *key)
+{
+	for (size_t i = 0; i < NELEM(csv_keys); i++)
+		if (strcmp(key, csv_keys[i]) == 0)
+			return true;
+	return false;
+}
+
 static int build_sql(struct jbuf *sql, const char *target, struct group *g,
-		     size_t ng, const char *from)
+		     size_t ng, const char *from, bool csv)
 {
 	int col = 1;
 	jbuf_reset(sql);
@@ -433,7 +469,10 @@ static int build_sql(struct jbuf *sql, const char *target, struct group *g,
 	for (size_t i = 0; i < ng; i++) {
 		g[i].off = col;
 		for (size_t k = 0; k < g[i].n; k++, col++)
-			jbuf_printf(sql, ", %s", g[i].cols[k].expr);
+			jbuf_printf(sql, ", %s",
+				    !csv || csv_reads(g[i].cols[k].key)
+					? g[i].cols[k].expr
+					: "NULL");
 	}
 	jbuf_puts(sql, from);
 	return sql->failed ? -1 : 0;
@@ -980,7 +1019,7 @@ static int export_open(struct export *x, struct db *db, const char *snapshot)
 		if (i == S_Q && x->csv)
 			continue;
 		if (build_sql(&sql, def[i].target, def[i].g, def[i].ng,
-			      def[i].from) != 0 ||
+			      def[i].from, x->csv) != 0 ||
 		    stream_open(&x->s[i], def[i].name, db, snapshot, sql.data,
 				x->cid, false) != 0)
 			rc = -1;
