@@ -215,26 +215,27 @@ static const struct col dom_rpt[] = {
 /* Columns the documents do not show as such (the CSV and the merge). */
 static const struct col dom_hidden[] = {
 	{ "domain", K_STR, "d.domain" },
+};
+
+/* The CSV's own: it reads no query stream (the MX answer's DNSSEC status
+ * by a join), and only it shows the rank (a join the JSON spares). */
+static const struct col dom_csv[] = {
+	{ "mx_dnssec", K_STR, "q_mx.dnssec" },
 	{ "rank", K_NUM, "ct.rank" },
 };
 
-/* The CSV reads no query stream: the MX answer's DNSSEC status by a join. */
-static const struct col dom_csv[] = {
-	{ "mx_dnssec", K_STR, "q_mx.dnssec" },
-};
-
-#define DOM_FROM                                                       \
-	" FROM domain_dns d"                                           \
-	" LEFT JOIN campaign_target ct ON ct.campaign_id = $1::bigint" \
-	" AND ct.target_id = d.target_id"                              \
-	" LEFT JOIN domain_mta_sts s ON s.campaign_id = $1::bigint"    \
-	" AND s.target_id = d.target_id"                               \
-	" LEFT JOIN domain_tlsrpt r ON r.campaign_id = $1::bigint"     \
+#define DOM_FROM                                                    \
+	" FROM domain_dns d"                                        \
+	" LEFT JOIN domain_mta_sts s ON s.campaign_id = $1::bigint" \
+	" AND s.target_id = d.target_id"                            \
+	" LEFT JOIN domain_tlsrpt r ON r.campaign_id = $1::bigint"  \
 	" AND r.target_id = d.target_id"
 #define DOM_WHERE " WHERE d.campaign_id = $1::bigint ORDER BY d.target_id"
 static const char dom_from[] = DOM_FROM DOM_WHERE;
 static const char dom_from_csv[] =
-    DOM_FROM " LEFT JOIN dns_rrset q_mx ON q_mx.campaign_id = $1::bigint"
+    DOM_FROM " LEFT JOIN campaign_target ct ON ct.campaign_id = $1::bigint"
+	     " AND ct.target_id = d.target_id"
+	     " LEFT JOIN dns_rrset q_mx ON q_mx.campaign_id = $1::bigint"
 	     " AND q_mx.target_id = d.target_id AND q_mx.qname = d.domain"
 	     " AND q_mx.qtype = 'MX'" DOM_WHERE;
 
@@ -1073,7 +1074,7 @@ static int q_col(const struct export *x, const char *key)
 static void find_columns(const struct export *x)
 {
 	C.d_domain = col_of(&x->dom[DG_HIDDEN], "domain");
-	C.d_rank = col_of(&x->dom[DG_HIDDEN], "rank");
+	C.d_rank = col_of(&x->dom[DG_CSV], "rank");
 	C.d_mx_outcome = col_of(&x->dom[DG_TOP], "mx_outcome");
 	C.d_mx_dnssec = col_of(&x->dom[DG_CSV], "mx_dnssec");
 	C.q_qname = col_of(&x->q[QG_COLS], "qname");
