@@ -6,6 +6,8 @@
 #include <string.h>
 #include <stdbool.h>
 
+#include <zstd.h>
+
 #include "crawler/store/campaign.h"
 #include "crawler/cli/cli.h"
 #include "crawler/util/log.h"
@@ -65,10 +67,29 @@ static int64_t be64(const char *p)
  * (schema/023 and 014); tests/integration/test_export.sh holds the two
  * equal for every testbed domain. Adding a field: add it to the view, and
  * here one line { key, kind, SQL expression } to the column table of the
- * object it belongs in (dom_top, dom_dnsmx, dom_sts, dom_rpt, mx_head,
+ * object it belongs in (dom_top, dom_top2, dom_sts, dom_rpt, mx_head,
  * mx_tlsa, mx_tail, ep_top, ep_smtp, ep_tls, ep_cert, q_cols); the SELECT
- * lists are built from these tables.
+ * lists are built from these tables. A field of the domain's own MX,
+ * _mta-sts or _smtp._tls answer (the view's q_mx, q_sts, q_rpt) is a
+ * column of the query stream (q_cols or q_hidden) named in q_mx_pairs,
+ * q_sts_pairs or q_rpt_pairs.
+ *
+ * What a 1M-domain export costs (perf, EXPLAIN ANALYZE; notes of branch
+ * s5-export): PostgreSQL's per-row work (index probes, output functions,
+ * sorts of the streams not in primary-key order) more than this process,
+ * so the streams keep SQL expressions few and cheap.
  */
+
+/* to_json of an array column: most are empty, and to_json looks its
+ * argument's type up on every call (a tenth of a stream's CPU): '[]'
+ * without it. The bytes are to_json's ('{}' gives "[]", NULL null). */
+#define JSON_ARRAY(c)                                                      \
+	"CASE WHEN cardinality(" c ") = 0 THEN '[]'::json ELSE to_json(" c \
+	") END"
+/* coalesce(to_json(c), '[]') */
+#define JSON_ARRAY_OR_EMPTY(c)                             \
+	"CASE WHEN cardinality(" c ") > 0 THEN to_json(" c \
+	") ELSE '[]'::json END"
 
 /* How a column's text becomes JSON. */
 enum kind {
@@ -102,37 +123,52 @@ static const struct col dom_top[] = {
 	  "THEN d.mx_outcome LIKE 'null\\_mx%' END" },
 	{ "mx_count", K_NUM, "d.mx_count" },
 	{ "mx_truncated", K_BOOL, "d.mx_truncated" },
-	{ "apex_cname", K_JSON, "to_json(d.apex_cname)" },
-	{ "large_answer", K_BOOL, "q_mx.large" },
+	{ "apex_cname", K_JSON, JSON_ARRAY("d.apex_cname") },
+};
+/* then "large_answer": the MX answer's "large" (q_mx below) */
+static const struct col dom_top2[] = {
 	{ "dns_queries", K_NUM, "d.dns_queries" },
 	{ "elapsed_ms", K_NUM, "d.elapsed_ms" },
 };
 
-/* "dns": {"mx": {...}} */
-static const struct col dom_dnsmx[] = {
-	{ "outcome", K_STR, "q_mx.outcome" },
-	{ "rcode", K_STR, "q_mx.rcode" },
-	{ "dnssec", K_STR, "q_mx.dnssec" },
-	{ "dnssec_reason", K_STR, "q_mx.dnssec_reason" },
-	{ "ede", K_JSON, "to_json(q_mx.ede)" },
-	{ "ede_text", K_STR, "q_mx.ede_text" },
-	{ "records", K_JSON, "to_json(q_mx.records)" },
+/* The domain's own answers come from the query stream (its rows of
+ * dns_rrset, which the document lists in "queries" anyway) instead of
+ * three more joins per domain: each pair is { key in the document, key
+ * of the column in q_cols or q_hidden }. A missing answer gives nulls
+ * ("[]" for txt_records, as the view's coalesce). */
+struct qpair {
+	const char *key, *qkey;
+};
+/* "dns": {"mx": {...}}: the answer to domain/MX (q_mx) */
+static const struct qpair q_mx_pairs[] = {
+	{ "outcome", "outcome" }, { "rcode", "rcode" },
+	{ "dnssec", "dnssec" },	  { "dnssec_reason", "dnssec_reason" },
+	{ "ede", "ede" },	  { "ede_text", "ede_text" },
+	{ "records", "records" },
+};
+/* the first keys of "mta_sts": the answer to _mta-sts.domain/TXT (q_sts)
+ * and of "tlsrpt": _smtp._tls.domain/TXT (q_rpt) */
+static const struct qpair q_sts_pairs[] = {
+	{ "txt_dnssec", "dnssec" },
+	{ "txt_rcode", "rcode" },
+	{ "txt_cname", "cname" },
+	{ "txt_records", "txt" },
+};
+static const struct qpair q_rpt_pairs[] = {
+	{ "txt_dnssec", "dnssec" },
+	{ "txt_rcode", "rcode" },
+	{ "txt_records", "txt" },
 };
 
-/* "mta_sts": the TXT answer, then domain_mta_sts (schema/014 export_sts).
- * TXT strings and served bytes use PostgreSQL's escape encoding. */
+/* "mta_sts": the TXT answer (above), then domain_mta_sts (schema/014
+ * export_sts). TXT strings and served bytes use PostgreSQL's escape
+ * encoding. */
 static const struct col dom_sts[] = {
-	{ "txt_dnssec", K_STR, "q_sts.dnssec" },
-	{ "txt_rcode", K_STR, "q_sts.rcode" },
-	{ "txt_cname", K_JSON, "to_json(q_sts.cname)" },
-	{ "txt_records", K_JSON,
-	  "coalesce((SELECT json_agg(encode(t, 'escape')) "
-	  "FROM unnest(q_sts.txt) t), '[]'::json)" },
 	{ "txt", K_STR, "s.txt" },
 	{ "txt_error", K_STR, "s.txt_error" },
 	{ "txt_records_count", K_NUM, "s.txt_records" },
 	{ "sts_records", K_NUM, "s.sts_records" },
-	{ "txt_cname_chain", K_JSON, "to_json(s.txt_cname)" },
+	{ "txt_cname_chain", K_JSON, JSON_ARRAY("s.txt_cname") },
 	{ "id", K_STR, "encode(s.id, 'escape')" },
 	{ "host", K_STR, "s.host" },
 	{ "host_dnssec", K_STR, "s.host_dnssec" },
@@ -157,23 +193,16 @@ static const struct col dom_sts[] = {
 	{ "max_age", K_NUM, "s.max_age" },
 	{ "max_age_text", K_STR, "encode(s.max_age_text, 'escape')" },
 	{ "max_age_valid", K_BOOL, "s.max_age_valid" },
-	{ "mx_patterns", K_JSON,
-	  "coalesce(to_json(s.mx_patterns), '[]'::json)" },
+	{ "mx_patterns", K_JSON, JSON_ARRAY_OR_EMPTY("s.mx_patterns") },
 	{ "mx_truncated", K_BOOL, "s.mx_truncated" },
 	{ "eol", K_STR, "s.eol" },
-	{ "unknown_keys", K_JSON,
-	  "coalesce(to_json(s.unknown_keys), '[]'::json)" },
+	{ "unknown_keys", K_JSON, JSON_ARRAY_OR_EMPTY("s.unknown_keys") },
 	/* mx_match, enforce_would_work and failures are computed below from
 	 * the MX and endpoint streams (as schema/009 mta_sts_verdict). */
 };
 
 /* "tlsrpt": the TXT answer, then domain_tlsrpt. */
 static const struct col dom_rpt[] = {
-	{ "txt_dnssec", K_STR, "q_rpt.dnssec" },
-	{ "txt_rcode", K_STR, "q_rpt.rcode" },
-	{ "txt_records", K_JSON,
-	  "coalesce((SELECT json_agg(encode(t, 'escape')) "
-	  "FROM unnest(q_rpt.txt) t), '[]'::json)" },
 	{ "status", K_STR, "r.status" },
 	{ "error", K_STR, "r.error" },
 	{ "txt_records_count", K_NUM, "r.txt_records" },
@@ -181,34 +210,35 @@ static const struct col dom_rpt[] = {
 	{ "rua", K_JSON,
 	  "coalesce((SELECT json_agg(encode(u, 'escape')) "
 	  "FROM unnest(r.rua) u), '[]'::json)" },
-	{ "rua_schemes", K_JSON,
-	  "coalesce(to_json(r.rua_schemes), '[]'::json)" },
+	{ "rua_schemes", K_JSON, JSON_ARRAY_OR_EMPTY("r.rua_schemes") },
 };
 
 /* Columns the documents do not show as such (the CSV and the merge). */
 static const struct col dom_hidden[] = {
 	{ "domain", K_STR, "d.domain" },
+};
+
+/* The CSV's own: it reads no query stream (the MX answer's DNSSEC status
+ * by a join), and only it shows the rank (a join the JSON spares). */
+static const struct col dom_csv[] = {
+	{ "mx_dnssec", K_STR, "q_mx.dnssec" },
 	{ "rank", K_NUM, "ct.rank" },
 };
 
-static const char dom_from[] =
-    " FROM domain_dns d"
-    " LEFT JOIN campaign_target ct ON ct.campaign_id = $1::bigint"
-    " AND ct.target_id = d.target_id"
-    " LEFT JOIN dns_rrset q_mx ON q_mx.campaign_id = $1::bigint"
-    " AND q_mx.target_id = d.target_id AND q_mx.qname = d.domain"
-    " AND q_mx.qtype = 'MX'"
-    " LEFT JOIN dns_rrset q_sts ON q_sts.campaign_id = $1::bigint"
-    " AND q_sts.target_id = d.target_id"
-    " AND q_sts.qname = '_mta-sts.' || d.domain AND q_sts.qtype = 'TXT'"
-    " LEFT JOIN dns_rrset q_rpt ON q_rpt.campaign_id = $1::bigint"
-    " AND q_rpt.target_id = d.target_id"
-    " AND q_rpt.qname = '_smtp._tls.' || d.domain AND q_rpt.qtype = 'TXT'"
-    " LEFT JOIN domain_mta_sts s ON s.campaign_id = $1::bigint"
-    " AND s.target_id = d.target_id"
-    " LEFT JOIN domain_tlsrpt r ON r.campaign_id = $1::bigint"
-    " AND r.target_id = d.target_id"
-    " WHERE d.campaign_id = $1::bigint ORDER BY d.target_id";
+#define DOM_FROM                                                    \
+	" FROM domain_dns d"                                        \
+	" LEFT JOIN domain_mta_sts s ON s.campaign_id = $1::bigint" \
+	" AND s.target_id = d.target_id"                            \
+	" LEFT JOIN domain_tlsrpt r ON r.campaign_id = $1::bigint"  \
+	" AND r.target_id = d.target_id"
+#define DOM_WHERE " WHERE d.campaign_id = $1::bigint ORDER BY d.target_id"
+static const char dom_from[] = DOM_FROM DOM_WHERE;
+static const char dom_from_csv[] =
+    DOM_FROM " LEFT JOIN campaign_target ct ON ct.campaign_id = $1::bigint"
+	     " AND ct.target_id = d.target_id"
+	     " LEFT JOIN dns_rrset q_mx ON q_mx.campaign_id = $1::bigint"
+	     " AND q_mx.target_id = d.target_id AND q_mx.qname = d.domain"
+	     " AND q_mx.qtype = 'MX'" DOM_WHERE;
 
 /* --- the MX stream: domain_mx ----------------------------------------- */
 
@@ -217,7 +247,7 @@ static const struct col mx_head[] = {
 	{ "host", K_STR, "m.host" },
 	{ "kept", K_BOOL, "m.kept" },
 	{ "ip_literal", K_BOOL, "m.ip_literal" },
-	{ "cname", K_JSON, "to_json(m.cname)" },
+	{ "cname", K_JSON, JSON_ARRAY("m.cname") },
 	{ "mx_cname", K_BOOL, "cardinality(m.cname) > 0" },
 	{ "address_outcome", K_STR, "m.address_outcome" },
 	{ "addresses_partial", K_BOOL, "m.addresses_partial" },
@@ -228,7 +258,7 @@ static const struct col mx_tlsa[] = {
 	{ "looked_up", K_BOOL, "m.tlsa_looked_up" },
 	{ "name", K_STR, "m.tlsa_name" },
 	{ "dnssec", K_STR, "m.tlsa_dnssec" },
-	{ "records", K_JSON, "to_json(m.tlsa_records)" },
+	{ "records", K_JSON, JSON_ARRAY("m.tlsa_records") },
 };
 static const struct col mx_tail[] = {
 	{ "dane", K_STR, "m.dane" },
@@ -279,7 +309,7 @@ static const struct col ep_smtp[] = {
 	{ "injection", K_BOOL, "e.injection" },
 	{ "overlong_line", K_BOOL, "e.overlong_line" },
 	{ "bare_lf", K_BOOL, "e.bare_lf" },
-	{ "keywords", K_JSON, "to_json(e.keywords)" },
+	{ "keywords", K_JSON, JSON_ARRAY("e.keywords") },
 	{ "elapsed_ms", K_NUM, "e.elapsed_ms" },
 };
 /* "tls": {"outcome": "ok", ...} after a handshake, else {"outcome": null,
@@ -295,12 +325,12 @@ static const struct col ep_tls[] = {
 static const struct col ep_cert[] = {
 	{ "trusted", K_BOOL, "e.trusted" },
 	{ "valid_ignoring_strength", K_BOOL, "e.valid_ignoring_strength" },
-	{ "errors", K_JSON, "to_json(e.verify_errors)" },
+	{ "errors", K_JSON, JSON_ARRAY("e.verify_errors") },
 	{ "missing_intermediate", K_BOOL, "e.missing_intermediate" },
 	{ "name_matches_mx", K_BOOL, "e.name_matches_mx" },
 	{ "name_matches_domain", K_BOOL, "de.name_matches_domain" },
 	{ "cn_only", K_BOOL, "e.cn_only" },
-	{ "weak", K_JSON, "to_json(e.weak)" },
+	{ "weak", K_JSON, JSON_ARRAY("e.weak") },
 	{ "chain_len", K_NUM, "e.chain_len" },
 	{ "long_chain", K_BOOL, "e.long_chain" },
 	{ "chain_truncated", K_BOOL, "e.chain_truncated" },
@@ -349,15 +379,29 @@ static const struct col q_cols[] = {
 	{ "rcode", K_STR, "r.rcode" },
 	{ "dnssec", K_STR, "r.dnssec" },
 	{ "dnssec_reason", K_STR, "r.dnssec_reason" },
-	{ "ede", K_JSON, "to_json(r.ede)" },
+	{ "ede", K_JSON, JSON_ARRAY("r.ede") },
 	{ "large", K_BOOL, "r.large" },
-	{ "cname", K_JSON, "to_json(r.cname)" },
-	{ "records", K_JSON, "to_json(r.records)" },
+	{ "cname", K_JSON, JSON_ARRAY("r.cname") },
+	{ "records", K_JSON, JSON_ARRAY("r.records") },
 	{ "elapsed_ms", K_NUM, "r.elapsed_ms" },
+};
+/* For the domain's own answers (q_mx_pairs ...). */
+static const struct col q_hidden[] = {
+	{ "ede_text", K_STR, "r.ede_text" },
+	{ "txt", K_JSON,
+	  "CASE WHEN cardinality(r.txt) > 0 THEN (SELECT json_agg(encode(t, "
+	  "'escape')) FROM unnest(r.txt) t) END" },
 };
 static const char q_from[] =
     " FROM dns_rrset r WHERE r.campaign_id = "
     "$1::bigint ORDER BY r.target_id, r.qtype, r.qname";
+/* In primary-key order: no sort of the campaign's 6-7 rows per domain in
+ * the server (a third of the stream's CPU); take_queries sorts each
+ * domain's few by qtype, qname. Only where the server orders text as
+ * strcmp does (query_sort_in_c). */
+static const char q_from_pk[] =
+    " FROM dns_rrset r WHERE r.campaign_id = "
+    "$1::bigint ORDER BY r.target_id, r.qname, r.qtype";
 
 /* --- the handshake record stream (binary) ------------------------------ */
 
@@ -369,15 +413,57 @@ static const char hr_sql[] =
     "WHERE de.campaign_id = $1::bigint "
     "ORDER BY de.target_id, de.ordinal, de.ip, de.port";
 
+struct key {
+	char *s;
+	size_t n;
+};
+
 /* A SELECT list: target_id first, then the groups in order. */
 struct group {
 	const struct col *cols;
 	size_t n;
-	int off; /* column number of the first */
+	int off;	  /* column number of the first */
+	struct key *keys; /* per column ", \"key\": " (first: from +2) */
 };
 
+/* The columns the CSV reads (find_columns, put_mx, take_address,
+ * take_endpoint and put_csv_row with x->csv), by key: the CSV selects NULL
+ * for every other column, which it never writes. A key here that another
+ * group shares is merely selected for nothing. */
+static const char *const csv_keys[] = {
+	"domain",
+	"rank",
+	"mx_outcome",
+	"mx_dnssec",
+	"txt",
+	"fetch",
+	"policy",
+	"mode",
+	"status",
+	"ordinal",
+	"host",
+	"kept",
+	"ip_literal",
+	"dane",
+	"sts_match",
+	"ip",
+	"verdict",
+	"sts_failure",
+	"starttls_offered",
+	"starttls_ok",
+	"cert_valid",
+};
+
+static bool csv_reads(const char *key)
+{
+	for (size_t i = 0; i < NELEM(csv_keys); i++)
+		if (strcmp(key, csv_keys[i]) == 0)
+			return true;
+	return false;
+}
+
 static int build_sql(struct jbuf *sql, const char *target, struct group *g,
-		     size_t ng, const char *from)
+		     size_t ng, const char *from, bool csv)
 {
 	int col = 1;
 	jbuf_reset(sql);
@@ -385,7 +471,10 @@ static int build_sql(struct jbuf *sql, const char *target, struct group *g,
 	for (size_t i = 0; i < ng; i++) {
 		g[i].off = col;
 		for (size_t k = 0; k < g[i].n; k++, col++)
-			jbuf_printf(sql, ", %s", g[i].cols[k].expr);
+			jbuf_printf(sql, ", %s",
+				    !csv || csv_reads(g[i].cols[k].key)
+					? g[i].cols[k].expr
+					: "NULL");
 	}
 	jbuf_puts(sql, from);
 	return sql->failed ? -1 : 0;
@@ -574,8 +663,10 @@ static int stream_open(struct stream *s, const char *name, struct db *db,
 	if (!r)
 		return -1;
 	PQclear(r);
+	/* The first chunk is received by export_open once every stream has
+	 * asked for its own: a stream's first FETCH runs its whole sort, and
+	 * the sorts should run side by side, not one after another. */
 	stream_send(s);
-	stream_receive(s);
 	return s->failed ? -1 : 0;
 }
 
@@ -596,43 +687,85 @@ static void stream_close(struct stream *s)
 
 /* --- writing JSON ----------------------------------------------------- */
 
+/* jbuf_append with the common case inline: a 1M-domain export appends
+ * some 10^9 pieces, nearly all of them into a buffer that has room. */
+static inline void put(struct jbuf *b, const char *s, size_t n)
+{
+	if (!b->failed && b->len + n < b->cap) {
+		memcpy(b->data + b->len, s, n);
+		b->len += n;
+		b->data[b->len] = '\0';
+	} else {
+		jbuf_append(b, s, n);
+	}
+}
+#define PUT_LIT(b, lit) put((b), (lit), sizeof(lit) - 1)
+
+/* A JSON string as jbuf_json_string writes it, without its per-run
+ * appends when every byte is printable ASCII (the common case). */
+static void put_str(struct jbuf *b, const char *v, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)v;
+	size_t i = 0;
+	while (i < n && p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' &&
+	       p[i] != '\\')
+		i++;
+	if (i < n || b->failed || b->len + n + 2 >= b->cap) {
+		jbuf_json_string(b, v, n);
+		return;
+	}
+	char *d = b->data + b->len;
+	d[0] = '"';
+	memcpy(d + 1, v, n);
+	d[n + 1] = '"';
+	b->len += n + 2;
+	b->data[b->len] = '\0';
+}
+
+/* A key written in this file (plain ASCII, no escapes needed). */
 static void put_key(struct jbuf *b, const char *key, bool *first)
 {
 	if (!*first)
-		jbuf_append(b, ", ", 2);
+		PUT_LIT(b, ", ");
 	*first = false;
-	jbuf_json_string(b, key, strlen(key));
-	jbuf_append(b, ": ", 2);
+	PUT_LIT(b, "\"");
+	put(b, key, strlen(key));
+	PUT_LIT(b, "\": ");
 }
 
-static void put_value(struct jbuf *b, enum kind kind, const char *v)
+static void put_value_n(struct jbuf *b, enum kind kind, const char *v, size_t n)
 {
 	if (!v) {
-		jbuf_append(b, "null", 4);
+		PUT_LIT(b, "null");
 		return;
 	}
 	switch (kind) {
 	case K_STR:
-		jbuf_json_string(b, v, strlen(v));
+		put_str(b, v, n);
 		break;
 	case K_BOOL:
 		if (v[0] == 't')
-			jbuf_append(b, "true", 4);
+			PUT_LIT(b, "true");
 		else
-			jbuf_append(b, "false", 5);
+			PUT_LIT(b, "false");
 		break;
 	case K_NUM:
 	case K_JSON:
-		jbuf_puts(b, v);
+		put(b, v, n);
 		break;
 	}
+}
+
+static void put_value(struct jbuf *b, enum kind kind, const char *v)
+{
+	put_value_n(b, kind, v, v ? strlen(v) : 0);
 }
 
 /* Appends what src holds (src->data is NULL before the first append). */
 static void put_jbuf(struct jbuf *b, const struct jbuf *src)
 {
 	if (src->len)
-		jbuf_append(b, src->data, src->len);
+		put(b, src->data, src->len);
 }
 
 /* The group's columns of the stream's current row as "key": value pairs. */
@@ -640,9 +773,52 @@ static void put_group(struct jbuf *b, const struct stream *s,
 		      const struct group *g, bool *first)
 {
 	for (size_t k = 0; k < g->n; k++) {
-		put_key(b, g->cols[k].key, first);
-		put_value(b, g->cols[k].kind, sv(s, g->off + (int)k));
+		const struct key *key = &g->keys[k];
+		int col = g->off + (int)k;
+		if (*first)
+			put(b, key->s + 2, key->n - 2);
+		else
+			put(b, key->s, key->n);
+		*first = false;
+		if (PQgetisnull(s->res, s->row, col))
+			PUT_LIT(b, "null");
+		else
+			put_value_n(b, g->cols[k].kind,
+				    PQgetvalue(s->res, s->row, col),
+				    (size_t)PQgetlength(s->res, s->row, col));
 	}
+}
+
+/* Fills g->keys: ", \"key\": " for each column, JSON-escaped once. */
+static int group_keys(struct group *g)
+{
+	g->keys = calloc(g->n, sizeof *g->keys);
+	if (!g->keys)
+		return -1;
+	for (size_t k = 0; k < g->n; k++) {
+		struct jbuf j;
+		jbuf_init(&j, 1u << 12);
+		jbuf_append(&j, ", ", 2);
+		jbuf_json_string(&j, g->cols[k].key, strlen(g->cols[k].key));
+		jbuf_append(&j, ": ", 2);
+		if (j.failed) {
+			jbuf_free(&j);
+			return -1;
+		}
+		g->keys[k].s = j.data;
+		g->keys[k].n = j.len;
+	}
+	return 0;
+}
+
+static void group_free(struct group *g)
+{
+	if (!g->keys)
+		return;
+	for (size_t k = 0; k < g->n; k++)
+		free(g->keys[k].s);
+	free(g->keys);
+	g->keys = NULL;
 }
 
 /* --- per domain: what the headline columns need ----------------------- */
@@ -741,21 +917,52 @@ enum { S_DOM, S_MX, S_ADDR, S_EP, S_Q, S_HR, S_N };
 struct export
 {
 	struct stream s[S_N];
-	struct group dom[5], mx[4], addr[1], ep[5], q[1];
-	PGresult *dicts;   /* id, dict (binary) of the campaign */
-	const char *extra; /* campaign fields, JSON pairs starting ", " */
+	struct group dom[6], mx[4], addr[1], ep[5], q[2];
+	PGresult *dicts; /* id, dict (binary) of the campaign */
+	/* Each dictionary digested once, one context for every record:
+	 * per-record setup cost more than the decompression itself. */
+	ZSTD_DCtx *dctx;
+	ZSTD_DDict **ddicts; /* [i]: of row i of dicts */
+	const char *extra;   /* campaign fields, JSON pairs starting ", " */
 	const char *cid, *name;
 	bool csv;
 	struct facts f;
 	struct jbuf doc, a4, a6, aall, eps;
+	/* the domain's "queries" and its own answers' pairs (take_queries) */
+	struct jbuf qs, qmx, qsts, qrpt;
+	char large;  /* q_mx.large: 't', 'f', 0 for null */
+	bool q_sort; /* query rows come in key order: sort them here */
+	struct jbuf qkeys, qsorted; /* qtype and qname of each; sorted qs */
+	struct qrow *qrows;
+	size_t nq, cap_q;
+	const struct jbuf *qout; /* "queries" as written: qs or qsorted */
 	struct outfile *out;
 	int64_t domains;
 	bool record_failed;
 };
 
-enum { DG_TOP, DG_DNSMX, DG_STS, DG_RPT, DG_HIDDEN };
+enum { DG_TOP, DG_TOP2, DG_STS, DG_RPT, DG_HIDDEN, DG_CSV, DG_N };
+enum { QG_COLS, QG_HIDDEN, QG_N };
 enum { MG_HEAD, MG_TLSA, MG_TAIL, MG_HIDDEN };
 enum { EG_TOP, EG_SMTP, EG_TLS, EG_CERT, EG_HIDDEN };
+
+/* The decompression context and each dictionary of the campaign. */
+static int dicts_open(struct export *x)
+{
+	int n = PQntuples(x->dicts);
+	x->dctx = ZSTD_createDCtx();
+	x->ddicts = calloc((size_t)n + 1, sizeof *x->ddicts);
+	if (!x->dctx || !x->ddicts)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		/* A dictionary zstd cannot load is as missing: its records
+		 * are written as null (as record_decompress would fail). */
+		x->ddicts[i] =
+		    ZSTD_createDDict(PQgetvalue(x->dicts, i, 1),
+				     (size_t)PQgetlength(x->dicts, i, 1));
+	}
+	return 0;
+}
 
 static int export_open(struct export *x, struct db *db, const char *snapshot)
 {
@@ -763,40 +970,58 @@ static int export_open(struct export *x, struct db *db, const char *snapshot)
 	int rc = 0;
 
 	jbuf_init(&sql, 1u << 20);
-	x->dom[DG_TOP] = (struct group){ dom_top, NELEM(dom_top), 0 };
-	x->dom[DG_DNSMX] = (struct group){ dom_dnsmx, NELEM(dom_dnsmx), 0 };
-	x->dom[DG_STS] = (struct group){ dom_sts, NELEM(dom_sts), 0 };
-	x->dom[DG_RPT] = (struct group){ dom_rpt, NELEM(dom_rpt), 0 };
-	x->dom[DG_HIDDEN] = (struct group){ dom_hidden, NELEM(dom_hidden), 0 };
-	x->mx[MG_HEAD] = (struct group){ mx_head, NELEM(mx_head), 0 };
-	x->mx[MG_TLSA] = (struct group){ mx_tlsa, NELEM(mx_tlsa), 0 };
-	x->mx[MG_TAIL] = (struct group){ mx_tail, NELEM(mx_tail), 0 };
-	x->mx[MG_HIDDEN] = (struct group){ mx_hidden, NELEM(mx_hidden), 0 };
-	x->addr[0] = (struct group){ addr_cols, NELEM(addr_cols), 0 };
-	x->ep[EG_TOP] = (struct group){ ep_top, NELEM(ep_top), 0 };
-	x->ep[EG_SMTP] = (struct group){ ep_smtp, NELEM(ep_smtp), 0 };
-	x->ep[EG_TLS] = (struct group){ ep_tls, NELEM(ep_tls), 0 };
-	x->ep[EG_CERT] = (struct group){ ep_cert, NELEM(ep_cert), 0 };
-	x->ep[EG_HIDDEN] = (struct group){ ep_hidden, NELEM(ep_hidden), 0 };
-	x->q[0] = (struct group){ q_cols, NELEM(q_cols), 0 };
+	x->dom[DG_TOP] = (struct group){ dom_top, NELEM(dom_top), 0, NULL };
+	x->dom[DG_TOP2] = (struct group){ dom_top2, NELEM(dom_top2), 0, NULL };
+	x->dom[DG_CSV] = (struct group){ dom_csv, NELEM(dom_csv), 0, NULL };
+	x->dom[DG_STS] = (struct group){ dom_sts, NELEM(dom_sts), 0, NULL };
+	x->dom[DG_RPT] = (struct group){ dom_rpt, NELEM(dom_rpt), 0, NULL };
+	x->dom[DG_HIDDEN] =
+	    (struct group){ dom_hidden, NELEM(dom_hidden), 0, NULL };
+	x->mx[MG_HEAD] = (struct group){ mx_head, NELEM(mx_head), 0, NULL };
+	x->mx[MG_TLSA] = (struct group){ mx_tlsa, NELEM(mx_tlsa), 0, NULL };
+	x->mx[MG_TAIL] = (struct group){ mx_tail, NELEM(mx_tail), 0, NULL };
+	x->mx[MG_HIDDEN] =
+	    (struct group){ mx_hidden, NELEM(mx_hidden), 0, NULL };
+	x->addr[0] = (struct group){ addr_cols, NELEM(addr_cols), 0, NULL };
+	x->ep[EG_TOP] = (struct group){ ep_top, NELEM(ep_top), 0, NULL };
+	x->ep[EG_SMTP] = (struct group){ ep_smtp, NELEM(ep_smtp), 0, NULL };
+	x->ep[EG_TLS] = (struct group){ ep_tls, NELEM(ep_tls), 0, NULL };
+	x->ep[EG_CERT] = (struct group){ ep_cert, NELEM(ep_cert), 0, NULL };
+	x->ep[EG_HIDDEN] =
+	    (struct group){ ep_hidden, NELEM(ep_hidden), 0, NULL };
+	x->q[QG_COLS] = (struct group){ q_cols, NELEM(q_cols), 0, NULL };
+	x->q[QG_HIDDEN] = (struct group){ q_hidden, NELEM(q_hidden), 0, NULL };
+	struct group *all[] = { x->dom, x->mx, x->addr, x->ep, x->q };
+	size_t nall[] = { NELEM(x->dom), NELEM(x->mx), NELEM(x->addr),
+			  NELEM(x->ep), NELEM(x->q) };
+	for (size_t i = 0; i < NELEM(all); i++)
+		for (size_t k = 0; k < nall[i]; k++)
+			if (group_keys(&all[i][k]) != 0)
+				rc = -1;
+	if (rc == 0 && !x->csv && dicts_open(x) != 0)
+		rc = -1;
 
 	struct {
 		const char *name, *target, *from;
 		struct group *g;
 		size_t ng;
 	} def[] = {
-		[S_DOM] = { "x_dom", "d.target_id", dom_from, x->dom, 5 },
+		/* DG_CSV last: selected for the CSV only */
+		[S_DOM] = { "x_dom", "d.target_id",
+			    x->csv ? dom_from_csv : dom_from, x->dom,
+			    x->csv ? DG_N : DG_CSV },
 		[S_MX] = { "x_mx", "m.target_id", mx_from, x->mx, 4 },
 		[S_ADDR] = { "x_addr", "a.target_id", addr_from, x->addr, 1 },
 		[S_EP] = { "x_ep", "de.target_id", ep_from, x->ep, 5 },
-		[S_Q] = { "x_q", "r.target_id", q_from, x->q, 1 },
+		[S_Q] = { "x_q", "r.target_id", x->q_sort ? q_from_pk : q_from,
+			  x->q, QG_N },
 	};
 	for (int i = 0; i < S_HR && rc == 0; i++) {
 		/* The CSV needs no DNS query list. */
 		if (i == S_Q && x->csv)
 			continue;
 		if (build_sql(&sql, def[i].target, def[i].g, def[i].ng,
-			      def[i].from) != 0 ||
+			      def[i].from, x->csv) != 0 ||
 		    stream_open(&x->s[i], def[i].name, db, snapshot, sql.data,
 				x->cid, false) != 0)
 			rc = -1;
@@ -804,6 +1029,13 @@ static int export_open(struct export *x, struct db *db, const char *snapshot)
 	if (rc == 0 && !x->csv) {
 		if (stream_open(&x->s[S_HR], "x_hr", db, snapshot, hr_sql,
 				x->cid, true) != 0)
+			rc = -1;
+	}
+	for (int i = 0; i < S_N && rc == 0; i++) {
+		if (!x->s[i].c)
+			continue;
+		stream_receive(&x->s[i]);
+		if (x->s[i].failed)
 			rc = -1;
 	}
 	jbuf_free(&sql);
@@ -814,6 +1046,10 @@ static int export_open(struct export *x, struct db *db, const char *snapshot)
 static struct {
 	int d_domain, d_rank, d_mx_outcome, d_mx_dnssec, d_txt, d_fetch,
 	    d_policy, d_mode, d_rpt_status;
+	int q_qname, q_qtype, q_large;
+	int q_mx[NELEM(q_mx_pairs)], q_sts[NELEM(q_sts_pairs)],
+	    q_rpt[NELEM(q_rpt_pairs)];
+	enum kind q_kind[64]; /* by column number of the query stream */
 	int m_ordinal, m_host, m_kept, m_lit, m_dane, m_a_dnssec, m_aaaa_dnssec,
 	    m_sts_match;
 	int a_ordinal, a_v4, a_ip, a_verdict, a_class;
@@ -821,12 +1057,36 @@ static struct {
 	    e_sts_failure, e_starttls_ok, e_cert_valid;
 } C;
 
+/* Column of `key` in the query stream, its kind noted. */
+static int q_col(const struct export *x, const char *key)
+{
+	for (int g = 0; g < QG_N; g++)
+		for (size_t k = 0; k < x->q[g].n; k++)
+			if (strcmp(x->q[g].cols[k].key, key) == 0) {
+				int col = x->q[g].off + (int)k;
+				if (col >= (int)NELEM(C.q_kind))
+					abort();
+				C.q_kind[col] = x->q[g].cols[k].kind;
+				return col;
+			}
+	abort();
+}
+
 static void find_columns(const struct export *x)
 {
 	C.d_domain = col_of(&x->dom[DG_HIDDEN], "domain");
-	C.d_rank = col_of(&x->dom[DG_HIDDEN], "rank");
+	C.d_rank = col_of(&x->dom[DG_CSV], "rank");
 	C.d_mx_outcome = col_of(&x->dom[DG_TOP], "mx_outcome");
-	C.d_mx_dnssec = col_of(&x->dom[DG_DNSMX], "dnssec");
+	C.d_mx_dnssec = col_of(&x->dom[DG_CSV], "mx_dnssec");
+	C.q_qname = col_of(&x->q[QG_COLS], "qname");
+	C.q_qtype = col_of(&x->q[QG_COLS], "qtype");
+	C.q_large = col_of(&x->q[QG_COLS], "large");
+	for (size_t i = 0; i < NELEM(q_mx_pairs); i++)
+		C.q_mx[i] = q_col(x, q_mx_pairs[i].qkey);
+	for (size_t i = 0; i < NELEM(q_sts_pairs); i++)
+		C.q_sts[i] = q_col(x, q_sts_pairs[i].qkey);
+	for (size_t i = 0; i < NELEM(q_rpt_pairs); i++)
+		C.q_rpt[i] = q_col(x, q_rpt_pairs[i].qkey);
 	C.d_txt = col_of(&x->dom[DG_STS], "txt");
 	C.d_fetch = col_of(&x->dom[DG_STS], "fetch");
 	C.d_policy = col_of(&x->dom[DG_STS], "policy");
@@ -871,38 +1131,38 @@ static void take_endpoint(struct export *x, unsigned *host_fail)
 		struct jbuf *b = &x->eps;
 		bool first = true;
 		if (b->len)
-			jbuf_append(b, ", ", 2);
-		jbuf_append(b, "{", 1);
+			PUT_LIT(b, ", ");
+		PUT_LIT(b, "{");
 		put_group(b, e, &x->ep[EG_TOP], &first);
 		put_key(b, "smtp", &first);
 		bool in = true;
-		jbuf_append(b, "{", 1);
+		PUT_LIT(b, "{");
 		put_group(b, e, &x->ep[EG_SMTP], &in);
-		jbuf_append(b, "}", 1);
+		PUT_LIT(b, "}");
 		put_key(b, "tls", &first);
 		in = true;
-		jbuf_append(b, "{", 1);
+		PUT_LIT(b, "{");
 		if (!sv(e, C.e_tls_version)) {
 			put_key(b, "outcome", &in);
-			jbuf_puts(b, "null");
+			PUT_LIT(b, "null");
 			put_key(b, "reason", &in);
 			put_value(b, K_STR, sv(e, C.e_reason));
 		} else {
 			put_key(b, "outcome", &in);
-			jbuf_puts(b, "\"ok\"");
+			PUT_LIT(b, "\"ok\"");
 			put_group(b, e, &x->ep[EG_TLS], &in);
 		}
-		jbuf_append(b, "}", 1);
+		PUT_LIT(b, "}");
 		put_key(b, "cert", &first);
 		if (!sv(e, C.e_trusted)) {
-			jbuf_puts(b, "null");
+			PUT_LIT(b, "null");
 		} else {
 			in = true;
-			jbuf_append(b, "{", 1);
+			PUT_LIT(b, "{");
 			put_group(b, e, &x->ep[EG_CERT], &in);
-			jbuf_append(b, "}", 1);
+			PUT_LIT(b, "}");
 		}
-		jbuf_append(b, "}", 1);
+		PUT_LIT(b, "}");
 	}
 	struct ep_fact *p =
 	    grow(f->eps, &f->cap_eps, f->neps + 1, sizeof *f->eps);
@@ -931,20 +1191,20 @@ static void take_address(struct export *x)
 	if (!x->csv) {
 		struct jbuf *fam = sbool(a, C.a_v4) ? &x->a4 : &x->a6;
 		if (fam->len)
-			jbuf_append(fam, ", ", 2);
+			PUT_LIT(fam, ", ");
 		put_value(fam, K_STR, ip);
 		struct jbuf *b = &x->aall;
 		bool first = true;
 		if (b->len)
-			jbuf_append(b, ", ", 2);
-		jbuf_append(b, "{", 1);
+			PUT_LIT(b, ", ");
+		PUT_LIT(b, "{");
 		put_key(b, "ip", &first);
 		put_value(b, K_STR, ip);
 		put_key(b, "verdict", &first);
 		put_value(b, K_STR, sv(a, C.a_verdict));
 		put_key(b, "class", &first);
 		put_value(b, K_STR, sv(a, C.a_class));
-		jbuf_append(b, "}", 1);
+		PUT_LIT(b, "}");
 	}
 	if (str_is(sv(a, C.a_verdict), "ok")) {
 		void *p =
@@ -1010,12 +1270,12 @@ static void add_mx_match(struct export *x, const char *host, bool match)
 	struct jbuf key;
 	jbuf_init(&key, 1u << 16);
 	jbuf_json_string(&key, host, strlen(host));
-	jbuf_append(&key, ": ", 2);
+	PUT_LIT(&key, ": ");
 	/* a host named twice: the same verdict, once */
 	if (!key.failed &&
 	    (f->mx_match.len == 0 || !strstr(f->mx_match.data, key.data))) {
 		if (f->mx_match.len)
-			jbuf_append(&f->mx_match, ", ", 2);
+			PUT_LIT(&f->mx_match, ", ");
 		jbuf_append(&f->mx_match, key.data, key.len);
 		jbuf_puts(&f->mx_match, match ? "true" : "false");
 	}
@@ -1034,7 +1294,7 @@ static void put_mx(struct export *x, int64_t t)
 	stream_skip(a, t);
 	stream_skip(e, t);
 	if (!x->csv)
-		jbuf_puts(b, ", \"mx\": [");
+		PUT_LIT(b, ", \"mx\": [");
 	for (; m->target == t; stream_next(m)) {
 		int ord = sint(m, C.m_ordinal);
 		unsigned host_fail = 0;
@@ -1077,38 +1337,38 @@ static void put_mx(struct export *x, int64_t t)
 
 		bool first = true, in;
 		if (n++)
-			jbuf_append(b, ", ", 2);
-		jbuf_append(b, "{", 1);
+			PUT_LIT(b, ", ");
+		PUT_LIT(b, "{");
 		put_group(b, m, &x->mx[MG_HEAD], &first);
 		put_key(b, "a", &first);
-		jbuf_puts(b, "{\"dnssec\": ");
+		PUT_LIT(b, "{\"dnssec\": ");
 		put_value(b, K_STR, sv(m, C.m_a_dnssec));
-		jbuf_puts(b, ", \"addresses\": [");
+		PUT_LIT(b, ", \"addresses\": [");
 		put_jbuf(b, &x->a4);
-		jbuf_puts(b, "]}");
+		PUT_LIT(b, "]}");
 		put_key(b, "aaaa", &first);
-		jbuf_puts(b, "{\"dnssec\": ");
+		PUT_LIT(b, "{\"dnssec\": ");
 		put_value(b, K_STR, sv(m, C.m_aaaa_dnssec));
-		jbuf_puts(b, ", \"addresses\": [");
+		PUT_LIT(b, ", \"addresses\": [");
 		put_jbuf(b, &x->a6);
-		jbuf_puts(b, "]}");
+		PUT_LIT(b, "]}");
 		put_key(b, "addresses", &first);
-		jbuf_append(b, "[", 1);
+		PUT_LIT(b, "[");
 		put_jbuf(b, &x->aall);
-		jbuf_append(b, "]", 1);
+		PUT_LIT(b, "]");
 		put_key(b, "tlsa", &first);
 		in = true;
-		jbuf_append(b, "{", 1);
+		PUT_LIT(b, "{");
 		put_group(b, m, &x->mx[MG_TLSA], &in);
-		jbuf_append(b, "}", 1);
+		PUT_LIT(b, "}");
 		put_group(b, m, &x->mx[MG_TAIL], &first);
 		put_key(b, "endpoints", &first);
-		jbuf_append(b, "[", 1);
+		PUT_LIT(b, "[");
 		put_jbuf(b, &x->eps);
-		jbuf_puts(b, "]}");
+		PUT_LIT(b, "]}");
 	}
 	if (!x->csv)
-		jbuf_append(b, "]", 1);
+		PUT_LIT(b, "]");
 }
 
 /* Would an enforcing sender deliver (schema/009 mta_sts_verdict)?
@@ -1122,23 +1382,23 @@ static const char *sts_verdict(struct export *x, struct jbuf *failures)
 
 	jbuf_reset(failures);
 	if (!str_is(txt, "valid")) {
-		jbuf_puts(failures, "[]");
+		PUT_LIT(failures, "[]");
 		return NULL;
 	}
 	if (str_is(fetch, "webpki_invalid"))
-		jbuf_puts(failures, "[\"sts-webpki-invalid\"]");
+		PUT_LIT(failures, "[\"sts-webpki-invalid\"]");
 	else if (!str_is(fetch, "ok"))
-		jbuf_puts(failures, "[\"sts-policy-fetch-error\"]");
+		PUT_LIT(failures, "[\"sts-policy-fetch-error\"]");
 	else if (!str_is(policy, "valid"))
-		jbuf_puts(failures, "[\"sts-policy-invalid\"]");
+		PUT_LIT(failures, "[\"sts-policy-invalid\"]");
 	else {
 		int n = 0;
-		jbuf_append(failures, "[", 1);
+		PUT_LIT(failures, "[");
 		for (size_t i = 0; i < NELEM(sts_failures); i++)
 			if (x->f.sts_failures & (1u << i))
 				jbuf_printf(failures, "%s\"%s\"",
 					    n++ ? ", " : "", sts_failures[i]);
-		jbuf_append(failures, "]", 1);
+		PUT_LIT(failures, "]");
 	}
 	if (!str_is(fetch, "ok") || !str_is(policy, "valid"))
 		verdict = "false";
@@ -1209,13 +1469,13 @@ static void csv_field(struct jbuf *b, const char *v, bool last)
 {
 	if (v) {
 		if (strpbrk(v, ",\"\r\n")) {
-			jbuf_append(b, "\"", 1);
+			PUT_LIT(b, "\"");
 			for (const char *p = v; *p; p++) {
 				if (*p == '"')
-					jbuf_append(b, "\"", 1);
+					PUT_LIT(b, "\"");
 				jbuf_append(b, p, 1);
 			}
-			jbuf_append(b, "\"", 1);
+			PUT_LIT(b, "\"");
 		} else {
 			jbuf_puts(b, v);
 		}
@@ -1258,6 +1518,29 @@ static void put_csv_row(struct export *x, int64_t t)
 	csv_field(b, ladder_rung(x, enforce), true);
 }
 
+/* Decompresses one record into out, as record_decompress does, with the
+ * export's context and digested dictionary (NULL: none). 0 or -1. */
+static int put_record(struct export *x, const uint8_t *src, size_t len,
+		      const ZSTD_DDict *dd, struct jbuf *out)
+{
+	unsigned long long size = ZSTD_getFrameContentSize(src, len);
+	if (size == ZSTD_CONTENTSIZE_ERROR ||
+	    size == ZSTD_CONTENTSIZE_UNKNOWN || size > EXPORT_RECORD_MAX)
+		return -1;
+	char *dst = jbuf_room(out, (size_t)size);
+	if (!dst)
+		return -1;
+	size_t n =
+	    dd ? ZSTD_decompress_usingDDict(x->dctx, dst, (size_t)size, src,
+					    len, dd)
+	       : ZSTD_decompressDCtx(x->dctx, dst, (size_t)size, src, len);
+	if (ZSTD_isError(n) || n != size)
+		return -1;
+	out->len += n;
+	out->data[out->len] = '\0';
+	return 0;
+}
+
 /* The handshake records of target t, decompressed (schema/007). */
 static void put_records(struct export *x, int64_t t)
 {
@@ -1266,30 +1549,24 @@ static void put_records(struct export *x, int64_t t)
 	int n = 0;
 
 	stream_skip(s, t);
-	jbuf_puts(b, ", \"handshake_records\": [");
+	PUT_LIT(b, ", \"handshake_records\": [");
 	for (; s->target == t; stream_next(s)) {
-		const uint8_t *dict = NULL;
-		size_t dict_len = 0;
+		const ZSTD_DDict *dd = NULL;
 		bool bad = false;
 		if (!PQgetisnull(s->res, s->row, 1)) {
 			int64_t id = be64(PQgetvalue(s->res, s->row, 1));
-			for (int i = 0; i < PQntuples(x->dicts); i++) {
-				if (be64(PQgetvalue(x->dicts, i, 0)) == id) {
-					dict = (const uint8_t *)PQgetvalue(
-					    x->dicts, i, 1);
-					dict_len =
-					    (size_t)PQgetlength(x->dicts, i, 1);
-				}
-			}
-			bad = !dict;
+			for (int i = 0; i < PQntuples(x->dicts); i++)
+				if (be64(PQgetvalue(x->dicts, i, 0)) == id)
+					dd = x->ddicts[i];
+			bad = !dd;
 		}
 		if (n++)
-			jbuf_append(b, ", ", 2);
-		if (bad || record_decompress(
-			       (const uint8_t *)PQgetvalue(s->res, s->row, 2),
-			       (size_t)PQgetlength(s->res, s->row, 2), dict,
-			       dict_len, b, EXPORT_RECORD_MAX) != 0) {
-			jbuf_puts(b, "null");
+			PUT_LIT(b, ", ");
+		if (bad ||
+		    put_record(
+			x, (const uint8_t *)PQgetvalue(s->res, s->row, 2),
+			(size_t)PQgetlength(s->res, s->row, 2), dd, b) != 0) {
+			PUT_LIT(b, "null");
 			if (!x->record_failed)
 				log_error("export: a handshake record of "
 					  "target %" PRId64
@@ -1299,7 +1576,144 @@ static void put_records(struct export *x, int64_t t)
 			x->record_failed = true;
 		}
 	}
-	jbuf_append(b, "]", 1);
+	PUT_LIT(b, "]");
+}
+
+/* The pairs of one of the domain's own answers: from the query stream's
+ * current row, or with q NULL (no such answer) their defaults. */
+static void put_qpairs(struct jbuf *b, const struct stream *q,
+		       const struct qpair *pairs, const int *cols, size_t n)
+{
+	bool first = true;
+	jbuf_reset(b);
+	for (size_t i = 0; i < n; i++) {
+		const char *v = q ? sv(q, cols[i]) : NULL;
+		put_key(b, pairs[i].key, &first);
+		if (v)
+			put_value(b, C.q_kind[cols[i]], v);
+		else if (strcmp(pairs[i].key, "txt_records") == 0)
+			PUT_LIT(b, "[]");
+		else
+			PUT_LIT(b, "null");
+	}
+}
+
+/* Does qname equal prefix followed by domain? */
+static bool is_name(const char *qname, const char *prefix, size_t plen,
+		    const char *domain, size_t dlen)
+{
+	return strncmp(qname, prefix, plen) == 0 &&
+	       strlen(qname + plen) == dlen &&
+	       memcmp(qname + plen, domain, dlen) == 0;
+}
+
+/* A query row of the target: its JSON in x->qs, its qtype and qname in
+ * x->qkeys (offsets). */
+struct qrow {
+	size_t off, len, type, name;
+};
+
+static const char *qrow_keys; /* x->qkeys.data while sorting */
+
+/* ORDER BY qtype, qname where the server compares text as strcmp. */
+static int qrow_cmp(const void *a, const void *b)
+{
+	const struct qrow *p = a, *q = b;
+	int c = strcmp(qrow_keys + p->type, qrow_keys + q->type);
+	return c ? c : strcmp(qrow_keys + p->name, qrow_keys + q->name);
+}
+
+/* Writes x->qs's rows in query order into x->qsorted. */
+static void sort_queries(struct export *x)
+{
+	jbuf_reset(&x->qsorted);
+	x->qout = &x->qsorted;
+	if (x->qs.failed || x->qkeys.failed || x->nq == 0) {
+		x->qsorted.failed = x->qs.failed | x->qkeys.failed;
+		return;
+	}
+	qrow_keys = x->qkeys.data;
+	qsort(x->qrows, x->nq, sizeof *x->qrows, qrow_cmp);
+	for (size_t i = 0; i < x->nq; i++) {
+		if (i)
+			PUT_LIT(&x->qsorted, ", ");
+		put(&x->qsorted, x->qs.data + x->qrows[i].off, x->qrows[i].len);
+	}
+}
+
+/* Target t's rows of the query stream: its "queries" elements into x->qs,
+ * and the pairs of the domain's own MX, _mta-sts and _smtp._tls answers
+ * into x->qmx, x->qsts and x->qrpt (as the view's joins q_mx, q_sts,
+ * q_rpt: qname and qtype equal). */
+static void take_queries(struct export *x, int64_t t)
+{
+	struct stream *q = &x->s[S_Q];
+	const char *domain = sv(&x->s[S_DOM], C.d_domain);
+	size_t dlen = domain ? strlen(domain) : 0;
+	bool mx = false, sts = false, rpt = false;
+
+	jbuf_reset(&x->qs);
+	jbuf_reset(&x->qkeys);
+	x->nq = 0;
+	x->qout = &x->qs;
+	x->large = 0;
+	stream_skip(q, t);
+	for (int n = 0; q->target == t; stream_next(q)) {
+		bool in = true;
+		const char *qname = sv(q, C.q_qname), *qtype = sv(q, C.q_qtype);
+		if (n++ && !x->q_sort)
+			PUT_LIT(&x->qs, ", ");
+		size_t off = x->qs.len;
+		PUT_LIT(&x->qs, "{");
+		put_group(&x->qs, q, &x->q[QG_COLS], &in);
+		PUT_LIT(&x->qs, "}");
+		if (x->q_sort) {
+			struct qrow *r = grow(x->qrows, &x->cap_q, x->nq + 1,
+					      sizeof *x->qrows);
+			if (!r || !qname || !qtype) {
+				x->qs.failed = 1;
+				continue;
+			}
+			x->qrows = r;
+			r = &x->qrows[x->nq++];
+			r->off = off;
+			r->len = x->qs.len - off;
+			r->type = x->qkeys.len;
+			jbuf_append(&x->qkeys, qtype, strlen(qtype) + 1);
+			r->name = x->qkeys.len;
+			jbuf_append(&x->qkeys, qname, strlen(qname) + 1);
+		}
+		if (!domain || !qname || !qtype)
+			continue;
+		if (strcmp(qtype, "MX") == 0 &&
+		    is_name(qname, "", 0, domain, dlen)) {
+			const char *large = sv(q, C.q_large);
+			x->large = large ? large[0] : 0;
+			put_qpairs(&x->qmx, q, q_mx_pairs, C.q_mx,
+				   NELEM(C.q_mx));
+			mx = true;
+		} else if (strcmp(qtype, "TXT") != 0) {
+			continue;
+		} else if (is_name(qname, "_mta-sts.", 9, domain, dlen)) {
+			put_qpairs(&x->qsts, q, q_sts_pairs, C.q_sts,
+				   NELEM(C.q_sts));
+			sts = true;
+		} else if (is_name(qname, "_smtp._tls.", 11, domain, dlen)) {
+			put_qpairs(&x->qrpt, q, q_rpt_pairs, C.q_rpt,
+				   NELEM(C.q_rpt));
+			rpt = true;
+		}
+	}
+	if (x->q_sort)
+		sort_queries(x);
+	if (!mx)
+		put_qpairs(&x->qmx, NULL, q_mx_pairs, C.q_mx, NELEM(C.q_mx));
+	if (!sts)
+		put_qpairs(&x->qsts, NULL, q_sts_pairs, C.q_sts,
+			   NELEM(C.q_sts));
+	if (!rpt)
+		put_qpairs(&x->qrpt, NULL, q_rpt_pairs, C.q_rpt,
+			   NELEM(C.q_rpt));
 }
 
 /* One document (or CSV row) for the domain stream's current row. */
@@ -1317,45 +1731,43 @@ static int put_domain(struct export *x)
 		put_csv_row(x, t);
 		goto write;
 	}
-	jbuf_puts(b, "{\"domain\": ");
+	PUT_LIT(b, "{\"domain\": ");
 	put_value(b, K_STR, sv(d, C.d_domain));
 	jbuf_puts(b, x->extra);
+	take_queries(x, t);
 	put_group(b, d, &x->dom[DG_TOP], &first);
-	jbuf_puts(b, ", \"dns\": {\"mx\": {");
-	in = true;
-	put_group(b, d, &x->dom[DG_DNSMX], &in);
-	jbuf_puts(b, "}}");
+	PUT_LIT(b, ", \"large_answer\": ");
+	put_value(b, K_BOOL, x->large ? (x->large == 't' ? "t" : "f") : NULL);
+	put_group(b, d, &x->dom[DG_TOP2], &first);
+	PUT_LIT(b, ", \"dns\": {\"mx\": {");
+	put_jbuf(b, &x->qmx);
+	PUT_LIT(b, "}}");
 	put_mx(x, t);
-	jbuf_puts(b, ", \"mta_sts\": {");
-	in = true;
+	PUT_LIT(b, ", \"mta_sts\": {");
+	put_jbuf(b, &x->qsts);
+	in = false;
 	put_group(b, d, &x->dom[DG_STS], &in);
-	jbuf_puts(b, ", \"mx_match\": {");
+	PUT_LIT(b, ", \"mx_match\": {");
 	put_jbuf(b, &x->f.mx_match);
-	jbuf_puts(b, "}, \"enforce_would_work\": ");
+	PUT_LIT(b, "}, \"enforce_would_work\": ");
 	struct jbuf failures;
 	jbuf_init(&failures, 1u << 12);
 	const char *enforce = sts_verdict(x, &failures);
 	jbuf_puts(b, enforce ? enforce : "null");
-	jbuf_puts(b, ", \"failures\": ");
+	PUT_LIT(b, ", \"failures\": ");
 	put_jbuf(b, &failures);
 	jbuf_free(&failures);
-	jbuf_puts(b, "}, \"tlsrpt\": {");
-	in = true;
+	PUT_LIT(b, "}, \"tlsrpt\": {");
+	put_jbuf(b, &x->qrpt);
+	in = false;
 	put_group(b, d, &x->dom[DG_RPT], &in);
-	jbuf_puts(b, "}, \"queries\": [");
-	struct stream *q = &x->s[S_Q];
-	stream_skip(q, t);
-	for (int n = 0; q->target == t; stream_next(q)) {
-		if (n++)
-			jbuf_append(b, ", ", 2);
-		in = true;
-		jbuf_append(b, "{", 1);
-		put_group(b, q, &x->q[0], &in);
-		jbuf_append(b, "}", 1);
-	}
-	jbuf_append(b, "]", 1);
+	PUT_LIT(b, "}, \"queries\": [");
+	if (x->qout->failed)
+		b->failed = 1;
+	put_jbuf(b, x->qout);
+	PUT_LIT(b, "]");
 	put_records(x, t);
-	jbuf_puts(b, "}\n");
+	PUT_LIT(b, "}\n");
 write:
 	if (b->failed) {
 		log_error("export: the document of target %" PRId64
@@ -1371,6 +1783,17 @@ static void export_close(struct export *x)
 {
 	for (int i = 0; i < S_N; i++)
 		stream_close(&x->s[i]);
+	struct group *all[] = { x->dom, x->mx, x->addr, x->ep, x->q };
+	size_t nall[] = { NELEM(x->dom), NELEM(x->mx), NELEM(x->addr),
+			  NELEM(x->ep), NELEM(x->q) };
+	for (size_t i = 0; i < NELEM(all); i++)
+		for (size_t k = 0; k < nall[i]; k++)
+			group_free(&all[i][k]);
+	if (x->ddicts)
+		for (int i = 0; i < PQntuples(x->dicts); i++)
+			ZSTD_freeDDict(x->ddicts[i]);
+	free(x->ddicts);
+	ZSTD_freeDCtx(x->dctx);
 	free(x->f.eps);
 	free(x->f.ok_ips);
 	jbuf_free(&x->f.mx_match);
@@ -1379,6 +1802,13 @@ static void export_close(struct export *x)
 	jbuf_free(&x->a6);
 	jbuf_free(&x->aall);
 	jbuf_free(&x->eps);
+	jbuf_free(&x->qs);
+	jbuf_free(&x->qmx);
+	jbuf_free(&x->qsts);
+	jbuf_free(&x->qrpt);
+	jbuf_free(&x->qkeys);
+	jbuf_free(&x->qsorted);
+	free(x->qrows);
 }
 
 /* Streams every domain of the campaign to x->out. */
@@ -1391,6 +1821,12 @@ static int export_run(struct export *x, struct db *db, const char *snapshot)
 	jbuf_init(&x->a6, 16u << 20);
 	jbuf_init(&x->aall, 16u << 20);
 	jbuf_init(&x->eps, 32u << 20);
+	jbuf_init(&x->qs, 32u << 20);
+	jbuf_init(&x->qmx, 16u << 20);
+	jbuf_init(&x->qsts, 16u << 20);
+	jbuf_init(&x->qrpt, 16u << 20);
+	jbuf_init(&x->qkeys, 16u << 20);
+	jbuf_init(&x->qsorted, 32u << 20);
 	jbuf_init(&x->f.mx_match, 1u << 20);
 	if (export_open(x, db, snapshot) != 0) {
 		export_close(x);
@@ -1436,6 +1872,26 @@ static int print_metadata(PGconn *c, const char *cid, struct outfile *out)
 		w = outfile_write(out, "\n", 1);
 	PQclear(r);
 	return w == 0 ? EX_OK : EX_IOERR;
+}
+
+/* Does the server order dns_rrset's qtype and qname as strcmp does (a
+ * libc C or C.UTF-8 database collation, none of the columns' own)? Then
+ * the query stream reads in key order and take_queries sorts. Anything
+ * else, or an error: false (the server sorts, as before). */
+static bool query_sort_in_c(PGconn *c)
+{
+	PGresult *r = PQexec(
+	    c, "SELECT d.datcollate IN ('C', 'POSIX', 'C.UTF-8', 'C.utf8')"
+	       " AND coalesce(to_jsonb(d) ->> 'datlocprovider', 'c') = 'c'"
+	       " AND NOT EXISTS (SELECT FROM pg_attribute a"
+	       " WHERE a.attrelid = 'dns_rrset'::regclass"
+	       " AND a.attname IN ('qname', 'qtype')"
+	       " AND a.attcollation <> 100)" /* DEFAULT_COLLATION_OID */
+	       " FROM pg_database d WHERE d.datname = current_database()");
+	bool yes = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+		   !PQgetisnull(r, 0, 0) && PQgetvalue(r, 0, 0)[0] == 't';
+	PQclear(r);
+	return yes;
 }
 
 /* Options of this command only. */
@@ -1524,6 +1980,7 @@ int cmd_export(int argc, char **argv)
 	char cid[24];
 	const char *params[1] = { cid };
 	snprintf(cid, sizeof cid, "%" PRId64, id);
+	bool q_sort = query_sort_in_c(c);
 	/* One snapshot for every stream: the export is consistent even while
 	 * a crawler of the campaign commits. */
 	PGresult *v = db_exec(
@@ -1583,6 +2040,7 @@ int cmd_export(int argc, char **argv)
 		x.name = name;
 		x.csv = csv;
 		x.dicts = dicts;
+		x.q_sort = q_sort;
 		x.out = out;
 		rc = export_run(&x, &db, snapshot);
 		keep = rc == EX_SOFTWARE && x.record_failed;
