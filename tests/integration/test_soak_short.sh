@@ -5,11 +5,11 @@
 # with --resume after each, one SIGKILL of the postmaster, one full disk
 # (the soak's own tmpfs), then every domain's facts against the truth and
 # the SMTP connections counted at the test servers (an 8 s SMTP deadline:
-# the tarpit scenario holds its batch for the whole deadline). The soak exits 0 only
-# when nothing is lost or duplicated; its summary must say so and must
-# show that each fault really happened (a soak whose faults silently did
-# not happen would pass for the wrong reason). The full run (20,000
-# domains, 100 kills) is `scripts/soak`, by hand.
+# the tarpit scenario holds its batch for the whole deadline). The soak
+# exits 0 only when nothing is lost or duplicated; its summary must say
+# so and must show that each fault really happened (a soak whose faults
+# silently did not happen would pass for the wrong reason). The full run
+# (20,000 domains, 100 kills) is `scripts/soak`, by hand.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
