@@ -527,13 +527,28 @@ static void handle_results(struct epclaim *c, struct epclaim_result *list)
 	if (!list)
 		return;
 	unsigned failures = 0;
-	int rc;
+	bool said = false;
 
-	while ((rc = store_results(c, list)) != 0 && again(c, &failures))
-		;
-	if (rc != 0)
-		log_error("claims: cannot store endpoint rows; the endpoints' "
-			  "results are used but not stored");
+	/* The rows are stored before the results are published, however
+	 * long that takes. The batch writer stores the domains that use
+	 * these endpoints, and its tables may have room when these do not
+	 * (a full disk): published unstored, the endpoints would have no
+	 * row, their claims would stay undone and nobody would probe them
+	 * again. Meanwhile those domains wait; a second signal stops at
+	 * once. */
+	while (store_results(c, list) != 0) {
+		if (again(c, &failures))
+			continue;
+		if (!said)
+			log_warn("claims: cannot store endpoint rows; retrying "
+				 "every %d s (the domains that use them wait)",
+				 EPCLAIM_RETRY_SECONDS);
+		said = true;
+		struct timespec ts = { EPCLAIM_RETRY_SECONDS, 0 };
+		nanosleep(&ts, NULL);
+	}
+	if (said)
+		log_warn("claims: endpoint rows stored");
 	publish_results(c, list);
 }
 

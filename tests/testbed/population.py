@@ -169,7 +169,11 @@ class Population:
         s = build.World(self.w.dir, self.w.pki, self.w.latency)
         for apex, z in self.w.zones.items():
             s.add_zone(apex, z.state, z.ns_addr)
-        s.hosts = self.w.hosts
+        # A copy: the providers' hosts are shared, but a template's own
+        # hosts must not be seen by the next template (a "no MX, no
+        # address" domain would take an implicit-MX template's apex host
+        # of the same TLD into its truth).
+        s.hosts = dict(self.w.hosts)
         s._next_smtp = int(ipaddress.ip_address(TMPL_SMTP_IP))
         s._next_https = int(ipaddress.ip_address(TMPL_HTTPS_IP))
         return s
