@@ -301,9 +301,7 @@ BEGIN
       FROM pg_attribute a
      WHERE a.attrelid = format('analysis.%I', src)::regclass
        AND a.attnum > 0 AND NOT a.attisdropped;
-    EXECUTE format('CREATE UNLOGGED TABLE analysis.%I AS '
-                   'SELECT 0::integer AS cache_bound, NULL::xid8 AS cache_xid, s.* '
-                   'FROM analysis.%I s WITH NO DATA', 'cache_' || p_block, src);
+    PERFORM analysis.cache_table(p_block);
     EXECUTE format($v$
         CREATE VIEW analysis.%1$I AS
         SELECT %2$s FROM analysis.%3$I c
@@ -358,14 +356,106 @@ BEGIN
             EXECUTE format('DELETE FROM analysis.%I '
                            'WHERE campaign_id = $1 AND cache_bound = $2',
                            'cache_' || b) USING c, r.bound;
-            EXECUTE format('INSERT INTO analysis.%I SELECT $1, $2, s.* '
-                           'FROM analysis.%I s', 'cache_' || b, b || '_src')
-                USING r.bound, x;
-            EXECUTE format('ANALYZE analysis.%I', 'cache_' || b);
+            PERFORM analysis.cache_fill_block(b, c, r.bound, x);
             INSERT INTO analysis.cache_key (block, campaign_id, bound, xid)
             VALUES (b, c, r.bound, x)
             ON CONFLICT (block, campaign_id, bound) DO UPDATE SET xid = x;
         END LOOP;
     END LOOP;
     PERFORM set_config('mxcrawl.campaigns', coalesce(before, ''), true);
+END $$;
+
+-- A rank bucket's blocks from the campaign's (issue M8 item 2: a 1M
+-- campaign's report in a minute). A block per target (cache_block's
+-- p_per_target) has rows that depend on their own target's facts only
+-- (and on facts without a target, such as endpoint, which a bucket's
+-- scope keeps whole), so the bucket's rows are the campaign's rows of
+-- the bucket's targets: when the campaign's block is filled in this
+-- transaction (bound 0; analysis.report fills it before the buckets),
+-- a bucket copies those rows instead of computing the block again
+-- from the facts. A new per-target block must keep that property.
+--
+-- A bucket's rows are kept apart from the campaign's: the table
+-- cache_<block> is partitioned by the bound, one partition per bound
+-- (cache_<block>_r<bound>, made by the first fill at that bound), so
+-- that a figure of a bucket reads the bucket's rows only (the block's
+-- view compares cache_bound with a sub-select, and the other bounds'
+-- partitions are pruned when the query runs) instead of every row of
+-- the campaign besides.
+CREATE FUNCTION analysis.cache_table(p_block text)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    cols text;
+BEGIN
+    SELECT string_agg(format('%I %s', a.attname,
+                             format_type(a.atttypid, a.atttypmod)),
+                      ', ' ORDER BY a.attnum)
+      INTO cols
+      FROM pg_attribute a
+     WHERE a.attrelid = format('analysis.%I', p_block || '_src')::regclass
+       AND a.attnum > 0 AND NOT a.attisdropped;
+    -- The partitions are UNLOGGED (a partitioned table holds no rows).
+    EXECUTE format('CREATE TABLE analysis.%I (cache_bound integer, '
+                   'cache_xid xid8, %s) PARTITION BY LIST (cache_bound)',
+                   'cache_' || p_block, cols);
+END $$;
+
+-- Fills block p_block of campaign p_campaign at bound p_bound (the
+-- current scope), then gathers its statistics: without them a table
+-- made in this transaction is guessed at a few thousand rows. The
+-- campaign's rows (bound 0) are analysed with the whole table (joins
+-- over it, such as the pair join of the change figures, are planned on
+-- its statistics); a bucket's, in their partition only.
+CREATE FUNCTION analysis.cache_fill_block(p_block text, p_campaign bigint,
+                                          p_bound integer, p_xid xid8)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    cols text;
+    part text := format('cache_%s_r%s', p_block, p_bound);
+BEGIN
+    IF to_regclass(format('analysis.%I', part)) IS NULL THEN
+        EXECUTE format('CREATE UNLOGGED TABLE analysis.%I PARTITION OF '
+                       'analysis.%I FOR VALUES IN (%s)',
+                       part, 'cache_' || p_block, p_bound);
+    END IF;
+    IF p_bound <> 0 AND EXISTS (
+           SELECT 1 FROM analysis.cache_key k
+            WHERE k.block = p_block AND k.campaign_id = p_campaign
+              AND k.bound = 0 AND k.xid = p_xid) THEN
+        SELECT string_agg('s.' || quote_ident(a.attname), ', ' ORDER BY a.attnum)
+          INTO cols
+          FROM pg_attribute a
+         WHERE a.attrelid = format('analysis.%I', p_block || '_src')::regclass
+           AND a.attnum > 0 AND NOT a.attisdropped;
+        -- The bucket's targets: its scoped view of campaign_target
+        -- (rank_scope), whose literals let the planner prune the other
+        -- campaigns' partitions and size the bucket from rank's
+        -- statistics.
+        EXECUTE format($q$
+            INSERT INTO analysis.%1$I SELECT $1, $2, %2$s
+              FROM analysis.%1$I s
+             WHERE s.campaign_id = %3$s AND s.cache_bound = 0
+               AND s.cache_xid = $2
+               AND s.target_id IN (SELECT r.target_id FROM analysis.campaign_target r
+                                    WHERE r.campaign_id = %3$s)$q$,
+                       'cache_' || p_block, cols, p_campaign)
+            USING p_bound, p_xid;
+    ELSE
+        EXECUTE format('INSERT INTO analysis.%I SELECT $1, $2, s.* '
+                       'FROM analysis.%I s', 'cache_' || p_block, p_block || '_src')
+            USING p_bound, p_xid;
+    END IF;
+    EXECUTE format('ANALYZE analysis.%I',
+                   CASE WHEN p_bound = 0 THEN 'cache_' || p_block ELSE part END);
+END $$;
+
+-- Memory for the report's sorts and hashes (issue M8 item 2): with the
+-- default 4MB, grouping a million domains' rows spilled to disk in
+-- dozens of batches. For the rest of the transaction that creates the
+-- schema (the report's), never lowering a larger setting.
+DO $$
+BEGIN
+    IF pg_size_bytes(current_setting('work_mem')) < pg_size_bytes('256MB') THEN
+        PERFORM set_config('work_mem', '256MB', true);
+    END IF;
 END $$;
