@@ -87,7 +87,12 @@ SELECT m.campaign_id, m.target_id, m.ordinal, lower(m.host) AS host,
         AND e.port = de.port AND e.sni = de.sni
  WHERE m.kept;
 
-SELECT analysis.cache_block('b_use');
+-- Not filled for a rank bucket (p_per_target false although it has rows
+-- per domain): no headline figure reads it there (their domain rows come
+-- from b_domain_use, b_ladder, ...), and a bucket's b_domain_use is the
+-- campaign's rows of its targets (000_scope.sql). Read in a bucket, it
+-- is computed from the bucket's facts.
+SELECT analysis.cache_block('b_use', p_per_target => false);
 
 -- Per domain with at least one contactable endpoint: "every" and "any"
 -- over all of them.
