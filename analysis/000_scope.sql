@@ -376,12 +376,14 @@ END $$;
 -- from the facts. A new per-target block must keep that property.
 --
 -- A bucket's rows are kept apart from the campaign's: the table
--- cache_<block> is partitioned by the bound, one partition per bound
--- (cache_<block>_r<bound>, made by the first fill at that bound), so
--- that a figure of a bucket reads the bucket's rows only (the block's
--- view compares cache_bound with a sub-select, and the other bounds'
--- partitions are pruned when the query runs) instead of every row of
--- the campaign besides.
+-- cache_<block> is partitioned by the bound, the campaigns' rows (bound
+-- 0) in cache_<block>_r0, the buckets' in cache_<block>_rank, so that a
+-- figure of a bucket reads the buckets' rows only (the block's view
+-- compares cache_bound with a sub-select, and the other partition is
+-- pruned when the query runs) instead of every row of the campaign
+-- besides. Both are made here, with the schema: an unlogged table costs
+-- an fsync when it is created, which a report should not wait for once
+-- per bucket.
 CREATE FUNCTION analysis.cache_table(p_block text)
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
@@ -398,6 +400,12 @@ BEGIN
     EXECUTE format('CREATE TABLE analysis.%I (cache_bound integer, '
                    'cache_xid xid8, %s) PARTITION BY LIST (cache_bound)',
                    'cache_' || p_block, cols);
+    EXECUTE format('CREATE UNLOGGED TABLE analysis.%I PARTITION OF '
+                   'analysis.%I FOR VALUES IN (0)',
+                   'cache_' || p_block || '_r0', 'cache_' || p_block);
+    EXECUTE format('CREATE UNLOGGED TABLE analysis.%I PARTITION OF '
+                   'analysis.%I DEFAULT',
+                   'cache_' || p_block || '_rank', 'cache_' || p_block);
 END $$;
 
 -- Fills block p_block of campaign p_campaign at bound p_bound (the
@@ -405,19 +413,13 @@ END $$;
 -- made in this transaction is guessed at a few thousand rows. The
 -- campaign's rows (bound 0) are analysed with the whole table (joins
 -- over it, such as the pair join of the change figures, are planned on
--- its statistics); a bucket's, in their partition only.
+-- its statistics); a bucket's, in the buckets' partition only.
 CREATE FUNCTION analysis.cache_fill_block(p_block text, p_campaign bigint,
                                           p_bound integer, p_xid xid8)
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     cols text;
-    part text := format('cache_%s_r%s', p_block, p_bound);
 BEGIN
-    IF to_regclass(format('analysis.%I', part)) IS NULL THEN
-        EXECUTE format('CREATE UNLOGGED TABLE analysis.%I PARTITION OF '
-                       'analysis.%I FOR VALUES IN (%s)',
-                       part, 'cache_' || p_block, p_bound);
-    END IF;
     IF p_bound <> 0 AND EXISTS (
            SELECT 1 FROM analysis.cache_key k
             WHERE k.block = p_block AND k.campaign_id = p_campaign
@@ -445,8 +447,8 @@ BEGIN
                        'FROM analysis.%I s', 'cache_' || p_block, p_block || '_src')
             USING p_bound, p_xid;
     END IF;
-    EXECUTE format('ANALYZE analysis.%I',
-                   CASE WHEN p_bound = 0 THEN 'cache_' || p_block ELSE part END);
+    EXECUTE format('ANALYZE analysis.%I', 'cache_' || p_block
+                   || CASE WHEN p_bound = 0 THEN '' ELSE '_rank' END);
 END $$;
 
 -- Memory for the report's sorts and hashes (issue M8 item 2): with the
