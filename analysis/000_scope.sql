@@ -4,19 +4,19 @@
 -- with a window function, a CTE read twice or a LATERAL join, so
 -- PostgreSQL would read every campaign's partitions. Instead every fact
 -- table is read through a scoped view of the same name in this schema,
--- analysis.domain_dns for public.domain_dns, and the figure files, which
+-- domain_dns for public.domain_dns, and the figure files, which
 -- name the tables unqualified (`FROM domain_dns`), are created with
 -- `analysis` first on the search_path, so they read the scoped views.
 --
 -- The scope is the session setting mxcrawl.campaigns: an array literal
 -- of one or two campaign ids ('{1}', or '{2,1}' for the change figures
--- of a pair). analysis.figure_rows() sets it to the one campaign whose
--- figure it reads (analysis.report() and analysis.history() read every
+-- of a pair). figure_rows() sets it to the one campaign whose
+-- figure it reads (report() and history() read every
 -- figure through it, and the change figures with the pair) and restores
 -- it after. Unset, every campaign is in scope (slow on a big database):
 --
 --   SET mxcrawl.campaigns = '{1}';
---   SELECT * FROM analysis.funnel WHERE campaign_id = 1;
+--   SELECT * FROM funnel WHERE campaign_id = 1;
 --
 -- How: each scoped view keeps the rows with
 --   campaign_id = (SELECT scope_id(1)) OR campaign_id = (SELECT scope_id(2))
@@ -37,7 +37,7 @@
 
 -- The i-th campaign of the scope (the first if there is only one), or
 -- NULL with no scope set.
-CREATE FUNCTION analysis.scope_id(i integer) RETURNS bigint
+CREATE FUNCTION scope_id(i integer) RETURNS bigint
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     s bigint[] := nullif(current_setting('mxcrawl.campaigns', true), '')::bigint[];
@@ -49,15 +49,15 @@ BEGIN
 END $$;
 
 -- Without a scope: the whole range of ids; with one: an empty range.
-CREATE FUNCTION analysis.unscoped_lo() RETURNS bigint
+CREATE FUNCTION unscoped_lo() RETURNS bigint
 LANGUAGE sql STABLE AS $$
-    SELECT CASE WHEN analysis.scope_id(1) IS NULL
+    SELECT CASE WHEN scope_id(1) IS NULL
                 THEN '-9223372036854775808'::bigint ELSE 1 END
 $$;
 
-CREATE FUNCTION analysis.unscoped_hi() RETURNS bigint
+CREATE FUNCTION unscoped_hi() RETURNS bigint
 LANGUAGE sql STABLE AS $$
-    SELECT CASE WHEN analysis.scope_id(1) IS NULL
+    SELECT CASE WHEN scope_id(1) IS NULL
                 THEN '9223372036854775807'::bigint ELSE 0 END
 $$;
 
@@ -73,7 +73,7 @@ $$;
 -- so that the top 1,000 of a million targets are read through the index
 -- on (campaign_id, rank) (schema/024) and the fact tables' primary keys,
 -- and a bucket of most of the campaign with hash joins.
-CREATE FUNCTION analysis.scoped_view_def(facts text, t text,
+CREATE FUNCTION scoped_view_def(facts text, t text,
                                          p_campaign bigint DEFAULT NULL,
                                          p_rank_max integer DEFAULT NULL)
 RETURNS text LANGUAGE plpgsql STABLE AS $$
@@ -86,10 +86,10 @@ BEGIN
     IF p_rank_max IS NULL OR NOT keyed THEN
         RETURN format($v$
             SELECT * FROM %2$s.%1$I
-             WHERE campaign_id = (SELECT analysis.scope_id(1))
-                OR campaign_id = (SELECT analysis.scope_id(2))
-                OR campaign_id BETWEEN (SELECT analysis.unscoped_lo())
-                                   AND (SELECT analysis.unscoped_hi())$v$,
+             WHERE campaign_id = (SELECT scope_id(1))
+                OR campaign_id = (SELECT scope_id(2))
+                OR campaign_id BETWEEN (SELECT unscoped_lo())
+                                   AND (SELECT unscoped_hi())$v$,
                       t, facts);
     ELSIF t = 'campaign_target' THEN
         RETURN format($v$
@@ -107,7 +107,7 @@ END $$;
 
 -- The schema of the fact tables (public, unless the database was
 -- migrated with another search_path).
-CREATE FUNCTION analysis.facts_schema() RETURNS text
+CREATE FUNCTION facts_schema() RETURNS text
 LANGUAGE sql STABLE AS $$
     SELECT c.relnamespace::regnamespace::text FROM pg_class c
      WHERE c.oid = 'campaign_partitioned'::regclass
@@ -115,25 +115,25 @@ $$;
 
 -- Narrows every scoped view of a domain-keyed table to the targets of
 -- campaign p_campaign with rank <= p_rank_max (a rank bucket of the
--- report, analysis.report_ranked), or with NULLs puts back the campaign
+-- report, report_ranked), or with NULLs puts back the campaign
 -- scope. CREATE OR REPLACE VIEW keeps each view's identity, so every
 -- building block and figure view over it reads the bucket from then on,
 -- without being created again; like the views, this lasts only as long
 -- as the report's transaction.
-CREATE FUNCTION analysis.rank_scope(p_campaign bigint, p_rank_max integer)
+CREATE FUNCTION rank_scope(p_campaign bigint, p_rank_max integer)
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
-    facts text := analysis.facts_schema();
+    facts text := facts_schema();
     t text;
 BEGIN
     FOR t IN EXECUTE format('SELECT table_name FROM %s.campaign_partitioned '
                             'ORDER BY 1', facts) LOOP
-        EXECUTE format('CREATE OR REPLACE VIEW analysis.%I AS %s', t,
-                       analysis.scoped_view_def(facts, t, p_campaign,
+        EXECUTE format('CREATE OR REPLACE VIEW %I AS %s', t,
+                       scoped_view_def(facts, t, p_campaign,
                                                 p_rank_max));
     END LOOP;
     -- The key of the blocks' cache (below).
-    UPDATE analysis.rank_state
+    UPDATE rank_state
        SET campaign_id = CASE WHEN p_rank_max IS NOT NULL THEN p_campaign END,
            bound = coalesce(p_rank_max, 0);
 END $$;
@@ -161,9 +161,9 @@ BEGIN
         defs := defs || pg_get_viewdef(format('%s.%I', facts, t)::regclass);
     END LOOP;
     FOR t IN SELECT table_name FROM campaign_partitioned ORDER BY 1 LOOP
-        EXECUTE format('CREATE VIEW analysis.%I AS %s', t,
-                       analysis.scoped_view_def(facts, t));
-        EXECUTE format('COMMENT ON VIEW analysis.%I IS %L', t,
+        EXECUTE format('CREATE VIEW %I AS %s', t,
+                       scoped_view_def(facts, t));
+        EXECUTE format('COMMENT ON VIEW %I IS %L', t,
                        format('%s.%s of the campaigns in scope '
                               '(mxcrawl.campaigns, 000_scope.sql).', facts, t));
     END LOOP;
@@ -171,29 +171,29 @@ BEGIN
     PERFORM set_config('search_path',
                        'analysis, ' || current_setting('search_path'), true);
     FOR i IN 1 .. cardinality(names) LOOP
-        EXECUTE format('CREATE VIEW analysis.%I AS %s', names[i],
+        EXECUTE format('CREATE VIEW %I AS %s', names[i],
                        rtrim(defs[i], ';'));
-        EXECUTE format('COMMENT ON VIEW analysis.%I IS %L', names[i],
+        EXECUTE format('COMMENT ON VIEW %I IS %L', names[i],
                        format('%s.%s over the scoped tables.', facts, names[i]));
     END LOOP;
 END $$;
 
 -- The cache of the building blocks (issue M8 item 2). A building block
--- (analysis.b_use: every contactable endpoint of every domain, b_domain,
+-- (b_use: every contactable endpoint of every domain, b_domain,
 -- b_ladder, ...) is read by many figures, and each figure's query would
 -- compute it again: at a million domains b_use alone takes seconds each
 -- time. So each block is stored once per campaign and rank bound
--- (analysis.cache_fill) in a table of this schema, cache_<block>, with
+-- (cache_fill) in a table of this schema, cache_<block>, with
 -- its statistics (ANALYZE, so that joins over it, such as the pair join
 -- of the change figures, are planned on real numbers of rows and
 -- distinct values), and the block's view reads that table when it is
 -- filled, its definition (<block>_src) when not:
 --
---   SELECT <columns> FROM analysis.cache_b_use c
+--   SELECT <columns> FROM cache_b_use c
 --    WHERE c.campaign_id in scope AND c.cache_bound = the current bound
 --      AND c.cache_xid = this transaction AND (SELECT cache_filled('b_use'))
 --   UNION ALL
---   SELECT <columns> FROM analysis.b_use_src WHERE NOT (SELECT cache_filled('b_use'))
+--   SELECT <columns> FROM b_use_src WHERE NOT (SELECT cache_filled('b_use'))
 --
 -- Each sub-select is evaluated once per query (a one-time filter), so
 -- only one branch runs ("never executed" under the other). A view read
@@ -209,13 +209,13 @@ END $$;
 -- reads them and fills again.
 --
 -- The key: block, campaign, rank bound (0: the whole campaign;
--- analysis.rank_scope's bucket otherwise), so that a bucket never reads
+-- rank_scope's bucket otherwise), so that a bucket never reads
 -- the whole campaign's rows, nor the campaign a bucket's.
 
 -- The blocks, in the order they are filled: a block may read blocks
 -- registered before it (b_domain_use reads b_use), whose cache is then
 -- filled already.
-CREATE TABLE analysis.cache_block (
+CREATE TABLE cache_block (
     name     text PRIMARY KEY,
     position serial NOT NULL UNIQUE,
     -- A row per target (domain): a rank bucket reads it. The others (per
@@ -223,102 +223,102 @@ CREATE TABLE analysis.cache_block (
     -- bucket never asks for: a bucket does not fill them.
     per_target boolean NOT NULL
 );
-CREATE UNLOGGED TABLE analysis.cache_key (
-    block       text NOT NULL REFERENCES analysis.cache_block (name),
+CREATE UNLOGGED TABLE cache_key (
+    block       text NOT NULL REFERENCES cache_block (name),
     campaign_id bigint NOT NULL,
     bound       integer NOT NULL,
     xid         xid8 NOT NULL,
     PRIMARY KEY (block, campaign_id, bound)
 );
--- The rank bucket analysis.rank_scope has narrowed the scoped views to
+-- The rank bucket rank_scope has narrowed the scoped views to
 -- (bound 0: none). A table, not a setting: it changes with the views, in
 -- the same transaction, whatever function SET clauses restore.
-CREATE TABLE analysis.rank_state (
+CREATE TABLE rank_state (
     campaign_id bigint,
     bound       integer NOT NULL
 );
-INSERT INTO analysis.rank_state VALUES (NULL, 0);
+INSERT INTO rank_state VALUES (NULL, 0);
 
-CREATE FUNCTION analysis.cache_bound() RETURNS integer
+CREATE FUNCTION cache_bound() RETURNS integer
 LANGUAGE sql STABLE AS $$
-    SELECT bound FROM analysis.rank_state
+    SELECT bound FROM rank_state
 $$;
 
 -- This transaction's id, NULL before it wrote anything (then nothing of
 -- it is filled either).
-CREATE FUNCTION analysis.cache_xid() RETURNS xid8
+CREATE FUNCTION cache_xid() RETURNS xid8
 LANGUAGE sql STABLE AS $$
     SELECT pg_current_xact_id_if_assigned()
 $$;
 
 -- The campaigns in scope (one or two), NULL with none set.
-CREATE FUNCTION analysis.scope_ids() RETURNS bigint[]
+CREATE FUNCTION scope_ids() RETURNS bigint[]
 LANGUAGE sql STABLE AS $$
-    SELECT CASE WHEN analysis.scope_id(1) IS NULL THEN NULL
-                WHEN analysis.scope_id(2) = analysis.scope_id(1)
-                     THEN ARRAY[analysis.scope_id(1)]
-                ELSE ARRAY[analysis.scope_id(1), analysis.scope_id(2)] END
+    SELECT CASE WHEN scope_id(1) IS NULL THEN NULL
+                WHEN scope_id(2) = scope_id(1)
+                     THEN ARRAY[scope_id(1)]
+                ELSE ARRAY[scope_id(1), scope_id(2)] END
 $$;
 
 -- Whether block p_block is filled, in this transaction, for every
 -- campaign in scope at the current bound. Never with no scope set, nor
 -- with a bucket and a campaign in scope that is not the bucket's (its
 -- scoped views are the campaign's, not the bucket's).
-CREATE FUNCTION analysis.cache_filled(p_block text) RETURNS boolean
+CREATE FUNCTION cache_filled(p_block text) RETURNS boolean
 LANGUAGE sql STABLE AS $$
     SELECT s.ids IS NOT NULL AND x.id IS NOT NULL
        AND (r.bound = 0 OR s.ids = ARRAY[r.campaign_id])
        AND NOT EXISTS (
            SELECT 1 FROM unnest(s.ids) c(id)
             WHERE NOT EXISTS (
-                SELECT 1 FROM analysis.cache_key k
+                SELECT 1 FROM cache_key k
                  WHERE k.block = p_block AND k.campaign_id = c.id
                    AND k.bound = r.bound AND k.xid = x.id))
-      FROM (SELECT analysis.scope_ids() AS ids) s,
-           (SELECT analysis.cache_xid() AS id) x,
-           analysis.rank_state r
+      FROM (SELECT scope_ids() AS ids) s,
+           (SELECT cache_xid() AS id) x,
+           rank_state r
 $$;
 
--- Makes the view analysis.<p_block>, created just before, a cached
+-- Makes the view <p_block>, created just before, a cached
 -- block: it becomes <p_block>_src (views created before this over it
 -- keep reading the definition), the table cache_<p_block> gets its
 -- columns and the key, and a new view of the old name reads one or the
 -- other (see above). Call it right after the block's CREATE VIEW, so
 -- that every view over the block reads the cached one.
-CREATE FUNCTION analysis.cache_block(p_block text,
+CREATE FUNCTION cache_block(p_block text,
                                      p_per_target boolean DEFAULT true)
 RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     src text := p_block || '_src';
     cols text;
-    note text := obj_description(format('analysis.%I', p_block)::regclass,
+    note text := obj_description(format('%I', p_block)::regclass,
                                  'pg_class');
 BEGIN
-    EXECUTE format('ALTER VIEW analysis.%I RENAME TO %I', p_block, src);
+    EXECUTE format('ALTER VIEW %I RENAME TO %I', p_block, src);
     SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum)
       INTO cols
       FROM pg_attribute a
-     WHERE a.attrelid = format('analysis.%I', src)::regclass
+     WHERE a.attrelid = format('%I', src)::regclass
        AND a.attnum > 0 AND NOT a.attisdropped;
-    PERFORM analysis.cache_table(p_block);
+    PERFORM cache_table(p_block);
     EXECUTE format($v$
-        CREATE VIEW analysis.%1$I AS
-        SELECT %2$s FROM analysis.%3$I c
-         WHERE (c.campaign_id = (SELECT analysis.scope_id(1))
-                OR c.campaign_id = (SELECT analysis.scope_id(2)))
-           AND c.cache_bound = (SELECT analysis.cache_bound())
-           AND c.cache_xid = (SELECT analysis.cache_xid())
-           AND (SELECT analysis.cache_filled(%4$L))
+        CREATE VIEW %1$I AS
+        SELECT %2$s FROM %3$I c
+         WHERE (c.campaign_id = (SELECT scope_id(1))
+                OR c.campaign_id = (SELECT scope_id(2)))
+           AND c.cache_bound = (SELECT cache_bound())
+           AND c.cache_xid = (SELECT cache_xid())
+           AND (SELECT cache_filled(%4$L))
         UNION ALL
-        SELECT %2$s FROM analysis.%5$I
-         WHERE NOT (SELECT analysis.cache_filled(%4$L))$v$,
+        SELECT %2$s FROM %5$I
+         WHERE NOT (SELECT cache_filled(%4$L))$v$,
                    p_block, cols, 'cache_' || p_block, p_block, src);
-    EXECUTE format('COMMENT ON VIEW analysis.%I IS %L', p_block,
+    EXECUTE format('COMMENT ON VIEW %I IS %L', p_block,
                    coalesce(note || ' ', '') || format(
-                       '(Cached: analysis.cache_%s when filled, else '
-                       'analysis.%s; 000_scope.sql.)', p_block, src));
-    INSERT INTO analysis.cache_block (name, per_target)
+                       '(Cached: cache_%s when filled, else '
+                       '%s; 000_scope.sql.)', p_block, src));
+    INSERT INTO cache_block (name, per_target)
     VALUES (p_block, p_per_target);
 END $$;
 
@@ -328,36 +328,36 @@ END $$;
 -- the scope set to it alone, so that the fill reads its partitions only. Then ANALYZE: without statistics a table
 -- made in this transaction is guessed at a few thousand rows. No scope
 -- set: nothing (the views compute the blocks).
-CREATE FUNCTION analysis.cache_fill() RETURNS void
+CREATE FUNCTION cache_fill() RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     before text := current_setting('mxcrawl.campaigns', true);
-    ids bigint[] := analysis.scope_ids();
-    r analysis.rank_state;
+    ids bigint[] := scope_ids();
+    r rank_state;
     x xid8;
     c bigint;
     b text;
     filled boolean;
 BEGIN
-    SELECT * INTO r FROM analysis.rank_state;
+    SELECT * INTO r FROM rank_state;
     IF ids IS NULL OR (r.bound <> 0 AND ids <> ARRAY[r.campaign_id]) THEN
         RETURN;
     END IF;
     x := pg_current_xact_id();
     FOREACH c IN ARRAY ids LOOP
         PERFORM set_config('mxcrawl.campaigns', ARRAY[c]::text, true);
-        FOR b IN SELECT k.name FROM analysis.cache_block k
+        FOR b IN SELECT k.name FROM cache_block k
                   WHERE r.bound = 0 OR k.per_target ORDER BY k.position LOOP
-            SELECT EXISTS (SELECT 1 FROM analysis.cache_key k
+            SELECT EXISTS (SELECT 1 FROM cache_key k
                             WHERE k.block = b AND k.campaign_id = c
                               AND k.bound = r.bound AND k.xid = x)
               INTO filled;
             CONTINUE WHEN filled;
-            EXECUTE format('DELETE FROM analysis.%I '
+            EXECUTE format('DELETE FROM %I '
                            'WHERE campaign_id = $1 AND cache_bound = $2',
                            'cache_' || b) USING c, r.bound;
-            PERFORM analysis.cache_fill_block(b, c, r.bound, x);
-            INSERT INTO analysis.cache_key (block, campaign_id, bound, xid)
+            PERFORM cache_fill_block(b, c, r.bound, x);
+            INSERT INTO cache_key (block, campaign_id, bound, xid)
             VALUES (b, c, r.bound, x)
             ON CONFLICT (block, campaign_id, bound) DO UPDATE SET xid = x;
         END LOOP;
@@ -371,7 +371,7 @@ END $$;
 -- (and on facts without a target, such as endpoint, which a bucket's
 -- scope keeps whole), so the bucket's rows are the campaign's rows of
 -- the bucket's targets: when the campaign's block is filled in this
--- transaction (bound 0; analysis.report fills it before the buckets),
+-- transaction (bound 0; report fills it before the buckets),
 -- a bucket copies those rows instead of computing the block again
 -- from the facts. A new per-target block must keep that property.
 --
@@ -384,7 +384,7 @@ END $$;
 -- besides. Both are made here, with the schema: an unlogged table costs
 -- an fsync when it is created, which a report should not wait for once
 -- per bucket.
-CREATE FUNCTION analysis.cache_table(p_block text)
+CREATE FUNCTION cache_table(p_block text)
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     cols text;
@@ -394,17 +394,17 @@ BEGIN
                       ', ' ORDER BY a.attnum)
       INTO cols
       FROM pg_attribute a
-     WHERE a.attrelid = format('analysis.%I', p_block || '_src')::regclass
+     WHERE a.attrelid = format('%I', p_block || '_src')::regclass
        AND a.attnum > 0 AND NOT a.attisdropped;
     -- The partitions are UNLOGGED (a partitioned table holds no rows).
-    EXECUTE format('CREATE TABLE analysis.%I (cache_bound integer, '
+    EXECUTE format('CREATE TABLE %I (cache_bound integer, '
                    'cache_xid xid8, %s) PARTITION BY LIST (cache_bound)',
                    'cache_' || p_block, cols);
-    EXECUTE format('CREATE UNLOGGED TABLE analysis.%I PARTITION OF '
-                   'analysis.%I FOR VALUES IN (0)',
+    EXECUTE format('CREATE UNLOGGED TABLE %I PARTITION OF '
+                   '%I FOR VALUES IN (0)',
                    'cache_' || p_block || '_r0', 'cache_' || p_block);
-    EXECUTE format('CREATE UNLOGGED TABLE analysis.%I PARTITION OF '
-                   'analysis.%I DEFAULT',
+    EXECUTE format('CREATE UNLOGGED TABLE %I PARTITION OF '
+                   '%I DEFAULT',
                    'cache_' || p_block || '_rank', 'cache_' || p_block);
 END $$;
 
@@ -414,40 +414,40 @@ END $$;
 -- campaign's rows (bound 0) are analysed with the whole table (joins
 -- over it, such as the pair join of the change figures, are planned on
 -- its statistics); a bucket's, in the buckets' partition only.
-CREATE FUNCTION analysis.cache_fill_block(p_block text, p_campaign bigint,
+CREATE FUNCTION cache_fill_block(p_block text, p_campaign bigint,
                                           p_bound integer, p_xid xid8)
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     cols text;
 BEGIN
     IF p_bound <> 0 AND EXISTS (
-           SELECT 1 FROM analysis.cache_key k
+           SELECT 1 FROM cache_key k
             WHERE k.block = p_block AND k.campaign_id = p_campaign
               AND k.bound = 0 AND k.xid = p_xid) THEN
         SELECT string_agg('s.' || quote_ident(a.attname), ', ' ORDER BY a.attnum)
           INTO cols
           FROM pg_attribute a
-         WHERE a.attrelid = format('analysis.%I', p_block || '_src')::regclass
+         WHERE a.attrelid = format('%I', p_block || '_src')::regclass
            AND a.attnum > 0 AND NOT a.attisdropped;
         -- The bucket's targets: its scoped view of campaign_target
         -- (rank_scope), whose literals let the planner prune the other
         -- campaigns' partitions and size the bucket from rank's
         -- statistics.
         EXECUTE format($q$
-            INSERT INTO analysis.%1$I SELECT $1, $2, %2$s
-              FROM analysis.%1$I s
+            INSERT INTO %1$I SELECT $1, $2, %2$s
+              FROM %1$I s
              WHERE s.campaign_id = %3$s AND s.cache_bound = 0
                AND s.cache_xid = $2
-               AND s.target_id IN (SELECT r.target_id FROM analysis.campaign_target r
+               AND s.target_id IN (SELECT r.target_id FROM campaign_target r
                                     WHERE r.campaign_id = %3$s)$q$,
                        'cache_' || p_block, cols, p_campaign)
             USING p_bound, p_xid;
     ELSE
-        EXECUTE format('INSERT INTO analysis.%I SELECT $1, $2, s.* '
-                       'FROM analysis.%I s', 'cache_' || p_block, p_block || '_src')
+        EXECUTE format('INSERT INTO %I SELECT $1, $2, s.* '
+                       'FROM %I s', 'cache_' || p_block, p_block || '_src')
             USING p_bound, p_xid;
     END IF;
-    EXECUTE format('ANALYZE analysis.%I', 'cache_' || p_block
+    EXECUTE format('ANALYZE %I', 'cache_' || p_block
                    || CASE WHEN p_bound = 0 THEN '' ELSE '_rank' END);
 END $$;
 

@@ -20,7 +20,7 @@
 --   endpoint.valid_ignoring_strength.
 
 -- Per scanned domain: the DNS stage's outcome.
-CREATE VIEW analysis.b_domain_dns AS
+CREATE VIEW b_domain_dns AS
 SELECT d.campaign_id, d.target_id, d.domain, d.mx_outcome,
        d.mx_outcome IN ('mx', 'implicit_mx') AS mail_route
   FROM domain_dns d;
@@ -33,7 +33,7 @@ SELECT d.campaign_id, d.target_id, d.domain, d.mx_outcome,
 -- when its columns are unused (the scoped dns_rrset is a partitioned
 -- table behind a view), and finding the MX rows among all of a
 -- campaign's RRsets costs more than the rest of such a figure.
-CREATE VIEW analysis.b_domain AS
+CREATE VIEW b_domain AS
 SELECT d.campaign_id, d.target_id, d.domain, d.mx_outcome,
        d.mx_outcome IN ('mx', 'implicit_mx') AS mail_route,
        q.outcome AS mx_query_outcome, q.rcode AS mx_rcode,
@@ -43,11 +43,11 @@ SELECT d.campaign_id, d.target_id, d.domain, d.mx_outcome,
          ON q.campaign_id = d.campaign_id AND q.target_id = d.target_id
         AND q.qname = d.domain AND q.qtype = 'MX';
 
-SELECT analysis.cache_block('b_domain');
+SELECT cache_block('b_domain');
 
 -- Per contactable endpoint of a domain's MX host, with the probe's facts
 -- (NULL columns when the endpoint was never probed, e.g. --no-smtp).
-CREATE VIEW analysis.b_use AS
+CREATE VIEW b_use AS
 SELECT m.campaign_id, m.target_id, m.ordinal, lower(m.host) AS host,
        a.address AS ip, de.port, de.sni, de.name_matches_domain,
        e.outcome, e.end_state, e.stripping, e.tls_version, e.tls_cipher,
@@ -92,11 +92,11 @@ SELECT m.campaign_id, m.target_id, m.ordinal, lower(m.host) AS host,
 -- from b_domain_use, b_ladder, ...), and a bucket's b_domain_use is the
 -- campaign's rows of its targets (000_scope.sql). Read in a bucket, it
 -- is computed from the bucket's facts.
-SELECT analysis.cache_block('b_use', p_per_target => false);
+SELECT cache_block('b_use', p_per_target => false);
 
 -- Per domain with at least one contactable endpoint: "every" and "any"
 -- over all of them.
-CREATE VIEW analysis.b_domain_use AS
+CREATE VIEW b_domain_use AS
 SELECT campaign_id, target_id,
        bool_or(reached) AS any_reached,
        bool_or(banner_220) AS any_banner_220,
@@ -122,15 +122,15 @@ SELECT campaign_id, target_id,
            FILTER (WHERE has_chain) AS chain_all_name_domain,
        bool_or(coalesce(name_matches_domain, false))
            FILTER (WHERE has_chain) AS chain_any_name_domain
-  FROM analysis.b_use
+  FROM b_use
  GROUP BY campaign_id, target_id;
 
-SELECT analysis.cache_block('b_domain_use');
+SELECT cache_block('b_domain_use');
 
 -- Per distinct MX host name with at least one contactable endpoint. Its
 -- endpoints are probed with SNI = the host, so they are the same for every
 -- domain that names the host.
-CREATE VIEW analysis.b_host_use AS
+CREATE VIEW b_host_use AS
 SELECT campaign_id, host,
        bool_and(starttls_offered) AS all_starttls,
        bool_or(starttls_offered) AS any_starttls,
@@ -138,13 +138,13 @@ SELECT campaign_id, host,
        bool_and(cert_valid) AS all_cert_valid,
        bool_and(cert_valid_lax) AS all_cert_valid_lax,
        bool_or(has_chain) AS any_chain
-  FROM analysis.b_use
+  FROM b_use
  GROUP BY campaign_id, host;
 
-SELECT analysis.cache_block('b_host_use', p_per_target => false);
+SELECT cache_block('b_host_use', p_per_target => false);
 
 -- Per probed endpoint (ip, port, SNI), with its leaf certificate.
-CREATE VIEW analysis.b_endpoint AS
+CREATE VIEW b_endpoint AS
 SELECT e.*, e.trusted IS NOT NULL AS has_chain,
        coalesce(e.trusted AND e.name_matches_mx AND NOT e.cn_only, false) AS cert_valid,
        coalesce(e.valid_ignoring_strength AND e.name_matches_mx
@@ -153,14 +153,14 @@ SELECT e.*, e.trusted IS NOT NULL AS has_chain,
        c.not_after AS leaf_not_after
   FROM endpoint e
   LEFT JOIN certificate c ON c.sha256 = e.chain[1];
-SELECT analysis.cache_block('b_endpoint', p_per_target => false);
+SELECT cache_block('b_endpoint', p_per_target => false);
 
 -- Per scanned domain with at least one kept MX host: its kept MX hosts'
 -- facts the DANE figures, the provider concentration, the mail route
 -- and the ladder read, gathered once (a campaign's domain_mx is its
 -- widest table after the RRsets, and each of those figures grouped it
 -- by domain again).
-CREATE VIEW analysis.b_domain_mx AS
+CREATE VIEW b_domain_mx AS
 SELECT m.campaign_id, m.target_id,
        d.mx_outcome IN ('mx', 'implicit_mx') AS mail_route,
        -- Some kept host has an address (refused ones count: mail_route).
@@ -184,18 +184,18 @@ SELECT m.campaign_id, m.target_id,
  WHERE m.kept
  GROUP BY m.campaign_id, m.target_id, d.mx_outcome;
 
-COMMENT ON VIEW analysis.b_domain_mx IS
+COMMENT ON VIEW b_domain_mx IS
     'Per scanned domain with a kept MX host: whether it has a mail route '
     'and a host with an address, every host dane_ok, the hosts'' DANE '
     'outcomes and their providers.';
-SELECT analysis.cache_block('b_domain_mx');
+SELECT cache_block('b_domain_mx');
 
 -- MTA-STS and TLS-RPT (060-077; the ladder, 002, reads its verdict).
 -- Building block: per domain with a mail route, the MTA-STS and TLS-RPT
 -- facts and the "enforce would work" verdict (schema mta_sts_verdict).
 -- The crawler looks the TXT records up for every scanned domain; a domain
 -- without a row (the stage did not run) shows as 'not looked up'.
-CREATE VIEW analysis.b_sts AS
+CREATE VIEW b_sts AS
 SELECT b.campaign_id, b.target_id, b.domain,
        coalesce(s.txt, 'not looked up') AS txt, s.txt_error, s.id,
        s.fetch_outcome, s.policy, s.policy_error, s.mode, s.max_age, s.eol,
@@ -207,7 +207,7 @@ SELECT b.campaign_id, b.target_id, b.domain,
        v.enforce_would_work, coalesce(v.failures, '{}'::text[]) AS failures,
        coalesce(r.status, 'not looked up') AS tlsrpt, r.error AS tlsrpt_error,
        coalesce(r.rua_schemes, '{}'::text[]) AS rua_schemes
-  FROM analysis.b_domain_dns b
+  FROM b_domain_dns b
   LEFT JOIN domain_mta_sts s USING (campaign_id, target_id)
   -- The verdict is NULL (no failures) unless the TXT record is valid: it
   -- is computed only for those domains (a few percent), one by one,
@@ -220,7 +220,7 @@ SELECT b.campaign_id, b.target_id, b.domain,
   LEFT JOIN domain_tlsrpt r USING (campaign_id, target_id)
  WHERE b.mail_route;
 
-COMMENT ON VIEW analysis.b_sts IS
+COMMENT ON VIEW b_sts IS
     'Per domain with a mail route: MTA-STS TXT record, policy fetch, policy, '
     'enforce-would-work verdict and TLS-RPT record.';
-SELECT analysis.cache_block('b_sts');
+SELECT cache_block('b_sts');

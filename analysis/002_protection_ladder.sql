@@ -45,8 +45,8 @@
 --   (scan --no-smtp) counts as not completing STARTTLS, so the ladder of
 --   such a campaign says plaintext for every domain with mail.
 --
--- Building block per domain (analysis.b_ladder) and the figure.
-CREATE VIEW analysis.b_ladder AS
+-- Building block per domain (b_ladder) and the figure.
+CREATE VIEW b_ladder AS
 SELECT b.campaign_id, b.target_id, b.domain,
        CASE WHEN u.target_id IS NULL THEN 'no-mail'
             WHEN coalesce(x.all_dane_ok, false) THEN 'dane'
@@ -57,35 +57,35 @@ SELECT b.campaign_id, b.target_id, b.domain,
             WHEN NOT u.all_starttls_ok THEN 'plaintext'
             WHEN u.all_cert_valid THEN 'opportunistic-trusted'
             ELSE 'opportunistic-untrusted' END AS rung
-  FROM analysis.b_domain_dns b
-  LEFT JOIN analysis.b_domain_use u USING (campaign_id, target_id)
+  FROM b_domain_dns b
+  LEFT JOIN b_domain_use u USING (campaign_id, target_id)
   -- Every kept MX host dane_ok (no kept host: none).
-  LEFT JOIN analysis.b_domain_mx x USING (campaign_id, target_id)
+  LEFT JOIN b_domain_mx x USING (campaign_id, target_id)
   LEFT JOIN domain_mta_sts s USING (campaign_id, target_id)
   -- enforce_would_work is NULL unless the TXT record is valid. b_sts
   -- has it for the domains with a mail route; for the others (a null
   -- MX beside other MX records may still leave a contactable host) it
   -- is computed here, one by one, for the few with a valid TXT record.
-  LEFT JOIN analysis.b_sts st USING (campaign_id, target_id)
+  LEFT JOIN b_sts st USING (campaign_id, target_id)
   LEFT JOIN LATERAL (
       SELECT v.enforce_would_work FROM mta_sts_verdict v
        WHERE v.campaign_id = s.campaign_id AND v.target_id = s.target_id
          AND s.txt = 'valid' AND NOT b.mail_route
       OFFSET 0) v ON true;  -- (OFFSET 0: not flattened, so s.txt gates it)
 
-COMMENT ON VIEW analysis.b_ladder IS
+COMMENT ON VIEW b_ladder IS
     'Per scanned domain: its rung on the protection ladder (see '
-    'analysis.protection_ladder).';
-SELECT analysis.cache_block('b_ladder');
+    'protection_ladder).';
+SELECT cache_block('b_ladder');
 
-CREATE VIEW analysis.protection_ladder AS
+CREATE VIEW protection_ladder AS
 WITH r(rung, ord) AS (
     VALUES ('dane', 1), ('mta-sts-enforce', 2), ('mta-sts-testing', 3),
            ('opportunistic-trusted', 4), ('opportunistic-untrusted', 5),
            ('plaintext', 6), ('no-mail', 7)
 ), c AS (
     SELECT campaign_id, rung, count(*) AS n
-      FROM analysis.b_ladder GROUP BY campaign_id, rung
+      FROM b_ladder GROUP BY campaign_id, rung
 ), t AS (
     SELECT campaign_id, sum(n) AS n FROM c GROUP BY campaign_id
 )
@@ -96,7 +96,7 @@ SELECT t.campaign_id, 'domain'::text AS scope, r.rung AS label, r.ord,
   FROM t CROSS JOIN r
   LEFT JOIN c ON c.campaign_id = t.campaign_id AND c.rung = r.rung;
 
-COMMENT ON VIEW analysis.protection_ladder IS
+COMMENT ON VIEW protection_ladder IS
     'Per domain, the strongest protection against an active attacker that a '
     'strict sender (TLS 1.2 or later, OpenSSL security level 2) gets, the '
     'first that holds of: no-mail (no '
@@ -108,7 +108,7 @@ COMMENT ON VIEW analysis.protection_ladder IS
     'trusted at security level 2 naming its MX host by DNS SAN); else '
     'opportunistic-untrusted. Rows partition '
     'the denominator. Denominator: scanned domains of the campaign.';
-SELECT analysis.register(2, 'protection_ladder', 'ladder', 'distribution',
+SELECT register(2, 'protection_ladder', 'ladder', 'distribution',
     'Protection ladder: strongest protection a sender gets',
     'scanned domains',
     p_headline => true);

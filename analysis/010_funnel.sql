@@ -2,7 +2,7 @@
 -- with 220. Every row is a share of all targets of the campaign.
 -- "targets" are the names the import accepted: lines rejected at import
 -- (invalid names, duplicates) are not stored, so the funnel starts there.
-CREATE VIEW analysis.funnel AS
+CREATE VIEW funnel AS
 WITH t AS (
     SELECT campaign_id, count(*) AS n FROM campaign_target GROUP BY campaign_id
 ), d AS (
@@ -14,8 +14,8 @@ WITH t AS (
            count(u.target_id) AS contactable,
            count(*) FILTER (WHERE u.any_reached) AS reached,
            count(*) FILTER (WHERE u.any_banner_220) AS banner_220
-      FROM analysis.b_domain_dns b
-      LEFT JOIN analysis.b_domain_use u USING (campaign_id, target_id)
+      FROM b_domain_dns b
+      LEFT JOIN b_domain_use u USING (campaign_id, target_id)
      GROUP BY b.campaign_id
 )
 SELECT t.campaign_id, 'domain'::text AS scope, s.label, s.ord,
@@ -30,11 +30,11 @@ SELECT t.campaign_id, 'domain'::text AS scope, s.label, s.ord,
       ('reached over TCP', 6, coalesce(d.reached, 0)),
       ('banner 220', 7, coalesce(d.banner_220, 0))) AS s(label, ord, n);
 
-COMMENT ON VIEW analysis.funnel IS
+COMMENT ON VIEW funnel IS
     'Targets that reach each stage: scanned; domain exists (not NXDOMAIN, '
     'not a DNS error, not blocklisted); has a mail route (MX RRset or implicit '
     'MX); at least one contactable endpoint (an allowed address of a kept MX '
     'host); at least one endpoint reached over TCP; at least one endpoint '
     'greeted with 220. Denominator: all targets of the campaign.';
-SELECT analysis.register(10, 'funnel', 'funnel', 'share',
+SELECT register(10, 'funnel', 'funnel', 'share',
     'Funnel: targets to a 220 banner', 'targets of the campaign');

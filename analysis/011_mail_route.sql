@@ -5,7 +5,7 @@
 -- refused by the address policy still count as having one (they exist, we
 -- only refuse to contact them). Null MX variants are kept apart because
 -- null_mx_mixed and null_mx_invalid are misconfigurations, not a policy.
-CREATE VIEW analysis.mail_route AS
+CREATE VIEW mail_route AS
 WITH d AS (
     SELECT b.campaign_id, b.target_id,
            -- has_mail_host: some kept MX host's address_outcome is ok or
@@ -13,8 +13,8 @@ WITH d AS (
            CASE WHEN b.mail_route AND NOT coalesce(x.has_mail_host, false)
                 THEN 'no_mail_host'
                 ELSE b.mx_outcome END AS label
-      FROM analysis.b_domain_dns b
-      LEFT JOIN analysis.b_domain_mx x USING (campaign_id, target_id)
+      FROM b_domain_dns b
+      LEFT JOIN b_domain_mx x USING (campaign_id, target_id)
      WHERE b.mx_outcome NOT IN ('no_domain', 'dns_error', 'blocklisted')
 )
 SELECT campaign_id, 'domain'::text AS scope, label,
@@ -24,12 +24,12 @@ SELECT campaign_id, 'domain'::text AS scope, label,
        sum(count(*)) OVER (PARTITION BY campaign_id) AS denominator
   FROM d GROUP BY campaign_id, label;
 
-COMMENT ON VIEW analysis.mail_route IS
+COMMENT ON VIEW mail_route IS
     'Existing domains by mail route: mx (MX RRset with at least one host that '
     'has an address), implicit_mx (no MX, the domain has an address), null_mx '
     '(RFC 7505), null_mx_mixed (null MX beside other MX RRs), null_mx_invalid '
     '("N ." with N > 0), no_mail_host (MX or implicit MX, but no host has an '
     'address). Denominator: domains that exist (not NXDOMAIN, no DNS error, '
     'not blocklisted).';
-SELECT analysis.register(11, 'mail_route', 'funnel', 'distribution',
+SELECT register(11, 'mail_route', 'funnel', 'distribution',
     'Mail route of existing domains', 'domains that exist');

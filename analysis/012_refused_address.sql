@@ -1,7 +1,7 @@
 -- Addresses of MX hosts that the address policy refused, by verdict and
 -- class. Counted per distinct address: a provider address named by many
 -- domains is one address.
-CREATE VIEW analysis.refused_address AS
+CREATE VIEW refused_address AS
 WITH a AS (
     SELECT DISTINCT a.campaign_id, a.address, a.verdict, a.class
       FROM mx_address a
@@ -17,9 +17,9 @@ SELECT a.campaign_id, 'address'::text AS scope,
  WHERE a.verdict <> 'ok'
  GROUP BY a.campaign_id, a.verdict, a.class, t.n;
 
-COMMENT ON VIEW analysis.refused_address IS
+COMMENT ON VIEW refused_address IS
     'Distinct MX host addresses never contacted, by the policy verdict '
     '(reserved: special-purpose address space; blocklist: --blocklist) and '
     'the address class. Denominator: distinct addresses of kept MX hosts.';
-SELECT analysis.register(12, 'refused_address', 'funnel', 'share',
+SELECT register(12, 'refused_address', 'funnel', 'share',
     'Refused MX addresses by reason', 'distinct addresses of kept MX hosts');

@@ -1,21 +1,21 @@
 -- DNS errors of the MX question, by rcode, or by the query outcome when no
 -- answer came (timeout, malformed ...). Only domains whose DNS stage ended
 -- in dns_error count; a secure NXDOMAIN is an answer, not an error.
-CREATE VIEW analysis.dns_error AS
+CREATE VIEW dns_error AS
 WITH t AS (
-    SELECT campaign_id, count(*) AS n FROM analysis.b_domain
+    SELECT campaign_id, count(*) AS n FROM b_domain
      WHERE mx_outcome <> 'blocklisted' GROUP BY campaign_id
 )
 SELECT b.campaign_id, 'domain'::text AS scope,
        coalesce(b.mx_rcode, b.mx_query_outcome, 'no answer') AS label, 0 AS ord,
        count(*) AS numerator, t.n AS denominator
-  FROM analysis.b_domain b JOIN t USING (campaign_id)
+  FROM b_domain b JOIN t USING (campaign_id)
  WHERE b.mx_outcome = 'dns_error'
  GROUP BY b.campaign_id, 3, t.n;
 
-COMMENT ON VIEW analysis.dns_error IS
+COMMENT ON VIEW dns_error IS
     'Domains whose MX lookup ended in a DNS error, by rcode (SERVFAIL, '
     'REFUSED ...) or, without an answer, by outcome (timeout ...). '
     'Denominator: scanned domains (not blocklisted).';
-SELECT analysis.register(13, 'dns_error', 'funnel', 'share',
+SELECT register(13, 'dns_error', 'funnel', 'share',
     'DNS errors of the MX lookup by rcode', 'scanned domains');

@@ -8,19 +8,19 @@
 -- it is not counted as "none". Per endpoint: offered, not offered (a 2xx
 -- EHLO answer without STARTTLS, or EHLO refused with 5xx) or not reached
 -- (starttls_offered is NULL). Not-reached units stay in the denominator.
-CREATE VIEW analysis.starttls AS
+CREATE VIEW starttls AS
 WITH r AS (
     SELECT campaign_id, 'domain'::text AS scope,
            CASE WHEN all_starttls THEN 'every' WHEN any_starttls THEN 'some'
                 WHEN any_starttls_seen THEN 'none'
                 ELSE 'not reached' END AS label
-      FROM analysis.b_domain_use
+      FROM b_domain_use
     UNION ALL
     SELECT campaign_id, 'mx_host',
            CASE WHEN all_starttls THEN 'every' WHEN any_starttls THEN 'some'
                 WHEN any_starttls_seen THEN 'none'
                 ELSE 'not reached' END
-      FROM analysis.b_host_use
+      FROM b_host_use
     UNION ALL
     SELECT campaign_id, 'endpoint',
            CASE WHEN starttls_offered THEN 'offered'
@@ -36,7 +36,7 @@ SELECT campaign_id, scope, label,
        sum(count(*)) OVER (PARTITION BY campaign_id, scope) AS denominator
   FROM r GROUP BY campaign_id, scope, label;
 
-COMMENT ON VIEW analysis.starttls IS
+COMMENT ON VIEW starttls IS
     'STARTTLS offered in the EHLO answer: domains and MX hosts where every, '
     'some or none of the contactable endpoints offer it, or where no endpoint '
     'got as far as an EHLO answer (not reached; for "every" an endpoint not '
@@ -44,6 +44,6 @@ COMMENT ON VIEW analysis.starttls IS
     'were not reached (session over before an EHLO answer). '
     'Denominator: domains / MX hosts with at least one contactable endpoint; '
     'probed endpoints (not-reached ones included).';
-SELECT analysis.register(20, 'starttls', 'transport', 'distribution',
+SELECT register(20, 'starttls', 'transport', 'distribution',
     'STARTTLS offered', 'domains / MX hosts with a contactable endpoint; probed endpoints',
     p_headline => true);

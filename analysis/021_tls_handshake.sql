@@ -3,7 +3,7 @@
 -- tls_protocol ...), without OpenSSL's free text, so that it groups; a
 -- handshake cut by a timeout or the endpoint deadline has no TLS reason
 -- and is labelled with the probe's outcome.
-CREATE VIEW analysis.tls_handshake AS
+CREATE VIEW tls_handshake AS
 SELECT campaign_id, 'endpoint'::text AS scope,
        CASE WHEN tls_version IS NOT NULL THEN 'ok'
             ELSE coalesce(nullif(split_part(tls_reason, ':', 1), ''), outcome) END AS label,
@@ -13,13 +13,13 @@ SELECT campaign_id, 'endpoint'::text AS scope,
  WHERE starttls_code = 220
  GROUP BY campaign_id, 3;
 
-COMMENT ON VIEW analysis.tls_handshake IS
+COMMENT ON VIEW tls_handshake IS
     'TLS handshakes that completed (ok) or failed, by cause, as the lax '
     'client measures them (TLS 1.0-1.3, security level 0: ok includes '
     'legacy TLS 1.0/1.1 handshakes, see tls_below_1_2) (tls_alert: the '
     'server sent a fatal alert; eof: it closed; reset: RST; tls_protocol: a '
     'protocol error; else the probe outcome such as timeout or deadline). '
     'Denominator: endpoints that answered 220 to STARTTLS.';
-SELECT analysis.register(21, 'tls_handshake', 'transport', 'distribution',
+SELECT register(21, 'tls_handshake', 'transport', 'distribution',
     'TLS handshake success and failure causes',
     'endpoints that answered 220 to STARTTLS');

@@ -8,17 +8,17 @@
 -- counts against it; per endpoint over all probed endpoints. A second
 -- row answers "would a lax sender accept it": the same with the chain
 -- valid ignoring key and digest strength (security level 0).
-CREATE VIEW analysis.cert_valid AS
+CREATE VIEW cert_valid AS
 WITH r AS (
     SELECT campaign_id, 'domain'::text AS scope, all_cert_valid AS ok,
            all_cert_valid_lax AS ok_lax
-      FROM analysis.b_domain_use
+      FROM b_domain_use
     UNION ALL
     SELECT campaign_id, 'mx_host', all_cert_valid, all_cert_valid_lax
-      FROM analysis.b_host_use
+      FROM b_host_use
     UNION ALL
     SELECT campaign_id, 'endpoint', cert_valid, cert_valid_lax
-      FROM analysis.b_endpoint
+      FROM b_endpoint
 ), c AS (
     -- One pass over r: read once, r is not materialised, so a filter on
     -- the scope (a rank bucket asks for the domain rows only) reaches
@@ -35,7 +35,7 @@ SELECT c.campaign_id, c.scope, s.label, s.ord, s.n AS numerator,
       ('valid ignoring key and digest strength, names the MX host (lax sender)',
        1, c.n_ok_lax)) AS s(label, ord, n);
 
-COMMENT ON VIEW analysis.cert_valid IS
+COMMENT ON VIEW cert_valid IS
     'Domains (MX hosts) whose every contactable endpoint presents over '
     'STARTTLS a chain that a strict sender trusts (OpenSSL security level 2: '
     'no RSA key under 2048 bits, no SHA-1/MD5 signature) and whose leaf '
@@ -44,7 +44,7 @@ COMMENT ON VIEW analysis.cert_valid IS
     'chain valid ignoring key and digest strength). '
     'Denominator: domains / MX hosts with at '
     'least one contactable endpoint; probed endpoints.';
-SELECT analysis.register(30, 'cert_valid', 'certificates', 'share',
+SELECT register(30, 'cert_valid', 'certificates', 'share',
     'Every MX presents a trusted chain for its name',
     'domains / MX hosts with a contactable endpoint; probed endpoints',
     p_headline => true);

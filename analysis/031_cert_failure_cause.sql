@@ -8,7 +8,7 @@
 -- several causes
 -- counts under each, so rows do not add up to the denominator. A domain
 -- or MX host has a cause when any of its endpoints has it.
-CREATE VIEW analysis.cert_failure_cause AS
+CREATE VIEW cert_failure_cause AS
 -- The causes of each endpoint that presented a chain, from its own row
 -- (a LATERAL per endpoint, not a UNION of four scans).
 WITH c AS (
@@ -25,7 +25,7 @@ WITH c AS (
     -- host: b_use carries the endpoint's columns. Only uses with some
     -- cause run the LATERAL (most chains have none).
     SELECT u.campaign_id, u.target_id, u.host, x.cause
-      FROM analysis.b_use u
+      FROM b_use u
       CROSS JOIN LATERAL (
           SELECT unnest(u.verify_errors)
           UNION SELECT 'name_mismatch' WHERE NOT u.name_matches_mx
@@ -54,17 +54,17 @@ WITH c AS (
     SELECT campaign_id, 'endpoint'::text AS scope, count(*) AS n
       FROM endpoint WHERE trusted IS NOT NULL GROUP BY campaign_id
     UNION ALL
-    SELECT campaign_id, 'domain', count(*) FROM analysis.b_domain_use
+    SELECT campaign_id, 'domain', count(*) FROM b_domain_use
      WHERE any_chain GROUP BY campaign_id
     UNION ALL
-    SELECT campaign_id, 'mx_host', count(*) FROM analysis.b_host_use
+    SELECT campaign_id, 'mx_host', count(*) FROM b_host_use
      WHERE any_chain GROUP BY campaign_id
 )
 SELECT r.campaign_id, r.scope, r.cause AS label, 0 AS ord,
        r.n AS numerator, t.n AS denominator
   FROM r JOIN t USING (campaign_id, scope);
 
-COMMENT ON VIEW analysis.cert_failure_cause IS
+COMMENT ON VIEW cert_failure_cause IS
     'Certificate failure causes, one row per cause: verify errors of the '
     'chain (expired, not_yet_valid, self_signed, self_signed_in_chain, '
     'unknown_issuer, bad_signature ...), name_mismatch, cn_only (no DNS '
@@ -73,6 +73,6 @@ COMMENT ON VIEW analysis.cert_failure_cause IS
     'cause it has (any endpoint of a domain or MX host), so rows do not add '
     'up. Denominator: domains / MX hosts / endpoints with at least one '
     'presented chain.';
-SELECT analysis.register(31, 'cert_failure_cause', 'certificates', 'causes',
+SELECT register(31, 'cert_failure_cause', 'certificates', 'causes',
     'Certificate failure causes',
     'domains / MX hosts / endpoints that presented a chain');

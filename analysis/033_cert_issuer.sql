@@ -1,10 +1,10 @@
 -- Issuers of the leaf certificates presented, the ten most common by
 -- endpoint, the rest together as "other". Issuer is the leaf's issuer DN
 -- as stored (one CA may use several intermediates, each its own row).
-CREATE VIEW analysis.cert_issuer AS
+CREATE VIEW cert_issuer AS
 WITH i AS (
     SELECT campaign_id, coalesce(leaf_issuer, '(unparsed)') AS issuer, count(*) AS n
-      FROM analysis.b_endpoint WHERE has_chain
+      FROM b_endpoint WHERE has_chain
      GROUP BY campaign_id, 2
 ), r AS (
     SELECT i.*, row_number() OVER (PARTITION BY campaign_id ORDER BY n DESC, issuer) AS rk,
@@ -17,9 +17,9 @@ SELECT campaign_id, 'endpoint'::text AS scope,
        sum(n) AS numerator, total AS denominator
   FROM r GROUP BY campaign_id, 3, 4, total;
 
-COMMENT ON VIEW analysis.cert_issuer IS
+COMMENT ON VIEW cert_issuer IS
     'Endpoints by issuer of the presented leaf certificate: the ten most '
     'common issuers, the rest as "other". Denominator: endpoints that '
     'presented a chain.';
-SELECT analysis.register(33, 'cert_issuer', 'certificates', 'distribution',
+SELECT register(33, 'cert_issuer', 'certificates', 'distribution',
     'Top certificate issuers', 'endpoints that presented a chain');

@@ -1,11 +1,11 @@
 -- Validity period of the presented leaf (notAfter - notBefore), in
 -- buckets that follow the CA/B Forum limits: 90 days (ACME default), 200
 -- (2025-26 limit), 398 (2020 limit), 825 (2018 limit), longer.
-CREATE VIEW analysis.cert_validity_days AS
+CREATE VIEW cert_validity_days AS
 WITH e AS (
     SELECT campaign_id,
            extract(epoch FROM leaf_not_after - leaf_not_before) / 86400 AS days
-      FROM analysis.b_endpoint WHERE has_chain
+      FROM b_endpoint WHERE has_chain
 ), b AS (
     SELECT campaign_id,
            CASE WHEN days IS NULL THEN 'unknown'
@@ -23,8 +23,8 @@ SELECT campaign_id, 'endpoint'::text AS scope, label,
        sum(count(*)) OVER (PARTITION BY campaign_id) AS denominator
   FROM b GROUP BY campaign_id, label;
 
-COMMENT ON VIEW analysis.cert_validity_days IS
+COMMENT ON VIEW cert_validity_days IS
     'Endpoints by validity period of the presented leaf certificate '
     '(notAfter - notBefore). Denominator: endpoints that presented a chain.';
-SELECT analysis.register(34, 'cert_validity_days', 'certificates', 'distribution',
+SELECT register(34, 'cert_validity_days', 'certificates', 'distribution',
     'Leaf certificate validity period', 'endpoints that presented a chain');

@@ -1,11 +1,11 @@
 -- Days from the probe to the leaf's notAfter: measured at the scan's
 -- time (probed_at), not the report's, so a report of an old campaign says
 -- what was true then.
-CREATE VIEW analysis.cert_days_to_expiry AS
+CREATE VIEW cert_days_to_expiry AS
 WITH e AS (
     SELECT campaign_id,
            extract(epoch FROM leaf_not_after - probed_at) / 86400 AS days
-      FROM analysis.b_endpoint WHERE has_chain
+      FROM b_endpoint WHERE has_chain
 ), b AS (
     SELECT campaign_id,
            CASE WHEN days IS NULL THEN 'unknown'
@@ -23,8 +23,8 @@ SELECT campaign_id, 'endpoint'::text AS scope, label,
        sum(count(*)) OVER (PARTITION BY campaign_id) AS denominator
   FROM b GROUP BY campaign_id, label;
 
-COMMENT ON VIEW analysis.cert_days_to_expiry IS
+COMMENT ON VIEW cert_days_to_expiry IS
     'Endpoints by days from the probe to the presented leaf''s notAfter '
     '(negative: expired). Denominator: endpoints that presented a chain.';
-SELECT analysis.register(35, 'cert_days_to_expiry', 'certificates', 'distribution',
+SELECT register(35, 'cert_days_to_expiry', 'certificates', 'distribution',
     'Days to expiry of the leaf certificate', 'endpoints that presented a chain');

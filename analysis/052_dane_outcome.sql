@@ -5,11 +5,11 @@
 -- else dane_ok when every host is dane_ok; else dane_partial when some
 -- host is dane_ok (a sender authenticates only some of its MX hosts); else
 -- dane_unusable_only, dane_not_applicable, dane_none in that order.
-CREATE VIEW analysis.dane_outcome AS
+CREATE VIEW dane_outcome AS
 WITH x AS (
     -- The DANE outcomes of the domain's kept MX hosts that have one
     -- (b_domain_mx).
-    SELECT campaign_id, target_id, dane FROM analysis.b_domain_mx
+    SELECT campaign_id, target_id, dane FROM b_domain_mx
      WHERE mail_route AND dane IS NOT NULL
 ), d AS (
     SELECT campaign_id, target_id,
@@ -36,13 +36,13 @@ SELECT campaign_id, scope, label,
        sum(count(*)) OVER (PARTITION BY campaign_id, scope) AS denominator
   FROM r GROUP BY campaign_id, scope, label;
 
-COMMENT ON VIEW analysis.dane_outcome IS
+COMMENT ON VIEW dane_outcome IS
     'DANE outcome per MX host of a domain (dane_ok, dane_no_match, '
     'dane_tlsa_bogus, dane_no_starttls, dane_unusable_only, '
     'dane_not_applicable: MX RRset or host insecure, dane_none: no TLSA) and '
     'per domain (worst failure; dane_ok if every host is; dane_partial if '
     'only some are). Denominator: kept MX hosts of domains with an MX RRset '
     'or implicit MX; those domains.';
-SELECT analysis.register(52, 'dane_outcome', 'dnssec_dane', 'distribution',
+SELECT register(52, 'dane_outcome', 'dnssec_dane', 'distribution',
     'DANE outcome', 'domains with a kept MX host; their kept MX hosts',
     p_headline => true);

@@ -1,7 +1,7 @@
 -- DANE failures by cause among MX hosts that publish TLSA (or whose TLSA
 -- lookup was bogus): everything but dane_ok is a failure a DANE sender
 -- meets, with the RFC 8460 result type a reporting sender would use.
-CREATE VIEW analysis.dane_failure_cause AS
+CREATE VIEW dane_failure_cause AS
 WITH h AS (
     SELECT m.campaign_id, m.dane, m.dane_result_type
       FROM domain_mx m JOIN domain_dns dd USING (campaign_id, target_id)
@@ -16,10 +16,10 @@ SELECT campaign_id, 'domain_mx'::text AS scope,
  WHERE dane <> 'dane_ok'
  GROUP BY campaign_id, 3;
 
-COMMENT ON VIEW analysis.dane_failure_cause IS
+COMMENT ON VIEW dane_failure_cause IS
     'MX hosts of domains (pairs) whose DANE check failed, by outcome and RFC '
     '8460 result type: dane_no_match, dane_tlsa_bogus, dane_no_starttls, '
     'dane_unusable_only. Denominator: kept MX hosts with TLSA records or a '
     'bogus TLSA lookup (outcome other than dane_none and dane_not_applicable).';
-SELECT analysis.register(53, 'dane_failure_cause', 'dnssec_dane', 'share',
+SELECT register(53, 'dane_failure_cause', 'dnssec_dane', 'share',
     'DANE failures by cause', 'MX hosts with TLSA records');

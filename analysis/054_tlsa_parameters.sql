@@ -3,7 +3,7 @@
 -- would ask for (looked up only under a secure MX RRset and secure host
 -- addresses, RFC 7672 §2.2.2; a bogus RRset's records are evidence of
 -- nothing).
-CREATE VIEW analysis.tlsa_parameters AS
+CREATE VIEW tlsa_parameters AS
 WITH r AS (
     SELECT DISTINCT m.campaign_id, lower(m.host) AS host, rec
       FROM domain_mx m, unnest(m.tlsa_records) AS rec
@@ -16,10 +16,10 @@ SELECT campaign_id, 'mx_host'::text AS scope,
        sum(count(*)) OVER (PARTITION BY campaign_id) AS denominator
   FROM r GROUP BY campaign_id, 3;
 
-COMMENT ON VIEW analysis.tlsa_parameters IS
+COMMENT ON VIEW tlsa_parameters IS
     'TLSA records by usage, selector and matching type ("3 1 1" is DANE-EE, '
     'SPKI, SHA-256), each distinct record of each distinct MX host counted '
     'once. Denominator: TLSA records in secure RRsets looked up for kept MX '
     'hosts (MX RRset and host addresses secure).';
-SELECT analysis.register(54, 'tlsa_parameters', 'dnssec_dane', 'distribution',
+SELECT register(54, 'tlsa_parameters', 'dnssec_dane', 'distribution',
     'TLSA parameters (usage selector matching)', 'TLSA records of MX hosts');

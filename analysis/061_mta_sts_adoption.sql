@@ -5,7 +5,7 @@
 -- a valid policy in mode enforce, and one whose enforcement would work.
 -- The last is the mta-sts-enforce rung's condition, before DANE is
 -- looked at (the ladder puts DANE first).
-CREATE VIEW analysis.mta_sts_adoption AS
+CREATE VIEW mta_sts_adoption AS
 WITH t AS (
     SELECT campaign_id, count(*) AS n,
            count(*) FILTER (WHERE txt IN ('valid', 'invalid', 'multiple')) AS txt_any,
@@ -15,7 +15,7 @@ WITH t AS (
            count(*) FILTER (WHERE policy_valid AND mode = 'enforce') AS enforce,
            count(*) FILTER (WHERE policy_valid AND mode = 'enforce'
                               AND enforce_would_work) AS enforce_works
-      FROM analysis.b_sts GROUP BY campaign_id
+      FROM b_sts GROUP BY campaign_id
 )
 SELECT t.campaign_id, 'domain'::text AS scope, s.label, s.ord,
        s.n AS numerator, t.n AS denominator
@@ -27,7 +27,7 @@ SELECT t.campaign_id, 'domain'::text AS scope, s.label, s.ord,
       ('valid policy in mode enforce', 5, t.enforce),
       ('mode enforce and enforce would work', 6, t.enforce_works)) AS s(label, ord, n);
 
-COMMENT ON VIEW analysis.mta_sts_adoption IS
+COMMENT ON VIEW mta_sts_adoption IS
     'Domains with: a _mta-sts TXT record starting with v=STSv1 (valid, '
     'invalid or several); a valid TXT record; the policy fetched over HTTPS; '
     'a valid policy; a valid policy in mode enforce; a valid enforce policy '
@@ -35,6 +35,6 @@ COMMENT ON VIEW analysis.mta_sts_adoption IS
     'and presents over STARTTLS at TLS 1.2 or later a chain trusted at '
     'OpenSSL security level 2 naming it). Each row its own share. '
     'Denominator: domains with a mail route (MX RRset or implicit MX).';
-SELECT analysis.register(61, 'mta_sts_adoption', 'mta_sts', 'share',
+SELECT register(61, 'mta_sts_adoption', 'mta_sts', 'share',
     'MTA-STS: record, policy, enforcement', 'domains with a mail route',
     p_headline => true);

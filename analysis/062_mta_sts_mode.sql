@@ -1,9 +1,9 @@
 -- Policy mode (RFC 8461 §5) of the valid policies: enforce, testing
 -- (report, deliver anyway) or none (the policy is being withdrawn).
-CREATE VIEW analysis.mta_sts_mode AS
+CREATE VIEW mta_sts_mode AS
 WITH c AS (
     SELECT campaign_id, mode AS label, count(*) AS n
-      FROM analysis.b_sts WHERE policy_valid GROUP BY campaign_id, mode
+      FROM b_sts WHERE policy_valid GROUP BY campaign_id, mode
 ), t AS (
     SELECT campaign_id, sum(n) AS n FROM c GROUP BY campaign_id
 ), o(labels) AS (
@@ -18,9 +18,9 @@ SELECT t.campaign_id, 'domain'::text AS scope, l.label,
                              WHERE c2.campaign_id = t.campaign_id) AS l(label)
   LEFT JOIN c ON c.campaign_id = t.campaign_id AND c.label = l.label;
 
-COMMENT ON VIEW analysis.mta_sts_mode IS
+COMMENT ON VIEW mta_sts_mode IS
     'Mode of the MTA-STS policy: enforce, testing, none. Rows partition the '
     'denominator. Denominator: domains with a mail route, a valid TXT record '
     'and a fetched, valid policy.';
-SELECT analysis.register(62, 'mta_sts_mode', 'mta_sts', 'distribution',
+SELECT register(62, 'mta_sts_mode', 'mta_sts', 'distribution',
     'MTA-STS policy mode', 'domains with a valid MTA-STS policy');

@@ -2,7 +2,7 @@
 -- (the same test as mta_sts_enforce_works): for a testing policy it says
 -- whether the domain could switch to enforce today without losing mail.
 -- Mode none has nothing to enforce and is one row.
-CREATE VIEW analysis.mta_sts_policy_outcome AS
+CREATE VIEW mta_sts_policy_outcome AS
 WITH p AS (
     SELECT campaign_id,
            CASE WHEN mode = 'enforce' AND enforce_would_work THEN 'enforce, would work'
@@ -11,7 +11,7 @@ WITH p AS (
                      THEN 'testing, would work if enforced'
                 WHEN mode = 'testing' THEN 'testing, would fail if enforced'
                 ELSE 'none, nothing to enforce' END AS label
-      FROM analysis.b_sts WHERE policy_valid
+      FROM b_sts WHERE policy_valid
 ), c AS (
     SELECT campaign_id, label, count(*) AS n FROM p GROUP BY campaign_id, label
 ), t AS (
@@ -27,13 +27,13 @@ SELECT t.campaign_id, 'domain'::text AS scope, l.label,
   FROM t CROSS JOIN o CROSS JOIN LATERAL unnest(o.labels) AS l(label)
   LEFT JOIN c ON c.campaign_id = t.campaign_id AND c.label = l.label;
 
-COMMENT ON VIEW analysis.mta_sts_policy_outcome IS
+COMMENT ON VIEW mta_sts_policy_outcome IS
     'Valid MTA-STS policies by mode and whether enforcing them would work '
     'for a strict sender (every MX host matches and presents over STARTTLS '
     'at TLS 1.2 or later a chain trusted at OpenSSL security level 2 naming '
     'it): enforce, would work / would fail; testing, would work / '
     'would fail if enforced; none. Rows partition the denominator. '
     'Denominator: domains with a mail route and a valid policy (any mode).';
-SELECT analysis.register(65, 'mta_sts_policy_outcome', 'mta_sts', 'distribution',
+SELECT register(65, 'mta_sts_policy_outcome', 'mta_sts', 'distribution',
     'MTA-STS: would enforcing each valid policy work',
     'domains with a valid MTA-STS policy');

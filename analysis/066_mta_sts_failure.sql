@@ -11,9 +11,9 @@
 -- A domain counts under each type it has. The denominator is every domain
 -- with a valid TXT record, since a sender that sees one applies MTA-STS
 -- (and reports) from there; a valid policy in mode none has no failure.
-CREATE VIEW analysis.mta_sts_failure AS
+CREATE VIEW mta_sts_failure AS
 WITH d AS (
-    SELECT campaign_id, failures FROM analysis.b_sts WHERE txt_valid
+    SELECT campaign_id, failures FROM b_sts WHERE txt_valid
 ), t AS (
     SELECT campaign_id, count(*) AS n FROM d GROUP BY campaign_id
 )
@@ -23,7 +23,7 @@ SELECT d.campaign_id, 'domain'::text AS scope, f.type AS label, 0 AS ord,
   JOIN t USING (campaign_id)
  GROUP BY d.campaign_id, f.type;
 
-COMMENT ON VIEW analysis.mta_sts_failure IS
+COMMENT ON VIEW mta_sts_failure IS
     'Domains by the RFC 8460 result types a strict MTA-STS sender (TLS 1.2 '
     'or later, OpenSSL security level 2) would report: '
     'sts-policy-fetch-error, sts-webpki-invalid, sts-policy-invalid, '
@@ -33,6 +33,6 @@ COMMENT ON VIEW analysis.mta_sts_failure IS
     'certificate-host-mismatch. A domain counts under every type it has, so '
     'rows do not add up. Denominator: domains with a mail route and a valid '
     'MTA-STS TXT record.';
-SELECT analysis.register(66, 'mta_sts_failure', 'mta_sts', 'causes',
+SELECT register(66, 'mta_sts_failure', 'mta_sts', 'causes',
     'MTA-STS failures by RFC 8460 result type',
     'domains with a valid MTA-STS TXT record');

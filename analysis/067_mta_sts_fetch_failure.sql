@@ -7,7 +7,7 @@
 -- timeout. The words are for readers of the report; the crawler's names
 -- (http_status ...) are in domain_mta_sts.fetch_outcome, and an outcome
 -- without words here shows under its name.
-CREATE VIEW analysis.mta_sts_fetch_failure AS
+CREATE VIEW mta_sts_fetch_failure AS
 WITH names(outcome, label, ord) AS (
     VALUES ('dns_error', 'DNS / no address for the policy host', 1),
            ('refused_address', 'DNS / only refused addresses', 2),
@@ -25,7 +25,7 @@ WITH names(outcome, label, ord) AS (
            ('too_large', 'size / policy too large', 14),
            ('timeout', 'timeout', 15)
 ), d AS (
-    SELECT campaign_id, fetch_outcome FROM analysis.b_sts WHERE txt_valid
+    SELECT campaign_id, fetch_outcome FROM b_sts WHERE txt_valid
 ), t AS (
     SELECT campaign_id, count(*) AS n FROM d GROUP BY campaign_id
 )
@@ -38,13 +38,13 @@ SELECT d.campaign_id, 'domain'::text AS scope,
  WHERE d.fetch_outcome IS DISTINCT FROM 'ok'
  GROUP BY d.campaign_id, 3, 4;
 
-COMMENT ON VIEW analysis.mta_sts_fetch_failure IS
+COMMENT ON VIEW mta_sts_fetch_failure IS
     'Domains whose MTA-STS policy fetch failed, by cause (one per domain): '
     'DNS (no address, only refused addresses), TCP (refused, failed, lost), '
     'TLS (handshake failed, certificate not WebPKI-valid), HTTP (status '
     'other than 200, redirect, media type, content coding, malformed), size, '
     'timeout. Denominator: domains with a mail route and a valid MTA-STS TXT '
     'record (the fetch is attempted for those).';
-SELECT analysis.register(67, 'mta_sts_fetch_failure', 'mta_sts', 'share',
+SELECT register(67, 'mta_sts_fetch_failure', 'mta_sts', 'share',
     'MTA-STS policy fetch failures by cause',
     'domains with a valid MTA-STS TXT record');

@@ -1,9 +1,9 @@
 -- Why a fetched policy is invalid (RFC 8461 §3.2), the first error the
 -- parser met (mtasts.h): bad_version, bad_mode, bad_max_age, missing_mx,
 -- bad_mx, bad_line, blank_line, bom, ... One per domain.
-CREATE VIEW analysis.mta_sts_policy_error AS
+CREATE VIEW mta_sts_policy_error AS
 WITH d AS (
-    SELECT campaign_id, policy, policy_error FROM analysis.b_sts WHERE fetched
+    SELECT campaign_id, policy, policy_error FROM b_sts WHERE fetched
 ), t AS (
     SELECT campaign_id, count(*) AS n FROM d GROUP BY campaign_id
 )
@@ -14,10 +14,10 @@ SELECT d.campaign_id, 'domain'::text AS scope,
  WHERE d.policy IS DISTINCT FROM 'valid'
  GROUP BY d.campaign_id, 3;
 
-COMMENT ON VIEW analysis.mta_sts_policy_error IS
+COMMENT ON VIEW mta_sts_policy_error IS
     'Domains whose fetched MTA-STS policy is invalid, by syntax error: '
     'bad_version, bad_mode, bad_max_age, missing_mx, bad_mx, bad_line ... '
     '(the first one found, one per domain). Denominator: domains with a mail '
     'route whose policy was fetched.';
-SELECT analysis.register(68, 'mta_sts_policy_error', 'mta_sts', 'share',
+SELECT register(68, 'mta_sts_policy_error', 'mta_sts', 'share',
     'MTA-STS policy syntax errors', 'domains whose MTA-STS policy was fetched');

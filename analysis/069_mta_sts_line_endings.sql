@@ -3,7 +3,7 @@
 -- (the crawler among them) but rejected by strict ones, so they are a
 -- risk worth counting. Counted over every fetched policy, valid or not,
 -- since the line ending does not depend on the rest being right.
-CREATE VIEW analysis.mta_sts_line_endings AS
+CREATE VIEW mta_sts_line_endings AS
 WITH d AS (
     SELECT campaign_id,
            CASE eol WHEN 'crlf' THEN 'CRLF'
@@ -11,7 +11,7 @@ WITH d AS (
                     WHEN 'mixed' THEN 'mixed CRLF and LF'
                     WHEN 'none' THEN 'one line, no line end'
                     ELSE coalesce(eol, 'unknown') END AS label
-      FROM analysis.b_sts WHERE fetched
+      FROM b_sts WHERE fetched
 ), c AS (
     SELECT campaign_id, label, count(*) AS n FROM d GROUP BY campaign_id, label
 ), t AS (
@@ -28,11 +28,11 @@ SELECT t.campaign_id, 'domain'::text AS scope, l.label,
                              WHERE c2.campaign_id = t.campaign_id) AS l(label)
   LEFT JOIN c ON c.campaign_id = t.campaign_id AND c.label = l.label;
 
-COMMENT ON VIEW analysis.mta_sts_line_endings IS
+COMMENT ON VIEW mta_sts_line_endings IS
     'Line endings of the fetched MTA-STS policy: CRLF (RFC 8461), LF only, '
     'mixed, one line without a line end. Rows partition the denominator. '
     'Denominator: domains with a mail route whose policy was fetched (valid '
     'or not).';
-SELECT analysis.register(69, 'mta_sts_line_endings', 'mta_sts', 'distribution',
+SELECT register(69, 'mta_sts_line_endings', 'mta_sts', 'distribution',
     'MTA-STS policy line endings (LF-only policies)',
     'domains whose MTA-STS policy was fetched');

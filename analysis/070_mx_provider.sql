@@ -5,11 +5,11 @@
 -- domain; for them (and for hosts that are a public suffix themselves)
 -- the last two labels stand in. A domain counts under each provider any
 -- of its kept MX hosts is under. Top 10.
-CREATE VIEW analysis.mx_provider AS
+CREATE VIEW mx_provider AS
 WITH x AS (
     -- The providers of the domain's kept MX hosts that are not
     -- IP literals (b_domain_mx).
-    SELECT campaign_id, target_id, providers FROM analysis.b_domain_mx
+    SELECT campaign_id, target_id, providers FROM b_domain_mx
      WHERE mail_route AND providers IS NOT NULL
 ), h AS (
     SELECT DISTINCT x.campaign_id, x.target_id, p.suffix
@@ -27,11 +27,11 @@ SELECT c.campaign_id, 'domain'::text AS scope, c.suffix AS label, c.rk::integer 
   FROM c JOIN t USING (campaign_id)
  WHERE c.rk <= 10;
 
-COMMENT ON VIEW analysis.mx_provider IS
+COMMENT ON VIEW mx_provider IS
     'The ten MX providers used by the most domains, by the registrable '
     'domain of the MX host under the Public Suffix List (the last two '
     'labels for rows stored before it was recorded); a domain counts under '
     'every provider of its kept MX hosts. Denominator: '
     'domains with an MX RRset or implicit MX and a kept MX host.';
-SELECT analysis.register(70, 'mx_provider', 'concentration', 'share',
+SELECT register(70, 'mx_provider', 'concentration', 'share',
     'Top MX providers by registrable domain', 'domains with a kept MX host');

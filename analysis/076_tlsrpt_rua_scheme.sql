@@ -1,9 +1,9 @@
 -- Where valid TLS-RPT records send reports: the URI schemes of rua
 -- (RFC 8460 §3: mailto, reports by email, or HTTPS, reports POSTed to a
 -- web server), in words. A record listing both counts under both.
-CREATE VIEW analysis.tlsrpt_rua_scheme AS
+CREATE VIEW tlsrpt_rua_scheme AS
 WITH d AS (
-    SELECT campaign_id, rua_schemes FROM analysis.b_sts WHERE tlsrpt = 'valid'
+    SELECT campaign_id, rua_schemes FROM b_sts WHERE tlsrpt = 'valid'
 ), t AS (
     SELECT campaign_id, count(*) AS n FROM d GROUP BY campaign_id
 )
@@ -17,10 +17,10 @@ SELECT d.campaign_id, 'domain'::text AS scope,
   JOIN t USING (campaign_id)
  GROUP BY d.campaign_id, s.scheme;
 
-COMMENT ON VIEW analysis.tlsrpt_rua_scheme IS
+COMMENT ON VIEW tlsrpt_rua_scheme IS
     'URI schemes in the rua of valid TLS-RPT records: email (mailto), '
     'HTTPS POST. A domain counts under each scheme its record lists, so '
     'rows do not add up. Denominator: domains with a mail route and a valid TLS-RPT record.';
-SELECT analysis.register(76, 'tlsrpt_rua_scheme', 'mta_sts', 'causes',
+SELECT register(76, 'tlsrpt_rua_scheme', 'mta_sts', 'causes',
     'TLS-RPT report destinations (rua schemes)',
     'domains with a valid TLS-RPT record');

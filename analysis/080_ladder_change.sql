@@ -10,16 +10,16 @@
 
 -- Per domain scanned in both campaigns: its rung before and after, and
 -- the direction of a move (up = stronger protection now). For psql:
---   SELECT * FROM analysis.b_ladder_pair
+--   SELECT * FROM b_ladder_pair
 --    WHERE campaign_id = 2 AND compare_id = 1 AND direction <> 'same';
 -- The pair join reads the blocks' cache (000_scope.sql) itself when it is
--- filled, not the view analysis.b_ladder: the planner has no statistics
+-- filled, not the view b_ladder: the planner has no statistics
 -- for the columns of a UNION ALL, so a join on domain of two such views
 -- is estimated as if a domain had 200 distinct values (10^26 rows were
 -- estimated at a million domains), where the cache tables' statistics
 -- give about a row per domain. Unfilled: b_ladder's definition, as
 -- before.
-CREATE VIEW analysis.b_ladder_pair AS
+CREATE VIEW b_ladder_pair AS
 WITH r(rung, ord) AS NOT MATERIALIZED (
     VALUES ('dane', 1), ('mta-sts-enforce', 2), ('mta-sts-testing', 3),
            ('opportunistic-trusted', 4), ('opportunistic-untrusted', 5),
@@ -27,22 +27,22 @@ WITH r(rung, ord) AS NOT MATERIALIZED (
 ), p AS NOT MATERIALIZED (
     SELECT a.campaign_id, b.campaign_id AS compare_id, a.domain,
            b.rung AS rung_before, a.rung AS rung_after
-      FROM analysis.cache_b_ladder a
-      JOIN analysis.cache_b_ladder b ON b.domain = a.domain
-     WHERE (a.campaign_id = (SELECT analysis.scope_id(1))
-            OR a.campaign_id = (SELECT analysis.scope_id(2)))
-       AND (b.campaign_id = (SELECT analysis.scope_id(1))
-            OR b.campaign_id = (SELECT analysis.scope_id(2)))
-       AND a.cache_bound = (SELECT analysis.cache_bound())
-       AND b.cache_bound = (SELECT analysis.cache_bound())
-       AND a.cache_xid = (SELECT analysis.cache_xid())
-       AND b.cache_xid = (SELECT analysis.cache_xid())
-       AND (SELECT analysis.cache_filled('b_ladder'))
+      FROM cache_b_ladder a
+      JOIN cache_b_ladder b ON b.domain = a.domain
+     WHERE (a.campaign_id = (SELECT scope_id(1))
+            OR a.campaign_id = (SELECT scope_id(2)))
+       AND (b.campaign_id = (SELECT scope_id(1))
+            OR b.campaign_id = (SELECT scope_id(2)))
+       AND a.cache_bound = (SELECT cache_bound())
+       AND b.cache_bound = (SELECT cache_bound())
+       AND a.cache_xid = (SELECT cache_xid())
+       AND b.cache_xid = (SELECT cache_xid())
+       AND (SELECT cache_filled('b_ladder'))
     UNION ALL
     SELECT a.campaign_id, b.campaign_id, a.domain, b.rung, a.rung
-      FROM analysis.b_ladder_src a
-      JOIN analysis.b_ladder_src b ON b.domain = a.domain
-     WHERE NOT (SELECT analysis.cache_filled('b_ladder'))
+      FROM b_ladder_src a
+      JOIN b_ladder_src b ON b.domain = a.domain
+     WHERE NOT (SELECT cache_filled('b_ladder'))
 )
 SELECT p.campaign_id, p.compare_id, p.domain, p.rung_before, p.rung_after,
        rb.ord AS ord_before, ra.ord AS ord_after,
@@ -52,7 +52,7 @@ SELECT p.campaign_id, p.compare_id, p.domain, p.rung_before, p.rung_after,
   JOIN r ra ON ra.rung = p.rung_after
   JOIN r rb ON rb.rung = p.rung_before;
 
-COMMENT ON VIEW analysis.b_ladder_pair IS
+COMMENT ON VIEW b_ladder_pair IS
     'Per domain scanned in a campaign (campaign_id, after) and another '
     '(compare_id, before): rung on the protection ladder before and after, '
     'and the direction (up = stronger protection now, down, same).';
@@ -60,13 +60,13 @@ COMMENT ON VIEW analysis.b_ladder_pair IS
 -- How many domains moved, and which way. "Up" is towards dane, the
 -- ladder's order (002_protection_ladder.sql); no-mail is its bottom, so
 -- a domain that went away moved down.
-CREATE VIEW analysis.ladder_change AS
+CREATE VIEW ladder_change AS
 WITH t AS NOT MATERIALIZED (
     SELECT campaign_id, compare_id, count(*) AS n,
            count(*) FILTER (WHERE direction <> 'same') AS changed,
            count(*) FILTER (WHERE direction = 'up') AS up,
            count(*) FILTER (WHERE direction = 'down') AS down
-      FROM analysis.b_ladder_pair GROUP BY campaign_id, compare_id
+      FROM b_ladder_pair GROUP BY campaign_id, compare_id
 )
 SELECT t.campaign_id, t.compare_id, 'domain'::text AS scope, s.label, s.ord,
        s.n AS numerator, t.n AS denominator
@@ -75,11 +75,11 @@ SELECT t.campaign_id, t.compare_id, 'domain'::text AS scope, s.label, s.ord,
       ('moved up (stronger protection now)', 2, t.up),
       ('moved down (weaker protection now)', 3, t.down)) AS s(label, ord, n);
 
-COMMENT ON VIEW analysis.ladder_change IS
+COMMENT ON VIEW ladder_change IS
     'Domains whose rung on the protection ladder differs from the one in '
     'the compared campaign; of those, moved up (stronger protection now) and '
     'moved down. Each row its own share. Denominator: domains scanned in '
     'both campaigns.';
-SELECT analysis.register(80, 'ladder_change', 'change', 'share',
+SELECT register(80, 'ladder_change', 'change', 'share',
     'Domains that changed rung on the protection ladder',
     'domains scanned in both campaigns');

@@ -12,9 +12,9 @@
 -- and a row of its own says so rather than counting it either way.
 
 -- Per domain: before and after. For psql:
---   SELECT * FROM analysis.b_mta_sts_pair
+--   SELECT * FROM b_mta_sts_pair
 --    WHERE campaign_id = 2 AND compare_id = 1 AND change <> 'unchanged';
-CREATE VIEW analysis.b_mta_sts_pair AS
+CREATE VIEW b_mta_sts_pair AS
 WITH s AS NOT MATERIALIZED (
     SELECT d.campaign_id, d.domain, m.txt, m.id, m.mode,
            CASE WHEN m.fetch_outcome = 'ok' THEN m.body END AS body
@@ -40,14 +40,14 @@ SELECT a.campaign_id, b.campaign_id AS compare_id, a.domain,
   JOIN s b ON b.domain = a.domain
  WHERE a.txt = 'valid' OR b.txt = 'valid';
 
-COMMENT ON VIEW analysis.b_mta_sts_pair IS
+COMMENT ON VIEW b_mta_sts_pair IS
     'Per domain scanned in a campaign (campaign_id, after) and another '
     '(compare_id, before) with a valid MTA-STS TXT record in either: TXT '
     'state, id and mode before and after, and what changed.';
 
 -- One grouped pass with a count per change (no CTE read twice), so that
 -- a report's campaign_id and compare_id reach the tables underneath.
-CREATE VIEW analysis.mta_sts_id_change AS
+CREATE VIEW mta_sts_id_change AS
 WITH t AS NOT MATERIALIZED (
     SELECT campaign_id, compare_id, count(*) AS n,
            count(*) FILTER (WHERE change = 'id and policy changed') AS n1,
@@ -58,7 +58,7 @@ WITH t AS NOT MATERIALIZED (
            count(*) FILTER (WHERE change = 'record went away') AS n6,
            count(*) FILTER (WHERE change = 'unchanged') AS n7,
            count(*) FILTER (WHERE change = 'id the same, policy not fetched in both') AS n8
-      FROM analysis.b_mta_sts_pair GROUP BY campaign_id, compare_id
+      FROM b_mta_sts_pair GROUP BY campaign_id, compare_id
 )
 -- Every row is listed, also with no domain, so the table reads the same
 -- for every pair of campaigns.
@@ -72,7 +72,7 @@ SELECT t.campaign_id, t.compare_id, 'domain'::text AS scope, r.label, r.ord,
       ('unchanged', 7, t.n7),
       ('id the same, policy not fetched in both', 8, t.n8)) AS r(label, ord, n);
 
-COMMENT ON VIEW analysis.mta_sts_id_change IS
+COMMENT ON VIEW mta_sts_id_change IS
     'MTA-STS record and policy changes since the compared campaign: id and '
     'policy changed; id changed, policy the same; policy changed, id the '
     'same (senders with the old policy cached will not refetch it, RFC 8461 '
@@ -81,6 +81,6 @@ COMMENT ON VIEW analysis.mta_sts_id_change IS
     'is compared byte for byte as fetched. Rows partition the denominator. '
     'Denominator: domains scanned in both campaigns with a valid MTA-STS TXT '
     'record in either.';
-SELECT analysis.register(82, 'mta_sts_id_change', 'change', 'distribution',
+SELECT register(82, 'mta_sts_id_change', 'change', 'distribution',
     'MTA-STS policy id and policy changes',
     'domains in both campaigns with a valid MTA-STS TXT record in either');

@@ -17,7 +17,7 @@
 -- leaves are looked up per host (by primary key, as b_use joins them)
 -- rather than joined from an aggregate over every host, which the
 -- planner may otherwise recompute for every row.
-CREATE VIEW analysis.b_dane_host AS
+CREATE VIEW b_dane_host AS
 SELECT m.campaign_id, d.domain, lower(m.host) AS host, m.dane,
        ARRAY(SELECT lower(x) FROM unnest(m.tlsa_records) x ORDER BY 1) AS tlsa,
        (SELECT array_agg(DISTINCT e.chain[1] ORDER BY e.chain[1])
@@ -35,16 +35,16 @@ SELECT m.campaign_id, d.domain, lower(m.host) AS host, m.dane,
   JOIN domain_dns d USING (campaign_id, target_id)
  WHERE m.kept;
 
-COMMENT ON VIEW analysis.b_dane_host IS
+COMMENT ON VIEW b_dane_host IS
     'Per kept MX host of a domain: its DANE outcome, TLSA records (sorted) '
     'and the distinct leaf certificates (SHA-256) its contactable endpoints '
     'presented (NULL: none).';
 
 -- Per MX host of a domain that was dane_ok before: what it is now.
 -- For psql:
---   SELECT * FROM analysis.b_dane_pair
+--   SELECT * FROM b_dane_pair
 --    WHERE campaign_id = 2 AND compare_id = 1 AND change <> 'still dane_ok';
-CREATE VIEW analysis.b_dane_pair AS
+CREATE VIEW b_dane_pair AS
 SELECT dd.campaign_id, b.campaign_id AS compare_id, b.domain, b.host,
        b.dane AS dane_before, a.dane AS dane_after,
        a.leaves IS DISTINCT FROM b.leaves AS leaf_changed,
@@ -59,14 +59,14 @@ SELECT dd.campaign_id, b.campaign_id AS compare_id, b.domain, b.host,
             WHEN a.dane = 'dane_no_match'
                  THEN 'no match now: same certificate and TLSA records'
             ELSE 'another DANE outcome now' END AS change
-  FROM analysis.b_dane_host b
+  FROM b_dane_host b
   JOIN domain_dns dd ON dd.domain = b.domain
-  LEFT JOIN analysis.b_dane_host a
+  LEFT JOIN b_dane_host a
          ON a.campaign_id = dd.campaign_id AND a.domain = b.domain
         AND a.host = b.host
  WHERE b.dane = 'dane_ok';
 
-COMMENT ON VIEW analysis.b_dane_pair IS
+COMMENT ON VIEW b_dane_pair IS
     'Per MX host of a domain that was dane_ok in a campaign (compare_id, '
     'before) and whose domain was scanned in another (campaign_id, after): '
     'its DANE outcome after, whether its leaf certificates and TLSA records '
@@ -74,7 +74,7 @@ COMMENT ON VIEW analysis.b_dane_pair IS
 
 -- One grouped pass with a count per change (no CTE read twice), so that
 -- a report's campaign_id and compare_id reach the tables underneath.
-CREATE VIEW analysis.tlsa_stale AS
+CREATE VIEW tlsa_stale AS
 WITH t AS NOT MATERIALIZED (
     SELECT campaign_id, compare_id, count(*) AS n,
            count(*) FILTER (WHERE change = 'no match now: certificate changed, TLSA records kept') AS n1,
@@ -83,7 +83,7 @@ WITH t AS NOT MATERIALIZED (
            count(*) FILTER (WHERE change = 'another DANE outcome now') AS n4,
            count(*) FILTER (WHERE change = 'MX host no longer named (or not kept)') AS n5,
            count(*) FILTER (WHERE change = 'still dane_ok') AS n6
-      FROM analysis.b_dane_pair GROUP BY campaign_id, compare_id
+      FROM b_dane_pair GROUP BY campaign_id, compare_id
 )
 SELECT t.campaign_id, t.compare_id, 'domain_mx'::text AS scope, r.label,
        r.ord, r.n AS numerator, t.n AS denominator
@@ -95,7 +95,7 @@ SELECT t.campaign_id, t.compare_id, 'domain_mx'::text AS scope, r.label,
       ('MX host no longer named (or not kept)', 5, t.n5),
       ('still dane_ok', 6, t.n6)) AS r(label, ord, n);
 
-COMMENT ON VIEW analysis.tlsa_stale IS
+COMMENT ON VIEW tlsa_stale IS
     'MX hosts of a domain that were DANE-valid (dane_ok) in the compared '
     'campaign, by what they are now: TLSA no longer matches because the '
     'certificate changed while the TLSA records stayed (a renewal without '
@@ -104,6 +104,6 @@ COMMENT ON VIEW analysis.tlsa_stale IS
     'host of the domain; still dane_ok. Rows partition the denominator. '
     'Denominator: MX hosts (per domain) that were dane_ok before, of '
     'domains scanned in both campaigns.';
-SELECT analysis.register(83, 'tlsa_stale', 'change', 'distribution',
+SELECT register(83, 'tlsa_stale', 'change', 'distribution',
     'TLSA records that stopped matching after a certificate renewal',
     'MX hosts of a domain that were dane_ok before, of domains in both campaigns');

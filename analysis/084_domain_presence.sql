@@ -8,7 +8,7 @@
 
 -- Per ordered pair of campaigns, every domain scanned in either, with
 -- its DNS outcome in each (NULL where it was not scanned).
-CREATE VIEW analysis.b_domain_pair AS
+CREATE VIEW b_domain_pair AS
 WITH pair AS NOT MATERIALIZED (
     SELECT a.id AS campaign_id, b.id AS compare_id
       FROM campaign a CROSS JOIN campaign b
@@ -27,11 +27,11 @@ SELECT p.campaign_id, p.compare_id, y.domain, y.mx_outcome, NULL, true, false
   LEFT JOIN domain_dns x ON x.campaign_id = p.campaign_id AND x.domain = y.domain
  WHERE x.domain IS NULL;
 
-COMMENT ON VIEW analysis.b_domain_pair IS
+COMMENT ON VIEW b_domain_pair IS
     'Per pair of campaigns (campaign_id after, compare_id before), every '
     'domain scanned in either, with its MX question''s outcome in each.';
 
-CREATE VIEW analysis.domain_presence AS
+CREATE VIEW domain_presence AS
 WITH t AS NOT MATERIALIZED (
     SELECT campaign_id, compare_id, count(*) AS n,
            count(*) FILTER (WHERE in_before AND in_after) AS both_,
@@ -44,7 +44,7 @@ WITH t AS NOT MATERIALIZED (
                               AND outcome_before = 'no_domain'
                               AND outcome_after NOT IN ('no_domain', 'dns_error'))
                AS appeared
-      FROM analysis.b_domain_pair GROUP BY campaign_id, compare_id
+      FROM b_domain_pair GROUP BY campaign_id, compare_id
 )
 SELECT t.campaign_id, t.compare_id, 'domain'::text AS scope, s.label, s.ord,
        s.n AS numerator, t.n AS denominator
@@ -56,12 +56,12 @@ SELECT t.campaign_id, t.compare_id, 'domain'::text AS scope, s.label, s.ord,
       ('target only now (added to the targets)', 5, t.added))
       AS s(label, ord, n);
 
-COMMENT ON VIEW analysis.domain_presence IS
+COMMENT ON VIEW domain_presence IS
     'Domains scanned in both campaigns; of those, gone (NXDOMAIN now, the '
     'name existed before) and appeared (exists now, NXDOMAIN before; a DNS '
     'error counts neither way); domains that were a target only in the '
     'compared campaign, and only in this one. Each row its own share. '
     'Denominator: domains scanned in either campaign.';
-SELECT analysis.register(84, 'domain_presence', 'change', 'share',
+SELECT register(84, 'domain_presence', 'change', 'share',
     'Domains that appeared or disappeared',
     'domains scanned in either campaign');
