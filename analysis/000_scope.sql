@@ -299,9 +299,7 @@ BEGIN
       FROM pg_attribute a
      WHERE a.attrelid = format('%I', src)::regclass
        AND a.attnum > 0 AND NOT a.attisdropped;
-    EXECUTE format('CREATE UNLOGGED TABLE %I AS '
-                   'SELECT 0::integer AS cache_bound, NULL::xid8 AS cache_xid, s.* '
-                   'FROM %I s WITH NO DATA', 'cache_' || p_block, src);
+    PERFORM cache_table(p_block);
     EXECUTE format($v$
         CREATE VIEW %1$I AS
         SELECT %2$s FROM %3$I c
@@ -358,10 +356,7 @@ BEGIN
             EXECUTE format('DELETE FROM %I '
                            'WHERE campaign_id = $1 AND cache_bound = $2',
                            'cache_' || b) USING c, r.bound;
-            EXECUTE format('INSERT INTO %I SELECT $1, $2, s.* '
-                           'FROM %I s', 'cache_' || b, b || '_src')
-                USING r.bound, x;
-            EXECUTE format('ANALYZE %I', 'cache_' || b);
+            PERFORM cache_fill_block(b, c, r.bound, x);
             INSERT INTO cache_key (block, campaign_id, bound, xid)
             VALUES (b, c, r.bound, x)
             ON CONFLICT (block, campaign_id, bound) DO UPDATE SET xid = x;
@@ -401,4 +396,101 @@ LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM cache_block(p_block, p_per_target => false);
     UPDATE cache_block SET pair_only = true WHERE name = p_block;
+END $$;
+
+-- A rank bucket's blocks from the campaign's (issue M8 item 2: a 1M
+-- campaign's report in a minute). A block per target (cache_block's
+-- p_per_target) has rows that depend on their own target's facts only
+-- (and on facts without a target, such as endpoint, which a bucket's
+-- scope keeps whole), so the bucket's rows are the campaign's rows of
+-- the bucket's targets: when the campaign's block is filled in this
+-- transaction (bound 0; report fills it before the buckets),
+-- a bucket copies those rows instead of computing the block again
+-- from the facts. A new per-target block must keep that property.
+--
+-- A bucket's rows are kept apart from the campaign's: the table
+-- cache_<block> is partitioned by the bound, the campaigns' rows (bound
+-- 0) in cache_<block>_r0, the buckets' in cache_<block>_rank, so that a
+-- figure of a bucket reads the buckets' rows only (the block's view
+-- compares cache_bound with a sub-select, and the other partition is
+-- pruned when the query runs) instead of every row of the campaign
+-- besides. Both are made here, with the schema: an unlogged table costs
+-- an fsync when it is created, which a report should not wait for once
+-- per bucket.
+CREATE FUNCTION cache_table(p_block text)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    cols text;
+BEGIN
+    SELECT string_agg(format('%I %s', a.attname,
+                             format_type(a.atttypid, a.atttypmod)),
+                      ', ' ORDER BY a.attnum)
+      INTO cols
+      FROM pg_attribute a
+     WHERE a.attrelid = format('%I', p_block || '_src')::regclass
+       AND a.attnum > 0 AND NOT a.attisdropped;
+    -- The partitions are UNLOGGED (a partitioned table holds no rows).
+    EXECUTE format('CREATE TABLE %I (cache_bound integer, '
+                   'cache_xid xid8, %s) PARTITION BY LIST (cache_bound)',
+                   'cache_' || p_block, cols);
+    EXECUTE format('CREATE UNLOGGED TABLE %I PARTITION OF '
+                   '%I FOR VALUES IN (0)',
+                   'cache_' || p_block || '_r0', 'cache_' || p_block);
+    EXECUTE format('CREATE UNLOGGED TABLE %I PARTITION OF '
+                   '%I DEFAULT',
+                   'cache_' || p_block || '_rank', 'cache_' || p_block);
+END $$;
+
+-- Fills block p_block of campaign p_campaign at bound p_bound (the
+-- current scope), then gathers its statistics: without them a table
+-- made in this transaction is guessed at a few thousand rows. The
+-- campaign's rows (bound 0) are analysed with the whole table (joins
+-- over it, such as the pair join of the change figures, are planned on
+-- its statistics); a bucket's, in the buckets' partition only.
+CREATE FUNCTION cache_fill_block(p_block text, p_campaign bigint,
+                                          p_bound integer, p_xid xid8)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    cols text;
+BEGIN
+    IF p_bound <> 0 AND EXISTS (
+           SELECT 1 FROM cache_key k
+            WHERE k.block = p_block AND k.campaign_id = p_campaign
+              AND k.bound = 0 AND k.xid = p_xid) THEN
+        SELECT string_agg('s.' || quote_ident(a.attname), ', ' ORDER BY a.attnum)
+          INTO cols
+          FROM pg_attribute a
+         WHERE a.attrelid = format('%I', p_block || '_src')::regclass
+           AND a.attnum > 0 AND NOT a.attisdropped;
+        -- The bucket's targets: its scoped view of campaign_target
+        -- (rank_scope), whose literals let the planner prune the other
+        -- campaigns' partitions and size the bucket from rank's
+        -- statistics.
+        EXECUTE format($q$
+            INSERT INTO %1$I SELECT $1, $2, %2$s
+              FROM %1$I s
+             WHERE s.campaign_id = %3$s AND s.cache_bound = 0
+               AND s.cache_xid = $2
+               AND s.target_id IN (SELECT r.target_id FROM campaign_target r
+                                    WHERE r.campaign_id = %3$s)$q$,
+                       'cache_' || p_block, cols, p_campaign)
+            USING p_bound, p_xid;
+    ELSE
+        EXECUTE format('INSERT INTO %I SELECT $1, $2, s.* '
+                       'FROM %I s', 'cache_' || p_block, p_block || '_src')
+            USING p_bound, p_xid;
+    END IF;
+    EXECUTE format('ANALYZE %I', 'cache_' || p_block
+                   || CASE WHEN p_bound = 0 THEN '' ELSE '_rank' END);
+END $$;
+
+-- Memory for the report's sorts and hashes (issue M8 item 2): with the
+-- default 4MB, grouping a million domains' rows spilled to disk in
+-- dozens of batches. For the rest of the transaction that creates the
+-- schema (the report's), never lowering a larger setting.
+DO $$
+BEGIN
+    IF pg_size_bytes(current_setting('work_mem')) < pg_size_bytes('256MB') THEN
+        PERFORM set_config('work_mem', '256MB', true);
+    END IF;
 END $$;

@@ -87,7 +87,12 @@ SELECT m.campaign_id, m.target_id, m.ordinal, lower(m.host) AS host,
         AND e.port = de.port AND e.sni = de.sni
  WHERE m.kept;
 
-SELECT cache_block('b_use');
+-- Not filled for a rank bucket (p_per_target false although it has rows
+-- per domain): no headline figure reads it there (their domain rows come
+-- from b_domain_use, b_ladder, ...), and a bucket's b_domain_use is the
+-- campaign's rows of its targets (000_scope.sql). Read in a bucket, it
+-- is computed from the bucket's facts.
+SELECT cache_block('b_use', p_per_target => false);
 
 -- Per domain with at least one contactable endpoint: "every" and "any"
 -- over all of them.
@@ -102,7 +107,21 @@ SELECT campaign_id, target_id,
        bool_and(tls_ok AND tls_ge_1_2) AS all_tls_ge_1_2,
        bool_and(cert_valid) AS all_cert_valid,
        bool_and(cert_valid_lax) AS all_cert_valid_lax,
-       bool_or(has_chain) AS any_chain
+       bool_or(has_chain) AS any_chain,
+       -- Every endpoint completes STARTTLS for the strict sender (the
+       -- ladder's plaintext rung): TLS 1.2 or later.
+       bool_and(coalesce(outcome = 'starttls_ok', false) AND tls_ok
+                AND tls_ge_1_2) AS all_starttls_ok,
+       -- Over the endpoints that completed a handshake (tls_below_1_2):
+       -- NULL when none did.
+       bool_or(tls_ok) AS any_tls,
+       bool_or(NOT tls_ge_1_2) FILTER (WHERE tls_ok) AS any_tls_below_1_2,
+       -- Over the endpoints that presented a chain
+       -- (cert_name_matches_domain): NULL when none did.
+       bool_and(coalesce(name_matches_domain, false))
+           FILTER (WHERE has_chain) AS chain_all_name_domain,
+       bool_or(coalesce(name_matches_domain, false))
+           FILTER (WHERE has_chain) AS chain_any_name_domain
   FROM b_use
  GROUP BY campaign_id, target_id;
 
@@ -135,3 +154,73 @@ SELECT e.*, e.trusted IS NOT NULL AS has_chain,
   FROM endpoint e
   LEFT JOIN certificate c ON c.sha256 = e.chain[1];
 SELECT cache_block('b_endpoint', p_per_target => false);
+
+-- Per scanned domain with at least one kept MX host: its kept MX hosts'
+-- facts the DANE figures, the provider concentration, the mail route
+-- and the ladder read, gathered once (a campaign's domain_mx is its
+-- widest table after the RRsets, and each of those figures grouped it
+-- by domain again).
+CREATE VIEW b_domain_mx AS
+SELECT m.campaign_id, m.target_id,
+       d.mx_outcome IN ('mx', 'implicit_mx') AS mail_route,
+       -- Some kept host has an address (refused ones count: mail_route).
+       coalesce(bool_or(m.address_outcome IN ('ok', 'refused_address')),
+                false) AS has_mail_host,
+       -- Every kept host is dane_ok (the ladder's top rung).
+       bool_and(coalesce(m.dane = 'dane_ok', false)) AS all_dane_ok,
+       -- The DANE outcomes of the kept hosts that have one (in no
+       -- order); NULL when none has.
+       array_agg(m.dane) FILTER (WHERE m.dane IS NOT NULL) AS dane,
+       -- The providers of the kept hosts that are not IP literals
+       -- (mx_provider: the registrable domain, or the last two labels;
+       -- in no order, a provider once per such host); NULL when every
+       -- kept host is a literal. (No DISTINCT or ORDER BY: the
+       -- aggregate can then be hashed.)
+       array_agg(coalesce(m.registrable,
+                          substring(lower(m.host) FROM '([^.]+\.[^.]+)$')))
+           FILTER (WHERE NOT m.ip_literal) AS providers
+  FROM domain_mx m
+  JOIN domain_dns d USING (campaign_id, target_id)
+ WHERE m.kept
+ GROUP BY m.campaign_id, m.target_id, d.mx_outcome;
+
+COMMENT ON VIEW b_domain_mx IS
+    'Per scanned domain with a kept MX host: whether it has a mail route '
+    'and a host with an address, every host dane_ok, the hosts'' DANE '
+    'outcomes and their providers.';
+SELECT cache_block('b_domain_mx');
+
+-- MTA-STS and TLS-RPT (060-077; the ladder, 002, reads its verdict).
+-- Building block: per domain with a mail route, the MTA-STS and TLS-RPT
+-- facts and the "enforce would work" verdict (schema mta_sts_verdict).
+-- The crawler looks the TXT records up for every scanned domain; a domain
+-- without a row (the stage did not run) shows as 'not looked up'.
+CREATE VIEW b_sts AS
+SELECT b.campaign_id, b.target_id, b.domain,
+       coalesce(s.txt, 'not looked up') AS txt, s.txt_error, s.id,
+       s.fetch_outcome, s.policy, s.policy_error, s.mode, s.max_age, s.eol,
+       coalesce(s.txt = 'valid', false) AS txt_valid,
+       -- The policy is fetched only for a valid TXT record.
+       coalesce(s.txt = 'valid' AND s.fetch_outcome = 'ok', false) AS fetched,
+       coalesce(s.txt = 'valid' AND s.fetch_outcome = 'ok' AND s.policy = 'valid',
+                false) AS policy_valid,
+       v.enforce_would_work, coalesce(v.failures, '{}'::text[]) AS failures,
+       coalesce(r.status, 'not looked up') AS tlsrpt, r.error AS tlsrpt_error,
+       coalesce(r.rua_schemes, '{}'::text[]) AS rua_schemes
+  FROM b_domain_dns b
+  LEFT JOIN domain_mta_sts s USING (campaign_id, target_id)
+  -- The verdict is NULL (no failures) unless the TXT record is valid: it
+  -- is computed only for those domains (a few percent), one by one,
+  -- rather than for every domain and then joined.
+  LEFT JOIN LATERAL (
+      SELECT v.enforce_would_work, v.failures FROM mta_sts_verdict v
+       WHERE v.campaign_id = s.campaign_id AND v.target_id = s.target_id
+         AND s.txt = 'valid'
+      OFFSET 0) v ON true  -- (OFFSET 0: not flattened, so s.txt gates it)
+  LEFT JOIN domain_tlsrpt r USING (campaign_id, target_id)
+ WHERE b.mail_route;
+
+COMMENT ON VIEW b_sts IS
+    'Per domain with a mail route: MTA-STS TXT record, policy fetch, policy, '
+    'enforce-would-work verdict and TLS-RPT record.';
+SELECT cache_block('b_sts');

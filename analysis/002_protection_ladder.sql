@@ -47,41 +47,30 @@
 --
 -- Building block per domain (b_ladder) and the figure.
 CREATE VIEW b_ladder AS
-WITH u AS (
-    SELECT campaign_id, target_id,
-           bool_and(coalesce(outcome = 'starttls_ok', false) AND tls_ok
-                    AND tls_ge_1_2) AS all_starttls,
-           bool_and(cert_valid) AS all_cert_valid
-      FROM b_use
-     GROUP BY campaign_id, target_id
-), dane AS (
-    SELECT campaign_id, target_id,
-           bool_and(coalesce(dane = 'dane_ok', false)) AS all_dane_ok
-      FROM domain_mx
-     WHERE kept
-     GROUP BY campaign_id, target_id
-)
 SELECT b.campaign_id, b.target_id, b.domain,
        CASE WHEN u.target_id IS NULL THEN 'no-mail'
-            WHEN coalesce(dane.all_dane_ok, false) THEN 'dane'
-            WHEN coalesce(v.enforce_would_work, false) AND s.mode = 'enforce'
-                 THEN 'mta-sts-enforce'
+            WHEN coalesce(x.all_dane_ok, false) THEN 'dane'
+            WHEN coalesce(st.enforce_would_work, v.enforce_would_work, false)
+                 AND s.mode = 'enforce' THEN 'mta-sts-enforce'
             WHEN s.txt = 'valid' AND s.fetch_outcome = 'ok' AND s.policy = 'valid'
                  AND s.mode = 'testing' THEN 'mta-sts-testing'
-            WHEN NOT u.all_starttls THEN 'plaintext'
+            WHEN NOT u.all_starttls_ok THEN 'plaintext'
             WHEN u.all_cert_valid THEN 'opportunistic-trusted'
             ELSE 'opportunistic-untrusted' END AS rung
   FROM b_domain_dns b
-  LEFT JOIN u USING (campaign_id, target_id)
-  LEFT JOIN dane USING (campaign_id, target_id)
+  LEFT JOIN b_domain_use u USING (campaign_id, target_id)
+  -- Every kept MX host dane_ok (no kept host: none).
+  LEFT JOIN b_domain_mx x USING (campaign_id, target_id)
   LEFT JOIN domain_mta_sts s USING (campaign_id, target_id)
-  -- enforce_would_work is NULL unless the TXT record is valid: the
-  -- verdict is computed only for those domains (a few percent), one by
-  -- one, rather than for every domain and then joined.
+  -- enforce_would_work is NULL unless the TXT record is valid. b_sts
+  -- has it for the domains with a mail route; for the others (a null
+  -- MX beside other MX records may still leave a contactable host) it
+  -- is computed here, one by one, for the few with a valid TXT record.
+  LEFT JOIN b_sts st USING (campaign_id, target_id)
   LEFT JOIN LATERAL (
       SELECT v.enforce_would_work FROM mta_sts_verdict v
        WHERE v.campaign_id = s.campaign_id AND v.target_id = s.target_id
-         AND s.txt = 'valid'
+         AND s.txt = 'valid' AND NOT b.mail_route
       OFFSET 0) v ON true;  -- (OFFSET 0: not flattened, so s.txt gates it)
 
 COMMENT ON VIEW b_ladder IS

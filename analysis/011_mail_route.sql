@@ -8,14 +8,13 @@
 CREATE VIEW mail_route AS
 WITH d AS (
     SELECT b.campaign_id, b.target_id,
-           CASE WHEN b.mail_route AND NOT EXISTS (
-                    SELECT 1 FROM domain_mx m
-                     WHERE m.campaign_id = b.campaign_id
-                       AND m.target_id = b.target_id AND m.kept
-                       AND m.address_outcome IN ('ok', 'refused_address'))
+           -- has_mail_host: some kept MX host's address_outcome is ok or
+           -- refused_address (b_domain_mx; no row: no kept host).
+           CASE WHEN b.mail_route AND NOT coalesce(x.has_mail_host, false)
                 THEN 'no_mail_host'
                 ELSE b.mx_outcome END AS label
       FROM b_domain_dns b
+      LEFT JOIN b_domain_mx x USING (campaign_id, target_id)
      WHERE b.mx_outcome NOT IN ('no_domain', 'dns_error', 'blocklisted')
 )
 SELECT campaign_id, 'domain'::text AS scope, label,

@@ -8,9 +8,10 @@ WITH r AS (
                    tls_version IN ('TLSv1.2', 'TLSv1.3') AS tls_ge_1_2
               FROM endpoint WHERE tls_version IS NOT NULL) e
     UNION ALL
-    SELECT campaign_id, 'domain', bool_or(NOT tls_ge_1_2)
-      FROM b_use WHERE tls_ok
-     GROUP BY campaign_id, target_id
+    -- b_domain_use.any_tls_below_1_2: bool_or(NOT tls_ge_1_2) over the
+    -- domain's endpoints with tls_ok (b_use).
+    SELECT campaign_id, 'domain', any_tls_below_1_2
+      FROM b_domain_use WHERE any_tls
 )
 SELECT campaign_id, scope, 'below TLS 1.2'::text AS label, 0 AS ord,
        count(*) FILTER (WHERE below) AS numerator, count(*) AS denominator

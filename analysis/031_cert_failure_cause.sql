@@ -10,10 +10,9 @@
 -- or MX host has a cause when any of its endpoints has it.
 CREATE VIEW cert_failure_cause AS
 -- The causes of each endpoint that presented a chain, from its own row
--- (a LATERAL per endpoint, not a UNION of four scans: the join below
--- then reads one set the planner can size, and hashes it).
+-- (a LATERAL per endpoint, not a UNION of four scans).
 WITH c AS (
-    SELECT e.campaign_id, e.ip, e.port, e.sni, x.cause
+    SELECT e.campaign_id, x.cause
       FROM endpoint e
       CROSS JOIN LATERAL (
           SELECT unnest(e.verify_errors)
@@ -21,32 +20,45 @@ WITH c AS (
           UNION SELECT 'cn_only' WHERE e.cn_only
           UNION SELECT unnest(e.weak)) AS x (cause)
      WHERE e.trusted IS NOT NULL
-), u AS (
-    SELECT DISTINCT campaign_id, target_id, host, ip, port, sni
-      FROM b_use WHERE has_chain
 ), uc AS (
-    -- Joined once, inside a CTE of its own: the outer campaign filter
-    -- would otherwise be pushed into both CTE scans, whose row counts
-    -- the planner then guesses at 0.5 %, and pick a nested loop of
-    -- every use against every cause (quadratic in the campaign's size).
-    SELECT u.campaign_id, u.target_id, u.host, c.cause
-      FROM u JOIN c USING (campaign_id, ip, port, sni)
+    -- The same causes of every use of such an endpoint by a domain's MX
+    -- host: b_use carries the endpoint's columns. Only uses with some
+    -- cause run the LATERAL (most chains have none).
+    SELECT u.campaign_id, u.target_id, u.host, x.cause
+      FROM b_use u
+      CROSS JOIN LATERAL (
+          SELECT unnest(u.verify_errors)
+          UNION SELECT 'name_mismatch' WHERE NOT u.name_matches_mx
+          UNION SELECT 'cn_only' WHERE u.cn_only
+          UNION SELECT unnest(u.weak)) AS x (cause)
+     WHERE u.has_chain
+       AND (coalesce(cardinality(u.verify_errors), 0) > 0
+            OR u.name_matches_mx IS FALSE OR u.cn_only IS TRUE
+            OR coalesce(cardinality(u.weak), 0) > 0)
 ), r AS (
     SELECT c.campaign_id, 'endpoint'::text AS scope, c.cause,
            count(*) AS n FROM c GROUP BY c.campaign_id, c.cause
     UNION ALL
-    SELECT campaign_id, 'domain', cause, count(DISTINCT target_id)
-      FROM uc GROUP BY campaign_id, cause
+    -- Distinct units per cause: one row per unit and cause first (hashed),
+    -- then counted.
+    SELECT campaign_id, 'domain', cause, count(*)
+      FROM (SELECT DISTINCT campaign_id, target_id, cause FROM uc) d
+     GROUP BY campaign_id, cause
     UNION ALL
-    SELECT campaign_id, 'mx_host', cause, count(DISTINCT host)
-      FROM uc GROUP BY campaign_id, cause
+    SELECT campaign_id, 'mx_host', cause, count(*)
+      FROM (SELECT DISTINCT campaign_id, host, cause FROM uc) h
+     GROUP BY campaign_id, cause
 ), t AS (
+    -- Units with at least one use that presented a chain: b_domain_use
+    -- and b_host_use have any_chain over the same uses.
     SELECT campaign_id, 'endpoint'::text AS scope, count(*) AS n
       FROM endpoint WHERE trusted IS NOT NULL GROUP BY campaign_id
     UNION ALL
-    SELECT campaign_id, 'domain', count(DISTINCT target_id) FROM u GROUP BY campaign_id
+    SELECT campaign_id, 'domain', count(*) FROM b_domain_use
+     WHERE any_chain GROUP BY campaign_id
     UNION ALL
-    SELECT campaign_id, 'mx_host', count(DISTINCT host) FROM u GROUP BY campaign_id
+    SELECT campaign_id, 'mx_host', count(*) FROM b_host_use
+     WHERE any_chain GROUP BY campaign_id
 )
 SELECT r.campaign_id, r.scope, r.cause AS label, 0 AS ord,
        r.n AS numerator, t.n AS denominator

@@ -4,11 +4,11 @@
 -- domain would need, "any" shows how common the name is at all.
 CREATE VIEW cert_name_matches_domain AS
 WITH d AS (
-    SELECT campaign_id, target_id,
-           bool_and(coalesce(name_matches_domain, false)) AS every_,
-           bool_or(coalesce(name_matches_domain, false)) AS any_
-      FROM b_use WHERE has_chain
-     GROUP BY campaign_id, target_id
+    -- b_domain_use.chain_*: bool_and / bool_or over the domain's
+    -- endpoints with has_chain (b_use).
+    SELECT campaign_id, target_id, chain_all_name_domain AS every_,
+           chain_any_name_domain AS any_
+      FROM b_domain_use WHERE any_chain
 )
 SELECT campaign_id, 'domain'::text AS scope, s.label, s.ord,
        s.n AS numerator, t.n AS denominator

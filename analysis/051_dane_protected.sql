@@ -7,13 +7,13 @@
 -- authentication; RFC 7672 §2.2).
 CREATE VIEW dane_protected AS
 WITH d AS (
-    SELECT m.campaign_id, m.target_id,
-           bool_and(m.dane IN ('dane_ok', 'dane_no_match', 'dane_no_starttls')) AS protected,
-           bool_and(m.dane = 'dane_ok') AS valid
-      FROM domain_mx m
-      JOIN domain_dns dd USING (campaign_id, target_id)
-     WHERE m.kept AND m.dane IS NOT NULL AND dd.mx_outcome IN ('mx', 'implicit_mx')
-     GROUP BY m.campaign_id, m.target_id
+    -- x.dane: the DANE outcomes of the domain's kept MX hosts that have
+    -- one (b_domain_mx).
+    SELECT x.campaign_id, x.target_id,
+           x.dane <@ ARRAY['dane_ok', 'dane_no_match', 'dane_no_starttls'] AS protected,
+           x.dane <@ ARRAY['dane_ok'] AS valid
+      FROM b_domain_mx x
+     WHERE x.mail_route AND x.dane IS NOT NULL
 )
 SELECT campaign_id, 'domain'::text AS scope, s.label, s.ord,
        s.n AS numerator, t.n AS denominator

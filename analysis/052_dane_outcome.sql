@@ -6,25 +6,26 @@
 -- host is dane_ok (a sender authenticates only some of its MX hosts); else
 -- dane_unusable_only, dane_not_applicable, dane_none in that order.
 CREATE VIEW dane_outcome AS
-WITH h AS (
-    SELECT m.campaign_id, m.target_id, m.dane
-      FROM domain_mx m JOIN domain_dns dd USING (campaign_id, target_id)
-     WHERE m.kept AND m.dane IS NOT NULL AND dd.mx_outcome IN ('mx', 'implicit_mx')
+WITH x AS (
+    -- The DANE outcomes of the domain's kept MX hosts that have one
+    -- (b_domain_mx).
+    SELECT campaign_id, target_id, dane FROM b_domain_mx
+     WHERE mail_route AND dane IS NOT NULL
 ), d AS (
     SELECT campaign_id, target_id,
-           CASE WHEN bool_or(dane = 'dane_tlsa_bogus') THEN 'dane_tlsa_bogus'
-                WHEN bool_or(dane = 'dane_no_match') THEN 'dane_no_match'
-                WHEN bool_or(dane = 'dane_no_starttls') THEN 'dane_no_starttls'
-                WHEN bool_and(dane = 'dane_ok') THEN 'dane_ok'
-                WHEN bool_or(dane = 'dane_ok') THEN 'dane_partial'
-                WHEN bool_or(dane = 'dane_unusable_only') THEN 'dane_unusable_only'
-                WHEN bool_or(dane = 'dane_not_applicable') THEN 'dane_not_applicable'
+           CASE WHEN 'dane_tlsa_bogus' = ANY (dane) THEN 'dane_tlsa_bogus'
+                WHEN 'dane_no_match' = ANY (dane) THEN 'dane_no_match'
+                WHEN 'dane_no_starttls' = ANY (dane) THEN 'dane_no_starttls'
+                WHEN dane <@ ARRAY['dane_ok'] THEN 'dane_ok'
+                WHEN 'dane_ok' = ANY (dane) THEN 'dane_partial'
+                WHEN 'dane_unusable_only' = ANY (dane) THEN 'dane_unusable_only'
+                WHEN 'dane_not_applicable' = ANY (dane) THEN 'dane_not_applicable'
                 ELSE 'dane_none' END AS label
-      FROM h GROUP BY campaign_id, target_id
+      FROM x
 ), r AS (
     SELECT campaign_id, 'domain'::text AS scope, label FROM d
     UNION ALL
-    SELECT campaign_id, 'domain_mx', dane FROM h
+    SELECT x.campaign_id, 'domain_mx', h.dane FROM x, unnest(x.dane) AS h(dane)
 )
 SELECT campaign_id, scope, label,
        coalesce(array_position(ARRAY['dane_ok', 'dane_partial', 'dane_no_match',

@@ -6,14 +6,16 @@
 -- the last two labels stand in. A domain counts under each provider any
 -- of its kept MX hosts is under. Top 10.
 CREATE VIEW mx_provider AS
-WITH h AS (
-    SELECT DISTINCT m.campaign_id, m.target_id,
-           coalesce(m.registrable,
-                    substring(lower(m.host) FROM '([^.]+\.[^.]+)$')) AS suffix
-      FROM domain_mx m JOIN domain_dns dd USING (campaign_id, target_id)
-     WHERE m.kept AND NOT m.ip_literal AND dd.mx_outcome IN ('mx', 'implicit_mx')
+WITH x AS (
+    -- The providers of the domain's kept MX hosts that are not
+    -- IP literals (b_domain_mx).
+    SELECT campaign_id, target_id, providers FROM b_domain_mx
+     WHERE mail_route AND providers IS NOT NULL
+), h AS (
+    SELECT DISTINCT x.campaign_id, x.target_id, p.suffix
+      FROM x, unnest(x.providers) AS p(suffix)
 ), t AS (
-    SELECT campaign_id, count(DISTINCT target_id) AS n FROM h GROUP BY campaign_id
+    SELECT campaign_id, count(*) AS n FROM x GROUP BY campaign_id
 ), c AS (
     SELECT campaign_id, coalesce(suffix, '(none)') AS suffix, count(*) AS n,
            row_number() OVER (PARTITION BY campaign_id
