@@ -13,7 +13,6 @@
 #include "crawler/util/log.h"
 #include "crawler/cli/commands.h"
 #include "crawler/store/db.h"
-#include "crawler/store/migrate.h"
 #include "crawler/cli/outfile.h"
 #include "crawler/store/record.h"
 
@@ -1957,22 +1956,11 @@ int cmd_export(int argc, char **argv)
 	}
 	if (cli_campaign_spec_check("export", "--campaign", spec) != EX_OK)
 		return EX_USAGE;
-	rc = db_init(&db, opt_db);
+	PGconn *c;
+	rc = cli_db_open(opt_db, true, &db, &c);
 	if (rc != EX_OK)
 		return rc;
 	jbuf_init(&extra, 1u << 16);
-	PGconn *c = db_connect(&db);
-	if (!c) {
-		rc = db.fail_status;
-		db_free(&db);
-		jbuf_free(&extra);
-		return rc;
-	}
-	int ensured = migrate_ensure(c);
-	if (ensured != 0) {
-		rc = ensured == MIGRATE_BEHIND ? EX_CONFIG : EX_SOFTWARE;
-		goto out;
-	}
 	int64_t id;
 	rc = campaign_lookup(c, spec, false, &id, &name);
 	if (rc != EX_OK)
