@@ -687,40 +687,39 @@ enum dns_rc dns_rr_mx(const uint8_t *pkt, size_t len, const struct dns_rr *rr,
 	return rdata_close(&c);
 }
 
-enum dns_rc dns_rr_a(const uint8_t *pkt, size_t len, const struct dns_rr *rr,
-		     struct dns_a *out)
+/* The address of an A or AAAA record, raw and as text. */
+static enum dns_rc rr_address(const uint8_t *pkt, size_t len,
+			      const struct dns_rr *rr, uint16_t type, int af,
+			      uint8_t *addr, size_t addrlen, char *text,
+			      size_t textlen)
 {
 	struct dns_cursor c;
-	enum dns_rc rc = rdata_open(pkt, len, rr, DNS_TYPE_A, &c);
+	enum dns_rc rc = rdata_open(pkt, len, rr, type, &c);
 
 	if (rc != DNS_OK)
 		return rc;
-	const uint8_t *a = dns_cursor_bytes(&c, sizeof out->addr);
+	const uint8_t *a = dns_cursor_bytes(&c, addrlen);
 	rc = rdata_close(&c);
 	if (rc != DNS_OK)
 		return rc;
-	memcpy(out->addr, a, sizeof out->addr);
-	if (!inet_ntop(AF_INET, out->addr, out->text, sizeof out->text))
+	memcpy(addr, a, addrlen);
+	if (!inet_ntop(af, addr, text, (socklen_t)textlen))
 		return DNS_RC_NO_SPACE;
 	return DNS_OK;
+}
+
+enum dns_rc dns_rr_a(const uint8_t *pkt, size_t len, const struct dns_rr *rr,
+		     struct dns_a *out)
+{
+	return rr_address(pkt, len, rr, DNS_TYPE_A, AF_INET, out->addr,
+			  sizeof out->addr, out->text, sizeof out->text);
 }
 
 enum dns_rc dns_rr_aaaa(const uint8_t *pkt, size_t len, const struct dns_rr *rr,
 			struct dns_aaaa *out)
 {
-	struct dns_cursor c;
-	enum dns_rc rc = rdata_open(pkt, len, rr, DNS_TYPE_AAAA, &c);
-
-	if (rc != DNS_OK)
-		return rc;
-	const uint8_t *a = dns_cursor_bytes(&c, sizeof out->addr);
-	rc = rdata_close(&c);
-	if (rc != DNS_OK)
-		return rc;
-	memcpy(out->addr, a, sizeof out->addr);
-	if (!inet_ntop(AF_INET6, out->addr, out->text, sizeof out->text))
-		return DNS_RC_NO_SPACE;
-	return DNS_OK;
+	return rr_address(pkt, len, rr, DNS_TYPE_AAAA, AF_INET6, out->addr,
+			  sizeof out->addr, out->text, sizeof out->text);
 }
 
 enum dns_rc dns_rr_cname(const uint8_t *pkt, size_t len,
