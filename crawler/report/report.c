@@ -360,6 +360,13 @@ void report_buckets_intro(const struct report *r, char *buf, size_t len)
 		snprintf(buf + n, len - (size_t)n, ".");
 }
 
+void report_closing_line(const struct report *r, char *buf, size_t len)
+{
+	snprintf(buf, len, "%zu figures. %% = count / of, one decimal%s.",
+		 r->nfigures,
+		 r->has_compare ? "; delta in percentage points" : "");
+}
+
 void report_bucket_heading(const struct report *r,
 			   const struct report_bucket *b, char *buf, size_t len)
 {

@@ -168,6 +168,8 @@ extern const char report_no_ranks[];
 extern const char report_buckets_title[];
 /* What the rank buckets are, in a sentence or two for r (into buf). */
 void report_buckets_intro(const struct report *r, char *buf, size_t len);
+/* The report's last line: how many figures, what % and delta mean. */
+void report_closing_line(const struct report *r, char *buf, size_t len);
 /* A bucket's heading: "top 1k: 1000 ranked targets (the whole list)". */
 void report_bucket_heading(const struct report *r,
 			   const struct report_bucket *b, char *buf,

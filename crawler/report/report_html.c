@@ -286,6 +286,22 @@ static int html_section(struct report_render_state *st, const struct report *r,
 	return 0;
 }
 
+/* Opens a chart: <figure><svg class="cls"> labelled by its <title>, whose
+ * id is the figure's name and cls; the caller writes the title's text and
+ * closes it. */
+static void svg_open(FILE *out, const char *cls, const struct report_figure *f,
+		     int w, int h)
+{
+	fprintf(out,
+		"<figure><svg class=\"%s\" width=\"%d\" height=\"%d\" "
+		"viewBox=\"0 0 %d %d\" role=\"img\" aria-labelledby=\"",
+		cls, w, h, w, h);
+	report_put_html(out, f->name);
+	fprintf(out, "-%s\"><title id=\"", cls);
+	report_put_html(out, f->name);
+	fprintf(out, "-%s\">", cls);
+}
+
 /* The percent axis of a bar chart: grid lines every 25 %. */
 static void bar_axis(FILE *out, int top, int bottom)
 {
@@ -314,14 +330,7 @@ static void bar_chart(FILE *out, const struct report *r,
 	int h = body + HTML_AXIS_H;
 	int w = HTML_BAR_LABEL_W + HTML_BAR_W + HTML_BAR_VALUE_W;
 
-	fprintf(out,
-		"<figure><svg class=\"bars\" width=\"%d\" height=\"%d\" "
-		"viewBox=\"0 0 %d %d\" role=\"img\" aria-labelledby=\"",
-		w, h, w, h);
-	report_put_html(out, f->name);
-	fputs("-bars\"><title id=\"", out);
-	report_put_html(out, f->name);
-	fputs("-bars\">", out);
+	svg_open(out, "bars", f, w, h);
 	report_put_html(out, f->title);
 	fputs(": percent per row (the table below has every number)</title>\n",
 	      out);
@@ -515,14 +524,8 @@ static void trend_axis(FILE *out, int step)
 static void trend_open(FILE *out, const struct report_figure *f,
 		       const char *scope, int w, int h)
 {
-	fprintf(out,
-		"<figure><svg class=\"trend\" width=\"%d\" height=\"%d\" "
-		"viewBox=\"0 0 %d %d\" role=\"img\" aria-labelledby=\"",
-		w, h, w, h);
-	report_put_html(out, f->name);
-	fputs("-trend\"><title id=\"", out);
-	report_put_html(out, f->name);
-	fputs("-trend\">Trend of ", out);
+	svg_open(out, "trend", f, w, h);
+	fputs("Trend of ", out);
 	report_put_html(out, f->title);
 	fprintf(out, ", %s, percent per campaign</title>\n",
 		scope_words(scope));
@@ -892,11 +895,11 @@ static int html_end(struct report_render_state *st, const struct report *r)
 {
 	buckets(st->out, r);
 	how_measured(st->out, r);
-	fprintf(st->out,
-		"<p>%zu figures. %% = count / of, one decimal%s.</p>\n"
-		"</main></body></html>\n",
-		r->nfigures,
-		r->has_compare ? "; delta in percentage points" : "");
+	char buf[128];
+	report_closing_line(r, buf, sizeof buf);
+	fputs("<p>", st->out);
+	report_put_html(st->out, buf);
+	fputs("</p>\n</main></body></html>\n", st->out);
 	return 0;
 }
 

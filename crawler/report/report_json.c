@@ -92,7 +92,15 @@ static void key_string(FILE *out, const char *key, const char *value)
 	report_put_json_string(out, value);
 }
 
-/* "history": one entry per campaign of the history, its rows of f. */
+/* A row's "scope" and "label" members. */
+static void scope_label(FILE *out, const char *scope, const char *label)
+{
+	key_string(out, "scope", scope);
+	fputs(", ", out);
+	key_string(out, "label", label);
+}
+
+/* A row's counts, and with cmp the compared campaign's and the delta. */
 static void row_numbers(FILE *out, const struct report_row *w, bool cmp)
 {
 	fprintf(out, ", \"numerator\": %s, \"denominator\": %s, \"percent\": ",
@@ -139,9 +147,7 @@ static void buckets(FILE *out, const struct report *r)
 			fputs(k ? ",\n    {" : "\n    {", out);
 			key_string(out, "figure", b->rows[k].figure->name);
 			fputs(", ", out);
-			key_string(out, "scope", w->scope);
-			fputs(", ", out);
-			key_string(out, "label", w->label);
+			scope_label(out, w->scope, w->label);
 			row_numbers(out, w, r->has_compare);
 			fputc('}', out);
 		}
@@ -150,6 +156,7 @@ static void buckets(FILE *out, const struct report *r)
 	fputs("]}", out);
 }
 
+/* "history": one entry per campaign of the history, its rows of f. */
 static void history(FILE *out, const struct report *r,
 		    const struct report_figure *f)
 {
@@ -163,9 +170,7 @@ static void history(FILE *out, const struct report *r,
 		     k++, n++) {
 			const struct report_hist_row *w = &f->hist[k];
 			fputs(n ? ", {" : "{", out);
-			key_string(out, "scope", w->scope);
-			fputs(", ", out);
-			key_string(out, "label", w->label);
+			scope_label(out, w->scope, w->label);
 			fprintf(out,
 				", \"numerator\": %s, \"denominator\": %s, "
 				"\"percent\": ",
@@ -213,25 +218,8 @@ static int json_figure(struct report_render_state *st, const struct report *r,
 	for (size_t i = 0; i < f->nrows; i++) {
 		const struct report_row *w = &f->rows[i];
 		fputs(i ? ",\n    {" : "\n    {", out);
-		key_string(out, "scope", w->scope);
-		fputs(", ", out);
-		key_string(out, "label", w->label);
-		fprintf(out,
-			", \"numerator\": %s, \"denominator\": %s, "
-			"\"percent\": ",
-			w->numerator, w->denominator);
-		report_put_json_number(out, w->percent);
-		if (report_figure_compared(r, f)) {
-			fputs(", \"compare\": {\"numerator\": ", out);
-			report_put_json_number(out, w->cmp_numerator);
-			fputs(", \"denominator\": ", out);
-			report_put_json_number(out, w->cmp_denominator);
-			fputs(", \"percent\": ", out);
-			report_put_json_number(out, w->cmp_percent);
-			fputs(", \"delta\": ", out);
-			report_put_json_number(out, w->delta);
-			fputc('}', out);
-		}
+		scope_label(out, w->scope, w->label);
+		row_numbers(out, w, report_figure_compared(r, f));
 		fputc('}', out);
 	}
 	fputc(']', out);

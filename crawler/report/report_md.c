@@ -109,6 +109,31 @@ static void history_table(FILE *out, const struct report *r,
 	}
 }
 
+/* The head of a table of figure rows whose first column is first. */
+static void table_head(FILE *out, const char *first, bool cmp)
+{
+	fprintf(out, "| %s | label | count | of | %% |", first);
+	if (cmp)
+		fputs(" other | of | % | delta |", out);
+	fputs("\n|---|---|--:|--:|--:|", out);
+	if (cmp)
+		fputs("--:|--:|--:|--:|", out);
+	fputc('\n', out);
+}
+
+/* The rest of a row after its label: the counts, with cmp the compared
+ * campaign's and the delta. */
+static void row_numbers(FILE *out, const struct report_row *w, bool cmp)
+{
+	fprintf(out, " | %s | %s | %s |", w->numerator, w->denominator,
+		or_dash(w->percent));
+	if (cmp)
+		fprintf(out, " %s | %s | %s | %s |", or_dash(w->cmp_numerator),
+			or_dash(w->cmp_denominator), or_dash(w->cmp_percent),
+			or_dash(w->delta));
+	fputc('\n', out);
+}
+
 static int md_figure(struct report_render_state *st, const struct report *r,
 		     const struct report_figure *f)
 {
@@ -134,27 +159,14 @@ static int md_figure(struct report_render_state *st, const struct report *r,
 			history_table(out, r, f);
 		return 0;
 	}
-	fputs("| scope | label | count | of | % |", out);
-	if (cmp)
-		fputs(" other | of | % | delta |", out);
-	fputs("\n|---|---|--:|--:|--:|", out);
-	if (cmp)
-		fputs("--:|--:|--:|--:|", out);
-	fputc('\n', out);
+	table_head(out, "scope", cmp);
 	for (size_t i = 0; i < f->nrows; i++) {
 		const struct report_row *w = &f->rows[i];
 		fputs("| ", out);
 		cell(out, w->scope);
 		fputs(" | ", out);
 		cell(out, w->label);
-		fprintf(out, " | %s | %s | %s |", w->numerator, w->denominator,
-			or_dash(w->percent));
-		if (cmp)
-			fprintf(out, " %s | %s | %s | %s |",
-				or_dash(w->cmp_numerator),
-				or_dash(w->cmp_denominator),
-				or_dash(w->cmp_percent), or_dash(w->delta));
-		fputc('\n', out);
+		row_numbers(out, w, cmp);
 	}
 	if (r->has_history && f->headline)
 		history_table(out, r, f);
@@ -208,26 +220,13 @@ static void buckets(FILE *out, const struct report *r)
 		report_bucket_heading(r, b, buf, sizeof buf);
 		fputs("\n#### ", out);
 		cell(out, buf);
-		fputs("\n\n| figure | label | count | of | % |", out);
-		if (cmp)
-			fputs(" other | of | % | delta |", out);
-		fputs("\n|---|---|--:|--:|--:|", out);
-		if (cmp)
-			fputs("--:|--:|--:|--:|", out);
-		fputc('\n', out);
+		fputs("\n\n", out);
+		table_head(out, "figure", cmp);
 		for (size_t k = 0; k < b->nrows; k++) {
 			const struct report_row *w = &b->rows[k].row;
 			fprintf(out, "| `%s` | ", b->rows[k].figure->name);
 			cell(out, w->label);
-			fprintf(out, " | %s | %s | %s |", w->numerator,
-				w->denominator, or_dash(w->percent));
-			if (cmp)
-				fprintf(out, " %s | %s | %s | %s |",
-					or_dash(w->cmp_numerator),
-					or_dash(w->cmp_denominator),
-					or_dash(w->cmp_percent),
-					or_dash(w->delta));
-			fputc('\n', out);
+			row_numbers(out, w, cmp);
 		}
 	}
 }
@@ -236,9 +235,9 @@ static int md_end(struct report_render_state *st, const struct report *r)
 {
 	buckets(st->out, r);
 	how_measured(st->out, r);
-	fprintf(st->out, "\n%zu figures. %% = count / of, one decimal%s.\n",
-		r->nfigures,
-		r->has_compare ? "; delta in percentage points" : "");
+	char buf[128];
+	report_closing_line(r, buf, sizeof buf);
+	fprintf(st->out, "\n%s\n", buf);
 	return 0;
 }
 

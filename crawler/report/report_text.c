@@ -275,9 +275,9 @@ static int text_end(struct report_render_state *st, const struct report *r)
 {
 	buckets(st->out, r);
 	how_measured(st->out, r);
-	fprintf(st->out, "\n%zu figures. %% = count / of, one decimal%s.\n",
-		r->nfigures,
-		r->has_compare ? "; delta in percentage points" : "");
+	char buf[128];
+	report_closing_line(r, buf, sizeof buf);
+	fprintf(st->out, "\n%s\n", buf);
 	return 0;
 }
 
