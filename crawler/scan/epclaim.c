@@ -12,6 +12,7 @@
 #include <libpq-fe.h>
 
 #include "crawler/util/log.h"
+#include "crawler/util/retry.h"
 #include "crawler/scan/epclaim.h"
 #include "crawler/store/record.h"
 #include "crawler/store/store.h"
@@ -111,7 +112,7 @@ static int connect_db(struct epclaim *c)
 /* Waits for the database to come back; false if stopping first. */
 static bool reconnect(struct epclaim *c)
 {
-	bool said = false;
+	struct retry r = { 0 };
 
 	while (connect_db(c) != 0) {
 		pthread_mutex_lock(&c->mu);
@@ -120,16 +121,12 @@ static bool reconnect(struct epclaim *c)
 		pthread_mutex_unlock(&c->mu);
 		if (stopping)
 			return false;
-		if (!said)
-			log_warn("claims: lost the database connection; "
-				 "retrying every %d s",
-				 EPCLAIM_RETRY_SECONDS);
-		said = true;
-		struct timespec ts = { EPCLAIM_RETRY_SECONDS, 0 };
-		nanosleep(&ts, NULL);
+		retry_pause(&r, EPCLAIM_RETRY_SECONDS,
+			    "claims: lost the database connection; "
+			    "retrying every %d s",
+			    EPCLAIM_RETRY_SECONDS);
 	}
-	if (said)
-		log_warn("claims: database connection back");
+	retry_over(&r, "claims: database connection back");
 	return true;
 }
 
@@ -527,7 +524,7 @@ static void handle_results(struct epclaim *c, struct epclaim_result *list)
 	if (!list)
 		return;
 	unsigned failures = 0;
-	bool said = false;
+	struct retry r = { 0 };
 
 	/* The rows are stored before the results are published, however
 	 * long that takes. The batch writer stores the domains that use
@@ -539,16 +536,12 @@ static void handle_results(struct epclaim *c, struct epclaim_result *list)
 	while (store_results(c, list) != 0) {
 		if (again(c, &failures))
 			continue;
-		if (!said)
-			log_warn("claims: cannot store endpoint rows; retrying "
-				 "every %d s (the domains that use them wait)",
-				 EPCLAIM_RETRY_SECONDS);
-		said = true;
-		struct timespec ts = { EPCLAIM_RETRY_SECONDS, 0 };
-		nanosleep(&ts, NULL);
+		retry_pause(&r, EPCLAIM_RETRY_SECONDS,
+			    "claims: cannot store endpoint rows; retrying "
+			    "every %d s (the domains that use them wait)",
+			    EPCLAIM_RETRY_SECONDS);
 	}
-	if (said)
-		log_warn("claims: endpoint rows stored");
+	retry_over(&r, "claims: endpoint rows stored");
 	publish_results(c, list);
 }
 
