@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "crawler/util/log.h"
+#include "crawler/util/retry.h"
 #include "crawler/verify/danecache.h"
 #include "crawler/scan/epclaim.h"
 #include "crawler/scan/sched.h"
@@ -465,20 +466,15 @@ static struct worker *pop_request(struct shared *sh)
 
 static void wait_for_database(struct store_thread *s)
 {
-	bool said = false;
+	struct retry r = { 0 };
 
 	while (!stop_requested && store_broken(&s->st) &&
-	       store_reconnect(&s->st) != 0) {
-		if (!said)
-			log_warn("lost the database connection; retrying every "
-				 "%d s (nothing is lost)",
-				 SCHED_RETRY_SECONDS);
-		said = true;
-		struct timespec ts = { SCHED_RETRY_SECONDS, 0 };
-		nanosleep(&ts, NULL);
-	}
-	if (said)
-		log_warn("database connection back");
+	       store_reconnect(&s->st) != 0)
+		retry_pause(&r, SCHED_RETRY_SECONDS,
+			    "lost the database connection; retrying every "
+			    "%d s (nothing is lost)",
+			    SCHED_RETRY_SECONDS);
+	retry_over(&r, "database connection back");
 }
 
 static void *store_main(void *arg)
@@ -795,13 +791,199 @@ static double now_seconds(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Closes the loops of workers 0..n-1 made by worker_init, which have no
+ * thread yet: runs each loop empty after closing its handles. */
+static void workers_unmake(struct shared *sh, unsigned n)
+{
+	for (unsigned k = 0; k < n; k++) {
+		struct worker *w = &sh->w[k];
+		if (!w->handles)
+			continue;
+		if (w->resolver)
+			resolver_free(w->resolver);
+		if (w->sts)
+			stsfetch_close(w->sts, NULL, NULL);
+		uv_close((uv_handle_t *)&w->inbox_async, NULL);
+		uv_close((uv_handle_t *)&w->ep_async, NULL);
+		uv_close((uv_handle_t *)&w->rate_timer, NULL);
+		ipcap_detach(w->ep_env.cap);
+		uv_run(&w->loop, UV_RUN_DEFAULT);
+		uv_loop_close(&w->loop);
+		SSL_CTX_free(w->ep_env.tls);
+		verify_leaf_cache_free(w->env.names);
+		dane_cache_free(w->env.dane);
+	}
+}
+
+/* Everything sched_run needs before the threads start: the worker
+ * slots, the endpoint registry, the claims thread and the per-address
+ * cap (with SMTP), every worker's loop. 0, or -1 with nothing left
+ * made (the store stays open: the caller closes it). */
+static int make_shared(struct shared *sh)
+{
+	const struct sched_config *cfg = sh->cfg;
+
+	sh->w = calloc(cfg->workers, sizeof *sh->w);
+	sh->nworkers = cfg->workers;
+	sh->req = calloc(cfg->workers, sizeof *sh->req);
+	sh->reg = epreg_new(cfg->workers, wake_worker, sh);
+	if (!sh->w || !sh->req || !sh->reg)
+		goto fail;
+	if (cfg->smtp) {
+		struct epclaim_config cc = {
+			.conninfo = cfg->conninfo,
+			.campaign_id = cfg->campaign_id,
+			.worker_id = cfg->worker_id,
+			.lease_seconds = cfg->lease_seconds,
+			.reg = sh->reg,
+			.dict_samples = cfg->record_dict_samples,
+		};
+		sh->claims = epclaim_start(&cc);
+		if (!sh->claims)
+			goto fail;
+		epreg_use_claims(sh->reg);
+		if (cfg->per_ip) {
+			sh->cap = ipcap_new(cfg->per_ip);
+			if (!sh->cap)
+				goto fail;
+		}
+	}
+	for (unsigned i = 0; i < cfg->workers; i++) {
+		if (worker_init(&sh->w[i], sh, i) != 0) {
+			workers_unmake(sh, i + 1);
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	free(sh->w);
+	free(sh->req);
+	ipcap_free(sh->cap);
+	if (sh->claims)
+		epclaim_stop(sh->claims, NULL);
+	epreg_free(sh->reg);
+	sh->w = NULL;
+	sh->req = NULL;
+	sh->cap = NULL;
+	sh->claims = NULL;
+	sh->reg = NULL;
+	return -1;
+}
+
+/* Until every worker is done and every batch written: wakes once a
+ * second (a tenth while stopping, so that a second signal acts
+ * promptly) to draw the progress, and stops hard on a second signal. */
+static void watch(struct shared *sh, int64_t total, int64_t before, double t0)
+{
+	const struct sched_config *cfg = sh->cfg;
+	bool tty = isatty(2);
+	double last = t0;
+	bool said_stop = false;
+
+	progress_bar = tty && cfg->progress_seconds && !cfg->quiet;
+	for (;;) {
+		pthread_mutex_lock(&sh->mu);
+		bool running = sh->workers_running > 0 || sh->nwrites > 0;
+		if (running) {
+			struct timespec until;
+			clock_gettime(CLOCK_REALTIME, &until);
+			if (stop_requested) {
+				until.tv_nsec += 100000000;
+				if (until.tv_nsec >= 1000000000) {
+					until.tv_sec++;
+					until.tv_nsec -= 1000000000;
+				}
+			} else {
+				until.tv_sec += 1;
+			}
+			pthread_cond_timedwait(&sh->cond, &sh->mu, &until);
+		}
+		pthread_mutex_unlock(&sh->mu);
+		if (stop_requested >= 2)
+			hard_stop(cfg, sh);
+		if (!running)
+			break;
+		double now = now_seconds();
+		if (stop_requested && !said_stop && !cfg->quiet) {
+			/* Right after the signal's own line: what the stop
+			 * waits for. */
+			said_stop = true;
+			progress(sh, (uint64_t)total, (uint64_t)before,
+				 now - t0, tty, false);
+			last = now;
+		}
+		if (cfg->progress_seconds && !cfg->quiet &&
+		    (tty || now - last >= cfg->progress_seconds)) {
+			progress(sh, (uint64_t)total, (uint64_t)before,
+				 now - t0, tty, false);
+			last = now;
+		}
+	}
+}
+
+/* The run's counters into out, once every thread has stopped. */
+static void summarise(struct sched_summary *out, struct shared *sh,
+		      const struct epclaim_stats *cs,
+		      const struct store_thread *st)
+{
+	out->counts.domains = atomic_load(&sh->domains);
+	out->counts.mx = atomic_load(&sh->mx);
+	out->counts.implicit_mx = atomic_load(&sh->implicit_mx);
+	out->counts.null_mx = atomic_load(&sh->null_mx);
+	out->counts.no_domain = atomic_load(&sh->no_domain);
+	out->counts.dns_error = atomic_load(&sh->dns_error);
+	out->counts.blocklisted = atomic_load(&sh->blocklisted);
+	out->counts.queries = atomic_load(&sh->queries);
+	out->counts.refused_addresses = atomic_load(&sh->refused);
+	out->endpoints_probed = atomic_load(&sh->endpoints);
+	out->endpoints_remote = cs->remote;
+	out->endpoints_taken_over = cs->taken_over;
+	out->starttls_ok = atomic_load(&sh->starttls);
+	out->batches_written = atomic_load(&sh->batches_written);
+	out->batches_discarded = atomic_load(&sh->batches_discarded);
+	out->domains_stored = atomic_load(&sh->domains_stored);
+	out->domains_given_back = atomic_load(&sh->domains_given_back);
+	out->domains_dropped = atomic_load(&sh->domains_dropped);
+	out->batches_split = atomic_load(&sh->batches_split);
+	out->domains_split = atomic_load(&sh->domains_split);
+	out->claims_released = cs->released;
+	out->interrupted = stop_requested && !sh->failed;
+	out->records_raw = st->st.rec.raw + cs->records_raw;
+	out->records_zstd = st->st.rec.zstd + cs->records_zstd;
+}
+
+/* After the run: the campaign's progress as the database has it, and
+ * its state "done" when no batch is left open (with fresh statistics
+ * for the reports that follow; autovacuum would come later). 0, or -1
+ * if the run failed or the database cannot say. */
+static int conclude(struct sched_summary *out, struct shared *sh,
+		    struct store_thread *st)
+{
+	int64_t total_end = 0, undone = 0, others = 0;
+
+	if (!store_broken(&st->st) &&
+	    store_progress(&st->st, &total_end, &out->done_at_end) != 0)
+		out->done_at_end = -1;
+	if (sh->failed || store_open_batches(&st->st, &undone, &others) != 0)
+		return -1;
+	if (undone == 0) {
+		store_analyze(&st->st);
+		store_set_state(&st->st, "done");
+	} else if (!out->interrupted) {
+		log_warn("%" PRId64 " batches of the campaign are still open "
+			 "(%" PRId64 " leased by other crawlers); run 'scan "
+			 "--resume' again to finish them",
+			 undone, others);
+	}
+	return 0;
+}
+
 int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 {
 	struct shared sh;
 	struct store_thread st;
 	struct sigaction sa, old_int, old_term;
 	int64_t total = 0, before = 0;
-	int rc = -1;
 
 	memset(out, 0, sizeof *out);
 	out->done_at_end = -1;
@@ -828,80 +1010,9 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 	}
 	out->total_targets = (uint64_t)total;
 	out->done_before = (uint64_t)before;
-
-	sh.w = calloc(cfg->workers, sizeof *sh.w);
-	sh.nworkers = cfg->workers;
-	sh.req = calloc(cfg->workers, sizeof *sh.req);
-	sh.reg = epreg_new(cfg->workers, wake_worker, &sh);
-	if (!sh.w || !sh.req || !sh.reg) {
-		free(sh.w);
-		free(sh.req);
-		epreg_free(sh.reg);
+	if (make_shared(&sh) != 0) {
 		store_close(&st.st);
 		return -1;
-	}
-	if (cfg->smtp) {
-		struct epclaim_config cc = {
-			.conninfo = cfg->conninfo,
-			.campaign_id = cfg->campaign_id,
-			.worker_id = cfg->worker_id,
-			.lease_seconds = cfg->lease_seconds,
-			.reg = sh.reg,
-			.dict_samples = cfg->record_dict_samples,
-		};
-		sh.claims = epclaim_start(&cc);
-		if (!sh.claims) {
-			free(sh.w);
-			free(sh.req);
-			epreg_free(sh.reg);
-			store_close(&st.st);
-			return -1;
-		}
-		epreg_use_claims(sh.reg);
-		if (cfg->per_ip) {
-			sh.cap = ipcap_new(cfg->per_ip);
-			if (!sh.cap) {
-				free(sh.w);
-				free(sh.req);
-				epclaim_stop(sh.claims, NULL);
-				epreg_free(sh.reg);
-				store_close(&st.st);
-				return -1;
-			}
-		}
-	}
-	for (unsigned i = 0; i < cfg->workers; i++) {
-		if (worker_init(&sh.w[i], &sh, i) != 0) {
-			/* Workers made so far have no thread yet: close their
-			 * loops by running them empty. */
-			for (unsigned k = 0; k <= i; k++) {
-				if (!sh.w[k].handles)
-					continue;
-				if (sh.w[k].resolver)
-					resolver_free(sh.w[k].resolver);
-				if (sh.w[k].sts)
-					stsfetch_close(sh.w[k].sts, NULL, NULL);
-				uv_close((uv_handle_t *)&sh.w[k].inbox_async,
-					 NULL);
-				uv_close((uv_handle_t *)&sh.w[k].ep_async,
-					 NULL);
-				uv_close((uv_handle_t *)&sh.w[k].rate_timer,
-					 NULL);
-				ipcap_detach(sh.w[k].ep_env.cap);
-				uv_run(&sh.w[k].loop, UV_RUN_DEFAULT);
-				uv_loop_close(&sh.w[k].loop);
-				SSL_CTX_free(sh.w[k].ep_env.tls);
-				verify_leaf_cache_free(sh.w[k].env.names);
-				dane_cache_free(sh.w[k].env.dane);
-			}
-			free(sh.w);
-			free(sh.req);
-			ipcap_free(sh.cap);
-			epclaim_stop(sh.claims, NULL);
-			epreg_free(sh.reg);
-			store_close(&st.st);
-			return -1;
-		}
 	}
 
 	stop_requested = 0;
@@ -919,51 +1030,7 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 	for (unsigned i = 0; i < cfg->workers; i++)
 		pthread_create(&sh.w[i].thread, NULL, worker_main, &sh.w[i]);
 	pthread_create(&st.thread, NULL, store_main, &st);
-
-	bool tty = isatty(2);
-	progress_bar = tty && cfg->progress_seconds && !cfg->quiet;
-	double last = t0;
-	bool said_stop = false;
-	for (;;) {
-		pthread_mutex_lock(&sh.mu);
-		bool running = sh.workers_running > 0 || sh.nwrites > 0;
-		if (running) {
-			/* A tenth of a second while stopping, so that a second
-			 * signal acts promptly. */
-			struct timespec until;
-			clock_gettime(CLOCK_REALTIME, &until);
-			if (stop_requested) {
-				until.tv_nsec += 100000000;
-				if (until.tv_nsec >= 1000000000) {
-					until.tv_sec++;
-					until.tv_nsec -= 1000000000;
-				}
-			} else {
-				until.tv_sec += 1;
-			}
-			pthread_cond_timedwait(&sh.cond, &sh.mu, &until);
-		}
-		pthread_mutex_unlock(&sh.mu);
-		if (stop_requested >= 2)
-			hard_stop(cfg, &sh);
-		if (!running)
-			break;
-		double now = now_seconds();
-		if (stop_requested && !said_stop && !cfg->quiet) {
-			/* Right after the signal's own line: what the stop
-			 * waits for. */
-			said_stop = true;
-			progress(&sh, (uint64_t)total, (uint64_t)before,
-				 now - t0, tty, false);
-			last = now;
-		}
-		if (cfg->progress_seconds && !cfg->quiet &&
-		    (tty || now - last >= cfg->progress_seconds)) {
-			progress(&sh, (uint64_t)total, (uint64_t)before,
-				 now - t0, tty, false);
-			last = now;
-		}
-	}
+	watch(&sh, total, before, t0);
 	for (unsigned i = 0; i < cfg->workers; i++) {
 		pthread_join(sh.w[i].thread, NULL);
 		uv_loop_close(&sh.w[i].loop);
@@ -996,56 +1063,13 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 
 	out->seconds = now_seconds() - t0;
 	if (!cfg->quiet) {
-		if (tty && cfg->progress_seconds)
+		if (isatty(2) && cfg->progress_seconds)
 			fputc('\n', stderr);
 		progress(&sh, (uint64_t)total, (uint64_t)before, out->seconds,
 			 false, true);
 	}
-	out->counts.domains = atomic_load(&sh.domains);
-	out->counts.mx = atomic_load(&sh.mx);
-	out->counts.implicit_mx = atomic_load(&sh.implicit_mx);
-	out->counts.null_mx = atomic_load(&sh.null_mx);
-	out->counts.no_domain = atomic_load(&sh.no_domain);
-	out->counts.dns_error = atomic_load(&sh.dns_error);
-	out->counts.blocklisted = atomic_load(&sh.blocklisted);
-	out->counts.queries = atomic_load(&sh.queries);
-	out->counts.refused_addresses = atomic_load(&sh.refused);
-	out->endpoints_probed = atomic_load(&sh.endpoints);
-	out->endpoints_remote = cs.remote;
-	out->endpoints_taken_over = cs.taken_over;
-	out->starttls_ok = atomic_load(&sh.starttls);
-	out->batches_written = atomic_load(&sh.batches_written);
-	out->batches_discarded = atomic_load(&sh.batches_discarded);
-	out->domains_stored = atomic_load(&sh.domains_stored);
-	out->domains_given_back = atomic_load(&sh.domains_given_back);
-	out->domains_dropped = atomic_load(&sh.domains_dropped);
-	out->batches_split = atomic_load(&sh.batches_split);
-	out->domains_split = atomic_load(&sh.domains_split);
-	out->claims_released = cs.released;
-	out->interrupted = stop_requested && !sh.failed;
-
-	out->records_raw = st.st.rec.raw + cs.records_raw;
-	out->records_zstd = st.st.rec.zstd + cs.records_zstd;
-	int64_t total_end = 0;
-	if (!store_broken(&st.st) &&
-	    store_progress(&st.st, &total_end, &out->done_at_end) != 0)
-		out->done_at_end = -1;
-	int64_t undone = 0, others = 0;
-	if (!sh.failed && store_open_batches(&st.st, &undone, &others) == 0) {
-		if (undone == 0) {
-			/* Statistics for the reports that follow (autovacuum
-			 * would come later). */
-			store_analyze(&st.st);
-			store_set_state(&st.st, "done");
-		} else if (!out->interrupted)
-			log_warn("%" PRId64
-				 " batches of the campaign are still open "
-				 "(%" PRId64
-				 " leased by other crawlers); run 'scan "
-				 "--resume' again to finish them",
-				 undone, others);
-		rc = 0;
-	}
+	summarise(out, &sh, &cs, &st);
+	int rc = conclude(out, &sh, &st);
 	store_close(&st.st);
 	free(sh.w);
 	free(sh.req);
