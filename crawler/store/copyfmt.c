@@ -90,6 +90,14 @@ void copy_str(struct jbuf *b, const char *s)
 		copy_null(b);
 }
 
+void copy_strs(struct jbuf *b, const char *const *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		copy_str(b, v[i]);
+		copy_field(b);
+	}
+}
+
 void copy_int(struct jbuf *b, int64_t v)
 {
 	jbuf_printf(b, "%" PRId64, v);

@@ -22,6 +22,9 @@ void copy_row_end(struct jbuf *b);
 void copy_null(struct jbuf *b);
 void copy_text(struct jbuf *b, const char *s, size_t len);
 void copy_str(struct jbuf *b, const char *s); /* NULL gives \N */
+/* The first n fields of a row (copy_str each, NULL gives \N), each
+ * followed by the separator: the next field comes right after. */
+void copy_strs(struct jbuf *b, const char *const *v, size_t n);
 void copy_int(struct jbuf *b, int64_t v);
 void copy_bool(struct jbuf *b, bool v);
 void copy_bytea(struct jbuf *b, const uint8_t *p, size_t len);

@@ -272,16 +272,8 @@ static void endpoint_done(struct rv *rv)
 
 	if (!e->open)
 		return;
-	copy_str(b, rv->cid);
-	copy_field(b);
-	copy_str(b, rv->sid);
-	copy_field(b);
-	copy_str(b, e->ip);
-	copy_field(b);
-	copy_str(b, e->port);
-	copy_field(b);
-	copy_str(b, e->sni);
-	copy_field(b);
+	const char *key[] = { rv->cid, rv->sid, e->ip, e->port, e->sni };
+	copy_strs(b, key, sizeof key / sizeof *key);
 	if (e->chain.n &&
 	    verify_chain(rv->o->verify, e->chain.der, e->chain.n, rv->o->at,
 			 e->sni, NULL, &vr) == VERIFY_OK) {
@@ -451,20 +443,9 @@ static void domain_endpoint_done(struct rv *rv)
 				&dr) == VERIFY_OK)
 			ep_dane = dr.outcome;
 	}
-	copy_str(b, rv->cid);
-	copy_field(b);
-	copy_str(b, rv->sid);
-	copy_field(b);
-	copy_str(b, h->target);
-	copy_field(b);
-	copy_str(b, h->ordinal);
-	copy_field(b);
-	copy_str(b, e->ip);
-	copy_field(b);
-	copy_str(b, e->port);
-	copy_field(b);
-	copy_str(b, e->sni);
-	copy_field(b);
+	const char *key[] = { rv->cid, rv->sid, h->target, h->ordinal,
+			      e->ip,   e->port, e->sni };
+	copy_strs(b, key, sizeof key / sizeof *key);
 	/* The name check against the domain looks at the leaf alone. */
 	if (e->chain.n &&
 	    verify_chain(rv->o->verify, e->chain.der, 1, rv->o->at, NULL,

@@ -63,6 +63,12 @@ UNIT_TEST(test_copy_arrays_and_bytea)
 	copy_bool(&b, true);
 	copy_row_end(&b);
 	CHECK_STR(b.data, "\\N\tt\n", "null, bool, row");
+	jbuf_reset(&b);
+	const char *lead[] = { "a\tb", NULL, "c" };
+	copy_strs(&b, lead, 3);
+	copy_int(&b, 7);
+	copy_row_end(&b);
+	CHECK_STR(b.data, "a\\tb\t\\N\tc\t7\n", "leading fields");
 	jbuf_free(&b);
 }
 
