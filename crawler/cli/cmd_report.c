@@ -72,7 +72,19 @@ enum {
 	OPT_RANK_BUCKETS,
 };
 
-int cmd_report(int argc, char **argv)
+/* What the command line asks for. */
+struct report_opts {
+	const char *spec, *cmp_spec, *format, *opt_db, *dir, *output;
+	const char *history;
+	int history_max;
+	long bounds[REPORT_BUCKETS_MAX];
+	size_t nbounds;
+	const struct report_renderer *rr;
+};
+
+/* Reads and checks the options into o: EX_OK, or the exit status (EX_OK
+ * with o->rr NULL after --help). */
+static int parse_options(int argc, char **argv, struct report_opts *o)
 {
 	static const struct option opts[] = {
 		{ "campaign", required_argument, NULL, CLI_OPT_CAMPAIGN },
@@ -87,37 +99,36 @@ int cmd_report(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *spec = NULL, *cmp_spec = NULL, *format = "text";
-	const char *opt_db = NULL, *dir = NULL, *output = NULL;
-	const char *history = NULL, *history_max_arg = NULL;
+	const char *history_max_arg = NULL;
 	const char *buckets_arg = REPORT_BUCKETS_DEFAULT;
-	long bounds[REPORT_BUCKETS_MAX];
-	size_t nbounds = 0;
 	char why[160];
-	int ch, rc = EX_OK, history_max = REPORT_HISTORY_DEFAULT;
+	int ch;
 
+	memset(o, 0, sizeof *o);
+	o->format = "text";
+	o->history_max = REPORT_HISTORY_DEFAULT;
 	while ((ch = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
 		switch (ch) {
 		case CLI_OPT_CAMPAIGN:
-			spec = optarg;
+			o->spec = optarg;
 			break;
 		case OPT_COMPARE:
-			cmp_spec = optarg;
+			o->cmp_spec = optarg;
 			break;
 		case CLI_OPT_FORMAT:
-			format = optarg;
+			o->format = optarg;
 			break;
 		case CLI_OPT_DB:
-			opt_db = optarg;
+			o->opt_db = optarg;
 			break;
 		case OPT_ANALYSIS_DIR:
-			dir = optarg;
+			o->dir = optarg;
 			break;
 		case 'o':
-			output = optarg;
+			o->output = optarg;
 			break;
 		case OPT_HISTORY:
-			history = optarg;
+			o->history = optarg;
 			break;
 		case OPT_HISTORY_MAX:
 			history_max_arg = optarg;
@@ -138,7 +149,7 @@ int cmd_report(int argc, char **argv)
 	if (history_max_arg) {
 		char *end;
 		long v = strtol(history_max_arg, &end, 10);
-		if (!history)
+		if (!o->history)
 			return cli_usage_error("report", "--history-max needs "
 							 "--history");
 		if (*history_max_arg == '\0' || *end != '\0' || v < 1 ||
@@ -146,59 +157,102 @@ int cmd_report(int argc, char **argv)
 			return cli_usage_error("report",
 					       "--history-max must be 1 to %d",
 					       REPORT_HISTORY_MAX);
-		history_max = (int)v;
+		o->history_max = (int)v;
 	}
-	if (report_parse_buckets(buckets_arg, bounds, &nbounds, why,
+	if (report_parse_buckets(buckets_arg, o->bounds, &o->nbounds, why,
 				 sizeof why) != 0)
 		return cli_usage_error("report", "%s", why);
-	if (history && !*history)
+	if (o->history && !*o->history)
 		return cli_usage_error("report", "--history needs a pattern");
-	const struct report_renderer *rr = report_renderer_find(format);
-	if (!rr)
+	if (!report_renderer_find(o->format))
 		return cli_usage_error("report", "--format must be %s",
 				       report_renderer_names());
-	if (cli_campaign_spec_check("report", "--campaign", spec) != EX_OK ||
-	    cli_campaign_spec_check("report", "--compare", cmp_spec) != EX_OK ||
-	    cli_campaign_spec_check("report", "--history", history) != EX_OK)
+	if (cli_campaign_spec_check("report", "--campaign", o->spec) != EX_OK ||
+	    cli_campaign_spec_check("report", "--compare", o->cmp_spec) !=
+		EX_OK ||
+	    cli_campaign_spec_check("report", "--history", o->history) != EX_OK)
 		return EX_USAGE;
+	o->rr = report_renderer_find(o->format);
+	return EX_OK;
+}
+
+/* For --analysis-dir: the directory's SQL is the user's, so it runs as a
+ * role that may only read. The private cluster has one of its own (its
+ * default role is the superuser): *c is connected again as that role. On
+ * a server, the role the user connects as must be such a role. EX_OK or
+ * the exit status. */
+static int use_reading_role(struct db *db, PGconn **c)
+{
+	if (db->embedded) {
+		char *ci = pgembed_conninfo_role(&db->pg, PGEMBED_ANALYST_ROLE);
+		if (!ci || migrate_roles(*c, PGEMBED_ANALYST_ROLE) != 0) {
+			free(ci);
+			return EX_SOFTWARE;
+		}
+		PQfinish(*c);
+		free(db->conninfo);
+		db->conninfo = ci;
+		if (!(*c = db_connect(db)))
+			return EX_UNAVAILABLE;
+	}
+	int fit = report_sandboxed(*c);
+	if (fit <= 0)
+		return fit < 0 ? EX_UNAVAILABLE : EX_NOPERM;
+	return EX_OK;
+}
+
+/* Renders r in memory first, then writes it through outfile: a regular
+ * file is replaced only by a complete report, and anything else (a
+ * device such as /dev/null, a FIFO) is written in place, never
+ * replaced. A name ending in .zst or .gz is compressed. EX_OK or the exit
+ * status. */
+static int write_report(const struct report *r,
+			const struct report_renderer *rr, const char *output)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	if (!m) {
+		log_error("report: out of memory");
+		return EX_SOFTWARE;
+	}
+	int rendered = report_render(r, rr, m);
+	if (fclose(m) != 0 || rendered != 0) {
+		log_error("report: rendering failed");
+		free(buf);
+		return EX_SOFTWARE;
+	}
+	struct outfile *o = outfile_open("report", output);
+	if (!o) {
+		free(buf);
+		return EX_CANTCREAT;
+	}
+	int rc = EX_OK;
+	int wrote = outfile_write(o, buf, len);
+	if (outfile_close(o, wrote == 0) != 0 || wrote != 0)
+		rc = EX_IOERR;
+	free(buf);
+	return rc;
+}
+
+int cmd_report(int argc, char **argv)
+{
+	struct report_opts o;
+	int rc = parse_options(argc, argv, &o);
+	if (rc != EX_OK || !o.rr)
+		return rc;
 
 	struct db db;
 	PGconn *c;
-	rc = cli_db_open(opt_db, true, &db, &c);
+	rc = cli_db_open(o.opt_db, true, &db, &c);
 	if (rc != EX_OK)
 		return rc;
-	if (dir) {
-		/* The directory's SQL is the user's: it runs as a role that
-		 * may only read. The private cluster has one of its own (its
-		 * default role is the superuser); on a server, the role the
-		 * user connects as must be such a role. */
-		if (db.embedded) {
-			char *ci =
-			    pgembed_conninfo_role(&db.pg, PGEMBED_ANALYST_ROLE);
-			if (!ci ||
-			    migrate_roles(c, PGEMBED_ANALYST_ROLE) != 0) {
-				free(ci);
-				rc = EX_SOFTWARE;
-				goto out;
-			}
-			PQfinish(c);
-			free(db.conninfo);
-			db.conninfo = ci;
-			if (!(c = db_connect(&db))) {
-				rc = EX_UNAVAILABLE;
-				goto out;
-			}
-		}
-		int fit = report_sandboxed(c);
-		if (fit <= 0) {
-			rc = fit < 0 ? EX_UNAVAILABLE : EX_NOPERM;
-			goto out;
-		}
-	}
+	if (o.dir && (rc = use_reading_role(&db, &c)) != EX_OK)
+		goto out;
 	int64_t id, cmp_id;
-	rc = campaign_lookup(c, spec, false, &id, NULL);
-	if (rc == EX_OK && cmp_spec)
-		rc = campaign_lookup(c, cmp_spec, false, &cmp_id, NULL);
+	rc = campaign_lookup(c, o.spec, false, &id, NULL);
+	if (rc == EX_OK && o.cmp_spec)
+		rc = campaign_lookup(c, o.cmp_spec, false, &cmp_id, NULL);
 	if (rc != EX_OK)
 		goto out;
 	int may = report_may_install(c);
@@ -206,53 +260,22 @@ int cmd_report(int argc, char **argv)
 		rc = may < 0 ? EX_UNAVAILABLE : EX_NOPERM;
 		goto out;
 	}
-	if (report_install(c, dir) != 0) {
+	if (report_install(c, o.dir) != 0) {
 		rc = EX_SOFTWARE;
 		goto out;
 	}
 	struct report r;
-	int loaded =
-	    report_load(c, id, cmp_spec ? &cmp_id : NULL, bounds, nbounds,
-			&r) == 0 &&
-	    (!history || report_load_history(c, history, history_max, &r) == 0);
+	int loaded = report_load(c, id, o.cmp_spec ? &cmp_id : NULL, o.bounds,
+				 o.nbounds, &r) == 0 &&
+		     (!o.history || report_load_history(
+					c, o.history, o.history_max, &r) == 0);
 	/* The figures are read; the views go (report_install). */
 	report_end(c);
 	if (!loaded) {
 		rc = EX_SOFTWARE;
 		goto out;
 	}
-	/* Rendered in memory first, then written through outfile: a regular
-	 * file is replaced only by a complete report, and anything else (a
-	 * device such as /dev/null, a FIFO) is written in place, never
-	 * replaced. A name ending in .zst or .gz is compressed. */
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&buf, &len);
-	if (!m) {
-		log_error("report: out of memory");
-		report_free(&r);
-		rc = EX_SOFTWARE;
-		goto out;
-	}
-	int rendered = report_render(&r, rr, m);
-	if (fclose(m) != 0 || rendered != 0) {
-		log_error("report: rendering failed");
-		free(buf);
-		report_free(&r);
-		rc = EX_SOFTWARE;
-		goto out;
-	}
-	struct outfile *o = outfile_open("report", output);
-	if (!o) {
-		free(buf);
-		report_free(&r);
-		rc = EX_CANTCREAT;
-		goto out;
-	}
-	int wrote = outfile_write(o, buf, len);
-	if (outfile_close(o, wrote == 0) != 0 || wrote != 0)
-		rc = EX_IOERR;
-	free(buf);
+	rc = write_report(&r, o.rr, o.output);
 	report_free(&r);
 out:
 	PQfinish(c);
