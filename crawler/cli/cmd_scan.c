@@ -1062,12 +1062,147 @@ static void print_summary(const char *name, int64_t id,
 			   "(--no-smtp)");
 }
 
+/* The defaults that depend on this machine and process: the vantage
+ * (the host name), the crawler's id (host/pid, into worker_id), the EHLO
+ * name (an identifying name, so that operators can tell who scans them;
+ * into ehlo_buf), and the stage timeouts capped by the deadline. */
+static void complete_options(struct scan_opts *o, const char *host,
+			     char *worker_id, size_t worker_len, char *ehlo_buf,
+			     size_t ehlo_len)
+{
+	if (!o->vantage)
+		o->vantage = host;
+	snprintf(worker_id, worker_len, "%s/%ld", host, (long)getpid());
+	o->sc.quiet = o->quiet;
+	o->sc.worker_id = worker_id;
+	o->sc.policy = o->pol;
+	o->sc.resolver.servers = o->resolver;
+	if (!o->ehlo_name) {
+		snprintf(ehlo_buf, ehlo_len, "mxcrawl.%s", host);
+		o->ehlo_name = ehlo_buf;
+	}
+	o->sc.ehlo_name = o->ehlo_name;
+	/* A stage (inactivity) timeout must end well before the endpoint's
+	 * total deadline, or a silent peer would be recorded as hitting the
+	 * deadline instead of timing out in its stage: at most half of it. */
+	unsigned *stage[] = { &o->sc.smtp_limits.connect_ms,
+			      &o->sc.smtp_limits.banner_ms,
+			      &o->sc.smtp_limits.command_ms,
+			      &o->sc.smtp_limits.tls_ms,
+			      &o->sc.smtp_limits.quit_ms };
+	for (size_t i = 0; i < sizeof stage / sizeof *stage; i++)
+		if (*stage[i] > o->sc.smtp_limits.deadline_ms / 2)
+			*stage[i] = o->sc.smtp_limits.deadline_ms / 2;
+}
+
+/* Records how this run measures (its provenance, into *prov), with the
+ * run (and the campaign, when this run creates it: the targets are
+ * imported) before anything is scanned. Sets *id for a new campaign and
+ * *run_id. EX_OK or the exit status. */
+static int begin_run(PGconn *c, struct scan_opts *o, const char *host,
+		     const char *worker_id, const struct resolver_probe *probe,
+		     int64_t *id, int64_t *run_id, char **prov)
+{
+	if (o->allow_text.failed) {
+		log_error("out of memory");
+		return EX_OSERR;
+	}
+	struct run_facts facts = {
+		.host = host,
+		.vantage = o->vantage,
+		.worker = worker_id,
+		.resolver = o->import_only ? NULL : o->sc.resolver.servers,
+		.probe = o->import_only ? NULL : probe,
+		.validated = o->sc.resolver.validating,
+		.allow_unvalidated = o->allow_unvalidated,
+		.ca_file = o->ca_file,
+		.sc = &o->sc,
+		.batch = o->batch,
+		.allow_cidr = o->allow_text.data ? o->allow_text.data : "",
+		.blocklist = o->blocklist,
+		.canary_secure = o->canary_secure,
+		.canary_bogus = o->canary_bogus,
+	};
+	*prov = provenance_json(&facts);
+	if (!*prov) {
+		log_error("out of memory");
+		return EX_OSERR;
+	}
+	struct campaign_run_spec run = {
+		.kind = o->import_only ? "import"
+			: o->resume    ? "resume"
+				       : "create",
+		.host = host,
+		.vantage = o->vantage,
+		.resolver = facts.resolver,
+		.dnssec_validated =
+		    o->import_only ? -1 : (o->sc.resolver.validating ? 1 : 0),
+		.provenance_json = *prov,
+	};
+	if (!o->resume) {
+		struct campaign_spec spec = { o->name, NULL, o->vantage,
+					      (int)o->batch, &run };
+		int rc = import(c, o->targets, o->format, o->origin, &spec,
+				o->ca_file, o->quiet, run_id);
+		if (rc != EX_OK)
+			return rc;
+		int64_t queued;
+		if (campaign_find(c, o->name, id, &queued) != 1)
+			return EX_SOFTWARE;
+	} else if (campaign_run_begin(c, *id, &run, run_id) != 0) {
+		return EX_UNAVAILABLE;
+	}
+	if (o->import_only && campaign_run_end(c, *run_id, "imported", 0) != 0)
+		return EX_UNAVAILABLE;
+	return EX_OK;
+}
+
+/* Scans campaign id (sched_run), records the run's end and says how it
+ * went. EX_OK, EX_TEMPFAIL when interrupted, or the exit status. */
+static int run_scan(struct db *db, struct scan_opts *o, int64_t id,
+		    int64_t run_id)
+{
+	struct sched_summary sum;
+	int rc = EX_OK;
+
+	o->sc.campaign_id = id;
+	o->sc.campaign_name = o->name;
+	o->sc.run_id = run_id;
+	o->sc.conninfo = db->conninfo;
+	if (o->sc.concurrency < o->sc.workers)
+		o->sc.workers = o->sc.concurrency;
+	int sched_rc = sched_run(&o->sc, &sum);
+	/* The run's end, on a connection of its own (the scan's are
+	 * closed); a failure to record it is said, not fatal. */
+	PGconn *c = db_connect(db);
+	if (!c || campaign_run_end(
+		      c, run_id,
+		      sched_rc != 0	? "failed"
+		      : sum.interrupted ? "interrupted"
+					: "done",
+		      sched_rc != 0 ? 0 : (int64_t)sum.counts.domains) != 0)
+		log_warn("the end of this run was not recorded");
+	PQfinish(c);
+	if (sched_rc != 0)
+		return EX_UNAVAILABLE;
+	if (!o->quiet)
+		print_summary(o->name, id, &o->sc, &sum);
+	if (sum.interrupted) {
+		fprintf(stderr,
+			"scan: interrupted; continue with: mxcrawl scan "
+			"--campaign '%s' --resume\n",
+			o->name);
+		rc = EX_TEMPFAIL;
+	}
+	return rc;
+}
+
 int cmd_scan(int argc, char **argv)
 {
 	struct scan_opts o;
 	struct resolver_probe probe;
 	char *prov = NULL;
-	int64_t run_id = 0;
+	int64_t id = 0, run_id = 0;
 	char ehlo_buf[300];
 	struct verify_ctx *verify = NULL;
 	char host[256], worker_id[320];
@@ -1081,30 +1216,8 @@ int cmd_scan(int argc, char **argv)
 	if (gethostname(host, sizeof host) != 0)
 		snprintf(host, sizeof host, "unknown");
 	host[sizeof host - 1] = '\0';
-	if (!o.vantage)
-		o.vantage = host;
-	snprintf(worker_id, sizeof worker_id, "%s/%ld", host, (long)getpid());
-	o.sc.quiet = o.quiet;
-	o.sc.worker_id = worker_id;
-	o.sc.policy = o.pol;
-	o.sc.resolver.servers = o.resolver;
-	if (!o.ehlo_name) {
-		/* An identifying name, so that operators can tell who scans them. */
-		snprintf(ehlo_buf, sizeof ehlo_buf, "mxcrawl.%s", host);
-		o.ehlo_name = ehlo_buf;
-	}
-	o.sc.ehlo_name = o.ehlo_name;
-	/* A stage (inactivity) timeout must end well before the endpoint's
-	 * total deadline, or a silent peer would be recorded as hitting the
-	 * deadline instead of timing out in its stage: at most half of it. */
-	unsigned *stage[] = { &o.sc.smtp_limits.connect_ms,
-			      &o.sc.smtp_limits.banner_ms,
-			      &o.sc.smtp_limits.command_ms,
-			      &o.sc.smtp_limits.tls_ms,
-			      &o.sc.smtp_limits.quit_ms };
-	for (size_t i = 0; i < sizeof stage / sizeof *stage; i++)
-		if (*stage[i] > o.sc.smtp_limits.deadline_ms / 2)
-			*stage[i] = o.sc.smtp_limits.deadline_ms / 2;
+	complete_options(&o, host, worker_id, sizeof worker_id, ehlo_buf,
+			 sizeof ehlo_buf);
 	if (o.sc.smtp && !o.import_only) {
 		const char *err = NULL;
 		verify = verify_ctx_new(o.ca_file, NULL, &err);
@@ -1123,8 +1236,6 @@ int cmd_scan(int argc, char **argv)
 	if (rc != EX_OK)
 		goto out;
 	db_ready = true;
-
-	int64_t id = 0;
 	rc = check_campaign(c, o.name, o.resume, &id);
 	if (rc != EX_OK)
 		goto out;
@@ -1143,67 +1254,9 @@ int cmd_scan(int argc, char **argv)
 			goto out;
 		o.sc.resolver.validating = validating;
 	}
-
-	/* How this run measures, stored with the run (and the campaign,
-	 * when this run creates it) before anything is scanned. */
-	if (o.allow_text.failed) {
-		log_error("out of memory");
-		rc = EX_OSERR;
+	rc = begin_run(c, &o, host, worker_id, &probe, &id, &run_id, &prov);
+	if (rc != EX_OK)
 		goto out;
-	}
-	struct run_facts facts = {
-		.host = host,
-		.vantage = o.vantage,
-		.worker = worker_id,
-		.resolver = o.import_only ? NULL : o.sc.resolver.servers,
-		.probe = o.import_only ? NULL : &probe,
-		.validated = o.sc.resolver.validating,
-		.allow_unvalidated = o.allow_unvalidated,
-		.ca_file = o.ca_file,
-		.sc = &o.sc,
-		.batch = o.batch,
-		.allow_cidr = o.allow_text.data ? o.allow_text.data : "",
-		.blocklist = o.blocklist,
-		.canary_secure = o.canary_secure,
-		.canary_bogus = o.canary_bogus,
-	};
-	prov = provenance_json(&facts);
-	if (!prov) {
-		log_error("out of memory");
-		rc = EX_OSERR;
-		goto out;
-	}
-	struct campaign_run_spec run = {
-		.kind = o.import_only ? "import"
-			: o.resume    ? "resume"
-				      : "create",
-		.host = host,
-		.vantage = o.vantage,
-		.resolver = facts.resolver,
-		.dnssec_validated =
-		    o.import_only ? -1 : (o.sc.resolver.validating ? 1 : 0),
-		.provenance_json = prov,
-	};
-	if (!o.resume) {
-		struct campaign_spec spec = { o.name, NULL, o.vantage,
-					      (int)o.batch, &run };
-		rc = import(c, o.targets, o.format, o.origin, &spec, o.ca_file,
-			    o.quiet, &run_id);
-		if (rc != EX_OK)
-			goto out;
-		int64_t queued;
-		if (campaign_find(c, o.name, &id, &queued) != 1) {
-			rc = EX_SOFTWARE;
-			goto out;
-		}
-	} else if (campaign_run_begin(c, id, &run, &run_id) != 0) {
-		rc = EX_UNAVAILABLE;
-		goto out;
-	}
-	if (o.import_only && campaign_run_end(c, run_id, "imported", 0) != 0) {
-		rc = EX_UNAVAILABLE;
-		goto out;
-	}
 	PQfinish(c);
 	c = NULL;
 	if (o.import_only) {
@@ -1214,38 +1267,7 @@ int cmd_scan(int argc, char **argv)
 				o.name);
 		goto out;
 	}
-
-	struct sched_summary sum;
-	o.sc.campaign_id = id;
-	o.sc.campaign_name = o.name;
-	o.sc.run_id = run_id;
-	o.sc.conninfo = db.conninfo;
-	if (o.sc.concurrency < o.sc.workers)
-		o.sc.workers = o.sc.concurrency;
-	int sched_rc = sched_run(&o.sc, &sum);
-	/* The run's end, on a connection of its own (the scan's are
-	 * closed); a failure to record it is said, not fatal. */
-	c = db_connect(&db);
-	if (!c || campaign_run_end(
-		      c, run_id,
-		      sched_rc != 0	? "failed"
-		      : sum.interrupted ? "interrupted"
-					: "done",
-		      sched_rc != 0 ? 0 : (int64_t)sum.counts.domains) != 0)
-		log_warn("the end of this run was not recorded");
-	if (sched_rc != 0) {
-		rc = EX_UNAVAILABLE;
-		goto out;
-	}
-	if (!o.quiet)
-		print_summary(o.name, id, &o.sc, &sum);
-	if (sum.interrupted) {
-		fprintf(stderr,
-			"scan: interrupted; continue with: mxcrawl scan "
-			"--campaign '%s' --resume\n",
-			o.name);
-		rc = EX_TEMPFAIL;
-	}
+	rc = run_scan(&db, &o, id, run_id);
 out:
 	PQfinish(c);
 	if (db_ready)
