@@ -49,9 +49,15 @@ struct epclaim {
 
 	/* Thread-only: claims lost to another crawler, awaiting its row. */
 	struct req *remote;
+	uint64_t last_renew, renew_every; /* ms: the claims' heartbeat */
+	/* The last claim statement failed for want of a resource (a full
+	 * disk): worth waiting for, unlike an error in the data. */
+	bool short_of;
 	struct store_records rec; /* handshake records */
 	struct epclaim_stats stats;
 };
+
+static void renew_due(struct epclaim *c);
 
 static uint64_t now_ms(void)
 {
@@ -236,6 +242,15 @@ static struct req *rotate(struct req *rest, struct req **tail,
 
 /* --- claiming ---------------------------------------------------------- */
 
+/* Whether r failed for want of a resource (SQLSTATE class 53: a full
+ * disk, out of memory, too many connections), which goes away, rather
+ * than for an error in what was sent, which does not. */
+static bool short_of(const PGresult *r)
+{
+	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	return state && strncmp(state, "53", 2) == 0;
+}
+
 /* Tries to claim the n requests of list (new ones, or lost ones whose
  * claim may have expired). Won claims are handed to a waiting domain to
  * probe; the rest are returned (in order) for the remote list. -1 on a
@@ -261,7 +276,8 @@ static int take(struct epclaim *c, struct req **list, size_t n)
 			   "$6::text[])",
 			   true, keys, n);
 	if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
-		if (r && !broken(c))
+		c->short_of = short_of(r);
+		if (r && !broken(c) && !c->short_of)
 			log_warn("claims: %s", PQresultErrorMessage(r));
 		PQclear(r);
 		free(keys);
@@ -536,6 +552,7 @@ static void handle_results(struct epclaim *c, struct epclaim_result *list)
 	while (store_results(c, list) != 0) {
 		if (again(c, &failures))
 			continue;
+		renew_due(c);
 		retry_pause(&r, EPCLAIM_RETRY_SECONDS,
 			    "claims: cannot store endpoint rows; retrying "
 			    "every %d s (the domains that use them wait)",
@@ -557,9 +574,27 @@ static void handle_claims(struct epclaim *c, struct req *list)
 		struct req *after = last->next;
 		last->next = NULL;
 		unsigned failures = 0;
+		struct retry wait = { 0 };
 		int rc;
-		while ((rc = take(c, &list, n)) != 0 && again(c, &failures))
-			;
+		/* Short of a resource (the database's disk full), the domains
+		 * wait for their claims like for their rows (handle_results):
+		 * probed without one, an endpoint may be probed again by
+		 * another crawler, or by this one after a --resume. */
+		while ((rc = take(c, &list, n)) != 0) {
+			if (c->short_of && !broken(c)) {
+				renew_due(c);
+				retry_pause(&wait, EPCLAIM_RETRY_SECONDS,
+					    "claims: cannot claim endpoints "
+					    "(the database is short of space "
+					    "or memory); retrying every %d s "
+					    "(the domains that use them wait)",
+					    EPCLAIM_RETRY_SECONDS);
+				continue;
+			}
+			if (!again(c, &failures))
+				break;
+		}
+		retry_over(&wait, "claims: claiming again");
 		if (rc != 0) {
 			/* Cannot claim: probe here rather than never. */
 			log_warn("claims: cannot claim %zu endpoints; probing "
@@ -606,9 +641,22 @@ static void renew(struct epclaim *c)
 				   "SELECT endpoint_claim_renew($1::bigint, "
 				   "$2, $3::interval)",
 				   3, NULL, p, NULL, NULL, 0);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK && !broken(c))
+	if (PQresultStatus(r) != PGRES_TUPLES_OK && !broken(c) && !short_of(r))
 		log_warn("claims: %s", PQresultErrorMessage(r));
 	PQclear(r);
+}
+
+/* Renews the claims if their heartbeat is due: also while a wait for
+ * the database (a full disk) holds up everything else, or other crawlers
+ * would take the claims over and probe their endpoints again. */
+static void renew_due(struct epclaim *c)
+{
+	if (now_ms() - c->last_renew < c->renew_every)
+		return;
+	if (broken(c))
+		reconnect(c);
+	renew(c);
+	c->last_renew = now_ms();
 }
 
 /* Reads notifications; true if another crawler stored endpoints. */
@@ -630,8 +678,7 @@ static bool notified(struct epclaim *c)
 static void *claim_main(void *arg)
 {
 	struct epclaim *c = arg;
-	uint64_t renew_every = (uint64_t)(c->cfg.lease_seconds / 3 + 1) * 1000;
-	uint64_t last_renew = now_ms(), last_look = 0, last_takeover = now_ms();
+	uint64_t last_look = 0, last_takeover = now_ms();
 	bool news = false;
 
 	for (;;) {
@@ -664,18 +711,13 @@ static void *claim_main(void *arg)
 			handle_takeover(c);
 			last_takeover = now_ms();
 		}
-		if (now - last_renew >= renew_every) {
-			if (broken(c))
-				reconnect(c);
-			renew(c);
-			last_renew = now_ms();
-		}
+		renew_due(c);
 		pthread_mutex_unlock(&c->db);
 
 		/* Wait for work, a notification or the next deadline. */
 		news |= notified(c);
 		now = now_ms();
-		uint64_t until = last_renew + renew_every;
+		uint64_t until = c->last_renew + c->renew_every;
 		if (c->remote) {
 			uint64_t t = last_look + (news ? EPCLAIM_LOOK_MIN_MS
 						       : EPCLAIM_LOOK_MAX_MS);
@@ -732,6 +774,8 @@ struct epclaim *epclaim_start(const struct epclaim_config *cfg)
 		return NULL;
 	}
 	c->cfg = *cfg;
+	c->renew_every = (uint64_t)(cfg->lease_seconds / 3 + 1) * 1000;
+	c->last_renew = now_ms();
 	c->rec.campaign_id = cfg->campaign_id;
 	c->rec.worker_id = cfg->worker_id;
 	c->rec.codec = record_codec_new(

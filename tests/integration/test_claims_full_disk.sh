@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Issue M11, item 3 (left by scripts/soak): while the database cannot
+# take an endpoint claim (its disk full), the crawler used to give the
+# claim up after three tries and probe the endpoint without one ("claims:
+# cannot claim N endpoints; probing them without a claim"). Nothing was
+# lost, but such an endpoint has no claim: another crawler, or this one
+# after a --resume, probes it again (0-46 extra probes per soak run).
+# Wanted: a full disk is waited out like for the endpoint rows (the
+# domains wait), and every endpoint is probed under a claim.
+#
+# The full disk, made deterministic: a trigger refuses every new claim
+# (SQLSTATE 53100, disk_full) until the crawler has said that it waits;
+# then claims are accepted again and the scan runs to its end.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+reexec_in_netns "$@"
+
+CRAWLERS=()
+claims_cleanup() {
+	local p
+	for p in "${CRAWLERS[@]}"; do
+		kill -KILL "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
+	test_cleanup
+}
+trap claims_cleanup EXIT
+
+testbed_up --no-postfix
+IFS=, read -r -a allow <<<"$TESTBED_ALLOW_CIDR"
+allow_args=()
+for c in "${allow[@]}"; do allow_args+=(--allow-cidr "$c"); done
+
+expect_rc 0 "$MXCRAWL" scan --targets "$TESTBED_TARGETS" --campaign full --import-only --batch-size 20
+cid=$(sql "SELECT id FROM campaign WHERE name = 'full'")
+sql "CREATE TABLE test_refuse_claim (refuse boolean);
+     INSERT INTO test_refuse_claim VALUES (true);
+     CREATE FUNCTION test_refuse_claim() RETURNS trigger LANGUAGE plpgsql AS \$\$
+     BEGIN
+         IF EXISTS (SELECT 1 FROM test_refuse_claim) THEN
+             RAISE EXCEPTION 'could not extend file: No space left on device (test)'
+                 USING ERRCODE = 'disk_full';
+         END IF;
+         RETURN NEW;
+     END \$\$;
+     CREATE TRIGGER test_refuse_claim BEFORE INSERT ON endpoint_claim
+         FOR EACH ROW EXECUTE FUNCTION test_refuse_claim();" >/dev/null
+
+"$MXCRAWL" scan --campaign full --resume "${allow_args[@]}" --concurrency 20 \
+	--smtp-deadline 8000 --progress 0 2>"$TEST_WORK/scan.err" &
+pid=$!
+CRAWLERS+=("$pid")
+refused() {
+	kill -0 "$pid" 2>/dev/null || { cat "$TEST_WORK/scan.err" >&2; fail "the scan ended first"; }
+	grep -q "cannot claim" "$TEST_WORK/scan.err"
+}
+poll_until 120 "the crawler to meet a refused claim" refused
+sql "DELETE FROM test_refuse_claim" >/dev/null
+echo "claims refused until the crawler met one; accepted again"
+rc=0
+wait "$pid" || rc=$?
+cat "$TEST_WORK/scan.err"
+expect_eq "scan exit status" "$rc" 0
+if grep -q "without a claim" "$TEST_WORK/scan.err"; then
+	fail "endpoints were probed without a claim"
+fi
+expect_eq "campaign state" "$(sql "SELECT state FROM campaign WHERE id = $cid")" "done"
+expect_eq "endpoint rows without a finished claim" \
+	"$(sql "SELECT count(*) FROM endpoint e WHERE e.campaign_id = $cid
+		 AND NOT EXISTS (SELECT 1 FROM endpoint_claim c WHERE c.campaign_id = $cid
+		     AND c.ip = e.ip AND c.port = e.port AND c.sni = e.sni AND c.done)")" 0
+expect_eq "endpoint claims not done" \
+	"$(sql "SELECT count(*) FROM endpoint_claim WHERE campaign_id = $cid AND NOT done")" 0
+# Not vacuous: the campaign has endpoints.
+n=$(sql "SELECT count(*) FROM endpoint WHERE campaign_id = $cid")
+[ "$n" -gt 0 ] || fail "no endpoint rows at all"
+"$MXCRAWL" export --campaign full --format jsonl >"$TEST_WORK/full.jsonl"
+/usr/bin/python3 "$MXCRAWL_SRC/tests/integration/compare_dns.py" --smtp \
+	"$TESTBED_TRUTH" "$TEST_WORK/full.jsonl" || fail "facts differ from the truth"
+echo "PASS ($n endpoints, each under a claim)"
