@@ -31,7 +31,8 @@ import sys
 
 # The truth's tls.outcome for a failed handshake, and the kind the
 # crawler records first in its reason.
-TLS_FAILURE = {"alert": "tls_alert", "eof": "eof", "reset": "reset"}
+TLS_FAILURE = {"alert": "tls_alert", "eof": "eof", "reset": "reset",
+               "timeout": "timeout"}
 
 
 def alternatives(v):

@@ -297,6 +297,12 @@ def smtp_truth(smtp, tls_spec, cert_ok):
         t["outcome"] = "tls_failed"
         t["tls"] = {"outcome": "reset", "version": None}
         return t
+    if tls_spec.get("slow"):
+        # Bytes keep coming, but the handshake does not end within the
+        # client's TLS stage timeout (at most half the endpoint deadline).
+        t["outcome"] = "tls_failed"
+        t["tls"] = {"outcome": "timeout", "version": None}
+        return t
     t["outcome"] = "starttls_ok"
     ver = tls_spec.get("max_version", "TLSv1.3")
     if ver == "TLSv1.0":

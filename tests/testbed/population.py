@@ -80,6 +80,7 @@ HOSTILE_PROFILES = [
     ("inject", {"smtp": {"inject_after_starttls": "250-INJECTED\r\n250 AUTH PLAIN\r\n"}}),
     ("alert", {"tls": {"alert": True}}),
     ("tlsreset", {"tls": {"reset": True}}),
+    ("slowtls", {"tls": {"slow": True}}),
 ]
 STS_PROFILES = [("enforce", 55), ("testing", 20), ("fetch404", 10), ("mismatch", 10),
                 ("badtxt", 5)]            # per mille of provider domains

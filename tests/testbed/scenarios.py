@@ -274,6 +274,8 @@ SCENARIOS = [
       mxhost=H(tls={"reset": True})),
     S("tls-eof", "TLS: 220 to STARTTLS, then FIN before the handshake -> typed outcome",
       mxhost=H(cert=None)),
+    S("tls-slow", "TLS: ServerHello trickled one byte per second -> TLS stage timeout",
+      mxhost=H(tls={"slow": True})),
     S("cert-expired", "Cert: expired", mxhost=H(cert={"not_before_days": -100, "not_after_days": -2})),
     S("cert-not-yet-valid", "Cert: not yet valid", mxhost=H(cert={"not_before_days": 5, "not_after_days": 100})),
     S("cert-self-signed", "Cert: self-signed leaf", mxhost=H(cert={"issuer": "self"})),

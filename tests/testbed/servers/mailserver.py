@@ -532,6 +532,27 @@ class Server:
             self.stats["tls_fail"] += 1
             writer.close()
             raise TlsAborted()
+        if e["tls"].get("slow"):
+            # Read the ClientHello record, then trickle a ServerHello one
+            # byte a second (a TLS tarpit): the handshake never ends
+            # before the client's TLS stage timeout.  Stops when the
+            # client goes.
+            hdr = await asyncio.wait_for(reader.readexactly(5), IDLE_TIMEOUT)
+            n = int.from_bytes(hdr[3:5], "big")
+            await asyncio.wait_for(reader.readexactly(n), IDLE_TIMEOUT)
+            conn["stage"] = "tls_slow"
+            self.stats["tls_fail"] += 1
+            hello = b"\x16\x03\x03\x00\x7a\x02\x00\x00\x76\x03\x03" + bytes(118)
+            delay = float(e["tls"].get("slow_delay", 1.0))
+            try:
+                for i in range(len(hello)):
+                    writer.write(hello[i:i + 1])
+                    await writer.drain()
+                    await asyncio.sleep(delay)
+            except (ConnectionError, OSError):
+                pass
+            writer.transport.abort()
+            raise TlsAborted()
         ctx = self.cfg.context(e["tls"])
         try:
             await writer.start_tls(ctx, ssl_handshake_timeout=HANDSHAKE_TIMEOUT)
