@@ -79,6 +79,12 @@ testbed_up() {
 	}
 	# shellcheck disable=SC1091
 	source "$TB/testbed.env"
+	# allow_args: --allow-cidr for each of the testbed's networks, for
+	# the scan's command line (the addresses are outside the defaults).
+	local c allow
+	IFS=, read -r -a allow <<<"$TESTBED_ALLOW_CIDR"
+	allow_args=()
+	for c in "${allow[@]}"; do allow_args+=(--allow-cidr "$c"); done
 }
 
 # start_unvalidating_resolver: a second unbound beside the testbed's, with

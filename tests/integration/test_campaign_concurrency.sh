@@ -28,9 +28,6 @@ trap conc_cleanup EXIT
 
 testbed_up --no-postfix --no-servers --domains 1500
 
-IFS=, read -r -a allow <<<"$TESTBED_ALLOW_CIDR"
-allow_args=()
-for c in "${allow[@]}"; do allow_args+=(--allow-cidr "$c"); done
 ntargets=$(grep -c . "$TESTBED_TARGETS")
 
 # A: scanned, to be exported and reported. C, D and E: imported only.

@@ -27,9 +27,6 @@ claims_cleanup() {
 trap claims_cleanup EXIT
 
 testbed_up --no-postfix
-IFS=, read -r -a allow <<<"$TESTBED_ALLOW_CIDR"
-allow_args=()
-for c in "${allow[@]}"; do allow_args+=(--allow-cidr "$c"); done
 
 expect_rc 0 "$MXCRAWL" scan --targets "$TESTBED_TARGETS" --campaign full --import-only --batch-size 20
 cid=$(sql "SELECT id FROM campaign WHERE name = 'full'")

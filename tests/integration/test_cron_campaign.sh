@@ -12,9 +12,7 @@ testbed_up --no-servers
 
 CRON=$MXCRAWL_SRC/scripts/cron-campaign
 export MXCRAWL
-IFS=, read -r -a allow <<<"$TESTBED_ALLOW_CIDR"
-opts=(--no-smtp --progress 0 --format plain)
-for c in "${allow[@]}"; do opts+=(--allow-cidr "$c"); done
+opts=(--no-smtp --progress 0 --format plain "${allow_args[@]}")
 head -n 5 "$TESTBED_TARGETS" >"$TEST_WORK/five.txt"
 
 grep -qx 'set -euo pipefail' "$CRON" || fail "cron-campaign must set -euo pipefail"

@@ -21,9 +21,6 @@ reexec_in_netns "$@"
 testbed_up --no-postfix
 
 PY=/usr/bin/python3
-IFS=, read -r -a allow <<<"$TESTBED_ALLOW_CIDR"
-allow_args=()
-for c in "${allow[@]}"; do allow_args+=(--allow-cidr "$c"); done
 scan_args=("${allow_args[@]}" --workers 1 --concurrency 1 --progress 0
 	--smtp-deadline 8000)
 probed() { sed -n 's/.* \([0-9]*\) endpoints probed by this process.*/\1/p' "$1"; }

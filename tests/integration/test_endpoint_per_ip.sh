@@ -102,9 +102,6 @@ crawler_addr=127.60.0.25
 testbed_up --no-servers --no-postfix --scenarios "$TEST_WORK/scenarios.json"
 expect_eq "targets" "$(sort "$TESTBED_TARGETS" | tr '\n' ' ')" \
 	"per-ip-1.test per-ip-2.test per-ip-3.test per-ip-4.test per-ip-5.test per-ip-6.test per-ip-7.test per-ip-8.test "
-IFS=, read -r -a allow <<<"$TESTBED_ALLOW_CIDR"
-allow_args=()
-for c in "${allow[@]}"; do allow_args+=(--allow-cidr "$c"); done
 # crawl CAMPAIGN WORKERS PER_IP DEADLINE_MS CLOSE_AT: scans the eight
 # domains at the listener; prints "TOTAL MOST" as the listener saw them.
 crawl() {

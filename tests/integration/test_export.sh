@@ -13,9 +13,6 @@ reexec_in_netns "$@"
 testbed_up --no-postfix
 
 PY=/usr/bin/python3
-IFS=, read -r -a allow <<<"$TESTBED_ALLOW_CIDR"
-allow_args=()
-for c in "${allow[@]}"; do allow_args+=(--allow-cidr "$c"); done
 
 # A small campaign first (DNS stage only), so that the campaign of interest
 # is not the only one in the partitioned tables; its name needs quoting in

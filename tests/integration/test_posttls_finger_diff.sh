@@ -14,9 +14,6 @@ reexec_in_netns "$@"
 testbed_up
 
 PY=/usr/bin/python3
-IFS=, read -r -a allow <<<"$TESTBED_ALLOW_CIDR"
-allow_args=()
-for c in "${allow[@]}"; do allow_args+=(--allow-cidr "$c"); done
 
 "$MXCRAWL" scan --targets "$TESTBED_TARGETS" --campaign diff "${allow_args[@]}" \
 	--progress 0 --smtp-deadline 8000 2>"$TEST_WORK/scan.err" ||

@@ -20,9 +20,6 @@ reexec_in_netns "$@"
 testbed_up --no-postfix
 
 PY=/usr/bin/python3
-IFS=, read -r -a allow <<<"$TESTBED_ALLOW_CIDR"
-allow_args=()
-for c in "${allow[@]}"; do allow_args+=(--allow-cidr "$c"); done
 # A few dozen targets are enough to have every kind of figure.
 head -n 40 "$TESTBED_TARGETS" >"$TEST_WORK/targets.txt"
 T=$TEST_WORK/targets.txt

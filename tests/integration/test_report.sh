@@ -11,9 +11,6 @@ reexec_in_netns "$@"
 testbed_up
 
 PY=/usr/bin/python3
-IFS=, read -r -a allow <<<"$TESTBED_ALLOW_CIDR"
-allow_args=()
-for c in "${allow[@]}"; do allow_args+=(--allow-cidr "$c"); done
 
 # The targets as a Tranco list ("rank,domain"), ranked by the harness:
 # sorted by the SHA-256 of the domain name (hex), rank 1 first. The order

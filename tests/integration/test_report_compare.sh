@@ -18,9 +18,6 @@ reexec_in_netns "$@"
 
 PY=/usr/bin/python3
 scan() { # scan CAMPAIGN
-	local allow_args=() c
-	IFS=, read -r -a allow <<<"$TESTBED_ALLOW_CIDR"
-	for c in "${allow[@]}"; do allow_args+=(--allow-cidr "$c"); done
 	"$MXCRAWL" scan --targets "$TESTBED_TARGETS" --campaign "$1" "${allow_args[@]}" \
 		--workers 2 --concurrency 200 --progress 0 --smtp-deadline 8000 \
 		2>"$TEST_WORK/scan-$1.err" ||

@@ -27,9 +27,6 @@ ART=$(dirname "$MXCRAWL")/artifacts/report-html
 mkdir -p "$ART"
 
 scan() { # scan CAMPAIGN TARGETS
-	local allow_args=() c
-	IFS=, read -r -a allow <<<"$TESTBED_ALLOW_CIDR"
-	for c in "${allow[@]}"; do allow_args+=(--allow-cidr "$c"); done
 	"$MXCRAWL" scan --targets "$2" --campaign "$1" "${allow_args[@]}" \
 		--workers 2 --concurrency 200 --progress 0 --smtp-deadline 8000 \
 		2>"$TEST_WORK/scan-$1.err" ||

@@ -14,9 +14,6 @@ source "$(dirname "$0")/lib.sh"
 reexec_in_netns "$@"
 testbed_up --no-postfix --no-servers
 
-IFS=, read -r -a allow <<<"$TESTBED_ALLOW_CIDR"
-allow_args=()
-for c in "${allow[@]}"; do allow_args+=(--allow-cidr "$c"); done
 
 # Plans show partitions whether or not they hold rows, so one scanned
 # campaign and two imported ones are enough. The targets have ranks (a

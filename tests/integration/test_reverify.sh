@@ -16,9 +16,6 @@ reexec_in_netns "$@"
 testbed_up --no-postfix
 
 PY=/usr/bin/python3
-IFS=, read -r -a allow <<<"$TESTBED_ALLOW_CIDR"
-allow_args=()
-for c in "${allow[@]}"; do allow_args+=(--allow-cidr "$c"); done
 
 "$MXCRAWL" scan --targets "$TESTBED_TARGETS" --campaign rv "${allow_args[@]}" \
 	--workers 2 --concurrency 200 --progress 0 --smtp-deadline 8000 \

@@ -13,9 +13,6 @@ source "$(dirname "$0")/lib.sh"
 reexec_in_netns "$@"
 testbed_up
 
-IFS=, read -r -a allow <<<"$TESTBED_ALLOW_CIDR"
-allow_args=()
-for c in "${allow[@]}"; do allow_args+=(--allow-cidr "$c"); done
 
 expect_rc 0 "$MXCRAWL" db migrate
 SU=$("$MXCRAWL" db conninfo) # the private cluster's superuser

@@ -27,9 +27,6 @@ trap claims_cleanup EXIT
 # both crawlers to want the same endpoints at once.
 testbed_up --no-postfix --domains 600 --latency banner=0.2
 
-IFS=, read -r -a allow <<<"$TESTBED_ALLOW_CIDR"
-allow_args=()
-for c in "${allow[@]}"; do allow_args+=(--allow-cidr "$c"); done
 host=$(hostname)
 log=$TB/logs/mailserver.log
 probed() { sed -n 's/.* \([0-9]*\) endpoints probed by this process.*/\1/p' "$1"; }

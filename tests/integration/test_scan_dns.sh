@@ -14,9 +14,6 @@ reexec_in_netns "$@"
 testbed_up
 
 PY=/usr/bin/python3
-IFS=, read -r -a allow <<<"$TESTBED_ALLOW_CIDR"
-allow_args=()
-for c in "${allow[@]}"; do allow_args+=(--allow-cidr "$c"); done
 ntargets=$(grep -c . "$TESTBED_TARGETS")
 # The test SMTP server logs one line per connection (when it ends); the
 # lines so far are the testbed's own readiness probes, finished before

@@ -21,9 +21,6 @@ trap two_cleanup EXIT
 testbed_up --no-postfix --no-servers --domains 1200
 
 PY=/usr/bin/python3
-IFS=, read -r -a allow <<<"$TESTBED_ALLOW_CIDR"
-allow_args=()
-for c in "${allow[@]}"; do allow_args+=(--allow-cidr "$c"); done
 ntargets=$(grep -c . "$TESTBED_TARGETS")
 host=$(hostname)
 

@@ -28,9 +28,6 @@ rows_cleanup() {
 trap rows_cleanup EXIT
 
 testbed_up --no-postfix
-IFS=, read -r -a allow <<<"$TESTBED_ALLOW_CIDR"
-allow_args=()
-for c in "${allow[@]}"; do allow_args+=(--allow-cidr "$c"); done
 
 expect_rc 0 "$MXCRAWL" scan --targets "$TESTBED_TARGETS" --campaign rows --import-only --batch-size 20
 cid=$(sql "SELECT id FROM campaign WHERE name = 'rows'")
