@@ -38,19 +38,8 @@ wait_gone() {
 	timeout 60 tail --pid="$1" -s 0.1 -f /dev/null
 }
 
-# poll_until SECONDS WHAT CMD...: runs CMD until it succeeds; fails the
-# test after SECONDS. For conditions that exist only in the database (how
-# many batches are done, whose session is gone): PostgreSQL gives the test
-# no event to block on, so the condition itself is asked again every 50 ms
-# until it holds or the deadline passes. This is the only such loop.
-poll_until() {
-	local deadline=$((SECONDS + $1)) what=$2
-	shift 2
-	until "$@"; do
-		[ "$SECONDS" -lt "$deadline" ] || fail "timed out waiting for: $what"
-		sleep 0.05
-	done
-}
+# shellcheck source=tests/integration/poll.sh
+source "$MXCRAWL_SRC/tests/integration/poll.sh"
 
 # Runs the calling test again inside new network and mount namespaces
 # where only loopback exists, unless it already runs in one of its own.
