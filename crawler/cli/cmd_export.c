@@ -113,13 +113,15 @@ static const struct col dom_top[] = {
 	{ "scanned_at", K_STR, "iso_utc(d.scanned_at)" },
 	{ "worker", K_STR, "d.worker" },
 	{ "mx_outcome", K_STR, "d.mx_outcome" },
-	/* Unknown when the MX question had no usable answer. */
+	{ "not_recorded_cause", K_STR, "d.not_recorded_cause" },
+	/* Unknown when the MX question had no usable answer, or its answer
+	 * was not stored (schema/027). */
 	{ "implicit_mx", K_BOOL,
-	  "CASE WHEN d.mx_outcome NOT IN ('dns_error', 'blocklisted') "
-	  "THEN d.mx_outcome = 'implicit_mx' END" },
+	  "CASE WHEN d.mx_outcome NOT IN ('dns_error', 'blocklisted', "
+	  "'not_recorded') THEN d.mx_outcome = 'implicit_mx' END" },
 	{ "null_mx", K_BOOL,
-	  "CASE WHEN d.mx_outcome NOT IN ('dns_error', 'blocklisted') "
-	  "THEN d.mx_outcome LIKE 'null\\_mx%' END" },
+	  "CASE WHEN d.mx_outcome NOT IN ('dns_error', 'blocklisted', "
+	  "'not_recorded') THEN d.mx_outcome LIKE 'null\\_mx%' END" },
 	{ "mx_count", K_NUM, "d.mx_count" },
 	{ "mx_truncated", K_BOOL, "d.mx_truncated" },
 	{ "apex_cname", K_JSON, JSON_ARRAY("d.apex_cname") },

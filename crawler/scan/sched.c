@@ -71,7 +71,8 @@ struct shared {
 
 	/* Progress counters, updated by workers. */
 	_Atomic uint64_t domains, mx, implicit_mx, null_mx, no_domain,
-	    dns_error, blocklisted, queries, refused, endpoints, starttls;
+	    dns_error, blocklisted, not_recorded, queries, refused, endpoints,
+	    starttls;
 	_Atomic uint64_t batches_written, batches_discarded;
 	/* What the store thread did with the domains handed in. */
 	_Atomic uint64_t domains_stored, domains_given_back, domains_dropped,
@@ -199,6 +200,7 @@ static void on_probe_done(void *arg, const struct probe_counts *d)
 	atomic_fetch_add(&sh->no_domain, d->no_domain);
 	atomic_fetch_add(&sh->dns_error, d->dns_error);
 	atomic_fetch_add(&sh->blocklisted, d->blocklisted);
+	atomic_fetch_add(&sh->not_recorded, d->not_recorded);
 	atomic_fetch_add(&sh->queries, d->queries);
 	atomic_fetch_add(&sh->refused, d->refused_addresses);
 	atomic_fetch_add(&sh->endpoints, d->endpoints_probed);
@@ -692,10 +694,12 @@ static void progress(struct shared *sh, uint64_t total, uint64_t before,
 		fprintf(stderr,
 			"\r[%.*s%*s] %5.1f%% %" PRIu64 "/%" PRIu64
 			" %.0f/s nxdomain %" PRIu64 " dns error %" PRIu64
-			" %s\033[K",
+			" not recorded %" PRIu64 " %s\033[K",
 			bar, "####################", 20 - bar, "", pct,
 			before + done, total, rate, atomic_load(&sh->no_domain),
-			atomic_load(&sh->dns_error), in_tail ? tail : eta_text);
+			atomic_load(&sh->dns_error),
+			atomic_load(&sh->not_recorded),
+			in_tail ? tail : eta_text);
 		fflush(stderr);
 		return;
 	}
@@ -704,12 +708,13 @@ static void progress(struct shared *sh, uint64_t total, uint64_t before,
 		" domains (%.1f%%), %.0f domains/s, "
 		"ETA %u:%02u:%02u; mx %" PRIu64 ", implicit %" PRIu64
 		", null %" PRIu64 ", nxdomain %" PRIu64 ", dns error %" PRIu64
-		", %" PRIu64 " queries%s%s\n",
+		", not recorded %" PRIu64 ", %" PRIu64 " queries%s%s\n",
 		before + done, total, pct, rate, eta / 3600, eta / 60 % 60,
 		eta % 60, atomic_load(&sh->mx), atomic_load(&sh->implicit_mx),
 		atomic_load(&sh->null_mx), atomic_load(&sh->no_domain),
-		atomic_load(&sh->dns_error), atomic_load(&sh->queries),
-		in_tail && !final ? "; " : "", in_tail && !final ? tail : "");
+		atomic_load(&sh->dns_error), atomic_load(&sh->not_recorded),
+		atomic_load(&sh->queries), in_tail && !final ? "; " : "",
+		in_tail && !final ? tail : "");
 }
 
 /* The second signal: the workers' probes are not cancelled, so rather
@@ -1008,6 +1013,7 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 	out->counts.no_domain = atomic_load(&sh.no_domain);
 	out->counts.dns_error = atomic_load(&sh.dns_error);
 	out->counts.blocklisted = atomic_load(&sh.blocklisted);
+	out->counts.not_recorded = atomic_load(&sh.not_recorded);
 	out->counts.queries = atomic_load(&sh.queries);
 	out->counts.refused_addresses = atomic_load(&sh.refused);
 	out->endpoints_probed = atomic_load(&sh.endpoints);
