@@ -180,19 +180,13 @@ static void hand_in(struct worker *w, struct batch *b)
 	pthread_mutex_unlock(&sh->mu);
 }
 
-struct probe_ctx {
-	struct worker *w;
-	struct batch *b;
-};
-
+/* A probe of batch `arg` is done (probe.h); b->prober is its worker. */
 static void on_probe_done(void *arg, const struct probe_counts *d)
 {
-	struct probe_ctx *ctx = arg;
-	struct worker *w = ctx->w;
-	struct batch *b = ctx->b;
+	struct batch *b = arg;
+	struct worker *w = b->prober;
 	struct shared *sh = w->sh;
 
-	free(ctx);
 	atomic_fetch_add(&sh->domains, d->domains);
 	atomic_fetch_add(&sh->mx, d->mx);
 	atomic_fetch_add(&sh->implicit_mx, d->implicit_mx);
@@ -237,19 +231,14 @@ static void worker_pump(struct worker *w)
 {
 	for (struct batch *b = w->active; b && can_start(w); b = b->next) {
 		while (b->started < b->n && can_start(w) && !stop_requested) {
-			struct probe_ctx *ctx = malloc(sizeof *ctx);
 			struct batch_target *t = &b->t[b->started++];
-			if (ctx) {
-				ctx->w = w;
-				ctx->b = b;
-			}
-			if (!ctx ||
-			    probe_start(&w->env, t->id, t->domain, b->out,
-					on_probe_done, ctx) != 0) {
-				/* Out of memory: the batch cannot be finished
-				 * here; it stays leased and expires, and a
-				 * resumed scan takes it again. */
-				free(ctx);
+			if (probe_start(&w->env, t->id, t->domain, b->out,
+					on_probe_done, b) != 0) {
+				/* Out of memory, and not even the domain's
+				 * not_recorded row could be written (probe.h):
+				 * the batch cannot be finished here; it stays
+				 * leased and expires, and a resumed scan
+				 * takes it again. */
 				log_warn(
 				    "worker %u: out of memory; batch %" PRId64
 				    " left for a later run",
@@ -322,6 +311,8 @@ static void on_inbox(uv_async_t *a)
 	if (w->no_more || got)
 		w->asked = false;
 	pthread_mutex_unlock(&w->mu);
+	for (struct batch *b = got; b; b = b->next)
+		b->prober = w;
 	tail = &w->active;
 	while (*tail)
 		tail = &(*tail)->next;
