@@ -1411,13 +1411,16 @@ static const char *sts_verdict(struct export *x, struct jbuf *failures)
 	return verdict;
 }
 
-/* The protection ladder's rung (analysis/002_protection_ladder.sql). */
+/* The protection ladder's rung (analysis/002_protection_ladder.sql);
+ * NULL for a domain whose facts were not stored: it has none. */
 static const char *ladder_rung(const struct export *x, const char *enforce)
 {
 	const struct stream *d = &x->s[S_DOM];
 	const struct facts *f = &x->f;
 	const char *mode = sv(d, C.d_mode);
 
+	if (str_is(sv(d, C.d_mx_outcome), "not_recorded"))
+		return NULL;
 	if (f->uses == 0)
 		return "no-mail";
 	if (f->kept_any && f->all_dane_ok)

@@ -81,11 +81,15 @@ grep -q "^scan: $nspecial domains not recorded " "$TEST_WORK/scan.err" ||
 	fail "the summary does not say '$nspecial domains not recorded'"
 echo "ok: summary: $nspecial not recorded, $ndnserr DNS errors"
 
-echo "== the report's funnel shows them"
+echo "== the report's funnel shows them, the ladder leaves them out"
 expect_eq "funnel: facts not recorded" \
 	"$(sql_analysis "SELECT numerator || '/' || denominator FROM funnel
 			  WHERE campaign_id = $cid AND label LIKE 'not recorded%'")" \
 	"$nspecial/$ntargets"
+nrec=$((ntargets - nspecial))
+expect_eq "protection_ladder: domains on a rung / denominator (recorded only)" \
+	"$(sql_analysis "SELECT sum(numerator) || '/' || max(denominator) FROM protection_ladder
+			  WHERE campaign_id = $cid")" "$nrec/$nrec"
 "$MXCRAWL" report --campaign nr --format csv >"$TEST_WORK/report.csv"
 grep -q '"funnel","share","domain","not recorded' "$TEST_WORK/report.csv" ||
 	fail "the report's funnel has no 'not recorded' row"
