@@ -5,6 +5,9 @@
 -- security level 2, so a handshake that only works at TLS 1.0/1.1 does
 -- not complete STARTTLS for it, and "trusted" is its chain verdict:
 --
+--   (none)                   a domain whose facts were not stored
+--                            (mx_outcome not_recorded) has no rung: it
+--                            is left out, not counted as no-mail
 --   no-mail                  no contactable endpoint at all: NXDOMAIN, a
 --                            DNS error, null MX, no MX host with an
 --                            allowed address (checked first: nothing to
@@ -71,11 +74,12 @@ SELECT b.campaign_id, b.target_id, b.domain,
       SELECT v.enforce_would_work FROM mta_sts_verdict v
        WHERE v.campaign_id = s.campaign_id AND v.target_id = s.target_id
          AND s.txt = 'valid' AND NOT b.mail_route
-      OFFSET 0) v ON true;  -- (OFFSET 0: not flattened, so s.txt gates it)
+      OFFSET 0) v ON true   -- (OFFSET 0: not flattened, so s.txt gates it)
+ WHERE b.mx_outcome <> 'not_recorded';
 
 COMMENT ON VIEW b_ladder IS
-    'Per scanned domain: its rung on the protection ladder (see '
-    'protection_ladder).';
+    'Per scanned domain whose facts were stored (not not_recorded): its '
+    'rung on the protection ladder (see protection_ladder).';
 SELECT cache_block('b_ladder');
 
 CREATE VIEW protection_ladder AS
@@ -107,7 +111,8 @@ COMMENT ON VIEW protection_ladder IS
     '1.2 or later); opportunistic-trusted (every endpoint presents a chain '
     'trusted at security level 2 naming its MX host by DNS SAN); else '
     'opportunistic-untrusted. Rows partition '
-    'the denominator. Denominator: scanned domains of the campaign.';
+    'the denominator. Denominator: scanned domains of the campaign whose '
+    'facts were stored (mx_outcome not not_recorded).';
 SELECT register(2, 'protection_ladder', 'ladder', 'distribution',
     'Protection ladder: strongest protection a sender gets',
     'scanned domains',

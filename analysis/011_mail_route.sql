@@ -15,7 +15,8 @@ WITH d AS (
                 ELSE b.mx_outcome END AS label
       FROM b_domain_dns b
       LEFT JOIN b_domain_mx x USING (campaign_id, target_id)
-     WHERE b.mx_outcome NOT IN ('no_domain', 'dns_error', 'blocklisted')
+     WHERE b.mx_outcome NOT IN ('no_domain', 'dns_error', 'blocklisted',
+                                'not_recorded')
 )
 SELECT campaign_id, 'domain'::text AS scope, label,
        array_position(ARRAY['mx', 'implicit_mx', 'null_mx', 'null_mx_mixed',
@@ -30,6 +31,6 @@ COMMENT ON VIEW mail_route IS
     '(RFC 7505), null_mx_mixed (null MX beside other MX RRs), null_mx_invalid '
     '("N ." with N > 0), no_mail_host (MX or implicit MX, but no host has an '
     'address). Denominator: domains that exist (not NXDOMAIN, no DNS error, '
-    'not blocklisted).';
+    'not blocklisted, facts recorded).';
 SELECT register(11, 'mail_route', 'funnel', 'distribution',
     'Mail route of existing domains', 'domains that exist');

@@ -4,7 +4,7 @@
 CREATE VIEW dns_error AS
 WITH t AS (
     SELECT campaign_id, count(*) AS n FROM b_domain
-     WHERE mx_outcome <> 'blocklisted' GROUP BY campaign_id
+     WHERE mx_outcome NOT IN ('blocklisted', 'not_recorded') GROUP BY campaign_id
 )
 SELECT b.campaign_id, 'domain'::text AS scope,
        coalesce(b.mx_rcode, b.mx_query_outcome, 'no answer') AS label, 0 AS ord,
@@ -16,6 +16,6 @@ SELECT b.campaign_id, 'domain'::text AS scope,
 COMMENT ON VIEW dns_error IS
     'Domains whose MX lookup ended in a DNS error, by rcode (SERVFAIL, '
     'REFUSED ...) or, without an answer, by outcome (timeout ...). '
-    'Denominator: scanned domains (not blocklisted).';
+    'Denominator: scanned domains (not blocklisted, facts recorded).';
 SELECT register(13, 'dns_error', 'funnel', 'share',
     'DNS errors of the MX lookup by rcode', 'scanned domains');

@@ -113,13 +113,15 @@ static const struct col dom_top[] = {
 	{ "scanned_at", K_STR, "iso_utc(d.scanned_at)" },
 	{ "worker", K_STR, "d.worker" },
 	{ "mx_outcome", K_STR, "d.mx_outcome" },
-	/* Unknown when the MX question had no usable answer. */
+	{ "not_recorded_cause", K_STR, "d.not_recorded_cause" },
+	/* Unknown when the MX question had no usable answer, or its answer
+	 * was not stored (schema/027). */
 	{ "implicit_mx", K_BOOL,
-	  "CASE WHEN d.mx_outcome NOT IN ('dns_error', 'blocklisted') "
-	  "THEN d.mx_outcome = 'implicit_mx' END" },
+	  "CASE WHEN d.mx_outcome NOT IN ('dns_error', 'blocklisted', "
+	  "'not_recorded') THEN d.mx_outcome = 'implicit_mx' END" },
 	{ "null_mx", K_BOOL,
-	  "CASE WHEN d.mx_outcome NOT IN ('dns_error', 'blocklisted') "
-	  "THEN d.mx_outcome LIKE 'null\\_mx%' END" },
+	  "CASE WHEN d.mx_outcome NOT IN ('dns_error', 'blocklisted', "
+	  "'not_recorded') THEN d.mx_outcome LIKE 'null\\_mx%' END" },
 	{ "mx_count", K_NUM, "d.mx_count" },
 	{ "mx_truncated", K_BOOL, "d.mx_truncated" },
 	{ "apex_cname", K_JSON, JSON_ARRAY("d.apex_cname") },
@@ -1409,13 +1411,16 @@ static const char *sts_verdict(struct export *x, struct jbuf *failures)
 	return verdict;
 }
 
-/* The protection ladder's rung (analysis/002_protection_ladder.sql). */
+/* The protection ladder's rung (analysis/002_protection_ladder.sql);
+ * NULL for a domain whose facts were not stored: it has none. */
 static const char *ladder_rung(const struct export *x, const char *enforce)
 {
 	const struct stream *d = &x->s[S_DOM];
 	const struct facts *f = &x->f;
 	const char *mode = sv(d, C.d_mode);
 
+	if (str_is(sv(d, C.d_mx_outcome), "not_recorded"))
+		return NULL;
 	if (f->uses == 0)
 		return "no-mail";
 	if (f->kept_any && f->all_dane_ok)

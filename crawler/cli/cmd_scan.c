@@ -1034,6 +1034,13 @@ static void print_summary(const char *name, int64_t id,
 			"unprobed",
 			s->claims_released);
 	fputs("\n", stderr);
+	if (s->counts.not_recorded)
+		fprintf(stderr,
+			"scan: %" PRIu64 " domains not recorded (their rows "
+			"over a limit, or out of memory): each has only its "
+			"domain_dns row, mx_outcome 'not_recorded', the cause "
+			"in not_recorded_cause\n",
+			s->counts.not_recorded);
 	if (s->done_at_end >= 0)
 		fprintf(stderr,
 			"scan: campaign '%s': %" PRId64 " of %" PRIu64

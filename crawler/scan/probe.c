@@ -771,22 +771,135 @@ static void write_domain_endpoints(struct probe *p, size_t i,
 	}
 }
 
-static void write_rows(struct probe *p, struct probe_counts *delta)
+/*
+ * Why a domain's facts are not stored. Its rows go to the batch whole or
+ * not at all (probe.h); when they cannot be made, the domain still gets
+ * its domain_dns row, with mx_outcome 'not_recorded' and the name below
+ * as not_recorded_cause (schema/027), so that a report counts it apart
+ * from the domains whose DNS failed.
+ */
+enum probe_unrecorded {
+	PROBE_RECORDED = 0,
+	/* A value or the domain's rows over their limit: PROBE_ARRAY_MAX
+	 * (an array column, e.g. a host's TLSA records as text) or
+	 * PROBE_ROWS_MAX (the rows of one table). */
+	PROBE_ROWS_TOO_LARGE,
+	/* The batch's buffer of a table is full (STORE_BATCH_ROWS_MAX): a
+	 * smaller --batch-size would have stored the domain. */
+	PROBE_BATCH_FULL,
+	/* An allocation failed while probing or writing the rows (also a
+	 * DNS question the resolver could not queue). */
+	PROBE_OUT_OF_MEMORY,
+	PROBE_UNRECORDED_LAST
+};
+
+static const char *const unrecorded_names[PROBE_UNRECORDED_LAST] = {
+	[PROBE_RECORDED] = NULL,
+	[PROBE_ROWS_TOO_LARGE] = "rows_too_large",
+	[PROBE_BATCH_FULL] = "batch_full",
+	[PROBE_OUT_OF_MEMORY] = "out_of_memory",
+};
+
+/* What a failed buffer means; `over` is the cause when it is full. */
+static enum probe_unrecorded buf_cause(const struct jbuf *b,
+				       enum probe_unrecorded over)
 {
-	struct jbuf *dd = &p->out[TABLE_DOMAIN_DNS];
-	struct jbuf *mx = &p->out[TABLE_DOMAIN_MX];
-	struct jbuf *ad = &p->out[TABLE_MX_ADDRESS];
-	char now[64];
+	if (!b->failed)
+		return PROBE_RECORDED;
+	return b->failed == JBUF_NO_MEMORY ? PROBE_OUT_OF_MEMORY : over;
+}
+
+/* Whether the domain's own buffers, made while probing, hold its rows
+ * whole; the first failure found is the cause. */
+static enum probe_unrecorded own_rows_cause(const struct probe *p)
+{
+	const struct jbuf *own[] = {
+		&p->rrset,     &p->apex_cname, &p->eprows,
+		&p->certrows,  &p->records,    &p->sts.txt_cname,
+		&p->sts.chain, &p->rpt.rua,    &p->rpt.schemes,
+	};
+	enum probe_unrecorded why = PROBE_RECORDED;
+
+	if (p->failed)
+		return PROBE_OUT_OF_MEMORY;
+	for (size_t i = 0; i < sizeof own / sizeof own[0] && !why; i++)
+		why = buf_cause(own[i], PROBE_ROWS_TOO_LARGE);
+	for (size_t i = 0; i < p->nhosts && !why; i++) {
+		why = buf_cause(&p->hosts[i].cname, PROBE_ROWS_TOO_LARGE);
+		if (!why)
+			why =
+			    buf_cause(&p->hosts[i].tlsa, PROBE_ROWS_TOO_LARGE);
+	}
+	return why;
+}
+
+/* The row's time, as PostgreSQL reads a timestamptz. */
+static void now_text(char *now, size_t size)
+{
 	uv_timeval64_t tv;
 	struct tm tm;
 
 	uv_gettimeofday(&tv);
 	time_t secs = (time_t)tv.tv_sec;
 	gmtime_r(&secs, &tm);
-	strftime(now, sizeof now, "%Y-%m-%d %H:%M:%S", &tm);
-	snprintf(now + strlen(now), sizeof now - strlen(now), ".%06d+00",
+	strftime(now, size, "%Y-%m-%d %H:%M:%S", &tm);
+	snprintf(now + strlen(now), size - strlen(now), ".%06d+00",
 		 (int)tv.tv_usec);
+}
 
+/*
+ * The domain_dns row of a domain whose facts are not stored: outcome
+ * 'not_recorded', why, and the work spent (questions, milliseconds); no
+ * fact (no MX counted, no CNAME chain), as nothing else of it is stored.
+ * Needs no allocation of its own. Returns 0, or -1 when the row does not
+ * fit in b (b is then as before).
+ */
+static int write_unrecorded(const struct probe_env *env, int64_t target_id,
+			    const char *domain, unsigned queries,
+			    int64_t elapsed_ms, enum probe_unrecorded why,
+			    struct jbuf *b)
+{
+	size_t before = b->len;
+	char now[64];
+
+	now_text(now, sizeof now);
+	copy_int(b, env->campaign_id);
+	copy_field(b);
+	copy_int(b, target_id);
+	copy_field(b);
+	copy_str(b, domain);
+	copy_field(b);
+	copy_str(b, now);
+	copy_field(b);
+	copy_str(b, env->worker);
+	copy_field(b);
+	copy_str(b, "not_recorded");
+	copy_field(b);
+	jbuf_puts(b, "0\tf\t{}");
+	copy_field(b);
+	copy_int(b, queries);
+	copy_field(b);
+	copy_int(b, elapsed_ms);
+	copy_field(b);
+	copy_str(b, unrecorded_names[why]);
+	copy_row_end(b);
+	if (!b->failed)
+		return 0;
+	b->failed = JBUF_OK;
+	b->len = before;
+	if (b->data)
+		b->data[b->len] = '\0';
+	return -1;
+}
+
+static void write_rows(struct probe *p, struct probe_counts *delta)
+{
+	struct jbuf *dd = &p->out[TABLE_DOMAIN_DNS];
+	struct jbuf *mx = &p->out[TABLE_DOMAIN_MX];
+	struct jbuf *ad = &p->out[TABLE_MX_ADDRESS];
+	char now[64];
+
+	now_text(now, sizeof now);
 	copy_int(dd, p->env->campaign_id);
 	copy_field(dd);
 	copy_int(dd, p->target_id);
@@ -811,6 +924,8 @@ static void write_rows(struct probe *p, struct probe_counts *delta)
 	copy_int(dd, p->queries);
 	copy_field(dd);
 	copy_int(dd, (int64_t)(uv_now(p->env->loop) - p->start_ms));
+	copy_field(dd);
+	copy_null(dd); /* not_recorded_cause */
 	copy_row_end(dd);
 
 	jbuf_append(&p->out[TABLE_DNS_RRSET],
@@ -957,28 +1072,37 @@ static void finish(struct probe *p)
 {
 	struct probe_counts delta = { 0 };
 	size_t before[TABLE_LAST];
+	enum probe_unrecorded why = own_rows_cause(p);
 
 	for (int t = 0; t < TABLE_LAST; t++)
 		before[t] = p->out[t].len;
-	if (!p->failed && !p->rrset.failed && !p->apex_cname.failed)
+	if (!why)
 		write_rows(p, &delta);
-	/* A domain whose rows did not fit is taken out whole; the batch
-	 * keeps everything else. */
-	bool bad = p->failed || p->rrset.failed || p->apex_cname.failed;
-	for (int t = 0; t < TABLE_LAST; t++)
-		bad |= p->out[t].failed;
-	if (bad) {
+	for (int t = 0; t < TABLE_LAST && !why; t++)
+		why = buf_cause(&p->out[t], PROBE_BATCH_FULL);
+	if (why) {
+		/* A domain whose rows could not be made is taken out whole;
+		 * the batch keeps everything else, and the domain keeps one
+		 * row saying why. When even that does not fit, it has none
+		 * (targets without a row are the report's "not scanned"). */
 		for (int t = 0; t < TABLE_LAST; t++) {
-			p->out[t].failed = 0;
+			p->out[t].failed = JBUF_OK;
 			p->out[t].len = before[t];
+			if (p->out[t].data)
+				p->out[t].data[before[t]] = '\0';
 		}
-		delta.dns_error++;
+		delta.refused_addresses = 0;
+		(void)write_unrecorded(
+		    p->env, p->target_id, p->domain, p->queries,
+		    (int64_t)(uv_now(p->env->loop) - p->start_ms), why,
+		    &p->out[TABLE_DOMAIN_DNS]);
+		delta.not_recorded++;
 	}
 	delta.domains = 1;
 	delta.queries = p->queries;
 	delta.endpoints_probed = p->ep_probed;
 	delta.starttls_ok = p->ep_starttls;
-	if (!bad && p->mx_outcome) {
+	if (!why && p->mx_outcome) {
 		const char *o = p->mx_outcome;
 		if (!strcmp(o, "mx"))
 			delta.mx++;
@@ -1618,8 +1742,15 @@ int probe_start(struct probe_env *env, int64_t target_id, const char *domain,
 	char qname[DNS_NAME_TEXT_MAX + 16];
 
 	if (!p || !(p->domain = strdup(domain))) {
+		/* Out of memory: this domain is done, not the scan. */
+		struct probe_counts delta = { .domains = 1, .not_recorded = 1 };
 		free(p);
-		return -1;
+		if (write_unrecorded(env, target_id, domain, 0, 0,
+				     PROBE_OUT_OF_MEMORY,
+				     &out[TABLE_DOMAIN_DNS]) != 0)
+			return -1;
+		cb(arg, &delta);
+		return 0;
 	}
 	p->env = env;
 	p->target_id = target_id;

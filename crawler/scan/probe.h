@@ -57,6 +57,9 @@ struct probe_env {
 struct probe_counts {
 	uint64_t domains;
 	uint64_t mx, implicit_mx, null_mx, no_domain, dns_error, blocklisted;
+	/* Domains whose facts could not be stored (their rows over a limit,
+	 * or out of memory): one domain_dns row says why, nothing else. */
+	uint64_t not_recorded;
 	uint64_t queries;
 	uint64_t refused_addresses;
 	uint64_t endpoints_probed; /* by this process (once each) */
@@ -73,8 +76,10 @@ typedef void (*probe_done_cb)(void *arg, const struct probe_counts *delta);
 
 /*
  * Starts probing `domain` (normalised) for target `target_id`; rows go to
- * out[TABLE_*] (store/tables.h). Returns 0, or -1 when out of memory
- * (nothing started).
+ * out[TABLE_*] (store/tables.h). Returns 0. When the probe cannot be
+ * allocated, the domain is done at once as not recorded (out_of_memory,
+ * cb called before the return); -1 only when even that row could not be
+ * written (nothing started, cb not called).
  */
 int probe_start(struct probe_env *env, int64_t target_id, const char *domain,
 		struct jbuf out[TABLE_LAST], probe_done_cb cb, void *arg);

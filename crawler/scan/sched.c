@@ -72,7 +72,8 @@ struct shared {
 
 	/* Progress counters, updated by workers. */
 	_Atomic uint64_t domains, mx, implicit_mx, null_mx, no_domain,
-	    dns_error, blocklisted, queries, refused, endpoints, starttls;
+	    dns_error, blocklisted, not_recorded, queries, refused, endpoints,
+	    starttls;
 	_Atomic uint64_t batches_written, batches_discarded;
 	/* What the store thread did with the domains handed in. */
 	_Atomic uint64_t domains_stored, domains_given_back, domains_dropped,
@@ -180,19 +181,13 @@ static void hand_in(struct worker *w, struct batch *b)
 	pthread_mutex_unlock(&sh->mu);
 }
 
-struct probe_ctx {
-	struct worker *w;
-	struct batch *b;
-};
-
+/* A probe of batch `arg` is done (probe.h); b->prober is its worker. */
 static void on_probe_done(void *arg, const struct probe_counts *d)
 {
-	struct probe_ctx *ctx = arg;
-	struct worker *w = ctx->w;
-	struct batch *b = ctx->b;
+	struct batch *b = arg;
+	struct worker *w = b->prober;
 	struct shared *sh = w->sh;
 
-	free(ctx);
 	atomic_fetch_add(&sh->domains, d->domains);
 	atomic_fetch_add(&sh->mx, d->mx);
 	atomic_fetch_add(&sh->implicit_mx, d->implicit_mx);
@@ -200,6 +195,7 @@ static void on_probe_done(void *arg, const struct probe_counts *d)
 	atomic_fetch_add(&sh->no_domain, d->no_domain);
 	atomic_fetch_add(&sh->dns_error, d->dns_error);
 	atomic_fetch_add(&sh->blocklisted, d->blocklisted);
+	atomic_fetch_add(&sh->not_recorded, d->not_recorded);
 	atomic_fetch_add(&sh->queries, d->queries);
 	atomic_fetch_add(&sh->refused, d->refused_addresses);
 	atomic_fetch_add(&sh->endpoints, d->endpoints_probed);
@@ -236,19 +232,14 @@ static void worker_pump(struct worker *w)
 {
 	for (struct batch *b = w->active; b && can_start(w); b = b->next) {
 		while (b->started < b->n && can_start(w) && !stop_requested) {
-			struct probe_ctx *ctx = malloc(sizeof *ctx);
 			struct batch_target *t = &b->t[b->started++];
-			if (ctx) {
-				ctx->w = w;
-				ctx->b = b;
-			}
-			if (!ctx ||
-			    probe_start(&w->env, t->id, t->domain, b->out,
-					on_probe_done, ctx) != 0) {
-				/* Out of memory: the batch cannot be finished
-				 * here; it stays leased and expires, and a
-				 * resumed scan takes it again. */
-				free(ctx);
+			if (probe_start(&w->env, t->id, t->domain, b->out,
+					on_probe_done, b) != 0) {
+				/* Out of memory, and not even the domain's
+				 * not_recorded row could be written (probe.h):
+				 * the batch cannot be finished here; it stays
+				 * leased and expires, and a resumed scan
+				 * takes it again. */
 				log_warn(
 				    "worker %u: out of memory; batch %" PRId64
 				    " left for a later run",
@@ -321,6 +312,8 @@ static void on_inbox(uv_async_t *a)
 	if (w->no_more || got)
 		w->asked = false;
 	pthread_mutex_unlock(&w->mu);
+	for (struct batch *b = got; b; b = b->next)
+		b->prober = w;
 	tail = &w->active;
 	while (*tail)
 		tail = &(*tail)->next;
@@ -688,10 +681,12 @@ static void progress(struct shared *sh, uint64_t total, uint64_t before,
 		fprintf(stderr,
 			"\r[%.*s%*s] %5.1f%% %" PRIu64 "/%" PRIu64
 			" %.0f/s nxdomain %" PRIu64 " dns error %" PRIu64
-			" %s\033[K",
+			" not recorded %" PRIu64 " %s\033[K",
 			bar, "####################", 20 - bar, "", pct,
 			before + done, total, rate, atomic_load(&sh->no_domain),
-			atomic_load(&sh->dns_error), in_tail ? tail : eta_text);
+			atomic_load(&sh->dns_error),
+			atomic_load(&sh->not_recorded),
+			in_tail ? tail : eta_text);
 		fflush(stderr);
 		return;
 	}
@@ -700,12 +695,13 @@ static void progress(struct shared *sh, uint64_t total, uint64_t before,
 		" domains (%.1f%%), %.0f domains/s, "
 		"ETA %u:%02u:%02u; mx %" PRIu64 ", implicit %" PRIu64
 		", null %" PRIu64 ", nxdomain %" PRIu64 ", dns error %" PRIu64
-		", %" PRIu64 " queries%s%s\n",
+		", not recorded %" PRIu64 ", %" PRIu64 " queries%s%s\n",
 		before + done, total, pct, rate, eta / 3600, eta / 60 % 60,
 		eta % 60, atomic_load(&sh->mx), atomic_load(&sh->implicit_mx),
 		atomic_load(&sh->null_mx), atomic_load(&sh->no_domain),
-		atomic_load(&sh->dns_error), atomic_load(&sh->queries),
-		in_tail && !final ? "; " : "", in_tail && !final ? tail : "");
+		atomic_load(&sh->dns_error), atomic_load(&sh->not_recorded),
+		atomic_load(&sh->queries), in_tail && !final ? "; " : "",
+		in_tail && !final ? tail : "");
 }
 
 /* The second signal: the workers' probes are not cancelled, so rather
@@ -933,6 +929,7 @@ static void summarise(struct sched_summary *out, struct shared *sh,
 	out->counts.no_domain = atomic_load(&sh->no_domain);
 	out->counts.dns_error = atomic_load(&sh->dns_error);
 	out->counts.blocklisted = atomic_load(&sh->blocklisted);
+	out->counts.not_recorded = atomic_load(&sh->not_recorded);
 	out->counts.queries = atomic_load(&sh->queries);
 	out->counts.refused_addresses = atomic_load(&sh->refused);
 	out->endpoints_probed = atomic_load(&sh->endpoints);

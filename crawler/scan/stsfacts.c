@@ -275,7 +275,8 @@ void rpt_facts_txt(struct rpt_facts *r, const struct tlsrpt_bytes *recs,
 	}
 	t = calloc(1, sizeof *t); /* ~5 KiB: not on the loop's stack */
 	if (!t) {
-		r->rua.failed = 1; /* the domain fails with out of memory */
+		/* The domain fails with out of memory. */
+		r->rua.failed = JBUF_NO_MEMORY;
 		return;
 	}
 	enum tlsrpt_rc rc = tlsrpt_select(recs, n, t);

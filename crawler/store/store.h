@@ -35,6 +35,10 @@ struct batch {
 	struct batch_target *t;
 	char *names;
 	struct jbuf out[TABLE_LAST];
+	/* The scheduler's worker loop probing it (sched.c; the store never
+	 * reads it): each domain's probe reports to its batch with no
+	 * allocation of its own. */
+	void *prober;
 	struct batch *next; /* queue link */
 };
 

@@ -15,7 +15,8 @@ const bool table_staged[TABLE_LAST] = {
 
 const char *const table_columns[TABLE_LAST] = {
 	"campaign_id, target_id, domain, scanned_at, worker, mx_outcome, "
-	"mx_count, mx_truncated, apex_cname, dns_queries, elapsed_ms",
+	"mx_count, mx_truncated, apex_cname, dns_queries, elapsed_ms, "
+	"not_recorded_cause",
 	"campaign_id, target_id, qname, qtype, outcome, rcode, dnssec, ede, "
 	"ede_text, large, cname, records, txt, elapsed_ms, dnssec_reason",
 	"campaign_id, target_id, ordinal, preference, host, kept, ip_literal, "

@@ -30,7 +30,7 @@ static int reserve(struct jbuf *b, size_t extra)
 	if (b->failed)
 		return -1;
 	if (extra > b->max || b->len + extra > b->max) {
-		b->failed = 1;
+		b->failed = JBUF_OVER_MAX;
 		return -1;
 	}
 	if (b->len + extra + 1 <= b->cap)
@@ -42,7 +42,7 @@ static int reserve(struct jbuf *b, size_t extra)
 		cap = b->max + 1;
 	char *n = realloc(b->data, cap);
 	if (!n) {
-		b->failed = 1;
+		b->failed = JBUF_NO_MEMORY;
 		return -1;
 	}
 	b->data = n;
@@ -81,7 +81,7 @@ void jbuf_printf(struct jbuf *b, const char *fmt, ...)
 	n = vsnprintf(small, sizeof small, fmt, ap);
 	va_end(ap);
 	if (n < 0) {
-		b->failed = 1;
+		b->failed = JBUF_BAD_FORMAT;
 		return;
 	}
 	if ((size_t)n < sizeof small) {

@@ -8,12 +8,21 @@
 
 #include <stddef.h>
 
+/* Why a buffer failed (struct jbuf.failed); callers that only ask
+ * whether it failed test it as a boolean. */
+enum jbuf_failure {
+	JBUF_OK = 0,
+	JBUF_OVER_MAX,	 /* an append would have passed `max` */
+	JBUF_NO_MEMORY,	 /* realloc failed */
+	JBUF_BAD_FORMAT, /* vsnprintf failed (jbuf_printf) */
+};
+
 struct jbuf {
 	char *data; /* NUL-terminated while !failed */
 	size_t len;
 	size_t cap;
 	size_t max; /* bytes the buffer may hold */
-	int failed;
+	int failed; /* enum jbuf_failure: the first failure, and it sticks */
 };
 
 void jbuf_init(struct jbuf *b, size_t max);

@@ -124,7 +124,9 @@ def headline(doc):
                 dane_label = "dane_none"
     s = doc["mta_sts"]
     ew = s["enforce_would_work"]
-    if not u:
+    if doc["mx_outcome"] == "not_recorded":
+        rung = ""   # facts not stored: no rung (002_protection_ladder.sql)
+    elif not u:
         rung = "no-mail"
     elif kept and all(m["dane"] == "dane_ok" for m in kept):
         rung = "dane"

@@ -186,7 +186,9 @@ def compute(truth):
     F = Figures()
     n = len(truth)
     mail = [t for t in truth if t["mx_outcome"] in ("mx", "implicit_mx")]
-    exists = [t for t in truth if t["mx_outcome"] not in ("no_domain", "dns_error")]
+    exists = [t for t in truth
+              if t["mx_outcome"] not in ("no_domain", "dns_error", "not_recorded")]
+    not_recorded = [t for t in truth if t["mx_outcome"] == "not_recorded"]
 
     # Contactable endpoints per domain, and every distinct endpoint.
     uses, endpoints, hosts = {}, {}, collections.defaultdict(list)
@@ -216,6 +218,8 @@ def compute(truth):
             sum(any(e["reached"] for e in u) for u in uses.values()), n)
     F.share("funnel", "domain", "banner 220",
             sum(any(e["banner_220"] for e in u) for u in uses.values()), n)
+    F.share("funnel", "domain", "not recorded (crawler limit or out of memory)",
+            len(not_recorded), n)
 
     routes = []
     for t in exists:
@@ -239,7 +243,7 @@ def compute(truth):
 
     errs = [t for t in truth if t["mx_outcome"] == "dns_error"]
     F.units("dns_error", "domain", [alternatives(t["dns"]["mx"]["rcode"]) for t in errs],
-            den=n)
+            den=n - len(not_recorded))
     ede = []
     for t in errs:
         e = t["dns"]["mx"].get("ede")

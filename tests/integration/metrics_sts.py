@@ -66,12 +66,13 @@ def rua_scheme(uri):
 
 
 def add(truth, F):
-    # The ladder: every scanned domain, every rung listed.
+    # The ladder: every scanned domain whose facts are stored, every rung
+    # listed.
     F.figures.add("protection_ladder")
-    rungs = [t["ladder"] for t in truth]
+    rungs = [t["ladder"] for t in truth if t["mx_outcome"] != "not_recorded"]
     assert set(rungs) <= set(LADDER), set(rungs) - set(LADDER)
     for r in LADDER:
-        F.share("protection_ladder", "domain", r, rungs.count(r), len(truth))
+        F.share("protection_ladder", "domain", r, rungs.count(r), len(rungs))
 
     # MTA-STS and TLS-RPT count domains with a mail route.
     mail = [t for t in truth if t["mx_outcome"] in ("mx", "implicit_mx")]

@@ -972,7 +972,10 @@ def worst(a, b):
 
 def ladder(t):
     """Protection ladder rung (analysis/002_protection_ladder.sql): the strongest protection a
-    compliant sender gets, judged over every MX host."""
+    compliant sender gets, judged over every MX host. None for a domain
+    the crawler is to store as not recorded: it has no rung."""
+    if t["mx_outcome"] == "not_recorded":
+        return None
     if t["mx_outcome"] in ("null_mx", "no_domain", "dns_error") or not t["mx"]:
         return "no-mail"
     eps = [e for h in t["mx"] for e in h["endpoints"] if e.get("contact")]
