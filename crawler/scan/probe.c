@@ -1588,7 +1588,11 @@ static void query_send(struct probe *p, enum query_kind kind, size_t host,
 	q->qtype = qtype;
 	memcpy(q->qname, qname, n + 1);
 	probe_fsm_sent(&p->fsm, PROBE_WORK_DNS);
-	if (resolver_query(p->env->resolver, qname, qtype, on_answer, q) != 0) {
+	int rc =
+	    p->env->query
+		? p->env->query(p->env->query_ctx, qname, qtype, on_answer, q)
+		: resolver_query(p->env->resolver, qname, qtype, on_answer, q);
+	if (rc != 0) {
 		probe_fsm_returned(&p->fsm, PROBE_WORK_DNS);
 		free(q);
 		oom(p);
