@@ -1,9 +1,13 @@
 /*
- * The DNS stage of a domain probe. Queries run concurrently where they do
- * not depend on each other: MX and both TXT records at once; A and AAAA of
- * every kept MX host once the MX answer is in; TLSA of a host once its
- * addresses are in and the path to it is secure. `pending` counts the
- * lookups in flight; when it drops to zero the probe is done.
+ * One domain's probe: the I/O around the state machine of probe_fsm.h.
+ * Queries run concurrently where they do not depend on each other: MX and
+ * both TXT records at once; A and AAAA of every kept MX host once the MX
+ * answer is in; TLSA of a host once its addresses are in and the path to
+ * it is secure; then the endpoint probes and the MTA-STS policy fetch;
+ * then the rows. The callbacks of the resolver, the endpoint registry and
+ * the fetcher digest what came back and tell the machine (work returned,
+ * MX answered, failed); advance() is the one loop that performs what the
+ * machine asks for next, finish() included.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +21,7 @@
 #include "crawler/verify/verdict.h"
 #include "crawler/scan/epclaim.h"
 #include "crawler/scan/probe.h"
+#include "crawler/scan/probe_fsm.h"
 #include "crawler/smtp/eprecord.h"
 #include "crawler/scan/regdomain.h"
 #include "crawler/scan/stsfacts.h"
@@ -82,7 +87,8 @@ struct probe {
 	probe_done_cb cb;
 	void *arg;
 	uint64_t start_ms;
-	int pending;
+	struct probe_fsm fsm;
+	bool stepping; /* advance() is running further up the stack */
 	unsigned queries;
 	bool failed; /* out of memory somewhere: the domain is dropped */
 
@@ -98,7 +104,6 @@ struct probe {
 	size_t nkeys;
 	char **keys;
 
-	bool smtp_started;
 	unsigned ep_probed, ep_starttls;
 	/* endpoint and certificate rows of the probes this domain made
 	 * (it asked first), appended to the batch with the other rows */
@@ -122,12 +127,13 @@ struct query {
 
 static void query_send(struct probe *p, enum query_kind kind, size_t host,
 		       const char *qname, uint16_t qtype);
-static void dns_done(struct probe *p);
 static void sts_fetch_start(struct probe *p);
+static void work_returned(struct probe *p, enum probe_work w);
 
 static void oom(struct probe *p)
 {
 	p->failed = true;
+	probe_fsm_fail(&p->fsm);
 }
 
 /* --- rows ------------------------------------------------------------ */
@@ -432,51 +438,43 @@ static void on_mx(struct probe *p, const struct query *q,
 
 /* --- addresses and TLSA --------------------------------------------- */
 
-/*
- * A partial host: one of its A/AAAA lookups got no answer that says
- * anything (indeterminate: timeout, SERVFAIL without proof of a validation
- * failure, other errors) while the other answered securely or insecurely
- * with at least one address. It is probed on those addresses, like a
- * sender that uses what it got, and flagged so that nobody reads its
- * address set as complete. A bogus answer is not "no answer": it may be an
- * attack, so a host with one is a DNS error as before, and so is a host
- * whose only answer holds no address (whether it has any is unknown).
- */
+/* What the host's address lookups gave, for the rules of probe_fsm.h. */
+static struct probe_lookups host_lookups(const struct host *h)
+{
+	return (struct probe_lookups){ .a_done = h->a_done,
+				       .aaaa_done = h->aaaa_done,
+				       .a_failed = h->a_failed,
+				       .aaaa_failed = h->aaaa_failed,
+				       .a_st = h->a_st,
+				       .aaaa_st = h->aaaa_st,
+				       .naddr = h->naddr };
+}
+
+/* A partial host (probe_lookups_partial()). */
 static bool host_partial(const struct host *h)
 {
-	if (h->a_failed == h->aaaa_failed)
-		return false;
-	if ((h->a_failed ? h->a_st : h->aaaa_st) == DNSSEC_BOGUS)
-		return false;
-	return h->naddr > 0;
+	struct probe_lookups l = host_lookups(h);
+
+	return probe_lookups_partial(&l);
 }
 
 /* The host's address lookups failed beyond use. */
 static bool host_dns_failed(const struct host *h)
 {
-	return (h->a_failed || h->aaaa_failed) && !host_partial(h);
+	struct probe_lookups l = host_lookups(h);
+
+	return probe_lookups_failed(&l);
 }
 
+/* Asks the host's TLSA records once both address lookups are in and the
+ * path to it is secure (probe_tlsa_due()). */
 static void tlsa_maybe(struct probe *p, size_t hi)
 {
 	struct host *h = &p->hosts[hi];
+	struct probe_lookups l = host_lookups(h);
 	char qname[DNS_NAME_TEXT_MAX + 16];
 
-	if (!h->a_done || !h->aaaa_done)
-		return;
-	/* RFC 7672 §2.2.2: TLSA only via a secure MX RRset (or a secure
-	 * implicit MX) and secure address records. A host with securely no
-	 * address is still asked: TLSA published for it is worth knowing.
-	 * A partial host (one family without an answer) is asked when the
-	 * family that answered, whose addresses are the ones used, is
-	 * secure. */
-	bool secure;
-	if (host_partial(h))
-		secure = (h->a_failed ? h->aaaa_st : h->a_st) == DNSSEC_SECURE;
-	else
-		secure =
-		    h->a_st == DNSSEC_SECURE && h->aaaa_st == DNSSEC_SECURE;
-	if (p->mx_st != DNSSEC_SECURE || !secure)
+	if (!probe_tlsa_due(p->mx_st, &l))
 		return;
 	h->tlsa_looked_up = true;
 	/* §2.2.3: the CNAME-expanded name first. */
@@ -627,8 +625,8 @@ static void on_tlsa(struct probe *p, const struct query *q,
 		}
 	}
 	/* §2.2.3: no TLSA at the expanded name (securely) → the original. */
-	if (!found && !dnssec_failed(a->dnssec) && h->canon &&
-	    !h->tlsa_tried_original) {
+	if (probe_tlsa_retry_due(h->canon != NULL, h->tlsa_tried_original,
+				 found, a->dnssec)) {
 		char qname[DNS_NAME_TEXT_MAX + 16];
 		h->tlsa_tried_original = true;
 		snprintf(qname, sizeof qname, "_25._tcp.%s", h->name);
@@ -1134,8 +1132,7 @@ static void ep_arrived(struct probe *p, size_t hi, size_t k,
 		       const struct ep_done *d)
 {
 	p->hosts[hi].done[k] = d;
-	if (--p->pending == 0)
-		finish(p);
+	work_returned(p, PROBE_WORK_ENDPOINT);
 }
 
 static void on_ep_probed(void *arg, const struct endpoint_result *r);
@@ -1415,8 +1412,7 @@ static void on_ep_probed(void *arg, const struct endpoint_result *r)
 	free(w);
 	if (!pub) {
 		oom(p);
-		if (--p->pending == 0)
-			finish(p);
+		work_returned(p, PROBE_WORK_ENDPOINT);
 		return;
 	}
 	ep_arrived(p, hi, k, pub);
@@ -1445,17 +1441,17 @@ static void endpoint_request(struct probe *p, size_t hi, size_t k)
 		free(w);
 		return;
 	case EPREG_WAIT:
-		p->pending++;
+		probe_fsm_sent(&p->fsm, PROBE_WORK_ENDPOINT);
 		return;
 	case EPREG_PROBE:
-		p->pending++;
+		probe_fsm_sent(&p->fsm, PROBE_WORK_ENDPOINT);
 		if (endpoint_probe(p->env->ep_env, &h->addrs[k],
 				   PROBE_SMTP_PORT, h->name, on_ep_probed,
 				   w) != 0)
 			publish_failure(w);
 		return;
 	case EPREG_CLAIM:
-		p->pending++;
+		probe_fsm_sent(&p->fsm, PROBE_WORK_ENDPOINT);
 		if (epclaim_request(p->env->claims, &w->key) != 0)
 			publish_failure(w);
 		return;
@@ -1466,17 +1462,11 @@ static void endpoint_request(struct probe *p, size_t hi, size_t k)
 	}
 }
 
-/* The DNS stage is over: probe every contactable endpoint of every kept
- * MX host (SNI = the MX host), unless the SMTP stage is off. */
-static void dns_done(struct probe *p)
+/* PROBE_ACT_START_SMTP: the policy fetch when due, and every contactable
+ * endpoint of every kept MX host (SNI = the MX host) when the SMTP stage
+ * is on. */
+static void smtp_start(struct probe *p)
 {
-	if (p->smtp_started || p->failed ||
-	    (!p->env->ep_env && !p->sts.fetch_due)) {
-		finish(p);
-		return;
-	}
-	p->smtp_started = true;
-	p->pending = 1; /* held while requests go out */
 	sts_fetch_start(p);
 	for (size_t i = 0; p->env->ep_env && i < p->nhosts; i++) {
 		struct host *h = &p->hosts[i];
@@ -1491,8 +1481,6 @@ static void dns_done(struct probe *p)
 				endpoint_request(p, i, k);
 		}
 	}
-	if (--p->pending == 0)
-		finish(p);
 }
 
 /* --- MTA-STS and TLS-RPT ---------------------------------------------- */
@@ -1503,8 +1491,7 @@ static void on_sts_fetched(const struct stsfetch_result *r, void *arg)
 
 	if (sts_facts_fetched(&p->sts, r, &p->certrows) != 0)
 		oom(p);
-	if (--p->pending == 0)
-		finish(p);
+	work_returned(p, PROBE_WORK_FETCH);
 }
 
 /* The policy fetch, when the TXT record is valid: to the addresses of
@@ -1520,11 +1507,15 @@ static void sts_fetch_start(struct probe *p)
 		return;
 	/* The policy host is used with the addresses it got when only one
 	 * of its lookups failed without being bogus, like an MX host (see
-	 * host_partial()). */
-	bool one = p->sts_a_failed != p->sts_aaaa_failed;
-	enum dnssec_status bad_st = p->sts_a_failed ? s->a_st : s->aaaa_st;
-	s->host_failed = (p->sts_a_failed || p->sts_aaaa_failed) &&
-			 !(one && bad_st != DNSSEC_BOGUS && s->naddr > 0);
+	 * probe_lookups_partial()). */
+	struct probe_lookups l = { .a_done = s->a_done,
+				   .aaaa_done = s->aaaa_done,
+				   .a_failed = p->sts_a_failed,
+				   .aaaa_failed = p->sts_aaaa_failed,
+				   .a_st = s->a_st,
+				   .aaaa_st = s->aaaa_st,
+				   .naddr = s->naddr };
+	s->host_failed = probe_lookups_failed(&l);
 	bool blocked = addr_policy_domain_blocked(p->env->policy, s->host);
 	for (size_t i = 0; i < s->naddr; i++) {
 		if (blocked ||
@@ -1543,10 +1534,10 @@ static void sts_fetch_start(struct probe *p)
 		s->fetch = stsfetch_rc_str(STSFETCH_REFUSED_ADDRESS);
 		return;
 	}
-	p->pending++;
+	probe_fsm_sent(&p->fsm, PROBE_WORK_FETCH);
 	if (stsfetch_start(p->env->sts, s->host, addrs, n, on_sts_fetched, p) !=
 	    0) {
-		p->pending--;
+		probe_fsm_returned(&p->fsm, PROBE_WORK_FETCH);
 		s->fetch = stsfetch_rc_str(STSFETCH_OUT_OF_MEMORY);
 		oom(p);
 	}
@@ -1680,13 +1671,7 @@ static void on_answer(void *arg, const struct resolver_answer *a)
 	switch (q->kind) {
 	case Q_MX:
 		on_mx(p, q, a);
-		for (size_t i = 0; i < p->nhosts && !p->failed; i++) {
-			struct host *h = &p->hosts[i];
-			if (!h->kept)
-				continue;
-			query_send(p, Q_A, i, h->name, DNS_TYPE_A);
-			query_send(p, Q_AAAA, i, h->name, DNS_TYPE_AAAA);
-		}
+		probe_fsm_mx_answered(&p->fsm);
 		break;
 	case Q_A:
 	case Q_AAAA:
@@ -1697,6 +1682,7 @@ static void on_answer(void *arg, const struct resolver_answer *a)
 		break;
 	case Q_STS_TXT:
 		on_sts_txt(p, q, a);
+		probe_fsm_set_fetch_due(&p->fsm, p->sts.fetch_due);
 		break;
 	case Q_RPT_TXT:
 		on_rpt_txt(p, q, a);
@@ -1707,8 +1693,7 @@ static void on_answer(void *arg, const struct resolver_answer *a)
 		break;
 	}
 	free(q);
-	if (--p->pending == 0)
-		dns_done(p);
+	work_returned(p, PROBE_WORK_DNS);
 }
 
 static void query_send(struct probe *p, enum query_kind kind, size_t host,
@@ -1726,20 +1711,92 @@ static void query_send(struct probe *p, enum query_kind kind, size_t host,
 	q->host = host;
 	q->qtype = qtype;
 	memcpy(q->qname, qname, n + 1);
-	if (resolver_query(p->env->resolver, qname, qtype, on_answer, q) != 0) {
+	probe_fsm_sent(&p->fsm, PROBE_WORK_DNS);
+	int rc =
+	    p->env->query
+		? p->env->query(p->env->query_ctx, qname, qtype, on_answer, q)
+		: resolver_query(p->env->resolver, qname, qtype, on_answer, q);
+	if (rc != 0) {
+		probe_fsm_returned(&p->fsm, PROBE_WORK_DNS);
 		free(q);
 		oom(p);
 		return;
 	}
-	p->pending++;
 	p->queries++;
+}
+
+/* --- sequencing ------------------------------------------------------- */
+
+/* PROBE_ACT_ASK_DOMAIN: the questions about the domain itself. */
+static void ask_domain(struct probe *p)
+{
+	char qname[DNS_NAME_TEXT_MAX + 16];
+
+	query_send(p, Q_MX, 0, p->domain, DNS_TYPE_MX);
+	snprintf(qname, sizeof qname, "_mta-sts.%s", p->domain);
+	query_send(p, Q_STS_TXT, 0, qname, DNS_TYPE_TXT);
+	snprintf(qname, sizeof qname, "_smtp._tls.%s", p->domain);
+	query_send(p, Q_RPT_TXT, 0, qname, DNS_TYPE_TXT);
+}
+
+/* PROBE_ACT_ASK_HOSTS: A and AAAA of every kept MX host. */
+static void ask_hosts(struct probe *p)
+{
+	for (size_t i = 0; i < p->nhosts && !p->failed; i++) {
+		struct host *h = &p->hosts[i];
+		if (!h->kept)
+			continue;
+		query_send(p, Q_A, i, h->name, DNS_TYPE_A);
+		query_send(p, Q_AAAA, i, h->name, DNS_TYPE_AAAA);
+	}
+}
+
+/*
+ * The one loop that performs what the state machine asks for, until it
+ * waits. Work that comes back from inside an action (an endpoint whose
+ * probe could not start, a failed fetch) is counted by the machine and
+ * seen at the loop's next step: only the outermost loop acts, so the
+ * probe is never finished (and freed) under a caller's feet.
+ */
+static void advance(struct probe *p)
+{
+	if (p->stepping)
+		return;
+	p->stepping = true;
+	for (;;) {
+		switch (probe_fsm_step(&p->fsm)) {
+		case PROBE_ACT_ASK_DOMAIN:
+			ask_domain(p);
+			break;
+		case PROBE_ACT_ASK_HOSTS:
+			ask_hosts(p);
+			break;
+		case PROBE_ACT_START_SMTP:
+			smtp_start(p);
+			break;
+		case PROBE_ACT_FINISH:
+			finish(p); /* frees p */
+			return;
+		case PROBE_ACT_WAIT:
+		default:
+			p->stepping = false;
+			return;
+		}
+	}
+}
+
+/* Work of kind w came back: the machine counts it and moves on. A result
+ * for work that was not out is refused by the machine and dropped. */
+static void work_returned(struct probe *p, enum probe_work w)
+{
+	if (probe_fsm_returned(&p->fsm, w) == 0)
+		advance(p);
 }
 
 int probe_start(struct probe_env *env, int64_t target_id, const char *domain,
 		struct jbuf out[TABLE_LAST], probe_done_cb cb, void *arg)
 {
 	struct probe *p = calloc(1, sizeof *p);
-	char qname[DNS_NAME_TEXT_MAX + 16];
 
 	if (!p || !(p->domain = strdup(domain))) {
 		/* Out of memory: this domain is done, not the scan. */
@@ -1766,21 +1823,13 @@ int probe_start(struct probe_env *env, int64_t target_id, const char *domain,
 	sts_facts_init(&p->sts);
 	rpt_facts_init(&p->rpt);
 
-	if (addr_policy_domain_blocked(env->policy, domain)) {
-		/* Honoured before any packet: not even a DNS question. */
+	/* A blocked domain is honoured before any packet: the machine
+	 * goes straight to finish, not even a DNS question. */
+	bool blocked = addr_policy_domain_blocked(env->policy, domain);
+	if (blocked)
 		p->mx_outcome = "blocklisted";
-		finish(p);
-		return 0;
-	}
-	/* pending is held at 1 while the first queries go out, so an early
-	 * answer cannot finish the probe under our feet. */
-	p->pending = 1;
-	query_send(p, Q_MX, 0, domain, DNS_TYPE_MX);
-	snprintf(qname, sizeof qname, "_mta-sts.%s", domain);
-	query_send(p, Q_STS_TXT, 0, qname, DNS_TYPE_TXT);
-	snprintf(qname, sizeof qname, "_smtp._tls.%s", domain);
-	query_send(p, Q_RPT_TXT, 0, qname, DNS_TYPE_TXT);
-	if (--p->pending == 0)
-		dns_done(p);
+	probe_fsm_init(&p->fsm, p->domain, blocked, env->ep_env != NULL,
+		       getenv("MXCRAWL_TRACE_PROBE") != NULL);
+	advance(p);
 	return 0;
 }

@@ -31,10 +31,19 @@
 
 struct dane_cache;
 
+/* How a probe asks a DNS question; the signature of resolver_query(),
+ * with `ctx` in place of the resolver. */
+typedef int (*probe_query_fn)(void *ctx, const char *name, uint16_t qtype,
+			      resolver_cb cb, void *arg);
+
 /* What every probe of a worker shares. */
 struct probe_env {
 	uv_loop_t *loop;
 	struct resolver *resolver;
+	/* Asks instead of resolver_query() on `resolver` when set, with
+	 * query_ctx: a scripted resolver (tests/unit/test_probe.c). */
+	probe_query_fn query;
+	void *query_ctx;
 	const struct addr_policy *policy;
 	const char *worker; /* recorded with each domain */
 	int64_t campaign_id;
