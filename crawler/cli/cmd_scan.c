@@ -482,6 +482,8 @@ struct run_facts {
 	const char *allow_cidr; /* the --allow-cidr values, comma-joined */
 	const char *blocklist;
 	const char *canary_secure, *canary_bogus;
+	/* The private resolver's, when the scan used it; else NULL. */
+	const struct unbound_embed_state *embedded;
 };
 
 static void jkey(struct jbuf *b, const char *k)
@@ -538,6 +540,15 @@ static char *provenance_json(const struct run_facts *f)
 		     f->probe->version_bind[0] ? f->probe->version_bind : NULL);
 		jstr(&b, "id_server",
 		     f->probe->id_server[0] ? f->probe->id_server : NULL);
+	}
+	jkey(&b, "private");
+	jbuf_puts(&b, f->embedded ? "true" : "false");
+	if (f->embedded) {
+		/* What it validates from: the files it was started from. */
+		jfile(&b, "root_hints", f->embedded->root_hints, NULL);
+		jbuf_puts(&b, "}");
+		jfile(&b, "trust_anchor", f->embedded->trust_anchor, NULL);
+		jbuf_puts(&b, "}");
 	}
 	jbuf_puts(&b, "}");
 	jkey(&b, "dnssec");
@@ -668,6 +679,8 @@ struct scan_opts {
 	const char *blocklist, *ca_file, *ehlo_name;
 	const char *resolver, *canary_secure, *canary_bogus;
 	const char *root_hints, *trust_anchor; /* the private resolver's */
+	/* The private resolver, once started or reused; NULL: not used. */
+	const struct unbound_embed_state *embedded;
 	bool import_only, allow_unvalidated;
 	int resume, quiet;
 	long batch;
@@ -1157,6 +1170,7 @@ static int begin_run(PGconn *c, struct scan_opts *o, const char *host,
 		.blocklist = o->blocklist,
 		.canary_secure = o->canary_secure,
 		.canary_bogus = o->canary_bogus,
+		.embedded = o->import_only ? NULL : o->embedded,
 	};
 	*prov = provenance_json(&facts);
 	if (!*prov) {
@@ -1233,28 +1247,27 @@ static int run_scan(struct db *db, struct scan_opts *o, int64_t id,
 }
 
 /* Without --resolver and $MXCRAWL_RESOLVER: the private resolver,
- * started or reused (crawler/dns/unbound_embed.h), its address into
- * addr. EX_OK or the exit status after printing why. */
-static int embedded_resolver(const struct scan_opts *o, char *addr, size_t len)
+ * started or reused (crawler/dns/unbound_embed.h), its address and
+ * sources into *st. EX_OK or the exit status after printing why. */
+static int embedded_resolver(const struct scan_opts *o,
+			     struct unbound_embed_state *st)
 {
 	struct unbound_embed u;
-	struct unbound_embed_state st;
 	int started = 0;
 
 	if (unbound_embed_init(&u) != 0)
 		return EX_UNAVAILABLE;
-	int rc = unbound_embed_start(&u, o->root_hints, o->trust_anchor, 0, &st,
+	int rc = unbound_embed_start(&u, o->root_hints, o->trust_anchor, 0, st,
 				     &started);
 	if (rc == UNBOUND_EMBED_OK) {
-		snprintf(addr, len, "%s", st.address);
 		if (!o->quiet)
 			fprintf(stderr,
 				"scan: resolver: the private unbound on %s, "
 				"%s (pid %ld; root hints %s, trust anchor "
 				"%s; log %s)\n",
-				st.address, started ? "started" : "reused",
-				unbound_embed_pid(&u), st.root_hints,
-				st.trust_anchor, u.logfile);
+				st->address, started ? "started" : "reused",
+				unbound_embed_pid(&u), st->root_hints,
+				st->trust_anchor, u.logfile);
 	}
 	unbound_embed_free(&u);
 	return cli_resolver_exit(rc);
@@ -1268,7 +1281,8 @@ int cmd_scan(int argc, char **argv)
 	int64_t id = 0, run_id = 0;
 	char ehlo_buf[300];
 	struct verify_ctx *verify = NULL;
-	char host[256], worker_id[320], embedded_addr[64];
+	char host[256], worker_id[320];
+	struct unbound_embed_state embedded;
 	PGconn *c = NULL;
 	struct db db;
 	bool db_ready = false;
@@ -1307,11 +1321,11 @@ int cmd_scan(int argc, char **argv)
 	if (!o.import_only) {
 		bool validating = false;
 		if (!o.resolver) {
-			rc = embedded_resolver(&o, embedded_addr,
-					       sizeof embedded_addr);
+			rc = embedded_resolver(&o, &embedded);
 			if (rc != EX_OK)
 				goto out;
-			o.sc.resolver.servers = embedded_addr;
+			o.sc.resolver.servers = embedded.address;
+			o.embedded = &embedded;
 		}
 		if (probe_resolver(&o.sc.resolver, o.canary_secure,
 				   o.canary_bogus, &probe) != 0) {

@@ -65,6 +65,10 @@ case $addr in 127.0.0.1:53) fail "the private resolver took port 53" ;; 127.0.0.
 expect_eq "it listens where status says" "$(ss -Hlnu "sport = :${addr#*:}" | awk '{print $4}')" "$addr"
 expect_eq "the run's resolver" "$(sql "SELECT r.resolver || ' ' || r.dnssec_validated FROM campaign_run r JOIN campaign c ON c.id = r.campaign_id WHERE c.name = 'first'")" "$addr true"
 expect_eq "it runs as the private cluster's user" "$(ps -o user= -p "$pid1")" mxcrawl
+# The run's provenance names the private resolver and what it validates from.
+expect_eq "provenance of the private resolver" \
+	"$(sql "SELECT concat_ws(' ', r.provenance #>> '{resolver,private}', r.provenance #>> '{resolver,root_hints,path}', r.provenance #>> '{resolver,trust_anchor,sha256}') FROM campaign_run r JOIN campaign c ON c.id = r.campaign_id WHERE c.name = 'first'")" \
+	"true $(realpath "$HINTS") $(sha256sum <"$ANCHOR" | cut -d' ' -f1)"
 unbound-checkconf "$RDIR/unbound.conf" >/dev/null || fail "unbound-checkconf: $RDIR/unbound.conf"
 for want in "ede: yes" "val-log-level: 2" "qname-minimisation: yes" \
 	"do-not-query-localhost: no" "auto-trust-anchor-file: \"$RDIR/root.key\"" \
