@@ -507,8 +507,9 @@ static int run_unbound(const struct unbound_embed *u)
 		}
 		/* No descriptor of the crawler (database connections, the
 		 * lock) may live on in the daemon. */
-		for (int fd = 3; fd < 1024; fd++)
-			close(fd);
+		if (close_range(3, ~0u, 0) != 0)
+			for (int fd = 3; fd < 65536; fd++)
+				close(fd);
 		execl(u->program, u->program, "-c", u->conf, (char *)NULL);
 		fprintf(stderr, "mxcrawl: cannot run %s: %s\n", u->program,
 			strerror(errno));
