@@ -524,24 +524,16 @@ static int run_unbound(const struct unbound_embed *u)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
-/* Writes unbound.conf for a resolver on `port`. */
-static int write_conf(const struct unbound_embed *u, unsigned port,
-		      int private_root)
+char *unbound_embed_conf_text(const struct unbound_embed_conf *c)
 {
-	struct unbound_embed_size sz;
-	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+	const struct unbound_embed_size *sz = &c->size;
 	const uint64_t mib = 1024 * 1024;
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
 
 	if (!f)
-		return -1;
-	unbound_embed_size_for(
-	    cores,
-	    pages > 0 && psize > 0 ? (uint64_t)pages * (uint64_t)psize : 0,
-	    &sz);
+		return NULL;
 	fprintf(f,
 		"# Written by mxcrawl at every start of its embedded "
 		"resolver: edits are lost.\n"
@@ -594,12 +586,12 @@ static int write_conf(const struct unbound_embed *u, unsigned port,
 		"  so-rcvbuf: 4m\n"
 		"  so-sndbuf: 4m\n"
 		"  so-reuseport: yes\n",
-		u->dir, u->pg.drop ? u->pg.os_user : "", u->pidfile, u->logfile,
-		port, u->hints, u->anchor, sz.threads, sz.slabs, sz.slabs,
-		sz.slabs, sz.slabs, sz.msg_cache / mib, sz.rrset_cache / mib,
-		sz.key_cache / mib, sz.neg_cache / mib, sz.infra_hosts,
-		sz.queries_per_thread, sz.outgoing_range);
-	if (private_root)
+		c->dir, c->user, c->pidfile, c->logfile, c->port, c->hints,
+		c->anchor, sz->threads, sz->slabs, sz->slabs, sz->slabs,
+		sz->slabs, sz->msg_cache / mib, sz->rrset_cache / mib,
+		sz->key_cache / mib, sz->neg_cache / mib, sz->infra_hosts,
+		sz->queries_per_thread, sz->outgoing_range);
+	if (c->private_root)
 		/* A root on loopback is a private one (a testbed): unbound
 		 * must query loopback addresses, and the special-use names
 		 * it would answer itself are that root's to answer. */
@@ -611,9 +603,37 @@ static int write_conf(const struct unbound_embed *u, unsigned port,
 	fputs("remote-control:\n  control-enable: no\n", f);
 	if (fclose(f) != 0) {
 		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+/* Writes unbound.conf for a resolver on `port`, sized for this machine. */
+static int write_conf(const struct unbound_embed *u, unsigned port,
+		      int private_root)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+	struct unbound_embed_conf c = {
+		.dir = u->dir,
+		.user = u->pg.drop ? u->pg.os_user : "",
+		.pidfile = u->pidfile,
+		.logfile = u->logfile,
+		.hints = u->hints,
+		.anchor = u->anchor,
+		.port = port,
+		.private_root = private_root,
+	};
+
+	unbound_embed_size_for(
+	    sysconf(_SC_NPROCESSORS_ONLN),
+	    pages > 0 && psize > 0 ? (uint64_t)pages * (uint64_t)psize : 0,
+	    &c.size);
+	char *text = unbound_embed_conf_text(&c);
+	if (!text) {
+		errno = ENOMEM;
 		return -1;
 	}
-	int rc = write_file(u, u->conf, text, len);
+	int rc = write_file(u, u->conf, text, strlen(text));
 	free(text);
 	return rc;
 }

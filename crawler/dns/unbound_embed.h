@@ -107,4 +107,18 @@ struct unbound_embed_size {
 void unbound_embed_size_for(long cores, uint64_t ram,
 			    struct unbound_embed_size *sz);
 
+/* What unbound.conf is written from. */
+struct unbound_embed_conf {
+	const char *dir, *pidfile, *logfile, *hints, *anchor; /* absolute */
+	const char
+	    *user; /* unbound becomes this user; "": it stays who it is */
+	unsigned port;
+	int private_root; /* unbound_embed_hints_loopback() of the hints */
+	struct unbound_embed_size size;
+};
+
+/* The text of unbound.conf (malloc'ed), or NULL when out of memory. Pure:
+ * the same input gives the same text. */
+char *unbound_embed_conf_text(const struct unbound_embed_conf *c);
+
 #endif

@@ -1,6 +1,7 @@
 /* The embedded resolver's pure parts: whether root hints name a private
  * root on loopback, and how big unbound is made for a machine. */
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "crawler/dns/unbound_embed.h"
 #include "unit.h"
@@ -86,4 +87,82 @@ UNIT_TEST(test_unbound_embed_rc_str)
 		  "mismatch");
 	CHECK_STR(unbound_embed_rc_str(UNBOUND_EMBED_RC_LAST), "unknown",
 		  "last");
+}
+
+/* Whether `line` (without its newline) is a whole line of `text`. */
+static int has_line(const char *text, const char *line)
+{
+	size_t n = strlen(line);
+
+	for (const char *p = text; (p = strstr(p, line)) != NULL; p++)
+		if ((p == text || p[-1] == '\n') && p[n] == '\n')
+			return 1;
+	return 0;
+}
+
+UNIT_TEST(test_unbound_embed_conf_text)
+{
+	struct unbound_embed_conf c = {
+		.dir = "/d/resolver",
+		.pidfile = "/d/resolver/unbound.pid",
+		.logfile = "/d/resolver/unbound.log",
+		.hints = "/d/resolver/root.hints",
+		.anchor = "/d/resolver/root.key",
+		.user = "mxcrawl",
+		.port = 23456,
+	};
+	/* The lines every configuration has: what the scan relies on. */
+	static const char *const always[] = {
+		"server:",
+		"  interface: 127.0.0.1",
+		"  port: 23456",
+		"  username: \"mxcrawl\"",
+		"  chroot: \"\"",
+		"  pidfile: \"/d/resolver/unbound.pid\"",
+		"  logfile: \"/d/resolver/unbound.log\"",
+		"  root-hints: \"/d/resolver/root.hints\"",
+		"  auto-trust-anchor-file: \"/d/resolver/root.key\"",
+		"  module-config: \"validator iterator\"",
+		"  ede: yes",
+		"  val-log-level: 2",
+		"  qname-minimisation: yes",
+		"  num-threads: 2",
+		"  msg-cache-slabs: 4",
+		"  msg-cache-size: 341m",
+		"  rrset-cache-size: 682m",
+		"remote-control:",
+		"  control-enable: no",
+	};
+	/* The lines of a private root (a testbed) only. */
+	static const char *const private_only[] = {
+		"  do-not-query-localhost: no",
+		"  local-zone: \"test.\" nodefault",
+		"  local-zone: \"invalid.\" nodefault",
+		"  local-zone: \"onion.\" nodefault",
+	};
+
+	unbound_embed_size_for(4, 8192ull * 1024 * 1024, &c.size);
+	for (int priv = 0; priv <= 1; priv++) {
+		c.private_root = priv;
+		char *text = unbound_embed_conf_text(&c);
+		CHECK(text != NULL);
+		if (!text)
+			return;
+		for (size_t i = 0; i < sizeof always / sizeof *always; i++)
+			if (!has_line(text, always[i]))
+				unit_fail(__FILE__, __LINE__,
+					  "private_root %d: no line '%s'", priv,
+					  always[i]);
+		for (size_t i = 0;
+		     i < sizeof private_only / sizeof *private_only; i++)
+			if (has_line(text, private_only[i]) != priv)
+				unit_fail(__FILE__, __LINE__,
+					  "private_root %d: line '%s' %s", priv,
+					  private_only[i],
+					  priv ? "missing" : "present");
+		/* Never the real root's port 53, never forwarding. */
+		CHECK(!strstr(text, "port: 53\n"));
+		CHECK(!strstr(text, "forward-zone"));
+		free(text);
+	}
 }
