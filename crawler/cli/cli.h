@@ -43,6 +43,8 @@ enum cli_opt {
 	CLI_OPT_NO_SMTP,
 	CLI_OPT_DICT_SAMPLES,
 	CLI_OPT_PER_IP,
+	CLI_OPT_ROOT_HINTS,
+	CLI_OPT_TRUST_ANCHOR,
 };
 
 /* A subcommand: argv[0] is its own name; returns a sysexits code. */

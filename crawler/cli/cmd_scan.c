@@ -20,6 +20,7 @@
 #include "crawler/cli/commands.h"
 #include "crawler/store/db.h"
 #include "crawler/util/json.h"
+#include "crawler/dns/unbound_embed.h"
 #include "crawler/scan/probe.h"
 #include "crawler/scan/provenance.h"
 #include "crawler/scan/sched.h"
@@ -48,7 +49,11 @@ static const char usage[] =
     "\n"
     "Scanning:\n"
     "  --resolver IP:PORT the validating resolver (default $MXCRAWL_RESOLVER,\n"
-    "                     else 127.0.0.1:53)\n"
+    "                     else the private one: 'mxcrawl resolver --help')\n"
+    "  --root-hints FILE  the private resolver's root hints, an absolute\n"
+    "                     path (default " UNBOUND_EMBED_ROOT_HINTS ")\n"
+    "  --trust-anchor FILE  its root trust anchor, an absolute path\n"
+    "                     (default " UNBOUND_EMBED_TRUST_ANCHOR ")\n"
     "  --canary-secure N  a name that must validate (default\n"
     "                     $MXCRAWL_CANARY_SECURE, else ietf.org)\n"
     "  --canary-bogus N   a name that must be bogus (default\n"
@@ -92,8 +97,10 @@ static const char usage[] =
     "66 unreadable file; 69 database or resolver unreachable; 75 interrupted\n"
     "(resume with --resume); 78 bad trust store, a canary that cannot tell\n"
     "(a bogus canary that validates or does not exist), or a resolver that\n"
-    "does not validate DNSSEC (without --allow-unvalidated), or a pending\n"
-    "migration that this role may not apply; nothing is written then.\n" USAGE_EXIT_COMMON;
+    "does not validate DNSSEC (without --allow-unvalidated), a private\n"
+    "resolver that runs from other root hints or another trust anchor than\n"
+    "named, or a pending migration that this role may not apply; nothing\n"
+    "is written then.\n" USAGE_EXIT_COMMON;
 
 /* Options of this command only. */
 enum { OPT_ALLOW_UNVALIDATED = 3000 };
@@ -475,6 +482,8 @@ struct run_facts {
 	const char *allow_cidr; /* the --allow-cidr values, comma-joined */
 	const char *blocklist;
 	const char *canary_secure, *canary_bogus;
+	/* The private resolver's, when the scan used it; else NULL. */
+	const struct unbound_embed_state *embedded;
 };
 
 static void jkey(struct jbuf *b, const char *k)
@@ -531,6 +540,15 @@ static char *provenance_json(const struct run_facts *f)
 		     f->probe->version_bind[0] ? f->probe->version_bind : NULL);
 		jstr(&b, "id_server",
 		     f->probe->id_server[0] ? f->probe->id_server : NULL);
+	}
+	jkey(&b, "private");
+	jbuf_puts(&b, f->embedded ? "true" : "false");
+	if (f->embedded) {
+		/* What it validates from: the files it was started from. */
+		jfile(&b, "root_hints", f->embedded->root_hints, NULL);
+		jbuf_puts(&b, "}");
+		jfile(&b, "trust_anchor", f->embedded->trust_anchor, NULL);
+		jbuf_puts(&b, "}");
 	}
 	jbuf_puts(&b, "}");
 	jkey(&b, "dnssec");
@@ -660,6 +678,9 @@ struct scan_opts {
 	const char *targets, *format, *origin, *name, *vantage, *opt_db;
 	const char *blocklist, *ca_file, *ehlo_name;
 	const char *resolver, *canary_secure, *canary_bogus;
+	const char *root_hints, *trust_anchor; /* the private resolver's */
+	/* The private resolver, once started or reused; NULL: not used. */
+	const struct unbound_embed_state *embedded;
 	bool import_only, allow_unvalidated;
 	int resume, quiet;
 	long batch;
@@ -720,6 +741,9 @@ static int parse_options(int argc, char **argv, struct scan_opts *o)
 		{ "record-dict-samples", required_argument, NULL,
 		  CLI_OPT_DICT_SAMPLES },
 		{ "per-ip", required_argument, NULL, CLI_OPT_PER_IP },
+		{ "root-hints", required_argument, NULL, CLI_OPT_ROOT_HINTS },
+		{ "trust-anchor", required_argument, NULL,
+		  CLI_OPT_TRUST_ANCHOR },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -731,7 +755,8 @@ static int parse_options(int argc, char **argv, struct scan_opts *o)
 	*o = (struct scan_opts){
 		.batch = CAMPAIGN_BATCH_DEFAULT,
 		.ca_file = env_or("MXCRAWL_CA_FILE", NULL),
-		.resolver = env_or("MXCRAWL_RESOLVER", "127.0.0.1:53"),
+		/* NULL: the private resolver (embedded_resolver). */
+		.resolver = env_or("MXCRAWL_RESOLVER", NULL),
 		.canary_secure = env_or("MXCRAWL_CANARY_SECURE", "ietf.org"),
 		.canary_bogus =
 		    env_or("MXCRAWL_CANARY_BOGUS", "dnssec-failed.org"),
@@ -866,6 +891,12 @@ static int parse_options(int argc, char **argv, struct scan_opts *o)
 				goto usage;
 			o->sc.per_ip = (unsigned)v;
 			break;
+		case CLI_OPT_ROOT_HINTS:
+			o->root_hints = optarg;
+			break;
+		case CLI_OPT_TRUST_ANCHOR:
+			o->trust_anchor = optarg;
+			break;
 		case CLI_OPT_DICT_SAMPLES:
 			if ((v = cli_parse_long("scan", "--record-dict-samples",
 						optarg, RECORD_DICT_MIN_SAMPLES,
@@ -909,6 +940,16 @@ static int parse_options(int argc, char **argv, struct scan_opts *o)
 		cli_usage_error("scan",
 				"give --targets FILE (or --campaign NAME "
 				"--resume)");
+		goto usage;
+	}
+	if (cli_resolver_file_check("scan", "--root-hints", o->root_hints) ||
+	    cli_resolver_file_check("scan", "--trust-anchor", o->trust_anchor))
+		goto usage;
+	if ((o->root_hints || o->trust_anchor) && o->resolver) {
+		cli_usage_error("scan",
+				"--root-hints and --trust-anchor set up the "
+				"private resolver, used only without "
+				"--resolver and $MXCRAWL_RESOLVER");
 		goto usage;
 	}
 	if (o->blocklist) {
@@ -1129,6 +1170,7 @@ static int begin_run(PGconn *c, struct scan_opts *o, const char *host,
 		.blocklist = o->blocklist,
 		.canary_secure = o->canary_secure,
 		.canary_bogus = o->canary_bogus,
+		.embedded = o->import_only ? NULL : o->embedded,
 	};
 	*prov = provenance_json(&facts);
 	if (!*prov) {
@@ -1204,6 +1246,33 @@ static int run_scan(struct db *db, struct scan_opts *o, int64_t id,
 	return rc;
 }
 
+/* Without --resolver and $MXCRAWL_RESOLVER: the private resolver,
+ * started or reused (crawler/dns/unbound_embed.h), its address and
+ * sources into *st. EX_OK or the exit status after printing why. */
+static int embedded_resolver(const struct scan_opts *o,
+			     struct unbound_embed_state *st)
+{
+	struct unbound_embed u;
+	int started = 0;
+
+	if (unbound_embed_init(&u) != 0)
+		return EX_UNAVAILABLE;
+	int rc = unbound_embed_start(&u, o->root_hints, o->trust_anchor, 0, st,
+				     &started);
+	if (rc == UNBOUND_EMBED_OK) {
+		if (!o->quiet)
+			fprintf(stderr,
+				"scan: resolver: the private unbound on %s, "
+				"%s (pid %ld; root hints %s, trust anchor "
+				"%s; log %s)\n",
+				st->address, started ? "started" : "reused",
+				unbound_embed_pid(&u), st->root_hints,
+				st->trust_anchor, u.logfile);
+	}
+	unbound_embed_free(&u);
+	return cli_resolver_exit(rc);
+}
+
 int cmd_scan(int argc, char **argv)
 {
 	struct scan_opts o;
@@ -1213,6 +1282,7 @@ int cmd_scan(int argc, char **argv)
 	char ehlo_buf[300];
 	struct verify_ctx *verify = NULL;
 	char host[256], worker_id[320];
+	struct unbound_embed_state embedded;
 	PGconn *c = NULL;
 	struct db db;
 	bool db_ready = false;
@@ -1250,6 +1320,13 @@ int cmd_scan(int argc, char **argv)
 	 * next, before anything is written. */
 	if (!o.import_only) {
 		bool validating = false;
+		if (!o.resolver) {
+			rc = embedded_resolver(&o, &embedded);
+			if (rc != EX_OK)
+				goto out;
+			o.sc.resolver.servers = embedded.address;
+			o.embedded = &embedded;
+		}
 		if (probe_resolver(&o.sc.resolver, o.canary_secure,
 				   o.canary_bogus, &probe) != 0) {
 			rc = EX_UNAVAILABLE;

@@ -23,6 +23,17 @@ int cmd_export(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_campaign(int argc, char **argv);
 int cmd_reverify(int argc, char **argv);
+int cmd_resolver(int argc, char **argv);
+
+/* The exit status for an unbound_embed_start() result (cmd_resolver.c):
+ * 0, 73, 66, 78 or 69. */
+int cli_resolver_exit(int embed_rc);
+
+/* EX_OK, or EX_USAGE after printing why: `path`, given to option `opt` of
+ * command `cmd`, is not absolute (the private resolver's files are named
+ * by absolute paths only: unbound runs in a directory of its own). NULL is
+ * fine. */
+int cli_resolver_file_check(const char *cmd, const char *opt, const char *path);
 
 /*
  * Opens a target file and settles its format: `format` ("plain", "tranco",

@@ -17,6 +17,8 @@ const struct cli_command cli_commands[] = {
 	{ "db",
 	  "manage the database: migrate | start | stop | status | conninfo",
 	  cmd_db },
+	{ "resolver", "manage the private resolver: start | stop | status",
+	  cmd_resolver },
 	{ "campaign", "list | show | cancel | lock campaigns", cmd_campaign },
 	{ "targets",
 	  "check a target file: what would be scanned, what is rejected",
@@ -38,7 +40,9 @@ static void usage(FILE *out)
 	fputs(
 	    "\n'mxcrawl COMMAND --help' describes a command's options.\n"
 	    "Without --db or PG* variables, mxcrawl uses a private PostgreSQL\n"
-	    "cluster under $XDG_DATA_HOME/mxcrawl (or ~/.local/share/mxcrawl).\n",
+	    "cluster under $XDG_DATA_HOME/mxcrawl (or ~/.local/share/mxcrawl);\n"
+	    "without --resolver or $MXCRAWL_RESOLVER, scan uses a private unbound\n"
+	    "there too.\n",
 	    out);
 }
 

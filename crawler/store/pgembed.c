@@ -367,6 +367,26 @@ static int prepare_dirs(struct pgembed *pg, int verbose)
 	return -1;
 }
 
+int pgembed_prepare_subdir(struct pgembed *pg, const char *dir, int verbose)
+{
+	int rc = prepare_dirs(pg, verbose);
+
+	if (rc != 0)
+		return rc;
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		log_error("cannot create '%s': %s; set XDG_DATA_HOME to a "
+			  "writable directory",
+			  dir, strerror(errno));
+		return PGEMBED_CANTCREATE;
+	}
+	if (pg->drop && chown(dir, pg->uid, pg->gid) != 0) {
+		log_error("cannot give '%s' to user %s: %s", dir, pg->os_user,
+			  strerror(errno));
+		return PGEMBED_CANTCREATE;
+	}
+	return 0;
+}
+
 long pgembed_pid(const struct pgembed *pg)
 {
 	char path[4096], line[64];

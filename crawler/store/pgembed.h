@@ -42,6 +42,13 @@ void pgembed_free(struct pgembed *pg);
  * the lock file) cannot be created or written: exit 73, not 69. */
 #define PGEMBED_CANTCREATE (-2)
 
+/* Makes `dir`, a directory directly below pg->root, for another private
+ * server that runs as the cluster's user (the embedded resolver): root/ is
+ * prepared as for the cluster, `dir` is created 0700 and given to that
+ * user, and the user can reach it. Returns 0, PGEMBED_CANTCREATE or -1
+ * (reason printed). */
+int pgembed_prepare_subdir(struct pgembed *pg, const char *dir, int verbose);
+
 /* Creates the cluster if needed and starts it; a running cluster is left
  * alone. `verbose` says what is done. Returns 0, PGEMBED_CANTCREATE or -1
  * (reason printed). */

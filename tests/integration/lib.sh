@@ -33,6 +33,12 @@ cluster_pid() {
 	[ -f "$f" ] && head -n 1 "$f"
 }
 
+# The PID of this test's private resolver (mxcrawl resolver), or nothing.
+resolver_pid() {
+	local f=$XDG_DATA_HOME/mxcrawl/resolver/unbound.pid
+	[ -s "$f" ] && head -n 1 "$f"
+}
+
 # Waits (at most 60 s) until a process that is not our child has exited.
 wait_gone() {
 	timeout 60 tail --pid="$1" -s 0.1 -f /dev/null
@@ -68,6 +74,10 @@ testbed_up() {
 	}
 	# shellcheck disable=SC1091
 	source "$TB/testbed.env"
+	# Every scan of a test names its resolver: the testbed's unless it
+	# says otherwise. Without one, scan would start the private resolver
+	# (test_resolver_embedded.sh does that, on the testbed's root).
+	[ -n "${MXCRAWL_RESOLVER:-}" ] || fail "testbed.env sets no MXCRAWL_RESOLVER"
 	# allow_args: --allow-cidr for each of the testbed's networks, for
 	# the scan's command line (the addresses are outside the defaults).
 	local c allow
@@ -108,6 +118,13 @@ test_cleanup() {
 	if [ -n "${NOVAL_PID:-}" ]; then
 		kill "$NOVAL_PID" 2>/dev/null || true
 		wait "$NOVAL_PID" 2>/dev/null || true
+	fi
+	# A private resolver a test started (scan without --resolver) keeps
+	# running after the scan: stopped here by its PID.
+	pid=$(resolver_pid || true)
+	if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = unbound ]; then
+		kill -TERM "$pid" 2>/dev/null || true
+		wait_gone "$pid" || kill -KILL "$pid" 2>/dev/null || true
 	fi
 	pid=$(cluster_pid || true)
 	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then

@@ -159,6 +159,9 @@ assert [r["kind"] for r in runs] == ["create", "resume"], runs
 for r in runs:
     assert r["resolver"]["address"] == resolver, r["resolver"]
     assert r["resolver"]["version_bind"].startswith("unbound"), r["resolver"]
+    # --resolver (here $MXCRAWL_RESOLVER): not the private one, no root
+    # hints or trust anchor of its own to name.
+    assert r["resolver"]["private"] is False and "root_hints" not in r["resolver"], r["resolver"]
     assert r["canaries"]["secure"]["name"] == secure and \
         r["canaries"]["secure"]["dnssec"] == "secure", r["canaries"]
     assert r["canaries"]["bogus"]["name"] == bogus and \
