@@ -28,6 +28,7 @@
 #include "crawler/util/retry.h"
 #include "crawler/verify/danecache.h"
 #include "crawler/scan/epclaim.h"
+#include "crawler/scan/pace.h"
 #include "crawler/scan/sched.h"
 #include "crawler/store/store.h"
 #include "crawler/sts/stsfetch.h"
@@ -106,10 +107,11 @@ struct worker {
 
 	struct batch *active; /* batches being probed (started or not) */
 	bool asked;	      /* a request for work is outstanding */
-	unsigned inflight;
-	unsigned window;
-	double tokens; /* rate limiter */
-	double tokens_per_tick;
+	struct pace pace;     /* the window and the rate cap */
+	/* Inside probe_start: a probe that ends at once (a blocklisted
+	 * domain asks nothing) is accounted for by worker_pump, which is
+	 * walking the batches, not by on_probe_done. */
+	bool starting;
 	bool finished;
 	bool handles; /* the loop's handles exist (for cleanup) */
 };
@@ -182,6 +184,21 @@ static void hand_in(struct worker *w, struct batch *b)
 }
 
 /* A probe of batch `arg` is done (probe.h); b->prober is its worker. */
+/* Hands b to the writer once every domain of it that was started is
+ * done: a complete batch whole, an abandoned one in part (what was probed
+ * is stored, the rest given back; store_write). */
+static void batch_check(struct worker *w, struct batch *b)
+{
+	if (b->done != b->n && !(b->abandoned && b->done == b->started))
+		return;
+	struct batch **pp = &w->active;
+	while (*pp && *pp != b)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = b->next;
+	hand_in(w, b);
+}
+
 static void on_probe_done(void *arg, const struct probe_counts *d)
 {
 	struct batch *b = arg;
@@ -201,40 +218,36 @@ static void on_probe_done(void *arg, const struct probe_counts *d)
 	atomic_fetch_add(&sh->endpoints, d->endpoints_probed);
 	atomic_fetch_add(&sh->starttls, d->starttls_ok);
 	atomic_fetch_sub(&sh->inflight, 1);
-	w->inflight--;
+	pace_finished(&w->pace);
 	b->done++;
-	if (b->done == b->n || (b->abandoned && b->done == b->started)) {
-		/* Unlink from the active list and hand to the writer: a
-		 * complete batch whole, an abandoned one in part (what was
-		 * probed is stored, the rest given back; store_write). */
-		struct batch **pp = &w->active;
-		while (*pp && *pp != b)
-			pp = &(*pp)->next;
-		if (*pp)
-			*pp = b->next;
-		hand_in(w, b);
-	}
+	if (w->starting)
+		return;
+	batch_check(w, b);
 	worker_pump(w);
-}
-
-static bool can_start(struct worker *w)
-{
-	if (w->inflight >= w->window)
-		return false;
-	if (w->sh->cfg->rate > 0 && w->tokens < 1)
-		return false;
-	return true;
 }
 
 /* Starts what the window and the rate allow; asks for work when the
  * batches at hand are all started. Ends the loop when all is done. */
 static void worker_pump(struct worker *w)
 {
-	for (struct batch *b = w->active; b && can_start(w); b = b->next) {
-		while (b->started < b->n && can_start(w) && !stop_requested) {
+	struct batch *next;
+
+	for (struct batch *b = w->active; b && pace_can_start(&w->pace);
+	     b = next) {
+		while (b->started < b->n && pace_can_start(&w->pace) &&
+		       !stop_requested) {
 			struct batch_target *t = &b->t[b->started++];
-			if (probe_start(&w->env, t->id, t->domain, b->out,
-					on_probe_done, b) != 0) {
+			/* Counted before it starts: it may end inside
+			 * probe_start. */
+			pace_started(&w->pace);
+			atomic_fetch_add(&w->sh->inflight, 1);
+			w->starting = true;
+			int rc = probe_start(&w->env, t->id, t->domain, b->out,
+					     on_probe_done, b);
+			w->starting = false;
+			if (rc != 0) {
+				pace_finished(&w->pace);
+				atomic_fetch_sub(&w->sh->inflight, 1);
 				/* Out of memory, and not even the domain's
 				 * not_recorded row could be written (probe.h):
 				 * the batch cannot be finished here; it stays
@@ -249,11 +262,9 @@ static void worker_pump(struct worker *w)
 				stop_requested = 1;
 				break;
 			}
-			w->inflight++;
-			atomic_fetch_add(&w->sh->inflight, 1);
-			if (w->sh->cfg->rate > 0)
-				w->tokens -= 1;
 		}
+		next = b->next;
+		batch_check(w, b);
 	}
 	bool all_started = true;
 	for (struct batch *b = w->active; b; b = b->next)
@@ -263,8 +274,8 @@ static void worker_pump(struct worker *w)
 		ask_for_work(w);
 	/* Done when nothing is in flight, no reply to a request is due (the
 	 * store may still deliver to the inbox), and nothing is left. */
-	if (w->inflight == 0 && !w->asked && (w->no_more || stop_requested) &&
-	    !w->finished) {
+	if (w->pace.inflight == 0 && !w->asked &&
+	    (w->no_more || stop_requested) && !w->finished) {
 		/* Batches cut short by the stop, started in part or not at
 		 * all, go to the writer too: it stores what was probed and
 		 * gives the rest back (releases their leases). */
@@ -324,13 +335,8 @@ static void on_inbox(uv_async_t *a)
 static void on_rate_tick(uv_timer_t *t)
 {
 	struct worker *w = t->data;
-	double cap = w->tokens_per_tick * (1000.0 / SCHED_RATE_TICK_MS);
 
-	w->tokens += w->tokens_per_tick;
-	/* At most one second's worth may accumulate. */
-	if (w->tokens > cap)
-		w->tokens = cap > 1 ? cap : 1;
-	if (stop_requested || w->tokens >= 1)
+	if (pace_tick(&w->pace) || stop_requested)
 		worker_pump(w);
 }
 
@@ -365,13 +371,9 @@ static int worker_init(struct worker *w, struct shared *sh, unsigned index)
 	uv_timer_init(&w->loop, &w->rate_timer);
 	w->rate_timer.data = w;
 	w->handles = true;
-	w->window = cfg->concurrency / cfg->workers;
-	if (w->window == 0)
-		w->window = 1;
+	pace_init(&w->pace, cfg->concurrency, cfg->workers, cfg->rate,
+		  SCHED_RATE_TICK_MS);
 	if (cfg->rate > 0) {
-		w->tokens_per_tick =
-		    cfg->rate / cfg->workers * SCHED_RATE_TICK_MS / 1000.0;
-		w->tokens = 1;
 		uv_timer_start(&w->rate_timer, on_rate_tick, SCHED_RATE_TICK_MS,
 			       SCHED_RATE_TICK_MS);
 	} else {

@@ -1,0 +1,41 @@
+/*
+ * How fast one worker starts domains: at most `window` probes in flight
+ * (the scan's --concurrency shared out among the workers), and with a rate
+ * cap (--rate, domains per second for the whole scan) a token bucket: each
+ * start takes a token, a timer adds the worker's share every tick, and at
+ * most one second's worth (at least one token) accumulates, so an idle
+ * spell cannot turn into a burst above the rate. No I/O and no clock: the
+ * scheduler calls pace_tick from its timer (tests call it by hand).
+ */
+#ifndef MXCRAWL_SCAN_PACE_H
+#define MXCRAWL_SCAN_PACE_H
+
+#include <stdbool.h>
+
+struct pace {
+	unsigned window;   /* probes in flight, at most */
+	unsigned inflight; /* probes started and not finished */
+	bool capped;	   /* a rate cap is set */
+	double tokens;	   /* starts allowed now */
+	double per_tick;   /* tokens added per tick */
+	double most;	   /* tokens kept at most */
+};
+
+/* The pace of one of `workers` workers of a scan at `concurrency` probes
+ * in flight and `rate` domains per second (0: no cap), its timer ticking
+ * every tick_ms. The bucket starts with one token. */
+void pace_init(struct pace *p, unsigned concurrency, unsigned workers,
+	       double rate, unsigned tick_ms);
+
+/* Whether a domain may start now (window and rate). */
+bool pace_can_start(const struct pace *p);
+
+/* A domain started (takes a token) / a started domain finished. */
+void pace_started(struct pace *p);
+void pace_finished(struct pace *p);
+
+/* One tick of the timer: adds the tick's tokens. Returns whether a start
+ * is allowed by the rate now (the caller then tries to start more). */
+bool pace_tick(struct pace *p);
+
+#endif
