@@ -266,18 +266,18 @@ UNIT_TEST(test_addr_parse_format)
 		{ "2001:DB8:0:0::1", 0, "2001:db8::1" },
 		{ "::ffff:10.0.0.1", 0, "::ffff:10.0.0.1" },
 		{ "::", 0, "::" },
-		{ "", -1, NULL },
-		{ "192.0.2", -1, NULL },
-		{ "192.0.2.256", -1, NULL },
-		{ "192.0.2.1 ", -1, NULL },
-		{ " 192.0.2.1", -1, NULL },
-		{ "192.0.2.1/32", -1, NULL },
-		{ "010.0.0.1", -1, NULL },
-		{ "0x7f.0.0.1", -1, NULL },
-		{ "fe80::1%eth0", -1, NULL },
-		{ "[::1]", -1, NULL },
-		{ ":::1", -1, NULL },
-		{ "example.com", -1, NULL },
+		{ "", -EINVAL, NULL },
+		{ "192.0.2", -EINVAL, NULL },
+		{ "192.0.2.256", -EINVAL, NULL },
+		{ "192.0.2.1 ", -EINVAL, NULL },
+		{ " 192.0.2.1", -EINVAL, NULL },
+		{ "192.0.2.1/32", -EINVAL, NULL },
+		{ "010.0.0.1", -EINVAL, NULL },
+		{ "0x7f.0.0.1", -EINVAL, NULL },
+		{ "fe80::1%eth0", -EINVAL, NULL },
+		{ "[::1]", -EINVAL, NULL },
+		{ ":::1", -EINVAL, NULL },
+		{ "example.com", -EINVAL, NULL },
 	};
 	char buf[64];
 	struct addr a;
@@ -290,8 +290,8 @@ UNIT_TEST(test_addr_parse_format)
 		addr_format(&a, buf, sizeof(buf));
 		CHECK_STR(buf, cases[i].out, cases[i].in);
 	}
-	CHECK_INT(addr_parse(NULL, &a), -1, "NULL text");
-	CHECK_INT(addr_parse("::1", NULL), -1, "NULL addr");
+	CHECK_INT(addr_parse(NULL, &a), -EINVAL, "NULL text");
+	CHECK_INT(addr_parse("::1", NULL), -EINVAL, "NULL addr");
 
 	CHECK_INT(addr_parse("2001:db8::1", &a), 0, "parse");
 	addr_format(&a, buf, 4); /* too small: empty rather than cut */
