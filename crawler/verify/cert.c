@@ -131,5 +131,5 @@ int cert_copy_row(struct jbuf *b, const uint8_t *der, size_t len)
 				   X509_get_issuer_name(x)) == 0);
 	copy_row_end(b);
 	X509_free(x);
-	return b->failed ? -1 : 0;
+	return jbuf_error(b);
 }
