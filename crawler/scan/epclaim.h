@@ -83,8 +83,8 @@ void epclaim_freeze(struct epclaim *c);
 
 /* Files the claim for an endpoint epreg_request() answered EPREG_CLAIM
  * for. Another crawler's result is published with its stored chain, which
- * each domain judges for DANE itself (epreg.h). Returns 0, or -1 when out
- * of memory (nothing filed). */
+ * each domain judges for DANE itself (epreg.h). Returns 0, or -ENOMEM
+ * (nothing filed). */
 int epclaim_request(struct epclaim *c, const struct ep_key *k);
 
 /* Hands in the result of a probe whose claim was won: stored, then
