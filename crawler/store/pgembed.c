@@ -427,8 +427,7 @@ char *pgembed_conninfo_role(const struct pgembed *pg, const char *role)
 }
 
 /* The settings that make the cluster private: no TCP, socket only for its
- * owner (and root). 0, or -1 with errno set (fclose()'s convention, for
- * the caller's strerror). */
+ * owner (and root). 0, or the negative errno of fopen() or fclose(). */
 static int write_config(const struct pgembed *pg)
 {
 	char path[4096];
@@ -437,7 +436,7 @@ static int write_config(const struct pgembed *pg)
 	snprintf(path, sizeof path, "%s/postgresql.conf", pg->pgdata);
 	f = fopen(path, "a");
 	if (!f)
-		return -1;
+		return -errno;
 	fprintf(
 	    f,
 	    "\n# Added by mxcrawl: a private cluster on a Unix socket only.\n"
@@ -449,7 +448,7 @@ static int write_config(const struct pgembed *pg)
 	    "shared_buffers = 256MB\n"
 	    "logging_collector = off\n",
 	    pg->sockdir);
-	return fclose(f);
+	return fclose(f) == 0 ? 0 : -errno;
 }
 
 static int create_cluster(struct pgembed *pg, int verbose)
@@ -492,9 +491,10 @@ static int create_cluster(struct pgembed *pg, int verbose)
 		log_error("initdb failed; its output is in %s", log);
 		return -EIO;
 	}
-	if (write_config(pg) != 0) {
+	int rc = write_config(pg);
+	if (rc != 0) {
 		log_error("cannot write %s/postgresql.conf: %s", pg->pgdata,
-			  strerror(errno));
+			  strerror(-rc));
 		return -EIO;
 	}
 	return 0;
