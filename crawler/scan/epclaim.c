@@ -777,14 +777,14 @@ static void release(struct epclaim *c)
 
 /* --- the interface ----------------------------------------------------- */
 
-struct epclaim *epclaim_start(const struct epclaim_config *cfg)
+int epclaim_start(struct epclaim **out, const struct epclaim_config *cfg)
 {
 	struct epclaim *c = calloc(1, sizeof *c);
+	int rc;
 
-	if (!c) {
-		log_error("claims: out of memory");
-		return NULL;
-	}
+	*out = NULL;
+	if (!c)
+		return -ENOMEM;
 	c->cfg = *cfg;
 	c->renew_every = (uint64_t)(cfg->lease_seconds / 3 + 1) * 1000;
 	c->last_renew = now_ms();
@@ -793,41 +793,44 @@ struct epclaim *epclaim_start(const struct epclaim_config *cfg)
 	c->rec.codec = record_codec_new(
 	    cfg->dict_samples ? cfg->dict_samples : RECORD_DICT_SAMPLES);
 	if (!c->rec.codec) {
-		log_error("claims: out of memory");
 		free(c);
-		return NULL;
+		return -ENOMEM;
 	}
 	c->reqs_tail = &c->reqs;
 	c->results_tail = &c->results;
 	c->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (c->efd < 0) {
-		log_error("claims: eventfd: %s", strerror(errno));
+		rc = -errno;
 		record_codec_free(c->rec.codec);
 		free(c);
-		return NULL;
+		return rc;
 	}
-	if (connect_db(c) != 0) {
-		log_error("claims: cannot connect to PostgreSQL: %s",
-			  c->c ? PQerrorMessage(c->c) : "out of memory");
+	rc = connect_db(c);
+	if (rc != 0) {
+		/* PostgreSQL's reason is known only here. */
+		if (rc == -EIO)
+			log_error("claims: cannot connect to PostgreSQL: %s",
+				  PQerrorMessage(c->c));
 		PQfinish(c->c);
 		close(c->efd);
 		record_codec_free(c->rec.codec);
 		free(c);
-		return NULL;
+		return rc;
 	}
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_mutex_init(&c->db, NULL);
-	if (pthread_create(&c->thread, NULL, claim_main, c) != 0) {
-		log_error("claims: cannot start a thread");
+	rc = -pthread_create(&c->thread, NULL, claim_main, c);
+	if (rc != 0) {
 		pthread_mutex_destroy(&c->db);
 		pthread_mutex_destroy(&c->mu);
 		PQfinish(c->c);
 		close(c->efd);
 		record_codec_free(c->rec.codec);
 		free(c);
-		return NULL;
+		return rc;
 	}
-	return c;
+	*out = c;
+	return 0;
 }
 
 void epclaim_stop(struct epclaim *c, struct epclaim_stats *stats)

@@ -843,13 +843,16 @@ static int make_shared(struct shared *sh)
 			.reg = sh->reg,
 			.dict_samples = cfg->record_dict_samples,
 		};
-		sh->claims = epclaim_start(&cc);
-		if (!sh->claims) {
-			/* epclaim_start() printed why; the database is the
-			 * likely cause. */
-			rc = -EIO;
+		rc = epclaim_start(&sh->claims, &cc);
+		if (rc != 0) {
+			/* The database's reason is printed already. */
+			if (rc != -EIO && rc != -ENOMEM)
+				log_error("cannot start the endpoint claims: "
+					  "%s",
+					  strerror(-rc));
 			goto fail;
 		}
+		rc = -ENOMEM;
 		epreg_use_claims(sh->reg);
 		if (cfg->per_ip) {
 			sh->cap = ipcap_new(cfg->per_ip);

@@ -36,10 +36,8 @@ int store_open(struct store *s)
 							: RECORD_DICT_SAMPLES);
 	s->rec.campaign_id = s->campaign_id;
 	s->rec.worker_id = s->worker_id;
-	if (!s->rec.codec) {
-		log_error("store: out of memory");
+	if (!s->rec.codec)
 		return -ENOMEM;
-	}
 	s->c = PQconnectdb(s->conninfo);
 	if (PQstatus(s->c) != CONNECTION_OK) {
 		char *shown = db_conninfo_display(s->conninfo, s->c);

@@ -76,7 +76,8 @@ struct store {
 	size_t dict_samples; /* records before the dictionary is trained */
 };
 
-/* Connects; returns 0, or -ENOMEM or -EIO (printed). */
+/* Connects; returns 0, -ENOMEM, or -EIO with PostgreSQL's reason
+ * printed. */
 int store_open(struct store *s);
 void store_close(struct store *s);
 
