@@ -143,10 +143,8 @@ static int resolve(PGconn *c, const char *spec, bool dropping, int64_t *id,
 		*id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 		if (name) {
 			*name = strdup(PQgetvalue(r, 0, 1));
-			if (!*name) {
-				log_error("out of memory");
+			if (!*name)
 				found = -ENOMEM;
-			}
 		}
 	}
 	PQclear(r);
@@ -171,6 +169,8 @@ int campaign_lookup(PGconn *c, const char *spec, bool dropping, int64_t *id,
 	if (found == 0)
 		log_error(spec ? "no campaign '%s'" : "no campaign yet%s",
 			  spec ? spec : "");
+	else if (found == -ENOMEM)
+		log_error("out of memory");
 	return found == CAMPAIGN_AMBIGUOUS ? EX_USAGE
 	       : found < 0		   ? EX_UNAVAILABLE
 	       : found == 0		   ? EX_DATAERR

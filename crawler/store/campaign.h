@@ -60,7 +60,7 @@ const char *campaign_new_name_problem(const char *name);
  * that name. If they are two different campaigns (a name from a version
  * that allowed all-digit names) nothing is guessed: prints both and
  * returns CAMPAIGN_AMBIGUOUS. Otherwise 1 found (*id, and *name
- * malloc'ed when name is not NULL), 0 not, -EIO or -ENOMEM (printed). */
+ * malloc'ed when name is not NULL), 0 not, -EIO (printed) or -ENOMEM. */
 int campaign_resolve(PGconn *c, const char *spec, int64_t *id, char **name);
 
 /* The same, finding also a campaign being dropped (state 'dropping',
@@ -71,7 +71,7 @@ int campaign_resolve_all(PGconn *c, const char *spec, int64_t *id, char **name);
  * command: says "no campaign 'X'" ("no campaign yet" for a NULL spec)
  * when there is none. Returns EX_OK, or the exit status, already
  * explained: EX_USAGE ambiguous, EX_DATAERR none, EX_UNAVAILABLE the
- * database failed. */
+ * database failed or memory ran out. */
 int campaign_lookup(PGconn *c, const char *spec, bool dropping, int64_t *id,
 		    char **name);
 
