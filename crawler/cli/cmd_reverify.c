@@ -245,9 +245,18 @@ int cmd_reverify(int argc, char **argv)
 	};
 	struct reverify_summary sum;
 	FILE *out = quiet ? fopen("/dev/null", "w") : stdout;
-	if (!out || reverify_run(c, &o, &sum, out) != 0)
+	int vr = out ? reverify_run(c, &o, &sum, out) : -errno;
+	if (vr != 0) {
+		/* The database's errors are printed where they happen. */
+		if (vr == -E2BIG)
+			log_error(
+			    "reverify: the verdicts of one round trip are "
+			    "over the limit; try a smaller --fetch");
+		else if (vr != -EIO)
+			log_error("reverify: %s", strerror(-vr));
 		rc =
 		    PQstatus(c) == CONNECTION_OK ? EX_SOFTWARE : EX_UNAVAILABLE;
+	}
 	if (out && out != stdout)
 		fclose(out);
 	free(name);

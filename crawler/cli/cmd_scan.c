@@ -1232,6 +1232,8 @@ static int run_scan(struct db *db, struct scan_opts *o, int64_t id,
 		      sched_rc != 0 ? 0 : (int64_t)sum.counts.domains) != 0)
 		log_warn("the end of this run was not recorded");
 	PQfinish(c);
+	if (sched_rc == -ENOMEM)
+		log_error("scan: out of memory");
 	if (sched_rc != 0)
 		return EX_UNAVAILABLE;
 	if (!o->quiet)

@@ -378,18 +378,19 @@ enum dns_rc dns_name_read(struct dns_cursor *c, char *out, size_t cap)
 
 /* ---- Queries --------------------------------------------------------- */
 
-/* Converts a presentation name to wire form in wire[DNS_MAX_NAME_WIRE];
- * returns the wire length or a negated dns_rc. */
-static int name_to_wire(const char *name, uint8_t *wire)
+/* Converts a presentation name to wire form in wire[DNS_MAX_NAME_WIRE],
+ * its length in *len. */
+static enum dns_rc name_to_wire(const char *name, uint8_t *wire, size_t *len)
 {
 	size_t w = 0;
 	const char *s = name;
 
 	if (!*s)
-		return -DNS_RC_BAD_NAME;
+		return DNS_RC_BAD_NAME;
 	if (strcmp(s, ".") == 0) {
 		wire[0] = 0;
-		return 1;
+		*len = 1;
+		return DNS_OK;
 	}
 	while (*s) {
 		size_t n = 0;
@@ -397,15 +398,15 @@ static int name_to_wire(const char *name, uint8_t *wire)
 			/* Escapes are not needed for the names we query
 			 * (normalised host names and _-prefixed owners). */
 			if (s[n] == '\\')
-				return -DNS_RC_BAD_NAME;
+				return DNS_RC_BAD_NAME;
 			n++;
 		}
 		if (n == 0)
-			return -DNS_RC_BAD_NAME;
+			return DNS_RC_BAD_NAME;
 		if (n > DNS_MAX_LABEL)
-			return -DNS_RC_LABEL_TOO_LONG;
+			return DNS_RC_LABEL_TOO_LONG;
 		if (w + 1 + n + 1 > DNS_MAX_NAME_WIRE)
-			return -DNS_RC_NAME_TOO_LONG;
+			return DNS_RC_NAME_TOO_LONG;
 		wire[w++] = (uint8_t)n;
 		memcpy(wire + w, s, n);
 		w += n;
@@ -414,7 +415,8 @@ static int name_to_wire(const char *name, uint8_t *wire)
 			s++;
 	}
 	wire[w++] = 0;
-	return (int)w;
+	*len = w;
+	return DNS_OK;
 }
 
 static void put_u16(uint8_t *p, unsigned v)
@@ -423,24 +425,28 @@ static void put_u16(uint8_t *p, unsigned v)
 	p[1] = (uint8_t)v;
 }
 
-int dns_wire_query(uint8_t *buf, size_t cap, uint16_t id, const char *name,
-		   uint16_t qtype, unsigned flags)
+enum dns_rc dns_wire_query(uint8_t *buf, size_t cap, uint16_t id,
+			   const char *name, uint16_t qtype, unsigned flags,
+			   size_t *len)
 {
 	uint8_t wire[DNS_MAX_NAME_WIRE];
 	unsigned hflags = DNS_FLAG_RD | DNS_FLAG_AD;
 	bool chaos = (flags & DNS_QUERY_CHAOS) != 0;
+	size_t wlen = 0;
+	enum dns_rc rc;
 
+	*len = 0;
 	if (!name || (flags & ~(DNS_QUERY_CD | DNS_QUERY_CHAOS)) ||
 	    (!buf && cap))
-		return -DNS_RC_BAD_ARGUMENT;
-	int wlen = name_to_wire(name, wire);
-	if (wlen < 0)
-		return wlen;
+		return DNS_RC_BAD_ARGUMENT;
+	rc = name_to_wire(name, wire, &wlen);
+	if (rc != DNS_OK)
+		return rc;
 	/* Question: name, type, class. OPT: root owner, type, class (UDP
 	 * size), TTL (extended rcode, version, flags), RDLENGTH. */
-	size_t total = DNS_HEADER_LEN + (size_t)wlen + 4 + 1 + 10;
+	size_t total = DNS_HEADER_LEN + wlen + 4 + 1 + 10;
 	if (cap < total)
-		return -DNS_RC_NO_SPACE;
+		return DNS_RC_NO_SPACE;
 	if (flags & DNS_QUERY_CD)
 		hflags |= DNS_FLAG_CD;
 	if (chaos)
@@ -454,7 +460,7 @@ int dns_wire_query(uint8_t *buf, size_t cap, uint16_t id, const char *name,
 	put_u16(p + 8, 0);
 	put_u16(p + 10, 1); /* ARCOUNT: the OPT record */
 	p += DNS_HEADER_LEN;
-	memcpy(p, wire, (size_t)wlen);
+	memcpy(p, wire, wlen);
 	p += wlen;
 	put_u16(p, qtype);
 	put_u16(p + 2, chaos ? DNS_CLASS_CH : DNS_CLASS_IN);
@@ -466,7 +472,8 @@ int dns_wire_query(uint8_t *buf, size_t cap, uint16_t id, const char *name,
 	put_u16(p + 6, chaos ? 0 : DNS_EDNS_DO);
 	put_u16(p + 8, 0); /* no options */
 	p += 10;
-	return (int)(p - buf);
+	*len = (size_t)(p - buf);
+	return DNS_OK;
 }
 
 /* ---- Messages -------------------------------------------------------- */

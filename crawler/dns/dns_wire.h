@@ -164,12 +164,14 @@ const char *dns_ede_str(uint16_t info_code);
  * (RFC 6840 §5.7) and carries an EDNS0 OPT record with UDP size
  * DNS_EDNS_UDP_SIZE and the DO bit; `flags` may add DNS_QUERY_CD, or
  * DNS_QUERY_CHAOS for a class CH query without RD, AD and DO.
- * The name's case is kept. Returns the length written, or the negated
- * enum dns_rc: -DNS_RC_NO_SPACE, -DNS_RC_BAD_NAME, -DNS_RC_LABEL_TOO_LONG,
- * -DNS_RC_NAME_TOO_LONG, -DNS_RC_BAD_ARGUMENT.
+ * The name's case is kept. Returns DNS_OK with the length written in
+ * *len, or (*len 0) DNS_RC_NO_SPACE, DNS_RC_BAD_NAME,
+ * DNS_RC_LABEL_TOO_LONG, DNS_RC_NAME_TOO_LONG, DNS_RC_BAD_ARGUMENT: an
+ * outcome, like the parsers', not a negated code beside a length.
  */
-int dns_wire_query(uint8_t *buf, size_t cap, uint16_t id, const char *name,
-		   uint16_t qtype, unsigned flags);
+enum dns_rc dns_wire_query(uint8_t *buf, size_t cap, uint16_t id,
+			   const char *name, uint16_t qtype, unsigned flags,
+			   size_t *len);
 
 /* ---- Reading untrusted bytes ------------------------------------- */
 

@@ -778,19 +778,18 @@ static void rq_send(struct rq *q)
 /* Builds the query with a fresh id; flags as for dns_wire_query(). */
 static enum dns_rc rq_build(struct rq *q, unsigned flags)
 {
-	int n;
+	enum dns_rc rc;
 
 	id_release(q);
 	if (!id_alloc(q->r, &q->id))
 		return DNS_RC_NO_SPACE; /* cannot happen below the cap */
 	q->has_id = true;
-	n = dns_wire_query(q->qbuf, sizeof q->qbuf, q->id, q->name, q->qtype,
-			   flags | q->qflags);
-	if (n < 0) {
+	rc = dns_wire_query(q->qbuf, sizeof q->qbuf, q->id, q->name, q->qtype,
+			    flags | q->qflags, &q->qlen);
+	if (rc != DNS_OK) {
 		id_release(q);
-		return (enum dns_rc)(-n);
+		return rc;
 	}
-	q->qlen = (size_t)n;
 	q->tries_left = q->r->tries - 1;
 	return DNS_OK;
 }

@@ -662,7 +662,8 @@ static void domain_set_insert(struct domain_set *d, size_t off, size_t len)
 	d->count++;
 }
 
-/* Makes room for `more` insertions at load one half; -1 on no memory. */
+/* Makes room for `more` insertions at load one half; -ENOMEM on no
+ * memory. */
 static int domain_set_reserve(struct domain_set *d, size_t more)
 {
 	size_t want = d->nslots ? d->nslots : ADDRPOLICY_DOMAIN_SLOTS_MIN;
@@ -677,7 +678,7 @@ static int domain_set_reserve(struct domain_set *d, size_t more)
 		return 0;
 	slots = calloc(want, sizeof(*slots));
 	if (!slots)
-		return -1;
+		return -ENOMEM;
 	d->slots = slots;
 	d->nslots = want;
 	for (size_t i = 0; i < oldn; i++) {
@@ -739,6 +740,12 @@ void addr_policy_free(struct addr_policy *p)
 	free(p);
 }
 
+/* The errno of a reason: memory, or input we refuse. */
+static int why_errno(const char *why)
+{
+	return why == ERR_NOMEM ? -ENOMEM : -EINVAL;
+}
+
 int addr_policy_allow(struct addr_policy *p, const char *cidr, const char **err)
 {
 	const char *why;
@@ -753,7 +760,7 @@ int addr_policy_allow(struct addr_policy *p, const char *cidr, const char **err)
 		range_set_finish(&p->allow);
 	if (err)
 		*err = why;
-	return why ? -1 : 0;
+	return why ? why_errno(why) : 0;
 }
 
 static bool is_blank(char c)
@@ -783,7 +790,7 @@ static int read_line(FILE *f, char *buf, size_t *len, bool *nul)
 			n++;
 	}
 	if (ch == EOF && ferror(f))
-		return -1;
+		return errno ? -errno : -EIO;
 	if (ch == EOF && n == 0)
 		return 0;
 	*len = n;
@@ -829,7 +836,7 @@ int addr_policy_load_blocklist(struct addr_policy *p, const char *path,
 	char buf[ADDRPOLICY_MAX_LINE + 2];
 	const char *why = NULL;
 	unsigned long lineno = 0;
-	size_t n4, n6, pool_len, new_domains = 0, len;
+	size_t n4, n6, pool_len, new_domains = 0, len = 0;
 	bool nul;
 	FILE *f;
 	int r;
@@ -841,13 +848,13 @@ int addr_policy_load_blocklist(struct addr_policy *p, const char *path,
 	if (!p || !path) {
 		if (err)
 			*err = ERR_BAD_ARGUMENT;
-		return -1;
+		return -EINVAL;
 	}
 	f = fopen(path, "re");
 	if (!f) {
 		if (err)
 			*err = ERR_OPEN;
-		return -1;
+		return -errno;
 	}
 	/* Entries of this file are appended after these marks and only
 	 * become visible once the whole file has been read. */
@@ -909,7 +916,7 @@ int addr_policy_load_blocklist(struct addr_policy *p, const char *path,
 			*line = lineno;
 		if (err)
 			*err = why;
-		return -1;
+		return why == ERR_READ ? r : why_errno(why);
 	}
 	range_set_finish(&p->block);
 	for (size_t off = pool_len; off < p->domains.pool_len;) {

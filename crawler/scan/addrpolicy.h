@@ -52,14 +52,17 @@ struct addr_policy *addr_policy_new(void);
 void addr_policy_free(struct addr_policy *p);
 
 /* Adds an --allow-cidr entry ("127.0.0.0/8", "::1/128", or a bare
- * address). Returns 0, or -1 with a reason in err (static string). */
+ * address). Returns 0, or -EINVAL (-ENOMEM) with a reason in err (static
+ * string). */
 int addr_policy_allow(struct addr_policy *p, const char *cidr,
 		      const char **err);
 
 /*
  * Loads a --blocklist file: one CIDR, address or domain per line, '#'
- * comments. Returns 0, or -1 with the first bad line's number in *line and
- * a reason in err.
+ * comments. Returns 0, or with the first bad line's number in *line and a
+ * reason in err: -EINVAL for a bad line or argument, -ENOMEM, or the
+ * errno of opening or reading the file (as negative errno; also left in
+ * errno).
  */
 int addr_policy_load_blocklist(struct addr_policy *p, const char *path,
 			       unsigned long *line, const char **err);

@@ -102,17 +102,20 @@ static int session_setup(struct epclaim *c)
 	PQclear(r);
 	if (ok)
 		PQsetnonblocking(c->c, 0);
-	return ok ? 0 : -1;
+	return ok ? 0 : -EIO;
 }
 
+/* 0, -ENOMEM (libpq could not allocate the connection) or -EIO. */
 static int connect_db(struct epclaim *c)
 {
 	if (c->c)
 		PQfinish(c->c);
 	c->c = PQconnectdb(c->cfg.conninfo);
-	if (broken(c) || session_setup(c) != 0)
-		return -1;
-	return 0;
+	if (!c->c)
+		return -ENOMEM;
+	if (broken(c))
+		return -EIO;
+	return session_setup(c);
 }
 
 /* Waits for the database to come back; false if stopping first. */
@@ -143,7 +146,7 @@ static int exec_cmd(struct epclaim *c, const char *sql)
 	if (!ok && !broken(c))
 		log_warn("claims: %s: %s", sql, PQresultErrorMessage(r));
 	PQclear(r);
-	return ok ? 0 : -1;
+	return ok ? 0 : -EIO;
 }
 
 /* Array parameters for a list of endpoints: {ip,...} {port,...} {"sni",...}
@@ -253,8 +256,8 @@ static bool short_of(const PGresult *r)
 
 /* Tries to claim the n requests of list (new ones, or lost ones whose
  * claim may have expired). Won claims are handed to a waiting domain to
- * probe; the rest are returned (in order) for the remote list. -1 on a
- * database error (the list is left as it was). */
+ * probe; the rest are returned (in order) for the remote list. -EIO on a
+ * database error, -ENOMEM (the list is left as it was). */
 static int take(struct epclaim *c, struct req **list, size_t n)
 {
 	struct ep_key **keys = calloc(n ? n : 1, sizeof *keys);
@@ -264,7 +267,7 @@ static int take(struct epclaim *c, struct req **list, size_t n)
 	if (!keys || !byi) {
 		free(keys);
 		free(byi);
-		return -1;
+		return -ENOMEM;
 	}
 	for (struct req *q = *list; q && i < n; q = q->next, i++) {
 		keys[i] = &q->key;
@@ -282,7 +285,7 @@ static int take(struct epclaim *c, struct req **list, size_t n)
 		PQclear(r);
 		free(keys);
 		free(byi);
-		return -1;
+		return -EIO;
 	}
 	/* 0: lost; 1: won; 2: won from a stopped crawler. */
 	uint8_t *won = calloc(n, sizeof *won);
@@ -296,7 +299,7 @@ static int take(struct epclaim *c, struct req **list, size_t n)
 	if (!won) {
 		free(keys);
 		free(byi);
-		return -1;
+		return -ENOMEM;
 	}
 	/* Rebuild the list: won requests leave it. */
 	struct req *rest = NULL, **tail = &rest, *after = byi[n - 1]->next;
@@ -363,7 +366,7 @@ static bool publish_remote(struct epclaim *c, struct req *q, PGresult *r,
 }
 
 /* Looks for stored results of the remote list; publishes and drops those
- * found. -1 on a database error. */
+ * found. -EIO on a database error, -ENOMEM. */
 static int look(struct epclaim *c)
 {
 	size_t n = 0;
@@ -379,7 +382,7 @@ static int look(struct epclaim *c)
 		free(keys);
 		free(byi);
 		free(found);
-		return -1;
+		return -ENOMEM;
 	}
 	size_t i = 0;
 	for (struct req *q = c->remote; i < n; q = q->next, i++) {
@@ -397,7 +400,7 @@ static int look(struct epclaim *c)
 		free(keys);
 		free(byi);
 		free(found);
-		return -1;
+		return -EIO;
 	}
 	int rows = PQntuples(r);
 	for (int row = 0; row < rows;) {
@@ -433,7 +436,8 @@ static int look(struct epclaim *c)
 /* --- our results ------------------------------------------------------- */
 
 /* Stores the rows of the results in one transaction, marks their claims
- * done and notifies; 0 or -1 (rolled back). */
+ * done and notifies; 0, or (rolled back) -EIO, -ENOMEM or a buffer's
+ * error (jbuf_error()). */
 static int store_results(struct epclaim *c, struct epclaim_result *list)
 {
 	struct jbuf eps, certs, lines, samples, recs;
@@ -443,7 +447,7 @@ static int store_results(struct epclaim *c, struct epclaim_result *list)
 		n++;
 	struct ep_key **keys = calloc(n ? n : 1, sizeof *keys);
 	if (!keys)
-		return -1;
+		return -ENOMEM;
 	jbuf_init(&eps, STORE_BATCH_ROWS_MAX);
 	jbuf_init(&certs, STORE_BATCH_ROWS_MAX);
 	jbuf_init(&lines, STORE_BATCH_ROWS_MAX);
@@ -468,8 +472,14 @@ static int store_results(struct epclaim *c, struct epclaim_result *list)
 				    x->record.data ? x->record.data : "",
 				    x->record.len);
 	}
-	int rc = -1;
-	if (eps.failed || certs.failed || lines.failed || samples.failed)
+	int rc = jbuf_error(&eps);
+	if (rc == 0)
+		rc = jbuf_error(&certs);
+	if (rc == 0)
+		rc = jbuf_error(&lines);
+	if (rc == 0)
+		rc = jbuf_error(&samples);
+	if (rc != 0)
 		goto out;
 	/* The dictionary, once trained, is stored before the records that
 	 * name it (its own statement). */
@@ -477,8 +487,10 @@ static int store_results(struct epclaim *c, struct epclaim_result *list)
 		log_warn("claims: a handshake record could not be compressed; "
 			 "%zu records dropped",
 			 n);
-	if (exec_cmd(c, "BEGIN") != 0)
+	rc = exec_cmd(c, "BEGIN");
+	if (rc != 0)
 		goto out;
+	rc = -EIO;
 	if (store_copy_rows(c->c, table_name[TABLE_CERTIFICATE],
 			    table_columns[TABLE_CERTIFICATE], &certs,
 			    true) != 0 ||
@@ -765,14 +777,14 @@ static void release(struct epclaim *c)
 
 /* --- the interface ----------------------------------------------------- */
 
-struct epclaim *epclaim_start(const struct epclaim_config *cfg)
+int epclaim_start(struct epclaim **out, const struct epclaim_config *cfg)
 {
 	struct epclaim *c = calloc(1, sizeof *c);
+	int rc;
 
-	if (!c) {
-		log_error("claims: out of memory");
-		return NULL;
-	}
+	*out = NULL;
+	if (!c)
+		return -ENOMEM;
 	c->cfg = *cfg;
 	c->renew_every = (uint64_t)(cfg->lease_seconds / 3 + 1) * 1000;
 	c->last_renew = now_ms();
@@ -781,41 +793,44 @@ struct epclaim *epclaim_start(const struct epclaim_config *cfg)
 	c->rec.codec = record_codec_new(
 	    cfg->dict_samples ? cfg->dict_samples : RECORD_DICT_SAMPLES);
 	if (!c->rec.codec) {
-		log_error("claims: out of memory");
 		free(c);
-		return NULL;
+		return -ENOMEM;
 	}
 	c->reqs_tail = &c->reqs;
 	c->results_tail = &c->results;
 	c->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (c->efd < 0) {
-		log_error("claims: eventfd: %s", strerror(errno));
+		rc = -errno;
 		record_codec_free(c->rec.codec);
 		free(c);
-		return NULL;
+		return rc;
 	}
-	if (connect_db(c) != 0) {
-		log_error("claims: cannot connect to PostgreSQL: %s",
-			  c->c ? PQerrorMessage(c->c) : "out of memory");
+	rc = connect_db(c);
+	if (rc != 0) {
+		/* PostgreSQL's reason is known only here. */
+		if (rc == -EIO)
+			log_error("claims: cannot connect to PostgreSQL: %s",
+				  PQerrorMessage(c->c));
 		PQfinish(c->c);
 		close(c->efd);
 		record_codec_free(c->rec.codec);
 		free(c);
-		return NULL;
+		return rc;
 	}
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_mutex_init(&c->db, NULL);
-	if (pthread_create(&c->thread, NULL, claim_main, c) != 0) {
-		log_error("claims: cannot start a thread");
+	rc = -pthread_create(&c->thread, NULL, claim_main, c);
+	if (rc != 0) {
 		pthread_mutex_destroy(&c->db);
 		pthread_mutex_destroy(&c->mu);
 		PQfinish(c->c);
 		close(c->efd);
 		record_codec_free(c->rec.codec);
 		free(c);
-		return NULL;
+		return rc;
 	}
-	return c;
+	*out = c;
+	return 0;
 }
 
 void epclaim_stop(struct epclaim *c, struct epclaim_stats *stats)
@@ -863,7 +878,7 @@ int epclaim_request(struct epclaim *c, const struct ep_key *k)
 	struct req *q = calloc(1, sizeof *q);
 
 	if (!q)
-		return -1;
+		return -ENOMEM;
 	q->key = *k;
 	pthread_mutex_lock(&c->mu);
 	*c->reqs_tail = q;

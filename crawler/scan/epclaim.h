@@ -64,8 +64,11 @@ struct epclaim_stats {
 
 struct epclaim;
 
-/* Connects and starts the thread; returns NULL (printed) on failure. */
-struct epclaim *epclaim_start(const struct epclaim_config *cfg);
+/* Connects and starts the thread into *out. 0, or (*out NULL) -EIO when
+ * the database cannot be reached (PostgreSQL's reason printed here),
+ * -ENOMEM, or the errno of eventfd() or pthread_create() (not printed:
+ * the caller says what failed). */
+int epclaim_start(struct epclaim **out, const struct epclaim_config *cfg);
 
 /* Stops the thread once nothing is pending (call after the workers have
  * finished), releases the claims this process holds unfinished (none
@@ -83,8 +86,8 @@ void epclaim_freeze(struct epclaim *c);
 
 /* Files the claim for an endpoint epreg_request() answered EPREG_CLAIM
  * for. Another crawler's result is published with its stored chain, which
- * each domain judges for DANE itself (epreg.h). Returns 0, or -1 when out
- * of memory (nothing filed). */
+ * each domain judges for DANE itself (epreg.h). Returns 0, or -ENOMEM
+ * (nothing filed). */
 int epclaim_request(struct epclaim *c, const struct ep_key *k);
 
 /* Hands in the result of a probe whose claim was won: stored, then

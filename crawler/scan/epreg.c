@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,15 +67,15 @@ int ep_done_set_chain(struct ep_done *d, const struct verify_der *chain,
 	if (n == 0)
 		return 0;
 	if (n > SIZE_MAX / sizeof *chain)
-		return -1;
+		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		if (chain[i].len > SIZE_MAX - bytes - n * sizeof *chain)
-			return -1;
+			return -ENOMEM;
 		bytes += chain[i].len;
 	}
 	struct verify_der *v = malloc(n * sizeof *v + bytes);
 	if (!v)
-		return -1;
+		return -ENOMEM;
 	uint8_t *at = (uint8_t *)(v + n);
 	for (size_t i = 0; i < n; i++) {
 		if (chain[i].len)

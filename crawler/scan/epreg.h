@@ -38,8 +38,8 @@ struct ep_done {
 	size_t nchain;
 };
 
-/* Copies chain[0..n) into d->chain; 0, or -1 when out of memory (d->chain
- * stays NULL). */
+/* Copies chain[0..n) into d->chain; 0, or -ENOMEM, also when the size
+ * would overflow (d->chain stays NULL). */
 int ep_done_set_chain(struct ep_done *d, const struct verify_der *chain,
 		      size_t n);
 

@@ -849,8 +849,9 @@ static void now_text(char *now, size_t size)
  * The domain_dns row of a domain whose facts are not stored: outcome
  * 'not_recorded', why, and the work spent (questions, milliseconds); no
  * fact (no MX counted, no CNAME chain), as nothing else of it is stored.
- * Needs no allocation of its own. Returns 0, or -1 when the row does not
- * fit in b (b is then as before).
+ * Needs no allocation of its own. Returns 0, or b's error (jbuf_error(),
+ * -E2BIG or -ENOMEM) when the row does not fit in b (b is then as
+ * before).
  */
 static int write_unrecorded(const struct probe_env *env, int64_t target_id,
 			    const char *domain, unsigned queries,
@@ -881,13 +882,14 @@ static int write_unrecorded(const struct probe_env *env, int64_t target_id,
 	copy_field(b);
 	copy_str(b, unrecorded_names[why]);
 	copy_row_end(b);
-	if (!b->failed)
+	int rc = jbuf_error(b);
+	if (rc == 0)
 		return 0;
 	b->failed = JBUF_OK;
 	b->len = before;
 	if (b->data)
 		b->data[b->len] = '\0';
-	return -1;
+	return rc;
 }
 
 static void write_rows(struct probe *p, struct probe_counts *delta)
@@ -1802,10 +1804,11 @@ int probe_start(struct probe_env *env, int64_t target_id, const char *domain,
 		/* Out of memory: this domain is done, not the scan. */
 		struct probe_counts delta = { .domains = 1, .not_recorded = 1 };
 		free(p);
-		if (write_unrecorded(env, target_id, domain, 0, 0,
-				     PROBE_OUT_OF_MEMORY,
-				     &out[TABLE_DOMAIN_DNS]) != 0)
-			return -1;
+		int rc = write_unrecorded(env, target_id, domain, 0, 0,
+					  PROBE_OUT_OF_MEMORY,
+					  &out[TABLE_DOMAIN_DNS]);
+		if (rc != 0)
+			return rc;
 		cb(arg, &delta);
 		return 0;
 	}

@@ -87,8 +87,9 @@ typedef void (*probe_done_cb)(void *arg, const struct probe_counts *delta);
  * Starts probing `domain` (normalised) for target `target_id`; rows go to
  * out[TABLE_*] (store/tables.h). Returns 0. When the probe cannot be
  * allocated, the domain is done at once as not recorded (out_of_memory,
- * cb called before the return); -1 only when even that row could not be
- * written (nothing started, cb not called).
+ * cb called before the return); a negative errno (-ENOMEM, -E2BIG) only
+ * when even that row could not be written (nothing started, cb not
+ * called).
  */
 int probe_start(struct probe_env *env, int64_t target_id, const char *domain,
 		struct jbuf out[TABLE_LAST], probe_done_cb cb, void *arg);

@@ -3,6 +3,7 @@
  * step answers with one action, and what comes back is counted by the
  * caller through probe_fsm_sent()/probe_fsm_returned().
  */
+#include <errno.h>
 #include <stdio.h>
 
 #include "crawler/scan/probe_fsm.h"
@@ -67,7 +68,7 @@ int probe_fsm_returned(struct probe_fsm *f, enum probe_work w)
 {
 	if (f->out[w] == 0) {
 		f->stray++;
-		return -1;
+		return -ENOENT;
 	}
 	f->out[w]--;
 	return 0;

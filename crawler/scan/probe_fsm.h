@@ -94,8 +94,9 @@ void probe_fsm_sent(struct probe_fsm *f, enum probe_work w);
 
 /*
  * One piece of work of this kind came back (or could not be started
- * after probe_fsm_sent()). Returns 0, or -1 when none was out: the result
- * is stray, counted in f->stray, and must be ignored by the caller.
+ * after probe_fsm_sent()). Returns 0, or -ENOENT when none was out (no
+ * such work to return): the result is stray, counted in f->stray, and
+ * must be ignored by the caller.
  */
 int probe_fsm_returned(struct probe_fsm *f, enum probe_work w);
 

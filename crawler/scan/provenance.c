@@ -140,7 +140,7 @@ int prov_file_digest(const char *path, char sha[65], size_t *certs)
 	int rc = -1, err = 0;
 
 	if (!f)
-		return -1;
+		return -errno;
 	/* Read whole (it is counted as well as digested). */
 	for (;;) {
 		if (cap - len < 65536) {
@@ -181,8 +181,10 @@ int prov_file_digest(const char *path, char sha[65], size_t *certs)
 out:
 	free(data);
 	fclose(f);
-	if (rc != 0)
+	if (rc != 0) {
 		errno = err;
+		rc = -err;
+	}
 	return rc;
 }
 

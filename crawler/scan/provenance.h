@@ -58,8 +58,9 @@ void prov_canary_json(struct jbuf *b, const struct prov_canary *c);
 
 /*
  * SHA-256 of the file (hex into sha, 65 bytes) and the number of PEM
- * certificates in it (*certs, may be NULL). 0, or -1 with errno set
- * (EFBIG beyond PROV_FILE_MAX).
+ * certificates in it (*certs, may be NULL). 0, or a negative errno, also
+ * left in errno: fopen's, -EFBIG beyond PROV_FILE_MAX, -ENOMEM, -EIO for
+ * a read error.
  */
 int prov_file_digest(const char *path, char sha[65], size_t *certs);
 

@@ -353,17 +353,23 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* 0, -ENOMEM (not printed), or another negative errno with the reason
+ * printed (the worker's loop, resolver, TLS context or fetcher). */
 static int worker_init(struct worker *w, struct shared *sh, unsigned index)
 {
 	const struct sched_config *cfg = sh->cfg;
 	const char *err = NULL;
+	int rc;
 
 	memset(w, 0, sizeof *w);
 	w->sh = sh;
 	w->index = index;
 	pthread_mutex_init(&w->mu, NULL);
-	if (uv_loop_init(&w->loop) != 0)
-		return -1;
+	rc = uv_loop_init(&w->loop);
+	if (rc != 0) {
+		log_error("worker %u: event loop: %s", index, uv_strerror(rc));
+		return rc;
+	}
 	uv_async_init(&w->loop, &w->inbox_async, on_inbox);
 	w->inbox_async.data = w;
 	uv_async_init(&w->loop, &w->ep_async, on_ep_async);
@@ -383,7 +389,9 @@ static int worker_init(struct worker *w, struct shared *sh, unsigned index)
 	if (!w->resolver) {
 		log_error("worker %u: resolver: %s", index,
 			  err ? err : "failed");
-		return -1;
+		/* resolver_new() says why in words only: its reasons are
+		 * a configuration the command line let through. */
+		return -EINVAL;
 	}
 	w->env.loop = &w->loop;
 	w->env.resolver = w->resolver;
@@ -403,25 +411,25 @@ static int worker_init(struct worker *w, struct shared *sh, unsigned index)
 			/* One cap for the process; this loop's door to it. */
 			w->ep_env.cap = ipcap_attach(sh->cap, &w->loop);
 			if (!w->ep_env.cap)
-				return -1;
+				return -ENOMEM;
 		}
 		w->ep_env.tls = tls_client_ctx_new();
 		if (!w->ep_env.tls) {
 			log_error("worker %u: cannot create a TLS context",
 				  index);
-			return -1;
+			return -ENOMEM;
 		}
 		w->env.ep_env = &w->ep_env;
 		w->env.names = verify_leaf_cache_new(SCHED_LEAF_CACHE);
 		w->env.dane = dane_cache_new(SCHED_DANE_CACHE);
 		if (!w->env.names || !w->env.dane)
-			return -1;
+			return -ENOMEM;
 		struct stsfetch_config fc = { .ca_file = cfg->ca_file };
-		int rc = stsfetch_init(&w->sts, &w->loop, &fc);
+		rc = stsfetch_init(&w->sts, &w->loop, &fc);
 		if (rc != 0) {
 			log_error("worker %u: MTA-STS fetch: %s", index,
 				  strerror(-rc));
-			return -1;
+			return rc;
 		}
 		w->env.sts = w->sts;
 	}
@@ -825,6 +833,7 @@ static int make_shared(struct shared *sh)
 	sh->nworkers = cfg->workers;
 	sh->req = calloc(cfg->workers, sizeof *sh->req);
 	sh->reg = epreg_new(cfg->workers, wake_worker, sh);
+	int rc = -ENOMEM;
 	if (!sh->w || !sh->req || !sh->reg)
 		goto fail;
 	if (cfg->smtp) {
@@ -836,9 +845,16 @@ static int make_shared(struct shared *sh)
 			.reg = sh->reg,
 			.dict_samples = cfg->record_dict_samples,
 		};
-		sh->claims = epclaim_start(&cc);
-		if (!sh->claims)
+		rc = epclaim_start(&sh->claims, &cc);
+		if (rc != 0) {
+			/* The database's reason is printed already. */
+			if (rc != -EIO && rc != -ENOMEM)
+				log_error("cannot start the endpoint claims: "
+					  "%s",
+					  strerror(-rc));
 			goto fail;
+		}
+		rc = -ENOMEM;
 		epreg_use_claims(sh->reg);
 		if (cfg->per_ip) {
 			sh->cap = ipcap_new(cfg->per_ip);
@@ -847,7 +863,8 @@ static int make_shared(struct shared *sh)
 		}
 	}
 	for (unsigned i = 0; i < cfg->workers; i++) {
-		if (worker_init(&sh->w[i], sh, i) != 0) {
+		rc = worker_init(&sh->w[i], sh, i);
+		if (rc != 0) {
 			workers_unmake(sh, i + 1);
 			goto fail;
 		}
@@ -865,7 +882,7 @@ fail:
 	sh->cap = NULL;
 	sh->claims = NULL;
 	sh->reg = NULL;
-	return -1;
+	return rc;
 }
 
 /* Until every worker is done and every batch written: wakes once a
@@ -953,8 +970,9 @@ static void summarise(struct sched_summary *out, struct shared *sh,
 
 /* After the run: the campaign's progress as the database has it, and
  * its state "done" when no batch is left open (with fresh statistics
- * for the reports that follow; autovacuum would come later). 0, or -1
- * if the run failed or the database cannot say. */
+ * for the reports that follow; autovacuum would come later). 0, or -EIO
+ * if the run failed (a batch not stored, printed) or the database cannot
+ * say. */
 static int conclude(struct sched_summary *out, struct shared *sh,
 		    struct store_thread *st)
 {
@@ -964,7 +982,7 @@ static int conclude(struct sched_summary *out, struct shared *sh,
 	    store_progress(&st->st, &total_end, &out->done_at_end) != 0)
 		out->done_at_end = -1;
 	if (sh->failed || store_open_batches(&st->st, &undone, &others) != 0)
-		return -1;
+		return -EIO;
 	if (undone == 0) {
 		store_analyze(&st->st);
 		store_set_state(&st->st, "done");
@@ -999,19 +1017,21 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 	st.st.worker_id = cfg->worker_id;
 	st.st.lease_seconds = cfg->lease_seconds;
 	st.st.dict_samples = cfg->record_dict_samples;
-	if (store_open(&st.st) != 0)
-		return -1;
+	int rc = store_open(&st.st);
+	if (rc != 0)
+		return rc;
 	if (store_progress(&st.st, &total, &before) != 0 ||
 	    store_set_state(&st.st, "running") != 0) {
 		log_error("cannot read the campaign's progress");
 		store_close(&st.st);
-		return -1;
+		return -EIO;
 	}
 	out->total_targets = (uint64_t)total;
 	out->done_before = (uint64_t)before;
-	if (make_shared(&sh) != 0) {
+	rc = make_shared(&sh);
+	if (rc != 0) {
 		store_close(&st.st);
-		return -1;
+		return rc;
 	}
 
 	stop_requested = 0;
@@ -1068,7 +1088,7 @@ int sched_run(const struct sched_config *cfg, struct sched_summary *out)
 			 false, true);
 	}
 	summarise(out, &sh, &cs, &st);
-	int rc = conclude(out, &sh, &st);
+	rc = conclude(out, &sh, &st);
 	store_close(&st.st);
 	free(sh.w);
 	free(sh.req);

@@ -67,7 +67,9 @@ struct sched_summary {
 };
 
 /* Runs the scan until the campaign's queue is done (or a signal asks to
- * stop). Returns 0, or -1 with the reason printed.
+ * stop). Returns 0, or a negative errno: -ENOMEM, which the caller
+ * prints, or another (-EIO for the database) with the reason printed
+ * here, where it is known.
  *
  * SIGINT or SIGTERM: no new domain is started; those in flight finish
  * and are stored, with every batch cut short stored in part (its leases

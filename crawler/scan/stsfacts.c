@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,7 +38,7 @@ int sts_facts_txt(struct sts_facts *s, const struct mtasts_bytes *recs,
 		jbuf_append(&s->txt_cname, cname, cname_len);
 	if (failed) {
 		s->txt = "dns_error";
-		return s->txt_cname.failed ? -1 : 0;
+		return jbuf_error(&s->txt_cname);
 	}
 	enum mtasts_txt_rc rc = mtasts_txt_select(recs, n, &t);
 	s->txt = mtasts_txt_status_str(rc);
@@ -48,7 +49,7 @@ int sts_facts_txt(struct sts_facts *s, const struct mtasts_bytes *recs,
 	s->id_len = t.id_len;
 	memcpy(s->id, t.id, sizeof s->id);
 	s->fetch_due = rc == MTASTS_TXT_OK;
-	return s->txt_cname.failed ? -1 : 0;
+	return jbuf_error(&s->txt_cname);
 }
 
 static int dup_text(char **dst, const char *src)
@@ -58,7 +59,7 @@ static int dup_text(char **dst, const char *src)
 	if (!src || !*src)
 		return 0;
 	*dst = strdup(src);
-	return *dst ? 0 : -1;
+	return *dst ? 0 : -ENOMEM;
 }
 
 int sts_facts_fetched(struct sts_facts *s, const struct stsfetch_result *r,
@@ -89,12 +90,12 @@ int sts_facts_fetched(struct sts_facts *s, const struct stsfetch_result *r,
 	}
 	copy_array_end(&arr);
 	if (r->rc != STSFETCH_OK)
-		return rc ? -1 : 0;
+		return rc ? -ENOMEM : 0;
 	free(s->body);
 	s->body = malloc(r->body_len ? r->body_len : 1);
 	s->parsed = calloc(1, sizeof *s->parsed);
 	if (!s->body || !s->parsed)
-		return -1;
+		return -ENOMEM;
 	memcpy(s->body, r->body, r->body_len);
 	s->body_len = r->body_len;
 	enum mtasts_policy_rc prc =
@@ -102,7 +103,7 @@ int sts_facts_fetched(struct sts_facts *s, const struct stsfetch_result *r,
 	s->policy = prc == MTASTS_POLICY_OK ? "valid" : "invalid";
 	s->policy_error =
 	    prc == MTASTS_POLICY_OK ? NULL : mtasts_policy_rc_str(prc);
-	return rc ? -1 : 0;
+	return rc ? -ENOMEM : 0;
 }
 
 int sts_facts_mx_match(const struct sts_facts *s, const char *host)

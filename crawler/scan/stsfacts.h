@@ -77,13 +77,14 @@ void sts_facts_free(struct sts_facts *s);
 /* The _mta-sts TXT answer: recs are its records at the end of the CNAME
  * chain (cname: the chain as a whole COPY array, "{...}", or NULL); failed:
  * no usable answer (bogus, SERVFAIL, timeout). Sets fetch_due for a valid
- * record. Returns 0, or -1 when out of memory. */
+ * record. Returns 0, or the CNAME chain's buffer's error (jbuf_error():
+ * -ENOMEM, -E2BIG). */
 int sts_facts_txt(struct sts_facts *s, const struct mtasts_bytes *recs,
 		  size_t n, const char *cname, size_t cname_len, bool failed);
 
 /* Records the fetch's result (copying what is kept), the chain's
  * certificate rows to certrows, and parses a fetched policy. Returns 0,
- * or -1 when out of memory. */
+ * or -ENOMEM. */
 int sts_facts_fetched(struct sts_facts *s, const struct stsfetch_result *r,
 		      struct jbuf *certrows);
 

@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -149,35 +150,38 @@ static void on_write(uv_write_t *req, int status)
 	free(req->data);
 }
 
+/* 0, -ENOMEM, or libuv's error (a negative errno) when it refuses the
+ * write. */
 static int send_raw(struct conn *c, const uint8_t *buf, size_t len)
 {
 	struct write_req *w;
+	int rc;
 
 	if (c->closing || len == 0)
 		return 0;
 	w = malloc(sizeof *w + len);
 	if (!w)
-		return -1;
+		return -ENOMEM;
 	memcpy(w->data, buf, len);
 	w->buf = uv_buf_init((char *)w->data, (unsigned)len);
 	w->req.data = w;
-	if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &w->buf, 1, on_write) !=
-	    0) {
+	rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &w->buf, 1, on_write);
+	if (rc != 0)
 		free(w);
-		return -1;
-	}
-	return 0;
+	return rc;
 }
 
 /* Sends what OpenSSL has written into its network BIO. */
 static int flush_tls(struct conn *c)
 {
 	uint8_t buf[CONN_READ_CHUNK];
-	int n;
+	int n, rc;
 
-	while ((n = BIO_read(c->wbio, buf, sizeof buf)) > 0)
-		if (send_raw(c, buf, (size_t)n) != 0)
-			return -1;
+	while ((n = BIO_read(c->wbio, buf, sizeof buf)) > 0) {
+		rc = send_raw(c, buf, (size_t)n);
+		if (rc != 0)
+			return rc;
+	}
 	return 0;
 }
 
@@ -447,15 +451,16 @@ struct conn *conn_connect(uv_loop_t *loop, const struct addr *addr, int port,
 int conn_write(struct conn *c, const uint8_t *buf, size_t len)
 {
 	if (c->closing || !c->connected)
-		return -1;
+		return -ENOTCONN;
 	if (!c->ssl)
 		return send_raw(c, buf, len);
+	/* Nothing goes out in the clear once STARTTLS is under way. */
 	if (!c->tls_up)
-		return -1;
+		return -ENOTCONN;
 	while (len > 0) {
 		int n = SSL_write(c->ssl, buf, (int)len);
 		if (n <= 0)
-			return -1;
+			return -EIO;
 		buf += n;
 		len -= (size_t)n;
 	}
@@ -464,8 +469,10 @@ int conn_write(struct conn *c, const uint8_t *buf, size_t len)
 
 int conn_start_tls(struct conn *c, SSL_CTX *ctx, const char *sni)
 {
-	if (c->ssl || c->closing)
-		return -1;
+	if (c->closing)
+		return -ENOTCONN;
+	if (c->ssl)
+		return -EALREADY;
 	c->ssl = SSL_new(ctx);
 	c->rbio = BIO_new(BIO_s_mem());
 	c->wbio = BIO_new(BIO_s_mem());
@@ -477,7 +484,7 @@ int conn_start_tls(struct conn *c, SSL_CTX *ctx, const char *sni)
 		free(c->info);
 		c->ssl = NULL;
 		c->info = NULL;
-		return -1;
+		return -ENOMEM;
 	}
 	SSL_set_bio(c->ssl, c->rbio, c->wbio);
 	SSL_set_connect_state(c->ssl);

@@ -124,7 +124,9 @@ SSL_CTX *tls_client_ctx_new(void);
 struct conn *conn_connect(uv_loop_t *loop, const struct addr *addr, int port,
 			  const struct conn_callbacks *cb, void *arg);
 
-/* Sends bytes (encrypted once TLS is up). 0 or -1. */
+/* Sends bytes (encrypted once TLS is up). 0, -ENOTCONN when closing,
+ * not connected or during the TLS handshake, -ENOMEM, -EIO when OpenSSL
+ * refuses the bytes, or libuv's error for the write. */
 int conn_write(struct conn *c, const uint8_t *buf, size_t len);
 
 /* Starts TLS over the connection with SNI `sni` (may be NULL). Bytes
@@ -134,7 +136,8 @@ int conn_write(struct conn *c, const uint8_t *buf, size_t len);
  * the 220 to STARTTLS must never reach the TLS layer. Once the handshake
  * is done, the connection's OpenSSL buffers are released (memory BIOs
  * renewed, SSL_MODE_RELEASE_BUFFERS), so an established connection that
- * waits holds no read or write buffer. */
+ * waits holds no read or write buffer. 0, -ENOTCONN when closing,
+ * -EALREADY when TLS was started before, or -ENOMEM. */
 int conn_start_tls(struct conn *c, SSL_CTX *ctx, const char *sni);
 
 /*

@@ -27,6 +27,7 @@
  * has a waiter, and the waiter leaves only when that loop takes mu to
  * drain `ready`, after the send).
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -577,7 +578,7 @@ int endpoint_probe(const struct endpoint_env *env, const struct addr *addr,
 		s = calloc(1, sizeof *s);
 		if (!s) {
 			pthread_mutex_unlock(&c->mu);
-			return -1;
+			return -ENOMEM;
 		}
 		s->addr = *addr;
 		*sp = s;
@@ -586,17 +587,17 @@ int endpoint_probe(const struct endpoint_env *env, const struct addr *addr,
 	if (s->active < c->max && !s->head) {
 		s->active++;
 		pthread_mutex_unlock(&c->mu);
-		if (start_probe(env, addr, port, sni, cb, arg) != 0) {
+		int rc = start_probe(env, addr, port, sni, cb, arg);
+		if (rc != 0) {
 			struct ipwait *next = release_slot(l, addr);
 			start_granted(l, next);
-			return -1;
 		}
-		return 0;
+		return rc;
 	}
 	struct ipwait *w = calloc(1, sizeof *w);
 	if (!w) {
 		pthread_mutex_unlock(&c->mu);
-		return -1;
+		return -ENOMEM;
 	}
 	w->env = env;
 	w->addr = *addr;
@@ -624,7 +625,7 @@ static int start_probe(const struct endpoint_env *env, const struct addr *addr,
 	if (env->cap) {
 		cp = malloc(sizeof *cp);
 		if (!cp)
-			return -1;
+			return -ENOMEM;
 		cp->env = env;
 		cp->cb = cb;
 		cp->arg = arg;
@@ -635,7 +636,7 @@ static int start_probe(const struct endpoint_env *env, const struct addr *addr,
 
 	if (!ep) {
 		free(cp);
-		return -1;
+		return -ENOMEM;
 	}
 	ep->env = env;
 	ep->addr = *addr;
@@ -644,10 +645,11 @@ static int start_probe(const struct endpoint_env *env, const struct addr *addr,
 	ep->cb = cb;
 	ep->arg = arg;
 	ep->start = uv_now(env->loop);
-	if (smtp_session_init(&ep->s, env->ehlo_name, &env->limits) != 0) {
+	int rc = smtp_session_init(&ep->s, env->ehlo_name, &env->limits);
+	if (rc != 0) {
 		free(ep);
 		free(cp);
-		return -1;
+		return rc;
 	}
 	uv_timer_init(env->loop, &ep->stage);
 	uv_timer_init(env->loop, &ep->deadline);

@@ -83,8 +83,9 @@ void ipcap_detach(struct ipcap_loop *l);
 
 /*
  * Probes addr:port with SNI `sni`. The callback runs exactly once, on the
- * loop, after every handle is closed. Returns 0, or -1 when out of memory
- * (no callback).
+ * loop, after every handle is closed. Returns 0, or (no callback)
+ * -ENOMEM, or -EINVAL when env's EHLO name is not one
+ * (smtp_session_init()).
  */
 int endpoint_probe(const struct endpoint_env *env, const struct addr *addr,
 		   int port, const char *sni, endpoint_cb cb, void *arg);

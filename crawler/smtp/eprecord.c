@@ -82,5 +82,5 @@ int eprecord_json(struct jbuf *b, const struct endpoint_result *r)
 		jbuf_json_string(b, f->tls_reason, strlen(f->tls_reason));
 	}
 	jbuf_puts(b, "}");
-	return b->failed ? -1 : 0;
+	return jbuf_error(b);
 }

@@ -12,7 +12,7 @@
 #include "crawler/util/jbuf.h"
 
 /* Appends the record of a finished endpoint probe to b as one line of
- * JSON (no raw newline inside). 0 or -1 (b failed). */
+ * JSON (no raw newline inside). 0, or b's error (jbuf_error()). */
 int eprecord_json(struct jbuf *b, const struct endpoint_result *r);
 
 #endif

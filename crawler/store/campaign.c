@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -125,7 +126,7 @@ static int resolve(PGconn *c, const char *spec, bool dropping, int64_t *id,
 			    "ORDER BY name = $1",
 			    3, params);
 	if (!r)
-		return -1;
+		return -EIO;
 	int found = PQntuples(r) > 0;
 	if (PQntuples(r) > 1) {
 		/* Row 0 is the campaign with id spec, row 1 the one named
@@ -142,10 +143,8 @@ static int resolve(PGconn *c, const char *spec, bool dropping, int64_t *id,
 		*id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 		if (name) {
 			*name = strdup(PQgetvalue(r, 0, 1));
-			if (!*name) {
-				log_error("out of memory");
-				found = -1;
-			}
+			if (!*name)
+				found = -ENOMEM;
 		}
 	}
 	PQclear(r);
@@ -170,6 +169,8 @@ int campaign_lookup(PGconn *c, const char *spec, bool dropping, int64_t *id,
 	if (found == 0)
 		log_error(spec ? "no campaign '%s'" : "no campaign yet%s",
 			  spec ? spec : "");
+	else if (found == -ENOMEM)
+		log_error("out of memory");
 	return found == CAMPAIGN_AMBIGUOUS ? EX_USAGE
 	       : found < 0		   ? EX_UNAVAILABLE
 	       : found == 0		   ? EX_DATAERR
@@ -189,7 +190,7 @@ int campaign_find(PGconn *c, const char *name, int64_t *id, int64_t *targets)
 	int found;
 
 	if (!r)
-		return -1;
+		return -EIO;
 	found = PQntuples(r) > 0;
 	if (found) {
 		*id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
@@ -243,8 +244,9 @@ static void import_unlock(PGconn *c, int64_t id)
  * target and its import's lock is free, that import was cut short (its
  * importer crashed or was killed) and this one takes it over, with this
  * run's configuration: nothing of the earlier one was committed but the
- * campaign row and its empty partitions. Returns its id (lock held), or -1
- * (said). Outside a transaction. */
+ * campaign row and its empty partitions. Returns its id (lock held), or
+ * (said) -EIO, -EEXIST when the name belongs to another campaign, or
+ * -EBUSY when another session imports it now. Outside a transaction. */
 static int64_t take_over(PGconn *c, const char *const params[5])
 {
 	const char *p1[1] = { params[0] };
@@ -256,13 +258,13 @@ static int64_t take_over(PGconn *c, const char *const params[5])
 		    "ELSE false END FROM campaign WHERE name = $1",
 		    1, p1);
 	if (!r)
-		return -1;
+		return -EIO;
 	if (PQntuples(r) != 1) {
 		PQclear(r);
 		log_error("creating the campaign '%s': its name was taken, "
 			  "then freed; try again",
 			  params[0]);
-		return -1;
+		return -EAGAIN;
 	}
 	int64_t id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 	char state[16];
@@ -275,13 +277,13 @@ static int64_t take_over(PGconn *c, const char *const params[5])
 			  params[0],
 			  strcmp(state, "dropping") ? state
 						    : "it is being dropped");
-		return -1;
+		return -EEXIST;
 	}
 	if (!locked) {
 		log_error("campaign '%s' exists and is being imported by "
 			  "another session right now; choose another name",
 			  params[0]);
-		return -1;
+		return -EBUSY;
 	}
 	char cid[24];
 	snprintf(cid, sizeof cid, "%" PRId64, id);
@@ -304,7 +306,7 @@ static int64_t take_over(PGconn *c, const char *const params[5])
 				  "or choose another name",
 				  params[0]);
 		import_unlock(c, id);
-		return -1;
+		return n == 0 ? -EEXIST : -EIO;
 	}
 	fprintf(stderr,
 		"mxcrawl: campaign '%s' (id %" PRId64 "): its earlier import "
@@ -323,7 +325,8 @@ static int64_t take_over(PGconn *c, const char *const params[5])
  * parent (another import's attach, a drop's detach; before schema/025 also
  * for the writers of the tables its foreign keys named). So each attempt
  * waits at most CAMPAIGN_LOCK_TIMEOUT, then lets the queue drain and tries
- * again. Returns the id, or -1 (said). */
+ * again. Returns the id, or a negative errno (said): take_over()'s,
+ * -EIO, or -ETIMEDOUT when no attempt got the lock. */
 static int64_t create_campaign(PGconn *c, const char *const params[5])
 {
 	bool said = false;
@@ -336,7 +339,7 @@ static int64_t create_campaign(PGconn *c, const char *const params[5])
 			log_error("begin: %s", PQerrorMessage(c));
 			PQclear(r);
 			rollback(c);
-			return -1;
+			return -EIO;
 		}
 		PQclear(r);
 		r = PQexecParams(c,
@@ -383,7 +386,7 @@ static int64_t create_campaign(PGconn *c, const char *const params[5])
 		if (taken)
 			return take_over(c, params);
 		if (!lock_timeout)
-			return -1;
+			return -EIO;
 		if (!said) {
 			fprintf(stderr, "mxcrawl: creating the campaign's "
 					"partitions waits for a lock; trying "
@@ -394,7 +397,7 @@ static int64_t create_campaign(PGconn *c, const char *const params[5])
 	log_error("creating the campaign: no lock on the partitioned tables "
 		  "after %d attempts",
 		  CAMPAIGN_CREATE_ATTEMPTS);
-	return -1;
+	return -ETIMEDOUT;
 }
 
 /* A failed import leaves its campaign 'importing', with no targets and
@@ -466,17 +469,21 @@ fail:
 	return NULL;
 }
 
+/* Sends the buffered rows: 0, the buffer's error (jbuf_error()), or
+ * -EIO (PostgreSQL's message printed). */
 static int flush(struct campaign_import *im)
 {
-	if (im->buf.failed) {
-		log_error("importing: out of memory");
-		return -1;
+	int rc = jbuf_error(&im->buf);
+
+	if (rc != 0) {
+		log_error("importing: %s", strerror(-rc));
+		return rc;
 	}
 	if (im->buf.len == 0)
 		return 0;
 	if (PQputCopyData(im->c, im->buf.data, (int)im->buf.len) != 1) {
 		log_error("importing: %s", PQerrorMessage(im->c));
-		return -1;
+		return -EIO;
 	}
 	jbuf_reset(&im->buf);
 	return 0;
@@ -528,10 +535,11 @@ int campaign_import_commit(struct campaign_import *im, int64_t *id,
 	const char *params[1] = { cid };
 	PGresult *r;
 	int ok = 1;
+	int rc = flush(im);
 
-	if (flush(im) != 0) {
+	if (rc != 0) {
 		campaign_import_abort(im);
-		return -1;
+		return rc;
 	}
 	im->copying = 0;
 	if (PQputCopyEnd(im->c, NULL) != 1)
@@ -583,7 +591,7 @@ fail:
 	rollback(im->c);
 	forget_campaign(im->c, im->id, im->name);
 	import_free(im);
-	return -1;
+	return -EIO;
 }
 
 int64_t campaign_import_run_id(const struct campaign_import *im)
@@ -611,7 +619,7 @@ int campaign_run_begin(PGconn *c, int64_t id,
 	    "RETURNING id",
 	    8, p);
 	if (!r)
-		return -1;
+		return -EIO;
 	*run_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 	PQclear(r);
 	return 0;
@@ -631,7 +639,7 @@ int campaign_run_end(PGconn *c, int64_t run_id, const char *end_state,
 			      "domains = $3::bigint WHERE id = $1::bigint",
 			      3, p);
 	if (!r)
-		return -1;
+		return -EIO;
 	PQclear(r);
 	return 0;
 }

@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,7 +108,7 @@ static int append_kv(char **s, size_t *len, const char *k, const char *v)
 	char *p;
 
 	if (!n)
-		return -1;
+		return -ENOMEM;
 	*s = n;
 	p = n + *len;
 	p += sprintf(p, "%s%s=", *len ? " " : "", k);

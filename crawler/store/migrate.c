@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,14 +25,14 @@ static int exec_ok(PGconn *c, const char *what, const char *sql)
 	if (!ok)
 		log_error("%s: %s", what, PQresultErrorMessage(r));
 	PQclear(r);
-	return ok ? 0 : -1;
+	return ok ? 0 : -EIO;
 }
 
 int migrate_current(PGconn *c)
 {
 	PGresult *r =
 	    PQexec(c, "SELECT to_regclass('schema_version') IS NOT NULL");
-	int v = -1;
+	int v = -EIO;
 
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
 		goto out;
@@ -60,7 +61,7 @@ static int apply(PGconn *c, const struct migration *m, int verbose,
 
 	snprintf(version, sizeof version, "%d", m->version);
 	if (exec_ok(c, "begin", "BEGIN") != 0)
-		return -1;
+		return -EIO;
 	r = db_exec(c, PGRES_TUPLES_OK, "reading schema_version",
 		    "SELECT 1 FROM schema_version WHERE version = $1", 1,
 		    params);
@@ -89,21 +90,23 @@ static int apply(PGconn *c, const struct migration *m, int verbose,
 		goto fail;
 	PQclear(r);
 	if (exec_ok(c, "commit", "COMMIT") != 0)
-		return -1;
+		return -EIO;
 	(*applied)++;
 	return 0;
 fail:
 	exec_ok(c, "rollback", "ROLLBACK");
-	return -1;
+	return -EIO;
 }
 
 /* schema/roles.sql, and the private cluster's login role of the analyst;
  * the caller holds the migration lock. */
 static int install_roles(PGconn *c, const char *login)
 {
+	int rc = -EIO;
+
 	if (exec_ok(c, "begin",
 		    "BEGIN; SET LOCAL client_min_messages = warning") != 0)
-		return -1;
+		return -EIO;
 	if (exec_ok(c, "granting the roles (schema/roles.sql)",
 		    migrate_roles_sql) != 0)
 		goto fail;
@@ -120,8 +123,10 @@ static int install_roles(PGconn *c, const char *login)
 		PQclear(r);
 		char *q = PQescapeIdentifier(c, login, strlen(login));
 		char sql[256];
-		if (!q)
+		if (!q) {
+			rc = -ENOMEM;
 			goto fail;
+		}
 		if (missing)
 			snprintf(sql, sizeof sql,
 				 "CREATE ROLE %s LOGIN IN ROLE mxcrawl_analyst",
@@ -136,7 +141,7 @@ static int install_roles(PGconn *c, const char *login)
 	return exec_ok(c, "commit", "COMMIT");
 fail:
 	exec_ok(c, "rollback", "ROLLBACK");
-	return -1;
+	return rc;
 }
 
 int migrate_roles(PGconn *c, const char *login)
@@ -153,38 +158,38 @@ int migrate_roles(PGconn *c, const char *login)
 		    "ELSE pg_has_role($1, 'mxcrawl_analyst', 'MEMBER') END",
 		    1, p);
 		if (!r)
-			return -1;
+			return -EIO;
 		int done = PQgetvalue(r, 0, 0)[0] == 't';
 		PQclear(r);
 		if (done)
 			return 0;
 	}
 	if (exec_ok(c, "taking the migration lock", MIGRATE_LOCK_SQL) != 0)
-		return -1;
+		return -EIO;
 	int rc = install_roles(c, login);
 	exec_ok(c, "releasing the migration lock", MIGRATE_UNLOCK_SQL);
 	return rc;
 }
 
-/* Whether the roles of schema/roles.sql exist: 1, 0, or -1. */
+/* Whether the roles of schema/roles.sql exist: 1, 0, or -EIO. */
 static int roles_exist(PGconn *c)
 {
 	PGresult *r = PQexec(c, "SELECT to_regrole('mxcrawl_analyst') "
 				"IS NOT NULL");
 	int v = PQresultStatus(r) == PGRES_TUPLES_OK
 		    ? PQgetvalue(r, 0, 0)[0] == 't'
-		    : -1;
+		    : -EIO;
 	PQclear(r);
 	return v;
 }
 
 int migrate_run(PGconn *c, int verbose, int *applied, int *version)
 {
-	int rc = -1;
+	int rc = -EIO;
 
 	*applied = 0;
 	if (exec_ok(c, "taking the migration lock", MIGRATE_LOCK_SQL) != 0)
-		return -1;
+		return -EIO;
 	if (exec_ok(c, "creating schema_version",
 		    "SET client_min_messages = warning;"
 		    "CREATE TABLE IF NOT EXISTS schema_version ("
@@ -199,13 +204,15 @@ int migrate_run(PGconn *c, int verbose, int *applied, int *version)
 		log_error("the database's schema is at version %d, newer than "
 			  "this mxcrawl knows (%d); use a newer mxcrawl",
 			  cur, migrate_latest());
+		rc = -ENOTSUP;
 		goto out;
 	}
 	for (size_t i = 0; i < migrations_count; i++)
 		if (apply(c, &migrations[i], verbose, applied) != 0)
 			goto out;
-	*version = migrate_current(c);
-	rc = *version < 0 ? -1 : 0;
+	rc = migrate_current(c);
+	*version = rc < 0 ? 0 : rc;
+	rc = rc < 0 ? rc : 0;
 	/* Tables a migration added need the roles' grants too; the roles
 	 * are there only where someone ran schema/roles.sql. The migration
 	 * itself stays applied if this fails: it is the grants that lag. */
@@ -224,12 +231,12 @@ int migrate_ensure(PGconn *c)
 	int cur = migrate_current(c), latest = migrate_latest();
 
 	if (cur < 0)
-		return -1;
+		return cur;
 	if (cur > latest) {
 		log_error("the database's schema is at version %d, newer than "
 			  "this mxcrawl knows (%d); use a newer mxcrawl",
 			  cur, latest);
-		return -1;
+		return -ENOTSUP;
 	}
 	if (cur == latest)
 		return 0;
@@ -247,7 +254,7 @@ int migrate_ensure(PGconn *c)
 		log_error("cannot tell whether this role may migrate: %s",
 			  PQresultErrorMessage(r));
 		PQclear(r);
-		return -1;
+		return -EIO;
 	}
 	int may = PQgetvalue(r, 0, 0)[0] == 't';
 	if (!may) {

@@ -71,7 +71,7 @@ int pgembed_init(struct pgembed *pg)
 	if (!base) {
 		log_error("cannot find the data directory for the private "
 			  "database: set XDG_DATA_HOME or HOME, or use --db");
-		return -1;
+		return -ENOENT;
 	}
 	pg->root = xasprintf("%s/mxcrawl", base);
 	free(base);
@@ -84,7 +84,7 @@ int pgembed_init(struct pgembed *pg)
 	    !pg->bindir) {
 		log_error("out of memory");
 		pgembed_free(pg);
-		return -1;
+		return -ENOMEM;
 	}
 
 	/* The socket file name is sockdir + "/.s.PGSQL.5432"; sun_path is short. */
@@ -96,7 +96,7 @@ int pgembed_init(struct pgembed *pg)
 		    "or use --db",
 		    pg->root, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
 		pgembed_free(pg);
-		return -1;
+		return -ENAMETOOLONG;
 	}
 
 	pg->uid = getuid();
@@ -113,14 +113,14 @@ int pgembed_init(struct pgembed *pg)
 			    "MXCRAWL_DB_OS_USER, or use --db",
 			    name);
 			pgembed_free(pg);
-			return -1;
+			return -ENOENT;
 		}
 		if (pw->pw_uid == 0) {
 			log_error("MXCRAWL_DB_OS_USER '%s' is root; PostgreSQL "
 				  "refuses to run as root",
 				  name);
 			pgembed_free(pg);
-			return -1;
+			return -EINVAL;
 		}
 		pg->drop = 1;
 		pg->uid = pw->pw_uid;
@@ -160,7 +160,9 @@ static void child_drop(const struct pgembed *pg)
 /*
  * Runs a PostgreSQL program as the cluster's user and waits for it. Its
  * output goes to `log` (opened by the child, so the file belongs to that
- * user), or to our stderr when log is NULL. Returns its exit status, or -1.
+ * user), or to our stderr when log is NULL. Returns its exit status
+ * (128 + the signal that ended it), or the negative errno of fork() or
+ * waitpid() (printed).
  */
 static int run(const struct pgembed *pg, const char *log, char *const argv[])
 {
@@ -168,8 +170,9 @@ static int run(const struct pgembed *pg, const char *log, char *const argv[])
 	int status;
 
 	if (pid < 0) {
-		log_error("fork: %s", strerror(errno));
-		return -1;
+		int e = errno;
+		log_error("fork: %s", strerror(e));
+		return -e;
 	}
 	if (pid == 0) {
 		int in = open("/dev/null", O_RDONLY);
@@ -194,8 +197,9 @@ static int run(const struct pgembed *pg, const char *log, char *const argv[])
 	}
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR) {
-			log_error("waitpid: %s", strerror(errno));
-			return -1;
+			int e = errno;
+			log_error("waitpid: %s", strerror(e));
+			return -e;
 		}
 	}
 	if (WIFEXITED(status))
@@ -227,17 +231,18 @@ static int mkdirs(const char *path, mode_t mode)
 
 /*
  * Gives `uid` search permission on `dir` through an ACL entry, leaving the
- * mode bits and every other entry as they were.
+ * mode bits and every other entry as they were. 0 or the negative errno of
+ * the ACL call that failed.
  */
 static int grant_search(const char *dir, uid_t uid)
 {
 	acl_t acl = acl_get_file(dir, ACL_TYPE_ACCESS);
 	acl_entry_t e, found = NULL;
 	acl_permset_t perms;
-	int id = ACL_FIRST_ENTRY, rc = -1;
+	int id = ACL_FIRST_ENTRY, rc = 0;
 
 	if (!acl)
-		return -1;
+		return -errno;
 	while (acl_get_entry(acl, id, &e) == 1) {
 		acl_tag_t tag;
 		id = ACL_NEXT_ENTRY;
@@ -254,14 +259,16 @@ static int grant_search(const char *dir, uid_t uid)
 		if (acl_create_entry(&acl, &found) != 0 ||
 		    acl_set_tag_type(found, ACL_USER) != 0 ||
 		    acl_set_qualifier(found, &uid) != 0)
-			goto out;
+			goto fail;
 	}
 	if (acl_get_permset(found, &perms) != 0 ||
 	    acl_add_perm(perms, ACL_EXECUTE) != 0 ||
 	    acl_set_permset(found, perms) != 0 || acl_calc_mask(&acl) != 0 ||
 	    acl_set_file(dir, ACL_TYPE_ACCESS, acl) != 0)
-		goto out;
-	rc = 0;
+		goto fail;
+	goto out;
+fail:
+	rc = errno ? -errno : -EIO;
 out:
 	acl_free(acl);
 	return rc;
@@ -269,7 +276,8 @@ out:
 
 /*
  * Returns the index (1-based) of the first directory on the way to `path`
- * that the cluster's user cannot search, or 0 if all can be searched.
+ * that the cluster's user cannot search, or 0 if all can be searched;
+ * -ECHILD when the child could not run or tell.
  * The test runs in a child that has become that user, so the kernel's own
  * permission rules (ACLs included) answer.
  */
@@ -279,7 +287,7 @@ static int first_unsearchable(const struct pgembed *pg, const char *path)
 	int status;
 
 	if (pid < 0)
-		return -1;
+		return -ECHILD;
 	if (pid == 0) {
 		char buf[4096];
 		int n = 0;
@@ -301,8 +309,8 @@ static int first_unsearchable(const struct pgembed *pg, const char *path)
 	}
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
-			return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+			return -ECHILD;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -ECHILD;
 }
 
 /* The n-th (1-based) directory prefix of path, in buf. */
@@ -318,7 +326,8 @@ static void nth_prefix(const char *path, int n, char *buf, size_t size)
 }
 
 /* Makes root/ and the socket directory, owned by the cluster's user, and
- * reachable by it. */
+ * reachable by it. 0, PGEMBED_CANTCREATE, or -EPERM when the cluster's
+ * user cannot be let reach root (printed). */
 static int prepare_dirs(struct pgembed *pg, int verbose)
 {
 	int rc = mkdirs(pg->root, 0700);
@@ -353,18 +362,19 @@ static int prepare_dirs(struct pgembed *pg, int verbose)
 			    "granting user %s search permission on %s (ACL) so "
 			    "the cluster can reach its data directory\n",
 			    pg->os_user, dir);
-		if (grant_search(dir, pg->uid) != 0) {
+		int rc = grant_search(dir, pg->uid);
+		if (rc != 0) {
 			log_error(
 			    "user %s cannot reach '%s' and an ACL entry "
 			    "could not be added to '%s': %s; set "
 			    "XDG_DATA_HOME to a directory it can reach, or "
 			    "use --db",
-			    pg->os_user, pg->root, dir, strerror(errno));
-			return -1;
+			    pg->os_user, pg->root, dir, strerror(-rc));
+			return -EPERM;
 		}
 	}
 	log_error("user %s cannot reach '%s'", pg->os_user, pg->root);
-	return -1;
+	return -EPERM;
 }
 
 int pgembed_prepare_subdir(struct pgembed *pg, const char *dir, int verbose)
@@ -395,7 +405,7 @@ long pgembed_pid(const struct pgembed *pg)
 
 	snprintf(path, sizeof path, "%s/PG_VERSION", pg->pgdata);
 	if (access(path, F_OK) != 0)
-		return -1;
+		return -ENOENT;
 	snprintf(path, sizeof path, "%s/postmaster.pid", pg->pgdata);
 	f = fopen(path, "r");
 	if (!f)
@@ -437,7 +447,7 @@ char *pgembed_conninfo_role(const struct pgembed *pg, const char *role)
 }
 
 /* The settings that make the cluster private: no TCP, socket only for its
- * owner (and root). */
+ * owner (and root). 0, or the negative errno of fopen() or fclose(). */
 static int write_config(const struct pgembed *pg)
 {
 	char path[4096];
@@ -446,7 +456,7 @@ static int write_config(const struct pgembed *pg)
 	snprintf(path, sizeof path, "%s/postgresql.conf", pg->pgdata);
 	f = fopen(path, "a");
 	if (!f)
-		return -1;
+		return -errno;
 	fprintf(
 	    f,
 	    "\n# Added by mxcrawl: a private cluster on a Unix socket only.\n"
@@ -458,7 +468,7 @@ static int write_config(const struct pgembed *pg)
 	    "shared_buffers = 256MB\n"
 	    "logging_collector = off\n",
 	    pg->sockdir);
-	return fclose(f);
+	return fclose(f) == 0 ? 0 : -errno;
 }
 
 static int create_cluster(struct pgembed *pg, int verbose)
@@ -471,7 +481,7 @@ static int create_cluster(struct pgembed *pg, int verbose)
 		    "'%s' exists but is not a PostgreSQL cluster (a failed "
 		    "initdb?); remove it and try again",
 		    pg->pgdata);
-		return -1;
+		return -EEXIST;
 	}
 	snprintf(initdb, sizeof initdb, "%s/initdb", pg->bindir);
 	snprintf(log, sizeof log, "%s/initdb.log", pg->root);
@@ -480,7 +490,7 @@ static int create_cluster(struct pgembed *pg, int verbose)
 			  "postgresql-15 with scripts/setup, or set "
 			  "MXCRAWL_PG_BINDIR)",
 			  initdb);
-		return -1;
+		return -ENOENT;
 	}
 	if (verbose)
 		printf("creating the private PostgreSQL cluster in %s\n",
@@ -499,12 +509,13 @@ static int create_cluster(struct pgembed *pg, int verbose)
 			 NULL };
 	if (run(pg, log, argv) != 0) {
 		log_error("initdb failed; its output is in %s", log);
-		return -1;
+		return -EIO;
 	}
-	if (write_config(pg) != 0) {
+	int rc = write_config(pg);
+	if (rc != 0) {
 		log_error("cannot write %s/postgresql.conf: %s", pg->pgdata,
-			  strerror(errno));
-		return -1;
+			  strerror(-rc));
+		return -EIO;
 	}
 	return 0;
 }
@@ -516,7 +527,7 @@ static int ensure_database(const struct pgembed *pg)
 	char *admin = ci ? xasprintf("%s dbname=postgres", ci) : NULL;
 	PGconn *c = admin ? PQconnectdb(admin) : NULL;
 	PGresult *r = NULL;
-	int rc = -1;
+	int rc = -EIO;
 
 	if (!c || PQstatus(c) != CONNECTION_OK) {
 		log_error("cannot connect to the private cluster at %s: %s",
@@ -548,7 +559,8 @@ out:
 	return rc;
 }
 
-/* Serialises start and stop between concurrent mxcrawl processes. */
+/* Serialises start and stop between concurrent mxcrawl processes. The
+ * lock's descriptor, PGEMBED_CANTCREATE, or -EIO (printed). */
 static int lock_root(const struct pgembed *pg)
 {
 	char path[4096];
@@ -564,7 +576,7 @@ static int lock_root(const struct pgembed *pg)
 		if (errno != EINTR) {
 			log_error("cannot lock %s: %s", path, strerror(errno));
 			close(fd);
-			return -1;
+			return -EIO;
 		}
 	}
 	return fd;
@@ -573,17 +585,16 @@ static int lock_root(const struct pgembed *pg)
 int pgembed_start(struct pgembed *pg, int verbose)
 {
 	char pg_ctl[4096];
-	int lock, rc = -1;
+	int lock, rc;
 
 	rc = prepare_dirs(pg, verbose);
 	if (rc != 0)
 		return rc;
-	rc = -1;
 	lock = lock_root(pg);
 	if (lock < 0)
 		return lock;
 	long pid = pgembed_pid(pg);
-	if (pid < 0 && create_cluster(pg, verbose) != 0)
+	if (pid < 0 && (rc = create_cluster(pg, verbose)) != 0)
 		goto out;
 	if (pid > 0) {
 		if (verbose)
@@ -608,6 +619,7 @@ int pgembed_start(struct pgembed *pg, int verbose)
 		    "the private PostgreSQL cluster did not start; its log "
 		    "is %s",
 		    pg->logfile);
+		rc = -EIO;
 		goto out;
 	}
 	rc = ensure_database(pg);
@@ -619,7 +631,7 @@ out:
 int pgembed_stop(struct pgembed *pg, int verbose)
 {
 	char pg_ctl[4096];
-	int lock, rc = -1;
+	int lock, rc = -EIO;
 	long pid = pgembed_pid(pg);
 
 	if (pid <= 0) {
@@ -630,7 +642,7 @@ int pgembed_stop(struct pgembed *pg, int verbose)
 	}
 	lock = lock_root(pg);
 	if (lock < 0)
-		return -1;
+		return lock;
 	snprintf(pg_ctl, sizeof pg_ctl, "%s/pg_ctl", pg->bindir);
 	if (verbose)
 		printf("stopping the private PostgreSQL cluster (pid %ld)\n",

@@ -11,6 +11,7 @@
 #ifndef MXCRAWL_CRAWLER_PGEMBED_H
 #define MXCRAWL_CRAWLER_PGEMBED_H
 
+#include <errno.h>
 #include <sys/types.h>
 
 /* The database and role of the private cluster. */
@@ -33,14 +34,17 @@ struct pgembed {
 	char os_user[64];
 };
 
-/* Works out the paths and the OS user; prints why and returns -1 if it
- * cannot (no home directory, unknown user, socket path too long). */
+/* Works out the paths and the OS user. 0, or prints why and returns
+ * -ENOENT (no home directory, unknown user), -ENAMETOOLONG (socket path),
+ * -EINVAL (the user is root) or -ENOMEM. */
 int pgembed_init(struct pgembed *pg);
 void pgembed_free(struct pgembed *pg);
 
 /* pgembed_start's failure when its directory (root, the socket directory,
- * the lock file) cannot be created or written: exit 73, not 69. */
-#define PGEMBED_CANTCREATE (-2)
+ * the lock file) cannot be created or written: exit 73, not 69. The
+ * system's reason is printed; this value stands for all of them, and no
+ * other failure of pgembed returns it. */
+#define PGEMBED_CANTCREATE (-EACCES)
 
 /* Makes `dir`, a directory directly below pg->root, for another private
  * server that runs as the cluster's user (the embedded resolver): root/ is
@@ -50,16 +54,20 @@ void pgembed_free(struct pgembed *pg);
 int pgembed_prepare_subdir(struct pgembed *pg, const char *dir, int verbose);
 
 /* Creates the cluster if needed and starts it; a running cluster is left
- * alone. `verbose` says what is done. Returns 0, PGEMBED_CANTCREATE or -1
- * (reason printed). */
+ * alone. `verbose` says what is done. Returns 0, or with the reason
+ * printed PGEMBED_CANTCREATE, -EPERM (the cluster's user cannot reach its
+ * directory), -EEXIST (a data directory that is no cluster), -ENOENT (no
+ * initdb), or -EIO (a PostgreSQL program, fork() or the database
+ * failed). */
 int pgembed_start(struct pgembed *pg, int verbose);
 
 /* Stops the cluster and waits until its postmaster has exited.
- * Returns 0 (also when it was not running) or -1. */
+ * Returns 0 (also when it was not running), PGEMBED_CANTCREATE (the lock
+ * file) or -EIO, printed. */
 int pgembed_stop(struct pgembed *pg, int verbose);
 
-/* Returns the postmaster's PID if the cluster runs, 0 if not, -1 if the
- * cluster has not been created. */
+/* Returns the postmaster's PID if the cluster runs, 0 if not, -ENOENT if
+ * the cluster has not been created. */
 long pgembed_pid(const struct pgembed *pg);
 
 /* The libpq connection string for the cluster (malloc'ed). */

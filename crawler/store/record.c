@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,16 +69,18 @@ int record_codec_train(struct record_codec *c, uint8_t **dict, size_t *len,
 	size_t n;
 
 	c->done_sampling = true;
-	if (!buf || c->nsamples < RECORD_DICT_MIN_SAMPLES) {
+	if (!buf)
+		return -ENOMEM;
+	if (c->nsamples < RECORD_DICT_MIN_SAMPLES) {
 		free(buf);
-		return -1;
+		return -ENODATA;
 	}
 	n = ZDICT_trainFromBuffer(buf, RECORD_DICT_SIZE, c->samples.data,
 				  c->sizes, (unsigned)c->nsamples);
 	jbuf_free(&c->samples);
 	if (ZDICT_isError(n)) {
 		free(buf);
-		return -1;
+		return -ENODATA;
 	}
 	*dict = buf;
 	*len = n;
@@ -91,7 +94,7 @@ int record_codec_use(struct record_codec *c, const uint8_t *dict, size_t len,
 	ZSTD_CDict *cd = ZSTD_createCDict(dict, len, RECORD_ZSTD_LEVEL);
 
 	if (!cd)
-		return -1;
+		return -ENOMEM;
 	ZSTD_freeCDict(c->cdict);
 	c->cdict = cd;
 	c->dict_id = id;
@@ -106,7 +109,7 @@ int record_codec_compress(struct record_codec *c, const char *json, size_t len,
 	size_t n;
 
 	if (!dst)
-		return -1;
+		return jbuf_error(out);
 	if (c->cdict)
 		n = ZSTD_compress_usingCDict(c->cctx, dst, bound, json, len,
 					     c->cdict);
@@ -114,7 +117,7 @@ int record_codec_compress(struct record_codec *c, const char *json, size_t len,
 		n = ZSTD_compressCCtx(c->cctx, dst, bound, json, len,
 				      RECORD_ZSTD_LEVEL);
 	if (ZSTD_isError(n))
-		return -1;
+		return -EIO;
 	out->len += n;
 	*dict_id = c->cdict ? c->dict_id : 0;
 	return 0;
@@ -128,21 +131,22 @@ int record_decompress(const uint8_t *src, size_t len, const uint8_t *dict,
 	char *dst;
 	size_t n;
 
-	if (size == ZSTD_CONTENTSIZE_ERROR ||
-	    size == ZSTD_CONTENTSIZE_UNKNOWN || size > max)
-		return -1;
+	if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN)
+		return -EBADMSG;
+	if (size > max)
+		return -E2BIG;
 	dst = jbuf_room(out, (size_t)size);
 	if (!dst)
-		return -1;
+		return jbuf_error(out);
 	d = ZSTD_createDCtx();
 	if (!d)
-		return -1;
+		return -ENOMEM;
 	n = dict ? ZSTD_decompress_usingDict(d, dst, (size_t)size, src, len,
 					     dict, dict_len)
 		 : ZSTD_decompressDCtx(d, dst, (size_t)size, src, len);
 	ZSTD_freeDCtx(d);
 	if (ZSTD_isError(n) || n != size)
-		return -1;
+		return -EBADMSG;
 	out->len += n;
 	out->data[out->len] = '\0';
 	return 0;

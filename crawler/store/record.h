@@ -39,22 +39,27 @@ void record_codec_free(struct record_codec *c);
 bool record_codec_sample(struct record_codec *c, const char *json, size_t len);
 
 /* Trains the dictionary from the samples into *dict (malloc'ed, *len
- * bytes); *samples is how many it learnt from. 0, or -1 when training
- * failed (then records stay dictionary-free). */
+ * bytes); *samples is how many it learnt from. 0, -ENOMEM, or -ENODATA
+ * when the samples give no dictionary (fewer than RECORD_DICT_MIN_SAMPLES,
+ * or zstd found none); then records stay dictionary-free. */
 int record_codec_train(struct record_codec *c, uint8_t **dict, size_t *len,
 		       size_t *samples);
 
-/* Uses dict (stored under id) for the records compressed from now on. */
+/* Uses dict (stored under id) for the records compressed from now on.
+ * 0, or -ENOMEM (zstd's only failure for a dictionary it trained). */
 int record_codec_use(struct record_codec *c, const uint8_t *dict, size_t len,
 		     int64_t id);
 
 /* Compresses one record into out (appended as raw bytes); *dict_id is the
- * dictionary used, 0 for none. 0 or -1. */
+ * dictionary used, 0 for none. 0, out's error (jbuf_error()), or -EIO
+ * when zstd fails (into a buffer of its bound it does not). */
 int record_codec_compress(struct record_codec *c, const char *json, size_t len,
 			  struct jbuf *out, int64_t *dict_id);
 
 /* Decompresses a record with the given dictionary (NULL for none) into out
- * (appended). At most `max` bytes. 0 or -1. */
+ * (appended). At most `max` bytes. 0, -EBADMSG when src is not one whole
+ * zstd frame that announces its size (or the dictionary is wrong),
+ * -E2BIG over max, -ENOMEM, or out's error (jbuf_error()). */
 int record_decompress(const uint8_t *src, size_t len, const uint8_t *dict,
 		      size_t dict_len, struct jbuf *out, size_t max);
 

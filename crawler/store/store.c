@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,10 +36,8 @@ int store_open(struct store *s)
 							: RECORD_DICT_SAMPLES);
 	s->rec.campaign_id = s->campaign_id;
 	s->rec.worker_id = s->worker_id;
-	if (!s->rec.codec) {
-		log_error("store: out of memory");
-		return -1;
-	}
+	if (!s->rec.codec)
+		return -ENOMEM;
 	s->c = PQconnectdb(s->conninfo);
 	if (PQstatus(s->c) != CONNECTION_OK) {
 		char *shown = db_conninfo_display(s->conninfo, s->c);
@@ -47,7 +46,7 @@ int store_open(struct store *s)
 		free(shown);
 		PQfinish(s->c);
 		s->c = NULL;
-		return -1;
+		return -EIO;
 	}
 	session_setup(s);
 	return 0;
@@ -91,7 +90,7 @@ struct rec_ctx {
 	struct store_records *sr;
 	bool ready;	   /* a dictionary can be trained */
 	struct jbuf *rows; /* handshake_record COPY rows */
-	bool failed;
+	int failed;	   /* the first compression error, 0 for none */
 };
 
 static void sample_one(void *arg, const char *head, size_t headlen,
@@ -112,8 +111,9 @@ static void compress_one(void *arg, const char *head, size_t headlen,
 	int64_t dict = 0;
 
 	jbuf_init(&z, len + 1024);
-	if (record_codec_compress(x->sr->codec, json, len, &z, &dict) != 0) {
-		x->failed = true;
+	int rc = record_codec_compress(x->sr->codec, json, len, &z, &dict);
+	if (rc != 0) {
+		x->failed = rc;
 		jbuf_free(&z);
 		return;
 	}
@@ -177,10 +177,11 @@ int store_records_compress(PGconn *c, struct store_records *sr,
 	if (x.ready)
 		train_dictionary(c, sr);
 	each_record(lines, compress_one, &x);
-	if (x.failed || rows->failed) {
+	int rc = x.failed ? x.failed : jbuf_error(rows);
+	if (rc != 0) {
 		rows->failed = 0;
 		rows->len = before;
-		return -1;
+		return rc;
 	}
 	return 0;
 }
@@ -205,7 +206,7 @@ int store_reconnect(struct store *s)
 	}
 	s->c = PQconnectdb(s->conninfo);
 	if (PQstatus(s->c) != CONNECTION_OK)
-		return -1;
+		return -EIO;
 	session_setup(s);
 	return 0;
 }
@@ -236,6 +237,7 @@ int store_lease(struct store *s, struct batch **out)
 	const char *p[3] = { cid, s->worker_id, lease };
 	PGresult *r;
 	struct batch *b;
+	int rc = -EIO;
 
 	*out = NULL;
 	id_text(cid, sizeof cid, s->campaign_id);
@@ -246,7 +248,7 @@ int store_lease(struct store *s, struct batch **out)
 	 * heartbeat, with nobody scanning the batch, and the scan would end
 	 * with it open. */
 	if (exec_simple(s, "BEGIN") != 0)
-		return -1;
+		return -EIO;
 	r = q(
 	    s, PGRES_TUPLES_OK,
 	    "SELECT batch_no FROM campaign_lease($1::bigint, $2, $3::interval)",
@@ -255,11 +257,12 @@ int store_lease(struct store *s, struct batch **out)
 		goto fail;
 	if (PQntuples(r) == 0) {
 		PQclear(r);
-		return exec_simple(s, "COMMIT") == 0 ? 0 : -1;
+		return exec_simple(s, "COMMIT") == 0 ? 0 : -EIO;
 	}
 	b = calloc(1, sizeof *b);
 	if (!b) {
 		PQclear(r);
+		rc = -ENOMEM;
 		goto fail;
 	}
 	b->batch_no = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
@@ -296,6 +299,7 @@ int store_lease(struct store *s, struct batch **out)
 	if (!b->t || !b->names) {
 		PQclear(r);
 		batch_free(b);
+		rc = -ENOMEM;
 		goto fail;
 	}
 	char *w = b->names;
@@ -319,7 +323,7 @@ int store_lease(struct store *s, struct batch **out)
 			goto fail;
 		PQclear(r);
 		if (exec_simple(s, "COMMIT") != 0)
-			return -1;
+			return -EIO;
 		return store_lease(s, out);
 	}
 	for (int t = 0; t < TABLE_LAST; t++)
@@ -329,14 +333,14 @@ int store_lease(struct store *s, struct batch **out)
 	 * guarded by campaign_complete) rather than leave it held by us. */
 	if (exec_simple(s, "COMMIT") != 0 && !store_broken(s)) {
 		batch_free(b);
-		return -1;
+		return -EIO;
 	}
 	*out = b;
 	return 1;
 fail:
 	if (!store_broken(s))
 		exec_simple(s, "ROLLBACK");
-	return -1;
+	return rc;
 }
 
 int store_open_batches(struct store *s, int64_t *undone,
@@ -354,7 +358,7 @@ int store_open_batches(struct store *s, int64_t *undone,
 	      "AND done_at IS NULL",
 	      2, p);
 	if (!r)
-		return -1;
+		return -EIO;
 	*undone = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 	*held_by_others = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
 	PQclear(r);
@@ -376,7 +380,7 @@ int store_progress(struct store *s, int64_t *total, int64_t *done)
 	      "FROM domain_dns WHERE campaign_id = $1::bigint)",
 	      1, p);
 	if (!r)
-		return -1;
+		return -EIO;
 	*total = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 	*done = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
 	PQclear(r);
@@ -390,12 +394,12 @@ static int conn_exec(PGconn *c, const char *sql)
 	if (!ok && PQstatus(c) == CONNECTION_OK)
 		log_warn("store: %s: %s", sql, PQresultErrorMessage(r));
 	PQclear(r);
-	return ok ? 0 : -1;
+	return ok ? 0 : -EIO;
 }
 
 static int exec_simple(struct store *s, const char *sql)
 {
-	return s->c ? conn_exec(s->c, sql) : -1;
+	return s->c ? conn_exec(s->c, sql) : -EIO;
 }
 
 int store_copy_rows(PGconn *c, const char *table, const char *columns,
@@ -417,7 +421,7 @@ int store_copy_rows(PGconn *c, const char *table, const char *columns,
 		    "ON COMMIT DELETE ROWS",
 		    table, table);
 		if (conn_exec(c, sql) != 0)
-			return -1;
+			return -EIO;
 		snprintf(sql, sizeof sql, "COPY stage_%s (%s) FROM STDIN",
 			 table, columns);
 	} else {
@@ -429,7 +433,7 @@ int store_copy_rows(PGconn *c, const char *table, const char *columns,
 		if (PQstatus(c) == CONNECTION_OK)
 			log_warn("store: %s", PQresultErrorMessage(r));
 		PQclear(r);
-		return -1;
+		return -EIO;
 	}
 	PQclear(r);
 	/* PQputCopyData takes an int length: send in pieces. */
@@ -458,7 +462,7 @@ int store_copy_rows(PGconn *c, const char *table, const char *columns,
 			 table, columns, columns, table);
 		ok = conn_exec(c, sql) == 0;
 	}
-	return ok ? 0 : -1;
+	return ok ? 0 : -EIO;
 }
 
 static int copy_table(struct store *s, int t, const struct jbuf *rows)
@@ -513,7 +517,7 @@ int store_write(struct store *s, struct batch *b, bool *discarded)
 	if ((b->done && !ids) || exec_simple(s, "BEGIN") != 0) {
 		free(ids);
 		jbuf_free(&recs);
-		return -1;
+		return b->done && !ids ? -ENOMEM : -EIO;
 	}
 	/* Locking the batch row first: a second crawler writing the same
 	 * batch waits here, then finds it done (or stored in part) and
@@ -569,14 +573,14 @@ int store_write(struct store *s, struct batch *b, bool *discarded)
 	free(ids);
 	jbuf_free(&recs);
 	if (exec_simple(s, "COMMIT") != 0)
-		return -1;
+		return -EIO;
 	return 0;
 fail:
 	free(ids);
 	jbuf_free(&recs);
 	if (!store_broken(s))
 		exec_simple(s, "ROLLBACK");
-	return -1;
+	return -EIO;
 }
 
 int store_release(struct store *s, int64_t *released)
@@ -593,7 +597,7 @@ int store_release(struct store *s, int64_t *released)
 	      "AND done_at IS NULL AND lease_expires > clock_timestamp()",
 	      2, p);
 	if (!r)
-		return -1;
+		return -EIO;
 	*released = strtoll(PQcmdTuples(r), NULL, 10);
 	PQclear(r);
 	return 0;
@@ -610,7 +614,7 @@ int store_renew(struct store *s)
 	r = q(s, PGRES_TUPLES_OK,
 	      "SELECT campaign_renew($1::bigint, $2, $3::interval)", 3, p);
 	if (!r)
-		return -1;
+		return -EIO;
 	PQclear(r);
 	return 0;
 }
@@ -624,7 +628,7 @@ int store_analyze(struct store *s)
 	id_text(cid, sizeof cid, s->campaign_id);
 	r = q(s, PGRES_TUPLES_OK, "SELECT campaign_analyze($1::bigint)", 1, p);
 	if (!r)
-		return -1;
+		return -EIO;
 	PQclear(r);
 	return 0;
 }
@@ -641,7 +645,7 @@ int store_set_state(struct store *s, const char *state)
 	      "AND state <> 'cancelled'",
 	      2, p);
 	if (!r)
-		return -1;
+		return -EIO;
 	PQclear(r);
 	return 0;
 }

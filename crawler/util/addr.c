@@ -2,21 +2,22 @@
 #include "crawler/util/addr.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
 
 int addr_parse(const char *text, struct addr *a)
 {
 	if (!text || !a)
-		return -1;
+		return -EINVAL;
 	memset(a, 0, sizeof(*a));
 	if (strchr(text, ':')) {
 		if (inet_pton(AF_INET6, text, a->bytes) != 1)
-			return -1;
+			return -EINVAL;
 		a->family = AF_INET6;
 	} else {
 		if (inet_pton(AF_INET, text, a->bytes) != 1)
-			return -1;
+			return -EINVAL;
 		a->family = AF_INET;
 	}
 	return 0;

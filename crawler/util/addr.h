@@ -16,7 +16,8 @@ struct addr {
 	uint8_t bytes[16];
 };
 
-/* Parses text ("192.0.2.1", "2001:db8::1") into *a; 0 or -1. */
+/* Parses text ("192.0.2.1", "2001:db8::1") into *a; 0, or -EINVAL when
+ * text is not an address (or an argument is NULL). */
 int addr_parse(const char *text, struct addr *a);
 /* Writes the text form to out (at least 46 bytes). */
 void addr_format(const struct addr *a, char *out, size_t cap);

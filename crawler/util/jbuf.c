@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,13 +26,29 @@ void jbuf_reset(struct jbuf *b)
 		b->data[0] = '\0';
 }
 
+int jbuf_error(const struct jbuf *b)
+{
+	switch (b->failed) {
+	case JBUF_OK:
+		return 0;
+	case JBUF_OVER_MAX:
+		return -E2BIG;
+	case JBUF_NO_MEMORY:
+		return -ENOMEM;
+	default:
+		return -EINVAL;
+	}
+}
+
+/* Room for extra more bytes and the NUL: 0, or the buffer's error
+ * (jbuf_error), also when it had failed before. */
 static int reserve(struct jbuf *b, size_t extra)
 {
 	if (b->failed)
-		return -1;
+		return jbuf_error(b);
 	if (extra > b->max || b->len + extra > b->max) {
 		b->failed = JBUF_OVER_MAX;
-		return -1;
+		return -E2BIG;
 	}
 	if (b->len + extra + 1 <= b->cap)
 		return 0;
@@ -43,7 +60,7 @@ static int reserve(struct jbuf *b, size_t extra)
 	char *n = realloc(b->data, cap);
 	if (!n) {
 		b->failed = JBUF_NO_MEMORY;
-		return -1;
+		return -ENOMEM;
 	}
 	b->data = n;
 	b->cap = cap;

@@ -26,6 +26,11 @@ struct jbuf {
 };
 
 void jbuf_init(struct jbuf *b, size_t max);
+/* The buffer's first failure as a negative errno, 0 while it has not
+ * failed: -E2BIG over its maximum, -ENOMEM, -EINVAL for a format that
+ * vsnprintf refused. For functions that fill a buffer and return an
+ * error. */
+int jbuf_error(const struct jbuf *b);
 void jbuf_free(struct jbuf *b);
 void jbuf_reset(struct jbuf *b);
 void jbuf_append(struct jbuf *b, const char *s, size_t len);

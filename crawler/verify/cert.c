@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -23,7 +24,7 @@ int cert_sha256(const uint8_t *der, size_t len, uint8_t out[CERT_SHA256_LEN])
 	return EVP_Digest(der, len, out, &n, EVP_sha256(), NULL) == 1 &&
 		       n == CERT_SHA256_LEN
 		   ? 0
-		   : -1;
+		   : -ENOMEM;
 }
 
 static void name_field(struct jbuf *b, const X509_NAME *name)
@@ -79,9 +80,10 @@ int cert_copy_row(struct jbuf *b, const uint8_t *der, size_t len)
 	uint8_t digest[CERT_SHA256_LEN];
 	const uint8_t *p = der;
 	X509 *x;
+	int rc = cert_sha256(der, len, digest);
 
-	if (cert_sha256(der, len, digest) != 0)
-		return -1;
+	if (rc < 0)
+		return rc;
 	copy_bytea(b, digest, sizeof digest);
 	copy_field(b);
 	copy_bytea(b, der, len);
@@ -90,7 +92,7 @@ int cert_copy_row(struct jbuf *b, const uint8_t *der, size_t len)
 	if (!x) {
 		/* Unparsable: kept as evidence, no parsed columns. */
 		jbuf_puts(b, "\\N\t\\N\t{}\t\\N\t\\N\t\\N\t\\N\t\\N\tf\n");
-		return b->failed ? -1 : 0;
+		return jbuf_error(b);
 	}
 	name_field(b, X509_get_subject_name(x));
 	copy_field(b);
@@ -129,5 +131,5 @@ int cert_copy_row(struct jbuf *b, const uint8_t *der, size_t len)
 				   X509_get_issuer_name(x)) == 0);
 	copy_row_end(b);
 	X509_free(x);
-	return b->failed ? -1 : 0;
+	return jbuf_error(b);
 }

@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,7 +54,8 @@ static int feed_len(EVP_MD_CTX *m, size_t len)
 }
 
 /* SHA-256 of the names and records, each field length-prefixed so that
- * no two different inputs feed the same bytes. 0, or -1 on failure. */
+ * no two different inputs feed the same bytes. 0, or -ENOMEM: OpenSSL's
+ * digest fails only when it cannot allocate (cert_sha256()). */
 static int digest(const char *const *ref_names, size_t nref,
 		  const struct verify_tlsa *tlsa, size_t ntlsa,
 		  uint8_t out[DIGEST_LEN])
@@ -78,7 +80,7 @@ static int digest(const char *const *ref_names, size_t nref,
 	ok = ok && EVP_DigestFinal_ex(m, out, &len) && len == DIGEST_LEN;
 	EVP_MD_CTX_free(m);
 	ERR_clear_error();
-	return ok ? 0 : -1;
+	return ok ? 0 : -ENOMEM;
 }
 
 static bool judge(const struct verify_ctx *ctx, const struct verify_der *chain,

@@ -12,6 +12,7 @@
  */
 #include "crawler/verify/reverify.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,7 +152,8 @@ static void chain_clear(struct chain *ch)
 	ch->n = 0;
 }
 
-/* Adds the certificate in row i, column col (bytea text form). 0 or -1. */
+/* Adds the certificate in row i, column col (bytea text form). 0 or
+ * -ENOMEM. */
 static int chain_add(struct chain *ch, PGresult *r, int i, int col)
 {
 	size_t len;
@@ -162,7 +164,7 @@ static int chain_add(struct chain *ch, PGresult *r, int i, int col)
 	der =
 	    PQunescapeBytea((const unsigned char *)PQgetvalue(r, i, col), &len);
 	if (!der)
-		return -1;
+		return -ENOMEM;
 	ch->der[ch->n++] = (struct verify_der){ der, len };
 	return 0;
 }
@@ -206,33 +208,32 @@ static void host_clear(struct host *h)
 	memset(h, 0, sizeof *h);
 }
 
-/* Sends rv->rows into `table` with one COPY. 0 or -1 (printed). */
+/* Sends rv->rows into `table` with one COPY. 0, the rows' buffer's
+ * error (jbuf_error()), or -EIO (PostgreSQL's message printed). */
 static int copy_rows(struct rv *rv, const char *sql)
 {
 	PGresult *r;
 	int rc = 0;
 
-	if (rv->rows.failed) {
-		log_error("reverify: out of memory for rows");
-		return -1;
-	}
+	if (rv->rows.failed)
+		return jbuf_error(&rv->rows);
 	if (rv->rows.len == 0)
 		return 0;
 	r = PQexec(rv->c, sql);
 	if (PQresultStatus(r) != PGRES_COPY_IN) {
 		log_error("reverify: %s", PQresultErrorMessage(r));
 		PQclear(r);
-		return -1;
+		return -EIO;
 	}
 	PQclear(r);
 	if (PQputCopyData(rv->c, rv->rows.data, (int)rv->rows.len) != 1 ||
 	    PQputCopyEnd(rv->c, NULL) != 1)
-		rc = -1;
+		rc = -EIO;
 	while ((r = PQgetResult(rv->c)) != NULL) {
 		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 			log_error("reverify: storing verdicts: %s",
 				  PQresultErrorMessage(r));
-			rc = -1;
+			rc = -EIO;
 		}
 		PQclear(r);
 	}
@@ -306,12 +307,12 @@ static int endpoints_pass(struct rv *rv)
 		    "ORDER BY e.ip, e.port, e.sni, h.k",
 		    1, p);
 	if (!r)
-		return -1;
+		return -EIO;
 	PQclear(r);
 	for (;;) {
 		r = fetch(rv, rv->fetch_ep);
 		if (!r)
-			return -1;
+			return -EIO;
 		int n = PQntuples(r);
 		for (int i = 0; i < n && rc == 0; i++) {
 			struct ep *e = &rv->ep;
@@ -323,24 +324,23 @@ static int endpoints_pass(struct rv *rv)
 				e->sni = dup_value(r, i, 2);
 				e->open = true;
 				if (!e->ip || !e->port || !e->sni)
-					rc = -1;
+					rc = -ENOMEM;
 			}
-			if (rc == 0 && chain_add(&e->chain, r, i, 3) != 0)
-				rc = -1;
+			if (rc == 0)
+				rc = chain_add(&e->chain, r, i, 3);
 		}
 		PQclear(r);
-		if (rc != 0) {
-			log_error("reverify: out of memory");
-			return -1;
-		}
+		if (rc != 0)
+			return rc;
 		if ((unsigned)n < rv->fetch_rows)
 			endpoint_done(rv);
-		if (copy_rows(rv, "COPY endpoint_judgement (campaign_id, "
-				  "judgement_set_id, ip, port, sni, trusted, "
-				  "verify_errors, missing_intermediate, "
-				  "name_matches_mx, cn_only, weak, "
-				  "valid_ignoring_strength) FROM STDIN") != 0)
-			return -1;
+		rc = copy_rows(rv, "COPY endpoint_judgement (campaign_id, "
+				   "judgement_set_id, ip, port, sni, trusted, "
+				   "verify_errors, missing_intermediate, "
+				   "name_matches_mx, cn_only, weak, "
+				   "valid_ignoring_strength) FROM STDIN");
+		if (rc != 0)
+			return rc;
 		progress(rv, false);
 		if ((unsigned)n < rv->fetch_rows)
 			break;
@@ -348,7 +348,7 @@ static int endpoints_pass(struct rv *rv)
 	r = db_exec(rv->c, PGRES_COMMAND_OK, "reverify", "CLOSE rv_ep", 0,
 		    NULL);
 	PQclear(r);
-	return r ? 0 : -1;
+	return r ? 0 : -EIO;
 }
 
 /* ---- domains (probe.c write_domain_endpoints, host_dane) -------------- */
@@ -372,7 +372,8 @@ enum {
 	D_DER,
 };
 
-/* Starts host h from row i: its facts and its TLSA records. */
+/* Starts host h from row i: its facts and its TLSA records. 0 or
+ * -ENOMEM. */
 static int host_open(struct rv *rv, PGresult *r, int i)
 {
 	struct host *h = &rv->host;
@@ -386,7 +387,7 @@ static int host_open(struct rv *rv, PGresult *r, int i)
 	h->tlsa_name = dup_value(r, i, D_TLSA_NAME);
 	if (!h->target || !h->ordinal || !h->domain || !h->name ||
 	    (!h->tlsa_name && !PQgetisnull(r, i, D_TLSA_NAME)))
-		return -1;
+		return -ENOMEM;
 	h->judged = bool_value(r, i, D_JUDGED);
 	h->address_ok = bool_value(r, i, D_ADDRESS_OK);
 	h->looked_up = bool_value(r, i, D_LOOKED_UP);
@@ -401,7 +402,7 @@ static int host_open(struct rv *rv, PGresult *r, int i)
 		size_t len = end ? (size_t)(end - s) : strlen(s);
 		uint8_t *buf = malloc(len / 2 + 1);
 		if (!buf)
-			return -1;
+			return -ENOMEM;
 		if (reverify_tlsa_parse(s, len, buf, len / 2 + 1,
 					&h->rec[h->nrec]) == REVERIFY_OK) {
 			h->nrec++;
@@ -522,14 +523,14 @@ static int domains_pass(struct rv *rv)
 	    "ORDER BY m.target_id, m.ordinal, de.ip, de.port, de.sni, h.k",
 	    1, p);
 	if (!r)
-		return -1;
+		return -EIO;
 	PQclear(r);
 	jbuf_init(&mx, REVERIFY_ROWS_MAX);
 	for (;;) {
 		r = fetch(rv, rv->fetch_mx);
 		if (!r) {
 			jbuf_free(&mx);
-			return -1;
+			return -EIO;
 		}
 		int n = PQntuples(r);
 		for (int i = 0; i < n && rc == 0; i++) {
@@ -538,10 +539,9 @@ static int domains_pass(struct rv *rv)
 			if (!h->open || !same(h->target, r, i, D_TARGET) ||
 			    !same(h->ordinal, r, i, D_ORDINAL)) {
 				host_done(rv, &mx);
-				if (host_open(rv, r, i) != 0) {
-					rc = -1;
+				rc = host_open(rv, r, i);
+				if (rc != 0)
 					break;
-				}
 			}
 			if (PQgetisnull(r, i, D_IP))
 				continue; /* no endpoint contacted */
@@ -556,26 +556,23 @@ static int domains_pass(struct rv *rv)
 				    bool_value(r, i, D_STARTTLS_OK);
 				e->open = true;
 				if (!e->ip || !e->port || !e->sni)
-					rc = -1;
+					rc = -ENOMEM;
 			}
-			if (rc == 0 && chain_add(&e->chain, r, i, D_DER) != 0)
-				rc = -1;
+			if (rc == 0)
+				rc = chain_add(&e->chain, r, i, D_DER);
 		}
 		PQclear(r);
-		if (rc != 0) {
-			log_error("reverify: out of memory");
+		if (rc != 0)
 			break;
-		}
 		if ((unsigned)n < rv->fetch_rows)
 			host_done(rv, &mx);
-		if (copy_rows(rv,
-			      "COPY domain_endpoint_judgement (campaign_id, "
-			      "judgement_set_id, target_id, ordinal, ip, "
-			      "port, sni, name_matches_domain, dane, "
-			      "dane_result_type) FROM STDIN") != 0) {
-			rc = -1;
+		rc = copy_rows(rv,
+			       "COPY domain_endpoint_judgement (campaign_id, "
+			       "judgement_set_id, target_id, ordinal, ip, "
+			       "port, sni, name_matches_domain, dane, "
+			       "dane_result_type) FROM STDIN");
+		if (rc != 0)
 			break;
-		}
 		/* The host rows go through the same COPY helper. */
 		struct jbuf tmp = rv->rows;
 		rv->rows = mx;
@@ -595,11 +592,11 @@ static int domains_pass(struct rv *rv)
 	}
 	jbuf_free(&mx);
 	if (rc != 0)
-		return -1;
+		return rc;
 	r = db_exec(rv->c, PGRES_COMMAND_OK, "reverify", "CLOSE rv_mx", 0,
 		    NULL);
 	PQclear(r);
-	return r ? 0 : -1;
+	return r ? 0 : -EIO;
 }
 
 /* ---- what changed ----------------------------------------------------- */
@@ -611,7 +608,8 @@ static int64_t int_value(PGresult *r, int i, int col)
 		   : strtoll(PQgetvalue(r, i, col), NULL, 10);
 }
 
-/* Counts the changes against the scan's own verdicts and prints them. */
+/* Counts the changes against the scan's own verdicts and prints them.
+ * 0 or -EIO. */
 static int summarise(struct rv *rv, FILE *out)
 {
 	const char *p[2] = { rv->cid, rv->sid };
@@ -637,7 +635,7 @@ static int summarise(struct rv *rv, FILE *out)
 	    "WHERE e.campaign_id = $1::bigint",
 	    2, p);
 	if (!r)
-		return -1;
+		return -EIO;
 	s->endpoints = int_value(r, 0, 0);
 	s->trusted_before = int_value(r, 0, 1);
 	s->trusted_after = int_value(r, 0, 2);
@@ -663,7 +661,7 @@ static int summarise(struct rv *rv, FILE *out)
 		    "AND NOT j.trusted GROUP BY 1 ORDER BY 2 DESC, 1",
 		    2, p);
 	if (!r)
-		return -1;
+		return -EIO;
 	for (int i = 0; i < PQntuples(r); i++)
 		fprintf(out, "  true->false, first error %s: %s\n",
 			PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
@@ -685,7 +683,7 @@ static int summarise(struct rv *rv, FILE *out)
 		    "GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2",
 		    2, p);
 	if (!r)
-		return -1;
+		return -EIO;
 	s->dane_changed = 0;
 	for (int i = 0; i < PQntuples(r); i++)
 		s->dane_changed += int_value(r, i, 2);
@@ -711,7 +709,7 @@ static int exec_ok(PGconn *c, const char *sql)
 {
 	PGresult *r = db_exec(c, PGRES_COMMAND_OK, "reverify", sql, 0, NULL);
 	PQclear(r);
-	return r ? 0 : -1;
+	return r ? 0 : -EIO;
 }
 
 int reverify_run(PGconn *c, const struct reverify_opts *o,
@@ -720,6 +718,7 @@ int reverify_run(PGconn *c, const struct reverify_opts *o,
 	struct rv rv;
 	char at[32];
 	PGresult *r;
+	int rc;
 
 	memset(sum, 0, sizeof *sum);
 	memset(&rv, 0, sizeof rv);
@@ -738,7 +737,8 @@ int reverify_run(PGconn *c, const struct reverify_opts *o,
 		 rv.fetch_rows);
 	jbuf_init(&rv.rows, REVERIFY_ROWS_MAX);
 
-	if (exec_ok(c, "BEGIN") != 0)
+	rc = exec_ok(c, "BEGIN");
+	if (rc != 0)
 		goto fail;
 	const char *p[6] = { rv.cid, o->ca_file,      o->ca_sha256_hex,
 			     at,     MXCRAWL_VERSION, o->note };
@@ -752,6 +752,7 @@ int reverify_run(PGconn *c, const struct reverify_opts *o,
 		    "(SELECT count(*) FROM domain_mx "
 		    "WHERE campaign_id = $1::bigint)",
 		    6, p);
+	rc = -EIO;
 	if (!r)
 		goto fail;
 	snprintf(rv.sid, sizeof rv.sid, "%s", PQgetvalue(r, 0, 0));
@@ -761,11 +762,17 @@ int reverify_run(PGconn *c, const struct reverify_opts *o,
 	PQclear(r);
 	rv.next_progress = time(NULL) + (time_t)o->progress_seconds;
 
-	if (endpoints_pass(&rv) != 0 || domains_pass(&rv) != 0)
+	rc = endpoints_pass(&rv);
+	if (rc == 0)
+		rc = domains_pass(&rv);
+	if (rc != 0)
 		goto fail;
 	sum->domain_mx = rv.done_mx;
 	progress(&rv, true);
-	if (summarise(&rv, out) != 0 || exec_ok(c, "COMMIT") != 0)
+	rc = summarise(&rv, out);
+	if (rc == 0)
+		rc = exec_ok(c, "COMMIT");
+	if (rc != 0)
 		goto fail;
 	jbuf_free(&rv.rows);
 	return 0;
@@ -774,5 +781,5 @@ fail:
 	host_clear(&rv.host);
 	jbuf_free(&rv.rows);
 	PQclear(PQexec(c, "ROLLBACK"));
-	return -1;
+	return rc;
 }

@@ -83,7 +83,10 @@ struct reverify_summary {
  * Judges campaign o->campaign_id into a new judgement set on connection
  * c (which must be idle, outside a transaction). Prints the changes
  * (trusted true->false by first error, DANE outcome transitions) to `out`.
- * Returns 0 and fills *sum, or -1 (rolled back; reason printed).
+ * Returns 0 and fills *sum, or a negative errno, rolled back: -EIO for
+ * the database (PostgreSQL's message printed here, where it is known),
+ * -ENOMEM, or -E2BIG when a fetch's rows pass REVERIFY_ROWS_MAX (not
+ * printed: the caller says what failed).
  */
 int reverify_run(PGconn *c, const struct reverify_opts *o,
 		 struct reverify_summary *sum, FILE *out);

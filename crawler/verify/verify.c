@@ -32,6 +32,7 @@
  */
 #include "crawler/verify/verify.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -715,17 +716,17 @@ static unsigned dns_san_count(X509 *leaf)
 /*
  * The strict sender's verification of a chain valid at level 0: the same
  * inputs at authentication level 2, stopping at the first error. 1 when
- * it passes, 0 when not, -1 out of memory, -2 when OpenSSL could not
- * set up the verification.
+ * it passes, 0 when not, -ENOMEM, or -EINVAL when OpenSSL would not set
+ * up the verification (X509_STORE_CTX_init refuses its arguments).
  */
 static int verify_strict(const struct verify_ctx *ctx,
 			 const struct loaded_chain *lc, time_t at)
 {
 	X509_STORE_CTX *sctx = X509_STORE_CTX_new();
-	int ret = -2;
+	int ret = -EINVAL;
 
 	if (sctx == NULL)
-		return -1;
+		return -ENOMEM;
 	if (X509_STORE_CTX_init(sctx, ctx->store, lc->leaf, lc->rest) &&
 	    X509_STORE_CTX_set_default(sctx, VERIFY_PURPOSE)) {
 		X509_VERIFY_PARAM *param = X509_STORE_CTX_get0_param(sctx);
@@ -734,7 +735,7 @@ static int verify_strict(const struct verify_ctx *ctx,
 		ret = X509_verify_cert(sctx) > 0 ? 1 : 0;
 		if (ret == 0 &&
 		    X509_STORE_CTX_get_error(sctx) == X509_V_ERR_OUT_OF_MEM)
-			ret = -1;
+			ret = -ENOMEM;
 	}
 	X509_STORE_CTX_free(sctx);
 	return ret;
@@ -813,7 +814,8 @@ enum verify_rc verify_chain(const struct verify_ctx *ctx,
 	if (out->valid_ignoring_strength && out->weak == 0) {
 		int strict = verify_strict(ctx, &lc, at);
 		if (strict < 0) {
-			rc = strict == -1 ? VERIFY_NO_MEMORY : VERIFY_INTERNAL;
+			rc = strict == -ENOMEM ? VERIFY_NO_MEMORY
+					       : VERIFY_INTERNAL;
 			goto done;
 		}
 		out->trusted = strict == 1;
@@ -884,7 +886,7 @@ int verify_leaf_names(struct verify_leaf_cache *c, const void *key,
 		c->leaf[i] = der_decode(&d, &too_large);
 		if (c->leaf[i] == NULL) {
 			ERR_clear_error();
-			return -1;
+			return -EBADMSG;
 		}
 		c->key[i] = key;
 	}

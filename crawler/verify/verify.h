@@ -220,7 +220,9 @@ struct verify_leaf_cache *verify_leaf_cache_new(size_t n);
 void verify_leaf_cache_free(struct verify_leaf_cache *c);
 /* 1 when the leaf der[0..len) (the one cached under key, which must
  * always name the same bytes) names `name` by the rules of verify_chain(),
- * 0 when not, -1 when the leaf cannot be decoded. */
+ * 0 when not, -EBADMSG when the bytes are not one DER certificate (or
+ * over VERIFY_MAX_CERT_DER): the peer's bytes, not our failure, and
+ * EBADMSG is the errno for a message that does not decode. */
 int verify_leaf_names(struct verify_leaf_cache *c, const void *key,
 		      const uint8_t *der, size_t len, const char *name);
 

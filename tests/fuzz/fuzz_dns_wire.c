@@ -250,15 +250,16 @@ static void fuzz_query(const uint8_t *data, size_t size)
 		return;
 	memcpy(name, data, size);
 	name[size] = '\0';
-	int n = dns_wire_query(q, sizeof q, 0x4242, name, DNS_TYPE_MX,
-			       DNS_QUERY_CD);
-	if (n < 0) {
-		check_rc((enum dns_rc) - n);
+	size_t n = 0;
+	enum dns_rc qrc = dns_wire_query(q, sizeof q, 0x4242, name, DNS_TYPE_MX,
+					 DNS_QUERY_CD, &n);
+	if (qrc != DNS_OK) {
+		check_rc(qrc);
 		return;
 	}
 	if (n > DNS_QUERY_MAX)
 		abort();
-	if (dns_msg_parse(q, (size_t)n, &msg) != DNS_OK)
+	if (dns_msg_parse(q, n, &msg) != DNS_OK)
 		abort();
 	if (msg.id != 0x4242 || !msg.cd || !msg.ad || !msg.rd ||
 	    !msg.opt.do_bit || msg.nrr != 1 || msg.trailing != 0)

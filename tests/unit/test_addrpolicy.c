@@ -266,18 +266,18 @@ UNIT_TEST(test_addr_parse_format)
 		{ "2001:DB8:0:0::1", 0, "2001:db8::1" },
 		{ "::ffff:10.0.0.1", 0, "::ffff:10.0.0.1" },
 		{ "::", 0, "::" },
-		{ "", -1, NULL },
-		{ "192.0.2", -1, NULL },
-		{ "192.0.2.256", -1, NULL },
-		{ "192.0.2.1 ", -1, NULL },
-		{ " 192.0.2.1", -1, NULL },
-		{ "192.0.2.1/32", -1, NULL },
-		{ "010.0.0.1", -1, NULL },
-		{ "0x7f.0.0.1", -1, NULL },
-		{ "fe80::1%eth0", -1, NULL },
-		{ "[::1]", -1, NULL },
-		{ ":::1", -1, NULL },
-		{ "example.com", -1, NULL },
+		{ "", -EINVAL, NULL },
+		{ "192.0.2", -EINVAL, NULL },
+		{ "192.0.2.256", -EINVAL, NULL },
+		{ "192.0.2.1 ", -EINVAL, NULL },
+		{ " 192.0.2.1", -EINVAL, NULL },
+		{ "192.0.2.1/32", -EINVAL, NULL },
+		{ "010.0.0.1", -EINVAL, NULL },
+		{ "0x7f.0.0.1", -EINVAL, NULL },
+		{ "fe80::1%eth0", -EINVAL, NULL },
+		{ "[::1]", -EINVAL, NULL },
+		{ ":::1", -EINVAL, NULL },
+		{ "example.com", -EINVAL, NULL },
 	};
 	char buf[64];
 	struct addr a;
@@ -290,8 +290,8 @@ UNIT_TEST(test_addr_parse_format)
 		addr_format(&a, buf, sizeof(buf));
 		CHECK_STR(buf, cases[i].out, cases[i].in);
 	}
-	CHECK_INT(addr_parse(NULL, &a), -1, "NULL text");
-	CHECK_INT(addr_parse("::1", NULL), -1, "NULL addr");
+	CHECK_INT(addr_parse(NULL, &a), -EINVAL, "NULL text");
+	CHECK_INT(addr_parse("::1", NULL), -EINVAL, "NULL addr");
 
 	CHECK_INT(addr_parse("2001:db8::1", &a), 0, "parse");
 	addr_format(&a, buf, 4); /* too small: empty rather than cut */
@@ -375,7 +375,7 @@ UNIT_TEST(test_addr_policy_allow_parse)
 	CHECK(p != NULL);
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
 		const char *ctx = cases[i].cidr ? cases[i].cidr : "(null)";
-		int want = cases[i].err ? -1 : 0;
+		int want = cases[i].err ? -EINVAL : 0;
 
 		err = "unset";
 		CHECK_INT(addr_policy_allow(p, cases[i].cidr, &err), want, ctx);
@@ -389,7 +389,7 @@ UNIT_TEST(test_addr_policy_allow_parse)
 				  err ? err : "(null)", cases[i].err);
 	}
 	CHECK_INT(addr_policy_allow(p, "::1", NULL), 0, "NULL err");
-	CHECK_INT(addr_policy_allow(NULL, "::1", &err), -1, "NULL policy");
+	CHECK_INT(addr_policy_allow(NULL, "::1", &err), -EINVAL, "NULL policy");
 	addr_policy_free(p);
 	addr_policy_free(NULL);
 }
@@ -488,7 +488,7 @@ UNIT_TEST(test_addr_policy_allow_check)
 
 	p = addr_policy_new();
 	CHECK_INT(addr_policy_allow(p, "127.0.0.0/8", &err), 0, "allow");
-	CHECK_INT(addr_policy_allow(p, "127.0.0.0/33", &err), -1, "bad");
+	CHECK_INT(addr_policy_allow(p, "127.0.0.0/33", &err), -EINVAL, "bad");
 	CHECK_VERDICTS(p, "allow 127/8", loopback);
 	addr_policy_free(p);
 
@@ -655,8 +655,8 @@ UNIT_TEST(test_addr_policy_blocklist_errors)
 		line = 99;
 		err = NULL;
 		CHECK_INT(
-		    load_text(p, cases[i].text, cases[i].len, &line, &err), -1,
-		    ctx);
+		    load_text(p, cases[i].text, cases[i].len, &line, &err),
+		    -EINVAL, ctx);
 		CHECK_INT(line, cases[i].line, ctx);
 		if (!err || !strstr(err, want))
 			unit_fail(__FILE__, __LINE__,
@@ -681,16 +681,17 @@ UNIT_TEST(test_addr_policy_blocklist_errors)
 	errno = 0;
 	CHECK_INT(addr_policy_load_blocklist(
 		      p, "/nonexistent/mxcrawl/blocklist", &line, &err),
-		  -1, "missing file");
+		  -ENOENT, "missing file");
 	CHECK_INT(errno, ENOENT, "missing file errno");
 	CHECK_INT(line, 0, "missing file line");
 	CHECK(err && strstr(err, "cannot open"));
 	/* A directory opens but cannot be read. */
-	CHECK_INT(addr_policy_load_blocklist(p, "/", &line, &err), -1, "dir");
+	CHECK_INT(addr_policy_load_blocklist(p, "/", &line, &err), -EISDIR,
+		  "dir");
 	CHECK(err && strstr(err, "read error"));
-	CHECK_INT(addr_policy_load_blocklist(NULL, "/", &line, &err), -1,
+	CHECK_INT(addr_policy_load_blocklist(NULL, "/", &line, &err), -EINVAL,
 		  "NULL policy");
-	CHECK_INT(addr_policy_load_blocklist(p, NULL, NULL, NULL), -1,
+	CHECK_INT(addr_policy_load_blocklist(p, NULL, NULL, NULL), -EINVAL,
 		  "NULL path");
 	addr_policy_free(p);
 }
@@ -807,7 +808,7 @@ UNIT_TEST(test_addr_policy_blocklist_check)
 	/* A file that fails half-way adds nothing; earlier loads remain. */
 	CHECK_INT(
 	    load_text(p, "9.9.9.9\nnew.example\nbad_name\n", 0, &line, &err),
-	    -1, "failed load");
+	    -EINVAL, "failed load");
 	CHECK_INT(line, 3, "failed load");
 	static const struct verdict_case after_fail[] = {
 		{ "9.9.9.9", ADDR_POLICY_OK },

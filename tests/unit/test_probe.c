@@ -9,6 +9,7 @@
  * finishes exactly once, when the last piece of work came back and never
  * before, and that a result for work that is not out changes nothing.
  */
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -605,7 +606,7 @@ UNIT_TEST(probe_fsm_scenarios)
 		 * stays there whatever comes. */
 		CHECK_INT(probe_fsm_step(&s->f), PROBE_ACT_WAIT, sc->name);
 		CHECK_STR(probe_state_str(s->f.state), "done", sc->name);
-		CHECK_INT(probe_fsm_returned(&s->f, PROBE_WORK_DNS), -1,
+		CHECK_INT(probe_fsm_returned(&s->f, PROBE_WORK_DNS), -ENOENT,
 			  sc->name);
 		CHECK_INT(probe_fsm_step(&s->f), PROBE_ACT_WAIT, sc->name);
 		free(s);
@@ -677,13 +678,14 @@ UNIT_TEST(probe_fsm_steps)
 	probe_fsm_sent(&f, PROBE_WORK_DNS);
 	CHECK_INT(probe_fsm_step(&f), PROBE_ACT_WAIT, "hosts out");
 	CHECK_INT(probe_fsm_returned(&f, PROBE_WORK_DNS), 0, "a");
-	CHECK_INT(probe_fsm_returned(&f, PROBE_WORK_DNS), -1, "stray");
+	CHECK_INT(probe_fsm_returned(&f, PROBE_WORK_DNS), -ENOENT, "stray");
 	CHECK_INT(f.stray, 1, "stray");
 	CHECK_INT(probe_fsm_step(&f), PROBE_ACT_START_SMTP, "dns over");
 	probe_fsm_sent(&f, PROBE_WORK_ENDPOINT);
 	CHECK_INT(probe_fsm_step(&f), PROBE_ACT_WAIT, "smtp out");
 	/* A fetch result when no fetch is out is refused. */
-	CHECK_INT(probe_fsm_returned(&f, PROBE_WORK_FETCH), -1, "no fetch");
+	CHECK_INT(probe_fsm_returned(&f, PROBE_WORK_FETCH), -ENOENT,
+		  "no fetch");
 	CHECK_INT(probe_fsm_step(&f), PROBE_ACT_WAIT, "smtp out");
 	CHECK_INT(probe_fsm_returned(&f, PROBE_WORK_ENDPOINT), 0, "ep");
 	CHECK_INT(probe_fsm_step(&f), PROBE_ACT_FINISH, "ep");

@@ -1,7 +1,11 @@
 /* The canaries' verdict (crawler/scan/provenance.c): which pairs of answers
  * show a validating resolver, which a resolver that does not validate,
  * and which a canary that cannot tell. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "crawler/scan/provenance.h"
 #include "unit.h"
@@ -79,4 +83,32 @@ UNIT_TEST(test_sha256_hex)
 		  "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852"
 		  "b855",
 		  "empty");
+}
+
+/* The CA file's digest: a count of certificates, or a negative errno
+ * the run record can name (never -1, which would read as EPERM). */
+UNIT_TEST(test_file_digest_errors)
+{
+	char path[] = "/tmp/mxcrawl-unit-prov.XXXXXX";
+	static const char pem[] = "-----BEGIN CERTIFICATE-----\nx\n"
+				  "-----BEGIN CERTIFICATE-----\ny\n";
+	char sha[65];
+	size_t certs = 99;
+	int fd = mkstemp(path);
+
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	CHECK(write(fd, pem, sizeof pem - 1) == (ssize_t)(sizeof pem - 1));
+	close(fd);
+	CHECK_INT(prov_file_digest(path, sha, &certs), 0, "a PEM file");
+	CHECK_INT(certs, 2, "certificates");
+	CHECK_INT(strlen(sha), 64, "hex digest");
+	unlink(path);
+
+	errno = 0;
+	CHECK_INT(prov_file_digest(path, sha, &certs), -ENOENT, "gone");
+	CHECK_INT(errno, ENOENT, "errno kept for the caller");
+	/* A directory opens, and reading it fails. */
+	CHECK_INT(prov_file_digest("/", sha, NULL), -EIO, "a directory");
 }

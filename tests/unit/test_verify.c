@@ -9,6 +9,7 @@
  * scenario chains are compared with the truth in
  * tests/integration/test_verify.sh.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -461,7 +462,7 @@ UNIT_TEST(verify_names_table)
 	static const uint8_t junk[] = { 0x30, 0x03, 0x02, 0x01, 0x00 };
 	CHECK_INT(verify_leaf_names(cache, junk, junk, sizeof junk,
 				    "mx.example.test"),
-		  -1, "undecodable leaf");
+		  -EBADMSG, "undecodable leaf");
 	verify_leaf_cache_free(cache);
 	EVP_PKEY_free(key);
 	verify_ctx_free(ctx);
