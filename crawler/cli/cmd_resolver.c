@@ -1,4 +1,5 @@
 /* mxcrawl resolver start | stop | status */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,6 +7,7 @@
 #include "crawler/cli/cli.h"
 #include "crawler/cli/commands.h"
 #include "crawler/dns/unbound_embed.h"
+#include "crawler/util/log.h"
 
 static const char usage[] =
     "usage: mxcrawl resolver ACTION [--root-hints FILE] [--trust-anchor FILE]\n"
@@ -139,8 +141,12 @@ int cmd_resolver(int argc, char **argv)
 	    (rc = cli_resolver_file_check("resolver", "--trust-anchor",
 					  anchor)) != EX_OK)
 		return rc;
-	if (unbound_embed_init(&u) != 0)
+	int irc = unbound_embed_init(&u);
+	if (irc != 0) {
+		if (irc == -ENOMEM)
+			log_error("resolver: out of memory");
 		return EX_UNAVAILABLE;
+	}
 	if (!strcmp(action, "start")) {
 		struct unbound_embed_state st;
 		int started = 0;

@@ -1257,8 +1257,12 @@ static int embedded_resolver(const struct scan_opts *o,
 	struct unbound_embed u;
 	int started = 0;
 
-	if (unbound_embed_init(&u) != 0)
+	int irc = unbound_embed_init(&u);
+	if (irc != 0) {
+		if (irc == -ENOMEM)
+			log_error("scan: out of memory");
 		return EX_UNAVAILABLE;
+	}
 	int rc = unbound_embed_start(&u, o->root_hints, o->trust_anchor, 0, st,
 				     &started);
 	if (rc == UNBOUND_EMBED_OK) {

@@ -73,8 +73,9 @@ int unbound_embed_init(struct unbound_embed *u)
 	const char *prog = getenv("MXCRAWL_UNBOUND");
 
 	memset(u, 0, sizeof *u);
-	if (pgembed_init(&u->pg) != 0)
-		return -1;
+	int rc = pgembed_init(&u->pg);
+	if (rc != 0)
+		return rc;
 	u->dir = xasprintf("%s/resolver", u->pg.root);
 	if (u->dir) {
 		u->conf = xasprintf("%s/unbound.conf", u->dir);
@@ -90,9 +91,8 @@ int unbound_embed_init(struct unbound_embed *u)
 	if (!u->dir || !u->conf || !u->pidfile || !u->logfile ||
 	    !u->statefile || !u->lockfile || !u->hints || !u->anchor ||
 	    !u->program) {
-		log_error("out of memory");
 		unbound_embed_free(u);
-		return -1;
+		return -ENOMEM;
 	}
 	return 0;
 }
@@ -266,38 +266,43 @@ static char *read_file(const char *path, size_t *len)
 }
 
 /* Writes `len` bytes to `path` (in the resolver's directory) through a
- * temporary file renamed over it, owned by the resolver's user. */
+ * temporary file renamed over it, owned by the resolver's user. 0 or a
+ * negative errno (-ENOMEM, or what open, write, fchown, close or rename
+ * said). */
 static int write_file(const struct unbound_embed *u, const char *path,
 		      const char *data, size_t len)
 {
 	char *tmp = xasprintf("%s.tmp", path);
-	int fd, rc = -1;
+	int fd, rc = 0;
 
 	if (!tmp)
-		return -1;
+		return -ENOMEM;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
+	if (fd < 0) {
+		rc = -errno;
 		goto out;
+	}
 	for (size_t off = 0; off < len;) {
 		ssize_t w = write(fd, data + off, len - off);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0) {
+			rc = -errno;
 			close(fd);
 			goto out;
 		}
 		off += (size_t)w;
 	}
-	if ((u->pg.drop && fchown(fd, u->pg.uid, u->pg.gid) != 0) ||
-	    close(fd) != 0)
+	if (u->pg.drop && fchown(fd, u->pg.uid, u->pg.gid) != 0) {
+		rc = -errno;
+		close(fd);
 		goto out;
-	rc = rename(tmp, path);
-out:
-	if (rc != 0) {
-		int e = errno;
-		unlink(tmp);
-		errno = e;
 	}
+	if (close(fd) != 0 || rename(tmp, path) != 0)
+		rc = -errno;
+out:
+	if (rc != 0)
+		unlink(tmp);
 	free(tmp);
 	return rc;
 }
@@ -310,7 +315,7 @@ int unbound_embed_state_read(const struct unbound_embed *u,
 
 	memset(st, 0, sizeof *st);
 	if (!f)
-		return -1;
+		return -errno;
 	while (fgets(line, sizeof line, f)) {
 		line[strcspn(line, "\n")] = '\0';
 		char *v = strchr(line, ' ');
@@ -327,7 +332,7 @@ int unbound_embed_state_read(const struct unbound_embed *u,
 				 "%s", v);
 	}
 	fclose(f);
-	return st->address[0] ? 0 : -1;
+	return st->address[0] ? 0 : -ENODATA;
 }
 
 static int state_write(const struct unbound_embed *u,
@@ -335,7 +340,8 @@ static int state_write(const struct unbound_embed *u,
 {
 	char *text = xasprintf("address %s\nroot-hints %s\ntrust-anchor %s\n",
 			       st->address, st->root_hints, st->trust_anchor);
-	int rc = text ? write_file(u, u->statefile, text, strlen(text)) : -1;
+	int rc =
+	    text ? write_file(u, u->statefile, text, strlen(text)) : -ENOMEM;
 
 	free(text);
 	return rc;
@@ -359,7 +365,7 @@ long unbound_embed_pid(const struct unbound_embed *u)
 	long pid = 0;
 
 	if (access(u->conf, F_OK) != 0)
-		return -1;
+		return -ENOENT;
 	f = fopen(u->pidfile, "re");
 	if (!f)
 		return 0;
@@ -473,10 +479,10 @@ static int wait_ready(const struct unbound_embed *u, unsigned port, int seconds)
 		/* The PID file is written after unbound has detached; once it
 		 * is there, a dead process will not answer. */
 		if (access(u->pidfile, F_OK) == 0 && unbound_embed_pid(u) == 0)
-			return -1;
+			return -ESRCH;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (now.tv_sec - t0.tv_sec >= seconds)
-			return -1;
+			return -ETIMEDOUT;
 	}
 }
 
@@ -489,7 +495,7 @@ static int run_unbound(const struct unbound_embed *u)
 
 	if (pid < 0) {
 		log_error("fork: %s", strerror(errno));
-		return -1;
+		return -errno;
 	}
 	if (pid == 0) {
 		int in = open("/dev/null", O_RDONLY);
@@ -518,7 +524,7 @@ static int run_unbound(const struct unbound_embed *u)
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR) {
 			log_error("waitpid: %s", strerror(errno));
-			return -1;
+			return -errno;
 		}
 	}
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
@@ -629,10 +635,8 @@ static int write_conf(const struct unbound_embed *u, unsigned port,
 	    pages > 0 && psize > 0 ? (uint64_t)pages * (uint64_t)psize : 0,
 	    &c.size);
 	char *text = unbound_embed_conf_text(&c);
-	if (!text) {
-		errno = ENOMEM;
-		return -1;
-	}
+	if (!text)
+		return -ENOMEM;
 	int rc = write_file(u, u->conf, text, strlen(text));
 	free(text);
 	return rc;
@@ -644,15 +648,17 @@ static int lock_dir(const struct unbound_embed *u)
 	int fd = open(u->lockfile, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 
 	if (fd < 0) {
-		log_error("cannot open %s: %s", u->lockfile, strerror(errno));
-		return -1;
+		int rc = -errno;
+		log_error("cannot open %s: %s", u->lockfile, strerror(-rc));
+		return rc;
 	}
 	while (flock(fd, LOCK_EX) != 0) {
 		if (errno != EINTR) {
+			int rc = -errno;
 			log_error("cannot lock %s: %s", u->lockfile,
-				  strerror(errno));
+				  strerror(-rc));
 			close(fd);
-			return -1;
+			return rc;
 		}
 	}
 	return fd;
@@ -735,8 +741,7 @@ static enum unbound_embed_rc copy_sources(const struct unbound_embed *u,
 		int rc = write_file(u, dst[i], text, len);
 		free(text);
 		if (rc != 0) {
-			log_error("cannot write %s: %s", dst[i],
-				  strerror(errno));
+			log_error("cannot write %s: %s", dst[i], strerror(-rc));
 			return UNBOUND_EMBED_CANTCREATE;
 		}
 	}
@@ -764,8 +769,11 @@ static enum unbound_embed_rc start_new(struct unbound_embed *u, int verbose,
 	}
 	snprintf(st->address, sizeof st->address, UNBOUND_EMBED_ADDR ":%u",
 		 port);
-	if (write_conf(u, port, private_root) != 0 || state_write(u, st) != 0) {
-		log_error("cannot write in %s: %s", u->dir, strerror(errno));
+	int wrc = write_conf(u, port, private_root);
+	if (wrc == 0)
+		wrc = state_write(u, st);
+	if (wrc != 0) {
+		log_error("cannot write in %s: %s", u->dir, strerror(-wrc));
 		return UNBOUND_EMBED_CANTCREATE;
 	}
 	/* A PID file of a resolver that was killed names no unbound (checked
@@ -850,7 +858,7 @@ out:
 int unbound_embed_stop(struct unbound_embed *u, int verbose)
 {
 	long pid = unbound_embed_pid(u);
-	int lock, rc = -1;
+	int lock, rc = -ETIMEDOUT;
 
 	if (pid <= 0) {
 		if (verbose)
@@ -859,12 +867,13 @@ int unbound_embed_stop(struct unbound_embed *u, int verbose)
 	}
 	lock = lock_dir(u);
 	if (lock < 0)
-		return -1;
+		return lock;
 	if (verbose)
 		printf("stopping the private resolver (pid %ld)\n", pid);
 	if (kill((pid_t)pid, SIGTERM) != 0 && errno != ESRCH) {
+		rc = -errno;
 		log_error("cannot stop the private resolver (pid %ld): %s", pid,
-			  strerror(errno));
+			  strerror(-rc));
 		goto out;
 	}
 	struct timespec tick = { 0, 20 * 1000 * 1000 };

@@ -56,7 +56,8 @@ struct unbound_embed_state {
 	char trust_anchor[4096];
 };
 
-/* Works out the paths (prints why and returns -1 if it cannot). */
+/* Works out the paths: 0, or a negative errno (-ENOMEM; the private
+ * cluster's set-up errors, pgembed_init, which says why). */
 int unbound_embed_init(struct unbound_embed *u);
 void unbound_embed_free(struct unbound_embed *u);
 
@@ -76,14 +77,16 @@ enum unbound_embed_rc unbound_embed_start(struct unbound_embed *u,
 					  int *started);
 
 /* Stops the resolver by its PID (SIGTERM) and waits until it has exited.
- * Returns 0 (also when it was not running) or -1. */
+ * Returns 0 (also when it was not running) or a negative errno
+ * (-ETIMEDOUT: it did not exit in time; its log is named on stderr). */
 int unbound_embed_stop(struct unbound_embed *u, int verbose);
 
-/* The running resolver's PID, 0 if it does not run, -1 if it was never
- * started here (no configuration). */
+/* The running resolver's PID, 0 if it does not run, -ENOENT if it was
+ * never started here (no configuration). */
 long unbound_embed_pid(const struct unbound_embed *u);
 
-/* Reads `state` into *st: 0, or -1 if there is none. */
+/* Reads `state` into *st: 0, or a negative errno if there is none
+ * (-ENOENT) or it names no address (-ENODATA). */
 int unbound_embed_state_read(const struct unbound_embed *u,
 			     struct unbound_embed_state *st);
 
