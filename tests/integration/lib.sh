@@ -113,8 +113,17 @@ sys.exit(0 if r and r[0] == 0 else 1)' "$MXCRAWL_SRC/tests/testbed" \
 		"$MXCRAWL_CANARY_SECURE" "$port"
 }
 
+# Crawlers a test runs in the background: add each PID to CRAWLERS and
+# test_cleanup kills what is left of them (SIGKILL: a test that fails
+# mid-scan wants no graceful stop).
+CRAWLERS=()
+
 test_cleanup() {
 	local pid
+	for pid in "${CRAWLERS[@]}"; do
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
 	if [ -n "${NOVAL_PID:-}" ]; then
 		kill "$NOVAL_PID" 2>/dev/null || true
 		wait "$NOVAL_PID" 2>/dev/null || true
@@ -145,6 +154,31 @@ trap test_cleanup EXIT
 # psql against this test's database, unaligned, tuples only.
 sql() {
 	psql "$("$MXCRAWL" db conninfo)" -X -A -t -q -v ON_ERROR_STOP=1 -c "$1"
+}
+
+# refuse_inserts TABLE: from now on every row inserted into TABLE fails
+# as on a full disk (SQLSTATE 53100, disk_full), until accept_inserts
+# TABLE. A trigger per table, so that a test can make the full disk hit
+# one writer (the endpoint rows, the claims) and not the others.
+refuse_inserts() {
+	sql "CREATE TABLE IF NOT EXISTS test_refuse (tbl text PRIMARY KEY);
+	     CREATE OR REPLACE FUNCTION test_refuse() RETURNS trigger
+	     LANGUAGE plpgsql AS \$\$
+	     BEGIN
+	         IF EXISTS (SELECT 1 FROM test_refuse WHERE tbl = TG_ARGV[0]) THEN
+	             RAISE EXCEPTION 'could not extend file: No space left on device (test)'
+	                 USING ERRCODE = 'disk_full';
+	         END IF;
+	         RETURN NEW;
+	     END \$\$;
+	     INSERT INTO test_refuse VALUES ('$1') ON CONFLICT DO NOTHING;
+	     DROP TRIGGER IF EXISTS test_refuse ON $1;
+	     CREATE TRIGGER test_refuse BEFORE INSERT ON $1
+	         FOR EACH ROW EXECUTE FUNCTION test_refuse('$1');" >/dev/null
+}
+
+accept_inserts() {
+	sql "DELETE FROM test_refuse WHERE tbl = '$1'" >/dev/null
 }
 
 # sql_analysis QUERY: QUERY over the report's views, which live only in

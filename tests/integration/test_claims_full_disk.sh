@@ -15,33 +15,11 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 reexec_in_netns "$@"
 
-CRAWLERS=()
-claims_cleanup() {
-	local p
-	for p in "${CRAWLERS[@]}"; do
-		kill -KILL "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-	test_cleanup
-}
-trap claims_cleanup EXIT
-
 testbed_up --no-postfix
 
 expect_rc 0 "$MXCRAWL" scan --targets "$TESTBED_TARGETS" --campaign full --import-only --batch-size 20
 cid=$(sql "SELECT id FROM campaign WHERE name = 'full'")
-sql "CREATE TABLE test_refuse_claim (refuse boolean);
-     INSERT INTO test_refuse_claim VALUES (true);
-     CREATE FUNCTION test_refuse_claim() RETURNS trigger LANGUAGE plpgsql AS \$\$
-     BEGIN
-         IF EXISTS (SELECT 1 FROM test_refuse_claim) THEN
-             RAISE EXCEPTION 'could not extend file: No space left on device (test)'
-                 USING ERRCODE = 'disk_full';
-         END IF;
-         RETURN NEW;
-     END \$\$;
-     CREATE TRIGGER test_refuse_claim BEFORE INSERT ON endpoint_claim
-         FOR EACH ROW EXECUTE FUNCTION test_refuse_claim();" >/dev/null
+refuse_inserts endpoint_claim
 
 "$MXCRAWL" scan --campaign full --resume "${allow_args[@]}" --concurrency 20 \
 	--smtp-deadline 8000 --progress 0 2>"$TEST_WORK/scan.err" &
@@ -52,7 +30,7 @@ refused() {
 	grep -q "cannot claim" "$TEST_WORK/scan.err"
 }
 poll_until 120 "the crawler to meet a refused claim" refused
-sql "DELETE FROM test_refuse_claim" >/dev/null
+accept_inserts endpoint_claim
 echo "claims refused until the crawler met one; accepted again"
 rc=0
 wait "$pid" || rc=$?

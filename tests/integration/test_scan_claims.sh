@@ -11,17 +11,6 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 reexec_in_netns "$@"
 
-CRAWLERS=()
-claims_cleanup() {
-	local p
-	for p in "${CRAWLERS[@]}"; do
-		kill -KILL "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-	test_cleanup
-}
-trap claims_cleanup EXIT
-
 # The population's MX hosts belong to a dozen providers, so most domains
 # share endpoints; a banner delay keeps probes in flight long enough for
 # both crawlers to want the same endpoints at once.

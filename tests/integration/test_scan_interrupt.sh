@@ -15,17 +15,6 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 reexec_in_netns "$@"
 
-CRAWLERS=()
-intr_cleanup() {
-	local p
-	for p in "${CRAWLERS[@]}"; do
-		kill -KILL "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-	test_cleanup
-}
-trap intr_cleanup EXIT
-
 # The banner delay keeps SMTP probes in flight when the signals come.
 testbed_up --no-postfix --domains 400 --latency banner=0.5
 

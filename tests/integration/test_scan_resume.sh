@@ -13,16 +13,6 @@ source "$(dirname "$0")/lib.sh"
 reexec_in_netns "$@"
 
 # Crawlers started here; stopped by PID on any exit, before the cluster.
-CRAWLERS=()
-resume_cleanup() {
-	local p
-	for p in "${CRAWLERS[@]}"; do
-		kill -KILL "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-	test_cleanup
-}
-trap resume_cleanup EXIT
 
 # 1200 generated domains: they include MTA-STS policies that leave out
 # MX hosts without STARTTLS or trust (d0000477, d0000549, d0001105), which

@@ -7,17 +7,6 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 reexec_in_netns "$@"
 
-CRAWLERS=()
-two_cleanup() {
-	local p
-	for p in "${CRAWLERS[@]}"; do
-		kill -KILL "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-	test_cleanup
-}
-trap two_cleanup EXIT
-
 testbed_up --no-postfix --no-servers --domains 1200
 
 PY=/usr/bin/python3

@@ -16,33 +16,11 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 reexec_in_netns "$@"
 
-CRAWLERS=()
-rows_cleanup() {
-	local p
-	for p in "${CRAWLERS[@]}"; do
-		kill -KILL "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-	test_cleanup
-}
-trap rows_cleanup EXIT
-
 testbed_up --no-postfix
 
 expect_rc 0 "$MXCRAWL" scan --targets "$TESTBED_TARGETS" --campaign rows --import-only --batch-size 20
 cid=$(sql "SELECT id FROM campaign WHERE name = 'rows'")
-sql "CREATE TABLE test_refuse_endpoint (refuse boolean);
-     INSERT INTO test_refuse_endpoint VALUES (true);
-     CREATE FUNCTION test_refuse_endpoint() RETURNS trigger LANGUAGE plpgsql AS \$\$
-     BEGIN
-         IF EXISTS (SELECT 1 FROM test_refuse_endpoint) THEN
-             RAISE EXCEPTION 'could not extend file: No space left on device (test)'
-                 USING ERRCODE = 'disk_full';
-         END IF;
-         RETURN NEW;
-     END \$\$;
-     CREATE TRIGGER test_refuse_endpoint BEFORE INSERT ON endpoint
-         FOR EACH ROW EXECUTE FUNCTION test_refuse_endpoint();" >/dev/null
+refuse_inserts endpoint
 
 "$MXCRAWL" scan --campaign rows --resume "${allow_args[@]}" --concurrency 20 \
 	--smtp-deadline 8000 --progress 0 2>"$TEST_WORK/scan.err" &
@@ -53,7 +31,7 @@ gave_up() {
 	grep -q "cannot store endpoint rows" "$TEST_WORK/scan.err"
 }
 poll_until 120 "the crawler to give endpoint rows up" gave_up
-sql "DELETE FROM test_refuse_endpoint" >/dev/null
+accept_inserts endpoint
 echo "endpoint rows refused until the crawler gave some up; accepted again"
 rc=0
 wait "$pid" || rc=$?
