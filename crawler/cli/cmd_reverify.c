@@ -103,7 +103,17 @@ static int parse_at(PGconn *c, const char *s, time_t *at)
 	return ok ? 0 : -1;
 }
 
-int cmd_reverify(int argc, char **argv)
+/* What the command line asks for. */
+struct reverify_cli {
+	const char *spec, *ca_file, *at_s, *note, *opt_db;
+	long progress_s, fetch;
+	int quiet;
+	bool help;
+};
+
+/* Reads and checks the options into o: EX_OK (o->help after --help), or
+ * the exit status after saying why. */
+static int parse_options(int argc, char **argv, struct reverify_cli *o)
 {
 	static const struct option opts[] = {
 		{ "campaign", required_argument, NULL, CLI_OPT_CAMPAIGN },
@@ -117,47 +127,48 @@ int cmd_reverify(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *spec = NULL, *ca_file = getenv("MXCRAWL_CA_FILE");
-	const char *at_s = NULL, *note = NULL, *opt_db = NULL;
-	long progress_s = 10, fetch = REVERIFY_FETCH_DEFAULT;
-	int ch, quiet = 0, rc = EX_OK;
+	int ch;
 
-	if (ca_file && !*ca_file)
-		ca_file = NULL;
+	*o = (struct reverify_cli){ .ca_file = getenv("MXCRAWL_CA_FILE"),
+				    .progress_s = 10,
+				    .fetch = REVERIFY_FETCH_DEFAULT };
+	if (o->ca_file && !*o->ca_file)
+		o->ca_file = NULL;
 	while ((ch = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
 		switch (ch) {
 		case CLI_OPT_CAMPAIGN:
-			spec = optarg;
+			o->spec = optarg;
 			break;
 		case CLI_OPT_CA_FILE:
-			ca_file = optarg;
+			o->ca_file = optarg;
 			break;
 		case OPT_AT:
-			at_s = optarg;
+			o->at_s = optarg;
 			break;
 		case OPT_NOTE:
-			note = optarg;
+			o->note = optarg;
 			break;
 		case CLI_OPT_DB:
-			opt_db = optarg;
+			o->opt_db = optarg;
 			break;
 		case CLI_OPT_PROGRESS:
-			progress_s = cli_parse_long("reverify", "--progress",
-						    optarg, 0, 86400);
-			if (progress_s < 0)
+			o->progress_s = cli_parse_long("reverify", "--progress",
+						       optarg, 0, 86400);
+			if (o->progress_s < 0)
 				return EX_USAGE;
 			break;
 		case OPT_FETCH:
-			fetch = cli_parse_long("reverify", "--fetch", optarg, 1,
-					       REVERIFY_FETCH_MAX);
-			if (fetch < 0)
+			o->fetch = cli_parse_long("reverify", "--fetch", optarg,
+						  1, REVERIFY_FETCH_MAX);
+			if (o->fetch < 0)
 				return EX_USAGE;
 			break;
 		case 'q':
-			quiet = 1;
+			o->quiet = 1;
 			break;
 		case 'h':
 			fputs(usage, stdout);
+			o->help = true;
 			return EX_OK;
 		default:
 			return cli_usage_error("reverify", "unknown option");
@@ -166,20 +177,27 @@ int cmd_reverify(int argc, char **argv)
 	if (optind != argc)
 		return cli_usage_error("reverify", "unexpected argument '%s'",
 				       argv[optind]);
-	if (!spec)
+	if (!o->spec)
 		return cli_usage_error("reverify",
 				       "--campaign ID|NAME is required");
-	if (cli_campaign_spec_check("reverify", "--campaign", spec) != EX_OK)
+	if (cli_campaign_spec_check("reverify", "--campaign", o->spec) != EX_OK)
 		return EX_USAGE;
+	return EX_OK;
+}
 
-	/* The trust store first: a typo there should not cost a
-	 * connection. */
-	char abs[PATH_MAX], sha[65];
+/* The trust store of ca_file (NULL: the system's), its absolute path
+ * into abs and its SHA-256 into sha; NULL after saying why (*rc: the exit
+ * status). Read before the database is opened: a typo there should not
+ * cost a connection. */
+static struct verify_ctx *trust_store(const char *ca_file, char *abs, char *sha,
+				      int *rc)
+{
 	if (ca_file) {
 		if (!realpath(ca_file, abs) || file_sha256(abs, sha) != 0) {
 			log_error("cannot read the CA file '%s': %s", ca_file,
 				  strerror(errno));
-			return EX_NOINPUT;
+			*rc = EX_NOINPUT;
+			return NULL;
 		}
 	}
 	const char *err = NULL;
@@ -188,27 +206,40 @@ int cmd_reverify(int argc, char **argv)
 	if (!verify) {
 		log_error("trust store%s%s: %s", ca_file ? " " : "",
 			  ca_file ? ca_file : "", err ? err : "failed");
-		return EX_CONFIG;
+		*rc = EX_CONFIG;
 	}
+	return verify;
+}
+
+int cmd_reverify(int argc, char **argv)
+{
+	struct reverify_cli a;
+	int rc = parse_options(argc, argv, &a);
+	if (rc != EX_OK || a.help)
+		return rc;
+	char abs[PATH_MAX], sha[65];
+	struct verify_ctx *verify = trust_store(a.ca_file, abs, sha, &rc);
+	if (!verify)
+		return rc;
 
 	struct db db;
 	PGconn *c;
-	rc = cli_db_open(opt_db, true, &db, &c);
+	rc = cli_db_open(a.opt_db, true, &db, &c);
 	if (rc != EX_OK) {
 		verify_ctx_free(verify);
 		return rc;
 	}
 	time_t at = time(NULL);
-	if (at_s && parse_at(c, at_s, &at) != 0) {
+	if (a.at_s && parse_at(c, a.at_s, &at) != 0) {
 		rc = cli_usage_error("reverify",
 				     "--at wants an ISO 8601 time such as "
 				     "2030-01-31T12:00:00Z, not '%s'",
-				     at_s);
+				     a.at_s);
 		goto out;
 	}
 	int64_t id;
 	char *name = NULL;
-	rc = campaign_lookup(c, spec, false, &id, &name);
+	rc = campaign_lookup(c, a.spec, false, &id, &name);
 	if (rc != EX_OK)
 		goto out;
 	char cid[24];
@@ -227,24 +258,24 @@ int cmd_reverify(int argc, char **argv)
 	char when[32];
 	gmtime_r(&at, &tm);
 	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	if (!quiet)
+	if (!a.quiet)
 		fprintf(stderr,
 			"reverify: campaign '%s' (id %s), trust store %s, at "
 			"%s\n",
-			name, cid, ca_file ? abs : "(system)", when);
+			name, cid, a.ca_file ? abs : "(system)", when);
 	struct reverify_opts o = {
 		.campaign_id = id,
 		.verify = verify,
-		.ca_file = ca_file ? abs : NULL,
-		.ca_sha256_hex = ca_file ? sha : NULL,
+		.ca_file = a.ca_file ? abs : NULL,
+		.ca_sha256_hex = a.ca_file ? sha : NULL,
 		.at = at,
-		.note = note,
-		.progress = quiet || progress_s == 0 ? NULL : stderr,
-		.progress_seconds = (unsigned)progress_s,
-		.fetch_rows = (unsigned)fetch,
+		.note = a.note,
+		.progress = a.quiet || a.progress_s == 0 ? NULL : stderr,
+		.progress_seconds = (unsigned)a.progress_s,
+		.fetch_rows = (unsigned)a.fetch,
 	};
 	struct reverify_summary sum;
-	FILE *out = quiet ? fopen("/dev/null", "w") : stdout;
+	FILE *out = a.quiet ? fopen("/dev/null", "w") : stdout;
 	int vr = out ? reverify_run(c, &o, &sum, out) : -errno;
 	if (vr != 0) {
 		/* The database's errors are printed where they happen. */
