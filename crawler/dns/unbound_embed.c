@@ -20,6 +20,7 @@
 
 #include "crawler/util/log.h"
 #include "crawler/dns/unbound_embed.h"
+#include "crawler/util/str.h"
 
 #define UNBOUND_EMBED_DEFAULT_PROGRAM "/usr/sbin/unbound"
 /* Seconds a new resolver has to answer its first query, and a running one
@@ -53,21 +54,6 @@ const char *unbound_embed_rc_str(enum unbound_embed_rc rc)
 	return rc_names[rc];
 }
 
-static char *xasprintf(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-
-static char *xasprintf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	return s;
-}
-
 int unbound_embed_init(struct unbound_embed *u)
 {
 	const char *prog = getenv("MXCRAWL_UNBOUND");
@@ -76,15 +62,15 @@ int unbound_embed_init(struct unbound_embed *u)
 	int rc = pgembed_init(&u->pg);
 	if (rc != 0)
 		return rc;
-	u->dir = xasprintf("%s/resolver", u->pg.root);
+	u->dir = str_printf("%s/resolver", u->pg.root);
 	if (u->dir) {
-		u->conf = xasprintf("%s/unbound.conf", u->dir);
-		u->pidfile = xasprintf("%s/unbound.pid", u->dir);
-		u->logfile = xasprintf("%s/unbound.log", u->dir);
-		u->statefile = xasprintf("%s/state", u->dir);
-		u->lockfile = xasprintf("%s/lock", u->dir);
-		u->hints = xasprintf("%s/root.hints", u->dir);
-		u->anchor = xasprintf("%s/root.key", u->dir);
+		u->conf = str_printf("%s/unbound.conf", u->dir);
+		u->pidfile = str_printf("%s/unbound.pid", u->dir);
+		u->logfile = str_printf("%s/unbound.log", u->dir);
+		u->statefile = str_printf("%s/state", u->dir);
+		u->lockfile = str_printf("%s/lock", u->dir);
+		u->hints = str_printf("%s/root.hints", u->dir);
+		u->anchor = str_printf("%s/root.key", u->dir);
 	}
 	u->program =
 	    strdup(prog && *prog ? prog : UNBOUND_EMBED_DEFAULT_PROGRAM);
@@ -272,7 +258,7 @@ static char *read_file(const char *path, size_t *len)
 static int write_file(const struct unbound_embed *u, const char *path,
 		      const char *data, size_t len)
 {
-	char *tmp = xasprintf("%s.tmp", path);
+	char *tmp = str_printf("%s.tmp", path);
 	int fd, rc = 0;
 
 	if (!tmp)
@@ -338,8 +324,8 @@ int unbound_embed_state_read(const struct unbound_embed *u,
 static int state_write(const struct unbound_embed *u,
 		       const struct unbound_embed_state *st)
 {
-	char *text = xasprintf("address %s\nroot-hints %s\ntrust-anchor %s\n",
-			       st->address, st->root_hints, st->trust_anchor);
+	char *text = str_printf("address %s\nroot-hints %s\ntrust-anchor %s\n",
+				st->address, st->root_hints, st->trust_anchor);
 	int rc =
 	    text ? write_file(u, u->statefile, text, strlen(text)) : -ENOMEM;
 

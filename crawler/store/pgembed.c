@@ -19,6 +19,7 @@
 
 #include "crawler/util/log.h"
 #include "crawler/store/pgembed.h"
+#include "crawler/util/str.h"
 
 #define PGEMBED_DEFAULT_BINDIR "/usr/lib/postgresql/15/bin"
 #define PGEMBED_DEFAULT_OS_USER "mxcrawl"
@@ -27,21 +28,6 @@
 #define PGEMBED_WAIT_SECONDS "120"
 /* Deepest data directory path we walk when granting search permission. */
 #define PGEMBED_MAX_DEPTH 64
-
-static char *xasprintf(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-
-static char *xasprintf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	return s;
-}
 
 /* XDG base directory spec: $XDG_DATA_HOME if absolute, else ~/.local/share. */
 static char *data_home(void)
@@ -57,7 +43,7 @@ static char *data_home(void)
 			return NULL;
 		home = pw->pw_dir;
 	}
-	return xasprintf("%s/.local/share", home);
+	return str_printf("%s/.local/share", home);
 }
 
 int pgembed_init(struct pgembed *pg)
@@ -73,11 +59,11 @@ int pgembed_init(struct pgembed *pg)
 			  "database: set XDG_DATA_HOME or HOME, or use --db");
 		return -ENOENT;
 	}
-	pg->root = xasprintf("%s/mxcrawl", base);
+	pg->root = str_printf("%s/mxcrawl", base);
 	free(base);
-	pg->pgdata = xasprintf("%s/pg", pg->root);
-	pg->sockdir = xasprintf("%s/run", pg->root);
-	pg->logfile = xasprintf("%s/postgres.log", pg->root);
+	pg->pgdata = str_printf("%s/pg", pg->root);
+	pg->sockdir = str_printf("%s/run", pg->root);
+	pg->logfile = str_printf("%s/postgres.log", pg->root);
 	pg->bindir =
 	    strdup(bindir && *bindir ? bindir : PGEMBED_DEFAULT_BINDIR);
 	if (!pg->root || !pg->pgdata || !pg->sockdir || !pg->logfile ||
@@ -439,9 +425,9 @@ char *pgembed_conninfo_role(const struct pgembed *pg, const char *role)
 	}
 	*p++ = '\'';
 	*p = '\0';
-	char *ci = xasprintf("host=%s port=" PGEMBED_PORT
-			     " dbname=" PGEMBED_DBNAME " user=%s",
-			     q, role);
+	char *ci = str_printf("host=%s port=" PGEMBED_PORT
+			      " dbname=" PGEMBED_DBNAME " user=%s",
+			      q, role);
 	free(q);
 	return ci;
 }
@@ -524,7 +510,7 @@ static int create_cluster(struct pgembed *pg, int verbose)
 static int ensure_database(const struct pgembed *pg)
 {
 	char *ci = pgembed_conninfo(pg);
-	char *admin = ci ? xasprintf("%s dbname=postgres", ci) : NULL;
+	char *admin = ci ? str_printf("%s dbname=postgres", ci) : NULL;
 	PGconn *c = admin ? PQconnectdb(admin) : NULL;
 	PGresult *r = NULL;
 	int rc = -EIO;
