@@ -146,20 +146,31 @@ static const uint8_t *trim_blanks(const uint8_t *s, size_t *len)
 	return s;
 }
 
+/* The two fields of "first,second", blanks around each trimmed; false
+ * without a comma. */
+static bool split_pair(const uint8_t *s, size_t len, const uint8_t **first,
+		       size_t *flen, const uint8_t **second, size_t *slen)
+{
+	const uint8_t *comma = memchr(s, ',', len);
+
+	if (!comma)
+		return false;
+	*flen = (size_t)(comma - s);
+	*first = trim_blanks(s, flen);
+	*slen = len - (size_t)(comma - s) - 1;
+	*second = trim_blanks(comma + 1, slen);
+	return true;
+}
+
 /* True for "digits,something" (a Tranco data line), spaces allowed around
  * the fields. */
 static bool sniff_looks_like_tranco(const uint8_t *s, size_t len)
 {
-	const uint8_t *comma = memchr(s, ',', len);
 	size_t rlen, dlen;
 	const uint8_t *rank, *dom;
 
-	if (!comma)
+	if (!split_pair(s, len, &rank, &rlen, &dom, &dlen))
 		return false;
-	rlen = (size_t)(comma - s);
-	rank = trim_blanks(s, &rlen);
-	dlen = len - (size_t)(comma - s) - 1;
-	dom = trim_blanks(comma + 1, &dlen);
 	if (rlen == 0 || dlen == 0 || memchr(dom, ',', dlen))
 		return false;
 	for (size_t i = 0; i < rlen; i++)
@@ -168,18 +179,14 @@ static bool sniff_looks_like_tranco(const uint8_t *s, size_t len)
 	return true;
 }
 
+/* True for the header line "rank,domain" (any case). */
 static bool sniff_is_header(const uint8_t *s, size_t len)
 {
-	const uint8_t *comma = memchr(s, ',', len);
 	size_t rlen, dlen;
 	const uint8_t *rank, *dom;
 
-	if (!comma)
+	if (!split_pair(s, len, &rank, &rlen, &dom, &dlen))
 		return false;
-	rlen = (size_t)(comma - s);
-	rank = trim_blanks(s, &rlen);
-	dlen = len - (size_t)(comma - s) - 1;
-	dom = trim_blanks(comma + 1, &dlen);
 	return rlen == 4 && strncasecmp((const char *)rank, "rank", 4) == 0 &&
 	       dlen == 6 && strncasecmp((const char *)dom, "domain", 6) == 0;
 }
