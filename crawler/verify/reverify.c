@@ -469,14 +469,8 @@ static void host_done(struct rv *rv, struct jbuf *mx)
 	if (!h->open)
 		return;
 	domain_endpoint_done(rv);
-	copy_str(mx, rv->cid);
-	copy_field(mx);
-	copy_str(mx, rv->sid);
-	copy_field(mx);
-	copy_str(mx, h->target);
-	copy_field(mx);
-	copy_str(mx, h->ordinal);
-	copy_field(mx);
+	const char *key[] = { rv->cid, rv->sid, h->target, h->ordinal };
+	copy_strs(mx, key, sizeof key / sizeof *key);
 	if (h->judged) {
 		copy_dane(mx,
 			  verify_dane_host_outcome(&h->dane, h->address_ok));
