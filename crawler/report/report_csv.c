@@ -73,6 +73,21 @@ static int csv_section(struct report_render_state *st, const struct report *r,
 	return 0;
 }
 
+/* The columns section, figure, kind, scope and label of a row. */
+static void figure_fields(FILE *out, const struct report_figure *f,
+			  const char *scope, const char *label)
+{
+	field(out, f->section);
+	fputc(',', out);
+	field(out, f->name);
+	fputc(',', out);
+	field(out, f->kind);
+	fputc(',', out);
+	field(out, scope);
+	fputc(',', out);
+	field(out, label);
+}
+
 static void line(FILE *out, const struct report *r,
 		 const struct report_figure *f, const struct report_row *w,
 		 const struct report_bucket *b)
@@ -81,15 +96,7 @@ static void line(FILE *out, const struct report *r,
 	if (r->has_compare)
 		fprintf(out, "%lld", (long long)r->compare.id);
 	fputc(',', out);
-	field(out, f->section);
-	fputc(',', out);
-	field(out, f->name);
-	fputc(',', out);
-	field(out, f->kind);
-	fputc(',', out);
-	field(out, w ? w->scope : NULL);
-	fputc(',', out);
-	field(out, w ? w->label : NULL);
+	figure_fields(out, f, w ? w->scope : NULL, w ? w->label : NULL);
 	const char *nums[] = {
 		w ? w->numerator : NULL,       w ? w->denominator : NULL,
 		w ? w->percent : NULL,	       w ? w->cmp_numerator : NULL,
@@ -108,15 +115,7 @@ static void history_line(FILE *out, const struct report *r,
 			 const struct report_hist_row *w)
 {
 	fprintf(out, "%lld,,", (long long)r->history[w->campaign].id);
-	field(out, f->section);
-	fputc(',', out);
-	field(out, f->name);
-	fputc(',', out);
-	field(out, f->kind);
-	fputc(',', out);
-	field(out, w->scope);
-	fputc(',', out);
-	field(out, w->label);
+	figure_fields(out, f, w->scope, w->label);
 	fprintf(out, ",%s,%s,", w->numerator, w->denominator);
 	number(out, w->percent);
 	fputs(",,,,", out);
