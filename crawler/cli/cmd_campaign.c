@@ -979,6 +979,67 @@ static int do_lock(PGconn *c, const char *name, char **cmd)
 
 /* ---- the command ----------------------------------------------------------- */
 
+/* What campaign ACTION asks for, checked. */
+struct campaign_cli {
+	const char *opt_db, *format, *prefix, *states, *action, *spec;
+	char **cmd;
+	bool yes;
+	int wait_s;
+};
+
+/* Runs the checked action o->action on the database. The exit status. */
+static int run_action(const struct campaign_cli *o)
+{
+	const char *action = o->action, *spec = o->spec;
+	bool lock = !strcmp(action, "lock"), list = !strcmp(action, "list");
+	bool gc = !strcmp(action, "gc-certificates");
+	bool show = !strcmp(action, "show"), size = !strcmp(action, "size");
+	bool drop = !strcmp(action, "drop");
+	struct db db;
+	PGconn *c;
+	/* The lock needs no schema; the child migrates if it must. */
+	int rc = cli_db_open(o->opt_db, !lock, &db, &c);
+	if (rc != EX_OK)
+		return rc;
+	if (lock) {
+		rc = do_lock(c, spec, o->cmd);
+		goto out;
+	}
+	if (list) {
+		rc = do_list(c, o->format, o->prefix, o->states);
+		goto out;
+	}
+	if (gc) {
+		rc = do_gc_certificates(c, o->yes);
+		goto out;
+	}
+	int64_t id;
+	char *name = NULL;
+	rc = campaign_lookup(c, spec, true, &id, &name);
+	if (rc != EX_OK)
+		goto out;
+	char cid[24];
+	snprintf(cid, sizeof cid, "%" PRId64, id);
+	const char *cname = name ? name : spec;
+	if (show)
+		rc = do_show(c, cid, o->format);
+	else if (size)
+		rc = do_size(c, cid, cname, o->format);
+	else if (drop)
+		rc = do_drop(c, cid, cname, o->yes, o->wait_s);
+	else
+		rc = do_cancel(c, cid, cname);
+	free(name);
+out:
+	if (fflush(stdout) != 0 && rc == EX_OK) {
+		log_error("writing stdout failed");
+		rc = EX_IOERR;
+	}
+	PQfinish(c);
+	db_free(&db);
+	return rc;
+}
+
 int cmd_campaign(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -1092,47 +1153,16 @@ int cmd_campaign(int argc, char **argv)
 	     cli_campaign_spec_check("campaign", "--prefix", prefix) != EX_OK))
 		return EX_USAGE;
 
-	struct db db;
-	PGconn *c;
-	/* The lock needs no schema; the child migrates if it must. */
-	int rc = cli_db_open(opt_db, !lock, &db, &c);
-	if (rc != EX_OK)
-		return rc;
-	if (lock) {
-		rc = do_lock(c, spec, cmd);
-		goto out;
-	}
-	if (list) {
-		rc = do_list(c, format, prefix, states);
-		goto out;
-	}
-	if (gc) {
-		rc = do_gc_certificates(c, yes);
-		goto out;
-	}
-	int64_t id;
-	char *name = NULL;
-	rc = campaign_lookup(c, spec, true, &id, &name);
-	if (rc != EX_OK)
-		goto out;
-	char cid[24];
-	snprintf(cid, sizeof cid, "%" PRId64, id);
-	const char *cname = name ? name : spec;
-	if (show)
-		rc = do_show(c, cid, format);
-	else if (size)
-		rc = do_size(c, cid, cname, format);
-	else if (drop)
-		rc = do_drop(c, cid, cname, yes, wait_s);
-	else
-		rc = do_cancel(c, cid, cname);
-	free(name);
-out:
-	if (fflush(stdout) != 0 && rc == EX_OK) {
-		log_error("writing stdout failed");
-		rc = EX_IOERR;
-	}
-	PQfinish(c);
-	db_free(&db);
-	return rc;
+	struct campaign_cli o = {
+		.opt_db = opt_db,
+		.format = format,
+		.prefix = prefix,
+		.states = states,
+		.action = action,
+		.spec = spec,
+		.cmd = cmd,
+		.yes = yes,
+		.wait_s = wait_s,
+	};
+	return run_action(&o);
 }
