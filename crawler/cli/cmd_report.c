@@ -269,8 +269,9 @@ int cmd_report(int argc, char **argv)
 				 o.nbounds, &r) == 0 &&
 		     (!o.history || report_load_history(
 					c, o.history, o.history_max, &r) == 0);
-	/* The figures are read; the views go (report_install). */
-	report_end(c);
+	/* The figures are read; the views go (report_install) while the
+	 * report is rendered. */
+	report_end_nowait(c);
 	if (!loaded) {
 		rc = EX_SOFTWARE;
 		goto out;

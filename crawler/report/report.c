@@ -211,6 +211,12 @@ int report_install(PGconn *c, const char *dir)
 	return rc;
 }
 
+void report_end_nowait(PGconn *c)
+{
+	if (!PQsendQuery(c, "ROLLBACK"))
+		report_end(c);
+}
+
 void report_end(PGconn *c)
 {
 	PGresult *r = PQexec(c, "ROLLBACK");

@@ -241,6 +241,11 @@ int report_install(PGconn *c, const char *dir);
 
 /* Ends the report's transaction: rolls it back. */
 void report_end(PGconn *c);
+/* report_end without waiting for the ROLLBACK: dropping the cache tables
+ * of a million-domain report takes the server a second or more, which
+ * the command spends rendering and writing instead. The connection must
+ * not be used again but to close it (PQfinish). */
+void report_end_nowait(PGconn *c);
 
 /*
  * Whether the connected role may create the analysis schema (CREATE on
