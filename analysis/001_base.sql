@@ -93,6 +93,7 @@ SELECT m.campaign_id, m.target_id, m.ordinal, lower(m.host) AS host,
 -- campaign's rows of its targets (000_scope.sql). Read in a bucket, it
 -- is computed from the bucket's facts.
 SELECT cache_block('b_use', p_per_target => false);
+SELECT cache_hash_joins('b_use');
 
 -- Per domain with at least one contactable endpoint: "every" and "any"
 -- over all of them.
