@@ -44,6 +44,7 @@ SELECT d.campaign_id, d.target_id, d.domain, d.mx_outcome,
         AND q.qname = d.domain AND q.qtype = 'MX';
 
 SELECT cache_block('b_domain');
+SELECT cache_hash_joins('b_domain');
 
 -- Per contactable endpoint of a domain's MX host, with the probe's facts
 -- (NULL columns when the endpoint was never probed, e.g. --no-smtp).
@@ -93,6 +94,7 @@ SELECT m.campaign_id, m.target_id, m.ordinal, lower(m.host) AS host,
 -- campaign's rows of its targets (000_scope.sql). Read in a bucket, it
 -- is computed from the bucket's facts.
 SELECT cache_block('b_use', p_per_target => false);
+SELECT cache_hash_joins('b_use');
 
 -- Per domain with at least one contactable endpoint: "every" and "any"
 -- over all of them.
@@ -189,6 +191,7 @@ COMMENT ON VIEW b_domain_mx IS
     'and a host with an address, every host dane_ok, the hosts'' DANE '
     'outcomes and their providers.';
 SELECT cache_block('b_domain_mx');
+SELECT cache_hash_joins('b_domain_mx');
 
 -- MTA-STS and TLS-RPT (060-077; the ladder, 002, reads its verdict).
 -- Building block: per domain with a mail route, the MTA-STS and TLS-RPT
