@@ -53,6 +53,7 @@ struct epclaim {
 	/* The last claim statement failed for want of a resource (a full
 	 * disk): worth waiting for, unlike an error in the data. */
 	bool short_of;
+	char short_msg[256]; /* PostgreSQL's message then, its first line */
 	struct store_records rec; /* handshake records */
 	struct epclaim_stats stats;
 };
@@ -280,6 +281,11 @@ static int take(struct epclaim *c, struct req **list, size_t n)
 			   true, keys, n);
 	if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
 		c->short_of = short_of(r);
+		if (c->short_of) {
+			const char *m = PQresultErrorMessage(r);
+			snprintf(c->short_msg, sizeof c->short_msg, "%.*s",
+				 (int)strcspn(m, "\n"), m);
+		}
 		if (r && !broken(c) && !c->short_of)
 			log_warn("claims: %s", PQresultErrorMessage(r));
 		PQclear(r);
@@ -597,9 +603,9 @@ static void handle_claims(struct epclaim *c, struct req *list)
 				renew_due(c);
 				retry_pause(&wait, EPCLAIM_RETRY_SECONDS,
 					    "claims: cannot claim endpoints "
-					    "(the database is short of space "
-					    "or memory); retrying every %d s "
-					    "(the domains that use them wait)",
+					    "(%s); retrying every %d s (the "
+					    "domains that use them wait)",
+					    c->short_msg,
 					    EPCLAIM_RETRY_SECONDS);
 				continue;
 			}
