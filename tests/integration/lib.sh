@@ -181,6 +181,32 @@ accept_inserts() {
 	sql "DELETE FROM test_refuse WHERE tbl = '$1'" >/dev/null
 }
 
+# scan_through_full_disk CAMPAIGN TABLE SAID: resumes the imported
+# CAMPAIGN in the background (SMTP on, stderr in $TEST_WORK/scan.err)
+# while TABLE refuses every row as a full disk would; once the crawler
+# has said SAID, rows are accepted again. Waits for the scan; its exit
+# status is SCAN_RC.
+scan_through_full_disk() {
+	local campaign=$1 table=$2 said=$3 pid
+	refuse_inserts "$table"
+	"$MXCRAWL" scan --campaign "$campaign" --resume "${allow_args[@]}" \
+		--concurrency 20 --smtp-deadline 8000 --progress 0 \
+		2>"$TEST_WORK/scan.err" &
+	pid=$!
+	CRAWLERS+=("$pid")
+	said_it() {
+		kill -0 "$pid" 2>/dev/null ||
+			{ cat "$TEST_WORK/scan.err" >&2; fail "the scan ended first"; }
+		grep -q "$said" "$TEST_WORK/scan.err"
+	}
+	poll_until 120 "the crawler to say: $said" said_it
+	accept_inserts "$table"
+	echo "$table refused until the crawler said '$said'; accepted again"
+	SCAN_RC=0
+	wait "$pid" || SCAN_RC=$?
+	cat "$TEST_WORK/scan.err"
+}
+
 # sql_analysis QUERY: QUERY over the report's views, which live only in
 # the report's transaction (it is rolled back): created here from
 # analysis/ in a transaction of their own, rolled back after QUERY.

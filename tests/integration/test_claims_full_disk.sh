@@ -19,22 +19,8 @@ testbed_up --no-postfix
 
 expect_rc 0 "$MXCRAWL" scan --targets "$TESTBED_TARGETS" --campaign full --import-only --batch-size 20
 cid=$(sql "SELECT id FROM campaign WHERE name = 'full'")
-refuse_inserts endpoint_claim
-
-"$MXCRAWL" scan --campaign full --resume "${allow_args[@]}" --concurrency 20 \
-	--smtp-deadline 8000 --progress 0 2>"$TEST_WORK/scan.err" &
-pid=$!
-CRAWLERS+=("$pid")
-refused() {
-	kill -0 "$pid" 2>/dev/null || { cat "$TEST_WORK/scan.err" >&2; fail "the scan ended first"; }
-	grep -q "cannot claim" "$TEST_WORK/scan.err"
-}
-poll_until 120 "the crawler to meet a refused claim" refused
-accept_inserts endpoint_claim
-echo "claims refused until the crawler met one; accepted again"
-rc=0
-wait "$pid" || rc=$?
-cat "$TEST_WORK/scan.err"
+scan_through_full_disk full endpoint_claim "cannot claim"
+rc=$SCAN_RC
 expect_eq "scan exit status" "$rc" 0
 if grep -q "without a claim" "$TEST_WORK/scan.err"; then
 	fail "endpoints were probed without a claim"
