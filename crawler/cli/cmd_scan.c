@@ -231,16 +231,21 @@ static int import(PGconn *c, const char *path, const char *format,
 	int read_rc = targets_read_file(r, f);
 	const struct targets_stats *st = targets_stats(r);
 	if (read_rc != 0 || st->names == 0) {
-		if (read_rc < 0)
+		/* A stop asked by on_name is the import's failure (the
+		 * database's reason or "out of memory", said there), not
+		 * the file's. */
+		bool stopped = targets_stopped(r);
+		if (read_rc < 0 && !stopped)
 			log_error("reading '%s': %s", path, strerror(-read_rc));
 		else if (read_rc == 0)
 			log_error(
 			    "'%s' holds no valid names; no targets queued",
 			    path);
 		campaign_import_abort(ctx.im);
-		rc = read_rc < 0   ? EX_IOERR
-		     : read_rc > 0 ? EX_UNAVAILABLE
-				   : EX_DATAERR;
+		rc = read_rc == 0	       ? EX_DATAERR
+		     : !stopped && read_rc < 0 ? EX_IOERR
+		     : read_rc == -ENOMEM      ? EX_OSERR
+					       : EX_UNAVAILABLE;
 		goto out;
 	}
 	*run_id = campaign_import_run_id(ctx.im);

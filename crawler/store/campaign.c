@@ -482,7 +482,13 @@ static int flush(struct campaign_import *im)
 	if (im->buf.len == 0)
 		return 0;
 	if (PQputCopyData(im->c, im->buf.data, (int)im->buf.len) != 1) {
-		log_error("importing: %s", PQerrorMessage(im->c));
+		/* The server's own reason, when it sent one, comes with the
+		 * COPY's result; libpq's message may only say that the COPY
+		 * or the connection is gone. */
+		PGresult *r = PQgetResult(im->c);
+		const char *why = PQresultErrorMessage(r);
+		log_error("importing: %s", *why ? why : PQerrorMessage(im->c));
+		PQclear(r);
 		return -EIO;
 	}
 	jbuf_reset(&im->buf);

@@ -144,4 +144,27 @@ expect_rc 0 "$MXCRAWL" campaign lock test-lock -- sh -c '
 expect_eq "nested locks" "$(tr '\n' ' ' <"$TEST_WORK/out")" "same:75 other:0 "
 grep -q "'test-lock' is locked by another run (PostgreSQL backend [0-9]*, client local, 'mxcrawl campaign lock (pid [0-9]*)'" \
 	"$TEST_WORK/err" || fail "lock holder message: $(cat "$TEST_WORK/err")"
+# ---- an import cut off by the database ----------------------------------------
+# The importing session is ended from outside while its COPY runs: the
+# crawler says PostgreSQL's reason, exits 69 (the database is gone) and
+# does not blame the target file, which it read without fault.
+seq -f 'd%.0f.example' 1 3000000 >"$TEST_WORK/many.txt"
+"$MXCRAWL" scan --targets "$TEST_WORK/many.txt" --campaign cut-off --import-only \
+	>"$TEST_WORK/out" 2>"$TEST_WORK/err" &
+import_pid=$!
+CRAWLERS+=("$import_pid")
+copying() {
+	kill -0 "$import_pid" 2>/dev/null || fail "the import ended before it could be cut off"
+	[ "$(sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+	          WHERE query LIKE 'COPY campaign_target%'")" = t ]
+}
+poll_until 60 "the import's COPY" copying
+rc=0
+wait "$import_pid" || rc=$?
+[ "$rc" = 69 ] || fail "import cut off: exit $rc, not 69: $(cat "$TEST_WORK/err")"
+grep -q "terminating connection due to administrator command" "$TEST_WORK/err" ||
+	fail "PostgreSQL's reason not said: $(cat "$TEST_WORK/err")"
+grep -q "reading '" "$TEST_WORK/err" &&
+	fail "the target file is blamed: $(cat "$TEST_WORK/err")"
+echo "ok: an import whose session ends says why and exits 69"
 echo PASS
