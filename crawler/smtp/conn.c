@@ -9,6 +9,7 @@
 #include <openssl/x509.h>
 
 #include "crawler/smtp/conn.h"
+#include "crawler/verify/certcache.h"
 
 /* Bytes read from the socket at a time. */
 #define CONN_READ_CHUNK 16384
@@ -259,6 +260,13 @@ static void collect_info(struct conn *c)
 		int len = i2d_X509(x, &der);
 		if (len <= 0)
 			continue;
+		/* libssl has parsed it: the judgement, the certificate row
+		 * and DANE find this parse in the cache by the DER's hash
+		 * instead of decoding the DER again (certcache.h). */
+		uint8_t sha[CERT_CACHE_SHA256_LEN];
+		if (cert_cache_sha256(der, (size_t)len, sha) == 0)
+			X509_free(
+			    cert_cache_adopt(cert_cache_global(), x, sha));
 		in->chain[in->nchain] = der;
 		in->chain_len[in->nchain] = (size_t)len;
 		in->nchain++;

@@ -33,6 +33,7 @@
 #include "crawler/verify/verify.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +44,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
+
+#include "crawler/verify/certcache.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -69,9 +72,34 @@ static const unsigned VERIFY_HOST_FLAGS = X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS;
 static const unsigned VERIFY_PKIX_HOST_FLAGS =
     X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT;
 
+/* Chains whose PKIX judgement a context remembers (direct-mapped by the
+ * chain's key; a newer judgement replaces an older one in its slot), and
+ * the locks over them (slot i under lock i % VERIFY_MEMO_LOCKS). About
+ * 400 bytes a slot. */
+#define VERIFY_MEMO_SLOTS 2048
+#define VERIFY_MEMO_LOCKS 16
+#define VERIFY_KEY_LEN 32
+
+/* A remembered judgement: every fact of verify_chain() but the two name
+ * matches (asked per call), valid for a judgement time in [lo, hi). */
+struct memo_slot {
+	uint8_t key[VERIFY_KEY_LEN];
+	bool used;
+	time_t lo, hi;
+	struct verify_result res;
+};
+
+struct verify_memo {
+	pthread_mutex_t lock[VERIFY_MEMO_LOCKS];
+	struct memo_slot slot[VERIFY_MEMO_SLOTS];
+	uint64_t hits, misses; /* under lock[0] */
+};
+
 struct verify_ctx {
 	X509_STORE *store;
 	SSL_CTX *dane_ssl_ctx; /* DANE-enabled, only for SSL_new() */
+	/* Not const through a const ctx: the judgements are shared. */
+	struct verify_memo *memo;
 };
 
 /* ---- names ----------------------------------------------------------- */
@@ -467,6 +495,13 @@ struct verify_ctx *verify_ctx_new(const char *ca_file, const char *ca_dir,
 		*err = "cannot enable DANE";
 		goto fail;
 	}
+	ctx->memo = calloc(1, sizeof(*ctx->memo));
+	if (ctx->memo == NULL) {
+		*err = "out of memory";
+		goto fail;
+	}
+	for (size_t i = 0; i < VERIFY_MEMO_LOCKS; i++)
+		pthread_mutex_init(&ctx->memo->lock[i], NULL);
 	ERR_clear_error();
 	return ctx;
 
@@ -482,6 +517,11 @@ void verify_ctx_free(struct verify_ctx *ctx)
 		return;
 	SSL_CTX_free(ctx->dane_ssl_ctx);
 	X509_STORE_free(ctx->store);
+	if (ctx->memo != NULL) {
+		for (size_t i = 0; i < VERIFY_MEMO_LOCKS; i++)
+			pthread_mutex_destroy(&ctx->memo->lock[i]);
+		free(ctx->memo);
+	}
 	free(ctx);
 }
 
@@ -499,25 +539,33 @@ struct loaded_chain {
 };
 
 /* One exact DER certificate (no trailing bytes, as TLS requires), or
- * NULL. *too_large is set when it was not even tried. */
-static X509 *der_decode(const struct verify_der *d, bool *too_large)
+ * NULL: the certificate cache's parse (sha: the DER's SHA-256 when known,
+ * else NULL). *too_large is set when it was not even tried. *nomem: NULL
+ * for want of memory, not for the bytes. */
+static X509 *der_decode_sha(const struct verify_der *d, const uint8_t *sha,
+			    bool *too_large, bool *nomem)
 {
-	const unsigned char *p = d->data;
+	bool bad = false;
 	X509 *x;
 
 	*too_large = false;
+	*nomem = false;
 	if (d->data == NULL || d->len == 0)
 		return NULL;
 	if (d->len > VERIFY_MAX_CERT_DER) {
 		*too_large = true;
 		return NULL;
 	}
-	x = d2i_X509(NULL, &p, (long)d->len);
-	if (x != NULL && p != d->data + d->len) {
-		X509_free(x);
-		return NULL;
-	}
+	x = cert_cache_get(cert_cache_global(), d->data, d->len, sha, &bad);
+	*nomem = x == NULL && !bad;
 	return x;
+}
+
+static X509 *der_decode(const struct verify_der *d, bool *too_large)
+{
+	bool nomem;
+
+	return der_decode_sha(d, NULL, too_large, &nomem);
 }
 
 static void loaded_chain_free(struct loaded_chain *c)
@@ -527,12 +575,14 @@ static void loaded_chain_free(struct loaded_chain *c)
 	memset(c, 0, sizeof(*c));
 }
 
+/* sha: the SHA-256 of each presented certificate's DER, or NULL. */
 static enum verify_rc loaded_chain_init(struct loaded_chain *c,
 					const struct verify_der *chain,
-					size_t n)
+					size_t n,
+					const uint8_t (*sha)[VERIFY_KEY_LEN])
 {
 	size_t use = n;
-	bool too_large;
+	bool too_large, nomem;
 
 	memset(c, 0, sizeof(*c));
 	if (n == 0 || chain == NULL)
@@ -541,7 +591,8 @@ static enum verify_rc loaded_chain_init(struct loaded_chain *c,
 		use = VERIFY_MAX_CHAIN;
 		c->truncated = true;
 	}
-	c->leaf = der_decode(&chain[0], &too_large);
+	c->leaf =
+	    der_decode_sha(&chain[0], sha ? sha[0] : NULL, &too_large, &nomem);
 	if (c->leaf == NULL) {
 		ERR_clear_error();
 		return too_large ? VERIFY_LEAF_TOO_LARGE : VERIFY_BAD_LEAF;
@@ -554,7 +605,8 @@ static enum verify_rc loaded_chain_init(struct loaded_chain *c,
 	 * be decoded (and so cannot be followed by its issuer). */
 	X509 *prev = c->leaf;
 	for (size_t i = 1; i < use; i++) {
-		X509 *x = der_decode(&chain[i], &too_large);
+		X509 *x = der_decode_sha(&chain[i], sha ? sha[i] : NULL,
+					 &too_large, &nomem);
 		if (x == NULL) {
 			/* A broken extra certificate must not stop the
 			 * judgement: the path may not need it. */
@@ -741,6 +793,149 @@ static int verify_strict(const struct verify_ctx *ctx,
 	return ret;
 }
 
+/* ---- remembered judgements ------------------------------------------ */
+
+/*
+ * The key of a presented chain: SHA-256 over its length and the SHA-256
+ * of each certificate used (leaf first), which go to sha[]. false when
+ * out of memory: no key, the chain is judged afresh.
+ */
+static bool chain_key(const struct verify_der *chain, size_t n,
+		      uint8_t (*sha)[VERIFY_KEY_LEN],
+		      uint8_t key[VERIFY_KEY_LEN])
+{
+	size_t use = n > VERIFY_MAX_CHAIN ? VERIFY_MAX_CHAIN : n;
+	uint8_t buf[8 + VERIFY_MAX_CHAIN * VERIFY_KEY_LEN];
+	uint64_t len = n;
+
+	for (size_t i = 0; i < use; i++) {
+		if (cert_cache_sha256(chain[i].data, chain[i].len, sha[i]) != 0)
+			return false;
+		memcpy(buf + 8 + i * VERIFY_KEY_LEN, sha[i], VERIFY_KEY_LEN);
+	}
+	for (int i = 0; i < 8; i++)
+		buf[i] = (uint8_t)(len >> (8 * i));
+	return cert_cache_sha256(buf, 8 + use * VERIFY_KEY_LEN, key) == 0;
+}
+
+static size_t memo_index(const uint8_t key[VERIFY_KEY_LEN])
+{
+	uint64_t v;
+
+	memcpy(&v, key, sizeof(v));
+	return (size_t)(v % VERIFY_MEMO_SLOTS);
+}
+
+/* Copies the remembered judgement of key at `at` into *out; false when
+ * there is none (or not for that time). */
+static bool memo_get(struct verify_memo *m, const uint8_t *key, time_t at,
+		     struct verify_result *out)
+{
+	size_t i = memo_index(key);
+	pthread_mutex_t *lock = &m->lock[i % VERIFY_MEMO_LOCKS];
+	const struct memo_slot *s = &m->slot[i];
+	bool hit;
+
+	pthread_mutex_lock(lock);
+	hit = s->used && memcmp(s->key, key, VERIFY_KEY_LEN) == 0 &&
+	      at > s->lo && at < s->hi;
+	if (hit)
+		*out = s->res;
+	pthread_mutex_unlock(lock);
+	pthread_mutex_lock(&m->lock[0]);
+	if (hit)
+		m->hits++;
+	else
+		m->misses++;
+	pthread_mutex_unlock(&m->lock[0]);
+	return hit;
+}
+
+/*
+ * Narrows (*lo, *hi) to the times around `at` at which x's validity does
+ * not change: the judgement compares the time only with notBefore and
+ * notAfter (x509_vfy.c, check_cert_time and the choice of an issuer that
+ * is valid). Each boundary is kept a second off on either side, so that
+ * fractional seconds and notAfter's "up to and including" never matter.
+ * false when a date does not convert or `at` is within a second of one.
+ */
+static bool narrow_window(X509 *x, time_t at, time_t *lo, time_t *hi)
+{
+	const ASN1_TIME *t[2] = { X509_get0_notBefore(x),
+				  X509_get0_notAfter(x) };
+
+	for (int i = 0; i < 2; i++) {
+		struct tm tm;
+		time_t b;
+		if (t[i] == NULL || ASN1_TIME_to_tm(t[i], &tm) != 1)
+			return false;
+		b = timegm(&tm);
+		if (at >= b - 1 && at <= b + 1)
+			return false;
+		if (b + 1 < at && b + 1 > *lo)
+			*lo = b + 1;
+		if (b - 1 > at && b - 1 < *hi)
+			*hi = b - 1;
+	}
+	return true;
+}
+
+/* Remembers out (names left out: asked per call) for the times around
+ * `at` at which no certificate presented or in the built path changes
+ * its validity. */
+static void memo_put(struct verify_memo *m, const uint8_t *key, time_t at,
+		     const struct verify_result *out,
+		     const struct loaded_chain *lc, STACK_OF(X509) * path)
+{
+	time_t lo = (time_t)INT64_MIN, hi = (time_t)INT64_MAX;
+	size_t i = memo_index(key);
+	struct memo_slot *s = &m->slot[i];
+
+	if (!narrow_window(lc->leaf, at, &lo, &hi))
+		return;
+	for (int k = 0; k < sk_X509_num(lc->rest); k++)
+		if (!narrow_window(sk_X509_value(lc->rest, k), at, &lo, &hi))
+			return;
+	for (int k = 0; path != NULL && k < sk_X509_num(path); k++)
+		if (!narrow_window(sk_X509_value(path, k), at, &lo, &hi))
+			return;
+	pthread_mutex_lock(&m->lock[i % VERIFY_MEMO_LOCKS]);
+	memcpy(s->key, key, VERIFY_KEY_LEN);
+	s->used = true;
+	s->lo = lo;
+	s->hi = hi;
+	s->res = *out;
+	s->res.name_matches_mx = false;
+	s->res.name_matches_domain = false;
+	pthread_mutex_unlock(&m->lock[i % VERIFY_MEMO_LOCKS]);
+}
+
+void verify_chain_stats(const struct verify_ctx *ctx, uint64_t *hits,
+			uint64_t *misses)
+{
+	pthread_mutex_lock(&ctx->memo->lock[0]);
+	*hits = ctx->memo->hits;
+	*misses = ctx->memo->misses;
+	pthread_mutex_unlock(&ctx->memo->lock[0]);
+}
+
+/* The names of verify_chain() from a remembered judgement: the leaf from
+ * the caller or the certificate cache. false when it cannot be had. */
+static bool memo_names(const struct verify_der *d0, const uint8_t *sha0,
+		       const char *mx_host, const char *domain,
+		       struct verify_result *out)
+{
+	bool too_large, nomem;
+	X509 *leaf = der_decode_sha(d0, sha0, &too_large, &nomem);
+
+	if (leaf == NULL)
+		return false;
+	out->name_matches_mx = host_matches(leaf, mx_host);
+	out->name_matches_domain = host_matches(leaf, domain);
+	X509_free(leaf);
+	return true;
+}
+
 enum verify_rc verify_chain(const struct verify_ctx *ctx,
 			    const struct verify_der *chain, size_t n, time_t at,
 			    const char *mx_host, const char *domain,
@@ -751,10 +946,25 @@ enum verify_rc verify_chain(const struct verify_ctx *ctx,
 	X509_STORE_CTX *sctx = NULL;
 	enum verify_rc rc;
 	int ret, npath;
+	uint8_t sha[VERIFY_MAX_CHAIN][VERIFY_KEY_LEN], key[VERIFY_KEY_LEN];
+	bool keyed = false;
 
 	memset(out, 0, sizeof(*out));
 	out->chain_len = n > UINT32_MAX ? UINT32_MAX : (unsigned)n;
-	rc = loaded_chain_init(&lc, chain, n);
+	if (n > 0 && chain != NULL) {
+		keyed = chain_key(chain, n, sha, key);
+		if (keyed && memo_get(ctx->memo, key, at, out)) {
+			if (memo_names(&chain[0], sha[0], mx_host, domain,
+				       out)) {
+				ERR_clear_error();
+				return VERIFY_OK;
+			}
+			memset(out, 0, sizeof(*out));
+			out->chain_len =
+			    n > UINT32_MAX ? UINT32_MAX : (unsigned)n;
+		}
+	}
+	rc = loaded_chain_init(&lc, chain, n, keyed ? sha : NULL);
 	if (rc != VERIFY_OK)
 		return rc;
 	out->chain_used = lc.used;
@@ -820,6 +1030,8 @@ enum verify_rc verify_chain(const struct verify_ctx *ctx,
 		}
 		out->trusted = strict == 1;
 	}
+	if (keyed)
+		memo_put(ctx->memo, key, at, out, &lc, path);
 
 done:
 	X509_STORE_CTX_free(sctx);
@@ -1009,7 +1221,7 @@ enum verify_rc verify_dane(const struct verify_ctx *ctx,
 	}
 	out->outcome = VERIFY_DANE_NO_MATCH;
 
-	rc = loaded_chain_init(&lc, chain, n);
+	rc = loaded_chain_init(&lc, chain, n, NULL);
 	if (rc != VERIFY_OK)
 		goto fail;
 	sctx = X509_STORE_CTX_new();

@@ -1,0 +1,440 @@
+/*
+ * crawler/verify/certcache.c and the memo of verify_chain(): a certificate
+ * is parsed once while its entry lives (hit, miss, bad DER remembered),
+ * the cache holds at most its bound and evicts the least recently used
+ * without freeing a certificate a caller still holds, libssl's parse is
+ * adopted, the COPY row is made once, and many threads may share one
+ * cache. A remembered chain judgement equals a fresh one, answers only
+ * within the validity boundaries it was made in, and names are asked per
+ * call. Certificates are made here in memory.
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "crawler/verify/certcache.h"
+#include "crawler/verify/verify.h"
+#include "unit.h"
+
+#define NCERTS 24
+#define HOUR 3600
+
+struct der {
+	uint8_t *data;
+	size_t len;
+	uint8_t sha[CERT_CACHE_SHA256_LEN];
+};
+
+/* A self-signed P-256 certificate with CN and one DNS SAN `name`, valid
+ * from now-1h to now+1h; one key for all (the key does not matter). */
+static struct der make(EVP_PKEY *k, const char *name)
+{
+	X509 *x = X509_new();
+	X509_NAME *n = X509_NAME_new();
+	GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
+	GENERAL_NAME *g = GENERAL_NAME_new();
+	ASN1_IA5STRING *s = ASN1_IA5STRING_new();
+	struct der d;
+	uint8_t *p;
+
+	if (!x || !n || !gens || !g || !s)
+		abort();
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 9);
+	X509_gmtime_adj(X509_getm_notBefore(x), -HOUR);
+	X509_gmtime_adj(X509_getm_notAfter(x), HOUR);
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
+				   (const unsigned char *)name, -1, -1, 0);
+	X509_set_subject_name(x, n);
+	X509_set_issuer_name(x, n);
+	X509_set_pubkey(x, k);
+	ASN1_STRING_set(s, name, -1);
+	GENERAL_NAME_set0_value(g, GEN_DNS, s);
+	sk_GENERAL_NAME_push(gens, g);
+	X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, X509V3_ADD_DEFAULT);
+	GENERAL_NAMES_free(gens);
+	if (!X509_sign(x, k, EVP_sha256()))
+		abort();
+	int l = i2d_X509(x, NULL);
+	d.data = p = malloc((size_t)l);
+	if (!d.data)
+		abort();
+	i2d_X509(x, &p);
+	d.len = (size_t)l;
+	if (cert_cache_sha256(d.data, d.len, d.sha) != 0)
+		abort();
+	X509_NAME_free(n);
+	X509_free(x);
+	return d;
+}
+
+static struct der certs[NCERTS];
+static EVP_PKEY *key;
+
+static void make_all(void)
+{
+	char name[64];
+
+	if (key)
+		return;
+	key = EVP_EC_gen("P-256");
+	if (!key)
+		abort();
+	for (int i = 0; i < NCERTS; i++) {
+		snprintf(name, sizeof name, "mx%d.example.test", i);
+		certs[i] = make(key, name);
+	}
+}
+
+/* The certificate's DER as x holds it equals d's bytes. */
+static bool same_der(X509 *x, const struct der *d)
+{
+	uint8_t *buf = NULL;
+	int l = i2d_X509(x, &buf);
+	bool same =
+	    l > 0 && (size_t)l == d->len && !memcmp(buf, d->data, d->len);
+
+	OPENSSL_free(buf);
+	return same;
+}
+
+static struct cert_cache_stats stats(struct cert_cache *c)
+{
+	struct cert_cache_stats s;
+
+	cert_cache_stats(c, &s);
+	return s;
+}
+
+UNIT_TEST(certcache_hit_miss_bad)
+{
+	struct cert_cache *c = cert_cache_new(4);
+	bool bad = true;
+
+	make_all();
+	CHECK(c != NULL);
+	X509 *a = cert_cache_get(c, certs[0].data, certs[0].len, NULL, &bad);
+	CHECK(a != NULL && !bad);
+	CHECK_INT(stats(c).misses, 1, "first get");
+	CHECK_INT(stats(c).hits, 0, "first get");
+	X509 *b =
+	    cert_cache_get(c, certs[0].data, certs[0].len, certs[0].sha, &bad);
+	CHECK(b == a && !bad);
+	CHECK_INT(stats(c).hits, 1, "second get: the same parse");
+	CHECK(a && same_der(a, &certs[0]));
+	X509_free(a);
+	X509_free(b);
+
+	/* Bytes that are no certificate, and a certificate with a byte
+	 * after it: remembered as bad, not parsed again. */
+	static const uint8_t junk[] = { 0x30, 0x03, 0x02, 0x01, 0x01 };
+	CHECK(cert_cache_get(c, junk, sizeof junk, NULL, &bad) == NULL);
+	CHECK(bad);
+	CHECK(cert_cache_get(c, junk, sizeof junk, NULL, &bad) == NULL);
+	CHECK(bad);
+	CHECK_INT(stats(c).hits, 2, "bad DER remembered");
+	uint8_t *trailing = malloc(certs[1].len + 1);
+	memcpy(trailing, certs[1].data, certs[1].len);
+	trailing[certs[1].len] = 0;
+	CHECK(cert_cache_get(c, trailing, certs[1].len + 1, NULL, &bad) ==
+	      NULL);
+	CHECK(bad);
+	free(trailing);
+
+	/* No cache: parsed every time, same answers. */
+	a = cert_cache_get(NULL, certs[0].data, certs[0].len, NULL, &bad);
+	CHECK(a && !bad && same_der(a, &certs[0]));
+	X509_free(a);
+	CHECK(cert_cache_get(NULL, junk, sizeof junk, NULL, &bad) == NULL);
+	CHECK(bad);
+	cert_cache_free(c);
+}
+
+UNIT_TEST(certcache_bounded_lru)
+{
+	struct cert_cache *c = cert_cache_new(4);
+	bool bad;
+	X509 *held;
+
+	make_all();
+	for (int i = 0; i < 4; i++)
+		X509_free(cert_cache_get(c, certs[i].data, certs[i].len,
+					 certs[i].sha, &bad));
+	CHECK_INT(stats(c).entries, 4, "full");
+	/* cert 0 used again: cert 1 is now the least recently used. */
+	X509_free(
+	    cert_cache_get(c, certs[0].data, certs[0].len, certs[0].sha, &bad));
+	held =
+	    cert_cache_get(c, certs[1].data, certs[1].len, certs[1].sha, &bad);
+	X509_free(
+	    cert_cache_get(c, certs[2].data, certs[2].len, certs[2].sha, &bad));
+	X509_free(
+	    cert_cache_get(c, certs[3].data, certs[3].len, certs[3].sha, &bad));
+	X509_free(
+	    cert_cache_get(c, certs[0].data, certs[0].len, certs[0].sha, &bad));
+	/* Order now (most recent first): 0 3 2 1. A fifth evicts 1. */
+	X509_free(
+	    cert_cache_get(c, certs[4].data, certs[4].len, certs[4].sha, &bad));
+	CHECK_INT(stats(c).entries, 4, "still at the bound");
+	CHECK_INT(stats(c).evictions, 1, "one evicted");
+	uint64_t misses = stats(c).misses;
+	X509_free(
+	    cert_cache_get(c, certs[0].data, certs[0].len, certs[0].sha, &bad));
+	CHECK_INT(stats(c).misses, misses, "recently used: kept");
+	X509_free(
+	    cert_cache_get(c, certs[1].data, certs[1].len, certs[1].sha, &bad));
+	CHECK_INT(stats(c).misses, misses + 1, "least recently used: evicted");
+	/* The evicted entry's certificate is still the holder's. */
+	CHECK(held && same_der(held, &certs[1]));
+	X509_free(held);
+
+	/* Many more than the bound: never more entries than it. */
+	for (int i = 0; i < NCERTS; i++)
+		X509_free(cert_cache_get(c, certs[i].data, certs[i].len,
+					 certs[i].sha, &bad));
+	CHECK_INT(stats(c).entries, 4, "bounded");
+	cert_cache_free(c);
+}
+
+UNIT_TEST(certcache_adopt)
+{
+	struct cert_cache *c = cert_cache_new(8);
+	const uint8_t *p = certs[5].data;
+	bool bad;
+
+	make_all();
+	p = certs[5].data;
+	X509 *x = d2i_X509(NULL, &p, (long)certs[5].len);
+	X509 *got = cert_cache_adopt(c, x, certs[5].sha);
+	CHECK(got == x);
+	X509_free(got);
+	/* Found by its DER without parsing. */
+	got = cert_cache_get(c, certs[5].data, certs[5].len, NULL, &bad);
+	CHECK(got == x);
+	CHECK_INT(stats(c).misses, 0, "adopted: no parse");
+	X509_free(got);
+	/* Another parse of the same bytes: the cached one is given. */
+	p = certs[5].data;
+	X509 *y = d2i_X509(NULL, &p, (long)certs[5].len);
+	got = cert_cache_adopt(c, y, certs[5].sha);
+	CHECK(got == x);
+	X509_free(got);
+	X509_free(y);
+	X509_free(x);
+	cert_cache_free(c);
+	/* Freed after the cache: the caller's reference outlives it. */
+}
+
+static int rows_made;
+
+static int make_row(struct jbuf *b, const uint8_t *der, size_t len,
+		    const uint8_t *sha, X509 *x)
+{
+	(void)der;
+	(void)sha;
+	__atomic_add_fetch(&rows_made, 1, __ATOMIC_RELAXED);
+	jbuf_printf(b, "row %zu %s\n", len, x ? "parsed" : "bad");
+	return jbuf_error(b);
+}
+
+UNIT_TEST(certcache_row_once)
+{
+	struct cert_cache *c = cert_cache_new(8);
+	struct jbuf a, b;
+
+	make_all();
+	rows_made = 0;
+	jbuf_init(&a, 1 << 16);
+	jbuf_init(&b, 1 << 16);
+	CHECK_INT(
+	    cert_cache_row(c, &a, certs[6].data, certs[6].len, NULL, make_row),
+	    0, "row");
+	CHECK_INT(cert_cache_row(c, &b, certs[6].data, certs[6].len,
+				 certs[6].sha, make_row),
+		  0, "row again");
+	CHECK_INT(rows_made, 1, "made once");
+	CHECK(a.len == b.len && !memcmp(a.data, b.data, a.len));
+	CHECK(strstr(b.data, "parsed") != NULL);
+	/* Appended after what the buffer held. */
+	jbuf_reset(&b);
+	jbuf_puts(&b, "x");
+	cert_cache_row(c, &b, certs[6].data, certs[6].len, NULL, make_row);
+	CHECK(b.len == a.len + 1 && !memcmp(b.data + 1, a.data, a.len));
+	jbuf_free(&a);
+	jbuf_free(&b);
+	cert_cache_free(c);
+}
+
+struct worker_arg {
+	struct cert_cache *c;
+	unsigned seed;
+	int wrong;
+};
+
+static void *worker(void *p)
+{
+	struct worker_arg *w = p;
+	bool bad;
+
+	for (int i = 0; i < 3000; i++) {
+		w->seed = w->seed * 1103515245u + 12345u;
+		int k = (int)((w->seed >> 16) % NCERTS);
+		X509 *x;
+		if ((w->seed >> 8) % 3 == 0) {
+			const uint8_t *q = certs[k].data;
+			X509 *y = d2i_X509(NULL, &q, (long)certs[k].len);
+			x = cert_cache_adopt(w->c, y, certs[k].sha);
+			X509_free(y);
+		} else {
+			x = cert_cache_get(
+			    w->c, certs[k].data, certs[k].len,
+			    (w->seed >> 4) & 1 ? certs[k].sha : NULL, &bad);
+		}
+		if (!x || !same_der(x, &certs[k]))
+			w->wrong++;
+		X509_free(x);
+	}
+	return NULL;
+}
+
+/* Threads share a cache far smaller than the set they use (constant
+ * eviction): every answer is the right certificate; run under the
+ * sanitizers, no use after free and no leak. */
+UNIT_TEST(certcache_threads)
+{
+	struct cert_cache *c = cert_cache_new(CERT_CACHE_DEFAULT);
+	struct cert_cache *small = cert_cache_new(5);
+	pthread_t t[4];
+	struct worker_arg w[4];
+
+	make_all();
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 4; i++) {
+			w[i] =
+			    (struct worker_arg){ round ? small : c,
+						 (unsigned)(i + 1) * 7919u, 0 };
+			pthread_create(&t[i], NULL, worker, &w[i]);
+		}
+		for (int i = 0; i < 4; i++) {
+			pthread_join(t[i], NULL);
+			CHECK_INT(w[i].wrong, 0, "right certificate");
+		}
+	}
+	CHECK(stats(small).entries <= 5);
+	CHECK(stats(small).evictions > 0);
+	CHECK(stats(c).entries <= NCERTS);
+	cert_cache_free(c);
+	cert_cache_free(small);
+}
+
+/* ---- the judgement's memo -------------------------------------------- */
+
+static bool same_result(const struct verify_result *a,
+			const struct verify_result *b)
+{
+	if (a->nerrors != b->nerrors)
+		return false;
+	for (unsigned i = 0; i < a->nerrors; i++)
+		if (strcmp(a->errors[i].name, b->errors[i].name) ||
+		    a->errors[i].code != b->errors[i].code ||
+		    a->errors[i].depth != b->errors[i].depth)
+			return false;
+	return a->trusted == b->trusted &&
+	       a->valid_ignoring_strength == b->valid_ignoring_strength &&
+	       a->errors_truncated == b->errors_truncated &&
+	       a->missing_intermediate == b->missing_intermediate &&
+	       a->name_matches_mx == b->name_matches_mx &&
+	       a->name_matches_domain == b->name_matches_domain &&
+	       a->cn_only == b->cn_only &&
+	       a->leaf_san_count == b->leaf_san_count &&
+	       a->out_of_order == b->out_of_order && a->weak == b->weak &&
+	       a->chain_len == b->chain_len && a->chain_used == b->chain_used &&
+	       a->chain_truncated == b->chain_truncated &&
+	       a->skipped == b->skipped && a->path_len == b->path_len;
+}
+
+static struct verify_ctx *new_ctx(void)
+{
+	const char *err = NULL;
+	struct verify_ctx *ctx = verify_ctx_new(NULL, NULL, &err);
+
+	if (!ctx) {
+		fprintf(stderr, "verify_ctx_new: %s\n", err);
+		abort();
+	}
+	return ctx;
+}
+
+UNIT_TEST(verify_chain_memo)
+{
+	struct verify_ctx *ctx = new_ctx(), *fresh;
+	struct verify_result r1, r2, want;
+	struct verify_der d[2];
+	time_t now = time(NULL);
+	uint64_t hits, misses;
+
+	make_all();
+	d[0] = (struct verify_der){ certs[7].data, certs[7].len };
+	d[1] = (struct verify_der){ certs[8].data, certs[8].len };
+	CHECK_INT(verify_chain(ctx, d, 2, now, "mx7.example.test", NULL, &r1),
+		  VERIFY_OK, "first");
+	CHECK_INT(
+	    verify_chain(ctx, d, 2, now + 1, "mx7.example.test", NULL, &r2),
+	    VERIFY_OK, "again");
+	verify_chain_stats(ctx, &hits, &misses);
+	CHECK_INT(hits, 1, "answered from the memo");
+	CHECK_INT(misses, 1, "judged once");
+	CHECK(same_result(&r1, &r2));
+	CHECK(r2.name_matches_mx && r2.out_of_order);
+	CHECK_STR(r2.nerrors ? r2.errors[0].name : NULL, "self_signed", "memo");
+
+	/* Names are the call's: another host, another domain. */
+	CHECK_INT(verify_chain(ctx, d, 2, now, "mx8.example.test",
+			       "mx7.example.test", &r2),
+		  VERIFY_OK, "other names");
+	CHECK(!r2.name_matches_mx && r2.name_matches_domain);
+
+	/* A fresh context judges the same: the memo changes nothing. */
+	fresh = new_ctx();
+	CHECK_INT(verify_chain(fresh, d, 2, now, "mx8.example.test",
+			       "mx7.example.test", &want),
+		  VERIFY_OK, "fresh");
+	CHECK(same_result(&r2, &want));
+
+	/* Past notAfter (now+1h): judged again, and expired. */
+	CHECK_INT(verify_chain(ctx, d, 2, now + 2 * HOUR, "mx7.example.test",
+			       NULL, &r2),
+		  VERIFY_OK, "later");
+	CHECK_INT(verify_chain(fresh, d, 2, now + 2 * HOUR, "mx7.example.test",
+			       NULL, &want),
+		  VERIFY_OK, "later, fresh");
+	CHECK(same_result(&r2, &want));
+	CHECK_INT(r2.nerrors, 2, "self_signed, expired");
+	/* And back inside the first window: valid as before. */
+	CHECK_INT(
+	    verify_chain(ctx, d, 2, now + 2, "mx7.example.test", NULL, &r2),
+	    VERIFY_OK, "inside");
+	CHECK(same_result(&r1, &r2));
+	/* Before notBefore (now-1h): not yet valid. */
+	CHECK_INT(verify_chain(ctx, d, 2, now - 2 * HOUR, "mx7.example.test",
+			       NULL, &r2),
+		  VERIFY_OK, "earlier");
+	CHECK_STR(r2.nerrors > 1 ? r2.errors[1].name : NULL, "not_yet_valid",
+		  "earlier");
+
+	/* Another chain (the same leaf alone) is another key. */
+	CHECK_INT(verify_chain(ctx, d, 1, now, "mx7.example.test", NULL, &r2),
+		  VERIFY_OK, "leaf alone");
+	CHECK(!r2.out_of_order && r2.chain_len == 1);
+	verify_chain_stats(fresh, &hits, &misses);
+	CHECK_INT(hits, 0, "fresh context: its own memo");
+	verify_ctx_free(fresh);
+	verify_ctx_free(ctx);
+}
