@@ -436,6 +436,27 @@ int cert_cache_row(struct cert_cache *c, struct jbuf *b, const uint8_t *der,
 	return 0;
 }
 
+bool cert_validity_window(X509 *x, time_t at, time_t *lo, time_t *hi)
+{
+	const ASN1_TIME *t[2] = { X509_get0_notBefore(x),
+				  X509_get0_notAfter(x) };
+
+	for (int i = 0; i < 2; i++) {
+		struct tm tm;
+		time_t b;
+		if (t[i] == NULL || ASN1_TIME_to_tm(t[i], &tm) != 1)
+			return false;
+		b = timegm(&tm);
+		if (at >= b - 1 && at <= b + 1)
+			return false;
+		if (b + 1 < at && b + 1 > *lo)
+			*lo = b + 1;
+		if (b - 1 > at && b - 1 < *hi)
+			*hi = b - 1;
+	}
+	return true;
+}
+
 void cert_cache_stats(struct cert_cache *c, struct cert_cache_stats *out)
 {
 	memset(out, 0, sizeof *out);

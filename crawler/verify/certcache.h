@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <openssl/x509.h>
 
@@ -74,6 +75,18 @@ int cert_cache_row(struct cert_cache *c, struct jbuf *b, const uint8_t *der,
 		   size_t len, const uint8_t *sha,
 		   int (*make)(struct jbuf *b, const uint8_t *der, size_t len,
 			       const uint8_t *sha, X509 *x));
+
+/*
+ * Narrows (*lo, *hi) to the times around `at` at which x's validity does
+ * not change: a verification compares its time only with notBefore and
+ * notAfter (x509_vfy.c: check_cert_time, and the choice of a valid
+ * issuer), so a verification at any time strictly inside the narrowed
+ * (lo, hi) over every certificate it looked at finds what it found at
+ * `at`. Each boundary is kept a second off on either side, so fractional
+ * seconds and notAfter's "up to and including" never matter. false when
+ * a date does not convert or `at` is within a second of one.
+ */
+bool cert_validity_window(X509 *x, time_t at, time_t *lo, time_t *hi);
 
 struct cert_cache_stats {
 	uint64_t hits, misses, evictions;

@@ -851,35 +851,6 @@ static bool memo_get(struct verify_memo *m, const uint8_t *key, time_t at,
 	return hit;
 }
 
-/*
- * Narrows (*lo, *hi) to the times around `at` at which x's validity does
- * not change: the judgement compares the time only with notBefore and
- * notAfter (x509_vfy.c, check_cert_time and the choice of an issuer that
- * is valid). Each boundary is kept a second off on either side, so that
- * fractional seconds and notAfter's "up to and including" never matter.
- * false when a date does not convert or `at` is within a second of one.
- */
-static bool narrow_window(X509 *x, time_t at, time_t *lo, time_t *hi)
-{
-	const ASN1_TIME *t[2] = { X509_get0_notBefore(x),
-				  X509_get0_notAfter(x) };
-
-	for (int i = 0; i < 2; i++) {
-		struct tm tm;
-		time_t b;
-		if (t[i] == NULL || ASN1_TIME_to_tm(t[i], &tm) != 1)
-			return false;
-		b = timegm(&tm);
-		if (at >= b - 1 && at <= b + 1)
-			return false;
-		if (b + 1 < at && b + 1 > *lo)
-			*lo = b + 1;
-		if (b - 1 > at && b - 1 < *hi)
-			*hi = b - 1;
-	}
-	return true;
-}
-
 /* Remembers out (names left out: asked per call) for the times around
  * `at` at which no certificate presented or in the built path changes
  * its validity. */
@@ -891,13 +862,14 @@ static void memo_put(struct verify_memo *m, const uint8_t *key, time_t at,
 	size_t i = memo_index(key);
 	struct memo_slot *s = &m->slot[i];
 
-	if (!narrow_window(lc->leaf, at, &lo, &hi))
+	if (!cert_validity_window(lc->leaf, at, &lo, &hi))
 		return;
 	for (int k = 0; k < sk_X509_num(lc->rest); k++)
-		if (!narrow_window(sk_X509_value(lc->rest, k), at, &lo, &hi))
+		if (!cert_validity_window(sk_X509_value(lc->rest, k), at, &lo,
+					  &hi))
 			return;
 	for (int k = 0; path != NULL && k < sk_X509_num(path); k++)
-		if (!narrow_window(sk_X509_value(path, k), at, &lo, &hi))
+		if (!cert_validity_window(sk_X509_value(path, k), at, &lo, &hi))
 			return;
 	pthread_mutex_lock(&m->lock[i % VERIFY_MEMO_LOCKS]);
 	memcpy(s->key, key, VERIFY_KEY_LEN);

@@ -438,3 +438,40 @@ UNIT_TEST(verify_chain_memo)
 	verify_ctx_free(fresh);
 	verify_ctx_free(ctx);
 }
+
+/* The window around a judgement's time: bounded by each date a second
+ * off, none given within a second of a date. */
+UNIT_TEST(certcache_validity_window)
+{
+	X509 *x = X509_new();
+	time_t nb = 1700000000, na = 1800000000;
+	time_t lo = (time_t)INT64_MIN, hi = (time_t)INT64_MAX;
+
+	ASN1_TIME_set(X509_getm_notBefore(x), nb);
+	ASN1_TIME_set(X509_getm_notAfter(x), na);
+	CHECK(cert_validity_window(x, nb + 1000, &lo, &hi));
+	CHECK_INT(lo, nb + 1, "after notBefore");
+	CHECK_INT(hi, na - 1, "before notAfter");
+	lo = (time_t)INT64_MIN;
+	hi = (time_t)INT64_MAX;
+	CHECK(cert_validity_window(x, na + 5, &lo, &hi));
+	CHECK_INT(lo, na + 1, "expired: from past notAfter");
+	CHECK(hi == (time_t)INT64_MAX);
+	lo = (time_t)INT64_MIN;
+	hi = (time_t)INT64_MAX;
+	CHECK(cert_validity_window(x, nb - 5, &lo, &hi));
+	CHECK(lo == (time_t)INT64_MIN);
+	CHECK_INT(hi, nb - 1, "not yet valid: up to before notBefore");
+	/* Within a second of a date: no window. */
+	CHECK(!cert_validity_window(x, nb, &lo, &hi));
+	CHECK(!cert_validity_window(x, na + 1, &lo, &hi));
+	CHECK(!cert_validity_window(x, nb - 1, &lo, &hi));
+	/* Narrowed, never widened, by a second certificate. */
+	lo = (time_t)INT64_MIN;
+	hi = (time_t)INT64_MAX;
+	CHECK(cert_validity_window(x, nb + 1000, &lo, &hi));
+	ASN1_TIME_set(X509_getm_notAfter(x), nb + 2000);
+	CHECK(cert_validity_window(x, nb + 1000, &lo, &hi));
+	CHECK_INT(hi, nb + 1999, "narrowed");
+	X509_free(x);
+}
