@@ -475,3 +475,65 @@ UNIT_TEST(certcache_validity_window)
 	CHECK_INT(hi, nb + 1999, "narrowed");
 	X509_free(x);
 }
+
+struct memo_arg {
+	struct verify_ctx *ctx;
+	const struct verify_result *want; /* per chain */
+	int wrong;
+};
+
+static void *memo_worker(void *p)
+{
+	struct memo_arg *a = p;
+	time_t now = time(NULL);
+
+	for (int i = 0; i < 300; i++) {
+		int k = i % 3;
+		struct verify_der d[2] = { { certs[9 + k].data,
+					     certs[9 + k].len },
+					   { certs[12].data, certs[12].len } };
+		struct verify_result r;
+		if (verify_chain(a->ctx, d, (size_t)(1 + k % 2), now,
+				 "mx9.example.test", NULL, &r) != VERIFY_OK ||
+		    !same_result(&r, &a->want[k]))
+			a->wrong++;
+	}
+	return NULL;
+}
+
+/* One context shared by threads, as the scan's workers share it: every
+ * answer, remembered or not, is the fresh judgement. */
+UNIT_TEST(verify_chain_memo_threads)
+{
+	struct verify_ctx *ctx = new_ctx(), *fresh = new_ctx();
+	struct verify_result want[3];
+	struct memo_arg a[4];
+	pthread_t t[4];
+	time_t now = time(NULL);
+	uint64_t hits, misses;
+
+	make_all();
+	for (int k = 0; k < 3; k++) {
+		struct verify_der d[2] = { { certs[9 + k].data,
+					     certs[9 + k].len },
+					   { certs[12].data, certs[12].len } };
+		CHECK_INT(verify_chain(fresh, d, (size_t)(1 + k % 2), now,
+				       "mx9.example.test", NULL, &want[k]),
+			  VERIFY_OK, "fresh");
+	}
+	for (int i = 0; i < 4; i++) {
+		a[i] = (struct memo_arg){ ctx, want, 0 };
+		pthread_create(&t[i], NULL, memo_worker, &a[i]);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		CHECK_INT(a[i].wrong, 0, "as judged fresh");
+	}
+	verify_chain_stats(ctx, &hits, &misses);
+	CHECK_INT(hits + misses, 1200, "every call counted");
+	/* Direct-mapped: two of the three keys may share a slot (and miss
+	 * in turn); the third still hits nearly always. */
+	CHECK(hits >= 300);
+	verify_ctx_free(fresh);
+	verify_ctx_free(ctx);
+}
