@@ -793,6 +793,43 @@ static int verify_strict(const struct verify_ctx *ctx,
 	return ret;
 }
 
+/* Bits of security a key or signature needs at the strict level
+ * (x509_vfy.c minbits_table: 80, 112, 128, 192, 256 for levels 1-5). */
+#define VERIFY_STRICT_BITS 112
+
+/*
+ * Whether the path built by a verification without any error at level 0
+ * also passes OpenSSL's checks at authentication level 2, which are the
+ * only ones the level changes (x509_vfy.c: check_key_level() of the leaf
+ * in X509_verify_cert(), then check_auth_level(): the key of every issuer
+ * at index > 0, the signature of every certificate but the trust anchor
+ * at the top). The same path is built at either level: chain building
+ * does not look at it. So the strict verification, a second
+ * X509_verify_cert() with its issuer look-ups and signature checks, is
+ * needed only when this says no (verify_chain() then asks it, to be
+ * exact where it matters).
+ */
+static bool strict_levels_pass(STACK_OF(X509) * path)
+{
+	int n = path != NULL ? sk_X509_num(path) : 0;
+
+	if (n <= 0)
+		return false;
+	for (int i = 0; i < n; i++) {
+		X509 *x = sk_X509_value(path, i);
+		EVP_PKEY *pk = X509_get0_pubkey(x);
+		int secbits = -1;
+		if (pk == NULL ||
+		    EVP_PKEY_get_security_bits(pk) < VERIFY_STRICT_BITS)
+			return false;
+		if (i < n - 1 &&
+		    (!X509_get_signature_info(x, NULL, NULL, &secbits, NULL) ||
+		     secbits < VERIFY_STRICT_BITS))
+			return false;
+	}
+	return true;
+}
+
 /* ---- remembered judgements ------------------------------------------ */
 
 /*
@@ -993,7 +1030,10 @@ enum verify_rc verify_chain(const struct verify_ctx *ctx,
 	out->missing_intermediate =
 	    st.leaf_unknown_issuer && X509_self_signed(lc.leaf, 0) != 1;
 
-	if (out->valid_ignoring_strength && out->weak == 0) {
+	if (out->valid_ignoring_strength && out->weak == 0 &&
+	    strict_levels_pass(path)) {
+		out->trusted = true;
+	} else if (out->valid_ignoring_strength && out->weak == 0) {
 		int strict = verify_strict(ctx, &lc, at);
 		if (strict < 0) {
 			rc = strict == -ENOMEM ? VERIFY_NO_MEMORY

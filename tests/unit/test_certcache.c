@@ -14,8 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -536,4 +540,126 @@ UNIT_TEST(verify_chain_memo_threads)
 	CHECK(hits >= 300);
 	verify_ctx_free(fresh);
 	verify_ctx_free(ctx);
+}
+
+/* ---- the strict level without a second verification ------------------ */
+
+/* A certificate for key under issuer (NULL: self-signed CA), signed with
+ * md by issuer_key; valid now-1h..now+1h; DNS SAN mx.example.test. */
+static X509 *strict_cert(EVP_PKEY *key, const char *cn, X509 *issuer,
+			 EVP_PKEY *issuer_key, const EVP_MD *md)
+{
+	X509 *x = X509_new();
+	X509_NAME *n = X509_NAME_new();
+
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 77);
+	X509_gmtime_adj(X509_getm_notBefore(x), -HOUR);
+	X509_gmtime_adj(X509_getm_notAfter(x), HOUR);
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
+				   (const unsigned char *)cn, -1, -1, 0);
+	X509_set_subject_name(x, n);
+	X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : n);
+	X509_set_pubkey(x, key);
+	if (issuer == NULL) {
+		BASIC_CONSTRAINTS *bc = BASIC_CONSTRAINTS_new();
+		bc->ca = 1;
+		X509_add1_ext_i2d(x, NID_basic_constraints, bc, 1,
+				  X509V3_ADD_DEFAULT);
+		BASIC_CONSTRAINTS_free(bc);
+	} else {
+		GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
+		GENERAL_NAME *g = GENERAL_NAME_new();
+		ASN1_IA5STRING *s = ASN1_IA5STRING_new();
+		ASN1_STRING_set(s, "mx.example.test", -1);
+		GENERAL_NAME_set0_value(g, GEN_DNS, s);
+		sk_GENERAL_NAME_push(gens, g);
+		X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0,
+				  X509V3_ADD_DEFAULT);
+		GENERAL_NAMES_free(gens);
+	}
+	if (!X509_sign(x, issuer_key ? issuer_key : key, md))
+		abort();
+	X509_NAME_free(n);
+	return x;
+}
+
+/* A key of security strength under 112 bits that is none of the weak
+ * kinds (RSA, DSA, EC): finite-field DH on RFC 5114's 1024-bit group. */
+static EVP_PKEY *dh1024(void)
+{
+	EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_name(NULL, "DH", NULL);
+	EVP_PKEY *k = NULL;
+	OSSL_PARAM p[2] = {
+		OSSL_PARAM_construct_utf8_string("group", "dh_1024_160", 0),
+		OSSL_PARAM_construct_end(),
+	};
+
+	if (pc == NULL || EVP_PKEY_keygen_init(pc) <= 0 ||
+	    EVP_PKEY_CTX_set_params(pc, p) <= 0 || EVP_PKEY_keygen(pc, &k) <= 0)
+		k = NULL;
+	EVP_PKEY_CTX_free(pc);
+	return k;
+}
+
+/*
+ * "trusted" is the strict level's verdict whether it comes from the
+ * check of the built path's key and signature strengths or, where that
+ * says no, from a second verification at level 2: a DH-1024 leaf (no
+ * weak bit, but under 112 bits) is not trusted, an EC P-256 leaf signed
+ * with SHA-224 (112 bits) and one with SHA-256 are.
+ */
+UNIT_TEST(verify_strict_without_second_pass)
+{
+	char path[] = "/tmp/mxcrawl-unit-certcache-XXXXXX";
+	EVP_PKEY *root_key = EVP_EC_gen("P-256"), *ec = EVP_EC_gen("P-256");
+	EVP_PKEY *dh = dh1024();
+	X509 *root =
+	    strict_cert(root_key, "Strict Root CA", NULL, NULL, EVP_sha256());
+	const char *err = NULL;
+	time_t now = time(NULL);
+	struct {
+		const char *what;
+		EVP_PKEY *key;
+		const EVP_MD *md;
+		bool trusted;
+	} cases[] = {
+		{ "EC P-256, SHA-256", ec, EVP_sha256(), true },
+		{ "EC P-256, SHA-224", ec, EVP_sha224(), true },
+		{ "DH-1024 leaf", dh, EVP_sha256(), false },
+	};
+	int fd = mkstemp(path);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+
+	CHECK(dh != NULL);
+	if (f == NULL || !PEM_write_X509(f, root))
+		abort();
+	fclose(f);
+	struct verify_ctx *ctx = verify_ctx_new(path, NULL, &err);
+	unlink(path);
+	CHECK(ctx != NULL);
+	for (size_t i = 0; ctx && i < sizeof cases / sizeof cases[0]; i++) {
+		if (cases[i].key == NULL)
+			continue;
+		X509 *leaf = strict_cert(cases[i].key, "leaf", root, root_key,
+					 cases[i].md);
+		uint8_t *der = NULL;
+		int len = i2d_X509(leaf, &der);
+		struct verify_der d = { der, (size_t)len };
+		struct verify_result r;
+		CHECK_INT(
+		    verify_chain(ctx, &d, 1, now, "mx.example.test", NULL, &r),
+		    VERIFY_OK, cases[i].what);
+		CHECK_INT(r.valid_ignoring_strength, true, cases[i].what);
+		CHECK_INT(r.weak, 0, cases[i].what);
+		CHECK_INT(r.trusted, cases[i].trusted, cases[i].what);
+		CHECK_INT(r.path_len, 2, cases[i].what);
+		OPENSSL_free(der);
+		X509_free(leaf);
+	}
+	verify_ctx_free(ctx);
+	X509_free(root);
+	EVP_PKEY_free(dh);
+	EVP_PKEY_free(ec);
+	EVP_PKEY_free(root_key);
 }
