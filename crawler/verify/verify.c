@@ -20,7 +20,9 @@
  * certificate (the trust anchor's key). One pass at level 0 is still the
  * primary judgement: a chain that fails at level 2 would stop at the first
  * weak certificate there and hide the errors a lax sender would meet. The
- * second pass runs only for chains valid at level 0.
+ * second pass runs only for chains valid at level 0, and only where the
+ * level's own checks on the path already built (strict_levels_pass())
+ * do not pass: the level changes nothing else in OpenSSL's verification.
  *
  * DANE: OpenSSL's verifier, without a handshake. A throwaway SSL from a
  * DANE-enabled SSL_CTX holds the TLSA records and reference names
@@ -81,7 +83,8 @@ static const unsigned VERIFY_PKIX_HOST_FLAGS =
 #define VERIFY_KEY_LEN 32
 
 /* A remembered judgement: every fact of verify_chain() but the two name
- * matches (asked per call), valid for a judgement time in [lo, hi). */
+ * matches (asked per call), valid for a judgement time strictly between
+ * lo and hi (cert_validity_window()). */
 struct memo_slot {
 	uint8_t key[VERIFY_KEY_LEN];
 	bool used;
