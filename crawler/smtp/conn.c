@@ -9,6 +9,7 @@
 #include <openssl/x509.h>
 
 #include "crawler/smtp/conn.h"
+#include "crawler/verify/certcache.h"
 
 /* Bytes read from the socket at a time. */
 #define CONN_READ_CHUNK 16384
@@ -54,8 +55,8 @@ const char *conn_rc_str(enum conn_rc rc)
  * SSL_VERIFY_NONE OpenSSL still builds and checks the chain (and throws
  * the result away): per handshake an X509_STORE_CTX, issuer lookups, and
  * with them more of OpenSSL 3's locked decoder and provider fetches. The
- * chain is judged once, from its DER, by verify.c; here it is accepted
- * as it is.
+ * chain is judged once by verify.c (which finds libssl's parse in the
+ * certificate cache, collect_info()); here it is accepted as it is.
  */
 static int accept_chain(X509_STORE_CTX *sctx, void *arg)
 {
@@ -185,8 +186,8 @@ static int flush_tls(struct conn *c)
 	return 0;
 }
 
-/* Frees the handshake's results, the chain's DER copies included (on_tls
- * has copied what it keeps). */
+/* Frees the handshake's results, the chain's DER included unless on_tls
+ * took it (conn_take_chain()). */
 static void free_info(struct conn *c)
 {
 	if (!c->info)
@@ -259,6 +260,13 @@ static void collect_info(struct conn *c)
 		int len = i2d_X509(x, &der);
 		if (len <= 0)
 			continue;
+		/* libssl has parsed it: the judgement, the certificate row
+		 * and DANE find this parse in the cache by the DER's hash
+		 * instead of decoding the DER again (certcache.h). */
+		uint8_t sha[CERT_CACHE_SHA256_LEN];
+		if (cert_cache_sha256(der, (size_t)len, sha) == 0)
+			X509_free(
+			    cert_cache_adopt(cert_cache_global(), x, sha));
 		in->chain[in->nchain] = der;
 		in->chain_len[in->nchain] = (size_t)len;
 		in->nchain++;
@@ -495,6 +503,21 @@ int conn_start_tls(struct conn *c, SSL_CTX *ctx, const char *sni)
 	c->tls_start = uv_now(c->tcp.loop);
 	handshake(c);
 	return 0;
+}
+
+void conn_take_chain(struct conn *c, struct tls_info *to)
+{
+	to->chain = NULL;
+	to->chain_len = NULL;
+	to->nchain = 0;
+	if (!c->info || !c->info->chain || !c->info->chain_len)
+		return;
+	to->chain = c->info->chain;
+	to->chain_len = c->info->chain_len;
+	to->nchain = c->info->nchain;
+	c->info->chain = NULL;
+	c->info->chain_len = NULL;
+	c->info->nchain = 0;
 }
 
 bool conn_peer_closed(const struct conn *c)

@@ -82,9 +82,11 @@ struct tls_info {
 	unsigned handshake_ms;
 	size_t nchain;	    /* certificates kept, leaf first */
 	size_t chain_total; /* certificates presented */
-	/* nchain DER certificates and their lengths, owned by the conn;
-	 * allocated for the chain presented, not for TLS_MAX_CHAIN: an
-	 * endpoint holds a copy of this struct for its whole life. */
+	/* nchain DER certificates and their lengths, owned by the conn
+	 * (or by whoever took them, conn_take_chain()); allocated for the
+	 * chain presented, not for TLS_MAX_CHAIN: an endpoint holds a copy
+	 * of this struct for its whole life. Each certificate is also in
+	 * the certificate cache (certcache.h), as libssl parsed it. */
 	uint8_t **chain;
 	size_t *chain_len;
 	/* The presented chain as OpenSSL parsed it in the handshake, leaf
@@ -147,6 +149,14 @@ int conn_start_tls(struct conn *c, SSL_CTX *ctx, const char *sni);
  * fact from "reset".
  */
 bool conn_peer_closed(const struct conn *c);
+
+/*
+ * During on_tls: moves the chain's arrays (struct tls_info chain,
+ * chain_len, nchain; the DER allocated with OPENSSL_malloc) to `to`, which
+ * then owns them, instead of copying what is kept; the conn's info keeps
+ * no chain. Out of on_tls, or with no chain: `to` gets none.
+ */
+void conn_take_chain(struct conn *c, struct tls_info *to);
 
 /* Closes the connection (sending a TLS close_notify when up); on_closed
  * follows. Safe to call more than once. `reset`: abort with RST. */

@@ -154,7 +154,7 @@ static void release(struct endpoint *ep)
 	ep->cb(ep->arg, &res);
 	smtp_session_free(&ep->s);
 	for (size_t i = 0; i < ep->tls.nchain; i++)
-		free(ep->tls.chain[i]);
+		OPENSSL_free(ep->tls.chain[i]);
 	free(ep->tls.chain);
 	free(ep->tls.chain_len);
 	free(ep);
@@ -280,30 +280,15 @@ static void on_tls(void *arg, enum conn_rc rc, const struct tls_info *info)
 
 	ep->tls = *info;
 	ep->tls.nchain = 0;
-	ep->tls.chain = NULL; /* the conn's arrays: copied below */
+	ep->tls.chain = NULL; /* the conn's arrays: taken below */
 	ep->tls.chain_len = NULL;
 	/* OpenSSL's parsed chain lives only during this call. */
 	ep->tls.peer_chain = NULL;
 	if (rc == CONN_OK) {
 		ep->tls_done = true;
-		/* Keep the chain beyond the connection's life. */
-		if (info->nchain) {
-			ep->tls.chain =
-			    calloc(info->nchain, sizeof *ep->tls.chain);
-			ep->tls.chain_len =
-			    calloc(info->nchain, sizeof *ep->tls.chain_len);
-		}
-		for (size_t i = 0;
-		     i < info->nchain && ep->tls.chain && ep->tls.chain_len;
-		     i++) {
-			uint8_t *der = malloc(info->chain_len[i]);
-			if (!der)
-				break;
-			memcpy(der, info->chain[i], info->chain_len[i]);
-			ep->tls.chain[ep->tls.nchain] = der;
-			ep->tls.chain_len[ep->tls.nchain] = info->chain_len[i];
-			ep->tls.nchain++;
-		}
+		/* Keep the chain beyond the connection's life: the conn's
+		 * own arrays, not a copy. */
+		conn_take_chain(ep->conn, &ep->tls);
 		handle(ep, smtp_on_tls_done(&ep->s, true, NULL));
 		return;
 	}

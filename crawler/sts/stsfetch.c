@@ -52,6 +52,7 @@
 #include <uv.h>
 
 #include "crawler/sts/stsfetch.h"
+#include "crawler/verify/certcache.h"
 
 #define STSFETCH_PATH "/.well-known/mta-sts.txt"
 #define STSFETCH_PORT 443
@@ -476,7 +477,7 @@ static void chain_clear(struct xfer *x)
 	size_t i;
 
 	for (i = 0; i < x->res.nchain; i++) {
-		free(x->chain[i]);
+		OPENSSL_free(x->chain[i]);
 		x->chain[i] = NULL;
 		x->res.chain[i] = NULL;
 		x->res.chain_len[i] = 0;
@@ -511,15 +512,18 @@ static void chain_keep(struct xfer *x, STACK_OF(X509) * sk, X509 *leaf)
 			OPENSSL_free(der);
 			continue;
 		}
-		x->chain[x->res.nchain] = malloc((size_t)dlen);
-		if (x->chain[x->res.nchain]) {
-			memcpy(x->chain[x->res.nchain], der, (size_t)dlen);
-			x->res.chain[x->res.nchain] = x->chain[x->res.nchain];
-			x->res.chain_len[x->res.nchain] = (size_t)dlen;
-			x->res.nchain++;
-			x->chain_bytes += (size_t)dlen;
-		}
-		OPENSSL_free(der);
+		/* Kept as i2d_X509 allocated it; and libssl's parse goes
+		 * to the certificate cache, where the certificate row finds
+		 * it instead of parsing the DER again (certcache.h). */
+		uint8_t sha[CERT_CACHE_SHA256_LEN];
+		if (cert_cache_sha256(der, (size_t)dlen, sha) == 0)
+			X509_free(
+			    cert_cache_adopt(cert_cache_global(), c, sha));
+		x->chain[x->res.nchain] = der;
+		x->res.chain[x->res.nchain] = der;
+		x->res.chain_len[x->res.nchain] = (size_t)dlen;
+		x->res.nchain++;
+		x->chain_bytes += (size_t)dlen;
 	}
 }
 

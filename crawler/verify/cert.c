@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -8,6 +9,7 @@
 #include <openssl/x509v3.h>
 
 #include "crawler/verify/cert.h"
+#include "crawler/verify/certcache.h"
 #include "crawler/store/copyfmt.h"
 
 /* Bytes of a subject or issuer name kept. */
@@ -19,12 +21,7 @@ const char cert_columns[] =
 
 int cert_sha256(const uint8_t *der, size_t len, uint8_t out[CERT_SHA256_LEN])
 {
-	unsigned n = 0;
-
-	return EVP_Digest(der, len, out, &n, EVP_sha256(), NULL) == 1 &&
-		       n == CERT_SHA256_LEN
-		   ? 0
-		   : -ENOMEM;
+	return cert_cache_sha256(der, len, out);
 }
 
 static void name_field(struct jbuf *b, const X509_NAME *name)
@@ -75,20 +72,23 @@ static void san_field(struct jbuf *b, X509 *x)
 	GENERAL_NAMES_free(names);
 }
 
-int cert_copy_row(struct jbuf *b, const uint8_t *der, size_t len)
+/* The row of der, parsed as x (NULL when it is not one exact certificate:
+ * then parsed here as OpenSSL takes it, trailing bytes allowed, as the
+ * row always was). Made once per certificate (cert_cache_row()). */
+static int make_row(struct jbuf *b, const uint8_t *der, size_t len,
+		    const uint8_t *digest, X509 *exact)
 {
-	uint8_t digest[CERT_SHA256_LEN];
 	const uint8_t *p = der;
-	X509 *x;
-	int rc = cert_sha256(der, len, digest);
+	X509 *x = exact;
 
-	if (rc < 0)
-		return rc;
-	copy_bytea(b, digest, sizeof digest);
+	copy_bytea(b, digest, CERT_SHA256_LEN);
 	copy_field(b);
 	copy_bytea(b, der, len);
 	copy_field(b);
-	x = d2i_X509(NULL, &p, (long)len);
+	if (!x && len <= LONG_MAX)
+		x = d2i_X509(NULL, &p, (long)len);
+	else if (x)
+		X509_up_ref(x);
 	if (!x) {
 		/* Unparsable: kept as evidence, no parsed columns. */
 		jbuf_puts(b, "\\N\t\\N\t{}\t\\N\t\\N\t\\N\t\\N\t\\N\tf\n");
@@ -132,4 +132,9 @@ int cert_copy_row(struct jbuf *b, const uint8_t *der, size_t len)
 	copy_row_end(b);
 	X509_free(x);
 	return jbuf_error(b);
+}
+
+int cert_copy_row(struct jbuf *b, const uint8_t *der, size_t len)
+{
+	return cert_cache_row(cert_cache_global(), b, der, len, NULL, make_row);
 }

@@ -20,7 +20,9 @@
  * certificate (the trust anchor's key). One pass at level 0 is still the
  * primary judgement: a chain that fails at level 2 would stop at the first
  * weak certificate there and hide the errors a lax sender would meet. The
- * second pass runs only for chains valid at level 0.
+ * second pass runs only for chains valid at level 0, and only where the
+ * level's own checks on the path already built (strict_levels_pass())
+ * do not pass: the level changes nothing else in OpenSSL's verification.
  *
  * DANE: OpenSSL's verifier, without a handshake. A throwaway SSL from a
  * DANE-enabled SSL_CTX holds the TLSA records and reference names
@@ -33,6 +35,7 @@
 #include "crawler/verify/verify.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +46,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
+
+#include "crawler/verify/certcache.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -69,9 +74,35 @@ static const unsigned VERIFY_HOST_FLAGS = X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS;
 static const unsigned VERIFY_PKIX_HOST_FLAGS =
     X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT;
 
+/* Chains whose PKIX judgement a context remembers (direct-mapped by the
+ * chain's key; a newer judgement replaces an older one in its slot), and
+ * the locks over them (slot i under lock i % VERIFY_MEMO_LOCKS). About
+ * 400 bytes a slot. */
+#define VERIFY_MEMO_SLOTS 2048
+#define VERIFY_MEMO_LOCKS 16
+#define VERIFY_KEY_LEN 32
+
+/* A remembered judgement: every fact of verify_chain() but the two name
+ * matches (asked per call), valid for a judgement time strictly between
+ * lo and hi (cert_validity_window()). */
+struct memo_slot {
+	uint8_t key[VERIFY_KEY_LEN];
+	bool used;
+	time_t lo, hi;
+	struct verify_result res;
+};
+
+struct verify_memo {
+	pthread_mutex_t lock[VERIFY_MEMO_LOCKS];
+	struct memo_slot slot[VERIFY_MEMO_SLOTS];
+	uint64_t hits, misses; /* under lock[0] */
+};
+
 struct verify_ctx {
 	X509_STORE *store;
 	SSL_CTX *dane_ssl_ctx; /* DANE-enabled, only for SSL_new() */
+	/* Not const through a const ctx: the judgements are shared. */
+	struct verify_memo *memo;
 };
 
 /* ---- names ----------------------------------------------------------- */
@@ -467,6 +498,13 @@ struct verify_ctx *verify_ctx_new(const char *ca_file, const char *ca_dir,
 		*err = "cannot enable DANE";
 		goto fail;
 	}
+	ctx->memo = calloc(1, sizeof(*ctx->memo));
+	if (ctx->memo == NULL) {
+		*err = "out of memory";
+		goto fail;
+	}
+	for (size_t i = 0; i < VERIFY_MEMO_LOCKS; i++)
+		pthread_mutex_init(&ctx->memo->lock[i], NULL);
 	ERR_clear_error();
 	return ctx;
 
@@ -482,6 +520,11 @@ void verify_ctx_free(struct verify_ctx *ctx)
 		return;
 	SSL_CTX_free(ctx->dane_ssl_ctx);
 	X509_STORE_free(ctx->store);
+	if (ctx->memo != NULL) {
+		for (size_t i = 0; i < VERIFY_MEMO_LOCKS; i++)
+			pthread_mutex_destroy(&ctx->memo->lock[i]);
+		free(ctx->memo);
+	}
 	free(ctx);
 }
 
@@ -499,25 +542,33 @@ struct loaded_chain {
 };
 
 /* One exact DER certificate (no trailing bytes, as TLS requires), or
- * NULL. *too_large is set when it was not even tried. */
-static X509 *der_decode(const struct verify_der *d, bool *too_large)
+ * NULL: the certificate cache's parse (sha: the DER's SHA-256 when known,
+ * else NULL). *too_large is set when it was not even tried. *nomem: NULL
+ * for want of memory, not for the bytes. */
+static X509 *der_decode_sha(const struct verify_der *d, const uint8_t *sha,
+			    bool *too_large, bool *nomem)
 {
-	const unsigned char *p = d->data;
+	bool bad = false;
 	X509 *x;
 
 	*too_large = false;
+	*nomem = false;
 	if (d->data == NULL || d->len == 0)
 		return NULL;
 	if (d->len > VERIFY_MAX_CERT_DER) {
 		*too_large = true;
 		return NULL;
 	}
-	x = d2i_X509(NULL, &p, (long)d->len);
-	if (x != NULL && p != d->data + d->len) {
-		X509_free(x);
-		return NULL;
-	}
+	x = cert_cache_get(cert_cache_global(), d->data, d->len, sha, &bad);
+	*nomem = x == NULL && !bad;
 	return x;
+}
+
+static X509 *der_decode(const struct verify_der *d, bool *too_large)
+{
+	bool nomem;
+
+	return der_decode_sha(d, NULL, too_large, &nomem);
 }
 
 static void loaded_chain_free(struct loaded_chain *c)
@@ -527,12 +578,14 @@ static void loaded_chain_free(struct loaded_chain *c)
 	memset(c, 0, sizeof(*c));
 }
 
+/* sha: the SHA-256 of each presented certificate's DER, or NULL. */
 static enum verify_rc loaded_chain_init(struct loaded_chain *c,
 					const struct verify_der *chain,
-					size_t n)
+					size_t n,
+					const uint8_t (*sha)[VERIFY_KEY_LEN])
 {
 	size_t use = n;
-	bool too_large;
+	bool too_large, nomem;
 
 	memset(c, 0, sizeof(*c));
 	if (n == 0 || chain == NULL)
@@ -541,7 +594,8 @@ static enum verify_rc loaded_chain_init(struct loaded_chain *c,
 		use = VERIFY_MAX_CHAIN;
 		c->truncated = true;
 	}
-	c->leaf = der_decode(&chain[0], &too_large);
+	c->leaf =
+	    der_decode_sha(&chain[0], sha ? sha[0] : NULL, &too_large, &nomem);
 	if (c->leaf == NULL) {
 		ERR_clear_error();
 		return too_large ? VERIFY_LEAF_TOO_LARGE : VERIFY_BAD_LEAF;
@@ -554,7 +608,8 @@ static enum verify_rc loaded_chain_init(struct loaded_chain *c,
 	 * be decoded (and so cannot be followed by its issuer). */
 	X509 *prev = c->leaf;
 	for (size_t i = 1; i < use; i++) {
-		X509 *x = der_decode(&chain[i], &too_large);
+		X509 *x = der_decode_sha(&chain[i], sha ? sha[i] : NULL,
+					 &too_large, &nomem);
 		if (x == NULL) {
 			/* A broken extra certificate must not stop the
 			 * judgement: the path may not need it. */
@@ -741,6 +796,158 @@ static int verify_strict(const struct verify_ctx *ctx,
 	return ret;
 }
 
+/* Bits of security a key or signature needs at the strict level
+ * (x509_vfy.c minbits_table: 80, 112, 128, 192, 256 for levels 1-5). */
+#define VERIFY_STRICT_BITS 112
+
+/*
+ * Whether the path built by a verification without any error at level 0
+ * also passes OpenSSL's checks at authentication level 2, which are the
+ * only ones the level changes (x509_vfy.c: check_key_level() of the leaf
+ * in X509_verify_cert(), then check_auth_level(): the key of every issuer
+ * at index > 0, the signature of every certificate but the trust anchor
+ * at the top). The same path is built at either level: chain building
+ * does not look at it. So the strict verification, a second
+ * X509_verify_cert() with its issuer look-ups and signature checks, is
+ * needed only when this says no (verify_chain() then asks it, to be
+ * exact where it matters).
+ */
+static bool strict_levels_pass(STACK_OF(X509) * path)
+{
+	int n = path != NULL ? sk_X509_num(path) : 0;
+
+	if (n <= 0)
+		return false;
+	for (int i = 0; i < n; i++) {
+		X509 *x = sk_X509_value(path, i);
+		EVP_PKEY *pk = X509_get0_pubkey(x);
+		int secbits = -1;
+		if (pk == NULL ||
+		    EVP_PKEY_get_security_bits(pk) < VERIFY_STRICT_BITS)
+			return false;
+		if (i < n - 1 &&
+		    (!X509_get_signature_info(x, NULL, NULL, &secbits, NULL) ||
+		     secbits < VERIFY_STRICT_BITS))
+			return false;
+	}
+	return true;
+}
+
+/* ---- remembered judgements ------------------------------------------ */
+
+/*
+ * The key of a presented chain: SHA-256 over its length and the SHA-256
+ * of each certificate used (leaf first), which go to sha[]. false when
+ * out of memory: no key, the chain is judged afresh.
+ */
+static bool chain_key(const struct verify_der *chain, size_t n,
+		      uint8_t (*sha)[VERIFY_KEY_LEN],
+		      uint8_t key[VERIFY_KEY_LEN])
+{
+	size_t use = n > VERIFY_MAX_CHAIN ? VERIFY_MAX_CHAIN : n;
+	uint8_t buf[8 + VERIFY_MAX_CHAIN * VERIFY_KEY_LEN];
+	uint64_t len = n;
+
+	for (size_t i = 0; i < use; i++) {
+		if (cert_cache_sha256(chain[i].data, chain[i].len, sha[i]) != 0)
+			return false;
+		memcpy(buf + 8 + i * VERIFY_KEY_LEN, sha[i], VERIFY_KEY_LEN);
+	}
+	for (int i = 0; i < 8; i++)
+		buf[i] = (uint8_t)(len >> (8 * i));
+	return cert_cache_sha256(buf, 8 + use * VERIFY_KEY_LEN, key) == 0;
+}
+
+static size_t memo_index(const uint8_t key[VERIFY_KEY_LEN])
+{
+	uint64_t v;
+
+	memcpy(&v, key, sizeof(v));
+	return (size_t)(v % VERIFY_MEMO_SLOTS);
+}
+
+/* Copies the remembered judgement of key at `at` into *out; false when
+ * there is none (or not for that time). */
+static bool memo_get(struct verify_memo *m, const uint8_t *key, time_t at,
+		     struct verify_result *out)
+{
+	size_t i = memo_index(key);
+	pthread_mutex_t *lock = &m->lock[i % VERIFY_MEMO_LOCKS];
+	const struct memo_slot *s = &m->slot[i];
+	bool hit;
+
+	pthread_mutex_lock(lock);
+	hit = s->used && memcmp(s->key, key, VERIFY_KEY_LEN) == 0 &&
+	      at > s->lo && at < s->hi;
+	if (hit)
+		*out = s->res;
+	pthread_mutex_unlock(lock);
+	pthread_mutex_lock(&m->lock[0]);
+	if (hit)
+		m->hits++;
+	else
+		m->misses++;
+	pthread_mutex_unlock(&m->lock[0]);
+	return hit;
+}
+
+/* Remembers out (names left out: asked per call) for the times around
+ * `at` at which no certificate presented or in the built path changes
+ * its validity. */
+static void memo_put(struct verify_memo *m, const uint8_t *key, time_t at,
+		     const struct verify_result *out,
+		     const struct loaded_chain *lc, STACK_OF(X509) * path)
+{
+	time_t lo = (time_t)INT64_MIN, hi = (time_t)INT64_MAX;
+	size_t i = memo_index(key);
+	struct memo_slot *s = &m->slot[i];
+
+	if (!cert_validity_window(lc->leaf, at, &lo, &hi))
+		return;
+	for (int k = 0; k < sk_X509_num(lc->rest); k++)
+		if (!cert_validity_window(sk_X509_value(lc->rest, k), at, &lo,
+					  &hi))
+			return;
+	for (int k = 0; path != NULL && k < sk_X509_num(path); k++)
+		if (!cert_validity_window(sk_X509_value(path, k), at, &lo, &hi))
+			return;
+	pthread_mutex_lock(&m->lock[i % VERIFY_MEMO_LOCKS]);
+	memcpy(s->key, key, VERIFY_KEY_LEN);
+	s->used = true;
+	s->lo = lo;
+	s->hi = hi;
+	s->res = *out;
+	s->res.name_matches_mx = false;
+	s->res.name_matches_domain = false;
+	pthread_mutex_unlock(&m->lock[i % VERIFY_MEMO_LOCKS]);
+}
+
+void verify_chain_stats(const struct verify_ctx *ctx, uint64_t *hits,
+			uint64_t *misses)
+{
+	pthread_mutex_lock(&ctx->memo->lock[0]);
+	*hits = ctx->memo->hits;
+	*misses = ctx->memo->misses;
+	pthread_mutex_unlock(&ctx->memo->lock[0]);
+}
+
+/* The names of verify_chain() from a remembered judgement: the leaf from
+ * the caller or the certificate cache. false when it cannot be had. */
+static bool memo_names(const struct verify_der *d0, const uint8_t *sha0,
+		       const char *mx_host, const char *domain,
+		       struct verify_result *out)
+{
+	bool too_large, nomem;
+	X509 *leaf = der_decode_sha(d0, sha0, &too_large, &nomem);
+
+	if (leaf == NULL)
+		return false;
+	out->name_matches_mx = host_matches(leaf, mx_host);
+	out->name_matches_domain = host_matches(leaf, domain);
+	X509_free(leaf);
+	return true;
+}
+
 enum verify_rc verify_chain(const struct verify_ctx *ctx,
 			    const struct verify_der *chain, size_t n, time_t at,
 			    const char *mx_host, const char *domain,
@@ -751,10 +958,25 @@ enum verify_rc verify_chain(const struct verify_ctx *ctx,
 	X509_STORE_CTX *sctx = NULL;
 	enum verify_rc rc;
 	int ret, npath;
+	uint8_t sha[VERIFY_MAX_CHAIN][VERIFY_KEY_LEN], key[VERIFY_KEY_LEN];
+	bool keyed = false;
 
 	memset(out, 0, sizeof(*out));
 	out->chain_len = n > UINT32_MAX ? UINT32_MAX : (unsigned)n;
-	rc = loaded_chain_init(&lc, chain, n);
+	if (n > 0 && chain != NULL) {
+		keyed = chain_key(chain, n, sha, key);
+		if (keyed && memo_get(ctx->memo, key, at, out)) {
+			if (memo_names(&chain[0], sha[0], mx_host, domain,
+				       out)) {
+				ERR_clear_error();
+				return VERIFY_OK;
+			}
+			memset(out, 0, sizeof(*out));
+			out->chain_len =
+			    n > UINT32_MAX ? UINT32_MAX : (unsigned)n;
+		}
+	}
+	rc = loaded_chain_init(&lc, chain, n, keyed ? sha : NULL);
 	if (rc != VERIFY_OK)
 		return rc;
 	out->chain_used = lc.used;
@@ -811,7 +1033,10 @@ enum verify_rc verify_chain(const struct verify_ctx *ctx,
 	out->missing_intermediate =
 	    st.leaf_unknown_issuer && X509_self_signed(lc.leaf, 0) != 1;
 
-	if (out->valid_ignoring_strength && out->weak == 0) {
+	if (out->valid_ignoring_strength && out->weak == 0 &&
+	    strict_levels_pass(path)) {
+		out->trusted = true;
+	} else if (out->valid_ignoring_strength && out->weak == 0) {
 		int strict = verify_strict(ctx, &lc, at);
 		if (strict < 0) {
 			rc = strict == -ENOMEM ? VERIFY_NO_MEMORY
@@ -820,6 +1045,8 @@ enum verify_rc verify_chain(const struct verify_ctx *ctx,
 		}
 		out->trusted = strict == 1;
 	}
+	if (keyed)
+		memo_put(ctx->memo, key, at, out, &lc, path);
 
 done:
 	X509_STORE_CTX_free(sctx);
@@ -1009,7 +1236,7 @@ enum verify_rc verify_dane(const struct verify_ctx *ctx,
 	}
 	out->outcome = VERIFY_DANE_NO_MATCH;
 
-	rc = loaded_chain_init(&lc, chain, n);
+	rc = loaded_chain_init(&lc, chain, n, NULL);
 	if (rc != VERIFY_OK)
 		goto fail;
 	sctx = X509_STORE_CTX_new();

@@ -22,9 +22,18 @@
  * store or at another time (`mxcrawl reverify`).
  *
  * Threads: one verify_ctx is created before the workers start and then
- * shared read-only; verify_chain() and verify_dane() may run on it from
- * any number of threads at once. Each call leaves the calling thread's
- * OpenSSL error queue empty.
+ * shared; verify_chain() and verify_dane() may run on it from any number
+ * of threads at once. Each call leaves the calling thread's OpenSSL error
+ * queue empty.
+ *
+ * Certificates are decoded once per process: through the certificate
+ * cache (certcache.h), which the TLS client fills with libssl's own
+ * parse. A context remembers the PKIX judgement of each chain it has
+ * judged (keyed by the SHA-256 of the certificates presented) for as long
+ * as the judgement's time stays between the same validity boundaries of
+ * those certificates and of the path built, so the same chain presented
+ * by many endpoints is verified once, with the facts it would get each
+ * time.
  */
 #ifndef MXCRAWL_CRAWLER_VERIFY_H
 #define MXCRAWL_CRAWLER_VERIFY_H
@@ -163,6 +172,11 @@ enum verify_rc verify_chain(const struct verify_ctx *ctx,
 			    const struct verify_der *chain, size_t n, time_t at,
 			    const char *mx_host, const char *domain,
 			    struct verify_result *out);
+
+/* Judgements made (misses) and answered from the context's memo (hits)
+ * by verify_chain(). */
+void verify_chain_stats(const struct verify_ctx *ctx, uint64_t *hits,
+			uint64_t *misses);
 
 /* ---- DANE (RFC 7672, RFC 6698, RFC 7671) ---------------------------- */
 
