@@ -38,6 +38,11 @@ DROP_AAAA_ADDR = "127.53.0.68"  # relays to DROP_NSD_ADDR, never answers AAAA
 # the parent's servers would get the AAAA answer there.
 DROP_NSD_ADDR = "127.53.0.69"
 NSD_ADDRS = [ROOT_NS_ADDR, TLD_NS_ADDR, ZONE_NS_ADDR]
+# With `up --latency dns=...` NSD listens on these instead, and the delay
+# relay (tests/tools/dnsdelay.c) takes NSD_ADDRS, the addresses the
+# delegations name, holding every question for its delay: the zones and
+# their glue stay the same with and without latency.
+NSD_BACKEND_ADDRS = ["127.53.2.1", "127.53.2.2", "127.53.2.3"]
 
 # Zone states.  "secure", "insecure" are the healthy ones; the rest are
 # made bogus or unreachable for real.  "drop-aaaa" is a secure zone whose
@@ -290,6 +295,57 @@ def write_and_sign(zones, zdir, jobs=None, extra=None):
         futs = {z.apex: ex.submit(sign_zone, z, zdir, now) for z in zones if z.served}
         loaded = {apex: f.result() for apex, f in futs.items()}
     return loaded
+
+
+# ------------------------------------------------------------------ latency
+
+class DnsDelay:
+    """The `dns=` key of `up --latency`: DELAY[:JITTER[:SLOWSHARE[:SLOWDELAY]]]
+    in seconds (SLOWSHARE a fraction, or a per cent with %).  Every round
+    trip from the resolver to NSD takes DELAY + a uniform draw from
+    [0, JITTER); the names whose seeded hash falls in SLOWSHARE take
+    SLOWDELAY + the draw instead (the same name every time: a server that
+    is slow, not a packet that is late)."""
+
+    def __init__(self, delay, jitter=0.0, slow_share=0.0, slow_delay=None):
+        self.delay = delay
+        self.jitter = jitter
+        self.slow_share = slow_share
+        self.slow_delay = delay if slow_delay is None else slow_delay
+
+    @classmethod
+    def parse(cls, value):
+        parts = value.split(":")
+        if not 1 <= len(parts) <= 4:
+            raise ValueError("dns=%s: DELAY[:JITTER[:SLOWSHARE[:SLOWDELAY]]]" % value)
+        try:
+            nums = []
+            for i, p in enumerate(parts):
+                if i == 2 and p.endswith("%"):
+                    nums.append(float(p[:-1]) / 100)
+                else:
+                    nums.append(float(p))
+        except ValueError:
+            raise ValueError("dns=%s: not a number" % value)
+        if any(not 0 <= x <= 60 for x in nums) or (len(nums) > 2 and nums[2] > 1):
+            raise ValueError("dns=%s: out of range (seconds 0-60, share 0-1)" % value)
+        return cls(*nums)
+
+    def argv(self, binary, seed=1):
+        """The relay's command line: each NSD address in front of its
+        backend."""
+        out = [binary, "--delay", repr(self.delay), "--jitter", repr(self.jitter),
+               "--slow-share", repr(self.slow_share),
+               "--slow-delay", repr(self.slow_delay), "--seed", str(seed)]
+        return out + ["%s=%s" % fb for fb in zip(NSD_ADDRS, NSD_BACKEND_ADDRS)]
+
+    def __str__(self):
+        return "%g:%g:%g:%g" % (self.delay, self.jitter, self.slow_share, self.slow_delay)
+
+
+def nsd_listen_addrs(dns_delay):
+    """Where the main NSD listens: behind the relay when DNS has latency."""
+    return NSD_BACKEND_ADDRS if dns_delay else NSD_ADDRS
 
 
 # ------------------------------------------------------------------ configs
