@@ -10,6 +10,11 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 reexec_in_netns "$@"
 delay=0.15 jitter=0.05 slow=0.6
+# The relay as CMake built it (warnings as errors; sanitized in an ASan
+# build), not `up`'s own compile.
+TESTBED_DNSDELAY=$(dirname "$MXCRAWL")/tests/dnsdelay
+[ -x "$TESTBED_DNSDELAY" ] || fail "no $TESTBED_DNSDELAY (build the tests/tools targets)"
+export TESTBED_DNSDELAY
 testbed_up --no-postfix --no-servers --latency "dns=$delay:$jitter:10%:$slow"
 expect_eq "testbed.env names the latency" "${TESTBED_DNS_LATENCY:-}" "$delay:$jitter:0.1:$slow"
 relay_pid=$(cat "$TB/pids/dnsdelay.pid")
@@ -106,6 +111,35 @@ slow_extra=$((slow1 - slow0 - probe_slow))
 [ "$slow_extra" -ge 0 ] && [ "$slow_extra" -le "$extra" ] ||
 	fail "the relay counted $((slow1 - slow0)) slow questions, the probe measured $probe_slow (+ at most $extra others)"
 echo "ok: the relay counted the $probe_slow slow round trips the probe measured (+ $slow_extra of $extra questions of the resolver's own)"
+
+# SIGUSR2 turns the delay off (scripts/bench measures with and without
+# latency on one testbed) and on again.
+delay_lines() {
+	grep -c "^dnsdelay: delay $1$" "$TB/logs/dnsdelay.out" || true
+}
+delay_said() {
+	[ "$(delay_lines "$1")" -ge "$2" ]
+}
+kill -USR2 "$relay_pid"
+poll_until 10 "the relay turning its delay off" delay_said off 1
+"$PY" - "$delay" <<'EOF' || fail "round trips with the delay off"
+import os, sys, time
+sys.path.insert(0, os.environ["MXCRAWL_SRC"] + "/tests/testbed")
+import dnsgen
+delay = float(sys.argv[1])
+worst = 0.0
+for i in range(20):
+    t0 = time.monotonic()
+    r = dnsgen.dns_query(dnsgen.TLD_NS_ADDR, "off%d.test." % i, 1, timeout=5, do=False)
+    if r is None:
+        sys.exit("no answer with the delay off")
+    worst = max(worst, time.monotonic() - t0)
+if worst >= delay:
+    sys.exit("a round trip of %.3f s with the delay off" % worst)
+print("ok: 20 round trips with the delay off, the longest %.3f s" % worst)
+EOF
+kill -USR2 "$relay_pid"
+poll_until 10 "the relay turning its delay on" delay_said on 1
 
 # A scan through the relay: the DNS facts equal the truth. A slow name
 # that needs many round trips (mx-large.test: 64 hosts, a TCP retry, DNSSEC)

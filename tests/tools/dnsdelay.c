@@ -23,7 +23,9 @@
  * the order on the stream is kept), answers are copied back at once.
  *
  * SIGTERM or SIGINT: print the counters on stdout and exit 0. SIGUSR1:
- * print them and go on. Exit status 64 on bad usage, 1 when a socket
+ * print them and go on. SIGUSR2: turn the delay off (every question passes
+ * at once, the relay stays in the path), or on again: scripts/bench
+ * measures with and without latency on one testbed. Exit status 64 on bad usage, 1 when a socket
  * cannot be set up.
  */
 #ifndef _GNU_SOURCE
@@ -126,7 +128,8 @@ static struct item **heap;
 static size_t heap_len, heap_cap;
 static struct conn *dead_list;
 static struct counters cnt;
-static volatile sig_atomic_t got_term, got_usr1;
+static volatile sig_atomic_t got_term, got_usr1, got_usr2;
+static int passthrough;
 
 static uint64_t now_ns(void)
 {
@@ -177,6 +180,10 @@ static uint64_t qname_hash(const unsigned char *m, size_t len, int *ok)
 static uint64_t delay_for(const unsigned char *m, size_t len, int *slow)
 {
 	int ok;
+	if (passthrough) {
+		*slow = 0;
+		return 0;
+	}
 	uint64_t h = qname_hash(m, len, &ok);
 	uint64_t j = jitter_ns ? rng() % jitter_ns : 0;
 	*slow = ok && slow_below && (h >> 16) % 1000000 < slow_below;
@@ -543,10 +550,11 @@ static void print_counters(void)
 	       " udp_slow=%" PRIu64 " udp_forgotten=%" PRIu64
 	       " udp_unmatched=%" PRIu64 " tcp_conns=%" PRIu64
 	       " tcp_chunks=%" PRIu64 " tcp_slow=%" PRIu64
-	       " waiting_max=%" PRIu64 "\n",
+	       " waiting_max=%" PRIu64 " delay=%s\n",
 	       cnt.udp_questions, cnt.udp_answers, cnt.udp_slow,
 	       cnt.udp_forgotten, cnt.udp_unmatched, cnt.tcp_conns,
-	       cnt.tcp_chunks, cnt.tcp_slow, cnt.heap_max);
+	       cnt.tcp_chunks, cnt.tcp_slow, cnt.heap_max,
+	       passthrough ? "off" : "on");
 	fflush(stdout);
 }
 
@@ -554,6 +562,8 @@ static void on_signal(int sig)
 {
 	if (sig == SIGUSR1)
 		got_usr1 = 1;
+	else if (sig == SIGUSR2)
+		got_usr2 = 1;
 	else
 		got_term = 1;
 }
@@ -643,6 +653,7 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	printf("dnsdelay: %d fronts, delay %.3f s, jitter %.3f s, slow share "
 	       "%.4f at %.3f s\n",
@@ -668,6 +679,13 @@ int main(int argc, char **argv)
 		if (got_usr1) {
 			got_usr1 = 0;
 			print_counters();
+		}
+		if (got_usr2) {
+			got_usr2 = 0;
+			passthrough = !passthrough;
+			printf("dnsdelay: delay %s\n",
+			       passthrough ? "off" : "on");
+			fflush(stdout);
 		}
 		for (int k = 0; k < n; k++) {
 			struct ev *ev = evs[k].data.ptr;
