@@ -54,6 +54,13 @@
 /* An ID is reused after 65,536 questions on one front: an answer that has
  * not come back by then is forgotten (the resolver asks again). */
 #define IDS 65536
+/* The relay works on a tick of this many ns: questions are read from the
+ * resolver's sockets once a tick (one recvmmsg for many; a question's delay
+ * counts from then), and those that are due leave once a tick (one
+ * sendmmsg for many, and NSD answers them in a burst), not a few system
+ * calls each: a question leaves up to a tick after its time, never before.
+ * With the delay off (SIGUSR2) there is no tick. */
+#define TICK_NS 2000000ull
 
 enum ev_kind {
 	EV_CLIENT_UDP,
@@ -82,6 +89,7 @@ struct front {
 	int up;	      /* UDP, connected to BACKEND:53 */
 	uint16_t next_id;
 	struct slot *slots;
+	int readable; /* questions wait in udp for the next tick */
 	struct ev ev_udp, ev_listen, ev_up;
 };
 
@@ -281,7 +289,9 @@ static int set_up_front(struct front *f)
 	f->ev_udp = (struct ev){ EV_CLIENT_UDP, f };
 	f->ev_listen = (struct ev){ EV_LISTEN, f };
 	f->ev_up = (struct ev){ EV_UPSTREAM_UDP, f };
-	if (watch(f->udp, EPOLLIN, &f->ev_udp, EPOLL_CTL_ADD) < 0 ||
+	/* one-shot: a ready socket is read on the tick, then armed again */
+	if (watch(f->udp, EPOLLIN | EPOLLONESHOT, &f->ev_udp, EPOLL_CTL_ADD) <
+		0 ||
 	    watch(f->listener, EPOLLIN, &f->ev_listen, EPOLL_CTL_ADD) < 0 ||
 	    watch(f->up, EPOLLIN, &f->ev_up, EPOLL_CTL_ADD) < 0)
 		return -1;
@@ -308,7 +318,8 @@ static int read_batch(int fd)
 	return recvmmsg(fd, rmsg, BATCH, MSG_DONTWAIT, NULL);
 }
 
-static void forward_udp(struct item *it)
+/* Puts the relay's own ID into a question and remembers the resolver's. */
+static void assign_id(struct item *it)
 {
 	struct front *f = it->f;
 	uint16_t id = f->next_id++;
@@ -320,8 +331,44 @@ static void forward_udp(struct item *it)
 	s->used = 1;
 	it->data[0] = (unsigned char)(id >> 8);
 	it->data[1] = (unsigned char)id;
-	/* a full send buffer loses the question: the resolver asks again */
-	(void)send(f->up, it->data, it->len, MSG_DONTWAIT);
+}
+
+static struct iovec siov[BATCH];
+static struct mmsghdr smsg[BATCH];
+
+/* Sends n prepared messages of smsg on fd; a full send buffer loses the
+ * rest (the resolver asks again). */
+static void send_batch(int fd, int n)
+{
+	int off = 0;
+	while (off < n) {
+		int w =
+		    sendmmsg(fd, smsg + off, (unsigned)(n - off), MSG_DONTWAIT);
+		if (w <= 0)
+			return;
+		off += w;
+	}
+}
+
+/* Sends the due UDP questions of items[0..n) to their fronts' NSD. */
+static void forward_udp(struct item **items, int n)
+{
+	for (int k = 0; k < nfronts; k++) {
+		struct front *f = &fronts[k];
+		int m = 0;
+		for (int i = 0; i < n; i++) {
+			if (items[i]->f != f)
+				continue;
+			assign_id(items[i]);
+			siov[m] =
+			    (struct iovec){ items[i]->data, items[i]->len };
+			smsg[m].msg_hdr = (struct msghdr){ .msg_iov = &siov[m],
+							   .msg_iovlen = 1 };
+			m++;
+		}
+		if (m > 0)
+			send_batch(f->up, m);
+	}
 }
 
 static void client_udp(struct front *f)
@@ -357,8 +404,9 @@ static void client_udp(struct front *f)
 
 static void upstream_udp(struct front *f)
 {
+	static struct sockaddr_in to[BATCH];
 	for (;;) {
-		int n = read_batch(f->up);
+		int n = read_batch(f->up), m = 0;
 		if (n <= 0)
 			return;
 		for (int i = 0; i < n; i++) {
@@ -375,10 +423,16 @@ static void upstream_udp(struct front *f)
 			rbuf[i][0] = (unsigned char)(s->id >> 8);
 			rbuf[i][1] = (unsigned char)s->id;
 			cnt.udp_answers++;
-			(void)sendto(f->udp, rbuf[i], len, MSG_DONTWAIT,
-				     (struct sockaddr *)&s->client,
-				     sizeof(s->client));
+			to[m] = s->client;
+			siov[m] = (struct iovec){ rbuf[i], len };
+			smsg[m].msg_hdr =
+			    (struct msghdr){ .msg_name = &to[m],
+					     .msg_namelen = sizeof(to[m]),
+					     .msg_iov = &siov[m],
+					     .msg_iovlen = 1 };
+			m++;
 		}
+		send_batch(f->udp, m);
 		if (n < BATCH)
 			return;
 	}
@@ -661,20 +715,57 @@ int main(int argc, char **argv)
 	fflush(stdout);
 
 	struct epoll_event evs[64];
+	struct item *due[BATCH];
+	uint64_t next_tick = 0;
 	while (!got_term) {
 		uint64_t now = now_ns();
-		while (heap_len > 0 && heap[0]->due <= now) {
-			struct item *it = heap_pop();
-			if (it->c)
-				forward_tcp(it);
-			else
-				forward_udp(it);
-			free(it);
+		if (now >= next_tick) {
+			int n = 0;
+			for (int k = 0; k < nfronts; k++) {
+				struct front *f = &fronts[k];
+				if (!f->readable)
+					continue;
+				client_udp(f);
+				f->readable = 0;
+				watch(f->udp, EPOLLIN | EPOLLONESHOT,
+				      &f->ev_udp, EPOLL_CTL_MOD);
+			}
+			now = now_ns();
+			while (heap_len > 0 && heap[0]->due <= now) {
+				struct item *it = heap_pop();
+				if (it->c) {
+					forward_tcp(it);
+					free(it);
+					continue;
+				}
+				due[n++] = it;
+				if (n == BATCH) {
+					forward_udp(due, n);
+					while (n > 0)
+						free(due[--n]);
+				}
+			}
+			forward_udp(due, n);
+			while (n > 0)
+				free(due[--n]);
+			/* with the delay off nothing waits for a tick */
+			next_tick = passthrough ? 0 : now + TICK_NS;
 		}
-		int timeout = -1;
-		if (heap_len > 0) /* round up: never early */
+		int timeout = -1, waiting = 0;
+		for (int k = 0; k < nfronts; k++)
+			waiting |= fronts[k].readable;
+		if (waiting)
 			timeout =
-			    (int)((heap[0]->due - now + 999999) / 1000000);
+			    next_tick > now
+				? (int)((next_tick - now + 999999) / 1000000)
+				: 0;
+		else if (heap_len > 0) {
+			/* round up: never early; not before the next tick */
+			uint64_t at =
+			    heap[0]->due > next_tick ? heap[0]->due : next_tick;
+			timeout =
+			    at > now ? (int)((at - now + 999999) / 1000000) : 0;
+		}
 		int n = epoll_wait(epfd, evs, 64, timeout);
 		if (got_usr1) {
 			got_usr1 = 0;
@@ -692,7 +783,7 @@ int main(int argc, char **argv)
 			uint32_t e = evs[k].events;
 			switch (ev->kind) {
 			case EV_CLIENT_UDP:
-				client_udp(ev->p);
+				((struct front *)ev->p)->readable = 1;
 				break;
 			case EV_UPSTREAM_UDP:
 				upstream_udp(ev->p);
