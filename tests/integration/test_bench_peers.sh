@@ -7,13 +7,20 @@
 # rate, so its per-domain lines are checked against the truth: MX hosts
 # found, a verified TLS connection (trusted chain, matching name), the MTA-STS
 # policy fetched (HTTP 200), nothing for a null MX or a missing domain;
-# the relay switch relay_delay is checked to fail loudly without a relay.
+# the relay switch relay_delay is checked to fail loudly without a relay,
+# and the new options to be refused when malformed.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 reexec_in_netns "$@"
 for tool in dig posttls-finger curl; do
 	command -v "$tool" >/dev/null || skip_or_fail "$tool is not installed"
 done
+# The bench's new options are refused before anything starts (usage: 64).
+bench=$MXCRAWL_SRC/scripts/bench
+expect_rc 64 /usr/bin/python3 "$bench" --latency "dns 0.1"
+expect_rc 64 /usr/bin/python3 "$bench" --report-db --latency dns=0.1
+expect_rc 64 /usr/bin/python3 "$bench" --smtp --peer-sample many
+
 testbed_up --no-postfix
 
 /usr/bin/python3 - "$MXCRAWL_SRC/scripts/bench" "$TB" "$TESTBED_TRUTH" <<'EOF' || fail "peer pipeline"
