@@ -548,9 +548,11 @@ static void conn_client(struct conn *c, uint32_t events)
 		return;
 	}
 	int slow = 0;
-	/* the delay of the first question in the chunk (after its length) */
-	uint64_t d =
-	    n > 2 ? delay_for(tbuf + 2, (size_t)n - 2, &slow) : delay_ns;
+	/* the delay of the first question in the chunk (after its length);
+	 * a chunk too short to hold one (the length alone) the plain delay */
+	uint64_t d = passthrough ? 0 : delay_ns;
+	if (n > 2)
+		d = delay_for(tbuf + 2, (size_t)n - 2, &slow);
 	struct item *it = malloc(sizeof(*it) + (size_t)n);
 	if (!it) {
 		conn_close(c);
