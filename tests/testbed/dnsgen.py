@@ -38,6 +38,11 @@ DROP_AAAA_ADDR = "127.53.0.68"  # relays to DROP_NSD_ADDR, never answers AAAA
 # the parent's servers would get the AAAA answer there.
 DROP_NSD_ADDR = "127.53.0.69"
 NSD_ADDRS = [ROOT_NS_ADDR, TLD_NS_ADDR, ZONE_NS_ADDR]
+# With `up --latency dns=...` NSD listens on these instead, and the delay
+# relay (tests/tools/dnsdelay.c) takes NSD_ADDRS, the addresses the
+# delegations name, holding every question for its delay: the zones and
+# their glue stay the same with and without latency.
+NSD_BACKEND_ADDRS = ["127.53.2.1", "127.53.2.2", "127.53.2.3"]
 
 # Zone states.  "secure", "insecure" are the healthy ones; the rest are
 # made bogus or unreachable for real.  "drop-aaaa" is a secure zone whose
@@ -292,6 +297,57 @@ def write_and_sign(zones, zdir, jobs=None, extra=None):
     return loaded
 
 
+# ------------------------------------------------------------------ latency
+
+class DnsDelay:
+    """The `dns=` key of `up --latency`: DELAY[:JITTER[:SLOWSHARE[:SLOWDELAY]]]
+    in seconds (SLOWSHARE a fraction, or a per cent with %).  Every round
+    trip from the resolver to NSD takes DELAY + a uniform draw from
+    [0, JITTER); the names whose seeded hash falls in SLOWSHARE take
+    SLOWDELAY + the draw instead (the same name every time: a server that
+    is slow, not a packet that is late)."""
+
+    def __init__(self, delay, jitter=0.0, slow_share=0.0, slow_delay=None):
+        self.delay = delay
+        self.jitter = jitter
+        self.slow_share = slow_share
+        self.slow_delay = delay if slow_delay is None else slow_delay
+
+    @classmethod
+    def parse(cls, value):
+        parts = value.split(":")
+        if not 1 <= len(parts) <= 4:
+            raise ValueError("dns=%s: DELAY[:JITTER[:SLOWSHARE[:SLOWDELAY]]]" % value)
+        try:
+            nums = []
+            for i, p in enumerate(parts):
+                if i == 2 and p.endswith("%"):
+                    nums.append(float(p[:-1]) / 100)
+                else:
+                    nums.append(float(p))
+        except ValueError:
+            raise ValueError("dns=%s: not a number" % value)
+        if any(not 0 <= x <= 60 for x in nums) or (len(nums) > 2 and nums[2] > 1):
+            raise ValueError("dns=%s: out of range (seconds 0-60, share 0-1)" % value)
+        return cls(*nums)
+
+    def argv(self, binary, seed=1):
+        """The relay's command line: each NSD address in front of its
+        backend."""
+        out = [binary, "--delay", repr(self.delay), "--jitter", repr(self.jitter),
+               "--slow-share", repr(self.slow_share),
+               "--slow-delay", repr(self.slow_delay), "--seed", str(seed)]
+        return out + ["%s=%s" % fb for fb in zip(NSD_ADDRS, NSD_BACKEND_ADDRS)]
+
+    def __str__(self):
+        return "%g:%g:%g:%g" % (self.delay, self.jitter, self.slow_share, self.slow_delay)
+
+
+def nsd_listen_addrs(dns_delay):
+    """Where the main NSD listens: behind the relay when DNS has latency."""
+    return NSD_BACKEND_ADDRS if dns_delay else NSD_ADDRS
+
+
 # ------------------------------------------------------------------ configs
 
 def nsd_conf(dnsdir, loaded, piddir, logdir, addrs=None, name="nsd"):
@@ -329,7 +385,8 @@ def nsd_conf(dnsdir, loaded, piddir, logdir, addrs=None, name="nsd"):
 
 
 def unbound_conf(dnsdir, logdir, tlds, root_key_file, hints_file, cache_mb=64,
-                 threads=1, interface=RESOLVER_ADDR, ede=True, name="unbound"):
+                 threads=1, interface=RESOLVER_ADDR, ede=True, name="unbound",
+                 dns_delay=None):
     lines = ["server:",
              "  interface: %s" % interface,
              "  port: 53",
@@ -364,13 +421,26 @@ def unbound_conf(dnsdir, logdir, tlds, root_key_file, hints_file, cache_mb=64,
              "  rrset-cache-size: %dm" % (cache_mb * 2),
              "  key-cache-size: %dm" % max(4, cache_mb // 4),
              "  neg-cache-size: %dm" % max(1, cache_mb // 8),
-             "  outgoing-range: 1024",
-             "  num-queries-per-thread: 1024",
              # A scan keeps hundreds of queries in flight; the default
              # socket buffer (208 KiB) drops answers' queries at ~150.
              "  so-rcvbuf: 4m",
              "  so-sndbuf: 4m",
              "  so-reuseport: yes"]
+    if dns_delay:
+        # Under DNS latency (up --latency dns=...) every question stays
+        # outstanding for round trips of 50 ms to a second, so many more
+        # wait at once: at 300 domains in flight unbound's request list
+        # reached 1,012 of the 1024 it had. unbound (1.17.1 with Debian's
+        # backport) would also let only 1000 replies per client address
+        # wait for recursion (wait-limit), and the crawler is one address.
+        # A scanner's own resolver lifts both (this build knows wait-limit,
+        # not wait-limit-netblock).
+        lines += ["  wait-limit: 0",
+                  "  outgoing-range: 4096",
+                  "  num-queries-per-thread: 4096"]
+    else:
+        lines += ["  outgoing-range: 1024",
+                  "  num-queries-per-thread: 1024"]
     for t in sorted(tlds):
         lines.append("  local-zone: \"%s\" nodefault" % t)
     # unbound serves some reverse zones itself; harmless, but make sure the

@@ -188,3 +188,42 @@ def stop_all(directory):
         except FileNotFoundError:
             pass
     return done
+
+
+# ------------------------------------------------------------------ DNS delay relay
+
+DNSDELAY_SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                            "..", "tools", "dnsdelay.c")
+
+
+def dnsdelay_binary(directory):
+    """The relay of `up --latency dns=...`: $TESTBED_DNSDELAY when set (the
+    CMake build's tests/dnsdelay), else tests/tools/dnsdelay.c compiled
+    into DIR/bin once (plain libc, a second with cc -O2)."""
+    env = os.environ.get("TESTBED_DNSDELAY")
+    if env:
+        if not os.access(env, os.X_OK):
+            raise StartError("TESTBED_DNSDELAY=%s is not an executable" % env)
+        return env
+    out = os.path.join(directory, "bin", "dnsdelay")
+    src = os.path.realpath(DNSDELAY_SRC)
+    if not os.path.exists(out) or os.path.getmtime(out) < os.path.getmtime(src):
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        r = subprocess.run(["cc", "-O2", "-Wall", "-o", out + ".tmp", src],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise StartError("cannot build %s: %s" % (src, r.stderr.strip()))
+        os.replace(out + ".tmp", out)
+    return out
+
+
+def start_dnsdelay(directory, dns_delay, deadline, seed=1):
+    """Start the relay in front of NSD (dnsgen.DnsDelay) and wait until it
+    accepts on every front address; the caller's NSD readiness queries
+    then go through it."""
+    import dnsgen
+    argv = dns_delay.argv(dnsdelay_binary(directory), seed)
+    p = start(directory, "dnsdelay", argv)
+    for addr in dnsgen.NSD_ADDRS:
+        wait_ready(p, lambda a=addr: tcp_ready(a, 53), deadline, "dnsdelay on %s" % addr)
+    return p

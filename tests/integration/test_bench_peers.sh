@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# scripts/bench's peer pipeline (M10 item 6: posttls-finger + dig + curl
+# under xargs -P, what a researcher would run instead of mxcrawl) on a few
+# scenario domains of a small testbed: the bench's own functions, as the
+# bench calls them. A pipeline that resolves nothing (system resolver not
+# the testbed's) or never reaches a server would still "measure" a fast
+# rate, so its per-domain lines are checked against the truth: MX hosts
+# found, a verified TLS connection (trusted chain, matching name), the MTA-STS
+# policy fetched (HTTP 200), nothing for a null MX or a missing domain;
+# the relay switch relay_delay is checked to fail loudly without a relay,
+# and the new options to be refused when malformed.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+reexec_in_netns "$@"
+for tool in dig posttls-finger curl; do
+	command -v "$tool" >/dev/null || skip_or_fail "$tool is not installed"
+done
+# The bench's new options are refused before anything starts (usage: 64).
+bench=$MXCRAWL_SRC/scripts/bench
+expect_rc 64 /usr/bin/python3 "$bench" --latency "dns 0.1"
+expect_rc 64 /usr/bin/python3 "$bench" --report-db --latency dns=0.1
+expect_rc 64 /usr/bin/python3 "$bench" --smtp --peer-sample many
+
+testbed_up --no-postfix
+
+/usr/bin/python3 - "$MXCRAWL_SRC/scripts/bench" "$TB" "$TESTBED_TRUTH" <<'EOF' || fail "peer pipeline"
+import importlib.machinery, importlib.util, json, os, shutil, sys
+sys.dont_write_bytecode = True
+loader = importlib.machinery.SourceFileLoader("bench", sys.argv[1])
+bench = importlib.util.module_from_spec(importlib.util.spec_from_loader("bench", loader))
+loader.exec_module(bench)
+tb, truth_file = sys.argv[2], sys.argv[3]
+
+o = bench.parse_args(["--smtp", "--peer-sample", "3"])
+b = bench.Bench(o)
+try:
+    b.tb = tb
+    b.env = {k: os.environ[k] for k in os.environ if k.startswith(("TESTBED_", "MXCRAWL_"))}
+    # What the truth says each domain's line must be.
+    truth = {}
+    for line in open(truth_file):
+        t = json.loads(line)
+        truth[t["domain"]] = t
+    want = {}
+    for d in ("sts-enforce-ok.test", "mx-multi.test", "null-mx.test", "no-domain.test"):
+        t = truth[d]
+        hosts = [h for h in t["mx"] if h["host"] != "."]
+        good = sum(1 for h in hosts if h["endpoints"] and all(
+            (e.get("cert") or {}).get("trusted") and e["cert"].get("name_matches_mx")
+            for e in h["endpoints"]))
+        sts = "-"
+        if (t.get("mta_sts") or {}).get("txt") not in (None, "none"):
+            sts = "200" if t["mta_sts"].get("fetch") == "ok" else "other"
+        want[d] = (len(hosts), good, sts)
+    assert want["sts-enforce-ok.test"][1:] == (1, "200"), want
+    assert want["null-mx.test"] == (0, 0, "-") and want["no-domain.test"] == (0, 0, "-"), want
+    r = bench.peer_pipeline(b, sorted(want), jobs=4)
+    got = {w[0]: (int(w[1][3:]), int(w[2][4:]), w[3][4:]) for w in r["lines"]}
+    for d, (n, good, sts) in want.items():
+        g = got.get(d)
+        if g is None or g[0] != n or g[1] != good or (sts != "other" and g[2] != sts):
+            sys.exit("%s: pipeline says %r, the truth (mx, trusted, sts) %r" % (d, g, want[d]))
+    if not (r["done"] == r["n"] == 4 and r["cpu"] > 0 and r["wall"] > 0 and r["dps"] > 0):
+        sys.exit("figures: %r" % {k: v for k, v in r.items() if k != "lines"})
+    print("ok: the pipeline's lines agree with the truth: %r" % got)
+    # The sample: population domains when there are any; here (none) the
+    # scenario domains, as many as asked, drawn the same way twice.
+    s1, s2 = bench.peer_sample(b, 3), bench.peer_sample(b, 3)
+    assert len(s1) == 3 and s1 == s2, (s1, s2)
+    # No relay in this testbed: the bench says so instead of waiting.
+    assert not bench.relay_running(b)
+    try:
+        bench.relay_delay(b, False)
+        sys.exit("relay_delay without a relay did not fail")
+    except bench.BenchError as e:
+        print("ok: relay_delay without a relay fails: %s" % e)
+finally:
+    shutil.rmtree(b.work, ignore_errors=True)
+EOF
+echo PASS
