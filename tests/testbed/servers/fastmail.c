@@ -5,7 +5,7 @@
  * (issue M10 item 5: mailserver.py manages ~1,200 STARTTLS sessions per
  * CPU second).
  *
- *     fastmail CONF PIDFILE
+ *     fastmail CONF PIDFILE [LOGFILE]
  *
  * CONF is written by servers/fastmail_conf.py from servers.json: every
  * reply this server can send is rendered there, by mailserver.py's own
@@ -25,6 +25,10 @@
  * addresses one by one (also SO_REUSEPORT), and Linux gives a connection
  * to the listener bound to its exact address before the wildcard one.
  * An address without an entry is closed at once, as mailserver.py does.
+ *
+ * LOGFILE: one line per connection when it ends, appended in
+ * mailserver.py's format ("TIME {json}", one write each, so both servers
+ * may share the file): tests count the connections the servers saw.
  *
  * Readiness: PIDFILE is written (atomically) after every socket listens.
  * SIGTERM / SIGINT: stop, remove PIDFILE, print counters, exit 0.
@@ -384,6 +388,8 @@ struct conn {
 	uint64_t deadline_us; /* idle / handshake / hold limit */
 	uint64_t delay_us;    /* this endpoint's round-trip delay */
 	size_t heap_idx;      /* position in the timer heap, or SIZE_MAX */
+	uint32_t peer_addr;   /* for the log line */
+	uint16_t peer_port;
 	unsigned tls_on : 1, shut_after : 1, close_after : 1, epollout : 1,
 	    eof : 1;
 };
@@ -482,8 +488,43 @@ static void heap_remove(struct conn *c)
 
 /* ---- lifecycle */
 
+static int log_fd = -1;
+
+static const char *const state_names[] = {
+	[S_CMD] = "commands",	     [S_REJECT] = "rejecting",
+	[S_HANDSHAKE] = "handshake", [S_HTTP] = "request",
+	[S_HOLD] = "hold",	     [S_DONE] = "done"
+};
+
+/* One line per connection, as mailserver.py logs it (local time). */
+static void log_conn(uint32_t addr, uint16_t port, uint32_t peer,
+		     uint16_t peer_port, const char *kind, const char *stage)
+{
+	if (log_fd < 0)
+		return;
+	char line[512], ts[32], a[INET_ADDRSTRLEN], p[INET_ADDRSTRLEN];
+	time_t now = time(NULL);
+	struct tm tm;
+	localtime_r(&now, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	uint32_t an = htonl(addr), pn = htonl(peer);
+	inet_ntop(AF_INET, &an, a, sizeof(a));
+	inet_ntop(AF_INET, &pn, p, sizeof(p));
+	int n = snprintf(line, sizeof(line),
+			 "%s {\"addr\": \"%s\", \"port\": %u, \"peer\": "
+			 "\"%s:%u\", \"kind\": %s, \"stage\": \"%s\", "
+			 "\"server\": \"fastmail\"}\n",
+			 ts, a, port, p, peer_port, kind, stage);
+	if (n > 0 && (size_t)n < sizeof(line) &&
+	    write(log_fd, line, (size_t)n) < 0)
+		log_fd = -1;
+}
+
 static void conn_free(struct conn *c)
 {
+	log_conn(c->e->addr, c->e->port, c->peer_addr, c->peer_port,
+		 c->e->kind == K_SMTP ? "\"smtp\"" : "\"https\"",
+		 c->tls_on ? "tls" : state_names[c->st]);
 	heap_remove(c);
 	close(c->fd); /* also leaves the epoll set */
 	if (c->ssl)
@@ -926,10 +967,10 @@ static void on_readable(struct conn *c)
 static void on_accept(struct listener *l)
 {
 	for (int i = 0; i < 256; i++) {
-		struct sockaddr_in sa = { 0 };
-		socklen_t sl = sizeof(sa);
-		int fd =
-		    accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct sockaddr_in sa = { 0 }, peer = { 0 };
+		socklen_t sl = sizeof(sa), pl = sizeof(peer);
+		int fd = accept4(l->fd, (struct sockaddr *)&peer, &pl,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return;
 		stats.conns++;
@@ -940,6 +981,9 @@ static void on_accept(struct listener *l)
 		if (!e) {
 			stats.no_entry++;
 			close(fd);
+			log_conn(ntohl(sa.sin_addr.s_addr), l->port,
+				 ntohl(peer.sin_addr.s_addr),
+				 ntohs(peer.sin_port), "null", "no_entry");
 			continue;
 		}
 		int one = 1;
@@ -951,6 +995,8 @@ static void on_accept(struct listener *l)
 		c->fd = fd;
 		c->e = e;
 		c->heap_idx = SIZE_MAX;
+		c->peer_addr = ntohl(peer.sin_addr.s_addr);
+		c->peer_port = ntohs(peer.sin_port);
 		c->delay_us = lat.rtt_us;
 		if (lat.slow_ppm &&
 		    mix64(lat.seed ^ entry_key(e->addr, e->port)) % 1000000 <
@@ -1010,9 +1056,15 @@ static int listen_on(uint16_t port)
 
 int main(int argc, char **argv)
 {
-	if (argc != 3) {
-		fprintf(stderr, "usage: fastmail CONF PIDFILE\n");
+	if (argc != 3 && argc != 4) {
+		fprintf(stderr, "usage: fastmail CONF PIDFILE [LOGFILE]\n");
 		return 2;
+	}
+	if (argc == 4) {
+		log_fd = open(argv[3],
+			      O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+		if (log_fd < 0)
+			die(argv[3]);
 	}
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
@@ -1078,6 +1130,9 @@ int main(int argc, char **argv)
 			if (type == EV_LISTEN) {
 				on_accept(evs[i].data.ptr);
 			} else if (type == EV_SIGNAL) {
+				/* every open connection gets its log line */
+				while (heap_len)
+					conn_free(heap[0]);
 				unlink(argv[2]);
 				fprintf(stderr,
 					"fastmail: stopped: connections %llu, "
