@@ -76,6 +76,10 @@ wait_gone "$FM_PID" || fail "fastmail did not stop"
 wait_gone "$MS_PID" || fail "mailserver.py did not stop"
 grep -E "fastmail: stopped: connections [0-9]+" "$TB/logs/fastmail.out" ||
 	fail "fastmail printed no counters"
+# A sanitizer build (TESTBED_FASTMAIL_CFLAGS) reports there.
+if grep -E "Sanitizer|runtime error" "$TB/logs/fastmail.out"; then
+	fail "fastmail: sanitizer report"
+fi
 served=$(sed -n 's/.*tls ok \([0-9]*\).*/\1/p' "$TB/logs/fastmail.out" | tail -1)
 [ "${served:-0}" -ge 100 ] || fail "fastmail completed only ${served:-0} TLS handshakes"
 rm -f "$TB/pids/fastmail.pid" "$TB/pids/mailserver.pid"

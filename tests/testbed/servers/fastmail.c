@@ -1076,7 +1076,7 @@ int main(int argc, char **argv)
 	epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (epfd < 0)
 		die("epoll_create1");
-	struct listener *ls = calloc(nports ? nports : 1, sizeof(*ls));
+	static struct listener ls[MAX_PORTS];
 	for (size_t i = 0; i < nports; i++) {
 		ls[i].type = EV_LISTEN;
 		ls[i].port = (uint16_t)ports[i];
