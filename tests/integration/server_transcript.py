@@ -57,6 +57,11 @@ def smtp(e, maxv=None):
     try:
         f = s.makefile("rb")
         r["banner"] = read_reply(f).decode("latin-1")
+        if r["banner"].startswith("421"):
+            # the server closes (RFC 5321 3.8): sending would race its FIN
+            # and turn it into an RST
+            r["after_reject"] = f.read().decode("latin-1")
+            return r
         if not r["banner"].startswith("220"):
             s.sendall(b"NOOP\r\nQUIT\r\n")
             r["after_reject"] = (read_reply(f) + read_reply(f)).decode("latin-1")

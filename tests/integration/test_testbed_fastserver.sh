@@ -13,7 +13,11 @@
 #     recorded, then mailserver.py alone serves the same servers.json and
 #     the transcript must be identical;
 #  4. the latency model (`up --latency rtt=,jitter=,slow=`): no reply
-#     comes before its delay, the slow share is slow, both kinds exist.
+#     comes before its delay, the slow share is slow, both kinds exist;
+#  5. `--fast-server all` on the scenarios: fastmail serves every
+#     well-behaved scenario endpoint (greetings, EHLO variants, STARTTLS
+#     refusals, injection, no certificate, TLS versions); their SMTP facts
+#     equal the truth, and the bytes are mailserver.py's.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 reexec_in_netns "$@"
@@ -22,8 +26,6 @@ testbed_up --no-postfix --domains "$DOMAINS"
 
 PY=/usr/bin/python3
 [ -s "$TB/pids/fastmail.pid" ] || fail "fastmail did not start (up --domains)"
-FM_PID=$(cat "$TB/pids/fastmail.pid")
-MS_PID=$(cat "$TB/pids/mailserver.pid")
 
 echo "== 1. the split"
 "$PY" - "$TB" <<'EOF' || fail "the split between fastmail and mailserver.py"
@@ -68,12 +70,17 @@ echo "== 2. a full scan against the truth"
 tail -1 "$TEST_WORK/compare.out"
 # fastmail really served the scan: its own counters, at its stop below.
 
-echo "== 3. mailserver.py gives the same bytes"
+# same_bytes: the transcript of every fastmail entry, then the same with
+# mailserver.py alone serving servers.json: they must be identical.
+same_bytes() {
+local fm ms probe n served
+fm=$(cat "$TB/pids/fastmail.pid")
+ms=$(cat "$TB/pids/mailserver.pid")
 "$PY" "$MXCRAWL_SRC/tests/integration/server_transcript.py" "$TESTBED_SERVERS" \
 	--only-fast "$TB" >"$TEST_WORK/fast-transcript.jsonl" || fail "transcript (fastmail)"
-kill -TERM "$FM_PID" "$MS_PID"
-wait_gone "$FM_PID" || fail "fastmail did not stop"
-wait_gone "$MS_PID" || fail "mailserver.py did not stop"
+kill -TERM "$fm" "$ms"
+wait_gone "$fm" || fail "fastmail did not stop"
+wait_gone "$ms" || fail "mailserver.py did not stop"
 grep -E "fastmail: stopped: connections [0-9]+" "$TB/logs/fastmail.out" ||
 	fail "fastmail printed no counters"
 # A sanitizer build (TESTBED_FASTMAIL_CFLAGS) reports there.
@@ -114,6 +121,10 @@ print("%d entries, %d differ; TLS versions seen: %s" % (len(a), bad, versions))
 sys.exit(1 if bad or len(a) != len(b) or len(versions) < 3 else 0)
 EOF
 	fail "fastmail and mailserver.py send different bytes"
+}
+
+echo "== 3. mailserver.py gives the same bytes"
+same_bytes
 
 echo "== 4. latency: rtt=0.3, jitter=0.05, slow=0.5:1.2 (fastmail on its own)"
 # A second fastmail on port 2525 with the same entries: the delays are
@@ -164,4 +175,19 @@ sys.exit(1 if bad or not 5 <= slow <= 35 else 0)
 EOF
 kill -TERM "$LAT_PID"
 wait "$LAT_PID" || fail "fastmail (latency) exit status"
+
+echo "== 5. --fast-server all: the scenarios' well-behaved endpoints on fastmail"
+# Greetings 421/554/multi-line, EHLO variants, STARTTLS refused, injection
+# after the 220, no certificate, TLS version limits: behaviours the
+# population does not have. Their SMTP facts against the truth, then the
+# same bytes as mailserver.py.
+"$MXCRAWL_SRC/tests/testbed/down" "$TB" >/dev/null
+testbed_up --no-postfix --fast-server all
+[ -s "$TB/pids/fastmail.pid" ] || fail "fastmail did not start (--fast-server all)"
+probe=$(dirname "$MXCRAWL")/tests/smtpprobe
+read -r -a targets < <("$PY" "$MXCRAWL_SRC/tests/integration/compare_smtp.py" --args "$TESTBED_TRUTH")
+"$probe" --deadline 8000 --stage 4000 "${targets[@]}" >"$TEST_WORK/probes.jsonl"
+"$PY" "$MXCRAWL_SRC/tests/integration/compare_smtp.py" "$TESTBED_TRUTH" \
+	"$TEST_WORK/probes.jsonl" || fail "SMTP facts differ from the truth (--fast-server all)"
+same_bytes
 echo PASS

@@ -859,9 +859,12 @@ static void handshake(struct conn *c)
 	int err = SSL_get_error(c->ssl, r);
 	if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE)
 		return;
-	/* the alert OpenSSL wrote (if any) goes out, then close */
+	/* Close without the alert OpenSSL queued: asyncio's SSL transport
+	 * drops it when the handshake fails, and the peer of mailserver.py
+	 * sees the connection end (EOF) rather than an alert. */
 	stats.tls_fail++;
 	ERR_clear_error();
+	(void)BIO_reset(c->wbio);
 	c->close_after = 1;
 	c->st = S_DONE;
 }
