@@ -82,7 +82,11 @@ def smtp(e, maxv=None):
         try:
             t = client_ctx(maxv).wrap_socket(s, server_hostname=e.get("host") or "x.test")
         except (ssl.SSLError, OSError) as ex:
-            r["tls_error"] = type(ex).__name__
+            # The connection ended (with or without close_notify: how
+            # mailserver.py's asyncio ends a failed handshake varies) or
+            # the server sent an alert.
+            closed = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ConnectionError)
+            r["tls_error"] = "closed" if isinstance(ex, closed) else "alert or other"
             return r
         r["tls"] = tls_facts(t)
         tf = t.makefile("rb")
