@@ -173,6 +173,31 @@ for b in bad:
     print("FAIL:", b)
 sys.exit(1 if bad or not 5 <= slow <= 35 else 0)
 EOF
+# A client that half-closes while its reply is held back (EHLO, then
+# FIN): the server must wait for the release time without spinning on
+# the socket's EOF (it once did, a CPU second per second held).
+"$PY" - "$TB/lat.conf" "$LAT_PID" <<'EOF' || fail "fastmail spins while a reply is held"
+import socket, sys, time
+addrs = [l.split()[1] for l in open(sys.argv[1]) if l.startswith("smtp ")]
+def cpu():
+    with open("/proc/%s/stat" % sys.argv[2]) as f:
+        w = f.read().rsplit(")", 1)[1].split()
+    return (int(w[11]) + int(w[12])) / 100.0
+socks = []
+for a in addrs[:20]:
+    s = socket.create_connection((a, 2525), timeout=30)
+    s.recv(1000)                   # the banner (after its delay)
+    socks.append(s)
+c0, t0 = cpu(), time.monotonic()
+for s in socks:
+    s.sendall(b"EHLO x\r\n")
+    s.shutdown(socket.SHUT_WR)
+for s in socks:
+    s.recv(1000)                   # the EHLO reply, after its delay
+used, held = cpu() - c0, time.monotonic() - t0
+print("replies held %.2f s, fastmail CPU meanwhile %.2f s" % (held, used))
+sys.exit(0 if used < 0.1 * held else 1)
+EOF
 kill -TERM "$LAT_PID"
 wait "$LAT_PID" || fail "fastmail (latency) exit status"
 

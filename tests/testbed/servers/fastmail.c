@@ -540,14 +540,23 @@ static void set_deadline(struct conn *c, uint64_t us)
 	heap_update(c);
 }
 
+/* Input interest until the peer's FIN (a socket at EOF stays readable:
+ * with output held back by the latency model that would spin), output
+ * interest while a write would block. */
+static void set_events(struct conn *c)
+{
+	struct epoll_event ev = { .events = (c->eof ? 0 : EPOLLIN) |
+					    (c->epollout ? EPOLLOUT : 0),
+				  .data.ptr = c };
+	epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
 static void want_out(struct conn *c, int on)
 {
 	if (c->epollout == !!on)
 		return;
-	struct epoll_event ev = { .events = EPOLLIN | (on ? EPOLLOUT : 0),
-				  .data.ptr = c };
-	epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
 	c->epollout = !!on;
+	set_events(c);
 }
 
 /* One flight's delay: the endpoint's round trip, give or take the jitter. */
@@ -956,6 +965,7 @@ static void on_readable(struct conn *c)
 			return;
 		}
 		c->eof = 1;
+		set_events(c);
 		break;
 	}
 	if (c->st != S_HOLD && c->st != S_DONE)
