@@ -39,6 +39,25 @@ def start(directory, name, argv, env=None, write_pid=True):
     return p
 
 
+# The SMTP/HTTPS servers `up` may start: servers/fastmail.c (the entries
+# it supports, the population by default with --domains) and
+# servers/mailserver.py (the rest). Pid files DIR/pids/NAME.pid.
+MAIL_SERVERS = ("fastmail", "mailserver")
+
+
+def mail_server_pids(directory):
+    """{name: pid} of the mail/HTTPS servers running in DIR (either may be
+    absent): their CPU together is the test servers' cost in a bench."""
+    out = {}
+    for name in MAIL_SERVERS:
+        try:
+            with open(pid_file(directory, name)) as f:
+                out[name] = int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
 def log_tail(directory, name, n=20):
     out = []
     for suffix in (".out", ".log"):

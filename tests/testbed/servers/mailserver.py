@@ -78,8 +78,8 @@ class Log:
 
 
 class Config:
-    def __init__(self, directory):
-        with open(os.path.join(directory, "servers.json")) as f:
+    def __init__(self, directory, servers=None):
+        with open(servers or os.path.join(directory, "servers.json")) as f:
             data = json.load(f)
         self.dir = directory
         self.smtp, self.https = {}, {}
@@ -155,34 +155,41 @@ class Config:
         k = id(e)
         if k in self._bodies:
             return self._bodies[k]
-        if "body_file" in e:
-            with open(e["body_file"], "rb") as f:
-                body = f.read()
-        else:
-            body = e.get("body", "")
-            body = body.encode() if isinstance(body, str) else bytes(body)
-        size = int(e.get("body_size", 0) or 0)
-        if size > len(body):
-            # Pad with extension lines (unknown keys are ignored, RFC 8461
-            # §3.2), then fill to the exact size.
-            pad = bytearray(body)
-            if pad and not pad.endswith(b"\n"):
-                pad += b"\n"
-            line = b"x-pad: " + b"p" * 92 + b"\n"
-            while len(pad) + len(line) <= size:
-                pad += line
-            pad += b"p" * (size - len(pad))
-            body = bytes(pad)
-        enc = e.get("content_encoding")
-        if enc:
-            for coding in [c.strip().lower() for c in enc.split(",")]:
-                if coding in ("gzip", "x-gzip"):
-                    body = gzip.compress(body, mtime=0)
-                elif coding == "deflate":
-                    body = zlib.compress(body)
-                # anything else (identity, br, bogus): sent as is
+        body = entry_body(e)
         self._bodies[k] = body
         return body
+
+
+def entry_body(e):
+    """The bytes of an HTTPS entry's body (body / body_file, body_size
+    padding, content_encoding); also used by fastmail_conf.py."""
+    if "body_file" in e:
+        with open(e["body_file"], "rb") as f:
+            body = f.read()
+    else:
+        body = e.get("body", "")
+        body = body.encode() if isinstance(body, str) else bytes(body)
+    size = int(e.get("body_size", 0) or 0)
+    if size > len(body):
+        # Pad with extension lines (unknown keys are ignored, RFC 8461
+        # §3.2), then fill to the exact size.
+        pad = bytearray(body)
+        if pad and not pad.endswith(b"\n"):
+            pad += b"\n"
+        line = b"x-pad: " + b"p" * 92 + b"\n"
+        while len(pad) + len(line) <= size:
+            pad += line
+        pad += b"p" * (size - len(pad))
+        body = bytes(pad)
+    enc = e.get("content_encoding")
+    if enc:
+        for coding in [c.strip().lower() for c in enc.split(",")]:
+            if coding in ("gzip", "x-gzip"):
+                body = gzip.compress(body, mtime=0)
+            elif coding == "deflate":
+                body = zlib.compress(body)
+            # anything else (identity, br, bogus): sent as is
+    return body
 
 
 class Server:
@@ -196,7 +203,7 @@ class Server:
                        args.quiet)
         self.conn_log = open(os.path.join(self.dir, "logs", "connections.log"),
                              "a", buffering=1)
-        self.cfg = Config(self.dir)
+        self.cfg = Config(self.dir, args.servers)
         self.pid_file = os.path.join(self.dir, "pids", self.name + ".pid")
         self.servers = []
         self.parent_pid = os.getpid()
@@ -349,6 +356,7 @@ class Server:
         mode = e.get("mode", "normal")
         host = e.get("host") or "mx.testbed.invalid"
         conn["mode"] = mode
+        r = smtp_replies(e)
         if mode == "reset":
             sock = writer.get_extra_info("socket")
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
@@ -372,7 +380,7 @@ class Server:
             conn["stage"] = "garbage"
             await self._hold(reader)
             return
-        banner = self._lines(e.get("banner", ["220 <host> ESMTP testbed"]), host)
+        banner = r["banner"]
         if mode == "tarpit":
             delay = float(e.get("tarpit_delay", 1.0))
             conn["stage"] = "tarpit"
@@ -396,13 +404,10 @@ class Server:
             await self._hold(reader)
             writer.close()
             return
-        code = _last_code(e.get("banner"))
+        code = r["code"]
         if code is not None and code != "220":
             await self._rejecting(reader, writer, code, conn)
             return
-        ehlo = e.get("ehlo", ["250-<host>", "250-PIPELINING", "250-STARTTLS",
-                              "250 8BITMIME"])
-        helo = e.get("helo", ["250 <host>"])
         tls_on = False
         while True:
             line = await self._readline(reader)
@@ -424,14 +429,10 @@ class Server:
                     await writer.drain()
                     await self._hold(reader)
                     return
-                lines = ehlo
-                if tls_on:
-                    lines = [l for l in lines if "STARTTLS" not in l.upper()]
-                    lines = _fix_last(lines)
-                writer.write(self._lines(lines, host))
+                writer.write(r["ehlo_tls"] if tls_on else r["ehlo"])
             elif verb == b"HELO":
                 conn["stage"] = "helo"
-                writer.write(self._lines(helo, host))
+                writer.write(r["helo"])
             elif verb == b"STARTTLS":
                 if tls_on:
                     writer.write(b"503 5.5.1 TLS already active\r\n")
@@ -440,24 +441,11 @@ class Server:
                 conn["stage"] = "starttls"
                 if e.get("starttls_delay"):
                     await asyncio.sleep(float(e["starttls_delay"]))
-                if "starttls_reply" in e:
-                    reply = e["starttls_reply"]
-                elif any(l[4:].strip().upper() == "STARTTLS" for l in ehlo):
-                    reply = ["220 2.0.0 Ready to start TLS"]
-                else:
-                    # Not advertised (no TLS, or a stripping middlebox that
-                    # also rewrites the client's command): unknown command.
-                    reply = ["500 5.5.1 command unrecognized"]
-                out = self._lines(reply, host)
-                if not reply or not reply[-1].startswith("220"):
+                out = r["starttls"]
+                if not r["starttls_220"]:
                     writer.write(out)
                     await writer.drain()
                     continue
-                if e.get("inject_after_starttls"):
-                    # Same write, so the same TCP segment as the 220: what a
-                    # response-injecting man in the middle produces.
-                    inj = e["inject_after_starttls"]
-                    out += inj.encode() if isinstance(inj, str) else inj
                 writer.write(out)
                 if not e.get("tls"):
                     # FIN after the 220 (half-close), then drain: closing
@@ -634,14 +622,7 @@ class Server:
             return
         status = int(e.get("status", 200))
         conn["status"] = status
-        headers = {}
-        ct = e.get("content_type", "text/plain")
-        if ct is not None:
-            headers["Content-Type"] = ct
-        if e.get("location"):
-            headers["Location"] = e["location"]
-        if e.get("content_encoding"):
-            headers["Content-Encoding"] = e["content_encoding"]
+        headers = http_headers(e)
         body = self.cfg.body(e)
         if method == "HEAD":
             body = b""
@@ -649,13 +630,7 @@ class Server:
                                float(e.get("slow", 0) or 0))
 
     async def _http_reply(self, writer, status, body, headers, slow):
-        h = ["HTTP/1.1 %d %s" % (status, REASONS.get(status, "Status")),
-             "Content-Length: %d" % len(body), "Connection: close",
-             "Server: mxcrawl-testbed"]
-        if "Content-Type" not in headers and status != 200:
-            h.append("Content-Type: text/plain")
-        h += ["%s: %s" % kv for kv in headers.items()]
-        writer.write(("\r\n".join(h) + "\r\n\r\n").encode("latin-1"))
+        writer.write(http_head(status, body, headers))
         if slow > 0:
             for i in range(len(body)):
                 writer.write(body[i:i + 1])
@@ -666,6 +641,67 @@ class Server:
         await writer.drain()
         writer.close()
         await writer.wait_closed()
+
+
+def smtp_replies(e):
+    """Every SMTP reply of a normal-mode entry, as the bytes sent: banner,
+    code (of the greeting's last line, None for the default), ehlo,
+    ehlo_tls (STARTTLS removed, as sent inside TLS), helo, starttls (with
+    inject_after_starttls appended when it is a 220), starttls_220.  The
+    one definition, used by this server and by fastmail_conf.py."""
+    host = e.get("host") or "mx.testbed.invalid"
+    lines = Server._lines
+    ehlo = e.get("ehlo", ["250-<host>", "250-PIPELINING", "250-STARTTLS",
+                          "250 8BITMIME"])
+    if "starttls_reply" in e:
+        reply = e["starttls_reply"]
+    elif any(l[4:].strip().upper() == "STARTTLS" for l in ehlo):
+        reply = ["220 2.0.0 Ready to start TLS"]
+    else:
+        # Not advertised (no TLS, or a stripping middlebox that also
+        # rewrites the client's command): unknown command.
+        reply = ["500 5.5.1 command unrecognized"]
+    out = lines(reply, host)
+    ok = bool(reply) and reply[-1].startswith("220")
+    if ok and e.get("inject_after_starttls"):
+        # Same write, so the same TCP segment as the 220: what a
+        # response-injecting man in the middle produces.
+        inj = e["inject_after_starttls"]
+        out += inj.encode() if isinstance(inj, str) else inj
+    return {
+        "banner": lines(e.get("banner", ["220 <host> ESMTP testbed"]), host),
+        "code": _last_code(e.get("banner")),
+        "ehlo": lines(ehlo, host),
+        "ehlo_tls": lines(_fix_last([l for l in ehlo if "STARTTLS" not in l.upper()]),
+                          host),
+        "helo": lines(e.get("helo", ["250 <host>"]), host),
+        "starttls": out,
+        "starttls_220": ok,
+    }
+
+
+def http_headers(e):
+    """The extra response headers of an HTTPS entry's policy path."""
+    headers = {}
+    ct = e.get("content_type", "text/plain")
+    if ct is not None:
+        headers["Content-Type"] = ct
+    if e.get("location"):
+        headers["Location"] = e["location"]
+    if e.get("content_encoding"):
+        headers["Content-Encoding"] = e["content_encoding"]
+    return headers
+
+
+def http_head(status, body, headers):
+    """Status line and headers of every HTTP response (bytes)."""
+    h = ["HTTP/1.1 %d %s" % (status, REASONS.get(status, "Status")),
+         "Content-Length: %d" % len(body), "Connection: close",
+         "Server: mxcrawl-testbed"]
+    if "Content-Type" not in headers and status != 200:
+        h.append("Content-Type: text/plain")
+    h += ["%s: %s" % kv for kv in headers.items()]
+    return ("\r\n".join(h) + "\r\n\r\n").encode("latin-1")
 
 
 def _last_code(lines):
@@ -694,6 +730,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("dir")
     ap.add_argument("--name", default="mailserver")
+    ap.add_argument("--servers", help="servers file to serve (default "
+                    "DIR/servers.json; `up` gives a part of it when the "
+                    "fast server takes the rest)")
     ap.add_argument("--listen", nargs="+", default=["0.0.0.0", "::"])
     ap.add_argument("--reuse-port", action="store_true",
                     help="SO_REUSEPORT, to run several processes on one port")
