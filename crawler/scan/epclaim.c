@@ -49,6 +49,11 @@ struct epclaim {
 
 	/* Thread-only: claims lost to another crawler, awaiting its row. */
 	struct req *remote;
+	/* Claims were lost since the last look: many have their row stored
+	 * already (another crawler's finished endpoint, or one of ours the
+	 * registry dropped, epreg.h), so look soon rather than at
+	 * EPCLAIM_LOOK_MAX_MS. */
+	bool lost;
 	uint64_t last_renew, renew_every; /* ms: the claims' heartbeat */
 	/* The last claim statement failed for want of a resource (a full
 	 * disk): worth waiting for, unlike an error in the data. */
@@ -367,7 +372,8 @@ static bool publish_remote(struct epclaim *c, struct req *q, PGresult *r,
 	d->trusted = PQgetvalue(r, from, 3)[0] == 't';
 	d->name_matches_mx = PQgetvalue(r, from, 4)[0] == 't';
 	c->stats.remote++;
-	epreg_publish(c->cfg.reg, &q->key, d);
+	/* Stored: the registry may drop it and have it rebuilt so again. */
+	epreg_release(c->cfg.reg, epreg_publish_stored(c->cfg.reg, &q->key, d));
 	return true;
 }
 
@@ -536,7 +542,8 @@ static void publish_results(struct epclaim *c, struct epclaim_result *list)
 	while (list) {
 		struct epclaim_result *x = list;
 		list = x->next;
-		epreg_publish(c->cfg.reg, &x->key, x->done);
+		epreg_release(c->cfg.reg, epreg_publish_stored(
+					      c->cfg.reg, &x->key, x->done));
 		x->done = NULL;
 		result_free(x);
 	}
@@ -631,6 +638,7 @@ static void handle_claims(struct epclaim *c, struct req *list)
 			list = x->next;
 			x->next = c->remote;
 			c->remote = x;
+			c->lost = true;
 		}
 		list = after;
 	}
@@ -715,6 +723,8 @@ static void *claim_main(void *arg)
 		pthread_mutex_lock(&c->db);
 		handle_results(c, results);
 		handle_claims(c, reqs);
+		news |= c->lost;
+		c->lost = false;
 		uint64_t now = now_ms();
 		if (c->remote &&
 		    (news || now - last_look >= EPCLAIM_LOOK_MAX_MS) &&
