@@ -77,7 +77,7 @@ static const char usage[] =
     "                     0 = no cap)\n"
     "  --smtp-deadline MS total time per endpoint (default 30000)\n"
     "  --endpoint-cache KIB  endpoint results kept in memory when no domain\n"
-    "                     in flight uses them (default 65536 KiB, 0 = all);\n"
+    "                     in flight uses them (default 32768 KiB, 0 = all);\n"
     "                     past it the least recently used are read back from\n"
     "                     the database when needed, never probed again\n"
     "  --record-dict-samples N  handshake records before their zstd\n"

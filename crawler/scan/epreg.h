@@ -75,16 +75,20 @@ void epreg_free(struct epreg *r);
  * EPREG_PROBE. */
 void epreg_use_claims(struct epreg *r);
 
-/* Bytes of results kept when nobody holds them, at most (0: no limit).
- * Counted: the entry, its SNI and its chain (epreg_stats). Results held or
- * awaited, and results published unstored, are never dropped, so the
- * registry may hold more while many domains are under way. */
+/* Bytes of the registry past which results nobody holds are dropped (0:
+ * no limit). Counted: the hash table, and per entry the entry, its SNI
+ * and its chain (epreg_stats). Results held or awaited, and results
+ * published unstored, are never dropped, so the registry may hold more
+ * while many domains are under way. */
 void epreg_set_limit(struct epreg *r, size_t bytes);
 
-/* The default limit with claims: enough for the hot endpoints of a large
- * scan (about 16k typical results), little next to the rest of a
- * scan's memory. */
-#define EPREG_LIMIT_DEFAULT ((size_t)64 << 20)
+/* The default limit with claims. Domains share endpoints mostly at
+ * providers, whose few MX hosts are asked for all the time and stay;
+ * a self-hosted endpoint is rarely asked for again once its domain is
+ * done. 32 MiB keeps some 30k results of the testbed's (1.1 KB each with
+ * their chain) or 8k of 4 KB, where 1M domains have some 220k-260k
+ * endpoints: the registry no longer grows with the scan. */
+#define EPREG_LIMIT_DEFAULT ((size_t)32 << 20)
 
 enum epreg_answer {
 	EPREG_PROBE = 0, /* nobody has it: the caller probes, then publishes */
