@@ -14,7 +14,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 reexec_in_netns "$@"
 
-testbed_up --no-postfix --domains 400
+testbed_up --no-postfix --domains 300
 
 host=$(hostname)
 log=$TB/logs/mailserver.log
@@ -28,7 +28,7 @@ cid=$(sql "SELECT id FROM campaign WHERE name = 'bound'")
 log_before=$(wc -l <"$log")
 rc=0
 "$MXCRAWL" scan --campaign bound --resume "${allow_args[@]}" \
-	--concurrency 40 --smtp-deadline 8000 --progress 0 \
+	--concurrency 20 --smtp-deadline 8000 --progress 0 \
 	--endpoint-cache 1 2>"$TEST_WORK/scan.err" || rc=$?
 cat "$TEST_WORK/scan.err"
 expect_eq "scan exit status" "$rc" 0
