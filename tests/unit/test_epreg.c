@@ -249,3 +249,27 @@ UNIT_TEST(test_epreg_result_key_not_reused)
 	CHECK_INT(st.dropped, 20, "each dropped once idle");
 	epreg_free(r);
 }
+
+/* Past a million domains: a long stream of endpoints, each used by one
+ * domain, keeps the registry at its limit (the table stays its size). */
+UNIT_TEST(test_epreg_bounded_stream)
+{
+	size_t per = epreg_entry_bytes();
+	struct epreg *r = epreg_new(1, epreg_wake, NULL);
+	struct epreg_stats st;
+
+	epreg_use_claims(r);
+	epreg_stats(r, &st);
+	size_t limit = st.bytes + 50 * per;
+	epreg_set_limit(r, limit);
+	for (unsigned i = 0; i < 20000; i++)
+		epreg_fill(r, i, true);
+	epreg_stats(r, &st);
+	CHECK(st.entries <= 50);
+	CHECK(st.bytes <= limit);
+	/* At most one result over, between its publish and its release. */
+	CHECK(st.peak_bytes <= limit + per);
+	CHECK_INT(st.added, 20000, "each endpoint once");
+	CHECK_INT(st.dropped + st.entries, 20000, "dropped or kept");
+	epreg_free(r);
+}
