@@ -72,9 +72,9 @@ struct host {
 	/* The TLSA records themselves, for DANE (data malloc'ed). */
 	struct verify_tlsa rec[VERIFY_MAX_TLSA];
 	size_t nrec;
-	/* Per address: the endpoint probe's result (registry-owned, held
-	 * until probe_free releases it), and
-	 * whether this domain's TLSA records authenticate its chain. */
+	/* Per address: the endpoint probe's result (registry-owned; held
+	 * until probe_free releases it), and whether this domain's TLSA
+	 * records authenticate its chain. */
 	const struct ep_done *done[2 * PROBE_ADDR_MAX];
 	bool chain_ok[2 * PROBE_ADDR_MAX];
 };
