@@ -963,6 +963,7 @@ static void summarise(struct sched_summary *out, struct shared *sh,
 	epreg_stats(sh->reg, &rs);
 	out->registry_peak_bytes = rs.peak_bytes;
 	out->registry_dropped = rs.dropped;
+	out->registry_read_back = cs->read_back;
 	out->starttls_ok = atomic_load(&sh->starttls);
 	out->batches_written = atomic_load(&sh->batches_written);
 	out->batches_discarded = atomic_load(&sh->batches_discarded);

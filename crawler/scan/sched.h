@@ -50,6 +50,7 @@ struct sched_summary {
 	uint64_t endpoints_taken_over; /* claims of dead crawlers taken */
 	uint64_t registry_peak_bytes;  /* the endpoint registry's (epreg.h) */
 	uint64_t registry_dropped;     /* results it dropped past its limit */
+	uint64_t registry_read_back;   /* of them, read back from the rows */
 	uint64_t starttls_ok;
 	uint64_t records_raw, records_zstd; /* handshake record bytes */
 	uint64_t batches_written;
