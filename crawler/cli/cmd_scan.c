@@ -76,6 +76,10 @@ static const char usage[] =
     "                     shared by all workers; more wait in turn (default 4;\n"
     "                     0 = no cap)\n"
     "  --smtp-deadline MS total time per endpoint (default 30000)\n"
+    "  --endpoint-cache KIB  endpoint results kept in memory when no domain\n"
+    "                     in flight uses them (default 32768 KiB, 0 = all);\n"
+    "                     past it the least recently used are read back from\n"
+    "                     the database when needed, never probed again\n"
     "  --record-dict-samples N  handshake records before their zstd\n"
     "                     dictionary is trained (default 500)\n"
     "  --ca-file FILE     trust store for certificates (default\n"
@@ -103,7 +107,7 @@ static const char usage[] =
     "is written then.\n" USAGE_EXIT_COMMON;
 
 /* Options of this command only. */
-enum { OPT_ALLOW_UNVALIDATED = 3000 };
+enum { OPT_ALLOW_UNVALIDATED = 3000, OPT_ENDPOINT_CACHE };
 
 struct import_ctx {
 	const char *path;
@@ -746,6 +750,8 @@ static int parse_options(int argc, char **argv, struct scan_opts *o)
 		{ "record-dict-samples", required_argument, NULL,
 		  CLI_OPT_DICT_SAMPLES },
 		{ "per-ip", required_argument, NULL, CLI_OPT_PER_IP },
+		{ "endpoint-cache", required_argument, NULL,
+		  OPT_ENDPOINT_CACHE },
 		{ "root-hints", required_argument, NULL, CLI_OPT_ROOT_HINTS },
 		{ "trust-anchor", required_argument, NULL,
 		  CLI_OPT_TRUST_ANCHOR },
@@ -895,6 +901,13 @@ static int parse_options(int argc, char **argv, struct scan_opts *o)
 						10000)) < 0)
 				goto usage;
 			o->sc.per_ip = (unsigned)v;
+			break;
+		case OPT_ENDPOINT_CACHE:
+			/* Up to 1 TiB: the byte count fits a size_t. */
+			if ((v = cli_parse_long("scan", "--endpoint-cache",
+						optarg, 0, 1L << 30)) < 0)
+				goto usage;
+			o->sc.endpoint_cache = v ? (size_t)v << 10 : SIZE_MAX;
 			break;
 		case CLI_OPT_ROOT_HINTS:
 			o->root_hints = optarg;
@@ -1106,6 +1119,13 @@ static void print_summary(const char *name, int64_t id,
 			s->endpoints_probed, s->starttls_ok,
 			s->endpoints_remote, s->endpoints_taken_over,
 			s->records_raw, s->records_zstd);
+	if (sc->smtp)
+		fprintf(stderr,
+			"scan: endpoint registry: peak %.1f MiB, %" PRIu64
+			" endpoint results dropped past --endpoint-cache, "
+			"%" PRIu64 " read back from their stored rows\n",
+			(double)s->registry_peak_bytes / (1 << 20),
+			s->registry_dropped, s->registry_read_back);
 	fprintf(stderr,
 		"scan: stages measured: DNS (MX, A/AAAA, TLSA, MTA-STS "
 		"and TLS-RPT TXT)%s.\n",

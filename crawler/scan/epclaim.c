@@ -49,6 +49,11 @@ struct epclaim {
 
 	/* Thread-only: claims lost to another crawler, awaiting its row. */
 	struct req *remote;
+	/* Claims were lost since the last look: many have their row stored
+	 * already (another crawler's finished endpoint, or one of ours the
+	 * registry dropped, epreg.h), so look soon rather than at
+	 * EPCLAIM_LOOK_MAX_MS. */
+	bool lost;
 	uint64_t last_renew, renew_every; /* ms: the claims' heartbeat */
 	/* The last claim statement failed for want of a resource (a full
 	 * disk): worth waiting for, unlike an error in the data. */
@@ -195,9 +200,14 @@ static bool arrays_end(struct arrays *a)
 	return !a->ip.failed && !a->port.failed && !a->sni.failed;
 }
 
-/* Runs one of the endpoint_claim_* functions over n endpoints of a list
- * linked by `next` at offset; the caller checks the status. */
-static PGresult *call(struct epclaim *c, const char *sql, bool with_worker,
+/* The parameters of a statement over endpoints: the campaign ($1), then
+ * the arrays of ip, port and SNI, with the worker and the lease before
+ * them (CALL_LEASE) or the worker after them (CALL_WORKER_LAST). */
+enum call_params { CALL_ARRAYS, CALL_LEASE, CALL_WORKER_LAST };
+
+/* Runs a statement over the n endpoints keys[0..n); the caller checks
+ * the status. */
+static PGresult *call(struct epclaim *c, const char *sql, enum call_params how,
 		      struct ep_key *const *keys, size_t n)
 {
 	char cid[24], lease[32];
@@ -213,13 +223,15 @@ static PGresult *call(struct epclaim *c, const char *sql, bool with_worker,
 		arrays_add(&a, keys[i], i == 0);
 	if (arrays_end(&a)) {
 		p[np++] = cid;
-		if (with_worker) {
+		if (how == CALL_LEASE) {
 			p[np++] = c->cfg.worker_id;
 			p[np++] = lease;
 		}
 		p[np++] = a.ip.data;
 		p[np++] = a.port.data;
 		p[np++] = a.sni.data;
+		if (how == CALL_WORKER_LAST)
+			p[np++] = c->cfg.worker_id;
 		r = PQexecParams(c->c, sql, np, NULL, p, NULL, NULL, 0);
 	}
 	arrays_free(&a);
@@ -278,7 +290,7 @@ static int take(struct epclaim *c, struct req **list, size_t n)
 			   "SELECT * FROM endpoint_claim_take($1::bigint, $2, "
 			   "$3::interval, $4::inet[], $5::integer[], "
 			   "$6::text[])",
-			   true, keys, n);
+			   CALL_LEASE, keys, n);
 	if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
 		c->short_of = short_of(r);
 		if (c->short_of) {
@@ -366,8 +378,12 @@ static bool publish_remote(struct epclaim *c, struct req *q, PGresult *r,
 	d->starttls_ok = PQgetvalue(r, from, 2)[0] == 't';
 	d->trusted = PQgetvalue(r, from, 3)[0] == 't';
 	d->name_matches_mx = PQgetvalue(r, from, 4)[0] == 't';
-	c->stats.remote++;
-	epreg_publish(c->cfg.reg, &q->key, d);
+	if (PQgetvalue(r, from, 7)[0] == 't')
+		c->stats.read_back++;
+	else
+		c->stats.remote++;
+	/* Stored: the registry may drop it and have it rebuilt so again. */
+	epreg_release(c->cfg.reg, epreg_publish_stored(c->cfg.reg, &q->key, d));
 	return true;
 }
 
@@ -395,10 +411,17 @@ static int look(struct epclaim *c)
 		keys[i] = &q->key;
 		byi[i] = q;
 	}
+	/* Column 7: whether this process stored the row (its claim is ours
+	 * and done): a result the registry dropped, read back. */
 	PGresult *r = call(c,
-			   "SELECT * FROM endpoint_claim_results($1::bigint, "
-			   "$2::inet[], $3::integer[], $4::text[])",
-			   false, keys, n);
+			   "SELECT r.*, coalesce(c.worker = $5 AND c.done, "
+			   "false) FROM endpoint_claim_results($1::bigint, "
+			   "$2::inet[], $3::integer[], $4::text[]) r LEFT JOIN "
+			   "endpoint_claim c ON c.campaign_id = $1::bigint "
+			   "AND c.ip = ($2::inet[])[r.i] AND c.port = "
+			   "($3::integer[])[r.i] AND c.sni = ($4::text[])[r.i] "
+			   "ORDER BY r.i, r.k",
+			   CALL_WORKER_LAST, keys, n);
 	if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
 		if (r && !broken(c))
 			log_warn("claims: %s", PQresultErrorMessage(r));
@@ -509,7 +532,7 @@ static int store_results(struct epclaim *c, struct epclaim_result *list)
 	PGresult *r = call(c,
 			   "SELECT endpoint_claim_finish($1::bigint, "
 			   "$2::inet[], $3::integer[], $4::text[])",
-			   false, keys, n);
+			   CALL_ARRAYS, keys, n);
 	bool ok = r && PQresultStatus(r) == PGRES_TUPLES_OK;
 	if (!ok && r && !broken(c))
 		log_warn("claims: %s", PQresultErrorMessage(r));
@@ -536,7 +559,8 @@ static void publish_results(struct epclaim *c, struct epclaim_result *list)
 	while (list) {
 		struct epclaim_result *x = list;
 		list = x->next;
-		epreg_publish(c->cfg.reg, &x->key, x->done);
+		epreg_release(c->cfg.reg, epreg_publish_stored(
+					      c->cfg.reg, &x->key, x->done));
 		x->done = NULL;
 		result_free(x);
 	}
@@ -631,6 +655,7 @@ static void handle_claims(struct epclaim *c, struct req *list)
 			list = x->next;
 			x->next = c->remote;
 			c->remote = x;
+			c->lost = true;
 		}
 		list = after;
 	}
@@ -715,6 +740,8 @@ static void *claim_main(void *arg)
 		pthread_mutex_lock(&c->db);
 		handle_results(c, results);
 		handle_claims(c, reqs);
+		news |= c->lost;
+		c->lost = false;
 		uint64_t now = now_ms();
 		if (c->remote &&
 		    (news || now - last_look >= EPCLAIM_LOOK_MAX_MS) &&

@@ -58,6 +58,7 @@ struct epclaim_stats {
 	uint64_t won;	     /* claims this process took (incl. takeovers) */
 	uint64_t taken_over; /* of them, expired claims of others */
 	uint64_t remote;     /* results taken from other crawlers */
+	uint64_t read_back;  /* our own, read back after epreg dropped them */
 	uint64_t released;   /* claims released unfinished at the stop */
 	uint64_t records_raw, records_zstd; /* handshake record bytes */
 };

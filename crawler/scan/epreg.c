@@ -16,11 +16,31 @@ struct waiter {
 	struct waiter *next;
 };
 
+/*
+ * One endpoint. The result lives inside (first, so that ep_done_free() on
+ * it frees the entry too) and the SNI after it, so an entry is one
+ * allocation of about 150 bytes plus its chain. An entry is in one of
+ * these states, by its fields:
+ *   probing   !has_res: waiters queue, never dropped;
+ *   held      has_res, refs > 0 (domains hold it, or its waiters are
+ *             queued for delivery): not in the LRU list;
+ *   idle      has_res, refs == 0: in the LRU list if stored (droppable),
+ *             else kept as it is.
+ */
 struct entry {
-	struct ep_key key;
-	struct ep_done *res; /* NULL while being probed */
+	struct ep_done res;
+	struct entry *next;	     /* bucket chain */
+	struct entry *older, *newer; /* LRU list (idle and stored) */
 	struct waiter *waiters;
-	struct entry *next;
+	uint64_t serial; /* epreg_result_key(): never reused */
+	size_t bytes;	 /* counted in the registry's bytes */
+	struct addr addr;
+	uint32_t refs;
+	uint16_t port;
+	bool has_res;
+	bool stored; /* rows stored: droppable once idle */
+	bool in_lru;
+	char sni[];
 };
 
 struct epreg {
@@ -33,28 +53,56 @@ struct epreg {
 	struct waiter **ready; /* per worker: callbacks to run */
 	void (*wake)(void *ctx, unsigned worker);
 	void *ctx;
+	/* The LRU list of idle stored entries: newest at the head. */
+	struct entry *newest, *oldest;
+	size_t limit; /* 0: none */
+	size_t bytes, peak_bytes;
+	uint64_t serial, added, dropped;
 };
 
-static uint64_t key_hash(const struct ep_key *k)
+static uint64_t hash_parts(const struct addr *a, uint16_t port, const char *sni)
 {
 	uint64_t h = 1469598103934665603ULL;
-	const uint8_t *p = k->addr.bytes;
 
-	for (size_t i = 0; i < sizeof k->addr.bytes; i++)
-		h = (h ^ p[i]) * 1099511628211ULL;
-	h = (h ^ (uint64_t)k->addr.family) * 1099511628211ULL;
-	h = (h ^ k->port) * 1099511628211ULL;
-	for (const char *s = k->sni; *s; s++)
+	for (size_t i = 0; i < sizeof a->bytes; i++)
+		h = (h ^ a->bytes[i]) * 1099511628211ULL;
+	h = (h ^ (uint64_t)a->family) * 1099511628211ULL;
+	h = (h ^ port) * 1099511628211ULL;
+	for (const char *s = sni; *s; s++)
 		h = (h ^ (uint8_t)*s) * 1099511628211ULL;
 	return h;
 }
 
-static bool key_eq(const struct ep_key *a, const struct ep_key *b)
+static uint64_t key_hash(const struct ep_key *k)
 {
-	return a->addr.family == b->addr.family && a->port == b->port &&
-	       memcmp(a->addr.bytes, b->addr.bytes, sizeof a->addr.bytes) ==
+	return hash_parts(&k->addr, k->port, k->sni);
+}
+
+static uint64_t entry_hash(const struct entry *e)
+{
+	return hash_parts(&e->addr, e->port, e->sni);
+}
+
+static bool key_eq(const struct entry *e, const struct ep_key *k)
+{
+	return e->addr.family == k->addr.family && e->port == k->port &&
+	       memcmp(e->addr.bytes, k->addr.bytes, sizeof k->addr.bytes) ==
 		   0 &&
-	       strcmp(a->sni, b->sni) == 0;
+	       strcmp(e->sni, k->sni) == 0;
+}
+
+/* Bytes of a result's chain as held (the one place that knows how
+ * ep_done keeps it), with the allocator's overhead per block. */
+static size_t chain_bytes(const struct ep_done *d)
+{
+	size_t n = 0;
+
+	if (!d->chain)
+		return 0;
+	n = 16 + d->nchain * sizeof *d->chain;
+	for (size_t i = 0; i < d->nchain; i++)
+		n += d->chain[i].len;
+	return n;
 }
 
 int ep_done_set_chain(struct ep_done *d, const struct verify_der *chain,
@@ -114,8 +162,24 @@ struct epreg *epreg_new(unsigned workers,
 	r->workers = workers;
 	r->wake = wake;
 	r->ctx = ctx;
+	r->bytes = r->peak_bytes = r->nbuckets * sizeof *r->buckets;
 	pthread_mutex_init(&r->mu, NULL);
 	return r;
+}
+
+/* Frees an entry and its result (the result is the entry's start). */
+static void entry_free(struct entry *e)
+{
+	ep_done_free(&e->res);
+}
+
+static void waiters_free(struct waiter *w)
+{
+	while (w) {
+		struct waiter *next = w->next;
+		free(w);
+		w = next;
+	}
 }
 
 void epreg_free(struct epreg *r)
@@ -126,11 +190,14 @@ void epreg_free(struct epreg *r)
 		struct entry *e = r->buckets[i];
 		while (e) {
 			struct entry *next = e->next;
-			ep_done_free(e->res);
-			free(e);
+			/* Only after a scan cut short: never called. */
+			waiters_free(e->waiters);
+			entry_free(e);
 			e = next;
 		}
 	}
+	for (unsigned i = 0; i < (r->workers ? r->workers : 1); i++)
+		waiters_free(r->ready[i]);
 	free(r->buckets);
 	free(r->ready);
 	pthread_mutex_destroy(&r->mu);
@@ -140,6 +207,20 @@ void epreg_free(struct epreg *r)
 void epreg_use_claims(struct epreg *r)
 {
 	r->claims = true;
+}
+
+void epreg_set_limit(struct epreg *r, size_t bytes)
+{
+	pthread_mutex_lock(&r->mu);
+	r->limit = bytes;
+	pthread_mutex_unlock(&r->mu);
+}
+
+static void add_bytes(struct epreg *r, size_t n)
+{
+	r->bytes += n;
+	if (r->bytes > r->peak_bytes)
+		r->peak_bytes = r->bytes;
 }
 
 static void grow(struct epreg *r)
@@ -153,24 +234,102 @@ static void grow(struct epreg *r)
 		struct entry *e = r->buckets[i];
 		while (e) {
 			struct entry *next = e->next;
-			size_t h = key_hash(&e->key) & (n - 1);
+			size_t h = entry_hash(e) & (n - 1);
 			e->next = b[h];
 			b[h] = e;
 			e = next;
 		}
 	}
 	free(r->buckets);
+	r->bytes -= r->nbuckets * sizeof *r->buckets;
 	r->buckets = b;
 	r->nbuckets = n;
+	add_bytes(r, n * sizeof *b);
 }
 
 static struct entry *find(struct epreg *r, const struct ep_key *k)
 {
 	for (struct entry *e = r->buckets[key_hash(k) & (r->nbuckets - 1)]; e;
 	     e = e->next)
-		if (key_eq(&e->key, k))
+		if (key_eq(e, k))
 			return e;
 	return NULL;
+}
+
+static void lru_remove(struct epreg *r, struct entry *e)
+{
+	if (!e->in_lru)
+		return;
+	if (e->newer)
+		e->newer->older = e->older;
+	else
+		r->newest = e->older;
+	if (e->older)
+		e->older->newer = e->newer;
+	else
+		r->oldest = e->newer;
+	e->older = e->newer = NULL;
+	e->in_lru = false;
+}
+
+static void lru_push(struct epreg *r, struct entry *e)
+{
+	e->newer = NULL;
+	e->older = r->newest;
+	if (r->newest)
+		r->newest->newer = e;
+	else
+		r->oldest = e;
+	r->newest = e;
+	e->in_lru = true;
+}
+
+/* Past the limit: takes the least recently used idle stored entries out
+ * of the table, into a list (linked by next) for the caller to free once
+ * unlocked. */
+static struct entry *drop_over(struct epreg *r)
+{
+	struct entry *gone = NULL;
+
+	while (r->limit && r->bytes > r->limit && r->oldest) {
+		struct entry *e = r->oldest;
+		lru_remove(r, e);
+		struct entry **pp =
+		    &r->buckets[entry_hash(e) & (r->nbuckets - 1)];
+		while (*pp != e)
+			pp = &(*pp)->next;
+		*pp = e->next;
+		r->count--;
+		r->bytes -= e->bytes;
+		r->dropped++;
+		e->next = gone;
+		gone = e;
+	}
+	return gone;
+}
+
+static void free_list(struct entry *e)
+{
+	while (e) {
+		struct entry *next = e->next;
+		entry_free(e);
+		e = next;
+	}
+}
+
+static struct entry *entry_new(const struct ep_key *k)
+{
+	size_t len = strnlen(k->sni, sizeof k->sni - 1);
+	struct entry *e = calloc(1, sizeof *e + len + 1);
+
+	if (!e)
+		return NULL;
+	e->addr = k->addr;
+	e->port = k->port;
+	memcpy(e->sni, k->sni, len);
+	/* With the allocator's overhead. */
+	e->bytes = 16 + sizeof *e + len + 1;
+	return e;
 }
 
 enum epreg_answer epreg_request(struct epreg *r, const struct ep_key *k,
@@ -178,11 +337,14 @@ enum epreg_answer epreg_request(struct epreg *r, const struct ep_key *k,
 				const struct ep_done **out)
 {
 	enum epreg_answer ans;
+	struct entry *gone = NULL;
 
 	pthread_mutex_lock(&r->mu);
 	struct entry *e = find(r, k);
-	if (e && e->res) {
-		*out = e->res;
+	if (e && e->has_res) {
+		lru_remove(r, e);
+		e->refs++;
+		*out = &e->res;
 		ans = EPREG_DONE;
 	} else if (e) {
 		struct waiter *w = calloc(1, sizeof *w);
@@ -197,17 +359,18 @@ enum epreg_answer epreg_request(struct epreg *r, const struct ep_key *k,
 			ans = EPREG_WAIT;
 		}
 	} else {
-		e = calloc(1, sizeof *e);
+		e = entry_new(k);
 		struct waiter *w = r->claims ? calloc(1, sizeof *w) : NULL;
 		if (!e || (r->claims && !w)) {
 			free(e);
 			free(w);
 			ans = EPREG_NO_MEMORY;
 		} else {
-			e->key = *k;
 			size_t h = key_hash(k) & (r->nbuckets - 1);
 			e->next = r->buckets[h];
 			r->buckets[h] = e;
+			r->added++;
+			add_bytes(r, e->bytes);
 			if (++r->count > 2 * r->nbuckets)
 				grow(r);
 			ans = EPREG_PROBE;
@@ -218,43 +381,95 @@ enum epreg_answer epreg_request(struct epreg *r, const struct ep_key *k,
 				e->waiters = w;
 				ans = EPREG_CLAIM;
 			}
+			gone = drop_over(r);
 		}
 	}
 	pthread_mutex_unlock(&r->mu);
+	free_list(gone);
 	return ans;
 }
 
-const struct ep_done *epreg_publish(struct epreg *r, const struct ep_key *k,
-				    struct ep_done *d)
+static const struct ep_done *publish(struct epreg *r, const struct ep_key *k,
+				     struct ep_done *d, bool stored)
 {
 	bool woken[256] = { false };
 	struct waiter *list;
 
 	pthread_mutex_lock(&r->mu);
 	struct entry *e = find(r, k);
-	if (!e) {
+	if (!e || e->has_res) {
 		/* Cannot happen: the caller was told to probe it. */
 		pthread_mutex_unlock(&r->mu);
 		ep_done_free(d);
 		return NULL;
 	}
-	e->res = d;
+	/* Moved in: the chain now belongs to the entry. */
+	e->res = *d;
+	e->has_res = true;
+	e->stored = stored;
+	e->serial = ++r->serial;
+	size_t cb = chain_bytes(&e->res);
+	e->bytes += cb;
+	add_bytes(r, cb);
+	e->refs = 1; /* the caller's */
 	list = e->waiters;
 	e->waiters = NULL;
 	while (list) {
 		struct waiter *w = list;
 		list = w->next;
-		w->res = d;
+		w->res = &e->res;
+		e->refs++;
 		w->next = r->ready[w->worker];
 		r->ready[w->worker] = w;
 		if (w->worker < 256)
 			woken[w->worker] = true;
 	}
+	struct entry *gone = drop_over(r);
 	pthread_mutex_unlock(&r->mu);
+	free(d);
+	free_list(gone);
 	for (unsigned i = 0; i < r->workers && i < 256; i++)
 		if (woken[i])
 			r->wake(r->ctx, i);
-	return d;
+	return &e->res;
+}
+
+const struct ep_done *epreg_publish(struct epreg *r, const struct ep_key *k,
+				    struct ep_done *d)
+{
+	return publish(r, k, d, false);
+}
+
+const struct ep_done *epreg_publish_stored(struct epreg *r,
+					   const struct ep_key *k,
+					   struct ep_done *d)
+{
+	return publish(r, k, d, true);
+}
+
+void epreg_release(struct epreg *r, const struct ep_done *d)
+{
+	if (!d)
+		return;
+	/* The result is the entry's first member. */
+	struct entry *e = (struct entry *)(uintptr_t)d;
+	struct entry *gone = NULL;
+
+	pthread_mutex_lock(&r->mu);
+	if (e->refs && --e->refs == 0 && e->stored) {
+		lru_push(r, e);
+		gone = drop_over(r);
+	}
+	pthread_mutex_unlock(&r->mu);
+	free_list(gone);
+}
+
+const void *epreg_result_key(const struct ep_done *d)
+{
+	const struct entry *e = (const struct entry *)(uintptr_t)d;
+
+	/* Serials start at 1: never NULL. */
+	return (const void *)(uintptr_t)e->serial;
 }
 
 void epreg_claimed(struct epreg *r, const struct ep_key *k)
@@ -264,7 +479,7 @@ void epreg_claimed(struct epreg *r, const struct ep_key *k)
 
 	pthread_mutex_lock(&r->mu);
 	struct entry *e = find(r, k);
-	if (e && !e->res && e->waiters) {
+	if (e && !e->has_res && e->waiters) {
 		struct waiter *w = e->waiters;
 		e->waiters = w->next;
 		w->res = NULL;
@@ -299,4 +514,17 @@ void epreg_drain(struct epreg *r, unsigned worker)
 size_t epreg_count(const struct epreg *r)
 {
 	return r->count;
+}
+
+void epreg_stats(struct epreg *r, struct epreg_stats *out)
+{
+	pthread_mutex_lock(&r->mu);
+	*out = (struct epreg_stats){
+		.entries = r->count,
+		.bytes = r->bytes,
+		.peak_bytes = r->peak_bytes,
+		.added = r->added,
+		.dropped = r->dropped,
+	};
+	pthread_mutex_unlock(&r->mu);
 }

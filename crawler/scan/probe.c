@@ -72,8 +72,9 @@ struct host {
 	/* The TLSA records themselves, for DANE (data malloc'ed). */
 	struct verify_tlsa rec[VERIFY_MAX_TLSA];
 	size_t nrec;
-	/* Per address: the endpoint probe's result (registry-owned), and
-	 * whether this domain's TLSA records authenticate its chain. */
+	/* Per address: the endpoint probe's result (registry-owned; held
+	 * until probe_free releases it), and whether this domain's TLSA
+	 * records authenticate its chain. */
 	const struct ep_done *done[2 * PROBE_ADDR_MAX];
 	bool chain_ok[2 * PROBE_ADDR_MAX];
 };
@@ -670,8 +671,9 @@ static void host_chains(struct probe *p, struct host *h)
 		const struct ep_done *d = h->done[k];
 		if (d && d->nchain)
 			h->chain_ok[k] = dane_cache_chain_ok(
-			    p->env->dane, d, p->env->verify, d->chain,
-			    d->nchain, time(NULL), refs, nref, h->rec, h->nrec);
+			    p->env->dane, epreg_result_key(d), p->env->verify,
+			    d->chain, d->nchain, time(NULL), refs, nref, h->rec,
+			    h->nrec);
 	}
 }
 
@@ -752,8 +754,9 @@ static void write_domain_endpoints(struct probe *p, size_t i,
 		copy_field(b);
 		int named =
 		    d->nchain && p->env->names
-			? verify_leaf_names(p->env->names, d, d->chain[0].data,
-					    d->chain[0].len, p->domain)
+			? verify_leaf_names(p->env->names, epreg_result_key(d),
+					    d->chain[0].data, d->chain[0].len,
+					    p->domain)
 			: -1;
 		if (named >= 0)
 			copy_bool(b, named);
@@ -1051,6 +1054,9 @@ static void probe_free(struct probe *p)
 		jbuf_free(&h->tlsa);
 		for (size_t k = 0; k < h->nrec; k++)
 			free((void *)h->rec[k].data);
+		/* The registry may drop them now (epreg.h). */
+		for (size_t k = 0; k < 2 * PROBE_ADDR_MAX; k++)
+			epreg_release(p->env->reg, h->done[k]);
 	}
 	/* Hosts beyond nhosts were allocated but never named. */
 	free(p->hosts);

@@ -856,6 +856,11 @@ static int make_shared(struct shared *sh)
 		}
 		rc = -ENOMEM;
 		epreg_use_claims(sh->reg);
+		/* With claims a dropped result is read back (epreg.h). */
+		epreg_set_limit(sh->reg, cfg->endpoint_cache == SIZE_MAX ? 0
+					 : cfg->endpoint_cache
+					     ? cfg->endpoint_cache
+					     : EPREG_LIMIT_DEFAULT);
 		if (cfg->per_ip) {
 			sh->cap = ipcap_new(cfg->per_ip);
 			if (!sh->cap)
@@ -954,6 +959,11 @@ static void summarise(struct sched_summary *out, struct shared *sh,
 	out->endpoints_probed = atomic_load(&sh->endpoints);
 	out->endpoints_remote = cs->remote;
 	out->endpoints_taken_over = cs->taken_over;
+	struct epreg_stats rs;
+	epreg_stats(sh->reg, &rs);
+	out->registry_peak_bytes = rs.peak_bytes;
+	out->registry_dropped = rs.dropped;
+	out->registry_read_back = cs->read_back;
 	out->starttls_ok = atomic_load(&sh->starttls);
 	out->batches_written = atomic_load(&sh->batches_written);
 	out->batches_discarded = atomic_load(&sh->batches_discarded);

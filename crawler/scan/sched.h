@@ -38,6 +38,9 @@ struct sched_config {
 	const char *ca_file; /* the MTA-STS fetch's trust store; NULL: system */
 	size_t record_dict_samples; /* 0: RECORD_DICT_SAMPLES */
 	unsigned per_ip;	    /* concurrent probes per address, 0: none */
+	/* Bytes of idle endpoint results kept (epreg_set_limit); 0:
+	 * EPREG_LIMIT_DEFAULT, SIZE_MAX: all. */
+	size_t endpoint_cache;
 };
 
 struct sched_summary {
@@ -45,6 +48,9 @@ struct sched_summary {
 	uint64_t endpoints_probed;
 	uint64_t endpoints_remote;     /* results taken from other crawlers */
 	uint64_t endpoints_taken_over; /* claims of dead crawlers taken */
+	uint64_t registry_peak_bytes;  /* the endpoint registry's (epreg.h) */
+	uint64_t registry_dropped;     /* results it dropped past its limit */
+	uint64_t registry_read_back;   /* of them, read back from the rows */
 	uint64_t starttls_ok;
 	uint64_t records_raw, records_zstd; /* handshake record bytes */
 	uint64_t batches_written;
