@@ -9,17 +9,32 @@ static const char hexdig[] = "0123456789abcdef";
 
 void copy_field(struct jbuf *b)
 {
-	jbuf_puts(b, "\t");
+	jbuf_append(b, "\t", 1);
 }
 
 void copy_row_end(struct jbuf *b)
 {
-	jbuf_puts(b, "\n");
+	jbuf_append(b, "\n", 1);
 }
 
 void copy_null(struct jbuf *b)
 {
-	jbuf_puts(b, "\\N");
+	jbuf_append(b, "\\N", 2);
+}
+
+/*
+ * Whether byte c goes out as it is: printable ASCII and the control
+ * characters COPY leaves alone. Not: the escapes below (backslash, tab,
+ * newline, carriage return; the double quote in array elements only),
+ * NUL (text cannot hold it) and bytes from 0x80 on (checked as UTF-8).
+ * Runs of such bytes (nearly every name) go to the buffer with one
+ * append: escaping byte by byte was a fifth of a DNS-only scan's
+ * instructions.
+ */
+static inline bool plain(unsigned char c, bool array)
+{
+	return c != 0 && c < 0x80 && c != '\\' && c != '\t' && c != '\n' &&
+	       c != '\r' && !(array && c == '"');
 }
 
 /* Length of the valid UTF-8 sequence at s, or 0: PostgreSQL text takes
@@ -41,34 +56,43 @@ static void escape(struct jbuf *b, const char *s, size_t len, bool array)
 	for (size_t i = 0; i < len;) {
 		unsigned char c = p[i];
 		size_t n;
+		if (plain(c, array)) {
+			size_t j = i + 1;
+			while (j < len && plain(p[j], array))
+				j++;
+			jbuf_append(b, s + i, j - i);
+			i = j;
+			continue;
+		}
 		switch (c) {
 		case '\\':
-			jbuf_puts(b, array ? "\\\\\\\\" : "\\\\");
+			if (array)
+				jbuf_append(b, "\\\\\\\\", 4);
+			else
+				jbuf_append(b, "\\\\", 2);
 			i++;
 			continue;
 		case '"':
-			if (array)
-				jbuf_puts(b, "\\\\\"");
-			else
-				jbuf_puts(b, "\"");
+			/* only in an array: plain in text */
+			jbuf_append(b, "\\\\\"", 3);
 			i++;
 			continue;
 		case '\t':
-			jbuf_puts(b, "\\t");
+			jbuf_append(b, "\\t", 2);
 			i++;
 			continue;
 		case '\n':
-			jbuf_puts(b, "\\n");
+			jbuf_append(b, "\\n", 2);
 			i++;
 			continue;
 		case '\r':
-			jbuf_puts(b, "\\r");
+			jbuf_append(b, "\\r", 2);
 			i++;
 			continue;
 		}
 		n = utf8_len(p + i, len - i);
 		if (n == 0) {
-			jbuf_puts(b, "\xef\xbf\xbd"); /* U+FFFD */
+			jbuf_append(b, "\xef\xbf\xbd", 3); /* U+FFFD */
 			i++;
 		} else {
 			jbuf_append(b, s + i, n);
@@ -98,9 +122,28 @@ void copy_strs(struct jbuf *b, const char *const *v, size_t n)
 	}
 }
 
+/* v in decimal into the end of buf[24]; returns where it starts. printf
+ * cost a sixth of a DNS-only scan's instructions, mostly for ids. */
+static char *itoa_end(char buf[24], int64_t v)
+{
+	char *e = buf + 24;
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+	do {
+		*--e = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--e = '-';
+	return e;
+}
+
 void copy_int(struct jbuf *b, int64_t v)
 {
-	jbuf_printf(b, "%" PRId64, v);
+	char buf[24];
+	char *s = itoa_end(buf, v);
+
+	jbuf_append(b, s, (size_t)(buf + 24 - s));
 }
 
 void copy_bool(struct jbuf *b, bool v)
@@ -135,27 +178,27 @@ void copy_array_begin(struct copy_array *a, struct jbuf *b)
 {
 	a->b = b;
 	a->n = 0;
-	jbuf_puts(b, "{");
+	jbuf_append(b, "{", 1);
 }
 
 static void element_start(struct copy_array *a)
 {
 	if (a->n++)
-		jbuf_puts(a->b, ",");
+		jbuf_append(a->b, ",", 1);
 }
 
 void copy_array_text(struct copy_array *a, const char *s, size_t len)
 {
 	element_start(a);
-	jbuf_puts(a->b, "\"");
+	jbuf_append(a->b, "\"", 1);
 	escape(a->b, s, len, true);
-	jbuf_puts(a->b, "\"");
+	jbuf_append(a->b, "\"", 1);
 }
 
 void copy_array_int(struct copy_array *a, int64_t v)
 {
 	element_start(a);
-	jbuf_printf(a->b, "%" PRId64, v);
+	copy_int(a->b, v);
 }
 
 void copy_array_bytea(struct copy_array *a, const uint8_t *p, size_t len)
@@ -170,5 +213,5 @@ void copy_array_bytea(struct copy_array *a, const uint8_t *p, size_t len)
 
 void copy_array_end(struct copy_array *a)
 {
-	jbuf_puts(a->b, "}");
+	jbuf_append(a->b, "}", 1);
 }

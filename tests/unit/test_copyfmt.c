@@ -1,4 +1,5 @@
 /* COPY text encoding: escapes, invalid UTF-8, arrays and bytea. */
+#include <stdint.h>
 #include <string.h>
 
 #include "crawler/store/copyfmt.h"
@@ -23,6 +24,9 @@ UNIT_TEST(test_copy_text_table)
 		{ "caf\xc3\xa9", 5, "caf\xc3\xa9" },
 		{ "\xc0\xaf", 2, "\xef\xbf\xbd\xef\xbf\xbd" }, /* overlong */
 		{ "\xed\xa0\x80", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
+		/* other control characters pass as they are */
+		{ "a\x01\x0b\x0c\x1f\x7f", 6, "a\x01\x0b\x0c\x1f\x7f" },
+		{ "\\\t\xc3\xa9x\xc3", 6, "\\\\\\t\xc3\xa9x\xef\xbf\xbd" },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		struct jbuf b;
@@ -69,6 +73,14 @@ UNIT_TEST(test_copy_arrays_and_bytea)
 	copy_int(&b, 7);
 	copy_row_end(&b);
 	CHECK_STR(b.data, "a\\tb\t\\N\tc\t7\n", "leading fields");
+	jbuf_reset(&b);
+	copy_int(&b, 0);
+	copy_field(&b);
+	copy_int(&b, INT64_MIN);
+	copy_field(&b);
+	copy_int(&b, INT64_MAX);
+	CHECK_STR(b.data, "0\t-9223372036854775808\t9223372036854775807",
+		  "integers");
 	jbuf_free(&b);
 }
 
