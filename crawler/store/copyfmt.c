@@ -7,19 +7,36 @@
 
 static const char hexdig[] = "0123456789abcdef";
 
+/*
+ * jbuf_append() with the common case inline: the bytes fit in what is
+ * allocated (cap never exceeds max + 1, so they fit the maximum too).
+ * One-byte separators through the library call were 7 % of a DNS-only
+ * scan's instructions.
+ */
+static inline void put(struct jbuf *b, const char *s, size_t n)
+{
+	if (!b->failed && b->len + n < b->cap) {
+		memcpy(b->data + b->len, s, n);
+		b->len += n;
+		b->data[b->len] = '\0';
+		return;
+	}
+	jbuf_append(b, s, n);
+}
+
 void copy_field(struct jbuf *b)
 {
-	jbuf_append(b, "\t", 1);
+	put(b, "\t", 1);
 }
 
 void copy_row_end(struct jbuf *b)
 {
-	jbuf_append(b, "\n", 1);
+	put(b, "\n", 1);
 }
 
 void copy_null(struct jbuf *b)
 {
-	jbuf_append(b, "\\N", 2);
+	put(b, "\\N", 2);
 }
 
 /*
@@ -60,42 +77,42 @@ static void escape(struct jbuf *b, const char *s, size_t len, bool array)
 			size_t j = i + 1;
 			while (j < len && plain(p[j], array))
 				j++;
-			jbuf_append(b, s + i, j - i);
+			put(b, s + i, j - i);
 			i = j;
 			continue;
 		}
 		switch (c) {
 		case '\\':
 			if (array)
-				jbuf_append(b, "\\\\\\\\", 4);
+				put(b, "\\\\\\\\", 4);
 			else
-				jbuf_append(b, "\\\\", 2);
+				put(b, "\\\\", 2);
 			i++;
 			continue;
 		case '"':
 			/* only in an array: plain in text */
-			jbuf_append(b, "\\\\\"", 3);
+			put(b, "\\\\\"", 3);
 			i++;
 			continue;
 		case '\t':
-			jbuf_append(b, "\\t", 2);
+			put(b, "\\t", 2);
 			i++;
 			continue;
 		case '\n':
-			jbuf_append(b, "\\n", 2);
+			put(b, "\\n", 2);
 			i++;
 			continue;
 		case '\r':
-			jbuf_append(b, "\\r", 2);
+			put(b, "\\r", 2);
 			i++;
 			continue;
 		}
 		n = utf8_len(p + i, len - i);
 		if (n == 0) {
-			jbuf_append(b, "\xef\xbf\xbd", 3); /* U+FFFD */
+			put(b, "\xef\xbf\xbd", 3); /* U+FFFD */
 			i++;
 		} else {
-			jbuf_append(b, s + i, n);
+			put(b, s + i, n);
 			i += n;
 		}
 	}
@@ -143,12 +160,12 @@ void copy_int(struct jbuf *b, int64_t v)
 	char buf[24];
 	char *s = itoa_end(buf, v);
 
-	jbuf_append(b, s, (size_t)(buf + 24 - s));
+	put(b, s, (size_t)(buf + 24 - s));
 }
 
 void copy_bool(struct jbuf *b, bool v)
 {
-	jbuf_append(b, v ? "t" : "f", 1);
+	put(b, v ? "t" : "f", 1);
 }
 
 static void hex(struct jbuf *b, const uint8_t *p, size_t len)
@@ -160,17 +177,17 @@ static void hex(struct jbuf *b, const uint8_t *p, size_t len)
 		chunk[n++] = hexdig[p[i] >> 4];
 		chunk[n++] = hexdig[p[i] & 15];
 		if (n == sizeof chunk) {
-			jbuf_append(b, chunk, n);
+			put(b, chunk, n);
 			n = 0;
 		}
 	}
-	jbuf_append(b, chunk, n);
+	put(b, chunk, n);
 }
 
 void copy_bytea(struct jbuf *b, const uint8_t *p, size_t len)
 {
 	/* bytea hex input is \x..., and COPY needs the backslash doubled. */
-	jbuf_puts(b, "\\\\x");
+	put(b, "\\\\x", 3);
 	hex(b, p, len);
 }
 
@@ -178,21 +195,21 @@ void copy_array_begin(struct copy_array *a, struct jbuf *b)
 {
 	a->b = b;
 	a->n = 0;
-	jbuf_append(b, "{", 1);
+	put(b, "{", 1);
 }
 
 static void element_start(struct copy_array *a)
 {
 	if (a->n++)
-		jbuf_append(a->b, ",", 1);
+		put(a->b, ",", 1);
 }
 
 void copy_array_text(struct copy_array *a, const char *s, size_t len)
 {
 	element_start(a);
-	jbuf_append(a->b, "\"", 1);
+	put(a->b, "\"", 1);
 	escape(a->b, s, len, true);
-	jbuf_append(a->b, "\"", 1);
+	put(a->b, "\"", 1);
 }
 
 void copy_array_int(struct copy_array *a, int64_t v)
@@ -213,5 +230,5 @@ void copy_array_bytea(struct copy_array *a, const uint8_t *p, size_t len)
 
 void copy_array_end(struct copy_array *a)
 {
-	jbuf_append(a->b, "}", 1);
+	put(a->b, "}", 1);
 }
