@@ -577,9 +577,17 @@ enum dns_rc dns_msg_parse(const uint8_t *pkt, size_t len, struct dns_msg *out)
 	struct dns_cursor c;
 	enum dns_rc rc;
 
-	/* Everything before rr[] is small; rr[] and names[] are only read
-	 * below nrr and names_used. */
-	memset(out, 0, offsetof(struct dns_msg, rr));
+	/* Zero what comes before qname and after it up to opt.ede[];
+	 * qname[] is a string (emptied), ede[], rr[] and names[] are only
+	 * read below n_ede, nrr and names_used. Clearing the whole front
+	 * (1.2 KiB, mostly qname) was 3 % of a DNS-only scan's
+	 * instructions. */
+	memset(out, 0, offsetof(struct dns_msg, qname));
+	out->qname[0] = '\0';
+	memset((char *)out + offsetof(struct dns_msg, qtype), 0,
+	       offsetof(struct dns_msg, opt.ede) -
+		   offsetof(struct dns_msg, qtype));
+	out->nrr = 0;
 	out->trailing = 0;
 	out->names_used = 0;
 

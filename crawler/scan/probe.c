@@ -100,9 +100,10 @@ struct probe {
 	size_t nhosts;
 	struct host *hosts;
 
-	/* (qtype, qname) of every rrset row written, to write each once. */
-	size_t nkeys;
-	char **keys;
+	/* (qtype, qname) of every rrset row written, to write each once
+	 * (see seen_key()). */
+	char *keys;
+	size_t keys_len, keys_cap;
 
 	unsigned ep_probed, ep_starttls;
 	/* endpoint and certificate rows of the probes this domain made
@@ -140,22 +141,33 @@ static void oom(struct probe *p)
 
 static bool seen_key(struct probe *p, const char *qname, uint16_t qtype)
 {
-	char key[DNS_NAME_TEXT_MAX + 8];
-	char **keys;
+	size_t n = strlen(qname);
 
-	snprintf(key, sizeof key, "%u %s", qtype, qname);
-	for (size_t i = 0; i < p->nkeys; i++)
-		if (strcmp(p->keys[i], key) == 0)
+	/* keys: entries of the qtype's two bytes, the name and its NUL. */
+	for (size_t at = 0; at < p->keys_len;) {
+		const char *k = p->keys + at;
+		size_t kn = strlen(k + 2);
+		if ((uint16_t)((uint8_t)k[0] << 8 | (uint8_t)k[1]) == qtype &&
+		    kn == n && memcmp(k + 2, qname, n) == 0)
 			return true;
-	keys = realloc(p->keys, (p->nkeys + 1) * sizeof *keys);
-	if (!keys || !(keys[p->nkeys] = strdup(key))) {
-		if (keys)
-			p->keys = keys;
-		oom(p);
-		return true;
+		at += 2 + kn + 1;
 	}
-	p->keys = keys;
-	p->nkeys++;
+	if (p->keys_len + n + 3 > p->keys_cap) {
+		size_t cap = p->keys_cap ? p->keys_cap : 256;
+		while (cap < p->keys_len + n + 3)
+			cap *= 2;
+		char *k = realloc(p->keys, cap);
+		if (!k) {
+			oom(p);
+			return true;
+		}
+		p->keys = k;
+		p->keys_cap = cap;
+	}
+	p->keys[p->keys_len] = (char)(qtype >> 8);
+	p->keys[p->keys_len + 1] = (char)(qtype & 0xff);
+	memcpy(p->keys + p->keys_len + 2, qname, n + 1);
+	p->keys_len += n + 3;
 	return false;
 }
 
@@ -1054,8 +1066,6 @@ static void probe_free(struct probe *p)
 	}
 	/* Hosts beyond nhosts were allocated but never named. */
 	free(p->hosts);
-	for (size_t i = 0; i < p->nkeys; i++)
-		free(p->keys[i]);
 	free(p->keys);
 	jbuf_free(&p->rrset);
 	jbuf_free(&p->apex_cname);
