@@ -244,10 +244,19 @@ uint32_t dns_cursor_u32(struct dns_cursor *c)
 /* Letters, digits and '-' of host names, plus '_' which is everywhere in
  * our names (_25._tcp TLSA owners, _mta-sts, _smtp._tls) and must stay
  * readable. */
-static bool name_plain_byte(uint8_t b)
+/* Letters, digits, '-' and '_' as a bitmap of the 256 byte values:
+ * '-' 0x2d, '0'-'9' 0x30-0x39; 'A'-'Z' 0x41-0x5a, '_' 0x5f, 'a'-'z'
+ * 0x61-0x7a. */
+static const uint64_t name_plain_map[4] = {
+	0x03ff200000000000ULL,
+	0x07fffffe87fffffeULL,
+	0,
+	0,
+};
+
+static inline bool name_plain_byte(uint8_t b)
 {
-	return (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') ||
-	       (b >= '0' && b <= '9') || b == '-' || b == '_';
+	return (name_plain_map[b >> 6] >> (b & 63)) & 1;
 }
 
 /* Appends one label in presentation form at out[*o], keeping room for the
@@ -261,6 +270,20 @@ static bool name_put_label(char *out, size_t cap, size_t *o,
 		if (w + 1 >= cap)
 			return false;
 		out[w++] = '.';
+	}
+	/* The common label: plain bytes only, and room for all of them. */
+	if (w + n < cap) {
+		size_t i = 0;
+		while (i < n && name_plain_byte(label[i])) {
+			uint8_t b = label[i];
+			out[w + i] =
+			    (char)(b >= 'A' && b <= 'Z' ? b | 0x20 : b);
+			i++;
+		}
+		if (i == n) {
+			*o = w + n;
+			return true;
+		}
 	}
 	for (size_t i = 0; i < n; i++) {
 		uint8_t b = label[i];
