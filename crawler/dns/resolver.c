@@ -392,7 +392,9 @@ struct resolver {
 	size_t ids_used;
 	struct rq **byid; /* [65536]: the lookup holding each query id */
 
-	uint8_t (*rbuf)[RESOLVER_RECV_MAX]; /* [RESOLVER_RECV_BATCH] */
+	uint8_t (*rbuf)[RESOLVER_RECV_MAX];	   /* [RESOLVER_RECV_BATCH] */
+	struct mmsghdr rmsgs[RESOLVER_RECV_BATCH]; /* each over its rbuf */
+	struct iovec riov[RESOLVER_RECV_BATCH];
 
 	struct dns_msg *pool[RESOLVER_MSG_POOL];
 	size_t n_pool;
@@ -762,20 +764,14 @@ static void on_udp(uv_poll_t *h, int status, int events)
 {
 	struct usock *s = h->data;
 	struct resolver *r = s->r;
-	struct mmsghdr msgs[RESOLVER_RECV_BATCH];
-	struct iovec iov[RESOLVER_RECV_BATCH];
+	struct mmsghdr *msgs = r->rmsgs;
 
 	(void)status;
 	(void)events;
 	enter(r);
 	while (!r->closing) {
-		for (unsigned i = 0; i < RESOLVER_RECV_BATCH; i++) {
-			iov[i] =
-			    (struct iovec){ r->rbuf[i], RESOLVER_RECV_MAX };
-			memset(&msgs[i], 0, sizeof msgs[i]);
-			msgs[i].msg_hdr.msg_iov = &iov[i];
-			msgs[i].msg_hdr.msg_iovlen = 1;
-		}
+		/* r->rmsgs point at r->rbuf since resolver_new(); the kernel
+		 * writes only msg_len and msg_flags. */
 		int n = recvmmsg(s->fd, msgs, RESOLVER_RECV_BATCH, MSG_DONTWAIT,
 				 NULL);
 		if (n < 0) {
@@ -1556,6 +1552,11 @@ struct resolver *resolver_new(uv_loop_t *loop,
 		*err = "out of memory";
 		resolver_release(r);
 		return NULL;
+	}
+	for (unsigned i = 0; i < RESOLVER_RECV_BATCH; i++) {
+		r->riov[i] = (struct iovec){ r->rbuf[i], RESOLVER_RECV_MAX };
+		r->rmsgs[i].msg_hdr.msg_iov = &r->riov[i];
+		r->rmsgs[i].msg_hdr.msg_iovlen = 1;
 	}
 	for (unsigned i = 0; i < r->nsocks; i++) {
 		int rc =
