@@ -4,6 +4,7 @@
  * dns_wire.h for the contracts; the comments here say why.
  */
 #include "crawler/dns/dns_wire.h"
+#include "crawler/util/addr.h"
 
 #include <arpa/inet.h>
 #include <stddef.h>
@@ -725,30 +726,6 @@ enum dns_rc dns_rr_mx(const uint8_t *pkt, size_t len, const struct dns_rr *rr,
 	return rdata_close(&c);
 }
 
-/* Dotted quad of a[4], as inet_ntop() writes it: glibc's goes through
- * sprintf, which was 4 % of a DNS-only scan's instructions. */
-static enum dns_rc ipv4_text(const uint8_t a[4], char *text, size_t textlen)
-{
-	char buf[16];
-	size_t o = 0;
-
-	for (int i = 0; i < 4; i++) {
-		unsigned v = a[i];
-		if (i)
-			buf[o++] = '.';
-		if (v >= 100)
-			buf[o++] = (char)('0' + v / 100);
-		if (v >= 10)
-			buf[o++] = (char)('0' + v / 10 % 10);
-		buf[o++] = (char)('0' + v % 10);
-	}
-	if (o + 1 > textlen)
-		return DNS_RC_NO_SPACE;
-	memcpy(text, buf, o);
-	text[o] = '\0';
-	return DNS_OK;
-}
-
 /* The address of an A or AAAA record, raw and as text. */
 static enum dns_rc rr_address(const uint8_t *pkt, size_t len,
 			      const struct dns_rr *rr, uint16_t type, int af,
@@ -765,9 +742,7 @@ static enum dns_rc rr_address(const uint8_t *pkt, size_t len,
 	if (rc != DNS_OK)
 		return rc;
 	memcpy(addr, a, addrlen);
-	if (af == AF_INET)
-		return ipv4_text(addr, text, textlen);
-	if (!inet_ntop(af, addr, text, (socklen_t)textlen))
+	if (!addr_text(af, addr, text, textlen))
 		return DNS_RC_NO_SPACE;
 	return DNS_OK;
 }
