@@ -3,8 +3,8 @@
  * functions over bytes (no I/O, no globals, no allocation).
  *
  * Debian's c-ares (1.18.1) can neither set the DO bit nor parse OPT or TLSA
- * records, so mxcrawl builds its own query packets, sends them itself
- * (resolver.c), and reads the raw answers with the walker below. Everything
+ * records, so mxcrawl builds its own query packets and hands them to
+ * ares_send(), and reads the raw answers with the walker below. Everything
  * read from the network goes through a bounds-checked cursor whose error
  * sticks, and names are decompressed under the rules of RFC 9267: pointers
  * only go backwards, their number is capped, labels and names keep their

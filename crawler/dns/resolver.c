@@ -2,40 +2,36 @@
  * DNS lookups on a libuv loop (see resolver.h).
  *
  * Three layers, kept apart:
- *   - transport: a few connected UDP sockets per server, each watched by a
- *     uv_poll_t. Queries made while the loop runs callbacks are sent
- *     together (sendmmsg) just before the loop polls again; answers are
- *     read in batches (recvmmsg). A truncated answer (TC) is asked again
- *     over TCP, one connection per query. Every try has the same timeout,
- *     so the tries in flight form a queue in deadline order under one
- *     timer. Nothing here knows DNSSEC.
+ *   - plumbing: c-ares tells us through its socket-state callback which
+ *     sockets to watch; each gets a uv_poll_t, and one uv_timer_t is re-armed
+ *     from ares_timeout() whenever we leave c-ares. Nothing here knows DNS.
  *   - one small state machine per lookup (struct rq): ask, maybe ask again
- *     with CD and then once more without, deliver. Its input is "this try
- *     ended": an answer, a timeout, an error.
+ *     with CD and then once more without, deliver. Its input is "c-ares
+ *     finished this query".
  *   - resolver_judge(): the DNSSEC verdict, a pure function of the answers.
  *
- * Why not c-ares any more: a callgrind profile of a DNS-only scan spent
- * about a sixth of the crawler's instructions inside c-ares (it parses
- * every answer's question again, with allocations, and walks its query
- * lists), it reads one datagram per system call, and all of a channel's
- * queries share one UDP socket, whose receive buffer is where answers were
- * dropped under load. The parts of it we used are small: send our own
- * packet, match the answer by id and question, retry, TCP on truncation.
- *
- * A timed-out try is sent again with the same id (a late answer to an
- * earlier try still counts), to the next server, timeout_ms per try and
- * server, `tries` rounds: a lookup turns into a timeout only after all.
+ * Things c-ares 1.18.1 does that shape this file:
+ *   - ares_send() keeps the query id we put in the packet (query->qid is read
+ *     from the buffer; later releases assign their own), so we choose
+ *     random ids and keep the in-flight ones unique per channel.
+ *   - It doubles the per-try timeout after every round over the servers, so
+ *     with its own retries a lookup would take timeout x (2^tries - 1). We
+ *     give it one try and retry ourselves (same id, so a late answer to an
+ *     earlier try still matches), which makes the bound timeout x tries per
+ *     server, as resolver.h promises.
+ *   - It may call a query's callback from inside ares_send() (no socket,
+ *     write failure), and calls every pending callback from ares_destroy().
+ *     The first kind is deferred to an idle handle, and ares_destroy() is
+ *     only ever called outside c-ares (never from one of its callbacks).
  */
 #include <errno.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
+#include <ares.h>
 #include <uv.h>
 
 #include "crawler/dns/resolver.h"
@@ -45,7 +41,6 @@
 /* Sanity bounds on the configuration: beyond these it is a typo. */
 #define RESOLVER_MAX_TIMEOUT_MS 600000
 #define RESOLVER_MAX_TRIES 16
-#define RESOLVER_MAX_SERVERS 8
 /*
  * Lookups pending at once. Each holds at most one of the 65536 query ids;
  * staying at half the id space keeps the random pick of a free id at two
@@ -65,41 +60,17 @@
  * recursion of other clients.
  */
 #define RESOLVER_MAX_INFLIGHT 512
-/*
- * UDP sockets per server. The answers to a socket's queries wait in its
- * receive buffer until the loop reads them; spreading the queries keeps
- * each socket's share (at most RESOLVER_MAX_INFLIGHT / 4 = 128 answers)
- * well inside its buffer even when the loop is late, and the kernel
- * spreads the resolver's replies over four queues.
- */
-#define RESOLVER_SOCKS_PER_SERVER 4
 /* Parsed messages kept for reuse. At most two are in use at a time (an
  * answer and its CD answer), during the callback only. */
 #define RESOLVER_MSG_POOL 4
 /*
- * Receive buffer asked for each UDP socket. On loopback each small
- * datagram costs 1-2 KiB of buffer (skb truesize): the default 208 KiB
- * dropped answers at 500 lookups in flight on one socket, and every
- * dropped answer costs a whole timeout. SO_RCVBUF is capped at
- * net.core.rmem_max; as root SO_RCVBUFFORCE is tried first.
+ * Receive buffer asked for c-ares' sockets. All answers come back on one
+ * UDP socket, and on loopback each small datagram costs 1-2 KiB of buffer
+ * (skb truesize): the default 208 KiB dropped answers at 500 lookups in
+ * flight, and every dropped answer costs a whole timeout. The kernel caps
+ * this at net.core.rmem_max.
  */
-#define RESOLVER_SOCK_RCVBUF (1024 * 1024)
-/* Datagrams read per recvmmsg() call, and the size of each buffer: a
- * server may ignore our EDNS size; a longer datagram is taken as
- * truncated and asked over TCP. */
-#define RESOLVER_RECV_BATCH 32
-#define RESOLVER_RECV_MAX 4096
-/* The sockets' rest after a read while at least so many lookups are out
- * (see on_udp()). */
-#define RESOLVER_REST_MS 1
-#define RESOLVER_REST_MIN_INFLIGHT 64
-/* Finished lookups kept for reuse per resolver, with room for names of
- * fewer than RESOLVER_RQ_NAME bytes (longer ones are allocated and
- * freed as they come). */
-#define RESOLVER_RQ_POOL 1024
-#define RESOLVER_RQ_NAME 128
-/* Queries sent per sendmmsg() call. */
-#define RESOLVER_SEND_BATCH 64
+#define RESOLVER_SOCK_RCVBUF (4 * 1024 * 1024)
 /* Bytes of the first EDE's EXTRA-TEXT handed to callbacks (NUL included);
  * longer texts are cut. Unbound's are about 150 bytes. */
 #define RESOLVER_EDE_TEXT_MAX 512
@@ -255,20 +226,11 @@ enum dnssec_status resolver_judge(bool validating,
 
 /* ---- Structures ---------------------------------------------------- */
 
-/* How one try ended: the transport's word to the lookup. */
-enum try_status {
-	TRY_ANSWER = 0, /* the answer is in abuf */
-	TRY_TIMEOUT,
-	TRY_REFUSED,   /* ECONNREFUSED: nothing listens there */
-	TRY_ERROR,     /* another send, receive or TCP failure */
-	TRY_CANCELLED, /* resolver_free() */
-};
-
 /* One lookup's life. */
 enum rq_state {
 	RQ_NEW = 0,   /* allocated, nothing sent yet */
 	RQ_QUEUED,    /* built, waiting for one of RESOLVER_MAX_INFLIGHT */
-	RQ_ASKING,    /* the query is out */
+	RQ_ASKING,    /* the query is with c-ares */
 	RQ_ASKING_CD, /* SERVFAIL kept in `first`; the CD query is out */
 	/* SERVFAIL without a DNSSEC EDE in `first`, the CD query answered
 	 * (kept in `cd`): the repeat without CD is out (resolver.h) */
@@ -288,18 +250,11 @@ static const char *const rq_state_names[] = {
 	[RQ_DONE] = "done",
 };
 
-struct usock;
-struct tcpq;
-
 struct rq {
 	struct resolver *r;
 	struct rq *prev, *next; /* r->live: every lookup not yet delivered */
 	struct rq *dnext;	/* r->deferred queue, or r->wait queue */
-	/* r->tq_*: the tries in flight, in deadline order */
-	struct rq *tprev, *tnext;
-	bool in_tq;
-	int outq_at;   /* index in r->outq while waiting to be sent, or -1 */
-	bool inflight; /* counted in r->n_inflight */
+	bool inflight;		/* counted in r->n_inflight */
 	resolver_cb cb;
 	void *arg;
 	enum rq_state state;
@@ -307,15 +262,12 @@ struct rq {
 	unsigned qflags; /* DNS_QUERY_CHAOS or 0, for every query built */
 	uint16_t id;
 	bool has_id;
-	bool pooled; /* name[] has RESOLVER_RQ_NAME bytes: back to r->free_rq */
-	unsigned sends_left; /* re-sends left after a timeout, this phase */
-	unsigned attempt;    /* sends so far this phase: picks the server */
-	unsigned server0;    /* the lookup's first server (rotation) */
-	unsigned server;     /* the server of the current try */
-	bool use_tcp;	     /* truncated over UDP: the phase goes on by TCP */
-	struct usock *sock;  /* the UDP socket of the current try */
-	struct tcpq *tcp;    /* the TCP connection of the current try */
-	uint64_t deadline_ns;
+	unsigned tries_left; /* re-sends left after a timeout, this phase */
+	/* ares_send() may call back before it returns; then we only note
+	 * the status here and act once it has returned. */
+	bool in_send;
+	bool sync_done;
+	int sync_status;
 	/* RQ_DEFERRED: what to deliver. */
 	/* deferred in RQ_ASKING_CD or RQ_ASKING_AGAIN: deliver `first` */
 	bool def_cd;
@@ -328,62 +280,36 @@ struct rq {
 	uint8_t *cd;	       /* the CD answer while asking again */
 	size_t cd_len;
 	size_t qlen;
-	size_t qend; /* end of the question in qbuf (after type and class) */
 	uint8_t qbuf[DNS_QUERY_MAX];
 	char name[]; /* as given, to build the CD query */
 };
 
-/* A connected UDP socket to one server. */
-struct usock {
+/* A socket c-ares asked us to watch. */
+struct rsock {
 	uv_poll_t poll;
 	struct resolver *r;
-	int fd;
-	unsigned server;
-	unsigned inflight; /* tries whose current send went here */
-};
-
-/* One query over TCP (RFC 7766: two length bytes, then the message). */
-struct tcpq {
-	uv_tcp_t h;
-	uv_connect_t conn;
-	uv_write_t wr;
-	struct resolver *r;
-	struct rq *q; /* NULL once the lookup is done with it */
-	uint8_t *buf; /* what was read: length prefix and message */
-	size_t have;
-	uint8_t out[2 + DNS_QUERY_MAX];
-};
-
-struct server {
-	struct sockaddr_storage ss;
-	socklen_t len;
+	ares_socket_t fd;
+	struct rsock *next;
 };
 
 struct resolver {
 	uv_loop_t *loop;
+	ares_channel channel;
+	bool timer_fired; /* on_timer ran: the next rearm must recompute */
 	bool validating;
 	unsigned tries;
-	uint64_t timeout_ns;
 	bool trace; /* state changes to stderr (debug builds) */
 
-	struct server servers[RESOLVER_MAX_SERVERS];
-	unsigned nservers;
-	unsigned next_server;
-	struct usock *socks; /* RESOLVER_SOCKS_PER_SERVER per server */
-	unsigned nsocks;
-
-	uv_timer_t timer;     /* the first deadline of tq */
-	uv_idle_t idle;	      /* runs deferred callbacks */
-	uv_prepare_t prepare; /* sends outq before the loop polls */
-	uv_timer_t rest;      /* the sockets' rest (on_udp()) */
-	bool resting;
+	uv_timer_t timer; /* c-ares' next timeout */
+	uv_idle_t idle;	  /* runs deferred callbacks */
+	struct rsock *socks;
 	unsigned open_handles; /* closed in shutdown; freed at zero */
 
-	/* Depth of our frames on the stack that hold user code;
+	/* Depth of our frames on the stack that hold c-ares or user code;
 	 * resolver_free() inside them is carried out when it drops to 0. */
 	unsigned depth;
 	bool closing; /* resolver_free() was called */
-	bool shut;    /* lookups cancelled, handles closing */
+	bool shut;    /* c-ares destroyed, handles closing */
 
 	struct rq *live;
 	size_t n_live;
@@ -392,39 +318,22 @@ struct resolver {
 	 * delivered, at most RESOLVER_MAX_INFLIGHT. */
 	struct rq *wait_head, *wait_tail;
 	size_t n_inflight;
-	/* Tries in flight in deadline order (the timeout is the same for
-	 * all, so this is the order they were sent in). */
-	struct rq *tq_head, *tq_tail;
-	/* UDP tries waiting for the next sendmmsg(). */
-	struct rq *outq[RESOLVER_MAX_INFLIGHT];
-	unsigned n_out;
 
 	uint64_t sent;
 	uint64_t rng;
 	size_t ids_used;
-	struct rq **byid; /* [65536]: the lookup holding each query id */
-
-	uint8_t (*rbuf)[RESOLVER_RECV_MAX];	   /* [RESOLVER_RECV_BATCH] */
-	struct mmsghdr rmsgs[RESOLVER_RECV_BATCH]; /* each over its rbuf */
-	struct iovec riov[RESOLVER_RECV_BATCH];
+	uint64_t ids[65536 / 64];
 
 	struct dns_msg *pool[RESOLVER_MSG_POOL];
 	size_t n_pool;
-	/* Lookups done, kept for reuse (malloc and free were a tenth of the
-	 * crawler's CPU in a DNS-only scan); linked by dnext. */
-	struct rq *free_rq;
-	unsigned n_free_rq;
 	char ede_text[RESOLVER_EDE_TEXT_MAX];
 };
 
-static void try_ended(struct rq *q, enum try_status st, const uint8_t *abuf,
-		      size_t alen);
-static void try_send(struct rq *q);
+static void rq_step(struct rq *q, int status, const uint8_t *abuf, size_t alen);
+static void rq_send(struct rq *q);
 static void pump(struct resolver *r);
 static void leave(struct resolver *r);
 static void on_idle(uv_idle_t *h);
-static void on_handle_closed(uv_handle_t *h);
-static void resolver_release(struct resolver *r);
 
 /* ---- Small helpers ------------------------------------------------- */
 
@@ -440,16 +349,19 @@ static void rq_set_state(struct rq *q, enum rq_state s)
 	q->state = s;
 }
 
-static enum resolver_rc rc_from_try(enum try_status st)
+static enum resolver_rc rc_from_ares(int status)
 {
-	switch (st) {
-	case TRY_ANSWER:
+	switch (status) {
+	case ARES_SUCCESS:
 		return RESOLVER_OK;
-	case TRY_TIMEOUT:
+	case ARES_ETIMEOUT:
 		return RESOLVER_TIMEOUT;
-	case TRY_REFUSED:
+	case ARES_ECONNREFUSED:
 		return RESOLVER_CONN_REFUSED;
-	case TRY_CANCELLED:
+	case ARES_ENOMEM:
+		return RESOLVER_NO_MEMORY;
+	case ARES_EDESTRUCTION:
+	case ARES_ECANCELLED:
 		return RESOLVER_CANCELLED;
 	default:
 		return RESOLVER_ERROR;
@@ -466,20 +378,18 @@ static uint16_t rng16(struct resolver *r)
 	return (uint16_t)((r->rng * 2685821657736338717ULL) >> 48);
 }
 
-static bool id_alloc(struct rq *q)
+static bool id_alloc(struct resolver *r, uint16_t *out)
 {
-	struct resolver *r = q->r;
-
 	if (r->ids_used >= RESOLVER_MAX_PENDING)
 		return false;
 	for (;;) {
 		uint16_t id = rng16(r);
-		if (r->byid[id])
+		uint64_t bit = 1ULL << (id % 64);
+		if (r->ids[id / 64] & bit)
 			continue;
-		r->byid[id] = q;
+		r->ids[id / 64] |= bit;
 		r->ids_used++;
-		q->id = id;
-		q->has_id = true;
+		*out = id;
 		return true;
 	}
 }
@@ -488,7 +398,7 @@ static void id_release(struct rq *q)
 {
 	if (!q->has_id)
 		return;
-	q->r->byid[q->id] = NULL;
+	q->r->ids[q->id / 64] &= ~(1ULL << (q->id % 64));
 	q->r->ids_used--;
 	q->has_id = false;
 }
@@ -522,501 +432,122 @@ static void live_unlink(struct resolver *r, struct rq *q)
 	r->n_live--;
 }
 
+/* ---- Plumbing: c-ares sockets and timeouts on the loop ------------- */
+
 static void enter(struct resolver *r)
 {
 	r->depth++;
 }
 
-/* ---- Transport: tries in flight and their deadlines ---------------- */
-
-static void tq_remove(struct rq *q)
+static uint64_t timeval_ms_ceil(const struct timeval *tv)
 {
-	struct resolver *r = q->r;
-
-	if (!q->in_tq)
-		return;
-	if (q->tprev)
-		q->tprev->tnext = q->tnext;
-	else
-		r->tq_head = q->tnext;
-	if (q->tnext)
-		q->tnext->tprev = q->tprev;
-	else
-		r->tq_tail = q->tprev;
-	q->tprev = q->tnext = NULL;
-	q->in_tq = false;
-}
-
-/* The try just sent times out timeout_ns from now. */
-static void tq_push(struct rq *q)
-{
-	struct resolver *r = q->r;
-
-	q->deadline_ns = uv_hrtime() + r->timeout_ns;
-	q->tnext = NULL;
-	q->tprev = r->tq_tail;
-	if (r->tq_tail)
-		r->tq_tail->tnext = q;
-	else
-		r->tq_head = q;
-	r->tq_tail = q;
-	q->in_tq = true;
-}
-
-static void on_timer(uv_timer_t *t);
-
-/* Arms the timer for the first deadline unless it runs already: a timer
- * made early by answers only costs a lap, after which it is set again.
- * Deadlines are read from uv_hrtime(), not the loop's cached clock, so a
- * try never times out before its full timeout has passed. */
-static void arm_timer(struct resolver *r)
-{
-	if (!r->tq_head) {
-		uv_timer_stop(&r->timer);
-		return;
-	}
-	if (uv_is_active((uv_handle_t *)&r->timer))
-		return;
-	uint64_t now = uv_hrtime(), due = r->tq_head->deadline_ns;
-	uint64_t ms = due > now ? (due - now + 999999) / 1000000 : 0;
-	uv_timer_start(&r->timer, on_timer, ms, 0);
+	return (uint64_t)tv->tv_sec * 1000 +
+	       ((uint64_t)tv->tv_usec + 999) / 1000;
 }
 
 static void on_timer(uv_timer_t *t)
 {
 	struct resolver *r = t->data;
-	uint64_t now = uv_hrtime();
-	struct rq *q;
 
 	enter(r);
-	/* A re-sent try goes to the tail with a later deadline: the loop
-	 * ends. */
-	while (!r->closing && (q = r->tq_head) && q->deadline_ns <= now)
-		try_ended(q, TRY_TIMEOUT, NULL, 0);
+	r->timer_fired = true;
+	ares_process_fd(r->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
 	leave(r);
 }
 
-static void outq_remove(struct rq *q)
+static void rearm_timer(struct resolver *r)
 {
-	struct resolver *r = q->r;
+	struct timeval tv, *tvp;
 
-	if (q->outq_at < 0)
+	if (!r->channel)
 		return;
-	r->outq[q->outq_at] = r->outq[--r->n_out];
-	r->outq[q->outq_at]->outq_at = q->outq_at;
-	q->outq_at = -1;
-}
-
-static void tcp_close(struct tcpq *t);
-
-/* The current try is over, however it ended: out of every queue, its
- * socket's count, its TCP connection closed. */
-static void try_detach(struct rq *q)
-{
-	tq_remove(q);
-	outq_remove(q);
-	if (q->sock) {
-		q->sock->inflight--;
-		q->sock = NULL;
+	/* ares_timeout() walks every outstanding query (c-ares 1.18), which
+	 * cost a third of the crawler's CPU when called after every event.
+	 * A running timer is left alone: a new query's deadline is later
+	 * than the ones it already covers, and a timer made early by answers
+	 * only costs a lap, after which it is computed again. */
+	if (uv_is_active((uv_handle_t *)&r->timer) && !r->timer_fired)
+		return;
+	r->timer_fired = false;
+	tvp = ares_timeout(r->channel, NULL, &tv);
+	if (!tvp) {
+		uv_timer_stop(&r->timer);
+		return;
 	}
-	if (q->tcp) {
-		q->tcp->q = NULL;
-		tcp_close(q->tcp);
-		q->tcp = NULL;
-	}
+	/* Round up: waking before c-ares' deadline only costs a lap. */
+	uv_timer_start(&r->timer, on_timer, timeval_ms_ceil(tvp), 0);
 }
 
-/* ---- Transport: UDP ------------------------------------------------ */
-
-static void send_now(struct resolver *r);
-
-static void on_prepare(uv_prepare_t *h)
+static void on_poll(uv_poll_t *h, int status, int events)
 {
-	struct resolver *r = h->data;
-
-	enter(r);
-	send_now(r);
-	leave(r);
-}
-
-/* Sends every waiting try, a sendmmsg() per socket and batch. A datagram
- * the kernel does not take is not retried here: its try times out and is
- * sent again like a lost one. */
-static void send_now(struct resolver *r)
-{
-	struct mmsghdr msgs[RESOLVER_SEND_BATCH];
-	struct iovec iov[RESOLVER_SEND_BATCH];
-	struct rq *batch[RESOLVER_SEND_BATCH];
-
-	uv_prepare_stop(&r->prepare);
-	while (r->n_out > 0) {
-		struct usock *s = r->outq[0]->sock;
-		unsigned n = 0;
-		for (unsigned i = 0; i < r->n_out && n < RESOLVER_SEND_BATCH;) {
-			struct rq *q = r->outq[i];
-			if (q->sock != s) {
-				i++;
-				continue;
-			}
-			batch[n] = q;
-			iov[n] = (struct iovec){ q->qbuf, q->qlen };
-			memset(&msgs[n], 0, sizeof msgs[n]);
-			msgs[n].msg_hdr.msg_iov = &iov[n];
-			msgs[n].msg_hdr.msg_iovlen = 1;
-			n++;
-			outq_remove(q); /* moves the last entry to i */
-		}
-		for (unsigned done = 0, again = 0; done < n;) {
-			int k = sendmmsg(s->fd, msgs + done, n - done, 0);
-			if (k > 0) {
-				done += (unsigned)k;
-				continue;
-			}
-			/* An earlier ICMP error is reported once, on this
-			 * call: the datagrams were not sent yet. */
-			if (k < 0 &&
-			    (errno == EINTR || errno == ECONNREFUSED) &&
-			    again++ < 2)
-				continue;
-			break;
-		}
-		for (unsigned i = 0; i < n; i++)
-			tq_push(batch[i]);
-	}
-}
-
-/* Queues the current try of q for the next sendmmsg(), on the least busy
- * socket of its server. */
-static void udp_send(struct rq *q)
-{
-	struct resolver *r = q->r;
-	struct usock *best = NULL;
-
-	for (unsigned i = 0; i < RESOLVER_SOCKS_PER_SERVER; i++) {
-		struct usock *s =
-		    &r->socks[q->server * RESOLVER_SOCKS_PER_SERVER + i];
-		if (!best || s->inflight < best->inflight)
-			best = s;
-	}
-	q->sock = best;
-	best->inflight++;
-	if (r->n_out == RESOLVER_MAX_INFLIGHT)
-		send_now(r); /* cannot happen: one entry per lookup in flight */
-	q->outq_at = (int)r->n_out;
-	r->outq[r->n_out++] = q;
-	if (!uv_is_active((uv_handle_t *)&r->prepare))
-		uv_prepare_start(&r->prepare, on_prepare);
-}
-
-/* Whether pkt's question is the one q asked (the name's letters in any
- * case): an answer with our id but another question is not ours. */
-static bool same_question(const struct rq *q, const uint8_t *pkt, size_t len)
-{
-	size_t n = q->qend - DNS_HEADER_LEN;
-
-	if (len < q->qend || pkt[4] != 0 || pkt[5] != 1)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		uint8_t a = pkt[DNS_HEADER_LEN + i];
-		uint8_t b = q->qbuf[DNS_HEADER_LEN + i];
-		if (a >= 'A' && a <= 'Z')
-			a = (uint8_t)(a - 'A' + 'a');
-		if (b >= 'A' && b <= 'Z')
-			b = (uint8_t)(b - 'A' + 'a');
-		if (a != b)
-			return false;
-	}
-	return true;
-}
-
-static void tcp_start(struct rq *q);
-
-/* A datagram from socket s. */
-static void udp_datagram(struct usock *s, const uint8_t *pkt, size_t len,
-			 bool cut)
-{
+	struct rsock *s = h->data;
 	struct resolver *r = s->r;
-	struct rq *q;
+	ares_socket_t rfd = ARES_SOCKET_BAD, wfd = ARES_SOCKET_BAD;
 
-	if (len < DNS_HEADER_LEN || !(pkt[2] & 0x80)) /* QR */
-		return;
-	q = r->byid[(uint16_t)(pkt[0] << 8 | pkt[1])];
-	if (!q || q->use_tcp || !same_question(q, pkt, len))
-		return;
-	if (q->state != RQ_ASKING && q->state != RQ_ASKING_CD &&
-	    q->state != RQ_ASKING_AGAIN)
-		return;
-	if (cut || (pkt[2] & 0x02)) { /* TC */
-		/* The same question to the same server over TCP, within
-		 * the same try (c-ares did the same). */
-		try_detach(q);
-		q->use_tcp = true;
-		r->sent++;
-		tcp_start(q);
-		return;
-	}
-	try_ended(q, TRY_ANSWER, pkt, len);
-}
-
-/* Ends every try whose current datagram went to s with st. */
-static void udp_fail_socket(struct usock *s, enum try_status st)
-{
-	struct resolver *r = s->r;
-	bool again = true;
-
-	while (again && !r->closing) {
-		again = false;
-		for (struct rq *q = r->live; q; q = q->next) {
-			if (q->sock == s && q->outq_at < 0 && q->in_tq) {
-				try_ended(q, st, NULL, 0);
-				again = true; /* the list may have changed */
-				break;
-			}
-		}
-	}
-}
-
-/* Reads what socket s holds, in batches. */
-static void udp_read(struct usock *s)
-{
-	struct resolver *r = s->r;
-	struct mmsghdr *msgs = r->rmsgs;
-
-	while (!r->closing) {
-		/* r->rmsgs point at r->rbuf since resolver_new(); the kernel
-		 * writes only msg_len and msg_flags. */
-		int n = recvmmsg(s->fd, msgs, RESOLVER_RECV_BATCH, MSG_DONTWAIT,
-				 NULL);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == ECONNREFUSED) {
-				/* ICMP port unreachable, reported once. */
-				udp_fail_socket(s, TRY_REFUSED);
-				continue;
-			}
-			return; /* EAGAIN: all read */
-		}
-		for (int i = 0; i < n && !r->closing; i++)
-			udp_datagram(s, r->rbuf[i], msgs[i].msg_len,
-				     (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) !=
-					 0);
-		if (n < RESOLVER_RECV_BATCH)
-			return;
-	}
-}
-
-static void on_udp(uv_poll_t *h, int status, int events);
-
-static void on_rest(uv_timer_t *t)
-{
-	struct resolver *r = t->data;
-
-	r->resting = false;
-	for (unsigned i = 0; i < r->nsocks; i++)
-		uv_poll_start(&r->socks[i].poll, UV_READABLE, on_udp);
-}
-
-/*
- * Answers are read from every socket at once, and while many queries are
- * out the sockets then rest for RESOLVER_REST_MS before they are watched
- * again: answers trickle in one or two per wake-up otherwise, and the
- * wake-ups (a context switch each) were a fifth of a DNS-only scan's CPU.
- * A millisecond is nothing next to a lookup's time, and a rest holds far
- * fewer answers than a socket's buffer (RESOLVER_SOCK_RCVBUF).
- */
-static void on_udp(uv_poll_t *h, int status, int events)
-{
-	struct usock *s = h->data;
-	struct resolver *r = s->r;
-
-	(void)status;
-	(void)events;
-	enter(r);
-	udp_read(s);
-	for (unsigned i = 0; i < r->nsocks && !r->closing; i++)
-		if (&r->socks[i] != s)
-			udp_read(&r->socks[i]);
-	if (!r->closing && !r->resting &&
-	    r->n_inflight >= RESOLVER_REST_MIN_INFLIGHT) {
-		r->resting = true;
-		for (unsigned i = 0; i < r->nsocks; i++)
-			uv_poll_stop(&r->socks[i].poll);
-		uv_timer_start(&r->rest, on_rest, RESOLVER_REST_MS, 0);
-	}
-	leave(r);
-}
-
-static int usock_open(struct resolver *r, struct usock *s, unsigned server)
-{
-	const struct server *sv = &r->servers[server];
-	int fd = socket(sv->ss.ss_family,
-			SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	int size = RESOLVER_SOCK_RCVBUF;
-
-	if (fd < 0)
-		return -errno;
-	/* Past net.core.rmem_max when we may (root); else as far as it
-	 * lets us. */
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
-		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-	if (connect(fd, (const struct sockaddr *)&sv->ss, sv->len) != 0 ||
-	    uv_poll_init_socket(r->loop, &s->poll, fd) != 0) {
-		int e = errno ? -errno : -EINVAL;
-		close(fd);
-		return e;
-	}
-	s->r = r;
-	s->fd = fd;
-	s->server = server;
-	s->poll.data = s;
-	r->open_handles++;
-	uv_poll_start(&s->poll, UV_READABLE, on_udp);
-	/* An idle resolver does not keep the loop running: the timer does
-	 * while tries are in flight. */
-	uv_unref((uv_handle_t *)&s->poll);
-	return 0;
-}
-
-/* ---- Transport: TCP ------------------------------------------------ */
-
-static void on_tcp_closed(uv_handle_t *h)
-{
-	struct tcpq *t = h->data;
-	struct resolver *r = t->r;
-
-	free(t->buf);
-	free(t);
-	if (--r->open_handles == 0 && r->shut)
-		resolver_release(r);
-}
-
-static void tcp_close(struct tcpq *t)
-{
-	uv_close((uv_handle_t *)&t->h, on_tcp_closed);
-}
-
-/* The TCP try of t ended with st (and an answer when TRY_ANSWER). */
-static void tcp_end(struct tcpq *t, enum try_status st, const uint8_t *pkt,
-		    size_t len)
-{
-	struct rq *q = t->q;
-	struct resolver *r = t->r;
-
-	if (!q)
-		return;
-	enter(r);
-	/* try_ended() detaches q, which closes t; t->buf lives until the
-	 * close callback, after this. */
-	try_ended(q, st, pkt, len);
-	leave(r);
-}
-
-static void on_tcp_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
-{
-	struct tcpq *t = h->data;
-
-	(void)hint;
-	if (!t->buf)
-		t->buf = malloc(2 + 65535);
-	*buf = uv_buf_init(t->buf ? (char *)t->buf + t->have : NULL,
-			   t->buf ? (unsigned)(2 + 65535 - t->have) : 0);
-}
-
-static void on_tcp_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
-{
-	struct tcpq *t = st->data;
-
-	(void)buf;
-	if (!t->q)
-		return;
-	if (n < 0) {
-		tcp_end(t, TRY_ERROR, NULL, 0); /* closed before the answer */
-		return;
-	}
-	t->have += (size_t)n;
-	if (t->have < 2)
-		return;
-	size_t need = 2 + ((size_t)t->buf[0] << 8 | t->buf[1]);
-	if (t->have >= need)
-		tcp_end(t, TRY_ANSWER, t->buf + 2, need - 2);
-}
-
-static void on_tcp_write(uv_write_t *w, int status)
-{
-	struct tcpq *t = w->data;
-
-	if (status < 0 && t->q)
-		tcp_end(t, TRY_ERROR, NULL, 0);
-}
-
-static void on_tcp_connect(uv_connect_t *c, int status)
-{
-	struct tcpq *t = c->data;
-	struct rq *q = t->q;
-
-	if (!q)
-		return;
 	if (status < 0) {
-		tcp_end(t, status == UV_ECONNREFUSED ? TRY_REFUSED : TRY_ERROR,
-			NULL, 0);
-		return;
+		/* Let c-ares find the error itself by reading/writing. */
+		rfd = wfd = s->fd;
+	} else {
+		if (events & UV_READABLE)
+			rfd = s->fd;
+		if (events & UV_WRITABLE)
+			wfd = s->fd;
 	}
-	t->out[0] = (uint8_t)(q->qlen >> 8);
-	t->out[1] = (uint8_t)(q->qlen & 0xff);
-	memcpy(t->out + 2, q->qbuf, q->qlen);
-	uv_buf_t b = uv_buf_init((char *)t->out, (unsigned)(2 + q->qlen));
-	t->wr.data = t;
-	if (uv_write(&t->wr, (uv_stream_t *)&t->h, &b, 1, on_tcp_write) != 0 ||
-	    uv_read_start((uv_stream_t *)&t->h, on_tcp_alloc, on_tcp_read) != 0)
-		tcp_end(t, TRY_ERROR, NULL, 0);
+	/* c-ares may close this socket in there: s is not used after. */
+	enter(r);
+	ares_process_fd(r->channel, rfd, wfd);
+	leave(r);
 }
 
-/* Asks q's current question over TCP. A connection that cannot even be
- * started leaves the try to its timeout. */
-static void tcp_start(struct rq *q)
-{
-	struct resolver *r = q->r;
-	struct tcpq *t = calloc(1, sizeof *t);
+static void on_handle_closed(uv_handle_t *h);
 
-	tq_push(q);
-	if (!t)
-		return;
-	t->r = r;
-	t->q = q;
-	t->h.data = t;
-	t->conn.data = t;
-	if (uv_tcp_init(r->loop, &t->h) != 0) {
-		free(t);
-		return;
-	}
-	r->open_handles++;
-	q->tcp = t;
-	if (uv_tcp_connect(&t->conn, &t->h,
-			   (const struct sockaddr *)&r->servers[q->server].ss,
-			   on_tcp_connect) != 0) {
-		q->tcp = NULL;
-		t->q = NULL;
-		tcp_close(t);
-	}
+static void sock_close(struct resolver *r, struct rsock *s)
+{
+	struct rsock **pp = &r->socks;
+
+	while (*pp && *pp != s)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = s->next;
+	uv_close((uv_handle_t *)&s->poll, on_handle_closed);
 }
 
-/* Sends q's current query: to the next server in turn, by UDP unless
- * this phase went over to TCP. */
-static void try_send(struct rq *q)
+/* ARES_OPT_SOCK_STATE_CB: c-ares opens, watches and closes its sockets. */
+static void on_sock_state(void *data, ares_socket_t fd, int readable,
+			  int writable)
 {
-	struct resolver *r = q->r;
+	struct resolver *r = data;
+	struct rsock *s;
 
-	if (!q->inflight) {
-		q->inflight = true;
-		r->n_inflight++;
+	for (s = r->socks; s; s = s->next)
+		if (s->fd == fd)
+			break;
+	if (!readable && !writable) {
+		/* c-ares closes fd right after this returns; uv_close()
+		 * takes it out of epoll now. */
+		if (s)
+			sock_close(r, s);
+		return;
 	}
-	r->sent++;
-	q->server = (q->server0 + q->attempt++) % r->nservers;
-	if (q->use_tcp)
-		tcp_start(q);
-	else
-		udp_send(q);
+	if (!s) {
+		s = calloc(1, sizeof *s);
+		if (!s)
+			return; /* its queries time out */
+		if (uv_poll_init_socket(r->loop, &s->poll, fd) != 0) {
+			free(s);
+			return;
+		}
+		s->r = r;
+		s->fd = fd;
+		s->poll.data = s;
+		s->next = r->socks;
+		r->socks = s;
+		r->open_handles++;
+	}
+	uv_poll_start(&s->poll,
+		      (readable ? UV_READABLE : 0) |
+			  (writable ? UV_WRITABLE : 0),
+		      on_poll);
 }
 
 static void on_handle_closed(uv_handle_t *h)
@@ -1024,15 +555,16 @@ static void on_handle_closed(uv_handle_t *h)
 	struct resolver *r;
 
 	if (h->type == UV_POLL) {
-		struct usock *s = h->data;
+		struct rsock *s = h->data;
 		r = s->r;
-		close(s->fd);
+		free(s);
 	} else {
 		r = h->data;
 	}
 	if (--r->open_handles == 0 && r->shut)
-		resolver_release(r);
+		free(r);
 }
+
 /* ---- Delivering ---------------------------------------------------- */
 
 static void answer_init(const struct resolver *r, struct resolver_answer *a)
@@ -1058,7 +590,6 @@ static void rq_deliver(struct rq *q, struct resolver_answer *a)
 		a->rc = RESOLVER_CANCELLED;
 	}
 	a->elapsed_ms = (unsigned)((uv_hrtime() - q->started_ns) / 1000000);
-	try_detach(q);
 	id_release(q);
 	rq_set_state(q, RQ_DONE);
 	live_unlink(r, q);
@@ -1067,13 +598,7 @@ static void rq_deliver(struct rq *q, struct resolver_answer *a)
 	q->cb(q->arg, a);
 	free(q->first);
 	free(q->cd);
-	if (q->pooled && r->n_free_rq < RESOLVER_RQ_POOL && !r->shut) {
-		q->dnext = r->free_rq;
-		r->free_rq = q;
-		r->n_free_rq++;
-	} else {
-		free(q);
-	}
+	free(q);
 	pump(r);
 }
 
@@ -1215,29 +740,57 @@ static void rq_finish(struct rq *q, const uint8_t *pkt, size_t len,
 
 /* ---- Asking -------------------------------------------------------- */
 
-/* Builds the query with a fresh id; flags as for dns_wire_query(). A new
- * phase starts: every server `tries` times, by UDP first. */
+static void on_ares_done(void *arg, int status, int timeouts,
+			 unsigned char *abuf, int alen)
+{
+	struct rq *q = arg;
+
+	(void)timeouts;
+	if (q->in_send) {
+		q->sync_done = true;
+		q->sync_status = status;
+		return;
+	}
+	rq_step(q, status, abuf, abuf && alen > 0 ? (size_t)alen : 0);
+}
+
+/* Hands q->qbuf to c-ares. A failure inside ares_send() is deferred. */
+static void rq_send(struct rq *q)
+{
+	struct resolver *r = q->r;
+
+	if (!q->inflight) {
+		q->inflight = true;
+		r->n_inflight++;
+	}
+
+	q->in_send = true;
+	q->sync_done = false;
+	r->sent++;
+	ares_send(r->channel, q->qbuf, (int)q->qlen, on_ares_done, q);
+	q->in_send = false;
+	if (q->sync_done) {
+		id_release(q);
+		rq_defer(q, rc_from_ares(q->sync_status), DNS_OK);
+	}
+}
+
+/* Builds the query with a fresh id; flags as for dns_wire_query(). */
 static enum dns_rc rq_build(struct rq *q, unsigned flags)
 {
 	enum dns_rc rc;
 
 	id_release(q);
-	if (!id_alloc(q))
+	if (!id_alloc(q->r, &q->id))
 		return DNS_RC_NO_SPACE; /* cannot happen below the cap */
+	q->has_id = true;
 	rc = dns_wire_query(q->qbuf, sizeof q->qbuf, q->id, q->name, q->qtype,
 			    flags | q->qflags, &q->qlen);
 	if (rc != DNS_OK) {
 		id_release(q);
 		return rc;
 	}
-	/* The question ends after its name, type and class. */
-	size_t at = DNS_HEADER_LEN;
-	while (at < q->qlen && q->qbuf[at] != 0)
-		at += 1 + (size_t)q->qbuf[at];
-	q->qend = at + 1 + 4;
-	q->sends_left = q->r->tries * q->r->nservers - 1;
-	q->attempt = 0;
-	q->use_tcp = false;
+	q->tries_left = q->r->tries - 1;
 	return DNS_OK;
 }
 
@@ -1264,7 +817,7 @@ static void rq_ask_cd(struct rq *q, const uint8_t *abuf, size_t alen,
 		rq_defer(q, RESOLVER_NO_MEMORY, DNS_OK);
 		return;
 	}
-	try_send(q);
+	rq_send(q);
 }
 
 /*
@@ -1298,37 +851,32 @@ static void rq_after_cd(struct rq *q, const uint8_t *abuf, size_t alen)
 		rq_defer(q, RESOLVER_NO_MEMORY, DNS_OK);
 		return;
 	}
-	try_send(q);
+	rq_send(q);
 }
 
-/* The current try of q ended: an answer (st TRY_ANSWER, abuf), a timeout,
- * an error. A timeout is sent again while the phase has sends left. */
-static void try_ended(struct rq *q, enum try_status st, const uint8_t *abuf,
-		      size_t alen)
+/* c-ares is done with the current query of q. */
+static void rq_step(struct rq *q, int status, const uint8_t *abuf, size_t alen)
 {
 	struct resolver *r = q->r;
 	struct dns_msg *m;
 	enum dns_rc prc;
 
-	try_detach(q);
 	if (r->closing) {
 		rq_deliver_rc(q, RESOLVER_CANCELLED, DNS_OK);
 		return;
 	}
-	if (st == TRY_TIMEOUT && q->sends_left > 0) {
+	if (status == ARES_ETIMEOUT && q->tries_left > 0) {
 		/* Same packet, same id: an answer to an earlier try that is
 		 * late still counts. */
-		q->sends_left--;
-		try_send(q);
+		q->tries_left--;
+		rq_send(q);
 		return;
 	}
 	id_release(q);
-	if (st != TRY_ANSWER)
-		abuf = NULL;
 	switch (q->state) {
 	case RQ_ASKING:
-		if (!abuf) {
-			rq_deliver_rc(q, rc_from_try(st), DNS_OK);
+		if (status != ARES_SUCCESS || !abuf) {
+			rq_deliver_rc(q, rc_from_ares(status), DNS_OK);
 			return;
 		}
 		m = msg_get(r);
@@ -1349,14 +897,15 @@ static void try_ended(struct rq *q, enum try_status st, const uint8_t *abuf,
 			  0);
 		return;
 	case RQ_ASKING_CD:
-		rq_after_cd(q, abuf, alen);
+		rq_after_cd(q, status == ARES_SUCCESS ? abuf : NULL, alen);
 		return;
 	case RQ_ASKING_AGAIN:
 		rq_finish(q, q->first, q->first_len, NULL, DNS_OK, true, q->cd,
-			  q->cd_len, true, abuf, alen);
+			  q->cd_len, true, status == ARES_SUCCESS ? abuf : NULL,
+			  alen);
 		return;
 	default:
-		/* A try ended for a lookup that has none out. */
+		/* c-ares called back for a lookup it does not have. */
 		abort();
 	}
 }
@@ -1394,7 +943,7 @@ static void rq_start(struct rq *q)
 
 	if (r->n_inflight < RESOLVER_MAX_INFLIGHT && !r->wait_head) {
 		rq_set_state(q, RQ_ASKING);
-		try_send(q);
+		rq_send(q);
 		return;
 	}
 	rq_set_state(q, RQ_QUEUED);
@@ -1420,7 +969,7 @@ static struct rq *wait_pop(struct resolver *r)
 }
 
 /* Sends waiting lookups while slots are free. Runs after every delivery,
- * inside the transport's callbacks too (as the CD re-query does). */
+ * inside c-ares' callbacks too (as the CD re-query does). */
 static void pump(struct resolver *r)
 {
 	while (!r->closing && r->n_inflight < RESOLVER_MAX_INFLIGHT &&
@@ -1428,11 +977,19 @@ static void pump(struct resolver *r)
 		struct rq *q = wait_pop(r);
 		rq_set_state(q, RQ_ASKING);
 		q->started_ns = uv_hrtime(); /* the wait is not the DNS's */
-		try_send(q);
+		rq_send(q);
 	}
 }
 
 /* ---- Life cycle ---------------------------------------------------- */
+
+static pthread_once_t ares_once = PTHREAD_ONCE_INIT;
+static int ares_init_status = ARES_ENOTINITIALIZED;
+
+static void ares_init_global(void)
+{
+	ares_init_status = ares_library_init(ARES_LIB_INIT_ALL);
+}
 
 static void shutdown_now(struct resolver *r)
 {
@@ -1440,7 +997,12 @@ static void shutdown_now(struct resolver *r)
 
 	r->shut = true;
 	r->depth++; /* callbacks below must not come back here */
-	r->n_out = 0;
+	if (r->channel) {
+		/* Calls back every pending query with ARES_EDESTRUCTION and
+		 * closes the sockets through on_sock_state(). */
+		ares_destroy(r->channel);
+		r->channel = NULL;
+	}
 	while ((q = r->def_head)) {
 		r->def_head = q->dnext;
 		if (!r->def_head)
@@ -1449,27 +1011,17 @@ static void shutdown_now(struct resolver *r)
 	}
 	while ((q = wait_pop(r)))
 		rq_deliver_rc(q, RESOLVER_CANCELLED, DNS_OK);
-	/* Every lookup still out: each callback runs once. */
+	/* Nothing should be left; be sure every callback runs once. */
 	while (r->live)
 		rq_deliver_rc(r->live, RESOLVER_CANCELLED, DNS_OK);
 	r->depth--;
-	for (unsigned i = 0; i < r->nsocks; i++)
-		if (r->socks[i].r)
-			uv_close((uv_handle_t *)&r->socks[i].poll,
-				 on_handle_closed);
+	while (r->socks)
+		sock_close(r, r->socks);
 	for (size_t i = 0; i < r->n_pool; i++)
 		free(r->pool[i]);
 	r->n_pool = 0;
-	while (r->free_rq) {
-		struct rq *f = r->free_rq;
-		r->free_rq = f->dnext;
-		free(f);
-	}
-	r->n_free_rq = 0;
 	uv_close((uv_handle_t *)&r->timer, on_handle_closed);
 	uv_close((uv_handle_t *)&r->idle, on_handle_closed);
-	uv_close((uv_handle_t *)&r->prepare, on_handle_closed);
-	uv_close((uv_handle_t *)&r->rest, on_handle_closed);
 }
 
 static void leave(struct resolver *r)
@@ -1481,89 +1033,7 @@ static void leave(struct resolver *r)
 			shutdown_now(r);
 		return;
 	}
-	arm_timer(r);
-}
-
-/* One "ip:port", "ip", "[ipv6]:port" or bare IPv6 address of `len` bytes
- * at s; port 53 when none is given. */
-static bool parse_server(const char *s, size_t len, struct server *out)
-{
-	char buf[INET6_ADDRSTRLEN + 16];
-	char *host = buf, *port = NULL;
-
-	while (len > 0 && (*s == ' ' || *s == '\t'))
-		s++, len--;
-	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
-		len--;
-	if (len == 0 || len >= sizeof buf)
-		return false;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	if (buf[0] == '[') {
-		char *end = strchr(buf, ']');
-		if (!end)
-			return false;
-		*end = '\0';
-		host = buf + 1;
-		if (end[1] == ':')
-			port = end + 2;
-		else if (end[1])
-			return false;
-	} else {
-		char *colon = strchr(buf, ':');
-		if (colon && !strchr(colon + 1, ':')) {
-			*colon = '\0';
-			port = colon + 1;
-		}
-	}
-	unsigned long p = 53;
-	if (port) {
-		char *end;
-		p = strtoul(port, &end, 10);
-		if (!*port || *end || p == 0 || p > 65535)
-			return false;
-	}
-	memset(out, 0, sizeof *out);
-	struct sockaddr_in *v4 = (struct sockaddr_in *)&out->ss;
-	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&out->ss;
-	if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
-		v4->sin_family = AF_INET;
-		v4->sin_port = htons((uint16_t)p);
-		out->len = sizeof *v4;
-	} else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
-		v6->sin6_family = AF_INET6;
-		v6->sin6_port = htons((uint16_t)p);
-		out->len = sizeof *v6;
-	} else {
-		return false;
-	}
-	return true;
-}
-
-static bool parse_servers(struct resolver *r, const char *csv)
-{
-	const char *s = csv;
-
-	r->nservers = 0;
-	for (;;) {
-		const char *comma = strchr(s, ',');
-		size_t len = comma ? (size_t)(comma - s) : strlen(s);
-		if (r->nservers == RESOLVER_MAX_SERVERS ||
-		    !parse_server(s, len, &r->servers[r->nservers]))
-			return false;
-		r->nservers++;
-		if (!comma)
-			return true;
-		s = comma + 1;
-	}
-}
-
-static void resolver_release(struct resolver *r)
-{
-	free(r->socks);
-	free(r->byid);
-	free(r->rbuf);
-	free(r);
+	rearm_timer(r);
 }
 
 struct resolver *resolver_new(uv_loop_t *loop,
@@ -1571,7 +1041,10 @@ struct resolver *resolver_new(uv_loop_t *loop,
 			      const char **err)
 {
 	struct resolver *r;
+	struct ares_options o;
+	struct ares_addr_port_node *servers = NULL;
 	const char *dummy;
+	int st;
 
 	if (!err)
 		err = &dummy;
@@ -1587,6 +1060,11 @@ struct resolver *resolver_new(uv_loop_t *loop,
 		*err = "resolver tries over 16";
 		return NULL;
 	}
+	pthread_once(&ares_once, ares_init_global);
+	if (ares_init_status != ARES_SUCCESS) {
+		*err = "c-ares library initialisation failed";
+		return NULL;
+	}
 	r = calloc(1, sizeof *r);
 	if (!r) {
 		*err = "out of memory";
@@ -1595,62 +1073,61 @@ struct resolver *resolver_new(uv_loop_t *loop,
 	r->loop = loop;
 	r->validating = cfg->validating;
 	r->tries = cfg->tries ? cfg->tries : RESOLVER_DEFAULT_TRIES;
-	r->timeout_ns =
-	    (uint64_t)(cfg->timeout_ms ? cfg->timeout_ms
-				       : RESOLVER_DEFAULT_TIMEOUT_MS) *
-	    1000000;
 #ifndef NDEBUG
 	r->trace = getenv("MXCRAWL_TRACE_RESOLVER") != NULL;
 #endif
 	if (getrandom(&r->rng, sizeof r->rng, 0) != sizeof r->rng)
 		r->rng = uv_hrtime() ^ (uint64_t)(uintptr_t)r;
 	r->rng |= 1; /* xorshift must not start at 0 */
-	if (!parse_servers(r, cfg->servers)) {
-		*err = "bad resolver address (want ip:port[,ip:port])";
-		free(r);
-		return NULL;
+
+	memset(&o, 0, sizeof o);
+	/* NOCHECKRESP: SERVFAIL/REFUSED come to us with their EDE instead of
+	 * being retried elsewhere. EDNS/EDNSPSZ: UDP answers up to our
+	 * advertised size are read, larger ones go to TCP. No servers from
+	 * resolv.conf: only the ones configured. */
+	o.flags = ARES_FLAG_NOCHECKRESP | ARES_FLAG_EDNS | ARES_FLAG_NOSEARCH;
+	o.timeout = (int)(cfg->timeout_ms ? cfg->timeout_ms
+					  : RESOLVER_DEFAULT_TIMEOUT_MS);
+	o.tries = 1; /* we retry ourselves, see the top of this file */
+	o.nservers = 0;
+	o.sock_state_cb = on_sock_state;
+	o.sock_state_cb_data = r;
+	o.ednspsz = DNS_EDNS_UDP_SIZE;
+	o.socket_receive_buffer_size = RESOLVER_SOCK_RCVBUF;
+	st = ares_init_options(&r->channel, &o,
+			       ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS |
+				   ARES_OPT_TRIES | ARES_OPT_SERVERS |
+				   ARES_OPT_SOCK_STATE_CB | ARES_OPT_EDNSPSZ |
+				   ARES_OPT_SOCK_RCVBUF | ARES_OPT_ROTATE);
+	if (st != ARES_SUCCESS) {
+		*err = st == ARES_ENOMEM
+			   ? "out of memory"
+			   : "c-ares channel initialisation failed";
+		goto fail;
 	}
-	r->byid = calloc(65536, sizeof *r->byid);
-	r->rbuf = malloc(RESOLVER_RECV_BATCH * sizeof *r->rbuf);
-	r->nsocks = r->nservers * RESOLVER_SOCKS_PER_SERVER;
-	r->socks = calloc(r->nsocks, sizeof *r->socks);
-	if (!r->byid || !r->rbuf || !r->socks) {
-		*err = "out of memory";
-		resolver_release(r);
-		return NULL;
+	st = ares_set_servers_ports_csv(r->channel, cfg->servers);
+	if (st == ARES_SUCCESS)
+		st = ares_get_servers_ports(r->channel, &servers);
+	if (st != ARES_SUCCESS || !servers) {
+		*err = st == ARES_ENOMEM
+			   ? "out of memory"
+			   : "bad resolver address (want ip:port[,ip:port])";
+		goto fail_channel;
 	}
-	for (unsigned i = 0; i < RESOLVER_RECV_BATCH; i++) {
-		r->riov[i] = (struct iovec){ r->rbuf[i], RESOLVER_RECV_MAX };
-		r->rmsgs[i].msg_hdr.msg_iov = &r->riov[i];
-		r->rmsgs[i].msg_hdr.msg_iovlen = 1;
-	}
-	for (unsigned i = 0; i < r->nsocks; i++) {
-		int rc =
-		    usock_open(r, &r->socks[i], i / RESOLVER_SOCKS_PER_SERVER);
-		if (rc != 0) {
-			*err = "cannot open a UDP socket to the resolver";
-			/* The ones opened close on the loop. */
-			r->closing = r->shut = true;
-			r->open_handles++;
-			for (unsigned k = 0; k < i; k++)
-				uv_close((uv_handle_t *)&r->socks[k].poll,
-					 on_handle_closed);
-			if (--r->open_handles == 0)
-				resolver_release(r);
-			return NULL;
-		}
-	}
+	ares_free_data(servers);
+
 	uv_timer_init(loop, &r->timer);
 	r->timer.data = r;
 	uv_idle_init(loop, &r->idle);
 	r->idle.data = r;
-	uv_prepare_init(loop, &r->prepare);
-	r->prepare.data = r;
-	uv_timer_init(loop, &r->rest);
-	r->rest.data = r;
-	uv_unref((uv_handle_t *)&r->rest);
-	r->open_handles += 4;
+	r->open_handles = 2;
 	return r;
+
+fail_channel:
+	ares_destroy(r->channel);
+fail:
+	free(r);
+	return NULL;
 }
 
 int resolver_query(struct resolver *r, const char *name, uint16_t qtype,
@@ -1673,28 +1150,15 @@ int resolver_query_flags(struct resolver *r, const char *name, uint16_t qtype,
 	if (r->n_live >= RESOLVER_MAX_PENDING)
 		return -EAGAIN;
 	nlen = strlen(name);
-	/* Not calloc: the query buffer is written before it is read. */
-	if (nlen < RESOLVER_RQ_NAME && r->free_rq) {
-		q = r->free_rq;
-		r->free_rq = q->dnext;
-		r->n_free_rq--;
-	} else {
-		q = malloc(sizeof *q + (nlen < RESOLVER_RQ_NAME
-					    ? RESOLVER_RQ_NAME
-					    : nlen + 1));
-		if (!q)
-			return -ENOMEM;
-	}
-	memset(q, 0, offsetof(struct rq, qbuf));
-	q->pooled = nlen < RESOLVER_RQ_NAME;
+	q = calloc(1, sizeof *q + nlen + 1);
+	if (!q)
+		return -ENOMEM;
 	memcpy(q->name, name, nlen + 1);
 	q->r = r;
 	q->cb = cb;
 	q->arg = arg;
 	q->qtype = qtype;
 	q->qflags = flags;
-	q->outq_at = -1;
-	q->server0 = r->next_server++ % r->nservers;
 	q->started_ns = uv_hrtime();
 	q->next = r->live;
 	if (r->live)

@@ -1,9 +1,9 @@
 /*
  * DNS lookups on a libuv loop: our own EDNS0 queries (DO and AD set, see
- * dns_wire.h) over a few connected UDP sockets per server (sent and read
- * in batches), asked again over TCP when truncated, retried on timeout
- * (same id, next server). Every answer is parsed by dns_msg_parse() and
- * judged for DNSSEC:
+ * dns_wire.h) sent with c-ares' ares_send(), which keeps doing what it is
+ * good at (retransmission, TCP fallback on truncation, server rotation),
+ * with its sockets and timeouts driven by the loop. Every answer is parsed
+ * by dns_msg_parse() and judged for DNSSEC:
  *
  *   secure         NOERROR/NXDOMAIN with AD
  *   insecure       NOERROR/NXDOMAIN without AD
@@ -75,8 +75,8 @@ enum resolver_rc {
 	RESOLVER_MALFORMED, /* the response did not parse (dns_rc says why) */
 	RESOLVER_BAD_NAME,  /* the name cannot be put in a query */
 	RESOLVER_NO_MEMORY, /* out of memory for this lookup */
-	RESOLVER_CONN_REFUSED, /* ECONNREFUSED: nothing listens there */
-	RESOLVER_ERROR,	       /* another send, receive or TCP failure */
+	RESOLVER_CONN_REFUSED, /* c-ares: ARES_ECONNREFUSED */
+	RESOLVER_ERROR,	       /* another c-ares failure */
 	RESOLVER_CANCELLED,    /* resolver_free() while pending */
 	RESOLVER_RC_LAST
 };
@@ -135,8 +135,7 @@ struct resolver *resolver_new(uv_loop_t *loop,
  * pending. A name that cannot be put in a query is reported through the
  * callback (RESOLVER_BAD_NAME), like every other outcome.
  * Each query gets timeout_ms per try and server, `tries` times, with no
- * backoff (a timed-out try is sent again, same id, to the next server:
- * a lookup times out only when every try has); a SERVFAIL's CD re-query gets as long again, and so does the
+ * backoff; a SERVFAIL's CD re-query gets as long again, and so does the
  * repeat without CD after a CD answer.
  * At most 512 lookups of a resolver have a query out at once; the others
  * wait in a queue, first come first served, and their time starts when

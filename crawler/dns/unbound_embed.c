@@ -570,8 +570,8 @@ char *unbound_embed_conf_text(const struct unbound_embed_conf *c)
 		"  infra-cache-numhosts: %u\n"
 		"  num-queries-per-thread: %u\n"
 		"  outgoing-range: %u\n"
-		/* The crawler falls back to TCP for truncated answers,
-		 * one connection per such query. */
+		/* c-ares falls back to TCP for truncated answers, one
+		 * connection per worker. */
 		"  incoming-num-tcp: 100\n"
 		/* Bursts of answers: the default buffer drops queries at a
 		 * few hundred in flight (granted in full as root only). */
