@@ -4,6 +4,7 @@
  * dns_wire.h for the contracts; the comments here say why.
  */
 #include "crawler/dns/dns_wire.h"
+#include "crawler/util/addr.h"
 
 #include <arpa/inet.h>
 #include <stddef.h>
@@ -244,10 +245,19 @@ uint32_t dns_cursor_u32(struct dns_cursor *c)
 /* Letters, digits and '-' of host names, plus '_' which is everywhere in
  * our names (_25._tcp TLSA owners, _mta-sts, _smtp._tls) and must stay
  * readable. */
-static bool name_plain_byte(uint8_t b)
+/* Letters, digits, '-' and '_' as a bitmap of the 256 byte values:
+ * '-' 0x2d, '0'-'9' 0x30-0x39; 'A'-'Z' 0x41-0x5a, '_' 0x5f, 'a'-'z'
+ * 0x61-0x7a. */
+static const uint64_t name_plain_map[4] = {
+	0x03ff200000000000ULL,
+	0x07fffffe87fffffeULL,
+	0,
+	0,
+};
+
+static inline bool name_plain_byte(uint8_t b)
 {
-	return (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') ||
-	       (b >= '0' && b <= '9') || b == '-' || b == '_';
+	return (name_plain_map[b >> 6] >> (b & 63)) & 1;
 }
 
 /* Appends one label in presentation form at out[*o], keeping room for the
@@ -261,6 +271,20 @@ static bool name_put_label(char *out, size_t cap, size_t *o,
 		if (w + 1 >= cap)
 			return false;
 		out[w++] = '.';
+	}
+	/* The common label: plain bytes only, and room for all of them. */
+	if (w + n < cap) {
+		size_t i = 0;
+		while (i < n && name_plain_byte(label[i])) {
+			uint8_t b = label[i];
+			out[w + i] =
+			    (char)(b >= 'A' && b <= 'Z' ? b | 0x20 : b);
+			i++;
+		}
+		if (i == n) {
+			*o = w + n;
+			return true;
+		}
 	}
 	for (size_t i = 0; i < n; i++) {
 		uint8_t b = label[i];
@@ -577,9 +601,17 @@ enum dns_rc dns_msg_parse(const uint8_t *pkt, size_t len, struct dns_msg *out)
 	struct dns_cursor c;
 	enum dns_rc rc;
 
-	/* Everything before rr[] is small; rr[] and names[] are only read
-	 * below nrr and names_used. */
-	memset(out, 0, offsetof(struct dns_msg, rr));
+	/* Zero what comes before qname and after it up to opt.ede[];
+	 * qname[] is a string (emptied), ede[], rr[] and names[] are only
+	 * read below n_ede, nrr and names_used. Clearing the whole front
+	 * (1.2 KiB, mostly qname) was 3 % of a DNS-only scan's
+	 * instructions. */
+	memset(out, 0, offsetof(struct dns_msg, qname));
+	out->qname[0] = '\0';
+	memset((char *)out + offsetof(struct dns_msg, qtype), 0,
+	       offsetof(struct dns_msg, opt.ede) -
+		   offsetof(struct dns_msg, qtype));
+	out->nrr = 0;
 	out->trailing = 0;
 	out->names_used = 0;
 
@@ -710,7 +742,7 @@ static enum dns_rc rr_address(const uint8_t *pkt, size_t len,
 	if (rc != DNS_OK)
 		return rc;
 	memcpy(addr, a, addrlen);
-	if (!inet_ntop(af, addr, text, (socklen_t)textlen))
+	if (!addr_text(af, addr, text, textlen))
 		return DNS_RC_NO_SPACE;
 	return DNS_OK;
 }

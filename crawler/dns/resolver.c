@@ -60,6 +60,20 @@
  * recursion of other clients.
  */
 #define RESOLVER_MAX_INFLIGHT 512
+/*
+ * Re-sends of a query that c-ares ended with ARES_ECONNREFUSED, besides
+ * the tries. c-ares 1.18 ends with that status every query it had sent
+ * to a server whenever one of that server's connections fails: a TCP
+ * connection the server closes (unbound closes idle ones, a server may
+ * close after one answer, RFC 7766) or a socket error takes every UDP
+ * query in flight with it, and with our one try per ares_send() each
+ * would be an error of its domain. A try that timed out is counted in
+ * the tries; these are not, so that such a cascade costs no domain its
+ * answer, and a port that really refuses still ends after a few sends.
+ * test_scan_dns_retry (a relay that closes TCP after one answer) fails
+ * without them.
+ */
+#define RESOLVER_RESET_RETRIES 3
 /* Parsed messages kept for reuse. At most two are in use at a time (an
  * answer and its CD answer), during the callback only. */
 #define RESOLVER_MSG_POOL 4
@@ -262,7 +276,8 @@ struct rq {
 	unsigned qflags; /* DNS_QUERY_CHAOS or 0, for every query built */
 	uint16_t id;
 	bool has_id;
-	unsigned tries_left; /* re-sends left after a timeout, this phase */
+	unsigned tries_left;  /* re-sends left after a timeout, this phase */
+	unsigned resets_left; /* re-sends left after a reset, this phase */
 	/* ares_send() may call back before it returns; then we only note
 	 * the status here and act once it has returned. */
 	bool in_send;
@@ -791,6 +806,7 @@ static enum dns_rc rq_build(struct rq *q, unsigned flags)
 		return rc;
 	}
 	q->tries_left = q->r->tries - 1;
+	q->resets_left = RESOLVER_RESET_RETRIES;
 	return DNS_OK;
 }
 
@@ -869,6 +885,12 @@ static void rq_step(struct rq *q, int status, const uint8_t *abuf, size_t alen)
 		/* Same packet, same id: an answer to an earlier try that is
 		 * late still counts. */
 		q->tries_left--;
+		rq_send(q);
+		return;
+	}
+	if (status == ARES_ECONNREFUSED && q->resets_left > 0) {
+		/* Not an answer: see RESOLVER_RESET_RETRIES. */
+		q->resets_left--;
 		rq_send(q);
 		return;
 	}

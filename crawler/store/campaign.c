@@ -7,6 +7,7 @@
 #include <sysexits.h>
 
 #include "crawler/store/campaign.h"
+#include "crawler/store/copyfmt.h"
 #include "crawler/store/db.h"
 #include "crawler/util/jbuf.h"
 #include "crawler/util/log.h"
@@ -502,14 +503,23 @@ int campaign_import_add(struct campaign_import *im, const char *domain,
 
 	/* Names reaching here passed name_normalize(): letters, digits,
 	 * hyphens and dots only, so COPY's text format needs no escaping. */
-	jbuf_printf(&im->buf, "%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t", im->id,
-		    target, (target - 1) / im->batch_size);
+	/* copy_int(), not printf: the import of a 20k list spent 3 % of a
+	 * DNS-only scan's instructions in vsnprintf. */
+	copy_int(&im->buf, im->id);
+	copy_field(&im->buf);
+	copy_int(&im->buf, target);
+	copy_field(&im->buf);
+	copy_int(&im->buf, (target - 1) / im->batch_size);
+	copy_field(&im->buf);
 	jbuf_append(&im->buf, domain, len);
+	copy_field(&im->buf);
+	copy_int(&im->buf, (int64_t)line);
+	copy_field(&im->buf);
 	if (rank > 0)
-		jbuf_printf(&im->buf, "\t%" PRIu64 "\t%" PRId64 "\n", line,
-			    rank);
+		copy_int(&im->buf, rank);
 	else
-		jbuf_printf(&im->buf, "\t%" PRIu64 "\t\\N\n", line);
+		copy_null(&im->buf);
+	copy_row_end(&im->buf);
 	if (im->buf.len >= CAMPAIGN_COPY_CHUNK || im->buf.failed)
 		return flush(im);
 	return 0;

@@ -478,8 +478,11 @@ static char *target_ids(const struct batch *b, size_t n)
 
 	jbuf_init(&a, STORE_BATCH_ROWS_MAX);
 	jbuf_puts(&a, "{");
-	for (size_t i = 0; i < n; i++)
-		jbuf_printf(&a, "%s%" PRId64, i ? "," : "", b->t[i].id);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			jbuf_append(&a, ",", 1);
+		copy_int(&a, b->t[i].id); /* printf: 1 % of a scan */
+	}
 	jbuf_puts(&a, "}");
 	if (a.failed) {
 		jbuf_free(&a);

@@ -21,6 +21,14 @@ struct addr {
 int addr_parse(const char *text, struct addr *a);
 /* Writes the text form to out (at least 46 bytes). */
 void addr_format(const struct addr *a, char *out, size_t cap);
+/*
+ * The text form of an address of `family` (AF_INET: 4 bytes, AF_INET6:
+ * 16) into out[0..cap), exactly as inet_ntop() writes it (RFC 5952 for
+ * IPv6, with glibc's embedded IPv4 forms), without going through
+ * sprintf. Returns false (out empty) for another family or too small a
+ * cap.
+ */
+bool addr_text(int family, const uint8_t *bytes, char *out, size_t cap);
 
 /* True if the text looks like an IPv4 literal like "192.0.2.1": four
  * dot-separated decimal labels of 1-3 digits, each at most 255. An MX

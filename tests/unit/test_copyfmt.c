@@ -1,4 +1,5 @@
 /* COPY text encoding: escapes, invalid UTF-8, arrays and bytea. */
+#include <stdint.h>
 #include <string.h>
 
 #include "crawler/store/copyfmt.h"
@@ -23,6 +24,16 @@ UNIT_TEST(test_copy_text_table)
 		{ "caf\xc3\xa9", 5, "caf\xc3\xa9" },
 		{ "\xc0\xaf", 2, "\xef\xbf\xbd\xef\xbf\xbd" }, /* overlong */
 		{ "\xed\xa0\x80", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
+		/* long runs (read a word at a time) with escapes inside */
+		{ "0123456789abcdef\\ghijklmnopqrstu\tvwxyz", 38,
+		  "0123456789abcdef\\\\ghijklmnopqrstu\\tvwxyz" },
+		{ "mx1.example-provider.test\x01ok", 28,
+		  "mx1.example-provider.test\x01ok" },
+		{ "0123456789abcdef\xc3\xa9\"quoted\"", 26,
+		  "0123456789abcdef\xc3\xa9\"quoted\"" },
+		/* other control characters pass as they are */
+		{ "a\x01\x0b\x0c\x1f\x7f", 6, "a\x01\x0b\x0c\x1f\x7f" },
+		{ "\\\t\xc3\xa9x\xc3", 6, "\\\\\\t\xc3\xa9x\xef\xbf\xbd" },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		struct jbuf b;
@@ -43,10 +54,13 @@ UNIT_TEST(test_copy_arrays_and_bytea)
 	copy_array_begin(&a, &b);
 	copy_array_text(&a, "x\"y", 3);
 	copy_array_text(&a, "a\\b", 3);
+	copy_array_text(&a, "0123456789\"abcdefghij\\klm", 25);
 	copy_array_text(&a, "t\tz", 3);
 	copy_array_end(&a);
 	/* Array quoting first ("x\"y"), then COPY doubles each backslash. */
-	CHECK_STR(b.data, "{\"x\\\\\"y\",\"a\\\\\\\\b\",\"t\\tz\"}",
+	CHECK_STR(b.data,
+		  "{\"x\\\\\"y\",\"a\\\\\\\\b\","
+		  "\"0123456789\\\\\"abcdefghij\\\\\\\\klm\",\"t\\tz\"}",
 		  "text array");
 	jbuf_reset(&b);
 	copy_bytea(&b, bytes, sizeof bytes);
@@ -69,6 +83,14 @@ UNIT_TEST(test_copy_arrays_and_bytea)
 	copy_int(&b, 7);
 	copy_row_end(&b);
 	CHECK_STR(b.data, "a\\tb\t\\N\tc\t7\n", "leading fields");
+	jbuf_reset(&b);
+	copy_int(&b, 0);
+	copy_field(&b);
+	copy_int(&b, INT64_MIN);
+	copy_field(&b);
+	copy_int(&b, INT64_MAX);
+	CHECK_STR(b.data, "0\t-9223372036854775808\t9223372036854775807",
+		  "integers");
 	jbuf_free(&b);
 }
 

@@ -3,7 +3,9 @@
  * malformation with its own result code, and each typed RDATA decoder on
  * hand-built packets.
  */
+#include <arpa/inet.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -898,6 +900,21 @@ UNIT_TEST(test_dns_rr_addresses)
 	CHECK_INT(a.addr[3], 1, "a addr");
 	CHECK_INT(dns_rr_aaaa(pkt.b, pkt.n, &msg.rr[0], &aaaa),
 		  DNS_RC_WRONG_TYPE, "aaaa on a");
+
+	/* The text is inet_ntop()'s, for octets of one, two, three digits. */
+	static const unsigned octets[] = { 0, 9, 10, 99, 100, 199, 255 };
+	for (size_t i = 0; i < sizeof octets / sizeof octets[0]; i++) {
+		char hex[16], want[INET_ADDRSTRLEN];
+		unsigned v = octets[i], w = octets[(i + 3) % 7];
+		uint8_t raw[4] = { (uint8_t)v, (uint8_t)w, (uint8_t)v,
+				   (uint8_t)w };
+		snprintf(hex, sizeof hex, "%02x %02x %02x %02x", v, w, v, w);
+		build_one(DNS_TYPE_A, hex);
+		CHECK_INT(parse(), DNS_OK, "a parse");
+		CHECK_INT(dns_rr_a(pkt.b, pkt.n, &msg.rr[0], &a), DNS_OK, hex);
+		inet_ntop(AF_INET, raw, want, sizeof want);
+		CHECK_STR(a.text, want, hex);
+	}
 
 	build_one(DNS_TYPE_A, "c0 00 02");
 	CHECK_INT(parse(), DNS_OK, "a short parse");

@@ -1,4 +1,5 @@
 /* regdomain_of(): the registrable domain by the Public Suffix List. */
+#include <stdio.h>
 #include <string.h>
 
 #include "crawler/scan/regdomain.h"
@@ -31,5 +32,28 @@ UNIT_TEST(test_regdomain_table)
 			unit_fail(__FILE__, __LINE__, "%s: got %s, want %s",
 				  c->host, got ? got : "(null)",
 				  c->want ? c->want : "(null)");
+	}
+}
+
+/* Asked again (answered from the per-thread cache), the answer is the
+ * same and points into the name given this time. */
+UNIT_TEST(test_regdomain_cached)
+{
+	for (int round = 0; round < 2; round++) {
+		for (size_t i = 0;
+		     i < sizeof regdomain_cases / sizeof regdomain_cases[0];
+		     i++) {
+			const struct regdomain_case *c = &regdomain_cases[i];
+			char copy[256];
+			snprintf(copy, sizeof copy, "%s", c->host);
+			const char *got = regdomain_of(copy);
+			if (!c->want
+				? got != NULL
+				: !got || strcmp(got, c->want) || got < copy ||
+				      got >= copy + sizeof copy)
+				unit_fail(__FILE__, __LINE__,
+					  "%s (round %d): got %s", c->host,
+					  round, got ? got : "(null)");
+		}
 	}
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "crawler/scan/stsfacts.h"
 #include "crawler/sts/tlsrpt.h"
 #include "unit.h"
 
@@ -471,4 +472,29 @@ UNIT_TEST(tlsrpt_details)
 	CHECK_STR(tlsrpt_rc_str(TLSRPT_RC_LAST), "unknown", "range");
 	CHECK_STR(tlsrpt_status_str(TLSRPT_RC_LAST), "unknown", "range");
 	CHECK_STR(tlsrpt_scheme_str(TLSRPT_SCHEME_LAST), "unknown", "range");
+}
+
+/* A domain without TXT records, and one whose records are all something
+ * else: the same row but for the count of records read. */
+UNIT_TEST(test_rpt_facts_no_records)
+{
+	static const char other[] = "v=spf1 -all";
+	const struct tlsrpt_bytes rec = { (const uint8_t *)other,
+					  sizeof other - 1 };
+	struct rpt_facts r;
+	struct jbuf b;
+
+	jbuf_init(&b, 4096);
+	rpt_facts_init(&r);
+	rpt_facts_txt(&r, NULL, 0, false);
+	rpt_facts_row(&r, &b, 7, 9);
+	CHECK_STR(b.data, "7\t9\tnone\t\\N\t0\t0\t{}\t{}\n", "no TXT");
+	rpt_facts_free(&r);
+	jbuf_reset(&b);
+	rpt_facts_init(&r);
+	rpt_facts_txt(&r, &rec, 1, false);
+	rpt_facts_row(&r, &b, 7, 9);
+	CHECK_STR(b.data, "7\t9\tnone\t\\N\t1\t0\t{}\t{}\n", "other TXT");
+	rpt_facts_free(&r);
+	jbuf_free(&b);
 }
