@@ -33,7 +33,9 @@
  * Readiness: PIDFILE is written (atomically) after every socket listens.
  * SIGTERM / SIGINT: stop, remove PIDFILE, print counters, exit 0.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
