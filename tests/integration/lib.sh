@@ -207,6 +207,24 @@ scan_through_full_disk() {
 	cat "$TEST_WORK/scan.err"
 }
 
+# smtp_connections_since LINE: stops the testbed (its mail servers flush
+# their per-connection log when they stop) and prints how many SMTP (port
+# 25) connections they logged after line LINE of the log: the servers' own
+# count of handshake attempts, for tests that hold it against the endpoints.
+smtp_connections_since() {
+	"$MXCRAWL_SRC/tests/testbed/down" "$TB" >/dev/null
+	tail -n +"$(($1 + 1))" "$TB/logs/mailserver.log" | /usr/bin/python3 -c '
+import json, sys
+n = 0
+for line in sys.stdin:
+    try:
+        c = json.loads(line[line.index("{"):])
+    except ValueError:
+        continue
+    n += c.get("port") == 25
+print(n)'
+}
+
 # sql_analysis QUERY: QUERY over the report's views, which live only in
 # the report's transaction (it is rolled back): created here from
 # analysis/ in a transaction of their own, rolled back after QUERY.

@@ -72,17 +72,7 @@ shared_uses=$(sql "SELECT count(*) FROM domain_endpoint de JOIN domain_dns d USI
 
 # The servers' own count: stopping them flushes their per-connection log.
 # Every SMTP connection of the scan is one handshake attempt.
-"$MXCRAWL_SRC/tests/testbed/down" "$TB" >/dev/null
-conns=$(tail -n +"$((log_before + 1))" "$log" | /usr/bin/python3 -c '
-import json, sys
-n = 0
-for line in sys.stdin:
-    try:
-        c = json.loads(line[line.index("{"):])
-    except ValueError:
-        continue
-    n += c.get("port") == 25
-print(n)')
+conns=$(smtp_connections_since "$log_before")
 expect_eq "SMTP connections the servers saw = unique endpoints" "$conns" "$unique"
 
 echo "== a killed crawler's claims are taken over"

@@ -64,17 +64,7 @@ expect_eq "domains whose endpoint has no row" \
 		     AND e.ip = de.ip AND e.port = de.port AND e.sni IS NOT DISTINCT FROM de.sni)")" 0
 
 # The servers' own count: stopping them flushes their per-connection log.
-"$MXCRAWL_SRC/tests/testbed/down" "$TB" >/dev/null
-conns=$(tail -n +"$((log_before + 1))" "$log" | /usr/bin/python3 -c '
-import json, sys
-n = 0
-for line in sys.stdin:
-    try:
-        c = json.loads(line[line.index("{"):])
-    except ValueError:
-        continue
-    n += c.get("port") == 25
-print(n)')
+conns=$(smtp_connections_since "$log_before")
 expect_eq "SMTP connections the servers saw = unique endpoints" "$conns" "$unique"
 
 "$MXCRAWL" export --campaign bound --format jsonl >"$TEST_WORK/bound.jsonl"

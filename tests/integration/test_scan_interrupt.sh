@@ -260,17 +260,7 @@ expect_eq "steal: endpoint claims all done (the stop finished its probes)" \
 # The servers' own count: stopping them flushes their connection log.
 # Campaigns 'tail', 'intr' and 'steal' handshaked each endpoint once; 'hard'
 # once, plus at most once more for each takeover after the hard stop.
-"$MXCRAWL_SRC/tests/testbed/down" "$TB" >/dev/null
-conns=$(tail -n +"$((log_before + 1))" "$log" | "$PY" -c '
-import json, sys
-n = 0
-for line in sys.stdin:
-    try:
-        c = json.loads(line[line.index("{"):])
-    except ValueError:
-        continue
-    n += c.get("port") == 25
-print(n)')
+conns=$(smtp_connections_since "$log_before")
 echo "SMTP connections: $conns; endpoints: tail $unique_tail, intr $unique_intr, hard $unique_hard (+ up to $reprobed reprobed), steal $unique_steal"
 want=$((unique_tail + unique_intr + unique_hard + unique_steal))
 [ "$conns" -ge "$want" ] && [ "$conns" -le $((want + reprobed)) ] ||

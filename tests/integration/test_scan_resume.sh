@@ -165,17 +165,7 @@ expect_eq "endpoint rows = endpoints the domains use" \
 expect_eq "claims left unfinished" \
 	"$(sql "SELECT count(*) FROM endpoint_claim WHERE campaign_id = $cid AND NOT done")" 0
 taken=$(sql "SELECT coalesce(sum(attempts - 1), 0) FROM endpoint_claim WHERE campaign_id = $cid")
-"$MXCRAWL_SRC/tests/testbed/down" "$TB" >/dev/null
-conns=$(tail -n +"$((log_before + 1))" "$log" | "$PY" -c '
-import json, sys
-n = 0
-for line in sys.stdin:
-    try:
-        c = json.loads(line[line.index("{"):])
-    except ValueError:
-        continue
-    n += c.get("port") == 25
-print(n)')
+conns=$(smtp_connections_since "$log_before")
 echo "SMTP connections $conns, endpoints $unique, claims taken over $taken"
 [ "$conns" -ge "$unique" ] && [ "$conns" -le $((unique + taken)) ] ||
 	fail "SMTP connections $conns, want $unique + at most $taken"
