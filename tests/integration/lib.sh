@@ -225,6 +225,21 @@ for line in sys.stdin:
 print(n)'
 }
 
+# expect_dns_facts CAMPAIGN [compare_dns.py options]: the campaign has a
+# result for every testbed target, and the DNS facts of its export equal
+# the truth; returns compare_dns.py's status (the caller says what failed).
+expect_dns_facts() {
+	local campaign=$1 cid
+	shift
+	cid=$(sql "SELECT id FROM campaign WHERE name = '$campaign'")
+	expect_eq "$campaign: one result per target" \
+		"$(sql "SELECT count(*) FROM domain_dns WHERE campaign_id = $cid")" \
+		"$(grep -c . "$TESTBED_TARGETS")"
+	"$MXCRAWL" export --campaign "$campaign" --format jsonl >"$TEST_WORK/$campaign.jsonl"
+	/usr/bin/python3 "$MXCRAWL_SRC/tests/integration/compare_dns.py" "$@" \
+		"$TESTBED_TRUTH" "$TEST_WORK/$campaign.jsonl"
+}
+
 # sql_analysis QUERY: QUERY over the report's views, which live only in
 # the report's transaction (it is rolled back): created here from
 # analysis/ in a transaction of their own, rolled back after QUERY.
