@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "crawler/scan/epreg.h"
+#include "crawler/util/lru.h"
 
 /* Initial buckets; the table doubles when it holds twice as many entries. */
 #define EPREG_BUCKETS_INITIAL 4096
@@ -29,8 +30,8 @@ struct waiter {
  */
 struct entry {
 	struct ep_done res;
-	struct entry *next;	     /* bucket chain */
-	struct entry *older, *newer; /* LRU list (idle and stored) */
+	struct entry *next;  /* bucket chain */
+	struct lru_node lru; /* in the LRU list (idle and stored) */
 	struct waiter *waiters;
 	uint64_t serial; /* epreg_result_key(): never reused */
 	size_t bytes;	 /* counted in the registry's bytes */
@@ -39,7 +40,6 @@ struct entry {
 	uint16_t port;
 	bool has_res;
 	bool stored; /* rows stored: droppable once idle */
-	bool in_lru;
 	char sni[];
 };
 
@@ -54,7 +54,7 @@ struct epreg {
 	void (*wake)(void *ctx, unsigned worker);
 	void *ctx;
 	/* The LRU list of idle stored entries: newest at the head. */
-	struct entry *newest, *oldest;
+	struct lru lru;
 	size_t limit; /* 0: none */
 	size_t bytes, peak_bytes;
 	uint64_t serial, added, dropped;
@@ -256,34 +256,6 @@ static struct entry *find(struct epreg *r, const struct ep_key *k)
 	return NULL;
 }
 
-static void lru_remove(struct epreg *r, struct entry *e)
-{
-	if (!e->in_lru)
-		return;
-	if (e->newer)
-		e->newer->older = e->older;
-	else
-		r->newest = e->older;
-	if (e->older)
-		e->older->newer = e->newer;
-	else
-		r->oldest = e->newer;
-	e->older = e->newer = NULL;
-	e->in_lru = false;
-}
-
-static void lru_push(struct epreg *r, struct entry *e)
-{
-	e->newer = NULL;
-	e->older = r->newest;
-	if (r->newest)
-		r->newest->newer = e;
-	else
-		r->oldest = e;
-	r->newest = e;
-	e->in_lru = true;
-}
-
 /* Past the limit: takes the least recently used idle stored entries out
  * of the table, into a list (linked by next) for the caller to free once
  * unlocked. */
@@ -291,9 +263,9 @@ static struct entry *drop_over(struct epreg *r)
 {
 	struct entry *gone = NULL;
 
-	while (r->limit && r->bytes > r->limit && r->oldest) {
-		struct entry *e = r->oldest;
-		lru_remove(r, e);
+	while (r->limit && r->bytes > r->limit && r->lru.oldest) {
+		struct entry *e = LRU_ENTRY(r->lru.oldest, struct entry, lru);
+		lru_remove(&r->lru, &e->lru);
 		struct entry **pp =
 		    &r->buckets[entry_hash(e) & (r->nbuckets - 1)];
 		while (*pp != e)
@@ -342,7 +314,7 @@ enum epreg_answer epreg_request(struct epreg *r, const struct ep_key *k,
 	pthread_mutex_lock(&r->mu);
 	struct entry *e = find(r, k);
 	if (e && e->has_res) {
-		lru_remove(r, e);
+		lru_remove(&r->lru, &e->lru);
 		e->refs++;
 		*out = &e->res;
 		ans = EPREG_DONE;
@@ -457,7 +429,7 @@ void epreg_release(struct epreg *r, const struct ep_done *d)
 
 	pthread_mutex_lock(&r->mu);
 	if (e->refs && --e->refs == 0 && e->stored) {
-		lru_push(r, e);
+		lru_push(&r->lru, &e->lru);
 		gone = drop_over(r);
 	}
 	pthread_mutex_unlock(&r->mu);

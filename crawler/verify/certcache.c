@@ -4,6 +4,7 @@
  * already uniform, so its first bytes pick the shard and the bucket.
  */
 #include "crawler/verify/certcache.h"
+#include "crawler/util/lru.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -24,8 +25,8 @@ struct entry {
 	bool bad;  /* not one exact DER certificate */
 	char *row; /* the COPY row, once made */
 	size_t rowlen;
-	struct entry *hnext;	   /* bucket chain */
-	struct entry *prev, *next; /* LRU, most recent first */
+	struct entry *hnext; /* bucket chain */
+	struct lru_node lru; /* in the shard's LRU list */
 };
 
 struct shard {
@@ -33,7 +34,7 @@ struct shard {
 	struct entry **bucket;
 	size_t nbucket; /* a power of two */
 	size_t count, cap;
-	struct entry *head, *tail;
+	struct lru lru;
 	uint64_t hits, misses, evictions;
 };
 
@@ -101,11 +102,11 @@ void cert_cache_free(struct cert_cache *c)
 		return;
 	for (size_t i = 0; i < c->nshard; i++) {
 		struct shard *s = &c->shard[i];
-		struct entry *e = s->head;
-		while (e) {
-			struct entry *next = e->next;
-			entry_free(e);
-			e = next;
+		struct lru_node *n = s->lru.newest;
+		while (n) {
+			struct lru_node *older = n->older;
+			entry_free(LRU_ENTRY(n, struct entry, lru));
+			n = older;
 		}
 		free(s->bucket);
 		pthread_mutex_destroy(&s->lock);
@@ -185,47 +186,16 @@ static struct entry *find(struct shard *s, const uint8_t *sha)
 	return NULL;
 }
 
-static void lru_unlink(struct shard *s, struct entry *e)
-{
-	if (e->prev)
-		e->prev->next = e->next;
-	else
-		s->head = e->next;
-	if (e->next)
-		e->next->prev = e->prev;
-	else
-		s->tail = e->prev;
-	e->prev = e->next = NULL;
-}
-
-static void lru_front(struct shard *s, struct entry *e)
-{
-	e->next = s->head;
-	e->prev = NULL;
-	if (s->head)
-		s->head->prev = e;
-	s->head = e;
-	if (!s->tail)
-		s->tail = e;
-}
-
-static void touch(struct shard *s, struct entry *e)
-{
-	if (s->head != e) {
-		lru_unlink(s, e);
-		lru_front(s, e);
-	}
-}
-
 /* Unlinks the least recently used entry; the caller frees it outside the
  * lock (X509_free takes OpenSSL's locks). */
 static struct entry *evict(struct shard *s)
 {
-	struct entry *e = s->tail, **p;
+	struct entry *e, **p;
 
-	if (!e)
+	if (!s->lru.oldest)
 		return NULL;
-	lru_unlink(s, e);
+	e = LRU_ENTRY(s->lru.oldest, struct entry, lru);
+	lru_remove(&s->lru, &e->lru);
 	for (p = slot_of(s, e->sha); *p != e; p = &(*p)->hnext)
 		;
 	*p = e->hnext;
@@ -244,7 +214,7 @@ static struct entry *insert(struct shard *s, struct entry *e)
 		old = evict(s);
 	e->hnext = *slot;
 	*slot = e;
-	lru_front(s, e);
+	lru_push(&s->lru, &e->lru);
 	s->count++;
 	return old;
 }
@@ -279,7 +249,7 @@ static bool lookup(struct cert_cache *c, const uint8_t *sha, X509 **x,
 	pthread_mutex_lock(&s->lock);
 	e = find(s, sha);
 	if (e) {
-		touch(s, e);
+		lru_touch(&s->lru, &e->lru);
 		s->hits++;
 		*x = e->x;
 		*bad = e->bad;
@@ -311,7 +281,7 @@ static X509 *keep(struct cert_cache *c, const uint8_t *sha, X509 *x, bool *bad)
 	pthread_mutex_lock(&s->lock);
 	have = find(s, sha);
 	if (have) {
-		touch(s, have);
+		lru_touch(&s->lru, &have->lru);
 		if (have->x || !x) {
 			ret = have->x;
 			if (ret)
@@ -402,7 +372,7 @@ int cert_cache_row(struct cert_cache *c, struct jbuf *b, const uint8_t *der,
 		pthread_mutex_lock(&s->lock);
 		e = find(s, sha);
 		if (e && e->row) {
-			touch(s, e);
+			lru_touch(&s->lru, &e->lru);
 			s->hits++;
 			jbuf_append(b, e->row, e->rowlen);
 			pthread_mutex_unlock(&s->lock);
