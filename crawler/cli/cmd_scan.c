@@ -25,6 +25,7 @@
 #include "crawler/scan/provenance.h"
 #include "crawler/scan/sched.h"
 #include "crawler/store/record.h"
+#include "crawler/verify/certcache.h"
 #include "crawler/verify/verify.h"
 
 static const char usage[] =
@@ -1126,6 +1127,21 @@ static void print_summary(const char *name, int64_t id,
 			"%" PRIu64 " read back from their stored rows\n",
 			(double)s->registry_peak_bytes / (1 << 20),
 			s->registry_dropped, s->registry_read_back);
+	if (sc->smtp && sc->verify) {
+		struct cert_cache_stats cs;
+		uint64_t memo_hits, memo_misses;
+
+		cert_cache_stats(cert_cache_global(), &cs);
+		verify_chain_stats(sc->verify, &memo_hits, &memo_misses);
+		fprintf(stderr,
+			"scan: certificate cache: %zu certificates held (at "
+			"most %d), %" PRIu64 " evicted; %" PRIu64
+			" look-ups answered from it, %" PRIu64
+			" certificates parsed again from DER; chain "
+			"judgements: %" PRIu64 " reused, %" PRIu64 " made\n",
+			cs.entries, CERT_CACHE_DEFAULT, cs.evictions, cs.hits,
+			cs.misses, memo_hits, memo_misses);
+	}
 	fprintf(stderr,
 		"scan: stages measured: DNS (MX, A/AAAA, TLSA, MTA-STS "
 		"and TLS-RPT TXT)%s.\n",

@@ -63,6 +63,25 @@ expect_eq "domains whose endpoint has no row" \
 		 AND NOT EXISTS (SELECT 1 FROM endpoint e WHERE e.campaign_id = $cid
 		     AND e.ip = de.ip AND e.port = de.port AND e.sni IS NOT DISTINCT FROM de.sni)")" 0
 
+# The certificate cache (crawler/verify/certcache.h) holds every certificate
+# stored (each row is made through it), with room to spare at this size:
+# the summary's figures are the cache's own, the count is the database's.
+cache=$(grep '^scan: certificate cache: ' "$TEST_WORK/scan.err") ||
+	fail "no certificate cache line in the summary"
+held=$(sed -n 's/.* cache: \([0-9]*\) certificates held.*/\1/p' <<<"$cache")
+evicted=$(sed -n 's/.*), \([0-9]*\) evicted;.*/\1/p' <<<"$cache")
+parsed=$(sed -n 's/.* \([0-9]*\) certificates parsed again.*/\1/p' <<<"$cache")
+made=$(sed -n 's/.* \([0-9]*\) made$/\1/p' <<<"$cache")
+stored_certs=$(sql "SELECT count(*) FROM certificate")
+expect_eq "certificates evicted from the cache" "$evicted" 0
+[ "$stored_certs" -gt 0 ] || fail "no certificate stored"
+[ "$held" -ge "$stored_certs" ] ||
+	fail "cache holds $held certificates, $stored_certs were stored"
+# libssl parsed each presented certificate; with nothing evicted the
+# crawler never parses one again from its DER.
+expect_eq "certificates parsed again from DER" "$parsed" 0
+[ "$made" -gt 0 ] || fail "no chain judgement made"
+
 # The servers' own count: stopping them flushes their per-connection log.
 conns=$(smtp_connections_since "$log_before")
 expect_eq "SMTP connections the servers saw = unique endpoints" "$conns" "$unique"
