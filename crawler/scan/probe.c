@@ -132,23 +132,6 @@ static void query_send(struct probe *p, enum query_kind kind, size_t host,
 static void sts_fetch_start(struct probe *p);
 static void work_returned(struct probe *p, enum probe_work w);
 
-/* Lower-case hex of p[0..n): a jbuf_printf() per byte was 1 % of a
- * DNS-only scan's instructions (TLSA data). */
-static void hex_append(struct jbuf *b, const uint8_t *p, size_t n)
-{
-	static const char digits[] = "0123456789abcdef";
-	char *out = jbuf_room(b, 2 * n);
-
-	if (!out)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[p[i] >> 4];
-		out[2 * i + 1] = digits[p[i] & 15];
-	}
-	b->len += 2 * n;
-	b->data[b->len] = '\0';
-}
-
 static void oom(struct probe *p)
 {
 	p->failed = true;
@@ -311,7 +294,7 @@ static void write_rrset(struct probe *p, const struct query *q,
 			jbuf_init(&tb, 2 * 65536 + 32);
 			jbuf_printf(&tb, "%u %u %u ", t.usage, t.selector,
 				    t.mtype);
-			hex_append(&tb, t.data, t.data_len);
+			jbuf_hex(&tb, t.data, t.data_len);
 			if (!tb.failed)
 				copy_array_text(&arr, tb.data, tb.len);
 			jbuf_free(&tb);
@@ -634,7 +617,7 @@ static void on_tlsa(struct probe *p, const struct query *q,
 			/* An array element in COPY text: "u s m hex". */
 			jbuf_printf(&h->tlsa, "\"%u %u %u ", t.usage,
 				    t.selector, t.mtype);
-			hex_append(&h->tlsa, t.data, t.data_len);
+			jbuf_hex(&h->tlsa, t.data, t.data_len);
 			jbuf_append(&h->tlsa, "\"", 1);
 			found++;
 			if (h->nrec < VERIFY_MAX_TLSA) {

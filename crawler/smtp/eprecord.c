@@ -71,9 +71,8 @@ int eprecord_json(struct jbuf *b, const struct endpoint_result *r)
 			if (cert_sha256(r->tls->chain[i], r->tls->chain_len[i],
 					d))
 				continue;
-			jbuf_printf(b, "%s\"", i ? ", " : "");
-			for (size_t k = 0; k < sizeof d; k++)
-				jbuf_printf(b, "%02x", d[k]);
+			jbuf_puts(b, i ? ", \"" : "\"");
+			jbuf_hex(b, d, sizeof d);
 			jbuf_puts(b, "\"");
 		}
 		jbuf_puts(b, "]}");

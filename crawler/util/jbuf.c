@@ -83,6 +83,21 @@ void jbuf_append(struct jbuf *b, const char *s, size_t len)
 	b->data[b->len] = '\0';
 }
 
+void jbuf_hex(struct jbuf *b, const uint8_t *p, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	char *out = jbuf_room(b, 2 * n);
+
+	if (!out)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	b->len += 2 * n;
+	b->data[b->len] = '\0';
+}
+
 void jbuf_puts(struct jbuf *b, const char *s)
 {
 	jbuf_append(b, s, strlen(s));

@@ -7,6 +7,7 @@
 #define MXCRAWL_CRAWLER_JBUF_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Why a buffer failed (struct jbuf.failed); callers that only ask
  * whether it failed test it as a boolean. */
@@ -38,6 +39,9 @@ void jbuf_append(struct jbuf *b, const char *s, size_t len);
  * and then advances len itself); NULL when it does not fit. */
 char *jbuf_room(struct jbuf *b, size_t n);
 void jbuf_puts(struct jbuf *b, const char *s);
+/* Appends p[0..n) as lower-case hex (TLSA data, digests): a printf per
+ * byte was a per cent of a scan's instructions. */
+void jbuf_hex(struct jbuf *b, const uint8_t *p, size_t n);
 void jbuf_printf(struct jbuf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
