@@ -320,7 +320,6 @@ struct rsock {
 	ares_socket_t fd;
 	struct rsock *next;
 	bool dgram;	 /* UDP: reads and writes go through io */
-	bool polled;	 /* poll initialised (a loop handle) */
 	bool closed;	 /* c-ares closed it; freed once poll is closed */
 	bool want_write; /* io could not send all: watch for writable */
 	int ares_events; /* UV_READABLE/UV_WRITABLE as c-ares asked */
@@ -538,34 +537,34 @@ static void sock_unlink(struct resolver *r, struct rsock *s)
 		*pp = s->next;
 }
 
+static void on_poll(uv_poll_t *h, int status, int events);
+
 /* Starts poll with what c-ares asked for plus our own write interest;
  * libuv changes its epoll set only when the set of events changes. */
 static void sock_watch(struct rsock *s)
 {
 	int ev = s->ares_events | (s->want_write ? UV_WRITABLE : 0);
 
-	if (!s->polled || ev == s->poll_events)
+	if (ev == s->poll_events)
 		return;
 	s->poll_events = ev;
 	if (ev)
-		uv_poll_start(&s->poll, ev, s->poll.poll_cb);
+		uv_poll_start(&s->poll, ev, on_poll);
 	else
 		uv_poll_stop(&s->poll);
 }
 
 /* Takes s out of the list and closes its loop handle; s is freed once
- * that is closed (it may still be on the stack of on_poll()). The fd is
- * the caller's to close, after this (libuv takes it out of epoll now). */
+ * that is closed, never before the loop's next turn (it may still be on
+ * the stack of on_poll() or flush_all()). The fd is the caller's to
+ * close, after this (libuv takes it out of epoll now). */
 static void sock_close(struct resolver *r, struct rsock *s)
 {
 	sock_unlink(r, s);
 	s->closed = true;
 	if (s->dgram)
 		dnsio_discard(&s->io);
-	if (s->polled)
-		uv_close((uv_handle_t *)&s->poll, on_handle_closed);
-	else
-		free(s);
+	uv_close((uv_handle_t *)&s->poll, on_handle_closed);
 }
 
 /*
@@ -585,18 +584,23 @@ static void flush_all(struct resolver *r)
 		for (s = r->socks; s; s = s->next) {
 			int rc;
 
-			if (!s->dgram || s->want_write ||
-			    !dnsio_has_queued(&s->io))
+			if (!s->dgram)
 				continue;
-			rc = dnsio_flush(&s->io);
+			rc = s->want_write ? 0 : dnsio_flush(&s->io);
 			if (rc == -EAGAIN) {
 				s->want_write = true;
 				sock_watch(s);
-			} else if (rc < 0 && r->channel) {
+			}
+			/* (also an error kept by a flush in sf_sendv()) */
+			if (dnsio_has_error(&s->io) && r->channel) {
 				/* c-ares may close or open sockets in there,
 				 * and send more: walk the list again. */
 				ares_process_fd(r->channel, s->fd,
 						ARES_SOCKET_BAD);
+				/* c-ares read it, unless it does not know the
+				 * socket (then nobody waits for the error) */
+				if (!s->closed)
+					s->io.err = 0;
 				again = true;
 				break;
 			}
@@ -628,6 +632,11 @@ static void on_poll(uv_poll_t *h, int status, int events)
 		s->want_write = false;
 		sock_watch(s);
 		flush_all(r);
+		if (s->closed) {
+			/* c-ares closed it on a send error: fd is not ours */
+			leave(r);
+			return;
+		}
 	}
 	if (status < 0) {
 		/* Let c-ares find the error itself by reading/writing. */
@@ -673,16 +682,6 @@ static void on_sock_state(void *data, ares_socket_t fd, int readable,
 		return; /* not opened through us: cannot happen */
 	s->ares_events =
 	    (readable ? UV_READABLE : 0) | (writable ? UV_WRITABLE : 0);
-	if (!s->polled && s->ares_events) {
-		if (uv_poll_init_socket(r->loop, &s->poll, fd) != 0)
-			return; /* its queries time out */
-		s->poll.data = s;
-		s->polled = true;
-		r->open_handles++;
-		/* sock_watch() restarts with the same callback */
-		uv_poll_start(&s->poll, s->ares_events, on_poll);
-		s->poll_events = s->ares_events;
-	}
 	sock_watch(s);
 }
 
@@ -706,6 +705,14 @@ static ares_socket_t sf_socket(int domain, int type, int protocol, void *data)
 		errno = ENOMEM;
 		return ARES_SOCKET_BAD;
 	}
+	if (uv_poll_init_socket(r->loop, &s->poll, fd) != 0) {
+		free(s);
+		close(fd);
+		errno = ENOMEM;
+		return ARES_SOCKET_BAD;
+	}
+	r->open_handles++;
+	s->poll.data = s;
 	s->r = r;
 	s->fd = fd;
 	s->dgram = type == SOCK_DGRAM;
@@ -769,7 +776,7 @@ static ares_ssize_t sf_sendv(ares_socket_t fd, const struct iovec *iov,
 
 	if (s && s->dgram) {
 		n = dnsio_sendv(&s->io, iov, iovcnt);
-		if (dnsio_has_queued(&s->io) &&
+		if ((dnsio_has_queued(&s->io) || dnsio_has_error(&s->io)) &&
 		    !uv_is_active((uv_handle_t *)&r->flush))
 			uv_prepare_start(&r->flush, on_flush);
 		return n;

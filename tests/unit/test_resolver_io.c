@@ -168,3 +168,68 @@ UNIT_TEST(test_resolver_io_batches_keep_every_datagram)
 	CHECK(uv_loop_close(&loop) == 0);
 	close(s.fd);
 }
+
+struct rio_refused {
+	unsigned answers, refused;
+	unsigned max_ms;
+};
+
+static void rio_on_refused(void *arg, const struct resolver_answer *a)
+{
+	struct rio_refused *x = arg;
+
+	x->answers++;
+	x->refused += a->rc == RESOLVER_CONN_REFUSED;
+	if (a->elapsed_ms > x->max_ms)
+		x->max_ms = a->elapsed_ms;
+}
+
+/*
+ * A port nobody listens on: the kernel answers each datagram with ICMP
+ * port unreachable, and the error reaches the socket as a failed read or
+ * as a refused datagram of a later sendmmsg() (dnsio.h keeps it for the
+ * next read). Either way every lookup ends as conn_refused at once, none
+ * waits for its timeout: an error lost on the way would make it one.
+ */
+UNIT_TEST(test_resolver_io_refused_port_errors_not_lost)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof a;
+	struct resolver_config cfg = { 0 };
+	struct rio_refused x = { 0 };
+	struct resolver *r;
+	const char *err = NULL;
+	char servers[64];
+	uv_loop_t loop;
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	/* A port that was free a moment ago and is closed now. */
+	CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
+	CHECK(getsockname(fd, (struct sockaddr *)&a, &alen) == 0);
+	close(fd);
+	snprintf(servers, sizeof servers, "127.0.0.1:%u", ntohs(a.sin_port));
+
+	CHECK(uv_loop_init(&loop) == 0);
+	cfg.servers = servers;
+	cfg.timeout_ms = 10000;
+	cfg.tries = 1;
+	r = resolver_new(&loop, &cfg, &err);
+	CHECK(r != NULL);
+	if (!r)
+		return;
+	for (unsigned i = 0; i < 40; i++) {
+		char name[32];
+		snprintf(name, sizeof name, "r%u.rio.test", i);
+		CHECK_INT(resolver_query(r, name, 1, rio_on_refused, &x), 0,
+			  "query");
+	}
+	while (resolver_pending(r) > 0 && uv_run(&loop, UV_RUN_ONCE))
+		;
+	CHECK_INT(x.answers, 40, "lookups ended");
+	CHECK_INT(x.refused, 40, "lookups refused");
+	CHECK(x.max_ms < 5000); /* none waited for its timeout */
+	resolver_free(r);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	CHECK(uv_loop_close(&loop) == 0);
+}
