@@ -9,6 +9,9 @@
 #include "crawler/dns/dnsio.h"
 
 struct dnsio_in {
+	/* Entries the kernel may have written since they were set up (it
+	 * changes msg_namelen of the datagrams it returns). */
+	unsigned dirty;
 	struct mmsghdr h[DNSIO_BATCH];
 	struct iovec iov[DNSIO_BATCH];
 	struct sockaddr_storage addr[DNSIO_BATCH];
@@ -70,6 +73,8 @@ static struct dnsio_in *in_get(struct dnsio *d)
 		d->pool->in = NULL;
 	} else {
 		d->in = malloc(sizeof *d->in);
+		if (d->in)
+			d->in->dirty = DNSIO_BATCH;
 	}
 	return d->in;
 }
@@ -121,7 +126,8 @@ ssize_t dnsio_recvfrom(struct dnsio *d, void *buf, size_t len,
 		d->recv_calls++;
 		return recvfrom(d->fd, buf, len, MSG_DONTWAIT, from, fromlen);
 	}
-	for (unsigned i = 0; i < DNSIO_BATCH; i++) {
+	/* Set up again only what the last call may have changed. */
+	for (unsigned i = 0; i < b->dirty; i++) {
 		b->iov[i].iov_base = b->buf[i];
 		b->iov[i].iov_len = DNSIO_RECV_MAX;
 		b->h[i].msg_hdr = (struct msghdr){
@@ -136,6 +142,7 @@ ssize_t dnsio_recvfrom(struct dnsio *d, void *buf, size_t len,
 		n = recvmmsg(d->fd, b->h, DNSIO_BATCH, MSG_DONTWAIT, NULL);
 	} while (n < 0 && errno == EINTR);
 	d->recv_calls++;
+	b->dirty = n > 0 ? (unsigned)n : 0;
 	if (n <= 0) {
 		if (n == 0)
 			errno = EAGAIN;
