@@ -667,6 +667,11 @@ static void on_poll(uv_poll_t *h, int status, int events)
 			    dnsio_has_unread(&s->io))
 				break; /* c-ares does not read it */
 		}
+		/* The queries the answers of this batch led to go out now,
+		 * before any other callback of this loop turn (one that
+		 * blocks, say) could hold them; the prepare handle sends
+		 * what other callbacks queue. */
+		flush_all(r);
 	}
 	leave(r);
 }
