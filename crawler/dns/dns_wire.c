@@ -558,17 +558,31 @@ static enum dns_rc parse_rr(struct dns_msg *m, struct dns_cursor *c,
 			    uint8_t section)
 {
 	struct dns_rr *rr = &m->rr[m->nrr];
+	const struct dns_rr *prev = m->nrr ? &m->rr[m->nrr - 1] : NULL;
 	size_t owner_off = c->off;
 	char *text = m->names + m->names_used;
+	bool same_owner = false;
 	enum dns_rc rc;
 
-	/* The owner goes straight into the arena; NO_SPACE there means
-	 * the arena, not a caller buffer, is full. */
-	rc = dns_name_read(c, text, sizeof m->names - m->names_used);
-	if (rc == DNS_RC_NO_SPACE)
-		return DNS_RC_NAMES_FULL;
-	if (rc != DNS_OK)
-		return short_as(rc, DNS_RC_TRUNCATED_RR);
+	/* The records of an RRset (and its RRSIG) usually name their owner
+	 * by the same compression pointer: the same two bytes as the
+	 * previous record's owner lead to the same name, which read well
+	 * there (it lies before both), so it is not read again. */
+	if (prev && !c->err && c->len - c->off >= 2 &&
+	    (c->p[c->off] & DNS_LABEL_KIND_MASK) == DNS_LABEL_POINTER &&
+	    c->p[prev->owner_off] == c->p[c->off] &&
+	    c->p[prev->owner_off + 1] == c->p[c->off + 1]) {
+		same_owner = true;
+		c->off += 2;
+	} else {
+		/* The owner goes straight into the arena; NO_SPACE there
+		 * means the arena, not a caller buffer, is full. */
+		rc = dns_name_read(c, text, sizeof m->names - m->names_used);
+		if (rc == DNS_RC_NO_SPACE)
+			return DNS_RC_NAMES_FULL;
+		if (rc != DNS_OK)
+			return short_as(rc, DNS_RC_TRUNCATED_RR);
+	}
 	rr->section = section;
 	rr->owner_off = (uint16_t)owner_off;
 	rr->type = dns_cursor_u16(c);
@@ -582,8 +596,8 @@ static enum dns_rc parse_rr(struct dns_msg *m, struct dns_cursor *c,
 		return DNS_RC_RDLENGTH_OVERFLOW;
 
 	/* Records of one RRset share their owner: store it once. */
-	const struct dns_rr *prev = m->nrr ? &m->rr[m->nrr - 1] : NULL;
-	if (prev && strcmp(m->names + prev->owner_text, text) == 0) {
+	if (same_owner ||
+	    (prev && strcmp(m->names + prev->owner_text, text) == 0)) {
 		rr->owner_text = prev->owner_text;
 	} else {
 		rr->owner_text = (uint32_t)m->names_used;

@@ -2,9 +2,14 @@
  * DNS lookups on a libuv loop (see resolver.h).
  *
  * Three layers, kept apart:
- *   - plumbing: c-ares tells us through its socket-state callback which
- *     sockets to watch; each gets a uv_poll_t, and one uv_timer_t is re-armed
- *     from ares_timeout() whenever we leave c-ares. Nothing here knows DNS.
+ *   - plumbing: c-ares opens, reads, writes and closes its sockets through
+ *     our socket functions (ares_set_socket_functions()) and tells us through
+ *     its socket-state callback which ones to watch; each gets a uv_poll_t,
+ *     and one uv_timer_t is re-armed from ares_timeout() whenever we leave
+ *     c-ares. UDP reads are answered from one recvmmsg() batch and the
+ *     datagrams c-ares sends in a loop turn go out with one sendmmsg() from
+ *     a uv_prepare_t, just before the loop polls (dnsio.h). TCP goes
+ *     straight to the kernel, as c-ares would do it. Nothing here knows DNS.
  *   - one small state machine per lookup (struct rq): ask, maybe ask again
  *     with CD and then once more without, deliver. Its input is "c-ares
  *     finished this query".
@@ -25,15 +30,20 @@
  *     only ever called outside c-ares (never from one of its callbacks).
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <ares.h>
 #include <uv.h>
 
+#include "crawler/dns/dnsio.h"
 #include "crawler/dns/resolver.h"
 
 #define RESOLVER_DEFAULT_TIMEOUT_MS 2000
@@ -78,13 +88,17 @@
  * answer and its CD answer), during the callback only. */
 #define RESOLVER_MSG_POOL 4
 /*
- * Receive buffer asked for c-ares' sockets. All answers come back on one
- * UDP socket, and on loopback each small datagram costs 1-2 KiB of buffer
- * (skb truesize): the default 208 KiB dropped answers at 500 lookups in
- * flight, and every dropped answer costs a whole timeout. The kernel caps
- * this at net.core.rmem_max.
+ * Receive buffer asked for c-ares' UDP sockets (set by our socket function:
+ * c-ares leaves the options of sockets it does not open itself alone). All
+ * answers come back on one UDP socket, and on loopback each small datagram
+ * costs 1-2 KiB of buffer (skb truesize): the default 208 KiB dropped
+ * answers at 500 lookups in flight, and every dropped answer costs a whole
+ * timeout. RESOLVER_MAX_INFLIGHT answers plus late duplicates need ~1 MiB;
+ * the kernel caps what is asked at net.core.rmem_max (and doubles it), so
+ * with a smaller cap SO_RCVBUFFORCE is tried (root only).
  */
 #define RESOLVER_SOCK_RCVBUF (4 * 1024 * 1024)
+#define RESOLVER_SOCK_RCVBUF_MIN (2 * 1024 * 1024)
 /* Bytes of the first EDE's EXTRA-TEXT handed to callbacks (NUL included);
  * longer texts are cut. Unbound's are about 150 bytes. */
 #define RESOLVER_EDE_TEXT_MAX 512
@@ -299,12 +313,18 @@ struct rq {
 	char name[]; /* as given, to build the CD query */
 };
 
-/* A socket c-ares asked us to watch. */
+/* A socket c-ares opened through us (struct resolver's socks list). */
 struct rsock {
 	uv_poll_t poll;
 	struct resolver *r;
 	ares_socket_t fd;
 	struct rsock *next;
+	bool dgram;	 /* UDP: reads and writes go through io */
+	bool closed;	 /* c-ares closed it; freed once poll is closed */
+	bool want_write; /* io could not send all: watch for writable */
+	int ares_events; /* UV_READABLE/UV_WRITABLE as c-ares asked */
+	int poll_events; /* what poll is started with (0: stopped) */
+	struct dnsio io;
 };
 
 struct resolver {
@@ -315,8 +335,10 @@ struct resolver {
 	unsigned tries;
 	bool trace; /* state changes to stderr (debug builds) */
 
-	uv_timer_t timer; /* c-ares' next timeout */
-	uv_idle_t idle;	  /* runs deferred callbacks */
+	uv_timer_t timer;   /* c-ares' next timeout */
+	uv_idle_t idle;	    /* runs deferred callbacks */
+	uv_prepare_t flush; /* sends queued datagrams before the poll */
+	struct dnsio_pool io_pool;
 	struct rsock *socks;
 	unsigned open_handles; /* closed in shutdown; freed at zero */
 
@@ -493,30 +515,19 @@ static void rearm_timer(struct resolver *r)
 	uv_timer_start(&r->timer, on_timer, timeval_ms_ceil(tvp), 0);
 }
 
-static void on_poll(uv_poll_t *h, int status, int events)
-{
-	struct rsock *s = h->data;
-	struct resolver *r = s->r;
-	ares_socket_t rfd = ARES_SOCKET_BAD, wfd = ARES_SOCKET_BAD;
-
-	if (status < 0) {
-		/* Let c-ares find the error itself by reading/writing. */
-		rfd = wfd = s->fd;
-	} else {
-		if (events & UV_READABLE)
-			rfd = s->fd;
-		if (events & UV_WRITABLE)
-			wfd = s->fd;
-	}
-	/* c-ares may close this socket in there: s is not used after. */
-	enter(r);
-	ares_process_fd(r->channel, rfd, wfd);
-	leave(r);
-}
-
 static void on_handle_closed(uv_handle_t *h);
 
-static void sock_close(struct resolver *r, struct rsock *s)
+static struct rsock *sock_find(struct resolver *r, ares_socket_t fd)
+{
+	struct rsock *s;
+
+	for (s = r->socks; s; s = s->next)
+		if (s->fd == fd)
+			return s;
+	return NULL;
+}
+
+static void sock_unlink(struct resolver *r, struct rsock *s)
 {
 	struct rsock **pp = &r->socks;
 
@@ -524,46 +535,268 @@ static void sock_close(struct resolver *r, struct rsock *s)
 		pp = &(*pp)->next;
 	if (*pp)
 		*pp = s->next;
+}
+
+static void on_poll(uv_poll_t *h, int status, int events);
+
+/* Starts poll with what c-ares asked for plus our own write interest;
+ * libuv changes its epoll set only when the set of events changes. */
+static void sock_watch(struct rsock *s)
+{
+	int ev = s->ares_events | (s->want_write ? UV_WRITABLE : 0);
+
+	if (ev == s->poll_events)
+		return;
+	s->poll_events = ev;
+	if (ev)
+		uv_poll_start(&s->poll, ev, on_poll);
+	else
+		uv_poll_stop(&s->poll);
+}
+
+/* Takes s out of the list and closes its loop handle; s is freed once
+ * that is closed, never before the loop's next turn (it may still be on
+ * the stack of on_poll() or flush_all()). The fd is the caller's to
+ * close, after this (libuv takes it out of epoll now). */
+static void sock_close(struct resolver *r, struct rsock *s)
+{
+	sock_unlink(r, s);
+	s->closed = true;
+	if (s->dgram)
+		dnsio_discard(&s->io);
 	uv_close((uv_handle_t *)&s->poll, on_handle_closed);
 }
 
-/* ARES_OPT_SOCK_STATE_CB: c-ares opens, watches and closes its sockets. */
+/*
+ * Sends the datagrams queued on every socket. A socket the kernel refused
+ * a datagram on is read at once: the error waits there (dnsio.h), and
+ * c-ares handles it as any error of the socket (it fails the queries of
+ * that server, and rq_step() sends them again, RESOLVER_RESET_RETRIES).
+ * Runs outside c-ares, or at the end of on_poll().
+ */
+static void flush_all(struct resolver *r)
+{
+	struct rsock *s;
+	bool again;
+
+	do {
+		again = false;
+		for (s = r->socks; s; s = s->next) {
+			int rc;
+
+			if (!s->dgram)
+				continue;
+			rc = s->want_write ? 0 : dnsio_flush(&s->io);
+			if (rc == -EAGAIN) {
+				s->want_write = true;
+				sock_watch(s);
+			}
+			/* (also an error kept by a flush in sf_sendv()) */
+			if (dnsio_has_error(&s->io) && r->channel) {
+				/* c-ares may close or open sockets in there,
+				 * and send more: walk the list again. */
+				ares_process_fd(r->channel, s->fd,
+						ARES_SOCKET_BAD);
+				/* c-ares read it, unless it does not know the
+				 * socket (then nobody waits for the error) */
+				if (!s->closed)
+					s->io.err = 0;
+				again = true;
+				break;
+			}
+		}
+	} while (again);
+}
+
+/* uv_prepare: the last thing the loop does before it polls. */
+static void on_flush(uv_prepare_t *h)
+{
+	struct resolver *r = h->data;
+
+	uv_prepare_stop(&r->flush);
+	enter(r);
+	flush_all(r);
+	leave(r);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+	struct rsock *s = h->data;
+	struct resolver *r = s->r;
+	ares_socket_t fd = s->fd;
+	ares_socket_t rfd = ARES_SOCKET_BAD, wfd = ARES_SOCKET_BAD;
+
+	enter(r);
+	if (s->want_write && (status < 0 || (events & UV_WRITABLE))) {
+		/* The kernel takes datagrams again. */
+		s->want_write = false;
+		sock_watch(s);
+		flush_all(r);
+		if (s->closed) {
+			/* c-ares closed it on a send error: fd is not ours */
+			leave(r);
+			return;
+		}
+	}
+	if (status < 0) {
+		/* Let c-ares find the error itself by reading/writing. */
+		rfd = fd;
+		if (s->ares_events & UV_WRITABLE)
+			wfd = fd;
+	} else {
+		if (events & UV_READABLE)
+			rfd = fd;
+		if ((events & UV_WRITABLE) && (s->ares_events & UV_WRITABLE))
+			wfd = fd;
+	}
+	if (s->dgram && dnsio_has_error(&s->io))
+		rfd = fd;
+	if ((rfd != ARES_SOCKET_BAD || wfd != ARES_SOCKET_BAD) && r->channel) {
+		/* c-ares may close this socket in there: s stays allocated
+		 * until its handle is closed (after this callback), and
+		 * s->closed says so. */
+		ares_process_fd(r->channel, rfd, wfd);
+		/* c-ares reads until EAGAIN; should it stop earlier, the
+		 * datagrams read into the batch must not wait for the next
+		 * one from the kernel. */
+		while (!s->closed && s->dgram && dnsio_has_unread(&s->io) &&
+		       r->channel) {
+			unsigned before = s->io.in_next;
+			ares_process_fd(r->channel, fd, ARES_SOCKET_BAD);
+			if (!s->closed && s->io.in_next == before &&
+			    dnsio_has_unread(&s->io))
+				break; /* c-ares does not read it */
+		}
+		/* The queries the answers of this batch led to go out now,
+		 * before any other callback of this loop turn (one that
+		 * blocks, say) could hold them; the prepare handle sends
+		 * what other callbacks queue. */
+		flush_all(r);
+	}
+	leave(r);
+}
+
+/* ARES_OPT_SOCK_STATE_CB: which of its sockets c-ares wants watched. */
 static void on_sock_state(void *data, ares_socket_t fd, int readable,
 			  int writable)
 {
 	struct resolver *r = data;
-	struct rsock *s;
+	struct rsock *s = sock_find(r, fd);
 
-	for (s = r->socks; s; s = s->next)
-		if (s->fd == fd)
-			break;
-	if (!readable && !writable) {
-		/* c-ares closes fd right after this returns; uv_close()
-		 * takes it out of epoll now. */
-		if (s)
-			sock_close(r, s);
-		return;
-	}
-	if (!s) {
-		s = calloc(1, sizeof *s);
-		if (!s)
-			return; /* its queries time out */
-		if (uv_poll_init_socket(r->loop, &s->poll, fd) != 0) {
-			free(s);
-			return;
-		}
-		s->r = r;
-		s->fd = fd;
-		s->poll.data = s;
-		s->next = r->socks;
-		r->socks = s;
-		r->open_handles++;
-	}
-	uv_poll_start(&s->poll,
-		      (readable ? UV_READABLE : 0) |
-			  (writable ? UV_WRITABLE : 0),
-		      on_poll);
+	if (!s)
+		return; /* not opened through us: cannot happen */
+	s->ares_events =
+	    (readable ? UV_READABLE : 0) | (writable ? UV_WRITABLE : 0);
+	sock_watch(s);
 }
+
+/* ---- c-ares' socket functions -------------------------------------- */
+
+/* Our sockets are non-blocking and close-on-exec from the start: c-ares
+ * sets no option on sockets it does not open itself, so what it would
+ * set (receive buffer, TCP_NODELAY) is set here. */
+static ares_socket_t sf_socket(int domain, int type, int protocol, void *data)
+{
+	struct resolver *r = data;
+	struct rsock *s;
+	int fd, one = 1;
+
+	fd = socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+	if (fd < 0)
+		return ARES_SOCKET_BAD;
+	s = calloc(1, sizeof *s);
+	if (!s) {
+		close(fd);
+		errno = ENOMEM;
+		return ARES_SOCKET_BAD;
+	}
+	if (uv_poll_init_socket(r->loop, &s->poll, fd) != 0) {
+		free(s);
+		close(fd);
+		errno = ENOMEM;
+		return ARES_SOCKET_BAD;
+	}
+	r->open_handles++;
+	s->poll.data = s;
+	s->r = r;
+	s->fd = fd;
+	s->dgram = type == SOCK_DGRAM;
+	if (s->dgram) {
+		int want = RESOLVER_SOCK_RCVBUF, got = 0;
+		socklen_t len = sizeof got;
+
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof want);
+		/* The kernel reports twice what it grants. */
+		if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &len) == 0 &&
+		    got / 2 < RESOLVER_SOCK_RCVBUF_MIN)
+			(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want,
+					 sizeof want);
+		dnsio_init(&s->io, fd, &r->io_pool);
+	} else if (type == SOCK_STREAM) {
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+				 sizeof one);
+	}
+	s->next = r->socks;
+	r->socks = s;
+	return fd;
+}
+
+static int sf_close(ares_socket_t fd, void *data)
+{
+	struct resolver *r = data;
+	struct rsock *s = sock_find(r, fd);
+
+	if (s)
+		sock_close(r, s);
+	return close(fd);
+}
+
+static int sf_connect(ares_socket_t fd, const struct sockaddr *addr,
+		      ares_socklen_t len, void *data)
+{
+	(void)data;
+	return connect(fd, addr, len);
+}
+
+static ares_ssize_t sf_recvfrom(ares_socket_t fd, void *buf, size_t len,
+				int flags, struct sockaddr *from,
+				ares_socklen_t *fromlen, void *data)
+{
+	struct resolver *r = data;
+	struct rsock *s = sock_find(r, fd);
+
+	if (s && s->dgram && flags == 0)
+		return dnsio_recvfrom(&s->io, buf, len, from, fromlen);
+	return recvfrom(fd, buf, len, flags, from, fromlen);
+}
+
+static ares_ssize_t sf_sendv(ares_socket_t fd, const struct iovec *iov,
+			     int iovcnt, void *data)
+{
+	struct resolver *r = data;
+	struct rsock *s = sock_find(r, fd);
+	struct msghdr m = { .msg_iov = (struct iovec *)iov,
+			    .msg_iovlen = (size_t)iovcnt };
+	ares_ssize_t n;
+
+	if (s && s->dgram) {
+		n = dnsio_sendv(&s->io, iov, iovcnt);
+		if ((dnsio_has_queued(&s->io) || dnsio_has_error(&s->io)) &&
+		    !uv_is_active((uv_handle_t *)&r->flush))
+			uv_prepare_start(&r->flush, on_flush);
+		return n;
+	}
+	/* TCP: as c-ares writes, without SIGPIPE. */
+	return sendmsg(fd, &m, MSG_NOSIGNAL);
+}
+
+static const struct ares_socket_functions resolver_socket_functions = {
+	.asocket = sf_socket,
+	.aclose = sf_close,
+	.aconnect = sf_connect,
+	.arecvfrom = sf_recvfrom,
+	.asendv = sf_sendv,
+};
 
 static void on_handle_closed(uv_handle_t *h)
 {
@@ -1039,11 +1272,13 @@ static void shutdown_now(struct resolver *r)
 	r->depth--;
 	while (r->socks)
 		sock_close(r, r->socks);
+	dnsio_pool_free(&r->io_pool);
 	for (size_t i = 0; i < r->n_pool; i++)
 		free(r->pool[i]);
 	r->n_pool = 0;
 	uv_close((uv_handle_t *)&r->timer, on_handle_closed);
 	uv_close((uv_handle_t *)&r->idle, on_handle_closed);
+	uv_close((uv_handle_t *)&r->flush, on_handle_closed);
 }
 
 static void leave(struct resolver *r)
@@ -1115,12 +1350,12 @@ struct resolver *resolver_new(uv_loop_t *loop,
 	o.sock_state_cb = on_sock_state;
 	o.sock_state_cb_data = r;
 	o.ednspsz = DNS_EDNS_UDP_SIZE;
-	o.socket_receive_buffer_size = RESOLVER_SOCK_RCVBUF;
+	/* The receive buffer is set by sf_socket(). */
 	st = ares_init_options(&r->channel, &o,
 			       ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS |
 				   ARES_OPT_TRIES | ARES_OPT_SERVERS |
 				   ARES_OPT_SOCK_STATE_CB | ARES_OPT_EDNSPSZ |
-				   ARES_OPT_SOCK_RCVBUF | ARES_OPT_ROTATE);
+				   ARES_OPT_ROTATE);
 	if (st != ARES_SUCCESS) {
 		*err = st == ARES_ENOMEM
 			   ? "out of memory"
@@ -1137,12 +1372,16 @@ struct resolver *resolver_new(uv_loop_t *loop,
 		goto fail_channel;
 	}
 	ares_free_data(servers);
+	/* Before any query: c-ares opens its sockets on the first one. */
+	ares_set_socket_functions(r->channel, &resolver_socket_functions, r);
 
 	uv_timer_init(loop, &r->timer);
 	r->timer.data = r;
 	uv_idle_init(loop, &r->idle);
 	r->idle.data = r;
-	r->open_handles = 2;
+	uv_prepare_init(loop, &r->flush);
+	r->flush.data = r;
+	r->open_handles = 3;
 	return r;
 
 fail_channel:

@@ -836,6 +836,61 @@ UNIT_TEST(test_dns_msg_names_full)
 	CHECK(msg.nrr > 0 && msg.nrr < nrr);
 }
 
+UNIT_TEST(test_dns_msg_owner_by_same_pointer)
+{
+	/* Owners: a pointer to the question (twice: read once, shared), the
+	 * same name spelt out, a pointer to that spelling, a pointer to a
+	 * name one label longer, and a pointer (to the question) that fails
+	 * because it points forward of nothing but lies after a bad one. */
+	size_t at, second;
+
+	pb_header(&pkt, RESP, 1, 5, 0, 0);
+	pb_question(&pkt, "mx.example.test", DNS_TYPE_MX);
+	for (int i = 0; i < 2; i++) {
+		pb_u16(&pkt, 0xc000 | QNAME_OFF);
+		at = pb_rr_begin(&pkt, DNS_TYPE_A, 60);
+		pb_hex(&pkt, "0a 00 00 01");
+		pb_rr_end(&pkt, at);
+	}
+	second = pkt.n;
+	pb_name(&pkt, "www.example.test");
+	at = pb_rr_begin(&pkt, DNS_TYPE_A, 60);
+	pb_hex(&pkt, "0a 00 00 02");
+	pb_rr_end(&pkt, at);
+	pb_u16(&pkt, 0xc000 | (unsigned)second);
+	at = pb_rr_begin(&pkt, DNS_TYPE_A, 60);
+	pb_hex(&pkt, "0a 00 00 03");
+	pb_rr_end(&pkt, at);
+	pb_u16(&pkt, 0xc000 | QNAME_OFF);
+	at = pb_rr_begin(&pkt, DNS_TYPE_A, 60);
+	pb_hex(&pkt, "0a 00 00 04");
+	pb_rr_end(&pkt, at);
+	CHECK_INT(parse(), DNS_OK, "parse");
+	CHECK_INT(msg.nrr, 5, "records");
+	CHECK_STR(dns_rr_owner(&msg, &msg.rr[0]), "mx.example.test", "rr 0");
+	CHECK_STR(dns_rr_owner(&msg, &msg.rr[1]), "mx.example.test", "rr 1");
+	CHECK_INT(msg.rr[1].owner_text, msg.rr[0].owner_text, "shared");
+	CHECK_STR(dns_rr_owner(&msg, &msg.rr[2]), "www.example.test", "rr 2");
+	CHECK_STR(dns_rr_owner(&msg, &msg.rr[3]), "www.example.test", "rr 3");
+	CHECK_STR(dns_rr_owner(&msg, &msg.rr[4]), "mx.example.test", "rr 4");
+	CHECK_INT(msg.rr[3].owner_off, second + 18 + 10 + 4, "rr 3 off");
+
+	/* The same two bytes as a good pointer before it, but this time
+	 * the first record's pointer is a loop: the message fails at the
+	 * first record, never reaching the second. */
+	pb_header(&pkt, RESP, 0, 2, 0, 0);
+	pb_u16(&pkt, 0xc000 | DNS_HEADER_LEN);
+	at = pb_rr_begin(&pkt, DNS_TYPE_A, 60);
+	pb_hex(&pkt, "0a 00 00 01");
+	pb_rr_end(&pkt, at);
+	pb_u16(&pkt, 0xc000 | DNS_HEADER_LEN);
+	at = pb_rr_begin(&pkt, DNS_TYPE_A, 60);
+	pb_hex(&pkt, "0a 00 00 01");
+	pb_rr_end(&pkt, at);
+	CHECK(parse() != DNS_OK);
+	CHECK_INT(msg.nrr, 0, "no record");
+}
+
 /* ---- Typed RDATA ---------------------------------------------------- */
 
 /* A one-record answer for owner "x.example" with the given RDATA hex. */
