@@ -67,6 +67,10 @@ static const char usage[] =
     "  --concurrency N    domains in flight (default 1000)\n"
     "  --rate N           domains started per second, 0 = no cap (default 0)\n"
     "  --dns-timeout MS   per DNS try (default 2000; 3 tries)\n"
+    "  --dns-inflight N   DNS lookups each worker has at the resolver at once\n"
+    "                     (default 512, at most 4096); more wait in turn.\n"
+    "                     Raise it for a resolver with room for them under\n"
+    "                     long round trips\n"
     "  --lease SECONDS    lease of a batch, renewed while alive (default 60)\n"
     "  --allow-cidr CIDR  contact these reserved addresses anyway (repeatable,\n"
     "                     comma lists too; e.g. 127.0.0.0/8 for a testbed)\n"
@@ -108,7 +112,7 @@ static const char usage[] =
     "is written then.\n" USAGE_EXIT_COMMON;
 
 /* Options of this command only. */
-enum { OPT_ALLOW_UNVALIDATED = 3000, OPT_ENDPOINT_CACHE };
+enum { OPT_ALLOW_UNVALIDATED = 3000, OPT_ENDPOINT_CACHE, OPT_DNS_INFLIGHT };
 
 struct import_ctx {
 	const char *path;
@@ -616,6 +620,10 @@ static char *provenance_json(const struct run_facts *f)
 	jbuf_printf(&b, "%u", sc->resolver.timeout_ms);
 	jkey(&b, "dns_tries");
 	jbuf_printf(&b, "%u", sc->resolver.tries);
+	jkey(&b, "dns_inflight");
+	jbuf_printf(&b, "%u",
+		    sc->resolver.max_inflight ? sc->resolver.max_inflight
+					      : RESOLVER_DEFAULT_INFLIGHT);
 	jkey(&b, "lease_seconds");
 	jbuf_printf(&b, "%u", sc->lease_seconds);
 	jkey(&b, "batch_size");
@@ -753,6 +761,7 @@ static int parse_options(int argc, char **argv, struct scan_opts *o)
 		{ "per-ip", required_argument, NULL, CLI_OPT_PER_IP },
 		{ "endpoint-cache", required_argument, NULL,
 		  OPT_ENDPOINT_CACHE },
+		{ "dns-inflight", required_argument, NULL, OPT_DNS_INFLIGHT },
 		{ "root-hints", required_argument, NULL, CLI_OPT_ROOT_HINTS },
 		{ "trust-anchor", required_argument, NULL,
 		  CLI_OPT_TRUST_ANCHOR },
@@ -856,6 +865,13 @@ static int parse_options(int argc, char **argv, struct scan_opts *o)
 						10, 600000)) < 0)
 				goto usage;
 			o->sc.resolver.timeout_ms = (unsigned)v;
+			break;
+		case OPT_DNS_INFLIGHT:
+			if ((v = cli_parse_long(
+				 "scan", "--dns-inflight", optarg, 1,
+				 RESOLVER_MAX_INFLIGHT_LIMIT)) < 0)
+				goto usage;
+			o->sc.resolver.max_inflight = (unsigned)v;
 			break;
 		case CLI_OPT_LEASE:
 			if ((v = cli_parse_long("scan", "--lease", optarg, 1,

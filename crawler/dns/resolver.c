@@ -67,9 +67,10 @@
  * worker had up to ~2,000 queries out (MX, A, AAAA, TLSA, TXT of its
  * domains at once). 512 per worker keeps two workers at half the slots of
  * a two-thread unbound, with room for the CD re-queries and for the
- * recursion of other clients.
- */
-#define RESOLVER_MAX_INFLIGHT 512
+ * recursion of other clients (RESOLVER_DEFAULT_INFLIGHT, resolver.h).
+ * Under latency what is in flight grows with the round trip (Little's
+ * law): a resolver with room for more (a scanner's own, sized for it)
+ * is given more with resolver_config.max_inflight (--dns-inflight). */
 /*
  * Re-sends of a query that c-ares ended with ARES_ECONNREFUSED, besides
  * the tries. c-ares 1.18 ends with that status every query it had sent
@@ -93,8 +94,10 @@
  * answers come back on one UDP socket, and on loopback each small datagram
  * costs 1-2 KiB of buffer (skb truesize): the default 208 KiB dropped
  * answers at 500 lookups in flight, and every dropped answer costs a whole
- * timeout. RESOLVER_MAX_INFLIGHT answers plus late duplicates need ~1 MiB;
- * the kernel caps what is asked at net.core.rmem_max (and doubles it), so
+ * timeout. 512 answers (the default in flight) plus late duplicates need
+ * ~1 MiB, RESOLVER_MAX_INFLIGHT_LIMIT (4096) up to 8 MiB, which 4 MiB
+ * asked gives (the kernel doubles it). It caps what is asked at
+ * net.core.rmem_max, so
  * with a smaller cap SO_RCVBUFFORCE is tried (root only).
  */
 #define RESOLVER_SOCK_RCVBUF (4 * 1024 * 1024)
@@ -257,7 +260,7 @@ enum dnssec_status resolver_judge(bool validating,
 /* One lookup's life. */
 enum rq_state {
 	RQ_NEW = 0,   /* allocated, nothing sent yet */
-	RQ_QUEUED,    /* built, waiting for one of RESOLVER_MAX_INFLIGHT */
+	RQ_QUEUED,    /* built, waiting for one of max_inflight slots */
 	RQ_ASKING,    /* the query is with c-ares */
 	RQ_ASKING_CD, /* SERVFAIL kept in `first`; the CD query is out */
 	/* SERVFAIL without a DNSSEC EDE in `first`, the CD query answered
@@ -352,9 +355,10 @@ struct resolver {
 	size_t n_live;
 	struct rq *def_head, *def_tail;
 	/* RQ_QUEUED lookups, oldest first; n_inflight: sent and not yet
-	 * delivered, at most RESOLVER_MAX_INFLIGHT. */
+	 * delivered, at most max_inflight. */
 	struct rq *wait_head, *wait_tail;
 	size_t n_inflight;
+	size_t max_inflight;
 
 	uint64_t sent;
 	uint64_t rng;
@@ -1196,7 +1200,7 @@ static void rq_start(struct rq *q)
 {
 	struct resolver *r = q->r;
 
-	if (r->n_inflight < RESOLVER_MAX_INFLIGHT && !r->wait_head) {
+	if (r->n_inflight < r->max_inflight && !r->wait_head) {
 		rq_set_state(q, RQ_ASKING);
 		rq_send(q);
 		return;
@@ -1227,8 +1231,7 @@ static struct rq *wait_pop(struct resolver *r)
  * inside c-ares' callbacks too (as the CD re-query does). */
 static void pump(struct resolver *r)
 {
-	while (!r->closing && r->n_inflight < RESOLVER_MAX_INFLIGHT &&
-	       r->wait_head) {
+	while (!r->closing && r->n_inflight < r->max_inflight && r->wait_head) {
 		struct rq *q = wait_pop(r);
 		rq_set_state(q, RQ_ASKING);
 		q->started_ns = uv_hrtime(); /* the wait is not the DNS's */
@@ -1317,6 +1320,10 @@ struct resolver *resolver_new(uv_loop_t *loop,
 		*err = "resolver tries over 16";
 		return NULL;
 	}
+	if (cfg->max_inflight > RESOLVER_MAX_INFLIGHT_LIMIT) {
+		*err = "lookups in flight over 4096";
+		return NULL;
+	}
 	pthread_once(&ares_once, ares_init_global);
 	if (ares_init_status != ARES_SUCCESS) {
 		*err = "c-ares library initialisation failed";
@@ -1330,6 +1337,8 @@ struct resolver *resolver_new(uv_loop_t *loop,
 	r->loop = loop;
 	r->validating = cfg->validating;
 	r->tries = cfg->tries ? cfg->tries : RESOLVER_DEFAULT_TRIES;
+	r->max_inflight =
+	    cfg->max_inflight ? cfg->max_inflight : RESOLVER_DEFAULT_INFLIGHT;
 #ifndef NDEBUG
 	r->trace = getenv("MXCRAWL_TRACE_RESOLVER") != NULL;
 #endif

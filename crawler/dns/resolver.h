@@ -117,7 +117,15 @@ struct resolver_config {
 	unsigned timeout_ms; /* per try and server; default 2000, max 600000 */
 	unsigned tries;	     /* default 3, max 16 */
 	bool validating;     /* false: every status is DNSSEC_UNKNOWN */
+	/* Lookups with a query at the resolver at once (0: 512; at most
+	 * RESOLVER_MAX_INFLIGHT_LIMIT); the others wait in a queue. */
+	unsigned max_inflight;
 };
+
+/* The default of max_inflight (resolver.c says why), and its limit: the
+ * receive buffer asked for holds about that many answers. */
+#define RESOLVER_DEFAULT_INFLIGHT 512
+#define RESOLVER_MAX_INFLIGHT_LIMIT 4096
 
 struct resolver;
 
@@ -137,7 +145,8 @@ struct resolver *resolver_new(uv_loop_t *loop,
  * Each query gets timeout_ms per try and server, `tries` times, with no
  * backoff; a SERVFAIL's CD re-query gets as long again, and so does the
  * repeat without CD after a CD answer.
- * At most 512 lookups of a resolver have a query out at once; the others
+ * At most max_inflight lookups of a resolver (default 512) have a query
+ * out at once; the others
  * wait in a queue, first come first served, and their time starts when
  * they are sent (the resolver would drop what exceeds its request list,
  * and every drop costs a timeout). Callers need not pace themselves.

@@ -171,7 +171,7 @@ for r in runs:
     assert t["sha256"] == sha and t["roots"] == int(ncerts) and \
         t["path"] == os.path.realpath(ca), t
     o = r["options"]
-    for k in ("workers", "concurrency", "rate", "per_ip", "dns_timeout_ms",
+    for k in ("workers", "concurrency", "rate", "per_ip", "dns_timeout_ms", "dns_inflight",
               "smtp_deadline_ms", "smtp_timeouts_ms", "ehlo_name", "mx_cap",
               "allow_cidr", "allow_cidr_sha256", "blocklist"):
         assert k in o, (k, o)

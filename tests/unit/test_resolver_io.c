@@ -233,3 +233,117 @@ UNIT_TEST(test_resolver_io_refused_port_errors_not_lost)
 	uv_run(&loop, UV_RUN_DEFAULT);
 	CHECK(uv_loop_close(&loop) == 0);
 }
+
+/*
+ * The cap on lookups in flight (resolver_config.max_inflight,
+ * --dns-inflight): a server that answers only when it holds exactly CAP
+ * queries (or the last ones) sees CAP at once, never more, and every
+ * lookup is answered. A resolver that sent more than CAP would show it
+ * in max_held; one that kept fewer out would leave the server waiting,
+ * and its lookups would end by their timeout instead of their answers.
+ */
+#define RIO_CAP 7
+#define RIO_CAP_N 50
+
+struct rio_cap_server {
+	int fd;
+	uv_poll_t poll;
+	unsigned got, held, max_held;
+	struct sockaddr_in peer;
+	uint8_t q[RIO_CAP_N][512];
+	size_t qlen[RIO_CAP_N];
+};
+
+static void rio_cap_on_query(uv_poll_t *h, int status, int events)
+{
+	struct rio_cap_server *s = h->data;
+
+	(void)status;
+	(void)events;
+	for (;;) {
+		uint8_t buf[512];
+		socklen_t plen = sizeof s->peer;
+		ssize_t n = recvfrom(s->fd, buf, sizeof buf, MSG_DONTWAIT,
+				     (struct sockaddr *)&s->peer, &plen);
+		if (n < 12 || s->got >= RIO_CAP_N)
+			break;
+		memcpy(s->q[s->held], buf, (size_t)n);
+		s->qlen[s->held] = (size_t)n;
+		s->got++;
+		s->held++;
+		if (s->held > s->max_held)
+			s->max_held = s->held;
+		if (s->held > RIO_CAP)
+			return; /* over the cap: answer nothing more */
+	}
+	if (s->held < RIO_CAP && s->got < RIO_CAP_N)
+		return;
+	for (unsigned i = 0; i < s->held; i++) {
+		s->q[i][2] |= 0x80;
+		s->q[i][3] |= 0x80;
+		(void)sendto(s->fd, s->q[i], s->qlen[i], 0,
+			     (struct sockaddr *)&s->peer, sizeof s->peer);
+	}
+	s->held = 0;
+}
+
+UNIT_TEST(test_resolver_io_inflight_cap)
+{
+	static struct rio_cap_server s;
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof a;
+	struct resolver_config cfg = { 0 };
+	struct resolver *r;
+	const char *err = NULL;
+	char servers[64];
+	uv_loop_t loop;
+	unsigned right = 0;
+
+	memset(&s, 0, sizeof s);
+	memset(rio_lookups, 0, sizeof rio_lookups);
+	s.fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	CHECK(s.fd >= 0);
+	CHECK(bind(s.fd, (struct sockaddr *)&a, sizeof a) == 0);
+	CHECK(getsockname(s.fd, (struct sockaddr *)&a, &alen) == 0);
+	snprintf(servers, sizeof servers, "127.0.0.1:%u", ntohs(a.sin_port));
+
+	CHECK(uv_loop_init(&loop) == 0);
+	CHECK(uv_poll_init_socket(&loop, &s.poll, s.fd) == 0);
+	s.poll.data = &s;
+	uv_poll_start(&s.poll, UV_READABLE, rio_cap_on_query);
+	cfg.servers = servers;
+	cfg.timeout_ms = 3000;
+	cfg.tries = 1;
+
+	/* Over the limit: refused with a reason. */
+	cfg.max_inflight = RESOLVER_MAX_INFLIGHT_LIMIT + 1;
+	CHECK(resolver_new(&loop, &cfg, &err) == NULL);
+	CHECK(err != NULL);
+
+	cfg.max_inflight = RIO_CAP;
+	r = resolver_new(&loop, &cfg, &err);
+	CHECK(r != NULL);
+	if (!r)
+		return;
+	for (unsigned i = 0; i < RIO_CAP_N; i++) {
+		snprintf(rio_lookups[i].name, sizeof rio_lookups[i].name,
+			 "n%u.rio.test", i);
+		CHECK_INT(resolver_query(r, rio_lookups[i].name, 1,
+					 rio_on_answer, &rio_lookups[i]),
+			  0, "query");
+	}
+	while (resolver_pending(r) > 0 && uv_run(&loop, UV_RUN_ONCE))
+		;
+	for (unsigned i = 0; i < RIO_CAP_N; i++)
+		right += rio_lookups[i].answers == 1 && rio_lookups[i].ok;
+	CHECK_INT(s.got, RIO_CAP_N, "queries at the server");
+	CHECK_INT(s.max_held, RIO_CAP, "most queries out at once");
+	CHECK_INT(right, RIO_CAP_N, "lookups answered once, each its own");
+
+	resolver_free(r);
+	uv_close((uv_handle_t *)&s.poll, NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	CHECK(uv_loop_close(&loop) == 0);
+	close(s.fd);
+}
