@@ -21,8 +21,13 @@ bench=$MXCRAWL_SRC/scripts/bench
 expect_rc 64 /usr/bin/python3 "$bench" --latency "dns 0.1"
 expect_rc 64 /usr/bin/python3 "$bench" --report-db --latency dns=0.1
 expect_rc 64 /usr/bin/python3 "$bench" --smtp --peer-sample many
+expect_rc 64 /usr/bin/python3 "$bench" --smtp --sweep 100,200
+expect_rc 64 /usr/bin/python3 "$bench" --latency dns=0.1 --sweep 0,100
+expect_rc 64 /usr/bin/python3 "$bench" --latency dns=0.1 --sweep many
 
-testbed_up --no-postfix
+# A small population besides the scenarios, so that the C server runs
+# (with a 1 s round trip: the switch below must be seen).
+testbed_up --no-postfix --domains 50 --latency rtt=1.0
 
 /usr/bin/python3 - "$MXCRAWL_SRC/scripts/bench" "$TB" "$TESTBED_TRUTH" <<'EOF' || fail "peer pipeline"
 import importlib.machinery, importlib.util, json, os, shutil, subprocess, sys
@@ -55,6 +60,30 @@ try:
         want[d] = (len(hosts), good, sts)
     assert want["sts-enforce-ok.test"][1:] == (1, "200"), want
     assert want["null-mx.test"] == (0, 0, "-") and want["no-domain.test"] == (0, 0, "-"), want
+    # The C server's delay switch (SIGUSR2; --sweep and --smtp --latency
+    # scan with and without latency on one testbed): the banner of a
+    # population endpoint comes after the 1 s round trip, then at once,
+    # then after it again; left off for the fetches below.
+    import socket, time
+    ep = next(e for line in open(truth_file) for t in [json.loads(line)]
+              if t["domain"].endswith(".pop0") for h in t.get("mx") or []
+              for e in h.get("endpoints") or [] if e.get("contact"))
+
+    def banner_s():
+        t0 = time.monotonic()
+        with socket.create_connection((ep["ip"], ep["port"]), timeout=10) as c:
+            if not c.recv(512).startswith(b"220"):
+                sys.exit("no banner from %r" % ep)
+        return time.monotonic() - t0
+    seen = [banner_s()]
+    for on in (False, True, False):
+        if not bench.server_delay(b, on):
+            sys.exit("server_delay: no C server in this testbed")
+        seen.append(banner_s())
+    if not (seen[0] >= 1.0 and seen[1] < 1.0 and seen[2] >= 1.0 and seen[3] < 1.0):
+        sys.exit("banner after %r s (delay on, off, on, off)" % seen)
+    print("ok: the C server's delay switched off and on: banner after %s s" %
+          ", ".join("%.3f" % x for x in seen))
     r = bench.peer_pipeline(b, sorted(want), jobs=4)
     got = {w[0]: (int(w[1][3:]), int(w[2][4:]), w[3][4:]) for w in r["lines"]}
     for d, (n, good, sts) in want.items():
@@ -95,8 +124,8 @@ try:
         sys.exit("cancel with a window: %d lines, %d cancelled, %d hosts" % (
             len(lines), cancelled, r["hosts"]))
     print("ok: cancel after 3 with a window of 2: %d of %d cancelled" % (cancelled, len(lines)))
-    # The sample: population domains when there are any; here (none) the
-    # scenario domains, as many as asked, drawn the same way twice.
+    # The sample: population domains when there are any, as many as
+    # asked, drawn the same way twice.
     s1, s2 = bench.peer_sample(b, 3), bench.peer_sample(b, 3)
     assert len(s1) == 3 and s1 == s2, (s1, s2)
     # No relay in this testbed: the bench says so instead of waiting.
