@@ -4,17 +4,22 @@
  * result, for integration tests and the benchmark.
  *
  * usage: stsfetch [--ca-file F] [--timeout-ms MS] [--connect-timeout-ms MS]
- *                 [--max-body N] [--cancel-after K] [--stats]
- *                 [HOST ADDR[,ADDR...] ...]
+ *                 [--max-body N] [--cancel-after K] [--max-inflight W]
+ *                 [--stats] [HOST ADDR[,ADDR...] ...]
  *        stsfetch --self-test
  *
  * Without HOST arguments, lines "HOST ADDR[,ADDR...]" are read from stdin.
- * Every fetch is started before the loop runs, so they all run
- * concurrently through the multi-socket plumbing. --cancel-after K calls
- * stsfetch_close() from the K-th result's callback (the rest end as
- * `cancelled`). --stats prints "stsfetch: N fetches in T ms (R/s)" to
- * stderr. --self-test checks the pure header judgement against tables
- * written from RFC 9110 and exits.
+ * At most W fetches run at once (default 1000, the crawler's default
+ * --concurrency: a scan fetches at most one policy per domain in flight;
+ * 0 = every fetch at once): the first W are started before the loop runs,
+ * and each result starts the next, so a list of any length runs in
+ * bounded memory and file descriptors through the multi-socket plumbing.
+ * --cancel-after K calls stsfetch_close() from the K-th result's callback
+ * (the rest, started or not, end as `cancelled`). --stats prints
+ * "stsfetch: N fetches in T ms (R/s), at most P in flight" to stderr.
+ * Each result carries end_ms, the milliseconds from the first start to
+ * it (elapsed_ms counts from its own start). --self-test checks the pure
+ * header judgement against tables written from RFC 9110 and exits.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -26,6 +31,7 @@
 
 #define LINE_MAX_LEN 4096
 #define MAX_ADDRS STSFETCH_MAX_ADDRS
+#define INFLIGHT_DEFAULT 1000
 
 struct job {
 	char *host;
@@ -38,6 +44,12 @@ struct job {
 static struct stsfetch *fetcher;
 static size_t results, cancel_after;
 static int exit_code;
+/* The window: jobs[next_job..] are not started yet; inflight are started
+ * and have no result yet, at most max_inflight (0: no cap). */
+static struct job *jobs;
+static size_t njobs, next_job, inflight, max_inflight = INFLIGHT_DEFAULT,
+					 peak_inflight;
+static uint64_t t0;
 
 static void put_str(struct jbuf *b, const char *key, const char *s)
 {
@@ -48,9 +60,8 @@ static void put_str(struct jbuf *b, const char *key, const char *s)
 		jbuf_puts(b, "null");
 }
 
-static void on_done(const struct stsfetch_result *r, void *arg)
+static void put_result(const struct stsfetch_result *r, const struct job *j)
 {
-	const struct job *j = arg;
 	struct jbuf b;
 
 	jbuf_init(&b, 1 << 20);
@@ -79,14 +90,64 @@ static void on_done(const struct stsfetch_result *r, void *arg)
 	put_str(&b, "addr", r->addr);
 	jbuf_printf(&b, ", \"curl_code\": %d", r->curl_code);
 	put_str(&b, "detail", r->detail);
-	jbuf_printf(&b, ", \"elapsed_ms\": %u}\n", r->elapsed_ms);
+	jbuf_printf(&b, ", \"elapsed_ms\": %u", r->elapsed_ms);
+	jbuf_printf(&b, ", \"end_ms\": %llu}\n",
+		    (unsigned long long)((uv_hrtime() - t0) / 1000000));
 	if (!b.failed)
 		fputs(b.data, stdout);
 	else
 		exit_code = 70;
 	jbuf_free(&b);
+}
+
+static void start_more(void);
+
+static void on_done(const struct stsfetch_result *r, void *arg)
+{
+	put_result(r, arg);
+	inflight--;
 	if (++results == cancel_after)
 		stsfetch_close(fetcher, NULL, NULL);
+	start_more();
+}
+
+/* A job never started because the fetcher was closed first: it ends as
+ * `cancelled`, as the started ones do. */
+static void put_cancelled(const struct job *j)
+{
+	struct stsfetch_result r;
+
+	memset(&r, 0, sizeof r);
+	r.rc = STSFETCH_CANCELLED;
+	r.host = j->host;
+	r.verify_code = -1;
+	put_result(&r, j);
+	results++;
+}
+
+/* Starts jobs until the window is full or none is left. Called before the
+ * loop runs and from each result's callback (stsfetch_start only arms
+ * curl's timer there, so no callback runs inside it). */
+static void start_more(void)
+{
+	while (next_job < njobs &&
+	       (max_inflight == 0 || inflight < max_inflight)) {
+		struct job *j = &jobs[next_job++];
+		int rc = stsfetch_start(fetcher, j->host, j->addrs, j->naddrs,
+					on_done, j);
+		if (rc == -ESHUTDOWN) {
+			put_cancelled(j);
+			continue;
+		}
+		if (rc != 0) {
+			fprintf(stderr, "stsfetch: start %s: %s\n", j->host,
+				strerror(-rc));
+			exit_code = 70;
+			continue;
+		}
+		if (++inflight > peak_inflight)
+			peak_inflight = inflight;
+	}
 }
 
 static void job_free(struct job *j)
@@ -96,7 +157,7 @@ static void job_free(struct job *j)
 	free(j->addrs_buf);
 }
 
-static int add_job(struct job **jobs, size_t *n, size_t *cap, const char *host,
+static int add_job(struct job **list, size_t *n, size_t *cap, const char *host,
 		   const char *addrs)
 {
 	struct job *j;
@@ -104,13 +165,13 @@ static int add_job(struct job **jobs, size_t *n, size_t *cap, const char *host,
 
 	if (*n == *cap) {
 		size_t nc = *cap ? *cap * 2 : 64;
-		struct job *nj = realloc(*jobs, nc * sizeof *nj);
+		struct job *nj = realloc(*list, nc * sizeof *nj);
 		if (!nj)
 			return -ENOMEM;
-		*jobs = nj;
+		*list = nj;
 		*cap = nc;
 	}
-	j = &(*jobs)[*n];
+	j = &(*list)[*n];
 	memset(j, 0, sizeof *j);
 	j->host = strdup(host);
 	j->addrs_arg = strdup(addrs);
@@ -244,23 +305,21 @@ static int self_test(void)
 	return failures ? 1 : 0;
 }
 
-static void free_jobs(struct job *jobs, size_t n)
+static void free_jobs(struct job *list, size_t n)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		job_free(&jobs[i]);
-	free(jobs);
+		job_free(&list[i]);
+	free(list);
 }
 
 int main(int argc, char **argv)
 {
 	struct stsfetch_config cfg = { 0 };
-	struct job *jobs = NULL;
-	size_t njobs = 0, cap = 0, i;
+	size_t cap = 0;
 	bool stats = false;
 	uv_loop_t loop;
-	uint64_t t0;
 	int a = 1, rc;
 
 	for (; a < argc && strncmp(argv[a], "--", 2) == 0; a++) {
@@ -285,6 +344,8 @@ int main(int argc, char **argv)
 			cfg.max_body = (size_t)atol(argv[++a]);
 		else if (strcmp(o, "--cancel-after") == 0)
 			cancel_after = (size_t)atol(argv[++a]);
+		else if (strcmp(o, "--max-inflight") == 0)
+			max_inflight = (size_t)atol(argv[++a]);
 		else {
 			fprintf(stderr, "stsfetch: unknown option %s\n", o);
 			return 64;
@@ -327,21 +388,15 @@ int main(int argc, char **argv)
 		return 70;
 	}
 	t0 = uv_hrtime();
-	for (i = 0; i < njobs; i++) {
-		rc = stsfetch_start(fetcher, jobs[i].host, jobs[i].addrs,
-				    jobs[i].naddrs, on_done, &jobs[i]);
-		if (rc != 0) {
-			fprintf(stderr, "stsfetch: start %s: %s\n",
-				jobs[i].host, strerror(-rc));
-			exit_code = 70;
-		}
-	}
+	start_more();
 	uv_run(&loop, UV_RUN_DEFAULT);
 	if (stats) {
 		double ms = (double)(uv_hrtime() - t0) / 1e6;
-		fprintf(stderr, "stsfetch: %zu fetches in %.0f ms (%.0f/s)\n",
-			results, ms,
-			ms > 0 ? (double)results * 1000.0 / ms : 0);
+		fprintf(stderr,
+			"stsfetch: %zu fetches in %.0f ms (%.0f/s), "
+			"at most %zu in flight\n",
+			results, ms, ms > 0 ? (double)results * 1000.0 / ms : 0,
+			peak_inflight);
 	}
 	if (cancel_after == 0 || results < cancel_after) {
 		/* Not closed from a callback: close now; the loop then runs

@@ -32,6 +32,10 @@
  *
  * Readiness: PIDFILE is written (atomically) after every socket listens.
  * SIGTERM / SIGINT: stop, remove PIDFILE, print counters, exit 0.
+ * SIGUSR2: turn the latency model off (connections accepted from then on
+ * get no delay, nor any flight jitter), or on again, and say which on
+ * stderr ("fastmail: delay off"): scripts/bench measures a scan with and
+ * without latency on one testbed, as with the DNS relay (dnsdelay.c).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -102,11 +106,14 @@ static size_t nports;
 /* Fixed HTTP replies (rendered by mailserver.py's http_head). */
 static uint32_t http_400, http_404, http_405;
 
-static struct {
+struct latency {
 	uint64_t rtt_us, jitter_us, slow_us;
 	uint32_t slow_ppm;
 	uint64_t seed;
-} lat;
+};
+/* lat: in effect; lat_conf: as configured, while SIGUSR2 has it off. */
+static struct latency lat, lat_conf;
+static int lat_off;
 
 static struct {
 	uint64_t conns, no_entry, tls_ok, tls_fail, timeouts;
@@ -374,6 +381,20 @@ enum state {
 };
 
 enum ev_type { EV_LISTEN = 1, EV_CONN, EV_SIGNAL };
+
+/* SIGUSR2: the latency model off (a zero model: no round-trip delay, no
+ * jitter, no slow share) or back on as configured. */
+static void toggle_latency(void)
+{
+	lat_off = !lat_off;
+	if (lat_off) {
+		lat_conf = lat;
+		lat = (struct latency){ .seed = lat_conf.seed };
+	} else {
+		lat = lat_conf;
+	}
+	fprintf(stderr, "fastmail: delay %s\n", lat_off ? "off" : "on");
+}
 
 struct conn {
 	int type; /* EV_CONN: first, as in every epoll object */
@@ -1105,6 +1126,7 @@ int main(int argc, char **argv)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	struct {
@@ -1145,6 +1167,13 @@ int main(int argc, char **argv)
 			if (type == EV_LISTEN) {
 				on_accept(evs[i].data.ptr);
 			} else if (type == EV_SIGNAL) {
+				struct signalfd_siginfo si;
+				if (read(sig.fd, &si, sizeof(si)) ==
+					(ssize_t)sizeof(si) &&
+				    si.ssi_signo == SIGUSR2) {
+					toggle_latency();
+					continue;
+				}
 				/* every open connection gets its log line */
 				while (heap_len)
 					conn_free(heap[0]);
