@@ -59,6 +59,27 @@ static int rio_index(const uint8_t *q, size_t len)
 	return i;
 }
 
+/* One query from fd into buf[512] (its sender into *peer): its length,
+ * or < 12 when none is left. */
+static ssize_t rio_recv(int fd, uint8_t *buf, struct sockaddr_in *peer)
+{
+	socklen_t plen = sizeof *peer;
+
+	return recvfrom(fd, buf, 512, MSG_DONTWAIT, (struct sockaddr *)peer,
+			&plen);
+}
+
+/* Answers query q: the query itself with QR and RA set (NOERROR, no
+ * records). */
+static void rio_reply(int fd, const struct sockaddr_in *peer, uint8_t *q,
+		      size_t len)
+{
+	q[2] |= 0x80;
+	q[3] |= 0x80;
+	(void)sendto(fd, q, len, 0, (const struct sockaddr *)peer,
+		     sizeof *peer);
+}
+
 static void rio_on_query(uv_poll_t *h, int status, int events)
 {
 	struct rio_server *s = h->data;
@@ -67,9 +88,7 @@ static void rio_on_query(uv_poll_t *h, int status, int events)
 	(void)events;
 	for (;;) {
 		uint8_t buf[512];
-		socklen_t plen = sizeof s->peer;
-		ssize_t n = recvfrom(s->fd, buf, sizeof buf, MSG_DONTWAIT,
-				     (struct sockaddr *)&s->peer, &plen);
+		ssize_t n = rio_recv(s->fd, buf, &s->peer);
 		if (n < 12)
 			break;
 		if (s->got >= RIO_N) {
@@ -86,12 +105,8 @@ static void rio_on_query(uv_poll_t *h, int status, int events)
 		return;
 	/* All there: answer in reverse, each the query with QR and RA set
 	 * (NOERROR, no records), as fast as the socket takes them. */
-	for (unsigned i = RIO_N; i-- > 0;) {
-		s->q[i][2] |= 0x80;
-		s->q[i][3] |= 0x80;
-		(void)sendto(s->fd, s->q[i], s->qlen[i], 0,
-			     (struct sockaddr *)&s->peer, sizeof s->peer);
-	}
+	for (unsigned i = RIO_N; i-- > 0;)
+		rio_reply(s->fd, &s->peer, s->q[i], s->qlen[i]);
 	uv_poll_stop(&s->poll);
 }
 
@@ -106,33 +121,73 @@ static void rio_on_answer(void *arg, const struct resolver_answer *a)
 		strcmp(a->msg->qname, want) == 0;
 }
 
-UNIT_TEST(test_resolver_io_batches_keep_every_datagram)
+/* A UDP socket on 127.0.0.1 at a free port, read on `loop` by cb (with
+ * `data`); "127.0.0.1:PORT" into servers. -1 when it cannot be had. */
+static int rio_listen(uv_loop_t *loop, uv_poll_t *poll, uv_poll_cb cb,
+		      void *data, char *servers, size_t n)
 {
-	static struct rio_server s;
 	struct sockaddr_in a = { .sin_family = AF_INET,
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t alen = sizeof a;
+	int rcv = 1 << 20;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+
+	if (fd < 0)
+		return -1;
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
+	if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &alen) != 0 ||
+	    uv_poll_init_socket(loop, poll, fd) != 0) {
+		close(fd);
+		return -1;
+	}
+	snprintf(servers, n, "127.0.0.1:%u", ntohs(a.sin_port));
+	poll->data = data;
+	uv_poll_start(poll, UV_READABLE, cb);
+	return fd;
+}
+
+/* Asks r for n<i>.rio.test (A), i < n, answered into rio_lookups[i], and
+ * runs the loop until none is pending (answered or timed out). */
+static void rio_ask_all(uv_loop_t *loop, struct resolver *r, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		snprintf(rio_lookups[i].name, sizeof rio_lookups[i].name,
+			 "n%u.rio.test", i);
+		CHECK_INT(resolver_query(r, rio_lookups[i].name, 1,
+					 rio_on_answer, &rio_lookups[i]),
+			  0, "query");
+	}
+	while (resolver_pending(r) > 0 && uv_run(loop, UV_RUN_ONCE))
+		;
+}
+
+static void rio_close(uv_loop_t *loop, struct resolver *r, uv_poll_t *poll,
+		      int fd)
+{
+	resolver_free(r);
+	uv_close((uv_handle_t *)poll, NULL);
+	uv_run(loop, UV_RUN_DEFAULT);
+	CHECK(uv_loop_close(loop) == 0);
+	close(fd);
+}
+
+UNIT_TEST(test_resolver_io_batches_keep_every_datagram)
+{
+	static struct rio_server s;
 	struct resolver_config cfg = { 0 };
 	struct resolver *r;
 	const char *err = NULL;
 	char servers[64];
 	uv_loop_t loop;
 	unsigned answered = 0, right = 0, twice = 0;
-	int rcv = 1 << 20;
 
 	memset(&s, 0, sizeof s);
 	memset(rio_lookups, 0, sizeof rio_lookups);
-	s.fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-	CHECK(s.fd >= 0);
-	(void)setsockopt(s.fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
-	CHECK(bind(s.fd, (struct sockaddr *)&a, sizeof a) == 0);
-	CHECK(getsockname(s.fd, (struct sockaddr *)&a, &alen) == 0);
-	snprintf(servers, sizeof servers, "127.0.0.1:%u", ntohs(a.sin_port));
-
 	CHECK(uv_loop_init(&loop) == 0);
-	CHECK(uv_poll_init_socket(&loop, &s.poll, s.fd) == 0);
-	s.poll.data = &s;
-	uv_poll_start(&s.poll, UV_READABLE, rio_on_query);
+	s.fd = rio_listen(&loop, &s.poll, rio_on_query, &s, servers,
+			  sizeof servers);
+	CHECK(s.fd >= 0);
 	cfg.servers = servers;
 	cfg.timeout_ms = 5000;
 	cfg.tries = 1;
@@ -140,16 +195,7 @@ UNIT_TEST(test_resolver_io_batches_keep_every_datagram)
 	CHECK(r != NULL);
 	if (!r)
 		return;
-	for (unsigned i = 0; i < RIO_N; i++) {
-		snprintf(rio_lookups[i].name, sizeof rio_lookups[i].name,
-			 "n%u.rio.test", i);
-		CHECK_INT(resolver_query(r, rio_lookups[i].name, 1,
-					 rio_on_answer, &rio_lookups[i]),
-			  0, "query");
-	}
-	/* Runs until every lookup is answered (or timed out, 5 s). */
-	while (resolver_pending(r) > 0 && uv_run(&loop, UV_RUN_ONCE))
-		;
+	rio_ask_all(&loop, r, RIO_N);
 	for (unsigned i = 0; i < RIO_N; i++) {
 		answered += rio_lookups[i].answers > 0;
 		twice += rio_lookups[i].answers > 1;
@@ -161,12 +207,7 @@ UNIT_TEST(test_resolver_io_batches_keep_every_datagram)
 	CHECK_INT(twice, 0, "lookups answered twice");
 	CHECK_INT(right, RIO_N, "lookups with their own answer");
 	CHECK_INT(resolver_queries_sent(r), RIO_N, "queries sent");
-
-	resolver_free(r);
-	uv_close((uv_handle_t *)&s.poll, NULL);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	CHECK(uv_loop_close(&loop) == 0);
-	close(s.fd);
+	rio_close(&loop, r, &s.poll, s.fd);
 }
 
 struct rio_refused {
@@ -261,13 +302,11 @@ static void rio_cap_on_query(uv_poll_t *h, int status, int events)
 	(void)status;
 	(void)events;
 	for (;;) {
-		uint8_t buf[512];
-		socklen_t plen = sizeof s->peer;
-		ssize_t n = recvfrom(s->fd, buf, sizeof buf, MSG_DONTWAIT,
-				     (struct sockaddr *)&s->peer, &plen);
-		if (n < 12 || s->got >= RIO_CAP_N)
+		if (s->got >= RIO_CAP_N)
 			break;
-		memcpy(s->q[s->held], buf, (size_t)n);
+		ssize_t n = rio_recv(s->fd, s->q[s->held], &s->peer);
+		if (n < 12)
+			break;
 		s->qlen[s->held] = (size_t)n;
 		s->got++;
 		s->held++;
@@ -278,21 +317,14 @@ static void rio_cap_on_query(uv_poll_t *h, int status, int events)
 	}
 	if (s->held < RIO_CAP && s->got < RIO_CAP_N)
 		return;
-	for (unsigned i = 0; i < s->held; i++) {
-		s->q[i][2] |= 0x80;
-		s->q[i][3] |= 0x80;
-		(void)sendto(s->fd, s->q[i], s->qlen[i], 0,
-			     (struct sockaddr *)&s->peer, sizeof s->peer);
-	}
+	for (unsigned i = 0; i < s->held; i++)
+		rio_reply(s->fd, &s->peer, s->q[i], s->qlen[i]);
 	s->held = 0;
 }
 
 UNIT_TEST(test_resolver_io_inflight_cap)
 {
 	static struct rio_cap_server s;
-	struct sockaddr_in a = { .sin_family = AF_INET,
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t alen = sizeof a;
 	struct resolver_config cfg = { 0 };
 	struct resolver *r;
 	const char *err = NULL;
@@ -302,16 +334,10 @@ UNIT_TEST(test_resolver_io_inflight_cap)
 
 	memset(&s, 0, sizeof s);
 	memset(rio_lookups, 0, sizeof rio_lookups);
-	s.fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-	CHECK(s.fd >= 0);
-	CHECK(bind(s.fd, (struct sockaddr *)&a, sizeof a) == 0);
-	CHECK(getsockname(s.fd, (struct sockaddr *)&a, &alen) == 0);
-	snprintf(servers, sizeof servers, "127.0.0.1:%u", ntohs(a.sin_port));
-
 	CHECK(uv_loop_init(&loop) == 0);
-	CHECK(uv_poll_init_socket(&loop, &s.poll, s.fd) == 0);
-	s.poll.data = &s;
-	uv_poll_start(&s.poll, UV_READABLE, rio_cap_on_query);
+	s.fd = rio_listen(&loop, &s.poll, rio_cap_on_query, &s, servers,
+			  sizeof servers);
+	CHECK(s.fd >= 0);
 	cfg.servers = servers;
 	cfg.timeout_ms = 3000;
 	cfg.tries = 1;
@@ -326,24 +352,11 @@ UNIT_TEST(test_resolver_io_inflight_cap)
 	CHECK(r != NULL);
 	if (!r)
 		return;
-	for (unsigned i = 0; i < RIO_CAP_N; i++) {
-		snprintf(rio_lookups[i].name, sizeof rio_lookups[i].name,
-			 "n%u.rio.test", i);
-		CHECK_INT(resolver_query(r, rio_lookups[i].name, 1,
-					 rio_on_answer, &rio_lookups[i]),
-			  0, "query");
-	}
-	while (resolver_pending(r) > 0 && uv_run(&loop, UV_RUN_ONCE))
-		;
+	rio_ask_all(&loop, r, RIO_CAP_N);
 	for (unsigned i = 0; i < RIO_CAP_N; i++)
 		right += rio_lookups[i].answers == 1 && rio_lookups[i].ok;
 	CHECK_INT(s.got, RIO_CAP_N, "queries at the server");
 	CHECK_INT(s.max_held, RIO_CAP, "most queries out at once");
 	CHECK_INT(right, RIO_CAP_N, "lookups answered once, each its own");
-
-	resolver_free(r);
-	uv_close((uv_handle_t *)&s.poll, NULL);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	CHECK(uv_loop_close(&loop) == 0);
-	close(s.fd);
+	rio_close(&loop, r, &s.poll, s.fd);
 }
