@@ -76,7 +76,7 @@ struct dnsio {
 	int err;	     /* errno of a failed send, for the next read */
 	struct dnsio_out *out;
 	unsigned out_n; /* datagrams queued */
-	/* Counters (tests, the resolver's statistics). */
+	/* Counters (the unit tests count system calls with them). */
 	uint64_t recv_calls, recv_datagrams, send_calls, send_datagrams;
 };
 
@@ -114,6 +114,13 @@ static inline bool dnsio_has_queued(const struct dnsio *d)
 static inline bool dnsio_has_error(const struct dnsio *d)
 {
 	return d->err != 0;
+}
+
+/* Forgets the waiting error: the reader was told of it another way (the
+ * resolver had c-ares read the socket, which fails its queries). */
+static inline void dnsio_clear_error(struct dnsio *d)
+{
+	d->err = 0;
 }
 
 #endif

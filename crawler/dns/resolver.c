@@ -97,8 +97,8 @@
  * timeout. 512 answers (the default in flight) plus late duplicates need
  * ~1 MiB, RESOLVER_MAX_INFLIGHT_LIMIT (4096) up to 8 MiB, which 4 MiB
  * asked gives (the kernel doubles it). It caps what is asked at
- * net.core.rmem_max, so
- * with a smaller cap SO_RCVBUFFORCE is tried (root only).
+ * net.core.rmem_max, so with a smaller cap SO_RCVBUFFORCE is tried (root
+ * only).
  */
 #define RESOLVER_SOCK_RCVBUF (4 * 1024 * 1024)
 #define RESOLVER_SOCK_RCVBUF_MIN (2 * 1024 * 1024)
@@ -604,7 +604,7 @@ static void flush_all(struct resolver *r)
 				/* c-ares read it, unless it does not know the
 				 * socket (then nobody waits for the error) */
 				if (!s->closed)
-					s->io.err = 0;
+					dnsio_clear_error(&s->io);
 				again = true;
 				break;
 			}
