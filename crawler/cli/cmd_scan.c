@@ -621,9 +621,7 @@ static char *provenance_json(const struct run_facts *f)
 	jkey(&b, "dns_tries");
 	jbuf_printf(&b, "%u", sc->resolver.tries);
 	jkey(&b, "dns_inflight");
-	jbuf_printf(&b, "%u",
-		    sc->resolver.max_inflight ? sc->resolver.max_inflight
-					      : RESOLVER_DEFAULT_INFLIGHT);
+	jbuf_printf(&b, "%u", sc->resolver.max_inflight);
 	jkey(&b, "lease_seconds");
 	jbuf_printf(&b, "%u", sc->lease_seconds);
 	jkey(&b, "batch_size");
@@ -788,7 +786,10 @@ static int parse_options(int argc, char **argv, struct scan_opts *o)
 			.rate = 0,
 			.lease_seconds = 60,
 			.progress_seconds = 10,
-			.resolver = { .timeout_ms = 2000, .tries = 3 },
+			.resolver = { .timeout_ms = 2000,
+				      .tries = 3,
+				      .max_inflight =
+					  RESOLVER_DEFAULT_INFLIGHT },
 			.smtp = true,
 			.per_ip = 4,
 		},
