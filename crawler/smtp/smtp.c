@@ -181,13 +181,11 @@ static void transcript_reserve(struct smtp_transcript *t, size_t want,
 	}
 }
 
-/* Appends bytes to the transcript, merging runs in one direction. */
-static void transcript_add(struct smtp_session *s, enum smtp_dir dir,
-			   const uint8_t *buf, size_t len)
+void smtp_transcript_add(struct smtp_transcript *t, enum smtp_dir dir, bool tls,
+			 const uint8_t *buf, size_t len)
 {
-	struct smtp_transcript *t = &s->transcript;
 	struct smtp_segment *g = t->nseg ? &t->seg[t->nseg - 1] : NULL;
-	bool new_seg = !g || g->dir != dir || g->tls != s->in_tls;
+	bool new_seg = !g || g->dir != dir || g->tls != tls;
 
 	if (len == 0)
 		return;
@@ -208,7 +206,7 @@ static void transcript_add(struct smtp_session *s, enum smtp_dir dir,
 		}
 		g = &t->seg[t->nseg++];
 		g->dir = (uint8_t)dir;
-		g->tls = s->in_tls;
+		g->tls = tls;
 		g->off = (uint32_t)t->len;
 		g->len = 0;
 	}
@@ -219,6 +217,22 @@ static void transcript_add(struct smtp_session *s, enum smtp_dir dir,
 		t->truncated = true;
 		t->dropped += len - n;
 	}
+}
+
+void smtp_transcript_free(struct smtp_transcript *t)
+{
+	free(t->bytes);
+	free(t->seg);
+	t->bytes = NULL;
+	t->seg = NULL;
+	t->len = t->cap = t->nseg = t->segcap = 0;
+}
+
+/* The session's bytes, marked inside TLS once the handshake is done. */
+static void transcript_add(struct smtp_session *s, enum smtp_dir dir,
+			   const uint8_t *buf, size_t len)
+{
+	smtp_transcript_add(&s->transcript, dir, s->in_tls, buf, len);
 }
 
 /* Puts one command in the output buffer: "VERB[ arg]\r\n". */
@@ -672,11 +686,7 @@ void smtp_session_free(struct smtp_session *s)
 		free((void *)s->facts.banner);
 	s->facts.banner = no_banner;
 	s->facts.banner_len = 0;
-	free(t->bytes);
-	free(t->seg);
-	t->bytes = NULL;
-	t->seg = NULL;
-	t->len = t->cap = t->nseg = t->segcap = 0;
+	smtp_transcript_free(t);
 }
 
 enum smtp_action smtp_on_connected(struct smtp_session *s)

@@ -201,6 +201,18 @@ struct smtp_transcript {
 	uint8_t *bytes;		  /* len used */
 };
 
+/*
+ * Appends len bytes to t, merging a run in one direction (and on one
+ * side of the TLS boundary) into one segment. What does not fit (or finds
+ * no memory) is counted in dropped and flags truncated. The IMAP and POP3
+ * sessions (crawler/mailproto/) keep their transcripts with these too, so
+ * that one writer stores all of them.
+ */
+void smtp_transcript_add(struct smtp_transcript *t, enum smtp_dir dir, bool tls,
+			 const uint8_t *buf, size_t len);
+/* Frees t's arrays and empties it; safe twice. */
+void smtp_transcript_free(struct smtp_transcript *t);
+
 /* What was learnt; complete once the outcome is not SMTP_RC_PENDING. */
 struct smtp_facts {
 	enum smtp_rc outcome;
