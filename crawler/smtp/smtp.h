@@ -19,6 +19,12 @@
  * received after the 220 to STARTTLS are a plaintext injection (RFC 3207
  * §5): flagged, kept in the transcript as discarded, never handed on.
  *
+ * Implicit TLS (RFC 8314, submissions on 465): smtp_session_init_mode()
+ * with SMTP_TLS_IMPLICIT starts the handshake at connect, reads the 220
+ * inside TLS and sends QUIT inside TLS; no EHLO. The outcome is
+ * starttls_ok once the handshake is done (the M12 facade calls it
+ * tls_ok), and what the greeting was is facts.greeting.
+ *
  * Timers: the caller keeps two. The stage timer is an inactivity timer:
  * after every call into the session, re-arm it to
  * smtp_session_stage_timeout_ms() (0: stop it). The deadline timer is
@@ -139,6 +145,31 @@ enum smtp_fact {
  * fact as a JSON literal. The string is static. */
 const char *smtp_fact_json(enum smtp_fact f);
 
+/*
+ * What the greeting was, a fact apart from the outcome: with implicit TLS
+ * the outcome is known once the handshake is done, and the 220 inside TLS
+ * says whether a mail service is behind it. Set in both modes. The values
+ * are those of enum mail_greeting (crawler/mailproto/mailrc.h).
+ */
+enum smtp_greeting {
+	SMTP_GREETING_UNSEEN = 0, /* not reached */
+	SMTP_GREETING_OK,	  /* 220 */
+	SMTP_GREETING_REJECTED,	  /* another code */
+	SMTP_GREETING_GARBAGE,	  /* not an SMTP reply */
+	SMTP_GREETING_TIMEOUT,	  /* the greeting stage went quiet */
+	SMTP_GREETING_LAST
+};
+
+/* "ok", "rejected", "garbage", "timeout"; NULL for UNSEEN and out of
+ * range. */
+const char *smtp_greeting_str(enum smtp_greeting g);
+
+/* How TLS is reached. */
+enum smtp_tls_mode {
+	SMTP_TLS_STARTTLS = 0, /* 25, 587: EHLO, then STARTTLS */
+	SMTP_TLS_IMPLICIT,     /* 465 (RFC 8314): TLS from the first byte */
+};
+
 /* What the caller does next. */
 enum smtp_action {
 	SMTP_ACT_WAIT = 0,  /* nothing: wait for bytes or a timer */
@@ -219,6 +250,7 @@ struct smtp_facts {
 	enum smtp_state end_state;   /* state in which the outcome was set */
 	enum smtp_reply_rc reply_rc; /* the parser's error, if one ended it */
 	int banner_code;	     /* 0 when none was read */
+	enum smtp_greeting greeting;
 	int ehlo_code;
 	int helo_code;
 	int starttls_code;
@@ -260,6 +292,7 @@ struct smtp_facts {
  * smtp_session_free() releases those. */
 struct smtp_session {
 	enum smtp_state state; /* written only by set_state() */
+	enum smtp_tls_mode mode;
 	struct smtp_limits limits;
 	char ehlo_name[SMTP_EHLO_NAME_MAX + 1];
 	bool in_tls;
@@ -284,6 +317,12 @@ struct smtp_session {
  */
 int smtp_session_init(struct smtp_session *s, const char *ehlo_name,
 		      const struct smtp_limits *limits);
+
+/* As smtp_session_init(), in the given TLS mode (smtp_session_init()
+ * is SMTP_TLS_STARTTLS). */
+int smtp_session_init_mode(struct smtp_session *s, const char *ehlo_name,
+			   const struct smtp_limits *limits,
+			   enum smtp_tls_mode mode);
 
 /* Frees what the session allocated (parser, transcript, banner, EHLO
  * keywords); the facts stay readable except those three, which become
