@@ -389,6 +389,8 @@ static void enqueue(struct isim *m, const char *bytes)
 {
 	size_t n = bytes ? strlen(bytes) : 0;
 
+	if (n == 0)
+		return;
 	if (m->qlen + n > sizeof m->queue)
 		abort();
 	memcpy(m->queue + m->qlen, bytes, n);

@@ -172,6 +172,8 @@ static void penqueue(struct psim *m, const char *bytes)
 {
 	size_t n = bytes ? strlen(bytes) : 0;
 
+	if (n == 0)
+		return;
 	if (m->qlen + n > sizeof m->queue)
 		abort();
 	memcpy(m->queue + m->qlen, bytes, n);
