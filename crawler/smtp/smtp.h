@@ -25,6 +25,11 @@
  * starttls_ok once the handshake is done (the M12 facade calls it
  * tls_ok), and what the greeting was is facts.greeting.
  *
+ * The IMAP and POP3 sessions of the client mail ports
+ * (crawler/mailproto/) speak this header's vocabulary too: enum
+ * smtp_action, smtp_timer, smtp_fact, smtp_stripping, struct smtp_limits
+ * and the transcript, so that one plumbing drives all three.
+ *
  * Timers: the caller keeps two. The stage timer is an inactivity timer:
  * after every call into the session, re-arm it to
  * smtp_session_stage_timeout_ms() (0: stop it). The deadline timer is
@@ -88,7 +93,8 @@ const char *smtp_state_str(enum smtp_state st);
  * SMTP outcomes and the testbed truth's `endpoints[].smtp.outcome`.
  */
 enum smtp_rc {
-	SMTP_RC_STARTTLS_OK = 0,   /* TLS handshake done after STARTTLS */
+	SMTP_RC_STARTTLS_OK = 0,   /* TLS handshake done after STARTTLS
+				    * (implicit TLS: at connect) */
 	SMTP_RC_NO_STARTTLS,	   /* EHLO answered, STARTTLS not offered */
 	SMTP_RC_STARTTLS_REJECTED, /* STARTTLS answered other than 220 */
 	SMTP_RC_BANNER_REJECTED,   /* greeting not 220: 421, 554, 450 ... */
