@@ -434,4 +434,13 @@ UNIT_TEST(pop3_session_timers)
 	CHECK(pout_is(&s, "QUIT\r\n"));
 	CHECK(s.in_tls);
 	pop3_session_free(&s);
+
+	/* A handshake result out of the handshake is the caller's bug,
+	 * not believed and not blamed on the peer. */
+	pop3_session_init(&s, POP3_MODE_STLS, NULL);
+	pop3_on_connected(&s);
+	CHECK_INT(pop3_on_tls_done(&s, true, NULL), SMTP_ACT_CLOSE, "bug");
+	CHECK_STR(mail_rc_str(s.facts.outcome), "internal_error", "outcome");
+	CHECK(!s.facts.tls_ok && !s.in_tls);
+	pop3_session_free(&s);
 }
