@@ -66,6 +66,21 @@ static const char *const stripping_names[] = {
 	[SMTP_STRIP_ADVERTISED_REFUSED] = "advertised_refused",
 };
 
+static const char *const greeting_names[] = {
+	[SMTP_GREETING_UNSEEN] = NULL,
+	[SMTP_GREETING_OK] = "ok",
+	[SMTP_GREETING_REJECTED] = "rejected",
+	[SMTP_GREETING_GARBAGE] = "garbage",
+	[SMTP_GREETING_TIMEOUT] = "timeout",
+};
+
+const char *smtp_greeting_str(enum smtp_greeting g)
+{
+	if ((unsigned)g >= SMTP_GREETING_LAST)
+		return NULL;
+	return greeting_names[g];
+}
+
 const char *smtp_state_str(enum smtp_state st)
 {
 	if ((unsigned)st >= SMTP_ST_LAST)
@@ -181,13 +196,11 @@ static void transcript_reserve(struct smtp_transcript *t, size_t want,
 	}
 }
 
-/* Appends bytes to the transcript, merging runs in one direction. */
-static void transcript_add(struct smtp_session *s, enum smtp_dir dir,
-			   const uint8_t *buf, size_t len)
+void smtp_transcript_add(struct smtp_transcript *t, enum smtp_dir dir, bool tls,
+			 const uint8_t *buf, size_t len)
 {
-	struct smtp_transcript *t = &s->transcript;
 	struct smtp_segment *g = t->nseg ? &t->seg[t->nseg - 1] : NULL;
-	bool new_seg = !g || g->dir != dir || g->tls != s->in_tls;
+	bool new_seg = !g || g->dir != dir || g->tls != tls;
 
 	if (len == 0)
 		return;
@@ -208,7 +221,7 @@ static void transcript_add(struct smtp_session *s, enum smtp_dir dir,
 		}
 		g = &t->seg[t->nseg++];
 		g->dir = (uint8_t)dir;
-		g->tls = s->in_tls;
+		g->tls = tls;
 		g->off = (uint32_t)t->len;
 		g->len = 0;
 	}
@@ -219,6 +232,22 @@ static void transcript_add(struct smtp_session *s, enum smtp_dir dir,
 		t->truncated = true;
 		t->dropped += len - n;
 	}
+}
+
+void smtp_transcript_free(struct smtp_transcript *t)
+{
+	free(t->bytes);
+	free(t->seg);
+	t->bytes = NULL;
+	t->seg = NULL;
+	t->len = t->cap = t->nseg = t->segcap = 0;
+}
+
+/* The session's bytes, marked inside TLS once the handshake is done. */
+static void transcript_add(struct smtp_session *s, enum smtp_dir dir,
+			   const uint8_t *buf, size_t len)
+{
+	smtp_transcript_add(&s->transcript, dir, s->in_tls, buf, len);
 }
 
 /* Puts one command in the output buffer: "VERB[ arg]\r\n". */
@@ -374,7 +403,11 @@ static enum smtp_action st_connecting(struct smtp_session *s,
 	case IN_ENTER:
 		return SMTP_ACT_WAIT;
 	case IN_CONNECTED:
-		set_state(s, SMTP_ST_BANNER);
+		/* RFC 8314 §3: with implicit TLS the handshake comes first,
+		 * and the greeting is read inside it. */
+		set_state(s, s->mode == SMTP_TLS_IMPLICIT
+				 ? SMTP_ST_TLS_HANDSHAKE
+				 : SMTP_ST_BANNER);
 		return SMTP_ACT_WAIT;
 	default:
 		end_on(s, in);
@@ -400,15 +433,25 @@ static enum smtp_action st_banner(struct smtp_session *s, enum smtp_input in)
 		if (r->code != 220) {
 			/* 421, 554, greylisting 4xx: recorded, not retried;
 			 * RFC 5321 §3.1 lets the client QUIT politely. */
+			s->facts.greeting = SMTP_GREETING_REJECTED;
 			finish(s, SMTP_RC_BANNER_REJECTED);
 			set_state(s, SMTP_ST_QUIT);
 		} else {
-			set_state(s, SMTP_ST_EHLO);
+			s->facts.greeting = SMTP_GREETING_OK;
+			/* Implicit TLS: the outcome is known since the
+			 * handshake; the greeting inside TLS was the last
+			 * thing to see. */
+			set_state(s, s->in_tls ? SMTP_ST_QUIT : SMTP_ST_EHLO);
 		}
 		return SMTP_ACT_WAIT;
 	case IN_STAGE_TIMEOUT:
+		s->facts.greeting = SMTP_GREETING_TIMEOUT;
 		finish(s, SMTP_RC_BANNER_TIMEOUT);
 		set_state(s, SMTP_ST_DONE);
+		return SMTP_ACT_WAIT;
+	case IN_BAD_REPLY:
+		s->facts.greeting = SMTP_GREETING_GARBAGE;
+		end_on(s, in);
 		return SMTP_ACT_WAIT;
 	default:
 		end_on(s, in);
@@ -534,7 +577,8 @@ static enum smtp_action st_tls_handshake(struct smtp_session *s,
 		s->facts.tls_ok = true;
 		s->in_tls = true;
 		finish(s, SMTP_RC_STARTTLS_OK);
-		set_state(s, SMTP_ST_QUIT);
+		set_state(s, s->mode == SMTP_TLS_IMPLICIT ? SMTP_ST_BANNER
+							  : SMTP_ST_QUIT);
 		return SMTP_ACT_WAIT;
 	case IN_TLS_FAILED:
 	case IN_EOF:
@@ -645,6 +689,13 @@ static const uint8_t no_banner[1];
 int smtp_session_init(struct smtp_session *s, const char *ehlo_name,
 		      const struct smtp_limits *limits)
 {
+	return smtp_session_init_mode(s, ehlo_name, limits, SMTP_TLS_STARTTLS);
+}
+
+int smtp_session_init_mode(struct smtp_session *s, const char *ehlo_name,
+			   const struct smtp_limits *limits,
+			   enum smtp_tls_mode mode)
+{
 	memset(s, 0, sizeof *s);
 	s->facts.banner = no_banner;
 	if (!ehlo_name || !ehlo_name_ok(ehlo_name))
@@ -654,6 +705,8 @@ int smtp_session_init(struct smtp_session *s, const char *ehlo_name,
 	else
 		smtp_limits_default(&s->limits);
 	memcpy(s->ehlo_name, ehlo_name, strlen(ehlo_name) + 1);
+	s->mode =
+	    mode == SMTP_TLS_IMPLICIT ? SMTP_TLS_IMPLICIT : SMTP_TLS_STARTTLS;
 	s->facts.outcome = SMTP_RC_PENDING;
 	s->facts.end_state = SMTP_ST_CONNECTING;
 	s->state = SMTP_ST_CONNECTING;
@@ -672,11 +725,7 @@ void smtp_session_free(struct smtp_session *s)
 		free((void *)s->facts.banner);
 	s->facts.banner = no_banner;
 	s->facts.banner_len = 0;
-	free(t->bytes);
-	free(t->seg);
-	t->bytes = NULL;
-	t->seg = NULL;
-	t->len = t->cap = t->nseg = t->segcap = 0;
+	smtp_transcript_free(t);
 }
 
 enum smtp_action smtp_on_connected(struct smtp_session *s)
@@ -693,7 +742,7 @@ enum smtp_action smtp_on_connect_failed(struct smtp_session *s)
 static void discard(struct smtp_session *s, const uint8_t *buf, size_t len)
 {
 	transcript_add(s, SMTP_DIR_DISCARDED, buf, len);
-	if (s->state == SMTP_ST_TLS_HANDSHAKE) {
+	if (s->state == SMTP_ST_TLS_HANDSHAKE && s->mode == SMTP_TLS_STARTTLS) {
 		/* RFC 3207 §5: after the 220 the next bytes must be TLS;
 		 * plaintext here was injected before the handshake. */
 		s->facts.injection = SMTP_FACT_YES;
@@ -711,7 +760,7 @@ enum smtp_action smtp_on_data(struct smtp_session *s, const uint8_t *buf,
 	if (s->state == SMTP_ST_DONE)
 		return SMTP_ACT_CLOSE;
 	if (s->state == SMTP_ST_CONNECTING && len > 0)
-		step(s, IN_CONNECTED);
+		act = step(s, IN_CONNECTED);
 	while (len > 0) {
 		enum smtp_reply_rc rc;
 		size_t used;

@@ -19,6 +19,17 @@
  * received after the 220 to STARTTLS are a plaintext injection (RFC 3207
  * §5): flagged, kept in the transcript as discarded, never handed on.
  *
+ * Implicit TLS (RFC 8314, submissions on 465): smtp_session_init_mode()
+ * with SMTP_TLS_IMPLICIT starts the handshake at connect, reads the 220
+ * inside TLS and sends QUIT inside TLS; no EHLO. The outcome is
+ * starttls_ok once the handshake is done (the M12 facade calls it
+ * tls_ok), and what the greeting was is facts.greeting.
+ *
+ * The IMAP and POP3 sessions of the client mail ports
+ * (crawler/mailproto/) speak this header's vocabulary too: enum
+ * smtp_action, smtp_timer, smtp_fact, smtp_stripping, struct smtp_limits
+ * and the transcript, so that one plumbing drives all three.
+ *
  * Timers: the caller keeps two. The stage timer is an inactivity timer:
  * after every call into the session, re-arm it to
  * smtp_session_stage_timeout_ms() (0: stop it). The deadline timer is
@@ -82,7 +93,8 @@ const char *smtp_state_str(enum smtp_state st);
  * SMTP outcomes and the testbed truth's `endpoints[].smtp.outcome`.
  */
 enum smtp_rc {
-	SMTP_RC_STARTTLS_OK = 0,   /* TLS handshake done after STARTTLS */
+	SMTP_RC_STARTTLS_OK = 0,   /* TLS handshake done after STARTTLS
+				    * (implicit TLS: at connect) */
 	SMTP_RC_NO_STARTTLS,	   /* EHLO answered, STARTTLS not offered */
 	SMTP_RC_STARTTLS_REJECTED, /* STARTTLS answered other than 220 */
 	SMTP_RC_BANNER_REJECTED,   /* greeting not 220: 421, 554, 450 ... */
@@ -138,6 +150,31 @@ enum smtp_fact {
 /* "true", "false", or "null" for SMTP_FACT_UNSEEN and out of range: the
  * fact as a JSON literal. The string is static. */
 const char *smtp_fact_json(enum smtp_fact f);
+
+/*
+ * What the greeting was, a fact apart from the outcome: with implicit TLS
+ * the outcome is known once the handshake is done, and the 220 inside TLS
+ * says whether a mail service is behind it. Set in both modes. The values
+ * are those of enum mail_greeting (crawler/mailproto/mailrc.h).
+ */
+enum smtp_greeting {
+	SMTP_GREETING_UNSEEN = 0, /* not reached */
+	SMTP_GREETING_OK,	  /* 220 */
+	SMTP_GREETING_REJECTED,	  /* another code */
+	SMTP_GREETING_GARBAGE,	  /* not an SMTP reply */
+	SMTP_GREETING_TIMEOUT,	  /* the greeting stage went quiet */
+	SMTP_GREETING_LAST
+};
+
+/* "ok", "rejected", "garbage", "timeout"; NULL for UNSEEN and out of
+ * range. */
+const char *smtp_greeting_str(enum smtp_greeting g);
+
+/* How TLS is reached. */
+enum smtp_tls_mode {
+	SMTP_TLS_STARTTLS = 0, /* 25, 587: EHLO, then STARTTLS */
+	SMTP_TLS_IMPLICIT,     /* 465 (RFC 8314): TLS from the first byte */
+};
 
 /* What the caller does next. */
 enum smtp_action {
@@ -201,12 +238,25 @@ struct smtp_transcript {
 	uint8_t *bytes;		  /* len used */
 };
 
+/*
+ * Appends len bytes to t, merging a run in one direction (and on one
+ * side of the TLS boundary) into one segment. What does not fit (or finds
+ * no memory) is counted in dropped and flags truncated. The IMAP and POP3
+ * sessions (crawler/mailproto/) keep their transcripts with these too, so
+ * that one writer stores all of them.
+ */
+void smtp_transcript_add(struct smtp_transcript *t, enum smtp_dir dir, bool tls,
+			 const uint8_t *buf, size_t len);
+/* Frees t's arrays and empties it; safe twice. */
+void smtp_transcript_free(struct smtp_transcript *t);
+
 /* What was learnt; complete once the outcome is not SMTP_RC_PENDING. */
 struct smtp_facts {
 	enum smtp_rc outcome;
 	enum smtp_state end_state;   /* state in which the outcome was set */
 	enum smtp_reply_rc reply_rc; /* the parser's error, if one ended it */
 	int banner_code;	     /* 0 when none was read */
+	enum smtp_greeting greeting;
 	int ehlo_code;
 	int helo_code;
 	int starttls_code;
@@ -248,6 +298,7 @@ struct smtp_facts {
  * smtp_session_free() releases those. */
 struct smtp_session {
 	enum smtp_state state; /* written only by set_state() */
+	enum smtp_tls_mode mode;
 	struct smtp_limits limits;
 	char ehlo_name[SMTP_EHLO_NAME_MAX + 1];
 	bool in_tls;
@@ -272,6 +323,12 @@ struct smtp_session {
  */
 int smtp_session_init(struct smtp_session *s, const char *ehlo_name,
 		      const struct smtp_limits *limits);
+
+/* As smtp_session_init(), in the given TLS mode (smtp_session_init()
+ * is SMTP_TLS_STARTTLS). */
+int smtp_session_init_mode(struct smtp_session *s, const char *ehlo_name,
+			   const struct smtp_limits *limits,
+			   enum smtp_tls_mode mode);
 
 /* Frees what the session allocated (parser, transcript, banner, EHLO
  * keywords); the facts stay readable except those three, which become

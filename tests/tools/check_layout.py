@@ -35,7 +35,8 @@ import sys
 USES = {
     "cli": ("scan", "report", "targets"),
     "report": ("store",),
-    "scan": ("dns", "smtp", "sts", "targets"),
+    "scan": ("dns", "mailproto", "smtp", "sts", "targets"),
+    "mailproto": ("smtp",),
     "dns": ("verify",),
     "smtp": ("verify",),
     "sts": ("verify",),

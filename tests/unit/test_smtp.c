@@ -1522,3 +1522,105 @@ UNIT_TEST(smtp_session_names)
 	CHECK_STR(smtp_stripping_str(SMTP_STRIP_ADVERTISED_REFUSED),
 		  "advertised_refused", "s");
 }
+
+/* ---- Implicit TLS (submissions, 465; RFC 8314) --------------------- */
+
+/* A session in implicit mode brought through its handshake. */
+static void to_implicit_greeting(struct smtp_session *s)
+{
+	smtp_session_free(s);
+	CHECK_INT(smtp_session_init_mode(s, EHLO_NAME, NULL, SMTP_TLS_IMPLICIT),
+		  0, "init");
+	CHECK_INT(smtp_on_connected(s), SMTP_ACT_START_TLS, "connected");
+	CHECK_INT(smtp_on_tls_done(s, true, NULL), SMTP_ACT_WAIT, "tls");
+	CHECK(s->in_tls);
+	CHECK_STR(smtp_state_str(s->state), "banner", "state");
+}
+
+UNIT_TEST(smtp_implicit_ok)
+{
+	static struct smtp_session s;
+	const char *g = "220 " HOST " ESMTP ready\r\n";
+	enum smtp_action a = SMTP_ACT_WAIT;
+
+	/* The greeting one byte per call, inside TLS; then QUIT inside TLS
+	 * and no EHLO at all. */
+	to_implicit_greeting(&s);
+	for (size_t i = 0; g[i]; i++) {
+		CHECK_INT(a, SMTP_ACT_WAIT, "trickle");
+		a = smtp_on_data(&s, (const uint8_t *)g + i, 1);
+	}
+	CHECK_INT(a, SMTP_ACT_SEND, "greeting");
+	CHECK(output_is(&s, "QUIT\r\n"));
+	CHECK_INT(feed(&s, "221 bye\r\n"), SMTP_ACT_CLOSE, "221");
+	CHECK_STR(smtp_rc_str(s.facts.outcome), "starttls_ok", "outcome");
+	CHECK_STR(smtp_greeting_str(s.facts.greeting), "ok", "greeting");
+	CHECK_INT(s.facts.banner_code, 220, "banner");
+	CHECK_INT(s.facts.ehlo_code, 0, "no ehlo");
+	CHECK_INT(s.facts.quit_code, 221, "quit");
+	CHECK_INT(s.facts.starttls_offered, SMTP_FACT_UNSEEN, "offered");
+	CHECK_INT(s.facts.injection, SMTP_FACT_UNSEEN, "injection");
+	CHECK_INT(s.transcript.nseg, 3, "segments");
+	for (size_t i = 0; i < s.transcript.nseg; i++)
+		CHECK(s.transcript.seg[i].tls);
+	smtp_session_free(&s);
+}
+
+UNIT_TEST(smtp_implicit_greetings)
+{
+	static struct smtp_session s;
+
+	/* A refusing greeting inside TLS: the outcome stays the
+	 * handshake's, QUIT goes out politely as on port 25. */
+	to_implicit_greeting(&s);
+	CHECK_INT(feed(&s, "554 5.7.1 go away\r\n"), SMTP_ACT_SEND, "554");
+	CHECK(output_is(&s, "QUIT\r\n"));
+	CHECK_STR(smtp_rc_str(s.facts.outcome), "starttls_ok", "outcome");
+	CHECK_STR(smtp_greeting_str(s.facts.greeting), "rejected", "554");
+
+	/* Not SMTP inside TLS: nothing is sent. */
+	to_implicit_greeting(&s);
+	CHECK_INT(feed(&s, "* OK IMAP4rev1\r\n"), SMTP_ACT_CLOSE, "garbage");
+	CHECK_STR(smtp_greeting_str(s.facts.greeting), "garbage", "garbage");
+	CHECK_STR(smtp_rc_str(s.facts.outcome), "starttls_ok", "outcome");
+
+	/* Silence inside TLS. */
+	to_implicit_greeting(&s);
+	CHECK_INT(smtp_on_timeout(&s, SMTP_TIMER_STAGE), SMTP_ACT_CLOSE, "to");
+	CHECK_STR(smtp_greeting_str(s.facts.greeting), "timeout", "timeout");
+	CHECK_STR(smtp_rc_str(s.facts.outcome), "starttls_ok", "outcome");
+
+	/* Closed before a greeting: not reached. */
+	to_implicit_greeting(&s);
+	CHECK_INT(smtp_on_eof(&s), SMTP_ACT_CLOSE, "eof");
+	CHECK_STR(smtp_greeting_str(s.facts.greeting), NULL, "eof");
+
+	/* The handshake fails: no greeting, tls_failed. */
+	smtp_session_free(&s);
+	smtp_session_init_mode(&s, EHLO_NAME, NULL, SMTP_TLS_IMPLICIT);
+	CHECK_INT(smtp_on_connected(&s), SMTP_ACT_START_TLS, "connected");
+	/* Plaintext before the handshake (a port-25 banner on 465) is
+	 * unsolicited, not an injection: no STARTTLS was answered. */
+	CHECK_INT(feed(&s, "220 plaintext\r\n"), SMTP_ACT_WAIT, "plain");
+	CHECK_INT(s.facts.unsolicited_bytes, 15, "unsolicited");
+	CHECK_INT(s.facts.injection, SMTP_FACT_UNSEEN, "injection");
+	CHECK_INT(smtp_on_tls_done(&s, false, "alert"), SMTP_ACT_CLOSE, "tls");
+	CHECK_STR(smtp_rc_str(s.facts.outcome), "tls_failed", "outcome");
+	CHECK_STR(s.facts.tls_reason, "alert", "reason");
+	CHECK_STR(smtp_greeting_str(s.facts.greeting), NULL, "greeting");
+
+	/* Data as the first event still starts the handshake. */
+	smtp_session_free(&s);
+	smtp_session_init_mode(&s, EHLO_NAME, NULL, SMTP_TLS_IMPLICIT);
+	CHECK_INT(feed(&s, "x"), SMTP_ACT_START_TLS, "data first");
+	smtp_session_free(&s);
+
+	/* The STARTTLS mode records the greeting too. */
+	CHECK_INT(reinit(&s, EHLO_NAME, NULL), 0, "init");
+	CHECK_INT(s.mode, SMTP_TLS_STARTTLS, "default mode");
+	smtp_on_connected(&s);
+	feed(&s, "220 mx\r\n");
+	CHECK_STR(smtp_greeting_str(s.facts.greeting), "ok", "port 25");
+	smtp_session_free(&s);
+	CHECK_STR(smtp_greeting_str(SMTP_GREETING_LAST), NULL, "name");
+}

@@ -1,0 +1,860 @@
+/*
+ * IMAP client session: see imap.h. Built like smtp.c: every public event
+ * becomes one input to step(), which runs the current state's case of one
+ * switch; a case that changes the state makes step() run the new state's
+ * case at once with IN_ENTER, which is where each state sends its
+ * command, so every command is written in one place.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "crawler/mailproto/imap.h"
+
+/* What step() is told. */
+enum imap_input {
+	IN_ENTER = 0,	   /* the state was just entered */
+	IN_CONNECTED,	   /* TCP is up */
+	IN_LINE,	   /* s->work->resp holds a parsed line */
+	IN_BAD_LINE,	   /* a line could not be read: s->bad says how */
+	IN_EOF,		   /* the peer closed */
+	IN_RESET,	   /* the connection broke */
+	IN_CONNECT_FAILED, /* it never came up */
+	IN_STAGE_TIMEOUT,  /* the stage's inactivity timer */
+	IN_DEADLINE,	   /* the endpoint's total deadline */
+	IN_TLS_OK,	   /* handshake done */
+	IN_TLS_FAILED,	   /* handshake failed: facts.tls_reason */
+};
+
+static const char *const state_names[] = {
+	[IMAP_ST_CONNECTING] = "connecting",
+	[IMAP_ST_GREETING] = "greeting",
+	[IMAP_ST_CAPABILITY] = "capability",
+	[IMAP_ST_STARTTLS] = "starttls",
+	[IMAP_ST_TLS_HANDSHAKE] = "tls_handshake",
+	[IMAP_ST_LOGOUT] = "logout",
+	[IMAP_ST_DONE] = "done",
+};
+
+static const char *const status_names[] = {
+	[IMAP_STATUS_NONE] = NULL,	   [IMAP_STATUS_OK] = "ok",
+	[IMAP_STATUS_NO] = "no",	   [IMAP_STATUS_BAD] = "bad",
+	[IMAP_STATUS_PREAUTH] = "preauth", [IMAP_STATUS_BYE] = "bye",
+};
+
+const char *imap_state_str(enum imap_state st)
+{
+	if ((unsigned)st >= IMAP_ST_LAST)
+		return "unknown";
+	return state_names[st];
+}
+
+const char *imap_status_str(enum imap_status st)
+{
+	if ((unsigned)st >= IMAP_STATUS_LAST)
+		return NULL;
+	return status_names[st];
+}
+
+/* ---- The response line parser (pure) -------------------------------- */
+
+/* ATOM-CHAR of RFC 9051 §9: any CHAR but atom-specials. */
+static bool atom_char(uint8_t c)
+{
+	return c > ' ' && c < 0x7f && !strchr("(){%*\"\\]", c);
+}
+
+/* A tag is ASTRING-CHAR (ATOM-CHAR or "]") without "+". */
+static bool tag_char(uint8_t c)
+{
+	return (atom_char(c) && c != '+') || c == ']';
+}
+
+/* The atom at *i: its length (0 when none); *i moves past it. */
+static size_t read_atom(const uint8_t *p, size_t len, size_t *i)
+{
+	size_t start = *i;
+
+	while (*i < len && atom_char(p[*i]))
+		(*i)++;
+	return *i - start;
+}
+
+static bool word_is(const uint8_t *p, size_t n, const char *w)
+{
+	return n == strlen(w) && strncasecmp((const char *)p, w, n) == 0;
+}
+
+static enum imap_status status_of(const uint8_t *p, size_t n, bool tagged)
+{
+	if (word_is(p, n, "OK"))
+		return IMAP_STATUS_OK;
+	if (word_is(p, n, "NO"))
+		return IMAP_STATUS_NO;
+	if (word_is(p, n, "BAD"))
+		return IMAP_STATUS_BAD;
+	if (!tagged && word_is(p, n, "PREAUTH"))
+		return IMAP_STATUS_PREAUTH;
+	if (!tagged && word_is(p, n, "BYE"))
+		return IMAP_STATUS_BYE;
+	return IMAP_STATUS_NONE;
+}
+
+/*
+ * The capability atoms from *i to the end of the line, or to "]" inside a
+ * response code. A token that is not an atom, or too long, or beyond the
+ * array, is counted as dropped; STARTTLS and LOGINDISABLED are looked for
+ * in every token whether kept or not.
+ */
+static void read_caps(const uint8_t *p, size_t len, size_t i, bool in_code,
+		      struct imap_resp *out)
+{
+	for (;;) {
+		size_t start, n;
+		bool atom = true;
+
+		while (i < len && p[i] == ' ')
+			i++;
+		if (i >= len || (in_code && p[i] == ']'))
+			return;
+		start = i;
+		while (i < len && p[i] != ' ' && !(in_code && p[i] == ']')) {
+			if (!atom_char(p[i]))
+				atom = false;
+			i++;
+		}
+		n = i - start;
+		if (word_is(p + start, n, "STARTTLS"))
+			out->starttls = true;
+		if (word_is(p + start, n, "LOGINDISABLED"))
+			out->logindisabled = true;
+		if (!atom || n > IMAP_CAP_MAX || out->ncaps == IMAP_CAPS_MAX) {
+			out->caps_dropped++;
+			continue;
+		}
+		for (size_t k = 0; k < n; k++) {
+			uint8_t c = p[start + k];
+			out->caps[out->ncaps][k] =
+			    (char)(c >= 'a' && c <= 'z' ? c - 32 : c);
+		}
+		out->caps[out->ncaps][n] = '\0';
+		out->ncaps++;
+	}
+}
+
+/* resp-text after a status word at *i: " [CODE ...] text". Only a
+ * CAPABILITY code is read. */
+static void read_resp_code(const uint8_t *p, size_t len, size_t i,
+			   struct imap_resp *out)
+{
+	size_t n, at;
+
+	if (i + 1 >= len || p[i] != ' ' || p[i + 1] != '[')
+		return;
+	i += 2;
+	at = i;
+	n = read_atom(p, len, &i);
+	if (!word_is(p + at, n, "CAPABILITY"))
+		return;
+	out->cap_code = true;
+	read_caps(p, len, i, true, out);
+}
+
+enum imap_kind imap_resp_parse(const uint8_t *line, size_t len, bool literal,
+			       struct imap_resp *out)
+{
+	size_t i = 0, n, at;
+
+	memset(out, 0, offsetof(struct imap_resp, caps));
+	out->kind = IMAP_KIND_GARBAGE;
+	if (len == 0)
+		return out->kind;
+	if (line[0] == '+') {
+		if (!literal && (len == 1 || line[1] == ' '))
+			out->kind = IMAP_KIND_CONTINUATION;
+		return out->kind;
+	}
+	if (line[0] == '*') {
+		if (len < 3 || line[1] != ' ')
+			return out->kind;
+		i = 2;
+		at = i;
+		n = read_atom(line, len, &i);
+		if (n == 0)
+			return out->kind;
+		if (i < len && line[i] != ' ')
+			return out->kind; /* "* OK(" is no response */
+		out->status = status_of(line + at, n, false);
+		if (out->status != IMAP_STATUS_NONE) {
+			read_resp_code(line, len, i, out);
+		} else if (word_is(line + at, n, "CAPABILITY")) {
+			out->cap_data = true;
+			read_caps(line, len, i, false, out);
+		}
+		/* A literal in a status response or a capability list is
+		 * outside the grammar (resp-text and capability are atoms
+		 * and text, never literals). */
+		if (literal &&
+		    (out->status != IMAP_STATUS_NONE || out->cap_data))
+			return out->kind;
+		out->kind = IMAP_KIND_UNTAGGED;
+		return out->kind;
+	}
+	while (i < len && tag_char(line[i]))
+		i++;
+	if (i == 0 || i > IMAP_TAG_MAX || i >= len || line[i] != ' ' || literal)
+		return out->kind;
+	memcpy(out->tag, line, i);
+	out->tag[i] = '\0';
+	i++;
+	at = i;
+	n = read_atom(line, len, &i);
+	out->status = status_of(line + at, n, true);
+	if (out->status == IMAP_STATUS_NONE || (i < len && line[i] != ' ')) {
+		out->status = IMAP_STATUS_NONE;
+		out->tag[0] = '\0';
+		return out->kind;
+	}
+	read_resp_code(line, len, i, out);
+	out->kind = IMAP_KIND_TAGGED;
+	return out->kind;
+}
+
+/* ---- Small helpers --------------------------------------------------- */
+
+static int work_get(struct imap_session *s)
+{
+	if (s->work)
+		return 0;
+	s->work = malloc(sizeof *s->work);
+	if (!s->work)
+		return -ENOMEM;
+	mail_line_init(&s->work->reader, true);
+	return 0;
+}
+
+static void work_drop(struct imap_session *s)
+{
+	free(s->work);
+	s->work = NULL;
+}
+
+/* The only writer of s->state. */
+static void set_state(struct imap_session *s, enum imap_state st)
+{
+#ifndef NDEBUG
+	if (s->limits.trace)
+		fprintf(stderr, "imap: %p %s -> %s\n", (void *)s,
+			state_names[s->state], state_names[st]);
+#endif
+	s->state = st;
+	if (st == IMAP_ST_TLS_HANDSHAKE || st == IMAP_ST_DONE)
+		work_drop(s);
+}
+
+/* Puts "<tag> <verb>\r\n" in the output buffer; a new response starts. */
+static enum smtp_action send_cmd(struct imap_session *s, const char *tag,
+				 const char *verb)
+{
+	int n = snprintf((char *)s->out, sizeof s->out, "%s %s\r\n", tag, verb);
+
+	/* Bounded by construction: our tags and verbs are constants. */
+	s->out_len = (size_t)n;
+	s->tag = tag;
+	s->resp_lines = 0;
+	s->resp_bytes = 0;
+	return SMTP_ACT_SEND;
+}
+
+/* Sets the outcome once: what ended the session first is what it says. */
+static void finish(struct imap_session *s, enum mail_rc rc)
+{
+	if (s->facts.outcome != MAIL_RC_PENDING)
+		return;
+	s->facts.outcome = rc;
+	s->facts.end_state = s->state;
+}
+
+static void set_tls_reason(struct imap_session *s, const char *reason)
+{
+	if (!reason || s->facts.tls_reason[0])
+		return;
+	snprintf(s->facts.tls_reason, sizeof s->facts.tls_reason, "%s", reason);
+}
+
+/* Raises a fact to YES, or from UNSEEN to NO. */
+static void observe(enum smtp_fact *f, bool yes)
+{
+	if (yes)
+		*f = SMTP_FACT_YES;
+	else if (*f == SMTP_FACT_UNSEEN)
+		*f = SMTP_FACT_NO;
+}
+
+/*
+ * Inputs that end a session the same way in every state that waits: the
+ * outcome (if not known yet) says how, and nothing more is sent.
+ */
+static void end_on(struct imap_session *s, enum imap_input in)
+{
+	switch (in) {
+	case IN_EOF:
+		finish(s, MAIL_RC_CONNECTION_CLOSED);
+		break;
+	case IN_RESET:
+		finish(s, MAIL_RC_CONNECTION_RESET);
+		break;
+	case IN_CONNECT_FAILED:
+		finish(s, MAIL_RC_CONNECT_FAILED);
+		break;
+	case IN_STAGE_TIMEOUT:
+		finish(s, MAIL_RC_TIMEOUT);
+		break;
+	case IN_DEADLINE:
+		finish(s, MAIL_RC_DEADLINE);
+		break;
+	case IN_BAD_LINE:
+		finish(s, s->bad);
+		break;
+	case IN_LINE:
+		/* A line the state cannot take: garbage, a continuation
+		 * request we never asked for, a tag we never sent. */
+		finish(s, MAIL_RC_PROTOCOL_ERROR);
+		break;
+	default:
+		/* A TLS result outside the handshake: the caller's bug. */
+		finish(s, MAIL_RC_INTERNAL_ERROR);
+		break;
+	}
+	set_state(s, IMAP_ST_DONE);
+}
+
+/* A capability list starts: what an earlier one said is forgotten. */
+static void caps_begin(struct imap_session *s)
+{
+	s->facts.ncaps = 0;
+	s->facts.caps_dropped = 0;
+	s->caps_starttls = false;
+	s->caps_logindis = false;
+	s->caps_seen = false;
+}
+
+/* Appends the line's capabilities to the kept list. Out of memory keeps
+ * none, counted as dropped; STARTTLS is still seen. */
+static void caps_add(struct imap_session *s, const struct imap_resp *r)
+{
+	struct imap_facts *f = &s->facts;
+
+	s->caps_seen = true;
+	s->caps_starttls |= r->starttls;
+	s->caps_logindis |= r->logindisabled;
+	f->caps_dropped += r->caps_dropped;
+	if (r->ncaps == 0)
+		return;
+	if (!f->caps) {
+		f->caps = malloc(IMAP_CAPS_MAX * sizeof f->caps[0]);
+		if (!f->caps) {
+			f->caps_dropped += r->ncaps;
+			return;
+		}
+	}
+	for (size_t i = 0; i < r->ncaps; i++) {
+		if (f->ncaps == IMAP_CAPS_MAX) {
+			f->caps_dropped++;
+			continue;
+		}
+		memcpy(f->caps[f->ncaps++], r->caps[i], sizeof r->caps[i]);
+	}
+}
+
+/* A capability list was read whole: what it says becomes the facts. */
+static void caps_done(struct imap_session *s)
+{
+	if (s->mode == IMAP_MODE_STARTTLS && !s->in_tls)
+		observe(&s->facts.starttls_offered, s->caps_starttls);
+	observe(&s->facts.logindisabled, s->caps_logindis);
+}
+
+/* The greeting line, kept at its length. Out of memory keeps none. */
+static void keep_greeting(struct imap_session *s)
+{
+	const struct mail_line_reader *r = &s->work->reader;
+	uint8_t *b;
+
+	if (r->len == 0 || s->facts.greeting_len != 0)
+		return;
+	b = malloc(r->len);
+	if (!b)
+		return;
+	memcpy(b, r->line, r->len);
+	s->facts.greeting_line = b;
+	s->facts.greeting_len = r->len;
+}
+
+/* ---- The states ------------------------------------------------------ */
+
+static enum smtp_action st_connecting(struct imap_session *s,
+				      enum imap_input in)
+{
+	switch (in) {
+	case IN_ENTER:
+		return SMTP_ACT_WAIT;
+	case IN_CONNECTED:
+		set_state(s, s->mode == IMAP_MODE_IMPLICIT
+				 ? IMAP_ST_TLS_HANDSHAKE
+				 : IMAP_ST_GREETING);
+		return SMTP_ACT_WAIT;
+	default:
+		end_on(s, in);
+		return SMTP_ACT_WAIT;
+	}
+}
+
+static enum smtp_action st_greeting(struct imap_session *s, enum imap_input in)
+{
+	const struct imap_resp *r = s->work ? &s->work->resp : NULL;
+
+	switch (in) {
+	case IN_ENTER:
+		s->resp_lines = 0;
+		s->resp_bytes = 0;
+		return SMTP_ACT_WAIT;
+	case IN_LINE:
+		if (r->kind != IMAP_KIND_UNTAGGED ||
+		    (r->status != IMAP_STATUS_OK &&
+		     r->status != IMAP_STATUS_PREAUTH &&
+		     r->status != IMAP_STATUS_BYE)) {
+			/* The first line must be the greeting (RFC 9051
+			 * §7.1): anything else is not an IMAP server. */
+			s->facts.greeting = MAIL_GREETING_GARBAGE;
+			end_on(s, in);
+			return SMTP_ACT_WAIT;
+		}
+		keep_greeting(s);
+		s->facts.greeting_status = r->status;
+		if (r->status == IMAP_STATUS_BYE) {
+			/* The server refuses and closes (RFC 9051 §7.1.5):
+			 * nothing is sent to it. */
+			s->facts.greeting = MAIL_GREETING_REJECTED;
+			finish(s, MAIL_RC_GREETING_REJECTED);
+			set_state(s, IMAP_ST_DONE);
+			return SMTP_ACT_WAIT;
+		}
+		s->facts.greeting = MAIL_GREETING_OK;
+		if (r->cap_code) {
+			caps_begin(s);
+			caps_add(s, r);
+			caps_done(s);
+			s->facts.caps_in_greeting = true;
+		}
+		if (s->in_tls) {
+			/* Implicit TLS: the outcome is tls_ok already. */
+			set_state(s, IMAP_ST_LOGOUT);
+			return SMTP_ACT_WAIT;
+		}
+		if (r->status == IMAP_STATUS_PREAUTH) {
+			finish(s, MAIL_RC_PREAUTH);
+			set_state(s, IMAP_ST_LOGOUT);
+			return SMTP_ACT_WAIT;
+		}
+		if (!r->cap_code) {
+			set_state(s, IMAP_ST_CAPABILITY);
+		} else if (s->caps_starttls) {
+			set_state(s, IMAP_ST_STARTTLS);
+		} else {
+			finish(s, MAIL_RC_NO_STARTTLS);
+			set_state(s, IMAP_ST_LOGOUT);
+		}
+		return SMTP_ACT_WAIT;
+	case IN_STAGE_TIMEOUT:
+		s->facts.greeting = MAIL_GREETING_TIMEOUT;
+		finish(s, MAIL_RC_GREETING_TIMEOUT);
+		set_state(s, IMAP_ST_DONE);
+		return SMTP_ACT_WAIT;
+	case IN_BAD_LINE:
+		s->facts.greeting = MAIL_GREETING_GARBAGE;
+		end_on(s, in);
+		return SMTP_ACT_WAIT;
+	default:
+		end_on(s, in);
+		return SMTP_ACT_WAIT;
+	}
+}
+
+/*
+ * A line inside the answer to a command: untagged lines are read (a
+ * capability list) or skipped; only our tag completes it. Returns true
+ * when the line was our tagged completion, false when it was skipped;
+ * a line that does not belong ends the session (state DONE).
+ */
+static bool answer_line(struct imap_session *s, const struct imap_resp *r,
+			bool read_caps)
+{
+	if (r->kind == IMAP_KIND_UNTAGGED) {
+		if (read_caps && (r->cap_data || r->cap_code))
+			caps_add(s, r);
+		else
+			s->facts.untagged_ignored++;
+		return false;
+	}
+	if (r->kind == IMAP_KIND_TAGGED && strcmp(r->tag, s->tag) == 0)
+		return true;
+	end_on(s, IN_LINE);
+	return false;
+}
+
+static enum smtp_action st_capability(struct imap_session *s,
+				      enum imap_input in)
+{
+	const struct imap_resp *r = s->work ? &s->work->resp : NULL;
+
+	switch (in) {
+	case IN_ENTER:
+		caps_begin(s);
+		return send_cmd(s, "a1", "CAPABILITY");
+	case IN_LINE:
+		if (!answer_line(s, r, true))
+			return SMTP_ACT_WAIT;
+		s->facts.capability_status = r->status;
+		if (r->status != IMAP_STATUS_OK) {
+			/* NO or BAD: no list to trust, and a strict client
+			 * does not try STARTTLS blind. */
+			finish(s, MAIL_RC_CAPABILITY_REJECTED);
+			set_state(s, IMAP_ST_LOGOUT);
+			return SMTP_ACT_WAIT;
+		}
+		if (r->cap_code)
+			caps_add(s, r);
+		caps_done(s);
+		if (s->caps_starttls) {
+			set_state(s, IMAP_ST_STARTTLS);
+		} else {
+			finish(s, MAIL_RC_NO_STARTTLS);
+			set_state(s, IMAP_ST_LOGOUT);
+		}
+		return SMTP_ACT_WAIT;
+	default:
+		end_on(s, in);
+		return SMTP_ACT_WAIT;
+	}
+}
+
+static enum smtp_action st_starttls(struct imap_session *s, enum imap_input in)
+{
+	const struct imap_resp *r = s->work ? &s->work->resp : NULL;
+
+	switch (in) {
+	case IN_ENTER:
+		return send_cmd(s, "a2", "STARTTLS");
+	case IN_LINE:
+		if (!answer_line(s, r, false))
+			return SMTP_ACT_WAIT;
+		s->facts.starttls_status = r->status;
+		if (r->status == IMAP_STATUS_OK) {
+			/* From here plaintext would be an injection. */
+			observe(&s->facts.injection, false);
+			set_state(s, IMAP_ST_TLS_HANDSHAKE);
+			return SMTP_ACT_WAIT;
+		}
+		/* Offered, then refused: what a stripping middlebox
+		 * leaves (or a server without a certificate). */
+		finish(s, MAIL_RC_STARTTLS_REJECTED);
+		s->facts.stripping = SMTP_STRIP_ADVERTISED_REFUSED;
+		set_state(s, IMAP_ST_LOGOUT);
+		return SMTP_ACT_WAIT;
+	default:
+		end_on(s, in);
+		return SMTP_ACT_WAIT;
+	}
+}
+
+static const char *tls_reason_of(enum imap_input in)
+{
+	switch (in) {
+	case IN_EOF:
+		return "eof";
+	case IN_RESET:
+		return "reset";
+	case IN_STAGE_TIMEOUT:
+		return "timeout";
+	default:
+		return "error";
+	}
+}
+
+static enum smtp_action st_tls_handshake(struct imap_session *s,
+					 enum imap_input in)
+{
+	switch (in) {
+	case IN_ENTER:
+		return SMTP_ACT_START_TLS;
+	case IN_TLS_OK:
+		s->facts.tls_ok = true;
+		s->in_tls = true;
+		finish(s, MAIL_RC_TLS_OK);
+		set_state(s, s->mode == IMAP_MODE_IMPLICIT ? IMAP_ST_GREETING
+							   : IMAP_ST_LOGOUT);
+		return SMTP_ACT_WAIT;
+	case IN_TLS_FAILED:
+	case IN_EOF:
+	case IN_RESET:
+	case IN_STAGE_TIMEOUT:
+		set_tls_reason(s, tls_reason_of(in));
+		finish(s, MAIL_RC_TLS_FAILED);
+		set_state(s, IMAP_ST_DONE);
+		return SMTP_ACT_WAIT;
+	default:
+		end_on(s, in);
+		return SMTP_ACT_WAIT;
+	}
+}
+
+static enum smtp_action st_logout(struct imap_session *s, enum imap_input in)
+{
+	const struct imap_resp *r = s->work ? &s->work->resp : NULL;
+
+	switch (in) {
+	case IN_ENTER:
+		return send_cmd(s, s->mode == IMAP_MODE_IMPLICIT ? "a1" : "a3",
+				"LOGOUT");
+	case IN_LINE:
+		/* "* BYE" comes first, then our tag (RFC 9051 §6.1.3). */
+		if (!answer_line(s, r, false))
+			return SMTP_ACT_WAIT;
+		s->facts.logout_status = r->status;
+		set_state(s, IMAP_ST_DONE);
+		return SMTP_ACT_WAIT;
+	default:
+		/* The outcome is known; the answer is a courtesy. */
+		set_state(s, IMAP_ST_DONE);
+		return SMTP_ACT_WAIT;
+	}
+}
+
+static enum smtp_action step(struct imap_session *s, enum imap_input in)
+{
+	for (;;) {
+		enum imap_state before = s->state;
+		enum smtp_action act;
+
+		switch (s->state) {
+		case IMAP_ST_CONNECTING:
+			act = st_connecting(s, in);
+			break;
+		case IMAP_ST_GREETING:
+			act = st_greeting(s, in);
+			break;
+		case IMAP_ST_CAPABILITY:
+			act = st_capability(s, in);
+			break;
+		case IMAP_ST_STARTTLS:
+			act = st_starttls(s, in);
+			break;
+		case IMAP_ST_TLS_HANDSHAKE:
+			act = st_tls_handshake(s, in);
+			break;
+		case IMAP_ST_LOGOUT:
+			act = st_logout(s, in);
+			break;
+		case IMAP_ST_DONE:
+		default:
+			return SMTP_ACT_CLOSE;
+		}
+		if (s->state == before)
+			return act;
+		in = IN_ENTER;
+	}
+}
+
+/* ---- Public functions ------------------------------------------------ */
+
+/* Every public entry point returns through here: the command goes into
+ * the transcript after bytes discarded in the same call, as on the wire. */
+static enum smtp_action emit(struct imap_session *s, enum smtp_action act)
+{
+	if (act == SMTP_ACT_SEND)
+		smtp_transcript_add(&s->transcript, SMTP_DIR_SENT, s->in_tls,
+				    s->out, s->out_len);
+	return act;
+}
+
+static const uint8_t no_greeting[1];
+
+int imap_session_init(struct imap_session *s, enum imap_mode mode,
+		      const struct smtp_limits *limits)
+{
+	memset(s, 0, sizeof *s);
+	s->facts.greeting_line = no_greeting;
+	if (limits)
+		s->limits = *limits;
+	else
+		smtp_limits_default(&s->limits);
+	s->mode = mode == IMAP_MODE_IMPLICIT ? IMAP_MODE_IMPLICIT
+					     : IMAP_MODE_STARTTLS;
+	s->facts.outcome = MAIL_RC_PENDING;
+	s->facts.end_state = IMAP_ST_CONNECTING;
+	s->facts.line_rc = MAIL_LINE_OK;
+	s->state = IMAP_ST_CONNECTING;
+	s->tag = "";
+	return 0;
+}
+
+void imap_session_free(struct imap_session *s)
+{
+	work_drop(s);
+	free(s->facts.caps);
+	s->facts.caps = NULL;
+	s->facts.ncaps = 0;
+	if (s->facts.greeting_line != no_greeting)
+		free((void *)s->facts.greeting_line);
+	s->facts.greeting_line = no_greeting;
+	s->facts.greeting_len = 0;
+	smtp_transcript_free(&s->transcript);
+}
+
+enum smtp_action imap_on_connected(struct imap_session *s)
+{
+	return emit(s, step(s, IN_CONNECTED));
+}
+
+enum smtp_action imap_on_connect_failed(struct imap_session *s)
+{
+	return emit(s, step(s, IN_CONNECT_FAILED));
+}
+
+/* Bytes nobody asked for: kept as evidence, never parsed. */
+static void discard(struct imap_session *s, const uint8_t *buf, size_t len)
+{
+	smtp_transcript_add(&s->transcript, SMTP_DIR_DISCARDED, s->in_tls, buf,
+			    len);
+	if (s->state == IMAP_ST_TLS_HANDSHAKE &&
+	    s->mode == IMAP_MODE_STARTTLS) {
+		/* RFC 2595 §3.1: after the OK the next bytes are TLS. */
+		s->facts.injection = SMTP_FACT_YES;
+		s->facts.injected_bytes += len;
+	} else {
+		s->facts.unsolicited_bytes += len;
+	}
+}
+
+/* Reads one line from buf; returns the input for step(), or -1 when the
+ * bytes ran out inside a line. */
+static int read_line(struct imap_session *s, const uint8_t **buf, size_t *len)
+{
+	struct mail_line_reader *rd = &s->work->reader;
+	enum mail_line_rc rc;
+	size_t used;
+
+	rc = mail_line_feed(rd, *buf, *len, &used);
+	smtp_transcript_add(&s->transcript, SMTP_DIR_RECEIVED, s->in_tls, *buf,
+			    used);
+	*buf += used;
+	*len -= used;
+	s->resp_bytes += used;
+	if (rc == MAIL_LINE_OK)
+		s->resp_lines++;
+	if (rc != MAIL_LINE_OK && rc != MAIL_LINE_RC_INCOMPLETE) {
+		s->facts.line_rc = rc;
+		s->bad = rc == MAIL_LINE_RC_TOO_LONG ? MAIL_RC_LINE_TOO_LONG
+						     : MAIL_RC_REPLY_TOO_LARGE;
+		return IN_BAD_LINE;
+	}
+	if (s->resp_bytes > IMAP_RESP_BYTES_MAX ||
+	    s->resp_lines > IMAP_RESP_LINES_MAX) {
+		s->bad = MAIL_RC_REPLY_TOO_LARGE;
+		return IN_BAD_LINE;
+	}
+	if (rc == MAIL_LINE_RC_INCOMPLETE)
+		return -1;
+	observe(&s->facts.bare_lf, rd->bare_lf);
+	imap_resp_parse(rd->line, rd->len, rd->nliterals > 0, &s->work->resp);
+	return IN_LINE;
+}
+
+enum smtp_action imap_on_data(struct imap_session *s, const uint8_t *buf,
+			      size_t len)
+{
+	enum smtp_action act = SMTP_ACT_WAIT;
+
+	if (s->state == IMAP_ST_DONE)
+		return SMTP_ACT_CLOSE;
+	if (s->state == IMAP_ST_CONNECTING && len > 0)
+		act = step(s, IN_CONNECTED);
+	while (len > 0) {
+		int in;
+
+		if (s->state == IMAP_ST_DONE)
+			break;
+		/* Never pipeline: bytes after the answer to our last
+		 * command, before the next went out, answer nothing. */
+		if (act != SMTP_ACT_WAIT || s->state == IMAP_ST_TLS_HANDSHAKE) {
+			discard(s, buf, len);
+			break;
+		}
+		if (!s->work && work_get(s) != 0) {
+			finish(s, MAIL_RC_INTERNAL_ERROR);
+			set_state(s, IMAP_ST_DONE);
+			break;
+		}
+		in = read_line(s, &buf, &len);
+		if (in < 0)
+			break;
+		act = step(s, (enum imap_input)in);
+	}
+	/* Between lines the reader holds nothing worth its 12 KiB. */
+	if (s->work && mail_line_idle(&s->work->reader))
+		work_drop(s);
+	return emit(s, s->state == IMAP_ST_DONE ? SMTP_ACT_CLOSE : act);
+}
+
+enum smtp_action imap_on_eof(struct imap_session *s)
+{
+	return emit(s, step(s, IN_EOF));
+}
+
+enum smtp_action imap_on_reset(struct imap_session *s)
+{
+	return emit(s, step(s, IN_RESET));
+}
+
+enum smtp_action imap_on_timeout(struct imap_session *s, enum smtp_timer which)
+{
+	return emit(s,
+		    step(s, which == SMTP_TIMER_DEADLINE ? IN_DEADLINE
+							 : IN_STAGE_TIMEOUT));
+}
+
+enum smtp_action imap_on_tls_done(struct imap_session *s, bool ok,
+				  const char *reason)
+{
+	if (!ok && s->state == IMAP_ST_TLS_HANDSHAKE)
+		set_tls_reason(s, reason ? reason : "error");
+	return emit(s, step(s, ok ? IN_TLS_OK : IN_TLS_FAILED));
+}
+
+const uint8_t *imap_session_output(const struct imap_session *s, size_t *len)
+{
+	*len = s->out_len;
+	return s->out;
+}
+
+unsigned imap_session_stage_timeout_ms(const struct imap_session *s)
+{
+	switch (s->state) {
+	case IMAP_ST_CONNECTING:
+		return s->limits.connect_ms;
+	case IMAP_ST_GREETING:
+		return s->limits.banner_ms;
+	case IMAP_ST_CAPABILITY:
+	case IMAP_ST_STARTTLS:
+		return s->limits.command_ms;
+	case IMAP_ST_TLS_HANDSHAKE:
+		return s->limits.tls_ms;
+	case IMAP_ST_LOGOUT:
+		return s->limits.quit_ms;
+	default:
+		return 0;
+	}
+}

@@ -1,0 +1,644 @@
+/*
+ * POP3 client session: see pop3.h. Built like smtp.c and imap.c: every
+ * public event becomes one input to step(), which runs the current
+ * state's case; a state change runs the new state's case with IN_ENTER,
+ * where each state sends its command.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "crawler/mailproto/pop3.h"
+
+/* What step() is told. */
+enum pop3_input {
+	IN_ENTER = 0,	   /* the state was just entered */
+	IN_CONNECTED,	   /* TCP is up */
+	IN_LINE,	   /* s->line holds a status line that parsed */
+	IN_LIST_LINE,	   /* s->line holds a line of a multi-line answer */
+	IN_GARBAGE,	   /* a status line that is not +OK or -ERR */
+	IN_BAD_LINE,	   /* a line could not be read: s->bad says how */
+	IN_EOF,		   /* the peer closed */
+	IN_RESET,	   /* the connection broke */
+	IN_CONNECT_FAILED, /* it never came up */
+	IN_STAGE_TIMEOUT,  /* the stage's inactivity timer */
+	IN_DEADLINE,	   /* the endpoint's total deadline */
+	IN_TLS_OK,	   /* handshake done */
+	IN_TLS_FAILED,	   /* handshake failed: facts.tls_reason */
+};
+
+static const char *const state_names[] = {
+	[POP3_ST_CONNECTING] = "connecting",
+	[POP3_ST_GREETING] = "greeting",
+	[POP3_ST_CAPA] = "capa",
+	[POP3_ST_STLS] = "stls",
+	[POP3_ST_TLS_HANDSHAKE] = "tls_handshake",
+	[POP3_ST_QUIT] = "quit",
+	[POP3_ST_DONE] = "done",
+};
+
+const char *pop3_state_str(enum pop3_state st)
+{
+	if ((unsigned)st >= POP3_ST_LAST)
+		return "unknown";
+	return state_names[st];
+}
+
+const char *pop3_status_str(enum pop3_status st)
+{
+	switch (st) {
+	case POP3_STATUS_OK:
+		return "+OK";
+	case POP3_STATUS_ERR:
+		return "-ERR";
+	default:
+		return NULL;
+	}
+}
+
+/* ---- The line parser (pure) ------------------------------------------ */
+
+static bool starts_word(const uint8_t *p, size_t len, const char *w)
+{
+	size_t n = strlen(w);
+
+	return len >= n && strncasecmp((const char *)p, w, n) == 0 &&
+	       (len == n || p[n] == ' ');
+}
+
+bool pop3_line_parse(const uint8_t *line, size_t len, bool multi,
+		     struct pop3_line *out)
+{
+	size_t n = 0;
+
+	memset(out, 0, sizeof *out);
+	if (!multi) {
+		if (starts_word(line, len, "+OK"))
+			out->status = POP3_STATUS_OK;
+		else if (starts_word(line, len, "-ERR"))
+			out->status = POP3_STATUS_ERR;
+		return out->status != POP3_STATUS_NONE;
+	}
+	if (len == 1 && line[0] == '.') {
+		out->end = true;
+		return true;
+	}
+	if (len > 0 && line[0] == '.') {
+		line++;
+		len--;
+	}
+	while (n < len && line[n] != ' ') {
+		if (line[n] <= ' ' || line[n] >= 0x7f || n == POP3_CAP_MAX) {
+			out->name[0] = '\0';
+			return true;
+		}
+		out->name[n] =
+		    (char)(line[n] >= 'a' && line[n] <= 'z' ? line[n] - 32
+							    : line[n]);
+		n++;
+	}
+	out->name[n] = '\0';
+	out->stls = strcmp(out->name, "STLS") == 0;
+	return true;
+}
+
+/* ---- Small helpers --------------------------------------------------- */
+
+static int reader_get(struct pop3_session *s)
+{
+	if (s->reader)
+		return 0;
+	s->reader = malloc(sizeof *s->reader);
+	if (!s->reader)
+		return -ENOMEM;
+	mail_line_init(s->reader, false);
+	return 0;
+}
+
+static void reader_drop(struct pop3_session *s)
+{
+	free(s->reader);
+	s->reader = NULL;
+}
+
+/* The only writer of s->state. */
+static void set_state(struct pop3_session *s, enum pop3_state st)
+{
+#ifndef NDEBUG
+	if (s->limits.trace)
+		fprintf(stderr, "pop3: %p %s -> %s\n", (void *)s,
+			state_names[s->state], state_names[st]);
+#endif
+	s->state = st;
+	if (st == POP3_ST_TLS_HANDSHAKE || st == POP3_ST_DONE)
+		reader_drop(s);
+}
+
+/* Puts "<verb>\r\n" in the output buffer; a new answer starts. */
+static enum smtp_action send_cmd(struct pop3_session *s, const char *verb)
+{
+	size_t n = strlen(verb);
+
+	/* Bounded by construction: four-letter verbs. */
+	memcpy(s->out, verb, n);
+	s->out[n] = '\r';
+	s->out[n + 1] = '\n';
+	s->out_len = n + 2;
+	s->resp_lines = 0;
+	s->resp_bytes = 0;
+	s->in_list = false;
+	return SMTP_ACT_SEND;
+}
+
+static void finish(struct pop3_session *s, enum mail_rc rc)
+{
+	if (s->facts.outcome != MAIL_RC_PENDING)
+		return;
+	s->facts.outcome = rc;
+	s->facts.end_state = s->state;
+}
+
+static void set_tls_reason(struct pop3_session *s, const char *reason)
+{
+	if (!reason || s->facts.tls_reason[0])
+		return;
+	snprintf(s->facts.tls_reason, sizeof s->facts.tls_reason, "%s", reason);
+}
+
+static void observe(enum smtp_fact *f, bool yes)
+{
+	if (yes)
+		*f = SMTP_FACT_YES;
+	else if (*f == SMTP_FACT_UNSEEN)
+		*f = SMTP_FACT_NO;
+}
+
+/* Inputs that end a session the same way in every state that waits. */
+static void end_on(struct pop3_session *s, enum pop3_input in)
+{
+	switch (in) {
+	case IN_EOF:
+		finish(s, MAIL_RC_CONNECTION_CLOSED);
+		break;
+	case IN_RESET:
+		finish(s, MAIL_RC_CONNECTION_RESET);
+		break;
+	case IN_CONNECT_FAILED:
+		finish(s, MAIL_RC_CONNECT_FAILED);
+		break;
+	case IN_STAGE_TIMEOUT:
+		finish(s, MAIL_RC_TIMEOUT);
+		break;
+	case IN_DEADLINE:
+		finish(s, MAIL_RC_DEADLINE);
+		break;
+	case IN_BAD_LINE:
+		finish(s, s->bad);
+		break;
+	case IN_GARBAGE:
+	case IN_LINE:
+	case IN_LIST_LINE:
+		finish(s, MAIL_RC_PROTOCOL_ERROR);
+		break;
+	default:
+		finish(s, MAIL_RC_INTERNAL_ERROR);
+		break;
+	}
+	set_state(s, POP3_ST_DONE);
+}
+
+static void keep_greeting(struct pop3_session *s)
+{
+	uint8_t *b;
+
+	if (s->reader->len == 0 || s->facts.greeting_len != 0)
+		return;
+	b = malloc(s->reader->len);
+	if (!b)
+		return;
+	memcpy(b, s->reader->line, s->reader->len);
+	s->facts.greeting_line = b;
+	s->facts.greeting_len = s->reader->len;
+}
+
+/* One CAPA name into the kept list; out of memory keeps none. */
+static void cap_add(struct pop3_session *s, const char *name)
+{
+	struct pop3_facts *f = &s->facts;
+
+	if (!name[0] || f->ncaps == POP3_CAPS_MAX) {
+		f->caps_dropped++;
+		return;
+	}
+	if (!f->caps) {
+		f->caps = malloc(POP3_CAPS_MAX * sizeof f->caps[0]);
+		if (!f->caps) {
+			f->caps_dropped++;
+			return;
+		}
+	}
+	memcpy(f->caps[f->ncaps++], name, sizeof f->caps[0]);
+}
+
+/* ---- The states ------------------------------------------------------ */
+
+static enum smtp_action st_connecting(struct pop3_session *s,
+				      enum pop3_input in)
+{
+	switch (in) {
+	case IN_ENTER:
+		return SMTP_ACT_WAIT;
+	case IN_CONNECTED:
+		set_state(s, s->mode == POP3_MODE_IMPLICIT
+				 ? POP3_ST_TLS_HANDSHAKE
+				 : POP3_ST_GREETING);
+		return SMTP_ACT_WAIT;
+	default:
+		end_on(s, in);
+		return SMTP_ACT_WAIT;
+	}
+}
+
+static enum smtp_action st_greeting(struct pop3_session *s, enum pop3_input in)
+{
+	switch (in) {
+	case IN_ENTER:
+		s->resp_lines = 0;
+		s->resp_bytes = 0;
+		return SMTP_ACT_WAIT;
+	case IN_LINE:
+		keep_greeting(s);
+		s->facts.greeting_status = s->line.status;
+		if (s->line.status == POP3_STATUS_ERR) {
+			/* Refused (too many connections, blocked): the
+			 * server is leaving, nothing is sent. */
+			s->facts.greeting = MAIL_GREETING_REJECTED;
+			finish(s, MAIL_RC_GREETING_REJECTED);
+			set_state(s, POP3_ST_DONE);
+			return SMTP_ACT_WAIT;
+		}
+		s->facts.greeting = MAIL_GREETING_OK;
+		/* Implicit TLS: the outcome is tls_ok already. */
+		set_state(s, s->in_tls ? POP3_ST_QUIT : POP3_ST_CAPA);
+		return SMTP_ACT_WAIT;
+	case IN_STAGE_TIMEOUT:
+		s->facts.greeting = MAIL_GREETING_TIMEOUT;
+		finish(s, MAIL_RC_GREETING_TIMEOUT);
+		set_state(s, POP3_ST_DONE);
+		return SMTP_ACT_WAIT;
+	case IN_GARBAGE:
+	case IN_BAD_LINE:
+		s->facts.greeting = MAIL_GREETING_GARBAGE;
+		end_on(s, in);
+		return SMTP_ACT_WAIT;
+	default:
+		end_on(s, in);
+		return SMTP_ACT_WAIT;
+	}
+}
+
+static enum smtp_action st_capa(struct pop3_session *s, enum pop3_input in)
+{
+	switch (in) {
+	case IN_ENTER:
+		s->facts.ncaps = 0;
+		s->facts.caps_dropped = 0;
+		s->list_stls = false;
+		return send_cmd(s, "CAPA");
+	case IN_LINE:
+		s->facts.capa_status = s->line.status;
+		if (s->line.status == POP3_STATUS_ERR) {
+			/* RFC 2449 predates many servers: no list, and a
+			 * strict client does not try STLS blind. */
+			finish(s, MAIL_RC_CAPABILITY_REJECTED);
+			set_state(s, POP3_ST_QUIT);
+			return SMTP_ACT_WAIT;
+		}
+		s->in_list = true;
+		return SMTP_ACT_WAIT;
+	case IN_LIST_LINE:
+		if (!s->line.end) {
+			cap_add(s, s->line.name);
+			s->list_stls |= s->line.stls;
+			return SMTP_ACT_WAIT;
+		}
+		s->in_list = false;
+		observe(&s->facts.starttls_offered, s->list_stls);
+		if (s->list_stls) {
+			set_state(s, POP3_ST_STLS);
+		} else {
+			finish(s, MAIL_RC_NO_STARTTLS);
+			set_state(s, POP3_ST_QUIT);
+		}
+		return SMTP_ACT_WAIT;
+	default:
+		end_on(s, in);
+		return SMTP_ACT_WAIT;
+	}
+}
+
+static enum smtp_action st_stls(struct pop3_session *s, enum pop3_input in)
+{
+	switch (in) {
+	case IN_ENTER:
+		return send_cmd(s, "STLS");
+	case IN_LINE:
+		s->facts.stls_status = s->line.status;
+		if (s->line.status == POP3_STATUS_OK) {
+			/* From here plaintext would be an injection. */
+			observe(&s->facts.injection, false);
+			set_state(s, POP3_ST_TLS_HANDSHAKE);
+			return SMTP_ACT_WAIT;
+		}
+		/* Offered, then refused. */
+		finish(s, MAIL_RC_STARTTLS_REJECTED);
+		s->facts.stripping = SMTP_STRIP_ADVERTISED_REFUSED;
+		set_state(s, POP3_ST_QUIT);
+		return SMTP_ACT_WAIT;
+	default:
+		end_on(s, in);
+		return SMTP_ACT_WAIT;
+	}
+}
+
+static const char *tls_reason_of(enum pop3_input in)
+{
+	switch (in) {
+	case IN_EOF:
+		return "eof";
+	case IN_RESET:
+		return "reset";
+	case IN_STAGE_TIMEOUT:
+		return "timeout";
+	default:
+		return "error";
+	}
+}
+
+static enum smtp_action st_tls_handshake(struct pop3_session *s,
+					 enum pop3_input in)
+{
+	switch (in) {
+	case IN_ENTER:
+		return SMTP_ACT_START_TLS;
+	case IN_TLS_OK:
+		s->facts.tls_ok = true;
+		s->in_tls = true;
+		finish(s, MAIL_RC_TLS_OK);
+		set_state(s, s->mode == POP3_MODE_IMPLICIT ? POP3_ST_GREETING
+							   : POP3_ST_QUIT);
+		return SMTP_ACT_WAIT;
+	case IN_TLS_FAILED:
+	case IN_EOF:
+	case IN_RESET:
+	case IN_STAGE_TIMEOUT:
+		set_tls_reason(s, tls_reason_of(in));
+		finish(s, MAIL_RC_TLS_FAILED);
+		set_state(s, POP3_ST_DONE);
+		return SMTP_ACT_WAIT;
+	default:
+		end_on(s, in);
+		return SMTP_ACT_WAIT;
+	}
+}
+
+static enum smtp_action st_quit(struct pop3_session *s, enum pop3_input in)
+{
+	switch (in) {
+	case IN_ENTER:
+		return send_cmd(s, "QUIT");
+	case IN_LINE:
+		s->facts.quit_status = s->line.status;
+		set_state(s, POP3_ST_DONE);
+		return SMTP_ACT_WAIT;
+	default:
+		/* The outcome is known; the answer is a courtesy. */
+		set_state(s, POP3_ST_DONE);
+		return SMTP_ACT_WAIT;
+	}
+}
+
+static enum smtp_action step(struct pop3_session *s, enum pop3_input in)
+{
+	for (;;) {
+		enum pop3_state before = s->state;
+		enum smtp_action act;
+
+		switch (s->state) {
+		case POP3_ST_CONNECTING:
+			act = st_connecting(s, in);
+			break;
+		case POP3_ST_GREETING:
+			act = st_greeting(s, in);
+			break;
+		case POP3_ST_CAPA:
+			act = st_capa(s, in);
+			break;
+		case POP3_ST_STLS:
+			act = st_stls(s, in);
+			break;
+		case POP3_ST_TLS_HANDSHAKE:
+			act = st_tls_handshake(s, in);
+			break;
+		case POP3_ST_QUIT:
+			act = st_quit(s, in);
+			break;
+		case POP3_ST_DONE:
+		default:
+			return SMTP_ACT_CLOSE;
+		}
+		if (s->state == before)
+			return act;
+		in = IN_ENTER;
+	}
+}
+
+/* ---- Public functions ------------------------------------------------ */
+
+static enum smtp_action emit(struct pop3_session *s, enum smtp_action act)
+{
+	if (act == SMTP_ACT_SEND)
+		smtp_transcript_add(&s->transcript, SMTP_DIR_SENT, s->in_tls,
+				    s->out, s->out_len);
+	return act;
+}
+
+static const uint8_t no_greeting[1];
+
+int pop3_session_init(struct pop3_session *s, enum pop3_mode mode,
+		      const struct smtp_limits *limits)
+{
+	memset(s, 0, sizeof *s);
+	s->facts.greeting_line = no_greeting;
+	if (limits)
+		s->limits = *limits;
+	else
+		smtp_limits_default(&s->limits);
+	s->mode =
+	    mode == POP3_MODE_IMPLICIT ? POP3_MODE_IMPLICIT : POP3_MODE_STLS;
+	s->facts.outcome = MAIL_RC_PENDING;
+	s->facts.end_state = POP3_ST_CONNECTING;
+	s->facts.line_rc = MAIL_LINE_OK;
+	s->state = POP3_ST_CONNECTING;
+	return 0;
+}
+
+void pop3_session_free(struct pop3_session *s)
+{
+	reader_drop(s);
+	free(s->facts.caps);
+	s->facts.caps = NULL;
+	s->facts.ncaps = 0;
+	if (s->facts.greeting_line != no_greeting)
+		free((void *)s->facts.greeting_line);
+	s->facts.greeting_line = no_greeting;
+	s->facts.greeting_len = 0;
+	smtp_transcript_free(&s->transcript);
+}
+
+enum smtp_action pop3_on_connected(struct pop3_session *s)
+{
+	return emit(s, step(s, IN_CONNECTED));
+}
+
+enum smtp_action pop3_on_connect_failed(struct pop3_session *s)
+{
+	return emit(s, step(s, IN_CONNECT_FAILED));
+}
+
+static void discard(struct pop3_session *s, const uint8_t *buf, size_t len)
+{
+	smtp_transcript_add(&s->transcript, SMTP_DIR_DISCARDED, s->in_tls, buf,
+			    len);
+	if (s->state == POP3_ST_TLS_HANDSHAKE && s->mode == POP3_MODE_STLS) {
+		/* RFC 2595 §4: after the +OK the next bytes are TLS. */
+		s->facts.injection = SMTP_FACT_YES;
+		s->facts.injected_bytes += len;
+	} else {
+		s->facts.unsolicited_bytes += len;
+	}
+}
+
+/* Reads one line from buf; returns the input for step(), or -1 when the
+ * bytes ran out inside a line. */
+static int read_line(struct pop3_session *s, const uint8_t **buf, size_t *len)
+{
+	struct mail_line_reader *rd = s->reader;
+	enum mail_line_rc rc;
+	size_t used;
+
+	rc = mail_line_feed(rd, *buf, *len, &used);
+	smtp_transcript_add(&s->transcript, SMTP_DIR_RECEIVED, s->in_tls, *buf,
+			    used);
+	*buf += used;
+	*len -= used;
+	s->resp_bytes += used;
+	if (rc == MAIL_LINE_OK)
+		s->resp_lines++;
+	if (rc != MAIL_LINE_OK && rc != MAIL_LINE_RC_INCOMPLETE) {
+		s->facts.line_rc = rc;
+		s->bad = MAIL_RC_LINE_TOO_LONG;
+		return IN_BAD_LINE;
+	}
+	if (s->resp_bytes > POP3_RESP_BYTES_MAX ||
+	    s->resp_lines > POP3_RESP_LINES_MAX) {
+		s->bad = MAIL_RC_REPLY_TOO_LARGE;
+		return IN_BAD_LINE;
+	}
+	if (rc == MAIL_LINE_RC_INCOMPLETE)
+		return -1;
+	observe(&s->facts.bare_lf, rd->bare_lf);
+	if (s->in_list) {
+		pop3_line_parse(rd->line, rd->len, true, &s->line);
+		return IN_LIST_LINE;
+	}
+	return pop3_line_parse(rd->line, rd->len, false, &s->line) ? IN_LINE
+								   : IN_GARBAGE;
+}
+
+enum smtp_action pop3_on_data(struct pop3_session *s, const uint8_t *buf,
+			      size_t len)
+{
+	enum smtp_action act = SMTP_ACT_WAIT;
+
+	if (s->state == POP3_ST_DONE)
+		return SMTP_ACT_CLOSE;
+	if (s->state == POP3_ST_CONNECTING && len > 0)
+		act = step(s, IN_CONNECTED);
+	while (len > 0) {
+		int in;
+
+		if (s->state == POP3_ST_DONE)
+			break;
+		/* Never pipeline: bytes after the answer to our last
+		 * command, before the next went out, answer nothing. */
+		if (act != SMTP_ACT_WAIT || s->state == POP3_ST_TLS_HANDSHAKE) {
+			discard(s, buf, len);
+			break;
+		}
+		if (reader_get(s) != 0) {
+			finish(s, MAIL_RC_INTERNAL_ERROR);
+			set_state(s, POP3_ST_DONE);
+			break;
+		}
+		in = read_line(s, &buf, &len);
+		if (in < 0)
+			break;
+		act = step(s, (enum pop3_input)in);
+	}
+	if (s->reader && mail_line_idle(s->reader))
+		reader_drop(s);
+	return emit(s, s->state == POP3_ST_DONE ? SMTP_ACT_CLOSE : act);
+}
+
+enum smtp_action pop3_on_eof(struct pop3_session *s)
+{
+	return emit(s, step(s, IN_EOF));
+}
+
+enum smtp_action pop3_on_reset(struct pop3_session *s)
+{
+	return emit(s, step(s, IN_RESET));
+}
+
+enum smtp_action pop3_on_timeout(struct pop3_session *s, enum smtp_timer which)
+{
+	return emit(s,
+		    step(s, which == SMTP_TIMER_DEADLINE ? IN_DEADLINE
+							 : IN_STAGE_TIMEOUT));
+}
+
+enum smtp_action pop3_on_tls_done(struct pop3_session *s, bool ok,
+				  const char *reason)
+{
+	if (!ok && s->state == POP3_ST_TLS_HANDSHAKE)
+		set_tls_reason(s, reason ? reason : "error");
+	return emit(s, step(s, ok ? IN_TLS_OK : IN_TLS_FAILED));
+}
+
+const uint8_t *pop3_session_output(const struct pop3_session *s, size_t *len)
+{
+	*len = s->out_len;
+	return s->out;
+}
+
+unsigned pop3_session_stage_timeout_ms(const struct pop3_session *s)
+{
+	switch (s->state) {
+	case POP3_ST_CONNECTING:
+		return s->limits.connect_ms;
+	case POP3_ST_GREETING:
+		return s->limits.banner_ms;
+	case POP3_ST_CAPA:
+	case POP3_ST_STLS:
+		return s->limits.command_ms;
+	case POP3_ST_TLS_HANDSHAKE:
+		return s->limits.tls_ms;
+	case POP3_ST_QUIT:
+		return s->limits.quit_ms;
+	default:
+		return 0;
+	}
+}

@@ -1,0 +1,185 @@
+/*
+ * The POP3 client of one client endpoint probe (ports 110 and 995), as a
+ * state machine without I/O (sans-IO) in the shape of the SMTP and IMAP
+ * sessions (smtp.h, imap.h), with their vocabulary: enum smtp_action,
+ * smtp_timer, smtp_fact, smtp_stripping, struct smtp_limits and the
+ * transcript (smtp.h), the outcome and greeting of mailrc.h.
+ *
+ * STLS mode (RFC 1939, RFC 2449 CAPA, RFC 2595 §4 STLS), one command and
+ * then its whole answer, never pipelined:
+ *
+ *   +OK greeting -> CAPA
+ *   +OK, lines, "." (dot-unstuffed) -> STLS if listed, else QUIT
+ *                                      (no_starttls)
+ *   -ERR to CAPA -> QUIT (capability_rejected: no STLS tried blind)
+ *   +OK to STLS  -> TLS handshake (by the caller) -> QUIT inside TLS
+ *   -ERR to STLS -> QUIT (starttls_rejected; stripping advertised_refused)
+ *   -ERR greeting -> close (greeting_rejected; the server is leaving)
+ *
+ * Implicit mode (RFC 8314, port 995): the handshake at once, the greeting
+ * inside TLS, QUIT inside TLS; the outcome is tls_ok once the handshake
+ * is done and the greeting is the fact facts.greeting.
+ *
+ * It never sends USER, PASS, APOP or AUTH, and nothing after a reply it
+ * could not read. Bytes after the +OK to STLS are a plaintext injection:
+ * flagged, kept in the transcript as discarded, never handed on.
+ *
+ * Timers as for SMTP: re-arm the stage timer to
+ * pop3_session_stage_timeout_ms() after every call (0: stop it); the
+ * deadline is armed once at connect with limits.deadline_ms.
+ */
+#ifndef MXCRAWL_CRAWLER_MAILPROTO_POP3_H
+#define MXCRAWL_CRAWLER_MAILPROTO_POP3_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crawler/mailproto/mailline.h"
+#include "crawler/mailproto/mailrc.h"
+#include "crawler/smtp/smtp.h"
+
+/* Capabilities kept (their first token, upper case) and the longest. */
+#define POP3_CAPS_MAX 64
+#define POP3_CAP_MAX 63
+/* Lines and bytes of one answer: a CAPA list has about ten lines;
+ * endless lines stop here with reply_too_large. */
+#define POP3_RESP_LINES_MAX 256
+#define POP3_RESP_BYTES_MAX (64 * 1024)
+/* Longest command we send: "CAPA\r\n", "STLS\r\n", "QUIT\r\n". */
+#define POP3_OUT_MAX 8
+
+/* States of a session. */
+enum pop3_state {
+	POP3_ST_CONNECTING = 0, /* waiting for pop3_on_connected() */
+	POP3_ST_GREETING,	/* waiting for the greeting */
+	POP3_ST_CAPA,		/* CAPA sent: status line, then the list */
+	POP3_ST_STLS,		/* STLS sent */
+	POP3_ST_TLS_HANDSHAKE,	/* the caller is doing the handshake */
+	POP3_ST_QUIT,		/* outcome known; QUIT sent */
+	POP3_ST_DONE,		/* over: the caller closes the connection */
+	POP3_ST_LAST
+};
+
+/* Name of a state ("capa"); "unknown" when out of range. */
+const char *pop3_state_str(enum pop3_state st);
+
+/* How TLS is reached. */
+enum pop3_mode {
+	POP3_MODE_STLS = 0, /* 110: plaintext greeting, STLS */
+	POP3_MODE_IMPLICIT, /* 995: TLS from the first byte */
+};
+
+/* A status line's indicator. */
+enum pop3_status {
+	POP3_STATUS_NONE = 0, /* not read */
+	POP3_STATUS_OK,	      /* "+OK" */
+	POP3_STATUS_ERR,      /* "-ERR" */
+	POP3_STATUS_LAST
+};
+
+/* "+OK", "-ERR"; NULL for NONE and out of range. */
+const char *pop3_status_str(enum pop3_status st);
+
+/* One line read by pop3_line_parse(). */
+struct pop3_line {
+	enum pop3_status status; /* status line: its indicator */
+	bool end;		 /* multi-line: the terminating "." */
+	/* Multi-line data line, dot-unstuffed: its first token (the CAPA
+	 * capability name, RFC 2449 §5), upper case, NUL-terminated; empty
+	 * when longer than POP3_CAP_MAX or not printable. */
+	char name[POP3_CAP_MAX + 1];
+	bool stls; /* the name is STLS */
+};
+
+/*
+ * Reads one line (without its line end) into *out: a pure function.
+ * As a status line (multi false): "+OK" or "-ERR", case-insensitive,
+ * then the end or a space; returns false for anything else. As a line
+ * of a multi-line answer (multi true): "." ends it (out->end); a line
+ * starting with "." loses that dot (RFC 1939 §3); the first token is the
+ * name. Returns true for every multi-line line.
+ */
+bool pop3_line_parse(const uint8_t *line, size_t len, bool multi,
+		     struct pop3_line *out);
+
+/* What was learnt; complete once the outcome is not MAIL_RC_PENDING. */
+struct pop3_facts {
+	enum mail_rc outcome;
+	enum pop3_state end_state;
+	enum mail_line_rc line_rc; /* the line reader's error, if any */
+	enum mail_greeting greeting;
+	enum pop3_status greeting_status;
+	enum pop3_status capa_status;
+	enum pop3_status stls_status;
+	enum pop3_status quit_status;
+	/* From a CAPA list read whole, up to its ".": YES when STLS is
+	 * listed, NO when not; UNSEEN otherwise (and with implicit TLS). */
+	enum smtp_fact starttls_offered;
+	enum smtp_stripping stripping; /* ADVERTISED_REFUSED or NONE */
+	/* Plaintext after the +OK to STLS; UNSEEN when no +OK came. */
+	enum smtp_fact injection;
+	size_t injected_bytes;
+	size_t unsolicited_bytes;
+	enum smtp_fact bare_lf;
+	bool tls_ok;
+	char tls_reason[SMTP_TLS_REASON_MAX];
+	/* The greeting line, raw (not NUL-terminated), allocated to fit
+	 * and owned by the session; never NULL once initialised. */
+	size_t greeting_len;
+	const uint8_t *greeting_line;
+	/* The CAPA names: ncaps rows, allocated on demand, owned by the
+	 * session; NULL when none. */
+	size_t ncaps;
+	size_t caps_dropped;
+	char (*caps)[POP3_CAP_MAX + 1];
+};
+
+/* One endpoint's session. The line reader (8 KiB) is allocated while a
+ * line is being read only. */
+struct pop3_session {
+	enum pop3_state state; /* written only by set_state() */
+	enum pop3_mode mode;
+	struct smtp_limits limits;
+	bool in_tls;
+	bool in_list;	   /* CAPA's +OK read: list lines follow */
+	bool list_stls;	   /* STLS in the list being read */
+	size_t resp_lines; /* lines of the answer being read */
+	size_t resp_bytes; /* and its bytes */
+	enum mail_rc bad;  /* how the last unreadable line failed */
+	struct pop3_line line;
+	struct mail_line_reader *reader;
+	size_t out_len;
+	uint8_t out[POP3_OUT_MAX];
+	struct pop3_facts facts;
+	struct smtp_transcript transcript;
+};
+
+/* Prepares s for one connection in the given mode; limits may be NULL
+ * for smtp_limits_default(). Allocates nothing. Returns 0. */
+int pop3_session_init(struct pop3_session *s, enum pop3_mode mode,
+		      const struct smtp_limits *limits);
+/* Frees what the session allocated; the other facts stay readable.
+ * Safe twice. */
+void pop3_session_free(struct pop3_session *s);
+
+/* Events, as smtp.h's smtp_on_*(). */
+enum smtp_action pop3_on_connected(struct pop3_session *s);
+enum smtp_action pop3_on_connect_failed(struct pop3_session *s);
+enum smtp_action pop3_on_data(struct pop3_session *s, const uint8_t *buf,
+			      size_t len);
+enum smtp_action pop3_on_eof(struct pop3_session *s);
+enum smtp_action pop3_on_reset(struct pop3_session *s);
+enum smtp_action pop3_on_timeout(struct pop3_session *s, enum smtp_timer which);
+/* The handshake after SMTP_ACT_START_TLS ended; reason (may be NULL) is
+ * copied on failure. Plaintext read before must go to pop3_on_data()
+ * first: it is the injection. */
+enum smtp_action pop3_on_tls_done(struct pop3_session *s, bool ok,
+				  const char *reason);
+
+/* The bytes to send after SMTP_ACT_SEND; valid until the next call. */
+const uint8_t *pop3_session_output(const struct pop3_session *s, size_t *len);
+/* The current stage's inactivity timeout in ms; 0: no timer. */
+unsigned pop3_session_stage_timeout_ms(const struct pop3_session *s);
+
+#endif

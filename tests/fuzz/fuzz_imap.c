@@ -1,0 +1,210 @@
+/*
+ * Fuzz target for crawler/mailproto/imap.c (and mailline.c under it): the
+ * input is a script of events for one session. The first byte picks the
+ * mode (even: STARTTLS, odd: implicit TLS); then each event is one byte,
+ * op = byte % 8:
+ *
+ *   0 data: the next byte is a length n, then n bytes received
+ *   1 end of stream    2 reset           3 stage timer
+ *   4 deadline         5 handshake ok    6 handshake failed
+ *   7 connected
+ *
+ * Whatever the peer does, the client may only send a1 CAPABILITY, a2
+ * STARTTLS and LOGOUT (a3, or a1 with implicit TLS), in an order the flow
+ * allows, each only in answer to a line (or to a finished handshake);
+ * never LOGIN or AUTHENTICATE; start TLS only after the OK to STARTTLS
+ * (or at connect with implicit TLS); send nothing but LOGOUT inside TLS;
+ * and once it said close, keep saying close with the same outcome. The
+ * transcript and the capability list stay within their bounds.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crawler/mailproto/imap.h"
+
+#define FUZZ_INPUT_MAX (128 * 1024)
+
+enum cmd {
+	C_NONE = 0,
+	C_CAPABILITY,
+	C_STARTTLS,
+	C_LOGOUT,
+};
+
+static struct imap_session session;
+
+static enum cmd classify(const uint8_t *out, size_t len, bool implicit)
+{
+	static const struct {
+		const char *text;
+		enum cmd cmd;
+	} known[] = {
+		{ "a1 CAPABILITY\r\n", C_CAPABILITY },
+		{ "a2 STARTTLS\r\n", C_STARTTLS },
+		{ "a3 LOGOUT\r\n", C_LOGOUT },
+		{ "a1 LOGOUT\r\n", C_LOGOUT },
+	};
+	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+		if (len == strlen(known[i].text) &&
+		    memcmp(out, known[i].text, len) == 0) {
+			/* The LOGOUT tag says the mode. */
+			if (known[i].cmd == C_LOGOUT &&
+			    (out[1] == '1') != implicit)
+				abort();
+			return known[i].cmd;
+		}
+	abort();
+}
+
+/* May `next` follow `last`? */
+static bool allowed(enum cmd last, enum cmd next, bool implicit)
+{
+	if (implicit)
+		return last == C_NONE && next == C_LOGOUT;
+	switch (last) {
+	case C_NONE:
+		return next == C_CAPABILITY || next == C_STARTTLS ||
+		       next == C_LOGOUT;
+	case C_CAPABILITY:
+		return next == C_STARTTLS || next == C_LOGOUT;
+	case C_STARTTLS:
+		return next == C_LOGOUT;
+	default:
+		return false;
+	}
+}
+
+static void check_transcript(const struct smtp_transcript *t)
+{
+	size_t off = 0;
+
+	if (t->len > SMTP_TRANSCRIPT_MAX || t->nseg > SMTP_TRANSCRIPT_SEGS)
+		abort();
+	for (size_t i = 0; i < t->nseg; i++) {
+		if (t->seg[i].off != off || t->seg[i].len == 0 ||
+		    t->seg[i].dir > SMTP_DIR_DISCARDED)
+			abort();
+		off += t->seg[i].len;
+	}
+	if (off != t->len || (t->dropped && !t->truncated))
+		abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct imap_session *s = &session;
+	enum cmd last = C_NONE;
+	bool closed = false, tls_started = false, tls_up = false, implicit;
+	enum mail_rc final = MAIL_RC_PENDING;
+	size_t i = 1, ncmds = 0;
+
+	if (size < 1 || size > FUZZ_INPUT_MAX)
+		return 0;
+	implicit = data[0] & 1;
+	if (imap_session_init(
+		s, implicit ? IMAP_MODE_IMPLICIT : IMAP_MODE_STARTTLS, NULL) !=
+	    0)
+		abort();
+	while (i < size) {
+		uint8_t op = data[i++] % 8;
+		enum smtp_action a;
+		bool may_send = false;
+
+		switch (op) {
+		case 0: {
+			size_t n = i < size ? data[i++] : 0;
+			if (n > size - i)
+				n = size - i;
+			a = imap_on_data(s, data + i, n);
+			i += n;
+			may_send = true;
+			break;
+		}
+		case 1:
+			a = imap_on_eof(s);
+			break;
+		case 2:
+			a = imap_on_reset(s);
+			break;
+		case 3:
+			a = imap_on_timeout(s, SMTP_TIMER_STAGE);
+			break;
+		case 4:
+			a = imap_on_timeout(s, SMTP_TIMER_DEADLINE);
+			break;
+		case 5:
+			a = imap_on_tls_done(s, true, NULL);
+			may_send = tls_started && !tls_up && !implicit;
+			break;
+		case 6:
+			a = imap_on_tls_done(s, false, "fuzz");
+			break;
+		default:
+			a = imap_on_connected(s);
+			break;
+		}
+		if ((unsigned)a >= SMTP_ACT_LAST)
+			abort();
+		if (closed) {
+			if (a != SMTP_ACT_CLOSE || s->facts.outcome != final)
+				abort();
+			continue;
+		}
+		if (a == SMTP_ACT_SEND) {
+			size_t len;
+			const uint8_t *out = imap_session_output(s, &len);
+			enum cmd c = classify(out, len, implicit);
+			if (!may_send || !allowed(last, c, implicit) ||
+			    ++ncmds > 3)
+				abort();
+			if (s->in_tls && c != C_LOGOUT)
+				abort();
+			if (op == 5)
+				tls_up = true;
+			last = c;
+		} else if (a == SMTP_ACT_START_TLS) {
+			if (tls_started)
+				abort();
+			if (implicit
+				? last != C_NONE
+				: (op != 0 || last != C_STARTTLS ||
+				   s->facts.starttls_status != IMAP_STATUS_OK))
+				abort();
+			tls_started = true;
+		} else if (a == SMTP_ACT_CLOSE) {
+			closed = true;
+			final = s->facts.outcome;
+			if (final == MAIL_RC_PENDING ||
+			    (unsigned) final >= MAIL_RC_LAST ||
+			    s->state != IMAP_ST_DONE ||
+			    imap_session_stage_timeout_ms(s) != 0 || s->work)
+				abort();
+			if (final == MAIL_RC_TLS_OK && !s->facts.tls_ok)
+				abort();
+		}
+		if (op == 5 && implicit && s->facts.tls_ok)
+			tls_up = true;
+		if (s->facts.tls_ok != tls_up || s->in_tls != tls_up)
+			abort();
+		/* Facts never go beyond what the session saw. */
+		if (s->facts.injection != SMTP_FACT_UNSEEN &&
+		    (!tls_started || implicit))
+			abort();
+		if (implicit && s->facts.starttls_offered != SMTP_FACT_UNSEEN)
+			abort();
+		if (s->facts.ncaps > IMAP_CAPS_MAX ||
+		    (unsigned)s->facts.greeting >= MAIL_GREETING_LAST)
+			abort();
+		if ((s->facts.outcome == MAIL_RC_PENDING) !=
+		    (s->state != IMAP_ST_LOGOUT && s->state != IMAP_ST_DONE &&
+		     !(implicit && tls_up)))
+			abort();
+		check_transcript(&s->transcript);
+	}
+	if (strcmp(mail_rc_str(s->facts.outcome), "unknown") == 0)
+		abort();
+	imap_session_free(s);
+	return 0;
+}

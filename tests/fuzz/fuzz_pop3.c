@@ -1,0 +1,202 @@
+/*
+ * Fuzz target for crawler/mailproto/pop3.c (and mailline.c under it): the
+ * input is a script of events for one session. The first byte picks the
+ * mode (even: STLS, odd: implicit TLS); then each event is one byte,
+ * op = byte % 8:
+ *
+ *   0 data: the next byte is a length n, then n bytes received
+ *   1 end of stream    2 reset           3 stage timer
+ *   4 deadline         5 handshake ok    6 handshake failed
+ *   7 connected
+ *
+ * Whatever the peer does, the client may only send CAPA, STLS and QUIT,
+ * in an order the flow allows, each only in answer to a line (or to a
+ * finished handshake); never USER, PASS, APOP or AUTH; start TLS only
+ * after the +OK to STLS (or at connect with implicit TLS); send nothing
+ * but QUIT inside TLS; and once it said close, keep saying close with the
+ * same outcome. The transcript and the capability list stay bounded.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crawler/mailproto/pop3.h"
+
+#define FUZZ_INPUT_MAX (128 * 1024)
+
+enum cmd {
+	C_NONE = 0,
+	C_CAPA,
+	C_STLS,
+	C_QUIT,
+};
+
+static struct pop3_session session;
+
+static enum cmd classify(const uint8_t *out, size_t len)
+{
+	static const struct {
+		const char *text;
+		enum cmd cmd;
+	} known[] = {
+		{ "CAPA\r\n", C_CAPA },
+		{ "STLS\r\n", C_STLS },
+		{ "QUIT\r\n", C_QUIT },
+	};
+	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+		if (len == strlen(known[i].text) &&
+		    memcmp(out, known[i].text, len) == 0)
+			return known[i].cmd;
+	abort();
+}
+
+/* May `next` follow `last`? */
+static bool allowed(enum cmd last, enum cmd next, bool implicit)
+{
+	if (implicit)
+		return last == C_NONE && next == C_QUIT;
+	switch (last) {
+	case C_NONE:
+		return next == C_CAPA;
+	case C_CAPA:
+		return next == C_STLS || next == C_QUIT;
+	case C_STLS:
+		return next == C_QUIT;
+	default:
+		return false;
+	}
+}
+
+static void check_transcript(const struct smtp_transcript *t)
+{
+	size_t off = 0;
+
+	if (t->len > SMTP_TRANSCRIPT_MAX || t->nseg > SMTP_TRANSCRIPT_SEGS)
+		abort();
+	for (size_t i = 0; i < t->nseg; i++) {
+		if (t->seg[i].off != off || t->seg[i].len == 0 ||
+		    t->seg[i].dir > SMTP_DIR_DISCARDED)
+			abort();
+		off += t->seg[i].len;
+	}
+	if (off != t->len || (t->dropped && !t->truncated))
+		abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct pop3_session *s = &session;
+	enum cmd last = C_NONE;
+	bool closed = false, tls_started = false, tls_up = false, implicit;
+	enum mail_rc final = MAIL_RC_PENDING;
+	size_t i = 1, ncmds = 0;
+
+	if (size < 1 || size > FUZZ_INPUT_MAX)
+		return 0;
+	implicit = data[0] & 1;
+	if (pop3_session_init(s, implicit ? POP3_MODE_IMPLICIT : POP3_MODE_STLS,
+			      NULL) != 0)
+		abort();
+	while (i < size) {
+		uint8_t op = data[i++] % 8;
+		enum smtp_action a;
+		bool may_send = false;
+
+		switch (op) {
+		case 0: {
+			size_t n = i < size ? data[i++] : 0;
+			if (n > size - i)
+				n = size - i;
+			a = pop3_on_data(s, data + i, n);
+			i += n;
+			may_send = true;
+			break;
+		}
+		case 1:
+			a = pop3_on_eof(s);
+			break;
+		case 2:
+			a = pop3_on_reset(s);
+			break;
+		case 3:
+			a = pop3_on_timeout(s, SMTP_TIMER_STAGE);
+			break;
+		case 4:
+			a = pop3_on_timeout(s, SMTP_TIMER_DEADLINE);
+			break;
+		case 5:
+			a = pop3_on_tls_done(s, true, NULL);
+			may_send = tls_started && !tls_up && !implicit;
+			break;
+		case 6:
+			a = pop3_on_tls_done(s, false, "fuzz");
+			break;
+		default:
+			a = pop3_on_connected(s);
+			break;
+		}
+		if ((unsigned)a >= SMTP_ACT_LAST)
+			abort();
+		if (closed) {
+			if (a != SMTP_ACT_CLOSE || s->facts.outcome != final)
+				abort();
+			continue;
+		}
+		if (a == SMTP_ACT_SEND) {
+			size_t len;
+			const uint8_t *out = pop3_session_output(s, &len);
+			enum cmd c = classify(out, len);
+			if (!may_send || !allowed(last, c, implicit) ||
+			    ++ncmds > 3)
+				abort();
+			if (s->in_tls && c != C_QUIT)
+				abort();
+			if (op == 5)
+				tls_up = true;
+			last = c;
+		} else if (a == SMTP_ACT_START_TLS) {
+			if (tls_started)
+				abort();
+			if (implicit && last != C_NONE)
+				abort();
+			if (!implicit &&
+			    (op != 0 || last != C_STLS ||
+			     s->facts.stls_status != POP3_STATUS_OK))
+				abort();
+			tls_started = true;
+		} else if (a == SMTP_ACT_CLOSE) {
+			closed = true;
+			final = s->facts.outcome;
+			if (final == MAIL_RC_PENDING ||
+			    (unsigned) final >= MAIL_RC_LAST ||
+			    s->state != POP3_ST_DONE ||
+			    pop3_session_stage_timeout_ms(s) != 0 || s->reader)
+				abort();
+			if (final == MAIL_RC_TLS_OK && !s->facts.tls_ok)
+				abort();
+		}
+		if (op == 5 && implicit && s->facts.tls_ok)
+			tls_up = true;
+		if (s->facts.tls_ok != tls_up || s->in_tls != tls_up)
+			abort();
+		/* Facts never go beyond what the session saw. */
+		if (s->facts.injection != SMTP_FACT_UNSEEN &&
+		    (!tls_started || implicit))
+			abort();
+		if (implicit && s->facts.starttls_offered != SMTP_FACT_UNSEEN)
+			abort();
+		if (s->facts.ncaps > POP3_CAPS_MAX ||
+		    (unsigned)s->facts.greeting >= MAIL_GREETING_LAST)
+			abort();
+		if ((s->facts.outcome == MAIL_RC_PENDING) !=
+		    (s->state != POP3_ST_QUIT && s->state != POP3_ST_DONE &&
+		     !(implicit && tls_up)))
+			abort();
+		check_transcript(&s->transcript);
+	}
+	if (strcmp(mail_rc_str(s->facts.outcome), "unknown") == 0)
+		abort();
+	pop3_session_free(s);
+	return 0;
+}
