@@ -621,7 +621,13 @@ class Server:
         tls_on = tlsmode == "implicit"
         if tls_on:
             if not e.get("tls"):
-                conn["stage"] = "no_cert"   # close at once: EOF in the handshake
+                # FIN at once, then read and discard: the client's
+                # ClientHello left unread would turn the FIN into an RST
+                # ("eof" would become "reset" by timing).
+                conn["stage"] = "no_cert"
+                if writer.can_write_eof():
+                    writer.write_eof()
+                await self._hold(reader)
                 return
             await self._start_tls(reader, writer, e, conn)
             conn["stage"] = "tls"
