@@ -620,6 +620,37 @@ SCENARIOS = [
     S("cp-imaps-port-10993", "Client ports: imaps SRV on the nonstandard port 10993 -> implicit TLS "
       "by service, not by port",
       client=SRV("imaps", port=10993)),
+    S("cp-imap-capability-bad", "Client ports: IMAP CAPABILITY answered `BAD` -> "
+      "capability_rejected (a strict client does not send STARTTLS blind)",
+      client=SRV("imap"), hosts={"mail": H(services={"imap": {
+          "capability_reply": "BAD command not allowed now"}})}),
+    S("cp-imap-tls-reset", "Client ports: IMAP STARTTLS answered OK, then RST after the "
+      "ClientHello -> tls_failed",
+      client=SRV("imap"), hosts={"mail": H(tls={"reset": True})}),
+    S("cp-imaps-preauth", "Client ports: imaps with a `* PREAUTH` greeting inside TLS -> tls_ok, "
+      "greeting ok (PREAUTH matters only where STARTTLS is to come)",
+      client=SRV("imaps"), hosts={"mail": H(services={"imaps": {
+          "greeting": "* PREAUTH <host> logged in as nobody"}})}),
+    S("cp-imaps-silent", "Client ports: imaps handshake completes, no greeting inside TLS -> "
+      "tls_ok, greeting timeout",
+      client=SRV("imaps"), hosts={"mail": H(services={"imaps": {"mode": "silent"}})}),
+    S("cp-pop3s-tls12", "Client ports: pop3s server speaks at most TLS 1.2 -> tls_ok, TLSv1.2",
+      client=SRV("pop3s"), hosts={"mail": H(tls={"max_version": "TLSv1.2"})}),
+    S("cp-srv-dot-mixed", "Client ports: imaps SRV `.` mixed with a real target -> offered true, "
+      "the `.` record kept without endpoints",
+      client={"imaps": [(0, 0, 0, "."), (10, 1, 993, "mail")]}),
+    S("cp-target-nxdomain", "Client ports: imaps SRV target does not exist -> no address "
+      "(mx_no_address), dane_not_applicable",
+      client=SRV("imaps", target="missing.cp-target-nxdomain.test.")),
+    S("cp-srv-bogus", "Client ports: imaps SRV RRset with a broken RRSIG -> SERVFAIL, bogus, "
+      "nothing learnt",
+      client=SRV("imaps"), break_rrsig=[("_imaps._tcp", "SRV")]),
+    S("cp-dane-ta", "Client ports: DANE-TA 2 1 1 on the sent intermediate, leaf names the SRV "
+      "target -> dane_ok (RFC 7673: the name checked is the SRV target's)",
+      client=SRV("imaps"), hosts={"mail": H(tlsa=[(2, 1, 1, "ta")])}),
+    S("cp-dane-pkix-ee", "Client ports: PKIX-EE 1 1 1 on a trusted leaf -> dane_ok (RFC 7673 "
+      "allows usages 0 and 1, unlike SMTP's RFC 7672)",
+      client=SRV("submissions"), hosts={"mail": H(tlsa=[(1, 1, 1, "leaf")])}),
     S("cp-refused-address", "Client ports: imaps SRV target resolves to 10.0.0.1 -> "
       "refused_address, never contacted",
       client=SRV("imaps"), hosts={"mail": H(a=["10.0.0.1"])}),

@@ -70,6 +70,11 @@ EXCEPTIONS = [
      "STARTTLS/STLS (CVE-2021-22947), so it reports no handshake; the truth "
      "(a crawler) discards the bytes and completes TLS, as s_client does",
      {"curl"}, {"outcome"}, lambda c: bool((c.get("probe") or {}).get("injection"))),
+    ("C3", "s_client sends STARTTLS blind when CAPABILITY / EHLO gave no list "
+     "(\"Didn't find STARTTLS in server response, trying anyway\"); a strict client "
+     "does not, so the truth says capability_rejected and no handshake",
+     {"s_client"}, {"handshake", "starttls_offered"},
+     lambda c: (c.get("probe") or {}).get("outcome") == "capability_rejected"),
 ]
 
 
@@ -193,6 +198,12 @@ def parse_curl(svc, out, rc):
     if seen_caps:
         r["starttls_offered"] = word in caps
     preauth = any("PREAUTH connection" in m for m in msgs)
+    # The answer to the capability command, as curl printed it: a refusal
+    # (IMAP tagged NO/BAD, POP3 -ERR to CAPA, SMTP EHLO 5xx) is no list.
+    cap_refused = any(re.match(r"\S+ (NO|BAD)\b", s) for s in server) and proto == "imap" \
+        and not any(re.match(r"\* CAPABILITY\b", s, re.I) for s in server) or \
+        proto == "pop3" and len(server) > 1 and server[1].startswith("-ERR") or \
+        proto == "smtp" and len(server) > 1 and re.match(r"5\d\d", server[1]) is not None
     ok_to_starttls = [i for i, s in enumerate(server)
                       if re.match(r"(\S+ OK\b|\+OK Begin|220 )", s) and i > 0 and
                       any(re.match(r"> (\S+ )?(STARTTLS|STLS)$", l, re.I) for l in lines)]
@@ -204,6 +215,9 @@ def parse_curl(svc, out, rc):
         r["outcome"] = "protocol_error"
     elif preauth:
         r["outcome"] = "preauth"
+    elif cap_refused:
+        r["outcome"] = "capability_rejected"
+        r["starttls_offered"] = None
     elif any(m.startswith("STARTTLS denied") for m in msgs):
         r["outcome"] = "starttls_rejected"
     elif any(re.match(r"(STLS|STARTTLS) not (supported|available)", m) for m in msgs):
