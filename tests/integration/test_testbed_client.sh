@@ -6,9 +6,10 @@
 #     client, in a namespace of its own;
 #  2. selfcheck_client.py on a running testbed: dig (SRV, AD, addresses,
 #     TLSA), openssl s_client (handshake, version, trust, names, DANE) and
-#     curl (greeting, STARTTLS offered/refused, PREAUTH, injection) against
-#     the truth of every cp-* domain: no unexplained disagreement;
-#  3. the same on a truth file with known facts flipped: it must fail, and
+#     curl (greeting, STARTTLS offered/refused, PREAUTH, injection) and
+#     posttls-finger (submission, -w for submissions) against the truth of
+#     every cp-* domain: no unexplained disagreement;
+#  3. the same on a truth file with ten known facts flipped: it must fail, and
 #     name each flipped fact (a check that cannot fail proves nothing).
 # Ground truth comes from scenarios.py through build.py, never from mxcrawl.
 set -euo pipefail
@@ -39,7 +40,7 @@ rows = json.load(open(sys.argv[2]))
 seen = {r["domain"] for r in rows}
 assert cp and cp == seen, sorted(cp ^ seen)
 oracles = {r["oracle"] for r in rows}
-assert {"dig", "s_client", "curl", "s_client-dane"} <= oracles, oracles
+assert {"dig", "s_client", "curl", "s_client-dane", "posttls-finger"} <= oracles, oracles
 EOF
 
 # A truth with facts flipped must be refused, each fact by name.
@@ -56,6 +57,8 @@ flip = {
     "cp-dane-ok": ("imaps", ["targets", 0, "dane"], "dane_no_match"),
     "cp-dane-unsigned": ("imaps", ["targets", 0, "tlsa", "looked_up"], True),
     "cp-imap-preauth": ("imap", ["targets", 0, "endpoints", 0, "probe", "greeting"], "rejected"),
+    "cp-submission-no-starttls": ("submission", ["targets", 0, "endpoints", 0, "probe",
+                                                 "starttls_offered"], True),
 }
 with open(sys.argv[2], "w") as out:
     for line in open(sys.argv[1]):
@@ -70,6 +73,7 @@ with open(sys.argv[2], "w") as out:
 EOF
 only=cp-srv-dot,cp-srv-priority,cp-imap-no-starttls,cp-pop3-stls-refused,cp-imaps-expired
 only=$only,cp-imaps-name-domain,cp-dane-ok,cp-dane-unsigned,cp-imap-preauth
+only=$only,cp-submission-no-starttls
 rc=0
 "$PY" "$TBDIR/selfcheck_client.py" "$TB" --truth "$TEST_WORK/wrong.jsonl" --only "$only" \
 	>"$TEST_WORK/wrong.out" 2>&1 || rc=$?
@@ -82,7 +86,8 @@ for want in "cp-srv-dot imaps dig: offered" "cp-srv-priority imaps dig: srv_reco
 	"cp-pop3-stls-refused pop3 .* curl: outcome" "cp-imaps-expired imaps .* s_client: errors" \
 	"cp-imaps-name-domain imaps .* s_client: name_matches_domain" \
 	"cp-dane-ok imaps s_client-dane: dane" "cp-dane-unsigned imaps dig: tlsa_looked_up" \
-	"cp-imap-preauth imap .* curl: greeting"; do
+	"cp-imap-preauth imap .* curl: greeting" \
+	"cp-submission-no-starttls submission .* posttls-finger: starttls_offered"; do
 	grep -q "^DISAGREE $want" "$TEST_WORK/wrong.out" || {
 		cat "$TEST_WORK/wrong.out" >&2
 		fail "selfcheck_client did not name the wrong fact: $want"

@@ -30,9 +30,14 @@ Per contacted endpoint:
     PREAUTH, injection (curl refuses plaintext after the OK to STARTTLS),
     and its own outcome. curl never authenticates here: no credentials are
     given, it stops before LOGIN / USER.
+  * `posttls-finger -l secure` on submission (STARTTLS) and submissions
+    (`-w`, TLS on connect): handshake, STARTTLS offered, version, and its
+    `Verified` verdict (PKIX-valid, names the SRV target).
+  * DANE: with the TLSA records dig found on a secure path, s_client's own
+    DANE check (`-dane_tlsa_domain` the target, `-dane_tlsa_rrdata`).
 
 A disagreement fails unless it is listed in EXCEPTIONS (README.md,
-"Oracle exceptions (client ports)"). Exit 0 = no unexplained disagreement.
+"Client ports"). Exit 0 = no unexplained disagreement.
 """
 
 import argparse
@@ -61,7 +66,7 @@ def _scen(*names):
 
 
 # (id, reason, oracles, checks, condition on the context). Each is explained
-# in README.md ("Oracle exceptions (client ports)").
+# in README.md ("Client ports", Exceptions).
 EXCEPTIONS = [
     ("C1", "s_client -starttls pop3 sends STLS blind (no CAPA), so it cannot see "
      "whether STLS is offered; curl reads CAPA and is the oracle for it",
@@ -134,6 +139,18 @@ def plaintext_reads(out):
             break               # the ClientHello: TLS from here on
         plain.append((d, bytes(b)))
     return plain
+
+
+def posttls_finger(env, ca, svc, ip, port, host):
+    """Postfix's own client on the SMTP services: `-w` (TLS on connect) for
+    submissions, STARTTLS for submission; `-l secure` with the SRV target
+    as the name to match. A literal [ip]:port: no name is resolved."""
+    dest = "[%s]:%d" % (ip, port)
+    argv = ["posttls-finger", "-l", "secure", "-F", ca, "-s", host, "-t", "5", "-T", "5"]
+    if svc in IMPLICIT:
+        argv.append("-w")
+    out, to, rc = stls.run(argv + [dest, host], 15.0, env)
+    return stls.parse_ptf(out, to)
 
 
 def curl(svc, ip, port, host):
@@ -245,6 +262,15 @@ class Checker:
         env = stls.load_env(d)
         self.ca = env.get("MXCRAWL_CA_FILE") or os.path.join(d, "pki", "ca", "root.crt")
         self.rows = []
+        # posttls-finger reads main.cf from MAIL_CONFIG; never /etc/postfix.
+        pfdir = os.path.join(d, "oracle", "posttls-finger-client")
+        os.makedirs(pfdir, exist_ok=True)
+        with open(os.path.join(pfdir, "main.cf"), "w") as f:
+            f.write("# posttls-finger settings for the client-port self-check\n"
+                    "compatibility_level = 3.6\n"
+                    "myhostname = oracle.testbed.invalid\n"
+                    "mydomain = testbed.invalid\n")
+        self.pf_env = dict(os.environ, MAIL_CONFIG=pfdir, LC_ALL="C")
 
     def cmp(self, errs, ctx, oracle, check, truth, seen):
         row = {"domain": ctx["t"]["domain"], "service": ctx["svc"], "oracle": oracle,
@@ -360,6 +386,19 @@ class Checker:
             last = reads[-1] if reads else b""
             self.cmp(errs, ctx, "s_client", "injection", probe["injection"],
                      last.count(b"\r\n") > 1)
+        if svc in ("submission", "submissions"):
+            pf = posttls_finger(self.pf_env, self.ca, svc, ep["ip"], ep["port"], host)
+            self.cmp(errs, ctx, "posttls-finger", "handshake", tls_ok, pf["handshake"])
+            if svc == "submission" and probe["starttls_offered"] is not None:
+                self.cmp(errs, ctx, "posttls-finger", "starttls_offered",
+                         probe["starttls_offered"], pf["starttls_offered"])
+            if tls_ok and pf["handshake"]:
+                self.cmp(errs, ctx, "posttls-finger", "version", probe["tls"]["version"],
+                         pf["version"])
+                # Verified = PKIX-valid and the leaf names the SRV target.
+                self.cmp(errs, ctx, "posttls-finger", "verified",
+                         not cert["errors"] and cert["name_matches_host"] and not cert["weak"],
+                         pf["trust"] == "Verified")
         cu = curl(svc, ep["ip"], ep["port"], host)
         if probe["greeting"] is not None or cu["greeting"] is not None:
             self.cmp(errs, ctx, "curl", "greeting", probe["greeting"], cu["greeting"])
