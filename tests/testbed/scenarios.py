@@ -651,6 +651,12 @@ SCENARIOS = [
     S("cp-dane-pkix-ee", "Client ports: PKIX-EE 1 1 1 on a trusted leaf -> dane_ok (RFC 7673 "
       "allows usages 0 and 1, unlike SMTP's RFC 7672)",
       client=SRV("submissions"), hosts={"mail": H(tlsa=[(1, 1, 1, "leaf")])}),
+    S("cp-imaps-ipv6", "Client ports: imaps target with A and AAAA (::1) -> every address an "
+      "endpoint, IPv6 included",
+      client=SRV("imaps"), hosts={"mail": H(a=["auto"], aaaa=["::1"])}),
+    S("cp-pop3-no-tls", "Client ports: POP3 STLS answered +OK, then FIN before the handshake "
+      "(no TLS behind it) -> tls_failed",
+      client=SRV("pop3"), hosts={"mail": H(cert=None)}),
     S("cp-refused-address", "Client ports: imaps SRV target resolves to 10.0.0.1 -> "
       "refused_address, never contacted",
       client=SRV("imaps"), hosts={"mail": H(a=["10.0.0.1"])}),

@@ -155,8 +155,9 @@ def posttls_finger(env, ca, svc, ip, port, host):
 
 def curl(svc, ip, port, host):
     scheme = CURL_SCHEME[svc]
+    addr = "[%s]" % ip if ":" in ip else ip
     argv = ["curl", "-sv", "-k", "--max-time", "6", "--connect-to",
-            "%s:%d:%s:%d" % (host, port, ip, port), "%s://%s:%d/" % (scheme, host, port)]
+            "%s:%d:%s:%d" % (host, port, addr, port), "%s://%s:%d/" % (scheme, host, port)]
     if svc not in IMPLICIT:
         argv.insert(2, "--ssl-reqd")
     out, to, rc = stls.run(argv, CURL_TIMEOUT)
