@@ -12,13 +12,18 @@ import ipaddress
 import json
 import os
 import re
+import sys
 
 import dnsgen
 from dnsgen import fqdn
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "servers"))
+import mailserver  # noqa: E402
+
 MX_CAP = 16                 # hosts a crawler keeps (the rest: truncated)
 SMTP_NET = ipaddress.ip_network("127.20.0.0/16")     # default scenarios, SMTP
 HTTPS_NET = ipaddress.ip_network("127.30.0.0/16")    # default scenarios, HTTPS
+CLIENT_NET = ipaddress.ip_network("127.22.0.0/16")   # default scenarios, SRV targets
 FORBIDDEN_ADDR = "127.200.0.25"   # loopback, outside TESTBED_ALLOW_CIDR
 ALLOW_CIDR = "127.0.0.0/10,::1/128"
 TLDS = ["test.", "example."]      # TLDs of the default set (plus population)
@@ -86,6 +91,10 @@ class World:
         self.targets = []
         self._next_smtp = int(SMTP_NET.network_address) + 1
         self._next_https = int(HTTPS_NET.network_address) + 1
+        self._next_client = int(CLIENT_NET.network_address) + 1
+        self.client = []           # servers.json "client" entries
+        self.client_keys = {}      # (addr, port) -> service served there
+        self.tlsa_done = {}        # TLSA owner of an SRV target -> records
         self.extra_zone_text = {}  # apex -> list of file paths appended
         self.add_zone(".", "secure", ns_addr=dnsgen.ROOT_NS_ADDR)
         for t in TLDS:
@@ -148,6 +157,11 @@ class World:
     def alloc_smtp(self):
         a = str(ipaddress.ip_address(self._next_smtp))
         self._next_smtp += 1
+        return a
+
+    def alloc_client(self):
+        a = str(ipaddress.ip_address(self._next_client))
+        self._next_client += 1
         return a
 
     def alloc_https(self):
@@ -381,6 +395,166 @@ def cert_truth(spec, host, domain):
     }
 
 
+# ---------------------------------------------------------------- client ports
+
+# The mail client services (RFC 6186, RFC 8314), in the fixed order of the
+# M12 contract: (service, default port, protocol, TLS mode). The protocol
+# and TLS mode come from the service, never from the port.
+SERVICES = [
+    ("submissions", 465, "smtp", "implicit"),
+    ("submission", 587, "smtp", "starttls"),
+    ("imaps", 993, "imap", "implicit"),
+    ("imap", 143, "imap", "starttls"),
+    ("pop3s", 995, "pop3", "implicit"),
+    ("pop3", 110, "pop3", "starttls"),
+]
+SERVICE_INFO = {svc: (port, proto, mode) for svc, port, proto, mode in SERVICES}
+SRV_CAP = 16                # SRV records a crawler keeps per service
+TLSA_USABLE_SRV = {0, 1, 2, 3}   # RFC 7673: PKIX usages count too
+
+# The protocol defaults (greetings, capabilities) are mailserver.py's own
+# definitions, so the truth describes what the server sends.
+client_caps = mailserver.client_caps
+client_greeting = mailserver.client_greeting
+
+
+def greeting_class(proto, lines):
+    """ok / rejected / garbage, as the contract's `greeting` fact."""
+    g = lines[0] if lines else ""
+    if proto == "smtp":
+        code = lines[-1][:3] if lines and lines[-1][:3].isdigit() else None
+        if code is None:
+            return "garbage"
+        return "ok" if code == "220" else "rejected"
+    if proto == "imap":
+        up = g.upper()
+        if up.startswith("* OK") or up.startswith("* PREAUTH"):
+            return "ok"
+        return "rejected" if up.startswith("* BYE") else "garbage"
+    up = g.upper()
+    if up.startswith("+OK"):
+        return "ok"
+    return "rejected" if up.startswith("-ERR") else "garbage"
+
+
+def _handshake(tls_spec, has_cert):
+    """None when the handshake completes, else the failure (alert, reset,
+    eof, timeout)."""
+    if not has_cert:
+        return "eof"
+    for k in ("alert", "reset", "slow"):
+        if tls_spec.get(k):
+            return "timeout" if k == "slow" else k
+    return None
+
+
+def _version(tls_spec):
+    ver = tls_spec.get("max_version", "TLSv1.3")
+    return "TLSv1" if ver == "TLSv1.0" else ver
+
+
+SMTP_TO_CLIENT = {"starttls_ok": "tls_ok", "banner_rejected": "greeting_rejected",
+                  "banner_timeout": "greeting_timeout", "ehlo_rejected": "capability_rejected"}
+
+
+def client_probe_truth(svc, beh, tls_spec, has_cert):
+    """Expected probe facts (M12 contract) for a client entry: outcome,
+    greeting, starttls_offered, injection, stripping, tls. A yes/no fact is
+    None until the session could see it."""
+    _, proto, tlsmode = SERVICE_INFO[svc]
+    p = {"outcome": None, "greeting": None, "starttls_offered": None,
+         "injection": None, "stripping": None, "tls": None}
+    mode = beh.get("mode", "normal")
+    if mode == "reset":
+        p["outcome"] = "connection_reset"
+        return p
+    if tlsmode == "implicit":
+        # TLS first; the greeting inside TLS is a fact of its own, the
+        # outcome is the handshake's (the certificate is what is measured).
+        fail = _handshake(tls_spec, has_cert)
+        if fail:
+            p["outcome"] = "tls_failed"
+            return p
+        p["outcome"] = "tls_ok"
+        p["tls"] = {"version": _version(tls_spec)}
+        p["greeting"] = {"silent": "timeout", "garbage": "garbage"}.get(
+            mode, greeting_class(proto, client_greeting(proto, beh, "implicit")))
+        return p
+    if mode == "silent":
+        p["outcome"] = "greeting_timeout"
+        p["greeting"] = "timeout"
+        return p
+    if mode == "garbage":
+        p["outcome"] = "protocol_error"
+        p["greeting"] = "garbage"
+        return p
+    if proto == "smtp":
+        # Submission with STARTTLS is port 25's session (smtp_truth) on
+        # another port; its outcome names map to the contract's.
+        if not has_cert:
+            tls_spec = dict(tls_spec, eof=True)   # no TLS: closes after the 220
+        t = smtp_truth(beh, tls_spec, has_cert)
+        p["outcome"] = SMTP_TO_CLIENT.get(t["outcome"], t["outcome"])
+        p["greeting"] = greeting_class("smtp", client_greeting("smtp", beh, "starttls"))
+        p["starttls_offered"] = t["starttls_offered"]
+        p["injection"] = t["injection"]
+        p["stripping"] = t["stripping"]
+        if p["outcome"] == "tls_ok":
+            p["tls"] = {"version": t["tls"]["version"]}
+        return p
+    greeting = client_greeting(proto, beh, "starttls")
+    p["greeting"] = greeting_class(proto, greeting)
+    if p["greeting"] == "garbage":
+        p["outcome"] = "protocol_error"
+        return p
+    if p["greeting"] == "rejected":
+        p["outcome"] = "greeting_rejected"
+        return p
+    if proto == "imap" and greeting[0].upper().startswith("* PREAUTH"):
+        # RFC 9051 §6.2.1: no STARTTLS in the authenticated state.
+        p["outcome"] = "preauth"
+        return p
+    reply = beh.get("capability_reply")
+    if reply is not None and not (reply.upper().startswith("OK") or reply.startswith("+OK")) \
+            and not (proto == "imap" and beh.get("greeting_capability")):
+        p["outcome"] = "capability_rejected"
+        return p
+    word = "STARTTLS" if proto == "imap" else "STLS"
+    caps = [c.upper() for c in client_caps(proto, beh, "starttls")]
+    if word not in caps:
+        p["outcome"] = "no_starttls"
+        p["starttls_offered"] = False
+        return p
+    p["starttls_offered"] = True
+    reply = beh.get("starttls_reply", "OK Begin TLS negotiation now" if proto == "imap"
+                    else "+OK Begin TLS negotiation")
+    if not (reply.upper().startswith("OK") or reply.startswith("+OK")):
+        # Offered, then refused (IMAP NO/BAD, POP3 -ERR): the stripping
+        # signature, whatever the wording.
+        p["outcome"] = "starttls_rejected"
+        p["stripping"] = "advertised_refused"
+        return p
+    p["injection"] = bool(beh.get("inject_after_starttls"))
+    if _handshake(tls_spec, has_cert):
+        p["outcome"] = "tls_failed"
+        return p
+    p["outcome"] = "tls_ok"
+    p["tls"] = {"version": _version(tls_spec)}
+    return p
+
+
+def client_cert_truth(spec, host, domain):
+    """Certificate facts of an SRV target's leaf (M12 contract): names
+    against the SRV target (name_matches_host) and the domain itself
+    (name_matches_domain, RFC 6186 §4 / RFC 7817)."""
+    c = cert_truth(spec, host, domain)
+    return {"trusted": c["trusted"], "errors": c["errors"],
+            "missing_intermediate": c["missing_intermediate"],
+            "name_matches_host": c["name_matches_mx"],
+            "name_matches_domain": c["name_matches_domain"],
+            "cn_only": c["cn_only"], "weak": c["weak"], "chain_len": c["chain_len"]}
+
+
 TLSA_USABLE = {2, 3}
 
 
@@ -437,11 +611,16 @@ class ScenarioBuilder:
         hosts = dict(s.get("hosts", {}))
         if s.get("mx") is None and apex:
             hosts.setdefault(self.mx_owner, apex)
+        self.client_recs = self.client_records()
+        srv_only = {t for recs in self.client_recs.values() for _, _, _, t in recs
+                    if t != "."} - self.mx_hosts()
         self.host_info = {}
         for hname, hs in hosts.items():
-            info = self.build_host(self.host_name(hname), hs)
+            info = self.build_host(self.host_name(hname), hs,
+                                   mx=self.host_name(hname) not in srv_only)
             self.host_info[self.host_name(hname)] = info
             w.hosts[self.host_name(hname)] = info
+        self.build_client()
         self.sts_info = self.build_sts(s.get("sts"))
         if s.get("tlsrpt") is not None:
             for txt in s["tlsrpt"]:
@@ -453,7 +632,10 @@ class ScenarioBuilder:
         return truth
 
     # -- hosts
-    def build_host(self, host, hs):
+    def build_host(self, host, hs, mx=True):
+        """mx False: a host named only by SRV records (build_client), with
+        no port-25 server entry and no TLSA at _25._tcp; its addresses
+        ("auto") come from CLIENT_NET."""
         w = self.w
         info = {"spec": hs, "a": [], "aaaa": [], "cname": [], "leaf": None,
                 "tlsa": [], "servers": []}
@@ -471,7 +653,7 @@ class ScenarioBuilder:
             addr_owner = host
         info["addr_owner"] = addr_owner
         for a in hs.get("a", []):
-            a = w.alloc_smtp() if a == "auto" else a
+            a = (w.alloc_smtp() if mx else w.alloc_client()) if a == "auto" else a
             info["a"].append(a)
             w.rr(addr_owner, "A", a)
         for a in hs.get("aaaa", []):
@@ -495,7 +677,8 @@ class ScenarioBuilder:
             w.postfix = {"addr": info["a"][0], "host": host.rstrip("."),
                          "cert": spec, "scenario": self.name}
             need_server = False
-        if need_server:
+        info["serve"] = bool(need_server)
+        if need_server and mx:
             for a in info["a"] + info["aaaa"]:
                 if address_refused(a) and a != FORBIDDEN_ADDR:
                     continue        # never contacted; no server entry
@@ -515,7 +698,7 @@ class ScenarioBuilder:
                 info["servers"].append(e)
         # TLSA
         tlsa_owner = "_25._tcp." + (hs.get("tlsa_at") and _abs(hs["tlsa_at"], self.domain) or host)
-        for rec in hs.get("tlsa", []):
+        for rec in (hs.get("tlsa", []) if mx else []):
             u, sel, mt, what = rec
             data, label = self.tlsa_data(leaf, sel, mt, what)
             w.rr(tlsa_owner, "TLSA", "%d %d %d %s" % (u, sel, mt, data))
@@ -579,6 +762,202 @@ class ScenarioBuilder:
         if what == "bad-len":
             return pki.tlsa_data(leaf["der_chain"][0], sel, 1)[:40], "unusable"
         return what, "literal"
+
+    # -- client ports (SRV, RFC 6186 / RFC 8314)
+    def client_records(self):
+        """{service: [(priority, weight, port, target)]} of the scenario's
+        `client` field, targets absolute (or "."), in the contract's order
+        (priority, weight, target, port)."""
+        out = {}
+        for svc, recs in (self.s.get("client") or {}).items():
+            if svc not in SERVICE_INFO:
+                raise ValueError("%s: unknown client service %r" % (self.name, svc))
+            rl = []
+            for prio, weight, port, target in recs:
+                t = "." if target == "." else _abs(target, self.domain)
+                if not t.endswith("."):
+                    t += "."
+                rl.append((int(prio), int(weight), int(port), t))
+            out[svc] = sorted(rl, key=lambda r: (r[0], r[1], r[3], r[2]))
+        return out
+
+    def mx_hosts(self):
+        """Absolute names of the scenario's MX hosts (implicit MX: the owner)."""
+        mx = self.s.get("mx")
+        if mx is None:
+            return {self.mx_owner}
+        return {(h.lower() if h.endswith(".") else self.host_name(h)) for _, h in mx if h != "."}
+
+    def build_client(self):
+        """SRV records at the six owners, a "client" server entry per
+        (address, port) of every target the testbed defines, the target's
+        TLSA records at _PORT._tcp.<target> (once per owner)."""
+        w, d = self.w, self.domain
+        for svc, _, _, _ in SERVICES:
+            for prio, weight, port, target in self.client_recs.get(svc, []):
+                w.rr("_%s._tcp.%s" % (svc, d), "SRV", "%d %d %d %s" % (prio, weight, port, target))
+                if target == ".":
+                    continue
+                info = self.host_info.get(target) or w.hosts.get(target)
+                if info is None:
+                    continue            # not defined: NXDOMAIN / NODATA
+                self.client_tlsa(info, target, port)
+                if not info.get("serve"):
+                    continue
+                for a in info["a"] + info["aaaa"]:
+                    if address_refused(a):
+                        continue        # never contacted; no server entry
+                    k = (a, port)
+                    if k in w.client_keys:
+                        if w.client_keys[k] != svc:
+                            raise ValueError("%s: %s:%d serves %s and %s" % (
+                                self.name, a, port, w.client_keys[k], svc))
+                        continue        # shared endpoint: one entry
+                    w.client_keys[k] = svc
+                    beh, tls_spec = self.client_behaviour(info, svc)
+                    e = {"addr": a, "port": port, "service": svc, "scenario": self.name,
+                         "host": target.rstrip(".")}
+                    e.update(beh)
+                    if info["leaf"] is not None:
+                        leaf = info["leaf"]
+                        e["tls"] = dict({"cert_file": leaf["cert_file"],
+                                         "key_file": leaf["key_file"],
+                                         "chain_file": leaf["chain_file"]}, **tls_spec)
+                    w.client.append(e)
+
+    @staticmethod
+    def client_behaviour(info, svc):
+        """(servers.json behaviour keys, extra tls keys) of svc on a host:
+        the host spec's `services[svc]`, its `tls` merged over the host's."""
+        beh = dict((info["spec"].get("services") or {}).get(svc, {}))
+        tls_spec = dict(info["spec"].get("tls", {}))
+        tls_spec.update(beh.pop("tls", {}))
+        return beh, tls_spec
+
+    def client_tlsa_owner(self, info, target, port):
+        base = info["spec"].get("tlsa_at")
+        return "_%d._tcp.%s" % (port, _abs(base, self.domain) if base else target)
+
+    def client_tlsa(self, info, target, port):
+        """Publish the target's `tlsa` at _PORT._tcp.<target> once."""
+        owner = self.client_tlsa_owner(info, target, port).lower()
+        if owner in self.w.tlsa_done:
+            return self.w.tlsa_done[owner]
+        recs = []
+        for u, sel, mt, what in info["spec"].get("tlsa", []):
+            data, label = self.tlsa_data(info["leaf"], sel, mt, what)
+            self.w.rr(owner, "TLSA", "%d %d %d %s" % (u, sel, mt, data))
+            recs.append({"usage": u, "selector": sel, "mtype": mt, "data": data,
+                         "label": label})
+        self.w.tlsa_done[owner] = recs
+        return recs
+
+    def client_truth(self):
+        """The contract's `client` field: six services, SRV facts and, per
+        target, addresses, TLSA/DANE (RFC 7673) and per endpoint the probe
+        and certificate facts."""
+        w, d = self.w, self.domain
+        owners = None
+        out = {}
+        for svc, _, _, _ in SERVICES:
+            owner = "_%s._tcp.%s" % (svc, d)
+            recs = self.client_recs.get(svc, [])
+            st = w.name_status(owner, "SRV")
+            srv = {"name": owner.rstrip("."), "rcode": "NOERROR", "dnssec": st,
+                   "offered": None, "records": []}
+            out[svc] = {"srv": srv, "targets": []}
+            if st in ("bogus", "indeterminate"):
+                srv["rcode"] = "SERVFAIL"
+                if st == "indeterminate" and w.zone_of(owner).state == "timeout":
+                    srv["rcode"] = "SERVFAIL|timeout"
+                continue
+            if not recs:
+                if owners is None:
+                    owners = {r[0] for r in w.records}
+                below = "." + owner
+                if owner not in owners and not any(o.endswith(below) for o in owners):
+                    srv["rcode"] = "NXDOMAIN"
+                continue
+            srv["offered"] = not (len(recs) == 1 and recs[0][3] == ".")
+            srv["records"] = [{"priority": p, "weight": wt, "port": port,
+                               "target": "." if t == "." else t.rstrip(".")}
+                              for p, wt, port, t in recs]
+            for p, wt, port, t in recs[:SRV_CAP]:
+                if t != ".":
+                    out[svc]["targets"].append(self.client_target_truth(svc, t, port, st))
+        return out
+
+    def client_target_truth(self, svc, host, port, srvst):
+        w = self.w
+        info = self.host_info.get(host) or w.hosts.get(host)
+        ht = {"host": host.rstrip("."), "port": port, "cname": [],
+              "address_outcome": "ok", "addresses_partial": False,
+              "a": {"dnssec": None, "addresses": []},
+              "aaaa": {"dnssec": None, "addresses": []},
+              "tlsa": None, "dane": "dane_none", "endpoints": []}
+        if info is None:
+            st = w.name_status(host, "A")
+            ht["a"]["dnssec"] = st
+            ht["aaaa"]["dnssec"] = st
+            ht["address_outcome"] = "mx_no_address"
+            ht["dane"] = "dane_not_applicable"
+            return ht
+        addrs, ast, aast, failed = self.host_addresses(host, info, ht)
+        ht.pop("mx_cname", None)
+        if ht["address_outcome"] == "dns_error":
+            addrs = []
+        cert_spec = info["spec"].get("cert", {})
+        beh, tls_spec = self.client_behaviour(info, svc)
+        for a in addrs:
+            ep = {"ip": a, "port": port, "refused": address_refused(a)}
+            ep["contact"] = not ep["refused"]
+            ep["probe"] = ep["cert"] = None
+            if ep["contact"]:
+                ep["probe"] = client_probe_truth(svc, beh, tls_spec, cert_spec is not None)
+                if ep["probe"]["outcome"] == "tls_ok":
+                    ep["cert"] = client_cert_truth(cert_spec, host, self.domain)
+            ht["endpoints"].append(ep)
+        # DANE (RFC 7673 §3): TLSA at _PORT._tcp.<target> only when the SRV
+        # RRset and the target's address records are secure.
+        tl = self.client_tlsa(info, host, port)
+        tlsa_owner = self.client_tlsa_owner(info, host, port)
+        used = [st for k, st in (("a", ast), ("aaaa", aast)) if k not in failed]
+        secure_path = srvst == "secure" and (
+            all(st == "secure" for st in used) if ht["addresses_partial"] else ast == "secure")
+        tst = w.name_status(tlsa_owner, "TLSA")
+        ht["tlsa"] = {"name": tlsa_owner.rstrip("."), "dnssec": tst, "looked_up": secure_path,
+                      "records": ["%d %d %d %s" % (r["usage"], r["selector"], r["mtype"], r["data"])
+                                  for r in tl]}
+        contacted = [e for e in ht["endpoints"] if e["contact"]]
+        if not secure_path or ht["address_outcome"] != "ok" and not contacted:
+            ht["dane"] = "dane_not_applicable"
+        elif tst == "bogus":
+            ht["dane"] = "dane_tlsa_bogus"
+        elif not tl:
+            ht["dane"] = "dane_none"
+        else:
+            usable = [r for r in tl if r["usage"] in TLSA_USABLE_SRV and r["label"] != "unusable"
+                      and _tlsa_len_ok(r["selector"], r["mtype"], r["data"])]
+            if not usable:
+                ht["dane"] = "dane_unusable_only"
+            elif not contacted or any(e["probe"]["outcome"] != "tls_ok" for e in contacted):
+                ht["dane"] = "dane_no_starttls"
+            else:
+                c = contacted[0]["cert"]
+                dates_ok = not ({"expired", "not_yet_valid"} & set(c["errors"]))
+                pkix_ok = not c["errors"] and c["name_matches_host"] and not c["cn_only"]
+                ok = False
+                for r in usable:
+                    if r["label"] != "match":
+                        continue
+                    if r["usage"] == 3:
+                        ok = True       # DANE-EE: names and dates ignored
+                    elif r["usage"] == 2 and c["name_matches_host"] and dates_ok:
+                        ok = True       # DANE-TA: the name is the SRV target's
+                    elif r["usage"] in (0, 1) and pkix_ok:
+                        ok = True       # PKIX-TA / PKIX-EE: and PKIX validation
+                ht["dane"] = "dane_ok" if ok else "dane_no_match"
+        return ht
 
     # -- MTA-STS
     def build_sts(self, sts):
@@ -710,6 +1089,7 @@ class ScenarioBuilder:
         t["mx"] = hl
         t["mta_sts"] = self.sts_truth(hl)
         t["tlsrpt"] = self.tlsrpt_truth()
+        t["client"] = self.client_truth()
         t["ladder"] = ladder(t)
         t = _merge(t, {k: v for k, v in exp.items() if k not in ("hosts",)})
         if t["mx_outcome"] in ("dns_error", "blocklisted"):
@@ -724,28 +1104,12 @@ class ScenarioBuilder:
             t["ladder"] = ladder(t)
         return t
 
-    def host_truth(self, pref, host, mxst):
+    def host_addresses(self, host, info, ht):
+        """The address facts of a defined host (an MX host or an SRV
+        target): fills ht's cname, mx_cname, a, aaaa, addresses_partial and
+        address_outcome; returns (addresses used, A status, AAAA status,
+        {family: status} of the families without a usable answer)."""
         w = self.w
-        info = self.host_info.get(host) or w.hosts.get(host)
-        ht = {"preference": pref, "host": host.rstrip("."), "cname": [],
-              "ip_literal": False, "address_outcome": "ok",
-              "addresses_partial": False,
-              "a": {"dnssec": None, "addresses": []},
-              "aaaa": {"dnssec": None, "addresses": []},
-              "mx_cname": False, "tlsa": None, "dane": "dane_none",
-              "dane_result_type": None, "endpoints": []}
-        if re.fullmatch(r"(\d{1,3}\.){3}\d{1,3}\.?", host):
-            # Looks like an address, is a domain name (RFC 5321 §5.1):
-            # flagged, resolved like any name, never used as an address.
-            ht["ip_literal"] = True
-        if info is None:
-            # host not defined by the scenario: NXDOMAIN or NODATA
-            st = w.name_status(host, "A")
-            ht["a"]["dnssec"] = st
-            ht["aaaa"]["dnssec"] = st
-            ht["address_outcome"] = "mx_no_address"
-            ht["dane"] = "dane_not_applicable"
-            return ht
         ht["cname"] = [c.rstrip(".") for c in info["cname"]]
         ht["mx_cname"] = bool(info["cname"])
         owner = info["addr_owner"]
@@ -775,6 +1139,31 @@ class ScenarioBuilder:
             ht["address_outcome"] = "mx_no_address"
         elif all(address_refused(a) for a in addrs):
             ht["address_outcome"] = "refused_address"
+        return addrs, ast, aast, failed
+
+    def host_truth(self, pref, host, mxst):
+        w = self.w
+        info = self.host_info.get(host) or w.hosts.get(host)
+        ht = {"preference": pref, "host": host.rstrip("."), "cname": [],
+              "ip_literal": False, "address_outcome": "ok",
+              "addresses_partial": False,
+              "a": {"dnssec": None, "addresses": []},
+              "aaaa": {"dnssec": None, "addresses": []},
+              "mx_cname": False, "tlsa": None, "dane": "dane_none",
+              "dane_result_type": None, "endpoints": []}
+        if re.fullmatch(r"(\d{1,3}\.){3}\d{1,3}\.?", host):
+            # Looks like an address, is a domain name (RFC 5321 §5.1):
+            # flagged, resolved like any name, never used as an address.
+            ht["ip_literal"] = True
+        if info is None:
+            # host not defined by the scenario: NXDOMAIN or NODATA
+            st = w.name_status(host, "A")
+            ht["a"]["dnssec"] = st
+            ht["aaaa"]["dnssec"] = st
+            ht["address_outcome"] = "mx_no_address"
+            ht["dane"] = "dane_not_applicable"
+            return ht
+        addrs, ast, aast, failed = self.host_addresses(host, info, ht)
         cert_spec = info["spec"].get("cert", {})
         if ht["address_outcome"] == "dns_error":
             addrs = []          # the crawler never learns them

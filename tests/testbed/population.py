@@ -384,6 +384,8 @@ class Population:
                "record_connections": self.w.record_connections}
         if self.w.postfix:
             obj["postfix"] = self.w.postfix
+        if self.w.client:
+            obj["client"] = self.w.client
         json.dump(obj, f)
 
     def write_truth(self, f):

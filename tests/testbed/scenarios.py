@@ -24,6 +24,11 @@ def S(name, case, **kw):
         for _, h in d["mx"]:
             if h != "." and not h.endswith(".") and h not in hosts:
                 hosts[h] = {}
+    for recs in d.get("client", {}).values():
+        # SRV targets relative to the domain are hosts of the scenario
+        for _, _, _, h in recs:
+            if h != "." and not h.endswith("."):
+                d.setdefault("hosts", {}).setdefault(h, {})
     for h in d.get("hosts", {}).values():
         h.setdefault("a", ["auto"])
     if "apex" in d:
@@ -36,6 +41,17 @@ def H(**kw):
 
 
 NO_STARTTLS_EHLO = ["250-<host>", "250-PIPELINING", "250 8BITMIME"]
+
+
+def SRV(*services, port=None, target="mail", prio=0, weight=1):
+    """`client` field: one SRV record per service to `target` (default
+    port of the service unless `port`)."""
+    ports = {"submissions": 465, "submission": 587, "imaps": 993, "imap": 143,
+             "pop3s": 995, "pop3": 110}
+    return {svc: [(prio, weight, port or ports[svc], target)] for svc in services}
+
+
+ALL_CLIENT = ("submissions", "submission", "imaps", "imap", "pop3s", "pop3")
 
 
 def sts(policy=None, txt=None, **kw):
@@ -496,4 +512,115 @@ SCENARIOS = [
       tlsrpt=["v=TLSRPTv1; rua=mailto:a@tlsrpt-extension.test; ext=1"]),
     S("tlsrpt-v2", "TLS-RPT: only a non-TLSRPTv1 record -> discarded",
       tlsrpt=["v=TLSRPTv2; rua=mailto:a@tlsrpt-v2.test"]),
+
+    # ------------------------------------------------------------ client ports (M12)
+    # SRV records (RFC 6186, RFC 8314) at _<service>._tcp.<domain>; targets
+    # are host specs like MX hosts, their behaviour per service in
+    # `services` (servers.json "client" keys, INTERFACE.md). Every domain
+    # keeps a healthy MX of its own.
+    S("cp-all-ok", "Client ports: all six services on one host (implicit TLS on 465/993/995, "
+      "STARTTLS on 587/143/110), trusted certificate for the SRV target -> tls_ok everywhere",
+      client=SRV(*ALL_CLIENT)),
+    S("cp-imap-greeting-caps", "Client ports: IMAP `* OK [CAPABILITY ... STARTTLS ...]` greeting "
+      "(no CAPABILITY command needed) -> STARTTLS, tls_ok",
+      client=SRV("imap"), hosts={"mail": H(services={"imap": {"greeting_capability": True}})}),
+    S("cp-srv-priority", "Client ports: three imaps SRV records, priorities and weights out of "
+      "order in the zone -> kept sorted by priority, weight, target",
+      client={"imaps": [(10, 5, 993, "c"), (0, 1, 993, "b"), (10, 1, 993, "a")]}),
+    S("cp-imaps-expired", "Client ports: imaps certificate expired -> tls_ok, errors [expired]",
+      client=SRV("imaps"), hosts={"mail": H(cert={"not_before_days": -100, "not_after_days": -2})}),
+    S("cp-submissions-self-signed", "Client ports: submissions (465) self-signed leaf -> tls_ok, "
+      "errors [self_signed]",
+      client=SRV("submissions"), hosts={"mail": H(cert={"issuer": "self"})}),
+    S("cp-imaps-name-domain", "Client ports: imaps leaf names the domain, not the SRV target -> "
+      "name_matches_host false, name_matches_domain true (RFC 6186 §4, RFC 7817)",
+      client=SRV("imaps"), hosts={"mail": H(cert={"names": ["cp-imaps-name-domain.test"]})}),
+    S("cp-imaps-name-target", "Client ports: imaps SRV target at a provider, leaf names the target "
+      "only -> name_matches_host true, name_matches_domain false",
+      zones={"cp-provider.test.": "secure"},
+      client=SRV("imaps", target="imap.cp-provider.test."),
+      hosts={"imap.cp-provider.test.": H(a=["auto"])}),
+    S("cp-imap-no-starttls", "Client ports: IMAP CAPABILITY without STARTTLS -> no_starttls "
+      "(LOGOUT in plaintext)",
+      client=SRV("imap"), hosts={"mail": H(services={"imap": {
+          "capabilities": ["IMAP4rev1", "AUTH=PLAIN"]}})}),
+    S("cp-pop3-no-stls", "Client ports: POP3 CAPA without STLS -> no_starttls",
+      client=SRV("pop3"), hosts={"mail": H(services={"pop3": {
+          "capabilities": ["TOP", "UIDL", "USER"]}})}),
+    S("cp-submission-no-starttls", "Client ports: submission (587) EHLO without STARTTLS -> "
+      "no_starttls",
+      client=SRV("submission"), hosts={"mail": H(services={"submission": {
+          "ehlo": NO_STARTTLS_EHLO}})}),
+    S("cp-imap-starttls-refused", "Client ports: IMAP STARTTLS advertised, answered `NO` -> "
+      "starttls_rejected, stripping advertised_refused",
+      client=SRV("imap"), hosts={"mail": H(services={"imap": {
+          "starttls_reply": "NO [UNAVAILABLE] TLS not available"}})}),
+    S("cp-pop3-stls-refused", "Client ports: POP3 STLS advertised, answered `-ERR` -> "
+      "starttls_rejected, stripping advertised_refused",
+      client=SRV("pop3"), hosts={"mail": H(services={"pop3": {
+          "starttls_reply": "-ERR TLS not available"}})}),
+    S("cp-submission-starttls-refused", "Client ports: submission STARTTLS advertised, answered "
+      "502 -> starttls_rejected, stripping advertised_refused",
+      client=SRV("submission"), hosts={"mail": H(services={"submission": {
+          "starttls_reply": ["502 5.5.1 command not implemented"]}})}),
+    S("cp-imap-inject", "Client ports: plaintext injected after the IMAP OK to STARTTLS -> "
+      "discarded, injection true, tls_ok",
+      client=SRV("imap"), hosts={"mail": H(services={"imap": {
+          "inject_after_starttls": "* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n"}})}),
+    S("cp-pop3-inject", "Client ports: plaintext injected after the POP3 +OK to STLS -> "
+      "discarded, injection true, tls_ok",
+      client=SRV("pop3"), hosts={"mail": H(services={"pop3": {
+          "inject_after_starttls": "+OK injected\r\n"}})}),
+    S("cp-imap-greeting-garbage", "Client ports: random bytes instead of the IMAP greeting -> "
+      "protocol_error",
+      client=SRV("imap"), hosts={"mail": H(services={"imap": {"mode": "garbage"}})}),
+    S("cp-imaps-greeting-garbage", "Client ports: imaps, random bytes instead of the greeting "
+      "inside TLS -> tls_ok (the certificate is measured), greeting garbage",
+      client=SRV("imaps"), hosts={"mail": H(services={"imaps": {"mode": "garbage"}})}),
+    S("cp-imap-bye", "Client ports: IMAP `* BYE` greeting -> greeting_rejected",
+      client=SRV("imap"), hosts={"mail": H(services={"imap": {
+          "greeting": "* BYE <host> too many connections"}})}),
+    S("cp-pop3-err", "Client ports: POP3 `-ERR` greeting -> greeting_rejected",
+      client=SRV("pop3"), hosts={"mail": H(services={"pop3": {
+          "greeting": "-ERR <host> service unavailable"}})}),
+    S("cp-imap-preauth", "Client ports: IMAP `* PREAUTH` greeting on 143 -> preauth (no STARTTLS "
+      "in the authenticated state, RFC 9051 §6.2.1), session plaintext",
+      client=SRV("imap"), hosts={"mail": H(services={"imap": {
+          "greeting": "* PREAUTH <host> logged in as nobody"}})}),
+    S("cp-imap-silent", "Client ports: IMAP connection accepted, no greeting ever -> "
+      "greeting_timeout",
+      client=SRV("imap"), hosts={"mail": H(services={"imap": {"mode": "silent"}})}),
+    S("cp-imaps-alert", "Client ports: imaps handshake aborted with an alert -> tls_failed",
+      client=SRV("imaps"), hosts={"mail": H(tls={"alert": True})}),
+    S("cp-srv-dot", "Client ports: imaps and pop3s SRV target `.` -> offered false (service "
+      "decidedly not offered, RFC 2782, RFC 6186 §3), no targets",
+      client={"imaps": [(0, 0, 0, ".")], "pop3s": [(0, 0, 0, ".")]}),
+    S("cp-dane-ok", "Client ports: SRV in a signed zone, DANE-EE 3 1 1 TLSA at _993._tcp.<target> "
+      "matches -> dane_ok (RFC 7673)",
+      client=SRV("imaps"), hosts={"mail": H(tlsa=[(3, 1, 1, "leaf")])}),
+    S("cp-dane-no-match", "Client ports: SRV in a signed zone, DANE-EE TLSA with a wrong digest -> "
+      "dane_no_match",
+      client=SRV("imaps"), hosts={"mail": H(tlsa=[(3, 1, 1, "wrong")])}),
+    S("cp-dane-unsigned", "Client ports: SRV in an UNSIGNED zone, TLSA 3 1 1 published -> TLSA not "
+      "looked up, dane_not_applicable: RFC 7673 §3.1-3.2 uses TLSA only when the SRV RRset and the "
+      "target's addresses are secure; an insecure SRV answer means no DANE at all (as RFC 7672 "
+      "for MX), unlike dane_none, a secure lookup that found no TLSA",
+      dnssec="insecure", client=SRV("imaps"), hosts={"mail": H(tlsa=[(3, 1, 1, "leaf")])}),
+    # One endpoint (address, port, SNI) named by three domains' SRV records:
+    # probed once per campaign, judged per domain.
+    S("cp-shared-a", "Client ports: shared imaps host, defined here, named by three domains' SRV "
+      "records (shared endpoint)",
+      client=SRV("imaps", target="mail.cp-shared-a.test."),
+      hosts={"mail.cp-shared-a.test.": H(a=["auto"])}),
+    S("cp-shared-b", "Client ports: shared imaps host of cp-shared-a (shared endpoint, second domain)",
+      client=SRV("imaps", target="mail.cp-shared-a.test.")),
+    S("cp-shared-c", "Client ports: shared imaps host of cp-shared-a (shared endpoint, third domain, "
+      "unsigned zone: no DANE)",
+      dnssec="insecure", client=SRV("imaps", target="mail.cp-shared-a.test.")),
+    S("cp-imaps-port-10993", "Client ports: imaps SRV on the nonstandard port 10993 -> implicit TLS "
+      "by service, not by port",
+      client=SRV("imaps", port=10993)),
+    S("cp-refused-address", "Client ports: imaps SRV target resolves to 10.0.0.1 -> "
+      "refused_address, never contacted",
+      client=SRV("imaps"), hosts={"mail": H(a=["10.0.0.1"])}),
 ]

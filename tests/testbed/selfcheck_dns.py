@@ -270,6 +270,11 @@ class Checker:
                 for ep in h["endpoints"]:
                     if ep["refused"]:
                         allowed_foreign.add(ep["ip"])
+            for svc in (t.get("client") or {}).values():
+                for tg in svc["targets"]:
+                    for ep in tg["endpoints"]:
+                        if ep["refused"]:
+                            allowed_foreign.add(ep["ip"])
             sts = t.get("mta_sts") or {}
             if sts.get("host_refused"):
                 allowed_foreign.update(sts["host_addresses"])

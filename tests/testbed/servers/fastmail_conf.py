@@ -13,8 +13,9 @@ address that records its connections. Scope `population` (the default of
 (127.32.0.0/11: self-hosted, provider and MTA-STS endpoints), so every
 scenario endpoint stays with mailserver.py as before; scope `all` gives it
 every supported entry. Everything else (hostile modes, TLS alert / reset /
-slow, trickled bodies, proxies, IPv6, recorded addresses) is
-mailserver.py's.
+slow, trickled bodies, proxies, IPv6, recorded addresses, and every mail
+client entry of servers.json's "client" list: submission, IMAP, POP3) is
+mailserver.py's, and so is every address one of those uses.
 
 The replies are rendered here by mailserver.py's own functions
 (smtp_replies, entry_body, http_head), so both servers send the same bytes
@@ -65,7 +66,11 @@ def _ipv4(addr):
 
 
 def supported(kind, e, record=()):
-    """True if fastmail.c has every behaviour entry e asks for."""
+    """True if fastmail.c has every behaviour entry e asks for. Never a
+    mail client entry (kind "client", or any entry with a `service`): IMAP,
+    POP3 and implicit TLS are mailserver.py's."""
+    if kind not in ("smtp", "https") or "service" in e:
+        return False
     a = _ipv4(e.get("addr", ""))
     if a is None or str(a) in record or e.get("record_connections"):
         return False
@@ -100,7 +105,7 @@ def split(obj, scope="population"):
             (fast[kind] if mine(kind, e) else rest[kind]).append(e)
     # An address is served by one process only: an address with entries
     # on both sides (another port) goes wholly to mailserver.py.
-    py_addrs = {e["addr"] for k in ("smtp", "https") for e in rest[k]}
+    py_addrs = {e["addr"] for k in ("smtp", "https", "client") for e in rest.get(k, [])}
     for kind in ("smtp", "https"):
         keep = []
         for e in fast[kind]:
@@ -114,7 +119,7 @@ def python_listen(rest):
     wildcard: each IPv4 address of its entries, the recorded ones and
     Postfix's, and the IPv6 wildcard (fastmail has no IPv6)."""
     addrs = set()
-    for kind in ("smtp", "https"):
+    for kind in ("smtp", "https", "client"):
         for e in rest.get(kind, []):
             addrs.add(mailserver.norm_addr(e["addr"]))
     addrs.update(mailserver.norm_addr(a) for a in rest.get("record_connections", []))

@@ -82,13 +82,15 @@ class Config:
         with open(servers or os.path.join(directory, "servers.json")) as f:
             data = json.load(f)
         self.dir = directory
-        self.smtp, self.https = {}, {}
+        self.smtp, self.https, self.client = {}, {}, {}
         self.ports = {25: "smtp", 443: "https"}
         for kind, table, port in (("smtp", self.smtp, 25),
-                                  ("https", self.https, 443)):
+                                  ("https", self.https, 443),
+                                  ("client", self.client, None)):
             for e in data.get(kind, []):
                 e = dict(e)
-                e.setdefault("port", port)
+                if port is not None:
+                    e.setdefault("port", port)
                 table[(norm_addr(e["addr"]), int(e["port"]))] = e
                 self.ports.setdefault(int(e["port"]), kind)
         # The private Postfix (tests/testbed/postfix.py) listens on
@@ -108,7 +110,8 @@ class Config:
         self._ctx = {}
         self._bodies = {}
         # Load every certificate once, at start (PEM parsing is slow).
-        for e in list(self.smtp.values()) + list(self.https.values()):
+        for e in list(self.smtp.values()) + list(self.https.values()) + \
+                list(self.client.values()):
             if e.get("tls"):
                 self.context(e["tls"])
         for e in self.https.values():
@@ -121,6 +124,9 @@ class Config:
         e = self.https.get((addr, port))
         if e is not None:
             return "https", e
+        e = self.client.get((addr, port))
+        if e is not None:
+            return "client", e
         return None, None
 
     def context(self, tls):
@@ -306,6 +312,8 @@ class Server:
                 conn["stage"] = "no_entry"
             elif kind == "smtp":
                 await self._smtp(reader, writer, e, conn)
+            elif kind == "client":
+                await self._client(reader, writer, e, conn)
             else:
                 await self._https(reader, writer, e, conn)
         except TlsAborted:
@@ -352,7 +360,8 @@ class Server:
             if not data:
                 return
 
-    async def _smtp(self, reader, writer, e, conn):
+    async def _smtp(self, reader, writer, e, conn, tls_on=False):
+        """tls_on: the session already runs inside TLS (submissions)."""
         mode = e.get("mode", "normal")
         host = e.get("host") or "mx.testbed.invalid"
         conn["mode"] = mode
@@ -408,7 +417,6 @@ class Server:
         if code is not None and code != "220":
             await self._rejecting(reader, writer, code, conn)
             return
-        tls_on = False
         while True:
             line = await self._readline(reader)
             if line is None:
@@ -594,6 +602,190 @@ class Server:
             sent += len(chunk)
         writer.transport.abort()
 
+    # ------------------------------------------------- client ports (M12)
+
+    async def _client(self, reader, writer, e, conn):
+        """A mail client service (servers.json "client"): the protocol and
+        the TLS mode come from e["service"], never from the port."""
+        svc = e["service"]
+        proto, tlsmode = CLIENT_SERVICES[svc]
+        mode = e.get("mode", "normal")
+        conn["service"], conn["mode"] = svc, mode
+        if mode == "reset":
+            sock = writer.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                            struct.pack("ii", 1, 0))
+            writer.transport.abort()
+            conn["stage"] = "reset"
+            return
+        tls_on = tlsmode == "implicit"
+        if tls_on:
+            if not e.get("tls"):
+                # FIN at once, then read and discard: the client's
+                # ClientHello left unread would turn the FIN into an RST
+                # ("eof" would become "reset" by timing).
+                conn["stage"] = "no_cert"
+                if writer.can_write_eof():
+                    writer.write_eof()
+                await self._hold(reader)
+                return
+            await self._start_tls(reader, writer, e, conn)
+            conn["stage"] = "tls"
+        if proto == "smtp":
+            e = dict(e)
+            e.setdefault("ehlo", SUBMISSION_EHLO[tlsmode])
+            await self._smtp(reader, writer, e, conn, tls_on=tls_on)
+            return
+        if mode == "silent":
+            conn["stage"] += "/silent"
+            await self._hold(reader)
+            return
+        if mode == "garbage":
+            rnd = random.Random(conn["addr"])
+            writer.write(bytes(rnd.getrandbits(8) for _ in range(2048)))
+            await writer.drain()
+            conn["stage"] += "/garbage"
+            await self._hold(reader)
+            return
+        if proto == "imap":
+            await self._imap(reader, writer, e, conn, tls_on)
+        else:
+            await self._pop3(reader, writer, e, conn, tls_on)
+
+    async def _client_starttls(self, reader, writer, e, conn, out):
+        """Send the OK to STARTTLS/STLS (with any injected plaintext in the
+        same write), then the handshake; False when the entry has no
+        certificate (FIN after the OK, as for SMTP)."""
+        inj = e.get("inject_after_starttls")
+        if inj:
+            out += inj.encode() if isinstance(inj, str) else inj
+        writer.write(out)
+        if not e.get("tls"):
+            await writer.drain()
+            if writer.can_write_eof():
+                writer.write_eof()
+            conn["stage"] = "starttls/no_cert"
+            await self._hold(reader)
+            return False
+        await self._start_tls(reader, writer, e, conn)
+        conn["stage"] = "tls"
+        return True
+
+    async def _imap(self, reader, writer, e, conn, tls_on):
+        host = e.get("host") or "mail.testbed.invalid"
+        tlsmode = "implicit" if tls_on else "starttls"
+        greeting = client_greeting("imap", e, tlsmode)
+        writer.write(self._lines(greeting, host))
+        await writer.drain()
+        conn["stage"] = "greeting"
+        first = greeting[0].upper()
+        if first.startswith("* BYE"):
+            writer.close()
+            return
+        preauth = first.startswith("* PREAUTH")
+        caps = client_caps("imap", e, tlsmode)
+        while True:
+            line = await self._readline(reader)
+            if line is None or line == b"\x00TOOLONG":
+                return
+            parts = line.decode("latin-1").split()
+            if len(parts) < 2:
+                writer.write(b"* BAD missing tag or command\r\n")
+                await writer.drain()
+                continue
+            tag, cmd = parts[0], parts[1].upper()
+            if cmd == "CAPABILITY":
+                reply = e.get("capability_reply")
+                if reply and not reply.upper().startswith("OK"):
+                    out = "%s %s\r\n" % (tag, reply)
+                else:
+                    out = "* CAPABILITY %s\r\n%s OK CAPABILITY completed\r\n" % (
+                        " ".join(caps), tag)
+                writer.write(out.encode())
+            elif cmd == "STARTTLS":
+                if tls_on or preauth or "STARTTLS" not in [c.upper() for c in caps]:
+                    writer.write(b"%s BAD STARTTLS not allowed now\r\n" % tag.encode())
+                    await writer.drain()
+                    continue
+                conn["stage"] = "starttls"
+                reply = e.get("starttls_reply", "OK Begin TLS negotiation now")
+                out = ("%s %s\r\n" % (tag, reply)).encode()
+                if not reply.upper().startswith("OK"):
+                    writer.write(out)
+                    await writer.drain()
+                    continue
+                if not await self._client_starttls(reader, writer, e, conn, out):
+                    return
+                tls_on = True
+                caps = [c for c in caps if c.upper() not in ("STARTTLS", "LOGINDISABLED")]
+                if "AUTH=PLAIN" not in caps:
+                    caps.append("AUTH=PLAIN")
+                continue
+            elif cmd == "LOGOUT":
+                writer.write(("* BYE logging out\r\n%s OK LOGOUT completed\r\n" % tag).encode())
+                await writer.drain()
+                conn["stage"] += "/logout"
+                writer.close()
+                return
+            elif cmd == "NOOP":
+                writer.write(("%s OK NOOP completed\r\n" % tag).encode())
+            else:
+                writer.write(("%s BAD command unknown or not allowed\r\n" % tag).encode())
+            await writer.drain()
+
+    async def _pop3(self, reader, writer, e, conn, tls_on):
+        host = e.get("host") or "mail.testbed.invalid"
+        tlsmode = "implicit" if tls_on else "starttls"
+        greeting = client_greeting("pop3", e, tlsmode)
+        writer.write(self._lines(greeting, host))
+        await writer.drain()
+        conn["stage"] = "greeting"
+        if greeting[0].upper().startswith("-ERR"):
+            writer.close()
+            return
+        caps = client_caps("pop3", e, tlsmode)
+        while True:
+            line = await self._readline(reader)
+            if line is None or line == b"\x00TOOLONG":
+                return
+            cmd = line.decode("latin-1").strip().upper()
+            if cmd == "CAPA":
+                reply = e.get("capability_reply")
+                if reply and not reply.startswith("+OK"):
+                    out = reply + "\r\n"
+                else:
+                    out = "+OK Capability list follows\r\n" + "".join(
+                        c + "\r\n" for c in caps) + ".\r\n"
+                writer.write(out.encode())
+            elif cmd == "STLS":
+                if tls_on or "STLS" not in [c.upper() for c in caps]:
+                    writer.write(b"-ERR STLS not allowed now\r\n")
+                    await writer.drain()
+                    continue
+                conn["stage"] = "starttls"
+                reply = e.get("starttls_reply", "+OK Begin TLS negotiation")
+                out = (reply + "\r\n").encode()
+                if not reply.startswith("+OK"):
+                    writer.write(out)
+                    await writer.drain()
+                    continue
+                if not await self._client_starttls(reader, writer, e, conn, out):
+                    return
+                tls_on = True
+                caps = [c for c in caps if c.upper() != "STLS"]
+                continue
+            elif cmd == "QUIT":
+                writer.write(b"+OK bye\r\n")
+                await writer.drain()
+                conn["stage"] += "/quit"
+                writer.close()
+                return
+            elif cmd == "NOOP":
+                writer.write(b"+OK\r\n")
+            else:
+                writer.write(b"-ERR unknown command\r\n")
+            await writer.drain()
+
     # ------------------------------------------------------------ HTTPS
 
     async def _https(self, reader, writer, e, conn):
@@ -678,6 +870,55 @@ def smtp_replies(e):
         "starttls": out,
         "starttls_220": ok,
     }
+
+
+# ------------------------------------------------------------ client ports
+# The mail client services (M12): service -> (protocol, TLS mode). The
+# protocol and TLS mode come from the service, never from the port.
+CLIENT_SERVICES = {
+    "submissions": ("smtp", "implicit"), "submission": ("smtp", "starttls"),
+    "imaps": ("imap", "implicit"), "imap": ("imap", "starttls"),
+    "pop3s": ("pop3", "implicit"), "pop3": ("pop3", "starttls"),
+}
+# Defaults of a client entry (by TLS mode); tests/testbed/build.py derives
+# the truth from these same definitions.
+IMAP_CAPS = {"starttls": ["IMAP4rev1", "STARTTLS", "LOGINDISABLED"],
+             "implicit": ["IMAP4rev1", "AUTH=PLAIN"]}
+POP3_CAPS = {"starttls": ["TOP", "UIDL", "USER", "STLS"],
+             "implicit": ["TOP", "UIDL", "USER"]}
+SUBMISSION_EHLO = {"starttls": ["250-<host>", "250-PIPELINING", "250-STARTTLS",
+                                "250 8BITMIME"],
+                   "implicit": ["250-<host>", "250-PIPELINING", "250-AUTH PLAIN",
+                                "250 8BITMIME"]}
+
+
+def client_caps(proto, e, tlsmode):
+    """The capability list a client entry announces before any STARTTLS
+    (IMAP CAPABILITY, POP3 CAPA; SMTP: the EHLO lines)."""
+    if proto == "imap":
+        return list(e.get("capabilities", IMAP_CAPS[tlsmode]))
+    if proto == "pop3":
+        return list(e.get("capabilities", POP3_CAPS[tlsmode]))
+    return list(e.get("ehlo", SUBMISSION_EHLO[tlsmode]))
+
+
+def client_greeting(proto, e, tlsmode):
+    """The greeting line(s) of a client entry, `<host>` not yet replaced:
+    SMTP `banner`; IMAP `greeting` (default `* OK ...`, with a
+    `[CAPABILITY ...]` response code when `greeting_capability`); POP3
+    `greeting` (default `+OK ...`)."""
+    if proto == "smtp":
+        return list(e.get("banner", ["220 <host> ESMTP testbed"]))
+    if proto == "imap":
+        g = e.get("greeting")
+        if g is None:
+            g = "* OK <host> IMAP4rev1 testbed ready"
+            if e.get("greeting_capability"):
+                g = "* OK [CAPABILITY %s] <host> ready" % " ".join(
+                    client_caps(proto, e, tlsmode))
+        return [g]
+    return [e.get("greeting", "+OK <host> POP3 testbed ready")]
+
 
 
 def http_headers(e):

@@ -188,14 +188,59 @@ def build(d, with_postfix=False):
     H("sts_gzip", body=policy, content_encoding="gzip")
     H("sts_500", status=500, body="oops\n")
 
+    # Mail client services (servers.json "client"; INTERFACE.md, Additions)
+    client = []
+
+    def C(scen, service, port, host=None, spec=None, tlskw=None, addr=None, **kw):
+        host = host or scen + ".mail.test"
+        e = {"addr": addr or a(), "port": port, "service": service, "scenario": scen,
+             "host": host, "tls": tls(host, spec, **(tlskw or {}))}
+        e.update(kw)
+        client.append(e)
+        return e
+
+    both = C("c_imap", "imap", 143)
+    C("c_pop3_same_addr", "pop3", 110, addr=both["addr"], host=both["host"])
+    C("c_imaps", "imaps", 993)
+    C("c_imaps_10993", "imaps", 10993)
+    C("c_pop3s", "pop3s", 995)
+    C("c_submission", "submission", 587)
+    C("c_submissions", "submissions", 465)
+    C("c_imap_greeting_caps", "imap", 143, greeting_capability=True)
+    C("c_imap_no_starttls", "imap", 143, capabilities=["IMAP4rev1", "AUTH=PLAIN"])
+    C("c_imap_refused", "imap", 143, starttls_reply="NO [UNAVAILABLE] no TLS")
+    C("c_imap_cap_bad", "imap", 143, capability_reply="BAD not now")
+    C("c_imap_inject", "imap", 143, inject_after_starttls="* OK injected\r\n")
+    C("c_imap_garbage", "imap", 143, mode="garbage")
+    C("c_imaps_garbage", "imaps", 993, mode="garbage")
+    C("c_imap_bye", "imap", 143, greeting="* BYE <host> go away")
+    C("c_imap_preauth", "imap", 143, greeting="* PREAUTH <host> hello")
+    C("c_imap_silent", "imap", 143, mode="silent")
+    C("c_imaps_silent", "imaps", 993, mode="silent")
+    C("c_imaps_alert", "imaps", 993, tlskw={"alert": True})
+    C("c_imaps_reset", "imaps", 993, mode="reset")
+    C("c_imap_tls_reset", "imap", 143, tlskw={"reset": True})
+    C("c_pop3_no_stls", "pop3", 110, capabilities=["TOP", "USER"])
+    C("c_pop3_refused", "pop3", 110, starttls_reply="-ERR not now")
+    C("c_pop3_capa_err", "pop3", 110, capability_reply="-ERR no CAPA")
+    C("c_pop3_inject", "pop3", 110, inject_after_starttls="+OK injected\r\n")
+    C("c_pop3_err", "pop3", 110, greeting="-ERR <host> unavailable")
+    C("c_submission_no_starttls", "submission", 587,
+      ehlo=["250-<host>", "250 8BITMIME"])
+    C("c_submission_refused", "submission", 587,
+      starttls_reply=["502 5.5.1 command not implemented"])
+    nocert = C("c_imaps_no_cert", "imaps", 993)
+    del nocert["tls"]
+
     refused = a()
     noentry = a()
-    conf = {"smtp": smtp, "https": https, "record_connections": [refused]}
+    conf = {"smtp": smtp, "https": https, "client": client,
+            "record_connections": [refused]}
     if with_postfix:
         conf["postfix"] = {"addr": "127.77.200.1", "host": "postfix.mx.test"}
     with open(os.path.join(d, "servers.json"), "w") as f:
         json.dump(conf, f, indent=1)
-    return pki, {e["scenario"]: e for e in smtp + https}, refused, noentry
+    return pki, {e["scenario"]: e for e in smtp + https + client}, refused, noentry
 
 
 def start_server(d, extra=()):
@@ -581,6 +626,293 @@ def all_checks(ck, refused, noentry, d):
     ck.run("sts_500", sts_500)
 
 
+def client_checks(ck):
+    """Mail client services (servers.json "client"): IMAP, POP3 and
+    submission, with STARTTLS/STLS and implicit TLS, and their defects."""
+    P = ck.pki
+
+    def ctx():
+        return client_ctx(P.ca_file)
+
+    def conn(e, timeout=5.0):
+        return Conn(e["addr"], e["port"], timeout)
+
+    def tagged(c, tag, text):
+        """Send an IMAP command; (untagged lines, tagged line)."""
+        c.sock.sendall(("%s %s\r\n" % (tag, text)).encode())
+        untagged = []
+        while True:
+            ln = c.line()
+            if ln.startswith(tag + " "):
+                return untagged, ln
+            untagged.append(ln)
+
+    def pop(c, text, multi=False):
+        c.sock.sendall(text.encode() + b"\r\n")
+        first = c.line()
+        lines = [first]
+        if multi and first.startswith("+OK"):
+            while lines[-1] != ".":
+                lines.append(c.line())
+        return lines
+
+    def closed(c):
+        try:
+            return c.sock.recv(1) == b""
+        except ConnectionResetError:
+            return True
+
+    def imap_caps(lines):
+        return [w.upper() for ln in lines if ln.upper().startswith("* CAPABILITY")
+                for w in ln.split()[2:]]
+
+    def imap_starttls(e, inject=None):
+        c = conn(e)
+        g = c.line()
+        assert g.startswith("* OK"), g
+        u, t = tagged(c, "a1", "CAPABILITY")
+        assert t.startswith("a1 OK") and "STARTTLS" in imap_caps(u), (u, t)
+        u, t = tagged(c, "a2", "STARTTLS")
+        assert t.startswith("a2 OK") and not u, (u, t)
+        if inject:
+            assert c.line() == inject
+        s = c.starttls(ctx(), e["host"])
+        u, t = tagged(c, "a3", "CAPABILITY")
+        caps = imap_caps(u)
+        assert "STARTTLS" not in caps and "AUTH=PLAIN" in caps, caps
+        u, t = tagged(c, "a4", "LOGOUT")
+        assert u[0].startswith("* BYE") and t.startswith("a4 OK"), (u, t)
+        assert closed(c)
+        v = s.version()
+        c.close()
+        return v
+    ck.run("c_imap", imap_starttls)
+    ck.run("c_imap_inject", lambda e: imap_starttls(e, "* OK injected"))
+
+    def greeting_caps(e):
+        c = conn(e)
+        g = c.line()
+        assert g.startswith("* OK [CAPABILITY ") and "STARTTLS" in g.upper(), g
+        u, t = tagged(c, "a2", "STARTTLS")
+        assert t.startswith("a2 OK"), t
+        c.starttls(ctx(), e["host"])
+        tagged(c, "a3", "LOGOUT")
+        c.close()
+    ck.run("c_imap_greeting_caps", greeting_caps)
+
+    def implicit(e, first, quit):
+        c = conn(e)
+        s = c.starttls(ctx(), e["host"])
+        g = c.line()
+        assert g.startswith(first), g
+        quit(c)
+        v = s.version()
+        c.close()
+        return v
+
+    def imap_logout(c):
+        u, t = tagged(c, "a1", "CAPABILITY")
+        assert t.startswith("a1 OK") and "STARTTLS" not in imap_caps(u), (u, t)
+        u, t = tagged(c, "a2", "LOGOUT")
+        assert t.startswith("a2 OK"), t
+
+    def pop_quit(c):
+        r = pop(c, "CAPA", multi=True)
+        assert r[0].startswith("+OK") and "STLS" not in r, r
+        assert pop(c, "QUIT")[0].startswith("+OK")
+
+    def smtp_quit(c):
+        r = c.cmd("EHLO client.test")
+        assert r[0].startswith("250") and not any("STARTTLS" in l.upper() for l in r), r
+        assert c.cmd("STARTTLS")[0].startswith("503")
+        assert c.cmd("QUIT")[0].startswith("221")
+    ck.run("c_imaps", lambda e: implicit(e, "* OK", imap_logout))
+    ck.run("c_imaps_10993", lambda e: implicit(e, "* OK", imap_logout))
+    ck.run("c_pop3s", lambda e: implicit(e, "+OK", pop_quit))
+    ck.run("c_submissions", lambda e: implicit(e, "220", smtp_quit))
+
+    def pop3_stls(e, inject=None):
+        c = conn(e)
+        assert c.line().startswith("+OK")
+        r = pop(c, "CAPA", multi=True)
+        assert r[0].startswith("+OK") and "STLS" in r, r
+        assert pop(c, "STLS")[0].startswith("+OK")
+        if inject:
+            assert c.line() == inject
+        c.starttls(ctx(), e["host"])
+        r = pop(c, "CAPA", multi=True)
+        assert "STLS" not in r, r
+        assert pop(c, "QUIT")[0].startswith("+OK")
+        c.close()
+    ck.run("c_pop3_same_addr", pop3_stls)
+    ck.run("c_pop3_inject", lambda e: pop3_stls(e, "+OK injected"))
+
+    def submission(e):
+        c = conn(e)
+        assert c.reply()[0].startswith("220")
+        r = c.cmd("EHLO client.test")
+        assert any(l[4:].upper() == "STARTTLS" for l in r), r
+        assert c.cmd("STARTTLS")[0].startswith("220")
+        c.starttls(ctx(), e["host"])
+        assert c.cmd("QUIT")[0].startswith("221")
+        c.close()
+    ck.run("c_submission", submission)
+
+    def imap_no_starttls(e):
+        c = conn(e)
+        c.line()
+        u, t = tagged(c, "a1", "CAPABILITY")
+        assert "STARTTLS" not in imap_caps(u), u
+        u, t = tagged(c, "a2", "STARTTLS")
+        assert t.startswith("a2 BAD"), t
+        tagged(c, "a3", "LOGOUT")
+        c.close()
+    ck.run("c_imap_no_starttls", imap_no_starttls)
+
+    def imap_refused(e):
+        c = conn(e)
+        c.line()
+        u, t = tagged(c, "a1", "CAPABILITY")
+        assert "STARTTLS" in imap_caps(u), u
+        u, t = tagged(c, "a2", "STARTTLS")
+        assert t.startswith("a2 NO"), t
+        tagged(c, "a3", "LOGOUT")
+        c.close()
+    ck.run("c_imap_refused", imap_refused)
+
+    def imap_cap_bad(e):
+        c = conn(e)
+        c.line()
+        u, t = tagged(c, "a1", "CAPABILITY")
+        assert t.startswith("a1 BAD") and not u, (u, t)
+        c.close()
+    ck.run("c_imap_cap_bad", imap_cap_bad)
+
+    def garbage(e, implicit_tls=False):
+        c = conn(e)
+        if implicit_tls:
+            c.starttls(ctx(), e["host"])
+        data = c.recv_some()
+        assert not data.startswith((b"* ", b"+OK", b"220")), data[:20]
+        c.close()
+    ck.run("c_imap_garbage", garbage)
+    ck.run("c_imaps_garbage", lambda e: garbage(e, True))
+
+    def greeting_then_close(e, want):
+        c = conn(e)
+        g = c.line()
+        assert g.startswith(want), g
+        assert closed(c)
+        c.close()
+    ck.run("c_imap_bye", lambda e: greeting_then_close(e, "* BYE"))
+    ck.run("c_pop3_err", lambda e: greeting_then_close(e, "-ERR"))
+
+    def preauth(e):
+        c = conn(e)
+        assert c.line().startswith("* PREAUTH")
+        u, t = tagged(c, "a1", "STARTTLS")
+        assert t.startswith("a1 BAD"), t
+        u, t = tagged(c, "a2", "LOGOUT")
+        assert t.startswith("a2 OK"), t
+        c.close()
+    ck.run("c_imap_preauth", preauth)
+
+    def silent(e, implicit_tls=False):
+        c = conn(e, timeout=0.3)
+        if implicit_tls:
+            c.starttls(ctx(), e["host"])     # the handshake completes
+        try:
+            c.recv_some()
+        except (socket.timeout, TimeoutError):
+            c.close()
+            return
+        raise AssertionError("silent server sent something")
+    ck.run("c_imap_silent", silent)
+    ck.run("c_imaps_silent", lambda e: silent(e, True))
+
+    def handshake_fails(e, want):
+        c = conn(e)
+        try:
+            c.starttls(ctx(), e["host"])
+        except (ssl.SSLError, ConnectionResetError, ssl.SSLEOFError) as ex:
+            assert want in type(ex).__name__ + str(ex).upper(), ex
+            c.close()
+            return
+        raise AssertionError("handshake succeeded")
+    ck.run("c_imaps_alert", lambda e: handshake_fails(e, "HANDSHAKE_FAILURE"))
+    ck.run("c_imaps_no_cert", lambda e: handshake_fails(e, "EOF"))
+
+    def reset(e):
+        # The RST may come before connect() has returned under load (a
+        # socket with a timeout connects non-blocking, then reads SO_ERROR).
+        try:
+            c = conn(e)
+        except ConnectionResetError:
+            return
+        try:
+            d = c.sock.recv(10)
+        except ConnectionResetError:
+            c.close()
+            return
+        raise AssertionError("no reset: %r" % d)
+    ck.run("c_imaps_reset", reset)
+
+    def imap_tls_reset(e):
+        c = conn(e)
+        c.line()
+        u, t = tagged(c, "a2", "STARTTLS")
+        assert t.startswith("a2 OK"), t
+        try:
+            c.starttls(ctx(), e["host"])
+        except (ConnectionResetError, ssl.SSLError):
+            c.close()
+            return
+        raise AssertionError("handshake succeeded")
+    ck.run("c_imap_tls_reset", imap_tls_reset)
+
+    def pop_no_stls(e):
+        c = conn(e)
+        c.line()
+        r = pop(c, "CAPA", multi=True)
+        assert "STLS" not in r, r
+        assert pop(c, "STLS")[0].startswith("-ERR")
+        assert pop(c, "QUIT")[0].startswith("+OK")
+        c.close()
+    ck.run("c_pop3_no_stls", pop_no_stls)
+
+    def pop_refused(e):
+        c = conn(e)
+        c.line()
+        r = pop(c, "CAPA", multi=True)
+        assert "STLS" in r, r
+        assert pop(c, "STLS") == ["-ERR not now"]
+        c.close()
+    ck.run("c_pop3_refused", pop_refused)
+
+    def pop_capa_err(e):
+        c = conn(e)
+        c.line()
+        assert pop(c, "CAPA", multi=True) == ["-ERR no CAPA"]
+        c.close()
+    ck.run("c_pop3_capa_err", pop_capa_err)
+
+    def sub_no_starttls(e):
+        c = conn(e)
+        c.reply()
+        r = c.cmd("EHLO x")
+        assert not any("STARTTLS" in l for l in r), r
+        c.close()
+    ck.run("c_submission_no_starttls", sub_no_starttls)
+
+    def sub_refused(e):
+        c = conn(e)
+        c.reply()
+        c.cmd("EHLO x")
+        assert c.cmd("STARTTLS")[0].startswith("502")
+        c.close()
+    ck.run("c_submission_refused", sub_refused)
+
+
 def cpu_seconds(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -645,6 +977,7 @@ def main():
     try:
         ck = Checks(pki, S, d)
         all_checks(ck, refused, noentry, d)
+        client_checks(ck)
         if args.postfix:
             import postfix
             t = time.monotonic()
