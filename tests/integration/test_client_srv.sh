@@ -101,6 +101,11 @@ sql "SELECT c.name || ': ' || round(avg(d.dns_queries), 2) || ' per domain, ' ||
 
 echo "== the report's Mail client ports section"
 "$MXCRAWL" report --campaign srv --format json >"$TEST_WORK/report.json"
+"$MXCRAWL" report --campaign srv >"$TEST_WORK/report.txt"
+sed -n '/^Mail client ports/,/^Change since\|^How this was measured/p' "$TEST_WORK/report.txt" \
+	>"$TEST_WORK/section.txt"
+grep -q "imaps: offered" "$TEST_WORK/section.txt" || fail "no Mail client ports section in the text report"
+cat "$TEST_WORK/section.txt"
 "$PY" - "$TESTBED_TRUTH" "$TEST_WORK/report.json" <<'PYEOF' || fail "report figures differ from the truth"
 import json, sys
 truth = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
