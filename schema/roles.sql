@@ -96,6 +96,7 @@ BEGIN
         'certificate', 'endpoint', 'domain_endpoint', 'endpoint_claim',
         'zstd_dict', 'handshake_record',
         'domain_mta_sts', 'domain_tlsrpt',
+        'client_srv', 'client_srv_target',
         'judgement_set', 'endpoint_judgement', 'domain_endpoint_judgement',
         'domain_mx_judgement']
     LOOP

@@ -130,6 +130,9 @@ static const struct col dom_top[] = {
 static const struct col dom_top2[] = {
 	{ "dns_queries", K_NUM, "d.dns_queries" },
 	{ "elapsed_ms", K_NUM, "d.elapsed_ms" },
+	/* M12's SRV discovery (schema/028): one function the view calls
+	 * too, so both build the same object; null without client rows. */
+	{ "client", K_JSON, "export_client(d.campaign_id, d.target_id)" },
 };
 
 /* The domain's own answers come from the query stream (its rows of

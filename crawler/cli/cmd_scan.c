@@ -76,6 +76,12 @@ static const char usage[] =
     "                     comma lists too; e.g. 127.0.0.0/8 for a testbed)\n"
     "  --blocklist FILE   CIDRs, addresses and domains never to contact\n"
     "  --no-smtp          DNS stage only: no SMTP, no MTA-STS policy fetch\n"
+    "  --client-ports M   mail client ports (submission, IMAP, POP3): srv\n"
+    "                     (default) asks the six RFC 6186/8314 SRV records\n"
+    "                     of each domain, their targets' addresses and, on\n"
+    "                     a secure path, TLSA (six more questions per\n"
+    "                     domain; nothing is contacted yet); none: not\n"
+    "                     asked\n"
     "  --ehlo-name NAME   EHLO name (default: mxcrawl.<host name>)\n"
     "  --per-ip N         concurrent SMTP probes per address, whole process,\n"
     "                     shared by all workers; more wait in turn (default 4;\n"
@@ -112,7 +118,12 @@ static const char usage[] =
     "is written then.\n" USAGE_EXIT_COMMON;
 
 /* Options of this command only. */
-enum { OPT_ALLOW_UNVALIDATED = 3000, OPT_ENDPOINT_CACHE, OPT_DNS_INFLIGHT };
+enum {
+	OPT_ALLOW_UNVALIDATED = 3000,
+	OPT_ENDPOINT_CACHE,
+	OPT_DNS_INFLIGHT,
+	OPT_CLIENT_PORTS
+};
 
 struct import_ctx {
 	const char *path;
@@ -640,6 +651,9 @@ static char *provenance_json(const struct run_facts *f)
 	jstr(&b, "ehlo_name", sc->ehlo_name);
 	jkey(&b, "mx_cap");
 	jbuf_printf(&b, "%d", PROBE_MX_CAP);
+	jstr(&b, "client_ports", sc->client_srv ? "srv" : "none");
+	jkey(&b, "srv_cap");
+	jbuf_printf(&b, "%d", PROBE_SRV_CAP);
 	jkey(&b, "record_dict_samples");
 	jbuf_printf(&b, "%zu",
 		    sc->record_dict_samples ? sc->record_dict_samples
@@ -760,6 +774,7 @@ static int parse_options(int argc, char **argv, struct scan_opts *o)
 		{ "endpoint-cache", required_argument, NULL,
 		  OPT_ENDPOINT_CACHE },
 		{ "dns-inflight", required_argument, NULL, OPT_DNS_INFLIGHT },
+		{ "client-ports", required_argument, NULL, OPT_CLIENT_PORTS },
 		{ "root-hints", required_argument, NULL, CLI_OPT_ROOT_HINTS },
 		{ "trust-anchor", required_argument, NULL,
 		  CLI_OPT_TRUST_ANCHOR },
@@ -791,6 +806,7 @@ static int parse_options(int argc, char **argv, struct scan_opts *o)
 				      .max_inflight =
 					  RESOLVER_DEFAULT_INFLIGHT },
 			.smtp = true,
+			.client_srv = true,
 			.per_ip = 4,
 		},
 	};
@@ -913,6 +929,28 @@ static int parse_options(int argc, char **argv, struct scan_opts *o)
 			break;
 		case CLI_OPT_NO_SMTP:
 			o->sc.smtp = false;
+			break;
+		case OPT_CLIENT_PORTS:
+			/* "mx" (the client ports of the MX hosts) comes with
+			 * the client probes; until then it is refused rather
+			 * than silently ignored. */
+			if (strcmp(optarg, "srv") == 0) {
+				o->sc.client_srv = true;
+			} else if (strcmp(optarg, "none") == 0) {
+				o->sc.client_srv = false;
+			} else if (strcmp(optarg, "mx") == 0) {
+				cli_usage_error("scan",
+						"--client-ports mx is not "
+						"implemented yet (use srv "
+						"or none)");
+				goto usage;
+			} else {
+				cli_usage_error("scan",
+						"--client-ports: '%s' is not "
+						"none or srv",
+						optarg);
+				goto usage;
+			}
 			break;
 		case CLI_OPT_PER_IP:
 			if ((v = cli_parse_long("scan", "--per-ip", optarg, 0,

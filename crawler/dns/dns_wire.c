@@ -98,6 +98,8 @@ const char *dns_type_str(uint16_t type)
 		return "TXT";
 	case DNS_TYPE_AAAA:
 		return "AAAA";
+	case DNS_TYPE_SRV:
+		return "SRV";
 	case DNS_TYPE_DNAME:
 		return "DNAME";
 	case DNS_TYPE_OPT:
@@ -833,6 +835,23 @@ enum dns_rc dns_rr_tlsa(const uint8_t *pkt, size_t len, const struct dns_rr *rr,
 	out->mtype = dns_cursor_u8(&c);
 	out->data_len = dns_cursor_left(&c);
 	out->data = dns_cursor_bytes(&c, out->data_len);
+	return rdata_close(&c);
+}
+
+enum dns_rc dns_rr_srv(const uint8_t *pkt, size_t len, const struct dns_rr *rr,
+		       struct dns_srv *out)
+{
+	struct dns_cursor c;
+	enum dns_rc rc = rdata_open(pkt, len, rr, DNS_TYPE_SRV, &c);
+
+	if (rc != DNS_OK)
+		return rc;
+	out->priority = dns_cursor_u16(&c);
+	out->weight = dns_cursor_u16(&c);
+	out->port = dns_cursor_u16(&c);
+	/* Compressed or not (see dns_wire.h); the cursor ends at RDATA's
+	 * end, so the target's own bytes cannot run past it. */
+	dns_name_read(&c, out->target, sizeof out->target);
 	return rdata_close(&c);
 }
 

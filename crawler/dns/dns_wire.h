@@ -70,6 +70,7 @@ enum {
 	DNS_TYPE_MX = 15,
 	DNS_TYPE_TXT = 16,
 	DNS_TYPE_AAAA = 28,
+	DNS_TYPE_SRV = 33,
 	DNS_TYPE_DNAME = 39,
 	DNS_TYPE_OPT = 41,
 	DNS_TYPE_DS = 43,
@@ -361,6 +362,24 @@ struct dns_tlsa {
 };
 enum dns_rc dns_rr_tlsa(const uint8_t *pkt, size_t len, const struct dns_rr *rr,
 			struct dns_tlsa *out);
+
+/*
+ * SRV (RFC 2782): priority, weight, port and the target host, "." when
+ * the service is decidedly not offered there (RFC 2782, RFC 6186 §3).
+ * RFC 2782 says the target is not compressed, but c-ares
+ * (ares_parse_srv_reply) and the common resolvers read it like any other
+ * name, and some servers compress it: a compressed target is accepted
+ * here too, under the same pointer rules as every name. The target must
+ * end exactly at the end of the RDATA.
+ */
+struct dns_srv {
+	uint16_t priority;
+	uint16_t weight;
+	uint16_t port;
+	char target[DNS_NAME_TEXT_MAX];
+};
+enum dns_rc dns_rr_srv(const uint8_t *pkt, size_t len, const struct dns_rr *rr,
+		       struct dns_srv *out);
 
 /* SOA (RFC 1035 §3.3.13): minimum is the negative-caching TTL bound. */
 struct dns_soa {

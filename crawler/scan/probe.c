@@ -43,6 +43,66 @@ enum query_kind {
 	Q_TLSA,
 	Q_STS_A, /* mta-sts.<domain>, when its TXT record is valid */
 	Q_STS_AAAA,
+	Q_SRV,	    /* _<service>._tcp.<domain>; host: the service */
+	Q_SRV_A,    /* A of an SRV target; host: in ctargets */
+	Q_SRV_AAAA, /* AAAA of an SRV target */
+	Q_SRV_TLSA, /* _<port>._tcp.<target>; host: in cports */
+};
+
+/*
+ * The mail client services of the M12 contract, in its order: the SRV
+ * owner is _<name>._tcp.<domain> (RFC 6186 §3, RFC 8314 §5.1). The
+ * protocol and TLS mode are the service's, whatever port a record gives.
+ */
+#define PROBE_SERVICES 6
+static const char *const service_names[PROBE_SERVICES] = {
+	"submissions", "submission", "imaps", "imap", "pop3s", "pop3",
+};
+
+/* No cport: the record's target is "." (nothing to resolve). */
+#define PROBE_NO_CPORT ((size_t)-1)
+
+/* One kept SRV record of a service. */
+struct srv_rec {
+	uint16_t priority, weight, port;
+	char *target;
+	size_t cport; /* in probe.cports, or PROBE_NO_CPORT */
+};
+
+/* What the SRV question of one service gave. */
+struct srv_service {
+	bool answered;
+	const char *outcome; /* resolver_outcome_str() */
+	int rcode;	     /* -1: no answer */
+	enum dnssec_status st;
+	enum dnssec_why why;
+	size_t n_ede;
+	uint16_t ede[DNS_MSG_MAX_EDE];
+	/* records | not_offered | none | dns_error (schema/028) */
+	const char *srv;
+	size_t count; /* SRV records at the owner */
+	size_t nrec;  /* kept, sorted */
+	struct srv_rec rec[PROBE_SRV_CAP];
+};
+
+/*
+ * A distinct (target, port) of the SRV records of a domain: where TLSA is
+ * asked (RFC 7673 §3: _<port>._tcp.<target>) and, in a later step, what
+ * is probed. Two services naming the same target and port share it.
+ */
+struct cport {
+	size_t target; /* in probe.ctargets */
+	uint16_t port;
+	/* An SRV RRset naming it is secure: the first condition of
+	 * RFC 7673 §3 (the target's addresses are the second). */
+	bool srv_secure;
+	bool tlsa_looked_up;
+	char *tlsa_name;
+	enum dnssec_status tlsa_st;
+	struct jbuf tlsa; /* COPY array elements of "u s m hex" */
+	size_t ntlsa;
+	struct verify_tlsa rec[VERIFY_MAX_TLSA]; /* data malloc'ed */
+	size_t nrec;
 };
 
 /* TXT records of one RRset read (more are ignored). */
@@ -117,6 +177,15 @@ struct probe {
 	/* Which address lookup of the policy host got no usable answer. */
 	bool sts_a_failed, sts_aaaa_failed;
 	struct rpt_facts rpt;
+
+	/* Mail client services (env->client_srv): the SRV answers, the
+	 * distinct targets (struct host, resolved like MX hosts; kept is
+	 * always true) and the distinct (target, port) pairs. */
+	struct srv_service srv[PROBE_SERVICES];
+	struct host *ctargets;
+	size_t nctargets, ctargets_cap;
+	struct cport *cports;
+	size_t ncports, cports_cap;
 };
 
 struct query {
@@ -131,6 +200,10 @@ static void query_send(struct probe *p, enum query_kind kind, size_t host,
 		       const char *qname, uint16_t qtype);
 static void sts_fetch_start(struct probe *p);
 static void work_returned(struct probe *p, enum probe_work w);
+static void write_client_rows(struct probe *p);
+static void client_free(struct probe *p);
+static bool client_buffers_failed(const struct probe *p,
+				  const struct jbuf **which);
 
 static void oom(struct probe *p)
 {
@@ -267,7 +340,8 @@ static void write_rrset(struct probe *p, const struct query *q,
 	for (size_t i = 0; msg && q->qtype != DNS_TYPE_TXT && i < msg->nrr;
 	     i++) {
 		const struct dns_rr *rr = &msg->rr[i];
-		char text[DNS_NAME_TEXT_MAX + 16];
+		/* "65535 65535 65535 " before the name */
+		char text[DNS_NAME_TEXT_MAX + 24];
 		if (rr->section != DNS_SECTION_ANSWER || rr->type != q->qtype ||
 		    strcmp(dns_rr_owner(msg, rr), end) != 0)
 			continue;
@@ -277,6 +351,13 @@ static void write_rrset(struct probe *p, const struct query *q,
 				continue;
 			snprintf(text, sizeof text, "%u %s", mx.preference,
 				 mx.exchange);
+			copy_array_text(&arr, text, strlen(text));
+		} else if (rr->type == DNS_TYPE_SRV) {
+			struct dns_srv srv;
+			if (dns_rr_srv(pkt, len, rr, &srv) != DNS_OK)
+				continue;
+			snprintf(text, sizeof text, "%u %u %u %s", srv.priority,
+				 srv.weight, srv.port, srv.target);
 			copy_array_text(&arr, text, strlen(text));
 		} else if (rr->type == DNS_TYPE_A) {
 			struct dns_a v4;
@@ -539,11 +620,11 @@ static void add_addresses(struct host *h, const struct query *q,
 	answer_addresses(a, q->qtype, end, h->addrs, &h->naddr, cap);
 }
 
-static void on_address(struct probe *p, const struct query *q,
-		       const struct resolver_answer *a)
+/* An A or AAAA answer about host h (an MX host or an SRV target). */
+static void host_address(struct probe *p, struct host *h, const struct query *q,
+			 const struct resolver_answer *a)
 {
-	struct host *h = &p->hosts[q->host];
-	bool v4 = q->kind == Q_A;
+	bool v4 = q->qtype == DNS_TYPE_A;
 	bool failed =
 	    a->rc != RESOLVER_OK || !a->msg || dnssec_failed(a->dnssec) ||
 	    (a->rcode != DNS_RCODE_NOERROR && a->rcode != DNS_RCODE_NXDOMAIN);
@@ -580,25 +661,38 @@ static void on_address(struct probe *p, const struct query *q,
 		}
 		add_addresses(h, q, a, end);
 	}
+}
+
+static void on_address(struct probe *p, const struct query *q,
+		       const struct resolver_answer *a)
+{
+	host_address(p, &p->hosts[q->host], q, a);
 	tlsa_maybe(p, q->host);
 }
 
-static void on_tlsa(struct probe *p, const struct query *q,
-		    const struct resolver_answer *a)
+/*
+ * Reads the TLSA answer of q into the caller's fields (an MX host's or an
+ * SRV target port's): where it was asked, its status, the records as COPY
+ * array elements and, up to VERIFY_MAX_TLSA, as records for DANE.
+ * Returns how many records the answer had.
+ */
+static size_t tlsa_answer(struct probe *p, const struct query *q,
+			  const struct resolver_answer *a, char **name,
+			  enum dnssec_status *st, struct jbuf *text,
+			  size_t *ntext, struct verify_tlsa *rec, size_t *nrec)
 {
-	struct host *h = &p->hosts[q->host];
 	size_t found = 0;
 
-	free(h->tlsa_name);
-	h->tlsa_name = strdup(q->qname);
-	if (!h->tlsa_name)
+	free(*name);
+	*name = strdup(q->qname);
+	if (!*name)
 		oom(p);
-	h->tlsa_st = a->dnssec;
-	jbuf_reset(&h->tlsa);
-	h->ntlsa = 0;
-	for (size_t i = 0; i < h->nrec; i++)
-		free((void *)h->rec[i].data);
-	h->nrec = 0;
+	*st = a->dnssec;
+	jbuf_reset(text);
+	*ntext = 0;
+	for (size_t i = 0; i < *nrec; i++)
+		free((void *)rec[i].data);
+	*nrec = 0;
 	if (a->rc == RESOLVER_OK && a->msg && a->rcode == DNS_RCODE_NOERROR &&
 	    !dnssec_failed(a->dnssec)) {
 		char buf[2][DNS_NAME_TEXT_MAX];
@@ -612,15 +706,15 @@ static void on_tlsa(struct probe *p, const struct query *q,
 			    strcmp(dns_rr_owner(a->msg, rr), end) != 0 ||
 			    dns_rr_tlsa(a->pkt, a->len, rr, &t) != DNS_OK)
 				continue;
-			if (h->ntlsa++)
-				jbuf_append(&h->tlsa, ",", 1);
+			if ((*ntext)++)
+				jbuf_append(text, ",", 1);
 			/* An array element in COPY text: "u s m hex". */
-			jbuf_printf(&h->tlsa, "\"%u %u %u ", t.usage,
-				    t.selector, t.mtype);
-			jbuf_hex(&h->tlsa, t.data, t.data_len);
-			jbuf_append(&h->tlsa, "\"", 1);
+			jbuf_printf(text, "\"%u %u %u ", t.usage, t.selector,
+				    t.mtype);
+			jbuf_hex(text, t.data, t.data_len);
+			jbuf_append(text, "\"", 1);
 			found++;
-			if (h->nrec < VERIFY_MAX_TLSA) {
+			if (*nrec < VERIFY_MAX_TLSA) {
 				uint8_t *data =
 				    malloc(t.data_len ? t.data_len : 1);
 				if (!data) {
@@ -628,13 +722,23 @@ static void on_tlsa(struct probe *p, const struct query *q,
 					continue;
 				}
 				memcpy(data, t.data, t.data_len);
-				h->rec[h->nrec++] =
+				rec[(*nrec)++] =
 				    (struct verify_tlsa){ t.usage, t.selector,
 							  t.mtype, data,
 							  t.data_len };
 			}
 		}
 	}
+	return found;
+}
+
+static void on_tlsa(struct probe *p, const struct query *q,
+		    const struct resolver_answer *a)
+{
+	struct host *h = &p->hosts[q->host];
+	size_t found = tlsa_answer(p, q, a, &h->tlsa_name, &h->tlsa_st,
+				   &h->tlsa, &h->ntlsa, h->rec, &h->nrec);
+
 	/* §2.2.3: no TLSA at the expanded name (securely) → the original. */
 	if (probe_tlsa_retry_due(h->canon != NULL, h->tlsa_tried_original,
 				 found, a->dnssec)) {
@@ -841,6 +945,9 @@ static enum probe_unrecorded own_rows_cause(const struct probe *p)
 			why =
 			    buf_cause(&p->hosts[i].tlsa, PROBE_ROWS_TOO_LARGE);
 	}
+	const struct jbuf *client;
+	if (!why && client_buffers_failed(p, &client))
+		why = buf_cause(client, PROBE_ROWS_TOO_LARGE);
 	return why;
 }
 
@@ -1051,6 +1158,7 @@ static void write_rows(struct probe *p, struct probe_counts *delta)
 	if (p->rpt.looked_up)
 		rpt_facts_row(&p->rpt, &p->out[TABLE_TLSRPT],
 			      p->env->campaign_id, p->target_id);
+	write_client_rows(p);
 }
 
 static void probe_free(struct probe *p)
@@ -1070,6 +1178,7 @@ static void probe_free(struct probe *p)
 	}
 	/* Hosts beyond nhosts were allocated but never named. */
 	free(p->hosts);
+	client_free(p);
 	free(p->keys);
 	jbuf_free(&p->rrset);
 	jbuf_free(&p->apex_cname);
@@ -1676,6 +1785,394 @@ static void on_sts_address(struct probe *p, const struct query *q,
 			 STSFETCH_MAX_ADDRS);
 }
 
+/* --- mail client services (SRV) --------------------------------------- */
+
+/* Sorted as the M12 contract says: priority, weight, then target and
+ * port, so that the order is stable whatever order the answer had. */
+static int srv_rec_cmp(const void *x, const void *y)
+{
+	const struct srv_rec *a = x, *b = y;
+	int c;
+
+	if (a->priority != b->priority)
+		return a->priority < b->priority ? -1 : 1;
+	if (a->weight != b->weight)
+		return a->weight < b->weight ? -1 : 1;
+	c = strcmp(a->target, b->target);
+	if (c)
+		return c;
+	return (a->port > b->port) - (a->port < b->port);
+}
+
+/* The index of target `name` in p->ctargets, added (and its A and AAAA
+ * asked) when new; PROBE_NO_CPORT when out of memory. */
+static size_t ctarget_add(struct probe *p, const char *name)
+{
+	for (size_t i = 0; i < p->nctargets; i++)
+		if (strcmp(p->ctargets[i].name, name) == 0)
+			return i;
+	if (p->nctargets == p->ctargets_cap) {
+		size_t cap = p->ctargets_cap ? 2 * p->ctargets_cap : 2;
+		struct host *t = realloc(p->ctargets, cap * sizeof *t);
+		if (!t) {
+			oom(p);
+			return PROBE_NO_CPORT;
+		}
+		p->ctargets = t;
+		p->ctargets_cap = cap;
+	}
+	struct host *h = &p->ctargets[p->nctargets];
+	memset(h, 0, sizeof *h);
+	jbuf_init(&h->cname, PROBE_ARRAY_MAX);
+	jbuf_init(&h->tlsa, PROBE_ARRAY_MAX);
+	h->kept = true;
+	h->name = strdup(name);
+	if (!h->name) {
+		jbuf_free(&h->cname);
+		jbuf_free(&h->tlsa);
+		oom(p);
+		return PROBE_NO_CPORT;
+	}
+	size_t i = p->nctargets++;
+	query_send(p, Q_SRV_A, i, name, DNS_TYPE_A);
+	query_send(p, Q_SRV_AAAA, i, name, DNS_TYPE_AAAA);
+	return i;
+}
+
+/* Asks TLSA at _<port>._tcp.<target> once the target's address lookups
+ * are in, when an SRV RRset naming the pair and the target's address
+ * RRsets are secure (RFC 7673 §3; the rule of probe_tlsa_due()). The
+ * SRV target itself is the TLSA base: RFC 2782 forbids aliases there. */
+static void cport_tlsa_maybe(struct probe *p, size_t ci)
+{
+	struct cport *c = &p->cports[ci];
+	const struct host *t = &p->ctargets[c->target];
+	struct probe_lookups l = host_lookups(t);
+	char qname[DNS_NAME_TEXT_MAX + 16];
+
+	if (c->tlsa_looked_up ||
+	    !probe_tlsa_due(c->srv_secure ? DNSSEC_SECURE : DNSSEC_INSECURE,
+			    &l))
+		return;
+	c->tlsa_looked_up = true;
+	snprintf(qname, sizeof qname, "_%u._tcp.%s", c->port, t->name);
+	query_send(p, Q_SRV_TLSA, ci, qname, DNS_TYPE_TLSA);
+}
+
+/* The index of (target, port) in p->cports, added when new;
+ * PROBE_NO_CPORT when out of memory. */
+static size_t cport_add(struct probe *p, size_t target, uint16_t port,
+			bool srv_secure)
+{
+	size_t i;
+
+	for (i = 0; i < p->ncports; i++)
+		if (p->cports[i].target == target && p->cports[i].port == port)
+			break;
+	if (i == p->ncports) {
+		if (p->ncports == p->cports_cap) {
+			size_t cap = p->cports_cap ? 2 * p->cports_cap : 2;
+			struct cport *c = realloc(p->cports, cap * sizeof *c);
+			if (!c) {
+				oom(p);
+				return PROBE_NO_CPORT;
+			}
+			p->cports = c;
+			p->cports_cap = cap;
+		}
+		struct cport *c = &p->cports[i];
+		memset(c, 0, sizeof *c);
+		c->target = target;
+		c->port = port;
+		jbuf_init(&c->tlsa, PROBE_ARRAY_MAX);
+		p->ncports++;
+	}
+	p->cports[i].srv_secure |= srv_secure;
+	cport_tlsa_maybe(p, i);
+	return i;
+}
+
+/*
+ * The SRV answer of one service (q->host): its status as recorded for
+ * every RRset, whether the service is offered (M12 contract: a lone "."
+ * record is "decidedly not offered", no RRset is "nothing advertised"),
+ * the records sorted and capped, and the targets' lookups started.
+ */
+static void on_srv(struct probe *p, const struct query *q,
+		   const struct resolver_answer *a)
+{
+	struct srv_service *sv = &p->srv[q->host];
+	char buf[2][DNS_NAME_TEXT_MAX];
+	struct srv_rec *all;
+	size_t n = 0;
+
+	sv->answered = true;
+	sv->outcome = resolver_outcome_str(a->rc, a->rcode);
+	sv->rcode = a->rcode;
+	sv->st = a->dnssec;
+	sv->why = a->why;
+	sv->n_ede = a->n_ede < DNS_MSG_MAX_EDE ? a->n_ede : DNS_MSG_MAX_EDE;
+	memcpy(sv->ede, a->ede, sv->n_ede * sizeof sv->ede[0]);
+	if (answer_failed(a)) {
+		sv->srv = "dns_error";
+		return;
+	}
+	if (a->rcode == DNS_RCODE_NXDOMAIN) {
+		sv->srv = "none";
+		return;
+	}
+	const char *end = follow(a->pkt, a->len, a->msg, q->qname, NULL, buf);
+	/* Every record first, sorted, then the first PROBE_SRV_CAP kept:
+	 * which ones are kept must not depend on the answer's order. */
+	all = calloc(a->msg->nrr ? a->msg->nrr : 1, sizeof *all);
+	if (!all) {
+		oom(p);
+		return;
+	}
+	for (size_t i = 0; i < a->msg->nrr; i++) {
+		const struct dns_rr *rr = &a->msg->rr[i];
+		struct dns_srv srv;
+		if (rr->section != DNS_SECTION_ANSWER ||
+		    rr->type != DNS_TYPE_SRV ||
+		    strcmp(dns_rr_owner(a->msg, rr), end) != 0 ||
+		    dns_rr_srv(a->pkt, a->len, rr, &srv) != DNS_OK)
+			continue;
+		all[n] = (struct srv_rec){ srv.priority, srv.weight, srv.port,
+					   strdup(srv.target), PROBE_NO_CPORT };
+		if (!all[n].target) {
+			oom(p);
+			break;
+		}
+		n++;
+	}
+	qsort(all, n, sizeof *all, srv_rec_cmp);
+	sv->count = n;
+	if (n == 0)
+		sv->srv = "none";
+	else if (n == 1 && strcmp(all[0].target, ".") == 0)
+		sv->srv = "not_offered";
+	else
+		sv->srv = "records";
+	for (size_t i = 0; i < n; i++) {
+		if (i >= PROBE_SRV_CAP) {
+			free(all[i].target);
+			continue;
+		}
+		sv->rec[sv->nrec++] = all[i];
+	}
+	free(all);
+	for (size_t i = 0; i < sv->nrec && !p->failed; i++) {
+		struct srv_rec *r = &sv->rec[i];
+		if (strcmp(r->target, ".") == 0)
+			continue;
+		size_t t = ctarget_add(p, r->target);
+		if (t != PROBE_NO_CPORT)
+			r->cport =
+			    cport_add(p, t, r->port, sv->st == DNSSEC_SECURE);
+	}
+}
+
+static void on_srv_address(struct probe *p, const struct query *q,
+			   const struct resolver_answer *a)
+{
+	host_address(p, &p->ctargets[q->host], q, a);
+	for (size_t i = 0; i < p->ncports; i++)
+		if (p->cports[i].target == q->host)
+			cport_tlsa_maybe(p, i);
+}
+
+static void on_srv_tlsa(struct probe *p, const struct query *q,
+			const struct resolver_answer *a)
+{
+	struct cport *c = &p->cports[q->host];
+
+	tlsa_answer(p, q, a, &c->tlsa_name, &c->tlsa_st, &c->tlsa, &c->ntlsa,
+		    c->rec, &c->nrec);
+}
+
+/* Whether a buffer of the client facts failed; *which is the first. */
+static bool client_buffers_failed(const struct probe *p,
+				  const struct jbuf **which)
+{
+	for (size_t i = 0; i < p->nctargets; i++)
+		if (p->ctargets[i].cname.failed) {
+			*which = &p->ctargets[i].cname;
+			return true;
+		}
+	for (size_t i = 0; i < p->ncports; i++)
+		if (p->cports[i].tlsa.failed) {
+			*which = &p->cports[i].tlsa;
+			return true;
+		}
+	return false;
+}
+
+/* The client_srv_target row of record r (the j-th kept) of service i. */
+static void client_target_row(struct probe *p, size_t i, size_t j,
+			      const struct srv_rec *r)
+{
+	struct jbuf *b = &p->out[TABLE_CLIENT_SRV_TARGET];
+	const struct cport *c =
+	    r->cport != PROBE_NO_CPORT ? &p->cports[r->cport] : NULL;
+	const struct host *h = c ? &p->ctargets[c->target] : NULL;
+	struct copy_array arr, verdicts;
+	size_t refused;
+
+	copy_int(b, p->env->campaign_id);
+	copy_field(b);
+	copy_int(b, p->target_id);
+	copy_field(b);
+	copy_str(b, service_names[i]);
+	copy_field(b);
+	copy_int(b, (int64_t)j);
+	copy_field(b);
+	copy_int(b, r->priority);
+	copy_field(b);
+	copy_int(b, r->weight);
+	copy_field(b);
+	copy_int(b, r->port);
+	copy_field(b);
+	copy_str(b, r->target);
+	copy_field(b);
+	if (h && h->cname.len)
+		jbuf_append(b, h->cname.data, h->cname.len);
+	else
+		jbuf_puts(b, "{}");
+	copy_field(b);
+	/* The MX hosts' vocabulary (contract: "means exactly what it means
+	 * for MX hosts"), mx_no_address included. */
+	copy_str(b, h ? address_outcome(p, h, &refused) : NULL);
+	copy_field(b);
+	copy_str(b, h && h->a_done ? dnssec_status_str(h->a_st) : NULL);
+	copy_field(b);
+	copy_str(b, h && h->aaaa_done ? dnssec_status_str(h->aaaa_st) : NULL);
+	copy_field(b);
+	/* addresses and their verdicts, in step; a duplicate once */
+	struct jbuf vb;
+	jbuf_init(&vb, PROBE_ARRAY_MAX);
+	copy_array_begin(&arr, b);
+	copy_array_begin(&verdicts, &vb);
+	for (size_t k = 0; h && k < h->naddr; k++) {
+		char text[64];
+		bool dup = false;
+		for (size_t m = 0; m < k; m++)
+			dup |= memcmp(&h->addrs[m], &h->addrs[k],
+				      sizeof h->addrs[k]) == 0;
+		if (dup)
+			continue;
+		enum addr_verdict v =
+		    addr_policy_check(p->env->policy, &h->addrs[k]);
+		if (v == ADDR_POLICY_OK &&
+		    addr_policy_domain_blocked(p->env->policy, h->name))
+			v = ADDR_POLICY_BLOCKLIST;
+		addr_format(&h->addrs[k], text, sizeof text);
+		copy_array_text(&arr, text, strlen(text));
+		const char *vs = addr_verdict_str(v);
+		copy_array_text(&verdicts, vs, strlen(vs));
+	}
+	copy_array_end(&arr);
+	copy_array_end(&verdicts);
+	copy_field(b);
+	if (vb.failed)
+		b->failed = vb.failed;
+	else
+		jbuf_append(b, vb.data, vb.len);
+	jbuf_free(&vb);
+	copy_field(b);
+	if (h)
+		copy_bool(b, host_partial(h));
+	else
+		copy_null(b);
+	copy_field(b);
+	copy_bool(b, c && c->tlsa_looked_up);
+	copy_field(b);
+	copy_str(b, c ? c->tlsa_name : NULL);
+	copy_field(b);
+	copy_str(b, c && c->tlsa_name ? dnssec_status_str(c->tlsa_st) : NULL);
+	copy_field(b);
+	jbuf_append(b, "{", 1);
+	if (c && c->tlsa.len)
+		jbuf_append(b, c->tlsa.data, c->tlsa.len);
+	jbuf_append(b, "}", 1);
+	copy_row_end(b);
+}
+
+/* The client_srv rows of the six services, and their records' rows. */
+static void write_client_rows(struct probe *p)
+{
+	struct jbuf *b = &p->out[TABLE_CLIENT_SRV];
+	struct copy_array arr;
+	char qname[DNS_NAME_TEXT_MAX + 16];
+
+	for (size_t i = 0; p->env->client_srv && i < PROBE_SERVICES; i++) {
+		const struct srv_service *sv = &p->srv[i];
+		if (!sv->answered)
+			continue;
+		snprintf(qname, sizeof qname, "_%s._tcp.%s", service_names[i],
+			 p->domain);
+		copy_int(b, p->env->campaign_id);
+		copy_field(b);
+		copy_int(b, p->target_id);
+		copy_field(b);
+		copy_str(b, service_names[i]);
+		copy_field(b);
+		copy_str(b, qname);
+		copy_field(b);
+		copy_str(b, sv->outcome);
+		copy_field(b);
+		copy_str(b, sv->rcode >= 0 ? dns_rcode_str(sv->rcode) : NULL);
+		copy_field(b);
+		copy_str(b, dnssec_status_str(sv->st));
+		copy_field(b);
+		copy_str(b, dnssec_why_str(sv->why));
+		copy_field(b);
+		copy_array_begin(&arr, b);
+		for (size_t k = 0; k < sv->n_ede; k++)
+			copy_array_int(&arr, sv->ede[k]);
+		copy_array_end(&arr);
+		copy_field(b);
+		copy_str(b, sv->srv);
+		copy_field(b);
+		if (!strcmp(sv->srv, "records"))
+			copy_bool(b, true);
+		else if (!strcmp(sv->srv, "not_offered"))
+			copy_bool(b, false);
+		else
+			copy_null(b);
+		copy_field(b);
+		copy_int(b, (int64_t)sv->count);
+		copy_field(b);
+		copy_bool(b, sv->count > PROBE_SRV_CAP);
+		copy_row_end(b);
+		for (size_t j = 0; j < sv->nrec; j++)
+			client_target_row(p, i, j, &sv->rec[j]);
+	}
+}
+
+static void client_free(struct probe *p)
+{
+	for (size_t i = 0; i < PROBE_SERVICES; i++)
+		for (size_t j = 0; j < p->srv[i].nrec; j++)
+			free(p->srv[i].rec[j].target);
+	for (size_t i = 0; i < p->nctargets; i++) {
+		struct host *h = &p->ctargets[i];
+		free(h->name);
+		free(h->canon);
+		free(h->tlsa_name);
+		jbuf_free(&h->cname);
+		jbuf_free(&h->tlsa);
+	}
+	free(p->ctargets);
+	for (size_t i = 0; i < p->ncports; i++) {
+		struct cport *c = &p->cports[i];
+		free(c->tlsa_name);
+		jbuf_free(&c->tlsa);
+		for (size_t k = 0; k < c->nrec; k++)
+			free((void *)c->rec[k].data);
+	}
+	free(p->cports);
+}
+
 /* --- queries --------------------------------------------------------- */
 
 static void on_answer(void *arg, const struct resolver_answer *a)
@@ -1706,6 +2203,16 @@ static void on_answer(void *arg, const struct resolver_answer *a)
 	case Q_STS_A:
 	case Q_STS_AAAA:
 		on_sts_address(p, q, a);
+		break;
+	case Q_SRV:
+		on_srv(p, q, a);
+		break;
+	case Q_SRV_A:
+	case Q_SRV_AAAA:
+		on_srv_address(p, q, a);
+		break;
+	case Q_SRV_TLSA:
+		on_srv_tlsa(p, q, a);
 		break;
 	}
 	free(q);
@@ -1753,6 +2260,13 @@ static void ask_domain(struct probe *p)
 	query_send(p, Q_STS_TXT, 0, qname, DNS_TYPE_TXT);
 	snprintf(qname, sizeof qname, "_smtp._tls.%s", p->domain);
 	query_send(p, Q_RPT_TXT, 0, qname, DNS_TYPE_TXT);
+	/* M12: the client services' SRV owners, with the rest at once;
+	 * their follow-ups keep the DNS stage open like the MX hosts'. */
+	for (size_t i = 0; p->env->client_srv && i < PROBE_SERVICES; i++) {
+		snprintf(qname, sizeof qname, "_%s._tcp.%s", service_names[i],
+			 p->domain);
+		query_send(p, Q_SRV, i, qname, DNS_TYPE_SRV);
+	}
 }
 
 /* PROBE_ACT_ASK_HOSTS: A and AAAA of every kept MX host. */

@@ -28,6 +28,8 @@
 #define PROBE_CNAME_MAX 16
 /* Addresses kept per MX host and family. */
 #define PROBE_ADDR_MAX 16
+/* SRV records kept per mail client service (M12 contract: like MX). */
+#define PROBE_SRV_CAP 16
 
 struct dane_cache;
 
@@ -60,6 +62,11 @@ struct probe_env {
 	struct verify_leaf_cache *names;
 	/* This worker's DANE judgements of shared chains (NULL: none). */
 	struct dane_cache *dane;
+	/* Mail client ports (M12, --client-ports srv): ask the six SRV
+	 * owners of the domain, their targets' addresses and, on a secure
+	 * path, TLSA; rows to TABLE_CLIENT_SRV and TABLE_CLIENT_SRV_TARGET.
+	 * No client endpoint is contacted. */
+	bool client_srv;
 };
 
 /* Counts of outcomes, for the progress line and the summary. */

@@ -402,6 +402,7 @@ static int worker_init(struct worker *w, struct shared *sh, unsigned index)
 	w->env.reg = sh->reg;
 	w->env.claims = sh->claims;
 	w->env.verify = cfg->verify;
+	w->env.client_srv = cfg->client_srv;
 	if (cfg->smtp) {
 		w->ep_env.loop = &w->loop;
 		w->ep_env.ehlo_name = cfg->ehlo_name;

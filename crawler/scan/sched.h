@@ -32,6 +32,8 @@ struct sched_config {
 	const struct addr_policy *policy;
 	/* The SMTP/TLS stage: off when smtp is false. */
 	bool smtp;
+	/* Mail client ports (probe_env.client_srv): SRV discovery. */
+	bool client_srv;
 	const char *ehlo_name;
 	struct smtp_limits smtp_limits;
 	const struct verify_ctx *verify;

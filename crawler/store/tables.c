@@ -4,7 +4,7 @@ const char *const table_name[TABLE_LAST] = {
 	"domain_dns",	   "dns_rrset",	       "domain_mx",
 	"mx_address",	   "endpoint",	       "certificate",
 	"domain_endpoint", "handshake_record", "domain_mta_sts",
-	"domain_tlsrpt",
+	"domain_tlsrpt",   "client_srv",       "client_srv_target",
 };
 
 const bool table_staged[TABLE_LAST] = {
@@ -45,4 +45,10 @@ const char *const table_columns[TABLE_LAST] = {
 	"unknown_keys, max_age_text, max_age_valid",
 	"campaign_id, target_id, status, error, txt_records, rpt_records, rua, "
 	"rua_schemes",
+	"campaign_id, target_id, service, qname, outcome, rcode, dnssec, "
+	"dnssec_reason, ede, srv, offered, record_count, records_truncated",
+	"campaign_id, target_id, service, ordinal, priority, weight, port, "
+	"target, cname, address_outcome, a_dnssec, aaaa_dnssec, addresses, "
+	"verdicts, addresses_partial, tlsa_looked_up, tlsa_name, tlsa_dnssec, "
+	"tlsa_records",
 };

@@ -24,6 +24,11 @@ enum table_id {
 	TABLE_RECORDS,
 	TABLE_MTA_STS, /* scan/stsfacts.h: sts_facts_row() */
 	TABLE_TLSRPT,  /* scan/stsfacts.h: rpt_facts_row() */
+	/* Mail client services (M12, schema/028): the SRV RRset per
+	 * service, and per kept SRV record its target's addresses and
+	 * TLSA. */
+	TABLE_CLIENT_SRV,
+	TABLE_CLIENT_SRV_TARGET,
 	TABLE_LAST
 };
 

@@ -146,6 +146,17 @@ static void decode_rr(const uint8_t *data, size_t size, const struct dns_rr *rr)
 		}
 		break;
 	}
+	case DNS_TYPE_SRV: {
+		struct dns_srv srv;
+		rc = dns_rr_srv(data, size, rr, &srv);
+		/* The fixed fields and at least the root octet. */
+		if (rc == DNS_OK) {
+			check_name(srv.target);
+			if (rr->rdlen < 7)
+				abort();
+		}
+		break;
+	}
 	case DNS_TYPE_SOA: {
 		struct dns_soa soa;
 		rc = dns_rr_soa(data, size, rr, &soa);

@@ -17,7 +17,7 @@ import struct
 import sys
 
 TYPE = {"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "MX": 15, "TXT": 16,
-        "AAAA": 28, "OPT": 41, "RRSIG": 46, "TLSA": 52}
+        "AAAA": 28, "SRV": 33, "OPT": 41, "RRSIG": 46, "TLSA": 52}
 IN = 1
 QR, AA, TC, RD, RA, AD, CD = 0x8000, 0x0400, 0x0200, 0x0100, 0x0080, 0x20, 0x10
 RESP = QR | RD | RA
@@ -123,6 +123,25 @@ def seeds():
         + rr(ptr(12), "TLSA", bytes([2, 0, 1]) + bytes(range(32, 64)))
         + rr(ptr(12), "RRSIG", rrsig("TLSA", "example.com", 5))
         + opt())
+    # SRV (RFC 2782, RFC 6186): a signed answer, a compressed target
+    # (accepted, as c-ares does), the "." of a service not offered, and a
+    # target running past its RDATA.
+    qs = question("_imaps._tcp.example.com", "SRV")
+    s["srv_imaps_signed"] = (
+        header(RESP | AD, an=3, ar=1) + qs
+        + rr(ptr(12), "SRV", struct.pack(">HHH", 0, 1, 993)
+             + name("mail.example.com"))
+        + rr(ptr(12), "SRV", struct.pack(">HHH", 10, 5, 10993)
+             + b"\x04imap" + ptr(24))
+        + rr(ptr(12), "RRSIG", rrsig("SRV", "example.com", 4))
+        + opt())
+    s["srv_not_offered"] = (
+        header(RESP, an=1) + question("_pop3._tcp.example.com", "SRV")
+        + rr(ptr(12), "SRV", struct.pack(">HHH", 0, 0, 0) + b"\x00"))
+    s["bad_srv_target_past_rdata"] = (
+        header(RESP, an=1) + question("_imap._tcp.example.com", "SRV")
+        + rr(ptr(12), "SRV", struct.pack(">HHH", 0, 1, 143) + b"\x04mail",
+             rdlen=8) + b"\x00")
     s["txt_mta_sts"] = (
         header(RESP, an=2) + question("_mta-sts.example.com", "TXT")
         + rr(ptr(12), "TXT", b"\x09v=STSv1; \x0bid=20240101")

@@ -374,7 +374,47 @@ def compute(truth):
     for label, c in top:
         F.share("mx_provider", "domain", label, c, ndom)
     metrics_sts.add(truth, F)
+    client_figures(truth, F)
     return F
+
+
+SERVICES = ("submissions", "submission", "imaps", "imap", "pop3s", "pop3")
+
+
+def client_figures(truth, F):
+    """The section "Mail client ports" (analysis/09*_client_*.sql) from
+    the truth's `client` field (M12 contract): a domain the crawler did
+    not ask (blocklisted, not recorded) has no SRV facts."""
+    asked = [t for t in truth if t["mx_outcome"] not in ("blocklisted", "not_recorded")]
+    for svc in SERVICES:
+        srv = [t["client"][svc]["srv"] for t in asked]
+        none = sum(s["offered"] is None and
+                   bool(alternatives(s["rcode"]) & {"NOERROR", "NXDOMAIN"}) for s in srv)
+        err = sum(s["offered"] is None for s in srv) - none
+        F.share("client_srv_offered", "domain", svc + ": offered",
+                sum(s["offered"] is True for s in srv), len(asked))
+        F.share("client_srv_offered", "domain", svc + ': not offered (".")',
+                sum(s["offered"] is False for s in srv), len(asked))
+        F.share("client_srv_offered", "domain", svc + ": no SRV record", none, len(asked))
+        F.share("client_srv_offered", "domain", svc + ": DNS error", err, len(asked))
+        has = [s for s in srv if s["offered"] is not None]
+        F.share("client_srv_dnssec", svc, "secure",
+                sum(s["dnssec"] == "secure" for s in has), len(has))
+    every, some, all_targets = set(), set(), set()
+    for t in asked:
+        for svc in SERVICES:
+            for x in t["client"][svc]["targets"]:
+                h = x["host"].lower()
+                all_targets.add(h)
+                if x["address_outcome"] == "refused_address":
+                    every.add(h)
+                if x["address_outcome"] != "dns_error" and \
+                        any(ep["refused"] for ep in x["endpoints"]):
+                    some.add(h)
+    F.share("client_srv_refused", "target", "every address refused",
+            len(every), len(all_targets))
+    F.share("client_srv_refused", "target", "at least one address refused",
+            len(some), len(all_targets))
 
 
 PSL_FILE = "/usr/share/publicsuffix/public_suffix_list.dat"

@@ -1097,6 +1097,71 @@ UNIT_TEST(test_dns_rr_tlsa)
 		  "short");
 }
 
+/* SRV (RFC 2782) in the layouts seen in the wild: plain, compressed
+ * target (accepted, as c-ares does), the "." of a service not offered,
+ * and every way RDATA can be too short or too long. RDATA begins at 39
+ * (header 12, question "x.example" 15, owner pointer 2, fixed 10), the
+ * target at 45 (0x2d); the label "example" is at 14 (0x0e). */
+UNIT_TEST(test_dns_rr_srv)
+{
+	static const struct {
+		const char *ctx;
+		const char *rdata;
+		enum dns_rc want;
+		unsigned prio, weight, port;
+		const char *target;
+	} rows[] = {
+		{ "plain",
+		  "00 00 00 01 03 e1 04 6d 61 69 6c 01 64 04 74 65 73 "
+		  "74 00",
+		  DNS_OK, 0, 1, 993, "mail.d.test" },
+		{ "compressed target", "00 0a 00 05 27 c1 04 6d 61 69 6c c0 0e",
+		  DNS_OK, 10, 5, 10177, "mail.example" },
+		{ "upper case target", "ff ff ff ff ff ff 02 4d 58 00", DNS_OK,
+		  65535, 65535, 65535, "mx" },
+		{ "not offered", "00 00 00 00 00 00 00", DNS_OK, 0, 0, 0, "." },
+		{ "no target", "00 00 00 01 03 e1", DNS_RC_RDATA_SHORT, 0, 0, 0,
+		  NULL },
+		{ "half port", "00 00 00 01 03", DNS_RC_RDATA_SHORT, 0, 0, 0,
+		  NULL },
+		{ "empty", "", DNS_RC_RDATA_SHORT, 0, 0, 0, NULL },
+		{ "target past rdata", "00 00 00 01 03 e1 04 6d 61 69",
+		  DNS_RC_RDATA_SHORT, 0, 0, 0, NULL },
+		{ "trailing", "00 00 00 01 03 e1 00 00", DNS_RC_RDATA_TRAILING,
+		  0, 0, 0, NULL },
+		{ "forward pointer", "00 00 00 01 03 e1 c0 40",
+		  DNS_RC_FORWARD_POINTER, 0, 0, 0, NULL },
+		{ "pointer to itself", "00 00 00 01 03 e1 c0 2d",
+		  DNS_RC_POINTER_LOOP, 0, 0, 0, NULL },
+		{ "pointer into header", "00 00 00 01 03 e1 c0 02",
+		  DNS_RC_POINTER_INTO_HEADER, 0, 0, 0, NULL },
+		{ "reserved label type", "00 00 00 01 03 e1 40 00",
+		  DNS_RC_BAD_LABEL_TYPE, 0, 0, 0, NULL },
+	};
+
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		struct dns_srv srv;
+		build_one(DNS_TYPE_SRV, rows[i].rdata);
+		CHECK_INT(parse(), DNS_OK, rows[i].ctx);
+		enum dns_rc rc = dns_rr_srv(pkt.b, pkt.n, &msg.rr[0], &srv);
+		CHECK_STR(dns_rc_str(rc), dns_rc_str(rows[i].want),
+			  rows[i].ctx);
+		if (rc != DNS_OK || rows[i].want != DNS_OK)
+			continue;
+		CHECK_INT(srv.priority, rows[i].prio, rows[i].ctx);
+		CHECK_INT(srv.weight, rows[i].weight, rows[i].ctx);
+		CHECK_INT(srv.port, rows[i].port, rows[i].ctx);
+		CHECK_STR(srv.target, rows[i].target, rows[i].ctx);
+	}
+	/* Another type's record is refused, and SRV has its mnemonic. */
+	build_one(DNS_TYPE_MX, "00 0a 00");
+	CHECK_INT(parse(), DNS_OK, "mx parse");
+	struct dns_srv srv;
+	CHECK_INT(dns_rr_srv(pkt.b, pkt.n, &msg.rr[0], &srv), DNS_RC_WRONG_TYPE,
+		  "wrong type");
+	CHECK_STR(dns_type_str(DNS_TYPE_SRV), "SRV", "mnemonic");
+}
+
 UNIT_TEST(test_dns_rr_rrsig_short)
 {
 	struct dns_rrsig sig;

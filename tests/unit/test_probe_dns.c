@@ -143,6 +143,7 @@ static void put_rr(struct sres *r, const char *text)
 		     : !strcmp(type, "A")     ? DNS_TYPE_A
 		     : !strcmp(type, "AAAA")  ? DNS_TYPE_AAAA
 		     : !strcmp(type, "TLSA")  ? DNS_TYPE_TLSA
+		     : !strcmp(type, "SRV")   ? DNS_TYPE_SRV
 					      : DNS_TYPE_TXT;
 	put16(r, t);
 	put16(r, DNS_CLASS_IN);
@@ -159,6 +160,16 @@ static void put_rr(struct sres *r, const char *text)
 		}
 	} else if (t == DNS_TYPE_CNAME) {
 		put_name(r, data);
+	} else if (t == DNS_TYPE_SRV) {
+		unsigned prio, weight, port;
+		char host[256];
+		if (sscanf(data, "%u %u %u %255s", &prio, &weight, &port,
+			   host) == 4) {
+			put16(r, prio);
+			put16(r, weight);
+			put16(r, port);
+			put_name(r, host);
+		}
 	} else if (t == DNS_TYPE_A || t == DNS_TYPE_AAAA) {
 		int af = t == DNS_TYPE_A ? AF_INET : AF_INET6;
 		if (inet_pton(af, data, bin) == 1)
@@ -231,6 +242,7 @@ static bool sres_deliver(struct sres *r)
 			 : !strcmp(qtype, "A")	  ? DNS_TYPE_A
 			 : !strcmp(qtype, "AAAA") ? DNS_TYPE_AAAA
 			 : !strcmp(qtype, "TLSA") ? DNS_TYPE_TLSA
+			 : !strcmp(qtype, "SRV")  ? DNS_TYPE_SRV
 						  : DNS_TYPE_TXT);
 		put16(r, DNS_CLASS_IN);
 		for (size_t i = 0; i < an; i++)
@@ -503,6 +515,146 @@ UNIT_TEST(probe_dns_scripted)
 			jbuf_free(&out[t]);
 		free(r);
 	}
+	uv_loop_close(&loop);
+	addr_policy_free(policy);
+}
+
+/*
+ * SRV discovery (M12, env.client_srv): the six owners are asked with the
+ * domain's first questions; records are kept sorted by priority, weight,
+ * target (a "." among real targets kept without lookups, offered true;
+ * a lone "." offered false; no record: NULL); each target's A and AAAA
+ * go through the address policy (10.0.0.1 is refused: only 127/8 is
+ * allowed here) and TLSA at _<port>._tcp.<target> is asked only for the
+ * target whose SRV RRset and addresses are secure (RFC 7673 §3).
+ */
+#define SRV_IMAPS "_imaps._tcp." DOMAIN
+
+UNIT_TEST(probe_dns_srv)
+{
+	static const struct sres_line script[] = {
+		{ "SRV " SRV_IMAPS,
+		  10,
+		  0,
+		  SEC,
+		  { "SRV " SRV_IMAPS " 10 1 993 b." DOMAIN,
+		    "SRV " SRV_IMAPS " 0 1 10993 a." DOMAIN,
+		    "SRV " SRV_IMAPS " 10 9 993 ." } },
+		/* The same target, through an insecure SRV RRset: its
+		 * addresses are secure, yet no TLSA at _465 (RFC 7673 §3). */
+		{ "SRV _submissions._tcp." DOMAIN,
+		  10,
+		  0,
+		  INS,
+		  { "SRV _submissions._tcp." DOMAIN " 0 1 465 a." DOMAIN } },
+		{ "SRV _pop3._tcp." DOMAIN,
+		  10,
+		  0,
+		  INS,
+		  { "SRV _pop3._tcp." DOMAIN " 0 0 0 ." } },
+		{ "SRV _submission._tcp." DOMAIN,
+		  10,
+		  DNS_RCODE_SERVFAIL,
+		  DNSSEC_BOGUS,
+		  { NULL } },
+		{ "A a." DOMAIN, 10, 0, SEC, { "A a." DOMAIN " 127.0.0.30" } },
+		{ "AAAA a." DOMAIN, 10, 0, SEC, { NULL } },
+		{ "A b." DOMAIN, 10, 0, SEC, { "A b." DOMAIN " 10.0.0.1" } },
+		{ "AAAA b." DOMAIN, 10, 0, INS, { NULL } },
+		{ "TLSA _10993._tcp.a." DOMAIN,
+		  10,
+		  0,
+		  SEC,
+		  { "TLSA _10993._tcp.a." DOMAIN " " TLSA_HEX } },
+		{ NULL, 0, 0, 0, { NULL } },
+	};
+	/* client_srv: service, srv, offered, record_count */
+	static const char *const want_srv[6][4] = {
+		{ "submissions", "records", "t", "1" },
+		{ "submission", "dns_error", "\\N", "0" },
+		{ "imaps", "records", "t", "3" },
+		{ "imap", "none", "\\N", "0" },
+		{ "pop3s", "none", "\\N", "0" },
+		{ "pop3", "not_offered", "f", "1" },
+	};
+	/* client_srv_target: service, port, target, address_outcome,
+	 * verdicts, tlsa_looked_up, tlsa_records */
+	static const char *const want_tgt[5][7] = {
+		{ "submissions", "465", "a." DOMAIN, "ok", "{\"ok\"}", "f",
+		  "{}" },
+		{ "imaps", "10993", "a." DOMAIN, "ok", "{\"ok\"}", "t",
+		  "{\"" TLSA_HEX "\"}" },
+		{ "imaps", "993", "b." DOMAIN, "refused_address",
+		  "{\"reserved\"}", "f", "{}" },
+		{ "imaps", "993", ".", "\\N", "{}", "f", "{}" },
+		{ "pop3", "0", ".", "\\N", "{}", "f", "{}" },
+	};
+	uv_loop_t loop;
+	struct addr_policy *policy = addr_policy_new();
+	const char *err = NULL;
+	struct sres *r = calloc(1, sizeof *r);
+	struct jbuf out[TABLE_LAST];
+	struct probe_env env = { 0 };
+	char got[256];
+
+	if (!policy || !r || uv_loop_init(&loop) != 0) {
+		CHECK(!"setup");
+		addr_policy_free(policy);
+		free(r);
+		return;
+	}
+	CHECK_INT(addr_policy_allow(policy, "127.0.0.0/8", &err), 0, "allow");
+	for (int t = 0; t < TABLE_LAST; t++)
+		jbuf_init(&out[t], OUT_MAX);
+	r->script = script;
+	env.loop = &loop;
+	env.query = sres_query;
+	env.query_ctx = r;
+	env.policy = policy;
+	env.worker = "unit";
+	env.campaign_id = 1;
+	env.client_srv = true;
+	CHECK_INT(probe_start(&env, 7, DOMAIN, out, on_done, r), 0, "start");
+	while (sres_deliver(r))
+		;
+	CHECK_INT(r->done, 1, "done once");
+	/* 3 domain questions, 6 SRV, A/AAAA of the implicit MX, A/AAAA of
+	 * the two targets, one TLSA. */
+	CHECK_STR(field(&out[TABLE_DOMAIN_DNS], 0, 9, got, sizeof got), "16",
+		  "questions");
+	CHECK(strstr(r->trace, "SRV _submissions._tcp." DOMAIN " SRV "
+			       "_submission._tcp." DOMAIN) != NULL);
+	CHECK(strstr(r->trace, "TLSA _993._tcp.b." DOMAIN) == NULL);
+	CHECK(strstr(r->trace, "TLSA _465._tcp.a." DOMAIN) == NULL);
+	CHECK_INT(rows(&out[TABLE_CLIENT_SRV]), 6, "client_srv rows");
+	for (size_t i = 0; i < 6; i++) {
+		const struct jbuf *b = &out[TABLE_CLIENT_SRV];
+		CHECK_STR(field(b, i, 2, got, sizeof got), want_srv[i][0],
+			  "service");
+		CHECK_STR(field(b, i, 9, got, sizeof got), want_srv[i][1],
+			  want_srv[i][0]);
+		CHECK_STR(field(b, i, 10, got, sizeof got), want_srv[i][2],
+			  want_srv[i][0]);
+		CHECK_STR(field(b, i, 11, got, sizeof got), want_srv[i][3],
+			  want_srv[i][0]);
+	}
+	CHECK_STR(field(&out[TABLE_CLIENT_SRV], 2, 6, got, sizeof got),
+		  "secure", "imaps dnssec");
+	CHECK_INT(rows(&out[TABLE_CLIENT_SRV_TARGET]), 5, "target rows");
+	for (size_t i = 0; i < 5; i++) {
+		const struct jbuf *b = &out[TABLE_CLIENT_SRV_TARGET];
+		static const int cols[7] = { 2, 6, 7, 9, 13, 15, 18 };
+		for (size_t k = 0; k < 7; k++)
+			CHECK_STR(field(b, i, (size_t)cols[k], got, sizeof got),
+				  want_tgt[i][k], want_tgt[i][2]);
+	}
+	/* Every SRV answer is a dns_rrset row too, records in
+	 * presentation form, sorted as answered. */
+	CHECK(strstr(out[TABLE_DNS_RRSET].data, "\"0 1 10993 a." DOMAIN "\"") !=
+	      NULL);
+	for (int t = 0; t < TABLE_LAST; t++)
+		jbuf_free(&out[t]);
+	free(r);
 	uv_loop_close(&loop);
 	addr_policy_free(policy);
 }
