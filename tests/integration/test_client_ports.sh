@@ -51,6 +51,48 @@ sql "SELECT json_build_object(
 	"$TESTBED_TRUTH" "$TEST_WORK/rows.jsonl" ||
 	fail "client endpoint facts differ from the truth"
 
+echo "== the report's client probe figures against the truth"
+"$MXCRAWL" report --campaign cp --format json >"$TEST_WORK/report.json"
+"$PY" - "$TESTBED_TRUTH" "$TEST_WORK/report.json" <<'PYEOF' || fail "report figures differ from the truth"
+import json, sys
+from collections import Counter
+truth = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+rows = {}
+for f in json.load(open(sys.argv[2]))["figures"]:
+    for r in f["rows"]:
+        rows[(f["name"], r["scope"], r["label"])] = (r["numerator"], r["denominator"])
+bad, n = [], 0
+def want(key, value):
+    global n
+    n += 1
+    if rows.get(key) != value:
+        bad.append("%r: report %r, truth %r" % (key, rows.get(key), value))
+dane = Counter()
+for svc in ("submissions", "submission", "imaps", "imap", "pop3s", "pop3"):
+    good = total = 0
+    for d in truth:
+        eps = [e for t in d["client"][svc]["targets"] for e in t["endpoints"]
+               if e.get("contact")]
+        if not eps:
+            continue
+        total += 1
+        good += all(e["probe"]["outcome"] == "tls_ok" and e["cert"]
+                    and e["cert"]["trusted"] and e["cert"]["name_matches_host"]
+                    for e in eps)
+    if total:
+        want(("client_trusted", svc, "trusted, names the SRV target"), (good, total))
+    for d in truth:
+        for t in d["client"][svc]["targets"]:
+            if t.get("dane"):
+                dane[t["dane"]] += 1
+for k, v in dane.items():
+    want(("client_dane", "srv_target", k), (v, sum(dane.values())))
+for b in bad:
+    print(b)
+print("report: %d client probe figures checked, %d differ" % (n, len(bad)))
+sys.exit(1 if bad or n == 0 else 0)
+PYEOF
+
 echo "== one probe per (ip, port, sni, service) and campaign"
 expect_eq "client_endpoint rows per key" \
 	"$(sql "SELECT count(*) FROM (SELECT 1 FROM client_endpoint WHERE campaign_id = $cid
