@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Compares the stored client endpoint probes of a campaign with the truth.
 
-Usage: compare_client.py TRUTH.jsonl ROWS.jsonl
+Usage: compare_client.py [--export] TRUTH.jsonl ROWS.jsonl
 
 TRUTH.jsonl is the testbed's truth file (tests/testbed/build.py computes it
 from the scenario definitions): per domain `client.<service>.targets[]`
@@ -10,6 +10,10 @@ contract). ROWS.jsonl holds one JSON object per stored client_srv_target
 row of the campaign (test_client_ports.sh selects them): domain, service,
 ordinal, host, port, dane and `endpoints`, the domain_client_endpoint
 rows joined with their client_endpoint rows.
+
+With --export, ROWS.jsonl is `mxcrawl export --format jsonl` instead:
+the same facts read from each document's `client.<service>.targets[]`
+(schema/030's export_client()).
 
 Every `cp-*` domain of the truth is compared: each target's `dane`, and
 for each endpoint the probe facts (outcome, greeting, starttls_offered,
@@ -33,11 +37,35 @@ def load(path):
         return [json.loads(line) for line in f if line.strip()]
 
 
+def export_rows(docs):
+    """The rows of the selection, rebuilt from exported documents."""
+    for doc in docs:
+        for svc, c in (doc.get("client") or {}).items():
+            for i, t in enumerate(c.get("targets") or []):
+                eps = []
+                for e in t.get("endpoints") or []:
+                    p, cert = e["probe"], e["cert"] or {}
+                    eps.append(dict(
+                        ip=e["ip"], dane=e["dane"],
+                        tls_version=(p.get("tls") or {}).get("version"),
+                        chain_len=cert.get("chain_len", 0),
+                        **{k: p[k] for k in PROBE},
+                        **{k: cert.get(k) for k in CERT if k != "chain_len"}))
+                yield dict(domain=doc["domain"], service=svc, ordinal=i,
+                           host=t["host"], port=t["port"], dane=t.get("dane"),
+                           endpoints=eps)
+
+
 def main():
-    truth = [d for d in load(sys.argv[1])
+    args = sys.argv[1:]
+    export = args[:1] == ["--export"]
+    if export:
+        args = args[1:]
+    truth = [d for d in load(args[0])
              if d.get("domain", "").startswith("cp-")]
     rows = {}
-    for r in load(sys.argv[2]):
+    got_rows = export_rows(load(args[1])) if export else load(args[1])
+    for r in got_rows:
         rows.setdefault((r["domain"], r["service"]), []).append(r)
     for v in rows.values():
         v.sort(key=lambda r: r["ordinal"])

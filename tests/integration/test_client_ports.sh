@@ -51,6 +51,12 @@ sql "SELECT json_build_object(
 	"$TESTBED_TRUTH" "$TEST_WORK/rows.jsonl" ||
 	fail "client endpoint facts differ from the truth"
 
+echo "== the export's client endpoints against the truth"
+"$MXCRAWL" export --campaign cp --format jsonl >"$TEST_WORK/cp.jsonl"
+"$PY" "$MXCRAWL_SRC/tests/integration/compare_client.py" --export \
+	"$TESTBED_TRUTH" "$TEST_WORK/cp.jsonl" ||
+	fail "exported client endpoints differ from the truth"
+
 echo "== the report's client probe figures against the truth"
 "$MXCRAWL" report --campaign cp --format json >"$TEST_WORK/report.json"
 "$PY" - "$TESTBED_TRUTH" "$TEST_WORK/report.json" <<'PYEOF' || fail "report figures differ from the truth"
