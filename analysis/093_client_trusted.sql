@@ -40,4 +40,4 @@ COMMENT ON VIEW client_trusted IS
     'probed endpoint of it (an SRV target with a contactable address).';
 SELECT register(93, 'client_trusted', 'client', 'share',
     'Trusted, name-matching certificate, per service',
-    'per service, domains with a probed endpoint of it', p_headline => true);
+    'per service, domains with a probed endpoint of it');
