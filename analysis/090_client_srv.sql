@@ -48,4 +48,4 @@ COMMENT ON VIEW client_srv_offered IS
     'question was asked (scanned with --client-ports srv).';
 SELECT register(90, 'client_srv_offered', 'client', 'share',
     'Mail client services advertised via SRV',
-    'per service, domains whose SRV question was asked', p_headline => true);
+    'per service, domains whose SRV question was asked');

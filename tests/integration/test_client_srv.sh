@@ -12,7 +12,10 @@
 #   exists (the cost, printed for the notes);
 # - `--client-ports mx` is refused (exit 64) until it is implemented;
 # - the run's provenance names the client-ports mode;
-# - the report's "Mail client ports" section counts what the rows say.
+# - the report's "Mail client ports" section counts what the rows say;
+# - no client endpoint is contacted yet (the scan with the SMTP stage on
+#   makes no connection to any (address, port) the testbed serves for
+#   clients, counted at the server).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 reexec_in_netns "$@"
@@ -20,19 +23,43 @@ testbed_up --no-postfix
 
 PY=/usr/bin/python3
 T=$TESTBED_TARGETS
-# DNS only: the client endpoints are not contacted in this step anyway,
-# and the SRV facts do not depend on the SMTP stage.
 scan=("$MXCRAWL" scan --targets "$T" "${allow_args[@]}" --progress 0
-	--workers 2 --concurrency 200 --no-smtp)
+	--workers 2 --concurrency 200)
+ms_log=$TB/logs/mailserver.log
+[ -f "$ms_log" ] || fail "no $ms_log"
 
 echo "== --client-ports mx is refused until it exists"
-expect_rc 64 "${scan[@]}" --campaign mx --client-ports mx
+expect_rc 64 "${scan[@]}" --campaign mx --client-ports mx --no-smtp
 grep -q "client-ports mx is not implemented" "$TEST_WORK/err" ||
 	fail "why mx is refused: $(cat "$TEST_WORK/err")"
 
-echo "== a scan with SRV discovery (the default)"
-"${scan[@]}" --campaign srv 2>"$TEST_WORK/scan.err" ||
+echo "== a scan with SRV discovery (the default), SMTP stage on"
+ms_before=$(wc -l <"$ms_log")
+"${scan[@]}" --campaign srv --smtp-deadline 8000 2>"$TEST_WORK/scan.err" ||
 	{ cat "$TEST_WORK/scan.err" >&2; fail "scan failed"; }
+# The server logs one JSON line per connection when it ends; the scan has
+# ended, and with it every connection it made.
+"$PY" - "$TESTBED_SERVERS" <(tail -n +"$((ms_before + 1))" "$ms_log") <<'PYEOF' ||
+import json, sys
+client = {(e["addr"], e["port"]) for e in json.load(open(sys.argv[1])).get("client", [])}
+assert client, "servers.json has no client entry"
+seen = 0
+for line in open(sys.argv[2]):
+    j = line.find("{")
+    if j < 0:
+        continue
+    try:
+        c = json.loads(line[j:])
+    except ValueError:
+        continue
+    seen += 1
+    if (c.get("addr"), c.get("port")) in client:
+        print("contacted a client endpoint: %s" % line.strip())
+        sys.exit(1)
+assert seen > 0, "the SMTP stage made no connection at all"
+print("ok: %d connections, none to the %d client endpoints" % (seen, len(client)))
+PYEOF
+	fail "a client endpoint was contacted"
 "$MXCRAWL" export --campaign srv --format jsonl >"$TEST_WORK/srv.jsonl"
 "$PY" "$MXCRAWL_SRC/tests/integration/compare_client_srv.py" \
 	"$TESTBED_TRUTH" "$TEST_WORK/srv.jsonl" || fail "client SRV facts differ from the truth"
@@ -48,8 +75,10 @@ expect_eq "six services per recorded domain" \
 	"$(sql "SELECT count(*) FROM client_srv WHERE campaign_id = $cid")" \
 	"$(sql "SELECT 6 * count(*) FROM domain_dns WHERE campaign_id = $cid AND mx_outcome NOT IN ('blocklisted', 'not_recorded')")"
 
+# With the SMTP stage on too: it asks the MTA-STS policy host's
+# addresses, which a DNS-only scan does not.
 echo "== the same targets without client ports"
-"${scan[@]}" --campaign none --client-ports none 2>"$TEST_WORK/none.err" ||
+"${scan[@]}" --campaign none --client-ports none --smtp-deadline 8000 2>"$TEST_WORK/none.err" ||
 	{ cat "$TEST_WORK/none.err" >&2; fail "scan --client-ports none failed"; }
 nid=$(sql "SELECT id FROM campaign WHERE name = 'none'")
 expect_eq "no client rows with --client-ports none" \
@@ -72,6 +101,11 @@ sql "SELECT c.name || ': ' || round(avg(d.dns_queries), 2) || ' per domain, ' ||
 
 echo "== the report's Mail client ports section"
 "$MXCRAWL" report --campaign srv --format json >"$TEST_WORK/report.json"
+"$MXCRAWL" report --campaign srv >"$TEST_WORK/report.txt"
+sed -n '/^Mail client ports/,/^Change since\|^How this was measured/p' "$TEST_WORK/report.txt" \
+	>"$TEST_WORK/section.txt"
+grep -q "imaps: offered" "$TEST_WORK/section.txt" || fail "no Mail client ports section in the text report"
+cat "$TEST_WORK/section.txt"
 "$PY" - "$TESTBED_TRUTH" "$TEST_WORK/report.json" <<'PYEOF' || fail "report figures differ from the truth"
 import json, sys
 truth = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
