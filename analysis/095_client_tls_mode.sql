@@ -9,7 +9,9 @@ WITH c AS (
            starttls_offered
       FROM client_endpoint
 )
-SELECT campaign_id, tls_mode AS scope, x.label,
+SELECT campaign_id,
+       CASE WHEN x.o < 2 THEN tls_mode ELSE 'starttls_offered' END AS scope,
+       x.label,
        CASE tls_mode WHEN 'implicit' THEN 0 ELSE 10 END + x.o AS ord,
        count(*) FILTER (WHERE CASE x.o
            WHEN 0 THEN outcome = 'tls_ok'
@@ -31,7 +33,7 @@ COMMENT ON VIEW client_tls_mode IS
     'that still gave no TLS session (refused, handshake failed, reset, '
     'injection ended it: offered but broken). Denominator: distinct probed '
     'client endpoints of the mode (for the last row: those offering '
-    'STARTTLS/STLS).';
+    'STARTTLS/STLS, scope starttls_offered).';
 SELECT register(95, 'client_tls_mode', 'client', 'share',
     'Implicit TLS against STARTTLS on the client ports',
     'probed client endpoints of the TLS mode');
