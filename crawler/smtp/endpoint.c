@@ -599,7 +599,11 @@ static void start_granted(struct ipcap_loop *l, struct ipwait *w)
 				next = again;
 			}
 			struct tls_info none = { 0 };
-			void *ss = calloc(1, w->ops->size);
+			/* Port 25's session on the stack, as before the ops:
+			 * its callers read r->session unconditionally. */
+			struct smtp_session mx_ss;
+			void *ss = w->ops == &mx_ops ? (void *)&mx_ss
+						     : calloc(1, w->ops->size);
 			if (ss && w->ops->init(ss, w->service, w->env) == 0)
 				w->ops->on_connect_failed(ss);
 			struct endpoint_result res = {
@@ -612,12 +616,13 @@ static void start_granted(struct ipcap_loop *l, struct ipwait *w)
 				.tls = &none,
 				.conn_rc = CONN_NO_MEMORY,
 			};
-			/* No memory even for that: the callback gets no
-			 * session (state NULL) and must cope. */
+			/* No memory even for another ops' session: the
+			 * callback gets none (state NULL) and must cope. */
 			w->cb(w->arg, &res);
 			if (ss)
 				w->ops->free(ss);
-			free(ss);
+			if (ss != &mx_ss)
+				free(ss);
 		}
 		free(w);
 		w = next;
