@@ -96,7 +96,8 @@ BEGIN
         'certificate', 'endpoint', 'domain_endpoint', 'endpoint_claim',
         'zstd_dict', 'handshake_record',
         'domain_mta_sts', 'domain_tlsrpt',
-        'client_srv', 'client_srv_target',
+        'client_srv', 'client_srv_target', 'client_endpoint',
+        'domain_client_endpoint',
         'judgement_set', 'endpoint_judgement', 'domain_endpoint_judgement',
         'domain_mx_judgement']
     LOOP

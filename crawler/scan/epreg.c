@@ -38,6 +38,7 @@ struct entry {
 	struct addr addr;
 	uint32_t refs;
 	uint16_t port;
+	uint8_t service;
 	bool has_res;
 	bool stored; /* rows stored: droppable once idle */
 	char sni[];
@@ -60,10 +61,12 @@ struct epreg {
 	uint64_t serial, added, dropped;
 };
 
-static uint64_t hash_parts(const struct addr *a, uint16_t port, const char *sni)
+static uint64_t hash_parts(const struct addr *a, uint16_t port, uint8_t service,
+			   const char *sni)
 {
 	uint64_t h = 1469598103934665603ULL;
 
+	h = (h ^ service) * 1099511628211ULL;
 	for (size_t i = 0; i < sizeof a->bytes; i++)
 		h = (h ^ a->bytes[i]) * 1099511628211ULL;
 	h = (h ^ (uint64_t)a->family) * 1099511628211ULL;
@@ -75,17 +78,18 @@ static uint64_t hash_parts(const struct addr *a, uint16_t port, const char *sni)
 
 static uint64_t key_hash(const struct ep_key *k)
 {
-	return hash_parts(&k->addr, k->port, k->sni);
+	return hash_parts(&k->addr, k->port, k->service, k->sni);
 }
 
 static uint64_t entry_hash(const struct entry *e)
 {
-	return hash_parts(&e->addr, e->port, e->sni);
+	return hash_parts(&e->addr, e->port, e->service, e->sni);
 }
 
 static bool key_eq(const struct entry *e, const struct ep_key *k)
 {
 	return e->addr.family == k->addr.family && e->port == k->port &&
+	       e->service == k->service &&
 	       memcmp(e->addr.bytes, k->addr.bytes, sizeof k->addr.bytes) ==
 		   0 &&
 	       strcmp(e->sni, k->sni) == 0;
@@ -298,6 +302,7 @@ static struct entry *entry_new(const struct ep_key *k)
 		return NULL;
 	e->addr = k->addr;
 	e->port = k->port;
+	e->service = k->service;
 	memcpy(e->sni, k->sni, len);
 	/* With the allocator's overhead. */
 	e->bytes = 16 + sizeof *e + len + 1;
@@ -332,8 +337,10 @@ enum epreg_answer epreg_request(struct epreg *r, const struct ep_key *k,
 		}
 	} else {
 		e = entry_new(k);
-		struct waiter *w = r->claims ? calloc(1, sizeof *w) : NULL;
-		if (!e || (r->claims && !w)) {
+		/* Only port 25's endpoints are claimed (epreg.h). */
+		bool claim = r->claims && k->service == EP_SERVICE_MX;
+		struct waiter *w = claim ? calloc(1, sizeof *w) : NULL;
+		if (!e || (claim && !w)) {
 			free(e);
 			free(w);
 			ans = EPREG_NO_MEMORY;

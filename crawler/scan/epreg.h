@@ -26,9 +26,20 @@
 #include "crawler/scan/addrpolicy.h"
 #include "crawler/verify/verify.h"
 
+/*
+ * An endpoint: where, and what is spoken there. `service` is EP_SERVICE_MX
+ * (port 25, SMTP) or 1 + an enum mail_service (mailsess.h): two client
+ * services may name the same address and port (an SRV record may give any
+ * port), and each is its own probe. Client endpoints are not claimed
+ * across processes (epreg_use_claims() covers port 25's only): their rows
+ * are staged, so a second crawler's row of one is dropped on store.
+ */
+#define EP_SERVICE_MX 0
+
 struct ep_key {
 	struct addr addr;
 	uint16_t port;
+	uint8_t service;
 	char sni[256];
 };
 
@@ -70,9 +81,9 @@ struct epreg *epreg_new(unsigned workers,
 			void (*wake)(void *ctx, unsigned worker), void *ctx);
 void epreg_free(struct epreg *r);
 
-/* From now on, a new endpoint is claimed across processes (epclaim.h)
- * before anyone probes it: epreg_request() answers EPREG_CLAIM instead of
- * EPREG_PROBE. */
+/* From now on, a new port 25 endpoint is claimed across processes
+ * (epclaim.h) before anyone probes it: epreg_request() answers EPREG_CLAIM
+ * instead of EPREG_PROBE for keys of EP_SERVICE_MX. */
 void epreg_use_claims(struct epreg *r);
 
 /* Bytes of the registry past which results nobody holds are dropped (0:

@@ -19,6 +19,7 @@
 #include "crawler/store/copyfmt.h"
 #include "crawler/verify/danecache.h"
 #include "crawler/verify/verdict.h"
+#include "crawler/scan/clientep.h"
 #include "crawler/scan/epclaim.h"
 #include "crawler/scan/probe.h"
 #include "crawler/scan/probe_fsm.h"
@@ -105,6 +106,18 @@ struct cport {
 	size_t nrec;
 };
 
+/*
+ * One client endpoint a domain uses: an address of the target of record
+ * `rec` of service `svc`, probed once per campaign and process with the
+ * service's session (epreg.h: the service is part of the key), and
+ * whether this domain's TLSA records authenticate its chain (RFC 7673).
+ */
+struct cslot {
+	size_t svc, rec, addr;	    /* addr: in the target's addrs */
+	const struct ep_done *done; /* registry-owned, held */
+	bool chain_ok;
+};
+
 /* TXT records of one RRset read (more are ignored). */
 #define PROBE_TXT_MAX 32
 
@@ -186,6 +199,11 @@ struct probe {
 	size_t nctargets, ctargets_cap;
 	struct cport *cports;
 	size_t ncports, cports_cap;
+	/* The client endpoints asked for (env->client_srv with ep_env),
+	 * and the rows of those this domain probed (it asked first). */
+	struct cslot *cslots;
+	size_t ncslots;
+	struct jbuf cerows;
 };
 
 struct query {
@@ -929,9 +947,9 @@ static enum probe_unrecorded buf_cause(const struct jbuf *b,
 static enum probe_unrecorded own_rows_cause(const struct probe *p)
 {
 	const struct jbuf *own[] = {
-		&p->rrset,     &p->apex_cname, &p->eprows,
-		&p->certrows,  &p->records,    &p->sts.txt_cname,
-		&p->sts.chain, &p->rpt.rua,    &p->rpt.schemes,
+		&p->rrset,    &p->apex_cname,  &p->eprows,	  &p->cerows,
+		&p->certrows, &p->records,     &p->sts.txt_cname, &p->sts.chain,
+		&p->rpt.rua,  &p->rpt.schemes,
 	};
 	enum probe_unrecorded why = PROBE_RECORDED;
 
@@ -1152,6 +1170,8 @@ static void write_rows(struct probe *p, struct probe_counts *delta)
 		    p->certrows.data ? p->certrows.data : "", p->certrows.len);
 	jbuf_append(&p->out[TABLE_RECORDS],
 		    p->records.data ? p->records.data : "", p->records.len);
+	jbuf_append(&p->out[TABLE_CLIENT_ENDPOINT],
+		    p->cerows.data ? p->cerows.data : "", p->cerows.len);
 	if (p->sts.looked_up)
 		sts_facts_row(&p->sts, &p->out[TABLE_MTA_STS],
 			      p->env->campaign_id, p->target_id);
@@ -1185,6 +1205,7 @@ static void probe_free(struct probe *p)
 	jbuf_free(&p->eprows);
 	jbuf_free(&p->certrows);
 	jbuf_free(&p->records);
+	jbuf_free(&p->cerows);
 	sts_facts_free(&p->sts);
 	rpt_facts_free(&p->rpt);
 	free(p->domain);
@@ -1246,10 +1267,15 @@ static void finish(struct probe *p)
 
 /* --- SMTP/TLS stage ---------------------------------------------------- */
 
-/* A domain waiting for (or making) one endpoint probe. */
+/* No client slot: the ep_wait is an MX host's. */
+#define PROBE_NO_CSLOT ((size_t)-1)
+
+/* A domain waiting for (or making) one endpoint probe: of an MX host's
+ * address (host, addr), or of client slot `cslot`. */
 struct ep_wait {
 	struct probe *p;
 	size_t host, addr;
+	size_t cslot;
 	struct ep_key key;
 };
 
@@ -1257,6 +1283,12 @@ static void ep_arrived(struct probe *p, size_t hi, size_t k,
 		       const struct ep_done *d)
 {
 	p->hosts[hi].done[k] = d;
+	work_returned(p, PROBE_WORK_ENDPOINT);
+}
+
+static void cep_arrived(struct probe *p, size_t slot, const struct ep_done *d)
+{
+	p->cslots[slot].done = d;
 	work_returned(p, PROBE_WORK_ENDPOINT);
 }
 
@@ -1269,6 +1301,14 @@ static void on_ep_wait(void *arg, const struct ep_done *d)
 	struct probe *p = w->p;
 	size_t hi = w->host, k = w->addr;
 
+	if (w->cslot != PROBE_NO_CSLOT) {
+		/* Client endpoints are never claimed (epreg.h): d is the
+		 * result of another domain's probe. */
+		size_t slot = w->cslot;
+		free(w);
+		cep_arrived(p, slot, d);
+		return;
+	}
 	if (!d) {
 		/* Our claim was won: probe it, then publish. */
 		struct host *h = &p->hosts[hi];
@@ -1294,9 +1334,13 @@ static void publish_failure(struct ep_wait *w)
 		snprintf(fail->outcome, sizeof fail->outcome, "no_memory");
 	const struct ep_done *pub =
 	    fail ? epreg_publish(p->env->reg, &w->key, fail) : NULL;
+	size_t slot = w->cslot;
 	free(w);
 	oom(p);
-	ep_arrived(p, hi, k, pub);
+	if (slot != PROBE_NO_CSLOT)
+		cep_arrived(p, slot, pub);
+	else
+		ep_arrived(p, hi, k, pub);
 }
 
 /* A session fact as a COPY boolean: NULL when it was never observed. */
@@ -1556,6 +1600,7 @@ static void endpoint_request(struct probe *p, size_t hi, size_t k)
 	w->p = p;
 	w->host = hi;
 	w->addr = k;
+	w->cslot = PROBE_NO_CSLOT;
 	w->key.addr = h->addrs[k];
 	w->key.port = PROBE_SMTP_PORT;
 	snprintf(w->key.sni, sizeof w->key.sni, "%s", h->name);
@@ -1587,12 +1632,170 @@ static void endpoint_request(struct probe *p, size_t hi, size_t k)
 	}
 }
 
+/* A client probe this domain made finished: judge the chain once (PKIX,
+ * the name against the SRV target: the same for every domain), keep the
+ * rows with this domain's, publish for every domain naming the endpoint
+ * (each judges its own name and DANE). */
+static void on_cep_probed(void *arg, const struct endpoint_result *r)
+{
+	struct ep_wait *w = arg;
+	struct probe *p = w->p;
+	const struct mail_session *m = clientep_session(r);
+	struct mail_facts f = { .outcome = MAIL_RC_INTERNAL_ERROR };
+	struct ep_done *d = calloc(1, sizeof *d);
+	struct verify_result vr;
+	size_t n = r->tls_done ? r->tls->nchain : 0;
+	struct verify_der *der = n ? calloc(n, sizeof *der) : NULL;
+	bool judged = false;
+
+	if (m)
+		mail_session_facts(m, &f);
+	if (n && !der) {
+		free(d);
+		d = NULL;
+		n = 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		der[i] = (struct verify_der){ r->tls->chain[i],
+					      r->tls->chain_len[i] };
+	if (n && verify_chain(p->env->verify, der, n, time(NULL), r->sni, NULL,
+			      &vr) == VERIFY_OK)
+		judged = true;
+	clientep_row(&p->cerows, &p->certrows, p->env->campaign_id,
+		     p->env->worker, r, judged ? &vr : NULL);
+	if (d && ep_done_set_chain(d, der, n) != 0) {
+		free(d);
+		d = NULL;
+	}
+	free(der);
+	if (!d) {
+		publish_failure(w);
+		return;
+	}
+	snprintf(d->outcome, sizeof d->outcome, "%s", mail_rc_str(f.outcome));
+	/* The handshake completed: implicit, or after STARTTLS/STLS. */
+	d->starttls_ok = r->tls_done && f.tls_ok;
+	d->trusted = judged && vr.trusted;
+	d->name_matches_mx = judged && vr.name_matches_mx;
+	const struct ep_done *pub = epreg_publish(p->env->reg, &w->key, d);
+	size_t slot = w->cslot;
+	free(w);
+	if (!pub)
+		oom(p);
+	cep_arrived(p, slot, pub);
+}
+
+/* Asks for the endpoint of client slot `slot`: the registry's result,
+ * another domain's probe under way, or a probe of this domain's. */
+static void cendpoint_request(struct probe *p, size_t slot)
+{
+	const struct cslot *cs = &p->cslots[slot];
+	const struct srv_rec *r = &p->srv[cs->svc].rec[cs->rec];
+	const struct cport *c = &p->cports[r->cport];
+	const struct host *t = &p->ctargets[c->target];
+	struct ep_wait *w = calloc(1, sizeof *w);
+	const struct ep_done *d = NULL;
+
+	if (!w) {
+		oom(p);
+		return;
+	}
+	w->p = p;
+	w->cslot = slot;
+	w->key.addr = t->addrs[cs->addr];
+	w->key.port = c->port;
+	w->key.service = (uint8_t)(1 + cs->svc);
+	snprintf(w->key.sni, sizeof w->key.sni, "%s", t->name);
+	switch (epreg_request(p->env->reg, &w->key, p->env->worker_index,
+			      on_ep_wait, w, &d)) {
+	case EPREG_DONE:
+		p->cslots[slot].done = d;
+		free(w);
+		return;
+	case EPREG_WAIT:
+		probe_fsm_sent(&p->fsm, PROBE_WORK_ENDPOINT);
+		return;
+	case EPREG_PROBE:
+	case EPREG_CLAIM: /* never for a client key (epreg.h) */
+		probe_fsm_sent(&p->fsm, PROBE_WORK_ENDPOINT);
+		if (endpoint_probe_ops(p->env->ep_env, &clientep_ops,
+				       (int)cs->svc, &t->addrs[cs->addr],
+				       c->port, t->name, on_cep_probed, w) != 0)
+			publish_failure(w);
+		return;
+	case EPREG_NO_MEMORY:
+		free(w);
+		oom(p);
+		return;
+	}
+}
+
+/* Whether address k of SRV target t may be contacted, once (the first of
+ * equal addresses). */
+static bool ctarget_contact(const struct probe *p, const struct host *t,
+			    size_t k)
+{
+	for (size_t j = 0; j < k; j++)
+		if (memcmp(&t->addrs[j], &t->addrs[k], sizeof t->addrs[k]) == 0)
+			return false;
+	return address_ok(p, t, k);
+}
+
+/* The client endpoints of every kept SRV record whose target resolved:
+ * each contactable address, with the record's service and port, SNI =
+ * the SRV target (RFC 6186 §4 names it the reference identity). The
+ * slots are made first, all at once: callbacks may come while asking. */
+static void client_start(struct probe *p)
+{
+	size_t n = 0;
+
+	if (!p->env->ep_env || !p->env->client_srv)
+		return;
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < PROBE_SERVICES; i++) {
+			const struct srv_service *sv = &p->srv[i];
+			for (size_t j = 0; j < sv->nrec; j++) {
+				const struct srv_rec *r = &sv->rec[j];
+				if (r->cport == PROBE_NO_CPORT)
+					continue;
+				const struct host *t =
+				    &p->ctargets[p->cports[r->cport].target];
+				if (host_dns_failed(t))
+					continue;
+				for (size_t k = 0; k < t->naddr; k++) {
+					if (!ctarget_contact(p, t, k))
+						continue;
+					if (pass == 1)
+						p->cslots[n] = (struct cslot){
+							i, j, k, NULL, false
+						};
+					n++;
+				}
+			}
+		}
+		if (pass == 0) {
+			if (n == 0)
+				return;
+			p->cslots = calloc(n, sizeof *p->cslots);
+			if (!p->cslots) {
+				oom(p);
+				return;
+			}
+			n = 0;
+		}
+	}
+	p->ncslots = n;
+	for (size_t s = 0; s < p->ncslots && !p->failed; s++)
+		cendpoint_request(p, s);
+}
+
 /* PROBE_ACT_START_SMTP: the policy fetch when due, and every contactable
  * endpoint of every kept MX host (SNI = the MX host) when the SMTP stage
- * is on. */
+ * is on, and those of the SRV targets with --client-ports srv. */
 static void smtp_start(struct probe *p)
 {
 	sts_fetch_start(p);
+	client_start(p);
 	for (size_t i = 0; p->env->ep_env && i < p->nhosts; i++) {
 		struct host *h = &p->hosts[i];
 		if (!h->kept || host_dns_failed(h))
@@ -2007,6 +2210,103 @@ static bool client_buffers_failed(const struct probe *p,
 	return false;
 }
 
+/*
+ * Whether this domain's TLSA records at _<port>._tcp.<target> authenticate
+ * each client endpoint's chain, by RFC 7673 (verify_dane_for() with the
+ * SRV profile: PKIX-TA/PKIX-EE usable; DANE-TA and the PKIX usages check
+ * the name against the SRV target, the one reference identity: RFC 2782
+ * forbids an alias there). Only where the records count: looked up on a
+ * secure path, a secure answer, a usable record.
+ */
+static void client_chains(struct probe *p)
+{
+	for (size_t s = 0; s < p->ncslots; s++) {
+		struct cslot *cs = &p->cslots[s];
+		const struct srv_rec *r = &p->srv[cs->svc].rec[cs->rec];
+		const struct cport *c = &p->cports[r->cport];
+		const struct host *t = &p->ctargets[c->target];
+		const struct ep_done *d = cs->done;
+		struct verify_dane_result dr;
+		unsigned usable = 0;
+
+		for (size_t i = 0; i < c->nrec; i++)
+			usable += verify_tlsa_usable_for(&c->rec[i],
+							 VERIFY_DANE_SRV) ==
+				  VERIFY_TLSA_USABLE;
+		if (!d || !d->nchain || !c->tlsa_looked_up ||
+		    c->tlsa_st != DNSSEC_SECURE || !usable)
+			continue;
+		const char *refs[1] = { t->name };
+		cs->chain_ok =
+		    verify_dane_for(p->env->verify, VERIFY_DANE_SRV, d->chain,
+				    d->nchain, time(NULL), refs, 1, c->rec,
+				    c->nrec, &dr) == VERIFY_OK &&
+		    dr.outcome == VERIFY_DANE_OK;
+	}
+}
+
+/* The DANE judgement of SRV record j of service i, from its (target,
+ * port)'s TLSA answer (RFC 7673 profile). */
+static void client_dane_init(const struct cport *c, struct verify_dane_host *dh)
+{
+	verify_dane_host_init_for(dh, VERIFY_DANE_SRV, c->tlsa_looked_up,
+				  c->tlsa_st == DNSSEC_SECURE,
+				  c->tlsa_st == DNSSEC_BOGUS, c->rec, c->nrec);
+}
+
+/* The domain_client_endpoint rows of SRV record j of service i; *dh
+ * gathers its endpoints for the record's own outcome. */
+static void client_domain_rows(struct probe *p, size_t i, size_t j,
+			       struct verify_dane_host *dh)
+{
+	struct jbuf *b = &p->out[TABLE_DOMAIN_CLIENT_ENDPOINT];
+
+	for (size_t s = 0; s < p->ncslots; s++) {
+		const struct cslot *cs = &p->cslots[s];
+		if (cs->svc != i || cs->rec != j || !cs->done)
+			continue;
+		const struct srv_rec *r = &p->srv[i].rec[j];
+		const struct cport *c = &p->cports[r->cport];
+		const struct host *t = &p->ctargets[c->target];
+		const struct ep_done *d = cs->done;
+		char ip[64];
+
+		addr_format(&t->addrs[cs->addr], ip, sizeof ip);
+		copy_int(b, p->env->campaign_id);
+		copy_field(b);
+		copy_int(b, p->target_id);
+		copy_field(b);
+		copy_str(b, service_names[i]);
+		copy_field(b);
+		copy_int(b, (int64_t)j);
+		copy_field(b);
+		copy_str(b, ip);
+		copy_field(b);
+		copy_int(b, c->port);
+		copy_field(b);
+		copy_str(b, t->name);
+		copy_field(b);
+		/* RFC 6186 §4 / RFC 7817: the domain as reference identity. */
+		int named =
+		    d->nchain && p->env->names
+			? verify_leaf_names(p->env->names, epreg_result_key(d),
+					    d->chain[0].data, d->chain[0].len,
+					    p->domain)
+			: -1;
+		if (named >= 0)
+			copy_bool(b, named);
+		else
+			copy_null(b);
+		copy_field(b);
+		enum verify_dane_outcome o =
+		    verify_dane_host_endpoint(dh, d->starttls_ok, cs->chain_ok);
+		copy_str(b, verify_dane_outcome_str(o));
+		copy_field(b);
+		copy_str(b, verify_dane_result_type(o));
+		copy_row_end(b);
+	}
+}
+
 /* The client_srv_target row of record r (the j-th kept) of service i. */
 static void client_target_row(struct probe *p, size_t i, size_t j,
 			      const struct srv_rec *r)
@@ -2094,6 +2394,22 @@ static void client_target_row(struct probe *p, size_t i, size_t j,
 	if (c && c->tlsa.len)
 		jbuf_append(b, c->tlsa.data, c->tlsa.len);
 	jbuf_append(b, "}", 1);
+	copy_field(b);
+	/* DANE (RFC 7673) once the endpoints are probed: the record's own
+	 * outcome over its contacted endpoints, as domain_mx.dane. */
+	if (c && p->env->ep_env) {
+		struct verify_dane_host dh;
+		client_dane_init(c, &dh);
+		client_domain_rows(p, i, j, &dh);
+		const char *ao = address_outcome(p, h, &refused);
+		enum verify_dane_outcome o =
+		    verify_dane_host_outcome(&dh, ao && !strcmp(ao, "ok"));
+		copy_str(b, verify_dane_outcome_str(o));
+		copy_field(b);
+		copy_str(b, verify_dane_result_type(o));
+	} else {
+		jbuf_puts(b, "\\N\t\\N");
+	}
 	copy_row_end(b);
 }
 
@@ -2104,6 +2420,7 @@ static void write_client_rows(struct probe *p)
 	struct copy_array arr;
 	char qname[DNS_NAME_TEXT_MAX + 16];
 
+	client_chains(p);
 	for (size_t i = 0; p->env->client_srv && i < PROBE_SERVICES; i++) {
 		const struct srv_service *sv = &p->srv[i];
 		if (!sv->answered)
@@ -2151,6 +2468,10 @@ static void write_client_rows(struct probe *p)
 
 static void client_free(struct probe *p)
 {
+	/* The registry may drop them now (epreg.h). */
+	for (size_t s = 0; s < p->ncslots; s++)
+		epreg_release(p->env->reg, p->cslots[s].done);
+	free(p->cslots);
 	for (size_t i = 0; i < PROBE_SERVICES; i++)
 		for (size_t j = 0; j < p->srv[i].nrec; j++)
 			free(p->srv[i].rec[j].target);
@@ -2349,6 +2670,7 @@ int probe_start(struct probe_env *env, int64_t target_id, const char *domain,
 	jbuf_init(&p->rrset, PROBE_ROWS_MAX);
 	jbuf_init(&p->apex_cname, PROBE_ARRAY_MAX);
 	jbuf_init(&p->eprows, PROBE_ROWS_MAX);
+	jbuf_init(&p->cerows, PROBE_ROWS_MAX);
 	jbuf_init(&p->certrows, PROBE_ROWS_MAX);
 	jbuf_init(&p->records, PROBE_ROWS_MAX);
 	sts_facts_init(&p->sts);

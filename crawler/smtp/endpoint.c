@@ -29,6 +29,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,8 @@ struct ipwait {
 	struct addr addr;
 	char sni[256];
 	int port;
+	const struct endpoint_ops *ops;
+	int service;
 	endpoint_cb cb;
 	void *arg;
 	struct ipwait *next;
@@ -71,8 +74,10 @@ struct ipcap_loop {
 	size_t waiting;			   /* this loop's thread only */
 };
 
-static int start_probe(const struct endpoint_env *env, const struct addr *addr,
-		       int port, const char *sni, endpoint_cb cb, void *arg);
+static int start_probe(const struct endpoint_env *env,
+		       const struct endpoint_ops *ops, int service,
+		       const struct addr *addr, int port, const char *sni,
+		       endpoint_cb cb, void *arg);
 
 struct endpoint {
 	const struct endpoint_env *env;
@@ -92,8 +97,93 @@ struct endpoint {
 	enum conn_rc conn_rc;
 	bool tls_done;
 	struct tls_info tls; /* a copy; chain DER owned here */
-	struct smtp_session s;
+	const struct endpoint_ops *ops;
+	int service;
+	void *s; /* ops->size bytes, after the struct */
 };
+
+/*
+ * Port 25's ops: the SMTP session with STARTTLS. The wrappers only give
+ * the opaque pointer its type (calling smtp_on_*() through a pointer of
+ * another type would be undefined).
+ */
+static int mx_init(void *s, int service, const struct endpoint_env *env)
+{
+	(void)service;
+	return smtp_session_init(s, env->ehlo_name, &env->limits);
+}
+
+static void mx_free(void *s)
+{
+	smtp_session_free(s);
+}
+
+static enum smtp_action mx_connected(void *s)
+{
+	return smtp_on_connected(s);
+}
+
+static enum smtp_action mx_connect_failed(void *s)
+{
+	return smtp_on_connect_failed(s);
+}
+
+static enum smtp_action mx_data(void *s, const uint8_t *buf, size_t len)
+{
+	return smtp_on_data(s, buf, len);
+}
+
+static enum smtp_action mx_eof(void *s)
+{
+	return smtp_on_eof(s);
+}
+
+static enum smtp_action mx_reset(void *s)
+{
+	return smtp_on_reset(s);
+}
+
+static enum smtp_action mx_timeout(void *s, enum smtp_timer which)
+{
+	return smtp_on_timeout(s, which);
+}
+
+static enum smtp_action mx_tls_done(void *s, bool ok, const char *reason)
+{
+	return smtp_on_tls_done(s, ok, reason);
+}
+
+static const uint8_t *mx_output(const void *s, size_t *len)
+{
+	return smtp_session_output(s, len);
+}
+
+static unsigned mx_stage_ms(const void *s)
+{
+	return smtp_session_stage_timeout_ms(s);
+}
+
+static const struct endpoint_ops mx_ops = {
+	.size = sizeof(struct smtp_session),
+	.init = mx_init,
+	.free = mx_free,
+	.on_connected = mx_connected,
+	.on_connect_failed = mx_connect_failed,
+	.on_data = mx_data,
+	.on_eof = mx_eof,
+	.on_reset = mx_reset,
+	.on_timeout = mx_timeout,
+	.on_tls_done = mx_tls_done,
+	.output = mx_output,
+	.stage_timeout_ms = mx_stage_ms,
+};
+
+/* The result's port 25 session, when these are port 25's ops. */
+static const struct smtp_session *smtp_of(const struct endpoint_ops *ops,
+					  const void *s)
+{
+	return ops == &mx_ops ? s : NULL;
+}
 
 static void handle(struct endpoint *ep, enum smtp_action act);
 
@@ -145,14 +235,16 @@ static void release(struct endpoint *ep)
 		.addr = ep->addr,
 		.port = ep->port,
 		.sni = ep->sni,
-		.session = &ep->s,
+		.session = smtp_of(ep->ops, ep->s),
+		.state = ep->s,
+		.service = ep->service,
 		.tls_done = ep->tls_done,
 		.tls = &ep->tls,
 		.conn_rc = ep->conn_rc,
 		.elapsed_ms = (unsigned)(uv_now(ep->env->loop) - ep->start),
 	};
 	ep->cb(ep->arg, &res);
-	smtp_session_free(&ep->s);
+	ep->ops->free(ep->s);
 	for (size_t i = 0; i < ep->tls.nchain; i++)
 		OPENSSL_free(ep->tls.chain[i]);
 	free(ep->tls.chain);
@@ -186,13 +278,13 @@ static void finish(struct endpoint *ep)
 static void on_stage_timeout(uv_timer_t *t)
 {
 	struct endpoint *ep = t->data;
-	handle(ep, smtp_on_timeout(&ep->s, SMTP_TIMER_STAGE));
+	handle(ep, ep->ops->on_timeout(ep->s, SMTP_TIMER_STAGE));
 }
 
 static void on_deadline(uv_timer_t *t)
 {
 	struct endpoint *ep = t->data;
-	handle(ep, smtp_on_timeout(&ep->s, SMTP_TIMER_DEADLINE));
+	handle(ep, ep->ops->on_timeout(ep->s, SMTP_TIMER_DEADLINE));
 }
 
 /* Carries out what the session asked for, then re-arms its stage timer. */
@@ -203,13 +295,13 @@ static void handle(struct endpoint *ep, enum smtp_action act)
 	switch (act) {
 	case SMTP_ACT_SEND: {
 		size_t len;
-		const uint8_t *out = smtp_session_output(&ep->s, &len);
+		const uint8_t *out = ep->ops->output(ep->s, &len);
 		if (conn_peer_closed(ep->conn)) {
-			handle(ep, smtp_on_eof(&ep->s));
+			handle(ep, ep->ops->on_eof(ep->s));
 			return;
 		}
 		if (conn_write(ep->conn, out, len) != 0) {
-			handle(ep, smtp_on_reset(&ep->s));
+			handle(ep, ep->ops->on_reset(ep->s));
 			return;
 		}
 		break;
@@ -217,7 +309,7 @@ static void handle(struct endpoint *ep, enum smtp_action act)
 	case SMTP_ACT_START_TLS:
 		if (conn_start_tls(ep->conn, ep->env->tls, ep->sni) != 0) {
 			handle(ep,
-			       smtp_on_tls_done(&ep->s, false, "tls_setup"));
+			       ep->ops->on_tls_done(ep->s, false, "tls_setup"));
 			return;
 		}
 		break;
@@ -230,7 +322,7 @@ static void handle(struct endpoint *ep, enum smtp_action act)
 	}
 	if (ep->finishing)
 		return;
-	unsigned ms = smtp_session_stage_timeout_ms(&ep->s);
+	unsigned ms = ep->ops->stage_timeout_ms(ep->s);
 	if (ms)
 		uv_timer_start(&ep->stage, on_stage_timeout, ms, 0);
 	else
@@ -245,21 +337,21 @@ static void on_connect(void *arg, enum conn_rc rc)
 	if (rc == CONN_RESET) {
 		/* A reset (not a refusal) means the handshake completed and
 		 * the peer aborted at once: "RST on accept". */
-		enum smtp_action act = smtp_on_connected(&ep->s);
+		enum smtp_action act = ep->ops->on_connected(ep->s);
 		if (act != SMTP_ACT_CLOSE)
-			act = smtp_on_reset(&ep->s);
+			act = ep->ops->on_reset(ep->s);
 		handle(ep, act);
 	} else if (rc != CONN_OK) {
-		handle(ep, smtp_on_connect_failed(&ep->s));
+		handle(ep, ep->ops->on_connect_failed(ep->s));
 	} else {
-		handle(ep, smtp_on_connected(&ep->s));
+		handle(ep, ep->ops->on_connected(ep->s));
 	}
 }
 
 static void on_data(void *arg, const uint8_t *buf, size_t len)
 {
 	struct endpoint *ep = arg;
-	handle(ep, smtp_on_data(&ep->s, buf, len));
+	handle(ep, ep->ops->on_data(ep->s, buf, len));
 }
 
 static void on_end(void *arg, enum conn_rc rc)
@@ -268,9 +360,9 @@ static void on_end(void *arg, enum conn_rc rc)
 
 	ep->conn_rc = rc;
 	if (rc == CONN_EOF)
-		handle(ep, smtp_on_eof(&ep->s));
+		handle(ep, ep->ops->on_eof(ep->s));
 	else
-		handle(ep, smtp_on_reset(&ep->s));
+		handle(ep, ep->ops->on_reset(ep->s));
 }
 
 static void on_tls(void *arg, enum conn_rc rc, const struct tls_info *info)
@@ -289,7 +381,7 @@ static void on_tls(void *arg, enum conn_rc rc, const struct tls_info *info)
 		/* Keep the chain beyond the connection's life: the conn's
 		 * own arrays, not a copy. */
 		conn_take_chain(ep->conn, &ep->tls);
-		handle(ep, smtp_on_tls_done(&ep->s, true, NULL));
+		handle(ep, ep->ops->on_tls_done(ep->s, true, NULL));
 		return;
 	}
 	ep->conn_rc = rc;
@@ -303,7 +395,7 @@ static void on_tls(void *arg, enum conn_rc rc, const struct tls_info *info)
 			 why);
 	else
 		snprintf(reason, sizeof reason, "%s", conn_rc_str(rc));
-	handle(ep, smtp_on_tls_done(&ep->s, false, reason));
+	handle(ep, ep->ops->on_tls_done(ep->s, false, reason));
 }
 
 static const struct conn_callbacks callbacks = {
@@ -496,8 +588,8 @@ static void start_granted(struct ipcap_loop *l, struct ipwait *w)
 	while (w) {
 		struct ipwait *next = w->next;
 		waiting_less(l);
-		if (start_probe(w->env, &w->addr, w->port, w->sni, w->cb,
-				w->arg) != 0) {
+		if (start_probe(w->env, w->ops, w->service, &w->addr, w->port,
+				w->sni, w->cb, w->arg) != 0) {
 			/* Out of memory: report it as a failed connect so
 			 * that the waiting domain is not stuck, and pass the
 			 * slot on. */
@@ -506,20 +598,31 @@ static void start_granted(struct ipcap_loop *l, struct ipwait *w)
 				again->next = next;
 				next = again;
 			}
-			struct smtp_session ss;
 			struct tls_info none = { 0 };
-			smtp_session_init(&ss, "invalid", &w->env->limits);
-			smtp_on_connect_failed(&ss);
+			/* Port 25's session on the stack, as before the ops:
+			 * its callers read r->session unconditionally. */
+			struct smtp_session mx_ss;
+			void *ss = w->ops == &mx_ops ? (void *)&mx_ss
+						     : calloc(1, w->ops->size);
+			if (ss && w->ops->init(ss, w->service, w->env) == 0)
+				w->ops->on_connect_failed(ss);
 			struct endpoint_result res = {
 				.addr = w->addr,
 				.port = w->port,
 				.sni = w->sni,
-				.session = &ss,
+				.session = ss ? smtp_of(w->ops, ss) : NULL,
+				.state = ss,
+				.service = w->service,
 				.tls = &none,
 				.conn_rc = CONN_NO_MEMORY,
 			};
+			/* No memory even for another ops' session: the
+			 * callback gets none (state NULL) and must cope. */
 			w->cb(w->arg, &res);
-			smtp_session_free(&ss);
+			if (ss)
+				w->ops->free(ss);
+			if (ss != &mx_ss)
+				free(ss);
 		}
 		free(w);
 		w = next;
@@ -551,10 +654,18 @@ static void on_capped_done(void *arg, const struct endpoint_result *r)
 int endpoint_probe(const struct endpoint_env *env, const struct addr *addr,
 		   int port, const char *sni, endpoint_cb cb, void *arg)
 {
+	return endpoint_probe_ops(env, &mx_ops, 0, addr, port, sni, cb, arg);
+}
+
+int endpoint_probe_ops(const struct endpoint_env *env,
+		       const struct endpoint_ops *ops, int service,
+		       const struct addr *addr, int port, const char *sni,
+		       endpoint_cb cb, void *arg)
+{
 	struct ipcap_loop *l = env->cap;
 
 	if (!l)
-		return start_probe(env, addr, port, sni, cb, arg);
+		return start_probe(env, ops, service, addr, port, sni, cb, arg);
 	struct ipcap *c = l->cap;
 	pthread_mutex_lock(&c->mu);
 	struct ipslot **sp = slot_link(c, addr);
@@ -572,7 +683,8 @@ int endpoint_probe(const struct endpoint_env *env, const struct addr *addr,
 	if (s->active < c->max && !s->head) {
 		s->active++;
 		pthread_mutex_unlock(&c->mu);
-		int rc = start_probe(env, addr, port, sni, cb, arg);
+		int rc =
+		    start_probe(env, ops, service, addr, port, sni, cb, arg);
 		if (rc != 0) {
 			struct ipwait *next = release_slot(l, addr);
 			start_granted(l, next);
@@ -588,6 +700,8 @@ int endpoint_probe(const struct endpoint_env *env, const struct addr *addr,
 	w->addr = *addr;
 	snprintf(w->sni, sizeof w->sni, "%s", sni ? sni : "");
 	w->port = port;
+	w->ops = ops;
+	w->service = service;
 	w->cb = cb;
 	w->arg = arg;
 	if (s->tail)
@@ -602,8 +716,10 @@ int endpoint_probe(const struct endpoint_env *env, const struct addr *addr,
 	return 0;
 }
 
-static int start_probe(const struct endpoint_env *env, const struct addr *addr,
-		       int port, const char *sni, endpoint_cb cb, void *arg)
+static int start_probe(const struct endpoint_env *env,
+		       const struct endpoint_ops *ops, int service,
+		       const struct addr *addr, int port, const char *sni,
+		       endpoint_cb cb, void *arg)
 {
 	struct capped *cp = NULL;
 
@@ -617,12 +733,18 @@ static int start_probe(const struct endpoint_env *env, const struct addr *addr,
 		cb = on_capped_done;
 		arg = cp;
 	}
-	struct endpoint *ep = calloc(1, sizeof *ep);
+	/* The session after the struct, aligned for anything. */
+	size_t at = (sizeof(struct endpoint) + _Alignof(max_align_t) - 1) /
+		    _Alignof(max_align_t) * _Alignof(max_align_t);
+	struct endpoint *ep = calloc(1, at + ops->size);
 
 	if (!ep) {
 		free(cp);
 		return -ENOMEM;
 	}
+	ep->s = (char *)ep + at;
+	ep->ops = ops;
+	ep->service = service;
 	ep->env = env;
 	ep->addr = *addr;
 	ep->port = port;
@@ -630,8 +752,9 @@ static int start_probe(const struct endpoint_env *env, const struct addr *addr,
 	ep->cb = cb;
 	ep->arg = arg;
 	ep->start = uv_now(env->loop);
-	int rc = smtp_session_init(&ep->s, env->ehlo_name, &env->limits);
+	int rc = ops->init(ep->s, service, env);
 	if (rc != 0) {
+		ops->free(ep->s);
 		free(ep);
 		free(cp);
 		return rc;
@@ -646,10 +769,11 @@ static int start_probe(const struct endpoint_env *env, const struct addr *addr,
 	ep->conn = conn_connect(env->loop, addr, port, &callbacks, ep);
 	if (!ep->conn) {
 		ep->conn_rc = CONN_ERROR;
-		handle(ep, smtp_on_connect_failed(&ep->s));
+		handle(ep, ep->ops->on_connect_failed(ep->s));
 		return 0;
 	}
-	/* The connect stage's timer. */
+	/* The connect stage's timer. With implicit TLS the session asks
+	 * for the handshake (SNI = ep->sni) as soon as it is connected. */
 	handle(ep, SMTP_ACT_WAIT);
 	return 0;
 }

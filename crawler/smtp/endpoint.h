@@ -1,9 +1,13 @@
 /*
- * One endpoint probe: TCP to (address, port), SMTP up to the end of the
- * STARTTLS handshake with SNI, QUIT inside TLS. This file is the event
- * plumbing between the loop (conn.h: TCP, TLS over memory BIOs, timers) and
- * the SMTP session (smtp.h), which decides everything; it never sends a
- * byte the session did not ask for.
+ * One endpoint probe: TCP to (address, port), then a sans-IO session up
+ * to the end of its TLS handshake with SNI, QUIT/LOGOUT inside TLS. Port
+ * 25 is the SMTP session (smtp.h) with STARTTLS; any other session comes
+ * as an ops table (struct endpoint_ops: the client services of M12, SMTP,
+ * IMAP or POP3 with STARTTLS or implicit TLS, whose session asks for the
+ * handshake right after the connect). This file is the event plumbing
+ * between the loop (conn.h: TCP, TLS over memory BIOs, timers) and the
+ * session, which decides everything; it never sends a byte the session
+ * did not ask for.
  */
 #ifndef MXCRAWL_CRAWLER_ENDPOINT_H
 #define MXCRAWL_CRAWLER_ENDPOINT_H
@@ -17,15 +21,46 @@
 #include "crawler/smtp/smtp.h"
 #include "crawler/smtp/conn.h"
 
+struct endpoint_env;
+
+/*
+ * A session the plumbing can drive: the events of smtp.h's smtp_on_*()
+ * with the session as an opaque object of `size` bytes, which the
+ * endpoint allocates. init() gets the caller's `service` (what the ops
+ * make of it is theirs) and returns 0 or a negative errno; free() is
+ * called after any init, failed or not. Port 25's SMTP is the built-in
+ * table (endpoint_probe()); the client services' is scan/clientep.h's.
+ */
+struct endpoint_ops {
+	size_t size;
+	int (*init)(void *s, int service, const struct endpoint_env *env);
+	void (*free)(void *s);
+	enum smtp_action (*on_connected)(void *s);
+	enum smtp_action (*on_connect_failed)(void *s);
+	enum smtp_action (*on_data)(void *s, const uint8_t *buf, size_t len);
+	enum smtp_action (*on_eof)(void *s);
+	enum smtp_action (*on_reset)(void *s);
+	enum smtp_action (*on_timeout)(void *s, enum smtp_timer which);
+	enum smtp_action (*on_tls_done)(void *s, bool ok, const char *reason);
+	const uint8_t *(*output)(const void *s, size_t *len);
+	unsigned (*stage_timeout_ms)(const void *s);
+};
+
 /* What a finished probe found. Valid during the callback only. */
 struct endpoint_result {
 	struct addr addr;
 	int port;
 	const char *sni;
-	const struct smtp_session *session; /* facts and transcript */
-	bool tls_done;			    /* a handshake completed */
-	const struct tls_info *tls;	    /* version, cipher, chain, ... */
-	enum conn_rc conn_rc;		    /* how the connection ended */
+	/* Port 25 (endpoint_probe()): the SMTP session, facts and
+	 * transcript; NULL for a probe of other ops. */
+	const struct smtp_session *session;
+	/* The session of any ops (for port 25 the same as `session`), and
+	 * the service the caller gave. */
+	const void *state;
+	int service;
+	bool tls_done;		    /* a handshake completed */
+	const struct tls_info *tls; /* version, cipher, chain, ... */
+	enum conn_rc conn_rc;	    /* how the connection ended */
 	unsigned elapsed_ms;
 };
 
@@ -89,5 +124,13 @@ void ipcap_detach(struct ipcap_loop *l);
  */
 int endpoint_probe(const struct endpoint_env *env, const struct addr *addr,
 		   int port, const char *sni, endpoint_cb cb, void *arg);
+
+/* The same with the session of `ops`, initialised with `service`; the
+ * per-IP cap, the tally and the deadline are shared with port 25's
+ * probes. -EINVAL (no callback) when ops->init() refuses the service. */
+int endpoint_probe_ops(const struct endpoint_env *env,
+		       const struct endpoint_ops *ops, int service,
+		       const struct addr *addr, int port, const char *sni,
+		       endpoint_cb cb, void *arg);
 
 #endif

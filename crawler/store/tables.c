@@ -1,16 +1,20 @@
 #include "crawler/store/tables.h"
 
 const char *const table_name[TABLE_LAST] = {
-	"domain_dns",	   "dns_rrset",	       "domain_mx",
-	"mx_address",	   "endpoint",	       "certificate",
-	"domain_endpoint", "handshake_record", "domain_mta_sts",
-	"domain_tlsrpt",   "client_srv",       "client_srv_target",
+	"domain_dns",	   "dns_rrset",
+	"domain_mx",	   "mx_address",
+	"endpoint",	   "certificate",
+	"domain_endpoint", "handshake_record",
+	"domain_mta_sts",  "domain_tlsrpt",
+	"client_srv",	   "client_srv_target",
+	"client_endpoint", "domain_client_endpoint",
 };
 
 const bool table_staged[TABLE_LAST] = {
 	[TABLE_ENDPOINT] = true,
 	[TABLE_CERTIFICATE] = true,
 	[TABLE_RECORDS] = true,
+	[TABLE_CLIENT_ENDPOINT] = true,
 };
 
 const char *const table_columns[TABLE_LAST] = {
@@ -50,5 +54,14 @@ const char *const table_columns[TABLE_LAST] = {
 	"campaign_id, target_id, service, ordinal, priority, weight, port, "
 	"target, cname, address_outcome, a_dnssec, aaaa_dnssec, addresses, "
 	"verdicts, addresses_partial, tlsa_looked_up, tlsa_name, tlsa_dnssec, "
-	"tlsa_records",
+	"tlsa_records, dane, dane_result_type",
+	"campaign_id, ip, port, sni, service, worker, probed_at, protocol, "
+	"tls_mode, outcome, end_state, conn, greeting, greeting_code, "
+	"greeting_line, starttls_offered, starttls_code, stripping, injection, "
+	"tls_version, tls_cipher, tls_group, handshake_ms, tls_reason, chain, "
+	"chain_len, trusted, verify_errors, missing_intermediate, "
+	"name_matches_host, cn_only, weak, valid_ignoring_strength, transcript, "
+	"elapsed_ms",
+	"campaign_id, target_id, service, ordinal, ip, port, sni, "
+	"name_matches_domain, dane, dane_result_type",
 };

@@ -29,6 +29,11 @@ enum table_id {
 	 * TLSA. */
 	TABLE_CLIENT_SRV,
 	TABLE_CLIENT_SRV_TARGET,
+	/* Their probes (schema/029): one row per (ip, port, SNI, service),
+	 * staged like endpoint's, and per domain, SRV record and address
+	 * what depends on the domain (its name, DANE). */
+	TABLE_CLIENT_ENDPOINT,
+	TABLE_DOMAIN_CLIENT_ENDPOINT,
 	TABLE_LAST
 };
 

@@ -323,11 +323,18 @@ const char *verify_dane_result_type(enum verify_dane_outcome o)
 
 enum verify_tlsa_use verify_tlsa_usable(const struct verify_tlsa *r)
 {
+	return verify_tlsa_usable_for(r, VERIFY_DANE_SMTP);
+}
+
+enum verify_tlsa_use verify_tlsa_usable_for(const struct verify_tlsa *r,
+					    enum verify_dane_profile profile)
+{
 	/* RFC 7672 §3.1.3: PKIX-TA(0) and PKIX-EE(1) are not for SMTP,
-	 * where there is no agreed set of trust anchors. */
-	if (r->usage == 0 || r->usage == 1)
+	 * where there is no agreed set of trust anchors; RFC 7673 (SRV)
+	 * keeps them. */
+	if ((r->usage == 0 || r->usage == 1) && profile != VERIFY_DANE_SRV)
 		return VERIFY_TLSA_PKIX_USAGE;
-	if (r->usage != 2 && r->usage != 3)
+	if (r->usage > 3)
 		return VERIFY_TLSA_UNKNOWN_USAGE;
 	if (r->selector != 0 && r->selector != 1)
 		return VERIFY_TLSA_UNKNOWN_SELECTOR;
@@ -377,13 +384,22 @@ void verify_dane_host_init(struct verify_dane_host *h, bool looked_up,
 			   bool secure, bool bogus,
 			   const struct verify_tlsa *rec, size_t nrec)
 {
+	verify_dane_host_init_for(h, VERIFY_DANE_SMTP, looked_up, secure, bogus,
+				  rec, nrec);
+}
+
+void verify_dane_host_init_for(struct verify_dane_host *h,
+			       enum verify_dane_profile profile, bool looked_up,
+			       bool secure, bool bogus,
+			       const struct verify_tlsa *rec, size_t nrec)
+{
 	memset(h, 0, sizeof *h);
 	h->tlsa.secure_path = looked_up && (secure || bogus);
 	h->tlsa.tlsa_bogus = bogus;
 	h->tlsa.nrecords = (unsigned)nrec;
 	for (size_t i = 0; i < nrec; i++)
-		h->tlsa.nusable +=
-		    verify_tlsa_usable(&rec[i]) == VERIFY_TLSA_USABLE;
+		h->tlsa.nusable += verify_tlsa_usable_for(&rec[i], profile) ==
+				   VERIFY_TLSA_USABLE;
 	h->starttls_all = true;
 	h->chain_all = true;
 }
@@ -1170,6 +1186,17 @@ enum verify_rc verify_dane(const struct verify_ctx *ctx,
 			   const struct verify_tlsa *tlsa, size_t ntlsa,
 			   struct verify_dane_result *out)
 {
+	return verify_dane_for(ctx, VERIFY_DANE_SMTP, chain, n, at, ref_names,
+			       nref, tlsa, ntlsa, out);
+}
+
+enum verify_rc verify_dane_for(const struct verify_ctx *ctx,
+			       enum verify_dane_profile profile,
+			       const struct verify_der *chain, size_t n,
+			       time_t at, const char *const *ref_names,
+			       size_t nref, const struct verify_tlsa *tlsa,
+			       size_t ntlsa, struct verify_dane_result *out)
+{
 	struct loaded_chain lc = { 0 };
 	X509_STORE_CTX *sctx = NULL;
 	SSL *ssl = NULL;
@@ -1190,7 +1217,8 @@ enum verify_rc verify_dane(const struct verify_ctx *ctx,
 	}
 	out->nrecords = (unsigned)nrec;
 	for (size_t i = 0; i < nrec; i++) {
-		out->use[i] = (uint8_t)verify_tlsa_usable(&tlsa[i]);
+		out->use[i] =
+		    (uint8_t)verify_tlsa_usable_for(&tlsa[i], profile);
 		if (out->use[i] == VERIFY_TLSA_USABLE)
 			out->nusable++;
 	}

@@ -210,6 +210,24 @@ enum verify_tlsa_use {
  * VERIFY_TLSA_BAD_DATA, which only OpenSSL's parse can tell). */
 enum verify_tlsa_use verify_tlsa_usable(const struct verify_tlsa *r);
 
+/*
+ * Which DANE protocol judges: SMTP to MX hosts (RFC 7672: only DANE-TA
+ * and DANE-EE are usable) or a service found by SRV (RFC 7673, the mail
+ * client ports of M12: PKIX-TA (0) and PKIX-EE (1) are usable too, and
+ * need the PKIX chain valid against the trust store and the leaf naming
+ * the SRV target, as for any PKIX client; DANE-EE still ignores names
+ * and dates, DANE-TA checks the name against the SRV target).
+ */
+enum verify_dane_profile {
+	VERIFY_DANE_SMTP = 0, /* RFC 7672 */
+	VERIFY_DANE_SRV,      /* RFC 7673 */
+};
+
+/* verify_tlsa_usable() for a profile: the same, except that usages 0 and
+ * 1 are usable under VERIFY_DANE_SRV. */
+enum verify_tlsa_use verify_tlsa_usable_for(const struct verify_tlsa *r,
+					    enum verify_dane_profile profile);
+
 /* The per-MX-host DANE outcomes (RFC 7672), as stored. */
 enum verify_dane_outcome {
 	VERIFY_DANE_OK = 0,	   /* a usable record authenticated the chain */
@@ -282,6 +300,17 @@ enum verify_rc verify_dane(const struct verify_ctx *ctx,
 			   const struct verify_tlsa *tlsa, size_t ntlsa,
 			   struct verify_dane_result *out);
 
+/* verify_dane() under a profile: VERIFY_DANE_SMTP is verify_dane();
+ * VERIFY_DANE_SRV (RFC 7673) also uses PKIX-TA/PKIX-EE records, which
+ * OpenSSL matches only on a chain valid against ctx's store whose leaf
+ * names one of ref_names (for SRV: the SRV target alone). */
+enum verify_rc verify_dane_for(const struct verify_ctx *ctx,
+			       enum verify_dane_profile profile,
+			       const struct verify_der *chain, size_t n,
+			       time_t at, const char *const *ref_names,
+			       size_t nref, const struct verify_tlsa *tlsa,
+			       size_t ntlsa, struct verify_dane_result *out);
+
 /* The facts, besides verify_dane()'s, that decide a host's DANE outcome. */
 struct verify_dane_facts {
 	/* The MX RRset and the host's address RRsets were secure, the host
@@ -320,6 +349,11 @@ struct verify_dane_host {
 void verify_dane_host_init(struct verify_dane_host *h, bool looked_up,
 			   bool secure, bool bogus,
 			   const struct verify_tlsa *rec, size_t nrec);
+/* The same under a profile (which records count as usable). */
+void verify_dane_host_init_for(struct verify_dane_host *h,
+			       enum verify_dane_profile profile, bool looked_up,
+			       bool secure, bool bogus,
+			       const struct verify_tlsa *rec, size_t nrec);
 /* A contacted endpoint: STARTTLS and TLS done, and verify_dane() said
  * VERIFY_DANE_OK for its chain. Returns the endpoint's own outcome. */
 enum verify_dane_outcome verify_dane_host_endpoint(struct verify_dane_host *h,

@@ -415,6 +415,92 @@ def client_figures(truth, F):
             len(every), len(all_targets))
     F.share("client_srv_refused", "target", "at least one address refused",
             len(some), len(all_targets))
+    client_probe_figures(asked, F)
+
+
+IMPLICIT = ("submissions", "imaps", "pop3s")
+
+
+def client_probe_figures(asked, F):
+    """The client probe figures (analysis/093-097, schema/029) from the
+    truth's contacted client endpoints: per domain and service, per
+    distinct endpoint (ip, port, SRV target, service), per SRV record."""
+    def good(e, either=False):
+        c = e["cert"]
+        return bool(e["probe"]["outcome"] == "tls_ok" and c and c["trusted"] and
+                    (c["name_matches_host"] or
+                     (either and c["name_matches_domain"])))
+
+    distinct, dane = {}, collections.Counter()
+    for svc in SERVICES:
+        n = good_host = good_either = 0
+        for t in asked:
+            eps = []
+            for x in t["client"][svc]["targets"]:
+                if x.get("dane"):
+                    dane[x["dane"]] += 1
+                for e in x["endpoints"]:
+                    if e.get("contact"):
+                        eps.append(e)
+                        distinct.setdefault(
+                            (e["ip"], e["port"], x["host"].lower().rstrip("."), svc), e)
+            if eps:
+                n += 1
+                good_host += all(good(e) for e in eps)
+                good_either += all(good(e, True) for e in eps)
+        if n:
+            F.share("client_trusted", svc, "trusted, names the SRV target", good_host, n)
+            F.share("client_trusted", svc,
+                    "trusted, names the SRV target or the domain", good_either, n)
+    for svc in SERVICES:
+        eps = [e for k, e in distinct.items() if k[3] == svc]
+        causes = []
+        for e in eps:
+            c, cs = e["cert"], set()
+            if e["probe"]["outcome"] != "tls_ok":
+                cs.add("no TLS: " + e["probe"]["outcome"])
+            else:
+                cs |= {"certificate: " + x for x in c["errors"] or []}
+                if not c["trusted"] and not c["errors"]:
+                    cs.add("certificate: not trusted (strength)")
+                if not c["name_matches_host"]:
+                    cs.add("name does not match the SRV target")
+            causes.append(cs)
+        if eps:
+            F.causes("client_causes", svc, causes, len(eps))
+    for mode in ("implicit", "starttls"):
+        eps = [e for k, e in distinct.items() if (k[3] in IMPLICIT) == (mode == "implicit")]
+        if eps:
+            F.share("client_tls_mode", mode, "TLS session",
+                    sum(e["probe"]["outcome"] == "tls_ok" for e in eps), len(eps))
+            F.share("client_tls_mode", mode, "trusted, names the SRV target",
+                    sum(good(e) for e in eps), len(eps))
+    offered = [e for k, e in distinct.items()
+               if k[3] not in IMPLICIT and e["probe"]["starttls_offered"] is True]
+    if offered:
+        F.share("client_tls_mode", "starttls_offered", "STARTTLS offered, no TLS session",
+                sum(e["probe"]["outcome"] != "tls_ok" for e in offered), len(offered))
+    for k, v in dane.items():
+        F.share("client_dane", "srv_target", k, v, sum(dane.values()))
+    # Domains with probed endpoints on port 25 and on a client port.
+    worse = better = both = 0
+    for t in asked:
+        mx = [ep for h in t["mx"] if h["kept"] for ep in h.get("endpoints", [])
+              if not ep["refused"]]
+        cl = [e for svc in SERVICES for x in t["client"][svc]["targets"]
+              for e in x["endpoints"] if e.get("contact")]
+        if not mx or not cl:
+            continue
+        both += 1
+        mx_good = all((ep.get("smtp") or {}).get("outcome") == "starttls_ok" and
+                      ep.get("cert") and ep["cert"]["trusted"] and
+                      ep["cert"]["name_matches_mx"] for ep in mx)
+        cl_good = all(good(e) for e in cl)
+        worse += mx_good and not cl_good
+        better += cl_good and not mx_good
+    if both:
+        F.share("client_worse", "domain", "client ports worse than port 25", worse, both)
+        F.share("client_worse", "domain", "port 25 worse than client ports", better, both)
 
 
 PSL_FILE = "/usr/share/publicsuffix/public_suffix_list.dat"

@@ -86,6 +86,40 @@ UNIT_TEST(verify_tlsa_usability)
 	}
 }
 
+/* RFC 7673 (SRV, the mail client ports): PKIX-TA and PKIX-EE are usable,
+ * with the same field checks as the DANE usages; RFC 7672 (SMTP) keeps
+ * them out; everything else is judged alike under both profiles. */
+UNIT_TEST(verify_tlsa_usability_srv_profile)
+{
+	for (size_t i = 0; i < ARRAY_LEN(tlsa_cases); i++) {
+		const struct tlsa_case *c = &tlsa_cases[i];
+		struct verify_tlsa r = { c->usage, c->selector, c->mtype, zeros,
+					 c->len };
+		char ctx[64];
+
+		snprintf(ctx, sizeof(ctx), "%u %u %u len %zu", c->usage,
+			 c->selector, c->mtype, c->len);
+		CHECK_STR(verify_tlsa_use_str(
+			      verify_tlsa_usable_for(&r, VERIFY_DANE_SMTP)),
+			  verify_tlsa_use_str(c->want), ctx);
+		if (c->want != VERIFY_TLSA_PKIX_USAGE)
+			CHECK_STR(verify_tlsa_use_str(verify_tlsa_usable_for(
+				      &r, VERIFY_DANE_SRV)),
+				  verify_tlsa_use_str(c->want), ctx);
+	}
+	for (uint8_t u = 0; u < 2; u++) {
+		struct verify_tlsa ok = { u, 1, 1, zeros, 32 };
+		struct verify_tlsa bad = { u, 1, 1, zeros, 31 };
+		CHECK_STR(verify_tlsa_use_str(
+			      verify_tlsa_usable_for(&ok, VERIFY_DANE_SRV)),
+			  "usable", "PKIX usage under RFC 7673");
+		CHECK_STR(verify_tlsa_use_str(
+			      verify_tlsa_usable_for(&bad, VERIFY_DANE_SRV)),
+			  verify_tlsa_use_str(VERIFY_TLSA_BAD_LENGTH),
+			  "PKIX usage, bad length");
+	}
+}
+
 /* ---- the DANE decision ------------------------------------------------- */
 
 struct decide_case {

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# M12 items 2-3, the client endpoint probes: a testbed scan probes every
+# contactable address of every SRV target with the service's protocol
+# (SMTP, IMAP, POP3; implicit TLS or STARTTLS by the service, never by the
+# port), judges the chain as port 25 (trust, causes, names against the SRV
+# target and the domain) and DANE by RFC 7673, and stores client_endpoint
+# and domain_client_endpoint rows (schema/029) equal to the truth file's
+# `client.<service>.targets[]` (`dane`, and per endpoint `probe` and
+# `cert`), which the testbed computes from its scenario definitions
+# (compare_client.py). Also: an endpoint named by three domains' SRV
+# records (cp-shared-a/b/c) is probed exactly once, counted at the test
+# server's own connection log, and has one row.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+reexec_in_netns "$@"
+testbed_up --no-postfix
+
+PY=/usr/bin/python3
+ms_log=$TB/logs/mailserver.log
+ms_before=$(wc -l <"$ms_log" 2>/dev/null || echo 0)
+
+"$MXCRAWL" scan --targets "$TESTBED_TARGETS" --campaign cp "${allow_args[@]}" \
+	--workers 2 --concurrency 200 --progress 0 --smtp-deadline 8000 \
+	2>"$TEST_WORK/scan.err" ||
+	{ cat "$TEST_WORK/scan.err" >&2; fail "scan failed"; }
+cid=$(sql "SELECT id FROM campaign WHERE name = 'cp'")
+
+echo "== client endpoint facts against the truth"
+sql "SELECT json_build_object(
+	   'domain', d.domain, 'service', t.service, 'ordinal', t.ordinal,
+	   'host', t.target, 'port', t.port, 'dane', t.dane,
+	   'endpoints', (SELECT json_agg(json_build_object(
+	       'ip', host(de.ip), 'outcome', e.outcome, 'greeting', e.greeting,
+	       'starttls_offered', e.starttls_offered, 'injection', e.injection,
+	       'stripping', e.stripping, 'tls_version', e.tls_version,
+	       'trusted', e.trusted, 'errors', e.verify_errors,
+	       'missing_intermediate', e.missing_intermediate,
+	       'name_matches_host', e.name_matches_host,
+	       'name_matches_domain', de.name_matches_domain,
+	       'cn_only', e.cn_only, 'weak', e.weak, 'chain_len', e.chain_len,
+	       'dane', de.dane))
+	     FROM domain_client_endpoint de
+	     JOIN client_endpoint e ON e.campaign_id = de.campaign_id
+	      AND e.ip = de.ip AND e.port = de.port AND e.sni = de.sni
+	      AND e.service = de.service
+	    WHERE de.campaign_id = t.campaign_id AND de.target_id = t.target_id
+	      AND de.service = t.service AND de.ordinal = t.ordinal))
+	FROM client_srv_target t JOIN domain_dns d USING (campaign_id, target_id)
+	WHERE t.campaign_id = $cid AND t.target <> '.'" >"$TEST_WORK/rows.jsonl"
+"$PY" "$MXCRAWL_SRC/tests/integration/compare_client.py" \
+	"$TESTBED_TRUTH" "$TEST_WORK/rows.jsonl" ||
+	fail "client endpoint facts differ from the truth"
+
+echo "== the export's client endpoints against the truth"
+"$MXCRAWL" export --campaign cp --format jsonl >"$TEST_WORK/cp.jsonl"
+"$PY" "$MXCRAWL_SRC/tests/integration/compare_client.py" --export \
+	"$TESTBED_TRUTH" "$TEST_WORK/cp.jsonl" ||
+	fail "exported client endpoints differ from the truth"
+
+echo "== the report's client probe figures against the truth"
+"$MXCRAWL" report --campaign cp --format json >"$TEST_WORK/report.json"
+"$PY" - "$TESTBED_TRUTH" "$TEST_WORK/report.json" <<'PYEOF' || fail "report figures differ from the truth"
+import json, sys
+from collections import Counter
+truth = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+rows = {}
+for f in json.load(open(sys.argv[2]))["figures"]:
+    for r in f["rows"]:
+        rows[(f["name"], r["scope"], r["label"])] = (r["numerator"], r["denominator"])
+bad, n = [], 0
+def want(key, value):
+    global n
+    n += 1
+    if rows.get(key) != value:
+        bad.append("%r: report %r, truth %r" % (key, rows.get(key), value))
+dane = Counter()
+for svc in ("submissions", "submission", "imaps", "imap", "pop3s", "pop3"):
+    good = total = 0
+    for d in truth:
+        eps = [e for t in d["client"][svc]["targets"] for e in t["endpoints"]
+               if e.get("contact")]
+        if not eps:
+            continue
+        total += 1
+        good += all(e["probe"]["outcome"] == "tls_ok" and e["cert"]
+                    and e["cert"]["trusted"] and e["cert"]["name_matches_host"]
+                    for e in eps)
+    if total:
+        want(("client_trusted", svc, "trusted, names the SRV target"), (good, total))
+    for d in truth:
+        for t in d["client"][svc]["targets"]:
+            if t.get("dane"):
+                dane[t["dane"]] += 1
+for k, v in dane.items():
+    want(("client_dane", "srv_target", k), (v, sum(dane.values())))
+for b in bad:
+    print(b)
+print("report: %d client probe figures checked, %d differ" % (n, len(bad)))
+sys.exit(1 if bad or n == 0 else 0)
+PYEOF
+
+echo "== one probe per (ip, port, sni, service) and campaign"
+expect_eq "client_endpoint rows per key" \
+	"$(sql "SELECT count(*) FROM (SELECT 1 FROM client_endpoint WHERE campaign_id = $cid
+	          GROUP BY ip, port, sni, service HAVING count(*) > 1) x")" 0
+expect_eq "every domain's endpoint has its probe row" \
+	"$(sql "SELECT count(*) FROM domain_client_endpoint de WHERE de.campaign_id = $cid
+	          AND NOT EXISTS (SELECT 1 FROM client_endpoint e WHERE e.campaign_id = de.campaign_id
+	            AND e.ip = de.ip AND e.port = de.port AND e.sni = de.sni AND e.service = de.service)")" 0
+# The shared endpoint of cp-shared-a, named by three domains: the truth
+# says where it is; the server's log says how often it was connected to.
+read -r shared_ip shared_port < <("$PY" - "$TESTBED_TRUTH" <<'PYEOF'
+import json, sys
+for line in open(sys.argv[1]):
+    d = json.loads(line)
+    if d["domain"] == "cp-shared-a.test":
+        e = d["client"]["imaps"]["targets"][0]["endpoints"][0]
+        print(e["ip"], e["port"])
+PYEOF
+)
+[ -n "$shared_ip" ] || fail "no cp-shared-a endpoint in the truth"
+expect_eq "domains naming the shared endpoint" \
+	"$(sql "SELECT count(DISTINCT target_id) FROM domain_client_endpoint WHERE campaign_id = $cid
+	          AND ip = '$shared_ip' AND port = $shared_port AND service = 'imaps'")" 3
+expect_eq "rows of the shared endpoint" \
+	"$(sql "SELECT count(*) FROM client_endpoint WHERE campaign_id = $cid
+	          AND ip = '$shared_ip' AND port = $shared_port AND service = 'imaps'")" 1
+"$MXCRAWL_SRC/tests/testbed/down" "$TB" >/dev/null
+conns=$(tail -n +"$((ms_before + 1))" "$ms_log" | "$PY" -c '
+import json, sys
+ip, port = sys.argv[1], int(sys.argv[2])
+n = 0
+for line in sys.stdin:
+    try:
+        c = json.loads(line[line.index("{"):])
+    except ValueError:
+        continue
+    n += c.get("addr") == ip and c.get("port") == port
+print(n)' "$shared_ip" "$shared_port")
+expect_eq "connections to the shared endpoint (server log)" "$conns" 1
+echo "test_client_ports: ok"
