@@ -2,8 +2,10 @@
  * IMAP client session: see imap.h. Built like smtp.c: every public event
  * becomes one input to step(), which runs the current state's case of one
  * switch; a case that changes the state makes step() run the new state's
- * case at once with IN_ENTER, which is where each state sends its
- * command, so every command is written in one place.
+ * case at once with MAIL_IN_ENTER, which is where each state sends its
+ * command, so every command is written in one place. What IMAP shares
+ * with POP3 (the inputs, the outcomes of what ends a session, the answer's
+ * caps, the transcript of what was read or discarded) is mailcore.h's.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -12,21 +14,7 @@
 #include <strings.h>
 
 #include "crawler/mailproto/imap.h"
-
-/* What step() is told. */
-enum imap_input {
-	IN_ENTER = 0,	   /* the state was just entered */
-	IN_CONNECTED,	   /* TCP is up */
-	IN_LINE,	   /* s->work->resp holds a parsed line */
-	IN_BAD_LINE,	   /* a line could not be read: s->bad says how */
-	IN_EOF,		   /* the peer closed */
-	IN_RESET,	   /* the connection broke */
-	IN_CONNECT_FAILED, /* it never came up */
-	IN_STAGE_TIMEOUT,  /* the stage's inactivity timer */
-	IN_DEADLINE,	   /* the endpoint's total deadline */
-	IN_TLS_OK,	   /* handshake done */
-	IN_TLS_FAILED,	   /* handshake failed: facts.tls_reason */
-};
+#include "crawler/mailproto/mailcore.h"
 
 static const char *const state_names[] = {
 	[IMAP_ST_CONNECTING] = "connecting",
@@ -263,8 +251,7 @@ static enum smtp_action send_cmd(struct imap_session *s, const char *tag,
 	/* Bounded by construction: our tags and verbs are constants. */
 	s->out_len = (size_t)n;
 	s->tag = tag;
-	s->resp_lines = 0;
-	s->resp_bytes = 0;
+	mail_answer_start(&s->answer);
 	return SMTP_ACT_SEND;
 }
 
@@ -277,57 +264,13 @@ static void finish(struct imap_session *s, enum mail_rc rc)
 	s->facts.end_state = s->state;
 }
 
-static void set_tls_reason(struct imap_session *s, const char *reason)
-{
-	if (!reason || s->facts.tls_reason[0])
-		return;
-	snprintf(s->facts.tls_reason, sizeof s->facts.tls_reason, "%s", reason);
-}
-
-/* Raises a fact to YES, or from UNSEEN to NO. */
-static void observe(enum smtp_fact *f, bool yes)
-{
-	if (yes)
-		*f = SMTP_FACT_YES;
-	else if (*f == SMTP_FACT_UNSEEN)
-		*f = SMTP_FACT_NO;
-}
-
 /*
  * Inputs that end a session the same way in every state that waits: the
  * outcome (if not known yet) says how, and nothing more is sent.
  */
-static void end_on(struct imap_session *s, enum imap_input in)
+static void end_on(struct imap_session *s, enum mail_input in)
 {
-	switch (in) {
-	case IN_EOF:
-		finish(s, MAIL_RC_CONNECTION_CLOSED);
-		break;
-	case IN_RESET:
-		finish(s, MAIL_RC_CONNECTION_RESET);
-		break;
-	case IN_CONNECT_FAILED:
-		finish(s, MAIL_RC_CONNECT_FAILED);
-		break;
-	case IN_STAGE_TIMEOUT:
-		finish(s, MAIL_RC_TIMEOUT);
-		break;
-	case IN_DEADLINE:
-		finish(s, MAIL_RC_DEADLINE);
-		break;
-	case IN_BAD_LINE:
-		finish(s, s->bad);
-		break;
-	case IN_LINE:
-		/* A line the state cannot take: garbage, a continuation
-		 * request we never asked for, a tag we never sent. */
-		finish(s, MAIL_RC_PROTOCOL_ERROR);
-		break;
-	default:
-		/* A TLS result outside the handshake: the caller's bug. */
-		finish(s, MAIL_RC_INTERNAL_ERROR);
-		break;
-	}
+	finish(s, mail_input_end_rc(in, s->answer.bad));
 	set_state(s, IMAP_ST_DONE);
 }
 
@@ -373,35 +316,19 @@ static void caps_add(struct imap_session *s, const struct imap_resp *r)
 static void caps_done(struct imap_session *s)
 {
 	if (s->mode == IMAP_MODE_STARTTLS && !s->in_tls)
-		observe(&s->facts.starttls_offered, s->caps_starttls);
-	observe(&s->facts.logindisabled, s->caps_logindis);
-}
-
-/* The greeting line, kept at its length. Out of memory keeps none. */
-static void keep_greeting(struct imap_session *s)
-{
-	const struct mail_line_reader *r = &s->work->reader;
-	uint8_t *b;
-
-	if (r->len == 0 || s->facts.greeting_len != 0)
-		return;
-	b = malloc(r->len);
-	if (!b)
-		return;
-	memcpy(b, r->line, r->len);
-	s->facts.greeting_line = b;
-	s->facts.greeting_len = r->len;
+		mail_observe(&s->facts.starttls_offered, s->caps_starttls);
+	mail_observe(&s->facts.logindisabled, s->caps_logindis);
 }
 
 /* ---- The states ------------------------------------------------------ */
 
 static enum smtp_action st_connecting(struct imap_session *s,
-				      enum imap_input in)
+				      enum mail_input in)
 {
 	switch (in) {
-	case IN_ENTER:
+	case MAIL_IN_ENTER:
 		return SMTP_ACT_WAIT;
-	case IN_CONNECTED:
+	case MAIL_IN_CONNECTED:
 		set_state(s, s->mode == IMAP_MODE_IMPLICIT
 				 ? IMAP_ST_TLS_HANDSHAKE
 				 : IMAP_ST_GREETING);
@@ -412,16 +339,15 @@ static enum smtp_action st_connecting(struct imap_session *s,
 	}
 }
 
-static enum smtp_action st_greeting(struct imap_session *s, enum imap_input in)
+static enum smtp_action st_greeting(struct imap_session *s, enum mail_input in)
 {
 	const struct imap_resp *r = s->work ? &s->work->resp : NULL;
 
 	switch (in) {
-	case IN_ENTER:
-		s->resp_lines = 0;
-		s->resp_bytes = 0;
+	case MAIL_IN_ENTER:
+		mail_answer_start(&s->answer);
 		return SMTP_ACT_WAIT;
-	case IN_LINE:
+	case MAIL_IN_LINE:
 		if (r->kind != IMAP_KIND_UNTAGGED ||
 		    (r->status != IMAP_STATUS_OK &&
 		     r->status != IMAP_STATUS_PREAUTH &&
@@ -432,7 +358,8 @@ static enum smtp_action st_greeting(struct imap_session *s, enum imap_input in)
 			end_on(s, in);
 			return SMTP_ACT_WAIT;
 		}
-		keep_greeting(s);
+		mail_greeting_keep(&s->work->reader, &s->facts.greeting_line,
+				   &s->facts.greeting_len);
 		s->facts.greeting_status = r->status;
 		if (r->status == IMAP_STATUS_BYE) {
 			/* The server refuses and closes (RFC 9051 §7.1.5):
@@ -468,12 +395,12 @@ static enum smtp_action st_greeting(struct imap_session *s, enum imap_input in)
 			set_state(s, IMAP_ST_LOGOUT);
 		}
 		return SMTP_ACT_WAIT;
-	case IN_STAGE_TIMEOUT:
+	case MAIL_IN_STAGE_TIMEOUT:
 		s->facts.greeting = MAIL_GREETING_TIMEOUT;
 		finish(s, MAIL_RC_GREETING_TIMEOUT);
 		set_state(s, IMAP_ST_DONE);
 		return SMTP_ACT_WAIT;
-	case IN_BAD_LINE:
+	case MAIL_IN_BAD_LINE:
 		s->facts.greeting = MAIL_GREETING_GARBAGE;
 		end_on(s, in);
 		return SMTP_ACT_WAIT;
@@ -501,20 +428,20 @@ static bool answer_line(struct imap_session *s, const struct imap_resp *r,
 	}
 	if (r->kind == IMAP_KIND_TAGGED && strcmp(r->tag, s->tag) == 0)
 		return true;
-	end_on(s, IN_LINE);
+	end_on(s, MAIL_IN_LINE);
 	return false;
 }
 
 static enum smtp_action st_capability(struct imap_session *s,
-				      enum imap_input in)
+				      enum mail_input in)
 {
 	const struct imap_resp *r = s->work ? &s->work->resp : NULL;
 
 	switch (in) {
-	case IN_ENTER:
+	case MAIL_IN_ENTER:
 		caps_begin(s);
 		return send_cmd(s, "a1", "CAPABILITY");
-	case IN_LINE:
+	case MAIL_IN_LINE:
 		if (!answer_line(s, r, true))
 			return SMTP_ACT_WAIT;
 		s->facts.capability_status = r->status;
@@ -541,20 +468,20 @@ static enum smtp_action st_capability(struct imap_session *s,
 	}
 }
 
-static enum smtp_action st_starttls(struct imap_session *s, enum imap_input in)
+static enum smtp_action st_starttls(struct imap_session *s, enum mail_input in)
 {
 	const struct imap_resp *r = s->work ? &s->work->resp : NULL;
 
 	switch (in) {
-	case IN_ENTER:
+	case MAIL_IN_ENTER:
 		return send_cmd(s, "a2", "STARTTLS");
-	case IN_LINE:
+	case MAIL_IN_LINE:
 		if (!answer_line(s, r, false))
 			return SMTP_ACT_WAIT;
 		s->facts.starttls_status = r->status;
 		if (r->status == IMAP_STATUS_OK) {
 			/* From here plaintext would be an injection. */
-			observe(&s->facts.injection, false);
+			mail_observe(&s->facts.injection, false);
 			set_state(s, IMAP_ST_TLS_HANDSHAKE);
 			return SMTP_ACT_WAIT;
 		}
@@ -570,38 +497,26 @@ static enum smtp_action st_starttls(struct imap_session *s, enum imap_input in)
 	}
 }
 
-static const char *tls_reason_of(enum imap_input in)
-{
-	switch (in) {
-	case IN_EOF:
-		return "eof";
-	case IN_RESET:
-		return "reset";
-	case IN_STAGE_TIMEOUT:
-		return "timeout";
-	default:
-		return "error";
-	}
-}
-
 static enum smtp_action st_tls_handshake(struct imap_session *s,
-					 enum imap_input in)
+					 enum mail_input in)
 {
 	switch (in) {
-	case IN_ENTER:
+	case MAIL_IN_ENTER:
 		return SMTP_ACT_START_TLS;
-	case IN_TLS_OK:
+	case MAIL_IN_TLS_OK:
 		s->facts.tls_ok = true;
 		s->in_tls = true;
 		finish(s, MAIL_RC_TLS_OK);
 		set_state(s, s->mode == IMAP_MODE_IMPLICIT ? IMAP_ST_GREETING
 							   : IMAP_ST_LOGOUT);
 		return SMTP_ACT_WAIT;
-	case IN_TLS_FAILED:
-	case IN_EOF:
-	case IN_RESET:
-	case IN_STAGE_TIMEOUT:
-		set_tls_reason(s, tls_reason_of(in));
+	case MAIL_IN_TLS_FAILED:
+	case MAIL_IN_EOF:
+	case MAIL_IN_RESET:
+	case MAIL_IN_STAGE_TIMEOUT:
+		mail_tls_reason_set(s->facts.tls_reason,
+				    sizeof s->facts.tls_reason,
+				    mail_input_tls_reason(in));
 		finish(s, MAIL_RC_TLS_FAILED);
 		set_state(s, IMAP_ST_DONE);
 		return SMTP_ACT_WAIT;
@@ -611,15 +526,15 @@ static enum smtp_action st_tls_handshake(struct imap_session *s,
 	}
 }
 
-static enum smtp_action st_logout(struct imap_session *s, enum imap_input in)
+static enum smtp_action st_logout(struct imap_session *s, enum mail_input in)
 {
 	const struct imap_resp *r = s->work ? &s->work->resp : NULL;
 
 	switch (in) {
-	case IN_ENTER:
+	case MAIL_IN_ENTER:
 		return send_cmd(s, s->mode == IMAP_MODE_IMPLICIT ? "a1" : "a3",
 				"LOGOUT");
-	case IN_LINE:
+	case MAIL_IN_LINE:
 		/* "* BYE" comes first, then our tag (RFC 9051 §6.1.3). */
 		if (!answer_line(s, r, false))
 			return SMTP_ACT_WAIT;
@@ -633,7 +548,7 @@ static enum smtp_action st_logout(struct imap_session *s, enum imap_input in)
 	}
 }
 
-static enum smtp_action step(struct imap_session *s, enum imap_input in)
+static enum smtp_action step(struct imap_session *s, enum mail_input in)
 {
 	for (;;) {
 		enum imap_state before = s->state;
@@ -664,7 +579,7 @@ static enum smtp_action step(struct imap_session *s, enum imap_input in)
 		}
 		if (s->state == before)
 			return act;
-		in = IN_ENTER;
+		in = MAIL_IN_ENTER;
 	}
 }
 
@@ -680,13 +595,11 @@ static enum smtp_action emit(struct imap_session *s, enum smtp_action act)
 	return act;
 }
 
-static const uint8_t no_greeting[1];
-
 int imap_session_init(struct imap_session *s, enum imap_mode mode,
 		      const struct smtp_limits *limits)
 {
 	memset(s, 0, sizeof *s);
-	s->facts.greeting_line = no_greeting;
+	s->facts.greeting_line = mail_greeting_none;
 	if (limits)
 		s->limits = *limits;
 	else
@@ -697,6 +610,7 @@ int imap_session_init(struct imap_session *s, enum imap_mode mode,
 	s->facts.end_state = IMAP_ST_CONNECTING;
 	s->facts.line_rc = MAIL_LINE_OK;
 	s->state = IMAP_ST_CONNECTING;
+	mail_answer_init(&s->answer, IMAP_RESP_LINES_MAX, IMAP_RESP_BYTES_MAX);
 	s->tag = "";
 	return 0;
 }
@@ -707,36 +621,29 @@ void imap_session_free(struct imap_session *s)
 	free(s->facts.caps);
 	s->facts.caps = NULL;
 	s->facts.ncaps = 0;
-	if (s->facts.greeting_line != no_greeting)
-		free((void *)s->facts.greeting_line);
-	s->facts.greeting_line = no_greeting;
-	s->facts.greeting_len = 0;
+	mail_greeting_free(&s->facts.greeting_line, &s->facts.greeting_len);
 	smtp_transcript_free(&s->transcript);
 }
 
 enum smtp_action imap_on_connected(struct imap_session *s)
 {
-	return emit(s, step(s, IN_CONNECTED));
+	return emit(s, step(s, MAIL_IN_CONNECTED));
 }
 
 enum smtp_action imap_on_connect_failed(struct imap_session *s)
 {
-	return emit(s, step(s, IN_CONNECT_FAILED));
+	return emit(s, step(s, MAIL_IN_CONNECT_FAILED));
 }
 
-/* Bytes nobody asked for: kept as evidence, never parsed. */
+/* Bytes nobody asked for. RFC 2595 §3.1: after the OK to STARTTLS the
+ * next bytes are TLS, so plaintext there is an injection. */
 static void discard(struct imap_session *s, const uint8_t *buf, size_t len)
 {
-	smtp_transcript_add(&s->transcript, SMTP_DIR_DISCARDED, s->in_tls, buf,
-			    len);
-	if (s->state == IMAP_ST_TLS_HANDSHAKE &&
-	    s->mode == IMAP_MODE_STARTTLS) {
-		/* RFC 2595 §3.1: after the OK the next bytes are TLS. */
-		s->facts.injection = SMTP_FACT_YES;
-		s->facts.injected_bytes += len;
-	} else {
-		s->facts.unsolicited_bytes += len;
-	}
+	mail_discard(&s->transcript, s->in_tls,
+		     s->state == IMAP_ST_TLS_HANDSHAKE &&
+			 s->mode == IMAP_MODE_STARTTLS,
+		     buf, len, &s->facts.injection, &s->facts.injected_bytes,
+		     &s->facts.unsolicited_bytes);
 }
 
 /* Reads one line from buf; returns the input for step(), or -1 when the
@@ -744,33 +651,14 @@ static void discard(struct imap_session *s, const uint8_t *buf, size_t len)
 static int read_line(struct imap_session *s, const uint8_t **buf, size_t *len)
 {
 	struct mail_line_reader *rd = &s->work->reader;
-	enum mail_line_rc rc;
-	size_t used;
+	int in =
+	    mail_answer_feed(&s->answer, rd, &s->transcript, s->in_tls, buf,
+			     len, &s->facts.line_rc, &s->facts.bare_lf);
 
-	rc = mail_line_feed(rd, *buf, *len, &used);
-	smtp_transcript_add(&s->transcript, SMTP_DIR_RECEIVED, s->in_tls, *buf,
-			    used);
-	*buf += used;
-	*len -= used;
-	s->resp_bytes += used;
-	if (rc == MAIL_LINE_OK)
-		s->resp_lines++;
-	if (rc != MAIL_LINE_OK && rc != MAIL_LINE_RC_INCOMPLETE) {
-		s->facts.line_rc = rc;
-		s->bad = rc == MAIL_LINE_RC_TOO_LONG ? MAIL_RC_LINE_TOO_LONG
-						     : MAIL_RC_REPLY_TOO_LARGE;
-		return IN_BAD_LINE;
-	}
-	if (s->resp_bytes > IMAP_RESP_BYTES_MAX ||
-	    s->resp_lines > IMAP_RESP_LINES_MAX) {
-		s->bad = MAIL_RC_REPLY_TOO_LARGE;
-		return IN_BAD_LINE;
-	}
-	if (rc == MAIL_LINE_RC_INCOMPLETE)
-		return -1;
-	observe(&s->facts.bare_lf, rd->bare_lf);
-	imap_resp_parse(rd->line, rd->len, rd->nliterals > 0, &s->work->resp);
-	return IN_LINE;
+	if (in == MAIL_IN_LINE)
+		imap_resp_parse(rd->line, rd->len, rd->nliterals > 0,
+				&s->work->resp);
+	return in;
 }
 
 enum smtp_action imap_on_data(struct imap_session *s, const uint8_t *buf,
@@ -781,7 +669,7 @@ enum smtp_action imap_on_data(struct imap_session *s, const uint8_t *buf,
 	if (s->state == IMAP_ST_DONE)
 		return SMTP_ACT_CLOSE;
 	if (s->state == IMAP_ST_CONNECTING && len > 0)
-		act = step(s, IN_CONNECTED);
+		act = step(s, MAIL_IN_CONNECTED);
 	while (len > 0) {
 		int in;
 
@@ -801,7 +689,7 @@ enum smtp_action imap_on_data(struct imap_session *s, const uint8_t *buf,
 		in = read_line(s, &buf, &len);
 		if (in < 0)
 			break;
-		act = step(s, (enum imap_input)in);
+		act = step(s, (enum mail_input)in);
 	}
 	/* Between lines the reader holds nothing worth its 12 KiB. */
 	if (s->work && mail_line_idle(&s->work->reader))
@@ -811,27 +699,27 @@ enum smtp_action imap_on_data(struct imap_session *s, const uint8_t *buf,
 
 enum smtp_action imap_on_eof(struct imap_session *s)
 {
-	return emit(s, step(s, IN_EOF));
+	return emit(s, step(s, MAIL_IN_EOF));
 }
 
 enum smtp_action imap_on_reset(struct imap_session *s)
 {
-	return emit(s, step(s, IN_RESET));
+	return emit(s, step(s, MAIL_IN_RESET));
 }
 
 enum smtp_action imap_on_timeout(struct imap_session *s, enum smtp_timer which)
 {
-	return emit(s,
-		    step(s, which == SMTP_TIMER_DEADLINE ? IN_DEADLINE
-							 : IN_STAGE_TIMEOUT));
+	return emit(s, step(s, mail_input_of_timer(which)));
 }
 
 enum smtp_action imap_on_tls_done(struct imap_session *s, bool ok,
 				  const char *reason)
 {
 	if (!ok && s->state == IMAP_ST_TLS_HANDSHAKE)
-		set_tls_reason(s, reason ? reason : "error");
-	return emit(s, step(s, ok ? IN_TLS_OK : IN_TLS_FAILED));
+		mail_tls_reason_set(s->facts.tls_reason,
+				    sizeof s->facts.tls_reason,
+				    reason ? reason : "error");
+	return emit(s, step(s, ok ? MAIL_IN_TLS_OK : MAIL_IN_TLS_FAILED));
 }
 
 const uint8_t *imap_session_output(const struct imap_session *s, size_t *len)

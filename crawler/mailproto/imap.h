@@ -47,6 +47,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crawler/mailproto/mailcore.h"
 #include "crawler/mailproto/mailline.h"
 #include "crawler/mailproto/mailrc.h"
 #include "crawler/smtp/smtp.h"
@@ -188,13 +189,11 @@ struct imap_session {
 	enum imap_mode mode;
 	struct smtp_limits limits;
 	bool in_tls;
-	const char *tag;    /* tag of the command in flight */
-	size_t resp_lines;  /* lines of the response being read */
-	size_t resp_bytes;  /* and its bytes */
-	bool caps_starttls; /* STARTTLS in the list being read */
-	bool caps_logindis; /* LOGINDISABLED in it */
-	bool caps_seen;	    /* a list was read in this response */
-	enum mail_rc bad;   /* how the last unreadable line failed */
+	const char *tag;	   /* tag of the command in flight */
+	struct mail_answer answer; /* the response being read */
+	bool caps_starttls;	   /* STARTTLS in the list being read */
+	bool caps_logindis;	   /* LOGINDISABLED in it */
+	bool caps_seen;		   /* a list was read in this response */
 	struct imap_work *work;
 	size_t out_len;
 	uint8_t out[IMAP_OUT_MAX];

@@ -35,6 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crawler/mailproto/mailcore.h"
 #include "crawler/mailproto/mailline.h"
 #include "crawler/mailproto/mailrc.h"
 #include "crawler/smtp/smtp.h"
@@ -142,11 +143,9 @@ struct pop3_session {
 	enum pop3_mode mode;
 	struct smtp_limits limits;
 	bool in_tls;
-	bool in_list;	   /* CAPA's +OK read: list lines follow */
-	bool list_stls;	   /* STLS in the list being read */
-	size_t resp_lines; /* lines of the answer being read */
-	size_t resp_bytes; /* and its bytes */
-	enum mail_rc bad;  /* how the last unreadable line failed */
+	bool in_list;		   /* CAPA's +OK read: list lines follow */
+	bool list_stls;		   /* STLS in the list being read */
+	struct mail_answer answer; /* the answer being read */
 	struct pop3_line line;
 	struct mail_line_reader *reader;
 	size_t out_len;

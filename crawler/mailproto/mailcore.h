@@ -1,0 +1,119 @@
+/*
+ * The session mechanics the IMAP and POP3 clients (imap.c, pop3.c) share,
+ * so that each of them holds only its grammar and its state transitions.
+ * Both are built like smtp.c: every public event becomes one enum
+ * mail_input for the protocol's step(); the bytes of the network go
+ * through mail_answer_feed() (the transcript, the answer's caps, the line
+ * reader) before the protocol parses a line; what ends a session without
+ * a protocol reason maps to an outcome here, the same for both.
+ *
+ * Nothing here does I/O or knows a protocol's states: the helpers take
+ * the parts of a session they write (its transcript, its facts' fields)
+ * as arguments, since the two sessions' facts are different public
+ * structs (imap.h, pop3.h).
+ */
+#ifndef MXCRAWL_CRAWLER_MAILPROTO_MAILCORE_H
+#define MXCRAWL_CRAWLER_MAILPROTO_MAILCORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crawler/mailproto/mailline.h"
+#include "crawler/mailproto/mailrc.h"
+#include "crawler/smtp/smtp.h"
+
+/* What a session's step() is told. */
+enum mail_input {
+	MAIL_IN_ENTER = 0,	/* the state was just entered */
+	MAIL_IN_CONNECTED,	/* TCP is up */
+	MAIL_IN_LINE,		/* a whole line parsed as the state expects
+				 * (IMAP: any line; POP3: +OK or -ERR) */
+	MAIL_IN_LIST_LINE,	/* POP3: a line of a multi-line answer */
+	MAIL_IN_GARBAGE,	/* POP3: a status line that is no status */
+	MAIL_IN_BAD_LINE,	/* a line could not be read (answer.bad) */
+	MAIL_IN_EOF,		/* the peer closed */
+	MAIL_IN_RESET,		/* the connection broke */
+	MAIL_IN_CONNECT_FAILED, /* it never came up */
+	MAIL_IN_STAGE_TIMEOUT,	/* the stage's inactivity timer */
+	MAIL_IN_DEADLINE,	/* the endpoint's total deadline */
+	MAIL_IN_TLS_OK,		/* handshake done */
+	MAIL_IN_TLS_FAILED,	/* handshake failed: facts.tls_reason */
+	MAIL_IN_LAST
+};
+
+/* The input of a timer that fired. */
+enum mail_input mail_input_of_timer(enum smtp_timer which);
+
+/*
+ * The outcome of an input that ends a session the same way in every
+ * state that waits: EOF, reset, timers, a failed connect, an unreadable
+ * line (bad: how it failed), a line the state cannot take (a protocol
+ * error); anything else (a TLS result outside the handshake) is the
+ * caller's bug, an internal error.
+ */
+enum mail_rc mail_input_end_rc(enum mail_input in, enum mail_rc bad);
+
+/* facts.tls_reason for an input that ends the handshake: "eof",
+ * "reset", "timeout", else "error". */
+const char *mail_input_tls_reason(enum mail_input in);
+
+/* Raises a fact to YES, or from UNSEEN to NO. */
+void mail_observe(enum smtp_fact *f, bool yes);
+
+/* Copies reason (NULL: nothing) into dst of size bytes unless dst holds
+ * one already: the first reason is the one kept. */
+void mail_tls_reason_set(char *dst, size_t size, const char *reason);
+
+/* The empty greeting line (facts.greeting_line before one is read). */
+extern const uint8_t mail_greeting_none[1];
+
+/* Keeps a copy of the reader's line, at its length, in *line and *len
+ * unless one is kept already or the line is empty. Out of memory keeps
+ * none. */
+void mail_greeting_keep(const struct mail_line_reader *r, const uint8_t **line,
+			size_t *len);
+/* Frees a line of mail_greeting_keep(); back to mail_greeting_none. */
+void mail_greeting_free(const uint8_t **line, size_t *len);
+
+/* The answer to one command (or the greeting) as it is read: its size
+ * against the caps, and how the last unreadable line failed. */
+struct mail_answer {
+	size_t lines;	  /* whole lines read */
+	size_t bytes;	  /* bytes read */
+	size_t lines_max; /* over this: reply_too_large */
+	size_t bytes_max; /* over this: reply_too_large */
+	enum mail_rc bad; /* with MAIL_IN_BAD_LINE: the outcome */
+};
+
+/* An answer with these caps, none of it read. */
+void mail_answer_init(struct mail_answer *a, size_t lines_max,
+		      size_t bytes_max);
+/* A new answer starts (a command went out, a greeting is awaited). */
+void mail_answer_start(struct mail_answer *a);
+
+/*
+ * Feeds the *len bytes at *buf to the line reader rd; the bytes it used
+ * go into the transcript t as received and are counted into the answer,
+ * and *buf and *len move past them. Returns MAIL_IN_LINE when a whole line is in rd (then
+ * *bare_lf is observed), MAIL_IN_BAD_LINE when the line or the answer
+ * broke a cap (a->bad says how; the reader's own error also goes to
+ * *line_rc), or -1 when the bytes ran out inside a line.
+ */
+int mail_answer_feed(struct mail_answer *a, struct mail_line_reader *rd,
+		     struct smtp_transcript *t, bool in_tls,
+		     const uint8_t **buf, size_t *len,
+		     enum mail_line_rc *line_rc, enum smtp_fact *bare_lf);
+
+/*
+ * Bytes nobody asked for: kept in the transcript as discarded, never
+ * parsed. With after_ok (the OK to STARTTLS/STLS was read and the
+ * handshake is due: RFC 2595 §3.1, §4) they are a plaintext injection
+ * (*injection YES, counted in *injected); else they are counted in
+ * *unsolicited.
+ */
+void mail_discard(struct smtp_transcript *t, bool in_tls, bool after_ok,
+		  const uint8_t *buf, size_t len, enum smtp_fact *injection,
+		  size_t *injected, size_t *unsolicited);
+
+#endif
