@@ -16,6 +16,9 @@
 #include "crawler/mailproto/imap.h"
 #include "crawler/mailproto/mailcore.h"
 
+/* Every command fits the core's output buffer. */
+_Static_assert(IMAP_OUT_MAX <= MAIL_CMD_MAX, "imap commands fit");
+
 static const char *const state_names[] = {
 	[IMAP_ST_CONNECTING] = "connecting",
 	[IMAP_ST_GREETING] = "greeting",
@@ -233,7 +236,7 @@ static void work_drop(struct imap_session *s)
 static void set_state(struct imap_session *s, enum imap_state st)
 {
 #ifndef NDEBUG
-	if (s->limits.trace)
+	if (s->core.limits.trace)
 		fprintf(stderr, "imap: %p %s -> %s\n", (void *)s,
 			state_names[s->state], state_names[st]);
 #endif
@@ -246,13 +249,8 @@ static void set_state(struct imap_session *s, enum imap_state st)
 static enum smtp_action send_cmd(struct imap_session *s, const char *tag,
 				 const char *verb)
 {
-	int n = snprintf((char *)s->out, sizeof s->out, "%s %s\r\n", tag, verb);
-
-	/* Bounded by construction: our tags and verbs are constants. */
-	s->out_len = (size_t)n;
 	s->tag = tag;
-	mail_answer_start(&s->answer);
-	return SMTP_ACT_SEND;
+	return mail_core_send(&s->core, tag, verb);
 }
 
 /* Sets the outcome once: what ended the session first is what it says. */
@@ -270,7 +268,7 @@ static void finish(struct imap_session *s, enum mail_rc rc)
  */
 static void end_on(struct imap_session *s, enum mail_input in)
 {
-	finish(s, mail_input_end_rc(in, s->answer.bad));
+	finish(s, mail_input_end_rc(in, s->core.answer.bad));
 	set_state(s, IMAP_ST_DONE);
 }
 
@@ -345,7 +343,7 @@ static enum smtp_action st_greeting(struct imap_session *s, enum mail_input in)
 
 	switch (in) {
 	case MAIL_IN_ENTER:
-		mail_answer_start(&s->answer);
+		mail_answer_start(&s->core.answer);
 		return SMTP_ACT_WAIT;
 	case MAIL_IN_LINE:
 		if (r->kind != IMAP_KIND_UNTAGGED ||
@@ -585,14 +583,9 @@ static enum smtp_action step(struct imap_session *s, enum mail_input in)
 
 /* ---- Public functions ------------------------------------------------ */
 
-/* Every public entry point returns through here: the command goes into
- * the transcript after bytes discarded in the same call, as on the wire. */
 static enum smtp_action emit(struct imap_session *s, enum smtp_action act)
 {
-	if (act == SMTP_ACT_SEND)
-		smtp_transcript_add(&s->transcript, SMTP_DIR_SENT, s->in_tls,
-				    s->out, s->out_len);
-	return act;
+	return mail_core_emit(&s->core, &s->transcript, s->in_tls, act);
 }
 
 int imap_session_init(struct imap_session *s, enum imap_mode mode,
@@ -600,17 +593,14 @@ int imap_session_init(struct imap_session *s, enum imap_mode mode,
 {
 	memset(s, 0, sizeof *s);
 	s->facts.greeting_line = mail_greeting_none;
-	if (limits)
-		s->limits = *limits;
-	else
-		smtp_limits_default(&s->limits);
 	s->mode = mode == IMAP_MODE_IMPLICIT ? IMAP_MODE_IMPLICIT
 					     : IMAP_MODE_STARTTLS;
 	s->facts.outcome = MAIL_RC_PENDING;
 	s->facts.end_state = IMAP_ST_CONNECTING;
 	s->facts.line_rc = MAIL_LINE_OK;
 	s->state = IMAP_ST_CONNECTING;
-	mail_answer_init(&s->answer, IMAP_RESP_LINES_MAX, IMAP_RESP_BYTES_MAX);
+	mail_core_init(&s->core, limits, IMAP_RESP_LINES_MAX,
+		       IMAP_RESP_BYTES_MAX);
 	s->tag = "";
 	return 0;
 }
@@ -652,8 +642,8 @@ static int read_line(struct imap_session *s, const uint8_t **buf, size_t *len)
 {
 	struct mail_line_reader *rd = &s->work->reader;
 	int in =
-	    mail_answer_feed(&s->answer, rd, &s->transcript, s->in_tls, buf,
-			     len, &s->facts.line_rc, &s->facts.bare_lf);
+	    mail_answer_feed(&s->core.answer, rd, &s->transcript, s->in_tls,
+			     buf, len, &s->facts.line_rc, &s->facts.bare_lf);
 
 	if (in == MAIL_IN_LINE)
 		imap_resp_parse(rd->line, rd->len, rd->nliterals > 0,
@@ -724,25 +714,22 @@ enum smtp_action imap_on_tls_done(struct imap_session *s, bool ok,
 
 const uint8_t *imap_session_output(const struct imap_session *s, size_t *len)
 {
-	*len = s->out_len;
-	return s->out;
+	return mail_core_output(&s->core, len);
 }
+
+/* The timer of each state's stage; DONE has none. */
+static const enum mail_stage stages[IMAP_ST_LAST] = {
+	[IMAP_ST_CONNECTING] = MAIL_STAGE_CONNECT,
+	[IMAP_ST_GREETING] = MAIL_STAGE_GREETING,
+	[IMAP_ST_CAPABILITY] = MAIL_STAGE_COMMAND,
+	[IMAP_ST_STARTTLS] = MAIL_STAGE_COMMAND,
+	[IMAP_ST_TLS_HANDSHAKE] = MAIL_STAGE_TLS,
+	[IMAP_ST_LOGOUT] = MAIL_STAGE_QUIT,
+};
 
 unsigned imap_session_stage_timeout_ms(const struct imap_session *s)
 {
-	switch (s->state) {
-	case IMAP_ST_CONNECTING:
-		return s->limits.connect_ms;
-	case IMAP_ST_GREETING:
-		return s->limits.banner_ms;
-	case IMAP_ST_CAPABILITY:
-	case IMAP_ST_STARTTLS:
-		return s->limits.command_ms;
-	case IMAP_ST_TLS_HANDSHAKE:
-		return s->limits.tls_ms;
-	case IMAP_ST_LOGOUT:
-		return s->limits.quit_ms;
-	default:
+	if ((unsigned)s->state >= IMAP_ST_LAST)
 		return 0;
-	}
+	return mail_core_stage_ms(&s->core, stages[s->state]);
 }

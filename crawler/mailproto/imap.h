@@ -187,16 +187,13 @@ struct imap_work {
 struct imap_session {
 	enum imap_state state; /* written only by set_state() */
 	enum imap_mode mode;
-	struct smtp_limits limits;
 	bool in_tls;
-	const char *tag;	   /* tag of the command in flight */
-	struct mail_answer answer; /* the response being read */
-	bool caps_starttls;	   /* STARTTLS in the list being read */
-	bool caps_logindis;	   /* LOGINDISABLED in it */
-	bool caps_seen;		   /* a list was read in this response */
+	const char *tag;    /* tag of the command in flight */
+	bool caps_starttls; /* STARTTLS in the list being read */
+	bool caps_logindis; /* LOGINDISABLED in it */
+	bool caps_seen;	    /* a list was read in this response */
 	struct imap_work *work;
-	size_t out_len;
-	uint8_t out[IMAP_OUT_MAX];
+	struct mail_core core; /* limits, answer, command */
 	struct imap_facts facts;
 	struct smtp_transcript transcript;
 };

@@ -151,3 +151,61 @@ void mail_discard(struct smtp_transcript *t, bool in_tls, bool after_ok,
 		*unsolicited += len;
 	}
 }
+
+void mail_core_init(struct mail_core *c, const struct smtp_limits *limits,
+		    size_t lines_max, size_t bytes_max)
+{
+	memset(c, 0, sizeof *c);
+	if (limits)
+		c->limits = *limits;
+	else
+		smtp_limits_default(&c->limits);
+	mail_answer_init(&c->answer, lines_max, bytes_max);
+}
+
+enum smtp_action mail_core_send(struct mail_core *c, const char *tag,
+				const char *verb)
+{
+	int n = tag ? snprintf((char *)c->out, sizeof c->out, "%s %s\r\n", tag,
+			       verb)
+		    : snprintf((char *)c->out, sizeof c->out, "%s\r\n", verb);
+
+	/* Bounded by construction: our tags and verbs are constants. */
+	c->out_len = (size_t)n;
+	mail_answer_start(&c->answer);
+	return SMTP_ACT_SEND;
+}
+
+enum smtp_action mail_core_emit(const struct mail_core *c,
+				struct smtp_transcript *t, bool in_tls,
+				enum smtp_action act)
+{
+	if (act == SMTP_ACT_SEND)
+		smtp_transcript_add(t, SMTP_DIR_SENT, in_tls, c->out,
+				    c->out_len);
+	return act;
+}
+
+const uint8_t *mail_core_output(const struct mail_core *c, size_t *len)
+{
+	*len = c->out_len;
+	return c->out;
+}
+
+unsigned mail_core_stage_ms(const struct mail_core *c, enum mail_stage st)
+{
+	switch (st) {
+	case MAIL_STAGE_CONNECT:
+		return c->limits.connect_ms;
+	case MAIL_STAGE_GREETING:
+		return c->limits.banner_ms;
+	case MAIL_STAGE_COMMAND:
+		return c->limits.command_ms;
+	case MAIL_STAGE_TLS:
+		return c->limits.tls_ms;
+	case MAIL_STAGE_QUIT:
+		return c->limits.quit_ms;
+	default:
+		return 0;
+	}
+}

@@ -105,6 +105,54 @@ int mail_answer_feed(struct mail_answer *a, struct mail_line_reader *rd,
 		     const uint8_t **buf, size_t *len,
 		     enum mail_line_rc *line_rc, enum smtp_fact *bare_lf);
 
+/* The longest command either session sends: "a1 CAPABILITY\r\n". */
+#define MAIL_CMD_MAX 32
+
+/* The stages with an inactivity timer of their own (struct
+ * smtp_limits); NONE: no timer. */
+enum mail_stage {
+	MAIL_STAGE_NONE = 0,
+	MAIL_STAGE_CONNECT,  /* limits.connect_ms */
+	MAIL_STAGE_GREETING, /* limits.banner_ms */
+	MAIL_STAGE_COMMAND,  /* limits.command_ms */
+	MAIL_STAGE_TLS,	     /* limits.tls_ms */
+	MAIL_STAGE_QUIT,     /* limits.quit_ms */
+	MAIL_STAGE_LAST
+};
+
+/* What an IMAP or POP3 session keeps that no caller reads: its limits,
+ * the answer being read and the command to send. */
+struct mail_core {
+	struct smtp_limits limits;
+	struct mail_answer answer;
+	size_t out_len;
+	uint8_t out[MAIL_CMD_MAX];
+};
+
+/* Prepares c with limits (NULL: smtp_limits_default()) and the answer's
+ * caps. Allocates nothing. */
+void mail_core_init(struct mail_core *c, const struct smtp_limits *limits,
+		    size_t lines_max, size_t bytes_max);
+
+/* Puts "<tag> <verb>\r\n" (tag NULL: "<verb>\r\n") in the output, and
+ * a new answer starts. Both are our constants, within MAIL_CMD_MAX.
+ * Returns SMTP_ACT_SEND. */
+enum smtp_action mail_core_send(struct mail_core *c, const char *tag,
+				const char *verb);
+
+/* Every public event returns through here: after SMTP_ACT_SEND the
+ * command goes into the transcript t, after any bytes discarded in the
+ * same call, as on the wire. Returns act. */
+enum smtp_action mail_core_emit(const struct mail_core *c,
+				struct smtp_transcript *t, bool in_tls,
+				enum smtp_action act);
+
+/* The command to send; valid until the next event. */
+const uint8_t *mail_core_output(const struct mail_core *c, size_t *len);
+
+/* The stage's inactivity timeout in ms from the limits; 0: no timer. */
+unsigned mail_core_stage_ms(const struct mail_core *c, enum mail_stage st);
+
 /*
  * Bytes nobody asked for: kept in the transcript as discarded, never
  * parsed. With after_ok (the OK to STARTTLS/STLS was read and the

@@ -15,6 +15,9 @@
 #include "crawler/mailproto/mailcore.h"
 #include "crawler/mailproto/pop3.h"
 
+/* Every command fits the core's output buffer. */
+_Static_assert(POP3_OUT_MAX <= MAIL_CMD_MAX, "pop3 commands fit");
+
 static const char *const state_names[] = {
 	[POP3_ST_CONNECTING] = "connecting",
 	[POP3_ST_GREETING] = "greeting",
@@ -113,7 +116,7 @@ static void reader_drop(struct pop3_session *s)
 static void set_state(struct pop3_session *s, enum pop3_state st)
 {
 #ifndef NDEBUG
-	if (s->limits.trace)
+	if (s->core.limits.trace)
 		fprintf(stderr, "pop3: %p %s -> %s\n", (void *)s,
 			state_names[s->state], state_names[st]);
 #endif
@@ -125,16 +128,8 @@ static void set_state(struct pop3_session *s, enum pop3_state st)
 /* Puts "<verb>\r\n" in the output buffer; a new answer starts. */
 static enum smtp_action send_cmd(struct pop3_session *s, const char *verb)
 {
-	size_t n = strlen(verb);
-
-	/* Bounded by construction: four-letter verbs. */
-	memcpy(s->out, verb, n);
-	s->out[n] = '\r';
-	s->out[n + 1] = '\n';
-	s->out_len = n + 2;
-	mail_answer_start(&s->answer);
 	s->in_list = false;
-	return SMTP_ACT_SEND;
+	return mail_core_send(&s->core, NULL, verb);
 }
 
 static void finish(struct pop3_session *s, enum mail_rc rc)
@@ -148,7 +143,7 @@ static void finish(struct pop3_session *s, enum mail_rc rc)
 /* Inputs that end a session the same way in every state that waits. */
 static void end_on(struct pop3_session *s, enum mail_input in)
 {
-	finish(s, mail_input_end_rc(in, s->answer.bad));
+	finish(s, mail_input_end_rc(in, s->core.answer.bad));
 	set_state(s, POP3_ST_DONE);
 }
 
@@ -194,7 +189,7 @@ static enum smtp_action st_greeting(struct pop3_session *s, enum mail_input in)
 {
 	switch (in) {
 	case MAIL_IN_ENTER:
-		mail_answer_start(&s->answer);
+		mail_answer_start(&s->core.answer);
 		return SMTP_ACT_WAIT;
 	case MAIL_IN_LINE:
 		mail_greeting_keep(s->reader, &s->facts.greeting_line,
@@ -376,10 +371,7 @@ static enum smtp_action step(struct pop3_session *s, enum mail_input in)
 
 static enum smtp_action emit(struct pop3_session *s, enum smtp_action act)
 {
-	if (act == SMTP_ACT_SEND)
-		smtp_transcript_add(&s->transcript, SMTP_DIR_SENT, s->in_tls,
-				    s->out, s->out_len);
-	return act;
+	return mail_core_emit(&s->core, &s->transcript, s->in_tls, act);
 }
 
 int pop3_session_init(struct pop3_session *s, enum pop3_mode mode,
@@ -387,17 +379,14 @@ int pop3_session_init(struct pop3_session *s, enum pop3_mode mode,
 {
 	memset(s, 0, sizeof *s);
 	s->facts.greeting_line = mail_greeting_none;
-	if (limits)
-		s->limits = *limits;
-	else
-		smtp_limits_default(&s->limits);
 	s->mode =
 	    mode == POP3_MODE_IMPLICIT ? POP3_MODE_IMPLICIT : POP3_MODE_STLS;
 	s->facts.outcome = MAIL_RC_PENDING;
 	s->facts.end_state = POP3_ST_CONNECTING;
 	s->facts.line_rc = MAIL_LINE_OK;
 	s->state = POP3_ST_CONNECTING;
-	mail_answer_init(&s->answer, POP3_RESP_LINES_MAX, POP3_RESP_BYTES_MAX);
+	mail_core_init(&s->core, limits, POP3_RESP_LINES_MAX,
+		       POP3_RESP_BYTES_MAX);
 	return 0;
 }
 
@@ -438,8 +427,8 @@ static int read_line(struct pop3_session *s, const uint8_t **buf, size_t *len)
 {
 	struct mail_line_reader *rd = s->reader;
 	int in =
-	    mail_answer_feed(&s->answer, rd, &s->transcript, s->in_tls, buf,
-			     len, &s->facts.line_rc, &s->facts.bare_lf);
+	    mail_answer_feed(&s->core.answer, rd, &s->transcript, s->in_tls,
+			     buf, len, &s->facts.line_rc, &s->facts.bare_lf);
 
 	if (in != MAIL_IN_LINE)
 		return in;
@@ -514,25 +503,22 @@ enum smtp_action pop3_on_tls_done(struct pop3_session *s, bool ok,
 
 const uint8_t *pop3_session_output(const struct pop3_session *s, size_t *len)
 {
-	*len = s->out_len;
-	return s->out;
+	return mail_core_output(&s->core, len);
 }
+
+/* The timer of each state's stage; DONE has none. */
+static const enum mail_stage stages[POP3_ST_LAST] = {
+	[POP3_ST_CONNECTING] = MAIL_STAGE_CONNECT,
+	[POP3_ST_GREETING] = MAIL_STAGE_GREETING,
+	[POP3_ST_CAPA] = MAIL_STAGE_COMMAND,
+	[POP3_ST_STLS] = MAIL_STAGE_COMMAND,
+	[POP3_ST_TLS_HANDSHAKE] = MAIL_STAGE_TLS,
+	[POP3_ST_QUIT] = MAIL_STAGE_QUIT,
+};
 
 unsigned pop3_session_stage_timeout_ms(const struct pop3_session *s)
 {
-	switch (s->state) {
-	case POP3_ST_CONNECTING:
-		return s->limits.connect_ms;
-	case POP3_ST_GREETING:
-		return s->limits.banner_ms;
-	case POP3_ST_CAPA:
-	case POP3_ST_STLS:
-		return s->limits.command_ms;
-	case POP3_ST_TLS_HANDSHAKE:
-		return s->limits.tls_ms;
-	case POP3_ST_QUIT:
-		return s->limits.quit_ms;
-	default:
+	if ((unsigned)s->state >= POP3_ST_LAST)
 		return 0;
-	}
+	return mail_core_stage_ms(&s->core, stages[s->state]);
 }

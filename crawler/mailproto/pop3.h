@@ -141,15 +141,12 @@ struct pop3_facts {
 struct pop3_session {
 	enum pop3_state state; /* written only by set_state() */
 	enum pop3_mode mode;
-	struct smtp_limits limits;
 	bool in_tls;
-	bool in_list;		   /* CAPA's +OK read: list lines follow */
-	bool list_stls;		   /* STLS in the list being read */
-	struct mail_answer answer; /* the answer being read */
+	bool in_list;	/* CAPA's +OK read: list lines follow */
+	bool list_stls; /* STLS in the list being read */
 	struct pop3_line line;
 	struct mail_line_reader *reader;
-	size_t out_len;
-	uint8_t out[POP3_OUT_MAX];
+	struct mail_core core; /* limits, answer, command */
 	struct pop3_facts facts;
 	struct smtp_transcript transcript;
 };
