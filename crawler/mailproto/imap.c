@@ -546,8 +546,10 @@ static enum smtp_action st_logout(struct imap_session *s, enum mail_input in)
 	}
 }
 
-static enum smtp_action step(struct imap_session *s, enum mail_input in)
+static enum smtp_action step(void *v, enum mail_input in)
 {
+	struct imap_session *s = v;
+
 	for (;;) {
 		enum imap_state before = s->state;
 		enum smtp_action act;
@@ -580,6 +582,79 @@ static enum smtp_action step(struct imap_session *s, enum mail_input in)
 		in = MAIL_IN_ENTER;
 	}
 }
+
+/* The timer of each state's stage; DONE has none. */
+static const enum mail_stage stages[IMAP_ST_LAST] = {
+	[IMAP_ST_CONNECTING] = MAIL_STAGE_CONNECT,
+	[IMAP_ST_GREETING] = MAIL_STAGE_GREETING,
+	[IMAP_ST_CAPABILITY] = MAIL_STAGE_COMMAND,
+	[IMAP_ST_STARTTLS] = MAIL_STAGE_COMMAND,
+	[IMAP_ST_TLS_HANDSHAKE] = MAIL_STAGE_TLS,
+	[IMAP_ST_LOGOUT] = MAIL_STAGE_QUIT,
+};
+
+static enum mail_stage stage(const void *v)
+{
+	const struct imap_session *s = v;
+
+	if ((unsigned)s->state >= IMAP_ST_LAST)
+		return MAIL_STAGE_NONE;
+	return stages[s->state];
+}
+
+/* ---- Reading, driven by mail_core_on_data() --------------------- */
+
+/* Bytes nobody asked for. RFC 2595 §3.1: after the OK to STARTTLS the
+ * next bytes are TLS, so plaintext there is an injection. */
+static void discard(void *v, const uint8_t *buf, size_t len)
+{
+	struct imap_session *s = v;
+
+	mail_discard(&s->transcript, s->in_tls,
+		     s->state == IMAP_ST_TLS_HANDSHAKE &&
+			 s->mode == IMAP_MODE_STARTTLS,
+		     buf, len, &s->facts.injection, &s->facts.injected_bytes,
+		     &s->facts.unsolicited_bytes);
+}
+
+/* One response line into s->work->resp: see struct mail_driver. */
+static int read_line(void *v, const uint8_t **buf, size_t *len)
+{
+	struct imap_session *s = v;
+	struct mail_line_reader *rd;
+	int in;
+
+	if (!s->work && work_get(s) != 0) {
+		finish(s, MAIL_RC_INTERNAL_ERROR);
+		set_state(s, IMAP_ST_DONE);
+		return -1;
+	}
+	rd = &s->work->reader;
+	in = mail_answer_feed(&s->core.answer, rd, &s->transcript, s->in_tls,
+			      buf, len, &s->facts.line_rc, &s->facts.bare_lf);
+	if (in == MAIL_IN_LINE)
+		imap_resp_parse(rd->line, rd->len, rd->nliterals > 0,
+				&s->work->resp);
+	return in;
+}
+
+/* Between lines the reader holds nothing worth its 12 KiB. */
+static void idle(void *v)
+{
+	struct imap_session *s = v;
+
+	if (s->work && mail_line_idle(&s->work->reader))
+		work_drop(s);
+}
+
+/* How mail_core_on_data() reads for this session. */
+static const struct mail_driver driver = {
+	.step = step,
+	.stage = stage,
+	.read_line = read_line,
+	.discard = discard,
+	.idle = idle,
+};
 
 /* ---- Public functions ------------------------------------------------ */
 
@@ -625,66 +700,10 @@ enum smtp_action imap_on_connect_failed(struct imap_session *s)
 	return emit(s, step(s, MAIL_IN_CONNECT_FAILED));
 }
 
-/* Bytes nobody asked for. RFC 2595 §3.1: after the OK to STARTTLS the
- * next bytes are TLS, so plaintext there is an injection. */
-static void discard(struct imap_session *s, const uint8_t *buf, size_t len)
-{
-	mail_discard(&s->transcript, s->in_tls,
-		     s->state == IMAP_ST_TLS_HANDSHAKE &&
-			 s->mode == IMAP_MODE_STARTTLS,
-		     buf, len, &s->facts.injection, &s->facts.injected_bytes,
-		     &s->facts.unsolicited_bytes);
-}
-
-/* Reads one line from buf; returns the input for step(), or -1 when the
- * bytes ran out inside a line. */
-static int read_line(struct imap_session *s, const uint8_t **buf, size_t *len)
-{
-	struct mail_line_reader *rd = &s->work->reader;
-	int in =
-	    mail_answer_feed(&s->core.answer, rd, &s->transcript, s->in_tls,
-			     buf, len, &s->facts.line_rc, &s->facts.bare_lf);
-
-	if (in == MAIL_IN_LINE)
-		imap_resp_parse(rd->line, rd->len, rd->nliterals > 0,
-				&s->work->resp);
-	return in;
-}
-
 enum smtp_action imap_on_data(struct imap_session *s, const uint8_t *buf,
 			      size_t len)
 {
-	enum smtp_action act = SMTP_ACT_WAIT;
-
-	if (s->state == IMAP_ST_DONE)
-		return SMTP_ACT_CLOSE;
-	if (s->state == IMAP_ST_CONNECTING && len > 0)
-		act = step(s, MAIL_IN_CONNECTED);
-	while (len > 0) {
-		int in;
-
-		if (s->state == IMAP_ST_DONE)
-			break;
-		/* Never pipeline: bytes after the answer to our last
-		 * command, before the next went out, answer nothing. */
-		if (act != SMTP_ACT_WAIT || s->state == IMAP_ST_TLS_HANDSHAKE) {
-			discard(s, buf, len);
-			break;
-		}
-		if (!s->work && work_get(s) != 0) {
-			finish(s, MAIL_RC_INTERNAL_ERROR);
-			set_state(s, IMAP_ST_DONE);
-			break;
-		}
-		in = read_line(s, &buf, &len);
-		if (in < 0)
-			break;
-		act = step(s, (enum mail_input)in);
-	}
-	/* Between lines the reader holds nothing worth its 12 KiB. */
-	if (s->work && mail_line_idle(&s->work->reader))
-		work_drop(s);
-	return emit(s, s->state == IMAP_ST_DONE ? SMTP_ACT_CLOSE : act);
+	return emit(s, mail_core_on_data(&driver, s, buf, len));
 }
 
 enum smtp_action imap_on_eof(struct imap_session *s)
@@ -717,19 +736,7 @@ const uint8_t *imap_session_output(const struct imap_session *s, size_t *len)
 	return mail_core_output(&s->core, len);
 }
 
-/* The timer of each state's stage; DONE has none. */
-static const enum mail_stage stages[IMAP_ST_LAST] = {
-	[IMAP_ST_CONNECTING] = MAIL_STAGE_CONNECT,
-	[IMAP_ST_GREETING] = MAIL_STAGE_GREETING,
-	[IMAP_ST_CAPABILITY] = MAIL_STAGE_COMMAND,
-	[IMAP_ST_STARTTLS] = MAIL_STAGE_COMMAND,
-	[IMAP_ST_TLS_HANDSHAKE] = MAIL_STAGE_TLS,
-	[IMAP_ST_LOGOUT] = MAIL_STAGE_QUIT,
-};
-
 unsigned imap_session_stage_timeout_ms(const struct imap_session *s)
 {
-	if ((unsigned)s->state >= IMAP_ST_LAST)
-		return 0;
-	return mail_core_stage_ms(&s->core, stages[s->state]);
+	return mail_core_stage_ms(&s->core, stage(s));
 }

@@ -209,3 +209,30 @@ unsigned mail_core_stage_ms(const struct mail_core *c, enum mail_stage st)
 		return 0;
 	}
 }
+
+enum smtp_action mail_core_on_data(const struct mail_driver *d, void *s,
+				   const uint8_t *buf, size_t len)
+{
+	enum smtp_action act = SMTP_ACT_WAIT;
+
+	if (d->stage(s) == MAIL_STAGE_NONE)
+		return SMTP_ACT_CLOSE;
+	if (d->stage(s) == MAIL_STAGE_CONNECT && len > 0)
+		act = d->step(s, MAIL_IN_CONNECTED);
+	while (len > 0) {
+		int in;
+
+		if (d->stage(s) == MAIL_STAGE_NONE)
+			break;
+		if (act != SMTP_ACT_WAIT || d->stage(s) == MAIL_STAGE_TLS) {
+			d->discard(s, buf, len);
+			break;
+		}
+		in = d->read_line(s, &buf, &len);
+		if (in < 0)
+			break;
+		act = d->step(s, (enum mail_input)in);
+	}
+	d->idle(s);
+	return d->stage(s) == MAIL_STAGE_NONE ? SMTP_ACT_CLOSE : act;
+}

@@ -154,6 +154,40 @@ const uint8_t *mail_core_output(const struct mail_core *c, size_t *len);
 unsigned mail_core_stage_ms(const struct mail_core *c, enum mail_stage st);
 
 /*
+ * One protocol's session as mail_core_on_data() drives it: imap.c and
+ * pop3.c each have one. Every member is required; s is that protocol's
+ * session.
+ */
+struct mail_driver {
+	/* Runs one input through the state machine, and MAIL_IN_ENTER
+	 * through every state it enters, until it would block. */
+	enum smtp_action (*step)(void *s, enum mail_input in);
+	/* The current state's stage: CONNECT only while connecting, TLS
+	 * only during the handshake, NONE only once the session is over. */
+	enum mail_stage (*stage)(const void *s);
+	/* Reads one line from *buf (*len bytes; both move past what was
+	 * used) with mail_answer_feed() and parses it: the input for
+	 * step(), or -1 when the bytes ran out inside a line. Allocates the
+	 * reader first; out of memory ends the session (internal_error)
+	 * and returns -1. */
+	int (*read_line)(void *s, const uint8_t **buf, size_t *len);
+	/* Bytes that answer nothing (see mail_discard()). */
+	void (*discard)(void *s, const uint8_t *buf, size_t len);
+	/* The bytes are used up: frees the reader if it is between lines. */
+	void (*idle)(void *s);
+};
+
+/*
+ * Bytes from the network, one line at a time through the driver: bytes
+ * before the connect event mean TCP is up; the session never pipelines,
+ * so bytes after the answer to our last command, before the next went
+ * out, and bytes during the handshake are discarded. Returns the action
+ * (SMTP_ACT_CLOSE once over); the caller passes it to mail_core_emit().
+ */
+enum smtp_action mail_core_on_data(const struct mail_driver *d, void *s,
+				   const uint8_t *buf, size_t len);
+
+/*
  * Bytes nobody asked for: kept in the transcript as discarded, never
  * parsed. With after_ok (the OK to STARTTLS/STLS was read and the
  * handshake is due: RFC 2595 §3.1, §4) they are a plaintext injection

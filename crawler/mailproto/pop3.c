@@ -332,8 +332,10 @@ static enum smtp_action st_quit(struct pop3_session *s, enum mail_input in)
 	}
 }
 
-static enum smtp_action step(struct pop3_session *s, enum mail_input in)
+static enum smtp_action step(void *v, enum mail_input in)
 {
+	struct pop3_session *s = v;
+
 	for (;;) {
 		enum pop3_state before = s->state;
 		enum smtp_action act;
@@ -366,6 +368,86 @@ static enum smtp_action step(struct pop3_session *s, enum mail_input in)
 		in = MAIL_IN_ENTER;
 	}
 }
+
+/* The timer of each state's stage; DONE has none. */
+static const enum mail_stage stages[POP3_ST_LAST] = {
+	[POP3_ST_CONNECTING] = MAIL_STAGE_CONNECT,
+	[POP3_ST_GREETING] = MAIL_STAGE_GREETING,
+	[POP3_ST_CAPA] = MAIL_STAGE_COMMAND,
+	[POP3_ST_STLS] = MAIL_STAGE_COMMAND,
+	[POP3_ST_TLS_HANDSHAKE] = MAIL_STAGE_TLS,
+	[POP3_ST_QUIT] = MAIL_STAGE_QUIT,
+};
+
+static enum mail_stage stage(const void *v)
+{
+	const struct pop3_session *s = v;
+
+	if ((unsigned)s->state >= POP3_ST_LAST)
+		return MAIL_STAGE_NONE;
+	return stages[s->state];
+}
+
+/* ---- Reading, driven by mail_core_on_data() --------------------- */
+
+/* Bytes nobody asked for. RFC 2595 §4: after the +OK to STLS the next
+ * bytes are TLS, so plaintext there is an injection. */
+static void discard(void *v, const uint8_t *buf, size_t len)
+{
+	struct pop3_session *s = v;
+
+	mail_discard(&s->transcript, s->in_tls,
+		     s->state == POP3_ST_TLS_HANDSHAKE &&
+			 s->mode == POP3_MODE_STLS,
+		     buf, len, &s->facts.injection, &s->facts.injected_bytes,
+		     &s->facts.unsolicited_bytes);
+}
+
+/* One line into s->line: see struct mail_driver. A status line is
+ * MAIL_IN_LINE or MAIL_IN_GARBAGE; after CAPA's +OK every line is
+ * MAIL_IN_LIST_LINE. */
+static int read_line(void *v, const uint8_t **buf, size_t *len)
+{
+	struct pop3_session *s = v;
+	struct mail_line_reader *rd;
+	int in;
+
+	if (reader_get(s) != 0) {
+		finish(s, MAIL_RC_INTERNAL_ERROR);
+		set_state(s, POP3_ST_DONE);
+		return -1;
+	}
+	rd = s->reader;
+	in = mail_answer_feed(&s->core.answer, rd, &s->transcript, s->in_tls,
+			      buf, len, &s->facts.line_rc, &s->facts.bare_lf);
+	if (in != MAIL_IN_LINE)
+		return in;
+	if (s->in_list) {
+		pop3_line_parse(rd->line, rd->len, true, &s->line);
+		return MAIL_IN_LIST_LINE;
+	}
+	return pop3_line_parse(rd->line, rd->len, false, &s->line)
+		   ? MAIL_IN_LINE
+		   : MAIL_IN_GARBAGE;
+}
+
+/* Between lines the reader holds nothing worth its 8 KiB. */
+static void idle(void *v)
+{
+	struct pop3_session *s = v;
+
+	if (s->reader && mail_line_idle(s->reader))
+		reader_drop(s);
+}
+
+/* How mail_core_on_data() reads for this session. */
+static const struct mail_driver driver = {
+	.step = step,
+	.stage = stage,
+	.read_line = read_line,
+	.discard = discard,
+	.idle = idle,
+};
 
 /* ---- Public functions ------------------------------------------------ */
 
@@ -410,70 +492,10 @@ enum smtp_action pop3_on_connect_failed(struct pop3_session *s)
 	return emit(s, step(s, MAIL_IN_CONNECT_FAILED));
 }
 
-/* Bytes nobody asked for. RFC 2595 §4: after the +OK to STLS the next
- * bytes are TLS, so plaintext there is an injection. */
-static void discard(struct pop3_session *s, const uint8_t *buf, size_t len)
-{
-	mail_discard(&s->transcript, s->in_tls,
-		     s->state == POP3_ST_TLS_HANDSHAKE &&
-			 s->mode == POP3_MODE_STLS,
-		     buf, len, &s->facts.injection, &s->facts.injected_bytes,
-		     &s->facts.unsolicited_bytes);
-}
-
-/* Reads one line from buf; returns the input for step(), or -1 when the
- * bytes ran out inside a line. */
-static int read_line(struct pop3_session *s, const uint8_t **buf, size_t *len)
-{
-	struct mail_line_reader *rd = s->reader;
-	int in =
-	    mail_answer_feed(&s->core.answer, rd, &s->transcript, s->in_tls,
-			     buf, len, &s->facts.line_rc, &s->facts.bare_lf);
-
-	if (in != MAIL_IN_LINE)
-		return in;
-	if (s->in_list) {
-		pop3_line_parse(rd->line, rd->len, true, &s->line);
-		return MAIL_IN_LIST_LINE;
-	}
-	return pop3_line_parse(rd->line, rd->len, false, &s->line)
-		   ? MAIL_IN_LINE
-		   : MAIL_IN_GARBAGE;
-}
-
 enum smtp_action pop3_on_data(struct pop3_session *s, const uint8_t *buf,
 			      size_t len)
 {
-	enum smtp_action act = SMTP_ACT_WAIT;
-
-	if (s->state == POP3_ST_DONE)
-		return SMTP_ACT_CLOSE;
-	if (s->state == POP3_ST_CONNECTING && len > 0)
-		act = step(s, MAIL_IN_CONNECTED);
-	while (len > 0) {
-		int in;
-
-		if (s->state == POP3_ST_DONE)
-			break;
-		/* Never pipeline: bytes after the answer to our last
-		 * command, before the next went out, answer nothing. */
-		if (act != SMTP_ACT_WAIT || s->state == POP3_ST_TLS_HANDSHAKE) {
-			discard(s, buf, len);
-			break;
-		}
-		if (reader_get(s) != 0) {
-			finish(s, MAIL_RC_INTERNAL_ERROR);
-			set_state(s, POP3_ST_DONE);
-			break;
-		}
-		in = read_line(s, &buf, &len);
-		if (in < 0)
-			break;
-		act = step(s, (enum mail_input)in);
-	}
-	if (s->reader && mail_line_idle(s->reader))
-		reader_drop(s);
-	return emit(s, s->state == POP3_ST_DONE ? SMTP_ACT_CLOSE : act);
+	return emit(s, mail_core_on_data(&driver, s, buf, len));
 }
 
 enum smtp_action pop3_on_eof(struct pop3_session *s)
@@ -506,19 +528,7 @@ const uint8_t *pop3_session_output(const struct pop3_session *s, size_t *len)
 	return mail_core_output(&s->core, len);
 }
 
-/* The timer of each state's stage; DONE has none. */
-static const enum mail_stage stages[POP3_ST_LAST] = {
-	[POP3_ST_CONNECTING] = MAIL_STAGE_CONNECT,
-	[POP3_ST_GREETING] = MAIL_STAGE_GREETING,
-	[POP3_ST_CAPA] = MAIL_STAGE_COMMAND,
-	[POP3_ST_STLS] = MAIL_STAGE_COMMAND,
-	[POP3_ST_TLS_HANDSHAKE] = MAIL_STAGE_TLS,
-	[POP3_ST_QUIT] = MAIL_STAGE_QUIT,
-};
-
 unsigned pop3_session_stage_timeout_ms(const struct pop3_session *s)
 {
-	if ((unsigned)s->state >= POP3_ST_LAST)
-		return 0;
-	return mail_core_stage_ms(&s->core, stages[s->state]);
+	return mail_core_stage_ms(&s->core, stage(s));
 }
