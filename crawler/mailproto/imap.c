@@ -602,7 +602,7 @@ static enum mail_stage stage(const void *v)
 	return stages[s->state];
 }
 
-/* ---- Reading, driven by mail_core_on_data() --------------------- */
+/* ---- Reading, driven by mail_core_on_data() -------------------------- */
 
 /* Bytes nobody asked for. RFC 2595 §3.1: after the OK to STARTTLS the
  * next bytes are TLS, so plaintext there is an injection. */

@@ -388,7 +388,7 @@ static enum mail_stage stage(const void *v)
 	return stages[s->state];
 }
 
-/* ---- Reading, driven by mail_core_on_data() --------------------- */
+/* ---- Reading, driven by mail_core_on_data() -------------------------- */
 
 /* Bytes nobody asked for. RFC 2595 §4: after the +OK to STLS the next
  * bytes are TLS, so plaintext there is an injection. */
