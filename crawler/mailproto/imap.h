@@ -6,7 +6,7 @@
  * with the one thing to do next. It shares the SMTP session's vocabulary:
  * enum smtp_action, smtp_timer, smtp_fact, smtp_stripping, struct
  * smtp_limits and the transcript (smtp.h), and the outcome and greeting
- * of mailrc.h.
+ * of mailrc.h; the mechanics it shares with POP3 are mailcore.h's.
  *
  * STARTTLS mode (RFC 9051, RFC 3501, RFC 2595), one command and then its
  * whole answer, never pipelined:

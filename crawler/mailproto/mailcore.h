@@ -2,15 +2,23 @@
  * The session mechanics the IMAP and POP3 clients (imap.c, pop3.c) share,
  * so that each of them holds only its grammar and its state transitions.
  * Both are built like smtp.c: every public event becomes one enum
- * mail_input for the protocol's step(); the bytes of the network go
- * through mail_answer_feed() (the transcript, the answer's caps, the line
- * reader) before the protocol parses a line; what ends a session without
- * a protocol reason maps to an outcome here, the same for both.
+ * mail_input for the protocol's step(). What they share:
  *
- * Nothing here does I/O or knows a protocol's states: the helpers take
- * the parts of a session they write (its transcript, its facts' fields)
- * as arguments, since the two sessions' facts are different public
- * structs (imap.h, pop3.h).
+ *   mail_core_on_data()   the reading loop: one line at a time through
+ *                         the protocol's struct mail_driver, never
+ *                         pipelined, bytes nobody asked for discarded
+ *   mail_answer_feed()    the line reader, the transcript of what was
+ *                         received, the answer's line and byte caps
+ *   mail_discard()        discarded bytes: injection or unsolicited
+ *   mail_input_end_rc()   the outcome of what ends a session without a
+ *                         protocol reason (EOF, reset, timers, ...)
+ *   struct mail_core      limits, answer and command buffer; sending,
+ *                         the transcript of what was sent, stage timers
+ *
+ * Nothing here does I/O or knows a protocol's states or grammar. The
+ * helpers take the parts of a session they write (its transcript, its
+ * facts' fields) as arguments: the two sessions' facts are different
+ * public structs (imap.h, pop3.h) whose fields callers read by name.
  */
 #ifndef MXCRAWL_CRAWLER_MAILPROTO_MAILCORE_H
 #define MXCRAWL_CRAWLER_MAILPROTO_MAILCORE_H

@@ -3,7 +3,8 @@
  * state machine without I/O (sans-IO) in the shape of the SMTP and IMAP
  * sessions (smtp.h, imap.h), with their vocabulary: enum smtp_action,
  * smtp_timer, smtp_fact, smtp_stripping, struct smtp_limits and the
- * transcript (smtp.h), the outcome and greeting of mailrc.h.
+ * transcript (smtp.h), the outcome and greeting of mailrc.h, and the
+ * session mechanics of mailcore.h.
  *
  * STLS mode (RFC 1939, RFC 2449 CAPA, RFC 2595 §4 STLS), one command and
  * then its whole answer, never pipelined:
