@@ -2,8 +2,10 @@
  * IMAP client session: see imap.h. Built like smtp.c: every public event
  * becomes one input to step(), which runs the current state's case of one
  * switch; a case that changes the state makes step() run the new state's
- * case at once with IN_ENTER, which is where each state sends its
- * command, so every command is written in one place.
+ * case at once with MAIL_IN_ENTER, which is where each state sends its
+ * command, so every command is written in one place. What IMAP shares
+ * with POP3 (the inputs, the outcomes of what ends a session, the answer's
+ * caps, the transcript of what was read or discarded) is mailcore.h's.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -12,21 +14,10 @@
 #include <strings.h>
 
 #include "crawler/mailproto/imap.h"
+#include "crawler/mailproto/mailcore.h"
 
-/* What step() is told. */
-enum imap_input {
-	IN_ENTER = 0,	   /* the state was just entered */
-	IN_CONNECTED,	   /* TCP is up */
-	IN_LINE,	   /* s->work->resp holds a parsed line */
-	IN_BAD_LINE,	   /* a line could not be read: s->bad says how */
-	IN_EOF,		   /* the peer closed */
-	IN_RESET,	   /* the connection broke */
-	IN_CONNECT_FAILED, /* it never came up */
-	IN_STAGE_TIMEOUT,  /* the stage's inactivity timer */
-	IN_DEADLINE,	   /* the endpoint's total deadline */
-	IN_TLS_OK,	   /* handshake done */
-	IN_TLS_FAILED,	   /* handshake failed: facts.tls_reason */
-};
+/* Every command fits the core's output buffer. */
+_Static_assert(IMAP_OUT_MAX <= MAIL_CMD_MAX, "imap commands fit");
 
 static const char *const state_names[] = {
 	[IMAP_ST_CONNECTING] = "connecting",
@@ -245,7 +236,7 @@ static void work_drop(struct imap_session *s)
 static void set_state(struct imap_session *s, enum imap_state st)
 {
 #ifndef NDEBUG
-	if (s->limits.trace)
+	if (s->core.limits.trace)
 		fprintf(stderr, "imap: %p %s -> %s\n", (void *)s,
 			state_names[s->state], state_names[st]);
 #endif
@@ -258,14 +249,8 @@ static void set_state(struct imap_session *s, enum imap_state st)
 static enum smtp_action send_cmd(struct imap_session *s, const char *tag,
 				 const char *verb)
 {
-	int n = snprintf((char *)s->out, sizeof s->out, "%s %s\r\n", tag, verb);
-
-	/* Bounded by construction: our tags and verbs are constants. */
-	s->out_len = (size_t)n;
 	s->tag = tag;
-	s->resp_lines = 0;
-	s->resp_bytes = 0;
-	return SMTP_ACT_SEND;
+	return mail_core_send(&s->core, tag, verb);
 }
 
 /* Sets the outcome once: what ended the session first is what it says. */
@@ -277,57 +262,13 @@ static void finish(struct imap_session *s, enum mail_rc rc)
 	s->facts.end_state = s->state;
 }
 
-static void set_tls_reason(struct imap_session *s, const char *reason)
-{
-	if (!reason || s->facts.tls_reason[0])
-		return;
-	snprintf(s->facts.tls_reason, sizeof s->facts.tls_reason, "%s", reason);
-}
-
-/* Raises a fact to YES, or from UNSEEN to NO. */
-static void observe(enum smtp_fact *f, bool yes)
-{
-	if (yes)
-		*f = SMTP_FACT_YES;
-	else if (*f == SMTP_FACT_UNSEEN)
-		*f = SMTP_FACT_NO;
-}
-
 /*
  * Inputs that end a session the same way in every state that waits: the
  * outcome (if not known yet) says how, and nothing more is sent.
  */
-static void end_on(struct imap_session *s, enum imap_input in)
+static void end_on(struct imap_session *s, enum mail_input in)
 {
-	switch (in) {
-	case IN_EOF:
-		finish(s, MAIL_RC_CONNECTION_CLOSED);
-		break;
-	case IN_RESET:
-		finish(s, MAIL_RC_CONNECTION_RESET);
-		break;
-	case IN_CONNECT_FAILED:
-		finish(s, MAIL_RC_CONNECT_FAILED);
-		break;
-	case IN_STAGE_TIMEOUT:
-		finish(s, MAIL_RC_TIMEOUT);
-		break;
-	case IN_DEADLINE:
-		finish(s, MAIL_RC_DEADLINE);
-		break;
-	case IN_BAD_LINE:
-		finish(s, s->bad);
-		break;
-	case IN_LINE:
-		/* A line the state cannot take: garbage, a continuation
-		 * request we never asked for, a tag we never sent. */
-		finish(s, MAIL_RC_PROTOCOL_ERROR);
-		break;
-	default:
-		/* A TLS result outside the handshake: the caller's bug. */
-		finish(s, MAIL_RC_INTERNAL_ERROR);
-		break;
-	}
+	finish(s, mail_input_end_rc(in, s->core.answer.bad));
 	set_state(s, IMAP_ST_DONE);
 }
 
@@ -373,35 +314,19 @@ static void caps_add(struct imap_session *s, const struct imap_resp *r)
 static void caps_done(struct imap_session *s)
 {
 	if (s->mode == IMAP_MODE_STARTTLS && !s->in_tls)
-		observe(&s->facts.starttls_offered, s->caps_starttls);
-	observe(&s->facts.logindisabled, s->caps_logindis);
-}
-
-/* The greeting line, kept at its length. Out of memory keeps none. */
-static void keep_greeting(struct imap_session *s)
-{
-	const struct mail_line_reader *r = &s->work->reader;
-	uint8_t *b;
-
-	if (r->len == 0 || s->facts.greeting_len != 0)
-		return;
-	b = malloc(r->len);
-	if (!b)
-		return;
-	memcpy(b, r->line, r->len);
-	s->facts.greeting_line = b;
-	s->facts.greeting_len = r->len;
+		mail_observe(&s->facts.starttls_offered, s->caps_starttls);
+	mail_observe(&s->facts.logindisabled, s->caps_logindis);
 }
 
 /* ---- The states ------------------------------------------------------ */
 
 static enum smtp_action st_connecting(struct imap_session *s,
-				      enum imap_input in)
+				      enum mail_input in)
 {
 	switch (in) {
-	case IN_ENTER:
+	case MAIL_IN_ENTER:
 		return SMTP_ACT_WAIT;
-	case IN_CONNECTED:
+	case MAIL_IN_CONNECTED:
 		set_state(s, s->mode == IMAP_MODE_IMPLICIT
 				 ? IMAP_ST_TLS_HANDSHAKE
 				 : IMAP_ST_GREETING);
@@ -412,16 +337,15 @@ static enum smtp_action st_connecting(struct imap_session *s,
 	}
 }
 
-static enum smtp_action st_greeting(struct imap_session *s, enum imap_input in)
+static enum smtp_action st_greeting(struct imap_session *s, enum mail_input in)
 {
 	const struct imap_resp *r = s->work ? &s->work->resp : NULL;
 
 	switch (in) {
-	case IN_ENTER:
-		s->resp_lines = 0;
-		s->resp_bytes = 0;
+	case MAIL_IN_ENTER:
+		mail_answer_start(&s->core.answer);
 		return SMTP_ACT_WAIT;
-	case IN_LINE:
+	case MAIL_IN_LINE:
 		if (r->kind != IMAP_KIND_UNTAGGED ||
 		    (r->status != IMAP_STATUS_OK &&
 		     r->status != IMAP_STATUS_PREAUTH &&
@@ -432,7 +356,8 @@ static enum smtp_action st_greeting(struct imap_session *s, enum imap_input in)
 			end_on(s, in);
 			return SMTP_ACT_WAIT;
 		}
-		keep_greeting(s);
+		mail_greeting_keep(&s->work->reader, &s->facts.greeting_line,
+				   &s->facts.greeting_len);
 		s->facts.greeting_status = r->status;
 		if (r->status == IMAP_STATUS_BYE) {
 			/* The server refuses and closes (RFC 9051 §7.1.5):
@@ -468,12 +393,12 @@ static enum smtp_action st_greeting(struct imap_session *s, enum imap_input in)
 			set_state(s, IMAP_ST_LOGOUT);
 		}
 		return SMTP_ACT_WAIT;
-	case IN_STAGE_TIMEOUT:
+	case MAIL_IN_STAGE_TIMEOUT:
 		s->facts.greeting = MAIL_GREETING_TIMEOUT;
 		finish(s, MAIL_RC_GREETING_TIMEOUT);
 		set_state(s, IMAP_ST_DONE);
 		return SMTP_ACT_WAIT;
-	case IN_BAD_LINE:
+	case MAIL_IN_BAD_LINE:
 		s->facts.greeting = MAIL_GREETING_GARBAGE;
 		end_on(s, in);
 		return SMTP_ACT_WAIT;
@@ -501,20 +426,20 @@ static bool answer_line(struct imap_session *s, const struct imap_resp *r,
 	}
 	if (r->kind == IMAP_KIND_TAGGED && strcmp(r->tag, s->tag) == 0)
 		return true;
-	end_on(s, IN_LINE);
+	end_on(s, MAIL_IN_LINE);
 	return false;
 }
 
 static enum smtp_action st_capability(struct imap_session *s,
-				      enum imap_input in)
+				      enum mail_input in)
 {
 	const struct imap_resp *r = s->work ? &s->work->resp : NULL;
 
 	switch (in) {
-	case IN_ENTER:
+	case MAIL_IN_ENTER:
 		caps_begin(s);
 		return send_cmd(s, "a1", "CAPABILITY");
-	case IN_LINE:
+	case MAIL_IN_LINE:
 		if (!answer_line(s, r, true))
 			return SMTP_ACT_WAIT;
 		s->facts.capability_status = r->status;
@@ -541,20 +466,20 @@ static enum smtp_action st_capability(struct imap_session *s,
 	}
 }
 
-static enum smtp_action st_starttls(struct imap_session *s, enum imap_input in)
+static enum smtp_action st_starttls(struct imap_session *s, enum mail_input in)
 {
 	const struct imap_resp *r = s->work ? &s->work->resp : NULL;
 
 	switch (in) {
-	case IN_ENTER:
+	case MAIL_IN_ENTER:
 		return send_cmd(s, "a2", "STARTTLS");
-	case IN_LINE:
+	case MAIL_IN_LINE:
 		if (!answer_line(s, r, false))
 			return SMTP_ACT_WAIT;
 		s->facts.starttls_status = r->status;
 		if (r->status == IMAP_STATUS_OK) {
 			/* From here plaintext would be an injection. */
-			observe(&s->facts.injection, false);
+			mail_observe(&s->facts.injection, false);
 			set_state(s, IMAP_ST_TLS_HANDSHAKE);
 			return SMTP_ACT_WAIT;
 		}
@@ -570,38 +495,26 @@ static enum smtp_action st_starttls(struct imap_session *s, enum imap_input in)
 	}
 }
 
-static const char *tls_reason_of(enum imap_input in)
-{
-	switch (in) {
-	case IN_EOF:
-		return "eof";
-	case IN_RESET:
-		return "reset";
-	case IN_STAGE_TIMEOUT:
-		return "timeout";
-	default:
-		return "error";
-	}
-}
-
 static enum smtp_action st_tls_handshake(struct imap_session *s,
-					 enum imap_input in)
+					 enum mail_input in)
 {
 	switch (in) {
-	case IN_ENTER:
+	case MAIL_IN_ENTER:
 		return SMTP_ACT_START_TLS;
-	case IN_TLS_OK:
+	case MAIL_IN_TLS_OK:
 		s->facts.tls_ok = true;
 		s->in_tls = true;
 		finish(s, MAIL_RC_TLS_OK);
 		set_state(s, s->mode == IMAP_MODE_IMPLICIT ? IMAP_ST_GREETING
 							   : IMAP_ST_LOGOUT);
 		return SMTP_ACT_WAIT;
-	case IN_TLS_FAILED:
-	case IN_EOF:
-	case IN_RESET:
-	case IN_STAGE_TIMEOUT:
-		set_tls_reason(s, tls_reason_of(in));
+	case MAIL_IN_TLS_FAILED:
+	case MAIL_IN_EOF:
+	case MAIL_IN_RESET:
+	case MAIL_IN_STAGE_TIMEOUT:
+		mail_tls_reason_set(s->facts.tls_reason,
+				    sizeof s->facts.tls_reason,
+				    mail_input_tls_reason(in));
 		finish(s, MAIL_RC_TLS_FAILED);
 		set_state(s, IMAP_ST_DONE);
 		return SMTP_ACT_WAIT;
@@ -611,15 +524,15 @@ static enum smtp_action st_tls_handshake(struct imap_session *s,
 	}
 }
 
-static enum smtp_action st_logout(struct imap_session *s, enum imap_input in)
+static enum smtp_action st_logout(struct imap_session *s, enum mail_input in)
 {
 	const struct imap_resp *r = s->work ? &s->work->resp : NULL;
 
 	switch (in) {
-	case IN_ENTER:
+	case MAIL_IN_ENTER:
 		return send_cmd(s, s->mode == IMAP_MODE_IMPLICIT ? "a1" : "a3",
 				"LOGOUT");
-	case IN_LINE:
+	case MAIL_IN_LINE:
 		/* "* BYE" comes first, then our tag (RFC 9051 §6.1.3). */
 		if (!answer_line(s, r, false))
 			return SMTP_ACT_WAIT;
@@ -633,8 +546,10 @@ static enum smtp_action st_logout(struct imap_session *s, enum imap_input in)
 	}
 }
 
-static enum smtp_action step(struct imap_session *s, enum imap_input in)
+static enum smtp_action step(void *v, enum mail_input in)
 {
+	struct imap_session *s = v;
+
 	for (;;) {
 		enum imap_state before = s->state;
 		enum smtp_action act;
@@ -664,39 +579,103 @@ static enum smtp_action step(struct imap_session *s, enum imap_input in)
 		}
 		if (s->state == before)
 			return act;
-		in = IN_ENTER;
+		in = MAIL_IN_ENTER;
 	}
 }
 
-/* ---- Public functions ------------------------------------------------ */
+/* The timer of each state's stage; DONE has none. */
+static const enum mail_stage stages[IMAP_ST_LAST] = {
+	[IMAP_ST_CONNECTING] = MAIL_STAGE_CONNECT,
+	[IMAP_ST_GREETING] = MAIL_STAGE_GREETING,
+	[IMAP_ST_CAPABILITY] = MAIL_STAGE_COMMAND,
+	[IMAP_ST_STARTTLS] = MAIL_STAGE_COMMAND,
+	[IMAP_ST_TLS_HANDSHAKE] = MAIL_STAGE_TLS,
+	[IMAP_ST_LOGOUT] = MAIL_STAGE_QUIT,
+};
 
-/* Every public entry point returns through here: the command goes into
- * the transcript after bytes discarded in the same call, as on the wire. */
-static enum smtp_action emit(struct imap_session *s, enum smtp_action act)
+static enum mail_stage stage(const void *v)
 {
-	if (act == SMTP_ACT_SEND)
-		smtp_transcript_add(&s->transcript, SMTP_DIR_SENT, s->in_tls,
-				    s->out, s->out_len);
-	return act;
+	const struct imap_session *s = v;
+
+	if ((unsigned)s->state >= IMAP_ST_LAST)
+		return MAIL_STAGE_NONE;
+	return stages[s->state];
 }
 
-static const uint8_t no_greeting[1];
+/* ---- Reading, driven by mail_core_on_data() -------------------------- */
+
+/* Bytes nobody asked for. RFC 2595 §3.1: after the OK to STARTTLS the
+ * next bytes are TLS, so plaintext there is an injection. */
+static void discard(void *v, const uint8_t *buf, size_t len)
+{
+	struct imap_session *s = v;
+
+	mail_discard(&s->transcript, s->in_tls,
+		     s->state == IMAP_ST_TLS_HANDSHAKE &&
+			 s->mode == IMAP_MODE_STARTTLS,
+		     buf, len, &s->facts.injection, &s->facts.injected_bytes,
+		     &s->facts.unsolicited_bytes);
+}
+
+/* One response line into s->work->resp: see struct mail_driver. */
+static int read_line(void *v, const uint8_t **buf, size_t *len)
+{
+	struct imap_session *s = v;
+	struct mail_line_reader *rd;
+	int in;
+
+	if (!s->work && work_get(s) != 0) {
+		finish(s, MAIL_RC_INTERNAL_ERROR);
+		set_state(s, IMAP_ST_DONE);
+		return -1;
+	}
+	rd = &s->work->reader;
+	in = mail_answer_feed(&s->core.answer, rd, &s->transcript, s->in_tls,
+			      buf, len, &s->facts.line_rc, &s->facts.bare_lf);
+	if (in == MAIL_IN_LINE)
+		imap_resp_parse(rd->line, rd->len, rd->nliterals > 0,
+				&s->work->resp);
+	return in;
+}
+
+/* Between lines the reader holds nothing worth its 12 KiB. */
+static void idle(void *v)
+{
+	struct imap_session *s = v;
+
+	if (s->work && mail_line_idle(&s->work->reader))
+		work_drop(s);
+}
+
+/* How mail_core_on_data() reads for this session. */
+static const struct mail_driver driver = {
+	.step = step,
+	.stage = stage,
+	.read_line = read_line,
+	.discard = discard,
+	.idle = idle,
+};
+
+/* ---- Public functions ------------------------------------------------ */
+
+static enum smtp_action emit(struct imap_session *s, enum smtp_action act)
+{
+	return mail_core_emit(&s->core, &s->transcript, s->in_tls, act);
+}
 
 int imap_session_init(struct imap_session *s, enum imap_mode mode,
 		      const struct smtp_limits *limits)
 {
 	memset(s, 0, sizeof *s);
-	s->facts.greeting_line = no_greeting;
-	if (limits)
-		s->limits = *limits;
-	else
-		smtp_limits_default(&s->limits);
+	s->facts.greeting_line = mail_greeting_none;
 	s->mode = mode == IMAP_MODE_IMPLICIT ? IMAP_MODE_IMPLICIT
 					     : IMAP_MODE_STARTTLS;
 	s->facts.outcome = MAIL_RC_PENDING;
 	s->facts.end_state = IMAP_ST_CONNECTING;
 	s->facts.line_rc = MAIL_LINE_OK;
 	s->state = IMAP_ST_CONNECTING;
+	mail_core_init(&s->core, limits, IMAP_RESP_LINES_MAX,
+		       IMAP_RESP_BYTES_MAX);
 	s->tag = "";
 	return 0;
 }
@@ -707,154 +686,57 @@ void imap_session_free(struct imap_session *s)
 	free(s->facts.caps);
 	s->facts.caps = NULL;
 	s->facts.ncaps = 0;
-	if (s->facts.greeting_line != no_greeting)
-		free((void *)s->facts.greeting_line);
-	s->facts.greeting_line = no_greeting;
-	s->facts.greeting_len = 0;
+	mail_greeting_free(&s->facts.greeting_line, &s->facts.greeting_len);
 	smtp_transcript_free(&s->transcript);
 }
 
 enum smtp_action imap_on_connected(struct imap_session *s)
 {
-	return emit(s, step(s, IN_CONNECTED));
+	return emit(s, step(s, MAIL_IN_CONNECTED));
 }
 
 enum smtp_action imap_on_connect_failed(struct imap_session *s)
 {
-	return emit(s, step(s, IN_CONNECT_FAILED));
-}
-
-/* Bytes nobody asked for: kept as evidence, never parsed. */
-static void discard(struct imap_session *s, const uint8_t *buf, size_t len)
-{
-	smtp_transcript_add(&s->transcript, SMTP_DIR_DISCARDED, s->in_tls, buf,
-			    len);
-	if (s->state == IMAP_ST_TLS_HANDSHAKE &&
-	    s->mode == IMAP_MODE_STARTTLS) {
-		/* RFC 2595 §3.1: after the OK the next bytes are TLS. */
-		s->facts.injection = SMTP_FACT_YES;
-		s->facts.injected_bytes += len;
-	} else {
-		s->facts.unsolicited_bytes += len;
-	}
-}
-
-/* Reads one line from buf; returns the input for step(), or -1 when the
- * bytes ran out inside a line. */
-static int read_line(struct imap_session *s, const uint8_t **buf, size_t *len)
-{
-	struct mail_line_reader *rd = &s->work->reader;
-	enum mail_line_rc rc;
-	size_t used;
-
-	rc = mail_line_feed(rd, *buf, *len, &used);
-	smtp_transcript_add(&s->transcript, SMTP_DIR_RECEIVED, s->in_tls, *buf,
-			    used);
-	*buf += used;
-	*len -= used;
-	s->resp_bytes += used;
-	if (rc == MAIL_LINE_OK)
-		s->resp_lines++;
-	if (rc != MAIL_LINE_OK && rc != MAIL_LINE_RC_INCOMPLETE) {
-		s->facts.line_rc = rc;
-		s->bad = rc == MAIL_LINE_RC_TOO_LONG ? MAIL_RC_LINE_TOO_LONG
-						     : MAIL_RC_REPLY_TOO_LARGE;
-		return IN_BAD_LINE;
-	}
-	if (s->resp_bytes > IMAP_RESP_BYTES_MAX ||
-	    s->resp_lines > IMAP_RESP_LINES_MAX) {
-		s->bad = MAIL_RC_REPLY_TOO_LARGE;
-		return IN_BAD_LINE;
-	}
-	if (rc == MAIL_LINE_RC_INCOMPLETE)
-		return -1;
-	observe(&s->facts.bare_lf, rd->bare_lf);
-	imap_resp_parse(rd->line, rd->len, rd->nliterals > 0, &s->work->resp);
-	return IN_LINE;
+	return emit(s, step(s, MAIL_IN_CONNECT_FAILED));
 }
 
 enum smtp_action imap_on_data(struct imap_session *s, const uint8_t *buf,
 			      size_t len)
 {
-	enum smtp_action act = SMTP_ACT_WAIT;
-
-	if (s->state == IMAP_ST_DONE)
-		return SMTP_ACT_CLOSE;
-	if (s->state == IMAP_ST_CONNECTING && len > 0)
-		act = step(s, IN_CONNECTED);
-	while (len > 0) {
-		int in;
-
-		if (s->state == IMAP_ST_DONE)
-			break;
-		/* Never pipeline: bytes after the answer to our last
-		 * command, before the next went out, answer nothing. */
-		if (act != SMTP_ACT_WAIT || s->state == IMAP_ST_TLS_HANDSHAKE) {
-			discard(s, buf, len);
-			break;
-		}
-		if (!s->work && work_get(s) != 0) {
-			finish(s, MAIL_RC_INTERNAL_ERROR);
-			set_state(s, IMAP_ST_DONE);
-			break;
-		}
-		in = read_line(s, &buf, &len);
-		if (in < 0)
-			break;
-		act = step(s, (enum imap_input)in);
-	}
-	/* Between lines the reader holds nothing worth its 12 KiB. */
-	if (s->work && mail_line_idle(&s->work->reader))
-		work_drop(s);
-	return emit(s, s->state == IMAP_ST_DONE ? SMTP_ACT_CLOSE : act);
+	return emit(s, mail_core_on_data(&driver, s, buf, len));
 }
 
 enum smtp_action imap_on_eof(struct imap_session *s)
 {
-	return emit(s, step(s, IN_EOF));
+	return emit(s, step(s, MAIL_IN_EOF));
 }
 
 enum smtp_action imap_on_reset(struct imap_session *s)
 {
-	return emit(s, step(s, IN_RESET));
+	return emit(s, step(s, MAIL_IN_RESET));
 }
 
 enum smtp_action imap_on_timeout(struct imap_session *s, enum smtp_timer which)
 {
-	return emit(s,
-		    step(s, which == SMTP_TIMER_DEADLINE ? IN_DEADLINE
-							 : IN_STAGE_TIMEOUT));
+	return emit(s, step(s, mail_input_of_timer(which)));
 }
 
 enum smtp_action imap_on_tls_done(struct imap_session *s, bool ok,
 				  const char *reason)
 {
 	if (!ok && s->state == IMAP_ST_TLS_HANDSHAKE)
-		set_tls_reason(s, reason ? reason : "error");
-	return emit(s, step(s, ok ? IN_TLS_OK : IN_TLS_FAILED));
+		mail_tls_reason_set(s->facts.tls_reason,
+				    sizeof s->facts.tls_reason,
+				    reason ? reason : "error");
+	return emit(s, step(s, ok ? MAIL_IN_TLS_OK : MAIL_IN_TLS_FAILED));
 }
 
 const uint8_t *imap_session_output(const struct imap_session *s, size_t *len)
 {
-	*len = s->out_len;
-	return s->out;
+	return mail_core_output(&s->core, len);
 }
 
 unsigned imap_session_stage_timeout_ms(const struct imap_session *s)
 {
-	switch (s->state) {
-	case IMAP_ST_CONNECTING:
-		return s->limits.connect_ms;
-	case IMAP_ST_GREETING:
-		return s->limits.banner_ms;
-	case IMAP_ST_CAPABILITY:
-	case IMAP_ST_STARTTLS:
-		return s->limits.command_ms;
-	case IMAP_ST_TLS_HANDSHAKE:
-		return s->limits.tls_ms;
-	case IMAP_ST_LOGOUT:
-		return s->limits.quit_ms;
-	default:
-		return 0;
-	}
+	return mail_core_stage_ms(&s->core, stage(s));
 }

@@ -6,7 +6,7 @@
  * with the one thing to do next. It shares the SMTP session's vocabulary:
  * enum smtp_action, smtp_timer, smtp_fact, smtp_stripping, struct
  * smtp_limits and the transcript (smtp.h), and the outcome and greeting
- * of mailrc.h.
+ * of mailrc.h; the mechanics it shares with POP3 are mailcore.h's.
  *
  * STARTTLS mode (RFC 9051, RFC 3501, RFC 2595), one command and then its
  * whole answer, never pipelined:
@@ -47,6 +47,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crawler/mailproto/mailcore.h"
 #include "crawler/mailproto/mailline.h"
 #include "crawler/mailproto/mailrc.h"
 #include "crawler/smtp/smtp.h"
@@ -186,18 +187,13 @@ struct imap_work {
 struct imap_session {
 	enum imap_state state; /* written only by set_state() */
 	enum imap_mode mode;
-	struct smtp_limits limits;
 	bool in_tls;
 	const char *tag;    /* tag of the command in flight */
-	size_t resp_lines;  /* lines of the response being read */
-	size_t resp_bytes;  /* and its bytes */
 	bool caps_starttls; /* STARTTLS in the list being read */
 	bool caps_logindis; /* LOGINDISABLED in it */
 	bool caps_seen;	    /* a list was read in this response */
-	enum mail_rc bad;   /* how the last unreadable line failed */
 	struct imap_work *work;
-	size_t out_len;
-	uint8_t out[IMAP_OUT_MAX];
+	struct mail_core core; /* limits, answer, command */
 	struct imap_facts facts;
 	struct smtp_transcript transcript;
 };

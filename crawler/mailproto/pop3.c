@@ -1,8 +1,10 @@
 /*
  * POP3 client session: see pop3.h. Built like smtp.c and imap.c: every
  * public event becomes one input to step(), which runs the current
- * state's case; a state change runs the new state's case with IN_ENTER,
- * where each state sends its command.
+ * state's case; a state change runs the new state's case with MAIL_IN_ENTER,
+ * where each state sends its command. What POP3 shares with IMAP (the
+ * inputs, the outcomes of what ends a session, the answer's caps, the
+ * transcript of what was read or discarded) is mailcore.h's.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -10,24 +12,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "crawler/mailproto/mailcore.h"
 #include "crawler/mailproto/pop3.h"
 
-/* What step() is told. */
-enum pop3_input {
-	IN_ENTER = 0,	   /* the state was just entered */
-	IN_CONNECTED,	   /* TCP is up */
-	IN_LINE,	   /* s->line holds a status line that parsed */
-	IN_LIST_LINE,	   /* s->line holds a line of a multi-line answer */
-	IN_GARBAGE,	   /* a status line that is not +OK or -ERR */
-	IN_BAD_LINE,	   /* a line could not be read: s->bad says how */
-	IN_EOF,		   /* the peer closed */
-	IN_RESET,	   /* the connection broke */
-	IN_CONNECT_FAILED, /* it never came up */
-	IN_STAGE_TIMEOUT,  /* the stage's inactivity timer */
-	IN_DEADLINE,	   /* the endpoint's total deadline */
-	IN_TLS_OK,	   /* handshake done */
-	IN_TLS_FAILED,	   /* handshake failed: facts.tls_reason */
-};
+/* Every command fits the core's output buffer. */
+_Static_assert(POP3_OUT_MAX <= MAIL_CMD_MAX, "pop3 commands fit");
 
 static const char *const state_names[] = {
 	[POP3_ST_CONNECTING] = "connecting",
@@ -127,7 +116,7 @@ static void reader_drop(struct pop3_session *s)
 static void set_state(struct pop3_session *s, enum pop3_state st)
 {
 #ifndef NDEBUG
-	if (s->limits.trace)
+	if (s->core.limits.trace)
 		fprintf(stderr, "pop3: %p %s -> %s\n", (void *)s,
 			state_names[s->state], state_names[st]);
 #endif
@@ -139,17 +128,8 @@ static void set_state(struct pop3_session *s, enum pop3_state st)
 /* Puts "<verb>\r\n" in the output buffer; a new answer starts. */
 static enum smtp_action send_cmd(struct pop3_session *s, const char *verb)
 {
-	size_t n = strlen(verb);
-
-	/* Bounded by construction: four-letter verbs. */
-	memcpy(s->out, verb, n);
-	s->out[n] = '\r';
-	s->out[n + 1] = '\n';
-	s->out_len = n + 2;
-	s->resp_lines = 0;
-	s->resp_bytes = 0;
 	s->in_list = false;
-	return SMTP_ACT_SEND;
+	return mail_core_send(&s->core, NULL, verb);
 }
 
 static void finish(struct pop3_session *s, enum mail_rc rc)
@@ -160,67 +140,11 @@ static void finish(struct pop3_session *s, enum mail_rc rc)
 	s->facts.end_state = s->state;
 }
 
-static void set_tls_reason(struct pop3_session *s, const char *reason)
-{
-	if (!reason || s->facts.tls_reason[0])
-		return;
-	snprintf(s->facts.tls_reason, sizeof s->facts.tls_reason, "%s", reason);
-}
-
-static void observe(enum smtp_fact *f, bool yes)
-{
-	if (yes)
-		*f = SMTP_FACT_YES;
-	else if (*f == SMTP_FACT_UNSEEN)
-		*f = SMTP_FACT_NO;
-}
-
 /* Inputs that end a session the same way in every state that waits. */
-static void end_on(struct pop3_session *s, enum pop3_input in)
+static void end_on(struct pop3_session *s, enum mail_input in)
 {
-	switch (in) {
-	case IN_EOF:
-		finish(s, MAIL_RC_CONNECTION_CLOSED);
-		break;
-	case IN_RESET:
-		finish(s, MAIL_RC_CONNECTION_RESET);
-		break;
-	case IN_CONNECT_FAILED:
-		finish(s, MAIL_RC_CONNECT_FAILED);
-		break;
-	case IN_STAGE_TIMEOUT:
-		finish(s, MAIL_RC_TIMEOUT);
-		break;
-	case IN_DEADLINE:
-		finish(s, MAIL_RC_DEADLINE);
-		break;
-	case IN_BAD_LINE:
-		finish(s, s->bad);
-		break;
-	case IN_GARBAGE:
-	case IN_LINE:
-	case IN_LIST_LINE:
-		finish(s, MAIL_RC_PROTOCOL_ERROR);
-		break;
-	default:
-		finish(s, MAIL_RC_INTERNAL_ERROR);
-		break;
-	}
+	finish(s, mail_input_end_rc(in, s->core.answer.bad));
 	set_state(s, POP3_ST_DONE);
-}
-
-static void keep_greeting(struct pop3_session *s)
-{
-	uint8_t *b;
-
-	if (s->reader->len == 0 || s->facts.greeting_len != 0)
-		return;
-	b = malloc(s->reader->len);
-	if (!b)
-		return;
-	memcpy(b, s->reader->line, s->reader->len);
-	s->facts.greeting_line = b;
-	s->facts.greeting_len = s->reader->len;
 }
 
 /* One CAPA name into the kept list; out of memory keeps none. */
@@ -245,12 +169,12 @@ static void cap_add(struct pop3_session *s, const char *name)
 /* ---- The states ------------------------------------------------------ */
 
 static enum smtp_action st_connecting(struct pop3_session *s,
-				      enum pop3_input in)
+				      enum mail_input in)
 {
 	switch (in) {
-	case IN_ENTER:
+	case MAIL_IN_ENTER:
 		return SMTP_ACT_WAIT;
-	case IN_CONNECTED:
+	case MAIL_IN_CONNECTED:
 		set_state(s, s->mode == POP3_MODE_IMPLICIT
 				 ? POP3_ST_TLS_HANDSHAKE
 				 : POP3_ST_GREETING);
@@ -261,15 +185,15 @@ static enum smtp_action st_connecting(struct pop3_session *s,
 	}
 }
 
-static enum smtp_action st_greeting(struct pop3_session *s, enum pop3_input in)
+static enum smtp_action st_greeting(struct pop3_session *s, enum mail_input in)
 {
 	switch (in) {
-	case IN_ENTER:
-		s->resp_lines = 0;
-		s->resp_bytes = 0;
+	case MAIL_IN_ENTER:
+		mail_answer_start(&s->core.answer);
 		return SMTP_ACT_WAIT;
-	case IN_LINE:
-		keep_greeting(s);
+	case MAIL_IN_LINE:
+		mail_greeting_keep(s->reader, &s->facts.greeting_line,
+				   &s->facts.greeting_len);
 		s->facts.greeting_status = s->line.status;
 		if (s->line.status == POP3_STATUS_ERR) {
 			/* Refused (too many connections, blocked): the
@@ -283,13 +207,13 @@ static enum smtp_action st_greeting(struct pop3_session *s, enum pop3_input in)
 		/* Implicit TLS: the outcome is tls_ok already. */
 		set_state(s, s->in_tls ? POP3_ST_QUIT : POP3_ST_CAPA);
 		return SMTP_ACT_WAIT;
-	case IN_STAGE_TIMEOUT:
+	case MAIL_IN_STAGE_TIMEOUT:
 		s->facts.greeting = MAIL_GREETING_TIMEOUT;
 		finish(s, MAIL_RC_GREETING_TIMEOUT);
 		set_state(s, POP3_ST_DONE);
 		return SMTP_ACT_WAIT;
-	case IN_GARBAGE:
-	case IN_BAD_LINE:
+	case MAIL_IN_GARBAGE:
+	case MAIL_IN_BAD_LINE:
 		s->facts.greeting = MAIL_GREETING_GARBAGE;
 		end_on(s, in);
 		return SMTP_ACT_WAIT;
@@ -299,15 +223,15 @@ static enum smtp_action st_greeting(struct pop3_session *s, enum pop3_input in)
 	}
 }
 
-static enum smtp_action st_capa(struct pop3_session *s, enum pop3_input in)
+static enum smtp_action st_capa(struct pop3_session *s, enum mail_input in)
 {
 	switch (in) {
-	case IN_ENTER:
+	case MAIL_IN_ENTER:
 		s->facts.ncaps = 0;
 		s->facts.caps_dropped = 0;
 		s->list_stls = false;
 		return send_cmd(s, "CAPA");
-	case IN_LINE:
+	case MAIL_IN_LINE:
 		s->facts.capa_status = s->line.status;
 		if (s->line.status == POP3_STATUS_ERR) {
 			/* RFC 2449 predates many servers: no list, and a
@@ -318,14 +242,14 @@ static enum smtp_action st_capa(struct pop3_session *s, enum pop3_input in)
 		}
 		s->in_list = true;
 		return SMTP_ACT_WAIT;
-	case IN_LIST_LINE:
+	case MAIL_IN_LIST_LINE:
 		if (!s->line.end) {
 			cap_add(s, s->line.name);
 			s->list_stls |= s->line.stls;
 			return SMTP_ACT_WAIT;
 		}
 		s->in_list = false;
-		observe(&s->facts.starttls_offered, s->list_stls);
+		mail_observe(&s->facts.starttls_offered, s->list_stls);
 		if (s->list_stls) {
 			set_state(s, POP3_ST_STLS);
 		} else {
@@ -339,16 +263,16 @@ static enum smtp_action st_capa(struct pop3_session *s, enum pop3_input in)
 	}
 }
 
-static enum smtp_action st_stls(struct pop3_session *s, enum pop3_input in)
+static enum smtp_action st_stls(struct pop3_session *s, enum mail_input in)
 {
 	switch (in) {
-	case IN_ENTER:
+	case MAIL_IN_ENTER:
 		return send_cmd(s, "STLS");
-	case IN_LINE:
+	case MAIL_IN_LINE:
 		s->facts.stls_status = s->line.status;
 		if (s->line.status == POP3_STATUS_OK) {
 			/* From here plaintext would be an injection. */
-			observe(&s->facts.injection, false);
+			mail_observe(&s->facts.injection, false);
 			set_state(s, POP3_ST_TLS_HANDSHAKE);
 			return SMTP_ACT_WAIT;
 		}
@@ -363,38 +287,26 @@ static enum smtp_action st_stls(struct pop3_session *s, enum pop3_input in)
 	}
 }
 
-static const char *tls_reason_of(enum pop3_input in)
-{
-	switch (in) {
-	case IN_EOF:
-		return "eof";
-	case IN_RESET:
-		return "reset";
-	case IN_STAGE_TIMEOUT:
-		return "timeout";
-	default:
-		return "error";
-	}
-}
-
 static enum smtp_action st_tls_handshake(struct pop3_session *s,
-					 enum pop3_input in)
+					 enum mail_input in)
 {
 	switch (in) {
-	case IN_ENTER:
+	case MAIL_IN_ENTER:
 		return SMTP_ACT_START_TLS;
-	case IN_TLS_OK:
+	case MAIL_IN_TLS_OK:
 		s->facts.tls_ok = true;
 		s->in_tls = true;
 		finish(s, MAIL_RC_TLS_OK);
 		set_state(s, s->mode == POP3_MODE_IMPLICIT ? POP3_ST_GREETING
 							   : POP3_ST_QUIT);
 		return SMTP_ACT_WAIT;
-	case IN_TLS_FAILED:
-	case IN_EOF:
-	case IN_RESET:
-	case IN_STAGE_TIMEOUT:
-		set_tls_reason(s, tls_reason_of(in));
+	case MAIL_IN_TLS_FAILED:
+	case MAIL_IN_EOF:
+	case MAIL_IN_RESET:
+	case MAIL_IN_STAGE_TIMEOUT:
+		mail_tls_reason_set(s->facts.tls_reason,
+				    sizeof s->facts.tls_reason,
+				    mail_input_tls_reason(in));
 		finish(s, MAIL_RC_TLS_FAILED);
 		set_state(s, POP3_ST_DONE);
 		return SMTP_ACT_WAIT;
@@ -404,12 +316,12 @@ static enum smtp_action st_tls_handshake(struct pop3_session *s,
 	}
 }
 
-static enum smtp_action st_quit(struct pop3_session *s, enum pop3_input in)
+static enum smtp_action st_quit(struct pop3_session *s, enum mail_input in)
 {
 	switch (in) {
-	case IN_ENTER:
+	case MAIL_IN_ENTER:
 		return send_cmd(s, "QUIT");
-	case IN_LINE:
+	case MAIL_IN_LINE:
 		s->facts.quit_status = s->line.status;
 		set_state(s, POP3_ST_DONE);
 		return SMTP_ACT_WAIT;
@@ -420,8 +332,10 @@ static enum smtp_action st_quit(struct pop3_session *s, enum pop3_input in)
 	}
 }
 
-static enum smtp_action step(struct pop3_session *s, enum pop3_input in)
+static enum smtp_action step(void *v, enum mail_input in)
 {
+	struct pop3_session *s = v;
+
 	for (;;) {
 		enum pop3_state before = s->state;
 		enum smtp_action act;
@@ -451,37 +365,110 @@ static enum smtp_action step(struct pop3_session *s, enum pop3_input in)
 		}
 		if (s->state == before)
 			return act;
-		in = IN_ENTER;
+		in = MAIL_IN_ENTER;
 	}
 }
+
+/* The timer of each state's stage; DONE has none. */
+static const enum mail_stage stages[POP3_ST_LAST] = {
+	[POP3_ST_CONNECTING] = MAIL_STAGE_CONNECT,
+	[POP3_ST_GREETING] = MAIL_STAGE_GREETING,
+	[POP3_ST_CAPA] = MAIL_STAGE_COMMAND,
+	[POP3_ST_STLS] = MAIL_STAGE_COMMAND,
+	[POP3_ST_TLS_HANDSHAKE] = MAIL_STAGE_TLS,
+	[POP3_ST_QUIT] = MAIL_STAGE_QUIT,
+};
+
+static enum mail_stage stage(const void *v)
+{
+	const struct pop3_session *s = v;
+
+	if ((unsigned)s->state >= POP3_ST_LAST)
+		return MAIL_STAGE_NONE;
+	return stages[s->state];
+}
+
+/* ---- Reading, driven by mail_core_on_data() -------------------------- */
+
+/* Bytes nobody asked for. RFC 2595 §4: after the +OK to STLS the next
+ * bytes are TLS, so plaintext there is an injection. */
+static void discard(void *v, const uint8_t *buf, size_t len)
+{
+	struct pop3_session *s = v;
+
+	mail_discard(&s->transcript, s->in_tls,
+		     s->state == POP3_ST_TLS_HANDSHAKE &&
+			 s->mode == POP3_MODE_STLS,
+		     buf, len, &s->facts.injection, &s->facts.injected_bytes,
+		     &s->facts.unsolicited_bytes);
+}
+
+/* One line into s->line: see struct mail_driver. A status line is
+ * MAIL_IN_LINE or MAIL_IN_GARBAGE; after CAPA's +OK every line is
+ * MAIL_IN_LIST_LINE. */
+static int read_line(void *v, const uint8_t **buf, size_t *len)
+{
+	struct pop3_session *s = v;
+	struct mail_line_reader *rd;
+	int in;
+
+	if (reader_get(s) != 0) {
+		finish(s, MAIL_RC_INTERNAL_ERROR);
+		set_state(s, POP3_ST_DONE);
+		return -1;
+	}
+	rd = s->reader;
+	in = mail_answer_feed(&s->core.answer, rd, &s->transcript, s->in_tls,
+			      buf, len, &s->facts.line_rc, &s->facts.bare_lf);
+	if (in != MAIL_IN_LINE)
+		return in;
+	if (s->in_list) {
+		pop3_line_parse(rd->line, rd->len, true, &s->line);
+		return MAIL_IN_LIST_LINE;
+	}
+	return pop3_line_parse(rd->line, rd->len, false, &s->line)
+		   ? MAIL_IN_LINE
+		   : MAIL_IN_GARBAGE;
+}
+
+/* Between lines the reader holds nothing worth its 8 KiB. */
+static void idle(void *v)
+{
+	struct pop3_session *s = v;
+
+	if (s->reader && mail_line_idle(s->reader))
+		reader_drop(s);
+}
+
+/* How mail_core_on_data() reads for this session. */
+static const struct mail_driver driver = {
+	.step = step,
+	.stage = stage,
+	.read_line = read_line,
+	.discard = discard,
+	.idle = idle,
+};
 
 /* ---- Public functions ------------------------------------------------ */
 
 static enum smtp_action emit(struct pop3_session *s, enum smtp_action act)
 {
-	if (act == SMTP_ACT_SEND)
-		smtp_transcript_add(&s->transcript, SMTP_DIR_SENT, s->in_tls,
-				    s->out, s->out_len);
-	return act;
+	return mail_core_emit(&s->core, &s->transcript, s->in_tls, act);
 }
-
-static const uint8_t no_greeting[1];
 
 int pop3_session_init(struct pop3_session *s, enum pop3_mode mode,
 		      const struct smtp_limits *limits)
 {
 	memset(s, 0, sizeof *s);
-	s->facts.greeting_line = no_greeting;
-	if (limits)
-		s->limits = *limits;
-	else
-		smtp_limits_default(&s->limits);
+	s->facts.greeting_line = mail_greeting_none;
 	s->mode =
 	    mode == POP3_MODE_IMPLICIT ? POP3_MODE_IMPLICIT : POP3_MODE_STLS;
 	s->facts.outcome = MAIL_RC_PENDING;
 	s->facts.end_state = POP3_ST_CONNECTING;
 	s->facts.line_rc = MAIL_LINE_OK;
 	s->state = POP3_ST_CONNECTING;
+	mail_core_init(&s->core, limits, POP3_RESP_LINES_MAX,
+		       POP3_RESP_BYTES_MAX);
 	return 0;
 }
 
@@ -491,154 +478,57 @@ void pop3_session_free(struct pop3_session *s)
 	free(s->facts.caps);
 	s->facts.caps = NULL;
 	s->facts.ncaps = 0;
-	if (s->facts.greeting_line != no_greeting)
-		free((void *)s->facts.greeting_line);
-	s->facts.greeting_line = no_greeting;
-	s->facts.greeting_len = 0;
+	mail_greeting_free(&s->facts.greeting_line, &s->facts.greeting_len);
 	smtp_transcript_free(&s->transcript);
 }
 
 enum smtp_action pop3_on_connected(struct pop3_session *s)
 {
-	return emit(s, step(s, IN_CONNECTED));
+	return emit(s, step(s, MAIL_IN_CONNECTED));
 }
 
 enum smtp_action pop3_on_connect_failed(struct pop3_session *s)
 {
-	return emit(s, step(s, IN_CONNECT_FAILED));
-}
-
-static void discard(struct pop3_session *s, const uint8_t *buf, size_t len)
-{
-	smtp_transcript_add(&s->transcript, SMTP_DIR_DISCARDED, s->in_tls, buf,
-			    len);
-	if (s->state == POP3_ST_TLS_HANDSHAKE && s->mode == POP3_MODE_STLS) {
-		/* RFC 2595 §4: after the +OK the next bytes are TLS. */
-		s->facts.injection = SMTP_FACT_YES;
-		s->facts.injected_bytes += len;
-	} else {
-		s->facts.unsolicited_bytes += len;
-	}
-}
-
-/* Reads one line from buf; returns the input for step(), or -1 when the
- * bytes ran out inside a line. */
-static int read_line(struct pop3_session *s, const uint8_t **buf, size_t *len)
-{
-	struct mail_line_reader *rd = s->reader;
-	enum mail_line_rc rc;
-	size_t used;
-
-	rc = mail_line_feed(rd, *buf, *len, &used);
-	smtp_transcript_add(&s->transcript, SMTP_DIR_RECEIVED, s->in_tls, *buf,
-			    used);
-	*buf += used;
-	*len -= used;
-	s->resp_bytes += used;
-	if (rc == MAIL_LINE_OK)
-		s->resp_lines++;
-	if (rc != MAIL_LINE_OK && rc != MAIL_LINE_RC_INCOMPLETE) {
-		s->facts.line_rc = rc;
-		s->bad = MAIL_RC_LINE_TOO_LONG;
-		return IN_BAD_LINE;
-	}
-	if (s->resp_bytes > POP3_RESP_BYTES_MAX ||
-	    s->resp_lines > POP3_RESP_LINES_MAX) {
-		s->bad = MAIL_RC_REPLY_TOO_LARGE;
-		return IN_BAD_LINE;
-	}
-	if (rc == MAIL_LINE_RC_INCOMPLETE)
-		return -1;
-	observe(&s->facts.bare_lf, rd->bare_lf);
-	if (s->in_list) {
-		pop3_line_parse(rd->line, rd->len, true, &s->line);
-		return IN_LIST_LINE;
-	}
-	return pop3_line_parse(rd->line, rd->len, false, &s->line) ? IN_LINE
-								   : IN_GARBAGE;
+	return emit(s, step(s, MAIL_IN_CONNECT_FAILED));
 }
 
 enum smtp_action pop3_on_data(struct pop3_session *s, const uint8_t *buf,
 			      size_t len)
 {
-	enum smtp_action act = SMTP_ACT_WAIT;
-
-	if (s->state == POP3_ST_DONE)
-		return SMTP_ACT_CLOSE;
-	if (s->state == POP3_ST_CONNECTING && len > 0)
-		act = step(s, IN_CONNECTED);
-	while (len > 0) {
-		int in;
-
-		if (s->state == POP3_ST_DONE)
-			break;
-		/* Never pipeline: bytes after the answer to our last
-		 * command, before the next went out, answer nothing. */
-		if (act != SMTP_ACT_WAIT || s->state == POP3_ST_TLS_HANDSHAKE) {
-			discard(s, buf, len);
-			break;
-		}
-		if (reader_get(s) != 0) {
-			finish(s, MAIL_RC_INTERNAL_ERROR);
-			set_state(s, POP3_ST_DONE);
-			break;
-		}
-		in = read_line(s, &buf, &len);
-		if (in < 0)
-			break;
-		act = step(s, (enum pop3_input)in);
-	}
-	if (s->reader && mail_line_idle(s->reader))
-		reader_drop(s);
-	return emit(s, s->state == POP3_ST_DONE ? SMTP_ACT_CLOSE : act);
+	return emit(s, mail_core_on_data(&driver, s, buf, len));
 }
 
 enum smtp_action pop3_on_eof(struct pop3_session *s)
 {
-	return emit(s, step(s, IN_EOF));
+	return emit(s, step(s, MAIL_IN_EOF));
 }
 
 enum smtp_action pop3_on_reset(struct pop3_session *s)
 {
-	return emit(s, step(s, IN_RESET));
+	return emit(s, step(s, MAIL_IN_RESET));
 }
 
 enum smtp_action pop3_on_timeout(struct pop3_session *s, enum smtp_timer which)
 {
-	return emit(s,
-		    step(s, which == SMTP_TIMER_DEADLINE ? IN_DEADLINE
-							 : IN_STAGE_TIMEOUT));
+	return emit(s, step(s, mail_input_of_timer(which)));
 }
 
 enum smtp_action pop3_on_tls_done(struct pop3_session *s, bool ok,
 				  const char *reason)
 {
 	if (!ok && s->state == POP3_ST_TLS_HANDSHAKE)
-		set_tls_reason(s, reason ? reason : "error");
-	return emit(s, step(s, ok ? IN_TLS_OK : IN_TLS_FAILED));
+		mail_tls_reason_set(s->facts.tls_reason,
+				    sizeof s->facts.tls_reason,
+				    reason ? reason : "error");
+	return emit(s, step(s, ok ? MAIL_IN_TLS_OK : MAIL_IN_TLS_FAILED));
 }
 
 const uint8_t *pop3_session_output(const struct pop3_session *s, size_t *len)
 {
-	*len = s->out_len;
-	return s->out;
+	return mail_core_output(&s->core, len);
 }
 
 unsigned pop3_session_stage_timeout_ms(const struct pop3_session *s)
 {
-	switch (s->state) {
-	case POP3_ST_CONNECTING:
-		return s->limits.connect_ms;
-	case POP3_ST_GREETING:
-		return s->limits.banner_ms;
-	case POP3_ST_CAPA:
-	case POP3_ST_STLS:
-		return s->limits.command_ms;
-	case POP3_ST_TLS_HANDSHAKE:
-		return s->limits.tls_ms;
-	case POP3_ST_QUIT:
-		return s->limits.quit_ms;
-	default:
-		return 0;
-	}
+	return mail_core_stage_ms(&s->core, stage(s));
 }

@@ -3,7 +3,8 @@
  * state machine without I/O (sans-IO) in the shape of the SMTP and IMAP
  * sessions (smtp.h, imap.h), with their vocabulary: enum smtp_action,
  * smtp_timer, smtp_fact, smtp_stripping, struct smtp_limits and the
- * transcript (smtp.h), the outcome and greeting of mailrc.h.
+ * transcript (smtp.h), the outcome and greeting of mailrc.h, and the
+ * session mechanics of mailcore.h.
  *
  * STLS mode (RFC 1939, RFC 2449 CAPA, RFC 2595 §4 STLS), one command and
  * then its whole answer, never pipelined:
@@ -35,6 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crawler/mailproto/mailcore.h"
 #include "crawler/mailproto/mailline.h"
 #include "crawler/mailproto/mailrc.h"
 #include "crawler/smtp/smtp.h"
@@ -140,17 +142,12 @@ struct pop3_facts {
 struct pop3_session {
 	enum pop3_state state; /* written only by set_state() */
 	enum pop3_mode mode;
-	struct smtp_limits limits;
 	bool in_tls;
-	bool in_list;	   /* CAPA's +OK read: list lines follow */
-	bool list_stls;	   /* STLS in the list being read */
-	size_t resp_lines; /* lines of the answer being read */
-	size_t resp_bytes; /* and its bytes */
-	enum mail_rc bad;  /* how the last unreadable line failed */
+	bool in_list;	/* CAPA's +OK read: list lines follow */
+	bool list_stls; /* STLS in the list being read */
 	struct pop3_line line;
 	struct mail_line_reader *reader;
-	size_t out_len;
-	uint8_t out[POP3_OUT_MAX];
+	struct mail_core core; /* limits, answer, command */
 	struct pop3_facts facts;
 	struct smtp_transcript transcript;
 };
