@@ -417,6 +417,11 @@ static const char hr_sql[] =
 
 /* --- the mail client streams (put_client below) ---------------------- */
 
+/* Each stream in target order, and within a target in the order of the
+ * lists the pieces go to (ordinal; address): put_client matches a row to
+ * its service by name and sorts the services itself, so no stream sorts
+ * by a text column (a collation's comparisons). */
+
 /* to_jsonb(c) as text, without to_jsonb when the array is empty. */
 #define JSONB_ARRAY(c) \
 	"CASE WHEN cardinality(" c ") = 0 THEN '[]' ELSE to_jsonb(" c ")::text END"
@@ -426,7 +431,7 @@ static const char cs_sql[] =
     " s.dnssec_reason, " JSONB_ARRAY("s.ede") ", s.srv, s.offered,"
     " s.record_count, s.records_truncated"
     " FROM client_srv s WHERE s.campaign_id = $1::bigint"
-    " ORDER BY s.target_id, s.service";
+    " ORDER BY s.target_id";
 enum { CS_SERVICE = 1, CS_QNAME, CS_OUTCOME, CS_RCODE, CS_DNSSEC,
        CS_DNSSEC_REASON, CS_EDE, CS_SRV, CS_OFFERED, CS_RECORD_COUNT,
        CS_RECORDS_TRUNCATED };
@@ -450,7 +455,7 @@ static const char ct_sql[] =
     " t.tlsa_looked_up, t.tlsa_name, t.tlsa_dnssec, "
     JSONB_ARRAY("t.tlsa_records") ", t.dane, t.dane_result_type"
     " FROM client_srv_target t WHERE t.campaign_id = $1::bigint"
-    " ORDER BY t.target_id, t.service, t.ordinal";
+    " ORDER BY t.target_id, t.ordinal";
 enum { CT_SERVICE = 1, CT_ORDINAL, CT_PRIORITY, CT_WEIGHT, CT_PORT,
        CT_TARGET, CT_CNAME, CT_ADDRESS_OUTCOME, CT_ADDRESSES_PARTIAL,
        CT_A_DNSSEC, CT_AAAA_DNSSEC, CT_A4, CT_A6, CT_ADDRS, CT_TLSA_LOOKED_UP,
@@ -468,7 +473,7 @@ static const char ce_sql[] =
     " ON c.campaign_id = $1::bigint AND c.ip = de.ip AND c.port = de.port"
     " AND c.sni = de.sni AND c.service = de.service"
     " WHERE de.campaign_id = $1::bigint"
-    " ORDER BY de.target_id, de.service, de.ordinal, de.ip";
+    " ORDER BY de.target_id, de.ordinal, de.ip";
 enum { CE_SERVICE = 1, CE_ORDINAL, CE_IP, CE_PORT, CE_OUTCOME, CE_GREETING,
        CE_STARTTLS_OFFERED, CE_INJECTION, CE_STRIPPING, CE_TLS_VERSION,
        CE_TLS_CIPHER, CE_CHAIN_LEN, CE_TRUSTED, CE_ERRORS,
@@ -1796,7 +1801,7 @@ static void take_queries(struct export *x, int64_t t)
 /* The view builds "client" with export_client() (schema/030), once per
  * domain: six services per domain, most of them unpublished, cost the
  * jsonl export seven tenths of its rate. Here it is built from three
- * streams in primary-key order (client_srv, client_srv_target, and
+ * streams in target order (client_srv, client_srv_target, and
  * domain_client_endpoint joined to client_endpoint as export_client()
  * joins them), merged per domain, and written as PostgreSQL writes the
  * function's jsonb: each object's keys ordered by length, then bytes
