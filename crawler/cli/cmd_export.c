@@ -422,24 +422,39 @@ static const char hr_sql[] =
  * its service by name and sorts the services itself, so no stream sorts
  * by a text column (a collation's comparisons). */
 
-/* to_jsonb(c) as text, without to_jsonb when the array is empty. */
-#define JSONB_ARRAY(c) \
-	"CASE WHEN cardinality(" c ") = 0 THEN '[]' ELSE to_jsonb(" c ")::text END"
+/* Array columns come as to_jsonb(c) as text, without to_jsonb when the
+ * array is empty: CASE WHEN cardinality(c) = 0 THEN '[]' ... */
 
 static const char cs_sql[] =
     "SELECT s.target_id, s.service, s.qname, s.outcome, s.rcode, s.dnssec,"
-    " s.dnssec_reason, " JSONB_ARRAY("s.ede") ", s.srv, s.offered,"
+    " s.dnssec_reason, "
+    "CASE WHEN cardinality(s.ede) = 0 THEN '[]'"
+    " ELSE to_jsonb(s.ede)::text END"
+    ", s.srv, s.offered,"
     " s.record_count, s.records_truncated"
     " FROM client_srv s WHERE s.campaign_id = $1::bigint"
     " ORDER BY s.target_id";
-enum { CS_SERVICE = 1, CS_QNAME, CS_OUTCOME, CS_RCODE, CS_DNSSEC,
-       CS_DNSSEC_REASON, CS_EDE, CS_SRV, CS_OFFERED, CS_RECORD_COUNT,
-       CS_RECORDS_TRUNCATED };
+enum {
+	CS_SERVICE = 1,
+	CS_QNAME,
+	CS_OUTCOME,
+	CS_RCODE,
+	CS_DNSSEC,
+	CS_DNSSEC_REASON,
+	CS_EDE,
+	CS_SRV,
+	CS_OFFERED,
+	CS_RECORD_COUNT,
+	CS_RECORDS_TRUNCATED
+};
 
 /* The address lists as export_client() aggregates them (inet order). */
 static const char ct_sql[] =
     "SELECT t.target_id, t.service, t.ordinal, t.priority, t.weight, t.port,"
-    " t.target, " JSONB_ARRAY("t.cname") ", t.address_outcome,"
+    " t.target, "
+    "CASE WHEN cardinality(t.cname) = 0 THEN '[]'"
+    " ELSE to_jsonb(t.cname)::text END"
+    ", t.address_outcome,"
     " t.addresses_partial, t.a_dnssec, t.aaaa_dnssec,"
     " CASE WHEN cardinality(t.addresses) = 0 THEN '[]' ELSE coalesce(("
     "SELECT jsonb_agg(host(x) ORDER BY x) FROM unnest(t.addresses) x"
@@ -453,32 +468,72 @@ static const char ct_sql[] =
     " FROM unnest(t.addresses, t.verdicts) x (ip, verdict)),"
     " '[]'::jsonb)::text END,"
     " t.tlsa_looked_up, t.tlsa_name, t.tlsa_dnssec, "
-    JSONB_ARRAY("t.tlsa_records") ", t.dane, t.dane_result_type"
+    "CASE WHEN cardinality(t.tlsa_records) = 0 THEN '[]'"
+    " ELSE to_jsonb(t.tlsa_records)::text END"
+    ", t.dane, t.dane_result_type"
     " FROM client_srv_target t WHERE t.campaign_id = $1::bigint"
     " ORDER BY t.target_id, t.ordinal";
-enum { CT_SERVICE = 1, CT_ORDINAL, CT_PRIORITY, CT_WEIGHT, CT_PORT,
-       CT_TARGET, CT_CNAME, CT_ADDRESS_OUTCOME, CT_ADDRESSES_PARTIAL,
-       CT_A_DNSSEC, CT_AAAA_DNSSEC, CT_A4, CT_A6, CT_ADDRS, CT_TLSA_LOOKED_UP,
-       CT_TLSA_NAME, CT_TLSA_DNSSEC, CT_TLSA_RECORDS, CT_DANE,
-       CT_DANE_RESULT_TYPE };
+enum {
+	CT_SERVICE = 1,
+	CT_ORDINAL,
+	CT_PRIORITY,
+	CT_WEIGHT,
+	CT_PORT,
+	CT_TARGET,
+	CT_CNAME,
+	CT_ADDRESS_OUTCOME,
+	CT_ADDRESSES_PARTIAL,
+	CT_A_DNSSEC,
+	CT_AAAA_DNSSEC,
+	CT_A4,
+	CT_A6,
+	CT_ADDRS,
+	CT_TLSA_LOOKED_UP,
+	CT_TLSA_NAME,
+	CT_TLSA_DNSSEC,
+	CT_TLSA_RECORDS,
+	CT_DANE,
+	CT_DANE_RESULT_TYPE
+};
 
 static const char ce_sql[] =
     "SELECT de.target_id, de.service, de.ordinal, host(de.ip), de.port,"
     " c.outcome, c.greeting, c.starttls_offered, c.injection, c.stripping,"
     " c.tls_version, c.tls_cipher, c.chain_len, c.trusted, "
-    JSONB_ARRAY("c.verify_errors") ", c.missing_intermediate,"
+    "CASE WHEN cardinality(c.verify_errors) = 0 THEN '[]'"
+    " ELSE to_jsonb(c.verify_errors)::text END"
+    ", c.missing_intermediate,"
     " c.name_matches_host, de.name_matches_domain, c.cn_only, "
-    JSONB_ARRAY("c.weak") ", de.dane"
+    "CASE WHEN cardinality(c.weak) = 0 THEN '[]'"
+    " ELSE to_jsonb(c.weak)::text END"
+    ", de.dane"
     " FROM domain_client_endpoint de JOIN client_endpoint c"
     " ON c.campaign_id = $1::bigint AND c.ip = de.ip AND c.port = de.port"
     " AND c.sni = de.sni AND c.service = de.service"
     " WHERE de.campaign_id = $1::bigint"
     " ORDER BY de.target_id, de.ordinal, de.ip";
-enum { CE_SERVICE = 1, CE_ORDINAL, CE_IP, CE_PORT, CE_OUTCOME, CE_GREETING,
-       CE_STARTTLS_OFFERED, CE_INJECTION, CE_STRIPPING, CE_TLS_VERSION,
-       CE_TLS_CIPHER, CE_CHAIN_LEN, CE_TRUSTED, CE_ERRORS,
-       CE_MISSING_INTERMEDIATE, CE_NAME_MATCHES_HOST, CE_NAME_MATCHES_DOMAIN,
-       CE_CN_ONLY, CE_WEAK, CE_DANE };
+enum {
+	CE_SERVICE = 1,
+	CE_ORDINAL,
+	CE_IP,
+	CE_PORT,
+	CE_OUTCOME,
+	CE_GREETING,
+	CE_STARTTLS_OFFERED,
+	CE_INJECTION,
+	CE_STRIPPING,
+	CE_TLS_VERSION,
+	CE_TLS_CIPHER,
+	CE_CHAIN_LEN,
+	CE_TRUSTED,
+	CE_ERRORS,
+	CE_MISSING_INTERMEDIATE,
+	CE_NAME_MATCHES_HOST,
+	CE_NAME_MATCHES_DOMAIN,
+	CE_CN_ONLY,
+	CE_WEAK,
+	CE_DANE
+};
 
 struct key {
 	char *s;
@@ -1840,14 +1895,30 @@ static void put_jstr(struct jbuf *b, const char *v)
 		if (!*p)
 			break;
 		switch (*p) {
-		case '\b': PUT_LIT(b, "\\b"); break;
-		case '\f': PUT_LIT(b, "\\f"); break;
-		case '\n': PUT_LIT(b, "\\n"); break;
-		case '\r': PUT_LIT(b, "\\r"); break;
-		case '\t': PUT_LIT(b, "\\t"); break;
-		case '"': PUT_LIT(b, "\\\""); break;
-		case '\\': PUT_LIT(b, "\\\\"); break;
-		default: jbuf_printf(b, "\\u%04x", *p); break;
+		case '\b':
+			PUT_LIT(b, "\\b");
+			break;
+		case '\f':
+			PUT_LIT(b, "\\f");
+			break;
+		case '\n':
+			PUT_LIT(b, "\\n");
+			break;
+		case '\r':
+			PUT_LIT(b, "\\r");
+			break;
+		case '\t':
+			PUT_LIT(b, "\\t");
+			break;
+		case '"':
+			PUT_LIT(b, "\\\"");
+			break;
+		case '\\':
+			PUT_LIT(b, "\\\\");
+			break;
+		default:
+			jbuf_printf(b, "\\u%04x", *p);
+			break;
 		}
 		p++;
 	}
@@ -2135,9 +2206,9 @@ static void put_client(struct export *x, int64_t t)
 		order[i] = (int)i;
 	cl_sort_base = x->cl.data;
 	for (size_t i = 1; i < nsvc; i++) /* insertion sort: six at most */
-		for (size_t k = i; k > 0 &&
-				   cl_service_cmp(&x->cps[order[k - 1]],
-						  &x->cps[order[k]]) > 0;
+		for (size_t k = i;
+		     k > 0 && cl_service_cmp(&x->cps[order[k - 1]],
+					     &x->cps[order[k]]) > 0;
 		     k--) {
 			int tmp = order[k];
 			order[k] = order[k - 1];
