@@ -71,7 +71,10 @@ static int64_t be64(const char *p)
  * lists are built from these tables. A field of the domain's own MX,
  * _mta-sts or _smtp._tls answer (the view's q_mx, q_sts, q_rpt) is a
  * column of the query stream (q_cols or q_hidden) named in q_mx_pairs,
- * q_sts_pairs or q_rpt_pairs.
+ * q_sts_pairs or q_rpt_pairs. A field of "client" goes into
+ * export_client() (schema/030, which the view calls) and here into
+ * cs_sql, ct_sql or ce_sql and the take_client_* function writing its
+ * object, at its place in jsonb's key order (put_client).
  *
  * What a 1M-domain export costs (perf, EXPLAIN ANALYZE; notes of branch
  * s5-export): PostgreSQL's per-row work (index probes, output functions,
