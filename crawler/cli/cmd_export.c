@@ -71,7 +71,10 @@ static int64_t be64(const char *p)
  * lists are built from these tables. A field of the domain's own MX,
  * _mta-sts or _smtp._tls answer (the view's q_mx, q_sts, q_rpt) is a
  * column of the query stream (q_cols or q_hidden) named in q_mx_pairs,
- * q_sts_pairs or q_rpt_pairs.
+ * q_sts_pairs or q_rpt_pairs. A field of "client" goes into
+ * export_client() (schema/030, which the view calls) and here into
+ * cs_sql, ct_sql or ce_sql and the take_client_* function writing its
+ * object, at its place in jsonb's key order (put_client).
  *
  * What a 1M-domain export costs (perf, EXPLAIN ANALYZE; notes of branch
  * s5-export): PostgreSQL's per-row work (index probes, output functions,
@@ -130,10 +133,8 @@ static const struct col dom_top[] = {
 static const struct col dom_top2[] = {
 	{ "dns_queries", K_NUM, "d.dns_queries" },
 	{ "elapsed_ms", K_NUM, "d.elapsed_ms" },
-	/* M12's SRV discovery (schema/028): one function the view calls
-	 * too, so both build the same object; null without client rows. */
-	{ "client", K_JSON, "export_client(d.campaign_id, d.target_id)" },
 };
+/* then "client" (M12, schema/028-030) from the client streams */
 
 /* The domain's own answers come from the query stream (its rows of
  * dns_rrset, which the document lists in "queries" anyway) instead of
@@ -416,6 +417,126 @@ static const char hr_sql[] =
     "AND hr.port = de.port AND hr.sni = de.sni "
     "WHERE de.campaign_id = $1::bigint "
     "ORDER BY de.target_id, de.ordinal, de.ip, de.port";
+
+/* --- the mail client streams (put_client below) ---------------------- */
+
+/* Each stream in target order, and within a target in the order of the
+ * lists the pieces go to (ordinal; address): put_client matches a row to
+ * its service by name and sorts the services itself, so no stream sorts
+ * by a text column (a collation's comparisons). */
+
+/* Array columns come as to_jsonb(c) as text, without to_jsonb when the
+ * array is empty: CASE WHEN cardinality(c) = 0 THEN '[]' ... */
+
+static const char cs_sql[] =
+    "SELECT s.target_id, s.service, s.qname, s.outcome, s.rcode, s.dnssec,"
+    " s.dnssec_reason, "
+    "CASE WHEN cardinality(s.ede) = 0 THEN '[]'"
+    " ELSE to_jsonb(s.ede)::text END"
+    ", s.srv, s.offered,"
+    " s.record_count, s.records_truncated"
+    " FROM client_srv s WHERE s.campaign_id = $1::bigint"
+    " ORDER BY s.target_id";
+enum {
+	CS_SERVICE = 1,
+	CS_QNAME,
+	CS_OUTCOME,
+	CS_RCODE,
+	CS_DNSSEC,
+	CS_DNSSEC_REASON,
+	CS_EDE,
+	CS_SRV,
+	CS_OFFERED,
+	CS_RECORD_COUNT,
+	CS_RECORDS_TRUNCATED
+};
+
+/* The address lists as export_client() aggregates them (inet order). */
+static const char ct_sql[] =
+    "SELECT t.target_id, t.service, t.ordinal, t.priority, t.weight, t.port,"
+    " t.target, "
+    "CASE WHEN cardinality(t.cname) = 0 THEN '[]'"
+    " ELSE to_jsonb(t.cname)::text END"
+    ", t.address_outcome,"
+    " t.addresses_partial, t.a_dnssec, t.aaaa_dnssec,"
+    " CASE WHEN cardinality(t.addresses) = 0 THEN '[]' ELSE coalesce(("
+    "SELECT jsonb_agg(host(x) ORDER BY x) FROM unnest(t.addresses) x"
+    " WHERE family(x) = 4), '[]'::jsonb)::text END,"
+    " CASE WHEN cardinality(t.addresses) = 0 THEN '[]' ELSE coalesce(("
+    "SELECT jsonb_agg(host(x) ORDER BY x) FROM unnest(t.addresses) x"
+    " WHERE family(x) = 6), '[]'::jsonb)::text END,"
+    " CASE WHEN cardinality(t.addresses) = 0 AND cardinality(t.verdicts) = 0"
+    " THEN '[]' ELSE coalesce((SELECT jsonb_agg(jsonb_build_object("
+    "'ip', host(x.ip), 'verdict', x.verdict) ORDER BY x.ip)"
+    " FROM unnest(t.addresses, t.verdicts) x (ip, verdict)),"
+    " '[]'::jsonb)::text END,"
+    " t.tlsa_looked_up, t.tlsa_name, t.tlsa_dnssec, "
+    "CASE WHEN cardinality(t.tlsa_records) = 0 THEN '[]'"
+    " ELSE to_jsonb(t.tlsa_records)::text END"
+    ", t.dane, t.dane_result_type"
+    " FROM client_srv_target t WHERE t.campaign_id = $1::bigint"
+    " ORDER BY t.target_id, t.ordinal";
+enum {
+	CT_SERVICE = 1,
+	CT_ORDINAL,
+	CT_PRIORITY,
+	CT_WEIGHT,
+	CT_PORT,
+	CT_TARGET,
+	CT_CNAME,
+	CT_ADDRESS_OUTCOME,
+	CT_ADDRESSES_PARTIAL,
+	CT_A_DNSSEC,
+	CT_AAAA_DNSSEC,
+	CT_A4,
+	CT_A6,
+	CT_ADDRS,
+	CT_TLSA_LOOKED_UP,
+	CT_TLSA_NAME,
+	CT_TLSA_DNSSEC,
+	CT_TLSA_RECORDS,
+	CT_DANE,
+	CT_DANE_RESULT_TYPE
+};
+
+static const char ce_sql[] =
+    "SELECT de.target_id, de.service, de.ordinal, host(de.ip), de.port,"
+    " c.outcome, c.greeting, c.starttls_offered, c.injection, c.stripping,"
+    " c.tls_version, c.tls_cipher, c.chain_len, c.trusted, "
+    "CASE WHEN cardinality(c.verify_errors) = 0 THEN '[]'"
+    " ELSE to_jsonb(c.verify_errors)::text END"
+    ", c.missing_intermediate,"
+    " c.name_matches_host, de.name_matches_domain, c.cn_only, "
+    "CASE WHEN cardinality(c.weak) = 0 THEN '[]'"
+    " ELSE to_jsonb(c.weak)::text END"
+    ", de.dane"
+    " FROM domain_client_endpoint de JOIN client_endpoint c"
+    " ON c.campaign_id = $1::bigint AND c.ip = de.ip AND c.port = de.port"
+    " AND c.sni = de.sni AND c.service = de.service"
+    " WHERE de.campaign_id = $1::bigint"
+    " ORDER BY de.target_id, de.ordinal, de.ip";
+enum {
+	CE_SERVICE = 1,
+	CE_ORDINAL,
+	CE_IP,
+	CE_PORT,
+	CE_OUTCOME,
+	CE_GREETING,
+	CE_STARTTLS_OFFERED,
+	CE_INJECTION,
+	CE_STRIPPING,
+	CE_TLS_VERSION,
+	CE_TLS_CIPHER,
+	CE_CHAIN_LEN,
+	CE_TRUSTED,
+	CE_ERRORS,
+	CE_MISSING_INTERMEDIATE,
+	CE_NAME_MATCHES_HOST,
+	CE_NAME_MATCHES_DOMAIN,
+	CE_CN_ONLY,
+	CE_WEAK,
+	CE_DANE
+};
 
 struct key {
 	char *s;
@@ -916,7 +1037,7 @@ static void copy_ip(char dst[64], const char *v)
 
 /* --- the export --------------------------------------------------------- */
 
-enum { S_DOM, S_MX, S_ADDR, S_EP, S_Q, S_HR, S_N };
+enum { S_DOM, S_MX, S_ADDR, S_EP, S_Q, S_HR, S_CS, S_CT, S_CE, S_N };
 
 struct export
 {
@@ -940,6 +1061,10 @@ struct export
 	struct qrow *qrows;
 	size_t nq, cap_q;
 	const struct jbuf *qout; /* "queries" as written: qs or qsorted */
+	/* the domain's "client" in pieces (put_client) */
+	struct jbuf cl;
+	struct cpiece *cps;
+	size_t ncps, cap_cps;
 	struct outfile *out;
 	int64_t domains;
 	bool record_failed;
@@ -1032,7 +1157,13 @@ static int export_open(struct export *x, struct db *db, const char *snapshot)
 	}
 	if (rc == 0 && !x->csv) {
 		if (stream_open(&x->s[S_HR], "x_hr", db, snapshot, hr_sql,
-				x->cid, true) != 0)
+				x->cid, true) != 0 ||
+		    stream_open(&x->s[S_CS], "x_cs", db, snapshot, cs_sql,
+				x->cid, false) != 0 ||
+		    stream_open(&x->s[S_CT], "x_ct", db, snapshot, ct_sql,
+				x->cid, false) != 0 ||
+		    stream_open(&x->s[S_CE], "x_ce", db, snapshot, ce_sql,
+				x->cid, false) != 0)
 			rc = -1;
 	}
 	for (int i = 0; i < S_N && rc == 0; i++) {
@@ -1723,6 +1854,397 @@ static void take_queries(struct export *x, int64_t t)
 			   NELEM(C.q_rpt));
 }
 
+/* --- the mail client ports (schema/028-030): "client" ------------------ */
+
+/* The view builds "client" with export_client() (schema/030), once per
+ * domain: six services per domain, most of them unpublished, cost the
+ * jsonl export seven tenths of its rate. Here it is built from three
+ * streams in target order (client_srv, client_srv_target, and
+ * domain_client_endpoint joined to client_endpoint as export_client()
+ * joins them), merged per domain, and written as PostgreSQL writes the
+ * function's jsonb: each object's keys ordered by length, then bytes
+ * (hence the orders below, not the function's), ", " and ": " between,
+ * strings escaped as escape_json does. test_export holds it equal to the
+ * view. */
+
+/* A piece of the domain's "client" in x->cl: a service's "srv" object
+ * around its records, an SRV record, a target around its endpoints, an
+ * endpoint. */
+enum { CP_SERVICE, CP_RECORD, CP_TARGET, CP_ENDPOINT };
+struct cpiece {
+	int kind;
+	int svc; /* index of its service's CP_SERVICE piece */
+	int ordinal;
+	size_t name, name_len; /* CP_SERVICE: the service, in x->cl */
+	size_t pre, pre_len;   /* the JSON before the list it holds */
+	size_t post, post_len; /* and after it */
+};
+
+/* A string as PostgreSQL's escape_json writes it (jsonb's text). */
+static void put_jstr(struct jbuf *b, const char *v)
+{
+	if (!v) {
+		PUT_LIT(b, "null");
+		return;
+	}
+	const unsigned char *p = (const unsigned char *)v;
+	PUT_LIT(b, "\"");
+	for (;;) {
+		size_t run = 0;
+		while (p[run] >= 0x20 && p[run] != '"' && p[run] != '\\')
+			run++;
+		put(b, (const char *)p, run);
+		p += run;
+		if (!*p)
+			break;
+		switch (*p) {
+		case '\b':
+			PUT_LIT(b, "\\b");
+			break;
+		case '\f':
+			PUT_LIT(b, "\\f");
+			break;
+		case '\n':
+			PUT_LIT(b, "\\n");
+			break;
+		case '\r':
+			PUT_LIT(b, "\\r");
+			break;
+		case '\t':
+			PUT_LIT(b, "\\t");
+			break;
+		case '"':
+			PUT_LIT(b, "\\\"");
+			break;
+		case '\\':
+			PUT_LIT(b, "\\\\");
+			break;
+		default:
+			jbuf_printf(b, "\\u%04x", *p);
+			break;
+		}
+		p++;
+	}
+	PUT_LIT(b, "\"");
+}
+
+/* A column of the current row: a string, a number, a boolean, JSON. */
+static void cput_str(struct jbuf *b, const struct stream *s, int col)
+{
+	put_jstr(b, sv(s, col));
+}
+
+static void cput(struct jbuf *b, const struct stream *s, int col, enum kind k)
+{
+	put_value(b, k, sv(s, col));
+}
+
+static struct cpiece *cpiece_new(struct export *x, int kind, int svc,
+				 int ordinal)
+{
+	struct cpiece *p =
+	    grow(x->cps, &x->cap_cps, x->ncps + 1, sizeof *x->cps);
+	if (!p) {
+		x->doc.failed = 1;
+		return NULL;
+	}
+	x->cps = p;
+	p = &x->cps[x->ncps++];
+	memset(p, 0, sizeof *p);
+	p->kind = kind;
+	p->svc = svc;
+	p->ordinal = ordinal;
+	return p;
+}
+
+/* The CP_SERVICE piece of the row's service, or -1 (a row without its
+ * client_srv row: the function, driven by client_srv, has none either). */
+static int cpiece_service(const struct export *x, const struct stream *s,
+			  int col)
+{
+	const char *v = sv(s, col);
+	size_t n = v ? strlen(v) : 0;
+	for (size_t i = 0; v && i < x->ncps; i++) {
+		const struct cpiece *p = &x->cps[i];
+		if (p->kind == CP_SERVICE && p->name_len == n &&
+		    memcmp(x->cl.data + p->name, v, n) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+static void take_client_srv(struct export *x)
+{
+	const struct stream *s = &x->s[S_CS];
+	struct jbuf *b = &x->cl;
+	struct cpiece *p = cpiece_new(x, CP_SERVICE, -1, 0);
+	const char *svc = sv(s, CS_SERVICE);
+	if (!p || !svc)
+		return;
+	p->name = b->len;
+	p->name_len = strlen(svc);
+	put(b, svc, p->name_len + 1); /* with its NUL, for put_jstr */
+	p->pre = b->len;
+	PUT_LIT(b, "{\"ede\": ");
+	cput(b, s, CS_EDE, K_JSON);
+	PUT_LIT(b, ", \"srv\": ");
+	cput_str(b, s, CS_SRV);
+	PUT_LIT(b, ", \"name\": ");
+	cput_str(b, s, CS_QNAME);
+	PUT_LIT(b, ", \"rcode\": ");
+	cput_str(b, s, CS_RCODE);
+	PUT_LIT(b, ", \"dnssec\": ");
+	cput_str(b, s, CS_DNSSEC);
+	PUT_LIT(b, ", \"offered\": ");
+	cput(b, s, CS_OFFERED, K_BOOL);
+	PUT_LIT(b, ", \"outcome\": ");
+	cput_str(b, s, CS_OUTCOME);
+	PUT_LIT(b, ", \"records\": ");
+	p->pre_len = b->len - p->pre;
+	p->post = b->len;
+	PUT_LIT(b, ", \"record_count\": ");
+	cput(b, s, CS_RECORD_COUNT, K_NUM);
+	PUT_LIT(b, ", \"dnssec_reason\": ");
+	cput_str(b, s, CS_DNSSEC_REASON);
+	PUT_LIT(b, ", \"records_truncated\": ");
+	cput(b, s, CS_RECORDS_TRUNCATED, K_BOOL);
+	PUT_LIT(b, "}");
+	p->post_len = b->len - p->post;
+}
+
+static void take_client_target(struct export *x)
+{
+	const struct stream *s = &x->s[S_CT];
+	struct jbuf *b = &x->cl;
+	int svc = cpiece_service(x, s, CT_SERVICE);
+	int ord = sint(s, CT_ORDINAL);
+	struct cpiece *p;
+	if (svc < 0 || !(p = cpiece_new(x, CP_RECORD, svc, ord)))
+		return;
+	p->pre = b->len;
+	PUT_LIT(b, "{\"port\": ");
+	cput(b, s, CT_PORT, K_NUM);
+	PUT_LIT(b, ", \"target\": ");
+	cput_str(b, s, CT_TARGET);
+	PUT_LIT(b, ", \"weight\": ");
+	cput(b, s, CT_WEIGHT, K_NUM);
+	PUT_LIT(b, ", \"priority\": ");
+	cput(b, s, CT_PRIORITY, K_NUM);
+	PUT_LIT(b, "}");
+	p->pre_len = b->len - p->pre;
+	if (str_is(sv(s, CT_TARGET), "."))
+		return;
+	if (!(p = cpiece_new(x, CP_TARGET, svc, ord)))
+		return;
+	p->pre = b->len;
+	PUT_LIT(b, "{\"a\": {\"dnssec\": ");
+	cput_str(b, s, CT_A_DNSSEC);
+	PUT_LIT(b, ", \"addresses\": ");
+	cput(b, s, CT_A4, K_JSON);
+	PUT_LIT(b, "}, \"aaaa\": {\"dnssec\": ");
+	cput_str(b, s, CT_AAAA_DNSSEC);
+	PUT_LIT(b, ", \"addresses\": ");
+	cput(b, s, CT_A6, K_JSON);
+	PUT_LIT(b, "}, \"dane\": ");
+	cput_str(b, s, CT_DANE);
+	PUT_LIT(b, ", \"host\": ");
+	cput_str(b, s, CT_TARGET);
+	PUT_LIT(b, ", \"port\": ");
+	cput(b, s, CT_PORT, K_NUM);
+	PUT_LIT(b, ", \"tlsa\": {\"name\": ");
+	cput_str(b, s, CT_TLSA_NAME);
+	PUT_LIT(b, ", \"dnssec\": ");
+	cput_str(b, s, CT_TLSA_DNSSEC);
+	PUT_LIT(b, ", \"records\": ");
+	cput(b, s, CT_TLSA_RECORDS, K_JSON);
+	PUT_LIT(b, ", \"looked_up\": ");
+	cput(b, s, CT_TLSA_LOOKED_UP, K_BOOL);
+	PUT_LIT(b, "}, \"cname\": ");
+	cput(b, s, CT_CNAME, K_JSON);
+	PUT_LIT(b, ", \"addresses\": ");
+	cput(b, s, CT_ADDRS, K_JSON);
+	PUT_LIT(b, ", \"endpoints\": ");
+	p->pre_len = b->len - p->pre;
+	p->post = b->len;
+	PUT_LIT(b, ", \"address_outcome\": ");
+	cput_str(b, s, CT_ADDRESS_OUTCOME);
+	PUT_LIT(b, ", \"dane_result_type\": ");
+	cput_str(b, s, CT_DANE_RESULT_TYPE);
+	PUT_LIT(b, ", \"addresses_partial\": ");
+	cput(b, s, CT_ADDRESSES_PARTIAL, K_BOOL);
+	PUT_LIT(b, "}");
+	p->post_len = b->len - p->post;
+}
+
+static void take_client_endpoint(struct export *x)
+{
+	const struct stream *s = &x->s[S_CE];
+	struct jbuf *b = &x->cl;
+	int svc = cpiece_service(x, s, CE_SERVICE);
+	struct cpiece *p;
+	if (svc < 0 ||
+	    !(p = cpiece_new(x, CP_ENDPOINT, svc, sint(s, CE_ORDINAL))))
+		return;
+	p->pre = b->len;
+	PUT_LIT(b, "{\"ip\": ");
+	cput_str(b, s, CE_IP);
+	PUT_LIT(b, ", \"cert\": ");
+	if (str_is(sv(s, CE_CHAIN_LEN), "0")) {
+		PUT_LIT(b, "null");
+	} else {
+		PUT_LIT(b, "{\"weak\": ");
+		cput(b, s, CE_WEAK, K_JSON);
+		PUT_LIT(b, ", \"errors\": ");
+		cput(b, s, CE_ERRORS, K_JSON);
+		PUT_LIT(b, ", \"cn_only\": ");
+		cput(b, s, CE_CN_ONLY, K_BOOL);
+		PUT_LIT(b, ", \"trusted\": ");
+		cput(b, s, CE_TRUSTED, K_BOOL);
+		PUT_LIT(b, ", \"chain_len\": ");
+		cput(b, s, CE_CHAIN_LEN, K_NUM);
+		PUT_LIT(b, ", \"name_matches_host\": ");
+		cput(b, s, CE_NAME_MATCHES_HOST, K_BOOL);
+		PUT_LIT(b, ", \"name_matches_domain\": ");
+		cput(b, s, CE_NAME_MATCHES_DOMAIN, K_BOOL);
+		PUT_LIT(b, ", \"missing_intermediate\": ");
+		cput(b, s, CE_MISSING_INTERMEDIATE, K_BOOL);
+		PUT_LIT(b, "}");
+	}
+	PUT_LIT(b, ", \"dane\": ");
+	cput_str(b, s, CE_DANE);
+	PUT_LIT(b, ", \"port\": ");
+	cput(b, s, CE_PORT, K_NUM);
+	PUT_LIT(b, ", \"probe\": {\"tls\": ");
+	if (!sv(s, CE_TLS_VERSION)) {
+		PUT_LIT(b, "null");
+	} else {
+		PUT_LIT(b, "{\"cipher\": ");
+		cput_str(b, s, CE_TLS_CIPHER);
+		PUT_LIT(b, ", \"version\": ");
+		cput_str(b, s, CE_TLS_VERSION);
+		PUT_LIT(b, "}");
+	}
+	PUT_LIT(b, ", \"outcome\": ");
+	cput_str(b, s, CE_OUTCOME);
+	PUT_LIT(b, ", \"greeting\": ");
+	cput_str(b, s, CE_GREETING);
+	PUT_LIT(b, ", \"injection\": ");
+	cput(b, s, CE_INJECTION, K_BOOL);
+	PUT_LIT(b, ", \"stripping\": ");
+	cput_str(b, s, CE_STRIPPING);
+	PUT_LIT(b, ", \"starttls_offered\": ");
+	cput(b, s, CE_STARTTLS_OFFERED, K_BOOL);
+	PUT_LIT(b, "}}");
+	p->pre_len = b->len - p->pre;
+}
+
+static const char *cl_sort_base; /* x->cl.data while sorting */
+
+/* jsonb's order of keys: shorter first, then bytewise. */
+static int cl_service_cmp(const void *a, const void *b)
+{
+	const struct cpiece *p = a, *q = b;
+	if (p->name_len != q->name_len)
+		return p->name_len < q->name_len ? -1 : 1;
+	return memcmp(cl_sort_base + p->name, cl_sort_base + q->name,
+		      p->name_len);
+}
+
+/* The pieces of kind `kind` of service svc (and ordinal, for endpoints),
+ * in stream order, as a JSON list. */
+static void put_cpieces(struct export *x, int kind, int svc, int ordinal)
+{
+	struct jbuf *b = &x->doc;
+	int n = 0;
+	PUT_LIT(b, "[");
+	for (size_t i = 0; i < x->ncps; i++) {
+		const struct cpiece *p = &x->cps[i];
+		if (p->kind != kind || p->svc != svc ||
+		    (kind == CP_ENDPOINT && p->ordinal != ordinal))
+			continue;
+		if (n++)
+			PUT_LIT(b, ", ");
+		put(b, x->cl.data + p->pre, p->pre_len);
+	}
+	PUT_LIT(b, "]");
+}
+
+/* Target t's "client" (export_client(campaign, t)): null without a
+ * client_srv row. */
+static void put_client(struct export *x, int64_t t)
+{
+	struct stream *cs = &x->s[S_CS], *ct = &x->s[S_CT], *ce = &x->s[S_CE];
+	struct jbuf *b = &x->doc;
+
+	jbuf_reset(&x->cl);
+	x->ncps = 0;
+	stream_skip(cs, t);
+	stream_skip(ct, t);
+	stream_skip(ce, t);
+	for (; cs->target == t; stream_next(cs))
+		take_client_srv(x);
+	for (; ct->target == t; stream_next(ct))
+		take_client_target(x);
+	for (; ce->target == t; stream_next(ce))
+		take_client_endpoint(x);
+	PUT_LIT(b, ", \"client\": ");
+	if (x->cl.failed)
+		b->failed = 1;
+	size_t nsvc = 0;
+	for (size_t i = 0; i < x->ncps; i++)
+		if (x->cps[i].kind == CP_SERVICE)
+			nsvc++;
+	if (nsvc == 0 || b->failed) {
+		PUT_LIT(b, "null");
+		return;
+	}
+	/* The service pieces come first (take_client_srv before the
+	 * others); the other pieces name them by index, so sort an index. */
+	int order[64];
+	if (nsvc > NELEM(order)) {
+		b->failed = 1;
+		return;
+	}
+	for (size_t i = 0; i < nsvc; i++)
+		order[i] = (int)i;
+	cl_sort_base = x->cl.data;
+	for (size_t i = 1; i < nsvc; i++) /* insertion sort: six at most */
+		for (size_t k = i;
+		     k > 0 && cl_service_cmp(&x->cps[order[k - 1]],
+					     &x->cps[order[k]]) > 0;
+		     k--) {
+			int tmp = order[k];
+			order[k] = order[k - 1];
+			order[k - 1] = tmp;
+		}
+	PUT_LIT(b, "{");
+	for (size_t k = 0; k < nsvc; k++) {
+		const struct cpiece *s = &x->cps[order[k]];
+		int svc = order[k];
+		if (k)
+			PUT_LIT(b, ", ");
+		put_jstr(b, x->cl.data + s->name);
+		PUT_LIT(b, ": {\"srv\": ");
+		put(b, x->cl.data + s->pre, s->pre_len);
+		put_cpieces(x, CP_RECORD, svc, 0);
+		put(b, x->cl.data + s->post, s->post_len);
+		PUT_LIT(b, ", \"targets\": [");
+		int n = 0;
+		for (size_t i = 0; i < x->ncps; i++) {
+			const struct cpiece *p = &x->cps[i];
+			if (p->kind != CP_TARGET || p->svc != svc)
+				continue;
+			if (n++)
+				PUT_LIT(b, ", ");
+			put(b, x->cl.data + p->pre, p->pre_len);
+			put_cpieces(x, CP_ENDPOINT, svc, p->ordinal);
+			put(b, x->cl.data + p->post, p->post_len);
+		}
+		PUT_LIT(b, "]}");
+	}
+	PUT_LIT(b, "}");
+}
+
 /* One document (or CSV row) for the domain stream's current row. */
 static int put_domain(struct export *x)
 {
@@ -1746,6 +2268,7 @@ static int put_domain(struct export *x)
 	PUT_LIT(b, ", \"large_answer\": ");
 	put_value(b, K_BOOL, x->large ? (x->large == 't' ? "t" : "f") : NULL);
 	put_group(b, d, &x->dom[DG_TOP2], &first);
+	put_client(x, t);
 	PUT_LIT(b, ", \"dns\": {\"mx\": {");
 	put_jbuf(b, &x->qmx);
 	PUT_LIT(b, "}}");
@@ -1816,6 +2339,8 @@ static void export_close(struct export *x)
 	jbuf_free(&x->qkeys);
 	jbuf_free(&x->qsorted);
 	free(x->qrows);
+	jbuf_free(&x->cl);
+	free(x->cps);
 }
 
 /* Streams every domain of the campaign to x->out. */
@@ -1834,6 +2359,7 @@ static int export_run(struct export *x, struct db *db, const char *snapshot)
 	jbuf_init(&x->qrpt, 16u << 20);
 	jbuf_init(&x->qkeys, 16u << 20);
 	jbuf_init(&x->qsorted, 32u << 20);
+	jbuf_init(&x->cl, 32u << 20);
 	jbuf_init(&x->f.mx_match, 1u << 20);
 	if (export_open(x, db, snapshot) != 0) {
 		export_close(x);
