@@ -6,7 +6,7 @@
 INSERT INTO section (name, position, title, across)
 VALUES ('client', 75, 'Mail client ports', false);
 
--- Per service, in the contract's order: the domains whose SRV RRset
+-- Per service, in the order submissions, submission, imaps, imap, pop3s, pop3: the domains whose SRV RRset
 -- offers it (records naming a host), decidedly does not (a lone "."
 -- record, RFC 2782 / RFC 6186 §3), has none (NXDOMAIN or NODATA:
 -- nothing advertised), or got no usable answer. The four rows of a

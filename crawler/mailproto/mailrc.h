@@ -1,6 +1,6 @@
 /*
- * The vocabulary the client mail port probes share (M12, the contract in
- * the issue): one outcome per probe and the greeting fact. The IMAP and
+ * The vocabulary the client mail port probes share (M12; the testbed's
+ * truth, `client` in tests/testbed/README.md, uses the same names): one outcome per probe and the greeting fact. The IMAP and
  * POP3 sessions set these directly; the SMTP session keeps its own names
  * and mailsess.c maps them (starttls_ok -> tls_ok, banner_rejected ->
  * greeting_rejected, banner_timeout -> greeting_timeout, ehlo_rejected ->

@@ -4,7 +4,7 @@
  * its STARTTLS or implicit mode), IMAP (imap.h) and POP3 (pop3.h). The
  * endpoint plumbing holds one struct mail_session per probe, turns its
  * events into the calls below exactly as for smtp_on_*(), and reads the
- * facts in the contract's vocabulary from mail_session_facts().
+ * facts in mailrc.h's vocabulary from mail_session_facts().
  *
  * The protocol and the TLS mode come from the service, never from the
  * port: an SRV record may name any port.
@@ -29,7 +29,7 @@
 #include "crawler/mailproto/pop3.h"
 #include "crawler/smtp/smtp.h"
 
-/* The six services, in the contract's fixed order. */
+/* The six services, in a fixed order (submissions first). */
 enum mail_service {
 	MAIL_SVC_SUBMISSIONS = 0,
 	MAIL_SVC_SUBMISSION,
@@ -72,7 +72,7 @@ enum mail_proto mail_service_proto(enum mail_service svc);
 enum mail_tls mail_service_tls(enum mail_service svc);
 unsigned mail_service_port(enum mail_service svc);
 
-/* The contract's name for an SMTP outcome: starttls_ok -> tls_ok,
+/* The client-port name for an SMTP outcome: starttls_ok -> tls_ok,
  * banner_rejected -> greeting_rejected, banner_timeout ->
  * greeting_timeout, ehlo_rejected -> capability_rejected; every other
  * name is the same. */
@@ -115,7 +115,7 @@ enum smtp_action mail_on_tls_done(struct mail_session *m, bool ok,
 const uint8_t *mail_session_output(const struct mail_session *m, size_t *len);
 unsigned mail_session_stage_timeout_ms(const struct mail_session *m);
 
-/* The facts every service has, in the contract's vocabulary. Pointers
+/* The facts every service has, in mailrc.h's vocabulary. Pointers
  * point into the session: valid until mail_session_free(). */
 struct mail_facts {
 	enum mail_rc outcome;

@@ -5,8 +5,8 @@ Usage: compare_client.py [--export] TRUTH.jsonl ROWS.jsonl
 
 TRUTH.jsonl is the testbed's truth file (tests/testbed/build.py computes it
 from the scenario definitions): per domain `client.<service>.targets[]`
-with `dane` and `endpoints[]` holding `probe` and `cert` facts (the M12
-contract). ROWS.jsonl holds one JSON object per stored client_srv_target
+with `dane` and `endpoints[]` holding `probe` and `cert` facts (tests/testbed/README.md,
+truth field `client`). ROWS.jsonl holds one JSON object per stored client_srv_target
 row of the campaign (test_client_ports.sh selects them): domain, service,
 ordinal, host, port, dane and `endpoints`, the domain_client_endpoint
 rows joined with their client_endpoint rows.

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Hold the SRV discovery facts of a scan (M12: `client.<service>.srv` and
 `targets[]`) against the truth file, which the testbed computes from its
-scenario definitions (M12-CONTRACT.md, "Truth").
+scenario definitions (tests/testbed/README.md, truth field `client`).
 
 usage: compare_client_srv.py [--validating yes|no] TRUTH.jsonl EXPORT.jsonl
 

@@ -398,7 +398,7 @@ def cert_truth(spec, host, domain):
 # ---------------------------------------------------------------- client ports
 
 # The mail client services (RFC 6186, RFC 8314), in the fixed order of the
-# M12 contract: (service, default port, protocol, TLS mode). The protocol
+# Client ports (truth field `client`, README.md): (service, default port, protocol, TLS mode). The protocol
 # and TLS mode come from the service, never from the port.
 SERVICES = [
     ("submissions", 465, "smtp", "implicit"),
@@ -419,7 +419,7 @@ client_greeting = mailserver.client_greeting
 
 
 def greeting_class(proto, lines):
-    """ok / rejected / garbage, as the contract's `greeting` fact."""
+    """ok / rejected / garbage, as the truth's `greeting` fact."""
     g = lines[0] if lines else ""
     if proto == "smtp":
         code = lines[-1][:3] if lines and lines[-1][:3].isdigit() else None
@@ -458,7 +458,7 @@ SMTP_TO_CLIENT = {"starttls_ok": "tls_ok", "banner_rejected": "greeting_rejected
 
 
 def client_probe_truth(svc, beh, tls_spec, has_cert):
-    """Expected probe facts (M12 contract) for a client entry: outcome,
+    """Expected probe facts (truth field `client`) for a client entry: outcome,
     greeting, starttls_offered, injection, stripping, tls. A yes/no fact is
     None until the session could see it."""
     _, proto, tlsmode = SERVICE_INFO[svc]
@@ -490,7 +490,7 @@ def client_probe_truth(svc, beh, tls_spec, has_cert):
         return p
     if proto == "smtp":
         # Submission with STARTTLS is port 25's session (smtp_truth) on
-        # another port; its outcome names map to the contract's.
+        # another port; its outcome names map to the client-port names.
         if not has_cert:
             tls_spec = dict(tls_spec, eof=True)   # no TLS: closes after the 220
         t = smtp_truth(beh, tls_spec, has_cert)
@@ -544,7 +544,7 @@ def client_probe_truth(svc, beh, tls_spec, has_cert):
 
 
 def client_cert_truth(spec, host, domain):
-    """Certificate facts of an SRV target's leaf (M12 contract): names
+    """Certificate facts of an SRV target's leaf (truth field `client`): names
     against the SRV target (name_matches_host) and the domain itself
     (name_matches_domain, RFC 6186 §4 / RFC 7817)."""
     c = cert_truth(spec, host, domain)
@@ -766,7 +766,7 @@ class ScenarioBuilder:
     # -- client ports (SRV, RFC 6186 / RFC 8314)
     def client_records(self):
         """{service: [(priority, weight, port, target)]} of the scenario's
-        `client` field, targets absolute (or "."), in the contract's order
+        `client` field, targets absolute (or "."), in the fixed service order
         (priority, weight, target, port)."""
         out = {}
         for svc, recs in (self.s.get("client") or {}).items():
@@ -853,7 +853,7 @@ class ScenarioBuilder:
         return recs
 
     def client_truth(self):
-        """The contract's `client` field: six services, SRV facts and, per
+        """The truth's `client` field: six services, SRV facts and, per
         target, addresses, TLSA/DANE (RFC 7673) and per endpoint the probe
         and certificate facts."""
         w, d = self.w, self.domain
