@@ -859,6 +859,24 @@ static const char *address_outcome(const struct probe *p, const struct host *h,
 /* One domain_endpoint row per contacted endpoint of host i: the judgements
  * that depend on the domain (its own name in the certificate) and on the
  * host's TLSA records. */
+/* Whether the endpoint's leaf names the domain itself (NULL without a
+ * chain or a name cache): port 25's name_matches_domain, and a client
+ * port's, where RFC 6186 §4 / RFC 7817 let the domain be the reference
+ * identity. */
+static void copy_names_domain(struct jbuf *b, const struct probe *p,
+			      const struct ep_done *d)
+{
+	int named = d->nchain && p->env->names
+			? verify_leaf_names(p->env->names, epreg_result_key(d),
+					    d->chain[0].data, d->chain[0].len,
+					    p->domain)
+			: -1;
+	if (named >= 0)
+		copy_bool(b, named);
+	else
+		copy_null(b);
+}
+
 static void write_domain_endpoints(struct probe *p, size_t i,
 				   const struct host *h)
 {
@@ -884,16 +902,7 @@ static void write_domain_endpoints(struct probe *p, size_t i,
 		copy_field(b);
 		copy_str(b, h->name);
 		copy_field(b);
-		int named =
-		    d->nchain && p->env->names
-			? verify_leaf_names(p->env->names, epreg_result_key(d),
-					    d->chain[0].data, d->chain[0].len,
-					    p->domain)
-			: -1;
-		if (named >= 0)
-			copy_bool(b, named);
-		else
-			copy_null(b);
+		copy_names_domain(b, p, d);
 		copy_field(b);
 		enum verify_dane_outcome o = verify_dane_host_endpoint(
 		    &dh, d->starttls_ok, h->chain_ok[k]);
@@ -2287,16 +2296,7 @@ static void client_domain_rows(struct probe *p, size_t i, size_t j,
 		copy_str(b, t->name);
 		copy_field(b);
 		/* RFC 6186 §4 / RFC 7817: the domain as reference identity. */
-		int named =
-		    d->nchain && p->env->names
-			? verify_leaf_names(p->env->names, epreg_result_key(d),
-					    d->chain[0].data, d->chain[0].len,
-					    p->domain)
-			: -1;
-		if (named >= 0)
-			copy_bool(b, named);
-		else
-			copy_null(b);
+		copy_names_domain(b, p, d);
 		copy_field(b);
 		enum verify_dane_outcome o =
 		    verify_dane_host_endpoint(dh, d->starttls_ok, cs->chain_ok);
