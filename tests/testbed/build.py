@@ -416,6 +416,42 @@ TLSA_USABLE_SRV = {0, 1, 2, 3}   # RFC 7673: PKIX usages count too
 # definitions, so the truth describes what the server sends.
 client_caps = mailserver.client_caps
 client_greeting = mailserver.client_greeting
+client_capability_answer = mailserver.client_capability_answer
+
+# The caps of the IMAP and POP3 client sessions (README.md, "Mail client
+# ports"): a line over CLIENT_LINE_MAX bytes (its CRLF not counted) fails
+# with line_too_long; an answer (the greeting, or the answer to one
+# command) of more than CLIENT_ANSWER_LINES lines or CLIENT_ANSWER_BYTES
+# bytes (CRLFs counted) with reply_too_large. A scenario whose lengths come
+# within CLIENT_CAP_MARGIN bytes of a cap is refused: there the outcome
+# would hang on a CR or on how the bytes arrive, not on the definition.
+CLIENT_LINE_MAX = 8192
+CLIENT_ANSWER_LINES = 256
+CLIENT_ANSWER_BYTES = 64 * 1024
+CLIENT_CAP_MARGIN = 64
+
+
+def client_answer_cap(lines, host):
+    """The outcome the session's caps give an answer of these lines
+    (`<host>` becomes host): "line_too_long", "reply_too_large", or None
+    when it is read whole."""
+    n = size = 0
+    for line in lines:
+        b = len(line.replace("<host>", host).encode())
+        if abs(b - CLIENT_LINE_MAX) <= CLIENT_CAP_MARGIN or \
+                abs(size + b + 2 - CLIENT_ANSWER_BYTES) <= CLIENT_CAP_MARGIN:
+            raise ValueError("client answer within %d bytes of a cap" % CLIENT_CAP_MARGIN)
+        if b > CLIENT_LINE_MAX:
+            # Fails after CLIENT_LINE_MAX + 1 of its bytes, unless the
+            # answer's byte cap came first.
+            if size + CLIENT_LINE_MAX + CLIENT_CAP_MARGIN >= CLIENT_ANSWER_BYTES:
+                raise ValueError("overlong line at the answer's byte cap")
+            return "line_too_long"
+        n += 1
+        size += b + 2
+        if n > CLIENT_ANSWER_LINES or size > CLIENT_ANSWER_BYTES:
+            return "reply_too_large"
+    return None
 
 
 def greeting_class(proto, lines):
@@ -457,10 +493,10 @@ SMTP_TO_CLIENT = {"starttls_ok": "tls_ok", "banner_rejected": "greeting_rejected
                   "banner_timeout": "greeting_timeout", "ehlo_rejected": "capability_rejected"}
 
 
-def client_probe_truth(svc, beh, tls_spec, has_cert):
-    """Expected probe facts (truth field `client`) for a client entry: outcome,
-    greeting, starttls_offered, injection, stripping, tls. A yes/no fact is
-    None until the session could see it."""
+def client_probe_truth(svc, beh, tls_spec, has_cert, host):
+    """Expected probe facts (truth field `client`) for a client entry of
+    host: outcome, greeting, starttls_offered, injection, stripping, tls.
+    A yes/no fact is None until the session could see it."""
     _, proto, tlsmode = SERVICE_INFO[svc]
     p = {"outcome": None, "greeting": None, "starttls_offered": None,
          "injection": None, "stripping": None, "tls": None}
@@ -477,12 +513,22 @@ def client_probe_truth(svc, beh, tls_spec, has_cert):
             return p
         p["outcome"] = "tls_ok"
         p["tls"] = {"version": _version(tls_spec)}
-        p["greeting"] = {"silent": "timeout", "garbage": "garbage"}.get(
-            mode, greeting_class(proto, client_greeting(proto, beh, "implicit")))
+        greeting = client_greeting(proto, beh, "implicit")
+        if proto != "smtp" and client_answer_cap(greeting, host):
+            p["greeting"] = "garbage"
+        else:
+            p["greeting"] = greeting_class(proto, greeting)
+        p["greeting"] = {"silent": "timeout", "garbage": "garbage",
+                         "tarpit": None}.get(mode, p["greeting"])
         return p
     if mode == "silent":
         p["outcome"] = "greeting_timeout"
         p["greeting"] = "timeout"
+        return p
+    if mode == "tarpit" and proto != "smtp":
+        # A byte a second: every stage timer is kept alive, the total
+        # deadline ends the session inside the greeting.
+        p["outcome"] = "deadline"
         return p
     if mode == "garbage":
         p["outcome"] = "protocol_error"
@@ -504,6 +550,12 @@ def client_probe_truth(svc, beh, tls_spec, has_cert):
         return p
     greeting = client_greeting(proto, beh, "starttls")
     p["greeting"] = greeting_class(proto, greeting)
+    cap = client_answer_cap(greeting, host)
+    if cap:
+        # An unreadable greeting is no greeting.
+        p["outcome"] = cap
+        p["greeting"] = "garbage"
+        return p
     if p["greeting"] == "garbage":
         p["outcome"] = "protocol_error"
         return p
@@ -514,9 +566,17 @@ def client_probe_truth(svc, beh, tls_spec, has_cert):
         # RFC 9051 §6.2.1: no STARTTLS in the authenticated state.
         p["outcome"] = "preauth"
         return p
+    caps_in_greeting = proto == "imap" and beh.get("greeting_capability")
+    if not caps_in_greeting:
+        cap = client_answer_cap(client_capability_answer(
+            proto, beh, client_caps(proto, beh, "starttls")), host)
+        if cap:
+            # The list was not read whole: STARTTLS neither seen nor missed.
+            p["outcome"] = cap
+            return p
     reply = beh.get("capability_reply")
     if reply is not None and not (reply.upper().startswith("OK") or reply.startswith("+OK")) \
-            and not (proto == "imap" and beh.get("greeting_capability")):
+            and not caps_in_greeting:
         p["outcome"] = "capability_rejected"
         return p
     word = "STARTTLS" if proto == "imap" else "STLS"
@@ -913,7 +973,8 @@ class ScenarioBuilder:
             ep["contact"] = not ep["refused"]
             ep["probe"] = ep["cert"] = None
             if ep["contact"]:
-                ep["probe"] = client_probe_truth(svc, beh, tls_spec, cert_spec is not None)
+                ep["probe"] = client_probe_truth(svc, beh, tls_spec, cert_spec is not None,
+                                                 host.rstrip("."))
                 if ep["probe"]["outcome"] == "tls_ok":
                     ep["cert"] = client_cert_truth(cert_spec, host, self.domain)
             ht["endpoints"].append(ep)

@@ -590,6 +590,45 @@ SCENARIOS = [
     S("cp-imap-silent", "Client ports: IMAP connection accepted, no greeting ever -> "
       "greeting_timeout",
       client=SRV("imap"), hosts={"mail": H(services={"imap": {"mode": "silent"}})}),
+    # The IMAP and POP3 sessions' caps (a line of 8,192 bytes; an answer of
+    # 256 lines or 64 KiB) and total deadline, against real servers.
+    S("cp-imap-greeting-long", "Client ports: IMAP `* OK` greeting of 9,000 bytes, over the "
+      "8,192-byte line cap -> line_too_long, greeting garbage",
+      client=SRV("imap"), hosts={"mail": H(services={"imap": {
+          "greeting": "* OK <host> " + "x" * 9000}})}),
+    S("cp-imap-capability-long", "Client ports: IMAP `* CAPABILITY` line of 12,000 bytes "
+      "(1,100 capabilities) -> line_too_long, STARTTLS not seen",
+      client=SRV("imap"), hosts={"mail": H(services={"imap": {
+          "capabilities": ["IMAP4rev1", "STARTTLS"] + ["X-CAP-%04d" % i for i in range(1100)]}})}),
+    S("cp-imap-capability-lines", "Client ports: IMAP CAPABILITY answered in 301 lines, one "
+      "`* CAPABILITY` per capability, over the 256-line answer cap -> reply_too_large",
+      client=SRV("imap"), hosts={"mail": H(services={"imap": {
+          "capability_split": True,
+          "capabilities": ["IMAP4rev1", "STARTTLS"] + ["X-CAP-%03d" % i for i in range(298)]}})}),
+    S("cp-imap-capability-bytes", "Client ports: IMAP CAPABILITY answered in 83 lines, 80 of "
+      "them 1,000 bytes long, over the 64 KiB answer cap -> reply_too_large",
+      client=SRV("imap"), hosts={"mail": H(services={"imap": {
+          "capability_split": True,
+          "capabilities": ["IMAP4rev1", "STARTTLS"] + ["X-" + "C" * 983 + "%03d" % i
+                                                       for i in range(80)]}})}),
+    S("cp-imap-tarpit", "Client ports: IMAP greeting trickled one byte per second -> deadline "
+      "(no stage goes quiet)",
+      client=SRV("imap"), hosts={"mail": H(services={"imap": {"mode": "tarpit"}})}),
+    S("cp-pop3-greeting-long", "Client ports: POP3 `+OK` greeting of 9,000 bytes, over the "
+      "8,192-byte line cap -> line_too_long, greeting garbage",
+      client=SRV("pop3"), hosts={"mail": H(services={"pop3": {
+          "greeting": "+OK <host> " + "x" * 9000}})}),
+    S("cp-pop3-capa-lines", "Client ports: POP3 CAPA list of 300 capabilities (302 lines), over "
+      "the 256-line answer cap -> reply_too_large",
+      client=SRV("pop3"), hosts={"mail": H(services={"pop3": {
+          "capabilities": ["STLS"] + ["X-CAP-%03d" % i for i in range(299)]}})}),
+    S("cp-pop3-capa-bytes", "Client ports: POP3 CAPA list of 80 lines of 1,000 bytes, over the "
+      "64 KiB answer cap -> reply_too_large",
+      client=SRV("pop3"), hosts={"mail": H(services={"pop3": {
+          "capabilities": ["STLS"] + ["X-" + "C" * 995 + "%03d" % i for i in range(80)]}})}),
+    S("cp-pop3-tarpit", "Client ports: POP3 greeting trickled one byte per second -> deadline "
+      "(no stage goes quiet)",
+      client=SRV("pop3"), hosts={"mail": H(services={"pop3": {"mode": "tarpit"}})}),
     S("cp-imaps-alert", "Client ports: imaps handshake aborted with an alert -> tls_failed",
       client=SRV("imaps"), hosts={"mail": H(tls={"alert": True})}),
     S("cp-srv-dot", "Client ports: imaps and pop3s SRV target `.` -> offered false (service "

@@ -346,6 +346,17 @@ class Server:
             return b"\x00TOOLONG"
         return line or None
 
+    @staticmethod
+    async def _trickle(writer, data, e):
+        """tarpit mode: one byte every `tarpit_delay` seconds (default 1),
+        so the stage timer never fires and only the client's total
+        deadline ends the session."""
+        delay = float(e.get("tarpit_delay", 1.0))
+        for i in range(len(data)):
+            writer.write(data[i:i + 1])
+            await writer.drain()
+            await asyncio.sleep(delay)
+
     async def _hold(self, reader, timeout=HOLD_TIMEOUT):
         """Read and discard until the peer closes (or the hold times out)."""
         deadline = time.monotonic() + timeout
@@ -391,12 +402,8 @@ class Server:
             return
         banner = r["banner"]
         if mode == "tarpit":
-            delay = float(e.get("tarpit_delay", 1.0))
             conn["stage"] = "tarpit"
-            for i in range(len(banner)):
-                writer.write(banner[i:i + 1])
-                await writer.drain()
-                await asyncio.sleep(delay)
+            await self._trickle(writer, banner, e)
         else:
             writer.write(banner)
             await writer.drain()
@@ -671,13 +678,22 @@ class Server:
         conn["stage"] = "tls"
         return True
 
+    async def _client_greet(self, writer, greeting, e, conn):
+        """The IMAP/POP3 greeting: at once, or trickled in `tarpit` mode
+        (the session goes on normally should the client still be there)."""
+        if e.get("mode") == "tarpit":
+            conn["stage"] += "/tarpit"
+            await self._trickle(writer, greeting, e)
+        else:
+            writer.write(greeting)
+            await writer.drain()
+        conn["stage"] = "greeting"
+
     async def _imap(self, reader, writer, e, conn, tls_on):
         host = e.get("host") or "mail.testbed.invalid"
         tlsmode = "implicit" if tls_on else "starttls"
         greeting = client_greeting("imap", e, tlsmode)
-        writer.write(self._lines(greeting, host))
-        await writer.drain()
-        conn["stage"] = "greeting"
+        await self._client_greet(writer, self._lines(greeting, host), e, conn)
         first = greeting[0].upper()
         if first.startswith("* BYE"):
             writer.close()
@@ -695,13 +711,8 @@ class Server:
                 continue
             tag, cmd = parts[0], parts[1].upper()
             if cmd == "CAPABILITY":
-                reply = e.get("capability_reply")
-                if reply and not reply.upper().startswith("OK"):
-                    out = "%s %s\r\n" % (tag, reply)
-                else:
-                    out = "* CAPABILITY %s\r\n%s OK CAPABILITY completed\r\n" % (
-                        " ".join(caps), tag)
-                writer.write(out.encode())
+                writer.write(self._lines(client_capability_answer("imap", e, caps, tag),
+                                         host))
             elif cmd == "STARTTLS":
                 if tls_on or preauth or "STARTTLS" not in [c.upper() for c in caps]:
                     writer.write(b"%s BAD STARTTLS not allowed now\r\n" % tag.encode())
@@ -737,9 +748,7 @@ class Server:
         host = e.get("host") or "mail.testbed.invalid"
         tlsmode = "implicit" if tls_on else "starttls"
         greeting = client_greeting("pop3", e, tlsmode)
-        writer.write(self._lines(greeting, host))
-        await writer.drain()
-        conn["stage"] = "greeting"
+        await self._client_greet(writer, self._lines(greeting, host), e, conn)
         if greeting[0].upper().startswith("-ERR"):
             writer.close()
             return
@@ -750,13 +759,7 @@ class Server:
                 return
             cmd = line.decode("latin-1").strip().upper()
             if cmd == "CAPA":
-                reply = e.get("capability_reply")
-                if reply and not reply.startswith("+OK"):
-                    out = reply + "\r\n"
-                else:
-                    out = "+OK Capability list follows\r\n" + "".join(
-                        c + "\r\n" for c in caps) + ".\r\n"
-                writer.write(out.encode())
+                writer.write(self._lines(client_capability_answer("pop3", e, caps), host))
             elif cmd == "STLS":
                 if tls_on or "STLS" not in [c.upper() for c in caps]:
                     writer.write(b"-ERR STLS not allowed now\r\n")
@@ -900,6 +903,26 @@ def client_caps(proto, e, tlsmode):
     if proto == "pop3":
         return list(e.get("capabilities", POP3_CAPS[tlsmode]))
     return list(e.get("ehlo", SUBMISSION_EHLO[tlsmode]))
+
+
+def client_capability_answer(proto, e, caps, tag="a1"):
+    """The lines (`<host>` not yet replaced) a client entry sends in answer
+    to IMAP CAPABILITY (tagged `tag`) or POP3 CAPA, announcing caps:
+    `capability_reply` when it is no OK; else the list, in IMAP one
+    `* CAPABILITY` line (one line per capability with `capability_split`),
+    in POP3 one line per capability and the final `.`."""
+    reply = e.get("capability_reply")
+    if proto == "imap":
+        if reply and not reply.upper().startswith("OK"):
+            return ["%s %s" % (tag, reply)]
+        if e.get("capability_split"):
+            data = ["* CAPABILITY %s" % c for c in caps]
+        else:
+            data = ["* CAPABILITY %s" % " ".join(caps)]
+        return data + ["%s OK CAPABILITY completed" % tag]
+    if reply and not reply.startswith("+OK"):
+        return [reply]
+    return ["+OK Capability list follows"] + list(caps) + ["."]
 
 
 def client_greeting(proto, e, tlsmode):
