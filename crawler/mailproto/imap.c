@@ -1,13 +1,13 @@
 /*
  * IMAP client session: see imap.h. Built like smtp.c: every public event
- * becomes one input to step(), which runs the current state's case of one
- * switch; a case that changes the state makes step() run the new state's
- * case at once with MAIL_IN_ENTER, which is where each state sends its
- * command, so every command is written in one place. What IMAP shares
- * with POP3 (the inputs, the outcomes of what ends a session, the answer's
+ * becomes one input to step() (mail_core_step()), which runs the current
+ * state's case from the table of states at the end of this file; a case
+ * that changes the state makes step() run the new state's case at once
+ * with MAIL_IN_ENTER, which is where each state sends its command, so
+ * every command is written in one place. What IMAP shares with POP3 (the
+ * events, the inputs, the outcomes of what ends a session, the answer's
  * caps, the transcript of what was read or discarded) is mailcore.h's.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,15 +19,10 @@
 /* Every command fits the core's output buffer. */
 _Static_assert(IMAP_OUT_MAX <= MAIL_CMD_MAX, "imap commands fit");
 
-static const char *const state_names[] = {
-	[IMAP_ST_CONNECTING] = "connecting",
-	[IMAP_ST_GREETING] = "greeting",
-	[IMAP_ST_CAPABILITY] = "capability",
-	[IMAP_ST_STARTTLS] = "starttls",
-	[IMAP_ST_TLS_HANDSHAKE] = "tls_handshake",
-	[IMAP_ST_LOGOUT] = "logout",
-	[IMAP_ST_DONE] = "done",
-};
+/* The session is its core (mailcore.h): the core is its first member. */
+_Static_assert(offsetof(struct imap_session, core) == 0, "core first");
+
+static const struct mail_state states[IMAP_ST_LAST];
 
 static const char *const status_names[] = {
 	[IMAP_STATUS_NONE] = NULL,	   [IMAP_STATUS_OK] = "ok",
@@ -39,7 +34,7 @@ const char *imap_state_str(enum imap_state st)
 {
 	if ((unsigned)st >= IMAP_ST_LAST)
 		return "unknown";
-	return state_names[st];
+	return states[st].name;
 }
 
 const char *imap_status_str(enum imap_status st)
@@ -215,34 +210,23 @@ enum imap_kind imap_resp_parse(const uint8_t *line, size_t len, bool literal,
 
 /* ---- Small helpers --------------------------------------------------- */
 
-static int work_get(struct imap_session *s)
+static struct imap_session *imap_of(struct mail_core *c)
 {
-	if (s->work)
-		return 0;
-	s->work = malloc(sizeof *s->work);
-	if (!s->work)
-		return -ENOMEM;
-	mail_line_init(&s->work->reader, true);
-	return 0;
+	return (struct imap_session *)c;
 }
 
-static void work_drop(struct imap_session *s)
+/* The response line just read; NULL between lines. */
+static const struct imap_resp *resp_of(const struct imap_session *s)
 {
-	free(s->work);
-	s->work = NULL;
+	return s->core.work ? &((const struct imap_work *)s->core.work)->resp
+			    : NULL;
 }
 
 /* The only writer of s->state. */
 static void set_state(struct imap_session *s, enum imap_state st)
 {
-#ifndef NDEBUG
-	if (s->core.limits.trace)
-		fprintf(stderr, "imap: %p %s -> %s\n", (void *)s,
-			state_names[s->state], state_names[st]);
-#endif
+	mail_core_enter(&s->core, s->state, st);
 	s->state = st;
-	if (st == IMAP_ST_TLS_HANDSHAKE || st == IMAP_ST_DONE)
-		work_drop(s);
 }
 
 /* Puts "<tag> <verb>\r\n" in the output buffer; a new response starts. */
@@ -313,23 +297,23 @@ static void caps_add(struct imap_session *s, const struct imap_resp *r)
 /* A capability list was read whole: what it says becomes the facts. */
 static void caps_done(struct imap_session *s)
 {
-	if (s->mode == IMAP_MODE_STARTTLS && !s->in_tls)
+	if (!s->core.implicit && !s->core.in_tls)
 		mail_observe(&s->facts.starttls_offered, s->caps_starttls);
 	mail_observe(&s->facts.logindisabled, s->caps_logindis);
 }
 
 /* ---- The states ------------------------------------------------------ */
 
-static enum smtp_action st_connecting(struct imap_session *s,
-				      enum mail_input in)
+static enum smtp_action st_connecting(struct mail_core *c, enum mail_input in)
 {
+	struct imap_session *s = imap_of(c);
+
 	switch (in) {
 	case MAIL_IN_ENTER:
 		return SMTP_ACT_WAIT;
 	case MAIL_IN_CONNECTED:
-		set_state(s, s->mode == IMAP_MODE_IMPLICIT
-				 ? IMAP_ST_TLS_HANDSHAKE
-				 : IMAP_ST_GREETING);
+		set_state(s, c->implicit ? IMAP_ST_TLS_HANDSHAKE
+					 : IMAP_ST_GREETING);
 		return SMTP_ACT_WAIT;
 	default:
 		end_on(s, in);
@@ -337,9 +321,10 @@ static enum smtp_action st_connecting(struct imap_session *s,
 	}
 }
 
-static enum smtp_action st_greeting(struct imap_session *s, enum mail_input in)
+static enum smtp_action st_greeting(struct mail_core *c, enum mail_input in)
 {
-	const struct imap_resp *r = s->work ? &s->work->resp : NULL;
+	struct imap_session *s = imap_of(c);
+	const struct imap_resp *r = resp_of(s);
 
 	switch (in) {
 	case MAIL_IN_ENTER:
@@ -356,7 +341,7 @@ static enum smtp_action st_greeting(struct imap_session *s, enum mail_input in)
 			end_on(s, in);
 			return SMTP_ACT_WAIT;
 		}
-		mail_greeting_keep(&s->work->reader, &s->facts.greeting_line,
+		mail_greeting_keep(c->work, &s->facts.greeting_line,
 				   &s->facts.greeting_len);
 		s->facts.greeting_status = r->status;
 		if (r->status == IMAP_STATUS_BYE) {
@@ -374,7 +359,7 @@ static enum smtp_action st_greeting(struct imap_session *s, enum mail_input in)
 			caps_done(s);
 			s->facts.caps_in_greeting = true;
 		}
-		if (s->in_tls) {
+		if (c->in_tls) {
 			/* Implicit TLS: the outcome is tls_ok already. */
 			set_state(s, IMAP_ST_LOGOUT);
 			return SMTP_ACT_WAIT;
@@ -430,10 +415,10 @@ static bool answer_line(struct imap_session *s, const struct imap_resp *r,
 	return false;
 }
 
-static enum smtp_action st_capability(struct imap_session *s,
-				      enum mail_input in)
+static enum smtp_action st_capability(struct mail_core *c, enum mail_input in)
 {
-	const struct imap_resp *r = s->work ? &s->work->resp : NULL;
+	struct imap_session *s = imap_of(c);
+	const struct imap_resp *r = resp_of(s);
 
 	switch (in) {
 	case MAIL_IN_ENTER:
@@ -466,9 +451,10 @@ static enum smtp_action st_capability(struct imap_session *s,
 	}
 }
 
-static enum smtp_action st_starttls(struct imap_session *s, enum mail_input in)
+static enum smtp_action st_starttls(struct mail_core *c, enum mail_input in)
 {
-	const struct imap_resp *r = s->work ? &s->work->resp : NULL;
+	struct imap_session *s = imap_of(c);
+	const struct imap_resp *r = resp_of(s);
 
 	switch (in) {
 	case MAIL_IN_ENTER:
@@ -495,18 +481,19 @@ static enum smtp_action st_starttls(struct imap_session *s, enum mail_input in)
 	}
 }
 
-static enum smtp_action st_tls_handshake(struct imap_session *s,
+static enum smtp_action st_tls_handshake(struct mail_core *c,
 					 enum mail_input in)
 {
+	struct imap_session *s = imap_of(c);
+
 	switch (in) {
 	case MAIL_IN_ENTER:
 		return SMTP_ACT_START_TLS;
 	case MAIL_IN_TLS_OK:
 		s->facts.tls_ok = true;
-		s->in_tls = true;
+		c->in_tls = true;
 		finish(s, MAIL_RC_TLS_OK);
-		set_state(s, s->mode == IMAP_MODE_IMPLICIT ? IMAP_ST_GREETING
-							   : IMAP_ST_LOGOUT);
+		set_state(s, c->implicit ? IMAP_ST_GREETING : IMAP_ST_LOGOUT);
 		return SMTP_ACT_WAIT;
 	case MAIL_IN_TLS_FAILED:
 	case MAIL_IN_EOF:
@@ -514,7 +501,7 @@ static enum smtp_action st_tls_handshake(struct imap_session *s,
 	case MAIL_IN_STAGE_TIMEOUT:
 		mail_tls_reason_set(s->facts.tls_reason,
 				    sizeof s->facts.tls_reason,
-				    mail_input_tls_reason(in));
+				    mail_core_tls_reason(c, in));
 		finish(s, MAIL_RC_TLS_FAILED);
 		set_state(s, IMAP_ST_DONE);
 		return SMTP_ACT_WAIT;
@@ -524,14 +511,14 @@ static enum smtp_action st_tls_handshake(struct imap_session *s,
 	}
 }
 
-static enum smtp_action st_logout(struct imap_session *s, enum mail_input in)
+static enum smtp_action st_logout(struct mail_core *c, enum mail_input in)
 {
-	const struct imap_resp *r = s->work ? &s->work->resp : NULL;
+	struct imap_session *s = imap_of(c);
+	const struct imap_resp *r = resp_of(s);
 
 	switch (in) {
 	case MAIL_IN_ENTER:
-		return send_cmd(s, s->mode == IMAP_MODE_IMPLICIT ? "a1" : "a3",
-				"LOGOUT");
+		return send_cmd(s, c->implicit ? "a1" : "a3", "LOGOUT");
 	case MAIL_IN_LINE:
 		/* "* BYE" comes first, then our tag (RFC 9051 §6.1.3). */
 		if (!answer_line(s, r, false))
@@ -546,197 +533,96 @@ static enum smtp_action st_logout(struct imap_session *s, enum mail_input in)
 	}
 }
 
-static enum smtp_action step(void *v, enum mail_input in)
-{
-	struct imap_session *s = v;
-
-	for (;;) {
-		enum imap_state before = s->state;
-		enum smtp_action act;
-
-		switch (s->state) {
-		case IMAP_ST_CONNECTING:
-			act = st_connecting(s, in);
-			break;
-		case IMAP_ST_GREETING:
-			act = st_greeting(s, in);
-			break;
-		case IMAP_ST_CAPABILITY:
-			act = st_capability(s, in);
-			break;
-		case IMAP_ST_STARTTLS:
-			act = st_starttls(s, in);
-			break;
-		case IMAP_ST_TLS_HANDSHAKE:
-			act = st_tls_handshake(s, in);
-			break;
-		case IMAP_ST_LOGOUT:
-			act = st_logout(s, in);
-			break;
-		case IMAP_ST_DONE:
-		default:
-			return SMTP_ACT_CLOSE;
-		}
-		if (s->state == before)
-			return act;
-		in = MAIL_IN_ENTER;
-	}
-}
-
-/* The timer of each state's stage; DONE has none. */
-static const enum mail_stage stages[IMAP_ST_LAST] = {
-	[IMAP_ST_CONNECTING] = MAIL_STAGE_CONNECT,
-	[IMAP_ST_GREETING] = MAIL_STAGE_GREETING,
-	[IMAP_ST_CAPABILITY] = MAIL_STAGE_COMMAND,
-	[IMAP_ST_STARTTLS] = MAIL_STAGE_COMMAND,
-	[IMAP_ST_TLS_HANDSHAKE] = MAIL_STAGE_TLS,
-	[IMAP_ST_LOGOUT] = MAIL_STAGE_QUIT,
-};
-
-static enum mail_stage stage(const void *v)
-{
-	const struct imap_session *s = v;
-
-	if ((unsigned)s->state >= IMAP_ST_LAST)
-		return MAIL_STAGE_NONE;
-	return stages[s->state];
-}
-
 /* ---- Reading, driven by mail_core_on_data() -------------------------- */
 
 /* Bytes nobody asked for. RFC 2595 §3.1: after the OK to STARTTLS the
  * next bytes are TLS, so plaintext there is an injection. */
-static void discard(void *v, const uint8_t *buf, size_t len)
+static void discard(struct mail_core *c, const uint8_t *buf, size_t len)
 {
-	struct imap_session *s = v;
+	struct imap_session *s = imap_of(c);
 
-	mail_discard(&s->transcript, s->in_tls,
-		     s->state == IMAP_ST_TLS_HANDSHAKE &&
-			 s->mode == IMAP_MODE_STARTTLS,
-		     buf, len, &s->facts.injection, &s->facts.injected_bytes,
+	mail_discard(&c->transcript, c->in_tls,
+		     s->state == IMAP_ST_TLS_HANDSHAKE && !c->implicit, buf,
+		     len, &s->facts.injection, &s->facts.injected_bytes,
 		     &s->facts.unsolicited_bytes);
 }
 
-/* One response line into s->work->resp: see struct mail_driver. */
-static int read_line(void *v, const uint8_t **buf, size_t *len)
+/* One response line into the work's resp: see struct mail_driver. */
+static int read_line(struct mail_core *c, const uint8_t **buf, size_t *len)
 {
-	struct imap_session *s = v;
-	struct mail_line_reader *rd;
-	int in;
+	struct imap_session *s = imap_of(c);
+	int in =
+	    mail_core_read(c, buf, len, &s->facts.line_rc, &s->facts.bare_lf);
 
-	if (!s->work && work_get(s) != 0) {
-		finish(s, MAIL_RC_INTERNAL_ERROR);
-		set_state(s, IMAP_ST_DONE);
-		return -1;
-	}
-	rd = &s->work->reader;
-	in = mail_answer_feed(&s->core.answer, rd, &s->transcript, s->in_tls,
-			      buf, len, &s->facts.line_rc, &s->facts.bare_lf);
 	if (in == MAIL_IN_LINE)
-		imap_resp_parse(rd->line, rd->len, rd->nliterals > 0,
-				&s->work->resp);
+		imap_resp_parse(c->work->line, c->work->len,
+				c->work->nliterals > 0,
+				&((struct imap_work *)c->work)->resp);
 	return in;
 }
 
-/* Between lines the reader holds nothing worth its 12 KiB. */
-static void idle(void *v)
+static void fail(struct mail_core *c, enum mail_rc rc)
 {
-	struct imap_session *s = v;
+	struct imap_session *s = imap_of(c);
 
-	if (s->work && mail_line_idle(&s->work->reader))
-		work_drop(s);
+	finish(s, rc);
+	set_state(s, IMAP_ST_DONE);
 }
 
-/* How mail_core_on_data() reads for this session. */
+static unsigned state_of(const struct mail_core *c)
+{
+	return ((const struct imap_session *)c)->state;
+}
+
+/* Each state: its name, the stage whose timer runs, its case. */
+static const struct mail_state states[IMAP_ST_LAST] = {
+	[IMAP_ST_CONNECTING] = { "connecting", MAIL_STAGE_CONNECT,
+				 st_connecting },
+	[IMAP_ST_GREETING] = { "greeting", MAIL_STAGE_GREETING, st_greeting },
+	[IMAP_ST_CAPABILITY] = { "capability", MAIL_STAGE_COMMAND,
+				 st_capability },
+	[IMAP_ST_STARTTLS] = { "starttls", MAIL_STAGE_COMMAND, st_starttls },
+	[IMAP_ST_TLS_HANDSHAKE] = { "tls_handshake", MAIL_STAGE_TLS,
+				    st_tls_handshake },
+	[IMAP_ST_LOGOUT] = { "logout", MAIL_STAGE_QUIT, st_logout },
+	[IMAP_ST_DONE] = { "done", MAIL_STAGE_NONE, NULL },
+};
+
+/* How mailcore drives this session. */
 static const struct mail_driver driver = {
-	.step = step,
-	.stage = stage,
+	.name = "imap",
+	.states = states,
+	.nstates = IMAP_ST_LAST,
+	.work_size = sizeof(struct imap_work),
+	.literals = true,
+	.state = state_of,
 	.read_line = read_line,
 	.discard = discard,
-	.idle = idle,
+	.fail = fail,
 };
 
 /* ---- Public functions ------------------------------------------------ */
-
-static enum smtp_action emit(struct imap_session *s, enum smtp_action act)
-{
-	return mail_core_emit(&s->core, &s->transcript, s->in_tls, act);
-}
 
 int imap_session_init(struct imap_session *s, enum imap_mode mode,
 		      const struct smtp_limits *limits)
 {
 	memset(s, 0, sizeof *s);
+	mail_core_start(&s->core, &driver, mode == IMAP_MODE_IMPLICIT, limits,
+			IMAP_RESP_LINES_MAX, IMAP_RESP_BYTES_MAX);
 	s->facts.greeting_line = mail_greeting_none;
-	s->mode = mode == IMAP_MODE_IMPLICIT ? IMAP_MODE_IMPLICIT
-					     : IMAP_MODE_STARTTLS;
 	s->facts.outcome = MAIL_RC_PENDING;
 	s->facts.end_state = IMAP_ST_CONNECTING;
 	s->facts.line_rc = MAIL_LINE_OK;
 	s->state = IMAP_ST_CONNECTING;
-	mail_core_init(&s->core, limits, IMAP_RESP_LINES_MAX,
-		       IMAP_RESP_BYTES_MAX);
 	s->tag = "";
 	return 0;
 }
 
 void imap_session_free(struct imap_session *s)
 {
-	work_drop(s);
+	mail_core_free(&s->core);
 	free(s->facts.caps);
 	s->facts.caps = NULL;
 	s->facts.ncaps = 0;
 	mail_greeting_free(&s->facts.greeting_line, &s->facts.greeting_len);
-	smtp_transcript_free(&s->transcript);
-}
-
-enum smtp_action imap_on_connected(struct imap_session *s)
-{
-	return emit(s, step(s, MAIL_IN_CONNECTED));
-}
-
-enum smtp_action imap_on_connect_failed(struct imap_session *s)
-{
-	return emit(s, step(s, MAIL_IN_CONNECT_FAILED));
-}
-
-enum smtp_action imap_on_data(struct imap_session *s, const uint8_t *buf,
-			      size_t len)
-{
-	return emit(s, mail_core_on_data(&driver, s, buf, len));
-}
-
-enum smtp_action imap_on_eof(struct imap_session *s)
-{
-	return emit(s, step(s, MAIL_IN_EOF));
-}
-
-enum smtp_action imap_on_reset(struct imap_session *s)
-{
-	return emit(s, step(s, MAIL_IN_RESET));
-}
-
-enum smtp_action imap_on_timeout(struct imap_session *s, enum smtp_timer which)
-{
-	return emit(s, step(s, mail_input_of_timer(which)));
-}
-
-enum smtp_action imap_on_tls_done(struct imap_session *s, bool ok,
-				  const char *reason)
-{
-	if (!ok && s->state == IMAP_ST_TLS_HANDSHAKE)
-		mail_tls_reason_set(s->facts.tls_reason,
-				    sizeof s->facts.tls_reason,
-				    reason ? reason : "error");
-	return emit(s, step(s, ok ? MAIL_IN_TLS_OK : MAIL_IN_TLS_FAILED));
-}
-
-const uint8_t *imap_session_output(const struct imap_session *s, size_t *len)
-{
-	return mail_core_output(&s->core, len);
-}
-
-unsigned imap_session_stage_timeout_ms(const struct imap_session *s)
-{
-	return mail_core_stage_ms(&s->core, stage(s));
 }

@@ -36,9 +36,12 @@
  * plaintext injection (RFC 2595 §3.1): flagged, kept in the transcript as
  * discarded, never handed on.
  *
- * Timers as for SMTP: re-arm the stage timer to
- * imap_session_stage_timeout_ms() after every call (0: stop it); the
- * deadline is armed once at connect with limits.deadline_ms.
+ * The events are mailcore.h's, on the session's core: mail_core_on_input()
+ * (connected, connect failed, EOF, reset, timers), mail_core_on_data(),
+ * mail_core_on_tls_done(), mail_core_output(). Timers as for SMTP:
+ * re-arm the stage timer to mail_core_stage_timeout_ms() after every
+ * call (0: stop it); the deadline is armed once at connect with
+ * limits.deadline_ms.
  */
 #ifndef MXCRAWL_CRAWLER_MAILPROTO_IMAP_H
 #define MXCRAWL_CRAWLER_MAILPROTO_IMAP_H
@@ -68,7 +71,7 @@
 
 /* States of a session. */
 enum imap_state {
-	IMAP_ST_CONNECTING = 0, /* waiting for imap_on_connected() */
+	IMAP_ST_CONNECTING = 0, /* waiting for TCP (MAIL_IN_CONNECTED) */
 	IMAP_ST_GREETING,	/* waiting for the greeting */
 	IMAP_ST_CAPABILITY,	/* a1 CAPABILITY sent */
 	IMAP_ST_STARTTLS,	/* a2 STARTTLS sent */
@@ -176,53 +179,31 @@ struct imap_facts {
 	char (*caps)[IMAP_CAP_MAX + 1];
 };
 
-/* Reader and parser, allocated while a line is being read (about 12 KiB),
- * so that a session that waits holds none. */
+/* Reader and parser, the session's core.work while a line is being read
+ * (about 12 KiB), so that a session that waits holds none. */
 struct imap_work {
-	struct mail_line_reader reader;
+	struct mail_line_reader reader; /* first: core.work points here */
 	struct imap_resp resp;
 };
 
-/* One endpoint's session. */
+/* One endpoint's session. Its events are mailcore.h's mail_core_on_*()
+ * on &s->core. */
 struct imap_session {
+	struct mail_core core; /* first: mode, limits, reader, transcript */
 	enum imap_state state; /* written only by set_state() */
-	enum imap_mode mode;
-	bool in_tls;
-	const char *tag;    /* tag of the command in flight */
-	bool caps_starttls; /* STARTTLS in the list being read */
-	bool caps_logindis; /* LOGINDISABLED in it */
-	bool caps_seen;	    /* a list was read in this response */
-	struct imap_work *work;
-	struct mail_core core; /* limits, answer, command */
+	const char *tag;       /* tag of the command in flight */
+	bool caps_starttls;    /* STARTTLS in the list being read */
+	bool caps_logindis;    /* LOGINDISABLED in it */
+	bool caps_seen;	       /* a list was read in this response */
 	struct imap_facts facts;
-	struct smtp_transcript transcript;
 };
 
 /* Prepares s for one connection in the given mode; limits may be NULL
  * for smtp_limits_default(). Allocates nothing. Returns 0. */
 int imap_session_init(struct imap_session *s, enum imap_mode mode,
 		      const struct smtp_limits *limits);
-/* Frees what the session allocated (work, greeting, capabilities,
+/* Frees what the session allocated (reader, greeting, capabilities,
  * transcript); the other facts stay readable. Safe twice. */
 void imap_session_free(struct imap_session *s);
-
-/* Events, as smtp.h's smtp_on_*(). */
-enum smtp_action imap_on_connected(struct imap_session *s);
-enum smtp_action imap_on_connect_failed(struct imap_session *s);
-enum smtp_action imap_on_data(struct imap_session *s, const uint8_t *buf,
-			      size_t len);
-enum smtp_action imap_on_eof(struct imap_session *s);
-enum smtp_action imap_on_reset(struct imap_session *s);
-enum smtp_action imap_on_timeout(struct imap_session *s, enum smtp_timer which);
-/* The handshake after SMTP_ACT_START_TLS ended; reason (may be NULL) is
- * copied on failure. Plaintext read before must go to imap_on_data()
- * first: it is the injection. */
-enum smtp_action imap_on_tls_done(struct imap_session *s, bool ok,
-				  const char *reason);
-
-/* The bytes to send after SMTP_ACT_SEND; valid until the next call. */
-const uint8_t *imap_session_output(const struct imap_session *s, size_t *len);
-/* The current stage's inactivity timeout in ms; 0: no timer. */
-unsigned imap_session_stage_timeout_ms(const struct imap_session *s);
 
 #endif

@@ -163,6 +163,27 @@ void mail_core_init(struct mail_core *c, const struct smtp_limits *limits,
 	mail_answer_init(&c->answer, lines_max, bytes_max);
 }
 
+void mail_core_start(struct mail_core *c, const struct mail_driver *drv,
+		     bool implicit, const struct smtp_limits *limits,
+		     size_t lines_max, size_t bytes_max)
+{
+	mail_core_init(c, limits, lines_max, bytes_max);
+	c->drv = drv;
+	c->implicit = implicit;
+}
+
+static void work_drop(struct mail_core *c)
+{
+	free(c->work);
+	c->work = NULL;
+}
+
+void mail_core_free(struct mail_core *c)
+{
+	work_drop(c);
+	smtp_transcript_free(&c->transcript);
+}
+
 enum smtp_action mail_core_send(struct mail_core *c, const char *tag,
 				const char *verb)
 {
@@ -210,29 +231,125 @@ unsigned mail_core_stage_ms(const struct mail_core *c, enum mail_stage st)
 	}
 }
 
-enum smtp_action mail_core_on_data(const struct mail_driver *d, void *s,
-				   const uint8_t *buf, size_t len)
+enum mail_stage mail_core_stage(const struct mail_core *c)
 {
+	unsigned st = c->drv->state(c);
+
+	return st < c->drv->nstates ? c->drv->states[st].stage
+				    : MAIL_STAGE_NONE;
+}
+
+unsigned mail_core_stage_timeout_ms(const struct mail_core *c)
+{
+	return mail_core_stage_ms(c, mail_core_stage(c));
+}
+
+enum smtp_action mail_core_step(struct mail_core *c, enum mail_input in)
+{
+	const struct mail_driver *d = c->drv;
+
+	for (;;) {
+		unsigned before = d->state(c);
+		enum smtp_action act;
+
+		if (before >= d->nstates || !d->states[before].run)
+			return SMTP_ACT_CLOSE;
+		act = d->states[before].run(c, in);
+		if (d->state(c) == before)
+			return act;
+		in = MAIL_IN_ENTER;
+	}
+}
+
+void mail_core_enter(struct mail_core *c, unsigned from, unsigned to)
+{
+	const struct mail_state *st = c->drv->states;
+	enum mail_stage stage = st[to].stage;
+
+#ifndef NDEBUG
+	if (c->limits.trace)
+		fprintf(stderr, "%s: %p %s -> %s\n", c->drv->name, (void *)c,
+			st[from].name, st[to].name);
+#else
+	(void)from;
+#endif
+	/* The handshake and the end read no lines. */
+	if (stage == MAIL_STAGE_TLS || stage == MAIL_STAGE_NONE)
+		work_drop(c);
+}
+
+const char *mail_core_tls_reason(const struct mail_core *c, enum mail_input in)
+{
+	if (in == MAIL_IN_TLS_FAILED && c->tls_failed_reason)
+		return c->tls_failed_reason;
+	return mail_input_tls_reason(in);
+}
+
+int mail_core_read(struct mail_core *c, const uint8_t **buf, size_t *len,
+		   enum mail_line_rc *line_rc, enum smtp_fact *bare_lf)
+{
+	if (!c->work) {
+		c->work = malloc(c->drv->work_size);
+		if (!c->work) {
+			c->drv->fail(c, MAIL_RC_INTERNAL_ERROR);
+			return -1;
+		}
+		mail_line_init(c->work, c->drv->literals);
+	}
+	return mail_answer_feed(&c->answer, c->work, &c->transcript, c->in_tls,
+				buf, len, line_rc, bare_lf);
+}
+
+static enum smtp_action emit(struct mail_core *c, enum smtp_action act)
+{
+	return mail_core_emit(c, &c->transcript, c->in_tls, act);
+}
+
+enum smtp_action mail_core_on_input(struct mail_core *c, enum mail_input in)
+{
+	return emit(c, mail_core_step(c, in));
+}
+
+enum smtp_action mail_core_on_tls_done(struct mail_core *c, bool ok,
+				       const char *reason)
+{
+	enum smtp_action act;
+
+	if (!ok && mail_core_stage(c) == MAIL_STAGE_TLS)
+		c->tls_failed_reason = reason ? reason : "error";
+	act = mail_core_step(c, ok ? MAIL_IN_TLS_OK : MAIL_IN_TLS_FAILED);
+	c->tls_failed_reason = NULL;
+	return emit(c, act);
+}
+
+enum smtp_action mail_core_on_data(struct mail_core *c, const uint8_t *buf,
+				   size_t len)
+{
+	const struct mail_driver *d = c->drv;
 	enum smtp_action act = SMTP_ACT_WAIT;
 
-	if (d->stage(s) == MAIL_STAGE_NONE)
-		return SMTP_ACT_CLOSE;
-	if (d->stage(s) == MAIL_STAGE_CONNECT && len > 0)
-		act = d->step(s, MAIL_IN_CONNECTED);
+	if (mail_core_stage(c) == MAIL_STAGE_NONE)
+		return emit(c, SMTP_ACT_CLOSE);
+	if (mail_core_stage(c) == MAIL_STAGE_CONNECT && len > 0)
+		act = mail_core_step(c, MAIL_IN_CONNECTED);
 	while (len > 0) {
 		int in;
 
-		if (d->stage(s) == MAIL_STAGE_NONE)
+		if (mail_core_stage(c) == MAIL_STAGE_NONE)
 			break;
-		if (act != SMTP_ACT_WAIT || d->stage(s) == MAIL_STAGE_TLS) {
-			d->discard(s, buf, len);
+		if (act != SMTP_ACT_WAIT ||
+		    mail_core_stage(c) == MAIL_STAGE_TLS) {
+			d->discard(c, buf, len);
 			break;
 		}
-		in = d->read_line(s, &buf, &len);
+		in = d->read_line(c, &buf, &len);
 		if (in < 0)
 			break;
-		act = d->step(s, (enum mail_input)in);
+		act = mail_core_step(c, (enum mail_input)in);
 	}
-	d->idle(s);
-	return d->stage(s) == MAIL_STAGE_NONE ? SMTP_ACT_CLOSE : act;
+	/* Between lines the reader holds nothing worth its kilobytes. */
+	if (c->work && mail_line_idle(c->work))
+		work_drop(c);
+	return emit(c, mail_core_stage(c) == MAIL_STAGE_NONE ? SMTP_ACT_CLOSE
+							     : act);
 }

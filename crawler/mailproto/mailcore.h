@@ -2,23 +2,28 @@
  * The session mechanics the IMAP and POP3 clients (imap.c, pop3.c) share,
  * so that each of them holds only its grammar and its state transitions.
  * Both are built like smtp.c: every public event becomes one enum
- * mail_input for the protocol's step(). What they share:
+ * mail_input for step(), which runs the current state's case. What they
+ * share:
  *
- *   mail_core_on_data()   the reading loop: one line at a time through
- *                         the protocol's struct mail_driver, never
- *                         pipelined, bytes nobody asked for discarded
+ *   struct mail_core      the first member of both sessions: the
+ *                         protocol's driver, TLS mode, limits, answer,
+ *                         line reader, command buffer and transcript
+ *   mail_core_on_*()      the public events of both: step() over the
+ *                         protocol's table of states (struct
+ *                         mail_state), the reading loop (one line at a
+ *                         time, never pipelined, bytes nobody asked for
+ *                         discarded), the command into the transcript
  *   mail_answer_feed()    the line reader, the transcript of what was
  *                         received, the answer's line and byte caps
  *   mail_discard()        discarded bytes: injection or unsolicited
  *   mail_input_end_rc()   the outcome of what ends a session without a
  *                         protocol reason (EOF, reset, timers, ...)
- *   struct mail_core      limits, answer and command buffer; sending,
- *                         the transcript of what was sent, stage timers
  *
- * Nothing here does I/O or knows a protocol's states or grammar. The
- * helpers take the parts of a session they write (its transcript, its
- * facts' fields) as arguments: the two sessions' facts are different
- * public structs (imap.h, pop3.h) whose fields callers read by name.
+ * Nothing here does I/O or knows a protocol's grammar or transitions:
+ * each protocol's file holds its parser, its states' cases and their
+ * table, and sets its own facts. The helpers take the facts' fields they
+ * write as arguments: the two sessions' facts are different public
+ * structs (imap.h, pop3.h) whose fields callers read by name.
  */
 #ifndef MXCRAWL_CRAWLER_MAILPROTO_MAILCORE_H
 #define MXCRAWL_CRAWLER_MAILPROTO_MAILCORE_H
@@ -128,19 +133,79 @@ enum mail_stage {
 	MAIL_STAGE_LAST
 };
 
-/* What an IMAP or POP3 session keeps that no caller reads: its limits,
- * the answer being read and the command to send. */
+struct mail_core;
+
+/*
+ * One state of a protocol's machine, a row of its table indexed by the
+ * state: its name (traces, the protocol's _state_str()), the stage whose
+ * timer runs in it, and its case of step(), which takes every input in
+ * that state; NULL for the state in which the session is over.
+ */
+struct mail_state {
+	const char *name;
+	enum mail_stage stage;
+	enum smtp_action (*run)(struct mail_core *c, enum mail_input in);
+};
+
+/*
+ * One protocol's session as mailcore drives it: imap.c and pop3.c each
+ * have one. Every member is required; c is the session's core, the first
+ * member of the protocol's session struct.
+ */
+struct mail_driver {
+	const char *name;		 /* "imap": in traces */
+	const struct mail_state *states; /* nstates rows, by state */
+	unsigned nstates;
+	size_t work_size; /* a struct beginning with the line reader */
+	bool literals;	  /* the reader takes IMAP literals */
+	/* The current state (the protocol keeps it, typed). */
+	unsigned (*state)(const struct mail_core *c);
+	/* Reads one line with mail_core_read() and parses it: the input
+	 * for step(), or -1 when the bytes ran out inside a line. */
+	int (*read_line)(struct mail_core *c, const uint8_t **buf, size_t *len);
+	/* Bytes that answer nothing: mail_discard() with the protocol's
+	 * facts. */
+	void (*discard)(struct mail_core *c, const uint8_t *buf, size_t len);
+	/* Ends the session at once with rc (out of memory). */
+	void (*fail)(struct mail_core *c, enum mail_rc rc);
+};
+
+/*
+ * What an IMAP or POP3 session keeps that no caller reads but the
+ * transcript: the first member of struct imap_session and struct
+ * pop3_session, so that a pointer to one is a pointer to the other.
+ */
 struct mail_core {
+	const struct mail_driver *drv;
+	bool implicit; /* TLS from the first byte (993, 995) */
+	bool in_tls;   /* the handshake is done */
 	struct smtp_limits limits;
 	struct mail_answer answer;
+	/* The line reader and the protocol's parse of it (drv->work_size
+	 * bytes), allocated while a line is being read only, so that a
+	 * session that waits holds none. */
+	struct mail_line_reader *work;
+	/* The caller's reason for a failed handshake, during
+	 * mail_core_on_tls_done() only. */
+	const char *tls_failed_reason;
 	size_t out_len;
 	uint8_t out[MAIL_CMD_MAX];
+	/* Every byte sent, received and discarded (smtp.h). */
+	struct smtp_transcript transcript;
 };
 
 /* Prepares c with limits (NULL: smtp_limits_default()) and the answer's
  * caps. Allocates nothing. */
 void mail_core_init(struct mail_core *c, const struct smtp_limits *limits,
 		    size_t lines_max, size_t bytes_max);
+
+/* mail_core_init(), for a session of drv reaching TLS at once (implicit)
+ * or by STARTTLS/STLS. */
+void mail_core_start(struct mail_core *c, const struct mail_driver *drv,
+		     bool implicit, const struct smtp_limits *limits,
+		     size_t lines_max, size_t bytes_max);
+/* Frees the reader and the transcript; safe twice. */
+void mail_core_free(struct mail_core *c);
 
 /* Puts "<tag> <verb>\r\n" (tag NULL: "<verb>\r\n") in the output, and
  * a new answer starts. Both are our constants, within MAIL_CMD_MAX.
@@ -155,45 +220,66 @@ enum smtp_action mail_core_emit(const struct mail_core *c,
 				struct smtp_transcript *t, bool in_tls,
 				enum smtp_action act);
 
-/* The command to send; valid until the next event. */
+/* The command to send after SMTP_ACT_SEND; valid until the next event. */
 const uint8_t *mail_core_output(const struct mail_core *c, size_t *len);
 
 /* The stage's inactivity timeout in ms from the limits; 0: no timer. */
 unsigned mail_core_stage_ms(const struct mail_core *c, enum mail_stage st);
 
-/*
- * One protocol's session as mail_core_on_data() drives it: imap.c and
- * pop3.c each have one. Every member is required; s is that protocol's
- * session.
- */
-struct mail_driver {
-	/* Runs one input through the state machine, and MAIL_IN_ENTER
-	 * through every state it enters, until it would block. */
-	enum smtp_action (*step)(void *s, enum mail_input in);
-	/* The current state's stage: CONNECT only while connecting, TLS
-	 * only during the handshake, NONE only once the session is over. */
-	enum mail_stage (*stage)(const void *s);
-	/* Reads one line from *buf (*len bytes; both move past what was
-	 * used) with mail_answer_feed() and parses it: the input for
-	 * step(), or -1 when the bytes ran out inside a line. Allocates the
-	 * reader first; out of memory ends the session (internal_error)
-	 * and returns -1. */
-	int (*read_line)(void *s, const uint8_t **buf, size_t *len);
-	/* Bytes that answer nothing (see mail_discard()). */
-	void (*discard)(void *s, const uint8_t *buf, size_t len);
-	/* The bytes are used up: frees the reader if it is between lines. */
-	void (*idle)(void *s);
-};
+/* The stage of the session's current state (NONE once it is over). */
+enum mail_stage mail_core_stage(const struct mail_core *c);
 
 /*
- * Bytes from the network, one line at a time through the driver: bytes
- * before the connect event mean TCP is up; the session never pipelines,
- * so bytes after the answer to our last command, before the next went
- * out, and bytes during the handshake are discarded. Returns the action
- * (SMTP_ACT_CLOSE once over); the caller passes it to mail_core_emit().
+ * Runs one input through the state machine, and MAIL_IN_ENTER through
+ * every state it enters, until it would block: the step() of both
+ * protocols.
  */
-enum smtp_action mail_core_on_data(const struct mail_driver *d, void *s,
-				   const uint8_t *buf, size_t len);
+enum smtp_action mail_core_step(struct mail_core *c, enum mail_input in);
+
+/*
+ * The protocol's set_state() calls this before it writes the new state:
+ * traces "old -> new" in debug builds with limits.trace, and frees the
+ * reader when the new state reads no lines (the handshake, the end).
+ */
+void mail_core_enter(struct mail_core *c, unsigned from, unsigned to);
+
+/* facts.tls_reason for an input that ends the handshake: the caller's
+ * reason of mail_core_on_tls_done(), else mail_input_tls_reason(). */
+const char *mail_core_tls_reason(const struct mail_core *c, enum mail_input in);
+
+/*
+ * Reads one line from *buf (*len bytes; both move past what was used)
+ * with mail_answer_feed() into c->work, allocated first (out of memory
+ * ends the session with internal_error through drv->fail() and returns
+ * -1); line_rc and bare_lf are the facts it sets. Returns as
+ * mail_answer_feed().
+ */
+int mail_core_read(struct mail_core *c, const uint8_t **buf, size_t *len,
+		   enum mail_line_rc *line_rc, enum smtp_fact *bare_lf);
+
+/*
+ * The events of a session, as smtp.h's smtp_on_*(), each returning the
+ * one thing to do next. mail_core_on_input() takes MAIL_IN_CONNECTED,
+ * MAIL_IN_CONNECT_FAILED, MAIL_IN_EOF, MAIL_IN_RESET and the timers'
+ * inputs (mail_input_of_timer()). mail_core_on_data(): bytes from the
+ * network, one line at a time: bytes before the connect event mean TCP
+ * is up; the session never pipelines, so bytes after the answer to our
+ * last command, before the next went out, and bytes during the
+ * handshake are discarded. mail_core_on_tls_done(): the handshake after
+ * SMTP_ACT_START_TLS ended; reason (may be NULL) is kept on failure;
+ * plaintext read before must go to mail_core_on_data() first: it is the
+ * injection.
+ */
+enum smtp_action mail_core_on_input(struct mail_core *c, enum mail_input in);
+enum smtp_action mail_core_on_data(struct mail_core *c, const uint8_t *buf,
+				   size_t len);
+enum smtp_action mail_core_on_tls_done(struct mail_core *c, bool ok,
+				       const char *reason);
+
+/* The current stage's inactivity timeout in ms; 0: no timer. Re-arm the
+ * stage timer to it after every event; the deadline is armed once at
+ * connect with limits.deadline_ms. */
+unsigned mail_core_stage_timeout_ms(const struct mail_core *c);
 
 /*
  * Bytes nobody asked for: kept in the transcript as discarded, never

@@ -188,77 +188,95 @@ void mail_session_free(struct mail_session *m)
 	}
 }
 
-/* One dispatcher per event: the service picks the session. */
-#define DISPATCH(m, smtp_call, imap_call, pop3_call) \
-	switch (mail_service_proto((m)->service)) {  \
-	case MAIL_PROTO_IMAP:                        \
-		return imap_call;                    \
-	case MAIL_PROTO_POP3:                        \
-		return pop3_call;                    \
-	default:                                     \
-		return smtp_call;                    \
+/* The IMAP or POP3 session's core, or NULL for SMTP. */
+static struct mail_core *core_of(struct mail_session *m)
+{
+	switch (mail_service_proto(m->service)) {
+	case MAIL_PROTO_IMAP:
+		return &m->u.imap.core;
+	case MAIL_PROTO_POP3:
+		return &m->u.pop3.core;
+	default:
+		return NULL;
 	}
+}
+
+static const struct mail_core *core_of_const(const struct mail_session *m)
+{
+	return core_of((struct mail_session *)m);
+}
 
 enum smtp_action mail_on_connected(struct mail_session *m)
 {
-	DISPATCH(m, smtp_on_connected(&m->u.smtp),
-		 imap_on_connected(&m->u.imap), pop3_on_connected(&m->u.pop3));
+	struct mail_core *c = core_of(m);
+
+	return c ? mail_core_on_input(c, MAIL_IN_CONNECTED)
+		 : smtp_on_connected(&m->u.smtp);
 }
 
 enum smtp_action mail_on_connect_failed(struct mail_session *m)
 {
-	DISPATCH(m, smtp_on_connect_failed(&m->u.smtp),
-		 imap_on_connect_failed(&m->u.imap),
-		 pop3_on_connect_failed(&m->u.pop3));
+	struct mail_core *c = core_of(m);
+
+	return c ? mail_core_on_input(c, MAIL_IN_CONNECT_FAILED)
+		 : smtp_on_connect_failed(&m->u.smtp);
 }
 
 enum smtp_action mail_on_data(struct mail_session *m, const uint8_t *buf,
 			      size_t len)
 {
-	DISPATCH(m, smtp_on_data(&m->u.smtp, buf, len),
-		 imap_on_data(&m->u.imap, buf, len),
-		 pop3_on_data(&m->u.pop3, buf, len));
+	struct mail_core *c = core_of(m);
+
+	return c ? mail_core_on_data(c, buf, len)
+		 : smtp_on_data(&m->u.smtp, buf, len);
 }
 
 enum smtp_action mail_on_eof(struct mail_session *m)
 {
-	DISPATCH(m, smtp_on_eof(&m->u.smtp), imap_on_eof(&m->u.imap),
-		 pop3_on_eof(&m->u.pop3));
+	struct mail_core *c = core_of(m);
+
+	return c ? mail_core_on_input(c, MAIL_IN_EOF) : smtp_on_eof(&m->u.smtp);
 }
 
 enum smtp_action mail_on_reset(struct mail_session *m)
 {
-	DISPATCH(m, smtp_on_reset(&m->u.smtp), imap_on_reset(&m->u.imap),
-		 pop3_on_reset(&m->u.pop3));
+	struct mail_core *c = core_of(m);
+
+	return c ? mail_core_on_input(c, MAIL_IN_RESET)
+		 : smtp_on_reset(&m->u.smtp);
 }
 
 enum smtp_action mail_on_timeout(struct mail_session *m, enum smtp_timer which)
 {
-	DISPATCH(m, smtp_on_timeout(&m->u.smtp, which),
-		 imap_on_timeout(&m->u.imap, which),
-		 pop3_on_timeout(&m->u.pop3, which));
+	struct mail_core *c = core_of(m);
+
+	return c ? mail_core_on_input(c, mail_input_of_timer(which))
+		 : smtp_on_timeout(&m->u.smtp, which);
 }
 
 enum smtp_action mail_on_tls_done(struct mail_session *m, bool ok,
 				  const char *reason)
 {
-	DISPATCH(m, smtp_on_tls_done(&m->u.smtp, ok, reason),
-		 imap_on_tls_done(&m->u.imap, ok, reason),
-		 pop3_on_tls_done(&m->u.pop3, ok, reason));
+	struct mail_core *c = core_of(m);
+
+	return c ? mail_core_on_tls_done(c, ok, reason)
+		 : smtp_on_tls_done(&m->u.smtp, ok, reason);
 }
 
 const uint8_t *mail_session_output(const struct mail_session *m, size_t *len)
 {
-	DISPATCH(m, smtp_session_output(&m->u.smtp, len),
-		 imap_session_output(&m->u.imap, len),
-		 pop3_session_output(&m->u.pop3, len));
+	const struct mail_core *c = core_of_const(m);
+
+	return c ? mail_core_output(c, len)
+		 : smtp_session_output(&m->u.smtp, len);
 }
 
 unsigned mail_session_stage_timeout_ms(const struct mail_session *m)
 {
-	DISPATCH(m, smtp_session_stage_timeout_ms(&m->u.smtp),
-		 imap_session_stage_timeout_ms(&m->u.imap),
-		 pop3_session_stage_timeout_ms(&m->u.pop3));
+	const struct mail_core *c = core_of_const(m);
+
+	return c ? mail_core_stage_timeout_ms(c)
+		 : smtp_session_stage_timeout_ms(&m->u.smtp);
 }
 
 /* IMAP's status words as the protocol writes them. */
@@ -315,7 +333,7 @@ void mail_session_facts(const struct mail_session *m, struct mail_facts *out)
 		set_code(out->starttls_code, imap_code(f->starttls_status));
 		out->greeting_line = f->greeting_line;
 		out->greeting_len = f->greeting_len;
-		out->transcript = &s->transcript;
+		out->transcript = &s->core.transcript;
 		return;
 	}
 	case MAIL_PROTO_POP3: {
@@ -337,7 +355,7 @@ void mail_session_facts(const struct mail_session *m, struct mail_facts *out)
 		set_code(out->starttls_code, pop3_status_str(f->stls_status));
 		out->greeting_line = f->greeting_line;
 		out->greeting_len = f->greeting_len;
-		out->transcript = &s->transcript;
+		out->transcript = &s->core.transcript;
 		return;
 	}
 	default: {

@@ -1,12 +1,12 @@
 /*
  * POP3 client session: see pop3.h. Built like smtp.c and imap.c: every
- * public event becomes one input to step(), which runs the current
- * state's case; a state change runs the new state's case with MAIL_IN_ENTER,
+ * public event becomes one input to step() (mail_core_step()), which runs
+ * the current state's case from the table of states at the end of this
+ * file; a state change runs the new state's case with MAIL_IN_ENTER,
  * where each state sends its command. What POP3 shares with IMAP (the
- * inputs, the outcomes of what ends a session, the answer's caps, the
- * transcript of what was read or discarded) is mailcore.h's.
+ * events, the inputs, the outcomes of what ends a session, the answer's
+ * caps, the transcript of what was read or discarded) is mailcore.h's.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,21 +18,16 @@
 /* Every command fits the core's output buffer. */
 _Static_assert(POP3_OUT_MAX <= MAIL_CMD_MAX, "pop3 commands fit");
 
-static const char *const state_names[] = {
-	[POP3_ST_CONNECTING] = "connecting",
-	[POP3_ST_GREETING] = "greeting",
-	[POP3_ST_CAPA] = "capa",
-	[POP3_ST_STLS] = "stls",
-	[POP3_ST_TLS_HANDSHAKE] = "tls_handshake",
-	[POP3_ST_QUIT] = "quit",
-	[POP3_ST_DONE] = "done",
-};
+/* The session is its core (mailcore.h): the core is its first member. */
+_Static_assert(offsetof(struct pop3_session, core) == 0, "core first");
+
+static const struct mail_state states[POP3_ST_LAST];
 
 const char *pop3_state_str(enum pop3_state st)
 {
 	if ((unsigned)st >= POP3_ST_LAST)
 		return "unknown";
-	return state_names[st];
+	return states[st].name;
 }
 
 const char *pop3_status_str(enum pop3_status st)
@@ -95,34 +90,16 @@ bool pop3_line_parse(const uint8_t *line, size_t len, bool multi,
 
 /* ---- Small helpers --------------------------------------------------- */
 
-static int reader_get(struct pop3_session *s)
+static struct pop3_session *pop3_of(struct mail_core *c)
 {
-	if (s->reader)
-		return 0;
-	s->reader = malloc(sizeof *s->reader);
-	if (!s->reader)
-		return -ENOMEM;
-	mail_line_init(s->reader, false);
-	return 0;
-}
-
-static void reader_drop(struct pop3_session *s)
-{
-	free(s->reader);
-	s->reader = NULL;
+	return (struct pop3_session *)c;
 }
 
 /* The only writer of s->state. */
 static void set_state(struct pop3_session *s, enum pop3_state st)
 {
-#ifndef NDEBUG
-	if (s->core.limits.trace)
-		fprintf(stderr, "pop3: %p %s -> %s\n", (void *)s,
-			state_names[s->state], state_names[st]);
-#endif
+	mail_core_enter(&s->core, s->state, st);
 	s->state = st;
-	if (st == POP3_ST_TLS_HANDSHAKE || st == POP3_ST_DONE)
-		reader_drop(s);
 }
 
 /* Puts "<verb>\r\n" in the output buffer; a new answer starts. */
@@ -168,16 +145,16 @@ static void cap_add(struct pop3_session *s, const char *name)
 
 /* ---- The states ------------------------------------------------------ */
 
-static enum smtp_action st_connecting(struct pop3_session *s,
-				      enum mail_input in)
+static enum smtp_action st_connecting(struct mail_core *c, enum mail_input in)
 {
+	struct pop3_session *s = pop3_of(c);
+
 	switch (in) {
 	case MAIL_IN_ENTER:
 		return SMTP_ACT_WAIT;
 	case MAIL_IN_CONNECTED:
-		set_state(s, s->mode == POP3_MODE_IMPLICIT
-				 ? POP3_ST_TLS_HANDSHAKE
-				 : POP3_ST_GREETING);
+		set_state(s, c->implicit ? POP3_ST_TLS_HANDSHAKE
+					 : POP3_ST_GREETING);
 		return SMTP_ACT_WAIT;
 	default:
 		end_on(s, in);
@@ -185,14 +162,16 @@ static enum smtp_action st_connecting(struct pop3_session *s,
 	}
 }
 
-static enum smtp_action st_greeting(struct pop3_session *s, enum mail_input in)
+static enum smtp_action st_greeting(struct mail_core *c, enum mail_input in)
 {
+	struct pop3_session *s = pop3_of(c);
+
 	switch (in) {
 	case MAIL_IN_ENTER:
 		mail_answer_start(&s->core.answer);
 		return SMTP_ACT_WAIT;
 	case MAIL_IN_LINE:
-		mail_greeting_keep(s->reader, &s->facts.greeting_line,
+		mail_greeting_keep(c->work, &s->facts.greeting_line,
 				   &s->facts.greeting_len);
 		s->facts.greeting_status = s->line.status;
 		if (s->line.status == POP3_STATUS_ERR) {
@@ -205,7 +184,7 @@ static enum smtp_action st_greeting(struct pop3_session *s, enum mail_input in)
 		}
 		s->facts.greeting = MAIL_GREETING_OK;
 		/* Implicit TLS: the outcome is tls_ok already. */
-		set_state(s, s->in_tls ? POP3_ST_QUIT : POP3_ST_CAPA);
+		set_state(s, c->in_tls ? POP3_ST_QUIT : POP3_ST_CAPA);
 		return SMTP_ACT_WAIT;
 	case MAIL_IN_STAGE_TIMEOUT:
 		s->facts.greeting = MAIL_GREETING_TIMEOUT;
@@ -223,8 +202,10 @@ static enum smtp_action st_greeting(struct pop3_session *s, enum mail_input in)
 	}
 }
 
-static enum smtp_action st_capa(struct pop3_session *s, enum mail_input in)
+static enum smtp_action st_capa(struct mail_core *c, enum mail_input in)
 {
+	struct pop3_session *s = pop3_of(c);
+
 	switch (in) {
 	case MAIL_IN_ENTER:
 		s->facts.ncaps = 0;
@@ -263,8 +244,10 @@ static enum smtp_action st_capa(struct pop3_session *s, enum mail_input in)
 	}
 }
 
-static enum smtp_action st_stls(struct pop3_session *s, enum mail_input in)
+static enum smtp_action st_stls(struct mail_core *c, enum mail_input in)
 {
+	struct pop3_session *s = pop3_of(c);
+
 	switch (in) {
 	case MAIL_IN_ENTER:
 		return send_cmd(s, "STLS");
@@ -287,18 +270,19 @@ static enum smtp_action st_stls(struct pop3_session *s, enum mail_input in)
 	}
 }
 
-static enum smtp_action st_tls_handshake(struct pop3_session *s,
+static enum smtp_action st_tls_handshake(struct mail_core *c,
 					 enum mail_input in)
 {
+	struct pop3_session *s = pop3_of(c);
+
 	switch (in) {
 	case MAIL_IN_ENTER:
 		return SMTP_ACT_START_TLS;
 	case MAIL_IN_TLS_OK:
 		s->facts.tls_ok = true;
-		s->in_tls = true;
+		c->in_tls = true;
 		finish(s, MAIL_RC_TLS_OK);
-		set_state(s, s->mode == POP3_MODE_IMPLICIT ? POP3_ST_GREETING
-							   : POP3_ST_QUIT);
+		set_state(s, c->implicit ? POP3_ST_GREETING : POP3_ST_QUIT);
 		return SMTP_ACT_WAIT;
 	case MAIL_IN_TLS_FAILED:
 	case MAIL_IN_EOF:
@@ -306,7 +290,7 @@ static enum smtp_action st_tls_handshake(struct pop3_session *s,
 	case MAIL_IN_STAGE_TIMEOUT:
 		mail_tls_reason_set(s->facts.tls_reason,
 				    sizeof s->facts.tls_reason,
-				    mail_input_tls_reason(in));
+				    mail_core_tls_reason(c, in));
 		finish(s, MAIL_RC_TLS_FAILED);
 		set_state(s, POP3_ST_DONE);
 		return SMTP_ACT_WAIT;
@@ -316,8 +300,10 @@ static enum smtp_action st_tls_handshake(struct pop3_session *s,
 	}
 }
 
-static enum smtp_action st_quit(struct pop3_session *s, enum mail_input in)
+static enum smtp_action st_quit(struct mail_core *c, enum mail_input in)
 {
+	struct pop3_session *s = pop3_of(c);
+
 	switch (in) {
 	case MAIL_IN_ENTER:
 		return send_cmd(s, "QUIT");
@@ -332,203 +318,101 @@ static enum smtp_action st_quit(struct pop3_session *s, enum mail_input in)
 	}
 }
 
-static enum smtp_action step(void *v, enum mail_input in)
-{
-	struct pop3_session *s = v;
-
-	for (;;) {
-		enum pop3_state before = s->state;
-		enum smtp_action act;
-
-		switch (s->state) {
-		case POP3_ST_CONNECTING:
-			act = st_connecting(s, in);
-			break;
-		case POP3_ST_GREETING:
-			act = st_greeting(s, in);
-			break;
-		case POP3_ST_CAPA:
-			act = st_capa(s, in);
-			break;
-		case POP3_ST_STLS:
-			act = st_stls(s, in);
-			break;
-		case POP3_ST_TLS_HANDSHAKE:
-			act = st_tls_handshake(s, in);
-			break;
-		case POP3_ST_QUIT:
-			act = st_quit(s, in);
-			break;
-		case POP3_ST_DONE:
-		default:
-			return SMTP_ACT_CLOSE;
-		}
-		if (s->state == before)
-			return act;
-		in = MAIL_IN_ENTER;
-	}
-}
-
-/* The timer of each state's stage; DONE has none. */
-static const enum mail_stage stages[POP3_ST_LAST] = {
-	[POP3_ST_CONNECTING] = MAIL_STAGE_CONNECT,
-	[POP3_ST_GREETING] = MAIL_STAGE_GREETING,
-	[POP3_ST_CAPA] = MAIL_STAGE_COMMAND,
-	[POP3_ST_STLS] = MAIL_STAGE_COMMAND,
-	[POP3_ST_TLS_HANDSHAKE] = MAIL_STAGE_TLS,
-	[POP3_ST_QUIT] = MAIL_STAGE_QUIT,
-};
-
-static enum mail_stage stage(const void *v)
-{
-	const struct pop3_session *s = v;
-
-	if ((unsigned)s->state >= POP3_ST_LAST)
-		return MAIL_STAGE_NONE;
-	return stages[s->state];
-}
-
 /* ---- Reading, driven by mail_core_on_data() -------------------------- */
 
 /* Bytes nobody asked for. RFC 2595 §4: after the +OK to STLS the next
  * bytes are TLS, so plaintext there is an injection. */
-static void discard(void *v, const uint8_t *buf, size_t len)
+static void discard(struct mail_core *c, const uint8_t *buf, size_t len)
 {
-	struct pop3_session *s = v;
+	struct pop3_session *s = pop3_of(c);
 
-	mail_discard(&s->transcript, s->in_tls,
-		     s->state == POP3_ST_TLS_HANDSHAKE &&
-			 s->mode == POP3_MODE_STLS,
-		     buf, len, &s->facts.injection, &s->facts.injected_bytes,
+	mail_discard(&c->transcript, c->in_tls,
+		     s->state == POP3_ST_TLS_HANDSHAKE && !c->implicit, buf,
+		     len, &s->facts.injection, &s->facts.injected_bytes,
 		     &s->facts.unsolicited_bytes);
 }
 
 /* One line into s->line: see struct mail_driver. A status line is
  * MAIL_IN_LINE or MAIL_IN_GARBAGE; after CAPA's +OK every line is
  * MAIL_IN_LIST_LINE. */
-static int read_line(void *v, const uint8_t **buf, size_t *len)
+static int read_line(struct mail_core *c, const uint8_t **buf, size_t *len)
 {
-	struct pop3_session *s = v;
-	struct mail_line_reader *rd;
-	int in;
+	struct pop3_session *s = pop3_of(c);
+	int in =
+	    mail_core_read(c, buf, len, &s->facts.line_rc, &s->facts.bare_lf);
 
-	if (reader_get(s) != 0) {
-		finish(s, MAIL_RC_INTERNAL_ERROR);
-		set_state(s, POP3_ST_DONE);
-		return -1;
-	}
-	rd = s->reader;
-	in = mail_answer_feed(&s->core.answer, rd, &s->transcript, s->in_tls,
-			      buf, len, &s->facts.line_rc, &s->facts.bare_lf);
 	if (in != MAIL_IN_LINE)
 		return in;
 	if (s->in_list) {
-		pop3_line_parse(rd->line, rd->len, true, &s->line);
+		pop3_line_parse(c->work->line, c->work->len, true, &s->line);
 		return MAIL_IN_LIST_LINE;
 	}
-	return pop3_line_parse(rd->line, rd->len, false, &s->line)
+	return pop3_line_parse(c->work->line, c->work->len, false, &s->line)
 		   ? MAIL_IN_LINE
 		   : MAIL_IN_GARBAGE;
 }
 
-/* Between lines the reader holds nothing worth its 8 KiB. */
-static void idle(void *v)
+static void fail(struct mail_core *c, enum mail_rc rc)
 {
-	struct pop3_session *s = v;
+	struct pop3_session *s = pop3_of(c);
 
-	if (s->reader && mail_line_idle(s->reader))
-		reader_drop(s);
+	finish(s, rc);
+	set_state(s, POP3_ST_DONE);
 }
 
-/* How mail_core_on_data() reads for this session. */
+static unsigned state_of(const struct mail_core *c)
+{
+	return ((const struct pop3_session *)c)->state;
+}
+
+/* Each state: its name, the stage whose timer runs, its case. */
+static const struct mail_state states[POP3_ST_LAST] = {
+	[POP3_ST_CONNECTING] = { "connecting", MAIL_STAGE_CONNECT,
+				 st_connecting },
+	[POP3_ST_GREETING] = { "greeting", MAIL_STAGE_GREETING, st_greeting },
+	[POP3_ST_CAPA] = { "capa", MAIL_STAGE_COMMAND, st_capa },
+	[POP3_ST_STLS] = { "stls", MAIL_STAGE_COMMAND, st_stls },
+	[POP3_ST_TLS_HANDSHAKE] = { "tls_handshake", MAIL_STAGE_TLS,
+				    st_tls_handshake },
+	[POP3_ST_QUIT] = { "quit", MAIL_STAGE_QUIT, st_quit },
+	[POP3_ST_DONE] = { "done", MAIL_STAGE_NONE, NULL },
+};
+
+/* How mailcore drives this session: the line reader alone (8 KiB) is the
+ * work, the parsed line stays in s->line. */
 static const struct mail_driver driver = {
-	.step = step,
-	.stage = stage,
+	.name = "pop3",
+	.states = states,
+	.nstates = POP3_ST_LAST,
+	.work_size = sizeof(struct mail_line_reader),
+	.literals = false,
+	.state = state_of,
 	.read_line = read_line,
 	.discard = discard,
-	.idle = idle,
+	.fail = fail,
 };
 
 /* ---- Public functions ------------------------------------------------ */
-
-static enum smtp_action emit(struct pop3_session *s, enum smtp_action act)
-{
-	return mail_core_emit(&s->core, &s->transcript, s->in_tls, act);
-}
 
 int pop3_session_init(struct pop3_session *s, enum pop3_mode mode,
 		      const struct smtp_limits *limits)
 {
 	memset(s, 0, sizeof *s);
+	mail_core_start(&s->core, &driver, mode == POP3_MODE_IMPLICIT, limits,
+			POP3_RESP_LINES_MAX, POP3_RESP_BYTES_MAX);
 	s->facts.greeting_line = mail_greeting_none;
-	s->mode =
-	    mode == POP3_MODE_IMPLICIT ? POP3_MODE_IMPLICIT : POP3_MODE_STLS;
 	s->facts.outcome = MAIL_RC_PENDING;
 	s->facts.end_state = POP3_ST_CONNECTING;
 	s->facts.line_rc = MAIL_LINE_OK;
 	s->state = POP3_ST_CONNECTING;
-	mail_core_init(&s->core, limits, POP3_RESP_LINES_MAX,
-		       POP3_RESP_BYTES_MAX);
 	return 0;
 }
 
 void pop3_session_free(struct pop3_session *s)
 {
-	reader_drop(s);
+	mail_core_free(&s->core);
 	free(s->facts.caps);
 	s->facts.caps = NULL;
 	s->facts.ncaps = 0;
 	mail_greeting_free(&s->facts.greeting_line, &s->facts.greeting_len);
-	smtp_transcript_free(&s->transcript);
-}
-
-enum smtp_action pop3_on_connected(struct pop3_session *s)
-{
-	return emit(s, step(s, MAIL_IN_CONNECTED));
-}
-
-enum smtp_action pop3_on_connect_failed(struct pop3_session *s)
-{
-	return emit(s, step(s, MAIL_IN_CONNECT_FAILED));
-}
-
-enum smtp_action pop3_on_data(struct pop3_session *s, const uint8_t *buf,
-			      size_t len)
-{
-	return emit(s, mail_core_on_data(&driver, s, buf, len));
-}
-
-enum smtp_action pop3_on_eof(struct pop3_session *s)
-{
-	return emit(s, step(s, MAIL_IN_EOF));
-}
-
-enum smtp_action pop3_on_reset(struct pop3_session *s)
-{
-	return emit(s, step(s, MAIL_IN_RESET));
-}
-
-enum smtp_action pop3_on_timeout(struct pop3_session *s, enum smtp_timer which)
-{
-	return emit(s, step(s, mail_input_of_timer(which)));
-}
-
-enum smtp_action pop3_on_tls_done(struct pop3_session *s, bool ok,
-				  const char *reason)
-{
-	if (!ok && s->state == POP3_ST_TLS_HANDSHAKE)
-		mail_tls_reason_set(s->facts.tls_reason,
-				    sizeof s->facts.tls_reason,
-				    reason ? reason : "error");
-	return emit(s, step(s, ok ? MAIL_IN_TLS_OK : MAIL_IN_TLS_FAILED));
-}
-
-const uint8_t *pop3_session_output(const struct pop3_session *s, size_t *len)
-{
-	return mail_core_output(&s->core, len);
-}
-
-unsigned pop3_session_stage_timeout_ms(const struct pop3_session *s)
-{
-	return mail_core_stage_ms(&s->core, stage(s));
 }

@@ -25,9 +25,12 @@
  * could not read. Bytes after the +OK to STLS are a plaintext injection:
  * flagged, kept in the transcript as discarded, never handed on.
  *
- * Timers as for SMTP: re-arm the stage timer to
- * pop3_session_stage_timeout_ms() after every call (0: stop it); the
- * deadline is armed once at connect with limits.deadline_ms.
+ * The events are mailcore.h's, on the session's core: mail_core_on_input()
+ * (connected, connect failed, EOF, reset, timers), mail_core_on_data(),
+ * mail_core_on_tls_done(), mail_core_output(). Timers as for SMTP:
+ * re-arm the stage timer to mail_core_stage_timeout_ms() after every
+ * call (0: stop it); the deadline is armed once at connect with
+ * limits.deadline_ms.
  */
 #ifndef MXCRAWL_CRAWLER_MAILPROTO_POP3_H
 #define MXCRAWL_CRAWLER_MAILPROTO_POP3_H
@@ -53,7 +56,7 @@
 
 /* States of a session. */
 enum pop3_state {
-	POP3_ST_CONNECTING = 0, /* waiting for pop3_on_connected() */
+	POP3_ST_CONNECTING = 0, /* waiting for TCP (MAIL_IN_CONNECTED) */
 	POP3_ST_GREETING,	/* waiting for the greeting */
 	POP3_ST_CAPA,		/* CAPA sent: status line, then the list */
 	POP3_ST_STLS,		/* STLS sent */
@@ -137,19 +140,16 @@ struct pop3_facts {
 	char (*caps)[POP3_CAP_MAX + 1];
 };
 
-/* One endpoint's session. The line reader (8 KiB) is allocated while a
+/* One endpoint's session. Its events are mailcore.h's mail_core_on_*()
+ * on &s->core; the line reader (8 KiB, core.work) is allocated while a
  * line is being read only. */
 struct pop3_session {
+	struct mail_core core; /* first: mode, limits, reader, transcript */
 	enum pop3_state state; /* written only by set_state() */
-	enum pop3_mode mode;
-	bool in_tls;
-	bool in_list;	/* CAPA's +OK read: list lines follow */
-	bool list_stls; /* STLS in the list being read */
-	struct pop3_line line;
-	struct mail_line_reader *reader;
-	struct mail_core core; /* limits, answer, command */
+	bool in_list;	       /* CAPA's +OK read: list lines follow */
+	bool list_stls;	       /* STLS in the list being read */
+	struct pop3_line line; /* the line just read */
 	struct pop3_facts facts;
-	struct smtp_transcript transcript;
 };
 
 /* Prepares s for one connection in the given mode; limits may be NULL
@@ -159,24 +159,5 @@ int pop3_session_init(struct pop3_session *s, enum pop3_mode mode,
 /* Frees what the session allocated; the other facts stay readable.
  * Safe twice. */
 void pop3_session_free(struct pop3_session *s);
-
-/* Events, as smtp.h's smtp_on_*(). */
-enum smtp_action pop3_on_connected(struct pop3_session *s);
-enum smtp_action pop3_on_connect_failed(struct pop3_session *s);
-enum smtp_action pop3_on_data(struct pop3_session *s, const uint8_t *buf,
-			      size_t len);
-enum smtp_action pop3_on_eof(struct pop3_session *s);
-enum smtp_action pop3_on_reset(struct pop3_session *s);
-enum smtp_action pop3_on_timeout(struct pop3_session *s, enum smtp_timer which);
-/* The handshake after SMTP_ACT_START_TLS ended; reason (may be NULL) is
- * copied on failure. Plaintext read before must go to pop3_on_data()
- * first: it is the injection. */
-enum smtp_action pop3_on_tls_done(struct pop3_session *s, bool ok,
-				  const char *reason);
-
-/* The bytes to send after SMTP_ACT_SEND; valid until the next call. */
-const uint8_t *pop3_session_output(const struct pop3_session *s, size_t *len);
-/* The current stage's inactivity timeout in ms; 0: no timer. */
-unsigned pop3_session_stage_timeout_ms(const struct pop3_session *s);
 
 #endif

@@ -108,32 +108,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			size_t n = i < size ? data[i++] : 0;
 			if (n > size - i)
 				n = size - i;
-			a = pop3_on_data(s, data + i, n);
+			a = mail_core_on_data(&s->core, data + i, n);
 			i += n;
 			may_send = true;
 			break;
 		}
 		case 1:
-			a = pop3_on_eof(s);
+			a = mail_core_on_input(&s->core, MAIL_IN_EOF);
 			break;
 		case 2:
-			a = pop3_on_reset(s);
+			a = mail_core_on_input(&s->core, MAIL_IN_RESET);
 			break;
 		case 3:
-			a = pop3_on_timeout(s, SMTP_TIMER_STAGE);
+			a = mail_core_on_input(&s->core, MAIL_IN_STAGE_TIMEOUT);
 			break;
 		case 4:
-			a = pop3_on_timeout(s, SMTP_TIMER_DEADLINE);
+			a = mail_core_on_input(&s->core, MAIL_IN_DEADLINE);
 			break;
 		case 5:
-			a = pop3_on_tls_done(s, true, NULL);
+			a = mail_core_on_tls_done(&s->core, true, NULL);
 			may_send = tls_started && !tls_up && !implicit;
 			break;
 		case 6:
-			a = pop3_on_tls_done(s, false, "fuzz");
+			a = mail_core_on_tls_done(&s->core, false, "fuzz");
 			break;
 		default:
-			a = pop3_on_connected(s);
+			a = mail_core_on_input(&s->core, MAIL_IN_CONNECTED);
 			break;
 		}
 		if ((unsigned)a >= SMTP_ACT_LAST)
@@ -145,12 +145,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if (a == SMTP_ACT_SEND) {
 			size_t len;
-			const uint8_t *out = pop3_session_output(s, &len);
+			const uint8_t *out = mail_core_output(&s->core, &len);
 			enum cmd c = classify(out, len);
 			if (!may_send || !allowed(last, c, implicit) ||
 			    ++ncmds > 3)
 				abort();
-			if (s->in_tls && c != C_QUIT)
+			if (s->core.in_tls && c != C_QUIT)
 				abort();
 			if (op == 5)
 				tls_up = true;
@@ -171,14 +171,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (final == MAIL_RC_PENDING ||
 			    (unsigned) final >= MAIL_RC_LAST ||
 			    s->state != POP3_ST_DONE ||
-			    pop3_session_stage_timeout_ms(s) != 0 || s->reader)
+			    mail_core_stage_timeout_ms(&s->core) != 0 ||
+			    s->core.work)
 				abort();
 			if (final == MAIL_RC_TLS_OK && !s->facts.tls_ok)
 				abort();
 		}
 		if (op == 5 && implicit && s->facts.tls_ok)
 			tls_up = true;
-		if (s->facts.tls_ok != tls_up || s->in_tls != tls_up)
+		if (s->facts.tls_ok != tls_up || s->core.in_tls != tls_up)
 			abort();
 		/* Facts never go beyond what the session saw. */
 		if (s->facts.injection != SMTP_FACT_UNSEEN &&
@@ -193,7 +194,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    (s->state != POP3_ST_QUIT && s->state != POP3_ST_DONE &&
 		     !(implicit && tls_up)))
 			abort();
-		check_transcript(&s->transcript);
+		check_transcript(&s->core.transcript);
 	}
 	if (strcmp(mail_rc_str(s->facts.outcome), "unknown") == 0)
 		abort();

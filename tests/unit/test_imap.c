@@ -401,7 +401,7 @@ static void enqueue(struct isim *m, const char *bytes)
 static void client_sent(struct isim *m, const struct iscript *sc)
 {
 	size_t len;
-	const uint8_t *out = imap_session_output(m->s, &len);
+	const uint8_t *out = mail_core_output(&m->s->core, &len);
 	char cmd[64];
 
 	CHECK(len > 2 && len < sizeof cmd);
@@ -413,11 +413,11 @@ static void client_sent(struct isim *m, const struct iscript *sc)
 	CHECK(strstr(cmd, "AUTHENTICATE") == NULL);
 	/* A command only when all the peer said was read. */
 	CHECK_INT(m->qoff, m->qlen, sc->name);
-	if (m->s->in_tls)
+	if (m->s->core.in_tls)
 		CHECK(strstr(cmd, "LOGOUT") != NULL);
 	if (m->cmds[0])
 		strcat(m->cmds, ",");
-	if (m->s->in_tls)
+	if (m->s->core.in_tls)
 		strcat(m->cmds, "+");
 	strncat(m->cmds, cmd, sizeof m->cmds - strlen(m->cmds) - 1);
 	m->sends++;
@@ -442,7 +442,7 @@ static void isim_run(const struct iscript *sc, size_t chunk,
 	CHECK_INT(imap_session_init(s, sc->mode, NULL), 0, sc->name);
 	if (sc->mode == IMAP_MODE_STARTTLS)
 		enqueue(&m, sc->greeting);
-	a = imap_on_connected(s);
+	a = mail_core_on_input(&s->core, MAIL_IN_CONNECTED);
 	while (!m.closed && guard++ < 100000) {
 		switch (a) {
 		case SMTP_ACT_SEND:
@@ -452,14 +452,16 @@ static void isim_run(const struct iscript *sc, size_t chunk,
 		case SMTP_ACT_START_TLS:
 			/* What was read before the handshake goes first. */
 			if (m.qoff < m.qlen) {
-				CHECK_INT(
-				    imap_on_data(s, (uint8_t *)m.queue + m.qoff,
-						 m.qlen - m.qoff),
-				    SMTP_ACT_WAIT, sc->name);
+				CHECK_INT(mail_core_on_data(&s->core,
+							    (uint8_t *)m.queue +
+								m.qoff,
+							    m.qlen - m.qoff),
+					  SMTP_ACT_WAIT, sc->name);
 				m.qoff = m.qlen;
 			}
-			a = imap_on_tls_done(s, !sc->tls_fails,
-					     sc->tls_fails ? "alert" : NULL);
+			a = mail_core_on_tls_done(&s->core, !sc->tls_fails,
+						  sc->tls_fails ? "alert"
+								: NULL);
 			if (!sc->tls_fails && sc->mode == IMAP_MODE_IMPLICIT)
 				enqueue(&m, sc->greeting);
 			continue;
@@ -473,32 +475,34 @@ static void isim_run(const struct iscript *sc, size_t chunk,
 			size_t n = m.qlen - m.qoff;
 			if (chunk && n > chunk)
 				n = chunk;
-			a = imap_on_data(s, (uint8_t *)m.queue + m.qoff, n);
+			a = mail_core_on_data(&s->core,
+					      (uint8_t *)m.queue + m.qoff, n);
 			m.qoff += n;
 			continue;
 		}
 		switch (sc->end) {
 		case E_TIMEOUT:
-			a = imap_on_timeout(s, SMTP_TIMER_STAGE);
+			a = mail_core_on_input(&s->core, MAIL_IN_STAGE_TIMEOUT);
 			break;
 		case E_EOF:
-			a = imap_on_eof(s);
+			a = mail_core_on_input(&s->core, MAIL_IN_EOF);
 			break;
 		case E_RESET:
-			a = imap_on_reset(s);
+			a = mail_core_on_input(&s->core, MAIL_IN_RESET);
 			break;
 		case E_DEADLINE:
-			a = imap_on_timeout(s, SMTP_TIMER_DEADLINE);
+			a = mail_core_on_input(&s->core, MAIL_IN_DEADLINE);
 			break;
 		}
 	}
 	CHECK(m.closed);
 	CHECK_INT(s->state, IMAP_ST_DONE, sc->name);
-	CHECK_INT(imap_session_stage_timeout_ms(s), 0, sc->name);
+	CHECK_INT(mail_core_stage_timeout_ms(&s->core), 0, sc->name);
 	/* After close, every event says close again. */
-	CHECK_INT(imap_on_data(s, (const uint8_t *)"* OK\r\n", 6),
+	CHECK_INT(mail_core_on_data(&s->core, (const uint8_t *)"* OK\r\n", 6),
 		  SMTP_ACT_CLOSE, sc->name);
-	CHECK_INT(imap_on_eof(s), SMTP_ACT_CLOSE, sc->name);
+	CHECK_INT(mail_core_on_input(&s->core, MAIL_IN_EOF), SMTP_ACT_CLOSE,
+		  sc->name);
 	CHECK_STR(m.cmds, sc->cmds, sc->name);
 	CHECK_STR(mail_rc_str(s->facts.outcome), sc->outcome, sc->name);
 	CHECK_STR(mail_greeting_str(s->facts.greeting), sc->greeting_fact,
@@ -512,8 +516,8 @@ static void isim_run(const struct iscript *sc, size_t chunk,
 		  sc->name);
 	/* The transcript holds every byte in order: sent and received
 	 * segments alternate with the commands. */
-	CHECK(!s->transcript.truncated);
-	CHECK(s->work == NULL);
+	CHECK(!s->core.transcript.truncated);
+	CHECK(s->core.work == NULL);
 }
 
 UNIT_TEST(imap_session_scripts)
@@ -531,13 +535,13 @@ UNIT_TEST(imap_session_scripts)
 
 static enum smtp_action ifeed(struct imap_session *s, const char *str)
 {
-	return imap_on_data(s, (const uint8_t *)str, strlen(str));
+	return mail_core_on_data(&s->core, (const uint8_t *)str, strlen(str));
 }
 
 static bool iout_is(const struct imap_session *s, const char *want)
 {
 	size_t len;
-	const uint8_t *out = imap_session_output(s, &len);
+	const uint8_t *out = mail_core_output(&s->core, &len);
 	return len == strlen(want) && memcmp(out, want, len) == 0;
 }
 
@@ -546,7 +550,8 @@ UNIT_TEST(imap_session_injection_transcript)
 	static struct imap_session s;
 
 	imap_session_init(&s, IMAP_MODE_STARTTLS, NULL);
-	CHECK_INT(imap_on_connected(&s), SMTP_ACT_WAIT, "connected");
+	CHECK_INT(mail_core_on_input(&s.core, MAIL_IN_CONNECTED), SMTP_ACT_WAIT,
+		  "connected");
 	CHECK_INT(ifeed(&s, "* OK [CAPABILITY IMAP4rev1 STARTTLS] x\r\n"),
 		  SMTP_ACT_SEND, "greeting");
 	CHECK(iout_is(&s, "a2 STARTTLS\r\n"));
@@ -556,11 +561,12 @@ UNIT_TEST(imap_session_injection_transcript)
 	CHECK_INT(ifeed(&s, "a3 OK LOGOUT done\r\n"), SMTP_ACT_WAIT, "inj");
 	CHECK_INT(s.facts.injection, SMTP_FACT_YES, "injection");
 	CHECK_INT(s.facts.injected_bytes, 19, "bytes");
-	CHECK_INT(imap_on_tls_done(&s, true, NULL), SMTP_ACT_SEND, "tls");
+	CHECK_INT(mail_core_on_tls_done(&s.core, true, NULL), SMTP_ACT_SEND,
+		  "tls");
 	CHECK(iout_is(&s, "a3 LOGOUT\r\n"));
 	CHECK_INT(ifeed(&s, "* BYE\r\na3 OK bye\r\n"), SMTP_ACT_CLOSE, "bye");
 	CHECK_INT(s.facts.logout_status, IMAP_STATUS_OK, "logout");
-	const struct smtp_transcript *t = &s.transcript;
+	const struct smtp_transcript *t = &s.core.transcript;
 	CHECK_INT(t->nseg, 6, "segments");
 	if (t->nseg == 6) {
 		CHECK_INT(t->seg[0].dir, SMTP_DIR_RECEIVED, "greeting");
@@ -589,7 +595,7 @@ UNIT_TEST(imap_session_same_read_injection)
 	/* The injection in the same read as the OK (the CVE-2011-0411
 	 * shape): discarded, never parsed, flagged. */
 	imap_session_init(&s, IMAP_MODE_STARTTLS, NULL);
-	imap_on_connected(&s);
+	mail_core_on_input(&s.core, MAIL_IN_CONNECTED);
 	CHECK_INT(ifeed(&s, "* OK [CAPABILITY IMAP4rev1 STARTTLS] x\r\n"),
 		  SMTP_ACT_SEND, "greeting");
 	CHECK_INT(ifeed(&s, "a2 OK go\r\na3 OK\r\n"), SMTP_ACT_START_TLS, "ok");
@@ -601,7 +607,7 @@ UNIT_TEST(imap_session_same_read_injection)
 	/* Bytes after the greeting, before our command went out, answer
 	 * nothing: unsolicited, not an injection. */
 	imap_session_init(&s, IMAP_MODE_STARTTLS, NULL);
-	imap_on_connected(&s);
+	mail_core_on_input(&s.core, MAIL_IN_CONNECTED);
 	CHECK_INT(ifeed(&s, "* OK hi\r\na1 OK early\r\n"), SMTP_ACT_SEND, "g");
 	CHECK(iout_is(&s, "a1 CAPABILITY\r\n"));
 	CHECK_INT(s.facts.unsolicited_bytes, 13, "unsolicited");
@@ -616,7 +622,7 @@ UNIT_TEST(imap_session_reply_too_large)
 
 	/* Endless untagged lines end at IMAP_RESP_LINES_MAX. */
 	imap_session_init(&s, IMAP_MODE_STARTTLS, NULL);
-	imap_on_connected(&s);
+	mail_core_on_input(&s.core, MAIL_IN_CONNECTED);
 	ifeed(&s, "* OK hi\r\n");
 	for (int i = 0; i < IMAP_RESP_LINES_MAX + 1 && a == SMTP_ACT_WAIT; i++)
 		a = ifeed(&s, "* 1 EXISTS\r\n");
@@ -630,7 +636,7 @@ UNIT_TEST(imap_session_reply_too_large)
 	memset(big, 'A', sizeof big - 1);
 	big[sizeof big - 1] = '\0';
 	imap_session_init(&s, IMAP_MODE_STARTTLS, NULL);
-	imap_on_connected(&s);
+	mail_core_on_input(&s.core, MAIL_IN_CONNECTED);
 	CHECK_INT(ifeed(&s, big), SMTP_ACT_CLOSE, "long");
 	CHECK_STR(mail_rc_str(s.facts.outcome), "line_too_long", "outcome");
 	CHECK_STR(mail_greeting_str(s.facts.greeting), "garbage", "greeting");
@@ -645,7 +651,7 @@ UNIT_TEST(imap_session_caps_bound)
 
 	/* Capabilities over several lines are kept up to IMAP_CAPS_MAX. */
 	imap_session_init(&s, IMAP_MODE_STARTTLS, NULL);
-	imap_on_connected(&s);
+	mail_core_on_input(&s.core, MAIL_IN_CONNECTED);
 	ifeed(&s, "* OK hi\r\n");
 	for (int i = 0; i < IMAP_CAPS_MAX + 5; i++) {
 		snprintf(line, sizeof line, "* CAPABILITY X-%d\r\n", i);
@@ -670,17 +676,18 @@ UNIT_TEST(imap_session_events)
 	lim.tls_ms = 333;
 	lim.quit_ms = 444;
 	imap_session_init(&s, IMAP_MODE_STARTTLS, &lim);
-	CHECK_INT(imap_session_stage_timeout_ms(&s), lim.connect_ms, "conn");
-	imap_on_connected(&s);
-	CHECK_INT(imap_session_stage_timeout_ms(&s), 111, "greeting");
+	CHECK_INT(mail_core_stage_timeout_ms(&s.core), lim.connect_ms, "conn");
+	mail_core_on_input(&s.core, MAIL_IN_CONNECTED);
+	CHECK_INT(mail_core_stage_timeout_ms(&s.core), 111, "greeting");
 	ifeed(&s, "* OK hi\r\n");
-	CHECK_INT(imap_session_stage_timeout_ms(&s), 222, "capability");
+	CHECK_INT(mail_core_stage_timeout_ms(&s.core), 222, "capability");
 	ifeed(&s, CAPS_TLS);
-	CHECK_INT(imap_session_stage_timeout_ms(&s), 222, "starttls");
+	CHECK_INT(mail_core_stage_timeout_ms(&s.core), 222, "starttls");
 	ifeed(&s, GO);
-	CHECK_INT(imap_session_stage_timeout_ms(&s), 333, "tls");
+	CHECK_INT(mail_core_stage_timeout_ms(&s.core), 333, "tls");
 	/* The handshake timing out is a TLS failure. */
-	CHECK_INT(imap_on_timeout(&s, SMTP_TIMER_STAGE), SMTP_ACT_CLOSE, "to");
+	CHECK_INT(mail_core_on_input(&s.core, MAIL_IN_STAGE_TIMEOUT),
+		  SMTP_ACT_CLOSE, "to");
 	CHECK_STR(mail_rc_str(s.facts.outcome), "tls_failed", "outcome");
 	CHECK_STR(s.facts.tls_reason, "timeout", "reason");
 	imap_session_free(&s);
@@ -688,21 +695,24 @@ UNIT_TEST(imap_session_events)
 	/* Connect failure; a TLS result out of the handshake is the
 	 * caller's bug. */
 	imap_session_init(&s, IMAP_MODE_STARTTLS, NULL);
-	CHECK_INT(imap_on_connect_failed(&s), SMTP_ACT_CLOSE, "failed");
+	CHECK_INT(mail_core_on_input(&s.core, MAIL_IN_CONNECT_FAILED),
+		  SMTP_ACT_CLOSE, "failed");
 	CHECK_STR(mail_rc_str(s.facts.outcome), "connect_failed", "outcome");
 	CHECK_STR(mail_greeting_str(s.facts.greeting), NULL, "greeting");
 	imap_session_free(&s);
 	imap_session_init(&s, IMAP_MODE_STARTTLS, NULL);
-	imap_on_connected(&s);
-	CHECK_INT(imap_on_tls_done(&s, true, NULL), SMTP_ACT_CLOSE, "bug");
+	mail_core_on_input(&s.core, MAIL_IN_CONNECTED);
+	CHECK_INT(mail_core_on_tls_done(&s.core, true, NULL), SMTP_ACT_CLOSE,
+		  "bug");
 	CHECK_STR(mail_rc_str(s.facts.outcome), "internal_error", "outcome");
 	CHECK(!s.facts.tls_ok);
 	imap_session_free(&s);
 
 	/* The deadline during the handshake. */
 	imap_session_init(&s, IMAP_MODE_IMPLICIT, NULL);
-	CHECK_INT(imap_on_connected(&s), SMTP_ACT_START_TLS, "implicit");
-	CHECK_INT(imap_on_timeout(&s, SMTP_TIMER_DEADLINE), SMTP_ACT_CLOSE,
+	CHECK_INT(mail_core_on_input(&s.core, MAIL_IN_CONNECTED),
+		  SMTP_ACT_START_TLS, "implicit");
+	CHECK_INT(mail_core_on_input(&s.core, MAIL_IN_DEADLINE), SMTP_ACT_CLOSE,
 		  "deadline");
 	CHECK_STR(mail_rc_str(s.facts.outcome), "deadline", "outcome");
 	imap_session_free(&s);
@@ -710,7 +720,8 @@ UNIT_TEST(imap_session_events)
 	/* Data before the handshake on an implicit port is not TLS: kept as
 	 * unsolicited, never parsed, not an injection. */
 	imap_session_init(&s, IMAP_MODE_IMPLICIT, NULL);
-	CHECK_INT(imap_on_connected(&s), SMTP_ACT_START_TLS, "implicit");
+	CHECK_INT(mail_core_on_input(&s.core, MAIL_IN_CONNECTED),
+		  SMTP_ACT_START_TLS, "implicit");
 	CHECK_INT(ifeed(&s, "* OK plaintext\r\n"), SMTP_ACT_WAIT, "plain");
 	CHECK_INT(s.facts.unsolicited_bytes, 16, "unsolicited");
 	CHECK_INT(s.facts.injection, SMTP_FACT_UNSEEN, "injection");
@@ -727,11 +738,11 @@ UNIT_TEST(imap_session_memory_on_demand)
 
 	/* The reader (12 KiB) is held only inside a line. */
 	imap_session_init(&s, IMAP_MODE_STARTTLS, NULL);
-	imap_on_connected(&s);
-	CHECK(s.work == NULL);
+	mail_core_on_input(&s.core, MAIL_IN_CONNECTED);
+	CHECK(s.core.work == NULL);
 	ifeed(&s, "* OK h");
-	CHECK(s.work != NULL);
+	CHECK(s.core.work != NULL);
 	ifeed(&s, "i\r\n");
-	CHECK(s.work == NULL);
+	CHECK(s.core.work == NULL);
 	imap_session_free(&s);
 }

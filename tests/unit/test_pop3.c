@@ -183,7 +183,7 @@ static void penqueue(struct psim *m, const char *bytes)
 static void pclient_sent(struct psim *m, const struct pscript *sc)
 {
 	size_t len;
-	const uint8_t *out = pop3_session_output(m->s, &len);
+	const uint8_t *out = mail_core_output(&m->s->core, &len);
 	char cmd[16];
 
 	CHECK(len > 2 && len < sizeof cmd);
@@ -195,11 +195,11 @@ static void pclient_sent(struct psim *m, const struct pscript *sc)
 	CHECK(strcmp(cmd, "CAPA") == 0 || strcmp(cmd, "STLS") == 0 ||
 	      strcmp(cmd, "QUIT") == 0);
 	CHECK_INT(m->qoff, m->qlen, sc->name);
-	if (m->s->in_tls)
+	if (m->s->core.in_tls)
 		CHECK_STR(cmd, "QUIT", sc->name);
 	if (m->cmds[0])
 		strcat(m->cmds, ",");
-	if (m->s->in_tls)
+	if (m->s->core.in_tls)
 		strcat(m->cmds, "+");
 	strcat(m->cmds, cmd);
 	if (strcmp(cmd, "CAPA") == 0)
@@ -221,7 +221,7 @@ static void psim_run(const struct pscript *sc, size_t chunk,
 	CHECK_INT(pop3_session_init(s, sc->mode, NULL), 0, sc->name);
 	if (sc->mode == POP3_MODE_STLS)
 		penqueue(&m, sc->greeting);
-	a = pop3_on_connected(s);
+	a = mail_core_on_input(&s->core, MAIL_IN_CONNECTED);
 	while (!m.closed && guard++ < 100000) {
 		if (a == SMTP_ACT_SEND) {
 			pclient_sent(&m, sc);
@@ -230,13 +230,15 @@ static void psim_run(const struct pscript *sc, size_t chunk,
 		}
 		if (a == SMTP_ACT_START_TLS) {
 			if (m.qoff < m.qlen) {
-				a = pop3_on_data(s, (uint8_t *)m.queue + m.qoff,
-						 m.qlen - m.qoff);
+				a = mail_core_on_data(
+				    &s->core, (uint8_t *)m.queue + m.qoff,
+				    m.qlen - m.qoff);
 				CHECK_INT(a, SMTP_ACT_WAIT, sc->name);
 				m.qoff = m.qlen;
 			}
-			a = pop3_on_tls_done(s, !sc->tls_fails,
-					     sc->tls_fails ? "alert" : NULL);
+			a = mail_core_on_tls_done(&s->core, !sc->tls_fails,
+						  sc->tls_fails ? "alert"
+								: NULL);
 			if (!sc->tls_fails && sc->mode == POP3_MODE_IMPLICIT)
 				penqueue(&m, sc->greeting);
 			continue;
@@ -249,29 +251,30 @@ static void psim_run(const struct pscript *sc, size_t chunk,
 			size_t n = m.qlen - m.qoff;
 			if (chunk && n > chunk)
 				n = chunk;
-			a = pop3_on_data(s, (uint8_t *)m.queue + m.qoff, n);
+			a = mail_core_on_data(&s->core,
+					      (uint8_t *)m.queue + m.qoff, n);
 			m.qoff += n;
 			continue;
 		}
 		switch (sc->end) {
 		case E_TIMEOUT:
-			a = pop3_on_timeout(s, SMTP_TIMER_STAGE);
+			a = mail_core_on_input(&s->core, MAIL_IN_STAGE_TIMEOUT);
 			break;
 		case E_EOF:
-			a = pop3_on_eof(s);
+			a = mail_core_on_input(&s->core, MAIL_IN_EOF);
 			break;
 		case E_RESET:
-			a = pop3_on_reset(s);
+			a = mail_core_on_input(&s->core, MAIL_IN_RESET);
 			break;
 		case E_DEADLINE:
-			a = pop3_on_timeout(s, SMTP_TIMER_DEADLINE);
+			a = mail_core_on_input(&s->core, MAIL_IN_DEADLINE);
 			break;
 		}
 	}
 	CHECK(m.closed);
 	CHECK_INT(s->state, POP3_ST_DONE, sc->name);
-	CHECK_INT(pop3_session_stage_timeout_ms(s), 0, sc->name);
-	CHECK_INT(pop3_on_data(s, (const uint8_t *)"+OK\r\n", 5),
+	CHECK_INT(mail_core_stage_timeout_ms(&s->core), 0, sc->name);
+	CHECK_INT(mail_core_on_data(&s->core, (const uint8_t *)"+OK\r\n", 5),
 		  SMTP_ACT_CLOSE, sc->name);
 	CHECK_STR(m.cmds, sc->cmds, sc->name);
 	CHECK_STR(mail_rc_str(s->facts.outcome), sc->outcome, sc->name);
@@ -283,7 +286,7 @@ static void psim_run(const struct pscript *sc, size_t chunk,
 		  sc->name);
 	CHECK_INT(s->facts.tls_ok, strcmp(sc->outcome, "tls_ok") == 0,
 		  sc->name);
-	CHECK(s->reader == NULL);
+	CHECK(s->core.work == NULL);
 }
 
 UNIT_TEST(pop3_session_scripts)
@@ -299,13 +302,13 @@ UNIT_TEST(pop3_session_scripts)
 
 static enum smtp_action pfeed(struct pop3_session *s, const char *str)
 {
-	return pop3_on_data(s, (const uint8_t *)str, strlen(str));
+	return mail_core_on_data(&s->core, (const uint8_t *)str, strlen(str));
 }
 
 static bool pout_is(const struct pop3_session *s, const char *want)
 {
 	size_t len;
-	const uint8_t *out = pop3_session_output(s, &len);
+	const uint8_t *out = mail_core_output(&s->core, &len);
 	return len == strlen(want) && memcmp(out, want, len) == 0;
 }
 
@@ -314,7 +317,7 @@ UNIT_TEST(pop3_session_injection_and_caps)
 	static struct pop3_session s;
 
 	pop3_session_init(&s, POP3_MODE_STLS, NULL);
-	pop3_on_connected(&s);
+	mail_core_on_input(&s.core, MAIL_IN_CONNECTED);
 	CHECK_INT(pfeed(&s, GREET), SMTP_ACT_SEND, "greeting");
 	CHECK(pout_is(&s, "CAPA\r\n"));
 	CHECK_INT(pfeed(&s, CAPA_TLS), SMTP_ACT_SEND, "capa");
@@ -330,12 +333,13 @@ UNIT_TEST(pop3_session_injection_and_caps)
 	/* And more in a later read, during the handshake. */
 	CHECK_INT(pfeed(&s, "-ERR x\r\n"), SMTP_ACT_WAIT, "later");
 	CHECK_INT(s.facts.injected_bytes, 22, "bytes");
-	CHECK_INT(pop3_on_tls_done(&s, true, NULL), SMTP_ACT_SEND, "tls");
+	CHECK_INT(mail_core_on_tls_done(&s.core, true, NULL), SMTP_ACT_SEND,
+		  "tls");
 	CHECK(pout_is(&s, "QUIT\r\n"));
 	CHECK_INT(pfeed(&s, "+OK bye\r\n"), SMTP_ACT_CLOSE, "quit");
 	CHECK_INT(s.facts.quit_status, POP3_STATUS_OK, "quit");
 	CHECK_INT(s.facts.greeting_len, strlen(GREET) - 2, "greeting");
-	const struct smtp_transcript *t = &s.transcript;
+	const struct smtp_transcript *t = &s.core.transcript;
 	CHECK_INT(t->nseg, 8, "segments");
 	if (t->nseg == 8) {
 		CHECK_INT(t->seg[5].dir, SMTP_DIR_DISCARDED, "injection");
@@ -354,7 +358,7 @@ UNIT_TEST(pop3_session_caps)
 
 	/* More names than kept; STLS after the cap still counts. */
 	pop3_session_init(&s, POP3_MODE_STLS, NULL);
-	pop3_on_connected(&s);
+	mail_core_on_input(&s.core, MAIL_IN_CONNECTED);
 	pfeed(&s, GREET);
 	pfeed(&s, "+OK\r\n");
 	for (int i = 0; i < POP3_CAPS_MAX + 3; i++) {
@@ -370,7 +374,7 @@ UNIT_TEST(pop3_session_caps)
 
 	/* An endless list ends at POP3_RESP_LINES_MAX. */
 	pop3_session_init(&s, POP3_MODE_STLS, NULL);
-	pop3_on_connected(&s);
+	mail_core_on_input(&s.core, MAIL_IN_CONNECTED);
 	pfeed(&s, GREET);
 	pfeed(&s, "+OK\r\n");
 	for (int i = 0; i < POP3_RESP_LINES_MAX && a == SMTP_ACT_WAIT; i++)
@@ -384,7 +388,7 @@ UNIT_TEST(pop3_session_caps)
 	memset(big, 'x', sizeof big - 1);
 	big[sizeof big - 1] = '\0';
 	pop3_session_init(&s, POP3_MODE_STLS, NULL);
-	pop3_on_connected(&s);
+	mail_core_on_input(&s.core, MAIL_IN_CONNECTED);
 	pfeed(&s, GREET);
 	CHECK_INT(pfeed(&s, big), SMTP_ACT_CLOSE, "long");
 	CHECK_STR(mail_rc_str(s.facts.outcome), "line_too_long", "outcome");
@@ -393,11 +397,12 @@ UNIT_TEST(pop3_session_caps)
 
 	/* Connect failure; unsolicited bytes after the greeting. */
 	pop3_session_init(&s, POP3_MODE_STLS, NULL);
-	CHECK_INT(pop3_on_connect_failed(&s), SMTP_ACT_CLOSE, "failed");
+	CHECK_INT(mail_core_on_input(&s.core, MAIL_IN_CONNECT_FAILED),
+		  SMTP_ACT_CLOSE, "failed");
 	CHECK_STR(mail_rc_str(s.facts.outcome), "connect_failed", "outcome");
 	pop3_session_free(&s);
 	pop3_session_init(&s, POP3_MODE_STLS, NULL);
-	pop3_on_connected(&s);
+	mail_core_on_input(&s.core, MAIL_IN_CONNECTED);
 	CHECK_INT(pfeed(&s, "+OK hi\r\n+OK early\r\n"), SMTP_ACT_SEND, "g");
 	CHECK_INT(s.facts.unsolicited_bytes, 11, "unsolicited");
 	CHECK_INT(s.facts.injection, SMTP_FACT_UNSEEN, "injection");
@@ -415,32 +420,36 @@ UNIT_TEST(pop3_session_timers)
 	lim.tls_ms = 33;
 	lim.quit_ms = 44;
 	pop3_session_init(&s, POP3_MODE_STLS, &lim);
-	pop3_on_connected(&s);
-	CHECK_INT(pop3_session_stage_timeout_ms(&s), 11, "greeting");
+	mail_core_on_input(&s.core, MAIL_IN_CONNECTED);
+	CHECK_INT(mail_core_stage_timeout_ms(&s.core), 11, "greeting");
 	pfeed(&s, GREET);
-	CHECK_INT(pop3_session_stage_timeout_ms(&s), 22, "capa");
+	CHECK_INT(mail_core_stage_timeout_ms(&s.core), 22, "capa");
 	pfeed(&s, "+OK\r\n.\r\n");
-	CHECK_INT(pop3_session_stage_timeout_ms(&s), 44, "quit");
-	CHECK_INT(pop3_on_timeout(&s, SMTP_TIMER_STAGE), SMTP_ACT_CLOSE, "q");
+	CHECK_INT(mail_core_stage_timeout_ms(&s.core), 44, "quit");
+	CHECK_INT(mail_core_on_input(&s.core, MAIL_IN_STAGE_TIMEOUT),
+		  SMTP_ACT_CLOSE, "q");
 	CHECK_STR(mail_rc_str(s.facts.outcome), "no_starttls", "outcome");
 	pop3_session_free(&s);
 
 	pop3_session_init(&s, POP3_MODE_IMPLICIT, &lim);
-	CHECK_INT(pop3_on_connected(&s), SMTP_ACT_START_TLS, "implicit");
-	CHECK_INT(pop3_session_stage_timeout_ms(&s), 33, "tls");
-	CHECK_INT(pop3_on_tls_done(&s, true, NULL), SMTP_ACT_WAIT, "tls");
-	CHECK_INT(pop3_session_stage_timeout_ms(&s), 11, "greeting");
+	CHECK_INT(mail_core_on_input(&s.core, MAIL_IN_CONNECTED),
+		  SMTP_ACT_START_TLS, "implicit");
+	CHECK_INT(mail_core_stage_timeout_ms(&s.core), 33, "tls");
+	CHECK_INT(mail_core_on_tls_done(&s.core, true, NULL), SMTP_ACT_WAIT,
+		  "tls");
+	CHECK_INT(mail_core_stage_timeout_ms(&s.core), 11, "greeting");
 	CHECK_INT(pfeed(&s, "+OK\r\n"), SMTP_ACT_SEND, "greeting");
 	CHECK(pout_is(&s, "QUIT\r\n"));
-	CHECK(s.in_tls);
+	CHECK(s.core.in_tls);
 	pop3_session_free(&s);
 
 	/* A handshake result out of the handshake is the caller's bug,
 	 * not believed and not blamed on the peer. */
 	pop3_session_init(&s, POP3_MODE_STLS, NULL);
-	pop3_on_connected(&s);
-	CHECK_INT(pop3_on_tls_done(&s, true, NULL), SMTP_ACT_CLOSE, "bug");
+	mail_core_on_input(&s.core, MAIL_IN_CONNECTED);
+	CHECK_INT(mail_core_on_tls_done(&s.core, true, NULL), SMTP_ACT_CLOSE,
+		  "bug");
 	CHECK_STR(mail_rc_str(s.facts.outcome), "internal_error", "outcome");
-	CHECK(!s.facts.tls_ok && !s.in_tls);
+	CHECK(!s.facts.tls_ok && !s.core.in_tls);
 	pop3_session_free(&s);
 }
