@@ -23,7 +23,6 @@ _Static_assert(IMAP_OUT_MAX <= MAIL_CMD_MAX, "imap commands fit");
 _Static_assert(offsetof(struct imap_session, core) == 0, "core first");
 
 static const struct mail_state states[IMAP_ST_LAST];
-
 static const char *const status_names[] = {
 	[IMAP_STATUS_NONE] = NULL,	   [IMAP_STATUS_OK] = "ok",
 	[IMAP_STATUS_NO] = "no",	   [IMAP_STATUS_BAD] = "bad",
@@ -222,11 +221,14 @@ static const struct imap_resp *resp_of(const struct imap_session *s)
 			    : NULL;
 }
 
-/* The only writer of s->state. */
 static void set_state(struct imap_session *s, enum imap_state st)
 {
-	mail_core_enter(&s->core, s->state, st);
-	s->state = st;
+	mail_core_set_state(&s->core, st);
+}
+
+static void finish(struct imap_session *s, enum mail_rc rc)
+{
+	mail_core_finish(&s->core, rc);
 }
 
 /* Puts "<tag> <verb>\r\n" in the output buffer; a new response starts. */
@@ -235,25 +237,6 @@ static enum smtp_action send_cmd(struct imap_session *s, const char *tag,
 {
 	s->tag = tag;
 	return mail_core_send(&s->core, tag, verb);
-}
-
-/* Sets the outcome once: what ended the session first is what it says. */
-static void finish(struct imap_session *s, enum mail_rc rc)
-{
-	if (s->facts.outcome != MAIL_RC_PENDING)
-		return;
-	s->facts.outcome = rc;
-	s->facts.end_state = s->state;
-}
-
-/*
- * Inputs that end a session the same way in every state that waits: the
- * outcome (if not known yet) says how, and nothing more is sent.
- */
-static void end_on(struct imap_session *s, enum mail_input in)
-{
-	finish(s, mail_input_end_rc(in, s->core.answer.bad));
-	set_state(s, IMAP_ST_DONE);
 }
 
 /* A capability list starts: what an earlier one said is forgotten. */
@@ -298,99 +281,66 @@ static void caps_add(struct imap_session *s, const struct imap_resp *r)
 static void caps_done(struct imap_session *s)
 {
 	if (!s->core.implicit && !s->core.in_tls)
-		mail_observe(&s->facts.starttls_offered, s->caps_starttls);
+		mail_observe(&s->core.facts.starttls_offered, s->caps_starttls);
 	mail_observe(&s->facts.logindisabled, s->caps_logindis);
 }
 
 /* ---- The states ------------------------------------------------------ */
 
-static enum smtp_action st_connecting(struct mail_core *c, enum mail_input in)
-{
-	struct imap_session *s = imap_of(c);
-
-	switch (in) {
-	case MAIL_IN_ENTER:
-		return SMTP_ACT_WAIT;
-	case MAIL_IN_CONNECTED:
-		set_state(s, c->implicit ? IMAP_ST_TLS_HANDSHAKE
-					 : IMAP_ST_GREETING);
-		return SMTP_ACT_WAIT;
-	default:
-		end_on(s, in);
-		return SMTP_ACT_WAIT;
-	}
-}
+/* Connecting and the handshake are mailcore's (mail_core_st_*). */
 
 static enum smtp_action st_greeting(struct mail_core *c, enum mail_input in)
 {
 	struct imap_session *s = imap_of(c);
 	const struct imap_resp *r = resp_of(s);
 
-	switch (in) {
-	case MAIL_IN_ENTER:
-		mail_answer_start(&s->core.answer);
-		return SMTP_ACT_WAIT;
-	case MAIL_IN_LINE:
-		if (r->kind != IMAP_KIND_UNTAGGED ||
-		    (r->status != IMAP_STATUS_OK &&
-		     r->status != IMAP_STATUS_PREAUTH &&
-		     r->status != IMAP_STATUS_BYE)) {
-			/* The first line must be the greeting (RFC 9051
-			 * §7.1): anything else is not an IMAP server. */
-			s->facts.greeting = MAIL_GREETING_GARBAGE;
-			end_on(s, in);
-			return SMTP_ACT_WAIT;
-		}
-		mail_greeting_keep(c->work, &s->facts.greeting_line,
-				   &s->facts.greeting_len);
-		s->facts.greeting_status = r->status;
-		if (r->status == IMAP_STATUS_BYE) {
-			/* The server refuses and closes (RFC 9051 §7.1.5):
-			 * nothing is sent to it. */
-			s->facts.greeting = MAIL_GREETING_REJECTED;
-			finish(s, MAIL_RC_GREETING_REJECTED);
-			set_state(s, IMAP_ST_DONE);
-			return SMTP_ACT_WAIT;
-		}
-		s->facts.greeting = MAIL_GREETING_OK;
-		if (r->cap_code) {
-			caps_begin(s);
-			caps_add(s, r);
-			caps_done(s);
-			s->facts.caps_in_greeting = true;
-		}
-		if (c->in_tls) {
-			/* Implicit TLS: the outcome is tls_ok already. */
-			set_state(s, IMAP_ST_LOGOUT);
-			return SMTP_ACT_WAIT;
-		}
-		if (r->status == IMAP_STATUS_PREAUTH) {
-			finish(s, MAIL_RC_PREAUTH);
-			set_state(s, IMAP_ST_LOGOUT);
-			return SMTP_ACT_WAIT;
-		}
-		if (!r->cap_code) {
-			set_state(s, IMAP_ST_CAPABILITY);
-		} else if (s->caps_starttls) {
-			set_state(s, IMAP_ST_STARTTLS);
-		} else {
-			finish(s, MAIL_RC_NO_STARTTLS);
-			set_state(s, IMAP_ST_LOGOUT);
-		}
-		return SMTP_ACT_WAIT;
-	case MAIL_IN_STAGE_TIMEOUT:
-		s->facts.greeting = MAIL_GREETING_TIMEOUT;
-		finish(s, MAIL_RC_GREETING_TIMEOUT);
-		set_state(s, IMAP_ST_DONE);
-		return SMTP_ACT_WAIT;
-	case MAIL_IN_BAD_LINE:
-		s->facts.greeting = MAIL_GREETING_GARBAGE;
-		end_on(s, in);
-		return SMTP_ACT_WAIT;
-	default:
-		end_on(s, in);
+	if (in == MAIL_IN_ENTER) {
+		mail_answer_start(&c->answer);
 		return SMTP_ACT_WAIT;
 	}
+	if (in != MAIL_IN_LINE)
+		return mail_core_greeting_lost(c, in);
+	if (r->kind != IMAP_KIND_UNTAGGED ||
+	    (r->status != IMAP_STATUS_OK && r->status != IMAP_STATUS_PREAUTH &&
+	     r->status != IMAP_STATUS_BYE)) {
+		/* The first line must be the greeting (RFC 9051 §7.1):
+		 * anything else is not an IMAP server. */
+		c->facts.greeting = MAIL_GREETING_GARBAGE;
+		return mail_core_end_on(c, in);
+	}
+	s->facts.greeting_status = r->status;
+	if (r->status == IMAP_STATUS_BYE) {
+		/* The server refuses and closes (RFC 9051 §7.1.5): nothing
+		 * is sent to it. */
+		mail_core_greeting(c, MAIL_GREETING_REJECTED);
+		return SMTP_ACT_WAIT;
+	}
+	mail_core_greeting(c, MAIL_GREETING_OK);
+	if (r->cap_code) {
+		caps_begin(s);
+		caps_add(s, r);
+		caps_done(s);
+		s->facts.caps_in_greeting = true;
+	}
+	if (c->in_tls) {
+		/* Implicit TLS: the outcome is tls_ok already. */
+		set_state(s, IMAP_ST_LOGOUT);
+		return SMTP_ACT_WAIT;
+	}
+	if (r->status == IMAP_STATUS_PREAUTH) {
+		finish(s, MAIL_RC_PREAUTH);
+		set_state(s, IMAP_ST_LOGOUT);
+		return SMTP_ACT_WAIT;
+	}
+	if (!r->cap_code) {
+		set_state(s, IMAP_ST_CAPABILITY);
+	} else if (s->caps_starttls) {
+		set_state(s, IMAP_ST_STARTTLS);
+	} else {
+		finish(s, MAIL_RC_NO_STARTTLS);
+		set_state(s, IMAP_ST_LOGOUT);
+	}
+	return SMTP_ACT_WAIT;
 }
 
 /*
@@ -411,7 +361,7 @@ static bool answer_line(struct imap_session *s, const struct imap_resp *r,
 	}
 	if (r->kind == IMAP_KIND_TAGGED && strcmp(r->tag, s->tag) == 0)
 		return true;
-	end_on(s, MAIL_IN_LINE);
+	mail_core_end_on(&s->core, MAIL_IN_LINE);
 	return false;
 }
 
@@ -446,8 +396,7 @@ static enum smtp_action st_capability(struct mail_core *c, enum mail_input in)
 		}
 		return SMTP_ACT_WAIT;
 	default:
-		end_on(s, in);
-		return SMTP_ACT_WAIT;
+		return mail_core_end_on(c, in);
 	}
 }
 
@@ -463,51 +412,10 @@ static enum smtp_action st_starttls(struct mail_core *c, enum mail_input in)
 		if (!answer_line(s, r, false))
 			return SMTP_ACT_WAIT;
 		s->facts.starttls_status = r->status;
-		if (r->status == IMAP_STATUS_OK) {
-			/* From here plaintext would be an injection. */
-			mail_observe(&s->facts.injection, false);
-			set_state(s, IMAP_ST_TLS_HANDSHAKE);
-			return SMTP_ACT_WAIT;
-		}
-		/* Offered, then refused: what a stripping middlebox
-		 * leaves (or a server without a certificate). */
-		finish(s, MAIL_RC_STARTTLS_REJECTED);
-		s->facts.stripping = SMTP_STRIP_ADVERTISED_REFUSED;
-		set_state(s, IMAP_ST_LOGOUT);
-		return SMTP_ACT_WAIT;
+		return mail_core_starttls_answer(c,
+						 r->status == IMAP_STATUS_OK);
 	default:
-		end_on(s, in);
-		return SMTP_ACT_WAIT;
-	}
-}
-
-static enum smtp_action st_tls_handshake(struct mail_core *c,
-					 enum mail_input in)
-{
-	struct imap_session *s = imap_of(c);
-
-	switch (in) {
-	case MAIL_IN_ENTER:
-		return SMTP_ACT_START_TLS;
-	case MAIL_IN_TLS_OK:
-		s->facts.tls_ok = true;
-		c->in_tls = true;
-		finish(s, MAIL_RC_TLS_OK);
-		set_state(s, c->implicit ? IMAP_ST_GREETING : IMAP_ST_LOGOUT);
-		return SMTP_ACT_WAIT;
-	case MAIL_IN_TLS_FAILED:
-	case MAIL_IN_EOF:
-	case MAIL_IN_RESET:
-	case MAIL_IN_STAGE_TIMEOUT:
-		mail_tls_reason_set(s->facts.tls_reason,
-				    sizeof s->facts.tls_reason,
-				    mail_core_tls_reason(c, in));
-		finish(s, MAIL_RC_TLS_FAILED);
-		set_state(s, IMAP_ST_DONE);
-		return SMTP_ACT_WAIT;
-	default:
-		end_on(s, in);
-		return SMTP_ACT_WAIT;
+		return mail_core_end_on(c, in);
 	}
 }
 
@@ -535,24 +443,10 @@ static enum smtp_action st_logout(struct mail_core *c, enum mail_input in)
 
 /* ---- Reading, driven by mail_core_on_data() -------------------------- */
 
-/* Bytes nobody asked for. RFC 2595 §3.1: after the OK to STARTTLS the
- * next bytes are TLS, so plaintext there is an injection. */
-static void discard(struct mail_core *c, const uint8_t *buf, size_t len)
-{
-	struct imap_session *s = imap_of(c);
-
-	mail_discard(&c->transcript, c->in_tls,
-		     s->state == IMAP_ST_TLS_HANDSHAKE && !c->implicit, buf,
-		     len, &s->facts.injection, &s->facts.injected_bytes,
-		     &s->facts.unsolicited_bytes);
-}
-
 /* One response line into the work's resp: see struct mail_driver. */
 static int read_line(struct mail_core *c, const uint8_t **buf, size_t *len)
 {
-	struct imap_session *s = imap_of(c);
-	int in =
-	    mail_core_read(c, buf, len, &s->facts.line_rc, &s->facts.bare_lf);
+	int in = mail_core_read(c, buf, len);
 
 	if (in == MAIL_IN_LINE)
 		imap_resp_parse(c->work->line, c->work->len,
@@ -561,29 +455,16 @@ static int read_line(struct mail_core *c, const uint8_t **buf, size_t *len)
 	return in;
 }
 
-static void fail(struct mail_core *c, enum mail_rc rc)
-{
-	struct imap_session *s = imap_of(c);
-
-	finish(s, rc);
-	set_state(s, IMAP_ST_DONE);
-}
-
-static unsigned state_of(const struct mail_core *c)
-{
-	return ((const struct imap_session *)c)->state;
-}
-
 /* Each state: its name, the stage whose timer runs, its case. */
 static const struct mail_state states[IMAP_ST_LAST] = {
 	[IMAP_ST_CONNECTING] = { "connecting", MAIL_STAGE_CONNECT,
-				 st_connecting },
+				 mail_core_st_connecting },
 	[IMAP_ST_GREETING] = { "greeting", MAIL_STAGE_GREETING, st_greeting },
 	[IMAP_ST_CAPABILITY] = { "capability", MAIL_STAGE_COMMAND,
 				 st_capability },
 	[IMAP_ST_STARTTLS] = { "starttls", MAIL_STAGE_COMMAND, st_starttls },
 	[IMAP_ST_TLS_HANDSHAKE] = { "tls_handshake", MAIL_STAGE_TLS,
-				    st_tls_handshake },
+				    mail_core_st_tls_handshake },
 	[IMAP_ST_LOGOUT] = { "logout", MAIL_STAGE_QUIT, st_logout },
 	[IMAP_ST_DONE] = { "done", MAIL_STAGE_NONE, NULL },
 };
@@ -593,12 +474,13 @@ static const struct mail_driver driver = {
 	.name = "imap",
 	.states = states,
 	.nstates = IMAP_ST_LAST,
+	.st_greeting = IMAP_ST_GREETING,
+	.st_tls = IMAP_ST_TLS_HANDSHAKE,
+	.st_quit = IMAP_ST_LOGOUT,
+	.st_done = IMAP_ST_DONE,
 	.work_size = sizeof(struct imap_work),
 	.literals = true,
-	.state = state_of,
 	.read_line = read_line,
-	.discard = discard,
-	.fail = fail,
 };
 
 /* ---- Public functions ------------------------------------------------ */
@@ -609,11 +491,6 @@ int imap_session_init(struct imap_session *s, enum imap_mode mode,
 	memset(s, 0, sizeof *s);
 	mail_core_start(&s->core, &driver, mode == IMAP_MODE_IMPLICIT, limits,
 			IMAP_RESP_LINES_MAX, IMAP_RESP_BYTES_MAX);
-	s->facts.greeting_line = mail_greeting_none;
-	s->facts.outcome = MAIL_RC_PENDING;
-	s->facts.end_state = IMAP_ST_CONNECTING;
-	s->facts.line_rc = MAIL_LINE_OK;
-	s->state = IMAP_ST_CONNECTING;
 	s->tag = "";
 	return 0;
 }
@@ -624,5 +501,4 @@ void imap_session_free(struct imap_session *s)
 	free(s->facts.caps);
 	s->facts.caps = NULL;
 	s->facts.ncaps = 0;
-	mail_greeting_free(&s->facts.greeting_line, &s->facts.greeting_len);
 }

@@ -139,41 +139,21 @@ struct imap_resp {
 enum imap_kind imap_resp_parse(const uint8_t *line, size_t len, bool literal,
 			       struct imap_resp *out);
 
-/* What was learnt; complete once the outcome is not MAIL_RC_PENDING. */
+/* What IMAP learns besides the facts both sessions share (struct
+ * mail_core_facts, the session's core.facts). */
 struct imap_facts {
-	enum mail_rc outcome;
-	enum imap_state end_state; /* state in which the outcome was set */
-	enum mail_line_rc line_rc; /* the line reader's error, if any */
-	enum mail_greeting greeting;
 	enum imap_status greeting_status;   /* OK, PREAUTH, BYE; NONE */
 	enum imap_status capability_status; /* a1's tagged status */
 	enum imap_status starttls_status;   /* a2's */
 	enum imap_status logout_status;	    /* LOGOUT's */
-	/* From a capability list read whole in plaintext (greeting code or
-	 * CAPABILITY answer): YES when STARTTLS is listed, NO when not;
-	 * UNSEEN when none was read (and always with implicit TLS). */
-	enum smtp_fact starttls_offered;
 	/* LOGINDISABLED in the capability list read (RFC 9051 §6.2.3:
 	 * plaintext LOGIN refused); UNSEEN when no list was read. */
 	enum smtp_fact logindisabled;
-	enum smtp_stripping stripping; /* ADVERTISED_REFUSED or NONE */
-	/* Plaintext after the tagged OK to STARTTLS; UNSEEN when no OK. */
-	enum smtp_fact injection;
-	size_t injected_bytes;
-	size_t unsolicited_bytes; /* other bytes nobody asked for */
-	size_t untagged_ignored;  /* untagged lines we do not read */
-	enum smtp_fact bare_lf;	  /* a line ended in LF alone */
-	bool caps_in_greeting;	  /* the list came with the greeting */
-	bool tls_ok;
-	char tls_reason[SMTP_TLS_REASON_MAX];
-	/* The greeting line, raw, without line end (not NUL-terminated);
-	 * allocated to fit, owned by the session; never NULL once
-	 * initialised (an empty static array until one is read). */
-	size_t greeting_len;
-	const uint8_t *greeting_line;
-	/* The capability list that decided (see starttls_offered; inside TLS
-	 * for implicit mode): ncaps rows, upper case, allocated on demand
-	 * and owned by the session; NULL when none. */
+	size_t untagged_ignored; /* untagged lines we do not read */
+	bool caps_in_greeting;	 /* the list came with the greeting */
+	/* The capability list that decided (see core.facts.starttls_offered;
+	 * inside TLS for implicit mode): ncaps rows, upper case, allocated
+	 * on demand and owned by the session; NULL when none. */
 	size_t ncaps;
 	size_t caps_dropped;
 	char (*caps)[IMAP_CAP_MAX + 1];
@@ -189,8 +169,8 @@ struct imap_work {
 /* One endpoint's session. Its events are mailcore.h's mail_core_on_*()
  * on &s->core. */
 struct imap_session {
-	struct mail_core core; /* first: mode, limits, reader, transcript */
-	enum imap_state state; /* written only by set_state() */
+	struct mail_core core; /* first: state (enum imap_state), shared
+				* facts, transcript */
 	const char *tag;       /* tag of the command in flight */
 	bool caps_starttls;    /* STARTTLS in the list being read */
 	bool caps_logindis;    /* LOGINDISABLED in it */

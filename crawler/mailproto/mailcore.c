@@ -170,6 +170,9 @@ void mail_core_start(struct mail_core *c, const struct mail_driver *drv,
 	mail_core_init(c, limits, lines_max, bytes_max);
 	c->drv = drv;
 	c->implicit = implicit;
+	c->facts.outcome = MAIL_RC_PENDING;
+	c->facts.line_rc = MAIL_LINE_OK;
+	c->facts.greeting_line = mail_greeting_none;
 }
 
 static void work_drop(struct mail_core *c)
@@ -181,6 +184,7 @@ static void work_drop(struct mail_core *c)
 void mail_core_free(struct mail_core *c)
 {
 	work_drop(c);
+	mail_greeting_free(&c->facts.greeting_line, &c->facts.greeting_len);
 	smtp_transcript_free(&c->transcript);
 }
 
@@ -233,10 +237,8 @@ unsigned mail_core_stage_ms(const struct mail_core *c, enum mail_stage st)
 
 enum mail_stage mail_core_stage(const struct mail_core *c)
 {
-	unsigned st = c->drv->state(c);
-
-	return st < c->drv->nstates ? c->drv->states[st].stage
-				    : MAIL_STAGE_NONE;
+	return c->state < c->drv->nstates ? c->drv->states[c->state].stage
+					  : MAIL_STAGE_NONE;
 }
 
 unsigned mail_core_stage_timeout_ms(const struct mail_core *c)
@@ -244,60 +246,170 @@ unsigned mail_core_stage_timeout_ms(const struct mail_core *c)
 	return mail_core_stage_ms(c, mail_core_stage(c));
 }
 
+const char *mail_core_state_str(const struct mail_core *c, unsigned st)
+{
+	return st < c->drv->nstates ? c->drv->states[st].name : "unknown";
+}
+
 enum smtp_action mail_core_step(struct mail_core *c, enum mail_input in)
 {
 	const struct mail_driver *d = c->drv;
 
 	for (;;) {
-		unsigned before = d->state(c);
+		unsigned before = c->state;
 		enum smtp_action act;
 
 		if (before >= d->nstates || !d->states[before].run)
 			return SMTP_ACT_CLOSE;
 		act = d->states[before].run(c, in);
-		if (d->state(c) == before)
+		if (c->state == before)
 			return act;
 		in = MAIL_IN_ENTER;
 	}
 }
 
-void mail_core_enter(struct mail_core *c, unsigned from, unsigned to)
+void mail_core_set_state(struct mail_core *c, unsigned st)
 {
-	const struct mail_state *st = c->drv->states;
-	enum mail_stage stage = st[to].stage;
+	enum mail_stage stage = c->drv->states[st].stage;
 
 #ifndef NDEBUG
 	if (c->limits.trace)
 		fprintf(stderr, "%s: %p %s -> %s\n", c->drv->name, (void *)c,
-			st[from].name, st[to].name);
-#else
-	(void)from;
+			mail_core_state_str(c, c->state),
+			mail_core_state_str(c, st));
 #endif
+	c->state = st;
 	/* The handshake and the end read no lines. */
 	if (stage == MAIL_STAGE_TLS || stage == MAIL_STAGE_NONE)
 		work_drop(c);
 }
 
-const char *mail_core_tls_reason(const struct mail_core *c, enum mail_input in)
+void mail_core_finish(struct mail_core *c, enum mail_rc rc)
 {
-	if (in == MAIL_IN_TLS_FAILED && c->tls_failed_reason)
-		return c->tls_failed_reason;
-	return mail_input_tls_reason(in);
+	if (c->facts.outcome != MAIL_RC_PENDING)
+		return;
+	c->facts.outcome = rc;
+	c->facts.end_state = c->state;
 }
 
-int mail_core_read(struct mail_core *c, const uint8_t **buf, size_t *len,
-		   enum mail_line_rc *line_rc, enum smtp_fact *bare_lf)
+enum smtp_action mail_core_end_on(struct mail_core *c, enum mail_input in)
+{
+	mail_core_finish(c, mail_input_end_rc(in, c->answer.bad));
+	mail_core_set_state(c, c->drv->st_done);
+	return SMTP_ACT_WAIT;
+}
+
+enum smtp_action mail_core_st_connecting(struct mail_core *c,
+					 enum mail_input in)
+{
+	switch (in) {
+	case MAIL_IN_ENTER:
+		return SMTP_ACT_WAIT;
+	case MAIL_IN_CONNECTED:
+		mail_core_set_state(c, c->implicit ? c->drv->st_tls
+						   : c->drv->st_greeting);
+		return SMTP_ACT_WAIT;
+	default:
+		return mail_core_end_on(c, in);
+	}
+}
+
+enum smtp_action mail_core_st_tls_handshake(struct mail_core *c,
+					    enum mail_input in)
+{
+	switch (in) {
+	case MAIL_IN_ENTER:
+		return SMTP_ACT_START_TLS;
+	case MAIL_IN_TLS_OK:
+		c->facts.tls_ok = true;
+		c->in_tls = true;
+		mail_core_finish(c, MAIL_RC_TLS_OK);
+		mail_core_set_state(c, c->implicit ? c->drv->st_greeting
+						   : c->drv->st_quit);
+		return SMTP_ACT_WAIT;
+	case MAIL_IN_TLS_FAILED:
+	case MAIL_IN_EOF:
+	case MAIL_IN_RESET:
+	case MAIL_IN_STAGE_TIMEOUT:
+		mail_tls_reason_set(
+		    c->facts.tls_reason, sizeof c->facts.tls_reason,
+		    in == MAIL_IN_TLS_FAILED && c->tls_failed_reason
+			? c->tls_failed_reason
+			: mail_input_tls_reason(in));
+		mail_core_finish(c, MAIL_RC_TLS_FAILED);
+		mail_core_set_state(c, c->drv->st_done);
+		return SMTP_ACT_WAIT;
+	default:
+		return mail_core_end_on(c, in);
+	}
+}
+
+enum smtp_action mail_core_greeting_lost(struct mail_core *c,
+					 enum mail_input in)
+{
+	switch (in) {
+	case MAIL_IN_STAGE_TIMEOUT:
+		c->facts.greeting = MAIL_GREETING_TIMEOUT;
+		mail_core_finish(c, MAIL_RC_GREETING_TIMEOUT);
+		mail_core_set_state(c, c->drv->st_done);
+		return SMTP_ACT_WAIT;
+	case MAIL_IN_GARBAGE:
+	case MAIL_IN_BAD_LINE:
+		c->facts.greeting = MAIL_GREETING_GARBAGE;
+		return mail_core_end_on(c, in);
+	default:
+		return mail_core_end_on(c, in);
+	}
+}
+
+void mail_core_greeting(struct mail_core *c, enum mail_greeting g)
+{
+	mail_greeting_keep(c->work, &c->facts.greeting_line,
+			   &c->facts.greeting_len);
+	c->facts.greeting = g;
+	if (g != MAIL_GREETING_REJECTED)
+		return;
+	mail_core_finish(c, MAIL_RC_GREETING_REJECTED);
+	mail_core_set_state(c, c->drv->st_done);
+}
+
+enum smtp_action mail_core_starttls_answer(struct mail_core *c, bool ok)
+{
+	if (ok) {
+		mail_observe(&c->facts.injection, false);
+		mail_core_set_state(c, c->drv->st_tls);
+		return SMTP_ACT_WAIT;
+	}
+	mail_core_finish(c, MAIL_RC_STARTTLS_REJECTED);
+	c->facts.stripping = SMTP_STRIP_ADVERTISED_REFUSED;
+	mail_core_set_state(c, c->drv->st_quit);
+	return SMTP_ACT_WAIT;
+}
+
+int mail_core_read(struct mail_core *c, const uint8_t **buf, size_t *len)
 {
 	if (!c->work) {
 		c->work = malloc(c->drv->work_size);
 		if (!c->work) {
-			c->drv->fail(c, MAIL_RC_INTERNAL_ERROR);
+			mail_core_finish(c, MAIL_RC_INTERNAL_ERROR);
+			mail_core_set_state(c, c->drv->st_done);
 			return -1;
 		}
 		mail_line_init(c->work, c->drv->literals);
 	}
 	return mail_answer_feed(&c->answer, c->work, &c->transcript, c->in_tls,
-				buf, len, line_rc, bare_lf);
+				buf, len, &c->facts.line_rc, &c->facts.bare_lf);
+}
+
+/* Bytes nobody asked for. RFC 2595 §3.1, §4: after the OK to
+ * STARTTLS/STLS the next bytes are TLS, so plaintext there is an
+ * injection. */
+static void discard(struct mail_core *c, const uint8_t *buf, size_t len)
+{
+	mail_discard(&c->transcript, c->in_tls,
+		     c->state == c->drv->st_tls && !c->implicit, buf, len,
+		     &c->facts.injection, &c->facts.injected_bytes,
+		     &c->facts.unsolicited_bytes);
 }
 
 static enum smtp_action emit(struct mail_core *c, enum smtp_action act)
@@ -325,7 +437,6 @@ enum smtp_action mail_core_on_tls_done(struct mail_core *c, bool ok,
 enum smtp_action mail_core_on_data(struct mail_core *c, const uint8_t *buf,
 				   size_t len)
 {
-	const struct mail_driver *d = c->drv;
 	enum smtp_action act = SMTP_ACT_WAIT;
 
 	if (mail_core_stage(c) == MAIL_STAGE_NONE)
@@ -339,10 +450,10 @@ enum smtp_action mail_core_on_data(struct mail_core *c, const uint8_t *buf,
 			break;
 		if (act != SMTP_ACT_WAIT ||
 		    mail_core_stage(c) == MAIL_STAGE_TLS) {
-			d->discard(c, buf, len);
+			discard(c, buf, len);
 			break;
 		}
-		in = d->read_line(c, &buf, &len);
+		in = c->drv->read_line(c, &buf, &len);
 		if (in < 0)
 			break;
 		act = mail_core_step(c, (enum mail_input)in);

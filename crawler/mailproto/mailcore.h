@@ -156,29 +156,53 @@ struct mail_driver {
 	const char *name;		 /* "imap": in traces */
 	const struct mail_state *states; /* nstates rows, by state */
 	unsigned nstates;
+	/* The states every session has: the greeting is awaited, the
+	 * caller does the handshake, LOGOUT/QUIT went out, it is over. */
+	unsigned st_greeting, st_tls, st_quit, st_done;
 	size_t work_size; /* a struct beginning with the line reader */
 	bool literals;	  /* the reader takes IMAP literals */
-	/* The current state (the protocol keeps it, typed). */
-	unsigned (*state)(const struct mail_core *c);
 	/* Reads one line with mail_core_read() and parses it: the input
 	 * for step(), or -1 when the bytes ran out inside a line. */
 	int (*read_line)(struct mail_core *c, const uint8_t **buf, size_t *len);
-	/* Bytes that answer nothing: mail_discard() with the protocol's
-	 * facts. */
-	void (*discard)(struct mail_core *c, const uint8_t *buf, size_t len);
-	/* Ends the session at once with rc (out of memory). */
-	void (*fail)(struct mail_core *c, enum mail_rc rc);
+};
+
+/* What both sessions learn, by the same names as the other probes; the
+ * protocol's own facts (its status words, capabilities) are in its
+ * session. Complete once the outcome is not MAIL_RC_PENDING. */
+struct mail_core_facts {
+	enum mail_rc outcome;
+	unsigned end_state;	   /* the state in which the outcome was set */
+	enum mail_line_rc line_rc; /* the line reader's error, if any */
+	enum mail_greeting greeting;
+	/* From a capability list read whole in plaintext: YES when
+	 * STARTTLS/STLS is listed, NO when not; UNSEEN when none was read
+	 * (and always with implicit TLS). */
+	enum smtp_fact starttls_offered;
+	enum smtp_stripping stripping; /* ADVERTISED_REFUSED or NONE */
+	/* Plaintext after the OK to STARTTLS/STLS; UNSEEN when no OK. */
+	enum smtp_fact injection;
+	size_t injected_bytes;
+	size_t unsolicited_bytes; /* other bytes nobody asked for */
+	enum smtp_fact bare_lf;	  /* a line ended in LF alone */
+	bool tls_ok;
+	char tls_reason[SMTP_TLS_REASON_MAX];
+	/* The greeting line, raw, without line end (not NUL-terminated);
+	 * allocated to fit, owned by the session; never NULL once
+	 * initialised (mail_greeting_none until one is read). */
+	size_t greeting_len;
+	const uint8_t *greeting_line;
 };
 
 /*
- * What an IMAP or POP3 session keeps that no caller reads but the
- * transcript: the first member of struct imap_session and struct
- * pop3_session, so that a pointer to one is a pointer to the other.
+ * What an IMAP or POP3 session has in common: the first member of struct
+ * imap_session and struct pop3_session, so that a pointer to one is a
+ * pointer to the other. Callers read facts and transcript.
  */
 struct mail_core {
 	const struct mail_driver *drv;
-	bool implicit; /* TLS from the first byte (993, 995) */
-	bool in_tls;   /* the handshake is done */
+	unsigned state; /* the protocol's enum; mail_core_set_state() only */
+	bool implicit;	/* TLS from the first byte (993, 995) */
+	bool in_tls;	/* the handshake is done */
 	struct smtp_limits limits;
 	struct mail_answer answer;
 	/* The line reader and the protocol's parse of it (drv->work_size
@@ -190,6 +214,7 @@ struct mail_core {
 	const char *tls_failed_reason;
 	size_t out_len;
 	uint8_t out[MAIL_CMD_MAX];
+	struct mail_core_facts facts;
 	/* Every byte sent, received and discarded (smtp.h). */
 	struct smtp_transcript transcript;
 };
@@ -200,11 +225,12 @@ void mail_core_init(struct mail_core *c, const struct smtp_limits *limits,
 		    size_t lines_max, size_t bytes_max);
 
 /* mail_core_init(), for a session of drv reaching TLS at once (implicit)
- * or by STARTTLS/STLS. */
+ * or by STARTTLS/STLS, in state 0 (connecting) with nothing learnt. */
 void mail_core_start(struct mail_core *c, const struct mail_driver *drv,
 		     bool implicit, const struct smtp_limits *limits,
 		     size_t lines_max, size_t bytes_max);
-/* Frees the reader and the transcript; safe twice. */
+/* Frees the reader, the greeting and the transcript; the other facts
+ * stay readable. Safe twice. */
 void mail_core_free(struct mail_core *c);
 
 /* Puts "<tag> <verb>\r\n" (tag NULL: "<verb>\r\n") in the output, and
@@ -236,26 +262,62 @@ enum mail_stage mail_core_stage(const struct mail_core *c);
  */
 enum smtp_action mail_core_step(struct mail_core *c, enum mail_input in);
 
-/*
- * The protocol's set_state() calls this before it writes the new state:
- * traces "old -> new" in debug builds with limits.trace, and frees the
- * reader when the new state reads no lines (the handshake, the end).
- */
-void mail_core_enter(struct mail_core *c, unsigned from, unsigned to);
+/* The name of a state of c's protocol ("unknown" when out of range). */
+const char *mail_core_state_str(const struct mail_core *c, unsigned st);
 
-/* facts.tls_reason for an input that ends the handshake: the caller's
- * reason of mail_core_on_tls_done(), else mail_input_tls_reason(). */
-const char *mail_core_tls_reason(const struct mail_core *c, enum mail_input in);
+/*
+ * The only writer of c->state: traces "old -> new" in debug builds with
+ * limits.trace, and frees the reader when the new state reads no lines
+ * (the handshake, the end).
+ */
+void mail_core_set_state(struct mail_core *c, unsigned st);
+
+/* Sets the outcome once, with the state it was set in: what ended the
+ * session first is what it says. */
+void mail_core_finish(struct mail_core *c, enum mail_rc rc);
+
+/* Inputs that end a session the same way in every state that waits
+ * (mail_input_end_rc()): the outcome, if not known yet, says how, and
+ * nothing more is sent. Returns SMTP_ACT_WAIT. */
+enum smtp_action mail_core_end_on(struct mail_core *c, enum mail_input in);
+
+/*
+ * The cases every session has, for the protocol's table of states:
+ * connecting (TCP, then the greeting or the handshake) and the
+ * handshake (tls_ok, then the greeting inside TLS or LOGOUT/QUIT; else
+ * tls_failed with a reason).
+ */
+enum smtp_action mail_core_st_connecting(struct mail_core *c,
+					 enum mail_input in);
+enum smtp_action mail_core_st_tls_handshake(struct mail_core *c,
+					    enum mail_input in);
+
+/*
+ * In the greeting state, for the inputs that are no greeting line:
+ * silence ends it with greeting_timeout, an unreadable line (or POP3
+ * garbage) is a garbage greeting, anything else ends the session.
+ * Returns SMTP_ACT_WAIT.
+ */
+enum smtp_action mail_core_greeting_lost(struct mail_core *c,
+					 enum mail_input in);
+/* A greeting read: kept (the first one), its verdict g; a rejected one
+ * ends the session (greeting_rejected), nothing is sent. */
+void mail_core_greeting(struct mail_core *c, enum mail_greeting g);
+
+/* The answer to STARTTLS/STLS: OK, the handshake (from here plaintext
+ * would be an injection); else starttls_rejected, stripping
+ * advertised_refused (offered, then refused: what a stripping middlebox
+ * leaves, or a server without a certificate), LOGOUT/QUIT. Returns
+ * SMTP_ACT_WAIT. */
+enum smtp_action mail_core_starttls_answer(struct mail_core *c, bool ok);
 
 /*
  * Reads one line from *buf (*len bytes; both move past what was used)
  * with mail_answer_feed() into c->work, allocated first (out of memory
- * ends the session with internal_error through drv->fail() and returns
- * -1); line_rc and bare_lf are the facts it sets. Returns as
+ * ends the session with internal_error and returns -1). Returns as
  * mail_answer_feed().
  */
-int mail_core_read(struct mail_core *c, const uint8_t **buf, size_t *len,
-		   enum mail_line_rc *line_rc, enum smtp_fact *bare_lf);
+int mail_core_read(struct mail_core *c, const uint8_t **buf, size_t *len);
 
 /*
  * The events of a session, as smtp.h's smtp_on_*(), each returning the

@@ -313,14 +313,14 @@ static void smtp_code(char out[8], int code)
 
 void mail_session_facts(const struct mail_session *m, struct mail_facts *out)
 {
+	const struct mail_core *c = core_of_const(m);
+
 	memset(out, 0, sizeof *out);
-	switch (mail_service_proto(m->service)) {
-	case MAIL_PROTO_IMAP: {
-		const struct imap_session *s = &m->u.imap;
-		const struct imap_facts *f = &s->facts;
+	if (c) {
+		const struct mail_core_facts *f = &c->facts;
 
 		out->outcome = f->outcome;
-		out->end_state = imap_state_str(f->end_state);
+		out->end_state = mail_core_state_str(c, f->end_state);
 		out->greeting = f->greeting;
 		out->starttls_offered = f->starttls_offered;
 		out->injection = f->injection;
@@ -329,33 +329,24 @@ void mail_session_facts(const struct mail_session *m, struct mail_facts *out)
 		out->stripping = f->stripping;
 		out->tls_ok = f->tls_ok;
 		out->tls_reason = f->tls_reason;
-		set_code(out->greeting_code, imap_code(f->greeting_status));
-		set_code(out->starttls_code, imap_code(f->starttls_status));
 		out->greeting_line = f->greeting_line;
 		out->greeting_len = f->greeting_len;
-		out->transcript = &s->core.transcript;
+		out->transcript = &c->transcript;
+	}
+	switch (mail_service_proto(m->service)) {
+	case MAIL_PROTO_IMAP: {
+		const struct imap_facts *f = &m->u.imap.facts;
+
+		set_code(out->greeting_code, imap_code(f->greeting_status));
+		set_code(out->starttls_code, imap_code(f->starttls_status));
 		return;
 	}
 	case MAIL_PROTO_POP3: {
-		const struct pop3_session *s = &m->u.pop3;
-		const struct pop3_facts *f = &s->facts;
+		const struct pop3_facts *f = &m->u.pop3.facts;
 
-		out->outcome = f->outcome;
-		out->end_state = pop3_state_str(f->end_state);
-		out->greeting = f->greeting;
-		out->starttls_offered = f->starttls_offered;
-		out->injection = f->injection;
-		out->injected_bytes = f->injected_bytes;
-		out->unsolicited_bytes = f->unsolicited_bytes;
-		out->stripping = f->stripping;
-		out->tls_ok = f->tls_ok;
-		out->tls_reason = f->tls_reason;
 		set_code(out->greeting_code,
 			 pop3_status_str(f->greeting_status));
 		set_code(out->starttls_code, pop3_status_str(f->stls_status));
-		out->greeting_line = f->greeting_line;
-		out->greeting_len = f->greeting_len;
-		out->transcript = &s->core.transcript;
 		return;
 	}
 	default: {

@@ -108,31 +108,14 @@ struct pop3_line {
 bool pop3_line_parse(const uint8_t *line, size_t len, bool multi,
 		     struct pop3_line *out);
 
-/* What was learnt; complete once the outcome is not MAIL_RC_PENDING. */
+/* What POP3 learns besides the facts both sessions share (struct
+ * mail_core_facts, the session's core.facts; there starttls_offered is
+ * from a CAPA list read whole, up to its "."). */
 struct pop3_facts {
-	enum mail_rc outcome;
-	enum pop3_state end_state;
-	enum mail_line_rc line_rc; /* the line reader's error, if any */
-	enum mail_greeting greeting;
 	enum pop3_status greeting_status;
 	enum pop3_status capa_status;
 	enum pop3_status stls_status;
 	enum pop3_status quit_status;
-	/* From a CAPA list read whole, up to its ".": YES when STLS is
-	 * listed, NO when not; UNSEEN otherwise (and with implicit TLS). */
-	enum smtp_fact starttls_offered;
-	enum smtp_stripping stripping; /* ADVERTISED_REFUSED or NONE */
-	/* Plaintext after the +OK to STLS; UNSEEN when no +OK came. */
-	enum smtp_fact injection;
-	size_t injected_bytes;
-	size_t unsolicited_bytes;
-	enum smtp_fact bare_lf;
-	bool tls_ok;
-	char tls_reason[SMTP_TLS_REASON_MAX];
-	/* The greeting line, raw (not NUL-terminated), allocated to fit
-	 * and owned by the session; never NULL once initialised. */
-	size_t greeting_len;
-	const uint8_t *greeting_line;
 	/* The CAPA names: ncaps rows, allocated on demand, owned by the
 	 * session; NULL when none. */
 	size_t ncaps;
@@ -144,8 +127,8 @@ struct pop3_facts {
  * on &s->core; the line reader (8 KiB, core.work) is allocated while a
  * line is being read only. */
 struct pop3_session {
-	struct mail_core core; /* first: mode, limits, reader, transcript */
-	enum pop3_state state; /* written only by set_state() */
+	struct mail_core core; /* first: state (enum pop3_state), shared
+				* facts, transcript */
 	bool in_list;	       /* CAPA's +OK read: list lines follow */
 	bool list_stls;	       /* STLS in the list being read */
 	struct pop3_line line; /* the line just read */

@@ -148,7 +148,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if ((unsigned)a >= SMTP_ACT_LAST)
 			abort();
 		if (closed) {
-			if (a != SMTP_ACT_CLOSE || s->facts.outcome != final)
+			if (a != SMTP_ACT_CLOSE ||
+			    s->core.facts.outcome != final)
 				abort();
 			continue;
 		}
@@ -175,36 +176,37 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			tls_started = true;
 		} else if (a == SMTP_ACT_CLOSE) {
 			closed = true;
-			final = s->facts.outcome;
+			final = s->core.facts.outcome;
 			if (final == MAIL_RC_PENDING ||
 			    (unsigned) final >= MAIL_RC_LAST ||
-			    s->state != IMAP_ST_DONE ||
+			    s->core.state != IMAP_ST_DONE ||
 			    mail_core_stage_timeout_ms(&s->core) != 0 ||
 			    s->core.work)
 				abort();
-			if (final == MAIL_RC_TLS_OK && !s->facts.tls_ok)
+			if (final == MAIL_RC_TLS_OK && !s->core.facts.tls_ok)
 				abort();
 		}
-		if (op == 5 && implicit && s->facts.tls_ok)
+		if (op == 5 && implicit && s->core.facts.tls_ok)
 			tls_up = true;
-		if (s->facts.tls_ok != tls_up || s->core.in_tls != tls_up)
+		if (s->core.facts.tls_ok != tls_up || s->core.in_tls != tls_up)
 			abort();
 		/* Facts never go beyond what the session saw. */
-		if (s->facts.injection != SMTP_FACT_UNSEEN &&
+		if (s->core.facts.injection != SMTP_FACT_UNSEEN &&
 		    (!tls_started || implicit))
 			abort();
-		if (implicit && s->facts.starttls_offered != SMTP_FACT_UNSEEN)
+		if (implicit &&
+		    s->core.facts.starttls_offered != SMTP_FACT_UNSEEN)
 			abort();
 		if (s->facts.ncaps > IMAP_CAPS_MAX ||
-		    (unsigned)s->facts.greeting >= MAIL_GREETING_LAST)
+		    (unsigned)s->core.facts.greeting >= MAIL_GREETING_LAST)
 			abort();
-		if ((s->facts.outcome == MAIL_RC_PENDING) !=
-		    (s->state != IMAP_ST_LOGOUT && s->state != IMAP_ST_DONE &&
-		     !(implicit && tls_up)))
+		if ((s->core.facts.outcome == MAIL_RC_PENDING) !=
+		    (s->core.state != IMAP_ST_LOGOUT &&
+		     s->core.state != IMAP_ST_DONE && !(implicit && tls_up)))
 			abort();
 		check_transcript(&s->core.transcript);
 	}
-	if (strcmp(mail_rc_str(s->facts.outcome), "unknown") == 0)
+	if (strcmp(mail_rc_str(s->core.facts.outcome), "unknown") == 0)
 		abort();
 	imap_session_free(s);
 	return 0;

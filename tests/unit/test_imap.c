@@ -496,7 +496,7 @@ static void isim_run(const struct iscript *sc, size_t chunk,
 		}
 	}
 	CHECK(m.closed);
-	CHECK_INT(s->state, IMAP_ST_DONE, sc->name);
+	CHECK_INT(s->core.state, IMAP_ST_DONE, sc->name);
 	CHECK_INT(mail_core_stage_timeout_ms(&s->core), 0, sc->name);
 	/* After close, every event says close again. */
 	CHECK_INT(mail_core_on_data(&s->core, (const uint8_t *)"* OK\r\n", 6),
@@ -504,15 +504,16 @@ static void isim_run(const struct iscript *sc, size_t chunk,
 	CHECK_INT(mail_core_on_input(&s->core, MAIL_IN_EOF), SMTP_ACT_CLOSE,
 		  sc->name);
 	CHECK_STR(m.cmds, sc->cmds, sc->name);
-	CHECK_STR(mail_rc_str(s->facts.outcome), sc->outcome, sc->name);
-	CHECK_STR(mail_greeting_str(s->facts.greeting), sc->greeting_fact,
+	CHECK_STR(mail_rc_str(s->core.facts.outcome), sc->outcome, sc->name);
+	CHECK_STR(mail_greeting_str(s->core.facts.greeting), sc->greeting_fact,
 		  sc->name);
-	CHECK_INT(s->facts.starttls_offered, sc->starttls_offered, sc->name);
-	CHECK_INT(s->facts.injection, sc->injection, sc->name);
+	CHECK_INT(s->core.facts.starttls_offered, sc->starttls_offered,
+		  sc->name);
+	CHECK_INT(s->core.facts.injection, sc->injection, sc->name);
 	CHECK_INT(s->facts.logindisabled, sc->logindisabled, sc->name);
-	CHECK_STR(smtp_stripping_str(s->facts.stripping), sc->stripping,
+	CHECK_STR(smtp_stripping_str(s->core.facts.stripping), sc->stripping,
 		  sc->name);
-	CHECK_INT(s->facts.tls_ok, strcmp(sc->outcome, "tls_ok") == 0,
+	CHECK_INT(s->core.facts.tls_ok, strcmp(sc->outcome, "tls_ok") == 0,
 		  sc->name);
 	/* The transcript holds every byte in order: sent and received
 	 * segments alternate with the commands. */
@@ -557,10 +558,10 @@ UNIT_TEST(imap_session_injection_transcript)
 	CHECK(iout_is(&s, "a2 STARTTLS\r\n"));
 	/* The tagged OK and the injection in separate reads. */
 	CHECK_INT(ifeed(&s, "a2 OK go\r\n"), SMTP_ACT_START_TLS, "ok");
-	CHECK_INT(s.facts.injection, SMTP_FACT_NO, "none yet");
+	CHECK_INT(s.core.facts.injection, SMTP_FACT_NO, "none yet");
 	CHECK_INT(ifeed(&s, "a3 OK LOGOUT done\r\n"), SMTP_ACT_WAIT, "inj");
-	CHECK_INT(s.facts.injection, SMTP_FACT_YES, "injection");
-	CHECK_INT(s.facts.injected_bytes, 19, "bytes");
+	CHECK_INT(s.core.facts.injection, SMTP_FACT_YES, "injection");
+	CHECK_INT(s.core.facts.injected_bytes, 19, "bytes");
 	CHECK_INT(mail_core_on_tls_done(&s.core, true, NULL), SMTP_ACT_SEND,
 		  "tls");
 	CHECK(iout_is(&s, "a3 LOGOUT\r\n"));
@@ -579,8 +580,8 @@ UNIT_TEST(imap_session_injection_transcript)
 		CHECK(t->seg[4].tls);
 		CHECK(t->seg[5].tls && t->seg[5].dir == SMTP_DIR_RECEIVED);
 	}
-	CHECK_INT(s.facts.greeting_len, 38, "greeting kept");
-	CHECK(memcmp(s.facts.greeting_line, "* OK [CAPABILITY", 16) == 0);
+	CHECK_INT(s.core.facts.greeting_len, 38, "greeting kept");
+	CHECK(memcmp(s.core.facts.greeting_line, "* OK [CAPABILITY", 16) == 0);
 	CHECK_INT(s.facts.ncaps, 2, "caps");
 	CHECK_STR(s.facts.caps[1], "STARTTLS", "caps");
 	CHECK(s.facts.caps_in_greeting);
@@ -599,9 +600,9 @@ UNIT_TEST(imap_session_same_read_injection)
 	CHECK_INT(ifeed(&s, "* OK [CAPABILITY IMAP4rev1 STARTTLS] x\r\n"),
 		  SMTP_ACT_SEND, "greeting");
 	CHECK_INT(ifeed(&s, "a2 OK go\r\na3 OK\r\n"), SMTP_ACT_START_TLS, "ok");
-	CHECK_INT(s.facts.injection, SMTP_FACT_YES, "injection");
-	CHECK_INT(s.facts.injected_bytes, 7, "bytes");
-	CHECK_INT(s.facts.unsolicited_bytes, 0, "not unsolicited");
+	CHECK_INT(s.core.facts.injection, SMTP_FACT_YES, "injection");
+	CHECK_INT(s.core.facts.injected_bytes, 7, "bytes");
+	CHECK_INT(s.core.facts.unsolicited_bytes, 0, "not unsolicited");
 	imap_session_free(&s);
 
 	/* Bytes after the greeting, before our command went out, answer
@@ -610,8 +611,8 @@ UNIT_TEST(imap_session_same_read_injection)
 	mail_core_on_input(&s.core, MAIL_IN_CONNECTED);
 	CHECK_INT(ifeed(&s, "* OK hi\r\na1 OK early\r\n"), SMTP_ACT_SEND, "g");
 	CHECK(iout_is(&s, "a1 CAPABILITY\r\n"));
-	CHECK_INT(s.facts.unsolicited_bytes, 13, "unsolicited");
-	CHECK_INT(s.facts.injection, SMTP_FACT_UNSEEN, "no injection");
+	CHECK_INT(s.core.facts.unsolicited_bytes, 13, "unsolicited");
+	CHECK_INT(s.core.facts.injection, SMTP_FACT_UNSEEN, "no injection");
 	imap_session_free(&s);
 }
 
@@ -627,7 +628,8 @@ UNIT_TEST(imap_session_reply_too_large)
 	for (int i = 0; i < IMAP_RESP_LINES_MAX + 1 && a == SMTP_ACT_WAIT; i++)
 		a = ifeed(&s, "* 1 EXISTS\r\n");
 	CHECK_INT(a, SMTP_ACT_CLOSE, "closed");
-	CHECK_STR(mail_rc_str(s.facts.outcome), "reply_too_large", "outcome");
+	CHECK_STR(mail_rc_str(s.core.facts.outcome), "reply_too_large",
+		  "outcome");
 	CHECK_INT(s.facts.untagged_ignored, IMAP_RESP_LINES_MAX, "lines");
 	imap_session_free(&s);
 
@@ -638,9 +640,11 @@ UNIT_TEST(imap_session_reply_too_large)
 	imap_session_init(&s, IMAP_MODE_STARTTLS, NULL);
 	mail_core_on_input(&s.core, MAIL_IN_CONNECTED);
 	CHECK_INT(ifeed(&s, big), SMTP_ACT_CLOSE, "long");
-	CHECK_STR(mail_rc_str(s.facts.outcome), "line_too_long", "outcome");
-	CHECK_STR(mail_greeting_str(s.facts.greeting), "garbage", "greeting");
-	CHECK_INT(s.facts.line_rc, MAIL_LINE_RC_TOO_LONG, "line_rc");
+	CHECK_STR(mail_rc_str(s.core.facts.outcome), "line_too_long",
+		  "outcome");
+	CHECK_STR(mail_greeting_str(s.core.facts.greeting), "garbage",
+		  "greeting");
+	CHECK_INT(s.core.facts.line_rc, MAIL_LINE_RC_TOO_LONG, "line_rc");
 	imap_session_free(&s);
 }
 
@@ -661,7 +665,7 @@ UNIT_TEST(imap_session_caps_bound)
 	CHECK(iout_is(&s, "a3 LOGOUT\r\n"));
 	CHECK_INT(s.facts.ncaps, IMAP_CAPS_MAX, "kept");
 	CHECK_INT(s.facts.caps_dropped, 5, "dropped");
-	CHECK_STR(mail_rc_str(s.facts.outcome), "no_starttls", "outcome");
+	CHECK_STR(mail_rc_str(s.core.facts.outcome), "no_starttls", "outcome");
 	imap_session_free(&s);
 }
 
@@ -688,8 +692,8 @@ UNIT_TEST(imap_session_events)
 	/* The handshake timing out is a TLS failure. */
 	CHECK_INT(mail_core_on_input(&s.core, MAIL_IN_STAGE_TIMEOUT),
 		  SMTP_ACT_CLOSE, "to");
-	CHECK_STR(mail_rc_str(s.facts.outcome), "tls_failed", "outcome");
-	CHECK_STR(s.facts.tls_reason, "timeout", "reason");
+	CHECK_STR(mail_rc_str(s.core.facts.outcome), "tls_failed", "outcome");
+	CHECK_STR(s.core.facts.tls_reason, "timeout", "reason");
 	imap_session_free(&s);
 
 	/* Connect failure; a TLS result out of the handshake is the
@@ -697,15 +701,17 @@ UNIT_TEST(imap_session_events)
 	imap_session_init(&s, IMAP_MODE_STARTTLS, NULL);
 	CHECK_INT(mail_core_on_input(&s.core, MAIL_IN_CONNECT_FAILED),
 		  SMTP_ACT_CLOSE, "failed");
-	CHECK_STR(mail_rc_str(s.facts.outcome), "connect_failed", "outcome");
-	CHECK_STR(mail_greeting_str(s.facts.greeting), NULL, "greeting");
+	CHECK_STR(mail_rc_str(s.core.facts.outcome), "connect_failed",
+		  "outcome");
+	CHECK_STR(mail_greeting_str(s.core.facts.greeting), NULL, "greeting");
 	imap_session_free(&s);
 	imap_session_init(&s, IMAP_MODE_STARTTLS, NULL);
 	mail_core_on_input(&s.core, MAIL_IN_CONNECTED);
 	CHECK_INT(mail_core_on_tls_done(&s.core, true, NULL), SMTP_ACT_CLOSE,
 		  "bug");
-	CHECK_STR(mail_rc_str(s.facts.outcome), "internal_error", "outcome");
-	CHECK(!s.facts.tls_ok);
+	CHECK_STR(mail_rc_str(s.core.facts.outcome), "internal_error",
+		  "outcome");
+	CHECK(!s.core.facts.tls_ok);
 	imap_session_free(&s);
 
 	/* The deadline during the handshake. */
@@ -714,7 +720,7 @@ UNIT_TEST(imap_session_events)
 		  SMTP_ACT_START_TLS, "implicit");
 	CHECK_INT(mail_core_on_input(&s.core, MAIL_IN_DEADLINE), SMTP_ACT_CLOSE,
 		  "deadline");
-	CHECK_STR(mail_rc_str(s.facts.outcome), "deadline", "outcome");
+	CHECK_STR(mail_rc_str(s.core.facts.outcome), "deadline", "outcome");
 	imap_session_free(&s);
 
 	/* Data before the handshake on an implicit port is not TLS: kept as
@@ -723,8 +729,8 @@ UNIT_TEST(imap_session_events)
 	CHECK_INT(mail_core_on_input(&s.core, MAIL_IN_CONNECTED),
 		  SMTP_ACT_START_TLS, "implicit");
 	CHECK_INT(ifeed(&s, "* OK plaintext\r\n"), SMTP_ACT_WAIT, "plain");
-	CHECK_INT(s.facts.unsolicited_bytes, 16, "unsolicited");
-	CHECK_INT(s.facts.injection, SMTP_FACT_UNSEEN, "injection");
+	CHECK_INT(s.core.facts.unsolicited_bytes, 16, "unsolicited");
+	CHECK_INT(s.core.facts.injection, SMTP_FACT_UNSEEN, "injection");
 	imap_session_free(&s);
 
 	CHECK_STR(imap_state_str(IMAP_ST_TLS_HANDSHAKE), "tls_handshake",

@@ -272,19 +272,20 @@ static void psim_run(const struct pscript *sc, size_t chunk,
 		}
 	}
 	CHECK(m.closed);
-	CHECK_INT(s->state, POP3_ST_DONE, sc->name);
+	CHECK_INT(s->core.state, POP3_ST_DONE, sc->name);
 	CHECK_INT(mail_core_stage_timeout_ms(&s->core), 0, sc->name);
 	CHECK_INT(mail_core_on_data(&s->core, (const uint8_t *)"+OK\r\n", 5),
 		  SMTP_ACT_CLOSE, sc->name);
 	CHECK_STR(m.cmds, sc->cmds, sc->name);
-	CHECK_STR(mail_rc_str(s->facts.outcome), sc->outcome, sc->name);
-	CHECK_STR(mail_greeting_str(s->facts.greeting), sc->greeting_fact,
+	CHECK_STR(mail_rc_str(s->core.facts.outcome), sc->outcome, sc->name);
+	CHECK_STR(mail_greeting_str(s->core.facts.greeting), sc->greeting_fact,
 		  sc->name);
-	CHECK_INT(s->facts.starttls_offered, sc->starttls_offered, sc->name);
-	CHECK_INT(s->facts.injection, sc->injection, sc->name);
-	CHECK_STR(smtp_stripping_str(s->facts.stripping), sc->stripping,
+	CHECK_INT(s->core.facts.starttls_offered, sc->starttls_offered,
 		  sc->name);
-	CHECK_INT(s->facts.tls_ok, strcmp(sc->outcome, "tls_ok") == 0,
+	CHECK_INT(s->core.facts.injection, sc->injection, sc->name);
+	CHECK_STR(smtp_stripping_str(s->core.facts.stripping), sc->stripping,
+		  sc->name);
+	CHECK_INT(s->core.facts.tls_ok, strcmp(sc->outcome, "tls_ok") == 0,
 		  sc->name);
 	CHECK(s->core.work == NULL);
 }
@@ -328,17 +329,17 @@ UNIT_TEST(pop3_session_injection_and_caps)
 	/* The +OK and the injection in one read. */
 	CHECK_INT(pfeed(&s, "+OK go\r\n+OK injected\r\n"), SMTP_ACT_START_TLS,
 		  "stls");
-	CHECK_INT(s.facts.injection, SMTP_FACT_YES, "injection");
-	CHECK_INT(s.facts.injected_bytes, 14, "bytes");
+	CHECK_INT(s.core.facts.injection, SMTP_FACT_YES, "injection");
+	CHECK_INT(s.core.facts.injected_bytes, 14, "bytes");
 	/* And more in a later read, during the handshake. */
 	CHECK_INT(pfeed(&s, "-ERR x\r\n"), SMTP_ACT_WAIT, "later");
-	CHECK_INT(s.facts.injected_bytes, 22, "bytes");
+	CHECK_INT(s.core.facts.injected_bytes, 22, "bytes");
 	CHECK_INT(mail_core_on_tls_done(&s.core, true, NULL), SMTP_ACT_SEND,
 		  "tls");
 	CHECK(pout_is(&s, "QUIT\r\n"));
 	CHECK_INT(pfeed(&s, "+OK bye\r\n"), SMTP_ACT_CLOSE, "quit");
 	CHECK_INT(s.facts.quit_status, POP3_STATUS_OK, "quit");
-	CHECK_INT(s.facts.greeting_len, strlen(GREET) - 2, "greeting");
+	CHECK_INT(s.core.facts.greeting_len, strlen(GREET) - 2, "greeting");
 	const struct smtp_transcript *t = &s.core.transcript;
 	CHECK_INT(t->nseg, 8, "segments");
 	if (t->nseg == 8) {
@@ -380,7 +381,8 @@ UNIT_TEST(pop3_session_caps)
 	for (int i = 0; i < POP3_RESP_LINES_MAX && a == SMTP_ACT_WAIT; i++)
 		a = pfeed(&s, "USER\r\n");
 	CHECK_INT(a, SMTP_ACT_CLOSE, "endless");
-	CHECK_STR(mail_rc_str(s.facts.outcome), "reply_too_large", "outcome");
+	CHECK_STR(mail_rc_str(s.core.facts.outcome), "reply_too_large",
+		  "outcome");
 	pop3_session_free(&s);
 
 	/* A line without end. */
@@ -391,21 +393,23 @@ UNIT_TEST(pop3_session_caps)
 	mail_core_on_input(&s.core, MAIL_IN_CONNECTED);
 	pfeed(&s, GREET);
 	CHECK_INT(pfeed(&s, big), SMTP_ACT_CLOSE, "long");
-	CHECK_STR(mail_rc_str(s.facts.outcome), "line_too_long", "outcome");
-	CHECK_INT(s.facts.line_rc, MAIL_LINE_RC_TOO_LONG, "line_rc");
+	CHECK_STR(mail_rc_str(s.core.facts.outcome), "line_too_long",
+		  "outcome");
+	CHECK_INT(s.core.facts.line_rc, MAIL_LINE_RC_TOO_LONG, "line_rc");
 	pop3_session_free(&s);
 
 	/* Connect failure; unsolicited bytes after the greeting. */
 	pop3_session_init(&s, POP3_MODE_STLS, NULL);
 	CHECK_INT(mail_core_on_input(&s.core, MAIL_IN_CONNECT_FAILED),
 		  SMTP_ACT_CLOSE, "failed");
-	CHECK_STR(mail_rc_str(s.facts.outcome), "connect_failed", "outcome");
+	CHECK_STR(mail_rc_str(s.core.facts.outcome), "connect_failed",
+		  "outcome");
 	pop3_session_free(&s);
 	pop3_session_init(&s, POP3_MODE_STLS, NULL);
 	mail_core_on_input(&s.core, MAIL_IN_CONNECTED);
 	CHECK_INT(pfeed(&s, "+OK hi\r\n+OK early\r\n"), SMTP_ACT_SEND, "g");
-	CHECK_INT(s.facts.unsolicited_bytes, 11, "unsolicited");
-	CHECK_INT(s.facts.injection, SMTP_FACT_UNSEEN, "injection");
+	CHECK_INT(s.core.facts.unsolicited_bytes, 11, "unsolicited");
+	CHECK_INT(s.core.facts.injection, SMTP_FACT_UNSEEN, "injection");
 	pop3_session_free(&s);
 }
 
@@ -428,7 +432,7 @@ UNIT_TEST(pop3_session_timers)
 	CHECK_INT(mail_core_stage_timeout_ms(&s.core), 44, "quit");
 	CHECK_INT(mail_core_on_input(&s.core, MAIL_IN_STAGE_TIMEOUT),
 		  SMTP_ACT_CLOSE, "q");
-	CHECK_STR(mail_rc_str(s.facts.outcome), "no_starttls", "outcome");
+	CHECK_STR(mail_rc_str(s.core.facts.outcome), "no_starttls", "outcome");
 	pop3_session_free(&s);
 
 	pop3_session_init(&s, POP3_MODE_IMPLICIT, &lim);
@@ -449,7 +453,8 @@ UNIT_TEST(pop3_session_timers)
 	mail_core_on_input(&s.core, MAIL_IN_CONNECTED);
 	CHECK_INT(mail_core_on_tls_done(&s.core, true, NULL), SMTP_ACT_CLOSE,
 		  "bug");
-	CHECK_STR(mail_rc_str(s.facts.outcome), "internal_error", "outcome");
-	CHECK(!s.facts.tls_ok && !s.core.in_tls);
+	CHECK_STR(mail_rc_str(s.core.facts.outcome), "internal_error",
+		  "outcome");
+	CHECK(!s.core.facts.tls_ok && !s.core.in_tls);
 	pop3_session_free(&s);
 }
