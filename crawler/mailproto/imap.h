@@ -27,7 +27,7 @@
  * Implicit mode (RFC 8314, port 993): the handshake at once, then the
  * greeting inside TLS, then a1 LOGOUT inside TLS. The outcome is tls_ok
  * as soon as the handshake is done; the greeting is the fact
- * facts.greeting.
+ * core.facts.greeting.
  *
  * It never sends LOGIN or AUTHENTICATE, and nothing after a reply it
  * could not read (garbage, a line or response over its cap, a literal

@@ -19,7 +19,7 @@
  *
  * Implicit mode (RFC 8314, port 995): the handshake at once, the greeting
  * inside TLS, QUIT inside TLS; the outcome is tls_ok once the handshake
- * is done and the greeting is the fact facts.greeting.
+ * is done and the greeting is the fact core.facts.greeting.
  *
  * It never sends USER, PASS, APOP or AUTH, and nothing after a reply it
  * could not read. Bytes after the +OK to STLS are a plaintext injection:

@@ -1,13 +1,8 @@
 /*
  * Fuzz target for crawler/mailproto/imap.c (and mailline.c under it): the
  * input is a script of events for one session. The first byte picks the
- * mode (even: STARTTLS, odd: implicit TLS); then each event is one byte,
- * op = byte % 8:
- *
- *   0 data: the next byte is a length n, then n bytes received
- *   1 end of stream    2 reset           3 stage timer
- *   4 deadline         5 handshake ok    6 handshake failed
- *   7 connected
+ * mode (even: STARTTLS, odd: implicit TLS); then the events of
+ * fuzz_script.h.
  *
  * Whatever the peer does, the client may only send a1 CAPABILITY, a2
  * STARTTLS and LOGOUT (a3, or a1 with implicit TLS), in an order the flow
@@ -23,6 +18,7 @@
 #include <string.h>
 
 #include "crawler/mailproto/imap.h"
+#include "fuzz_script.h"
 
 #define FUZZ_INPUT_MAX (128 * 1024)
 
@@ -76,22 +72,6 @@ static bool allowed(enum cmd last, enum cmd next, bool implicit)
 	}
 }
 
-static void check_transcript(const struct smtp_transcript *t)
-{
-	size_t off = 0;
-
-	if (t->len > SMTP_TRANSCRIPT_MAX || t->nseg > SMTP_TRANSCRIPT_SEGS)
-		abort();
-	for (size_t i = 0; i < t->nseg; i++) {
-		if (t->seg[i].off != off || t->seg[i].len == 0 ||
-		    t->seg[i].dir > SMTP_DIR_DISCARDED)
-			abort();
-		off += t->seg[i].len;
-	}
-	if (off != t->len || (t->dropped && !t->truncated))
-		abort();
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct imap_session *s = &session;
@@ -99,6 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bool closed = false, tls_started = false, tls_up = false, implicit;
 	enum mail_rc final = MAIL_RC_PENDING;
 	size_t i = 1, ncmds = 0;
+	struct fuzz_event ev;
 
 	if (size < 1 || size > FUZZ_INPUT_MAX)
 		return 0;
@@ -107,44 +88,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		s, implicit ? IMAP_MODE_IMPLICIT : IMAP_MODE_STARTTLS, NULL) !=
 	    0)
 		abort();
-	while (i < size) {
-		uint8_t op = data[i++] % 8;
-		enum smtp_action a;
-		bool may_send = false;
+	while (fuzz_next(data, size, &i, &ev)) {
+		enum smtp_action a = fuzz_core_event(&s->core, &ev);
+		/* A command answers a line, or the end of the handshake. */
+		bool may_send =
+		    ev.op == FUZZ_DATA || (ev.op == FUZZ_TLS_OK &&
+					   tls_started && !tls_up && !implicit);
 
-		switch (op) {
-		case 0: {
-			size_t n = i < size ? data[i++] : 0;
-			if (n > size - i)
-				n = size - i;
-			a = mail_core_on_data(&s->core, data + i, n);
-			i += n;
-			may_send = true;
-			break;
-		}
-		case 1:
-			a = mail_core_on_input(&s->core, MAIL_IN_EOF);
-			break;
-		case 2:
-			a = mail_core_on_input(&s->core, MAIL_IN_RESET);
-			break;
-		case 3:
-			a = mail_core_on_input(&s->core, MAIL_IN_STAGE_TIMEOUT);
-			break;
-		case 4:
-			a = mail_core_on_input(&s->core, MAIL_IN_DEADLINE);
-			break;
-		case 5:
-			a = mail_core_on_tls_done(&s->core, true, NULL);
-			may_send = tls_started && !tls_up && !implicit;
-			break;
-		case 6:
-			a = mail_core_on_tls_done(&s->core, false, "fuzz");
-			break;
-		default:
-			a = mail_core_on_input(&s->core, MAIL_IN_CONNECTED);
-			break;
-		}
 		if ((unsigned)a >= SMTP_ACT_LAST)
 			abort();
 		if (closed) {
@@ -162,7 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			if (s->core.in_tls && c != C_LOGOUT)
 				abort();
-			if (op == 5)
+			if (ev.op == FUZZ_TLS_OK)
 				tls_up = true;
 			last = c;
 		} else if (a == SMTP_ACT_START_TLS) {
@@ -170,7 +120,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			if (implicit
 				? last != C_NONE
-				: (op != 0 || last != C_STARTTLS ||
+				: (ev.op != FUZZ_DATA || last != C_STARTTLS ||
 				   s->facts.starttls_status != IMAP_STATUS_OK))
 				abort();
 			tls_started = true;
@@ -186,7 +136,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (final == MAIL_RC_TLS_OK && !s->core.facts.tls_ok)
 				abort();
 		}
-		if (op == 5 && implicit && s->core.facts.tls_ok)
+		if (ev.op == FUZZ_TLS_OK && implicit && s->core.facts.tls_ok)
 			tls_up = true;
 		if (s->core.facts.tls_ok != tls_up || s->core.in_tls != tls_up)
 			abort();
@@ -204,7 +154,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    (s->core.state != IMAP_ST_LOGOUT &&
 		     s->core.state != IMAP_ST_DONE && !(implicit && tls_up)))
 			abort();
-		check_transcript(&s->core.transcript);
+		fuzz_check_transcript(&s->core.transcript);
 	}
 	if (strcmp(mail_rc_str(s->core.facts.outcome), "unknown") == 0)
 		abort();

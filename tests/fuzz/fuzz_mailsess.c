@@ -2,12 +2,7 @@
  * Fuzz target for crawler/mailproto/mailsess.c and the three sessions
  * behind it, the SMTP session's implicit TLS mode (submissions) included:
  * the first byte picks the service (byte % 6, the contract's order), then
- * each event is one byte, op = byte % 8, as in fuzz_smtp.c:
- *
- *   0 data: the next byte is a length n, then n bytes received
- *   1 end of stream    2 reset           3 stage timer
- *   4 deadline         5 handshake ok    6 handshake failed
- *   7 connected
+ * the events of fuzz_script.h.
  *
  * Whatever the peer does, the client sends only its protocol's probe
  * commands (never credentials, MAIL FROM or AUTH), at most three, starts
@@ -21,6 +16,7 @@
 #include <string.h>
 
 #include "crawler/mailproto/mailsess.h"
+#include "fuzz_script.h"
 
 #define FUZZ_INPUT_MAX (128 * 1024)
 #define NAME "fuzz.example"
@@ -48,6 +44,30 @@ static bool known(enum mail_proto p, const uint8_t *out, size_t len)
 	return false;
 }
 
+/* The event for the service's session; a failed handshake says "fuzz". */
+static enum smtp_action sess_event(struct mail_session *m,
+				   const struct fuzz_event *ev)
+{
+	switch (ev->op) {
+	case FUZZ_DATA:
+		return mail_on_data(m, ev->buf, ev->len);
+	case FUZZ_EOF:
+		return mail_on_eof(m);
+	case FUZZ_RESET:
+		return mail_on_reset(m);
+	case FUZZ_STAGE_TIMER:
+		return mail_on_timeout(m, SMTP_TIMER_STAGE);
+	case FUZZ_DEADLINE:
+		return mail_on_timeout(m, SMTP_TIMER_DEADLINE);
+	case FUZZ_TLS_OK:
+		return mail_on_tls_done(m, true, NULL);
+	case FUZZ_TLS_FAILED:
+		return mail_on_tls_done(m, false, "fuzz");
+	default:
+		return mail_on_connected(m);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct mail_session *m = &session;
@@ -56,6 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	enum mail_rc final = MAIL_RC_PENDING;
 	size_t i = 1, ncmds = 0;
 	struct mail_facts f;
+	struct fuzz_event ev;
 
 	if (size < 1 || size > FUZZ_INPUT_MAX)
 		return 0;
@@ -63,41 +84,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	implicit = mail_service_tls(svc) == MAIL_TLS_IMPLICIT;
 	if (mail_session_init(m, svc, NAME, NULL) != 0)
 		abort();
-	while (i < size) {
-		uint8_t op = data[i++] % 8;
-		enum smtp_action a;
+	while (fuzz_next(data, size, &i, &ev)) {
+		enum smtp_action a = sess_event(m, &ev);
 
-		switch (op) {
-		case 0: {
-			size_t n = i < size ? data[i++] : 0;
-			if (n > size - i)
-				n = size - i;
-			a = mail_on_data(m, data + i, n);
-			i += n;
-			break;
-		}
-		case 1:
-			a = mail_on_eof(m);
-			break;
-		case 2:
-			a = mail_on_reset(m);
-			break;
-		case 3:
-			a = mail_on_timeout(m, SMTP_TIMER_STAGE);
-			break;
-		case 4:
-			a = mail_on_timeout(m, SMTP_TIMER_DEADLINE);
-			break;
-		case 5:
-			a = mail_on_tls_done(m, true, NULL);
-			break;
-		case 6:
-			a = mail_on_tls_done(m, false, "fuzz");
-			break;
-		default:
-			a = mail_on_connected(m);
-			break;
-		}
 		if ((unsigned)a >= SMTP_ACT_LAST)
 			abort();
 		mail_session_facts(m, &f);

@@ -1,11 +1,6 @@
 /*
  * Fuzz target for crawler/smtp/smtp.c: the input is a script of events for
- * one session. Each event is one byte, op = byte % 8:
- *
- *   0 data: the next byte is a length n, then n bytes received
- *   1 end of stream    2 reset           3 stage timer
- *   4 deadline         5 handshake ok    6 handshake failed
- *   7 connected
+ * one session, those of fuzz_script.h.
  *
  * Whatever the peer does, the client must only ever send EHLO or HELO
  * with our name, STARTTLS and QUIT, in an order the protocol allows; send
@@ -20,6 +15,7 @@
 #include <string.h>
 
 #include "crawler/smtp/smtp.h"
+#include "fuzz_script.h"
 
 /* Room for a line over SMTP_REPLY_LINE_HARD_MAX in 255-byte events. */
 #define FUZZ_INPUT_MAX (128 * 1024)
@@ -71,20 +67,28 @@ static bool allowed(enum cmd last, enum cmd next, bool tls)
 	}
 }
 
-static void check_transcript(const struct smtp_transcript *t)
+/* The event for the SMTP session; a failed handshake says "fuzz". */
+static enum smtp_action smtp_event(struct smtp_session *s,
+				   const struct fuzz_event *ev)
 {
-	size_t off = 0;
-
-	if (t->len > SMTP_TRANSCRIPT_MAX || t->nseg > SMTP_TRANSCRIPT_SEGS)
-		abort();
-	for (size_t i = 0; i < t->nseg; i++) {
-		if (t->seg[i].off != off || t->seg[i].len == 0 ||
-		    t->seg[i].dir > SMTP_DIR_DISCARDED)
-			abort();
-		off += t->seg[i].len;
+	switch (ev->op) {
+	case FUZZ_DATA:
+		return smtp_on_data(s, ev->buf, ev->len);
+	case FUZZ_EOF:
+		return smtp_on_eof(s);
+	case FUZZ_RESET:
+		return smtp_on_reset(s);
+	case FUZZ_STAGE_TIMER:
+		return smtp_on_timeout(s, SMTP_TIMER_STAGE);
+	case FUZZ_DEADLINE:
+		return smtp_on_timeout(s, SMTP_TIMER_DEADLINE);
+	case FUZZ_TLS_OK:
+		return smtp_on_tls_done(s, true, NULL);
+	case FUZZ_TLS_FAILED:
+		return smtp_on_tls_done(s, false, "fuzz");
+	default:
+		return smtp_on_connected(s);
 	}
-	if (off != t->len || (t->dropped && !t->truncated))
-		abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -94,49 +98,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bool closed = false, tls_started = false, tls_up = false;
 	enum smtp_rc final = SMTP_RC_PENDING;
 	size_t i = 0, ncmds = 0;
+	struct fuzz_event ev;
 
 	if (size > FUZZ_INPUT_MAX)
 		return 0;
 	if (smtp_session_init(s, NAME, NULL) != 0)
 		abort();
-	while (i < size) {
-		uint8_t op = data[i++] % 8;
-		enum smtp_action a;
-		bool may_send = false;
+	while (fuzz_next(data, size, &i, &ev)) {
+		enum smtp_action a = smtp_event(s, &ev);
+		/* A command answers a reply, or the end of the handshake. */
+		bool may_send = ev.op == FUZZ_DATA || (ev.op == FUZZ_TLS_OK &&
+						       tls_started && !tls_up);
 
-		switch (op) {
-		case 0: {
-			size_t n = i < size ? data[i++] : 0;
-			if (n > size - i)
-				n = size - i;
-			a = smtp_on_data(s, data + i, n);
-			i += n;
-			may_send = true;
-			break;
-		}
-		case 1:
-			a = smtp_on_eof(s);
-			break;
-		case 2:
-			a = smtp_on_reset(s);
-			break;
-		case 3:
-			a = smtp_on_timeout(s, SMTP_TIMER_STAGE);
-			break;
-		case 4:
-			a = smtp_on_timeout(s, SMTP_TIMER_DEADLINE);
-			break;
-		case 5:
-			a = smtp_on_tls_done(s, true, NULL);
-			may_send = tls_started && !tls_up;
-			break;
-		case 6:
-			a = smtp_on_tls_done(s, false, "fuzz");
-			break;
-		default:
-			a = smtp_on_connected(s);
-			break;
-		}
 		if ((unsigned)a >= SMTP_ACT_LAST)
 			abort();
 		if (closed) {
@@ -151,14 +124,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (!may_send || !allowed(last, c, s->in_tls) ||
 			    ++ncmds > 3)
 				abort();
-			if (op == 5 && c != C_QUIT)
+			if (ev.op == FUZZ_TLS_OK && c != C_QUIT)
 				abort();
-			if (op == 5)
+			if (ev.op == FUZZ_TLS_OK)
 				tls_up = true;
 			last = c;
 		} else if (a == SMTP_ACT_START_TLS) {
-			if (op != 0 || last != C_STARTTLS || tls_started ||
-			    s->facts.starttls_code != 220)
+			if (ev.op != FUZZ_DATA || last != C_STARTTLS ||
+			    tls_started || s->facts.starttls_code != 220)
 				abort();
 			tls_started = true;
 		} else if (a == SMTP_ACT_CLOSE) {
@@ -188,7 +161,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    (s->state != SMTP_ST_QUIT && s->state != SMTP_ST_DONE &&
 		     s->state != SMTP_ST_HELO))
 			abort();
-		check_transcript(&s->transcript);
+		fuzz_check_transcript(&s->transcript);
 	}
 	if (strcmp(smtp_rc_str(s->facts.outcome), "unknown") == 0)
 		abort();
