@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "crawler/mailproto/imap.h"
+#include "mailpeer.h"
 #include "unit.h"
 
 /* ---- The line reader ------------------------------------------------- */
@@ -246,13 +247,6 @@ UNIT_TEST(imap_resp_caps_bound)
 
 /* ---- The session against a scripted peer ----------------------------- */
 
-enum peer_end {
-	E_TIMEOUT = 0, /* the peer goes quiet: the stage timer fires */
-	E_EOF,	       /* the peer closes */
-	E_RESET,       /* the connection breaks */
-	E_DEADLINE,    /* quiet until the total deadline */
-};
-
 struct iscript {
 	const char *name;
 	enum imap_mode mode;
@@ -376,133 +370,36 @@ static const struct iscript iscripts[] = {
 	  E_EOF, "tls_failed", NULL, U, U, U, NULL, "" },
 };
 
-struct isim {
-	struct imap_session *s;
-	char cmds[256];
-	char queue[16384];
-	size_t qlen, qoff;
-	bool closed;
-	int sends;
-};
-
-static void enqueue(struct isim *m, const char *bytes)
-{
-	size_t n = bytes ? strlen(bytes) : 0;
-
-	if (n == 0)
-		return;
-	if (m->qlen + n > sizeof m->queue)
-		abort();
-	memcpy(m->queue + m->qlen, bytes, n);
-	m->qlen += n;
-}
-
 /* The client sent a command: it is checked and the peer answers. */
-static void client_sent(struct isim *m, const struct iscript *sc)
+static void answer(struct mail_peer *p, const char *cmd)
 {
-	size_t len;
-	const uint8_t *out = mail_core_output(&m->s->core, &len);
-	char cmd[64];
+	const struct iscript *sc = p->script;
 
-	CHECK(len > 2 && len < sizeof cmd);
-	memcpy(cmd, out, len);
-	cmd[len] = '\0';
-	CHECK(len >= 2 && cmd[len - 2] == '\r' && cmd[len - 1] == '\n');
-	cmd[len - 2] = '\0';
 	CHECK(strstr(cmd, "LOGIN") == NULL || strstr(cmd, "LOGOUT"));
 	CHECK(strstr(cmd, "AUTHENTICATE") == NULL);
-	/* A command only when all the peer said was read. */
-	CHECK_INT(m->qoff, m->qlen, sc->name);
-	if (m->s->core.in_tls)
+	if (p->c->in_tls)
 		CHECK(strstr(cmd, "LOGOUT") != NULL);
-	if (m->cmds[0])
-		strcat(m->cmds, ",");
-	if (m->s->core.in_tls)
-		strcat(m->cmds, "+");
-	strncat(m->cmds, cmd, sizeof m->cmds - strlen(m->cmds) - 1);
-	m->sends++;
 	if (strcmp(cmd, "a1 CAPABILITY") == 0)
-		enqueue(m, sc->capability);
+		mail_peer_queue(p, sc->capability);
 	else if (strcmp(cmd, "a2 STARTTLS") == 0)
-		enqueue(m, sc->starttls);
+		mail_peer_queue(p, sc->starttls);
 	else if (strstr(cmd, "LOGOUT")) {
-		enqueue(m, LOGOUT_REPLY);
-		enqueue(m, cmd[1] == '1' ? "a1 OK\r\n" : "a3 OK\r\n");
+		mail_peer_queue(p, LOGOUT_REPLY);
+		mail_peer_queue(p, cmd[1] == '1' ? "a1 OK\r\n" : "a3 OK\r\n");
 	}
 }
 
 static void isim_run(const struct iscript *sc, size_t chunk,
 		     struct imap_session *s)
 {
-	struct isim m = { .s = s };
-	enum smtp_action a;
-	int guard = 0;
+	struct mail_peer m = {
+		.c = &s->core, .name = sc->name, .script = sc, .answer = answer
+	};
 
 	imap_session_free(s);
 	CHECK_INT(imap_session_init(s, sc->mode, NULL), 0, sc->name);
-	if (sc->mode == IMAP_MODE_STARTTLS)
-		enqueue(&m, sc->greeting);
-	a = mail_core_on_input(&s->core, MAIL_IN_CONNECTED);
-	while (!m.closed && guard++ < 100000) {
-		switch (a) {
-		case SMTP_ACT_SEND:
-			client_sent(&m, sc);
-			a = SMTP_ACT_WAIT;
-			continue;
-		case SMTP_ACT_START_TLS:
-			/* What was read before the handshake goes first. */
-			if (m.qoff < m.qlen) {
-				CHECK_INT(mail_core_on_data(&s->core,
-							    (uint8_t *)m.queue +
-								m.qoff,
-							    m.qlen - m.qoff),
-					  SMTP_ACT_WAIT, sc->name);
-				m.qoff = m.qlen;
-			}
-			a = mail_core_on_tls_done(&s->core, !sc->tls_fails,
-						  sc->tls_fails ? "alert"
-								: NULL);
-			if (!sc->tls_fails && sc->mode == IMAP_MODE_IMPLICIT)
-				enqueue(&m, sc->greeting);
-			continue;
-		case SMTP_ACT_CLOSE:
-			m.closed = true;
-			continue;
-		default:
-			break;
-		}
-		if (m.qoff < m.qlen) {
-			size_t n = m.qlen - m.qoff;
-			if (chunk && n > chunk)
-				n = chunk;
-			a = mail_core_on_data(&s->core,
-					      (uint8_t *)m.queue + m.qoff, n);
-			m.qoff += n;
-			continue;
-		}
-		switch (sc->end) {
-		case E_TIMEOUT:
-			a = mail_core_on_input(&s->core, MAIL_IN_STAGE_TIMEOUT);
-			break;
-		case E_EOF:
-			a = mail_core_on_input(&s->core, MAIL_IN_EOF);
-			break;
-		case E_RESET:
-			a = mail_core_on_input(&s->core, MAIL_IN_RESET);
-			break;
-		case E_DEADLINE:
-			a = mail_core_on_input(&s->core, MAIL_IN_DEADLINE);
-			break;
-		}
-	}
-	CHECK(m.closed);
+	mail_peer_run(&m, sc->greeting, sc->tls_fails, sc->end, chunk);
 	CHECK_INT(s->core.state, IMAP_ST_DONE, sc->name);
-	CHECK_INT(mail_core_stage_timeout_ms(&s->core), 0, sc->name);
-	/* After close, every event says close again. */
-	CHECK_INT(mail_core_on_data(&s->core, (const uint8_t *)"* OK\r\n", 6),
-		  SMTP_ACT_CLOSE, sc->name);
-	CHECK_INT(mail_core_on_input(&s->core, MAIL_IN_EOF), SMTP_ACT_CLOSE,
-		  sc->name);
 	CHECK_STR(m.cmds, sc->cmds, sc->name);
 	CHECK_STR(mail_rc_str(s->core.facts.outcome), sc->outcome, sc->name);
 	CHECK_STR(mail_greeting_str(s->core.facts.greeting), sc->greeting_fact,
@@ -515,10 +412,6 @@ static void isim_run(const struct iscript *sc, size_t chunk,
 		  sc->name);
 	CHECK_INT(s->core.facts.tls_ok, strcmp(sc->outcome, "tls_ok") == 0,
 		  sc->name);
-	/* The transcript holds every byte in order: sent and received
-	 * segments alternate with the commands. */
-	CHECK(!s->core.transcript.truncated);
-	CHECK(s->core.work == NULL);
 }
 
 UNIT_TEST(imap_session_scripts)

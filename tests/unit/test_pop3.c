@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "crawler/mailproto/pop3.h"
+#include "mailpeer.h"
 #include "unit.h"
 
 static const struct {
@@ -73,13 +74,6 @@ UNIT_TEST(pop3_line_parse_table)
 	CHECK_STR(pop3_state_str(POP3_ST_CAPA), "capa", "name");
 	CHECK_STR(pop3_state_str(POP3_ST_LAST), "unknown", "name");
 }
-
-enum peer_end {
-	E_TIMEOUT = 0,
-	E_EOF,
-	E_RESET,
-	E_DEADLINE,
-};
 
 struct pscript {
 	const char *name;
@@ -160,122 +154,34 @@ static const struct pscript pscripts[] = {
 	  E_EOF, "tls_failed", NULL, U, U, NULL, "" },
 };
 
-struct psim {
-	struct pop3_session *s;
-	char cmds[128];
-	char queue[8192];
-	size_t qlen, qoff;
-	bool closed;
-};
-
-static void penqueue(struct psim *m, const char *bytes)
+/* The client sent a command: it is checked and the peer answers. */
+static void answer(struct mail_peer *p, const char *cmd)
 {
-	size_t n = bytes ? strlen(bytes) : 0;
+	const struct pscript *sc = p->script;
 
-	if (n == 0)
-		return;
-	if (m->qlen + n > sizeof m->queue)
-		abort();
-	memcpy(m->queue + m->qlen, bytes, n);
-	m->qlen += n;
-}
-
-static void pclient_sent(struct psim *m, const struct pscript *sc)
-{
-	size_t len;
-	const uint8_t *out = mail_core_output(&m->s->core, &len);
-	char cmd[16];
-
-	CHECK(len > 2 && len < sizeof cmd);
-	if (len <= 2 || len >= sizeof cmd)
-		return;
-	memcpy(cmd, out, len);
-	CHECK(cmd[len - 2] == '\r' && cmd[len - 1] == '\n');
-	cmd[len - 2] = '\0';
 	CHECK(strcmp(cmd, "CAPA") == 0 || strcmp(cmd, "STLS") == 0 ||
 	      strcmp(cmd, "QUIT") == 0);
-	CHECK_INT(m->qoff, m->qlen, sc->name);
-	if (m->s->core.in_tls)
+	if (p->c->in_tls)
 		CHECK_STR(cmd, "QUIT", sc->name);
-	if (m->cmds[0])
-		strcat(m->cmds, ",");
-	if (m->s->core.in_tls)
-		strcat(m->cmds, "+");
-	strcat(m->cmds, cmd);
 	if (strcmp(cmd, "CAPA") == 0)
-		penqueue(m, sc->capa);
+		mail_peer_queue(p, sc->capa);
 	else if (strcmp(cmd, "STLS") == 0)
-		penqueue(m, sc->stls);
+		mail_peer_queue(p, sc->stls);
 	else
-		penqueue(m, "+OK bye\r\n");
+		mail_peer_queue(p, "+OK bye\r\n");
 }
 
 static void psim_run(const struct pscript *sc, size_t chunk,
 		     struct pop3_session *s)
 {
-	struct psim m = { .s = s };
-	enum smtp_action a;
-	int guard = 0;
+	struct mail_peer m = {
+		.c = &s->core, .name = sc->name, .script = sc, .answer = answer
+	};
 
 	pop3_session_free(s);
 	CHECK_INT(pop3_session_init(s, sc->mode, NULL), 0, sc->name);
-	if (sc->mode == POP3_MODE_STLS)
-		penqueue(&m, sc->greeting);
-	a = mail_core_on_input(&s->core, MAIL_IN_CONNECTED);
-	while (!m.closed && guard++ < 100000) {
-		if (a == SMTP_ACT_SEND) {
-			pclient_sent(&m, sc);
-			a = SMTP_ACT_WAIT;
-			continue;
-		}
-		if (a == SMTP_ACT_START_TLS) {
-			if (m.qoff < m.qlen) {
-				a = mail_core_on_data(
-				    &s->core, (uint8_t *)m.queue + m.qoff,
-				    m.qlen - m.qoff);
-				CHECK_INT(a, SMTP_ACT_WAIT, sc->name);
-				m.qoff = m.qlen;
-			}
-			a = mail_core_on_tls_done(&s->core, !sc->tls_fails,
-						  sc->tls_fails ? "alert"
-								: NULL);
-			if (!sc->tls_fails && sc->mode == POP3_MODE_IMPLICIT)
-				penqueue(&m, sc->greeting);
-			continue;
-		}
-		if (a == SMTP_ACT_CLOSE) {
-			m.closed = true;
-			continue;
-		}
-		if (m.qoff < m.qlen) {
-			size_t n = m.qlen - m.qoff;
-			if (chunk && n > chunk)
-				n = chunk;
-			a = mail_core_on_data(&s->core,
-					      (uint8_t *)m.queue + m.qoff, n);
-			m.qoff += n;
-			continue;
-		}
-		switch (sc->end) {
-		case E_TIMEOUT:
-			a = mail_core_on_input(&s->core, MAIL_IN_STAGE_TIMEOUT);
-			break;
-		case E_EOF:
-			a = mail_core_on_input(&s->core, MAIL_IN_EOF);
-			break;
-		case E_RESET:
-			a = mail_core_on_input(&s->core, MAIL_IN_RESET);
-			break;
-		case E_DEADLINE:
-			a = mail_core_on_input(&s->core, MAIL_IN_DEADLINE);
-			break;
-		}
-	}
-	CHECK(m.closed);
+	mail_peer_run(&m, sc->greeting, sc->tls_fails, sc->end, chunk);
 	CHECK_INT(s->core.state, POP3_ST_DONE, sc->name);
-	CHECK_INT(mail_core_stage_timeout_ms(&s->core), 0, sc->name);
-	CHECK_INT(mail_core_on_data(&s->core, (const uint8_t *)"+OK\r\n", 5),
-		  SMTP_ACT_CLOSE, sc->name);
 	CHECK_STR(m.cmds, sc->cmds, sc->name);
 	CHECK_STR(mail_rc_str(s->core.facts.outcome), sc->outcome, sc->name);
 	CHECK_STR(mail_greeting_str(s->core.facts.greeting), sc->greeting_fact,
@@ -287,7 +193,6 @@ static void psim_run(const struct pscript *sc, size_t chunk,
 		  sc->name);
 	CHECK_INT(s->core.facts.tls_ok, strcmp(sc->outcome, "tls_ok") == 0,
 		  sc->name);
-	CHECK(s->core.work == NULL);
 }
 
 UNIT_TEST(pop3_session_scripts)
