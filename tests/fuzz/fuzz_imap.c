@@ -31,7 +31,7 @@ enum cmd {
 
 static struct imap_session session;
 
-static enum cmd classify(const uint8_t *out, size_t len, bool implicit)
+static int classify(const uint8_t *out, size_t len, bool implicit)
 {
 	static const struct {
 		const char *text;
@@ -55,7 +55,7 @@ static enum cmd classify(const uint8_t *out, size_t len, bool implicit)
 }
 
 /* May `next` follow `last`? */
-static bool allowed(enum cmd last, enum cmd next, bool implicit)
+static bool allowed(int last, int next, bool implicit)
 {
 	if (implicit)
 		return last == C_NONE && next == C_LOGOUT;
@@ -72,14 +72,30 @@ static bool allowed(enum cmd last, enum cmd next, bool implicit)
 	}
 }
 
+static bool starttls_ok(const struct mail_core *c)
+{
+	return ((const struct imap_session *)c)->facts.starttls_status ==
+	       IMAP_STATUS_OK;
+}
+
+static bool facts_ok(const struct mail_core *c)
+{
+	return ((const struct imap_session *)c)->facts.ncaps <= IMAP_CAPS_MAX;
+}
+
+static const struct fuzz_core_proto proto = {
+	.classify = classify,
+	.allowed = allowed,
+	.starttls = C_STARTTLS,
+	.bye = C_LOGOUT,
+	.starttls_ok = starttls_ok,
+	.facts_ok = facts_ok,
+};
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct imap_session *s = &session;
-	enum cmd last = C_NONE;
-	bool closed = false, tls_started = false, tls_up = false, implicit;
-	enum mail_rc final = MAIL_RC_PENDING;
-	size_t i = 1, ncmds = 0;
-	struct fuzz_event ev;
+	bool implicit;
 
 	if (size < 1 || size > FUZZ_INPUT_MAX)
 		return 0;
@@ -88,76 +104,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		s, implicit ? IMAP_MODE_IMPLICIT : IMAP_MODE_STARTTLS, NULL) !=
 	    0)
 		abort();
-	while (fuzz_next(data, size, &i, &ev)) {
-		enum smtp_action a = fuzz_core_event(&s->core, &ev);
-		/* A command answers a line, or the end of the handshake. */
-		bool may_send =
-		    ev.op == FUZZ_DATA || (ev.op == FUZZ_TLS_OK &&
-					   tls_started && !tls_up && !implicit);
-
-		if ((unsigned)a >= SMTP_ACT_LAST)
-			abort();
-		if (closed) {
-			if (a != SMTP_ACT_CLOSE ||
-			    s->core.facts.outcome != final)
-				abort();
-			continue;
-		}
-		if (a == SMTP_ACT_SEND) {
-			size_t len;
-			const uint8_t *out = mail_core_output(&s->core, &len);
-			enum cmd c = classify(out, len, implicit);
-			if (!may_send || !allowed(last, c, implicit) ||
-			    ++ncmds > 3)
-				abort();
-			if (s->core.in_tls && c != C_LOGOUT)
-				abort();
-			if (ev.op == FUZZ_TLS_OK)
-				tls_up = true;
-			last = c;
-		} else if (a == SMTP_ACT_START_TLS) {
-			if (tls_started)
-				abort();
-			if (implicit
-				? last != C_NONE
-				: (ev.op != FUZZ_DATA || last != C_STARTTLS ||
-				   s->facts.starttls_status != IMAP_STATUS_OK))
-				abort();
-			tls_started = true;
-		} else if (a == SMTP_ACT_CLOSE) {
-			closed = true;
-			final = s->core.facts.outcome;
-			if (final == MAIL_RC_PENDING ||
-			    (unsigned) final >= MAIL_RC_LAST ||
-			    s->core.state != IMAP_ST_DONE ||
-			    mail_core_stage_timeout_ms(&s->core) != 0 ||
-			    s->core.work)
-				abort();
-			if (final == MAIL_RC_TLS_OK && !s->core.facts.tls_ok)
-				abort();
-		}
-		if (ev.op == FUZZ_TLS_OK && implicit && s->core.facts.tls_ok)
-			tls_up = true;
-		if (s->core.facts.tls_ok != tls_up || s->core.in_tls != tls_up)
-			abort();
-		/* Facts never go beyond what the session saw. */
-		if (s->core.facts.injection != SMTP_FACT_UNSEEN &&
-		    (!tls_started || implicit))
-			abort();
-		if (implicit &&
-		    s->core.facts.starttls_offered != SMTP_FACT_UNSEEN)
-			abort();
-		if (s->facts.ncaps > IMAP_CAPS_MAX ||
-		    (unsigned)s->core.facts.greeting >= MAIL_GREETING_LAST)
-			abort();
-		if ((s->core.facts.outcome == MAIL_RC_PENDING) !=
-		    (s->core.state != IMAP_ST_LOGOUT &&
-		     s->core.state != IMAP_ST_DONE && !(implicit && tls_up)))
-			abort();
-		fuzz_check_transcript(&s->core.transcript);
-	}
-	if (strcmp(mail_rc_str(s->core.facts.outcome), "unknown") == 0)
-		abort();
+	fuzz_core_run(&s->core, &proto, data, size, 1, implicit);
 	imap_session_free(s);
 	return 0;
 }
