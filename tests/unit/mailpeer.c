@@ -111,3 +111,19 @@ void mail_peer_run(struct mail_peer *p, const char *greeting, bool tls_fails,
 	CHECK(!c->transcript.truncated);
 	CHECK(c->work == NULL);
 }
+
+void mail_peer_check(const struct mail_peer *p, const char *cmds,
+		     const char *outcome, const char *greeting,
+		     enum smtp_fact starttls_offered, enum smtp_fact injection,
+		     const char *stripping)
+{
+	const struct mail_core_facts *f = &p->c->facts;
+
+	CHECK_STR(p->cmds, cmds, p->name);
+	CHECK_STR(mail_rc_str(f->outcome), outcome, p->name);
+	CHECK_STR(mail_greeting_str(f->greeting), greeting, p->name);
+	CHECK_INT(f->starttls_offered, starttls_offered, p->name);
+	CHECK_INT(f->injection, injection, p->name);
+	CHECK_STR(smtp_stripping_str(f->stripping), stripping, p->name);
+	CHECK_INT(f->tls_ok, strcmp(outcome, "tls_ok") == 0, p->name);
+}

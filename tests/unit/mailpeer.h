@@ -50,4 +50,13 @@ void mail_peer_queue(struct mail_peer *p, const char *bytes);
 void mail_peer_run(struct mail_peer *p, const char *greeting, bool tls_fails,
 		   enum peer_end end, size_t chunk);
 
+/* Checks what the session learnt and did against what a script expects:
+ * the commands sent (p->cmds), the outcome, the greeting fact (NULL:
+ * unseen), STARTTLS offered, the injection, the stripping (NULL: none);
+ * tls_ok exactly with the outcome tls_ok. */
+void mail_peer_check(const struct mail_peer *p, const char *cmds,
+		     const char *outcome, const char *greeting,
+		     enum smtp_fact starttls_offered, enum smtp_fact injection,
+		     const char *stripping);
+
 #endif

@@ -182,17 +182,8 @@ static void psim_run(const struct pscript *sc, size_t chunk,
 	CHECK_INT(pop3_session_init(s, sc->mode, NULL), 0, sc->name);
 	mail_peer_run(&m, sc->greeting, sc->tls_fails, sc->end, chunk);
 	CHECK_INT(s->core.state, POP3_ST_DONE, sc->name);
-	CHECK_STR(m.cmds, sc->cmds, sc->name);
-	CHECK_STR(mail_rc_str(s->core.facts.outcome), sc->outcome, sc->name);
-	CHECK_STR(mail_greeting_str(s->core.facts.greeting), sc->greeting_fact,
-		  sc->name);
-	CHECK_INT(s->core.facts.starttls_offered, sc->starttls_offered,
-		  sc->name);
-	CHECK_INT(s->core.facts.injection, sc->injection, sc->name);
-	CHECK_STR(smtp_stripping_str(s->core.facts.stripping), sc->stripping,
-		  sc->name);
-	CHECK_INT(s->core.facts.tls_ok, strcmp(sc->outcome, "tls_ok") == 0,
-		  sc->name);
+	mail_peer_check(&m, sc->cmds, sc->outcome, sc->greeting_fact,
+			sc->starttls_offered, sc->injection, sc->stripping);
 }
 
 UNIT_TEST(pop3_session_scripts)
