@@ -21,6 +21,7 @@
 #include "crawler/store/db.h"
 #include "crawler/util/json.h"
 #include "crawler/dns/unbound_embed.h"
+#include "crawler/scan/pace.h"
 #include "crawler/scan/probe.h"
 #include "crawler/scan/provenance.h"
 #include "crawler/scan/sched.h"
@@ -65,7 +66,7 @@ static const char usage[] =
     "                     reports say \"not measured\" for those figures\n"
     "  --workers N        threads with an event loop each (default: cores)\n"
     "  --concurrency N    domains in flight (default 1000)\n"
-    "  --rate N           domains started per second, 0 = no cap (default 0)\n"
+    "  --rate N           domains started per second, 0 = no cap (default 100)\n"
     "  --dns-timeout MS   per DNS try (default 2000; 3 tries)\n"
     "  --dns-inflight N   DNS lookups each worker has at the resolver at once\n"
     "                     (default 512, at most 4096); more wait in turn.\n"
@@ -798,7 +799,7 @@ static int parse_options(int argc, char **argv, struct scan_opts *o)
 		.sc = {
 			.workers = cores > 0 ? (unsigned)cores : 1,
 			.concurrency = 1000,
-			.rate = 0,
+			.rate = PACE_DEFAULT_RATE,
 			.lease_seconds = 60,
 			.progress_seconds = 10,
 			.resolver = { .timeout_ms = 2000,
@@ -1149,6 +1150,11 @@ static void print_summary(const char *name, int64_t id,
 			"unprobed",
 			s->claims_released);
 	fputs("\n", stderr);
+	if (sc->rate > 0 && s->rate_held_share >= 0.5)
+		fprintf(stderr,
+			"scan: rate-capped at %.0f domains/s for %.0f%% of the "
+			"run (--rate; --rate 0 removes the cap)\n",
+			sc->rate, 100 * s->rate_held_share);
 	if (s->counts.not_recorded)
 		fprintf(stderr,
 			"scan: %" PRIu64 " domains not recorded (their rows "

@@ -48,3 +48,8 @@ bool pace_tick(struct pace *p)
 		p->tokens = p->most;
 	return p->tokens >= 1;
 }
+
+bool pace_rate_held(const struct pace *p)
+{
+	return p->capped && p->inflight < p->window && p->tokens < 1;
+}

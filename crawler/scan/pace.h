@@ -12,6 +12,15 @@
 
 #include <stdbool.h>
 
+/*
+ * The default of --rate, domains started per second for the whole scan
+ * (the scan's --help and mxcrawl.1 name it): a research scan is not a
+ * race. What it means at the resolver and at the mail servers, per
+ * domain, is in the README ("Scanning the real internet"). --rate 0
+ * removes the cap.
+ */
+#define PACE_DEFAULT_RATE 100
+
 struct pace {
 	unsigned window;   /* probes in flight, at most */
 	unsigned inflight; /* probes started and not finished */
@@ -37,5 +46,11 @@ void pace_finished(struct pace *p);
 /* One tick of the timer: adds the tick's tokens. Returns whether a start
  * is allowed by the rate now (the caller then tries to start more). */
 bool pace_tick(struct pace *p);
+
+/* Whether the rate alone holds a start back now: capped, room in the
+ * window, no token. Asked at a tick, before pace_tick, by a worker that
+ * has domains waiting: the share of such ticks is the share of the time
+ * the cap, not the window or the network, set the pace. */
+bool pace_rate_held(const struct pace *p);
 
 #endif

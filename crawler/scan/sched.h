@@ -54,6 +54,9 @@ struct sched_summary {
 	uint64_t registry_dropped;     /* results it dropped past its limit */
 	uint64_t registry_read_back;   /* of them, read back from the rows */
 	uint64_t starttls_ok;
+	/* Of the time, the share the rate cap alone held domains back (0
+	 * without a cap): near 1, the cap set the pace. */
+	double rate_held_share;
 	uint64_t records_raw, records_zstd; /* handshake record bytes */
 	uint64_t batches_written;
 	uint64_t batches_discarded; /* completed meanwhile by another crawler */

@@ -109,3 +109,38 @@ UNIT_TEST(test_pace_rate_shared_by_workers)
 	pace_started(&p);
 	CHECK(!pace_can_start(&p));
 }
+
+UNIT_TEST(test_pace_rate_held)
+{
+	/* The share of ticks at which the cap alone held a waiting start
+	 * back: ~1 when the cap sets the pace (a wide window, 100/s), 0
+	 * when the window does (2 in flight that never finish), 0 without
+	 * a cap. */
+	struct pace p;
+	unsigned held = 0;
+
+	pace_init(&p, 1000, 1, 100, TICK_MS);
+	start_all(&p);
+	for (int tick = 0; tick < 100; tick++) {
+		held += pace_rate_held(&p);
+		pace_tick(&p);
+		start_all(&p);
+	}
+	CHECK_INT(held, 100, "ticks held by the cap at 100/s, wide window");
+	pace_init(&p, 2, 1, 100, TICK_MS);
+	pace_started(&p);
+	held = 0;
+	for (int tick = 0; tick < 100; tick++) {
+		pace_tick(&p);
+		while (pace_can_start(&p))
+			pace_started(&p); /* never finish: the window binds */
+		held += pace_rate_held(&p);
+	}
+	CHECK_INT(held, 0, "ticks held by the cap when the window is full");
+	pace_init(&p, 1000, 1, 0, TICK_MS);
+	CHECK(!pace_rate_held(&p));
+	/* A cap far above what starts: tokens left, nothing held. */
+	pace_init(&p, 1000, 1, 100000, TICK_MS);
+	pace_tick(&p);
+	CHECK(!pace_rate_held(&p));
+}
