@@ -21,6 +21,7 @@
 #include "crawler/store/db.h"
 #include "crawler/util/json.h"
 #include "crawler/dns/unbound_embed.h"
+#include "crawler/scan/ehlocheck.h"
 #include "crawler/scan/pace.h"
 #include "crawler/scan/probe.h"
 #include "crawler/scan/provenance.h"
@@ -510,6 +511,7 @@ struct run_facts {
 	const char *canary_secure, *canary_bogus;
 	/* The private resolver's, when the scan used it; else NULL. */
 	const struct unbound_embed_state *embedded;
+	const struct ehlo_watch *ehlo; /* NULL: not asked (import only) */
 };
 
 static void jkey(struct jbuf *b, const char *k)
@@ -672,6 +674,10 @@ static char *provenance_json(const struct run_facts *f)
 		jbuf_puts(&b, "null");
 	}
 	jbuf_puts(&b, "}");
+	if (f->ehlo) {
+		jbuf_puts(&b, ", ");
+		ehlo_watch_json(&b, f->ehlo);
+	}
 	jkey(&b, "versions");
 	prov_versions_json(&b);
 	jbuf_puts(&b, "}");
@@ -719,6 +725,7 @@ struct scan_opts {
 	struct jbuf allow_text; /* the --allow-cidr lists, comma-joined */
 	struct addr_policy *pol;
 	struct sched_config sc; /* what the options set of it */
+	struct ehlo_watch ehlo; /* whether the EHLO name leads back here */
 };
 
 static void scan_opts_free(struct scan_opts *o)
@@ -1273,6 +1280,7 @@ static int begin_run(PGconn *c, struct scan_opts *o, const char *host,
 		.canary_secure = o->canary_secure,
 		.canary_bogus = o->canary_bogus,
 		.embedded = o->import_only ? NULL : o->embedded,
+		.ehlo = o->import_only ? NULL : &o->ehlo,
 	};
 	*prov = provenance_json(&facts);
 	if (!*prov) {
@@ -1326,6 +1334,18 @@ static int run_scan(struct db *db, struct scan_opts *o, int64_t id,
 	/* The run's end, on a connection of its own (the scan's are
 	 * closed); a failure to record it is said, not fatal. */
 	PGconn *c = db_connect(db);
+	if (o->sc.on_watch && c) {
+		/* The finding of the first connection, into the provenance. */
+		struct jbuf j;
+		ehlo_watch_poll(&o->ehlo);
+		jbuf_init(&j, 4096);
+		jbuf_puts(&j, "{");
+		ehlo_watch_json(&j, &o->ehlo);
+		jbuf_puts(&j, "}");
+		if (j.failed || prov_run_merge(c, run_id, j.data) != 0)
+			log_warn("the EHLO name's check was not recorded");
+		jbuf_free(&j);
+	}
 	if (!c || campaign_run_end(
 		      c, run_id,
 		      sched_rc != 0	? "failed"
@@ -1445,6 +1465,13 @@ int cmd_scan(int argc, char **argv)
 		if (rc != EX_OK)
 			goto out;
 		o.sc.resolver.validating = validating;
+		/* Whether the EHLO name leads back here: warned, never fatal
+		 * (a lookup that fails leaves it not_checked). */
+		if (o.sc.smtp && ehlo_watch_lookup(&o.ehlo, o.ehlo_name,
+						   &o.sc.resolver) == 0) {
+			o.sc.on_watch = ehlo_watch_poll;
+			o.sc.watch_arg = &o.ehlo;
+		}
 	}
 	rc = begin_run(c, &o, host, worker_id, &probe, &id, &run_id, &prov);
 	if (rc != EX_OK)

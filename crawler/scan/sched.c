@@ -953,6 +953,8 @@ static void watch(struct shared *sh, int64_t total, int64_t before, double t0)
 			hard_stop(cfg, sh);
 		if (!running)
 			break;
+		if (cfg->on_watch)
+			cfg->on_watch(cfg->watch_arg);
 		double now = now_seconds();
 		if (stop_requested && !said_stop && !cfg->quiet) {
 			/* Right after the signal's own line: what the stop

@@ -43,6 +43,11 @@ struct sched_config {
 	/* Bytes of idle endpoint results kept (epreg_set_limit); 0:
 	 * EPREG_LIMIT_DEFAULT, SIZE_MAX: all. */
 	size_t endpoint_cache;
+	/* Called on the main thread at each wake-up while the scan runs
+	 * (about once a second): a caller's check of what the first
+	 * connections tell (NULL: none). */
+	void (*on_watch)(void *arg);
+	void *watch_arg;
 };
 
 struct sched_summary {
