@@ -27,6 +27,7 @@ struct pace {
 	bool capped;	   /* a rate cap is set */
 	double tokens;	   /* starts allowed now */
 	double per_tick;   /* tokens added per tick */
+	unsigned tick_ms;  /* the timer's period */
 	double most;	   /* tokens kept at most */
 };
 
@@ -46,6 +47,11 @@ void pace_finished(struct pace *p);
 /* One tick of the timer: adds the tick's tokens. Returns whether a start
  * is allowed by the rate now (the caller then tries to start more). */
 bool pace_tick(struct pace *p);
+
+/* The same for `ms` milliseconds, as the loop's clock measured them since
+ * the last tick: on a busy loop a timer fires late, and tokens counted per
+ * tick would make the rate fall below the cap. */
+bool pace_advance(struct pace *p, unsigned ms);
 
 /* Whether the rate alone holds a start back now: capped, room in the
  * window, no token. Asked at a tick, before pace_tick, by a worker that

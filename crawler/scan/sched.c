@@ -100,6 +100,7 @@ struct worker {
 	uv_async_t inbox_async;
 	uv_async_t ep_async; /* endpoint results for waiting domains */
 	uv_timer_t rate_timer;
+	uint64_t rate_last; /* the loop's time at the last rate tick */
 	struct resolver *resolver;
 	struct probe_env env;
 	struct endpoint_env ep_env;
@@ -343,10 +344,14 @@ static void on_rate_tick(uv_timer_t *t)
 {
 	struct worker *w = t->data;
 
+	uint64_t now = uv_now(&w->loop);
+	unsigned ms = (unsigned)(now - w->rate_last);
+
+	w->rate_last = now;
 	atomic_fetch_add(&w->sh->rate_ticks, 1);
 	if (w->waiting && pace_rate_held(&w->pace))
 		atomic_fetch_add(&w->sh->rate_held, 1);
-	if (pace_tick(&w->pace) || stop_requested)
+	if (pace_advance(&w->pace, ms) || stop_requested)
 		worker_pump(w);
 }
 
@@ -390,6 +395,7 @@ static int worker_init(struct worker *w, struct shared *sh, unsigned index)
 	pace_init(&w->pace, cfg->concurrency, cfg->workers, cfg->rate,
 		  SCHED_RATE_TICK_MS);
 	if (cfg->rate > 0) {
+		w->rate_last = uv_now(&w->loop);
 		uv_timer_start(&w->rate_timer, on_rate_tick, SCHED_RATE_TICK_MS,
 			       SCHED_RATE_TICK_MS);
 	} else {

@@ -144,3 +144,23 @@ UNIT_TEST(test_pace_rate_held)
 	pace_tick(&p);
 	CHECK(!pace_rate_held(&p));
 }
+
+UNIT_TEST(test_pace_late_ticks)
+{
+	/* A busy loop fires the 10 ms timer every 30 ms: counted by the
+	 * time that passed, 10 s at 100/s still start 1000 domains (+ the
+	 * first token), not a third of them. */
+	struct pace p;
+	unsigned total = 0;
+
+	pace_init(&p, 1000000, 1, 100, TICK_MS);
+	total += start_all(&p);
+	for (int tick = 1; tick <= 333; tick++) { /* 9.99 s */
+		pace_advance(&p, 30);
+		total += start_all(&p);
+	}
+	CHECK_INT(total, 1000, "starts in 9.99 s at 100/s, ticks 30 ms apart");
+	/* A stall of 5 s: still at most one second's worth at once. */
+	pace_advance(&p, 5000);
+	CHECK_INT(start_all(&p), 100, "burst after a 5 s stall");
+}
