@@ -15,9 +15,12 @@
 /*
  * The default of --rate, domains started per second for the whole scan
  * (the scan's --help and mxcrawl.1 name it): a research scan is not a
- * race. What it means at the resolver and at the mail servers, per
- * domain, is in the README ("Scanning the real internet"). --rate 0
- * removes the cap.
+ * race. On the testbed's population a domain asks the resolver ~12.5
+ * questions and opens ~0.3 SMTP connections (endpoints are probed once
+ * per address, port and SNI), so 100/s is ~1,250 questions/s at the
+ * resolver, ~30 SMTP connections/s in all, and a million domains in
+ * under 3 hours; the README ("Scanning the real internet") has the
+ * figures and how they were measured. --rate 0 removes the cap.
  */
 #define PACE_DEFAULT_RATE 100
 
