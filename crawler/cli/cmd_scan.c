@@ -1158,10 +1158,12 @@ static void print_summary(const char *name, int64_t id,
 			s->claims_released);
 	fputs("\n", stderr);
 	if (sc->rate > 0 && s->rate_held_share >= 0.5)
-		fprintf(stderr,
-			"scan: rate-capped at %.0f domains/s for %.0f%% of the "
-			"run (--rate; --rate 0 removes the cap)\n",
-			sc->rate, 100 * s->rate_held_share);
+		fprintf(
+		    stderr,
+		    "scan: rate-capped at %.0f domains/s: the cap held back "
+		    "the domains waiting to start %.0f%% of the time "
+		    "(--rate; --rate 0 removes the cap)\n",
+		    sc->rate, 100 * s->rate_held_share);
 	if (s->counts.not_recorded)
 		fprintf(stderr,
 			"scan: %" PRIu64 " domains not recorded (their rows "

@@ -80,8 +80,10 @@ struct shared {
 	_Atomic uint64_t domains_stored, domains_given_back, domains_dropped,
 	    batches_split, domains_split;
 	_Atomic uint64_t inflight; /* domains in flight, all workers */
-	/* Rate ticks of all workers, and those at which the cap alone held
-	 * a waiting domain back (pace_rate_held); the main thread's copies
+	/* Rate ticks at which a worker had domains waiting to start, and
+	 * those at which the cap alone held them back (pace_rate_held): a
+	 * worker without work says nothing of the cap. The main thread's
+	 * copies
 	 * at its last progress line. */
 	_Atomic uint64_t rate_ticks, rate_held;
 	uint64_t shown_ticks, shown_held;
@@ -348,9 +350,11 @@ static void on_rate_tick(uv_timer_t *t)
 	unsigned ms = (unsigned)(now - w->rate_last);
 
 	w->rate_last = now;
-	atomic_fetch_add(&w->sh->rate_ticks, 1);
-	if (w->waiting && pace_rate_held(&w->pace))
-		atomic_fetch_add(&w->sh->rate_held, 1);
+	if (w->waiting) {
+		atomic_fetch_add(&w->sh->rate_ticks, 1);
+		if (pace_rate_held(&w->pace))
+			atomic_fetch_add(&w->sh->rate_held, 1);
+	}
 	if (pace_advance(&w->pace, ms) || stop_requested)
 		worker_pump(w);
 }
@@ -672,13 +676,14 @@ static void tail_text(struct shared *sh, char *buf, size_t size)
 			 ", %zu waiting for a per-address slot", queued);
 }
 
-/* " (rate-capped at 100/s)" when the cap held domains back for most of
- * the time since the last line: the pace is then the cap's, not the
- * scan's or the network's, and the line says so. */
+/* " (rate-capped at 100/s, --rate)" when, since the last line, the cap
+ * held back the domains waiting to start most of the time: the pace is
+ * then the cap's, not the window's or the network's, and the line says
+ * so. (held is read first: a worker counts a tick before its hold.) */
 static const char *rate_note(struct shared *sh, char *buf, size_t size)
 {
-	uint64_t ticks = atomic_load(&sh->rate_ticks);
 	uint64_t held = atomic_load(&sh->rate_held);
+	uint64_t ticks = atomic_load(&sh->rate_ticks);
 	uint64_t dt = ticks - sh->shown_ticks, dh = held - sh->shown_held;
 
 	sh->shown_ticks = ticks;

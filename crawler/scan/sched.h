@@ -59,8 +59,9 @@ struct sched_summary {
 	uint64_t registry_dropped;     /* results it dropped past its limit */
 	uint64_t registry_read_back;   /* of them, read back from the rows */
 	uint64_t starttls_ok;
-	/* Of the time, the share the rate cap alone held domains back (0
-	 * without a cap): near 1, the cap set the pace. */
+	/* Of the time domains waited to start, the share the rate cap
+	 * alone held them back (0 without a cap): near 1, the cap, not the
+	 * window or the network, set the pace. */
 	double rate_held_share;
 	uint64_t records_raw, records_zstd; /* handshake record bytes */
 	uint64_t batches_written;

@@ -139,14 +139,19 @@ grep -q "EHLO name" "$TEST_WORK/prov.err" && fail "a warning for a matching EHLO
 expect_eq "warnings of the resume (default EHLO name, no address)" \
 	"$(grep -c "scan: warning: EHLO name 'mxcrawl\.[^']*' has no address" "$TEST_WORK/resume.err")" 1
 # A name that resolves elsewhere: a scan of ten domains, one warning
-# that names both addresses, and the scan ends well.
+# that names both addresses, and the scan ends well. One worker at 4
+# domains/s takes over 2 s to start them: the cap sets the pace, and the
+# progress line of the first second and the summary say so.
 head -n 10 "$T" >"$TEST_WORK/ten.txt"
 "$MXCRAWL" scan --targets "$TEST_WORK/ten.txt" --campaign ehlo-elsewhere "${allow_args[@]}" \
-	--progress 0 --smtp-deadline 8000 --ca-file "$MXCRAWL_CA_FILE" \
+	--workers 1 --rate 4 --progress 1 --smtp-deadline 8000 --ca-file "$MXCRAWL_CA_FILE" \
 	--ehlo-name elsewhere.scanner.test 2>"$TEST_WORK/else.err" ||
 	{ cat "$TEST_WORK/else.err" >&2; fail "scan with an EHLO name that resolves elsewhere"; }
 expect_eq "warnings of the scan whose EHLO name resolves elsewhere" \
 	"$(grep -c "scan: warning: EHLO name 'elsewhere.scanner.test' resolves to 127.54.0.25, not to this scanner's address 127.0.0.1" "$TEST_WORK/else.err")" 1
+grep -q "^scan: [0-9]*/10 domains .* domains/s (rate-capped at 4/s, --rate)" "$TEST_WORK/else.err" &&
+	grep -q "^scan: rate-capped at 4 domains/s: the cap held back" "$TEST_WORK/else.err" ||
+	fail "no word of the rate cap: $(cat "$TEST_WORK/else.err")"
 "$MXCRAWL" export --campaign ehlo-elsewhere --metadata >"$TEST_WORK/else.json" ||
 	fail "export --metadata ehlo-elsewhere"
 sha=$(sha256sum "$MXCRAWL_CA_FILE" | cut -d' ' -f1)
