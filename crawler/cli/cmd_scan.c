@@ -21,6 +21,8 @@
 #include "crawler/store/db.h"
 #include "crawler/util/json.h"
 #include "crawler/dns/unbound_embed.h"
+#include "crawler/scan/ehlocheck.h"
+#include "crawler/scan/pace.h"
 #include "crawler/scan/probe.h"
 #include "crawler/scan/provenance.h"
 #include "crawler/scan/sched.h"
@@ -65,7 +67,7 @@ static const char usage[] =
     "                     reports say \"not measured\" for those figures\n"
     "  --workers N        threads with an event loop each (default: cores)\n"
     "  --concurrency N    domains in flight (default 1000)\n"
-    "  --rate N           domains started per second, 0 = no cap (default 0)\n"
+    "  --rate N           domains started per second, 0 = no cap (default 100)\n"
     "  --dns-timeout MS   per DNS try (default 2000; 3 tries)\n"
     "  --dns-inflight N   DNS lookups each worker has at the resolver at once\n"
     "                     (default 512, at most 4096); more wait in turn.\n"
@@ -509,6 +511,7 @@ struct run_facts {
 	const char *canary_secure, *canary_bogus;
 	/* The private resolver's, when the scan used it; else NULL. */
 	const struct unbound_embed_state *embedded;
+	const struct ehlo_watch *ehlo; /* NULL: not asked (import only) */
 };
 
 static void jkey(struct jbuf *b, const char *k)
@@ -671,6 +674,10 @@ static char *provenance_json(const struct run_facts *f)
 		jbuf_puts(&b, "null");
 	}
 	jbuf_puts(&b, "}");
+	if (f->ehlo) {
+		jbuf_puts(&b, ", ");
+		ehlo_watch_json(&b, f->ehlo);
+	}
 	jkey(&b, "versions");
 	prov_versions_json(&b);
 	jbuf_puts(&b, "}");
@@ -718,6 +725,7 @@ struct scan_opts {
 	struct jbuf allow_text; /* the --allow-cidr lists, comma-joined */
 	struct addr_policy *pol;
 	struct sched_config sc; /* what the options set of it */
+	struct ehlo_watch ehlo; /* whether the EHLO name leads back here */
 };
 
 static void scan_opts_free(struct scan_opts *o)
@@ -798,7 +806,7 @@ static int parse_options(int argc, char **argv, struct scan_opts *o)
 		.sc = {
 			.workers = cores > 0 ? (unsigned)cores : 1,
 			.concurrency = 1000,
-			.rate = 0,
+			.rate = PACE_DEFAULT_RATE,
 			.lease_seconds = 60,
 			.progress_seconds = 10,
 			.resolver = { .timeout_ms = 2000,
@@ -1149,6 +1157,13 @@ static void print_summary(const char *name, int64_t id,
 			"unprobed",
 			s->claims_released);
 	fputs("\n", stderr);
+	if (sc->rate > 0 && s->rate_held_share >= 0.5)
+		fprintf(
+		    stderr,
+		    "scan: rate-capped at %.0f domains/s: the cap held back "
+		    "the domains waiting to start %.0f%% of the time "
+		    "(--rate; --rate 0 removes the cap)\n",
+		    sc->rate, 100 * s->rate_held_share);
 	if (s->counts.not_recorded)
 		fprintf(stderr,
 			"scan: %" PRIu64 " domains not recorded (their rows "
@@ -1267,6 +1282,7 @@ static int begin_run(PGconn *c, struct scan_opts *o, const char *host,
 		.canary_secure = o->canary_secure,
 		.canary_bogus = o->canary_bogus,
 		.embedded = o->import_only ? NULL : o->embedded,
+		.ehlo = o->import_only ? NULL : &o->ehlo,
 	};
 	*prov = provenance_json(&facts);
 	if (!*prov) {
@@ -1320,6 +1336,18 @@ static int run_scan(struct db *db, struct scan_opts *o, int64_t id,
 	/* The run's end, on a connection of its own (the scan's are
 	 * closed); a failure to record it is said, not fatal. */
 	PGconn *c = db_connect(db);
+	if (o->sc.on_watch && c) {
+		/* The finding of the first connection, into the provenance. */
+		struct jbuf j;
+		ehlo_watch_poll(&o->ehlo);
+		jbuf_init(&j, 4096);
+		jbuf_puts(&j, "{");
+		ehlo_watch_json(&j, &o->ehlo);
+		jbuf_puts(&j, "}");
+		if (j.failed || prov_run_merge(c, run_id, j.data) != 0)
+			log_warn("the EHLO name's check was not recorded");
+		jbuf_free(&j);
+	}
 	if (!c || campaign_run_end(
 		      c, run_id,
 		      sched_rc != 0	? "failed"
@@ -1439,6 +1467,13 @@ int cmd_scan(int argc, char **argv)
 		if (rc != EX_OK)
 			goto out;
 		o.sc.resolver.validating = validating;
+		/* Whether the EHLO name leads back here: warned, never fatal
+		 * (a lookup that fails leaves it not_checked). */
+		if (o.sc.smtp && ehlo_watch_lookup(&o.ehlo, o.ehlo_name,
+						   &o.sc.resolver) == 0) {
+			o.sc.on_watch = ehlo_watch_poll;
+			o.sc.watch_arg = &o.ehlo;
+		}
 	}
 	rc = begin_run(c, &o, host, worker_id, &probe, &id, &run_id, &prov);
 	if (rc != EX_OK)

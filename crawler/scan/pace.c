@@ -6,6 +6,7 @@ void pace_init(struct pace *p, unsigned concurrency, unsigned workers,
 	if (workers == 0)
 		workers = 1;
 	*p = (struct pace){ 0 };
+	p->tick_ms = tick_ms ? tick_ms : 1;
 	p->window = concurrency / workers;
 	if (p->window == 0)
 		p->window = 1;
@@ -43,8 +44,18 @@ void pace_finished(struct pace *p)
 
 bool pace_tick(struct pace *p)
 {
-	p->tokens += p->per_tick;
+	return pace_advance(p, p->tick_ms);
+}
+
+bool pace_advance(struct pace *p, unsigned ms)
+{
+	p->tokens += p->per_tick * ms / p->tick_ms;
 	if (p->tokens > p->most)
 		p->tokens = p->most;
 	return p->tokens >= 1;
+}
+
+bool pace_rate_held(const struct pace *p)
+{
+	return p->capped && p->inflight < p->window && p->tokens < 1;
 }

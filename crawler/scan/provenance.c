@@ -2,6 +2,7 @@
 #include "crawler/scan/provenance.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include <uv.h>
 #include <zstd.h>
 
+#include "crawler/store/db.h"
 #include "crawler/util/json.h"
 
 static const char *const verdict_names[CANARY_VERDICT_LAST] = {
@@ -205,4 +207,21 @@ void prov_versions_json(struct jbuf *b)
 	key_str(b, "zstd", ZSTD_versionString(), false);
 	key_str(b, "libpq", pqv, false);
 	jbuf_puts(b, "}");
+}
+
+int prov_run_merge(PGconn *c, int64_t run_id, const char *json)
+{
+	char rid[24];
+	const char *p[2] = { rid, json };
+
+	snprintf(rid, sizeof rid, "%" PRId64, run_id);
+	PGresult *r =
+	    db_exec(c, PGRES_COMMAND_OK, "recording the run's findings",
+		    "UPDATE campaign_run SET provenance = provenance "
+		    "|| $2::jsonb WHERE id = $1::bigint",
+		    2, p);
+	if (!r)
+		return -EIO;
+	PQclear(r);
+	return 0;
 }

@@ -9,6 +9,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
 
 #include "crawler/util/jbuf.h"
 #include "crawler/dns/resolver.h"
@@ -63,6 +66,11 @@ void prov_canary_json(struct jbuf *b, const struct prov_canary *c);
  * a read error.
  */
 int prov_file_digest(const char *path, char sha[65], size_t *certs);
+
+/* Adds the keys of the JSON object `json` to the provenance of run
+ * run_id (jsonb ||): findings made during the run, such as the EHLO
+ * name's check. 0, or -EIO (printed). */
+int prov_run_merge(PGconn *c, int64_t run_id, const char *json);
 
 /* SHA-256 (hex) of a string. */
 void prov_sha256_hex(const void *data, size_t len, char sha[65]);

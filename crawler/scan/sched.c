@@ -80,6 +80,13 @@ struct shared {
 	_Atomic uint64_t domains_stored, domains_given_back, domains_dropped,
 	    batches_split, domains_split;
 	_Atomic uint64_t inflight; /* domains in flight, all workers */
+	/* Rate ticks at which a worker had domains waiting to start, and
+	 * those at which the cap alone held them back (pace_rate_held): a
+	 * worker without work says nothing of the cap. The main thread's
+	 * copies
+	 * at its last progress line. */
+	_Atomic uint64_t rate_ticks, rate_held;
+	uint64_t shown_ticks, shown_held;
 	struct worker *w;
 	unsigned nworkers;
 	struct ipcap *cap;	/* --per-ip, shared by the workers' loops */
@@ -95,6 +102,7 @@ struct worker {
 	uv_async_t inbox_async;
 	uv_async_t ep_async; /* endpoint results for waiting domains */
 	uv_timer_t rate_timer;
+	uint64_t rate_last; /* the loop's time at the last rate tick */
 	struct resolver *resolver;
 	struct probe_env env;
 	struct endpoint_env ep_env;
@@ -107,6 +115,7 @@ struct worker {
 
 	struct batch *active; /* batches being probed (started or not) */
 	bool asked;	      /* a request for work is outstanding */
+	bool waiting;	      /* domains at hand not started yet */
 	struct pace pace;     /* the window and the rate cap */
 	/* Inside probe_start: a probe that ends at once (a blocklisted
 	 * domain asks nothing) is accounted for by worker_pump, which is
@@ -270,6 +279,7 @@ static void worker_pump(struct worker *w)
 	for (struct batch *b = w->active; b; b = b->next)
 		if (b->started < b->n)
 			all_started = false;
+	w->waiting = !all_started && !stop_requested;
 	if (all_started && !stop_requested)
 		ask_for_work(w);
 	/* Done when nothing is in flight, no reply to a request is due (the
@@ -336,7 +346,16 @@ static void on_rate_tick(uv_timer_t *t)
 {
 	struct worker *w = t->data;
 
-	if (pace_tick(&w->pace) || stop_requested)
+	uint64_t now = uv_now(&w->loop);
+	unsigned ms = (unsigned)(now - w->rate_last);
+
+	w->rate_last = now;
+	if (w->waiting) {
+		atomic_fetch_add(&w->sh->rate_ticks, 1);
+		if (pace_rate_held(&w->pace))
+			atomic_fetch_add(&w->sh->rate_held, 1);
+	}
+	if (pace_advance(&w->pace, ms) || stop_requested)
 		worker_pump(w);
 }
 
@@ -380,6 +399,7 @@ static int worker_init(struct worker *w, struct shared *sh, unsigned index)
 	pace_init(&w->pace, cfg->concurrency, cfg->workers, cfg->rate,
 		  SCHED_RATE_TICK_MS);
 	if (cfg->rate > 0) {
+		w->rate_last = uv_now(&w->loop);
 		uv_timer_start(&w->rate_timer, on_rate_tick, SCHED_RATE_TICK_MS,
 			       SCHED_RATE_TICK_MS);
 	} else {
@@ -656,6 +676,25 @@ static void tail_text(struct shared *sh, char *buf, size_t size)
 			 ", %zu waiting for a per-address slot", queued);
 }
 
+/* " (rate-capped at 100/s, --rate)" when, since the last line, the cap
+ * held back the domains waiting to start most of the time: the pace is
+ * then the cap's, not the window's or the network's, and the line says
+ * so. (held is read first: a worker counts a tick before its hold.) */
+static const char *rate_note(struct shared *sh, char *buf, size_t size)
+{
+	uint64_t held = atomic_load(&sh->rate_held);
+	uint64_t ticks = atomic_load(&sh->rate_ticks);
+	uint64_t dt = ticks - sh->shown_ticks, dh = held - sh->shown_held;
+
+	sh->shown_ticks = ticks;
+	sh->shown_held = held;
+	buf[0] = '\0';
+	if (dt > 0 && dh * 2 > dt)
+		snprintf(buf, size, " (rate-capped at %.0f/s, --rate)",
+			 sh->cfg->rate);
+	return buf;
+}
+
 static void progress(struct shared *sh, uint64_t total, uint64_t before,
 		     double secs, bool tty, bool final)
 {
@@ -665,9 +704,10 @@ static void progress(struct shared *sh, uint64_t total, uint64_t before,
 	double pct = total ? 100.0 * (before + done) / total : 100;
 	unsigned eta = rate > 0 ? (unsigned)(left / rate) : 0;
 	uint64_t inflight = atomic_load(&sh->inflight);
-	char tail[160];
+	char tail[160], capped[64];
 
 	tail_text(sh, tail, sizeof tail);
+	rate_note(sh, capped, sizeof capped);
 	if (stop_requested && !final) {
 		/* No ETA once stopping: the rest is given back, not scanned;
 		 * what is left is the tail in flight. */
@@ -689,30 +729,30 @@ static void progress(struct shared *sh, uint64_t total, uint64_t before,
 		/* The errors the log line counts, then the ETA or, in the
 		 * tail, what it waits for; \033[K clears the rest of a
 		 * longer line before. */
-		fprintf(stderr,
-			"\r[%.*s%*s] %5.1f%% %" PRIu64 "/%" PRIu64
-			" %.0f/s nxdomain %" PRIu64 " dns error %" PRIu64
-			" not recorded %" PRIu64 " %s\033[K",
-			bar, "####################", 20 - bar, "", pct,
-			before + done, total, rate, atomic_load(&sh->no_domain),
-			atomic_load(&sh->dns_error),
-			atomic_load(&sh->not_recorded),
-			in_tail ? tail : eta_text);
+		fprintf(
+		    stderr,
+		    "\r[%.*s%*s] %5.1f%% %" PRIu64 "/%" PRIu64
+		    " %.0f/s%s nxdomain %" PRIu64 " dns error %" PRIu64
+		    " not recorded %" PRIu64 " %s\033[K",
+		    bar, "####################", 20 - bar, "", pct,
+		    before + done, total, rate, capped,
+		    atomic_load(&sh->no_domain), atomic_load(&sh->dns_error),
+		    atomic_load(&sh->not_recorded), in_tail ? tail : eta_text);
 		fflush(stderr);
 		return;
 	}
 	fprintf(stderr,
 		"scan: %" PRIu64 "/%" PRIu64
-		" domains (%.1f%%), %.0f domains/s, "
+		" domains (%.1f%%), %.0f domains/s%s, "
 		"ETA %u:%02u:%02u; mx %" PRIu64 ", implicit %" PRIu64
 		", null %" PRIu64 ", nxdomain %" PRIu64 ", dns error %" PRIu64
 		", not recorded %" PRIu64 ", %" PRIu64 " queries%s%s\n",
-		before + done, total, pct, rate, eta / 3600, eta / 60 % 60,
-		eta % 60, atomic_load(&sh->mx), atomic_load(&sh->implicit_mx),
-		atomic_load(&sh->null_mx), atomic_load(&sh->no_domain),
-		atomic_load(&sh->dns_error), atomic_load(&sh->not_recorded),
-		atomic_load(&sh->queries), in_tail && !final ? "; " : "",
-		in_tail && !final ? tail : "");
+		before + done, total, pct, rate, capped, eta / 3600,
+		eta / 60 % 60, eta % 60, atomic_load(&sh->mx),
+		atomic_load(&sh->implicit_mx), atomic_load(&sh->null_mx),
+		atomic_load(&sh->no_domain), atomic_load(&sh->dns_error),
+		atomic_load(&sh->not_recorded), atomic_load(&sh->queries),
+		in_tail && !final ? "; " : "", in_tail && !final ? tail : "");
 }
 
 /* The second signal: the workers' probes are not cancelled, so rather
@@ -924,6 +964,8 @@ static void watch(struct shared *sh, int64_t total, int64_t before, double t0)
 			hard_stop(cfg, sh);
 		if (!running)
 			break;
+		if (cfg->on_watch)
+			cfg->on_watch(cfg->watch_arg);
 		double now = now_seconds();
 		if (stop_requested && !said_stop && !cfg->quiet) {
 			/* Right after the signal's own line: what the stop
@@ -966,6 +1008,9 @@ static void summarise(struct sched_summary *out, struct shared *sh,
 	out->registry_dropped = rs.dropped;
 	out->registry_read_back = cs->read_back;
 	out->starttls_ok = atomic_load(&sh->starttls);
+	uint64_t ticks = atomic_load(&sh->rate_ticks);
+	out->rate_held_share =
+	    ticks ? (double)atomic_load(&sh->rate_held) / ticks : 0;
 	out->batches_written = atomic_load(&sh->batches_written);
 	out->batches_discarded = atomic_load(&sh->batches_discarded);
 	out->domains_stored = atomic_load(&sh->domains_stored);

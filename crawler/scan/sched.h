@@ -43,6 +43,11 @@ struct sched_config {
 	/* Bytes of idle endpoint results kept (epreg_set_limit); 0:
 	 * EPREG_LIMIT_DEFAULT, SIZE_MAX: all. */
 	size_t endpoint_cache;
+	/* Called on the main thread at each wake-up while the scan runs
+	 * (about once a second): a caller's check of what the first
+	 * connections tell (NULL: none). */
+	void (*on_watch)(void *arg);
+	void *watch_arg;
 };
 
 struct sched_summary {
@@ -54,6 +59,10 @@ struct sched_summary {
 	uint64_t registry_dropped;     /* results it dropped past its limit */
 	uint64_t registry_read_back;   /* of them, read back from the rows */
 	uint64_t starttls_ok;
+	/* Of the time domains waited to start, the share the rate cap
+	 * alone held them back (0 without a cap): near 1, the cap, not the
+	 * window or the network, set the pace. */
+	double rate_held_share;
 	uint64_t records_raw, records_zstd; /* handshake record bytes */
 	uint64_t batches_written;
 	uint64_t batches_discarded; /* completed meanwhile by another crawler */

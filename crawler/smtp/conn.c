@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -397,6 +398,43 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 		read_plain(c);
 }
 
+/* The local address of the first connection the process established:
+ * 0 none yet, 1 being written, 2 set. Whichever loop connects first
+ * writes it, once; one getsockname per process. */
+static atomic_int first_local_state;
+static struct addr first_local;
+
+static void note_first_local(uv_tcp_t *tcp)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof ss, none = 0;
+
+	if (atomic_load_explicit(&first_local_state, memory_order_relaxed) ||
+	    !atomic_compare_exchange_strong(&first_local_state, &none, 1))
+		return;
+	if (uv_tcp_getsockname(tcp, (struct sockaddr *)&ss, &len) == 0 &&
+	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)) {
+		first_local.family = ss.ss_family;
+		if (ss.ss_family == AF_INET)
+			memcpy(first_local.bytes,
+			       &((struct sockaddr_in *)&ss)->sin_addr, 4);
+		else
+			memcpy(first_local.bytes,
+			       &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+		atomic_store(&first_local_state, 2);
+	} else {
+		atomic_store(&first_local_state, 0); /* the next one tries */
+	}
+}
+
+bool conn_first_local(struct addr *out)
+{
+	if (atomic_load(&first_local_state) != 2)
+		return false;
+	*out = first_local;
+	return true;
+}
+
 static void on_connected(uv_connect_t *req, int status)
 {
 	struct conn *c = req->data;
@@ -410,6 +448,7 @@ static void on_connected(uv_connect_t *req, int status)
 	}
 	c->connected = true;
 	uv_tcp_nodelay(&c->tcp, 1);
+	note_first_local(&c->tcp);
 	c->cb.on_connect(c->arg, CONN_OK);
 	if (!c->closing)
 		uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);

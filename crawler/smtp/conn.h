@@ -74,6 +74,11 @@ enum conn_rc {
 
 const char *conn_rc_str(enum conn_rc rc);
 
+/* The local (source) address of the first connection this process
+ * established, any loop: the scanner's own address as the servers see it
+ * (behind NAT, the private one). False until a connection succeeded. */
+bool conn_first_local(struct addr *out);
+
 /* What a finished handshake negotiated and what the server presented. */
 struct tls_info {
 	char version[16]; /* "TLSv1.3" */

@@ -78,11 +78,14 @@ testbed_up() {
 	# says otherwise. Without one, scan would start the private resolver
 	# (test_resolver_embedded.sh does that, on the testbed's root).
 	[ -n "${MXCRAWL_RESOLVER:-}" ] || fail "testbed.env sets no MXCRAWL_RESOLVER"
-	# allow_args: --allow-cidr for each of the testbed's networks, for
-	# the scan's command line (the addresses are outside the defaults).
+	# allow_args: what every scan of a test passes: --allow-cidr for each
+	# of the testbed's networks (the addresses are outside the defaults),
+	# and --rate 0: the default rate cap is for the real internet, and a
+	# test scans a few thousand loopback domains (a test of the cap gives
+	# its own --rate after these).
 	local c allow
 	IFS=, read -r -a allow <<<"$TESTBED_ALLOW_CIDR"
-	allow_args=()
+	allow_args=(--rate 0)
 	for c in "${allow[@]}"; do allow_args+=(--allow-cidr "$c"); done
 }
 

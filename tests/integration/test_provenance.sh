@@ -13,7 +13,12 @@
 #   and what it said of itself, the canaries' answers, the trust store's
 #   SHA-256 (computed here with sha256sum), options, library versions, and
 #   a second run after --resume; every export record names its campaign;
-#   every report format has "How this was measured".
+#   every report format has "How this was measured";
+# - the EHLO name: a name that resolves to the scanner's address
+#   (here.scanner.test, 127.0.0.1) is recorded as matching, without a
+#   warning; one that resolves elsewhere, or that has no address (the
+#   default mxcrawl.<host>, which the testbed does not have), gets one
+#   warning and is recorded as such; the scan goes on either way.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 reexec_in_netns "$@"
@@ -123,12 +128,32 @@ print("ok: unvalidated: banner, %d figures not measured in 5 formats, %d "
 PYEOF
 
 echo "== provenance of a validated campaign, created and resumed"
-"${scan[@]}" --campaign prov --concurrency 20 2>"$TEST_WORK/prov.err" ||
+"${scan[@]}" --campaign prov --concurrency 20 --ehlo-name here.scanner.test \
+	2>"$TEST_WORK/prov.err" ||
 	{ cat "$TEST_WORK/prov.err" >&2; fail "scan prov"; }
 grep -q "DNSSEC validated" "$TEST_WORK/prov.err" || fail "canaries: $(cat "$TEST_WORK/prov.err")"
+grep -q "EHLO name" "$TEST_WORK/prov.err" && fail "a warning for a matching EHLO name: $(cat "$TEST_WORK/prov.err")"
 "$MXCRAWL" scan --campaign prov --resume "${allow_args[@]}" --progress 0 \
 	--ca-file "$MXCRAWL_CA_FILE" --rate 7 2>"$TEST_WORK/resume.err" ||
 	{ cat "$TEST_WORK/resume.err" >&2; fail "scan prov --resume"; }
+expect_eq "warnings of the resume (default EHLO name, no address)" \
+	"$(grep -c "scan: warning: EHLO name 'mxcrawl\.[^']*' has no address" "$TEST_WORK/resume.err")" 1
+# A name that resolves elsewhere: a scan of ten domains, one warning
+# that names both addresses, and the scan ends well. One worker at 4
+# domains/s takes over 2 s to start them: the cap sets the pace, and the
+# progress line of the first second and the summary say so.
+head -n 10 "$T" >"$TEST_WORK/ten.txt"
+"$MXCRAWL" scan --targets "$TEST_WORK/ten.txt" --campaign ehlo-elsewhere "${allow_args[@]}" \
+	--workers 1 --rate 4 --progress 1 --smtp-deadline 8000 --ca-file "$MXCRAWL_CA_FILE" \
+	--ehlo-name elsewhere.scanner.test 2>"$TEST_WORK/else.err" ||
+	{ cat "$TEST_WORK/else.err" >&2; fail "scan with an EHLO name that resolves elsewhere"; }
+expect_eq "warnings of the scan whose EHLO name resolves elsewhere" \
+	"$(grep -c "scan: warning: EHLO name 'elsewhere.scanner.test' resolves to 127.54.0.25, not to this scanner's address 127.0.0.1" "$TEST_WORK/else.err")" 1
+grep -q "^scan: [0-9]*/10 domains .* domains/s (rate-capped at 4/s, --rate)" "$TEST_WORK/else.err" &&
+	grep -q "^scan: rate-capped at 4 domains/s: the cap held back" "$TEST_WORK/else.err" ||
+	fail "no word of the rate cap: $(cat "$TEST_WORK/else.err")"
+"$MXCRAWL" export --campaign ehlo-elsewhere --metadata >"$TEST_WORK/else.json" ||
+	fail "export --metadata ehlo-elsewhere"
 sha=$(sha256sum "$MXCRAWL_CA_FILE" | cut -d' ' -f1)
 ncerts=$(grep -c -- "-----BEGIN CERTIFICATE-----" "$MXCRAWL_CA_FILE")
 "$MXCRAWL" campaign show prov >"$R/show.txt" || fail "campaign show"
@@ -181,6 +206,16 @@ for r in runs:
     assert r["started"] and r["ended"] and r["end_state"] == "done", r
     assert r["host"] and r["vantage"] and r["dnssec_validated"] is True, r
 assert runs[0]["options"]["concurrency"] == 20 and runs[1]["options"]["rate"] == 7, runs
+# The EHLO name's check: the scan's first connection left from 127.0.0.1,
+# which here.scanner.test resolves to; the resume made no connection and
+# its default name has no address.
+assert (runs[0]["ehlo_name_check"], runs[0]["ehlo_name_addresses"],
+        runs[0]["scanner_address"]) == ("matches", ["127.0.0.1"], "127.0.0.1"), runs[0]
+assert (runs[1]["ehlo_name_check"], runs[1]["ehlo_name_addresses"],
+        runs[1]["scanner_address"]) == ("no_address", [], None), runs[1]
+e = json.load(open(os.path.dirname(d) + "/else.json"))["runs"]
+assert [(r["ehlo_name_check"], r["ehlo_name_addresses"], r["scanner_address"],
+         r["end_state"]) for r in e] == [("mismatch", ["127.54.0.25"], "127.0.0.1", "done")], e
 assert runs[0]["domains"] > 0 and runs[1]["domains"] == 0, runs
 s = json.load(open(d + "/show.json"))
 assert s["dnssec_validated"] is True and len(s["runs"]) == 2, s.get("runs")

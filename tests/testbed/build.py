@@ -27,6 +27,14 @@ CLIENT_NET = ipaddress.ip_network("127.22.0.0/16")   # default scenarios, SRV ta
 FORBIDDEN_ADDR = "127.200.0.25"   # loopback, outside TESTBED_ALLOW_CIDR
 ALLOW_CIDR = "127.0.0.0/10,::1/128"
 TLDS = ["test.", "example."]      # TLDs of the default set (plus population)
+# Names a scanner may give in EHLO (mxcrawl scan --ehlo-name), not
+# targets and in no scenario: one resolves to the address a crawler on
+# loopback connects from, one to another loopback address (inside
+# ALLOW_CIDR, never listened on, never contacted); a name under the zone
+# that does not exist has none.
+EHLO_ZONE = "scanner.test."
+EHLO_HERE = {"here.scanner.test.": "127.0.0.1"}
+EHLO_ELSEWHERE = {"elsewhere.scanner.test.": "127.54.0.25"}
 STS_MAX_BODY = 64 * 1024
 
 REFUSED_NETS = [ipaddress.ip_network(n) for n in (
@@ -171,7 +179,12 @@ class World:
 
     # -- output
     def distribute(self):
-        """File every record into its zone."""
+        """File every record into its zone. The EHLO names come here, in the
+        world whose zones are written, not in the scratch worlds population
+        templates are made in (their records would leak into a template)."""
+        self.add_zone(EHLO_ZONE, "secure")
+        for name, addr in {**EHLO_HERE, **EHLO_ELSEWHERE}.items():
+            self.rr(name, "A", addr)
         for owner, rtype, rdata, ttl in self.records:
             z = self.zone_of(owner)
             z.add(owner, rtype, rdata, ttl)

@@ -109,3 +109,58 @@ UNIT_TEST(test_pace_rate_shared_by_workers)
 	pace_started(&p);
 	CHECK(!pace_can_start(&p));
 }
+
+UNIT_TEST(test_pace_rate_held)
+{
+	/* The share of ticks at which the cap alone held a waiting start
+	 * back: ~1 when the cap sets the pace (a wide window, 100/s), 0
+	 * when the window does (2 in flight that never finish), 0 without
+	 * a cap. */
+	struct pace p;
+	unsigned held = 0;
+
+	pace_init(&p, 1000, 1, 100, TICK_MS);
+	start_all(&p);
+	for (int tick = 0; tick < 100; tick++) {
+		held += pace_rate_held(&p);
+		pace_tick(&p);
+		start_all(&p);
+	}
+	CHECK_INT(held, 100, "ticks held by the cap at 100/s, wide window");
+	pace_init(&p, 2, 1, 100, TICK_MS);
+	pace_started(&p);
+	held = 0;
+	for (int tick = 0; tick < 100; tick++) {
+		pace_tick(&p);
+		while (pace_can_start(&p))
+			pace_started(&p); /* never finish: the window binds */
+		held += pace_rate_held(&p);
+	}
+	CHECK_INT(held, 0, "ticks held by the cap when the window is full");
+	pace_init(&p, 1000, 1, 0, TICK_MS);
+	CHECK(!pace_rate_held(&p));
+	/* A cap far above what starts: tokens left, nothing held. */
+	pace_init(&p, 1000, 1, 100000, TICK_MS);
+	pace_tick(&p);
+	CHECK(!pace_rate_held(&p));
+}
+
+UNIT_TEST(test_pace_late_ticks)
+{
+	/* A busy loop fires the 10 ms timer every 30 ms: counted by the
+	 * time that passed, 10 s at 100/s still start 1000 domains (+ the
+	 * first token), not a third of them. */
+	struct pace p;
+	unsigned total = 0;
+
+	pace_init(&p, 1000000, 1, 100, TICK_MS);
+	total += start_all(&p);
+	for (int tick = 1; tick <= 333; tick++) { /* 9.99 s */
+		pace_advance(&p, 30);
+		total += start_all(&p);
+	}
+	CHECK_INT(total, 1000, "starts in 9.99 s at 100/s, ticks 30 ms apart");
+	/* A stall of 5 s: still at most one second's worth at once. */
+	pace_advance(&p, 5000);
+	CHECK_INT(start_all(&p), 100, "burst after a 5 s stall");
+}
