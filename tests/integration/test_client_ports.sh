@@ -192,6 +192,19 @@ expect_eq "cp-mx-srv-shared: SRV-found, MX-found, probe rows" \
 	                 WHERE de.campaign_id = $mid AND d.domain = 'cp-mx-srv-shared.test' AND de.service = 'imaps') || ' ' ||
 	               (SELECT count(*) FROM client_endpoint WHERE campaign_id = $mid
 	                 AND sni = 'mx.cp-mx-srv-shared.test' AND service = 'imaps')")" "1 1 1"
+echo "cost of --client-ports mx on the cp-* domains (uptime: $(uptime | sed 's/.*load/load/')):"
+sql "SELECT c.name || ': ' || count(*) || ' domains, ' ||
+            round(avg(d.dns_queries), 2) || ' DNS questions per domain, ' ||
+            round((SELECT count(*) FROM domain_client_mx_endpoint m
+                    WHERE m.campaign_id = c.id)::numeric / count(*), 2) ||
+            ' MX client-port probes per domain, ' ||
+            round((SELECT count(*) FROM domain_client_mx_endpoint m
+                     JOIN client_endpoint e USING (campaign_id, ip, port, sni, service)
+                    WHERE m.campaign_id = c.id AND e.conn = 'refused')::numeric / count(*), 2) ||
+            ' of them refused'
+       FROM domain_dns d JOIN campaign c ON c.id = d.campaign_id
+      WHERE d.campaign_id IN ($cid, $mid) AND d.domain LIKE 'cp-%'
+      GROUP BY c.id, c.name ORDER BY c.name"
 # The client endpoints only an MX host gives (not an SRV record), from
 # the truth: the default scan (campaign cp) must not have touched them.
 "$PY" - "$TESTBED_TRUTH" >"$TEST_WORK/mx-only.txt" <<'PYEOF'

@@ -94,6 +94,8 @@ class World:
         self._next_client = int(CLIENT_NET.network_address) + 1
         self.client = []           # servers.json "client" entries
         self.client_keys = {}      # (addr, port) -> service served there
+        self.client_hosts = {}     # (addr, port) -> (host info, host) serving it
+        self.client_mx_later = []  # (builder, truth, MX hosts, MX status)
         self.tlsa_done = {}        # TLSA owner of an SRV target -> records
         self.extra_zone_text = {}  # apex -> list of file paths appended
         self.add_zone(".", "secure", ns_addr=dnsgen.ROOT_NS_ADDR)
@@ -170,6 +172,13 @@ class World:
         return a
 
     # -- output
+    def finish_truth(self):
+        """What each domain's truth can only say once every scenario is
+        built: `client_mx` (ScenarioBuilder.client_mx_truth)."""
+        for b, t, hosts, mxst in self.client_mx_later:
+            t["client_mx"] = b.client_mx_truth(hosts, mxst)
+        self.client_mx_later = []
+
     def distribute(self):
         """File every record into its zone."""
         for owner, rtype, rdata, ttl in self.records:
@@ -923,6 +932,7 @@ class ScenarioBuilder:
                         self.name, a, port, w.client_keys[k], svc))
                 continue        # shared endpoint: one entry
             w.client_keys[k] = svc
+            w.client_hosts[k] = (info, target)
             beh, tls_spec = self.client_behaviour(info, svc)
             e = {"addr": a, "port": port, "service": svc, "scenario": self.name,
                  "host": target.rstrip(".")}
@@ -1046,11 +1056,14 @@ class ScenarioBuilder:
         """The truth's `client_mx` field (what `--client-ports mx` finds):
         per service, per kept MX host (in the order of `mx`, `ordinal` its
         index), the service's standard port at each of the host's
-        contactable addresses. A port the host does not serve (no
-        `client_ports` entry, not named there by an SRV record of the
-        scenario) refuses the connection: outcome connect_failed, conn
-        refused. DANE as for an SRV target, the MX RRset in the SRV
-        RRset's place (TLSA at _PORT._tcp.<mx host>)."""
+        contactable addresses. A port no "client" entry serves at that
+        address refuses the connection: outcome connect_failed, conn
+        refused; one that an entry serves (the host's `client_ports`, an
+        SRV record naming the host, or another host on the same address)
+        answers as that entry, its certificate judged against the MX host.
+        DANE as for an SRV target, the MX RRset in the SRV RRset's place
+        (TLSA at _PORT._tcp.<mx host>). Called once every scenario is
+        built (World.finish_truth)."""
         w = self.w
         out = {svc: [] for svc, _, _, _ in SERVICES}
         for i, host in enumerate(hosts[:MX_CAP]):
@@ -1068,29 +1081,34 @@ class ScenarioBuilder:
                     ht.pop(k, None)
                 if ht["address_outcome"] == "dns_error":
                     addrs = []
-                served = svc in info["spec"].get("client_ports", []) or any(
-                    t == host and p == port for p, t in
-                    ((r[2], r[3]) for r in self.client_recs.get(svc, [])))
-                cert_spec = info["spec"].get("cert", {})
-                beh, tls_spec = self.client_behaviour(info, svc)
                 for a in dict.fromkeys(addrs):
                     ep = {"ip": a, "port": port, "refused": address_refused(a)}
                     ep["contact"] = not ep["refused"]
                     ep["probe"] = ep["cert"] = None
-                    if ep["contact"] and not (served and info.get("serve")):
+                    entry = w.client_hosts.get((a, port))
+                    if ep["contact"] and entry is None:
                         ep["probe"] = {"outcome": "connect_failed", "conn": "refused",
                                        "greeting": None, "starttls_offered": None,
                                        "injection": None, "stripping": None, "tls": None}
                     elif ep["contact"]:
+                        if w.client_keys[(a, port)] != svc:
+                            raise ValueError("%s: %s:%d serves %s, the MX host's port is %s's"
+                                             % (self.name, a, port, w.client_keys[(a, port)], svc))
+                        einfo = entry[0]
+                        cert_spec = einfo["spec"].get("cert", {})
+                        if cert_spec is not None and not cert_spec.get("names"):
+                            # the leaf names the host the entry is for
+                            cert_spec = dict(cert_spec, names=[entry[1].rstrip(".")])
+                        beh, tls_spec = self.client_behaviour(einfo, svc)
                         ep["probe"] = client_probe_truth(svc, beh, tls_spec,
                                                          cert_spec is not None,
-                                                         host.rstrip("."))
+                                                         entry[1].rstrip("."))
                         ep["probe"]["conn"] = None
                         if ep["probe"]["outcome"] == "tls_ok":
                             ep["cert"] = client_cert_truth(cert_spec, host, self.domain)
                     ht["endpoints"].append(ep)
-                tl = self.client_tlsa(info, host, port) if served else []
-                owner = self.client_tlsa_owner(info, host, port)
+                owner = self.client_tlsa_owner(info, host, port).lower()
+                tl = w.tlsa_done.get(owner, [])
                 used = [st for k, st in (("a", ast), ("aaaa", aast)) if k not in failed]
                 secure_path = mxst == "secure" and (
                     all(st == "secure" for st in used) if ht["addresses_partial"]
@@ -1235,8 +1253,11 @@ class ScenarioBuilder:
         t["mta_sts"] = self.sts_truth(hl)
         t["tlsrpt"] = self.tlsrpt_truth()
         t["client"] = self.client_truth()
-        t["client_mx"] = self.client_mx_truth(
-            [h["host"].lower() + "." for h in hl], mxst)
+        # `client_mx` once every scenario is built (World.finish_truth):
+        # a client port of an MX host is whatever entry serves its address
+        # and port, which another scenario may define (a shared address).
+        t["client_mx"] = None
+        mx_later = [h["host"].lower() + "." for h in hl]
         t["ladder"] = ladder(t)
         t = _merge(t, {k: v for k, v in exp.items() if k not in ("hosts",)})
         if t["mx_outcome"] in ("dns_error", "blocklisted"):
@@ -1249,6 +1270,7 @@ class ScenarioBuilder:
                 hv.update(_merge(hv, over))
         if "ladder" not in exp:
             t["ladder"] = ladder(t)
+        w.client_mx_later.append((self, t, mx_later, mxst))
         return t
 
     def host_addresses(self, host, info, ht):
