@@ -726,4 +726,7 @@ SCENARIOS = [
     S("cp-mx-dane", "Client ports on the MX host: signed zone, DANE-EE 3 1 1 at _993._tcp.<mx> "
       "(and _25._tcp) -> dane_ok on 993, dane_none on the closed ports",
       mxhost=H(client_ports=["imaps"], tlsa=[(3, 1, 1, "leaf")])),
+    S("cp-mx-unsigned", "Client ports on the MX host: UNSIGNED zone, TLSA 3 1 1 published at "
+      "_993._tcp.<mx> -> not looked up (the MX RRset is insecure), dane_not_applicable",
+      dnssec="insecure", mxhost=H(client_ports=["imaps"], tlsa=[(3, 1, 1, "leaf")])),
 ]
