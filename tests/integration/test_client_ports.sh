@@ -192,6 +192,20 @@ expect_eq "cp-mx-srv-shared: SRV-found, MX-found, probe rows" \
 	                 WHERE de.campaign_id = $mid AND d.domain = 'cp-mx-srv-shared.test' AND de.service = 'imaps') || ' ' ||
 	               (SELECT count(*) FROM client_endpoint WHERE campaign_id = $mid
 	                 AND sni = 'mx.cp-mx-srv-shared.test' AND service = 'imaps')")" "1 1 1"
+# TLSA at _<port>._tcp.<mx host> (RFC 7673 with the MX RRset): six per
+# MX host on a secure path with mx, none without mx (the SRV record of
+# cp-mx-srv-shared names its MX host on 993: left out), none in an
+# unsigned zone.
+tlsa_at_mx() {
+	sql "SELECT count(*) FROM dns_rrset r JOIN domain_dns d USING (campaign_id, target_id)
+	      WHERE r.campaign_id = $1 AND r.qtype = 'TLSA' AND d.domain LIKE 'cp-mx-%'
+	        AND d.domain <> 'cp-mx-srv-shared.test'
+	        AND r.qname ~ '^_(465|587|993|143|995|110)\._tcp\.(mx\.)?cp-mx-'
+	        AND $2"
+}
+expect_eq "MX client-port TLSA questions: srv / mx cp-mx-imaps-ok / mx cp-mx-unsigned" \
+	"$(tlsa_at_mx "$cid" true) / $(tlsa_at_mx "$mid" "d.domain = 'cp-mx-imaps-ok.test'") / $(tlsa_at_mx "$mid" "d.domain = 'cp-mx-unsigned.test'")" \
+	"0 / 6 / 0"
 echo "cost of --client-ports mx on the cp-* domains (uptime: $(uptime | sed 's/.*load/load/')):"
 sql "SELECT c.name || ': ' || count(*) || ' domains, ' ||
             round(avg(d.dns_queries), 2) || ' DNS questions per domain, ' ||
