@@ -1077,7 +1077,7 @@ class ScenarioBuilder:
                     ht["address_outcome"] = "mx_no_address"
                     continue
                 addrs, ast, aast, failed = self.host_addresses(host, info, ht)
-                for k in ("cname", "mx_cname", "a", "aaaa"):
+                for k in ("cname", "mx_cname"):
                     ht.pop(k, None)
                 if ht["address_outcome"] == "dns_error":
                     addrs = []
