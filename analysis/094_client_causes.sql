@@ -1,14 +1,20 @@
 -- Why a client endpoint gave no trusted, name-matching certificate: no
 -- TLS session (the probe's outcome), or each certificate error, or the
 -- name. Units: distinct probed client endpoints (ip, port, SNI, service)
--- per service; an endpoint counts under every cause it has.
+-- per service; an endpoint counts under every cause it has. Only the
+-- endpoints an SRV record names: those only an MX host gives
+-- (--client-ports mx) are client_mx_ports' (098).
 CREATE VIEW client_causes AS
 WITH c AS (
     SELECT campaign_id, service, ip, port, sni, outcome, trusted,
            name_matches_host, verify_errors,
            array_position(ARRAY['submissions', 'submission', 'imaps', 'imap',
                                 'pop3s', 'pop3'], service) AS sord
-      FROM client_endpoint
+      FROM client_endpoint e
+     WHERE EXISTS (SELECT 1 FROM domain_client_endpoint de
+                    WHERE de.campaign_id = e.campaign_id AND de.ip = e.ip
+                      AND de.port = e.port AND de.sni = e.sni
+                      AND de.service = e.service)
 ), d AS (
     SELECT campaign_id, service, sord, count(*) AS n FROM c
      GROUP BY campaign_id, service, sord

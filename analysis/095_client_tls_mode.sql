@@ -3,11 +3,17 @@
 -- a trusted certificate naming the SRV target, by TLS mode. On STARTTLS
 -- services, also the endpoints that offered STARTTLS/STLS and still gave
 -- no TLS session (refused, handshake failed, reset): offered but broken.
+-- Only the endpoints an SRV record names (not those only an MX host gives
+-- with --client-ports mx: client_mx_ports, 098).
 CREATE VIEW client_tls_mode AS
 WITH c AS (
     SELECT campaign_id, tls_mode, outcome, trusted, name_matches_host,
            starttls_offered
-      FROM client_endpoint
+      FROM client_endpoint e
+     WHERE EXISTS (SELECT 1 FROM domain_client_endpoint de
+                    WHERE de.campaign_id = e.campaign_id AND de.ip = e.ip
+                      AND de.port = e.port AND de.sni = e.sni
+                      AND de.service = e.service)
 )
 SELECT campaign_id,
        CASE WHEN x.o < 2 THEN tls_mode ELSE 'starttls_offered' END AS scope,

@@ -97,7 +97,7 @@ BEGIN
         'zstd_dict', 'handshake_record',
         'domain_mta_sts', 'domain_tlsrpt',
         'client_srv', 'client_srv_target', 'client_endpoint',
-        'domain_client_endpoint',
+        'domain_client_endpoint', 'client_mx', 'domain_client_mx_endpoint',
         'judgement_set', 'endpoint_judgement', 'domain_endpoint_judgement',
         'domain_mx_judgement']
     LOOP

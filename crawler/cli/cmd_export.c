@@ -134,7 +134,8 @@ static const struct col dom_top2[] = {
 	{ "dns_queries", K_NUM, "d.dns_queries" },
 	{ "elapsed_ms", K_NUM, "d.elapsed_ms" },
 };
-/* then "client" (M12, schema/028-030) from the client streams */
+/* then "client" (M12, schema/028-030) from the client streams, and
+ * "client_mx" (schema/033-034) from its stream */
 
 /* The domain's own answers come from the query stream (its rows of
  * dns_rrset, which the document lists in "queries" anyway) instead of
@@ -536,6 +537,53 @@ enum {
 	CE_CN_ONLY,
 	CE_WEAK,
 	CE_DANE
+};
+
+/* "client_mx" (schema/033-034): client_mx rows, each with its endpoints
+ * (domain_client_mx_endpoint joined to client_endpoint, NULL columns for
+ * a host without any), one stream in target, ordinal and address order.
+ * The endpoint columns follow ce_sql's from CE_IP on, CMX_EP columns
+ * further (put_client_ep), then the probe's conn. */
+static const char cmx_sql[] =
+    "SELECT m.target_id, m.service, m.ordinal, m.host, m.port,"
+    " m.address_outcome, m.tlsa_looked_up, m.tlsa_name, m.tlsa_dnssec, "
+    "CASE WHEN cardinality(m.tlsa_records) = 0 THEN '[]'"
+    " ELSE to_jsonb(m.tlsa_records)::text END"
+    ", m.dane, m.dane_result_type,"
+    " host(de.ip), de.port,"
+    " c.outcome, c.greeting, c.starttls_offered, c.injection, c.stripping,"
+    " c.tls_version, c.tls_cipher, c.chain_len, c.trusted, "
+    "CASE WHEN cardinality(c.verify_errors) = 0 THEN '[]'"
+    " ELSE to_jsonb(c.verify_errors)::text END"
+    ", c.missing_intermediate,"
+    " c.name_matches_host, de.name_matches_domain, c.cn_only, "
+    "CASE WHEN cardinality(c.weak) = 0 THEN '[]'"
+    " ELSE to_jsonb(c.weak)::text END"
+    ", de.dane, c.conn"
+    " FROM client_mx m LEFT JOIN (domain_client_mx_endpoint de"
+    " JOIN client_endpoint c ON c.campaign_id = $1::bigint"
+    " AND c.ip = de.ip AND c.port = de.port AND c.sni = de.sni"
+    " AND c.service = de.service)"
+    " ON de.campaign_id = $1::bigint AND de.target_id = m.target_id"
+    " AND de.ordinal = m.ordinal AND de.service = m.service"
+    " WHERE m.campaign_id = $1::bigint"
+    " ORDER BY m.target_id, m.ordinal, de.ip";
+enum {
+	CMX_SERVICE = 1,
+	CMX_ORDINAL,
+	CMX_HOST,
+	CMX_PORT,
+	CMX_ADDRESS_OUTCOME,
+	CMX_TLSA_LOOKED_UP,
+	CMX_TLSA_NAME,
+	CMX_TLSA_DNSSEC,
+	CMX_TLSA_RECORDS,
+	CMX_DANE,
+	CMX_DANE_RESULT_TYPE,
+	CMX_IP,
+	/* ce_sql's CE_IP..CE_DANE at CMX_IP on, then: */
+	CMX_CONN = CMX_IP + (CE_DANE - CE_IP) + 1,
+	CMX_EP = CMX_IP - CE_IP
 };
 
 struct key {
@@ -1037,7 +1085,7 @@ static void copy_ip(char dst[64], const char *v)
 
 /* --- the export --------------------------------------------------------- */
 
-enum { S_DOM, S_MX, S_ADDR, S_EP, S_Q, S_HR, S_CS, S_CT, S_CE, S_N };
+enum { S_DOM, S_MX, S_ADDR, S_EP, S_Q, S_HR, S_CS, S_CT, S_CE, S_CMX, S_N };
 
 struct export
 {
@@ -1163,6 +1211,8 @@ static int export_open(struct export *x, struct db *db, const char *snapshot)
 		    stream_open(&x->s[S_CT], "x_ct", db, snapshot, ct_sql,
 				x->cid, false) != 0 ||
 		    stream_open(&x->s[S_CE], "x_ce", db, snapshot, ce_sql,
+				x->cid, false) != 0 ||
+		    stream_open(&x->s[S_CMX], "x_cmx", db, snapshot, cmx_sql,
 				x->cid, false) != 0)
 			rc = -1;
 	}
@@ -1870,7 +1920,7 @@ static void take_queries(struct export *x, int64_t t)
 /* A piece of the domain's "client" in x->cl: a service's "srv" object
  * around its records, an SRV record, a target around its endpoints, an
  * endpoint. */
-enum { CP_SERVICE, CP_RECORD, CP_TARGET, CP_ENDPOINT };
+enum { CP_SERVICE, CP_RECORD, CP_TARGET, CP_ENDPOINT, CP_MXHOST, CP_MXEP };
 struct cpiece {
 	int kind;
 	int svc; /* index of its service's CP_SERVICE piece */
@@ -2076,6 +2126,67 @@ static void take_client_target(struct export *x)
 	p->post_len = b->len - p->post;
 }
 
+/* An endpoint object of the current row of s, whose endpoint columns are
+ * ce_sql's moved by off (CE_IP + off is the address); conn: the column of
+ * the probe's "conn", or -1 for none (client's endpoints). */
+static void put_client_ep(struct jbuf *b, const struct stream *s, int off,
+			  int conn)
+{
+	PUT_LIT(b, "{\"ip\": ");
+	cput_str(b, s, CE_IP + off);
+	PUT_LIT(b, ", \"cert\": ");
+	if (str_is(sv(s, CE_CHAIN_LEN + off), "0")) {
+		PUT_LIT(b, "null");
+	} else {
+		PUT_LIT(b, "{\"weak\": ");
+		cput(b, s, CE_WEAK + off, K_JSON);
+		PUT_LIT(b, ", \"errors\": ");
+		cput(b, s, CE_ERRORS + off, K_JSON);
+		PUT_LIT(b, ", \"cn_only\": ");
+		cput(b, s, CE_CN_ONLY + off, K_BOOL);
+		PUT_LIT(b, ", \"trusted\": ");
+		cput(b, s, CE_TRUSTED + off, K_BOOL);
+		PUT_LIT(b, ", \"chain_len\": ");
+		cput(b, s, CE_CHAIN_LEN + off, K_NUM);
+		PUT_LIT(b, ", \"name_matches_host\": ");
+		cput(b, s, CE_NAME_MATCHES_HOST + off, K_BOOL);
+		PUT_LIT(b, ", \"name_matches_domain\": ");
+		cput(b, s, CE_NAME_MATCHES_DOMAIN + off, K_BOOL);
+		PUT_LIT(b, ", \"missing_intermediate\": ");
+		cput(b, s, CE_MISSING_INTERMEDIATE + off, K_BOOL);
+		PUT_LIT(b, "}");
+	}
+	PUT_LIT(b, ", \"dane\": ");
+	cput_str(b, s, CE_DANE + off);
+	PUT_LIT(b, ", \"port\": ");
+	cput(b, s, CE_PORT + off, K_NUM);
+	PUT_LIT(b, ", \"probe\": {\"tls\": ");
+	if (!sv(s, CE_TLS_VERSION + off)) {
+		PUT_LIT(b, "null");
+	} else {
+		PUT_LIT(b, "{\"cipher\": ");
+		cput_str(b, s, CE_TLS_CIPHER + off);
+		PUT_LIT(b, ", \"version\": ");
+		cput_str(b, s, CE_TLS_VERSION + off);
+		PUT_LIT(b, "}");
+	}
+	if (conn >= 0) {
+		PUT_LIT(b, ", \"conn\": ");
+		cput_str(b, s, conn);
+	}
+	PUT_LIT(b, ", \"outcome\": ");
+	cput_str(b, s, CE_OUTCOME + off);
+	PUT_LIT(b, ", \"greeting\": ");
+	cput_str(b, s, CE_GREETING + off);
+	PUT_LIT(b, ", \"injection\": ");
+	cput(b, s, CE_INJECTION + off, K_BOOL);
+	PUT_LIT(b, ", \"stripping\": ");
+	cput_str(b, s, CE_STRIPPING + off);
+	PUT_LIT(b, ", \"starttls_offered\": ");
+	cput(b, s, CE_STARTTLS_OFFERED + off, K_BOOL);
+	PUT_LIT(b, "}}");
+}
+
 static void take_client_endpoint(struct export *x)
 {
 	const struct stream *s = &x->s[S_CE];
@@ -2086,55 +2197,7 @@ static void take_client_endpoint(struct export *x)
 	    !(p = cpiece_new(x, CP_ENDPOINT, svc, sint(s, CE_ORDINAL))))
 		return;
 	p->pre = b->len;
-	PUT_LIT(b, "{\"ip\": ");
-	cput_str(b, s, CE_IP);
-	PUT_LIT(b, ", \"cert\": ");
-	if (str_is(sv(s, CE_CHAIN_LEN), "0")) {
-		PUT_LIT(b, "null");
-	} else {
-		PUT_LIT(b, "{\"weak\": ");
-		cput(b, s, CE_WEAK, K_JSON);
-		PUT_LIT(b, ", \"errors\": ");
-		cput(b, s, CE_ERRORS, K_JSON);
-		PUT_LIT(b, ", \"cn_only\": ");
-		cput(b, s, CE_CN_ONLY, K_BOOL);
-		PUT_LIT(b, ", \"trusted\": ");
-		cput(b, s, CE_TRUSTED, K_BOOL);
-		PUT_LIT(b, ", \"chain_len\": ");
-		cput(b, s, CE_CHAIN_LEN, K_NUM);
-		PUT_LIT(b, ", \"name_matches_host\": ");
-		cput(b, s, CE_NAME_MATCHES_HOST, K_BOOL);
-		PUT_LIT(b, ", \"name_matches_domain\": ");
-		cput(b, s, CE_NAME_MATCHES_DOMAIN, K_BOOL);
-		PUT_LIT(b, ", \"missing_intermediate\": ");
-		cput(b, s, CE_MISSING_INTERMEDIATE, K_BOOL);
-		PUT_LIT(b, "}");
-	}
-	PUT_LIT(b, ", \"dane\": ");
-	cput_str(b, s, CE_DANE);
-	PUT_LIT(b, ", \"port\": ");
-	cput(b, s, CE_PORT, K_NUM);
-	PUT_LIT(b, ", \"probe\": {\"tls\": ");
-	if (!sv(s, CE_TLS_VERSION)) {
-		PUT_LIT(b, "null");
-	} else {
-		PUT_LIT(b, "{\"cipher\": ");
-		cput_str(b, s, CE_TLS_CIPHER);
-		PUT_LIT(b, ", \"version\": ");
-		cput_str(b, s, CE_TLS_VERSION);
-		PUT_LIT(b, "}");
-	}
-	PUT_LIT(b, ", \"outcome\": ");
-	cput_str(b, s, CE_OUTCOME);
-	PUT_LIT(b, ", \"greeting\": ");
-	cput_str(b, s, CE_GREETING);
-	PUT_LIT(b, ", \"injection\": ");
-	cput(b, s, CE_INJECTION, K_BOOL);
-	PUT_LIT(b, ", \"stripping\": ");
-	cput_str(b, s, CE_STRIPPING);
-	PUT_LIT(b, ", \"starttls_offered\": ");
-	cput(b, s, CE_STARTTLS_OFFERED, K_BOOL);
-	PUT_LIT(b, "}}");
+	put_client_ep(b, s, 0, -1);
 	p->pre_len = b->len - p->pre;
 }
 
@@ -2245,6 +2308,137 @@ static void put_client(struct export *x, int64_t t)
 	PUT_LIT(b, "}");
 }
 
+/* --- the client ports of the MX hosts (schema/033-034): "client_mx" --- */
+
+/* The services as keys of jsonb's order (shorter first, then bytewise):
+ * export_client_mx()'s object. */
+static const char *const cmx_services[] = {
+	"imap", "pop3", "imaps", "pop3s", "submission", "submissions",
+};
+
+static int cmx_service(const char *v)
+{
+	for (size_t i = 0; v && i < NELEM(cmx_services); i++)
+		if (!strcmp(v, cmx_services[i]))
+			return (int)i;
+	return -1;
+}
+
+/* A row of the client_mx stream: its host's object (once per service and
+ * ordinal: the first of its rows) and its endpoint, if any. */
+static void take_client_mx(struct export *x)
+{
+	const struct stream *s = &x->s[S_CMX];
+	struct jbuf *b = &x->cl;
+	int svc = cmx_service(sv(s, CMX_SERVICE));
+	int ord = sint(s, CMX_ORDINAL);
+	struct cpiece *p = NULL;
+
+	if (svc < 0)
+		return;
+	for (size_t i = 0; i < x->ncps && !p; i++)
+		if (x->cps[i].kind == CP_MXHOST && x->cps[i].svc == svc &&
+		    x->cps[i].ordinal == ord)
+			p = &x->cps[i];
+	if (!p) {
+		if (!(p = cpiece_new(x, CP_MXHOST, svc, ord)))
+			return;
+		p->pre = b->len;
+		PUT_LIT(b, "{\"dane\": ");
+		cput_str(b, s, CMX_DANE);
+		PUT_LIT(b, ", \"host\": ");
+		cput_str(b, s, CMX_HOST);
+		PUT_LIT(b, ", \"port\": ");
+		cput(b, s, CMX_PORT, K_NUM);
+		PUT_LIT(b, ", \"tlsa\": {\"name\": ");
+		cput_str(b, s, CMX_TLSA_NAME);
+		PUT_LIT(b, ", \"dnssec\": ");
+		cput_str(b, s, CMX_TLSA_DNSSEC);
+		PUT_LIT(b, ", \"records\": ");
+		cput(b, s, CMX_TLSA_RECORDS, K_JSON);
+		PUT_LIT(b, ", \"looked_up\": ");
+		cput(b, s, CMX_TLSA_LOOKED_UP, K_BOOL);
+		PUT_LIT(b, "}, \"ordinal\": ");
+		cput(b, s, CMX_ORDINAL, K_NUM);
+		PUT_LIT(b, ", \"endpoints\": ");
+		p->pre_len = b->len - p->pre;
+		p->post = b->len;
+		PUT_LIT(b, ", \"address_outcome\": ");
+		cput_str(b, s, CMX_ADDRESS_OUTCOME);
+		PUT_LIT(b, ", \"dane_result_type\": ");
+		cput_str(b, s, CMX_DANE_RESULT_TYPE);
+		PUT_LIT(b, "}");
+		p->post_len = b->len - p->post;
+	}
+	if (!sv(s, CMX_IP))
+		return;
+	if (!(p = cpiece_new(x, CP_MXEP, svc, ord)))
+		return;
+	p->pre = b->len;
+	put_client_ep(b, s, CMX_EP, CMX_CONN);
+	p->pre_len = b->len - p->pre;
+}
+
+/* Target t's "client_mx" (export_client_mx(campaign, t)): null without a
+ * client_mx row. */
+static void put_client_mx(struct export *x, int64_t t)
+{
+	struct stream *s = &x->s[S_CMX];
+	struct jbuf *b = &x->doc;
+	size_t nhosts = 0;
+
+	jbuf_reset(&x->cl);
+	x->ncps = 0;
+	stream_skip(s, t);
+	for (; s->target == t; stream_next(s))
+		take_client_mx(x);
+	PUT_LIT(b, ", \"client_mx\": ");
+	if (x->cl.failed)
+		b->failed = 1;
+	for (size_t i = 0; i < x->ncps; i++)
+		nhosts += x->cps[i].kind == CP_MXHOST;
+	if (nhosts == 0 || b->failed) {
+		PUT_LIT(b, "null");
+		return;
+	}
+	int nsvc = 0;
+	PUT_LIT(b, "{");
+	for (int svc = 0; svc < (int)NELEM(cmx_services); svc++) {
+		/* the hosts in ordinal order: the stream's */
+		int n = 0;
+		for (size_t i = 0; i < x->ncps; i++) {
+			const struct cpiece *p = &x->cps[i];
+			if (p->kind != CP_MXHOST || p->svc != svc)
+				continue;
+			if (n++ == 0) {
+				if (nsvc++)
+					PUT_LIT(b, ", ");
+				put_jstr(b, cmx_services[svc]);
+				PUT_LIT(b, ": [");
+			} else {
+				PUT_LIT(b, ", ");
+			}
+			put(b, x->cl.data + p->pre, p->pre_len);
+			PUT_LIT(b, "[");
+			int m = 0;
+			for (size_t k = 0; k < x->ncps; k++) {
+				const struct cpiece *e = &x->cps[k];
+				if (e->kind != CP_MXEP || e->svc != svc ||
+				    e->ordinal != p->ordinal)
+					continue;
+				if (m++)
+					PUT_LIT(b, ", ");
+				put(b, x->cl.data + e->pre, e->pre_len);
+			}
+			PUT_LIT(b, "]");
+			put(b, x->cl.data + p->post, p->post_len);
+		}
+		if (n)
+			PUT_LIT(b, "]");
+	}
+	PUT_LIT(b, "}");
+}
+
 /* One document (or CSV row) for the domain stream's current row. */
 static int put_domain(struct export *x)
 {
@@ -2269,6 +2463,7 @@ static int put_domain(struct export *x)
 	put_value(b, K_BOOL, x->large ? (x->large == 't' ? "t" : "f") : NULL);
 	put_group(b, d, &x->dom[DG_TOP2], &first);
 	put_client(x, t);
+	put_client_mx(x, t);
 	PUT_LIT(b, ", \"dns\": {\"mx\": {");
 	put_jbuf(b, &x->qmx);
 	PUT_LIT(b, "}}");

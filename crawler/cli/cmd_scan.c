@@ -82,8 +82,11 @@ static const char usage[] =
     "                     (default) asks the six RFC 6186/8314 SRV records\n"
     "                     of each domain, their targets' addresses and, on\n"
     "                     a secure path, TLSA (six more questions per\n"
-    "                     domain; nothing is contacted yet); none: not\n"
-    "                     asked\n"
+    "                     domain) and probes the endpoints they name;\n"
+    "                     mx: srv plus the six standard client ports\n"
+    "                     (465 587 993 143 995 110) of every MX host\n"
+    "                     (more intrusive: six more connections per MX\n"
+    "                     address); none: not asked\n"
     "  --ehlo-name NAME   EHLO name (default: mxcrawl.<host name>)\n"
     "  --per-ip N         concurrent SMTP probes per address, whole process,\n"
     "                     shared by all workers; more wait in turn (default 4;\n"
@@ -654,7 +657,10 @@ static char *provenance_json(const struct run_facts *f)
 	jstr(&b, "ehlo_name", sc->ehlo_name);
 	jkey(&b, "mx_cap");
 	jbuf_printf(&b, "%d", PROBE_MX_CAP);
-	jstr(&b, "client_ports", sc->client_srv ? "srv" : "none");
+	jstr(&b, "client_ports",
+	     sc->client_mx    ? "mx"
+	     : sc->client_srv ? "srv"
+			      : "none");
 	jkey(&b, "srv_cap");
 	jbuf_printf(&b, "%d", PROBE_SRV_CAP);
 	jkey(&b, "record_dict_samples");
@@ -939,23 +945,23 @@ static int parse_options(int argc, char **argv, struct scan_opts *o)
 			o->sc.smtp = false;
 			break;
 		case OPT_CLIENT_PORTS:
-			/* "mx" (the client ports of the MX hosts) comes with
-			 * the client probes; until then it is refused rather
-			 * than silently ignored. */
+			/* "mx" is "srv" plus the standard client ports of
+			 * the MX hosts: off by default, as it knocks on six
+			 * ports of every MX host whether or not the domain
+			 * advertises a client service. */
 			if (strcmp(optarg, "srv") == 0) {
 				o->sc.client_srv = true;
+				o->sc.client_mx = false;
 			} else if (strcmp(optarg, "none") == 0) {
 				o->sc.client_srv = false;
+				o->sc.client_mx = false;
 			} else if (strcmp(optarg, "mx") == 0) {
-				cli_usage_error("scan",
-						"--client-ports mx is not "
-						"implemented yet (use srv "
-						"or none)");
-				goto usage;
+				o->sc.client_srv = true;
+				o->sc.client_mx = true;
 			} else {
 				cli_usage_error("scan",
 						"--client-ports: '%s' is not "
-						"none or srv",
+						"none, srv or mx",
 						optarg);
 				goto usage;
 			}

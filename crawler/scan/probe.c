@@ -48,6 +48,7 @@ enum query_kind {
 	Q_SRV_A,    /* A of an SRV target; host: in ctargets */
 	Q_SRV_AAAA, /* AAAA of an SRV target */
 	Q_SRV_TLSA, /* _<port>._tcp.<target>; host: in cports */
+	Q_MXC_TLSA, /* _<port>._tcp.<mx host>; host: in mxports */
 };
 
 /*
@@ -58,6 +59,12 @@ enum query_kind {
 #define PROBE_SERVICES 6
 static const char *const service_names[PROBE_SERVICES] = {
 	"submissions", "submission", "imaps", "imap", "pop3s", "pop3",
+};
+
+/* The services' standard ports (RFC 8314 §7.3, RFC 6186 §3): where
+ * --client-ports mx knocks on the MX hosts, in the same order. */
+static const uint16_t service_ports[PROBE_SERVICES] = {
+	465, 587, 993, 143, 995, 110,
 };
 
 /* No cport: the record's target is "." (nothing to resolve). */
@@ -116,6 +123,10 @@ struct cslot {
 	size_t svc, rec, addr;	    /* addr: in the target's addrs */
 	const struct ep_done *done; /* registry-owned, held */
 	bool chain_ok;
+	/* Found on an MX host (--client-ports mx), not by SRV: rec is the
+	 * host's index in probe.hosts, the port the service's standard one
+	 * (see cslot_cport()). */
+	bool mx;
 };
 
 /* TXT records of one RRset read (more are ignored). */
@@ -204,6 +215,12 @@ struct probe {
 	struct cslot *cslots;
 	size_t ncslots;
 	struct jbuf cerows;
+	/* --client-ports mx: per MX host (all nhosts, kept or not) and
+	 * service, at [host * PROBE_SERVICES + service], the standard
+	 * port's TLSA (target: the host's index in hosts; srv_secure
+	 * unused: the MX RRset's status is mx_st). */
+	struct cport *mxports;
+	size_t nmxports;
 };
 
 struct query {
@@ -222,6 +239,14 @@ static void write_client_rows(struct probe *p);
 static void client_free(struct probe *p);
 static bool client_buffers_failed(const struct probe *p,
 				  const struct jbuf **which);
+static const struct cport *cslot_cport(const struct probe *p,
+				       const struct cslot *cs,
+				       const struct host **t);
+static void mxc_init(struct probe *p);
+static void mxc_tlsa_maybe(struct probe *p, size_t hi);
+static size_t mxc_slots(struct probe *p, struct cslot *out);
+static void mxc_rows(struct probe *p);
+static void mxc_free(struct probe *p);
 
 static void oom(struct probe *p)
 {
@@ -686,6 +711,7 @@ static void on_address(struct probe *p, const struct query *q,
 {
 	host_address(p, &p->hosts[q->host], q, a);
 	tlsa_maybe(p, q->host);
+	mxc_tlsa_maybe(p, q->host);
 }
 
 /*
@@ -1699,9 +1725,8 @@ static void on_cep_probed(void *arg, const struct endpoint_result *r)
 static void cendpoint_request(struct probe *p, size_t slot)
 {
 	const struct cslot *cs = &p->cslots[slot];
-	const struct srv_rec *r = &p->srv[cs->svc].rec[cs->rec];
-	const struct cport *c = &p->cports[r->cport];
-	const struct host *t = &p->ctargets[c->target];
+	const struct host *t;
+	const struct cport *c = cslot_cport(p, cs, &t);
 	struct ep_wait *w = calloc(1, sizeof *w);
 	const struct ep_done *d = NULL;
 
@@ -1775,13 +1800,15 @@ static void client_start(struct probe *p)
 					if (!ctarget_contact(p, t, k))
 						continue;
 					if (pass == 1)
-						p->cslots[n] = (struct cslot){
-							i, j, k, NULL, false
-						};
+						p->cslots[n] =
+						    (struct cslot){ .svc = i,
+								    .rec = j,
+								    .addr = k };
 					n++;
 				}
 			}
 		}
+		n += mxc_slots(p, pass == 1 ? p->cslots + n : NULL);
 		if (pass == 0) {
 			if (n == 0)
 				return;
@@ -2193,13 +2220,19 @@ static void on_srv_address(struct probe *p, const struct query *q,
 			cport_tlsa_maybe(p, i);
 }
 
+/* A TLSA answer about (target, port) c: an SRV target's or an MX
+ * host's. */
+static void on_srv_tlsa_into(struct probe *p, const struct query *q,
+			     const struct resolver_answer *a, struct cport *c)
+{
+	tlsa_answer(p, q, a, &c->tlsa_name, &c->tlsa_st, &c->tlsa, &c->ntlsa,
+		    c->rec, &c->nrec);
+}
+
 static void on_srv_tlsa(struct probe *p, const struct query *q,
 			const struct resolver_answer *a)
 {
-	struct cport *c = &p->cports[q->host];
-
-	tlsa_answer(p, q, a, &c->tlsa_name, &c->tlsa_st, &c->tlsa, &c->ntlsa,
-		    c->rec, &c->nrec);
+	on_srv_tlsa_into(p, q, a, &p->cports[q->host]);
 }
 
 /* Whether a buffer of the client facts failed; *which is the first. */
@@ -2214,6 +2247,11 @@ static bool client_buffers_failed(const struct probe *p,
 	for (size_t i = 0; i < p->ncports; i++)
 		if (p->cports[i].tlsa.failed) {
 			*which = &p->cports[i].tlsa;
+			return true;
+		}
+	for (size_t i = 0; i < p->nmxports; i++)
+		if (p->mxports[i].tlsa.failed) {
+			*which = &p->mxports[i].tlsa;
 			return true;
 		}
 	return false;
@@ -2231,9 +2269,8 @@ static void client_chains(struct probe *p)
 {
 	for (size_t s = 0; s < p->ncslots; s++) {
 		struct cslot *cs = &p->cslots[s];
-		const struct srv_rec *r = &p->srv[cs->svc].rec[cs->rec];
-		const struct cport *c = &p->cports[r->cport];
-		const struct host *t = &p->ctargets[c->target];
+		const struct host *t;
+		const struct cport *c = cslot_cport(p, cs, &t);
 		const struct ep_done *d = cs->done;
 		struct verify_dane_result dr;
 		unsigned usable = 0;
@@ -2272,7 +2309,7 @@ static void client_domain_rows(struct probe *p, size_t i, size_t j,
 
 	for (size_t s = 0; s < p->ncslots; s++) {
 		const struct cslot *cs = &p->cslots[s];
-		if (cs->svc != i || cs->rec != j || !cs->done)
+		if (cs->mx || cs->svc != i || cs->rec != j || !cs->done)
 			continue;
 		const struct srv_rec *r = &p->srv[i].rec[j];
 		const struct cport *c = &p->cports[r->cport];
@@ -2464,6 +2501,7 @@ static void write_client_rows(struct probe *p)
 		for (size_t j = 0; j < sv->nrec; j++)
 			client_target_row(p, i, j, &sv->rec[j]);
 	}
+	mxc_rows(p);
 }
 
 static void client_free(struct probe *p)
@@ -2492,6 +2530,217 @@ static void client_free(struct probe *p)
 			free((void *)c->rec[k].data);
 	}
 	free(p->cports);
+	mxc_free(p);
+}
+
+/* --- mail client services on the MX hosts (--client-ports mx) -------- */
+
+/*
+ * Where client slot cs points: its host (an SRV target, or the MX host of
+ * an MX slot) into *t, and the (host, port) whose TLSA judges it.
+ */
+static const struct cport *cslot_cport(const struct probe *p,
+				       const struct cslot *cs,
+				       const struct host **t)
+{
+	if (cs->mx) {
+		*t = &p->hosts[cs->rec];
+		return &p->mxports[cs->rec * PROBE_SERVICES + cs->svc];
+	}
+	const struct srv_rec *r = &p->srv[cs->svc].rec[cs->rec];
+	const struct cport *c = &p->cports[r->cport];
+	*t = &p->ctargets[c->target];
+	return c;
+}
+
+/* PROBE_ACT_ASK_HOSTS, before any address is asked: a (host, standard
+ * port) per MX host and service, for TLSA and DANE. */
+static void mxc_init(struct probe *p)
+{
+	if (!p->env->client_mx || !p->nhosts || p->mxports)
+		return;
+	p->mxports = calloc(p->nhosts * PROBE_SERVICES, sizeof *p->mxports);
+	if (!p->mxports) {
+		oom(p);
+		return;
+	}
+	p->nmxports = p->nhosts * PROBE_SERVICES;
+	for (size_t i = 0; i < p->nmxports; i++) {
+		struct cport *c = &p->mxports[i];
+		c->target = i / PROBE_SERVICES;
+		c->port = service_ports[i % PROBE_SERVICES];
+		jbuf_init(&c->tlsa, PROBE_ARRAY_MAX);
+	}
+}
+
+/*
+ * Asks TLSA at _<port>._tcp.<mx host> for the six standard ports once the
+ * host's address lookups are in, when the MX RRset and the host's address
+ * RRsets are secure: RFC 7673 §3's rule with the MX RRset in the SRV
+ * RRset's place (the rule of probe_tlsa_due(), as for port 25). The base
+ * is the MX host as named, as for an SRV target.
+ */
+static void mxc_tlsa_maybe(struct probe *p, size_t hi)
+{
+	const struct host *h = &p->hosts[hi];
+	struct probe_lookups l = host_lookups(h);
+	char qname[DNS_NAME_TEXT_MAX + 16];
+
+	if (!p->mxports || !h->kept || !probe_tlsa_due(p->mx_st, &l))
+		return;
+	for (size_t s = 0; s < PROBE_SERVICES && !p->failed; s++) {
+		size_t ci = hi * PROBE_SERVICES + s;
+		struct cport *c = &p->mxports[ci];
+		if (c->tlsa_looked_up)
+			continue;
+		c->tlsa_looked_up = true;
+		snprintf(qname, sizeof qname, "_%u._tcp.%s", c->port, h->name);
+		query_send(p, Q_MXC_TLSA, ci, qname, DNS_TYPE_TLSA);
+	}
+}
+
+/*
+ * The client slots of the MX hosts into out (NULL: only counted), and how
+ * many: per kept MX host whose addresses resolved, per service, each
+ * address port 25 would contact (the same address policy and blocklist,
+ * each address once), on the service's standard port, SNI the MX host.
+ */
+static size_t mxc_slots(struct probe *p, struct cslot *out)
+{
+	size_t n = 0;
+
+	if (!p->env->client_mx || !p->mxports)
+		return 0;
+	for (size_t hi = 0; hi < p->nhosts; hi++) {
+		const struct host *h = &p->hosts[hi];
+		if (!h->kept || host_dns_failed(h))
+			continue;
+		for (size_t s = 0; s < PROBE_SERVICES; s++)
+			for (size_t k = 0; k < h->naddr; k++) {
+				if (!ctarget_contact(p, h, k))
+					continue;
+				if (out)
+					out[n] = (struct cslot){ .svc = s,
+								 .rec = hi,
+								 .addr = k,
+								 .mx = true };
+				n++;
+			}
+	}
+	return n;
+}
+
+/* The domain_client_mx_endpoint rows of MX host hi's service s; *dh
+ * gathers its endpoints for the (host, port)'s own outcome. */
+static void mxc_domain_rows(struct probe *p, size_t hi, size_t s,
+			    struct verify_dane_host *dh)
+{
+	struct jbuf *b = &p->out[TABLE_DOMAIN_CLIENT_MX_ENDPOINT];
+	const struct host *h = &p->hosts[hi];
+
+	for (size_t i = 0; i < p->ncslots; i++) {
+		const struct cslot *cs = &p->cslots[i];
+		if (!cs->mx || cs->rec != hi || cs->svc != s || !cs->done)
+			continue;
+		char ip[64];
+		addr_format(&h->addrs[cs->addr], ip, sizeof ip);
+		copy_int(b, p->env->campaign_id);
+		copy_field(b);
+		copy_int(b, p->target_id);
+		copy_field(b);
+		copy_int(b, (int64_t)hi);
+		copy_field(b);
+		copy_str(b, service_names[s]);
+		copy_field(b);
+		copy_str(b, ip);
+		copy_field(b);
+		copy_int(b, service_ports[s]);
+		copy_field(b);
+		copy_str(b, h->name);
+		copy_field(b);
+		/* RFC 6186 §4 / RFC 7817: the domain as reference identity. */
+		copy_names_domain(b, p, cs->done);
+		copy_field(b);
+		enum verify_dane_outcome o = verify_dane_host_endpoint(
+		    dh, cs->done->starttls_ok, cs->chain_ok);
+		copy_str(b, verify_dane_outcome_str(o));
+		copy_field(b);
+		copy_str(b, verify_dane_result_type(o));
+		copy_row_end(b);
+	}
+}
+
+/* The client_mx rows (one per kept MX host and service) and their
+ * domain_client_mx_endpoint rows. client_chains() has judged DANE. */
+static void mxc_rows(struct probe *p)
+{
+	struct jbuf *b = &p->out[TABLE_CLIENT_MX];
+	size_t refused;
+
+	if (!p->env->client_mx || !p->mxports)
+		return;
+	for (size_t hi = 0; hi < p->nhosts; hi++) {
+		const struct host *h = &p->hosts[hi];
+		if (!h->kept)
+			continue;
+		const char *ao = address_outcome(p, h, &refused);
+		for (size_t s = 0; s < PROBE_SERVICES; s++) {
+			const struct cport *c =
+			    &p->mxports[hi * PROBE_SERVICES + s];
+			copy_int(b, p->env->campaign_id);
+			copy_field(b);
+			copy_int(b, p->target_id);
+			copy_field(b);
+			copy_int(b, (int64_t)hi);
+			copy_field(b);
+			copy_str(b, service_names[s]);
+			copy_field(b);
+			copy_str(b, h->name);
+			copy_field(b);
+			copy_int(b, c->port);
+			copy_field(b);
+			copy_str(b, ao);
+			copy_field(b);
+			copy_bool(b, c->tlsa_looked_up);
+			copy_field(b);
+			copy_str(b, c->tlsa_name);
+			copy_field(b);
+			copy_str(b, c->tlsa_name ? dnssec_status_str(c->tlsa_st)
+						 : NULL);
+			copy_field(b);
+			jbuf_append(b, "{", 1);
+			if (c->tlsa.len)
+				jbuf_append(b, c->tlsa.data, c->tlsa.len);
+			jbuf_append(b, "}", 1);
+			copy_field(b);
+			if (p->env->ep_env) {
+				struct verify_dane_host dh;
+				client_dane_init(c, &dh);
+				mxc_domain_rows(p, hi, s, &dh);
+				enum verify_dane_outcome o =
+				    verify_dane_host_outcome(
+					&dh, ao && !strcmp(ao, "ok"));
+				copy_str(b, verify_dane_outcome_str(o));
+				copy_field(b);
+				copy_str(b, verify_dane_result_type(o));
+			} else {
+				jbuf_puts(b, "\\N\t\\N");
+			}
+			copy_row_end(b);
+		}
+	}
+}
+
+static void mxc_free(struct probe *p)
+{
+	for (size_t i = 0; i < p->nmxports; i++) {
+		struct cport *c = &p->mxports[i];
+		free(c->tlsa_name);
+		jbuf_free(&c->tlsa);
+		for (size_t k = 0; k < c->nrec; k++)
+			free((void *)c->rec[k].data);
+	}
+	free(p->mxports);
 }
 
 /* --- queries --------------------------------------------------------- */
@@ -2534,6 +2783,9 @@ static void on_answer(void *arg, const struct resolver_answer *a)
 		break;
 	case Q_SRV_TLSA:
 		on_srv_tlsa(p, q, a);
+		break;
+	case Q_MXC_TLSA:
+		on_srv_tlsa_into(p, q, a, &p->mxports[q->host]);
 		break;
 	}
 	free(q);
@@ -2593,6 +2845,7 @@ static void ask_domain(struct probe *p)
 /* PROBE_ACT_ASK_HOSTS: A and AAAA of every kept MX host. */
 static void ask_hosts(struct probe *p)
 {
+	mxc_init(p);
 	for (size_t i = 0; i < p->nhosts && !p->failed; i++) {
 		struct host *h = &p->hosts[i];
 		if (!h->kept)

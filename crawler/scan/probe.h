@@ -67,6 +67,12 @@ struct probe_env {
 	 * path, TLSA; rows to TABLE_CLIENT_SRV and TABLE_CLIENT_SRV_TARGET.
 	 * No client endpoint is contacted. */
 	bool client_srv;
+	/* --client-ports mx (with client_srv): also the six client services
+	 * on their standard ports at every kept MX host's contactable
+	 * addresses (SNI = the MX host), TLSA at _<port>._tcp.<mx host> on
+	 * a secure path; rows to TABLE_CLIENT_MX and
+	 * TABLE_DOMAIN_CLIENT_MX_ENDPOINT. */
+	bool client_mx;
 };
 
 /* Counts of outcomes, for the progress line and the summary. */

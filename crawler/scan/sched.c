@@ -423,6 +423,7 @@ static int worker_init(struct worker *w, struct shared *sh, unsigned index)
 	w->env.claims = sh->claims;
 	w->env.verify = cfg->verify;
 	w->env.client_srv = cfg->client_srv;
+	w->env.client_mx = cfg->client_mx;
 	if (cfg->smtp) {
 		w->ep_env.loop = &w->loop;
 		w->ep_env.ehlo_name = cfg->ehlo_name;

@@ -34,6 +34,8 @@ struct sched_config {
 	bool smtp;
 	/* Mail client ports (probe_env.client_srv): SRV discovery. */
 	bool client_srv;
+	/* And the six client ports of the MX hosts (probe_env.client_mx). */
+	bool client_mx;
 	const char *ehlo_name;
 	struct smtp_limits smtp_limits;
 	const struct verify_ctx *verify;

@@ -8,6 +8,7 @@ const char *const table_name[TABLE_LAST] = {
 	"domain_mta_sts",  "domain_tlsrpt",
 	"client_srv",	   "client_srv_target",
 	"client_endpoint", "domain_client_endpoint",
+	"client_mx",	   "domain_client_mx_endpoint",
 };
 
 const bool table_staged[TABLE_LAST] = {
@@ -63,5 +64,10 @@ const char *const table_columns[TABLE_LAST] = {
 	"name_matches_host, cn_only, weak, valid_ignoring_strength, transcript, "
 	"elapsed_ms",
 	"campaign_id, target_id, service, ordinal, ip, port, sni, "
+	"name_matches_domain, dane, dane_result_type",
+	"campaign_id, target_id, ordinal, service, host, port, "
+	"address_outcome, tlsa_looked_up, tlsa_name, tlsa_dnssec, "
+	"tlsa_records, dane, dane_result_type",
+	"campaign_id, target_id, ordinal, service, ip, port, sni, "
 	"name_matches_domain, dane, dane_result_type",
 };

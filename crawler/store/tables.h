@@ -34,6 +34,12 @@ enum table_id {
 	 * what depends on the domain (its name, DANE). */
 	TABLE_CLIENT_ENDPOINT,
 	TABLE_DOMAIN_CLIENT_ENDPOINT,
+	/* With --client-ports mx (schema/033): per kept MX host and client
+	 * service its standard port's TLSA and DANE, and per contacted
+	 * address what depends on the domain. The probes themselves are
+	 * client_endpoint rows, shared with the SRV-found endpoints. */
+	TABLE_CLIENT_MX,
+	TABLE_DOMAIN_CLIENT_MX_ENDPOINT,
 	TABLE_LAST
 };
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Compares the stored client endpoint probes of a campaign with the truth.
 
-Usage: compare_client.py [--export] TRUTH.jsonl ROWS.jsonl
+Usage: compare_client.py [--mx] [--export] TRUTH.jsonl ROWS.jsonl
 
 TRUTH.jsonl is the testbed's truth file (tests/testbed/build.py computes it
 from the scenario definitions): per domain `client.<service>.targets[]`
@@ -14,6 +14,13 @@ rows joined with their client_endpoint rows.
 With --export, ROWS.jsonl is `mxcrawl export --format jsonl` instead:
 the same facts read from each document's `client.<service>.targets[]`
 (schema/030's export_client()).
+
+With --mx, the endpoints --client-ports mx found on the MX hosts are
+compared instead: the truth's `client_mx.<service>[]` (one entry per kept
+MX host, `ordinal` its index) against one row per client_mx row with its
+domain_client_mx_endpoint rows (or, with --export too, the documents'
+`client_mx.<service>[]`); a closed port must be stored as connect_failed
+with conn refused.
 
 Every `cp-*` domain of the truth is compared: each target's `dane`, and
 for each endpoint the probe facts (outcome, greeting, starttls_offered,
@@ -56,15 +63,37 @@ def export_rows(docs):
                            endpoints=eps)
 
 
+def export_mx_rows(docs):
+    """The --mx rows of the selection, rebuilt from exported documents."""
+    for doc in docs:
+        for svc, hosts in (doc.get("client_mx") or {}).items():
+            for t in hosts:
+                eps = []
+                for e in t.get("endpoints") or []:
+                    p, cert = e["probe"], e["cert"] or {}
+                    eps.append(dict(
+                        ip=e["ip"], dane=e["dane"], conn=p.get("conn"),
+                        tls_version=(p.get("tls") or {}).get("version"),
+                        chain_len=cert.get("chain_len", 0),
+                        **{k: p[k] for k in PROBE},
+                        **{k: cert.get(k) for k in CERT if k != "chain_len"}))
+                yield dict(domain=doc["domain"], service=svc,
+                           ordinal=t["ordinal"], host=t["host"],
+                           port=t["port"], dane=t.get("dane"), endpoints=eps)
+
+
 def main():
     args = sys.argv[1:]
-    export = args[:1] == ["--export"]
-    if export:
-        args = args[1:]
+    mx = "--mx" in args
+    export = "--export" in args
+    args = [a for a in args if a not in ("--mx", "--export")]
     truth = [d for d in load(args[0])
              if d.get("domain", "").startswith("cp-")]
     rows = {}
-    got_rows = export_rows(load(args[1])) if export else load(args[1])
+    if mx:
+        got_rows = (export_mx_rows if export else iter)(load(args[1]))
+    else:
+        got_rows = export_rows(load(args[1])) if export else load(args[1])
     for r in got_rows:
         rows.setdefault((r["domain"], r["service"]), []).append(r)
     for v in rows.values():
@@ -77,11 +106,12 @@ def main():
 
     for d in truth:
         dom = d["domain"]
-        for svc, c in sorted(d["client"].items()):
+        for svc, c in sorted(d["client_mx" if mx else "client"].items()):
             # targets[] follow the records, "." left out; the rows keep
-            # the "." records, which the selection leaves out too.
+            # the "." records, which the selection leaves out too. With
+            # --mx, c is the list of the MX hosts' entries.
             got = rows.get((dom, svc), [])
-            want = c.get("targets") or []
+            want = c if mx else c.get("targets") or []
             if len(want) != len(got):
                 diffs.append(f"{dom} {svc}: {len(want)} targets in the "
                              f"truth, {len(got)} stored")
@@ -108,6 +138,9 @@ def main():
                     p = e.get("probe") or {}
                     for k in PROBE:
                         differ(at, k, p.get(k), s[k])
+                    if "conn" in p and p["conn"] is not None:
+                        # a closed port: refused, not broken TLS
+                        differ(at, "conn", p["conn"], s.get("conn"))
                     tls = p.get("tls") or {}
                     differ(at, "tls.version", tls.get("version"),
                            s["tls_version"])

@@ -3,9 +3,13 @@
 alone (no crawler code, no SQL) and compare numerators and denominators
 with `report --format json`.
 
-usage: metrics_from_truth.py TRUTH.jsonl REPORT.json
+usage: metrics_from_truth.py [--client-mx] TRUTH.jsonl REPORT.json
        metrics_from_truth.py --compare OLD.jsonl NEW.jsonl REPORT.json
        metrics_from_truth.py --buckets RANKS.csv BOUNDS TRUTH.jsonl REPORT.json
+
+With --client-mx, the campaign was scanned with --client-ports mx: the
+figures of the client ports on the MX hosts (analysis/098-099) are
+computed from the truth's `client_mx`; without it they must have no row.
 
 With --buckets, REPORT.json is the report of a scan of the Tranco-format
 list RANKS.csv ("rank,domain" lines) with `--rank-buckets BOUNDS`: each
@@ -182,7 +186,10 @@ def domain_dane(outcomes):
     return "dane_none"
 
 
-def compute(truth):
+def compute(truth, client_mx=False):
+    """client_mx: the campaign was scanned with --client-ports mx (the
+    figures of analysis/098-099 have rows); otherwise they must have
+    none."""
     F = Figures()
     n = len(truth)
     mail = [t for t in truth if t["mx_outcome"] in ("mx", "implicit_mx")]
@@ -374,14 +381,14 @@ def compute(truth):
     for label, c in top:
         F.share("mx_provider", "domain", label, c, ndom)
     metrics_sts.add(truth, F)
-    client_figures(truth, F)
+    client_figures(truth, F, client_mx)
     return F
 
 
 SERVICES = ("submissions", "submission", "imaps", "imap", "pop3s", "pop3")
 
 
-def client_figures(truth, F):
+def client_figures(truth, F, client_mx=False):
     """The section "Mail client ports" (analysis/09*_client_*.sql) from
     the truth's `client` field (M12 contract): a domain the crawler did
     not ask (blocklisted, not recorded) has no SRV facts."""
@@ -415,13 +422,13 @@ def client_figures(truth, F):
             len(every), len(all_targets))
     F.share("client_srv_refused", "target", "at least one address refused",
             len(some), len(all_targets))
-    client_probe_figures(asked, F)
+    client_probe_figures(asked, F, client_mx)
 
 
 IMPLICIT = ("submissions", "imaps", "pop3s")
 
 
-def client_probe_figures(asked, F):
+def client_probe_figures(asked, F, client_mx=False):
     """The client probe figures (analysis/093-097, schema/029) from the
     truth's contacted client endpoints: per domain and service, per
     distinct endpoint (ip, port, SRV target, service), per SRV record."""
@@ -501,6 +508,65 @@ def client_probe_figures(asked, F):
     if both:
         F.share("client_worse", "domain", "client ports worse than port 25", worse, both)
         F.share("client_worse", "domain", "port 25 worse than client ports", better, both)
+    if client_mx:
+        client_mx_figures(asked, F)
+    else:
+        F.figures |= {"client_mx_ports", "client_mx_vs_srv"}
+
+
+def client_mx_figures(asked, F):
+    """analysis/098-099 (--client-ports mx, schema/033) from the truth's
+    `client_mx` (and `client`): per domain and service, the MX hosts'
+    contacted endpoints on the standard port. A closed port is a refused
+    connection, never a TLS failure."""
+    def good(e, host_key="name_matches_host"):
+        c = e["cert"]
+        return bool(e["probe"]["outcome"] == "tls_ok" and c and c["trusted"] and c[host_key])
+
+    for svc in SERVICES:
+        n = closed = answers = ans_good = ans_notls = ans_badcert = 0
+        both = shared = mx_answers = mx_worse = 0
+        for t in asked:
+            eps = [(h["host"].lower(), e) for h in (t.get("client_mx") or {}).get(svc, [])
+                   for e in h["endpoints"] if e.get("contact")]
+            if not eps:
+                continue
+            n += 1
+            ans = [e for _, e in eps if e["probe"]["outcome"] != "connect_failed"]
+            closed += all(e["probe"]["outcome"] == "connect_failed" and
+                          e["probe"]["conn"] == "refused" for _, e in eps)
+            if ans:
+                answers += 1
+                if all(good(e) for e in ans):
+                    ans_good += 1
+                elif any(e["probe"]["outcome"] != "tls_ok" for e in ans):
+                    ans_notls += 1
+                else:
+                    ans_badcert += 1
+            srv = [(x["host"].lower(), e) for x in t["client"][svc]["targets"]
+                   for e in x["endpoints"] if e.get("contact")]
+            if srv:
+                both += 1
+                keys = {(e["ip"], e["port"], h) for h, e in eps}
+                shared += any((e["ip"], e["port"], h) in keys for h, e in srv)
+                mx_answers += bool(ans)
+                mx_worse += bool(all(good(e) for _, e in srv) and ans and
+                                 not all(good(e) for e in ans))
+        if n:
+            F.share("client_mx_ports", svc, "port closed (refused) on every MX address",
+                    closed, n)
+            F.share("client_mx_ports", svc, "port answers on an MX address", answers, n)
+        if answers:
+            scope = svc + " (answers)"
+            F.share("client_mx_ports", scope, "trusted, names the MX host", ans_good, answers)
+            F.share("client_mx_ports", scope, "no TLS session", ans_notls, answers)
+            F.share("client_mx_ports", scope, "TLS, certificate rejected", ans_badcert, answers)
+        if both:
+            F.share("client_mx_vs_srv", svc, "the SRV target is an MX host (same endpoint)",
+                    shared, both)
+            F.share("client_mx_vs_srv", svc, "the MX host's port answers", mx_answers, both)
+            F.share("client_mx_vs_srv", svc,
+                    "SRV endpoints trusted and named, the MX port not", mx_worse, both)
 
 
 PSL_FILE = "/usr/share/publicsuffix/public_suffix_list.dat"
@@ -774,12 +840,16 @@ def main():
         return main_compare(*sys.argv[2:])
     if len(sys.argv) == 6 and sys.argv[1] == "--buckets":
         return main_buckets(*sys.argv[2:])
-    if len(sys.argv) != 3:
+    args = sys.argv[1:]
+    client_mx = args[:1] == ["--client-mx"]
+    if client_mx:
+        args = args[1:]
+    if len(args) != 2:
         sys.stderr.write(__doc__.split("\n\n")[1] + "\n")
         return 64
-    truth = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-    report = json.load(open(sys.argv[2]))
-    F = compute(truth)
+    truth = [json.loads(l) for l in open(args[0]) if l.strip()]
+    report = json.load(open(args[1]))
+    F = compute(truth, client_mx)
     errors = []
     got_figures = {f["name"]: f for f in report["figures"]}
     for name in sorted(set(got_figures) - F.figures - set(UNCHECKED)):

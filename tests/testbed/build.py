@@ -102,6 +102,8 @@ class World:
         self._next_client = int(CLIENT_NET.network_address) + 1
         self.client = []           # servers.json "client" entries
         self.client_keys = {}      # (addr, port) -> service served there
+        self.client_hosts = {}     # (addr, port) -> (host info, host) serving it
+        self.client_mx_later = []  # (builder, truth, MX hosts, MX status)
         self.tlsa_done = {}        # TLSA owner of an SRV target -> records
         self.extra_zone_text = {}  # apex -> list of file paths appended
         self.add_zone(".", "secure", ns_addr=dnsgen.ROOT_NS_ADDR)
@@ -178,6 +180,13 @@ class World:
         return a
 
     # -- output
+    def finish_truth(self):
+        """What each domain's truth can only say once every scenario is
+        built: `client_mx` (ScenarioBuilder.client_mx_truth)."""
+        for b, t, hosts, mxst in self.client_mx_later:
+            t["client_mx"] = b.client_mx_truth(hosts, mxst)
+        self.client_mx_later = []
+
     def distribute(self):
         """File every record into its zone. The EHLO names come here, in the
         world whose zones are written, not in the scratch worlds population
@@ -628,6 +637,38 @@ def client_cert_truth(spec, host, domain):
             "cn_only": c["cn_only"], "weak": c["weak"], "chain_len": c["chain_len"]}
 
 
+def client_dane_truth(secure_path, address_outcome, tst, tl, endpoints):
+    """The DANE outcome of a client (host, port) by RFC 7673: an SRV
+    target's, or an MX host's with --client-ports mx."""
+    contacted = [e for e in endpoints if e["contact"]]
+    if not secure_path or address_outcome != "ok" and not contacted:
+        return "dane_not_applicable"
+    if tst == "bogus":
+        return "dane_tlsa_bogus"
+    if not tl:
+        return "dane_none"
+    usable = [r for r in tl if r["usage"] in TLSA_USABLE_SRV and r["label"] != "unusable"
+              and _tlsa_len_ok(r["selector"], r["mtype"], r["data"])]
+    if not usable:
+        return "dane_unusable_only"
+    if not contacted or any(e["probe"]["outcome"] != "tls_ok" for e in contacted):
+        return "dane_no_starttls"
+    c = contacted[0]["cert"]
+    dates_ok = not ({"expired", "not_yet_valid"} & set(c["errors"]))
+    pkix_ok = not c["errors"] and c["name_matches_host"] and not c["cn_only"]
+    ok = False
+    for r in usable:
+        if r["label"] != "match":
+            continue
+        if r["usage"] == 3:
+            ok = True       # DANE-EE: names and dates ignored
+        elif r["usage"] == 2 and c["name_matches_host"] and dates_ok:
+            ok = True       # DANE-TA: the name is the SRV target's
+        elif r["usage"] in (0, 1) and pkix_ok:
+            ok = True       # PKIX-TA / PKIX-EE: and PKIX validation
+    return "dane_ok" if ok else "dane_no_match"
+
+
 TLSA_USABLE = {2, 3}
 
 
@@ -864,7 +905,10 @@ class ScenarioBuilder:
     def build_client(self):
         """SRV records at the six owners, a "client" server entry per
         (address, port) of every target the testbed defines, the target's
-        TLSA records at _PORT._tcp.<target> (once per owner)."""
+        TLSA records at _PORT._tcp.<target> (once per owner). And per MX
+        host of the scenario with `client_ports` (services it serves on
+        their standard ports, no SRV needed: what --client-ports mx finds),
+        the same entries and TLSA at _PORT._tcp.<mx host>."""
         w, d = self.w, self.domain
         for svc, _, _, _ in SERVICES:
             for prio, weight, port, target in self.client_recs.get(svc, []):
@@ -875,28 +919,43 @@ class ScenarioBuilder:
                 if info is None:
                     continue            # not defined: NXDOMAIN / NODATA
                 self.client_tlsa(info, target, port)
-                if not info.get("serve"):
-                    continue
-                for a in info["a"] + info["aaaa"]:
-                    if address_refused(a):
-                        continue        # never contacted; no server entry
-                    k = (a, port)
-                    if k in w.client_keys:
-                        if w.client_keys[k] != svc:
-                            raise ValueError("%s: %s:%d serves %s and %s" % (
-                                self.name, a, port, w.client_keys[k], svc))
-                        continue        # shared endpoint: one entry
-                    w.client_keys[k] = svc
-                    beh, tls_spec = self.client_behaviour(info, svc)
-                    e = {"addr": a, "port": port, "service": svc, "scenario": self.name,
-                         "host": target.rstrip(".")}
-                    e.update(beh)
-                    if info["leaf"] is not None:
-                        leaf = info["leaf"]
-                        e["tls"] = dict({"cert_file": leaf["cert_file"],
-                                         "key_file": leaf["key_file"],
-                                         "chain_file": leaf["chain_file"]}, **tls_spec)
-                    w.client.append(e)
+                self.client_entries(info, target, svc, port)
+        for host in sorted(self.mx_hosts()):
+            info = self.host_info.get(host)
+            if info is None:
+                continue
+            for svc in info["spec"].get("client_ports", []):
+                port = SERVICE_INFO[svc][0]
+                self.client_tlsa(info, host, port)
+                self.client_entries(info, host, svc, port)
+
+    def client_entries(self, info, target, svc, port):
+        """A "client" server entry for svc at every contactable address of
+        the host, once per (address, port)."""
+        w = self.w
+        if not info.get("serve"):
+            return
+        for a in info["a"] + info["aaaa"]:
+            if address_refused(a):
+                continue        # never contacted; no server entry
+            k = (a, port)
+            if k in w.client_keys:
+                if w.client_keys[k] != svc:
+                    raise ValueError("%s: %s:%d serves %s and %s" % (
+                        self.name, a, port, w.client_keys[k], svc))
+                continue        # shared endpoint: one entry
+            w.client_keys[k] = svc
+            w.client_hosts[k] = (info, target)
+            beh, tls_spec = self.client_behaviour(info, svc)
+            e = {"addr": a, "port": port, "service": svc, "scenario": self.name,
+                 "host": target.rstrip(".")}
+            e.update(beh)
+            if info["leaf"] is not None:
+                leaf = info["leaf"]
+                e["tls"] = dict({"cert_file": leaf["cert_file"],
+                                 "key_file": leaf["key_file"],
+                                 "chain_file": leaf["chain_file"]}, **tls_spec)
+            w.client.append(e)
 
     @staticmethod
     def client_behaviour(info, svc):
@@ -1002,36 +1061,79 @@ class ScenarioBuilder:
         ht["tlsa"] = {"name": tlsa_owner.rstrip("."), "dnssec": tst, "looked_up": secure_path,
                       "records": ["%d %d %d %s" % (r["usage"], r["selector"], r["mtype"], r["data"])
                                   for r in tl]}
-        contacted = [e for e in ht["endpoints"] if e["contact"]]
-        if not secure_path or ht["address_outcome"] != "ok" and not contacted:
-            ht["dane"] = "dane_not_applicable"
-        elif tst == "bogus":
-            ht["dane"] = "dane_tlsa_bogus"
-        elif not tl:
-            ht["dane"] = "dane_none"
-        else:
-            usable = [r for r in tl if r["usage"] in TLSA_USABLE_SRV and r["label"] != "unusable"
-                      and _tlsa_len_ok(r["selector"], r["mtype"], r["data"])]
-            if not usable:
-                ht["dane"] = "dane_unusable_only"
-            elif not contacted or any(e["probe"]["outcome"] != "tls_ok" for e in contacted):
-                ht["dane"] = "dane_no_starttls"
-            else:
-                c = contacted[0]["cert"]
-                dates_ok = not ({"expired", "not_yet_valid"} & set(c["errors"]))
-                pkix_ok = not c["errors"] and c["name_matches_host"] and not c["cn_only"]
-                ok = False
-                for r in usable:
-                    if r["label"] != "match":
-                        continue
-                    if r["usage"] == 3:
-                        ok = True       # DANE-EE: names and dates ignored
-                    elif r["usage"] == 2 and c["name_matches_host"] and dates_ok:
-                        ok = True       # DANE-TA: the name is the SRV target's
-                    elif r["usage"] in (0, 1) and pkix_ok:
-                        ok = True       # PKIX-TA / PKIX-EE: and PKIX validation
-                ht["dane"] = "dane_ok" if ok else "dane_no_match"
+        ht["dane"] = client_dane_truth(secure_path, ht["address_outcome"], tst, tl,
+                                       ht["endpoints"])
         return ht
+
+    def client_mx_truth(self, hosts, mxst):
+        """The truth's `client_mx` field (what `--client-ports mx` finds):
+        per service, per kept MX host (in the order of `mx`, `ordinal` its
+        index), the service's standard port at each of the host's
+        contactable addresses. A port no "client" entry serves at that
+        address refuses the connection: outcome connect_failed, conn
+        refused; one that an entry serves (the host's `client_ports`, an
+        SRV record naming the host, or another host on the same address)
+        answers as that entry, its certificate judged against the MX host.
+        DANE as for an SRV target, the MX RRset in the SRV RRset's place
+        (TLSA at _PORT._tcp.<mx host>). Called once every scenario is
+        built (World.finish_truth)."""
+        w = self.w
+        out = {svc: [] for svc, _, _, _ in SERVICES}
+        for i, host in enumerate(hosts[:MX_CAP]):
+            info = self.host_info.get(host) or w.hosts.get(host)
+            for svc, port, _, _ in SERVICES:
+                ht = {"host": host.rstrip("."), "ordinal": i, "port": port,
+                      "address_outcome": "ok", "addresses_partial": False,
+                      "tlsa": None, "dane": "dane_not_applicable", "endpoints": []}
+                out[svc].append(ht)
+                if info is None:
+                    ht["address_outcome"] = "mx_no_address"
+                    continue
+                addrs, ast, aast, failed = self.host_addresses(host, info, ht)
+                for k in ("cname", "mx_cname"):
+                    ht.pop(k, None)
+                if ht["address_outcome"] == "dns_error":
+                    addrs = []
+                for a in dict.fromkeys(addrs):
+                    ep = {"ip": a, "port": port, "refused": address_refused(a)}
+                    ep["contact"] = not ep["refused"]
+                    ep["probe"] = ep["cert"] = None
+                    entry = w.client_hosts.get((a, port))
+                    if ep["contact"] and entry is None:
+                        ep["probe"] = {"outcome": "connect_failed", "conn": "refused",
+                                       "greeting": None, "starttls_offered": None,
+                                       "injection": None, "stripping": None, "tls": None}
+                    elif ep["contact"]:
+                        if w.client_keys[(a, port)] != svc:
+                            raise ValueError("%s: %s:%d serves %s, the MX host's port is %s's"
+                                             % (self.name, a, port, w.client_keys[(a, port)], svc))
+                        einfo = entry[0]
+                        cert_spec = einfo["spec"].get("cert", {})
+                        if cert_spec is not None and not cert_spec.get("names"):
+                            # the leaf names the host the entry is for
+                            cert_spec = dict(cert_spec, names=[entry[1].rstrip(".")])
+                        beh, tls_spec = self.client_behaviour(einfo, svc)
+                        ep["probe"] = client_probe_truth(svc, beh, tls_spec,
+                                                         cert_spec is not None,
+                                                         entry[1].rstrip("."))
+                        ep["probe"]["conn"] = None
+                        if ep["probe"]["outcome"] == "tls_ok":
+                            ep["cert"] = client_cert_truth(cert_spec, host, self.domain)
+                    ht["endpoints"].append(ep)
+                owner = self.client_tlsa_owner(info, host, port).lower()
+                tl = w.tlsa_done.get(owner, [])
+                used = [st for k, st in (("a", ast), ("aaaa", aast)) if k not in failed]
+                secure_path = mxst == "secure" and (
+                    all(st == "secure" for st in used) if ht["addresses_partial"]
+                    else ast == "secure")
+                tst = w.name_status(owner, "TLSA")
+                ht["tlsa"] = {"name": owner.rstrip("."), "dnssec": tst,
+                              "looked_up": secure_path,
+                              "records": ["%d %d %d %s" % (r["usage"], r["selector"],
+                                                           r["mtype"], r["data"]) for r in tl]}
+                ht["dane"] = client_dane_truth(secure_path, ht["address_outcome"], tst, tl,
+                                               ht["endpoints"])
+        return out
 
     # -- MTA-STS
     def build_sts(self, sts):
@@ -1164,6 +1266,11 @@ class ScenarioBuilder:
         t["mta_sts"] = self.sts_truth(hl)
         t["tlsrpt"] = self.tlsrpt_truth()
         t["client"] = self.client_truth()
+        # `client_mx` once every scenario is built (World.finish_truth):
+        # a client port of an MX host is whatever entry serves its address
+        # and port, which another scenario may define (a shared address).
+        t["client_mx"] = None
+        mx_later = [h["host"].lower() + "." for h in hl]
         t["ladder"] = ladder(t)
         t = _merge(t, {k: v for k, v in exp.items() if k not in ("hosts",)})
         if t["mx_outcome"] in ("dns_error", "blocklisted"):
@@ -1176,6 +1283,7 @@ class ScenarioBuilder:
                 hv.update(_merge(hv, over))
         if "ladder" not in exp:
             t["ladder"] = ladder(t)
+        w.client_mx_later.append((self, t, mx_later, mxst))
         return t
 
     def host_addresses(self, host, info, ht):

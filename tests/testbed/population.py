@@ -189,6 +189,7 @@ class Population:
         scenario["domain"] = TMPL + "." + tld
         scenario["name"] = "pop-" + key
         build.ScenarioBuilder(sw, scenario).build()
+        sw.finish_truth()
         recs = "".join("%s %d IN %s %s\n" % (o, ttl, ty, rd) for o, ty, rd, ttl in sw.records)
         truth = json.dumps(sw.truth[0], sort_keys=True) + "\n"
         servers = [json.dumps(e) for e in sw.smtp]

@@ -699,4 +699,34 @@ SCENARIOS = [
     S("cp-refused-address", "Client ports: imaps SRV target resolves to 10.0.0.1 -> "
       "refused_address, never contacted",
       client=SRV("imaps"), hosts={"mail": H(a=["10.0.0.1"])}),
+    # Client ports of the MX hosts (--client-ports mx): `client_ports` are
+    # the services an MX host serves on their standard ports without any
+    # SRV record; every other client port of every MX host is closed (the
+    # server refuses the connection). Truth field `client_mx`.
+    S("cp-mx-imaps-ok", "Client ports on the MX host: 993 with a trusted certificate naming the "
+      "MX host, no SRV -> found only with --client-ports mx: tls_ok; the other five ports "
+      "refused (connect_failed)",
+      mxhost=H(client_ports=["imaps"])),
+    S("cp-mx-submissions-expired", "Client ports on the MX host: 465 with an expired "
+      "certificate -> tls_ok, errors [expired] (port 25 has the same certificate)",
+      mxhost=H(client_ports=["submissions"],
+               cert={"not_before_days": -100, "not_after_days": -2})),
+    S("cp-mx-submission-no-starttls", "Client ports on the MX host: 587 EHLO without "
+      "STARTTLS -> no_starttls",
+      mxhost=H(client_ports=["submission"], services={"submission": {
+          "ehlo": NO_STARTTLS_EHLO}})),
+    S("cp-mx-closed", "Client ports on the MX host: none served -> six connect_failed "
+      "(refused), a closed port and not broken TLS"),
+    S("cp-mx-srv-shared", "Client ports on the MX host: an imaps SRV record names the MX "
+      "host on 993 -> one endpoint, SRV-found and MX-found, probed once",
+      client=SRV("imaps", target="mx")),
+    S("cp-mx-implicit", "Client ports on the MX host: implicit MX (the domain itself) serving "
+      "pop3s on 995 -> SNI the domain",
+      apex=H(client_ports=["pop3s"])),
+    S("cp-mx-dane", "Client ports on the MX host: signed zone, DANE-EE 3 1 1 at _993._tcp.<mx> "
+      "(and _25._tcp) -> dane_ok on 993, dane_none on the closed ports",
+      mxhost=H(client_ports=["imaps"], tlsa=[(3, 1, 1, "leaf")])),
+    S("cp-mx-unsigned", "Client ports on the MX host: UNSIGNED zone, TLSA 3 1 1 published at "
+      "_993._tcp.<mx> -> not looked up (the MX RRset is insecure), dane_not_applicable",
+      dnssec="insecure", mxhost=H(client_ports=["imaps"], tlsa=[(3, 1, 1, "leaf")])),
 ]

@@ -36,6 +36,11 @@ Per contacted endpoint:
   * DANE: with the TLSA records dig found on a secure path, s_client's own
     DANE check (`-dane_tlsa_domain` the target, `-dane_tlsa_rrdata`).
 
+The truth's `client_mx` of the cp-mx-* domains (what `mxcrawl scan
+--client-ports mx` finds on the MX hosts' standard ports) the same way, the MX host as the name and
+the MX RRset in the SRV RRset's place for `looked_up`; a closed port
+(`connect_failed`, `refused`) must refuse a plain TCP connection.
+
 A disagreement fails unless it is listed in EXCEPTIONS (README.md,
 "Client ports"). Exit 0 = no unexplained disagreement.
 """
@@ -45,6 +50,7 @@ import concurrent.futures
 import json
 import os
 import re
+import socket
 import sys
 
 sys.dont_write_bytecode = True
@@ -155,6 +161,18 @@ def plaintext_reads(out):
             break               # the ClientHello: TLS from here on
         plain.append((d, bytes(b)))
     return plain
+
+
+def tcp_refused(ip, port):
+    """Whether a plain TCP connection to ip:port is refused (a closed
+    port), rather than accepted."""
+    try:
+        socket.create_connection((ip, port), timeout=5).close()
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        return None
+    return False
 
 
 def posttls_finger(env, ca, svc, ip, port, host):
@@ -326,9 +344,24 @@ class Checker:
                 self.cmp(errs, ctx, "dig", "offered", srv["offered"], offered)
             for tg in c["targets"]:
                 errs += self.check_target(t, svc, srv, tg, st)
+        return errs + self.check_mx(t)
+
+    def check_mx(self, t):
+        """`client_mx`: per service and MX host, as an SRV target with the
+        MX RRset's status for the path. Only the cp-mx-* scenarios (every
+        other cp-* MX host has six closed ports, the same case again)."""
+        errs = []
+        if not t.get("client_mx") or not t["scenario"].startswith("cp-mx-"):
+            return errs
+        mx_status, _ = sd.status_of(t["domain"], "MX")
+        for svc, hosts in t["client_mx"].items():
+            for hm in hosts:
+                errs += self.check_target(t, svc, None, hm, mx_status, mx=True)
         return errs
 
-    def check_target(self, t, svc, srv, tg, srv_status):
+    def check_target(self, t, svc, srv, tg, srv_status, mx=False):
+        """mx: tg is an MX host of `client_mx`; a closed port's endpoint is
+        checked with a plain TCP connection."""
         errs = []
         ctx = {"t": t, "svc": svc}
         fam_status = {}
@@ -354,6 +387,10 @@ class Checker:
             looked_up, got, tlsa_ok = False, [], True
         contacted = [ep for ep in tg["endpoints"] if ep["contact"]]
         for ep in contacted:
+            if mx and ep["probe"]["outcome"] == "connect_failed":
+                self.cmp(errs, dict(ctx, ip=ep["ip"]), "connect", "refused",
+                         ep["probe"]["conn"] == "refused", tcp_refused(ep["ip"], ep["port"]))
+                continue
             errs += self.check_endpoint(t, svc, tg, ep)
         # DANE (RFC 7673): only on a secure path; with TLSA records from dig,
         # s_client's own DANE verification (OpenSSL: usages 0-3, DANE-EE
@@ -466,7 +503,9 @@ def main():
         print("DISAGREE " + e)
     excs = sorted({r["exception"].split()[0] for r in c.rows if r.get("exception")})
     n_ep = sum(len(tg["endpoints"]) for t in truths for s in t["client"].values()
-               for tg in s["targets"])
+               for tg in s["targets"]) + \
+        sum(len(h["endpoints"]) for t in truths if t["scenario"].startswith("cp-mx-")
+            for s in (t.get("client_mx") or {}).values() for h in s)
     print("selfcheck_client: %d domains, %d endpoints, %d comparisons, %d disagreements, "
           "exceptions used: %s" % (len(truths), n_ep, len(c.rows), len(errs),
                                    ", ".join(excs) or "none"))

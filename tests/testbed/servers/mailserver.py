@@ -231,12 +231,28 @@ class Server:
         s.setblocking(False)
         return s
 
+    def listen_hosts(self, port):
+        """Where to listen on port: the --listen addresses, but a client
+        port (servers.json "client") only at the addresses its entries
+        serve, so that the same port at any other address (an MX host
+        without client services) refuses the connection: a closed port,
+        as on most real MX hosts."""
+        if self.cfg.ports[port] != "client":
+            return self.args.listen
+        listen = set(self.args.listen)
+        out = []
+        for addr in sorted({a for a, p in self.cfg.client if p == port}):
+            wild = "::" if ":" in addr else "0.0.0.0"
+            if wild in listen or addr in listen:
+                out.append(addr)
+        return out
+
     def bind(self):
         """Bind and listen on every (address, port), before any event loop
         exists, so worker processes can be forked to share the sockets."""
         self.socks = []
         for port in sorted(self.cfg.ports):
-            for host in self.args.listen:
+            for host in self.listen_hosts(port):
                 try:
                     sock = self._listen_socket(host, port)
                 except OSError as e:
