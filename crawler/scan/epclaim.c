@@ -13,6 +13,7 @@
 
 #include "crawler/util/log.h"
 #include "crawler/util/retry.h"
+#include "crawler/mailproto/mailsess.h"
 #include "crawler/scan/epclaim.h"
 #include "crawler/store/record.h"
 #include "crawler/store/store.h"
@@ -155,10 +156,12 @@ static int exec_cmd(struct epclaim *c, const char *sql)
 	return ok ? 0 : -EIO;
 }
 
-/* Array parameters for a list of endpoints: {ip,...} {port,...} {"sni",...}
- * as PostgreSQL array input. Returns the number of endpoints put in. */
+/* Array parameters for a list of endpoints, as PostgreSQL array input:
+ * {ip,...} {port,...} {"sni",...} {service,...} and the client services'
+ * names ({"imaps",...}, "" for port 25), which client_endpoint.service
+ * holds. */
 struct arrays {
-	struct jbuf ip, port, sni;
+	struct jbuf ip, port, sni, service, client;
 };
 
 static void arrays_init(struct arrays *a)
@@ -166,6 +169,8 @@ static void arrays_init(struct arrays *a)
 	jbuf_init(&a->ip, EPCLAIM_ARRAY_MAX);
 	jbuf_init(&a->port, EPCLAIM_ARRAY_MAX);
 	jbuf_init(&a->sni, EPCLAIM_ARRAY_MAX);
+	jbuf_init(&a->service, EPCLAIM_ARRAY_MAX);
+	jbuf_init(&a->client, EPCLAIM_ARRAY_MAX);
 }
 
 static void arrays_free(struct arrays *a)
@@ -173,6 +178,8 @@ static void arrays_free(struct arrays *a)
 	jbuf_free(&a->ip);
 	jbuf_free(&a->port);
 	jbuf_free(&a->sni);
+	jbuf_free(&a->service);
+	jbuf_free(&a->client);
 }
 
 static void arrays_add(struct arrays *a, const struct ep_key *k, bool first)
@@ -190,6 +197,13 @@ static void arrays_add(struct arrays *a, const struct ep_key *k, bool first)
 		jbuf_append(&a->sni, s, 1);
 	}
 	jbuf_puts(&a->sni, "\"");
+	jbuf_printf(&a->service, "%s%u", first ? "{" : ",", k->service);
+	/* The service's names are lower-case letters and digits. */
+	jbuf_printf(
+	    &a->client, "%s\"%s\"", first ? "{" : ",",
+	    k->service == EP_SERVICE_MX
+		? ""
+		: mail_service_str((enum mail_service)(k->service - 1)));
 }
 
 static bool arrays_end(struct arrays *a)
@@ -197,22 +211,39 @@ static bool arrays_end(struct arrays *a)
 	jbuf_puts(&a->ip, "}");
 	jbuf_puts(&a->port, "}");
 	jbuf_puts(&a->sni, "}");
-	return !a->ip.failed && !a->port.failed && !a->sni.failed;
+	jbuf_puts(&a->service, "}");
+	jbuf_puts(&a->client, "}");
+	return !a->ip.failed && !a->port.failed && !a->sni.failed &&
+	       !a->service.failed && !a->client.failed;
 }
 
-/* The parameters of a statement over endpoints: the campaign ($1), then
- * the arrays of ip, port and SNI, with the worker and the lease before
- * them (CALL_LEASE) or the worker after them (CALL_WORKER_LAST). */
-enum call_params { CALL_ARRAYS, CALL_LEASE, CALL_WORKER_LAST };
+/* The statements over endpoints and their parameters: the campaign ($1),
+ * then
+ *   CALL_TAKE:   worker, lease, ip[], port[], sni[], service[];
+ *   CALL_STORED: worker, ip[], port[], sni[], service[], client[];
+ *   CALL_FINISH: ip[], port[], sni[], service[]. */
+enum call_kind { CALL_TAKE, CALL_STORED, CALL_FINISH };
+
+static const char *const call_sql[] = {
+	[CALL_TAKE] = "SELECT * FROM endpoint_claim_take($1::bigint, $2, "
+		      "$3::interval, $4::inet[], $5::integer[], $6::text[], "
+		      "$7::smallint[])",
+	[CALL_STORED] = "SELECT * FROM endpoint_claim_stored($1::bigint, $2, "
+			"$3::inet[], $4::integer[], $5::text[], "
+			"$6::smallint[], $7::text[])",
+	[CALL_FINISH] = "SELECT endpoint_claim_finish($1::bigint, "
+			"$2::inet[], $3::integer[], $4::text[], "
+			"$5::smallint[])",
+};
 
 /* Runs a statement over the n endpoints keys[0..n); the caller checks
  * the status. */
-static PGresult *call(struct epclaim *c, const char *sql, enum call_params how,
+static PGresult *call(struct epclaim *c, enum call_kind how,
 		      struct ep_key *const *keys, size_t n)
 {
 	char cid[24], lease[32];
 	struct arrays a;
-	const char *p[6];
+	const char *p[8];
 	int np = 0;
 	PGresult *r = NULL;
 
@@ -223,16 +254,18 @@ static PGresult *call(struct epclaim *c, const char *sql, enum call_params how,
 		arrays_add(&a, keys[i], i == 0);
 	if (arrays_end(&a)) {
 		p[np++] = cid;
-		if (how == CALL_LEASE) {
+		if (how != CALL_FINISH)
 			p[np++] = c->cfg.worker_id;
+		if (how == CALL_TAKE)
 			p[np++] = lease;
-		}
 		p[np++] = a.ip.data;
 		p[np++] = a.port.data;
 		p[np++] = a.sni.data;
-		if (how == CALL_WORKER_LAST)
-			p[np++] = c->cfg.worker_id;
-		r = PQexecParams(c->c, sql, np, NULL, p, NULL, NULL, 0);
+		p[np++] = a.service.data;
+		if (how == CALL_STORED)
+			p[np++] = a.client.data;
+		r = PQexecParams(c->c, call_sql[how], np, NULL, p, NULL, NULL,
+				 0);
 	}
 	arrays_free(&a);
 	return r;
@@ -286,11 +319,7 @@ static int take(struct epclaim *c, struct req **list, size_t n)
 		keys[i] = &q->key;
 		byi[i] = q;
 	}
-	PGresult *r = call(c,
-			   "SELECT * FROM endpoint_claim_take($1::bigint, $2, "
-			   "$3::interval, $4::inet[], $5::integer[], "
-			   "$6::text[])",
-			   CALL_LEASE, keys, n);
+	PGresult *r = call(c, CALL_TAKE, keys, n);
 	if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
 		c->short_of = short_of(r);
 		if (c->short_of) {
@@ -413,15 +442,7 @@ static int look(struct epclaim *c)
 	}
 	/* Column 7: whether this process stored the row (its claim is ours
 	 * and done): a result the registry dropped, read back. */
-	PGresult *r = call(c,
-			   "SELECT r.*, coalesce(c.worker = $5 AND c.done, "
-			   "false) FROM endpoint_claim_results($1::bigint, "
-			   "$2::inet[], $3::integer[], $4::text[]) r LEFT JOIN "
-			   "endpoint_claim c ON c.campaign_id = $1::bigint "
-			   "AND c.ip = ($2::inet[])[r.i] AND c.port = "
-			   "($3::integer[])[r.i] AND c.sni = ($4::text[])[r.i] "
-			   "ORDER BY r.i, r.k",
-			   CALL_WORKER_LAST, keys, n);
+	PGresult *r = call(c, CALL_STORED, keys, n);
 	if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
 		if (r && !broken(c))
 			log_warn("claims: %s", PQresultErrorMessage(r));
@@ -469,7 +490,7 @@ static int look(struct epclaim *c)
  * error (jbuf_error()). */
 static int store_results(struct epclaim *c, struct epclaim_result *list)
 {
-	struct jbuf eps, certs, lines, samples, recs;
+	struct jbuf eps, ceps, certs, lines, samples, recs;
 	size_t n = 0;
 
 	for (struct epclaim_result *x = list; x; x = x->next)
@@ -478,6 +499,7 @@ static int store_results(struct epclaim *c, struct epclaim_result *list)
 	if (!keys)
 		return -ENOMEM;
 	jbuf_init(&eps, STORE_BATCH_ROWS_MAX);
+	jbuf_init(&ceps, STORE_BATCH_ROWS_MAX);
 	jbuf_init(&certs, STORE_BATCH_ROWS_MAX);
 	jbuf_init(&lines, STORE_BATCH_ROWS_MAX);
 	jbuf_init(&samples, STORE_BATCH_ROWS_MAX);
@@ -485,7 +507,8 @@ static int store_results(struct epclaim *c, struct epclaim_result *list)
 	n = 0;
 	for (struct epclaim_result *x = list; x; x = x->next) {
 		keys[n++] = &x->key;
-		jbuf_append(&eps,
+		/* A client endpoint's row is client_endpoint's. */
+		jbuf_append(x->key.service == EP_SERVICE_MX ? &eps : &ceps,
 			    x->endpoint_rows.data ? x->endpoint_rows.data : "",
 			    x->endpoint_rows.len);
 		jbuf_append(&certs, x->cert_rows.data ? x->cert_rows.data : "",
@@ -502,6 +525,8 @@ static int store_results(struct epclaim *c, struct epclaim_result *list)
 				    x->record.len);
 	}
 	int rc = jbuf_error(&eps);
+	if (rc == 0)
+		rc = jbuf_error(&ceps);
 	if (rc == 0)
 		rc = jbuf_error(&certs);
 	if (rc == 0)
@@ -525,14 +550,14 @@ static int store_results(struct epclaim *c, struct epclaim_result *list)
 			    true) != 0 ||
 	    store_copy_rows(c->c, table_name[TABLE_ENDPOINT],
 			    table_columns[TABLE_ENDPOINT], &eps, true) != 0 ||
+	    store_copy_rows(c->c, table_name[TABLE_CLIENT_ENDPOINT],
+			    table_columns[TABLE_CLIENT_ENDPOINT], &ceps,
+			    true) != 0 ||
 	    store_copy_rows(c->c, table_name[TABLE_RECORDS],
 			    table_columns[TABLE_RECORDS], &recs,
 			    table_staged[TABLE_RECORDS]) != 0)
 		goto rollback;
-	PGresult *r = call(c,
-			   "SELECT endpoint_claim_finish($1::bigint, "
-			   "$2::inet[], $3::integer[], $4::text[])",
-			   CALL_ARRAYS, keys, n);
+	PGresult *r = call(c, CALL_FINISH, keys, n);
 	bool ok = r && PQresultStatus(r) == PGRES_TUPLES_OK;
 	if (!ok && r && !broken(c))
 		log_warn("claims: %s", PQresultErrorMessage(r));
@@ -546,6 +571,7 @@ rollback:
 		exec_cmd(c, "ROLLBACK");
 out:
 	jbuf_free(&eps);
+	jbuf_free(&ceps);
 	jbuf_free(&certs);
 	jbuf_free(&lines);
 	jbuf_free(&samples);
