@@ -55,6 +55,11 @@ struct epclaim {
 	 * registry dropped, epreg.h), so look soon rather than at
 	 * EPCLAIM_LOOK_MAX_MS. */
 	bool lost;
+	/* A claim was refused by the per-address cap since the last
+	 * takeover: try again as soon as a claim finishes (ours, or
+	 * another crawler's notification), not only every
+	 * EPCLAIM_LOOK_MAX_MS. */
+	bool capped;
 	uint64_t last_renew, renew_every; /* ms: the claims' heartbeat */
 	/* The last claim statement failed for want of a resource (a full
 	 * disk): worth waiting for, unlike an error in the data. */
@@ -219,7 +224,7 @@ static bool arrays_end(struct arrays *a)
 
 /* The statements over endpoints and their parameters: the campaign ($1),
  * then
- *   CALL_TAKE:   worker, lease, ip[], port[], sni[], service[];
+ *   CALL_TAKE:   worker, lease, ip[], port[], sni[], service[], per_ip;
  *   CALL_STORED: worker, ip[], port[], sni[], service[], client[];
  *   CALL_FINISH: ip[], port[], sni[], service[]. */
 enum call_kind { CALL_TAKE, CALL_STORED, CALL_FINISH };
@@ -227,7 +232,7 @@ enum call_kind { CALL_TAKE, CALL_STORED, CALL_FINISH };
 static const char *const call_sql[] = {
 	[CALL_TAKE] = "SELECT * FROM endpoint_claim_take($1::bigint, $2, "
 		      "$3::interval, $4::inet[], $5::integer[], $6::text[], "
-		      "$7::smallint[])",
+		      "$7::smallint[], $8::integer)",
 	[CALL_STORED] = "SELECT * FROM endpoint_claim_stored($1::bigint, $2, "
 			"$3::inet[], $4::integer[], $5::text[], "
 			"$6::smallint[], $7::text[])",
@@ -241,7 +246,7 @@ static const char *const call_sql[] = {
 static PGresult *call(struct epclaim *c, enum call_kind how,
 		      struct ep_key *const *keys, size_t n)
 {
-	char cid[24], lease[32];
+	char cid[24], lease[32], per_ip[16];
 	struct arrays a;
 	const char *p[8];
 	int np = 0;
@@ -249,6 +254,7 @@ static PGresult *call(struct epclaim *c, enum call_kind how,
 
 	snprintf(cid, sizeof cid, "%" PRId64, c->cfg.campaign_id);
 	snprintf(lease, sizeof lease, "%u seconds", c->cfg.lease_seconds);
+	snprintf(per_ip, sizeof per_ip, "%u", c->cfg.per_ip);
 	arrays_init(&a);
 	for (size_t i = 0; i < n; i++)
 		arrays_add(&a, keys[i], i == 0);
@@ -264,6 +270,8 @@ static PGresult *call(struct epclaim *c, enum call_kind how,
 		p[np++] = a.service.data;
 		if (how == CALL_STORED)
 			p[np++] = a.client.data;
+		if (how == CALL_TAKE)
+			p[np++] = per_ip;
 		r = PQexecParams(c->c, call_sql[how], np, NULL, p, NULL, NULL,
 				 0);
 	}
@@ -334,13 +342,18 @@ static int take(struct epclaim *c, struct req **list, size_t n)
 		free(byi);
 		return -EIO;
 	}
-	/* 0: lost; 1: won; 2: won from a stopped crawler. */
+	/* 0: lost; 1: won; 2: won from a stopped crawler. Attempts 0:
+	 * refused by the per-address cap (lost for now). */
 	uint8_t *won = calloc(n, sizeof *won);
 	for (int row = 0; won && row < PQntuples(r); row++) {
 		long pos = strtol(PQgetvalue(r, row, 0), NULL, 10);
 		long attempts = strtol(PQgetvalue(r, row, 1), NULL, 10);
-		if (pos >= 1 && (size_t)pos <= n)
+		if (attempts == 0) {
+			c->stats.capped++;
+			c->capped = true;
+		} else if (pos >= 1 && (size_t)pos <= n) {
 			won[pos - 1] = attempts > 1 ? 2 : 1;
+		}
 	}
 	PQclear(r);
 	if (!won) {
@@ -749,6 +762,10 @@ static void *claim_main(void *arg)
 	struct epclaim *c = arg;
 	uint64_t last_look = 0, last_takeover = now_ms();
 	bool news = false;
+	/* Claims finished since the last takeover (ours stored, or
+	 * another crawler's notification): the per-address cap may let
+	 * refused ones through now. */
+	bool freed = false;
 
 	for (;;) {
 		pthread_mutex_lock(&c->mu);
@@ -765,6 +782,7 @@ static void *claim_main(void *arg)
 			break;
 		pthread_mutex_lock(&c->db);
 		handle_results(c, results);
+		freed |= results != NULL;
 		handle_claims(c, reqs);
 		news |= c->lost;
 		c->lost = false;
@@ -778,7 +796,12 @@ static void *claim_main(void *arg)
 			last_look = now_ms();
 			news = false;
 		}
-		if (c->remote && now - last_takeover >= EPCLAIM_LOOK_MAX_MS) {
+		if (c->remote &&
+		    (now - last_takeover >= EPCLAIM_LOOK_MAX_MS ||
+		     (c->capped && freed &&
+		      now - last_takeover >= EPCLAIM_LOOK_MIN_MS))) {
+			c->capped = false;
+			freed = false;
 			handle_takeover(c);
 			last_takeover = now_ms();
 		}
@@ -786,12 +809,18 @@ static void *claim_main(void *arg)
 		pthread_mutex_unlock(&c->db);
 
 		/* Wait for work, a notification or the next deadline. */
-		news |= notified(c);
+		if (notified(c))
+			news = freed = true;
 		now = now_ms();
 		uint64_t until = c->last_renew + c->renew_every;
 		if (c->remote) {
 			uint64_t t = last_look + (news ? EPCLAIM_LOOK_MIN_MS
 						       : EPCLAIM_LOOK_MAX_MS);
+			if (t < until)
+				until = t;
+			t = last_takeover + (c->capped && freed
+						 ? EPCLAIM_LOOK_MIN_MS
+						 : EPCLAIM_LOOK_MAX_MS);
 			if (t < until)
 				until = t;
 		}
@@ -805,8 +834,8 @@ static void *claim_main(void *arg)
 				ssize_t got = read(c->efd, &v, sizeof v);
 				(void)got;
 			}
-			if (pf[1].revents)
-				news |= notified(c);
+			if (pf[1].revents && notified(c))
+				news = freed = true;
 		}
 	}
 	return NULL;

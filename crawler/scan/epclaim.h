@@ -39,6 +39,10 @@ struct epclaim_config {
 	int64_t campaign_id;
 	const char *worker_id;
 	unsigned lease_seconds; /* claims expire like batch leases */
+	/* Open claims per address, at most, across every crawler process
+	 * of the campaign (0: no cap): a claim is refused where that many
+	 * are open, and tried again when one finishes (schema/032). */
+	unsigned per_ip;
 	struct epreg *reg;
 	size_t dict_samples; /* handshake records before the dictionary */
 };
@@ -63,6 +67,7 @@ struct epclaim_stats {
 	uint64_t remote;     /* results taken from other crawlers */
 	uint64_t read_back;  /* our own, read back after epreg dropped them */
 	uint64_t released;   /* claims released unfinished at the stop */
+	uint64_t capped;     /* claims refused by per_ip (each refusal) */
 	uint64_t records_raw, records_zstd; /* handshake record bytes */
 };
 
