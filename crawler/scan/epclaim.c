@@ -13,6 +13,7 @@
 
 #include "crawler/util/log.h"
 #include "crawler/util/retry.h"
+#include "crawler/mailproto/mailsess.h"
 #include "crawler/scan/epclaim.h"
 #include "crawler/store/record.h"
 #include "crawler/store/store.h"
@@ -54,6 +55,11 @@ struct epclaim {
 	 * registry dropped, epreg.h), so look soon rather than at
 	 * EPCLAIM_LOOK_MAX_MS. */
 	bool lost;
+	/* A claim was refused by the per-address cap since the last
+	 * takeover: try again as soon as a claim finishes (ours, or
+	 * another crawler's notification), not only every
+	 * EPCLAIM_LOOK_MAX_MS. */
+	bool capped;
 	uint64_t last_renew, renew_every; /* ms: the claims' heartbeat */
 	/* The last claim statement failed for want of a resource (a full
 	 * disk): worth waiting for, unlike an error in the data. */
@@ -155,10 +161,12 @@ static int exec_cmd(struct epclaim *c, const char *sql)
 	return ok ? 0 : -EIO;
 }
 
-/* Array parameters for a list of endpoints: {ip,...} {port,...} {"sni",...}
- * as PostgreSQL array input. Returns the number of endpoints put in. */
+/* Array parameters for a list of endpoints, as PostgreSQL array input:
+ * {ip,...} {port,...} {"sni",...} {service,...} and the client services'
+ * names ({"imaps",...}, "" for port 25), which client_endpoint.service
+ * holds. */
 struct arrays {
-	struct jbuf ip, port, sni;
+	struct jbuf ip, port, sni, service, client;
 };
 
 static void arrays_init(struct arrays *a)
@@ -166,6 +174,8 @@ static void arrays_init(struct arrays *a)
 	jbuf_init(&a->ip, EPCLAIM_ARRAY_MAX);
 	jbuf_init(&a->port, EPCLAIM_ARRAY_MAX);
 	jbuf_init(&a->sni, EPCLAIM_ARRAY_MAX);
+	jbuf_init(&a->service, EPCLAIM_ARRAY_MAX);
+	jbuf_init(&a->client, EPCLAIM_ARRAY_MAX);
 }
 
 static void arrays_free(struct arrays *a)
@@ -173,6 +183,8 @@ static void arrays_free(struct arrays *a)
 	jbuf_free(&a->ip);
 	jbuf_free(&a->port);
 	jbuf_free(&a->sni);
+	jbuf_free(&a->service);
+	jbuf_free(&a->client);
 }
 
 static void arrays_add(struct arrays *a, const struct ep_key *k, bool first)
@@ -190,6 +202,13 @@ static void arrays_add(struct arrays *a, const struct ep_key *k, bool first)
 		jbuf_append(&a->sni, s, 1);
 	}
 	jbuf_puts(&a->sni, "\"");
+	jbuf_printf(&a->service, "%s%u", first ? "{" : ",", k->service);
+	/* The service's names are lower-case letters and digits. */
+	jbuf_printf(
+	    &a->client, "%s\"%s\"", first ? "{" : ",",
+	    k->service == EP_SERVICE_MX
+		? ""
+		: mail_service_str((enum mail_service)(k->service - 1)));
 }
 
 static bool arrays_end(struct arrays *a)
@@ -197,42 +216,64 @@ static bool arrays_end(struct arrays *a)
 	jbuf_puts(&a->ip, "}");
 	jbuf_puts(&a->port, "}");
 	jbuf_puts(&a->sni, "}");
-	return !a->ip.failed && !a->port.failed && !a->sni.failed;
+	jbuf_puts(&a->service, "}");
+	jbuf_puts(&a->client, "}");
+	return !a->ip.failed && !a->port.failed && !a->sni.failed &&
+	       !a->service.failed && !a->client.failed;
 }
 
-/* The parameters of a statement over endpoints: the campaign ($1), then
- * the arrays of ip, port and SNI, with the worker and the lease before
- * them (CALL_LEASE) or the worker after them (CALL_WORKER_LAST). */
-enum call_params { CALL_ARRAYS, CALL_LEASE, CALL_WORKER_LAST };
+/* The statements over endpoints and their parameters: the campaign ($1),
+ * then
+ *   CALL_TAKE:   worker, lease, ip[], port[], sni[], service[], per_ip;
+ *   CALL_STORED: worker, ip[], port[], sni[], service[], client[];
+ *   CALL_FINISH: ip[], port[], sni[], service[]. */
+enum call_kind { CALL_TAKE, CALL_STORED, CALL_FINISH };
+
+static const char *const call_sql[] = {
+	[CALL_TAKE] = "SELECT * FROM endpoint_claim_take($1::bigint, $2, "
+		      "$3::interval, $4::inet[], $5::integer[], $6::text[], "
+		      "$7::smallint[], $8::integer)",
+	[CALL_STORED] = "SELECT * FROM endpoint_claim_stored($1::bigint, $2, "
+			"$3::inet[], $4::integer[], $5::text[], "
+			"$6::smallint[], $7::text[])",
+	[CALL_FINISH] = "SELECT endpoint_claim_finish($1::bigint, "
+			"$2::inet[], $3::integer[], $4::text[], "
+			"$5::smallint[])",
+};
 
 /* Runs a statement over the n endpoints keys[0..n); the caller checks
  * the status. */
-static PGresult *call(struct epclaim *c, const char *sql, enum call_params how,
+static PGresult *call(struct epclaim *c, enum call_kind how,
 		      struct ep_key *const *keys, size_t n)
 {
-	char cid[24], lease[32];
+	char cid[24], lease[32], per_ip[16];
 	struct arrays a;
-	const char *p[6];
+	const char *p[8];
 	int np = 0;
 	PGresult *r = NULL;
 
 	snprintf(cid, sizeof cid, "%" PRId64, c->cfg.campaign_id);
 	snprintf(lease, sizeof lease, "%u seconds", c->cfg.lease_seconds);
+	snprintf(per_ip, sizeof per_ip, "%u", c->cfg.per_ip);
 	arrays_init(&a);
 	for (size_t i = 0; i < n; i++)
 		arrays_add(&a, keys[i], i == 0);
 	if (arrays_end(&a)) {
 		p[np++] = cid;
-		if (how == CALL_LEASE) {
+		if (how != CALL_FINISH)
 			p[np++] = c->cfg.worker_id;
+		if (how == CALL_TAKE)
 			p[np++] = lease;
-		}
 		p[np++] = a.ip.data;
 		p[np++] = a.port.data;
 		p[np++] = a.sni.data;
-		if (how == CALL_WORKER_LAST)
-			p[np++] = c->cfg.worker_id;
-		r = PQexecParams(c->c, sql, np, NULL, p, NULL, NULL, 0);
+		p[np++] = a.service.data;
+		if (how == CALL_STORED)
+			p[np++] = a.client.data;
+		if (how == CALL_TAKE)
+			p[np++] = per_ip;
+		r = PQexecParams(c->c, call_sql[how], np, NULL, p, NULL, NULL,
+				 0);
 	}
 	arrays_free(&a);
 	return r;
@@ -286,11 +327,7 @@ static int take(struct epclaim *c, struct req **list, size_t n)
 		keys[i] = &q->key;
 		byi[i] = q;
 	}
-	PGresult *r = call(c,
-			   "SELECT * FROM endpoint_claim_take($1::bigint, $2, "
-			   "$3::interval, $4::inet[], $5::integer[], "
-			   "$6::text[])",
-			   CALL_LEASE, keys, n);
+	PGresult *r = call(c, CALL_TAKE, keys, n);
 	if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
 		c->short_of = short_of(r);
 		if (c->short_of) {
@@ -305,13 +342,18 @@ static int take(struct epclaim *c, struct req **list, size_t n)
 		free(byi);
 		return -EIO;
 	}
-	/* 0: lost; 1: won; 2: won from a stopped crawler. */
+	/* 0: lost; 1: won; 2: won from a stopped crawler. Attempts 0:
+	 * refused by the per-address cap (lost for now). */
 	uint8_t *won = calloc(n, sizeof *won);
 	for (int row = 0; won && row < PQntuples(r); row++) {
 		long pos = strtol(PQgetvalue(r, row, 0), NULL, 10);
 		long attempts = strtol(PQgetvalue(r, row, 1), NULL, 10);
-		if (pos >= 1 && (size_t)pos <= n)
+		if (attempts == 0) {
+			c->stats.capped++;
+			c->capped = true;
+		} else if (pos >= 1 && (size_t)pos <= n) {
 			won[pos - 1] = attempts > 1 ? 2 : 1;
+		}
 	}
 	PQclear(r);
 	if (!won) {
@@ -413,15 +455,7 @@ static int look(struct epclaim *c)
 	}
 	/* Column 7: whether this process stored the row (its claim is ours
 	 * and done): a result the registry dropped, read back. */
-	PGresult *r = call(c,
-			   "SELECT r.*, coalesce(c.worker = $5 AND c.done, "
-			   "false) FROM endpoint_claim_results($1::bigint, "
-			   "$2::inet[], $3::integer[], $4::text[]) r LEFT JOIN "
-			   "endpoint_claim c ON c.campaign_id = $1::bigint "
-			   "AND c.ip = ($2::inet[])[r.i] AND c.port = "
-			   "($3::integer[])[r.i] AND c.sni = ($4::text[])[r.i] "
-			   "ORDER BY r.i, r.k",
-			   CALL_WORKER_LAST, keys, n);
+	PGresult *r = call(c, CALL_STORED, keys, n);
 	if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
 		if (r && !broken(c))
 			log_warn("claims: %s", PQresultErrorMessage(r));
@@ -469,7 +503,7 @@ static int look(struct epclaim *c)
  * error (jbuf_error()). */
 static int store_results(struct epclaim *c, struct epclaim_result *list)
 {
-	struct jbuf eps, certs, lines, samples, recs;
+	struct jbuf eps, ceps, certs, lines, samples, recs;
 	size_t n = 0;
 
 	for (struct epclaim_result *x = list; x; x = x->next)
@@ -478,6 +512,7 @@ static int store_results(struct epclaim *c, struct epclaim_result *list)
 	if (!keys)
 		return -ENOMEM;
 	jbuf_init(&eps, STORE_BATCH_ROWS_MAX);
+	jbuf_init(&ceps, STORE_BATCH_ROWS_MAX);
 	jbuf_init(&certs, STORE_BATCH_ROWS_MAX);
 	jbuf_init(&lines, STORE_BATCH_ROWS_MAX);
 	jbuf_init(&samples, STORE_BATCH_ROWS_MAX);
@@ -485,7 +520,8 @@ static int store_results(struct epclaim *c, struct epclaim_result *list)
 	n = 0;
 	for (struct epclaim_result *x = list; x; x = x->next) {
 		keys[n++] = &x->key;
-		jbuf_append(&eps,
+		/* A client endpoint's row is client_endpoint's. */
+		jbuf_append(x->key.service == EP_SERVICE_MX ? &eps : &ceps,
 			    x->endpoint_rows.data ? x->endpoint_rows.data : "",
 			    x->endpoint_rows.len);
 		jbuf_append(&certs, x->cert_rows.data ? x->cert_rows.data : "",
@@ -502,6 +538,8 @@ static int store_results(struct epclaim *c, struct epclaim_result *list)
 				    x->record.len);
 	}
 	int rc = jbuf_error(&eps);
+	if (rc == 0)
+		rc = jbuf_error(&ceps);
 	if (rc == 0)
 		rc = jbuf_error(&certs);
 	if (rc == 0)
@@ -525,14 +563,14 @@ static int store_results(struct epclaim *c, struct epclaim_result *list)
 			    true) != 0 ||
 	    store_copy_rows(c->c, table_name[TABLE_ENDPOINT],
 			    table_columns[TABLE_ENDPOINT], &eps, true) != 0 ||
+	    store_copy_rows(c->c, table_name[TABLE_CLIENT_ENDPOINT],
+			    table_columns[TABLE_CLIENT_ENDPOINT], &ceps,
+			    true) != 0 ||
 	    store_copy_rows(c->c, table_name[TABLE_RECORDS],
 			    table_columns[TABLE_RECORDS], &recs,
 			    table_staged[TABLE_RECORDS]) != 0)
 		goto rollback;
-	PGresult *r = call(c,
-			   "SELECT endpoint_claim_finish($1::bigint, "
-			   "$2::inet[], $3::integer[], $4::text[])",
-			   CALL_ARRAYS, keys, n);
+	PGresult *r = call(c, CALL_FINISH, keys, n);
 	bool ok = r && PQresultStatus(r) == PGRES_TUPLES_OK;
 	if (!ok && r && !broken(c))
 		log_warn("claims: %s", PQresultErrorMessage(r));
@@ -546,6 +584,7 @@ rollback:
 		exec_cmd(c, "ROLLBACK");
 out:
 	jbuf_free(&eps);
+	jbuf_free(&ceps);
 	jbuf_free(&certs);
 	jbuf_free(&lines);
 	jbuf_free(&samples);
@@ -723,6 +762,10 @@ static void *claim_main(void *arg)
 	struct epclaim *c = arg;
 	uint64_t last_look = 0, last_takeover = now_ms();
 	bool news = false;
+	/* Claims finished since the last takeover (ours stored, or
+	 * another crawler's notification): the per-address cap may let
+	 * refused ones through now. */
+	bool freed = false;
 
 	for (;;) {
 		pthread_mutex_lock(&c->mu);
@@ -739,6 +782,7 @@ static void *claim_main(void *arg)
 			break;
 		pthread_mutex_lock(&c->db);
 		handle_results(c, results);
+		freed |= results != NULL;
 		handle_claims(c, reqs);
 		news |= c->lost;
 		c->lost = false;
@@ -752,7 +796,12 @@ static void *claim_main(void *arg)
 			last_look = now_ms();
 			news = false;
 		}
-		if (c->remote && now - last_takeover >= EPCLAIM_LOOK_MAX_MS) {
+		if (c->remote &&
+		    (now - last_takeover >= EPCLAIM_LOOK_MAX_MS ||
+		     (c->capped && freed &&
+		      now - last_takeover >= EPCLAIM_LOOK_MIN_MS))) {
+			c->capped = false;
+			freed = false;
 			handle_takeover(c);
 			last_takeover = now_ms();
 		}
@@ -760,12 +809,18 @@ static void *claim_main(void *arg)
 		pthread_mutex_unlock(&c->db);
 
 		/* Wait for work, a notification or the next deadline. */
-		news |= notified(c);
+		if (notified(c))
+			news = freed = true;
 		now = now_ms();
 		uint64_t until = c->last_renew + c->renew_every;
 		if (c->remote) {
 			uint64_t t = last_look + (news ? EPCLAIM_LOOK_MIN_MS
 						       : EPCLAIM_LOOK_MAX_MS);
+			if (t < until)
+				until = t;
+			t = last_takeover + (c->capped && freed
+						 ? EPCLAIM_LOOK_MIN_MS
+						 : EPCLAIM_LOOK_MAX_MS);
 			if (t < until)
 				until = t;
 		}
@@ -779,8 +834,8 @@ static void *claim_main(void *arg)
 				ssize_t got = read(c->efd, &v, sizeof v);
 				(void)got;
 			}
-			if (pf[1].revents)
-				news |= notified(c);
+			if (pf[1].revents && notified(c))
+				news = freed = true;
 		}
 	}
 	return NULL;

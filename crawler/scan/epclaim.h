@@ -2,14 +2,16 @@
  * Endpoint claims across crawler processes (schema/008_endpoint_claim.sql).
  *
  * The registry (epreg.h) makes each endpoint probed once per process; this
- * thread makes it once per campaign. A new endpoint is claimed in the
- * database first: the winner probes it, the others wait for its endpoint
- * row and build their result from the stored row and chain. The winner's
- * endpoint and certificate rows are stored by this thread, in their own
- * transaction, before the result is published to the waiting domains, so
- * a domain's batch never waits for another batch and a stored domain never
- * refers to an endpoint that is not stored; the handshake record is
- * stored in the same transaction. Claims expire like leases
+ * thread makes it once per campaign: port 25's and the mail client
+ * endpoints alike, each claim keyed by (address, port, SNI, service). A
+ * new endpoint is claimed in the database first: the winner probes it,
+ * the others wait for its endpoint row and build their result from the
+ * stored row and chain (schema/031_client_endpoint_claim.sql). The
+ * winner's endpoint and certificate rows are stored by this thread, in
+ * their own transaction, before the result is published to the waiting
+ * domains, so a domain's batch never waits for another batch and a stored
+ * domain never refers to an endpoint that is not stored; the handshake
+ * record is stored in the same transaction. Claims expire like leases
  * (renewed by this thread's heartbeat), so a dead crawler's endpoints are
  * taken over.
  *
@@ -37,14 +39,19 @@ struct epclaim_config {
 	int64_t campaign_id;
 	const char *worker_id;
 	unsigned lease_seconds; /* claims expire like batch leases */
+	/* Open claims per address, at most, across every crawler process
+	 * of the campaign (0: no cap): a claim is refused where that many
+	 * are open, and tried again when one finishes (schema/032). */
+	unsigned per_ip;
 	struct epreg *reg;
 	size_t dict_samples; /* handshake records before the dictionary */
 };
 
 /* A finished probe this process won: the result to publish, its rows
- * (COPY text of endpoint and certificate) and its handshake record line
- * ("ip\tport\tsni\tJSON\n", compressed here), all owned by epclaim once
- * handed in. */
+ * (COPY text of endpoint, or of client_endpoint for a client service's
+ * key, and of certificate) and its handshake record line
+ * ("ip\tport\tsni\tJSON\n", compressed here; none for a client
+ * endpoint), all owned by epclaim once handed in. */
 struct epclaim_result {
 	struct ep_key key;
 	struct ep_done *done;
@@ -60,6 +67,7 @@ struct epclaim_stats {
 	uint64_t remote;     /* results taken from other crawlers */
 	uint64_t read_back;  /* our own, read back after epreg dropped them */
 	uint64_t released;   /* claims released unfinished at the stop */
+	uint64_t capped;     /* claims refused by per_ip (each refusal) */
 	uint64_t records_raw, records_zstd; /* handshake record bytes */
 };
 

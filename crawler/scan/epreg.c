@@ -337,10 +337,8 @@ enum epreg_answer epreg_request(struct epreg *r, const struct ep_key *k,
 		}
 	} else {
 		e = entry_new(k);
-		/* Only port 25's endpoints are claimed (epreg.h). */
-		bool claim = r->claims && k->service == EP_SERVICE_MX;
-		struct waiter *w = claim ? calloc(1, sizeof *w) : NULL;
-		if (!e || (claim && !w)) {
+		struct waiter *w = r->claims ? calloc(1, sizeof *w) : NULL;
+		if (!e || (r->claims && !w)) {
 			free(e);
 			free(w);
 			ans = EPREG_NO_MEMORY;

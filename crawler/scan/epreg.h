@@ -30,9 +30,8 @@
  * An endpoint: where, and what is spoken there. `service` is EP_SERVICE_MX
  * (port 25, SMTP) or 1 + an enum mail_service (mailsess.h): two client
  * services may name the same address and port (an SRV record may give any
- * port), and each is its own probe. Client endpoints are not claimed
- * across processes (epreg_use_claims() covers port 25's only): their rows
- * are staged, so a second crawler's row of one is dropped on store.
+ * port), and each is its own probe, claimed across processes like port
+ * 25's (epclaim.h).
  */
 #define EP_SERVICE_MX 0
 
@@ -81,9 +80,9 @@ struct epreg *epreg_new(unsigned workers,
 			void (*wake)(void *ctx, unsigned worker), void *ctx);
 void epreg_free(struct epreg *r);
 
-/* From now on, a new port 25 endpoint is claimed across processes
- * (epclaim.h) before anyone probes it: epreg_request() answers EPREG_CLAIM
- * instead of EPREG_PROBE for keys of EP_SERVICE_MX. */
+/* From now on, a new endpoint (of any service) is claimed across
+ * processes (epclaim.h) before anyone probes it: epreg_request() answers
+ * EPREG_CLAIM instead of EPREG_PROBE. */
 void epreg_use_claims(struct epreg *r);
 
 /* Bytes of the registry past which results nobody holds are dropped (0:

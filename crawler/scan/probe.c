@@ -1329,6 +1329,7 @@ static void cep_arrived(struct probe *p, size_t slot, const struct ep_done *d)
 
 static void on_ep_probed(void *arg, const struct endpoint_result *r);
 static void publish_failure(struct ep_wait *w);
+static void cep_probe(struct ep_wait *w);
 
 static void on_ep_wait(void *arg, const struct ep_done *d)
 {
@@ -1337,9 +1338,12 @@ static void on_ep_wait(void *arg, const struct ep_done *d)
 	size_t hi = w->host, k = w->addr;
 
 	if (w->cslot != PROBE_NO_CSLOT) {
-		/* Client endpoints are never claimed (epreg.h): d is the
-		 * result of another domain's probe. */
 		size_t slot = w->cslot;
+		if (!d) {
+			/* Our claim was won: probe it, then publish. */
+			cep_probe(w);
+			return;
+		}
 		free(w);
 		cep_arrived(p, slot, d);
 		return;
@@ -1696,14 +1700,36 @@ static void on_cep_probed(void *arg, const struct endpoint_result *r)
 	if (n && verify_chain(p->env->verify, der, n, time(NULL), r->sni, NULL,
 			      &vr) == VERIFY_OK)
 		judged = true;
-	clientep_row(&p->cerows, &p->certrows, p->env->campaign_id,
-		     p->env->worker, r, judged ? &vr : NULL);
+	struct epclaim_result *x = NULL;
+	if (p->env->claims) {
+		/* Rows go to the claim thread, which stores them before it
+		 * publishes the result (epclaim.h), as for port 25. */
+		x = calloc(1, sizeof *x);
+		if (x) {
+			jbuf_init(&x->endpoint_rows, PROBE_ROWS_MAX);
+			jbuf_init(&x->cert_rows, PROBE_ROWS_MAX);
+			jbuf_init(&x->record, PROBE_ROWS_MAX);
+			clientep_row(&x->endpoint_rows, &x->cert_rows,
+				     p->env->campaign_id, p->env->worker, r,
+				     judged ? &vr : NULL);
+		}
+	} else {
+		clientep_row(&p->cerows, &p->certrows, p->env->campaign_id,
+			     p->env->worker, r, judged ? &vr : NULL);
+	}
 	if (d && ep_done_set_chain(d, der, n) != 0) {
 		free(d);
 		d = NULL;
 	}
 	free(der);
-	if (!d) {
+	if (!d || (p->env->claims && !x)) {
+		ep_done_free(d);
+		if (x) {
+			jbuf_free(&x->endpoint_rows);
+			jbuf_free(&x->cert_rows);
+			jbuf_free(&x->record);
+			free(x);
+		}
 		publish_failure(w);
 		return;
 	}
@@ -1712,6 +1738,25 @@ static void on_cep_probed(void *arg, const struct endpoint_result *r)
 	d->starttls_ok = r->tls_done && f.tls_ok;
 	d->trusted = judged && vr.trusted;
 	d->name_matches_mx = judged && vr.name_matches_mx;
+	if (x) {
+		/* Wait for our own result like everyone else: it arrives once
+		 * its rows are stored. */
+		const struct ep_done *none = NULL;
+		enum epreg_answer a =
+		    epreg_request(p->env->reg, &w->key, p->env->worker_index,
+				  on_ep_wait, w, &none);
+		x->key = w->key;
+		x->done = d;
+		epclaim_finish(p->env->claims, x);
+		if (a != EPREG_WAIT) {
+			/* Out of memory: the others still get the result. */
+			size_t slot = w->cslot;
+			free(w);
+			oom(p);
+			cep_arrived(p, slot, NULL);
+		}
+		return;
+	}
 	const struct ep_done *pub = epreg_publish(p->env->reg, &w->key, d);
 	size_t slot = w->cslot;
 	free(w);
@@ -1720,8 +1765,25 @@ static void on_cep_probed(void *arg, const struct endpoint_result *r)
 	cep_arrived(p, slot, pub);
 }
 
+/* Probes the client endpoint of w (this domain asked first, or won its
+ * claim); publishes a failure when the probe cannot start. */
+static void cep_probe(struct ep_wait *w)
+{
+	struct probe *p = w->p;
+	const struct cslot *cs = &p->cslots[w->cslot];
+	const struct srv_rec *r = &p->srv[cs->svc].rec[cs->rec];
+	const struct cport *c = &p->cports[r->cport];
+	const struct host *t = &p->ctargets[c->target];
+
+	if (endpoint_probe_ops(p->env->ep_env, &clientep_ops, (int)cs->svc,
+			       &t->addrs[cs->addr], c->port, t->name,
+			       on_cep_probed, w) != 0)
+		publish_failure(w);
+}
+
 /* Asks for the endpoint of client slot `slot`: the registry's result,
- * another domain's probe under way, or a probe of this domain's. */
+ * another domain's probe under way, a probe of this domain's, or a claim
+ * across processes (epclaim.h). */
 static void cendpoint_request(struct probe *p, size_t slot)
 {
 	const struct cslot *cs = &p->cslots[slot];
@@ -1750,11 +1812,12 @@ static void cendpoint_request(struct probe *p, size_t slot)
 		probe_fsm_sent(&p->fsm, PROBE_WORK_ENDPOINT);
 		return;
 	case EPREG_PROBE:
-	case EPREG_CLAIM: /* never for a client key (epreg.h) */
 		probe_fsm_sent(&p->fsm, PROBE_WORK_ENDPOINT);
-		if (endpoint_probe_ops(p->env->ep_env, &clientep_ops,
-				       (int)cs->svc, &t->addrs[cs->addr],
-				       c->port, t->name, on_cep_probed, w) != 0)
+		cep_probe(w);
+		return;
+	case EPREG_CLAIM:
+		probe_fsm_sent(&p->fsm, PROBE_WORK_ENDPOINT);
+		if (epclaim_request(p->env->claims, &w->key) != 0)
 			publish_failure(w);
 		return;
 	case EPREG_NO_MEMORY:

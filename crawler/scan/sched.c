@@ -884,6 +884,7 @@ static int make_shared(struct shared *sh)
 			.campaign_id = cfg->campaign_id,
 			.worker_id = cfg->worker_id,
 			.lease_seconds = cfg->lease_seconds,
+			.per_ip = cfg->per_ip,
 			.reg = sh->reg,
 			.dict_samples = cfg->record_dict_samples,
 		};

@@ -29,7 +29,8 @@ expect_eq "campaign state" "$(sql "SELECT state FROM campaign WHERE id = $cid")"
 expect_eq "endpoint rows without a finished claim" \
 	"$(sql "SELECT count(*) FROM endpoint e WHERE e.campaign_id = $cid
 		 AND NOT EXISTS (SELECT 1 FROM endpoint_claim c WHERE c.campaign_id = $cid
-		     AND c.ip = e.ip AND c.port = e.port AND c.sni = e.sni AND c.done)")" 0
+		     AND c.ip = e.ip AND c.port = e.port AND c.sni = e.sni
+		     AND c.service = 0 AND c.done)")" 0
 expect_eq "endpoint claims not done" \
 	"$(sql "SELECT count(*) FROM endpoint_claim WHERE campaign_id = $cid AND NOT done")" 0
 # Not vacuous: the campaign has endpoints.

@@ -14,6 +14,10 @@
 #       until closed (or its banner timeout, 8 s), so three at once must
 #       happen while eight domains wait (a share per loop never got past
 #       two, and every probe ran into its timeout);
+#    d. two crawler processes of one campaign, `--per-ip 2` each: the cap
+#       is the campaign's, through the endpoint claims (an endpoint is not
+#       claimed at an address where two claims are open), so still two at
+#       most, where each process's own cap let four through;
 # 2. the probe driver (tests/tools/smtpprobe) with six SNI names.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -134,6 +138,37 @@ expect_eq "crawler: connections seen / most at once (--per-ip 3, 2 workers)" \
 	"$(crawl per-ip-3 2 3 16000 3)" "8 3"
 expect_eq "endpoints stored / connection_closed / SNI names (--per-ip 3)" \
 	"$(endpoints per-ip-3 connection_closed)" "8 6 8"
+
+# d.: two processes, each with two domains in flight at most, so that
+# both hold some of the eight from the start.
+crawl_two() {
+	listen "$crawler_addr" 25 8 0
+	"$MXCRAWL" scan --targets "$TESTBED_TARGETS" --campaign "$1" --import-only \
+		--batch-size 1 2>"$TEST_WORK/import.err" ||
+		{ cat "$TEST_WORK/import.err" >&2; fail "import $1 failed"; }
+	local args=(scan --campaign "$1" --resume "${allow_args[@]}" --workers 1
+		--concurrency 2 --per-ip 2 --smtp-deadline 3000 --progress 0)
+	local pa pb ra=0 rb=0
+	"$MXCRAWL" "${args[@]}" 2>"$TEST_WORK/a.err" &
+	pa=$!
+	"$MXCRAWL" "${args[@]}" 2>"$TEST_WORK/b.err" &
+	pb=$!
+	wait "$pa" || ra=$?
+	wait "$pb" || rb=$?
+	[ "$ra $rb" = "0 0" ] ||
+		{ cat "$TEST_WORK/a.err" "$TEST_WORK/b.err" >&2; fail "scan $1: exit $ra $rb"; }
+	read -r -t 60 seen <"$TEST_WORK/result" || fail "listener gave no result"
+	wait "$listener" || true
+	listener=
+	echo "$seen"
+}
+expect_eq "two crawlers: connections seen / most at once (--per-ip 2 each)" \
+	"$(crawl_two per-ip-two)" "8 2"
+expect_eq "endpoints stored / banner_timeout / SNI names (two crawlers)" \
+	"$(endpoints per-ip-two)" "8 8 8"
+expect_eq "crawlers that scanned domains" \
+	"$(sql "SELECT count(DISTINCT d.worker) FROM domain_dns d JOIN campaign c ON c.id = d.campaign_id
+	          WHERE c.name = 'per-ip-two'")" 2
 
 # ---- 2. the probe driver -----------------------------------------------------------
 listen "$addr" "$port" 6

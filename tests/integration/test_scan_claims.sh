@@ -51,15 +51,17 @@ expect_eq "endpoint rows = unique endpoints the domains use" \
 	"$(sql "SELECT count(*) FROM endpoint WHERE campaign_id = $cid")" "$unique"
 expect_eq "handshake records = unique endpoints" \
 	"$(sql "SELECT count(*) FROM handshake_record WHERE campaign_id = $cid")" "$unique"
-expect_eq "claims: one per endpoint, all done, none taken over" \
+# Port 25's claims (service 0); the client endpoints' are claimed beside
+# them (test_scan_client_claims.sh).
+expect_eq "port 25 claims: one per endpoint, all done, none taken over" \
 	"$(sql "SELECT count(*) || ' ' || count(*) FILTER (WHERE done) || ' ' || max(attempts)
-		FROM endpoint_claim WHERE campaign_id = $cid")" "$unique $unique 1"
+		FROM endpoint_claim WHERE campaign_id = $cid AND service = 0")" "$unique $unique 1"
 expect_eq "endpoints probed by A + B" "$(($(probed "$TEST_WORK/a.err") + $(probed "$TEST_WORK/b.err")))" "$unique"
 # Results A used that B probed and the reverse: the claim table says who
 # probed each endpoint; a crawler's domains used the other's endpoints.
 expect_eq "endpoint rows by the claim holder" \
 	"$(sql "SELECT count(*) FROM endpoint e JOIN endpoint_claim c USING (campaign_id, ip, port, sni)
-		WHERE e.campaign_id = $cid AND e.worker = c.worker")" "$unique"
+		WHERE e.campaign_id = $cid AND c.service = 0 AND e.worker = c.worker")" "$unique"
 expect_eq "endpoint holders" \
 	"$(sql "SELECT string_agg(DISTINCT worker, ' ' ORDER BY worker) FROM endpoint WHERE campaign_id = $cid")" \
 	"$(printf '%s\n' "$host/$pa" "$host/$pb" | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//')"

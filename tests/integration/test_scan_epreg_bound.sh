@@ -54,9 +54,9 @@ expect_eq "endpoint rows = unique endpoints" \
 	"$(sql "SELECT count(*) FROM endpoint WHERE campaign_id = $cid")" "$unique"
 expect_eq "handshake records = unique endpoints" \
 	"$(sql "SELECT count(*) FROM handshake_record WHERE campaign_id = $cid")" "$unique"
-expect_eq "claims: one per endpoint, all done, none taken again" \
+expect_eq "port 25 claims: one per endpoint, all done, none taken again" \
 	"$(sql "SELECT count(*) || ' ' || count(*) FILTER (WHERE done) || ' ' || max(attempts)
-		FROM endpoint_claim WHERE campaign_id = $cid AND worker LIKE '$host/%'")" \
+		FROM endpoint_claim WHERE campaign_id = $cid AND service = 0 AND worker LIKE '$host/%'")" \
 	"$unique $unique 1"
 expect_eq "domains whose endpoint has no row" \
 	"$(sql "SELECT count(DISTINCT target_id) FROM domain_endpoint de WHERE campaign_id = $cid

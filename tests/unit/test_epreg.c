@@ -275,14 +275,14 @@ UNIT_TEST(test_epreg_bounded_stream)
 }
 
 /* M12: the service is part of the key. Two client services at one
- * (address, port, SNI) are two endpoints, neither is port 25's, and a
- * client endpoint is never claimed across processes: the asker probes it
- * (EPREG_PROBE), the next asker of the same service waits for it. */
+ * (address, port, SNI) are two endpoints, neither is port 25's; each is
+ * claimed like port 25's, and the next asker of the same service waits
+ * for it. */
 UNIT_TEST(test_epreg_client_service_key)
 {
 	struct epreg *r = epreg_new(1, epreg_wake, NULL);
 	struct ep_key mx = epreg_key(7), imaps = mx, pop3s = mx;
-	struct epreg_got g1 = { 0 }, g2 = { 0 };
+	struct epreg_got g1 = { 0 }, g2 = { 0 }, g3 = { 0 };
 	const struct ep_done *out = NULL;
 
 	epreg_use_claims(r);
@@ -291,17 +291,20 @@ UNIT_TEST(test_epreg_client_service_key)
 	CHECK_INT(epreg_request(r, &mx, 0, epreg_on_wait, &g1, &out),
 		  EPREG_CLAIM, "port 25: claimed");
 	CHECK_INT(epreg_request(r, &imaps, 0, epreg_on_wait, &g2, &out),
-		  EPREG_PROBE, "imaps: new, not claimed");
-	CHECK_INT(epreg_request(r, &pop3s, 0, epreg_on_wait, &g2, &out),
-		  EPREG_PROBE, "pop3s at the same place: another endpoint");
+		  EPREG_CLAIM, "imaps: new, claimed");
+	CHECK_INT(epreg_request(r, &pop3s, 0, epreg_on_wait, &g3, &out),
+		  EPREG_CLAIM, "pop3s at the same place: another endpoint");
 	CHECK_INT(epreg_request(r, &imaps, 0, epreg_on_wait, &g2, &out),
 		  EPREG_WAIT, "imaps again: waits for the probe");
 	const struct ep_done *pub = epreg_publish(r, &imaps, epreg_result(1));
 	CHECK(pub != NULL);
 	epreg_drain(r, 0);
-	CHECK_INT(g2.calls, 1, "the waiter got the imaps result");
+	/* The claimant's waiter and the second asker: both get it. */
+	CHECK_INT(g2.calls, 2, "the imaps waiters got the result");
 	CHECK(g2.d == pub);
+	CHECK_INT(g3.calls, 0, "pop3s is still awaited");
 	CHECK_INT(epreg_count(r), 3, "three endpoints");
+	epreg_release(r, g2.d);
 	epreg_release(r, g2.d);
 	epreg_release(r, pub);
 	epreg_free(r);
