@@ -1771,9 +1771,8 @@ static void cep_probe(struct ep_wait *w)
 {
 	struct probe *p = w->p;
 	const struct cslot *cs = &p->cslots[w->cslot];
-	const struct srv_rec *r = &p->srv[cs->svc].rec[cs->rec];
-	const struct cport *c = &p->cports[r->cport];
-	const struct host *t = &p->ctargets[c->target];
+	const struct host *t;
+	const struct cport *c = cslot_cport(p, cs, &t);
 
 	if (endpoint_probe_ops(p->env->ep_env, &clientep_ops, (int)cs->svc,
 			       &t->addrs[cs->addr], c->port, t->name,
