@@ -1196,6 +1196,12 @@ static void print_summary(const char *name, int64_t id,
 			s->endpoints_probed, s->starttls_ok,
 			s->endpoints_remote, s->endpoints_taken_over,
 			s->records_raw, s->records_zstd);
+	if (sc->smtp && sc->per_ip)
+		fprintf(stderr,
+			"scan: %" PRIu64 " claims waited for a place under "
+			"the campaign's cap of %u probes per address "
+			"(--per-ip, every crawler)\n",
+			s->endpoints_capped, sc->per_ip);
 	if (sc->smtp)
 		fprintf(stderr,
 			"scan: endpoint registry: peak %.1f MiB, %" PRIu64

@@ -1004,6 +1004,7 @@ static void summarise(struct sched_summary *out, struct shared *sh,
 	out->endpoints_probed = atomic_load(&sh->endpoints);
 	out->endpoints_remote = cs->remote;
 	out->endpoints_taken_over = cs->taken_over;
+	out->endpoints_capped = cs->capped;
 	struct epreg_stats rs;
 	epreg_stats(sh->reg, &rs);
 	out->registry_peak_bytes = rs.peak_bytes;

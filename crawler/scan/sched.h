@@ -57,6 +57,8 @@ struct sched_summary {
 	uint64_t endpoints_probed;
 	uint64_t endpoints_remote;     /* results taken from other crawlers */
 	uint64_t endpoints_taken_over; /* claims of dead crawlers taken */
+	uint64_t endpoints_capped;     /* claims refused by the campaign's
+				      per-address cap (each refusal) */
 	uint64_t registry_peak_bytes;  /* the endpoint registry's (epreg.h) */
 	uint64_t registry_dropped;     /* results it dropped past its limit */
 	uint64_t registry_read_back;   /* of them, read back from the rows */

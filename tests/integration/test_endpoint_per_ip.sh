@@ -166,6 +166,11 @@ expect_eq "two crawlers: connections seen / most at once (--per-ip 2 each)" \
 	"$(crawl_two per-ip-two)" "8 2"
 expect_eq "endpoints stored / banner_timeout / SNI names (two crawlers)" \
 	"$(endpoints per-ip-two)" "8 8 8"
+# Both crawlers had probes open at the start (two domains each), so the
+# cap must have made one of them wait: the summaries count the refusals.
+capped=$(sed -n 's/^scan: \([0-9]*\) claims waited for a place under the campaign.s cap of 2 probes per address.*/\1/p' \
+	"$TEST_WORK/a.err" "$TEST_WORK/b.err" | awk '{ n += $1; k++ } END { print k, (n > 0) }')
+expect_eq "summaries with the cap's count / some claim waited" "$capped" "2 1"
 expect_eq "crawlers that scanned domains" \
 	"$(sql "SELECT count(DISTINCT d.worker) FROM domain_dns d JOIN campaign c ON c.id = d.campaign_id
 	          WHERE c.name = 'per-ip-two'")" 2
