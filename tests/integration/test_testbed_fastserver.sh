@@ -27,6 +27,18 @@ testbed_up --no-postfix --domains "$DOMAINS"
 PY=/usr/bin/python3
 [ -s "$TB/pids/fastmail.pid" ] || fail "fastmail did not start (up --domains)"
 
+# Parts 1, 3, 4 and the bytes of 5 check the testbed's servers against
+# each other (fastmail is compiled by `up`, the same for every build of
+# mxcrawl) and run nothing of the build tree: a sanitizer build's suite
+# (MXCRAWL_SANITIZED, tests/CMakeLists.txt) runs only the parts that run
+# its code, the scan (2) and the probe (5); the gcc suite runs them all.
+testbed_checks() {
+	[ -z "${MXCRAWL_SANITIZED:-}" ] && return 0
+	echo "(sanitizer build: the testbed's own checks are the gcc suite's)"
+	return 1
+}
+
+if testbed_checks; then
 echo "== 1. the split"
 "$PY" - "$TB" <<'EOF' || fail "the split between fastmail and mailserver.py"
 import ipaddress, json, sys
@@ -55,6 +67,7 @@ for b in bad[:20]:
     print("FAIL:", b)
 sys.exit(1 if bad or n < 100 else 0)
 EOF
+fi
 
 echo "== 2. a full scan against the truth"
 "$MXCRAWL" scan --targets "$TESTBED_TARGETS" --campaign fast "${allow_args[@]}" \
@@ -123,6 +136,7 @@ EOF
 	fail "fastmail and mailserver.py send different bytes"
 }
 
+if testbed_checks; then
 echo "== 3. mailserver.py gives the same bytes"
 same_bytes
 
@@ -183,11 +197,11 @@ def cpu():
     with open("/proc/%s/stat" % sys.argv[2]) as f:
         w = f.read().rsplit(")", 1)[1].split()
     return (int(w[11]) + int(w[12])) / 100.0
-socks = []
-for a in addrs[:20]:
-    s = socket.create_connection((a, 2525), timeout=30)
+# Every connection first, then the banners: their delays run at once
+# (one after the other they took 15 s).
+socks = [socket.create_connection((a, 2525), timeout=30) for a in addrs[:20]]
+for s in socks:
     s.recv(1000)                   # the banner (after its delay)
-    socks.append(s)
 c0, t0 = cpu(), time.monotonic()
 for s in socks:
     s.sendall(b"EHLO x\r\n")
@@ -200,6 +214,7 @@ sys.exit(0 if used < 0.1 * held else 1)
 EOF
 kill -TERM "$LAT_PID"
 wait "$LAT_PID" || fail "fastmail (latency) exit status"
+fi
 
 echo "== 5. --fast-server all: the scenarios' well-behaved endpoints on fastmail"
 # Greetings 421/554/multi-line, EHLO variants, STARTTLS refused, injection
@@ -214,5 +229,5 @@ read -r -a targets < <("$PY" "$MXCRAWL_SRC/tests/integration/compare_smtp.py" --
 "$probe" --deadline 8000 --stage 4000 "${targets[@]}" >"$TEST_WORK/probes.jsonl"
 "$PY" "$MXCRAWL_SRC/tests/integration/compare_smtp.py" "$TESTBED_TRUTH" \
 	"$TEST_WORK/probes.jsonl" || fail "SMTP facts differ from the truth (--fast-server all)"
-same_bytes
+testbed_checks && same_bytes
 echo PASS
