@@ -500,20 +500,28 @@ enum {
 	CT_DANE_RESULT_TYPE
 };
 
+/* An endpoint's columns, CE_IP to CE_DANE, of a domain's endpoint row de
+ * (domain_client_endpoint or domain_client_mx_endpoint) and its probe's
+ * client_endpoint row c, joined ON CE_JOIN: ce_sql and cmx_sql share them,
+ * so put_client_ep reads both streams alike. */
+#define CE_COLUMNS                                                              \
+	"host(de.ip), de.port,"                                                 \
+	" c.outcome, c.greeting, c.starttls_offered, c.injection, c.stripping," \
+	" c.tls_version, c.tls_cipher, c.chain_len, c.trusted, "                \
+	"CASE WHEN cardinality(c.verify_errors) = 0 THEN '[]'"                  \
+	" ELSE to_jsonb(c.verify_errors)::text END"                             \
+	", c.missing_intermediate,"                                             \
+	" c.name_matches_host, de.name_matches_domain, c.cn_only, "             \
+	"CASE WHEN cardinality(c.weak) = 0 THEN '[]'"                           \
+	" ELSE to_jsonb(c.weak)::text END"                                      \
+	", de.dane"
+#define CE_JOIN                                                            \
+	"c.campaign_id = $1::bigint AND c.ip = de.ip AND c.port = de.port" \
+	" AND c.sni = de.sni AND c.service = de.service"
+
 static const char ce_sql[] =
-    "SELECT de.target_id, de.service, de.ordinal, host(de.ip), de.port,"
-    " c.outcome, c.greeting, c.starttls_offered, c.injection, c.stripping,"
-    " c.tls_version, c.tls_cipher, c.chain_len, c.trusted, "
-    "CASE WHEN cardinality(c.verify_errors) = 0 THEN '[]'"
-    " ELSE to_jsonb(c.verify_errors)::text END"
-    ", c.missing_intermediate,"
-    " c.name_matches_host, de.name_matches_domain, c.cn_only, "
-    "CASE WHEN cardinality(c.weak) = 0 THEN '[]'"
-    " ELSE to_jsonb(c.weak)::text END"
-    ", de.dane"
-    " FROM domain_client_endpoint de JOIN client_endpoint c"
-    " ON c.campaign_id = $1::bigint AND c.ip = de.ip AND c.port = de.port"
-    " AND c.sni = de.sni AND c.service = de.service"
+    "SELECT de.target_id, de.service, de.ordinal, " CE_COLUMNS
+    " FROM domain_client_endpoint de JOIN client_endpoint c ON " CE_JOIN
     " WHERE de.campaign_id = $1::bigint"
     " ORDER BY de.target_id, de.ordinal, de.ip";
 enum {
@@ -542,28 +550,16 @@ enum {
 /* "client_mx" (schema/033-034): client_mx rows, each with its endpoints
  * (domain_client_mx_endpoint joined to client_endpoint, NULL columns for
  * a host without any), one stream in target, ordinal and address order.
- * The endpoint columns follow ce_sql's from CE_IP on, CMX_EP columns
- * further (put_client_ep), then the probe's conn. */
+ * The endpoint columns are ce_sql's (CE_COLUMNS) from CMX_IP on, CMX_EP
+ * columns further (put_client_ep), then the probe's conn. */
 static const char cmx_sql[] =
     "SELECT m.target_id, m.service, m.ordinal, m.host, m.port,"
     " m.address_outcome, m.tlsa_looked_up, m.tlsa_name, m.tlsa_dnssec, "
     "CASE WHEN cardinality(m.tlsa_records) = 0 THEN '[]'"
     " ELSE to_jsonb(m.tlsa_records)::text END"
-    ", m.dane, m.dane_result_type,"
-    " host(de.ip), de.port,"
-    " c.outcome, c.greeting, c.starttls_offered, c.injection, c.stripping,"
-    " c.tls_version, c.tls_cipher, c.chain_len, c.trusted, "
-    "CASE WHEN cardinality(c.verify_errors) = 0 THEN '[]'"
-    " ELSE to_jsonb(c.verify_errors)::text END"
-    ", c.missing_intermediate,"
-    " c.name_matches_host, de.name_matches_domain, c.cn_only, "
-    "CASE WHEN cardinality(c.weak) = 0 THEN '[]'"
-    " ELSE to_jsonb(c.weak)::text END"
-    ", de.dane, c.conn"
+    ", m.dane, m.dane_result_type, " CE_COLUMNS ", c.conn"
     " FROM client_mx m LEFT JOIN (domain_client_mx_endpoint de"
-    " JOIN client_endpoint c ON c.campaign_id = $1::bigint"
-    " AND c.ip = de.ip AND c.port = de.port AND c.sni = de.sni"
-    " AND c.service = de.service)"
+    " JOIN client_endpoint c ON " CE_JOIN ")"
     " ON de.campaign_id = $1::bigint AND de.target_id = m.target_id"
     " AND de.ordinal = m.ordinal AND de.service = m.service"
     " WHERE m.campaign_id = $1::bigint"
@@ -2062,6 +2058,59 @@ static void take_client_srv(struct export *x)
 	p->post_len = b->len - p->post;
 }
 
+/* Where a (host, port) object's columns are in its stream: an SRV
+ * target's (ct_sql) or an MX host's (cmx_sql). The two objects share these
+ * keys, so one writer serves both (put_chost_tlsa, put_chost_outcome). */
+struct chost_cols {
+	int dane, host, port;
+	int tlsa_name, tlsa_dnssec, tlsa_records, tlsa_looked_up;
+	int address_outcome, dane_result_type;
+};
+
+static const struct chost_cols ct_cols = {
+	.dane = CT_DANE,
+	.host = CT_TARGET,
+	.port = CT_PORT,
+	.tlsa_name = CT_TLSA_NAME,
+	.tlsa_dnssec = CT_TLSA_DNSSEC,
+	.tlsa_records = CT_TLSA_RECORDS,
+	.tlsa_looked_up = CT_TLSA_LOOKED_UP,
+	.address_outcome = CT_ADDRESS_OUTCOME,
+	.dane_result_type = CT_DANE_RESULT_TYPE,
+};
+
+/* "dane" to "tlsa" of a (host, port) object: its keys after "a" and
+ * "aaaa" in jsonb's order, and before "cname" or "ordinal". */
+static void put_chost_tlsa(struct jbuf *b, const struct stream *s,
+			   const struct chost_cols *c)
+{
+	PUT_LIT(b, "\"dane\": ");
+	cput_str(b, s, c->dane);
+	PUT_LIT(b, ", \"host\": ");
+	cput_str(b, s, c->host);
+	PUT_LIT(b, ", \"port\": ");
+	cput(b, s, c->port, K_NUM);
+	PUT_LIT(b, ", \"tlsa\": {\"name\": ");
+	cput_str(b, s, c->tlsa_name);
+	PUT_LIT(b, ", \"dnssec\": ");
+	cput_str(b, s, c->tlsa_dnssec);
+	PUT_LIT(b, ", \"records\": ");
+	cput(b, s, c->tlsa_records, K_JSON);
+	PUT_LIT(b, ", \"looked_up\": ");
+	cput(b, s, c->tlsa_looked_up, K_BOOL);
+	PUT_LIT(b, "}");
+}
+
+/* The keys of a (host, port) object after its "endpoints". */
+static void put_chost_outcome(struct jbuf *b, const struct stream *s,
+			      const struct chost_cols *c)
+{
+	PUT_LIT(b, ", \"address_outcome\": ");
+	cput_str(b, s, c->address_outcome);
+	PUT_LIT(b, ", \"dane_result_type\": ");
+	cput_str(b, s, c->dane_result_type);
+}
+
 static void take_client_target(struct export *x)
 {
 	const struct stream *s = &x->s[S_CT];
@@ -2095,31 +2144,16 @@ static void take_client_target(struct export *x)
 	cput_str(b, s, CT_AAAA_DNSSEC);
 	PUT_LIT(b, ", \"addresses\": ");
 	cput(b, s, CT_A6, K_JSON);
-	PUT_LIT(b, "}, \"dane\": ");
-	cput_str(b, s, CT_DANE);
-	PUT_LIT(b, ", \"host\": ");
-	cput_str(b, s, CT_TARGET);
-	PUT_LIT(b, ", \"port\": ");
-	cput(b, s, CT_PORT, K_NUM);
-	PUT_LIT(b, ", \"tlsa\": {\"name\": ");
-	cput_str(b, s, CT_TLSA_NAME);
-	PUT_LIT(b, ", \"dnssec\": ");
-	cput_str(b, s, CT_TLSA_DNSSEC);
-	PUT_LIT(b, ", \"records\": ");
-	cput(b, s, CT_TLSA_RECORDS, K_JSON);
-	PUT_LIT(b, ", \"looked_up\": ");
-	cput(b, s, CT_TLSA_LOOKED_UP, K_BOOL);
-	PUT_LIT(b, "}, \"cname\": ");
+	PUT_LIT(b, "}, ");
+	put_chost_tlsa(b, s, &ct_cols);
+	PUT_LIT(b, ", \"cname\": ");
 	cput(b, s, CT_CNAME, K_JSON);
 	PUT_LIT(b, ", \"addresses\": ");
 	cput(b, s, CT_ADDRS, K_JSON);
 	PUT_LIT(b, ", \"endpoints\": ");
 	p->pre_len = b->len - p->pre;
 	p->post = b->len;
-	PUT_LIT(b, ", \"address_outcome\": ");
-	cput_str(b, s, CT_ADDRESS_OUTCOME);
-	PUT_LIT(b, ", \"dane_result_type\": ");
-	cput_str(b, s, CT_DANE_RESULT_TYPE);
+	put_chost_outcome(b, s, &ct_cols);
 	PUT_LIT(b, ", \"addresses_partial\": ");
 	cput(b, s, CT_ADDRESSES_PARTIAL, K_BOOL);
 	PUT_LIT(b, "}");
@@ -2213,8 +2247,24 @@ static int cl_service_cmp(const void *a, const void *b)
 		      p->name_len);
 }
 
-/* The pieces of kind `kind` of service svc (and ordinal, for endpoints),
- * in stream order, as a JSON list. */
+/* Whether piece p is of kind `kind`, of service svc and of ordinal
+ * `ordinal` (-1: any service, any ordinal). */
+static bool cpiece_is(const struct cpiece *p, int kind, int svc, int ordinal)
+{
+	return p->kind == kind && (svc < 0 || p->svc == svc) &&
+	       (ordinal < 0 || p->ordinal == ordinal);
+}
+
+static size_t cpieces_count(const struct export *x, int kind, int svc)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < x->ncps; i++)
+		n += cpiece_is(&x->cps[i], kind, svc, -1);
+	return n;
+}
+
+/* The pieces of kind `kind` of service svc and ordinal `ordinal` (-1:
+ * any), in stream order, as a JSON list. */
 static void put_cpieces(struct export *x, int kind, int svc, int ordinal)
 {
 	struct jbuf *b = &x->doc;
@@ -2222,14 +2272,56 @@ static void put_cpieces(struct export *x, int kind, int svc, int ordinal)
 	PUT_LIT(b, "[");
 	for (size_t i = 0; i < x->ncps; i++) {
 		const struct cpiece *p = &x->cps[i];
-		if (p->kind != kind || p->svc != svc ||
-		    (kind == CP_ENDPOINT && p->ordinal != ordinal))
+		if (!cpiece_is(p, kind, svc, ordinal))
 			continue;
 		if (n++)
 			PUT_LIT(b, ", ");
 		put(b, x->cl.data + p->pre, p->pre_len);
 	}
 	PUT_LIT(b, "]");
+}
+
+/* The (host, port) pieces of kind `host` of service svc, in stream order,
+ * each around its list of pieces of kind `ep` of its ordinal; ", "
+ * between, no brackets: an SRV service's targets or an MX service's
+ * hosts. */
+static void put_chosts(struct export *x, int host, int ep, int svc)
+{
+	struct jbuf *b = &x->doc;
+	int n = 0;
+	for (size_t i = 0; i < x->ncps; i++) {
+		const struct cpiece *p = &x->cps[i];
+		if (!cpiece_is(p, host, svc, -1))
+			continue;
+		if (n++)
+			PUT_LIT(b, ", ");
+		put(b, x->cl.data + p->pre, p->pre_len);
+		put_cpieces(x, ep, svc, p->ordinal);
+		put(b, x->cl.data + p->post, p->post_len);
+	}
+}
+
+/* Starts the domain's pieces of "client" or "client_mx" afresh. */
+static void cl_reset(struct export *x)
+{
+	jbuf_reset(&x->cl);
+	x->ncps = 0;
+}
+
+/* Writes key (the ", " before it included), then null when there is no
+ * piece of kind `kind` or a buffer failed; returns whether the value is
+ * still to write. */
+static bool put_cl_key(struct export *x, const char *key, int kind)
+{
+	struct jbuf *b = &x->doc;
+	jbuf_puts(b, key);
+	if (x->cl.failed)
+		b->failed = 1;
+	if (cpieces_count(x, kind, -1) == 0 || b->failed) {
+		PUT_LIT(b, "null");
+		return false;
+	}
+	return true;
 }
 
 /* Target t's "client" (export_client(campaign, t)): null without a
@@ -2239,8 +2331,7 @@ static void put_client(struct export *x, int64_t t)
 	struct stream *cs = &x->s[S_CS], *ct = &x->s[S_CT], *ce = &x->s[S_CE];
 	struct jbuf *b = &x->doc;
 
-	jbuf_reset(&x->cl);
-	x->ncps = 0;
+	cl_reset(x);
 	stream_skip(cs, t);
 	stream_skip(ct, t);
 	stream_skip(ce, t);
@@ -2250,17 +2341,9 @@ static void put_client(struct export *x, int64_t t)
 		take_client_target(x);
 	for (; ce->target == t; stream_next(ce))
 		take_client_endpoint(x);
-	PUT_LIT(b, ", \"client\": ");
-	if (x->cl.failed)
-		b->failed = 1;
-	size_t nsvc = 0;
-	for (size_t i = 0; i < x->ncps; i++)
-		if (x->cps[i].kind == CP_SERVICE)
-			nsvc++;
-	if (nsvc == 0 || b->failed) {
-		PUT_LIT(b, "null");
+	if (!put_cl_key(x, ", \"client\": ", CP_SERVICE))
 		return;
-	}
+	size_t nsvc = cpieces_count(x, CP_SERVICE, -1);
 	/* The service pieces come first (take_client_srv before the
 	 * others); the other pieces name them by index, so sort an index. */
 	int order[64];
@@ -2289,20 +2372,10 @@ static void put_client(struct export *x, int64_t t)
 		put_jstr(b, x->cl.data + s->name);
 		PUT_LIT(b, ": {\"srv\": ");
 		put(b, x->cl.data + s->pre, s->pre_len);
-		put_cpieces(x, CP_RECORD, svc, 0);
+		put_cpieces(x, CP_RECORD, svc, -1);
 		put(b, x->cl.data + s->post, s->post_len);
 		PUT_LIT(b, ", \"targets\": [");
-		int n = 0;
-		for (size_t i = 0; i < x->ncps; i++) {
-			const struct cpiece *p = &x->cps[i];
-			if (p->kind != CP_TARGET || p->svc != svc)
-				continue;
-			if (n++)
-				PUT_LIT(b, ", ");
-			put(b, x->cl.data + p->pre, p->pre_len);
-			put_cpieces(x, CP_ENDPOINT, svc, p->ordinal);
-			put(b, x->cl.data + p->post, p->post_len);
-		}
+		put_chosts(x, CP_TARGET, CP_ENDPOINT, svc);
 		PUT_LIT(b, "]}");
 	}
 	PUT_LIT(b, "}");
@@ -2324,6 +2397,18 @@ static int cmx_service(const char *v)
 	return -1;
 }
 
+static const struct chost_cols cmx_cols = {
+	.dane = CMX_DANE,
+	.host = CMX_HOST,
+	.port = CMX_PORT,
+	.tlsa_name = CMX_TLSA_NAME,
+	.tlsa_dnssec = CMX_TLSA_DNSSEC,
+	.tlsa_records = CMX_TLSA_RECORDS,
+	.tlsa_looked_up = CMX_TLSA_LOOKED_UP,
+	.address_outcome = CMX_ADDRESS_OUTCOME,
+	.dane_result_type = CMX_DANE_RESULT_TYPE,
+};
+
 /* A row of the client_mx stream: its host's object (once per service and
  * ordinal: the first of its rows) and its endpoint, if any. */
 static void take_client_mx(struct export *x)
@@ -2337,36 +2422,20 @@ static void take_client_mx(struct export *x)
 	if (svc < 0)
 		return;
 	for (size_t i = 0; i < x->ncps && !p; i++)
-		if (x->cps[i].kind == CP_MXHOST && x->cps[i].svc == svc &&
-		    x->cps[i].ordinal == ord)
+		if (cpiece_is(&x->cps[i], CP_MXHOST, svc, ord))
 			p = &x->cps[i];
 	if (!p) {
 		if (!(p = cpiece_new(x, CP_MXHOST, svc, ord)))
 			return;
 		p->pre = b->len;
-		PUT_LIT(b, "{\"dane\": ");
-		cput_str(b, s, CMX_DANE);
-		PUT_LIT(b, ", \"host\": ");
-		cput_str(b, s, CMX_HOST);
-		PUT_LIT(b, ", \"port\": ");
-		cput(b, s, CMX_PORT, K_NUM);
-		PUT_LIT(b, ", \"tlsa\": {\"name\": ");
-		cput_str(b, s, CMX_TLSA_NAME);
-		PUT_LIT(b, ", \"dnssec\": ");
-		cput_str(b, s, CMX_TLSA_DNSSEC);
-		PUT_LIT(b, ", \"records\": ");
-		cput(b, s, CMX_TLSA_RECORDS, K_JSON);
-		PUT_LIT(b, ", \"looked_up\": ");
-		cput(b, s, CMX_TLSA_LOOKED_UP, K_BOOL);
-		PUT_LIT(b, "}, \"ordinal\": ");
+		PUT_LIT(b, "{");
+		put_chost_tlsa(b, s, &cmx_cols);
+		PUT_LIT(b, ", \"ordinal\": ");
 		cput(b, s, CMX_ORDINAL, K_NUM);
 		PUT_LIT(b, ", \"endpoints\": ");
 		p->pre_len = b->len - p->pre;
 		p->post = b->len;
-		PUT_LIT(b, ", \"address_outcome\": ");
-		cput_str(b, s, CMX_ADDRESS_OUTCOME);
-		PUT_LIT(b, ", \"dane_result_type\": ");
-		cput_str(b, s, CMX_DANE_RESULT_TYPE);
+		put_chost_outcome(b, s, &cmx_cols);
 		PUT_LIT(b, "}");
 		p->post_len = b->len - p->post;
 	}
@@ -2385,56 +2454,26 @@ static void put_client_mx(struct export *x, int64_t t)
 {
 	struct stream *s = &x->s[S_CMX];
 	struct jbuf *b = &x->doc;
-	size_t nhosts = 0;
 
-	jbuf_reset(&x->cl);
-	x->ncps = 0;
+	cl_reset(x);
 	stream_skip(s, t);
 	for (; s->target == t; stream_next(s))
 		take_client_mx(x);
-	PUT_LIT(b, ", \"client_mx\": ");
-	if (x->cl.failed)
-		b->failed = 1;
-	for (size_t i = 0; i < x->ncps; i++)
-		nhosts += x->cps[i].kind == CP_MXHOST;
-	if (nhosts == 0 || b->failed) {
-		PUT_LIT(b, "null");
+	if (!put_cl_key(x, ", \"client_mx\": ", CP_MXHOST))
 		return;
-	}
 	int nsvc = 0;
 	PUT_LIT(b, "{");
 	for (int svc = 0; svc < (int)NELEM(cmx_services); svc++) {
+		/* a service without hosts has no key */
+		if (!cpieces_count(x, CP_MXHOST, svc))
+			continue;
+		if (nsvc++)
+			PUT_LIT(b, ", ");
+		put_jstr(b, cmx_services[svc]);
+		PUT_LIT(b, ": [");
 		/* the hosts in ordinal order: the stream's */
-		int n = 0;
-		for (size_t i = 0; i < x->ncps; i++) {
-			const struct cpiece *p = &x->cps[i];
-			if (p->kind != CP_MXHOST || p->svc != svc)
-				continue;
-			if (n++ == 0) {
-				if (nsvc++)
-					PUT_LIT(b, ", ");
-				put_jstr(b, cmx_services[svc]);
-				PUT_LIT(b, ": [");
-			} else {
-				PUT_LIT(b, ", ");
-			}
-			put(b, x->cl.data + p->pre, p->pre_len);
-			PUT_LIT(b, "[");
-			int m = 0;
-			for (size_t k = 0; k < x->ncps; k++) {
-				const struct cpiece *e = &x->cps[k];
-				if (e->kind != CP_MXEP || e->svc != svc ||
-				    e->ordinal != p->ordinal)
-					continue;
-				if (m++)
-					PUT_LIT(b, ", ");
-				put(b, x->cl.data + e->pre, e->pre_len);
-			}
-			PUT_LIT(b, "]");
-			put(b, x->cl.data + p->post, p->post_len);
-		}
-		if (n)
-			PUT_LIT(b, "]");
+		put_chosts(x, CP_MXHOST, CP_MXEP, svc);
+		PUT_LIT(b, "]");
 	}
 	PUT_LIT(b, "}");
 }
