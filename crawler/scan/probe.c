@@ -246,7 +246,6 @@ static void mxc_init(struct probe *p);
 static void mxc_tlsa_maybe(struct probe *p, size_t hi);
 static size_t mxc_slots(struct probe *p, struct cslot *out);
 static void mxc_rows(struct probe *p);
-static void mxc_free(struct probe *p);
 
 static void oom(struct probe *p)
 {
@@ -1530,6 +1529,47 @@ static void record_line(struct jbuf *b, const struct endpoint_result *r)
 	jbuf_puts(b, "\n");
 }
 
+/* The rows of a probe whose claim we won, for the claim thread; NULL when
+ * out of memory. */
+static struct epclaim_result *claim_rows_new(void)
+{
+	struct epclaim_result *x = calloc(1, sizeof *x);
+	if (x) {
+		jbuf_init(&x->endpoint_rows, PROBE_ROWS_MAX);
+		jbuf_init(&x->cert_rows, PROBE_ROWS_MAX);
+		jbuf_init(&x->record, PROBE_ROWS_MAX);
+	}
+	return x;
+}
+
+static void claim_rows_free(struct epclaim_result *x)
+{
+	if (!x)
+		return;
+	jbuf_free(&x->endpoint_rows);
+	jbuf_free(&x->cert_rows);
+	jbuf_free(&x->record);
+	free(x);
+}
+
+/*
+ * Hands the result d of a probe whose claim we won, and its rows x, to
+ * the claim thread, and has w wait for that result like everyone else:
+ * it arrives (on_ep_wait) once the rows are stored. false: out of
+ * memory, w waits for nothing (the others still get the result).
+ */
+static bool claim_finish(struct probe *p, struct ep_wait *w, struct ep_done *d,
+			 struct epclaim_result *x)
+{
+	const struct ep_done *none = NULL;
+	enum epreg_answer a = epreg_request(
+	    p->env->reg, &w->key, p->env->worker_index, on_ep_wait, w, &none);
+	x->key = w->key;
+	x->done = d;
+	epclaim_finish(p->env->claims, x);
+	return a == EPREG_WAIT;
+}
+
 /* The owner's probe finished: judge the chain once (PKIX: the same for
  * every domain), publish the result and the chain for every domain that
  * uses this endpoint (each judges DANE itself), and keep the rows. */
@@ -1559,11 +1599,8 @@ static void on_ep_probed(void *arg, const struct endpoint_result *r)
 	if (p->env->claims) {
 		/* Rows go to the claim thread, which stores them before it
 		 * publishes the result (epclaim.h). */
-		x = calloc(1, sizeof *x);
+		x = claim_rows_new();
 		if (x) {
-			jbuf_init(&x->endpoint_rows, PROBE_ROWS_MAX);
-			jbuf_init(&x->cert_rows, PROBE_ROWS_MAX);
-			jbuf_init(&x->record, PROBE_ROWS_MAX);
 			endpoint_row(p, r, &vr, judged, &x->endpoint_rows,
 				     &x->cert_rows);
 			record_line(&x->record, r);
@@ -1580,12 +1617,7 @@ static void on_ep_probed(void *arg, const struct endpoint_result *r)
 	free(der);
 	if (!d || (p->env->claims && !x)) {
 		ep_done_free(d);
-		if (x) {
-			jbuf_free(&x->endpoint_rows);
-			jbuf_free(&x->cert_rows);
-			jbuf_free(&x->record);
-			free(x);
-		}
+		claim_rows_free(x);
 		publish_failure(w);
 		return;
 	}
@@ -1597,17 +1629,7 @@ static void on_ep_probed(void *arg, const struct endpoint_result *r)
 	d->trusted = judged && vr.trusted;
 	d->name_matches_mx = judged && vr.name_matches_mx;
 	if (x) {
-		/* Wait for our own result like everyone else: it arrives once
-		 * its rows are stored. */
-		const struct ep_done *none = NULL;
-		enum epreg_answer a =
-		    epreg_request(p->env->reg, &w->key, p->env->worker_index,
-				  on_ep_wait, w, &none);
-		x->key = w->key;
-		x->done = d;
-		epclaim_finish(p->env->claims, x);
-		if (a != EPREG_WAIT) {
-			/* Out of memory: the others still get the result. */
+		if (!claim_finish(p, w, d, x)) {
 			size_t hi = w->host, k = w->addr;
 			free(w);
 			oom(p);
@@ -1704,15 +1726,11 @@ static void on_cep_probed(void *arg, const struct endpoint_result *r)
 	if (p->env->claims) {
 		/* Rows go to the claim thread, which stores them before it
 		 * publishes the result (epclaim.h), as for port 25. */
-		x = calloc(1, sizeof *x);
-		if (x) {
-			jbuf_init(&x->endpoint_rows, PROBE_ROWS_MAX);
-			jbuf_init(&x->cert_rows, PROBE_ROWS_MAX);
-			jbuf_init(&x->record, PROBE_ROWS_MAX);
+		x = claim_rows_new();
+		if (x)
 			clientep_row(&x->endpoint_rows, &x->cert_rows,
 				     p->env->campaign_id, p->env->worker, r,
 				     judged ? &vr : NULL);
-		}
 	} else {
 		clientep_row(&p->cerows, &p->certrows, p->env->campaign_id,
 			     p->env->worker, r, judged ? &vr : NULL);
@@ -1724,12 +1742,7 @@ static void on_cep_probed(void *arg, const struct endpoint_result *r)
 	free(der);
 	if (!d || (p->env->claims && !x)) {
 		ep_done_free(d);
-		if (x) {
-			jbuf_free(&x->endpoint_rows);
-			jbuf_free(&x->cert_rows);
-			jbuf_free(&x->record);
-			free(x);
-		}
+		claim_rows_free(x);
 		publish_failure(w);
 		return;
 	}
@@ -1739,17 +1752,7 @@ static void on_cep_probed(void *arg, const struct endpoint_result *r)
 	d->trusted = judged && vr.trusted;
 	d->name_matches_mx = judged && vr.name_matches_mx;
 	if (x) {
-		/* Wait for our own result like everyone else: it arrives once
-		 * its rows are stored. */
-		const struct ep_done *none = NULL;
-		enum epreg_answer a =
-		    epreg_request(p->env->reg, &w->key, p->env->worker_index,
-				  on_ep_wait, w, &none);
-		x->key = w->key;
-		x->done = d;
-		epclaim_finish(p->env->claims, x);
-		if (a != EPREG_WAIT) {
-			/* Out of memory: the others still get the result. */
+		if (!claim_finish(p, w, d, x)) {
 			size_t slot = w->cslot;
 			free(w);
 			oom(p);
@@ -2160,6 +2163,15 @@ static void cport_tlsa_maybe(struct probe *p, size_t ci)
 	query_send(p, Q_SRV_TLSA, ci, qname, DNS_TYPE_TLSA);
 }
 
+/* A fresh (target, port): nothing looked up yet. */
+static void cport_init(struct cport *c, size_t target, uint16_t port)
+{
+	memset(c, 0, sizeof *c);
+	c->target = target;
+	c->port = port;
+	jbuf_init(&c->tlsa, PROBE_ARRAY_MAX);
+}
+
 /* The index of (target, port) in p->cports, added when new;
  * PROBE_NO_CPORT when out of memory. */
 static size_t cport_add(struct probe *p, size_t target, uint16_t port,
@@ -2181,11 +2193,7 @@ static size_t cport_add(struct probe *p, size_t target, uint16_t port,
 			p->cports = c;
 			p->cports_cap = cap;
 		}
-		struct cport *c = &p->cports[i];
-		memset(c, 0, sizeof *c);
-		c->target = target;
-		c->port = port;
-		jbuf_init(&c->tlsa, PROBE_ARRAY_MAX);
+		cport_init(&p->cports[i], target, port);
 		p->ncports++;
 	}
 	p->cports[i].srv_secure |= srv_secure;
@@ -2362,20 +2370,25 @@ static void client_dane_init(const struct cport *c, struct verify_dane_host *dh)
 				  c->tlsa_st == DNSSEC_BOGUS, c->rec, c->nrec);
 }
 
-/* The domain_client_endpoint rows of SRV record j of service i; *dh
- * gathers its endpoints for the record's own outcome. */
-static void client_domain_rows(struct probe *p, size_t i, size_t j,
+/*
+ * The rows of the probed endpoints of service svc at rec (SRV record rec
+ * of the service, or MX host rec when mx): domain_client_endpoint or
+ * domain_client_mx_endpoint. *dh gathers them for the (host, port)'s own
+ * outcome.
+ */
+static void client_domain_rows(struct probe *p, bool mx, size_t svc, size_t rec,
 			       struct verify_dane_host *dh)
 {
-	struct jbuf *b = &p->out[TABLE_DOMAIN_CLIENT_ENDPOINT];
+	struct jbuf *b = &p->out[mx ? TABLE_DOMAIN_CLIENT_MX_ENDPOINT
+				    : TABLE_DOMAIN_CLIENT_ENDPOINT];
 
 	for (size_t s = 0; s < p->ncslots; s++) {
 		const struct cslot *cs = &p->cslots[s];
-		if (cs->mx || cs->svc != i || cs->rec != j || !cs->done)
+		if (cs->mx != mx || cs->svc != svc || cs->rec != rec ||
+		    !cs->done)
 			continue;
-		const struct srv_rec *r = &p->srv[i].rec[j];
-		const struct cport *c = &p->cports[r->cport];
-		const struct host *t = &p->ctargets[c->target];
+		const struct host *t;
+		const struct cport *c = cslot_cport(p, cs, &t);
 		const struct ep_done *d = cs->done;
 		char ip[64];
 
@@ -2384,9 +2397,16 @@ static void client_domain_rows(struct probe *p, size_t i, size_t j,
 		copy_field(b);
 		copy_int(b, p->target_id);
 		copy_field(b);
-		copy_str(b, service_names[i]);
-		copy_field(b);
-		copy_int(b, (int64_t)j);
+		/* The key in each table's column order (schema/029, 033). */
+		if (mx) {
+			copy_int(b, (int64_t)rec);
+			copy_field(b);
+			copy_str(b, service_names[svc]);
+		} else {
+			copy_str(b, service_names[svc]);
+			copy_field(b);
+			copy_int(b, (int64_t)rec);
+		}
 		copy_field(b);
 		copy_str(b, ip);
 		copy_field(b);
@@ -2406,6 +2426,42 @@ static void client_domain_rows(struct probe *p, size_t i, size_t j,
 	}
 }
 
+/*
+ * The TLSA and DANE columns of a client_srv_target or client_mx row:
+ * (host, port) c's TLSA answer (c NULL: a record without a target) and,
+ * once the endpoints are probed, the outcome over its contacted endpoints
+ * (RFC 7673), as domain_mx.dane; their rows go out on the way
+ * (client_domain_rows(p, mx, svc, rec)). ao: the host's address outcome.
+ */
+static void copy_client_dane(struct probe *p, struct jbuf *b,
+			     const struct cport *c, const char *ao, bool mx,
+			     size_t svc, size_t rec)
+{
+	copy_bool(b, c && c->tlsa_looked_up);
+	copy_field(b);
+	copy_str(b, c ? c->tlsa_name : NULL);
+	copy_field(b);
+	copy_str(b, c && c->tlsa_name ? dnssec_status_str(c->tlsa_st) : NULL);
+	copy_field(b);
+	jbuf_append(b, "{", 1);
+	if (c && c->tlsa.len)
+		jbuf_append(b, c->tlsa.data, c->tlsa.len);
+	jbuf_append(b, "}", 1);
+	copy_field(b);
+	if (c && p->env->ep_env) {
+		struct verify_dane_host dh;
+		client_dane_init(c, &dh);
+		client_domain_rows(p, mx, svc, rec, &dh);
+		enum verify_dane_outcome o =
+		    verify_dane_host_outcome(&dh, ao && !strcmp(ao, "ok"));
+		copy_str(b, verify_dane_outcome_str(o));
+		copy_field(b);
+		copy_str(b, verify_dane_result_type(o));
+	} else {
+		jbuf_puts(b, "\\N\t\\N");
+	}
+}
+
 /* The client_srv_target row of record r (the j-th kept) of service i. */
 static void client_target_row(struct probe *p, size_t i, size_t j,
 			      const struct srv_rec *r)
@@ -2416,6 +2472,9 @@ static void client_target_row(struct probe *p, size_t i, size_t j,
 	const struct host *h = c ? &p->ctargets[c->target] : NULL;
 	struct copy_array arr, verdicts;
 	size_t refused;
+	/* The MX hosts' vocabulary (contract: "means exactly what it means
+	 * for MX hosts"), mx_no_address included. */
+	const char *ao = h ? address_outcome(p, h, &refused) : NULL;
 
 	copy_int(b, p->env->campaign_id);
 	copy_field(b);
@@ -2438,9 +2497,7 @@ static void client_target_row(struct probe *p, size_t i, size_t j,
 	else
 		jbuf_puts(b, "{}");
 	copy_field(b);
-	/* The MX hosts' vocabulary (contract: "means exactly what it means
-	 * for MX hosts"), mx_no_address included. */
-	copy_str(b, h ? address_outcome(p, h, &refused) : NULL);
+	copy_str(b, ao);
 	copy_field(b);
 	copy_str(b, h && h->a_done ? dnssec_status_str(h->a_st) : NULL);
 	copy_field(b);
@@ -2483,32 +2540,7 @@ static void client_target_row(struct probe *p, size_t i, size_t j,
 	else
 		copy_null(b);
 	copy_field(b);
-	copy_bool(b, c && c->tlsa_looked_up);
-	copy_field(b);
-	copy_str(b, c ? c->tlsa_name : NULL);
-	copy_field(b);
-	copy_str(b, c && c->tlsa_name ? dnssec_status_str(c->tlsa_st) : NULL);
-	copy_field(b);
-	jbuf_append(b, "{", 1);
-	if (c && c->tlsa.len)
-		jbuf_append(b, c->tlsa.data, c->tlsa.len);
-	jbuf_append(b, "}", 1);
-	copy_field(b);
-	/* DANE (RFC 7673) once the endpoints are probed: the record's own
-	 * outcome over its contacted endpoints, as domain_mx.dane. */
-	if (c && p->env->ep_env) {
-		struct verify_dane_host dh;
-		client_dane_init(c, &dh);
-		client_domain_rows(p, i, j, &dh);
-		const char *ao = address_outcome(p, h, &refused);
-		enum verify_dane_outcome o =
-		    verify_dane_host_outcome(&dh, ao && !strcmp(ao, "ok"));
-		copy_str(b, verify_dane_outcome_str(o));
-		copy_field(b);
-		copy_str(b, verify_dane_result_type(o));
-	} else {
-		jbuf_puts(b, "\\N\t\\N");
-	}
+	copy_client_dane(p, b, c, ao, false, i, j);
 	copy_row_end(b);
 }
 
@@ -2566,6 +2598,18 @@ static void write_client_rows(struct probe *p)
 	mxc_rows(p);
 }
 
+/* Frees the n (host, port)s at c and what they own. */
+static void cports_free(struct cport *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(c[i].tlsa_name);
+		jbuf_free(&c[i].tlsa);
+		for (size_t k = 0; k < c[i].nrec; k++)
+			free((void *)c[i].rec[k].data);
+	}
+	free(c);
+}
+
 static void client_free(struct probe *p)
 {
 	/* The registry may drop them now (epreg.h). */
@@ -2584,15 +2628,8 @@ static void client_free(struct probe *p)
 		jbuf_free(&h->tlsa);
 	}
 	free(p->ctargets);
-	for (size_t i = 0; i < p->ncports; i++) {
-		struct cport *c = &p->cports[i];
-		free(c->tlsa_name);
-		jbuf_free(&c->tlsa);
-		for (size_t k = 0; k < c->nrec; k++)
-			free((void *)c->rec[k].data);
-	}
-	free(p->cports);
-	mxc_free(p);
+	cports_free(p->cports, p->ncports);
+	cports_free(p->mxports, p->nmxports);
 }
 
 /* --- mail client services on the MX hosts (--client-ports mx) -------- */
@@ -2627,12 +2664,9 @@ static void mxc_init(struct probe *p)
 		return;
 	}
 	p->nmxports = p->nhosts * PROBE_SERVICES;
-	for (size_t i = 0; i < p->nmxports; i++) {
-		struct cport *c = &p->mxports[i];
-		c->target = i / PROBE_SERVICES;
-		c->port = service_ports[i % PROBE_SERVICES];
-		jbuf_init(&c->tlsa, PROBE_ARRAY_MAX);
-	}
+	for (size_t i = 0; i < p->nmxports; i++)
+		cport_init(&p->mxports[i], i / PROBE_SERVICES,
+			   service_ports[i % PROBE_SERVICES]);
 }
 
 /*
@@ -2692,46 +2726,6 @@ static size_t mxc_slots(struct probe *p, struct cslot *out)
 	return n;
 }
 
-/* The domain_client_mx_endpoint rows of MX host hi's service s; *dh
- * gathers its endpoints for the (host, port)'s own outcome. */
-static void mxc_domain_rows(struct probe *p, size_t hi, size_t s,
-			    struct verify_dane_host *dh)
-{
-	struct jbuf *b = &p->out[TABLE_DOMAIN_CLIENT_MX_ENDPOINT];
-	const struct host *h = &p->hosts[hi];
-
-	for (size_t i = 0; i < p->ncslots; i++) {
-		const struct cslot *cs = &p->cslots[i];
-		if (!cs->mx || cs->rec != hi || cs->svc != s || !cs->done)
-			continue;
-		char ip[64];
-		addr_format(&h->addrs[cs->addr], ip, sizeof ip);
-		copy_int(b, p->env->campaign_id);
-		copy_field(b);
-		copy_int(b, p->target_id);
-		copy_field(b);
-		copy_int(b, (int64_t)hi);
-		copy_field(b);
-		copy_str(b, service_names[s]);
-		copy_field(b);
-		copy_str(b, ip);
-		copy_field(b);
-		copy_int(b, service_ports[s]);
-		copy_field(b);
-		copy_str(b, h->name);
-		copy_field(b);
-		/* RFC 6186 §4 / RFC 7817: the domain as reference identity. */
-		copy_names_domain(b, p, cs->done);
-		copy_field(b);
-		enum verify_dane_outcome o = verify_dane_host_endpoint(
-		    dh, cs->done->starttls_ok, cs->chain_ok);
-		copy_str(b, verify_dane_outcome_str(o));
-		copy_field(b);
-		copy_str(b, verify_dane_result_type(o));
-		copy_row_end(b);
-	}
-}
-
 /* The client_mx rows (one per kept MX host and service) and their
  * domain_client_mx_endpoint rows. client_chains() has judged DANE. */
 static void mxc_rows(struct probe *p)
@@ -2763,46 +2757,10 @@ static void mxc_rows(struct probe *p)
 			copy_field(b);
 			copy_str(b, ao);
 			copy_field(b);
-			copy_bool(b, c->tlsa_looked_up);
-			copy_field(b);
-			copy_str(b, c->tlsa_name);
-			copy_field(b);
-			copy_str(b, c->tlsa_name ? dnssec_status_str(c->tlsa_st)
-						 : NULL);
-			copy_field(b);
-			jbuf_append(b, "{", 1);
-			if (c->tlsa.len)
-				jbuf_append(b, c->tlsa.data, c->tlsa.len);
-			jbuf_append(b, "}", 1);
-			copy_field(b);
-			if (p->env->ep_env) {
-				struct verify_dane_host dh;
-				client_dane_init(c, &dh);
-				mxc_domain_rows(p, hi, s, &dh);
-				enum verify_dane_outcome o =
-				    verify_dane_host_outcome(
-					&dh, ao && !strcmp(ao, "ok"));
-				copy_str(b, verify_dane_outcome_str(o));
-				copy_field(b);
-				copy_str(b, verify_dane_result_type(o));
-			} else {
-				jbuf_puts(b, "\\N\t\\N");
-			}
+			copy_client_dane(p, b, c, ao, true, s, hi);
 			copy_row_end(b);
 		}
 	}
-}
-
-static void mxc_free(struct probe *p)
-{
-	for (size_t i = 0; i < p->nmxports; i++) {
-		struct cport *c = &p->mxports[i];
-		free(c->tlsa_name);
-		jbuf_free(&c->tlsa);
-		for (size_t k = 0; k < c->nrec; k++)
-			free((void *)c->rec[k].data);
-	}
-	free(p->mxports);
 }
 
 /* --- queries --------------------------------------------------------- */
