@@ -28,12 +28,13 @@ FORBIDDEN_ADDR = "127.200.0.25"   # loopback, outside TESTBED_ALLOW_CIDR
 ALLOW_CIDR = "127.0.0.0/10,::1/128"
 TLDS = ["test.", "example."]      # TLDs of the default set (plus population)
 # Names a scanner may give in EHLO (mxcrawl scan --ehlo-name), not
-# targets and in no scenario: one resolves to the address a crawler on
-# loopback connects from, one to another loopback address (inside
+# targets and in no scenario: one resolves to the addresses a crawler on
+# loopback connects from (both families: a scan's first connection may go
+# to an IPv6 MX host), one to another loopback address (inside
 # ALLOW_CIDR, never listened on, never contacted); a name under the zone
 # that does not exist has none.
 EHLO_ZONE = "scanner.test."
-EHLO_HERE = {"here.scanner.test.": "127.0.0.1"}
+EHLO_HERE = {"here.scanner.test.": ("127.0.0.1", "::1")}
 EHLO_ELSEWHERE = {"elsewhere.scanner.test.": "127.54.0.25"}
 STS_MAX_BODY = 64 * 1024
 
@@ -192,8 +193,9 @@ class World:
         world whose zones are written, not in the scratch worlds population
         templates are made in (their records would leak into a template)."""
         self.add_zone(EHLO_ZONE, "secure")
-        for name, addr in {**EHLO_HERE, **EHLO_ELSEWHERE}.items():
-            self.rr(name, "A", addr)
+        for name, addrs in {**EHLO_HERE, **EHLO_ELSEWHERE}.items():
+            for addr in [addrs] if isinstance(addrs, str) else addrs:
+                self.rr(name, "AAAA" if ":" in addr else "A", addr)
         for owner, rtype, rdata, ttl in self.records:
             z = self.zone_of(owner)
             z.add(owner, rtype, rdata, ttl)
