@@ -32,30 +32,7 @@ ms_before=$(wc -l <"$ms_log" 2>/dev/null || echo 0)
 cid=$(sql "SELECT id FROM campaign WHERE name = 'cp'")
 
 echo "== client endpoint facts against the truth"
-sql "SELECT json_build_object(
-	   'domain', d.domain, 'service', t.service, 'ordinal', t.ordinal,
-	   'host', t.target, 'port', t.port, 'dane', t.dane,
-	   'endpoints', (SELECT json_agg(json_build_object(
-	       'ip', host(de.ip), 'outcome', e.outcome, 'greeting', e.greeting,
-	       'starttls_offered', e.starttls_offered, 'injection', e.injection,
-	       'stripping', e.stripping, 'tls_version', e.tls_version,
-	       'trusted', e.trusted, 'errors', e.verify_errors,
-	       'missing_intermediate', e.missing_intermediate,
-	       'name_matches_host', e.name_matches_host,
-	       'name_matches_domain', de.name_matches_domain,
-	       'cn_only', e.cn_only, 'weak', e.weak, 'chain_len', e.chain_len,
-	       'dane', de.dane))
-	     FROM domain_client_endpoint de
-	     JOIN client_endpoint e ON e.campaign_id = de.campaign_id
-	      AND e.ip = de.ip AND e.port = de.port AND e.sni = de.sni
-	      AND e.service = de.service
-	    WHERE de.campaign_id = t.campaign_id AND de.target_id = t.target_id
-	      AND de.service = t.service AND de.ordinal = t.ordinal))
-	FROM client_srv_target t JOIN domain_dns d USING (campaign_id, target_id)
-	WHERE t.campaign_id = $cid AND t.target <> '.'" >"$TEST_WORK/rows.jsonl"
-"$PY" "$MXCRAWL_SRC/tests/integration/compare_client.py" \
-	"$TESTBED_TRUTH" "$TEST_WORK/rows.jsonl" ||
-	fail "client endpoint facts differ from the truth"
+client_facts_vs_truth "$cid"
 
 echo "== the export's client endpoints against the truth"
 "$MXCRAWL" export --campaign cp --format jsonl >"$TEST_WORK/cp.jsonl"
